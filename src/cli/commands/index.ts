@@ -1,7 +1,16 @@
 import type { Command } from 'commander';
+import { register as downsample } from './downsample.js';
+import { register as exportLayer } from './export.js';
+import { register as importVolume } from './import.js';
+import { register as info } from './info.js';
 
 /** Each command module exports a `register(program)` that adds its subcommand and returns it. */
 export type RegisterCommand = (program: Command) => Command;
 
 // One line per command; keep alphabetical.
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [
+  downsample,
+  exportLayer,
+  importVolume,
+  info,
+];

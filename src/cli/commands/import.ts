@@ -1,0 +1,75 @@
+import * as path from 'node:path';
+import { type Command, Option } from 'commander';
+import { type Vec3, boxFromShape, parseVec3 } from '../../core/box.js';
+import { bytesPerElement, isLabelType } from '../../core/dtype.js';
+import { UsageError } from '../../core/errors.js';
+import { createProgress } from '../../core/progress.js';
+import { openSource } from '../../formats/open.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import type { LayerKind } from '../../formats/source.js';
+import { runTasks } from '../../scheduler/index.js';
+import { layerDataType } from '../../stages/ingest/convert.js';
+import type { IngestParams } from '../../stages/ingest/tasks.js';
+import { emit } from '../output.js';
+import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
+import { describeLayer } from './info.js';
+
+const ingestModule = new URL('../../stages/ingest/tasks.js', import.meta.url).href;
+
+export function register(program: Command): Command {
+  const cmd = program
+    .command('import')
+    .description('import a volume (PNG/TIFF slices, multi-page TIFF, file.h5#dataset, .zarr, OME-Zarr, .npy, precomputed) as a Neuroglancer precomputed layer')
+    .argument('<source>', 'the volume to read')
+    .argument('<layer-dir>', 'the precomputed layer folder to write (e.g. ds/raw)')
+    .option('--voxel-size <X,Y,Z>', 'voxel size in nm (default: from the source, else 1,1,1)')
+    .option('--offset <X,Y,Z>', 'voxel offset of the layer (default: from the source)')
+    .addOption(new Option('--type <kind>', 'layer type (default: segmentation for uint32/uint64/int32 labels, image otherwise)').choices(['image', 'segmentation']))
+    .option('--chunk-size <X,Y,Z>', 'chunk size in voxels', '64,64,64')
+    .addOption(new Option('--encoding <enc>', 'chunk encoding (default: raw for images, compressed_segmentation for segmentations)').choices(['raw', 'compressed_segmentation']))
+    .option('--gzip', 'gzip the chunk files')
+    .option('--overwrite', 'replace an existing layer')
+    .option('--json', 'machine-readable output');
+  addSchedulerOptions(cmd);
+  return cmd.action(async (source: string, layerDir: string, opts) => {
+    const src = await openSource(source);
+    try {
+      const kind: LayerKind =
+        opts.type ?? src.kind ?? (isLabelType(src.dtype) || src.dtype === 'int32' ? 'segmentation' : 'image');
+      if (kind === 'segmentation' && src.channels !== 1) {
+        throw new UsageError(`a segmentation has one channel; ${source} has ${src.channels}`);
+      }
+      const voxelSize: Vec3 = opts.voxelSize ? parseVec3(opts.voxelSize, '--voxel-size', { positive: true }) : src.voxelSize;
+      const offset: Vec3 = opts.offset ? parseVec3(opts.offset, '--offset', { integer: true }) : src.offset;
+      const chunkSize = parseVec3(opts.chunkSize, '--chunk-size', { integer: true, positive: true });
+      const dtype = layerDataType(src.dtype, kind);
+      const info = makeInfo({ type: kind, dtype, channels: src.channels, shape: src.shape, voxelSize, offset, chunkSize, encoding: opts.encoding });
+      const layer = await PrecomputedLayer.create(layerDir, info, { overwrite: !!opts.overwrite, gzip: !!opts.gzip });
+      const chunk = layer.info.scales[0].chunk_sizes[0];
+      const bounds = boxFromShape(src.shape, offset);
+      // Blocks of several chunks in x and y keep reads of slice stacks and HDF5 chunks efficient.
+      const blockShape: Vec3 = [chunk[0] * 4, chunk[1] * 4, chunk[2]];
+      const shift: Vec3 = [offset[0] - src.offset[0], offset[1] - src.offset[1], offset[2] - src.offset[2]];
+      const params: IngestParams = { source, dtype, voxelSize, shift };
+      const started = Date.now();
+      const report = await runTasks(
+        [{
+          name: 'import',
+          module: ingestModule,
+          fn: 'ingestBlock',
+          params,
+          outputs: { out: { layer: layerDir } },
+          bounds,
+          blockShape,
+        }],
+        schedulerOptions(opts, path.join(layerDir, '.wiring-run')),
+      );
+      const seconds = (Date.now() - started) / 1000;
+      const bytes = src.shape[0] * src.shape[1] * src.shape[2] * src.channels * bytesPerElement(src.dtype);
+      const result = { layer: layerDir, source, ...describeLayer(await PrecomputedLayer.open(layerDir)), seconds, mb_per_s: bytes / 1e6 / Math.max(seconds, 1e-6), blocks: report };
+      emit(opts, result, () => `imported ${source} -> ${layerDir}: ${kind} ${dtype} [${src.shape}] at ${voxelSize} nm in ${seconds.toFixed(1)} s`);
+    } finally {
+      await src.close();
+    }
+  });
+}

@@ -1,0 +1,93 @@
+import { type Vec3, boxFromShape } from '../../core/box.js';
+import { WiringError } from '../../core/errors.js';
+import { PrecomputedLayer, type ScaleInfo } from '../../formats/precomputed/index.js';
+import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
+import { downsampleMean, downsampleMode, downsampledBox, nextFactor, upsampledBox } from './downsample.js';
+
+export interface DownsampleParams {
+  layer: string;
+  /** The finer scale read; the block is written to scale + 1. */
+  scale: number;
+  factor: Vec3;
+  method: 'mean' | 'mode';
+}
+
+/**
+ * Block function: one block of scale s+1 from the matching region of scale s. It reads the
+ * finer scale itself because the two scales have different voxel grids (the scheduler's margin
+ * reads are in the output grid).
+ */
+export async function downsampleBlock(ctx: BlockContext<DownsampleParams>): Promise<BlockResult> {
+  const { layer, scale, factor, method } = ctx.params;
+  const src = (await PrecomputedLayer.open(layer)).source(scale);
+  const fineBounds = boxFromShape(src.shape, src.offset);
+  const fine = await src.read(upsampledBox(ctx.box, factor, fineBounds));
+  const coarse = method === 'mode' ? downsampleMode(fine, factor) : downsampleMean(fine, factor);
+  // Blocks are aligned to the factor, so the reduced block is exactly ctx.box.
+  return { volumes: { out: coarse.crop(ctx.box) } };
+}
+
+export interface PyramidOptions {
+  /** Number of scales above scale 0 (default: until every axis fits in one chunk). */
+  levels?: number;
+  /** Chunk blocks per scheduler block along each axis (default [2,2,2]). */
+  chunksPerBlock?: Vec3;
+}
+
+/**
+ * Add the missing scales of a pyramid to a layer and return one task per scale above 0 (each
+ * depending on the previous). Images are mean-reduced, segmentations mode-reduced.
+ */
+export async function planPyramid(layerDir: string, opts: PyramidOptions = {}): Promise<BlockTask<DownsampleParams>[]> {
+  const layer = await PrecomputedLayer.open(layerDir);
+  const method = layer.info.type === 'segmentation' ? 'mode' : 'mean';
+  if (method === 'mean' && layer.info.data_type === 'uint64') {
+    throw new WiringError('an image layer of uint64 cannot be mean-downsampled; is it a segmentation?', layerDir);
+  }
+  const tasks: BlockTask<DownsampleParams>[] = [];
+  // Plan from scale 0 so that a rerun after a crash reuses the scales already added and the
+  // scheduler's resume records skip the blocks already written.
+  let s = 0;
+  const wanted = opts.levels ?? Infinity;
+  while (tasks.length < wanted) {
+    const fine = layer.info.scales[s];
+    const chunk = fine.chunk_sizes[0];
+    const done = fine.size.every((n, i) => n <= chunk[i]);
+    if (done && opts.levels === undefined) break;
+    const factor = nextFactor(fine.resolution);
+    const fineBox = boxFromShape(fine.size, fine.voxel_offset);
+    const coarseBox = downsampledBox(fineBox, factor);
+    const size = coarseBox.max.map((v, i) => v - coarseBox.min[i]) as unknown as Vec3;
+    const resolution = fine.resolution.map((r, i) => r * factor[i]) as unknown as Vec3;
+    const coarse: ScaleInfo = {
+      ...fine,
+      key: resolution.join('_'),
+      size,
+      voxel_offset: coarseBox.min,
+      resolution,
+      chunk_sizes: [chunk.map((c, i) => Math.min(c, size[i])) as unknown as Vec3],
+    };
+    if (fine.size.every((n) => n <= 1)) break;
+    const existing = layer.info.scales[s + 1];
+    if (!existing) await layer.addScale(coarse);
+    else if (existing.key !== coarse.key || existing.size.some((n, i) => n !== size[i])) {
+      throw new WiringError(
+        `scale ${s + 1} exists as ${existing.key} [${existing.size}], expected ${coarse.key} [${size}] for the pyramid; remove it first`,
+        layerDir,
+      );
+    }
+    const per = opts.chunksPerBlock ?? [2, 2, 2];
+    tasks.push({
+      name: `downsample:${coarse.key}`,
+      module: import.meta.url,
+      fn: 'downsampleBlock',
+      params: { layer: layerDir, scale: s, factor, method },
+      outputs: { out: { layer: layerDir, scale: s + 1 } },
+      bounds: coarseBox,
+      blockShape: coarse.chunk_sizes[0].map((c, i) => c * per[i]) as unknown as Vec3,
+      dependsOn: tasks.length ? [tasks[tasks.length - 1].name] : [],
+    });
+    s++;
+  }
+  return tasks;
+}

@@ -170,6 +170,7 @@ export function parseTableName(t: string): TableName {
 const U64_MAX = (1n << 64n) - 1n;
 
 export class ConnectomeStore {
+  private depth = 0;
   private constructor(
     readonly file: string,
     private readonly instance: DuckDBInstance,
@@ -224,12 +225,24 @@ export class ConnectomeStore {
 
   /** Run `fn` in one transaction; roll back if it throws. */
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    // Nested calls join the outer transaction: the outermost one commits or rolls back.
+    if (this.depth > 0) {
+      this.depth++;
+      try {
+        return await fn();
+      } finally {
+        this.depth--;
+      }
+    }
     await this.connection.run('BEGIN TRANSACTION');
+    this.depth = 1;
     try {
       const out = await fn();
+      this.depth = 0;
       await this.connection.run('COMMIT');
       return out;
     } catch (err) {
+      this.depth = 0;
       await this.connection.run('ROLLBACK').catch(() => {});
       throw err;
     }

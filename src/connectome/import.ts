@@ -1,0 +1,735 @@
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { listValue as duckList, type DuckDBValue } from '@duckdb/node-api';
+import type { Vec3 } from '../core/box.js';
+import { FormatError, UsageError } from '../core/errors.js';
+import { type ConnectomeStore, type TableName, TABLES, keyColumn, parseTableName, sqlIdent, sqlString } from './store.js';
+
+/** What one import did, per input file. */
+export interface ImportReport {
+  file: string;
+  table: TableName;
+  inserted: number;
+  /** Rows merged into existing cells/proofreading rows (same pt_root_id). */
+  updated?: number;
+  /** Rows skipped, with why (e.g. valid = f, pt_root_id = 0). */
+  skipped?: Record<string, number>;
+  /** Input columns that have no place in the table. */
+  ignoredColumns?: string[];
+  /** Cells created for names (edge lists). */
+  cells?: number;
+}
+
+// ------------------------------------------------------------------------------------------
+// CAVE table dumps
+
+export interface CaveImportOptions {
+  /** nm per voxel of the table's positions (MICrONS: 4,4,40). Default [1,1,1]: positions already nm. */
+  resolution?: Vec3;
+  /** Target table; default detected from the columns. */
+  table?: TableName;
+  /** Multiply a cell table's `volume` column by this (MICrONS nucleus volumes are um^3: 1e9). */
+  volumeScale?: number;
+}
+
+/** `<table>_merged.csv.gz` -> `<table>_merged_header.csv` (also for `.csv`). */
+export function caveHeaderFile(dataFile: string): string | undefined {
+  const m = /^(.*?)(\.csv)?(\.gz)?$/i.exec(dataFile)!;
+  const cand = [`${m[1]}_header.csv`, `${m[1]}.header.csv`];
+  return cand.find((c) => existsSync(c));
+}
+
+async function readText(file: string): Promise<string> {
+  let buf: Buffer;
+  try {
+    buf = await fs.readFile(file);
+  } catch (err) {
+    throw new UsageError(`cannot read: ${(err as Error).message}`, file);
+  }
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
+  return buf.toString('utf8').replace(/^\uFEFF/, '');
+}
+
+/** Column names from a CAVE header file: one `name,type` line per column, or one row of names. */
+export async function readCaveHeader(file: string): Promise<string[]> {
+  const lines = (await readText(file)).split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new FormatError('header file is empty; expected one line per column (name,type)', file);
+  let names: string[];
+  if (lines.length === 1) names = splitCsvLine(lines[0], ',');
+  else names = lines.map((l) => splitCsvLine(l, ',')[0]);
+  names = names.map((n) => n.trim());
+  const seen = new Set<string>();
+  names.forEach((n, i) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new FormatError(`line ${lines.length === 1 ? 1 : i + 1}: column name ${JSON.stringify(n)} is not a plain identifier`, file);
+    if (seen.has(n)) throw new FormatError(`column ${n} appears twice`, file);
+    seen.add(n);
+  });
+  return names;
+}
+
+/** Which store table a set of CAVE columns belongs to. */
+export function detectCaveTable(cols: string[], file: string): TableName {
+  const has = (c: string) => cols.includes(c);
+  const hasPos = (p: string) => has(p) || has(`${p}_x`);
+  if (has('pre_pt_root_id') && has('post_pt_root_id')) return 'synapses';
+  if ((has('target_id') || has('synapse_id')) && (has('tag') || has('compartment'))) return 'compartment_tags';
+  if (has('status_axon') || has('status_dendrite')) return 'proofreading';
+  if (has('kind') && has('host_root_id')) return 'organelles';
+  if (has('pt_root_id') && (hasPos('pt_position') || has('cell_type'))) return 'cells';
+  throw new FormatError(
+    `cannot tell which table these columns belong to (${cols.join(', ')}); expected pre_pt_root_id+post_pt_root_id (synapses), pt_root_id (cells), status_axon/status_dendrite (proofreading) or target_id+tag (compartment tags); pass --table`,
+    file,
+  );
+}
+
+type Conv =
+  | { kind: 'id'; src: string }
+  | { kind: 'double'; src: string; scale?: number }
+  | { kind: 'text'; src: string }
+  | { kind: 'bracket'; src: string; axis: number; scale: number }
+  | { kind: 'null' };
+
+/** Map each target column to how it is computed from the raw text columns. */
+function planColumns(table: TableName, cols: string[], opts: CaveImportOptions, file: string): { plan: Map<string, Conv>; used: Set<string> } {
+  const res = opts.resolution ?? [1, 1, 1];
+  const plan = new Map<string, Conv>();
+  const used = new Set<string>();
+  const alias: Record<string, string[]> = {
+    synapse_id: ['synapse_id', 'target_id'],
+    compartment: ['compartment', 'tag'],
+    pt_root_id: ['pt_root_id'],
+  };
+  for (const spec of TABLES[table]) {
+    const m = /^(.*_position)_([xyz])$/.exec(spec.name);
+    if (m) {
+      const axis = 'xyz'.indexOf(m[2]);
+      if (cols.includes(spec.name)) {
+        plan.set(spec.name, { kind: 'double', src: spec.name, scale: res[axis] });
+        used.add(spec.name);
+      } else if (cols.includes(m[1])) {
+        plan.set(spec.name, { kind: 'bracket', src: m[1], axis, scale: res[axis] });
+        used.add(m[1]);
+      } else plan.set(spec.name, { kind: 'null' });
+      continue;
+    }
+    const src = (alias[spec.name] ?? [spec.name]).find((c) => cols.includes(c));
+    if (!src) {
+      if (spec.required) throw new FormatError(`missing required column ${spec.name}${alias[spec.name] ? ` (or ${alias[spec.name].join('/')})` : ''}`, file);
+      plan.set(spec.name, { kind: 'null' });
+      continue;
+    }
+    used.add(src);
+    if (spec.type === 'UBIGINT') plan.set(spec.name, { kind: 'id', src });
+    else if (spec.type === 'DOUBLE') plan.set(spec.name, { kind: 'double', src, scale: spec.name === 'volume' ? opts.volumeScale : undefined });
+    else plan.set(spec.name, { kind: 'text', src });
+  }
+  return { plan, used };
+}
+
+const ID_RE = `'^\\s*[0-9]+\\s*$'`;
+
+function bracketParts(src: string): string {
+  return `regexp_split_to_array(trim(trim(trim(${sqlIdent(src)}), '[]()')), '[\\s,]+')`;
+}
+
+/** SQL expression that is TRUE for a row whose text does not convert. */
+function badExpr(c: Conv, required: boolean): string | undefined {
+  switch (c.kind) {
+    case 'id': {
+      const s = sqlIdent(c.src);
+      const empty = `(${s} IS NULL OR trim(${s}) = '')`;
+      const bad = `(NOT regexp_full_match(${s}, ${ID_RE}) OR TRY_CAST(trim(${s}) AS UBIGINT) IS NULL)`;
+      return required ? `(${empty} OR ${bad})` : `(NOT ${empty} AND ${bad})`;
+    }
+    case 'double': {
+      const s = sqlIdent(c.src);
+      return `(${s} IS NOT NULL AND trim(${s}) <> '' AND (TRY_CAST(trim(${s}) AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(trim(${s}) AS DOUBLE))))`;
+    }
+    case 'bracket': {
+      const s = sqlIdent(c.src);
+      const parts = bracketParts(c.src);
+      return `(${s} IS NOT NULL AND trim(${s}) <> '' AND (len(${parts}) <> 3 OR TRY_CAST(${parts}[${c.axis + 1}] AS DOUBLE) IS NULL))`;
+    }
+    case 'text':
+      return required ? `(${sqlIdent(c.src)} IS NULL OR ${sqlIdent(c.src)} = '')` : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function valueExpr(c: Conv, type: string): string {
+  switch (c.kind) {
+    case 'id':
+      return `TRY_CAST(NULLIF(trim(${sqlIdent(c.src)}), '') AS UBIGINT)`;
+    case 'double': {
+      const v = `TRY_CAST(NULLIF(trim(${sqlIdent(c.src)}), '') AS DOUBLE)`;
+      return c.scale !== undefined && c.scale !== 1 ? `(${v} * ${c.scale})` : v;
+    }
+    case 'bracket':
+      return `(CASE WHEN ${sqlIdent(c.src)} IS NULL OR trim(${sqlIdent(c.src)}) = '' THEN NULL ELSE TRY_CAST(${bracketParts(c.src)}[${c.axis + 1}] AS DOUBLE) * ${c.scale} END)`;
+    case 'text':
+      return `NULLIF(${sqlIdent(c.src)}, '')`;
+    default:
+      return `NULL::${type}`;
+  }
+}
+
+function expectation(c: Conv): string {
+  switch (c.kind) {
+    case 'id':
+      return 'an unsigned 64-bit integer id (0..18446744073709551615)';
+    case 'double':
+      return 'a finite number';
+    case 'bracket':
+      return 'a position "[x y z]" with 3 numbers';
+    default:
+      return 'a value';
+  }
+}
+
+/**
+ * Stage a delimited text file as VARCHAR columns in temp table `_raw` with its line number in
+ * `_line`. `names` given: the file has no header row. The file may be gzipped.
+ */
+async function stageText(store: ConnectomeStore, file: string, names: string[] | undefined, delim = ','): Promise<string[]> {
+  if (!existsSync(file)) throw new UsageError('file not found', file);
+  const header = names === undefined;
+  let cols = names;
+  if (!cols) {
+    const firstLine = (await readText(file)).split(/\r?\n/, 1)[0] ?? '';
+    cols = splitCsvLine(firstLine, delim).map((c) => c.trim());
+  }
+  const colSpec = `{${cols.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}`;
+  const reader = `read_csv(${sqlString(file)}, header = ${header}, columns = ${colSpec}, delim = ${sqlString(delim)}, quote = '"', escape = '"', auto_detect = false, strict_mode = true, null_padding = false)`;
+  try {
+    await store.run(`CREATE OR REPLACE TEMP TABLE _raw AS SELECT (row_number() OVER ()) + ${header ? 1 : 0} AS _line, * FROM ${reader}`);
+  } catch (err) {
+    const msg = (err as Error).message.split('\n').filter((l) => /line|column|expected|found/i.test(l)).slice(0, 4).join(' ');
+    throw new FormatError(`not a valid ${cols.length}-column CSV (${cols.join(', ')}): ${msg || (err as Error).message}`, file, { cause: err });
+  }
+  return cols;
+}
+
+async function firstBad(store: ConnectomeStore, cond: string, src: string): Promise<{ line: number; value: unknown } | undefined> {
+  const r = await store.all(`SELECT _line, ${src === '' ? 'NULL' : sqlIdent(src)} AS v FROM _raw WHERE ${cond} ORDER BY _line LIMIT 1`);
+  return r.length ? { line: Number(r[0]._line), value: r[0].v } : undefined;
+}
+
+/**
+ * Turn `_raw` into typed temp table `_typed` (target columns + _line), checking every value
+ * first: a bad value is an error naming the file, line and column.
+ */
+async function typeStaged(
+  store: ConnectomeStore,
+  table: TableName,
+  plan: Map<string, Conv>,
+  file: string,
+  where = 'TRUE',
+): Promise<void> {
+  for (const spec of TABLES[table]) {
+    const c = plan.get(spec.name)!;
+    const bad = badExpr(c, spec.required);
+    if (!bad) continue;
+    const src = c.kind === 'null' ? '' : c.src;
+    const hit = await firstBad(store, `(${where}) AND ${bad}`, src);
+    if (hit) {
+      const shown = hit.value === null || hit.value === '' ? 'an empty value' : JSON.stringify(hit.value);
+      throw new FormatError(`line ${hit.line}, column ${src}: ${shown} is not ${expectation(c)}`, file);
+    }
+  }
+  const sel = TABLES[table].map((s) => `${valueExpr(plan.get(s.name)!, s.type)} AS ${s.name}`);
+  await store.run(`CREATE OR REPLACE TEMP TABLE _typed AS SELECT _line, ${sel.join(', ')} FROM _raw WHERE ${where} ORDER BY _line`);
+}
+
+/**
+ * Move `_typed` into the table: synapses/organelles/compartment tags are appended (a key that
+ * repeats, within the file or against the table, is an error naming the lines); cells and
+ * proofreading rows are merged by pt_root_id (non-NULL new values fill/replace old ones), so a
+ * nucleus table and a cell-type table combine into one cells table.
+ */
+async function mergeTyped(store: ConnectomeStore, table: TableName, file: string): Promise<{ inserted: number; updated: number }> {
+  const key = keyColumn(table);
+  const dupIn = await store.all(
+    `SELECT ${key} AS k, min(_line) AS a, max(_line) AS b FROM (SELECT ${key}, _line, row_number() OVER (PARTITION BY ${key} ORDER BY _line) AS r FROM _typed) WHERE r <= 2 GROUP BY ${key} HAVING count(*) > 1 ORDER BY b LIMIT 1`,
+  );
+  if (dupIn.length) throw new FormatError(`line ${dupIn[0].b}: duplicate ${key} ${dupIn[0].k} (already at line ${dupIn[0].a})`, file);
+  const cols = TABLES[table].map((s) => s.name);
+  const merge = table === 'cells' || table === 'proofreading';
+  if (!merge) {
+    const clash = await store.all(`SELECT t.${key} AS k, t._line AS l FROM _typed t SEMI JOIN ${table} s ON s.${key} = t.${key} ORDER BY t._line LIMIT 1`);
+    if (clash.length) throw new FormatError(`line ${clash[0].l}: ${key} ${clash[0].k} is already in table ${table}`, file);
+    await store.run(`INSERT INTO ${table} SELECT ${cols.join(', ')} FROM _typed ORDER BY _line`);
+    const n = await store.all('SELECT count(*) AS n FROM _typed');
+    return { inserted: Number(n[0].n), updated: 0 };
+  }
+  const upd = await store.all(`SELECT count(*) AS n FROM _typed t SEMI JOIN ${table} s ON s.${key} = t.${key}`);
+  const rest = cols.filter((c) => c !== key);
+  await store.run(
+    `UPDATE ${table} SET ${rest.map((c) => `${c} = coalesce(t.${c}, ${table}.${c})`).join(', ')} FROM _typed t WHERE ${table}.${key} = t.${key}`,
+  );
+  const ins = await store.all(`SELECT count(*) AS n FROM _typed t ANTI JOIN ${table} s ON s.${key} = t.${key}`);
+  await store.run(`INSERT INTO ${table} SELECT ${cols.map((c) => `t.${c}`).join(', ')} FROM _typed t ANTI JOIN ${table} s ON s.${key} = t.${key} ORDER BY t._line`);
+  return { inserted: Number(ins[0].n), updated: Number(upd[0].n) };
+}
+
+async function dropTemps(store: ConnectomeStore): Promise<void> {
+  await store.run('DROP TABLE IF EXISTS _raw; DROP TABLE IF EXISTS _typed;').catch(() => {});
+}
+
+/**
+ * Import CAVE table dumps: `<table>_merged.csv.gz` (no header row) with its
+ * `<table>_merged_header.csv` (one `name,type` line per column), or a CSV with a header row.
+ * Positions as "[x y z]" text or split `_x/_y/_z` columns, in voxels of `resolution` nm.
+ * Rows with `valid` false are skipped, as are cell rows with pt_root_id 0 (no cell).
+ * All files are imported in one transaction: a bad file leaves the database as it was.
+ */
+export async function importCave(store: ConnectomeStore, files: string[], opts: CaveImportOptions = {}): Promise<ImportReport[]> {
+  if (files.length === 0) throw new UsageError('no input files');
+  const out: ImportReport[] = [];
+  await store.transaction(async () => {
+    for (const file of files) {
+      const headerFile = caveHeaderFile(file);
+      const names = headerFile ? await readCaveHeader(headerFile) : undefined;
+      const cols = await stageText(store, file, names);
+      const table = opts.table ? parseTableName(opts.table) : detectCaveTable(cols, file);
+      const { plan, used } = planColumns(table, cols, opts, file);
+      const skipped: Record<string, number> = {};
+      const conds: string[] = [];
+      if (cols.includes('valid')) {
+        const v = sqlIdent('valid');
+        const invalid = `lower(trim(coalesce(${v}, ''))) IN ('f', 'false', '0')`;
+        const n = await store.all(`SELECT count(*) AS n FROM _raw WHERE ${invalid}`);
+        if (Number(n[0].n)) skipped['valid=false'] = Number(n[0].n);
+        conds.push(`NOT (${invalid})`);
+        used.add('valid');
+      }
+      if (table === 'cells' || table === 'proofreading') {
+        const c = plan.get('pt_root_id') as { src: string };
+        const zero = `regexp_full_match(coalesce(${sqlIdent(c.src)}, ''), '^\\s*0+\\s*$')`;
+        const n = await store.all(`SELECT count(*) AS n FROM _raw WHERE ${zero}${conds.length ? ` AND ${conds.join(' AND ')}` : ''}`);
+        if (Number(n[0].n)) skipped['pt_root_id=0'] = Number(n[0].n);
+        conds.push(`NOT ${zero}`);
+      }
+      await typeStaged(store, table, plan, file, conds.length ? conds.join(' AND ') : 'TRUE');
+      const { inserted, updated } = await mergeTyped(store, table, file);
+      const ignored = cols.filter((c) => !used.has(c));
+      out.push({ file, table, inserted, updated, skipped, ignoredColumns: ignored });
+    }
+    await dropTemps(store);
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// Edge lists
+
+/**
+ * A stable synthetic cell id for a name: FNV-1a 64-bit of the trimmed UTF-8 name, top bit
+ * cleared and never 0. The same name gets the same id in every file and database.
+ */
+export function nameId(name: string): bigint {
+  const bytes = Buffer.from(name.trim(), 'utf8');
+  let h = 0xcbf29ce484222325n;
+  const P = 0x100000001b3n;
+  const M = (1n << 64n) - 1n;
+  for (const b of bytes) h = ((h ^ BigInt(b)) * P) & M;
+  h &= (1n << 63n) - 1n;
+  return h === 0n ? 1n : h;
+}
+
+export interface EdgeImportOptions {
+  /** What the weight column means: `count` (default) = number of synapses, each stored as a
+   * synapse row of size 1; `size` = one synapse row per edge with size = weight. */
+  weight?: 'count' | 'size';
+}
+
+interface EdgeRow {
+  line: number;
+  pre: string;
+  post: string;
+  weight: number;
+  type?: string;
+}
+
+const PRE_NAMES = ['source', 'pre', 'from', 'presynaptic', 'pre_name', 'neuron1'];
+const POST_NAMES = ['target', 'post', 'to', 'postsynaptic', 'post_name', 'neuron2'];
+const WEIGHT_NAMES = ['weight', 'synapses', 'count', 'nbr', 'n', 'size'];
+const TYPE_NAMES = ['type', 'synapse_type', 'kind'];
+
+/** Parse an edge list: CSV or tab-separated, header naming pre/post/weight(/type) columns. */
+export async function parseEdgeList(file: string): Promise<EdgeRow[]> {
+  const text = await readText(file);
+  const lines = text.split(/\r?\n/);
+  const first = lines[0] ?? '';
+  const body = lines.slice(1).find((l) => l.trim() !== '') ?? '';
+  // White 1986 files separate rows with tabs (and one has a space-separated header).
+  const delim = body.includes('\t') || first.includes('\t') ? '\t' : ',';
+  let head = splitCsvLine(first, delim).map((h) => h.trim().toLowerCase());
+  if (head.length === 1 && delim === '\t') head = first.trim().toLowerCase().split(/\s+/);
+  const find = (cands: string[]) => head.findIndex((h) => cands.includes(h));
+  const ip = find(PRE_NAMES);
+  const iq = find(POST_NAMES);
+  const iw = find(WEIGHT_NAMES);
+  const it = find(TYPE_NAMES);
+  if (ip < 0 || iq < 0) {
+    throw new FormatError(`line 1: header ${JSON.stringify(first)} must name a pre column (${PRE_NAMES.join('/')}) and a post column (${POST_NAMES.join('/')})`, file);
+  }
+  const rows: EdgeRow[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const raw = lines[i];
+    if (raw.trim() === '') continue;
+    const line = i + 1;
+    const f = splitCsvLine(raw, delim);
+    if (f.length !== head.length) {
+      throw new FormatError(`line ${line}: ${f.length} fields, expected ${head.length} (${head.join(', ')})`, file);
+    }
+    const pre = f[ip].trim();
+    const post = f[iq].trim();
+    if (!pre) throw new FormatError(`line ${line}, column ${head[ip]}: empty cell name`, file);
+    if (!post) throw new FormatError(`line ${line}, column ${head[iq]}: empty cell name`, file);
+    let weight = 1;
+    if (iw >= 0) {
+      const w = f[iw].trim();
+      weight = Number(w);
+      if (w === '' || !Number.isFinite(weight) || weight < 0) {
+        throw new FormatError(`line ${line}, column ${head[iw]}: ${JSON.stringify(f[iw])} is not a non-negative number`, file);
+      }
+    }
+    rows.push({ line, pre, post, weight, type: it >= 0 ? f[it].trim() || undefined : undefined });
+  }
+  return rows;
+}
+
+async function nextSynapseId(store: ConnectomeStore): Promise<bigint> {
+  const r = await store.all('SELECT max(id) AS m FROM synapses');
+  return r[0].m === null ? 1n : (r[0].m as bigint) + 1n;
+}
+
+/** Add cells for names not yet in the store (synthetic ids from `nameId`). Returns how many. */
+async function ensureNamedCells(store: ConnectomeStore, names: Iterable<string>, file: string): Promise<number> {
+  const ids = new Map<bigint, string>();
+  for (const n of names) {
+    const id = nameId(n);
+    const other = ids.get(id);
+    if (other !== undefined && other !== n) throw new FormatError(`cell names ${JSON.stringify(other)} and ${JSON.stringify(n)} hash to the same id ${id}`, file);
+    ids.set(id, n);
+  }
+  if (ids.size === 0) return 0;
+  const existing = await store.all(`SELECT pt_root_id, name FROM cells WHERE pt_root_id IN (SELECT unnest($1::VARCHAR[]::UBIGINT[]))`, [listValue([...ids.keys()])]);
+  const have = new Set<bigint>();
+  for (const r of existing) {
+    const id = r.pt_root_id as bigint;
+    have.add(id);
+    if (r.name !== null && r.name !== ids.get(id)) {
+      throw new FormatError(`cell ${JSON.stringify(ids.get(id))} would get id ${id}, which cell ${JSON.stringify(r.name)} already has`, file);
+    }
+  }
+  const add = [...ids].filter(([id]) => !have.has(id));
+  await store.insertColumns(
+    'cells',
+    { pt_root_id: add.map(([id]) => id), name: add.map(([, n]) => n) },
+    add.length,
+    { where: file },
+  );
+  return add.length;
+}
+
+/**
+ * Import edge lists (Cook 2019 `herm_full_edgelist.csv`, White 1986 tab-separated files, any
+ * CSV/TSV with pre/post/weight columns). Cells named by string get stable synthetic ids
+ * (`nameId`) and keep their name. Synapse rows get fresh ids after the table's largest.
+ */
+export async function importEdges(store: ConnectomeStore, files: string[], opts: EdgeImportOptions = {}): Promise<ImportReport[]> {
+  if (files.length === 0) throw new UsageError('no input files');
+  const mode = opts.weight ?? 'count';
+  const parsed = await Promise.all(files.map(async (f) => ({ file: f, rows: await parseEdgeList(f) })));
+  const out: ImportReport[] = [];
+  await store.transaction(async () => {
+    for (const { file, rows } of parsed) {
+      const names = new Set<string>();
+      for (const r of rows) {
+        names.add(r.pre);
+        names.add(r.post);
+        if (mode === 'count' && !Number.isInteger(r.weight)) {
+          throw new FormatError(`line ${r.line}: weight ${r.weight} is not a whole number of synapses (use --weight size)`, file);
+        }
+      }
+      const cells = await ensureNamedCells(store, names, file);
+      let next = await nextSynapseId(store);
+      const id: bigint[] = [];
+      const pre: bigint[] = [];
+      const post: bigint[] = [];
+      const size: number[] = [];
+      const type: (string | undefined)[] = [];
+      const lineOf: number[] = [];
+      for (const r of rows) {
+        const a = nameId(r.pre);
+        const b = nameId(r.post);
+        const k = mode === 'count' ? r.weight : 1;
+        for (let j = 0; j < k; j++) {
+          id.push(next++);
+          pre.push(a);
+          post.push(b);
+          size.push(mode === 'count' ? 1 : r.weight);
+          type.push(r.type);
+          lineOf.push(r.line);
+        }
+      }
+      await store.insertColumns(
+        'synapses',
+        { id, pre_pt_root_id: pre, post_pt_root_id: post, size, synapse_type: type },
+        id.length,
+        { where: file, rowNumbers: lineOf, rowLabel: 'line' },
+      );
+      out.push({ file, table: 'synapses', inserted: id.length, cells });
+    }
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// SWC skeletons + per-neuron synapse CSVs (hemibrain / navis layout)
+
+export interface SwcImportOptions {
+  /** nm per SWC unit (hemibrain: 8). Default 1. */
+  resolution?: Vec3;
+  /** JSON file mapping body id -> {type, instance, status} (navis meta.json). Default: meta.json beside the swc folder. */
+  meta?: string;
+}
+
+interface SwcNode {
+  id: number;
+  label: number;
+  pos: [number, number, number];
+  radius: number;
+  parent: number;
+}
+
+/** Parse an SWC file (id label x y z radius parent per line; # comments). */
+export async function parseSwc(file: string): Promise<SwcNode[]> {
+  const text = await readText(file);
+  const nodes: SwcNode[] = [];
+  const ids = new Set<number>();
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const t = lines[i].trim();
+    if (t === '' || t.startsWith('#')) continue;
+    const f = t.split(/\s+/);
+    if (f.length < 7) throw new FormatError(`line ${i + 1}: ${f.length} fields, expected 7 (id label x y z radius parent)`, file);
+    const v = f.slice(0, 7).map(Number);
+    const names = ['id', 'label', 'x', 'y', 'z', 'radius', 'parent'];
+    v.forEach((x, j) => {
+      if (!Number.isFinite(x)) throw new FormatError(`line ${i + 1}, column ${names[j]}: ${JSON.stringify(f[j])} is not a number`, file);
+    });
+    if (ids.has(v[0])) throw new FormatError(`line ${i + 1}: duplicate node id ${v[0]}`, file);
+    ids.add(v[0]);
+    nodes.push({ id: v[0], label: v[1], pos: [v[2], v[3], v[4]], radius: v[5], parent: v[6] });
+  }
+  for (const n of nodes) {
+    if (n.parent !== -1 && !ids.has(n.parent)) throw new FormatError(`node ${n.id}: parent ${n.parent} is not a node of this skeleton`, file);
+  }
+  return nodes;
+}
+
+/**
+ * Import SWC skeletons as cells (pt_root_id = the file's numeric name, pt_position = the soma
+ * node (label 1) or the root node, in nm) and the per-neuron synapse CSVs (navis/hemibrain:
+ * connector_id,node_id,type,x,y,z,...) as synapse rows. The partner of such a synapse is not
+ * recorded in the file: its root id is 0 (unknown), as CAVE does for unassigned partners.
+ * `type` pre -> this cell is pre_pt_root_id and the point is pre_pt_position; post -> post.
+ */
+export async function importSwc(store: ConnectomeStore, files: string[], opts: SwcImportOptions = {}): Promise<ImportReport[]> {
+  const res = opts.resolution ?? [1, 1, 1];
+  const swcs = files.filter((f) => /\.swc$/i.test(f));
+  const csvs = files.filter((f) => /\.csv(\.gz)?$/i.test(f));
+  const other = files.filter((f) => !swcs.includes(f) && !csvs.includes(f));
+  if (other.length) throw new UsageError(`expected .swc skeletons and .csv synapse files, got ${other.join(', ')}`);
+  if (swcs.length === 0 && csvs.length === 0) throw new UsageError('no input files');
+  const base = (f: string) => path.basename(f).replace(/\.(swc|csv(\.gz)?)$/i, '');
+  const idOf = (f: string) => {
+    const b = base(f);
+    if (!/^[0-9]+$/.test(b)) throw new UsageError(`file name ${path.basename(f)} is not a numeric body id`, f);
+    return BigInt(b);
+  };
+  // Synapse CSVs: given ones, plus ../synapses/<id>.csv beside each skeleton folder.
+  const synFiles = new Map<string, string>();
+  for (const c of csvs) synFiles.set(base(c), c);
+  for (const s of swcs) {
+    const cand = path.join(path.dirname(s), '..', 'synapses', `${base(s)}.csv`);
+    if (!synFiles.has(base(s)) && existsSync(cand)) synFiles.set(base(s), cand);
+  }
+  let meta: Record<string, { type?: string; instance?: string; status?: string }> = {};
+  const metaFile = opts.meta ?? (swcs.length ? path.join(path.dirname(swcs[0]), '..', 'meta.json') : undefined);
+  if (metaFile && existsSync(metaFile)) {
+    try {
+      meta = JSON.parse(await readText(metaFile));
+    } catch (err) {
+      throw new FormatError(`not valid JSON: ${(err as Error).message}`, metaFile);
+    }
+  }
+  const out: ImportReport[] = [];
+  const cellRows: { id: bigint; pos: Vec3 | undefined; file: string }[] = [];
+  for (const s of swcs) {
+    const nodes = await parseSwc(s);
+    const soma = nodes.find((n) => n.label === 1) ?? nodes.find((n) => n.parent === -1);
+    cellRows.push({ id: idOf(s), pos: soma ? [soma.pos[0] * res[0], soma.pos[1] * res[1], soma.pos[2] * res[2]] : undefined, file: s });
+  }
+  const synParsed: { file: string; body: bigint; rows: { line: number; kind: 'pre' | 'post'; p: Vec3 }[] }[] = [];
+  for (const [b, f] of synFiles) {
+    const text = await readText(f);
+    const lines = text.split(/\r?\n/);
+    const head = splitCsvLine(lines[0] ?? '', ',').map((h) => h.trim().toLowerCase());
+    const need = ['type', 'x', 'y', 'z'];
+    for (const n of need) if (!head.includes(n)) throw new FormatError(`line 1: missing column ${n} (expected connector_id,node_id,type,x,y,z,...)`, f);
+    const [it, ix, iy, iz] = need.map((n) => head.indexOf(n));
+    const rows: { line: number; kind: 'pre' | 'post'; p: Vec3 }[] = [];
+    for (let i = 1; i < lines.length; i++) {
+      if (lines[i].trim() === '') continue;
+      const fl = splitCsvLine(lines[i], ',');
+      if (fl.length !== head.length) throw new FormatError(`line ${i + 1}: ${fl.length} fields, expected ${head.length}`, f);
+      const kind = fl[it].trim();
+      if (kind !== 'pre' && kind !== 'post') throw new FormatError(`line ${i + 1}, column type: ${JSON.stringify(kind)} is not pre or post`, f);
+      const p = [ix, iy, iz].map((j, a) => {
+        const v = Number(fl[j]);
+        if (fl[j].trim() === '' || !Number.isFinite(v)) throw new FormatError(`line ${i + 1}, column ${'xyz'[a]}: ${JSON.stringify(fl[j])} is not a number`, f);
+        return v * res[a];
+      });
+      rows.push({ line: i + 1, kind, p: [p[0], p[1], p[2]] });
+    }
+    synParsed.push({ file: f, body: /^[0-9]+$/.test(b) ? BigInt(b) : idOf(f), rows });
+  }
+  await store.transaction(async () => {
+    if (cellRows.length) {
+      const existing = new Set(
+        (await store.all('SELECT pt_root_id FROM cells WHERE pt_root_id IN (SELECT unnest($1::VARCHAR[]::UBIGINT[]))', [listValue(cellRows.map((c) => c.id))])).map(
+          (r) => r.pt_root_id as bigint,
+        ),
+      );
+      for (const c of cellRows) {
+        const m = meta[c.id.toString()];
+        if (existing.has(c.id)) throw new FormatError(`cell ${c.id} is already in table cells`, c.file);
+        await store.insertColumns(
+          'cells',
+          {
+            pt_root_id: [c.id],
+            pt_position_x: [c.pos?.[0]],
+            pt_position_y: [c.pos?.[1]],
+            pt_position_z: [c.pos?.[2]],
+            cell_type: [m?.type],
+            classification_system: [m?.type ? 'hemibrain' : undefined],
+            name: [m?.instance],
+          },
+          1,
+          { where: c.file },
+        );
+        out.push({ file: c.file, table: 'cells', inserted: 1 });
+      }
+      const pr = cellRows.filter((c) => meta[c.id.toString()]?.status);
+      if (pr.length) {
+        await store.insertColumns(
+          'proofreading',
+          {
+            pt_root_id: pr.map((c) => c.id),
+            status_axon: pr.map((c) => meta[c.id.toString()].status),
+            status_dendrite: pr.map((c) => meta[c.id.toString()].status),
+          },
+          pr.length,
+          { where: metaFile },
+        );
+      }
+    }
+    for (const s of synParsed) {
+      let next = await nextSynapseId(store);
+      const n = s.rows.length;
+      const cols: Record<string, unknown[]> = {
+        id: [],
+        pre_pt_root_id: [],
+        post_pt_root_id: [],
+        pre_pt_position_x: [],
+        pre_pt_position_y: [],
+        pre_pt_position_z: [],
+        post_pt_position_x: [],
+        post_pt_position_y: [],
+        post_pt_position_z: [],
+        ctr_pt_position_x: [],
+        ctr_pt_position_y: [],
+        ctr_pt_position_z: [],
+      };
+      for (const r of s.rows) {
+        cols.id.push(next++);
+        const isPre = r.kind === 'pre';
+        cols.pre_pt_root_id.push(isPre ? s.body : 0n);
+        cols.post_pt_root_id.push(isPre ? 0n : s.body);
+        for (let a = 0; a < 3; a++) {
+          const ax = 'xyz'[a];
+          cols[`pre_pt_position_${ax}`].push(isPre ? r.p[a] : null);
+          cols[`post_pt_position_${ax}`].push(isPre ? null : r.p[a]);
+          cols[`ctr_pt_position_${ax}`].push(r.p[a]);
+        }
+      }
+      await store.insertColumns('synapses', cols, n, { where: s.file, rowNumbers: s.rows.map((r) => r.line), rowLabel: 'line' });
+      out.push({ file: s.file, table: 'synapses', inserted: n });
+    }
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// Parquet / CSV tables written by export
+
+/** Import files written by `exportAll` (`<table>.parquet` / `<table>.csv`): table from the file name. */
+export async function importTables(store: ConnectomeStore, files: string[]): Promise<ImportReport[]> {
+  const out: ImportReport[] = [];
+  await store.transaction(async () => {
+    for (const f of files) {
+      const t = path.basename(f).replace(/\.(parquet|csv(\.gz)?)$/i, '');
+      const table = parseTableName(t);
+      out.push({ file: f, table, inserted: await store.importTable(table, f) });
+    }
+  });
+  return out;
+}
+
+/** Export every table (live or a version) as `<dir>/<table>.<parquet|csv>`. */
+export async function exportAll(store: ConnectomeStore, dir: string, format: 'parquet' | 'csv' = 'parquet', version?: number): Promise<string[]> {
+  const files: string[] = [];
+  for (const t of ['cells', 'synapses', 'organelles', 'compartment_tags', 'proofreading'] as TableName[]) {
+    const f = path.join(dir, `${t}.${format}`);
+    await store.exportTable(t, f, format, version);
+    files.push(f);
+  }
+  return files;
+}
+
+// ------------------------------------------------------------------------------------------
+
+/** Split one CSV line (RFC 4180 quotes; `""` inside quotes is a quote). */
+export function splitCsvLine(line: string, delim: string): string[] {
+  if (!line.includes('"')) return line.split(delim);
+  const out: string[] = [];
+  let cur = '';
+  let q = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (q) {
+      if (ch === '"') {
+        if (line[i + 1] === '"') {
+          cur += '"';
+          i++;
+        } else q = false;
+      } else cur += ch;
+    } else if (ch === '"') q = true;
+    else if (ch === delim) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** A DuckDB LIST of ids as decimal strings, for `$1::VARCHAR[]::UBIGINT[]` parameters. */
+function listValue(ids: bigint[]): DuckDBValue {
+  return duckList(ids.map((i) => i.toString(10)));
+}

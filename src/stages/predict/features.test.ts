@@ -1,0 +1,135 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SHARED_REFS, tempDir } from '../../../test/data.js';
+import type { Vec3 } from '../../core/box.js';
+import { computeFeatures, eig3, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
+
+const PY = '/usr/bin/python3';
+const REF = path.join(SHARED_REFS, 'ref_features.py');
+const hasRef = existsSync(REF) && spawnSync(PY, ['-c', 'import scipy.ndimage'], { stdio: 'ignore' }).status === 0;
+if (!hasRef) console.warn(`[skip] ref_features comparison: ${REF} or /usr/bin/python3 with scipy not found`);
+
+export function smoothRandom(shape: Vec3, seed = 3): Float32Array {
+  const n = shape[0] * shape[1] * shape[2];
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = (s / 2 ** 32) * 50;
+  }
+  // Add structure: a few blobs so derivatives are not pure noise.
+  for (let z = 0; z < shape[2]; z++)
+    for (let y = 0; y < shape[1]; y++)
+      for (let x = 0; x < shape[0]; x++) a[x + shape[0] * (y + shape[1] * z)] += 100 * Math.sin(x / 3) * Math.cos(y / 4 + z / 5);
+  return a;
+}
+
+function crop(data: Float32Array, shape: Vec3, channels: number, lo: Vec3, hi: Vec3): Float32Array {
+  const s: Vec3 = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]];
+  const out = new Float32Array(s[0] * s[1] * s[2] * channels);
+  let o = 0;
+  for (let c = 0; c < channels; c++)
+    for (let z = lo[2]; z < hi[2]; z++)
+      for (let y = lo[1]; y < hi[1]; y++)
+        for (let x = lo[0]; x < hi[0]; x++) out[o++] = data[x + shape[0] * (y + shape[1] * (z + shape[2] * c))];
+  return out;
+}
+
+describe('feature stack', () => {
+  it('names channels and sizes margins', () => {
+    const cfg3 = featureConfig([10, 10, 10], { sigmas: [1, 2] });
+    expect(cfg3.dims).toBe(3);
+    expect(featureCount(cfg3)).toBe(2 * (4 + 3 + 3));
+    expect(featureNames(cfg3).slice(0, 6)).toEqual(['G_1', 'GGM_1', 'LoG_1', 'DoG_1', 'STE0_1', 'STE1_1']);
+    // radius(2) = 8, plus the structure tensor's outer radius(1) = 4
+    expect(featureMargin(cfg3)).toEqual([12, 12, 12]);
+    const cfg2 = featureConfig([4, 4, 50]);
+    expect(cfg2.dims).toBe(2);
+    expect(featureMargin(cfg2)[2]).toBe(0);
+    expect(featureCount(cfg2)).toBe(4 * (4 + 2 + 2));
+    const aniso = featureConfig([8, 8, 16], { sigmas: [2], features: ['G'] });
+    expect(aniso.dims).toBe(3);
+    expect(featureMargin(aniso)).toEqual([8, 8, 4]);
+    expect(() => featureConfig([1, 1, 1], { sigmas: [-1] })).toThrow(/sigma/);
+    expect(() => featureConfig([1, 1, 1], { features: ['XX' as never] })).toThrow(/unknown feature/);
+  });
+
+  it('handles one voxel, solid and rejects NaN', () => {
+    const cfg = featureConfig([1, 1, 1], { sigmas: [1] });
+    const one = computeFeatures(Float32Array.of(4), [1, 1, 1], cfg);
+    expect(one[0]).toBeCloseTo(4, 5);
+    const solid = computeFeatures(new Float32Array(5 * 4 * 3).fill(2), [5, 4, 3], cfg);
+    const n = 60;
+    for (let i = 0; i < n; i++) expect(solid[i]).toBeCloseTo(2, 5);
+    for (let i = n; i < solid.length; i++) if (i < 3 * n || i >= 4 * n) expect(Math.abs(solid[i])).toBeLessThan(2e-3); // scipy derivative kernels are not re-normalised (tiny DC)
+    const bad = new Float32Array(8);
+    bad[5] = NaN;
+    expect(() => computeFeatures(bad, [2, 2, 2], cfg)).toThrow(/voxel \(1,0,1\).*NaN/);
+    expect(computeFeatures(new Float32Array(0), [0, 4, 4], cfg).length).toBe(0);
+  });
+
+  it('closed-form 3x3 eigenvalues match a diagonal and a rotated tensor', () => {
+    const f = (v: number): Float32Array => Float32Array.of(v);
+    const e = [new Float32Array(1), new Float32Array(1), new Float32Array(1)];
+    eig3(f(1), f(0), f(0), f(3), f(0), f(2), e[0], e[1], e[2]);
+    expect(e.map((a) => a[0])).toEqual([3, 2, 1]);
+    // [[2,1,0],[1,2,0],[0,0,5]] -> 5, 3, 1
+    eig3(f(2), f(1), f(0), f(2), f(0), f(5), e[0], e[1], e[2]);
+    expect(e[0][0]).toBeCloseTo(5, 5);
+    expect(e[1][0]).toBeCloseTo(3, 5);
+    expect(e[2][0]).toBeCloseTo(1, 5);
+    eig3(f(1), f(0), f(0), f(1), f(0), f(1), e[0], e[1], e[2]);
+    expect(e.map((a) => a[0])).toEqual([1, 1, 1]);
+  });
+
+  for (const dims of [2, 3] as const) {
+    it(`blockwise with the margin equals whole-volume (${dims}-D)`, () => {
+      const shape: Vec3 = [40, 36, 30];
+      const raw = smoothRandom(shape);
+      const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 2], dims });
+      const nch = featureCount(cfg);
+      const whole = computeFeatures(raw, shape, cfg);
+      const m = featureMargin(cfg);
+      const lo: Vec3 = [14, 10, 12];
+      const hi: Vec3 = [24, 20, 16];
+      const rlo: Vec3 = [Math.max(0, lo[0] - m[0]), Math.max(0, lo[1] - m[1]), Math.max(0, lo[2] - m[2])];
+      const rhi: Vec3 = [Math.min(shape[0], hi[0] + m[0]), Math.min(shape[1], hi[1] + m[1]), Math.min(shape[2], hi[2] + m[2])];
+      const rshape: Vec3 = [rhi[0] - rlo[0], rhi[1] - rlo[1], rhi[2] - rlo[2]];
+      const block = computeFeatures(crop(raw, shape, 1, rlo, rhi), rshape, cfg);
+      const a = crop(whole, shape, nch, lo, hi);
+      const b = crop(block, rshape, nch, [lo[0] - rlo[0], lo[1] - rlo[1], lo[2] - rlo[2]], [hi[0] - rlo[0], hi[1] - rlo[1], hi[2] - rlo[2]]);
+      expect(Array.from(b)).toEqual(Array.from(a));
+    });
+  }
+});
+
+describe.skipIf(!hasRef)('feature stack matches ref_features.py --flavor plain', () => {
+  for (const mode of ['reflect', 'mirror'] as const) {
+    it(`G, GGM, LoG, HoGE at 0.7, 1.6, 3.5 in 3-D (${mode})`, async () => {
+      const shape: Vec3 = [34, 30, 20];
+      const raw = smoothRandom(shape, 11);
+      const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6, 3.5], features: ['G', 'GGM', 'LoG', 'HoGE'], dims: 3, mode });
+      const ours = computeFeatures(raw, shape, cfg);
+      const dir = await tempDir('wiring-feat-');
+      await fs.writeFile(path.join(dir, 'raw'), new Uint8Array(raw.buffer));
+      execFileSync(PY, [REF, path.join(dir, 'raw'), '--shape', `${shape[2]},${shape[1]},${shape[0]}`, '--dtype', 'float32',
+        '--mode', mode, '--out', path.join(dir, 'f')], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const buf = await fs.readFile(path.join(dir, 'f'));
+      await fs.rm(dir, { recursive: true, force: true });
+      const ref = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+      expect(ref.length).toBe(ours.length);
+      const n = shape[0] * shape[1] * shape[2];
+      for (let c = 0; c < 18; c++) {
+        let scale = 0;
+        let err = 0;
+        for (let i = 0; i < n; i++) {
+          scale = Math.max(scale, Math.abs(ref[c * n + i]));
+          err = Math.max(err, Math.abs(ref[c * n + i] - ours[c * n + i]));
+        }
+        expect(err / Math.max(scale, 1e-6), `channel ${featureNames(cfg)[c]}`).toBeLessThan(2e-5);
+      }
+    });
+  }
+});

@@ -1,0 +1,413 @@
+import type { Vec3 } from '../../core/box.js';
+import { WiringError } from '../../core/errors.js';
+import { EDGE_AXIS, EDGE_CORNERS, EDGE_OFFSET, TRI_EDGES, TRI_START } from './mc-table.js';
+
+/** A triangle mesh: vertices [x,y,z] in nm (flattened), triangles as vertex index triples. */
+export interface Mesh {
+  vertices: Float32Array;
+  indices: Uint32Array;
+}
+
+export function emptyMesh(): Mesh {
+  return { vertices: new Float32Array(0), indices: new Uint32Array(0) };
+}
+
+class F32 {
+  a = new Float32Array(1024);
+  n = 0;
+  push3(x: number, y: number, z: number): void {
+    if (this.n + 3 > this.a.length) this.grow();
+    this.a[this.n] = x;
+    this.a[this.n + 1] = y;
+    this.a[this.n + 2] = z;
+    this.n += 3;
+  }
+  private grow(): void {
+    const b = new Float32Array(this.a.length * 2);
+    b.set(this.a);
+    this.a = b;
+  }
+}
+
+class U32 {
+  a = new Uint32Array(1024);
+  n = 0;
+  push(x: number): void {
+    if (this.n >= this.a.length) {
+      const b = new Uint32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = x;
+  }
+  push3(x: number, y: number, z: number): void {
+    if (this.n + 3 > this.a.length) {
+      const b = new Uint32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n] = x;
+    this.a[this.n + 1] = y;
+    this.a[this.n + 2] = z;
+    this.n += 3;
+  }
+}
+
+export interface MarchingCubesOptions {
+  /** nm per voxel [x,y,z] (default 1,1,1). */
+  voxelSize?: Vec3;
+  /** Global voxel coordinate of element 0 (default 0,0,0). */
+  offset?: Vec3;
+  /**
+   * Close surfaces at the array border by treating the outside as background, per axis side
+   * [xlo, xhi, ylo, yhi, zlo, zhi] or one flag for all. Blockwise runs pass true only on the
+   * sides that are the volume's border, so interior block faces stay open and weld to the
+   * neighbouring block.
+   */
+  closeBorder?: boolean | readonly boolean[];
+}
+
+/**
+ * Marching cubes of every label of a compact label array at once (one pass over the block).
+ * `labels` holds compact labels 0..maxLabel (0 = background), x fastest, shape [x,y,z].
+ * Returns one mesh per label (index = label; entry 0 is empty). Each label's vertices are welded
+ * (every crossed voxel edge gives one vertex per label), triangles wind outward, and vertices are
+ * in nm: the surface between voxel centres i and i+1 passes through (offset + i + 1) * voxelSize,
+ * voxel i covering [offset + i, offset + i + 1) * voxelSize as in Neuroglancer.
+ */
+export function marchingCubesLabels(
+  labels: Uint32Array,
+  shape: Vec3,
+  maxLabel: number,
+  opts: MarchingCubesOptions = {},
+): Mesh[] {
+  const [sx0, sy0, sz0] = shape;
+  if (labels.length !== sx0 * sy0 * sz0) {
+    throw new WiringError(`marching cubes: ${labels.length} labels do not fill shape [${shape}]`);
+  }
+  const res = opts.voxelSize ?? [1, 1, 1];
+  const off = opts.offset ?? [0, 0, 0];
+  const cb = opts.closeBorder ?? false;
+  const close = typeof cb === 'boolean' ? [cb, cb, cb, cb, cb, cb] : cb;
+  const pad = [close[0] ? 1 : 0, close[1] ? 1 : 0, close[2] ? 1 : 0, close[3] ? 1 : 0, close[4] ? 1 : 0, close[5] ? 1 : 0];
+  let lab = labels;
+  let sx = sx0;
+  let sy = sy0;
+  let sz = sz0;
+  let ox = off[0];
+  let oy = off[1];
+  let oz = off[2];
+  if (pad.some((p) => p)) {
+    sx = sx0 + pad[0] + pad[1];
+    sy = sy0 + pad[2] + pad[3];
+    sz = sz0 + pad[4] + pad[5];
+    ox -= pad[0];
+    oy -= pad[2];
+    oz -= pad[4];
+    lab = new Uint32Array(sx * sy * sz);
+    for (let z = 0; z < sz0; z++) {
+      for (let y = 0; y < sy0; y++) {
+        const s = sx0 * (y + sy0 * z);
+        lab.set(labels.subarray(s, s + sx0), pad[0] + sx * (y + pad[2] + sy * (z + pad[4])));
+      }
+    }
+  }
+  const out: Mesh[] = [];
+  if (sx < 2 || sy < 2 || sz < 2 || maxLabel === 0) {
+    for (let l = 0; l <= maxLabel; l++) out.push(emptyMesh());
+    return out;
+  }
+
+  const verts = new F32();
+  const vlab = new U32();
+  const tris = new U32();
+  const tlab = new U32();
+
+  // Vertex caches (vertex id + 1, 0 = none), per edge and side (side 0: the label of the lower
+  // voxel, side 1: of the upper voxel). Planes hold x and y edges of z = plane; zc holds z edges.
+  const plane = sx * sy;
+  let lower = new Int32Array(plane * 4); // [(y*sx+x)*4 + axis*2 + side]
+  let upper = new Int32Array(plane * 4);
+  const zc = new Int32Array(plane * 2);
+  const cornerOff = new Int32Array(8);
+  for (let c = 0; c < 8; c++) cornerOff[c] = (c & 1) + ((c >> 1) & 1) * sx + ((c >> 2) & 1) * plane;
+  const cl = new Uint32Array(8);
+  const distinct = new Uint32Array(8);
+  const rx = res[0];
+  const ry = res[1];
+  const rz = res[2];
+
+  for (let z = 0; z < sz - 1; z++) {
+    upper.fill(0);
+    zc.fill(0);
+    for (let y = 0; y < sy - 1; y++) {
+      let i = sx * (y + sy * z);
+      for (let x = 0; x < sx - 1; x++, i++) {
+        const l0 = lab[i];
+        const l1 = lab[i + 1];
+        const l2 = lab[i + sx];
+        const l3 = lab[i + sx + 1];
+        const l4 = lab[i + plane];
+        const l5 = lab[i + plane + 1];
+        const l6 = lab[i + plane + sx];
+        const l7 = lab[i + plane + sx + 1];
+        if (l0 === l1 && l0 === l2 && l0 === l3 && l0 === l4 && l0 === l5 && l0 === l6 && l0 === l7) continue;
+        cl[0] = l0; cl[1] = l1; cl[2] = l2; cl[3] = l3; cl[4] = l4; cl[5] = l5; cl[6] = l6; cl[7] = l7;
+        let nd = 0;
+        for (let c = 0; c < 8; c++) {
+          const L = cl[c];
+          if (L === 0) continue;
+          let seen = false;
+          for (let k = 0; k < nd; k++) if (distinct[k] === L) { seen = true; break; }
+          if (!seen) distinct[nd++] = L;
+        }
+        for (let k = 0; k < nd; k++) {
+          const L = distinct[k];
+          let cfg = 0;
+          for (let c = 0; c < 8; c++) if (cl[c] === L) cfg |= 1 << c;
+          const t0 = TRI_START[cfg];
+          const t1 = TRI_START[cfg + 1];
+          if (t0 === t1) continue;
+          for (let t = t0; t < t1; t++) {
+            let v0 = 0, v1 = 0, v2 = 0;
+            for (let q = 0; q < 3; q++) {
+              const e = TRI_EDGES[3 * t + q];
+              const axis = EDGE_AXIS[e];
+              const dx = EDGE_OFFSET[3 * e];
+              const dy = EDGE_OFFSET[3 * e + 1];
+              const dz = EDGE_OFFSET[3 * e + 2];
+              const side = cl[EDGE_CORNERS[2 * e]] === L ? 0 : 1;
+              let cache: Int32Array;
+              let slot: number;
+              const p = (x + dx) + sx * (y + dy);
+              if (axis === 2) {
+                cache = zc;
+                slot = p * 2 + side;
+              } else {
+                cache = dz === 0 ? lower : upper;
+                slot = p * 4 + axis * 2 + side;
+              }
+              let v = cache[slot] - 1;
+              if (v < 0) {
+                v = vlab.n;
+                const gx = ox + x + dx + 0.5 + (axis === 0 ? 0.5 : 0);
+                const gy = oy + y + dy + 0.5 + (axis === 1 ? 0.5 : 0);
+                const gz = oz + z + dz + 0.5 + (axis === 2 ? 0.5 : 0);
+                verts.push3(gx * rx, gy * ry, gz * rz);
+                vlab.push(L);
+                cache[slot] = v + 1;
+              }
+              if (q === 0) v0 = v;
+              else if (q === 1) v1 = v;
+              else v2 = v;
+            }
+            tris.push3(v0, v1, v2);
+            tlab.push(L);
+          }
+        }
+      }
+    }
+    const t = lower;
+    lower = upper;
+    upper = t;
+  }
+  return splitByLabel(verts.a, vlab.a, vlab.n, tris.a, tlab.a, tlab.n, maxLabel);
+}
+
+function splitByLabel(
+  verts: Float32Array,
+  vlab: Uint32Array,
+  nv: number,
+  tris: Uint32Array,
+  tlab: Uint32Array,
+  nt: number,
+  maxLabel: number,
+): Mesh[] {
+  const vcount = new Uint32Array(maxLabel + 1);
+  const tcount = new Uint32Array(maxLabel + 1);
+  for (let v = 0; v < nv; v++) vcount[vlab[v]]++;
+  for (let t = 0; t < nt; t++) tcount[tlab[t]]++;
+  const out: Mesh[] = [];
+  for (let l = 0; l <= maxLabel; l++) {
+    out.push({ vertices: new Float32Array(vcount[l] * 3), indices: new Uint32Array(tcount[l] * 3) });
+  }
+  const local = new Uint32Array(nv);
+  const vfill = new Uint32Array(maxLabel + 1);
+  for (let v = 0; v < nv; v++) {
+    const l = vlab[v];
+    const j = vfill[l]++;
+    local[v] = j;
+    const dst = out[l].vertices;
+    dst[3 * j] = verts[3 * v];
+    dst[3 * j + 1] = verts[3 * v + 1];
+    dst[3 * j + 2] = verts[3 * v + 2];
+  }
+  const tfill = new Uint32Array(maxLabel + 1);
+  for (let t = 0; t < nt; t++) {
+    const l = tlab[t];
+    const j = tfill[l]++;
+    const dst = out[l].indices;
+    dst[3 * j] = local[tris[3 * t]];
+    dst[3 * j + 1] = local[tris[3 * t + 1]];
+    dst[3 * j + 2] = local[tris[3 * t + 2]];
+  }
+  return out;
+}
+
+/** Compact arbitrary uint32/uint64 ids to labels 1..n (0 stays 0); `ids[l]` is label l's id. */
+export function compactLabels(data: ArrayLike<number | bigint> & { length: number }): { labels: Uint32Array; ids: bigint[] } {
+  const labels = new Uint32Array(data.length);
+  const ids: bigint[] = [0n];
+  const map = new Map<number | bigint, number>();
+  let last: number | bigint = 0;
+  let lastLabel = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v !== last) {
+      last = v;
+      if (v === 0 || v === 0n) lastLabel = 0;
+      else {
+        let l = map.get(v);
+        if (l === undefined) {
+          l = ids.length;
+          ids.push(BigInt(v));
+          map.set(v, l);
+        }
+        lastLabel = l;
+      }
+    }
+    labels[i] = lastLabel;
+  }
+  return { labels, ids };
+}
+
+/** Concatenate meshes and merge vertices with bit-identical positions (block stitching). */
+export function mergeMeshes(meshes: Mesh[]): Mesh {
+  let nv = 0;
+  let nt = 0;
+  for (const m of meshes) {
+    nv += m.vertices.length / 3;
+    nt += m.indices.length;
+  }
+  const vertices = new Float32Array(nv * 3);
+  const indices = new Uint32Array(nt);
+  let vo = 0;
+  let to = 0;
+  for (const m of meshes) {
+    vertices.set(m.vertices, vo * 3);
+    for (let i = 0; i < m.indices.length; i++) indices[to + i] = m.indices[i] + vo;
+    vo += m.vertices.length / 3;
+    to += m.indices.length;
+  }
+  return weldVertices({ vertices, indices });
+}
+
+/**
+ * Merge vertices whose positions are bit-identical (open-addressing hash over the float bits);
+ * drops triangles that become degenerate. Vertex order is first occurrence.
+ */
+export function weldVertices(mesh: Mesh): Mesh {
+  const nv = mesh.vertices.length / 3;
+  const bits = new Uint32Array(mesh.vertices.buffer, mesh.vertices.byteOffset, nv * 3);
+  let cap = 16;
+  while (cap < nv * 2) cap *= 2;
+  const table = new Int32Array(cap).fill(-1);
+  const remap = new Uint32Array(nv);
+  const outV = new Float32Array(nv * 3);
+  const outBits = new Uint32Array(outV.buffer);
+  let n = 0;
+  for (let v = 0; v < nv; v++) {
+    const a = bits[3 * v];
+    const b = bits[3 * v + 1];
+    const c = bits[3 * v + 2];
+    let h = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d)) >>> 0;
+    h = (h ^ (h >>> 15)) & (cap - 1);
+    for (;;) {
+      const s = table[h];
+      if (s < 0) {
+        table[h] = n;
+        outBits[3 * n] = a;
+        outBits[3 * n + 1] = b;
+        outBits[3 * n + 2] = c;
+        remap[v] = n++;
+        break;
+      }
+      if (outBits[3 * s] === a && outBits[3 * s + 1] === b && outBits[3 * s + 2] === c) {
+        remap[v] = s;
+        break;
+      }
+      h = (h + 1) & (cap - 1);
+    }
+  }
+  const idx = new Uint32Array(mesh.indices.length);
+  let m = 0;
+  for (let t = 0; t < mesh.indices.length; t += 3) {
+    const a = remap[mesh.indices[t]];
+    const b = remap[mesh.indices[t + 1]];
+    const c = remap[mesh.indices[t + 2]];
+    if (a === b || b === c || a === c) continue;
+    idx[m++] = a;
+    idx[m++] = b;
+    idx[m++] = c;
+  }
+  return { vertices: outV.slice(0, n * 3), indices: idx.slice(0, m) };
+}
+
+/** Signed enclosed volume (nm^3) by the divergence theorem; positive for outward winding. */
+export function meshVolume(mesh: Mesh): number {
+  const v = mesh.vertices;
+  const f = mesh.indices;
+  let vol = 0;
+  for (let t = 0; t < f.length; t += 3) {
+    const a = 3 * f[t];
+    const b = 3 * f[t + 1];
+    const c = 3 * f[t + 2];
+    const ax = v[a], ay = v[a + 1], az = v[a + 2];
+    const bx = v[b], by = v[b + 1], bz = v[b + 2];
+    const cx = v[c], cy = v[c + 1], cz = v[c + 2];
+    vol += ax * (by * cz - bz * cy) - ay * (bx * cz - bz * cx) + az * (bx * cy - by * cx);
+  }
+  return vol / 6;
+}
+
+/** Surface area (nm^2). */
+export function meshArea(mesh: Mesh): number {
+  const v = mesh.vertices;
+  const f = mesh.indices;
+  let area = 0;
+  for (let t = 0; t < f.length; t += 3) {
+    const a = 3 * f[t];
+    const b = 3 * f[t + 1];
+    const c = 3 * f[t + 2];
+    const ux = v[b] - v[a], uy = v[b + 1] - v[a + 1], uz = v[b + 2] - v[a + 2];
+    const wx = v[c] - v[a], wy = v[c + 1] - v[a + 1], wz = v[c + 2] - v[a + 2];
+    const cx = uy * wz - uz * wy, cy = uz * wx - ux * wz, cz = ux * wy - uy * wx;
+    area += Math.sqrt(cx * cx + cy * cy + cz * cz) / 2;
+  }
+  return area;
+}
+
+/**
+ * Watertightness check: every directed edge appears exactly once and its reverse exactly once
+ * (closed, consistently wound). Returns the number of directed edges without a partner.
+ */
+export function openEdges(mesh: Mesh): number {
+  const f = mesh.indices;
+  const nv = mesh.vertices.length / 3;
+  const counts = new Map<number, number>();
+  for (let t = 0; t < f.length; t += 3) {
+    for (let k = 0; k < 3; k++) {
+      const a = f[t + k];
+      const b = f[t + ((k + 1) % 3)];
+      const key = a * nv + b;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  let bad = 0;
+  for (const [key, n] of counts) {
+    const a = Math.floor(key / nv);
+    const b = key - a * nv;
+    if (n !== 1 || counts.get(b * nv + a) !== 1) bad++;
+  }
+  return bad;
+}

@@ -1,0 +1,320 @@
+import type { DuckDBValue } from '@duckdb/node-api';
+import { listValue } from '@duckdb/node-api';
+import type { Vec3 } from '../core/box.js';
+import { UsageError } from '../core/errors.js';
+import type { ConnectomeStore } from './store.js';
+
+/**
+ * Typed queries over a connectome store. Every query takes a `SynapseFilter`: which version
+ * (default: the live tables), and which synapses count. Ids in and out are bigint.
+ */
+export interface SynapseFilter {
+  /** Read a materialized version instead of the live tables. */
+  version?: number;
+  /** Drop synapses whose pre and post root ids are equal (autapses / self-synapses). */
+  excludeSelf?: boolean;
+  /** Drop synapses with an unknown partner (root id 0). */
+  excludeUnassigned?: boolean;
+  /** Keep synapses whose presynaptic cell's proofreading status_axon is one of these. */
+  preProofread?: string[];
+  /** Keep synapses whose postsynaptic cell's proofreading status_dendrite is one of these. */
+  postProofread?: string[];
+  /** Keep synapses tagged with one of these target compartments. */
+  compartments?: string[];
+  /** Keep synapses of this synapse_type (chemical/electrical for edge lists). */
+  synapseType?: string;
+}
+
+export interface SynapseQuery extends SynapseFilter {
+  /** Presynaptic root ids (any of). */
+  pre_ids?: bigint[];
+  /** Postsynaptic root ids (any of). Both given: both must hold (AND). */
+  post_ids?: bigint[];
+  limit?: number;
+}
+
+export interface SynapseRecord {
+  id: bigint;
+  pre_pt_root_id: bigint;
+  post_pt_root_id: bigint;
+  pre_pt_supervoxel_id: bigint | null;
+  post_pt_supervoxel_id: bigint | null;
+  pre_pt_position: Vec3 | null;
+  post_pt_position: Vec3 | null;
+  ctr_pt_position: Vec3 | null;
+  size: number | null;
+  synapse_type: string | null;
+}
+
+export interface Connection {
+  pre_pt_root_id: bigint;
+  post_pt_root_id: bigint;
+  /** Number of synapses from pre to post. */
+  count: number;
+  /** Summed synapse size (voxels); 0 when sizes are unknown. */
+  size_sum: number;
+}
+
+/** Tabular result: column names and rows (for table/CSV/JSON output). */
+export interface Table {
+  columns: string[];
+  rows: unknown[][];
+}
+
+/** A LIST parameter of ids (as decimal strings; cast to UBIGINT[] in SQL). */
+export function idList(ids: bigint[]): DuckDBValue {
+  return listValue(ids.map((i) => i.toString(10)));
+}
+
+interface Built {
+  from: string;
+  where: string[];
+  params: DuckDBValue[];
+}
+
+/** FROM + WHERE for synapses `s` under a filter (and id lists). */
+export async function synapseSource(store: ConnectomeStore, q: SynapseQuery = {}): Promise<Built> {
+  const syn = await store.tableRef('synapses', q.version);
+  const where: string[] = [];
+  const params: DuckDBValue[] = [];
+  const p = (v: DuckDBValue) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  // An empty id list matches nothing (and DuckDB cannot bind an untyped empty list).
+  if (q.pre_ids) where.push(q.pre_ids.length ? `s.pre_pt_root_id IN (SELECT unnest(${p(idList(q.pre_ids))}::VARCHAR[]::UBIGINT[]))` : 'FALSE');
+  if (q.post_ids) where.push(q.post_ids.length ? `s.post_pt_root_id IN (SELECT unnest(${p(idList(q.post_ids))}::VARCHAR[]::UBIGINT[]))` : 'FALSE');
+  if (q.excludeSelf) where.push('s.pre_pt_root_id <> s.post_pt_root_id');
+  if (q.excludeUnassigned) where.push('s.pre_pt_root_id <> 0 AND s.post_pt_root_id <> 0');
+  if (q.synapseType !== undefined) where.push(`s.synapse_type = ${p(q.synapseType)}`);
+  if (q.preProofread?.length || q.postProofread?.length) {
+    const pr = await store.tableRef('proofreading', q.version);
+    if (q.preProofread?.length) {
+      where.push(`s.pre_pt_root_id IN (SELECT pt_root_id FROM ${pr} WHERE status_axon IN (SELECT unnest(${p(listValue(q.preProofread))}::VARCHAR[])))`);
+    }
+    if (q.postProofread?.length) {
+      where.push(`s.post_pt_root_id IN (SELECT pt_root_id FROM ${pr} WHERE status_dendrite IN (SELECT unnest(${p(listValue(q.postProofread))}::VARCHAR[])))`);
+    }
+  }
+  if (q.compartments?.length) {
+    const ct = await store.tableRef('compartment_tags', q.version);
+    where.push(`s.id IN (SELECT synapse_id FROM ${ct} WHERE compartment IN (SELECT unnest(${p(listValue(q.compartments))}::VARCHAR[])))`);
+  }
+  return { from: `${syn} s`, where, params };
+}
+
+function whereSql(b: Built): string {
+  return b.where.length ? `WHERE ${b.where.join(' AND ')}` : '';
+}
+
+function vec(r: Record<string, unknown>, p: string): Vec3 | null {
+  const x = r[`${p}_x`];
+  if (x === null || x === undefined) return null;
+  return [x as number, r[`${p}_y`] as number, r[`${p}_z`] as number];
+}
+
+function toRecord(r: Record<string, unknown>): SynapseRecord {
+  return {
+    id: r.id as bigint,
+    pre_pt_root_id: r.pre_pt_root_id as bigint,
+    post_pt_root_id: r.post_pt_root_id as bigint,
+    pre_pt_supervoxel_id: (r.pre_pt_supervoxel_id as bigint | null) ?? null,
+    post_pt_supervoxel_id: (r.post_pt_supervoxel_id as bigint | null) ?? null,
+    pre_pt_position: vec(r, 'pre_pt_position'),
+    post_pt_position: vec(r, 'post_pt_position'),
+    ctr_pt_position: vec(r, 'ctr_pt_position'),
+    size: (r.size as number | null) ?? null,
+    synapse_type: (r.synapse_type as string | null) ?? null,
+  };
+}
+
+/**
+ * CAVE's synapse_query: synapses from any of `pre_ids` to any of `post_ids` (both given: AND),
+ * ordered by id. `excludeSelf` drops pre == post.
+ */
+export async function synapseQuery(store: ConnectomeStore, q: SynapseQuery = {}): Promise<SynapseRecord[]> {
+  const b = await synapseSource(store, q);
+  const limit = q.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(q.limit))}` : '';
+  const rows = await store.all(`SELECT s.* FROM ${b.from} ${whereSql(b)} ORDER BY s.id ${limit}`, b.params);
+  return rows.map(toRecord);
+}
+
+/** Synapses onto a cell (it is postsynaptic). */
+export async function cellInputs(store: ConnectomeStore, id: bigint, f: SynapseFilter = {}): Promise<SynapseRecord[]> {
+  return synapseQuery(store, { ...f, post_ids: [id] });
+}
+
+/** Synapses made by a cell (it is presynaptic). */
+export async function cellOutputs(store: ConnectomeStore, id: bigint, f: SynapseFilter = {}): Promise<SynapseRecord[]> {
+  return synapseQuery(store, { ...f, pre_ids: [id] });
+}
+
+/** Per pre/post pair: synapse count and summed size, ordered by count (desc) then ids. */
+export async function connections(store: ConnectomeStore, q: SynapseQuery = {}): Promise<Connection[]> {
+  const b = await synapseSource(store, q);
+  const limit = q.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(q.limit))}` : '';
+  const rows = await store.all(
+    `SELECT s.pre_pt_root_id AS pre, s.post_pt_root_id AS post, count(*) AS n, coalesce(sum(s.size), 0) AS sz
+     FROM ${b.from} ${whereSql(b)} GROUP BY 1, 2 ORDER BY n DESC, pre, post ${limit}`,
+    b.params,
+  );
+  return rows.map((r) => ({ pre_pt_root_id: r.pre as bigint, post_pt_root_id: r.post as bigint, count: Number(r.n), size_sum: Number(r.sz) }));
+}
+
+export type MatrixMeasure = 'count' | 'binary' | 'size';
+
+export interface TypeMatrix {
+  measure: MatrixMeasure;
+  /** Row labels: presynaptic cell types. */
+  preTypes: string[];
+  /** Column labels: postsynaptic cell types. */
+  postTypes: string[];
+  /** values[i][j] from preTypes[i] to postTypes[j]. count: synapses; binary: connected cell pairs; size: summed size. */
+  values: number[][];
+}
+
+export interface TypeMatrixOptions extends SynapseQuery {
+  measure?: MatrixMeasure;
+  /** Cells without a type are grouped as this label; default: left out. */
+  untyped?: string;
+  /** Restrict to cells of this classification_system. */
+  classificationSystem?: string;
+}
+
+/** The cell types a query uses (for `untyped` grouping and classification filter). */
+async function typeJoin(store: ConnectomeStore, o: TypeMatrixOptions): Promise<{ cells: string; typeExpr: (a: string) => string }> {
+  const cells = await store.tableRef('cells', o.version);
+  const cs = o.classificationSystem !== undefined ? ` AND classification_system = '${o.classificationSystem.replaceAll("'", "''")}'` : '';
+  const untyped = o.untyped;
+  return {
+    cells: `(SELECT pt_root_id, cell_type FROM ${cells} WHERE TRUE${cs})`,
+    typeExpr: (a) => (untyped !== undefined ? `coalesce(${a}.cell_type, '${untyped.replaceAll("'", "''")}')` : `${a}.cell_type`),
+  };
+}
+
+/**
+ * Connectivity matrix by cell type: `count` synapses, `binary` connected cell pairs (a pair
+ * with at least one synapse counts once), or `size` summed synapse size.
+ * Optional `splitBy: 'compartment'` is in `typeMatrixByCompartment`.
+ */
+export async function typeMatrix(store: ConnectomeStore, o: TypeMatrixOptions = {}): Promise<TypeMatrix> {
+  const measure = o.measure ?? 'count';
+  const rows = await typeMatrixRows(store, o, undefined);
+  return assembleMatrix(rows, measure);
+}
+
+async function typeMatrixRows(store: ConnectomeStore, o: TypeMatrixOptions, extraSelect: string | undefined): Promise<Record<string, unknown>[]> {
+  const measure = o.measure ?? 'count';
+  if (!['count', 'binary', 'size'].includes(measure)) throw new UsageError(`measure ${JSON.stringify(measure)}: expected count, binary or size`);
+  const b = await synapseSource(store, o);
+  const t = await typeJoin(store, o);
+  const ex = extraSelect ? `, ${extraSelect} AS g` : ', NULL AS g';
+  const joinC = extraSelect ? `LEFT JOIN ${await store.tableRef('compartment_tags', o.version)} ct ON ct.synapse_id = s.id` : '';
+  const base = `SELECT ${t.typeExpr('a')} AS pre_t, ${t.typeExpr('c')} AS post_t, s.pre_pt_root_id AS pre, s.post_pt_root_id AS post, s.size AS size${ex}
+    FROM ${b.from} LEFT JOIN ${t.cells} a ON a.pt_root_id = s.pre_pt_root_id LEFT JOIN ${t.cells} c ON c.pt_root_id = s.post_pt_root_id ${joinC}
+    ${whereSql(b)}`;
+  const cond = o.untyped !== undefined ? '' : 'WHERE pre_t IS NOT NULL AND post_t IS NOT NULL';
+  const agg = measure === 'count' ? 'count(*)' : measure === 'size' ? 'coalesce(sum(size), 0)' : 'count(DISTINCT (pre, post))';
+  return store.all(`SELECT pre_t, post_t, g, ${agg} AS v FROM (${base}) ${cond} GROUP BY 1, 2, 3 ORDER BY 3, 1, 2`, b.params);
+}
+
+function assembleMatrix(rows: Record<string, unknown>[], measure: MatrixMeasure, types?: { pre: string[]; post: string[] }): TypeMatrix {
+  const preTypes = types?.pre ?? [...new Set(rows.map((r) => String(r.pre_t)))].sort();
+  const postTypes = types?.post ?? [...new Set(rows.map((r) => String(r.post_t)))].sort();
+  const pi = new Map(preTypes.map((t, i) => [t, i]));
+  const qi = new Map(postTypes.map((t, i) => [t, i]));
+  const values = preTypes.map(() => postTypes.map(() => 0));
+  for (const r of rows) values[pi.get(String(r.pre_t))!][qi.get(String(r.post_t))!] += Number(r.v);
+  return { measure, preTypes, postTypes, values };
+}
+
+/**
+ * Type-to-type matrices split by the target compartment tag of each synapse (synapses
+ * without a tag under `untagged`). All matrices share the same row/column labels.
+ */
+export async function typeMatrixByCompartment(store: ConnectomeStore, o: TypeMatrixOptions = {}): Promise<Record<string, TypeMatrix>> {
+  const measure = o.measure ?? 'count';
+  const rows = await typeMatrixRows(store, o, `coalesce(ct.compartment, 'untagged')`);
+  const pre = [...new Set(rows.map((r) => String(r.pre_t)))].sort();
+  const post = [...new Set(rows.map((r) => String(r.post_t)))].sort();
+  const out: Record<string, TypeMatrix> = {};
+  const groups = [...new Set(rows.map((r) => String(r.g)))].sort();
+  for (const g of groups) out[g] = assembleMatrix(rows.filter((r) => String(r.g) === g), measure, { pre, post });
+  return out;
+}
+
+/** Cells with their type and position (nm). */
+export interface CellRecord {
+  pt_root_id: bigint;
+  pt_position: Vec3 | null;
+  cell_type: string | null;
+  classification_system: string | null;
+  volume: number | null;
+  name: string | null;
+}
+
+export async function cells(store: ConnectomeStore, o: { version?: number; ids?: bigint[]; cellType?: string } = {}): Promise<CellRecord[]> {
+  const t = await store.tableRef('cells', o.version);
+  const where: string[] = [];
+  const params: DuckDBValue[] = [];
+  if (o.ids && o.ids.length === 0) return [];
+  if (o.ids) {
+    params.push(idList(o.ids));
+    where.push(`pt_root_id IN (SELECT unnest($${params.length}::VARCHAR[]::UBIGINT[]))`);
+  }
+  if (o.cellType !== undefined) {
+    params.push(o.cellType);
+    where.push(`cell_type = $${params.length}`);
+  }
+  const rows = await store.all(`SELECT * FROM ${t} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY pt_root_id`, params);
+  return rows.map((r) => ({
+    pt_root_id: r.pt_root_id as bigint,
+    pt_position: vec(r, 'pt_position'),
+    cell_type: (r.cell_type as string | null) ?? null,
+    classification_system: (r.classification_system as string | null) ?? null,
+    volume: (r.volume as number | null) ?? null,
+    name: (r.name as string | null) ?? null,
+  }));
+}
+
+/** Find cells by name (edge-list cells) or by decimal id; unknown names are an error. */
+export async function resolveCells(store: ConnectomeStore, refs: string[], version?: number): Promise<bigint[]> {
+  const out: bigint[] = [];
+  const names = refs.filter((r) => !/^\d+$/.test(r.trim()));
+  const byName = new Map<string, bigint>();
+  if (names.length) {
+    const t = await store.tableRef('cells', version);
+    const rows = await store.all(`SELECT name, pt_root_id FROM ${t} WHERE name IN (SELECT unnest($1::VARCHAR[]))`, [listValue(names.map((n) => n.trim()))]);
+    for (const r of rows) byName.set(String(r.name), r.pt_root_id as bigint);
+  }
+  for (const r of refs) {
+    const s = r.trim();
+    if (/^\d+$/.test(s)) {
+      const id = BigInt(s);
+      if (id >= 1n << 64n) throw new UsageError(`cell id ${s} is larger than 2^64-1`);
+      out.push(id);
+    } else {
+      const id = byName.get(s);
+      if (id === undefined) throw new UsageError(`no cell named ${JSON.stringify(s)}`);
+      out.push(id);
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// Tables for output
+
+export function synapsesTable(rows: SynapseRecord[]): Table {
+  const columns = ['id', 'pre_pt_root_id', 'post_pt_root_id', 'size', 'ctr_pt_position', 'pre_pt_position', 'post_pt_position', 'synapse_type'];
+  const fmt = (v: Vec3 | null) => (v ? `[${v.join(' ')}]` : null);
+  return { columns, rows: rows.map((r) => [r.id, r.pre_pt_root_id, r.post_pt_root_id, r.size, fmt(r.ctr_pt_position), fmt(r.pre_pt_position), fmt(r.post_pt_position), r.synapse_type]) };
+}
+
+export function connectionsTable(rows: Connection[]): Table {
+  return { columns: ['pre_pt_root_id', 'post_pt_root_id', 'count', 'size_sum'], rows: rows.map((r) => [r.pre_pt_root_id, r.post_pt_root_id, r.count, r.size_sum]) };
+}
+
+export function matrixTable(m: TypeMatrix): Table {
+  return { columns: ['pre \\ post', ...m.postTypes], rows: m.preTypes.map((t, i) => [t, ...m.values[i]]) };
+}

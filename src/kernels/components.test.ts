@@ -1,0 +1,171 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Vec3 } from '../core/box.js';
+import { SHARED_REFS, tempDir } from '../../test/data.js';
+import { type Connectivity, compactLabels, connectedComponents, labelComponents } from './components.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** BFS flood fill, components numbered by first voxel in raster order. */
+function bfs(lab: ArrayLike<number>, shape: Vec3, conn: Connectivity): { labels: Uint32Array; count: number } {
+  const [sx, sy, sz] = shape;
+  const n = sx * sy * sz;
+  const out = new Uint32Array(n);
+  const offs: Vec3[] = [];
+  for (let dz = -1; dz <= 1; dz++)
+    for (let dy = -1; dy <= 1; dy++)
+      for (let dx = -1; dx <= 1; dx++) {
+        const k = Math.abs(dx) + Math.abs(dy) + Math.abs(dz);
+        if (k === 0) continue;
+        if ((conn === 4 || conn === 8) && dz !== 0) continue;
+        if ((conn === 4 || conn === 6) && k > 1) continue;
+        if (conn === 18 && k > 2) continue;
+        offs.push([dx, dy, dz]);
+      }
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (lab[i] === 0 || out[i] !== 0) continue;
+    out[i] = ++count;
+    const stack = [i];
+    while (stack.length) {
+      const j = stack.pop()!;
+      const x = j % sx;
+      const y = Math.floor(j / sx) % sy;
+      const z = Math.floor(j / (sx * sy));
+      for (const [dx, dy, dz] of offs) {
+        const a = x + dx;
+        const b = y + dy;
+        const c = z + dz;
+        if (a < 0 || b < 0 || c < 0 || a >= sx || b >= sy || c >= sz) continue;
+        const k = a + sx * (b + sy * c);
+        if (out[k] === 0 && lab[k] === lab[i]) {
+          out[k] = count;
+          stack.push(k);
+        }
+      }
+    }
+  }
+  return { labels: out, count };
+}
+
+describe('connected components', () => {
+  it('handles empty, one voxel, solid and 2-D inputs', () => {
+    expect(connectedComponents(new Uint8Array(0), [0, 0, 0]).count).toBe(0);
+    expect(connectedComponents(new Uint8Array([1]), [1, 1, 1])).toEqual({ labels: Uint32Array.from([1]), count: 1 });
+    expect(connectedComponents(new Uint8Array([0]), [1, 1, 1]).count).toBe(0);
+    const solid = connectedComponents(new Uint8Array(60).fill(3), [5, 4, 3]);
+    expect(solid.count).toBe(1);
+    expect(solid.labels.every((v) => v === 1)).toBe(true);
+    // diagonal pair: 2 components with 4/6-connectivity, 1 with 8/26
+    const diag = new Uint8Array([1, 0, 0, 1]);
+    expect(connectedComponents(diag, [2, 2, 1], { connectivity: 4 }).count).toBe(2);
+    expect(connectedComponents(diag, [2, 2, 1], { connectivity: 8 }).count).toBe(1);
+    expect(connectedComponents(diag, [2, 2, 1], { connectivity: 26 }).count).toBe(1);
+    // 4/8: never across sections
+    expect(connectedComponents(new Uint8Array([1, 1]), [1, 1, 2], { connectivity: 8 }).count).toBe(2);
+    expect(connectedComponents(new Uint8Array([1, 1]), [1, 1, 2], { connectivity: 6 }).count).toBe(1);
+  });
+  it('matches a BFS flood fill exactly (numbering included), every connectivity', () => {
+    const r = rng(3);
+    for (const shape of [[13, 11, 9], [20, 17, 1], [1, 9, 14]] as Vec3[]) {
+      const n = shape[0] * shape[1] * shape[2];
+      for (const p of [0.35, 0.6]) {
+        const m = new Uint8Array(n);
+        for (let i = 0; i < n; i++) m[i] = r() < p ? 1 : 0;
+        for (const conn of [4, 8, 6, 18, 26] as Connectivity[]) {
+          const got = connectedComponents(m, shape, { connectivity: conn });
+          const want = bfs(m, shape, conn);
+          expect(got.count).toBe(want.count);
+          expect(got.labels).toEqual(want.labels);
+        }
+      }
+    }
+  });
+  it('multi-label: same-label connectivity, uint64 ids', () => {
+    const r = rng(5);
+    const shape: Vec3 = [15, 12, 7];
+    const n = shape[0] * shape[1] * shape[2];
+    const lab = new Uint32Array(n);
+    for (let i = 0; i < n; i++) lab[i] = Math.floor(r() * 4);
+    for (const conn of [6, 26, 8] as Connectivity[]) {
+      const got = labelComponents(lab, shape, { connectivity: conn });
+      const want = bfs(lab, shape, conn);
+      expect(got.labels).toEqual(want.labels);
+      const big = BigUint64Array.from(lab, (v) => (v === 0 ? 0n : 864691135639556411n + BigInt(v)));
+      expect(labelComponents(big, shape, { connectivity: conn }).labels).toEqual(want.labels);
+    }
+    // two touching labels stay apart
+    expect(labelComponents(new Uint32Array([1, 1, 2, 2, 0, 2]), [6, 1, 1]).count).toBe(3);
+  });
+  it('rejects bad input', () => {
+    expect(() => connectedComponents(new Uint8Array(3), [2, 2, 1])).toThrow(/expected 4/);
+    expect(() => connectedComponents(new Uint8Array(4), [2, 2, 1], { connectivity: 5 as Connectivity })).toThrow(/connectivity/);
+    expect(() => labelComponents(new Float32Array(4), [2, 2, 1])).toThrow(/integer/);
+  });
+});
+
+describe('compactLabels', () => {
+  it('relabels by first appearance, keeps 0, round-trips uint64 ids', () => {
+    const big = BigUint64Array.from([0n, 864691135639556411n, 5n, 864691135639556411n, 0n, (1n << 64n) - 1n, 5n]);
+    const c = compactLabels(big);
+    expect(Array.from(c.labels)).toEqual([0, 1, 2, 1, 0, 3, 2]);
+    expect(Array.from(c.ids)).toEqual([0n, 864691135639556411n, 5n, (1n << 64n) - 1n]);
+    const c32 = compactLabels(Int32Array.from([7, 7, 0, 3, 9, 3]));
+    expect(Array.from(c32.labels)).toEqual([1, 1, 0, 2, 3, 2]);
+    expect(Array.from(c32.ids)).toEqual([0n, 7n, 3n, 9n]);
+    expect(() => compactLabels(Int32Array.from([1, -1]))).toThrow(/non-negative/);
+  });
+  it('grows its table for many ids', () => {
+    const n = 50000;
+    const a = new Uint32Array(n);
+    for (let i = 0; i < n; i++) a[i] = (i * 7919) % 40000 + 1;
+    const c = compactLabels(a);
+    expect(c.count).toBe(40000);
+    for (let i = 0; i < n; i++) if (Number(c.ids[c.labels[i]]) !== a[i]) throw new Error(`mismatch at ${i}`);
+    const b = BigUint64Array.from(a, (v) => BigInt(v) << 33n);
+    const cb = compactLabels(b);
+    expect(cb.labels).toEqual(c.labels);
+  });
+});
+
+const PY = '/usr/bin/python3';
+const REF = path.join(SHARED_REFS, 'ref_cc.py');
+const havePy = existsSync(PY) && existsSync(REF) && spawnSync(PY, ['-c', 'import scipy, skimage'], { encoding: 'utf8' }).status === 0;
+
+describe.skipIf(!havePy)('components vs scipy.ndimage.label / skimage.measure.label (ref_cc.py)', () => {
+  it('binary and multi-label, 6-connected, identical labels', async () => {
+    const shape: Vec3 = [64, 48, 20];
+    const n = shape[0] * shape[1] * shape[2];
+    const r = rng(9);
+    const f = new Float32Array(n);
+    for (let i = 0; i < n; i++) f[i] = r();
+    const dir = await tempDir();
+    const inp = path.join(dir, 'in.raw');
+    const outB = path.join(dir, 'b.raw');
+    const outL = path.join(dir, 'l.raw');
+    writeFileSync(inp, new Uint8Array(f.buffer));
+    const zyx = `${shape[2]},${shape[1]},${shape[0]}`;
+    const rb = spawnSync(PY, [REF, inp, '--shape', zyx, '--threshold', '0.6', '--mode', 'binary', '--out', outB], { encoding: 'utf8' });
+    expect(rb.status, rb.stderr).toBe(0);
+    const mask = new Uint8Array(n);
+    for (let i = 0; i < n; i++) mask[i] = f[i] > 0.6 ? 1 : 0;
+    const ref = new Uint32Array(readFileSync(outB).buffer.slice(0));
+    expect(connectedComponents(mask, shape).labels).toEqual(ref);
+    // multi-label: quantise into 3 labels + background
+    const lab = new Uint32Array(n);
+    for (let i = 0; i < n; i++) lab[i] = Math.floor(f[i] * 4);
+    writeFileSync(inp, new Uint8Array(lab.buffer));
+    const rl = spawnSync(PY, [REF, inp, '--shape', zyx, '--dtype', 'uint32', '--mode', 'labels', '--out', outL], { encoding: 'utf8' });
+    expect(rl.status, rl.stderr).toBe(0);
+    const refL = new Uint32Array(readFileSync(outL).buffer.slice(0));
+    expect(labelComponents(lab, shape).labels).toEqual(refL);
+  });
+});

@@ -1,0 +1,98 @@
+// Block functions used by the scheduler's tests and benchmark (loaded by worker threads through
+// `import(task.module)`, so they live in their own module).
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { boxShape } from '../core/box.js';
+import { Volume } from '../core/volume.js';
+import type { BlockContext, BlockResult } from './types.js';
+
+/** Trivial block: returns a little data (with a bigint above 2^53). */
+export function trivial(ctx: BlockContext<{ salt?: number }>): BlockResult {
+  const [i, j, k] = ctx.blockIndex;
+  return { data: { sum: i + j + k + (ctx.params.salt ?? 0), id: 864691135639556411n + BigInt(i) } };
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Records its execution interval (monotonic ns, shared by all threads of a process) in
+ * params.log, one JSON line per block, after holding the block for params.ms.
+ */
+export async function interval(ctx: BlockContext<{ log: string; ms: number }>): Promise<BlockResult> {
+  const start = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, ctx.params.ms));
+  const end = process.hrtime.bigint();
+  appendFileSync(ctx.params.log, JSON.stringify({ index: ctx.blockIndex, start: String(start), end: String(end) }) + '\n');
+  return { data: null };
+}
+
+/** Fails the first params.failures[key] attempts of listed blocks (counted in files under params.dir). */
+export function flaky(ctx: BlockContext<{ dir: string; failures: Record<string, number> }>): BlockResult {
+  const key = ctx.blockIndex.join('_');
+  const limit = ctx.params.failures[key] ?? 0;
+  const file = path.join(ctx.params.dir, `${key}.count`);
+  const n = existsSync(file) ? Number(readFileSync(file, 'utf8')) : 0;
+  writeFileSync(file, String(n + 1));
+  if (n < limit) throw new Error(`planned failure ${n + 1} of block ${key}`);
+  return { data: { key, attempts: n + 1 } };
+}
+
+/** Kills its own thread (process.exit inside a worker thread ends just that thread). */
+export function dies(ctx: BlockContext<{ dir: string }>): BlockResult {
+  const key = ctx.blockIndex.join('_');
+  const file = path.join(ctx.params.dir, `${key}.died`);
+  if (!existsSync(file)) {
+    writeFileSync(file, '1');
+    process.exit(3);
+  }
+  return { data: key };
+}
+
+/**
+ * A deterministic compute-bound filter: `rounds` passes of a 3x3x3 mean over the input
+ * (uint8/uint16/float32), neighbours outside readBox are left out (edges of the volume), so the
+ * result at a voxel depends only on the input, never on the block. Output float32 over ctx.box.
+ * With rounds > 1 each pass is recomputed from the input (the work grows, the answer does not).
+ */
+export function boxFilter(ctx: BlockContext<{ rounds?: number; sleepMs?: number }>): BlockResult {
+  const src = ctx.inputs.in;
+  const [sx, sy, sz] = src.shape;
+  const out = Volume.zeros('float32', ctx.box);
+  const [ox, oy, oz] = boxShape(ctx.box);
+  const d = src.data as ArrayLike<number>;
+  const o = out.data;
+  const rounds = ctx.params.rounds ?? 1;
+  for (let r = 0; r < rounds; r++) {
+    for (let z = 0; z < oz; z++) {
+      const gz = ctx.box.min[2] + z - src.box.min[2];
+      for (let y = 0; y < oy; y++) {
+        const gy = ctx.box.min[1] + y - src.box.min[1];
+        for (let x = 0; x < ox; x++) {
+          const gx = ctx.box.min[0] + x - src.box.min[0];
+          let sum = 0;
+          let n = 0;
+          for (let dz = -1; dz <= 1; dz++) {
+            const zz = gz + dz;
+            if (zz < 0 || zz >= sz) continue;
+            for (let dy = -1; dy <= 1; dy++) {
+              const yy = gy + dy;
+              if (yy < 0 || yy >= sy) continue;
+              const row = sx * (yy + sy * zz);
+              for (let dx = -1; dx <= 1; dx++) {
+                const xx = gx + dx;
+                if (xx < 0 || xx >= sx) continue;
+                sum += d[row + xx];
+                n++;
+              }
+            }
+          }
+          o[x + ox * (y + oy * z)] = sum / n;
+        }
+      }
+    }
+  }
+  if (ctx.params.sleepMs) sleepSync(ctx.params.sleepMs);
+  return { volumes: { out }, data: { block: ctx.blockIndex } };
+}

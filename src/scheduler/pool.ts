@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { WiringError } from '../core/errors.js';
+import { executeBlock, releaseRuntimes } from './execute.js';
+import type { BlockJob } from './types.js';
+
+/** Runs blocks somewhere and resolves with their `data`. */
+export interface Executor {
+  readonly mode: 'in-process' | 'threads' | 'redis';
+  /** How many blocks it runs at once. */
+  readonly capacity: number;
+  run(job: BlockJob): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** workers: 1 — blocks run in this thread, one at a time. */
+export class InProcessExecutor implements Executor {
+  readonly mode = 'in-process' as const;
+  readonly capacity = 1;
+  run(job: BlockJob): Promise<unknown> {
+    return executeBlock(job);
+  }
+  async close(): Promise<void> {
+    await releaseRuntimes();
+  }
+}
+
+/**
+ * URL of tsx's ESM register API, for worker threads that must load TypeScript. On Node 20,
+ * `execArgv: ['--import', 'tsx']` is NOT applied to worker threads (the entry fails with
+ * ERR_UNKNOWN_FILE_EXTENSION), so a small JS bootstrap calls tsx's `register()` first.
+ */
+function tsxRegisterUrl(): string {
+  const req = createRequire(import.meta.url);
+  let pkgFile: string;
+  try {
+    pkgFile = req.resolve('tsx/package.json');
+  } catch {
+    throw new WiringError('block modules are TypeScript (.ts) but the tsx package is not installed');
+  }
+  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports?: Record<string, { import?: { default?: string } | string }> };
+  const entry = pkg.exports?.['./esm/api'];
+  const rel = typeof entry?.import === 'string' ? entry.import : entry?.import?.default ?? './dist/esm/api/index.mjs';
+  return pathToFileURL(path.join(path.dirname(pkgFile), rel)).href;
+}
+
+const BOOT = `
+const { workerData } = require('node:worker_threads');
+import(workerData.tsx)
+  .then((m) => { m.register(); return import(workerData.entry); })
+  .catch((e) => { setImmediate(() => { throw e; }); });
+`;
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<void>;
+  busy?: { id: number; resolve: (v: unknown) => void; reject: (e: Error) => void };
+}
+
+/**
+ * A pool of worker threads. Each thread runs one block at a time; a thread that dies (crash,
+ * process.exit in a block function, out of memory) fails its block and is replaced.
+ */
+export class ThreadPool implements Executor {
+  readonly mode = 'threads' as const;
+  private readonly slots: Slot[] = [];
+  private readonly idle: Slot[] = [];
+  private readonly waiting: Array<(s: Slot) => void> = [];
+  private nextId = 1;
+  private closed = false;
+  private readonly entry: URL;
+  private readonly typescript: boolean;
+
+  constructor(
+    readonly capacity: number,
+    opts: { typescript?: boolean } = {},
+  ) {
+    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    this.entry = new URL(`./thread-entry.${ext}`, import.meta.url);
+    this.typescript = ext === 'ts' || !!opts.typescript;
+    for (let i = 0; i < capacity; i++) this.spawn();
+  }
+
+  private spawn(): Slot {
+    const worker = this.typescript
+      ? new Worker(BOOT, { eval: true, workerData: { tsx: tsxRegisterUrl(), entry: this.entry.href } })
+      : new Worker(this.entry);
+    let markReady!: () => void;
+    const slot: Slot = { worker, ready: new Promise<void>((r) => (markReady = r)) };
+    worker.on('message', (m: { ready?: boolean; id?: number; ok?: boolean; data?: unknown; error?: { name: string; message: string; stack?: string } }) => {
+      if (m.ready) {
+        markReady();
+        this.release(slot);
+        return;
+      }
+      const b = slot.busy;
+      if (!b || b.id !== m.id) return;
+      slot.busy = undefined;
+      if (m.ok) b.resolve(m.data);
+      else {
+        const e = new Error(m.error?.message ?? 'block failed');
+        e.name = m.error?.name ?? 'Error';
+        if (m.error?.stack) e.stack = m.error.stack;
+        b.reject(e);
+      }
+      this.release(slot);
+    });
+    const die = (why: string) => {
+      const i = this.slots.indexOf(slot);
+      if (i < 0) return;
+      this.slots.splice(i, 1);
+      const j = this.idle.indexOf(slot);
+      if (j >= 0) this.idle.splice(j, 1);
+      if (slot.busy) slot.busy.reject(new WiringError(`worker thread died while running the block: ${why}`));
+      slot.busy = undefined;
+      if (!this.closed) this.spawn();
+    };
+    worker.on('error', (err) => die(err.message));
+    worker.on('exit', (code) => die(`exit code ${code}`));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private release(slot: Slot): void {
+    if (this.closed || !this.slots.includes(slot)) return;
+    const w = this.waiting.shift();
+    if (w) w(slot);
+    else this.idle.push(slot);
+  }
+
+  private acquire(): Promise<Slot> {
+    const s = this.idle.shift();
+    if (s) return Promise.resolve(s);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  async run(job: BlockJob): Promise<unknown> {
+    if (this.closed) throw new WiringError('thread pool is closed');
+    const slot = await this.acquire();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      slot.busy = { id, resolve, reject };
+      slot.worker.postMessage({ id, job });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = this.slots.splice(0);
+    this.idle.length = 0;
+    await Promise.all(all.map((s) => s.worker.terminate()));
+  }
+}

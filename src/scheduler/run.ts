@@ -1,0 +1,382 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import { type Box, type Vec3, boxContains, boxIsEmpty, boxToString } from '../core/box.js';
+import { bytesPerElement } from '../core/dtype.js';
+import { UsageError, WiringError } from '../core/errors.js';
+import { createProgress } from '../core/progress.js';
+import { type Block, adjacent, blockFileName, blockGrid, listBlocks } from './blocks.js';
+import { canonicalJson, sha256 } from './codec.js';
+import { openInput, openOutputLayer } from './io.js';
+import { type Executor, InProcessExecutor, ThreadPool } from './pool.js';
+import { openTaskState, writeBlockRecord } from './state.js';
+import type { BlockTask, FailedBlock, RunOptions, RunReport, TaskReport, TaskSpec } from './types.js';
+
+/** The run finished with blocks that failed for good (or tasks blocked by them); `report` has the details. */
+export class SchedulerError extends WiringError {
+  constructor(
+    message: string,
+    readonly report: RunReport,
+  ) {
+    super(message);
+    this.name = 'SchedulerError';
+  }
+}
+
+interface TaskState {
+  task: BlockTask;
+  spec: TaskSpec;
+  exclusive: boolean;
+  bytesPerBlock: number;
+  total: number;
+  pending: Block[];
+  taken: Uint8Array;
+  head: number;
+  running: Block[];
+  attempts: Map<number, number>;
+  retried: Set<number>;
+  remaining: number;
+  computed: number;
+  resumed: number;
+  failed: FailedBlock[];
+  restarted: boolean;
+  status: 'waiting' | 'running' | 'done' | 'failed' | 'blocked';
+  t0: number;
+  t1: number;
+}
+
+const DEFAULT_RETRIES = 2;
+
+function isVec3(v: unknown, opts: { positive?: boolean; nonNegative?: boolean } = {}): v is Vec3 {
+  return (
+    Array.isArray(v) &&
+    v.length === 3 &&
+    v.every((n) => Number.isInteger(n) && (!opts.positive || n > 0) && (!opts.nonNegative || n >= 0))
+  );
+}
+
+function isBox(b: unknown): b is Box {
+  const x = b as Box;
+  return !!x && isVec3(x.min) && isVec3(x.max);
+}
+
+/** Check names, shapes and dependencies; return the tasks in an order where dependencies come first. */
+export function orderTasks(tasks: BlockTask[]): BlockTask[] {
+  const byName = new Map<string, BlockTask>();
+  for (const t of tasks) {
+    const where = `task ${JSON.stringify(t?.name)}`;
+    if (typeof t.name !== 'string' || t.name === '') throw new UsageError('every task needs a non-empty name', where);
+    if (byName.has(t.name)) throw new UsageError('two tasks have this name; names must be unique within a run', where);
+    if (typeof t.module !== 'string' || typeof t.fn !== 'string') throw new UsageError('module and fn must be strings', where);
+    if (!isBox(t.bounds)) throw new UsageError('bounds must be {min: [x,y,z], max: [x,y,z]} of integers', where);
+    if (!isVec3(t.blockShape, { positive: true })) throw new UsageError(`blockShape must be three positive integers, got ${JSON.stringify(t.blockShape)}`, where);
+    if (t.margin !== undefined && !isVec3(t.margin, { nonNegative: true })) {
+      throw new UsageError(`margin must be three non-negative integers, got ${JSON.stringify(t.margin)}`, where);
+    }
+    byName.set(t.name, t);
+  }
+  const order: BlockTask[] = [];
+  const mark = new Map<string, 1 | 2>();
+  const visit = (t: BlockTask, path: string[]) => {
+    const m = mark.get(t.name);
+    if (m === 2) return;
+    if (m === 1) throw new UsageError(`tasks depend on each other in a cycle: ${[...path, t.name].join(' -> ')}`);
+    mark.set(t.name, 1);
+    for (const d of t.dependsOn ?? []) {
+      const dep = byName.get(d);
+      if (!dep) throw new UsageError(`depends on ${JSON.stringify(d)}, which is not a task of this run`, `task ${JSON.stringify(t.name)}`);
+      visit(dep, [...path, t.name]);
+    }
+    mark.set(t.name, 2);
+    order.push(t);
+  };
+  for (const t of tasks) visit(t, []);
+  return order;
+}
+
+/** Parse what an element of a layer or source costs in bytes. */
+function prod(v: Vec3): number {
+  return v[0] * v[1] * v[2];
+}
+
+/** Open outputs/inputs to check alignment and estimate memory; returns bytes per block. */
+async function inspectTask(t: BlockTask): Promise<number> {
+  const where = `task ${JSON.stringify(t.name)}`;
+  const margin = t.margin ?? [0, 0, 0];
+  let bytes = 0;
+  for (const [name, o] of Object.entries(t.outputs ?? {})) {
+    const layer = await openOutputLayer(o.layer);
+    const scale = o.scale ?? 0;
+    if (!layer.info.scales[scale]) throw new UsageError(`output ${name}: layer ${o.layer} has no scale ${scale}`, where);
+    const grid = layer.chunkGrid(scale);
+    const chunk = grid.chunkSize;
+    for (let i = 0; i < 3; i++) {
+      if (t.blockShape[i] % chunk[i] !== 0) {
+        throw new UsageError(`blockShape [${t.blockShape}] is not a multiple of output ${name}'s chunk size [${chunk}]`, where);
+      }
+      const lo = t.bounds.min[i] - grid.bounds.min[i];
+      const hi = t.bounds.max[i] - grid.bounds.min[i];
+      if (lo % chunk[i] !== 0 || (t.bounds.max[i] !== grid.bounds.max[i] && hi % chunk[i] !== 0)) {
+        throw new UsageError(
+          `bounds (${boxToString(t.bounds)}) must start and end on chunk boundaries of output ${name} (chunks [${chunk}] from [${grid.bounds.min}], or end at the layer's end)`,
+          where,
+        );
+      }
+    }
+    if (!boxContains(grid.bounds, t.bounds)) {
+      throw new UsageError(`bounds (${boxToString(t.bounds)}) are outside output ${name}'s layer (${boxToString(grid.bounds)})`, where);
+    }
+    bytes += prod(t.blockShape) * bytesPerElement(layer.info.data_type) * layer.info.num_channels;
+  }
+  for (const [, spec] of Object.entries(t.inputs ?? {})) {
+    const src = await openInput(spec);
+    try {
+      const s: Vec3 = [t.blockShape[0] + 2 * margin[0], t.blockShape[1] + 2 * margin[1], t.blockShape[2] + 2 * margin[2]];
+      bytes += prod(s) * bytesPerElement(src.dtype) * src.channels;
+    } finally {
+      await src.close();
+    }
+  }
+  return t.memoryPerBlock ?? bytes;
+}
+
+function fingerprintOf(t: BlockTask, deps: string[]): { fingerprint: string; definition: unknown } {
+  const definition = {
+    name: t.name,
+    module: t.module,
+    fn: t.fn,
+    params: t.params,
+    inputs: t.inputs ?? {},
+    outputs: Object.fromEntries(Object.entries(t.outputs ?? {}).map(([k, o]) => [k, { layer: o.layer, scale: o.scale ?? 0 }])),
+    bounds: t.bounds,
+    blockShape: t.blockShape,
+    margin: t.margin ?? [0, 0, 0],
+    dependencies: deps,
+  };
+  return { fingerprint: sha256(canonicalJson(definition)), definition };
+}
+
+/**
+ * Run block tasks: every block of every task, dependencies first, on worker threads (or BullMQ
+ * workers with `redis`), skipping blocks that resume records say are finished. Rejects with a
+ * SchedulerError (a WiringError) naming the blocks that failed after all retries.
+ */
+export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<RunReport> {
+  const t0 = Date.now();
+  if (!opts || typeof opts.stateDir !== 'string' || opts.stateDir === '') throw new UsageError('runTasks needs a stateDir for its resume records');
+  const retries = opts.retries ?? DEFAULT_RETRIES;
+  if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`retries must be a whole number >= 0, got ${retries}`);
+  const workers = opts.workers ?? (opts.redis ? 256 : os.availableParallelism());
+  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`workers must be a whole number >= 1, got ${workers}`);
+  const budget = opts.memory ?? Math.floor(os.totalmem() / 2);
+  if (!(budget > 0)) throw new UsageError(`memory budget must be positive, got ${opts.memory}`);
+  await fs.mkdir(opts.stateDir, { recursive: true });
+
+  const ordered = orderTasks(tasks);
+  const fps = new Map<string, string>();
+  const states: TaskState[] = [];
+  for (const t of ordered) {
+    const deps = (t.dependsOn ?? []).map((d) => `${d}:${fps.get(d)}`).sort();
+    const { fingerprint, definition } = fingerprintOf(t, deps);
+    fps.set(t.name, fingerprint);
+    const bytesPerBlock = await inspectTask(t);
+    const grid = blockGrid(t.bounds, t.blockShape);
+    const blocks = boxIsEmpty(t.bounds) ? [] : listBlocks(grid);
+    const { done, restarted } = await openTaskState(opts.stateDir, t.name, fingerprint, definition);
+    const pending = blocks.filter((b) => !done.has(blockFileName(b.index)));
+    states.push({
+      task: t,
+      spec: {
+        name: t.name,
+        module: t.module,
+        fn: t.fn,
+        params: t.params,
+        inputs: { ...(t.inputs ?? {}) },
+        outputs: Object.fromEntries(Object.entries(t.outputs ?? {}).map(([k, o]) => [k, { layer: o.layer, scale: o.scale ?? 0 }])),
+        bounds: t.bounds,
+        margin: t.margin ?? [0, 0, 0],
+        fingerprint,
+      },
+      exclusive: !!t.exclusiveNeighbours,
+      bytesPerBlock,
+      total: blocks.length,
+      pending,
+      taken: new Uint8Array(pending.length),
+      head: 0,
+      running: [],
+      attempts: new Map(),
+      retried: new Set(),
+      remaining: pending.length,
+      computed: 0,
+      resumed: blocks.length - pending.length,
+      failed: [],
+      restarted,
+      status: 'waiting',
+      t0: 0,
+      t1: 0,
+    });
+  }
+
+  const total = states.reduce((n, s) => n + s.total, 0);
+  const todo = states.reduce((n, s) => n + s.pending.length, 0);
+  const progress = opts.progress ?? createProgress({ json: opts.json, label: 'blocks' });
+  let executor: Executor | undefined;
+  let peakInFlight = 0;
+  let peakBytes = 0;
+  if (todo > 0) {
+    if (opts.redis) {
+      const { RedisExecutor } = await import('./redis.js');
+      executor = await RedisExecutor.connect(opts.redis, { capacity: workers, queue: opts.queue });
+    } else if (workers === 1) executor = new InProcessExecutor();
+    else executor = new ThreadPool(Math.min(workers, todo), { typescript: ordered.some((t) => t.module.endsWith('.ts')) });
+  }
+  progress.start(total, 'blocks');
+  const resumedTotal = total - todo;
+  if (resumedTotal > 0) progress.increment(resumedTotal);
+
+  try {
+    if (executor) {
+      const ex = executor;
+      await new Promise<void>((resolveAll, rejectAll) => {
+        let inFlight = 0;
+        let bytes = 0;
+        const byName = new Map(states.map((s) => [s.task.name, s]));
+
+        const nextEligible = (s: TaskState): number => {
+          while (s.head < s.pending.length && s.taken[s.head]) s.head++;
+          for (let i = s.head; i < s.pending.length; i++) {
+            if (s.taken[i]) continue;
+            if (s.exclusive && s.running.some((r) => adjacent(r.index, s.pending[i].index))) continue;
+            return i;
+          }
+          return -1;
+        };
+
+        const finishTaskIfDone = (s: TaskState) => {
+          if (s.status === 'running' && s.remaining === 0 && s.running.length === 0) {
+            s.status = s.failed.length > 0 ? 'failed' : 'done';
+            s.t1 = Date.now();
+          }
+        };
+
+        const launch = (s: TaskState, i: number) => {
+          const b = s.pending[i];
+          s.taken[i] = 1;
+          s.running.push(b);
+          inFlight++;
+          bytes += s.bytesPerBlock;
+          peakInFlight = Math.max(peakInFlight, inFlight);
+          peakBytes = Math.max(peakBytes, bytes);
+          const attempt = (s.attempts.get(i) ?? 0) + 1;
+          s.attempts.set(i, attempt);
+          const work = async () => {
+            const data = await ex.run({ task: s.spec, index: b.index, box: b.box, attempt });
+            await writeBlockRecord(opts.stateDir, s.task.name, { blockIndex: b.index, box: b.box, data });
+          };
+          work().then(
+            () => {
+              s.computed++;
+              s.remaining--;
+              progress.increment(1);
+            },
+            (err: unknown) => {
+              const message = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
+              if (attempt <= retries) {
+                s.retried.add(i);
+                s.taken[i] = 0;
+                s.head = Math.min(s.head, i);
+              } else {
+                s.failed.push({ task: s.task.name, blockIndex: b.index, box: b.box, attempts: attempt, error: message });
+                s.remaining--;
+              }
+            },
+          ).then(() => {
+            s.running.splice(s.running.indexOf(b), 1);
+            inFlight--;
+            bytes -= s.bytesPerBlock;
+            finishTaskIfDone(s);
+            pump();
+          }).catch(rejectAll);
+        };
+
+        const pump = () => {
+          let changed = true;
+          while (changed) {
+            changed = false;
+            dispatch: for (const s of states) {
+              if (s.status === 'waiting') {
+                const deps = (s.task.dependsOn ?? []).map((d) => byName.get(d)!);
+                if (deps.some((d) => d.status === 'failed' || d.status === 'blocked')) {
+                  s.status = 'blocked';
+                  changed = true;
+                  continue;
+                }
+                if (!deps.every((d) => d.status === 'done')) continue;
+                s.status = 'running';
+                s.t0 = Date.now();
+                finishTaskIfDone(s);
+                changed = true;
+              }
+              if (s.status !== 'running') continue;
+              while (inFlight < ex.capacity) {
+                const i = nextEligible(s);
+                if (i < 0) break;
+                if (inFlight > 0 && bytes + s.bytesPerBlock > budget) break dispatch;
+                launch(s, i);
+              }
+            }
+          }
+          if (inFlight === 0) resolveAll();
+        };
+        pump();
+      });
+    } else {
+      for (const s of states) {
+        s.status = 'done';
+      }
+    }
+  } finally {
+    progress.stop();
+    await executor?.close();
+  }
+
+  // Tasks never started because a dependency failed.
+  for (const s of states) if (s.status === 'waiting') s.status = 'blocked';
+  const failed = states.flatMap((s) => s.failed);
+  const taskReports: TaskReport[] = states.map((s) => ({
+    name: s.task.name,
+    blocks: s.total,
+    computed: s.computed,
+    resumed: s.resumed,
+    failed: s.failed.length,
+    retried: s.retried.size,
+    restarted: s.restarted,
+    status: s.status === 'done' ? 'done' : s.status === 'failed' ? 'failed' : 'blocked',
+    seconds: s.t1 && s.t0 ? (s.t1 - s.t0) / 1000 : 0,
+  }));
+  const report: RunReport = {
+    mode: executor?.mode ?? (opts.redis ? 'redis' : workers === 1 ? 'in-process' : 'threads'),
+    workers,
+    blocks: total,
+    computed: states.reduce((n, s) => n + s.computed, 0),
+    resumed: resumedTotal,
+    failed,
+    tasks: taskReports,
+    seconds: (Date.now() - t0) / 1000,
+    peakInFlight,
+    peakBytes,
+  };
+  const blocked = taskReports.filter((t) => t.status === 'blocked');
+  if (failed.length > 0 || blocked.length > 0) {
+    const lines = failed
+      .slice(0, 20)
+      .map((f) => `  ${f.task} block [${f.blockIndex}] (${boxToString(f.box)}) after ${f.attempts} attempt(s): ${f.error}`);
+    if (failed.length > 20) lines.push(`  ... and ${failed.length - 20} more`);
+    if (blocked.length) lines.push(`  not started because a dependency failed: ${blocked.map((t) => t.name).join(', ')}`);
+    throw new SchedulerError(
+      `${failed.length} block(s) failed for good (finished blocks are recorded; rerun to retry the rest):\n${lines.join('\n')}`,
+      report,
+    );
+  }
+  return report;
+}
+

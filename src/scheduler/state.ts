@@ -1,0 +1,106 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Box, Vec3 } from '../core/box.js';
+import { writeFileAtomic } from '../core/atomic.js';
+import { FormatError } from '../core/errors.js';
+import { blockFileName } from './blocks.js';
+import { decodeJson, encodeJson } from './codec.js';
+
+/**
+ * Resume records. Layout under stateDir:
+ *   <encodeURIComponent(task name)>/task.json          {name, fingerprint, definition}
+ *   <encodeURIComponent(task name)>/blocks/I_J_K.json  {blockIndex, box, data}  (one per finished block)
+ * Each file is written atomically, a block's record only after its outputs were written, so a
+ * crash at any moment leaves a set of records that all name finished blocks.
+ */
+export function taskDir(stateDir: string, taskName: string): string {
+  return path.join(stateDir, encodeURIComponent(taskName));
+}
+
+export interface BlockRecord {
+  blockIndex: Vec3;
+  box: Box;
+  data: unknown;
+}
+
+/**
+ * Open the records of a task: when the stored fingerprint differs from `fingerprint` (the task
+ * definition changed: params, bounds, block shape, margin, inputs, outputs, module, or a
+ * dependency's definition), the old block records are deleted and the task starts afresh.
+ * Returns the finished block file names and whether a restart happened.
+ */
+export async function openTaskState(
+  stateDir: string,
+  taskName: string,
+  fingerprint: string,
+  definition: unknown,
+): Promise<{ done: Set<string>; restarted: boolean }> {
+  const dir = taskDir(stateDir, taskName);
+  const meta = path.join(dir, 'task.json');
+  let stored: string | undefined;
+  try {
+    const m = decodeJson(await fs.readFile(meta, 'utf8')) as { fingerprint?: unknown };
+    stored = typeof m.fingerprint === 'string' ? m.fingerprint : undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') stored = undefined; // unreadable: start afresh
+  }
+  let restarted = false;
+  if (stored !== fingerprint) {
+    const hadBlocks = await fs
+      .readdir(path.join(dir, 'blocks'))
+      .then((l) => l.length > 0)
+      .catch(() => false);
+    restarted = stored !== undefined || hadBlocks;
+    // Delete the stale records first, then write the new fingerprint: a crash in between
+    // leaves the old fingerprint and no records, which restarts again.
+    await fs.rm(path.join(dir, 'blocks'), { recursive: true, force: true });
+    await writeFileAtomic(meta, encodeJson({ name: taskName, fingerprint, definition }, 2) + '\n');
+  }
+  await fs.mkdir(path.join(dir, 'blocks'), { recursive: true });
+  const done = new Set<string>();
+  for (const f of await fs.readdir(path.join(dir, 'blocks'))) {
+    if (/^\d+_\d+_\d+\.json$/.test(f)) done.add(f);
+  }
+  return { done, restarted };
+}
+
+export async function writeBlockRecord(stateDir: string, taskName: string, rec: BlockRecord): Promise<void> {
+  const file = path.join(taskDir(stateDir, taskName), 'blocks', blockFileName(rec.blockIndex));
+  await writeFileAtomic(file, encodeJson(rec) + '\n');
+}
+
+/** The `data` each finished block of a task returned, in block order (z, then y, then x). */
+export async function readBlockData(
+  stateDir: string,
+  taskName: string,
+): Promise<Array<{ blockIndex: Vec3; box: Box; data: unknown }>> {
+  const dir = path.join(taskDir(stateDir, taskName), 'blocks');
+  let files: string[];
+  try {
+    files = await fs.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new FormatError(`no resume records for task ${JSON.stringify(taskName)}`, dir);
+    }
+    throw err;
+  }
+  const out: BlockRecord[] = [];
+  for (const f of files) {
+    if (!/^\d+_\d+_\d+\.json$/.test(f)) continue;
+    const file = path.join(dir, f);
+    let rec: BlockRecord;
+    try {
+      rec = decodeJson(await fs.readFile(file, 'utf8')) as BlockRecord;
+    } catch (err) {
+      throw new FormatError(`unreadable block record: ${(err as Error).message}`, file);
+    }
+    if (!Array.isArray(rec.blockIndex) || rec.blockIndex.length !== 3 || !rec.box) {
+      throw new FormatError('block record lacks blockIndex [x,y,z] or box', file);
+    }
+    out.push({ blockIndex: rec.blockIndex, box: rec.box, data: rec.data });
+  }
+  out.sort(
+    (a, b) => a.blockIndex[2] - b.blockIndex[2] || a.blockIndex[1] - b.blockIndex[1] || a.blockIndex[0] - b.blockIndex[0],
+  );
+  return out;
+}

@@ -1,0 +1,17 @@
+// Worker-thread entry: runs blocks sent by the pool (see pool.ts) and posts back their data.
+import { parentPort } from 'node:worker_threads';
+import { executeBlock } from './execute.js';
+import type { BlockJob } from './types.js';
+
+if (!parentPort) throw new Error('thread-entry must run in a worker thread');
+const port = parentPort;
+port.on('message', async (msg: { id: number; job: BlockJob }) => {
+  try {
+    const data = await executeBlock(msg.job);
+    port.postMessage({ id: msg.id, ok: true, data });
+  } catch (err) {
+    const e = err as Error;
+    port.postMessage({ id: msg.id, ok: false, error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), stack: e?.stack } });
+  }
+});
+port.postMessage({ ready: true });

@@ -41,3 +41,163 @@ describe('runTasks (local)', () => {
     }
   });
 });
+
+describe('failures', () => {
+  it('retries failing blocks up to the limit and names the blocks that failed for good', async () => {
+    const stateDir = await tempDir();
+    const dir = await tempDir();
+    const failures = { '0_0_0': 1, '1_0_0': 5 };
+    const t = task({ fn: 'flaky', params: { dir, failures }, bounds: boxFromShape([8, 4, 4]) });
+    const err = await runTasks([t], { stateDir, workers: 2, retries: 2, json: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(SchedulerError);
+    expect(err).toBeInstanceOf(WiringError);
+    expect(err.message).toMatch(/1 block\(s\) failed for good/);
+    expect(err.message).toMatch(/t block \[1,0,0\] \(x 4:8, y 0:4, z 0:4\) after 3 attempt\(s\): planned failure 3 of block 1_0_0/);
+    const r = err.report;
+    expect(r.failed).toHaveLength(1);
+    expect(r.computed).toBe(1);
+    expect(r.tasks[0]).toMatchObject({ status: 'failed', retried: 2, failed: 1, computed: 1 });
+    // The block that succeeded on its 2nd attempt is recorded; a rerun only retries the failed one.
+    expect((await readBlockData(stateDir, 't')).map((d) => d.data)).toEqual([{ key: '0_0_0', attempts: 2 }]);
+    const again = await runTasks([t], { stateDir, workers: 1, retries: 5, json: true });
+    expect(again).toMatchObject({ computed: 1, resumed: 1 });
+  });
+
+  it('replaces a worker thread that dies and redoes its block', async () => {
+    const stateDir = await tempDir();
+    const dir = await tempDir();
+    const r = await runTasks([task({ fn: 'dies', params: { dir }, bounds: boxFromShape([8, 8, 4]) })], { stateDir, workers: 2, retries: 1, json: true });
+    expect(r.computed).toBe(4);
+    expect(r.tasks[0].retried).toBe(4);
+    expect((await readBlockData(stateDir, 't')).map((d) => d.data)).toEqual(['0_0_0', '1_0_0', '0_1_0', '1_1_0']);
+  });
+
+  it('does not start a task whose dependency failed', async () => {
+    const stateDir = await tempDir();
+    const dir = await tempDir();
+    const a = task({ name: 'a', fn: 'flaky', params: { dir, failures: { '0_0_0': 9 } }, bounds: boxFromShape([4, 4, 4]) });
+    const b = task({ name: 'b', dependsOn: ['a'] });
+    const err = await runTasks([b, a], { stateDir, workers: 1, retries: 0, json: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(SchedulerError);
+    expect(err.message).toMatch(/not started because a dependency failed: b/);
+    expect(err.report.tasks.map((t: { name: string; status: string }) => [t.name, t.status])).toEqual([['a', 'failed'], ['b', 'blocked']]);
+  });
+
+  it('rejects bad task definitions with UsageErrors', async () => {
+    const stateDir = await tempDir();
+    await expect(runTasks([task(), task()], { stateDir })).rejects.toThrow(/unique/);
+    await expect(runTasks([task({ blockShape: [0, 4, 4] })], { stateDir })).rejects.toThrow(/blockShape/);
+    await expect(runTasks([task({ dependsOn: ['x'] })], { stateDir })).rejects.toThrow(/"x", which is not a task/);
+    await expect(runTasks([task({ name: 'a', dependsOn: ['b'] }), task({ name: 'b', dependsOn: ['a'] })], { stateDir })).rejects.toThrow(/cycle: a -> b -> a/);
+    await expect(runTasks([task({ fn: 'nope' })], { stateDir, workers: 1, retries: 0 })).rejects.toThrow(/does not export a block function named "nope"/);
+  });
+});
+
+function intervals(log: string): Array<{ index: number[]; start: bigint; end: bigint }> {
+  return readFileSync(log, 'utf8').trim().split('\n').map((l) => {
+    const o = JSON.parse(l);
+    return { index: o.index, start: BigInt(o.start), end: BigInt(o.end) };
+  });
+}
+
+function maxOverlap(iv: Array<{ start: bigint; end: bigint }>): number {
+  const ev = iv.flatMap((i) => [[i.start, 1], [i.end, -1]] as Array<[bigint, number]>).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+  let n = 0;
+  let m = 0;
+  for (const [, d] of ev) m = Math.max(m, (n += d));
+  return m;
+}
+
+describe('scheduling constraints', () => {
+  it('never runs adjacent blocks at the same time with exclusiveNeighbours', async () => {
+    const stateDir = await tempDir();
+    const log = path.join(await tempDir(), 'log');
+    const t = task({ fn: 'interval', params: { log, ms: 30 }, bounds: boxFromShape([16, 12, 8]), exclusiveNeighbours: true });
+    await runTasks([t], { stateDir, workers: 4, json: true });
+    const iv = intervals(log);
+    expect(iv).toHaveLength(4 * 3 * 2);
+    let parallel = 0;
+    for (let a = 0; a < iv.length; a++)
+      for (let b = a + 1; b < iv.length; b++) {
+        const overlap = iv[a].start < iv[b].end && iv[b].start < iv[a].end;
+        if (!overlap) continue;
+        parallel++;
+        const near = iv[a].index.every((v, i) => Math.abs(v - iv[b].index[i]) <= 1);
+        expect(near, `blocks ${iv[a].index} and ${iv[b].index} ran together`).toBe(false);
+      }
+    // The constraint must not serialise everything: non-adjacent blocks did overlap.
+    expect(parallel).toBeGreaterThan(0);
+  });
+
+  it('runs adjacent blocks together without the constraint (the test above can fail)', async () => {
+    const stateDir = await tempDir();
+    const log = path.join(await tempDir(), 'log');
+    await runTasks([task({ fn: 'interval', params: { log, ms: 30 }, bounds: boxFromShape([16, 4, 4]) })], { stateDir, workers: 2, json: true });
+    const iv = intervals(log);
+    const adjacentOverlap = iv.some((a) => iv.some((b) => a !== b && a.start < b.end && b.start < a.end));
+    expect(adjacentOverlap).toBe(true);
+  });
+
+  it('finishes a dependency before starting its dependents', async () => {
+    const stateDir = await tempDir();
+    const dir = await tempDir();
+    const logA = path.join(dir, 'a');
+    const logB = path.join(dir, 'b');
+    const a = task({ name: 'a', fn: 'interval', params: { log: logA, ms: 10 }, bounds: boxFromShape([16, 8, 4]) });
+    const b = task({ name: 'b', fn: 'interval', params: { log: logB, ms: 10 }, bounds: boxFromShape([16, 8, 4]), dependsOn: ['a'] });
+    const r = await runTasks([b, a], { stateDir, workers: 3, json: true });
+    expect(r.tasks.map((t) => t.name)).toEqual(['a', 'b']);
+    const endA = intervals(logA).reduce((m, i) => (i.end > m ? i.end : m), 0n);
+    const startB = intervals(logB).reduce((m, i) => (i.start < m ? i.start : m), 1n << 80n);
+    expect(startB > endA).toBe(true);
+  });
+
+  it('keeps blocks in flight within the memory budget, and a volume far larger than it completes', async () => {
+    const stateDir = await tempDir();
+    const log = path.join(await tempDir(), 'log');
+    // 64 blocks of (declared) 1 MB each: 64 MB of work under a 2.5 MB budget -> at most 2 at once.
+    const t = task({ fn: 'interval', params: { log, ms: 5 }, bounds: boxFromShape([16, 16, 16]), memoryPerBlock: 1 << 20 });
+    const r = await runTasks([t], { stateDir, workers: 4, memory: 2.5 * (1 << 20), json: true });
+    expect(r.computed).toBe(64);
+    expect(r.peakInFlight).toBe(2);
+    expect(r.peakBytes).toBeLessThanOrEqual(2.5 * (1 << 20));
+    expect(maxOverlap(intervals(log))).toBeLessThanOrEqual(2);
+    // A block bigger than the whole budget still runs (alone).
+    const r2 = await runTasks([task({ name: 'big', memoryPerBlock: 1 << 30 })], { stateDir, workers: 4, memory: 1 << 20, json: true });
+    expect(r2).toMatchObject({ computed: 12, peakInFlight: 1 });
+  });
+});
+
+describe('resume records', () => {
+  it('start afresh when the task definition changes, and say so', async () => {
+    const stateDir = await tempDir();
+    await runTasks([task({ params: { salt: 1 } })], { stateDir, workers: 1, json: true });
+    const same = await runTasks([task({ params: { salt: 1 } })], { stateDir, workers: 1, json: true });
+    expect(same.tasks[0]).toMatchObject({ resumed: 12, restarted: false });
+    const changed = await runTasks([task({ params: { salt: 2 } })], { stateDir, workers: 1, json: true });
+    expect(changed.tasks[0]).toMatchObject({ resumed: 0, computed: 12, restarted: true });
+    expect((await readBlockData(stateDir, 't'))[0].data).toEqual({ sum: 2, id: 864691135639556411n });
+    const reshaped = await runTasks([task({ params: { salt: 2 }, blockShape: [5, 7, 5] })], { stateDir, workers: 1, json: true });
+    expect(reshaped.tasks[0]).toMatchObject({ blocks: 2, computed: 2, restarted: true });
+    expect(await readBlockData(stateDir, 't')).toHaveLength(2);
+    // A changed dependency invalidates its dependents too.
+    const a = (salt: number) => task({ name: 'a', params: { salt } });
+    const b = task({ name: 'b', dependsOn: ['a'] });
+    await runTasks([a(1), b], { stateDir, workers: 1, json: true });
+    const r = await runTasks([a(3), b], { stateDir, workers: 1, json: true });
+    expect(r.tasks.map((t) => t.restarted)).toEqual([true, true]);
+  });
+
+  it('reports a missing task', async () => {
+    await expect(readBlockData(await tempDir(), 'nothing')).rejects.toThrow(/no resume records for task "nothing"/);
+  });
+});
+
+describe('edge cases', () => {
+  it('handles empty bounds, a one-voxel volume and 2-D bounds', async () => {
+    const stateDir = await tempDir();
+    const r = await runTasks([task({ name: 'e', bounds: boxFromShape([0, 4, 4]) }), task({ name: 'one', bounds: boxFromShape([1, 1, 1], [5, 5, 5]) }), task({ name: 'flat', bounds: boxFromShape([9, 9, 1]) })], { stateDir, workers: 2, json: true });
+    expect(r.tasks.map((t) => t.blocks)).toEqual([0, 1, 9]);
+    expect(await readBlockData(stateDir, 'one')).toEqual([{ blockIndex: [0, 0, 0], box: { min: [5, 5, 5], max: [6, 6, 6] }, data: { sum: 0, id: 864691135639556411n } }]);
+  });
+});

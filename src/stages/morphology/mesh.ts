@@ -136,6 +136,11 @@ export function marchingCubesLabels(
   const rx = res[0];
   const ry = res[1];
   const rz = res[2];
+  const triStart = TRI_START;
+  const triEdges = TRI_EDGES;
+  const edgeAxis = EDGE_AXIS;
+  const edgeOffset = EDGE_OFFSET;
+  const edgeCorners = EDGE_CORNERS;
 
   for (let z = 0; z < sz - 1; z++) {
     upper.fill(0);
@@ -165,18 +170,18 @@ export function marchingCubesLabels(
           const L = distinct[k];
           let cfg = 0;
           for (let c = 0; c < 8; c++) if (cl[c] === L) cfg |= 1 << c;
-          const t0 = TRI_START[cfg];
-          const t1 = TRI_START[cfg + 1];
+          const t0 = triStart[cfg];
+          const t1 = triStart[cfg + 1];
           if (t0 === t1) continue;
           for (let t = t0; t < t1; t++) {
             let v0 = 0, v1 = 0, v2 = 0;
             for (let q = 0; q < 3; q++) {
-              const e = TRI_EDGES[3 * t + q];
-              const axis = EDGE_AXIS[e];
-              const dx = EDGE_OFFSET[3 * e];
-              const dy = EDGE_OFFSET[3 * e + 1];
-              const dz = EDGE_OFFSET[3 * e + 2];
-              const side = cl[EDGE_CORNERS[2 * e]] === L ? 0 : 1;
+              const e = triEdges[3 * t + q];
+              const axis = edgeAxis[e];
+              const dx = edgeOffset[3 * e];
+              const dy = edgeOffset[3 * e + 1];
+              const dz = edgeOffset[3 * e + 2];
+              const side = cl[edgeCorners[2 * e]] === L ? 0 : 1;
               let cache: Int32Array;
               let slot: number;
               const p = (x + dx) + sx * (y + dy);

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { Forest, makeRng } from './forest.js';
+import { predictProbaParallel, trainForest } from './forest-parallel.js';
+
+/** 3 Gaussian blobs in 2-D + 3 noise features; feature-major layout. */
+function blobs(n: number, seed: number): { x: Float32Array; y: Uint8Array } {
+  const rng = makeRng(seed, 99);
+  const u = (): number => (rng() + 0.5) / 2 ** 32;
+  const gauss = (): number => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+  const F = 5;
+  const x = new Float32Array(n * F);
+  const y = new Uint8Array(n);
+  const centres = [[0, 0], [3, 0], [0, 3]];
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    y[i] = c;
+    x[i] = centres[c][0] + gauss() * 0.7;
+    x[n + i] = centres[c][1] + gauss() * 0.7;
+    for (let f = 2; f < F; f++) x[f * n + i] = gauss();
+  }
+  return { x, y };
+}
+
+function accuracy(prob: Float32Array, y: Uint8Array, K: number): number {
+  const n = y.length;
+  let ok = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let k = 1; k < K; k++) if (prob[k * n + i] > prob[best * n + i]) best = k;
+    if (best === y[i]) ok++;
+  }
+  return ok / n;
+}
+
+describe('random forest', () => {
+  const train = blobs(3000, 1);
+  const test = blobs(3000, 2);
+  const data = { x: train.x, nSamples: 3000, nFeatures: 5, layout: 'feature-major' as const, y: train.y, nClasses: 3 };
+
+  it('learns separable multi-class data and ranks informative features first', () => {
+    const f = Forest.train(data, { nTrees: 30, seed: 5 });
+    const acc = accuracy(f.predictProba(test.x, 3000), test.y, 3);
+    expect(acc).toBeGreaterThan(0.93);
+    const imp = f.importances();
+    expect(imp[0] + imp[1]).toBeGreaterThan(0.6);
+    expect(imp.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    // probabilities sum to 1
+    const p = f.predictProba(test.x, 3000);
+    for (let i = 0; i < 3000; i += 97) expect(p[i] + p[3000 + i] + p[6000 + i]).toBeCloseTo(1, 5);
+    // sample-major layout gives the same
+    const sm = new Float32Array(3000 * 5);
+    for (let i = 0; i < 3000; i++) for (let k = 0; k < 5; k++) sm[i * 5 + k] = test.x[k * 3000 + i];
+    expect(Array.from(f.predictProba(sm, 3000, 'sample-major'))).toEqual(Array.from(p));
+  });
+
+  it('is deterministic from the seed and identical for 1 and 2 threads', async () => {
+    const a = Forest.train(data, { nTrees: 6, seed: 9 });
+    const b = await trainForest(data, { nTrees: 6, seed: 9 }, {}, { threads: 2 });
+    expect(Buffer.from(b.toBytes()).equals(Buffer.from(a.toBytes()))).toBe(true);
+    const c = Forest.train(data, { nTrees: 6, seed: 10 });
+    expect(Buffer.from(c.toBytes()).equals(Buffer.from(a.toBytes()))).toBe(false);
+    const p1 = a.predictProba(test.x, 3000);
+    const p2 = await predictProbaParallel(a, test.x, 3000, 'feature-major', 2);
+    expect(Array.from(p2)).toEqual(Array.from(p1));
+  });
+
+  it('serialises and loads again; rejects corrupt files', () => {
+    const f = Forest.train(data, { nTrees: 4, seed: 1 }, { features: ['a', 'b'] });
+    const g = Forest.fromBytes(f.toBytes());
+    expect(g.meta).toEqual({ features: ['a', 'b'] });
+    expect(g.nTrees).toBe(4);
+    expect(Array.from(g.predictProba(test.x, 3000))).toEqual(Array.from(f.predictProba(test.x, 3000)));
+    expect(Array.from(g.importances())).toEqual(Array.from(f.importances()));
+    const bytes = f.toBytes();
+    expect(() => Forest.fromBytes(bytes.subarray(0, bytes.length - 4), 'm.rf')).toThrow(/m.rf: file has/);
+    expect(() => Forest.fromBytes(new TextEncoder().encode('hello world'))).toThrow(/WRF1/);
+    expect(() => f.predictProba(new Float32Array(10), 3)).toThrow(/feature values/);
+  });
+
+  it('respects max depth and min leaf size', () => {
+    const stump = Forest.train(data, { nTrees: 3, maxDepth: 0 });
+    expect(stump.nNodes).toBe(3);
+    const p = stump.predictProba(test.x.subarray(0, 5), 1);
+    expect(p[0]).toBeCloseTo(1 / 3, 1);
+    const shallow = Forest.train(data, { nTrees: 3, maxDepth: 2 });
+    expect(shallow.nNodes).toBeLessThanOrEqual(3 * 7);
+    const big = Forest.train(data, { nTrees: 2, minSamplesLeaf: 500, balanced: false });
+    // every leaf holds >= 500 of 3000 bootstrap samples -> at most 6 leaves, 11 nodes per tree
+    expect(big.nNodes).toBeLessThanOrEqual(2 * 11);
+  });
+
+  it('handles one sample, constant features, and rejects bad input', () => {
+    const one = Forest.train({ x: Float32Array.of(1, 2), nSamples: 1, nFeatures: 2, layout: 'sample-major', y: Uint8Array.of(1), nClasses: 2 }, { nTrees: 2 });
+    expect(Array.from(one.predictProba(Float32Array.of(5, 5), 1, 'sample-major'))).toEqual([0, 1]);
+    const flat = Forest.train({ x: new Float32Array(20), nSamples: 10, nFeatures: 2, layout: 'sample-major', y: Uint8Array.from([0, 1, 0, 1, 0, 1, 0, 1, 0, 1]), nClasses: 2 }, { nTrees: 2 });
+    expect(flat.nNodes).toBe(2);
+    const xs = Float32Array.of(1, NaN, 3, 4);
+    expect(() => Forest.train({ x: xs, nSamples: 2, nFeatures: 2, layout: 'sample-major', y: Uint8Array.of(0, 1), nClasses: 2 })).toThrow(/feature 1 of sample 0 is NaN/);
+    expect(() => Forest.train({ x: new Float32Array(0), nSamples: 0, nFeatures: 2, layout: 'sample-major', y: new Uint8Array(0), nClasses: 2 })).toThrow(/no training samples/);
+    expect(() => Forest.train({ x: new Float32Array(2), nSamples: 1, nFeatures: 2, layout: 'sample-major', y: Uint8Array.of(3), nClasses: 2 })).toThrow(/class 3/);
+  });
+
+  it('balanced sampling lifts a rare class', () => {
+    // 95% class 0; class 1 lives in x0 > 2 (with overlap noise)
+    const n = 4000;
+    const rng = makeRng(3, 0);
+    const x = new Float32Array(n * 2);
+    const y = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      y[i] = i % 20 === 0 ? 1 : 0;
+      x[i] = (y[i] ? 2.5 : 0) + (rng() / 2 ** 32) * 3;
+      x[n + i] = rng() / 2 ** 32;
+    }
+    const bal = Forest.train({ x, nSamples: n, nFeatures: 2, layout: 'feature-major', y, nClasses: 2 }, { nTrees: 20, balanced: true, minSamplesLeaf: 20 });
+    const unb = Forest.train({ x, nSamples: n, nFeatures: 2, layout: 'feature-major', y, nClasses: 2 }, { nTrees: 20, balanced: false, minSamplesLeaf: 20 });
+    const probe = Float32Array.of(3.0, 0.5); // inside the rare class region, overlapping class 0's tail
+    const pb = bal.predictProba(probe, 1, 'sample-major')[1];
+    const pu = unb.predictProba(probe, 1, 'sample-major')[1];
+    expect(pb).toBeGreaterThan(pu);
+  });
+});

@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SHARED_REFS, dataPath, describeData, tempDir } from '../../test/data.js';
+import { contingency, evaluateSegmentation } from './segmentation.js';
+
+const golden = JSON.parse(readFileSync(path.join(SHARED_REFS, 'metrics_golden.json'), 'utf8')) as Record<string, unknown>;
+
+describe('segmentation metrics', () => {
+  it('match metrics_golden.json (VOI, CREMI and skimage ARAND)', () => {
+    const gt = Uint32Array.from((golden.gt as number[][][]).flat(2));
+    const seg = Uint32Array.from((golden.seg as number[][][]).flat(2));
+    const s = evaluateSegmentation(seg, gt);
+    const [vs, vm] = golden['skimage_voi(split,merge)'] as number[];
+    const [cs, cm] = golden['cremi_voi(split,merge)'] as number[];
+    const [are] = golden['skimage_arand(are,prec,rec)'] as number[];
+    const [care, cprec, crec] = golden['cremi_arand(are,prec,rec)'] as number[];
+    expect(s.voi_split).toBeCloseTo(vs, 14);
+    expect(s.voi_merge).toBeCloseTo(vm, 14);
+    expect(s.voi_split).toBeCloseTo(cs, 14);
+    expect(s.voi_merge).toBeCloseTo(cm, 14);
+    expect(s.arand_skimage).toBeCloseTo(are, 14);
+    expect(s.arand).toBeCloseTo(care, 14);
+    expect(s.arand_precision).toBeCloseTo(cprec, 14);
+    expect(s.arand_recall).toBeCloseTo(crec, 14);
+    expect(s.gt_segments).toBe(3);
+    expect(s.seg_segments).toBe(3);
+    expect(s.voxels_evaluated).toBe(10);
+    // same values from uint64 ids above 2^53
+    const big = BigUint64Array.from(seg, (v) => (v === 0 ? 0n : 864691135639556411n * BigInt(v)));
+    const s64 = evaluateSegmentation(big, BigUint64Array.from(gt, (v) => BigInt(v) << 40n));
+    expect(s64).toEqual(s);
+  });
+  it('perfect, all-merged, all-split and empty cases', () => {
+    const gt = Uint32Array.from([1, 1, 2, 2, 3, 3]);
+    const perfect = evaluateSegmentation(Uint32Array.from([9, 9, 4, 4, 7, 7]), gt);
+    expect(perfect.voi_split).toBe(0);
+    expect(perfect.voi_merge).toBe(0);
+    expect(perfect.arand).toBeCloseTo(0, 15);
+    expect(perfect.arand_skimage).toBeCloseTo(0, 15);
+    const merged = evaluateSegmentation(new Uint32Array(6).fill(1), gt);
+    expect(merged.voi_split).toBe(0);
+    expect(merged.voi_merge).toBeCloseTo(Math.log2(3), 14);
+    const split = evaluateSegmentation(Uint32Array.from([1, 2, 3, 4, 5, 6]), gt);
+    expect(split.voi_split).toBeCloseTo(1, 14);
+    expect(split.voi_merge).toBe(0);
+    expect(split.arand_skimage).toBe(1);
+    const none = evaluateSegmentation(new Uint32Array(4), new Uint32Array(4));
+    expect(none.voxels_evaluated).toBe(0);
+    expect(none.voi_split).toBe(0);
+    expect(() => evaluateSegmentation(new Uint32Array(3), new Uint32Array(4))).toThrow(/same box/);
+  });
+  it('contingency counts every evaluated voxel once', () => {
+    const n = 20000;
+    const gt = new Uint32Array(n);
+    const seg = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      gt[i] = (i * 31) % 97;
+      seg[i] = (i * 17) % 1013;
+    }
+    const t = contingency(seg, gt);
+    let sum = 0;
+    for (const c of t.count) sum += c;
+    expect(sum).toBe(t.evaluated);
+    expect(t.evaluated).toBe(gt.filter((v) => v !== 0).length);
+  });
+});
+
+const PY = '/usr/bin/python3';
+const havePy = existsSync(PY) && spawnSync(PY, ['-c', 'import h5py, skimage'], { encoding: 'utf8' }).status === 0;
+
+describeData('gala-medulla', 'segmentation metrics on gala-medulla (ws vs gt) vs ref_metrics.py', () => {
+  it.skipIf(!havePy)('agree with the explicit and scikit-image references within 1e-9', async () => {
+    const dir = await tempDir();
+    const dump = spawnSync(
+      PY,
+      ['-c', `import h5py,sys,numpy as np
+for name in ('ws','gt'):
+    a = h5py.File(sys.argv[1] + '/train-' + name + '.h5','r')['stack'][...]
+    a.astype('<u4').tofile(sys.argv[2] + '/' + name + '.raw')
+print(','.join(map(str, a.shape)))`, dataPath('gala-medulla'), dir],
+      { encoding: 'utf8' },
+    );
+    expect(dump.status, dump.stderr).toBe(0);
+    const shape = dump.stdout.trim();
+    const ref = spawnSync(PY, [path.join(SHARED_REFS, 'ref_metrics.py'), path.join(dir, 'ws.raw'), path.join(dir, 'gt.raw'), '--shape', shape, '--skip', 'cremi,waterz'], { encoding: 'utf8' });
+    expect(ref.status, ref.stderr).toBe(0);
+    const r = JSON.parse(ref.stdout);
+    const ws = new Uint32Array(readFileSync(path.join(dir, 'ws.raw')).buffer.slice(0));
+    const gt = new Uint32Array(readFileSync(path.join(dir, 'gt.raw')).buffer.slice(0));
+    const s = evaluateSegmentation(ws, gt);
+    expect(Math.abs(s.voi_split - r.explicit.voi_split_bits)).toBeLessThan(1e-9);
+    expect(Math.abs(s.voi_merge - r.explicit.voi_merge_bits)).toBeLessThan(1e-9);
+    expect(Math.abs(s.arand - r.explicit.arand_snemi)).toBeLessThan(1e-9);
+    expect(Math.abs(s.arand_skimage - r.explicit.arand_pairs)).toBeLessThan(1e-9);
+    expect(Math.abs(s.voi_split - r.skimage.voi_split)).toBeLessThan(1e-9);
+    expect(Math.abs(s.voi_merge - r.skimage.voi_merge)).toBeLessThan(1e-9);
+    expect(Math.abs(s.arand_skimage - r.skimage.arand)).toBeLessThan(1e-9);
+    expect(s.gt_segments).toBe(r.explicit.n_gt_labels);
+  });
+});

@@ -1,0 +1,227 @@
+/**
+ * Segmentation metrics against a ground truth: variation of information (split/merge, bits) and
+ * adapted Rand error in two conventions, from one sparse contingency table.
+ *
+ * Notation: n_ij = voxels with gt label i and seg label j over the evaluated voxels (gt != 0),
+ * N = sum n_ij, a_i = sum_j n_ij (gt sizes), b_j = sum_i n_ij (seg sizes). Seg label 0 is an ordinary
+ * label for VOI and `arand_skimage`.
+ *
+ *  voi_split = H(seg | gt) = H(gt, seg) - H(gt);  voi_merge = H(gt | seg) = H(gt, seg) - H(seg)  (log2)
+ *    (= skimage.metrics.variation_of_information(gt, seg, ignore_labels=[0]) and CREMI's voi)
+ *  arand (CREMI / SNEMI3D convention, cremi_python evaluation/rand.py = the SNEMI3D MATLAB script):
+ *    seg 0 voxels inside gt count as singletons through the C/n term, with C = #(gt != 0, seg == 0)
+ *    and n = ALL voxels (gt 0 included):
+ *    sumA = sum_i a_i^2, sumB = sum_{j>0} b_j^2 + C/n, sumAB = sum_{i, j>0} n_ij^2 + C/n,
+ *    P = sumAB / sumB, R = sumAB / sumA, arand = 1 - 2PR / (P + R)
+ *  arand_skimage (skimage.metrics.adapted_rand_error(gt, seg, ignore_labels=(0,))): true pair counts,
+ *    sumAB = sum n_ij^2 - N, sumA = sum a_i^2 - N, sumB = sum b_j^2 - N, same formula.
+ *
+ * Labels may be any integer typed array, uint64 (BigUint64Array) included. The table is built with
+ * open-addressing hashes over typed arrays (dense relabelling of both volumes, then a hash of the
+ * (gt, seg) pair) — no Map and no bigint per voxel.
+ */
+import { UsageError } from '../core/errors.js';
+import { type LabelArray, compactLabels } from '../kernels/components.js';
+
+export interface Contingency {
+  /** Dense gt label (1..nGt) of each table entry. */
+  gt: Uint32Array;
+  /** Dense seg label (0..nSeg, 0 = seg label 0) of each table entry. */
+  seg: Uint32Array;
+  /** Voxel count of each entry (n_ij > 0). */
+  count: Float64Array;
+  /** a_i: evaluated voxels per dense gt label (index 0 unused). */
+  gtSizes: Float64Array;
+  /** b_j: evaluated voxels per dense seg label (index 0 = seg label 0). */
+  segSizes: Float64Array;
+  /** Original ids of dense labels. */
+  gtIds: BigUint64Array;
+  segIds: BigUint64Array;
+  /** Evaluated voxels (gt != 0) and all voxels. */
+  evaluated: number;
+  total: number;
+}
+
+export interface SegmentationScores {
+  voi_split: number;
+  voi_merge: number;
+  /** CREMI / SNEMI3D adapted Rand error. */
+  arand: number;
+  arand_precision: number;
+  arand_recall: number;
+  /** scikit-image adapted Rand error. */
+  arand_skimage: number;
+  /** distinct non-zero gt labels */
+  gt_segments: number;
+  /** distinct non-zero seg labels in the whole volume */
+  seg_segments: number;
+  /** distinct non-zero seg labels on voxels where gt != 0 */
+  seg_segments_in_gt: number;
+  voxels_evaluated: number;
+  voxels_total: number;
+}
+
+function hash2(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+/** Sparse contingency table of seg vs gt over voxels where gt != 0. */
+export function contingency(seg: LabelArray, gt: LabelArray): Contingency {
+  if (seg.length !== gt.length) {
+    throw new UsageError(`segmentation has ${seg.length} voxels but ground truth has ${gt.length}; they must cover the same box`);
+  }
+  const n = gt.length;
+  const g = compactLabels(gt);
+  const s = compactLabels(seg);
+  const gl = g.labels;
+  const sl = s.labels;
+  const gtSizes = new Float64Array(g.count + 1);
+  const segSizes = new Float64Array(s.count + 1);
+  let cap = 1024;
+  while (cap < 2 * (g.count + s.count)) cap *= 2;
+  let kg = new Uint32Array(cap); // dense gt label (never 0 for a used slot)
+  let ks = new Uint32Array(cap);
+  let kc = new Float64Array(cap);
+  let used = 0;
+  let lastG = 0;
+  let lastS = 0;
+  let lastSlot = -1;
+  let evaluated = 0;
+  for (let i = 0; i < n; i++) {
+    const a = gl[i];
+    if (a === 0) continue;
+    const b = sl[i];
+    evaluated++;
+    gtSizes[a]++;
+    segSizes[b]++;
+    if (a === lastG && b === lastS && lastSlot >= 0) {
+      kc[lastSlot]++;
+      continue;
+    }
+    let h = hash2(a, b) & (cap - 1);
+    for (;;) {
+      const k = kg[h];
+      if (k === 0) {
+        kg[h] = a;
+        ks[h] = b;
+        kc[h] = 1;
+        used++;
+        break;
+      }
+      if (k === a && ks[h] === b) {
+        kc[h]++;
+        break;
+      }
+      h = (h + 1) & (cap - 1);
+    }
+    lastG = a;
+    lastS = b;
+    lastSlot = h;
+    if (used * 2 > cap) {
+      const og = kg;
+      const os = ks;
+      const oc = kc;
+      cap *= 2;
+      kg = new Uint32Array(cap);
+      ks = new Uint32Array(cap);
+      kc = new Float64Array(cap);
+      for (let t = 0; t < og.length; t++) {
+        if (og[t] === 0) continue;
+        let hh = hash2(og[t], os[t]) & (cap - 1);
+        while (kg[hh] !== 0) hh = (hh + 1) & (cap - 1);
+        kg[hh] = og[t];
+        ks[hh] = os[t];
+        kc[hh] = oc[t];
+      }
+      lastSlot = -1;
+    }
+  }
+  const outG = new Uint32Array(used);
+  const outS = new Uint32Array(used);
+  const outC = new Float64Array(used);
+  let e = 0;
+  for (let t = 0; t < cap; t++) {
+    if (kg[t] === 0) continue;
+    outG[e] = kg[t];
+    outS[e] = ks[t];
+    outC[e] = kc[t];
+    e++;
+  }
+  return { gt: outG, seg: outS, count: outC, gtSizes, segSizes, gtIds: g.ids, segIds: s.ids, evaluated, total: n };
+}
+
+function entropy(counts: Float64Array, N: number): number {
+  let h = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i];
+    if (c > 0) {
+      const p = c / N;
+      h -= p * Math.log(p);
+    }
+  }
+  return h;
+}
+
+function fscore(P: number, R: number): number {
+  return P + R > 0 ? 1 - (2 * P * R) / (P + R) : 1;
+}
+
+/** All scores from a contingency table. */
+export function scoresFromContingency(t: Contingency): SegmentationScores {
+  const N = t.evaluated;
+  let segSegmentsInGt = 0;
+  for (let j = 1; j < t.segSizes.length; j++) if (t.segSizes[j] > 0) segSegmentsInGt++;
+  const base = {
+    gt_segments: t.gtIds.length - 1,
+    seg_segments: t.segIds.length - 1,
+    seg_segments_in_gt: segSegmentsInGt,
+    voxels_evaluated: N,
+    voxels_total: t.total,
+  };
+  if (N === 0) {
+    return { voi_split: 0, voi_merge: 0, arand: 0, arand_precision: 1, arand_recall: 1, arand_skimage: 0, ...base };
+  }
+  const Hgs = entropy(t.count, N);
+  const Hg = entropy(t.gtSizes, N);
+  const Hs = entropy(t.segSizes, N);
+  const LN2 = Math.log(2);
+  const voi_split = Math.max(0, (Hgs - Hg) / LN2);
+  const voi_merge = Math.max(0, (Hgs - Hs) / LN2);
+
+  let sumA = 0;
+  for (let i = 1; i < t.gtSizes.length; i++) sumA += t.gtSizes[i] * t.gtSizes[i];
+  let sumB0 = 0; // over j > 0
+  for (let j = 1; j < t.segSizes.length; j++) sumB0 += t.segSizes[j] * t.segSizes[j];
+  let sumAB0 = 0; // over j > 0
+  let sumABall = 0;
+  let C = 0;
+  for (let e = 0; e < t.count.length; e++) {
+    const c = t.count[e];
+    sumABall += c * c;
+    if (t.seg[e] === 0) C += c;
+    else sumAB0 += c * c;
+  }
+  const ntot = t.total;
+  const sumB = sumB0 + C / ntot;
+  const sumAB = sumAB0 + C / ntot;
+  const P = sumAB / sumB;
+  const R = sumAB / sumA;
+  const arand = fscore(P, R);
+  const b0 = t.segSizes[0];
+  const sAB = sumABall - N;
+  const sA = sumA - N;
+  const sB = sumB0 + b0 * b0 - N;
+  const P2 = sB > 0 ? sAB / sB : 1;
+  const R2 = sA > 0 ? sAB / sA : 1;
+  const arand_skimage = fscore(P2, R2);
+  return { voi_split, voi_merge, arand, arand_precision: P, arand_recall: R, arand_skimage, ...base };
+}
+
+/** VOI split/merge (bits), adapted Rand errors and segment counts of `seg` against `gt` (gt 0 ignored). */
+export function evaluateSegmentation(seg: LabelArray, gt: LabelArray): SegmentationScores {
+  return scoresFromContingency(contingency(seg, gt));
+}

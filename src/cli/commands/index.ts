@@ -3,6 +3,7 @@ import { register as downsample } from './downsample.js';
 import { register as exportLayer } from './export.js';
 import { register as importVolume } from './import.js';
 import { register as info } from './info.js';
+import { register as worker } from './worker.js';
 
 /** Each command module exports a `register(program)` that adds its subcommand and returns it. */
 export type RegisterCommand = (program: Command) => Command;
@@ -13,4 +14,5 @@ export const commands: RegisterCommand[] = [
   exportLayer,
   importVolume,
   info,
+  worker,
 ];

@@ -96,3 +96,19 @@ export function boxFilter(ctx: BlockContext<{ rounds?: number; sleepMs?: number 
   if (ctx.params.sleepMs) sleepSync(ctx.params.sleepMs);
   return { volumes: { out }, data: { block: ctx.blockIndex } };
 }
+
+/**
+ * The first time block params.block runs (no marker file yet) it writes "<pid>" to params.marker
+ * and holds for params.holdMs, so a test can kill that process mid-block; other blocks (and
+ * later attempts) take params.ms.
+ */
+export async function hang(ctx: BlockContext<{ marker: string; block: number[]; holdMs: number; ms: number }>): Promise<BlockResult> {
+  const mine = ctx.blockIndex.every((v, i) => v === ctx.params.block[i]);
+  if (mine && !existsSync(ctx.params.marker)) {
+    writeFileSync(ctx.params.marker, String(process.pid));
+    await new Promise((r) => setTimeout(r, ctx.params.holdMs));
+  } else {
+    await new Promise((r) => setTimeout(r, ctx.params.ms));
+  }
+  return { data: { block: ctx.blockIndex, big: 18446744073709551615n } };
+}

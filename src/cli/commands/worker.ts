@@ -44,3 +44,17 @@ export function register(program: Command): Command {
       await w.close();
     });
 }
+
+// Run directly (`node [--import tsx] src/cli/commands/worker.ts --redis URL ...`): only this
+// command, without loading every other command (the scheduler's tests start workers this way).
+if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
+  const { Command } = await import('commander');
+  const program = new Command('wiring').exitOverride();
+  register(program);
+  try {
+    await program.parseAsync([process.argv[0], 'wiring', 'worker', ...process.argv.slice(2)]);
+  } catch (err) {
+    process.stderr.write(`wiring worker: ${(err as Error).message}\n`);
+    process.exitCode = 2;
+  }
+}

@@ -1,0 +1,117 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/data.js';
+import { boxFromShape } from '../core/box.js';
+import { encodeJson } from './codec.js';
+import { type BlockTask, readBlockData, runTasks } from './index.js';
+import { RUN_SCRIPT, TestRedis, killProcess, spawnTs, startWorkerProcess, waitFor } from './testing.js';
+
+const FIX = new URL('./fixtures.ts', import.meta.url).href;
+
+// These tests need Debian's /usr/bin/redis-server: without it they FAIL (TestRedis.start throws).
+describe('distributed runs on Redis (BullMQ)', () => {
+  let redis: TestRedis;
+  const children: Array<Awaited<ReturnType<typeof startWorkerProcess>>> = [];
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+  });
+  afterAll(async () => {
+    for (const c of children) await killProcess(c);
+    await redis?.stop();
+  });
+
+  async function workers(n: number, queue: string) {
+    const ws = await Promise.all(Array.from({ length: n }, () => startWorkerProcess(redis.url, { queue, lockMs: 1000 })));
+    children.push(...ws);
+    return ws;
+  }
+
+  function hangTask(dir: string, over: Partial<BlockTask> = {}): BlockTask {
+    return {
+      name: 'h',
+      module: FIX,
+      fn: 'hang',
+      params: { marker: path.join(dir, 'marker'), block: [1, 1, 0], holdMs: 60_000, ms: 20 },
+      bounds: boxFromShape([24, 16, 8]),
+      blockShape: [4, 4, 4],
+      ...over,
+    };
+  }
+
+  it('runs blocks on worker processes with the same records as a local run, and fails loudly without workers\' help for bad blocks', async () => {
+    const queue = 'q1';
+    await workers(2, queue);
+    const t: BlockTask = { name: 't', module: FIX, fn: 'trivial', params: { salt: 3 }, bounds: boxFromShape([20, 12, 8]), blockShape: [4, 4, 4] };
+    const remote = await tempDir();
+    const r = await runTasks([t], { stateDir: remote, redis: redis.url, queue, json: true });
+    expect(r).toMatchObject({ mode: 'redis', computed: 30 });
+    const local = await tempDir();
+    await runTasks([t], { stateDir: local, workers: 1, json: true });
+    expect(await readBlockData(remote, 't')).toEqual(await readBlockData(local, 't'));
+    const bad = await runTasks([{ ...t, name: 'bad', fn: 'missing' }], { stateDir: remote, redis: redis.url, queue, retries: 1, json: true }).catch((e) => e);
+    expect(bad.message).toMatch(/does not export a block function named "missing"/);
+    expect(bad.report.failed).toHaveLength(30);
+  });
+
+  it('redoes the block of a worker killed mid-block, and the run completes', async () => {
+    const queue = 'q2';
+    const ws = await workers(2, queue);
+    const dir = await tempDir();
+    const stateDir = await tempDir();
+    const t = hangTask(dir);
+    const run = runTasks([t], { stateDir, redis: redis.url, queue, workers: 8, json: true });
+    const marker = path.join(dir, 'marker');
+    await waitFor(() => existsSync(marker) && readFileSync(marker, 'utf8') !== '', 20_000, 'the held block to start');
+    const pid = Number(readFileSync(marker, 'utf8'));
+    const victim = ws.find((w) => w.pid === pid);
+    expect(victim, `marker pid ${pid} is one of the workers`).toBeDefined();
+    await killProcess(victim!);
+    const r = await run;
+    expect(r.computed).toBe(6 * 4 * 2);
+    const data = await readBlockData(stateDir, 'h');
+    expect(data).toHaveLength(48);
+    expect(data.find((d) => d.blockIndex.join() === '1,1,0')?.data).toEqual({ block: [1, 1, 0], big: 18446744073709551615n });
+  });
+
+  it('completes a run when Redis is restarted (and loses its data) mid-run', async () => {
+    const queue = 'q3';
+    await workers(2, queue);
+    const dir = await tempDir();
+    const stateDir = await tempDir();
+    const t = hangTask(dir, { name: 'r', params: { marker: path.join(dir, 'marker'), block: [-1, -1, -1], holdMs: 0, ms: 40 } });
+    const run = runTasks([t], { stateDir, redis: redis.url, queue, workers: 4, json: true });
+    const blocksDir = path.join(stateDir, 'r', 'blocks');
+    const { readdirSync } = await import('node:fs');
+    await waitFor(() => existsSync(blocksDir) && readdirSync(blocksDir).length >= 6, 20_000, 'some blocks to finish');
+    await redis.kill();
+    await new Promise((r) => setTimeout(r, 300));
+    await redis.up();
+    const r = await run;
+    expect(r.computed).toBe(48);
+    expect(await readBlockData(stateDir, 'r')).toHaveLength(48);
+  });
+
+  it('resumes a whole run killed with SIGKILL, with the same records as an uninterrupted run', async () => {
+    const queue = 'q4';
+    await workers(2, queue);
+    const dir = await tempDir();
+    const stateDir = await tempDir();
+    const t = hangTask(dir, { name: 'k', params: { marker: path.join(dir, 'marker'), block: [-1, -1, -1], holdMs: 0, ms: 40 } });
+    const job = path.join(dir, 'job.json');
+    writeFileSync(job, encodeJson({ tasks: [t], options: { stateDir, redis: redis.url, queue, workers: 4 } }));
+    const main = spawnTs(RUN_SCRIPT, [job]);
+    const blocksDir = path.join(stateDir, 'k', 'blocks');
+    const { readdirSync } = await import('node:fs');
+    await waitFor(() => existsSync(blocksDir) && readdirSync(blocksDir).length >= 5 + Math.floor(Math.random() * 10), 30_000, 'some blocks to finish');
+    await killProcess(main);
+    const done = readdirSync(blocksDir).length;
+    expect(done).toBeLessThan(48);
+    const r = await runTasks([t], { stateDir, redis: redis.url, queue, workers: 4, json: true });
+    expect(r.resumed).toBeGreaterThanOrEqual(done);
+    expect(r.resumed + r.computed).toBe(48);
+    const local = await tempDir();
+    await runTasks([t], { stateDir: local, workers: 2, json: true });
+    expect(await readBlockData(stateDir, 'k')).toEqual(await readBlockData(local, 'k'));
+  });
+});

@@ -1,0 +1,139 @@
+// Test support for the scheduler: a throw-away redis-server, child processes running TypeScript.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REDIS_SERVER = '/usr/bin/redis-server';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitPort(port: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.once('connect', () => {
+        c.write('PING\r\n');
+      });
+      c.once('data', (d) => {
+        c.destroy();
+        resolve(d.toString().startsWith('+PONG'));
+      });
+      c.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server on port ${port} did not answer within ${ms} ms`);
+}
+
+/** A redis-server on a free loopback port, no persistence, in its own temp folder. Throws when redis-server is missing. */
+export class TestRedis {
+  private proc?: ChildProcess;
+  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'wiring-redis-'));
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<TestRedis> {
+    if (!existsSync(REDIS_SERVER)) {
+      throw new Error(`${REDIS_SERVER} is missing: the Redis tests need Debian's redis-server (apt-get install redis-server)`);
+    }
+    const r = new TestRedis(await freePort());
+    await r.up();
+    return r;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async up(): Promise<void> {
+    this.proc = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
+      stdio: 'ignore',
+    });
+    await waitPort(this.port, 10_000);
+  }
+
+  /** SIGKILL the server (all queued data is lost: no persistence). */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await gone;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Spawn `node --import tsx <script> ...args` from the repository root. */
+export function spawnTs(script: string, args: string[], opts: { onStdout?: (line: string) => void } = {}): ChildProcess & { exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      opts.onStdout?.(line);
+    }
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (err.length > 20000) err = err.slice(-10000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return Object.assign(child, { exited, get stderrText() { return err; } });
+}
+
+export const WORKER_SCRIPT = path.join(ROOT, 'src/cli/commands/worker.ts');
+export const RUN_SCRIPT = path.join(ROOT, 'src/scheduler/run-process.ts');
+
+/** Start `wiring worker` (the CLI command) as a child process and wait until it is ready. */
+export async function startWorkerProcess(url: string, opts: { concurrency?: number; lockMs?: number; queue?: string } = {}) {
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  const child = spawnTs(
+    WORKER_SCRIPT,
+    ['--redis', url, '--concurrency', String(opts.concurrency ?? 1), '--lock-duration', String(opts.lockMs ?? 1000), '--json', ...(opts.queue ? ['--queue', opts.queue] : [])],
+    { onStdout: (l) => l.includes('"ready"') && ready() },
+  );
+  await Promise.race([
+    isReady,
+    child.exited.then((c) => {
+      throw new Error(`worker exited early (${c}): ${(child as unknown as { stderrText: string }).stderrText}`);
+    }),
+  ]);
+  return child;
+}
+
+export async function killProcess(child: ChildProcess & { exited: Promise<number | null> }): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGKILL');
+  await child.exited;
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

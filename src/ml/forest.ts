@@ -508,10 +508,13 @@ export class Forest {
     const K = this.nClasses;
     if (x.length !== n * F) throw new UsageError(`random forest: ${x.length} feature values for ${n} samples x ${F} features`);
     if (out.length !== n * K) throw new UsageError(`random forest: output has ${out.length} values, expected ${n * K}`);
-    const { roots, feature, threshold, child, leafProb } = this.trees;
+    const { roots, leafProb, child } = this.trees;
+    const packed = this.packed();
+    const F1 = F + 1;
+    const pf = new Float32Array(packed.buffer, packed.byteOffset, packed.length);
     const T = roots.length;
-    const CH = 2048;
-    const xs = new Float32Array(CH * F);
+    const CH = 1024;
+    const xs = new Float32Array(CH * F1);
     const acc = new Float32Array(CH * K);
     const inv = 1 / T;
     for (let c0 = 0; c0 < n; c0 += CH) {
@@ -520,21 +523,44 @@ export class Forest {
       if (layout === 'feature-major') {
         for (let f = 0; f < F; f++) {
           const src = f * n + c0;
-          for (let i = 0; i < m; i++) xs[i * F + f] = x[src + i];
+          for (let i = 0; i < m; i++) xs[i * F1 + f] = x[src + i];
         }
-      } else xs.set(x.subarray(c0 * F, (c0 + m) * F));
+      } else for (let i = 0; i < m; i++) xs.set(x.subarray((c0 + i) * F, (c0 + i + 1) * F), i * F1);
       acc.fill(0);
       for (let t = 0; t < T; t++) {
-        const root = roots[t];
-        for (let i = 0; i < m; i++) {
-          let node = root;
-          let f = feature[node];
-          const xb = i * F;
-          while (f >= 0) {
-            node = child[node] + (xs[xb + f] <= threshold[node] ? 0 : 1);
-            f = feature[node];
+        const root = roots[t] * 3;
+        // four walks in lockstep hide memory latency. Packed nodes: [feature, threshold bits, child];
+        // leaves are [F, +Inf, self] (xs rows carry a dummy feature F), so finished walks stay put.
+        let i = 0;
+        for (; i + 3 < m; i += 4) {
+          let a = root, b = root, c = root, d = root;
+          const xa = i * F1, xb = xa + F1, xc = xb + F1, xd = xc + F1;
+          let fa = packed[a], fb = packed[b], fc = packed[c], fd = packed[d];
+          while (fa !== F || fb !== F || fc !== F || fd !== F) {
+            a = 3 * (packed[a + 2] + (xs[xa + fa] <= pf[a + 1] ? 0 : 1));
+            b = 3 * (packed[b + 2] + (xs[xb + fb] <= pf[b + 1] ? 0 : 1));
+            c = 3 * (packed[c + 2] + (xs[xc + fc] <= pf[c + 1] ? 0 : 1));
+            d = 3 * (packed[d + 2] + (xs[xd + fd] <= pf[d + 1] ? 0 : 1));
+            fa = packed[a]; fb = packed[b]; fc = packed[c]; fd = packed[d];
           }
-          const lb = child[node] * K;
+          const la = child[a / 3] * K, lb = child[b / 3] * K, lc = child[c / 3] * K, ld = child[d / 3] * K;
+          const ab = i * K;
+          for (let k = 0; k < K; k++) {
+            acc[ab + k] += leafProb[la + k];
+            acc[ab + K + k] += leafProb[lb + k];
+            acc[ab + 2 * K + k] += leafProb[lc + k];
+            acc[ab + 3 * K + k] += leafProb[ld + k];
+          }
+        }
+        for (; i < m; i++) {
+          let node = root;
+          let f = packed[node];
+          const xb = i * F1;
+          while (f !== F) {
+            node = 3 * (packed[node + 2] + (xs[xb + f] <= pf[node + 1] ? 0 : 1));
+            f = packed[node];
+          }
+          const lb = child[node / 3] * K;
           const ab = i * K;
           for (let k = 0; k < K; k++) acc[ab + k] += leafProb[lb + k];
         }
@@ -545,6 +571,25 @@ export class Forest {
       }
     }
     return out;
+  }
+
+  private packedNodes?: Int32Array;
+
+  /** Nodes interleaved as [feature, threshold (float32 bits), child] for cache-friendly prediction. */
+  private packed(): Int32Array {
+    if (this.packedNodes) return this.packedNodes;
+    const { feature, threshold, child } = this.trees;
+    const p = new Int32Array(feature.length * 3);
+    const pf = new Float32Array(p.buffer);
+    const F = this.nFeatures;
+    for (let i = 0; i < feature.length; i++) {
+      const leaf = feature[i] < 0;
+      p[3 * i] = leaf ? F : feature[i];
+      pf[3 * i + 1] = leaf ? Infinity : threshold[i];
+      p[3 * i + 2] = leaf ? i : child[i];
+    }
+    this.packedNodes = p;
+    return p;
   }
 
   toBytes(): Uint8Array {

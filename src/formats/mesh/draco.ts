@@ -1,0 +1,115 @@
+import { createRequire } from 'node:module';
+import { FormatError, WiringError } from '../../core/errors.js';
+
+/* Minimal typings for the parts of draco3d's Emscripten API we use. */
+interface DracoObj { ptr?: number }
+interface EncoderModule {
+  Encoder: new () => DracoObj & {
+    SetSpeedOptions(e: number, d: number): void;
+    SetEncodingMethod(m: number): void;
+    EncodeMeshToDracoBuffer(mesh: DracoObj, out: DracoObj): number;
+  };
+  MeshBuilder: new () => DracoObj & {
+    AddFacesToMesh(mesh: DracoObj, n: number, faces: Uint32Array): boolean;
+    AddInt32AttributeToMesh(mesh: DracoObj, type: number, n: number, comps: number, data: Int32Array): number;
+  };
+  Mesh: new () => DracoObj;
+  DracoInt8Array: new () => DracoObj & { GetValue(i: number): number; size(): number };
+  POSITION: number;
+  MESH_EDGEBREAKER_ENCODING: number;
+  MESH_SEQUENTIAL_ENCODING: number;
+  destroy(o: DracoObj): void;
+}
+interface DecoderModule {
+  Decoder: new () => DracoObj & {
+    DecodeArrayToMesh(data: Int8Array, len: number, mesh: DracoObj): DracoObj & { ok(): boolean; error_msg(): string };
+    GetAttributeId(mesh: DracoObj, type: number): number;
+    GetAttribute(mesh: DracoObj, id: number): DracoObj;
+    GetAttributeDataArrayForAllPoints(mesh: DracoObj, attr: DracoObj, dt: number, bytes: number, ptr: number): boolean;
+    GetTrianglesUInt32Array(mesh: DracoObj, bytes: number, ptr: number): boolean;
+  };
+  Mesh: new () => DracoObj & { num_points(): number; num_faces(): number };
+  POSITION: number;
+  DT_INT32: number;
+  HEAPU8: Uint8Array;
+  _malloc(n: number): number;
+  _free(p: number): void;
+  destroy(o: DracoObj): void;
+}
+
+const require = createRequire(import.meta.url);
+let encoderP: Promise<EncoderModule> | undefined;
+let decoderP: Promise<DecoderModule> | undefined;
+
+function draco(): { createEncoderModule(o: object): Promise<EncoderModule>; createDecoderModule(o: object): Promise<DecoderModule> } {
+  return require('draco3d') as never;
+}
+
+export function dracoEncoder(): Promise<EncoderModule> {
+  encoderP ??= draco().createEncoderModule({});
+  return encoderP;
+}
+
+export function dracoDecoder(): Promise<DecoderModule> {
+  decoderP ??= draco().createDecoderModule({});
+  return decoderP;
+}
+
+/**
+ * Draco-encode a triangle mesh whose positions are integers (Neuroglancer's multi-resolution
+ * fragments: quantized positions, no Draco quantization). Edgebreaker, best compression.
+ */
+export async function encodeDracoIntMesh(positions: Int32Array, indices: Uint32Array): Promise<Uint8Array> {
+  if (indices.length === 0) return new Uint8Array(0);
+  const m = await dracoEncoder();
+  const encoder = new m.Encoder();
+  const builder = new m.MeshBuilder();
+  const mesh = new m.Mesh();
+  const out = new m.DracoInt8Array();
+  try {
+    builder.AddFacesToMesh(mesh, indices.length / 3, indices);
+    builder.AddInt32AttributeToMesh(mesh, m.POSITION, positions.length / 3, 3, positions);
+    encoder.SetSpeedOptions(5, 5);
+    encoder.SetEncodingMethod(m.MESH_EDGEBREAKER_ENCODING);
+    const n = encoder.EncodeMeshToDracoBuffer(mesh, out);
+    if (n <= 0) throw new WiringError('Draco encoding failed');
+    const bytes = new Uint8Array(n);
+    for (let i = 0; i < n; i++) bytes[i] = out.GetValue(i) & 0xff;
+    return bytes;
+  } finally {
+    m.destroy(out);
+    m.destroy(mesh);
+    m.destroy(builder);
+    m.destroy(encoder);
+  }
+}
+
+/** Decode a Draco mesh with an integer position attribute (for tests and reading our output). */
+export async function decodeDracoIntMesh(bytes: Uint8Array, where = 'Draco fragment'): Promise<{ positions: Int32Array; indices: Uint32Array }> {
+  if (bytes.length === 0) return { positions: new Int32Array(0), indices: new Uint32Array(0) };
+  const m = await dracoDecoder();
+  const decoder = new m.Decoder();
+  const mesh = new m.Mesh();
+  try {
+    const status = decoder.DecodeArrayToMesh(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes.byteLength, mesh);
+    if (!status.ok()) throw new FormatError(`not a Draco mesh: ${status.error_msg()}`, where);
+    m.destroy(status);
+    const np = mesh.num_points();
+    const nf = mesh.num_faces();
+    const attr = decoder.GetAttribute(mesh, decoder.GetAttributeId(mesh, m.POSITION));
+    const pbytes = np * 3 * 4;
+    const pp = m._malloc(pbytes);
+    decoder.GetAttributeDataArrayForAllPoints(mesh, attr, m.DT_INT32, pbytes, pp);
+    const positions = new Int32Array(m.HEAPU8.slice(pp, pp + pbytes).buffer);
+    m._free(pp);
+    const ibytes = nf * 3 * 4;
+    const ip = m._malloc(ibytes);
+    decoder.GetTrianglesUInt32Array(mesh, ibytes, ip);
+    const indices = new Uint32Array(m.HEAPU8.slice(ip, ip + ibytes).buffer);
+    m._free(ip);
+    return { positions, indices };
+  } finally {
+    m.destroy(mesh);
+    m.destroy(decoder);
+  }
+}

@@ -1,0 +1,119 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dataPath, describeData, tempDir } from '../../../test/data.js';
+import { decodeDracoIntMesh, encodeDracoIntMesh } from './draco.js';
+import { decodeObj, decodePly, encodeObj, encodePly, type TriMesh } from './plyobj.js';
+import {
+  decodeLegacyFragment,
+  decodeManifest,
+  decodeMultiresLod,
+  encodeLegacyFragment,
+  encodeMultires,
+  readLegacyMesh,
+  writeLegacyInfo,
+  writeLegacyMesh,
+  writeMultiresMesh,
+} from './precomputed.js';
+
+const tetra: TriMesh = {
+  vertices: new Float32Array([0, 0, 0, 8, 0, 0, 0, 8, 0, 0, 0, 40]),
+  indices: new Uint32Array([0, 2, 1, 0, 1, 3, 0, 3, 2, 1, 2, 3]),
+};
+
+describe('PLY and OBJ', () => {
+  it('round-trip a mesh', () => {
+    const p = decodePly(encodePly(tetra, 'segment 5'));
+    expect(Array.from(p.vertices)).toEqual(Array.from(tetra.vertices));
+    expect(Array.from(p.indices)).toEqual(Array.from(tetra.indices));
+    const o = decodeObj(encodeObj(tetra));
+    expect(Array.from(o.vertices)).toEqual(Array.from(tetra.vertices));
+    expect(Array.from(o.indices)).toEqual(Array.from(tetra.indices));
+  });
+  it('reads ASCII PLY with quads and rejects broken files', () => {
+    const text = 'ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n4 0 1 2 3\n';
+    const m = decodePly(new TextEncoder().encode(text));
+    expect(Array.from(m.indices)).toEqual([0, 1, 2, 0, 2, 3]);
+    expect(() => decodePly(new TextEncoder().encode('ply\nformat binary_big_endian 1.0\nend_header\n'))).toThrow(/binary_big_endian/);
+    expect(() => decodePly(new Uint8Array(10))).toThrow(/end_header/);
+    const bin = encodePly(tetra);
+    expect(() => decodePly(bin.subarray(0, bin.length - 5), 'x.ply')).toThrow(/x.ply: file ends/);
+    expect(() => decodeObj('v 0 0 0\nf 1 2 3\n', 'a.obj')).toThrow(/a.obj: line 2/);
+  });
+});
+
+describe('Neuroglancer legacy meshes', () => {
+  it('encode the documented layout and read back from a folder', async () => {
+    const bytes = encodeLegacyFragment(tetra);
+    expect(bytes.length).toBe(4 + 4 * 12 + 4 * 12);
+    expect(new DataView(bytes.buffer).getUint32(0, true)).toBe(4);
+    expect(Array.from(decodeLegacyFragment(bytes).indices)).toEqual(Array.from(tetra.indices));
+    expect(() => decodeLegacyFragment(bytes.subarray(0, 20), 'frag')).toThrow(/frag/);
+    const dir = await tempDir();
+    await writeLegacyInfo(dir);
+    await writeLegacyMesh(dir, 864691135639556411n, tetra);
+    expect(JSON.parse(await fs.readFile(path.join(dir, '864691135639556411:0'), 'utf8'))).toEqual({ fragments: ['864691135639556411:0:1'] });
+    const back = await readLegacyMesh(dir, 864691135639556411n);
+    expect(Array.from(back.vertices)).toEqual(Array.from(tetra.vertices));
+  });
+});
+
+describe('Neuroglancer multi-resolution Draco meshes', () => {
+  it('Draco round-trips integer positions exactly', async () => {
+    const pos = new Int32Array([0, 0, 0, 65535, 0, 0, 0, 65535, 0, 0, 0, 65535]);
+    const enc = await encodeDracoIntMesh(pos, tetra.indices);
+    const dec = await decodeDracoIntMesh(enc);
+    expect(dec.indices.length).toBe(12);
+    // Draco may reorder points: compare as sets of triangles of positions
+    const tri = (p: Int32Array, f: Uint32Array) =>
+      Array.from({ length: f.length / 3 }, (_, t) => [0, 1, 2].map((k) => Array.from(p.subarray(3 * f[3 * t + k], 3 * f[3 * t + k] + 3)).join(',')).sort().join('|')).sort();
+    expect(tri(dec.positions, dec.indices)).toEqual(tri(pos, tetra.indices));
+  });
+
+  it('writes a manifest and fragments that decode to the mesh within quantization', async () => {
+    const coarse: TriMesh = { vertices: tetra.vertices.slice(), indices: tetra.indices.slice(0, 9) };
+    const { manifest, data } = await encodeMultires([tetra, coarse], { lodScale0: 4 });
+    const m = decodeManifest(manifest);
+    expect(m.lodScales).toEqual([4, 8]);
+    expect(m.fragments.map((f) => f.sizes.length)).toEqual([1, 1]);
+    expect(m.fragments[0].sizes[0] + m.fragments[1].sizes[0]).toBe(data.length);
+    for (const lod of [0, 1]) {
+      const d = await decodeMultiresLod(manifest, data, lod);
+      expect(d.indices.length).toBe(lod === 0 ? 12 : 9);
+      // every decoded vertex is within quantization error of an original vertex
+      for (let i = 0; i < d.vertices.length; i += 3) {
+        let best = Infinity;
+        for (let j = 0; j < tetra.vertices.length; j += 3) {
+          best = Math.min(best, Math.hypot(d.vertices[i] - tetra.vertices[j], d.vertices[i + 1] - tetra.vertices[j + 1], d.vertices[i + 2] - tetra.vertices[j + 2]));
+        }
+        expect(best).toBeLessThan(0.01);
+      }
+    }
+    expect(() => decodeManifest(manifest.subarray(0, manifest.length - 4), 'm.index')).toThrow(/m.index/);
+    const dir = await tempDir();
+    await writeMultiresMesh(dir, 7n, [tetra]);
+    expect((await fs.readdir(dir)).sort()).toEqual(['7', '7.index']);
+  });
+});
+
+describeData('neuroglancer-testdata', 'Neuroglancer test meshes', () => {
+  it('reads the legacy mesh fragments shipped with Neuroglancer', async () => {
+    for (const name of ['simple1', 'simple2']) {
+      const file = dataPath('neuroglancer-testdata', 'mesh', name);
+      const bytes = new Uint8Array(await fs.readFile(file));
+      const m = decodeLegacyFragment(bytes, file);
+      expect(m.vertices.length / 3).toBe(4);
+      expect(m.indices.length / 3).toBe(4);
+      expect(Array.from(encodeLegacyFragment(m))).toEqual(Array.from(bytes));
+    }
+  });
+});
+
+describeData('hemibrain-da1', 'hemibrain PLY meshes', () => {
+  it('reads a trimesh-written binary PLY', async () => {
+    const file = dataPath('hemibrain-da1', 'ply', '722817260.ply');
+    const m = decodePly(new Uint8Array(await fs.readFile(file)), file);
+    expect(m.vertices.length / 3).toBe(17875);
+    expect(m.indices.length / 3).toBe(36127);
+  });
+});

@@ -1,0 +1,262 @@
+/**
+ * Neuroglancer precomputed meshes (spec: neuroglancer src/datasource/precomputed/meshes.md).
+ *
+ * - Legacy single-resolution: `info` {"@type": "neuroglancer_legacy_mesh"}, per segment a JSON
+ *   manifest `<id>:0` = {"fragments": [...]} and fragment files: uint32le vertex count, float32le
+ *   x,y,z (nm), uint32le triangle index triples.
+ * - Multi-resolution (`neuroglancer_multilod_draco`): per segment a binary manifest `<id>.index`
+ *   and a fragment data file `<id>` = Draco meshes concatenated in manifest order. Positions are
+ *   integers in [0, 2^bits) relative to the fragment's octree node.
+ *
+ * Our multi-resolution writer uses one octree node per level of detail: lod 0 is the full mesh in
+ * one node whose chunk_shape is the mesh's bounding box, lod k (a simplified mesh) sits in node
+ * [0,0,0] of size chunk_shape * 2^k, so no triangle crosses the 2x2x2 partition of any node.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Vec3 } from '../../core/box.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
+import { FormatError } from '../../core/errors.js';
+import { decodeDracoIntMesh, encodeDracoIntMesh } from './draco.js';
+import type { TriMesh } from './plyobj.js';
+
+// ---------------------------------------------------------------- legacy single resolution
+
+export function encodeLegacyFragment(mesh: TriMesh): Uint8Array {
+  const nv = mesh.vertices.length / 3;
+  const out = new Uint8Array(4 + nv * 12 + mesh.indices.length * 4);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, nv, true);
+  let o = 4;
+  for (let i = 0; i < mesh.vertices.length; i++, o += 4) dv.setFloat32(o, mesh.vertices[i], true);
+  for (let i = 0; i < mesh.indices.length; i++, o += 4) dv.setUint32(o, mesh.indices[i], true);
+  return out;
+}
+
+export function decodeLegacyFragment(bytes: Uint8Array, where = 'mesh fragment'): TriMesh {
+  if (bytes.length < 4) throw new FormatError(`${bytes.length} bytes: too short for a vertex count`, where);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const nv = dv.getUint32(0, true);
+  const rest = bytes.length - 4 - nv * 12;
+  if (rest < 0 || rest % 12 !== 0) {
+    throw new FormatError(`${nv} vertices need ${4 + nv * 12} bytes + a multiple of 12 for triangles; file has ${bytes.length}`, where);
+  }
+  const vertices = new Float32Array(nv * 3);
+  for (let i = 0; i < nv * 3; i++) vertices[i] = dv.getFloat32(4 + 4 * i, true);
+  const indices = new Uint32Array(rest / 4);
+  for (let i = 0; i < indices.length; i++) {
+    indices[i] = dv.getUint32(4 + nv * 12 + 4 * i, true);
+    if (indices[i] >= nv) throw new FormatError(`triangle index ${indices[i]} >= vertex count ${nv}`, where);
+  }
+  return { vertices, indices };
+}
+
+export async function writeLegacyInfo(dir: string): Promise<void> {
+  await writeJsonAtomic(path.join(dir, 'info'), { '@type': 'neuroglancer_legacy_mesh' });
+}
+
+/** Write one segment's mesh as a single fragment `<id>:0:1` with manifest `<id>:0`. */
+export async function writeLegacyMesh(dir: string, id: bigint, mesh: TriMesh): Promise<void> {
+  const frag = `${id}:0:1`;
+  await writeFileAtomic(path.join(dir, frag), encodeLegacyFragment(mesh));
+  await writeJsonAtomic(path.join(dir, `${id}:0`), { fragments: [frag] });
+}
+
+/** Read a segment's legacy mesh (all fragments concatenated). */
+export async function readLegacyMesh(dir: string, id: bigint): Promise<TriMesh> {
+  const mf = path.join(dir, `${id}:0`);
+  let manifest: { fragments?: unknown };
+  try {
+    manifest = JSON.parse(await fs.readFile(mf, 'utf8')) as { fragments?: unknown };
+  } catch (err) {
+    throw new FormatError(`cannot read manifest: ${(err as Error).message}`, mf);
+  }
+  if (!Array.isArray(manifest.fragments)) throw new FormatError('expected {"fragments": [names]}', mf);
+  const parts: TriMesh[] = [];
+  for (const f of manifest.fragments) {
+    const file = path.join(dir, String(f));
+    parts.push(decodeLegacyFragment(new Uint8Array(await fs.readFile(file)), file));
+  }
+  return concat(parts);
+}
+
+function concat(parts: TriMesh[]): TriMesh {
+  const nv = parts.reduce((s, p) => s + p.vertices.length, 0);
+  const ni = parts.reduce((s, p) => s + p.indices.length, 0);
+  const vertices = new Float32Array(nv);
+  const indices = new Uint32Array(ni);
+  let vo = 0;
+  let io = 0;
+  for (const p of parts) {
+    vertices.set(p.vertices, vo);
+    for (let i = 0; i < p.indices.length; i++) indices[io + i] = p.indices[i] + vo / 3;
+    vo += p.vertices.length;
+    io += p.indices.length;
+  }
+  return { vertices, indices };
+}
+
+// ---------------------------------------------------------------- multi-resolution (Draco)
+
+export interface MultiresInfo {
+  '@type': 'neuroglancer_multilod_draco';
+  vertex_quantization_bits: 10 | 16;
+  transform: number[];
+  lod_scale_multiplier: number;
+}
+
+export function multiresInfo(bits: 10 | 16 = 16): MultiresInfo {
+  return {
+    '@type': 'neuroglancer_multilod_draco',
+    vertex_quantization_bits: bits,
+    transform: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0],
+    lod_scale_multiplier: 1,
+  };
+}
+
+export interface Manifest {
+  chunkShape: Vec3;
+  gridOrigin: Vec3;
+  lodScales: number[];
+  vertexOffsets: Vec3[];
+  /** per lod: fragment positions [x,y,z] and byte sizes */
+  fragments: Array<{ positions: Vec3[]; sizes: number[] }>;
+}
+
+export function encodeManifest(m: Manifest): Uint8Array {
+  const nl = m.lodScales.length;
+  let n = 4 * (3 + 3 + 1 + nl + 3 * nl + nl);
+  for (const f of m.fragments) n += 4 * (4 * f.positions.length);
+  const out = new Uint8Array(n);
+  const dv = new DataView(out.buffer);
+  let o = 0;
+  const f32 = (v: number) => { dv.setFloat32(o, v, true); o += 4; };
+  const u32 = (v: number) => { dv.setUint32(o, v, true); o += 4; };
+  m.chunkShape.forEach(f32);
+  m.gridOrigin.forEach(f32);
+  u32(nl);
+  m.lodScales.forEach(f32);
+  for (const v of m.vertexOffsets) v.forEach(f32);
+  for (const f of m.fragments) u32(f.positions.length);
+  for (const f of m.fragments) {
+    for (let axis = 0; axis < 3; axis++) for (const p of f.positions) u32(p[axis]);
+    f.sizes.forEach(u32);
+  }
+  return out;
+}
+
+export function decodeManifest(bytes: Uint8Array, where = 'mesh manifest'): Manifest {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let o = 0;
+  const need = (k: number) => {
+    if (o + 4 * k > bytes.length) throw new FormatError(`truncated at byte ${o} (${bytes.length} bytes)`, where);
+  };
+  const f32 = () => { need(1); const v = dv.getFloat32(o, true); o += 4; return v; };
+  const u32 = () => { need(1); const v = dv.getUint32(o, true); o += 4; return v; };
+  const chunkShape: Vec3 = [f32(), f32(), f32()];
+  const gridOrigin: Vec3 = [f32(), f32(), f32()];
+  const nl = u32();
+  if (nl > 64) throw new FormatError(`num_lods ${nl} is implausible`, where);
+  const lodScales = Array.from({ length: nl }, f32);
+  const vertexOffsets: Vec3[] = Array.from({ length: nl }, () => [f32(), f32(), f32()] as Vec3);
+  const counts = Array.from({ length: nl }, u32);
+  const fragments = counts.map((c) => {
+    need(4 * c);
+    const axes = [0, 1, 2].map(() => Array.from({ length: c }, u32));
+    const positions = axes[0].map((_, i) => [axes[0][i], axes[1][i], axes[2][i]] as Vec3);
+    return { positions, sizes: Array.from({ length: c }, u32) };
+  });
+  if (o !== bytes.length) throw new FormatError(`${bytes.length - o} unexpected trailing bytes`, where);
+  return { chunkShape, gridOrigin, lodScales, vertexOffsets, fragments };
+}
+
+/**
+ * Encode a segment's levels of detail (lods[0] = full resolution, then coarser) as a manifest and
+ * fragment data. `lodScale0` is the lod-0 scale in nm (e.g. the smallest voxel size).
+ */
+export async function encodeMultires(lods: TriMesh[], opts: { bits?: 10 | 16; lodScale0?: number } = {}): Promise<{ manifest: Uint8Array; data: Uint8Array }> {
+  const bits = opts.bits ?? 16;
+  const qmax = 2 ** bits - 1;
+  const lo = [Infinity, Infinity, Infinity];
+  const hi = [-Infinity, -Infinity, -Infinity];
+  for (const m of lods) {
+    for (let i = 0; i < m.vertices.length; i += 3) {
+      for (let k = 0; k < 3; k++) {
+        const v = m.vertices[i + k];
+        if (v < lo[k]) lo[k] = v;
+        if (v > hi[k]) hi[k] = v;
+      }
+    }
+  }
+  if (!Number.isFinite(lo[0])) for (let k = 0; k < 3; k++) { lo[k] = 0; hi[k] = 1; }
+  const chunk: Vec3 = [0, 1, 2].map((k) => Math.max(hi[k] - lo[k], 1e-3) * (1 + 1e-6)) as unknown as Vec3;
+  const origin: Vec3 = [lo[0], lo[1], lo[2]];
+  const frags: Uint8Array[] = [];
+  const fragments: Manifest['fragments'] = [];
+  for (let lod = 0; lod < lods.length; lod++) {
+    const m = lods[lod];
+    const q = new Int32Array(m.vertices.length);
+    const s = 2 ** lod;
+    for (let i = 0; i < m.vertices.length; i += 3) {
+      for (let k = 0; k < 3; k++) {
+        const u = (m.vertices[i + k] - origin[k]) / (chunk[k] * s);
+        q[i + k] = Math.max(0, Math.min(qmax, Math.round(u * qmax)));
+      }
+    }
+    const bytes = await encodeDracoIntMesh(q, m.indices);
+    frags.push(bytes);
+    fragments.push({ positions: [[0, 0, 0]], sizes: [bytes.length] });
+  }
+  const scale0 = opts.lodScale0 ?? 1;
+  const manifest = encodeManifest({
+    chunkShape: chunk,
+    gridOrigin: origin,
+    lodScales: lods.map((_, i) => scale0 * 2 ** i),
+    vertexOffsets: lods.map(() => [0, 0, 0] as Vec3),
+    fragments,
+  });
+  const total = frags.reduce((a, b) => a + b.length, 0);
+  const data = new Uint8Array(total);
+  let o = 0;
+  for (const f of frags) {
+    data.set(f, o);
+    o += f.length;
+  }
+  return { manifest, data };
+}
+
+/** Decode every fragment of one lod back to nm positions (tests, inspection). */
+export async function decodeMultiresLod(manifestBytes: Uint8Array, data: Uint8Array, lod: number, bits: 10 | 16 = 16): Promise<TriMesh> {
+  const m = decodeManifest(manifestBytes);
+  if (lod >= m.lodScales.length) throw new FormatError(`lod ${lod} not in manifest (${m.lodScales.length} lods)`);
+  let off = 0;
+  for (let l = 0; l < lod; l++) off += m.fragments[l].sizes.reduce((a, b) => a + b, 0);
+  const qmax = 2 ** bits - 1;
+  const parts: TriMesh[] = [];
+  const f = m.fragments[lod];
+  for (let i = 0; i < f.sizes.length; i++) {
+    const d = await decodeDracoIntMesh(data.subarray(off, off + f.sizes[i]));
+    off += f.sizes[i];
+    const vertices = new Float32Array(d.positions.length);
+    const s = 2 ** lod;
+    for (let j = 0; j < d.positions.length; j += 3) {
+      for (let k = 0; k < 3; k++) {
+        vertices[j + k] = m.gridOrigin[k] + m.vertexOffsets[lod][k] + m.chunkShape[k] * s * (f.positions[i][k] + d.positions[j + k] / qmax);
+      }
+    }
+    parts.push({ vertices, indices: d.indices });
+  }
+  return concat(parts);
+}
+
+export async function writeMultiresInfo(dir: string, bits: 10 | 16 = 16): Promise<void> {
+  await writeJsonAtomic(path.join(dir, 'info'), multiresInfo(bits));
+}
+
+/** Write `<id>` (fragment data) then `<id>.index` (manifest), each atomically. */
+export async function writeMultiresMesh(dir: string, id: bigint, lods: TriMesh[], opts: { bits?: 10 | 16; lodScale0?: number } = {}): Promise<{ bytes: number }> {
+  const { manifest, data } = await encodeMultires(lods, opts);
+  await writeFileAtomic(path.join(dir, `${id}`), data);
+  await writeFileAtomic(path.join(dir, `${id}.index`), manifest);
+  return { bytes: data.length + manifest.length };
+}

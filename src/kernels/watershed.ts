@@ -1,0 +1,540 @@
+/**
+ * Seeded watershed (priority flood) on [x, y, z] volumes (x fastest: index = x + sx*(y + sy*z)).
+ *
+ * The flood follows scikit-image's `watershed(image, markers, connectivity=1)`: every seed voxel is
+ * queued with its own value; the lowest queued voxel is taken first (ties: first queued, first
+ * taken); each unlabelled neighbour takes the label of the voxel that reached it and is queued with its
+ * own value. The queue is a bucket queue over values quantised to `levels` steps between the volume's
+ * min and max (FIFO linked lists threaded through one Int32Array), so there is no heap and no
+ * per-voxel allocation; results differ from skimage only where two values fall into the same bucket.
+ *
+ * `twoD: true` floods every z section on its own (4-neighbourhood) — the 2-D-per-section mode for
+ * anisotropic stacks; labels stay unique over the volume.
+ *
+ * Seeds: `regionalMinima` (plateaus strictly lower than all their neighbours, = skimage
+ * local_minima + scipy label), `thresholdSeeds` (components of value < t with a size filter),
+ * `distanceSeeds` (maxima of the smoothed anisotropic distance transform of value < t).
+ * `affinityWatershed` is the Zlateski & Seung (2015) style watershed on a 3-channel affinity graph.
+ */
+import type { Vec3 } from '../core/box.js';
+import { UsageError } from '../core/errors.js';
+import { compactLabels, connectedComponents } from './components.js';
+import { edt } from './edt.js';
+import { gaussianFilter } from './filters.js';
+
+export interface FloodOptions {
+  /** Flood each z section separately (4-neighbourhood). Default false (3-D, 6-neighbourhood). */
+  twoD?: boolean;
+  /** Quantisation steps of the bucket queue (default 65536). */
+  levels?: number;
+  /** Voxels where mask is 0 are never flooded (stay 0). */
+  mask?: Uint8Array;
+}
+
+function checkVolume(what: string, length: number, shape: Vec3): number {
+  for (let i = 0; i < 3; i++) {
+    if (!Number.isInteger(shape[i]) || shape[i] < 0) throw new UsageError(`${what}: shape [${shape}] must be non-negative integers`);
+  }
+  const n = shape[0] * shape[1] * shape[2];
+  if (length !== n) throw new UsageError(`${what}: array has ${length} elements, expected ${n} for shape [${shape}]`);
+  return n;
+}
+
+/** Quantiser of a float volume onto 0..levels-1 (NaN -> top level). */
+function quantiser(values: Float32Array, levels: number): { lo: number; scale: number } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (!(hi > lo)) return { lo: Number.isFinite(lo) ? lo : 0, scale: 0 };
+  return { lo, scale: (levels - 1) / (hi - lo) };
+}
+
+/**
+ * Bucket-queue priority flood from the labelled voxels of `labels` (modified in place). Only voxels
+ * with label 0 (and mask != 0) are flooded. `start` lists the voxels to queue first (default: all
+ * labelled voxels in raster order).
+ */
+function flood(values: Float32Array, shape: Vec3, labels: Uint32Array, opts: FloodOptions, start?: Int32Array): void {
+  const [sx, sy, sz] = shape;
+  const n = sx * sy * sz;
+  if (n === 0) return;
+  const levels = opts.levels ?? 65536;
+  if (!Number.isInteger(levels) || levels < 2 || levels > 1 << 24) throw new UsageError(`watershed: levels must be an integer in 2..2^24, got ${levels}`);
+  const { lo, scale } = quantiser(values, levels);
+  const top = levels - 1;
+  const head = new Int32Array(levels).fill(-1);
+  const tail = new Int32Array(levels).fill(-1);
+  const next = new Int32Array(n);
+  const mask = opts.mask;
+  if (mask && mask.length !== n) throw new UsageError(`watershed: mask has ${mask.length} elements, expected ${n}`);
+  let cur = levels;
+  const level = (v: number): number => {
+    const q = Math.floor((v - lo) * scale);
+    return q >= 0 ? (q < top ? q : top) : q < 0 ? 0 : top; // NaN -> top
+  };
+  const push = (i: number, lv: number): void => {
+    next[i] = -1;
+    if (head[lv] < 0) head[lv] = i;
+    else next[tail[lv]] = i;
+    tail[lv] = i;
+    if (lv < cur) cur = lv;
+  };
+  if (start) {
+    for (let k = 0; k < start.length; k++) push(start[k], level(values[start[k]]));
+  } else {
+    for (let i = 0; i < n; i++) if (labels[i] !== 0) push(i, level(values[i]));
+  }
+  const sxy = sx * sy;
+  const useZ = !opts.twoD && sz > 1;
+  for (;;) {
+    while (cur < levels && head[cur] < 0) cur++;
+    if (cur >= levels) break;
+    const i = head[cur];
+    head[cur] = next[i];
+    const L = labels[i];
+    const x = i % sx;
+    const t = (i - x) / sx;
+    const y = t % sy;
+    const z = (t - y) / sy;
+    // neighbours in a fixed order: -x, +x, -y, +y, -z, +z
+    if (x > 0) {
+      const j = i - 1;
+      if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
+        labels[j] = L;
+        push(j, level(values[j]));
+      }
+    }
+    if (x + 1 < sx) {
+      const j = i + 1;
+      if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
+        labels[j] = L;
+        push(j, level(values[j]));
+      }
+    }
+    if (y > 0) {
+      const j = i - sx;
+      if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
+        labels[j] = L;
+        push(j, level(values[j]));
+      }
+    }
+    if (y + 1 < sy) {
+      const j = i + sx;
+      if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
+        labels[j] = L;
+        push(j, level(values[j]));
+      }
+    }
+    if (useZ) {
+      if (z > 0) {
+        const j = i - sxy;
+        if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
+          labels[j] = L;
+          push(j, level(values[j]));
+        }
+      }
+      if (z + 1 < sz) {
+        const j = i + sxy;
+        if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
+          labels[j] = L;
+          push(j, level(values[j]));
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Seeded watershed of `values` (low = interior, high = boundary) from `seeds` (0 = unseeded).
+ * Returns a new label array; `seeds` is not modified. Labels are the seed labels.
+ */
+export function seededWatershed(values: Float32Array, shape: Vec3, seeds: Uint32Array, opts: FloodOptions = {}): Uint32Array {
+  const n = checkVolume('seededWatershed', values.length, shape);
+  if (seeds.length !== n) throw new UsageError(`seededWatershed: seeds have ${seeds.length} elements, expected ${n}`);
+  const labels = Uint32Array.from(seeds);
+  if (opts.mask) for (let i = 0; i < n; i++) if (opts.mask[i] === 0) labels[i] = 0;
+  flood(values, shape, labels, opts);
+  return labels;
+}
+
+/**
+ * Regional minima: connected plateaus (6- or, with twoD, 4-connected, equal value) with no strictly
+ * lower neighbour, numbered 1..n in raster order of their first voxel (= scipy.ndimage.label of
+ * skimage.morphology.local_minima(values, connectivity=1)).
+ */
+export function regionalMinima(values: Float32Array, shape: Vec3, opts: { twoD?: boolean; mask?: Uint8Array } = {}): { labels: Uint32Array; count: number } {
+  const n = checkVolume('regionalMinima', values.length, shape);
+  const [sx, sy, sz] = shape;
+  const sxy = sx * sy;
+  const useZ = !opts.twoD && sz > 1;
+  const mask = opts.mask;
+  const labels = new Uint32Array(n);
+  // visited marker: 0 = no, 1 = in current plateau / done
+  const seen = new Uint8Array(n);
+  const stack = new Int32Array(n);
+  const members = new Int32Array(n);
+  let count = 0;
+  for (let s = 0; s < n; s++) {
+    if (seen[s] || (mask && mask[s] === 0)) continue;
+    const v = values[s];
+    let top = 0;
+    let nm = 0;
+    let isMin = true;
+    stack[top++] = s;
+    seen[s] = 1;
+    while (top > 0) {
+      const i = stack[--top];
+      members[nm++] = i;
+      const x = i % sx;
+      const t = (i - x) / sx;
+      const y = t % sy;
+      const z = (t - y) / sy;
+      for (let k = 0; k < 6; k++) {
+        let j: number;
+        if (k === 0) { if (x === 0) continue; j = i - 1; }
+        else if (k === 1) { if (x + 1 >= sx) continue; j = i + 1; }
+        else if (k === 2) { if (y === 0) continue; j = i - sx; }
+        else if (k === 3) { if (y + 1 >= sy) continue; j = i + sx; }
+        else if (k === 4) { if (!useZ || z === 0) continue; j = i - sxy; }
+        else { if (!useZ || z + 1 >= sz) continue; j = i + sxy; }
+        if (mask && mask[j] === 0) continue;
+        const w = values[j];
+        if (w < v) isMin = false;
+        else if (w === v && !seen[j]) {
+          seen[j] = 1;
+          stack[top++] = j;
+        }
+      }
+    }
+    if (isMin) {
+      count++;
+      for (let m = 0; m < nm; m++) labels[members[m]] = count;
+    }
+  }
+  // Plateaus were discovered in raster order of their first voxel, so the numbering is scipy's.
+  return { labels, count };
+}
+
+/** Drop labels with fewer than `minSize` voxels and renumber 1..n in raster order of first voxel. */
+export function sizeFilter(labels: Uint32Array, minSize: number): { labels: Uint32Array; count: number } {
+  if (minSize <= 1) {
+    const c = compactLabels(labels, labels);
+    return { labels, count: c.count };
+  }
+  let max = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] > max) max = labels[i];
+  const sizes = new Float64Array(max + 1);
+  for (let i = 0; i < labels.length; i++) sizes[labels[i]]++;
+  for (let i = 0; i < labels.length; i++) if (sizes[labels[i]] < minSize) labels[i] = 0;
+  const c = compactLabels(labels, labels);
+  return { labels, count: c.count };
+}
+
+/** Seeds = components of (value < threshold) with at least `minSize` voxels (6- or 4-connected). */
+export function thresholdSeeds(values: Float32Array, shape: Vec3, threshold: number, opts: { minSize?: number; twoD?: boolean } = {}): { labels: Uint32Array; count: number } {
+  const n = checkVolume('thresholdSeeds', values.length, shape);
+  const m = new Uint8Array(n);
+  for (let i = 0; i < n; i++) m[i] = values[i] < threshold ? 1 : 0;
+  const cc = connectedComponents(m, shape, { connectivity: opts.twoD ? 4 : 6 });
+  return (opts.minSize ?? 0) > 1 ? sizeFilter(cc.labels, opts.minSize!) : cc;
+}
+
+export interface DistanceSeedOptions {
+  /** Interior = value < threshold (default 0.5). */
+  threshold?: number;
+  /** Voxel size [x, y, z] for the distance transform (default [1, 1, 1]). */
+  sampling?: Vec3;
+  /** Gaussian smoothing of the distance map, in voxels (default 1; 0 = none). */
+  sigma?: number;
+  /** Maxima closer than this to the boundary (in sampling units) are dropped (default 0). */
+  minDistance?: number;
+  twoD?: boolean;
+}
+
+/**
+ * Seeds at the maxima of the (smoothed) distance transform of the interior (value < threshold):
+ * one seed per regional maximum plateau, i.e. per "thick" part of a cell.
+ * Returns the seeds and the distance map (unsmoothed).
+ */
+export function distanceSeeds(values: Float32Array, shape: Vec3, opts: DistanceSeedOptions = {}): { labels: Uint32Array; count: number; distance: Float32Array } {
+  const n = checkVolume('distanceSeeds', values.length, shape);
+  const [sx, sy, sz] = shape;
+  const t = opts.threshold ?? 0.5;
+  const sampling = opts.sampling ?? [1, 1, 1];
+  const fg = new Uint8Array(n);
+  for (let i = 0; i < n; i++) fg[i] = values[i] < t ? 1 : 0;
+  let dist: Float32Array;
+  if (opts.twoD) {
+    dist = new Float32Array(n);
+    const plane = sx * sy;
+    for (let z = 0; z < sz; z++) {
+      edt(fg.subarray(z * plane, (z + 1) * plane), [sx, sy, 1], { sampling, out: dist.subarray(z * plane, (z + 1) * plane) });
+    }
+  } else {
+    dist = edt(fg, shape, { sampling });
+  }
+  // No background at all: distances are infinite; use a flat map (one seed per component).
+  for (let i = 0; i < n; i++) if (dist[i] === Infinity) dist[i] = 3.0e38;
+  const sigma = opts.sigma ?? 1;
+  const smooth = sigma > 0 ? gaussianFilter(dist, shape, opts.twoD ? [sigma, sigma, 0] : [sigma, sigma, sigma * Math.min(1, sampling[0] / sampling[2])]) : Float32Array.from(dist);
+  const neg = smooth;
+  for (let i = 0; i < n; i++) neg[i] = -neg[i];
+  const minima = regionalMinima(neg, shape, { twoD: opts.twoD, mask: fg });
+  const minD = opts.minDistance ?? 0;
+  if (minD > 0) {
+    for (let i = 0; i < n; i++) if (minima.labels[i] !== 0 && dist[i] < minD) minima.labels[i] = 0;
+    const c = compactLabels(minima.labels, minima.labels);
+    return { labels: minima.labels, count: c.count, distance: dist };
+  }
+  return { labels: minima.labels, count: minima.count, distance: dist };
+}
+
+/**
+ * Remove segments smaller than `minSize` voxels and re-flood their voxels from the neighbouring
+ * segments (priority flood on `values`). Labels are renumbered 1..n by first voxel. In place.
+ */
+export function mergeSmallSegments(values: Float32Array, shape: Vec3, labels: Uint32Array, minSize: number, opts: FloodOptions = {}): number {
+  const n = checkVolume('mergeSmallSegments', values.length, shape);
+  let max = 0;
+  for (let i = 0; i < n; i++) if (labels[i] > max) max = labels[i];
+  const sizes = new Float64Array(max + 1);
+  for (let i = 0; i < n; i++) sizes[labels[i]]++;
+  let kept = 0;
+  for (let l = 1; l <= max; l++) if (sizes[l] >= minSize) kept++;
+  if (kept > 0 && minSize > 1) {
+    for (let i = 0; i < n; i++) if (sizes[labels[i]] < minSize) labels[i] = 0;
+    // queue the labelled voxels that touch a removed one
+    const [sx, sy, sz] = shape;
+    const sxy = sx * sy;
+    const useZ = !opts.twoD && sz > 1;
+    let cnt = 0;
+    const start = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      if (labels[i] === 0) continue;
+      const x = i % sx;
+      const t = (i - x) / sx;
+      const y = t % sy;
+      const z = (t - y) / sy;
+      const touches =
+        (x > 0 && labels[i - 1] === 0) || (x + 1 < sx && labels[i + 1] === 0) ||
+        (y > 0 && labels[i - sx] === 0) || (y + 1 < sy && labels[i + sx] === 0) ||
+        (useZ && z > 0 && labels[i - sxy] === 0) || (useZ && z + 1 < sz && labels[i + sxy] === 0);
+      if (touches) start[cnt++] = i;
+    }
+    flood(values, shape, labels, opts, start.subarray(0, cnt));
+  }
+  return compactLabels(labels, labels).count;
+}
+
+export type SeedMethod = 'minima' | 'threshold' | 'distance';
+
+export interface WatershedOptions extends FloodOptions {
+  /** How seeds are made (default 'distance'). */
+  seeds?: SeedMethod;
+  /** threshold / distance seeds: interior = value < threshold (default 0.5 for distance, 0.1 for threshold). */
+  threshold?: number;
+  /** threshold seeds: drop seed components smaller than this (voxels). */
+  minSeedSize?: number;
+  /** minima seeds: Gaussian pre-smoothing (voxels) used only to find the minima (default 0). */
+  seedSigma?: number;
+  /** distance seeds options. */
+  sampling?: Vec3;
+  distanceSigma?: number;
+  minDistance?: number;
+  /** After flooding, segments smaller than this are merged into their neighbours (default 0 = off). */
+  minSize?: number;
+}
+
+/** Supervoxels: seeds + seeded watershed + size filter, labels 1..count in raster order. */
+export function watershed(values: Float32Array, shape: Vec3, opts: WatershedOptions = {}): { labels: Uint32Array; count: number; seeds: number } {
+  const n = checkVolume('watershed', values.length, shape);
+  const method = opts.seeds ?? 'distance';
+  let seeds: { labels: Uint32Array; count: number };
+  if (method === 'minima') {
+    const s = opts.seedSigma ?? 0;
+    const sm = s > 0 ? gaussianFilter(values, shape, opts.twoD ? [s, s, 0] : s) : values;
+    seeds = regionalMinima(sm, shape, { twoD: opts.twoD });
+  } else if (method === 'threshold') {
+    seeds = thresholdSeeds(values, shape, opts.threshold ?? 0.1, { minSize: opts.minSeedSize, twoD: opts.twoD });
+  } else if (method === 'distance') {
+    seeds = distanceSeeds(values, shape, { threshold: opts.threshold ?? 0.5, sampling: opts.sampling, sigma: opts.distanceSigma, minDistance: opts.minDistance, twoD: opts.twoD });
+  } else {
+    throw new UsageError(`watershed: seeds must be minima, threshold or distance, got ${String(method)}`);
+  }
+  const labels = seeds.labels;
+  if (opts.mask) for (let i = 0; i < n; i++) if (opts.mask[i] === 0) labels[i] = 0;
+  flood(values, shape, labels, opts);
+  const count = (opts.minSize ?? 0) > 1 ? mergeSmallSegments(values, shape, labels, opts.minSize!, opts) : compactLabels(labels, labels).count;
+  return { labels, count, seeds: seeds.count };
+}
+
+export interface AffinityWatershedOptions {
+  /** Channel c holds the affinity between voxel p and p - e_axis[c]; default ['x', 'y', 'z'] (waterz/numpy files are ['z', 'y', 'x']). */
+  channelAxes?: ['x' | 'y' | 'z', 'x' | 'y' | 'z', 'x' | 'y' | 'z'];
+  /** Edges with affinity >= high join voxels into seeds (default 0.9999). */
+  high?: number;
+  /** Edges with affinity < low are never crossed; voxels reached by none stay 0 (default 0.0001). */
+  low?: number;
+  /** Drop seeds smaller than this (voxels) before flooding (default 0). */
+  minSeedSize?: number;
+  /** Merge final segments smaller than this into the neighbour with the strongest edge (default 0). */
+  minSize?: number;
+  levels?: number;
+}
+
+/**
+ * Watershed on a 3-channel affinity graph (Zlateski & Seung 2015 style): seeds are the components of
+ * edges with affinity >= high; then voxels are claimed along edges in decreasing affinity (bucket
+ * queue on 1 - affinity, FIFO ties), never across edges below `low`. Returns labels 1..count.
+ */
+export function affinityWatershed(affs: Float32Array, shape: Vec3, opts: AffinityWatershedOptions = {}): { labels: Uint32Array; count: number } {
+  const n = checkVolume('affinityWatershed', affs.length / 3, shape);
+  if (affs.length !== 3 * n) throw new UsageError(`affinityWatershed: expected 3 channels (${3 * n} values), got ${affs.length}`);
+  const [sx, sy, sz] = shape;
+  const sxy = sx * sy;
+  const axes = opts.channelAxes ?? ['x', 'y', 'z'];
+  const chan = { x: axes.indexOf('x'), y: axes.indexOf('y'), z: axes.indexOf('z') };
+  if (chan.x < 0 || chan.y < 0 || chan.z < 0) throw new UsageError(`affinityWatershed: channelAxes must name x, y and z once each, got ${axes}`);
+  const ax = affs.subarray(chan.x * n, (chan.x + 1) * n);
+  const ay = affs.subarray(chan.y * n, (chan.y + 1) * n);
+  const az = affs.subarray(chan.z * n, (chan.z + 1) * n);
+  const high = opts.high ?? 0.9999;
+  const low = opts.low ?? 0.0001;
+  // 1. seeds: union-find over edges >= high
+  const parent = new Int32Array(n);
+  for (let i = 0; i < n; i++) parent[i] = i;
+  const find = (a: number): number => {
+    while (parent[a] !== a) {
+      parent[a] = parent[parent[a]];
+      a = parent[a];
+    }
+    return a;
+  };
+  const join = (a: number, b: number): void => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) {
+      if (ra < rb) parent[rb] = ra;
+      else parent[ra] = rb;
+    }
+  };
+  const inSeed = new Uint8Array(n);
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++)
+      for (let x = 0; x < sx; x++) {
+        const i = x + sx * (y + sy * z);
+        if (x > 0 && ax[i] >= high) { join(i, i - 1); inSeed[i] = inSeed[i - 1] = 1; }
+        if (y > 0 && ay[i] >= high) { join(i, i - sx); inSeed[i] = inSeed[i - sx] = 1; }
+        if (z > 0 && az[i] >= high) { join(i, i - sxy); inSeed[i] = inSeed[i - sxy] = 1; }
+      }
+  const labels = new Uint32Array(n);
+  const rootLabel = new Uint32Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (!inSeed[i]) continue;
+    const r = find(i);
+    if (rootLabel[r] === 0) rootLabel[r] = ++count;
+    labels[i] = rootLabel[r];
+  }
+  if ((opts.minSeedSize ?? 0) > 1) count = sizeFilter(labels, opts.minSeedSize!).count;
+  // 2. flood along edges in decreasing affinity
+  const levels = opts.levels ?? 65536;
+  return floodAffinity(labels, count, ax, ay, az, shape, low, levels, opts.minSize ?? 0);
+}
+
+/** Affinity flood with an entry-based bucket queue (a voxel may be offered several times). */
+function floodAffinity(labels: Uint32Array, count: number, ax: Float32Array, ay: Float32Array, az: Float32Array, shape: Vec3, low: number, levels: number, minSize: number): { labels: Uint32Array; count: number } {
+  const [sx, sy, sz] = shape;
+  const n = sx * sy * sz;
+  const sxy = sx * sy;
+  const top = levels - 1;
+  const head = new Int32Array(levels).fill(-1);
+  const tail = new Int32Array(levels).fill(-1);
+  // entries: voxel, label, next
+  let cap = Math.max(1024, n);
+  let eVox = new Int32Array(cap);
+  let eLab = new Uint32Array(cap);
+  let eNext = new Int32Array(cap);
+  let ne = 0;
+  let cur = levels;
+  const best = new Float32Array(n).fill(-1);
+  const push = (j: number, L: number, a: number): void => {
+    if (labels[j] !== 0 || a < low || a <= best[j]) return;
+    best[j] = a;
+    let lv = Math.floor((1 - a) * top);
+    if (!(lv >= 0)) lv = top;
+    if (lv > top) lv = top;
+    if (ne === cap) {
+      cap *= 2;
+      const v = new Int32Array(cap); v.set(eVox); eVox = v;
+      const l = new Uint32Array(cap); l.set(eLab); eLab = l;
+      const x = new Int32Array(cap); x.set(eNext); eNext = x;
+    }
+    const e = ne++;
+    eVox[e] = j;
+    eLab[e] = L;
+    eNext[e] = -1;
+    if (head[lv] < 0) head[lv] = e;
+    else eNext[tail[lv]] = e;
+    tail[lv] = e;
+    if (lv < cur) cur = lv;
+  };
+  const expand = (i: number): void => {
+    const L = labels[i];
+    const x = i % sx;
+    const t = (i - x) / sx;
+    const y = t % sy;
+    const z = (t - y) / sy;
+    if (x > 0) push(i - 1, L, ax[i]);
+    if (x + 1 < sx) push(i + 1, L, ax[i + 1]);
+    if (y > 0) push(i - sx, L, ay[i]);
+    if (y + 1 < sy) push(i + sx, L, ay[i + sx]);
+    if (z > 0) push(i - sxy, L, az[i]);
+    if (z + 1 < sz) push(i + sxy, L, az[i + sxy]);
+  };
+  for (let i = 0; i < n; i++) if (labels[i] !== 0) expand(i);
+  for (;;) {
+    while (cur < levels && head[cur] < 0) cur++;
+    if (cur >= levels) break;
+    const e = head[cur];
+    head[cur] = eNext[e];
+    const j = eVox[e];
+    if (labels[j] !== 0) continue;
+    labels[j] = eLab[e];
+    expand(j);
+  }
+  // Voxels no strong edge reaches (isolated by edges < low): each connected group of them becomes its own segment.
+  let orphans = false;
+  for (let i = 0; i < n; i++) if (labels[i] === 0) { orphans = true; break; }
+  if (orphans) {
+    const m = new Uint8Array(n);
+    for (let i = 0; i < n; i++) m[i] = labels[i] === 0 ? 1 : 0;
+    const cc = connectedComponents(m, shape, { connectivity: 6 });
+    for (let i = 0; i < n; i++) if (labels[i] === 0) labels[i] = count + cc.labels[i];
+    count += cc.count;
+  }
+  if (minSize > 1) {
+    // boundary value per voxel = 1 - max incident affinity, used to re-flood small segments
+    const b = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const x = i % sx;
+      const t = (i - x) / sx;
+      const y = t % sy;
+      const z = (t - y) / sy;
+      let a = 0;
+      if (x > 0) a = Math.max(a, ax[i]);
+      if (x + 1 < sx) a = Math.max(a, ax[i + 1]);
+      if (y > 0) a = Math.max(a, ay[i]);
+      if (y + 1 < sy) a = Math.max(a, ay[i + sx]);
+      if (z > 0) a = Math.max(a, az[i]);
+      if (z + 1 < sz) a = Math.max(a, az[i + sxy]);
+      b[i] = 1 - a;
+    }
+    return { labels, count: mergeSmallSegments(b, shape, labels, minSize) };
+  }
+  return { labels, count: compactLabels(labels, labels).count };
+}

@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
+import { register as analyse } from './analyse.js';
+import { register as connectome } from './connectome.js';
 import { register as downsample } from './downsample.js';
 import { register as exportLayer } from './export.js';
 import { register as importVolume } from './import.js';
 import { register as info } from './info.js';
+import { register as query } from './query.js';
 import { register as worker } from './worker.js';
 
 /** Each command module exports a `register(program)` that adds its subcommand and returns it. */
@@ -10,9 +13,12 @@ export type RegisterCommand = (program: Command) => Command;
 
 // One line per command; keep alphabetical.
 export const commands: RegisterCommand[] = [
+  analyse,
+  connectome,
   downsample,
   exportLayer,
   importVolume,
   info,
+  query,
   worker,
 ];

@@ -645,7 +645,9 @@ export class Forest {
     const hpad = (4 - ((8 + hl) % 4)) % 4;
     const need = 8 + hl + hpad + 4 * (T + 3 * N + L * K);
     if (bytes.length !== need) throw new FormatError(`file has ${bytes.length} bytes, the header describes ${need}`, where);
-    const copy = bytes.slice(8 + hl + hpad);
+    // copy into a fresh, aligned buffer (a Node Buffer's slice() is a view into a shared pool)
+    const copy = new Uint8Array(bytes.length - (8 + hl + hpad));
+    copy.set(bytes.subarray(8 + hl + hpad));
     let o = 0;
     const take = <A extends Int32Array | Float32Array>(C: new (b: ArrayBuffer, o: number, n: number) => A, len: number): A => {
       const a = new C(copy.buffer, o, len);

@@ -1,0 +1,83 @@
+/**
+ * A pixel classifier model: a random forest (src/ml/forest.ts, WRF1 file) whose metadata records
+ * how its features are computed and what its outputs mean.
+ *
+ * meta = { kind: 'wiring-pixel-classifier', version: 1, featureConfig, featureNames, target,
+ *          labelValues, outputs, rawDtype, voxelSize }
+ *  - target 'labels': class k is label value labelValues[k]; prediction writes one channel per class.
+ *  - target 'gt': classes [interior, boundary]; prediction writes one channel, P(boundary).
+ */
+import { promises as fs } from 'node:fs';
+import type { Vec3 } from '../../core/box.js';
+import { FormatError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/atomic.js';
+import { FEATURE_NAMES, type FeatureConfig, featureCount, featureNames } from './features.js';
+import { Forest } from '../../ml/forest.js';
+
+export interface PixelModelMeta {
+  kind: 'wiring-pixel-classifier';
+  version: 1;
+  featureConfig: FeatureConfig;
+  featureNames: string[];
+  target: 'labels' | 'gt';
+  /** Label value of each class (decimal strings; for target 'gt': ['interior', 'boundary']). */
+  labelValues: string[];
+  /** Names of the output channels. */
+  outputs: string[];
+  rawDtype: string;
+  voxelSize: Vec3;
+}
+
+export class PixelModel {
+  constructor(
+    readonly forest: Forest,
+    readonly meta: PixelModelMeta,
+  ) {}
+
+  get outputChannels(): number {
+    return this.meta.outputs.length;
+  }
+
+  async save(file: string): Promise<void> {
+    await writeFileAtomic(file, this.forest.toBytes());
+  }
+
+  static async load(file: string): Promise<PixelModel> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await fs.readFile(file);
+    } catch (e) {
+      throw new FormatError(`cannot read model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+    }
+    return PixelModel.fromForest(Forest.fromBytes(bytes, file), file);
+  }
+
+  static fromForest(forest: Forest, where: string): PixelModel {
+    const m = forest.meta as Partial<PixelModelMeta>;
+    if (m.kind !== 'wiring-pixel-classifier') {
+      throw new FormatError(`meta.kind is ${JSON.stringify(m.kind)}: this forest is not a pixel classifier (train one with wiring train-pixels)`, where);
+    }
+    if (m.version !== 1) throw new FormatError(`meta.version ${JSON.stringify(m.version)} is not supported (expected 1)`, where);
+    const cfg = m.featureConfig;
+    if (!cfg || !Array.isArray(cfg.sigmas) || !Array.isArray(cfg.features) || (cfg.dims !== 2 && cfg.dims !== 3)) {
+      throw new FormatError('meta.featureConfig is missing or malformed', where);
+    }
+    for (const f of cfg.features) {
+      if (!(FEATURE_NAMES as readonly string[]).includes(f)) throw new FormatError(`meta.featureConfig names unknown feature ${JSON.stringify(f)}`, where);
+    }
+    const n = featureCount(cfg);
+    if (n !== forest.nFeatures) {
+      throw new FormatError(`the feature configuration gives ${n} features but the forest was trained on ${forest.nFeatures}`, where);
+    }
+    const names = featureNames(cfg);
+    if (Array.isArray(m.featureNames) && m.featureNames.join(',') !== names.join(',')) {
+      throw new FormatError(`meta.featureNames [${m.featureNames.slice(0, 4).join(',')}...] do not match this build's feature stack [${names.slice(0, 4).join(',')}...]`, where);
+    }
+    if (m.target !== 'labels' && m.target !== 'gt') throw new FormatError(`meta.target ${JSON.stringify(m.target)}: expected "labels" or "gt"`, where);
+    if (!Array.isArray(m.outputs) || m.outputs.length < 1) throw new FormatError('meta.outputs is missing', where);
+    if (!Array.isArray(m.labelValues) || m.labelValues.length !== forest.nClasses) {
+      throw new FormatError(`meta.labelValues has ${m.labelValues?.length} entries for ${forest.nClasses} classes`, where);
+    }
+    return new PixelModel(forest, m as PixelModelMeta);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Prediction with a pixel classifier: whole-volume (`predictVolume`) and blockwise through the
+ * scheduler (`predictPixelsBlock` + `predictPixelsTask`). Outputs float32 probabilities in [0, 1]
+ * or uint8 (round(255 p)), one channel per class, or one channel P(boundary) for `--gt` models.
+ */
+import { promises as fs } from 'node:fs';
+import { type Box, type Vec3, boxContains, boxShape, boxToString } from '../../core/box.js';
+import { UsageError } from '../../core/errors.js';
+import { Volume } from '../../core/volume.js';
+import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
+import { computeFeatures, featureCount, featureMargin } from './features.js';
+import { PixelModel } from './model.js';
+import { toFloat32 } from './training.js';
+
+export type OutputDtype = 'float32' | 'uint8';
+
+/**
+ * Predict the voxels of `target` (default raw.box) from `raw` (which should cover target plus the
+ * model's feature margin wherever the data has it). Returns a Volume over `target`.
+ */
+export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box; dtype?: OutputDtype } = {}): Volume {
+  const target = opts.box ?? raw.box;
+  if (!boxContains(raw.box, target)) throw new UsageError(`prediction box (${boxToString(target)}) is outside the raw block (${boxToString(raw.box)})`);
+  if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one`);
+  const cfg = model.meta.featureConfig;
+  const F = featureCount(cfg);
+  const rs = raw.shape;
+  const nv = rs[0] * rs[1] * rs[2];
+  const feats = computeFeatures(toFloat32(raw), rs, cfg);
+  const ts = boxShape(target);
+  const n = ts[0] * ts[1] * ts[2];
+  // gather the target's features (feature-major)
+  let x: Float32Array;
+  if (n === nv) x = feats;
+  else {
+    x = new Float32Array(n * F);
+    const ox = target.min[0] - raw.box.min[0], oy = target.min[1] - raw.box.min[1], oz = target.min[2] - raw.box.min[2];
+    for (let f = 0; f < F; f++) {
+      let o = f * n;
+      for (let z = 0; z < ts[2]; z++) {
+        for (let y = 0; y < ts[1]; y++) {
+          const s = f * nv + ox + rs[0] * (oy + y + rs[1] * (oz + z));
+          x.set(feats.subarray(s, s + ts[0]), o);
+          o += ts[0];
+        }
+      }
+    }
+  }
+  const prob = model.forest.predictProba(x, n, 'feature-major');
+  const K = model.forest.nClasses;
+  const C = model.outputChannels;
+  // gt models: the boundary class (index 1) only
+  const first = model.meta.target === 'gt' ? 1 : 0;
+  const dtype = opts.dtype ?? 'float32';
+  const out = Volume.zeros(dtype, target, { channels: C, voxelSize: raw.voxelSize });
+  if (first + C > K) throw new UsageError(`model has ${K} classes but ${C} outputs`);
+  const src = prob.subarray(first * n, (first + C) * n);
+  if (dtype === 'float32') (out.data as Float32Array).set(src);
+  else {
+    const d = out.data as Uint8Array;
+    for (let i = 0; i < src.length; i++) d[i] = Math.round(src[i] * 255);
+  }
+  return out;
+}
+
+export interface PredictParams {
+  model: string;
+  dtype: OutputDtype;
+}
+
+const cache = new Map<string, { mtime: number; model: PixelModel }>();
+
+async function loadCached(file: string): Promise<PixelModel> {
+  const st = await fs.stat(file).catch(() => undefined);
+  const hit = cache.get(file);
+  if (hit && st && hit.mtime === st.mtimeMs) return hit.model;
+  const model = await PixelModel.load(file);
+  cache.set(file, { mtime: st?.mtimeMs ?? 0, model });
+  return model;
+}
+
+/** Block function: inputs.raw covers ctx.readBox; writes outputs.out over ctx.box. */
+export async function predictPixelsBlock(ctx: BlockContext<PredictParams>): Promise<BlockResult> {
+  const model = await loadCached(ctx.params.model);
+  const raw = ctx.inputs.raw;
+  if (!raw) throw new UsageError('predict block: missing input "raw"');
+  return { volumes: { out: predictVolume(model, raw, { box: ctx.box, dtype: ctx.params.dtype }) } };
+}
+
+/** The scheduler task for blockwise prediction. */
+export function predictPixelsTask(o: {
+  model: PixelModel;
+  modelPath: string;
+  raw: string;
+  out: string;
+  bounds: Box;
+  blockShape: Vec3;
+  dtype: OutputDtype;
+  name?: string;
+}): BlockTask<PredictParams> {
+  const cfg = o.model.meta.featureConfig;
+  const margin = featureMargin(cfg);
+  const readVoxels = (o.blockShape[0] + 2 * margin[0]) * (o.blockShape[1] + 2 * margin[1]) * (o.blockShape[2] + 2 * margin[2]);
+  return {
+    name: o.name ?? 'predict-pixels',
+    module: import.meta.url,
+    fn: 'predictPixelsBlock',
+    params: { model: o.modelPath, dtype: o.dtype },
+    inputs: { raw: o.raw },
+    outputs: { out: { layer: o.out } },
+    bounds: o.bounds,
+    blockShape: o.blockShape,
+    margin,
+    // features dominate: all channels over the read box, plus ~12 float32 temporaries
+    memoryPerBlock: readVoxels * (featureCount(cfg) + 12) * 4,
+  };
+}

@@ -1,6 +1,6 @@
 // Test support for the scheduler: a throw-away redis-server, child processes running TypeScript.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, promises as fs, mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -137,3 +137,25 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Every file under `dir` (relative path -> bytes), leaving out the state folder and temp files. */
+export async function snapshot(dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const walk = async (d: string) => {
+    for (const e of await fs.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (!/\.tmp-/.test(e.name)) out.set(path.relative(dir, p), await fs.readFile(p));
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+export function expectSameFiles(a: Map<string, Buffer>, b: Map<string, Buffer>, what: string): void {
+  const ka = [...a.keys()].sort().join('\n');
+  const kb = [...b.keys()].sort().join('\n');
+  if (ka !== kb) throw new Error(`${what}: different files:\n${ka}\n---\n${kb}`);
+  for (const [k, v] of a) if (!v.equals(b.get(k)!)) throw new Error(`${what}: ${k} differs`);
+}
+

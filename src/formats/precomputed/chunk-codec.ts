@@ -1,0 +1,149 @@
+// Encoding and decoding of one precomputed chunk: raw, compressed_segmentation, jpeg, png, with
+// an optional gzip layer (detected by its magic bytes when reading).
+// A chunk is [x, y, z, channel] with x fastest: exactly a Volume's data layout.
+import { gunzip as gunzipCb, gzip as gzipCb } from 'node:zlib';
+import { promisify } from 'node:util';
+import sharp, { type OutputInfo } from 'sharp';
+import type { Vec3 } from '../../core/box.js';
+import { type AnyTypedArray, type DataType, allocate, asBytes, bytesPerElement, viewBytes } from '../../core/dtype.js';
+import { FormatError, UsageError } from '../../core/errors.js';
+import { decodeCompressedSegmentation, encodeCompressedSegmentation } from './compressed-segmentation.js';
+import type { ChunkEncoding } from './info.js';
+
+const gunzipAsync = promisify(gunzipCb) as (b: Uint8Array, o: { maxOutputLength: number }) => Promise<Buffer>;
+const gzipAsync = promisify(gzipCb) as (b: Uint8Array, o?: { level?: number }) => Promise<Buffer>;
+
+export interface ChunkFormat {
+  dtype: DataType;
+  channels: number;
+  encoding: ChunkEncoding;
+  blockSize?: Vec3;
+}
+
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.byteLength >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** The most bytes a valid encoded chunk of this shape could take (a gzip-bomb guard). */
+function maxEncodedBytes(f: ChunkFormat, shape: Vec3): number {
+  const n = shape[0] * shape[1] * shape[2] * f.channels;
+  const raw = n * bytesPerElement(f.dtype);
+  if (f.encoding === 'compressed_segmentation') return 16 + raw * 3 + n * 8;
+  return raw * 4 + 1024 * 1024;
+}
+
+/** gunzip when the bytes carry the gzip magic; a raw chunk that merely starts with it is kept. */
+export async function maybeGunzip(bytes: Uint8Array, where: string, max: number, rawLength?: number): Promise<Uint8Array> {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    return await gunzipAsync(bytes, { maxOutputLength: max });
+  } catch (err) {
+    if (rawLength !== undefined && bytes.byteLength === rawLength) return bytes;
+    throw new FormatError(`chunk has the gzip signature but does not decompress (${(err as Error).message})`, where);
+  }
+}
+
+/**
+ * Decode a chunk file's bytes into a typed array of `shape` x channels (x fastest). `where` (the
+ * chunk path) names the chunk in errors: wrong byte length, corrupt encodings, bad images.
+ */
+export async function decodeChunk(bytes: Uint8Array, f: ChunkFormat, shape: Vec3, where: string): Promise<AnyTypedArray> {
+  const nvox = shape[0] * shape[1] * shape[2];
+  const rawLength = nvox * f.channels * bytesPerElement(f.dtype);
+  const data = await maybeGunzip(bytes, where, maxEncodedBytes(f, shape), f.encoding === 'raw' ? rawLength : undefined);
+  switch (f.encoding) {
+    case 'raw': {
+      if (data.byteLength !== rawLength) {
+        throw new FormatError(
+          `expected ${rawLength} bytes (raw ${f.dtype} [${shape}] x ${f.channels} channel(s)), got ${data.byteLength}`,
+          where,
+        );
+      }
+      const view = viewBytes(f.dtype, data, where);
+      // Own the memory when the view shares a pooled Buffer.
+      return view.byteLength === view.buffer.byteLength ? view : (view.slice() as AnyTypedArray);
+    }
+    case 'compressed_segmentation': {
+      if (f.dtype !== 'uint32' && f.dtype !== 'uint64') throw new FormatError(`compressed_segmentation needs uint32 or uint64, not ${f.dtype}`, where);
+      return decodeCompressedSegmentation(data, f.dtype, shape, f.channels, f.blockSize ?? [8, 8, 8], where);
+    }
+    case 'jpeg':
+    case 'png':
+      return decodeImage(data, f, shape, where);
+  }
+}
+
+async function decodeImage(data: Uint8Array, f: ChunkFormat, shape: Vec3, where: string): Promise<AnyTypedArray> {
+  const nvox = shape[0] * shape[1] * shape[2];
+  const depth = f.dtype === 'uint16' ? 'ushort' : 'uchar';
+  if (f.dtype !== 'uint8' && !(f.encoding === 'png' && f.dtype === 'uint16')) {
+    throw new FormatError(`${f.encoding} chunks hold uint8${f.encoding === 'png' ? ' or uint16' : ''}, not ${f.dtype}`, where);
+  }
+  let pixels: Buffer;
+  let info: OutputInfo;
+  try {
+    const r = await sharp(data, { failOn: 'error', limitInputPixels: Math.max(1, nvox) }).raw({ depth }).toBuffer({ resolveWithObject: true });
+    pixels = r.data;
+    info = r.info;
+  } catch (err) {
+    throw new FormatError(`${f.encoding} image does not decode (${(err as Error).message})`, where);
+  }
+  if (info.width * info.height !== nvox) {
+    throw new FormatError(
+      `${f.encoding} image is ${info.width}x${info.height} = ${info.width * info.height} pixels, expected ${nvox} (chunk [${shape}])`,
+      where,
+    );
+  }
+  const out = allocate(f.dtype, nvox * f.channels) as Uint8Array | Uint16Array;
+  const src = f.dtype === 'uint16' ? new Uint16Array(pixels.buffer, pixels.byteOffset, pixels.byteLength >>> 1) : pixels;
+  const ic = info.channels;
+  if (src.length !== nvox * ic) throw new FormatError(`${f.encoding} image decoded to ${src.length} samples, expected ${nvox * ic}`, where);
+  for (let c = 0; c < f.channels; c++) {
+    // Grey images stored as RGB give channel 0 for every channel; missing channels repeat the last.
+    const sc = Math.min(c, ic - 1);
+    const base = c * nvox;
+    for (let i = 0, s = sc; i < nvox; i++, s += ic) out[base + i] = src[s];
+  }
+  return out;
+}
+
+/** Encode a chunk (`data` = shape x channels, x fastest); `gzip` wraps the result in gzip. */
+export async function encodeChunk(
+  data: AnyTypedArray,
+  f: ChunkFormat,
+  shape: Vec3,
+  opts: { gzip?: boolean; jpegQuality?: number } = {},
+): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  const nvox = shape[0] * shape[1] * shape[2];
+  switch (f.encoding) {
+    case 'raw':
+      bytes = asBytes(data);
+      break;
+    case 'compressed_segmentation':
+      if (!(data instanceof Uint32Array || data instanceof BigUint64Array)) {
+        throw new UsageError(`compressed_segmentation encodes uint32 or uint64 labels, not ${f.dtype}`);
+      }
+      bytes = encodeCompressedSegmentation(data, shape, f.channels, f.blockSize ?? [8, 8, 8]);
+      break;
+    case 'jpeg':
+    case 'png': {
+      const ch = f.channels;
+      const is16 = f.dtype === 'uint16';
+      if (!(data instanceof Uint8Array) && !(is16 && f.encoding === 'png' && data instanceof Uint16Array)) {
+        throw new UsageError(`${f.encoding} chunks hold uint8${f.encoding === 'png' ? ' or uint16' : ''}, not ${f.dtype}`);
+      }
+      const inter = is16 ? new Uint16Array(nvox * ch) : new Uint8Array(nvox * ch);
+      for (let c = 0; c < ch; c++) for (let i = 0; i < nvox; i++) inter[i * ch + c] = data[c * nvox + i];
+      const img = sharp(Buffer.from(inter.buffer, inter.byteOffset, inter.byteLength), {
+        raw: { width: shape[0], height: shape[1] * shape[2], channels: ch as 1 | 2 | 3 | 4, ...(is16 ? { depth: 'ushort' } : {}) },
+      });
+      bytes =
+        f.encoding === 'jpeg'
+          ? await img.jpeg({ quality: opts.jpegQuality ?? 90, chromaSubsampling: '4:4:4' }).toBuffer()
+          : await img.png({ compressionLevel: 6 }).toBuffer();
+      break;
+    }
+  }
+  return opts.gzip ? await gzipAsync(bytes, { level: 6 }) : bytes;
+}

@@ -1,0 +1,29 @@
+// Neuroglancer precomputed: Wiring's canonical on-disk dataset layer. All vectors [x, y, z].
+export {
+  type ShardingSpec,
+  type ScaleInfo,
+  type PrecomputedInfo,
+  type ChunkEncoding,
+  type MakeInfoOptions,
+  makeInfo,
+  parseInfo,
+  validateInfo,
+  stringifyInfo,
+  checkSharding,
+  scaleKey,
+  MAX_CHUNK_BYTES,
+} from './info.js';
+export { PrecomputedLayer, isPrecomputedLayer, type CreateOptions, type IoStats } from './layer.js';
+export { type ChunkFormat, decodeChunk, encodeChunk, isGzip, maybeGunzip } from './chunk-codec.js';
+export { type LabelArray, encodeCompressedSegmentation, decodeCompressedSegmentation } from './compressed-segmentation.js';
+export {
+  ShardReader,
+  compressedMortonCode,
+  mortonBits,
+  hashChunkId,
+  locateChunk,
+  shardFileName,
+  shardShape,
+  encodeShard,
+} from './sharding.js';
+export { murmurhash3_x86_128, murmurhash3_x86_128_bytes, murmurhash3_x86_128_uint64 } from './murmurhash3.js';

@@ -1,0 +1,401 @@
+// A Neuroglancer precomputed layer folder: `info` + one folder per scale of chunk files
+// `<key>/<x0>-<x1>_<y0>-<y1>_<z0>-<z1>` (clipped at the bounds) or sharded `<key>/<hex>.shard`.
+// All boxes are half-open [x, y, z] voxel boxes in the scale's own voxel grid.
+// This module is a format: it knows nothing of the scheduler.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { type Box, type Vec3, boxContains, boxFromShape, boxIsEmpty, boxShape, boxToString } from '../../core/box.js';
+import { ChunkGrid } from '../../core/chunks.js';
+import { type AnyTypedArray, type DataType, bytesPerElement } from '../../core/dtype.js';
+import { FormatError, UsageError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/atomic.js';
+import { Volume, copyBox } from '../../core/volume.js';
+import type { VolumeSource } from '../source.js';
+import { type ChunkFormat, decodeChunk, encodeChunk } from './chunk-codec.js';
+import { type PrecomputedInfo, type ScaleInfo, checkSharding, parseInfo, stringifyInfo, validateInfo } from './info.js';
+import { ShardReader, compressedMortonCode, encodeShard, locateChunk, shardFileName, shardShape } from './sharding.js';
+
+/** Key in `info` where Wiring keeps its own settings (Neuroglancer ignores unknown keys). */
+const WIRING_KEY = 'wiring';
+
+export interface CreateOptions {
+  /** Replace an existing layer (its info and the folders of its scales). */
+  overwrite?: boolean;
+  /** gzip unsharded chunk files (remembered in the info, so later writers do the same). */
+  gzip?: boolean;
+}
+
+/** Counters of file access, for tests and benchmarks (reads touch only the chunks needed). */
+export interface IoStats {
+  chunkFilesRead: number;
+  chunkFilesMissing: number;
+  shardFilesOpened: number;
+  filesWritten: number;
+}
+
+function isEnoent(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function inside(dir: string, p: string): boolean {
+  const rel = path.relative(dir, p);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+export class PrecomputedLayer {
+  readonly stats: IoStats = { chunkFilesRead: 0, chunkFilesMissing: 0, shardFilesOpened: 0, filesWritten: 0 };
+
+  private constructor(
+    readonly dir: string,
+    public info: PrecomputedInfo,
+  ) {}
+
+  get infoFile(): string {
+    return path.join(this.dir, 'info');
+  }
+
+  /** Open a layer folder; FormatError naming the info file and field if it is missing or invalid. */
+  static async open(dir: string): Promise<PrecomputedLayer> {
+    const file = path.join(dir, 'info');
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      if (isEnoent(err)) throw new FormatError('no info file: not a Neuroglancer precomputed layer folder', file);
+      if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new FormatError('info is a folder, expected a JSON file', file);
+      throw err;
+    }
+    return new PrecomputedLayer(dir, parseInfo(text, file));
+  }
+
+  /** Create a layer: validates and writes `info` atomically. Refuses to replace one unless `overwrite`. */
+  static async create(dir: string, info: PrecomputedInfo, opts: CreateOptions = {}): Promise<PrecomputedLayer> {
+    const file = path.join(dir, 'info');
+    const copy = JSON.parse(stringifyInfo(info)) as Record<string, unknown>;
+    if (opts.gzip) copy[WIRING_KEY] = { ...((copy[WIRING_KEY] as object) ?? {}), gzip: true };
+    let checked: PrecomputedInfo;
+    try {
+      checked = validateInfo(copy, file);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    let old: PrecomputedLayer | undefined;
+    try {
+      old = await PrecomputedLayer.open(dir);
+    } catch (err) {
+      if (!(err instanceof FormatError)) throw err;
+      try {
+        await fs.access(file);
+        if (!opts.overwrite) throw new UsageError(`${file} exists (and is not a valid info); pass overwrite to replace it`);
+      } catch (e) {
+        if (e instanceof UsageError) throw e;
+      }
+    }
+    if (old && !opts.overwrite) throw new UsageError(`a precomputed layer already exists in ${dir}; pass overwrite to replace it`);
+    if (old) {
+      // Remove the old scales' chunk folders (only folders inside the layer).
+      for (const s of old.info.scales) {
+        const p = path.resolve(dir, s.key);
+        if (inside(path.resolve(dir), p)) await fs.rm(p, { recursive: true, force: true });
+      }
+    }
+    await fs.mkdir(dir, { recursive: true });
+    await writeFileAtomic(file, stringifyInfo(checked));
+    return new PrecomputedLayer(dir, checked);
+  }
+
+  private get gzipChunks(): boolean {
+    const w = this.info[WIRING_KEY];
+    return typeof w === 'object' && w !== null && (w as { gzip?: unknown }).gzip === true;
+  }
+
+  scale(scale = 0): ScaleInfo {
+    const s = this.info.scales[scale];
+    if (!Number.isInteger(scale) || !s) {
+      throw new UsageError(`scale ${scale} does not exist; ${this.dir} has scales 0..${this.info.scales.length - 1}`);
+    }
+    return s;
+  }
+
+  /** Bounds [voxel_offset, voxel_offset + size) of the scale, cut into its (first) chunk size. */
+  chunkGrid(scale = 0): ChunkGrid {
+    const s = this.scale(scale);
+    return new ChunkGrid(boxFromShape(s.size, s.voxel_offset), s.chunk_sizes[0]);
+  }
+
+  bounds(scale = 0): Box {
+    const s = this.scale(scale);
+    return boxFromShape(s.size, s.voxel_offset);
+  }
+
+  /**
+   * For a sharded scale whose shards are axis-aligned boxes of chunks (identity hash), the voxel
+   * shape of one shard; blocks that are multiples of it can be written concurrently. For an
+   * unsharded scale, the chunk size. Undefined for a hashed (murmurhash) sharded scale.
+   */
+  writeUnit(scale = 0): Vec3 | undefined {
+    const s = this.scale(scale);
+    if (!s.sharding) return s.chunk_sizes[0];
+    return shardShape(s.sharding, this.chunkGrid(scale).gridShape, s.chunk_sizes[0]);
+  }
+
+  private format(s: ScaleInfo): ChunkFormat {
+    return { dtype: this.info.data_type, channels: this.info.num_channels, encoding: s.encoding, blockSize: s.compressed_segmentation_block_size };
+  }
+
+  /** Path of the chunk file of chunk box `b` (unsharded scales). */
+  chunkPath(b: Box, scale = 0): string {
+    const s = this.scale(scale);
+    const name = `${b.min[0]}-${b.max[0]}_${b.min[1]}-${b.max[1]}_${b.min[2]}-${b.max[2]}`;
+    return path.join(this.dir, s.key, name);
+  }
+
+  /** Compressed Morton chunk id of grid position g (sharded scales). */
+  chunkId(g: Vec3, scale = 0): bigint {
+    return compressedMortonCode(g, this.chunkGrid(scale).gridShape);
+  }
+
+  /** Path of the shard file that holds chunk id `id`. */
+  shardPath(id: bigint, scale = 0): string {
+    const s = this.scale(scale);
+    if (!s.sharding) throw new UsageError(`scale ${scale} (${s.key}) is not sharded`);
+    return path.join(this.dir, s.key, shardFileName(locateChunk(id, s.sharding).shard, s.sharding));
+  }
+
+  private async readChunkFile(file: string): Promise<Uint8Array | undefined> {
+    try {
+      const b = await fs.readFile(file);
+      this.stats.chunkFilesRead++;
+      return b;
+    } catch (err) {
+      if (!isEnoent(err)) throw err;
+    }
+    // CloudVolume stores gzipped chunks on local disk as `<name>.gz`.
+    try {
+      const b = await fs.readFile(file + '.gz');
+      this.stats.chunkFilesRead++;
+      return b;
+    } catch (err) {
+      if (!isEnoent(err)) throw err;
+    }
+    this.stats.chunkFilesMissing++;
+    return undefined;
+  }
+
+  private checkBox(b: Box, what: string): void {
+    for (let i = 0; i < 3; i++) {
+      if (!Number.isSafeInteger(b.min[i]) || !Number.isSafeInteger(b.max[i]) || b.max[i] < b.min[i]) {
+        throw new UsageError(`${what} box (${boxToString(b)}) must have integer corners with min <= max`, this.dir);
+      }
+    }
+  }
+
+  /**
+   * Read any box of a scale (voxels outside the bounds and in missing chunks read as 0). Only the
+   * chunks that overlap the box are read; for a sharded scale, only the shard-index entries,
+   * minishard indexes and chunk byte ranges needed.
+   */
+  async readBox(b: Box, scale = 0): Promise<Volume> {
+    this.checkBox(b, 'read');
+    const s = this.scale(scale);
+    const out = Volume.zeros(this.info.data_type, b, { channels: this.info.num_channels, voxelSize: s.resolution });
+    if (boxIsEmpty(b)) return out;
+    const grid = this.chunkGrid(scale);
+    const f = this.format(s);
+    if (!s.sharding) {
+      const jobs: Promise<void>[] = [];
+      const run = async (g: Vec3): Promise<void> => {
+        const cb = grid.chunkBox(g);
+        const file = this.chunkPath(cb, scale);
+        const bytes = await this.readChunkFile(file);
+        if (!bytes) return;
+        const data = await decodeChunk(bytes, f, boxShape(cb), file);
+        copyBox(new Volume(this.info.data_type, cb, data, this.info.num_channels), out);
+      };
+      // A few reads in flight keep the disk busy without opening hundreds of files at once.
+      const pending = [...grid.chunksIn(b)];
+      const width = 8;
+      let next = 0;
+      for (let w = 0; w < width; w++) {
+        jobs.push(
+          (async () => {
+            while (next < pending.length) await run(pending[next++]);
+          })(),
+        );
+      }
+      await Promise.all(jobs);
+      return out;
+    }
+    const spec = s.sharding;
+    const byShard = new Map<string, Array<{ g: Vec3; id: bigint }>>();
+    for (const g of grid.chunksIn(b)) {
+      const id = compressedMortonCode(g, grid.gridShape);
+      const file = this.shardPath(id, scale);
+      let list = byShard.get(file);
+      if (!list) byShard.set(file, (list = []));
+      list.push({ g, id });
+    }
+    for (const [file, list] of byShard) {
+      const reader = await ShardReader.open(file, spec);
+      if (!reader) {
+        this.stats.chunkFilesMissing += list.length;
+        continue;
+      }
+      this.stats.shardFilesOpened++;
+      try {
+        for (const { g, id } of list) {
+          const cb = grid.chunkBox(g);
+          const where = `${file} (chunk ${id} at grid [${g}])`;
+          const bytes = await reader.read(id);
+          if (!bytes) {
+            this.stats.chunkFilesMissing++;
+            continue;
+          }
+          this.stats.chunkFilesRead++;
+          const data = await decodeChunk(bytes, f, boxShape(cb), where);
+          copyBox(new Volume(this.info.data_type, cb, data, this.info.num_channels), out);
+        }
+      } finally {
+        await reader.close();
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Write a volume into a scale. Normally `vol.box` is a union of whole chunks (edge chunks
+   * clipped at the bounds); chunks it covers only partly are read, merged and rewritten (not safe
+   * against a concurrent writer of the same chunk). For a sharded scale every touched shard is
+   * rewritten whole (chunks of the shard outside `vol.box` are kept). Every file is atomic.
+   */
+  async writeBox(vol: Volume, scale = 0): Promise<void> {
+    const s = this.scale(scale);
+    if (vol.dtype !== this.info.data_type) {
+      throw new UsageError(`cannot write ${vol.dtype} voxels into ${this.dir} (data_type ${this.info.data_type})`);
+    }
+    if (vol.channels !== this.info.num_channels) {
+      throw new UsageError(`cannot write ${vol.channels} channel(s) into ${this.dir} (num_channels ${this.info.num_channels})`);
+    }
+    this.checkBox(vol.box, 'write');
+    const bounds = this.bounds(scale);
+    if (!boxContains(bounds, vol.box)) {
+      throw new UsageError(`write box (${boxToString(vol.box)}) is outside the bounds (${boxToString(bounds)}) of scale ${scale}`, this.dir);
+    }
+    if (boxIsEmpty(vol.box)) return;
+    const grid = this.chunkGrid(scale);
+    const f = this.format(s);
+    const chunkVolume = async (g: Vec3): Promise<{ cb: Box; data: AnyTypedArray }> => {
+      const cb = grid.chunkBox(g);
+      if (boxContains(vol.box, cb)) return { cb, data: vol.crop(cb).data };
+      const merged = await this.readBox(cb, scale);
+      copyBox(vol, merged);
+      return { cb, data: merged.data };
+    };
+    if (!s.sharding) {
+      const list = [...grid.chunksIn(vol.box)];
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < list.length) {
+          const g = list[next++];
+          const { cb, data } = await chunkVolume(g);
+          const bytes = await encodeChunk(data, f, boxShape(cb), { gzip: this.gzipChunks });
+          await writeFileAtomic(this.chunkPath(cb, scale), bytes);
+          this.stats.filesWritten++;
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      return;
+    }
+    const spec = s.sharding;
+    const byShard = new Map<string, Vec3[]>();
+    for (const g of grid.chunksIn(vol.box)) {
+      const file = this.shardPath(compressedMortonCode(g, grid.gridShape), scale);
+      let l = byShard.get(file);
+      if (!l) byShard.set(file, (l = []));
+      l.push(g);
+    }
+    for (const [file, gs] of byShard) {
+      const entries = new Map<bigint, Uint8Array>();
+      const reader = await ShardReader.open(file, spec);
+      if (reader) {
+        try {
+          for (const [id, data] of await reader.readAll()) entries.set(id, data);
+        } finally {
+          await reader.close();
+        }
+      }
+      for (const g of gs) {
+        const { cb, data } = await chunkVolume(g);
+        entries.set(compressedMortonCode(g, grid.gridShape), await encodeChunk(data, f, boxShape(cb)));
+      }
+      const bytes = encodeShard([...entries].map(([id, data]) => ({ id, data })), spec);
+      await writeFileAtomic(file, bytes);
+      this.stats.filesWritten++;
+    }
+  }
+
+  /** A VolumeSource over one scale (read(box) reads only the chunks it needs). */
+  source(scale = 0): VolumeSource {
+    const s = this.scale(scale);
+    const layer = this;
+    return {
+      url: this.dir,
+      format: 'precomputed',
+      dtype: this.info.data_type,
+      shape: s.size,
+      channels: this.info.num_channels,
+      voxelSize: s.resolution,
+      offset: s.voxel_offset,
+      kind: this.info.type,
+      chunkShape: s.chunk_sizes[0],
+      read: (b: Box) => layer.readBox(b, scale),
+      close: async () => {},
+    };
+  }
+
+  private async rewriteInfo(change: (raw: Record<string, unknown>) => void): Promise<void> {
+    // Re-read the file so that a concurrent change by another process is not lost.
+    const fresh = await PrecomputedLayer.open(this.dir);
+    const raw = fresh.info as unknown as Record<string, unknown>;
+    change(raw);
+    const checked = validateInfo(JSON.parse(stringifyInfo(raw as PrecomputedInfo)), this.infoFile);
+    await writeFileAtomic(this.infoFile, stringifyInfo(checked));
+    this.info = checked;
+  }
+
+  /** Append a scale and rewrite `info` atomically. */
+  async addScale(scale: ScaleInfo): Promise<void> {
+    if (scale.sharding) checkSharding(scale.sharding, 'addScale sharding', this.infoFile);
+    await this.rewriteInfo((raw) => {
+      const scales = raw.scales as ScaleInfo[];
+      if (scales.some((x) => x.key === scale.key)) throw new UsageError(`scale key ${scale.key} already exists in ${this.infoFile}`);
+      scales.push(JSON.parse(JSON.stringify(scale)) as ScaleInfo);
+    });
+  }
+
+  /** Merge top-level fields (e.g. `mesh`, `skeletons`) into `info` and rewrite it atomically. */
+  async updateInfo(patch: Partial<PrecomputedInfo>): Promise<void> {
+    await this.rewriteInfo((raw) => {
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === undefined) delete raw[k];
+        else raw[k] = JSON.parse(JSON.stringify(v)) as unknown;
+      }
+    });
+  }
+
+  /** Bytes of one voxel across channels (for buffer budgeting). */
+  get bytesPerVoxel(): number {
+    return bytesPerElement(this.info.data_type as DataType) * this.info.num_channels;
+  }
+}
+
+/** Read-only check used by callers that accept a layer folder or something else. */
+export async function isPrecomputedLayer(dir: string): Promise<boolean> {
+  try {
+    await fs.access(path.join(dir, 'info'));
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,298 @@
+// neuroglancer_uint64_sharded_v1 (google/neuroglancer src/datasource/precomputed/sharded.md):
+// compressed Morton chunk ids, the hash -> (shard, minishard) mapping, shard files
+// `<shard hex>.shard` = shard index (2^minishard_bits x [start, end) uint64le, relative to the end
+// of the index) + chunk data + minishard indexes ([3, n] uint64le: delta ids, delta offsets, sizes).
+import { promises as fs } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { Vec3 } from '../../core/box.js';
+import { FormatError, UsageError } from '../../core/errors.js';
+import type { ShardingSpec } from './info.js';
+import { murmurhash3_x86_128_uint64 } from './murmurhash3.js';
+
+const U64 = (1n << 64n) - 1n;
+
+/** Number of bits of each grid axis that take part in the compressed Morton code. */
+export function mortonBits(gridShape: Vec3): Vec3 {
+  const b = [0, 1, 2].map((d) => {
+    let n = 0;
+    while (2 ** n < gridShape[d]) n++;
+    return n;
+  });
+  return [b[0], b[1], b[2]];
+}
+
+/** Compressed Morton code of grid cell `g` in a grid of `gridShape` chunks ([x, y, z]). */
+export function compressedMortonCode(g: Vec3, gridShape: Vec3): bigint {
+  const bits = mortonBits(gridShape);
+  const maxBits = Math.max(bits[0], bits[1], bits[2]);
+  let code = 0n;
+  let j = 0n;
+  for (let i = 0; i < maxBits; i++) {
+    for (let d = 0; d < 3; d++) {
+      if (i < bits[d]) {
+        if (Math.floor(g[d] / 2 ** i) % 2 === 1) code |= 1n << j;
+        j++;
+      }
+    }
+  }
+  return code;
+}
+
+export function hashChunkId(id: bigint, spec: ShardingSpec): bigint {
+  const shifted = spec.preshift_bits >= 64 ? 0n : id >> BigInt(spec.preshift_bits);
+  return spec.hash === 'identity' ? shifted : murmurhash3_x86_128_uint64(shifted);
+}
+
+/** Shard number and minishard number of a chunk id. */
+export function locateChunk(id: bigint, spec: ShardingSpec): { shard: bigint; minishard: number } {
+  const h = hashChunkId(id, spec);
+  const minishard = Number(h & ((1n << BigInt(spec.minishard_bits)) - 1n));
+  const shard = (h >> BigInt(spec.minishard_bits)) & ((1n << BigInt(spec.shard_bits)) - 1n);
+  return { shard, minishard };
+}
+
+/** `<shard>.shard`: lowercase hex zero-padded to ceil(shard_bits / 4) digits. */
+export function shardFileName(shard: bigint, spec: ShardingSpec): string {
+  return shard.toString(16).padStart(Math.ceil(spec.shard_bits / 4), '0') + '.shard';
+}
+
+/**
+ * Shape in voxels of the box of chunks that one shard holds, when shards are axis-aligned boxes:
+ * identity hash, and the shard bits cover all remaining Morton bits (each shard file holds
+ * exactly one box). Blocks of this shape can be written by different workers at once. Returns
+ * undefined otherwise (murmurhash scatters chunks: write a sharded scale from one writer).
+ */
+export function shardShape(spec: ShardingSpec, gridShape: Vec3, chunkSize: Vec3): Vec3 | undefined {
+  if (spec.hash !== 'identity') return undefined;
+  const bits = mortonBits(gridShape);
+  const total = bits[0] + bits[1] + bits[2];
+  const low = spec.preshift_bits + spec.minishard_bits;
+  if (total > low + spec.shard_bits) return undefined;
+  // Count how many of the low `low` Morton bits belong to each axis.
+  const per = [0, 0, 0];
+  let j = 0;
+  const maxBits = Math.max(...bits);
+  for (let i = 0; i < maxBits && j < low; i++) {
+    for (let d = 0; d < 3 && j < low; d++) {
+      if (i < bits[d]) {
+        per[d]++;
+        j++;
+      }
+    }
+  }
+  return [chunkSize[0] * 2 ** per[0], chunkSize[1] * 2 ** per[1], chunkSize[2] * 2 ** per[2]];
+}
+
+/** Limit on minishard_bits when writing (the shard index is 2^minishard_bits x 16 bytes). */
+const MAX_WRITE_MINISHARD_BITS = 24;
+/** Limit on a decoded minishard index (bytes). */
+const MAX_MINISHARD_INDEX = 256 * 1024 * 1024;
+
+function gunzip(bytes: Uint8Array, where: string, max: number): Uint8Array {
+  try {
+    return gunzipSync(bytes, { maxOutputLength: max });
+  } catch (err) {
+    throw new FormatError(`gzip data does not decompress (${(err as Error).message})`, where);
+  }
+}
+
+/**
+ * Encode one whole shard file from its chunks (each `data` already in the chunk encoding; the
+ * shard's data_encoding is applied here). All entries must belong to this shard.
+ */
+export function encodeShard(entries: Array<{ id: bigint; data: Uint8Array }>, spec: ShardingSpec): Uint8Array {
+  if (spec.minishard_bits > MAX_WRITE_MINISHARD_BITS) {
+    throw new UsageError(`sharding minishard_bits ${spec.minishard_bits}: writing supports at most ${MAX_WRITE_MINISHARD_BITS}`);
+  }
+  const nMini = 2 ** spec.minishard_bits;
+  const byMini: Array<Array<{ id: bigint; data: Uint8Array }>> = Array.from({ length: nMini }, () => []);
+  for (const e of entries) byMini[locateChunk(e.id, spec).minishard].push(e);
+  const indexEnd = nMini * 16;
+  const parts: Uint8Array[] = [];
+  const index = new Uint8Array(indexEnd);
+  const iv = new DataView(index.buffer);
+  parts.push(index);
+  let off = 0; // relative to indexEnd
+  for (let m = 0; m < nMini; m++) {
+    const list = byMini[m].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (list.length === 0) {
+      iv.setBigUint64(m * 16, BigInt(off), true);
+      iv.setBigUint64(m * 16 + 8, BigInt(off), true);
+      continue;
+    }
+    const mi = new Uint8Array(24 * list.length);
+    const mv = new DataView(mi.buffer);
+    let prevId = 0n;
+    let prevEnd = 0;
+    for (let i = 0; i < list.length; i++) {
+      if (i > 0 && list[i].id === list[i - 1].id) throw new UsageError(`chunk id ${list[i].id} given twice for one shard`);
+      const data = spec.data_encoding === 'gzip' ? gzipSync(list[i].data) : list[i].data;
+      mv.setBigUint64(8 * i, (list[i].id - prevId) & U64, true);
+      mv.setBigUint64(8 * (list.length + i), BigInt(off - prevEnd), true);
+      mv.setBigUint64(8 * (2 * list.length + i), BigInt(data.byteLength), true);
+      parts.push(data);
+      prevId = list[i].id;
+      off += data.byteLength;
+      prevEnd = off;
+    }
+    const encodedIndex = spec.minishard_index_encoding === 'gzip' ? gzipSync(mi) : mi;
+    iv.setBigUint64(m * 16, BigInt(off), true);
+    parts.push(encodedIndex);
+    off += encodedIndex.byteLength;
+    iv.setBigUint64(m * 16 + 8, BigInt(off), true);
+  }
+  const out = new Uint8Array(indexEnd + off);
+  let p = 0;
+  for (const part of parts) {
+    out.set(part, p);
+    p += part.byteLength;
+  }
+  return out;
+}
+
+/** A source of shard bytes: a whole in-memory file or ranged reads of a file on disk. */
+interface ByteSource {
+  size: number;
+  read(start: number, length: number): Promise<Uint8Array>;
+}
+
+interface Minishard {
+  ids: bigint[];
+  starts: number[];
+  sizes: number[];
+  lookup: Map<bigint, number>;
+}
+
+/**
+ * Reads chunks from one shard file, fetching only the shard-index entries, minishard indexes
+ * and chunk ranges it needs (each minishard index is read once and cached).
+ */
+export class ShardReader {
+  private readonly minishards = new Map<number, Minishard>();
+  private constructor(
+    readonly where: string,
+    readonly spec: ShardingSpec,
+    private readonly src: ByteSource,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  /** Open a shard file; undefined when it does not exist (all its chunks read as missing). */
+  static async open(file: string, spec: ShardingSpec): Promise<ShardReader | undefined> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const size = (await handle.stat()).size;
+    const src: ByteSource = {
+      size,
+      async read(start, length) {
+        const buf = new Uint8Array(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await handle.read(buf, got, length - got, start + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        if (got !== length) throw new FormatError(`short read: ${got} of ${length} bytes at ${start}`, file);
+        return buf;
+      },
+    };
+    return new ShardReader(file, spec, src, () => handle.close());
+  }
+
+  /** A reader over shard bytes already in memory. */
+  static fromBytes(bytes: Uint8Array, spec: ShardingSpec, where: string): ShardReader {
+    const src: ByteSource = {
+      size: bytes.byteLength,
+      async read(start, length) {
+        return bytes.subarray(start, start + length);
+      },
+    };
+    return new ShardReader(where, spec, src, async () => {});
+  }
+
+  async close(): Promise<void> {
+    await this.onClose();
+  }
+
+  private get indexEnd(): number {
+    return 2 ** this.spec.minishard_bits * 16;
+  }
+
+  private async minishard(m: number): Promise<Minishard> {
+    const cached = this.minishards.get(m);
+    if (cached) return cached;
+    const where = this.where;
+    const indexEnd = this.indexEnd;
+    if (this.src.size < indexEnd) {
+      throw new FormatError(`shard file has ${this.src.size} bytes, expected at least the ${indexEnd}-byte shard index`, where);
+    }
+    const entry = await this.src.read(m * 16, 16);
+    const ev = new DataView(entry.buffer, entry.byteOffset, 16);
+    const start = ev.getBigUint64(0, true);
+    const end = ev.getBigUint64(8, true);
+    const size = BigInt(this.src.size - indexEnd);
+    if (start > end || end > size) {
+      throw new FormatError(`shard index entry for minishard ${m} is [${start}, ${end}), expected a range inside the ${size} data bytes`, where);
+    }
+    const ms: Minishard = { ids: [], starts: [], sizes: [], lookup: new Map() };
+    if (start !== end) {
+      let bytes = await this.src.read(indexEnd + Number(start), Number(end - start));
+      if (this.spec.minishard_index_encoding === 'gzip') bytes = gunzip(bytes, `${where} (minishard ${m} index)`, MAX_MINISHARD_INDEX);
+      if (bytes.byteLength % 24 !== 0) {
+        throw new FormatError(`minishard ${m} index has ${bytes.byteLength} bytes, expected a multiple of 24`, where);
+      }
+      const n = bytes.byteLength / 24;
+      const copy = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+      const v = new BigUint64Array(copy.buffer, copy.byteOffset, n * 3);
+      let id = 0n;
+      let pos = BigInt(indexEnd);
+      for (let i = 0; i < n; i++) {
+        id = (id + v[i]) & U64;
+        const chunkStart = pos + v[n + i];
+        const chunkSize = v[2 * n + i];
+        if (chunkStart + chunkSize > BigInt(this.src.size)) {
+          throw new FormatError(
+            `minishard ${m} entry ${i} (chunk ${id}) spans bytes [${chunkStart}, ${chunkStart + chunkSize}) of a ${this.src.size}-byte shard`,
+            where,
+          );
+        }
+        ms.lookup.set(id, ms.ids.length);
+        ms.ids.push(id);
+        ms.starts.push(Number(chunkStart));
+        ms.sizes.push(Number(chunkSize));
+        pos = chunkStart + chunkSize;
+      }
+    }
+    this.minishards.set(m, ms);
+    return ms;
+  }
+
+  /** The stored (data_encoding-decoded) bytes of chunk `id`, or undefined when absent. */
+  async read(id: bigint, maxBytes = 2 ** 31 - 1): Promise<Uint8Array | undefined> {
+    const { minishard } = locateChunk(id, this.spec);
+    const ms = await this.minishard(minishard);
+    const i = ms.lookup.get(id);
+    if (i === undefined) return undefined;
+    return this.entry(ms, i, maxBytes);
+  }
+
+  private async entry(ms: Minishard, i: number, maxBytes: number): Promise<Uint8Array> {
+    const raw = await this.src.read(ms.starts[i], ms.sizes[i]);
+    return this.spec.data_encoding === 'gzip' ? gunzip(raw, `${this.where} (chunk ${ms.ids[i]})`, maxBytes) : raw;
+  }
+
+  /** Every chunk in the shard (for rewriting a shard): id -> data_encoding-decoded bytes. */
+  async readAll(maxBytes = 2 ** 31 - 1): Promise<Map<bigint, Uint8Array>> {
+    const out = new Map<bigint, Uint8Array>();
+    const n = 2 ** this.spec.minishard_bits;
+    for (let m = 0; m < n; m++) {
+      const ms = await this.minishard(m);
+      for (let i = 0; i < ms.ids.length; i++) out.set(ms.ids[i], await this.entry(ms, i, maxBytes));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,172 @@
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../../test/data.js';
+import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect } from '../../core/box.js';
+import { Volume } from '../../core/volume.js';
+import { ConnectomeStore } from '../../connectome/store.js';
+import { anchorId, detectOrganelles, detectSynapses, type SynapseParams } from './detect.js';
+import { mergeBlockData, storeDetections, synapseBlock, type SynapseTaskParams } from './tasks.js';
+
+const A = (1n << 60n) + 1n; // ids above 2^53
+const B = (1n << 60n) + 2n;
+const VS: Vec3 = [4, 4, 40];
+
+/** Two cells touching across a membrane plane x = 11..12, a cleft in the membrane, vesicles on A's side. */
+function twoCells(vesicleSide: 'A' | 'B' | 'none' = 'A') {
+  const shape: Vec3 = [24, 16, 8];
+  const n = shape[0] * shape[1] * shape[2];
+  const seg = new BigUint64Array(n);
+  const cleft = new Uint8Array(n);
+  const ves = new Float32Array(n);
+  for (let z = 0; z < 8; z++)
+    for (let y = 0; y < 16; y++)
+      for (let x = 0; x < 24; x++) {
+        const i = x + 24 * (y + 16 * z);
+        seg[i] = x < 11 ? A : x > 12 ? B : 0n;
+        if (x >= 11 && x <= 12 && y >= 5 && y < 10 && z >= 2 && z < 6) cleft[i] = 230;
+        if (y >= 5 && y < 10 && z >= 2 && z < 6) {
+          if (vesicleSide === 'A' && x >= 6 && x < 10) ves[i] = 0.9;
+          if (vesicleSide === 'B' && x >= 14 && x < 18) ves[i] = 0.9;
+        }
+      }
+  const opts = { voxelSize: VS };
+  return {
+    shape,
+    seg: Volume.from('uint64', shape, seg, opts),
+    cleft: Volume.from('uint8', shape, cleft, opts),
+    ves: Volume.from('float32', shape, ves, opts),
+  };
+}
+
+function params(bounds: Box, extra: Partial<SynapseParams> = {}): SynapseParams {
+  return { threshold: 0.5, minSize: 5, vesicleThreshold: 0.5, partnerRadius: 12, vesicleRadius: 40, voxelSize: VS, bounds, ...extra };
+}
+
+describe('detectSynapses', () => {
+  it('finds the cleft between two cells; pre = the side with the vesicle cloud', () => {
+    const v = twoCells('A');
+    const b = boxFromShape(v.shape);
+    const r = detectSynapses({ clefts: v.cleft, segmentation: v.seg, vesicles: v.ves }, b, params(b));
+    expect(r.synapses.length).toBe(1);
+    const s = r.synapses[0];
+    expect(s.pre_pt_root_id).toBe(A);
+    expect(s.post_pt_root_id).toBe(B);
+    expect(s.size).toBe(2 * 5 * 4);
+    expect(s.id).toBe(anchorId([11, 5, 2], b));
+    // ctr on the cleft, pre point inside A next to it, post inside B
+    expect(s.ctr_pt_position[0] / 4 - 0.5).toBeGreaterThanOrEqual(11);
+    expect(s.ctr_pt_position[0] / 4 - 0.5).toBeLessThanOrEqual(12);
+    expect(s.pre_pt_position[0] / 4 - 0.5).toBe(10);
+    expect(s.post_pt_position[0] / 4 - 0.5).toBe(13);
+    expect(s.ctr_pt_position[2]).toBe((3 + 0.5) * 40);
+    const swapped = detectSynapses({ clefts: v.cleft, segmentation: v.seg, vesicles: twoCells('B').ves }, b, params(b)).synapses[0];
+    expect([swapped.pre_pt_root_id, swapped.post_pt_root_id]).toEqual([B, A]);
+  });
+
+  it('size filter, threshold, no vesicles, one-sided clefts, empty volume', () => {
+    const v = twoCells('A');
+    const b = boxFromShape(v.shape);
+    expect(detectSynapses({ clefts: v.cleft, segmentation: v.seg, vesicles: v.ves }, b, params(b, { minSize: 41 })).dropped.small).toBe(1);
+    expect(detectSynapses({ clefts: v.cleft, segmentation: v.seg, vesicles: v.ves }, b, params(b, { threshold: 0.95 })).synapses).toEqual([]);
+    // no vesicle map: direction unknown -> the two touching segments, smaller id first
+    const nv = detectSynapses({ clefts: v.cleft, segmentation: v.seg }, b, params(b)).synapses[0];
+    expect([nv.pre_pt_root_id, nv.post_pt_root_id]).toEqual([A, B]);
+    // vesicle map without vesicles near the cleft: no partner assignment
+    const none = detectSynapses({ clefts: v.cleft, segmentation: v.seg, vesicles: twoCells('none').ves }, b, params(b));
+    expect(none.synapses).toEqual([]);
+    expect(none.dropped.noPartners).toBe(1);
+    // a cleft inside one cell only: one candidate, dropped
+    const seg1 = Volume.from('uint64', v.shape, new BigUint64Array(v.seg.voxels).fill(A), { voxelSize: VS });
+    expect(detectSynapses({ clefts: v.cleft, segmentation: seg1, vesicles: v.ves }, b, params(b)).dropped.noPartners).toBe(1);
+    const empty = Volume.zeros('uint8', v.shape, { voxelSize: VS });
+    expect(detectSynapses({ clefts: empty, segmentation: v.seg }, b, params(b)).synapses).toEqual([]);
+    const one = boxFromShape([1, 1, 1]);
+    expect(detectSynapses({ clefts: Volume.zeros('float32', one), segmentation: Volume.zeros('uint32', one) }, one, params(one)).synapses).toEqual([]);
+  });
+
+  it('blockwise results equal the whole-volume result (random clefts, margins hold them)', () => {
+    const shape: Vec3 = [48, 40, 12];
+    const n = shape[0] * shape[1] * shape[2];
+    const seg = new Uint32Array(n);
+    const cleft = new Float32Array(n);
+    const ves = new Float32Array(n);
+    // vertical slabs of cells 6 wide with 1-voxel membranes; clefts in random membrane patches
+    let s = 12345;
+    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let z = 0; z < shape[2]; z++)
+      for (let y = 0; y < shape[1]; y++)
+        for (let x = 0; x < shape[0]; x++) seg[x + shape[0] * (y + shape[1] * z)] = x % 7 === 6 ? 0 : 1 + Math.floor(x / 7) + 10 * Math.floor(y / 10);
+    for (let k = 0; k < 25; k++) {
+      const mx = 6 + 7 * Math.floor(rnd() * 6);
+      const y0 = Math.floor(rnd() * 36);
+      const z0 = Math.floor(rnd() * 9);
+      const left = rnd() < 0.5;
+      for (let z = z0; z < z0 + 3; z++)
+        for (let y = y0; y < Math.min(shape[1], y0 + 3); y++) {
+          cleft[mx + shape[0] * (y + shape[1] * z)] = 0.8;
+          for (let d = 1; d <= 3; d++) {
+            const vx = left ? mx - d : mx + d;
+            if (vx >= 0 && vx < shape[0]) ves[vx + shape[0] * (y + shape[1] * z)] = 0.7;
+          }
+        }
+    }
+    const vs: Vec3 = [4, 4, 8];
+    const vol = {
+      clefts: Volume.from('float32', shape, cleft, { voxelSize: vs }),
+      segmentation: Volume.from('uint32', shape, seg, { voxelSize: vs }),
+      vesicles: Volume.from('float32', shape, ves, { voxelSize: vs }),
+    };
+    const bounds = boxFromShape(shape);
+    const p: SynapseTaskParams = { threshold: 0.5, minSize: 3, vesicleThreshold: 0.5, partnerRadius: 6, vesicleRadius: 16, voxelSize: vs, bounds };
+    const whole = synapseBlock({ box: bounds, readBox: bounds, inputs: vol, params: p, blockIndex: [0, 0, 0] }).data as ReturnType<typeof mergeBlockData>;
+    expect(whole.synapses.length).toBeGreaterThan(10);
+    for (const bs of [[16, 16, 4], [20, 13, 5], [48, 40, 12]] as Vec3[]) {
+      const margin: Vec3 = [12, 12, 8];
+      const blocks: { data: unknown }[] = [];
+      for (let z = 0; z < shape[2]; z += bs[2])
+        for (let y = 0; y < shape[1]; y += bs[1])
+          for (let x = 0; x < shape[0]; x += bs[0]) {
+            const box = boxIntersect(boxFromShape(bs, [x, y, z]), bounds);
+            const readBox = boxIntersect(boxGrow(box, margin), bounds);
+            const inputs = Object.fromEntries(Object.entries(vol).map(([k, v]) => [k, v.crop(readBox)]));
+            blocks.push(synapseBlock({ box, readBox, inputs, params: p, blockIndex: [0, 0, 0] }));
+          }
+      const merged = mergeBlockData(blocks);
+      expect(merged.truncated).toBe(0);
+      expect(merged.synapses).toEqual(mergeBlockData([{ data: whole }]).synapses);
+    }
+  });
+});
+
+describe('detectOrganelles', () => {
+  it('objects with size, central position and host cell; ids distinct across kinds', () => {
+    const v = twoCells('A');
+    const b = boxFromShape(v.shape);
+    const base = { threshold: 0.5, minSize: 1, voxelSize: VS, bounds: b };
+    const vc = detectOrganelles(v.ves, v.seg, b, { ...base, kind: 'vesicle_cloud' });
+    expect(vc.organelles.length).toBe(1);
+    expect(vc.organelles[0]).toMatchObject({ kind: 'vesicle_cloud', size: 4 * 5 * 4, host_root_id: A });
+    const mito = detectOrganelles(v.ves, v.seg, b, { ...base, kind: 'mitochondrion' });
+    expect(mito.organelles[0].id).not.toBe(vc.organelles[0].id);
+    expect(detectOrganelles(v.ves, v.seg, b, { ...base, minSize: 81, kind: 'mitochondrion' }).small).toBe(1);
+  });
+});
+
+describe('storeDetections', () => {
+  it('writes synapses and organelles to the connectome store with exact ids', async () => {
+    const v = twoCells('A');
+    const b = boxFromShape(v.shape);
+    const p: SynapseTaskParams = { ...params(b), organelles: [{ input: 'vesicles', kind: 'vesicle_cloud', threshold: 0.5, minSize: 1 }] };
+    const r = synapseBlock({ box: b, readBox: b, inputs: { clefts: v.cleft, segmentation: v.seg, vesicles: v.ves }, params: p, blockIndex: [0, 0, 0] });
+    const dir = await tempDir('wiring-syn-');
+    const store = await ConnectomeStore.open(path.join(dir, 's.duckdb'));
+    try {
+      await storeDetections(store, mergeBlockData([r]));
+      const rows = await store.all('SELECT pre_pt_root_id, post_pt_root_id, size FROM synapses');
+      expect(rows).toEqual([{ pre_pt_root_id: A, post_pt_root_id: B, size: 40 }]);
+      expect(await store.all('SELECT kind, host_root_id FROM organelles')).toEqual([{ kind: 'vesicle_cloud', host_root_id: A }]);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,394 @@
+import { type Box, type Vec3, boxShape } from '../../core/box.js';
+import { UsageError } from '../../core/errors.js';
+import type { Volume } from '../../core/volume.js';
+import { type Connectivity, compactLabels, connectedComponents } from '../../kernels/components.js';
+import { edt } from '../../kernels/edt.js';
+
+/**
+ * Synapse and organelle detection on one block (pure: volumes in, rows out).
+ *
+ * Clefts: voxels whose cleft probability is >= threshold form objects (connected components);
+ * objects smaller than minSize voxels are dropped. Partners: the segments within
+ * `partnerRadius` nm of the cleft are its candidates. The presynaptic partner is the candidate
+ * holding the most vesicle-cloud voxels (vesicle probability >= vesicleThreshold) within
+ * `vesicleRadius` nm of the cleft; the postsynaptic partner is the candidate across the cleft:
+ * the one, other than pre, with the most voxels in the partner shell. Without a vesicle map
+ * the direction is unknown: the two segments with the most contact, smaller id first.
+ *
+ * Blocks: every object is found on the block grown by a margin and kept by exactly one block,
+ * the one holding its anchor (its first voxel in memory order, x fastest). The anchor also
+ * gives the object's id (1 + its linear index in the dataset bounds), so results do not depend
+ * on the block size as long as the margin holds each object plus the search radii; an object
+ * that touches the margin's outer face is counted in `truncated`.
+ *
+ * Positions are voxel centres in nm: (p + 0.5) * voxelSize, [x, y, z].
+ */
+
+export interface SynapseParams {
+  /** Cleft probability threshold in [0, 1] (uint8 maps are divided by 255, uint16 by 65535). */
+  threshold: number;
+  /** Smallest cleft object kept, voxels. */
+  minSize: number;
+  /** Vesicle probability threshold in [0, 1]. */
+  vesicleThreshold?: number;
+  /** Candidate partners lie within this distance of the cleft, nm. */
+  partnerRadius: number;
+  /** Vesicle voxels count for a segment within this distance of the cleft, nm. */
+  vesicleRadius?: number;
+  /** nm per voxel [x, y, z]. */
+  voxelSize: Vec3;
+  /** The whole dataset's voxel bounds (ids and truncation are relative to these). */
+  bounds: Box;
+  /** 6 (default) or 26. */
+  connectivity?: Connectivity;
+}
+
+export interface OrganelleParams {
+  threshold: number;
+  minSize: number;
+  voxelSize: Vec3;
+  bounds: Box;
+  connectivity?: Connectivity;
+  kind: 'mitochondrion' | 'vesicle_cloud';
+}
+
+/** One synapse in CAVE columns (ids bigint, positions nm). */
+export interface DetectedSynapse {
+  id: bigint;
+  pre_pt_root_id: bigint;
+  post_pt_root_id: bigint;
+  pre_pt_supervoxel_id?: bigint;
+  post_pt_supervoxel_id?: bigint;
+  pre_pt_position: Vec3;
+  post_pt_position: Vec3;
+  ctr_pt_position: Vec3;
+  size: number;
+}
+
+export interface DetectedOrganelle {
+  id: bigint;
+  kind: 'mitochondrion' | 'vesicle_cloud';
+  pt_position: Vec3;
+  size: number;
+  host_root_id: bigint;
+}
+
+/** Probability scale of a map's dtype: values are divided by this to land in [0, 1]. */
+export function probabilityScale(v: Volume): number {
+  switch (v.dtype) {
+    case 'uint8':
+      return 255;
+    case 'uint16':
+      return 65535;
+    case 'float32':
+      return 1;
+    default:
+      throw new UsageError(`a probability map must be uint8, uint16 or float32, got ${v.dtype}`);
+  }
+}
+
+/** Mask of voxels with probability >= threshold. */
+export function thresholdMap(v: Volume, threshold: number): Uint8Array {
+  if (!(threshold >= 0 && threshold <= 1)) throw new UsageError(`threshold ${threshold} must lie in [0, 1]`);
+  const scale = probabilityScale(v);
+  const data = v.data as Uint8Array | Uint16Array | Float32Array;
+  const n = v.voxels;
+  const t = threshold * scale;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = data[i] >= t ? 1 : 0;
+  return out;
+}
+
+interface Objects {
+  shape: Vec3;
+  count: number;
+  labels: Uint32Array;
+  /** CSR: voxels of object l are idx[start[l] .. start[l+1]) (l = 1..count), in memory order. */
+  start: Int32Array;
+  idx: Int32Array;
+}
+
+function objectsOf(mask: Uint8Array, shape: Vec3, conn: Connectivity): Objects {
+  const { labels, count } = connectedComponents(mask, shape, { connectivity: conn });
+  const start = new Int32Array(count + 2);
+  for (let i = 0; i < labels.length; i++) if (labels[i]) start[labels[i] + 1]++;
+  for (let l = 1; l <= count + 1; l++) start[l] += start[l - 1];
+  const fill = start.slice();
+  const idx = new Int32Array(start[count + 1]);
+  for (let i = 0; i < labels.length; i++) if (labels[i]) idx[fill[labels[i]]++] = i;
+  return { shape, count, labels, start, idx };
+}
+
+/** Global voxel coordinate of linear index i of a block at `min` with `shape`. */
+function coord(i: number, shape: Vec3, min: Vec3): [number, number, number] {
+  const x = i % shape[0];
+  const y = Math.floor(i / shape[0]) % shape[1];
+  const z = Math.floor(i / (shape[0] * shape[1]));
+  return [x + min[0], y + min[1], z + min[2]];
+}
+
+function nm(p: readonly number[], vs: Vec3): Vec3 {
+  return [(p[0] + 0.5) * vs[0], (p[1] + 0.5) * vs[1], (p[2] + 0.5) * vs[2]];
+}
+
+function inBox(p: readonly number[], b: Box): boolean {
+  return p[0] >= b.min[0] && p[0] < b.max[0] && p[1] >= b.min[1] && p[1] < b.max[1] && p[2] >= b.min[2] && p[2] < b.max[2];
+}
+
+/** 1 + linear index of global voxel p in the dataset bounds. */
+export function anchorId(p: readonly number[], bounds: Box): bigint {
+  const s = boxShape(bounds);
+  return 1n + BigInt(p[0] - bounds.min[0]) + BigInt(s[0]) * (BigInt(p[1] - bounds.min[1]) + BigInt(s[1]) * BigInt(p[2] - bounds.min[2]));
+}
+
+/** Does object l touch a face of the read box that is not a face of the dataset? */
+function truncated(o: Objects, l: number, readBox: Box, bounds: Box): boolean {
+  const s = o.shape;
+  for (let k = o.start[l]; k < o.start[l + 1]; k++) {
+    const i = o.idx[k];
+    const x = i % s[0];
+    const y = Math.floor(i / s[0]) % s[1];
+    const z = Math.floor(i / (s[0] * s[1]));
+    if ((x === 0 && readBox.min[0] > bounds.min[0]) || (x === s[0] - 1 && readBox.max[0] < bounds.max[0])) return true;
+    if ((y === 0 && readBox.min[1] > bounds.min[1]) || (y === s[1] - 1 && readBox.max[1] < bounds.max[1])) return true;
+    if ((z === 0 && readBox.min[2] > bounds.min[2]) || (z === s[2] - 1 && readBox.max[2] < bounds.max[2])) return true;
+  }
+  return false;
+}
+
+/** Bounding box (local voxel coords, half-open) of object l grown by r voxels, clipped to the block. */
+function grownBox(o: Objects, l: number, r: Vec3): { lo: number[]; hi: number[] } {
+  const s = o.shape;
+  const lo = [Infinity, Infinity, Infinity];
+  const hi = [-Infinity, -Infinity, -Infinity];
+  for (let k = o.start[l]; k < o.start[l + 1]; k++) {
+    const i = o.idx[k];
+    const c = [i % s[0], Math.floor(i / s[0]) % s[1], Math.floor(i / (s[0] * s[1]))];
+    for (let a = 0; a < 3; a++) {
+      if (c[a] < lo[a]) lo[a] = c[a];
+      if (c[a] + 1 > hi[a]) hi[a] = c[a] + 1;
+    }
+  }
+  for (let a = 0; a < 3; a++) {
+    lo[a] = Math.max(0, lo[a] - r[a]);
+    hi[a] = Math.min(s[a], hi[a] + r[a]);
+  }
+  return { lo, hi };
+}
+
+/** The object voxel nearest (in nm) to the object's centroid: a position that lies on the object. */
+function centralVoxel(o: Objects, l: number, vs: Vec3): number {
+  const s = o.shape;
+  let cx = 0;
+  let cy = 0;
+  let cz = 0;
+  const n = o.start[l + 1] - o.start[l];
+  for (let k = o.start[l]; k < o.start[l + 1]; k++) {
+    const i = o.idx[k];
+    cx += i % s[0];
+    cy += Math.floor(i / s[0]) % s[1];
+    cz += Math.floor(i / (s[0] * s[1]));
+  }
+  cx /= n;
+  cy /= n;
+  cz /= n;
+  let best = o.idx[o.start[l]];
+  let bd = Infinity;
+  for (let k = o.start[l]; k < o.start[l + 1]; k++) {
+    const i = o.idx[k];
+    const d = ((i % s[0]) - cx) ** 2 * vs[0] ** 2 + ((Math.floor(i / s[0]) % s[1]) - cy) ** 2 * vs[1] ** 2 + (Math.floor(i / (s[0] * s[1])) - cz) ** 2 * vs[2] ** 2;
+    if (d < bd) {
+      bd = d;
+      best = i;
+    }
+  }
+  return best;
+}
+
+export interface SynapseBlockInputs {
+  clefts: Volume;
+  segmentation: Volume;
+  vesicles?: Volume;
+  supervoxels?: Volume;
+}
+
+export interface SynapseBlockResult {
+  synapses: DetectedSynapse[];
+  /** Cleft objects (kept by this block) dropped for size, or with fewer than two partner segments. */
+  dropped: { small: number; noPartners: number };
+  /** Kept objects that touch the read box's outer face: enlarge the margin. */
+  truncated: number;
+}
+
+function checkSameBox(a: Volume, b: Volume, what: string): void {
+  for (let i = 0; i < 3; i++) {
+    if (a.box.min[i] !== b.box.min[i] || a.box.max[i] !== b.box.max[i]) throw new UsageError(`${what} covers a different box than the cleft map`);
+  }
+}
+
+/**
+ * Detect synapses in `box` from inputs covering `readBox` (box + margin). Pure function.
+ */
+export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapseParams): SynapseBlockResult {
+  const { clefts, segmentation: seg } = inp;
+  checkSameBox(clefts, seg, 'segmentation');
+  if (inp.vesicles) checkSameBox(clefts, inp.vesicles, 'vesicle map');
+  if (inp.supervoxels) checkSameBox(clefts, inp.supervoxels, 'supervoxels');
+  if (!(p.partnerRadius > 0)) throw new UsageError(`partner radius ${p.partnerRadius} nm must be positive`);
+  const readBox = clefts.box;
+  const shape = clefts.shape;
+  const vs = p.voxelSize;
+  const o = objectsOf(thresholdMap(clefts, p.threshold), shape, p.connectivity ?? 6);
+  const segC = compactLabels(seg.data as Uint32Array | BigUint64Array);
+  const segIds = segC.ids;
+  const segL = segC.labels;
+  const ves = inp.vesicles ? thresholdMap(inp.vesicles, p.vesicleThreshold ?? 0.5) : undefined;
+  const svData = inp.supervoxels?.data as Uint32Array | BigUint64Array | undefined;
+  const vesR = p.vesicleRadius ?? p.partnerRadius * 4;
+  const R = Math.max(p.partnerRadius, ves ? vesR : 0);
+  const rVox: Vec3 = [Math.ceil(R / vs[0]), Math.ceil(R / vs[1]), Math.ceil(R / vs[2])];
+  const out: DetectedSynapse[] = [];
+  let small = 0;
+  let noPartners = 0;
+  let trunc = 0;
+  for (let l = 1; l <= o.count; l++) {
+    const anchor = coord(o.idx[o.start[l]], shape, readBox.min);
+    if (!inBox(anchor, box)) continue;
+    const size = o.start[l + 1] - o.start[l];
+    if (size < p.minSize) {
+      small++;
+      continue;
+    }
+    if (truncated(o, l, readBox, p.bounds)) trunc++;
+    // distance (nm) of every voxel of the grown bounding box to this cleft object
+    const { lo, hi } = grownBox(o, l, rVox);
+    const cs: Vec3 = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]];
+    const notCleft = new Uint8Array(cs[0] * cs[1] * cs[2]).fill(1);
+    for (let k = o.start[l]; k < o.start[l + 1]; k++) {
+      const i = o.idx[k];
+      const x = (i % shape[0]) - lo[0];
+      const y = (Math.floor(i / shape[0]) % shape[1]) - lo[1];
+      const z = Math.floor(i / (shape[0] * shape[1])) - lo[2];
+      notCleft[x + cs[0] * (y + cs[1] * z)] = 0;
+    }
+    const dist = edt(notCleft, cs, { sampling: vs });
+    // contact (voxels within partnerRadius) and vesicle evidence per segment label
+    const contact = new Map<number, { n: number; sx: number; sy: number; sz: number; best: number; bestD: number }>();
+    const vesicle = new Map<number, number>();
+    for (let z = 0; z < cs[2]; z++)
+      for (let y = 0; y < cs[1]; y++)
+        for (let x = 0; x < cs[0]; x++) {
+          const j = x + cs[0] * (y + cs[1] * z);
+          const d = dist[j];
+          if (d > R) continue;
+          const i = x + lo[0] + shape[0] * (y + lo[1] + shape[1] * (z + lo[2]));
+          const lab = segL[i];
+          if (lab === 0) continue;
+          if (d <= p.partnerRadius) {
+            let c = contact.get(lab);
+            if (!c) contact.set(lab, (c = { n: 0, sx: 0, sy: 0, sz: 0, best: i, bestD: Infinity }));
+            c.n++;
+            c.sx += x + lo[0];
+            c.sy += y + lo[1];
+            c.sz += z + lo[2];
+            if (d < c.bestD) {
+              c.bestD = d;
+              c.best = i;
+            }
+          }
+          if (ves && ves[i] && d <= vesR) vesicle.set(lab, (vesicle.get(lab) ?? 0) + 1);
+        }
+    const cands = [...contact.keys()];
+    if (cands.length < 2) {
+      noPartners++;
+      continue;
+    }
+    const idOf = (lab: number) => segIds[lab];
+    const byContact = (a: number, b: number) => contact.get(b)!.n - contact.get(a)!.n || (idOf(a) < idOf(b) ? -1 : 1);
+    let pre: number;
+    let post: number;
+    if (ves) {
+      // pre: most vesicle voxels near the cleft (ties: more contact, then smaller id)
+      const withVes = cands.filter((c) => (vesicle.get(c) ?? 0) > 0);
+      if (withVes.length === 0) {
+        noPartners++;
+        continue;
+      }
+      pre = withVes.sort((a, b) => (vesicle.get(b) ?? 0) - (vesicle.get(a) ?? 0) || byContact(a, b))[0];
+      post = cands.filter((c) => c !== pre).sort(byContact)[0];
+    } else {
+      const two = cands.sort(byContact).slice(0, 2);
+      [pre, post] = idOf(two[0]) < idOf(two[1]) ? [two[0], two[1]] : [two[1], two[0]];
+    }
+    // partner points: the partner's voxel nearest the cleft, ties to the first in memory order
+    const point = (lab: number) => coord(contact.get(lab)!.best, shape, readBox.min);
+    const prePt = point(pre);
+    const postPt = point(post);
+    const ctr = coord(centralVoxel(o, l, vs), shape, readBox.min);
+    const row: DetectedSynapse = {
+      id: anchorId(anchor, p.bounds),
+      pre_pt_root_id: idOf(pre),
+      post_pt_root_id: idOf(post),
+      pre_pt_position: nm(prePt, vs),
+      post_pt_position: nm(postPt, vs),
+      ctr_pt_position: nm(ctr, vs),
+      size,
+    };
+    if (svData) {
+      row.pre_pt_supervoxel_id = BigInt(svData[contact.get(pre)!.best]);
+      row.post_pt_supervoxel_id = BigInt(svData[contact.get(post)!.best]);
+    }
+    out.push(row);
+  }
+  return { synapses: out, dropped: { small, noPartners }, truncated: trunc };
+}
+
+/**
+ * Organelles (mitochondria or vesicle clouds) as objects: threshold, connected components,
+ * size filter; host = the segment under most of the object's voxels (0 if none). Ids are
+ * 2 * (anchor index) + (0 mitochondrion | 1 vesicle cloud) + 1, unique across both kinds.
+ */
+export function detectOrganelles(map: Volume, segmentation: Volume, box: Box, p: OrganelleParams): { organelles: DetectedOrganelle[]; small: number; truncated: number } {
+  checkSameBox(map, segmentation, 'segmentation');
+  const readBox = map.box;
+  const shape = map.shape;
+  const o = objectsOf(thresholdMap(map, p.threshold), shape, p.connectivity ?? 6);
+  const segC = compactLabels(segmentation.data as Uint32Array | BigUint64Array);
+  const out: DetectedOrganelle[] = [];
+  let small = 0;
+  let trunc = 0;
+  const counts = new Map<number, number>();
+  for (let l = 1; l <= o.count; l++) {
+    const anchor = coord(o.idx[o.start[l]], shape, readBox.min);
+    if (!inBox(anchor, box)) continue;
+    const size = o.start[l + 1] - o.start[l];
+    if (size < p.minSize) {
+      small++;
+      continue;
+    }
+    if (truncated(o, l, readBox, p.bounds)) trunc++;
+    counts.clear();
+    for (let k = o.start[l]; k < o.start[l + 1]; k++) {
+      const lab = segC.labels[o.idx[k]];
+      if (lab) counts.set(lab, (counts.get(lab) ?? 0) + 1);
+    }
+    let host = 0n;
+    let hn = 0;
+    for (const [lab, n] of counts) {
+      const id = segC.ids[lab];
+      if (n > hn || (n === hn && id < host)) {
+        hn = n;
+        host = id;
+      }
+    }
+    const a = anchorId(anchor, p.bounds);
+    out.push({
+      id: 2n * (a - 1n) + (p.kind === 'vesicle_cloud' ? 1n : 0n) + 1n,
+      kind: p.kind,
+      pt_position: nm(coord(centralVoxel(o, l, p.voxelSize), shape, readBox.min), p.voxelSize),
+      size,
+      host_root_id: host,
+    });
+  }
+  return { organelles: out, small, truncated: trunc };
+}

@@ -1,0 +1,105 @@
+import { type Box, type Vec3 } from '../../core/box.js';
+import { UsageError } from '../../core/errors.js';
+import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
+import type { ConnectomeStore } from '../../connectome/store.js';
+import { type DetectedOrganelle, type DetectedSynapse, type SynapseParams, detectOrganelles, detectSynapses } from './detect.js';
+
+/**
+ * Block function and task of `wiring synapses`: cleft objects + partners (and organelle
+ * objects) per block, returned as block data (rows in CAVE columns, ids exact); the command
+ * collects every block's rows with readBlockData and writes them to the connectome store.
+ */
+
+export interface SynapseTaskParams extends SynapseParams {
+  /** Organelle maps present as inputs, with their thresholds and size filters. */
+  organelles?: { input: 'mitochondria' | 'vesicles'; kind: 'mitochondrion' | 'vesicle_cloud'; threshold: number; minSize: number }[];
+}
+
+export interface SynapseBlockData {
+  synapses: DetectedSynapse[];
+  organelles: DetectedOrganelle[];
+  dropped: { small: number; noPartners: number };
+  truncated: number;
+}
+
+/** Block function: ctx.inputs clefts, segmentation, optional vesicles / mitochondria / supervoxels. */
+export function synapseBlock(ctx: BlockContext<SynapseTaskParams>): BlockResult {
+  const { clefts, segmentation, vesicles, supervoxels } = ctx.inputs;
+  if (!clefts || !segmentation) throw new UsageError('the synapse block needs inputs "clefts" and "segmentation"');
+  const r = detectSynapses({ clefts, segmentation, vesicles, supervoxels }, ctx.box, ctx.params);
+  const organelles: DetectedOrganelle[] = [];
+  let truncated = r.truncated;
+  for (const o of ctx.params.organelles ?? []) {
+    const map = ctx.inputs[o.input];
+    if (!map) throw new UsageError(`organelle input ${o.input} is missing`);
+    const d = detectOrganelles(map, segmentation, ctx.box, { ...ctx.params, threshold: o.threshold, minSize: o.minSize, kind: o.kind });
+    organelles.push(...d.organelles);
+    truncated += d.truncated;
+  }
+  const data: SynapseBlockData = { synapses: r.synapses, organelles, dropped: r.dropped, truncated };
+  return { data };
+}
+
+export interface SynapseTaskOptions {
+  name?: string;
+  clefts: string;
+  segmentation: string;
+  vesicles?: string;
+  mitochondria?: string;
+  supervoxels?: string;
+  params: SynapseTaskParams;
+  /** Block shape, voxels (default 128,128,64 clipped to the bounds). */
+  blockShape?: Vec3;
+  /** Context around each block, voxels: must hold a whole cleft plus the search radii (default from the radii + 16). */
+  margin?: Vec3;
+}
+
+/** The default margin: the vesicle/partner search radius in voxels plus room for a cleft. */
+export function defaultMargin(p: SynapseParams): Vec3 {
+  const R = Math.max(p.partnerRadius, p.vesicleRadius ?? p.partnerRadius * 4);
+  return [0, 1, 2].map((a) => Math.ceil(R / p.voxelSize[a]) + 16) as unknown as Vec3;
+}
+
+export function synapseTask(o: SynapseTaskOptions): BlockTask<SynapseTaskParams> {
+  const inputs: Record<string, string> = { clefts: o.clefts, segmentation: o.segmentation };
+  if (o.vesicles) inputs.vesicles = o.vesicles;
+  if (o.mitochondria) inputs.mitochondria = o.mitochondria;
+  if (o.supervoxels) inputs.supervoxels = o.supervoxels;
+  const b: Box = o.params.bounds;
+  const size = [0, 1, 2].map((a) => b.max[a] - b.min[a]);
+  const blockShape = (o.blockShape ?? [128, 128, 64]).map((v, a) => Math.max(1, Math.min(v, size[a]))) as unknown as Vec3;
+  return {
+    name: o.name ?? 'synapses',
+    module: import.meta.url,
+    fn: 'synapseBlock',
+    params: o.params,
+    inputs,
+    bounds: b,
+    blockShape,
+    margin: o.margin ?? defaultMargin(o.params),
+  };
+}
+
+/** Merge the block data of a run (block order) into one list of synapses and organelles. */
+export function mergeBlockData(blocks: { data: unknown }[]): SynapseBlockData {
+  const out: SynapseBlockData = { synapses: [], organelles: [], dropped: { small: 0, noPartners: 0 }, truncated: 0 };
+  for (const b of blocks) {
+    const d = b.data as SynapseBlockData;
+    out.synapses.push(...d.synapses);
+    out.organelles.push(...d.organelles);
+    out.dropped.small += d.dropped.small;
+    out.dropped.noPartners += d.dropped.noPartners;
+    out.truncated += d.truncated;
+  }
+  out.synapses.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  out.organelles.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return out;
+}
+
+/** Write detected synapses and organelles to the connectome store, in one transaction. */
+export async function storeDetections(store: ConnectomeStore, d: SynapseBlockData): Promise<void> {
+  await store.transaction(async () => {
+    await store.insertSynapses(d.synapses.map((s) => ({ ...s })));
+    await store.insertOrganelles(d.organelles.map((o) => ({ ...o })));
+  });
+}

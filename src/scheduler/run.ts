@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { type Box, type Vec3, boxContains, boxIsEmpty, boxToString } from '../core/box.js';
 import { bytesPerElement } from '../core/dtype.js';
 import { UsageError, WiringError } from '../core/errors.js';
@@ -72,6 +73,13 @@ export function orderTasks(tasks: BlockTask[]): BlockTask[] {
     if (t.margin !== undefined && !isVec3(t.margin, { nonNegative: true })) {
       throw new UsageError(`margin must be three non-negative integers, got ${JSON.stringify(t.margin)}`, where);
     }
+    for (const [k, v] of Object.entries(t.inputs ?? {})) {
+      if (typeof v !== 'string' || v === '') throw new UsageError(`input ${k} must be a source spec (a path or URL)`, where);
+    }
+    for (const [k, o] of Object.entries(t.outputs ?? {})) {
+      if (!o || typeof o.layer !== 'string' || o.layer === '') throw new UsageError(`output ${k} needs {layer: <precomputed layer folder>}`, where);
+      if (o.scale !== undefined && !(Number.isInteger(o.scale) && o.scale >= 0)) throw new UsageError(`output ${k}: scale must be a whole number >= 0`, where);
+    }
     byName.set(t.name, t);
   }
   const order: BlockTask[] = [];
@@ -91,6 +99,21 @@ export function orderTasks(tasks: BlockTask[]): BlockTask[] {
   };
   for (const t of tasks) visit(t, []);
   return order;
+}
+
+/** Local paths made absolute (workers may run elsewhere); URLs (scheme://) kept as they are. */
+export function absoluteSpec(spec: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) return spec;
+  const hash = spec.indexOf('#');
+  return hash < 0 ? path.resolve(spec) : path.resolve(spec.slice(0, hash)) + spec.slice(hash);
+}
+
+function normalizeTask(t: BlockTask): BlockTask {
+  return {
+    ...t,
+    inputs: Object.fromEntries(Object.entries(t.inputs ?? {}).map(([k, v]) => [k, absoluteSpec(v)])),
+    outputs: Object.fromEntries(Object.entries(t.outputs ?? {}).map(([k, o]) => [k, { layer: absoluteSpec(o.layer), scale: o.scale ?? 0 }])),
+  };
 }
 
 /** Parse what an element of a layer or source costs in bytes. */
@@ -171,7 +194,7 @@ export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<Ru
   if (!(budget > 0)) throw new UsageError(`memory budget must be positive, got ${opts.memory}`);
   await fs.mkdir(opts.stateDir, { recursive: true });
 
-  const ordered = orderTasks(tasks);
+  const ordered = orderTasks(tasks).map(normalizeTask);
   const fps = new Map<string, string>();
   const states: TaskState[] = [];
   for (const t of ordered) {

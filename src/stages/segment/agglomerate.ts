@@ -125,6 +125,11 @@ export interface AgglomerateOptions {
   until?: number;
   /** Rescore every edge of a merged region (needed when the score depends on region size). Default false. */
   rescoreNeighbourhood?: boolean;
+  /**
+   * Called for every edge taken from the queue (regions a, b); returning false drops the edge without
+   * merging (used by oracle-guided training). Default: merge.
+   */
+  accept?: (s: EdgeState, e: number, a: number, b: number, score: number) => boolean;
 }
 
 /** Greedy hierarchical merging; returns the merge tree. */
@@ -153,6 +158,13 @@ export function agglomerate(rag: Rag, scorer: Scorer = meanScorer, opts: Agglome
     if (score > until) break;
     let a = s.u[e];
     let b = s.v[e];
+    if (opts.accept && !opts.accept(s, e, a, b, score)) {
+      // drop the edge: the regions stay apart (the edge leaves the graph)
+      alive[e] = 0;
+      adj[a].delete(b);
+      adj[b].delete(a);
+      continue;
+    }
     // keep the region with more neighbours; b merges into a
     if (adj[b].size > adj[a].size) {
       const t = a;

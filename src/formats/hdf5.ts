@@ -227,8 +227,8 @@ const H5_DTYPE: Record<DataType, string> = {
 };
 
 export interface Hdf5Writer {
-  /** Write a slab covering all of x and y and z range [z0, z1) (global box of the volume). */
-  write(vol: Volume): void;
+  /** Write a slab covering all of x and y; `z0` is its first plane in the dataset (default vol.box.min[2]). */
+  write(vol: Volume, z0?: number): void;
   /** Close and move into place (atomic). */
   commit(): Promise<void>;
   abort(): Promise<void>;
@@ -293,12 +293,12 @@ export async function createHdf5Writer(
     ds.create_attribute('resolution', new Float64Array([o.voxelSize[2], o.voxelSize[1], o.voxelSize[0]]), [3], '<d');
     let zDone = 0;
     return {
-      write(vol: Volume) {
-        if (vol.box.min[2] !== zDone) throw new UsageError(`HDF5 slabs must come in z order: expected z=${zDone}, got ${vol.box.min[2]}`, file);
+      write(vol: Volume, z0 = vol.box.min[2]) {
+        if (z0 !== zDone) throw new UsageError(`HDF5 slabs must come in z order: expected z=${zDone}, got ${z0}`, file);
         if (vol.shape[0] !== X || vol.shape[1] !== Y || vol.channels !== C || vol.dtype !== o.dtype) {
           throw new UsageError(`HDF5 slab must be ${o.dtype} [${X}, ${Y}, *] x ${C}, got ${vol.dtype} [${vol.shape}] x ${vol.channels}`, file);
         }
-        const z1 = vol.box.max[2];
+        const z1 = z0 + vol.shape[2];
         const newDims = [...dims];
         newDims[zAxis] = z1;
         ds.resize(newDims);
@@ -306,10 +306,10 @@ export async function createHdf5Writer(
           // our layout is (c, z, y, x) with the slab's z; HDF5 wants each channel's slab
           const per = vol.voxels;
           for (let c = 0; c < C; c++) {
-            ds.write_slice([[c, c + 1], [vol.box.min[2], z1], [], []], (vol.data as Uint8Array).subarray(c * per, (c + 1) * per));
+            ds.write_slice([[c, c + 1], [z0, z1], [], []], (vol.data as Uint8Array).subarray(c * per, (c + 1) * per));
           }
         } else {
-          ds.write_slice([[vol.box.min[2], z1], [], []], vol.data);
+          ds.write_slice([[z0, z1], [], []], vol.data);
         }
         zDone = z1;
       },

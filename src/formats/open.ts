@@ -1,0 +1,77 @@
+// openSource(spec): one entry point for every readable volume format.
+import { existsSync, promises as fs, statSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Vec3 } from '../core/box.js';
+import { UsageError } from '../core/errors.js';
+import { openHdf5, splitH5Spec } from './hdf5.js';
+import { listSlices, openImageStack, openTiffStack } from './imagestack.js';
+import { openNpy } from './npy.js';
+import type { VolumeSource } from './source.js';
+import { openZarr, splitZarrSpec } from './zarr.js';
+
+/** The forms openSource accepts, for error messages and --help. */
+export const SOURCE_FORMS = [
+  'a Neuroglancer precomputed layer folder (holds an `info` file)',
+  'file.h5#path/to/dataset (HDF5; `#dataset` may be left out when the file has one dataset)',
+  'x.npy',
+  'x.zarr (Zarr v2/v3 array, or OME-Zarr group -> scale 0 or --scale), x.zarr#sub/path; also N5 folders',
+  'a folder of PNG/TIFF slices (one z per file, natural sort)',
+  'x.tif / x.tiff (multi-page TIFF, one z per page)',
+];
+
+function usage(spec: string, why: string): UsageError {
+  return new UsageError(`${why}. Accepted sources:\n  - ${SOURCE_FORMS.join('\n  - ')}`, spec);
+}
+
+const H5_EXT = /\.(h5|hdf5|hdf|he5|n5h5)$/i;
+const ZARR_MARKERS = ['.zarray', '.zgroup', '.zattrs', 'zarr.json', 'attributes.json'];
+
+async function magic(file: string): Promise<Uint8Array> {
+  const h = await fs.open(file, 'r');
+  try {
+    const b = new Uint8Array(8);
+    await h.read(b, 0, 8, 0);
+    return b;
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * Open any supported volume. `spec` is a path (see SOURCE_FORMS); `scale` picks an OME-Zarr or
+ * precomputed scale (default 0). `voxelSize` overrides what the file says (nm, [x, y, z]).
+ * The returned source reads sub-boxes in global voxel coordinates [x, y, z].
+ */
+export async function openSource(spec: string, opts: { scale?: number; voxelSize?: Vec3 } = {}): Promise<VolumeSource> {
+  if (typeof spec !== 'string' || spec.trim() === '') throw usage(String(spec), 'no source given');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw usage(spec, 'remote URLs are not supported; give a local path');
+  const hash = spec.indexOf('#');
+  const base = hash >= 0 ? spec.slice(0, hash) : spec;
+  if (!existsSync(base)) throw usage(spec, `${base} does not exist`);
+  const st = statSync(base);
+  if (st.isFile()) {
+    const m = await magic(base);
+    const isH5 = m[0] === 0x89 && m[1] === 0x48 && m[2] === 0x44 && m[3] === 0x46;
+    if (isH5 || H5_EXT.test(base)) return openHdf5(spec, opts);
+    if (hash >= 0) throw usage(spec, `'#' selects a dataset inside HDF5 files or Zarr stores, and ${base} is neither`);
+    const isNpy = m[0] === 0x93 && m[1] === 0x4e && m[2] === 0x55;
+    if (isNpy || /\.npy$/i.test(base)) return openNpy(base, opts);
+    const isTiff = (m[0] === 0x49 && m[1] === 0x49 && m[2] === 42) || (m[0] === 0x4d && m[1] === 0x4d && m[3] === 42);
+    if (isTiff || /\.tiff?$/i.test(base)) return openTiffStack(base, opts);
+    throw usage(spec, `cannot tell the format of the file ${path.basename(base)}`);
+  }
+  if (!st.isDirectory()) throw usage(spec, 'is neither a file nor a folder');
+  if (hash < 0 && existsSync(path.join(base, 'info'))) {
+    const { PrecomputedLayer } = await import('./precomputed/index.js');
+    const layer = await PrecomputedLayer.open(base);
+    return layer.source(opts.scale ?? 0);
+  }
+  const { root } = splitZarrSpec(spec);
+  if (/\.(zarr|zr3?|n5|ome\.zarr)\/?$/i.test(root) || ZARR_MARKERS.some((f) => existsSync(path.join(root, f)))) {
+    return openZarr(spec, opts);
+  }
+  if (hash >= 0) throw usage(spec, `'#' selects a dataset inside HDF5 files or Zarr stores, and ${base} is neither`);
+  const slices = await listSlices(base);
+  if (slices.length > 0) return openImageStack(base, opts);
+  throw usage(spec, 'folder is not a precomputed layer (no `info`), not a Zarr/N5 store, and holds no .png/.tif slices');
+}

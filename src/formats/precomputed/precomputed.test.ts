@@ -23,36 +23,14 @@ import {
   shardFileName,
   shardShape,
 } from './index.js';
+import { labels64, sameBytes } from './testing.js';
 
-/** Small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Byte-exact equality of two typed arrays (fast, unlike a deep equal over 10^5 bigints). */
-export function expectSameBytes(a: ArrayBufferView, b: ArrayBufferView): void {
+function expectSameBytes(a: ArrayBufferView, b: ArrayBufferView): void {
   expect(a.byteLength).toBe(b.byteLength);
-  const x = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  const y = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  expect(x.equals(y)).toBe(true);
+  expect(sameBytes(a, b)).toBe(true);
 }
 
 const words = (u8: Uint8Array) => new Uint32Array(u8.buffer, u8.byteOffset, u8.byteLength / 4);
-
-function labels64(n: number, seed: number, distinct: number): BigUint64Array {
-  const r = rng(seed);
-  const ids = Array.from({ length: distinct }, () => (BigInt(Math.floor(r() * 2 ** 32)) << 32n) | BigInt(Math.floor(r() * 2 ** 32)));
-  const out = new BigUint64Array(n);
-  for (let i = 0; i < n; i++) out[i] = ids[Math.floor(r() * distinct)];
-  return out;
-}
 
 describe('murmurhash3_x86_128', () => {
   it('passes the SMHasher verification value 0xB3ECE62A', () => {

@@ -1,0 +1,92 @@
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../../test/data.js';
+import type { Vec3 } from '../../core/box.js';
+import { Volume } from '../../core/volume.js';
+import { ConnectomeStore } from '../../connectome/store.js';
+import { writeNpy } from '../../formats/npy.js';
+import { register } from './synapses.js';
+
+async function cli(args: string[]): Promise<string> {
+  const program = new Command('wiring').exitOverride();
+  register(program).exitOverride();
+  let out = '';
+  const write = process.stdout.write.bind(process.stdout);
+  (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => ((out += s), true);
+  try {
+    await program.parseAsync(['node', 'wiring', 'synapses', ...args]);
+  } finally {
+    (process.stdout as unknown as { write: typeof write }).write = write;
+  }
+  return out;
+}
+
+describe('wiring synapses', () => {
+  it('detects synapses between cell pairs blockwise, stores them, scores against ground truth', async () => {
+    const dir = await tempDir('wiring-syncli-');
+    // three cell pairs stacked in y; each pair touches at a membrane x = 11..12 with a cleft;
+    // vesicles on the left in pairs 0 and 2, on the right in pair 1
+    const shape: Vec3 = [24, 48, 8];
+    const n = shape[0] * shape[1] * shape[2];
+    const seg = new BigUint64Array(n);
+    const cleft = new Float32Array(n);
+    const ves = new Uint8Array(n);
+    const base = 1n << 58n;
+    for (let z = 0; z < 8; z++)
+      for (let y = 0; y < 48; y++)
+        for (let x = 0; x < 24; x++) {
+          const i = x + 24 * (y + 48 * z);
+          const pair = Math.floor(y / 16);
+          seg[i] = x < 11 ? base + BigInt(2 * pair) : x > 12 ? base + BigInt(2 * pair + 1) : 0n;
+          const yy = y % 16;
+          if (yy >= 5 && yy < 10 && z >= 2 && z < 6) {
+            if (x === 11 || x === 12) cleft[i] = 0.9;
+            const left = pair !== 1;
+            if ((left && x >= 7 && x < 10) || (!left && x >= 14 && x < 17)) ves[i] = 200;
+          }
+        }
+    const files = { seg: path.join(dir, 'seg.npy'), clefts: path.join(dir, 'clefts.npy'), ves: path.join(dir, 'ves.npy') };
+    await writeNpy(files.seg, Volume.from('uint64', shape, seg));
+    await writeNpy(files.clefts, Volume.from('float32', shape, cleft));
+    await writeNpy(files.ves, Volume.from('uint8', shape, ves));
+    const gtDb = path.join(dir, 'gt.duckdb');
+    const gt = await ConnectomeStore.open(gtDb);
+    await gt.insertSynapses(
+      [0, 1, 2].map((p) => {
+        const left = base + BigInt(2 * p);
+        const right = left + 1n;
+        const [pre, post] = p === 1 ? [right, left] : [left, right];
+        const px = p === 1 ? 13.5 : 10.5;
+        const qx = p === 1 ? 10.5 : 13.5;
+        const y = 16 * p + 7.5;
+        return { id: BigInt(p + 1), pre_pt_root_id: pre, post_pt_root_id: post, pre_pt_position: [px, y, 4], post_pt_position: [qx, y, 4], ctr_pt_position: [12, y, 4], size: 40 };
+      }),
+    );
+    await gt.close();
+    const db = path.join(dir, 'out.duckdb');
+    const out = await cli([
+      db, '--clefts', files.clefts, '--segmentation', files.seg, '--vesicles', files.ves,
+      '--partner-radius', '2', '--vesicle-radius', '6', '--block', '16,16,8', '--margin', '10,10,4', '--workers', '1',
+      '--ground-truth', gtDb, '--max-distance', '4', '--json',
+    ]);
+    const res = JSON.parse(out);
+    expect(res.synapses).toBe(3);
+    expect(res.organelles).toBe(3);
+    expect(res.truncated).toBe(0);
+    expect(res.partners).toMatchObject({ tp: 3, fp: 0, fn: 0, fscore: 1 });
+    const store = await ConnectomeStore.open(db);
+    try {
+      const rows = await store.all('SELECT pre_pt_root_id AS a, post_pt_root_id AS b, size FROM synapses ORDER BY pre_pt_root_id');
+      expect(rows).toEqual([
+        { a: base, b: base + 1n, size: 40 },
+        { a: base + 3n, b: base + 2n, size: 40 },
+        { a: base + 4n, b: base + 5n, size: 40 },
+      ]);
+      const hosts = await store.all('SELECT host_root_id FROM organelles ORDER BY host_root_id');
+      expect(hosts.map((h) => h.host_root_id)).toEqual([base, base + 3n, base + 4n]);
+    } finally {
+      await store.close();
+    }
+  });
+});

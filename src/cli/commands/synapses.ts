@@ -1,0 +1,145 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { boxFromShape, parseVec3, type Vec3 } from '../../core/box.js';
+import { UsageError } from '../../core/errors.js';
+import { createProgress } from '../../core/progress.js';
+import { ConnectomeStore } from '../../connectome/store.js';
+import { openSource } from '../../formats/open.js';
+import { cleftDistanceScore, synapticPartnerScore, type PartnerSynapse } from '../../metrics/synapses.js';
+import { readBlockData, runTasks } from '../../scheduler/index.js';
+import { thresholdMap } from '../../stages/synapses/detect.js';
+import { type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
+import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
+import { emit } from '../output.js';
+
+function num(v: unknown, what: string, min = 0, max = Infinity): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${what} ${JSON.stringify(v)}: expected a number in [${min}, ${max}]`);
+  return n;
+}
+
+async function partnersOf(db: string): Promise<PartnerSynapse[]> {
+  if (!existsSync(db)) throw new UsageError('ground-truth database not found', db);
+  const s = await ConnectomeStore.open(db);
+  try {
+    const rows = await s.all('SELECT pre_pt_root_id, post_pt_root_id, pre_pt_position_x AS a, pre_pt_position_y AS b, pre_pt_position_z AS c, post_pt_position_x AS d, post_pt_position_y AS e, post_pt_position_z AS f FROM synapses ORDER BY id');
+    return rows.map((r) => ({
+      pre_id: r.pre_pt_root_id as bigint,
+      post_id: r.post_pt_root_id as bigint,
+      pre: [r.a as number, r.b as number, r.c as number],
+      post: [r.d as number, r.e as number, r.f as number],
+    }));
+  } finally {
+    await s.close();
+  }
+}
+
+export function register(program: Command): Command {
+  const cmd = program
+    .command('synapses')
+    .description('detect synapses (cleft objects + pre/post partners) and organelles, and write them to a connectome database')
+    .argument('<db>', 'connectome database file (created if missing)')
+    .requiredOption('--clefts <source>', 'cleft probability map (uint8/uint16/float32)')
+    .requiredOption('--segmentation <source>', 'cell segmentation (root ids)')
+    .option('--vesicles <source>', 'vesicle-cloud probability map (decides the presynaptic side; also stored as organelles)')
+    .option('--mitochondria <source>', 'mitochondria probability map (stored as organelles)')
+    .option('--supervoxels <source>', 'supervoxel labels (fills pre/post_pt_supervoxel_id)')
+    .option('--threshold <p>', 'cleft probability threshold in [0,1]', '0.5')
+    .option('--min-size <voxels>', 'smallest cleft kept', '10')
+    .option('--vesicle-threshold <p>', 'vesicle probability threshold', '0.5')
+    .option('--partner-radius <nm>', 'partners lie within this distance of the cleft (default 3 voxels along x)')
+    .option('--vesicle-radius <nm>', 'vesicles count within this distance of the cleft (default 4x partner radius)')
+    .option('--organelle-min-size <voxels>', 'smallest mitochondrion / vesicle cloud kept', '20')
+    .option('--connectivity <n>', '6 or 26', '6')
+    .option('--block <x,y,z>', 'block shape in voxels', '128,128,64')
+    .option('--margin <x,y,z>', 'context around each block (default: search radius + 16 voxels)')
+    .option('--state <dir>', 'resume records (default <db>.synapses-state)')
+    .option('--ground-truth <db>', 'score the partners against the synapses table of this database (CREMI-like F-score)')
+    .option('--gt-clefts <source>', 'score the cleft mask against this ground-truth cleft map (ADGT/ADF)')
+    .option('--max-distance <nm>', 'partner matching distance for --ground-truth', '400')
+    .option('--json', 'machine-readable output');
+  addSchedulerOptions(cmd);
+  cmd.action(async (db: string, opts) => {
+    const seg = await openSource(opts.segmentation);
+    const clefts = await openSource(opts.clefts);
+    const vs: Vec3 = seg.voxelSize;
+    const bounds = boxFromShape(seg.shape, seg.offset);
+    for (const [name, s] of [['clefts', clefts]] as const) {
+      if (s.shape.some((v, i) => v !== seg.shape[i]) || s.offset.some((v, i) => v !== seg.offset[i])) {
+        throw new UsageError(`--${name} ${opts[name]} is [${s.shape}] at [${s.offset}], the segmentation is [${seg.shape}] at [${seg.offset}]`);
+      }
+    }
+    await clefts.close();
+    const partnerRadius = opts.partnerRadius !== undefined ? num(opts.partnerRadius, '--partner-radius', 1e-9) : 3 * vs[0];
+    const conn = Number(opts.connectivity);
+    if (conn !== 6 && conn !== 26) throw new UsageError(`--connectivity ${opts.connectivity}: expected 6 or 26`);
+    const omin = num(opts.organelleMinSize, '--organelle-min-size', 1);
+    const params: SynapseTaskParams = {
+      threshold: num(opts.threshold, '--threshold', 0, 1),
+      minSize: num(opts.minSize, '--min-size', 1),
+      vesicleThreshold: num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1),
+      partnerRadius,
+      vesicleRadius: opts.vesicleRadius !== undefined ? num(opts.vesicleRadius, '--vesicle-radius', 1e-9) : undefined,
+      voxelSize: vs,
+      bounds,
+      connectivity: conn,
+      organelles: [
+        ...(opts.vesicles ? [{ input: 'vesicles' as const, kind: 'vesicle_cloud' as const, threshold: num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1), minSize: omin }] : []),
+        ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, threshold: 0.5, minSize: omin }] : []),
+      ],
+    };
+    const task = synapseTask({
+      clefts: opts.clefts,
+      segmentation: opts.segmentation,
+      vesicles: opts.vesicles,
+      mitochondria: opts.mitochondria,
+      supervoxels: opts.supervoxels,
+      params,
+      blockShape: parseVec3(opts.block, '--block', { integer: true, positive: true }),
+      margin: opts.margin ? parseVec3(opts.margin, '--margin', { integer: true }) : undefined,
+    });
+    const stateDir = opts.state ?? `${db}.synapses-state`;
+    const run = schedulerOptions(opts, stateDir);
+    run.progress = createProgress({ json: opts.json, label: 'synapses' });
+    await runTasks([task], run);
+    const data = mergeBlockData(await readBlockData(stateDir, task.name));
+    const store = await ConnectomeStore.open(db);
+    try {
+      await storeDetections(store, data);
+    } finally {
+      await store.close();
+    }
+    const result: Record<string, unknown> = {
+      database: db,
+      synapses: data.synapses.length,
+      organelles: data.organelles.length,
+      dropped: data.dropped,
+      truncated: data.truncated,
+    };
+    if (opts.groundTruth) {
+      const gt = await partnersOf(opts.groundTruth);
+      const pred: PartnerSynapse[] = data.synapses.map((s) => ({ pre_id: s.pre_pt_root_id, post_id: s.post_pt_root_id, pre: s.pre_pt_position, post: s.post_pt_position }));
+      const sc = synapticPartnerScore(pred, gt, { maxDistance: num(opts.maxDistance, '--max-distance', 0) });
+      result.partners = { tp: sc.tp, fp: sc.fp, fn: sc.fn, precision: sc.precision, recall: sc.recall, fscore: sc.fscore, meanDistance: sc.meanDistance };
+    }
+    if (opts.gtClefts) {
+      const g = await openSource(opts.gtClefts);
+      const c = await openSource(opts.clefts);
+      const gv = await g.read(bounds);
+      const cv = await c.read(bounds);
+      await g.close();
+      await c.close();
+      result.clefts = cleftDistanceScore(thresholdMap(cv, params.threshold), thresholdMap(gv, 0.5), seg.shape, vs);
+    }
+    await seg.close();
+    emit(opts, result, () => {
+      const lines = [`${db}: ${data.synapses.length} synapses, ${data.organelles.length} organelles (dropped: ${data.dropped.small} small, ${data.dropped.noPartners} without two partners)`];
+      if (data.truncated) lines.push(`warning: ${data.truncated} objects touch a block's margin; use a larger --margin (state in ${path.resolve(stateDir)})`);
+      if (result.partners) lines.push(`partners: ${JSON.stringify(result.partners)}`);
+      if (result.clefts) lines.push(`clefts: ${JSON.stringify(result.clefts)}`);
+      return lines.join('\n');
+    });
+  });
+  return cmd;
+}

@@ -5,10 +5,8 @@ import { register as downsample } from './downsample.js';
 import { register as exportLayer } from './export.js';
 import { register as importVolume } from './import.js';
 import { register as info } from './info.js';
-import { register as predict } from './predict.js';
 import { register as query } from './query.js';
 import { register as synapses } from './synapses.js';
-import { register as trainPixels } from './train-pixels.js';
 import { register as worker } from './worker.js';
 
 /** Each command module exports a `register(program)` that adds its subcommand and returns it. */
@@ -22,9 +20,7 @@ export const commands: RegisterCommand[] = [
   exportLayer,
   importVolume,
   info,
-  predict,
   query,
   synapses,
-  trainPixels,
   worker,
 ];

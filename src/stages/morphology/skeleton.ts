@@ -1,0 +1,443 @@
+/**
+ * TEASAR-style skeletonization of every label of a block (Sato et al. 2000, as in kimimaro):
+ *
+ * 1. DBF = anisotropic distance of each voxel to the nearest voxel of another label (kernels/edt).
+ * 2. Per connected component (26-connected) of each label, in the label's bounding box:
+ *    root = the voxel a 26-connected flood fill from any voxel reaches last (an extremity).
+ * 3. One Dijkstra from the root over the penalty field PDRF(v) = pdrfScale * (1 - DBF/maxDBF)^pdrfExponent + 1
+ *    (edge cost = PDRF(v) * step length in nm) gives a shortest-path tree that hugs the centre; the
+ *    physical length along that tree ranks targets (farthest first).
+ * 4. Repeatedly: the farthest voxel not yet invalidated becomes a target; its tree path to the
+ *    root (or to the existing skeleton) is added; every voxel within scale * DBF + const (nm) of a
+ *    new path voxel is invalidated. Forced targets (block-face anchors) are traced first.
+ *
+ * Vertices are voxel centres in nm ((offset + i + 0.5) * voxelSize); radius = DBF at the vertex (nm).
+ * Hot loops use typed arrays only (binary heap with decrease-key, no per-voxel Map/Set).
+ */
+import type { Vec3 } from '../../core/box.js';
+import { WiringError } from '../../core/errors.js';
+import { edtLabels } from '../../kernels/edt.js';
+
+/** A skeleton: vertices [x,y,z] nm flattened, edges as vertex index pairs, radius per vertex (nm). */
+export interface Skeleton {
+  vertices: Float32Array;
+  edges: Uint32Array;
+  radius: Float32Array;
+}
+
+export interface TeasarOptions {
+  /** nm per voxel [x,y,z]. */
+  voxelSize?: Vec3;
+  /** Global voxel coordinate of element 0. */
+  offset?: Vec3;
+  /** Invalidation radius = scale * DBF + const (nm). Defaults 1.5 and 2 * the largest voxel size. */
+  scale?: number;
+  const?: number;
+  pdrfScale?: number;
+  pdrfExponent?: number;
+  /** Components smaller than this many voxels get no skeleton (default 1: every component). */
+  minVoxels?: number;
+  /** Treat the array border as the object's end (true) or as unknown (false, for blocks). Default true. */
+  borderIsBoundary?: boolean;
+  /** Per compact label, flat indices into `labels` that must become skeleton vertices. */
+  forcedTargets?: Map<number, number[]>;
+  /** Precomputed DBF (edtLabels of `labels`, same sampling), if the caller has it. */
+  dbf?: Float32Array;
+}
+
+export function emptySkeleton(): Skeleton {
+  return { vertices: new Float32Array(0), edges: new Uint32Array(0), radius: new Float32Array(0) };
+}
+
+/** Bounding boxes of labels 1..maxLabel: [xmin,ymin,zmin,xmax,ymax,zmax] (inclusive), xmin > xmax if absent. */
+export function labelBoxes(labels: Uint32Array, shape: Vec3, maxLabel: number): Int32Array {
+  const b = new Int32Array((maxLabel + 1) * 6);
+  for (let l = 0; l <= maxLabel; l++) {
+    b[6 * l] = b[6 * l + 1] = b[6 * l + 2] = 0x7fffffff;
+    b[6 * l + 3] = b[6 * l + 4] = b[6 * l + 5] = -1;
+  }
+  const [sx, sy, sz] = shape;
+  let i = 0;
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++)
+      for (let x = 0; x < sx; x++, i++) {
+        const l = labels[i];
+        if (l === 0) continue;
+        if (l > maxLabel) throw new WiringError(`label ${l} at voxel ${i} exceeds maxLabel ${maxLabel}`);
+        const o = 6 * l;
+        if (x < b[o]) b[o] = x;
+        if (x > b[o + 3]) b[o + 3] = x;
+        if (y < b[o + 1]) b[o + 1] = y;
+        if (y > b[o + 4]) b[o + 4] = y;
+        if (z < b[o + 2]) b[o + 2] = z;
+        if (z > b[o + 5]) b[o + 5] = z;
+      }
+  return b;
+}
+
+/** Skeletonize every label of a compact label block; result[l] is label l's skeleton (0: empty). */
+export function skeletonizeLabels(labels: Uint32Array, shape: Vec3, maxLabel: number, opts: TeasarOptions = {}): Skeleton[] {
+  const res = opts.voxelSize ?? [1, 1, 1];
+  const [sx, sy, sz] = shape;
+  if (labels.length !== sx * sy * sz) {
+    throw new WiringError(`skeletonize: ${labels.length} labels do not fill shape [${shape}]`);
+  }
+  const dbf0 = opts.dbf ?? edtLabels(labels, shape, { sampling: res, borderIsBoundary: opts.borderIsBoundary ?? true });
+  // padded copies (one voxel of 0 around) so neighbour offsets never leave the array
+  const px = sx + 2, py = sy + 2, pz = sz + 2;
+  const N = px * py * pz;
+  const ws = new Workspace(N, px, py, pz);
+  const lab = ws.lab;
+  const dbf = ws.dbf;
+  const counts = new Int32Array(maxLabel + 2);
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++) {
+      const s = sx * (y + sy * z);
+      const d = 1 + px * (y + 1 + py * (z + 1));
+      for (let x = 0; x < sx; x++) {
+        const l = labels[s + x];
+        if (l > maxLabel) throw new WiringError(`label ${l} at voxel ${s + x} exceeds maxLabel ${maxLabel}`);
+        lab[d + x] = l;
+        dbf[d + x] = dbf0[s + x];
+        counts[l + 1]++;
+      }
+    }
+  // voxel lists per label (counting sort, padded indices)
+  counts[0] = 0;
+  counts[1] = 0; // label 0 not listed
+  for (let l = 1; l <= maxLabel; l++) counts[l + 1] += counts[l];
+  const fill = counts.slice();
+  const vox = new Int32Array(counts[maxLabel + 1]);
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++) {
+      const d = 1 + px * (y + 1 + py * (z + 1));
+      for (let x = 0; x < sx; x++) {
+        const l = lab[d + x];
+        if (l !== 0) vox[fill[l]++] = d + x;
+      }
+    }
+  let maxCount = 0;
+  for (let l = 1; l <= maxLabel; l++) maxCount = Math.max(maxCount, counts[l + 1] - counts[l]);
+  ws.heap = new Int32Array(maxCount + 1);
+  ws.hkey = new Float32Array(maxCount + 1);
+  ws.order = new Int32Array(maxCount + 1);
+  ws.compBuf = new Int32Array(maxCount + 1);
+  ws.sortKey = new Float64Array(maxCount + 1);
+  // forced targets: convert flat unpadded indices to padded
+  const out: Skeleton[] = [emptySkeleton()];
+  for (let l = 1; l <= maxLabel; l++) {
+    const members = vox.subarray(counts[l], counts[l + 1]);
+    if (members.length === 0) {
+      out.push(emptySkeleton());
+      continue;
+    }
+    const forced = (opts.forcedTargets?.get(l) ?? []).map((g) => {
+      const gx = g % sx, gy = Math.floor(g / sx) % sy, gz = Math.floor(g / (sx * sy));
+      return gx + 1 + px * (gy + 1 + py * (gz + 1));
+    });
+    out.push(skeletonizeOne(ws, l, members, forced, opts));
+  }
+  return out;
+}
+
+/** Scratch arrays over the padded block, reset sparsely after each label. */
+class Workspace {
+  lab: Uint32Array;
+  dbf: Float32Array;
+  state: Uint8Array; // bit 0 reached, bit 1 invalidated, bit 2 on skeleton, bit 3 component done
+  dist: Float32Array;
+  plen: Float32Array;
+  parent: Int32Array;
+  hpos: Int32Array;
+  vid: Int32Array;
+  comp: Int32Array;
+  heap = new Int32Array(0);
+  hkey = new Float32Array(0);
+  order = new Int32Array(0);
+  compBuf = new Int32Array(0);
+  sortKey = new Float64Array(0);
+  pen: Float32Array;
+  constructor(
+    n: number,
+    readonly px: number,
+    readonly py: number,
+    readonly pz: number,
+  ) {
+    this.lab = new Uint32Array(n);
+    this.dbf = new Float32Array(n);
+    this.state = new Uint8Array(n);
+    this.dist = new Float32Array(n);
+    this.plen = new Float32Array(n);
+    this.parent = new Int32Array(n);
+    this.hpos = new Int32Array(n);
+    this.vid = new Int32Array(n);
+    this.comp = new Int32Array(n);
+    this.pen = new Float32Array(n);
+  }
+}
+
+const REACHED = 1;
+const INVALID = 2;
+const ONSKEL = 4;
+const DONE = 8;
+
+function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: number[], opts: TeasarOptions): Skeleton {
+  const res = opts.voxelSize ?? [1, 1, 1];
+  const off = opts.offset ?? [0, 0, 0];
+  const scale = opts.scale ?? 1.5;
+  const cst = opts.const ?? 2 * Math.max(res[0], res[1], res[2]);
+  const pdrfScale = opts.pdrfScale ?? 100000;
+  const pdrfExp = opts.pdrfExponent ?? 4;
+  const minVoxels = opts.minVoxels ?? 1;
+  const { px, py, state, dbf, comp, vid, parent, plen } = ws;
+  // neighbour offsets and step lengths (26-connectivity)
+  const nOff = new Int32Array(26);
+  const nLen = new Float64Array(26);
+  {
+    let k = 0;
+    for (let dz = -1; dz <= 1; dz++)
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) {
+          if (!dx && !dy && !dz) continue;
+          nOff[k] = dx + px * (dy + py * dz);
+          nLen[k] = Math.hypot(dx * res[0], dy * res[1], dz * res[2]);
+          k++;
+        }
+  }
+  const vx: number[] = [];
+  const vr: number[] = [];
+  const edges: number[] = [];
+  const addVertex = (c: number): number => {
+    const x = c % px, y = Math.floor(c / px) % py, z = Math.floor(c / (px * py));
+    vx.push((off[0] + x - 0.5) * res[0], (off[1] + y - 0.5) * res[1], (off[2] + z - 0.5) * res[2]);
+    vr.push(dbf[c]);
+    const id = vr.length - 1;
+    vid[c] = id;
+    state[c] |= ONSKEL;
+    return id;
+  };
+  let compCount = 0;
+  for (let mi = 0; mi < members.length; mi++) {
+    const seed = members[mi];
+    if (state[seed] & DONE) continue;
+    // ---- component (26-connected flood fill)
+    const nComp = flood(ws, L, seed, nOff);
+    const compVoxels = ws.compBuf;
+    compCount++;
+    let maxD = 0;
+    for (let i = 0; i < nComp; i++) {
+      const c = compVoxels[i];
+      state[c] |= DONE;
+      comp[c] = compCount;
+      if (dbf[c] > maxD) maxD = dbf[c];
+    }
+    if (nComp < minVoxels) continue;
+    const compForced = forced.filter((c) => c >= 0 && c < ws.lab.length && ws.lab[c] === L && comp[c] === compCount);
+    // root: a forced target if any, else the deepest voxel (max DBF) of the last BFS layers of a
+    // flood fill (an extremity of the component, on its centre rather than its surface)
+    let root = compVoxels[nComp - 1];
+    if (compForced.length > 0) root = compForced[0];
+    else {
+      const tail = Math.max(0, nComp - Math.max(8, Math.ceil(nComp / 64)));
+      for (let i = nComp - 1; i >= tail; i--) if (dbf[compVoxels[i]] > dbf[root]) root = compVoxels[i];
+    }
+    // ---- penalty field Dijkstra from the root
+    const inv = maxD > 0 ? 1 / maxD : 0;
+    const pen = ws.pen;
+    for (let i = 0; i < nComp; i++) {
+      const c = compVoxels[i];
+      const t = 1 - dbf[c] * inv;
+      pen[c] = pdrfScale * (pdrfExp === 4 ? t * t * t * t : t ** pdrfExp) + 1;
+    }
+    const count = dijkstra(ws, L, root, nOff, nLen, pen);
+    // farthest first by physical length along the tree: sort packed keys (length, then order)
+    const key = ws.sortKey;
+    const order = ws.order;
+    for (let i = 0; i < count; i++) key[i] = Math.floor(plen[order[i]] * 8) * 67108864 + i;
+    const sorted = key.subarray(0, count).sort();
+    const ranked = new Int32Array(count);
+    for (let i = 0; i < count; i++) ranked[i] = order[sorted[count - 1 - i] % 67108864];
+    addVertex(root);
+    const trace = (t: number) => {
+      if (state[t] & ONSKEL) return;
+      const path: number[] = [];
+      let c = t;
+      while (!(state[c] & ONSKEL)) {
+        path.push(c);
+        c = parent[c];
+        if (c < 0) throw new WiringError('skeleton path left the component');
+      }
+      let prev = vid[c];
+      for (let i = path.length - 1; i >= 0; i--) {
+        const id = addVertex(path[i]);
+        edges.push(prev, id);
+        prev = id;
+      }
+      // invalidate balls around the new path voxels. Consecutive balls overlap almost entirely,
+      // so balls are placed every half radius (their union covers >= 0.97 of the swept tube).
+      let lastX = -1e30, lastY = 0, lastZ = 0;
+      for (let i = 0; i < path.length; i++) {
+        const p = path[i];
+        const r = scale * dbf[p] + cst;
+        const x = (p % px) * res[0], y = (Math.floor(p / px) % py) * res[1], z = Math.floor(p / (px * py)) * res[2];
+        if (i === path.length - 1 || Math.hypot(x - lastX, y - lastY, z - lastZ) >= 0.5 * r) {
+          invalidateBall(ws, L, p, res, r);
+          lastX = x;
+          lastY = y;
+          lastZ = z;
+        }
+      }
+    };
+    invalidateBall(ws, L, root, res, scale * dbf[root] + cst);
+    for (const f of compForced) trace(f);
+    for (let i = 0; i < ranked.length; i++) {
+      const t = ranked[i];
+      if (state[t] & (INVALID | ONSKEL)) continue;
+      trace(t);
+    }
+  }
+  // sparse reset
+  for (let i = 0; i < members.length; i++) {
+    const c = members[i];
+    state[c] = 0;
+    ws.hpos[c] = 0;
+    comp[c] = 0;
+  }
+  return { vertices: Float32Array.from(vx), edges: Uint32Array.from(edges), radius: Float32Array.from(vr) };
+}
+
+/**
+ * Voxels 26-connected to `seed` within label L, in BFS order, into ws.compBuf; returns the count.
+ * hpos doubles as the visited flag (-2); the Dijkstra that follows only reads hpos after REACHED.
+ */
+function flood(ws: Workspace, L: number, seed: number, nOff: Int32Array): number {
+  const { lab, compBuf: q, hpos } = ws;
+  let head = 0;
+  let tail = 0;
+  q[tail++] = seed;
+  hpos[seed] = -2;
+  while (head < tail) {
+    const u = q[head++];
+    for (let k = 0; k < 26; k++) {
+      const v = u + nOff[k];
+      if (hpos[v] !== -2 && lab[v] === L) {
+        hpos[v] = -2;
+        q[tail++] = v;
+      }
+    }
+  }
+  return tail;
+}
+
+/**
+ * Dijkstra over the voxels of label L from `src`, edge cost = step length (nm) * pen[v]
+ * (pen = 1 for plain geodesic distance). Fills ws.dist, ws.parent, ws.plen (physical length along
+ * the tree) and ws.order[0..count); marks REACHED. Binary heap with keys stored beside the ids.
+ */
+function dijkstra(ws: Workspace, L: number, src: number, nOff: Int32Array, nLen: Float64Array, pen: Float32Array): number {
+  const { lab, state, dist, parent, heap, hkey, hpos, plen, order } = ws;
+  let hn = 0;
+  let count = 0;
+  dist[src] = 0;
+  plen[src] = 0;
+  parent[src] = -1;
+  state[src] |= REACHED;
+  heap[0] = src;
+  hkey[0] = 0;
+  hpos[src] = 0;
+  hn = 1;
+  while (hn > 0) {
+    const u = heap[0];
+    hn--;
+    if (hn > 0) {
+      // sift the last element down from the root
+      const v = heap[hn];
+      const d = hkey[hn];
+      let i = 0;
+      for (;;) {
+        let c = 2 * i + 1;
+        if (c >= hn) break;
+        if (c + 1 < hn && hkey[c + 1] < hkey[c]) c++;
+        if (hkey[c] >= d) break;
+        heap[i] = heap[c];
+        hkey[i] = hkey[c];
+        hpos[heap[i]] = i;
+        i = c;
+      }
+      heap[i] = v;
+      hkey[i] = d;
+      hpos[v] = i;
+    }
+    hpos[u] = -1;
+    order[count++] = u;
+    const du = dist[u];
+    const lu = plen[u];
+    for (let k = 0; k < 26; k++) {
+      const v = u + nOff[k];
+      if (lab[v] !== L) continue;
+      const st = state[v];
+      let i: number;
+      const nd = du + nLen[k] * pen[v];
+      if (!(st & REACHED)) {
+        state[v] = st | REACHED;
+        i = hn++;
+      } else {
+        i = hpos[v];
+        if (i < 0 || nd >= dist[v]) continue;
+      }
+      dist[v] = nd;
+      parent[v] = u;
+      plen[v] = lu + nLen[k];
+      // sift up from i
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (hkey[p] <= nd) break;
+        heap[i] = heap[p];
+        hkey[i] = hkey[p];
+        hpos[heap[i]] = i;
+        i = p;
+      }
+      heap[i] = v;
+      hkey[i] = nd;
+      hpos[v] = i;
+    }
+  }
+  return count;
+}
+
+function invalidateBall(ws: Workspace, L: number, c: number, res: Vec3, r: number): void {
+  const { state, lab, px, py, pz } = ws;
+  const x = c % px, y = Math.floor(c / px) % py, z = Math.floor(c / (px * py));
+  const rz = Math.floor(r / res[2]);
+  const r2 = r * r;
+  for (let dz = -rz; dz <= rz; dz++) {
+    const zz = z + dz;
+    if (zz < 0 || zz >= pz) continue;
+    const ez = r2 - (dz * res[2]) ** 2;
+    if (ez < 0) continue;
+    const ry = Math.floor(Math.sqrt(ez) / res[1]);
+    for (let dy = -ry; dy <= ry; dy++) {
+      const yy = y + dy;
+      if (yy < 0 || yy >= py) continue;
+      const ey = ez - (dy * res[1]) ** 2;
+      if (ey < 0) continue;
+      const rx = Math.floor(Math.sqrt(ey) / res[0]);
+      const lo = Math.max(0, x - rx);
+      const hi = Math.min(px - 1, x + rx);
+      const base = px * (yy + py * zz);
+      for (let xx = lo; xx <= hi; xx++) if (lab[base + xx] === L) state[base + xx] |= INVALID;
+    }
+  }
+}
+
+/** Total cable length (nm) of a skeleton. */
+export function cableLength(s: Skeleton): number {
+  let len = 0;
+  const v = s.vertices;
+  for (let e = 0; e < s.edges.length; e += 2) {
+    const a = 3 * s.edges[e];
+    const b = 3 * s.edges[e + 1];
+    len += Math.hypot(v[a] - v[b], v[a + 1] - v[b + 1], v[a + 2] - v[b + 2]);
+  }
+  return len;
+}

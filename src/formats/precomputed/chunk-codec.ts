@@ -82,7 +82,10 @@ async function decodeImage(data: Uint8Array, f: ChunkFormat, shape: Vec3, where:
   let pixels: Buffer;
   let info: OutputInfo;
   try {
-    const r = await sharp(data, { failOn: 'error', limitInputPixels: Math.max(1, nvox) }).raw({ depth }).toBuffer({ resolveWithObject: true });
+    const img = sharp(data, { failOn: 'error', limitInputPixels: Math.max(1, nvox) });
+    // 16-bit samples stay 16-bit only in a 16-bit colour space (else libvips rescales to 8 bits).
+    if (depth === 'ushort') img.toColourspace(f.channels >= 3 ? 'rgb16' : 'grey16');
+    const r = await img.raw({ depth }).toBuffer({ resolveWithObject: true });
     pixels = r.data;
     info = r.info;
   } catch (err) {
@@ -129,15 +132,17 @@ export async function encodeChunk(
     case 'jpeg':
     case 'png': {
       const ch = f.channels;
-      const is16 = f.dtype === 'uint16';
-      if (!(data instanceof Uint8Array) && !(is16 && f.encoding === 'png' && data instanceof Uint16Array)) {
-        throw new UsageError(`${f.encoding} chunks hold uint8${f.encoding === 'png' ? ' or uint16' : ''}, not ${f.dtype}`);
+      // Written: uint8 with 1 or 3 channels (jpeg), 1, 3 or 4 channels (png). Read: see decodeImage.
+      const okChannels = f.encoding === 'jpeg' ? ch === 1 || ch === 3 : ch === 1 || ch === 3 || ch === 4;
+      if (!(data instanceof Uint8Array) || !okChannels) {
+        throw new UsageError(`writing ${f.encoding} chunks supports uint8 with ${f.encoding === 'jpeg' ? '1 or 3' : '1, 3 or 4'} channels, not ${f.dtype} x ${ch}`);
       }
-      const inter = is16 ? new Uint16Array(nvox * ch) : new Uint8Array(nvox * ch);
-      for (let c = 0; c < ch; c++) for (let i = 0; i < nvox; i++) inter[i * ch + c] = data[c * nvox + i];
+      const inter = new Uint8Array(nvox * ch);
+      for (let c = 0; c < ch; c++) for (let i = 0, j = c; i < nvox; i++, j += ch) inter[j] = data[c * nvox + i];
       const img = sharp(Buffer.from(inter.buffer, inter.byteOffset, inter.byteLength), {
-        raw: { width: shape[0], height: shape[1] * shape[2], channels: ch as 1 | 2 | 3 | 4, ...(is16 ? { depth: 'ushort' } : {}) },
+        raw: { width: shape[0], height: shape[1] * shape[2], channels: ch as 1 | 3 | 4 },
       });
+      if (ch === 1) img.toColourspace('b-w');
       bytes =
         f.encoding === 'jpeg'
           ? await img.jpeg({ quality: opts.jpegQuality ?? 90, chromaSubsampling: '4:4:4' }).toBuffer()

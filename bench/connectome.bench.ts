@@ -1,0 +1,136 @@
+// Connectome store benchmark: N synthetic synapse rows (default 10M; CONNECTOME_BENCH_ROWS to change)
+// -> bulk insert (DuckDB appender), Parquet write, counts per (pre, post) pair, type-to-type matrix;
+// the same group-bys in pandas (Debian python3-pandas) on the same rows in the same run.
+// pandas here has no pyarrow/fastparquet, so it cannot read the Parquet file: it gets the same
+// columns as raw little-endian arrays (np.fromfile), and only its group-bys are timed.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConnectomeStore } from '../src/connectome/store.js';
+import { typeMatrix } from '../src/connectome/query.js';
+import { seededRandom } from '../src/connectome/graph.js';
+
+const PANDAS = String.raw`
+import sys, time, json, numpy as np, pandas as pd
+d = sys.argv[1]; n = int(sys.argv[2]); ncell = int(sys.argv[3])
+pre = np.fromfile(d + '/pre.bin', dtype='<u8'); post = np.fromfile(d + '/post.bin', dtype='<u8')
+size = np.fromfile(d + '/size.bin', dtype='<f8'); types = np.fromfile(d + '/celltype.bin', dtype='<i4')
+cellid = np.fromfile(d + '/cellid.bin', dtype='<u8')
+df = pd.DataFrame({'pre': pre, 'post': post, 'size': size})
+best = 1e9
+for rep in range(2):
+    t = time.perf_counter()
+    g = df.groupby(['pre', 'post'], sort=False).agg(n=('size', 'size'), s=('size', 'sum'))
+    best = min(best, time.perf_counter() - t)
+ct = pd.Series(types, index=cellid)
+bt = 1e9
+for rep in range(2):
+    t = time.perf_counter()
+    m = pd.DataFrame({'a': ct.reindex(df['pre']).to_numpy(), 'b': ct.reindex(df['post']).to_numpy()}).groupby(['a', 'b']).size()
+    bt = min(bt, time.perf_counter() - t)
+print(json.dumps({'groupby_s': best, 'pairs': int(len(g)), 'sum_n2': int((g['n'].astype('int64') ** 2).sum()), 'size_sum': float(g['s'].sum()),
+                  'matrix_s': bt, 'matrix_cells': int(len(m)), 'matrix_total': int(m.sum()), 'matrix_00': int(m.get((0, 0), 0))}))
+`;
+
+export default async function bench(): Promise<Record<string, unknown>> {
+  const N = Number(process.env.CONNECTOME_BENCH_ROWS ?? 10_000_000);
+  const NCELL = 100_000;
+  const NCONN = Math.floor(N / 5);
+  const NTYPE = 20;
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'wiring-connectome-bench-'));
+  try {
+    // synthetic connectome: NCONN connections among NCELL cells, synapses drawn from connections
+    const r = seededRandom(42);
+    const BASE = 864691135000000000n;
+    const cellId = new BigUint64Array(NCELL);
+    const cellType = new Int32Array(NCELL);
+    for (let i = 0; i < NCELL; i++) {
+      cellId[i] = BASE + BigInt(i) * 7n;
+      cellType[i] = Math.floor(r() * NTYPE);
+    }
+    const cpre = new Int32Array(NCONN);
+    const cpost = new Int32Array(NCONN);
+    for (let k = 0; k < NCONN; k++) {
+      cpre[k] = Math.floor(r() * NCELL);
+      cpost[k] = Math.floor(r() * NCELL);
+    }
+    const id = new BigUint64Array(N);
+    const pre = new BigUint64Array(N);
+    const post = new BigUint64Array(N);
+    const size = new Float64Array(N);
+    const cx = new Float64Array(N);
+    const cy = new Float64Array(N);
+    const cz = new Float64Array(N);
+    for (let i = 0; i < N; i++) {
+      const k = Math.floor(r() ** 2 * NCONN); // skewed: some connections get many synapses
+      id[i] = BASE * 2n + BigInt(i);
+      pre[i] = cellId[cpre[k]];
+      post[i] = cellId[cpost[k]];
+      size[i] = 20 + Math.floor(r() * 2000);
+      cx[i] = r() * 1e6;
+      cy[i] = r() * 1e6;
+      cz[i] = r() * 5e5;
+    }
+    const store = await ConnectomeStore.open(path.join(tmp, 'bench.duckdb'));
+    const out: Record<string, unknown> = { rows: N, cells: NCELL, connections_drawn: NCONN, types: NTYPE, machine: `${os.cpus().length} cores, shared (other engineers' jobs running)` };
+    let t = performance.now();
+    await store.insertColumns('synapses', { id, pre_pt_root_id: pre, post_pt_root_id: post, size, ctr_pt_position_x: cx, ctr_pt_position_y: cy, ctr_pt_position_z: cz }, N);
+    out.insert_s = +((performance.now() - t) / 1000).toFixed(2);
+    await store.insertColumns('cells', { pt_root_id: cellId, cell_type: Array.from(cellType, (c) => `T${String(c).padStart(2, '0')}`) }, NCELL);
+    console.log(`insert ${N} synapses (appender, 7 columns, duplicate-id check): ${out.insert_s} s`);
+
+    const pq = path.join(tmp, 'synapses.parquet');
+    t = performance.now();
+    await store.exportParquet('synapses', pq);
+    out.parquet_write_s = +((performance.now() - t) / 1000).toFixed(2);
+    out.parquet_mb = +(statSync(pq).size / 1e6).toFixed(1);
+    console.log(`Parquet write: ${out.parquet_write_s} s (${out.parquet_mb} MB)`);
+
+    // counts per (pre, post) pair, inside DuckDB (result kept as a table), best of 3
+    let best = Infinity;
+    for (let rep = 0; rep < 3; rep++) {
+      t = performance.now();
+      await store.run('CREATE OR REPLACE TEMP TABLE conn AS SELECT pre_pt_root_id, post_pt_root_id, count(*) AS n, sum(size) AS s FROM synapses GROUP BY 1, 2');
+      best = Math.min(best, (performance.now() - t) / 1000);
+    }
+    const ours = (await store.all('SELECT count(*) AS pairs, sum(n * n) AS sum_n2, sum(s) AS size_sum FROM conn'))[0];
+    out.groupby_s = +best.toFixed(3);
+    console.log(`group-by (pre, post) -> ${ours.pairs} pairs: ${out.groupby_s} s`);
+
+    best = Infinity;
+    let m: Awaited<ReturnType<typeof typeMatrix>> | undefined;
+    for (let rep = 0; rep < 2; rep++) {
+      t = performance.now();
+      m = await typeMatrix(store, { measure: 'count' });
+      best = Math.min(best, (performance.now() - t) / 1000);
+    }
+    out.type_matrix_s = +best.toFixed(3);
+    console.log(`type matrix (count, ${NTYPE}x${NTYPE}): ${out.type_matrix_s} s`);
+    await store.close();
+
+    // pandas on the same rows
+    writeFileSync(path.join(tmp, 'pre.bin'), new Uint8Array(pre.buffer));
+    writeFileSync(path.join(tmp, 'post.bin'), new Uint8Array(post.buffer));
+    writeFileSync(path.join(tmp, 'size.bin'), new Uint8Array(size.buffer));
+    writeFileSync(path.join(tmp, 'celltype.bin'), new Uint8Array(cellType.buffer));
+    writeFileSync(path.join(tmp, 'cellid.bin'), new Uint8Array(cellId.buffer));
+    const ref = JSON.parse(execFileSync('/usr/bin/python3', ['-c', PANDAS, tmp, String(N), String(NCELL)], { encoding: 'utf8', maxBuffer: 1 << 26 })) as Record<string, number>;
+    const agree =
+      Number(ours.pairs) === ref.pairs &&
+      BigInt(ours.sum_n2 as bigint) === BigInt(ref.sum_n2) &&
+      Math.abs(Number(ours.size_sum) - ref.size_sum) < 1e-6 * ref.size_sum &&
+      m!.values.flat().reduce((a, b) => a + b, 0) === ref.matrix_total &&
+      m!.values[0][0] === ref.matrix_00;
+    out.pandas_groupby_s = +ref.groupby_s.toFixed(3);
+    out.pandas_matrix_s = +ref.matrix_s.toFixed(3);
+    out.groupby_ratio_pandas_over_ours = +(ref.groupby_s / (out.groupby_s as number)).toFixed(2);
+    out.matrix_ratio_pandas_over_ours = +(ref.matrix_s / (out.type_matrix_s as number)).toFixed(2);
+    out.agree = agree;
+    console.log(`pandas group-by: ${out.pandas_groupby_s} s (ratio pandas/ours ${out.groupby_ratio_pandas_over_ours}); pandas type matrix: ${out.pandas_matrix_s} s (ratio ${out.matrix_ratio_pandas_over_ours}); results agree: ${agree}`);
+    if (!agree) throw new Error(`DuckDB and pandas disagree: ours ${JSON.stringify(ours, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}, pandas ${JSON.stringify(ref)}`);
+    return out;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,12 +1,17 @@
 import type { Command } from 'commander';
+import { register as agglomerate } from './agglomerate.js';
 import { register as analyse } from './analyse.js';
 import { register as connectome } from './connectome.js';
 import { register as downsample } from './downsample.js';
+import { register as evaluate } from './evaluate.js';
 import { register as exportLayer } from './export.js';
 import { register as importVolume } from './import.js';
 import { register as info } from './info.js';
 import { register as query } from './query.js';
+import { register as segment } from './segment.js';
+import { register as supervoxels } from './supervoxels.js';
 import { register as synapses } from './synapses.js';
+import { register as trainAgglomeration } from './train-agglomeration.js';
 import { register as worker } from './worker.js';
 
 /** Each command module exports a `register(program)` that adds its subcommand and returns it. */
@@ -14,13 +19,18 @@ export type RegisterCommand = (program: Command) => Command;
 
 // One line per command; keep alphabetical.
 export const commands: RegisterCommand[] = [
+  agglomerate,
   analyse,
   connectome,
   downsample,
+  evaluate,
   exportLayer,
   importVolume,
   info,
   query,
+  segment,
+  supervoxels,
   synapses,
+  trainAgglomeration,
   worker,
 ];

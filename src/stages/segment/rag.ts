@@ -43,6 +43,11 @@ export interface RagOptions {
   contact?: 'max' | 'mean';
   /** Only in-section contacts (4-neighbourhood). */
   twoD?: boolean;
+  /**
+   * Affinities (3 channels [x, y, z], channel c = affinity of voxel p with p - e_c): the contact value
+   * of a face is then 1 - its affinity, and `boundary` is used for the node statistics only.
+   */
+  affinities?: Float32Array;
 }
 
 function hash2(a: number, b: number): number {
@@ -161,7 +166,31 @@ export function buildRag(labels: Uint32Array, boundary: Float32Array, shape: Vec
   };
   const sxy = sx * sy;
   const useZ = !opts.twoD;
-  for (let z = 0; z < sz; z++)
+  const aff = opts.affinities;
+  if (aff && aff.length !== 3 * n) throw new UsageError(`buildRag: affinities have ${aff.length} values, expected ${3 * n} (3 channels)`);
+  if (aff) {
+    for (let z = 0; z < sz; z++)
+      for (let y = 0; y < sy; y++)
+        for (let x = 0; x < sx; x++) {
+          const i = x + sx * (y + sy * z);
+          const a = labels[i];
+          if (a === 0) continue;
+          nodeSize[a]++;
+          nodeSum[a] += boundary[i];
+          if (x + 1 < sx) {
+            const b = labels[i + 1];
+            if (b !== a && b !== 0) add(a, b, 1 - aff[i + 1]);
+          }
+          if (y + 1 < sy) {
+            const b = labels[i + sx];
+            if (b !== a && b !== 0) add(a, b, 1 - aff[n + i + sx]);
+          }
+          if (useZ && z + 1 < sz) {
+            const b = labels[i + sxy];
+            if (b !== a && b !== 0) add(a, b, 1 - aff[2 * n + i + sxy]);
+          }
+        }
+  } else for (let z = 0; z < sz; z++)
     for (let y = 0; y < sy; y++) {
       const row = z * sxy + y * sx;
       for (let x = 0; x < sx; x++) {

@@ -1,0 +1,68 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { boxEquals } from '../../core/box.js';
+import { Forest } from '../../ml/forest.js';
+import { relabel } from '../../stages/segment/agglomerate.js';
+import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segment/io.js';
+import { type AgglomerationMethod, type AgglomerationParams, boundaryMaps, computeAgglomeration, denseSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
+import { emit } from '../output.js';
+import { affinityOrder, parseNumberOption } from './supervoxels.js';
+
+export function addAgglomerationOptions(cmd: Command): Command {
+  return cmd
+    .option('--threshold <t>', 'merge while the score is <= t (default: mean/quantile 0.8, learned 0.5; mutex: the bias, 0.5)')
+    .option('--model <file>', 'learned agglomeration with a model from `wiring train-agglomeration`')
+    .option('--method <m>', 'mean (default), quantile, mutex or learned (implied by --model)')
+    .option('--quantile <q>', 'quantile method: which quantile of the contact boundary values (default 0.5)');
+}
+
+export async function agglomerationParams(opts: Record<string, string | boolean | undefined>): Promise<AgglomerationParams> {
+  const method = (opts.method ?? (opts.model ? 'learned' : 'mean')) as AgglomerationMethod;
+  if (!['mean', 'quantile', 'mutex', 'learned'].includes(method)) throw new UsageError(`--method: expected mean, quantile, mutex or learned, got ${JSON.stringify(method)}`);
+  let forest: Forest | undefined;
+  if (method === 'learned') {
+    if (!opts.model) throw new UsageError('--method learned needs --model <file> (from wiring train-agglomeration)');
+    const bytes = await fs.readFile(String(opts.model)).catch((e: NodeJS.ErrnoException) => {
+      throw new UsageError(`--model ${opts.model}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    });
+    forest = Forest.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), String(opts.model));
+    if (forest.meta.kind !== 'wiring-agglomeration') throw new UsageError(`--model ${opts.model}: not an agglomeration model (made by wiring train-agglomeration)`);
+  }
+  const threshold = parseNumberOption(opts.threshold, '--threshold');
+  const quantile = parseNumberOption(opts.quantile, '--quantile', { min: 0, max: 1 });
+  if (method === 'mutex' && threshold !== undefined && !(threshold > 0 && threshold < 1)) throw new UsageError('--threshold: the mutex bias must be between 0 and 1');
+  return { method, threshold, quantile, forest, bias: method === 'mutex' ? threshold : undefined };
+}
+
+export function register(program: Command): Command {
+  const cmd = program
+    .command('agglomerate')
+    .description('merge supervoxels into segments over their region adjacency graph; writes the segmentation and its merge tree (merge_tree.json)')
+    .requiredOption('--supervoxels <source>', 'supervoxel labels (any readable label volume)')
+    .requiredOption('--boundaries <source>', 'boundary probability map or affinities, same grid')
+    .argument('<out-layer>', 'output precomputed segmentation layer folder')
+    .option('--affinity-order <o>', '3-channel input: channel order xyz or zyx', 'xyz')
+    .option('--2d', 'only in-section contacts')
+    .option('--overwrite', 'replace an existing layer')
+    .option('--json', 'machine-readable output');
+  addAgglomerationOptions(cmd);
+  return cmd.action(async (out: string, opts) => {
+    const t0 = performance.now();
+    const params = await agglomerationParams(opts);
+    params.twoD = !!opts['2d'];
+    const [{ vol: svVol }, { vol: bVol }] = await Promise.all([readWhole(opts.supervoxels), readWhole(opts.boundaries)]);
+    if (!boxEquals(svVol.box, bVol.box)) {
+      throw new UsageError(`--supervoxels ${opts.supervoxels} covers [${svVol.box.min}]..[${svVol.box.max}] but --boundaries ${opts.boundaries} covers [${bVol.box.min}]..[${bVol.box.max}]; they must share one grid`);
+    }
+    const sv = denseSupervoxels(svVol);
+    const maps = boundaryMaps(bVol, { affinityOrder: affinityOrder(opts.affinityOrder) });
+    const res = computeAgglomeration(sv.labels, maps, params);
+    const seg = relabel(sv.labels, res.map, new Uint32Array(sv.labels.length));
+    const layer = await writeSegmentation(out, seg, { shape: svVol.shape, offset: svVol.box.min, voxelSize: svVol.voxelSize }, { overwrite: !!opts.overwrite });
+    await writeJsonAtomic(path.join(layer.dir, 'merge_tree.json'), mergeTreeJson(res.tree, sv.ids, { method: res.method, threshold: res.threshold, supervoxels_source: opts.supervoxels }));
+    const result = { layer: out, method: res.method, threshold: res.threshold, supervoxels: sv.count, edges: res.rag.nEdges, merges: res.tree.count, segments: res.count, merge_tree: path.join(out, 'merge_tree.json'), seconds: +((performance.now() - t0) / 1000).toFixed(3) };
+    emit(opts, result, () => `${out}: ${res.count} segments from ${sv.count} supervoxels (${res.method}, threshold ${res.threshold}; ${res.tree.count} merges in the tree)`);
+  });
+}

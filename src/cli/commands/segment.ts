@@ -1,0 +1,38 @@
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { relabel } from '../../stages/segment/agglomerate.js';
+import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segment/io.js';
+import { boundaryMaps, computeAgglomeration, computeSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
+import { emit } from '../output.js';
+import { addAgglomerationOptions, agglomerationParams } from './agglomerate.js';
+import { addSupervoxelOptions, affinityOrder, supervoxelParams } from './supervoxels.js';
+
+export function register(program: Command): Command {
+  const cmd = program
+    .command('segment')
+    .description('boundary or affinity map -> supervoxels -> agglomerated segmentation (uint64 layer + merge_tree.json)')
+    .requiredOption('--boundaries <source>', 'boundary probability map (1 channel) or affinities (3 channels)')
+    .argument('<out-layer>', 'output precomputed segmentation layer folder')
+    .option('--supervoxels-out <layer>', 'also write the supervoxels as a layer')
+    .option('--overwrite', 'replace existing layers')
+    .option('--json', 'machine-readable output');
+  addSupervoxelOptions(cmd);
+  addAgglomerationOptions(cmd);
+  return cmd.action(async (out: string, opts) => {
+    const t0 = performance.now();
+    const aparams = await agglomerationParams(opts);
+    const { vol } = await readWhole(opts.boundaries);
+    const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert });
+    const sparams = supervoxelParams(opts, vol.voxelSize);
+    aparams.twoD = sparams.twoD;
+    const sv = computeSupervoxels(maps, sparams);
+    const like = { shape: vol.shape, offset: vol.box.min, voxelSize: vol.voxelSize };
+    if (opts.supervoxelsOut) await writeSegmentation(opts.supervoxelsOut, sv.labels, like, { overwrite: !!opts.overwrite });
+    const res = computeAgglomeration(sv.labels, maps, aparams);
+    const seg = relabel(sv.labels, res.map, new Uint32Array(sv.labels.length));
+    const layer = await writeSegmentation(out, seg, like, { overwrite: !!opts.overwrite });
+    await writeJsonAtomic(path.join(layer.dir, 'merge_tree.json'), mergeTreeJson(res.tree, null, { method: res.method, threshold: res.threshold, supervoxels_layer: opts.supervoxelsOut ?? null }));
+    const result = { layer: out, supervoxels: sv.count, segments: res.count, method: res.method, threshold: res.threshold, merges: res.tree.count, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
+    emit(opts, result, () => `${out}: ${res.count} segments (${sv.count} supervoxels, ${res.method} agglomeration at ${res.threshold}) in ${result.seconds} s`);
+  });
+}

@@ -1,0 +1,84 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import type { SeedMethod } from '../../kernels/watershed.js';
+import { readWhole, writeSegmentation } from '../../stages/segment/io.js';
+import { DEFAULT_SUPERVOXELS, type SupervoxelParams, boundaryMaps, computeSupervoxels } from '../../stages/segment/pipeline.js';
+import { createProgress } from '../../core/progress.js';
+import { emit } from '../output.js';
+
+function num(v: unknown, what: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+    const range = [opts.min !== undefined ? `>= ${opts.min}` : '', opts.max !== undefined ? `<= ${opts.max}` : ''].filter(Boolean).join(' and ');
+    throw new UsageError(`${what}: expected ${opts.integer ? 'a whole number' : 'a number'}${range ? ' ' + range : ''}, got ${JSON.stringify(String(v))}`);
+  }
+  return n;
+}
+export { num as parseNumberOption };
+
+/** Options shared by `supervoxels` and `segment`. */
+export function addSupervoxelOptions(cmd: Command): Command {
+  return cmd
+    .option('--seeds <method>', 'seeds: distance (maxima of the distance transform of boundary < threshold), minima, threshold', DEFAULT_SUPERVOXELS.seeds)
+    .option('--seed-threshold <t>', 'interior = boundary < t (distance seeds default 0.5, threshold seeds 0.1)')
+    .option('--min-seed-size <n>', 'threshold seeds: drop seed components smaller than n voxels')
+    .option('--seed-sigma <s>', 'Gaussian smoothing (voxels) of the distance map (distance seeds, default 2) or of the boundary map (minima seeds, default 0)')
+    .option('--min-size <n>', 'merge supervoxels smaller than n voxels into their neighbours', String(DEFAULT_SUPERVOXELS.minSize))
+    .option('--2d', 'per z section (anisotropic stacks)')
+    .option('--invert', 'the map is high inside cells (e.g. a membrane-free probability): use 1 - value')
+    .option('--affinity-order <o>', '3-channel input: channel order xyz or zyx (waterz/numpy files)', 'xyz')
+    .option('--high <a>', 'affinity watershed: affinity joining voxels into seeds (default 0.9)')
+    .option('--low <a>', 'affinity watershed: edges below this are never crossed (default 0.0001)');
+}
+
+export function supervoxelParams(opts: Record<string, string | boolean | undefined>, voxelSize: readonly [number, number, number]): SupervoxelParams {
+  const seeds = String(opts.seeds ?? DEFAULT_SUPERVOXELS.seeds) as SeedMethod;
+  if (!['distance', 'minima', 'threshold'].includes(seeds)) throw new UsageError(`--seeds: expected distance, minima or threshold, got ${JSON.stringify(seeds)}`);
+  const t = num(opts.seedThreshold, '--seed-threshold', { min: 0 });
+  const sigma = num(opts.seedSigma, '--seed-sigma', { min: 0 });
+  return {
+    seeds,
+    threshold: t ?? (seeds === 'threshold' ? 0.1 : DEFAULT_SUPERVOXELS.threshold),
+    minSeedSize: num(opts.minSeedSize, '--min-seed-size', { min: 0, integer: true }),
+    seedSigma: seeds === 'minima' ? sigma : undefined,
+    distanceSigma: seeds === 'distance' ? (sigma ?? DEFAULT_SUPERVOXELS.distanceSigma) : undefined,
+    minSize: num(opts.minSize, '--min-size', { min: 0, integer: true }) ?? DEFAULT_SUPERVOXELS.minSize,
+    twoD: !!opts['2d'],
+    sampling: voxelSize,
+    high: num(opts.high, '--high', { min: 0, max: 1 }),
+    low: num(opts.low, '--low', { min: 0, max: 1 }),
+  };
+}
+
+export function affinityOrder(v: unknown): 'xyz' | 'zyx' {
+  if (v === undefined || v === 'xyz' || v === 'zyx') return (v ?? 'xyz') as 'xyz' | 'zyx';
+  throw new UsageError(`--affinity-order: expected xyz or zyx, got ${JSON.stringify(v)}`);
+}
+
+export function register(program: Command): Command {
+  const cmd = program
+    .command('supervoxels')
+    .description('watershed supervoxels of a boundary (1 channel) or affinity (3 channels) map, written as a uint64 segmentation layer')
+    .requiredOption('--boundaries <source>', 'boundary probability map or affinities (any readable volume, e.g. file.h5#stack)')
+    .argument('<out-layer>', 'output precomputed segmentation layer folder')
+    .option('--overwrite', 'replace an existing layer')
+    .option('--json', 'machine-readable output');
+  addSupervoxelOptions(cmd);
+  return cmd.action(async (out: string, opts) => {
+    const t0 = performance.now();
+    const progress = createProgress({ json: opts.json, label: 'supervoxels' });
+    progress.start(3);
+    const { vol } = await readWhole(opts.boundaries);
+    progress.increment();
+    const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert });
+    const params = supervoxelParams(opts, vol.voxelSize);
+    const sv = computeSupervoxels(maps, params);
+    progress.increment();
+    await writeSegmentation(out, sv.labels, { shape: vol.shape, offset: vol.box.min, voxelSize: vol.voxelSize }, { overwrite: !!opts.overwrite });
+    progress.increment();
+    progress.stop();
+    const result = { layer: out, supervoxels: sv.count, shape: vol.shape, input: maps.affinities ? 'affinities' : 'boundaries', params, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
+    emit(opts, result, () => `${out}: ${sv.count} supervoxels over ${vol.shape.join('x')} voxels (${result.seconds} s)`);
+  });
+}

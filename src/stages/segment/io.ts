@@ -1,0 +1,50 @@
+/**
+ * Whole-volume reading and writing for the segment commands: read a source entirely, write a
+ * uint64 segmentation layer (Neuroglancer precomputed, compressed_segmentation) on the source's grid.
+ */
+import { boxFromShape, type Vec3 } from '../../core/box.js';
+import { writeJsonAtomic } from '../../core/atomic.js';
+import { Volume } from '../../core/volume.js';
+import { openSource } from '../../formats/open.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import type { VolumeSource } from '../../formats/source.js';
+
+export interface ReadVolume {
+  vol: Volume;
+  source: VolumeSource;
+}
+
+/** Open `spec` and read all of it. */
+export async function readWhole(spec: string): Promise<ReadVolume> {
+  const source = await openSource(spec);
+  try {
+    const vol = await source.read(boxFromShape(source.shape, source.offset));
+    return { vol, source };
+  } finally {
+    await source.close();
+  }
+}
+
+/** uint32 labels -> uint64 (no bigint per voxel: writes the low words of the little-endian pairs). */
+export function toUint64(labels: Uint32Array): BigUint64Array {
+  const out = new BigUint64Array(labels.length);
+  const w = new Uint32Array(out.buffer);
+  for (let i = 0; i < labels.length; i++) w[2 * i] = labels[i];
+  return out;
+}
+
+/** Write dense labels as a uint64 segmentation layer at `dir`, on the grid of `like`. */
+export async function writeSegmentation(
+  dir: string,
+  labels: Uint32Array,
+  like: { shape: Vec3; offset: Vec3; voxelSize: Vec3 },
+  opts: { overwrite?: boolean; chunkSize?: Vec3; extra?: Record<string, unknown> } = {},
+): Promise<PrecomputedLayer> {
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: like.shape, voxelSize: like.voxelSize, offset: like.offset, chunkSize: opts.chunkSize });
+  const layer = await PrecomputedLayer.create(dir, info, { overwrite: opts.overwrite });
+  const vol = new Volume('uint64', boxFromShape(like.shape, like.offset), toUint64(labels), 1, like.voxelSize);
+  await layer.writeBox(vol);
+  return layer;
+}
+
+export { writeJsonAtomic };

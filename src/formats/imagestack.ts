@@ -222,6 +222,47 @@ function tiffPageType(ifd: UtifIfd, where: string): { dtype: DataType; samples: 
   return { dtype, samples };
 }
 
+const TIFF_TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
+
+/**
+ * Walk the main IFD chain before utif does: every IFD must lie inside the file and no IFD may
+ * repeat (a cyclic chain would make utif loop forever). BigTIFF is refused clearly.
+ */
+function checkTiffChain(bytes: Uint8Array, file: string): void {
+  if (bytes.length < 8) throw new FormatError(`file is ${bytes.length} bytes, too short for a TIFF header`, file);
+  const le = bytes[0] === 0x49 && bytes[1] === 0x49;
+  const be = bytes[0] === 0x4d && bytes[1] === 0x4d;
+  if (!le && !be) throw new FormatError('not a TIFF file (byte order mark is not II or MM)', file);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = dv.getUint16(2, le);
+  if (magic === 43) throw new FormatError('BigTIFF is not supported; save as classic TIFF or as a folder of slices', file);
+  if (magic !== 42) throw new FormatError(`TIFF magic number is ${magic}; expected 42`, file);
+  const seen = new Set<number>();
+  let off = dv.getUint32(4, le);
+  while (off !== 0) {
+    if (seen.has(off)) throw new FormatError(`IFD chain loops back to offset ${off}`, file);
+    if (seen.size > 1_000_000) throw new FormatError('more than a million IFDs', file);
+    seen.add(off);
+    if (off + 2 > bytes.length) throw new FormatError(`IFD at offset ${off} lies past the end of the file (${bytes.length} bytes)`, file);
+    const n = dv.getUint16(off, le);
+    const end = off + 2 + n * 12 + 4;
+    if (end > bytes.length) throw new FormatError(`IFD at offset ${off} with ${n} entries runs past the end of the file`, file);
+    for (let e = 0; e < n; e++) {
+      const p = off + 2 + e * 12;
+      const type = dv.getUint16(p + 2, le);
+      const count = dv.getUint32(p + 4, le);
+      const size = (TIFF_TYPE_SIZE[type] ?? 1) * count;
+      if (size > 4) {
+        const at = dv.getUint32(p + 8, le);
+        if (at + size > bytes.length) {
+          throw new FormatError(`IFD entry ${dv.getUint16(p, le)} at offset ${p} points to ${size} bytes at ${at}, past the end of the file`, file);
+        }
+      }
+    }
+    off = dv.getUint32(off + 2 + n * 12, le);
+  }
+}
+
 /** Open a multi-page TIFF as a volume: page k is z = k. */
 export async function openTiffStack(file: string, opts: { voxelSize?: Vec3 } = {}): Promise<VolumeSource> {
   let buf: Buffer;
@@ -231,6 +272,7 @@ export async function openTiffStack(file: string, opts: { voxelSize?: Vec3 } = {
     throw new UsageError(`cannot read TIFF file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
   }
   const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  checkTiffChain(bytes, file);
   let ifds: UtifIfd[];
   try {
     ifds = UTIF.decode(bytes);
@@ -258,6 +300,12 @@ export async function openTiffStack(file: string, opts: { voxelSize?: Vec3 } = {
     const counts = (p.t279 ?? p.t325) as number[] | undefined;
     if (!offs || !counts || offs.length !== counts.length) {
       throw new FormatError(`page ${k} has no valid strip/tile offsets and byte counts`, file);
+    }
+    const t = tiffPageType(p, `${file} page ${k}`);
+    const need = (tag(p, 256) ?? 0) * (tag(p, 257) ?? 0) * t.samples * bytesPerElement(t.dtype);
+    if (need > 2 ** 31) throw new FormatError(`page ${k} is ${tag(p, 256)}x${tag(p, 257)}: too large a page (> 2 GiB)`, file);
+    if ((tag(p, 259) ?? 1) === 1 && counts.reduce((a, b) => a + b, 0) < need) {
+      throw new FormatError(`page ${k} is uncompressed but its strips hold ${counts.reduce((a, b) => a + b, 0)} bytes; expected ${need}`, file);
     }
     for (let i = 0; i < offs.length; i++) {
       if (offs[i] + counts[i] > bytes.length) {

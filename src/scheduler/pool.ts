@@ -73,6 +73,7 @@ export class ThreadPool implements Executor {
   private closed = false;
   private readonly entry: URL;
   private readonly typescript: boolean;
+  readonly typescriptThreads: boolean;
 
   constructor(
     readonly capacity: number,
@@ -81,6 +82,7 @@ export class ThreadPool implements Executor {
     const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
     this.entry = new URL(`./thread-entry.${ext}`, import.meta.url);
     this.typescript = ext === 'ts' || !!opts.typescript;
+    this.typescriptThreads = !!opts.typescript;
     for (let i = 0; i < capacity; i++) this.spawn();
   }
 
@@ -118,6 +120,7 @@ export class ThreadPool implements Executor {
       slot.busy = undefined;
       if (!this.closed) this.spawn();
     };
+    worker.unref();
     worker.on('error', (err) => die(err.message));
     worker.on('exit', (code) => die(`exit code ${code}`));
     this.slots.push(slot);
@@ -126,6 +129,7 @@ export class ThreadPool implements Executor {
 
   private release(slot: Slot): void {
     if (this.closed || !this.slots.includes(slot)) return;
+    slot.worker.unref(); // an idle pool never keeps the process alive
     const w = this.waiting.shift();
     if (w) w(slot);
     else this.idle.push(slot);
@@ -143,8 +147,23 @@ export class ThreadPool implements Executor {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.busy = { id, resolve, reject };
+      slot.worker.ref();
       slot.worker.postMessage({ id, job });
     });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Drop the threads' cached sources and layers (between runs; the loaded modules stay). */
+  async reset(): Promise<void> {
+    await Promise.all(
+      this.slots.map(async (s) => {
+        await s.ready;
+        s.worker.postMessage({ reset: true });
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -152,5 +171,38 @@ export class ThreadPool implements Executor {
     const all = this.slots.splice(0);
     this.idle.length = 0;
     await Promise.all(all.map((s) => s.worker.terminate()));
+  }
+}
+
+let shared: ThreadPool | undefined;
+
+/**
+ * The process-wide pool reused by successive runs (threads keep their loaded modules, which can
+ * take seconds to import; idle threads do not keep the process alive). A different size or
+ * TypeScript setting replaces it.
+ */
+export async function sharedPool(size: number, typescript: boolean): Promise<ThreadPool> {
+  if (shared && !shared.isClosed && shared.capacity === size && shared.typescriptThreads === typescript) return shared;
+  const old = shared;
+  shared = new ThreadPool(size, { typescript });
+  await old?.close();
+  return shared;
+}
+
+/** Runs on the shared pool; closing it only resets the threads' caches. */
+export class SharedPoolExecutor implements Executor {
+  readonly mode = 'threads' as const;
+  private constructor(private readonly pool: ThreadPool) {}
+  static async create(size: number, typescript: boolean): Promise<SharedPoolExecutor> {
+    return new SharedPoolExecutor(await sharedPool(size, typescript));
+  }
+  get capacity(): number {
+    return this.pool.capacity;
+  }
+  run(job: BlockJob): Promise<unknown> {
+    return this.pool.run(job);
+  }
+  async close(): Promise<void> {
+    await this.pool.reset();
   }
 }

@@ -5,7 +5,11 @@ import { tempDir } from '../../test/data.js';
 import { boxFromShape } from '../core/box.js';
 import { encodeJson } from './codec.js';
 import { type BlockTask, readBlockData, runTasks } from './index.js';
-import { RUN_SCRIPT, TestRedis, killProcess, spawnTs, startWorkerProcess, waitFor } from './testing.js';
+import type { Vec3 } from '../core/box.js';
+import { Volume } from '../core/volume.js';
+import { PrecomputedLayer, makeInfo } from '../formats/precomputed/index.js';
+import { planPyramid } from '../stages/downsample/tasks.js';
+import { RUN_SCRIPT, TestRedis, expectSameFiles, snapshot, killProcess, spawnTs, startWorkerProcess, waitFor } from './testing.js';
 
 const FIX = new URL('./fixtures.ts', import.meta.url).href;
 
@@ -113,5 +117,28 @@ describe('distributed runs on Redis (BullMQ)', () => {
     const local = await tempDir();
     await runTasks([t], { stateDir: local, workers: 2, json: true });
     expect(await readBlockData(stateDir, 'k')).toEqual(await readBlockData(local, 'k'));
+  });
+
+  it('writes the same layers as a local run (the downsample stage)', async () => {
+    const queue = 'q5';
+    await workers(2, queue);
+    const dir = await tempDir();
+    const shape: Vec3 = [32, 32, 8];
+    const vol = Volume.zeros('uint8', shape);
+    for (let i = 0; i < vol.data.length; i++) vol.data[i] = (i * 2654435761) >>> 24;
+    const snaps = [];
+    for (const mode of ['local', 'redis']) {
+      const layerDir = path.join(dir, mode);
+      const layer = await PrecomputedLayer.create(layerDir, makeInfo({ type: 'image', dtype: 'uint8', shape, voxelSize: [4, 4, 40], chunkSize: [8, 8, 4] }));
+      await layer.writeBox(vol);
+      const tasks = await planPyramid(layerDir, { chunksPerBlock: [1, 1, 1] });
+      // Same layer paths in both runs so the task params (and the info) are comparable.
+      const stateDir = path.join(dir, `state-${mode}`);
+      const r = await runTasks(tasks, mode === 'redis' ? { stateDir, redis: redis.url, queue, json: true } : { stateDir, workers: 2, json: true });
+      expect(r.mode).toBe(mode === 'redis' ? 'redis' : 'threads');
+      expect(r.computed).toBeGreaterThan(8);
+      snaps.push(await snapshot(layerDir));
+    }
+    expectSameFiles(snaps[0], snaps[1], 'redis vs local');
   });
 });

@@ -8,7 +8,7 @@ import { createProgress } from '../core/progress.js';
 import { type Block, adjacent, blockFileName, blockGrid, listBlocks } from './blocks.js';
 import { canonicalJson, sha256 } from './codec.js';
 import { openInput, openOutputLayer } from './io.js';
-import { type Executor, InProcessExecutor, ThreadPool } from './pool.js';
+import { type Executor, InProcessExecutor, SharedPoolExecutor } from './pool.js';
 import { openTaskState, writeBlockRecord } from './state.js';
 import type { BlockTask, FailedBlock, RunOptions, RunReport, TaskReport, TaskSpec } from './types.js';
 
@@ -250,7 +250,7 @@ export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<Ru
       const { RedisExecutor } = await import('./redis.js');
       executor = await RedisExecutor.connect(opts.redis, { capacity: workers, queue: opts.queue });
     } else if (workers === 1) executor = new InProcessExecutor();
-    else executor = new ThreadPool(Math.min(workers, todo), { typescript: ordered.some((t) => t.module.endsWith('.ts')) });
+    else executor = await SharedPoolExecutor.create(workers, ordered.some((t) => t.module.endsWith('.ts')));
   }
   progress.start(total, 'blocks');
   const resumedTotal = total - todo;

@@ -1,11 +1,15 @@
 // Worker-thread entry: runs blocks sent by the pool (see pool.ts) and posts back their data.
 import { parentPort } from 'node:worker_threads';
-import { executeBlock } from './execute.js';
+import { executeBlock, releaseRuntimes } from './execute.js';
 import type { BlockJob } from './types.js';
 
 if (!parentPort) throw new Error('thread-entry must run in a worker thread');
 const port = parentPort;
-port.on('message', async (msg: { id: number; job: BlockJob }) => {
+port.on('message', async (msg: { id: number; job: BlockJob; reset?: boolean }) => {
+  if (msg.reset) {
+    await releaseRuntimes();
+    return;
+  }
   try {
     const data = await executeBlock(msg.job);
     port.postMessage({ id: msg.id, ok: true, data });

@@ -1,0 +1,169 @@
+// Runs with real output layers (Neuroglancer precomputed) and real inputs (openSource): results
+// must not depend on block shape or worker count, and a run killed with SIGKILL at a random
+// moment resumes to byte-identical output.
+import { existsSync, promises as fs, readdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/data.js';
+import type { Vec3 } from '../core/box.js';
+import { boxFromShape } from '../core/box.js';
+import { Volume } from '../core/volume.js';
+import { writeNpy } from '../formats/npy.js';
+import { PrecomputedLayer, makeInfo } from '../formats/precomputed/index.js';
+import { downsampleMean, downsampleMode, nextFactor } from '../stages/downsample/downsample.js';
+import { planPyramid } from '../stages/downsample/tasks.js';
+import { encodeJson } from './codec.js';
+import { type BlockTask, SchedulerError, runTasks } from './index.js';
+import { RUN_SCRIPT, expectSameFiles, killProcess, snapshot, spawnTs, waitFor } from './testing.js';
+
+const FIX = new URL('./fixtures.ts', import.meta.url).href;
+
+/** Deterministic pseudo-random volume (xorshift). */
+function noise(dtype: 'uint8' | 'uint16' | 'uint64', shape: Vec3, seed = 7, max = 1000): Volume {
+  const v = Volume.zeros(dtype, shape);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < v.data.length; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    const x = s % max;
+    if (dtype === 'uint64') (v.data as BigUint64Array)[i] = BigInt(x);
+    else (v.data as Uint16Array)[i] = x;
+  }
+  return v;
+}
+
+export async function makeInput(dir: string, shape: Vec3): Promise<string> {
+  const file = path.join(dir, 'in.npy');
+  await writeNpy(file, noise('uint16', shape));
+  return file;
+}
+
+export async function makeOutput(dir: string, shape: Vec3, chunk: Vec3 = [4, 4, 4]): Promise<string> {
+  await PrecomputedLayer.create(dir, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [4, 4, 40], chunkSize: chunk }));
+  return dir;
+}
+
+function filterTask(input: string, layer: string, shape: Vec3, blockShape: Vec3, params: object = {}): BlockTask {
+  return {
+    name: 'filter',
+    module: FIX,
+    fn: 'boxFilter',
+    params,
+    inputs: { in: input },
+    outputs: { out: { layer } },
+    bounds: boxFromShape(shape),
+    blockShape,
+    margin: [1, 1, 1],
+  };
+}
+
+describe('runs that write precomputed layers', () => {
+  it('give byte-identical output for every block shape and worker count (3x3x3 box filter, margin 1)', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [20, 14, 9];
+    const input = await makeInput(dir, shape);
+    let reference: Map<string, Buffer> | undefined;
+    for (const [blockShape, workers] of [
+      [[20, 16, 12], 1],
+      [[4, 4, 4], 2],
+      [[8, 12, 4], 2],
+      [[12, 4, 8], 1],
+    ] as Array<[Vec3, number]>) {
+      const out = await makeOutput(path.join(dir, `out-${blockShape.join('x')}-${workers}`), shape);
+      const r = await runTasks([filterTask(input, out, shape, blockShape)], { stateDir: path.join(dir, `state-${blockShape}-${workers}`), workers, json: true });
+      expect(r.failed).toEqual([]);
+      const snap = await snapshot(out);
+      if (!reference) {
+        reference = snap;
+        // Check the filter itself at a corner (clipped to 8 voxels) and inside (27 voxels).
+        const src = noise('uint16', shape);
+        const layer = await PrecomputedLayer.open(out);
+        const res = await layer.readBox(boxFromShape(shape));
+        let corner = 0;
+        for (const [x, y, z] of [[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1], [1, 0, 1], [0, 1, 1], [1, 1, 1]]) corner += Number(src.get(x, y, z));
+        expect(res.get(0, 0, 0)).toBeCloseTo(corner / 8, 3);
+        let inner = 0;
+        for (let z = 3; z <= 5; z++) for (let y = 6; y <= 8; y++) for (let x = 9; x <= 11; x++) inner += Number(src.get(x, y, z));
+        expect(res.get(10, 7, 4)).toBeCloseTo(inner / 27, 3);
+      } else expectSameFiles(reference, snap, `blocks ${blockShape}, ${workers} worker(s)`);
+    }
+  });
+
+  it('rejects block shapes and bounds that do not fit the output chunks, and wrong volumes from a block', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [8, 8, 8];
+    const input = await makeInput(dir, shape);
+    const out = await makeOutput(path.join(dir, 'out'), shape);
+    const stateDir = path.join(dir, 'state');
+    await expect(runTasks([filterTask(input, out, shape, [6, 4, 4])], { stateDir })).rejects.toThrow(/not a multiple of output out's chunk size \[4,4,4\]/);
+    await expect(runTasks([{ ...filterTask(input, out, shape, [4, 4, 4]), bounds: boxFromShape([4, 4, 4], [2, 0, 0]) }], { stateDir })).rejects.toThrow(/chunk boundaries/);
+    await expect(runTasks([{ ...filterTask(input, out, shape, [4, 4, 4]), bounds: boxFromShape([12, 8, 8]) }], { stateDir })).rejects.toThrow(/outside output out's layer/);
+    const err = await runTasks([{ ...filterTask(input, out, shape, [4, 4, 4]), fn: 'trivial', inputs: {} }], { stateDir, workers: 1, retries: 0 }).catch((e) => e);
+    expect(err).toBeInstanceOf(SchedulerError);
+    expect(err.message).toMatch(/returned no volume for output "out"/);
+  });
+
+  it('resumes a run killed with SIGKILL at a random moment to byte-identical output', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [24, 16, 8];
+    const input = await makeInput(dir, shape);
+    const task = (layer: string) => filterTask(input, layer, shape, [4, 4, 4], { sleepMs: 30 });
+    const clean = await makeOutput(path.join(dir, 'clean'), shape);
+    await runTasks([task(clean)], { stateDir: path.join(dir, 'clean-state'), workers: 2, json: true });
+    const want = await snapshot(clean);
+    for (let round = 0; round < 2; round++) {
+      const out = await makeOutput(path.join(dir, `killed-${round}`), shape);
+      const stateDir = path.join(dir, `killed-state-${round}`);
+      const job = path.join(dir, `job-${round}.json`);
+      const workers = 2 - round; // threads, then in-process
+      writeFileSync(job, encodeJson({ tasks: [task(out)], options: { stateDir, workers } }));
+      const child = spawnTs(RUN_SCRIPT, [job]);
+      const blocks = path.join(stateDir, 'filter', 'blocks');
+      const k = Math.floor(Math.random() * 36);
+      await waitFor(() => existsSync(blocks) && readdirSync(blocks).length >= k, 60_000, `${k} blocks`);
+      await new Promise((r) => setTimeout(r, Math.random() * 40));
+      await killProcess(child);
+      expect(child.signalCode, 'the run was killed before it finished').toBe('SIGKILL');
+      const r = await runTasks([task(out)], { stateDir, workers: 2, json: true });
+      expect(r.resumed + r.computed).toBe(48);
+      expectSameFiles(want, await snapshot(out), `killed after ${k} blocks (${workers} worker(s))`);
+    }
+  });
+});
+
+describe('the downsample stage under the scheduler', () => {
+  it('gives byte-identical pyramids for every block size and worker count', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [40, 36, 10];
+    let reference: Map<string, Buffer> | undefined;
+    for (const [type, dtype] of [['image', 'uint8'], ['segmentation', 'uint64']] as const) {
+      reference = undefined;
+      for (const [per, workers] of [[[1, 1, 1], 1], [[2, 2, 2], 2], [[1, 2, 1], 2], [[4, 4, 4], 1]] as Array<[Vec3, number]>) {
+        const layerDir = path.join(dir, `${type}-${per.join('')}-${workers}`);
+        const layer = await PrecomputedLayer.create(layerDir, makeInfo({ type, dtype, shape, voxelSize: [4, 4, 40], chunkSize: [8, 8, 4] }));
+        await layer.writeBox(noise(dtype, shape, 11, type === 'image' ? 256 : 5));
+        const tasks = await planPyramid(layerDir, { chunksPerBlock: per });
+        expect(tasks.length).toBeGreaterThan(1);
+        await runTasks(tasks, { stateDir: path.join(dir, `state-${type}-${per.join('')}-${workers}`), workers, json: true });
+        const snap = await snapshot(layerDir);
+        if (!reference) {
+          reference = snap;
+          // The scheduled pyramid equals the kernel applied to the whole volume at once.
+          const opened = await PrecomputedLayer.open(layerDir);
+          const s0 = opened.info.scales[0];
+          const s1 = opened.info.scales[1];
+          const whole = await opened.readBox(boxFromShape(s0.size, s0.voxel_offset), 0);
+          const factor = nextFactor(s0.resolution);
+          const want = type === 'image' ? downsampleMean(whole, factor) : downsampleMode(whole, factor);
+          const got = await opened.readBox(boxFromShape(s1.size, s1.voxel_offset), 1);
+          expect(got.box).toEqual(want.box);
+          expect(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength))).toBe(true);
+          expect(opened.info.scales.length).toBe(tasks.length + 1);
+        } else expectSameFiles(reference, snap, `${type}: ${per} chunks per block, ${workers} worker(s)`);
+      }
+    }
+  });
+});

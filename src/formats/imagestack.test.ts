@@ -90,7 +90,7 @@ describe('multi-page TIFF', () => {
     }
     const bytes = await fs.readFile(path.join(dir, 'uint8.tif'));
     await fs.writeFile(path.join(dir, 'cut.tif'), bytes.subarray(0, bytes.length - 40));
-    await expect(openTiffStack(path.join(dir, 'cut.tif'))).rejects.toThrow(/cut\.tif: (truncated: page 5|IFD entry .* past the end)/);
+    await expect(openTiffStack(path.join(dir, 'cut.tif'))).rejects.toThrow(/cut\.tif: (truncated: page 5|IFD .* past the end)/);
   });
 });
 

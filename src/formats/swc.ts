@@ -1,0 +1,134 @@
+/**
+ * SWC skeletons (Cannon et al. 1998; the NeuroMorpho/CATMAID/navis text format): one node per line
+ * `id type x y z radius parent` (parent -1 for a root), `#` comments. Read into a graph with nm
+ * coordinates (`scale` multiplies x, y, z and radius, e.g. 8 for hemibrain's 8 nm voxel units).
+ */
+import { promises as fs } from 'node:fs';
+import { writeFileAtomic } from '../core/atomic.js';
+import { FormatError } from '../core/errors.js';
+
+/** A skeleton graph: vertices [x,y,z] nm flattened, edges (child, parent) index pairs, radius nm. */
+export interface SkeletonGraph {
+  vertices: Float32Array;
+  edges: Uint32Array;
+  radius: Float32Array;
+  /** SWC structure type per vertex (0 undefined, 1 soma, 2 axon, 3 dendrite...), if known. */
+  types?: Uint8Array;
+  /** Original SWC node ids per vertex, if read from SWC. */
+  ids?: Int32Array | Float64Array;
+}
+
+export function parseSwc(text: string, opts: { scale?: number; where?: string } = {}): SkeletonGraph {
+  const where = opts.where ?? 'SWC';
+  const scale = opts.scale ?? 1;
+  const ids: number[] = [];
+  const parents: number[] = [];
+  const xyz: number[] = [];
+  const rad: number[] = [];
+  const types: number[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let ln = 0; ln < lines.length; ln++) {
+    const line = lines[ln].trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const w = line.split(/[\s,]+/);
+    if (w.length < 7) throw new FormatError(`line ${ln + 1}: expected "id type x y z radius parent", got ${JSON.stringify(line)}`, where);
+    const v = w.slice(0, 7).map(Number);
+    if (v.some((n) => !Number.isFinite(n))) throw new FormatError(`line ${ln + 1}: non-numeric field in ${JSON.stringify(line)}`, where);
+    if (!Number.isInteger(v[0]) || !Number.isInteger(v[6])) throw new FormatError(`line ${ln + 1}: node id and parent must be integers`, where);
+    ids.push(v[0]);
+    types.push(v[1]);
+    xyz.push(v[2] * scale, v[3] * scale, v[4] * scale);
+    rad.push(v[5] * scale);
+    parents.push(v[6]);
+  }
+  const index = new Map<number, number>();
+  ids.forEach((id, i) => {
+    if (index.has(id)) throw new FormatError(`node id ${id} appears twice`, where);
+    index.set(id, i);
+  });
+  const edges: number[] = [];
+  parents.forEach((p, i) => {
+    if (p < 0) return;
+    const j = index.get(p);
+    if (j === undefined) throw new FormatError(`node ${ids[i]} has parent ${p}, which is not in the file`, where);
+    edges.push(i, j);
+  });
+  return {
+    vertices: Float32Array.from(xyz),
+    edges: Uint32Array.from(edges),
+    radius: Float32Array.from(rad),
+    types: Uint8Array.from(types),
+    ids: Float64Array.from(ids),
+  };
+}
+
+export async function readSwc(file: string, opts: { scale?: number } = {}): Promise<SkeletonGraph> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new FormatError(`cannot read: ${(err as Error).message}`, file);
+  }
+  return parseSwc(text, { ...opts, where: file });
+}
+
+/**
+ * Orient a skeleton graph as a forest: parent[v] (-1 for roots), visiting order (parents before
+ * children). Each component is rooted at `root` if given and in it, else at its first vertex.
+ */
+export function orient(g: { vertices: Float32Array; edges: Uint32Array }, root = -1): { parent: Int32Array; order: Int32Array } {
+  const nv = g.vertices.length / 3;
+  const deg = new Int32Array(nv + 1);
+  for (let k = 0; k < g.edges.length; k++) deg[g.edges[k] + 1]++;
+  for (let i = 0; i < nv; i++) deg[i + 1] += deg[i];
+  const adj = new Int32Array(g.edges.length);
+  const fill = deg.slice();
+  for (let k = 0; k < g.edges.length; k += 2) {
+    const a = g.edges[k], b = g.edges[k + 1];
+    adj[fill[a]++] = b;
+    adj[fill[b]++] = a;
+  }
+  const parent = new Int32Array(nv).fill(-2);
+  const order = new Int32Array(nv);
+  let n = 0;
+  const starts = root >= 0 && root < nv ? [root] : [];
+  for (let s = 0; s < nv; s++) starts.push(s);
+  for (const s of starts) {
+    if (parent[s] !== -2) continue;
+    parent[s] = -1;
+    let head = n;
+    order[n++] = s;
+    while (head < n) {
+      const u = order[head++];
+      for (let k = deg[u]; k < deg[u + 1]; k++) {
+        const v = adj[k];
+        if (parent[v] === -2) {
+          parent[v] = u;
+          order[n++] = v;
+        }
+      }
+    }
+  }
+  return { parent, order };
+}
+
+/** SWC text of a skeleton graph (nm divided by `scale`); ids 1..n in parent-first order. */
+export function formatSwc(g: SkeletonGraph, opts: { root?: number; comment?: string; scale?: number } = {}): string {
+  const { parent, order } = orient(g, opts.root ?? -1);
+  const scale = opts.scale ?? 1;
+  const newId = new Int32Array(parent.length);
+  order.forEach((v, i) => (newId[v] = i + 1));
+  const lines: string[] = [];
+  if (opts.comment) for (const c of opts.comment.split('\n')) lines.push(`# ${c}`);
+  const r = (x: number) => +(x / scale).toFixed(3);
+  for (const v of order) {
+    const t = g.types ? g.types[v] : 0;
+    const p = parent[v] < 0 ? -1 : newId[parent[v]];
+    lines.push(`${newId[v]} ${t} ${r(g.vertices[3 * v])} ${r(g.vertices[3 * v + 1])} ${r(g.vertices[3 * v + 2])} ${r(g.radius[v] ?? 0)} ${p}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function writeSwc(file: string, g: SkeletonGraph, opts: { root?: number; comment?: string; scale?: number } = {}): Promise<void> {
+  await writeFileAtomic(file, formatSwc(g, opts));
+}

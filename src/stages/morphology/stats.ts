@@ -1,0 +1,268 @@
+/**
+ * Skeleton statistics and compartments on skeleton graphs (vertices nm, undirected edges):
+ * cable length, branch points (degree >= 3), end points (degree 1), Strahler order, synapse
+ * attachment to the nearest vertex, synapse flow centrality and the axon/dendrite split with the
+ * segregation index (Schneider-Mizell et al. 2016, eLife 5:e12059).
+ */
+import type { Vec3 } from '../../core/box.js';
+import { orient } from '../../formats/swc.js';
+
+export interface Graph {
+  vertices: Float32Array;
+  edges: Uint32Array;
+}
+
+export interface SkeletonStats {
+  nodes: number;
+  edges: number;
+  components: number;
+  cable_length_nm: number;
+  branch_points: number;
+  end_points: number;
+  /** Strahler order of the root(s) = the largest order in the skeleton. */
+  strahler_order: number;
+}
+
+export function degrees(g: Graph): Int32Array {
+  const deg = new Int32Array(g.vertices.length / 3);
+  for (let k = 0; k < g.edges.length; k++) deg[g.edges[k]]++;
+  return deg;
+}
+
+export function cableLength(g: Graph): number {
+  let len = 0;
+  const v = g.vertices;
+  for (let e = 0; e < g.edges.length; e += 2) {
+    const a = 3 * g.edges[e];
+    const b = 3 * g.edges[e + 1];
+    len += Math.hypot(v[a] - v[b], v[a + 1] - v[b + 1], v[a + 2] - v[b + 2]);
+  }
+  return len;
+}
+
+/**
+ * Strahler order per vertex (rooted at `root`, default each component's first vertex): a leaf has
+ * order 1; a vertex takes its children's largest order, plus one when two or more children share it.
+ */
+export function strahler(g: Graph, root = -1): Int32Array {
+  const { parent, order } = orient(g, root);
+  const n = parent.length;
+  const best = new Int32Array(n);
+  const ties = new Int32Array(n);
+  const out = new Int32Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    const v = order[i];
+    out[v] = best[v] === 0 ? 1 : ties[v] >= 2 ? best[v] + 1 : best[v];
+    const p = parent[v];
+    if (p >= 0) {
+      if (out[v] > best[p]) {
+        best[p] = out[v];
+        ties[p] = 1;
+      } else if (out[v] === best[p]) ties[p]++;
+    }
+  }
+  return out;
+}
+
+export function skeletonStats(g: Graph, root = -1): SkeletonStats {
+  const nv = g.vertices.length / 3;
+  const deg = degrees(g);
+  let branch = 0;
+  let ends = 0;
+  for (let i = 0; i < nv; i++) {
+    if (deg[i] >= 3) branch++;
+    else if (deg[i] === 1) ends++;
+  }
+  const { parent } = orient(g, root);
+  let comps = 0;
+  for (let i = 0; i < nv; i++) if (parent[i] === -1) comps++;
+  const s = nv > 0 ? strahler(g, root) : new Int32Array(0);
+  let so = 0;
+  for (let i = 0; i < s.length; i++) if (s[i] > so) so = s[i];
+  return {
+    nodes: nv,
+    edges: g.edges.length / 2,
+    components: comps,
+    cable_length_nm: cableLength(g),
+    branch_points: branch,
+    end_points: ends,
+    strahler_order: so,
+  };
+}
+
+/**
+ * Index of the nearest vertex for each point (nm), via a uniform grid over the vertices
+ * (cell = `cell` nm, default from the mean edge length x 4); exact nearest.
+ */
+export function nearestVertex(g: Graph, points: ReadonlyArray<Vec3>, cell?: number): Int32Array {
+  const v = g.vertices;
+  const nv = v.length / 3;
+  const out = new Int32Array(points.length).fill(-1);
+  if (nv === 0) return out;
+  const c = cell ?? Math.max(1e-6, (cableLength(g) / Math.max(1, g.edges.length / 2)) * 4);
+  const grid = new Map<string, number[]>();
+  const key = (x: number, y: number, z: number) => `${x},${y},${z}`;
+  for (let i = 0; i < nv; i++) {
+    const k = key(Math.floor(v[3 * i] / c), Math.floor(v[3 * i + 1] / c), Math.floor(v[3 * i + 2] / c));
+    let a = grid.get(k);
+    if (!a) grid.set(k, (a = []));
+    a.push(i);
+  }
+  for (let p = 0; p < points.length; p++) {
+    const [x, y, z] = points[p];
+    const gx = Math.floor(x / c), gy = Math.floor(y / c), gz = Math.floor(z / c);
+    let best = -1;
+    let bd = Infinity;
+    // search shells of growing radius until the best distance is within the searched cube
+    for (let r = 0; ; r++) {
+      for (let dz = -r; dz <= r; dz++)
+        for (let dy = -r; dy <= r; dy++)
+          for (let dx = -r; dx <= r; dx++) {
+            if (Math.max(Math.abs(dx), Math.abs(dy), Math.abs(dz)) !== r) continue;
+            const a = grid.get(key(gx + dx, gy + dy, gz + dz));
+            if (!a) continue;
+            for (const i of a) {
+              const d = (v[3 * i] - x) ** 2 + (v[3 * i + 1] - y) ** 2 + (v[3 * i + 2] - z) ** 2;
+              if (d < bd) {
+                bd = d;
+                best = i;
+              }
+            }
+          }
+      if (best >= 0 && Math.sqrt(bd) <= r * c) break;
+      if (r > 64 && best >= 0) break;
+      if (r > 4096) break;
+    }
+    out[p] = best;
+  }
+  return out;
+}
+
+export interface AxonDendriteSplit {
+  /** 1 = axon, 2 = dendrite (SWC types), per vertex. */
+  compartment: Uint8Array;
+  /** synapse flow centrality per vertex (flow across the edge to its parent). */
+  flow: Float64Array;
+  /** the cut vertex: its subtree is one compartment, the rest the other. -1 if no synapse flow. */
+  cut: number;
+  segregation_index: number;
+  axon: { pre: number; post: number; vertices: number };
+  dendrite: { pre: number; post: number; vertices: number };
+}
+
+/** Entropy of a two-class split with fraction p (natural log). */
+function h(p: number): number {
+  return p <= 0 || p >= 1 ? 0 : -(p * Math.log(p) + (1 - p) * Math.log(1 - p));
+}
+
+/**
+ * Segregation index (Schneider-Mizell et al. 2016) of compartments given their pre (output) and
+ * post (input) synapse counts: 1 - (sum_i n_i H(pre_i/n_i) / N) / H(PRE/N). 0 = mixed, 1 = segregated.
+ */
+export function segregationIndex(parts: Array<{ pre: number; post: number }>): number {
+  let N = 0;
+  let P = 0;
+  let s = 0;
+  for (const c of parts) {
+    const n = c.pre + c.post;
+    N += n;
+    P += c.pre;
+    if (n > 0) s += n * h(c.pre / n);
+  }
+  if (N === 0) return 0;
+  const norm = h(P / N);
+  return norm === 0 ? 0 : 1 - s / N / norm;
+}
+
+/**
+ * Split a neuron into axon and dendrite by synapse flow centrality: flow(v) = pre_below * post_above
+ * + post_below * pre_above for the edge from v to its parent (Schneider-Mizell's centrifugal flow
+ * counts paths from each input to each output through the edge). Among the vertices of maximal
+ * flow, cut at the one giving the highest segregation index; the side with the larger fraction of
+ * outputs (pre) is the axon. `pre`/`post` are synapse counts per vertex.
+ */
+export function splitAxonDendrite(g: Graph, pre: ArrayLike<number>, post: ArrayLike<number>, root = -1): AxonDendriteSplit {
+  const { parent, order } = orient(g, root);
+  const n = parent.length;
+  const preDown = new Float64Array(n);
+  const postDown = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    preDown[i] = pre[i] ?? 0;
+    postDown[i] = post[i] ?? 0;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    const v = order[i];
+    const p = parent[v];
+    if (p >= 0) {
+      preDown[p] += preDown[v];
+      postDown[p] += postDown[v];
+    }
+  }
+  // totals per component (root of v's tree)
+  const compRoot = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = order[i];
+    compRoot[v] = parent[v] < 0 ? v : compRoot[parent[v]];
+  }
+  const flow = new Float64Array(n);
+  let maxFlow = 0;
+  for (let v = 0; v < n; v++) {
+    if (parent[v] < 0) continue;
+    const r = compRoot[v];
+    const preUp = preDown[r] - preDown[v];
+    const postUp = postDown[r] - postDown[v];
+    flow[v] = preDown[v] * postUp + postDown[v] * preUp;
+    if (flow[v] > maxFlow) maxFlow = flow[v];
+  }
+  let cut = -1;
+  let bestSi = -Infinity;
+  if (maxFlow > 0) {
+    for (let v = 0; v < n; v++) {
+      if (flow[v] !== maxFlow) continue;
+      const r = compRoot[v];
+      const si = segregationIndex([
+        { pre: preDown[v], post: postDown[v] },
+        { pre: preDown[r] - preDown[v], post: postDown[r] - postDown[v] },
+      ]);
+      if (si > bestSi) {
+        bestSi = si;
+        cut = v;
+      }
+    }
+  }
+  const compartment = new Uint8Array(n).fill(2);
+  const below = new Uint8Array(n);
+  if (cut >= 0) {
+    // mark the cut vertex's subtree
+    for (let i = 0; i < n; i++) {
+      const v = order[i];
+      below[v] = v === cut ? 1 : parent[v] >= 0 ? below[parent[v]] : 0;
+    }
+  }
+  const sum = (side: number) => {
+    let p = 0, q = 0, c = 0;
+    for (let v = 0; v < n; v++) {
+      if (below[v] !== side) continue;
+      p += pre[v] ?? 0;
+      q += post[v] ?? 0;
+      c++;
+    }
+    return { pre: p, post: q, vertices: c };
+  };
+  const inSub = sum(1);
+  const outSub = sum(0);
+  const fracIn = inSub.pre / Math.max(1, inSub.pre + inSub.post);
+  const fracOut = outSub.pre / Math.max(1, outSub.pre + outSub.post);
+  const axonSide = fracIn >= fracOut ? 1 : 0;
+  for (let v = 0; v < n; v++) compartment[v] = cut >= 0 && below[v] === axonSide ? 1 : 2;
+  const axon = axonSide === 1 ? inSub : outSub;
+  const dendrite = axonSide === 1 ? outSub : inSub;
+  return {
+    compartment,
+    flow,
+    cut,
+    segregation_index: cut >= 0 ? segregationIndex([axon, dendrite]) : 0,
+    axon: cut >= 0 ? axon : { pre: 0, post: 0, vertices: 0 },
+    dendrite: cut >= 0 ? dendrite : { ...sum(0), pre: inSub.pre + outSub.pre, post: inSub.post + outSub.post, vertices: n },
+  };
+}

@@ -674,7 +674,8 @@ export class Forest {
 }
 
 export function resolveParams(p: Partial<ForestParams>): ForestParams {
-  const r = { ...DEFAULT_FOREST_PARAMS, ...p };
+  const defined = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as Partial<ForestParams>;
+  const r = { ...DEFAULT_FOREST_PARAMS, ...defined };
   if (!Number.isInteger(r.nTrees) || r.nTrees < 1) throw new UsageError(`random forest: trees must be a positive integer, got ${r.nTrees}`);
   if (!Number.isInteger(r.maxDepth) || r.maxDepth < 0) throw new UsageError(`random forest: max depth must be >= 0, got ${r.maxDepth}`);
   if (!Number.isInteger(r.minSamplesLeaf) || r.minSamplesLeaf < 1) throw new UsageError(`random forest: min samples per leaf must be >= 1, got ${r.minSamplesLeaf}`);

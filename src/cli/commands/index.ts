@@ -7,11 +7,13 @@ import { register as evaluate } from './evaluate.js';
 import { register as exportLayer } from './export.js';
 import { register as importVolume } from './import.js';
 import { register as info } from './info.js';
+import { register as predict } from './predict.js';
 import { register as query } from './query.js';
 import { register as segment } from './segment.js';
 import { register as supervoxels } from './supervoxels.js';
-import { register as synapses } from './synapses.js';
 import { register as trainAgglomeration } from './train-agglomeration.js';
+import { register as synapses } from './synapses.js';
+import { register as trainPixels } from './train-pixels.js';
 import { register as worker } from './worker.js';
 
 /** Each command module exports a `register(program)` that adds its subcommand and returns it. */
@@ -27,10 +29,12 @@ export const commands: RegisterCommand[] = [
   exportLayer,
   importVolume,
   info,
+  predict,
   query,
   segment,
   supervoxels,
-  synapses,
   trainAgglomeration,
+  synapses,
+  trainPixels,
   worker,
 ];

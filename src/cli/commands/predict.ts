@@ -1,0 +1,108 @@
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { boxFromShape, boxIntersect, parseVec3 } from '../../core/box.js';
+import { UsageError } from '../../core/errors.js';
+import { openSource } from '../../formats/open.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { runTasks } from '../../scheduler/index.js';
+import { PixelModel } from '../../stages/predict/model.js';
+import { type OnnxOptions, onnxPredictTask, onnxPredictVolume, openOnnx } from '../../stages/predict/onnx.js';
+import { type OutputDtype, predictPixelsTask } from '../../stages/predict/predict.js';
+import { Volume } from '../../core/volume.js';
+import { emit } from '../output.js';
+import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
+import { parseBounds } from './train-pixels.js';
+
+export function register(program: Command): Command {
+  const cmd = program
+    .command('predict')
+    .description('per-voxel maps from a random-forest pixel classifier (--model) or an ONNX CNN (--onnx), blockwise')
+    .argument('<out-layer>', 'output precomputed layer folder (created; float32 or uint8, one channel per class/output)')
+    .requiredOption('--raw <source>', 'raw EM intensities (any source openSource reads)')
+    .option('--model <file>', 'pixel classifier from wiring train-pixels')
+    .option('--onnx <file>', 'ONNX model: input [1,N,(Z),Y,X], output [1,M,(Z),Y,X]')
+    .option('--dtype <t>', 'float32 or uint8 (probability * 255)', 'float32')
+    .option('--voxel-size <x,y,z>', 'override the raw voxel size (nm)')
+    .option('--block <x,y,z>', 'block shape (multiple of the chunk size)')
+    .option('--chunk <x,y,z>', 'output chunk size', '64,64,64')
+    .option('--bounds <x0:x1,y0:y1,z0:z1>', 'predict only inside this box (voxels)')
+    .option('--overwrite', 'replace an existing output layer')
+    .option('--tile <x,y,z>', 'ONNX: tile size for dynamic model dimensions')
+    .option('--halo <x,y,z>', 'ONNX: receptive-field radius dropped at inner tile edges, also the block margin', '0,0,0')
+    .option('--overlap <x,y,z>', 'ONNX: tile overlap for blending (default 2*halo + tile/8)')
+    .option('--input-scale <s>', 'ONNX: input = raw * scale + offset (default 1/255 for uint8, 1/65535 for uint16, else 1)')
+    .option('--input-offset <o>', 'ONNX: see --input-scale', '0')
+    .option('--input-mean <m>', 'ONNX: z-score input: (raw - mean) / std (instead of scale/offset)')
+    .option('--input-std <s>', 'ONNX: see --input-mean')
+    .option('--json', 'machine-readable output');
+  addSchedulerOptions(cmd);
+  return cmd.action(async (outLayer: string, opts) => {
+    if (!!opts.model === !!opts.onnx) throw new UsageError('give exactly one of --model <file> or --onnx <file>');
+    const dtype = opts.dtype as OutputDtype;
+    if (dtype !== 'float32' && dtype !== 'uint8') throw new UsageError(`--dtype: expected float32 or uint8, got ${JSON.stringify(opts.dtype)}`);
+    const voxelSize = opts.voxelSize ? parseVec3(opts.voxelSize, '--voxel-size', { positive: true }) : undefined;
+    const rawSpec = path.resolve(opts.raw);
+    const raw = await openSource(rawSpec, voxelSize ? { voxelSize } : {});
+    await raw.close();
+    const volumeBox = boxFromShape(raw.shape, raw.offset);
+    const bounds = opts.bounds ? boxIntersect(parseBounds(opts.bounds, '--bounds'), volumeBox) : volumeBox;
+    const chunk = parseVec3(opts.chunk, '--chunk', { integer: true, positive: true });
+    const chunkSize = [Math.min(chunk[0], raw.shape[0]), Math.min(chunk[1], raw.shape[1]), Math.min(chunk[2], raw.shape[2])] as const;
+    const block = opts.block ? parseVec3(opts.block, '--block', { integer: true, positive: true }) : ([chunkSize[0] * 2, chunkSize[1] * 2, chunkSize[2]] as const);
+    for (let a = 0; a < 3; a++) {
+      if (block[a] % chunkSize[a] !== 0) throw new UsageError(`--block ${block.join(',')} must be a multiple of the chunk size ${chunkSize.join(',')}`);
+    }
+    let outChannels: number;
+    let task;
+    const outDir = path.resolve(outLayer);
+    if (opts.model) {
+      const model = await PixelModel.load(opts.model);
+      if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; a pixel classifier needs one`, opts.raw);
+      outChannels = model.outputChannels;
+      task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype });
+    } else {
+      const onnxPath = path.resolve(opts.onnx);
+      const o: OnnxOptions = { halo: parseVec3(opts.halo, '--halo', { integer: true }) };
+      if (opts.tile) o.tile = parseVec3(opts.tile, '--tile', { integer: true, positive: true });
+      if (opts.overlap) o.overlap = parseVec3(opts.overlap, '--overlap', { integer: true });
+      if (opts.inputMean !== undefined || opts.inputStd !== undefined) {
+        const m = Number(opts.inputMean ?? 0), s = Number(opts.inputStd ?? 1);
+        if (!Number.isFinite(m) || !(s > 0)) throw new UsageError('--input-mean must be a number and --input-std a positive number');
+        o.scale = 1 / s;
+        o.offset = -m / s;
+      } else {
+        if (opts.inputScale !== undefined) o.scale = Number(opts.inputScale);
+        o.offset = Number(opts.inputOffset);
+        if ((o.scale !== undefined && !Number.isFinite(o.scale)) || !Number.isFinite(o.offset)) throw new UsageError('--input-scale/--input-offset must be numbers');
+      }
+      // probe the model on a small tile to learn M (and check N)
+      const { info } = await openOnnx(onnxPath);
+      const probeShape = [
+        info.fixedTile[0] ?? Math.min(raw.shape[0], 2 * o.halo![0] + 8),
+        info.fixedTile[1] ?? Math.min(raw.shape[1], 2 * o.halo![1] + 8),
+        info.dims === 2 ? 1 : (info.fixedTile[2] ?? Math.min(raw.shape[2], 2 * o.halo![2] + 8)),
+      ] as const;
+      const probe = Volume.zeros('float32', probeShape, { channels: raw.channels });
+      outChannels = (await onnxPredictVolume(onnxPath, probe, { ...o, tile: probeShape as unknown as [number, number, number], overlap: [0, 0, 0], halo: [0, 0, 0] })).channels;
+      task = onnxPredictTask({ onnx: onnxPath, raw: rawSpec, out: outDir, bounds, blockShape: block, dtype, options: o, outChannels, inChannels: raw.channels });
+    }
+    const info = makeInfo({ type: 'image', dtype, channels: outChannels, shape: raw.shape, voxelSize: raw.voxelSize, offset: raw.offset, chunkSize: [...chunkSize] });
+    if (existsSync(path.join(outDir, 'info')) && !opts.overwrite) {
+      // an earlier (interrupted) run: resume into it if it has the same geometry
+      const old = await PrecomputedLayer.open(outDir);
+      const s0 = old.info.scales[0];
+      if (old.info.num_channels !== outChannels || old.info.data_type !== dtype || s0.size.join() !== raw.shape.join() || s0.chunk_sizes[0].join() !== chunkSize.join()) {
+        throw new UsageError(`output layer exists with ${old.info.num_channels} ${old.info.data_type} channel(s), size [${s0.size}], chunks [${s0.chunk_sizes[0]}]; pass --overwrite to replace it`, outDir);
+      }
+    } else {
+      await rm(path.join(outDir, '.wiring-run'), { recursive: true, force: true });
+      await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite });
+    }
+    const report = await runTasks([task], schedulerOptions(opts, path.join(outDir, '.wiring-run')));
+    const result = { layer: outDir, channels: outChannels, dtype, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
+    if (report.failed.length) throw new UsageError(`${report.failed.length} block(s) failed; first: ${report.failed[0].error}`, outDir);
+    emit(opts, result, () => `${outDir}: ${outChannels} channel(s) ${dtype}, ${report.blocks} blocks (${report.computed} computed, ${report.resumed} resumed) in ${report.seconds.toFixed(1)} s`);
+  });
+}

@@ -1,0 +1,93 @@
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { type Box, box, parseVec3 } from '../../core/box.js';
+import { UsageError } from '../../core/errors.js';
+import { createProgress } from '../../core/progress.js';
+import { openSource } from '../../formats/open.js';
+import { FEATURE_NAMES, type FeatureName, featureConfig } from '../../stages/predict/features.js';
+import { trainPixelClassifier } from '../../stages/predict/training.js';
+import { emit } from '../output.js';
+
+function int(v: unknown, what: string, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${what}: expected a whole number >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Parse "x0:x1,y0:y1,z0:z1" (voxels, half-open). */
+export function parseBounds(text: string, what: string): Box {
+  const parts = text.split(',').map((p) => p.split(':').map((s) => Number(s.trim())));
+  if (parts.length !== 3 || parts.some((p) => p.length !== 2 || p.some((v) => !Number.isInteger(v)) || p[1] <= p[0])) {
+    throw new UsageError(`${what}: expected x0:x1,y0:y1,z0:z1 (whole voxels, half-open, non-empty), got ${JSON.stringify(text)}`);
+  }
+  return box([parts[0][0], parts[1][0], parts[2][0]], [parts[0][1], parts[1][1], parts[2][1]]);
+}
+
+export function register(program: Command): Command {
+  return program
+    .command('train-pixels')
+    .description('train a random-forest pixel classifier from labels (0 = unlabelled) or a neuron segmentation (--gt)')
+    .requiredOption('--raw <source>', 'raw EM intensities (any source openSource reads)')
+    .option('--labels <source>', 'label volume: 0 = unlabelled, every other value a class (scribbles or dense labels)')
+    .option('--gt <source>', 'dense neuron segmentation: boundaries between ids (and id 0) become the boundary class')
+    .requiredOption('-o, --output <model>', 'model file to write')
+    .option('--dense', 'with --labels: 0 is a class too (every voxel labelled)')
+    .option('--zero-is <what>', 'with --gt: id 0 is "boundary" (default) or "unlabelled"', 'boundary')
+    .option('--voxel-size <x,y,z>', 'override the raw voxel size (nm), e.g. 4,4,50 for a PNG stack')
+    .option('--dims <n>', '2 (per section) or 3; default 2 when z is more than twice as coarse as x/y')
+    .option('--sigmas <list>', 'feature scales in voxels', '0.7,1.6,3.5,5')
+    .option('--features <list>', `features among ${FEATURE_NAMES.join(',')}`, FEATURE_NAMES.join(','))
+    .option('--trees <n>', 'number of trees', '100')
+    .option('--max-depth <n>', 'maximum tree depth')
+    .option('--min-leaf <n>', 'minimum samples per leaf', '1')
+    .option('--samples <n>', 'training voxels in total, balanced over classes', '200000')
+    .option('--bounds <x0:x1,y0:y1,z0:z1>', 'train only inside this box (voxels)')
+    .option('--threads <n>', 'training threads (default: all cores)')
+    .option('--seed <n>', 'random seed', '0')
+    .option('--json', 'machine-readable output')
+    .action(async (opts) => {
+      if (!!opts.labels === !!opts.gt) throw new UsageError('give exactly one of --labels <source> or --gt <source>');
+      if (opts.zeroIs !== 'boundary' && opts.zeroIs !== 'unlabelled') throw new UsageError(`--zero-is: expected boundary or unlabelled, got ${JSON.stringify(opts.zeroIs)}`);
+      const voxelSize = opts.voxelSize ? parseVec3(opts.voxelSize, '--voxel-size', { positive: true }) : undefined;
+      const raw = await openSource(opts.raw, voxelSize ? { voxelSize } : {});
+      const labels = await openSource(opts.labels ?? opts.gt, voxelSize ? { voxelSize } : {});
+      const sigmas = String(opts.sigmas).split(',').map(Number);
+      const features = String(opts.features).split(',').map((s) => s.trim()) as FeatureName[];
+      const dims = int(opts.dims, '--dims', 2);
+      if (dims !== undefined && dims !== 2 && dims !== 3) throw new UsageError(`--dims: expected 2 or 3, got ${opts.dims}`);
+      const cfg = featureConfig(raw.voxelSize, { sigmas, features, dims: dims as 2 | 3 | undefined });
+      const progress = createProgress({ json: opts.json });
+      try {
+        const { model, report } = await trainPixelClassifier(raw, labels, {
+          target: opts.gt ? 'gt' : 'labels',
+          dense: !!opts.dense,
+          zeroIs: opts.zeroIs,
+          featureConfig: cfg,
+          maxSamples: int(opts.samples, '--samples', 2),
+          forest: {
+            nTrees: int(opts.trees, '--trees', 1),
+            maxDepth: int(opts.maxDepth, '--max-depth', 0),
+            minSamplesLeaf: int(opts.minLeaf, '--min-leaf', 1),
+          },
+          threads: int(opts.threads, '--threads', 1),
+          bounds: opts.bounds ? parseBounds(opts.bounds, '--bounds') : undefined,
+          seed: int(opts.seed, '--seed', 0),
+          progress,
+        });
+        await model.save(opts.output);
+        const result = { model: path.resolve(opts.output), ...report, featureConfig: cfg, outputs: model.meta.outputs };
+        emit(opts, result, () =>
+          [
+            `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D), classes ${report.classes.join(', ')}`,
+            `samples per class: ${report.samplesPerClass.join(', ')} (labelled voxels ${report.labelledVoxels.join(', ')})`,
+            `features ${report.seconds.features.toFixed(1)} s, training ${report.seconds.training.toFixed(1)} s`,
+            `top features: ${report.importances.slice(0, 5).map((f) => `${f.feature} ${f.importance.toFixed(3)}`).join(', ')}`,
+          ].join('\n'),
+        );
+      } finally {
+        await raw.close();
+        await labels.close();
+      }
+    });
+}

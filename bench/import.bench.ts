@@ -1,0 +1,93 @@
+// Import throughput: read the gala-medulla PNG slice stack and its HDF5 raw volume (whole volume,
+// several repetitions), ours (sharp / h5wasm through openSource) vs Python (PIL + numpy / h5py)
+// on the same files in the same run. Checksums (sha256 of the z,y,x uint8 bytes) must agree.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { dataPath } from '../test/data.js';
+import { boxFromShape } from '../src/core/box.js';
+import { openSource } from '../src/formats/open.js';
+
+const REPS = 20;
+
+const PY = String.raw`
+import sys, time, hashlib, json, os
+import numpy as np
+from PIL import Image
+import h5py
+kind, src, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+best = 1e9; total = 0.0; digest = None; nbytes = 0
+for r in range(reps):
+    t = time.perf_counter()
+    if kind == 'png':
+        files = sorted(f for f in os.listdir(src) if f.endswith('.png'))
+        a = np.stack([np.asarray(Image.open(os.path.join(src, f))) for f in files])
+    else:
+        fn, ds = src.split('#')
+        with h5py.File(fn, 'r') as f:
+            a = f[ds][:]
+    dt = time.perf_counter() - t
+    best = min(best, dt); total += dt
+    nbytes = a.nbytes
+    digest = hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+print(json.dumps({'best_s': best, 'mean_s': total / reps, 'bytes': nbytes, 'sha256': digest}))
+`;
+
+async function ours(spec: string, reps: number): Promise<{ best_s: number; mean_s: number; bytes: number; sha256: string }> {
+  let best = Infinity;
+  let total = 0;
+  let digest = '';
+  let bytes = 0;
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    const src = await openSource(spec);
+    const v = await src.read(boxFromShape(src.shape, src.offset));
+    await src.close();
+    const dt = (performance.now() - t) / 1000;
+    best = Math.min(best, dt);
+    total += dt;
+    const b = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
+    bytes = b.length;
+    digest = createHash('sha256').update(b).digest('hex');
+  }
+  return { best_s: best, mean_s: total / reps, bytes, sha256: digest };
+}
+
+export default async function run(): Promise<unknown> {
+  const png = dataPath('gala-medulla/train-image-png');
+  const h5 = dataPath('gala-medulla/train-image.h5');
+  if (!existsSync(png) || !existsSync(h5)) {
+    console.log(`skipped: ${dataPath('gala-medulla')} not found`);
+    return { skipped: true };
+  }
+  const onDisk = {
+    png: readdirSync(png).reduce((a, f) => a + statSync(path.join(png, f)).size, 0),
+    hdf5: statSync(h5).size,
+  };
+  const cases: Array<[string, 'png' | 'h5', string]> = [
+    ['PNG slices (50 x 200x100 uint8)', 'png', png],
+    ['HDF5 gzip chunked (200x100x50 uint8)', 'h5', `${h5}#stack`],
+  ];
+  const out: Record<string, unknown> = {};
+  for (const [label, kind, spec] of cases) {
+    const a = await ours(spec, REPS);
+    const p = JSON.parse(execFileSync('/usr/bin/python3', ['-c', PY, kind === 'png' ? 'png' : 'h5', spec, String(REPS)], { encoding: 'utf8' })) as typeof a;
+    const agree = a.sha256 === p.sha256 && a.bytes === p.bytes;
+    if (!agree) throw new Error(`${label}: checksums differ (ours ${a.sha256}, python ${p.sha256})`);
+    const mb = a.bytes / 1e6;
+    const row = {
+      voxels_mb: mb,
+      ours_mb_s: +(mb / a.best_s).toFixed(1),
+      python_mb_s: +(mb / p.best_s).toFixed(1),
+      ours_mean_s: +a.mean_s.toFixed(4),
+      python_mean_s: +p.mean_s.toFixed(4),
+      ratio_ours_over_python: +(p.best_s / a.best_s).toFixed(2),
+      sha256: a.sha256,
+      reference: kind === 'png' ? 'PIL 9.4 + numpy' : 'h5py 3.7',
+    };
+    console.log(`${label}: ours ${row.ours_mb_s} MB/s, python ${row.python_mb_s} MB/s (ours/python speed ${row.ratio_ours_over_python}x), checksums equal`);
+    out[kind] = row;
+  }
+  return { reps: REPS, on_disk_bytes: onDisk, ...out, note: 'best of reps; open + whole-volume read each rep; 2-core shared machine, loaded' };
+}

@@ -128,6 +128,25 @@ print(list(h5py.File(sys.argv[2])['seg'].attrs['resolution']), h5py.File(sys.arg
 });
 
 describe('openSource', () => {
+  it('opens a precomputed layer folder and exports it to every format (uint64 ids above 2^53)', async () => {
+    const { PrecomputedLayer, makeInfo } = await import('./precomputed/index.js');
+    const dir = await tempDir();
+    const vol = ramp('uint64', [10, 9, 7]);
+    const layerDir = path.join(dir, 'seg');
+    const layer = await PrecomputedLayer.create(layerDir, makeInfo({ type: 'segmentation', dtype: 'uint64', shape: vol.shape, voxelSize: [4, 5, 40], chunkSize: [4, 4, 4] }));
+    const aligned = Volume.zeros('uint64', boxFromShape([10, 9, 7]));
+    aligned.data.set(vol.data as BigUint64Array);
+    await layer.writeBox(aligned);
+    const src = await openSource(layerDir);
+    expect([src.format, src.shape, src.dtype, src.voxelSize]).toEqual(['precomputed', [10, 9, 7], 'uint64', [4, 5, 40]]);
+    for (const dest of ['g.npy', 'g.h5#seg', 'g.zarr']) {
+      await exportVolume(src, path.join(dir, dest), { memory: 1000 });
+      const back = await openSource(path.join(dir, dest));
+      expect(Array.from((await back.read(boxFromShape([10, 9, 7]))).data as BigUint64Array), dest).toEqual(Array.from(vol.data as BigUint64Array));
+      await back.close();
+    }
+  });
+
   it('explains the accepted forms for a missing path, a remote URL and an unknown file', async () => {
     const dir = await tempDir();
     await expect(openSource(path.join(dir, 'nope.h5#x'))).rejects.toThrow(UsageError);

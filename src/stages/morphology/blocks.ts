@@ -1,0 +1,328 @@
+/**
+ * Blockwise meshing and skeletonization.
+ *
+ * Blocks share a one-voxel overlap: a block computes cubes / voxels over [box.min, box.max + 1)
+ * (clipped to the volume), so the plane box.max is seen by both neighbours. Mesh vertices on that
+ * plane are computed identically by both and weld by position (no cracks). Skeleton blocks anchor
+ * one vertex per 2-D connected piece of every label on each shared plane (the piece's deepest
+ * voxel by its in-plane distance transform, ties to the lowest index): both neighbours compute
+ * the same anchors from the same plane, trace their skeletons through them, and the pieces weld.
+ *
+ * Per-block results go to binary files (one per block, written atomically) in a work folder; the
+ * merge step groups them by segment id.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Box, Vec3 } from '../../core/box.js';
+import { boxShape } from '../../core/box.js';
+import { writeFileAtomic } from '../../core/atomic.js';
+import { FormatError } from '../../core/errors.js';
+import type { Volume } from '../../core/volume.js';
+import { edtLabels } from '../../kernels/edt.js';
+import { type Mesh, compactLabels, marchingCubesLabels } from './mesh.js';
+import { type Skeleton, skeletonizeLabels } from './skeleton.js';
+
+/** The block's voxels over [box.min, box.max + 1) ∩ bounds, as compact labels. */
+export function overlapLabels(vol: Volume, box: Box, bounds: Box): { labels: Uint32Array; ids: bigint[]; origin: Vec3; shape: Vec3 } {
+  const hi: Vec3 = [0, 1, 2].map((i) => Math.min(box.max[i] + 1, bounds.max[i], vol.box.max[i])) as unknown as Vec3;
+  const region = { min: box.min, max: hi };
+  const sub = vol.crop(region);
+  const { labels, ids } = compactLabels(sub.data as ArrayLike<number | bigint> & { length: number });
+  return { labels, ids, origin: region.min, shape: boxShape(region) };
+}
+
+// ------------------------------------------------------------------ block files
+
+/** Binary per-block file: u32 count, then per item: u64 id, u32 a, u32 b, u32 c, then arrays. */
+export function encodeMeshBlock(items: Array<{ id: bigint; mesh: Mesh }>): Uint8Array {
+  let n = 4;
+  for (const it of items) n += 8 + 8 + it.mesh.vertices.byteLength + it.mesh.indices.byteLength;
+  const out = new Uint8Array(n);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, items.length, true);
+  let o = 4;
+  for (const it of items) {
+    dv.setBigUint64(o, it.id, true);
+    dv.setUint32(o + 8, it.mesh.vertices.length / 3, true);
+    dv.setUint32(o + 12, it.mesh.indices.length / 3, true);
+    o += 16;
+    out.set(new Uint8Array(it.mesh.vertices.buffer, it.mesh.vertices.byteOffset, it.mesh.vertices.byteLength), o);
+    o += it.mesh.vertices.byteLength;
+    out.set(new Uint8Array(it.mesh.indices.buffer, it.mesh.indices.byteOffset, it.mesh.indices.byteLength), o);
+    o += it.mesh.indices.byteLength;
+  }
+  return out;
+}
+
+export function decodeMeshBlock(bytes: Uint8Array, where: string): Array<{ id: bigint; mesh: Mesh }> {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: Array<{ id: bigint; mesh: Mesh }> = [];
+  try {
+    const n = dv.getUint32(0, true);
+    let o = 4;
+    for (let i = 0; i < n; i++) {
+      const id = dv.getBigUint64(o, true);
+      const nv = dv.getUint32(o + 8, true);
+      const nt = dv.getUint32(o + 12, true);
+      o += 16;
+      const vertices = new Float32Array(bytes.slice(o, o + nv * 12).buffer);
+      o += nv * 12;
+      const indices = new Uint32Array(bytes.slice(o, o + nt * 12).buffer);
+      o += nt * 12;
+      if (vertices.length !== nv * 3 || indices.length !== nt * 3) throw new RangeError('short');
+      out.push({ id, mesh: { vertices, indices } });
+    }
+  } catch (err) {
+    if (err instanceof RangeError) throw new FormatError('truncated mesh block file', where);
+    throw err;
+  }
+  return out;
+}
+
+export function encodeSkeletonBlock(items: Array<{ id: bigint; skel: Skeleton }>): Uint8Array {
+  let n = 4;
+  for (const it of items) n += 16 + it.skel.vertices.byteLength + it.skel.edges.byteLength + it.skel.radius.byteLength;
+  const out = new Uint8Array(n);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, items.length, true);
+  let o = 4;
+  const put = (a: Float32Array | Uint32Array) => {
+    out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), o);
+    o += a.byteLength;
+  };
+  for (const it of items) {
+    dv.setBigUint64(o, it.id, true);
+    dv.setUint32(o + 8, it.skel.radius.length, true);
+    dv.setUint32(o + 12, it.skel.edges.length / 2, true);
+    o += 16;
+    put(it.skel.vertices);
+    put(it.skel.edges);
+    put(it.skel.radius);
+  }
+  return out;
+}
+
+export function decodeSkeletonBlock(bytes: Uint8Array, where: string): Array<{ id: bigint; skel: Skeleton }> {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: Array<{ id: bigint; skel: Skeleton }> = [];
+  try {
+    const n = dv.getUint32(0, true);
+    let o = 4;
+    for (let i = 0; i < n; i++) {
+      const id = dv.getBigUint64(o, true);
+      const nv = dv.getUint32(o + 8, true);
+      const ne = dv.getUint32(o + 12, true);
+      o += 16;
+      const vertices = new Float32Array(bytes.slice(o, o + nv * 12).buffer);
+      o += nv * 12;
+      const edges = new Uint32Array(bytes.slice(o, o + ne * 8).buffer);
+      o += ne * 8;
+      const radius = new Float32Array(bytes.slice(o, o + nv * 4).buffer);
+      o += nv * 4;
+      if (vertices.length !== nv * 3 || edges.length !== ne * 2 || radius.length !== nv) throw new RangeError('short');
+      out.push({ id, skel: { vertices, edges, radius } });
+    }
+  } catch (err) {
+    if (err instanceof RangeError) throw new FormatError('truncated skeleton block file', where);
+    throw err;
+  }
+  return out;
+}
+
+export function blockFileName(blockIndex: Vec3): string {
+  return `${blockIndex[0]}_${blockIndex[1]}_${blockIndex[2]}.bin`;
+}
+
+export async function listBlockFiles(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).filter((f) => /^\d+_\d+_\d+\.bin$/.test(f)).sort().map((f) => path.join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+// ------------------------------------------------------------------ meshes
+
+export interface MeshBlockOptions {
+  voxelSize: Vec3;
+  /** The volume's bounds: surfaces close on these faces and stay open on interior block faces. */
+  bounds: Box;
+}
+
+/** Meshes of every segment in one block (with the one-voxel overlap), vertices in nm. */
+export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): Array<{ id: bigint; mesh: Mesh }> {
+  const { labels, ids, origin, shape } = overlapLabels(vol, box, opts.bounds);
+  const b = opts.bounds;
+  const hi = [0, 1, 2].map((i) => origin[i] + shape[i]);
+  const closeBorder = [origin[0] === b.min[0], hi[0] === b.max[0], origin[1] === b.min[1], hi[1] === b.max[1], origin[2] === b.min[2], hi[2] === b.max[2]];
+  const meshes = marchingCubesLabels(labels, shape, ids.length - 1, { voxelSize: opts.voxelSize, offset: origin, closeBorder });
+  const out: Array<{ id: bigint; mesh: Mesh }> = [];
+  for (let l = 1; l < ids.length; l++) if (meshes[l].indices.length > 0) out.push({ id: ids[l], mesh: meshes[l] });
+  return out;
+}
+
+// ------------------------------------------------------------------ skeletons
+
+/**
+ * Anchors on a plane: for each 8-connected piece of each label, the voxel with the largest
+ * in-plane distance to another label (ties: lowest index). Plane is [w, h] row-major (u fastest).
+ */
+export function planeAnchors(plane: Uint32Array, w: number, h: number, sampling: [number, number]): number[] {
+  const d = edtLabels(plane, [w, h, 1], { sampling: [sampling[0], sampling[1], 1] });
+  const seen = new Uint8Array(w * h);
+  const queue = new Int32Array(w * h);
+  const anchors: number[] = [];
+  for (let s = 0; s < w * h; s++) {
+    const L = plane[s];
+    if (L === 0 || seen[s]) continue;
+    let head = 0;
+    let tail = 0;
+    queue[tail++] = s;
+    seen[s] = 1;
+    let best = s;
+    while (head < tail) {
+      const p = queue[head++];
+      if (d[p] > d[best] || (d[p] === d[best] && p < best)) best = p;
+      const u = p % w;
+      const v = (p - u) / w;
+      for (let dv = -1; dv <= 1; dv++) {
+        const vv = v + dv;
+        if (vv < 0 || vv >= h) continue;
+        for (let du = -1; du <= 1; du++) {
+          const uu = u + du;
+          if (uu < 0 || uu >= w) continue;
+          const q = uu + w * vv;
+          if (!seen[q] && plane[q] === L) {
+            seen[q] = 1;
+            queue[tail++] = q;
+          }
+        }
+      }
+    }
+    anchors.push(best);
+  }
+  return anchors;
+}
+
+export interface SkeletonBlockOptions {
+  voxelSize: Vec3;
+  bounds: Box;
+  scale?: number;
+  const?: number;
+  minVoxels?: number;
+}
+
+/**
+ * Skeletons of every segment in one block (one-voxel overlap, anchors on the planes shared with
+ * neighbouring blocks). The volume's own border counts as the objects' end; interior faces do not.
+ */
+export function skeletonBlock(vol: Volume, box: Box, opts: SkeletonBlockOptions): Array<{ id: bigint; skel: Skeleton }> {
+  const { labels, ids, origin, shape } = overlapLabels(vol, box, opts.bounds);
+  const [sx, sy, sz] = shape;
+  const b = opts.bounds;
+  const res = opts.voxelSize;
+  // Pad with a background layer on the sides that are the volume's border, so the distance
+  // transform (run with the array border "open") sees those sides as the objects' end.
+  const padLo = [origin[0] === b.min[0] ? 1 : 0, origin[1] === b.min[1] ? 1 : 0, origin[2] === b.min[2] ? 1 : 0];
+  const padHi = [origin[0] + sx === b.max[0] ? 1 : 0, origin[1] + sy === b.max[1] ? 1 : 0, origin[2] + sz === b.max[2] ? 1 : 0];
+  const px = sx + padLo[0] + padHi[0], py = sy + padLo[1] + padHi[1], pz = sz + padLo[2] + padHi[2];
+  const padded = new Uint32Array(px * py * pz);
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++) {
+      const s = sx * (y + sy * z);
+      padded.set(labels.subarray(s, s + sx), padLo[0] + px * (y + padLo[1] + py * (z + padLo[2])));
+    }
+  const at = (x: number, y: number, z: number) => x + padLo[0] + px * (y + padLo[1] + py * (z + padLo[2]));
+  // anchors on shared planes: low faces (plane = origin, shared with the previous block's overlap)
+  // and high faces (the overlap plane), on axes where a neighbour exists
+  const forced = new Map<number, number[]>();
+  const addAnchor = (idx: number) => {
+    const L = padded[idx];
+    let a = forced.get(L);
+    if (!a) forced.set(L, (a = []));
+    a.push(idx);
+  };
+  const dims = [sx, sy, sz];
+  for (let axis = 0; axis < 3; axis++) {
+    const u = axis === 0 ? 1 : 0;
+    const v = axis === 2 ? 1 : 2;
+    const w = dims[u];
+    const h = dims[v];
+    const sides: number[] = [];
+    if (origin[axis] > b.min[axis]) sides.push(0);
+    // the crop then ends with the overlap plane box.max, which the next block sees as its first
+    if (box.max[axis] < b.max[axis] && dims[axis] > 1) sides.push(dims[axis] - 1);
+    for (const k of sides) {
+      const plane = new Uint32Array(w * h);
+      const p: number[] = [0, 0, 0];
+      for (let j = 0; j < h; j++)
+        for (let i = 0; i < w; i++) {
+          p[axis] = k;
+          p[u] = i;
+          p[v] = j;
+          plane[i + w * j] = labels[p[0] + sx * (p[1] + sy * p[2])];
+        }
+      for (const a of planeAnchors(plane, w, h, [res[u], res[v]])) {
+        p[axis] = k;
+        p[u] = a % w;
+        p[v] = Math.floor(a / w);
+        addAnchor(at(p[0], p[1], p[2]));
+      }
+    }
+  }
+  const skels = skeletonizeLabels(padded, [px, py, pz], ids.length - 1, {
+    voxelSize: res,
+    offset: [origin[0] - padLo[0], origin[1] - padLo[1], origin[2] - padLo[2]],
+    borderIsBoundary: false,
+    forcedTargets: forced,
+    scale: opts.scale,
+    const: opts.const,
+    minVoxels: opts.minVoxels,
+  });
+  const out: Array<{ id: bigint; skel: Skeleton }> = [];
+  for (let l = 1; l < ids.length; l++) if (skels[l].radius.length > 0) out.push({ id: ids[l], skel: skels[l] });
+  return out;
+}
+
+/**
+ * Merge skeleton pieces of one segment: concatenate, weld bit-identical vertex positions
+ * (keeping the larger radius), drop duplicate and self edges.
+ */
+export function mergeSkeletons(parts: Skeleton[]): Skeleton {
+  const pos = new Map<string, number>();
+  const vx: number[] = [];
+  const vr: number[] = [];
+  const edgeSet = new Set<string>();
+  const edges: number[] = [];
+  for (const s of parts) {
+    const remap = new Int32Array(s.radius.length);
+    for (let i = 0; i < s.radius.length; i++) {
+      const key = `${s.vertices[3 * i]},${s.vertices[3 * i + 1]},${s.vertices[3 * i + 2]}`;
+      let id = pos.get(key);
+      if (id === undefined) {
+        id = vr.length;
+        pos.set(key, id);
+        vx.push(s.vertices[3 * i], s.vertices[3 * i + 1], s.vertices[3 * i + 2]);
+        vr.push(s.radius[i]);
+      } else if (s.radius[i] > vr[id]) vr[id] = s.radius[i];
+      remap[i] = id;
+    }
+    for (let e = 0; e < s.edges.length; e += 2) {
+      let a = remap[s.edges[e]];
+      let c = remap[s.edges[e + 1]];
+      if (a === c) continue;
+      if (a > c) [a, c] = [c, a];
+      const key = `${a},${c}`;
+      if (edgeSet.has(key)) continue;
+      edgeSet.add(key);
+      edges.push(a, c);
+    }
+  }
+  return { vertices: Float32Array.from(vx), edges: Uint32Array.from(edges), radius: Float32Array.from(vr) };
+}
+
+export async function writeBlockFile(dir: string, blockIndex: Vec3, bytes: Uint8Array): Promise<string> {
+  const file = path.join(dir, blockFileName(blockIndex));
+  await writeFileAtomic(file, bytes);
+  return file;
+}

@@ -1,0 +1,37 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { buildServer } from '../../server/app.js';
+import { emit } from '../output.js';
+
+/** Where the built browser app lives (dist/web, built on install), if it was built. */
+export function builtAppDir(): string | undefined {
+  const dir = fileURLToPath(new URL('../../../dist/web', import.meta.url));
+  return existsSync(dir) ? dir : undefined;
+}
+
+export function register(program: Command): Command {
+  return program
+    .command('serve')
+    .description('serve a dataset: its precomputed layers (ranges, CORS, gzip), a JSON API over its connectome (/openapi.json), and the browser app')
+    .argument('<dataset-dir>', 'the dataset folder (layers + connectome.duckdb)')
+    .option('--port <p>', 'TCP port (0 = any free port)', '8080')
+    .option('--host <h>', 'interface to listen on', '127.0.0.1')
+    .option('--db <file>', 'connectome database (default <dataset-dir>/connectome.duckdb)')
+    .option('--json', 'machine-readable output')
+    .action(async (dataset: string, opts) => {
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${opts.port}: expected 0..65535`);
+      const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir() });
+      const address = await app.listen({ port, host: opts.host });
+      emit(opts, { url: address, dataset, api: `${address}/openapi.json`, data: `${address}/data/` }, () =>
+        `serving ${dataset} at ${address}  (API: ${address}/openapi.json, layers: ${address}/data/<layer>)\npress Ctrl-C to stop`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => void app.close().then(resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,179 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { WiringError } from '../core/errors.js';
+import { parseId, toJson } from '../core/ids.js';
+import { cells, connections, synapseQuery, typeMatrix, type MatrixMeasure } from '../connectome/query.js';
+import { ConnectomeStore } from '../connectome/store.js';
+import { openapiDocument } from './openapi.js';
+import { resolveUnder, sendFile } from './static.js';
+
+export interface ServerOptions {
+  /** The dataset folder: precomputed layers, connectome.duckdb, tables. */
+  dataset: string;
+  /** The connectome database (default <dataset>/connectome.duckdb, when present). */
+  database?: string;
+  /** Folder of the built browser app served at / (optional). */
+  appDir?: string;
+  logger?: boolean;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+function idParam(value: unknown, what: string): bigint {
+  try {
+    return parseId(String(value ?? ''), what);
+  } catch (err) {
+    throw new HttpError(400, (err as Error).message);
+  }
+}
+
+function intParam(value: unknown, what: string, dflt: number, max: number): number {
+  if (value === undefined || value === '') return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new HttpError(400, `${what}: expected a whole number >= 0, got ${JSON.stringify(value)}`);
+  return Math.min(n, max);
+}
+
+function boxParam(value: unknown): { min: [number, number, number]; max: [number, number, number] } {
+  const parts = String(value ?? '').split(',').map(Number);
+  if (parts.length !== 6 || parts.some((p) => !Number.isFinite(p))) {
+    throw new HttpError(400, `box: expected x0,y0,z0,x1,y1,z1 in nm, got ${JSON.stringify(value)}`);
+  }
+  return { min: [parts[0], parts[1], parts[2]], max: [parts[3], parts[4], parts[5]] };
+}
+
+/** JSON with 64-bit ids as decimal strings. */
+function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
+  return reply.header('Content-Type', 'application/json; charset=utf-8').send(toJson(value));
+}
+
+/**
+ * The Wiring HTTP server: the dataset's files (precomputed layers with ranges, CORS and gzip
+ * encoding) under /data/, a JSON API over the connectome under /api/, its OpenAPI document at
+ * /openapi.json, and the browser app at / when built.
+ */
+export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const dataset = path.resolve(opts.dataset);
+  if (!existsSync(dataset)) throw new WiringError('dataset folder not found', dataset);
+  const dbFile = opts.database ?? path.join(dataset, 'connectome.duckdb');
+  const store = existsSync(dbFile) ? await ConnectomeStore.open(dbFile) : undefined;
+  const app = Fastify({ logger: opts.logger ?? false });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('Access-Control-Allow-Origin', '*');
+    reply.header('Access-Control-Allow-Headers', 'Range, Content-Type');
+    reply.header('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Content-Encoding, Accept-Ranges');
+    if (req.method === 'OPTIONS') {
+      reply.header('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
+      return reply.code(204).send();
+    }
+  });
+  app.addHook('onClose', async () => {
+    await store?.close();
+  });
+  app.setErrorHandler((err, _req, reply) => {
+    const status = err instanceof HttpError ? err.status : err instanceof WiringError ? 400 : (err as { statusCode?: number }).statusCode ?? 500;
+    return sendJson(reply.code(status), { error: err.message });
+  });
+
+  const needStore = (): ConnectomeStore => {
+    if (!store) throw new HttpError(404, `this dataset has no connectome database (${path.basename(dbFile)})`);
+    return store;
+  };
+
+  app.get('/openapi.json', async (_req, reply) => sendJson(reply, openapiDocument()));
+
+  app.get('/api/cells', async (req, reply) => {
+    const q = req.query as Record<string, string>;
+    const limit = intParam(q.limit, 'limit', 10000, 100000);
+    const offset = intParam(q.offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
+    let rows = await cells(needStore(), { cellType: q.cell_type || undefined });
+    if (q.search) {
+      const s = q.search.toLowerCase();
+      rows = rows.filter((c) => c.pt_root_id.toString().includes(s) || (c.cell_type ?? '').toLowerCase().includes(s) || (c.name ?? '').toLowerCase().includes(s));
+    }
+    return sendJson(reply, { total: rows.length, cells: rows.slice(offset, offset + limit) });
+  });
+
+  app.get('/api/cells/:id', async (req, reply) => {
+    const id = idParam((req.params as { id: string }).id, 'cell id');
+    const [cell] = await cells(needStore(), { ids: [id] });
+    if (!cell) throw new HttpError(404, `no cell ${id}`);
+    return sendJson(reply, cell);
+  });
+
+  app.get('/api/cells/:id/partners', async (req, reply) => {
+    const id = idParam((req.params as { id: string }).id, 'cell id');
+    const s = needStore();
+    const [inputs, outputs] = [await connections(s, { post_ids: [id] }), await connections(s, { pre_ids: [id] })];
+    const ids = [...new Set([...inputs.map((c) => c.pre_pt_root_id), ...outputs.map((c) => c.post_pt_root_id)])];
+    const types = new Map((await cells(s, { ids })).map((c) => [c.pt_root_id, c.cell_type]));
+    return sendJson(reply, {
+      id,
+      inputs: inputs.map((c) => ({ id: c.pre_pt_root_id, cell_type: types.get(c.pre_pt_root_id) ?? null, count: c.count, size_sum: c.size_sum })),
+      outputs: outputs.map((c) => ({ id: c.post_pt_root_id, cell_type: types.get(c.post_pt_root_id) ?? null, count: c.count, size_sum: c.size_sum })),
+    });
+  });
+
+  for (const dir of ['inputs', 'outputs'] as const) {
+    app.get(`/api/cells/:id/${dir}`, async (req, reply) => {
+      const id = idParam((req.params as { id: string }).id, 'cell id');
+      const q = req.query as Record<string, string>;
+      const limit = intParam(q.limit, 'limit', 100000, 1000000);
+      const rows = await synapseQuery(needStore(), dir === 'inputs' ? { post_ids: [id], limit } : { pre_ids: [id], limit });
+      return sendJson(reply, { id, synapses: rows });
+    });
+  }
+
+  app.get('/api/connectivity', async (req, reply) => {
+    const q = req.query as Record<string, string>;
+    const measure = (q.measure ?? 'count') as MatrixMeasure;
+    if (!['count', 'binary', 'size'].includes(measure)) throw new HttpError(400, `measure: expected count, binary or size, got ${JSON.stringify(q.measure)}`);
+    return sendJson(reply, await typeMatrix(needStore(), { measure }));
+  });
+
+  app.get('/api/synapses', async (req, reply) => {
+    const q = req.query as Record<string, string>;
+    const limit = intParam(q.limit, 'limit', 10000, 1000000);
+    const box = q.box === undefined ? undefined : boxParam(q.box);
+    return sendJson(reply, { synapses: await synapseQuery(needStore(), { box, limit }) });
+  });
+
+  app.get('/api/sizes', async (req, reply) => {
+    const q = req.query as Record<string, string>;
+    const bins = intParam(q.bins, 'bins', 30, 1000) || 30;
+    const rows = await needStore().all(
+      `WITH s AS (SELECT size FROM synapses WHERE size IS NOT NULL), r AS (SELECT min(size) lo, max(size) hi, count(*) n FROM s)
+       SELECT lo, hi, n, least(${bins - 1}, CAST(floor((size - lo) / greatest(hi - lo, 1e-12) * ${bins}) AS INTEGER)) AS b, count(*) AS c
+       FROM s, r GROUP BY ALL ORDER BY b`,
+    );
+    const counts = new Array(bins).fill(0);
+    for (const r of rows) counts[Number(r.b)] += Number(r.c);
+    const lo = rows.length ? Number(rows[0].lo) : 0;
+    const hi = rows.length ? Number(rows[0].hi) : 0;
+    return sendJson(reply, { bins, min: lo, max: hi, counts });
+  });
+
+  app.get('/data/*', async (req, reply) => {
+    const rel = (req.params as { '*': string })['*'];
+    const file = await resolveUnder(dataset, rel);
+    if (!file) throw new HttpError(404, `not found: ${rel}`);
+    return sendFile(req, reply, file);
+  });
+
+  if (opts.appDir && existsSync(opts.appDir)) {
+    const appDir = path.resolve(opts.appDir);
+    app.get('/*', async (req, reply) => {
+      const rel = (req.params as { '*': string })['*'] || 'index.html';
+      const file = (await resolveUnder(appDir, rel)) ?? (await resolveUnder(appDir, 'index.html'));
+      if (!file) throw new HttpError(404, `not found: ${rel}`);
+      return sendFile(req, reply, file);
+    });
+  }
+  return app;
+}

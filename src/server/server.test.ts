@@ -1,0 +1,117 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/data.js';
+import { ConnectomeStore } from '../connectome/store.js';
+import { buildServer } from './app.js';
+import { parseRange } from './static.js';
+
+const BIG = 864691135639556411n;
+let dir: string;
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  dir = await tempDir('wiring-server-');
+  await fs.mkdir(path.join(dir, 'raw', '8_8_8'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'raw', 'info'), JSON.stringify({ type: 'image' }));
+  await fs.writeFile(path.join(dir, 'raw', '8_8_8', '0-4_0-4_0-4'), Buffer.from(Array.from({ length: 64 }, (_, i) => i)));
+  await fs.writeFile(path.join(dir, 'raw', '8_8_8', 'gz'), gzipSync(Buffer.from('hello')));
+  await fs.writeFile(path.join(path.dirname(dir), 'secret.txt'), 'outside');
+  const store = await ConnectomeStore.open(path.join(dir, 'connectome.duckdb'));
+  await store.insertCells([
+    { id: BIG, pt_position: [100, 100, 100], cell_type: 'L23' },
+    { id: BIG + 1n, pt_position: [200, 100, 100], cell_type: 'BC' },
+    { id: 7n, pt_position: [300, 100, 100], cell_type: 'L23' },
+  ]);
+  const syn = (id: bigint, pre: bigint, post: bigint, x: number, size: number) => ({
+    id, pre_pt_root_id: pre, post_pt_root_id: post, pre_pt_position: [x, 0, 0] as const, post_pt_position: [x + 10, 0, 0] as const, ctr_pt_position: [x + 5, 0, 0] as const, size,
+  });
+  await store.insertSynapses([syn(1n, BIG, BIG + 1n, 0, 10), syn(2n, BIG, BIG + 1n, 100, 20), syn(3n, BIG + 1n, 7n, 200, 30), syn(4n, 7n, BIG, 300, 40)]);
+  await store.close();
+  app = await buildServer({ dataset: dir });
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+describe('dataset files', () => {
+  it('serves files with CORS and byte ranges', async () => {
+    const whole = await app.inject({ url: '/data/raw/8_8_8/0-4_0-4_0-4' });
+    expect(whole.statusCode).toBe(200);
+    expect(whole.rawPayload.length).toBe(64);
+    expect(whole.headers['access-control-allow-origin']).toBe('*');
+    const part = await app.inject({ url: '/data/raw/8_8_8/0-4_0-4_0-4', headers: { range: 'bytes=10-13' } });
+    expect(part.statusCode).toBe(206);
+    expect(part.headers['content-range']).toBe('bytes 10-13/64');
+    expect(Array.from(part.rawPayload)).toEqual([10, 11, 12, 13]);
+    const bad = await app.inject({ url: '/data/raw/8_8_8/0-4_0-4_0-4', headers: { range: 'bytes=100-' } });
+    expect(bad.statusCode).toBe(416);
+    const info = await app.inject({ url: '/data/raw/info' });
+    expect(info.headers['content-type']).toMatch(/json/);
+  });
+  it('labels gzipped chunks with Content-Encoding for clients that accept gzip', async () => {
+    const r = await app.inject({ url: '/data/raw/8_8_8/gz', headers: { 'accept-encoding': 'gzip' } });
+    expect(r.headers['content-encoding']).toBe('gzip');
+  });
+  it('refuses paths outside the dataset', async () => {
+    for (const url of ['/data/../secret.txt', '/data/%2e%2e/secret.txt', '/data/raw/..%2f..%2fsecret.txt', '/data/%00']) {
+      const r = await app.inject({ url });
+      expect(r.statusCode, url).toBe(404);
+      expect(r.body).not.toContain('outside');
+    }
+  });
+  it('answers CORS preflight', async () => {
+    const r = await app.inject({ method: 'OPTIONS', url: '/data/raw/info' });
+    expect(r.statusCode).toBe(204);
+    expect(r.headers['access-control-allow-headers']).toMatch(/Range/);
+  });
+  it('parses ranges like HTTP does', () => {
+    expect(parseRange('bytes=-4', 10)).toEqual({ start: 6, end: 9 });
+    expect(parseRange('bytes=8-20', 10)).toEqual({ start: 8, end: 9 });
+    expect(parseRange('bytes=0-1,4-5', 10)).toBeNull();
+    expect(parseRange('bytes=-0', 10)).toBe('unsatisfiable');
+  });
+});
+
+describe('connectome API', () => {
+  it('lists cells with ids as strings', async () => {
+    const r = await app.inject({ url: '/api/cells' });
+    const body = JSON.parse(r.body);
+    expect(body.total).toBe(3);
+    expect(body.cells.map((c: { pt_root_id: string }) => c.pt_root_id)).toContain(BIG.toString());
+    const l23 = JSON.parse((await app.inject({ url: '/api/cells?cell_type=L23' })).body);
+    expect(l23.total).toBe(2);
+  });
+  it("gives a cell's partners with counts", async () => {
+    const r = JSON.parse((await app.inject({ url: `/api/cells/${BIG}/partners` })).body);
+    expect(r.outputs).toEqual([{ id: (BIG + 1n).toString(), cell_type: 'BC', count: 2, size_sum: 30 }]);
+    expect(r.inputs).toEqual([{ id: '7', cell_type: 'L23', count: 1, size_sum: 40 }]);
+    const inputs = JSON.parse((await app.inject({ url: `/api/cells/${BIG + 1n}/inputs` })).body);
+    expect(inputs.synapses.map((s: { id: string }) => s.id)).toEqual(['1', '2']);
+  });
+  it('builds the type matrix and the size histogram', async () => {
+    const m = JSON.parse((await app.inject({ url: '/api/connectivity?measure=count' })).body);
+    expect(m.preTypes).toEqual(['BC', 'L23']);
+    expect(m.values).toEqual([[0, 1], [2, 1]]);
+    const h = JSON.parse((await app.inject({ url: '/api/sizes?bins=3' })).body);
+    expect(h.counts).toEqual([1, 1, 2]);
+  });
+  it('finds synapses in a box (nm)', async () => {
+    const r = JSON.parse((await app.inject({ url: '/api/synapses?box=0,-1,-1,150,1,1' })).body);
+    expect(r.synapses.map((s: { id: string }) => s.id)).toEqual(['1', '2']);
+  });
+  it('rejects bad ids and boxes clearly', async () => {
+    const r = await app.inject({ url: '/api/cells/12.5/partners' });
+    expect(r.statusCode).toBe(400);
+    expect(JSON.parse(r.body).error).toMatch(/id/);
+    expect((await app.inject({ url: '/api/synapses?box=1,2,3' })).statusCode).toBe(400);
+    expect((await app.inject({ url: '/api/cells/99' })).statusCode).toBe(404);
+  });
+  it('describes itself in OpenAPI', async () => {
+    const doc = JSON.parse((await app.inject({ url: '/openapi.json' })).body);
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toContain('/api/cells/{id}/partners');
+  });
+});

@@ -10,6 +10,7 @@ import { register as info } from './info.js';
 import { register as predict } from './predict.js';
 import { register as query } from './query.js';
 import { register as segment } from './segment.js';
+import { register as serve } from './serve.js';
 import { register as supervoxels } from './supervoxels.js';
 import { register as trainAgglomeration } from './train-agglomeration.js';
 import { register as synapses } from './synapses.js';
@@ -32,6 +33,7 @@ export const commands: RegisterCommand[] = [
   predict,
   query,
   segment,
+  serve,
   supervoxels,
   trainAgglomeration,
   synapses,

@@ -150,7 +150,7 @@ describe('openSource', () => {
   it('explains the accepted forms for a missing path, a remote URL and an unknown file', async () => {
     const dir = await tempDir();
     await expect(openSource(path.join(dir, 'nope.h5#x'))).rejects.toThrow(UsageError);
-    await expect(openSource(path.join(dir, 'nope'))).rejects.toThrow(/does not exist\. Accepted sources:[\s\S]*file\.h5#/);
+    await expect(openSource(path.join(dir, 'nope'))).rejects.toThrow(/path does not exist\. Accepted sources:[\s\S]*file\.h5#/);
     await expect(openSource('gs://bucket/x')).rejects.toThrow(/remote/);
     await expect(openSource('')).rejects.toThrow(UsageError);
     await fs.writeFile(path.join(dir, 'x.bin'), 'hello world');

@@ -47,7 +47,7 @@ export async function openSource(spec: string, opts: { scale?: number; voxelSize
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw usage(spec, 'remote URLs are not supported; give a local path');
   const hash = spec.indexOf('#');
   const base = hash >= 0 ? spec.slice(0, hash) : spec;
-  if (!existsSync(base)) throw usage(spec, `${base} does not exist`);
+  if (!existsSync(base)) throw usage(spec, "path does not exist");
   const st = statSync(base);
   if (st.isFile()) {
     const m = await magic(base);

@@ -96,10 +96,14 @@ describe('ConnectomeStore', () => {
       post[i] = BigInt(i % 11);
       size[i] = i;
     }
+    size[3] = NaN; // NaN in a float column is NULL
     await store.insertColumns('synapses', { id, pre_pt_root_id: pre, post_pt_root_id: post, size }, n);
-    const r = await store.all('SELECT count(*) AS n, sum(size) AS s, max(id) AS m FROM synapses');
+    const r = await store.all('SELECT count(*) AS n, count(size) AS ns, sum(size) AS s, max(id) AS m FROM synapses');
     expect(Number(r[0].n)).toBe(n);
-    expect(r[0].s).toBe((n * (n - 1)) / 2);
+    expect(Number(r[0].ns)).toBe(n - 1);
+    expect(r[0].s).toBe((n * (n - 1)) / 2 - 3);
+    const rows = await store.all('SELECT id, pre_pt_root_id, post_pt_root_id FROM synapses ORDER BY id LIMIT 3000');
+    rows.forEach((row, i) => expect([row.id, row.pre_pt_root_id, row.post_pt_root_id]).toEqual([id[i], pre[i], post[i]]));
     expect(r[0].m).toBe(BIG + BigInt(n - 1));
   });
 

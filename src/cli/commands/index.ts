@@ -7,10 +7,13 @@ import { register as evaluate } from './evaluate.js';
 import { register as exportLayer } from './export.js';
 import { register as importVolume } from './import.js';
 import { register as info } from './info.js';
+import { register as mesh } from './mesh.js';
 import { register as predict } from './predict.js';
 import { register as query } from './query.js';
 import { register as segment } from './segment.js';
 import { register as serve } from './serve.js';
+import { register as skeletonStats } from './skeleton-stats.js';
+import { register as skeletonize } from './skeletonize.js';
 import { register as supervoxels } from './supervoxels.js';
 import { register as trainAgglomeration } from './train-agglomeration.js';
 import { register as synapses } from './synapses.js';
@@ -30,10 +33,13 @@ export const commands: RegisterCommand[] = [
   exportLayer,
   importVolume,
   info,
+  mesh,
   predict,
   query,
   segment,
   serve,
+  skeletonStats,
+  skeletonize,
   supervoxels,
   trainAgglomeration,
   synapses,

@@ -1,0 +1,42 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { parseVec3 } from '../../core/box.js';
+import { createProgress } from '../../core/progress.js';
+import { UsageError } from '../../core/errors.js';
+import { runTasks } from '../../scheduler/index.js';
+import { finishMeshes, planMesh } from '../../stages/morphology/tasks.js';
+import { emit } from '../output.js';
+import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
+
+export function register(program: Command): Command {
+  const cmd = program
+    .command('mesh')
+    .description("marching-cubes meshes of every segment of a segmentation layer, blockwise, into the layer's mesh folder (Neuroglancer multi-resolution Draco, or legacy)")
+    .argument('<segmentation-layer>', 'precomputed segmentation layer folder')
+    .option('--format <f>', 'multires (Draco, levels of detail) or legacy (single resolution)', 'multires')
+    .option('--lods <n>', 'levels of detail for multires (each ~1/4 of the triangles of the previous)', '3')
+    .option('--block-shape <x,y,z>', 'block shape in voxels (default: whole volume, at most 256 per axis)')
+    .option('--ply <dir>', 'also write <id>.ply (binary, nm) into this folder')
+    .option('--obj <dir>', 'also write <id>.obj (nm) into this folder')
+    .option('--json', 'machine-readable output');
+  addSchedulerOptions(cmd);
+  return cmd.action(async (layerDir: string, opts) => {
+    const format = String(opts.format);
+    if (format !== 'multires' && format !== 'legacy') throw new UsageError(`--format ${format}: expected multires or legacy`);
+    const lods = Number(opts.lods);
+    if (!Number.isInteger(lods) || lods < 1 || lods > 8) throw new UsageError(`--lods ${opts.lods}: expected a whole number 1..8`);
+    const blockShape = opts.blockShape ? parseVec3(opts.blockShape, '--block-shape', { integer: true, positive: true }) : undefined;
+    const task = await planMesh(layerDir, { blockShape });
+    await runTasks([task], schedulerOptions(opts, path.join(layerDir, '.wiring-run')));
+    for (const d of [opts.ply, opts.obj]) if (d) await fs.mkdir(d, { recursive: true });
+    const summary = await finishMeshes(layerDir, task, {
+      format,
+      lods,
+      plyDir: opts.ply,
+      objDir: opts.obj,
+      progress: createProgress({ json: opts.json }),
+    });
+    emit(opts, summary, () => `${summary.segments} meshes (${summary.triangles} triangles, ${summary.closed} closed, ${summary.open} open at the volume border) -> ${summary.mesh_dir} [${summary.format}]`);
+  });
+}

@@ -1,0 +1,108 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { dataPath, describeData, tempDir } from '../../../test/data.js';
+import type { Vec3 } from '../../core/box.js';
+import { Volume } from '../../core/volume.js';
+import { decodePly } from '../../formats/mesh/plyobj.js';
+import { decodeManifest, decodeMultiresLod, readLegacyMesh } from '../../formats/mesh/precomputed.js';
+import { readSkeleton } from '../../formats/mesh/skeleton.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { meshVolume, openEdges } from '../../stages/morphology/mesh.js';
+import { paintTubes, randomTubes } from '../../stages/morphology/synthetic.js';
+import { register as registerMesh } from './mesh.js';
+import { register as registerStats } from './skeleton-stats.js';
+import { register as registerSkel } from './skeletonize.js';
+
+async function cli(args: string[]): Promise<unknown> {
+  const program = new Command('wiring').exitOverride();
+  for (const r of [registerMesh, registerSkel, registerStats]) r(program).exitOverride();
+  let out = '';
+  const write = process.stdout.write.bind(process.stdout);
+  (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => ((out += s), true);
+  try {
+    await program.parseAsync(['node', 'wiring', ...args]);
+  } finally {
+    (process.stdout as unknown as { write: typeof write }).write = write;
+  }
+  return JSON.parse(out);
+}
+
+describe('wiring mesh / skeletonize / skeleton-stats', () => {
+  it('mesh and skeletonize a segmentation layer blockwise, readable back in Neuroglancer formats', async () => {
+    const dir = await tempDir('wiring-morph-');
+    const layerDir = path.join(dir, 'neurons');
+    const shape: Vec3 = [48, 40, 24];
+    const res: Vec3 = [8, 8, 16];
+    const lab = new Uint32Array(shape[0] * shape[1] * shape[2]);
+    paintTubes(lab, shape, randomTubes(shape, 6, { seed: 9, radius: [2, 4] }));
+    // one closed ball in the middle of nowhere (label 100), away from the volume border
+    for (let z = 8; z < 16; z++) for (let y = 2; y < 8; y++) for (let x = 2; x < 8; x++) lab[x + 48 * (y + 40 * z)] = 100;
+    const ids = new BigUint64Array(lab.length);
+    for (let i = 0; i < lab.length; i++) ids[i] = lab[i] ? (1n << 60n) + BigInt(lab[i]) : 0n;
+    const layer = await PrecomputedLayer.create(layerDir, makeInfo({ type: 'segmentation', dtype: 'uint64', shape, voxelSize: res, chunkSize: [16, 16, 8] }));
+    await layer.writeBox(new Volume('uint64', { min: [0, 0, 0], max: shape }, ids, 1, res));
+    const ball = (1n << 60n) + 100n;
+
+    const m = (await cli(['mesh', layerDir, '--block-shape', '16,16,8', '--workers', '1', '--ply', path.join(dir, 'ply'), '--json'])) as {
+      segments: number; open: number; segments_list: Array<{ id: string; closed: boolean; volume_nm3: number }>;
+    };
+    const labelsPresent = new Set(lab);
+    labelsPresent.delete(0);
+    expect(m.segments).toBe(labelsPresent.size);
+    const ballRow = m.segments_list.find((s) => s.id === ball.toString())!;
+    expect(ballRow.closed).toBe(true);
+    const voxVol = 6 * 6 * 8 * res[0] * res[1] * res[2];
+    expect(Math.abs(ballRow.volume_nm3 / voxVol - 1)).toBeLessThan(0.2); // a small box: edges/corners cut
+    const info = JSON.parse(await fs.readFile(path.join(layerDir, 'info'), 'utf8'));
+    expect(info.mesh).toBe('mesh');
+    expect(JSON.parse(await fs.readFile(path.join(layerDir, 'mesh', 'info'), 'utf8'))['@type']).toBe('neuroglancer_multilod_draco');
+    const manifest = new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', `${ball}.index`)));
+    const data = new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', `${ball}`)));
+    expect(decodeManifest(manifest).lodScales.length).toBeGreaterThanOrEqual(1);
+    const lod0 = await decodeMultiresLod(manifest, data, 0);
+    expect(openEdges(lod0)).toBe(0);
+    expect(Math.abs(meshVolume(lod0) / ballRow.volume_nm3 - 1)).toBeLessThan(0.01);
+    const ply = decodePly(new Uint8Array(await fs.readFile(path.join(dir, 'ply', `${ball}.ply`))));
+    expect(meshVolume(ply)).toBeCloseTo(ballRow.volume_nm3, 0);
+
+    // legacy format, whole volume in one block: same closed meshes
+    const l = (await cli(['mesh', layerDir, '--format', 'legacy', '--workers', '1', '--json'])) as { segments: number; closed: number };
+    expect(l.segments).toBe(m.segments);
+    const legacy = await readLegacyMesh(path.join(layerDir, 'mesh'), ball);
+    expect(meshVolume(legacy)).toBeCloseTo(ballRow.volume_nm3, 0);
+
+    const s = (await cli(['skeletonize', layerDir, '--block-shape', '16,16,8', '--workers', '1', '--swc', path.join(dir, 'swc'), '--json'])) as { segments: number };
+    expect(s.segments).toBe(labelsPresent.size);
+    const sk = await readSkeleton(path.join(layerDir, 'skeletons'), ball);
+    expect(sk.radius.length).toBeGreaterThan(0);
+    expect(JSON.parse(await fs.readFile(path.join(layerDir, 'info'), 'utf8')).skeletons).toBe('skeletons');
+
+    const fromLayer = (await cli(['skeleton-stats', layerDir, '--json'])) as Array<{ id: string; nodes: number; cable_length_nm: number }>;
+    expect(fromLayer.length).toBe(labelsPresent.size);
+    const fromSwc = (await cli(['skeleton-stats', path.join(dir, 'swc'), '--json'])) as Array<{ id: string; nodes: number; cable_length_nm: number }>;
+    const a = fromLayer.find((r) => r.id === ball.toString())!;
+    const b = fromSwc.find((r) => r.id === ball.toString())!;
+    expect(b.nodes).toBe(a.nodes);
+    expect(b.cable_length_nm).toBeCloseTo(a.cable_length_nm, 0);
+  });
+
+  it('rejects bad options and non-segmentation layers', async () => {
+    const dir = await tempDir('wiring-morph-bad-');
+    const img = path.join(dir, 'raw');
+    await PrecomputedLayer.create(img, makeInfo({ type: 'image', dtype: 'uint8', shape: [8, 8, 8], voxelSize: [4, 4, 40] }));
+    await expect(cli(['mesh', img, '--workers', '1', '--json'])).rejects.toThrow(/expected "segmentation"/);
+    await expect(cli(['mesh', img, '--format', 'stl', '--json'])).rejects.toThrow(/multires or legacy/);
+    await expect(cli(['skeleton-stats', path.join(dir, 'nope.swc'), '--json'])).rejects.toThrow(/no such file/);
+  });
+});
+
+describeData('hemibrain-da1', 'wiring skeleton-stats on hemibrain SWC', () => {
+  it('gives one row per file, id = file name', async () => {
+    const rows = (await cli(['skeleton-stats', dataPath('hemibrain-da1', 'swc'), '--swc-scale', '8', '--json'])) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => r.id).sort()).toEqual(['1734350788', '1734350908', '722817260', '754534424', '754538881']);
+    for (const r of rows) expect(Object.keys(r)).toEqual(expect.arrayContaining(['nodes', 'cable_length_nm', 'branch_points', 'end_points']));
+    expect(rows.find((r) => r.id === '722817260')!.nodes).toBe(4332);
+  });
+});

@@ -1,0 +1,44 @@
+import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
+import type { Command } from 'commander';
+import { parseVec3 } from '../../core/box.js';
+import { UsageError } from '../../core/errors.js';
+import { createProgress } from '../../core/progress.js';
+import { runTasks } from '../../scheduler/index.js';
+import { finishSkeletons, planSkeletons } from '../../stages/morphology/tasks.js';
+import { emit } from '../output.js';
+import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
+
+function num(v: unknown, what: string, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`${what} ${v}: expected a number >= ${min}`);
+  return n;
+}
+
+export function register(program: Command): Command {
+  const cmd = program
+    .command('skeletonize')
+    .description("TEASAR skeletons (with radius) of every segment of a segmentation layer, blockwise, into the layer's skeletons folder (Neuroglancer precomputed)")
+    .argument('<segmentation-layer>', 'precomputed segmentation layer folder')
+    .option('--block-shape <x,y,z>', 'block shape in voxels (default: whole volume, at most 256 per axis)')
+    .option('--scale <s>', 'invalidation radius = scale * distance-to-boundary + const (default 1.5)')
+    .option('--const <nm>', 'invalidation radius constant in nm (default 2 x the largest voxel size)')
+    .option('--min-voxels <n>', 'skip connected pieces smaller than this (default 1)')
+    .option('--swc <dir>', 'also write <id>.swc (nm) into this folder')
+    .option('--json', 'machine-readable output');
+  addSchedulerOptions(cmd);
+  return cmd.action(async (layerDir: string, opts) => {
+    const blockShape = opts.blockShape ? parseVec3(opts.blockShape, '--block-shape', { integer: true, positive: true }) : undefined;
+    const task = await planSkeletons(layerDir, {
+      blockShape,
+      scale: num(opts.scale, '--scale'),
+      const: num(opts.const, '--const'),
+      minVoxels: num(opts.minVoxels, '--min-voxels', 1),
+    });
+    await runTasks([task], schedulerOptions(opts, path.join(layerDir, '.wiring-run')));
+    if (opts.swc) await fs.mkdir(opts.swc, { recursive: true });
+    const summary = await finishSkeletons(layerDir, task, { swcDir: opts.swc, progress: createProgress({ json: opts.json }) });
+    emit(opts, summary, () => `${summary.segments} skeletons (${summary.vertices} vertices, ${(summary.cable_length_nm / 1000).toFixed(1)} um of cable) -> ${summary.skeleton_dir}`);
+  });
+}

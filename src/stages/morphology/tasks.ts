@@ -1,0 +1,256 @@
+/**
+ * Scheduler tasks for meshes and skeletons of a segmentation layer, and the merge steps that
+ * turn per-block files into Neuroglancer meshes / skeletons in the layer's `mesh` and `skeletons`
+ * folders (and set those keys in the layer's info).
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Box, Vec3 } from '../../core/box.js';
+import { WiringError } from '../../core/errors.js';
+import { type Progress, silentProgress } from '../../core/progress.js';
+import { writeFileAtomic } from '../../core/atomic.js';
+import { encodeObj, encodePly } from '../../formats/mesh/plyobj.js';
+import { writeLegacyInfo, writeLegacyMesh, writeMultiresInfo, writeMultiresMesh } from '../../formats/mesh/precomputed.js';
+import { writeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
+import { PrecomputedLayer } from '../../formats/precomputed/index.js';
+import { writeSwc } from '../../formats/swc.js';
+import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
+import {
+  decodeMeshBlock,
+  decodeSkeletonBlock,
+  encodeMeshBlock,
+  encodeSkeletonBlock,
+  listBlockFiles,
+  mergeSkeletons,
+  meshBlock,
+  skeletonBlock,
+  writeBlockFile,
+} from './blocks.js';
+import { type Mesh, mergeMeshes, meshVolume, openEdges } from './mesh.js';
+import { levelsOfDetail } from './simplify.js';
+import type { Skeleton } from './skeleton.js';
+import { skeletonStats } from './stats.js';
+
+export interface MeshTaskParams {
+  workDir: string;
+  voxelSize: Vec3;
+  bounds: Box;
+}
+
+export interface SkeletonTaskParams extends MeshTaskParams {
+  scale?: number;
+  const?: number;
+  minVoxels?: number;
+}
+
+/** Block function: meshes of every segment of the block, to a block file. */
+export async function meshTaskBlock(ctx: BlockContext<MeshTaskParams>): Promise<BlockResult> {
+  const vol = ctx.inputs.seg;
+  if (!vol) throw new WiringError('mesh block: no input "seg"');
+  const items = meshBlock(vol, ctx.box, { voxelSize: ctx.params.voxelSize, bounds: ctx.params.bounds });
+  await writeBlockFile(ctx.params.workDir, ctx.blockIndex, encodeMeshBlock(items));
+  return { data: { segments: items.length } };
+}
+
+/** Block function: skeletons of every segment of the block, to a block file. */
+export async function skeletonTaskBlock(ctx: BlockContext<SkeletonTaskParams>): Promise<BlockResult> {
+  const vol = ctx.inputs.seg;
+  if (!vol) throw new WiringError('skeleton block: no input "seg"');
+  const p = ctx.params;
+  const items = skeletonBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, scale: p.scale, const: p.const, minVoxels: p.minVoxels });
+  await writeBlockFile(p.workDir, ctx.blockIndex, encodeSkeletonBlock(items));
+  return { data: { segments: items.length } };
+}
+
+export interface PlanOptions {
+  /** Block shape [x,y,z] (default: the whole volume up to 256 per axis). */
+  blockShape?: Vec3;
+  scale?: number;
+  const?: number;
+  minVoxels?: number;
+}
+
+async function layerGeometry(layerDir: string): Promise<{ layer: PrecomputedLayer; bounds: Box; voxelSize: Vec3 }> {
+  const layer = await PrecomputedLayer.open(layerDir);
+  if (layer.info.type !== 'segmentation') {
+    throw new WiringError(`layer type is ${JSON.stringify(layer.info.type)}, expected "segmentation"`, layer.infoFile);
+  }
+  const s = layer.scale(0);
+  return { layer, bounds: layer.bounds(0), voxelSize: s.resolution };
+}
+
+function defaultBlock(bounds: Box): Vec3 {
+  return [0, 1, 2].map((i) => Math.max(1, Math.min(256, bounds.max[i] - bounds.min[i]))) as unknown as Vec3;
+}
+
+export function workDirFor(layerDir: string, kind: 'mesh' | 'skeletons', blockShape: Vec3): string {
+  return path.join(layerDir, '.wiring-morphology', `${kind}-${blockShape.join('x')}`);
+}
+
+/** The mesh task of a segmentation layer (scale 0). */
+export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promise<BlockTask<MeshTaskParams>> {
+  const { bounds, voxelSize } = await layerGeometry(layerDir);
+  const blockShape = opts.blockShape ?? defaultBlock(bounds);
+  const workDir = workDirFor(layerDir, 'mesh', blockShape);
+  await fs.mkdir(workDir, { recursive: true });
+  return {
+    name: 'mesh',
+    module: import.meta.url,
+    fn: 'meshTaskBlock',
+    params: { workDir, voxelSize, bounds },
+    inputs: { seg: layerDir },
+    bounds,
+    blockShape,
+    margin: [1, 1, 1],
+  };
+}
+
+/** The skeleton task of a segmentation layer (scale 0). */
+export async function planSkeletons(layerDir: string, opts: PlanOptions = {}): Promise<BlockTask<SkeletonTaskParams>> {
+  const { bounds, voxelSize } = await layerGeometry(layerDir);
+  const blockShape = opts.blockShape ?? defaultBlock(bounds);
+  const workDir = workDirFor(layerDir, 'skeletons', blockShape);
+  await fs.mkdir(workDir, { recursive: true });
+  const params: SkeletonTaskParams = { workDir, voxelSize, bounds };
+  if (opts.scale !== undefined) params.scale = opts.scale;
+  if (opts.const !== undefined) params.const = opts.const;
+  if (opts.minVoxels !== undefined) params.minVoxels = opts.minVoxels;
+  return {
+    name: 'skeletons',
+    module: import.meta.url,
+    fn: 'skeletonTaskBlock',
+    params,
+    inputs: { seg: layerDir },
+    bounds,
+    blockShape,
+    margin: [1, 1, 1],
+  };
+}
+
+/** Block files of the current grid only (a stale file from another grid would double count). */
+async function currentBlockFiles(task: BlockTask<MeshTaskParams>): Promise<string[]> {
+  const grid = [0, 1, 2].map((i) => Math.ceil((task.bounds.max[i] - task.bounds.min[i]) / task.blockShape[i]));
+  return (await listBlockFiles(task.params.workDir)).filter((f) => {
+    const ijk = path.basename(f, '.bin').split('_').map(Number);
+    return ijk.every((v, i) => v < grid[i]);
+  });
+}
+
+export interface MeshOutputOptions {
+  format?: 'multires' | 'legacy';
+  /** Levels of detail for the multi-resolution format (default 3). */
+  lods?: number;
+  /** Also write <id>.ply / <id>.obj into these folders. */
+  plyDir?: string;
+  objDir?: string;
+  progress?: Progress;
+}
+
+export interface MeshSummary {
+  layer: string;
+  mesh_dir: string;
+  format: 'multires' | 'legacy';
+  segments: number;
+  triangles: number;
+  bytes: number;
+  closed: number;
+  open: number;
+  segments_list: Array<{ id: bigint; triangles: number; volume_nm3: number; closed: boolean; lods: number }>;
+}
+
+/** Merge the block files of a finished mesh task and write the layer's `mesh` folder. */
+export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskParams>, opts: MeshOutputOptions = {}): Promise<MeshSummary> {
+  const format = opts.format ?? 'multires';
+  const byId = new Map<bigint, Mesh[]>();
+  for (const f of await currentBlockFiles(task)) {
+    for (const it of decodeMeshBlock(new Uint8Array(await fs.readFile(f)), f)) {
+      let a = byId.get(it.id);
+      if (!a) byId.set(it.id, (a = []));
+      a.push(it.mesh);
+    }
+  }
+  const meshDir = path.join(layerDir, 'mesh');
+  await fs.rm(meshDir, { recursive: true, force: true });
+  await fs.mkdir(meshDir, { recursive: true });
+  if (format === 'legacy') await writeLegacyInfo(meshDir);
+  else await writeMultiresInfo(meshDir);
+  const progress = opts.progress ?? silentProgress;
+  progress.start(byId.size, 'writing meshes');
+  const summary: MeshSummary = { layer: layerDir, mesh_dir: meshDir, format, segments: 0, triangles: 0, bytes: 0, closed: 0, open: 0, segments_list: [] };
+  const ids = [...byId.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const lodScale0 = Math.min(...task.params.voxelSize);
+  for (const id of ids) {
+    const mesh = mergeMeshes(byId.get(id)!);
+    byId.delete(id);
+    const closed = openEdges(mesh) === 0;
+    let lods = 1;
+    if (format === 'legacy') {
+      await writeLegacyMesh(meshDir, id, mesh);
+      summary.bytes += 4 + mesh.vertices.byteLength + mesh.indices.byteLength;
+    } else {
+      const levels = await levelsOfDetail(mesh, opts.lods ?? 3);
+      lods = levels.length;
+      summary.bytes += (await writeMultiresMesh(meshDir, id, levels, { lodScale0 })).bytes;
+    }
+    if (opts.plyDir) await writeFileAtomic(path.join(opts.plyDir, `${id}.ply`), encodePly(mesh, `segment ${id}, nm`));
+    if (opts.objDir) await writeFileAtomic(path.join(opts.objDir, `${id}.obj`), encodeObj(mesh, `segment ${id}, nm`));
+    summary.segments++;
+    summary.triangles += mesh.indices.length / 3;
+    if (closed) summary.closed++;
+    else summary.open++;
+    summary.segments_list.push({ id, triangles: mesh.indices.length / 3, volume_nm3: meshVolume(mesh), closed, lods });
+    progress.increment();
+  }
+  progress.stop();
+  const layer = await PrecomputedLayer.open(layerDir);
+  await layer.updateInfo({ mesh: 'mesh' });
+  return summary;
+}
+
+export interface SkeletonOutputOptions {
+  swcDir?: string;
+  progress?: Progress;
+}
+
+export interface SkeletonSummary {
+  layer: string;
+  skeleton_dir: string;
+  segments: number;
+  vertices: number;
+  cable_length_nm: number;
+}
+
+/** Merge the block files of a finished skeleton task and write the layer's `skeletons` folder. */
+export async function finishSkeletons(layerDir: string, task: BlockTask<SkeletonTaskParams>, opts: SkeletonOutputOptions = {}): Promise<SkeletonSummary> {
+  const byId = new Map<bigint, Skeleton[]>();
+  for (const f of await currentBlockFiles(task)) {
+    for (const it of decodeSkeletonBlock(new Uint8Array(await fs.readFile(f)), f)) {
+      let a = byId.get(it.id);
+      if (!a) byId.set(it.id, (a = []));
+      a.push(it.skel);
+    }
+  }
+  const dir = path.join(layerDir, 'skeletons');
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(dir, { recursive: true });
+  await writeSkeletonInfo(dir);
+  const progress = opts.progress ?? silentProgress;
+  progress.start(byId.size, 'writing skeletons');
+  const summary: SkeletonSummary = { layer: layerDir, skeleton_dir: dir, segments: 0, vertices: 0, cable_length_nm: 0 };
+  const ids = [...byId.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const id of ids) {
+    const parts = byId.get(id)!;
+    const s = parts.length === 1 ? parts[0] : mergeSkeletons(parts);
+    byId.delete(id);
+    await writeSkeleton(dir, id, s);
+    if (opts.swcDir) await writeSwc(path.join(opts.swcDir, `${id}.swc`), s, { comment: `segment ${id}; nm` });
+    summary.segments++;
+    summary.vertices += s.radius.length;
+    summary.cable_length_nm += skeletonStats(s).cable_length_nm;
+    progress.increment();
+  }
+  progress.stop();
+  const layer = await PrecomputedLayer.open(layerDir);
+  await layer.updateInfo({ skeletons: 'skeletons' });
+  return summary;
+}

@@ -66,15 +66,23 @@ describe('runs that write precomputed layers', () => {
     const shape: Vec3 = [20, 14, 9];
     const input = await makeInput(dir, shape);
     let reference: Map<string, Buffer> | undefined;
-    for (const [blockShape, workers] of [
+    for (const [blockShape, workers, budget] of [
       [[20, 16, 12], 1],
       [[4, 4, 4], 2],
       [[8, 12, 4], 2],
       [[12, 4, 8], 1],
-    ] as Array<[Vec3, number]>) {
-      const out = await makeOutput(path.join(dir, `out-${blockShape.join('x')}-${workers}`), shape);
-      const r = await runTasks([filterTask(input, out, shape, blockShape)], { stateDir: path.join(dir, `state-${blockShape}-${workers}`), workers, json: true });
+      [[4, 4, 8], 2, 'budget'],
+    ] as Array<[Vec3, number, string?]>) {
+      const out = await makeOutput(path.join(dir, `out-${blockShape.join('x')}-${workers}${budget ?? ''}`), shape);
+      // The last configuration runs under a memory budget of two blocks: (6*6*10 uint16 input
+      // with margin + 4*4*8 float32 output) = 1232 bytes each.
+      const memory = budget ? 2 * 1232 + 100 : undefined;
+      const r = await runTasks([filterTask(input, out, shape, blockShape)], { stateDir: path.join(dir, `state-${blockShape}-${workers}`), workers, memory, json: true });
       expect(r.failed).toEqual([]);
+      if (memory) {
+        expect(r.peakInFlight).toBe(2);
+        expect(r.peakBytes).toBe(2 * 1232);
+      }
       const snap = await snapshot(out);
       if (!reference) {
         reference = snap;

@@ -120,7 +120,7 @@ export class ThreadPool implements Executor {
       slot.busy = undefined;
       if (!this.closed) this.spawn();
     };
-    worker.unref();
+    if (this.active === 0) worker.unref();
     worker.on('error', (err) => die(err.message));
     worker.on('exit', (code) => die(`exit code ${code}`));
     this.slots.push(slot);
@@ -129,7 +129,6 @@ export class ThreadPool implements Executor {
 
   private release(slot: Slot): void {
     if (this.closed || !this.slots.includes(slot)) return;
-    slot.worker.unref(); // an idle pool never keeps the process alive
     const w = this.waiting.shift();
     if (w) w(slot);
     else this.idle.push(slot);
@@ -141,13 +140,24 @@ export class ThreadPool implements Executor {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
+  /** Blocks submitted and not finished: while > 0 the threads keep the process alive, idle they do not. */
+  private active = 0;
+
   async run(job: BlockJob): Promise<unknown> {
     if (this.closed) throw new WiringError('thread pool is closed');
+    if (this.active++ === 0) for (const s of this.slots) s.worker.ref();
+    try {
+      return await this.runOnSlot(job);
+    } finally {
+      if (--this.active === 0) for (const s of this.slots) s.worker.unref();
+    }
+  }
+
+  private async runOnSlot(job: BlockJob): Promise<unknown> {
     const slot = await this.acquire();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.busy = { id, resolve, reject };
-      slot.worker.ref();
       slot.worker.postMessage({ id, job });
     });
   }

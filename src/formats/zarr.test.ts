@@ -145,6 +145,18 @@ describeData(NG, 'zarr: neuroglancer test data (v2, v3, OME-Zarr 0.4/0.5/0.6)', 
       await expect(openZarr(spec, { scale: 3 })).rejects.toThrow(/scales 0\.\.2/);
     });
   }
+  it('N5 viewer multiscale groups (modern per-scale factors, deprecated group scales)', async () => {
+    for (const v of ['modern', 'deprecated']) {
+      const spec = dataPath('neuroglancer-testdata/datasource/n5', `n5_viewer_multiscale_${v}`);
+      const s0 = await openZarr(spec);
+      expect([s0.shape, s0.voxelSize, s0.scales, s0.dtype], v).toEqual([[10, 20, 1], [10, 20, 1], 3, 'uint16']);
+      const s1 = await openZarr(spec, { scale: 1 });
+      expect([s1.shape, s1.voxelSize], v).toEqual([[5, 10, 1], [20, 40, 1]]);
+      // no blocks were written: everything reads as 0
+      expect(Array.from((await s1.read(box([0, 0, 0], [5, 10, 1]))).data).every((x) => x === 0)).toBe(true);
+      await expect(openZarr(spec, { scale: 5 })).rejects.toThrow(/s0, s1, s2/);
+    }
+  });
   it('OME-Zarr 0.6 (coordinateSystems) micrometer scale -> nm', async () => {
     const s = await openZarr(dataPath(NG, 'ome_zarr/all_0.6/basic/scale.zarr'));
     expect(s.voxelSize).toEqual([2000, 3000, 4000]);

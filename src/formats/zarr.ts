@@ -407,13 +407,30 @@ function intList(v: unknown, field: string, where: string): number[] {
   return v as number[];
 }
 
-async function openN5(root: string, sub: string, opts: { voxelSize?: Vec3 }): Promise<ZarrSource> {
-  const dir = sub ? path.join(root, sub) : root;
-  const metaFile = path.join(dir, 'attributes.json');
-  const meta = await readJson(metaFile);
+async function openN5(root: string, subIn: string, opts: { voxelSize?: Vec3; scale?: number }): Promise<ZarrSource> {
+  let sub = subIn;
+  let dir = sub ? path.join(root, sub) : root;
+  let metaFile = path.join(dir, 'attributes.json');
+  let meta = await readJson(metaFile);
+  let parent: Record<string, unknown> = {};
+  let scales = 1;
+  let scaleIndex = 0;
   if (!('dimensions' in meta)) {
-    const kids = (await fs.readdir(dir)).filter((n) => existsSync(path.join(dir, n, 'attributes.json')));
-    throw new UsageError(`is an N5 group; give a dataset as ${root}#<path>${kids.length ? `; datasets: ${kids.join(', ')}` : ''}`, dir);
+    const kids = (await fs.readdir(dir)).filter((n) => existsSync(path.join(dir, n, 'attributes.json'))).sort(naturalOrder);
+    const levels = kids.filter((n) => /^s\d+$/.test(n));
+    if (levels.length === 0 || !levels.includes('s0')) {
+      throw new UsageError(`is an N5 group; give a dataset as ${root}#<path>${kids.length ? `; datasets: ${kids.join(', ')}` : ''}`, dir);
+    }
+    // N5-viewer multiscale group: s0, s1, ... with `resolution`/`scales` on the group
+    scaleIndex = opts.scale ?? 0;
+    if (!levels.includes(`s${scaleIndex}`)) throw new UsageError(`scale ${scaleIndex} does not exist; this N5 group has ${levels.join(', ')}`, dir);
+    scales = levels.length;
+    parent = meta;
+    sub = sub ? `${sub}/s${scaleIndex}` : `s${scaleIndex}`;
+    dir = path.join(root, sub);
+    metaFile = path.join(dir, 'attributes.json');
+    meta = await readJson(metaFile);
+    if (!('dimensions' in meta)) throw new FormatError("N5 dataset has no 'dimensions'", metaFile);
   }
   const dimsF = intList(meta.dimensions, 'dimensions', metaFile);
   const blockF = intList(meta.blockSize, 'blockSize', metaFile);
@@ -427,7 +444,7 @@ async function openN5(root: string, sub: string, opts: { voxelSize?: Vec3 }): Pr
   const nd = dimsF.length;
   const shape = dimsF.slice().reverse();
   const chunks = blockF.slice().reverse();
-  const url = sub ? `${root}#${sub}` : root;
+  const url = subIn ? `${root}#${subIn}` : root;
   const arr: ChunkedArray = {
     shape,
     chunks,
@@ -463,12 +480,40 @@ async function openN5(root: string, sub: string, opts: { voxelSize?: Vec3 }): Pr
       return { data, shape: bshape, stride: cStrides(bshape) };
     },
   };
-  const axes = positionalAxes(nd, url);
-  let voxelSize: Vec3 = [1, 1, 1];
-  const res = meta.resolution ?? meta.pixelResolution;
-  const r = Array.isArray(res) ? res : (res as { dimensions?: number[] } | undefined)?.dimensions;
-  if (Array.isArray(r) && r.length >= 3 && nd >= 3 && r.every((v) => typeof v === 'number' && v > 0)) voxelSize = [r[0], r[1], r[2]];
-  return sourceFromChunked(arr, { url, arrayPath: sub, axes, voxelSize: opts.voxelSize ?? voxelSize, offset: [0, 0, 0], scales: 1 });
+  // N5 lists axes fastest first; our array dims are slowest first.
+  const namesF = (meta.axes ?? parent.axes) as unknown;
+  const names = Array.isArray(namesF) && namesF.length === nd ? (namesF as string[]).slice().reverse() : undefined;
+  const axes = resolveAxes(names, undefined, nd, url);
+  // voxel size: resolution (or pixelResolution) x downsampling factors, in the axis units
+  const pick = (m: Record<string, unknown>): { res?: number[]; unit?: string | string[] } => {
+    const pr = m.pixelResolution as { dimensions?: number[]; unit?: string } | undefined;
+    if (Array.isArray(m.resolution)) return { res: m.resolution as number[], unit: m.units as string[] | undefined };
+    if (pr && Array.isArray(pr.dimensions)) return { res: pr.dimensions, unit: pr.unit };
+    return {};
+  };
+  const own = pick(meta);
+  const grp = pick(parent);
+  const resF = own.res ?? grp.res;
+  const unitF = own.unit ?? grp.unit;
+  const factorsF = (meta.downsamplingFactors ?? (parent.scales as unknown[] | undefined)?.[scaleIndex]) as number[] | undefined;
+  const voxel: number[] = [1, 1, 1];
+  if (Array.isArray(resF) && resF.length === nd) {
+    (['x', 'y', 'z'] as const).forEach((name, k) => {
+      const i = axes.indexOf(name);
+      if (i < 0) return;
+      const fi = nd - 1 - i; // index in N5 (fastest-first) order
+      const u = Array.isArray(unitF) ? unitF[fi] : unitF;
+      const f = typeof u === 'string' && UNIT_NM[u.toLowerCase()] !== undefined ? UNIT_NM[u.toLowerCase()] : 1;
+      const d = Array.isArray(factorsF) && typeof factorsF[fi] === 'number' ? factorsF[fi] : 1;
+      const r = Number(resF[fi]);
+      if (r > 0 && d > 0) voxel[k] = r * d * f;
+    });
+  }
+  return sourceFromChunked(arr, { url, arrayPath: sub, axes, voxelSize: opts.voxelSize ?? (voxel as unknown as Vec3), offset: [0, 0, 0], scales });
+}
+
+function naturalOrder(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 function cStrides(shape: number[]): number[] {

@@ -89,6 +89,19 @@ describe('CAVE import', () => {
     expect((await store.all('SELECT id FROM synapses')).map((r) => r.id)).toEqual([1n]);
   });
 
+  it('cell tables: a repeated root id keeps the first row (reported); a repeated annotation id is an error', async () => {
+    const { store, dir } = await fresh();
+    const f = path.join(dir, 'nuc.csv');
+    await writeFile(f, `id,pt_root_id,pt_position_x,pt_position_y,pt_position_z,volume\n1,${BIG},1,2,3,10\n2,${BIG},4,5,6,20\n3,0,1,1,1,5\n4,9,1,1,1,5\n`);
+    const r = await importCave(store, [f]);
+    expect(r[0]).toMatchObject({ inserted: 2, skipped: { 'pt_root_id=0': 1, 'repeated pt_root_id (first row kept)': 1 } });
+    expect((await store.all(`SELECT volume FROM cells WHERE pt_root_id = ${BIG}`))[0].volume).toBe(10);
+    const g = path.join(dir, 'dupid.csv');
+    await writeFile(g, 'id,pt_root_id,cell_type\n1,5,a\n2,6,b\n1,7,c\n');
+    await expect(importCave(store, [g])).rejects.toThrow(/dupid\.csv: line 4: duplicate id 1 \(already at line 2\)/);
+    expect(await store.count('cells')).toBe(2);
+  });
+
   it('compartment tags and proofreading tables', async () => {
     const { store, dir } = await fresh();
     const tags = path.join(dir, 'tags.csv');

@@ -311,7 +311,26 @@ export async function importCave(store: ConnectomeStore, files: string[], opts: 
         if (Number(n[0].n)) skipped['pt_root_id=0'] = Number(n[0].n);
         conds.push(`NOT ${zero}`);
       }
+      const merging = table === 'cells' || table === 'proofreading';
+      if (merging && cols.includes('id')) {
+        // the annotation id of a cell/proofreading table must be unique (a repeated one is a bad row)
+        const idv = sqlIdent('id');
+        const d = await store.all(
+          `SELECT k, min(_line) AS a, max(_line) AS b FROM (SELECT trim(${idv}) AS k, _line, row_number() OVER (PARTITION BY trim(${idv}) ORDER BY _line) AS r FROM _raw WHERE ${idv} IS NOT NULL AND trim(${idv}) <> '') WHERE r <= 2 GROUP BY k HAVING count(*) > 1 ORDER BY b LIMIT 1`,
+        );
+        if (d.length) throw new FormatError(`line ${d[0].b}: duplicate id ${d[0].k} (already at line ${d[0].a})`, file);
+        used.add('id');
+      }
       await typeStaged(store, table, plan, file, conds.length ? conds.join(' AND ') : 'TRUE');
+      if (merging) {
+        // several annotations of one root (e.g. two nuclei in one merged segment): keep the first
+        const key = keyColumn(table);
+        const n = await store.all(`SELECT count(*) - count(DISTINCT ${key}) AS n FROM _typed`);
+        if (Number(n[0].n)) {
+          skipped[`repeated ${key} (first row kept)`] = Number(n[0].n);
+          await store.run(`DELETE FROM _typed WHERE _line IN (SELECT _line FROM (SELECT _line, row_number() OVER (PARTITION BY ${key} ORDER BY _line) AS r FROM _typed) WHERE r > 1)`);
+        }
+      }
       const { inserted, updated } = await mergeTyped(store, table, file);
       const ignored = cols.filter((c) => !used.has(c));
       out.push({ file, table, inserted, updated, skipped, ignoredColumns: ignored });

@@ -28,6 +28,16 @@ function bitsFor(n: number): number {
   return b >= 32 || 2 ** b < n ? 32 : b;
 }
 
+/** `buf` with room for `extra` more words after `pos` (doubling; new words are zero). */
+function grow(buf: Uint32Array<ArrayBuffer>, pos: number, extra: number): Uint32Array<ArrayBuffer> {
+  if (pos + extra <= buf.length) return buf;
+  let n = buf.length * 2;
+  while (n < pos + extra) n *= 2;
+  const nb = new Uint32Array(n);
+  nb.set(buf.subarray(0, pos));
+  return nb;
+}
+
 function words32(a: LabelArray): Uint32Array {
   return new Uint32Array(a.buffer, a.byteOffset, a.byteLength >>> 2);
 }
@@ -61,19 +71,12 @@ export function encodeCompressedSegmentation(data: LabelArray, shape: Vec3, chan
 
   let buf = new Uint32Array(Math.max(64, channels + nblocks * 2 * channels + (nvox * channels * wpv) / 8));
   let pos = channels;
-  const ensure = (extra: number): void => {
-    if (pos + extra <= buf.length) return;
-    let n = buf.length * 2;
-    while (n < pos + extra) n *= 2;
-    const nb = new Uint32Array(n);
-    nb.set(buf.subarray(0, pos));
-    buf = nb;
-  };
 
   // Per-block scratch (reused): voxel -> distinct index, distinct values, hash table.
   const idx = new Uint32Array(bv);
   const uniq = new Uint32Array(bv * wpv);
   const rank = new Uint32Array(bv);
+  const ord = new Uint32Array(bv);
   const sortedVals = new Uint32Array(bv * wpv);
   let hsize = 16;
   while (hsize < bv * 2) hsize *= 2;
@@ -86,7 +89,7 @@ export function encodeCompressedSegmentation(data: LabelArray, shape: Vec3, chan
   for (let c = 0; c < channels; c++) {
     const cb = pos;
     buf[c] = cb;
-    ensure(nblocks * 2);
+    buf = grow(buf, pos, nblocks * 2);
     const hdr = pos;
     pos += nblocks * 2;
     const tables = new Map<string, number>();
@@ -137,27 +140,39 @@ export function encodeCompressedSegmentation(data: LabelArray, shape: Vec3, chan
               }
             }
           }
-          // 2. sort the table ascending (small per-block array)
-          if (n === 1) {
-            rank[0] = 0;
-            sortedVals[0] = uniq[0];
-            if (wpv === 2) sortedVals[1] = uniq[1];
+          // 2. sort the table ascending: insertion sort of the distinct indices (n is small in
+          //    real segmentations; a large n falls back to the built-in sort).
+          if (n <= 64) {
+            for (let i = 0; i < n; i++) {
+              const lo = uniq[i * wpv];
+              const hi = wpv === 2 ? uniq[i * 2 + 1] : 0;
+              let j = i - 1;
+              while (j >= 0) {
+                const o = ord[j];
+                const ohi = wpv === 2 ? uniq[o * 2 + 1] : 0;
+                if (ohi < hi || (ohi === hi && uniq[o * wpv] <= lo)) break;
+                ord[j + 1] = o;
+                j--;
+              }
+              ord[j + 1] = i;
+            }
           } else {
-            order.length = n;
-            for (let i = 0; i < n; i++) order[i] = i;
+            order.length = 0;
+            for (let i = 0; i < n; i++) order.push(i);
             if (wpv === 1) order.sort((a, b) => uniq[a] - uniq[b]);
             else order.sort((a, b) => uniq[a * 2 + 1] - uniq[b * 2 + 1] || uniq[a * 2] - uniq[b * 2]);
-            for (let i = 0; i < n; i++) {
-              const u = order[i];
-              rank[u] = i;
-              sortedVals[i * wpv] = uniq[u * wpv];
-              if (wpv === 2) sortedVals[i * 2 + 1] = uniq[u * 2 + 1];
-            }
+            for (let i = 0; i < n; i++) ord[i] = order[i];
+          }
+          for (let i = 0; i < n; i++) {
+            const u = ord[i];
+            rank[u] = i;
+            sortedVals[i * wpv] = uniq[u * wpv];
+            if (wpv === 2) sortedVals[i * 2 + 1] = uniq[u * 2 + 1];
           }
           const bits = bitsFor(n);
           // 3. encoded values
           const nwords = Math.ceil((bits * bv) / 32);
-          ensure(nwords + n * wpv);
+          buf = grow(buf, pos, nwords + n * wpv);
           const valuesOffset = pos - cb;
           if (bits > 0) {
             for (let z = 0; z < uz; z++) {
@@ -172,8 +187,8 @@ export function encodeCompressedSegmentation(data: LabelArray, shape: Vec3, chan
           }
           pos += nwords;
           // 4. lookup table, shared with an identical earlier table of this channel
-          let key = '';
-          for (let i = 0; i < n * wpv; i++) key += sortedVals[i].toString(36) + ',';
+          let key = n === 1 ? (wpv === 1 ? String(sortedVals[0]) : sortedVals[0] + ':' + sortedVals[1]) : '';
+          if (n > 1) for (let i = 0; i < n * wpv; i++) key += sortedVals[i] + ',';
           let tableOffset = tables.get(key);
           if (tableOffset === undefined) {
             tableOffset = pos - cb;

@@ -1,0 +1,153 @@
+// compressed_segmentation encode/decode speed and size on the FIB-25 64^3 uint64 block, against
+// Neuroglancer's own JavaScript codec when available; plus precomputed chunk write/read MB/s.
+//
+// Reference: the published npm package `neuroglancer` (lib/sliceview/compressed_segmentation).
+// Get it once with:  mkdir -p /tmp/ngref && cd /tmp/ngref && npm pack neuroglancer@2.41.2 && tar xzf neuroglancer-2.41.2.tgz
+// (or point NEUROGLANCER_PKG at an unpacked `package/` folder). Without it the reference columns are skipped.
+import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Vec3, boxFromShape } from '../src/core/box.js';
+import { Volume } from '../src/core/volume.js';
+import {
+  PrecomputedLayer,
+  decodeCompressedSegmentation,
+  encodeCompressedSegmentation,
+  makeInfo,
+} from '../src/formats/precomputed/index.js';
+import { labels64, sameBytes } from '../src/formats/precomputed/testing.js';
+import { dataPath } from '../test/data.js';
+
+const FIB = 'neuroglancer-testdata/codec/compressed_segmentation/64x64x64-raw-uint64-segmentation.dat';
+const NG = process.env.NEUROGLANCER_PKG ?? '/tmp/ngref/package';
+
+/**
+ * Best (minimum) seconds of `reps` runs of fn after one warm-up. The machine is shared and
+ * heavily loaded, so the minimum is the least noisy estimate of the code's own speed.
+ */
+async function time(fn: () => unknown, reps: number): Promise<number> {
+  await fn();
+  let best = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return best;
+}
+
+interface NgCodec {
+  encode(data: BigUint64Array, shape: Vec3, block: Vec3): Uint32Array;
+  decode(enc: Uint32Array, shape: Vec3, block: Vec3): BigUint64Array;
+}
+
+async function loadNeuroglancer(): Promise<NgCodec | undefined> {
+  const lib = path.join(NG, 'lib');
+  if (!existsSync(path.join(lib, 'sliceview/compressed_segmentation/encode_uint64.js'))) return undefined;
+  const imp = (p: string) => import(pathToFileURL(path.join(lib, p)).href);
+  const enc = await imp('sliceview/compressed_segmentation/encode_uint64.js');
+  const dec = await imp('sliceview/compressed_segmentation/decode_uint64.js');
+  const { TypedArrayBuilder } = await imp('util/array.js');
+  return {
+    encode(data, shape, block) {
+      const b = new TypedArrayBuilder(Uint32Array);
+      enc.encodeChannels(b, block, data, [...shape, 1]);
+      return b.view as Uint32Array;
+    },
+    decode(e, shape, block) {
+      const out = new BigUint64Array(shape[0] * shape[1] * shape[2]);
+      dec.decodeChannels(out, e, 0, [...shape, 1], block);
+      return out;
+    },
+  };
+}
+
+export default async function run(): Promise<Record<string, unknown>> {
+  const record: Record<string, unknown> = { machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model}; shared and loaded` };
+  let data: BigUint64Array;
+  let input: string;
+  if (existsSync(dataPath(FIB))) {
+    const buf = await fs.readFile(dataPath(FIB));
+    data = new BigUint64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    input = 'FIB-25 64^3 uint64 block (neuroglancer-testdata)';
+  } else {
+    data = labels64(64 ** 3, 1, 30);
+    input = 'synthetic 64^3 uint64 (FIB-25 block not found)';
+  }
+  record.input = input;
+  const shape: Vec3 = [64, 64, 64];
+  const nvox = 64 ** 3;
+  const ng = await loadNeuroglancer();
+  const rows: Array<Record<string, unknown>> = [];
+  for (const block of [[8, 8, 8], [4, 4, 4], [16, 16, 16]] as Vec3[]) {
+    const enc = encodeCompressedSegmentation(data, shape, 1, block);
+    const dec = decodeCompressedSegmentation(enc, 'uint64', shape, 1, block);
+    if (!sameBytes(dec, data)) throw new Error('compressed_segmentation round trip is not exact');
+    const reps = 40;
+    const tEnc = await time(() => encodeCompressedSegmentation(data, shape, 1, block), reps);
+    const tDec = await time(() => decodeCompressedSegmentation(enc, 'uint64', shape, 1, block), reps);
+    const row: Record<string, unknown> = {
+      block: block.join('x'),
+      bytes: enc.byteLength,
+      percent_of_raw_uint64: +((100 * enc.byteLength) / data.byteLength).toFixed(3),
+      encode_mvox_s: +(nvox / tEnc / 1e6).toFixed(1),
+      decode_mvox_s: +(nvox / tDec / 1e6).toFixed(1),
+    };
+    if (ng) {
+      const ref = ng.encode(data, shape, block);
+      row.identical_to_neuroglancer = sameBytes(ref, enc);
+      row.neuroglancer_decodes_ours_exactly = sameBytes(ng.decode(new Uint32Array(enc.buffer, enc.byteOffset, enc.byteLength / 4), shape, block), data);
+      const tRefEnc = await time(() => ng.encode(data, shape, block), reps);
+      const tRefDec = await time(() => ng.decode(ref, shape, block), 10);
+      row.neuroglancer_encode_mvox_s = +(nvox / tRefEnc / 1e6).toFixed(1);
+      row.neuroglancer_decode_mvox_s = +(nvox / tRefDec / 1e6).toFixed(1);
+      row.encode_speedup = +(tRefEnc / tEnc).toFixed(2);
+      row.decode_speedup = +(tRefDec / tDec).toFixed(2);
+      if (!row.identical_to_neuroglancer || !row.neuroglancer_decodes_ours_exactly) throw new Error(`disagreement with Neuroglancer at block ${block}`);
+    }
+    rows.push(row);
+  }
+  record.compressed_segmentation = rows;
+  record.reference = ng ? `neuroglancer npm package at ${NG}` : `not found (${NG}); see the header of this file`;
+
+  // Chunk write/read throughput of whole layers (64^3 chunks), through the file system.
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wiring-bench-pc-'));
+  const io: Array<Record<string, unknown>> = [];
+  try {
+    const img = Volume.zeros('uint8', boxFromShape([256, 256, 128]));
+    for (let i = 0; i < img.data.length; i++) img.data[i] = (i * 2654435761) >>> 24;
+    const seg = Volume.zeros('uint64', boxFromShape([128, 128, 128]));
+    // Tile the FIB-25 block to fill the segmentation volume.
+    for (let z = 0; z < 128; z++) for (let y = 0; y < 128; y++) for (let x = 0; x < 128; x++) seg.data[x + 128 * (y + 128 * z)] = data[(x % 64) + 64 * ((y % 64) + 64 * (z % 64))];
+    const cases = [
+      { name: 'raw uint8', vol: img, type: 'image', encoding: 'raw', gzip: false },
+      { name: 'raw uint8 + gzip', vol: img, type: 'image', encoding: 'raw', gzip: true },
+      { name: 'raw uint64', vol: seg, type: 'segmentation', encoding: 'raw', gzip: false },
+      { name: 'compressed_segmentation uint64', vol: seg, type: 'segmentation', encoding: 'compressed_segmentation', gzip: false },
+      { name: 'compressed_segmentation uint64 + gzip', vol: seg, type: 'segmentation', encoding: 'compressed_segmentation', gzip: true },
+    ] as const;
+    for (const c of cases) {
+      const layerDir = path.join(dir, c.name.replace(/\W+/g, '-'));
+      const info = makeInfo({ type: c.type, dtype: c.vol.dtype, shape: c.vol.shape, voxelSize: [8, 8, 8], chunkSize: [64, 64, 64], encoding: c.encoding });
+      const layer = await PrecomputedLayer.create(layerDir, info, { gzip: c.gzip, overwrite: true });
+      const mb = c.vol.data.byteLength / 1e6;
+      const tw = await time(() => layer.writeBox(c.vol), 3);
+      let back: Volume | undefined;
+      const tr = await time(async () => {
+        back = await layer.readBox(c.vol.box);
+      }, 3);
+      if (!back || !sameBytes(back.data, c.vol.data)) throw new Error(`${c.name}: read back differs`);
+      let stored = 0;
+      for (const f of await fs.readdir(path.join(layerDir, info.scales[0].key))) stored += (await fs.stat(path.join(layerDir, info.scales[0].key, f))).size;
+      io.push({ case: c.name, mb: +mb.toFixed(1), write_mb_s: +(mb / tw).toFixed(0), read_mb_s: +(mb / tr).toFixed(0), stored_percent: +((100 * stored) / c.vol.data.byteLength).toFixed(2) });
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+  record.chunk_io = io;
+  console.log(`input: ${input}`);
+  console.table(rows);
+  console.table(io);
+  return record;
+}

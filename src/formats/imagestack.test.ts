@@ -58,6 +58,8 @@ describe('PNG/TIFF slice folder', () => {
     const s = await openImageStack(dir, { checkAll: false });
     await expect(s.read(box([0, 0, 1], [4, 4, 2]))).rejects.toThrow(FormatError);
     await expect(s.read(box([0, 0, 1], [4, 4, 2]))).rejects.toThrow(/1\.png/);
+    // only the slices in the box's z range are decoded: slice 0 still reads
+    expect((await s.read(box([0, 0, 0], [4, 4, 1]))).data.length).toBe(16);
     await expect(openImageStack(await tempDir())).rejects.toThrow(/no \.png/);
   });
 

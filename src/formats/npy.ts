@@ -28,7 +28,7 @@ import type { VolumeSource } from './source.js';
 // ---------------------------------------------------------------------------------------------
 
 /** Throw a UsageError unless `b` is a valid half-open integer box inside the source bounds. */
-export function checkReadBox(src: { url: string; shape: Vec3; offset: Vec3 }, b: Box): void {
+export function checkReadBox(src: { url: string; shape: Vec3; offset: Vec3; channels?: number }, b: Box): void {
   for (let i = 0; i < 3; i++) {
     if (!Number.isInteger(b.min[i]) || !Number.isInteger(b.max[i])) {
       throw new UsageError(`read box (${boxToString(b)}) must have integer corners`, src.url);
@@ -39,7 +39,15 @@ export function checkReadBox(src: { url: string; shape: Vec3; offset: Vec3 }, b:
   if (!boxIsEmpty(b) && !boxContains(bounds, b)) {
     throw new UsageError(`read box (${boxToString(b)}) is outside the volume bounds (${boxToString(bounds)})`, src.url);
   }
+  const [sx, sy, sz] = boxShape(b);
+  const n = Math.max(0, sx) * Math.max(0, sy) * Math.max(0, sz) * (src.channels ?? 1);
+  if (n > MAX_READ_ELEMENTS) {
+    throw new UsageError(`read box (${boxToString(b)}) holds ${n} elements, more than one typed array can (${MAX_READ_ELEMENTS}); read it in blocks`, src.url);
+  }
 }
+
+/** Largest number of elements one read may return (a JS typed array's length limit). */
+export const MAX_READ_ELEMENTS = 2 ** 32 - 1;
 
 /** An empty volume of the right type for an empty read box. */
 export function emptyVolume(dtype: DataType, b: Box, channels: number, voxelSize: Vec3): Volume {

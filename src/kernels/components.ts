@@ -150,13 +150,16 @@ function label(lab: ArrayLike<number>, shape: Vec3, conn: Connectivity, outArr?:
             continue;
           }
           let l = 0;
-          if (x > 0 && lab[i - 1] === L) l = out[i - 1];
-          if (y > 0 && lab[i - sx] === L) {
+          const left = x > 0 && lab[i - 1] === L;
+          if (left) l = out[i - 1];
+          // When the left voxel and the voxel above-left both match, the voxel above (if it matches)
+          // is already joined to the left one through them: skip the union (same for z).
+          if (y > 0 && lab[i - sx] === L && !(left && lab[i - 1 - sx] === L)) {
             const m = out[i - sx];
             if (l === 0) l = m;
             else if (m !== l) l = uf.union(l, m);
           }
-          if (useZ && z > 0 && lab[i - sxy] === L) {
+          if (useZ && z > 0 && lab[i - sxy] === L && !(left && lab[i - 1 - sxy] === L)) {
             const m = out[i - sxy];
             if (l === 0) l = m;
             else if (m !== l) l = uf.union(l, m);

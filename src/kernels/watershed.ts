@@ -40,6 +40,54 @@ function checkVolume(what: string, length: number, shape: Vec3): number {
   return n;
 }
 
+/**
+ * Two-level bitmap of the non-empty buckets of a bucket queue, so finding the next non-empty level
+ * costs O(levels / 1024) at worst instead of a scan over every empty bucket.
+ */
+class LevelBits {
+  readonly words: Uint32Array;
+  readonly summary: Uint32Array;
+  constructor(levels: number) {
+    this.words = new Uint32Array((levels + 31) >>> 5);
+    this.summary = new Uint32Array((this.words.length + 31) >>> 5);
+  }
+  set(l: number): void {
+    const w = l >>> 5;
+    if (this.words[w] === 0) this.summary[w >>> 5] |= 1 << (w & 31);
+    this.words[w] |= 1 << (l & 31);
+  }
+  clear(l: number): void {
+    const w = l >>> 5;
+    this.words[w] &= ~(1 << (l & 31));
+    if (this.words[w] === 0) this.summary[w >>> 5] &= ~(1 << (w & 31));
+  }
+  /** Lowest non-empty level >= from, or -1. */
+  next(from: number): number {
+    const words = this.words;
+    let w = from >>> 5;
+    if (w >= words.length) return -1;
+    const bits = words[w] & (-1 << (from & 31));
+    if (bits !== 0) return (w << 5) + ctz(bits);
+    w++;
+    if (w >= words.length) return -1;
+    let s = w >>> 5;
+    let sb = this.summary[s] & (-1 << (w & 31));
+    for (;;) {
+      if (sb !== 0) {
+        const ww = (s << 5) + ctz(sb);
+        return (ww << 5) + ctz(words[ww]);
+      }
+      s++;
+      if (s >= this.summary.length) return -1;
+      sb = this.summary[s];
+    }
+  }
+}
+
+function ctz(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
 /** Quantiser of a float volume onto 0..levels-1 (NaN -> top level). */
 function quantiser(values: Float32Array, levels: number): { lo: number; scale: number } {
   let lo = Infinity;
@@ -64,87 +112,104 @@ function flood(values: Float32Array, shape: Vec3, labels: Uint32Array, opts: Flo
   if (n === 0) return;
   const levels = opts.levels ?? 65536;
   if (!Number.isInteger(levels) || levels < 2 || levels > 1 << 24) throw new UsageError(`watershed: levels must be an integer in 2..2^24, got ${levels}`);
-  const { lo, scale } = quantiser(values, levels);
-  const top = levels - 1;
-  const head = new Int32Array(levels).fill(-1);
-  const tail = new Int32Array(levels).fill(-1);
-  const next = new Int32Array(n);
   const mask = opts.mask;
   if (mask && mask.length !== n) throw new UsageError(`watershed: mask has ${mask.length} elements, expected ${n}`);
-  let cur = levels;
-  const level = (v: number): number => {
-    const q = Math.floor((v - lo) * scale);
-    return q >= 0 ? (q < top ? q : top) : q < 0 ? 0 : top; // NaN -> top
-  };
-  const push = (i: number, lv: number): void => {
-    next[i] = -1;
-    if (head[lv] < 0) head[lv] = i;
-    else next[tail[lv]] = i;
-    tail[lv] = i;
-    if (lv < cur) cur = lv;
-  };
+  // quantise once
+  const { lo, scale } = quantiser(values, levels);
+  const top = levels - 1;
+  const q = levels <= 65536 ? new Uint16Array(n) : new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const f = Math.floor((values[i] - lo) * scale);
+    q[i] = f >= 0 ? (f < top ? f : top) : f < 0 ? 0 : top; // NaN -> top
+  }
+  const Q = new BucketQueue(levels, n);
   if (start) {
-    for (let k = 0; k < start.length; k++) push(start[k], level(values[start[k]]));
+    for (let k = 0; k < start.length; k++) Q.push(start[k], q[start[k]]);
   } else {
-    for (let i = 0; i < n; i++) if (labels[i] !== 0) push(i, level(values[i]));
+    for (let i = 0; i < n; i++) if (labels[i] !== 0) Q.push(i, q[i]);
   }
   const sxy = sx * sy;
   const useZ = !opts.twoD && sz > 1;
   for (;;) {
-    while (cur < levels && head[cur] < 0) cur++;
-    if (cur >= levels) break;
-    const i = head[cur];
-    head[cur] = next[i];
+    const i = Q.pop();
+    if (i < 0) break;
     const L = labels[i];
-    const x = i % sx;
-    const t = (i - x) / sx;
-    const y = t % sy;
-    const z = (t - y) / sy;
+    const t = (i / sx) | 0;
+    const x = i - t * sx;
+    const z = (t / sy) | 0;
+    const y = t - z * sy;
     // neighbours in a fixed order: -x, +x, -y, +y, -z, +z
-    if (x > 0) {
-      const j = i - 1;
-      if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
-        labels[j] = L;
-        push(j, level(values[j]));
-      }
+    let j = i - 1;
+    if (x > 0 && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+      labels[j] = L;
+      Q.push(j, q[j]);
     }
-    if (x + 1 < sx) {
-      const j = i + 1;
-      if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
-        labels[j] = L;
-        push(j, level(values[j]));
-      }
+    j = i + 1;
+    if (x + 1 < sx && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+      labels[j] = L;
+      Q.push(j, q[j]);
     }
-    if (y > 0) {
-      const j = i - sx;
-      if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
-        labels[j] = L;
-        push(j, level(values[j]));
-      }
+    j = i - sx;
+    if (y > 0 && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+      labels[j] = L;
+      Q.push(j, q[j]);
     }
-    if (y + 1 < sy) {
-      const j = i + sx;
-      if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
-        labels[j] = L;
-        push(j, level(values[j]));
-      }
+    j = i + sx;
+    if (y + 1 < sy && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+      labels[j] = L;
+      Q.push(j, q[j]);
     }
     if (useZ) {
-      if (z > 0) {
-        const j = i - sxy;
-        if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
-          labels[j] = L;
-          push(j, level(values[j]));
-        }
+      j = i - sxy;
+      if (z > 0 && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+        labels[j] = L;
+        Q.push(j, q[j]);
       }
-      if (z + 1 < sz) {
-        const j = i + sxy;
-        if (labels[j] === 0 && (!mask || mask[j] !== 0)) {
-          labels[j] = L;
-          push(j, level(values[j]));
-        }
+      j = i + sxy;
+      if (z + 1 < sz && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+        labels[j] = L;
+        Q.push(j, q[j]);
       }
     }
+  }
+}
+
+/** FIFO bucket queue of voxel indices (each voxel queued at most once), linked through `next`. */
+class BucketQueue {
+  readonly head: Int32Array;
+  readonly tail: Int32Array;
+  readonly next: Int32Array;
+  readonly bits: LevelBits;
+  cur: number;
+  constructor(readonly levels: number, n: number) {
+    this.head = new Int32Array(levels).fill(-1);
+    this.tail = new Int32Array(levels).fill(-1);
+    this.next = new Int32Array(n);
+    this.bits = new LevelBits(levels);
+    this.cur = levels;
+  }
+  push(i: number, lv: number): void {
+    this.next[i] = -1;
+    if (this.head[lv] < 0) {
+      this.head[lv] = i;
+      this.bits.set(lv);
+    } else this.next[this.tail[lv]] = i;
+    this.tail[lv] = i;
+    if (lv < this.cur) this.cur = lv;
+  }
+  /** The first voxel of the lowest non-empty bucket, or -1. */
+  pop(): number {
+    let cur = this.cur;
+    if (cur >= this.levels || this.head[cur] < 0) {
+      cur = this.bits.next(cur);
+      if (cur < 0) return -1;
+      this.cur = cur;
+    }
+    const i = this.head[cur];
+    const nx = this.next[i];
+    this.head[cur] = nx;
+    if (nx < 0) this.bits.clear(cur);
+    return i;
   }
 }
 
@@ -461,6 +526,7 @@ function floodAffinity(labels: Uint32Array, count: number, ax: Float32Array, ay:
   let eNext = new Int32Array(cap);
   let ne = 0;
   let cur = levels;
+  const bits = new LevelBits(levels);
   const best = new Float32Array(n).fill(-1);
   const push = (j: number, L: number, a: number): void => {
     if (labels[j] !== 0 || a < low || a <= best[j]) return;
@@ -478,8 +544,10 @@ function floodAffinity(labels: Uint32Array, count: number, ax: Float32Array, ay:
     eVox[e] = j;
     eLab[e] = L;
     eNext[e] = -1;
-    if (head[lv] < 0) head[lv] = e;
-    else eNext[tail[lv]] = e;
+    if (head[lv] < 0) {
+      head[lv] = e;
+      bits.set(lv);
+    } else eNext[tail[lv]] = e;
     tail[lv] = e;
     if (lv < cur) cur = lv;
   };
@@ -498,10 +566,13 @@ function floodAffinity(labels: Uint32Array, count: number, ax: Float32Array, ay:
   };
   for (let i = 0; i < n; i++) if (labels[i] !== 0) expand(i);
   for (;;) {
-    while (cur < levels && head[cur] < 0) cur++;
-    if (cur >= levels) break;
+    if (cur >= levels || head[cur] < 0) {
+      cur = bits.next(cur);
+      if (cur < 0) break;
+    }
     const e = head[cur];
     head[cur] = eNext[e];
+    if (head[cur] < 0) bits.clear(cur);
     const j = eVox[e];
     if (labels[j] !== 0) continue;
     labels[j] = eLab[e];

@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { dataPath, describeData } from '../../../test/data.js';
+import type { Vec3 } from '../../core/box.js';
+import { openSource } from '../../formats/open.js';
+import { compactLabels, marchingCubesLabels, meshVolume, openEdges } from './mesh.js';
+import { skeletonizeLabels } from './skeleton.js';
+import { skeletonStats } from './stats.js';
+
+function check(labels: Uint32Array, ids: bigint[], shape: Vec3, res: Vec3): void {
+  const meshes = marchingCubesLabels(labels, shape, ids.length - 1, { closeBorder: true, voxelSize: res });
+  const counts = new Float64Array(ids.length);
+  for (const l of labels) counts[l]++;
+  const vv = res[0] * res[1] * res[2];
+  for (let l = 1; l < ids.length; l++) {
+    if (counts[l] === 0) continue;
+    expect(openEdges(meshes[l]), `segment ${ids[l]} closed`).toBe(0);
+    const ratio = meshVolume(meshes[l]) / (counts[l] * vv);
+    // marching cubes cuts voxel edges and corners: the loss shrinks with object size
+    if (counts[l] >= 10000) expect(Math.abs(ratio - 1), `segment ${ids[l]} (${counts[l]} voxels)`).toBeLessThan(0.015);
+    else if (counts[l] >= 1000) expect(Math.abs(ratio - 1), `segment ${ids[l]} (${counts[l]} voxels)`).toBeLessThan(0.05);
+    expect(ratio).toBeLessThanOrEqual(1);
+  }
+  // skeletons: every vertex is the centre of a voxel of its own segment; one tree per piece
+  const sk = skeletonizeLabels(labels, shape, ids.length - 1, { voxelSize: res });
+  for (let l = 1; l < ids.length; l++) {
+    if (counts[l] < 1000) continue;
+    const s = sk[l];
+    expect(s.radius.length).toBeGreaterThan(0);
+    let outside = 0;
+    for (let i = 0; i < s.radius.length; i++) {
+      const x = Math.floor(s.vertices[3 * i] / res[0]);
+      const y = Math.floor(s.vertices[3 * i + 1] / res[1]);
+      const z = Math.floor(s.vertices[3 * i + 2] / res[2]);
+      if (labels[x + shape[0] * (y + shape[1] * z)] !== l) outside++;
+    }
+    expect(outside, `segment ${ids[l]}: skeleton vertices outside`).toBe(0);
+    const st = skeletonStats(s);
+    expect(st.edges).toBe(st.nodes - st.components);
+  }
+}
+
+describeData('neuroglancer-testdata/codec/compressed_segmentation', 'FIB-25 64^3 ground-truth block', () => {
+  it('meshes every segment closed with the right volume, skeletons inside their segments', () => {
+    const bytes = readFileSync(dataPath('neuroglancer-testdata', 'codec', 'compressed_segmentation', '64x64x64-raw-uint64-segmentation.dat'));
+    const ids = new BigUint64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const c = compactLabels(ids);
+    expect(c.ids.length - 1).toBe(52);
+    check(c.labels, c.ids, [64, 64, 64], [8, 8, 8]);
+  });
+});
+
+describeData('gala-medulla', 'gala medulla ground truth (50x100x200)', () => {
+  it('meshes every segment closed with the right volume, skeletons inside their segments', async () => {
+    const src = await openSource(`${dataPath('gala-medulla', 'train-gt.h5')}#stack`);
+    const v = await src.read({ min: [0, 0, 0], max: src.shape });
+    const c = compactLabels(v.data as Int32Array);
+    expect(c.ids.length - 1).toBe(87);
+    check(c.labels, c.ids, src.shape, [10, 10, 10]);
+  });
+});

@@ -3,7 +3,10 @@
 //
 // Slice folders are decoded with sharp: 8-bit and 16-bit, grayscale (read with
 // `.toColourspace('b-w')` / `'grey16'` so sharp never expands to RGB) or RGB (3 channels; alpha is
-// dropped). read(box) decodes only the slices in the box's z range and crops x/y in libvips.
+// dropped). read(box) decodes only the slices in the box's z range. PNG and strip TIFF cannot be
+// decoded in part, so a box smaller than the slice decodes the whole slice once and keeps it in a
+// byte-bounded LRU (512 MiB per open stack, WIRING_SLICE_CACHE_MB): the blocks of one z band
+// then share the decode instead of repeating it per block.
 // Every slice must have the same width, height, channel count and bit depth: checked from the
 // headers when the folder is opened, and again on decode; the odd file is named in the error.
 //
@@ -97,8 +100,47 @@ export interface ImageStackSource extends VolumeSource {
   readonly files: readonly string[];
 }
 
+/** Decoded-slice cache per open stack (bytes); WIRING_SLICE_CACHE_MB overrides the 512 MiB default. */
+const DEFAULT_CACHE_BYTES = (Number(process.env.WIRING_SLICE_CACHE_MB) || 512) * 1024 * 1024;
+
+/** A byte-bounded LRU of decoded slices; concurrent requests for one slice share one decode. */
+class SliceCache {
+  private map = new Map<number, Promise<Uint8Array | Uint16Array>>();
+  private sizes = new Map<number, number>();
+  private used = 0;
+  constructor(readonly budget: number) {}
+  async get(z: number, decode: () => Promise<Uint8Array | Uint16Array>): Promise<Uint8Array | Uint16Array> {
+    const hit = this.map.get(z);
+    if (hit) {
+      this.map.delete(z);
+      this.map.set(z, hit); // most recently used
+      return hit;
+    }
+    const p = decode();
+    this.map.set(z, p);
+    try {
+      const data = await p;
+      this.sizes.set(z, data.byteLength);
+      this.used += data.byteLength;
+      for (const [key] of this.map) {
+        if (this.used <= this.budget) break;
+        if (key === z) continue;
+        const n = this.sizes.get(key);
+        if (n === undefined) continue; // still decoding
+        this.map.delete(key);
+        this.sizes.delete(key);
+        this.used -= n;
+      }
+      return data;
+    } catch (e) {
+      this.map.delete(z);
+      throw e;
+    }
+  }
+}
+
 /** Open a folder of PNG/TIFF slices (z = position in natural file-name order). */
-export async function openImageStack(dir: string, opts: { voxelSize?: Vec3; checkAll?: boolean } = {}): Promise<ImageStackSource> {
+export async function openImageStack(dir: string, opts: { voxelSize?: Vec3; checkAll?: boolean; cacheBytes?: number } = {}): Promise<ImageStackSource> {
   const files = await listSlices(dir);
   if (files.length === 0) throw new UsageError('folder has no .png/.tif/.tiff slices', dir);
   const first = await sliceFormat(files[0]);
@@ -113,6 +155,8 @@ export async function openImageStack(dir: string, opts: { voxelSize?: Vec3; chec
   const { dtype, channels } = first;
   const shape: Vec3 = [first.width, first.height, files.length];
   const voxelSize = opts.voxelSize ?? [1, 1, 1];
+  const sliceBytes = first.width * first.height * channels * bytesPerElement(dtype);
+  const cache = new SliceCache(opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
   const src: ImageStackSource = {
     url: dir,
     format: 'image-stack',
@@ -130,17 +174,35 @@ export async function openImageStack(dir: string, opts: { voxelSize?: Vec3; chec
       const out = Volume.zeros(dtype, b, { channels, voxelSize });
       const plane = bx * by;
       const zs = Array.from({ length: bz }, (_, i) => b.min[2] + i);
+      const W = first.width;
+      const partial = bx !== W || by !== first.height;
       await mapLimit(zs, 4, async (z) => {
         const file = files[z];
-        const data = await decodeSlice(file, first, { left: b.min[0], top: b.min[1], width: bx, height: by });
         const k = z - b.min[2];
-        if (channels === 1) {
-          (out.data as Uint8Array).set(data as Uint8Array, k * plane);
+        // A partial read decodes the whole slice once (PNG/strip TIFF are not random access)
+        // and keeps it in a byte-bounded LRU, so neighbouring blocks of the same slices reuse it.
+        let data: Uint8Array | Uint16Array;
+        let rowStride: number;
+        let start: number;
+        if (partial && cache.budget >= sliceBytes) {
+          data = await cache.get(z, () => decodeSlice(file, first, { left: 0, top: 0, width: W, height: first.height }));
+          rowStride = W * channels;
+          start = (b.min[1] * W + b.min[0]) * channels;
         } else {
-          const o = out.data as Uint8Array | Uint16Array;
-          for (let c = 0; c < channels; c++) {
-            const base = (c * bz + k) * plane;
-            for (let i = 0; i < plane; i++) o[base + i] = data[i * channels + c];
+          data = await decodeSlice(file, first, { left: b.min[0], top: b.min[1], width: bx, height: by });
+          rowStride = bx * channels;
+          start = 0;
+        }
+        const o = out.data as Uint8Array | Uint16Array;
+        for (let y = 0; y < by; y++) {
+          const row = start + y * rowStride;
+          if (channels === 1) {
+            o.set(data.subarray(row, row + bx), k * plane + y * bx);
+          } else {
+            for (let c = 0; c < channels; c++) {
+              const base = (c * bz + k) * plane + y * bx;
+              for (let x = 0; x < bx; x++) o[base + x] = data[row + x * channels + c];
+            }
           }
         }
       });

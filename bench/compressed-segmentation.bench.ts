@@ -12,6 +12,8 @@ import { type Vec3, boxFromShape } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
 import {
   PrecomputedLayer,
+  compressedMortonCode,
+  murmurhash3_x86_128_uint64,
   decodeCompressedSegmentation,
   encodeCompressedSegmentation,
   makeInfo,
@@ -109,6 +111,31 @@ export default async function run(): Promise<Record<string, unknown>> {
     rows.push(row);
   }
   record.compressed_segmentation = rows;
+
+  // Sharding: our MurmurHash3_x86_128 (uint64 key) and compressed Morton codes against
+  // Neuroglancer's util/hash.js and util/zorder.js on random inputs.
+  if (ng) {
+    const imp = (p: string) => import(pathToFileURL(path.join(NG, 'lib', p)).href);
+    const { murmurHash3_x86_128Hash64Bits_Bigint } = await imp('util/hash.js');
+    const { encodeZIndexCompressed } = await imp('util/zorder.js');
+    const r = labels64(20000, 9, 20000);
+    let hashSame = 0;
+    for (const x of r) if (murmurHash3_x86_128Hash64Bits_Bigint(0, x) === murmurhash3_x86_128_uint64(x)) hashSame++;
+    let mortonSame = 0;
+    const grids: Vec3[] = [[1, 1, 1], [671, 877, 1286], [5, 5, 3], [1024, 3, 70000], [2, 100, 1]];
+    let n = 0;
+    for (const grid of grids) {
+      for (let i = 0; i < 2000; i++) {
+        const g: Vec3 = [Number(r[i] % BigInt(grid[0])), Number((r[i] >> 20n) % BigInt(grid[1])), Number((r[i] >> 40n) % BigInt(grid[2]))];
+        const theirs = BigInt(encodeZIndexCompressed(new Uint32Array(g), new Uint32Array(grid)));
+        if (theirs === compressedMortonCode(g, grid)) mortonSame++;
+        n++;
+      }
+    }
+    record.sharding_crosscheck = { murmurhash_equal: `${hashSame}/${r.length}`, morton_equal: `${mortonSame}/${n}` };
+    console.log('sharding cross-check vs Neuroglancer:', record.sharding_crosscheck);
+    if (hashSame !== r.length || mortonSame !== n) throw new Error('sharding hash/Morton code disagree with Neuroglancer');
+  }
   record.reference = ng ? `neuroglancer npm package at ${NG}` : `not found (${NG}); see the header of this file`;
 
   // Chunk write/read throughput of whole layers (64^3 chunks), through the file system.

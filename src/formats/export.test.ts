@@ -81,6 +81,24 @@ describe('exportVolume round trips (blockwise, through openSource)', () => {
     }
   }
 
+  it('zarr metadata is what Neuroglancer parses: OME version, axes, positive scales, centre translation, explicit fill_value', async () => {
+    const dir = await tempDir();
+    const vol = ramp('uint16', [6, 5, 4], { offset: [10, 20, 30], voxelSize: [4, 5, 40] });
+    await exportVolume(memSource(vol), path.join(dir, 'a.zarr'));
+    const g3 = JSON.parse(await fs.readFile(path.join(dir, 'a.zarr', 'zarr.json'), 'utf8'));
+    const a3 = JSON.parse(await fs.readFile(path.join(dir, 'a.zarr', '0', 'zarr.json'), 'utf8'));
+    expect(g3.attributes.ome.version).toBe('0.5');
+    const ms = g3.attributes.ome.multiscales[0];
+    expect(ms.axes).toEqual([{ name: 'z', type: 'space', unit: 'nanometer' }, { name: 'y', type: 'space', unit: 'nanometer' }, { name: 'x', type: 'space', unit: 'nanometer' }]);
+    expect(ms.datasets[0].coordinateTransformations).toEqual([{ type: 'scale', scale: [40, 5, 4] }, { type: 'translation', translation: [30.5 * 40, 20.5 * 5, 10.5 * 4] }]);
+    expect([a3.fill_value, a3.data_type, a3.shape, a3.node_type]).toEqual([0, 'uint16', [4, 5, 6], 'array']);
+    await exportVolume(memSource(vol), path.join(dir, 'b.zarr'), { zarrFormat: 2 });
+    const z2 = JSON.parse(await fs.readFile(path.join(dir, 'b.zarr', '.zattrs'), 'utf8'));
+    const a2 = JSON.parse(await fs.readFile(path.join(dir, 'b.zarr', '0', '.zarray'), 'utf8'));
+    expect(z2.multiscales[0].version).toBe('0.4');
+    expect([a2.fill_value, a2.dtype, a2.compressor.id, a2.dimension_separator]).toEqual([0, '<u2', 'gzip', '/']);
+  });
+
   it('PNG slices: uint8/uint16 round trip; other types refused', async () => {
     const dir = await tempDir();
     for (const vol of [ramp('uint8', [13, 11, 12]), ramp('uint16', [5, 4, 3])]) {

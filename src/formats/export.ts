@@ -5,7 +5,8 @@
 //
 // Zarr output (default v3 + OME-Zarr 0.5, or v2 + OME-Zarr 0.4 with zarrFormat: 2):
 //   dest/            group, attributes.ome.multiscales (axes z, y, x [c first if channels > 1],
-//                    unit nanometer, scale = voxel size, translation = offset * voxel size)
+//                    unit nanometer, scale = voxel size, translation = (offset + 0.5) * voxel
+//                    size, i.e. the centre of voxel 0 as OME defines it)
 //   dest/0/          the array: chunks [64, 64, 64] (z, y, x) clipped to the shape, gzip level 5,
 //                    explicit fill_value 0, all-zero chunks not written (they read as the fill value)
 // This is the layout Neuroglancer's zarr datasource opens (zarr://file:///.../dest or via a server).
@@ -219,7 +220,10 @@ async function exportZarr(src: VolumeSource, dest: string, opts: ExportOptions, 
   const vs = src.voxelSize;
   const scale = C > 1 ? [1, vs[2], vs[1], vs[0]] : [vs[2], vs[1], vs[0]];
   const o = src.offset;
-  const translation = C > 1 ? [0, o[2] * vs[2], o[1] * vs[1], o[0] * vs[0]] : [o[2] * vs[2], o[1] * vs[1], o[0] * vs[0]];
+  // OME translations place voxel centres: voxel p of Wiring (corner p, centre p + 0.5) sits where
+  // Neuroglancer shows the same voxel of a precomputed layer.
+  const centre = (i: 0 | 1 | 2) => (o[i] + 0.5) * vs[i];
+  const translation = C > 1 ? [0, centre(2), centre(1), centre(0)] : [centre(2), centre(1), centre(0)];
   const multiscale = {
     name: path.basename(dir),
     axes,

@@ -8,7 +8,8 @@
 // index 0. Without names the numpy convention applies: (y, x), (z, y, x), (c, z, y, x).
 // Voxel size: OME coordinateTransformations `scale` (dataset's, times the multiscale's global one),
 // converted to nm from the axis `unit` (angstrom, nanometer, micrometer, millimeter, ...; no unit
-// = nm). Offset: OME `translation` / scale when that is a whole number of voxels, else 0.
+// = nm). Offset: OME `translation` is the centre of voxel 0, so translation/scale = o + 0.5 gives
+// offset o (o itself is accepted too); any other fraction gives offset 0.
 // Element types as NPY: int64 -> uint64 (>= 0 checked), float64 -> float32; missing chunks read
 // as the fill value. read(box) fetches only the chunks the box touches; a chunk that fails to
 // decode is a FormatError naming the array and chunk.
@@ -323,7 +324,7 @@ export async function openZarr(spec: string, opts: { scale?: number; voxelSize?:
       throw new FormatError(`OME-Zarr dataset '${ds.path}' (scale ${scale}) cannot be opened (${(e as Error).message})`, spec);
     }
     const nd = arr.shape.length;
-    const axesMeta = (ms.axes ?? ms.coordinateSystems?.[0]?.axes ?? []).map((a) => (typeof a === 'string' ? { name: a } : a));
+    const axesMeta = (ms.axes ?? ms.coordinateSystems?.[ms.coordinateSystems.length - 1]?.axes ?? []).map((a) => (typeof a === 'string' ? { name: a } : a));
     const axes = resolveAxes(axesMeta.length === nd ? axesMeta.map((a) => a.name) : arr.dimensionNames, axesMeta.map((a) => a.type), nd, spec);
     const ds_ = nmFromTransforms(ds.coordinateTransformations, nd);
     const global = nmFromTransforms(ms.coordinateTransformations, nd);
@@ -339,8 +340,12 @@ export async function openZarr(spec: string, opts: { scale?: number; voxelSize?:
       if (!(s > 0)) throw new FormatError(`OME-Zarr scale for axis '${name}' must be positive, got ${s}`, spec);
       voxel[k] = s * f;
       const tr = ds_.translation[i] * global.scale[i] + global.translation[i];
+      // OME places voxel centres at translation + i * scale: a translation of (o + 0.5) voxels is
+      // Wiring/Neuroglancer offset o (voxel corners at integers); o voxels is accepted as well.
       const vox = tr / s;
-      offset[k] = Math.abs(vox - Math.round(vox)) < 1e-6 ? Math.round(vox) : 0;
+      if (Math.abs(vox - 0.5 - Math.round(vox - 0.5)) < 1e-6) offset[k] = Math.round(vox - 0.5);
+      else if (Math.abs(vox - Math.round(vox)) < 1e-6) offset[k] = Math.round(vox);
+      else offset[k] = 0;
     });
     return sourceFromChunked(wrapZarrita(arr), {
       url: spec,

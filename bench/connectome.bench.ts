@@ -87,6 +87,9 @@ export default async function bench(): Promise<Record<string, unknown>> {
     out.parquet_mb = +(statSync(pq).size / 1e6).toFixed(1);
     console.log(`Parquet write: ${out.parquet_write_s} s (${out.parquet_mb} MB)`);
 
+    t = performance.now();
+    await store.run('CHECKPOINT');
+    out.checkpoint_s = +((performance.now() - t) / 1000).toFixed(2);
     // counts per (pre, post) pair, inside DuckDB (result kept as a table), best of 3
     let best = Infinity;
     for (let rep = 0; rep < 3; rep++) {

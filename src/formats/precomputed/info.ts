@@ -222,7 +222,7 @@ export interface MakeInfoOptions {
   offset?: Vec3;
   /** [x, y, z]; default [64, 64, 64] clipped to the shape. */
   chunkSize?: Vec3;
-  /** Default raw for images, compressed_segmentation (block 8,8,8) for segmentations. */
+  /** Default raw for images, compressed_segmentation (block 8,8,8) for uint32/uint64 segmentations. */
   encoding?: ChunkEncoding;
   /** compressed_segmentation block size (default [8, 8, 8]). */
   blockSize?: Vec3;
@@ -233,7 +233,8 @@ export interface MakeInfoOptions {
 export function makeInfo(o: MakeInfoOptions): PrecomputedInfo {
   const chunk = o.chunkSize ?? [64, 64, 64];
   const chunkSize: Vec3 = [Math.min(chunk[0], o.shape[0]), Math.min(chunk[1], o.shape[1]), Math.min(chunk[2], o.shape[2])];
-  const encoding: ChunkEncoding = o.encoding ?? (o.type === 'segmentation' ? 'compressed_segmentation' : 'raw');
+  const labels = o.dtype === 'uint32' || o.dtype === 'uint64';
+  const encoding: ChunkEncoding = o.encoding ?? (o.type === 'segmentation' && labels ? 'compressed_segmentation' : 'raw');
   const scale: ScaleInfo = {
     key: scaleKey(o.voxelSize),
     size: [o.shape[0], o.shape[1], o.shape[2]],

@@ -13,6 +13,7 @@ import { Volume, copyBox } from '../../core/volume.js';
 import type { VolumeSource } from '../source.js';
 import { type ChunkFormat, decodeChunk, encodeChunk } from './chunk-codec.js';
 import { type PrecomputedInfo, type ScaleInfo, checkSharding, parseInfo, stringifyInfo, validateInfo } from './info.js';
+import { withFileLock } from './lock.js';
 import { ShardReader, compressedMortonCode, encodeShard, locateChunk, shardFileName, shardShape } from './sharding.js';
 
 /** Key in `info` where Wiring keeps its own settings (Neuroglancer ignores unknown keys). */
@@ -130,9 +131,11 @@ export class PrecomputedLayer {
   }
 
   /**
-   * For a sharded scale whose shards are axis-aligned boxes of chunks (identity hash), the voxel
-   * shape of one shard; blocks that are multiples of it can be written concurrently. For an
-   * unsharded scale, the chunk size. Undefined for a hashed (murmurhash) sharded scale.
+   * The block shape that writes most efficiently: for an unsharded scale the chunk size; for a
+   * sharded scale whose shards are axis-aligned boxes of chunks (identity hash) the voxel shape
+   * of one shard (each block then rewrites its own shard once). Undefined for a hashed
+   * (murmurhash) sharded scale, whose shards scatter over the volume: any block shape is still
+   * correct (shard rewrites are locked) but each shard is rewritten once per block touching it.
    */
   writeUnit(scale = 0): Vec3 | undefined {
     const s = this.scale(scale);
@@ -265,9 +268,11 @@ export class PrecomputedLayer {
 
   /**
    * Write a volume into a scale. Normally `vol.box` is a union of whole chunks (edge chunks
-   * clipped at the bounds); chunks it covers only partly are read, merged and rewritten (not safe
-   * against a concurrent writer of the same chunk). For a sharded scale every touched shard is
-   * rewritten whole (chunks of the shard outside `vol.box` are kept). Every file is atomic.
+   * clipped at the bounds); chunks it covers only partly are read, merged and rewritten under a
+   * lock file. For a sharded scale every touched shard is read, merged and rewritten whole under
+   * a lock file (chunks of the shard outside `vol.box` are kept), so concurrent writers of
+   * different blocks are safe; blocks that are multiples of `writeUnit()` avoid rewriting a shard
+   * several times. Every file is written atomically (temp + rename).
    */
   async writeBox(vol: Volume, scale = 0): Promise<void> {
     const s = this.scale(scale);
@@ -295,13 +300,20 @@ export class PrecomputedLayer {
     if (!s.sharding) {
       const list = [...grid.chunksIn(vol.box)];
       let next = 0;
+      const gzip = this.gzipChunks;
       const worker = async (): Promise<void> => {
         while (next < list.length) {
           const g = list[next++];
-          const { cb, data } = await chunkVolume(g);
-          const bytes = await encodeChunk(data, f, boxShape(cb), { gzip: this.gzipChunks });
-          await writeFileAtomic(this.chunkPath(cb, scale), bytes);
-          this.stats.filesWritten++;
+          const cb = grid.chunkBox(g);
+          const file = this.chunkPath(cb, scale);
+          const write = async (): Promise<void> => {
+            const { data } = await chunkVolume(g);
+            await writeFileAtomic(file, await encodeChunk(data, f, boxShape(cb), { gzip }));
+            this.stats.filesWritten++;
+          };
+          // A chunk covered only partly is read, merged and rewritten under a lock.
+          if (boxContains(vol.box, cb)) await write();
+          else await withFileLock(file, write);
         }
       };
       await Promise.all([worker(), worker(), worker(), worker()]);
@@ -316,22 +328,26 @@ export class PrecomputedLayer {
       l.push(g);
     }
     for (const [file, gs] of byShard) {
-      const entries = new Map<bigint, Uint8Array>();
-      const reader = await ShardReader.open(file, spec);
-      if (reader) {
-        try {
-          for (const [id, data] of await reader.readAll()) entries.set(id, data);
-        } finally {
-          await reader.close();
+      // Each shard is read, merged and rewritten whole under a lock, so writers of different
+      // blocks that share a shard (always possible with the murmurhash hash) never lose chunks.
+      await withFileLock(file, async () => {
+        const entries = new Map<bigint, Uint8Array>();
+        const reader = await ShardReader.open(file, spec);
+        if (reader) {
+          try {
+            for (const [id, data] of await reader.readAll()) entries.set(id, data);
+          } finally {
+            await reader.close();
+          }
         }
-      }
-      for (const g of gs) {
-        const { cb, data } = await chunkVolume(g);
-        entries.set(compressedMortonCode(g, grid.gridShape), await encodeChunk(data, f, boxShape(cb)));
-      }
-      const bytes = encodeShard([...entries].map(([id, data]) => ({ id, data })), spec);
-      await writeFileAtomic(file, bytes);
-      this.stats.filesWritten++;
+        for (const g of gs) {
+          const { cb, data } = await chunkVolume(g);
+          entries.set(compressedMortonCode(g, grid.gridShape), await encodeChunk(data, f, boxShape(cb)));
+        }
+        const bytes = encodeShard([...entries].map(([id, data]) => ({ id, data })), spec);
+        await writeFileAtomic(file, bytes);
+        this.stats.filesWritten++;
+      });
     }
   }
 

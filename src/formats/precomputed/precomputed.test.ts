@@ -316,6 +316,23 @@ describe('sharded format', () => {
     expect([u(35), u(43), u(51), u(59), u(67), u(75)]).toEqual([2, 2, 0, 0, 1, 2]);
     expect(bytes.byteLength).toBe(32 + 78);
   });
+  it('concurrent writers of different blocks into one murmurhash-sharded layer lose nothing (shard lock)', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [32, 32, 16];
+    const spec: ShardingSpec = { '@type': 'neuroglancer_uint64_sharded_v1', preshift_bits: 0, hash: 'murmurhash3_x86_128', minishard_bits: 1, shard_bits: 1 };
+    await PrecomputedLayer.create(dir, makeInfo({ type: 'segmentation', dtype: 'uint32', shape, voxelSize: [1, 1, 1], chunkSize: [8, 8, 8], sharding: spec }));
+    const vol = Volume.from('uint32', shape, Uint32Array.from(labels64(32 * 32 * 16, 4, 50), (x) => Number(x & 0xffffffffn)));
+    const blocks = [...(await PrecomputedLayer.open(dir)).chunkGrid().chunksIn()];
+    // 32 chunk-sized blocks, each written by its own layer instance, all at once, into 2 shards.
+    await Promise.all(
+      blocks.map(async (g) => {
+        const layer = await PrecomputedLayer.open(dir);
+        await layer.writeBox(vol.crop(layer.chunkGrid().chunkBox(g)));
+      }),
+    );
+    expectSameBytes((await (await PrecomputedLayer.open(dir)).readBox(vol.box)).data, vol.data);
+    expect((await fs.readdir(path.join(dir, '1_1_1'))).sort()).toEqual(['0.shard', '1.shard']);
+  });
   it('reads and writes a sharded layer; shard shape lets writers work on whole shards', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [40, 40, 20];

@@ -223,6 +223,30 @@ describe('PrecomputedLayer (unsharded)', () => {
   });
 });
 
+describe('edge cases', () => {
+  it('one voxel, a 2-D (z = 1) slab, a solid volume, and an empty read box', async () => {
+    for (const [shape, encoding] of [[[1, 1, 1], 'raw'], [[1, 1, 1], 'compressed_segmentation'], [[37, 23, 1], 'compressed_segmentation'], [[37, 23, 1], 'raw']] as const) {
+      const dir = await tempDir();
+      const layer = await PrecomputedLayer.create(dir, makeInfo({ type: 'segmentation', dtype: 'uint64', shape: shape as Vec3, voxelSize: [4, 4, 40], encoding }));
+      expect(layer.info.scales[0].chunk_sizes[0]).toEqual(shape.map((n) => Math.min(64, n)));
+      const vol = Volume.from('uint64', shape as Vec3, labels64(shape[0] * shape[1] * shape[2], 2, 4));
+      await layer.writeBox(vol);
+      expectSameBytes((await layer.readBox(vol.box)).data, vol.data);
+    }
+    const dir = await tempDir();
+    const layer = await PrecomputedLayer.create(dir, makeInfo({ type: 'segmentation', dtype: 'uint32', shape: [100, 70, 9], voxelSize: [1, 1, 1] }));
+    const solid = Volume.zeros('uint32', boxFromShape([100, 70, 9]));
+    solid.data.fill(4000000000);
+    await layer.writeBox(solid);
+    const stored = await fs.readFile(path.join(dir, '1_1_1', '0-64_0-64_0-9'));
+    expect(stored.byteLength).toBeLessThan(2000); // headers + one shared table entry
+    expect((await layer.readBox(solid.box)).data.every((x) => x === 4000000000)).toBe(true);
+    const empty = await layer.readBox(boxFromShape([0, 5, 5], [3, 3, 3]));
+    expect(empty.data.length).toBe(0);
+    expect(layer.stats.chunkFilesRead).toBe(4);
+  });
+});
+
 describe('info validation', () => {
   const good = () => ({
     '@type': 'neuroglancer_multiscale_volume',

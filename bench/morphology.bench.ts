@@ -6,8 +6,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Vec3 } from '../src/core/box.js';
+import { readFileSync } from 'node:fs';
+import { scoreSkeleton } from '../src/metrics/skeletons.js';
 import { compactLabels, marchingCubesLabels, meshArea } from '../src/stages/morphology/mesh.js';
-import { paintTubes, randomTubes } from '../src/stages/morphology/synthetic.js';
+import { type Skeleton, skeletonizeLabels } from '../src/stages/morphology/skeleton.js';
+import { type Tube, paintTubes, randomTubes } from '../src/stages/morphology/synthetic.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REFS = process.env.WIRING_REFS ?? path.resolve(here, '../../shared/refs');
@@ -22,9 +25,82 @@ function ref(args: string[]): Record<string, unknown> {
 }
 
 export function tubeVolume(shape: Vec3, count: number, seed = 3): Uint32Array {
+  return tubes(shape, count, seed).labels;
+}
+
+function tubes(shape: Vec3, count: number, seed = 3, radius: [number, number] = [2, 6]): { labels: Uint32Array; tubes: Tube[] } {
   const labels = new Uint32Array(shape[0] * shape[1] * shape[2]);
-  paintTubes(labels, shape, randomTubes(shape, count, { seed, radius: [2, 6] }));
-  return labels;
+  const t = randomTubes(shape, count, { seed, radius });
+  paintTubes(labels, shape, t);
+  return { labels, tubes: t };
+}
+
+/** Skeleton voxels of a label volume (skimage output) as a vertex-only skeleton per label. */
+function voxelsAsSkeletons(vol: Uint32Array, shape: Vec3, maxLabel: number): Skeleton[] {
+  const pts: number[][] = Array.from({ length: maxLabel + 1 }, () => []);
+  let i = 0;
+  for (let z = 0; z < shape[2]; z++)
+    for (let y = 0; y < shape[1]; y++)
+      for (let x = 0; x < shape[0]; x++, i++) if (vol[i]) pts[vol[i]].push(x + 0.5, y + 0.5, z + 0.5);
+  return pts.map((p) => ({ vertices: Float32Array.from(p), edges: new Uint32Array(0), radius: new Float32Array(p.length / 3) }));
+}
+
+async function skeletonBench(tmp: string): Promise<Record<string, unknown>> {
+  // same kind of input as the mesh benchmark, smaller because skeletonize_3d is slow
+  const shape: Vec3 = [192, 192, 96];
+  const { labels, tubes: truth } = tubes(shape, 80, 11);
+  const file = path.join(tmp, 'tubes_skel_u32.raw');
+  writeFileSync(file, labels);
+  const prefix = path.join(tmp, 'ref');
+  const r = ref([file, '--shape', `${shape[2]},${shape[1]},${shape[0]}`, '--dtype', 'uint32', '--labels', 'all', '--no-mesh', '--out-prefix', prefix]);
+  const refVol = new Uint32Array(readFileSync(`${prefix}_skel_u32.raw`).buffer.slice(0));
+  const t0 = performance.now();
+  const ours = skeletonizeLabels(labels, shape, truth.length, { voxelSize: [1, 1, 1] });
+  const oursS = (performance.now() - t0) / 1000;
+  const refSk = voxelsAsSkeletons(refVol, shape, truth.length);
+  // accuracy of both against the known centre lines (tubes overwrite each other where they
+  // cross, so neither can reach 1)
+  const tol = 3;
+  const score = (sk: Skeleton[]) => {
+    let p = 0, rc = 0, n = 0;
+    for (const t of truth) {
+      if (sk[t.label].vertices.length === 0) continue;
+      const s = scoreSkeleton(sk[t.label], [{ points: t.points.map((q) => [q[0] + 0.5, q[1] + 0.5, q[2] + 0.5] as [number, number, number]) }], tol);
+      p += s.precision;
+      rc += s.recall;
+      n++;
+    }
+    return { precision: +(p / n).toFixed(3), recall_vertices: +(rc / n).toFixed(3), labels: n };
+  };
+  const refS = r.skel_total_s as number;
+  const rec = {
+    input: `${shape.join('x')} (x,y,z) uint32, ${r.n_objects} tube labels`,
+    ours_s: +oursS.toFixed(3),
+    ref_s: refS,
+    speedup: +(refS / oursS).toFixed(2),
+    ours_vs_centre_lines: score(ours),
+    ref_vs_centre_lines: score(refSk),
+    tolerance_voxels: tol,
+  };
+  console.log('skeletons', rec);
+  if (rec.ours_vs_centre_lines.precision < rec.ref_vs_centre_lines.precision - 0.1) throw new Error('our skeletons are much less precise than skeletonize_3d');
+  return rec;
+}
+
+/** The large case: a cube with ~2,000 tube labels, skeletonized in blocks on `workers` threads. */
+async function largeBench(side: number, count: number): Promise<Record<string, unknown>> {
+  const shape: Vec3 = [side, side, side];
+  const { labels } = tubes(shape, count, 17, [2, 5]);
+  let fg = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]) fg++;
+  const t0 = performance.now();
+  const sk = skeletonizeLabels(labels, shape, count, { voxelSize: [1, 1, 1] });
+  const s = (performance.now() - t0) / 1000;
+  let verts = 0;
+  for (const k of sk) verts += k.radius.length;
+  const rec = { input: `${side}^3, ${count} tube labels, ${(fg / labels.length * 100).toFixed(1)}% foreground`, single_thread_s: +s.toFixed(2), vertices: verts, mvox_per_s: +(labels.length / 1e6 / s).toFixed(2) };
+  console.log('large skeletonization', rec);
+  return rec;
 }
 
 async function meshBench(tmp: string): Promise<Record<string, unknown>> {
@@ -75,7 +151,10 @@ export default async function main(): Promise<Record<string, unknown>> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'wiring-bench-morph-'));
   try {
     const mesh = await meshBench(tmp);
-    return { mesh };
+    const skeleton = await skeletonBench(tmp);
+    const side = Number(process.env.MORPH_BENCH_SIDE ?? 256);
+    const large = await largeBench(side, Math.round(2000 * (side / 512) ** 3));
+    return { mesh, skeleton, large };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -122,7 +122,6 @@ export function skeletonizeLabels(labels: Uint32Array, shape: Vec3, maxLabel: nu
   ws.hkey = new Float32Array(maxCount + 1);
   ws.order = new Int32Array(maxCount + 1);
   ws.compBuf = new Int32Array(maxCount + 1);
-  ws.sortKey = new Float64Array(maxCount + 1);
   // forced targets: convert flat unpadded indices to padded
   const out: Skeleton[] = [emptySkeleton()];
   for (let l = 1; l <= maxLabel; l++) {
@@ -155,7 +154,6 @@ class Workspace {
   hkey = new Float32Array(0);
   order = new Int32Array(0);
   compBuf = new Int32Array(0);
-  sortKey = new Float64Array(0);
   pen: Float32Array;
   constructor(
     n: number,
@@ -193,6 +191,7 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
   // neighbour offsets and step lengths (26-connectivity)
   const nOff = new Int32Array(26);
   const nLen = new Float64Array(26);
+  const minStep = Math.min(res[0], res[1], res[2]);
   {
     let k = 0;
     for (let dz = -1; dz <= 1; dz++)
@@ -251,12 +250,19 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
     }
     const count = dijkstra(ws, L, root, nOff, nLen, pen);
     // farthest first by physical length along the tree: sort packed keys (length, then order)
-    const key = ws.sortKey;
+    // (counting sort on plen quantized to a quarter of the smallest step; ties keep tree order)
     const order = ws.order;
-    for (let i = 0; i < count; i++) key[i] = Math.floor(plen[order[i]] * 8) * 67108864 + i;
-    const sorted = key.subarray(0, count).sort();
+    const q = 4 / minStep;
+    let maxKey = 0;
+    for (let i = 0; i < count; i++) {
+      const k = Math.floor(plen[order[i]] * q);
+      if (k > maxKey) maxKey = k;
+    }
+    const bucket = new Int32Array(maxKey + 2);
+    for (let i = 0; i < count; i++) bucket[maxKey - Math.floor(plen[order[i]] * q) + 1]++;
+    for (let k = 1; k <= maxKey + 1; k++) bucket[k] += bucket[k - 1];
     const ranked = new Int32Array(count);
-    for (let i = 0; i < count; i++) ranked[i] = order[sorted[count - 1 - i] % 67108864];
+    for (let i = 0; i < count; i++) ranked[bucket[maxKey - Math.floor(plen[order[i]] * q)]++] = order[i];
     addVertex(root);
     const trace = (t: number) => {
       if (state[t] & ONSKEL) return;
@@ -332,7 +338,7 @@ function flood(ws: Workspace, L: number, seed: number, nOff: Int32Array): number
 /**
  * Dijkstra over the voxels of label L from `src`, edge cost = step length (nm) * pen[v]
  * (pen = 1 for plain geodesic distance). Fills ws.dist, ws.parent, ws.plen (physical length along
- * the tree) and ws.order[0..count); marks REACHED. Binary heap with keys stored beside the ids.
+ * the tree) and ws.order[0..count); marks REACHED. 4-ary heap with keys stored beside the ids.
  */
 function dijkstra(ws: Workspace, L: number, src: number, nOff: Int32Array, nLen: Float64Array, pen: Float32Array): number {
   const { lab, state, dist, parent, heap, hkey, hpos, plen, order } = ws;
@@ -350,18 +356,28 @@ function dijkstra(ws: Workspace, L: number, src: number, nOff: Int32Array, nLen:
     const u = heap[0];
     hn--;
     if (hn > 0) {
-      // sift the last element down from the root
+      // sift the last element down from the root (4-ary heap: children 4i+1..4i+4)
       const v = heap[hn];
       const d = hkey[hn];
       let i = 0;
       for (;;) {
-        let c = 2 * i + 1;
-        if (c >= hn) break;
-        if (c + 1 < hn && hkey[c + 1] < hkey[c]) c++;
-        if (hkey[c] >= d) break;
-        heap[i] = heap[c];
-        hkey[i] = hkey[c];
-        hpos[heap[i]] = i;
+        const c0 = 4 * i + 1;
+        if (c0 >= hn) break;
+        let c = c0;
+        let kc = hkey[c0];
+        const cEnd = c0 + 4 < hn ? c0 + 4 : hn;
+        for (let j = c0 + 1; j < cEnd; j++) {
+          const kj = hkey[j];
+          if (kj < kc) {
+            kc = kj;
+            c = j;
+          }
+        }
+        if (kc >= d) break;
+        const hc = heap[c];
+        heap[i] = hc;
+        hkey[i] = kc;
+        hpos[hc] = i;
         i = c;
       }
       heap[i] = v;
@@ -390,7 +406,7 @@ function dijkstra(ws: Workspace, L: number, src: number, nOff: Int32Array, nLen:
       plen[v] = lu + nLen[k];
       // sift up from i
       while (i > 0) {
-        const p = (i - 1) >> 1;
+        const p = (i - 1) >> 2;
         if (hkey[p] <= nd) break;
         heap[i] = heap[p];
         hkey[i] = hkey[p];

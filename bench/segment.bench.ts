@@ -15,6 +15,78 @@ import { seededWatershed, thresholdSeeds } from '../src/kernels/watershed.js';
 import { buildRag } from '../src/stages/segment/rag.js';
 import { agglomerate, cutTree, meanScorer, relabel } from '../src/stages/segment/agglomerate.js';
 import { readRaw, ref, refMvox, syntheticVolume, time } from './kernels.bench.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Vec3 } from '../src/core/box.js';
+import { Volume } from '../src/core/volume.js';
+import { compactLabels } from '../src/kernels/components.js';
+import { readWhole } from '../src/stages/segment/io.js';
+import { boundaryMaps, computeAgglomeration, computeSupervoxels, DEFAULT_SUPERVOXELS } from '../src/stages/segment/pipeline.js';
+import { supervoxelBodies, trainAgglomeration } from '../src/stages/segment/learned.js';
+
+const GALA = process.env.WIRING_DATA ? path.join(process.env.WIRING_DATA, 'gala-medulla') : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/data/gala-medulla');
+
+function cropX<T extends Float32Array | Uint32Array>(a: T, shape: Vec3, x0: number, x1: number): T {
+  const [sx, sy, sz] = shape;
+  const w = x1 - x0;
+  const out = new (a.constructor as new (n: number) => T)(w * sy * sz);
+  for (let z = 0; z < sz; z++) for (let y = 0; y < sy; y++) out.set(a.subarray(z * sx * sy + y * sx + x0, z * sx * sy + y * sx + x1) as never, z * w * sy + y * w);
+  return out;
+}
+
+/**
+ * Accuracy on gala-medulla (train volume only is public): every agglomeration method from gala's own
+ * p1 probabilities, starting from (a) gala's ws supervoxels and (b) our supervoxels (wiring segment
+ * defaults). Unsupervised methods run with their default thresholds (not tuned here); the learned
+ * method is trained on one x-half and scored on the other (both ways), the others are scored on the
+ * same halves and on the whole volume.
+ */
+export async function accuracy(): Promise<Record<string, unknown>> {
+  if (!existsSync(GALA)) return { skipped: `${GALA} not found` };
+  const [{ vol: pv }, { vol: wv }, { vol: gv }] = await Promise.all(['p1', 'ws', 'gt'].map((k) => readWhole(path.join(GALA, `train-${k}.h5#stack`))));
+  const shape = pv.shape;
+  const p1 = boundaryMaps(pv).boundary;
+  const gt = compactLabels(gv.data as Int32Array).labels; // relabelling does not change any score
+  const ws = compactLabels(wv.data as Int32Array).labels;
+  const score = (seg: Uint32Array, g: Uint32Array) => {
+    const e = evaluateSegmentation(seg, g);
+    return { voi: +(e.voi_split + e.voi_merge).toFixed(4), voi_split: +e.voi_split.toFixed(4), voi_merge: +e.voi_merge.toFixed(4), arand: +e.arand.toFixed(4), segments: e.seg_segments };
+  };
+  const ours = computeSupervoxels(boundaryMaps(Volume.from('float32', shape, p1)), { ...DEFAULT_SUPERVOXELS, sampling: [1, 1, 1] });
+  const out: Record<string, unknown> = { volume: 'gala-medulla train (200x100x50 x,y,z)' };
+  const halves: Array<[number, number]> = [[0, 100], [100, 200]];
+  for (const [name, svAll] of [['gala_ws', ws], ['wiring_supervoxels', ours.labels]] as const) {
+    const res: Record<string, unknown> = { supervoxels_only_whole: score(svAll, gt) };
+    const maps = { boundary: p1, shape };
+    for (const method of ['mean', 'quantile', 'mutex'] as const) {
+      const a = computeAgglomeration(svAll, maps, { method });
+      res[`${method}_whole`] = { threshold: a.threshold, ...score(relabel(svAll, a.map, new Uint32Array(svAll.length)), gt) };
+    }
+    // halves: learned trained on the other half
+    const parts = halves.map(([x0, x1]) => {
+      const sv = cropX(svAll, shape, x0, x1);
+      compactLabels(sv, sv);
+      return { sv, p: cropX(p1, shape, x0, x1), g: cropX(gt, shape, x0, x1), shape: [x1 - x0, shape[1], shape[2]] as Vec3 };
+    });
+    for (let k = 0; k < 2; k++) {
+      const tr = parts[1 - k];
+      const te = parts[k];
+      const trMaps = { boundary: tr.p, shape: tr.shape };
+      const teMaps = { boundary: te.p, shape: te.shape };
+      const trRag = computeAgglomeration(tr.sv, trMaps, { method: 'mean' }).rag;
+      const { forest } = trainAgglomeration([{ rag: trRag, body: supervoxelBodies(tr.sv, tr.g, trRag.nNodes) }]);
+      const r: Record<string, unknown> = {};
+      for (const method of ['mean', 'quantile', 'mutex', 'learned'] as const) {
+        const a = computeAgglomeration(te.sv, teMaps, { method, forest });
+        r[method] = { threshold: a.threshold, ...score(relabel(te.sv, a.map, new Uint32Array(te.sv.length)), te.g) };
+      }
+      res[`half_x${halves[k][0]}-${halves[k][1]}`] = r;
+    }
+    out[name] = res;
+    console.log(name, JSON.stringify(res, null, 1));
+  }
+  return out;
+}
 
 export default async function bench(): Promise<Record<string, unknown>> {
   const { dir, zyx, shape, n } = syntheticVolume();
@@ -96,5 +168,6 @@ export default async function bench(): Promise<Record<string, unknown>> {
     voi_per_threshold: scores.map((s) => +(s.voi_split + s.voi_merge).toFixed(4)),
   };
   console.log('agglomeration', out.agglomeration);
+  out.accuracy_gala = await accuracy();
   return out;
 }

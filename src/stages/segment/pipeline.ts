@@ -96,6 +96,9 @@ export function computeSupervoxels(maps: BoundaryMaps, params: SupervoxelParams 
   return { labels: w.labels, count: w.count };
 }
 
+/** Contact value of a face between two supervoxels: the larger boundary value of its two voxels. */
+export const DEFAULT_CONTACT = 'max' as const;
+
 export type AgglomerationMethod = 'mean' | 'quantile' | 'mutex' | 'learned';
 
 export interface AgglomerationParams {
@@ -107,14 +110,14 @@ export interface AgglomerationParams {
   /** mutex watershed bias (default 0.5) */
   bias?: number;
   forest?: Forest;
-  /** contact value of a face (default 'mean' of the two voxels) */
+  /** contact value of a face (default 'max' of the two voxels: robust to 1-voxel membranes) */
   contact?: 'max' | 'mean';
   twoD?: boolean;
 }
 
 /** Default cut of each method (mean/quantile chosen on gala-medulla: contacts between over-segments of one
- * cell sit on weak ridges well below 0.8, membranes near 1; learned: probability 0.5; mutex: bias 0.5). */
-export const DEFAULT_THRESHOLD = { mean: 0.8, quantile: 0.8, learned: 0.5, mutex: 0.5 } as const;
+ * cell sit on weak ridges well below 0.8, membranes near 1; learned: probability 0.5; mutex: the same 0.8 as its bias). */
+export const DEFAULT_THRESHOLD = { mean: 0.8, quantile: 0.8, learned: 0.5, mutex: 0.8 } as const;
 
 export interface AgglomerationResult {
   rag: Rag;
@@ -129,7 +132,7 @@ export interface AgglomerationResult {
 /** Agglomerate dense supervoxels over the boundary/affinity maps; the whole merge tree is kept. */
 export function computeAgglomeration(sv: Uint32Array, maps: BoundaryMaps, params: AgglomerationParams = {}): AgglomerationResult {
   const method = params.method ?? (params.forest ? 'learned' : 'mean');
-  const rag = buildRag(sv, maps.boundary, maps.shape, { contact: params.contact ?? 'mean', twoD: params.twoD, affinities: maps.affinities });
+  const rag = buildRag(sv, maps.boundary, maps.shape, { contact: params.contact ?? DEFAULT_CONTACT, twoD: params.twoD, affinities: maps.affinities });
   const threshold = params.threshold ?? DEFAULT_THRESHOLD[method];
   if (method === 'mutex') {
     const m = mutexWatershed(rag, meanScorer, params.bias ?? threshold);

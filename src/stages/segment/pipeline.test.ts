@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import type { Vec3 } from '../../core/box.js';
+import { Volume } from '../../core/volume.js';
+import { evaluateSegmentation } from '../../metrics/segmentation.js';
+import { relabel } from './agglomerate.js';
+import { supervoxelBodies, trainAgglomeration } from './learned.js';
+import { boundaryMaps, computeAgglomeration, computeSupervoxels, denseSupervoxels, mergeTreeJson } from './pipeline.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** Voronoi cells with 1-voxel membranes; boundary = 0.95 on membranes, noisy low values inside. */
+function cells(shape: Vec3, n: number, seed: number): { gt: Uint32Array; b: Float32Array } {
+  const r = rng(seed);
+  const [sx, sy, sz] = shape;
+  const cs = Array.from({ length: n }, () => [r() * sx, r() * sy, r() * sz]);
+  const N = sx * sy * sz;
+  const lab = new Uint32Array(N);
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++)
+      for (let x = 0; x < sx; x++) {
+        let best = 0;
+        let bd = Infinity;
+        cs.forEach((c, k) => {
+          const d = (c[0] - x) ** 2 + (c[1] - y) ** 2 + (c[2] - z) ** 2;
+          if (d < bd) {
+            bd = d;
+            best = k + 1;
+          }
+        });
+        lab[x + sx * (y + sy * z)] = best;
+      }
+  const gt = new Uint32Array(N);
+  const b = new Float32Array(N);
+  for (let i = 0; i < N; i++) {
+    const x = i % sx;
+    const y = Math.floor(i / sx) % sy;
+    const z = Math.floor(i / (sx * sy));
+    const edge = (x + 1 < sx && lab[i + 1] !== lab[i]) || (y + 1 < sy && lab[i + sx] !== lab[i]) || (z + 1 < sz && lab[i + sx * sy] !== lab[i]);
+    gt[i] = edge ? 0 : lab[i];
+    b[i] = edge ? 0.95 : 0.3 * r();
+  }
+  return { gt, b };
+}
+
+describe('segment pipeline', () => {
+  const shape: Vec3 = [40, 36, 12];
+  const { gt, b } = cells(shape, 12, 5);
+  it('boundary map -> supervoxels -> mean agglomeration recovers the cells', () => {
+    const maps = boundaryMaps(Volume.from('float32', shape, b));
+    const sv = computeSupervoxels(maps);
+    expect(sv.count).toBeGreaterThanOrEqual(12);
+    const a = computeAgglomeration(sv.labels, maps, { method: 'mean' });
+    const seg = relabel(sv.labels, a.map, new Uint32Array(sv.labels.length));
+    const s = evaluateSegmentation(seg, gt);
+    expect(s.voi_split + s.voi_merge).toBeLessThan(0.15);
+    // the tree holds every merge; the JSON names supervoxels by id
+    const j = mergeTreeJson(a.tree, null, { method: 'mean' }) as { merges: unknown[] };
+    expect(j.merges.length).toBe(a.tree.count);
+    for (const method of ['quantile', 'mutex'] as const) {
+      const m = computeAgglomeration(sv.labels, maps, { method });
+      const e = evaluateSegmentation(relabel(sv.labels, m.map, new Uint32Array(sv.labels.length)), gt);
+      expect(e.voi_split + e.voi_merge).toBeLessThan(0.3);
+    }
+  });
+  it('uint8 maps are scaled, 3-channel affinities take the affinity path', () => {
+    const u8 = Uint8Array.from(b, (v) => Math.round(v * 255));
+    const m8 = boundaryMaps(Volume.from('uint8', shape, u8));
+    expect(m8.boundary[0]).toBeCloseTo(u8[0] / 255, 6);
+    // affinities from the boundary map: aff(p, p - e) = 1 - max(b[p], b[p - e])
+    const [sx, sy, sz] = shape;
+    const n = sx * sy * sz;
+    const affs = new Float32Array(3 * n);
+    for (let i = 0; i < n; i++) {
+      const x = i % sx;
+      const y = Math.floor(i / sx) % sy;
+      const z = Math.floor(i / (sx * sy));
+      if (x > 0) affs[i] = 1 - Math.max(b[i], b[i - 1]);
+      if (y > 0) affs[n + i] = 1 - Math.max(b[i], b[i - sx]);
+      if (z > 0) affs[2 * n + i] = 1 - Math.max(b[i], b[i - sx * sy]);
+    }
+    const maps = boundaryMaps(Volume.from('float32', shape, affs, { channels: 3 }));
+    expect(maps.affinities).toBeDefined();
+    const sv = computeSupervoxels(maps, { high: 0.95, minSize: 10 });
+    const a = computeAgglomeration(sv.labels, maps, { method: 'mean', threshold: 0.5 });
+    const s = evaluateSegmentation(relabel(sv.labels, a.map, new Uint32Array(n)), gt);
+    expect(s.voi_split + s.voi_merge).toBeLessThan(0.4);
+    expect(() => boundaryMaps(Volume.from('float32', shape, new Float32Array(2 * n), { channels: 2 }))).toThrow(/channels/);
+  });
+  it('learned agglomeration trains on one volume and segments another', () => {
+    const other = cells(shape, 12, 9);
+    const mapsA = boundaryMaps(Volume.from('float32', shape, b));
+    const svA = computeSupervoxels(mapsA);
+    const ragA = computeAgglomeration(svA.labels, mapsA, { method: 'mean' }).rag;
+    const { forest, samples } = trainAgglomeration([{ rag: ragA, body: supervoxelBodies(svA.labels, gt, ragA.nNodes) }], { nTrees: 20 });
+    expect(samples).toBeGreaterThan(10);
+    const mapsB = boundaryMaps(Volume.from('float32', shape, other.b));
+    const svB = computeSupervoxels(mapsB);
+    const a = computeAgglomeration(svB.labels, mapsB, { method: 'learned', forest });
+    const s = evaluateSegmentation(relabel(svB.labels, a.map, new Uint32Array(svB.labels.length)), other.gt);
+    expect(s.voi_split + s.voi_merge).toBeLessThan(0.3);
+    expect(() => computeAgglomeration(svB.labels, mapsB, { method: 'learned' })).toThrow(/model/);
+  });
+  it('dense supervoxels from uint64 ids', () => {
+    const v = Volume.from('uint64', [4, 1, 1], BigUint64Array.from([0n, 864691135639556411n, 5n, 864691135639556411n]));
+    const d = denseSupervoxels(v);
+    expect(Array.from(d.labels)).toEqual([0, 1, 2, 1]);
+    expect(d.ids[1]).toBe(864691135639556411n);
+  });
+});

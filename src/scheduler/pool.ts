@@ -14,6 +14,8 @@ export interface Executor {
   readonly capacity: number;
   run(job: BlockJob): Promise<unknown>;
   close(): Promise<void>;
+  /** Redis only: jobs enqueued again after they vanished. */
+  readonly requeued?: number;
 }
 
 /** workers: 1 — blocks run in this thread, one at a time. */

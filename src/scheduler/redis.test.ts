@@ -9,7 +9,7 @@ import type { Vec3 } from '../core/box.js';
 import { Volume } from '../core/volume.js';
 import { PrecomputedLayer, makeInfo } from '../formats/precomputed/index.js';
 import { planPyramid } from '../stages/downsample/tasks.js';
-import { RUN_SCRIPT, TestRedis, expectSameFiles, snapshot, killProcess, spawnTs, startWorkerProcess, waitFor } from './testing.js';
+import { RUN_SCRIPT, TestRedis, expectSameFiles, filterTask, makeInput, makeOutput, snapshot, killProcess, spawnTs, startWorkerProcess, waitFor } from './testing.js';
 
 const FIX = new URL('./fixtures.ts', import.meta.url).href;
 
@@ -17,15 +17,18 @@ const FIX = new URL('./fixtures.ts', import.meta.url).href;
 describe('distributed runs on Redis (BullMQ)', () => {
   let redis: TestRedis;
   const children: Array<Awaited<ReturnType<typeof startWorkerProcess>>> = [];
+  const queue = 'blocks';
+  let pool: Array<Awaited<ReturnType<typeof startWorkerProcess>>> = [];
   beforeAll(async () => {
     redis = await TestRedis.start();
+    pool = await workers(2);
   });
   afterAll(async () => {
     for (const c of children) await killProcess(c);
     await redis?.stop();
   });
 
-  async function workers(n: number, queue: string) {
+  async function workers(n: number) {
     const ws = await Promise.all(Array.from({ length: n }, () => startWorkerProcess(redis.url, { queue, lockMs: 1000 })));
     children.push(...ws);
     return ws;
@@ -44,8 +47,6 @@ describe('distributed runs on Redis (BullMQ)', () => {
   }
 
   it('runs blocks on worker processes with the same records as a local run, and fails loudly without workers\' help for bad blocks', async () => {
-    const queue = 'q1';
-    await workers(2, queue);
     const t: BlockTask = { name: 't', module: FIX, fn: 'trivial', params: { salt: 3 }, bounds: boxFromShape([20, 12, 8]), blockShape: [4, 4, 4] };
     const remote = await tempDir();
     const r = await runTasks([t], { stateDir: remote, redis: redis.url, queue, json: true });
@@ -59,8 +60,7 @@ describe('distributed runs on Redis (BullMQ)', () => {
   });
 
   it('redoes the block of a worker killed mid-block, and the run completes', async () => {
-    const queue = 'q2';
-    const ws = await workers(2, queue);
+    const ws = pool;
     const dir = await tempDir();
     const stateDir = await tempDir();
     const t = hangTask(dir);
@@ -72,6 +72,8 @@ describe('distributed runs on Redis (BullMQ)', () => {
     expect(victim, `marker pid ${pid} is one of the workers`).toBeDefined();
     await killProcess(victim!);
     const r = await run;
+    // Keep two workers for the next tests.
+    pool = [...ws.filter((w) => w !== victim), ...(await workers(1))];
     expect(r.computed).toBe(6 * 4 * 2);
     const data = await readBlockData(stateDir, 'h');
     expect(data).toHaveLength(48);
@@ -79,8 +81,6 @@ describe('distributed runs on Redis (BullMQ)', () => {
   });
 
   it('completes a run when Redis is restarted (and loses its data) mid-run', async () => {
-    const queue = 'q3';
-    await workers(2, queue);
     const dir = await tempDir();
     const stateDir = await tempDir();
     const t = hangTask(dir, { name: 'r', params: { marker: path.join(dir, 'marker'), block: [-1, -1, -1], holdMs: 0, ms: 40 } });
@@ -93,35 +93,38 @@ describe('distributed runs on Redis (BullMQ)', () => {
     await redis.up();
     const r = await run;
     expect(r.computed).toBe(48);
+    expect(r.requeued, 'jobs lost with the restart were enqueued again').toBeGreaterThan(0);
     expect(await readBlockData(stateDir, 'r')).toHaveLength(48);
   });
 
-  it('resumes a whole run killed with SIGKILL, with the same records as an uninterrupted run', async () => {
-    const queue = 'q4';
-    await workers(2, queue);
+  it('resumes a whole run killed with SIGKILL to byte-identical output (box filter layer)', async () => {
     const dir = await tempDir();
-    const stateDir = await tempDir();
-    const t = hangTask(dir, { name: 'k', params: { marker: path.join(dir, 'marker'), block: [-1, -1, -1], holdMs: 0, ms: 40 } });
+    const shape: Vec3 = [24, 16, 8];
+    const input = await makeInput(dir, shape);
+    const task = (layer: string) => ({ ...filterTask(input, layer, shape, [4, 4, 4], { sleepMs: 40 }), name: 'k' });
+    const out = await makeOutput(path.join(dir, 'killed'), shape);
+    const stateDir = path.join(dir, 'state');
     const job = path.join(dir, 'job.json');
-    writeFileSync(job, encodeJson({ tasks: [t], options: { stateDir, redis: redis.url, queue, workers: 4 } }));
+    writeFileSync(job, encodeJson({ tasks: [task(out)], options: { stateDir, redis: redis.url, queue, workers: 4 } }));
     const main = spawnTs(RUN_SCRIPT, [job]);
     const blocksDir = path.join(stateDir, 'k', 'blocks');
     const { readdirSync } = await import('node:fs');
-    await waitFor(() => existsSync(blocksDir) && readdirSync(blocksDir).length >= 5 + Math.floor(Math.random() * 10), 30_000, 'some blocks to finish');
+    const records = () => (existsSync(blocksDir) ? readdirSync(blocksDir).filter((f) => f.endsWith('.json')).length : 0);
+    const k = 3 + Math.floor(Math.random() * 30);
+    await waitFor(() => records() >= k, 60_000, `${k} blocks to finish`);
     await killProcess(main);
-    const done = readdirSync(blocksDir).length;
+    expect(main.signalCode).toBe('SIGKILL');
+    const done = records();
     expect(done).toBeLessThan(48);
-    const r = await runTasks([t], { stateDir, redis: redis.url, queue, workers: 4, json: true });
+    const r = await runTasks([task(out)], { stateDir, redis: redis.url, queue, workers: 4, json: true });
     expect(r.resumed).toBeGreaterThanOrEqual(done);
     expect(r.resumed + r.computed).toBe(48);
-    const local = await tempDir();
-    await runTasks([t], { stateDir: local, workers: 2, json: true });
-    expect(await readBlockData(stateDir, 'k')).toEqual(await readBlockData(local, 'k'));
+    const clean = await makeOutput(path.join(dir, 'clean'), shape);
+    await runTasks([task(clean)], { stateDir: path.join(dir, 'clean-state'), workers: 1, json: true });
+    expectSameFiles(await snapshot(clean), await snapshot(out), `redis run killed after ${k} blocks`);
   });
 
   it('writes the same layers as a local run (the downsample stage)', async () => {
-    const queue = 'q5';
-    await workers(2, queue);
     const dir = await tempDir();
     const shape: Vec3 = [32, 32, 8];
     const vol = Volume.zeros('uint8', shape);

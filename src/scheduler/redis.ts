@@ -85,6 +85,8 @@ export class RedisExecutor implements Executor {
   private readonly runId = randomBytes(6).toString('hex');
   private counter = 0;
   private closed = false;
+  /** Jobs enqueued again because they vanished from Redis (a restart without persistence). */
+  requeued = 0;
   private loop?: Promise<void>;
 
   private constructor(
@@ -133,6 +135,7 @@ export class RedisExecutor implements Executor {
     if (!this.pending.has(p.id)) return;
     if (!j) {
       // Lost (Redis restarted without persistence, or the add never reached it): enqueue again.
+      this.requeued++;
       await this.add(p);
       return;
     }

@@ -387,6 +387,7 @@ export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<Ru
     seconds: (Date.now() - t0) / 1000,
     peakInFlight,
     peakBytes,
+    requeued: executor?.requeued ?? 0,
   };
   const blocked = taskReports.filter((t) => t.status === 'blocked');
   if (failed.length > 0 || blocked.length > 0) {

@@ -60,6 +60,8 @@ export async function openTaskState(
   const done = new Set<string>();
   for (const f of await fs.readdir(path.join(dir, 'blocks'))) {
     if (/^\d+_\d+_\d+\.json$/.test(f)) done.add(f);
+    // A temporary file left by a run killed mid-write: its block was never recorded.
+    else if (/\.json\.tmp-/.test(f)) await fs.rm(path.join(dir, 'blocks', f), { force: true });
   }
   return { done, restarted };
 }

@@ -5,6 +5,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Vec3, boxFromShape } from '../core/box.js';
+import { Volume } from '../core/volume.js';
+import { writeNpy } from '../formats/npy.js';
+import { PrecomputedLayer, makeInfo } from '../formats/precomputed/index.js';
+import type { BlockTask } from './types.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -157,5 +162,48 @@ export function expectSameFiles(a: Map<string, Buffer>, b: Map<string, Buffer>, 
   const kb = [...b.keys()].sort().join('\n');
   if (ka !== kb) throw new Error(`${what}: different files:\n${ka}\n---\n${kb}`);
   for (const [k, v] of a) if (!v.equals(b.get(k)!)) throw new Error(`${what}: ${k} differs`);
+}
+
+
+/** Deterministic pseudo-random volume (xorshift). */
+export function noise(dtype: 'uint8' | 'uint16' | 'uint64', shape: Vec3, seed = 7, max = 1000): Volume {
+  const v = Volume.zeros(dtype, shape);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < v.data.length; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    const x = s % max;
+    if (dtype === 'uint64') (v.data as BigUint64Array)[i] = BigInt(x);
+    else (v.data as Uint16Array)[i] = x;
+  }
+  return v;
+}
+
+export async function makeInput(dir: string, shape: Vec3): Promise<string> {
+  const file = path.join(dir, 'in.npy');
+  await writeNpy(file, noise('uint16', shape));
+  return file;
+}
+
+export async function makeOutput(dir: string, shape: Vec3, chunk: Vec3 = [4, 4, 4]): Promise<string> {
+  await PrecomputedLayer.create(dir, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [4, 4, 40], chunkSize: chunk }));
+  return dir;
+}
+
+export function filterTask(input: string, layer: string, shape: Vec3, blockShape: Vec3, params: object = {}): BlockTask {
+  return {
+    name: 'filter',
+    module: new URL('./fixtures.ts', import.meta.url).href,
+    fn: 'boxFilter',
+    params,
+    inputs: { in: input },
+    outputs: { out: { layer } },
+    bounds: boxFromShape(shape),
+    blockShape,
+    margin: [1, 1, 1],
+  };
 }
 

@@ -109,6 +109,8 @@ export interface RunReport {
   /** The most blocks that were in flight at once, and their estimated bytes at that moment. */
   peakInFlight: number;
   peakBytes: number;
+  /** With redis: block jobs enqueued again because they vanished from Redis (restarted without persistence). */
+  requeued: number;
 }
 
 /** A block as sent to an executor (structured-clone and JSON safe apart from bigints in params). */

@@ -53,6 +53,9 @@ export interface Connection {
   count: number;
   /** Summed synapse size (voxels); 0 when sizes are unknown. */
   size_sum: number;
+  /** Cell names (edge-list cells), when the cells table has them. */
+  pre_name?: string | null;
+  post_name?: string | null;
 }
 
 /** Tabular result: column names and rows (for table/CSV/JSON output). */
@@ -153,12 +156,23 @@ export async function cellOutputs(store: ConnectomeStore, id: bigint, f: Synapse
 export async function connections(store: ConnectomeStore, q: SynapseQuery = {}): Promise<Connection[]> {
   const b = await synapseSource(store, q);
   const limit = q.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(q.limit))}` : '';
+  const cellsT = await store.tableRef('cells', q.version);
   const rows = await store.all(
-    `SELECT s.pre_pt_root_id AS pre, s.post_pt_root_id AS post, count(*) AS n, coalesce(sum(s.size), 0) AS sz
-     FROM ${b.from} ${whereSql(b)} GROUP BY 1, 2 ORDER BY n DESC, pre, post ${limit}`,
+    `SELECT c.*, a.name AS pre_name, p.name AS post_name FROM (
+       SELECT s.pre_pt_root_id AS pre, s.post_pt_root_id AS post, count(*) AS n, coalesce(sum(s.size), 0) AS sz
+       FROM ${b.from} ${whereSql(b)} GROUP BY 1, 2 ORDER BY n DESC, pre, post ${limit}) c
+     LEFT JOIN ${cellsT} a ON a.pt_root_id = c.pre LEFT JOIN ${cellsT} p ON p.pt_root_id = c.post
+     ORDER BY c.n DESC, c.pre, c.post`,
     b.params,
   );
-  return rows.map((r) => ({ pre_pt_root_id: r.pre as bigint, post_pt_root_id: r.post as bigint, count: Number(r.n), size_sum: Number(r.sz) }));
+  return rows.map((r) => ({
+    pre_pt_root_id: r.pre as bigint,
+    post_pt_root_id: r.post as bigint,
+    count: Number(r.n),
+    size_sum: Number(r.sz),
+    pre_name: (r.pre_name as string | null) ?? null,
+    post_name: (r.post_name as string | null) ?? null,
+  }));
 }
 
 export type MatrixMeasure = 'count' | 'binary' | 'size';
@@ -312,7 +326,12 @@ export function synapsesTable(rows: SynapseRecord[]): Table {
 }
 
 export function connectionsTable(rows: Connection[]): Table {
-  return { columns: ['pre_pt_root_id', 'post_pt_root_id', 'count', 'size_sum'], rows: rows.map((r) => [r.pre_pt_root_id, r.post_pt_root_id, r.count, r.size_sum]) };
+  const named = rows.some((r) => r.pre_name || r.post_name);
+  if (!named) return { columns: ['pre_pt_root_id', 'post_pt_root_id', 'count', 'size_sum'], rows: rows.map((r) => [r.pre_pt_root_id, r.post_pt_root_id, r.count, r.size_sum]) };
+  return {
+    columns: ['pre_name', 'post_name', 'pre_pt_root_id', 'post_pt_root_id', 'count', 'size_sum'],
+    rows: rows.map((r) => [r.pre_name, r.post_name, r.pre_pt_root_id, r.post_pt_root_id, r.count, r.size_sum]),
+  };
 }
 
 export function matrixTable(m: TypeMatrix): Table {

@@ -34,7 +34,7 @@ describe('wiring connectome / query / analyse', () => {
     expect(imp.imports[0]).toMatchObject({ table: 'synapses', inserted: 7, cells: 3 });
 
     const csv = await cli(['query', db, 'connections', '--pre', 'A', '--format', 'csv']);
-    expect(csv.trim().split('\n')).toEqual(['pre_pt_root_id,post_pt_root_id,count,size_sum', `${nameId('A')},${nameId('B')},3,3`, `${nameId('A')},${nameId('C')},2,2`]);
+    expect(csv.trim().split('\n')).toEqual(['pre_name,post_name,pre_pt_root_id,post_pt_root_id,count,size_sum', `A,B,${nameId('A')},${nameId('B')},3,3`, `A,C,${nameId('A')},${nameId('C')},2,2`]);
     const js = JSON.parse(await cli(['query', db, 'synapses', '--pre', 'A,B', '--post', 'A', '--json']));
     expect(js.length).toBe(1);
     expect(js[0].pre_pt_root_id).toBe(String(nameId('B'))); // ids as strings in JSON

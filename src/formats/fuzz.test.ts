@@ -159,7 +159,7 @@ describe('fuzz (seeded)', () => {
     expect(errors).toBeGreaterThan(10);
   });
 
-  it('HDF5: truncated files', async () => {
+  it('HDF5: truncated and mutated files', async () => {
     const dir = await tempDir();
     const f = path.join(dir, 'g.h5');
     const src = await openSource(await (async () => {
@@ -175,6 +175,14 @@ describe('fuzz (seeded)', () => {
       await fs.writeFile(path.join(dir, name), bytes.subarray(0, Math.floor(r() * bytes.length)));
       expect(await probe(`${path.join(dir, name)}#d`, name)).toBe('error');
     }
+    // random byte mutations anywhere (metadata or gzip chunks): a WiringError or a read, never another error
+    let errors = 0;
+    for (let i = 0; i < 60; i++) {
+      const name = `hm${i}.h5`;
+      await fs.writeFile(path.join(dir, name), mutate(bytes, r));
+      if ((await probe(`${path.join(dir, name)}#d`, name)) === 'error') errors++;
+    }
+    expect(errors).toBeGreaterThan(5);
     void openHdf5;
   });
 });

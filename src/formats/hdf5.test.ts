@@ -56,6 +56,28 @@ describe('hdf5', () => {
     await m.close();
   });
 
+  it('a damaged gzip chunk is a FormatError, not zeros', async () => {
+    const dir = await tempDir();
+    const f = path.join(dir, 'c.h5');
+    const v = Volume.from('uint8', [16, 16, 4], new Uint8Array(1024).map((_, i) => (i * 7) % 251));
+    await writeH5(f, 'd', v, 4);
+    const bytes = new Uint8Array(await fs.readFile(f));
+    // zlib streams start with 0x78; damage the deflate data right after every such header
+    let hits = 0;
+    for (let i = 0; i + 40 < bytes.length; i++) {
+      if (bytes[i] === 0x78 && (bytes[i] * 256 + bytes[i + 1]) % 31 === 0) {
+        for (let k = 2; k < 40; k++) bytes[i + k] ^= 0x5a;
+        hits++;
+        i += 40;
+      }
+    }
+    expect(hits).toBeGreaterThan(0);
+    await fs.writeFile(f, bytes);
+    const s = await openHdf5(`${f}#d`);
+    await expect(s.read(box([0, 0, 0], [16, 16, 4]))).rejects.toThrow(/c\.h5#d: reading .* failed inside the HDF5 library/);
+    await s.close();
+  });
+
   it('rejects a missing or non-HDF5 file clearly', async () => {
     const dir = await tempDir();
     await expect(openHdf5(path.join(dir, 'no.h5#x'))).rejects.toThrow(/no\.h5: HDF5 file not found/);

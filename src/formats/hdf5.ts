@@ -14,11 +14,11 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import h5wasm from 'h5wasm/node';
-import { type Box, type Vec3, boxIsEmpty, boxShape } from '../core/box.js';
+import { type Box, type Vec3, boxIsEmpty, boxShape, boxToString } from '../core/box.js';
 import type { DataType } from '../core/dtype.js';
 import { FormatError, UsageError } from '../core/errors.js';
 import { Volume } from '../core/volume.js';
-import { type ElementArray, checkReadBox, emptyVolume, gather, shapeFromNumpy } from './npy.js';
+import { type ElementArray, checkReadBox, emptyVolume, gather, numpyType, shapeFromNumpy } from './npy.js';
 import type { VolumeSource } from './source.js';
 
 type H5File = InstanceType<typeof h5wasm.File>;
@@ -37,10 +37,48 @@ const KNOWN_PLUGINS: Record<number, string> = {
   4: 'szip', 307: 'bzip2', 32000: 'lzf (h5py)', 32001: 'blosc', 32004: 'lz4', 32008: 'bitshuffle', 32015: 'zstd', 32026: 'blosc2',
 };
 
+interface H5Raw {
+  get_dataset_data(fileId: bigint, path: string, count: bigint[] | null, offset: bigint[] | null, strides: bigint[] | null, ptr: bigint): number;
+  _malloc(n: number): number;
+  _free(p: number): void;
+  HEAPU8: Uint8Array;
+}
 let ready: Promise<unknown> | undefined;
+let raw: H5Raw | undefined;
 export async function h5ready(): Promise<void> {
   ready ??= h5wasm.ready;
-  await ready;
+  raw = (await ready) as H5Raw;
+}
+
+/**
+ * Read a hyperslab as little-endian elements of numpy type `native`. Unlike Dataset.slice, this
+ * checks the HDF5 status: a chunk that fails to decompress (damaged data, missing filter) is a
+ * FormatError instead of silently reading as zeros.
+ */
+function readHyperslab(h5: H5File, dsPath: string, ranges: Array<[number, number]>, native: string, where: string, b: Box): ElementArray {
+  const M = raw!;
+  const t = numpyType(native, where);
+  const n = ranges.reduce((a, [lo, hi]) => a * (hi - lo), 1);
+  const nbytes = n * t.size;
+  const ptr = M._malloc(Math.max(1, nbytes));
+  if (!ptr) throw new FormatError(`cannot allocate ${nbytes} bytes in the wasm heap for a hyperslab read; read smaller boxes`, where);
+  try {
+    const status = M.get_dataset_data(
+      (h5 as unknown as { file_id: bigint }).file_id,
+      dsPath,
+      ranges.map(([lo, hi]) => BigInt(hi - lo)),
+      ranges.map(([lo]) => BigInt(lo)),
+      ranges.map(() => 1n),
+      BigInt(ptr),
+    );
+    if (status < 0) {
+      throw new FormatError(`reading (${boxToString(b)}) failed inside the HDF5 library (a damaged or undecodable chunk; status ${status})`, where);
+    }
+    const bytes = M.HEAPU8.slice(ptr, ptr + nbytes);
+    return new t.ctor(bytes.buffer, 0, n);
+  } finally {
+    M._free(ptr);
+  }
 }
 
 /** Split `file.h5#dataset/path` into file and dataset ('' when absent). */
@@ -184,16 +222,7 @@ export async function openHdf5(spec: string, opts: { voxelSize?: Vec3 } = {}): P
         if (closed) throw new UsageError('source is closed', where);
         const [bx, by, bz] = boxShape(b);
         const ranges: Array<[number, number]> = [[0, channels], [b.min[2], b.max[2]], [b.min[1], b.max[1]], [b.min[0], b.max[0]]].slice(4 - Math.max(nd, 1)) as Array<[number, number]>;
-        let raw: unknown;
-        try {
-          raw = dsRef.slice(ranges);
-        } catch (e) {
-          throw new FormatError(`reading a hyperslab failed (${(e as Error).message})`, where);
-        }
-        if (!raw || typeof raw !== 'object' || !('length' in (raw as object))) {
-          throw new FormatError('reading a hyperslab returned no data', where);
-        }
-        const arr = raw as ElementArray;
+        const arr = readHyperslab(h5, dsRef.path, ranges, native, where, b);
         const n = channels * bx * by * bz;
         if (arr.length !== n) throw new FormatError(`hyperslab returned ${arr.length} elements, expected ${n}`, where);
         const out = Volume.zeros(dtype, b, { channels, voxelSize });
@@ -207,14 +236,23 @@ export async function openHdf5(spec: string, opts: { voxelSize?: Vec3 } = {}): P
       async close() {
         if (!closed) {
           closed = true;
-          h5.close();
+          try {
+            h5.close();
+          } catch {
+            /* closing a damaged file can fail; nothing left to release */
+          }
         }
       },
     };
     return src;
   } catch (e) {
-    h5.close();
-    throw e;
+    try {
+      h5.close();
+    } catch {
+      /* already broken */
+    }
+    if (e instanceof UsageError || e instanceof FormatError) throw e;
+    throw new FormatError(`HDF5 metadata cannot be read (${(e as Error)?.message ?? String(e)}); the file may be damaged`, spec);
   }
 }
 

@@ -202,7 +202,24 @@ export function parseInfo(text: string, file: string): PrecomputedInfo {
 
 /** The `info` text we write: JSON, 2-space indent (key order and unknown keys as given). */
 export function stringifyInfo(info: PrecomputedInfo): string {
-  return JSON.stringify(info, (_k, v) => (typeof v === 'bigint' ? v.toString(10) : v), 2) + '\n';
+  return prettyJson(JSON.parse(JSON.stringify(info, (_k, v) => (typeof v === 'bigint' ? v.toString(10) : v))), '') + '\n';
+}
+
+/** JSON with 2-space indent, except that arrays of numbers stay on one line ([200, 100, 50]). */
+function prettyJson(v: unknown, indent: string): string {
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    if (v.every((x) => typeof x === 'number')) return `[${v.map((x) => JSON.stringify(x)).join(', ')}]`;
+    const inner = indent + '  ';
+    return `[\n${v.map((x) => inner + prettyJson(x, inner)).join(',\n')}\n${indent}]`;
+  }
+  if (typeof v === 'object' && v !== null) {
+    const entries = Object.entries(v);
+    if (entries.length === 0) return '{}';
+    const inner = indent + '  ';
+    return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${prettyJson(x, inner)}`).join(',\n')}\n${indent}}`;
+  }
+  return JSON.stringify(v);
 }
 
 /** Scale folder name from a resolution: `8_8_40` (integers written without a decimal point). */

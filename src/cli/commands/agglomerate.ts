@@ -8,7 +8,7 @@ import { relabel } from '../../stages/segment/agglomerate.js';
 import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segment/io.js';
 import { type AgglomerationMethod, type AgglomerationParams, boundaryMaps, computeAgglomeration, denseSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
 import { emit } from '../output.js';
-import { affinityOrder, parseNumberOption } from './supervoxels.js';
+import { affinityOrder, boundaryChannel, parseNumberOption } from './supervoxels.js';
 
 export function addAgglomerationOptions(cmd: Command): Command {
   return cmd
@@ -44,6 +44,7 @@ export function register(program: Command): Command {
     .requiredOption('--boundaries <source>', 'boundary probability map or affinities, same grid')
     .argument('<out-layer>', 'output precomputed segmentation layer folder')
     .option('--affinity-order <o>', '3-channel input: channel order xyz or zyx', 'xyz')
+    .option('--channel <c>', 'use channel c of a multi-channel map as the boundary probability')
     .option('--2d', 'only in-section contacts')
     .option('--overwrite', 'replace an existing layer')
     .option('--json', 'machine-readable output');
@@ -57,7 +58,7 @@ export function register(program: Command): Command {
       throw new UsageError(`--supervoxels ${opts.supervoxels} covers [${svVol.box.min}]..[${svVol.box.max}] but --boundaries ${opts.boundaries} covers [${bVol.box.min}]..[${bVol.box.max}]; they must share one grid`);
     }
     const sv = denseSupervoxels(svVol);
-    const maps = boundaryMaps(bVol, { affinityOrder: affinityOrder(opts.affinityOrder) });
+    const maps = boundaryMaps(bVol, { affinityOrder: affinityOrder(opts.affinityOrder), channel: boundaryChannel(opts.channel) });
     const res = computeAgglomeration(sv.labels, maps, params);
     const seg = relabel(sv.labels, res.map, new Uint32Array(sv.labels.length));
     const layer = await writeSegmentation(out, seg, { shape: svVol.shape, offset: svVol.box.min, voxelSize: svVol.voxelSize }, { overwrite: !!opts.overwrite });

@@ -5,7 +5,7 @@ import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segm
 import { boundaryMaps, computeAgglomeration, computeSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
 import { emit } from '../output.js';
 import { addAgglomerationOptions, agglomerationParams } from './agglomerate.js';
-import { addSupervoxelOptions, affinityOrder, supervoxelParams } from './supervoxels.js';
+import { addSupervoxelOptions, affinityOrder, boundaryChannel, supervoxelParams } from './supervoxels.js';
 
 export function register(program: Command): Command {
   const cmd = program
@@ -22,7 +22,7 @@ export function register(program: Command): Command {
     const t0 = performance.now();
     const aparams = await agglomerationParams(opts);
     const { vol } = await readWhole(opts.boundaries);
-    const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert });
+    const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert, channel: boundaryChannel(opts.channel) });
     const sparams = supervoxelParams(opts, vol.voxelSize);
     aparams.twoD = sparams.twoD;
     const sv = computeSupervoxels(maps, sparams);

@@ -28,6 +28,7 @@ export function addSupervoxelOptions(cmd: Command): Command {
     .option('--2d', 'per z section (anisotropic stacks)')
     .option('--invert', 'the map is high inside cells (e.g. a membrane-free probability): use 1 - value')
     .option('--affinity-order <o>', '3-channel input: channel order xyz or zyx (waterz/numpy files)', 'xyz')
+    .option('--channel <c>', 'use channel c of a multi-channel map as the boundary probability (e.g. a pixel classifier\'s boundary class)')
     .option('--high <a>', 'affinity watershed: affinity joining voxels into seeds (default 0.9)')
     .option('--low <a>', 'affinity watershed: edges below this are never crossed (default 0.0001)');
 }
@@ -51,6 +52,10 @@ export function supervoxelParams(opts: Record<string, string | boolean | undefin
   };
 }
 
+export function boundaryChannel(v: unknown): number | undefined {
+  return num(v, '--channel', { min: 0, integer: true });
+}
+
 export function affinityOrder(v: unknown): 'xyz' | 'zyx' {
   if (v === undefined || v === 'xyz' || v === 'zyx') return (v ?? 'xyz') as 'xyz' | 'zyx';
   throw new UsageError(`--affinity-order: expected xyz or zyx, got ${JSON.stringify(v)}`);
@@ -71,7 +76,7 @@ export function register(program: Command): Command {
     progress.start(3);
     const { vol } = await readWhole(opts.boundaries);
     progress.increment();
-    const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert });
+    const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert, channel: boundaryChannel(opts.channel) });
     const params = supervoxelParams(opts, vol.voxelSize);
     const sv = computeSupervoxels(maps, params);
     progress.increment();

@@ -8,7 +8,7 @@ import { supervoxelBodies, trainAgglomeration, EDGE_FEATURES } from '../../stage
 import { DEFAULT_CONTACT, boundaryMaps, denseSupervoxels } from '../../stages/segment/pipeline.js';
 import { buildRag } from '../../stages/segment/rag.js';
 import { emit } from '../output.js';
-import { affinityOrder, parseNumberOption } from './supervoxels.js';
+import { affinityOrder, boundaryChannel, parseNumberOption } from './supervoxels.js';
 
 export function register(program: Command): Command {
   return program
@@ -21,6 +21,7 @@ export function register(program: Command): Command {
     .option('--trees <n>', 'number of trees (default 100)')
     .option('--seed <n>', 'random seed (default 0)')
     .option('--affinity-order <o>', '3-channel input: channel order xyz or zyx', 'xyz')
+    .option('--channel <c>', 'use channel c of a multi-channel map as the boundary probability')
     .option('--2d', 'only in-section contacts')
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
@@ -31,7 +32,7 @@ export function register(program: Command): Command {
       }
       if (gtVol.dtype === 'float32' || gtVol.channels !== 1) throw new UsageError(`--gt ${opts.gt}: expected a 1-channel integer label volume`);
       const sv = denseSupervoxels(svVol);
-      const maps = boundaryMaps(bVol, { affinityOrder: affinityOrder(opts.affinityOrder) });
+      const maps = boundaryMaps(bVol, { affinityOrder: affinityOrder(opts.affinityOrder), channel: boundaryChannel(opts.channel) });
       const rag = buildRag(sv.labels, maps.boundary, maps.shape, { contact: DEFAULT_CONTACT, twoD: !!opts['2d'], affinities: maps.affinities });
       const body = supervoxelBodies(sv.labels, gtVol.data as Exclude<LabelArray, Float32Array> as Uint32Array, rag.nNodes);
       const trees = parseNumberOption(opts.trees, '--trees', { min: 1, integer: true }) ?? 100;

@@ -37,15 +37,20 @@ function toUnitFloat(vol: Volume, c: number): Float32Array {
 }
 
 /** Normalise a boundary (1 channel) or affinity (3 channels) volume. */
-export function boundaryMaps(vol: Volume, opts: { affinityOrder?: 'xyz' | 'zyx'; invert?: boolean } = {}): BoundaryMaps {
+export function boundaryMaps(vol: Volume, opts: { affinityOrder?: 'xyz' | 'zyx'; invert?: boolean; channel?: number } = {}): BoundaryMaps {
   const shape = vol.shape;
   const n = vol.voxels;
-  if (vol.channels === 1) {
-    const b = toUnitFloat(vol, 0);
+  if (opts.channel !== undefined && !(Number.isInteger(opts.channel) && opts.channel >= 0 && opts.channel < vol.channels)) {
+    throw new UsageError(`boundary channel ${opts.channel} does not exist; the map has ${vol.channels} channel(s) (0..${vol.channels - 1})`);
+  }
+  if (vol.channels === 1 || opts.channel !== undefined) {
+    const b = toUnitFloat(vol, opts.channel ?? 0);
     if (opts.invert) for (let i = 0; i < n; i++) b[i] = 1 - b[i];
     return { boundary: b, shape };
   }
-  if (vol.channels !== 3) throw new UsageError(`boundary map has ${vol.channels} channels; expected 1 (boundary probability) or 3 (affinities)`);
+  if (vol.channels !== 3) {
+    throw new UsageError(`boundary map has ${vol.channels} channels; expected 1 (boundary probability) or 3 (affinities), or pick the boundary class with --channel C (e.g. --channel 1 for a pixel classifier's boundary class)`);
+  }
   const order = opts.affinityOrder ?? 'xyz';
   const affinities = new Float32Array(3 * n);
   for (let c = 0; c < 3; c++) {

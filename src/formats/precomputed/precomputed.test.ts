@@ -19,6 +19,7 @@ import {
   makeInfo,
   murmurhash3_x86_128,
   murmurhash3_x86_128_bytes,
+  murmurhash3_x86_128_uint64,
   parseInfo,
   shardFileName,
   shardShape,
@@ -44,6 +45,17 @@ describe('murmurhash3_x86_128', () => {
     }
     const final = murmurhash3_x86_128(hashes, 0);
     expect(final[0]).toBe(0xb3ece62a);
+  });
+  it("matches Neuroglancer's sharding hash on uint64 chunk ids (values from its util/hash.js)", () => {
+    // murmurHash3_x86_128Hash64Bits_Bigint(0, id) from npm neuroglancer@2.41.2.
+    const ref: Array<[bigint, bigint]> = [
+      [0n, 5148371408780832321n],
+      [1n, 16770674756601302682n],
+      [2n ** 53n + 1n, 16131450183714694040n],
+      [864691135639556411n, 14460551745409796128n],
+      [2n ** 64n - 1n, 6291360166951214362n],
+    ];
+    for (const [id, h] of ref) expect(murmurhash3_x86_128_uint64(id)).toBe(h);
   });
   it('hashes the empty key with seed 0 to zero', () => {
     expect(murmurhash3_x86_128(new Uint8Array(0), 0)).toEqual([0, 0, 0, 0]);

@@ -116,3 +116,16 @@ describeData('gala-medulla', 'image stack: gala-medulla PNG slices equal the HDF
     await h5.close();
   });
 });
+
+describeData('isbi2012', 'image stack: ISBI 2012 slices 0..19.png in natural order', () => {
+  it('z = k holds k.png (not the lexicographic 10.png after 1.png)', async () => {
+    const s = await openImageStack(dataPath('isbi2012/train/image'));
+    expect(s.shape).toEqual([512, 512, 20]);
+    expect(s.files.map((f) => path.basename(f))).toEqual(Array.from({ length: 20 }, (_, i) => `${i}.png`));
+    for (const z of [2, 10, 19]) {
+      const { data } = await sharp(dataPath('isbi2012/train/image', `${z}.png`)).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+      const v = await s.read(box([0, 0, z], [512, 512, z + 1]));
+      expect(Buffer.compare(Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength), data)).toBe(0);
+    }
+  });
+});

@@ -148,16 +148,16 @@ function sourceFromChunked(
       // array index range of the box on each array dimension
       const lo = new Array<number>(nd).fill(0);
       const hi = arr.shape.slice();
-      const local = (a: number, v: number) => v; // array index = local voxel index (offset only shifts the global frame)
-      const set = (i: number, a: number, b0: number, b1: number) => {
+      // array index = global voxel - offset (the offset only moves the volume in the global frame)
+      const set = (i: number, b0: number, b1: number) => {
         if (i >= 0) {
-          lo[i] = local(a, b0);
-          hi[i] = local(a, b1);
+          lo[i] = b0;
+          hi[i] = b1;
         }
       };
-      set(ax.x, 0, b.min[0] - o.offset[0], b.max[0] - o.offset[0]);
-      set(ax.y, 1, b.min[1] - o.offset[1], b.max[1] - o.offset[1]);
-      set(ax.z, 2, b.min[2] - o.offset[2], b.max[2] - o.offset[2]);
+      set(ax.x, b.min[0] - o.offset[0], b.max[0] - o.offset[0]);
+      set(ax.y, b.min[1] - o.offset[1], b.max[1] - o.offset[1]);
+      set(ax.z, b.min[2] - o.offset[2], b.max[2] - o.offset[2]);
       const glo = lo.map((v, i) => Math.floor(v / arr.chunks[i]));
       const ghi = hi.map((v, i) => Math.ceil(v / arr.chunks[i]));
       const coords = glo.slice();

@@ -106,6 +106,10 @@ describe('queries', () => {
       expect(m.postTypes).toEqual(T);
       expect(m.values).toEqual(expectM(measure));
     }
+    const prob = await typeMatrix(store, { measure: 'probability' });
+    const bin = expectM('binary', (s) => s.pre_pt_root_id !== s.post_pt_root_id);
+    const nOf = (t: string) => cells.filter((c) => c.type === t).length;
+    T.forEach((a, i) => T.forEach((b, j) => expect(prob.values[i][j]).toBeCloseTo(bin[i][j] / (nOf(a) * nOf(b) - (a === b ? nOf(a) : 0)), 12)));
     const withU = await typeMatrix(store, { untyped: '?' });
     const total = withU.values.flat().reduce((a, b) => a + b, 0);
     expect(total).toBe(400);

@@ -175,7 +175,7 @@ export async function connections(store: ConnectomeStore, q: SynapseQuery = {}):
   }));
 }
 
-export type MatrixMeasure = 'count' | 'binary' | 'size';
+export type MatrixMeasure = 'count' | 'binary' | 'size' | 'probability';
 
 export interface TypeMatrix {
   measure: MatrixMeasure;
@@ -183,7 +183,8 @@ export interface TypeMatrix {
   preTypes: string[];
   /** Column labels: postsynaptic cell types. */
   postTypes: string[];
-  /** values[i][j] from preTypes[i] to postTypes[j]. count: synapses; binary: connected cell pairs; size: summed size. */
+  /** values[i][j] from preTypes[i] to postTypes[j]. count: synapses; binary: connected cell pairs; size: summed size;
+   * probability: connected pairs / ordered pairs of distinct cells of the two types in the cells table. */
   values: number[][];
 }
 
@@ -213,13 +214,31 @@ async function typeJoin(store: ConnectomeStore, o: TypeMatrixOptions): Promise<{
  */
 export async function typeMatrix(store: ConnectomeStore, o: TypeMatrixOptions = {}): Promise<TypeMatrix> {
   const measure = o.measure ?? 'count';
+  if (measure === 'probability') {
+    const bin = assembleMatrix(await typeMatrixRows(store, { ...o, measure: 'binary', excludeSelf: true }, undefined), 'binary');
+    const cellsT = await store.tableRef('cells', o.version);
+    const cs = o.classificationSystem !== undefined ? ` AND classification_system = $1` : '';
+    const counts = new Map<string, number>();
+    const label = o.untyped !== undefined ? `coalesce(cell_type, $${cs ? 2 : 1})` : 'cell_type';
+    const params = [...(cs ? [o.classificationSystem!] : []), ...(o.untyped !== undefined ? [o.untyped] : [])];
+    for (const r of await store.all(`SELECT ${label} AS t, count(*) AS n FROM ${cellsT} WHERE TRUE${cs} GROUP BY 1`, params)) {
+      if (r.t !== null) counts.set(String(r.t), Number(r.n));
+    }
+    const values = bin.preTypes.map((a, i) =>
+      bin.postTypes.map((b, j) => {
+        const pairs = (counts.get(a) ?? 0) * (counts.get(b) ?? 0) - (a === b ? (counts.get(a) ?? 0) : 0);
+        return pairs > 0 ? bin.values[i][j] / pairs : 0;
+      }),
+    );
+    return { measure, preTypes: bin.preTypes, postTypes: bin.postTypes, values };
+  }
   const rows = await typeMatrixRows(store, o, undefined);
   return assembleMatrix(rows, measure);
 }
 
 async function typeMatrixRows(store: ConnectomeStore, o: TypeMatrixOptions, extraSelect: string | undefined): Promise<Record<string, unknown>[]> {
   const measure = o.measure ?? 'count';
-  if (!['count', 'binary', 'size'].includes(measure)) throw new UsageError(`measure ${JSON.stringify(measure)}: expected count, binary or size`);
+  if (!['count', 'binary', 'size'].includes(measure)) throw new UsageError(`measure ${JSON.stringify(measure)}: expected count, binary, size or probability`);
   const b = await synapseSource(store, o);
   const t = await typeJoin(store, o);
   const ex = extraSelect ? `, ${extraSelect} AS g` : ', NULL AS g';

@@ -73,7 +73,7 @@ export async function runQuery(store: ConnectomeStore, what: string, args: strin
     }
     case 'matrix': {
       const measure = (opts.measure as string) ?? 'count';
-      if (!['count', 'binary', 'size'].includes(measure)) throw new UsageError(`--measure ${measure}: expected count, binary or size`);
+      if (!['count', 'binary', 'size', 'probability'].includes(measure)) throw new UsageError(`--measure ${measure}: expected count, binary, size or probability`);
       const o = { ...f, measure: measure as MatrixMeasure, untyped: opts.untyped as string | undefined, classificationSystem: opts.classificationSystem as string | undefined };
       if (opts.splitBy === 'compartment') {
         const m = await typeMatrixByCompartment(store, o);
@@ -115,7 +115,7 @@ export function register(program: Command): Command {
     .argument('[args...]', 'inputs/outputs: a cell id or name; cells: ids or names')
     .option('--pre <ids>', 'presynaptic cells (ids or names, comma-separated)')
     .option('--post <ids>', 'postsynaptic cells (with --pre: both must hold)')
-    .option('--measure <m>', 'matrix: count | binary | size', 'count')
+    .option('--measure <m>', 'matrix: count | binary | size | probability (connected pairs / cell pairs)', 'count')
     .option('--split-by <what>', 'matrix: compartment (one matrix per target compartment)')
     .option('--untyped <label>', 'matrix: group cells without a type under this label (default: leave them out)')
     .option('--classification-system <s>', 'matrix: only cell types of this classification system')

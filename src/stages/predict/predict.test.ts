@@ -8,22 +8,9 @@ import { Forest } from '../../ml/forest.js';
 import { featureConfig, featureMargin } from './features.js';
 import { PixelModel } from './model.js';
 import { predictPixelsBlock, predictPixelsTask, predictVolume } from './predict.js';
+import { rocAuc } from './metrics.js';
 import { syntheticEm } from './synthetic.js';
 import { classesFromLabels, classesFromSegmentation, memorySource, trainPixelClassifier } from './training.js';
-
-export function rocAuc(score: Float32Array, truth: Uint8Array): number {
-  const idx = Array.from(score.keys()).sort((a, b) => score[a] - score[b]);
-  let pos = 0, neg = 0, rankSum = 0;
-  for (let r = 0; r < idx.length; ) {
-    let q = r;
-    while (q < idx.length && score[idx[q]] === score[idx[r]]) q++;
-    const avg = (r + q - 1) / 2 + 1;
-    for (let j = r; j < q; j++) if (truth[idx[j]]) rankSum += avg;
-    r = q;
-  }
-  for (const t of truth) t ? pos++ : neg++;
-  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
-}
 
 const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6, 3.5], dims: 3 });
 
@@ -124,6 +111,19 @@ describe('pixel classifier', async () => {
     await fs.writeFile(path.join(dir, 'junk'), 'junk');
     await expect(PixelModel.load(path.join(dir, 'junk'))).rejects.toThrow(/WRF1/);
     await expect(PixelModel.load(path.join(dir, 'none'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('scores: exact AUC with ties, pixel error and F1', async () => {
+    const { binaryScores } = await import('./metrics.js');
+    const s = Float32Array.of(0.1, 0.4, 0.35, 0.8, 0.4, 0.9);
+    const t = Uint8Array.of(0, 0, 1, 1, 1, 255);
+    // pairs (pos, neg): 0.35>0.1, 0.35<0.4 ; 0.8>both ; 0.4>0.1, 0.4=0.4 -> (1+0+2+1+0.5)/6
+    expect(rocAuc(s, t)).toBeCloseTo(4.5 / 6, 12);
+    const b = binaryScores(s, t, 0.5);
+    expect(b.voxels).toBe(5);
+    expect(b.pixelError).toBeCloseTo(2 / 5, 12);
+    expect(b.precision).toBe(1);
+    expect(b.recall).toBeCloseTo(1 / 3, 12);
   });
 
   it('maps dense labels and rejects segmentations passed as labels', () => {

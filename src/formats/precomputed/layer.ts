@@ -4,7 +4,7 @@
 // This module is a format: it knows nothing of the scheduler.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { type Box, type Vec3, boxContains, boxFromShape, boxIsEmpty, boxShape, boxToString } from '../../core/box.js';
+import { type Box, type Vec3, boxContains, boxEquals, boxFromShape, boxIsEmpty, boxShape, boxToString } from '../../core/box.js';
 import { ChunkGrid } from '../../core/chunks.js';
 import { type AnyTypedArray, type DataType, bytesPerElement } from '../../core/dtype.js';
 import { FormatError, UsageError } from '../../core/errors.js';
@@ -292,6 +292,7 @@ export class PrecomputedLayer {
     const f = this.format(s);
     const chunkVolume = async (g: Vec3): Promise<{ cb: Box; data: AnyTypedArray }> => {
       const cb = grid.chunkBox(g);
+      if (boxEquals(vol.box, cb)) return { cb, data: vol.data };
       if (boxContains(vol.box, cb)) return { cb, data: vol.crop(cb).data };
       const merged = await this.readBox(cb, scale);
       copyBox(vol, merged);

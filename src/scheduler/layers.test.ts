@@ -20,7 +20,7 @@ describe('runs that write precomputed layers', () => {
   it('give byte-identical output for every block shape and worker count (3x3x3 box filter, margin 1)', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [20, 14, 9];
-    const input = await makeInput(dir, shape);
+    const input = await makeInput(dir, shape, 'precomputed');
     let reference: Map<string, Buffer> | undefined;
     for (const [blockShape, workers, budget] of [
       [[20, 16, 12], 1],
@@ -54,6 +54,11 @@ describe('runs that write precomputed layers', () => {
         expect(res.get(10, 7, 4)).toBeCloseTo(inner / 27, 3);
       } else expectSameFiles(reference, snap, `blocks ${blockShape}, ${workers} worker(s)`);
     }
+    // The same input as an .npy file, opened through openSource: the same output.
+    const npy = await makeInput(dir, shape, 'npy');
+    const out = await makeOutput(path.join(dir, 'out-npy'), shape);
+    await runTasks([filterTask(npy, out, shape, [8, 8, 8])], { stateDir: path.join(dir, 'state-npy'), workers: 1, json: true });
+    expectSameFiles(reference!, await snapshot(out), 'npy input');
   });
 
   it('rejects block shapes and bounds that do not fit the output chunks, and wrong volumes from a block', async () => {
@@ -73,7 +78,7 @@ describe('runs that write precomputed layers', () => {
   it('resumes a run killed with SIGKILL at a random moment to byte-identical output', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [24, 16, 8];
-    const input = await makeInput(dir, shape);
+    const input = await makeInput(dir, shape, 'precomputed');
     const task = (layer: string) => filterTask(input, layer, shape, [4, 4, 4], { sleepMs: 30 });
     const clean = await makeOutput(path.join(dir, 'clean'), shape);
     await runTasks([task(clean)], { stateDir: path.join(dir, 'clean-state'), workers: 2, json: true });

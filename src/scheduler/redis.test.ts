@@ -100,7 +100,7 @@ describe('distributed runs on Redis (BullMQ)', () => {
   it('resumes a whole run killed with SIGKILL to byte-identical output (box filter layer)', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [24, 16, 8];
-    const input = await makeInput(dir, shape);
+    const input = await makeInput(dir, shape, 'precomputed');
     const task = (layer: string) => ({ ...filterTask(input, layer, shape, [4, 4, 4], { sleepMs: 40 }), name: 'k' });
     const out = await makeOutput(path.join(dir, 'killed'), shape);
     const stateDir = path.join(dir, 'state');

@@ -182,10 +182,18 @@ export function noise(dtype: 'uint8' | 'uint16' | 'uint64', shape: Vec3, seed = 
   return v;
 }
 
-export async function makeInput(dir: string, shape: Vec3): Promise<string> {
-  const file = path.join(dir, 'in.npy');
-  await writeNpy(file, noise('uint16', shape));
-  return file;
+/** A uint16 input volume: an .npy file (read through openSource) or a precomputed layer folder. */
+export async function makeInput(dir: string, shape: Vec3, form: 'npy' | 'precomputed' = 'npy'): Promise<string> {
+  const vol = noise('uint16', shape);
+  if (form === 'npy') {
+    const file = path.join(dir, 'in.npy');
+    await writeNpy(file, vol);
+    return file;
+  }
+  const layerDir = path.join(dir, 'in-layer');
+  const layer = await PrecomputedLayer.create(layerDir, makeInfo({ type: 'image', dtype: 'uint16', shape, voxelSize: [4, 4, 40], chunkSize: [8, 8, 8] }));
+  await layer.writeBox(vol);
+  return layerDir;
 }
 
 export async function makeOutput(dir: string, shape: Vec3, chunk: Vec3 = [4, 4, 4]): Promise<string> {

@@ -201,3 +201,15 @@ describe('edge cases', () => {
     expect(await readBlockData(stateDir, 'one')).toEqual([{ blockIndex: [0, 0, 0], box: { min: [5, 5, 5], max: [6, 6, 6] }, data: { sum: 0, id: 864691135639556411n } }]);
   });
 });
+
+describe('progress', () => {
+  it('counts every block once, resumed blocks included', async () => {
+    const stateDir = await tempDir();
+    const events: string[] = [];
+    let done = 0;
+    const progress = { start: (n: number) => events.push(`start ${n}`), increment: (n = 1) => void (done += n), stop: () => events.push(`stop ${done}`) };
+    await runTasks([task({ name: 'a', bounds: boxFromShape([8, 4, 4]) })], { stateDir, workers: 1, progress });
+    await runTasks([task({ name: 'a', bounds: boxFromShape([8, 4, 4]) }), task({ name: 'b' })], { stateDir, workers: 2, progress: { ...progress, start: (n: number) => { done = 0; events.push(`start ${n}`); } } });
+    expect(events).toEqual(['start 2', 'stop 2', 'start 14', 'stop 14']);
+  });
+});

@@ -76,7 +76,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addHook('onClose', async () => {
     await store?.close();
   });
-  app.setErrorHandler((err, _req, reply) => {
+  app.setErrorHandler((error, _req, reply) => {
+    const err = error instanceof Error ? error : new Error(String(error));
     const status = err instanceof HttpError ? err.status : err instanceof WiringError ? 400 : (err as { statusCode?: number }).statusCode ?? 500;
     return sendJson(reply.code(status), { error: err.message });
   });

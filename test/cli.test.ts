@@ -1,0 +1,130 @@
+// End-to-end tests of the `wiring` command as a user runs it (the compiled CLI; `npm test` builds first).
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, dataPath, describeData, tempDir } from './data.js';
+
+const exec = promisify(execFile);
+const BIN = path.join(REPO_ROOT, 'bin', 'wiring.js');
+
+async function wiring(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { maxBuffer: 1 << 26 });
+    return { stdout, stderr, code: 0 };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+async function wiringJson(...args: string[]): Promise<any> {
+  const r = await wiring(...args, '--json');
+  if (r.code !== 0) throw new Error(`wiring ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** A C-order (z, y, x) .npy file written independently of the project's own NPY code. */
+async function writeNpy(file: string, descr: string, shapeZYX: number[], data: ArrayBufferView): Promise<void> {
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shapeZYX.join(', ')}), }`;
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const pre = Buffer.alloc(10);
+  pre.write('\x93NUMPY', 0, 'latin1');
+  pre[6] = 1;
+  pre[7] = 0;
+  pre.writeUInt16LE(header.length, 8);
+  await fs.writeFile(file, Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await tempDir('wiring-cli-');
+});
+
+describe('wiring --help', () => {
+  it('lists the commands', async () => {
+    const r = await wiring('--help');
+    expect(r.code).toBe(0);
+    for (const c of ['import', 'export', 'info', 'downsample']) expect(r.stdout).toContain(c);
+  });
+});
+
+describe('import -> info -> downsample -> export', () => {
+  const [sx, sy, sz] = [70, 50, 20];
+  it('round-trips an image exactly and builds a pyramid', async () => {
+    const img = new Uint8Array(sx * sy * sz);
+    for (let i = 0; i < img.length; i++) img[i] = (i * 2654435761) >>> 24;
+    const npy = path.join(dir, 'raw.npy');
+    await writeNpy(npy, '|u1', [sz, sy, sx], img);
+    const layer = path.join(dir, 'ds', 'raw');
+    const imported = await wiringJson('import', npy, layer, '--voxel-size', '8,8,40', '--chunk-size', '32,32,8');
+    expect(imported.type).toBe('image');
+    const info = await wiringJson('info', layer);
+    expect(info).toMatchObject({ type: 'image', data_type: 'uint8', size: [sx, sy, sz], voxel_size: [8, 8, 40], chunk_size: [32, 32, 8], encoding: 'raw' });
+    const ds = await wiringJson('downsample', layer);
+    expect(ds.scales.length).toBeGreaterThan(1);
+    expect(ds.scales[1]).toMatchObject({ voxel_size: [16, 16, 40], size: [35, 25, 20] });
+    const out = path.join(dir, 'raw-out.npy');
+    await wiringJson('export', layer, out);
+    const back = await fs.readFile(out);
+    expect(Buffer.compare(back.subarray(back.length - img.length), Buffer.from(img))).toBe(0);
+  });
+
+  it('keeps uint64 segment ids above 2^53 exact and downsamples labels by mode', async () => {
+    const ids = new BigUint64Array(sx * sy * sz);
+    const big = 864691135639556411n;
+    for (let z = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++) ids[x + sx * (y + sy * z)] = big + BigInt(Math.floor(x / 10));
+    const npy = path.join(dir, 'seg.npy');
+    await writeNpy(npy, '<u8', [sz, sy, sx], ids);
+    const layer = path.join(dir, 'ds', 'seg');
+    await wiringJson('import', npy, layer, '--voxel-size', '8,8,8', '--chunk-size', '32,32,8');
+    const info = await wiringJson('info', layer);
+    expect(info).toMatchObject({ type: 'segmentation', data_type: 'uint64', encoding: 'compressed_segmentation' });
+    await wiringJson('downsample', layer, '--levels', '1');
+    const out = path.join(dir, 'seg-out.npy');
+    await wiringJson('export', layer, out);
+    const back = await fs.readFile(out);
+    const tail = back.subarray(back.length - ids.byteLength);
+    expect(Buffer.compare(tail, Buffer.from(ids.buffer))).toBe(0);
+    const coarse = path.join(dir, 'seg-coarse.npy');
+    await wiringJson('export', layer, coarse, '--scale', '1');
+    const cb = await fs.readFile(coarse);
+    const cv = new BigUint64Array(cb.buffer.slice(cb.byteOffset + cb.length - 35 * 25 * 10 * 8, cb.byteOffset + cb.length));
+    expect(cv[0]).toBe(big);
+    expect(cv[6]).toBe(big + 1n); // coarse x=6 covers fine x=12,13
+  });
+
+  it('gives clear errors for bad input', async () => {
+    const missing = await wiring('info', path.join(dir, 'nope'));
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/nope/);
+    const bad = await wiring('import', path.join(dir, 'raw.npy'), path.join(dir, 'x'), '--voxel-size', '8,8');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--voxel-size.*X,Y,Z/);
+    const json = await wiring('info', path.join(dir, 'nope'), '--json');
+    expect(JSON.parse(json.stdout).error).toMatch(/nope/);
+  });
+});
+
+describeData('gala-medulla', 'import of real volumes', () => {
+  it('imports the gala PNG stack and HDF5 raw to the same layer content', async () => {
+    const a = path.join(dir, 'gala', 'png');
+    const b = path.join(dir, 'gala', 'h5');
+    await wiringJson('import', dataPath('gala-medulla', 'train-image-png'), a, '--voxel-size', '10,10,10');
+    await wiringJson('import', `${dataPath('gala-medulla', 'train-image.h5')}#stack`, b, '--voxel-size', '10,10,10');
+    const ia = await wiringJson('info', a);
+    expect(ia.size).toEqual([200, 100, 50]);
+    await wiringJson('export', a, path.join(dir, 'gala', 'a.npy'));
+    await wiringJson('export', b, path.join(dir, 'gala', 'b.npy'));
+    const [fa, fb] = await Promise.all([fs.readFile(path.join(dir, 'gala', 'a.npy')), fs.readFile(path.join(dir, 'gala', 'b.npy'))]);
+    expect(Buffer.compare(fa, fb)).toBe(0);
+  });
+  it('rejects the LZF-compressed HDF5 file with a clear error', async () => {
+    const r = await wiring('import', `${dataPath('gala-medulla', 'train-gt.lzf.h5')}#stack`, path.join(dir, 'gala', 'lzf'));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/train-gt\.lzf\.h5/);
+    expect(r.stderr).toMatch(/LZF|filter/i);
+  });
+});

@@ -509,11 +509,10 @@ export class Forest {
     if (x.length !== n * F) throw new UsageError(`random forest: ${x.length} feature values for ${n} samples x ${F} features`);
     if (out.length !== n * K) throw new UsageError(`random forest: output has ${out.length} values, expected ${n * K}`);
     const { roots, leafProb, child } = this.trees;
-    const packed = this.packed();
+    const { nodes, thr } = this.packed();
     const F1 = F + 1;
-    const pf = new Float32Array(packed.buffer, packed.byteOffset, packed.length);
     const T = roots.length;
-    const CH = 1024;
+    const CH = 2048;
     const xs = new Float32Array(CH * F1);
     const acc = new Float32Array(CH * K);
     const inv = 1 / T;
@@ -528,22 +527,23 @@ export class Forest {
       } else for (let i = 0; i < m; i++) xs.set(x.subarray((c0 + i) * F, (c0 + i + 1) * F), i * F1);
       acc.fill(0);
       for (let t = 0; t < T; t++) {
-        const root = roots[t] * 3;
-        // four walks in lockstep hide memory latency. Packed nodes: [feature, threshold bits, child];
-        // leaves are [F, +Inf, self] (xs rows carry a dummy feature F), so finished walks stay put.
+        const root = roots[t];
+        // Four walks in lockstep hide memory latency; the step is branch-free (child + (x > thr)).
+        // nodes = [feature, child] per node; leaves are [F, self] with thr +Inf (xs rows carry a dummy
+        // feature F = 0), so finished walks stay put until all four are done.
         let i = 0;
         for (; i + 3 < m; i += 4) {
           let a = root, b = root, c = root, d = root;
           const xa = i * F1, xb = xa + F1, xc = xb + F1, xd = xc + F1;
-          let fa = packed[a], fb = packed[b], fc = packed[c], fd = packed[d];
+          let fa = nodes[2 * a], fb = fa, fc = fa, fd = fa;
           while (fa !== F || fb !== F || fc !== F || fd !== F) {
-            a = 3 * (packed[a + 2] + (xs[xa + fa] <= pf[a + 1] ? 0 : 1));
-            b = 3 * (packed[b + 2] + (xs[xb + fb] <= pf[b + 1] ? 0 : 1));
-            c = 3 * (packed[c + 2] + (xs[xc + fc] <= pf[c + 1] ? 0 : 1));
-            d = 3 * (packed[d + 2] + (xs[xd + fd] <= pf[d + 1] ? 0 : 1));
-            fa = packed[a]; fb = packed[b]; fc = packed[c]; fd = packed[d];
+            a = nodes[2 * a + 1] + ((xs[xa + fa] > thr[a]) as unknown as number);
+            b = nodes[2 * b + 1] + ((xs[xb + fb] > thr[b]) as unknown as number);
+            c = nodes[2 * c + 1] + ((xs[xc + fc] > thr[c]) as unknown as number);
+            d = nodes[2 * d + 1] + ((xs[xd + fd] > thr[d]) as unknown as number);
+            fa = nodes[2 * a]; fb = nodes[2 * b]; fc = nodes[2 * c]; fd = nodes[2 * d];
           }
-          const la = child[a / 3] * K, lb = child[b / 3] * K, lc = child[c / 3] * K, ld = child[d / 3] * K;
+          const la = child[a] * K, lb = child[b] * K, lc = child[c] * K, ld = child[d] * K;
           const ab = i * K;
           for (let k = 0; k < K; k++) {
             acc[ab + k] += leafProb[la + k];
@@ -554,13 +554,13 @@ export class Forest {
         }
         for (; i < m; i++) {
           let node = root;
-          let f = packed[node];
+          let f = nodes[2 * node];
           const xb = i * F1;
           while (f !== F) {
-            node = 3 * (packed[node + 2] + (xs[xb + f] <= pf[node + 1] ? 0 : 1));
-            f = packed[node];
+            node = nodes[2 * node + 1] + ((xs[xb + f] > thr[node]) as unknown as number);
+            f = nodes[2 * node];
           }
-          const lb = child[node / 3] * K;
+          const lb = child[node] * K;
           const ab = i * K;
           for (let k = 0; k < K; k++) acc[ab + k] += leafProb[lb + k];
         }
@@ -573,23 +573,24 @@ export class Forest {
     return out;
   }
 
-  private packedNodes?: Int32Array;
+  private packedNodes?: { nodes: Int32Array; thr: Float32Array };
 
-  /** Nodes interleaved as [feature, threshold (float32 bits), child] for cache-friendly prediction. */
-  private packed(): Int32Array {
+  /** Prediction layout: nodes [feature, child] (leaves [F, self]) and thresholds (leaves +Inf). */
+  private packed(): { nodes: Int32Array; thr: Float32Array } {
     if (this.packedNodes) return this.packedNodes;
     const { feature, threshold, child } = this.trees;
-    const p = new Int32Array(feature.length * 3);
-    const pf = new Float32Array(p.buffer);
+    const N = feature.length;
+    const nodes = new Int32Array(N * 2);
+    const thr = new Float32Array(N);
     const F = this.nFeatures;
-    for (let i = 0; i < feature.length; i++) {
+    for (let i = 0; i < N; i++) {
       const leaf = feature[i] < 0;
-      p[3 * i] = leaf ? F : feature[i];
-      pf[3 * i + 1] = leaf ? Infinity : threshold[i];
-      p[3 * i + 2] = leaf ? i : child[i];
+      nodes[2 * i] = leaf ? F : feature[i];
+      nodes[2 * i + 1] = leaf ? i : child[i];
+      thr[i] = leaf ? Infinity : threshold[i];
     }
-    this.packedNodes = p;
-    return p;
+    this.packedNodes = { nodes, thr };
+    return this.packedNodes;
   }
 
   toBytes(): Uint8Array {

@@ -176,5 +176,7 @@ describe('openSource', () => {
     await fs.mkdir(path.join(dir, 'empty'));
     await expect(openSource(path.join(dir, 'empty'))).rejects.toThrow(/holds no \.png/);
     expect(existsSync(dir)).toBe(true);
+    await exportVolume(memSource(ramp('uint8', [2, 2, 2])), path.join(dir, 'v.npy'));
+    await expect(openSource(path.join(dir, 'v.npy'), { scale: 1 })).rejects.toThrow(/only scale 0/);
   });
 });

@@ -43,6 +43,20 @@ async function magic(file: string): Promise<Uint8Array> {
  * The returned source reads sub-boxes in global voxel coordinates [x, y, z].
  */
 export async function openSource(spec: string, opts: { scale?: number; voxelSize?: Vec3 } = {}): Promise<VolumeSource> {
+  const src = await openAny(spec, opts);
+  // formats without scales must not silently ignore a requested scale
+  if ((opts.scale ?? 0) !== 0 && ['npy', 'hdf5', 'image-stack', 'tiff'].includes(src.format)) {
+    await src.close();
+    throw new UsageError(`scale ${opts.scale} requested, but a ${src.format} source has only scale 0`, spec);
+  }
+  if (opts.scale !== undefined && (!Number.isInteger(opts.scale) || opts.scale < 0)) {
+    await src.close();
+    throw new UsageError(`scale must be a whole number >= 0, got ${opts.scale}`, spec);
+  }
+  return src;
+}
+
+async function openAny(spec: string, opts: { scale?: number; voxelSize?: Vec3 }): Promise<VolumeSource> {
   if (typeof spec !== 'string' || spec.trim() === '') throw usage(String(spec), 'no source given');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw usage(spec, 'remote URLs are not supported; give a local path');
   const hash = spec.indexOf('#');

@@ -18,6 +18,7 @@ export { type ChunkFormat, decodeChunk, encodeChunk, isGzip, maybeGunzip } from 
 export { type LabelArray, encodeCompressedSegmentation, decodeCompressedSegmentation } from './compressed-segmentation.js';
 export {
   ShardReader,
+  MinishardCache,
   compressedMortonCode,
   mortonBits,
   hashChunkId,

@@ -14,7 +14,7 @@ import type { VolumeSource } from '../source.js';
 import { type ChunkFormat, decodeChunk, encodeChunk } from './chunk-codec.js';
 import { type PrecomputedInfo, type ScaleInfo, checkSharding, parseInfo, stringifyInfo, validateInfo } from './info.js';
 import { withFileLock } from './lock.js';
-import { ShardReader, compressedMortonCode, encodeShard, locateChunk, shardFileName, shardShape } from './sharding.js';
+import { MinishardCache, ShardReader, compressedMortonCode, encodeShard, locateChunk, shardFileName, shardShape } from './sharding.js';
 
 /** Key in `info` where Wiring keeps its own settings (Neuroglancer ignores unknown keys). */
 const WIRING_KEY = 'wiring';
@@ -46,6 +46,8 @@ function inside(dir: string, p: string): boolean {
 
 export class PrecomputedLayer {
   readonly stats: IoStats = { chunkFilesRead: 0, chunkFilesMissing: 0, shardFilesOpened: 0, filesWritten: 0 };
+  /** Minishard indexes read by this layer object, reused while the shard file is unchanged. */
+  private readonly minishardCache = new MinishardCache();
 
   private constructor(
     readonly dir: string,
@@ -240,7 +242,7 @@ export class PrecomputedLayer {
       list.push({ g, id });
     }
     for (const [file, list] of byShard) {
-      const reader = await ShardReader.open(file, spec);
+      const reader = await ShardReader.open(file, spec, this.minishardCache);
       if (!reader) {
         this.stats.chunkFilesMissing += list.length;
         continue;

@@ -395,5 +395,14 @@ describe('sharded format', () => {
     await l2.readBox(boxFromShape([2, 2, 2], [1, 1, 1]));
     expect(l2.stats.shardFilesOpened).toBe(1);
     expect(l2.stats.chunkFilesRead).toBe(1);
+    // A cached minishard index is not reused after the shard is rewritten (by another writer).
+    const before = await l2.readBox(boxFromShape([8, 8, 8]));
+    const other = await PrecomputedLayer.open(dir);
+    const p2 = Volume.zeros('uint64', boxFromShape([8, 8, 8]));
+    p2.data.fill(77n);
+    await other.writeBox(p2);
+    const after = await l2.readBox(boxFromShape([8, 8, 8]));
+    expect(before.get(0, 0, 0)).toBe(vol.get(0, 0, 0));
+    expect(after.get(0, 0, 0)).toBe(77n);
   });
 });

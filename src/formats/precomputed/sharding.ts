@@ -156,6 +156,30 @@ interface ByteSource {
   read(start: number, length: number): Promise<Uint8Array>;
 }
 
+/**
+ * Decoded minishard indexes shared between readers of the same shard file version (keyed by
+ * path, size and mtime, so a rewritten shard is never served from a stale index). Bounded LRU.
+ */
+export class MinishardCache {
+  private readonly map = new Map<string, Minishard>();
+  constructor(readonly maxEntries = 4096) {}
+  get(key: string): Minishard | undefined {
+    const v = this.map.get(key);
+    if (v) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, v: Minishard): void {
+    this.map.set(key, v);
+    if (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value as string);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
 interface Minishard {
   ids: bigint[];
   starts: number[];
@@ -174,10 +198,14 @@ export class ShardReader {
     readonly spec: ShardingSpec,
     private readonly src: ByteSource,
     private readonly onClose: () => Promise<void>,
+    private readonly cache?: { store: MinishardCache; prefix: string },
   ) {}
 
-  /** Open a shard file; undefined when it does not exist (all its chunks read as missing). */
-  static async open(file: string, spec: ShardingSpec): Promise<ShardReader | undefined> {
+  /**
+   * Open a shard file; undefined when it does not exist (all its chunks read as missing).
+   * `cache` keeps decoded minishard indexes across readers of the same file version.
+   */
+  static async open(file: string, spec: ShardingSpec, cache?: MinishardCache): Promise<ShardReader | undefined> {
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(file, 'r');
@@ -185,7 +213,8 @@ export class ShardReader {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    const size = (await handle.stat()).size;
+    const st = await handle.stat();
+    const size = st.size;
     const src: ByteSource = {
       size,
       async read(start, length) {
@@ -200,7 +229,8 @@ export class ShardReader {
         return buf;
       },
     };
-    return new ShardReader(file, spec, src, () => handle.close());
+    const c = cache ? { store: cache, prefix: `${file}\0${st.ino}\0${size}\0${st.mtimeMs}\0${JSON.stringify(spec)}\0` } : undefined;
+    return new ShardReader(file, spec, src, () => handle.close(), c);
   }
 
   /** A reader over shard bytes already in memory. */
@@ -223,7 +253,7 @@ export class ShardReader {
   }
 
   private async minishard(m: number): Promise<Minishard> {
-    const cached = this.minishards.get(m);
+    const cached = this.minishards.get(m) ?? this.cache?.store.get(this.cache.prefix + m);
     if (cached) return cached;
     const where = this.where;
     const indexEnd = this.indexEnd;
@@ -268,6 +298,7 @@ export class ShardReader {
       }
     }
     this.minishards.set(m, ms);
+    this.cache?.store.set(this.cache.prefix + m, ms);
     return ms;
   }
 

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { WiringError } from '../core/errors.js';
@@ -47,6 +48,31 @@ function boxParam(value: unknown): { min: [number, number, number]; max: [number
   return { min: [parts[0], parts[1], parts[2]], max: [parts[3], parts[4], parts[5]] };
 }
 
+/** The precomputed layers of a dataset (sub-folders with an `info`), for the viewer to load. */
+export async function listLayers(dataset: string): Promise<Array<{ name: string; type: string; data_type: string; voxel_size: number[]; size: number[]; mesh: boolean; skeletons: boolean }>> {
+  const out = [];
+  for (const entry of (await readdir(dataset, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    let info: Record<string, any>;
+    try {
+      info = JSON.parse(await readFile(path.join(dataset, entry.name, 'info'), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(info.scales) || !info.scales[0]) continue;
+    out.push({
+      name: entry.name,
+      type: String(info.type),
+      data_type: String(info.data_type),
+      voxel_size: info.scales[0].resolution,
+      size: info.scales[0].size,
+      mesh: typeof info.mesh === 'string',
+      skeletons: typeof info.skeletons === 'string',
+    });
+  }
+  return out;
+}
+
 /** JSON with 64-bit ids as decimal strings. */
 function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
   return reply.header('Content-Type', 'application/json; charset=utf-8').send(toJson(value));
@@ -86,6 +112,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!store) throw new HttpError(404, `this dataset has no connectome database (${path.basename(dbFile)})`);
     return store;
   };
+
+  app.get('/api/layers', async (_req, reply) => sendJson(reply, { layers: await listLayers(dataset) }));
 
   app.get('/openapi.json', async (_req, reply) => sendJson(reply, openapiDocument()));
 

@@ -9,6 +9,12 @@ export function openapiDocument() {
     openapi: '3.1.0',
     info: { title: 'Wiring connectome API', version: '0.1.0', description: 'Cells, synapses and connectivity of one dataset. All ids are decimal strings; positions are nm [x, y, z]. Dataset files (Neuroglancer precomputed layers, tables) are under /data/.' },
     paths: {
+      '/api/layers': {
+        get: {
+          summary: "The dataset's precomputed layers (for the viewer)",
+          responses: { 200: json({ type: 'object', properties: { layers: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, type: { enum: ['image', 'segmentation'] }, data_type: { type: 'string' }, voxel_size: { type: 'array', items: { type: 'number' } }, size: { type: 'array', items: { type: 'integer' } }, mesh: { type: 'boolean' }, skeletons: { type: 'boolean' } } } } } }) },
+        },
+      },
       '/api/cells': {
         get: {
           summary: 'List cells',

@@ -66,6 +66,7 @@ export default async function bench() {
   await writeNpy(inFile, input);
   const rounds = 120;
   const wall: Record<number, number> = {};
+  const cores: Record<number, number> = {};
   // Warm up: load the block module and every format reader in this thread and in the 2 pool
   // threads (h5wasm alone takes seconds), so the timings below are block work, not start-up.
   for (const workers of [1, 2]) {
@@ -82,14 +83,18 @@ export default async function bench() {
       bounds: boxFromShape(shape), blockShape: [32, 32, 16], margin: [1, 1, 1],
     };
     t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await runTasks([task], { stateDir: path.join(tmp, `s-${workers}`), workers, json: true });
     wall[workers] = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    // CPU seconds of all our threads per wall-clock second: how many cores the run really got.
+    cores[workers] = (cpu.user + cpu.system) / 1e6 / wall[workers];
     outs[workers] = await files(layer);
   }
   const same = [...outs[1].keys()].length === [...outs[2].keys()].length && [...outs[1]].every(([k, v]) => outs[2].get(k)?.equals(v));
   if (!same) throw new Error('1-worker and 2-worker outputs differ');
   const speedup = wall[1] / wall[2];
-  console.log(`box filter x${rounds} on ${shape} (8 blocks of 32x32x16, modules preloaded): 1 worker ${wall[1].toFixed(2)} s, 2 workers ${wall[2].toFixed(2)} s, speed-up ${speedup.toFixed(2)}x, outputs identical`);
+  console.log(`box filter x${rounds} on ${shape} (8 blocks of 32x32x16, modules preloaded): 1 worker ${wall[1].toFixed(2)} s, 2 workers ${wall[2].toFixed(2)} s, speed-up ${speedup.toFixed(2)}x, outputs identical; cores used ${cores[1].toFixed(2)} vs ${cores[2].toFixed(2)}; load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores`);
   await fs.rm(tmp, { recursive: true, force: true });
-  return { blocks, recordMs, directMs, inProcessMs, threadsMs, resumeMs, filter: { shape, rounds, seconds1: wall[1], seconds2: wall[2], speedup, identical: same } };
+  return { blocks, recordMs, directMs, inProcessMs, threadsMs, resumeMs, filter: { shape, rounds, seconds1: wall[1], seconds2: wall[2], speedup, coresUsed1: cores[1], coresUsed2: cores[2], loadAverage: os.loadavg()[0], identical: same } };
 }

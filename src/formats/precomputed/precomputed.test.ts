@@ -395,6 +395,18 @@ describe('sharded format', () => {
     await l2.readBox(boxFromShape([2, 2, 2], [1, 1, 1]));
     expect(l2.stats.shardFilesOpened).toBe(1);
     expect(l2.stats.chunkFilesRead).toBe(1);
+    // The obsolete `<shard>.index` + `<shard>.data` form of the same shards reads the same.
+    const legacy = path.join(await tempDir(), 'legacy');
+    await fs.cp(dir, legacy, { recursive: true });
+    const indexEnd = 2 * 16;
+    for (const f of await fs.readdir(path.join(legacy, '8_8_8'))) {
+      const p = path.join(legacy, '8_8_8', f);
+      const bytes = await fs.readFile(p);
+      await fs.writeFile(p.replace(/\.shard$/, '.index'), bytes.subarray(0, indexEnd));
+      await fs.writeFile(p.replace(/\.shard$/, '.data'), bytes.subarray(indexEnd));
+      await fs.rm(p);
+    }
+    expectSameBytes((await (await PrecomputedLayer.open(legacy)).readBox(vol.box)).data, (await layer.readBox(vol.box)).data);
     // A cached minishard index is not reused after the shard is rewritten (by another writer).
     const before = await l2.readBox(boxFromShape([8, 8, 8]));
     const other = await PrecomputedLayer.open(dir);

@@ -150,6 +150,34 @@ export function encodeShard(entries: Array<{ id: bigint; data: Uint8Array }>, sp
   return out;
 }
 
+/** Ranged reads of a file on disk; undefined when it does not exist. `key` names this version. */
+async function openFile(file: string): Promise<{ src: ByteSource; key: string; close: () => Promise<void> } | undefined> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+  const st = await handle.stat();
+  const src: ByteSource = {
+    size: st.size,
+    async read(start, length) {
+      const buf = new Uint8Array(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await handle.read(buf, got, length - got, start + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got !== length) throw new FormatError(`short read: ${got} of ${length} bytes at ${start}`, file);
+      return buf;
+    },
+  };
+  return { src, key: `${st.ino}:${st.size}:${st.mtimeMs}`, close: () => handle.close() };
+}
+
 /** A source of shard bytes: a whole in-memory file or ranged reads of a file on disk. */
 interface ByteSource {
   size: number;
@@ -206,31 +234,37 @@ export class ShardReader {
    * `cache` keeps decoded minishard indexes across readers of the same file version.
    */
   static async open(file: string, spec: ShardingSpec, cache?: MinishardCache): Promise<ShardReader | undefined> {
-    let handle: fs.FileHandle;
-    try {
-      handle = await fs.open(file, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+    const one = await openFile(file);
+    if (one) {
+      const c = cache ? { store: cache, prefix: `${file}\0${one.key}\0${JSON.stringify(spec)}\0` } : undefined;
+      return new ShardReader(file, spec, one.src, one.close, c);
     }
-    const st = await handle.stat();
-    const size = st.size;
+    // The obsolete form of the same format: `<shard>.index` (the shard index) + `<shard>.data`
+    // (everything after it); `.shard` is their concatenation.
+    const base = file.replace(/\.shard$/, '');
+    const index = await openFile(`${base}.index`);
+    if (!index) return undefined;
+    const data = await openFile(`${base}.data`);
+    if (!data) {
+      await index.close();
+      return undefined;
+    }
+    const indexEnd = 2 ** spec.minishard_bits * 16;
+    if (index.src.size !== indexEnd) {
+      await index.close();
+      await data.close();
+      throw new FormatError(`shard index file has ${index.src.size} bytes, expected ${indexEnd} (2^minishard_bits x 16)`, `${base}.index`);
+    }
     const src: ByteSource = {
-      size,
-      async read(start, length) {
-        const buf = new Uint8Array(length);
-        let got = 0;
-        while (got < length) {
-          const { bytesRead } = await handle.read(buf, got, length - got, start + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        if (got !== length) throw new FormatError(`short read: ${got} of ${length} bytes at ${start}`, file);
-        return buf;
-      },
+      size: indexEnd + data.src.size,
+      read: (start, length) => (start < indexEnd ? index.src.read(start, length) : data.src.read(start - indexEnd, length)),
     };
-    const c = cache ? { store: cache, prefix: `${file}\0${st.ino}\0${size}\0${st.mtimeMs}\0${JSON.stringify(spec)}\0` } : undefined;
-    return new ShardReader(file, spec, src, () => handle.close(), c);
+    const close = async (): Promise<void> => {
+      await index.close();
+      await data.close();
+    };
+    const c = cache ? { store: cache, prefix: `${base}.index+data\0${index.key}\0${data.key}\0${JSON.stringify(spec)}\0` } : undefined;
+    return new ShardReader(`${base}.index/.data`, spec, src, close, c);
   }
 
   /** A reader over shard bytes already in memory. */

@@ -99,6 +99,24 @@ describe('exportVolume round trips (blockwise, through openSource)', () => {
     expect([a2.fill_value, a2.dtype, a2.compressor.id, a2.dimension_separator]).toEqual([0, '<u2', 'gzip', '/']);
   });
 
+  it('zarr with extra scales writes an OME-Zarr pyramid that opens at every scale', async () => {
+    const dir = await tempDir();
+    const s0 = ramp('uint64', [8, 6, 4], { voxelSize: [4, 4, 40] });
+    const s1 = ramp('uint64', [4, 3, 4], { voxelSize: [8, 8, 40], offset: [1, 0, 0] });
+    const s2 = ramp('uint64', [2, 2, 2], { voxelSize: [16, 16, 80] });
+    for (const zarrFormat of [3, 2] as const) {
+      const out = path.join(dir, `p${zarrFormat}.zarr`);
+      await exportVolume(memSource(s0), out, { extraScales: [memSource(s1), memSource(s2)], zarrFormat, chunkSize: [3, 3, 3], memory: 200 });
+      for (const [k, vol] of [s0, s1, s2].entries()) {
+        const back = await openSource(out, { scale: k });
+        expect([back.shape, back.voxelSize, back.offset]).toEqual([vol.shape, vol.voxelSize, vol.box.min]);
+        expect(Array.from((await back.read(vol.box)).data as BigUint64Array)).toEqual(Array.from(vol.data as BigUint64Array));
+      }
+    }
+    await expect(exportVolume(memSource(s0), path.join(dir, 'x.npy'), { extraScales: [memSource(s1)] })).rejects.toThrow(/only be written to a \.zarr/);
+    await expect(exportVolume(memSource(s0), path.join(dir, 'y.zarr'), { extraScales: [memSource(ramp('uint8', [2, 2, 2]))] })).rejects.toThrow(/all scales must be uint64/);
+  });
+
   it('PNG slices: uint8/uint16 round trip; other types refused', async () => {
     const dir = await tempDir();
     for (const vol of [ramp('uint8', [13, 11, 12]), ramp('uint16', [5, 4, 3])]) {

@@ -7,7 +7,8 @@
 //   dest/            group, attributes.ome.multiscales (axes z, y, x [c first if channels > 1],
 //                    unit nanometer, scale = voxel size, translation = (offset + 0.5) * voxel
 //                    size, i.e. the centre of voxel 0 as OME defines it)
-//   dest/0/          the array: chunks [64, 64, 64] (z, y, x) clipped to the shape, gzip level 5,
+//   dest/0/          the array (dest/1, dest/2, ... for opts.extraScales): chunks [64, 64, 64]
+//                    (z, y, x) clipped to the shape, gzip level 5,
 //                    explicit fill_value 0, all-zero chunks not written (they read as the fill value)
 // This is the layout Neuroglancer's zarr datasource opens (zarr://file:///.../dest or via a server).
 import { randomBytes } from 'node:crypto';
@@ -35,6 +36,12 @@ export interface ExportOptions {
   chunkSize?: Vec3;
   /** Upper bound in bytes for one block read from the source (default 128 MiB). */
   memory?: number;
+  /**
+   * Zarr only: coarser scales of the same volume (e.g. a precomputed layer's `source(1)`,
+   * `source(2)`, ...), written as OME-Zarr datasets "1", "2", ... after "0" = `source`. Each has
+   * its own voxel size and offset; data type and channels must match.
+   */
+  extraScales?: VolumeSource[];
 }
 
 export interface ExportResult {
@@ -108,6 +115,7 @@ export async function exportVolume(source: VolumeSource, dest: string, opts: Exp
   const budget = opts.memory ?? 128 * 1024 * 1024;
   const [X, Y, Z] = source.shape;
   if (X * Y * Z === 0) throw new UsageError(`source ${source.url} is empty ([${source.shape}])`, dest);
+  if (opts.extraScales?.length && kind !== 'zarr') throw new UsageError('extra scales can only be written to a .zarr (OME-Zarr multiscale)', dest);
   const chunk: Vec3 = opts.chunkSize ?? [64, 64, 64];
   const cz = Math.min(Z, chunk[2]);
   const cy = Math.min(Y, chunk[1]);
@@ -117,7 +125,7 @@ export async function exportVolume(source: VolumeSource, dest: string, opts: Exp
     case 'hdf5':
       return exportHdf5(source, dest, opts, progress, bands(source, budget, cy, cz, false), chunk);
     case 'zarr':
-      return exportZarr(source, dest, opts, progress, bands(source, budget, cy, cz, false), [Math.min(X, chunk[0]), cy, cz]);
+      return exportZarr([source, ...(opts.extraScales ?? [])], dest, opts, progress, budget, chunk);
     case 'png':
       return exportPng(source, dest, opts, progress, bands(source, budget, Y, cz, true));
   }
@@ -206,103 +214,118 @@ const ZARR_V2_TYPE: Record<DataType, string> = {
   uint8: '|u1', int8: '|i1', uint16: '<u2', int16: '<i2', uint32: '<u4', int32: '<i4', uint64: '<u8', float32: '<f4',
 };
 
-async function exportZarr(src: VolumeSource, dest: string, opts: ExportOptions, progress: Progress, b: { y: number; z: number }, chunk: Vec3): Promise<ExportResult> {
+async function exportZarr(srcs: VolumeSource[], dest: string, opts: ExportOptions, progress: Progress, budget: number, chunkIn: Vec3): Promise<ExportResult> {
   const dir = dest.replace(/\/+$/, '');
   if (existsSync(dir) && !opts.overwrite) throw new UsageError('destination exists (use overwrite to replace it)', dir);
   const version = opts.zarrFormat ?? 3;
-  const [X, Y, Z] = src.shape;
-  const C = src.channels;
-  const bpe = bytesPerElement(src.dtype);
-  const shape = C > 1 ? [C, Z, Y, X] : [Z, Y, X];
-  const chunks = C > 1 ? [1, chunk[2], chunk[1], chunk[0]] : [chunk[2], chunk[1], chunk[0]];
+  const first = srcs[0];
+  const C = first.channels;
+  for (const s of srcs.slice(1)) {
+    if (s.dtype !== first.dtype || s.channels !== C) {
+      throw new UsageError(`all scales must be ${first.dtype} x ${C}; ${s.url} is ${s.dtype} x ${s.channels}`, dest);
+    }
+  }
+  const bpe = bytesPerElement(first.dtype);
   const names = C > 1 ? ['c', 'z', 'y', 'x'] : ['z', 'y', 'x'];
   const axes = names.map((n) => (n === 'c' ? { name: 'c', type: 'channel' } : { name: n, type: 'space', unit: 'nanometer' }));
-  const vs = src.voxelSize;
-  const scale = C > 1 ? [1, vs[2], vs[1], vs[0]] : [vs[2], vs[1], vs[0]];
-  const o = src.offset;
-  // OME translations place voxel centres: voxel p of Wiring (corner p, centre p + 0.5) sits where
-  // Neuroglancer shows the same voxel of a precomputed layer.
-  const centre = (i: 0 | 1 | 2) => (o[i] + 0.5) * vs[i];
-  const translation = C > 1 ? [0, centre(2), centre(1), centre(0)] : [centre(2), centre(1), centre(0)];
-  const multiscale = {
-    name: path.basename(dir),
-    axes,
-    datasets: [{ path: '0', coordinateTransformations: [{ type: 'scale', scale }, { type: 'translation', translation }] }],
-    ...(version === 2 ? { version: '0.4' } : {}),
-  };
+  const datasets = srcs.map((src, i) => {
+    const vs = src.voxelSize;
+    const o = src.offset;
+    // OME translations place voxel centres: voxel p of Wiring (corner p, centre p + 0.5) sits where
+    // Neuroglancer shows the same voxel of a precomputed layer.
+    const centre = (k: 0 | 1 | 2) => (o[k] + 0.5) * vs[k];
+    const scale = C > 1 ? [1, vs[2], vs[1], vs[0]] : [vs[2], vs[1], vs[0]];
+    const translation = C > 1 ? [0, centre(2), centre(1), centre(0)] : [centre(2), centre(1), centre(0)];
+    return { path: String(i), coordinateTransformations: [{ type: 'scale', scale }, { type: 'translation', translation }] };
+  });
+  const multiscale = { name: path.basename(dir), axes, datasets, ...(version === 2 ? { version: '0.4' } : {}) };
   const tmp = tmpName(dir);
-  await fs.mkdir(path.join(tmp, '0'), { recursive: true });
+  await fs.mkdir(tmp, { recursive: true });
   try {
     if (version === 3) {
       await fs.writeFile(path.join(tmp, 'zarr.json'), JSON.stringify({ zarr_format: 3, node_type: 'group', attributes: { ome: { version: '0.5', multiscales: [multiscale] } } }, null, 2));
-      await fs.writeFile(
-        path.join(tmp, '0', 'zarr.json'),
-        JSON.stringify({
-          zarr_format: 3,
-          node_type: 'array',
-          shape,
-          data_type: ZARR_V3_TYPE[src.dtype],
-          chunk_grid: { name: 'regular', configuration: { chunk_shape: chunks } },
-          chunk_key_encoding: { name: 'default', configuration: { separator: '/' } },
-          fill_value: 0,
-          codecs: [{ name: 'bytes', configuration: { endian: 'little' } }, { name: 'gzip', configuration: { level: 5 } }],
-          dimension_names: names,
-          attributes: {},
-        }, null, 2),
-      );
     } else {
       await fs.writeFile(path.join(tmp, '.zgroup'), JSON.stringify({ zarr_format: 2 }));
       await fs.writeFile(path.join(tmp, '.zattrs'), JSON.stringify({ multiscales: [multiscale] }, null, 2));
-      await fs.writeFile(
-        path.join(tmp, '0', '.zarray'),
-        JSON.stringify({
-          zarr_format: 2, shape, chunks, dtype: ZARR_V2_TYPE[src.dtype], compressor: { id: 'gzip', level: 5 },
-          fill_value: 0, filters: null, order: 'C', dimension_separator: '/',
-        }, null, 2),
-      );
-      await fs.writeFile(path.join(tmp, '0', '.zattrs'), JSON.stringify({ _ARRAY_DIMENSIONS: names }));
     }
-    const [chx, chy, chz] = chunk;
-    const chunkEls = chx * chy * chz;
-    const buf = new Uint8Array(chunkEls * bpe);
     let written = 0;
-    const n = await runBlocks(src, b, progress, async (v) => {
-      const [bx, by, bz] = v.shape;
-      const bytes = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
-      const y0 = v.box.min[1] - o[1];
-      const z0 = v.box.min[2] - o[2];
-      for (let c = 0; c < C; c++) {
-        for (let gz = 0; gz < bz; gz += chz) {
-          for (let gy = 0; gy < by; gy += chy) {
-            for (let gx = 0; gx < bx; gx += chx) {
-              buf.fill(0);
-              let nonzero = false;
-              const ez = Math.min(chz, bz - gz);
-              const ey = Math.min(chy, by - gy);
-              const ex = Math.min(chx, bx - gx);
-              for (let z = 0; z < ez; z++) {
-                for (let y = 0; y < ey; y++) {
-                  const s = (((c * bz + gz + z) * by + gy + y) * bx + gx) * bpe;
-                  const d = ((z * chy + y) * chx) * bpe;
-                  const row = bytes.subarray(s, s + ex * bpe);
-                  buf.set(row, d);
-                  if (!nonzero) for (let i = 0; i < row.length; i++) if (row[i] !== 0) { nonzero = true; break; }
+    let n = 0;
+    for (let si = 0; si < srcs.length; si++) {
+      const src = srcs[si];
+      const [X, Y, Z] = src.shape;
+      const chunk: Vec3 = [Math.min(X, chunkIn[0]), Math.min(Y, chunkIn[1]), Math.min(Z, chunkIn[2])];
+      const b = bands(src, budget, chunk[1], chunk[2], false);
+      const arr = path.join(tmp, String(si));
+      await fs.mkdir(arr, { recursive: true });
+      const shape = C > 1 ? [C, Z, Y, X] : [Z, Y, X];
+      const chunks = C > 1 ? [1, chunk[2], chunk[1], chunk[0]] : [chunk[2], chunk[1], chunk[0]];
+      if (version === 3) {
+        await fs.writeFile(
+          path.join(arr, 'zarr.json'),
+          JSON.stringify({
+            zarr_format: 3,
+            node_type: 'array',
+            shape,
+            data_type: ZARR_V3_TYPE[src.dtype],
+            chunk_grid: { name: 'regular', configuration: { chunk_shape: chunks } },
+            chunk_key_encoding: { name: 'default', configuration: { separator: '/' } },
+            fill_value: 0,
+            codecs: [{ name: 'bytes', configuration: { endian: 'little' } }, { name: 'gzip', configuration: { level: 5 } }],
+            dimension_names: names,
+            attributes: {},
+          }, null, 2),
+        );
+      } else {
+        await fs.writeFile(
+          path.join(arr, '.zarray'),
+          JSON.stringify({
+            zarr_format: 2, shape, chunks, dtype: ZARR_V2_TYPE[src.dtype], compressor: { id: 'gzip', level: 5 },
+            fill_value: 0, filters: null, order: 'C', dimension_separator: '/',
+          }, null, 2),
+        );
+        await fs.writeFile(path.join(arr, '.zattrs'), JSON.stringify({ _ARRAY_DIMENSIONS: names }));
+      }
+      const [chx, chy, chz] = chunk;
+      const buf = new Uint8Array(chx * chy * chz * bpe);
+      const o = src.offset;
+      n += await runBlocks(src, b, progress, async (v) => {
+        const [bx, by, bz] = v.shape;
+        const bytes = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
+        const y0 = v.box.min[1] - o[1];
+        const z0 = v.box.min[2] - o[2];
+        for (let c = 0; c < C; c++) {
+          for (let gz = 0; gz < bz; gz += chz) {
+            for (let gy = 0; gy < by; gy += chy) {
+              for (let gx = 0; gx < bx; gx += chx) {
+                buf.fill(0);
+                let nonzero = false;
+                const ez = Math.min(chz, bz - gz);
+                const ey = Math.min(chy, by - gy);
+                const ex = Math.min(chx, bx - gx);
+                for (let z = 0; z < ez; z++) {
+                  for (let y = 0; y < ey; y++) {
+                    const s = (((c * bz + gz + z) * by + gy + y) * bx + gx) * bpe;
+                    const d = ((z * chy + y) * chx) * bpe;
+                    const row = bytes.subarray(s, s + ex * bpe);
+                    buf.set(row, d);
+                    if (!nonzero) for (let i = 0; i < row.length; i++) if (row[i] !== 0) { nonzero = true; break; }
+                  }
                 }
+                if (!nonzero) continue; // an all-zero chunk reads as fill_value 0
+                const idx = [(z0 + gz) / chz, (y0 + gy) / chy, gx / chx];
+                const key = C > 1 ? [c, ...idx] : idx;
+                const rel = version === 3 ? ['c', ...key.map(String)] : key.map(String);
+                const file = path.join(arr, ...rel);
+                await fs.mkdir(path.dirname(file), { recursive: true });
+                const z = gzipSync(buf, { level: 5 });
+                await fs.writeFile(file, z);
+                written += z.length;
               }
-              if (!nonzero) continue;
-              const idx = [(z0 + gz) / chz, (y0 + gy) / chy, gx / chx];
-              const key = C > 1 ? [c, ...idx] : idx;
-              const rel = version === 3 ? ['c', ...key.map(String)] : key.map(String);
-              const file = path.join(tmp, '0', ...rel);
-              await fs.mkdir(path.dirname(file), { recursive: true });
-              const z = gzipSync(buf, { level: 5 });
-              await fs.writeFile(file, z);
-              written += z.length;
             }
           }
         }
-      }
-    });
+      });
+    }
     await moveIntoPlace(tmp, dir, !!opts.overwrite);
     return { dest: dir, format: 'zarr', bytes: written, blocks: n };
   } catch (e) {

@@ -57,6 +57,24 @@ describeData('neuroglancer-testdata/codec/compressed_segmentation', 'FIB-25 64^3
       expectSameBytes(decodeCompressedSegmentation(e32, 'uint32', [64, 64, 64], 1, block), d32);
     });
   }
+  it("encodes 3 channels of a 40x50x30 crop (ids, ids + 2^60, ids >> 3) byte-identically to Neuroglancer's encodeChannels", async () => {
+    const data = await fib25();
+    const [sx, sy, sz] = [40, 50, 30];
+    const n = sx * sy * sz;
+    const mc = new BigUint64Array(n * 3);
+    for (let z = 0; z < sz; z++)
+      for (let y = 0; y < sy; y++)
+        for (let x = 0; x < sx; x++) {
+          const v = data[x + 5 + 64 * (y + 6 + 64 * (z + 7))];
+          const i = x + sx * (y + sy * z);
+          mc[i] = v;
+          mc[n + i] = v + (1n << 60n);
+          mc[2 * n + i] = v >> 3n;
+        }
+    const enc = encodeCompressedSegmentation(mc, [sx, sy, sz], 3, [8, 8, 8]);
+    expect(sha256(enc)).toBe('bb7405c4ab8a09e7d5edae2d2d61a6a5dd7cf8db4ccb262d64ba6c27b0ee3d00');
+    expectSameBytes(decodeCompressedSegmentation(enc, 'uint64', [sx, sy, sz], 3, [8, 8, 8]), mc);
+  });
   it('compresses the block to a few percent of raw uint64 with 8^3 blocks', async () => {
     const data = await fib25();
     const ratio = encodeCompressedSegmentation(data, [64, 64, 64], 1, [8, 8, 8]).byteLength / data.byteLength;

@@ -2,8 +2,8 @@
  * TEASAR-style skeletonization of every label of a block (Sato et al. 2000, as in kimimaro):
  *
  * 1. DBF = anisotropic distance of each voxel to the nearest voxel of another label (kernels/edt).
- * 2. Per connected component (26-connected) of each label, in the label's bounding box:
- *    root = the voxel a 26-connected flood fill from any voxel reaches last (an extremity).
+ * 2. Per connected piece (26-connected) of each label: root = its deepest voxel (max DBF), as
+ *    kimimaro roots at a soma's centre; pieces are found by the Dijkstra itself.
  * 3. One Dijkstra from the root over the penalty field PDRF(v) = pdrfScale * (1 - DBF/maxDBF)^pdrfExponent + 1
  *    (edge cost = PDRF(v) * step length in nm) gives a shortest-path tree that hugs the centre; the
  *    physical length along that tree ranks targets (farthest first).
@@ -121,7 +121,6 @@ export function skeletonizeLabels(labels: Uint32Array, shape: Vec3, maxLabel: nu
   ws.heap = new Int32Array(maxCount + 1);
   ws.hkey = new Float32Array(maxCount + 1);
   ws.order = new Int32Array(maxCount + 1);
-  ws.compBuf = new Int32Array(maxCount + 1);
   // forced targets: convert flat unpadded indices to padded
   const out: Skeleton[] = [emptySkeleton()];
   for (let l = 1; l <= maxLabel; l++) {
@@ -149,11 +148,9 @@ class Workspace {
   parent: Int32Array;
   hpos: Int32Array;
   vid: Int32Array;
-  comp: Int32Array;
   heap = new Int32Array(0);
   hkey = new Float32Array(0);
   order = new Int32Array(0);
-  compBuf = new Int32Array(0);
   pen: Float32Array;
   constructor(
     n: number,
@@ -169,7 +166,6 @@ class Workspace {
     this.parent = new Int32Array(n);
     this.hpos = new Int32Array(n);
     this.vid = new Int32Array(n);
-    this.comp = new Int32Array(n);
     this.pen = new Float32Array(n);
   }
 }
@@ -187,7 +183,7 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
   const pdrfScale = opts.pdrfScale ?? 100000;
   const pdrfExp = opts.pdrfExponent ?? 4;
   const minVoxels = opts.minVoxels ?? 1;
-  const { px, py, state, dbf, comp, vid, parent, plen } = ws;
+  const { px, py, state, dbf, vid, parent, plen } = ws;
   // neighbour offsets and step lengths (26-connectivity)
   const nOff = new Int32Array(26);
   const nLen = new Float64Array(26);
@@ -215,40 +211,36 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
     state[c] |= ONSKEL;
     return id;
   };
-  let compCount = 0;
-  for (let mi = 0; mi < members.length; mi++) {
-    const seed = members[mi];
-    if (state[seed] & DONE) continue;
-    // ---- component (26-connected flood fill)
-    const nComp = flood(ws, L, seed, nOff);
-    const compVoxels = ws.compBuf;
-    compCount++;
-    let maxD = 0;
-    for (let i = 0; i < nComp; i++) {
-      const c = compVoxels[i];
-      state[c] |= DONE;
-      comp[c] = compCount;
-      if (dbf[c] > maxD) maxD = dbf[c];
-    }
-    if (nComp < minVoxels) continue;
-    const compForced = forced.filter((c) => c >= 0 && c < ws.lab.length && ws.lab[c] === L && comp[c] === compCount);
-    // root: a forced target if any, else the deepest voxel (max DBF) of the last BFS layers of a
-    // flood fill (an extremity of the component, on its centre rather than its surface)
-    let root = compVoxels[nComp - 1];
-    if (compForced.length > 0) root = compForced[0];
-    else {
-      const tail = Math.max(0, nComp - Math.max(8, Math.ceil(nComp / 64)));
-      for (let i = nComp - 1; i >= tail; i--) if (dbf[compVoxels[i]] > dbf[root]) root = compVoxels[i];
-    }
-    // ---- penalty field Dijkstra from the root
-    const inv = maxD > 0 ? 1 / maxD : 0;
-    const pen = ws.pen;
-    for (let i = 0; i < nComp; i++) {
-      const c = compVoxels[i];
-      const t = 1 - dbf[c] * inv;
-      pen[c] = pdrfScale * (pdrfExp === 4 ? t * t * t * t : t ** pdrfExp) + 1;
-    }
+  // penalty for every voxel of the label (maxD = the label's deepest voxel)
+  let maxD = 0;
+  for (let i = 0; i < members.length; i++) if (dbf[members[i]] > maxD) maxD = dbf[members[i]];
+  const inv = maxD > 0 ? 1 / maxD : 0;
+  const pen = ws.pen;
+  for (let i = 0; i < members.length; i++) {
+    const c = members[i];
+    const t = 1 - dbf[c] * inv;
+    pen[c] = pdrfScale * (pdrfExp === 4 ? t * t * t * t : t ** pdrfExp) + 1;
+  }
+  // members by depth (deepest first): each connected piece is rooted at its deepest voxel, the
+  // first member not yet reached by an earlier piece's Dijkstra
+  const dq = 4 / minStep;
+  const depthKey = (c: number) => Math.floor(dbf[c] * dq);
+  const maxDepth = depthKey(members.reduce((m, c) => (dbf[c] > dbf[m] ? c : m), members[0]));
+  const dBucket = new Int32Array(maxDepth + 2);
+  for (let i = 0; i < members.length; i++) dBucket[maxDepth - depthKey(members[i]) + 1]++;
+  for (let k = 1; k <= maxDepth + 1; k++) dBucket[k] += dBucket[k - 1];
+  const byDepth = new Int32Array(members.length);
+  for (let i = 0; i < members.length; i++) byDepth[dBucket[maxDepth - depthKey(members[i])]++] = members[i];
+  const pending = forced.filter((c) => c >= 0 && c < ws.lab.length && ws.lab[c] === L);
+  for (let mi = 0; mi < byDepth.length; mi++) {
+    const root = byDepth[mi];
+    if (state[root] & DONE) continue;
+    // ---- penalty field Dijkstra from the piece's deepest voxel (TEASAR rooted at the centre,
+    // as kimimaro does at a soma): the shortest-path tree reaches every voxel of the piece
     const count = dijkstra(ws, L, root, nOff, nLen, pen);
+    for (let i = 0; i < count; i++) state[ws.order[i]] |= DONE;
+    if (count < minVoxels) continue;
+    const compForced = pending.filter((c) => state[c] & REACHED);
     // farthest first by physical length along the tree: sort packed keys (length, then order)
     // (counting sort on plen quantized to a quarter of the smallest step; ties keep tree order)
     const order = ws.order;
@@ -307,32 +299,8 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
     const c = members[i];
     state[c] = 0;
     ws.hpos[c] = 0;
-    comp[c] = 0;
   }
   return { vertices: Float32Array.from(vx), edges: Uint32Array.from(edges), radius: Float32Array.from(vr) };
-}
-
-/**
- * Voxels 26-connected to `seed` within label L, in BFS order, into ws.compBuf; returns the count.
- * hpos doubles as the visited flag (-2); the Dijkstra that follows only reads hpos after REACHED.
- */
-function flood(ws: Workspace, L: number, seed: number, nOff: Int32Array): number {
-  const { lab, compBuf: q, hpos } = ws;
-  let head = 0;
-  let tail = 0;
-  q[tail++] = seed;
-  hpos[seed] = -2;
-  while (head < tail) {
-    const u = q[head++];
-    for (let k = 0; k < 26; k++) {
-      const v = u + nOff[k];
-      if (hpos[v] !== -2 && lab[v] === L) {
-        hpos[v] = -2;
-        q[tail++] = v;
-      }
-    }
-  }
-  return tail;
 }
 
 /**

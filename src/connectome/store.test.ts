@@ -155,6 +155,18 @@ describe('ConnectomeStore', () => {
     expect(await other.count('synapses')).toBe(0);
   });
 
+  it('opens read-only: reads work, writes fail, a missing file is an error', async () => {
+    const { store, dir } = await fresh();
+    await store.insertSynapses([syn(1n, 2n, 3n)]);
+    await store.close();
+    open.pop();
+    const ro = await ConnectomeStore.open(path.join(dir, 'ds.duckdb'), { readOnly: true });
+    open.push(ro);
+    expect(await ro.count('synapses')).toBe(1);
+    await expect(ro.insertSynapses([syn(2n, 2n, 3n)])).rejects.toThrow();
+    await expect(ConnectomeStore.open(path.join(dir, 'none.duckdb'), { readOnly: true })).rejects.toThrow(/database file not found/);
+  });
+
   it('reopens an existing file with its data', async () => {
     const { store, dir } = await fresh();
     await store.insertSynapses([syn(1n, 2n, 3n)]);

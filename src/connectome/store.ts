@@ -177,18 +177,35 @@ export class ConnectomeStore {
     readonly connection: DuckDBConnection,
   ) {}
 
-  /** Open (or create, with its schema) the DuckDB file of one dataset. */
-  static async open(dbFile: string): Promise<ConnectomeStore> {
-    await fs.mkdir(path.dirname(path.resolve(dbFile)), { recursive: true });
+  /**
+   * Open (or create, with its schema) the DuckDB file of one dataset. `readOnly` opens an
+   * existing file without writing (several read-only processes may share it, e.g. a server);
+   * DuckDB allows one writing process per file.
+   */
+  static async open(dbFile: string, opts: { readOnly?: boolean } = {}): Promise<ConnectomeStore> {
+    if (opts.readOnly) {
+      try {
+        await fs.access(dbFile);
+      } catch {
+        throw new UsageError('database file not found', dbFile);
+      }
+    } else await fs.mkdir(path.dirname(path.resolve(dbFile)), { recursive: true });
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(dbFile);
+      instance = await DuckDBInstance.create(dbFile, opts.readOnly ? { access_mode: 'READ_ONLY' } : undefined);
     } catch (err) {
       throw new FormatError(`cannot open as a DuckDB database: ${(err as Error).message}`, dbFile, { cause: err });
     }
     const connection = await instance.connect();
     const store = new ConnectomeStore(dbFile, instance, connection);
-    await store.createSchema();
+    if (!opts.readOnly) await store.createSchema();
+    else {
+      const t = await store.all(`SELECT table_name FROM information_schema.tables WHERE table_name = 'synapses'`);
+      if (t.length === 0) {
+        await store.close();
+        throw new FormatError('not a connectome database (no synapses table)', dbFile);
+      }
+    }
     return store;
   }
 

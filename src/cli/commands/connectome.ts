@@ -24,9 +24,10 @@ async function withNewOrExisting<T>(db: string, fn: (s: ConnectomeStore) => Prom
   }
 }
 
-export async function withStore<T>(db: string, fn: (s: ConnectomeStore) => Promise<T>): Promise<T> {
+/** Run `fn` on an existing database, read-only unless `write`. */
+export async function withStore<T>(db: string, fn: (s: ConnectomeStore) => Promise<T>, write = false): Promise<T> {
   if (!existsSync(db)) throw new UsageError('database file not found', db);
-  const store = await ConnectomeStore.open(db);
+  const store = await ConnectomeStore.open(db, { readOnly: !write });
   try {
     return await fn(store);
   } finally {
@@ -118,7 +119,7 @@ export function register(program: Command): Command {
     .option('--description <text>', 'what this version is', '')
     .option('--json', 'machine-readable output')
     .action(async (db: string, opts) => {
-      const v = await withStore(db, (s) => s.materialize(parseIntOpt(opts.version, '--version'), opts.description));
+      const v = await withStore(db, (s) => s.materialize(parseIntOpt(opts.version, '--version'), opts.description), true);
       emit(opts, v, () => `version ${v.version}: ${Object.entries(v.counts).map(([k, n]) => `${n} ${k}`).join(', ')}`);
     });
 

@@ -50,6 +50,7 @@ export function register(program: Command): Command {
     .option('--vesicle-threshold <p>', 'vesicle probability threshold', '0.5')
     .option('--partner-radius <nm>', 'partners lie within this distance of the cleft (default 3 voxels along x)')
     .option('--vesicle-radius <nm>', 'vesicles count within this distance of the cleft (default 4x partner radius)')
+    .option('--mito-threshold <p>', 'mitochondria probability threshold', '0.5')
     .option('--organelle-min-size <voxels>', 'smallest mitochondrion / vesicle cloud kept', '20')
     .option('--connectivity <n>', '6 or 26', '6')
     .option('--block <x,y,z>', 'block shape in voxels', '128,128,64')
@@ -86,7 +87,7 @@ export function register(program: Command): Command {
       connectivity: conn,
       organelles: [
         ...(opts.vesicles ? [{ input: 'vesicles' as const, kind: 'vesicle_cloud' as const, threshold: num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1), minSize: omin }] : []),
-        ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, threshold: 0.5, minSize: omin }] : []),
+        ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, threshold: num(opts.mitoThreshold, '--mito-threshold', 0, 1), minSize: omin }] : []),
       ],
     };
     const task = synapseTask({

@@ -1,10 +1,19 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import { boxToString, boxIntersect, boxIsEmpty } from '../../core/box.js';
+import { type Box, box as makeBox, boxToString, boxIntersect, boxIsEmpty } from '../../core/box.js';
 import type { LabelArray } from '../../kernels/components.js';
 import { evaluateSegmentation } from '../../metrics/segmentation.js';
 import { openSource } from '../../formats/open.js';
 import { emit } from '../output.js';
+
+/** "x0:x1,y0:y1,z0:z1" (voxels, half-open). */
+function parseRegion(text: string): Box {
+  const parts = text.split(',').map((p) => p.split(':').map((v) => Number(v.trim())));
+  if (parts.length !== 3 || parts.some((p) => p.length !== 2 || p.some((v) => !Number.isInteger(v)) || p[1] <= p[0])) {
+    throw new UsageError(`--bounds: expected x0:x1,y0:y1,z0:z1 (whole voxels, half-open, non-empty), got ${JSON.stringify(text)}`);
+  }
+  return makeBox([parts[0][0], parts[1][0], parts[2][0]], [parts[0][1], parts[1][1], parts[2][1]]);
+}
 
 export function register(program: Command): Command {
   return program
@@ -12,8 +21,10 @@ export function register(program: Command): Command {
     .description('score a segmentation against ground truth: VOI split/merge (bits, gt 0 ignored), adapted Rand error (CREMI/SNEMI3D and scikit-image conventions)')
     .argument('<seg>', 'segmentation (any readable label volume)')
     .argument('<gt>', 'ground truth labels (0 = unlabelled, ignored)')
+    .option('--bounds <x0:x1,y0:y1,z0:z1>', 'score only inside this box (voxels); default the overlap of both volumes')
     .option('--json', 'machine-readable output')
     .action(async (segSpec: string, gtSpec: string, opts) => {
+      const region = opts.bounds ? parseRegion(String(opts.bounds)) : undefined;
       const [seg, gt] = await Promise.all([openSource(segSpec), openSource(gtSpec)]);
       try {
         for (const [s, spec] of [[seg, segSpec], [gt, gtSpec]] as const) {
@@ -21,7 +32,7 @@ export function register(program: Command): Command {
         }
         const sb = { min: seg.offset, max: [seg.offset[0] + seg.shape[0], seg.offset[1] + seg.shape[1], seg.offset[2] + seg.shape[2]] as const };
         const gb = { min: gt.offset, max: [gt.offset[0] + gt.shape[0], gt.offset[1] + gt.shape[1], gt.offset[2] + gt.shape[2]] as const };
-        const box = boxIntersect(sb, gb);
+        const box = region ? boxIntersect(region, boxIntersect(sb, gb)) : boxIntersect(sb, gb);
         if (boxIsEmpty(box)) throw new UsageError(`${segSpec} (${boxToString(sb)}) and ${gtSpec} (${boxToString(gb)}) do not overlap`);
         const [sv, gv] = await Promise.all([seg.read(box), gt.read(box)]);
         const s = evaluateSegmentation(sv.data as LabelArray, gv.data as LabelArray);

@@ -145,6 +145,11 @@ export class ThreadPool implements Executor {
   /** Blocks submitted and not finished: while > 0 the threads keep the process alive, idle they do not. */
   private active = 0;
 
+  /** Blocks submitted and not finished. */
+  get busy(): number {
+    return this.active;
+  }
+
   async run(job: BlockJob): Promise<unknown> {
     if (this.closed) throw new WiringError('thread pool is closed');
     if (this.active++ === 0) for (const s of this.slots) s.worker.ref();
@@ -197,7 +202,8 @@ export async function sharedPool(size: number, typescript: boolean): Promise<Thr
   if (shared && !shared.isClosed && shared.capacity === size && shared.typescriptThreads === typescript) return shared;
   const old = shared;
   shared = new ThreadPool(size, { typescript });
-  await old?.close();
+  // A pool still running another run's blocks is left to finish (its idle threads do not keep the process alive).
+  if (old && old.busy === 0) await old.close();
   return shared;
 }
 

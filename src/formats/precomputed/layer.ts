@@ -4,6 +4,7 @@
 // This module is a format: it knows nothing of the scheduler.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Box, type Vec3, boxContains, boxEquals, boxFromShape, boxIsEmpty, boxShape, boxToString } from '../../core/box.js';
 import { ChunkGrid } from '../../core/chunks.js';
 import { type AnyTypedArray, type DataType, bytesPerElement } from '../../core/dtype.js';
@@ -34,6 +35,13 @@ export interface IoStats {
   filesWritten: number;
 }
 
+/** Strip `precomputed://` and turn a `file://` URL into a path. */
+function localPath(spec: string): string {
+  let p = spec.startsWith('precomputed://') ? spec.slice('precomputed://'.length) : spec;
+  if (p.startsWith('file://')) p = fileURLToPath(p);
+  return p;
+}
+
 function isEnoent(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
@@ -58,8 +66,12 @@ export class PrecomputedLayer {
     return path.join(this.dir, 'info');
   }
 
-  /** Open a layer folder; FormatError naming the info file and field if it is missing or invalid. */
+  /**
+   * Open a layer folder (also accepted: `precomputed://` and `file://` prefixes, as in Neuroglancer
+   * URLs); FormatError naming the info file and field if it is missing or invalid.
+   */
   static async open(dir: string): Promise<PrecomputedLayer> {
+    dir = localPath(dir);
     const file = path.join(dir, 'info');
     let text: string;
     try {

@@ -143,6 +143,7 @@ describe('PrecomputedLayer (unsharded)', () => {
     const back = await (await PrecomputedLayer.open(dir)).readBox(vol.box);
     expectSameBytes(back.data, vol.data);
     expect(back.voxelSize).toEqual([4, 4, 40]);
+    expect((await PrecomputedLayer.open(`precomputed://file://${dir}`)).dir).toBe(dir);
     // Raw chunk = little-endian [x, y, z, c] Fortran order: its first value is voxel (3,-2,100) channel 0.
     const raw = await fs.readFile(path.join(dir, '4_4_40', '3-11_-2-6_100-104'));
     expect(raw.byteLength).toBe(8 * 8 * 4 * 2 * 2);

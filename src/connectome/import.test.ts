@@ -54,7 +54,7 @@ describe('CAVE import', () => {
   it('reads "[x y z]" position columns in a CSV with a header row; cells merge nucleus + cell-type tables', async () => {
     const { store, dir } = await fresh();
     const nuc = path.join(dir, 'nucleus.csv');
-    await writeFile(nuc, `id,volume,pt_root_id,pt_position\n1,250.5,${BIG},"[10 20 30]"\n2,100,0,[1 1 1]\n3,80,7,[ 5  6  7 ]\n`);
+    await writeFile(nuc, `id,volume,pt_root_id,pt_position\n1,250.5,${BIG},"[10 20 30]"\n2,100,0,[1 1 1]\n3,80,7,"POINT Z (5, 6, 7)"\n`);
     const types = path.join(dir, 'types.csv');
     await writeFile(types, `id,pt_root_id,cell_type,classification_system\n9,${BIG},23P,excitatory\n10,8,BC,inhibitory\n`);
     const r1 = await importCave(store, [nuc], { resolution: [4, 4, 40], volumeScale: 1e9 });
@@ -100,6 +100,12 @@ describe('CAVE import', () => {
     await writeFile(g, 'id,pt_root_id,cell_type\n1,5,a\n2,6,b\n1,7,c\n');
     await expect(importCave(store, [g])).rejects.toThrow(/dupid\.csv: line 4: duplicate id 1 \(already at line 2\)/);
     expect(await store.count('cells')).toBe(2);
+  });
+
+  it('a header file with a column,type title line', async () => {
+    const { store, dir } = await fresh();
+    const f = await writeCave(dir, 'titled', [synLine(1n, 2n, 3n)], 'column,type\n' + SYN_HEADER);
+    expect((await importCave(store, [f]))[0].inserted).toBe(1);
   });
 
   it('compartment tags and proofreading tables', async () => {

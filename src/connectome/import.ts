@@ -57,7 +57,12 @@ export async function readCaveHeader(file: string): Promise<string[]> {
   if (lines.length === 0) throw new FormatError('header file is empty; expected one line per column (name,type)', file);
   let names: string[];
   if (lines.length === 1) names = splitCsvLine(lines[0], ',');
-  else names = lines.map((l) => splitCsvLine(l, ',')[0]);
+  else {
+    // one `name,type` line per column, perhaps under a `column,type` title line
+    const first = splitCsvLine(lines[0], ',').map((f) => f.trim().toLowerCase());
+    const titled = first.length >= 2 && ['type', 'data_type', 'dtype', 'datatype'].includes(first[1]);
+    names = (titled ? lines.slice(1) : lines).map((l) => splitCsvLine(l, ',')[0]);
+  }
   names = names.map((n) => n.trim());
   const seen = new Set<string>();
   names.forEach((n, i) => {
@@ -130,7 +135,8 @@ function planColumns(table: TableName, cols: string[], opts: CaveImportOptions, 
 const ID_RE = `'^\\s*[0-9]+\\s*$'`;
 
 function bracketParts(src: string): string {
-  return `regexp_split_to_array(trim(trim(trim(${sqlIdent(src)}), '[]()')), '[\\s,]+')`;
+  // "[x y z]", "(x, y, z)", "POINT Z (x y z)"
+  return `regexp_split_to_array(trim(trim(regexp_replace(trim(${sqlIdent(src)}), '^[A-Za-z_ ]+', ''), '[]()')), '[\\s,]+')`;
 }
 
 /** SQL expression that is TRUE for a row whose text does not convert. */

@@ -83,6 +83,8 @@ describe('hdf5', () => {
     await expect(openHdf5(path.join(dir, 'no.h5#x'))).rejects.toThrow(/no\.h5: HDF5 file not found/);
     await fs.writeFile(path.join(dir, 'junk.h5'), 'not hdf5 at all');
     await expect(openHdf5(path.join(dir, 'junk.h5#x'))).rejects.toThrow(FormatError);
+    await expect(createHdf5Writer(path.join(dir, 'junk.h5'), 'x', { dtype: 'uint8', shape: [2, 2, 2], channels: 1, voxelSize: [1, 1, 1] })).rejects.toThrow(/junk\.h5: cannot open for writing/);
+    expect(await fs.readdir(dir)).toEqual(['junk.h5']);
   });
 });
 

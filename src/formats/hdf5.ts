@@ -294,7 +294,14 @@ export async function createHdf5Writer(
     /* new file */
   }
   if (exists) await fs.copyFile(file, tmp);
-  const h5 = new h5wasm.File(tmp, exists ? 'a' : 'w');
+  let h5: H5File;
+  try {
+    h5 = new h5wasm.File(tmp, exists ? 'a' : 'w');
+    if ((h5 as unknown as { file_id: bigint }).file_id < 0n) throw new Error('open failed');
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw new FormatError(`cannot open for writing (${exists ? 'the existing file is not a readable HDF5 file' : (e as Error).message})`, file);
+  }
   try {
     const clean = name.replace(/^\/+/, '');
     const existing = exists ? listDatasets(h5) : [];

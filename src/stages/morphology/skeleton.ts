@@ -86,7 +86,14 @@ export function skeletonizeLabels(labels: Uint32Array, shape: Vec3, maxLabel: nu
   // padded copies (one voxel of 0 around) so neighbour offsets never leave the array
   const px = sx + 2, py = sy + 2, pz = sz + 2;
   const N = px * py * pz;
-  const ws = new Workspace(N, px, py, pz);
+  // Blocks of one run share a shape: reuse the last workspace (state and hpos are reset per label,
+  // the padding of lab stays 0, the interior of lab/dbf is rewritten, the rest written before read).
+  let ws = cachedWorkspace;
+  if (!ws || ws.px !== px || ws.py !== py || ws.pz !== pz) {
+    cachedWorkspace = undefined;
+    ws = new Workspace(N, px, py, pz);
+  }
+  cachedWorkspace = undefined; // not shared while in use (re-entrancy)
   const lab = ws.lab;
   const dbf = ws.dbf;
   const counts = new Int32Array(maxLabel + 2);
@@ -135,8 +142,11 @@ export function skeletonizeLabels(labels: Uint32Array, shape: Vec3, maxLabel: nu
     });
     out.push(skeletonizeOne(ws, l, members, forced, opts));
   }
+  cachedWorkspace = ws; // lab/dbf interiors are fully rewritten by the next call
   return out;
 }
+
+let cachedWorkspace: Workspace | undefined;
 
 /** Scratch arrays over the padded block, reset sparsely after each label. */
 class Workspace {

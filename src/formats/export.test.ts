@@ -194,6 +194,15 @@ describe('openSource', () => {
     await fs.mkdir(path.join(dir, 'empty'));
     await expect(openSource(path.join(dir, 'empty'))).rejects.toThrow(/holds no \.png/);
     expect(existsSync(dir)).toBe(true);
+    // multi-page TIFF by extension or by magic bytes
+    const { encodeTiffStack } = await import('./imagestack.js');
+    const t = ramp('uint16', [3, 2, 4]);
+    await fs.writeFile(path.join(dir, 'stack.tif'), encodeTiffStack(t));
+    await fs.writeFile(path.join(dir, 'stack-noext'), encodeTiffStack(t));
+    for (const f of ['stack.tif', 'stack-noext']) {
+      const s = await openSource(path.join(dir, f));
+      expect([s.format, Array.from((await s.read(t.box)).data)]).toEqual(['tiff', Array.from(t.data)]);
+    }
     await exportVolume(memSource(ramp('uint8', [2, 2, 2])), path.join(dir, 'v.npy'));
     await expect(openSource(path.join(dir, 'v.npy'), { scale: 1 })).rejects.toThrow(/only scale 0/);
   });

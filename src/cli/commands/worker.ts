@@ -15,7 +15,7 @@ function count(text: unknown, what: string, min: number): number | undefined {
 export function register(program: Command): Command {
   return program
     .command('worker')
-    .description('join runs started with --redis: take blocks from the Redis queue and compute them until stopped (Ctrl-C)')
+    .description('join runs started with --redis: take blocks from the Redis queue and compute them until stopped (Ctrl-C); every machine must see the runs\' files at the same paths')
     .requiredOption('--redis <url>', 'the Redis the runs use (redis://HOST:PORT)')
     .option('--concurrency <n>', 'blocks at once, each on its own thread (default: all cores)')
     .option('--queue <name>', 'queue name (default wiring-blocks)')

@@ -124,6 +124,20 @@ describe('distributed runs on Redis (BullMQ)', () => {
     expectSameFiles(await snapshot(clean), await snapshot(out), `redis run killed after ${k} blocks`);
   });
 
+  it('keeps exclusiveNeighbours across worker processes', async () => {
+    const log = path.join(await tempDir(), 'log');
+    const t: BlockTask = { name: 'x', module: FIX, fn: 'interval', params: { log, ms: 60 }, bounds: boxFromShape([16, 12, 4]), blockShape: [4, 4, 4], exclusiveNeighbours: true };
+    await runTasks([t], { stateDir: await tempDir(), redis: redis.url, queue, json: true });
+    // process.hrtime is CLOCK_MONOTONIC: comparable across processes of one machine.
+    const iv = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { index: number[]; start: string; end: string });
+    expect(iv).toHaveLength(12);
+    for (const a of iv)
+      for (const b of iv) {
+        if (a === b || !(BigInt(a.start) < BigInt(b.end) && BigInt(b.start) < BigInt(a.end))) continue;
+        expect(a.index.every((v, i) => Math.abs(v - b.index[i]) <= 1), `blocks ${a.index} and ${b.index} ran together`).toBe(false);
+      }
+  });
+
   it('writes the same layers as a local run (the downsample stage)', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [32, 32, 8];

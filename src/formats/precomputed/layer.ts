@@ -21,7 +21,7 @@ import { MinishardCache, ShardReader, compressedMortonCode, encodeShard, locateC
 const WIRING_KEY = 'wiring';
 
 export interface CreateOptions {
-  /** Replace an existing layer (its info and the folders of its scales). */
+  /** Replace an existing layer: everything in its folder is removed first. */
   overwrite?: boolean;
   /** gzip unsharded chunk files (remembered in the info, so later writers do the same). */
   gzip?: boolean;
@@ -109,10 +109,15 @@ export class PrecomputedLayer {
     }
     if (old && !opts.overwrite) throw new UsageError(`a precomputed layer already exists in ${dir}; pass overwrite to replace it`);
     if (old) {
-      // Remove the old scales' chunk folders (only folders inside the layer).
+      // Replacing a layer replaces all of it: scale folders (keys that point outside the folder
+      // are left alone), meshes, skeletons and any run state kept in the folder (a resume record
+      // left behind would claim blocks that no longer exist).
       for (const s of old.info.scales) {
         const p = path.resolve(dir, s.key);
         if (inside(path.resolve(dir), p)) await fs.rm(p, { recursive: true, force: true });
+      }
+      for (const entry of await fs.readdir(dir)) {
+        if (entry !== 'info') await fs.rm(path.join(dir, entry), { recursive: true, force: true });
       }
     }
     await fs.mkdir(dir, { recursive: true });

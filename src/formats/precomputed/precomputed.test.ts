@@ -231,8 +231,11 @@ describe('PrecomputedLayer (unsharded)', () => {
     expect(text.scales.length).toBe(2);
     expect(text.mesh).toBe('mesh');
     expect(layer.info.scales[1].key).toBe('2_2_2');
+    await layer.writeBox(Volume.zeros('uint8', boxFromShape([10, 10, 10])));
+    await fs.mkdir(path.join(dir, '.wiring-run'));
     await PrecomputedLayer.create(dir, info, { overwrite: true });
     expect((await PrecomputedLayer.open(dir)).info.scales.length).toBe(1);
+    expect(await fs.readdir(dir)).toEqual(['info']);
   });
 });
 

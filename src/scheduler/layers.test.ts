@@ -61,6 +61,24 @@ describe('runs that write precomputed layers', () => {
     expectSameFiles(reference!, await snapshot(out), 'npy input');
   });
 
+  it('give the same sharded output when several blocks share a shard (murmurhash and identity)', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [20, 14, 9];
+    const input = await makeInput(dir, shape, 'precomputed');
+    for (const hash of ['identity', 'murmurhash3_x86_128'] as const) {
+      const sharding = { '@type': 'neuroglancer_uint64_sharded_v1' as const, preshift_bits: 1, hash, minishard_bits: 1, shard_bits: 5, minishard_index_encoding: 'gzip' as const };
+      const snaps = [];
+      for (const [blockShape, workers] of [[[20, 16, 12], 1], [[4, 4, 4], 2]] as Array<[Vec3, number]>) {
+        const out = path.join(dir, `sharded-${hash}-${blockShape.join('x')}`);
+        await PrecomputedLayer.create(out, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [4, 4, 40], chunkSize: [4, 4, 4], sharding }));
+        await runTasks([filterTask(input, out, shape, blockShape)], { stateDir: path.join(out + '-state'), workers, json: true });
+        snaps.push(await snapshot(out));
+      }
+      expect([...snaps[0].keys()].some((k) => k.endsWith('.shard'))).toBe(true);
+      expectSameFiles(snaps[0], snaps[1], `${hash} sharding, one block vs one chunk per block`);
+    }
+  });
+
   it('rejects block shapes and bounds that do not fit the output chunks, and wrong volumes from a block', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [8, 8, 8];

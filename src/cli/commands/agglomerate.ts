@@ -12,7 +12,7 @@ import { affinityOrder, boundaryChannel, parseNumberOption } from './supervoxels
 
 export function addAgglomerationOptions(cmd: Command): Command {
   return cmd
-    .option('--threshold <t>', 'merge while the score is <= t (default: mean/quantile 0.8, learned 0.5; mutex: its bias, 0.8)')
+    .option('--threshold <t>', 'merge while the score is <= t (default: mean 0.7, quantile 0.8, learned 0.5; mutex: its bias, 0.8)')
     .option('--model <file>', 'learned agglomeration with a model from `wiring train-agglomeration`')
     .option('--method <m>', 'mean (default), quantile, mutex or learned (implied by --model)')
     .option('--quantile <q>', 'quantile method: which quantile of the contact boundary values (default 0.5)');

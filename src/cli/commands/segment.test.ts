@@ -57,7 +57,7 @@ describeData('gala-medulla', 'segment commands on gala-medulla', () => {
     const e2 = await wiring('evaluate', out, d('train-gt.h5'));
     expect(e2.voi_split + e2.voi_merge).toBeLessThan(0.63);
     // the supervoxel layer reads back and agglomerates with the mean method
-    const m = await wiring('agglomerate', '--supervoxels', sv, '--boundaries', d('train-p1.h5'), '--threshold', '0.8', path.join(dir, 'mean'));
+    const m = await wiring('agglomerate', '--supervoxels', sv, '--boundaries', d('train-p1.h5'), path.join(dir, 'mean'));
     expect(m.segments).toBe(r.segments);
   }, 120_000);
 });

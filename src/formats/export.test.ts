@@ -205,5 +205,8 @@ describe('openSource', () => {
     }
     await exportVolume(memSource(ramp('uint8', [2, 2, 2])), path.join(dir, 'v.npy'));
     await expect(openSource(path.join(dir, 'v.npy'), { scale: 1 })).rejects.toThrow(/only scale 0/);
+    // Neuroglancer-style local URLs
+    expect((await openSource(`file://${path.join(dir, 'v.npy')}`)).shape).toEqual([2, 2, 2]);
+    expect((await openSource(`zarr://file://${path.join(dir, 'v.npy')}`)).format).toBe('npy');
   });
 });

@@ -1,6 +1,7 @@
 // openSource(spec): one entry point for every readable volume format.
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Vec3 } from '../core/box.js';
 import { UsageError } from '../core/errors.js';
 import { openHdf5, splitH5Spec } from './hdf5.js';
@@ -17,6 +18,7 @@ export const SOURCE_FORMS = [
   'x.zarr (Zarr v2/v3 array, or OME-Zarr group -> scale 0 or --scale), x.zarr#sub/path; also N5 folders',
   'a folder of PNG/TIFF slices (one z per file, natural sort)',
   'x.tif / x.tiff (multi-page TIFF, one z per page)',
+  '(any of these may be written as a file:// URL, with an optional precomputed:// zarr:// n5:// prefix)',
 ];
 
 function usage(spec: string, why: string): UsageError {
@@ -56,9 +58,29 @@ export async function openSource(spec: string, opts: { scale?: number; voxelSize
   return src;
 }
 
-async function openAny(spec: string, opts: { scale?: number; voxelSize?: Vec3 }): Promise<VolumeSource> {
-  if (typeof spec !== 'string' || spec.trim() === '') throw usage(String(spec), 'no source given');
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw usage(spec, 'remote URLs are not supported; give a local path');
+/**
+ * Neuroglancer-style local URLs are accepted: `file:///p`, and `precomputed://`, `zarr://`,
+ * `zarr2://`, `zarr3://`, `n5://` in front of a local path or file:// URL. Returns the plain path
+ * (keeping any `#dataset`), or undefined for anything remote.
+ */
+export function localPath(spec: string): string | undefined {
+  let s = spec;
+  const m = /^(precomputed|zarr|zarr2|zarr3|n5):\/\/(.*)$/i.exec(s);
+  if (m) s = m[2];
+  if (/^file:\/\//i.test(s)) {
+    const hash = s.indexOf('#');
+    const url = hash >= 0 ? s.slice(0, hash) : s;
+    return fileURLToPath(url) + (hash >= 0 ? s.slice(hash) : '');
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) return undefined;
+  return s;
+}
+
+async function openAny(specIn: string, opts: { scale?: number; voxelSize?: Vec3 }): Promise<VolumeSource> {
+  if (typeof specIn !== 'string' || specIn.trim() === '') throw usage(String(specIn), 'no source given');
+  const local = localPath(specIn);
+  if (local === undefined) throw usage(specIn, 'remote URLs are not supported; give a local path');
+  const spec = local;
   const hash = spec.indexOf('#');
   const base = hash >= 0 ? spec.slice(0, hash) : spec;
   if (!existsSync(base)) throw usage(spec, "path does not exist");

@@ -105,4 +105,17 @@ describeData('hemibrain-da1', 'wiring skeleton-stats on hemibrain SWC', () => {
     for (const r of rows) expect(Object.keys(r)).toEqual(expect.arrayContaining(['nodes', 'cable_length_nm', 'branch_points', 'end_points']));
     expect(rows.find((r) => r.id === '722817260')!.nodes).toBe(4332);
   });
+  it('splits axon from dendrite with the synapse tables and reports the segregation index', async () => {
+    const rows = (await cli(['skeleton-stats', dataPath('hemibrain-da1', 'swc'), '--swc-scale', '8', '--synapses', dataPath('hemibrain-da1', 'synapses'), '--json'])) as Array<{
+      id: string; synapses: { pre: number; post: number; segregation_index: number; axon: { pre: number; post: number } };
+    }>;
+    expect(rows).toHaveLength(5);
+    for (const r of rows) {
+      expect(r.synapses.pre + r.synapses.post).toBeGreaterThan(2000);
+      expect(r.synapses.segregation_index).toBeGreaterThan(0.2);
+      expect(r.synapses.segregation_index).toBeLessThan(0.5);
+      // the axon (calyx + lateral horn) is output-dominated
+      expect(r.synapses.axon.pre).toBeGreaterThan(r.synapses.axon.post);
+    }
+  });
 });

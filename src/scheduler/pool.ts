@@ -70,7 +70,10 @@ export class ThreadPool implements Executor {
   readonly mode = 'threads' as const;
   private readonly slots: Slot[] = [];
   private readonly idle: Slot[] = [];
-  private readonly waiting: Array<(s: Slot) => void> = [];
+  private readonly waiting: Array<{ resolve: (s: Slot) => void; reject: (e: Error) => void }> = [];
+  /** Threads in a row that died before they were ready; at 3 the pool gives up (a broken entry or bootstrap). */
+  private bootFailures = 0;
+  private broken?: Error;
   private nextId = 1;
   private closed = false;
   private readonly entry: URL;
@@ -93,9 +96,12 @@ export class ThreadPool implements Executor {
       ? new Worker(BOOT, { eval: true, workerData: { tsx: tsxRegisterUrl(), entry: this.entry.href } })
       : new Worker(this.entry);
     let markReady!: () => void;
+    let isReady = false;
     const slot: Slot = { worker, ready: new Promise<void>((r) => (markReady = r)) };
     worker.on('message', (m: { ready?: boolean; id?: number; ok?: boolean; data?: unknown; error?: { name: string; message: string; stack?: string } }) => {
       if (m.ready) {
+        isReady = true;
+        this.bootFailures = 0;
         markReady();
         this.release(slot);
         return;
@@ -120,7 +126,13 @@ export class ThreadPool implements Executor {
       if (j >= 0) this.idle.splice(j, 1);
       if (slot.busy) slot.busy.reject(new WiringError(`worker thread died while running the block: ${why}`));
       slot.busy = undefined;
-      if (!this.closed) this.spawn();
+      if (this.closed) return;
+      if (!isReady && ++this.bootFailures >= 3) {
+        this.broken = new WiringError(`worker threads fail to start: ${why}`);
+        for (const w of this.waiting.splice(0)) w.reject(this.broken);
+        return;
+      }
+      this.spawn();
     };
     if (this.active === 0) worker.unref();
     worker.on('error', (err) => die(err.message));
@@ -132,14 +144,15 @@ export class ThreadPool implements Executor {
   private release(slot: Slot): void {
     if (this.closed || !this.slots.includes(slot)) return;
     const w = this.waiting.shift();
-    if (w) w(slot);
+    if (w) w.resolve(slot);
     else this.idle.push(slot);
   }
 
   private acquire(): Promise<Slot> {
     const s = this.idle.shift();
     if (s) return Promise.resolve(s);
-    return new Promise((resolve) => this.waiting.push(resolve));
+    if (this.broken) return Promise.reject(this.broken);
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   /** Blocks submitted and not finished: while > 0 the threads keep the process alive, idle they do not. */
@@ -152,6 +165,7 @@ export class ThreadPool implements Executor {
 
   async run(job: BlockJob): Promise<unknown> {
     if (this.closed) throw new WiringError('thread pool is closed');
+    if (this.broken) throw this.broken;
     if (this.active++ === 0) for (const s of this.slots) s.worker.ref();
     try {
       return await this.runOnSlot(job);
@@ -170,7 +184,7 @@ export class ThreadPool implements Executor {
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.closed || !!this.broken;
   }
 
   /** Drop the threads' cached sources and layers (between runs; the loaded modules stay). */

@@ -246,3 +246,108 @@ export function gaussianMargin(sigma: number | Vec3, truncate = 4): Vec3 {
   const s: Vec3 = typeof sigma === 'number' ? [sigma, sigma, sigma] : sigma;
   return [kernelRadius(s[0], truncate), kernelRadius(s[1], truncate), kernelRadius(s[2], truncate)];
 }
+
+/**
+ * Gaussian derivatives of orders 0, 1 and 2 along one axis in one sweep (each input value is read
+ * once for all three): `outs[order]` receives that order (leave an entry undefined to skip it).
+ * Same results as three gaussianFilter1d calls. `src` must not be one of the outputs.
+ */
+export function gaussianDerivatives1d(
+  src: Float32Array,
+  shape: Vec3,
+  axis: 0 | 1 | 2,
+  sigma: number,
+  outs: [Float32Array | undefined, Float32Array | undefined, Float32Array | undefined],
+  opts: FilterOptions = {},
+): void {
+  const wanted = outs.filter((o) => o !== undefined).length;
+  const mode = opts.mode ?? 'reflect';
+  if (wanted <= 1 || !(sigma > 0) || mode === 'constant') {
+    outs.forEach((o, order) => {
+      if (o) gaussianFilter1d(src, o, shape, axis, sigma, order, opts);
+    });
+    return;
+  }
+  for (const o of outs) {
+    if (o === src) throw new UsageError('gaussianDerivatives1d: an output cannot be the input');
+    if (o) checkShape(src, o, shape, 'gaussianDerivatives1d');
+  }
+  const truncate = opts.truncate ?? 4;
+  const w0 = gaussianKernel1d(sigma, 0, truncate);
+  const w1 = gaussianKernel1d(sigma, 1, truncate);
+  const w2 = gaussianKernel1d(sigma, 2, truncate);
+  const r = (w0.length - 1) >> 1;
+  // out_o[i] = w_o[r]*in[i] + sum_k w_o[r+k] * (in[i-k] + sym_o * in[i+k]); sym = +1, -1, +1
+  const a0 = new Float64Array(r + 1), a1 = new Float64Array(r + 1), a2 = new Float64Array(r + 1);
+  for (let k = 0; k <= r; k++) {
+    a0[k] = w0[r + k];
+    a1[k] = w1[r + k];
+    a2[k] = w2[r + k];
+  }
+  const [sx, sy, sz] = shape;
+  const n = sx * sy * sz;
+  if (n === 0) return;
+  const o0 = outs[0] ?? new Float32Array(0), o1 = outs[1] ?? new Float32Array(0), o2 = outs[2] ?? new Float32Array(0);
+  const has0 = !!outs[0], has1 = !!outs[1], has2 = !!outs[2];
+  const len = shape[axis];
+  const table = borderTable(len, r, mode);
+  if (axis === 0) {
+    const line = new Float64Array(sx + 2 * r);
+    for (let row = 0, rows = sy * sz; row < rows; row++) {
+      const base = row * sx;
+      for (let i = 0; i < sx + 2 * r; i++) line[i] = src[base + table[i]];
+      for (let i = 0; i < sx; i++) {
+        const c = i + r;
+        const v = line[c];
+        let s0 = a0[0] * v, s1 = 0, s2 = a2[0] * v;
+        for (let k = 1; k <= r; k++) {
+          const lo = line[c - k], hi = line[c + k];
+          const s = lo + hi;
+          s0 += a0[k] * s;
+          s1 += a1[k] * (lo - hi);
+          s2 += a2[k] * s;
+        }
+        if (has0) o0[base + i] = s0;
+        if (has1) o1[base + i] = s1;
+        if (has2) o2[base + i] = s2;
+      }
+    }
+    return;
+  }
+  const rowsAlong = axis === 1 ? sy : sz;
+  const outer = axis === 1 ? sz : sy;
+  const scratch = new Float32Array(rowsAlong * sx);
+  const c0 = new Float64Array(sx), c1 = new Float64Array(sx), c2 = new Float64Array(sx);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < rowsAlong; j++) {
+      const off = axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j);
+      scratch.set(src.subarray(off, off + sx), j * sx);
+    }
+    for (let j = 0; j < rowsAlong; j++) {
+      const cj = j * sx;
+      const b0 = a0[0], b2 = a2[0];
+      for (let x = 0; x < sx; x++) {
+        const v = scratch[cj + x];
+        c0[x] = b0 * v;
+        c1[x] = 0;
+        c2[x] = b2 * v;
+      }
+      for (let k = 1; k <= r; k++) {
+        const lo = table[j - k + r] * sx;
+        const hi = table[j + k + r] * sx;
+        const k0 = a0[k], k1 = a1[k], k2 = a2[k];
+        for (let x = 0; x < sx; x++) {
+          const l = scratch[lo + x], h = scratch[hi + x];
+          const s = l + h;
+          c0[x] += k0 * s;
+          c1[x] += k1 * (l - h);
+          c2[x] += k2 * s;
+        }
+      }
+      const off = axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j);
+      if (has0) for (let x = 0; x < sx; x++) o0[off + x] = c0[x];
+      if (has1) for (let x = 0; x < sx; x++) o1[off + x] = c1[x];
+      if (has2) for (let x = 0; x < sx; x++) o2[off + x] = c2[x];
+    }
+  }
+}

@@ -21,7 +21,9 @@
  */
 import type { Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
-import { type BorderMode, gaussianFilter1d, kernelRadius } from '../../kernels/filters.js';
+import { type BorderMode, gaussianDerivatives1d, gaussianFilter1d, kernelRadius } from '../../kernels/filters.js';
+
+type Triple = [Float32Array | undefined, Float32Array | undefined, Float32Array | undefined];
 
 export const FEATURE_NAMES = ['G', 'GGM', 'LoG', 'DoG', 'STE', 'HoGE'] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
@@ -165,29 +167,31 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
     // Derivative tree: z pass, then y, then x; shared intermediates.
     for (const d of deriv.values()) give(d);
     deriv.clear();
+    // Each sweep computes all needed derivative orders along its axis at once (gaussianDerivatives1d).
     const zOrders = new Set<number>();
     for (const c of want) zOrders.add(Math.floor(c / 9));
+    const zb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
+    if (dims === 2) zb[0] = raw;
+    else {
+      for (const oz of zOrders) zb[oz] = take();
+      gaussianDerivatives1d(raw, shape, 2, sg[2], zb as Triple, opts);
+    }
     for (const oz of zOrders) {
-      let zb: Float32Array;
-      if (dims === 2) zb = raw;
-      else {
-        zb = take();
-        gaussianFilter1d(raw, zb, shape, 2, sg[2], oz, opts);
+      const yb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
+      for (const c of want) if (Math.floor(c / 9) === oz) yb[Math.floor(c / 3) % 3] ??= take();
+      gaussianDerivatives1d(zb[oz]!, shape, 1, sg[1], yb as Triple, opts);
+      for (let oy = 0; oy < 3; oy++) {
+        const y = yb[oy];
+        if (!y) continue;
+        const xb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
+        for (const c of want) if (Math.floor(c / 9) === oz && Math.floor(c / 3) % 3 === oy) xb[c % 3] = take();
+        gaussianDerivatives1d(y, shape, 0, sg[0], xb as Triple, opts);
+        xb.forEach((b, ox) => {
+          if (b) deriv.set(code(ox, oy, oz), b);
+        });
+        give(y);
       }
-      const yOrders = new Set<number>();
-      for (const c of want) if (Math.floor(c / 9) === oz) yOrders.add(Math.floor(c / 3) % 3);
-      for (const oy of yOrders) {
-        const yb = take();
-        gaussianFilter1d(zb, yb, shape, 1, sg[1], oy, opts);
-        for (const c of want) {
-          if (Math.floor(c / 9) !== oz || Math.floor(c / 3) % 3 !== oy) continue;
-          const xb = take();
-          gaussianFilter1d(yb, xb, shape, 0, sg[0], c % 3, opts);
-          deriv.set(c, xb);
-        }
-        give(yb);
-      }
-      if (zb !== raw) give(zb);
+      if (zb[oz] !== raw) give(zb[oz]!);
     }
     const first = axes.map((a) => deriv.get(code(a === 0 ? 1 : 0, a === 1 ? 1 : 0, a === 2 ? 1 : 0))!);
     const second = (a: number, b: number): Float32Array => {

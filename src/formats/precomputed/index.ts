@@ -25,6 +25,7 @@ export {
   locateChunk,
   shardFileName,
   shardShape,
+  suggestSharding,
   encodeShard,
 } from './sharding.js';
 export { murmurhash3_x86_128, murmurhash3_x86_128_bytes, murmurhash3_x86_128_uint64 } from './murmurhash3.js';

@@ -23,6 +23,7 @@ import {
   parseInfo,
   shardFileName,
   shardShape,
+  suggestSharding,
 } from './index.js';
 import { labels64, sameBytes } from './testing.js';
 
@@ -355,6 +356,20 @@ describe('sharded format', () => {
     // minishard 0 index: ids delta [2, 2], offsets delta [0, 0], sizes [1, 2]
     expect([u(35), u(43), u(51), u(59), u(67), u(75)]).toEqual([2, 2, 0, 0, 1, 2]);
     expect(bytes.byteLength).toBe(32 + 78);
+  });
+  it('suggests identity sharding whose shards are boxes of chunks', () => {
+    // grid [10, 7, 3] -> Morton bits 4 + 3 + 2 = 9; 2^6 chunks per shard -> 3 shard bits.
+    const spec = suggestSharding([10, 7, 3], { log2ChunksPerShard: 6 });
+    expect([spec.preshift_bits, spec.minishard_bits, spec.shard_bits, spec.hash]).toEqual([3, 3, 3, 'identity']);
+    // The low 6 Morton bits are x0 y0 z0 x1 y1 z1: shards of 4x4x4 chunks.
+    expect(shardShape(spec, [10, 7, 3], [64, 64, 64])).toEqual([256, 256, 256]);
+    // Every chunk of one 4x4x4 box lands in one shard, and different boxes in different shards.
+    const shardOf = (g: Vec3) => locateChunk(compressedMortonCode(g, [10, 7, 3]), spec).shard;
+    expect(shardOf([0, 0, 0])).toBe(shardOf([3, 3, 2]));
+    expect(shardOf([4, 0, 0])).not.toBe(shardOf([3, 0, 0]));
+    expect(shardOf([0, 4, 0])).not.toBe(shardOf([0, 3, 0]));
+    // Small volumes get one shard.
+    expect(suggestSharding([2, 2, 1]).shard_bits).toBe(0);
   });
   it('concurrent writers of different blocks into one murmurhash-sharded layer lose nothing (shard lock)', async () => {
     const dir = await tempDir();

@@ -83,6 +83,31 @@ export function shardShape(spec: ShardingSpec, gridShape: Vec3, chunkSize: Vec3)
   return [chunkSize[0] * 2 ** per[0], chunkSize[1] * 2 ** per[1], chunkSize[2] * 2 ** per[2]];
 }
 
+/**
+ * A sharding spec whose shards are axis-aligned boxes of about 2^log2ChunksPerShard chunks
+ * (identity hash on the compressed Morton code), so that blocks of `shardShape(...)` can be
+ * written independently and a shard holds a spatially compact region. `gzipData` gzips chunk data
+ * inside the shards (useful for raw chunks; compressed_segmentation is already compact).
+ */
+export function suggestSharding(
+  gridShape: Vec3,
+  opts: { log2ChunksPerShard?: number; minishardBits?: number; gzipData?: boolean } = {},
+): ShardingSpec {
+  const bits = mortonBits(gridShape);
+  const total = bits[0] + bits[1] + bits[2];
+  const low = Math.min(opts.log2ChunksPerShard ?? 9, total);
+  const minishard = Math.min(opts.minishardBits ?? 3, low);
+  return {
+    '@type': 'neuroglancer_uint64_sharded_v1',
+    preshift_bits: low - minishard,
+    hash: 'identity',
+    minishard_bits: minishard,
+    shard_bits: total - low,
+    minishard_index_encoding: 'gzip',
+    data_encoding: opts.gzipData ? 'gzip' : 'raw',
+  };
+}
+
 /** Limit on minishard_bits when writing (the shard index is 2^minishard_bits x 16 bytes). */
 const MAX_WRITE_MINISHARD_BITS = 24;
 /** Limit on a decoded minishard index (bytes). */

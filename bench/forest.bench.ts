@@ -8,7 +8,7 @@
 // FOREST_N=200000 FOREST_TREES=100.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { boxFromShape } from '../src/core/box.js';
@@ -120,7 +120,7 @@ async function speed(): Promise<Record<string, unknown>> {
   const ref = binaryScores(psk, yte);
   rmSync(dir, { recursive: true, force: true });
   const r = {
-    samples: n, features: F, trees: T, predicted: m,
+    samples: n, features: F, trees: T, predicted: m, load_average: loadavg()[0],
     ours: {
       fit_s_1thread: fit1, fit_cpu_s_1thread: fit1c, fit_s_2threads: fit2, identical_1_vs_2_threads: same, mean_nodes: rf1.nNodes / T,
       predict_msamples_per_s_1thread: m / 1e6 / pr1, predict_cpu_s_1thread: pr1c, predict_msamples_per_s_2threads: m / 1e6 / pr2,

@@ -159,6 +159,8 @@ class Workspace {
   hpos: Int32Array;
   vid: Int32Array;
   heap = new Int32Array(0);
+  /** bounding box of the current label, padded coordinates, inclusive [x0,y0,z0,x1,y1,z1] */
+  bbox = new Int32Array(6);
   hkey = new Float32Array(0);
   order = new Int32Array(0);
   pen: Float32Array;
@@ -221,6 +223,26 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
     state[c] |= ONSKEL;
     return id;
   };
+  // bounding box of the label (clips the invalidation balls)
+  {
+    const bb = ws.bbox;
+    bb[0] = bb[1] = bb[2] = 0x7fffffff;
+    bb[3] = bb[4] = bb[5] = -1;
+    const plane = px * py;
+    for (let i = 0; i < members.length; i++) {
+      const c = members[i];
+      const z = (c / plane) | 0;
+      const rem = c - z * plane;
+      const y = (rem / px) | 0;
+      const x = rem - y * px;
+      if (x < bb[0]) bb[0] = x;
+      if (x > bb[3]) bb[3] = x;
+      if (y < bb[1]) bb[1] = y;
+      if (y > bb[4]) bb[4] = y;
+      if (z < bb[2]) bb[2] = z;
+      if (z > bb[5]) bb[5] = z;
+    }
+  }
   // penalty for every voxel of the label (maxD = the label's deepest voxel)
   let maxD = 0;
   for (let i = 0; i < members.length; i++) if (dbf[members[i]] > maxD) maxD = dbf[members[i]];
@@ -371,13 +393,16 @@ function dijkstra(ws: Workspace, L: number, src: number, nOff: Int32Array, nLen:
       if (lab[v] !== L) continue;
       const st = state[v];
       let i: number;
-      const nd = du + nLen[k] * pen[v];
+      let nd: number;
       if (!(st & REACHED)) {
+        nd = du + nLen[k] * pen[v];
         state[v] = st | REACHED;
         i = hn++;
       } else {
         i = hpos[v];
-        if (i < 0 || nd >= dist[v]) continue;
+        if (i < 0) continue; // settled
+        nd = du + nLen[k] * pen[v];
+        if (nd >= dist[v]) continue;
       }
       dist[v] = nd;
       parent[v] = u;
@@ -400,24 +425,25 @@ function dijkstra(ws: Workspace, L: number, src: number, nOff: Int32Array, nLen:
 }
 
 function invalidateBall(ws: Workspace, L: number, c: number, res: Vec3, r: number): void {
-  const { state, lab, px, py, pz } = ws;
+  const { state, lab, px, py } = ws;
+  const bb = ws.bbox; // the label's bounding box in padded coordinates (inclusive)
   const x = c % px, y = Math.floor(c / px) % py, z = Math.floor(c / (px * py));
   const rz = Math.floor(r / res[2]);
   const r2 = r * r;
-  for (let dz = -rz; dz <= rz; dz++) {
-    const zz = z + dz;
-    if (zz < 0 || zz >= pz) continue;
+  const z0 = Math.max(bb[2], z - rz), z1 = Math.min(bb[5], z + rz);
+  for (let zz = z0; zz <= z1; zz++) {
+    const dz = zz - z;
     const ez = r2 - (dz * res[2]) ** 2;
     if (ez < 0) continue;
     const ry = Math.floor(Math.sqrt(ez) / res[1]);
-    for (let dy = -ry; dy <= ry; dy++) {
-      const yy = y + dy;
-      if (yy < 0 || yy >= py) continue;
+    const y0 = Math.max(bb[1], y - ry), y1 = Math.min(bb[4], y + ry);
+    for (let yy = y0; yy <= y1; yy++) {
+      const dy = yy - y;
       const ey = ez - (dy * res[1]) ** 2;
       if (ey < 0) continue;
       const rx = Math.floor(Math.sqrt(ey) / res[0]);
-      const lo = Math.max(0, x - rx);
-      const hi = Math.min(px - 1, x + rx);
+      const lo = Math.max(bb[0], x - rx);
+      const hi = Math.min(bb[3], x + rx);
       const base = px * (yy + py * zz);
       for (let xx = lo; xx <= hi; xx++) if (lab[base + xx] === L) state[base + xx] |= INVALID;
     }

@@ -12,6 +12,8 @@ import { type Vec3, boxFromShape } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
 import {
   PrecomputedLayer,
+  type ShardingSpec,
+  suggestSharding,
   compressedMortonCode,
   murmurhash3_x86_128_uint64,
   decodeCompressedSegmentation,
@@ -153,10 +155,19 @@ export default async function run(): Promise<Record<string, unknown>> {
       { name: 'raw uint64', vol: seg, type: 'segmentation', encoding: 'raw', gzip: false },
       { name: 'compressed_segmentation uint64', vol: seg, type: 'segmentation', encoding: 'compressed_segmentation', gzip: false },
       { name: 'compressed_segmentation uint64 + gzip', vol: seg, type: 'segmentation', encoding: 'compressed_segmentation', gzip: true },
+      { name: 'compressed_segmentation uint64, sharded (identity, 8 chunks/shard)', vol: seg, type: 'segmentation', encoding: 'compressed_segmentation', gzip: false, sharded: 'identity' },
+      { name: 'compressed_segmentation uint64, sharded (murmurhash, gzip data)', vol: seg, type: 'segmentation', encoding: 'compressed_segmentation', gzip: false, sharded: 'murmur' },
     ] as const;
     for (const c of cases) {
       const layerDir = path.join(dir, c.name.replace(/\W+/g, '-'));
-      const info = makeInfo({ type: c.type, dtype: c.vol.dtype, shape: c.vol.shape, voxelSize: [8, 8, 8], chunkSize: [64, 64, 64], encoding: c.encoding });
+      const sharded = 'sharded' in c ? c.sharded : undefined;
+      const sharding: ShardingSpec | undefined =
+        sharded === 'identity'
+          ? suggestSharding([2, 2, 2], { log2ChunksPerShard: 3 })
+          : sharded === 'murmur'
+            ? { '@type': 'neuroglancer_uint64_sharded_v1', preshift_bits: 0, hash: 'murmurhash3_x86_128', minishard_bits: 1, shard_bits: 1, minishard_index_encoding: 'gzip', data_encoding: 'gzip' }
+            : undefined;
+      const info = makeInfo({ type: c.type, dtype: c.vol.dtype, shape: c.vol.shape, voxelSize: [8, 8, 8], chunkSize: [64, 64, 64], encoding: c.encoding, sharding });
       const layer = await PrecomputedLayer.create(layerDir, info, { gzip: c.gzip, overwrite: true });
       const mb = c.vol.data.byteLength / 1e6;
       const tw = await time(() => layer.writeBox(c.vol), 3);

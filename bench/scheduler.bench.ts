@@ -91,10 +91,23 @@ export default async function bench() {
     cores[workers] = (cpu.user + cpu.system) / 1e6 / wall[workers];
     outs[workers] = await files(layer);
   }
+  // Were the 2 threads really computing at the same time? 4 CPU-bound blocks on 2 threads:
+  // the fraction of their summed run time during which another block also ran.
+  const log = path.join(tmp, 'burn.log');
+  await runTasks([{ name: 'burn', module: FIX, fn: 'burn', params: { iterations: 1e8, log }, bounds: boxFromShape([4, 1, 1]), blockShape: [1, 1, 1] }], { stateDir: path.join(tmp, 'burn'), workers: 2, json: true });
+  const iv = (await fs.readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { start: string; end: string }).map((i) => [Number(BigInt(i.start)) / 1e6, Number(BigInt(i.end)) / 1e6]);
+  let overlapped = 0;
+  let total = 0;
+  for (const [a0, a1] of iv) {
+    total += a1 - a0;
+    for (const [b0, b1] of iv) if (b0 !== a0 || b1 !== a1) overlapped += Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
+  }
+  const concurrency = overlapped / total;
+  console.log(`2 threads, 4 CPU-bound blocks: ${(100 * concurrency).toFixed(0)}% of block time overlapped another block`);
   const same = [...outs[1].keys()].length === [...outs[2].keys()].length && [...outs[1]].every(([k, v]) => outs[2].get(k)?.equals(v));
   if (!same) throw new Error('1-worker and 2-worker outputs differ');
   const speedup = wall[1] / wall[2];
   console.log(`box filter x${rounds} on ${shape} (8 blocks of 32x32x16, modules preloaded): 1 worker ${wall[1].toFixed(2)} s, 2 workers ${wall[2].toFixed(2)} s, speed-up ${speedup.toFixed(2)}x, outputs identical; cores used ${cores[1].toFixed(2)} vs ${cores[2].toFixed(2)}; load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores`);
   await fs.rm(tmp, { recursive: true, force: true });
-  return { blocks, recordMs, directMs, inProcessMs, threadsMs, resumeMs, filter: { shape, rounds, seconds1: wall[1], seconds2: wall[2], speedup, coresUsed1: cores[1], coresUsed2: cores[2], loadAverage: os.loadavg()[0], identical: same } };
+  return { blocks, recordMs, directMs, inProcessMs, threadsMs, resumeMs, filter: { shape, rounds, seconds1: wall[1], seconds2: wall[2], speedup, coresUsed1: cores[1], coresUsed2: cores[2], overlapFraction: concurrency, loadAverage: os.loadavg()[0], identical: same } };
 }

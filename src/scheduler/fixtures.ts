@@ -112,3 +112,17 @@ export async function hang(ctx: BlockContext<{ marker: string; block: number[]; 
   }
   return { data: { block: ctx.blockIndex, big: 18446744073709551615n } };
 }
+
+/** CPU-bound: params.iterations of an xorshift loop; logs its interval to params.log when given. */
+export function burn(ctx: BlockContext<{ iterations: number; log?: string }>): BlockResult {
+  const start = process.hrtime.bigint();
+  let s = (ctx.blockIndex[0] + 1) * 2654435761;
+  for (let i = 0; i < ctx.params.iterations; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+  }
+  const end = process.hrtime.bigint();
+  if (ctx.params.log) appendFileSync(ctx.params.log, JSON.stringify({ index: ctx.blockIndex, start: String(start), end: String(end) }) + '\n');
+  return { data: s >>> 0 };
+}

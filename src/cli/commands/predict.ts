@@ -60,6 +60,10 @@ export function register(program: Command): Command {
     if (opts.model) {
       const model = await PixelModel.load(opts.model);
       if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; a pixel classifier needs one`, opts.raw);
+      const mv = model.meta.voxelSize;
+      if (mv && mv.some((v, a) => Math.abs(v - raw.voxelSize[a]) > 0.01 * v)) {
+        throw new UsageError(`the model was trained on voxels of [${mv}] nm but the raw volume has [${raw.voxelSize}] nm; pass --voxel-size ${mv.join(',')} if that is the same data`, opts.raw);
+      }
       outChannels = model.outputChannels;
       task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype });
     } else {

@@ -21,7 +21,7 @@ export function register(program: Command): Command {
     .command('skeletonize')
     .description("TEASAR skeletons (with radius) of every segment of a segmentation layer, blockwise, into the layer's skeletons folder (Neuroglancer precomputed)")
     .argument('<segmentation-layer>', 'precomputed segmentation layer folder')
-    .option('--block-shape <x,y,z>', 'block shape in voxels (default: whole volume, at most 256 per axis)')
+    .option('--block-shape <x,y,z>', 'block shape in voxels (default: whole volume, at most 128 per axis)')
     .option('--scale <s>', 'invalidation radius = scale * distance-to-boundary + const (default 1.5)')
     .option('--const <nm>', 'invalidation radius constant in nm (default 2 x the largest voxel size)')
     .option('--min-voxels <n>', 'skip connected pieces smaller than this (default 1)')

@@ -63,7 +63,7 @@ export async function skeletonTaskBlock(ctx: BlockContext<SkeletonTaskParams>): 
 }
 
 export interface PlanOptions {
-  /** Block shape [x,y,z] (default: the whole volume up to 256 per axis). */
+  /** Block shape [x,y,z] (default: the whole volume up to 256 per axis for meshes, 128 for skeletons). */
   blockShape?: Vec3;
   scale?: number;
   const?: number;
@@ -79,8 +79,13 @@ async function layerGeometry(layerDir: string): Promise<{ layer: PrecomputedLaye
   return { layer, bounds: layer.bounds(0), voxelSize: s.resolution };
 }
 
-function defaultBlock(bounds: Box): Vec3 {
-  return [0, 1, 2].map((i) => Math.max(1, Math.min(256, bounds.max[i] - bounds.min[i]))) as unknown as Vec3;
+function defaultBlock(bounds: Box, max: number): Vec3 {
+  return [0, 1, 2].map((i) => Math.max(1, Math.min(max, bounds.max[i] - bounds.min[i]))) as unknown as Vec3;
+}
+
+/** Bytes a block needs: the uint64 input over the block + overlap plus per-voxel scratch. */
+function blockBytes(blockShape: Vec3, scratchPerVoxel: number): number {
+  return (blockShape[0] + 3) * (blockShape[1] + 3) * (blockShape[2] + 3) * (8 + scratchPerVoxel);
 }
 
 export function workDirFor(layerDir: string, kind: 'mesh' | 'skeletons', blockShape: Vec3): string {
@@ -90,7 +95,7 @@ export function workDirFor(layerDir: string, kind: 'mesh' | 'skeletons', blockSh
 /** The mesh task of a segmentation layer (scale 0). */
 export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promise<BlockTask<MeshTaskParams>> {
   const { bounds, voxelSize } = await layerGeometry(layerDir);
-  const blockShape = opts.blockShape ?? defaultBlock(bounds);
+  const blockShape = opts.blockShape ?? defaultBlock(bounds, 256);
   const workDir = workDirFor(layerDir, 'mesh', blockShape);
   await fs.mkdir(workDir, { recursive: true });
   return {
@@ -102,13 +107,15 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
     bounds,
     blockShape,
     margin: [1, 1, 1],
+    // compact labels + padded copy (8) + vertex caches/triangles (~16, surface-dependent)
+    memoryPerBlock: blockBytes(blockShape, 24),
   };
 }
 
 /** The skeleton task of a segmentation layer (scale 0). */
 export async function planSkeletons(layerDir: string, opts: PlanOptions = {}): Promise<BlockTask<SkeletonTaskParams>> {
   const { bounds, voxelSize } = await layerGeometry(layerDir);
-  const blockShape = opts.blockShape ?? defaultBlock(bounds);
+  const blockShape = opts.blockShape ?? defaultBlock(bounds, 128);
   const workDir = workDirFor(layerDir, 'skeletons', blockShape);
   await fs.mkdir(workDir, { recursive: true });
   const params: SkeletonTaskParams = { workDir, voxelSize, bounds };
@@ -124,6 +131,8 @@ export async function planSkeletons(layerDir: string, opts: PlanOptions = {}): P
     bounds,
     blockShape,
     margin: [1, 1, 1],
+    // compact labels (4) + EDT (4) + the skeleton workspace (~33 bytes per padded voxel)
+    memoryPerBlock: blockBytes(blockShape, 41),
   };
 }
 

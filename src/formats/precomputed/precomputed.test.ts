@@ -191,6 +191,17 @@ describe('PrecomputedLayer (unsharded)', () => {
     await fs.writeFile(file, gzipSync(Buffer.alloc(3)));
     await expect(layer.readBox(vol.box)).rejects.toThrow(/got 3/);
   });
+  it('reads a raw chunk that happens to start with the gzip magic, and CloudVolume-style <chunk>.gz files', async () => {
+    const dir = await tempDir();
+    const layer = await PrecomputedLayer.create(dir, makeInfo({ type: 'image', dtype: 'uint8', shape: [4, 2, 1], voxelSize: [1, 1, 1] }));
+    const vol = Volume.from('uint8', [4, 2, 1], Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4]));
+    await layer.writeBox(vol);
+    expectSameBytes((await layer.readBox(vol.box)).data, vol.data);
+    const file = path.join(dir, '1_1_1', '0-4_0-2_0-1');
+    await fs.rename(file, file + '.gz');
+    await fs.writeFile(file + '.gz', gzipSync(Uint8Array.from([9, 9, 9, 9, 9, 9, 9, 9])));
+    expect(Array.from((await layer.readBox(vol.box)).data)).toEqual([9, 9, 9, 9, 9, 9, 9, 9]);
+  });
   it('merges a partial-chunk write with what is stored', async () => {
     const dir = await tempDir();
     const { layer, vol } = await imageLayer(dir);

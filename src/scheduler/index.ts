@@ -18,7 +18,16 @@
  *   atomically to stateDir/<task>/blocks/I_J_K.json; a rerun skips recorded blocks. Each task
  *   stores a fingerprint of its definition (module, fn, params, inputs, outputs, bounds,
  *   blockShape, margin, and its dependencies' fingerprints): when it differs, the old records are
- *   deleted and the task starts afresh (TaskReport.restarted says so).
+ *   deleted and the task starts afresh (TaskReport.restarted says so; output voxels the new
+ *   definition does not cover are left as they were). The fingerprint covers the definition, not
+ *   the input files' contents: after changing an input in place, use a fresh stateDir. One run
+ *   at a time per stateDir.
+ * - Redis: the run enqueues one BullMQ job per block attempt and polls them; jobs that vanish
+ *   (Redis restarted without persistence) are enqueued again; a worker killed mid-block loses its
+ *   job lock and another worker redoes the block. Jobs of a run killed outright still execute on
+ *   the workers (harmless: blocks are idempotent) and the rerun enqueues its unfinished blocks again.
+ * - A killed writer may leave `*.tmp-*` files beside chunk files (readers ignore them); stale
+ *   temporary resume records are removed when the run resumes.
  * - Failures: a failing block is retried up to `retries` times (default 2); blocks that still fail
  *   are listed in the SchedulerError (a WiringError) the run rejects with, with their errors;
  *   tasks depending on a failed task do not start.

@@ -73,6 +73,10 @@ describe('CAVE import', () => {
     await importCave(store, [good]);
     const over = await writeCave(dir, 'over', [synLine(10n, 2n, 3n), synLine(11n, '18446744073709551616', 3n)]);
     await expect(importCave(store, [over])).rejects.toThrow(/over_merged\.csv\.gz: line 2, column pre_pt_root_id: "18446744073709551616" is not an unsigned 64-bit/);
+    const sci = await writeCave(dir, 'sci', [synLine(13n, 2n, '1e3')]);
+    await expect(importCave(store, [sci])).rejects.toThrow(/line 1, column post_pt_root_id: "1e3" is not an unsigned 64-bit/);
+    const frac = await writeCave(dir, 'frac', [synLine('1.7', 2n, 3n)]);
+    await expect(importCave(store, [frac])).rejects.toThrow(/line 1, column id: "1.7"/);
     const neg = await writeCave(dir, 'neg', [synLine(12n, '-5', 3n)]);
     await expect(importCave(store, [neg])).rejects.toThrow(/line 1, column pre_pt_root_id: "-5"/);
     const dup = await writeCave(dir, 'dup', [synLine(20n, 2n, 3n), synLine(21n, 2n, 3n), synLine(20n, 2n, 3n)]);

@@ -132,7 +132,6 @@ function planColumns(table: TableName, cols: string[], opts: CaveImportOptions, 
   return { plan, used };
 }
 
-const ID_RE = `'^\\s*[0-9]+\\s*$'`;
 
 function bracketParts(src: string): string {
   // "[x y z]", "(x, y, z)", "POINT Z (x y z)"
@@ -145,7 +144,9 @@ function badExpr(c: Conv, required: boolean): string | undefined {
     case 'id': {
       const s = sqlIdent(c.src);
       const empty = `(${s} IS NULL OR trim(${s}) = '')`;
-      const bad = `(NOT regexp_full_match(${s}, ${ID_RE}) OR TRY_CAST(trim(${s}) AS UBIGINT) IS NULL)`;
+      // strict: the text must be exactly the decimal form of a UBIGINT (DuckDB's cast alone
+      // accepts 1.7, 1e3, 0x10, +5); a round trip is much cheaper than a regular expression
+      const bad = `(TRY_CAST(TRY_CAST(trim(${s}) AS UBIGINT) AS VARCHAR) IS DISTINCT FROM trim(${s}))`;
       return required ? `(${empty} OR ${bad})` : `(NOT ${empty} AND ${bad})`;
     }
     case 'double': {
@@ -233,19 +234,35 @@ async function typeStaged(
   file: string,
   where = 'TRUE',
 ): Promise<void> {
+  // One scan finds, for every column, the first line whose value does not convert.
+  const checks: { spec: (typeof TABLES)[TableName][number]; c: Conv; bad: string }[] = [];
   for (const spec of TABLES[table]) {
     const c = plan.get(spec.name)!;
     const bad = badExpr(c, spec.required);
-    if (!bad) continue;
-    const src = c.kind === 'null' ? '' : c.src;
-    const hit = await firstBad(store, `(${where}) AND ${bad}`, src);
-    if (hit) {
-      const shown = hit.value === null || hit.value === '' ? 'an empty value' : JSON.stringify(hit.value);
-      throw new FormatError(`line ${hit.line}, column ${src}: ${shown} is not ${expectation(c)}`, file);
+    if (bad) checks.push({ spec, c, bad });
+  }
+  if (checks.length) {
+    const firsts = await store.all(`SELECT ${checks.map((k, i) => `min(_line) FILTER (WHERE ${k.bad}) AS b${i}`).join(', ')} FROM _raw WHERE ${where}`);
+    let best = -1;
+    let line = Infinity;
+    checks.forEach((_, i) => {
+      const v = firsts[0][`b${i}`];
+      if (v !== null && v !== undefined && Number(v) < line) {
+        line = Number(v);
+        best = i;
+      }
+    });
+    if (best >= 0) {
+      const { c } = checks[best];
+      const src = c.kind === 'null' ? '' : c.src;
+      const hit = await firstBad(store, `_line = ${line}`, src);
+      const value = hit?.value;
+      const shown = value === null || value === undefined || value === '' ? 'an empty value' : JSON.stringify(value);
+      throw new FormatError(`line ${line}, column ${src}: ${shown} is not ${expectation(c)}`, file);
     }
   }
   const sel = TABLES[table].map((s) => `${valueExpr(plan.get(s.name)!, s.type)} AS ${s.name}`);
-  await store.run(`CREATE OR REPLACE TEMP TABLE _typed AS SELECT _line, ${sel.join(', ')} FROM _raw WHERE ${where} ORDER BY _line`);
+  await store.run(`CREATE OR REPLACE TEMP TABLE _typed AS SELECT _line, ${sel.join(', ')} FROM _raw WHERE ${where}`);
 }
 
 /**
@@ -256,7 +273,8 @@ async function typeStaged(
  */
 async function mergeTyped(store: ConnectomeStore, table: TableName, file: string): Promise<{ inserted: number; updated: number }> {
   const key = keyColumn(table);
-  const dupIn = await store.all(
+  const anyDup = await store.all(`SELECT count(${key}) - count(DISTINCT ${key}) AS d FROM _typed`);
+  const dupIn = Number(anyDup[0].d) === 0 ? [] : await store.all(
     `SELECT ${key} AS k, min(_line) AS a, max(_line) AS b FROM (SELECT ${key}, _line, row_number() OVER (PARTITION BY ${key} ORDER BY _line) AS r FROM _typed) WHERE r <= 2 GROUP BY ${key} HAVING count(*) > 1 ORDER BY b LIMIT 1`,
   );
   if (dupIn.length) throw new FormatError(`line ${dupIn[0].b}: duplicate ${key} ${dupIn[0].k} (already at line ${dupIn[0].a})`, file);

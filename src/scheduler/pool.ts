@@ -82,10 +82,10 @@ export class ThreadPool implements Executor {
 
   constructor(
     readonly capacity: number,
-    opts: { typescript?: boolean } = {},
+    opts: { typescript?: boolean; /** tests only */ entry?: URL } = {},
   ) {
     const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-    this.entry = new URL(`./thread-entry.${ext}`, import.meta.url);
+    this.entry = opts.entry ?? new URL(`./thread-entry.${ext}`, import.meta.url);
     this.typescript = ext === 'ts' || !!opts.typescript;
     this.typescriptThreads = !!opts.typescript;
     for (let i = 0; i < capacity; i++) this.spawn();

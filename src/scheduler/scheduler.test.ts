@@ -202,6 +202,15 @@ describe('edge cases', () => {
   });
 });
 
+describe('thread pool', () => {
+  it('fails blocks with a clear error when its threads cannot start, instead of respawning forever', async () => {
+    const { ThreadPool } = await import('./pool.js');
+    const pool = new ThreadPool(2, { entry: new URL('./no-such-entry.ts', import.meta.url) });
+    await expect(pool.run({ task: {} as never, index: [0, 0, 0], box: boxFromShape([1, 1, 1]), attempt: 1 })).rejects.toThrow(/worker threads fail to start/);
+    await pool.close();
+  });
+});
+
 describe('progress', () => {
   it('counts every block once, resumed blocks included', async () => {
     const stateDir = await tempDir();

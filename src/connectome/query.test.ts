@@ -58,6 +58,13 @@ describe('queries', () => {
     expect((await synapseQuery(store, {})).length).toBe(400);
   });
 
+  it('synapses in a box (nm, half-open, on ctr_pt_position)', async () => {
+    const got = await synapseQuery(store, { box: { min: [10, 0, -1], max: [20, 1, 1] } });
+    expect(got.map((s) => s.id)).toEqual(syns.filter((s) => s.ctr_pt_position[0] >= 10 && s.ctr_pt_position[0] < 20).map((s) => s.id));
+    expect(got.length).toBe(10);
+    expect((await synapseQuery(store, { box: { min: [10, 0.6, -1], max: [20, 1, 1] } })).length).toBe(0);
+  });
+
   it('inputs and outputs of a cell', async () => {
     const c = cells[4].id;
     expect((await cellInputs(store, c)).map((s) => s.id)).toEqual(syns.filter((s) => s.post_pt_root_id === c).map((s) => s.id));

@@ -30,6 +30,8 @@ export interface SynapseQuery extends SynapseFilter {
   pre_ids?: bigint[];
   /** Postsynaptic root ids (any of). Both given: both must hold (AND). */
   post_ids?: bigint[];
+  /** Synapses whose ctr_pt_position lies in this half-open box, nm [x, y, z]. */
+  box?: { min: Vec3; max: Vec3 };
   limit?: number;
 }
 
@@ -87,6 +89,15 @@ export async function synapseSource(store: ConnectomeStore, q: SynapseQuery = {}
   // An empty id list matches nothing (and DuckDB cannot bind an untyped empty list).
   if (q.pre_ids) where.push(q.pre_ids.length ? `s.pre_pt_root_id IN (SELECT unnest(${p(idList(q.pre_ids))}::VARCHAR[]::UBIGINT[]))` : 'FALSE');
   if (q.post_ids) where.push(q.post_ids.length ? `s.post_pt_root_id IN (SELECT unnest(${p(idList(q.post_ids))}::VARCHAR[]::UBIGINT[]))` : 'FALSE');
+  if (q.box) {
+    for (let a = 0; a < 3; a++) {
+      const lo = q.box.min[a];
+      const hi = q.box.max[a];
+      if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new UsageError(`box [${q.box.min}]..[${q.box.max}] must be finite numbers (nm)`);
+      const c = `s.ctr_pt_position_${'xyz'[a]}`;
+      where.push(`${c} >= ${p(lo)}::DOUBLE AND ${c} < ${p(hi)}::DOUBLE`);
+    }
+  }
   if (q.excludeSelf) where.push('s.pre_pt_root_id <> s.post_pt_root_id');
   if (q.excludeUnassigned) where.push('s.pre_pt_root_id <> 0 AND s.post_pt_root_id <> 0');
   if (q.synapseType !== undefined) where.push(`s.synapse_type = ${p(q.synapseType)}`);

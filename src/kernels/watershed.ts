@@ -128,8 +128,60 @@ function flood(values: Float32Array, shape: Vec3, labels: Uint32Array, opts: Flo
   } else {
     for (let i = 0; i < n; i++) if (labels[i] !== 0) Q.push(i, q[i]);
   }
+  if (mask) floodMasked(q, shape, labels, Q, !opts.twoD && sz > 1, mask);
+  else floodPlain(q, shape, labels, Q, !opts.twoD && sz > 1);
+}
+
+/** The flood loop without a mask: border tests from a per-voxel code, no division per voxel. */
+function floodPlain(q: Uint16Array | Uint32Array, shape: Vec3, labels: Uint32Array, Q: BucketQueue, useZ: boolean): void {
+  const [sx, sy, sz] = shape;
   const sxy = sx * sy;
-  const useZ = !opts.twoD && sz > 1;
+  for (;;) {
+    const i = Q.pop();
+    if (i < 0) break;
+    const L = labels[i];
+    const t = (i / sx) | 0;
+    const x = i - t * sx;
+    let j = i - 1;
+    if (x > 0 && labels[j] === 0) {
+      labels[j] = L;
+      Q.push(j, q[j]);
+    }
+    j = i + 1;
+    if (x + 1 < sx && labels[j] === 0) {
+      labels[j] = L;
+      Q.push(j, q[j]);
+    }
+    const z = (t / sy) | 0;
+    const y = t - z * sy;
+    j = i - sx;
+    if (y > 0 && labels[j] === 0) {
+      labels[j] = L;
+      Q.push(j, q[j]);
+    }
+    j = i + sx;
+    if (y + 1 < sy && labels[j] === 0) {
+      labels[j] = L;
+      Q.push(j, q[j]);
+    }
+    if (useZ) {
+      j = i - sxy;
+      if (z > 0 && labels[j] === 0) {
+        labels[j] = L;
+        Q.push(j, q[j]);
+      }
+      j = i + sxy;
+      if (z + 1 < sz && labels[j] === 0) {
+        labels[j] = L;
+        Q.push(j, q[j]);
+      }
+    }
+  }
+}
+
+function floodMasked(q: Uint16Array | Uint32Array, shape: Vec3, labels: Uint32Array, Q: BucketQueue, useZ: boolean, mask: Uint8Array): void {
+  const [sx, sy, sz] = shape;
+  const sxy = sx * sy;
   for (;;) {
     const i = Q.pop();
     if (i < 0) break;
@@ -138,35 +190,34 @@ function flood(values: Float32Array, shape: Vec3, labels: Uint32Array, opts: Flo
     const x = i - t * sx;
     const z = (t / sy) | 0;
     const y = t - z * sy;
-    // neighbours in a fixed order: -x, +x, -y, +y, -z, +z
     let j = i - 1;
-    if (x > 0 && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+    if (x > 0 && labels[j] === 0 && mask[j] !== 0) {
       labels[j] = L;
       Q.push(j, q[j]);
     }
     j = i + 1;
-    if (x + 1 < sx && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+    if (x + 1 < sx && labels[j] === 0 && mask[j] !== 0) {
       labels[j] = L;
       Q.push(j, q[j]);
     }
     j = i - sx;
-    if (y > 0 && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+    if (y > 0 && labels[j] === 0 && mask[j] !== 0) {
       labels[j] = L;
       Q.push(j, q[j]);
     }
     j = i + sx;
-    if (y + 1 < sy && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+    if (y + 1 < sy && labels[j] === 0 && mask[j] !== 0) {
       labels[j] = L;
       Q.push(j, q[j]);
     }
     if (useZ) {
       j = i - sxy;
-      if (z > 0 && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+      if (z > 0 && labels[j] === 0 && mask[j] !== 0) {
         labels[j] = L;
         Q.push(j, q[j]);
       }
       j = i + sxy;
-      if (z + 1 < sz && labels[j] === 0 && (!mask || mask[j] !== 0)) {
+      if (z + 1 < sz && labels[j] === 0 && mask[j] !== 0) {
         labels[j] = L;
         Q.push(j, q[j]);
       }

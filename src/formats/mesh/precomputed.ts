@@ -203,7 +203,11 @@ export async function encodeMultires(lods: TriMesh[], opts: { bits?: 10 | 16; lo
         q[i + k] = Math.max(0, Math.min(qmax, Math.round(u * qmax)));
       }
     }
-    const bytes = await encodeDracoIntMesh(q, m.indices);
+    // Vertices that quantize to the same position are merged (and triangles that collapse are
+    // dropped): Neuroglancer's decoder needs one position value per Draco point, which Draco's
+    // attribute deduplication would otherwise break.
+    const { positions, indices } = weldQuantized(q, m.indices);
+    const bytes = await encodeDracoIntMesh(positions, indices);
     frags.push(bytes);
     fragments.push({ positions: [[0, 0, 0]], sizes: [bytes.length] });
   }
@@ -223,6 +227,40 @@ export async function encodeMultires(lods: TriMesh[], opts: { bits?: 10 | 16; lo
     o += f.length;
   }
   return { manifest, data };
+}
+
+function weldQuantized(q: Int32Array, indices: Uint32Array): { positions: Int32Array; indices: Uint32Array } {
+  const n = q.length / 3;
+  const map = new Map<number, number>();
+  const remap = new Uint32Array(n);
+  const pos: number[] = [];
+  for (let v = 0; v < n; v++) {
+    const key = q[3 * v] + 65536 * (q[3 * v + 1] + 65536 * q[3 * v + 2]);
+    let id = map.get(key);
+    if (id === undefined) {
+      id = pos.length / 3;
+      map.set(key, id);
+      pos.push(q[3 * v], q[3 * v + 1], q[3 * v + 2]);
+    }
+    remap[v] = id;
+  }
+  const out: number[] = [];
+  const seen = new Uint8Array(pos.length / 3);
+  for (let t = 0; t < indices.length; t += 3) {
+    const a = remap[indices[t]], b = remap[indices[t + 1]], c = remap[indices[t + 2]];
+    if (a === b || b === c || a === c) continue;
+    out.push(a, b, c);
+    seen[a] = seen[b] = seen[c] = 1;
+  }
+  // drop positions no triangle uses (Draco would drop them too)
+  const keep = new Int32Array(seen.length).fill(-1);
+  const finalPos: number[] = [];
+  for (let v = 0; v < seen.length; v++) {
+    if (!seen[v]) continue;
+    keep[v] = finalPos.length / 3;
+    finalPos.push(pos[3 * v], pos[3 * v + 1], pos[3 * v + 2]);
+  }
+  return { positions: Int32Array.from(finalPos), indices: Uint32Array.from(out, (v) => keep[v]) };
 }
 
 /** Decode every fragment of one lod back to nm positions (tests, inspection). */

@@ -455,6 +455,11 @@ export function concatTrees(parts: TreeArrays[], nClasses: number, nFeatures: nu
 
 // ---------------------------------------------------------------- the forest
 
+interface Compact {
+  words: Int32Array;
+  edges: Float32Array[];
+}
+
 export class Forest {
   constructor(
     readonly nFeatures: number,
@@ -508,6 +513,8 @@ export class Forest {
     const K = this.nClasses;
     if (x.length !== n * F) throw new UsageError(`random forest: ${x.length} feature values for ${n} samples x ${F} features`);
     if (out.length !== n * K) throw new UsageError(`random forest: output has ${out.length} values, expected ${n * K}`);
+    const compact = this.compact();
+    if (compact) return this.predictCompact(compact, x, n, layout, out);
     const { roots, leafProb, child } = this.trees;
     const { nodes, thr } = this.packed();
     const F1 = F + 1;
@@ -563,6 +570,115 @@ export class Forest {
           const lb = child[node] * K;
           const ab = i * K;
           for (let k = 0; k < K; k++) acc[ab + k] += leafProb[lb + k];
+        }
+      }
+      for (let k = 0; k < K; k++) {
+        const ob = k * n + c0;
+        for (let i = 0; i < m; i++) out[ob + i] = acc[i * K + k] * inv;
+      }
+    }
+    return out;
+  }
+
+  private compactNodes?: Compact | null;
+
+  /**
+   * One 32-bit word per node when every tree has < 65536 nodes, F < 255 and every feature uses
+   * < 255 distinct thresholds: feature | bin << 8 | (child - tree root) << 16, where bin is the
+   * threshold's rank among that feature's thresholds (x <= threshold <=> rank(x) <= bin). Leaves:
+   * feature F (a dummy feature whose rank is 0), bin 255, child = itself. Samples are ranked once.
+   */
+  private compact(): Compact | null {
+    if (this.compactNodes !== undefined) return this.compactNodes;
+    this.compactNodes = null;
+    const { roots, feature, threshold, child } = this.trees;
+    const F = this.nFeatures;
+    const N = feature.length;
+    if (F >= 255) return null;
+    const ends = Array.from(roots.slice(1)).concat([N]);
+    for (let t = 0; t < roots.length; t++) if (ends[t] - roots[t] >= 65536 || ends[t] < roots[t]) return null;
+    const lists: number[][] = Array.from({ length: F }, () => []);
+    for (let i = 0; i < N; i++) if (feature[i] >= 0) lists[feature[i]].push(threshold[i]);
+    const edges: Float32Array[] = [];
+    for (const l of lists) {
+      const sorted = Float32Array.from(l).sort();
+      const u: number[] = [];
+      for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) u.push(sorted[i]);
+      if (u.length >= 255) return null;
+      edges.push(Float32Array.from(u));
+    }
+    const words = new Int32Array(N);
+    for (let t = 0; t < roots.length; t++) {
+      const r = roots[t];
+      for (let i = r; i < ends[t]; i++) {
+        const f = feature[i];
+        if (f < 0) words[i] = F | (255 << 8) | ((i - r) << 16);
+        else {
+          const bin = binOf(edges[f], threshold[i]);
+          words[i] = f | (bin << 8) | ((child[i] - r) << 16);
+        }
+      }
+    }
+    this.compactNodes = { words, edges };
+    return this.compactNodes;
+  }
+
+  private predictCompact(c: Compact, x: Float32Array, n: number, layout: 'feature-major' | 'sample-major', out: Float32Array): Float32Array {
+    const F = this.nFeatures;
+    const K = this.nClasses;
+    const { roots, leafProb, child } = this.trees;
+    const { words, edges } = c;
+    const F1 = F + 1;
+    const T = roots.length;
+    const CH = 4096;
+    const xb = new Uint8Array(CH * F1);
+    const acc = new Float32Array(CH * K);
+    const inv = 1 / T;
+    for (let c0 = 0; c0 < n; c0 += CH) {
+      const m = Math.min(CH, n - c0);
+      // rank every feature value among that feature's thresholds (once per sample, for all trees)
+      for (let f = 0; f < F; f++) {
+        const e = edges[f];
+        for (let i = 0; i < m; i++) {
+          const v = layout === 'feature-major' ? x[f * n + c0 + i] : x[(c0 + i) * F + f];
+          xb[i * F1 + f] = binOf(e, v);
+        }
+      }
+      acc.fill(0);
+      for (let t = 0; t < T; t++) {
+        const r = roots[t];
+        let i = 0;
+        for (; i + 3 < m; i += 4) {
+          const xa = i * F1, xbb = xa + F1, xc = xbb + F1, xd = xc + F1;
+          let a = r, b = r, cc = r, d = r;
+          let wa = words[r], wb = wa, wc = wa, wd = wa;
+          while ((wa & 255) !== F || (wb & 255) !== F || (wc & 255) !== F || (wd & 255) !== F) {
+            a = r + (wa >>> 16) + ((((wa >>> 8) & 255) - xb[xa + (wa & 255)]) >>> 31);
+            b = r + (wb >>> 16) + ((((wb >>> 8) & 255) - xb[xbb + (wb & 255)]) >>> 31);
+            cc = r + (wc >>> 16) + ((((wc >>> 8) & 255) - xb[xc + (wc & 255)]) >>> 31);
+            d = r + (wd >>> 16) + ((((wd >>> 8) & 255) - xb[xd + (wd & 255)]) >>> 31);
+            wa = words[a]; wb = words[b]; wc = words[cc]; wd = words[d];
+          }
+          const la = child[a] * K, lb = child[b] * K, lc = child[cc] * K, ld = child[d] * K;
+          const ab = i * K;
+          for (let k = 0; k < K; k++) {
+            acc[ab + k] += leafProb[la + k];
+            acc[ab + K + k] += leafProb[lb + k];
+            acc[ab + 2 * K + k] += leafProb[lc + k];
+            acc[ab + 3 * K + k] += leafProb[ld + k];
+          }
+        }
+        for (; i < m; i++) {
+          const xa = i * F1;
+          let a = r;
+          let w = words[r];
+          while ((w & 255) !== F) {
+            a = r + (w >>> 16) + ((((w >>> 8) & 255) - xb[xa + (w & 255)]) >>> 31);
+            w = words[a];
+          }
+          const la = child[a] * K;
+          const ab = i * K;
+          for (let k = 0; k < K; k++) acc[ab + k] += leafProb[la + k];
         }
       }
       for (let k = 0; k < K; k++) {

@@ -94,6 +94,12 @@ describe('seeds', () => {
     const w = watershed(v, shape, { seeds: 'distance', threshold: 0.5 });
     expect(w.count).toBe(2);
   });
+  it('falls back to minima seeds when no voxel is below the interior threshold', () => {
+    const v = Float32Array.from([0.9, 0.8, 0.95, 0.7, 0.9]);
+    const w = watershed(v, [5, 1, 1], { seeds: 'distance', threshold: 0.5 });
+    expect(w.count).toBe(2);
+    expect(w.labels.every((l) => l > 0)).toBe(true);
+  });
   it('small segments merge into neighbours', () => {
     const v = Float32Array.from([0, 0.1, 0.5, 0.2, 0.5, 0, 0.1, 0.2]);
     const labels = Uint32Array.from([1, 1, 1, 2, 3, 3, 3, 3]);

@@ -481,6 +481,9 @@ export function watershed(values: Float32Array, shape: Vec3, opts: WatershedOpti
   } else {
     throw new UsageError(`watershed: seeds must be minima, threshold or distance, got ${String(method)}`);
   }
+  // No seed (e.g. no voxel below the interior threshold): fall back to the regional minima, so
+  // every voxel still gets a supervoxel.
+  if (seeds.count === 0 && n > 0) seeds = regionalMinima(values, shape, { twoD: opts.twoD, mask: opts.mask });
   const labels = seeds.labels;
   if (opts.mask) for (let i = 0; i < n; i++) if (opts.mask[i] === 0) labels[i] = 0;
   flood(values, shape, labels, opts);

@@ -24,7 +24,7 @@ interface DecoderModule {
   Decoder: new () => DracoObj & {
     DecodeArrayToMesh(data: Int8Array, len: number, mesh: DracoObj): DracoObj & { ok(): boolean; error_msg(): string };
     GetAttributeId(mesh: DracoObj, type: number): number;
-    GetAttribute(mesh: DracoObj, id: number): DracoObj;
+    GetAttribute(mesh: DracoObj, id: number): DracoObj & { size(): number };
     GetAttributeDataArrayForAllPoints(mesh: DracoObj, attr: DracoObj, dt: number, bytes: number, ptr: number): boolean;
     GetTrianglesUInt32Array(mesh: DracoObj, bytes: number, ptr: number): boolean;
   };
@@ -85,8 +85,8 @@ export async function encodeDracoIntMesh(positions: Int32Array, indices: Uint32A
 }
 
 /** Decode a Draco mesh with an integer position attribute (for tests and reading our output). */
-export async function decodeDracoIntMesh(bytes: Uint8Array, where = 'Draco fragment'): Promise<{ positions: Int32Array; indices: Uint32Array }> {
-  if (bytes.length === 0) return { positions: new Int32Array(0), indices: new Uint32Array(0) };
+export async function decodeDracoIntMesh(bytes: Uint8Array, where = 'Draco fragment'): Promise<{ positions: Int32Array; indices: Uint32Array; attributeSize: number }> {
+  if (bytes.length === 0) return { positions: new Int32Array(0), indices: new Uint32Array(0), attributeSize: 0 };
   const m = await dracoDecoder();
   const decoder = new m.Decoder();
   const mesh = new m.Mesh();
@@ -107,7 +107,8 @@ export async function decodeDracoIntMesh(bytes: Uint8Array, where = 'Draco fragm
     decoder.GetTrianglesUInt32Array(mesh, ibytes, ip);
     const indices = new Uint32Array(m.HEAPU8.slice(ip, ip + ibytes).buffer);
     m._free(ip);
-    return { positions, indices };
+    // Neuroglancer's decoder requires one position value per point (attributeSize === points)
+    return { positions, indices, attributeSize: attr.size() };
   } finally {
     m.destroy(mesh);
     m.destroy(decoder);

@@ -273,7 +273,10 @@ export async function decodeMultiresLod(manifestBytes: Uint8Array, data: Uint8Ar
   const parts: TriMesh[] = [];
   const f = m.fragments[lod];
   for (let i = 0; i < f.sizes.length; i++) {
-    const d = await decodeDracoIntMesh(data.subarray(off, off + f.sizes[i]));
+    const d = await decodeDracoIntMesh(data.subarray(off, off + f.sizes[i]), `lod ${lod} fragment ${i}`);
+    if (d.attributeSize !== d.positions.length / 3) {
+      throw new FormatError(`${d.positions.length / 3} Draco points but ${d.attributeSize} position values (Neuroglancer rejects this)`, `lod ${lod} fragment ${i}`);
+    }
     off += f.sizes[i];
     const vertices = new Float32Array(d.positions.length);
     const s = 2 ** lod;

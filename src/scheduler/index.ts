@@ -24,8 +24,9 @@
  *   at a time per stateDir.
  * - Redis: the run enqueues one BullMQ job per block attempt and polls them; jobs that vanish
  *   (Redis restarted without persistence) are enqueued again; a worker killed mid-block loses its
- *   job lock and another worker redoes the block. Jobs of a run killed outright still execute on
- *   the workers (harmless: blocks are idempotent) and the rerun enqueues its unfinished blocks again.
+ *   job lock and another worker redoes the block. Job ids derive from a random nonce kept with the
+ *   resume records, so a rerun after the run itself was killed takes over the jobs it had queued
+ *   (RunReport.reattached) rather than queueing those blocks twice.
  * - A killed writer may leave `*.tmp-*` files beside chunk files (readers ignore them); stale
  *   temporary resume records are removed when the run resumes.
  * - Failures: a failing block is retried up to `retries` times (default 2); blocks that still fail

@@ -16,6 +16,8 @@ export interface Executor {
   close(): Promise<void>;
   /** Redis only: jobs enqueued again after they vanished. */
   readonly requeued?: number;
+  /** Redis only: jobs of an earlier run of the same records taken over. */
+  readonly reattached?: number;
 }
 
 /** workers: 1 — blocks run in this thread, one at a time. */

@@ -117,6 +117,8 @@ describe('distributed runs on Redis (BullMQ)', () => {
     const done = records();
     expect(done).toBeLessThan(48);
     const r = await runTasks([task(out)], { stateDir, redis: redis.url, queue, workers: 4, json: true });
+    // The blocks the killed run had queued are taken over, not queued twice.
+    expect(r.reattached).toBeGreaterThan(0);
     expect(r.resumed).toBeGreaterThanOrEqual(done);
     expect(r.resumed + r.computed).toBe(48);
     const clean = await makeOutput(path.join(dir, 'clean'), shape);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Job, Queue, Worker } from 'bullmq';
 import { UsageError, WiringError } from '../core/errors.js';
@@ -75,6 +74,8 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 interface Pending {
   id: string;
   job: BlockJob;
+  /** Still looking for a job left by an earlier run: not polled yet. */
+  attaching: boolean;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
@@ -82,11 +83,11 @@ interface Pending {
 export class RedisExecutor implements Executor {
   readonly mode = 'redis' as const;
   private readonly pending = new Map<string, Pending>();
-  private readonly runId = randomBytes(6).toString('hex');
-  private counter = 0;
   private closed = false;
   /** Jobs enqueued again because they vanished from Redis (a restart without persistence). */
   requeued = 0;
+  /** Jobs found in Redis from an earlier (killed) run of the same records and taken over. */
+  reattached = 0;
   private loop?: Promise<void>;
 
   private constructor(
@@ -119,18 +120,40 @@ export class RedisExecutor implements Executor {
     });
   }
 
+  /**
+   * Job ids are `<task nonce>.<block>.<attempt>`: a rerun on the same resume records finds the
+   * jobs a killed run left (waiting, running or finished) and takes them over instead of queueing
+   * the blocks again; a job that had failed for good is removed and queued afresh.
+   */
   async run(job: BlockJob): Promise<unknown> {
-    const id = `${this.runId}.${++this.counter}`;
+    const id = `${job.task.nonce}.${job.index.join('_')}.${job.attempt}`;
     return new Promise((resolve, reject) => {
-      const p: Pending = { id, job, resolve, reject };
+      const p: Pending = { id, job, resolve, reject, attaching: true };
       this.pending.set(id, p);
-      this.add(p).catch(() => {
-        /* Redis unreachable right now: the poll loop re-adds jobs it cannot find */
-      });
+      this.attach(p)
+        .catch(() => {
+          /* Redis unreachable right now: the poll loop re-adds jobs it cannot find */
+        })
+        .finally(() => {
+          p.attaching = false;
+        });
     });
   }
 
+  private async attach(p: Pending): Promise<void> {
+    const existing = await Job.fromId(this.queue, p.id);
+    if (existing) {
+      if (existing.finishedOn && existing.failedReason) {
+        await existing.remove();
+        await this.add(p);
+      } else this.reattached++;
+      return;
+    }
+    await this.add(p);
+  }
+
   private async check(p: Pending): Promise<void> {
+    if (p.attaching) return;
     const j = await Job.fromId(this.queue, p.id);
     if (!this.pending.has(p.id)) return;
     if (!j) {

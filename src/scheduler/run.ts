@@ -204,7 +204,7 @@ export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<Ru
     const bytesPerBlock = await inspectTask(t);
     const grid = blockGrid(t.bounds, t.blockShape);
     const blocks = boxIsEmpty(t.bounds) ? [] : listBlocks(grid);
-    const { done, restarted } = await openTaskState(opts.stateDir, t.name, fingerprint, definition);
+    const { done, restarted, nonce } = await openTaskState(opts.stateDir, t.name, fingerprint, definition);
     const pending = blocks.filter((b) => !done.has(blockFileName(b.index)));
     states.push({
       task: t,
@@ -218,6 +218,7 @@ export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<Ru
         bounds: t.bounds,
         margin: t.margin ?? [0, 0, 0],
         fingerprint,
+        nonce,
       },
       exclusive: !!t.exclusiveNeighbours,
       bytesPerBlock,
@@ -388,6 +389,7 @@ export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<Ru
     peakInFlight,
     peakBytes,
     requeued: executor?.requeued ?? 0,
+    reattached: executor?.reattached ?? 0,
   };
   const blocked = taskReports.filter((t) => t.status === 'blocked');
   if (failed.length > 0 || blocked.length > 0) {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Box, Vec3 } from '../core/box.js';
@@ -8,7 +9,7 @@ import { decodeJson, encodeJson } from './codec.js';
 
 /**
  * Resume records. Layout under stateDir:
- *   <encodeURIComponent(task name)>/task.json          {name, fingerprint, definition}
+ *   <encodeURIComponent(task name)>/task.json          {name, fingerprint, nonce, definition}
  *   <encodeURIComponent(task name)>/blocks/I_J_K.json  {blockIndex, box, data}  (one per finished block)
  * Each file is written atomically, a block's record only after its outputs were written, so a
  * crash at any moment leaves a set of records that all name finished blocks.
@@ -34,27 +35,32 @@ export async function openTaskState(
   taskName: string,
   fingerprint: string,
   definition: unknown,
-): Promise<{ done: Set<string>; restarted: boolean }> {
+): Promise<{ done: Set<string>; restarted: boolean; nonce: string }> {
   const dir = taskDir(stateDir, taskName);
   const meta = path.join(dir, 'task.json');
   let stored: string | undefined;
+  let nonce: string | undefined;
   try {
-    const m = decodeJson(await fs.readFile(meta, 'utf8')) as { fingerprint?: unknown };
+    const m = decodeJson(await fs.readFile(meta, 'utf8')) as { fingerprint?: unknown; nonce?: unknown };
     stored = typeof m.fingerprint === 'string' ? m.fingerprint : undefined;
+    nonce = typeof m.nonce === 'string' && /^[0-9a-f]{12}$/.test(m.nonce) ? m.nonce : undefined;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') stored = undefined; // unreadable: start afresh
   }
   let restarted = false;
-  if (stored !== fingerprint) {
+  if (stored !== fingerprint || !nonce) {
     const hadBlocks = await fs
       .readdir(path.join(dir, 'blocks'))
       .then((l) => l.length > 0)
       .catch(() => false);
-    restarted = stored !== undefined || hadBlocks;
+    restarted = (stored !== undefined && stored !== fingerprint) || hadBlocks;
     // Delete the stale records first, then write the new fingerprint: a crash in between
     // leaves the old fingerprint and no records, which restarts again.
+    // The nonce names this task's BullMQ jobs: a rerun of the same records reattaches to jobs a
+    // killed run left in Redis instead of queueing the blocks twice.
     await fs.rm(path.join(dir, 'blocks'), { recursive: true, force: true });
-    await writeFileAtomic(meta, encodeJson({ name: taskName, fingerprint, definition }, 2) + '\n');
+    nonce = randomBytes(6).toString('hex');
+    await writeFileAtomic(meta, encodeJson({ name: taskName, fingerprint, nonce, definition }, 2) + '\n');
   }
   await fs.mkdir(path.join(dir, 'blocks'), { recursive: true });
   const done = new Set<string>();
@@ -63,7 +69,7 @@ export async function openTaskState(
     // A temporary file left by a run killed mid-write: its block was never recorded.
     else if (/\.json\.tmp-/.test(f)) await fs.rm(path.join(dir, 'blocks', f), { force: true });
   }
-  return { done, restarted };
+  return { done, restarted, nonce: nonce! };
 }
 
 export async function writeBlockRecord(stateDir: string, taskName: string, rec: BlockRecord): Promise<void> {

@@ -111,6 +111,8 @@ export interface RunReport {
   peakBytes: number;
   /** With redis: block jobs enqueued again because they vanished from Redis (restarted without persistence). */
   requeued: number;
+  /** With redis: block jobs left in Redis by an earlier, killed run on the same records and taken over. */
+  reattached: number;
 }
 
 /** A block as sent to an executor (structured-clone and JSON safe apart from bigints in params). */
@@ -132,4 +134,6 @@ export interface TaskSpec {
   bounds: Box;
   margin: Vec3;
   fingerprint: string;
+  /** Random id of this task's resume records (names its BullMQ jobs). */
+  nonce: string;
 }

@@ -332,7 +332,23 @@ export function gaussianDerivatives1d(
         c1[x] = 0;
         c2[x] = b2 * v;
       }
-      for (let k = 1; k <= r; k++) {
+      // taps two at a time: half the accumulator loads and stores
+      let k = 1;
+      for (; k + 1 <= r; k += 2) {
+        const lo = table[j - k + r] * sx, hi = table[j + k + r] * sx;
+        const lo2 = table[j - k - 1 + r] * sx, hi2 = table[j + k + 1 + r] * sx;
+        const k0 = a0[k], k1 = a1[k], k2 = a2[k];
+        const m0 = a0[k + 1], m1 = a1[k + 1], m2 = a2[k + 1];
+        for (let x = 0; x < sx; x++) {
+          const l = scratch[lo + x], h = scratch[hi + x];
+          const l2 = scratch[lo2 + x], h2 = scratch[hi2 + x];
+          const s = l + h, s2 = l2 + h2;
+          c0[x] += k0 * s + m0 * s2;
+          c1[x] += k1 * (l - h) + m1 * (l2 - h2);
+          c2[x] += k2 * s + m2 * s2;
+        }
+      }
+      for (; k <= r; k++) {
         const lo = table[j - k + r] * sx;
         const hi = table[j + k + r] * sx;
         const k0 = a0[k], k1 = a1[k], k2 = a2[k];

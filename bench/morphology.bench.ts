@@ -207,15 +207,64 @@ async function meshBench(tmp: string): Promise<Record<string, unknown>> {
   return rec;
 }
 
+/** Dense real labels: the FIB-25 64^3 ground-truth block (52 segments), tiled 2x2x2 with distinct ids. */
+async function denseMeshBench(tmp: string): Promise<Record<string, unknown> | undefined> {
+  const src = path.resolve(here, '../../shared/data/neuroglancer-testdata/codec/compressed_segmentation/64x64x64-raw-uint64-segmentation.dat');
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(src);
+  } catch {
+    console.log(`[skip] dense mesh case: ${src} not found`);
+    return undefined;
+  }
+  const block = compactLabels(new BigUint64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)));
+  const nb = block.ids.length - 1;
+  const shape: Vec3 = [128, 128, 128];
+  const labels = new Uint32Array(128 ** 3);
+  for (let z = 0; z < 128; z++)
+    for (let y = 0; y < 128; y++)
+      for (let x = 0; x < 128; x++) {
+        const tile = (x >> 6) + 2 * ((y >> 6) + 2 * (z >> 6));
+        const l = block.labels[(x & 63) + 64 * ((y & 63) + 64 * (z & 63))];
+        labels[x + 128 * (y + 128 * z)] = l ? l + nb * tile : 0;
+      }
+  const file = path.join(tmp, 'fib25_u32.raw');
+  writeFileSync(file, labels);
+  const r = ref([file, '--shape', '128,128,128', '--dtype', 'uint32', '--labels', 'all', '--no-skel']);
+  let bestCpu = Infinity;
+  let best = Infinity;
+  for (let rep = 0; rep < 3; rep++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const c = compactLabels(labels);
+    marchingCubesLabels(c.labels, shape, c.ids.length - 1, { closeBorder: true });
+    best = Math.min(best, (performance.now() - t0) / 1000);
+    bestCpu = Math.min(bestCpu, cpuSeconds(process.cpuUsage(c0)));
+  }
+  const rec = {
+    input: `FIB-25 64^3 block tiled 2x2x2 (128^3, ${r.n_objects} dense segments)`,
+    ours_s: +best.toFixed(3),
+    ours_cpu_s: +bestCpu.toFixed(3),
+    ref_s: r.mesh_total_s,
+    ref_cpu_s: r.mesh_total_cpu_s,
+    ref_mvox_per_cpu_s_bbox: r.mesh_mvox_per_cpu_s_bbox,
+    ours_mvox_per_cpu_s_bbox_equiv: +((r.bbox_voxels as number) / 1e6 / bestCpu).toFixed(2),
+    speedup_cpu: +((r.mesh_total_cpu_s as number) / bestCpu).toFixed(2),
+  };
+  console.log('marching cubes, dense', rec);
+  return rec;
+}
+
 export default async function main(): Promise<Record<string, unknown>> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'wiring-bench-morph-'));
   try {
     const mesh = await meshBench(tmp);
+    const meshDense = await denseMeshBench(tmp);
     const skeleton = await skeletonBench(tmp);
     const side = Number(process.env.MORPH_BENCH_SIDE ?? 256);
-    if (side <= 0) return { mesh, skeleton };
+    if (side <= 0) return { mesh, meshDense, skeleton };
     const large = await largeBench(side);
-    return { mesh, skeleton, large };
+    return { mesh, meshDense, skeleton, large };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

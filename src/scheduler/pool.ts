@@ -159,6 +159,8 @@ export class ThreadPool implements Executor {
 
   /** Blocks submitted and not finished: while > 0 the threads keep the process alive, idle they do not. */
   private active = 0;
+  /** Set when the shared pool was replaced while busy. */
+  closeWhenIdle = false;
 
   /** Blocks submitted and not finished. */
   get busy(): number {
@@ -172,7 +174,10 @@ export class ThreadPool implements Executor {
     try {
       return await this.runOnSlot(job);
     } finally {
-      if (--this.active === 0) for (const s of this.slots) s.worker.unref();
+      if (--this.active === 0) {
+        for (const s of this.slots) s.worker.unref();
+        if (this.closeWhenIdle) void this.close();
+      }
     }
   }
 
@@ -218,8 +223,9 @@ export async function sharedPool(size: number, typescript: boolean): Promise<Thr
   if (shared && !shared.isClosed && shared.capacity === size && shared.typescriptThreads === typescript) return shared;
   const old = shared;
   shared = new ThreadPool(size, { typescript });
-  // A pool still running another run's blocks is left to finish (its idle threads do not keep the process alive).
+  // A pool still running another run's blocks is closed when those finish.
   if (old && old.busy === 0) await old.close();
+  else if (old) old.closeWhenIdle = true;
   return shared;
 }
 

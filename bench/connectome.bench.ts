@@ -78,7 +78,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
     await store.insertColumns('synapses', { id, pre_pt_root_id: pre, post_pt_root_id: post, size, ctr_pt_position_x: cx, ctr_pt_position_y: cy, ctr_pt_position_z: cz }, N);
     out.insert_s = +((performance.now() - t) / 1000).toFixed(2);
     await store.insertColumns('cells', { pt_root_id: cellId, cell_type: Array.from(cellType, (c) => `T${String(c).padStart(2, '0')}`) }, NCELL);
-    console.log(`insert ${N} synapses (appender, 7 columns, duplicate-id check): ${out.insert_s} s`);
+    console.log(`insert ${N} synapses (data chunks, 7 columns, duplicate-id check, clustered by pre/post): ${out.insert_s} s`);
 
     const pq = path.join(tmp, 'synapses.parquet');
     t = performance.now();

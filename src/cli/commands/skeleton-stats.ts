@@ -151,7 +151,14 @@ export function register(program: Command): Command {
       if (!(swcScale > 0)) throw new UsageError(`--swc-scale ${opts.swcScale}: expected a positive number`);
       const rows = await skeletonStatsOf(inputs, { swcScale, synapses: opts.synapses });
       emit(opts, rows, () =>
-        ['id\tnodes\tcable_length_nm\tbranch_points\tend_points\tstrahler', ...rows.map((r) => `${r.id}\t${r.nodes}\t${r.cable_length_nm.toFixed(1)}\t${r.branch_points}\t${r.end_points}\t${r.strahler_order}`)].join('\n'),
+        [
+          'id\tnodes\tcable_length_nm\tbranch_points\tend_points\tstrahler' + (opts.synapses ? '\tpre\tpost\tsegregation_index' : ''),
+          ...rows.map(
+            (r) =>
+              `${r.id}\t${r.nodes}\t${r.cable_length_nm.toFixed(1)}\t${r.branch_points}\t${r.end_points}\t${r.strahler_order}` +
+              (opts.synapses ? (r.synapses ? `\t${r.synapses.pre}\t${r.synapses.post}\t${r.synapses.segregation_index}` : '\t-\t-\t-') : ''),
+          ),
+        ].join('\n'),
       );
     });
 }

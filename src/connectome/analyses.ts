@@ -167,6 +167,8 @@ export interface DistanceOptions extends SynapseFilter {
   /** Pre cells restricted to this cell type; post cells to postType. */
   preType?: string;
   postType?: string;
+  /** Refuse more ordered cell pairs than this (the scan is O(pre x post)); default 4e8. */
+  maxPairs?: number;
 }
 
 /**
@@ -186,6 +188,10 @@ export async function connectionProbabilityByDistance(store: ConnectomeStore, o:
     );
   const pre = await load(o.preType);
   const post = await load(o.postType);
+  const maxPairs = o.maxPairs ?? 4e8;
+  if (pre.length * post.length > maxPairs) {
+    throw new UsageError(`${pre.length} x ${post.length} cell pairs is more than ${maxPairs}; restrict with pre/post cell types (or raise maxPairs)`);
+  }
   const g = await loadGraph(store, o);
   const gi = new Map(g.ids.map((id, i) => [id, i]));
   const edges = new Set<number>();

@@ -5,6 +5,13 @@ import { readWhole, writeSegmentation } from '../../stages/segment/io.js';
 import { DEFAULT_SUPERVOXELS, type SupervoxelParams, boundaryMaps, computeSupervoxels } from '../../stages/segment/pipeline.js';
 import { createProgress } from '../../core/progress.js';
 import { emit } from '../output.js';
+import * as path from 'node:path';
+import { boxFromShape, parseVec3, type Vec3 } from '../../core/box.js';
+import { openSource } from '../../formats/open.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { readBlockData, runTasks } from '../../scheduler/index.js';
+import { chunkForBlock, supervoxelTask } from '../../stages/segment/tasks.js';
+import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 
 function num(v: unknown, what: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
   if (v === undefined) return undefined;
@@ -68,10 +75,18 @@ export function register(program: Command): Command {
     .requiredOption('--boundaries <source>', 'boundary probability map or affinities (any readable volume, e.g. file.h5#stack)')
     .argument('<out-layer>', 'output precomputed segmentation layer folder')
     .option('--overwrite', 'replace an existing layer')
+    .option('--block <x,y,z>', 'blockwise through the scheduler with blocks of this shape (ids unique per block; block faces are stitched by `wiring agglomerate`)')
+    .option('--margin <x,y,z>', 'with --block: context read around each block (default 16,16,16)')
     .option('--json', 'machine-readable output');
   addSupervoxelOptions(cmd);
+  addSchedulerOptions(cmd);
   return cmd.action(async (out: string, opts) => {
     const t0 = performance.now();
+    if (opts.block) {
+      const result = await blockwiseSupervoxels(out, opts);
+      emit(opts, { ...result, seconds: +((performance.now() - t0) / 1000).toFixed(3) }, () => `${out}: ${result.supervoxels} supervoxels in ${result.blocks} blocks`);
+      return;
+    }
     const progress = createProgress({ json: opts.json, label: 'supervoxels' });
     progress.start(3);
     const { vol } = await readWhole(opts.boundaries);
@@ -86,4 +101,33 @@ export function register(program: Command): Command {
     const result = { layer: out, supervoxels: sv.count, shape: vol.shape, input: maps.affinities ? 'affinities' : 'boundaries', params, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
     emit(opts, result, () => `${out}: ${sv.count} supervoxels over ${vol.shape.join('x')} voxels (${result.seconds} s)`);
   });
+}
+
+/** `--block`: the supervoxel task through the scheduler. */
+async function blockwiseSupervoxels(out: string, opts: Record<string, any>): Promise<{ layer: string; supervoxels: number; blocks: number; block: Vec3; margin: Vec3 }> {
+  const blockArg = parseVec3(String(opts.block), '--block', { integer: true, positive: true });
+  const margin = opts.margin ? parseVec3(String(opts.margin), '--margin', { integer: true }) : ([16, 16, 16] as Vec3);
+  if (margin.some((m) => m < 0)) throw new UsageError(`--margin: must be >= 0, got ${opts.margin}`);
+  const src = await openSource(opts.boundaries);
+  const like = { shape: src.shape, offset: src.offset, voxelSize: src.voxelSize, channels: src.channels };
+  await src.close();
+  // a block larger than the volume is the volume (chunks are clipped to the volume too)
+  const block = blockArg.map((b, i) => Math.min(b, like.shape[i])) as unknown as Vec3;
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: like.shape, voxelSize: like.voxelSize, offset: like.offset, chunkSize: chunkForBlock(block) });
+  await PrecomputedLayer.create(out, info, { overwrite: !!opts.overwrite });
+  const params = supervoxelParams(opts, like.voxelSize);
+  const task = supervoxelTask({
+    boundaries: opts.boundaries,
+    out,
+    bounds: boxFromShape(like.shape, like.offset),
+    blockShape: block,
+    margin,
+    params: { supervoxels: params, affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert, channel: boundaryChannel(opts.channel) },
+  });
+  const stateDir = path.join(out, '.wiring-run');
+  const report = await runTasks([task], schedulerOptions(opts, stateDir));
+  const data = await readBlockData(stateDir, task.name);
+  const supervoxels = data.reduce((a, d) => a + ((d.data as { supervoxels: number }).supervoxels ?? 0), 0);
+  void report;
+  return { layer: out, supervoxels, blocks: data.length, block, margin };
 }

@@ -4,11 +4,10 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Vec3 } from '../core/box.js';
 import { UsageError } from '../core/errors.js';
-import { openHdf5, splitH5Spec } from './hdf5.js';
-import { listSlices, openImageStack, openTiffStack } from './imagestack.js';
-import { openNpy } from './npy.js';
 import type { VolumeSource } from './source.js';
-import { openZarr, splitZarrSpec } from './zarr.js';
+
+// Format modules are loaded on first use: h5wasm, sharp and zarrita each take up to seconds to
+// load, and every worker thread and CLI start would otherwise pay for all of them.
 
 /** The forms openSource accepts, for error messages and --help. */
 export const SOURCE_FORMS = [
@@ -88,12 +87,12 @@ async function openAny(specIn: string, opts: { scale?: number; voxelSize?: Vec3 
   if (st.isFile()) {
     const m = await magic(base);
     const isH5 = m[0] === 0x89 && m[1] === 0x48 && m[2] === 0x44 && m[3] === 0x46;
-    if (isH5 || H5_EXT.test(base)) return openHdf5(spec, opts);
+    if (isH5 || H5_EXT.test(base)) return (await import('./hdf5.js')).openHdf5(spec, opts);
     if (hash >= 0) throw usage(spec, `'#' selects a dataset inside HDF5 files or Zarr stores, and ${base} is neither`);
     const isNpy = m[0] === 0x93 && m[1] === 0x4e && m[2] === 0x55;
-    if (isNpy || /\.npy$/i.test(base)) return openNpy(base, opts);
+    if (isNpy || /\.npy$/i.test(base)) return (await import('./npy.js')).openNpy(base, opts);
     const isTiff = (m[0] === 0x49 && m[1] === 0x49 && m[2] === 42) || (m[0] === 0x4d && m[1] === 0x4d && m[3] === 42);
-    if (isTiff || /\.tiff?$/i.test(base)) return openTiffStack(base, opts);
+    if (isTiff || /\.tiff?$/i.test(base)) return (await import('./imagestack.js')).openTiffStack(base, opts);
     throw usage(spec, `cannot tell the format of the file ${path.basename(base)}`);
   }
   if (!st.isDirectory()) throw usage(spec, 'is neither a file nor a folder');
@@ -102,12 +101,14 @@ async function openAny(specIn: string, opts: { scale?: number; voxelSize?: Vec3 
     const layer = await PrecomputedLayer.open(base);
     return layer.source(opts.scale ?? 0);
   }
-  const { root } = splitZarrSpec(spec);
+  const zarr = await import('./zarr.js');
+  const { root } = zarr.splitZarrSpec(spec);
   if (/\.(zarr|zr3?|n5|ome\.zarr)\/?$/i.test(root) || ZARR_MARKERS.some((f) => existsSync(path.join(root, f)))) {
-    return openZarr(spec, opts);
+    return zarr.openZarr(spec, opts);
   }
   if (hash >= 0) throw usage(spec, `'#' selects a dataset inside HDF5 files or Zarr stores, and ${base} is neither`);
-  const slices = await listSlices(base);
-  if (slices.length > 0) return openImageStack(base, opts);
+  const stack = await import('./imagestack.js');
+  const slices = await stack.listSlices(base);
+  if (slices.length > 0) return stack.openImageStack(base, opts);
   throw usage(spec, 'folder is not a precomputed layer (no `info`), not a Zarr/N5 store, and holds no .png/.tif slices');
 }

@@ -1,4 +1,5 @@
 import { type Vec3, boxFromShape } from '../../core/box.js';
+import { bytesPerElement } from '../../core/dtype.js';
 import { WiringError } from '../../core/errors.js';
 import { PrecomputedLayer, type ScaleInfo } from '../../formats/precomputed/index.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
@@ -77,6 +78,9 @@ export async function planPyramid(layerDir: string, opts: PyramidOptions = {}): 
       );
     }
     const per = opts.chunksPerBlock ?? [2, 2, 2];
+    const blockShape = coarse.chunk_sizes[0].map((c, i) => c * per[i]) as unknown as Vec3;
+    const blockVoxels = blockShape[0] * blockShape[1] * blockShape[2];
+    const bytes = bytesPerElement(layer.info.data_type) * layer.info.num_channels;
     tasks.push({
       name: `downsample:${coarse.key}`,
       module: import.meta.url,
@@ -84,7 +88,10 @@ export async function planPyramid(layerDir: string, opts: PyramidOptions = {}): 
       params: { layer: layerDir, scale: s, factor, method },
       outputs: { out: { layer: layerDir, scale: s + 1 } },
       bounds: coarseBox,
-      blockShape: coarse.chunk_sizes[0].map((c, i) => c * per[i]) as unknown as Vec3,
+      blockShape,
+      // The block reads the finer scale itself (factor^3 times its own size), which the
+      // scheduler cannot see from declared inputs.
+      memoryPerBlock: blockVoxels * bytes * (1 + factor[0] * factor[1] * factor[2]),
       dependsOn: tasks.length ? [tasks[tasks.length - 1].name] : [],
     });
     s++;

@@ -2,10 +2,11 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { relabel } from '../../stages/segment/agglomerate.js';
 import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segment/io.js';
-import { boundaryMaps, computeAgglomeration, computeSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
+import { boundaryMaps, computeAgglomeration, computeSupervoxels, denseSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
+import { addSchedulerOptions } from '../scheduler-options.js';
 import { emit } from '../output.js';
 import { addAgglomerationOptions, agglomerationParams } from './agglomerate.js';
-import { addSupervoxelOptions, affinityOrder, boundaryChannel, supervoxelParams } from './supervoxels.js';
+import { addSupervoxelOptions, affinityOrder, blockwiseSupervoxels, boundaryChannel, supervoxelParams } from './supervoxels.js';
 
 export function register(program: Command): Command {
   const cmd = program
@@ -15,9 +16,12 @@ export function register(program: Command): Command {
     .argument('<out-layer>', 'output precomputed segmentation layer folder')
     .option('--supervoxels-out <layer>', 'also write the supervoxels as a layer')
     .option('--overwrite', 'replace existing layers')
+    .option('--block <x,y,z>', 'supervoxels blockwise through the scheduler (written to --supervoxels-out, default <out-layer>-supervoxels), then agglomerated over the whole volume')
+    .option('--margin <x,y,z>', 'with --block: context read around each block (default 16,16,16)')
     .option('--json', 'machine-readable output');
   addSupervoxelOptions(cmd);
   addAgglomerationOptions(cmd);
+  addSchedulerOptions(cmd);
   return cmd.action(async (out: string, opts) => {
     const t0 = performance.now();
     const aparams = await agglomerationParams(opts);
@@ -25,13 +29,23 @@ export function register(program: Command): Command {
     const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert, channel: boundaryChannel(opts.channel) });
     const sparams = supervoxelParams(opts, vol.voxelSize);
     aparams.twoD = sparams.twoD;
-    const sv = computeSupervoxels(maps, sparams);
     const like = { shape: vol.shape, offset: vol.box.min, voxelSize: vol.voxelSize };
-    if (opts.supervoxelsOut) await writeSegmentation(opts.supervoxelsOut, sv.labels, like, { overwrite: !!opts.overwrite });
+    let sv: { labels: Uint32Array; count: number };
+    let ids: BigUint64Array | null = null;
+    if (opts.block) {
+      opts.supervoxelsOut ??= `${out.replace(/[\\/]+$/, '')}-supervoxels`;
+      await blockwiseSupervoxels(opts.supervoxelsOut, opts);
+      const d = denseSupervoxels((await readWhole(opts.supervoxelsOut)).vol);
+      sv = d;
+      ids = d.ids;
+    } else {
+      sv = computeSupervoxels(maps, sparams);
+      if (opts.supervoxelsOut) await writeSegmentation(opts.supervoxelsOut, sv.labels, like, { overwrite: !!opts.overwrite });
+    }
     const res = computeAgglomeration(sv.labels, maps, aparams);
     const seg = relabel(sv.labels, res.map, new Uint32Array(sv.labels.length));
     const layer = await writeSegmentation(out, seg, like, { overwrite: !!opts.overwrite });
-    await writeJsonAtomic(path.join(layer.dir, 'merge_tree.json'), mergeTreeJson(res.tree, null, { method: res.method, threshold: res.threshold, supervoxels_layer: opts.supervoxelsOut ?? null }));
+    await writeJsonAtomic(path.join(layer.dir, 'merge_tree.json'), mergeTreeJson(res.tree, ids, { method: res.method, threshold: res.threshold, supervoxels_layer: opts.supervoxelsOut ?? null }));
     const result = { layer: out, supervoxels: sv.count, segments: res.count, method: res.method, threshold: res.threshold, merges: res.tree.count, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
     emit(opts, result, () => `${out}: ${res.count} segments (${sv.count} supervoxels, ${res.method} agglomeration at ${res.threshold}) in ${result.seconds} s`);
   });

@@ -104,7 +104,7 @@ export function register(program: Command): Command {
 }
 
 /** `--block`: the supervoxel task through the scheduler. */
-async function blockwiseSupervoxels(out: string, opts: Record<string, any>): Promise<{ layer: string; supervoxels: number; blocks: number; block: Vec3; margin: Vec3 }> {
+export async function blockwiseSupervoxels(out: string, opts: Record<string, any>): Promise<{ layer: string; supervoxels: number; blocks: number; block: Vec3; margin: Vec3 }> {
   const blockArg = parseVec3(String(opts.block), '--block', { integer: true, positive: true });
   const margin = opts.margin ? parseVec3(String(opts.margin), '--margin', { integer: true }) : ([16, 16, 16] as Vec3);
   if (margin.some((m) => m < 0)) throw new UsageError(`--margin: must be >= 0, got ${opts.margin}`);

@@ -8,6 +8,7 @@ import { register as exportLayer } from './export.js';
 import { register as importVolume } from './import.js';
 import { register as info } from './info.js';
 import { register as mesh } from './mesh.js';
+import { register as phantom } from './phantom.js';
 import { register as predict } from './predict.js';
 import { register as query } from './query.js';
 import { register as segment } from './segment.js';
@@ -34,6 +35,7 @@ export const commands: RegisterCommand[] = [
   importVolume,
   info,
   mesh,
+  phantom,
   predict,
   query,
   segment,

@@ -62,6 +62,16 @@ export function parseSwc(text: string, opts: { scale?: number; where?: string } 
   };
 }
 
+/** Vertices that have no parent in the SWC (its roots), in file order. */
+export function swcRoots(g: SkeletonGraph): number[] {
+  const nv = g.vertices.length / 3;
+  const child = new Uint8Array(nv);
+  for (let k = 0; k < g.edges.length; k += 2) child[g.edges[k]] = 1;
+  const out: number[] = [];
+  for (let v = 0; v < nv; v++) if (!child[v]) out.push(v);
+  return out;
+}
+
 export async function readSwc(file: string, opts: { scale?: number } = {}): Promise<SkeletonGraph> {
   let text: string;
   try {
@@ -74,9 +84,10 @@ export async function readSwc(file: string, opts: { scale?: number } = {}): Prom
 
 /**
  * Orient a skeleton graph as a forest: parent[v] (-1 for roots), visiting order (parents before
- * children). Each component is rooted at `root` if given and in it, else at its first vertex.
+ * children). Each component is rooted at the first of `root` (a vertex or a preference list) that
+ * lies in it, else at its first vertex.
  */
-export function orient(g: { vertices: Float32Array; edges: Uint32Array }, root = -1): { parent: Int32Array; order: Int32Array } {
+export function orient(g: { vertices: Float32Array; edges: Uint32Array }, root: number | readonly number[] = -1): { parent: Int32Array; order: Int32Array } {
   const nv = g.vertices.length / 3;
   const deg = new Int32Array(nv + 1);
   for (let k = 0; k < g.edges.length; k++) deg[g.edges[k] + 1]++;
@@ -91,7 +102,7 @@ export function orient(g: { vertices: Float32Array; edges: Uint32Array }, root =
   const parent = new Int32Array(nv).fill(-2);
   const order = new Int32Array(nv);
   let n = 0;
-  const starts = root >= 0 && root < nv ? [root] : [];
+  const starts = (typeof root === 'number' ? [root] : [...root]).filter((r) => r >= 0 && r < nv);
   for (let s = 0; s < nv; s++) starts.push(s);
   for (const s of starts) {
     if (parent[s] !== -2) continue;

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { listSkeletons, readSkeleton } from '../../formats/mesh/skeleton.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
-import { readSwc } from '../../formats/swc.js';
+import { readSwc, swcRoots } from '../../formats/swc.js';
 import type { Vec3 } from '../../core/box.js';
 import { FormatError } from '../../core/errors.js';
 import { type Graph, nearestVertex, skeletonStats, splitAxonDendrite } from '../../stages/morphology/stats.js';
@@ -46,6 +46,10 @@ export async function readSynapseCsv(file: string, scale: number): Promise<Array
   });
 }
 
+function swcRootsOf(g: Graph): number[] {
+  return 'types' in g ? swcRoots(g as Parameters<typeof swcRoots>[0]) : [];
+}
+
 function synapseSplit(g: Graph, syn: Array<{ pre: boolean; p: Vec3 }>): NonNullable<SkeletonStatsRow['synapses']> {
   const near = nearestVertex(g, syn.map((s) => s.p));
   const nv = g.vertices.length / 3;
@@ -54,7 +58,7 @@ function synapseSplit(g: Graph, syn: Array<{ pre: boolean; p: Vec3 }>): NonNulla
   syn.forEach((s, i) => {
     if (near[i] >= 0) (s.pre ? pre : post)[near[i]]++;
   });
-  const split = splitAxonDendrite(g, pre, post, 0);
+  const split = splitAxonDendrite(g, pre, post, swcRootsOf(g));
   return {
     pre: syn.filter((s) => s.pre).length,
     post: syn.filter((s) => !s.pre).length,
@@ -122,7 +126,7 @@ async function statsRows(inputs: string[], opts: { swcScale?: number }): Promise
 
 async function swcRow(file: string, scale?: number): Promise<SkeletonStatsRow> {
   const g = await readSwc(file, { scale });
-  const row: SkeletonStatsRow = { id: path.basename(file).replace(/\.swc$/i, ''), ...pick(skeletonStats(g, 0)) };
+  const row: SkeletonStatsRow = { id: path.basename(file).replace(/\.swc$/i, ''), ...pick(skeletonStats(g, swcRoots(g))) };
   graphs.set(row, g);
   return row;
 }

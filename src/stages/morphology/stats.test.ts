@@ -26,6 +26,10 @@ describe('skeleton statistics', () => {
     // balanced binary tree of depth 2 -> order 3
     const bt = { vertices: new Float32Array(7 * 3), edges: new Uint32Array([1, 0, 2, 0, 3, 1, 4, 1, 5, 2, 6, 2]) };
     expect(strahler(bt, 0)[0]).toBe(3);
+    // an unbranched path is order 1 whichever vertex is listed first (rooted at an end point)
+    const path = { vertices: new Float32Array(9), edges: new Uint32Array([0, 1, 0, 2]) };
+    expect(skeletonStats(path).strahler_order).toBe(1);
+    expect(strahler(path, 0)[0]).toBe(2); // rooted in the middle on purpose
   });
   it('handle empty and single-vertex skeletons', () => {
     expect(skeletonStats({ vertices: new Float32Array(0), edges: new Uint32Array(0) })).toMatchObject({ nodes: 0, cable_length_nm: 0, end_points: 0 });

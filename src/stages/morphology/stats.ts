@@ -23,6 +23,12 @@ export interface SkeletonStats {
   strahler_order: number;
 }
 
+function leaves(deg: Int32Array): number[] {
+  const out: number[] = [];
+  for (let v = 0; v < deg.length; v++) if (deg[v] === 1) out.push(v);
+  return out;
+}
+
 export function degrees(g: Graph): Int32Array {
   const deg = new Int32Array(g.vertices.length / 3);
   for (let k = 0; k < g.edges.length; k++) deg[g.edges[k]]++;
@@ -44,7 +50,7 @@ export function cableLength(g: Graph): number {
  * Strahler order per vertex (rooted at `root`, default each component's first vertex): a leaf has
  * order 1; a vertex takes its children's largest order, plus one when two or more children share it.
  */
-export function strahler(g: Graph, root = -1): Int32Array {
+export function strahler(g: Graph, root: number | readonly number[] = -1): Int32Array {
   const { parent, order } = orient(g, root);
   const n = parent.length;
   const best = new Int32Array(n);
@@ -64,9 +70,14 @@ export function strahler(g: Graph, root = -1): Int32Array {
   return out;
 }
 
-export function skeletonStats(g: Graph, root = -1): SkeletonStats {
+/**
+ * Statistics of a skeleton. Strahler order depends on the root: by default each component is
+ * rooted at an end point (so an unbranched path has order 1); pass SWC roots or a soma to override.
+ */
+export function skeletonStats(g: Graph, rootArg: number | readonly number[] = -1): SkeletonStats {
   const nv = g.vertices.length / 3;
   const deg = degrees(g);
+  const root: number | readonly number[] = rootArg === -1 ? leaves(deg) : rootArg;
   let branch = 0;
   let ends = 0;
   for (let i = 0; i < nv; i++) {
@@ -181,7 +192,7 @@ export function segregationIndex(parts: Array<{ pre: number; post: number }>): n
  * flow, cut at the one giving the highest segregation index; the side with the larger fraction of
  * outputs (pre) is the axon. `pre`/`post` are synapse counts per vertex.
  */
-export function splitAxonDendrite(g: Graph, pre: ArrayLike<number>, post: ArrayLike<number>, root = -1): AxonDendriteSplit {
+export function splitAxonDendrite(g: Graph, pre: ArrayLike<number>, post: ArrayLike<number>, root: number | readonly number[] = -1): AxonDendriteSplit {
   const { parent, order } = orient(g, root);
   const n = parent.length;
   const preDown = new Float64Array(n);

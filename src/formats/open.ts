@@ -18,6 +18,7 @@ export const SOURCE_FORMS = [
   'a folder of PNG/TIFF slices (one z per file, natural sort)',
   'x.tif / x.tiff (multi-page TIFF, one z per page)',
   '(any of these may be written as a file:// URL, with an optional precomputed:// zarr:// n5:// prefix)',
+  '(any of these may end in ?channel=N to read one channel of a multi-channel volume, e.g. a classifier output)',
 ];
 
 function usage(spec: string, why: string): UsageError {
@@ -43,7 +44,8 @@ async function magic(file: string): Promise<Uint8Array> {
  * precomputed scale (default 0). `voxelSize` overrides what the file says (nm, [x, y, z]).
  * The returned source reads sub-boxes in global voxel coordinates [x, y, z].
  */
-export async function openSource(spec: string, opts: { scale?: number; voxelSize?: Vec3 } = {}): Promise<VolumeSource> {
+export async function openSource(specIn: string, opts: { scale?: number; voxelSize?: Vec3 } = {}): Promise<VolumeSource> {
+  const { spec, channel } = splitChannel(specIn);
   const src = await openAny(spec, opts);
   // formats without scales must not silently ignore a requested scale
   if ((opts.scale ?? 0) !== 0 && ['npy', 'hdf5', 'image-stack', 'tiff'].includes(src.format)) {
@@ -54,7 +56,40 @@ export async function openSource(spec: string, opts: { scale?: number; voxelSize
     await src.close();
     throw new UsageError(`scale must be a whole number >= 0, got ${opts.scale}`, spec);
   }
-  return src;
+  if (channel === undefined) return src;
+  if (channel >= src.channels) {
+    await src.close();
+    throw new UsageError(`channel ${channel} requested, but the volume has channels 0..${src.channels - 1}`, spec);
+  }
+  return selectChannel(src, channel, specIn);
+}
+
+/** Split a trailing `?channel=N` off a spec. */
+export function splitChannel(spec: string): { spec: string; channel?: number } {
+  const m = /^(.*)\?channel=([^?#/]*)$/.exec(spec);
+  if (!m) return { spec };
+  if (!/^\d+$/.test(m[2])) throw new UsageError(`?channel= needs a whole number >= 0, got ${JSON.stringify(m[2])}`, spec);
+  return { spec: m[1], channel: Number(m[2]) };
+}
+
+/** One channel of a multi-channel source, as a one-channel source (reads copy just that channel). */
+function selectChannel(src: VolumeSource, channel: number, url: string): VolumeSource {
+  return {
+    dtype: src.dtype,
+    shape: src.shape,
+    channels: 1,
+    voxelSize: src.voxelSize,
+    offset: src.offset,
+    kind: src.kind,
+    url,
+    format: src.format,
+    chunkShape: src.chunkShape,
+    async read(b) {
+      const v = await src.read(b);
+      return v.channels === 1 ? v : v.channel(channel).crop(v.box);
+    },
+    close: () => src.close(),
+  };
 }
 
 /**

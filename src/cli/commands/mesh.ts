@@ -37,6 +37,6 @@ export function register(program: Command): Command {
       objDir: opts.obj,
       progress: createProgress({ json: opts.json }),
     });
-    emit(opts, summary, () => `${summary.segments} meshes (${summary.triangles} triangles, ${summary.closed} closed, ${summary.open} open at the volume border) -> ${summary.mesh_dir} [${summary.format}]`);
+    emit(opts, summary, () => `${summary.segments} meshes (${summary.triangles} triangles, ${summary.closed} closed, ${summary.open} not closed; surfaces are capped at the volume border) -> ${summary.mesh_dir} [${summary.format}]`);
   });
 }

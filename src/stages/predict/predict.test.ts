@@ -12,18 +12,18 @@ import { rocAuc } from './metrics.js';
 import { syntheticEm } from './synthetic.js';
 import { classesFromLabels, classesFromSegmentation, memorySource, trainPixelClassifier } from './training.js';
 
-const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6, 3.5], dims: 3 });
+const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6], dims: 3 });
 
 describe('pixel classifier', async () => {
   const { raw, seg } = syntheticEm([40, 36, 24], { cells: 10, seed: 2 });
   const { model, report } = await trainPixelClassifier(memorySource(raw), memorySource(seg), {
-    target: 'gt', featureConfig: cfg, maxSamples: 8000, forest: { nTrees: 20 }, threads: 1, seed: 3,
+    target: 'gt', featureConfig: cfg, maxSamples: 6000, forest: { nTrees: 10 }, threads: 1, seed: 3,
   });
   const truth = classesFromSegmentation(seg, 3);
 
   it('learns boundaries from a neuron segmentation (--gt)', () => {
     expect(report.classes).toEqual(['interior', 'boundary']);
-    expect(report.samplesPerClass[0]).toBe(4000);
+    expect(report.samplesPerClass[0]).toBe(3000);
     expect(model.outputChannels).toBe(1);
     const p = predictVolume(model, raw);
     expect(p.channels).toBe(1);
@@ -104,7 +104,7 @@ describe('pixel classifier', async () => {
     expect(() => predictVolume(model, nanRaw)).toThrow(/NaN/);
     // a forest whose feature count does not match its configuration
     const bad = new Forest(5, 2, model.forest.trees, model.forest.params, { ...model.meta });
-    expect(() => PixelModel.fromForest(bad, 'x.rf')).toThrow(/x.rf: the feature configuration gives 30 features but the forest was trained on 5/);
+    expect(() => PixelModel.fromForest(bad, 'x.rf')).toThrow(/x.rf: the feature configuration gives 20 features but the forest was trained on 5/);
     const plain = new Forest(model.forest.nFeatures, 2, model.forest.trees, model.forest.params, {});
     expect(() => PixelModel.fromForest(plain, 'y.rf')).toThrow(/not a pixel classifier/);
     const dir = await tempDir();

@@ -170,3 +170,84 @@ describe('storeDetections', () => {
     }
   });
 });
+
+describe('detection scored against generated ground truth', () => {
+  it('a grid of cells with clefts on x, y and z faces: partner F-score 1, cleft distance 0', async () => {
+    const { synapticPartnerScore, cleftDistanceScore } = await import('../../metrics/synapses.js');
+    // cubes of 16x16x6 voxels (membrane = last plane of each cube), 4x4x3 cubes, voxels 8x8x40 nm
+    const C: Vec3 = [16, 16, 6];
+    const G: Vec3 = [4, 4, 3];
+    const shape: Vec3 = [C[0] * G[0], C[1] * G[1], C[2] * G[2]];
+    const vs: Vec3 = [8, 8, 40];
+    const n = shape[0] * shape[1] * shape[2];
+    const idx = (x: number, y: number, z: number) => x + shape[0] * (y + shape[1] * z);
+    const cellOf = (x: number, y: number, z: number) => Math.floor(x / C[0]) + G[0] * (Math.floor(y / C[1]) + G[1] * Math.floor(z / C[2]));
+    const rootOf = (c: number) => (1n << 55n) + BigInt(c) * 1000n;
+    const seg = new BigUint64Array(n);
+    for (let z = 0; z < shape[2]; z++)
+      for (let y = 0; y < shape[1]; y++)
+        for (let x = 0; x < shape[0]; x++) {
+          const m = x % C[0] === C[0] - 1 || y % C[1] === C[1] - 1 || z % C[2] === C[2] - 1;
+          seg[idx(x, y, z)] = m ? 0n : rootOf(cellOf(x, y, z));
+        }
+    const cleft = new Uint8Array(n);
+    const ves = new Uint8Array(n);
+    const gt: { pre_id: bigint; post_id: bigint; pre: Vec3; post: Vec3 }[] = [];
+    let s = 99;
+    const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    for (let cz = 0; cz < G[2]; cz++)
+      for (let cy = 0; cy < G[1]; cy++)
+        for (let cx = 0; cx < G[0]; cx++) {
+          const axis = Math.floor(rnd() * 3);
+          const nb = [cx, cy, cz];
+          nb[axis]++;
+          if (nb[axis] >= G[axis]) continue;
+          const a = cx + G[0] * (cy + G[1] * cz);
+          const b = nb[0] + G[0] * (nb[1] + G[1] * nb[2]);
+          const preIsA = rnd() < 0.5;
+          // membrane plane between a and b along `axis`, patch in the middle of the face
+          const lo = [cx * C[0], cy * C[1], cz * C[2]];
+          const mid = [lo[0] + 7, lo[1] + 7, lo[2] + 2];
+          const plane = lo[axis] + C[axis] - 1;
+          const half = axis === 2 ? [2, 2, 0] : axis === 0 ? [0, 2, 1] : [2, 0, 1];
+          for (let dz = -half[2]; dz <= half[2]; dz++)
+            for (let dy = -half[1]; dy <= half[1]; dy++)
+              for (let dx = -half[0]; dx <= half[0]; dx++) {
+                const p = [mid[0] + dx, mid[1] + dy, mid[2] + dz];
+                p[axis] = plane;
+                cleft[idx(p[0], p[1], p[2])] = 255;
+                // vesicles: 1-3 voxels into the presynaptic cell (1 voxel along z)
+                const depth = axis === 2 ? 1 : 3;
+                for (let d = 1; d <= depth; d++) {
+                  const q = [...p];
+                  q[axis] = preIsA ? plane - d : plane + d;
+                  ves[idx(q[0], q[1], q[2])] = 255;
+                }
+              }
+          const pPre = [...mid];
+          const pPost = [...mid];
+          pPre[axis] = preIsA ? plane - 1 : plane + 1;
+          pPost[axis] = preIsA ? plane + 1 : plane - 1;
+          const nmOf = (p: number[]): Vec3 => [(p[0] + 0.5) * vs[0], (p[1] + 0.5) * vs[1], (p[2] + 0.5) * vs[2]];
+          gt.push({ pre_id: rootOf(preIsA ? a : b), post_id: rootOf(preIsA ? b : a), pre: nmOf(pPre), post: nmOf(pPost) });
+        }
+    expect(gt.length).toBeGreaterThan(20);
+    const bounds = boxFromShape(shape);
+    const vol = {
+      clefts: Volume.from('uint8', shape, cleft, { voxelSize: vs }),
+      segmentation: Volume.from('uint64', shape, seg, { voxelSize: vs }),
+      vesicles: Volume.from('uint8', shape, ves, { voxelSize: vs }),
+    };
+    const r = detectSynapses(vol, bounds, { threshold: 0.5, minSize: 3, vesicleThreshold: 0.5, partnerRadius: 45, vesicleRadius: 130, voxelSize: vs, bounds });
+    expect(r.synapses.length).toBe(gt.length);
+    const pred = r.synapses.map((x) => ({ pre_id: x.pre_pt_root_id, post_id: x.post_pt_root_id, pre: x.pre_pt_position, post: x.post_pt_position }));
+    const score = synapticPartnerScore(pred, gt, { maxDistance: 100 });
+    expect(score).toMatchObject({ tp: gt.length, fp: 0, fn: 0, fscore: 1 });
+    // a wrong direction is not a match: flip every prediction
+    const flipped = pred.map((p) => ({ ...p, pre_id: p.post_id, post_id: p.pre_id }));
+    expect(synapticPartnerScore(flipped, gt, { maxDistance: 100 }).tp).toBe(0);
+    const predMask = new Uint8Array(n);
+    for (let i = 0; i < n; i++) predMask[i] = cleft[i] >= 128 ? 1 : 0;
+    expect(cleftDistanceScore(predMask, cleft, shape, vs).cremiScore).toBe(0);
+  });
+});

@@ -8,12 +8,14 @@ import { edt } from '../../kernels/edt.js';
  * Synapse and organelle detection on one block (pure: volumes in, rows out).
  *
  * Clefts: voxels whose cleft probability is >= threshold form objects (connected components);
- * objects smaller than minSize voxels are dropped. Partners: the segments within
- * `partnerRadius` nm of the cleft are its candidates. The presynaptic partner is the candidate
- * holding the most vesicle-cloud voxels (vesicle probability >= vesicleThreshold) within
- * `vesicleRadius` nm of the cleft; the postsynaptic partner is the candidate across the cleft:
- * the one, other than pre, with the most voxels in the partner shell. Without a vesicle map
- * the direction is unknown: the two segments with the most contact, smaller id first.
+ * objects smaller than minSize voxels are dropped. Partners: the two segments with the most
+ * contact with the cleft (voxels within `partnerRadius` nm, each weighted 1 - d / (radius +
+ * voxel), so the segments on either face of the cleft win over ones that only reach its rim).
+ * The presynaptic partner is the one of the two holding more vesicle-cloud voxels (vesicle
+ * probability >= vesicleThreshold) within `vesicleRadius` nm of the cleft, counting only the
+ * clouds (connected components) that come within `partnerRadius` of the cleft; the postsynaptic
+ * partner is the other, across the cleft. Without a vesicle map the direction is unknown: the
+ * two partners, smaller id first.
  *
  * Blocks: every object is found on the block grown by a margin and kept by exactly one block,
  * the one holding its anchor (its first voxel in memory order, x fastest). The anchor also
@@ -243,6 +245,7 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
   const segIds = segC.ids;
   const segL = segC.labels;
   const ves = inp.vesicles ? thresholdMap(inp.vesicles, p.vesicleThreshold ?? 0.5) : undefined;
+  const vesComp = ves ? connectedComponents(ves, shape, { connectivity: 26 }).labels : undefined;
   const svData = inp.supervoxels?.data as Uint32Array | BigUint64Array | undefined;
   const vesR = p.vesicleRadius ?? p.partnerRadius * 4;
   const R = Math.max(p.partnerRadius, ves ? vesR : 0);
@@ -273,8 +276,11 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
     }
     const dist = edt(notCleft, cs, { sampling: vs });
     // contact (voxels within partnerRadius) and vesicle evidence per segment label
-    const contact = new Map<number, { n: number; sx: number; sy: number; sz: number; best: number; bestD: number }>();
+    // contact weight: voxels of a segment within partnerRadius, nearer ones weighing more
+    const wScale = 1 / (p.partnerRadius + Math.min(vs[0], vs[1], vs[2]));
+    const contact = new Map<number, { n: number; w: number; best: number; bestD: number }>();
     const vesicle = new Map<number, number>();
+    const touching = new Set<number>();
     for (let z = 0; z < cs[2]; z++)
       for (let y = 0; y < cs[1]; y++)
         for (let x = 0; x < cs[0]; x++) {
@@ -286,39 +292,52 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
           if (lab === 0) continue;
           if (d <= p.partnerRadius) {
             let c = contact.get(lab);
-            if (!c) contact.set(lab, (c = { n: 0, sx: 0, sy: 0, sz: 0, best: i, bestD: Infinity }));
+            if (!c) contact.set(lab, (c = { n: 0, w: 0, best: i, bestD: Infinity }));
             c.n++;
-            c.sx += x + lo[0];
-            c.sy += y + lo[1];
-            c.sz += z + lo[2];
+            c.w += 1 - d * wScale;
             if (d < c.bestD) {
               c.bestD = d;
               c.best = i;
             }
           }
-          if (ves && ves[i] && d <= vesR) vesicle.set(lab, (vesicle.get(lab) ?? 0) + 1);
+          if (ves && ves[i] && d <= p.partnerRadius) touching.add(vesComp![i]);
         }
+    // vesicle evidence: voxels (within vesicleRadius) of the vesicle clouds that come within
+    // partnerRadius of the cleft, per segment; a cloud of another synapse nearby does not count
+    if (ves && touching.size) {
+      for (let z = 0; z < cs[2]; z++)
+        for (let y = 0; y < cs[1]; y++)
+          for (let x = 0; x < cs[0]; x++) {
+            const d = dist[x + cs[0] * (y + cs[1] * z)];
+            if (d > vesR) continue;
+            const i = x + lo[0] + shape[0] * (y + lo[1] + shape[1] * (z + lo[2]));
+            const lab = segL[i];
+            if (lab === 0 || !ves[i] || !touching.has(vesComp![i])) continue;
+            vesicle.set(lab, (vesicle.get(lab) ?? 0) + 1);
+          }
+    }
     const cands = [...contact.keys()];
     if (cands.length < 2) {
       noPartners++;
       continue;
     }
     const idOf = (lab: number) => segIds[lab];
-    const byContact = (a: number, b: number) => contact.get(b)!.n - contact.get(a)!.n || (idOf(a) < idOf(b) ? -1 : 1);
+    const byContact = (a: number, b: number) => contact.get(b)!.w - contact.get(a)!.w || (idOf(a) < idOf(b) ? -1 : 1);
+    // the partners: the two segments with the most (distance-weighted) contact across the cleft
+    const [a, b] = cands.sort(byContact);
     let pre: number;
     let post: number;
     if (ves) {
-      // pre: most vesicle voxels near the cleft (ties: more contact, then smaller id)
-      const withVes = cands.filter((c) => (vesicle.get(c) ?? 0) > 0);
-      if (withVes.length === 0) {
+      // pre: the partner with more vesicle voxels near the cleft (ties: more contact)
+      const va = vesicle.get(a) ?? 0;
+      const vb = vesicle.get(b) ?? 0;
+      if (va === 0 && vb === 0) {
         noPartners++;
         continue;
       }
-      pre = withVes.sort((a, b) => (vesicle.get(b) ?? 0) - (vesicle.get(a) ?? 0) || byContact(a, b))[0];
-      post = cands.filter((c) => c !== pre).sort(byContact)[0];
+      [pre, post] = vb > va ? [b, a] : [a, b];
     } else {
-      const two = cands.sort(byContact).slice(0, 2);
-      [pre, post] = idOf(two[0]) < idOf(two[1]) ? [two[0], two[1]] : [two[1], two[0]];
+      [pre, post] = idOf(a) < idOf(b) ? [a, b] : [b, a];
     }
     // partner points: the partner's voxel nearest the cleft, ties to the first in memory order
     const point = (lab: number) => coord(contact.get(lab)!.best, shape, readBox.min);

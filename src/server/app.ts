@@ -49,7 +49,7 @@ function boxParam(value: unknown): { min: [number, number, number]; max: [number
 }
 
 /** The precomputed layers of a dataset (sub-folders with an `info`), for the viewer to load. */
-export async function listLayers(dataset: string): Promise<Array<{ name: string; type: string; data_type: string; voxel_size: number[]; size: number[]; mesh: boolean; skeletons: boolean }>> {
+export async function listLayers(dataset: string): Promise<Array<{ name: string; type: string; data_type: string; voxel_size: number[]; size: number[]; voxel_offset: number[]; mesh: boolean; skeletons: boolean }>> {
   const out = [];
   for (const entry of (await readdir(dataset, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
@@ -66,6 +66,7 @@ export async function listLayers(dataset: string): Promise<Array<{ name: string;
       data_type: String(info.data_type),
       voxel_size: info.scales[0].resolution,
       size: info.scales[0].size,
+      voxel_offset: Array.isArray(info.scales[0].voxel_offset) ? info.scales[0].voxel_offset : [0, 0, 0],
       mesh: typeof info.mesh === 'string',
       skeletons: typeof info.skeletons === 'string',
     });

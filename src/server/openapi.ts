@@ -12,7 +12,7 @@ export function openapiDocument() {
       '/api/layers': {
         get: {
           summary: "The dataset's precomputed layers (for the viewer)",
-          responses: { 200: json({ type: 'object', properties: { layers: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, type: { enum: ['image', 'segmentation'] }, data_type: { type: 'string' }, voxel_size: { type: 'array', items: { type: 'number' } }, size: { type: 'array', items: { type: 'integer' } }, mesh: { type: 'boolean' }, skeletons: { type: 'boolean' } } } } } }) },
+          responses: { 200: json({ type: 'object', properties: { layers: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, type: { enum: ['image', 'segmentation'] }, data_type: { type: 'string' }, voxel_size: { type: 'array', items: { type: 'number' } }, size: { type: 'array', items: { type: 'integer' } }, voxel_offset: { type: 'array', items: { type: 'integer' } }, mesh: { type: 'boolean' }, skeletons: { type: 'boolean' } } } } } }) },
         },
       },
       '/api/cells': {

@@ -58,7 +58,7 @@ describe('dataset files', () => {
   it('lists the layers', async () => {
     await fs.writeFile(path.join(dir, 'raw', 'info'), JSON.stringify({ type: 'image', data_type: 'uint8', scales: [{ resolution: [8, 8, 8], size: [4, 4, 4] }] }));
     const r = JSON.parse((await app.inject({ url: '/api/layers' })).body);
-    expect(r.layers).toEqual([{ name: 'raw', type: 'image', data_type: 'uint8', voxel_size: [8, 8, 8], size: [4, 4, 4], mesh: false, skeletons: false }]);
+    expect(r.layers).toEqual([{ name: 'raw', type: 'image', data_type: 'uint8', voxel_size: [8, 8, 8], size: [4, 4, 4], voxel_offset: [0, 0, 0], mesh: false, skeletons: false }]);
   });
   it('refuses paths outside the dataset', async () => {
     for (const url of ['/data/../secret.txt', '/data/%2e%2e/secret.txt', '/data/raw/..%2f..%2fsecret.txt', '/data/%00']) {

@@ -1,0 +1,200 @@
+/**
+ * End-to-end: the built app in real (Debian) chromium against `buildServer` on a synthetic
+ * dataset. Neuroglancer's rendering is checked on screenshots (pixels), not only the DOM.
+ * Screenshots go to test-output/browser/. Chromium missing = failure (CI installs it).
+ */
+import * as path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer } from '../../src/server/app.js';
+import { tempDir } from '../data.js';
+import { APP_DIR, ensureAppBuilt, launchChromium, pixelStats, saveShot, type PixelStats } from './browser.js';
+import { buildDemoDataset, type DemoDataset } from './dataset.js';
+
+let ds: DemoDataset;
+let app: FastifyInstance;
+let url: string;
+let browser: BrowserContext | undefined;
+let page: Page;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  const [dir, profile] = await Promise.all([tempDir('wiring-e2e-'), tempDir('wiring-chromium-')]);
+  [ds] = await Promise.all([buildDemoDataset(path.join(dir, 'ds')), ensureAppBuilt()]);
+  app = await buildServer({ dataset: ds.dir, appDir: APP_DIR });
+  url = await app.listen({ port: 0, host: '127.0.0.1' });
+  browser = await launchChromium(profile);
+  page = browser.pages()[0] ?? (await browser.newPage());
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+/** The Neuroglancer panels in reading order (4panel layout: xy, xz / 3-D, yz). */
+async function panels(): Promise<Array<{ x: number; y: number; width: number; height: number }>> {
+  const boxes = await page.locator('.neuroglancer-rendered-data-panel').evaluateAll((els) =>
+    els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { x: r.x, y: r.y, width: r.width, height: r.height };
+    }),
+  );
+  return boxes.filter((b) => b.width > 50).sort((a, b) => a.y - b.y || a.x - b.x);
+}
+
+/** Screenshot a panel until `ok` holds (Neuroglancer draws progressively) or time runs out. */
+async function shootUntil(index: number, name: string, ok: (s: PixelStats) => boolean, ms = 30_000): Promise<PixelStats> {
+  const end = Date.now() + ms;
+  let stats: PixelStats;
+  let png: Buffer;
+  for (;;) {
+    const clip = (await panels())[index];
+    png = await page.screenshot({ clip });
+    stats = await pixelStats(png);
+    if (ok(stats) || Date.now() > end) break;
+    await page.waitForTimeout(500);
+  }
+  await saveShot(name, png);
+  return stats;
+}
+
+function expectedPartners(id: bigint) {
+  const inputs = new Map<string, number>();
+  const outputs = new Map<string, number>();
+  for (const s of ds.synapses) {
+    if (s.post_pt_root_id === id) inputs.set(s.pre_pt_root_id.toString(), (inputs.get(s.pre_pt_root_id.toString()) ?? 0) + 1);
+    if (s.pre_pt_root_id === id) outputs.set(s.post_pt_root_id.toString(), (outputs.get(s.post_pt_root_id.toString()) ?? 0) + 1);
+  }
+  return { inputs, outputs };
+}
+
+async function tableCounts(table: string): Promise<Map<string, number>> {
+  const rows = await page.locator(`#${table} tbody tr[data-id]`).evaluateAll((trs) =>
+    trs.map((tr) => [(tr as HTMLElement).dataset.id!, Number(tr.children[2].textContent)] as [string, number]),
+  );
+  return new Map(rows);
+}
+
+describe('browser app (chromium)', () => {
+  it('loads the page, the layers and the cell table', async () => {
+    await page.goto(url + '/');
+    expect(await page.title()).toBe('Wiring');
+    await page.waitForFunction(() => (window as any).wiring !== undefined, undefined, { timeout: 30_000 });
+    await page.waitForFunction((n) => document.querySelectorAll('#cell-table tbody tr[data-id]').length === n, ds.cells.length, { timeout: 30_000 });
+    const layers = await page.locator('.neuroglancer-layer-item-label').allTextContents();
+    expect(layers).toEqual(expect.arrayContaining(['raw', 'neurons', 'synapses']));
+    // ids stay exact 64-bit strings
+    const ids = await page.locator('#cell-table tbody tr[data-id]').evaluateAll((trs) => trs.map((t) => (t as HTMLElement).dataset.id));
+    expect(ids.sort()).toEqual(ds.cells.map((c) => c.id.toString()).sort());
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('Neuroglancer renders the EM and the segmentation (pixels)', async () => {
+    const xy = await shootUntil(0, 'xy-em-segmentation.png', (s) => s.greyStd > 12 && s.greyLevels > 40 && s.coloured > 300 && s.hues >= 3);
+    expect(xy.grey, 'EM pixels').toBeGreaterThan(5000);
+    expect(xy.greyStd, 'EM is not a uniform grey').toBeGreaterThan(12);
+    expect(xy.greyLevels).toBeGreaterThan(40);
+    expect(xy.coloured, 'segment colours').toBeGreaterThan(300);
+    expect(xy.hues, 'several segments in several colours').toBeGreaterThanOrEqual(3);
+    await saveShot('page-loaded.png', await page.screenshot());
+  });
+
+  it('selecting a cell in the explorer lists its partners and shows it in Neuroglancer', async () => {
+    // the cell with the most partners
+    const best = [...ds.cells].sort((a, b) => {
+      const pa = expectedPartners(a.id), pb = expectedPartners(b.id);
+      return pb.inputs.size + pb.outputs.size - (pa.inputs.size + pa.outputs.size);
+    })[0];
+    const want = expectedPartners(best.id);
+    expect(want.inputs.size + want.outputs.size).toBeGreaterThan(0);
+    const id = best.id.toString();
+    // 3-D view without the cross-section planes: only meshes (and yellow synapse markers) are coloured
+    await page.evaluate(() => ((window as any).wiring.viewer.showPerspectiveSliceViews.value = false));
+    const before3d = await shootUntil(2, '3d-before-selection.png', () => true);
+    expect(before3d.colouredNotYellow, 'no mesh before a segment is selected (only axis lines)').toBeLessThan(1000);
+    await page.fill('#cell-search', id.slice(-6));
+    await page.waitForFunction(() => document.querySelectorAll('#cell-table tbody tr[data-id]').length === 1);
+    await page.click(`#cell-table tbody tr[data-id="${id}"]`);
+    await page.waitForFunction(() => !(document.getElementById('partners') as HTMLElement).hidden && document.querySelector('#inputs-table tbody tr') !== null);
+    await page.evaluate(() => (window as any).wiring.explorer.partnersShown);
+    expect(await tableCounts('inputs-table')).toEqual(want.inputs);
+    expect(await tableCounts('outputs-table')).toEqual(want.outputs);
+    expect(await page.locator('#selected-cell').textContent()).toContain(id);
+    // Neuroglancer shows that segment only, and moved to its soma
+    expect(await page.evaluate(() => (window as any).wiring.bridge.visibleSegments())).toEqual([id]);
+    const pos = await page.evaluate(() => Array.from((window as any).wiring.viewer.position.value as Float32Array));
+    best.point.forEach((v, a) => expect(pos[a]).toBeCloseTo(v + 0.5, 3));
+    // its mesh appears in the 3-D view
+    const after3d = await shootUntil(2, '3d-selected-mesh.png', (s) => s.colouredNotYellow > before3d.colouredNotYellow + 2000);
+    expect(after3d.colouredNotYellow, 'mesh pixels').toBeGreaterThan(before3d.colouredNotYellow + 2000);
+    await saveShot('cell-selected.png', await page.screenshot());
+    // picking a partner row selects that partner
+    const partner = [...want.outputs.keys(), ...want.inputs.keys()][0];
+    await page.click(`#partners tr[data-id="${partner}"]`);
+    await page.waitForFunction((p) => (window as any).wiring.bridge.visibleSegments().join() === p, partner);
+    await page.fill('#cell-search', '');
+  });
+
+  it('double-clicking a segment in Neuroglancer selects that cell in the explorer', async () => {
+    const current = await page.evaluate(() => (window as any).wiring.explorer.selectedId as string);
+    const target = ds.cells.find((c) => c.id.toString() !== current)!;
+    const id = target.id.toString();
+    // centre the xy view on the target's soma, then double-click the panel centre
+    await page.evaluate((p) => {
+      const v = (window as any).wiring.viewer;
+      void v.position.value;
+      v.position.value = Float32Array.from(p);
+    }, target.point.map((v) => v + 0.5));
+    const xy = (await panels())[0];
+    const cx = xy.x + xy.width / 2, cy = xy.y + xy.height / 2;
+    await page.waitForTimeout(500);
+    await page.mouse.move(cx - 3, cy - 3);
+    await page.mouse.move(cx, cy);
+    await page.waitForTimeout(800);
+    await page.mouse.dblclick(cx, cy);
+    await page.waitForFunction((want) => (window as any).wiring.explorer.selectedId === want, id, { timeout: 10_000 });
+    expect(await page.locator('#selected-cell').textContent()).toContain(id);
+    await page.evaluate(() => (window as any).wiring.explorer.partnersShown);
+    const want = expectedPartners(target.id);
+    expect(await tableCounts('outputs-table')).toEqual(want.outputs);
+    expect(await page.locator(`#cell-table tr.selected`).getAttribute('data-id')).toBe(id);
+    await saveShot('picked-in-neuroglancer.png', await page.screenshot());
+  });
+
+  it('draws the connectivity matrix and the size histogram', async () => {
+    const m = await (await fetch(`${url}/api/connectivity?measure=count`)).json();
+    const cells = page.locator('#matrix svg rect.cell');
+    expect(await cells.count()).toBe(m.preTypes.length * m.postTypes.length);
+    const values = await cells.evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('data-value'))));
+    expect(values).toEqual(m.values.flat());
+    const png = await page.locator('#matrix svg').screenshot();
+    await saveShot('matrix.png', png);
+    const stats = await pixelStats(png);
+    expect(stats.coloured).toBeGreaterThan(500);
+    expect(stats.hues).toBeGreaterThanOrEqual(2);
+    await page.selectOption('#matrix-measure', 'binary');
+    const binary = await (await fetch(`${url}/api/connectivity?measure=binary`)).json();
+    await page.waitForFunction((want) => [...document.querySelectorAll('#matrix svg rect.cell')].map((r) => r.getAttribute('data-value')).join() === want, binary.values.flat().join());
+    await page.evaluate(() => ((window as any).wiring.viewer.showPerspectiveSliceViews.value = true));
+    const bars = await page.locator('#sizes svg rect').evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('data-count'))));
+    expect(bars.reduce((a, b) => a + b, 0)).toBe(ds.synapses.length);
+    await saveShot('sizes.png', await page.locator('#sizes svg').screenshot());
+  });
+
+  it('keeps the viewer state out of the URL, in localStorage across reloads', async () => {
+    const selected = await page.evaluate(() => (window as any).wiring.bridge.visibleSegments());
+    expect(selected.length).toBeGreaterThan(0);
+    expect(new URL(page.url()).hash).toBe('');
+    await page.waitForTimeout(800); // the state is saved 0.5 s after the last change
+    const saved = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('wiring.viewer:')));
+    expect(saved.length).toBe(1);
+    await page.reload();
+    await page.waitForFunction(() => (window as any).wiring !== undefined, undefined, { timeout: 30_000 });
+    expect(await page.evaluate(() => (window as any).wiring.bridge.visibleSegments())).toEqual(selected);
+    expect(new URL(page.url()).hash).toBe('');
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,47 @@
+// Wiring browser app: Neuroglancer showing the dataset, the connectome explorer beside it,
+// one selected cell shared by both.
+import { api, type LayerInfo, type Synapse } from './api.js';
+import { Explorer } from './explorer.js';
+import { ViewerBridge } from './viewer.js';
+
+const MAX_SYNAPSE_POINTS = 50000;
+
+function status(text: string, error = false): void {
+  const s = document.getElementById('status')!;
+  s.textContent = text;
+  s.className = error ? 'error' : 'muted';
+}
+
+async function start(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const explorer = new Explorer();
+  const explorerLoaded = explorer.load();
+  status('loading layers...');
+  const [layers, synapses] = await Promise.all([
+    api.layers(),
+    api.synapses(MAX_SYNAPSE_POINTS).catch((): Synapse[] => []),
+  ]);
+  const key = 'wiring.viewer:' + layers.map((l: LayerInfo) => `${l.name}/${l.type}/${l.size.join('x')}`).join(',');
+  const bridge = new ViewerBridge({
+    target: document.getElementById('ng')!,
+    layers,
+    storageKey: key,
+    cellLayerName: params.get('cells'),
+    synapses,
+  });
+  explorer.onSelect((cell, id) => bridge.showCell(id, cell?.pt_position ?? null));
+  bridge.onCellPicked((id) => {
+    if (id !== explorer.selectedId) explorer.select(id);
+  });
+  document.getElementById('reset-view')!.addEventListener('click', () => bridge.reset());
+  status(`${layers.length} layers${synapses.length ? `, ${synapses.length} synapses shown` : ''}${bridge.segName ? `; cells = segments of '${bridge.segName}'` : ''}`);
+  (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, ready: explorerLoaded };
+  await explorerLoaded;
+  const selected = params.get('cell');
+  if (selected) explorer.select(selected, { user: true });
+}
+
+start().catch((err) => {
+  console.error(err);
+  status(`failed to start: ${(err as Error).message}`, true);
+});

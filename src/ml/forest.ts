@@ -519,7 +519,7 @@ export class Forest {
     const { nodes, thr } = this.packed();
     const F1 = F + 1;
     const T = roots.length;
-    const CH = 2048;
+    const CH = Math.max(1, Math.min(2048, n));
     const xs = new Float32Array(CH * F1);
     const acc = new Float32Array(CH * K);
     const inv = 1 / T;
@@ -630,7 +630,7 @@ export class Forest {
     const { words, edges } = c;
     const F1 = F + 1;
     const T = roots.length;
-    const CH = 4096;
+    const CH = Math.max(1, Math.min(4096, n)); // small calls (one edge at a time) allocate little
     const xb = new Uint8Array(CH * F1);
     const acc = new Float32Array(CH * K);
     const inv = 1 / T;

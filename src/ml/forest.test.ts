@@ -53,6 +53,34 @@ describe('random forest', () => {
     expect(Array.from(f.predictProba(sm, 3000, 'sample-major'))).toEqual(Array.from(p));
   });
 
+  it('predicts exactly what a plain walk over the float thresholds gives', () => {
+    const f = Forest.train(data, { nTrees: 7, seed: 2 });
+    const { roots, feature, threshold, child, leafProb } = f.trees;
+    const p = f.predictProba(test.x, 3000);
+    for (let i = 0; i < 3000; i += 13) {
+      const acc = [0, 0, 0];
+      for (const r of roots) {
+        let node = r;
+        while (feature[node] >= 0) node = child[node] + (test.x[feature[node] * 3000 + i] <= threshold[node] ? 0 : 1);
+        for (let k = 0; k < 3; k++) acc[k] += leafProb[child[node] * 3 + k];
+      }
+      for (let k = 0; k < 3; k++) expect(p[k * 3000 + i]).toBeCloseTo(acc[k] / 7, 6);
+    }
+    // values exactly on a threshold go left
+    const t0 = threshold[roots[0]];
+    const fx = feature[roots[0]];
+    const probe = new Float32Array(5);
+    probe[fx] = t0;
+    const q = f.predictProba(probe, 1, 'sample-major');
+    const acc = [0, 0, 0];
+    for (const r of roots) {
+      let node = r;
+      while (feature[node] >= 0) node = child[node] + (probe[feature[node]] <= threshold[node] ? 0 : 1);
+      for (let k = 0; k < 3; k++) acc[k] += leafProb[child[node] * 3 + k];
+    }
+    for (let k = 0; k < 3; k++) expect(q[k]).toBeCloseTo(acc[k] / 7, 6);
+  });
+
   it('is deterministic from the seed and identical for 1 and 2 threads', async () => {
     const a = Forest.train(data, { nTrees: 6, seed: 9 });
     const b = await trainForest(data, { nTrees: 6, seed: 9 }, {}, { threads: 2 });

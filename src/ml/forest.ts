@@ -458,6 +458,8 @@ export function concatTrees(parts: TreeArrays[], nClasses: number, nFeatures: nu
 interface Compact {
   words: Int32Array;
   edges: Float32Array[];
+  /** edges padded to 255 entries with +Inf (for the fixed-step lower bound) */
+  padded: Float32Array[];
 }
 
 export class Forest {
@@ -619,7 +621,12 @@ export class Forest {
         }
       }
     }
-    this.compactNodes = { words, edges };
+    const padded = edges.map((e) => {
+      const p = new Float32Array(255).fill(Infinity);
+      p.set(e);
+      return p;
+    });
+    this.compactNodes = { words, edges, padded };
     return this.compactNodes;
   }
 
@@ -627,7 +634,7 @@ export class Forest {
     const F = this.nFeatures;
     const K = this.nClasses;
     const { roots, leafProb, child } = this.trees;
-    const { words, edges } = c;
+    const { words, padded } = c;
     const F1 = F + 1;
     const T = roots.length;
     const CH = Math.max(1, Math.min(4096, n)); // small calls (one edge at a time) allocate little
@@ -637,11 +644,20 @@ export class Forest {
     for (let c0 = 0; c0 < n; c0 += CH) {
       const m = Math.min(CH, n - c0);
       // rank every feature value among that feature's thresholds (once per sample, for all trees)
+      // (branch-free lower bound over the 255-entry padded edge table: 8 fixed steps)
       for (let f = 0; f < F; f++) {
-        const e = edges[f];
+        const e = padded[f];
         for (let i = 0; i < m; i++) {
           const v = layout === 'feature-major' ? x[f * n + c0 + i] : x[(c0 + i) * F + f];
-          xb[i * F1 + f] = binOf(e, v);
+          let j = ((e[127] < v) as unknown as number) << 7;
+          j += ((e[j + 63] < v) as unknown as number) << 6;
+          j += ((e[j + 31] < v) as unknown as number) << 5;
+          j += ((e[j + 15] < v) as unknown as number) << 4;
+          j += ((e[j + 7] < v) as unknown as number) << 3;
+          j += ((e[j + 3] < v) as unknown as number) << 2;
+          j += ((e[j + 1] < v) as unknown as number) << 1;
+          j += (e[j] < v) as unknown as number;
+          xb[i * F1 + f] = j;
         }
       }
       acc.fill(0);

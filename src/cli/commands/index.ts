@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { register as agglomerate } from './agglomerate.js';
 import { register as analyse } from './analyse.js';
+import { register as cells } from './cells.js';
 import { register as classes } from './classes.js';
 import { register as connectome } from './connectome.js';
 import { register as downsample } from './downsample.js';
@@ -29,6 +30,7 @@ export type RegisterCommand = (program: Command) => Command;
 export const commands: RegisterCommand[] = [
   agglomerate,
   analyse,
+  cells,
   classes,
   connectome,
   downsample,

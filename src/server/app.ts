@@ -7,6 +7,7 @@ import { parseId, toJson } from '../core/ids.js';
 import { cells, connections, synapseQuery, typeMatrix, type MatrixMeasure } from '../connectome/query.js';
 import { ConnectomeStore } from '../connectome/store.js';
 import { openapiDocument } from './openapi.js';
+import { PartnerIndex } from './partners.js';
 import { resolveUnder, sendFile } from './static.js';
 
 export interface ServerOptions {
@@ -17,6 +18,8 @@ export interface ServerOptions {
   /** Folder of the built browser app served at / (optional). */
   appDir?: string;
   logger?: boolean;
+  /** Index (pre, post) connections in memory for /api/cells/:id/partners up to this many pairs (default 5e6; 0 = always SQL). */
+  partnerIndexMaxPairs?: number;
 }
 
 class HttpError extends Error {
@@ -74,6 +77,13 @@ export async function listLayers(dataset: string): Promise<Array<{ name: string;
   return out;
 }
 
+const indexReady = new WeakMap<FastifyInstance, Promise<void>>();
+
+/** Resolves once the server's in-memory partner index is built (or was skipped / failed). */
+export function partnerIndexReady(app: FastifyInstance): Promise<void> {
+  return indexReady.get(app) ?? Promise.resolve();
+}
+
 /** JSON with 64-bit ids as decimal strings. */
 function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
   return reply.header('Content-Type', 'application/json; charset=utf-8').send(toJson(value));
@@ -90,6 +100,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const dbFile = opts.database ?? path.join(dataset, 'connectome.duckdb');
   const store = existsSync(dbFile) ? await ConnectomeStore.open(dbFile) : undefined;
   const app = Fastify({ logger: opts.logger ?? false });
+  const maxPairs = opts.partnerIndexMaxPairs ?? 5_000_000;
+  // Built in the background from start-up; requests before it is ready (or if it fails) use SQL.
+  let partnerIndex: PartnerIndex | null = null;
+  const partnerIndexReady = store && maxPairs > 0
+    ? PartnerIndex.build(store, maxPairs).then((ix) => void (partnerIndex = ix), (err) => app.log.warn(`partner index not built: ${(err as Error).message}`))
+    : Promise.resolve();
+  indexReady.set(app, partnerIndexReady);
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('Access-Control-Allow-Origin', '*');
@@ -101,6 +118,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     }
   });
   app.addHook('onClose', async () => {
+    await partnerIndexReady;
     await store?.close();
   });
   app.setErrorHandler((error, _req, reply) => {
@@ -140,6 +158,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.get('/api/cells/:id/partners', async (req, reply) => {
     const id = idParam((req.params as { id: string }).id, 'cell id');
     const s = needStore();
+    if (partnerIndex) return sendJson(reply, { id, ...partnerIndex.partners(id) });
     const [inputs, outputs] = [await connections(s, { post_ids: [id] }), await connections(s, { pre_ids: [id] })];
     const ids = [...new Set([...inputs.map((c) => c.pre_pt_root_id), ...outputs.map((c) => c.post_pt_root_id)])];
     const types = new Map((await cells(s, { ids })).map((c) => [c.pt_root_id, c.cell_type]));

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/data.js';
 import { ConnectomeStore } from '../connectome/store.js';
-import { buildServer } from './app.js';
+import { buildServer, partnerIndexReady } from './app.js';
 import { parseRange } from './static.js';
 
 const BIG = 864691135639556411n;
@@ -90,11 +90,27 @@ describe('connectome API', () => {
     expect(l23.total).toBe(2);
   });
   it("gives a cell's partners with counts", async () => {
+    await partnerIndexReady(app);
     const r = JSON.parse((await app.inject({ url: `/api/cells/${BIG}/partners` })).body);
     expect(r.outputs).toEqual([{ id: (BIG + 1n).toString(), cell_type: 'BC', count: 2, size_sum: 30 }]);
     expect(r.inputs).toEqual([{ id: '7', cell_type: 'L23', count: 1, size_sum: 40 }]);
     const inputs = JSON.parse((await app.inject({ url: `/api/cells/${BIG + 1n}/inputs` })).body);
     expect(inputs.synapses.map((s: { id: string }) => s.id)).toEqual(['1', '2']);
+  });
+  it('answers partners from the in-memory index exactly as from SQL', async () => {
+    await partnerIndexReady(app);
+    const dir2 = await tempDir('wiring-server-sql-');
+    await fs.copyFile(path.join(dir, 'connectome.duckdb'), path.join(dir2, 'connectome.duckdb'));
+    const sql = await buildServer({ dataset: dir2, partnerIndexMaxPairs: 0 });
+    try {
+      for (const id of [BIG, BIG + 1n, 7n, 12345n]) {
+        const a = JSON.parse((await app.inject({ url: `/api/cells/${id}/partners` })).body);
+        const b = JSON.parse((await sql.inject({ url: `/api/cells/${id}/partners` })).body);
+        expect(a, String(id)).toEqual(b);
+      }
+    } finally {
+      await sql.close();
+    }
   });
   it('builds the type matrix and the size histogram', async () => {
     const m = JSON.parse((await app.inject({ url: '/api/connectivity?measure=count' })).body);

@@ -126,7 +126,22 @@ function flood(values: Float32Array, shape: Vec3, labels: Uint32Array, opts: Flo
   if (start) {
     for (let k = 0; k < start.length; k++) Q.push(start[k], q[start[k]]);
   } else {
-    for (let i = 0; i < n; i++) if (labels[i] !== 0) Q.push(i, q[i]);
+    // Queue only labelled voxels with an unlabelled (floodable) neighbour: a voxel whose neighbours
+    // are all labelled does nothing when popped, so leaving it out changes no label and keeps the
+    // FIFO order of everything else.
+    const sxy0 = sx * sy;
+    const z3 = !opts.twoD && sz > 1;
+    const open = (j: number): boolean => labels[j] === 0 && (!mask || mask[j] !== 0);
+    for (let z = 0, i = 0; z < sz; z++)
+      for (let y = 0; y < sy; y++)
+        for (let x = 0; x < sx; x++, i++) {
+          if (labels[i] === 0) continue;
+          if (
+            (x > 0 && open(i - 1)) || (x + 1 < sx && open(i + 1)) ||
+            (y > 0 && open(i - sx)) || (y + 1 < sy && open(i + sx)) ||
+            (z3 && z > 0 && open(i - sxy0)) || (z3 && z + 1 < sz && open(i + sxy0))
+          ) Q.push(i, q[i]);
+        }
   }
   if (mask) floodMasked(q, shape, labels, Q, !opts.twoD && sz > 1, mask);
   else floodPlain(q, shape, labels, Q, !opts.twoD && sz > 1);

@@ -8,7 +8,8 @@ import { edt } from '../../kernels/edt.js';
  * Synapse and organelle detection on one block (pure: volumes in, rows out).
  *
  * Clefts: voxels whose cleft probability is >= threshold form objects (connected components);
- * objects smaller than minSize voxels are dropped. Partners: the two segments with the most
+ * a label map (uint32/uint64, e.g. ground-truth clefts) gives one object per label. Objects
+ * smaller than minSize voxels are dropped. Partners: the two segments with the most
  * contact with the cleft (voxels within `partnerRadius` nm, each weighted 1 - d / (radius +
  * voxel), so the segments on either face of the cleft win over ones that only reach its rim).
  * The presynaptic partner is the one of the two holding more vesicle-cloud voxels (vesicle
@@ -85,13 +86,27 @@ export function probabilityScale(v: Volume): number {
     case 'float32':
       return 1;
     default:
-      throw new UsageError(`a probability map must be uint8, uint16 or float32, got ${v.dtype}`);
+      throw new UsageError(`a probability map must be uint8, uint16 or float32 (or a uint32/uint64 label map), got ${v.dtype}`);
   }
 }
 
-/** Mask of voxels with probability >= threshold. */
+/**
+ * Mask of voxels with probability >= threshold. A label map (uint32 / uint64: objects such as
+ * ground-truth clefts or vesicle clouds) gives its non-zero voxels, whatever the threshold.
+ */
 export function thresholdMap(v: Volume, threshold: number): Uint8Array {
   if (!(threshold >= 0 && threshold <= 1)) throw new UsageError(`threshold ${threshold} must lie in [0, 1]`);
+  if (v.dtype === 'uint32' || v.dtype === 'uint64') {
+    const out = new Uint8Array(v.voxels);
+    if (v.data instanceof BigUint64Array) {
+      const d = v.data;
+      for (let i = 0; i < out.length; i++) out[i] = d[i] !== 0n ? 1 : 0;
+    } else {
+      const d = v.data as Uint32Array;
+      for (let i = 0; i < out.length; i++) out[i] = d[i] !== 0 ? 1 : 0;
+    }
+    return out;
+  }
   const scale = probabilityScale(v);
   const data = v.data as Uint8Array | Uint16Array | Float32Array;
   const n = v.voxels;
@@ -112,6 +127,23 @@ interface Objects {
 
 function objectsOf(mask: Uint8Array, shape: Vec3, conn: Connectivity): Objects {
   const { labels, count } = connectedComponents(mask, shape, { connectivity: conn });
+  return csrObjects(labels, count, shape);
+}
+
+/**
+ * The objects of a map: a label map (uint32/uint64, e.g. ground-truth clefts or organelles)
+ * gives one object per label, connected or not; a probability map gives the connected
+ * components of its thresholded mask.
+ */
+function mapObjects(v: Volume, threshold: number, conn: Connectivity): Objects {
+  if (v.dtype === 'uint32' || v.dtype === 'uint64') {
+    const c = compactLabels(v.data as Uint32Array | BigUint64Array);
+    return csrObjects(c.labels, c.count, v.shape);
+  }
+  return objectsOf(thresholdMap(v, threshold), v.shape, conn);
+}
+
+function csrObjects(labels: Uint32Array, count: number, shape: Vec3): Objects {
   const start = new Int32Array(count + 2);
   for (let i = 0; i < labels.length; i++) if (labels[i]) start[labels[i] + 1]++;
   for (let l = 1; l <= count + 1; l++) start[l] += start[l - 1];
@@ -240,7 +272,7 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
   const readBox = clefts.box;
   const shape = clefts.shape;
   const vs = p.voxelSize;
-  const o = objectsOf(thresholdMap(clefts, p.threshold), shape, p.connectivity ?? 6);
+  const o = mapObjects(clefts, p.threshold, p.connectivity ?? 6);
   const segC = compactLabels(seg.data as Uint32Array | BigUint64Array);
   const segIds = segC.ids;
   const segL = segC.labels;
@@ -371,7 +403,7 @@ export function detectOrganelles(map: Volume, segmentation: Volume, box: Box, p:
   checkSameBox(map, segmentation, 'segmentation');
   const readBox = map.box;
   const shape = map.shape;
-  const o = objectsOf(thresholdMap(map, p.threshold), shape, p.connectivity ?? 6);
+  const o = mapObjects(map, p.threshold, p.connectivity ?? 6);
   const segC = compactLabels(segmentation.data as Uint32Array | BigUint64Array);
   const out: DetectedOrganelle[] = [];
   let small = 0;

@@ -4,6 +4,7 @@ import { register as analyse } from './analyse.js';
 import { register as cells } from './cells.js';
 import { register as classes } from './classes.js';
 import { register as connectome } from './connectome.js';
+import { register as demo } from './demo.js';
 import { register as downsample } from './downsample.js';
 import { register as evaluate } from './evaluate.js';
 import { register as exportLayer } from './export.js';
@@ -33,6 +34,7 @@ export const commands: RegisterCommand[] = [
   cells,
   classes,
   connectome,
+  demo,
   downsample,
   evaluate,
   exportLayer,

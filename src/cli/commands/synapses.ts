@@ -6,7 +6,7 @@ import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { openSource } from '../../formats/open.js';
-import { cleftDistanceScore, synapticPartnerScore, type PartnerSynapse } from '../../metrics/synapses.js';
+import { cleftDistanceScore, relabelPartners, synapticPartnerScore, type PartnerSynapse } from '../../metrics/synapses.js';
 import { readBlockData, runTasks } from '../../scheduler/index.js';
 import { thresholdMap } from '../../stages/synapses/detect.js';
 import { type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
@@ -57,6 +57,7 @@ export function register(program: Command): Command {
     .option('--margin <x,y,z>', 'context around each block (default: search radius + 16 voxels)')
     .option('--state <dir>', 'resume records (default <db>.synapses-state)')
     .option('--ground-truth <db>', 'score the partners against the synapses table of this database (CREMI-like F-score)')
+    .option('--gt-segmentation <source>', 'with --ground-truth: the ground truth\'s segmentation; predicted partners are relabelled to the truth\'s ids at their points (as CREMI does), so a prediction on another segmentation can be scored')
     .option('--gt-clefts <source>', 'score the cleft mask against this ground-truth cleft map (ADGT/ADF)')
     .option('--max-distance <nm>', 'partner matching distance for --ground-truth', '400')
     .option('--json', 'machine-readable output');
@@ -120,7 +121,15 @@ export function register(program: Command): Command {
     };
     if (opts.groundTruth) {
       const gt = await partnersOf(opts.groundTruth);
-      const pred: PartnerSynapse[] = data.synapses.map((s) => ({ pre_id: s.pre_pt_root_id, post_id: s.post_pt_root_id, pre: s.pre_pt_position, post: s.post_pt_position }));
+      let pred: PartnerSynapse[] = data.synapses.map((s) => ({ pre_id: s.pre_pt_root_id, post_id: s.post_pt_root_id, pre: s.pre_pt_position, post: s.post_pt_position }));
+      if (opts.gtSegmentation) {
+        const gs = await openSource(opts.gtSegmentation);
+        try {
+          pred = relabelPartners(pred, await gs.read(boxFromShape(gs.shape, gs.offset)));
+        } finally {
+          await gs.close();
+        }
+      }
       const sc = synapticPartnerScore(pred, gt, { maxDistance: num(opts.maxDistance, '--max-distance', 0) });
       result.partners = { tp: sc.tp, fp: sc.fp, fn: sc.fn, precision: sc.precision, recall: sc.recall, fscore: sc.fscore, meanDistance: sc.meanDistance };
     }

@@ -28,7 +28,7 @@ export function register(program: Command): Command {
     const { vol } = await readWhole(opts.boundaries);
     const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert, channel: boundaryChannel(opts.channel) });
     const sparams = supervoxelParams(opts, vol.voxelSize);
-    aparams.twoD = sparams.twoD;
+    // 2-D supervoxels (--2d) are still agglomerated in 3-D: contacts across sections join them into objects.
     const like = { shape: vol.shape, offset: vol.box.min, voxelSize: vol.voxelSize };
     let sv: { labels: Uint32Array; count: number };
     let ids: BigUint64Array | null = null;

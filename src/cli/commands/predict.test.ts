@@ -48,7 +48,7 @@ describe('wiring train-pixels / predict', () => {
     const layer = await PrecomputedLayer.open(out);
     const got = await layer.readBox(boxFromShape([40, 32, 20]));
     const want = predictVolume(await PixelModel.load(model), raw);
-    expect(Array.from(got.data)).toEqual(Array.from(want.data));
+    expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
     // an existing output with another geometry is refused; bad flags are usage errors
     const again = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--model', model, out, '--dtype', 'uint8', '--workers', '1']);
     expect(again.code).toBe(2);

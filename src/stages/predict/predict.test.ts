@@ -41,7 +41,7 @@ describe('pixel classifier', async () => {
       const part = predictVolume(model, raw.crop(rb), { box: b });
       copyBox(part, assembled);
     }
-    expect(Array.from(assembled.data)).toEqual(Array.from(whole.data));
+    expect(Array.from(assembled.data)).toEqual(Array.from(whole.data as Float32Array));
   });
 
   it('runs as a block function and builds its task; writes uint8', async () => {
@@ -59,7 +59,7 @@ describe('pixel classifier', async () => {
     expect(task.margin).toEqual(featureMargin(cfg));
     expect(task.fn).toBe('predictPixelsBlock');
     const loaded = await PixelModel.load(file);
-    expect(Array.from(predictVolume(loaded, raw, { box: b }).data)).toEqual(Array.from(ref.data));
+    expect(Array.from(predictVolume(loaded, raw, { box: b }).data as Float32Array)).toEqual(Array.from(ref.data as Float32Array));
   });
 
   it('trains from sparse scribbles (0 = unlabelled) with one channel per class', async () => {

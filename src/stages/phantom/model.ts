@@ -193,7 +193,7 @@ export const MODEL_CONSTANTS = {
   /** Axon length per µm^3 (µm): sets the density of small profiles. */
   axonLengthDensity: 25,
   /** Dendrite length per µm^3 (µm). */
-  dendriteLengthDensity: 1.0,
+  dendriteLengthDensity: 1.5,
   gridCell: 250,
   influence: 300,
   segment: 250,
@@ -298,7 +298,7 @@ export function buildModel(o: PhantomOptions): PhantomModel {
       const prim = B.prim(p, q, ra, rb, cell, COMPARTMENT.dendrite);
       if (r() < 0.5) mitoInSegment(p, q, Math.min(ra, rb), cell, r, between(r, 0.3, 0.45));
       // spines every ~0.7 µm on spiny dendrites; shaft targets on every dendrite
-      const nSpines = spiny ? Math.floor(seg / 500 + r()) : 0;
+      const nSpines = spiny ? Math.floor(seg / 350 + r()) : 0;
       for (let k = 0; k < nSpines; k++) {
         const t = r();
         const axis = add(p, mul(sub(q, p), t));
@@ -366,7 +366,7 @@ export function buildModel(o: PhantomOptions): PhantomModel {
     const nDend = type === 'pyramidal' ? 5 : 6;
     for (let k = 0; k < nDend; k++) {
       const v = randomUnit(r);
-      dendriteLength += dendrite(cell, add(c, mul(v, rad * 0.8)), v, type === 'pyramidal' ? 900 : 700, 350, 20000, r, 0);
+      dendriteLength += dendrite(cell, add(c, mul(v, rad * 0.8)), v, type === 'pyramidal' ? 650 : 550, 320, 20000, r, 0);
     }
   }
   // ---- dendrites of cells whose somata lie outside
@@ -377,7 +377,7 @@ export function buildModel(o: PhantomOptions): PhantomModel {
     const start = randomPoint(r);
     const u = randomUnit(r);
     const cell = B.cell(type, add(start, mul(u, -between(r, 40000, 120000))));
-    const rad = type === 'pyramidal' ? between(r, 300, 550) : type === 'stellate' ? between(r, 250, 420) : between(r, 220, 380);
+    const rad = type === 'pyramidal' ? between(r, 250, 400) : type === 'stellate' ? between(r, 220, 350) : between(r, 200, 320);
     dendriteLength += dendrite(cell, start, u, rad, rad * 0.8, 30000, r, 1);
     dendriteLength += dendrite(cell, start, mul(u, -1), rad, rad * 0.8, 30000, r, 1);
   }

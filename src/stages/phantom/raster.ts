@@ -11,13 +11,13 @@ export const LOOK = {
   /** Voxels where the two nearest cells' surfaces tie within 2*ecsHalf nm are extracellular space. */
   ecsHalf: 0.6,
   /** Membrane darkness exp(-(h/membraneSigma)^2), h = half the gap between the two nearest surfaces. */
-  membraneSigma: 6.5,
-  membraneGrey: 45,
+  membraneSigma: 8.5,
+  membraneGrey: 38,
   /** Cleft: h below this within the contact disc (nm). */
   cleftHalf: 10,
   /** Postsynaptic density: this deep (nm) into the post cell within the contact disc. */
   psdDepth: 32,
-  cytoplasm: 172,
+  cytoplasm: 170,
   vesicleLattice: 46,
   vesicleRadius: 19,
 };
@@ -68,6 +68,21 @@ export function valueNoise(px: number, py: number, pz: number, cell: number, key
   return e + (f - e) * tz;
 }
 
+/** erf, Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7). */
+function erf(x: number): number {
+  const s = x < 0 ? -1 : 1;
+  const a = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * a);
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
+  return s * y;
+}
+
+/** exp(-(x/sigma)^2) averaged over a window of width w centred on x (w = 0: the Gaussian itself). */
+export function smearedGaussian(x: number, sigma: number, w: number): number {
+  if (w < 0.5) return Math.exp(-((x / sigma) ** 2));
+  return ((sigma * Math.sqrt(Math.PI)) / (2 * w)) * (erf((x + w / 2) / sigma) - erf((x - w / 2) / sigma));
+}
+
 /** Distance (nm) from p to the nearest vesicle centre of the jittered lattice (8 candidate cells). */
 function vesicleDistance(px: number, py: number, pz: number, key: number): number {
   const L = LOOK.vesicleLattice;
@@ -112,7 +127,7 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
   const [vx, vy, vz] = m.options.voxelSize;
   const seed = m.options.seed | 0;
   const { pa, pu, pinv, pra, pdr, pcell, pcomp, psyn, primStart, primItems, orgStart, orgItems } = m;
-  const { oa, ou, oinv, or, ohost, okind, synTarget, synContact, synDisc, synPost } = m;
+  const { oa, ou, oinv, or, ohost, okind, synContact, synDisc, synPost } = m;
   const G = m.gridCell;
   const [ox, oy, oz] = m.gridOrigin;
   const [gdx, gdy, gdz] = m.gridDims;
@@ -122,6 +137,7 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
   const keyB = seed ^ 0x4d5e6f;
   const keyM = seed ^ 0x777;
   const keyV = seed ^ 0x5151;
+  const keyS = seed ^ 0x3e3e;
   let o = 0;
   for (let z = box.min[2]; z < box.max[2]; z++) {
     const pz = (z + 0.5) * vz;
@@ -143,6 +159,12 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
         let c1 = -1;
         let p1 = -1;
         let p2 = -1;
+        let n1x = 0;
+        let n1y = 0;
+        let n1z = 0;
+        let n2x = 0;
+        let n2y = 0;
+        let n2z = 0;
         for (let k = primStart[g], e = primStart[g + 1]; k < e; k++) {
           const i = primItems[k];
           const i3 = 3 * i;
@@ -158,19 +180,31 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
           const dx = wx - t * ux;
           const dy = wy - t * uy;
           const dz = wz - t * uz;
-          const d = Math.sqrt(dx * dx + dy * dy + dz * dz) - (pra[i] + t * pdr[i]);
+          const dl = Math.sqrt(dx * dx + dy * dy + dz * dz);
+          const d = dl - (pra[i] + t * pdr[i]);
           const c = pcell[i];
           if (d < b1) {
             if (c !== c1) {
               b2 = b1;
               p2 = p1;
+              n2x = n1x;
+              n2y = n1y;
+              n2z = n1z;
             }
             b1 = d;
             c1 = c;
             p1 = i;
+            const inv = dl > 0 ? 1 / dl : 0;
+            n1x = dx * inv;
+            n1y = dy * inv;
+            n1z = dz * inv;
           } else if (d < b2 && c !== c1) {
             b2 = d;
             p2 = i;
+            const inv = dl > 0 ? 1 / dl : 0;
+            n2x = dx * inv;
+            n2y = dy * inv;
+            n2z = dz * inv;
           }
         }
         if (p1 < 0 || b1 > R) {
@@ -218,11 +252,12 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
         // synaptic contact between the two nearest cells
         let syn = -1;
         if (p2 >= 0) {
+          // a bouton and (any part of) its target cell are the two nearest cells
           const s1 = psyn[p1];
-          if (s1 >= 0 && synTarget[s1] === p2) syn = s1;
+          if (s1 >= 0 && pcell[p2] === synPost[s1]) syn = s1;
           else {
             const s2 = psyn[p2];
-            if (s2 >= 0 && synTarget[s2] === p1) syn = s2;
+            if (s2 >= 0 && c1 === synPost[s2]) syn = s2;
           }
         }
         let psd = false;
@@ -239,8 +274,11 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
         // ---- intensity
         let v =
           cytoplasm +
-          30 * (valueNoise(px, py, pz, 90, keyA) - 0.5) +
-          22 * (valueNoise(px, py, pz, 28, keyB) - 0.5);
+          34 * (valueNoise(px, py, pz, 90, keyA) - 0.5) +
+          30 * (valueNoise(px, py, pz, 24, keyB) - 0.5);
+        // small dark granules (ribosomes, microtubule cross-sections)
+        const gd = vesicleDistance(px * 1.1, py * 1.1, pz * 0.5, keyS);
+        if (gd < 14) v -= 45 * (1 - gd / 14);
         const comp = pcomp[p1];
         if (comp === 1) v -= 10;
         else if (comp === 2) v += 6;
@@ -248,8 +286,8 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
         if (mito >= 0 && mitoD < 9) {
           if (mitoD < -7) {
             // matrix with cristae: stripes across the long axis, broken up by noise
-            const stripe = 0.5 + 0.5 * Math.sin(mitoT * 0.16 + 3 * valueNoise(px, py, pz, 40, keyM));
-            v = 72 + 38 * stripe + 16 * (valueNoise(px, py, pz, 15, keyM + 7) - 0.5);
+            const stripe = 0.5 + 0.5 * Math.sin(mitoT * 0.2 + 7 * valueNoise(px, py, pz, 60, keyM));
+            v = 88 + 34 * stripe * valueNoise(px, py, pz, 30, keyM + 3) + 26 * (valueNoise(px, py, pz, 12, keyM + 7) - 0.5);
           } else {
             // double outer membrane
             v = Math.min(v, 48 + 30 * Math.abs(mitoD + 1) / 8);
@@ -261,7 +299,21 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
           else v -= 14;
         }
         if (psd) v = v * 0.35 + 22;
-        const mm = Math.exp(-((h / membraneSigma) ** 2));
+        // Membrane as seen through a section of thickness vz: the boundary normal (from the two
+        // nearest surfaces) gives its in-plane distance and how far it smears across the section.
+        let mm = 0;
+        if (h < 200) {
+          const gx2 = n1x - n2x;
+          const gy2 = n1y - n2y;
+          const gz2 = n1z - n2z;
+          const gl = Math.sqrt(gx2 * gx2 + gy2 * gy2 + gz2 * gz2);
+          let nxy = gl > 0 ? Math.sqrt(gx2 * gx2 + gy2 * gy2) / gl : 1;
+          if (nxy < 0.15) nxy = 0.15;
+          const nz = gl > 0 ? Math.abs(gz2) / gl : 0;
+          const hp = h / nxy;
+          const w = Math.min((vz * nz) / nxy, 3 * vz);
+          mm = smearedGaussian(hp, membraneSigma, w);
+        }
         v = v * (1 - mm) + membraneGrey * mm;
         raw![o] = v;
       }

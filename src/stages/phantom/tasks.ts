@@ -17,7 +17,7 @@ export interface PhantomParams extends PhantomOptions {
   missingSections?: number;
   /** Largest displacement of a shifted section, voxels (default 8). */
   maxShift?: number;
-  /** Amplitude of the additive noise, grey levels (default 36: triangular, std ~15). */
+  /** Amplitude of the additive noise, grey levels (default 30: triangular, std ~12). */
   noise?: number;
 }
 
@@ -120,7 +120,7 @@ export function phantomBlock(ctx: BlockContext<PhantomParams>): BlockResult {
   // ---- raw: blurred image (shifted per section), plus per-voxel noise hashed from global coordinates
   const raw = Volume.zeros('uint8', box, { voxelSize: vs });
   const [sx, sy, sz] = boxShape(box);
-  const amp = p.noise ?? 36;
+  const amp = p.noise ?? 30;
   const seed = p.seed | 0;
   let o = 0;
   for (let z = box.min[2]; z < box.max[2]; z++) {

@@ -1,0 +1,287 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Box, boxFromShape } from '../../core/box.js';
+import { UsageError } from '../../core/errors.js';
+import { ConnectomeStore } from '../../connectome/store.js';
+import { PrecomputedLayer } from '../../formats/precomputed/index.js';
+import { generatePhantom } from './generate.js';
+import { CONNECTION_RULES, COMPARTMENT, type CellType, buildModel, getModel } from './model.js';
+import { smearedGaussian } from './raster.js';
+import { PHANTOM_LAYERS, type PhantomParams, buildTables, phantomBlock, sectionArtefacts } from './tasks.js';
+
+const block = (params: PhantomParams, box: Box = boxFromShape(params.size)) =>
+  phantomBlock({ box, readBox: box, inputs: {}, params, blockIndex: [0, 0, 0] });
+
+// One medium block shared by the statistics tests.
+const P: PhantomParams = { seed: 7, size: [192, 192, 32], voxelSize: [8, 8, 30] };
+let stats: ReturnType<typeof block>;
+beforeAll(() => {
+  stats = block(P);
+});
+
+describe('phantom model', () => {
+  it('is deterministic and seed-dependent', () => {
+    const a = buildModel({ seed: 3, size: [64, 64, 8], voxelSize: [8, 8, 30] });
+    const b = buildModel({ seed: 3, size: [64, 64, 8], voxelSize: [8, 8, 30] });
+    const c = buildModel({ seed: 4, size: [64, 64, 8], voxelSize: [8, 8, 30] });
+    expect(Buffer.from(a.pa.buffer).equals(Buffer.from(b.pa.buffer))).toBe(true);
+    expect(a.synapses.map((s) => s.id)).toEqual(b.synapses.map((s) => s.id));
+    expect(Buffer.from(a.pa.buffer).equals(Buffer.from(c.pa.buffer))).toBe(false);
+  });
+
+  it('has three cell types, ids above 2^53, and synapses that follow the connection rules', () => {
+    const m = getModel(P);
+    expect(new Set(m.cells.map((c) => c.type))).toEqual(new Set(['pyramidal', 'stellate', 'basket']));
+    expect(m.cells.some((c) => c.id > 2n ** 53n)).toBe(true);
+    expect(new Set(m.cells.map((c) => c.id)).size).toBe(m.cells.length);
+    expect(m.synapses.length).toBeGreaterThan(20);
+    const kinds = new Set<string>();
+    for (const s of m.synapses) {
+      const pre = m.cells[s.pre].type;
+      const post = m.cells[s.post].type;
+      const rule = CONNECTION_RULES[post][s.kind];
+      expect(rule?.[pre], `${pre} -> ${post} ${s.kind}`).toBeGreaterThan(0);
+      // spines only receive excitatory input; basket axons only hit shafts and somata
+      if (pre === 'basket') expect(s.kind).not.toBe('spine');
+      if (s.kind === 'spine') expect(m.pcomp[s.targetPrim]).toBe(COMPARTMENT.spineHead);
+      kinds.add(`${pre}->${post}`);
+    }
+    expect(kinds.has('basket->pyramidal') || kinds.has('basket->stellate')).toBe(true);
+    expect(kinds.has('pyramidal->pyramidal') || kinds.has('stellate->pyramidal')).toBe(true);
+  });
+
+  it('rejects bad options', () => {
+    expect(() => buildModel({ seed: -1, size: [8, 8, 8], voxelSize: [8, 8, 30] })).toThrow(UsageError);
+    expect(() => buildModel({ seed: 1, size: [0, 8, 8], voxelSize: [8, 8, 30] })).toThrow(UsageError);
+    expect(() => buildModel({ seed: 1, size: [8, 8, 8], voxelSize: [8, 0, 30] })).toThrow(UsageError);
+  });
+});
+
+describe('phantom block', () => {
+  it('packs cells densely (>= 90% of voxels belong to a cell, some extracellular space)', () => {
+    const n = stats.volumes!.neurons.data as BigUint64Array;
+    let inCell = 0;
+    for (const v of n) if (v !== 0n) inCell++;
+    const f = inCell / n.length;
+    expect(f).toBeGreaterThanOrEqual(0.9);
+    expect(f).toBeLessThan(1);
+    const d = stats.data as { ecs: number; voxels: number };
+    expect(d.ecs).toBe(n.length - inCell);
+  });
+
+  it('draws membranes darker than cytoplasm, mitochondria darker than cytoplasm', () => {
+    const v = stats.volumes!;
+    const n = v.neurons.data as BigUint64Array;
+    const raw = v.raw.data as Uint8Array;
+    const mito = v.mitochondria.data as BigUint64Array;
+    const ves = v.vesicles.data as BigUint64Array;
+    const [sx, sy, sz] = P.size;
+    let mem = 0;
+    let nm = 0;
+    let cyt = 0;
+    let nc = 0;
+    let mi = 0;
+    let nmi = 0;
+    for (let z = 0; z < sz; z++) {
+      for (let y = 2; y < sy - 2; y++) {
+        for (let x = 2; x < sx - 2; x++) {
+          const i = x + sx * (y + sy * z);
+          const id = n[i];
+          if (id !== n[i + 1] || id !== n[i + sx]) {
+            mem += raw[i];
+            nm++;
+            continue;
+          }
+          let interior = id !== 0n && mito[i] === 0n && ves[i] === 0n;
+          for (let d = -2; d <= 2 && interior; d++) if (n[i + d] !== id || n[i + d * sx] !== id) interior = false;
+          if (interior) {
+            cyt += raw[i];
+            nc++;
+          }
+          if (mito[i] !== 0n) {
+            mi += raw[i];
+            nmi++;
+          }
+        }
+      }
+    }
+    expect(nm).toBeGreaterThan(1000);
+    expect(nc).toBeGreaterThan(1000);
+    expect(nmi).toBeGreaterThan(100);
+    expect(cyt / nc - mem / nm).toBeGreaterThan(40);
+    expect(cyt / nc - mi / nmi).toBeGreaterThan(30);
+  });
+
+  it('puts clefts only where the pre and post cells touch, and the synapse table agrees with the labels', () => {
+    const m = getModel(P);
+    const v = stats.volumes!;
+    const n = v.neurons.data as BigUint64Array;
+    const cl = v.clefts.data as BigUint64Array;
+    const [sx, sy, sz] = P.size;
+    const byId = new Map(m.synapses.map((s) => [s.id, s]));
+    const tables = buildTables(P, [{ data: stats.data }]);
+    expect(tables.synapses.length).toBeGreaterThanOrEqual(2);
+    const seen = new Map<bigint, number>();
+    for (let z = 0; z < sz; z++) {
+      for (let y = 0; y < sy; y++) {
+        for (let x = 0; x < sx; x++) {
+          const i = x + sx * (y + sy * z);
+          if (cl[i] === 0n) continue;
+          seen.set(cl[i], (seen.get(cl[i]) ?? 0) + 1);
+          const s = byId.get(cl[i])!;
+          const pre = m.cells[s.pre].id;
+          const post = m.cells[s.post].id;
+          // the voxel itself is pre, post or extracellular; pre and post both lie within 2 voxels in-plane, 1 section
+          expect([pre, post, 0n]).toContain(n[i]);
+          let hasPre = false;
+          let hasPost = false;
+          for (let dz = -1; dz <= 1; dz++) {
+            for (let dy = -2; dy <= 2; dy++) {
+              for (let dx = -2; dx <= 2; dx++) {
+                const xx = x + dx;
+                const yy = y + dy;
+                const zz = z + dz;
+                if (xx < 0 || yy < 0 || zz < 0 || xx >= sx || yy >= sy || zz >= sz) continue;
+                const l = n[xx + sx * (yy + sy * zz)];
+                if (l === pre) hasPre = true;
+                if (l === post) hasPost = true;
+              }
+            }
+          }
+          expect(hasPre && hasPost, `cleft ${s.id} at ${x},${y},${z}`).toBe(true);
+        }
+      }
+    }
+    // the table: one row per rasterised cleft, size = its voxels, partners = the model's
+    expect(tables.synapses.map((r) => r.id).sort()).toEqual([...seen.keys()].sort());
+    let checked = 0;
+    let agree = 0;
+    const at = (p: readonly number[]) => {
+      const q = p.map((c, a) => Math.floor(c / P.voxelSize[a]));
+      if (q.some((c, a) => c < 0 || c >= P.size[a])) return undefined;
+      return n[q[0] + sx * (q[1] + sy * q[2])];
+    };
+    for (const r of tables.synapses) {
+      expect(r.size).toBe(seen.get(r.id));
+      const s = byId.get(r.id)!;
+      expect(r.pre_pt_root_id).toBe(m.cells[s.pre].id);
+      expect(r.post_pt_root_id).toBe(m.cells[s.post].id);
+      expect(cl[(() => { const q = r.ctr_pt_position.map((c, a) => Math.floor(c / P.voxelSize[a])); return q[0] + sx * (q[1] + sy * q[2]); })()]).toBe(r.id);
+      for (const [p, id] of [[r.pre_pt_position, r.pre_pt_root_id], [r.post_pt_position, r.post_pt_root_id]] as const) {
+        const l = at(p);
+        if (l === undefined) continue;
+        checked++;
+        if (l === id) agree++;
+      }
+    }
+    // pre/post points are the bouton centre and a point inside the target: nearly always labelled so
+    if (checked > 0) expect(agree / checked).toBeGreaterThanOrEqual(0.85);
+  });
+
+  it('reflects the type rules in the synapse table', () => {
+    const tables = buildTables(P, [{ data: stats.data }]);
+    const m = getModel(P);
+    const type = new Map(m.cells.map((c) => [c.id, c.type] as const));
+    for (const r of tables.synapses) {
+      const pre = type.get(r.pre_pt_root_id)!;
+      const post = type.get(r.post_pt_root_id)!;
+      const allowed = Object.values(CONNECTION_RULES[post]).some((rule) => (rule?.[pre as CellType] ?? 0) > 0);
+      expect(allowed, `${pre} -> ${post}`).toBe(true);
+      expect(r.synapse_type).toBe(pre === 'basket' ? 'inhibitory' : 'excitatory');
+    }
+  });
+
+  it('gives the same bytes for a block cut from a bigger one (no seams), and noise from global coordinates', () => {
+    const sub: Box = { min: [40, 56, 3], max: [104, 88, 19] };
+    const small = block(P, sub);
+    for (const name of PHANTOM_LAYERS) {
+      const big = stats.volumes![name].crop(sub);
+      expect(Buffer.from(small.volumes![name].data.buffer).equals(Buffer.from(big.data.buffer)), name).toBe(true);
+    }
+  });
+
+  it('handles a one-voxel and a one-section volume', () => {
+    const one = block({ seed: 1, size: [1, 1, 1], voxelSize: [8, 8, 30] });
+    expect(one.volumes!.raw.data.length).toBe(1);
+    const flat = block({ seed: 2, size: [24, 16, 1], voxelSize: [4, 4, 40] });
+    expect(flat.volumes!.neurons.data.length).toBe(24 * 16);
+    expect((flat.data as { voxels: number }).voxels).toBe(24 * 16);
+  });
+
+  it('applies section artefacts to the image only', () => {
+    const q: PhantomParams = { ...P, size: [64, 64, 12], shiftedSections: 2, missingSections: 1 };
+    const art = sectionArtefacts(q);
+    const zMissing = art.missing.indexOf(true);
+    const zShift = art.shift.findIndex(([dx, dy]) => dx !== 0 || dy !== 0);
+    expect(zMissing).toBeGreaterThanOrEqual(0);
+    expect(zShift).toBeGreaterThanOrEqual(0);
+    const a = block(q);
+    const b = block({ ...q, shiftedSections: 0, missingSections: 0 });
+    const plane = 64 * 64;
+    const raw = a.volumes!.raw.data as Uint8Array;
+    expect(raw.subarray(zMissing * plane, (zMissing + 1) * plane).every((v) => v === 0)).toBe(true);
+    expect(Buffer.from(a.volumes!.neurons.data.buffer).equals(Buffer.from(b.volumes!.neurons.data.buffer))).toBe(true);
+    if (zShift !== zMissing) {
+      const rb = b.volumes!.raw.data as Uint8Array;
+      expect(Buffer.from(raw.subarray(zShift * plane, (zShift + 1) * plane)).equals(Buffer.from(rb.subarray(zShift * plane, (zShift + 1) * plane)))).toBe(false);
+    }
+  });
+
+  it('smears oblique membranes over the section thickness', () => {
+    expect(smearedGaussian(0, 8, 0)).toBe(1);
+    expect(smearedGaussian(0, 8, 60)).toBeLessThan(0.3);
+    expect(smearedGaussian(25, 8, 60)).toBeGreaterThan(smearedGaussian(25, 8, 0));
+  });
+});
+
+describe('phantom dataset through the scheduler', () => {
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'phantom-'));
+  });
+  afterAll(async () => {
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+  const Q: PhantomParams = { seed: 11, size: [64, 48, 8], voxelSize: [8, 8, 30] };
+
+  it('writes identical layers whatever the block shape or worker count, the tables, and resumes', async () => {
+    const a = path.join(tmp, 'a');
+    const b = path.join(tmp, 'b');
+    const ra = await generatePhantom(a, Q, { chunkSize: [32, 16, 4], blockShape: [64, 48, 8], run: { workers: 1 } });
+    const rb = await generatePhantom(b, Q, { chunkSize: [32, 16, 4], blockShape: [32, 16, 4], run: { workers: 2 } });
+    expect(rb.report.blocks).toBe(2 * 3 * 2);
+    for (const name of PHANTOM_LAYERS) {
+      const la = await PrecomputedLayer.open(path.join(a, name));
+      const lb = await PrecomputedLayer.open(path.join(b, name));
+      const va = await la.readBox(boxFromShape(Q.size));
+      const vb = await lb.readBox(boxFromShape(Q.size));
+      expect(Buffer.from(va.data.buffer, va.data.byteOffset, va.data.byteLength).equals(Buffer.from(vb.data.buffer, vb.data.byteOffset, vb.data.byteLength)), name).toBe(true);
+    }
+    // block-order independence of the merged tables
+    expect(ra.tables).toEqual(rb.tables);
+    // the same as one in-memory block
+    const direct = block(Q);
+    const nb = await (await PrecomputedLayer.open(path.join(a, 'neurons'))).readBox(boxFromShape(Q.size));
+    expect(Buffer.from(nb.data.buffer, nb.data.byteOffset, nb.data.byteLength).equals(Buffer.from(direct.volumes!.neurons.data.buffer))).toBe(true);
+
+    const store = await ConnectomeStore.open(path.join(a, 'connectome.duckdb'), { readOnly: true });
+    try {
+      expect(await store.count('cells')).toBe(ra.tables.cells.length);
+      expect(await store.count('synapses')).toBe(ra.tables.synapses.length);
+      expect(await store.count('organelles')).toBe(ra.tables.organelles.length);
+      const big = await store.all('SELECT pt_root_id FROM cells WHERE pt_root_id > 9007199254740993 ORDER BY pt_root_id LIMIT 1');
+      if (big.length) expect(ra.tables.cells.some((c) => c.id === big[0].pt_root_id)).toBe(true);
+    } finally {
+      await store.close();
+    }
+    for (const f of ['synapses.parquet', 'cells.parquet', 'organelles.parquet', 'phantom.json']) await fs.access(path.join(a, f));
+
+    // rerun: every block resumes, the tables come out the same
+    const again = await generatePhantom(a, Q, { chunkSize: [32, 16, 4], blockShape: [64, 48, 8], run: { workers: 1 } });
+    expect(again.report.computed).toBe(0);
+    expect(again.report.resumed).toBe(ra.report.blocks);
+    expect(again.tables).toEqual(ra.tables);
+  }, 60000);
+});

@@ -6,16 +6,18 @@ import type { Vec3 } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { writeNpy } from '../../formats/npy.js';
+import { register as phantom } from './phantom.js';
 import { register } from './synapses.js';
 
-async function cli(args: string[]): Promise<string> {
+async function cli(args: string[], withName = true): Promise<string> {
   const program = new Command('wiring').exitOverride();
   register(program).exitOverride();
+  phantom(program).exitOverride();
   let out = '';
   const write = process.stdout.write.bind(process.stdout);
   (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => ((out += s), true);
   try {
-    await program.parseAsync(['node', 'wiring', 'synapses', ...args]);
+    await program.parseAsync(['node', 'wiring', ...(withName ? ['synapses'] : []), ...args]);
   } finally {
     (process.stdout as unknown as { write: typeof write }).write = write;
   }
@@ -89,4 +91,24 @@ describe('wiring synapses', () => {
       await store.close();
     }
   });
+
+  it('on the phantom: ground-truth clefts and vesicles give every ground-truth synapse with its partners', async () => {
+    const dir = await tempDir('wiring-synph-');
+    const ds = path.join(dir, 'ph');
+    await cli(['phantom', ds, '--size', '128,128,24', '--seed', '7', '--workers', '1', '--json'], false);
+    const gt = await ConnectomeStore.open(path.join(ds, 'connectome.duckdb'), { readOnly: true });
+    const nGt = await gt.count('synapses');
+    await gt.close();
+    expect(nGt).toBeGreaterThan(0);
+    const res = JSON.parse(
+      await cli([
+        path.join(dir, 'syn.duckdb'), '--clefts', path.join(ds, 'clefts'), '--segmentation', path.join(ds, 'neurons'), '--vesicles', path.join(ds, 'vesicles'),
+        '--partner-radius', '40', '--vesicle-radius', '200', '--min-size', '5', '--workers', '1',
+        '--ground-truth', path.join(ds, 'connectome.duckdb'), '--gt-clefts', path.join(ds, 'clefts'), '--json',
+      ]),
+    );
+    expect(res.synapses).toBe(nGt);
+    expect(res.partners).toMatchObject({ tp: nGt, fp: 0, fn: 0, fscore: 1 });
+    expect(res.clefts.cremiScore).toBe(0);
+  }, 120_000);
 });

@@ -34,7 +34,8 @@ export function matrixChart(m: TypeMatrix, width = 410): SVGSVGElement {
   const svg = el('svg', { width: labelW + cols * cell + 10, height: labelH + rows * cell + 24, role: 'img', 'aria-label': 'connectivity matrix' });
   if (rows === 0 || cols === 0) {
     svg.setAttribute('height', '24');
-    svg.append(el('text', { x: 4, y: 16, fill: '#888', 'font-size': 12 }, 'no typed connections'));
+    svg.setAttribute('width', '300');
+    svg.append(el('text', { x: 4, y: 16, fill: '#888', 'font-size': 12 }, 'no connections between typed cells'));
     return svg;
   }
   let max = 0;

@@ -30,11 +30,17 @@ function imageOrder(l: LayerInfo): number {
   return i < 0 ? 10 : i;
 }
 
+/** The layer whose voxel grid is the viewer's global coordinate space. */
+export function referenceLayer(layers: LayerInfo[]): LayerInfo | undefined {
+  const images = layers.filter((l) => l.type === 'image').sort((a, b) => imageOrder(a) - imageOrder(b));
+  return images[0] ?? layers.find((l) => l.type === 'segmentation') ?? layers[0];
+}
+
 /** Viewer state JSON for a dataset, centred on its first image layer. */
 export function defaultState(layers: LayerInfo[], origin: string, segName: string | undefined): any {
   const images = layers.filter((l) => l.type === 'image').sort((a, b) => imageOrder(a) - imageOrder(b));
   const segs = layers.filter((l) => l.type === 'segmentation');
-  const ref = images[0] ?? segs[0] ?? layers[0];
+  const ref = referenceLayer(layers);
   const vs: Vec3 = ref ? ref.voxel_size : [1, 1, 1];
   const layerJson: any[] = [];
   images.forEach((l, i) => {
@@ -120,6 +126,8 @@ export class ViewerBridge {
   readonly viewer: any;
   readonly segName: string | undefined;
   private readonly voxelSize: Vec3;
+  /** Bounds of the reference layer in global (voxel) coordinates, [lo, hi) per axis. */
+  private readonly bounds: Array<[number, number]>;
   private readonly annotations: any[];
   private muted = 0;
   private watched: any = null;
@@ -131,6 +139,11 @@ export class ViewerBridge {
     this.annotations = synapseAnnotations(opts.synapses ?? []);
     const state = defaultState(opts.layers, location.origin, this.segName);
     this.voxelSize = [state.dimensions.x[0] * 1e9, state.dimensions.y[0] * 1e9, state.dimensions.z[0] * 1e9];
+    const ref = referenceLayer(opts.layers);
+    this.bounds = [0, 1, 2].map((a) => {
+      const lo = ref?.voxel_offset?.[a] ?? 0;
+      return [lo, lo + (ref?.size[a] ?? Infinity)] as [number, number];
+    });
     // setupDefaultViewer without its URL-hash binding: mouse/keyboard bindings and copy/paste
     this.viewer = makeDefaultViewer({ target: opts.target, showHelpButton: true, showLayerDialog: true });
     setDefaultInputEventBindings(this.viewer.inputEventBindings);
@@ -228,7 +241,8 @@ export class ViewerBridge {
       }
     }
     if (positionNm) {
-      const p = positionNm.map((v, i) => v / this.voxelSize[i]);
+      // somata outside the volume (cells whose neurites pass through it): the nearest point inside
+      const p = positionNm.map((v, i) => Math.min(Math.max(v / this.voxelSize[i], this.bounds[i][0] + 0.5), this.bounds[i][1] - 0.5));
       void this.viewer.position.value; // brings its coordinate space up to date (the setter needs it)
       this.viewer.position.value = Float32Array.from(p);
     }

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/server/app.js';
+import { generatePhantom } from '../../src/stages/phantom/generate.js';
 import { tempDir } from '../data.js';
 import { APP_DIR, ensureAppBuilt, launchChromium, pixelStats, saveShot, type PixelStats } from './browser.js';
 import { buildDemoDataset, type DemoDataset } from './dataset.js';
@@ -16,11 +17,13 @@ let ds: DemoDataset;
 let app: FastifyInstance;
 let url: string;
 let browser: BrowserContext | undefined;
+let workDir: string;
 let page: Page;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
   const [dir, profile] = await Promise.all([tempDir('wiring-e2e-'), tempDir('wiring-chromium-')]);
+  workDir = dir;
   [ds] = await Promise.all([buildDemoDataset(path.join(dir, 'ds')), ensureAppBuilt()]);
   app = await buildServer({ dataset: ds.dir, appDir: APP_DIR });
   url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -35,8 +38,8 @@ afterAll(async () => {
 });
 
 /** The Neuroglancer panels in reading order (4panel layout: xy, xz / 3-D, yz). */
-async function panels(): Promise<Array<{ x: number; y: number; width: number; height: number }>> {
-  const boxes = await page.locator('.neuroglancer-rendered-data-panel').evaluateAll((els) =>
+async function panels(p: Page = page): Promise<Array<{ x: number; y: number; width: number; height: number }>> {
+  const boxes = await p.locator('.neuroglancer-rendered-data-panel').evaluateAll((els) =>
     els.map((e) => {
       const r = e.getBoundingClientRect();
       return { x: r.x, y: r.y, width: r.width, height: r.height };
@@ -46,16 +49,16 @@ async function panels(): Promise<Array<{ x: number; y: number; width: number; he
 }
 
 /** Screenshot a panel until `ok` holds (Neuroglancer draws progressively) or time runs out. */
-async function shootUntil(index: number, name: string, ok: (s: PixelStats) => boolean, ms = 30_000): Promise<PixelStats> {
+async function shootUntil(index: number, name: string, ok: (s: PixelStats) => boolean, ms = 30_000, p: Page = page): Promise<PixelStats> {
   const end = Date.now() + ms;
   let stats: PixelStats;
   let png: Buffer;
   for (;;) {
-    const clip = (await panels())[index];
-    png = await page.screenshot({ clip });
+    const clip = (await panels(p))[index];
+    png = await p.screenshot({ clip });
     stats = await pixelStats(png);
     if (ok(stats) || Date.now() > end) break;
-    await page.waitForTimeout(500);
+    await p.waitForTimeout(500);
   }
   await saveShot(name, png);
   return stats;
@@ -196,5 +199,33 @@ describe('browser app (chromium)', () => {
     expect(await page.evaluate(() => (window as any).wiring.bridge.visibleSegments())).toEqual(selected);
     expect(new URL(page.url()).hash).toBe('');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('shows a `wiring phantom` dataset (raw, neurons and the other phantom layers)', async () => {
+    const dir = path.join(workDir, 'phantom');
+    const { tables } = await generatePhantom(dir, { seed: 3, size: [96, 96, 16], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0, maxShift: 8, noise: 30 }, { chunkSize: [32, 32, 16], run: { workers: 1 } });
+    const server = await buildServer({ dataset: dir, appDir: APP_DIR });
+    const p = await browser!.newPage();
+    try {
+      const phantomUrl = await server.listen({ port: 0, host: '127.0.0.1' });
+      await p.goto(phantomUrl + '/');
+      await p.waitForFunction((n) => document.querySelectorAll('#cell-table tbody tr[data-id]').length === n, tables.cells.length, { timeout: 30_000 });
+      expect(await p.locator('#status').textContent()).toContain("segments of 'neurons'");
+      const xy = await shootUntil(0, 'phantom-xy.png', (s) => s.greyStd > 8 && s.coloured > 2000 && s.hues >= 3, 30_000, p);
+      expect(xy.greyStd, 'phantom EM').toBeGreaterThan(8);
+      expect(xy.coloured, 'phantom neurons').toBeGreaterThan(2000);
+      expect(xy.hues).toBeGreaterThanOrEqual(3);
+      const first = String(tables.cells[0].id);
+      await p.click(`#cell-table tbody tr[data-id="${first}"]`);
+      await p.waitForFunction(() => !(document.getElementById('partners') as HTMLElement).hidden);
+      expect(await p.evaluate(() => (window as any).wiring.bridge.visibleSegments())).toEqual([first]);
+      // somata may lie outside the volume: the view stays inside the data
+      const pos = await p.evaluate(() => Array.from((window as any).wiring.viewer.position.value as Float32Array));
+      pos.forEach((v, a) => expect(v, `axis ${a}`).toBeGreaterThanOrEqual(0) && expect(v).toBeLessThanOrEqual([96, 96, 16][a]));
+      await saveShot('phantom-page.png', await p.screenshot());
+    } finally {
+      await p.close();
+      await server.close();
+    }
   });
 });

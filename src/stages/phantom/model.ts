@@ -191,7 +191,7 @@ export const MODEL_CONSTANTS = {
   /** Geometry is generated in the volume grown by this margin, so cells continue past its faces. */
   pad: 800,
   /** Axon length per µm^3 (µm): sets the density of small profiles. */
-  axonLengthDensity: 25,
+  axonLengthDensity: 32,
   /** Dendrite length per µm^3 (µm). */
   dendriteLengthDensity: 1.5,
   gridCell: 250,
@@ -343,7 +343,7 @@ export function buildModel(o: PhantomOptions): PhantomModel {
     const axis = extent[0] < 3 * rad || extent[1] < 3 * rad || extent[2] < 3 * rad ? Math.floor(r() * 3) : -1;
     if (axis >= 0) {
       const side = r() < 0.5 ? 0 : 1;
-      const depth = Math.min(extent[axis] * 0.35, rad);
+      const depth = Math.min(extent[axis] * 0.2, rad);
       c[axis] = side === 0 ? depth - rad : extent[axis] - depth + rad;
       if (axis !== 2 && extent[2] < 3 * rad) c[2] = extent[2] / 2;
     }

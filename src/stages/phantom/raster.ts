@@ -11,13 +11,13 @@ export const LOOK = {
   /** Voxels where the two nearest cells' surfaces tie within 2*ecsHalf nm are extracellular space. */
   ecsHalf: 0.6,
   /** Membrane darkness exp(-(h/membraneSigma)^2), h = half the gap between the two nearest surfaces. */
-  membraneSigma: 8.5,
+  membraneSigma: 10,
   membraneGrey: 38,
   /** Cleft: h below this within the contact disc (nm). */
   cleftHalf: 10,
   /** Postsynaptic density: this deep (nm) into the post cell within the contact disc. */
   psdDepth: 32,
-  cytoplasm: 170,
+  cytoplasm: 166,
   vesicleLattice: 46,
   vesicleRadius: 19,
 };
@@ -278,7 +278,7 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
           30 * (valueNoise(px, py, pz, 24, keyB) - 0.5);
         // small dark granules (ribosomes, microtubule cross-sections)
         const gd = vesicleDistance(px * 1.1, py * 1.1, pz * 0.5, keyS);
-        if (gd < 14) v -= 45 * (1 - gd / 14);
+        if (gd < 16) v -= 60 * (1 - gd / 16);
         const comp = pcomp[p1];
         if (comp === 1) v -= 10;
         else if (comp === 2) v += 6;

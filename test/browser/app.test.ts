@@ -3,6 +3,7 @@
  * dataset. Neuroglancer's rendering is checked on screenshots (pixels), not only the DOM.
  * Screenshots go to test-output/browser/. Chromium missing = failure (CI installs it).
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/server/app.js';
 import { generatePhantom } from '../../src/stages/phantom/generate.js';
 import { tempDir } from '../data.js';
-import { APP_DIR, ensureAppBuilt, launchChromium, pixelStats, saveShot, type PixelStats } from './browser.js';
+import { APP_DIR, CHROMIUM, ensureAppBuilt, launchChromium, pixelStats, saveShot, type PixelStats } from './browser.js';
 import { buildDemoDataset, type DemoDataset } from './dataset.js';
 
 let ds: DemoDataset;
@@ -20,22 +21,6 @@ let browser: BrowserContext | undefined;
 let workDir: string;
 let page: Page;
 const pageErrors: string[] = [];
-
-beforeAll(async () => {
-  const [dir, profile] = await Promise.all([tempDir('wiring-e2e-'), tempDir('wiring-chromium-')]);
-  workDir = dir;
-  [ds] = await Promise.all([buildDemoDataset(path.join(dir, 'ds')), ensureAppBuilt()]);
-  app = await buildServer({ dataset: ds.dir, appDir: APP_DIR });
-  url = await app.listen({ port: 0, host: '127.0.0.1' });
-  browser = await launchChromium(profile);
-  page = browser.pages()[0] ?? (await browser.newPage());
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-});
 
 /** The Neuroglancer panels in reading order (4panel layout: xy, xz / 3-D, yz). */
 async function panels(p: Page = page): Promise<Array<{ x: number; y: number; width: number; height: number }>> {
@@ -81,7 +66,29 @@ async function tableCounts(table: string): Promise<Map<string, number>> {
   return new Map(rows);
 }
 
+describe('chromium', () => {
+  it(`is installed at ${CHROMIUM} (CI installs Debian's chromium; the browser tests fail without it)`, () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} missing`).toBe(true);
+  });
+});
+
 describe('browser app (chromium)', () => {
+  beforeAll(async () => {
+    const [dir, profile] = await Promise.all([tempDir('wiring-e2e-'), tempDir('wiring-chromium-')]);
+    workDir = dir;
+    [ds] = await Promise.all([buildDemoDataset(path.join(dir, 'ds')), ensureAppBuilt()]);
+    app = await buildServer({ dataset: ds.dir, appDir: APP_DIR });
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
+    browser = await launchChromium(profile);
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
   it('loads the page, the layers and the cell table', async () => {
     await page.goto(url + '/');
     expect(await page.title()).toBe('Wiring');

@@ -98,7 +98,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const dataset = path.resolve(opts.dataset);
   if (!existsSync(dataset)) throw new WiringError('dataset folder not found', dataset);
   const dbFile = opts.database ?? path.join(dataset, 'connectome.duckdb');
-  const store = existsSync(dbFile) ? await ConnectomeStore.open(dbFile) : undefined;
+  // Read-only: DuckDB allows one writing process per file, and the server never writes.
+  const store = existsSync(dbFile) ? await ConnectomeStore.open(dbFile, { readOnly: true }) : undefined;
   const app = Fastify({ logger: opts.logger ?? false });
   const maxPairs = opts.partnerIndexMaxPairs ?? 5_000_000;
   // Built in the background from start-up; requests before it is ready (or if it fails) use SQL.

@@ -29,7 +29,7 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
   const train = path.join(out, 'train');
   const truth = path.join(out, 'truth');
   const ds = path.join(out, 'dataset');
-  const model = path.join(out, 'pixel-classifier.json');
+  const model = path.join(out, 'pixel-classifier.forest');
   const probs = path.join(ds, 'probabilities');
   const seg = path.join(ds, 'segmentation');
   const db = path.join(ds, 'connectome.duckdb');

@@ -14,6 +14,7 @@ import { register as mesh } from './mesh.js';
 import { register as phantom } from './phantom.js';
 import { register as predict } from './predict.js';
 import { register as query } from './query.js';
+import { register as run } from './run.js';
 import { register as segment } from './segment.js';
 import { register as serve } from './serve.js';
 import { register as skeletonStats } from './skeleton-stats.js';
@@ -44,6 +45,7 @@ export const commands: RegisterCommand[] = [
   phantom,
   predict,
   query,
+  run,
   segment,
   serve,
   skeletonStats,

@@ -9,7 +9,7 @@ import { Uint64 } from 'neuroglancer/unstable/util/uint64.js';
 import type { LayerInfo, Synapse, Vec3 } from './api.js';
 
 export const SYNAPSE_LAYER = 'synapses';
-const STATE_VERSION = 1;
+const STATE_VERSION = 2;
 
 /** The segmentation layer whose segments are the connectome's cells. */
 export function cellLayer(layers: LayerInfo[], preferred?: string | null): LayerInfo | undefined {
@@ -56,7 +56,8 @@ export function defaultState(layers: LayerInfo[], origin: string, segName: strin
     layerJson.push({
       type: 'segmentation',
       name: l.name,
-      source: `precomputed://${origin}/data/${l.name}`,
+      // the cell layer also takes the cells table as segment properties (labels, search by type)
+      source: l.name === segName ? [`precomputed://${origin}/data/${l.name}`, `precomputed://${origin}/api/segment_properties`] : `precomputed://${origin}/data/${l.name}`,
       visible: l.name === segName,
       segments: [],
       selectedAlpha: 0.45,

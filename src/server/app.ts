@@ -149,6 +149,22 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return sendJson(reply, { total: rows.length, cells: rows.slice(offset, offset + limit) });
   });
 
+  // The cells as a Neuroglancer segment property map (precomputed `neuroglancer_segment_properties`),
+  // used by the viewer as a second source of the cell segmentation layer: labels and search by type.
+  app.get('/api/segment_properties/info', async (_req, reply) => {
+    const rows = store ? await cells(store) : [];
+    return sendJson(reply, {
+      '@type': 'neuroglancer_segment_properties',
+      inline: {
+        ids: rows.map((c) => c.pt_root_id.toString()),
+        properties: [
+          { id: 'label', type: 'label', values: rows.map((c) => [c.name, c.cell_type].filter(Boolean).join(' ') ) },
+          { id: 'description', type: 'description', values: rows.map((c) => [c.cell_type ? `type ${c.cell_type}` : '', c.pt_position ? `soma [${c.pt_position.map((v) => Math.round(v)).join(', ')}] nm` : ''].filter(Boolean).join(', ')) },
+        ],
+      },
+    });
+  });
+
   app.get('/api/cells/:id', async (req, reply) => {
     const id = idParam((req.params as { id: string }).id, 'cell id');
     const [cell] = await cells(needStore(), { ids: [id] });

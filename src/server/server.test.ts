@@ -130,6 +130,13 @@ describe('connectome API', () => {
     expect((await app.inject({ url: '/api/synapses?box=1,2,3' })).statusCode).toBe(400);
     expect((await app.inject({ url: '/api/cells/99' })).statusCode).toBe(404);
   });
+  it('gives the cells as a Neuroglancer segment property map', async () => {
+    const r = JSON.parse((await app.inject({ url: '/api/segment_properties/info' })).body);
+    expect(r['@type']).toBe('neuroglancer_segment_properties');
+    expect(r.inline.ids).toEqual(['7', BIG.toString(), (BIG + 1n).toString()]);
+    expect(r.inline.properties[0]).toEqual({ id: 'label', type: 'label', values: ['L23', 'L23', 'BC'] });
+    expect(r.inline.properties[1].values[0]).toBe('type L23, soma [300, 100, 100] nm');
+  });
   it('describes itself in OpenAPI', async () => {
     const doc = JSON.parse((await app.inject({ url: '/openapi.json' })).body);
     expect(doc.openapi).toMatch(/^3\./);

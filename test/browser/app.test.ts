@@ -164,6 +164,8 @@ describe('browser app (chromium)', () => {
     await page.mouse.move(cx - 3, cy - 3);
     await page.mouse.move(cx, cy);
     await page.waitForTimeout(800);
+    // the hovered segment is labelled with its cell type (segment properties from /api/segment_properties)
+    await page.waitForFunction((t) => [...document.querySelectorAll('.neuroglancer-layer-item-value')].some((e) => e.textContent!.includes(t)), `${id} ${target.type}`, { timeout: 10_000 });
     await page.mouse.dblclick(cx, cy);
     await page.waitForFunction((want) => (window as any).wiring.explorer.selectedId === want, id, { timeout: 10_000 });
     expect(await page.locator('#selected-cell').textContent()).toContain(id);

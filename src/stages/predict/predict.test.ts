@@ -131,6 +131,7 @@ describe('pixel classifier', async () => {
     expect(classesFromLabels(v, true, 'l').values).toEqual(['0', '255']);
     expect(Array.from(classesFromLabels(v, true, 'l').cls)).toEqual([0, 1, 1, 0]);
     expect(Array.from(classesFromLabels(v, false, 'l').cls)).toEqual([-1, 0, 0, -1]);
+    expect(() => classesFromLabels(Volume.zeros('float32', [2, 1, 1]), false, 'f.npy')).toThrow(/f.npy: labels are float32/);
     const many = Volume.from('uint32', [300, 1, 1], Uint32Array.from({ length: 300 }, (_, i) => i + 1));
     expect(() => classesFromLabels(many, false, 'seg.h5')).toThrow(/use --gt/);
   });

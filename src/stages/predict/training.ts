@@ -68,6 +68,8 @@ function labelValue(v: Volume, i: number): bigint {
  * Per-voxel class (Int16, -1 = unlabelled) of a label volume and the label value of each class.
  */
 export function classesFromLabels(labels: Volume, dense: boolean, where: string): { cls: Int16Array; values: string[] } {
+  if (labels.dtype === 'float32') throw new UsageError('labels are float32; expected an integer label volume (uint8, uint16, uint32, uint64)', where);
+  if (labels.channels !== 1) throw new UsageError(`labels have ${labels.channels} channels; expected one`, where);
   const n = labels.voxels;
   // distinct values, found with a last-value cache and a small sorted list (<= 255 classes)
   const values: bigint[] = [];

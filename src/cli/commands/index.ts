@@ -1,58 +1,41 @@
 import type { Command } from 'commander';
-import { register as agglomerate } from './agglomerate.js';
-import { register as analyse } from './analyse.js';
-import { register as cells } from './cells.js';
-import { register as classes } from './classes.js';
-import { register as connectome } from './connectome.js';
-import { register as demo } from './demo.js';
-import { register as downsample } from './downsample.js';
-import { register as evaluate } from './evaluate.js';
-import { register as exportLayer } from './export.js';
-import { register as importVolume } from './import.js';
-import { register as info } from './info.js';
-import { register as mesh } from './mesh.js';
-import { register as phantom } from './phantom.js';
-import { register as predict } from './predict.js';
-import { register as query } from './query.js';
-import { register as run } from './run.js';
-import { register as segment } from './segment.js';
-import { register as serve } from './serve.js';
-import { register as skeletonStats } from './skeleton-stats.js';
-import { register as skeletonize } from './skeletonize.js';
-import { register as supervoxels } from './supervoxels.js';
-import { register as trainAgglomeration } from './train-agglomeration.js';
-import { register as synapses } from './synapses.js';
-import { register as trainPixels } from './train-pixels.js';
-import { register as worker } from './worker.js';
 
 /** Each command module exports a `register(program)` that adds its subcommand and returns it. */
 export type RegisterCommand = (program: Command) => Command;
 
-// One line per command; keep alphabetical.
-export const commands: RegisterCommand[] = [
-  agglomerate,
-  analyse,
-  cells,
-  classes,
-  connectome,
-  demo,
-  downsample,
-  evaluate,
-  exportLayer,
-  importVolume,
-  info,
-  mesh,
-  phantom,
-  predict,
-  query,
-  run,
-  segment,
-  serve,
-  skeletonStats,
-  skeletonize,
-  supervoxels,
-  trainAgglomeration,
-  synapses,
-  trainPixels,
-  worker,
-];
+export interface CommandEntry {
+  /** One line for `wiring --help`; the module's own description is shown by `wiring <name> --help`. */
+  summary: string;
+  /** Loads the command's module. Modules are loaded only when their command runs, so that a
+   * command does not pay for the start-up of libraries it never uses (DuckDB, sharp, h5wasm, bullmq). */
+  load: () => Promise<{ register: RegisterCommand }>;
+}
+
+// One entry per command; keep alphabetical.
+export const commands: Record<string, CommandEntry> = {
+  agglomerate: { summary: 'merge supervoxels into segments (mean/quantile/learned/mutex), keeping the merge tree', load: () => import('./agglomerate.js') },
+  analyse: { summary: 'connectome analyses: pair histogram, motifs vs null, connection probability vs distance, sizes', load: () => import('./analyse.js') },
+  cells: { summary: 'the cells table of a segmentation (volume, anchor point)', load: () => import('./cells.js') },
+  classes: { summary: 'semantic training labels from instance ground truth', load: () => import('./classes.js') },
+  connectome: { summary: 'the connectome database: import (CAVE, edge lists, SWC), export, materialize, info', load: () => import('./connectome.js') },
+  demo: { summary: 'the whole pipeline on a synthetic phantom, scored, then served in the browser', load: () => import('./demo.js') },
+  downsample: { summary: 'add a multiscale pyramid to a layer (mean for images, mode for labels)', load: () => import('./downsample.js') },
+  evaluate: { summary: 'score a segmentation against ground truth (VOI split/merge, adapted Rand)', load: () => import('./evaluate.js') },
+  export: { summary: 'export a precomputed layer to .npy, file.h5#name, .zarr or PNG slices', load: () => import('./export.js') },
+  import: { summary: 'import a volume (PNG/TIFF, HDF5, Zarr/OME-Zarr, NPY, precomputed) as a precomputed layer', load: () => import('./import.js') },
+  info: { summary: 'describe a layer or volume: type, data type, size, voxel size, scales, chunks, encoding', load: () => import('./info.js') },
+  mesh: { summary: 'meshes of every segment (Neuroglancer multi-resolution Draco or legacy; PLY/OBJ)', load: () => import('./mesh.js') },
+  phantom: { summary: 'synthetic EM neuropil with full ground truth, at any size', load: () => import('./phantom.js') },
+  predict: { summary: 'per-voxel maps from a random-forest pixel classifier or an ONNX network', load: () => import('./predict.js') },
+  query: { summary: 'query a connectome: synapses, inputs/outputs, connections, type matrices, cells', load: () => import('./query.js') },
+  run: { summary: 'run the pipeline on your own volume from a JSON config', load: () => import('./run.js') },
+  segment: { summary: 'boundary or affinity map -> supervoxels -> agglomerated segmentation', load: () => import('./segment.js') },
+  serve: { summary: 'serve a dataset: layers, connectome API (/openapi.json) and the browser app', load: () => import('./serve.js') },
+  'skeleton-stats': { summary: 'skeleton statistics (nodes, cable length, branch and end points; axon/dendrite split)', load: () => import('./skeleton-stats.js') },
+  skeletonize: { summary: 'TEASAR skeletons with radii of every segment', load: () => import('./skeletonize.js') },
+  supervoxels: { summary: 'watershed supervoxels from a boundary or affinity map, blockwise', load: () => import('./supervoxels.js') },
+  synapses: { summary: 'detect synapses and organelles into a connectome database', load: () => import('./synapses.js') },
+  'train-agglomeration': { summary: 'train the learned agglomeration (edge classifier) against ground truth', load: () => import('./train-agglomeration.js') },
+  'train-pixels': { summary: 'train a random-forest pixel classifier from labels or a segmentation', load: () => import('./train-pixels.js') },
+  worker: { summary: 'join a distributed run as a worker (BullMQ on Redis)', load: () => import('./worker.js') },
+};

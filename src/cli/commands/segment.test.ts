@@ -13,7 +13,8 @@ async function wiring(...args: string[]): Promise<any> {
     return true;
   });
   try {
-    await buildProgram().parseAsync(['node', 'wiring', ...args, '--json']);
+    const argv = ['node', 'wiring', ...args, '--json'];
+    await (await buildProgram(argv)).parseAsync(argv);
   } finally {
     spy.mockRestore();
   }

@@ -194,8 +194,8 @@ export const MODEL_CONSTANTS = {
   axonLengthDensity: 32,
   /** Dendrite length per µm^3 (µm). */
   dendriteLengthDensity: 1.5,
-  gridCell: 250,
-  influence: 300,
+  gridCell: 150,
+  influence: 200,
   segment: 250,
 };
 
@@ -528,7 +528,26 @@ function finish(o: PhantomOptions, extent: V, lo: V, hi: V, B: Builder): Phantom
   const pb = Float64Array.from(B.pb);
   const pra = Float64Array.from(B.pra);
   const prb = Float64Array.from(B.prb);
-  const csr = (count: number, bounds: (i: number, out: Float64Array) => void): [Int32Array, Int32Array] => {
+  // Keep a primitive in a grid cell only if its surface can come within `reach` of the cell
+  // (cell centre to capsule distance minus radius <= reach + half the cell diagonal).
+  const halfDiag = (G * Math.sqrt(3)) / 2;
+  const near = (i: number, x: number, y: number, z: number, reach: number): boolean => {
+    const cx = origin[0] + (x + 0.5) * G;
+    const cy = origin[1] + (y + 0.5) * G;
+    const cz = origin[2] + (z + 0.5) * G;
+    const ax = pa[3 * i];
+    const ay = pa[3 * i + 1];
+    const az = pa[3 * i + 2];
+    const ux = pb[3 * i] - ax;
+    const uy = pb[3 * i + 1] - ay;
+    const uz = pb[3 * i + 2] - az;
+    const l2 = ux * ux + uy * uy + uz * uz;
+    let t = l2 > 0 ? ((cx - ax) * ux + (cy - ay) * uy + (cz - az) * uz) / l2 : 0;
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    const d = Math.hypot(cx - ax - t * ux, cy - ay - t * uy, cz - az - t * uz) - Math.max(pra[i], prb[i]);
+    return d <= reach + halfDiag;
+  };
+  const csr = (count: number, bounds: (i: number, out: Float64Array) => void, keep?: (i: number, x: number, y: number, z: number) => boolean): [Int32Array, Int32Array] => {
     const bb = new Float64Array(6);
     const range = (i: number, out: Int32Array) => {
       bounds(i, bb);
@@ -541,14 +560,14 @@ function finish(o: PhantomOptions, extent: V, lo: V, hi: V, B: Builder): Phantom
     const start = new Int32Array(nCells + 1);
     for (let i = 0; i < count; i++) {
       range(i, rr);
-      for (let z = rr[2]; z <= rr[5]; z++) for (let y = rr[1]; y <= rr[4]; y++) for (let x = rr[0]; x <= rr[3]; x++) start[x + dims[0] * (y + dims[1] * z) + 1]++;
+      for (let z = rr[2]; z <= rr[5]; z++) for (let y = rr[1]; y <= rr[4]; y++) for (let x = rr[0]; x <= rr[3]; x++) if (!keep || keep(i, x, y, z)) start[x + dims[0] * (y + dims[1] * z) + 1]++;
     }
     for (let c = 0; c < nCells; c++) start[c + 1] += start[c];
     const items = new Int32Array(start[nCells]);
     const fill = start.slice(0, nCells);
     for (let i = 0; i < count; i++) {
       range(i, rr);
-      for (let z = rr[2]; z <= rr[5]; z++) for (let y = rr[1]; y <= rr[4]; y++) for (let x = rr[0]; x <= rr[3]; x++) items[fill[x + dims[0] * (y + dims[1] * z)]++] = i;
+      for (let z = rr[2]; z <= rr[5]; z++) for (let y = rr[1]; y <= rr[4]; y++) for (let x = rr[0]; x <= rr[3]; x++) if (!keep || keep(i, x, y, z)) items[fill[x + dims[0] * (y + dims[1] * z)]++] = i;
     }
     return [start, items];
   };
@@ -558,7 +577,7 @@ function finish(o: PhantomOptions, extent: V, lo: V, hi: V, B: Builder): Phantom
       out[a] = Math.min(pa[3 * i + a], pb[3 * i + a]) - r;
       out[a + 3] = Math.max(pa[3 * i + a], pb[3 * i + a]) + r;
     }
-  });
+  }, (i, x, y, z) => near(i, x, y, z, R));
   const [orgStart, orgItems] = csr(organelles.length, (i, out) => {
     const g = organelles[i];
     // + 20 nm so the outer membrane just outside the organelle is drawn too

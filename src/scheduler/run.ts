@@ -184,6 +184,18 @@ function fingerprintOf(t: BlockTask, deps: string[]): { fingerprint: string; def
  * SchedulerError (a WiringError) naming the blocks that failed after all retries.
  */
 export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<RunReport> {
+  // A run keeps the process alive until it settles: the thread pool unrefs its threads whenever
+  // no block is in flight (so an idle pool never holds a finished program open), and between
+  // those moments nothing else may be pending — a CLI process would otherwise exit mid-run (code 13).
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  try {
+    return await runTasksHeld(tasks, opts);
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunReport> {
   const t0 = Date.now();
   if (!opts || typeof opts.stateDir !== 'string' || opts.stateDir === '') throw new UsageError('runTasks needs a stateDir for its resume records');
   const retries = opts.retries ?? DEFAULT_RETRIES;

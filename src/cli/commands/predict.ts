@@ -104,15 +104,7 @@ export function register(program: Command): Command {
       await rm(path.join(outDir, '.wiring-run'), { recursive: true, force: true });
       await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite });
     }
-    // Keep the event loop alive while the scheduler's worker threads start: its pool unrefs threads
-    // that have not reported ready yet, and a plain CLI process would otherwise exit (code 13) mid-run.
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    let report;
-    try {
-      report = await runTasks([task], schedulerOptions(opts, path.join(outDir, '.wiring-run')));
-    } finally {
-      clearInterval(keepAlive);
-    }
+    const report = await runTasks([task], schedulerOptions(opts, path.join(outDir, '.wiring-run')));
     const result = { layer: outDir, channels: outChannels, dtype, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
     if (report.failed.length) throw new UsageError(`${report.failed.length} block(s) failed; first: ${report.failed[0].error}`, outDir);
     emit(opts, result, () => `${outDir}: ${outChannels} channel(s) ${dtype}, ${report.blocks} blocks (${report.computed} computed, ${report.resumed} resumed) in ${report.seconds.toFixed(1)} s`);

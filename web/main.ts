@@ -17,9 +17,11 @@ async function start(): Promise<void> {
   const explorer = new Explorer();
   const explorerLoaded = explorer.load();
   status('loading layers...');
+  // Synapses: the server's precomputed annotation source when it has one, else local points.
+  const precomputedSynapses = await fetch('/api/annotations/synapses/info').then((r) => r.ok, () => false);
   const [layers, synapses] = await Promise.all([
     api.layers(),
-    api.synapses(MAX_SYNAPSE_POINTS).catch((): Synapse[] => []),
+    precomputedSynapses ? Promise.resolve([] as Synapse[]) : api.synapses(MAX_SYNAPSE_POINTS).catch((): Synapse[] => []),
   ]);
   const key = 'wiring.viewer:' + layers.map((l: LayerInfo) => `${l.name}/${l.type}/${l.size.join('x')}`).join(',');
   const bridge = new ViewerBridge({
@@ -28,13 +30,14 @@ async function start(): Promise<void> {
     storageKey: key,
     cellLayerName: params.get('cells'),
     synapses,
+    precomputedSynapses,
   });
   explorer.onSelect((cell, id) => bridge.showCell(id, cell?.pt_position ?? null));
   bridge.onCellPicked((id) => {
     if (id !== explorer.selectedId) explorer.select(id);
   });
   document.getElementById('reset-view')!.addEventListener('click', () => bridge.reset());
-  status(`${layers.length} layers${synapses.length ? `, ${synapses.length} synapses shown` : ''}${bridge.segName ? `; cells = segments of '${bridge.segName}'` : ''}`);
+  status(`${layers.length} layers${precomputedSynapses ? ', synapses from the server' : synapses.length ? `, ${synapses.length} synapses shown` : ''}${bridge.segName ? `; cells = segments of '${bridge.segName}'` : ''}`);
   (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, ready: explorerLoaded };
   await explorerLoaded;
   const selected = params.get('cell');

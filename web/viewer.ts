@@ -9,7 +9,7 @@ import { Uint64 } from 'neuroglancer/unstable/util/uint64.js';
 import type { LayerInfo, Synapse, Vec3 } from './api.js';
 
 export const SYNAPSE_LAYER = 'synapses';
-const STATE_VERSION = 2;
+const STATE_VERSION = 3;
 
 /** The segmentation layer whose segments are the connectome's cells. */
 export function cellLayer(layers: LayerInfo[], preferred?: string | null): LayerInfo | undefined {
@@ -37,7 +37,7 @@ export function referenceLayer(layers: LayerInfo[]): LayerInfo | undefined {
 }
 
 /** Viewer state JSON for a dataset, centred on its first image layer. */
-export function defaultState(layers: LayerInfo[], origin: string, segName: string | undefined): any {
+export function defaultState(layers: LayerInfo[], origin: string, segName: string | undefined, precomputedSynapses = false): any {
   const images = layers.filter((l) => l.type === 'image').sort((a, b) => imageOrder(a) - imageOrder(b));
   const segs = layers.filter((l) => l.type === 'segmentation');
   const ref = referenceLayer(layers);
@@ -65,7 +65,17 @@ export function defaultState(layers: LayerInfo[], origin: string, segName: strin
       objectAlpha: 1,
     });
   }
-  if (segName) {
+  if (segName && precomputedSynapses) {
+    // served by the Wiring server from the connectome (src/server/annotations.ts)
+    layerJson.push({
+      type: 'annotation',
+      name: SYNAPSE_LAYER,
+      source: `precomputed://${origin}/api/annotations/synapses`,
+      linkedSegmentationLayer: { pre_segment: segName, post_segment: segName },
+      annotationColor: '#ffd400',
+      shader: '\nvoid main() {\n  setColor(defaultColor());\n  setPointMarkerSize(6.0);\n}\n',
+    });
+  } else if (segName) {
     layerJson.push({
       type: 'annotation',
       name: SYNAPSE_LAYER,
@@ -114,8 +124,10 @@ export interface ViewerBridgeOptions {
   storageKey: string;
   /** Which segmentation layer holds the cells (default: chosen by name). */
   cellLayerName?: string | null;
-  /** Synapses shown as point annotations (kept out of the saved state). */
+  /** Synapses shown as local point annotations (kept out of the saved state)... */
   synapses?: Synapse[];
+  /** ...or the server's precomputed annotation source (any number of synapses). */
+  precomputedSynapses?: boolean;
 }
 
 /**
@@ -138,7 +150,7 @@ export class ViewerBridge {
   constructor(private readonly opts: ViewerBridgeOptions) {
     this.segName = cellLayer(opts.layers, opts.cellLayerName)?.name;
     this.annotations = synapseAnnotations(opts.synapses ?? []);
-    const state = defaultState(opts.layers, location.origin, this.segName);
+    const state = defaultState(opts.layers, location.origin, this.segName, opts.precomputedSynapses);
     this.voxelSize = [state.dimensions.x[0] * 1e9, state.dimensions.y[0] * 1e9, state.dimensions.z[0] * 1e9];
     const ref = referenceLayer(opts.layers);
     this.bounds = [0, 1, 2].map((a) => {
@@ -190,14 +202,14 @@ export class ViewerBridge {
 
   private restore(state: any): void {
     const json = structuredClone(state);
-    for (const l of json.layers ?? []) if (l.name === SYNAPSE_LAYER) l.annotations = this.annotations;
+    for (const l of json.layers ?? []) if (l.name === SYNAPSE_LAYER && !this.opts.precomputedSynapses) l.annotations = this.annotations;
     this.viewer.state.restoreState(json);
   }
 
   /** Forget the saved state and rebuild the default one. */
   reset(): void {
     localStorage.removeItem(this.opts.storageKey);
-    this.restore(defaultState(this.opts.layers, location.origin, this.segName));
+    this.restore(defaultState(this.opts.layers, location.origin, this.segName, this.opts.precomputedSynapses));
   }
 
   onCellPicked(fn: (id: string) => void): void {

@@ -8,6 +8,7 @@ import { cells, connections, synapseQuery, typeMatrix, type MatrixMeasure } from
 import { ConnectomeStore } from '../connectome/store.js';
 import { openapiDocument } from './openapi.js';
 import { PartnerIndex } from './partners.js';
+import { SynapseAnnotations } from './annotations.js';
 import { resolveUnder, sendFile } from './static.js';
 
 export interface ServerOptions {
@@ -107,7 +108,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const partnerIndexReady = store && maxPairs > 0
     ? PartnerIndex.build(store, maxPairs).then((ix) => void (partnerIndex = ix), (err) => app.log.warn(`partner index not built: ${(err as Error).message}`))
     : Promise.resolve();
-  indexReady.set(app, partnerIndexReady);
+  let synapseAnnotations: SynapseAnnotations | null = null;
+  const annotationsReady = store
+    ? SynapseAnnotations.build(store).then((a) => void (synapseAnnotations = a), (err) => app.log.warn(`synapse annotations not built: ${(err as Error).message}`))
+    : Promise.resolve();
+  indexReady.set(app, Promise.all([partnerIndexReady, annotationsReady]).then(() => undefined));
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('Access-Control-Allow-Origin', '*');
@@ -120,6 +125,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   app.addHook('onClose', async () => {
     await partnerIndexReady;
+    await annotationsReady;
     await store?.close();
   });
   app.setErrorHandler((error, _req, reply) => {
@@ -163,6 +169,33 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         ],
       },
     });
+  });
+
+  // The synapses as a precomputed annotation source: precomputed://<server>/api/annotations/synapses
+  const annotations = async (): Promise<SynapseAnnotations> => {
+    await annotationsReady;
+    if (!synapseAnnotations) throw new HttpError(404, store ? 'too many synapses for the in-memory annotation index' : `this dataset has no connectome database (${path.basename(dbFile)})`);
+    return synapseAnnotations;
+  };
+  const sendBinary = (reply: FastifyReply, b: Buffer | null, what: string) => {
+    if (!b) throw new HttpError(404, `no annotations: ${what}`);
+    return reply.header('Content-Type', 'application/octet-stream').send(b);
+  };
+  app.get('/api/annotations/synapses/info', async (_req, reply) => sendJson(reply, (await annotations()).info()));
+  app.get('/api/annotations/synapses/spatial0/:key', async (req, reply) => {
+    const key = (req.params as { key: string }).key;
+    if (!/^\d+_\d+_\d+$/.test(key)) throw new HttpError(400, `chunk key: expected i_j_k, got ${JSON.stringify(key)}`);
+    return sendBinary(reply, (await annotations()).spatialChunk(key), key);
+  });
+  for (const rel of ['pre', 'post'] as const) {
+    app.get(`/api/annotations/synapses/${rel}/:id`, async (req, reply) => {
+      const id = idParam((req.params as { id: string }).id, 'segment id');
+      return sendBinary(reply, (await annotations()).related(rel, id), `${rel} ${id}`);
+    });
+  }
+  app.get('/api/annotations/synapses/by_id/:id', async (req, reply) => {
+    const id = idParam((req.params as { id: string }).id, 'synapse id');
+    return sendBinary(reply, (await annotations()).byIdEntry(id), `synapse ${id}`);
   });
 
   app.get('/api/cells/:id', async (req, reply) => {

@@ -27,6 +27,7 @@ export function openapiDocument() {
           responses: { 200: json({ type: 'object', properties: { total: { type: 'integer' }, cells: { type: 'array', items: { $ref: '#/components/schemas/Cell' } } } }), 400: error },
         },
       },
+      '/api/annotations/synapses/info': { get: { summary: 'The synapses as a Neuroglancer precomputed annotation source (POINT at the centre, nm; property size; relationships pre_segment/post_segment; by_id; one spatial level): use as precomputed://<server>/api/annotations/synapses. Binary entries under spatial0/{i_j_k}, pre/{id}, post/{id}, by_id/{id} (404 = none)', responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/segment_properties/info': { get: { summary: 'The cells as a Neuroglancer segment property map (label = name and type, description = type and soma); use as precomputed://<server>/api/segment_properties', responses: { 200: json({ type: 'object' }) } } },
       '/api/cells/{id}': { get: { summary: 'One cell', parameters: [cellId], responses: { 200: json({ $ref: '#/components/schemas/Cell' }), 400: error, 404: error } } },
       '/api/cells/{id}/partners': {

@@ -137,6 +137,33 @@ describe('connectome API', () => {
     expect(r.inline.properties[0]).toEqual({ id: 'label', type: 'label', values: ['L23', 'L23', 'BC'] });
     expect(r.inline.properties[1].values[0]).toBe('type L23, soma [300, 100, 100] nm');
   });
+  it('serves the synapses as a precomputed annotation source', async () => {
+    await partnerIndexReady(app);
+    const info = JSON.parse((await app.inject({ url: '/api/annotations/synapses/info' })).body);
+    expect(info['@type']).toBe('neuroglancer_annotations_v1');
+    expect(info.annotation_type).toBe('POINT');
+    expect(info.lower_bound).toEqual([5, 0, 0]);
+    expect(info.upper_bound).toEqual([306, 1, 1]);
+    const list = (buf: Buffer) => {
+      const n = Number(buf.readBigUInt64LE(0));
+      expect(buf.length).toBe(8 + n * 24);
+      return Array.from({ length: n }, (_, k) => ({ x: buf.readFloatLE(8 + 16 * k), size: buf.readFloatLE(20 + 16 * k), id: buf.readBigUInt64LE(8 + 16 * n + 8 * k) }));
+    };
+    const [gx, gy, gz] = info.spatial[0].grid_shape;
+    const all = [];
+    for (let i = 0; i < gx; i++) for (let j = 0; j < gy; j++) for (let k = 0; k < gz; k++) {
+      const r = await app.inject({ url: `/api/annotations/synapses/spatial0/${i}_${j}_${k}` });
+      if (r.statusCode === 404) continue;
+      all.push(...list(r.rawPayload));
+    }
+    expect(all.sort((a, b) => Number(a.id - b.id))).toEqual([{ x: 5, size: 10, id: 1n }, { x: 105, size: 20, id: 2n }, { x: 205, size: 30, id: 3n }, { x: 305, size: 40, id: 4n }]);
+    expect(list((await app.inject({ url: `/api/annotations/synapses/pre/${BIG}` })).rawPayload).map((a) => a.id)).toEqual([1n, 2n]);
+    expect(list((await app.inject({ url: `/api/annotations/synapses/post/${BIG}` })).rawPayload).map((a) => a.id)).toEqual([4n]);
+    expect((await app.inject({ url: '/api/annotations/synapses/pre/99' })).statusCode).toBe(404);
+    const one = (await app.inject({ url: '/api/annotations/synapses/by_id/3' })).rawPayload;
+    expect(one.length).toBe(16 + 24);
+    expect([one.readFloatLE(0), one.readFloatLE(12), one.readUInt32LE(16), one.readBigUInt64LE(20), one.readUInt32LE(28), one.readBigUInt64LE(32)]).toEqual([205, 30, 1, BIG + 1n, 1, 7n]);
+  });
   it('describes itself in OpenAPI', async () => {
     const doc = JSON.parse((await app.inject({ url: '/openapi.json' })).body);
     expect(doc.openapi).toMatch(/^3\./);

@@ -125,6 +125,14 @@ describe('browser app (chromium)', () => {
     await page.evaluate(() => ((window as any).wiring.viewer.showPerspectiveSliceViews.value = false));
     const before3d = await shootUntil(2, '3d-before-selection.png', () => true);
     expect(before3d.colouredNotYellow, 'no mesh before a segment is selected (only axis lines)').toBeLessThan(1000);
+    // the synapse markers (yellow points from the server's precomputed annotation source)
+    expect(await page.locator('#status').textContent()).toContain('synapses from the server');
+    const setSynapsesVisible = (v: boolean) => page.evaluate((vis) => (window as any).wiring.viewer.layerManager.getLayerByName('synapses').setVisible(vis), v);
+    await setSynapsesVisible(false);
+    const noMarkers = await shootUntil(2, '3d-without-synapses.png', () => true);
+    await setSynapsesVisible(true);
+    const markers = await shootUntil(2, '3d-with-synapses.png', (s) => s.coloured - s.colouredNotYellow > noMarkers.coloured - noMarkers.colouredNotYellow + 200);
+    expect(markers.coloured - markers.colouredNotYellow, 'yellow synapse marker pixels').toBeGreaterThan(noMarkers.coloured - noMarkers.colouredNotYellow + 200);
     await page.fill('#cell-search', id.slice(-6));
     await page.waitForFunction(() => document.querySelectorAll('#cell-table tbody tr[data-id]').length === 1);
     await page.click(`#cell-table tbody tr[data-id="${id}"]`);

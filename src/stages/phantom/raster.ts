@@ -84,7 +84,7 @@ export function smearedGaussian(x: number, sigma: number, w: number): number {
 }
 
 /** Distance (nm) from p to the nearest vesicle centre of the jittered lattice (8 candidate cells). */
-function vesicleDistance(px: number, py: number, pz: number, key: number): number {
+function vesicleDistance(px: number, py: number, pz: number, key: number, sparse = false): number {
   const L = LOOK.vesicleLattice;
   const fx = px / L - 0.5;
   const fy = py / L - 0.5;
@@ -99,10 +99,15 @@ function vesicleDistance(px: number, py: number, pz: number, key: number): numbe
         const cx = ix + dx;
         const cy = iy + dy;
         const cz = iz + dz;
-        const h = hash4(cx, cy, cz, key);
-        const jx = (cx + 0.3 + 0.4 * h) * L;
-        const jy = (cy + 0.3 + 0.4 * hash4(cy, cz, cx, key + 1)) * L;
-        const jz = (cz + 0.3 + 0.4 * hash4(cz, cx, cy, key + 2)) * L;
+        // one hash per lattice cell; its bits give the three jitters
+        const h = (hash4(cx, cy, cz, key) * 4294967296) >>> 0;
+        // sparse: a quarter of the cells hold a point, jittered over most of the cell
+        if (sparse && h >>> 30 !== 0) continue;
+        const spread = sparse ? 0.8 : 0.4;
+        const base = sparse ? 0.1 : 0.3;
+        const jx = (cx + base + spread * ((h & 1023) / 1023)) * L;
+        const jy = (cy + base + spread * (((h >>> 10) & 1023) / 1023)) * L;
+        const jz = (cz + base + spread * (((h >>> 20) & 1023) / 1023)) * L;
         const d = (px - jx) ** 2 + (py - jy) ** 2 + (pz - jz) ** 2;
         if (d < best) best = d;
       }
@@ -277,8 +282,8 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
           34 * (valueNoise(px, py, pz, 90, keyA) - 0.5) +
           30 * (valueNoise(px, py, pz, 24, keyB) - 0.5);
         // small dark granules (ribosomes, microtubule cross-sections)
-        const gd = vesicleDistance(px * 1.1, py * 1.1, pz * 0.5, keyS);
-        if (gd < 16) v -= 60 * (1 - gd / 16);
+        const gd = vesicleDistance(px * 1.6, py * 1.6, pz * 0.5, keyS, true);
+        if (gd < 22) v -= 55 * (1 - gd / 22);
         const comp = pcomp[p1];
         if (comp === 1) v -= 10;
         else if (comp === 2) v += 6;

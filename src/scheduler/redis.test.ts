@@ -83,16 +83,19 @@ describe('distributed runs on Redis (BullMQ)', () => {
   it('completes a run when Redis is restarted (and loses its data) mid-run', async () => {
     const dir = await tempDir();
     const stateDir = await tempDir();
-    const t = hangTask(dir, { name: 'r', params: { marker: path.join(dir, 'marker'), block: [-1, -1, -1], holdMs: 0, ms: 40 } });
+    // Blocks slow enough that the run cannot finish between "some done" and the kill, even on a loaded machine.
+    const t = hangTask(dir, { name: 'r', params: { marker: path.join(dir, 'marker'), block: [-1, -1, -1], holdMs: 0, ms: 150 } });
     const run = runTasks([t], { stateDir, redis: redis.url, queue, workers: 4, json: true });
     const blocksDir = path.join(stateDir, 'r', 'blocks');
     const { readdirSync } = await import('node:fs');
     await waitFor(() => existsSync(blocksDir) && readdirSync(blocksDir).length >= 6, 20_000, 'some blocks to finish');
     await redis.kill();
+    const doneAtKill = readdirSync(blocksDir).filter((f) => f.endsWith('.json')).length;
     await new Promise((r) => setTimeout(r, 300));
     await redis.up();
     const r = await run;
     expect(r.computed).toBe(48);
+    expect(doneAtKill, 'blocks were still queued when Redis went down').toBeLessThan(48);
     expect(r.requeued, 'jobs lost with the restart were enqueued again').toBeGreaterThan(0);
     expect(await readBlockData(stateDir, 'r')).toHaveLength(48);
   });

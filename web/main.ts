@@ -37,6 +37,13 @@ async function start(): Promise<void> {
     if (id !== explorer.selectedId) explorer.select(id);
   });
   document.getElementById('reset-view')!.addEventListener('click', () => bridge.reset());
+  const filter = document.getElementById('synapse-filter') as HTMLInputElement;
+  filter.addEventListener('change', () => {
+    if (!bridge.setSynapseFilter(filter.checked)) {
+      filter.checked = !filter.checked; // the synapse layer has not loaded yet
+      status('the synapse layer is still loading', true);
+    }
+  });
   status(`${layers.length} layers${precomputedSynapses ? ', synapses from the server' : synapses.length ? `, ${synapses.length} synapses shown` : ''}${bridge.segName ? `; cells = segments of '${bridge.segName}'` : ''}`);
   (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, ready: explorerLoaded };
   await explorerLoaded;

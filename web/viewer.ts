@@ -234,6 +234,22 @@ export class ViewerBridge {
     });
   }
 
+  /** Show only the synapses of the visible cells (Neuroglancer's "filter by segmentation"). */
+  setSynapseFilter(on: boolean): boolean {
+    const layer = this.viewer.layerManager.getLayerByName(SYNAPSE_LAYER)?.layer;
+    const linked = layer?.linkedSegmentationLayers;
+    if (!linked) return false;
+    let done = false;
+    for (const rel of ['pre_segment', 'post_segment', 'segments']) {
+      const state = linked.get(rel);
+      if (state) {
+        state.showMatches.value = on;
+        done = true;
+      }
+    }
+    return done;
+  }
+
   /** The visible segments of the cell layer (decimal strings). */
   visibleSegments(): string[] {
     const group = this.groupState();

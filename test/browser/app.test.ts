@@ -149,6 +149,12 @@ describe('browser app (chromium)', () => {
     const after3d = await shootUntil(2, '3d-selected-mesh.png', (s) => s.colouredNotYellow > before3d.colouredNotYellow + 2000);
     expect(after3d.colouredNotYellow, 'mesh pixels').toBeGreaterThan(before3d.colouredNotYellow + 2000);
     await saveShot('cell-selected.png', await page.screenshot());
+    // only this cell's synapses: fewer yellow markers in the 3-D view
+    const yellow = (s: PixelStats) => s.coloured - s.colouredNotYellow;
+    await page.check('#synapse-filter');
+    const filtered = await shootUntil(2, '3d-selected-synapses-only.png', (s) => yellow(s) < yellow(after3d) - 100);
+    expect(yellow(filtered), 'markers of the selected cell only').toBeLessThan(yellow(after3d) - 100);
+    await page.uncheck('#synapse-filter');
     // picking a partner row selects that partner
     const partner = [...want.outputs.keys(), ...want.inputs.keys()][0];
     await page.click(`#partners tr[data-id="${partner}"]`);

@@ -269,6 +269,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     const appDir = path.resolve(opts.appDir);
     app.get('/*', async (req, reply) => {
       const rel = (req.params as { '*': string })['*'] || 'index.html';
+      // unknown API paths are errors, not the app's page
+      if (rel === 'api' || rel.startsWith('api/')) throw new HttpError(404, `no such API path: /${rel}`);
       const file = (await resolveUnder(appDir, rel)) ?? (await resolveUnder(appDir, 'index.html'));
       if (!file) throw new HttpError(404, `not found: ${rel}`);
       return sendFile(req, reply, file);

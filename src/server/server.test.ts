@@ -164,6 +164,20 @@ describe('connectome API', () => {
     expect(one.length).toBe(16 + 24);
     expect([one.readFloatLE(0), one.readFloatLE(12), one.readUInt32LE(16), one.readBigUInt64LE(20), one.readUInt32LE(28), one.readBigUInt64LE(32)]).toEqual([205, 30, 1, BIG + 1n, 1, 7n]);
   });
+  it('serves the built app at / with a page fallback, but never for unknown API paths', async () => {
+    const appDir = await tempDir('wiring-app-');
+    await fs.writeFile(path.join(appDir, 'index.html'), '<!doctype html><title>Wiring</title>');
+    const withApp = await buildServer({ dataset: dir, appDir, partnerIndexMaxPairs: 0 });
+    try {
+      expect((await withApp.inject({ url: '/' })).body).toContain('<title>Wiring</title>');
+      expect((await withApp.inject({ url: '/some/page' })).body).toContain('<title>Wiring</title>');
+      const r = await withApp.inject({ url: '/api/nope' });
+      expect(r.statusCode).toBe(404);
+      expect(JSON.parse(r.body).error).toMatch(/api\/nope/);
+    } finally {
+      await withApp.close();
+    }
+  });
   it('describes itself in OpenAPI', async () => {
     const doc = JSON.parse((await app.inject({ url: '/openapi.json' })).body);
     expect(doc.openapi).toMatch(/^3\./);

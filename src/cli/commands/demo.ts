@@ -33,8 +33,14 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
   const probs = path.join(ds, 'probabilities');
   const seg = path.join(ds, 'segmentation');
   const db = path.join(ds, 'connectome.duckdb');
-  const trainSize = size.map((s, i) => Math.min(s, [128, 128, 32][i])).join(',');
+  // The training volume has a fixed size, large enough to hold every class (vesicles, clefts).
+  const trainSize = '128,128,32';
   const ch = (r: Record<string, any>, cls: number) => `${probs}?channel=${classChannel(r.train, cls)}`;
+  // Organelle maps are optional for synapse detection: left out when the classifier lacks the class.
+  const optional = (r: Record<string, any>, flag: string, cls: number) => {
+    const values = (r.train.labelValues ?? r.train.classes ?? []).map(String);
+    return values.includes(String(cls)) ? [flag, ch(r, cls)] : [];
+  };
   return [
     { name: 'phantom_train', title: `training phantom ${trainSize} (seed ${seed + 1})`, args: ['phantom', train, '--size', trainSize, '--voxel-size', voxelSize.join(','), '--seed', String(seed + 1)] },
     { name: 'phantom', title: `test phantom ${size.join(',')} at ${voxelSize.join(',')} nm (seed ${seed})`, args: ['phantom', truth, '--size', size.join(','), '--voxel-size', voxelSize.join(','), '--seed', String(seed)] },
@@ -51,7 +57,7 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     {
       name: 'synapses',
       title: 'detect synapses and organelles, score partners',
-      args: (r) => ['synapses', db, '--clefts', ch(r, CLASS.cleft), '--vesicles', ch(r, CLASS.vesicle), '--mitochondria', ch(r, CLASS.mitochondrion), '--segmentation', seg, '--supervoxels', path.join(ds, 'supervoxels'), '--ground-truth', path.join(truth, 'connectome.duckdb'), '--gt-segmentation', path.join(truth, 'neurons')],
+      args: (r) => ['synapses', db, '--clefts', ch(r, CLASS.cleft), ...optional(r, '--vesicles', CLASS.vesicle), ...optional(r, '--mitochondria', CLASS.mitochondrion), '--segmentation', seg, '--supervoxels', path.join(ds, 'supervoxels'), '--ground-truth', path.join(truth, 'connectome.duckdb'), '--gt-segmentation', path.join(truth, 'neurons')],
     },
     { name: 'cells', title: 'cells table', args: ['cells', seg, db, '--replace'] },
     { name: 'mesh', title: 'meshes', args: ['mesh', seg] },

@@ -203,8 +203,14 @@ describe('phantom block', () => {
   });
 
   it('handles a one-voxel and a one-section volume', () => {
-    const one = block({ seed: 1, size: [1, 1, 1], voxelSize: [8, 8, 30] });
+    const oneP: PhantomParams = { seed: 1, size: [1, 1, 1], voxelSize: [8, 8, 30] };
+    const one = block(oneP);
     expect(one.volumes!.raw.data.length).toBe(1);
+    // a single cell (or none) in the tables, the one in the voxel
+    const t = buildTables(oneP, [{ data: one.data }]);
+    const id = (one.volumes!.neurons.data as BigUint64Array)[0];
+    expect(t.cells.map((c) => c.id)).toEqual(id === 0n ? [] : [id]);
+    expect(t.synapses.length).toBe((one.volumes!.clefts.data as BigUint64Array)[0] === 0n ? 0 : 1);
     const flat = block({ seed: 2, size: [24, 16, 1], voxelSize: [4, 4, 40] });
     expect(flat.volumes!.neurons.data.length).toBe(24 * 16);
     expect((flat.data as { voxels: number }).voxels).toBe(24 * 16);

@@ -116,6 +116,27 @@ function vesicleDistance(px: number, py: number, pz: number, key: number, sparse
   return Math.sqrt(best);
 }
 
+/** Primitive fields interleaved (a, b - a, 1/|b-a|^2, ra, rb - ra), so one primitive is one cache line or two. */
+const PK = 9;
+const packCache = new WeakMap<PhantomModel, Float64Array>();
+function packed(m: PhantomModel): Float64Array {
+  let pk = packCache.get(m);
+  if (!pk) {
+    pk = new Float64Array(PK * m.nPrims);
+    for (let i = 0; i < m.nPrims; i++) {
+      for (let a = 0; a < 3; a++) {
+        pk[PK * i + a] = m.pa[3 * i + a];
+        pk[PK * i + 3 + a] = m.pu[3 * i + a];
+      }
+      pk[PK * i + 6] = m.pinv[i];
+      pk[PK * i + 7] = m.pra[i];
+      pk[PK * i + 8] = m.pdr[i];
+    }
+    packCache.set(m, pk);
+  }
+  return pk;
+}
+
 /**
  * Rasterise `box` (voxels). Voxel p samples nm (p + 0.5) * voxelSize. With `raw`, also the sharp
  * intensity (grey levels as float).
@@ -131,7 +152,8 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
   const raw = withRaw ? new Float32Array(n) : undefined;
   const [vx, vy, vz] = m.options.voxelSize;
   const seed = m.options.seed | 0;
-  const { pa, pu, pinv, pra, pdr, pcell, pcomp, psyn, primStart, primItems, orgStart, orgItems } = m;
+  const { pcell, pcomp, psyn, primStart, primItems, orgStart, orgItems } = m;
+  const pk = packed(m);
   const { oa, ou, oinv, or, ohost, okind, synContact, synDisc, synPost } = m;
   const G = m.gridCell;
   const [ox, oy, oz] = m.gridOrigin;
@@ -172,21 +194,21 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
         let n2z = 0;
         for (let k = primStart[g], e = primStart[g + 1]; k < e; k++) {
           const i = primItems[k];
-          const i3 = 3 * i;
-          const wx = px - pa[i3];
-          const wy = py - pa[i3 + 1];
-          const wz = pz - pa[i3 + 2];
-          const ux = pu[i3];
-          const uy = pu[i3 + 1];
-          const uz = pu[i3 + 2];
-          let t = (wx * ux + wy * uy + wz * uz) * pinv[i];
+          const q = PK * i;
+          const wx = px - pk[q];
+          const wy = py - pk[q + 1];
+          const wz = pz - pk[q + 2];
+          const ux = pk[q + 3];
+          const uy = pk[q + 4];
+          const uz = pk[q + 5];
+          let t = (wx * ux + wy * uy + wz * uz) * pk[q + 6];
           if (t < 0) t = 0;
           else if (t > 1) t = 1;
           const dx = wx - t * ux;
           const dy = wy - t * uy;
           const dz = wz - t * uz;
           const dl = Math.sqrt(dx * dx + dy * dy + dz * dz);
-          const d = dl - (pra[i] + t * pdr[i]);
+          const d = dl - (pk[q + 7] + t * pk[q + 8]);
           const c = pcell[i];
           if (d < b1) {
             if (c !== c1) {

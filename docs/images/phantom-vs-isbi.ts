@@ -73,3 +73,13 @@ await sharp({ create: { width: 2 * W + 8, height: 2 * W + 2 * pad + 4, channels:
   .png()
   .toFile(path.join(here, 'phantom-vs-isbi.png'));
 console.log('wrote', path.join(here, 'phantom-vs-isbi.png'));
+
+// Also a section of the default demo volume (8x8x30 nm, 256x256x64, seed 1, z = 32), 2x enlarged.
+const demo = { seed: 1, size: [256, 256, 64] as [number, number, number], voxelSize: [8, 8, 30] as [number, number, number] };
+const z = 32;
+const d = phantomBlock({ box: { min: [0, 0, z], max: [256, 256, z + 1] }, readBox: { min: [0, 0, z], max: [256, 256, z + 1] }, inputs: {}, params: demo, blockIndex: [0, 0, 0] });
+await sharp(Buffer.from(d.volumes!.raw.data as Uint8Array), { raw: { width: 256, height: 256, channels: 1 } })
+  .resize(512, 512, { kernel: 'nearest' })
+  .png()
+  .toFile(path.join(here, 'phantom-default-8nm.png'));
+console.log('wrote', path.join(here, 'phantom-default-8nm.png'));

@@ -52,7 +52,9 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     { name: 'train', title: 'train the pixel classifier', args: ['train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, '--trees', String(opts.trees), '--samples', String(opts.samples)] },
     { name: 'import', title: 'import the test volume', args: ['import', path.join(truth, 'raw'), path.join(ds, 'raw')] },
     { name: 'predict', title: 'predict boundaries, clefts, vesicles, mitochondria', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', model, probs, '--dtype', 'uint8'] },
-    { name: 'segment', title: 'supervoxels + agglomeration', args: (r) => ['segment', '--boundaries', ch(r, CLASS.boundary), seg, '--supervoxels-out', path.join(ds, 'supervoxels')] },
+    // Threshold 0.5: the segment default (0.7, chosen on FIB-SEM maps) over-merges the phantom's
+    // classifier output (docs/SEGMENTATION.md).
+    { name: 'segment', title: 'supervoxels + agglomeration', args: (r) => ['segment', '--boundaries', ch(r, CLASS.boundary), seg, '--supervoxels-out', path.join(ds, 'supervoxels'), '--threshold', '0.5'] },
     { name: 'evaluate', title: 'score the segmentation against the truth', args: ['evaluate', seg, path.join(truth, 'neurons')] },
     {
       name: 'synapses',

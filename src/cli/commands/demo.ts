@@ -4,11 +4,10 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { type Vec3, parseVec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
-import { buildServer } from '../../server/app.js';
 import { CLASS } from '../../stages/classes/classes.js';
 import { emit } from '../output.js';
 import { type PipelineStep, runPipeline } from '../pipeline.js';
-import { builtAppDir } from './serve.js';
+import { serveUntilStopped, startServer } from './serve.js';
 
 /** Channel of the pixel classifier's output that holds class `cls` (train-pixels reports its classes in channel order). */
 export function classChannel(train: { classes?: unknown[]; labelValues?: unknown[] }, cls: number): number {
@@ -112,13 +111,8 @@ export function register(program: Command): Command {
         emit(opts, summary, human);
         return;
       }
-      const app = await buildServer({ dataset: summary.dataset, appDir: builtAppDir() });
-      const url = await app.listen({ port: Number(opts.port), host: '127.0.0.1' });
+      const { app, url } = await startServer(summary.dataset, { port: Number(opts.port) });
       emit(opts, { ...summary, url }, () => `${human()}\nopen ${url}  (Ctrl-C to stop)`);
-      await new Promise<void>((resolve) => {
-        const stop = () => void app.close().then(resolve);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await serveUntilStopped(app);
     });
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
 import { UsageError } from '../../core/errors.js';
 import { buildServer } from '../../server/app.js';
 import { emit } from '../output.js';
@@ -9,6 +10,22 @@ import { emit } from '../output.js';
 export function builtAppDir(): string | undefined {
   const dir = fileURLToPath(new URL('../../../dist/web', import.meta.url));
   return existsSync(dir) ? dir : undefined;
+}
+
+/** Start serving a dataset; returns the server and its URL. */
+export async function startServer(dataset: string, opts: { port: number; host?: string; db?: string }): Promise<{ app: FastifyInstance; url: string }> {
+  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir() });
+  const url = await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  return { app, url };
+}
+
+/** Keep serving until Ctrl-C / SIGTERM, then close the server. */
+export function serveUntilStopped(app: FastifyInstance): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => void app.close().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }
 
 export function register(program: Command): Command {
@@ -23,15 +40,10 @@ export function register(program: Command): Command {
     .action(async (dataset: string, opts) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${opts.port}: expected 0..65535`);
-      const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir() });
-      const address = await app.listen({ port, host: opts.host });
+      const { app, url: address } = await startServer(dataset, { port, host: opts.host, db: opts.db });
       emit(opts, { url: address, dataset, api: `${address}/openapi.json`, data: `${address}/data/` }, () =>
         `serving ${dataset} at ${address}  (API: ${address}/openapi.json, layers: ${address}/data/<layer>)\npress Ctrl-C to stop`,
       );
-      await new Promise<void>((resolve) => {
-        const stop = () => void app.close().then(resolve);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await serveUntilStopped(app);
     });
 }

@@ -5,10 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { SHARED_REFS, dataPath, describeData, tempDir } from '../../test/data.js';
 import { contingency, evaluateSegmentation } from './segmentation.js';
 
-const golden = JSON.parse(readFileSync(path.join(SHARED_REFS, 'metrics_golden.json'), 'utf8')) as Record<string, unknown>;
+const GOLDEN = path.join(SHARED_REFS, 'metrics_golden.json');
+const golden = existsSync(GOLDEN) ? (JSON.parse(readFileSync(GOLDEN, 'utf8')) as Record<string, unknown>) : undefined;
+if (!golden) console.warn(`[skip] metrics golden values: ${GOLDEN} not found (set WIRING_REFS to the shared refs folder)`);
 
 describe('segmentation metrics', () => {
-  it('match metrics_golden.json (VOI, CREMI and skimage ARAND)', () => {
+  it.skipIf(!golden)('match metrics_golden.json (VOI, CREMI and skimage ARAND)', () => {
+    if (!golden) return;
     const gt = Uint32Array.from((golden.gt as number[][][]).flat(2));
     const seg = Uint32Array.from((golden.seg as number[][][]).flat(2));
     const s = evaluateSegmentation(seg, gt);
@@ -71,7 +74,7 @@ const PY = '/usr/bin/python3';
 const havePy = existsSync(PY) && spawnSync(PY, ['-c', 'import h5py, skimage'], { encoding: 'utf8' }).status === 0;
 
 describeData('gala-medulla', 'segmentation metrics on gala-medulla (ws vs gt) vs ref_metrics.py', () => {
-  it.skipIf(!havePy)('agree with the explicit and scikit-image references within 1e-9', async () => {
+  it.skipIf(!havePy || !existsSync(path.join(SHARED_REFS, 'ref_metrics.py')))('agree with the explicit and scikit-image references within 1e-9', async () => {
     const dir = await tempDir();
     const dump = spawnSync(
       PY,

@@ -176,7 +176,7 @@ describe('phantom block', () => {
         if (l === id) agree++;
       }
     }
-    // pre/post points are the bouton centre and a point inside the target: nearly always labelled so
+    // pre/post points lie just inside each partner beside the cleft: nearly always labelled so
     if (checked > 0) expect(agree / checked).toBeGreaterThanOrEqual(0.85);
   });
 

@@ -213,10 +213,14 @@ export interface PhantomTables {
   voxels: number;
 }
 
+/** How far from the cleft centre the table's pre/post partner points lie (nm). */
+export const PARTNER_OFFSET_NM = 60;
+
 /**
  * Merge the blocks' data into table rows. Synapses: those with at least one cleft voxel, size =
  * cleft voxels, ctr_pt = the cleft voxel closest to the contact centre (ties: first in z, y, x
- * order), pre_pt = bouton centre, post_pt = inside the target. Cells: those with at least one voxel.
+ * order), pre_pt / post_pt = PARTNER_OFFSET_NM from ctr_pt towards the bouton centre / the
+ * point inside the target. Cells: those with at least one voxel.
  */
 export function buildTables(p: PhantomParams, blocks: Array<{ data: unknown }>): PhantomTables {
   const m = getModel(p);
@@ -251,16 +255,26 @@ export function buildTables(p: PhantomParams, blocks: Array<{ data: unknown }>):
     }
   });
   const synapses: SynapseRow[] = [];
+  // Partner points as CAVE and CREMI place them: just inside each partner, beside the cleft
+  // (PARTNER_OFFSET_NM from the cleft centre towards the bouton centre / into the target), so
+  // scores match detections by where the synapse is, not by the centres of bouton and spine.
+  const towards = (from: Vec3, to: readonly number[]): Vec3 => {
+    const d = [to[0] - from[0], to[1] - from[1], to[2] - from[2]];
+    const len = Math.hypot(d[0], d[1], d[2]);
+    const k = len > 0 ? Math.min(PARTNER_OFFSET_NM, len) / len : 0;
+    return [from[0] + d[0] * k, from[1] + d[1] * k, from[2] + d[2] * k];
+  };
   m.synapses.forEach((s, i) => {
     if (synCount[i] === 0) return;
     const at = synAt[i];
+    const ctr: Vec3 = [(at[0] + 0.5) * vs[0], (at[1] + 0.5) * vs[1], (at[2] + 0.5) * vs[2]];
     synapses.push({
       id: s.id,
       pre_pt_root_id: m.cells[s.pre].id,
       post_pt_root_id: m.cells[s.post].id,
-      pre_pt_position: r3(s.prePoint),
-      post_pt_position: r3(s.postPoint),
-      ctr_pt_position: [(at[0] + 0.5) * vs[0], (at[1] + 0.5) * vs[1], (at[2] + 0.5) * vs[2]],
+      pre_pt_position: r3(towards(ctr, s.prePoint)),
+      post_pt_position: r3(towards(ctr, s.postPoint)),
+      ctr_pt_position: ctr,
       size: synCount[i],
       synapse_type: m.cells[s.pre].type === 'basket' ? 'inhibitory' : 'excitatory',
     });

@@ -1,11 +1,11 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import { type Vec3, boxFromShape, parseVec3 } from '../../core/box.js';
 import { bytesPerElement, isLabelType } from '../../core/dtype.js';
 import { UsageError } from '../../core/errors.js';
-import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
-import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { type PrecomputedInfo, PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import type { LayerKind } from '../../formats/source.js';
 import { runTasks } from '../../scheduler/index.js';
 import { layerDataType } from '../../stages/ingest/convert.js';
@@ -15,6 +15,16 @@ import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { describeLayer } from './info.js';
 
 const ingestModule = new URL('../../stages/ingest/tasks.js', import.meta.url).href;
+
+/** Whether an existing layer has the scale-0 layout a new import would write. */
+function sameLayout(layer: PrecomputedLayer, info: PrecomputedInfo): boolean {
+  const a = layer.info;
+  const [x, y] = [a.scales[0], info.scales[0]];
+  return (
+    a.type === info.type && a.data_type === info.data_type && a.num_channels === info.num_channels &&
+    JSON.stringify([x.size, x.voxel_offset, x.resolution, x.chunk_sizes, x.encoding]) === JSON.stringify([y.size, y.voxel_offset, y.resolution, y.chunk_sizes, y.encoding])
+  );
+}
 
 export function register(program: Command): Command {
   const cmd = program
@@ -44,13 +54,20 @@ export function register(program: Command): Command {
       const chunkSize = parseVec3(opts.chunkSize, '--chunk-size', { integer: true, positive: true });
       const dtype = layerDataType(src.dtype, kind);
       const info = makeInfo({ type: kind, dtype, channels: src.channels, shape: src.shape, voxelSize, offset, chunkSize, encoding: opts.encoding });
-      const layer = await PrecomputedLayer.create(layerDir, info, { overwrite: !!opts.overwrite, gzip: !!opts.gzip });
+      // An existing layer made from the same import resumes (the scheduler skips finished blocks);
+      // anything else needs --overwrite.
+      const layer =
+        !opts.overwrite && existsSync(path.join(layerDir, 'info')) && sameLayout(await PrecomputedLayer.open(layerDir), info)
+          ? await PrecomputedLayer.open(layerDir)
+          : await PrecomputedLayer.create(layerDir, info, { overwrite: !!opts.overwrite, gzip: !!opts.gzip });
       const chunk = layer.info.scales[0].chunk_sizes[0];
       const bounds = boxFromShape(src.shape, offset);
       // Blocks of several chunks in x and y keep reads of slice stacks and HDF5 chunks efficient.
       const blockShape: Vec3 = [chunk[0] * 4, chunk[1] * 4, chunk[2]];
       const shift: Vec3 = [offset[0] - src.offset[0], offset[1] - src.offset[1], offset[2] - src.offset[2]];
-      const params: IngestParams = { source, dtype, voxelSize, shift };
+      // Workers (threads, or other machines through Redis) open the source themselves: give them an absolute path.
+      const sourceSpec = /^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? source : path.resolve(source);
+      const params: IngestParams = { source: sourceSpec, dtype, voxelSize, shift };
       const started = Date.now();
       const report = await runTasks(
         [{

@@ -3,12 +3,14 @@
 // the same group-bys in pandas (Debian python3-pandas) on the same rows in the same run.
 // pandas here has no pyarrow/fastparquet, so it cannot read the Parquet file: it gets the same
 // columns as raw little-endian arrays (np.fromfile), and only its group-bys are timed.
+// Also times the library query connections()/connectionColumns() end to end (wall and CPU, median of 3);
+// CONNECTOME_BENCH_BASELINE=<module path> times that module's connections() too (before/after).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConnectomeStore } from '../src/connectome/store.js';
-import { typeMatrix } from '../src/connectome/query.js';
+import { connections, connectionColumns, typeMatrix } from '../src/connectome/query.js';
 import { seededRandom } from '../src/connectome/graph.js';
 
 const PANDAS = String.raw`
@@ -18,18 +20,18 @@ pre = np.fromfile(d + '/pre.bin', dtype='<u8'); post = np.fromfile(d + '/post.bi
 size = np.fromfile(d + '/size.bin', dtype='<f8'); types = np.fromfile(d + '/celltype.bin', dtype='<i4')
 cellid = np.fromfile(d + '/cellid.bin', dtype='<u8')
 df = pd.DataFrame({'pre': pre, 'post': post, 'size': size})
-best = 1e9
+best = 1e9; bcpu = 1e9
 for rep in range(2):
-    t = time.perf_counter()
+    t = time.perf_counter(); c = time.process_time()
     g = df.groupby(['pre', 'post'], sort=False).agg(n=('size', 'size'), s=('size', 'sum'))
-    best = min(best, time.perf_counter() - t)
+    best = min(best, time.perf_counter() - t); bcpu = min(bcpu, time.process_time() - c)
 ct = pd.Series(types, index=cellid)
 bt = 1e9
 for rep in range(2):
     t = time.perf_counter()
     m = pd.DataFrame({'a': ct.reindex(df['pre']).to_numpy(), 'b': ct.reindex(df['post']).to_numpy()}).groupby(['a', 'b']).size()
     bt = min(bt, time.perf_counter() - t)
-print(json.dumps({'groupby_s': best, 'pairs': int(len(g)), 'sum_n2': int((g['n'].astype('int64') ** 2).sum()), 'size_sum': float(g['s'].sum()),
+print(json.dumps({'groupby_s': best, 'groupby_cpu_s': bcpu, 'pairs': int(len(g)), 'sum_n2': int((g['n'].astype('int64') ** 2).sum()), 'size_sum': float(g['s'].sum()),
                   'matrix_s': bt, 'matrix_cells': int(len(m)), 'matrix_total': int(m.sum()), 'matrix_00': int(m.get((0, 0), 0))}))
 `;
 
@@ -101,6 +103,55 @@ export default async function bench(): Promise<Record<string, unknown>> {
     out.groupby_s = +best.toFixed(3);
     console.log(`group-by (pre, post) -> ${ours.pairs} pairs: ${out.groupby_s} s`);
 
+    // the library query end to end: connections() (sorted by count desc, ids; cell names joined;
+    // Connection objects) and connectionColumns() (the same as typed arrays). Wall and CPU
+    // seconds of this process (DuckDB's threads included), median of 3.
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const timeIt = async (label: string, fn: () => Promise<unknown>): Promise<{ wall: number; cpu: number; res: unknown }> => {
+      const walls: number[] = [];
+      const cpus: number[] = [];
+      let res: unknown;
+      for (let rep = 0; rep < 3; rep++) {
+        res = undefined;
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        res = await fn();
+        walls.push((performance.now() - t0) / 1000);
+        const cu = process.cpuUsage(c0);
+        cpus.push((cu.user + cu.system) / 1e6);
+      }
+      const r = { wall: +median(walls).toFixed(3), cpu: +median(cpus).toFixed(3), res };
+      console.log(`${label}: ${r.wall} s wall, ${r.cpu} s CPU (median of 3; walls ${walls.map((w) => w.toFixed(2)).join(', ')})`);
+      return r;
+    };
+    const cc = await timeIt('connectionColumns() (typed arrays)', () => connectionColumns(store));
+    out.connection_columns_s = cc.wall;
+    out.connection_columns_cpu_s = cc.cpu;
+    const co = await timeIt('connections() (objects)', () => connections(store));
+    out.connections_s = co.wall;
+    out.connections_cpu_s = co.cpu;
+    const cols = cc.res as Awaited<ReturnType<typeof connectionColumns>>;
+    const objs = co.res as Awaited<ReturnType<typeof connections>>;
+    let n2 = 0n;
+    let sz = 0;
+    for (let i = 0; i < cols.length; i++) {
+      n2 += BigInt(cols.count[i]) ** 2n;
+      sz += cols.size_sum[i];
+      if (i > 0 && (cols.count[i] > cols.count[i - 1] || (cols.count[i] === cols.count[i - 1] && cols.pre[i] < cols.pre[i - 1]))) throw new Error(`connectionColumns not sorted at ${i}`);
+    }
+    const colsAgree =
+      cols.length === Number(ours.pairs) && n2 === BigInt(ours.sum_n2 as bigint) && Math.abs(sz - Number(ours.size_sum)) < 1e-6 * sz &&
+      objs.length === cols.length && objs[0].count === cols.count[0] && objs[objs.length - 1].post_pt_root_id === cols.post[cols.length - 1];
+    if (!colsAgree) throw new Error('connections()/connectionColumns() disagree with the group-by');
+    if (process.env.CONNECTOME_BENCH_BASELINE) {
+      // another module's connections() (e.g. the previous commit's query.ts) on the same store, for before/after
+      const base = (await import(path.resolve(process.env.CONNECTOME_BENCH_BASELINE))) as { connections: typeof connections };
+      const bo = await timeIt(`baseline connections() (${process.env.CONNECTOME_BENCH_BASELINE})`, () => base.connections(store));
+      out.baseline_connections_s = bo.wall;
+      out.baseline_connections_cpu_s = bo.cpu;
+      if ((bo.res as unknown[]).length !== objs.length) throw new Error('baseline disagrees');
+    }
+
     best = Infinity;
     let m: Awaited<ReturnType<typeof typeMatrix>> | undefined;
     for (let rep = 0; rep < 2; rep++) {
@@ -127,10 +178,12 @@ export default async function bench(): Promise<Record<string, unknown>> {
       m!.values[0][0] === ref.matrix_00;
     out.pandas_groupby_s = +ref.groupby_s.toFixed(3);
     out.pandas_matrix_s = +ref.matrix_s.toFixed(3);
+    out.pandas_groupby_cpu_s = +ref.groupby_cpu_s.toFixed(3);
     out.groupby_ratio_pandas_over_ours = +(ref.groupby_s / (out.groupby_s as number)).toFixed(2);
+    out.connections_cpu_ratio_pandas_over_ours = +(ref.groupby_cpu_s / (out.connections_cpu_s as number)).toFixed(2);
     out.matrix_ratio_pandas_over_ours = +(ref.matrix_s / (out.type_matrix_s as number)).toFixed(2);
     out.agree = agree;
-    console.log(`pandas group-by: ${out.pandas_groupby_s} s (ratio pandas/ours ${out.groupby_ratio_pandas_over_ours}); pandas type matrix: ${out.pandas_matrix_s} s (ratio ${out.matrix_ratio_pandas_over_ours}); results agree: ${agree}`);
+    console.log(`pandas group-by: ${out.pandas_groupby_s} s wall, ${out.pandas_groupby_cpu_s} s CPU (ratio pandas/ours ${out.groupby_ratio_pandas_over_ours}; CPU pandas group-by / our connections() ${out.connections_cpu_ratio_pandas_over_ours}); pandas type matrix: ${out.pandas_matrix_s} s (ratio ${out.matrix_ratio_pandas_over_ours}); results agree: ${agree}`);
     if (!agree) throw new Error(`DuckDB and pandas disagree: ours ${JSON.stringify(ours, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}, pandas ${JSON.stringify(ref)}`);
     return out;
   } finally {

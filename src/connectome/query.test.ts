@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/data.js';
-import { cellInputs, cellOutputs, connections, resolveCells, synapseQuery, typeMatrix, typeMatrixByCompartment } from './query.js';
+import { cellInputs, cellOutputs, connectionColumns, connections, resolveCells, synapseQuery, typeMatrix, typeMatrixByCompartment } from './query.js';
 import { ConnectomeStore, type SynapseRow } from './store.js';
 
 const BASE = 864691135000000000n; // root ids above 2^53
@@ -84,6 +84,69 @@ describe('queries', () => {
     expect(got.length).toBe(m.size);
     for (const g of got) expect({ n: g.count, s: g.size_sum }).toEqual(m.get(`${g.pre_pt_root_id}|${g.post_pt_root_id}`));
     for (let i = 1; i < got.length; i++) expect(got[i - 1].count).toBeGreaterThanOrEqual(got[i].count);
+  });
+
+  it('connectionColumns: the same pairs as connections, as typed arrays, sorted by count desc then ids', async () => {
+    for (const q of [{}, { pre_ids: [cells[0].id, cells[3].id] }, { excludeSelf: true, limit: 5 }]) {
+      const objs = await connections(store, q);
+      const c = await connectionColumns(store, q);
+      expect(c.pre).toBeInstanceOf(BigUint64Array);
+      expect(c.count).toBeInstanceOf(Float64Array);
+      expect(c.length).toBe(objs.length);
+      const asObjs = Array.from({ length: c.length }, (_, i) => ({
+        pre_pt_root_id: c.pre[i], post_pt_root_id: c.post[i], count: c.count[i], size_sum: c.size_sum[i], pre_name: c.pre_name[i], post_name: c.post_name[i],
+      }));
+      expect(asObjs).toEqual(objs);
+      for (let i = 1; i < c.length; i++) {
+        const order = c.count[i - 1] !== c.count[i] ? c.count[i - 1] > c.count[i] : c.pre[i - 1] !== c.pre[i] ? c.pre[i - 1] < c.pre[i] : c.post[i - 1] < c.post[i];
+        expect(order).toBe(true);
+      }
+    }
+  });
+
+  it('connectionColumns: results over several DuckDB chunks (> 2048 pairs) keep every pair and exact ids', async () => {
+    const dir = await tempDir('wiring-query-cols-');
+    const s2 = await ConnectomeStore.open(path.join(dir, 'c.duckdb'));
+    try {
+      const n = 5000;
+      const pre = new BigUint64Array(n);
+      const post = new BigUint64Array(n);
+      const id = new BigUint64Array(n);
+      const size = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        id[i] = BASE + BigInt(i);
+        pre[i] = BASE + BigInt(i % 3001) * 3n + 1n; // 3001 pairs, some with 2 synapses
+        post[i] = BASE + BigInt(i % 3001);
+        size[i] = i;
+      }
+      await s2.insertColumns('synapses', { id, pre_pt_root_id: pre, post_pt_root_id: post, size }, n);
+      const c = await connectionColumns(s2);
+      expect(c.length).toBe(3001);
+      let total = 0;
+      for (let i = 0; i < c.length; i++) {
+        total += c.count[i];
+        const k = Number(c.post[i] - BASE);
+        expect(c.pre[i]).toBe(BASE + BigInt(k) * 3n + 1n);
+        expect(c.size_sum[i]).toBe(k + 3001 < n ? k + (k + 3001) : k);
+      }
+      expect(total).toBe(n);
+      expect(await connections(s2)).toEqual(Array.from({ length: c.length }, (_, i) => ({
+        pre_pt_root_id: c.pre[i], post_pt_root_id: c.post[i], count: c.count[i], size_sum: c.size_sum[i], pre_name: null, post_name: null,
+      })));
+      // with cell names (edge-list cells): the names are joined
+      const named = new BigUint64Array([post[0], pre[1]]);
+      await s2.insertColumns('cells', { pt_root_id: named, name: ['AVAL', 'RIH'] }, 2);
+      const cn = await connectionColumns(s2);
+      expect(cn.length).toBe(3001);
+      for (let i = 0; i < cn.length; i++) {
+        const nameOf = (x: bigint): string | null => (x === post[0] ? 'AVAL' : x === pre[1] ? 'RIH' : null);
+        expect(cn.post_name[i]).toBe(nameOf(cn.post[i]));
+        expect(cn.pre_name[i]).toBe(nameOf(cn.pre[i]));
+      }
+      expect(Array.from(cn.pre)).toEqual(Array.from(c.pre));
+    } finally {
+      await s2.close();
+    }
   });
 
   it('type matrices: count, binary, size; untyped cells left out or grouped', async () => {

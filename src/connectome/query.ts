@@ -163,27 +163,106 @@ export async function cellOutputs(store: ConnectomeStore, id: bigint, f: Synapse
   return synapseQuery(store, { ...f, pre_ids: [id] });
 }
 
-/** Per pre/post pair: synapse count and summed size, ordered by count (desc) then ids. */
-export async function connections(store: ConnectomeStore, q: SynapseQuery = {}): Promise<Connection[]> {
+/** Connections as columns (typed arrays), in the order of `connections`. */
+export interface ConnectionColumns {
+  length: number;
+  pre: BigUint64Array;
+  post: BigUint64Array;
+  count: Float64Array;
+  size_sum: Float64Array;
+  /** Cell names from the cells table (null where unknown). */
+  pre_name: (string | null)[];
+  post_name: (string | null)[];
+}
+
+/**
+ * Per pre/post pair, as typed-array columns: a hash aggregate on the UBIGINT id columns, then a
+ * sort of the (much smaller) result by count (desc) then ids; the result chunks are read
+ * column by column, no row objects.
+ */
+export async function connectionColumns(store: ConnectomeStore, q: SynapseQuery = {}): Promise<ConnectionColumns> {
   const b = await synapseSource(store, q);
   const limit = q.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(q.limit))}` : '';
   const cellsT = await store.tableRef('cells', q.version);
-  const rows = await store.all(
-    `SELECT c.*, a.name AS pre_name, p.name AS post_name FROM (
-       SELECT s.pre_pt_root_id AS pre, s.post_pt_root_id AS post, count(*) AS n, coalesce(sum(s.size), 0) AS sz
-       FROM ${b.from} ${whereSql(b)} GROUP BY 1, 2 ORDER BY n DESC, pre, post ${limit}) c
-     LEFT JOIN ${cellsT} a ON a.pt_root_id = c.pre LEFT JOIN ${cellsT} p ON p.pt_root_id = c.post
-     ORDER BY c.n DESC, c.pre, c.post`,
-    b.params,
-  );
-  return rows.map((r) => ({
-    pre_pt_root_id: r.pre as bigint,
-    post_pt_root_id: r.post as bigint,
-    count: Number(r.n),
-    size_sum: Number(r.sz),
-    pre_name: (r.pre_name as string | null) ?? null,
-    post_name: (r.post_name as string | null) ?? null,
-  }));
+  // The name join only when some cell has a name (edge-list imports); otherwise every name is null.
+  const named = (await store.all(`SELECT 1 AS x FROM ${cellsT} WHERE name IS NOT NULL LIMIT 1`)).length > 0;
+  const inner = `SELECT s.pre_pt_root_id AS pre, s.post_pt_root_id AS post, count(*) AS n, coalesce(sum(s.size), 0)::DOUBLE AS sz
+       FROM ${b.from} ${whereSql(b)} GROUP BY 1, 2`;
+  const sql = named
+    ? `WITH c AS (${inner} ORDER BY n DESC, pre, post ${limit})
+       SELECT c.pre, c.post, c.n::DOUBLE AS n, c.sz, a.name AS pre_name, p.name AS post_name FROM c
+       LEFT JOIN ${cellsT} a ON a.pt_root_id = c.pre LEFT JOIN ${cellsT} p ON p.pt_root_id = c.post
+       ORDER BY c.n DESC, c.pre, c.post`
+    : `SELECT pre, post, n::DOUBLE AS n, sz FROM (${inner}) ORDER BY n DESC, pre, post ${limit}`;
+  const result = await store.connection.run(sql, b.params);
+  let cap = 1024;
+  let pre = new BigUint64Array(cap);
+  let post = new BigUint64Array(cap);
+  let count = new Float64Array(cap);
+  let size = new Float64Array(cap);
+  const preName: (string | null)[] = [];
+  const postName: (string | null)[] = [];
+  let len = 0;
+  for (let chunk = await result.fetchChunk(); chunk !== null && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    const m = chunk.rowCount;
+    if (len + m > cap) {
+      while (len + m > cap) cap *= 2;
+      const grow = <T extends BigUint64Array | Float64Array>(a: T, mk: (n: number) => T): T => {
+        const g = mk(cap);
+        g.set(a.subarray(0, len) as never);
+        return g;
+      };
+      pre = grow(pre, (n) => new BigUint64Array(n));
+      post = grow(post, (n) => new BigUint64Array(n));
+      count = grow(count, (n) => new Float64Array(n));
+      size = grow(size, (n) => new Float64Array(n));
+    }
+    // pre/post are NOT NULL group keys, n a count, sz coalesced: no nulls, so the vectors' data is copied whole
+    copyColumn(chunk.getColumnVector(0), pre, len, m);
+    copyColumn(chunk.getColumnVector(1), post, len, m);
+    copyColumn(chunk.getColumnVector(2), count, len, m);
+    copyColumn(chunk.getColumnVector(3), size, len, m);
+    if (named) {
+      const va = chunk.getColumnVector(4);
+      const vb = chunk.getColumnVector(5);
+      for (let i = 0; i < m; i++) {
+        preName.push(va.getItem(i) as string | null);
+        postName.push(vb.getItem(i) as string | null);
+      }
+    }
+    len += m;
+  }
+  if (!named) {
+    preName.length = len;
+    preName.fill(null);
+    postName.length = len;
+    postName.fill(null);
+  }
+  return { length: len, pre: pre.subarray(0, len), post: post.subarray(0, len), count: count.subarray(0, len), size_sum: size.subarray(0, len), pre_name: preName, post_name: postName };
+}
+
+/**
+ * Copy m values of a non-null UBIGINT/DOUBLE result vector into dst at `at`: in one typed-array
+ * copy of the vector's data when the node-api vector exposes it (DuckDBUBigIntVector and
+ * DuckDBDoubleVector keep it as `items`), else item by item.
+ */
+function copyColumn(v: { getItem(i: number): unknown }, dst: BigUint64Array | Float64Array, at: number, m: number): void {
+  const items = (v as unknown as { items?: unknown }).items;
+  if (items instanceof dst.constructor && (items as BigUint64Array | Float64Array).length >= m) {
+    dst.set((items as BigUint64Array | Float64Array).subarray(0, m) as never, at);
+    return;
+  }
+  for (let i = 0; i < m; i++) dst[at + i] = v.getItem(i) as never;
+}
+
+/** Per pre/post pair: synapse count and summed size, ordered by count (desc) then ids. */
+export async function connections(store: ConnectomeStore, q: SynapseQuery = {}): Promise<Connection[]> {
+  const c = await connectionColumns(store, q);
+  const out = new Array<Connection>(c.length);
+  for (let i = 0; i < c.length; i++) {
+    out[i] = { pre_pt_root_id: c.pre[i], post_pt_root_id: c.post[i], count: c.count[i], size_sum: c.size_sum[i], pre_name: c.pre_name[i], post_name: c.post_name[i] };
+  }
+  return out;
 }
 
 export type MatrixMeasure = 'count' | 'binary' | 'size' | 'probability';

@@ -47,6 +47,30 @@ describe('seeded watershed', () => {
     const mask = Uint8Array.from([1, 1, 0, 1, 1]);
     expect(Array.from(seededWatershed(new Float32Array(5), [5, 1, 1], Uint32Array.from([1, 0, 0, 0, 0]), { mask }))).toEqual([1, 1, 0, 0, 0]);
   });
+  it('the unmasked fast flood equals the masked flood with an all-ones mask (same order, same ties)', () => {
+    for (const shape of [[23, 17, 9], [40, 1, 1], [1, 31, 5], [16, 16, 1]] as Vec3[]) {
+      const n = shape[0] * shape[1] * shape[2];
+      const vol = smoothNoise(shape, 1, 7 + n);
+      // coarse values force many ties within a bucket
+      const coarse = vol.map((v) => Math.round(v * 8) / 8);
+      const seeds = new Uint32Array(n);
+      const r = rng(n);
+      for (let k = 0; k < Math.max(2, n >> 6); k++) seeds[Math.floor(r() * n)] = k + 1;
+      const ones = new Uint8Array(n).fill(1);
+      for (const v of [vol, coarse])
+        for (const opts of [{}, { twoD: true }, { levels: 16 }, { levels: 2 }]) {
+          const fast = seededWatershed(v, shape, seeds, opts);
+          const masked = seededWatershed(v, shape, seeds, { ...opts, mask: ones });
+          expect(Array.from(fast)).toEqual(Array.from(masked));
+          if (!('twoD' in opts)) expect(fast.every((l) => l !== 0)).toBe(true); // 2-D: sections without a seed stay 0
+        }
+      // minSize merge re-floods from a start list
+      const a = watershed(vol, shape, { seeds: 'minima', minSize: 5 });
+      const b = watershed(vol, shape, { seeds: 'minima', minSize: 5, mask: ones });
+      expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
+    }
+  });
+
   it('2-D mode never crosses sections', () => {
     const v = new Float32Array(8);
     const seeds = new Uint32Array(8);

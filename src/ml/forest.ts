@@ -588,7 +588,8 @@ export class Forest {
    * One 32-bit word per node when every tree has < 65536 nodes, F < 255 and every feature uses
    * < 255 distinct thresholds: feature | bin << 8 | (child - tree root) << 16, where bin is the
    * threshold's rank among that feature's thresholds (x <= threshold <=> rank(x) <= bin). Leaves:
-   * feature F (a dummy feature whose rank is 0), bin 255, child = itself. Samples are ranked once.
+   * feature 255 (reads any byte; every byte is <= bin 255, so the step stays put), bin 255, child =
+   * itself; all-ones low bytes let lockstep walks test 'all at leaves' with one AND. Samples are ranked once.
    */
   private compact(): Compact | null {
     if (this.compactNodes !== undefined) return this.compactNodes;
@@ -614,7 +615,7 @@ export class Forest {
       const r = roots[t];
       for (let i = r; i < ends[t]; i++) {
         const f = feature[i];
-        if (f < 0) words[i] = F | (255 << 8) | ((i - r) << 16);
+        if (f < 0) words[i] = 255 | (255 << 8) | ((i - r) << 16);
         else {
           const bin = binOf(edges[f], threshold[i]);
           words[i] = f | (bin << 8) | ((child[i] - r) << 16);
@@ -638,7 +639,7 @@ export class Forest {
     const F1 = F + 1;
     const T = roots.length;
     const CH = Math.max(1, Math.min(4096, n)); // small calls (one edge at a time) allocate little
-    const xb = new Uint8Array(CH * F1);
+    const xb = new Uint8Array(CH * F1 + 256); // + 256: a leaf reads 'feature 255' (any byte; its bin 255 >= every rank)
     const acc = new Float32Array(CH * K);
     const inv = 1 / T;
     for (let c0 = 0; c0 < n; c0 += CH) {
@@ -664,11 +665,55 @@ export class Forest {
       for (let t = 0; t < T; t++) {
         const r = roots[t];
         let i = 0;
+        // 8 walks in lockstep, two steps per loop test (finished walks stay on their leaf)
+        for (; i + 7 < m; i += 8) {
+          const x0 = i * F1;
+          let na = r, wa = words[r];
+          let nb = r, wb = words[r];
+          let nc2 = r, wc2 = words[r];
+          let nd = r, wd = words[r];
+          let ne2 = r, we2 = words[r];
+          let ng = r, wg = words[r];
+          let nh2 = r, wh2 = words[r];
+          let nq = r, wq = words[r];
+          while (((wa & wb & wc2 & wd & we2 & wg & wh2 & wq) & 255) !== 255) {
+            na = r + (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + 0 * F1 + (wa & 255)]) >>> 31);
+            nb = r + (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + 1 * F1 + (wb & 255)]) >>> 31);
+            nc2 = r + (wc2 >>> 16) + ((((wc2 >>> 8) & 255) - xb[x0 + 2 * F1 + (wc2 & 255)]) >>> 31);
+            nd = r + (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
+            ne2 = r + (we2 >>> 16) + ((((we2 >>> 8) & 255) - xb[x0 + 4 * F1 + (we2 & 255)]) >>> 31);
+            ng = r + (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
+            nh2 = r + (wh2 >>> 16) + ((((wh2 >>> 8) & 255) - xb[x0 + 6 * F1 + (wh2 & 255)]) >>> 31);
+            nq = r + (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
+            wa = words[na]; wb = words[nb]; wc2 = words[nc2]; wd = words[nd]; we2 = words[ne2]; wg = words[ng]; wh2 = words[nh2]; wq = words[nq];
+            na = r + (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + 0 * F1 + (wa & 255)]) >>> 31);
+            nb = r + (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + 1 * F1 + (wb & 255)]) >>> 31);
+            nc2 = r + (wc2 >>> 16) + ((((wc2 >>> 8) & 255) - xb[x0 + 2 * F1 + (wc2 & 255)]) >>> 31);
+            nd = r + (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
+            ne2 = r + (we2 >>> 16) + ((((we2 >>> 8) & 255) - xb[x0 + 4 * F1 + (we2 & 255)]) >>> 31);
+            ng = r + (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
+            nh2 = r + (wh2 >>> 16) + ((((wh2 >>> 8) & 255) - xb[x0 + 6 * F1 + (wh2 & 255)]) >>> 31);
+            nq = r + (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
+            wa = words[na]; wb = words[nb]; wc2 = words[nc2]; wd = words[nd]; we2 = words[ne2]; wg = words[ng]; wh2 = words[nh2]; wq = words[nq];
+          }
+          const ab = i * K;
+          const la = child[na] * K, lb = child[nb] * K, lc2 = child[nc2] * K, ld = child[nd] * K, le2 = child[ne2] * K, lg = child[ng] * K, lh2 = child[nh2] * K, lq = child[nq] * K;
+          for (let k = 0; k < K; k++) {
+            acc[ab + 0 * K + k] += leafProb[la + k];
+            acc[ab + 1 * K + k] += leafProb[lb + k];
+            acc[ab + 2 * K + k] += leafProb[lc2 + k];
+            acc[ab + 3 * K + k] += leafProb[ld + k];
+            acc[ab + 4 * K + k] += leafProb[le2 + k];
+            acc[ab + 5 * K + k] += leafProb[lg + k];
+            acc[ab + 6 * K + k] += leafProb[lh2 + k];
+            acc[ab + 7 * K + k] += leafProb[lq + k];
+          }
+        }
         for (; i + 3 < m; i += 4) {
           const xa = i * F1, xbb = xa + F1, xc = xbb + F1, xd = xc + F1;
           let a = r, b = r, cc = r, d = r;
           let wa = words[r], wb = wa, wc = wa, wd = wa;
-          while ((wa & 255) !== F || (wb & 255) !== F || (wc & 255) !== F || (wd & 255) !== F) {
+          while (((wa & wb & wc & wd) & 255) !== 255) {
             a = r + (wa >>> 16) + ((((wa >>> 8) & 255) - xb[xa + (wa & 255)]) >>> 31);
             b = r + (wb >>> 16) + ((((wb >>> 8) & 255) - xb[xbb + (wb & 255)]) >>> 31);
             cc = r + (wc >>> 16) + ((((wc >>> 8) & 255) - xb[xc + (wc & 255)]) >>> 31);
@@ -688,7 +733,7 @@ export class Forest {
           const xa = i * F1;
           let a = r;
           let w = words[r];
-          while ((w & 255) !== F) {
+          while ((w & 255) !== 255) {
             a = r + (w >>> 16) + ((((w >>> 8) & 255) - xb[xa + (w & 255)]) >>> 31);
             w = words[a];
           }

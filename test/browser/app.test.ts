@@ -233,6 +233,8 @@ describe('browser app (chromium)', () => {
       const phantomUrl = await server.listen({ port: 0, host: '127.0.0.1' });
       await p.goto(phantomUrl + '/');
       await p.waitForFunction((n) => document.querySelectorAll('#cell-table tbody tr[data-id]').length === n, tables.cells.length, { timeout: 30_000 });
+      // The status line is set after the layers load, which can finish after the cell table fills.
+      await p.waitForFunction(() => (document.querySelector('#status')?.textContent ?? '').includes("segments of 'neurons'"), undefined, { timeout: 30_000 });
       expect(await p.locator('#status').textContent()).toContain("segments of 'neurons'");
       const xy = await shootUntil(0, 'phantom-xy.png', (s) => s.greyStd > 8 && s.coloured > 2000 && s.hues >= 3, 30_000, p);
       expect(xy.greyStd, 'phantom EM').toBeGreaterThan(8);

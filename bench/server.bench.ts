@@ -11,6 +11,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../src/core/random.js';
 
 const RATE = Number(process.env.SERVER_BENCH_RATE ?? 200);
 const DURATION = Number(process.env.SERVER_BENCH_SECONDS ?? 10);
@@ -27,17 +28,6 @@ if (process.env.WIRING_BENCH_SERVE) {
   await partnerIndexReady(app);
   process.stdout.write(JSON.stringify({ url }) + '\n');
   process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function quantile(sorted: number[], q: number): number {

@@ -6,3 +6,4 @@ export * from './ids.js';
 export * from './chunks.js';
 export * from './atomic.js';
 export * from './progress.js';
+export * from './random.js';

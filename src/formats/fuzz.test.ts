@@ -15,17 +15,7 @@ import { openHdf5 } from './hdf5.js';
 import { encodeTiffStack } from './imagestack.js';
 import { writeNpy } from './npy.js';
 import { openSource } from './open.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../core/random.js';
 
 function mutate(bytes: Uint8Array, r: () => number, region = bytes.length): Uint8Array {
   const out = bytes.slice();

@@ -11,6 +11,7 @@ import { writeLegacyInfo, writeLegacyMesh } from '../../src/formats/mesh/precomp
 import { writeSkeleton, writeSkeletonInfo } from '../../src/formats/mesh/skeleton.js';
 import { makeInfo, PrecomputedLayer } from '../../src/formats/precomputed/index.js';
 import { marchingCubesLabels } from '../../src/stages/morphology/mesh.js';
+import { mulberry32 as rng } from '../../src/core/random.js';
 
 export interface DemoCell {
   id: bigint; type: string; soma: Vec3 /* voxels */; tip: Vec3; radius: number; somaRadius: number;
@@ -18,18 +19,6 @@ export interface DemoCell {
   point: Vec3;
 }
 export interface DemoDataset { dir: string; shape: Vec3; voxelSize: Vec3; cells: DemoCell[]; synapses: SynapseRow[] }
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BASE = 864691135000000000n; // CAVE-like root ids, far above 2^53
 

@@ -1,16 +1,8 @@
 // Helpers shared by this folder's tests and benchmark (no test-framework imports).
 
-/** Small deterministic PRNG (mulberry32), uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../core/random.js';
+
+export { rng };
 
 /** Byte-exact equality of two typed arrays (fast, unlike a deep equal over 10^5 bigints). */
 export function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {

@@ -14,7 +14,7 @@
  */
 import type { Vec3 } from '../core/box.js';
 import { UsageError } from '../core/errors.js';
-import type { LabelArray } from './edt.js';
+import { type LabelArray, foregroundMask } from './edt.js';
 
 export type { LabelArray } from './edt.js';
 export type Connectivity = 4 | 8 | 6 | 18 | 26;
@@ -62,14 +62,7 @@ function backwardOffsets(conn: Connectivity): Array<[number, number, number]> {
 export function connectedComponents(mask: LabelArray, shape: Vec3, opts: ComponentsOptions = {}): Components {
   const conn = opts.connectivity ?? 6;
   check('connectedComponents', mask.length, shape, conn);
-  const n = mask.length;
-  const bin = new Uint8Array(n);
-  if (mask instanceof BigUint64Array) {
-    for (let i = 0; i < n; i++) bin[i] = mask[i] !== 0n ? 1 : 0;
-  } else {
-    const m = mask as Exclude<LabelArray, BigUint64Array>;
-    for (let i = 0; i < n; i++) bin[i] = m[i] !== 0 ? 1 : 0;
-  }
+  const bin = foregroundMask(mask);
   return label(bin, shape, conn, opts.out);
 }
 

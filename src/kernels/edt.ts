@@ -57,11 +57,8 @@ function checkShape(what: string, length: number, shape: Vec3, sampling: Vec3): 
   if (length !== n) throw new UsageError(`${what}: array has ${length} elements, expected ${n} for shape [${shape}]`);
 }
 
-/** Squared Euclidean distance of every foreground (!= 0) voxel to the nearest background (0) voxel. */
-export function edtSquared(mask: LabelArray, shape: Vec3, opts: EdtOptions = {}): Float32Array {
-  const sampling = opts.sampling ?? [1, 1, 1];
-  checkShape('edt', mask.length, shape, sampling);
-  // Binary = per-label on the 0/1 indicator.
+/** The 0/1 indicator of `mask != 0`, one byte per voxel (any label array type, bigint included). */
+export function foregroundMask(mask: LabelArray): Uint8Array {
   const n = mask.length;
   const bin = new Uint8Array(n);
   if (mask instanceof BigUint64Array) {
@@ -70,6 +67,15 @@ export function edtSquared(mask: LabelArray, shape: Vec3, opts: EdtOptions = {})
     const m = mask as Exclude<LabelArray, BigUint64Array>;
     for (let i = 0; i < n; i++) bin[i] = m[i] !== 0 ? 1 : 0;
   }
+  return bin;
+}
+
+/** Squared Euclidean distance of every foreground (!= 0) voxel to the nearest background (0) voxel. */
+export function edtSquared(mask: LabelArray, shape: Vec3, opts: EdtOptions = {}): Float32Array {
+  const sampling = opts.sampling ?? [1, 1, 1];
+  checkShape('edt', mask.length, shape, sampling);
+  // Binary = per-label on the 0/1 indicator.
+  const bin = foregroundMask(mask);
   return transform(bin, shape, sampling, opts.borderIsBoundary ?? false, opts.out);
 }
 

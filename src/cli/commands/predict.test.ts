@@ -10,13 +10,17 @@ import { PixelModel } from '../../stages/predict/model.js';
 import { buildOnnxModel } from '../../stages/predict/onnx-build.js';
 import { predictVolume } from '../../stages/predict/predict.js';
 import { syntheticEm } from '../../stages/predict/synthetic.js';
+import { rocAuc } from '../../stages/predict/metrics.js';
+import { classesFromSegmentation } from '../../stages/predict/training.js';
+import { Volume } from '../../core/volume.js';
 import { run } from '../main.js';
 
-async function wiring(args: string[]): Promise<{ out: string; code: number | undefined }> {
+async function wiring(args: string[]): Promise<{ out: string; stdout: string; code: number | undefined }> {
   const chunks: string[] = [];
+  const stdout: string[] = [];
   const orig = process.stdout.write.bind(process.stdout);
   const origErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string) => (chunks.push(String(c)), true)) as typeof process.stdout.write;
+  process.stdout.write = ((c: string) => (chunks.push(String(c)), stdout.push(String(c)), true)) as typeof process.stdout.write;
   process.stderr.write = ((c: string) => (chunks.push(String(c)), true)) as typeof process.stderr.write;
   process.exitCode = undefined;
   try {
@@ -27,7 +31,7 @@ async function wiring(args: string[]): Promise<{ out: string; code: number | und
   }
   const code = process.exitCode as number | undefined;
   process.exitCode = undefined;
-  return { out: chunks.join(''), code };
+  return { out: chunks.join(''), stdout: stdout.join(''), code };
 }
 
 describe('wiring train-pixels / predict', () => {
@@ -40,7 +44,8 @@ describe('wiring train-pixels / predict', () => {
     const t = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--gt', path.join(dir, 'seg.npy'), '-o', model,
       '--sigmas', '0.7,1.6', '--trees', '8', '--samples', '4000', '--threads', '1', '--json']);
     expect(t.code, t.out).toBeUndefined();
-    expect(JSON.parse(t.out).classes).toEqual(['interior', 'boundary']);
+    expect(JSON.parse(t.stdout).classes).toEqual(['interior', 'boundary']);
+    expect(JSON.parse(t.stdout).warnings.join()).toMatch(/records no voxel size/);
     const out = path.join(dir, 'pred');
     const p = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--model', model, out, '--chunk', '16,16,8', '--block', '16,16,8', '--workers', '1', '--json']);
     expect(p.code, p.out).toBeUndefined();
@@ -56,6 +61,57 @@ describe('wiring train-pixels / predict', () => {
     const both = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '-o', model]);
     expect(both.code).toBe(2);
     expect(both.out).toMatch(/exactly one of --labels/);
+  }, 60000);
+
+  it('ISBI-style labels (0 = membrane) on uint16 raw: --classes, warnings, voxel-size and NaN errors', async () => {
+    const dir = await tempDir();
+    const { raw, seg } = syntheticEm([40, 32, 3], { cells: 6, seed: 11, voxelSize: [4, 4, 50] });
+    const raw16 = Volume.from('uint16', raw.shape, Uint16Array.from(raw.data, (v) => v * 200), { voxelSize: [4, 4, 50] });
+    const b = classesFromSegmentation(seg, 2);
+    const lab = Volume.from('uint8', raw.shape, Uint8Array.from(b, (c) => (c === 1 ? 0 : 255)));
+    await writeNpy(path.join(dir, 'raw.npy'), raw16);
+    await writeNpy(path.join(dir, 'lab.npy'), lab);
+    const model = path.join(dir, 'm.rf');
+    const common = ['--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--sigmas', '0.7,1.6', '--features', 'G,GGM,HoGE', '--trees', '5', '--samples', '2000', '--threads', '1'];
+    const plain = await wiring(['train-pixels', ...common]);
+    expect(plain.code).toBe(2);
+    expect(plain.out).toMatch(/pass --dense or --classes 0,255/);
+    // npy records no voxel size: warned, and 3-D would be chosen; --classes 0,255 puts the membrane in channel 0
+    const t = await wiring(['train-pixels', ...common, '--classes', '0,255', '--json']);
+    expect(t.code, t.out).toBeUndefined();
+    expect(t.out).toMatch(/warning: .*records no voxel size/);
+    const t2 = await wiring(['train-pixels', ...common, '--classes', '0,255', '--voxel-size', '4,4,50', '--json']);
+    expect(t2.code, t2.out).toBeUndefined();
+    const rep = JSON.parse(t2.stdout);
+    expect(rep.classes).toEqual(['0', '255']);
+    expect(rep.outputs).toEqual(['class_0', 'class_255']);
+    expect(rep.featureConfig.dims).toBe(2);
+    expect(rep.warnings).toEqual([]);
+    // the npy has no voxel size: predicting without --voxel-size is a clear error
+    const out = path.join(dir, 'pred');
+    const bad = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--model', model, out, '--workers', '1']);
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/trained on voxels of \[4,4,50\].*pass --voxel-size 4,4,50/);
+    const p = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--model', model, '--voxel-size', '4,4,50', out, '--workers', '1', '--json']);
+    expect(p.code, p.out).toBeUndefined();
+    const res = JSON.parse(p.stdout);
+    expect(res.outputs).toEqual(['class_0', 'class_255']);
+    expect(res.warnings).toEqual([]);
+    const got = await (await PrecomputedLayer.open(out)).readBox(boxFromShape(raw.shape));
+    expect(rocAuc((got.data as Float32Array).subarray(0, raw.voxels), Uint8Array.from(b, (c) => (c === 1 ? 1 : 0)))).toBeGreaterThan(0.9);
+    // the uint16 model on uint8 data: warned (intensities), still written
+    await writeNpy(path.join(dir, 'raw8.npy'), raw);
+    const w = await wiring(['predict', '--raw', path.join(dir, 'raw8.npy'), '--model', model, '--voxel-size', '4,4,50', path.join(dir, 'p8'), '--workers', '1']);
+    expect(w.code, w.out).toBeUndefined();
+    expect(w.out).toMatch(/warning: the model was trained on uint16 raw, this raw is uint8/);
+    expect(w.out).toMatch(/warning: raw intensities .* differ from the training raw's/);
+    // NaN in float raw: the block fails with the voxel named
+    const nan = Volume.from('float32', raw.shape, Float32Array.from(raw16.data), { voxelSize: [4, 4, 50] });
+    nan.data[3 + 40 * 2 + 40 * 32 * 1] = NaN;
+    await writeNpy(path.join(dir, 'nan.npy'), nan);
+    const n = await wiring(['predict', '--raw', path.join(dir, 'nan.npy'), '--model', model, '--voxel-size', '4,4,50', path.join(dir, 'pn'), '--workers', '1']);
+    expect(n.code).toBe(2);
+    expect(n.out).toMatch(/raw voxel \[3,2,1\] is NaN/);
   }, 60000);
 
   it('runs an ONNX model blockwise', async () => {

@@ -9,7 +9,7 @@ import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { runTasks } from '../../scheduler/index.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { type OnnxOptions, onnxPredictTask, onnxPredictVolume, openOnnx } from '../../stages/predict/onnx.js';
-import { type OutputDtype, predictPixelsTask } from '../../stages/predict/predict.js';
+import { type OutputDtype, checkRawForModel, predictPixelsTask } from '../../stages/predict/predict.js';
 import { Volume } from '../../core/volume.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
@@ -26,9 +26,10 @@ export function register(program: Command): Command {
     .option('--dtype <t>', 'float32 or uint8 (probability * 255)', 'float32')
     .option('--voxel-size <x,y,z>', 'override the raw voxel size (nm)')
     .option('--block <x,y,z>', 'block shape (multiple of the chunk size)')
-    .option('--chunk <x,y,z>', 'output chunk size', '64,64,64')
+    .option('--chunk <x,y,z>', 'output chunk size (default 64,64,64; 256,256,4 for a 2-D per-section model)')
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'predict only inside this box (voxels)')
     .option('--overwrite', 'replace an existing output layer')
+    .option('--allow-voxel-size', 'predict even if the raw voxel size differs from the training data (a warning instead of an error)')
     .option('--tile <x,y,z>', 'ONNX: tile size for dynamic model dimensions')
     .option('--halo <x,y,z>', 'ONNX: receptive-field radius dropped at inner tile edges, also the block margin', '0,0,0')
     .option('--overlap <x,y,z>', 'ONNX: tile overlap for blending (default 2*halo + tile/8)')
@@ -45,10 +46,20 @@ export function register(program: Command): Command {
     const voxelSize = opts.voxelSize ? parseVec3(opts.voxelSize, '--voxel-size', { positive: true }) : undefined;
     const rawSpec = path.resolve(opts.raw);
     const raw = await openSource(rawSpec, voxelSize ? { voxelSize } : {});
-    await raw.close();
+    const warnings: string[] = [];
+    let model: PixelModel | undefined;
+    try {
+      if (opts.model) {
+        model = await PixelModel.load(opts.model);
+        warnings.push(...(await checkRawForModel(model, raw, { allowVoxelSize: !!opts.allowVoxelSize })));
+      }
+    } finally {
+      await raw.close();
+    }
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     const volumeBox = boxFromShape(raw.shape, raw.offset);
     const bounds = opts.bounds ? boxIntersect(parseBounds(opts.bounds, '--bounds'), volumeBox) : volumeBox;
-    const chunk = parseVec3(opts.chunk, '--chunk', { integer: true, positive: true });
+    const chunk = opts.chunk ? parseVec3(opts.chunk, '--chunk', { integer: true, positive: true }) : model?.meta.featureConfig.dims === 2 ? [256, 256, 4] : [64, 64, 64];
     const chunkSize = [Math.min(chunk[0], raw.shape[0]), Math.min(chunk[1], raw.shape[1]), Math.min(chunk[2], raw.shape[2])] as const;
     const block = opts.block ? parseVec3(opts.block, '--block', { integer: true, positive: true }) : ([chunkSize[0] * 2, chunkSize[1] * 2, chunkSize[2]] as const);
     for (let a = 0; a < 3; a++) {
@@ -57,13 +68,7 @@ export function register(program: Command): Command {
     let outChannels: number;
     let task;
     const outDir = path.resolve(outLayer);
-    if (opts.model) {
-      const model = await PixelModel.load(opts.model);
-      if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; a pixel classifier needs one`, opts.raw);
-      const mv = model.meta.voxelSize;
-      if (mv && mv.some((v, a) => Math.abs(v - raw.voxelSize[a]) > 0.01 * v)) {
-        throw new UsageError(`the model was trained on voxels of [${mv}] nm but the raw volume has [${raw.voxelSize}] nm; pass --voxel-size ${mv.join(',')} if that is the same data`, opts.raw);
-      }
+    if (model) {
       outChannels = model.outputChannels;
       task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype });
     } else {
@@ -105,7 +110,7 @@ export function register(program: Command): Command {
       await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite });
     }
     const report = await runTasks([task], schedulerOptions(opts, path.join(outDir, '.wiring-run')));
-    const result = { layer: outDir, channels: outChannels, dtype, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
+    const result = { layer: outDir, channels: outChannels, outputs: model?.meta.outputs, dtype, warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
     if (report.failed.length) throw new UsageError(`${report.failed.length} block(s) failed; first: ${report.failed[0].error}`, outDir);
     emit(opts, result, () => `${outDir}: ${outChannels} channel(s) ${dtype}, ${report.blocks} blocks (${report.computed} computed, ${report.resumed} resumed) in ${report.seconds.toFixed(1)} s`);
   });

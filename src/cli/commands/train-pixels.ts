@@ -5,7 +5,7 @@ import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, featureConfig } from '../../stages/predict/features.js';
-import { trainPixelClassifier } from '../../stages/predict/training.js';
+import { defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
 import { emit } from '../output.js';
 
 function int(v: unknown, what: string, min: number): number | undefined {
@@ -32,10 +32,11 @@ export function register(program: Command): Command {
     .option('--labels <source>', 'label volume: 0 = unlabelled, every other value a class (scribbles or dense labels)')
     .option('--gt <source>', 'dense neuron segmentation: boundaries between ids (and id 0) become the boundary class')
     .requiredOption('-o, --output <model>', 'model file to write')
-    .option('--dense', 'with --labels: 0 is a class too (every voxel labelled)')
+    .option('--dense', 'with --labels: 0 is a class too (every voxel labelled), e.g. ISBI 2012 labels (0 = membrane, 255 = interior)')
+    .option('--classes <values>', 'with --labels: exactly these label values are classes, in this channel order (others unlabelled), e.g. 0,255')
     .option('--zero-is <what>', 'with --gt: id 0 is "boundary" (default) or "unlabelled"', 'boundary')
     .option('--voxel-size <x,y,z>', 'override the raw voxel size (nm), e.g. 4,4,50 for a PNG stack')
-    .option('--dims <n>', '2 (per section) or 3; default 2 when z is more than twice as coarse as x/y')
+    .option('--dims <n>', '2 (per section) or 3; default 2 when z is more than twice as coarse as x/y or the training region is one section')
     .option('--sigmas <list>', 'feature scales in voxels', '0.7,1.6,3.5,5')
     .option('--features <list>', `features among ${FEATURE_NAMES.join(',')}`, FEATURE_NAMES.join(','))
     .option('--trees <n>', 'number of trees', '100')
@@ -56,7 +57,15 @@ export function register(program: Command): Command {
       const features = String(opts.features).split(',').map((s) => s.trim()) as FeatureName[];
       const dims = int(opts.dims, '--dims', 2);
       if (dims !== undefined && dims !== 2 && dims !== 3) throw new UsageError(`--dims: expected 2 or 3, got ${opts.dims}`);
-      const cfg = featureConfig(raw.voxelSize, { sigmas, features, dims: dims as 2 | 3 | undefined });
+      const bounds = opts.bounds ? parseBounds(opts.bounds, '--bounds') : undefined;
+      const zExtent = Math.min(raw.offset[2] + raw.shape[2], labels.offset[2] + labels.shape[2], bounds?.max[2] ?? Infinity)
+        - Math.max(raw.offset[2], labels.offset[2], bounds?.min[2] ?? -Infinity);
+      const cfg = featureConfig(raw.voxelSize, { sigmas, features, dims: (dims as 2 | 3 | undefined) ?? defaultDims(raw.voxelSize, zExtent) });
+      const warnings: string[] = [];
+      if (!voxelSize && raw.voxelSize.every((v) => v === 1) && zExtent > 1) {
+        warnings.push(`${opts.raw} records no voxel size (read as 1,1,1 nm), so features are ${cfg.dims}-D; pass --voxel-size (e.g. 4,4,50 for serial-section TEM: 2-D features per section; 8,8,8 for FIB-SEM: 3-D)`);
+      }
+      if (opts.classes && opts.gt) throw new UsageError('--classes applies to --labels, not --gt');
       const progress = createProgress({ json: opts.json });
       try {
         const { model, report } = await trainPixelClassifier(raw, labels, {
@@ -71,15 +80,18 @@ export function register(program: Command): Command {
             minSamplesLeaf: int(opts.minLeaf, '--min-leaf', 1),
           },
           threads: int(opts.threads, '--threads', 1),
-          bounds: opts.bounds ? parseBounds(opts.bounds, '--bounds') : undefined,
+          bounds,
+          classes: opts.classes ? String(opts.classes).split(',').map((v: string) => v.trim()) : undefined,
           seed: int(opts.seed, '--seed', 0),
           progress,
         });
         await model.save(opts.output);
-        const result = { model: path.resolve(opts.output), ...report, featureConfig: cfg, outputs: model.meta.outputs };
+        warnings.push(...report.warnings);
+        for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs };
         emit(opts, result, () =>
           [
-            `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D), classes ${report.classes.join(', ')}`,
+            `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,
             `samples per class: ${report.samplesPerClass.join(', ')} (labelled voxels ${report.labelledVoxels.join(', ')})`,
             `features ${report.seconds.features.toFixed(1)} s, training ${report.seconds.training.toFixed(1)} s`,
             `top features: ${report.importances.slice(0, 5).map((f) => `${f.feature} ${f.importance.toFixed(3)}`).join(', ')}`,

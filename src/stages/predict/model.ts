@@ -26,6 +26,15 @@ export interface PixelModelMeta {
   outputs: string[];
   rawDtype: string;
   voxelSize: Vec3;
+  /** Intensity percentiles of the training raw at the sampled voxels (absent in older models). */
+  rawStats?: RawStats;
+}
+
+/** Intensity percentiles (1st, 50th, 99th). */
+export interface RawStats {
+  p1: number;
+  p50: number;
+  p99: number;
 }
 
 export class PixelModel {

@@ -4,13 +4,14 @@
  * or uint8 (round(255 p)), one channel per class, or one channel P(boundary) for `--gt` models.
  */
 import { promises as fs } from 'node:fs';
-import { type Box, type Vec3, boxContains, boxShape, boxToString } from '../../core/box.js';
+import { type Box, type Vec3, box, boxContains, boxShape, boxToString } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { computeFeatures, featureCount, featureMargin } from './features.js';
 import { PixelModel } from './model.js';
-import { toFloat32 } from './training.js';
+import { assertFinite, intensityMismatch, rawStats, toFloat32 } from './training.js';
+import type { VolumeSource } from '../../formats/source.js';
 
 export type OutputDtype = 'float32' | 'uint8';
 
@@ -22,6 +23,7 @@ export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box;
   const target = opts.box ?? raw.box;
   if (!boxContains(raw.box, target)) throw new UsageError(`prediction box (${boxToString(target)}) is outside the raw block (${boxToString(raw.box)})`);
   if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one`);
+  assertFinite(raw);
   const cfg = model.meta.featureConfig;
   const F = featureCount(cfg);
   const rs = raw.shape;
@@ -114,4 +116,41 @@ export function predictPixelsTask(o: {
     // features dominate: all channels over the read box, plus ~12 float32 temporaries
     memoryPerBlock: readVoxels * (featureCount(cfg) + 12) * 4,
   };
+}
+
+/**
+ * Checks before predicting `raw` with `model`: an error for a voxel size the model was not trained
+ * on (unless `allowVoxelSize`), warnings for another dtype, intensities unlike the training raw's
+ * (sampled from a central box), and a 3-D model on a single section.
+ */
+export async function checkRawForModel(model: PixelModel, raw: VolumeSource, opts: { allowVoxelSize?: boolean } = {}): Promise<string[]> {
+  const warnings: string[] = [];
+  if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; a pixel classifier needs one (pick one with ?channel=N)`, raw.url);
+  if (raw.dtype === 'uint64') throw new UsageError('raw is uint64; expected an image (uint8, uint16, float32...)', raw.url);
+  const mv = model.meta.voxelSize;
+  if (mv && mv.some((v, a) => Math.abs(v - raw.voxelSize[a]) > 0.01 * v)) {
+    const text = `the model was trained on voxels of [${mv}] nm but the raw volume has [${raw.voxelSize}] nm: features are measured in voxels, so the model sees structures at another scale`;
+    if (!opts.allowVoxelSize) throw new UsageError(`${text}; pass --voxel-size ${mv.join(',')} if it is the same kind of data with a missing/wrong voxel size, or --allow-voxel-size to predict anyway`, raw.url);
+    warnings.push(text);
+  }
+  if (model.meta.featureConfig.dims === 3 && raw.shape[2] === 1) {
+    warnings.push('the model uses 3-D features but the raw is a single section: train a 2-D model (--dims 2) for 2-D images');
+  }
+  if (model.meta.rawDtype && model.meta.rawDtype !== raw.dtype) {
+    warnings.push(`the model was trained on ${model.meta.rawDtype} raw, this raw is ${raw.dtype}`);
+  }
+  if (model.meta.rawStats) {
+    const s = raw.shape;
+    const want: Vec3 = [Math.min(s[0], 256), Math.min(s[1], 256), Math.min(s[2], 4)];
+    const min: Vec3 = [0, 1, 2].map((a) => raw.offset[a] + Math.floor((s[a] - want[a]) / 2)) as unknown as Vec3;
+    const v = await raw.read(box(min, [min[0] + want[0], min[1] + want[1], min[2] + want[2]]));
+    const d = v.data as ArrayLike<number>;
+    const step = Math.max(1, Math.floor(d.length / 65536));
+    const vals: number[] = [];
+    for (let i = 0; i < d.length; i += step) if (Number.isFinite(d[i])) vals.push(d[i]);
+    const now = rawStats(vals);
+    const w = now && intensityMismatch(model.meta.rawStats, now);
+    if (w) warnings.push(w);
+  }
+  return warnings;
 }

@@ -10,7 +10,7 @@
  * RNG; features are computed blockwise (with the exact context margin and the raw volume's own
  * borders), so a training voxel sees exactly the features prediction computes for it.
  */
-import { type Box, type Vec3, box, boxIntersect, boxIsEmpty, boxShape, boxToString } from '../../core/box.js';
+import { type Box, type Vec3, box, boxIntersect, boxIsEmpty, boxShape, boxToString, boxVoxels } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import type { Progress } from '../../core/progress.js';
 import { silentProgress } from '../../core/progress.js';
@@ -19,7 +19,7 @@ import type { VolumeSource } from '../../formats/source.js';
 import { type ForestParams, makeRng } from '../../ml/forest.js';
 import { trainForest } from '../../ml/forest-parallel.js';
 import { type FeatureConfig, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
-import { PixelModel, type PixelModelMeta } from './model.js';
+import { PixelModel, type PixelModelMeta, type RawStats } from './model.js';
 
 export interface TrainOptions {
   target: 'labels' | 'gt';
@@ -36,6 +36,10 @@ export interface TrainOptions {
   threads?: number;
   /** Train only inside this box (global voxels), e.g. the training slices. */
   bounds?: Box;
+  /** labels: exactly these label values are classes, in this order (others unlabelled), e.g. ['0', '255']. */
+  classes?: string[];
+  /** Voxels per label block read while scanning the labels (default 2^23; bounds memory). */
+  labelBlockVoxels?: number;
   seed?: number;
   progress?: Progress;
 }
@@ -50,6 +54,8 @@ export interface TrainReport {
   nodes: number;
   seconds: { features: number; training: number };
   importances: Array<{ feature: string; importance: number }>;
+  /** Things the user should know (labels that look dense with 0 unlabelled, ...). */
+  warnings: string[];
 }
 
 /** Copy any numeric volume to float32. */
@@ -190,9 +196,9 @@ export function sampleVoxels(cls: Int16Array, nClasses: number, perClass: number
 export async function featuresAt(
   raw: VolumeSource,
   region: Box,
-  index: Int32Array,
+  index: Int32Array | Float64Array,
   cfg: FeatureConfig,
-  opts: { blockShape?: Vec3; progress?: Progress } = {},
+  opts: { blockShape?: Vec3; progress?: Progress; rawOut?: Float32Array } = {},
 ): Promise<Float32Array> {
   const n = index.length;
   const F = featureCount(cfg);
@@ -228,8 +234,10 @@ export async function featuresAt(
     ), rawBox);
     const rv = await raw.read(rb);
     if (rv.channels !== 1) throw new UsageError(`raw has ${rv.channels} channels; the pixel classifier needs one`, raw.url);
+    assertFinite(rv, raw.url);
     const shape = rv.shape;
-    const feats = computeFeatures(toFloat32(rv), shape, cfg);
+    const rf = toFloat32(rv);
+    const feats = computeFeatures(rf, shape, cfg);
     const nv = shape[0] * shape[1] * shape[2];
     for (let r = p; r < q; r++) {
       const j = order[r];
@@ -239,6 +247,7 @@ export async function featuresAt(
       const gz_ = region.min[2] + Math.floor(i / (rs[0] * rs[1])) - rb.min[2];
       const v = gx_ + shape[0] * (gy_ + shape[1] * gz_);
       for (let f = 0; f < F; f++) x[f * n + j] = feats[f * nv + v];
+      if (opts.rawOut) opts.rawOut[j] = rf[v];
     }
     progress.increment();
     p = q;
@@ -247,14 +256,160 @@ export async function featuresAt(
   return x;
 }
 
-/** Train a pixel classifier from sources. */
+/** Throw a UsageError naming the first non-finite voxel of a float volume (global [x, y, z]). */
+export function assertFinite(v: Volume, where?: string): void {
+  if (v.dtype !== 'float32') return;
+  const d = v.data as Float32Array;
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i])) {
+      const n = v.voxels;
+      const j = i % n;
+      const [sx, sy] = v.shape;
+      const p = [v.box.min[0] + (j % sx), v.box.min[1] + (Math.floor(j / sx) % sy), v.box.min[2] + Math.floor(j / (sx * sy))];
+      throw new UsageError(`raw voxel [${p.join(',')}] is ${d[i]}; the pixel classifier needs finite intensities (replace NaN/Inf, e.g. by 0, before training or prediction)`, where);
+    }
+  }
+}
+
+export function rawStats(values: ArrayLike<number>): RawStats | undefined {
+  if (values.length === 0) return undefined;
+  const s = Float64Array.from(values).sort();
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  return { p1: at(0.01), p50: at(0.5), p99: at(0.99) };
+}
+
+/**
+ * Does raw with intensities `now` look like the training raw (`train`)? Returns a warning text when
+ * the median moved by more than the training 1-99 percentile span, or the span changed by more than 3x.
+ */
+export function intensityMismatch(train: RawStats, now: RawStats): string | undefined {
+  const span = Math.max(train.p99 - train.p1, 1e-12);
+  const nspan = Math.max(now.p99 - now.p1, 1e-12);
+  const ratio = nspan / span;
+  if (Math.abs(now.p50 - train.p50) <= span && ratio <= 3 && ratio >= 1 / 3) return undefined;
+  const f = (v: number): string => (Math.abs(v) >= 100 || v === Math.round(v) ? v.toFixed(0) : v.toPrecision(3));
+  return `raw intensities (1-99 percentiles ${f(now.p1)}..${f(now.p99)}, median ${f(now.p50)}) differ from the training raw's (${f(train.p1)}..${f(train.p99)}, median ${f(train.p50)}); the forest compares intensities directly, so rescale the data like the training data or retrain on it`;
+}
+
+/** 2 (per section) or 3-D features for raw of this voxel size whose training region has `zExtent` sections. */
+export function defaultDims(voxelSize: Vec3, zExtent: number): 2 | 3 {
+  if (zExtent <= 1) return 2;
+  return featureConfig(voxelSize).dims;
+}
+
+/** Maps label values to class ids block by block: first-seen order, or the order of an explicit list. */
+class LabelMapper {
+  readonly values: bigint[] = [];
+  readonly explicit: boolean;
+  /** Voxels with value 0 left unlabelled (sparse mode). */
+  zeros = 0;
+  constructor(
+    readonly dense: boolean,
+    classes: string[] | undefined,
+    readonly where: string,
+  ) {
+    this.explicit = !!classes;
+    for (const c of classes ?? []) {
+      let b: bigint;
+      try {
+        b = BigInt(c.trim());
+      } catch {
+        throw new UsageError(`--classes: ${JSON.stringify(c)} is not a whole-number label value`);
+      }
+      if (b < 0n) throw new UsageError(`--classes: label values are >= 0, got ${c}`);
+      if (this.values.includes(b)) throw new UsageError(`--classes: value ${c} is listed twice`);
+      this.values.push(b);
+    }
+    if (this.explicit && (this.values.length < 2 || this.values.length > 255)) {
+      throw new UsageError(`--classes: list 2..255 label values, got ${this.values.length}`);
+    }
+  }
+
+  map(lab: Volume, out: Int16Array): void {
+    if (lab.dtype === 'float32') {
+      throw new UsageError(`labels are ${lab.dtype}; expected an integer label volume (uint8, uint16, uint32, uint64)`, this.where);
+    }
+    if (lab.channels !== 1) throw new UsageError(`labels have ${lab.channels} channels; expected one`, this.where);
+    const data = lab.data as ArrayLike<number | bigint>;
+    const n = lab.voxels;
+    let last: number | bigint | undefined;
+    let id = -1;
+    let zero = false;
+    for (let i = 0; i < n; i++) {
+      const x = data[i];
+      if (x !== last) {
+        last = x;
+        const b = typeof x === 'bigint' ? x : BigInt(x);
+        zero = b === 0n;
+        if (this.explicit) id = this.values.indexOf(b);
+        else if (!this.dense && zero) id = -1;
+        else {
+          id = this.values.indexOf(b);
+          if (id < 0) {
+            if (this.values.length >= 255) {
+              throw new UsageError('more than 255 distinct label values: this looks like a segmentation, not class labels (use --gt for a neuron segmentation)', this.where);
+            }
+            id = this.values.push(b) - 1;
+          }
+        }
+      }
+      out[i] = id;
+      if (zero && id < 0) this.zeros++;
+    }
+  }
+
+  /** Class index of each id (sorted by value unless explicit) and the class values. */
+  order(): { perm: Int16Array; values: string[] } {
+    const ids = this.values.map((_, i) => i);
+    if (!this.explicit) ids.sort((a, b) => (this.values[a] < this.values[b] ? -1 : this.values[a] > this.values[b] ? 1 : 0));
+    const perm = new Int16Array(Math.max(1, this.values.length));
+    ids.forEach((id, k) => (perm[id] = k));
+    return { perm, values: ids.map((id) => String(this.values[id])) };
+  }
+}
+
+/** Label blocks tiling `region` (bounded memory: about 8M voxels each). */
+function labelBlocks(region: Box, budget: number): Box[] {
+  const rs = boxShape(region);
+  const side = Math.max(1, Math.min(1024, Math.floor(Math.sqrt(budget))));
+  const bx = Math.min(rs[0], side), by = Math.min(rs[1], side);
+  const bz = Math.max(1, Math.min(rs[2], Math.floor(budget / (bx * by))));
+  const out: Box[] = [];
+  for (let z = region.min[2]; z < region.max[2]; z += bz) {
+    for (let y = region.min[1]; y < region.max[1]; y += by) {
+      for (let x = region.min[0]; x < region.max[0]; x += bx) {
+        out.push(boxIntersect(box([x, y, z], [x + bx, y + by, z + bz]), region));
+      }
+    }
+  }
+  return out;
+}
+
+/** Uniform double in [0, 1) with 53 random bits. */
+function uniform(rng: () => number): number {
+  return (rng() + (rng() >>> 11) / 2097152) / 4294967296;
+}
+
+/** m distinct ranks out of [0, count), sorted (Floyd's algorithm; O(m)). */
+function chooseRanks(rng: () => number, count: number, m: number): Float64Array {
+  const chosen = new Set<number>();
+  for (let j = count - m; j < count; j++) {
+    const t = Math.floor(uniform(rng) * (j + 1));
+    chosen.add(chosen.has(t) ? j : t);
+  }
+  return Float64Array.from(chosen).sort();
+}
+
+/** Train a pixel classifier from sources. Labels are read blockwise (memory bounded by the block size and the sample count). */
 export async function trainPixelClassifier(
   raw: VolumeSource,
   labels: VolumeSource,
   opts: TrainOptions,
 ): Promise<{ model: PixelModel; report: TrainReport }> {
-  if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one`, raw.url);
+  if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one (pick one with ?channel=N)`, raw.url);
   if (raw.dtype === 'uint64') throw new UsageError('raw is uint64; expected an image (uint8, uint16, float32...)', raw.url);
+  if (opts.classes && opts.target !== 'labels') throw new UsageError('--classes applies to --labels, not --gt');
+  if (opts.classes && opts.dense) throw new UsageError('give --dense or --classes, not both (--classes lists the label values that are classes)');
   const rawBox = box(raw.offset, [raw.offset[0] + raw.shape[0], raw.offset[1] + raw.shape[1], raw.offset[2] + raw.shape[2]]);
   const labBox = box(labels.offset, [labels.offset[0] + labels.shape[0], labels.offset[1] + labels.shape[1], labels.offset[2] + labels.shape[2]]);
   let region = boxIntersect(rawBox, labBox);
@@ -262,28 +417,154 @@ export async function trainPixelClassifier(
   if (boxIsEmpty(region)) {
     throw new UsageError(`labels (${boxToString(labBox)}) do not overlap the raw volume (${boxToString(rawBox)})${opts.bounds ? ` within ${boxToString(opts.bounds)}` : ''}`, labels.url);
   }
-  const cfg = opts.featureConfig ?? featureConfig(raw.voxelSize);
-  const lab = await labels.read(region);
-  let cls: Int16Array;
-  let values: string[];
-  if (opts.target === 'gt') {
-    cls = classesFromSegmentation(lab, cfg.dims, { zeroIs: opts.zeroIs, width: opts.boundaryWidth });
-    values = ['interior', 'boundary'];
-  } else {
-    ({ cls, values } = classesFromLabels(lab, !!opts.dense, labels.url));
+  const warnings: string[] = [];
+  if (labels.channels !== 1) throw new UsageError(`labels have ${labels.channels} channels; expected one (pick one with ?channel=N)`, labels.url);
+  const rs = boxShape(region);
+  const cfg = opts.featureConfig ?? featureConfig(raw.voxelSize, { dims: defaultDims(raw.voxelSize, rs[2]) });
+  if (cfg.dims === 3 && rs[2] < 2 * featureMargin(cfg)[2] + 1 && rawBox.max[2] - rawBox.min[2] < 2 * featureMargin(cfg)[2] + 1) {
+    warnings.push(`3-D features on a volume of only ${raw.shape[2]} sections: most of the z context is mirrored; pass --dims 2 (or the real --voxel-size) if the sections are thicker than the pixels`);
   }
+  const mapper = new LabelMapper(!!opts.dense, opts.classes, labels.url);
+  const blocks = labelBlocks(region, opts.labelBlockVoxels ?? 1 << 23);
+  const halo = opts.target === 'gt' ? (opts.boundaryWidth ?? 1) : 0;
+  // per-block class ids (gt: 0 interior, 1 boundary; labels: mapper ids)
+  const blockIds = async (b: Box): Promise<Int16Array> => {
+    const shape = boxShape(b);
+    const ids = new Int16Array(shape[0] * shape[1] * shape[2]);
+    if (opts.target === 'labels') {
+      mapper.map(await labels.read(b), ids);
+      return ids;
+    }
+    // gt: read with a halo so interfaces on block faces are seen
+    const g = boxIntersect(box(
+      [b.min[0] - halo, b.min[1] - halo, b.min[2] - (cfg.dims === 3 ? halo : 0)],
+      [b.max[0] + halo, b.max[1] + halo, b.max[2] + (cfg.dims === 3 ? halo : 0)],
+    ), labBox);
+    const seg = await labels.read(g);
+    if (seg.channels !== 1) throw new UsageError(`labels have ${seg.channels} channels; expected one`, labels.url);
+    const all = classesFromSegmentation(seg, cfg.dims, { zeroIs: opts.zeroIs, width: opts.boundaryWidth });
+    const gs = boxShape(g);
+    const ox = b.min[0] - g.min[0], oy = b.min[1] - g.min[1], oz = b.min[2] - g.min[2];
+    for (let z = 0, o = 0; z < shape[2]; z++) {
+      for (let y = 0; y < shape[1]; y++, o += shape[0]) {
+        const s = ox + gs[0] * (oy + y + gs[1] * (oz + z));
+        ids.set(all.subarray(s, s + shape[0]), o);
+      }
+    }
+    return ids;
+  };
+  // pass 1: count every class id per block
+  const progress = opts.progress ?? silentProgress;
+  const MAXK = 256;
+  const blockCounts = new Float64Array(blocks.length * MAXK);
+  const counts = new Float64Array(MAXK);
+  progress.start(blocks.length, 'scanning labels');
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const ids = await blockIds(blocks[bi]);
+    const base = bi * MAXK;
+    for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) blockCounts[base + ids[i]]++;
+    progress.increment();
+  }
+  progress.stop();
+  for (let bi = 0; bi < blocks.length; bi++) for (let k = 0; k < MAXK; k++) counts[k] += blockCounts[bi * MAXK + k];
+  let values: string[];
+  let perm: Int16Array;
+  if (opts.target === 'gt') {
+    values = ['interior', 'boundary'];
+    perm = Int16Array.of(0, 1);
+  } else ({ perm, values } = mapper.order());
   const K = values.length;
-  if (K === 0) throw new UsageError(`no labelled voxels in ${boxToString(region)} (0 means unlabelled; pass --dense if 0 is a class)`, labels.url);
+  const total = boxVoxels(region);
+  const labelledById = Array.from(counts.subarray(0, Math.max(K, 1)));
+  const labelled = new Array<number>(K).fill(0);
+  for (let id = 0; id < K; id++) labelled[perm[id]] = labelledById[id];
+  const nLabelled = labelled.reduce((a, b) => a + b, 0);
+  const hint0 = 'if 0 is a class (ISBI 2012 labels: 0 = membrane, 255 = interior) pass --dense or --classes 0,255';
+  if (K === 0 || nLabelled === 0) {
+    throw new UsageError(
+      opts.target === 'gt'
+        ? `no labelled voxels in ${boxToString(region)}: the segmentation is all 0 and --zero-is unlabelled`
+        : `no labelled voxels in ${boxToString(region)} (0 means unlabelled${mapper.zeros > 0 ? `; ${hint0}` : '; pass --dense if 0 is a class'})`,
+      labels.url,
+    );
+  }
+  if (opts.target === 'labels' && opts.classes) {
+    const missing = values.filter((_, k) => labelled[k] === 0);
+    if (missing.length) throw new UsageError(`--classes ${values.join(',')}: value(s) ${missing.join(',')} do not occur in ${boxToString(region)}`, labels.url);
+  }
+  if (opts.target === 'labels' && !opts.dense && !opts.classes && mapper.zeros >= 0.01 * total && nLabelled >= 0.5 * total) {
+    warnings.push(`labels look dense (${((100 * nLabelled) / total).toFixed(1)}% labelled) but value 0 (${((100 * mapper.zeros) / total).toFixed(1)}% of voxels) is read as "unlabelled" and not learned; ${hint0}`);
+  }
+  const present = labelled.filter((c) => c > 0).length;
+  if (present < 2) {
+    const which = values.map((v, k) => `${v}: ${labelled[k]} voxels`).join(', ');
+    let hint = '';
+    if (opts.target === 'labels' && !opts.dense && mapper.zeros > 0) hint = `; value 0 (${mapper.zeros} voxels) is unlabelled: ${hint0}`;
+    else if (opts.target === 'labels' && opts.dense) hint = '; a dense label image needs at least two different values';
+    else if (opts.target === 'gt') hint = '; the segmentation has no interfaces between ids here (one id only?)';
+    throw new UsageError(`need labelled voxels of at least two classes to train, found ${which}${hint}`, labels.url);
+  }
+  // pass 2: the same number of samples of every class, uniformly among its voxels (seeded)
   const maxSamples = opts.maxSamples ?? 200_000;
   const seed = opts.seed ?? opts.forest?.seed ?? 0;
-  const s = sampleVoxels(cls, K, Math.max(1, Math.floor(maxSamples / K)), seed);
-  const present = s.counts.filter((c) => c > 0).length;
-  if (present < 2) {
-    const which = s.counts.map((c, k) => `${values[k]}: ${c}`).join(', ');
-    throw new UsageError(`need labelled voxels of at least two classes to train, found ${which}`, labels.url);
+  const perClass = Math.max(1, Math.floor(maxSamples / K));
+  const rng = makeRng(seed, 0x5a3);
+  const wanted: (Float64Array | null)[] = [];
+  const perId = new Int32Array(K);
+  for (let id = 0; id < K; id++) {
+    const c = labelledById[id];
+    const m = Math.min(perClass, c);
+    perId[id] = m;
+    wanted.push(m === c ? null : chooseRanks(rng, c, m));
   }
+  const nSamples = perId.reduce((a, b) => a + b, 0);
+  const index = new Float64Array(nSamples);
+  const y = new Uint8Array(nSamples);
+  const seen = new Float64Array(K);
+  const ptr = new Int32Array(K);
+  let ns = 0;
+  progress.start(blocks.length, 'sampling labels');
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const base = bi * MAXK;
+    // skip blocks that hold no chosen voxel
+    let any = false;
+    for (let id = 0; id < K && !any; id++) {
+      const c = blockCounts[base + id];
+      if (c === 0 || ptr[id] >= perId[id]) continue;
+      const w = wanted[id];
+      any = !w || w[ptr[id]] < seen[id] + c;
+    }
+    if (!any) {
+      for (let id = 0; id < K; id++) seen[id] += blockCounts[base + id];
+      progress.increment();
+      continue;
+    }
+    const b = blocks[bi];
+    const ids = await blockIds(b);
+    const bs = boxShape(b);
+    const ox = b.min[0] - region.min[0], oy = b.min[1] - region.min[1], oz = b.min[2] - region.min[2];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (id < 0) continue;
+      const w = wanted[id];
+      if (ptr[id] < perId[id] && (!w || w[ptr[id]] === seen[id])) {
+        const x = i % bs[0], yy = Math.floor(i / bs[0]) % bs[1], z = Math.floor(i / (bs[0] * bs[1]));
+        index[ns] = ox + x + rs[0] * (oy + yy + rs[1] * (oz + z));
+        y[ns++] = perm[id];
+        ptr[id]++;
+      }
+      seen[id]++;
+    }
+    progress.increment();
+  }
+  progress.stop();
+  if (ns !== nSamples) throw new Error(`internal: sampled ${ns} of ${nSamples} voxels (labels changed while reading?)`);
+  const samplesPerClass = new Array<number>(K).fill(0);
+  for (let id = 0; id < K; id++) samplesPerClass[perm[id]] = perId[id];
+
   const t0 = performance.now();
-  const x = await featuresAt(raw, region, s.index, cfg, { progress: opts.progress });
+  const rawAt = new Float32Array(nSamples);
+  const x = await featuresAt(raw, region, index, cfg, { progress: opts.progress, rawOut: rawAt });
   const t1 = performance.now();
   const outputs = opts.target === 'gt' ? ['boundary'] : values.map((v) => `class_${v}`);
   const meta: PixelModelMeta = {
@@ -296,9 +577,10 @@ export async function trainPixelClassifier(
     outputs,
     rawDtype: raw.dtype,
     voxelSize: raw.voxelSize,
+    rawStats: rawStats(rawAt),
   };
   const forest = await trainForest(
-    { x, nSamples: s.index.length, nFeatures: featureCount(cfg), layout: 'feature-major', y: s.cls, nClasses: K },
+    { x, nSamples, nFeatures: featureCount(cfg), layout: 'feature-major', y, nClasses: K },
     { seed, ...opts.forest },
     meta as unknown as Record<string, unknown>,
     { threads: opts.threads },
@@ -312,13 +594,14 @@ export async function trainPixelClassifier(
     report: {
       region,
       classes: values,
-      labelledVoxels: s.labelled,
-      samplesPerClass: s.counts,
+      labelledVoxels: labelled,
+      samplesPerClass,
       features: names.length,
       trees: forest.nTrees,
       nodes: forest.nNodes,
       seconds: { features: (t1 - t0) / 1000, training: (t2 - t1) / 1000 },
       importances,
+      warnings,
     },
   };
 }

@@ -5,6 +5,9 @@
 // columns as raw little-endian arrays (np.fromfile), and only its group-bys are timed.
 // Also times the library query connections()/connectionColumns() end to end (wall and CPU, median of 3);
 // CONNECTOME_BENCH_BASELINE=<module path> times that module's connections() too (before/after).
+// connectionColumns() reads the store's pair table (`connections`, kept by the inserts); the
+// same call with the pair table renamed away times the aggregate path (group-by + sort) in the
+// same run, and both must give identical columns; the pair table's full rebuild is timed too.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -75,7 +78,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       cz[i] = r() * 5e5;
     }
     const store = await ConnectomeStore.open(path.join(tmp, 'bench.duckdb'));
-    const out: Record<string, unknown> = { rows: N, cells: NCELL, connections_drawn: NCONN, types: NTYPE, machine: `${os.cpus().length} cores, shared (other engineers' jobs running)` };
+    const out: Record<string, unknown> = { rows: N, cells: NCELL, connections_drawn: NCONN, types: NTYPE, machine: `${os.cpus().length} cores, shared (other engineers' jobs running)`, loadavg_start: os.loadavg().map((x) => +x.toFixed(2)) };
     let t = performance.now();
     await store.insertColumns('synapses', { id, pre_pt_root_id: pre, post_pt_root_id: post, size, ctr_pt_position_x: cx, ctr_pt_position_y: cy, ctr_pt_position_z: cz }, N);
     out.insert_s = +((performance.now() - t) / 1000).toFixed(2);
@@ -124,7 +127,21 @@ export default async function bench(): Promise<Record<string, unknown>> {
       console.log(`${label}: ${r.wall} s wall, ${r.cpu} s CPU (median of 3; walls ${walls.map((w) => w.toFixed(2)).join(', ')})`);
       return r;
     };
-    const cc = await timeIt('connectionColumns() (typed arrays)', () => connectionColumns(store));
+    // the pair table: rebuilt in full (what the inserts above kept up to date incrementally)
+    t = performance.now();
+    const c0 = process.cpuUsage();
+    await store.refreshConnections();
+    out.pair_table_rebuild_s = +((performance.now() - t) / 1000).toFixed(3);
+    const cu0 = process.cpuUsage(c0);
+    out.pair_table_rebuild_cpu_s = +((cu0.user + cu0.system) / 1e6).toFixed(3);
+    console.log(`pair table rebuild (group-by + sort into 'connections'): ${out.pair_table_rebuild_s} s wall, ${out.pair_table_rebuild_cpu_s} s CPU`);
+    // the aggregate path (no pair table: group-by of the synapses + sort, as before the pair table)
+    await store.run('ALTER TABLE connections RENAME TO connections_off');
+    const ca = await timeIt('connectionColumns() without the pair table (group-by + sort)', () => connectionColumns(store));
+    await store.run('ALTER TABLE connections_off RENAME TO connections');
+    out.connection_columns_aggregate_s = ca.wall;
+    out.connection_columns_aggregate_cpu_s = ca.cpu;
+    const cc = await timeIt('connectionColumns() (typed arrays, from the pair table)', () => connectionColumns(store));
     out.connection_columns_s = cc.wall;
     out.connection_columns_cpu_s = cc.cpu;
     const co = await timeIt('connections() (objects)', () => connections(store));
@@ -142,7 +159,10 @@ export default async function bench(): Promise<Record<string, unknown>> {
     const colsAgree =
       cols.length === Number(ours.pairs) && n2 === BigInt(ours.sum_n2 as bigint) && Math.abs(sz - Number(ours.size_sum)) < 1e-6 * sz &&
       objs.length === cols.length && objs[0].count === cols.count[0] && objs[objs.length - 1].post_pt_root_id === cols.post[cols.length - 1];
-    if (!colsAgree) throw new Error('connections()/connectionColumns() disagree with the group-by');
+    const agg = ca.res as Awaited<ReturnType<typeof connectionColumns>>;
+    const aggAgree = agg.length === cols.length && agg.pre.every((v, i) => v === cols.pre[i] && agg.post[i] === cols.post[i] && agg.count[i] === cols.count[i] && agg.size_sum[i] === cols.size_sum[i]);
+    if (!colsAgree || !aggAgree) throw new Error(`connections()/connectionColumns() disagree with the group-by (${colsAgree}, ${aggAgree})`);
+    const colStats = { pairs: cols.length, sum_n2: n2, size_sum: sz };
     if (process.env.CONNECTOME_BENCH_BASELINE) {
       // another module's connections() (e.g. the previous commit's query.ts) on the same store, for before/after
       const base = (await import(path.resolve(process.env.CONNECTOME_BENCH_BASELINE))) as { connections: typeof connections };
@@ -175,7 +195,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
       BigInt(ours.sum_n2 as bigint) === BigInt(ref.sum_n2) &&
       Math.abs(Number(ours.size_sum) - ref.size_sum) < 1e-6 * ref.size_sum &&
       m!.values.flat().reduce((a, b) => a + b, 0) === ref.matrix_total &&
-      m!.values[0][0] === ref.matrix_00;
+      m!.values[0][0] === ref.matrix_00 &&
+      colStats.pairs === ref.pairs && colStats.sum_n2 === BigInt(ref.sum_n2) && Math.abs(colStats.size_sum - ref.size_sum) < 1e-6 * ref.size_sum;
     out.pandas_groupby_s = +ref.groupby_s.toFixed(3);
     out.pandas_matrix_s = +ref.matrix_s.toFixed(3);
     out.pandas_groupby_cpu_s = +ref.groupby_cpu_s.toFixed(3);
@@ -183,7 +204,11 @@ export default async function bench(): Promise<Record<string, unknown>> {
     out.connections_cpu_ratio_pandas_over_ours = +(ref.groupby_cpu_s / (out.connections_cpu_s as number)).toFixed(2);
     out.matrix_ratio_pandas_over_ours = +(ref.matrix_s / (out.type_matrix_s as number)).toFixed(2);
     out.agree = agree;
+    out.loadavg_end = os.loadavg().map((x) => +x.toFixed(2));
+    out.connection_columns_cpu_ratio_pandas_over_ours = +(ref.groupby_cpu_s / (out.connection_columns_cpu_s as number)).toFixed(2);
+    out.connection_columns_wall_ratio_pandas_over_ours = +(ref.groupby_s / (out.connection_columns_s as number)).toFixed(2);
     console.log(`pandas group-by: ${out.pandas_groupby_s} s wall, ${out.pandas_groupby_cpu_s} s CPU (ratio pandas/ours ${out.groupby_ratio_pandas_over_ours}; CPU pandas group-by / our connections() ${out.connections_cpu_ratio_pandas_over_ours}); pandas type matrix: ${out.pandas_matrix_s} s (ratio ${out.matrix_ratio_pandas_over_ours}); results agree: ${agree}`);
+    console.log(`connectionColumns() from the pair table vs pandas group-by: ${out.connection_columns_wall_ratio_pandas_over_ours}x wall, ${out.connection_columns_cpu_ratio_pandas_over_ours}x CPU; load average ${JSON.stringify(out.loadavg_start)} -> ${JSON.stringify(out.loadavg_end)}`);
     if (!agree) throw new Error(`DuckDB and pandas disagree: ours ${JSON.stringify(ours, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}, pandas ${JSON.stringify(ref)}`);
     return out;
   } finally {

@@ -284,6 +284,7 @@ async function mergeTyped(store: ConnectomeStore, table: TableName, file: string
     const clash = await store.all(`SELECT t.${key} AS k, t._line AS l FROM _typed t SEMI JOIN ${table} s ON s.${key} = t.${key} ORDER BY t._line LIMIT 1`);
     if (clash.length) throw new FormatError(`line ${clash[0].l}: ${key} ${clash[0].k} is already in table ${table}`, file);
     await store.run(`INSERT INTO ${table} SELECT ${cols.join(', ')} FROM _typed ORDER BY ${table === 'synapses' ? 'pre_pt_root_id, post_pt_root_id, id' : '_line'}`);
+    if (table === 'synapses') await store.addToConnections('_typed');
     const n = await store.all('SELECT count(*) AS n FROM _typed');
     return { inserted: Number(n[0].n), updated: 0 };
   }

@@ -169,6 +169,15 @@ export function parseTableName(t: string): TableName {
 
 const U64_MAX = (1n << 64n) - 1n;
 
+/**
+ * The pair table: one row per connected (pre, post) pair of the synapses table with its synapse
+ * count `n` and summed `size_sum`, stored sorted by n desc, pre, post. Derived data, kept by the
+ * store's insert paths (live) and written with each materialized version (`connections_v<N>`,
+ * immutable like the version), so that per-pair counts are a scan, not a 10M-row group-by.
+ */
+export const PAIR_TABLE = 'connections';
+const PAIR_COLUMNS = 'pre_pt_root_id UBIGINT NOT NULL, post_pt_root_id UBIGINT NOT NULL, n BIGINT NOT NULL, size_sum DOUBLE NOT NULL';
+
 export class ConnectomeStore {
   private depth = 0;
   private constructor(
@@ -219,9 +228,77 @@ export class ConnectomeStore {
       'CREATE TABLE IF NOT EXISTS versions (version INTEGER NOT NULL, created_at TIMESTAMP NOT NULL, description VARCHAR, counts VARCHAR);',
       'CREATE TABLE IF NOT EXISTS wiring_meta (key VARCHAR NOT NULL, value VARCHAR);',
     );
+    const hadPairs = (await this.all(`SELECT 1 AS x FROM information_schema.tables WHERE table_name = '${PAIR_TABLE}'`)).length > 0;
+    ddl.push(`CREATE TABLE IF NOT EXISTS ${PAIR_TABLE} (${PAIR_COLUMNS});`);
     await this.connection.run(ddl.join('\n'));
     const meta = await this.all(`SELECT value FROM wiring_meta WHERE key = 'schema_version'`);
     if (meta.length === 0) await this.connection.run(`INSERT INTO wiring_meta VALUES ('schema_version', '1')`);
+    // A file written before the pair table existed: build it once (live and every version).
+    if (!hadPairs) {
+      await this.transaction(async () => {
+        await this.refreshConnections();
+        for (const v of await this.versions()) {
+          if (!(await this.hasTable(`${PAIR_TABLE}_v${v.version}`))) await this.writePairs(`${PAIR_TABLE}_v${v.version}`, `synapses_v${v.version}`);
+        }
+      });
+    }
+  }
+
+  private async hasTable(name: string): Promise<boolean> {
+    return (await this.all('SELECT 1 AS x FROM information_schema.tables WHERE table_name = $1', [name])).length > 0;
+  }
+
+  // ---------------------------------------------------------------- the pair table
+
+  /** (Re)write pair table `target` from the synapse rows of `source`, in pair order (count desc, pre, post). */
+  private async writePairs(target: string, source: string): Promise<void> {
+    await this.connection.run(
+      `CREATE OR REPLACE TABLE ${target} AS SELECT pre_pt_root_id, post_pt_root_id, count(*)::BIGINT AS n, coalesce(sum(size), 0)::DOUBLE AS size_sum
+       FROM ${source} GROUP BY 1, 2 ORDER BY n DESC, pre_pt_root_id, post_pt_root_id`,
+    );
+  }
+
+  /**
+   * Rebuild the live pair table from the live synapses. The store's own writes keep it up to
+   * date; call this after writing to `synapses` with raw SQL.
+   */
+  async refreshConnections(): Promise<void> {
+    await this.transaction(() => this.writePairs(PAIR_TABLE, 'synapses'));
+  }
+
+  /**
+   * Add the synapse rows of `batch` (a table or view with pre_pt_root_id, post_pt_root_id and
+   * size, just inserted into `synapses`) to the live pair table: the batch's pairs are merged
+   * with the existing ones and the table is rewritten in pair order. Call inside the insert's
+   * transaction.
+   */
+  async addToConnections(batch: string): Promise<void> {
+    const empty = Number((await this.all(`SELECT count(*) AS n FROM ${PAIR_TABLE}`))[0].n) === 0;
+    if (empty) {
+      await this.writePairs(PAIR_TABLE, batch);
+      return;
+    }
+    await this.connection.run(
+      `CREATE OR REPLACE TABLE ${PAIR_TABLE} AS SELECT pre_pt_root_id, post_pt_root_id, sum(n)::BIGINT AS n, sum(size_sum)::DOUBLE AS size_sum FROM (
+         SELECT pre_pt_root_id, post_pt_root_id, n, size_sum FROM ${PAIR_TABLE}
+         UNION ALL
+         SELECT pre_pt_root_id, post_pt_root_id, count(*)::BIGINT, coalesce(sum(size), 0)::DOUBLE FROM ${batch} GROUP BY 1, 2
+       ) GROUP BY 1, 2 ORDER BY n DESC, pre_pt_root_id, post_pt_root_id`,
+    );
+  }
+
+  /**
+   * The SQL name of the pair table (columns pre_pt_root_id, post_pt_root_id, n, size_sum; rows
+   * stored in pair order) for the live synapses or a version, or undefined when it is missing
+   * or does not account for exactly the synapses of that table (e.g. rows written by raw SQL
+   * without `refreshConnections`): the caller then aggregates the synapses itself.
+   */
+  async pairTableRef(version?: number): Promise<string | undefined> {
+    const syn = await this.tableRef('synapses', version);
+    const ref = version === undefined ? PAIR_TABLE : `${PAIR_TABLE}_v${version}`;
+    if (!(await this.hasTable(ref))) return undefined;
+    const r = await this.all(`SELECT (SELECT count(*) FROM ${syn}) AS a, (SELECT coalesce(sum(n), 0)::BIGINT FROM ${ref}) AS b`);
+    return BigInt(r[0].a as bigint) === BigInt(r[0].b as bigint) ? ref : undefined;
   }
 
   /** Run SQL and return rows as objects (UBIGINT/BIGINT as bigint, DOUBLE as number). */
@@ -386,6 +463,7 @@ export class ConnectomeStore {
       await this.checkUnique(table, cols, n, opts);
       const names = given.map((s) => s.name).join(', ');
       await this.connection.run(`INSERT INTO ${table} (${names}) SELECT ${names} FROM _stage_insert${order}`);
+      if (table === 'synapses') await this.addToConnections(cols.size === undefined ? '(SELECT *, NULL::DOUBLE AS size FROM _stage_insert)' : '_stage_insert');
       await this.connection.run('DROP TABLE _stage_insert');
     });
   }
@@ -444,6 +522,9 @@ export class ConnectomeStore {
         await this.connection.run(`CREATE TABLE ${t}_v${v} AS SELECT * FROM ${t} ORDER BY ${ord}`);
         counts[t] = await this.count(t);
       }
+      if ((await this.pairTableRef()) === undefined) await this.writePairs(PAIR_TABLE, 'synapses');
+      // the live pair table is stored in pair order; the copy keeps it (insertion order)
+      await this.connection.run(`CREATE TABLE ${PAIR_TABLE}_v${v} AS SELECT * FROM ${PAIR_TABLE}`);
       const created = new Date().toISOString();
       await this.connection.run('INSERT INTO versions VALUES ($1, $2::TIMESTAMP, $3, $4)', [
         v,
@@ -550,6 +631,7 @@ export class ConnectomeStore {
         );
       }
       await this.connection.run('DROP TABLE IF EXISTS _import_raw');
+      if (table === 'synapses') await this.writePairs(PAIR_TABLE, 'synapses');
       return (await this.count(table)) - before;
     });
   }

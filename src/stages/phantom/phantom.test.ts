@@ -7,8 +7,8 @@ import { UsageError } from '../../core/errors.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import { generatePhantom } from './generate.js';
-import { CONNECTION_RULES, COMPARTMENT, type CellType, buildModel, getModel } from './model.js';
-import { smearedGaussian } from './raster.js';
+import { CONNECTION_RULES, COMPARTMENT, type CellType, type PhantomModel, buildModel, buildTile } from './model.js';
+import { rasterize, smearedGaussian } from './raster.js';
 import { PHANTOM_LAYERS, type PhantomParams, buildTables, phantomBlock, sectionArtefacts } from './tasks.js';
 
 const block = (params: PhantomParams, box: Box = boxFromShape(params.size)) =>
@@ -17,6 +17,11 @@ const block = (params: PhantomParams, box: Box = boxFromShape(params.size)) =>
 // One medium block shared by the statistics tests.
 const P: PhantomParams = { seed: 7, size: [192, 192, 32], voxelSize: [8, 8, 30] };
 let stats: ReturnType<typeof block>;
+let model: PhantomModel;
+const getModel = (p: PhantomParams) => {
+  expect(p).toBe(P);
+  return (model ??= buildModel(P));
+};
 beforeAll(() => {
   stats = block(P);
 });
@@ -45,11 +50,34 @@ describe('phantom model', () => {
       expect(rule?.[pre], `${pre} -> ${post} ${s.kind}`).toBeGreaterThan(0);
       // spines only receive excitatory input; basket axons only hit shafts and somata
       if (pre === 'basket') expect(s.kind).not.toBe('spine');
-      if (s.kind === 'spine') expect(m.pcomp[s.targetPrim]).toBe(COMPARTMENT.spineHead);
+      if (s.kind === 'spine') expect(s.targetComp).toBe(COMPARTMENT.spineHead);
       kinds.add(`${pre}->${post}`);
     }
     expect(kinds.has('basket->pyramidal') || kinds.has('basket->stellate')).toBe(true);
     expect(kinds.has('pyramidal->pyramidal') || kinds.has('stellate->pyramidal')).toBe(true);
+  });
+
+  it('is local: the model of a box does not depend on the volume around it; tile ids are unique', () => {
+    const box: Box = { min: [300, 200, 100], max: [364, 232, 108] };
+    const a = buildModel({ seed: 5, size: [1024, 1024, 250], voxelSize: [8, 8, 30] }, box);
+    const b = buildModel({ seed: 5, size: [4096, 4096, 250], voxelSize: [8, 8, 30] }, box);
+    expect(a.nPrims).toBeGreaterThan(100);
+    expect(Buffer.from(a.pa.buffer).equals(Buffer.from(b.pa.buffer))).toBe(true);
+    expect(a.cells.map((c) => c.id)).toEqual(b.cells.map((c) => c.id));
+    expect([...a.primItems]).toEqual([...b.primItems]);
+    const ids = { cells: new Set<bigint>(), synapses: new Set<bigint>(), organelles: new Set<bigint>() };
+    let n = { cells: 0, synapses: 0, organelles: 0 };
+    for (let i = -1; i <= 1; i++) {
+      for (let j = -1; j <= 1; j++) {
+        const t = buildTile(5, i, j, i * j);
+        for (const k of ['cells', 'synapses', 'organelles'] as const) {
+          for (const x of t[k]) ids[k].add(x.id);
+          n = { ...n, [k]: n[k] + t[k].length };
+        }
+      }
+    }
+    expect(n.synapses).toBeGreaterThan(20);
+    for (const k of ['cells', 'synapses', 'organelles'] as const) expect(ids[k].size, k).toBe(n[k]);
   });
 
   it('rejects bad options', () => {
@@ -123,6 +151,14 @@ describe('phantom block', () => {
     const byId = new Map(m.synapses.map((s) => [s.id, s]));
     const tables = buildTables(P, [{ data: stats.data }]);
     expect(tables.synapses.length).toBeGreaterThanOrEqual(2);
+    // labels over the volume grown by the neighbourhood checked, so clefts at its faces are checked too
+    const grownBox: Box = { min: [-2, -2, -1], max: [sx + 2, sy + 2, sz + 1] };
+    const gm = buildModel(P, grownBox);
+    const gl = rasterize(gm, grownBox, false).cell;
+    const around = (x: number, y: number, z: number): bigint => {
+      const c = gl[x + 2 + (sx + 4) * (y + 2 + (sy + 4) * (z + 1))];
+      return c < 0 ? 0n : gm.cells[c].id;
+    };
     const seen = new Map<bigint, number>();
     for (let z = 0; z < sz; z++) {
       for (let y = 0; y < sy; y++) {
@@ -140,11 +176,7 @@ describe('phantom block', () => {
           for (let dz = -1; dz <= 1; dz++) {
             for (let dy = -2; dy <= 2; dy++) {
               for (let dx = -2; dx <= 2; dx++) {
-                const xx = x + dx;
-                const yy = y + dy;
-                const zz = z + dz;
-                if (xx < 0 || yy < 0 || zz < 0 || xx >= sx || yy >= sy || zz >= sz) continue;
-                const l = n[xx + sx * (yy + sy * zz)];
+                const l = around(x + dx, y + dy, z + dz);
                 if (l === pre) hasPre = true;
                 if (l === post) hasPost = true;
               }

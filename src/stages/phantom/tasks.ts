@@ -1,13 +1,14 @@
 /**
- * The phantom's block function (pure: one block from the global model) and the pieces the command
- * needs around it: the layers to create, the task, and the tables built from the blocks' data.
+ * The phantom's block function (pure: one block from the model of its box) and the pieces the
+ * command needs around it: the layers to create, the task, and the tables merged from the blocks'
+ * data (rows keyed by id, so no thread ever needs the whole volume's model).
  */
 import { type Box, type Vec3, boxFromShape, boxGrow, boxShape } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
 import { gaussianFilter, gaussianMargin } from '../../kernels/filters.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import type { CellRow, OrganelleRow, SynapseRow } from '../../connectome/store.js';
-import { type PhantomModel, type PhantomOptions, getModel, hash4, rng } from './model.js';
+import { CELL_TYPES, type CellType, type PhantomModel, type PhantomOptions, buildModel, hash4, rng } from './model.js';
 import { rasterize } from './raster.js';
 
 export interface PhantomParams extends PhantomOptions {
@@ -55,14 +56,18 @@ export function sectionArtefacts(p: PhantomParams): SectionArtefacts {
   return { shift, missing };
 }
 
-/** Per-block statistics sent back through the scheduler (indices into the model, counts within the block). */
+/**
+ * Per-block statistics sent back through the scheduler: one row per cell, synapse and organelle
+ * with voxels in the block, keyed by id (decimal string) and carrying what the tables need, so
+ * the tables are merged from the rows alone. Positions in nm.
+ */
 export interface PhantomBlockData {
-  /** [cell index, voxels] */
-  cells: number[][];
-  /** [synapse index, cleft voxels, squared distance of the closest cleft voxel to the contact, x, y, z of it] */
-  synapses: number[][];
-  /** [organelle index, voxels] */
-  organelles: number[][];
+  /** [cell id, voxels, type index (CELL_TYPES), soma x, y, z] */
+  cells: Array<[string, number, number, number, number, number]>;
+  /** [synapse id, cleft voxels, squared distance of the closest cleft voxel to the contact, x, y, z of it (voxels), pre id, post id, pre type index, pre point x, y, z, post point x, y, z] */
+  synapses: Array<[string, number, number, number, number, number, string, string, number, number, number, number, number, number, number]>;
+  /** [organelle id, voxels, kind (0 mitochondrion, 1 vesicle cloud), host cell id, centre x, y, z] */
+  organelles: Array<[string, number, number, string, number, number, number]>;
   ecs: number;
   voxels: number;
 }
@@ -105,7 +110,6 @@ function idTables(m: PhantomModel) {
  */
 export function phantomBlock(ctx: BlockContext<PhantomParams>): BlockResult {
   const p = ctx.params;
-  const m = getModel(p);
   const box = ctx.box;
   const vs = p.voxelSize;
   const sigma = blurSigma(vs);
@@ -113,6 +117,7 @@ export function phantomBlock(ctx: BlockContext<PhantomParams>): BlockResult {
   const maxShift = Math.max(0, ...art.shift.map(([dx, dy]) => Math.max(Math.abs(dx), Math.abs(dy))));
   const margin = gaussianMargin(sigma);
   const big = boxGrow(box, [margin[0] + maxShift, margin[1] + maxShift, margin[2]]);
+  const m = buildModel(p, big);
   const f = rasterize(m, big, true);
   const shape = boxShape(big);
   const blurred = gaussianFilter(f.raw!, shape, sigma, 0, { mode: 'reflect' });
@@ -179,9 +184,29 @@ export function phantomBlock(ctx: BlockContext<PhantomParams>): BlockResult {
     }
   }
   const data: PhantomBlockData = { cells: [], synapses: [], organelles: [], ecs, voxels: sx * sy * sz };
-  cellCount.forEach((n, i) => n > 0 && data.cells.push([i, n]));
-  orgCount.forEach((n, i) => n > 0 && data.organelles.push([i, n]));
-  synCount.forEach((n, i) => n > 0 && data.synapses.push([i, n, synBest[i], synAt[3 * i], synAt[3 * i + 1], synAt[3 * i + 2]]));
+  const typeIndex = (t: CellType) => CELL_TYPES.indexOf(t);
+  cellCount.forEach((n, i) => {
+    if (n > 0) {
+      const c = m.cells[i];
+      data.cells.push([c.id.toString(), n, typeIndex(c.type), c.soma[0], c.soma[1], c.soma[2]]);
+    }
+  });
+  orgCount.forEach((n, i) => {
+    if (n > 0) {
+      const g = m.organelles[i];
+      data.organelles.push([g.id.toString(), n, g.kind === 'mitochondrion' ? 0 : 1, m.cells[g.host].id.toString(), (g.a[0] + g.b[0]) / 2, (g.a[1] + g.b[1]) / 2, (g.a[2] + g.b[2]) / 2]);
+    }
+  });
+  synCount.forEach((n, i) => {
+    if (n > 0) {
+      const s = m.synapses[i];
+      data.synapses.push([
+        s.id.toString(), n, synBest[i], synAt[3 * i], synAt[3 * i + 1], synAt[3 * i + 2],
+        m.cells[s.pre].id.toString(), m.cells[s.post].id.toString(), typeIndex(m.cells[s.pre].type),
+        s.prePoint[0], s.prePoint[1], s.prePoint[2], s.postPoint[0], s.postPoint[1], s.postPoint[2],
+      ]);
+    }
+  });
   return { volumes: { raw, neurons, compartments, mitochondria, vesicles, clefts }, data };
 }
 
@@ -217,19 +242,20 @@ export interface PhantomTables {
 export const PARTNER_OFFSET_NM = 60;
 
 /**
- * Merge the blocks' data into table rows. Synapses: those with at least one cleft voxel, size =
- * cleft voxels, ctr_pt = the cleft voxel closest to the contact centre (ties: first in z, y, x
- * order), pre_pt / post_pt = PARTNER_OFFSET_NM from ctr_pt towards the bouton centre / the
- * point inside the target. Cells: those with at least one voxel.
+ * Merge the blocks' data into table rows, by id, in id order (so the result does not depend on
+ * the blocks' shape or order). Synapses: those with at least one cleft voxel, size = cleft
+ * voxels, ctr_pt = the cleft voxel closest to the contact centre (ties: first in z, y, x order),
+ * pre_pt / post_pt = PARTNER_OFFSET_NM from ctr_pt towards the bouton centre / the point inside
+ * the target. Cells: those with at least one voxel.
  */
 export function buildTables(p: PhantomParams, blocks: Array<{ data: unknown }>): PhantomTables {
-  const m = getModel(p);
   const vs = p.voxelSize;
-  const cellCount = new Float64Array(m.cells.length);
-  const orgCount = new Float64Array(m.organelles.length);
-  const synCount = new Float64Array(m.synapses.length);
-  const synBest = new Float64Array(m.synapses.length).fill(Infinity);
-  const synAt: Array<[number, number, number]> = new Array(m.synapses.length);
+  type CellAcc = { n: number; row: PhantomBlockData['cells'][number] };
+  type SynAcc = { n: number; best: number; at: [number, number, number]; row: PhantomBlockData['synapses'][number] };
+  type OrgAcc = { n: number; row: PhantomBlockData['organelles'][number] };
+  const cellAcc = new Map<string, CellAcc>();
+  const synAcc = new Map<string, SynAcc>();
+  const orgAcc = new Map<string, OrgAcc>();
   let ecs = 0;
   let voxels = 0;
   const before = (a: readonly number[], b: readonly number[]) => a[2] < b[2] || (a[2] === b[2] && (a[1] < b[1] || (a[1] === b[1] && a[0] < b[0])));
@@ -237,24 +263,39 @@ export function buildTables(p: PhantomParams, blocks: Array<{ data: unknown }>):
     const d = data as PhantomBlockData;
     ecs += d.ecs;
     voxels += d.voxels;
-    for (const [i, n] of d.cells) cellCount[i] += n;
-    for (const [i, n] of d.organelles) orgCount[i] += n;
-    for (const [i, n, best, x, y, z] of d.synapses) {
-      synCount[i] += n;
-      if (best < synBest[i] || (best === synBest[i] && before([x, y, z], synAt[i]))) {
-        synBest[i] = best;
-        synAt[i] = [x, y, z];
+    for (const row of d.cells) {
+      const acc = cellAcc.get(row[0]);
+      if (acc) acc.n += row[1];
+      else cellAcc.set(row[0], { n: row[1], row });
+    }
+    for (const row of d.organelles) {
+      const acc = orgAcc.get(row[0]);
+      if (acc) acc.n += row[1];
+      else orgAcc.set(row[0], { n: row[1], row });
+    }
+    for (const row of d.synapses) {
+      const [id, n, best, x, y, z] = row;
+      const acc = synAcc.get(id);
+      if (!acc) synAcc.set(id, { n, best, at: [x, y, z], row });
+      else {
+        acc.n += n;
+        if (best < acc.best || (best === acc.best && before([x, y, z], acc.at))) {
+          acc.best = best;
+          acc.at = [x, y, z];
+        }
       }
     }
   }
+  const byId = <T>(m: Map<string, T>): Array<[bigint, T]> =>
+    [...m].map(([k, v]) => [BigInt(k), v] as [bigint, T]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const r3 = (v: readonly number[]): Vec3 => [Math.round(v[0] * 100) / 100, Math.round(v[1] * 100) / 100, Math.round(v[2] * 100) / 100];
-  const cells: CellRow[] = [];
-  m.cells.forEach((c, i) => {
-    if (cellCount[i] > 0) {
-      cells.push({ id: c.id, pt_position: r3(c.soma), cell_type: c.type, classification_system: 'phantom', volume: cellCount[i] * vs[0] * vs[1] * vs[2] });
-    }
-  });
-  const synapses: SynapseRow[] = [];
+  const cells: CellRow[] = byId(cellAcc).map(([id, { n, row }]) => ({
+    id,
+    pt_position: r3([row[3], row[4], row[5]]),
+    cell_type: CELL_TYPES[row[2]],
+    classification_system: 'phantom',
+    volume: n * vs[0] * vs[1] * vs[2],
+  }));
   // Partner points as CAVE and CREMI place them: just inside each partner, beside the cleft
   // (PARTNER_OFFSET_NM from the cleft centre towards the bouton centre / into the target), so
   // scores match detections by where the synapse is, not by the centres of bouton and spine.
@@ -264,25 +305,25 @@ export function buildTables(p: PhantomParams, blocks: Array<{ data: unknown }>):
     const k = len > 0 ? Math.min(PARTNER_OFFSET_NM, len) / len : 0;
     return [from[0] + d[0] * k, from[1] + d[1] * k, from[2] + d[2] * k];
   };
-  m.synapses.forEach((s, i) => {
-    if (synCount[i] === 0) return;
-    const at = synAt[i];
+  const synapses: SynapseRow[] = byId(synAcc).map(([id, { n, at, row }]) => {
     const ctr: Vec3 = [(at[0] + 0.5) * vs[0], (at[1] + 0.5) * vs[1], (at[2] + 0.5) * vs[2]];
-    synapses.push({
-      id: s.id,
-      pre_pt_root_id: m.cells[s.pre].id,
-      post_pt_root_id: m.cells[s.post].id,
-      pre_pt_position: r3(towards(ctr, s.prePoint)),
-      post_pt_position: r3(towards(ctr, s.postPoint)),
+    return {
+      id,
+      pre_pt_root_id: BigInt(row[6]),
+      post_pt_root_id: BigInt(row[7]),
+      pre_pt_position: r3(towards(ctr, [row[9], row[10], row[11]])),
+      post_pt_position: r3(towards(ctr, [row[12], row[13], row[14]])),
       ctr_pt_position: ctr,
-      size: synCount[i],
-      synapse_type: m.cells[s.pre].type === 'basket' ? 'inhibitory' : 'excitatory',
-    });
+      size: n,
+      synapse_type: CELL_TYPES[row[8]] === 'basket' ? 'inhibitory' : 'excitatory',
+    };
   });
-  const organelles: OrganelleRow[] = [];
-  m.organelles.forEach((g, i) => {
-    if (orgCount[i] === 0) return;
-    organelles.push({ id: g.id, kind: g.kind, pt_position: r3([(g.a[0] + g.b[0]) / 2, (g.a[1] + g.b[1]) / 2, (g.a[2] + g.b[2]) / 2]), size: orgCount[i], host_root_id: m.cells[g.host].id });
-  });
+  const organelles: OrganelleRow[] = byId(orgAcc).map(([id, { n, row }]) => ({
+    id,
+    kind: row[2] === 0 ? 'mitochondrion' : 'vesicle_cloud',
+    pt_position: r3([row[4], row[5], row[6]]),
+    size: n,
+    host_root_id: BigInt(row[3]),
+  }));
   return { cells, synapses, organelles, ecsVoxels: ecs, voxels };
 }

@@ -1,12 +1,13 @@
 /**
  * Seeded watershed (priority flood) on [x, y, z] volumes (x fastest: index = x + sx*(y + sy*z)).
  *
- * The flood follows scikit-image's `watershed(image, markers, connectivity=1)`: every seed voxel is
- * queued with its own value; the lowest queued voxel is taken first (ties: first queued, first
- * taken); each unlabelled neighbour takes the label of the voxel that reached it and is queued with its
- * own value. The queue is a bucket queue over values quantised to `levels` steps between the volume's
- * min and max (FIFO linked lists threaded through one Int32Array), so there is no heap and no
- * per-voxel allocation; results differ from skimage only where two values fall into the same bucket.
+ * The flood gives scikit-image's `watershed(image, markers, connectivity=1)` basins: seed voxels
+ * enter at their own value, the water rises, and each voxel takes the label of the neighbour that
+ * reaches it first (the one of lowest water level, i.e. minimax path cost from the seeds). It is
+ * computed by raster scans, not a priority queue (see floodScan): about 3x faster, and the labels
+ * differ from skimage's only where two fronts reach a voxel at the same level (tie-breaking; 99.99 %
+ * of voxels equal on the benchmark volume). `ties: 'fifo'` runs a bucket-queue flood in skimage's
+ * exact order instead (quantised to `levels` steps, default 65536).
  *
  * `twoD: true` floods every z section on its own (4-neighbourhood) — the 2-D-per-section mode for
  * anisotropic stacks; labels stay unique over the volume.
@@ -25,8 +26,16 @@ import { gaussianFilter } from './filters.js';
 export interface FloodOptions {
   /** Flood each z section separately (4-neighbourhood). Default false (3-D, 6-neighbourhood). */
   twoD?: boolean;
-  /** Quantisation steps of the bucket queue (default 65536). */
+  /**
+   * Quantise the values to this many steps between their min and max before flooding (default: the
+   * float values as they are; with ties 'fifo', 65536 steps).
+   */
   levels?: number;
+  /**
+   * Tie-breaking between fronts that reach a voxel at the same water level: 'any' (default, the scan
+   * flood: fast, any valid choice) or 'fifo' (bucket queue in scikit-image's exact order, ~3x slower).
+   */
+  ties?: 'any' | 'fifo';
   /** Voxels where mask is 0 are never flooded (stay 0). */
   mask?: Uint8Array;
 }
@@ -102,356 +111,418 @@ function quantiser(values: Float32Array, levels: number): { lo: number; scale: n
 }
 
 /**
- * Bucket-queue priority flood from the labelled voxels of `labels` (modified in place). Only voxels
- * with label 0 (and mask != 0) are flooded. `start` lists the voxels to queue first (default: all
- * labelled voxels in raster order).
+ * Priority flood from the labelled voxels of `labels` (modified in place): every unlabelled voxel
+ * that a seed reaches (through voxels with mask != 0) gets a label. Default (`ties: 'any'`): the
+ * scan flood (floodScan); `ties: 'fifo'`: the bucket-queue flood in scikit-image's exact order.
  */
-function flood(values: Float32Array, shape: Vec3, labels: Uint32Array, opts: FloodOptions, start?: Int32Array): void {
+function flood(values: Float32Array, shape: Vec3, labels: Uint32Array, opts: FloodOptions): void {
   const [sx, sy, sz] = shape;
   const n = sx * sy * sz;
   if (n === 0) return;
-  const levels = opts.levels ?? 65536;
-  if (!Number.isInteger(levels) || levels < 2 || levels > 1 << 24) throw new UsageError(`watershed: levels must be an integer in 2..2^24, got ${levels}`);
+  const levels = opts.levels;
+  if (levels !== undefined && (!Number.isInteger(levels) || levels < 2 || levels > 1 << 24)) throw new UsageError(`watershed: levels must be an integer in 2..2^24, got ${levels}`);
+  const ties = opts.ties ?? 'any';
+  if (ties !== 'any' && ties !== 'fifo') throw new UsageError(`watershed: ties must be 'any' or 'fifo', got ${String(ties)}`);
   const mask = opts.mask;
   if (mask && mask.length !== n) throw new UsageError(`watershed: mask has ${mask.length} elements, expected ${n}`);
-  // quantise once
-  const { lo, scale } = quantiser(values, levels);
-  if (!mask && levels <= 65536) {
-    floodFast(values, lo, scale, levels, shape, labels, !opts.twoD && sz > 1, start);
+  const useZ = !opts.twoD && sz > 1;
+  if (ties === 'fifo') {
+    floodFifo(values, shape, labels, levels ?? 65536, useZ, mask);
     return;
   }
+  if (levels === undefined && !mask) {
+    floodScan(values, shape, labels, useZ, false);
+    return;
+  }
+  // quantised values (level numbers) and/or +Infinity (never reached) under the mask
+  const f = new Float32Array(n);
+  const { lo, scale } = levels !== undefined ? quantiser(values, levels) : { lo: 0, scale: 0 };
+  const top = (levels ?? 2) - 1;
+  for (let i = 0; i < n; i++) {
+    let v = values[i];
+    if (levels !== undefined) {
+      const t = Math.floor((v - lo) * scale);
+      v = t >= 0 ? (t < top ? t : top) : t < 0 ? 0 : top; // NaN -> top
+    } else if (!(v < MAXF)) v = MAXF; // NaN, +Infinity
+    f[i] = mask && mask[i] === 0 ? Infinity : v;
+  }
+  floodScan(f, shape, labels, useZ, true);
+}
+
+/** The largest float32: NaN and +Infinity values are flooded as this value (+Infinity in floodScan's input means "never reached"). */
+const MAXF = 3.4028234663852886e38;
+
+/** A copy of an Int32Array twice as long (growing work buffers; rare, not per voxel). */
+function grow(a: Int32Array): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/** k of the neighbour (in [-x, +x, -y, +y, -z, +z] order, first on ties) with the lowest cost strictly below C[i], or -1. */
+function lowerNeighbour(C: Float32Array, i: number, x: number, y: number, z: number, sx: number, sy: number, sz: number, useZ: boolean): number {
+  const sxy = sx * sy;
+  let m = C[i];
+  let k = -1;
+  let t: number;
+  if (x > 0 && (t = C[i - 1]) < m) { m = t; k = 0; }
+  if (x + 1 < sx && (t = C[i + 1]) < m) { m = t; k = 1; }
+  if (y > 0 && (t = C[i - sx]) < m) { m = t; k = 2; }
+  if (y + 1 < sy && (t = C[i + sx]) < m) { m = t; k = 3; }
+  if (useZ) {
+    if (z > 0 && (t = C[i - sxy]) < m) { m = t; k = 4; }
+    if (z + 1 < sz && C[i + sxy] < m) k = 5;
+  }
+  return k;
+}
+
+/**
+ * For a plateau voxel i (no strictly lower neighbour): k of its first neighbour of the same cost that
+ * is an exit (labelled, or with a strictly lower neighbour) if every neighbour of the same cost is an
+ * exit (i is a plateau of one voxel, the common case: a dip of one voxel), else -1 (a larger plateau:
+ * resolvePlateau).
+ */
+function singleVoxelPlateauExit(C: Float32Array, labels: Uint32Array, i: number, x: number, y: number, z: number, sx: number, sy: number, sz: number, useZ: boolean): number {
+  const sxy = sx * sy;
+  const c = C[i];
+  let exit = -1;
+  for (let k = 0; k < 6; k++) {
+    let q: number;
+    let qx = x;
+    let qy = y;
+    let qz = z;
+    if (k === 0) { if (x === 0) continue; q = i - 1; qx--; }
+    else if (k === 1) { if (x + 1 >= sx) continue; q = i + 1; qx++; }
+    else if (k === 2) { if (y === 0) continue; q = i - sx; qy--; }
+    else if (k === 3) { if (y + 1 >= sy) continue; q = i + sx; qy++; }
+    else if (k === 4) { if (!useZ || z === 0) continue; q = i - sxy; qz--; }
+    else { if (!useZ || z + 1 >= sz) continue; q = i + sxy; qz++; }
+    if (C[q] !== c) continue;
+    if (labels[q] !== 0 || lowerNeighbour(C, q, qx, qy, qz, sx, sy, sz, useZ) >= 0) {
+      if (exit < 0) exit = k;
+    } else return -1;
+  }
+  return exit;
+}
+
+/** Work buffers of resolvePlateau, grown as needed. */
+interface PlateauBuffers { members: Int32Array; queue: Int32Array }
+
+/**
+ * Parents for the whole plateau (connected unlabelled voxels of equal cost with no strictly lower
+ * neighbour) containing u: breadth-first from the plateau voxels that touch a voxel of the same cost
+ * with a way down, so every plateau voxel points one step closer to an exit. dir = parent k + 1.
+ */
+function resolvePlateau(C: Float32Array, labels: Uint32Array, dir: Uint8Array, u: number, sx: number, sy: number, sz: number, useZ: boolean, bufs: PlateauBuffers): void {
+  const sxy = sx * sy;
+  const c = C[u];
+  let members = bufs.members;
+  let nm = 0;
+  members[nm++] = u;
+  dir[u] = 7; // 7 = plateau member without a parent yet; 8 + k = exit through neighbour k
+  for (let s = 0; s < nm; s++) {
+    const p = members[s];
+    const x = p % sx;
+    const t = (p - x) / sx;
+    const y = t % sy;
+    const z = (t - y) / sy;
+    let exit = -1;
+    for (let k = 0; k < 6; k++) {
+      let q: number;
+      let qx = x;
+      let qy = y;
+      let qz = z;
+      if (k === 0) { if (x === 0) continue; q = p - 1; qx--; }
+      else if (k === 1) { if (x + 1 >= sx) continue; q = p + 1; qx++; }
+      else if (k === 2) { if (y === 0) continue; q = p - sx; qy--; }
+      else if (k === 3) { if (y + 1 >= sy) continue; q = p + sx; qy++; }
+      else if (k === 4) { if (!useZ || z === 0) continue; q = p - sxy; qz--; }
+      else { if (!useZ || z + 1 >= sz) continue; q = p + sxy; qz++; }
+      if (C[q] !== c || dir[q] >= 7) continue;
+      // (a labelled voxel of the same cost is a seed or has a lower neighbour: plateaus are resolved whole)
+      if (labels[q] !== 0 || lowerNeighbour(C, q, qx, qy, qz, sx, sy, sz, useZ) >= 0) {
+        if (exit < 0) exit = k;
+        continue;
+      }
+      dir[q] = 7;
+      if (nm === members.length) bufs.members = members = grow(members);
+      members[nm++] = q;
+    }
+    if (exit >= 0) dir[p] = 8 + exit;
+  }
+  if (bufs.queue.length < nm) bufs.queue = new Int32Array(members.length) as Int32Array<ArrayBuffer>;
+  const queue = bufs.queue;
+  let qt = 0;
+  for (let m = 0; m < nm; m++) {
+    const p = members[m];
+    if (dir[p] >= 8) {
+      dir[p] -= 7;
+      queue[qt++] = p;
+    }
+  }
+  for (let qh = 0; qh < qt; qh++) {
+    const p = queue[qh];
+    const x = p % sx;
+    const t = (p - x) / sx;
+    const y = t % sy;
+    const z = (t - y) / sy;
+    for (let k = 0; k < 6; k++) {
+      let q: number;
+      if (k === 0) { if (x === 0) continue; q = p - 1; }
+      else if (k === 1) { if (x + 1 >= sx) continue; q = p + 1; }
+      else if (k === 2) { if (y === 0) continue; q = p - sx; }
+      else if (k === 3) { if (y + 1 >= sy) continue; q = p + sx; }
+      else if (k === 4) { if (!useZ || z === 0) continue; q = p - sxy; }
+      else { if (!useZ || z + 1 >= sz) continue; q = p + sxy; }
+      if (dir[q] === 7) {
+        dir[q] = (k ^ 1) + 1;
+        queue[qt++] = q;
+      }
+    }
+  }
+  // Every plateau of finite cost has an exit (the optimal path of its voxels leaves it through one).
+  if (qt !== nm) throw new Error(`watershed: internal error, plateau of ${nm} voxels with ${qt} reached`);
+}
+
+/**
+ * Seeded watershed by raster scans instead of a priority queue (the priority queue visits voxels in
+ * value order, scattered over the volume, and is memory-bound). Same basins as the priority flood,
+ * up to ties:
+ *  1. cost C(v) = min over paths from a seed to v of the max value along the path (a seed's cost is
+ *     its own value) — the water level at which the priority flood reaches v. Computed as a grey
+ *     reconstruction by erosion with Vincent's (1993) hybrid algorithm: one forward and one backward
+ *     raster scan, then a FIFO queue for the voxels the scans left too high (paths turning back).
+ *  2. every reached unlabelled voxel takes the label of its neighbour of lowest cost when that is
+ *     strictly below its own (the priority flood labels v from the neighbour it pops first, i.e. the
+ *     one of lowest cost); voxels without one (plateaus of C: dips below a pass, equal costs) point
+ *     breadth-first to the plateau's exits. Labels follow these parent chains, in raster order (a
+ *     parent before v in raster order is already labelled; others are chased forward).
+ * Voxels no seed reaches keep label 0. With `prepared`, +Infinity in `values` marks voxels never to
+ * reach (the mask); without, NaN and +Infinity values are flooded as the largest float.
+ */
+function floodScan(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ: boolean, prepared: boolean): void {
+  const [sx, sy, sz] = shape;
+  const n = sx * sy * sz;
+  const sxy = sx * sy;
+  const INF = Infinity;
+  const C = new Float32Array(n);
+  let f = values;
+  // 1a. forward scan over the causal neighbours (-x, -y, -z); the -x cost is carried in a register
+  for (let pass = 0; pass < 2; pass++) {
+    let bad = false;
+    for (let z = 0, i = 0; z < sz; z++) {
+      const oz = useZ && z > 0 ? sxy : 0;
+      for (let y = 0; y < sy; y++) {
+        const oy = y > 0 ? sx : 0;
+        const end = i + sx;
+        let prev = INF;
+        for (; i < end; i++) {
+          const fv = f[i];
+          if (!(fv < INF) && !prepared) bad = true;
+          let g = labels[i] !== 0 ? fv : prev;
+          if (oy !== 0) {
+            const b = C[i - oy];
+            if (b < g) g = b;
+          }
+          if (oz !== 0) {
+            const c = C[i - oz];
+            if (c < g) g = c;
+          }
+          if (g < fv) g = fv;
+          C[i] = g;
+          prev = g;
+        }
+      }
+    }
+    if (!bad) break;
+    f = Float32Array.from(f, (v) => (v < MAXF ? v : MAXF));
+  }
+  // 1b. backward scan over the anti-causal neighbours; queue the voxels that can still lower one
+  const dir = new Uint8Array(n); // "in queue" during 1c, parent direction + 1 (plateaus) in 2
+  let cap = 1 << 16;
+  let ring = new Int32Array(cap);
+  let qh = 0;
+  let qn = 0;
+  for (let z = sz - 1, i = n - 1; z >= 0; z--) {
+    const oz = useZ && z + 1 < sz ? sxy : 0;
+    for (let y = sy - 1; y >= 0; y--) {
+      const oy = y + 1 < sy ? sx : 0;
+      const end = i - sx;
+      let ox = 0; // a missing neighbour has offset 0: the voxel itself, which changes nothing
+      for (; i > end; i--) {
+        let g = C[i];
+        const a = C[i + ox];
+        if (a < g) g = a;
+        const b = C[i + oy];
+        if (b < g) g = b;
+        const c = C[i + oz];
+        if (c < g) g = c;
+        const fv = f[i];
+        if (g < fv) g = fv;
+        C[i] = g;
+        if (g !== INF && ((a > g && a > f[i + ox]) || (b > g && b > f[i + oy]) || (c > g && c > f[i + oz]))) {
+          if (qn === cap) ring = grow(ring);
+          cap = ring.length;
+          ring[qn++] = i;
+          dir[i] = 1;
+        }
+        ox = 1;
+      }
+    }
+  }
+  // 1c. FIFO propagation until no cost can be lowered
+  while (qn > 0) {
+    const p = ring[qh];
+    qh = qh + 1 === cap ? 0 : qh + 1;
+    qn--;
+    dir[p] = 0;
+    const g = C[p];
+    const x = p % sx;
+    const t = (p - x) / sx;
+    const y = t % sy;
+    const z = (t - y) / sy;
+    for (let k = 0; k < 6; k++) {
+      let q: number;
+      if (k === 0) { if (x === 0) continue; q = p - 1; }
+      else if (k === 1) { if (x + 1 >= sx) continue; q = p + 1; }
+      else if (k === 2) { if (y === 0) continue; q = p - sx; }
+      else if (k === 3) { if (y + 1 >= sy) continue; q = p + sx; }
+      else if (k === 4) { if (!useZ || z === 0) continue; q = p - sxy; }
+      else { if (!useZ || z + 1 >= sz) continue; q = p + sxy; }
+      const cq = C[q];
+      if (cq <= g) continue;
+      const fq = f[q];
+      if (cq <= fq) continue;
+      C[q] = g > fq ? g : fq;
+      if (dir[q] !== 0) continue;
+      dir[q] = 1;
+      if (qn === cap) {
+        const r = new Int32Array(cap * 2);
+        for (let m = 0; m < qn; m++) r[m] = ring[(qh + m) % cap];
+        ring = r;
+        qh = 0;
+        cap = r.length;
+      }
+      const tail = qh + qn;
+      ring[tail < cap ? tail : tail - cap] = q;
+      qn++;
+    }
+  }
+  // 2. labels along parent chains
+  const offs = [-1, 1, -sx, sx, -sxy, sxy];
+  let path = ring;
+  const bufs: PlateauBuffers = { members: new Int32Array(1 << 12), queue: new Int32Array(1 << 12) };
+  for (let z = 0, i = 0; z < sz; z++) {
+    const ozm = useZ && z > 0 ? sxy : 0;
+    const ozp = useZ && z + 1 < sz ? sxy : 0;
+    for (let y = 0; y < sy; y++) {
+      const oym = y > 0 ? sx : 0;
+      const oyp = y + 1 < sy ? sx : 0;
+      for (let x = 0; x < sx; x++, i++) {
+        if (labels[i] !== 0) continue;
+        const c = C[i];
+        if (c === INF) continue;
+        let d = dir[i] - 1;
+        if (d < 0) {
+          let m = c;
+          let t = C[i - (x > 0 ? 1 : 0)];
+          if (t < m) { m = t; d = 0; }
+          t = C[i + (x + 1 < sx ? 1 : 0)];
+          if (t < m) { m = t; d = 1; }
+          t = C[i - oym];
+          if (t < m) { m = t; d = 2; }
+          t = C[i + oyp];
+          if (t < m) { m = t; d = 3; }
+          t = C[i - ozm];
+          if (t < m) { m = t; d = 4; }
+          if (C[i + ozp] < m) d = 5;
+          if (d === 0 || d === 2 || d === 4) {
+            labels[i] = labels[i + offs[d]]; // parent before i in raster order: labelled
+            continue;
+          }
+        }
+        // chase the chain forward to a labelled voxel, then label the chain
+        let u = i;
+        let ux = x;
+        let uy = y;
+        let uz = z;
+        let sp = 0;
+        for (;;) {
+          if (d < 0) {
+            d = singleVoxelPlateauExit(C, labels, u, ux, uy, uz, sx, sy, sz, useZ);
+            if (d < 0) {
+              if (dir[u] === 0) resolvePlateau(C, labels, dir, u, sx, sy, sz, useZ, bufs);
+              d = dir[u] - 1;
+            }
+          }
+          if (sp === path.length) path = grow(path);
+          path[sp++] = u;
+          u += offs[d];
+          if (d === 0) ux--;
+          else if (d === 1) ux++;
+          else if (d === 2) uy--;
+          else if (d === 3) uy++;
+          else if (d === 4) uz--;
+          else uz++;
+          if (labels[u] !== 0) break;
+          d = dir[u] - 1;
+          if (d < 0) d = lowerNeighbour(C, u, ux, uy, uz, sx, sy, sz, useZ);
+        }
+        const L = labels[u];
+        while (sp > 0) labels[path[--sp]] = L;
+      }
+    }
+  }
+}
+
+/**
+ * Priority flood in scikit-image's order (`ties: 'fifo'`): seeds queued in raster order with their
+ * own value, lowest first, first queued first taken; each unlabelled neighbour takes the label of the
+ * voxel that reached it. Bucket queue over `levels` quantised values (FIFO chains through one
+ * Int32Array). Only labelled voxels with an unlabelled neighbour are queued (the others change nothing).
+ */
+function floodFifo(values: Float32Array, shape: Vec3, labels: Uint32Array, levels: number, useZ: boolean, mask?: Uint8Array): void {
+  const [sx, sy, sz] = shape;
+  const n = sx * sy * sz;
+  const sxy = sx * sy;
+  const { lo, scale } = quantiser(values, levels);
   const top = levels - 1;
   const q = levels <= 65536 ? new Uint16Array(n) : new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const f = Math.floor((values[i] - lo) * scale);
     q[i] = f >= 0 ? (f < top ? f : top) : f < 0 ? 0 : top; // NaN -> top
   }
+  const open = (j: number): boolean => labels[j] === 0 && (!mask || mask[j] !== 0);
   const Q = new BucketQueue(levels, n);
-  if (start) {
-    for (let k = 0; k < start.length; k++) Q.push(start[k], q[start[k]]);
-  } else {
-    // Queue only labelled voxels with an unlabelled (floodable) neighbour: a voxel whose neighbours
-    // are all labelled does nothing when popped, so leaving it out changes no label and keeps the
-    // FIFO order of everything else.
-    const sxy0 = sx * sy;
-    const z3 = !opts.twoD && sz > 1;
-    const open = (j: number): boolean => labels[j] === 0 && (!mask || mask[j] !== 0);
-    for (let z = 0, i = 0; z < sz; z++)
-      for (let y = 0; y < sy; y++)
-        for (let x = 0; x < sx; x++, i++) {
-          if (labels[i] === 0) continue;
-          if (
-            (x > 0 && open(i - 1)) || (x + 1 < sx && open(i + 1)) ||
-            (y > 0 && open(i - sx)) || (y + 1 < sy && open(i + sx)) ||
-            (z3 && z > 0 && open(i - sxy0)) || (z3 && z + 1 < sz && open(i + sxy0))
-          ) Q.push(i, q[i]);
-        }
-  }
-  if (mask) floodMasked(q, shape, labels, Q, !opts.twoD && sz > 1, mask);
-  else floodPlain(q, shape, labels, Q, !opts.twoD && sz > 1);
-}
-
-/** Doubles the block pool of floodFast's queue (rare: not per voxel). */
-function growPool(data: Int32Array, blkNext: Int32Array, nBlocks: number, BS: number): { data: Int32Array; blkNext: Int32Array; nBlocks: number } {
-  const d = new Int32Array(nBlocks * 2 * BS);
-  d.set(data);
-  const bn = new Int32Array(nBlocks * 2);
-  bn.set(blkNext);
-  return { data: d, blkNext: bn, nBlocks: nBlocks * 2 };
-}
-
-/**
- * The flood without a mask (levels <= 65536), all in one function with no calls or closures in the
- * inner loop. The flood is memory-bound (voxels are visited in value order, scattered over the
- * volume), so the per-voxel state is packed into one Uint32Array `qc`: bits 0-15 the quantised value,
- * 16-21 the border code (bit k: neighbour k of [-x, +x, -y, +y, -z, +z] exists), bit 31 "labelled";
- * neighbours are visited through a precomputed offset table. The FIFO bucket queue is inlined: each level is a chain of
- * fixed-size blocks of voxel indices from a recycled pool (read back contiguously), the per-level
- * state (head block, head position, tail block, tail position) is interleaved in one Int32Array so a
- * push touches one cache line, and a two-level bitmap finds the next non-empty level. The order is
- * exactly that of the linked-list BucketQueue: lowest level first, FIFO within a level.
- */
-function floodFast(values: Float32Array, lo: number, scale: number, levels: number, shape: Vec3, labels: Uint32Array, useZ: boolean, start?: Int32Array): void {
-  const [sx, sy, sz] = shape;
-  const n = sx * sy * sz;
-  const sxy = sx * sy;
-  const top = levels - 1;
-  const DONE = 0x80000000;
-  const qc = new Uint32Array(n);
-  {
-    const zlo = useZ ? 16 << 16 : 0;
-    const zhi = useZ ? 32 << 16 : 0;
-    for (let z = 0, i = 0; z < sz; z++) {
-      const cz = (z > 0 ? zlo : 0) | (z + 1 < sz ? zhi : 0);
-      for (let y = 0; y < sy; y++) {
-        const cy = cz | (y > 0 ? 4 << 16 : 0) | (y + 1 < sy ? 8 << 16 : 0);
-        for (let x = 0; x < sx; x++, i++) {
-          const f = Math.floor((values[i] - lo) * scale);
-          const qv = f >= 0 ? (f < top ? f : top) : f < 0 ? 0 : top; // NaN -> top
-          qc[i] = (qv | cy | (x > 0 ? 1 << 16 : 0) | (x + 1 < sx ? 2 << 16 : 0) | (labels[i] !== 0 ? DONE : 0)) >>> 0;
-        }
+  for (let z = 0, i = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++)
+      for (let x = 0; x < sx; x++, i++) {
+        if (labels[i] === 0) continue;
+        if (
+          (x > 0 && open(i - 1)) || (x + 1 < sx && open(i + 1)) ||
+          (y > 0 && open(i - sx)) || (y + 1 < sy && open(i + sx)) ||
+          (useZ && z > 0 && open(i - sxy)) || (useZ && z + 1 < sz && open(i + sxy))
+        ) Q.push(i, q[i]);
       }
-    }
-  }
-  const nk = useZ ? 6 : 4;
-  const offs = new Int32Array([-1, 1, -sx, sx, -sxy, sxy]);
-  // block queue
-  const BS = 32;
-  let nBlocks = Math.max(64, Math.min(levels, 4096));
-  let data: Int32Array = new Int32Array(nBlocks * BS);
-  let blkNext: Int32Array = new Int32Array(nBlocks);
-  let freeTop = 0; // blocks [freeTop, nBlocks) never used yet; freed blocks go on freeList
-  let freeList = -1;
-  const lvs = new Int32Array(levels * 4).fill(-1); // per level: head block (-1 = empty), head pos, tail block, tail pos
-  const words = new Uint32Array((levels + 31) >>> 5);
-  const summary = new Uint32Array((words.length + 31) >>> 5);
-  const nWords = words.length;
-  const nSummary = summary.length;
-  let cur = levels;
-  let j = 0;
-  let v = 0;
-  // initial queue: `start`, or the labelled voxels with an unlabelled neighbour in raster order (see flood)
-  const nStart = start ? start.length : n;
-  for (let k = 0; k < nStart; k++) {
-    if (start) {
-      j = start[k];
-    } else {
-      j = k;
-      if (labels[j] === 0) continue;
-      const c = (qc[j] >>> 16) & 63;
-      if (!(
-        ((c & 1) !== 0 && labels[j - 1] === 0) || ((c & 2) !== 0 && labels[j + 1] === 0) ||
-        ((c & 4) !== 0 && labels[j - sx] === 0) || ((c & 8) !== 0 && labels[j + sx] === 0) ||
-        ((c & 16) !== 0 && labels[j - sxy] === 0) || ((c & 32) !== 0 && labels[j + sxy] === 0)
-      )) continue;
-    }
-    v = qc[j];
-    {
-      const lv = v & 0xffff;
-      const st = lv << 2;
-      let tb = lvs[st + 2];
-      let tp = lvs[st + 3];
-      if (lvs[st] < 0) {
-        // level was empty: new block, mark the level non-empty
-        if (freeList >= 0) {
-          tb = freeList;
-          freeList = blkNext[tb];
-        } else {
-          if (freeTop === nBlocks) ({ data, blkNext, nBlocks } = growPool(data, blkNext, nBlocks, BS));
-          tb = freeTop++;
-        }
-        lvs[st] = tb;
-        lvs[st + 1] = 0;
-        lvs[st + 2] = tb;
-        tp = 0;
-        const w = lv >>> 5;
-        if (words[w] === 0) summary[w >>> 5] |= 1 << (w & 31);
-        words[w] |= 1 << (lv & 31);
-        if (lv < cur) cur = lv;
-      } else if (tp === BS) {
-        let nb: number;
-        if (freeList >= 0) {
-          nb = freeList;
-          freeList = blkNext[nb];
-        } else {
-          if (freeTop === nBlocks) ({ data, blkNext, nBlocks } = growPool(data, blkNext, nBlocks, BS));
-          nb = freeTop++;
-        }
-        blkNext[tb] = nb;
-        lvs[st + 2] = nb;
-        tb = nb;
-        tp = 0;
-      }
-      data[tb * BS + tp] = j;
-      lvs[st + 3] = tp + 1;
-    }
-  }
-  for (;;) {
-    // pop the first voxel of the lowest non-empty level
-    if (cur >= levels || lvs[cur << 2] < 0) {
-      let w = cur >>> 5;
-      let found = -1;
-      if (w < nWords) {
-        const bits = words[w] & (-1 << (cur & 31));
-        if (bits !== 0) found = (w << 5) + (31 - Math.clz32(bits & -bits));
-        else if (++w < nWords) {
-          let s = w >>> 5;
-          let sb = summary[s] & (-1 << (w & 31));
-          for (;;) {
-            if (sb !== 0) {
-              const ww = (s << 5) + (31 - Math.clz32(sb & -sb));
-              const wb = words[ww];
-              found = (ww << 5) + (31 - Math.clz32(wb & -wb));
-              break;
-            }
-            if (++s >= nSummary) break;
-            sb = summary[s];
-          }
-        }
-      }
-      if (found < 0) break;
-      cur = found;
-    }
-    const cs = cur << 2;
-    const hb = lvs[cs];
-    const hp = lvs[cs + 1] + 1;
-    const i = data[hb * BS + hp - 1];
-    if (hb === lvs[cs + 2] && hp === lvs[cs + 3]) {
-      // level now empty
-      blkNext[hb] = freeList;
-      freeList = hb;
-      lvs[cs] = -1;
-      const w = cur >>> 5;
-      words[w] &= ~(1 << (cur & 31));
-      if (words[w] === 0) summary[w >>> 5] &= ~(1 << (w & 31));
-    } else if (hp === BS) {
-      lvs[cs] = blkNext[hb];
-      lvs[cs + 1] = 0;
-      blkNext[hb] = freeList;
-      freeList = hb;
-    } else lvs[cs + 1] = hp;
-    // give every unlabelled neighbour the label of i and queue it (one push site: small code, quick to optimise)
-    const L = labels[i];
-    const c = (qc[i] >>> 16) & 63;
-    for (let k = 0; k < nk; k++) {
-      if ((c & (1 << k)) === 0) continue;
-      j = i + offs[k];
-      v = qc[j];
-      if ((v & DONE) !== 0) continue;
-      qc[j] = v | DONE;
-      labels[j] = L;
-        {
-          const lv = v & 0xffff;
-          const st = lv << 2;
-          let tb = lvs[st + 2];
-          let tp = lvs[st + 3];
-          if (lvs[st] < 0) {
-            // level was empty: new block, mark the level non-empty
-            if (freeList >= 0) {
-              tb = freeList;
-              freeList = blkNext[tb];
-            } else {
-              if (freeTop === nBlocks) ({ data, blkNext, nBlocks } = growPool(data, blkNext, nBlocks, BS));
-              tb = freeTop++;
-            }
-            lvs[st] = tb;
-            lvs[st + 1] = 0;
-            lvs[st + 2] = tb;
-            tp = 0;
-            const w = lv >>> 5;
-            if (words[w] === 0) summary[w >>> 5] |= 1 << (w & 31);
-            words[w] |= 1 << (lv & 31);
-            if (lv < cur) cur = lv;
-          } else if (tp === BS) {
-            let nb: number;
-            if (freeList >= 0) {
-              nb = freeList;
-              freeList = blkNext[nb];
-            } else {
-              if (freeTop === nBlocks) ({ data, blkNext, nBlocks } = growPool(data, blkNext, nBlocks, BS));
-              nb = freeTop++;
-            }
-            blkNext[tb] = nb;
-            lvs[st + 2] = nb;
-            tb = nb;
-            tp = 0;
-          }
-          data[tb * BS + tp] = j;
-          lvs[st + 3] = tp + 1;
-        }
-    }
-  }
-}
-
-/** The flood loop without a mask: border tests from a per-voxel code, no division per voxel. */
-function floodPlain(q: Uint16Array | Uint32Array, shape: Vec3, labels: Uint32Array, Q: BucketQueue, useZ: boolean): void {
-  const [sx, sy, sz] = shape;
-  const sxy = sx * sy;
   for (;;) {
     const i = Q.pop();
     if (i < 0) break;
     const L = labels[i];
-    const t = (i / sx) | 0;
-    const x = i - t * sx;
-    let j = i - 1;
-    if (x > 0 && labels[j] === 0) {
+    const x = i % sx;
+    const t = (i - x) / sx;
+    const y = t % sy;
+    const z = (t - y) / sy;
+    for (let k = 0; k < 6; k++) {
+      let j: number;
+      if (k === 0) { if (x === 0) continue; j = i - 1; }
+      else if (k === 1) { if (x + 1 >= sx) continue; j = i + 1; }
+      else if (k === 2) { if (y === 0) continue; j = i - sx; }
+      else if (k === 3) { if (y + 1 >= sy) continue; j = i + sx; }
+      else if (k === 4) { if (!useZ || z === 0) continue; j = i - sxy; }
+      else { if (!useZ || z + 1 >= sz) continue; j = i + sxy; }
+      if (!open(j)) continue;
       labels[j] = L;
       Q.push(j, q[j]);
-    }
-    j = i + 1;
-    if (x + 1 < sx && labels[j] === 0) {
-      labels[j] = L;
-      Q.push(j, q[j]);
-    }
-    const z = (t / sy) | 0;
-    const y = t - z * sy;
-    j = i - sx;
-    if (y > 0 && labels[j] === 0) {
-      labels[j] = L;
-      Q.push(j, q[j]);
-    }
-    j = i + sx;
-    if (y + 1 < sy && labels[j] === 0) {
-      labels[j] = L;
-      Q.push(j, q[j]);
-    }
-    if (useZ) {
-      j = i - sxy;
-      if (z > 0 && labels[j] === 0) {
-        labels[j] = L;
-        Q.push(j, q[j]);
-      }
-      j = i + sxy;
-      if (z + 1 < sz && labels[j] === 0) {
-        labels[j] = L;
-        Q.push(j, q[j]);
-      }
-    }
-  }
-}
-
-function floodMasked(q: Uint16Array | Uint32Array, shape: Vec3, labels: Uint32Array, Q: BucketQueue, useZ: boolean, mask: Uint8Array): void {
-  const [sx, sy, sz] = shape;
-  const sxy = sx * sy;
-  for (;;) {
-    const i = Q.pop();
-    if (i < 0) break;
-    const L = labels[i];
-    const t = (i / sx) | 0;
-    const x = i - t * sx;
-    const z = (t / sy) | 0;
-    const y = t - z * sy;
-    let j = i - 1;
-    if (x > 0 && labels[j] === 0 && mask[j] !== 0) {
-      labels[j] = L;
-      Q.push(j, q[j]);
-    }
-    j = i + 1;
-    if (x + 1 < sx && labels[j] === 0 && mask[j] !== 0) {
-      labels[j] = L;
-      Q.push(j, q[j]);
-    }
-    j = i - sx;
-    if (y > 0 && labels[j] === 0 && mask[j] !== 0) {
-      labels[j] = L;
-      Q.push(j, q[j]);
-    }
-    j = i + sx;
-    if (y + 1 < sy && labels[j] === 0 && mask[j] !== 0) {
-      labels[j] = L;
-      Q.push(j, q[j]);
-    }
-    if (useZ) {
-      j = i - sxy;
-      if (z > 0 && labels[j] === 0 && mask[j] !== 0) {
-        labels[j] = L;
-        Q.push(j, q[j]);
-      }
-      j = i + sxy;
-      if (z + 1 < sz && labels[j] === 0 && mask[j] !== 0) {
-        labels[j] = L;
-        Q.push(j, q[j]);
-      }
     }
   }
 }
@@ -654,25 +725,7 @@ export function mergeSmallSegments(values: Float32Array, shape: Vec3, labels: Ui
   for (let l = 1; l <= max; l++) if (sizes[l] >= minSize) kept++;
   if (kept > 0 && minSize > 1) {
     for (let i = 0; i < n; i++) if (sizes[labels[i]] < minSize) labels[i] = 0;
-    // queue the labelled voxels that touch a removed one
-    const [sx, sy, sz] = shape;
-    const sxy = sx * sy;
-    const useZ = !opts.twoD && sz > 1;
-    let cnt = 0;
-    const start = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      if (labels[i] === 0) continue;
-      const x = i % sx;
-      const t = (i - x) / sx;
-      const y = t % sy;
-      const z = (t - y) / sy;
-      const touches =
-        (x > 0 && labels[i - 1] === 0) || (x + 1 < sx && labels[i + 1] === 0) ||
-        (y > 0 && labels[i - sx] === 0) || (y + 1 < sy && labels[i + sx] === 0) ||
-        (useZ && z > 0 && labels[i - sxy] === 0) || (useZ && z + 1 < sz && labels[i + sxy] === 0);
-      if (touches) start[cnt++] = i;
-    }
-    flood(values, shape, labels, opts, start.subarray(0, cnt));
+    flood(values, shape, labels, opts);
   }
   return compactLabels(labels, labels).count;
 }

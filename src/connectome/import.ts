@@ -1,6 +1,6 @@
-import { existsSync, promises as fs } from 'node:fs';
+import { createReadStream, existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { listValue as duckList, type DuckDBValue } from '@duckdb/node-api';
 import type { Vec3 } from '../core/box.js';
 import { FormatError, UsageError } from '../core/errors.js';
@@ -49,6 +49,52 @@ async function readText(file: string): Promise<string> {
   }
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
   return buf.toString('utf8').replace(/^\uFEFF/, '');
+}
+
+/** Whether a file starts with the gzip magic bytes. */
+async function isGzip(file: string): Promise<boolean> {
+  const h = await fs.open(file, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await h.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await h.close();
+  }
+}
+
+/** Whether a file is Parquet (by name or its `PAR1` magic). */
+async function isParquet(file: string): Promise<boolean> {
+  if (/\.parquet$/i.test(file)) return true;
+  const h = await fs.open(file, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    const { bytesRead } = await h.read(b, 0, 4, 0);
+    return bytesRead === 4 && b.toString('latin1') === 'PAR1';
+  } finally {
+    await h.close();
+  }
+}
+
+/** The first line of a text file (gunzipped if needed; BOM and CR removed), reading only as far as it. */
+async function firstLine(file: string): Promise<string> {
+  const gz = await isGzip(file);
+  const src = createReadStream(file);
+  const stream = gz ? src.pipe(createGunzip()) : src;
+  const parts: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const nl = chunk.indexOf(0x0a);
+      parts.push(nl >= 0 ? chunk.subarray(0, nl) : chunk);
+      total += chunk.length;
+      if (nl >= 0 || total > 1 << 24) break;
+    }
+  } finally {
+    src.destroy();
+    if (gz) (stream as ReturnType<typeof createGunzip>).destroy();
+  }
+  return Buffer.concat(parts).toString('utf8').replace(/^\uFEFF/, '').replace(/\r$/, '');
 }
 
 /** Column names from a CAVE header file: one `name,type` line per column, or one row of names. */
@@ -204,17 +250,41 @@ async function stageText(store: ConnectomeStore, file: string, names: string[] |
   const header = names === undefined;
   let cols = names;
   if (!cols) {
-    const firstLine = (await readText(file)).split(/\r?\n/, 1)[0] ?? '';
-    cols = splitCsvLine(firstLine, delim).map((c) => c.trim());
+    cols = splitCsvLine(await firstLine(file), delim).map((c) => c.trim());
+    const seen = new Set<string>();
+    cols.forEach((c, i) => {
+      if (c === '') throw new FormatError(`line 1: column ${i + 1} has no name`, file);
+      if (seen.has(c)) throw new FormatError(`line 1: column ${c} appears twice`, file);
+      seen.add(c);
+    });
   }
   const colSpec = `{${cols.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}`;
-  const reader = `read_csv(${sqlString(file)}, header = ${header}, columns = ${colSpec}, delim = ${sqlString(delim)}, quote = '"', escape = '"', auto_detect = false, strict_mode = true, null_padding = false)`;
+  // gzip by content, not only by a .gz name
+  const compression = (await isGzip(file)) ? 'gzip' : 'none';
+  const reader = `read_csv(${sqlString(file)}, header = ${header}, columns = ${colSpec}, delim = ${sqlString(delim)}, quote = '"', escape = '"', auto_detect = false, strict_mode = true, null_padding = false, compression = '${compression}')`;
   try {
     await store.run(`CREATE OR REPLACE TEMP TABLE _raw AS SELECT (row_number() OVER ()) + ${header ? 1 : 0} AS _line, * FROM ${reader}`);
   } catch (err) {
     const msg = (err as Error).message.split('\n').filter((l) => /line|column|expected|found/i.test(l)).slice(0, 4).join(' ');
     throw new FormatError(`not a valid ${cols.length}-column CSV (${cols.join(', ')}): ${msg || (err as Error).message}`, file, { cause: err });
   }
+  return cols;
+}
+
+/**
+ * Stage a Parquet file as VARCHAR columns in temp table `_raw` with its row number in `_line`
+ * (lists such as a position [x, y, z] become "[x, y, z]" text, booleans true/false).
+ */
+async function stageParquet(store: ConnectomeStore, file: string): Promise<string[]> {
+  const reader = `read_parquet(${sqlString(file)})`;
+  let cols: string[];
+  try {
+    const d = await store.columns(`DESCRIBE SELECT * FROM ${reader}`);
+    cols = (d.columns.column_name as unknown[]).map(String);
+  } catch (err) {
+    throw new FormatError(`cannot read as Parquet: ${(err as Error).message.split('\n')[0]}`, file, { cause: err });
+  }
+  await store.run(`CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _line, ${cols.map((c) => `${sqlIdent(c)}::VARCHAR AS ${sqlIdent(c)}`).join(', ')} FROM ${reader}`);
   return cols;
 }
 
@@ -233,6 +303,7 @@ async function typeStaged(
   plan: Map<string, Conv>,
   file: string,
   where = 'TRUE',
+  label = 'line',
 ): Promise<void> {
   // One scan finds, for every column, the first line whose value does not convert.
   const checks: { spec: (typeof TABLES)[TableName][number]; c: Conv; bad: string }[] = [];
@@ -258,7 +329,7 @@ async function typeStaged(
       const hit = await firstBad(store, `_line = ${line}`, src);
       const value = hit?.value;
       const shown = value === null || value === undefined || value === '' ? 'an empty value' : JSON.stringify(value);
-      throw new FormatError(`line ${line}, column ${src}: ${shown} is not ${expectation(c)}`, file);
+      throw new FormatError(`${label} ${line}, column ${src}: ${shown} is not ${expectation(c)}`, file);
     }
   }
   const sel = TABLES[table].map((s) => `${valueExpr(plan.get(s.name)!, s.type)} AS ${s.name}`);
@@ -271,18 +342,18 @@ async function typeStaged(
  * proofreading rows are merged by pt_root_id (non-NULL new values fill/replace old ones), so a
  * nucleus table and a cell-type table combine into one cells table.
  */
-async function mergeTyped(store: ConnectomeStore, table: TableName, file: string): Promise<{ inserted: number; updated: number }> {
+async function mergeTyped(store: ConnectomeStore, table: TableName, file: string, label = 'line'): Promise<{ inserted: number; updated: number }> {
   const key = keyColumn(table);
   const anyDup = await store.all(`SELECT count(${key}) - count(DISTINCT ${key}) AS d FROM _typed`);
   const dupIn = Number(anyDup[0].d) === 0 ? [] : await store.all(
     `SELECT ${key} AS k, min(_line) AS a, max(_line) AS b FROM (SELECT ${key}, _line, row_number() OVER (PARTITION BY ${key} ORDER BY _line) AS r FROM _typed) WHERE r <= 2 GROUP BY ${key} HAVING count(*) > 1 ORDER BY b LIMIT 1`,
   );
-  if (dupIn.length) throw new FormatError(`line ${dupIn[0].b}: duplicate ${key} ${dupIn[0].k} (already at line ${dupIn[0].a})`, file);
+  if (dupIn.length) throw new FormatError(`${label} ${dupIn[0].b}: duplicate ${key} ${dupIn[0].k} (already at ${label} ${dupIn[0].a})`, file);
   const cols = TABLES[table].map((s) => s.name);
   const merge = table === 'cells' || table === 'proofreading';
   if (!merge) {
     const clash = await store.all(`SELECT t.${key} AS k, t._line AS l FROM _typed t SEMI JOIN ${table} s ON s.${key} = t.${key} ORDER BY t._line LIMIT 1`);
-    if (clash.length) throw new FormatError(`line ${clash[0].l}: ${key} ${clash[0].k} is already in table ${table}`, file);
+    if (clash.length) throw new FormatError(`${label} ${clash[0].l}: ${key} ${clash[0].k} is already in table ${table}`, file);
     await store.run(`INSERT INTO ${table} SELECT ${cols.join(', ')} FROM _typed ORDER BY ${table === 'synapses' ? 'pre_pt_root_id, post_pt_root_id, id' : '_line'}`);
     if (table === 'synapses') await store.addToConnections('_typed');
     const n = await store.all('SELECT count(*) AS n FROM _typed');
@@ -304,26 +375,47 @@ async function dropTemps(store: ConnectomeStore): Promise<void> {
 
 /**
  * Import CAVE table dumps: `<table>_merged.csv.gz` (no header row) with its
- * `<table>_merged_header.csv` (one `name,type` line per column), or a CSV with a header row.
- * Positions as "[x y z]" text or split `_x/_y/_z` columns, in voxels of `resolution` nm.
- * Rows with `valid` false are skipped, as are cell rows with pt_root_id 0 (no cell).
- * All files are imported in one transaction: a bad file leaves the database as it was.
+ * `<table>_merged_header.csv` (one `name,type` line per column, or one line of names), a CSV
+ * with a header row (gzipped or not; BOM, CRLF and quoted fields are fine), or a Parquet file
+ * (list columns such as pt_position [x, y, z] are read as positions). Positions as split
+ * `_x/_y/_z` columns or "[x y z]" / "[x, y, z]" text, in voxels of `resolution` nm. Header
+ * files given as inputs beside their data file are used as headers, not imported.
+ *
+ * Rows with `valid` false (t/f, true/false, 1/0) are skipped and reported; other values of
+ * `valid` are an error. Synapses with root id 0 (an unassigned partner) and self-synapses are
+ * kept (queries drop them by choice); cell and proofreading rows with pt_root_id 0 (no cell)
+ * are skipped and reported. Ids are unsigned 64-bit: a value that is not exactly such an
+ * integer (negative, above 2^64-1, fractional, 1e17) is an error naming file, line and column;
+ * so is a repeated synapse id. All files are imported in one transaction: a bad file leaves the
+ * database as it was.
  */
 export async function importCave(store: ConnectomeStore, files: string[], opts: CaveImportOptions = {}): Promise<ImportReport[]> {
   if (files.length === 0) throw new UsageError('no input files');
+  for (const f of files) if (!existsSync(f)) throw new UsageError('file not found', f);
+  // header files given beside their data files are headers, not tables
+  const headers = new Set(files.map((f) => caveHeaderFile(f)).filter((h): h is string => h !== undefined).map((h) => path.resolve(h)));
+  const inputs = files.filter((f) => !headers.has(path.resolve(f)));
+  if (inputs.length === 0) throw new UsageError('only header files given; pass the data files (their headers are found beside them)');
   const out: ImportReport[] = [];
   await store.transaction(async () => {
-    for (const file of files) {
-      const headerFile = caveHeaderFile(file);
-      const names = headerFile ? await readCaveHeader(headerFile) : undefined;
-      const cols = await stageText(store, file, names);
+    for (const file of inputs) {
+      const parquet = await isParquet(file);
+      const label = parquet ? 'row' : 'line';
+      let cols: string[];
+      if (parquet) cols = await stageParquet(store, file);
+      else {
+        const headerFile = caveHeaderFile(file);
+        cols = await stageText(store, file, headerFile ? await readCaveHeader(headerFile) : undefined);
+      }
       const table = opts.table ? parseTableName(opts.table) : detectCaveTable(cols, file);
       const { plan, used } = planColumns(table, cols, opts, file);
       const skipped: Record<string, number> = {};
       const conds: string[] = [];
       if (cols.includes('valid')) {
-        const v = sqlIdent('valid');
-        const invalid = `lower(trim(coalesce(${v}, ''))) IN ('f', 'false', '0')`;
+        const v = `lower(trim(coalesce(${sqlIdent('valid')}, '')))`;
+        const badValid = await store.all(`SELECT _line, ${sqlIdent('valid')} AS v FROM _raw WHERE ${v} NOT IN ('', 't', 'true', '1', 'f', 'false', '0') ORDER BY _line LIMIT 1`);
+        if (badValid.length) throw new FormatError(`${label} ${badValid[0]._line}, column valid: ${JSON.stringify(badValid[0].v)} is not a boolean (t/f, true/false, 1/0)`, file);
+        const invalid = `${v} IN ('f', 'false', '0')`;
         const n = await store.all(`SELECT count(*) AS n FROM _raw WHERE ${invalid}`);
         if (Number(n[0].n)) skipped['valid=false'] = Number(n[0].n);
         conds.push(`NOT (${invalid})`);
@@ -343,10 +435,10 @@ export async function importCave(store: ConnectomeStore, files: string[], opts: 
         const d = await store.all(
           `SELECT k, min(_line) AS a, max(_line) AS b FROM (SELECT trim(${idv}) AS k, _line, row_number() OVER (PARTITION BY trim(${idv}) ORDER BY _line) AS r FROM _raw WHERE ${idv} IS NOT NULL AND trim(${idv}) <> '') WHERE r <= 2 GROUP BY k HAVING count(*) > 1 ORDER BY b LIMIT 1`,
         );
-        if (d.length) throw new FormatError(`line ${d[0].b}: duplicate id ${d[0].k} (already at line ${d[0].a})`, file);
+        if (d.length) throw new FormatError(`${label} ${d[0].b}: duplicate id ${d[0].k} (already at ${label} ${d[0].a})`, file);
         used.add('id');
       }
-      await typeStaged(store, table, plan, file, conds.length ? conds.join(' AND ') : 'TRUE');
+      await typeStaged(store, table, plan, file, conds.length ? conds.join(' AND ') : 'TRUE', label);
       if (merging) {
         // several annotations of one root (e.g. two nuclei in one merged segment): keep the first
         const key = keyColumn(table);
@@ -356,7 +448,7 @@ export async function importCave(store: ConnectomeStore, files: string[], opts: 
           await store.run(`DELETE FROM _typed WHERE _line IN (SELECT _line FROM (SELECT _line, row_number() OVER (PARTITION BY ${key} ORDER BY _line) AS r FROM _typed) WHERE r > 1)`);
         }
       }
-      const { inserted, updated } = await mergeTyped(store, table, file);
+      const { inserted, updated } = await mergeTyped(store, table, file, label);
       const ignored = cols.filter((c) => !used.has(c));
       out.push({ file, table, inserted, updated, skipped, ignoredColumns: ignored });
     }

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/data.js';
 import { importCave, importEdges } from './import.js';
-import { connectionColumns, typeMatrix, type ConnectionColumns, type SynapseQuery } from './query.js';
+import { connectionColumns, inPairOrder, typeMatrix, type ConnectionColumns, type SynapseQuery } from './query.js';
 import { ConnectomeStore, PAIR_TABLE } from './store.js';
 
 const BASE = 864691135000000000n;
@@ -203,5 +203,23 @@ describe('pair table', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('inPairOrder: count desc, then pre, then post, on full 64-bit ids (high and low words)', () => {
+    const H = 1n << 32n;
+    const mk = (rows: [number, bigint, bigint][]) => ({
+      length: rows.length,
+      count: Float64Array.from(rows.map((r) => r[0])),
+      pre: BigUint64Array.from(rows.map((r) => r[1])),
+      post: BigUint64Array.from(rows.map((r) => r[2])),
+    });
+    expect(inPairOrder(mk([]))).toBe(true);
+    expect(inPairOrder(mk([[3, 5n, 5n], [2, 1n, 1n], [2, 1n, 2n], [2, H, 0n], [2, H + 1n, 0n], [2, U64_MAX, H - 1n], [2, U64_MAX, H], [1, 0n, 0n]]))).toBe(true);
+    expect(inPairOrder(mk([[2, 1n, 1n], [3, 0n, 0n]]))).toBe(false); // count rises
+    expect(inPairOrder(mk([[2, H, 0n], [2, H - 1n, 0n]]))).toBe(false); // pre falls in the high word
+    expect(inPairOrder(mk([[2, H + 2n, 0n], [2, H + 1n, 5n]]))).toBe(false); // pre falls in the low word
+    expect(inPairOrder(mk([[2, 7n, 2n * H], [2, 7n, H]]))).toBe(false); // post falls in the high word
+    expect(inPairOrder(mk([[2, 7n, 3n], [2, 7n, 3n]]))).toBe(false); // a repeated pair
+    expect(inPairOrder(mk([[2, U64_MAX, U64_MAX - 1n], [2, U64_MAX, U64_MAX]]))).toBe(true);
   });
 });

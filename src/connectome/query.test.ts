@@ -94,7 +94,7 @@ describe('queries', () => {
       expect(c.count).toBeInstanceOf(Float64Array);
       expect(c.length).toBe(objs.length);
       const asObjs = Array.from({ length: c.length }, (_, i) => ({
-        pre_pt_root_id: c.pre[i], post_pt_root_id: c.post[i], count: c.count[i], size_sum: c.size_sum[i], pre_name: c.pre_name[i], post_name: c.post_name[i],
+        pre_pt_root_id: c.pre[i], post_pt_root_id: c.post[i], count: c.count[i], size_sum: c.size_sum[i], pre_name: c.pre_name![i], post_name: c.post_name![i],
       }));
       expect(asObjs).toEqual(objs);
       for (let i = 1; i < c.length; i++) {
@@ -140,8 +140,8 @@ describe('queries', () => {
       expect(cn.length).toBe(3001);
       for (let i = 0; i < cn.length; i++) {
         const nameOf = (x: bigint): string | null => (x === post[0] ? 'AVAL' : x === pre[1] ? 'RIH' : null);
-        expect(cn.post_name[i]).toBe(nameOf(cn.post[i]));
-        expect(cn.pre_name[i]).toBe(nameOf(cn.pre[i]));
+        expect(cn.post_name![i]).toBe(nameOf(cn.post[i]));
+        expect(cn.pre_name![i]).toBe(nameOf(cn.pre[i]));
       }
       expect(Array.from(cn.pre)).toEqual(Array.from(c.pre));
     } finally {

@@ -1,4 +1,4 @@
-import type { DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBDataChunk, DuckDBValue } from '@duckdb/node-api';
 import { listValue } from '@duckdb/node-api';
 import type { Vec3 } from '../core/box.js';
 import { UsageError } from '../core/errors.js';
@@ -170,9 +170,9 @@ export interface ConnectionColumns {
   post: BigUint64Array;
   count: Float64Array;
   size_sum: Float64Array;
-  /** Cell names from the cells table (null where unknown). */
-  pre_name: (string | null)[];
-  post_name: (string | null)[];
+  /** Cell names from the cells table (null where unknown); null when no cell has a name. */
+  pre_name: (string | null)[] | null;
+  post_name: (string | null)[] | null;
 }
 
 /** True when every condition of `q` is a property of the (pre, post) pair, so the pair table can answer it. */
@@ -214,65 +214,101 @@ export async function connectionColumns(store: ConnectomeStore, q: SynapseQuery 
   return out;
 }
 
-/** Whether rows are ordered by count desc, then pre, then post. */
-function inPairOrder(c: ConnectionColumns): boolean {
-  for (let i = 1; i < c.length; i++) {
-    const a = c.count[i - 1];
-    const z = c.count[i];
-    if (a > z) continue;
-    if (a < z) return false;
-    if (c.pre[i - 1] < c.pre[i]) continue;
-    if (c.pre[i - 1] > c.pre[i] || c.post[i - 1] >= c.post[i]) return false;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Whether rows are ordered by count desc, then pre, then post. Compares the 64-bit ids as two
+ * 32-bit words (no BigInt per element: this runs over every pair of a 10M-synapse connectome).
+ */
+export function inPairOrder(c: Pick<ConnectionColumns, 'length' | 'count' | 'pre' | 'post'>): boolean {
+  const n = c.length;
+  if (!LITTLE_ENDIAN) {
+    for (let i = 1; i < n; i++) {
+      const a = c.count[i - 1];
+      const z = c.count[i];
+      if (a !== z) {
+        if (a < z) return false;
+        continue;
+      }
+      if (c.pre[i - 1] !== c.pre[i]) {
+        if (c.pre[i - 1] > c.pre[i]) return false;
+        continue;
+      }
+      if (c.post[i - 1] >= c.post[i]) return false;
+    }
+    return true;
+  }
+  const count = c.count;
+  const p = new Uint32Array(c.pre.buffer, c.pre.byteOffset, 2 * n);
+  const q = new Uint32Array(c.post.buffer, c.post.byteOffset, 2 * n);
+  for (let i = 1; i < n; i++) {
+    const a = count[i - 1];
+    const z = count[i];
+    if (a !== z) {
+      if (a < z) return false;
+      continue;
+    }
+    // word 2i+1 is the high half of element i, 2i the low half
+    const ph = p[2 * i - 1];
+    const ph1 = p[2 * i + 1];
+    if (ph !== ph1) {
+      if (ph > ph1) return false;
+      continue;
+    }
+    const pl = p[2 * i - 2];
+    const pl1 = p[2 * i];
+    if (pl !== pl1) {
+      if (pl > pl1) return false;
+      continue;
+    }
+    const qh = q[2 * i - 1];
+    const qh1 = q[2 * i + 1];
+    if (qh !== qh1) {
+      if (qh > qh1) return false;
+      continue;
+    }
+    if (q[2 * i - 2] >= q[2 * i]) return false;
   }
   return true;
 }
 
+/**
+ * Run the query and read its result: every chunk is fetched first, then each column is copied
+ * once into a typed array of the exact length (no growing and re-copying).
+ */
 async function readConnections(store: ConnectomeStore, sql: string, params: DuckDBValue[], named: boolean): Promise<ConnectionColumns> {
   const result = await store.connection.run(sql, params);
-  let cap = 1024;
-  let pre = new BigUint64Array(cap);
-  let post = new BigUint64Array(cap);
-  let count = new Float64Array(cap);
-  let size = new Float64Array(cap);
-  const preName: (string | null)[] = [];
-  const postName: (string | null)[] = [];
+  const chunks: DuckDBDataChunk[] = [];
   let len = 0;
   for (let chunk = await result.fetchChunk(); chunk !== null && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    chunks.push(chunk);
+    len += chunk.rowCount;
+  }
+  const pre = new BigUint64Array(len);
+  const post = new BigUint64Array(len);
+  const count = new Float64Array(len);
+  const size = new Float64Array(len);
+  const preName: (string | null)[] | null = named ? new Array<string | null>(len) : null;
+  const postName: (string | null)[] | null = named ? new Array<string | null>(len) : null;
+  let at = 0;
+  for (const chunk of chunks) {
     const m = chunk.rowCount;
-    if (len + m > cap) {
-      while (len + m > cap) cap *= 2;
-      const grow = <T extends BigUint64Array | Float64Array>(a: T, mk: (n: number) => T): T => {
-        const g = mk(cap);
-        g.set(a.subarray(0, len) as never);
-        return g;
-      };
-      pre = grow(pre, (n) => new BigUint64Array(n));
-      post = grow(post, (n) => new BigUint64Array(n));
-      count = grow(count, (n) => new Float64Array(n));
-      size = grow(size, (n) => new Float64Array(n));
-    }
     // pre/post are NOT NULL group keys, n a count, sz coalesced: no nulls, so the vectors' data is copied whole
-    copyColumn(chunk.getColumnVector(0), pre, len, m);
-    copyColumn(chunk.getColumnVector(1), post, len, m);
-    copyColumn(chunk.getColumnVector(2), count, len, m);
-    copyColumn(chunk.getColumnVector(3), size, len, m);
-    if (named) {
+    copyColumn(chunk.getColumnVector(0), pre, at, m);
+    copyColumn(chunk.getColumnVector(1), post, at, m);
+    copyColumn(chunk.getColumnVector(2), count, at, m);
+    copyColumn(chunk.getColumnVector(3), size, at, m);
+    if (preName && postName) {
       const va = chunk.getColumnVector(4);
       const vb = chunk.getColumnVector(5);
       for (let i = 0; i < m; i++) {
-        preName.push(va.getItem(i) as string | null);
-        postName.push(vb.getItem(i) as string | null);
+        preName[at + i] = va.getItem(i) as string | null;
+        postName[at + i] = vb.getItem(i) as string | null;
       }
     }
-    len += m;
+    at += m;
   }
-  if (!named) {
-    preName.length = len;
-    preName.fill(null);
-    postName.length = len;
-    postName.fill(null);
-  }
-  return { length: len, pre: pre.subarray(0, len), post: post.subarray(0, len), count: count.subarray(0, len), size_sum: size.subarray(0, len), pre_name: preName, post_name: postName };
+  return { length: len, pre, post, count, size_sum: size, pre_name: preName, post_name: postName };
 }
 
 /**
@@ -294,7 +330,7 @@ export async function connections(store: ConnectomeStore, q: SynapseQuery = {}):
   const c = await connectionColumns(store, q);
   const out = new Array<Connection>(c.length);
   for (let i = 0; i < c.length; i++) {
-    out[i] = { pre_pt_root_id: c.pre[i], post_pt_root_id: c.post[i], count: c.count[i], size_sum: c.size_sum[i], pre_name: c.pre_name[i], post_name: c.post_name[i] };
+    out[i] = { pre_pt_root_id: c.pre[i], post_pt_root_id: c.post[i], count: c.count[i], size_sum: c.size_sum[i], pre_name: c.pre_name?.[i] ?? null, post_name: c.post_name?.[i] ?? null };
   }
   return out;
 }

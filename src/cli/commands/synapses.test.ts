@@ -24,48 +24,59 @@ async function cli(args: string[], withName = true): Promise<string> {
   return out;
 }
 
+/** Three cell pairs stacked in y, each touching at x = 11..12 with a cleft (see the first test); optional decoy clefts. */
+async function pairsFixture(dir: string, decoys = false) {
+  // three cell pairs stacked in y; each pair touches at a membrane x = 11..12 with a cleft;
+  // vesicles on the left in pairs 0 and 2, on the right in pair 1
+  const shape: Vec3 = [24, 48, 8];
+  const n = shape[0] * shape[1] * shape[2];
+  const seg = new BigUint64Array(n);
+  const cleft = new Float32Array(n);
+  const ves = new Uint8Array(n);
+  const base = 1n << 58n;
+  for (let z = 0; z < 8; z++)
+    for (let y = 0; y < 48; y++)
+      for (let x = 0; x < 24; x++) {
+        const i = x + 24 * (y + 48 * z);
+        const pair = Math.floor(y / 16);
+        seg[i] = x < 11 ? base + BigInt(2 * pair) : x > 12 ? base + BigInt(2 * pair + 1) : 0n;
+        const yy = y % 16;
+        if (yy >= 5 && yy < 10 && z >= 2 && z < 6) {
+          if (x === 11 || x === 12) cleft[i] = 0.9;
+          const left = pair !== 1;
+          if ((left && x >= 7 && x < 10) || (!left && x >= 14 && x < 17)) ves[i] = 200;
+        }
+        // decoys: a faint cleft-like patch (pair 0, y 12..14) and a 2-voxel speck (pair 2, y 44), both with vesicles
+        if (decoys && x >= 7 && x <= 12 && z >= 2 && z < 6 && ((y >= 12 && y < 15) || (y === 44 && z === 3))) {
+          if (x >= 11) cleft[i] = y === 44 ? (x === 11 ? 0.9 : 0) : 0.35;
+          else if (x < 10) ves[i] = 200;
+        }
+      }
+  const files = { seg: path.join(dir, 'seg.npy'), clefts: path.join(dir, 'clefts.npy'), ves: path.join(dir, 'ves.npy') };
+  await writeNpy(files.seg, Volume.from('uint64', shape, seg));
+  await writeNpy(files.clefts, Volume.from('float32', shape, cleft));
+  await writeNpy(files.ves, Volume.from('uint8', shape, ves));
+  const gtDb = path.join(dir, 'gt.duckdb');
+  const gt = await ConnectomeStore.open(gtDb);
+  await gt.insertSynapses(
+    [0, 1, 2].map((p) => {
+      const left = base + BigInt(2 * p);
+      const right = left + 1n;
+      const [pre, post] = p === 1 ? [right, left] : [left, right];
+      const px = p === 1 ? 13.5 : 10.5;
+      const qx = p === 1 ? 10.5 : 13.5;
+      const y = 16 * p + 7.5;
+      return { id: BigInt(p + 1), pre_pt_root_id: pre, post_pt_root_id: post, pre_pt_position: [px, y, 4], post_pt_position: [qx, y, 4], ctr_pt_position: [12, y, 4], size: 40 };
+    }),
+  );
+  await gt.close();
+  return { files, gtDb, base };
+}
+
 describe('wiring synapses', () => {
   it('detects synapses between cell pairs blockwise, stores them, scores against ground truth', async () => {
     const dir = await tempDir('wiring-syncli-');
-    // three cell pairs stacked in y; each pair touches at a membrane x = 11..12 with a cleft;
-    // vesicles on the left in pairs 0 and 2, on the right in pair 1
-    const shape: Vec3 = [24, 48, 8];
-    const n = shape[0] * shape[1] * shape[2];
-    const seg = new BigUint64Array(n);
-    const cleft = new Float32Array(n);
-    const ves = new Uint8Array(n);
-    const base = 1n << 58n;
-    for (let z = 0; z < 8; z++)
-      for (let y = 0; y < 48; y++)
-        for (let x = 0; x < 24; x++) {
-          const i = x + 24 * (y + 48 * z);
-          const pair = Math.floor(y / 16);
-          seg[i] = x < 11 ? base + BigInt(2 * pair) : x > 12 ? base + BigInt(2 * pair + 1) : 0n;
-          const yy = y % 16;
-          if (yy >= 5 && yy < 10 && z >= 2 && z < 6) {
-            if (x === 11 || x === 12) cleft[i] = 0.9;
-            const left = pair !== 1;
-            if ((left && x >= 7 && x < 10) || (!left && x >= 14 && x < 17)) ves[i] = 200;
-          }
-        }
-    const files = { seg: path.join(dir, 'seg.npy'), clefts: path.join(dir, 'clefts.npy'), ves: path.join(dir, 'ves.npy') };
-    await writeNpy(files.seg, Volume.from('uint64', shape, seg));
-    await writeNpy(files.clefts, Volume.from('float32', shape, cleft));
-    await writeNpy(files.ves, Volume.from('uint8', shape, ves));
-    const gtDb = path.join(dir, 'gt.duckdb');
-    const gt = await ConnectomeStore.open(gtDb);
-    await gt.insertSynapses(
-      [0, 1, 2].map((p) => {
-        const left = base + BigInt(2 * p);
-        const right = left + 1n;
-        const [pre, post] = p === 1 ? [right, left] : [left, right];
-        const px = p === 1 ? 13.5 : 10.5;
-        const qx = p === 1 ? 10.5 : 13.5;
-        const y = 16 * p + 7.5;
-        return { id: BigInt(p + 1), pre_pt_root_id: pre, post_pt_root_id: post, pre_pt_position: [px, y, 4], post_pt_position: [qx, y, 4], ctr_pt_position: [12, y, 4], size: 40 };
-      }),
-    );
-    await gt.close();
+    const { files, gtDb, base } = await pairsFixture(dir);
     const db = path.join(dir, 'out.duckdb');
     const out = await cli([
       db, '--clefts', files.clefts, '--segmentation', files.seg, '--vesicles', files.ves,
@@ -90,6 +101,28 @@ describe('wiring synapses', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('--sweep-thresholds chooses the cleft threshold and size filter by partner F-score, then detects with them', async () => {
+    const dir = await tempDir('wiring-synsweep-');
+    const { files, gtDb } = await pairsFixture(dir, true);
+    const common = [
+      '--clefts', files.clefts, '--segmentation', files.seg, '--vesicles', files.ves,
+      '--partner-radius', '2', '--vesicle-radius', '6', '--workers', '1', '--ground-truth', gtDb, '--max-distance', '4', '--json',
+    ];
+    // the faint decoy is found at 0.3, the speck passes a 1-voxel size filter: both are false positives
+    const loose = JSON.parse(await cli([path.join(dir, 'loose.duckdb'), ...common, '--threshold', '0.3', '--min-size', '1']));
+    expect(loose.synapses).toBe(5);
+    expect(loose.partners).toMatchObject({ tp: 3, fp: 2 });
+    const res = JSON.parse(await cli([path.join(dir, 'swept.duckdb'), ...common, '--threshold', '0.3', '--min-size', '1', '--sweep-thresholds', '0.3,0.5,0.95', '--sweep-min-sizes', '1,10']));
+    expect(res.sweep.rows.length).toBe(6);
+    expect(res.sweep.best).toMatchObject({ threshold: 0.5, minSize: 10, fscore: 1 });
+    expect(res.sweep.rows.find((r: { threshold: number; minSize: number }) => r.threshold === 0.3 && r.minSize === 1)).toMatchObject({ detected: 5, fp: 2 });
+    expect([res.threshold, res.min_size]).toEqual([0.5, 10]);
+    expect(res.synapses).toBe(3);
+    expect(res.partners).toMatchObject({ tp: 3, fp: 0, fn: 0 });
+    await expect(cli([path.join(dir, 'x.duckdb'), '--clefts', files.clefts, '--segmentation', files.seg, '--sweep-thresholds', '0.5'])).rejects.toThrow(/--ground-truth/);
+    await expect(cli([path.join(dir, 'y.duckdb'), ...common, '--sweep-thresholds', '0.5,2'])).rejects.toThrow(/--sweep-thresholds "0.5,2": expected/);
   });
 
   it('on the phantom: ground-truth clefts and vesicles give every ground-truth synapse with its partners', async () => {

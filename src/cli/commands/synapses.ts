@@ -9,6 +9,7 @@ import { openSource } from '../../formats/open.js';
 import { cleftDistanceScore, relabelPartners, synapticPartnerScore, type PartnerSynapse } from '../../metrics/synapses.js';
 import { readBlockData, runTasks } from '../../scheduler/index.js';
 import { thresholdMap } from '../../stages/synapses/detect.js';
+import { parseNumberList, sweepSynapseParams, type SweepResult } from '../../stages/synapses/tune.js';
 import { type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { emit } from '../output.js';
@@ -33,6 +34,27 @@ async function partnersOf(db: string): Promise<PartnerSynapse[]> {
   } finally {
     await s.close();
   }
+}
+
+/** Read the inputs whole, score a detection against the ground truth (relabelled to its segmentation when given). */
+async function sweepOnVolume(opts: Record<string, any>, params: SynapseTaskParams, grid: { thresholds: number[]; minSizes: number[] }): Promise<SweepResult> {
+  const whole = async (spec: string | undefined, own = false) => {
+    if (!spec) return undefined;
+    const s = await openSource(spec);
+    try {
+      return await s.read(own ? boxFromShape(s.shape, s.offset) : params.bounds);
+    } finally {
+      await s.close();
+    }
+  };
+  const [clefts, segmentation, vesicles, gtSeg] = await Promise.all([whole(opts.clefts), whole(opts.segmentation), whole(opts.vesicles), whole(opts.gtSegmentation, true)]);
+  const gt = await partnersOf(opts.groundTruth);
+  const maxDistance = num(opts.maxDistance, '--max-distance', 0);
+  return sweepSynapseParams({ clefts: clefts!, segmentation: segmentation!, vesicles }, params, grid, (syn) => {
+    let pred: PartnerSynapse[] = syn.map((s) => ({ pre_id: s.pre_pt_root_id, post_id: s.post_pt_root_id, pre: s.pre_pt_position, post: s.post_pt_position }));
+    if (gtSeg) pred = relabelPartners(pred, gtSeg);
+    return synapticPartnerScore(pred, gt, { maxDistance });
+  });
 }
 
 export function register(program: Command): Command {
@@ -60,6 +82,8 @@ export function register(program: Command): Command {
     .option('--gt-segmentation <source>', 'with --ground-truth: the ground truth\'s segmentation; predicted partners are relabelled to the truth\'s ids at their points (as CREMI does), so a prediction on another segmentation can be scored')
     .option('--gt-clefts <source>', 'score the cleft mask against this ground-truth cleft map (ADGT/ADF)')
     .option('--max-distance <nm>', 'partner matching distance for --ground-truth', '400')
+    .option('--sweep-thresholds <list>', 'with --ground-truth: choose the cleft threshold among these (e.g. 0.2,0.3,0.5) by partner F-score before detecting; use on a training volume, then pass the choice as --threshold on the volume you score')
+    .option('--sweep-min-sizes <list>', 'with --sweep-thresholds: minimum cleft sizes (voxels) to try', '5,10,20,40,80')
     .option('--json', 'machine-readable output');
   addSchedulerOptions(cmd);
   cmd.action(async (db: string, opts) => {
@@ -91,6 +115,17 @@ export function register(program: Command): Command {
         ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, threshold: num(opts.mitoThreshold, '--mito-threshold', 0, 1), minSize: omin }] : []),
       ],
     };
+    let sweep: SweepResult | undefined;
+    if (opts.sweepThresholds !== undefined) {
+      if (!opts.groundTruth) throw new UsageError('--sweep-thresholds needs --ground-truth <db> to score against');
+      const thresholds = parseNumberList(opts.sweepThresholds, '--sweep-thresholds', 0, 1);
+      const minSizes = parseNumberList(opts.sweepMinSizes, '--sweep-min-sizes', 1, Number.MAX_SAFE_INTEGER);
+      sweep = await sweepOnVolume(opts, params, { thresholds, minSizes });
+      if (sweep.best) {
+        params.threshold = sweep.best.threshold;
+        params.minSize = sweep.best.minSize;
+      }
+    }
     const task = synapseTask({
       clefts: opts.clefts,
       segmentation: opts.segmentation,
@@ -114,6 +149,9 @@ export function register(program: Command): Command {
     }
     const result: Record<string, unknown> = {
       database: db,
+      threshold: params.threshold,
+      min_size: params.minSize,
+      ...(sweep ? { sweep: { best: sweep.best, rows: sweep.rows } } : {}),
       synapses: data.synapses.length,
       organelles: data.organelles.length,
       dropped: data.dropped,
@@ -146,6 +184,10 @@ export function register(program: Command): Command {
     emit(opts, result, () => {
       const lines = [`${db}: ${data.synapses.length} synapses, ${data.organelles.length} organelles (dropped: ${data.dropped.small} small, ${data.dropped.noPartners} without two partners)`];
       if (data.truncated) lines.push(`warning: ${data.truncated} objects touch a block's margin; use a larger --margin (state in ${path.resolve(stateDir)})`);
+      if (sweep) {
+        lines.push(`sweep (partner F-score): ${sweep.rows.map((r) => `t ${r.threshold} min ${r.minSize}: ${r.fscore.toFixed(3)}`).join(', ')}`);
+        lines.push(sweep.best ? `chosen: --threshold ${sweep.best.threshold} --min-size ${sweep.best.minSize}` : `no setting found a true synapse; kept --threshold ${params.threshold} --min-size ${params.minSize}`);
+      }
       if (result.partners) lines.push(`partners: ${JSON.stringify(result.partners)}`);
       if (result.clefts) lines.push(`clefts: ${JSON.stringify(result.clefts)}`);
       return lines.join('\n');

@@ -4,7 +4,7 @@ import { tempDir } from '../../../test/data.js';
 import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
 import { ConnectomeStore } from '../../connectome/store.js';
-import { anchorId, detectOrganelles, detectSynapses, type SynapseParams } from './detect.js';
+import { anchorId, choosePartners, detectOrganelles, detectSynapses, smallestEigenvector, type SynapseParams } from './detect.js';
 import { mergeBlockData, storeDetections, synapseBlock, type SynapseTaskParams } from './tasks.js';
 
 const A = (1n << 60n) + 1n; // ids above 2^53
@@ -82,6 +82,54 @@ describe('detectSynapses', () => {
     expect(detectSynapses({ clefts: empty, segmentation: v.seg }, b, params(b)).synapses).toEqual([]);
     const one = boxFromShape([1, 1, 1]);
     expect(detectSynapses({ clefts: Volume.zeros('float32', one), segmentation: Volume.zeros('uint32', one) }, one, params(one)).synapses).toEqual([]);
+  });
+
+  it('pairs segments across the cleft: two fragments of an over-split cell on one side are not partners', () => {
+    // A is split at y = 8 into A (y < 8) and A2 (y >= 8) on the same side of the cleft (x < 11);
+    // both touch the cleft more than B does (B starts 2 voxels farther away, x > 14)
+    const v = twoCells('A');
+    const A2 = (1n << 60n) + 3n;
+    const seg = v.seg.data as BigUint64Array;
+    for (let z = 0; z < 8; z++)
+      for (let y = 0; y < 16; y++)
+        for (let x = 0; x < 24; x++) {
+          const i = x + 24 * (y + 16 * z);
+          if (x < 11 && y >= 8) seg[i] = A2;
+          if (x > 12 && x <= 14) seg[i] = 0n;
+        }
+    const b = boxFromShape(v.shape);
+    const r = detectSynapses({ clefts: v.cleft, segmentation: v.seg, vesicles: v.ves }, b, params(b, { partnerRadius: 16 }));
+    expect(r.synapses.length).toBe(1);
+    expect(r.synapses[0].post_pt_root_id).toBe(B);
+    expect([A, A2]).toContain(r.synapses[0].pre_pt_root_id);
+  });
+
+  it('choosePartners: best pair across the plane, fallback to the top two without sides', () => {
+    const ids = (l: number) => BigInt(l);
+    // 1 and 2 on the + side (strong), 3 on the - side (weak)
+    const c = new Map([[1, { w: 10, wPos: 10 }], [2, { w: 8, wPos: 8 }], [3, { w: 3, wPos: 0 }]]);
+    expect(choosePartners(c, ids)).toEqual([1, 3]);
+    // one segment straddling the plane is not paired with itself
+    const d = new Map([[1, { w: 10, wPos: 5 }], [2, { w: 2, wPos: 0 }]]);
+    expect(choosePartners(d, ids)).toEqual([1, 2]);
+    // nothing on the - side: the two with the most contact
+    const e = new Map([[1, { w: 4, wPos: 4 }], [2, { w: 9, wPos: 9 }], [3, { w: 1, wPos: 1 }]]);
+    expect(choosePartners(e, ids)).toEqual([2, 1]);
+  });
+
+  it('smallestEigenvector: the normal of a sheet, for axis-aligned and rotated covariances', () => {
+    const n = smallestEigenvector([9, 0, 0, 0, 0.1, 0, 0, 0, 4]);
+    expect(Math.abs(n[1])).toBeCloseTo(1, 9);
+    // rotate diag(5, 3, 0.2) by 30 degrees about z: the normal stays z; about x: (0, -sin, cos)
+    const t = Math.PI / 6;
+    const [c, s] = [Math.cos(t), Math.sin(t)];
+    const R = [1, 0, 0, 0, c, -s, 0, s, c];
+    const D = [5, 3, 0.2];
+    const M = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) M[3 * i + j] += R[3 * i + k] * D[k] * R[3 * j + k];
+    const m = smallestEigenvector(M);
+    const dot = m[0] * 0 + m[1] * -s + m[2] * c;
+    expect(Math.abs(dot)).toBeCloseTo(1, 9);
   });
 
   it('blockwise results equal the whole-volume result (random clefts, margins hold them)', () => {

@@ -9,9 +9,11 @@ import { edt } from '../../kernels/edt.js';
  *
  * Clefts: voxels whose cleft probability is >= threshold form objects (connected components);
  * a label map (uint32/uint64, e.g. ground-truth clefts) gives one object per label. Objects
- * smaller than minSize voxels are dropped. Partners: the two segments with the most
- * contact with the cleft (voxels within `partnerRadius` nm, each weighted 1 - d / (radius +
- * voxel), so the segments on either face of the cleft win over ones that only reach its rim).
+ * smaller than minSize voxels are dropped. Partners: one segment on each side of the cleft's
+ * plane (centroid + least-spread axis of its voxels), the pair with the most contact with the
+ * cleft (voxels within `partnerRadius` nm, each weighted 1 - d / (radius + voxel), so the
+ * segments on either face of the cleft win over ones that only reach its rim, and two fragments
+ * of one over-split cell on the same side are never paired; see choosePartners).
  * The presynaptic partner is the one of the two holding more vesicle-cloud voxels (vesicle
  * probability >= vesicleThreshold) within `vesicleRadius` nm of the cleft, counting only the
  * clouds (connected components) that come within `partnerRadius` of the cleft; the postsynaptic
@@ -239,6 +241,113 @@ function centralVoxel(o: Objects, l: number, vs: Vec3): number {
   return best;
 }
 
+/**
+ * Plane of cleft object l: centroid and unit normal (nm), the normal being the axis of least
+ * spread of its voxels (smallest eigenvector of their covariance, Jacobi rotations). A cleft is a
+ * sheet between two cells, so its partners lie on either side of this plane.
+ */
+export function cleftPlane(o: { shape: Vec3; start: Int32Array; idx: Int32Array }, l: number, vs: Vec3): { c: Vec3; n: Vec3 } {
+  const s = o.shape;
+  const n = o.start[l + 1] - o.start[l];
+  let mx = 0;
+  let my = 0;
+  let mz = 0;
+  for (let k = o.start[l]; k < o.start[l + 1]; k++) {
+    const i = o.idx[k];
+    mx += (i % s[0]) + 0.5;
+    my += (Math.floor(i / s[0]) % s[1]) + 0.5;
+    mz += Math.floor(i / (s[0] * s[1])) + 0.5;
+  }
+  mx = (mx / n) * vs[0];
+  my = (my / n) * vs[1];
+  mz = (mz / n) * vs[2];
+  const m = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  for (let k = o.start[l]; k < o.start[l + 1]; k++) {
+    const i = o.idx[k];
+    const d = [((i % s[0]) + 0.5) * vs[0] - mx, ((Math.floor(i / s[0]) % s[1]) + 0.5) * vs[1] - my, (Math.floor(i / (s[0] * s[1])) + 0.5) * vs[2] - mz];
+    for (let r = 0; r < 3; r++) for (let q = 0; q < 3; q++) m[3 * r + q] += d[r] * d[q];
+  }
+  return { c: [mx, my, mz], n: smallestEigenvector(m) };
+}
+
+/** Unit eigenvector of the smallest eigenvalue of a symmetric 3x3 matrix (row-major), by cyclic Jacobi rotations. */
+export function smallestEigenvector(a: number[]): Vec3 {
+  const A = a.slice();
+  const V = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  for (let sweep = 0; sweep < 50; sweep++) {
+    const off = A[1] * A[1] + A[2] * A[2] + A[5] * A[5];
+    const scale = A[0] * A[0] + A[4] * A[4] + A[8] * A[8];
+    if (off <= 1e-24 * scale || off === 0) break;
+    for (const [p, q] of [[0, 1], [0, 2], [1, 2]] as const) {
+      const apq = A[3 * p + q];
+      if (apq === 0) continue;
+      const theta = (A[3 * q + q] - A[3 * p + p]) / (2 * apq);
+      const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+      const c = 1 / Math.sqrt(t * t + 1);
+      const sn = t * c;
+      for (let k = 0; k < 3; k++) {
+        // A = J^T A J on columns, then rows
+        const akp = A[3 * k + p];
+        const akq = A[3 * k + q];
+        A[3 * k + p] = c * akp - sn * akq;
+        A[3 * k + q] = sn * akp + c * akq;
+      }
+      for (let k = 0; k < 3; k++) {
+        const apk = A[3 * p + k];
+        const aqk = A[3 * q + k];
+        A[3 * p + k] = c * apk - sn * aqk;
+        A[3 * q + k] = sn * apk + c * aqk;
+      }
+      for (let k = 0; k < 3; k++) {
+        const vkp = V[3 * k + p];
+        const vkq = V[3 * k + q];
+        V[3 * k + p] = c * vkp - sn * vkq;
+        V[3 * k + q] = sn * vkp + c * vkq;
+      }
+    }
+  }
+  let j = 0;
+  if (A[4] < A[3 * j + j]) j = 1;
+  if (A[8] < A[3 * j + j]) j = 2;
+  const v: Vec3 = [V[j], V[3 + j], V[6 + j]];
+  const len = Math.hypot(v[0], v[1], v[2]) || 1;
+  return [v[0] / len, v[1] / len, v[2] / len];
+}
+
+/**
+ * The two partner segments of a cleft: one on each side of its plane, the pair with the most
+ * (distance-weighted) contact — the best segment on one side with the best *other* segment on the
+ * other side. So two fragments of one over-split cell on the same side are never paired. When one
+ * side touches no segment (a cleft at the volume's edge, or too small to have a plane), the two
+ * segments with the most contact overall. Ties go to the smaller id.
+ */
+export function choosePartners(contact: Map<number, { w: number; wPos: number }>, idOf: (lab: number) => bigint): [number, number] {
+  let bestScore = -Infinity;
+  let pair: [number, number] = [0, 0];
+  const labs = [...contact.keys()].sort((a, b) => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0));
+  for (const a of labs) {
+    const pa = contact.get(a)!.wPos;
+    if (!(pa > 0)) continue;
+    for (const b of labs) {
+      if (b === a) continue;
+      const nb = contact.get(b)!.w - contact.get(b)!.wPos;
+      if (!(nb > 0)) continue;
+      const sc = pa + nb;
+      if (sc > bestScore) {
+        bestScore = sc;
+        pair = [a, b];
+      }
+    }
+  }
+  if (bestScore > -Infinity) {
+    // the side with more contact first (as the overall ranking would put it)
+    return contact.get(pair[0])!.w >= contact.get(pair[1])!.w ? pair : [pair[1], pair[0]];
+  }
+  const byContact = (a: number, b: number) => contact.get(b)!.w - contact.get(a)!.w || (idOf(a) < idOf(b) ? -1 : 1);
+  const [a, b] = labs.sort(byContact);
+  return [a, b];
+}
+
 export interface SynapseBlockInputs {
   clefts: Volume;
   segmentation: Volume;
@@ -307,10 +416,12 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
       notCleft[x + cs[0] * (y + cs[1] * z)] = 0;
     }
     const dist = edt(notCleft, cs, { sampling: vs });
+    // the cleft's plane: centroid and normal (least-variance axis, nm); the partners lie on either side
+    const { c: cen, n: nrm } = cleftPlane(o, l, vs);
     // contact (voxels within partnerRadius) and vesicle evidence per segment label
     // contact weight: voxels of a segment within partnerRadius, nearer ones weighing more
     const wScale = 1 / (p.partnerRadius + Math.min(vs[0], vs[1], vs[2]));
-    const contact = new Map<number, { n: number; w: number; best: number; bestD: number }>();
+    const contact = new Map<number, { n: number; w: number; wPos: number; best: number; bestD: number }>();
     const vesicle = new Map<number, number>();
     const touching = new Set<number>();
     for (let z = 0; z < cs[2]; z++)
@@ -324,9 +435,13 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
           if (lab === 0) continue;
           if (d <= p.partnerRadius) {
             let c = contact.get(lab);
-            if (!c) contact.set(lab, (c = { n: 0, w: 0, best: i, bestD: Infinity }));
+            if (!c) contact.set(lab, (c = { n: 0, w: 0, wPos: 0, best: i, bestD: Infinity }));
             c.n++;
-            c.w += 1 - d * wScale;
+            const wv = 1 - d * wScale;
+            c.w += wv;
+            const side = ((x + lo[0] + 0.5) * vs[0] - cen[0]) * nrm[0] + ((y + lo[1] + 0.5) * vs[1] - cen[1]) * nrm[1] + ((z + lo[2] + 0.5) * vs[2] - cen[2]) * nrm[2];
+            if (side > 0) c.wPos += wv;
+            else if (side === 0) c.wPos += wv / 2;
             if (d < c.bestD) {
               c.bestD = d;
               c.best = i;
@@ -354,9 +469,7 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
       continue;
     }
     const idOf = (lab: number) => segIds[lab];
-    const byContact = (a: number, b: number) => contact.get(b)!.w - contact.get(a)!.w || (idOf(a) < idOf(b) ? -1 : 1);
-    // the partners: the two segments with the most (distance-weighted) contact across the cleft
-    const [a, b] = cands.sort(byContact);
+    const [a, b] = choosePartners(contact, idOf);
     let pre: number;
     let post: number;
     if (ves) {

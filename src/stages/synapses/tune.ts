@@ -1,0 +1,73 @@
+import { UsageError } from '../../core/errors.js';
+import { type DetectedSynapse, type SynapseBlockInputs, type SynapseParams, detectSynapses } from './detect.js';
+
+/**
+ * Choose the cleft threshold and the size filter on a volume with ground truth (a training or
+ * validation volume, never the one being scored): detect synapses on the whole volume at every
+ * threshold, filter by every minimum size, score each setting with `score` (e.g. the CREMI-like
+ * partner F-score) and keep the best. One detection per threshold (the size filter is applied
+ * to its rows), so the grid costs |thresholds| detections.
+ */
+
+export interface SweepRow {
+  threshold: number;
+  minSize: number;
+  detected: number;
+  tp: number;
+  fp: number;
+  fn: number;
+  precision: number;
+  recall: number;
+  fscore: number;
+}
+
+export interface SweepResult {
+  rows: SweepRow[];
+  /** The best row (highest F-score; ties: higher precision, then the higher threshold, then the larger size), or null when no setting finds a true synapse. */
+  best: SweepRow | null;
+}
+
+export type SynapseScorer = (synapses: DetectedSynapse[]) => { tp: number; fp: number; fn: number; precision: number; recall: number; fscore: number };
+
+/** Parse a comma-separated list of numbers (option text), each checked against [min, max]. */
+export function parseNumberList(text: string, what: string, min: number, max: number): number[] {
+  const v = String(text)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
+  if (v.length === 0 || v.some((x) => !Number.isFinite(x) || x < min || x > max)) {
+    throw new UsageError(`${what} ${JSON.stringify(text)}: expected a comma-separated list of numbers in [${min}, ${max}]`);
+  }
+  return [...new Set(v)].sort((a, b) => a - b);
+}
+
+function better(a: SweepRow, b: SweepRow | null): boolean {
+  if (!b) return true;
+  if (a.fscore !== b.fscore) return a.fscore > b.fscore;
+  if (a.precision !== b.precision) return a.precision > b.precision;
+  if (a.threshold !== b.threshold) return a.threshold > b.threshold;
+  return a.minSize > b.minSize;
+}
+
+/**
+ * Sweep thresholds x minimum sizes over whole-volume inputs (`p.bounds` = the inputs' box).
+ * `p.threshold` and `p.minSize` are ignored (the grid replaces them).
+ */
+export function sweepSynapseParams(inp: SynapseBlockInputs, p: SynapseParams, grid: { thresholds: number[]; minSizes: number[] }, score: SynapseScorer): SweepResult {
+  if (grid.thresholds.length === 0 || grid.minSizes.length === 0) throw new UsageError('the synapse sweep needs at least one threshold and one minimum size');
+  const minSizes = [...grid.minSizes].sort((a, b) => a - b);
+  const rows: SweepRow[] = [];
+  let best: SweepRow | null = null;
+  for (const threshold of grid.thresholds) {
+    const r = detectSynapses(inp, inp.clefts.box, { ...p, threshold, minSize: minSizes[0] });
+    for (const minSize of minSizes) {
+      const kept = r.synapses.filter((s) => s.size >= minSize);
+      const s = score(kept);
+      const row: SweepRow = { threshold, minSize, detected: kept.length, tp: s.tp, fp: s.fp, fn: s.fn, precision: s.precision, recall: s.recall, fscore: s.fscore };
+      rows.push(row);
+      if (row.tp > 0 && better(row, best)) best = row;
+    }
+  }
+  return { rows, best };
+}

@@ -8,7 +8,15 @@ import { relabel } from '../../stages/segment/agglomerate.js';
 import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segment/io.js';
 import { type AgglomerationMethod, type AgglomerationParams, boundaryMaps, computeAgglomeration, denseSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
 import { emit } from '../output.js';
+import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { affinityOrder, boundaryChannel, parseNumberOption } from './supervoxels.js';
+import { type Vec3, boxFromShape, parseVec3 } from '../../core/box.js';
+import { openSource } from '../../formats/open.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { readBlockData, runTasks } from '../../scheduler/index.js';
+import { mergeBlockRags, ragTask, relabelTask, writeSegmentMap } from '../../stages/segment/blockwise.js';
+import { agglomerateRag, DEFAULT_CONTACT } from '../../stages/segment/pipeline.js';
+import { chunkForBlock } from '../../stages/segment/tasks.js';
 
 export function addAgglomerationOptions(cmd: Command): Command {
   return cmd
@@ -47,12 +55,20 @@ export function register(program: Command): Command {
     .option('--channel <c>', 'use channel c of a multi-channel map as the boundary probability')
     .option('--2d', 'only in-section contacts')
     .option('--overwrite', 'replace an existing layer')
+    .option('--block <x,y,z>', 'bounded memory: accumulate the region graph and write the segmentation block by block through the scheduler')
     .option('--json', 'machine-readable output');
   addAgglomerationOptions(cmd);
+  addSchedulerOptions(cmd);
   return cmd.action(async (out: string, opts) => {
     const t0 = performance.now();
     const params = await agglomerationParams(opts);
     params.twoD = !!opts['2d'];
+    if (opts.block) {
+      const r = await blockwiseAgglomeration(out, { supervoxels: opts.supervoxels, boundaries: opts.boundaries, block: parseVec3(String(opts.block), '--block', { integer: true, positive: true }), params, opts });
+      const result = { ...r, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
+      emit(opts, result, () => `${out}: ${r.segments} segments from ${r.supervoxels} supervoxels (${r.method}, threshold ${r.threshold}; ${r.merges} merges in the tree; ${r.blocks} blocks)`);
+      return;
+    }
     const [{ vol: svVol }, { vol: bVol }] = await Promise.all([readWhole(opts.supervoxels), readWhole(opts.boundaries)]);
     if (!boxEquals(svVol.box, bVol.box)) {
       throw new UsageError(`--supervoxels ${opts.supervoxels} covers [${svVol.box.min}]..[${svVol.box.max}] but --boundaries ${opts.boundaries} covers [${bVol.box.min}]..[${bVol.box.max}]; they must share one grid`);
@@ -66,4 +82,41 @@ export function register(program: Command): Command {
     const result = { layer: out, method: res.method, threshold: res.threshold, supervoxels: sv.count, edges: res.rag.nEdges, merges: res.tree.count, segments: res.count, merge_tree: path.join(out, 'merge_tree.json'), seconds: +((performance.now() - t0) / 1000).toFixed(3) };
     emit(opts, result, () => `${out}: ${res.count} segments from ${sv.count} supervoxels (${res.method}, threshold ${res.threshold}; ${res.tree.count} merges in the tree)`);
   });
+}
+
+/**
+ * `--block`: the region graph is accumulated block by block (each block reads its supervoxels and
+ * boundaries grown by one voxel), merged in memory (graph only), agglomerated, and the segmentation
+ * is written block by block from a supervoxel -> segment table. Memory: one block's voxels per
+ * worker plus the graph. Same partition as the whole-volume path (tested in
+ * src/stages/segment/blockwise.test.ts).
+ */
+export async function blockwiseAgglomeration(
+  out: string,
+  o: { supervoxels: string; boundaries: string; block: Vec3; params: AgglomerationParams; opts: Record<string, any> },
+): Promise<{ layer: string; method: AgglomerationMethod; threshold: number; supervoxels: number; edges: number; merges: number; segments: number; blocks: number; merge_tree: string }> {
+  const [sv, b] = [await openSource(o.supervoxels), await openSource(o.boundaries)];
+  await Promise.all([sv.close(), b.close()]);
+  const svBox = boxFromShape(sv.shape, sv.offset);
+  if (!boxEquals(svBox, boxFromShape(b.shape, b.offset))) {
+    throw new UsageError(`--supervoxels ${o.supervoxels} covers [${svBox.min}]..[${svBox.max}] but --boundaries ${o.boundaries} covers [${b.offset}]..[${b.offset.map((v, i) => v + b.shape[i])}]; they must share one grid`);
+  }
+  if (sv.channels !== 1 || sv.dtype === 'float32') throw new UsageError(`--supervoxels ${o.supervoxels}: expected a 1-channel integer label volume, got ${sv.channels} x ${sv.dtype}`);
+  const block = o.block.map((v, i) => Math.min(v, sv.shape[i])) as unknown as Vec3;
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: sv.shape, voxelSize: sv.voxelSize, offset: sv.offset, chunkSize: chunkForBlock(block) });
+  const layer = await PrecomputedLayer.create(out, info, { overwrite: !!o.opts.overwrite });
+  const stateDir = path.join(layer.dir, '.wiring-run');
+  await fs.rm(stateDir, { recursive: true, force: true }); // a new layer: no resume records of another run
+  const run = schedulerOptions(o.opts, stateDir);
+  const rep = await runTasks([ragTask({ supervoxels: o.supervoxels, boundaries: o.boundaries, bounds: svBox, blockShape: block, params: { affinityOrder: affinityOrder(o.opts.affinityOrder), channel: boundaryChannel(o.opts.channel), invert: !!o.opts.invert, contact: o.params.contact ?? DEFAULT_CONTACT, twoD: o.params.twoD } })], run);
+  if (rep.failed.length) throw new UsageError(`${rep.failed.length} block(s) of the region graph failed; first: ${rep.failed[0].error}`, out);
+  const { rag, ids } = mergeBlockRags((await readBlockData(stateDir, 'rag')).map((d) => d.data));
+  const res = agglomerateRag(rag, o.params);
+  const mapFile = path.join(stateDir, 'segment-map.bin');
+  const mapHash = await writeSegmentMap(mapFile, ids, res.map);
+  const rep2 = await runTasks([relabelTask({ supervoxels: o.supervoxels, out: layer.dir, mapFile, mapHash, bounds: svBox, blockShape: block })], run);
+  if (rep2.failed.length) throw new UsageError(`${rep2.failed.length} block(s) of the relabelling failed; first: ${rep2.failed[0].error}`, out);
+  const mergeTree = path.join(layer.dir, 'merge_tree.json');
+  await writeJsonAtomic(mergeTree, mergeTreeJson(res.tree, ids, { method: res.method, threshold: res.threshold, supervoxels_source: o.supervoxels }));
+  return { layer: out, method: res.method, threshold: res.threshold, supervoxels: rag.nNodes, edges: rag.nEdges, merges: res.tree.count, segments: res.count, blocks: rep2.blocks, merge_tree: mergeTree };
 }

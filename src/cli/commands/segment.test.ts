@@ -4,7 +4,41 @@ import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { dataPath, describeData, tempDir } from '../../../test/data.js';
 import { buildProgram } from '../main.js';
-import { PrecomputedLayer } from '../../formats/precomputed/index.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { Volume } from '../../core/volume.js';
+import type { Vec3 } from '../../core/box.js';
+
+/** Voronoi cells with noisy membranes (0.6-0.95) and interiors (0-0.3); x fastest. */
+function cellMap(shape: Vec3, n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const r = (): number => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  const [sx, sy, sz] = shape;
+  const cs = Array.from({ length: n }, () => [r() * sx, r() * sy, r() * sz]);
+  const N = sx * sy * sz;
+  const lab = new Uint32Array(N);
+  const best = new Float64Array(N).fill(Infinity);
+  cs.forEach((c, k) => {
+    for (let i = 0; i < N; i++) {
+      const d = (c[0] - (i % sx)) ** 2 + (c[1] - (Math.floor(i / sx) % sy)) ** 2 + (c[2] - Math.floor(i / (sx * sy))) ** 2;
+      if (d < best[i]) {
+        best[i] = d;
+        lab[i] = k + 1;
+      }
+    }
+  });
+  const b = new Float32Array(N);
+  for (let i = 0; i < N; i++) {
+    const x = i % sx;
+    const y = Math.floor(i / sx) % sy;
+    const z = Math.floor(i / (sx * sy));
+    const edge = (x + 1 < sx && lab[i + 1] !== lab[i]) || (y + 1 < sy && lab[i + sx] !== lab[i]) || (z + 1 < sz && lab[i + sx * sy] !== lab[i]);
+    b[i] = edge ? 0.6 + 0.35 * r() : 0.3 * r();
+  }
+  return b;
+}
 
 async function wiring(...args: string[]): Promise<any> {
   const chunks: string[] = [];
@@ -30,6 +64,32 @@ describe('segment commands: usage errors', () => {
     await expect(wiring('agglomerate', '--supervoxels', `${p1}#stack`, '--boundaries', `${p1}#stack`, '--method', 'learned', path.join(dir, 'y'))).rejects.toThrow(/--model/);
     await expect(wiring('segment', '--boundaries', `${p1}#stack`, '--channel', '2', path.join(dir, 'z'))).rejects.toThrow(/channel 2/);
   });
+});
+
+describe('agglomerate --block', () => {
+  it('gives the same segmentation as the whole-volume agglomeration; segment --block runs end to end', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [40, 32, 12];
+    const bLayer = path.join(dir, 'b');
+    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [8, 8, 8], chunkSize: [16, 16, 12] }));
+    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 10, 2), { voxelSize: [8, 8, 8] }));
+    const sv = path.join(dir, 'sv');
+    const s = await wiring('supervoxels', '--boundaries', bLayer, '--seeds', 'minima', '--seed-sigma', '1', '--min-size', '4', sv);
+    expect(s.supervoxels).toBeGreaterThan(20);
+    const whole = await wiring('agglomerate', '--supervoxels', sv, '--boundaries', bLayer, path.join(dir, 'whole'));
+    const blocks = await wiring('agglomerate', '--supervoxels', sv, '--boundaries', bLayer, '--block', '16,16,6', '--workers', '1', path.join(dir, 'blocks'));
+    expect(blocks.blocks).toBe(3 * 2 * 2);
+    expect(blocks.segments).toBe(whole.segments);
+    expect(blocks.merges).toBe(whole.merges);
+    const e = await wiring('evaluate', path.join(dir, 'blocks'), path.join(dir, 'whole'));
+    expect(e.voi_split).toBeLessThan(1e-12);
+    expect(e.voi_merge).toBeLessThan(1e-12);
+    const seg = await wiring('segment', '--boundaries', bLayer, '--block', '32,32,12', '--workers', '1', path.join(dir, 'seg'));
+    expect(seg.segments).toBeGreaterThan(3);
+    expect(existsSync(path.join(dir, 'seg-supervoxels', 'info'))).toBe(true);
+    const e2 = await wiring('evaluate', path.join(dir, 'seg'), path.join(dir, 'whole'));
+    expect(e2.voi_split + e2.voi_merge).toBeLessThan(0.5);
+  }, 60_000);
 });
 
 describeData('gala-medulla', 'segment commands on gala-medulla', () => {

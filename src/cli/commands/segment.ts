@@ -2,10 +2,11 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { relabel } from '../../stages/segment/agglomerate.js';
 import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segment/io.js';
-import { boundaryMaps, computeAgglomeration, computeSupervoxels, denseSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
+import { parseVec3 } from '../../core/box.js';
+import { boundaryMaps, computeAgglomeration, computeSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
 import { addSchedulerOptions } from '../scheduler-options.js';
 import { emit } from '../output.js';
-import { addAgglomerationOptions, agglomerationParams } from './agglomerate.js';
+import { addAgglomerationOptions, agglomerationParams, blockwiseAgglomeration } from './agglomerate.js';
 import { addSupervoxelOptions, affinityOrder, blockwiseSupervoxels, boundaryChannel, supervoxelParams } from './supervoxels.js';
 
 export function register(program: Command): Command {
@@ -16,7 +17,7 @@ export function register(program: Command): Command {
     .argument('<out-layer>', 'output precomputed segmentation layer folder')
     .option('--supervoxels-out <layer>', 'also write the supervoxels as a layer')
     .option('--overwrite', 'replace existing layers')
-    .option('--block <x,y,z>', 'supervoxels blockwise through the scheduler (written to --supervoxels-out, default <out-layer>-supervoxels), then agglomerated over the whole volume')
+    .option('--block <x,y,z>', 'bounded memory: supervoxels (written to --supervoxels-out, default <out-layer>-supervoxels), region graph and segmentation block by block through the scheduler')
     .option('--margin <x,y,z>', 'with --block: context read around each block (default 16,16,16)')
     .option('--json', 'machine-readable output');
   addSupervoxelOptions(cmd);
@@ -25,23 +26,23 @@ export function register(program: Command): Command {
   return cmd.action(async (out: string, opts) => {
     const t0 = performance.now();
     const aparams = await agglomerationParams(opts);
+    if (opts.block) {
+      // bounded memory: supervoxels, region graph and relabelling all blockwise
+      opts.supervoxelsOut ??= `${out.replace(/[\\/]+$/, '')}-supervoxels`;
+      await blockwiseSupervoxels(opts.supervoxelsOut, opts);
+      const r = await blockwiseAgglomeration(out, { supervoxels: opts.supervoxelsOut, boundaries: opts.boundaries, block: parseVec3(String(opts.block), '--block', { integer: true, positive: true }), params: aparams, opts });
+      const result = { layer: out, supervoxels: r.supervoxels, segments: r.segments, method: r.method, threshold: r.threshold, merges: r.merges, blocks: r.blocks, supervoxels_layer: opts.supervoxelsOut, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
+      emit(opts, result, () => `${out}: ${r.segments} segments (${r.supervoxels} supervoxels in ${r.blocks} blocks, ${r.method} agglomeration at ${r.threshold}) in ${result.seconds} s`);
+      return;
+    }
     const { vol } = await readWhole(opts.boundaries);
     const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert, channel: boundaryChannel(opts.channel) });
     const sparams = supervoxelParams(opts, vol.voxelSize);
     // 2-D supervoxels (--2d) are still agglomerated in 3-D: contacts across sections join them into objects.
     const like = { shape: vol.shape, offset: vol.box.min, voxelSize: vol.voxelSize };
-    let sv: { labels: Uint32Array; count: number };
-    let ids: BigUint64Array | null = null;
-    if (opts.block) {
-      opts.supervoxelsOut ??= `${out.replace(/[\\/]+$/, '')}-supervoxels`;
-      await blockwiseSupervoxels(opts.supervoxelsOut, opts);
-      const d = denseSupervoxels((await readWhole(opts.supervoxelsOut)).vol);
-      sv = d;
-      ids = d.ids;
-    } else {
-      sv = computeSupervoxels(maps, sparams);
-      if (opts.supervoxelsOut) await writeSegmentation(opts.supervoxelsOut, sv.labels, like, { overwrite: !!opts.overwrite });
-    }
+    const sv = computeSupervoxels(maps, sparams);
+    const ids: BigUint64Array | null = null;
+    if (opts.supervoxelsOut) await writeSegmentation(opts.supervoxelsOut, sv.labels, like, { overwrite: !!opts.overwrite });
     const res = computeAgglomeration(sv.labels, maps, aparams);
     const seg = relabel(sv.labels, res.map, new Uint32Array(sv.labels.length));
     const layer = await writeSegmentation(out, seg, like, { overwrite: !!opts.overwrite });

@@ -32,7 +32,8 @@ export function addSupervoxelOptions(cmd: Command): Command {
     .option('--min-seed-size <n>', 'threshold seeds: drop seed components smaller than n voxels')
     .option('--seed-sigma <s>', 'Gaussian smoothing (voxels) of the distance map (distance seeds, default 2) or of the boundary map (minima seeds, default 0)')
     .option('--min-size <n>', 'merge supervoxels smaller than n voxels into their neighbours', String(DEFAULT_SUPERVOXELS.minSize))
-    .option('--2d', 'per z section (anisotropic stacks)')
+    .option('--2d', 'per z section (default when z is more than twice as coarse as x/y, e.g. ssTEM)')
+    .option('--3d', 'in 3-D even on an anisotropic stack')
     .option('--invert', 'the map is high inside cells (e.g. a membrane-free probability): use 1 - value')
     .option('--affinity-order <o>', '3-channel input: channel order xyz or zyx (waterz/numpy files)', 'xyz')
     .option('--channel <c>', 'use channel c of a multi-channel map as the boundary probability (e.g. a pixel classifier\'s boundary class)')
@@ -52,11 +53,27 @@ export function supervoxelParams(opts: Record<string, string | boolean | undefin
     seedSigma: seeds === 'minima' ? sigma : undefined,
     distanceSigma: seeds === 'distance' ? (sigma ?? DEFAULT_SUPERVOXELS.distanceSigma) : undefined,
     minSize: num(opts.minSize, '--min-size', { min: 0, integer: true }) ?? DEFAULT_SUPERVOXELS.minSize,
-    twoD: !!opts['2d'],
+    twoD: supervoxelsIn2d(opts, voxelSize),
     sampling: voxelSize,
     high: num(opts.high, '--high', { min: 0, max: 1 }),
     low: num(opts.low, '--low', { min: 0, max: 1 }),
   };
+}
+
+/**
+ * Supervoxels per z section? `--2d` / `--3d` decide; by default yes when the sections are more than
+ * twice as thick as the in-plane voxels (the rule `wiring train-pixels` uses for 2-D features).
+ */
+export function supervoxelsIn2d(opts: Record<string, unknown>, voxelSize: readonly [number, number, number]): boolean {
+  if (opts['2d'] && opts['3d']) throw new UsageError('give at most one of --2d and --3d');
+  if (opts['2d']) return true;
+  if (opts['3d']) return false;
+  return anisotropic(voxelSize);
+}
+
+/** z more than twice as coarse as x and y. */
+export function anisotropic(voxelSize: readonly [number, number, number]): boolean {
+  return voxelSize[2] > 2 * Math.max(voxelSize[0], voxelSize[1]);
 }
 
 export function boundaryChannel(v: unknown): number | undefined {

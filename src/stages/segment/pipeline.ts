@@ -140,8 +140,13 @@ export interface AgglomerationResult {
 
 /** Agglomerate dense supervoxels over the boundary/affinity maps; the whole merge tree is kept. */
 export function computeAgglomeration(sv: Uint32Array, maps: BoundaryMaps, params: AgglomerationParams = {}): AgglomerationResult {
-  const method = params.method ?? (params.forest ? 'learned' : 'mean');
   const rag = buildRag(sv, maps.boundary, maps.shape, { contact: params.contact ?? DEFAULT_CONTACT, twoD: params.twoD, affinities: maps.affinities });
+  return agglomerateRag(rag, params);
+}
+
+/** Agglomerate a region adjacency graph (from `buildRag`, or merged from blocks); the whole merge tree is kept. */
+export function agglomerateRag(rag: Rag, params: AgglomerationParams = {}): AgglomerationResult {
+  const method = params.method ?? (params.forest ? 'learned' : 'mean');
   const threshold = params.threshold ?? DEFAULT_THRESHOLD[method];
   if (method === 'mutex') {
     const m = mutexWatershed(rag, meanScorer, params.bias ?? threshold);

@@ -48,6 +48,12 @@ export interface RagOptions {
    * of a face is then 1 - its affinity, and `boundary` is used for the node statistics only.
    */
   affinities?: Float32Array;
+  /**
+   * Only voxels p inside this box (array coordinates, half-open) count: their node statistics and
+   * their faces towards +x, +y, +z (the neighbour may lie outside the region, inside the array).
+   * Blockwise RAGs use it so that every face of the volume is counted by exactly one block.
+   */
+  region?: { min: readonly [number, number, number]; max: readonly [number, number, number] };
 }
 
 function hash2(a: number, b: number): number {
@@ -167,11 +173,17 @@ export function buildRag(labels: Uint32Array, boundary: Float32Array, shape: Vec
   const sxy = sx * sy;
   const useZ = !opts.twoD;
   const aff = opts.affinities;
+  const r = opts.region;
+  if (r && !(r.min.every((m, k) => Number.isInteger(m) && m >= 0) && r.max.every((m, k) => Number.isInteger(m) && m <= shape[k] && m >= r.min[k]))) {
+    throw new UsageError(`buildRag: region [${r.min}]..[${r.max}] must lie inside the array [0,0,0]..[${shape}]`);
+  }
+  const [x0, y0, z0] = r ? r.min : [0, 0, 0];
+  const [x1, y1, z1] = r ? r.max : [sx, sy, sz];
   if (aff && aff.length !== 3 * n) throw new UsageError(`buildRag: affinities have ${aff.length} values, expected ${3 * n} (3 channels)`);
   if (aff) {
-    for (let z = 0; z < sz; z++)
-      for (let y = 0; y < sy; y++)
-        for (let x = 0; x < sx; x++) {
+    for (let z = z0; z < z1; z++)
+      for (let y = y0; y < y1; y++)
+        for (let x = x0; x < x1; x++) {
           const i = x + sx * (y + sy * z);
           const a = labels[i];
           if (a === 0) continue;
@@ -190,10 +202,10 @@ export function buildRag(labels: Uint32Array, boundary: Float32Array, shape: Vec
             if (b !== a && b !== 0) add(a, b, 1 - aff[2 * n + i + sxy]);
           }
         }
-  } else for (let z = 0; z < sz; z++)
-    for (let y = 0; y < sy; y++) {
+  } else for (let z = z0; z < z1; z++)
+    for (let y = y0; y < y1; y++) {
       const row = z * sxy + y * sx;
-      for (let x = 0; x < sx; x++) {
+      for (let x = x0; x < x1; x++) {
         const i = row + x;
         const a = labels[i];
         if (a === 0) continue;

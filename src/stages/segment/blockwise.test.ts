@@ -1,0 +1,118 @@
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { boxFromShape, type Vec3 } from '../../core/box.js';
+import { Volume } from '../../core/volume.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { compactLabels } from '../../kernels/components.js';
+import { evaluateSegmentation } from '../../metrics/segmentation.js';
+import { readBlockData, runTasks } from '../../scheduler/index.js';
+import { tempDir } from '../../../test/data.js';
+import { relabel } from './agglomerate.js';
+import { mergeBlockRags, ragTask, relabelTask, writeSegmentMap } from './blockwise.js';
+import { agglomerateRag, boundaryMaps, computeAgglomeration, computeSupervoxels } from './pipeline.js';
+import { buildRag } from './rag.js';
+import { chunkForBlock } from './tasks.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** Voronoi cells, membranes 0.7-0.95, interiors 0-0.3 (all values distinct: no ties in the merge order). */
+function cellMap(shape: Vec3, n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const [sx, sy, sz] = shape;
+  const cs = Array.from({ length: n }, () => [r() * sx, r() * sy, r() * sz]);
+  const N = sx * sy * sz;
+  const lab = new Uint32Array(N);
+  for (let i = 0; i < N; i++) {
+    const x = i % sx;
+    const y = Math.floor(i / sx) % sy;
+    const z = Math.floor(i / (sx * sy));
+    let bd = Infinity;
+    cs.forEach((c, k) => {
+      const d = (c[0] - x) ** 2 + (c[1] - y) ** 2 + (c[2] - z) ** 2;
+      if (d < bd) {
+        bd = d;
+        lab[i] = k + 1;
+      }
+    });
+  }
+  const b = new Float32Array(N);
+  for (let i = 0; i < N; i++) {
+    const x = i % sx;
+    const y = Math.floor(i / sx) % sy;
+    const z = Math.floor(i / (sx * sy));
+    const edge = (x + 1 < sx && lab[i + 1] !== lab[i]) || (y + 1 < sy && lab[i + sx] !== lab[i]) || (z + 1 < sz && lab[i + sx * sy] !== lab[i]);
+    b[i] = edge ? 0.7 + 0.25 * r() : 0.3 * r();
+  }
+  return b;
+}
+
+describe('blockwise RAG and relabelling through the scheduler', () => {
+  it('gives the whole-volume graph and segmentation, for block sizes that do and do not divide the volume', async () => {
+    const shape: Vec3 = [40, 36, 14];
+    const b = cellMap(shape, 12, 5);
+    const dir = await tempDir();
+    const vs: Vec3 = [8, 8, 8];
+    const bLayer = path.join(dir, 'boundaries');
+    const bl = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: vs, chunkSize: [8, 8, 7] }));
+    await bl.writeBox(Volume.from('float32', shape, b, { voxelSize: vs }));
+    const maps = boundaryMaps(Volume.from('float32', shape, b));
+    const sv = computeSupervoxels(maps, { seeds: 'minima', seedSigma: 1, minSize: 4 });
+    expect(sv.count).toBeGreaterThan(20);
+    // supervoxel ids beyond 2^32 (as blockwise supervoxels have), written as a layer
+    const big = new BigUint64Array(sv.labels.length);
+    for (let i = 0; i < big.length; i++) big[i] = (BigInt(sv.labels[i] % 3) << 33n) + BigInt(sv.labels[i]);
+    const svLayer = path.join(dir, 'sv');
+    const sl = await PrecomputedLayer.create(svLayer, makeInfo({ type: 'segmentation', dtype: 'uint64', shape, voxelSize: vs, chunkSize: [8, 8, 7] }));
+    await sl.writeBox(new Volume('uint64', boxFromShape(shape), big, 1, vs));
+
+    const whole = computeAgglomeration(sv.labels, maps);
+    const wholeSeg = relabel(sv.labels, whole.map, new Uint32Array(sv.labels.length));
+    const wholeRag = buildRag(sv.labels, maps.boundary, shape);
+    let statsSum = 0;
+    for (let e = 0; e < wholeRag.nEdges; e++) statsSum += wholeRag.area[e];
+
+    for (const block of [[16, 16, 7], [24, 36, 14]] as Vec3[]) {
+      const tag = block.join('x');
+      const stateDir = path.join(dir, `state-${tag}`);
+      const bounds = boxFromShape(shape);
+      await runTasks([ragTask({ supervoxels: svLayer, boundaries: bLayer, bounds, blockShape: block, params: {} })], { stateDir, workers: 1 });
+      const { rag, ids } = mergeBlockRags((await readBlockData(stateDir, 'rag')).map((d) => d.data));
+      // the same graph: nodes, edges, areas, sums, histograms
+      expect(rag.nNodes).toBe(wholeRag.nNodes);
+      expect(rag.nEdges).toBe(wholeRag.nEdges);
+      let area = 0;
+      for (let e = 0; e < rag.nEdges; e++) area += rag.area[e];
+      expect(area).toBe(statsSum);
+      let size = 0;
+      for (let l = 1; l <= rag.nNodes; l++) size += rag.nodeSize[l];
+      expect(size).toBe(shape[0] * shape[1] * shape[2]);
+      // a node's statistics match the whole-volume node with the same id
+      const dense = (id: bigint): number => Number(id & 0xffffffffn);
+      for (let l = 1; l <= rag.nNodes; l++) {
+        expect(rag.nodeSize[l]).toBe(wholeRag.nodeSize[dense(ids[l])]);
+        expect(rag.nodeSum[l]).toBeCloseTo(wholeRag.nodeSum[dense(ids[l])], 9);
+      }
+      const res = agglomerateRag(rag);
+      const mapFile = path.join(dir, `map-${tag}.bin`);
+      const mapHash = await writeSegmentMap(mapFile, ids, res.map);
+      const out = path.join(dir, `seg-${tag}`);
+      await PrecomputedLayer.create(out, makeInfo({ type: 'segmentation', dtype: 'uint64', shape, voxelSize: vs, chunkSize: chunkForBlock(block) }));
+      await runTasks([relabelTask({ supervoxels: svLayer, out, mapFile, mapHash, bounds, blockShape: block })], { stateDir, workers: 1 });
+      const seg = (await (await PrecomputedLayer.open(out)).readBox(bounds)).data as BigUint64Array;
+      expect(res.count).toBe(whole.count);
+      // the same partition (VOI 0 both ways)
+      const s = evaluateSegmentation(compactLabels(seg).labels, wholeSeg);
+      expect(s.voi_split).toBeLessThan(1e-12);
+      expect(s.voi_merge).toBeLessThan(1e-12);
+      // segment ids are the cut's segment numbers
+      const segIds = new Set(Array.from(seg, (v) => Number(v)));
+      expect(Math.max(...segIds)).toBe(res.count);
+    }
+  }, 60_000);
+});

@@ -460,6 +460,8 @@ interface Compact {
   edges: Float32Array[];
   /** edges padded to 255 entries with +Inf (for the fixed-step lower bound) */
   padded: Float32Array[];
+  /** words of each tree (views into `words`) */
+  tw: Int32Array[];
 }
 
 export class Forest {
@@ -627,7 +629,8 @@ export class Forest {
       p.set(e);
       return p;
     });
-    this.compactNodes = { words, edges, padded };
+    const tw = Array.from(roots, (r, t) => words.subarray(r, ends[t]));
+    this.compactNodes = { words, edges, padded, tw };
     return this.compactNodes;
   }
 
@@ -635,10 +638,10 @@ export class Forest {
     const F = this.nFeatures;
     const K = this.nClasses;
     const { roots, leafProb, child } = this.trees;
-    const { words, padded } = c;
+    const { padded, tw } = c;
     const F1 = F + 1;
     const T = roots.length;
-    const CH = Math.max(1, Math.min(4096, n)); // small calls (one edge at a time) allocate little
+    const CH = Math.max(1, Math.min(8192, n)); // small calls (one edge at a time) allocate little
     const xb = new Uint8Array(CH * F1 + 256); // + 256: a leaf reads 'feature 255' (any byte; its bin 255 >= every rank)
     const acc = new Float32Array(CH * K);
     const inv = 1 / T;
@@ -648,8 +651,11 @@ export class Forest {
       // (branch-free lower bound over the 255-entry padded edge table: 8 fixed steps)
       for (let f = 0; f < F; f++) {
         const e = padded[f];
+        const fm = layout === 'feature-major';
+        const xo = fm ? f * n + c0 : c0 * F + f;
+        const xs = fm ? 1 : F;
         for (let i = 0; i < m; i++) {
-          const v = layout === 'feature-major' ? x[f * n + c0 + i] : x[(c0 + i) * F + f];
+          const v = x[xo + i * xs];
           let j = ((e[127] < v) as unknown as number) << 7;
           j += ((e[j + 63] < v) as unknown as number) << 6;
           j += ((e[j + 31] < v) as unknown as number) << 5;
@@ -664,80 +670,57 @@ export class Forest {
       acc.fill(0);
       for (let t = 0; t < T; t++) {
         const r = roots[t];
+        const w = tw[t]; // this tree's words; node indices relative to its root
+        const w0 = w[0];
         let i = 0;
         // 8 walks in lockstep, two steps per loop test (finished walks stay on their leaf)
         for (; i + 7 < m; i += 8) {
           const x0 = i * F1;
-          let na = r, wa = words[r];
-          let nb = r, wb = words[r];
-          let nc2 = r, wc2 = words[r];
-          let nd = r, wd = words[r];
-          let ne2 = r, we2 = words[r];
-          let ng = r, wg = words[r];
-          let nh2 = r, wh2 = words[r];
-          let nq = r, wq = words[r];
-          while (((wa & wb & wc2 & wd & we2 & wg & wh2 & wq) & 255) !== 255) {
-            na = r + (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + 0 * F1 + (wa & 255)]) >>> 31);
-            nb = r + (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + 1 * F1 + (wb & 255)]) >>> 31);
-            nc2 = r + (wc2 >>> 16) + ((((wc2 >>> 8) & 255) - xb[x0 + 2 * F1 + (wc2 & 255)]) >>> 31);
-            nd = r + (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
-            ne2 = r + (we2 >>> 16) + ((((we2 >>> 8) & 255) - xb[x0 + 4 * F1 + (we2 & 255)]) >>> 31);
-            ng = r + (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
-            nh2 = r + (wh2 >>> 16) + ((((wh2 >>> 8) & 255) - xb[x0 + 6 * F1 + (wh2 & 255)]) >>> 31);
-            nq = r + (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
-            wa = words[na]; wb = words[nb]; wc2 = words[nc2]; wd = words[nd]; we2 = words[ne2]; wg = words[ng]; wh2 = words[nh2]; wq = words[nq];
-            na = r + (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + 0 * F1 + (wa & 255)]) >>> 31);
-            nb = r + (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + 1 * F1 + (wb & 255)]) >>> 31);
-            nc2 = r + (wc2 >>> 16) + ((((wc2 >>> 8) & 255) - xb[x0 + 2 * F1 + (wc2 & 255)]) >>> 31);
-            nd = r + (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
-            ne2 = r + (we2 >>> 16) + ((((we2 >>> 8) & 255) - xb[x0 + 4 * F1 + (we2 & 255)]) >>> 31);
-            ng = r + (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
-            nh2 = r + (wh2 >>> 16) + ((((wh2 >>> 8) & 255) - xb[x0 + 6 * F1 + (wh2 & 255)]) >>> 31);
-            nq = r + (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
-            wa = words[na]; wb = words[nb]; wc2 = words[nc2]; wd = words[nd]; we2 = words[ne2]; wg = words[ng]; wh2 = words[nh2]; wq = words[nq];
+          let na = 0, wa = w0, nb = 0, wb = w0, nc = 0, wc = w0, nd = 0, wd = w0;
+          let ne = 0, we = w0, ng = 0, wg = w0, nh = 0, wh = w0, nq = 0, wq = w0;
+          while (((wa & wb & wc & wd & we & wg & wh & wq) & 255) !== 255) {
+            na = (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + (wa & 255)]) >>> 31);
+            nb = (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + F1 + (wb & 255)]) >>> 31);
+            nc = (wc >>> 16) + ((((wc >>> 8) & 255) - xb[x0 + 2 * F1 + (wc & 255)]) >>> 31);
+            nd = (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
+            ne = (we >>> 16) + ((((we >>> 8) & 255) - xb[x0 + 4 * F1 + (we & 255)]) >>> 31);
+            ng = (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
+            nh = (wh >>> 16) + ((((wh >>> 8) & 255) - xb[x0 + 6 * F1 + (wh & 255)]) >>> 31);
+            nq = (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
+            wa = w[na]; wb = w[nb]; wc = w[nc]; wd = w[nd]; we = w[ne]; wg = w[ng]; wh = w[nh]; wq = w[nq];
+            na = (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + (wa & 255)]) >>> 31);
+            nb = (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + F1 + (wb & 255)]) >>> 31);
+            nc = (wc >>> 16) + ((((wc >>> 8) & 255) - xb[x0 + 2 * F1 + (wc & 255)]) >>> 31);
+            nd = (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
+            ne = (we >>> 16) + ((((we >>> 8) & 255) - xb[x0 + 4 * F1 + (we & 255)]) >>> 31);
+            ng = (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
+            nh = (wh >>> 16) + ((((wh >>> 8) & 255) - xb[x0 + 6 * F1 + (wh & 255)]) >>> 31);
+            nq = (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
+            wa = w[na]; wb = w[nb]; wc = w[nc]; wd = w[nd]; we = w[ne]; wg = w[ng]; wh = w[nh]; wq = w[nq];
           }
           const ab = i * K;
-          const la = child[na] * K, lb = child[nb] * K, lc2 = child[nc2] * K, ld = child[nd] * K, le2 = child[ne2] * K, lg = child[ng] * K, lh2 = child[nh2] * K, lq = child[nq] * K;
-          for (let k = 0; k < K; k++) {
-            acc[ab + 0 * K + k] += leafProb[la + k];
-            acc[ab + 1 * K + k] += leafProb[lb + k];
-            acc[ab + 2 * K + k] += leafProb[lc2 + k];
-            acc[ab + 3 * K + k] += leafProb[ld + k];
-            acc[ab + 4 * K + k] += leafProb[le2 + k];
-            acc[ab + 5 * K + k] += leafProb[lg + k];
-            acc[ab + 6 * K + k] += leafProb[lh2 + k];
-            acc[ab + 7 * K + k] += leafProb[lq + k];
-          }
-        }
-        for (; i + 3 < m; i += 4) {
-          const xa = i * F1, xbb = xa + F1, xc = xbb + F1, xd = xc + F1;
-          let a = r, b = r, cc = r, d = r;
-          let wa = words[r], wb = wa, wc = wa, wd = wa;
-          while (((wa & wb & wc & wd) & 255) !== 255) {
-            a = r + (wa >>> 16) + ((((wa >>> 8) & 255) - xb[xa + (wa & 255)]) >>> 31);
-            b = r + (wb >>> 16) + ((((wb >>> 8) & 255) - xb[xbb + (wb & 255)]) >>> 31);
-            cc = r + (wc >>> 16) + ((((wc >>> 8) & 255) - xb[xc + (wc & 255)]) >>> 31);
-            d = r + (wd >>> 16) + ((((wd >>> 8) & 255) - xb[xd + (wd & 255)]) >>> 31);
-            wa = words[a]; wb = words[b]; wc = words[cc]; wd = words[d];
-          }
-          const la = child[a] * K, lb = child[b] * K, lc = child[cc] * K, ld = child[d] * K;
-          const ab = i * K;
+          const la = child[r + na] * K, lb = child[r + nb] * K, lc = child[r + nc] * K, ld = child[r + nd] * K;
+          const le = child[r + ne] * K, lg = child[r + ng] * K, lh = child[r + nh] * K, lq = child[r + nq] * K;
           for (let k = 0; k < K; k++) {
             acc[ab + k] += leafProb[la + k];
             acc[ab + K + k] += leafProb[lb + k];
             acc[ab + 2 * K + k] += leafProb[lc + k];
             acc[ab + 3 * K + k] += leafProb[ld + k];
+            acc[ab + 4 * K + k] += leafProb[le + k];
+            acc[ab + 5 * K + k] += leafProb[lg + k];
+            acc[ab + 6 * K + k] += leafProb[lh + k];
+            acc[ab + 7 * K + k] += leafProb[lq + k];
           }
         }
         for (; i < m; i++) {
           const xa = i * F1;
-          let a = r;
-          let w = words[r];
-          while ((w & 255) !== 255) {
-            a = r + (w >>> 16) + ((((w >>> 8) & 255) - xb[xa + (w & 255)]) >>> 31);
-            w = words[a];
+          let a = 0;
+          let ww = w0;
+          while ((ww & 255) !== 255) {
+            a = (ww >>> 16) + ((((ww >>> 8) & 255) - xb[xa + (ww & 255)]) >>> 31);
+            ww = w[a];
           }
-          const la = child[a] * K;
+          const la = child[r + a] * K;
           const ab = i * K;
           for (let k = 0; k < K; k++) acc[ab + k] += leafProb[la + k];
         }

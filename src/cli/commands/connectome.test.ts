@@ -77,4 +77,27 @@ describe('wiring connectome / query / analyse', () => {
     await expect(cli(['query', db, 'nonsense'])).rejects.toThrow(/expected one of synapses/);
     await expect(cli(['query', path.join(dir, 'missing.duckdb'), 'cells'])).rejects.toThrow(/database file not found/);
   });
+
+  it('imports a CAVE dump given with its header sidecar (as a glob would list them); ids above 2^63 come out exact', async () => {
+    const dir = await tempDir('wiring-cxcli-');
+    const { gzipSync } = await import('node:zlib');
+    const big = (1n << 64n) - 1n;
+    const a = 864691135639556411n;
+    const rows = [
+      [1, 't', a, big, 10],
+      [2, 't', a, big, 20],
+      [3, 'f', a, big, 40], // invalid: skipped
+      [4, 't', big, big, 5], // self-synapse: kept, dropped by --exclude-self
+      [5, 't', 0n, a, 7], // unassigned partner: kept
+    ];
+    await writeFile(path.join(dir, 'syn_merged.csv.gz'), gzipSync(rows.map((r) => r.join(',')).join('\r\n') + '\r\n'));
+    await writeFile(path.join(dir, 'syn_merged_header.csv'), 'id,bigint\nvalid,boolean\npre_pt_root_id,bigint\npost_pt_root_id,bigint\nsize,integer\n');
+    const db = path.join(dir, 'cave.duckdb');
+    const rep = JSON.parse(await cli(['connectome', 'import', 'cave', path.join(dir, 'syn_merged.csv.gz'), path.join(dir, 'syn_merged_header.csv'), db, '--json']));
+    expect(rep.imports).toEqual([expect.objectContaining({ table: 'synapses', inserted: 4, skipped: { 'valid=false': 1 } })]);
+    const csv = await cli(['query', db, 'connections', '--format', 'csv']);
+    expect(csv.trim().split('\n')).toEqual(['pre_pt_root_id,post_pt_root_id,count,size_sum', `${a},${big},2,30`, `0,${a},1,7`, `${big},${big},1,5`]);
+    const noSelf = await cli(['query', db, 'connections', '--format', 'csv', '--exclude-self']);
+    expect(noSelf.trim().split('\n').length).toBe(3);
+  });
 });

@@ -59,7 +59,12 @@ export function register(program: Command): Command {
 
   cmd
     .command('import')
-    .description('import tables into a database (created if missing): cave dumps, edge lists, swc skeletons + synapse CSVs, or parquet/csv files written by export')
+    .description(
+      'import tables into a database (created if missing): cave dumps, edge lists, swc skeletons + synapse CSVs, or parquet/csv files written by export. ' +
+        'cave: <table>_merged.csv.gz (its _merged_header.csv is found beside it; listing it too is fine), header-row CSV (gzip, BOM, CRLF, quotes) or Parquet; ' +
+        'rows with valid=f are skipped, synapses with root id 0 (unassigned partner) and self-synapses are kept (queries drop them with --exclude-unassigned / --exclude-self), ' +
+        'cell and proofreading rows with pt_root_id 0 are skipped; every skip is reported. A bad row is an error naming file, line and column, and nothing is imported.',
+    )
     .argument('<kind>', 'cave | edges | swc | tables')
     .argument('<paths...>', 'input files, then the database file')
     .option('--resolution <x,y,z>', 'nm per voxel/unit of input positions (CAVE MICrONS: 4,4,40; hemibrain SWC: 8,8,8)', '1,1,1')

@@ -136,11 +136,13 @@ describe('CAVE synapse tables: exact counts per pair in every layout', () => {
     writeFileSync(a, gzipSync(rows.slice(0, half).map(mergedLine).join('\n') + '\n'));
     writeFileSync(path.join(dir, 'part_a_merged_header.csv'), MERGED_COLS.map(([n]) => n).join(',') + '\n');
     const b = path.join(dir, 'part_b.csv');
-    const head = 'id,valid,pre_pt_root_id,post_pt_root_id,size,pre_pt_position,post_pt_position,ctr_pt_position,superceded_id';
-    const lines = rows.slice(half).map((g) => [g.id, g.valid ? 'True' : 'False', g.pre, g.post, g.size, `[${g.pre_pos.join(' ')}]`, `"[${g.post_pos.join(', ')}]"`, `" [ ${g.ctr_pos.join(',  ')} ] "`, ''].join(','));
+    // pandas' to_csv: the index first, under an empty name
+    const head = ',id,valid,pre_pt_root_id,post_pt_root_id,size,pre_pt_position,post_pt_position,ctr_pt_position,superceded_id';
+    const lines = rows.slice(half).map((g, i) => [i, g.id, g.valid ? 'True' : 'False', g.pre, g.post, g.size, `[${g.pre_pos.join(' ')}]`, `"[${g.post_pos.join(', ')}]"`, `" [ ${g.ctr_pos.join(',  ')} ] "`, ''].join(','));
     writeFileSync(b, gzipSync(Buffer.from('\uFEFF' + [head, ...lines].join('\r\n') + '\r\n', 'utf8')));
     const rep = await importCave(store, [a, b]);
     expect(rep.map((r) => r.inserted)).toEqual([rows.slice(0, half).filter((g) => g.valid).length, rows.slice(half).filter((g) => g.valid).length]);
+    expect(rep[1].ignoredColumns).toEqual(['_unnamed_1', 'superceded_id']);
     expect(await storedPairs(store)).toEqual(want);
     const g = rows.slice(half).find((x) => x.valid)!;
     const got = await store.all(`SELECT pre_pt_position_y AS a, post_pt_position_x AS b, ctr_pt_position_z AS c FROM synapses WHERE id = ${g.id}`);

@@ -250,13 +250,13 @@ async function stageText(store: ConnectomeStore, file: string, names: string[] |
   const header = names === undefined;
   let cols = names;
   if (!cols) {
-    cols = splitCsvLine(await firstLine(file), delim).map((c) => c.trim());
+    // an unnamed column (pandas writes its index so) gets a placeholder name and is ignored
+    cols = splitCsvLine(await firstLine(file), delim).map((c, i) => c.trim() || `_unnamed_${i + 1}`);
     const seen = new Set<string>();
-    cols.forEach((c, i) => {
-      if (c === '') throw new FormatError(`line 1: column ${i + 1} has no name`, file);
+    for (const c of cols) {
       if (seen.has(c)) throw new FormatError(`line 1: column ${c} appears twice`, file);
       seen.add(c);
-    });
+    }
   }
   const colSpec = `{${cols.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}`;
   // gzip by content, not only by a .gz name

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
-import { boxFromShape } from '../../core/box.js';
+import { box, boxFromShape } from '../../core/box.js';
+import { defaultChunk } from './predict.js';
 import { writeNpy } from '../../formats/npy.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import { PixelModel } from '../../stages/predict/model.js';
@@ -105,6 +106,15 @@ describe('wiring train-pixels / predict', () => {
     expect(w.code, w.out).toBeUndefined();
     expect(w.out).toMatch(/warning: the model was trained on uint16 raw, this raw is uint8/);
     expect(w.out).toMatch(/warning: raw intensities .* differ from the training raw's/);
+    // a --bounds box off the default chunk grid: the chunks adapt (2-D model: one section per chunk)
+    const pb = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--model', model, '--voxel-size', '4,4,50', '--bounds', '0:40,0:32,1:3', path.join(dir, 'pb'), '--workers', '1', '--json']);
+    expect(pb.code, pb.out).toBeUndefined();
+    const pbl = await PrecomputedLayer.open(path.join(dir, 'pb'));
+    expect(pbl.info.scales[0].chunk_sizes[0]).toEqual([40, 32, 1]);
+    const pbv = await pbl.readBox(boxFromShape([40, 32, 2], [0, 0, 1]));
+    expect(Array.from(pbv.data as Float32Array)).toEqual(Array.from((await (await PrecomputedLayer.open(out)).readBox(boxFromShape([40, 32, 2], [0, 0, 1]))).data as Float32Array));
+    expect(defaultChunk([64, 64, 64], box([0, 0, 25], [200, 100, 50]), boxFromShape([200, 100, 50]))).toEqual([64, 64, 25]);
+    expect(defaultChunk([64, 64, 64], box([10, 0, 0], [30, 100, 50]), boxFromShape([200, 100, 50]))).toEqual([10, 64, 50]);
     // NaN in float raw: the block fails with the voxel named
     const nan = Volume.from('float32', raw.shape, Float32Array.from(raw16.data), { voxelSize: [4, 4, 50] });
     nan.data[3 + 40 * 2 + 40 * 32 * 1] = NaN;

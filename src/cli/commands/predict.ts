@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { boxFromShape, boxIntersect, parseVec3 } from '../../core/box.js';
+import { type Box, boxFromShape, boxIntersect, parseVec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
@@ -14,6 +14,22 @@ import { Volume } from '../../core/volume.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { parseBounds } from './train-pixels.js';
+
+/**
+ * Output chunk size: per axis the largest size <= want (and <= the volume) whose grid (from the
+ * volume's offset) has chunk boundaries at the bounds' start and end (or the end is the volume's end).
+ */
+export function defaultChunk(want: readonly number[], bounds: Box, volume: Box): [number, number, number] {
+  const out = [0, 0, 0] as [number, number, number];
+  for (let a = 0; a < 3; a++) {
+    const size = volume.max[a] - volume.min[a];
+    const lo = bounds.min[a] - volume.min[a], hi = bounds.max[a] - volume.min[a];
+    let c = Math.max(1, Math.min(want[a], size));
+    while (c > 1 && (lo % c !== 0 || (hi % c !== 0 && hi !== size))) c--;
+    out[a] = c;
+  }
+  return out;
+}
 
 export function register(program: Command): Command {
   const cmd = program
@@ -59,9 +75,12 @@ export function register(program: Command): Command {
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     const volumeBox = boxFromShape(raw.shape, raw.offset);
     const bounds = opts.bounds ? boxIntersect(parseBounds(opts.bounds, '--bounds'), volumeBox) : volumeBox;
-    const chunk = opts.chunk ? parseVec3(opts.chunk, '--chunk', { integer: true, positive: true }) : model?.meta.featureConfig.dims === 2 ? [256, 256, 4] : [64, 64, 64];
-    const chunkSize = [Math.min(chunk[0], raw.shape[0]), Math.min(chunk[1], raw.shape[1]), Math.min(chunk[2], raw.shape[2])] as const;
-    const block = opts.block ? parseVec3(opts.block, '--block', { integer: true, positive: true }) : ([chunkSize[0] * 2, chunkSize[1] * 2, chunkSize[2]] as const);
+    const twoD = model?.meta.featureConfig.dims === 2;
+    const chunkSize: [number, number, number] = opts.chunk
+      ? (parseVec3(opts.chunk, '--chunk', { integer: true, positive: true }).map((c, a) => Math.min(c, raw.shape[a])) as [number, number, number])
+      : defaultChunk(twoD ? [256, 256, 1] : [64, 64, 64], bounds, volumeBox);
+    const block = opts.block ? parseVec3(opts.block, '--block', { integer: true, positive: true })
+      : ([chunkSize[0] * 2, chunkSize[1] * 2, twoD ? chunkSize[2] * Math.max(1, Math.floor(4 / chunkSize[2])) : chunkSize[2]] as const);
     for (let a = 0; a < 3; a++) {
       if (block[a] % chunkSize[a] !== 0) throw new UsageError(`--block ${block.join(',')} must be a multiple of the chunk size ${chunkSize.join(',')}`);
     }

@@ -408,9 +408,12 @@ function floodScan(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ:
       qn++;
     }
   }
-  // 2. labels along parent chains
+  // 2. labels along parent chains: a raster pass labels every voxel whose parent is already labelled
+  // and records the parent direction of the others (deferred), which are then labelled in reverse
+  // raster order by following the recorded directions.
   const offs = [-1, 1, -sx, sx, -sxy, sxy];
-  let path = ring;
+  let deferred = ring.length >= n >> 1 ? ring : new Int32Array(n >> 1);
+  let nd = 0;
   const bufs: PlateauBuffers = { members: new Int32Array(1 << 12), queue: new Int32Array(1 << 12) };
   for (let z = 0, i = 0; z < sz; z++) {
     const ozm = useZ && z > 0 ? sxy : 0;
@@ -422,7 +425,7 @@ function floodScan(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ:
         if (labels[i] !== 0) continue;
         const c = C[i];
         if (c === INF) continue;
-        let d = dir[i] - 1;
+        let d = dir[i] - 1; // set for plateau voxels resolved earlier
         if (d < 0) {
           let m = c;
           let t = C[i - (x > 0 ? 1 : 0)];
@@ -436,42 +439,36 @@ function floodScan(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ:
           t = C[i - ozm];
           if (t < m) { m = t; d = 4; }
           if (C[i + ozp] < m) d = 5;
-          if (d === 0 || d === 2 || d === 4) {
-            labels[i] = labels[i + offs[d]]; // parent before i in raster order: labelled
-            continue;
-          }
-        }
-        // chase the chain forward to a labelled voxel, then label the chain
-        let u = i;
-        let ux = x;
-        let uy = y;
-        let uz = z;
-        let sp = 0;
-        for (;;) {
           if (d < 0) {
-            d = singleVoxelPlateauExit(C, labels, u, ux, uy, uz, sx, sy, sz, useZ);
+            d = singleVoxelPlateauExit(C, labels, i, x, y, z, sx, sy, sz, useZ);
             if (d < 0) {
-              if (dir[u] === 0) resolvePlateau(C, labels, dir, u, sx, sy, sz, useZ, bufs);
-              d = dir[u] - 1;
+              resolvePlateau(C, labels, dir, i, sx, sy, sz, useZ, bufs);
+              d = dir[i] - 1;
             }
           }
-          if (sp === path.length) path = grow(path);
-          path[sp++] = u;
-          u += offs[d];
-          if (d === 0) ux--;
-          else if (d === 1) ux++;
-          else if (d === 2) uy--;
-          else if (d === 3) uy++;
-          else if (d === 4) uz--;
-          else uz++;
-          if (labels[u] !== 0) break;
-          d = dir[u] - 1;
-          if (d < 0) d = lowerNeighbour(C, u, ux, uy, uz, sx, sy, sz, useZ);
         }
-        const L = labels[u];
-        while (sp > 0) labels[path[--sp]] = L;
+        const L = labels[i + offs[d]];
+        if (L !== 0) labels[i] = L;
+        else {
+          dir[i] = d + 1;
+          if (nd === deferred.length) deferred = grow(deferred);
+          deferred[nd++] = i;
+        }
       }
     }
+  }
+  let path = new Int32Array(1 << 10);
+  for (let k = nd - 1; k >= 0; k--) {
+    let u = deferred[k];
+    if (labels[u] !== 0) continue;
+    let sp = 0;
+    while (labels[u] === 0) {
+      if (sp === path.length) path = grow(path);
+      path[sp++] = u;
+      u += offs[dir[u] - 1];
+    }
+    const L = labels[u];
+    while (sp > 0) labels[path[--sp]] = L;
   }
 }
 
@@ -573,7 +570,7 @@ class BucketQueue {
 export function seededWatershed(values: Float32Array, shape: Vec3, seeds: Uint32Array, opts: FloodOptions = {}): Uint32Array {
   const n = checkVolume('seededWatershed', values.length, shape);
   if (seeds.length !== n) throw new UsageError(`seededWatershed: seeds have ${seeds.length} elements, expected ${n}`);
-  const labels = Uint32Array.from(seeds);
+  const labels = seeds.slice();
   if (opts.mask) for (let i = 0; i < n; i++) if (opts.mask[i] === 0) labels[i] = 0;
   flood(values, shape, labels, opts);
   return labels;

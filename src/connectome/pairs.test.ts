@@ -84,8 +84,11 @@ describe('pair table', () => {
       const want = await direct(store);
       expect(await store.pairTableRef()).toBe(PAIR_TABLE);
       expect(await pairRows(store, PAIR_TABLE)).toBe(want.size);
+      await store.run('SET threads = 2');
       const c = await connectionColumns(store);
       expect(asMap(c)).toEqual(want);
+      // the scan runs on one thread; the instance's setting is restored
+      expect(Number((await store.all("SELECT current_setting('threads') AS t"))[0].t)).toBe(2);
       expectPairOrder(c);
 
       // pair-level filters on the pair table agree with the aggregate of the synapses (a box

@@ -155,6 +155,88 @@ async function largeBench(side: number): Promise<Record<string, unknown>> {
   return rec;
 }
 
+/**
+ * The 512^3 case through the real command path: a precomputed uint32 segmentation layer of
+ * `side`^3 voxels (8 nm) with ~2,000 tube labels (random neurite-like walks, radius 2-8 voxels,
+ * later tubes overwrite earlier ones, ~30 % of the voxels labelled), skeletonized by
+ * `wiring skeletonize <layer> --workers N --json` in this process (worker threads). Reports wall
+ * and process CPU seconds (all threads), the load average, and precision/recall of the skeleton
+ * vertices against the known centre lines. The layer is cached in the OS temp folder.
+ */
+async function cliBench(side: number, workers: number, count = 2000): Promise<Record<string, unknown>> {
+  const n = side;
+  const shape: Vec3 = [n, n, n];
+  const res: Vec3 = [8, 8, 8];
+  const root = path.join(os.tmpdir(), `wiring-bench-morph-cli-${n}-${count}`);
+  const layerDir = path.join(root, 'tubes');
+  const truth = randomTubes(shape, count, { seed: 5, radius: [2, 8] });
+  const { PrecomputedLayer, makeInfo } = await import('../src/formats/precomputed/index.js');
+  const { Volume } = await import('../src/core/volume.js');
+  const { existsSync } = await import('node:fs');
+  let present = 0;
+  const lab = new Uint32Array(n * n * n);
+  paintTubes(lab, shape, truth);
+  const seen = new Uint8Array(count + 1);
+  for (let i = 0; i < lab.length; i++) seen[lab[i]] = 1;
+  for (let l = 1; l <= count; l++) present += seen[l];
+  if (!existsSync(path.join(layerDir, 'done'))) {
+    rmSync(root, { recursive: true, force: true });
+    const layer = await PrecomputedLayer.create(layerDir, makeInfo({ type: 'segmentation', dtype: 'uint32', shape, voxelSize: res, chunkSize: [64, 64, 64] }));
+    await layer.writeBox(new Volume('uint32', { min: [0, 0, 0], max: shape }, lab, 1, res));
+    writeFileSync(path.join(layerDir, 'done'), '');
+  }
+  // a fresh run: no resumable scheduler state, no old block files
+  rmSync(path.join(layerDir, '.wiring-run'), { recursive: true, force: true });
+  rmSync(path.join(layerDir, '.wiring-morphology'), { recursive: true, force: true });
+  const { Command } = await import('commander');
+  const { register } = await import('../src/cli/commands/skeletonize.js');
+  const program = new Command('wiring').exitOverride();
+  register(program).exitOverride();
+  let out = '';
+  const write = process.stdout.write.bind(process.stdout);
+  const load0 = os.loadavg();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => ((out += s), true);
+  try {
+    await program.parseAsync(['node', 'wiring', 'skeletonize', layerDir, '--workers', String(workers), '--json']);
+  } finally {
+    (process.stdout as unknown as { write: typeof write }).write = write;
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(process.cpuUsage(c0));
+  const load1 = os.loadavg();
+  console.log(`skeletonize: ${wall.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU, load ${load0.map((v) => v.toFixed(2))} -> ${load1.map((v) => v.toFixed(2))}`);
+  const summary = JSON.parse(out) as { segments: number; vertices: number };
+  // accuracy against the centre lines (nm), every label that has a skeleton
+  const { readSkeleton } = await import('../src/formats/mesh/skeleton.js');
+  const tol = 3 * res[0];
+  let p = 0, rc = 0, k = 0;
+  for (const t of truth) {
+    if (!seen[t.label]) continue;
+    const sk = await readSkeleton(path.join(layerDir, 'skeletons'), BigInt(t.label));
+    if (sk.vertices.length === 0) continue;
+    const s = scoreSkeleton(sk, [{ points: t.points.map((q) => [(q[0] + 0.5) * res[0], (q[1] + 0.5) * res[1], (q[2] + 0.5) * res[2]] as [number, number, number]) }], tol);
+    p += s.precision;
+    rc += s.recall;
+    k++;
+  }
+  const rec = {
+    input: `${n}^3 uint32 precomputed layer, ${present} tube labels (radius 2-8 voxels), ${(lab.reduce((a, v) => a + (v ? 1 : 0), 0) / lab.length * 100).toFixed(0)} % labelled, 8 nm voxels`,
+    command: `wiring skeletonize <layer> --workers ${workers} --json`,
+    wall_s: +wall.toFixed(1),
+    cpu_s: +cpu.toFixed(1),
+    load_avg_before: load0.map((v) => +v.toFixed(2)),
+    load_avg_after: load1.map((v) => +v.toFixed(2)),
+    segments: summary.segments,
+    vertices: summary.vertices,
+    vs_centre_lines: { precision: +(p / k).toFixed(3), recall: +(rc / k).toFixed(3), labels: k, tolerance_nm: tol },
+    kimimaro_512_single_thread_s: '94-187 (issue 8)',
+  };
+  console.log('skeletonize, command path', rec);
+  return rec;
+}
+
 async function meshBench(tmp: string): Promise<Record<string, unknown>> {
   const shape: Vec3 = [256, 256, 128];
   const labels = tubeVolume(shape, 200);
@@ -258,13 +340,15 @@ async function denseMeshBench(tmp: string): Promise<Record<string, unknown> | un
 export default async function main(): Promise<Record<string, unknown>> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'wiring-bench-morph-'));
   try {
+    const cliSide = Number(process.env.MORPH_BENCH_CLI_SIDE ?? 512);
+    if (process.env.MORPH_BENCH_ONLY === 'cli') return { cli: await cliBench(cliSide, Number(process.env.MORPH_BENCH_WORKERS ?? 2)) };
     const mesh = await meshBench(tmp);
     const meshDense = await denseMeshBench(tmp);
     const skeleton = await skeletonBench(tmp);
     const side = Number(process.env.MORPH_BENCH_SIDE ?? 256);
-    if (side <= 0) return { mesh, meshDense, skeleton };
-    const large = await largeBench(side);
-    return { mesh, meshDense, skeleton, large };
+    const large = side > 0 ? await largeBench(side) : undefined;
+    const cli = cliSide > 0 ? await cliBench(cliSide, Number(process.env.MORPH_BENCH_WORKERS ?? 2)) : undefined;
+    return { mesh, meshDense, skeleton, large, cli };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

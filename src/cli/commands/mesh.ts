@@ -16,6 +16,7 @@ export function register(program: Command): Command {
     .argument('<segmentation-layer>', 'precomputed segmentation layer folder')
     .option('--format <f>', 'multires (Draco, levels of detail) or legacy (single resolution)', 'multires')
     .option('--lods <n>', 'levels of detail for multires (each ~1/4 of the triangles of the previous)', '3')
+    .option('--fragment-size <voxels>', 'multires: lod-0 fragment (octree cell) size in voxels of the finest axis', '64')
     .option('--block-shape <x,y,z>', 'block shape in voxels (default: whole volume, at most 256 per axis)')
     .option('--ply <dir>', 'also write <id>.ply (binary, nm) into this folder')
     .option('--obj <dir>', 'also write <id>.obj (nm) into this folder')
@@ -26,6 +27,8 @@ export function register(program: Command): Command {
     if (format !== 'multires' && format !== 'legacy') throw new UsageError(`--format ${format}: expected multires or legacy`);
     const lods = Number(opts.lods);
     if (!Number.isInteger(lods) || lods < 1 || lods > 8) throw new UsageError(`--lods ${opts.lods}: expected a whole number 1..8`);
+    const fragmentVoxels = Number(opts.fragmentSize);
+    if (!Number.isInteger(fragmentVoxels) || fragmentVoxels < 1) throw new UsageError(`--fragment-size ${opts.fragmentSize}: expected a whole number of voxels >= 1`);
     const blockShape = opts.blockShape ? parseVec3(opts.blockShape, '--block-shape', { integer: true, positive: true }) : undefined;
     const task = await planMesh(layerDir, { blockShape });
     await runTasks([task], schedulerOptions(opts, path.join(layerDir, '.wiring-run')));
@@ -33,6 +36,7 @@ export function register(program: Command): Command {
     const summary = await finishMeshes(layerDir, task, {
       format,
       lods,
+      fragmentVoxels,
       plyDir: opts.ply,
       objDir: opts.obj,
       progress: createProgress({ json: opts.json }),

@@ -9,7 +9,7 @@ import { decodePly } from '../../formats/mesh/plyobj.js';
 import { decodeManifest, decodeMultiresLod, readLegacyMesh } from '../../formats/mesh/precomputed.js';
 import { readSkeleton } from '../../formats/mesh/skeleton.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
-import { meshVolume, openEdges } from '../../stages/morphology/mesh.js';
+import { meshVolume, openEdges, weldVertices } from '../../stages/morphology/mesh.js';
 import { paintTubes, randomTubes } from '../../stages/morphology/synthetic.js';
 import { register as registerMesh } from './mesh.js';
 import { register as registerStats } from './skeleton-stats.js';
@@ -45,9 +45,11 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
     await layer.writeBox(new Volume('uint64', { min: [0, 0, 0], max: shape }, ids, 1, res));
     const ball = (1n << 60n) + 100n;
 
-    const m = (await cli(['mesh', layerDir, '--block-shape', '16,16,8', '--workers', '1', '--ply', path.join(dir, 'ply'), '--json'])) as {
-      segments: number; open: number; segments_list: Array<{ id: string; closed: boolean; volume_nm3: number }>;
+    const m = (await cli(['mesh', layerDir, '--block-shape', '16,16,8', '--fragment-size', '4', '--workers', '1', '--ply', path.join(dir, 'ply'), '--json'])) as {
+      segments: number; open: number; fragment_shape_nm: number[]; segments_list: Array<{ id: string; closed: boolean; volume_nm3: number; fragments: number }>;
     };
+    // octree cells of 4 voxels in x, y (32 nm) and 2 in z (32 nm)
+    expect(m.fragment_shape_nm).toEqual([32, 32, 32]);
     const labelsPresent = new Set(lab);
     labelsPresent.delete(0);
     expect(m.segments).toBe(labelsPresent.size);
@@ -60,10 +62,18 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
     expect(JSON.parse(await fs.readFile(path.join(layerDir, 'mesh', 'info'), 'utf8'))['@type']).toBe('neuroglancer_multilod_draco');
     const manifest = new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', `${ball}.index`)));
     const data = new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', `${ball}`)));
-    expect(decodeManifest(manifest).lodScales.length).toBeGreaterThanOrEqual(1);
-    const lod0 = await decodeMultiresLod(manifest, data, 0);
+    const mf = decodeManifest(manifest);
+    expect(mf.lodScales.length).toBeGreaterThanOrEqual(1);
+    // the 6x6x8-voxel box spans several 4-voxel cells: one fragment per cell at lod 0
+    expect(mf.fragments[0].positions.length).toBeGreaterThan(4);
+    expect(ballRow.fragments).toBe(mf.fragments.reduce((a, f) => a + f.positions.length, 0));
+    // the fragments, welded by position, are the closed mesh
+    const lod0 = weldVertices(await decodeMultiresLod(manifest, data, 0));
     expect(openEdges(lod0)).toBe(0);
-    expect(Math.abs(meshVolume(lod0) / ballRow.volume_nm3 - 1)).toBeLessThan(0.01);
+    expect(Math.abs(meshVolume(lod0) / ballRow.volume_nm3 - 1)).toBeLessThan(0.001);
+    const tubeRow = m.segments_list.reduce((a, b) => (b.fragments > a.fragments ? b : a));
+    const tubeLod0 = weldVertices(await decodeMultiresLod(new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', `${tubeRow.id}.index`))), new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', tubeRow.id))), 0));
+    expect(Math.abs(meshVolume(tubeLod0) / tubeRow.volume_nm3 - 1)).toBeLessThan(0.001);
     const ply = decodePly(new Uint8Array(await fs.readFile(path.join(dir, 'ply', `${ball}.ply`))));
     expect(meshVolume(ply)).toBeCloseTo(ballRow.volume_nm3, 0);
 

@@ -7,13 +7,16 @@ import { decodeObj, decodePly, encodeObj, encodePly, type TriMesh } from './plyo
 import {
   decodeLegacyFragment,
   decodeManifest,
+  decodeMultiresFragments,
   decodeMultiresLod,
   encodeLegacyFragment,
-  encodeMultires,
+  encodeMultiresOctree,
+  type MeshOctree,
   readLegacyMesh,
   writeLegacyInfo,
   writeLegacyMesh,
   writeMultiresMesh,
+  zorderLess,
 } from './precomputed.js';
 
 const tetra: TriMesh = {
@@ -70,40 +73,81 @@ describe('Neuroglancer multi-resolution Draco meshes', () => {
     expect(tri(dec.positions, dec.indices)).toEqual(tri(pos, tetra.indices));
   });
 
-  it('writes a manifest and fragments that decode to the mesh within quantization', async () => {
-    const coarse: TriMesh = { vertices: tetra.vertices.slice(), indices: tetra.indices.slice(0, 9) };
-    const { manifest, data } = await encodeMultires([tetra, coarse], { lodScale0: 4 });
+  it('writes an octree manifest and fragments that decode to the mesh within quantization', async () => {
+    // the tetrahedron in 2 lod-0 cells of 8 x 8 x 20 nm (split at z = 20 by hand: the triangles
+    // touching vertex 3 are cut at z = 20), and one lod-1 node holding the whole tetrahedron
+    const v = new Float64Array([0, 0, 0, 8, 0, 0, 0, 8, 0, 0, 0, 40, 4, 0, 20, 0, 4, 20, 0, 0, 20]);
+    const low = new Uint32Array([0, 2, 1, 0, 1, 4, 0, 4, 6, 0, 6, 5, 0, 5, 2, 1, 2, 5, 1, 5, 4]);
+    const high = new Uint32Array([6, 4, 3, 6, 3, 5, 4, 5, 3]);
+    const tree: MeshOctree = {
+      chunkShape: [8, 8, 20],
+      gridOrigin: [0, 0, 0],
+      vertices: v,
+      lodScales: [4, 8],
+      lods: [
+        [{ position: [0, 0, 1], indices: high }, { position: [0, 0, 0], indices: low }],
+        [{ position: [0, 0, 0], indices: tetra.indices.slice() }],
+      ],
+    };
+    const { manifest, data } = await encodeMultiresOctree(tree);
     const m = decodeManifest(manifest);
     expect(m.lodScales).toEqual([4, 8]);
-    expect(m.fragments.map((f) => f.sizes.length)).toEqual([1, 1]);
-    expect(m.fragments[0].sizes[0] + m.fragments[1].sizes[0]).toBe(data.length);
+    expect(m.chunkShape).toEqual([8, 8, 20]);
+    // Z-curve order within a lod: [0,0,0] before [0,0,1]
+    expect(m.fragments[0].positions).toEqual([[0, 0, 0], [0, 0, 1]]);
+    expect(m.fragments.map((f) => f.sizes.length)).toEqual([2, 1]);
+    expect(m.fragments.flatMap((f) => f.sizes).reduce((a, b) => a + b)).toBe(data.length);
+    const f0 = await decodeMultiresFragments(manifest, data, 0);
+    expect(f0.map((f) => f.mesh.indices.length / 3)).toEqual([7, 3]);
+    for (const f of f0) for (const q of f.quantized) expect(q >= 0 && q <= 65535).toBe(true);
+    // the cut vertices (z = 20) are the top of cell 0 and the bottom of cell 1: same nm position
+    const top = f0[0].mesh.vertices.filter((_, i) => i % 3 === 2 && _ > 19.99);
+    expect(top.length).toBe(3);
+    expect(Array.from(top)).toEqual([20, 20, 20]);
     for (const lod of [0, 1]) {
       const d = await decodeMultiresLod(manifest, data, lod);
-      expect(d.indices.length).toBe(lod === 0 ? 12 : 9);
-      // every decoded vertex is within quantization error of an original vertex
+      expect(d.indices.length).toBe(lod === 0 ? 30 : 12);
+      // every decoded vertex is within quantization error of an input vertex
       for (let i = 0; i < d.vertices.length; i += 3) {
         let best = Infinity;
-        for (let j = 0; j < tetra.vertices.length; j += 3) {
-          best = Math.min(best, Math.hypot(d.vertices[i] - tetra.vertices[j], d.vertices[i + 1] - tetra.vertices[j + 1], d.vertices[i + 2] - tetra.vertices[j + 2]));
-        }
+        for (let j = 0; j < v.length; j += 3) best = Math.min(best, Math.hypot(d.vertices[i] - v[j], d.vertices[i + 1] - v[j + 1], d.vertices[i + 2] - v[j + 2]));
         expect(best).toBeLessThan(0.01);
       }
     }
     expect(() => decodeManifest(manifest.subarray(0, manifest.length - 4), 'm.index')).toThrow(/m.index/);
+    await expect(decodeMultiresFragments(manifest, data.subarray(1), 0)).rejects.toThrow(/add up to/);
+    // a vertex outside its node's cell is a bug in the octree: refused
+    const bad: MeshOctree = { ...tree, lods: [[{ position: [0, 0, 0], indices: tetra.indices.slice() }]], lodScales: [4] };
+    await expect(encodeMultiresOctree(bad)).rejects.toThrow(/outside its cell/);
     // two vertices closer than one quantization step are merged (the duplicate triangle they
     // make stays a separate face); Neuroglancer needs one position value per Draco point
-    const near: TriMesh = {
-      vertices: new Float32Array([...tetra.vertices, 8.00001, 0, 0]),
-      indices: new Uint32Array([...tetra.indices, 4, 2, 3]),
+    const near: MeshOctree = {
+      chunkShape: [9, 9, 41],
+      gridOrigin: [0, 0, 0],
+      vertices: Float64Array.from([...tetra.vertices, 8.00001, 0, 0]),
+      lodScales: [1],
+      lods: [[{ position: [0, 0, 0], indices: new Uint32Array([...tetra.indices, 4, 2, 3]) }]],
     };
-    const enc = await encodeMultires([near]);
+    const enc = await encodeMultiresOctree(near);
     const dm = await decodeDracoIntMesh(enc.data);
     expect(dm.attributeSize).toBe(dm.positions.length / 3);
     const keys = new Set(Array.from({ length: dm.positions.length / 3 }, (_, i) => Array.from(dm.positions.subarray(3 * i, 3 * i + 3)).join(',')));
     expect(keys.size).toBe(4);
     const dir = await tempDir();
-    await writeMultiresMesh(dir, 7n, [tetra]);
+    await writeMultiresMesh(dir, 7n, near);
     expect((await fs.readdir(dir)).sort()).toEqual(['7', '7.index']);
+  });
+
+  it('orders positions along Neuroglancer\'s Z-curve (x the lowest bit)', () => {
+    const pts: Array<[number, number, number]> = [];
+    for (let z = 0; z < 4; z++) for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) pts.push([x, y, z]);
+    const morton = (p: [number, number, number]) => {
+      let c = 0;
+      for (let b = 0; b < 2; b++) c |= ((p[0] >> b) & 1) << (3 * b) | ((p[1] >> b) & 1) << (3 * b + 1) | ((p[2] >> b) & 1) << (3 * b + 2);
+      return c;
+    };
+    const sorted = [...pts].sort((a, b) => (zorderLess(a, b) ? -1 : zorderLess(b, a) ? 1 : 0));
+    expect(sorted.map(morton)).toEqual(Array.from({ length: 64 }, (_, i) => i));
   });
 });
 

@@ -8,15 +8,15 @@
  *   and a fragment data file `<id>` = Draco meshes concatenated in manifest order. Positions are
  *   integers in [0, 2^bits) relative to the fragment's octree node.
  *
- * Our multi-resolution writer uses one octree node per level of detail: lod 0 is the full mesh in
- * one node whose chunk_shape is the mesh's bounding box, lod k (a simplified mesh) sits in node
- * [0,0,0] of size chunk_shape * 2^k, so no triangle crosses the 2x2x2 partition of any node.
+ * Our multi-resolution writer takes an octree (stages/morphology/octree.ts): lod 0 = the full mesh
+ * cut into grid cells of chunk_shape, one fragment per cell; lod k+1 = one fragment per 2x2x2
+ * group of lod-k cells (simplified, border locked), fragments of each lod in Z-curve order.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Vec3 } from '../../core/box.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
-import { FormatError } from '../../core/errors.js';
+import { FormatError, WiringError } from '../../core/errors.js';
 import { decodeDracoIntMesh, encodeDracoIntMesh } from './draco.js';
 import type { TriMesh } from './plyobj.js';
 
@@ -170,53 +170,92 @@ export function decodeManifest(bytes: Uint8Array, where = 'mesh manifest'): Mani
   return { chunkShape, gridOrigin, lodScales, vertexOffsets, fragments };
 }
 
+/** One octree node: its grid position at its level and its triangles (indices into the shared vertices). */
+export interface OctreeNode {
+  position: Vec3;
+  indices: Uint32Array;
+}
+
 /**
- * Encode a segment's levels of detail (lods[0] = full resolution, then coarser) as a manifest and
- * fragment data. `lodScale0` is the lod-0 scale in nm (e.g. the smallest voxel size).
+ * A mesh as an octree of levels of detail: lods[k] are the nodes of level k, each a cell of size
+ * chunkShape * 2^k at gridOrigin + position * chunkShape * 2^k; every vertex a node uses lies in
+ * its (closed) cell. Built by stages/morphology/octree.ts.
  */
-export async function encodeMultires(lods: TriMesh[], opts: { bits?: 10 | 16; lodScale0?: number } = {}): Promise<{ manifest: Uint8Array; data: Uint8Array }> {
+export interface MeshOctree {
+  chunkShape: Vec3;
+  gridOrigin: Vec3;
+  /** shared vertex positions [x,y,z] in nm */
+  vertices: Float64Array;
+  lodScales: number[];
+  lods: OctreeNode[][];
+}
+
+function lessMsb(a: number, b: number): boolean {
+  return a < b && a < (a ^ b);
+}
+
+/** Neuroglancer's Z-curve order of grid positions (x the lowest bit of each triple). */
+export function zorderLess(p: Vec3, q: Vec3): boolean {
+  let a = p[2], b = q[2];
+  if (lessMsb(a ^ b, p[1] ^ q[1])) {
+    a = p[1];
+    b = q[1];
+  }
+  if (lessMsb(a ^ b, p[0] ^ q[0])) {
+    a = p[0];
+    b = q[0];
+  }
+  return a < b;
+}
+
+/**
+ * Encode an octree as Neuroglancer's multi-resolution manifest and fragment data: per level the
+ * nodes in Z-curve order, each a Draco mesh whose positions are quantized to [0, 2^bits - 1]
+ * across the node's cell (a vertex on a cell face gets the same value in both neighbours).
+ */
+export async function encodeMultiresOctree(tree: MeshOctree, opts: { bits?: 10 | 16 } = {}): Promise<{ manifest: Uint8Array; data: Uint8Array }> {
   const bits = opts.bits ?? 16;
   const qmax = 2 ** bits - 1;
-  const lo = [Infinity, Infinity, Infinity];
-  const hi = [-Infinity, -Infinity, -Infinity];
-  for (const m of lods) {
-    for (let i = 0; i < m.vertices.length; i += 3) {
-      for (let k = 0; k < 3; k++) {
-        const v = m.vertices[i + k];
-        if (v < lo[k]) lo[k] = v;
-        if (v > hi[k]) hi[k] = v;
-      }
-    }
-  }
-  if (!Number.isFinite(lo[0])) for (let k = 0; k < 3; k++) { lo[k] = 0; hi[k] = 1; }
-  const chunk: Vec3 = [0, 1, 2].map((k) => Math.max(hi[k] - lo[k], 1e-3) * (1 + 1e-6)) as unknown as Vec3;
-  const origin: Vec3 = [lo[0], lo[1], lo[2]];
+  const { chunkShape: chunk, gridOrigin: origin, vertices } = tree;
   const frags: Uint8Array[] = [];
   const fragments: Manifest['fragments'] = [];
-  for (let lod = 0; lod < lods.length; lod++) {
-    const m = lods[lod];
-    const q = new Int32Array(m.vertices.length);
+  for (let lod = 0; lod < tree.lods.length; lod++) {
     const s = 2 ** lod;
-    for (let i = 0; i < m.vertices.length; i += 3) {
-      for (let k = 0; k < 3; k++) {
-        const u = (m.vertices[i + k] - origin[k]) / (chunk[k] * s);
-        q[i + k] = Math.max(0, Math.min(qmax, Math.round(u * qmax)));
+    const nodes = [...tree.lods[lod]].sort((n, m) => (zorderLess(n.position, m.position) ? -1 : zorderLess(m.position, n.position) ? 1 : 0));
+    const level: Manifest['fragments'][number] = { positions: [], sizes: [] };
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i];
+      if (i > 0 && !zorderLess(nodes[i - 1].position, n.position)) {
+        throw new WiringError(`octree lod ${lod}: two nodes at position [${n.position}]`);
       }
+      const q = new Int32Array(n.indices.length * 3);
+      const idx = new Uint32Array(n.indices.length);
+      for (let j = 0; j < n.indices.length; j++) {
+        const v = n.indices[j];
+        for (let k = 0; k < 3; k++) {
+          const u = (vertices[3 * v + k] - origin[k]) / (chunk[k] * s) - n.position[k];
+          if (u < -1e-6 || u > 1 + 1e-6) {
+            throw new WiringError(`octree lod ${lod} node [${n.position}]: vertex ${v} lies outside its cell (axis ${k}, ${u.toFixed(6)} cells)`);
+          }
+          q[3 * j + k] = Math.max(0, Math.min(qmax, Math.round(u * qmax)));
+        }
+        idx[j] = j;
+      }
+      // Vertices that quantize to the same position are merged (and triangles that collapse are
+      // dropped): Neuroglancer's decoder needs one position value per Draco point.
+      const w = weldQuantized(q, idx);
+      const bytes = await encodeDracoIntMesh(w.positions, w.indices);
+      frags.push(bytes);
+      level.positions.push([n.position[0], n.position[1], n.position[2]]);
+      level.sizes.push(bytes.length);
     }
-    // Vertices that quantize to the same position are merged (and triangles that collapse are
-    // dropped): Neuroglancer's decoder needs one position value per Draco point, which Draco's
-    // attribute deduplication would otherwise break.
-    const { positions, indices } = weldQuantized(q, m.indices);
-    const bytes = await encodeDracoIntMesh(positions, indices);
-    frags.push(bytes);
-    fragments.push({ positions: [[0, 0, 0]], sizes: [bytes.length] });
+    fragments.push(level);
   }
-  const scale0 = opts.lodScale0 ?? 1;
   const manifest = encodeManifest({
     chunkShape: chunk,
     gridOrigin: origin,
-    lodScales: lods.map((_, i) => scale0 * 2 ** i),
-    vertexOffsets: lods.map(() => [0, 0, 0] as Vec3),
+    lodScales: tree.lodScales,
+    vertexOffsets: tree.lods.map(() => [0, 0, 0] as Vec3),
     fragments,
   });
   const total = frags.reduce((a, b) => a + b.length, 0);
@@ -263,15 +302,25 @@ function weldQuantized(q: Int32Array, indices: Uint32Array): { positions: Int32A
   return { positions: Int32Array.from(finalPos), indices: Uint32Array.from(out, (v) => keep[v]) };
 }
 
-/** Decode every fragment of one lod back to nm positions (tests, inspection). */
-export async function decodeMultiresLod(manifestBytes: Uint8Array, data: Uint8Array, lod: number, bits: 10 | 16 = 16): Promise<TriMesh> {
+/** One decoded fragment: its grid position, its quantized positions and the mesh in nm. */
+export interface DecodedFragment {
+  position: Vec3;
+  quantized: Int32Array;
+  mesh: TriMesh;
+}
+
+/** Decode every fragment of one lod (tests, inspection). Empty fragments (size 0) decode empty. */
+export async function decodeMultiresFragments(manifestBytes: Uint8Array, data: Uint8Array, lod: number, bits: 10 | 16 = 16): Promise<DecodedFragment[]> {
   const m = decodeManifest(manifestBytes);
   if (lod >= m.lodScales.length) throw new FormatError(`lod ${lod} not in manifest (${m.lodScales.length} lods)`);
+  const total = m.fragments.reduce((a, f) => a + f.sizes.reduce((x, y) => x + y, 0), 0);
+  if (total !== data.length) throw new FormatError(`manifest fragment sizes add up to ${total} bytes, the data has ${data.length}`);
   let off = 0;
   for (let l = 0; l < lod; l++) off += m.fragments[l].sizes.reduce((a, b) => a + b, 0);
   const qmax = 2 ** bits - 1;
-  const parts: TriMesh[] = [];
+  const out: DecodedFragment[] = [];
   const f = m.fragments[lod];
+  const s = 2 ** lod;
   for (let i = 0; i < f.sizes.length; i++) {
     const d = await decodeDracoIntMesh(data.subarray(off, off + f.sizes[i]), `lod ${lod} fragment ${i}`);
     if (d.attributeSize !== d.positions.length / 3) {
@@ -279,15 +328,19 @@ export async function decodeMultiresLod(manifestBytes: Uint8Array, data: Uint8Ar
     }
     off += f.sizes[i];
     const vertices = new Float32Array(d.positions.length);
-    const s = 2 ** lod;
     for (let j = 0; j < d.positions.length; j += 3) {
       for (let k = 0; k < 3; k++) {
         vertices[j + k] = m.gridOrigin[k] + m.vertexOffsets[lod][k] + m.chunkShape[k] * s * (f.positions[i][k] + d.positions[j + k] / qmax);
       }
     }
-    parts.push({ vertices, indices: d.indices });
+    out.push({ position: f.positions[i], quantized: d.positions, mesh: { vertices, indices: d.indices } });
   }
-  return concat(parts);
+  return out;
+}
+
+/** Decode every fragment of one lod back to nm positions, concatenated (not welded). */
+export async function decodeMultiresLod(manifestBytes: Uint8Array, data: Uint8Array, lod: number, bits: 10 | 16 = 16): Promise<TriMesh> {
+  return concat((await decodeMultiresFragments(manifestBytes, data, lod, bits)).map((f) => f.mesh));
 }
 
 export async function writeMultiresInfo(dir: string, bits: 10 | 16 = 16): Promise<void> {
@@ -295,9 +348,9 @@ export async function writeMultiresInfo(dir: string, bits: 10 | 16 = 16): Promis
 }
 
 /** Write `<id>` (fragment data) then `<id>.index` (manifest), each atomically. */
-export async function writeMultiresMesh(dir: string, id: bigint, lods: TriMesh[], opts: { bits?: 10 | 16; lodScale0?: number } = {}): Promise<{ bytes: number }> {
-  const { manifest, data } = await encodeMultires(lods, opts);
+export async function writeMultiresMesh(dir: string, id: bigint, tree: MeshOctree, opts: { bits?: 10 | 16 } = {}): Promise<{ bytes: number; fragments: number }> {
+  const { manifest, data } = await encodeMultiresOctree(tree, opts);
   await writeFileAtomic(path.join(dir, `${id}`), data);
   await writeFileAtomic(path.join(dir, `${id}.index`), manifest);
-  return { bytes: data.length + manifest.length };
+  return { bytes: data.length + manifest.length, fragments: tree.lods.reduce((a, l) => a + l.length, 0) };
 }

@@ -3,11 +3,53 @@ import { expect, it } from 'vitest';
 import { dataPath, describeData } from '../../../test/data.js';
 import type { Vec3 } from '../../core/box.js';
 import { openSource } from '../../formats/open.js';
-import { compactLabels, marchingCubesLabels, meshVolume, openEdges } from './mesh.js';
+import { decodeMultiresLod, encodeMultiresOctree } from '../../formats/mesh/precomputed.js';
+import { type Mesh, compactLabels, marchingCubesLabels, meshVolume, openEdges, weldVertices } from './mesh.js';
+import { buildMeshOctree } from './octree.js';
 import { skeletonizeLabels } from './skeleton.js';
 import { skeletonStats } from './stats.js';
 
-function check(labels: Uint32Array, ids: bigint[], shape: Vec3, res: Vec3): void {
+/** Directed edges without an opposite of the same multiplicity (0: no hole; pinches allowed). */
+function holeEdges(m: Mesh): number {
+  const n = new Map<string, number>();
+  for (let t = 0; t < m.indices.length; t += 3) {
+    for (let e = 0; e < 3; e++) {
+      const key = `${m.indices[t + e]},${m.indices[t + ((e + 1) % 3)]}`;
+      n.set(key, (n.get(key) ?? 0) + 1);
+    }
+  }
+  let bad = 0;
+  for (const [key, c] of n) {
+    const [a, b] = key.split(',');
+    if (n.get(`${b},${a}`) !== c) bad++;
+  }
+  return bad;
+}
+
+/**
+ * The multi-resolution octree (as `wiring mesh` writes it: cells of 16 voxels on voxel-centre
+ * planes) of the `count` largest segments: every level, decoded and welded, is closed; lod 0
+ * keeps the volume, coarser levels within a few percent.
+ */
+async function checkOctrees(meshes: Mesh[], counts: Float64Array, res: Vec3, count: number): Promise<void> {
+  const largest = Array.from(counts.keys()).filter((l) => l > 0).sort((a, b) => counts[b] - counts[a]).slice(0, count);
+  const chunkShape = res.map((r) => 16 * r) as unknown as Vec3;
+  const gridOrigin = res.map((r) => -0.5 * r) as unknown as Vec3;
+  for (const l of largest) {
+    const tree = await buildMeshOctree(meshes[l], { chunkShape, gridOrigin, lods: 3, lodScale0: Math.min(...res) });
+    const { manifest, data } = await encodeMultiresOctree(tree);
+    const v0 = meshVolume(meshes[l]);
+    expect(tree.lods[0].length, `segment ${l}: lod-0 fragments`).toBeGreaterThan(1);
+    for (let lod = 0; lod < tree.lods.length; lod++) {
+      const union = weldVertices(await decodeMultiresLod(manifest, data, lod));
+      if (lod === 0) expect(openEdges(union), `segment ${l} lod 0 closed`).toBe(0);
+      expect(holeEdges(union), `segment ${l} lod ${lod} closed`).toBe(0);
+      expect(Math.abs(meshVolume(union) / v0 - 1), `segment ${l} lod ${lod} volume`).toBeLessThan(lod === 0 ? 1e-4 : 0.03);
+    }
+  }
+}
+
+async function check(labels: Uint32Array, ids: bigint[], shape: Vec3, res: Vec3): Promise<void> {
   const meshes = marchingCubesLabels(labels, shape, ids.length - 1, { closeBorder: true, voxelSize: res });
   const counts = new Float64Array(ids.length);
   for (const l of labels) counts[l]++;
@@ -21,6 +63,7 @@ function check(labels: Uint32Array, ids: bigint[], shape: Vec3, res: Vec3): void
     else if (counts[l] >= 1000) expect(Math.abs(ratio - 1), `segment ${ids[l]} (${counts[l]} voxels)`).toBeLessThan(0.05);
     expect(ratio).toBeLessThanOrEqual(1);
   }
+  await checkOctrees(meshes, counts, res, 2);
   // skeletons: every vertex is the centre of a voxel of its own segment; one tree per piece
   const sk = skeletonizeLabels(labels, shape, ids.length - 1, { voxelSize: res });
   for (let l = 1; l < ids.length; l++) {
@@ -41,12 +84,12 @@ function check(labels: Uint32Array, ids: bigint[], shape: Vec3, res: Vec3): void
 }
 
 describeData('neuroglancer-testdata/codec/compressed_segmentation', 'FIB-25 64^3 ground-truth block', () => {
-  it('meshes every segment closed with the right volume, skeletons inside their segments', () => {
+  it('meshes every segment closed with the right volume, skeletons inside their segments', async () => {
     const bytes = readFileSync(dataPath('neuroglancer-testdata', 'codec', 'compressed_segmentation', '64x64x64-raw-uint64-segmentation.dat'));
     const ids = new BigUint64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     const c = compactLabels(ids);
     expect(c.ids.length - 1).toBe(52);
-    check(c.labels, c.ids, [64, 64, 64], [8, 8, 8]);
+    await check(c.labels, c.ids, [64, 64, 64], [8, 8, 8]);
   });
 });
 
@@ -56,6 +99,6 @@ describeData('gala-medulla', 'gala medulla ground truth (50x100x200)', () => {
     const v = await src.read({ min: [0, 0, 0], max: src.shape });
     const c = compactLabels(v.data as Int32Array);
     expect(c.ids.length - 1).toBe(87);
-    check(c.labels, c.ids, src.shape, [10, 10, 10]);
+    await check(c.labels, c.ids, src.shape, [10, 10, 10]);
   });
 });

@@ -86,14 +86,16 @@ export function skeletonizeLabels(labels: Uint32Array, shape: Vec3, maxLabel: nu
   // padded copies (one voxel of 0 around) so neighbour offsets never leave the array
   const px = sx + 2, py = sy + 2, pz = sz + 2;
   const N = px * py * pz;
-  // Blocks of one run share a shape: reuse the last workspace (state and hpos are reset per label,
-  // the padding of lab stays 0, the interior of lab/dbf is rewritten, the rest written before read).
+  // Blocks of one run have about the same shape: reuse the last workspace if it is large enough
+  // (state is all 0 after each label, lab is cleared here, the rest is written before read).
   let ws = cachedWorkspace;
-  if (!ws || ws.px !== px || ws.py !== py || ws.pz !== pz) {
+  if (!ws || ws.capacity < N) {
     cachedWorkspace = undefined;
-    ws = new Workspace(N, px, py, pz);
+    ws = new Workspace(Math.ceil(N * 1.1));
   }
   cachedWorkspace = undefined; // not shared while in use (re-entrancy)
+  ws.lab.fill(0, 0, N);
+  ws.setGeometry(px, py, pz, res);
   const lab = ws.lab;
   const dbf = ws.dbf;
   const counts = new Int32Array(maxLabel + 2);
@@ -164,12 +166,29 @@ class Workspace {
   hkey = new Float32Array(0);
   order = new Int32Array(0);
   pen: Float32Array;
-  constructor(
-    n: number,
-    readonly px: number,
-    readonly py: number,
-    readonly pz: number,
-  ) {
+  /** neighbour offsets and step lengths (nm) of the 26-neighbourhood, for `res` */
+  nOff = new Int32Array(26);
+  nLen = new Float64Array(26);
+  px = 0;
+  py = 0;
+  pz = 0;
+  /** Use the first px*py*pz elements as a padded block of that shape, voxel size `res`. */
+  setGeometry(px: number, py: number, pz: number, res: Vec3): void {
+    this.px = px;
+    this.py = py;
+    this.pz = pz;
+    let k = 0;
+    for (let dz = -1; dz <= 1; dz++)
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) {
+          if (!dx && !dy && !dz) continue;
+          this.nOff[k] = dx + this.px * (dy + this.py * dz);
+          this.nLen[k] = Math.hypot(dx * res[0], dy * res[1], dz * res[2]);
+          k++;
+        }
+  }
+  constructor(readonly capacity: number) {
+    const n = capacity;
     this.lab = new Uint32Array(n);
     this.dbf = new Float32Array(n);
     this.state = new Uint8Array(n);
@@ -185,7 +204,10 @@ class Workspace {
 const REACHED = 1;
 const INVALID = 2;
 const ONSKEL = 4;
+/** settled by the Dijkstra (its piece is done) */
 const DONE = 8;
+/** a voxel of the label being skeletonized (set for its members, cleared after) */
+const MEMBER = 16;
 
 function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: number[], opts: TeasarOptions): Skeleton {
   const res = opts.voxelSize ?? [1, 1, 1];
@@ -195,22 +217,9 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
   const pdrfScale = opts.pdrfScale ?? 100000;
   const pdrfExp = opts.pdrfExponent ?? 4;
   const minVoxels = opts.minVoxels ?? 1;
-  const { px, py, state, dbf, vid, parent, plen } = ws;
-  // neighbour offsets and step lengths (26-connectivity)
-  const nOff = new Int32Array(26);
-  const nLen = new Float64Array(26);
+  const { px, py, state, dbf, vid, parent, plen, nOff, nLen } = ws;
   const minStep = Math.min(res[0], res[1], res[2]);
-  {
-    let k = 0;
-    for (let dz = -1; dz <= 1; dz++)
-      for (let dy = -1; dy <= 1; dy++)
-        for (let dx = -1; dx <= 1; dx++) {
-          if (!dx && !dy && !dz) continue;
-          nOff[k] = dx + px * (dy + py * dz);
-          nLen[k] = Math.hypot(dx * res[0], dy * res[1], dz * res[2]);
-          k++;
-        }
-  }
+  for (let i = 0; i < members.length; i++) state[members[i]] = MEMBER;
   const vx: number[] = [];
   const vr: number[] = [];
   const edges: number[] = [];
@@ -263,14 +272,13 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
   for (let k = 1; k <= maxDepth + 1; k++) dBucket[k] += dBucket[k - 1];
   const byDepth = new Int32Array(members.length);
   for (let i = 0; i < members.length; i++) byDepth[dBucket[maxDepth - depthKey(members[i])]++] = members[i];
-  const pending = forced.filter((c) => c >= 0 && c < ws.lab.length && ws.lab[c] === L);
+  const pending = forced.filter((c) => c >= 0 && c < ws.px * ws.py * ws.pz && ws.lab[c] === L);
   for (let mi = 0; mi < byDepth.length; mi++) {
     const root = byDepth[mi];
     if (state[root] & DONE) continue;
     // ---- penalty field Dijkstra from the piece's deepest voxel (TEASAR rooted at the centre,
     // as kimimaro does at a soma): the shortest-path tree reaches every voxel of the piece
-    const count = dijkstra(ws, L, root, nOff, nLen, pen);
-    for (let i = 0; i < count; i++) state[ws.order[i]] |= DONE;
+    const count = dijkstra(ws, root, nOff, nLen, pen);
     if (count < minVoxels) continue;
     const compForced = pending.filter((c) => state[c] & REACHED);
     // farthest first by physical length along the tree: sort packed keys (length, then order)
@@ -311,14 +319,14 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
         const r = scale * dbf[p] + cst;
         const x = (p % px) * res[0], y = (Math.floor(p / px) % py) * res[1], z = Math.floor(p / (px * py)) * res[2];
         if (i === path.length - 1 || Math.hypot(x - lastX, y - lastY, z - lastZ) >= 0.5 * r) {
-          invalidateBall(ws, L, p, res, r);
+          invalidateBall(ws, p, res, r);
           lastX = x;
           lastY = y;
           lastZ = z;
         }
       }
     };
-    invalidateBall(ws, L, root, res, scale * dbf[root] + cst);
+    invalidateBall(ws, root, res, scale * dbf[root] + cst);
     for (const f of compForced) trace(f);
     for (let i = 0; i < ranked.length; i++) {
       const t = ranked[i];
@@ -330,7 +338,6 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
   for (let i = 0; i < members.length; i++) {
     const c = members[i];
     state[c] = 0;
-    ws.hpos[c] = 0;
   }
   return { vertices: Float32Array.from(vx), edges: Uint32Array.from(edges), radius: Float32Array.from(vr) };
 }
@@ -340,8 +347,8 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
  * (pen = 1 for plain geodesic distance). Fills ws.dist, ws.parent, ws.plen (physical length along
  * the tree) and ws.order[0..count); marks REACHED. 4-ary heap with keys stored beside the ids.
  */
-function dijkstra(ws: Workspace, L: number, src: number, nOff: Int32Array, nLen: Float64Array, pen: Float32Array): number {
-  const { lab, state, dist, parent, heap, hkey, hpos, plen, order } = ws;
+function dijkstra(ws: Workspace, src: number, nOff: Int32Array, nLen: Float64Array, pen: Float32Array): number {
+  const { state, dist, parent, heap, hkey, hpos, plen, order } = ws;
   let hn = 0;
   let count = 0;
   dist[src] = 0;
@@ -384,25 +391,23 @@ function dijkstra(ws: Workspace, L: number, src: number, nOff: Int32Array, nLen:
       hkey[i] = d;
       hpos[v] = i;
     }
-    hpos[u] = -1;
+    state[u] |= DONE;
     order[count++] = u;
     const du = dist[u];
     const lu = plen[u];
     for (let k = 0; k < 26; k++) {
       const v = u + nOff[k];
-      if (lab[v] !== L) continue;
       const st = state[v];
+      // a member of the label not yet settled (non-members have state 0)
+      if ((st & (MEMBER | DONE)) !== MEMBER) continue;
       let i: number;
-      let nd: number;
+      const nd = du + nLen[k] * pen[v];
       if (!(st & REACHED)) {
-        nd = du + nLen[k] * pen[v];
         state[v] = st | REACHED;
         i = hn++;
       } else {
-        i = hpos[v];
-        if (i < 0) continue; // settled
-        nd = du + nLen[k] * pen[v];
         if (nd >= dist[v]) continue;
+        i = hpos[v];
       }
       dist[v] = nd;
       parent[v] = u;
@@ -424,8 +429,8 @@ function dijkstra(ws: Workspace, L: number, src: number, nOff: Int32Array, nLen:
   return count;
 }
 
-function invalidateBall(ws: Workspace, L: number, c: number, res: Vec3, r: number): void {
-  const { state, lab, px, py } = ws;
+function invalidateBall(ws: Workspace, c: number, res: Vec3, r: number): void {
+  const { state, px, py } = ws;
   const bb = ws.bbox; // the label's bounding box in padded coordinates (inclusive)
   const x = c % px, y = Math.floor(c / px) % py, z = Math.floor(c / (px * py));
   const rz = Math.floor(r / res[2]);
@@ -445,7 +450,7 @@ function invalidateBall(ws: Workspace, L: number, c: number, res: Vec3, r: numbe
       const lo = Math.max(bb[0], x - rx);
       const hi = Math.min(bb[3], x + rx);
       const base = px * (yy + py * zz);
-      for (let xx = lo; xx <= hi; xx++) if (lab[base + xx] === L) state[base + xx] |= INVALID;
+      for (let xx = lo; xx <= hi; xx++) if (state[base + xx] & MEMBER) state[base + xx] |= INVALID;
     }
   }
 }

@@ -27,7 +27,7 @@ import {
   writeBlockFile,
 } from './blocks.js';
 import { type Mesh, mergeMeshes, meshVolume, openEdges } from './mesh.js';
-import { levelsOfDetail } from './simplify.js';
+import { buildMeshOctree } from './octree.js';
 import type { Skeleton } from './skeleton.js';
 import { skeletonStats } from './stats.js';
 
@@ -149,6 +149,11 @@ export interface MeshOutputOptions {
   format?: 'multires' | 'legacy';
   /** Levels of detail for the multi-resolution format (default 3). */
   lods?: number;
+  /**
+   * Multi-resolution lod-0 fragment size in voxels along the axis of the smallest voxel size
+   * (other axes: the same length in nm, rounded to whole voxels). Default 64.
+   */
+  fragmentVoxels?: number;
   /** Also write <id>.ply / <id>.obj into these folders. */
   plyDir?: string;
   objDir?: string;
@@ -164,7 +169,9 @@ export interface MeshSummary {
   bytes: number;
   closed: number;
   open: number;
-  segments_list: Array<{ id: bigint; triangles: number; volume_nm3: number; closed: boolean; lods: number }>;
+  /** multires: lod-0 fragment (octree cell) size in nm */
+  fragment_shape_nm?: Vec3;
+  segments_list: Array<{ id: bigint; triangles: number; volume_nm3: number; closed: boolean; lods: number; fragments: number }>;
 }
 
 /** Merge the block files of a finished mesh task and write the layer's `mesh` folder. */
@@ -187,19 +194,36 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
   progress.start(byId.size, 'writing meshes');
   const summary: MeshSummary = { layer: layerDir, mesh_dir: meshDir, format, segments: 0, triangles: 0, bytes: 0, closed: 0, open: 0, segments_list: [] };
   const ids = [...byId.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const lodScale0 = Math.min(...task.params.voxelSize);
+  const res = task.params.voxelSize;
+  const lodScale0 = Math.min(...res);
+  // Octree cells of whole voxels whose faces lie on voxel-centre planes (where marching-cubes
+  // cubes meet), so no lod-0 triangle crosses a cell face. The lowest possible vertex is the
+  // centre of the (virtual) background voxel before bounds.min, where the lattice starts.
+  const fv = opts.fragmentVoxels ?? 64;
+  if (!(Number.isInteger(fv) && fv >= 1)) throw new WiringError(`fragment size ${fv}: expected a whole number of voxels >= 1`);
+  const cellVox = res.map((r) => Math.max(1, Math.round((fv * lodScale0) / r)));
+  const chunkShape = cellVox.map((c, k) => c * res[k]) as unknown as Vec3;
+  const lattice = task.params.bounds.min.map((m, k) => (m - 0.5) * res[k]);
+  if (format === 'multires') summary.fragment_shape_nm = chunkShape;
   for (const id of ids) {
     const mesh = mergeMeshes(byId.get(id)!);
     byId.delete(id);
     const closed = openEdges(mesh) === 0;
     let lods = 1;
+    let fragments = 1;
     if (format === 'legacy') {
       await writeLegacyMesh(meshDir, id, mesh);
       summary.bytes += 4 + mesh.vertices.byteLength + mesh.indices.byteLength;
     } else {
-      const levels = await levelsOfDetail(mesh, opts.lods ?? 3);
-      lods = levels.length;
-      summary.bytes += (await writeMultiresMesh(meshDir, id, levels, { lodScale0 })).bytes;
+      // grid origin: the lattice cell at or below the mesh's lower corner
+      const lo = [Infinity, Infinity, Infinity];
+      for (let i = 0; i < mesh.vertices.length; i += 3) for (let k = 0; k < 3; k++) if (mesh.vertices[i + k] < lo[k]) lo[k] = mesh.vertices[i + k];
+      const gridOrigin = [0, 1, 2].map((k) => lattice[k] + Math.max(0, Math.floor((lo[k] - lattice[k]) / chunkShape[k] + 1e-9)) * chunkShape[k]) as unknown as Vec3;
+      const tree = await buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: opts.lods ?? 3, lodScale0 });
+      lods = tree.lods.length;
+      const w = await writeMultiresMesh(meshDir, id, tree);
+      summary.bytes += w.bytes;
+      fragments = w.fragments;
     }
     if (opts.plyDir) await writeFileAtomic(path.join(opts.plyDir, `${id}.ply`), encodePly(mesh, `segment ${id}, nm`));
     if (opts.objDir) await writeFileAtomic(path.join(opts.objDir, `${id}.obj`), encodeObj(mesh, `segment ${id}, nm`));
@@ -207,7 +231,7 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
     summary.triangles += mesh.indices.length / 3;
     if (closed) summary.closed++;
     else summary.open++;
-    summary.segments_list.push({ id, triangles: mesh.indices.length / 3, volume_nm3: meshVolume(mesh), closed, lods });
+    summary.segments_list.push({ id, triangles: mesh.indices.length / 3, volume_nm3: meshVolume(mesh), closed, lods, fragments });
     progress.increment();
   }
   progress.stop();

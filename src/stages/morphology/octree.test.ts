@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import type { Vec3 } from '../../core/box.js';
+import { decodeManifest, decodeMultiresFragments, encodeMultiresOctree, zorderLess } from '../../formats/mesh/precomputed.js';
+import { type Mesh, marchingCubesLabels, meshArea, meshVolume, mergeMeshes, openEdges, weldVertices } from './mesh.js';
+import { buildMeshOctree, cutMeshToGrid } from './octree.js';
+import { paintTubes, randomTubes } from './synthetic.js';
+
+const res: Vec3 = [8, 8, 16];
+
+/**
+ * Directed edges without an opposite of the same multiplicity: 0 = the surface has no hole (it
+ * may still pinch, e.g. two folds meeting along one edge of a locked cell face).
+ */
+function holeEdges(m: Mesh): number {
+  const n = new Map<string, number>();
+  for (let t = 0; t < m.indices.length; t += 3) {
+    for (let e = 0; e < 3; e++) {
+      const key = `${m.indices[t + e]},${m.indices[t + ((e + 1) % 3)]}`;
+      n.set(key, (n.get(key) ?? 0) + 1);
+    }
+  }
+  let bad = 0;
+  for (const [key, c] of n) {
+    const [a, b] = key.split(',');
+    if (n.get(`${b},${a}`) !== c) bad++;
+  }
+  return bad;
+}
+
+/** A blob (ball + two tubes) meshed by marching cubes, closed at the border. */
+function blob(): { mesh: Mesh; voxels: number } {
+  const shape: Vec3 = [40, 36, 20];
+  const lab = new Uint32Array(shape[0] * shape[1] * shape[2]);
+  for (let z = 0; z < shape[2]; z++)
+    for (let y = 0; y < shape[1]; y++)
+      for (let x = 0; x < shape[0]; x++) if ((x - 20) ** 2 + (y - 18) ** 2 + (2 * (z - 10)) ** 2 <= 81) lab[x + shape[0] * (y + shape[1] * z)] = 1;
+  paintTubes(lab, shape, randomTubes(shape, 2, { seed: 4, radius: [3, 4] }).map((t) => ({ ...t, label: 1 })));
+  let voxels = 0;
+  for (const v of lab) voxels += v;
+  return { mesh: marchingCubesLabels(lab, shape, 1, { closeBorder: true, voxelSize: res })[1], voxels };
+}
+
+/** Fragments of all lods decoded; checks the manifest arithmetic and the octree structure. */
+async function roundTrip(mesh: Mesh, chunkShape: Vec3, gridOrigin: Vec3) {
+  const tree = await buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: 3, lodScale0: 8 });
+  const { manifest, data } = await encodeMultiresOctree(tree);
+  const m = decodeManifest(manifest);
+  expect(m.chunkShape).toEqual(chunkShape);
+  expect(m.lodScales).toEqual(tree.lodScales);
+  expect(m.lodScales.map((s, k) => s / 8 / 2 ** k)).toEqual(m.lodScales.map(() => 1));
+  // sizes add up to the data file (checked while decoding), one fragment per node
+  const lods = [];
+  for (let lod = 0; lod < m.lodScales.length; lod++) {
+    const frags = await decodeMultiresFragments(manifest, data, lod);
+    expect(frags.length).toBe(tree.lods[lod].length);
+    const pos = m.fragments[lod].positions;
+    // Z-curve order, no duplicates
+    for (let i = 1; i < pos.length; i++) expect(zorderLess(pos[i - 1], pos[i]), `lod ${lod} z-order at ${i}`).toBe(true);
+    // every decoded vertex lies in its fragment's cell
+    const cell = chunkShape.map((c) => c * 2 ** lod);
+    for (const f of frags) {
+      for (let i = 0; i < f.mesh.vertices.length; i += 3) {
+        for (let k = 0; k < 3; k++) {
+          const u = (f.mesh.vertices[i + k] - gridOrigin[k]) / cell[k] - f.position[k];
+          expect(u).toBeGreaterThanOrEqual(-1e-5);
+          expect(u).toBeLessThanOrEqual(1 + 1e-5);
+        }
+      }
+    }
+    if (lod > 0) {
+      // octree: every child has its parent, every parent at least one child
+      const parents = new Set(pos.map((p) => p.join(',')));
+      const prev = m.fragments[lod - 1].positions;
+      for (const p of prev) expect(parents.has(p.map((v) => v >> 1).join(','))).toBe(true);
+      const children = new Set(prev.map((p) => p.map((v) => v >> 1).join(',')));
+      for (const p of pos) expect(children.has(p.join(','))).toBe(true);
+    }
+    // the union of the fragments (welded by position) is one closed surface
+    const union = weldVertices(mergeMeshes(frags.map((f) => f.mesh)));
+    lods.push({ union, fragments: frags.length });
+  }
+  return { tree, lods };
+}
+
+describe('multi-resolution octree', () => {
+  it('cuts a marching-cubes mesh into grid cells without splitting, closed at every level', async () => {
+    const { mesh, voxels } = blob();
+    expect(openEdges(mesh)).toBe(0);
+    // cells of 8 voxels whose faces lie on voxel-centre planes (x = (i + 0.5) * 8 nm ...)
+    const chunk: Vec3 = [64, 64, 128];
+    const origin: Vec3 = [-0.5 * res[0], -0.5 * res[1], -0.5 * res[2]];
+    const cut = cutMeshToGrid(mesh, origin, chunk);
+    expect(cut.indices.length).toBe(mesh.indices.length); // no triangle crossed a face
+    const { tree, lods } = await roundTrip(mesh, chunk, origin);
+    expect(tree.lods.length).toBe(3);
+    expect(lods[0].fragments).toBeGreaterThan(8); // a real octree, one fragment per cell
+    expect(lods[1].fragments).toBeLessThan(lods[0].fragments);
+    const v0 = meshVolume(mesh);
+    expect(Math.abs(v0 / (voxels * res[0] * res[1] * res[2]) - 1)).toBeLessThan(0.06);
+    expect(openEdges(lods[0].union), 'lod 0 closed and manifold').toBe(0);
+    for (const [lod, l] of lods.entries()) {
+      expect(holeEdges(l.union), `lod ${lod} closed`).toBe(0);
+      const tol = lod === 0 ? 1e-4 : 0.05;
+      expect(Math.abs(meshVolume(l.union) / v0 - 1), `lod ${lod} volume`).toBeLessThan(tol);
+      if (lod === 0) {
+        expect(l.union.indices.length).toBe(mesh.indices.length);
+        expect(Math.abs(meshArea(l.union) / meshArea(mesh) - 1)).toBeLessThan(1e-4);
+      } else expect(l.union.indices.length).toBeLessThan(lods[lod - 1].union.indices.length);
+    }
+  });
+
+  it('splits triangles that cross cell faces and keeps the pieces welded', async () => {
+    const { mesh } = blob();
+    // a grid not aligned with the voxels: many triangles cross faces
+    const chunk: Vec3 = [50, 45, 70];
+    const origin: Vec3 = [-7, -9, -11];
+    const cut = cutMeshToGrid(mesh, origin, chunk);
+    expect(cut.indices.length).toBeGreaterThan(mesh.indices.length);
+    const { lods } = await roundTrip(mesh, chunk, origin);
+    const v0 = meshVolume(mesh);
+    expect(openEdges(lods[0].union), 'lod 0 closed and manifold').toBe(0);
+    for (const [lod, l] of lods.entries()) {
+      expect(holeEdges(l.union), `lod ${lod} closed`).toBe(0);
+      expect(Math.abs(meshVolume(l.union) / v0 - 1), `lod ${lod} volume`).toBeLessThan(lod === 0 ? 1e-3 : 0.05);
+    }
+    expect(Math.abs(meshArea(lods[0].union) / meshArea(mesh) - 1)).toBeLessThan(1e-3);
+  });
+
+  it('rejects a vertex below the grid origin', async () => {
+    const { mesh } = blob();
+    await expect(buildMeshOctree(mesh, { chunkShape: [64, 64, 64], gridOrigin: [100, 0, 0] })).rejects.toThrow(/outside the octree grid/);
+  });
+});

@@ -1,0 +1,225 @@
+/**
+ * A mesh as a Neuroglancer multi-resolution octree (precomputed `neuroglancer_multilod_draco`).
+ *
+ * Level of detail 0 is the full mesh cut into the cells of a regular grid (cell = `chunkShape` nm,
+ * grid starting at `gridOrigin`): one node per cell the surface passes through. Triangles that
+ * cross a cell face are split at the face (the new vertices are shared by both sides, so the
+ * pieces stay welded); a marching-cubes mesh whose grid faces lie on voxel-centre planes needs
+ * no split at all. Level k+1 has one node per 2x2x2 group of level-k nodes: the children's
+ * triangles merged, then simplified (meshoptimizer) to about a quarter with the node's border
+ * locked, so every node ends exactly on its cell faces and neighbouring nodes of any level meet
+ * there without cracks. Every level is a closed surface if the input is.
+ *
+ * All levels index one shared vertex array (simplification only collapses onto existing
+ * vertices), so a vertex on a cell face is the same number in every node that touches it.
+ */
+import { MeshoptSimplifier } from 'meshoptimizer';
+import type { Vec3 } from '../../core/box.js';
+import { WiringError } from '../../core/errors.js';
+import type { MeshOctree, OctreeNode } from '../../formats/mesh/precomputed.js';
+import type { Mesh } from './mesh.js';
+
+export interface OctreeOptions {
+  /** Lod-0 cell size in nm [x,y,z]. */
+  chunkShape: Vec3;
+  /** Corner of cell [0,0,0] in nm; every vertex must be >= it. Default: the mesh's lower corner. */
+  gridOrigin?: Vec3;
+  /** Most levels of detail (default 3). Fewer are written when simplifying stops paying off. */
+  lods?: number;
+  /** Lod-0 scale in nm (the error scale Neuroglancer uses to pick a level; default 1). */
+  lodScale0?: number;
+}
+
+/** Relative tolerance for "on a cell face" (in cells). */
+const EPS = 1e-9;
+
+/**
+ * Split triangles so none crosses a plane origin + k * cell of `axis`. Vertices are appended to
+ * `verts` (float64, nm); an edge crossing a plane gets one new vertex, shared by both triangles
+ * of the edge (cached by edge and plane).
+ */
+function splitAxis(verts: number[], tris: number[], axis: number, origin: number, cell: number): number[] {
+  const out: number[] = [];
+  const cache = new Map<string, number>();
+  const t = (v: number) => (verts[3 * v + axis] - origin) / cell;
+  const cut = (a: number, b: number, p: number): number => {
+    const i = a < b ? a : b;
+    const j = a < b ? b : a;
+    const key = `${i},${j},${p}`;
+    let v = cache.get(key);
+    if (v !== undefined) return v;
+    const ti = t(i), tj = t(j);
+    const s = (p - ti) / (tj - ti);
+    v = verts.length / 3;
+    for (let k = 0; k < 3; k++) verts.push(verts[3 * i + k] + s * (verts[3 * j + k] - verts[3 * i + k]));
+    verts[3 * v + axis] = origin + p * cell;
+    cache.set(key, v);
+    return v;
+  };
+  const stack: number[] = [];
+  const A: number[] = [];
+  const B: number[] = [];
+  for (let f = 0; f < tris.length; f += 3) {
+    stack.push(tris[f], tris[f + 1], tris[f + 2]);
+    while (stack.length > 0) {
+      const c = stack.pop()!, b = stack.pop()!, a = stack.pop()!;
+      const ta = t(a), tb = t(b), tc = t(c);
+      const lo = Math.min(ta, tb, tc);
+      const hi = Math.max(ta, tb, tc);
+      const p = Math.floor(lo + EPS) + 1; // the first plane above the lowest vertex
+      if (p >= hi - EPS) {
+        out.push(a, b, c);
+        continue;
+      }
+      // split at plane p: A = the part below (side <= 0), B = above (side >= 0)
+      A.length = 0;
+      B.length = 0;
+      const poly = [a, b, c];
+      const ts = [ta, tb, tc];
+      for (let e = 0; e < 3; e++) {
+        const u = poly[e], w = poly[(e + 1) % 3];
+        const su = ts[e] < p - EPS ? -1 : ts[e] > p + EPS ? 1 : 0;
+        const tw = ts[(e + 1) % 3];
+        const sw = tw < p - EPS ? -1 : tw > p + EPS ? 1 : 0;
+        if (su <= 0) A.push(u);
+        if (su >= 0) B.push(u);
+        if (su * sw < 0) {
+          const x = cut(u, w, p);
+          A.push(x);
+          B.push(x);
+        }
+      }
+      // A lies below plane p: done on this axis. B may cross higher planes: split again.
+      for (let k = 1; k + 1 < A.length; k++) out.push(A[0], A[k], A[k + 1]);
+      for (let k = 1; k + 1 < B.length; k++) stack.push(B[0], B[k], B[k + 1]);
+    }
+  }
+  return out;
+}
+
+/** Cut a mesh at the faces of a grid: shared float64 vertices, triangles and each one's cell. */
+export function cutMeshToGrid(mesh: Mesh, origin: Vec3, cell: Vec3): { vertices: Float64Array; indices: Uint32Array; cells: Int32Array } {
+  const verts: number[] = Array.from(mesh.vertices);
+  let tris: number[] = Array.from(mesh.indices);
+  for (let axis = 0; axis < 3; axis++) tris = splitAxis(verts, tris, axis, origin[axis], cell[axis]);
+  const vertices = Float64Array.from(verts);
+  const indices = Uint32Array.from(tris);
+  const cells = new Int32Array(indices.length);
+  for (let f = 0; f < indices.length; f += 3) {
+    for (let axis = 0; axis < 3; axis++) {
+      let lo = Infinity, hi = -Infinity;
+      for (let k = 0; k < 3; k++) {
+        const u = (vertices[3 * indices[f + k] + axis] - origin[axis]) / cell[axis];
+        if (u < lo) lo = u;
+        if (u > hi) hi = u;
+      }
+      // the cell whose closed range holds the triangle (a triangle lying in a face: either side)
+      let c = Math.floor((lo + hi) / 2);
+      if (hi - c > 1 + 1e-6 || lo - c < -1e-6) c = Math.floor(lo + EPS);
+      if (c < 0 || c >= 0x10000) throw new WiringError(`mesh vertex outside the octree grid (cell ${c} on axis ${axis})`);
+      cells[f + axis] = c;
+    }
+  }
+  return { vertices, indices, cells };
+}
+
+/** Build the octree of a closed (or open) triangle mesh; see the module comment. */
+export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<MeshOctree> {
+  const chunk = opts.chunkShape;
+  if (!chunk.every((c) => c > 0)) throw new WiringError(`octree chunk shape [${chunk}] must be positive`);
+  let origin = opts.gridOrigin;
+  if (!origin) {
+    const lo = [Infinity, Infinity, Infinity];
+    for (let i = 0; i < mesh.vertices.length; i += 3) for (let k = 0; k < 3; k++) lo[k] = Math.min(lo[k], mesh.vertices[i + k]);
+    origin = (lo[0] === Infinity ? [0, 0, 0] : lo) as unknown as Vec3;
+  }
+  const maxLods = opts.lods ?? 3;
+  const scale0 = opts.lodScale0 ?? 1;
+  const { vertices, indices, cells } = cutMeshToGrid(mesh, origin, chunk);
+  // lod 0: group triangles by cell
+  const byCell = new Map<number, { position: Vec3; tris: number[] }>();
+  for (let f = 0; f < indices.length; f += 3) {
+    const key = cells[f] + 0x10000 * (cells[f + 1] + 0x10000 * cells[f + 2]);
+    let n = byCell.get(key);
+    if (!n) byCell.set(key, (n = { position: [cells[f], cells[f + 1], cells[f + 2]], tris: [] }));
+    n.tris.push(indices[f], indices[f + 1], indices[f + 2]);
+  }
+  const lods: OctreeNode[][] = [[...byCell.values()].map((n) => ({ position: n.position, indices: Uint32Array.from(n.tris) }))];
+  const f32 = Float32Array.from(vertices);
+  await MeshoptSimplifier.ready;
+  for (let lod = 1; lod < maxLods; lod++) {
+    const prev = lods[lod - 1];
+    if (prev.length === 1 && prev[0].indices.length < 3 * 64) break;
+    const groups = new Map<string, { position: Vec3; parts: Uint32Array[] }>();
+    for (const n of prev) {
+      const p: Vec3 = [n.position[0] >> 1, n.position[1] >> 1, n.position[2] >> 1];
+      const key = p.join(',');
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { position: p, parts: [] }));
+      g.parts.push(n.indices);
+    }
+    const level: OctreeNode[] = [];
+    let before = 0;
+    let after = 0;
+    for (const g of groups.values()) {
+      const merged = concatIndices(g.parts);
+      before += merged.length;
+      // error bound: a quarter of the level's scale (lod 1: half the finest voxel size)
+      const simplified = simplifyLocked(f32, merged, 0.25, (scale0 * 2 ** lod) / 4);
+      after += simplified.length;
+      level.push({ position: g.position, indices: simplified });
+    }
+    if (after > 0.9 * before) break; // nothing left to gain
+    lods.push(level);
+  }
+  return {
+    chunkShape: [chunk[0], chunk[1], chunk[2]],
+    gridOrigin: [origin[0], origin[1], origin[2]],
+    vertices,
+    lodScales: lods.map((_, k) => scale0 * 2 ** k),
+    lods,
+  };
+}
+
+function concatIndices(parts: Uint32Array[]): Uint32Array {
+  const out = new Uint32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * Simplify the triangles `indices` (into the shared vertex array) to about `ratio` of them with
+ * their border (the node's cell faces) locked and an absolute error of at most `error` nm.
+ * Returns indices into the shared vertex array.
+ */
+function simplifyLocked(shared: Float32Array, indices: Uint32Array, ratio: number, error: number): Uint32Array {
+  // local vertex array (meshoptimizer works on all vertices it is given)
+  const local = new Map<number, number>();
+  const back: number[] = [];
+  const idx = new Uint32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const g = indices[i];
+    let l = local.get(g);
+    if (l === undefined) {
+      l = back.length;
+      local.set(g, l);
+      back.push(g);
+    }
+    idx[i] = l;
+  }
+  const pos = new Float32Array(back.length * 3);
+  for (let l = 0; l < back.length; l++) {
+    pos[3 * l] = shared[3 * back[l]];
+    pos[3 * l + 1] = shared[3 * back[l] + 1];
+    pos[3 * l + 2] = shared[3 * back[l] + 2];
+  }
+  const target = Math.max(3, Math.floor((indices.length / 3) * ratio) * 3);
+  const [out] = MeshoptSimplifier.simplify(idx, pos, 3, target, error, ['LockBorder', 'ErrorAbsolute']);
+  const res = new Uint32Array(out.length);
+  for (let i = 0; i < out.length; i++) res[i] = back[out[i]];
+  return res;
+}

@@ -133,7 +133,8 @@ describe('CAVE synapse tables: exact counts per pair in every layout', () => {
     const { store, dir } = await fresh();
     const half = Math.floor(rows.length / 2);
     const a = path.join(dir, 'part_a_merged.csv.gz');
-    writeFileSync(a, gzipSync(rows.slice(0, half).map(mergedLine).join('\n') + '\n'));
+    // this one also repeats the names as its first line (a re-saved dump): read as a header row
+    writeFileSync(a, gzipSync([MERGED_COLS.map(([n]) => n).join(','), ...rows.slice(0, half).map(mergedLine)].join('\n') + '\n'));
     writeFileSync(path.join(dir, 'part_a_merged_header.csv'), MERGED_COLS.map(([n]) => n).join(',') + '\n');
     const b = path.join(dir, 'part_b.csv');
     // pandas' to_csv: the index first, under an empty name

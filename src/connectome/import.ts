@@ -247,7 +247,8 @@ function expectation(c: Conv): string {
  */
 async function stageText(store: ConnectomeStore, file: string, names: string[] | undefined, delim = ','): Promise<string[]> {
   if (!existsSync(file)) throw new UsageError('file not found', file);
-  const header = names === undefined;
+  // a data file that repeats its sidecar's names in its first line has a header row after all
+  const header = names === undefined || sameNames(splitCsvLine(await firstLine(file), delim), names);
   let cols = names;
   if (!cols) {
     // an unnamed column (pandas writes its index so) gets a placeholder name and is ignored
@@ -269,6 +270,10 @@ async function stageText(store: ConnectomeStore, file: string, names: string[] |
     throw new FormatError(`not a valid ${cols.length}-column CSV (${cols.join(', ')}): ${msg || (err as Error).message}`, file, { cause: err });
   }
   return cols;
+}
+
+function sameNames(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.trim() === b[i]);
 }
 
 /**

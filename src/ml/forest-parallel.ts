@@ -3,7 +3,7 @@
  * one per thread; each tree's randomness depends only on (seed, tree index), so the forest is
  * identical for any thread count. Prediction splits samples into contiguous ranges.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
@@ -29,12 +29,92 @@ function tsxApiUrl(): string {
   return pathToFileURL(path.join(path.dirname(pkgFile), rel)).href;
 }
 
+/**
+ * The compiled worker (dist/ml/forest-worker.js) when running from TypeScript sources and the build
+ * is at least as new as the sources it was compiled from; starting it skips compiling TypeScript.
+ */
+function compiledWorker(): URL | undefined {
+  const js = new URL('../../dist/ml/forest-worker.js', import.meta.url);
+  try {
+    const built = Math.min(statSync(js).mtimeMs, statSync(new URL('../../dist/ml/forest.js', import.meta.url)).mtimeMs, statSync(new URL('../../dist/core/errors.js', import.meta.url)).mtimeMs);
+    const src = Math.max(...['./forest-worker.ts', './forest.ts', '../core/errors.ts'].map((f) => statSync(new URL(f, import.meta.url)).mtimeMs));
+    return built >= src ? js : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function newWorker(): Worker {
   if (import.meta.url.endsWith('.ts')) {
+    const js = compiledWorker();
+    if (js) return new Worker(js);
     const entry = new URL('./forest-worker.ts', import.meta.url).href;
     return new Worker(BOOT, { eval: true, workerData: { tsx: tsxApiUrl(), entry } });
   }
   return new Worker(new URL('./forest-worker.js', import.meta.url));
+}
+
+/**
+ * Persistent prediction workers: started once, kept (unreferenced while idle, so they never keep the
+ * process alive) and reused; each worker keeps the forests it has seen, so a forest is sent once.
+ */
+interface PoolWorker {
+  w: Worker;
+  forests: Set<number>;
+  pending?: { resolve: (m: { out: Float32Array }) => void; reject: (e: Error) => void };
+}
+const pool: PoolWorker[] = [];
+const forestIds = new WeakMap<Forest, number>();
+let nextForestId = 1;
+
+function poolWorker(i: number): PoolWorker {
+  if (pool[i]) return pool[i];
+  const pw: PoolWorker = { w: newWorker(), forests: new Set() };
+  pw.w.unref();
+  const fail = (e: Error): void => {
+    const p = pw.pending;
+    pw.pending = undefined;
+    const k = pool.indexOf(pw);
+    if (k >= 0) pool.splice(k, 1);
+    void pw.w.terminate();
+    p?.reject(e);
+  };
+  pw.w.on('message', (m: { ok: boolean; error?: string; out: Float32Array }) => {
+    const p = pw.pending;
+    pw.pending = undefined;
+    pw.w.unref();
+    if (!p) return;
+    if (m.ok) p.resolve(m);
+    else p.reject(new WiringError(`random forest worker: ${m.error}`));
+  });
+  pw.w.on('error', fail);
+  pw.w.on('exit', (code) => fail(new WiringError(`random forest worker exited (code ${code})`)));
+  pool[i] = pw;
+  return pw;
+}
+
+function poolPredict(i: number, forest: Forest, x: Float32Array, n: number, layout: 'feature-major' | 'sample-major'): Promise<{ out: Float32Array }> {
+  const pw = poolWorker(i);
+  if (pw.pending) throw new WiringError('random forest worker is busy');
+  let id = forestIds.get(forest);
+  if (id === undefined) forestIds.set(forest, (id = nextForestId++));
+  const send = !pw.forests.has(id);
+  pw.forests.add(id);
+  return new Promise((resolve, reject) => {
+    pw.pending = { resolve, reject };
+    pw.w.ref();
+    pw.w.postMessage({
+      kind: 'predict', forestId: id, x, n, layout,
+      ...(send ? { trees: forest.trees, nFeatures: forest.nFeatures, nClasses: forest.nClasses, params: forest.params } : {}),
+    }, [x.buffer as ArrayBuffer]);
+  });
+}
+
+let poolBusy: Promise<unknown> = Promise.resolve();
+
+/** Start `threads` prediction workers ahead of time (optional; the first prediction starts them otherwise). */
+export function warmPredictionPool(threads = availableParallelism()): void {
+  for (let i = 0; i < threads; i++) poolWorker(i);
 }
 
 function runWorker<T>(job: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
@@ -94,22 +174,35 @@ export async function predictProbaParallel(
   const K = forest.nClasses;
   threads = Math.max(1, Math.min(threads, Math.ceil(n / 4096)));
   if (threads === 1) return forest.predictProba(x, n, layout);
+  // one call at a time uses the pool (calls queue behind each other)
+  const prev = poolBusy;
+  let release!: () => void;
+  poolBusy = new Promise<void>((r) => (release = r));
+  await prev;
   const jobs: Promise<{ out: Float32Array }>[] = [];
   const ranges: [number, number][] = [];
-  for (let w = 0; w < threads; w++) {
-    const a = Math.floor((w * n) / threads);
-    const b = Math.floor(((w + 1) * n) / threads);
-    ranges.push([a, b]);
-    const m = b - a;
-    let xs: Float32Array;
-    if (layout === 'sample-major') xs = x.slice(a * F, b * F);
-    else {
-      xs = new Float32Array(m * F);
-      for (let f = 0; f < F; f++) xs.set(x.subarray(f * n + a, f * n + b), f * m);
+  let outs: { out: Float32Array }[];
+  try {
+    for (let w = 0; w < threads; w++) {
+      const a = Math.floor((w * n) / threads);
+      const b = Math.floor(((w + 1) * n) / threads);
+      ranges.push([a, b]);
+      const m = b - a;
+      let xs: Float32Array;
+      if (layout === 'sample-major') xs = x.slice(a * F, b * F);
+      else {
+        xs = new Float32Array(m * F);
+        for (let f = 0; f < F; f++) xs.set(x.subarray(f * n + a, f * n + b), f * m);
+      }
+      jobs.push(poolPredict(w, forest, xs, m, layout));
     }
-    jobs.push(runWorker({ kind: 'predict', trees: forest.trees, nFeatures: F, nClasses: K, params: forest.params, x: xs, n: m, layout }, [xs.buffer as ArrayBuffer]));
+    const settled = await Promise.allSettled(jobs);
+    const bad = settled.find((r) => r.status === 'rejected');
+    if (bad) throw (bad as PromiseRejectedResult).reason;
+    outs = settled.map((r) => (r as PromiseFulfilledResult<{ out: Float32Array }>).value);
+  } finally {
+    release();
   }
-  const outs = await Promise.all(jobs);
   const out = new Float32Array(n * K);
   outs.forEach(({ out: o }, w) => {
     const [a, b] = ranges[w];

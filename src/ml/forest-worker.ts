@@ -4,7 +4,10 @@ import { type BinnedData, type ForestParams, Forest, type TreeArrays, trainTrees
 
 type Job =
   | { kind: 'train'; data: BinnedData; params: ForestParams; t0: number; t1: number }
-  | { kind: 'predict'; trees: TreeArrays; nFeatures: number; nClasses: number; params: ForestParams; x: Float32Array; n: number; layout: 'feature-major' | 'sample-major' };
+  | { kind: 'predict'; forestId: number; trees?: TreeArrays; nFeatures?: number; nClasses?: number; params?: ForestParams; x: Float32Array; n: number; layout: 'feature-major' | 'sample-major' };
+
+// forests this (persistent) worker has been sent, by id; the last few are kept
+const forests = new Map<number, Forest>();
 
 parentPort!.on('message', (job: Job) => {
   try {
@@ -12,7 +15,13 @@ parentPort!.on('message', (job: Job) => {
       const t = trainTrees(job.data, job.params, job.t0, job.t1);
       parentPort!.postMessage({ ok: true, trees: t }, [t.roots.buffer, t.feature.buffer, t.threshold.buffer, t.child.buffer, t.leafProb.buffer, t.importance.buffer] as ArrayBuffer[]);
     } else {
-      const f = new Forest(job.nFeatures, job.nClasses, job.trees, job.params);
+      let f = forests.get(job.forestId);
+      if (!f) {
+        if (!job.trees) throw new Error(`forest ${job.forestId} was not sent to this worker`);
+        f = new Forest(job.nFeatures!, job.nClasses!, job.trees, job.params!);
+        forests.set(job.forestId, f);
+        if (forests.size > 4) forests.delete(forests.keys().next().value as number);
+      }
       const out = f.predictProba(job.x, job.n, job.layout);
       parentPort!.postMessage({ ok: true, out }, [out.buffer as ArrayBuffer]);
     }

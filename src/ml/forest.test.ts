@@ -116,6 +116,24 @@ describe('random forest', () => {
     expect(Array.from(p2)).toEqual(Array.from(p1));
   });
 
+  it('predicts on persistent worker threads: same result, forests reused, concurrent calls queue', async () => {
+    const big = blobs(9000, 3); // > 2 x 4096 samples: two workers
+    const a = Forest.train(data, { nTrees: 6, seed: 9 });
+    const b = Forest.train(data, { nTrees: 3, seed: 4, maxDepth: 3 });
+    const sm = new Float32Array(9000 * 5);
+    for (let i = 0; i < 9000; i++) for (let f = 0; f < 5; f++) sm[i * 5 + f] = big.x[f * 9000 + i];
+    const want = [a.predictProba(big.x, 9000), b.predictProba(big.x, 9000), a.predictProba(sm, 9000, 'sample-major')];
+    const got = await Promise.all([
+      predictProbaParallel(a, big.x, 9000, 'feature-major', 2),
+      predictProbaParallel(b, big.x, 9000, 'feature-major', 2),
+      predictProbaParallel(a, sm, 9000, 'sample-major', 2),
+    ]);
+    got.forEach((g, k) => expect(Array.from(g), `call ${k}`).toEqual(Array.from(want[k])));
+    // again, on the warm pool
+    expect(Array.from(await predictProbaParallel(b, big.x, 9000, 'feature-major', 2))).toEqual(Array.from(want[1]));
+    expect(big.x.length).toBe(45000); // the caller's array is not transferred away
+  }, 30000);
+
   it('serialises and loads again; rejects corrupt files', () => {
     const f = Forest.train(data, { nTrees: 4, seed: 1 }, { features: ['a', 'b'] });
     const g = Forest.fromBytes(f.toBytes());

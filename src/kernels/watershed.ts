@@ -348,25 +348,31 @@ function floodScan(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ:
     for (let y = sy - 1; y >= 0; y--) {
       const oy = y + 1 < sy ? sx : 0;
       const end = i - sx;
-      let ox = 0; // a missing neighbour has offset 0: the voxel itself, which changes nothing
+      // the +x neighbour's cost and value are carried in registers; a missing neighbour costs
+      // +Infinity (no effect on the min) and is never lowered
+      let a = INF;
+      let fa = INF;
       for (; i > end; i--) {
-        let g = C[i];
-        const a = C[i + ox];
+        const old = C[i];
+        let g = old;
         if (a < g) g = a;
-        const b = C[i + oy];
+        const b = oy !== 0 ? C[i + oy] : INF;
         if (b < g) g = b;
-        const c = C[i + oz];
+        const c = oz !== 0 ? C[i + oz] : INF;
         if (c < g) g = c;
         const fv = f[i];
         if (g < fv) g = fv;
         C[i] = g;
-        if (g !== INF && ((a > g && a > f[i + ox]) || (b > g && b > f[i + oy]) || (c > g && c > f[i + oz]))) {
+        // Only a voxel this scan lowered can lower an anti-causal neighbour: the forward scan already
+        // bounded each of them by max(its value, this voxel's cost then).
+        if (g < old && ((a > g && a > fa) || (b > g && oy !== 0 && b > f[i + oy]) || (c > g && oz !== 0 && c > f[i + oz]))) {
           if (qn === cap) ring = grow(ring);
           cap = ring.length;
           ring[qn++] = i;
           dir[i] = 1;
         }
-        ox = 1;
+        a = g;
+        fa = fv;
       }
     }
   }

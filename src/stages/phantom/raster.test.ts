@@ -58,7 +58,7 @@ describe('phantom rasteriser', () => {
   });
 
   it('draws membranes, a dark postsynaptic density, a grey cleft and vesicles', () => {
-    const size: Vec3 = [192, 192, 40];
+    const size: Vec3 = [192, 192, 32];
     const m = buildModel({ seed: 1, size, voxelSize: [8, 8, 30] });
     const box = b([0, 0, 0], size);
     const f = rasterize(m, box, true);

@@ -18,18 +18,20 @@ export const LOOK = {
   /** Voxels where the two nearest cells' surfaces tie within 2*ecsHalf nm are extracellular space. */
   ecsHalf: 0.6,
   /** Membrane darkness exp(-(h/membraneSigma)^2), h = half the gap between the two nearest surfaces. */
-  membraneSigma: 8.5,
+  membraneSigma: 11,
   membraneGrey: 14,
   /** Cleft: h below this within the contact disc (nm): labelled and drawn as a grey band. */
   cleftHalf: 10,
-  cleftGrey: 150,
+  cleftGrey: 128,
   /** Presynaptic membrane beyond the cleft (nm thick) and its grey. */
   preMembrane: 8,
   preGrey: 36,
   /** Postsynaptic density: up to this thick (nm) beyond the cleft on the post side, thinner towards the disc rim. */
   psdDepth: 45,
-  psdGrey: 20,
-  cytoplasm: 172,
+  psdGrey: 6,
+  cytoplasm: 166,
+  /** Amplitude of the per-voxel stain grain (uniform, grey levels). */
+  grain: 90,
   vesicleLattice: 46,
   vesicleRadius: 19,
   /** Mitochondria: the outer membrane and this far (nm) outside it are drawn. */
@@ -373,7 +375,7 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
 
   // textures (hashed lattices tabulated over this box)
   let tex: Textures | undefined;
-  if (raw) tex = new Textures(xs, ys, zs, seed, vz);
+  if (raw) tex = new Textures(xs, ys, zs, seed, vz, box.min[0], box.min[1], box.min[2]);
 
   // per-tile survivors
   let surv = new Int32Array(64);
@@ -639,15 +641,25 @@ class Textures {
   private readonly rings: PointTable;
   private readonly vesicles: PointTable;
 
-  constructor(xs: Float64Array, ys: Float64Array, zs: Float64Array, seed: number, vz: number) {
+  private readonly x0: number;
+  private readonly y0: number;
+  private readonly z0: number;
+  private readonly key: number;
+
+  /** x0, y0, z0: the box's first voxel (global voxel coordinates). */
+  constructor(xs: Float64Array, ys: Float64Array, zs: Float64Array, seed: number, vz: number, x0: number, y0: number, z0: number) {
     const slab = vz / 2;
+    this.x0 = x0;
+    this.y0 = y0;
+    this.z0 = z0;
+    this.key = seed ^ 0x6a11;
     this.coarse = new NoiseTable(xs, ys, zs, 110, seed ^ 0x1a2b3c);
     this.fine = new NoiseTable(xs, ys, zs, 14, seed ^ 0x4d5e6f);
     this.mito = new NoiseTable(xs, ys, zs, 45, seed ^ 0x777);
     // ribosome-like dark granules (~20 nm), and small membrane-bounded profiles (ER, microtubules
     // and stray vesicles in cross-section: dark rim, light lumen, ~30 nm)
     this.granules = new PointTable(xs, ys, zs, [32, 32, 64], seed ^ 0x3e3e, 0.35, slab);
-    this.rings = new PointTable(xs, ys, zs, [70, 70, 70], seed ^ 0x2b2b, 0.45, slab);
+    this.rings = new PointTable(xs, ys, zs, [80, 80, 80], seed ^ 0x2b2b, 0.5, slab);
     this.vesicles = new PointTable(xs, ys, zs, [LOOK.vesicleLattice, LOOK.vesicleLattice, LOOK.vesicleLattice], seed ^ 0x5151, 1, slab);
   }
 
@@ -679,7 +691,9 @@ class Textures {
   ): number {
     const L = LOOK;
     const fine = this.fine.at(x, y, z);
-    let v = L.cytoplasm + 30 * (this.coarse.at(x, y, z) - 0.5) + 64 * (fine - 0.5);
+    // stain grain: white noise per voxel (from its global position), softened by the imaging blur
+    const grain = hash4(x + this.x0, y + this.y0, z + this.z0, this.key) - 0.5;
+    let v = L.cytoplasm + 30 * (this.coarse.at(x, y, z) - 0.5) + 64 * (fine - 0.5) + L.grain * grain;
     if (comp === 1) v -= 12;
     else if (comp === 2) v += 4;
     else if (comp === 4) v -= 5;
@@ -704,17 +718,16 @@ class Textures {
     if (inCloud) {
       const dv = this.vesicles.dist(x, y, z, px, py, pz);
       const r = L.vesicleRadius;
-      if (dv < r - 6) v = 190 + 10 * (fine - 0.5);
-      else if (dv < r + 1) v = 58 + 20 * (fine - 0.5);
-      else v -= 14;
+      if (dv < r - 6) v = 172 + 16 * (fine - 0.5);
+      else if (dv < r + 1) v = 66 + 20 * (fine - 0.5);
     } else {
       const gd = this.granules.dist(x, y, z, px, py, pz);
       if (gd < 10) v -= 80 * (1 - gd / 10);
       const rd = this.rings.dist(x, y, z, px, py, pz);
-      const e = rd > 16 ? rd - 16 : 16 - rd;
+      const e = rd > 21 ? rd - 21 : 21 - rd;
       const k = comp === 2 ? 1 : 0.7; // axons hold more of them
-      if (e < 5) v -= 100 * k * (1 - e / 5);
-      else if (rd < 16) v += 16 * k;
+      if (e < 6) v -= 110 * k * (1 - e / 6);
+      else if (rd < 21) v += 14 * k;
     }
     if (side > 0) {
       // synapse: a grey cleft (the labelled band), a thin dark presynaptic membrane, and a thick
@@ -750,8 +763,9 @@ class Textures {
 }
 
 /**
- * The labels by the plain algorithm: every voxel scans its whole grid cell's primitive and
- * organelle lists. The specification `rasterize` must match voxel for voxel (tests, benchmark).
+ * The labels by the plain algorithm (the rasteriser before tiling): every voxel scans its whole
+ * grid cell's primitive and organelle lists. The specification `rasterize` must match voxel for
+ * voxel, and the baseline of the speed benchmark (bench/phantom-raster.bench.ts).
  */
 export function rasterizeLabelsReference(m: PhantomModel, box: Box): RasterFields {
   const [sx, sy, sz] = boxShape(box);
@@ -767,14 +781,6 @@ export function rasterizeLabelsReference(m: PhantomModel, box: Box): RasterField
   const G = m.gridCell;
   const [ox, oy, oz] = m.gridOrigin;
   const [gdx, gdy, gdz] = m.gridDims;
-  const seg = (a: Float64Array, u: Float64Array, inv: number, i3: number, px: number, py: number, pz: number) => {
-    const wx = px - a[i3];
-    const wy = py - a[i3 + 1];
-    const wz = pz - a[i3 + 2];
-    let t = (wx * u[i3] + wy * u[i3 + 1] + wz * u[i3 + 2]) * inv;
-    t = t < 0 ? 0 : t > 1 ? 1 : t;
-    return [Math.sqrt((wx - t * u[i3]) ** 2 + (wy - t * u[i3 + 1]) ** 2 + (wz - t * u[i3 + 2]) ** 2), t];
-  };
   let o = 0;
   for (let z = box.min[2]; z < box.max[2]; z++) {
     const pz = (z + 0.5) * vz;
@@ -788,32 +794,36 @@ export function rasterizeLabelsReference(m: PhantomModel, box: Box): RasterField
         cellOut[o] = -1;
         if (gx < 0 || gy < 0 || gz < 0 || gx >= gdx || gy >= gdy || gz >= gdz) continue;
         const g = gx + gdx * (gy + gdy * gz);
-        // nearest primitive, and the nearest primitive of another cell
+        // nearest primitive, and the nearest primitive of another cell than the nearest's
         let b1 = Infinity;
-        let p1 = -1;
-        for (let k = primStart[g]; k < primStart[g + 1]; k++) {
-          const i = primItems[k];
-          const [dl, t] = seg(pa, pu, pinv[i], 3 * i, px, py, pz);
-          const d = dl - (pra[i] + t * pdr[i]);
-          if (d < b1) {
-            b1 = d;
-            p1 = i;
-          }
-        }
-        if (p1 < 0 || b1 > m.influence) continue;
-        const c1 = pcell[p1];
         let b2 = Infinity;
+        let c1 = -1;
+        let p1 = -1;
         let p2 = -1;
         for (let k = primStart[g]; k < primStart[g + 1]; k++) {
           const i = primItems[k];
-          if (pcell[i] === c1) continue;
-          const [dl, t] = seg(pa, pu, pinv[i], 3 * i, px, py, pz);
-          const d = dl - (pra[i] + t * pdr[i]);
-          if (d < b2) {
+          const i3 = 3 * i;
+          const wx = px - pa[i3];
+          const wy = py - pa[i3 + 1];
+          const wz = pz - pa[i3 + 2];
+          let t = (wx * pu[i3] + wy * pu[i3 + 1] + wz * pu[i3 + 2]) * pinv[i];
+          t = t < 0 ? 0 : t > 1 ? 1 : t;
+          const d = Math.sqrt((wx - t * pu[i3]) ** 2 + (wy - t * pu[i3 + 1]) ** 2 + (wz - t * pu[i3 + 2]) ** 2) - (pra[i] + t * pdr[i]);
+          const c = pcell[i];
+          if (d < b1) {
+            if (c !== c1) {
+              b2 = b1;
+              p2 = p1;
+            }
+            b1 = d;
+            c1 = c;
+            p1 = i;
+          } else if (d < b2 && c !== c1) {
             b2 = d;
             p2 = i;
           }
         }
+        if (p1 < 0 || b1 > m.influence) continue;
         const h = p2 < 0 ? 1e9 : (b2 - b1) * 0.5;
         const label = h < LOOK.ecsHalf ? -1 : c1;
         cellOut[o] = label;
@@ -824,7 +834,13 @@ export function rasterizeLabelsReference(m: PhantomModel, box: Box): RasterField
         for (let k = orgStart[g]; k < orgStart[g + 1]; k++) {
           const i = orgItems[k];
           if (ohost[i] !== c1) continue;
-          const d = seg(oa, ou, oinv[i], 3 * i, px, py, pz)[0] - or[i];
+          const i3 = 3 * i;
+          const wx = px - oa[i3];
+          const wy = py - oa[i3 + 1];
+          const wz = pz - oa[i3 + 2];
+          let t = (wx * ou[i3] + wy * ou[i3 + 1] + wz * ou[i3 + 2]) * oinv[i];
+          t = t < 0 ? 0 : t > 1 ? 1 : t;
+          const d = Math.sqrt((wx - t * ou[i3]) ** 2 + (wy - t * ou[i3 + 1]) ** 2 + (wz - t * ou[i3 + 2]) ** 2) - or[i];
           if (okind[i] === 0) {
             if (d < mitoD) {
               mitoD = d;

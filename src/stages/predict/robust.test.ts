@@ -1,7 +1,7 @@
 // The pixel classifier on data it was not written against: other raw dtypes, single 2-D images,
 // label conventions other than ours, blockwise label scans, voxel-size and intensity mismatches, NaNs.
 import { describe, expect, it } from 'vitest';
-import { type Box, boxVoxels } from '../../core/box.js';
+import { type Box, boxFromShape, boxVoxels } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { featureConfig } from './features.js';
@@ -128,6 +128,12 @@ describe('pixel classifier on unfamiliar data', () => {
   it('voxel-size mismatch is an error unless allowed; NaN raw names the voxel; intensity checks', async () => {
     const { model } = await trainPixelClassifier(memorySource(raw), memorySource(seg), { target: 'gt', ...small });
     const other = Volume.from('uint8', raw.shape, raw.data, { voxelSize: [8, 8, 8] });
+    // labels on another grid are refused; labels over part of the raw train on the overlap, with a note
+    await expect(trainPixelClassifier(memorySource(raw), memorySource(Volume.from('uint32', seg.shape, seg.data, { voxelSize: [2, 2, 2] }), 'lab.zarr'), { target: 'gt', ...small }))
+      .rejects.toThrow(/lab.zarr: labels have voxels of \[2,2,2\] nm but the raw has \[1,1,1\] nm/);
+    const part = await trainPixelClassifier(memorySource(raw), memorySource(seg.crop(boxFromShape([32, 28, 8], [0, 0, 4]))), { target: 'gt', ...small });
+    expect(part.report.warnings.join()).toMatch(/differ in extent: training on their overlap/);
+    expect(part.report.region).toEqual(boxFromShape([32, 28, 8], [0, 0, 4]));
     await expect(checkRawForModel(model, memorySource(other, 'other.zarr'))).rejects.toThrow(/other.zarr: the model was trained on voxels of \[1,1,1\] nm but the raw volume has \[8,8,8\] nm.*--allow-voxel-size/);
     expect((await checkRawForModel(model, memorySource(other), { allowVoxelSize: true })).join()).toMatch(/another scale/);
     const nan = Volume.from('float32', raw.shape, Float32Array.from(raw.data), { offset: [100, 0, 0] });

@@ -418,6 +418,13 @@ export async function trainPixelClassifier(
     throw new UsageError(`labels (${boxToString(labBox)}) do not overlap the raw volume (${boxToString(rawBox)})${opts.bounds ? ` within ${boxToString(opts.bounds)}` : ''}`, labels.url);
   }
   const warnings: string[] = [];
+  const lv = labels.voxelSize, rv = raw.voxelSize;
+  if (!lv.every((v) => v === 1) && lv.some((v, a) => Math.abs(v - rv[a]) > 0.01 * rv[a])) {
+    throw new UsageError(`labels have voxels of [${lv}] nm but the raw has [${rv}] nm: labels must be on the raw's voxel grid (same resolution; offsets may differ)`, labels.url);
+  }
+  if (labels.shape.some((v, a) => v !== raw.shape[a]) || labels.offset.some((v, a) => v !== raw.offset[a])) {
+    warnings.push(`labels (${boxToString(labBox)}) and raw (${boxToString(rawBox)}) differ in extent: training on their overlap ${boxToString(region)}`);
+  }
   if (labels.channels !== 1) throw new UsageError(`labels have ${labels.channels} channels; expected one (pick one with ?channel=N)`, labels.url);
   const rs = boxShape(region);
   const cfg = opts.featureConfig ?? featureConfig(raw.voxelSize, { dims: defaultDims(raw.voxelSize, rs[2]) });

@@ -12,6 +12,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { importCave } from '../src/connectome/import.js';
 import { ConnectomeStore } from '../src/connectome/store.js';
 import { connections, connectionColumns, typeMatrix } from '../src/connectome/query.js';
 import { seededRandom } from '../src/connectome/graph.js';
@@ -210,6 +212,61 @@ export default async function bench(): Promise<Record<string, unknown>> {
     console.log(`pandas group-by: ${out.pandas_groupby_s} s wall, ${out.pandas_groupby_cpu_s} s CPU (ratio pandas/ours ${out.groupby_ratio_pandas_over_ours}; CPU pandas group-by / our connections() ${out.connections_cpu_ratio_pandas_over_ours}); pandas type matrix: ${out.pandas_matrix_s} s (ratio ${out.matrix_ratio_pandas_over_ours}); results agree: ${agree}`);
     console.log(`connectionColumns() from the pair table vs pandas group-by: ${out.connection_columns_wall_ratio_pandas_over_ours}x wall, ${out.connection_columns_cpu_ratio_pandas_over_ours}x CPU; load average ${JSON.stringify(out.loadavg_start)} -> ${JSON.stringify(out.loadavg_end)}`);
     if (!agree) throw new Error(`DuckDB and pandas disagree: ours ${JSON.stringify(ours, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}, pandas ${JSON.stringify(ref)}`);
+
+    // CAVE import at scale: the first CONNECTOME_BENCH_CAVE_ROWS synapses (default 1M) written as
+    // a MICrONS merged dump (headerless .csv.gz + name,type sidecar, split positions in 4x4x40 nm
+    // voxels, every 10th row valid=f), imported with importCave; pandas reads the same file with
+    // the sidecar's names and counts per pair on the valid rows; both must agree exactly.
+    const NC = Math.min(N, Number(process.env.CONNECTOME_BENCH_CAVE_ROWS ?? 1_000_000));
+    if (NC > 0) {
+      const header = ['id,bigint', 'created,timestamp without time zone', 'superceded_id,bigint', 'valid,boolean', 'pre_pt_position_x,integer', 'pre_pt_position_y,integer', 'pre_pt_position_z,integer',
+        'post_pt_position_x,integer', 'post_pt_position_y,integer', 'post_pt_position_z,integer', 'ctr_pt_position_x,integer', 'ctr_pt_position_y,integer', 'ctr_pt_position_z,integer',
+        'size,integer', 'pre_pt_supervoxel_id,bigint', 'pre_pt_root_id,bigint', 'post_pt_supervoxel_id,bigint', 'post_pt_root_id,bigint'];
+      const parts: string[] = [];
+      for (let i = 0; i < NC; i++) {
+        const x = Math.floor(cx[i] / 4);
+        const y = Math.floor(cy[i] / 4);
+        const z = Math.floor(cz[i] / 40);
+        parts.push(`${id[i]},2023-04-20 16:52:08.96+00,,${i % 10 === 9 ? 'f' : 't'},${x},${y},${z},${x + 1},${y},${z},${x},${y + 1},${z},${size[i]},${88000000000000000n + BigInt(i)},${pre[i]},${88000000000000001n + BigInt(i)},${post[i]}`);
+      }
+      const dump = path.join(tmp, 'synapses_bench_merged.csv.gz');
+      writeFileSync(dump, gzipSync(parts.join('\n') + '\n', { level: 1 }));
+      writeFileSync(path.join(tmp, 'synapses_bench_merged_header.csv'), header.join('\n') + '\n');
+      parts.length = 0;
+      const cave = await ConnectomeStore.open(path.join(tmp, 'cave.duckdb'));
+      t = performance.now();
+      const c1 = process.cpuUsage();
+      const rep = await importCave(cave, [dump], { resolution: [4, 4, 40] });
+      out.cave_import_rows = NC;
+      out.cave_import_s = +((performance.now() - t) / 1000).toFixed(2);
+      const cu1 = process.cpuUsage(c1);
+      out.cave_import_cpu_s = +((cu1.user + cu1.system) / 1e6).toFixed(2);
+      const cc2 = await connectionColumns(cave);
+      await cave.close();
+      let cn2 = 0n;
+      let csz = 0;
+      let ctot = 0;
+      for (let i = 0; i < cc2.length; i++) {
+        cn2 += BigInt(cc2.count[i]) ** 2n;
+        csz += cc2.size_sum[i];
+        ctot += cc2.count[i];
+      }
+      const PD_CAVE = String.raw`
+import sys, json, time, pandas as pd
+names = [l.split(',')[0] for l in open(sys.argv[2]).read().splitlines() if l.strip()]
+t = time.perf_counter()
+df = pd.read_csv(sys.argv[1], header=None, names=names, usecols=['valid', 'pre_pt_root_id', 'post_pt_root_id', 'size'], dtype={'valid': str, 'pre_pt_root_id': 'uint64', 'post_pt_root_id': 'uint64', 'size': 'float64'})
+df = df[df['valid'] == 't']
+g = df.groupby(['pre_pt_root_id', 'post_pt_root_id']).agg(n=('size', 'size'), s=('size', 'sum'))
+print(json.dumps({'s': time.perf_counter() - t, 'rows': int(len(df)), 'pairs': int(len(g)), 'sum_n2': int((g['n'].astype('int64') ** 2).sum()), 'size_sum': float(g['s'].sum())}))
+`;
+      const pc = JSON.parse(execFileSync('/usr/bin/python3', ['-c', PD_CAVE, dump, path.join(tmp, 'synapses_bench_merged_header.csv')], { encoding: 'utf8', maxBuffer: 1 << 26 })) as Record<string, number>;
+      out.cave_pandas_read_groupby_s = +pc.s.toFixed(2);
+      const caveAgree = rep[0].inserted === pc.rows && ctot === pc.rows && cc2.length === pc.pairs && cn2 === BigInt(pc.sum_n2) && Math.abs(csz - pc.size_sum) < 1e-9 * pc.size_sum;
+      out.cave_agree = caveAgree;
+      console.log(`CAVE merged dump of ${NC} rows: importCave ${out.cave_import_s} s wall, ${out.cave_import_cpu_s} s CPU (this process); ${rep[0].inserted} rows, ${cc2.length} pairs; pandas read_csv + group-by ${out.cave_pandas_read_groupby_s} s; counts agree exactly: ${caveAgree}`);
+      if (!caveAgree) throw new Error(`CAVE import and pandas disagree: ours rows ${rep[0].inserted} pairs ${cc2.length} sum_n2 ${cn2} size ${csz}; pandas ${JSON.stringify(pc)}`);
+    }
     return out;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

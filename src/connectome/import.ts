@@ -184,15 +184,14 @@ function bracketParts(src: string): string {
   return `regexp_split_to_array(trim(trim(regexp_replace(trim(${sqlIdent(src)}), '^[A-Za-z_ ]+', ''), '[]()')), '[\\s,]+')`;
 }
 
-/** SQL expression that is TRUE for a row whose text does not convert. */
+/** SQL expression, on the raw text alone, that is TRUE for a row whose text does not convert (bracket positions use it). */
 function badExpr(c: Conv, required: boolean): string | undefined {
   switch (c.kind) {
     case 'id': {
       const s = sqlIdent(c.src);
       const empty = `(${s} IS NULL OR trim(${s}) = '')`;
-      // strict: the text must be exactly the decimal form of a UBIGINT (DuckDB's cast alone
-      // accepts 1.7, 1e3, 0x10, +5); a round trip is much cheaper than a regular expression
-      const bad = `(TRY_CAST(TRY_CAST(trim(${s}) AS UBIGINT) AS VARCHAR) IS DISTINCT FROM trim(${s}))`;
+      // strict: decimal digits only (DuckDB's cast alone accepts 1.7, 1e3, 0x10, +5)
+      const bad = `(TRY_CAST(trim(${s}) AS UBIGINT) IS NULL OR ltrim(trim(${s}), '0123456789') <> '')`;
       return required ? `(${empty} OR ${bad})` : `(NOT ${empty} AND ${bad})`;
     }
     case 'double': {
@@ -310,35 +309,56 @@ async function typeStaged(
   where = 'TRUE',
   label = 'line',
 ): Promise<void> {
-  // One scan finds, for every column, the first line whose value does not convert.
-  const checks: { spec: (typeof TABLES)[TableName][number]; c: Conv; bad: string }[] = [];
-  for (const spec of TABLES[table]) {
+  // One pass converts every value once (typed columns _v_<name>) and flags a row whose value
+  // does not convert; only for the first flagged row is the column found and named.
+  const specs = TABLES[table];
+  const rawUsed = [...new Set(specs.map((s) => plan.get(s.name)!).flatMap((c) => (c.kind === 'null' ? [] : [c.src])))];
+  const v = (name: string) => sqlIdent(`_v_${name}`);
+  const inner = (w: string) =>
+    `SELECT _line, ${[...rawUsed.map((c) => sqlIdent(c)), ...specs.map((s) => `${valueExpr(plan.get(s.name)!, s.type)} AS ${v(s.name)}`)].join(', ')} FROM _raw WHERE ${w}`;
+  const checks: { c: Conv; bad: string }[] = [];
+  for (const spec of specs) {
     const c = plan.get(spec.name)!;
-    const bad = badExpr(c, spec.required);
-    if (bad) checks.push({ spec, c, bad });
+    const bad = convertedBad(c, spec.required, v(spec.name));
+    if (bad) checks.push({ c, bad });
   }
-  if (checks.length) {
-    const firsts = await store.all(`SELECT ${checks.map((k, i) => `min(_line) FILTER (WHERE ${k.bad}) AS b${i}`).join(', ')} FROM _raw WHERE ${where}`);
-    let best = -1;
-    let line = Infinity;
-    checks.forEach((_, i) => {
-      const v = firsts[0][`b${i}`];
-      if (v !== null && v !== undefined && Number(v) < line) {
-        line = Number(v);
-        best = i;
-      }
-    });
-    if (best >= 0) {
-      const { c } = checks[best];
-      const src = c.kind === 'null' ? '' : c.src;
-      const hit = await firstBad(store, `_line = ${line}`, src);
-      const value = hit?.value;
-      const shown = value === null || value === undefined || value === '' ? 'an empty value' : JSON.stringify(value);
-      throw new FormatError(`${label} ${line}, column ${src}: ${shown} is not ${expectation(c)}`, file);
-    }
+  const anyBad = checks.length ? checks.map((k) => `(${k.bad})`).join(' OR ') : 'FALSE';
+  await store.run(`CREATE OR REPLACE TEMP TABLE _typed AS SELECT _line, ${specs.map((s) => `${v(s.name)} AS ${s.name}`).join(', ')}, (${anyBad}) AS _bad FROM (${inner(where)})`);
+  const first = await store.all('SELECT min(_line) AS l FROM _typed WHERE _bad');
+  if (first[0].l === null || first[0].l === undefined) return;
+  const line = Number(first[0].l);
+  const flags = await store.all(`SELECT ${checks.map((k, i) => `coalesce(${k.bad}, FALSE) AS b${i}`).join(', ')} FROM (${inner(`(${where}) AND _line = ${line}`)})`);
+  const i = Math.max(0, checks.findIndex((_, j) => flags[0]?.[`b${j}`] === true));
+  const { c } = checks[i];
+  const src = c.kind === 'null' ? '' : c.src;
+  const hit = await firstBad(store, `_line = ${line}`, src);
+  const value = hit?.value;
+  const shown = value === null || value === undefined || value === '' ? 'an empty value' : JSON.stringify(value);
+  throw new FormatError(`${label} ${line}, column ${src}: ${shown} is not ${expectation(c)}`, file);
+}
+
+/**
+ * SQL that is TRUE for a row whose raw text does not convert, given the converted value `v`
+ * (valueExpr of the same column): a non-empty text that converted to NULL, an id that is not
+ * only digits (DuckDB's cast alone accepts 1.7, 1e3, 0x10, +5), a number that is not finite;
+ * an empty required value.
+ */
+function convertedBad(c: Conv, required: boolean, v: string): string | undefined {
+  if (c.kind === 'null') return undefined;
+  const raw = sqlIdent(c.src);
+  const given = `(${raw} IS NOT NULL AND trim(${raw}) <> '')`;
+  switch (c.kind) {
+    case 'id':
+      return required
+        ? `${v} IS NULL OR ltrim(trim(${raw}), '0123456789') <> ''`
+        : `(${v} IS NULL AND ${given}) OR (${v} IS NOT NULL AND ltrim(trim(${raw}), '0123456789') <> '')`;
+    case 'double':
+      return `(${v} IS NULL AND ${given}) OR (${v} IS NOT NULL AND NOT isfinite(${v}))`;
+    case 'bracket':
+      return badExpr(c, required);
+    case 'text':
+      return required ? `${v} IS NULL` : undefined;
   }
-  const sel = TABLES[table].map((s) => `${valueExpr(plan.get(s.name)!, s.type)} AS ${s.name}`);
-  await store.run(`CREATE OR REPLACE TEMP TABLE _typed AS SELECT _line, ${sel.join(', ')} FROM _raw WHERE ${where}`);
 }
 
 /**

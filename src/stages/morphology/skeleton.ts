@@ -155,7 +155,8 @@ class Workspace {
   lab: Uint32Array;
   dbf: Float32Array;
   state: Uint8Array; // bit 0 reached, bit 1 invalidated, bit 2 on skeleton, bit 3 component done
-  dist: Float32Array;
+  /** per voxel v: pd[2v] = penalty (PDRF), pd[2v + 1] = Dijkstra distance (one cache line for both) */
+  pd: Float32Array;
   plen: Float32Array;
   parent: Int32Array;
   hpos: Int32Array;
@@ -165,7 +166,6 @@ class Workspace {
   bbox = new Int32Array(6);
   hkey = new Float32Array(0);
   order = new Int32Array(0);
-  pen: Float32Array;
   /** neighbour offsets and step lengths (nm) of the 26-neighbourhood, for `res` */
   nOff = new Int32Array(26);
   nLen = new Float64Array(26);
@@ -192,12 +192,11 @@ class Workspace {
     this.lab = new Uint32Array(n);
     this.dbf = new Float32Array(n);
     this.state = new Uint8Array(n);
-    this.dist = new Float32Array(n);
+    this.pd = new Float32Array(2 * n);
     this.plen = new Float32Array(n);
     this.parent = new Int32Array(n);
     this.hpos = new Int32Array(n);
     this.vid = new Int32Array(n);
-    this.pen = new Float32Array(n);
   }
 }
 
@@ -219,7 +218,27 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
   const minVoxels = opts.minVoxels ?? 1;
   const { px, py, state, dbf, vid, parent, plen, nOff, nLen } = ws;
   const minStep = Math.min(res[0], res[1], res[2]);
-  for (let i = 0; i < members.length; i++) state[members[i]] = MEMBER;
+  // one pass: membership bits, bounding box (clips the invalidation balls), deepest voxel
+  const bb = ws.bbox;
+  bb[0] = bb[1] = bb[2] = 0x7fffffff;
+  bb[3] = bb[4] = bb[5] = -1;
+  const plane = px * py;
+  let maxD = 0;
+  for (let i = 0; i < members.length; i++) {
+    const c = members[i];
+    state[c] = MEMBER;
+    const z = (c / plane) | 0;
+    const rem = c - z * plane;
+    const y = (rem / px) | 0;
+    const x = rem - y * px;
+    if (x < bb[0]) bb[0] = x;
+    if (x > bb[3]) bb[3] = x;
+    if (y < bb[1]) bb[1] = y;
+    if (y > bb[4]) bb[4] = y;
+    if (z < bb[2]) bb[2] = z;
+    if (z > bb[5]) bb[5] = z;
+    if (dbf[c] > maxD) maxD = dbf[c];
+  }
   const vx: number[] = [];
   const vr: number[] = [];
   const edges: number[] = [];
@@ -232,53 +251,33 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
     state[c] |= ONSKEL;
     return id;
   };
-  // bounding box of the label (clips the invalidation balls)
-  {
-    const bb = ws.bbox;
-    bb[0] = bb[1] = bb[2] = 0x7fffffff;
-    bb[3] = bb[4] = bb[5] = -1;
-    const plane = px * py;
-    for (let i = 0; i < members.length; i++) {
-      const c = members[i];
-      const z = (c / plane) | 0;
-      const rem = c - z * plane;
-      const y = (rem / px) | 0;
-      const x = rem - y * px;
-      if (x < bb[0]) bb[0] = x;
-      if (x > bb[3]) bb[3] = x;
-      if (y < bb[1]) bb[1] = y;
-      if (y > bb[4]) bb[4] = y;
-      if (z < bb[2]) bb[2] = z;
-      if (z > bb[5]) bb[5] = z;
-    }
-  }
-  // penalty for every voxel of the label (maxD = the label's deepest voxel)
-  let maxD = 0;
-  for (let i = 0; i < members.length; i++) if (dbf[members[i]] > maxD) maxD = dbf[members[i]];
+  // penalty for every voxel of the label (maxD = the label's deepest voxel), and depth keys
   const inv = maxD > 0 ? 1 / maxD : 0;
-  const pen = ws.pen;
+  const pd = ws.pd;
+  const dq = 4 / minStep;
+  const maxDepth = Math.floor(maxD * dq);
+  const keys = ws.order; // scratch until the first Dijkstra
   for (let i = 0; i < members.length; i++) {
     const c = members[i];
-    const t = 1 - dbf[c] * inv;
-    pen[c] = pdrfScale * (pdrfExp === 4 ? t * t * t * t : t ** pdrfExp) + 1;
+    const d = dbf[c];
+    const t = 1 - d * inv;
+    pd[2 * c] = pdrfScale * (pdrfExp === 4 ? t * t * t * t : t ** pdrfExp) + 1;
+    keys[i] = maxDepth - Math.floor(d * dq);
   }
   // members by depth (deepest first): each connected piece is rooted at its deepest voxel, the
   // first member not yet reached by an earlier piece's Dijkstra
-  const dq = 4 / minStep;
-  const depthKey = (c: number) => Math.floor(dbf[c] * dq);
-  const maxDepth = depthKey(members.reduce((m, c) => (dbf[c] > dbf[m] ? c : m), members[0]));
   const dBucket = new Int32Array(maxDepth + 2);
-  for (let i = 0; i < members.length; i++) dBucket[maxDepth - depthKey(members[i]) + 1]++;
+  for (let i = 0; i < members.length; i++) dBucket[keys[i] + 1]++;
   for (let k = 1; k <= maxDepth + 1; k++) dBucket[k] += dBucket[k - 1];
   const byDepth = new Int32Array(members.length);
-  for (let i = 0; i < members.length; i++) byDepth[dBucket[maxDepth - depthKey(members[i])]++] = members[i];
+  for (let i = 0; i < members.length; i++) byDepth[dBucket[keys[i]]++] = members[i];
   const pending = forced.filter((c) => c >= 0 && c < ws.px * ws.py * ws.pz && ws.lab[c] === L);
   for (let mi = 0; mi < byDepth.length; mi++) {
     const root = byDepth[mi];
     if (state[root] & DONE) continue;
     // ---- penalty field Dijkstra from the piece's deepest voxel (TEASAR rooted at the centre,
     // as kimimaro does at a soma): the shortest-path tree reaches every voxel of the piece
-    const count = dijkstra(ws, root, nOff, nLen, pen);
+    const count = dijkstra(ws, root, nOff, nLen);
     if (count < minVoxels) continue;
     const compForced = pending.filter((c) => state[c] & REACHED);
     // farthest first by physical length along the tree: sort packed keys (length, then order)
@@ -343,15 +342,15 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
 }
 
 /**
- * Dijkstra over the voxels of label L from `src`, edge cost = step length (nm) * pen[v]
- * (pen = 1 for plain geodesic distance). Fills ws.dist, ws.parent, ws.plen (physical length along
+ * Dijkstra over the member voxels reachable from `src`, edge cost = step length (nm) * the
+ * penalty of the voxel entered (pd[2v]). Fills the distances (pd[2v + 1]), ws.parent, ws.plen (physical length along
  * the tree) and ws.order[0..count); marks REACHED. 4-ary heap with keys stored beside the ids.
  */
-function dijkstra(ws: Workspace, src: number, nOff: Int32Array, nLen: Float64Array, pen: Float32Array): number {
-  const { state, dist, parent, heap, hkey, hpos, plen, order } = ws;
+function dijkstra(ws: Workspace, src: number, nOff: Int32Array, nLen: Float64Array): number {
+  const { state, pd, parent, heap, hkey, hpos, plen, order } = ws;
   let hn = 0;
   let count = 0;
-  dist[src] = 0;
+  pd[2 * src + 1] = 0;
   plen[src] = 0;
   parent[src] = -1;
   state[src] |= REACHED;
@@ -393,7 +392,7 @@ function dijkstra(ws: Workspace, src: number, nOff: Int32Array, nLen: Float64Arr
     }
     state[u] |= DONE;
     order[count++] = u;
-    const du = dist[u];
+    const du = pd[2 * u + 1];
     const lu = plen[u];
     for (let k = 0; k < 26; k++) {
       const v = u + nOff[k];
@@ -401,15 +400,15 @@ function dijkstra(ws: Workspace, src: number, nOff: Int32Array, nLen: Float64Arr
       // a member of the label not yet settled (non-members have state 0)
       if ((st & (MEMBER | DONE)) !== MEMBER) continue;
       let i: number;
-      const nd = du + nLen[k] * pen[v];
+      const nd = du + nLen[k] * pd[2 * v];
       if (!(st & REACHED)) {
         state[v] = st | REACHED;
         i = hn++;
       } else {
-        if (nd >= dist[v]) continue;
+        if (nd >= pd[2 * v + 1]) continue;
         i = hpos[v];
       }
-      dist[v] = nd;
+      pd[2 * v + 1] = nd;
       parent[v] = u;
       plen[v] = lu + nLen[k];
       // sift up from i

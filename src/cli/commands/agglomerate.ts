@@ -9,7 +9,7 @@ import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segm
 import { type AgglomerationMethod, type AgglomerationParams, boundaryMaps, computeAgglomeration, denseSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
-import { affinityOrder, boundaryChannel, parseNumberOption } from './supervoxels.js';
+import { affinityOrder, anisotropic, boundaryChannel, parseNumberOption } from './supervoxels.js';
 import { type Vec3, boxFromShape, parseVec3 } from '../../core/box.js';
 import { openSource } from '../../formats/open.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
@@ -20,7 +20,7 @@ import { chunkForBlock } from '../../stages/segment/tasks.js';
 
 export function addAgglomerationOptions(cmd: Command): Command {
   return cmd
-    .option('--threshold <t>', 'merge while the score is <= t (default: mean 0.7, quantile 0.8, learned 0.5; mutex: its bias, 0.8)')
+    .option('--threshold <t>', 'merge while the score is <= t (default: mean 0.7, quantile 0.8, learned 0.5, mutex bias 0.8; on anisotropic stacks, z > 2 x/y: mean 0.55, quantile 0.6, mutex 0.6); "auto" (mean): calibrated from the contact scores')
     .option('--model <file>', 'learned agglomeration with a model from `wiring train-agglomeration`')
     .option('--method <m>', 'mean (default), quantile, mutex or learned (implied by --model)')
     .option('--quantile <q>', 'quantile method: which quantile of the contact boundary values (default 0.5)');
@@ -38,10 +38,11 @@ export async function agglomerationParams(opts: Record<string, string | boolean 
     forest = Forest.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), String(opts.model));
     if (forest.meta.kind !== 'wiring-agglomeration') throw new UsageError(`--model ${opts.model}: not an agglomeration model (made by wiring train-agglomeration)`);
   }
-  const threshold = parseNumberOption(opts.threshold, '--threshold');
+  const threshold = opts.threshold === 'auto' ? 'auto' as const : parseNumberOption(opts.threshold, '--threshold');
+  if (threshold === 'auto' && method !== 'mean') throw new UsageError(`--threshold auto is for the mean method, not ${method}`);
   const quantile = parseNumberOption(opts.quantile, '--quantile', { min: 0, max: 1 });
-  if (method === 'mutex' && threshold !== undefined && !(threshold > 0 && threshold < 1)) throw new UsageError('--threshold: the mutex bias must be between 0 and 1');
-  return { method, threshold, quantile, forest, bias: method === 'mutex' ? threshold : undefined };
+  if (method === 'mutex' && typeof threshold === 'number' && !(threshold > 0 && threshold < 1)) throw new UsageError('--threshold: the mutex bias must be between 0 and 1');
+  return { method, threshold, quantile, forest, bias: method === 'mutex' && typeof threshold === 'number' ? threshold : undefined };
 }
 
 export function register(program: Command): Command {
@@ -75,6 +76,7 @@ export function register(program: Command): Command {
     }
     const sv = denseSupervoxels(svVol);
     const maps = boundaryMaps(bVol, { affinityOrder: affinityOrder(opts.affinityOrder), channel: boundaryChannel(opts.channel) });
+    params.anisotropic = anisotropic(svVol.voxelSize);
     const res = computeAgglomeration(sv.labels, maps, params);
     const seg = relabel(sv.labels, res.map, new Uint32Array(sv.labels.length));
     const layer = await writeSegmentation(out, seg, { shape: svVol.shape, offset: svVol.box.min, voxelSize: svVol.voxelSize }, { overwrite: !!opts.overwrite });
@@ -103,6 +105,7 @@ export async function blockwiseAgglomeration(
   }
   if (sv.channels !== 1 || sv.dtype === 'float32') throw new UsageError(`--supervoxels ${o.supervoxels}: expected a 1-channel integer label volume, got ${sv.channels} x ${sv.dtype}`);
   const block = o.block.map((v, i) => Math.min(v, sv.shape[i])) as unknown as Vec3;
+  o.params.anisotropic ??= anisotropic(sv.voxelSize);
   const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: sv.shape, voxelSize: sv.voxelSize, offset: sv.offset, chunkSize: chunkForBlock(block) });
   const layer = await PrecomputedLayer.create(out, info, { overwrite: !!o.opts.overwrite });
   const stateDir = path.join(layer.dir, '.wiring-run');

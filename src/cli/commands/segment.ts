@@ -7,7 +7,8 @@ import { boundaryMaps, computeAgglomeration, computeSupervoxels, mergeTreeJson }
 import { addSchedulerOptions } from '../scheduler-options.js';
 import { emit } from '../output.js';
 import { addAgglomerationOptions, agglomerationParams, blockwiseAgglomeration } from './agglomerate.js';
-import { addSupervoxelOptions, affinityOrder, blockwiseSupervoxels, boundaryChannel, supervoxelParams } from './supervoxels.js';
+import { addSupervoxelOptions, affinityOrder, blockwiseSupervoxels, boundaryChannel, supervoxelParams, supervoxelsIn2d } from './supervoxels.js';
+import { openSource } from '../../formats/open.js';
 
 export function register(program: Command): Command {
   const cmd = program
@@ -27,6 +28,9 @@ export function register(program: Command): Command {
     const t0 = performance.now();
     const aparams = await agglomerationParams(opts);
     if (opts.block) {
+      const src = await openSource(opts.boundaries);
+      await src.close();
+      aparams.anisotropic = supervoxelsIn2d(opts, src.voxelSize);
       // bounded memory: supervoxels, region graph and relabelling all blockwise
       opts.supervoxelsOut ??= `${out.replace(/[\\/]+$/, '')}-supervoxels`;
       await blockwiseSupervoxels(opts.supervoxelsOut, opts);
@@ -38,6 +42,7 @@ export function register(program: Command): Command {
     const { vol } = await readWhole(opts.boundaries);
     const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert, channel: boundaryChannel(opts.channel) });
     const sparams = supervoxelParams(opts, vol.voxelSize);
+    aparams.anisotropic = !!sparams.twoD;
     // 2-D supervoxels (--2d) are still agglomerated in 3-D: contacts across sections join them into objects.
     const like = { shape: vol.shape, offset: vol.box.min, voxelSize: vol.voxelSize };
     const sv = computeSupervoxels(maps, sparams);

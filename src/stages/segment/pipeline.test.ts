@@ -113,3 +113,40 @@ describe('segment pipeline', () => {
     expect(d.ids[1]).toBe(864691135639556411n);
   });
 });
+
+describe('default and self-calibrated cuts', () => {
+  /** A chain of n supervoxels in x: contacts alternate "inside a cell" (low) and "membrane" (high). */
+  function chain(low: number, high: number): { sv: Uint32Array; maps: ReturnType<typeof boundaryMaps> } {
+    const n = 12;
+    const w = 4;
+    const shape: Vec3 = [n * w, 3, 3];
+    const N = shape[0] * 9;
+    const sv = new Uint32Array(N);
+    const b = new Float32Array(N).fill(0.05);
+    for (let i = 0; i < N; i++) {
+      const x = i % shape[0];
+      sv[i] = Math.floor(x / w) + 1;
+      // the last column of supervoxel k carries the contact value to k + 1
+      if (x % w === w - 1 && x + 1 < shape[0]) b[i] = Math.floor(x / w) % 2 === 0 ? low : high;
+    }
+    return { sv, maps: boundaryMaps(Volume.from('float32', shape, b)) };
+  }
+  it('auto cuts between the two populations of contact scores, wherever the map puts them', () => {
+    for (const [low, high] of [[0.2, 0.9], [0.45, 0.95], [0.1, 0.6]]) {
+      const { sv, maps } = chain(low, high);
+      const r = computeAgglomeration(sv, maps, { threshold: 'auto' });
+      expect(r.threshold).toBeGreaterThan(low);
+      expect(r.threshold).toBeLessThan(high);
+      expect(r.count).toBe(6); // every low contact merged, no high one
+    }
+    expect(() => computeAgglomeration(chain(0.2, 0.9).sv, chain(0.2, 0.9).maps, { method: 'quantile', threshold: 'auto' })).toThrow(/auto/);
+  });
+  it('anisotropic stacks default to a lower mean cut', () => {
+    const { sv, maps } = chain(0.6, 0.95);
+    expect(computeAgglomeration(sv, maps).threshold).toBe(0.7);
+    expect(computeAgglomeration(sv, maps).count).toBe(6);
+    const a = computeAgglomeration(sv, maps, { anisotropic: true });
+    expect(a.threshold).toBe(0.55);
+    expect(a.count).toBe(12);
+  });
+});

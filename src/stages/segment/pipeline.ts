@@ -108,8 +108,10 @@ export type AgglomerationMethod = 'mean' | 'quantile' | 'mutex' | 'learned';
 
 export interface AgglomerationParams {
   method?: AgglomerationMethod;
-  /** merge while the score is <= threshold (mean/quantile/learned) */
-  threshold?: number;
+  /** merge while the score is <= threshold (mean/quantile/learned); 'auto' (mean only): autoMeanThreshold */
+  threshold?: number | 'auto';
+  /** z more than twice as coarse as x/y: the default cut is DEFAULT_THRESHOLD_ANISOTROPIC */
+  anisotropic?: boolean;
   /** quantile scorer's q (default 0.5) */
   quantile?: number;
   /** mutex watershed bias (default 0.5) */
@@ -121,12 +123,66 @@ export interface AgglomerationParams {
 }
 
 /**
- * Default cut of each method. Mean: 0.7, chosen on gala-medulla with two different boundary maps:
- * gala's own p1 (best cut ~0.8) and a `wiring train-pixels --gt` forest's prediction (best cut
- * 0.6-0.7, merges explode at 0.8); 0.7 stays below VOI 0.63 on both. Quantile (median) and mutex
- * (bias) under-merge at 0.7 on gala's p1: 0.8. Learned: P(different) = 0.5.
+ * Default cut of each method. Mean: 0.7 on isotropic volumes, chosen by held-out VOI on gala-medulla
+ * with forests trained by `wiring train-pixels --gt` on one part and predicting another (x halves
+ * both ways, z halves both ways, a 70-voxel slab predicting the other 130; docs/SEGMENTATION.md):
+ * best cuts 0.7-0.85, and 0.7 is within 0.03-0.07 VOI of the best on each; gala's own p1 prefers
+ * 0.8-0.9. On anisotropic stacks (z more than twice as coarse: 2-D supervoxels joined across
+ * sections) contacts between sections make merges cheaper and the best cut is lower:
+ * `DEFAULT_THRESHOLD_ANISOTROPIC`. Quantile (median) and mutex (bias) under-merge at 0.7 on gala's
+ * p1: 0.8. Learned: P(different) = 0.5.
  */
 export const DEFAULT_THRESHOLD = { mean: 0.7, quantile: 0.8, learned: 0.5, mutex: 0.8 } as const;
+
+/** Default cuts on anisotropic stacks (phantom 8x8x30 nm and ISBI 2012 4x4x50 nm, docs/SEGMENTATION.md). */
+export const DEFAULT_THRESHOLD_ANISOTROPIC = { mean: 0.55, quantile: 0.6, learned: 0.5, mutex: 0.6 } as const;
+
+/** Offset of the self-calibrated mean cut above the Otsu split of the contact scores (`threshold: 'auto'`). */
+export const AUTO_THRESHOLD_OFFSET = 0.12;
+
+/**
+ * Self-calibrated cut for the mean method: the Otsu threshold of the initial edge scores (mean
+ * contact value per edge, weighted by contact area; 256 bins on [0, 1]) separates contacts inside
+ * cells from contacts on membranes, whatever the map's calibration; the cut is that split plus
+ * AUTO_THRESHOLD_OFFSET, clamped to [0.3, 0.9]. Needs an over-segmentation (both populations): on
+ * supervoxels that are already about one per cell it cuts into the true boundaries (measured in
+ * docs/SEGMENTATION.md), so it is opt-in (`--threshold auto`).
+ */
+export function autoMeanThreshold(rag: Rag): number {
+  const B = 256;
+  const h = new Float64Array(B);
+  let tot = 0;
+  for (let e = 0; e < rag.nEdges; e++) {
+    const v = rag.sum[e] / rag.area[e];
+    let k = Math.floor(v * B);
+    if (!(k >= 0)) k = 0;
+    if (k >= B) k = B - 1;
+    h[k] += rag.area[e];
+    tot += rag.area[e];
+  }
+  if (tot === 0) return DEFAULT_THRESHOLD.mean;
+  let sumAll = 0;
+  for (let k = 0; k < B; k++) sumAll += k * h[k];
+  let wB = 0;
+  let sB = 0;
+  let best = -1;
+  let bt = 0;
+  for (let k = 0; k < B; k++) {
+    wB += h[k];
+    if (wB === 0) continue;
+    const wF = tot - wB;
+    if (wF === 0) break;
+    sB += k * h[k];
+    const d = sB / wB - (sumAll - sB) / wF;
+    const v = wB * wF * d * d;
+    if (v > best) {
+      best = v;
+      bt = k;
+    }
+  }
+  const t = (bt + 1) / B + AUTO_THRESHOLD_OFFSET;
+  return Math.min(0.9, Math.max(0.3, Math.round(t * 1000) / 1000));
+}
 
 export interface AgglomerationResult {
   rag: Rag;
@@ -147,7 +203,8 @@ export function computeAgglomeration(sv: Uint32Array, maps: BoundaryMaps, params
 /** Agglomerate a region adjacency graph (from `buildRag`, or merged from blocks); the whole merge tree is kept. */
 export function agglomerateRag(rag: Rag, params: AgglomerationParams = {}): AgglomerationResult {
   const method = params.method ?? (params.forest ? 'learned' : 'mean');
-  const threshold = params.threshold ?? DEFAULT_THRESHOLD[method];
+  if (params.threshold === 'auto' && method !== 'mean') throw new UsageError(`threshold auto is for the mean method, not ${method}`);
+  const threshold = params.threshold === 'auto' ? autoMeanThreshold(rag) : (params.threshold ?? (params.anisotropic ? DEFAULT_THRESHOLD_ANISOTROPIC : DEFAULT_THRESHOLD)[method]);
   if (method === 'mutex') {
     const m = mutexWatershed(rag, meanScorer, params.bias ?? threshold);
     return { rag, tree: m.tree, map: m.map, count: m.count, threshold: params.bias ?? threshold, method };

@@ -654,7 +654,31 @@ export class Forest {
         const fm = layout === 'feature-major';
         const xo = fm ? f * n + c0 : c0 * F + f;
         const xs = fm ? 1 : F;
-        for (let i = 0; i < m; i++) {
+        let i = 0;
+        // four samples at a time: four independent searches overlap in the pipeline
+        for (; i + 3 < m; i += 4) {
+          const q = xo + i * xs;
+          const v0 = x[q], v1 = x[q + xs], v2 = x[q + 2 * xs], v3 = x[q + 3 * xs];
+          let j0 = ((e[127] < v0) as unknown as number) << 7, j1 = ((e[127] < v1) as unknown as number) << 7;
+          let j2 = ((e[127] < v2) as unknown as number) << 7, j3 = ((e[127] < v3) as unknown as number) << 7;
+          j0 += ((e[j0 + 63] < v0) as unknown as number) << 6; j1 += ((e[j1 + 63] < v1) as unknown as number) << 6;
+          j2 += ((e[j2 + 63] < v2) as unknown as number) << 6; j3 += ((e[j3 + 63] < v3) as unknown as number) << 6;
+          j0 += ((e[j0 + 31] < v0) as unknown as number) << 5; j1 += ((e[j1 + 31] < v1) as unknown as number) << 5;
+          j2 += ((e[j2 + 31] < v2) as unknown as number) << 5; j3 += ((e[j3 + 31] < v3) as unknown as number) << 5;
+          j0 += ((e[j0 + 15] < v0) as unknown as number) << 4; j1 += ((e[j1 + 15] < v1) as unknown as number) << 4;
+          j2 += ((e[j2 + 15] < v2) as unknown as number) << 4; j3 += ((e[j3 + 15] < v3) as unknown as number) << 4;
+          j0 += ((e[j0 + 7] < v0) as unknown as number) << 3; j1 += ((e[j1 + 7] < v1) as unknown as number) << 3;
+          j2 += ((e[j2 + 7] < v2) as unknown as number) << 3; j3 += ((e[j3 + 7] < v3) as unknown as number) << 3;
+          j0 += ((e[j0 + 3] < v0) as unknown as number) << 2; j1 += ((e[j1 + 3] < v1) as unknown as number) << 2;
+          j2 += ((e[j2 + 3] < v2) as unknown as number) << 2; j3 += ((e[j3 + 3] < v3) as unknown as number) << 2;
+          j0 += ((e[j0 + 1] < v0) as unknown as number) << 1; j1 += ((e[j1 + 1] < v1) as unknown as number) << 1;
+          j2 += ((e[j2 + 1] < v2) as unknown as number) << 1; j3 += ((e[j3 + 1] < v3) as unknown as number) << 1;
+          j0 += (e[j0] < v0) as unknown as number; j1 += (e[j1] < v1) as unknown as number;
+          j2 += (e[j2] < v2) as unknown as number; j3 += (e[j3] < v3) as unknown as number;
+          const o = i * F1 + f;
+          xb[o] = j0; xb[o + F1] = j1; xb[o + 2 * F1] = j2; xb[o + 3 * F1] = j3;
+        }
+        for (; i < m; i++) {
           const v = x[xo + i * xs];
           let j = ((e[127] < v) as unknown as number) << 7;
           j += ((e[j + 63] < v) as unknown as number) << 6;

@@ -270,36 +270,57 @@ export async function encodeMultiresOctree(tree: MeshOctree, opts: { bits?: 10 |
 
 function weldQuantized(q: Int32Array, indices: Uint32Array): { positions: Int32Array; indices: Uint32Array } {
   const n = q.length / 3;
-  const map = new Map<number, number>();
+  // open-addressing hash of the quantized positions (typed arrays, no per-vertex objects)
+  let cap = 16;
+  while (cap < n * 2) cap *= 2;
+  const table = new Int32Array(cap).fill(-1);
   const remap = new Uint32Array(n);
-  const pos: number[] = [];
+  const pos = new Int32Array(n * 3);
+  let m = 0;
   for (let v = 0; v < n; v++) {
-    const key = q[3 * v] + 65536 * (q[3 * v + 1] + 65536 * q[3 * v + 2]);
-    let id = map.get(key);
-    if (id === undefined) {
-      id = pos.length / 3;
-      map.set(key, id);
-      pos.push(q[3 * v], q[3 * v + 1], q[3 * v + 2]);
+    const a = q[3 * v], b = q[3 * v + 1], c = q[3 * v + 2];
+    let h = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d)) >>> 0;
+    h = (h ^ (h >>> 15)) & (cap - 1);
+    for (;;) {
+      const s = table[h];
+      if (s < 0) {
+        table[h] = m;
+        pos[3 * m] = a;
+        pos[3 * m + 1] = b;
+        pos[3 * m + 2] = c;
+        remap[v] = m++;
+        break;
+      }
+      if (pos[3 * s] === a && pos[3 * s + 1] === b && pos[3 * s + 2] === c) {
+        remap[v] = s;
+        break;
+      }
+      h = (h + 1) & (cap - 1);
     }
-    remap[v] = id;
   }
-  const out: number[] = [];
-  const seen = new Uint8Array(pos.length / 3);
+  const out = new Uint32Array(indices.length);
+  let k = 0;
+  const seen = new Uint8Array(m);
   for (let t = 0; t < indices.length; t += 3) {
     const a = remap[indices[t]], b = remap[indices[t + 1]], c = remap[indices[t + 2]];
     if (a === b || b === c || a === c) continue;
-    out.push(a, b, c);
+    out[k++] = a;
+    out[k++] = b;
+    out[k++] = c;
     seen[a] = seen[b] = seen[c] = 1;
   }
   // drop positions no triangle uses (Draco would drop them too)
-  const keep = new Int32Array(seen.length).fill(-1);
-  const finalPos: number[] = [];
-  for (let v = 0; v < seen.length; v++) {
+  const keep = new Int32Array(m).fill(-1);
+  let f = 0;
+  for (let v = 0; v < m; v++) {
     if (!seen[v]) continue;
-    keep[v] = finalPos.length / 3;
-    finalPos.push(pos[3 * v], pos[3 * v + 1], pos[3 * v + 2]);
+    keep[v] = f;
+    pos.copyWithin(3 * f, 3 * v, 3 * v + 3);
+    f++;
   }
-  return { positions: Int32Array.from(finalPos), indices: Uint32Array.from(out, (v) => keep[v]) };
+  const idx = out.slice(0, k);
+  for (let i = 0; i < k; i++) idx[i] = keep[idx[i]];
+  return { positions: pos.slice(0, 3 * f), indices: idx };
 }
 
 /** One decoded fragment: its grid position, its quantized positions and the mesh in nm. */

@@ -4,7 +4,7 @@
  * The flood gives scikit-image's `watershed(image, markers, connectivity=1)` basins: seed voxels
  * enter at their own value, the water rises, and each voxel takes the label of the neighbour that
  * reaches it first (the one of lowest water level, i.e. minimax path cost from the seeds). It is
- * computed by raster scans, not a priority queue (see floodScan): about 3x faster, and the labels
+ * computed by raster scans, not a priority queue (see floodScan): about 2x faster, and the labels
  * differ from skimage's only where two fronts reach a voxel at the same level (tie-breaking; 99.99 %
  * of voxels equal on the benchmark volume). `ties: 'fifo'` runs a bucket-queue flood in skimage's
  * exact order instead (quantised to `levels` steps, default 65536).
@@ -33,7 +33,9 @@ export interface FloodOptions {
   levels?: number;
   /**
    * Tie-breaking between fronts that reach a voxel at the same water level: 'any' (default, the scan
-   * flood: fast, any valid choice) or 'fifo' (bucket queue in scikit-image's exact order, ~3x slower).
+   * flood: plateaus are split breadth-first from their exits, other ties go to the first neighbour
+   * in [-x, +x, -y, +y, -z, +z] order) or 'fifo' (bucket queue in scikit-image's exact order, ~2x
+   * slower).
    */
   ties?: 'any' | 'fifo';
   /** Voxels where mask is 0 are never flooded (stay 0). */

@@ -19,6 +19,9 @@ import { FormatError, UsageError } from '../core/errors.js';
  *  - compartment_tags synapse_id UBIGINT, compartment VARCHAR (target compartment of the post side)
  *  - proofreading     pt_root_id UBIGINT, status_axon, status_dendrite (MICrONS values: non, clean, extended)
  *  - versions         version INTEGER, created_at, description, counts (JSON)
+ *  - connections      derived pair table: pre_pt_root_id, post_pt_root_id, n (synapses),
+ *                     size_sum, in pair order (n desc, pre, post); kept by every synapse insert
+ *                     (which rewrites it: O(pairs) per insert) and copied with each version
  *
  * Positions are nanometres, stored as three DOUBLE columns per point named like CAVE's
  * "split positions" (`pre_pt_position_x`, ...). Ids are UBIGINT in SQL and bigint in JS.

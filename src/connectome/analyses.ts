@@ -1,6 +1,6 @@
 import { UsageError } from '../core/errors.js';
 import { type Digraph, type NullComparison, TRIAD_NAMES, type TriadName, compareToNull, edgeSwapNull, makeDigraph, reciprocalPairs, seededRandom, triadCensus } from './graph.js';
-import { type SynapseFilter, type Table, synapseSource } from './query.js';
+import { type SynapseFilter, type Table, pairSource, synapseSource } from './query.js';
 import type { ConnectomeStore } from './store.js';
 
 /**
@@ -22,12 +22,8 @@ export interface ConnectionHistogram {
 }
 
 export async function connectionHistogram(store: ConnectomeStore, f: SynapseFilter = {}): Promise<ConnectionHistogram> {
-  const b = await synapseSource(store, { ...f, excludeUnassigned: f.excludeUnassigned ?? true });
-  const where = b.where.length ? `WHERE ${b.where.join(' AND ')}` : '';
-  const rows = await store.all(
-    `SELECT n, count(*) AS pairs FROM (SELECT count(*) AS n FROM ${b.from} ${where} GROUP BY s.pre_pt_root_id, s.post_pt_root_id) GROUP BY n ORDER BY n`,
-    b.params,
-  );
+  const p = await pairSource(store, { ...f, excludeUnassigned: f.excludeUnassigned ?? true });
+  const rows = await store.all(`SELECT n, count(*) AS pairs FROM (${p.sql}) GROUP BY n ORDER BY n`, p.params);
   const bins = rows.map((r) => ({ synapses: Number(r.n), pairs: Number(r.pairs) }));
   const pairs = bins.reduce((a, x) => a + x.pairs, 0);
   const synapses = bins.reduce((a, x) => a + x.pairs * x.synapses, 0);
@@ -47,13 +43,9 @@ export interface ConnectionGraph extends Digraph {
  * takes part in an edge, plus (with `allCells`) every cell of the cells table.
  */
 export async function loadGraph(store: ConnectomeStore, f: SynapseFilter & { minSynapses?: number; allCells?: boolean } = {}): Promise<ConnectionGraph> {
-  const b = await synapseSource(store, { ...f, excludeSelf: true, excludeUnassigned: true });
-  const where = b.where.length ? `WHERE ${b.where.join(' AND ')}` : '';
+  const p = await pairSource(store, { ...f, excludeSelf: true, excludeUnassigned: true });
   const min = Math.max(1, Math.floor(f.minSynapses ?? 1));
-  const { columns } = await store.columns(
-    `SELECT s.pre_pt_root_id AS a, s.post_pt_root_id AS b FROM ${b.from} ${where} GROUP BY 1, 2 HAVING count(*) >= ${min} ORDER BY 1, 2`,
-    b.params,
-  );
+  const { columns } = await store.columns(`SELECT pre_pt_root_id AS a, post_pt_root_id AS b FROM (${p.sql}) WHERE n >= ${min} ORDER BY 1, 2`, p.params);
   const a = columns.a as bigint[];
   const c = columns.b as bigint[];
   const index = new Map<bigint, number>();

@@ -175,6 +175,20 @@ export interface ConnectionColumns {
   post_name: (string | null)[] | null;
 }
 
+/**
+ * A subquery of connected pairs under a filter, with columns pre_pt_root_id, post_pt_root_id,
+ * n (synapses) and size_sum: the store's pair table when the filter is about pairs only, else
+ * the filtered synapses grouped by pair. For analyses that start from per-pair counts.
+ */
+export async function pairSource(store: ConnectomeStore, q: SynapseQuery = {}): Promise<{ sql: string; params: DuckDBValue[] }> {
+  const b = await synapseSource(store, q);
+  const pairs = pairLevel(q) ? await store.pairTableRef(q.version) : undefined;
+  const sql = pairs
+    ? `SELECT s.pre_pt_root_id, s.post_pt_root_id, s.n, s.size_sum FROM ${pairs} s ${whereSql(b)}`
+    : `SELECT s.pre_pt_root_id, s.post_pt_root_id, count(*) AS n, coalesce(sum(s.size), 0)::DOUBLE AS size_sum FROM ${b.from} ${whereSql(b)} GROUP BY 1, 2`;
+  return { sql, params: b.params };
+}
+
 /** True when every condition of `q` is a property of the (pre, post) pair, so the pair table can answer it. */
 function pairLevel(q: SynapseQuery): boolean {
   return q.box === undefined && !q.compartments?.length && q.synapseType === undefined;

@@ -208,14 +208,14 @@ function singleVoxelPlateauExit(C: Float32Array, labels: Uint32Array, i: number,
 }
 
 /** Work buffers of resolvePlateau, grown as needed. */
-interface PlateauBuffers { members: Int32Array; queue: Int32Array }
+interface PlateauBuffers { members: Int32Array; queue: Int32Array; stack: Int32Array }
 
 /**
  * Parents for the whole plateau (connected unlabelled voxels of equal cost with no strictly lower
  * neighbour) containing u: breadth-first from the plateau voxels that touch a voxel of the same cost
  * with a way down, so every plateau voxel points one step closer to an exit. dir = parent k + 1.
  */
-function resolvePlateau(C: Float32Array, labels: Uint32Array, dir: Uint8Array, u: number, sx: number, sy: number, sz: number, useZ: boolean, bufs: PlateauBuffers): void {
+function resolvePlateau(C: Float32Array, f: Float32Array, labels: Uint32Array, dir: Uint8Array, u: number, sx: number, sy: number, sz: number, useZ: boolean, bufs: PlateauBuffers): void {
   const sxy = sx * sy;
   const c = C[u];
   let members = bufs.members;
@@ -252,38 +252,57 @@ function resolvePlateau(C: Float32Array, labels: Uint32Array, dir: Uint8Array, u
     }
     if (exit >= 0) dir[p] = 8 + exit;
   }
-  if (bufs.queue.length < nm) bufs.queue = new Int32Array(members.length) as Int32Array<ArrayBuffer>;
-  const queue = bufs.queue;
-  let qt = 0;
+  // Order of the priority flood inside the plateau: exits in discovery order; a voxel below the
+  // plateau's level c (in a dip) is taken at once, so the first front to enter a dip floods all of it
+  // (stack), voxels at level c wait their turn (FIFO queue).
+  if (bufs.queue.length < nm) bufs.queue = new Int32Array(members.length);
+  if (bufs.stack.length < nm) bufs.stack = new Int32Array(members.length);
+  const st: PlateauState = { queue: bufs.queue, stack: bufs.stack, qt: 0, sp: 0 };
+  let reached = 0;
   for (let m = 0; m < nm; m++) {
     const p = members[m];
-    if (dir[p] >= 8) {
-      dir[p] -= 7;
-      queue[qt++] = p;
-    }
+    if (dir[p] < 8) continue; // not an exit, or already reached from another one
+    dir[p] -= 7;
+    reached++;
+    if (f[p] < c) {
+      st.stack[st.sp++] = p;
+      while (st.sp > 0) reached += plateauStep(st.stack[--st.sp], c, f, dir, sx, sy, sz, useZ, st);
+    } else st.queue[st.qt++] = p;
   }
-  for (let qh = 0; qh < qt; qh++) {
-    const p = queue[qh];
-    const x = p % sx;
-    const t = (p - x) / sx;
-    const y = t % sy;
-    const z = (t - y) / sy;
-    for (let k = 0; k < 6; k++) {
-      let q: number;
-      if (k === 0) { if (x === 0) continue; q = p - 1; }
-      else if (k === 1) { if (x + 1 >= sx) continue; q = p + 1; }
-      else if (k === 2) { if (y === 0) continue; q = p - sx; }
-      else if (k === 3) { if (y + 1 >= sy) continue; q = p + sx; }
-      else if (k === 4) { if (!useZ || z === 0) continue; q = p - sxy; }
-      else { if (!useZ || z + 1 >= sz) continue; q = p + sxy; }
-      if (dir[q] === 7) {
-        dir[q] = (k ^ 1) + 1;
-        queue[qt++] = q;
-      }
-    }
+  for (let qh = 0; qh < st.qt; qh++) {
+    reached += plateauStep(st.queue[qh], c, f, dir, sx, sy, sz, useZ, st);
+    while (st.sp > 0) reached += plateauStep(st.stack[--st.sp], c, f, dir, sx, sy, sz, useZ, st);
   }
   // Every plateau of finite cost has an exit (the optimal path of its voxels leaves it through one).
-  if (qt !== nm) throw new Error(`watershed: internal error, plateau of ${nm} voxels with ${qt} reached`);
+  if (reached !== nm) throw new Error(`watershed: internal error, plateau of ${nm} voxels with ${reached} reached`);
+}
+
+interface PlateauState { queue: Int32Array; stack: Int32Array; qt: number; sp: number }
+
+/** Gives p's unreached plateau neighbours p as parent: below level c onto the stack, at c into the queue. Returns how many. */
+function plateauStep(p: number, c: number, f: Float32Array, dir: Uint8Array, sx: number, sy: number, sz: number, useZ: boolean, st: PlateauState): number {
+  const sxy = sx * sy;
+  const x = p % sx;
+  const t = (p - x) / sx;
+  const y = t % sy;
+  const z = (t - y) / sy;
+  let r = 0;
+  for (let k = 0; k < 6; k++) {
+    let q: number;
+    if (k === 0) { if (x === 0) continue; q = p - 1; }
+    else if (k === 1) { if (x + 1 >= sx) continue; q = p + 1; }
+    else if (k === 2) { if (y === 0) continue; q = p - sx; }
+    else if (k === 3) { if (y + 1 >= sy) continue; q = p + sx; }
+    else if (k === 4) { if (!useZ || z === 0) continue; q = p - sxy; }
+    else { if (!useZ || z + 1 >= sz) continue; q = p + sxy; }
+    const dq = dir[q];
+    if (dq !== 7 && dq < 8) continue;
+    dir[q] = (k ^ 1) + 1;
+    r++;
+    if (f[q] < c) st.stack[st.sp++] = q;
+    else st.queue[st.qt++] = q;
+  }
+  return r;
 }
 
 /**
@@ -422,7 +441,7 @@ function floodScan(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ:
   const offs = [-1, 1, -sx, sx, -sxy, sxy];
   let deferred = ring.length >= n >> 1 ? ring : new Int32Array(n >> 1);
   let nd = 0;
-  const bufs: PlateauBuffers = { members: new Int32Array(1 << 12), queue: new Int32Array(1 << 12) };
+  const bufs: PlateauBuffers = { members: new Int32Array(1 << 12), queue: new Int32Array(1 << 12), stack: new Int32Array(1 << 12) };
   for (let z = 0, i = 0; z < sz; z++) {
     const ozm = useZ && z > 0 ? sxy : 0;
     const ozp = useZ && z + 1 < sz ? sxy : 0;
@@ -450,7 +469,7 @@ function floodScan(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ:
           if (d < 0) {
             d = singleVoxelPlateauExit(C, labels, i, x, y, z, sx, sy, sz, useZ);
             if (d < 0) {
-              resolvePlateau(C, labels, dir, i, sx, sy, sz, useZ, bufs);
+              resolvePlateau(C, f, labels, dir, i, sx, sy, sz, useZ, bufs);
               d = dir[i] - 1;
             }
           }

@@ -51,6 +51,10 @@ describe('phantom rasteriser', () => {
     const zs = Float64Array.from({ length: 3 }, (_, i) => (i + 7.5) * 30);
     const t = new NoiseTable(xs, ys, zs, 14, 321);
     for (let z = 0; z < 3; z++) for (let y = 0; y < 5; y++) for (let x = 0; x < 23; x++) expect(t.at(x, y, z)).toBe(valueNoise(xs[x], ys[y], zs[z], 14, 321));
+    // a box too big to tabulate hashes per sample: the same values
+    const wide = Float64Array.from({ length: 3 }, (_, i) => i * 40000 + 3.5);
+    const big = new NoiseTable(wide, wide, wide, 14, 321);
+    for (let k = 0; k < 3; k++) expect(big.at(k, 2 - k, 1)).toBe(valueNoise(wide[k], wide[2 - k], wide[1], 14, 321));
     // points: the same distances from two tables over different ranges
     const p1 = new PointTable(xs, ys, zs, [46, 46, 46], 77, 1, 15);
     const p2 = new PointTable(xs.subarray(5), ys.subarray(2), zs, [46, 46, 46], 77, 1, 15);

@@ -105,13 +105,22 @@ export function smearedGaussian(x: number, sigma: number, w: number): number {
 
 // ------------------------------------------------------------------ lattice tables over a box
 
+/** Largest lattice table (values) a box tabulates: 4M doubles = 32 MB; bigger boxes hash per sample. */
+const MAX_TABLE = 1 << 22;
+
 /**
  * Value noise (as `valueNoise`, bit for bit) tabulated over the voxel centres of a box: the
  * lattice values are hashed once per box, and each axis keeps per-voxel lattice offsets and
  * smoothstep weights, so a sample is 8 loads and 7 lerps.
  */
 export class NoiseTable {
-  private readonly v: Float64Array;
+  /** Lattice values; null when the box would need more than MAX_TABLE of them (then hashed per sample). */
+  private readonly v: Float64Array | null;
+  private readonly xs: Float64Array;
+  private readonly ys: Float64Array;
+  private readonly zs: Float64Array;
+  private readonly cell: number;
+  private readonly key: number;
   private readonly ix: Int32Array;
   private readonly iy: Int32Array;
   private readonly iz: Int32Array;
@@ -150,6 +159,15 @@ export class NoiseTable {
     this.tz = tz;
     this.sy = nx;
     this.sz = nx * ny;
+    this.xs = xs;
+    this.ys = ys;
+    this.zs = zs;
+    this.cell = cell;
+    this.key = key;
+    if (nx * ny * nz > MAX_TABLE) {
+      this.v = null;
+      return;
+    }
     const v = new Float64Array(nx * ny * nz);
     let o = 0;
     for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) v[o++] = hash4(x0 + x, y0 + y, z0 + z, key);
@@ -159,6 +177,7 @@ export class NoiseTable {
   /** The noise at voxel (xi, yi, zi) of the box (indices from the box's corner). */
   at(xi: number, yi: number, zi: number): number {
     const v = this.v;
+    if (v === null) return valueNoise(this.xs[xi], this.ys[yi], this.zs[zi], this.cell, this.key);
     const sy = this.sy;
     const sz = this.sz;
     const i = this.ix[xi] + sy * this.iy[yi] + sz * this.iz[zi];

@@ -92,6 +92,29 @@ describe('agglomerate --block', () => {
   }, 60_000);
 });
 
+describe('anisotropic stacks', () => {
+  it('supervoxels per section and the lower cut by default; --3d and --threshold override', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [32, 32, 6];
+    const bLayer = path.join(dir, 'b');
+    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [4, 4, 40], chunkSize: [32, 32, 6] }));
+    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 6, 4), { voxelSize: [4, 4, 40] }));
+    const s2 = await wiring('supervoxels', '--boundaries', bLayer, path.join(dir, 'sv2'));
+    expect(s2.params.twoD).toBe(true);
+    const s3 = await wiring('supervoxels', '--boundaries', bLayer, '--3d', path.join(dir, 'sv3'));
+    expect(s3.params.twoD).toBe(false);
+    await expect(wiring('supervoxels', '--boundaries', bLayer, '--2d', '--3d', path.join(dir, 'x'))).rejects.toThrow(/--2d and --3d/);
+    const seg = await wiring('segment', '--boundaries', bLayer, path.join(dir, 'seg'));
+    expect(seg.threshold).toBe(0.55);
+    expect(seg.supervoxels).toBe(s2.supervoxels);
+    expect((await wiring('segment', '--boundaries', bLayer, '--3d', path.join(dir, 'seg3'))).threshold).toBe(0.7);
+    const a = await wiring('segment', '--boundaries', bLayer, '--threshold', 'auto', path.join(dir, 'sega'));
+    expect(a.threshold).toBeGreaterThanOrEqual(0.3);
+    expect(a.threshold).toBeLessThanOrEqual(0.9);
+    await expect(wiring('segment', '--boundaries', bLayer, '--method', 'quantile', '--threshold', 'auto', path.join(dir, 'y'))).rejects.toThrow(/auto/);
+  }, 60_000);
+});
+
 describeData('gala-medulla', 'segment commands on gala-medulla', () => {
   const d = (f: string) => `${dataPath('gala-medulla', f)}#stack`;
   it('segment, evaluate, train-agglomeration and agglomerate --model', async () => {

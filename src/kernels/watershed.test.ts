@@ -118,12 +118,15 @@ describe('seeded watershed', () => {
       for (let k = 0; k < Math.max(2, n >> 6); k++) seeds[Math.floor(r() * n)] = k + 1;
       const mask = new Uint8Array(n).map(() => (r() < 0.85 ? 1 : 0));
       for (const v of [vol, coarse])
-        for (const opts of [{}, { twoD: true }, { levels: 16 }, { levels: 2 }, { mask }, { mask, twoD: true }, { ties: 'fifo' as const }, { ties: 'fifo' as const, mask }]) {
+        for (const opts of [{}, { twoD: true }, { levels: 16 }, { levels: 2 }, { mask }, { mask, twoD: true }, { ties: 'fifo' as const }, { ties: 'fifo' as const, mask }, { ties: 'any' as const }, { ties: 'any' as const, twoD: true }, { ties: 'any' as const, levels: 2 }, { ties: 'any' as const, mask }]) {
           const labels = seededWatershed(v, shape, seeds, opts);
           expect(watershedErrors(v, shape, seeds, labels, opts)).toEqual([]);
         }
+      // 'auto': the exact order for quantised values, the scan flood for continuous ones
+      expect(Array.from(seededWatershed(coarse, shape, seeds))).toEqual(Array.from(seededWatershed(coarse, shape, seeds, { ties: 'fifo' })));
+      if (n > 1000) expect(Array.from(seededWatershed(vol, shape, seeds))).toEqual(Array.from(seededWatershed(vol, shape, seeds, { ties: 'any' })));
       // scan flood vs skimage's exact order: differences only at ties (none with continuous values)
-      const scan = seededWatershed(vol, shape, seeds);
+      const scan = seededWatershed(vol, shape, seeds, { ties: 'any' });
       const fifo = seededWatershed(vol, shape, seeds, { ties: 'fifo' });
       let same = 0;
       for (let i = 0; i < n; i++) if (scan[i] === fifo[i]) same++;

@@ -155,6 +155,18 @@ describe('pair table', () => {
       const chem = await typeMatrix(store, { measure: 'count', untyped: '?', synapseType: 'chemical' });
       expect(chem.values.flat().reduce((x, y) => x + y, 0)).toBe(0); // the edge list had no type column
 
+      // exported and re-imported as a table file: the other store's pair table follows
+      const pq = path.join(dir, 'synapses.parquet');
+      await store.exportParquet('synapses', pq);
+      const other = await ConnectomeStore.open(path.join(dir, 'other.duckdb'));
+      try {
+        await other.importTable('synapses', pq);
+        expect(await other.pairTableRef()).toBe(PAIR_TABLE);
+        expect(asMap(await connectionColumns(other))).toEqual(want);
+      } finally {
+        await other.close();
+      }
+
       // a version keeps its pair table; later inserts change only the live one
       const v = await store.materialize();
       expect(await store.pairTableRef(v.version)).toBe(`${PAIR_TABLE}_v${v.version}`);

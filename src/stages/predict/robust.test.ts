@@ -125,6 +125,20 @@ describe('pixel classifier on unfamiliar data', () => {
     expect(s.report.samplesPerClass).toEqual([n2, n9]);
   }, 30000);
 
+  it('boundaries from a segmentation: exact classes in 2-D and 3-D, id 0 as boundary or unlabelled', () => {
+    const row = Volume.from('uint32', [4, 1, 1], Uint32Array.of(1, 1, 2, 2));
+    expect(Array.from(classesFromSegmentation(row, 2))).toEqual([0, 1, 1, 0]);
+    expect(Array.from(classesFromSegmentation(row, 2, { width: 2 }))).toEqual([1, 1, 1, 1]);
+    const zero = Volume.from('uint32', [3, 1, 1], Uint32Array.of(1, 0, 2));
+    expect(Array.from(classesFromSegmentation(zero, 2))).toEqual([1, 1, 1]);
+    expect(Array.from(classesFromSegmentation(zero, 2, { zeroIs: 'unlabelled' }))).toEqual([0, -1, 0]);
+    const col = Volume.from('uint32', [1, 1, 2], Uint32Array.of(1, 2));
+    expect(Array.from(classesFromSegmentation(col, 3))).toEqual([1, 1]);
+    expect(Array.from(classesFromSegmentation(col, 2))).toEqual([0, 0]);
+    const yy = Volume.from('uint32', [1, 2, 1], Uint32Array.of(1, 2));
+    expect(Array.from(classesFromSegmentation(yy, 2))).toEqual([1, 1]);
+  });
+
   it('voxel-size mismatch is an error unless allowed; NaN raw names the voxel; intensity checks', async () => {
     const { model } = await trainPixelClassifier(memorySource(raw), memorySource(seg), { target: 'gt', ...small });
     const other = Volume.from('uint8', raw.shape, raw.data, { voxelSize: [8, 8, 8] });

@@ -123,8 +123,9 @@ export function classesFromSegmentation(
   const d = seg.data as ArrayLike<number | bigint>;
   const zero = seg.dtype === 'uint64' ? 0n : 0;
   const cls = new Int16Array(n);
-  const strides = dims === 3 ? [1, sx, sx * sy] : [1, sx];
+  const strides = [1, sx, sx * sy];
   const sizes = [sx, sy, sz];
+  const nAxes = dims === 3 ? 3 : 2;
   for (let z = 0, i = 0; z < sz; z++) {
     for (let y = 0; y < sy; y++) {
       for (let x = 0; x < sx; x++, i++) {
@@ -133,16 +134,17 @@ export function classesFromSegmentation(
           cls[i] = zeroBoundary ? 1 : -1;
           continue;
         }
-        const pos = [x, y, z];
         let b = 0;
-        for (let a = 0; a < strides.length && !b; a++) {
+        for (let a = 0; a < nAxes && !b; a++) {
+          const p = a === 0 ? x : a === 1 ? y : z;
+          const st = strides[a], size = sizes[a];
           for (let k = 1; k <= width && !b; k++) {
-            if (pos[a] - k >= 0) {
-              const u = d[i - k * strides[a]];
+            if (p - k >= 0) {
+              const u = d[i - k * st];
               if (u !== v && (u !== zero || zeroBoundary)) b = 1;
             }
-            if (pos[a] + k < sizes[a]) {
-              const u = d[i + k * strides[a]];
+            if (p + k < size) {
+              const u = d[i + k * st];
               if (u !== v && (u !== zero || zeroBoundary)) b = 1;
             }
           }

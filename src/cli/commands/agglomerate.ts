@@ -5,7 +5,7 @@ import { UsageError } from '../../core/errors.js';
 import { boxEquals } from '../../core/box.js';
 import { Forest } from '../../ml/forest.js';
 import { relabel } from '../../stages/segment/agglomerate.js';
-import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segment/io.js';
+import { carriedThreshold, readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segment/io.js';
 import { type AgglomerationMethod, type AgglomerationParams, boundaryMaps, computeAgglomeration, denseSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
@@ -20,7 +20,7 @@ import { chunkForBlock } from '../../stages/segment/tasks.js';
 
 export function addAgglomerationOptions(cmd: Command): Command {
   return cmd
-    .option('--threshold <t>', 'merge while the score is <= t (default: mean 0.7, quantile 0.8, learned 0.5, mutex bias 0.8; on anisotropic stacks, z > 2 x/y: mean 0.55, quantile 0.6, mutex 0.6); "auto" (mean): calibrated from the contact scores')
+    .option('--threshold <t>', 'merge while the score is <= t (default: the boundary layer\'s info "wiring": {"segment_threshold"} if any, else mean 0.7, quantile 0.8, learned 0.5, mutex bias 0.8; on anisotropic stacks, z > 2 x/y: mean 0.55, quantile 0.6, mutex 0.6); "auto" (mean): calibrated from the contact scores')
     .option('--model <file>', 'learned agglomeration with a model from `wiring train-agglomeration`')
     .option('--method <m>', 'mean (default), quantile, mutex or learned (implied by --model)')
     .option('--quantile <q>', 'quantile method: which quantile of the contact boundary values (default 0.5)');
@@ -38,7 +38,9 @@ export async function agglomerationParams(opts: Record<string, string | boolean 
     forest = Forest.fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), String(opts.model));
     if (forest.meta.kind !== 'wiring-agglomeration') throw new UsageError(`--model ${opts.model}: not an agglomeration model (made by wiring train-agglomeration)`);
   }
-  const threshold = opts.threshold === 'auto' ? 'auto' as const : parseNumberOption(opts.threshold, '--threshold');
+  let threshold: number | 'auto' | undefined = opts.threshold === 'auto' ? 'auto' as const : parseNumberOption(opts.threshold, '--threshold');
+  // no --threshold: a cut carried by the boundary layer (info "wiring": {"segment_threshold"}) wins over the defaults
+  if (threshold === undefined && method === 'mean' && typeof opts.boundaries === 'string') threshold = carriedThreshold(opts.boundaries);
   if (threshold === 'auto' && method !== 'mean') throw new UsageError(`--threshold auto is for the mean method, not ${method}`);
   const quantile = parseNumberOption(opts.quantile, '--quantile', { min: 0, max: 1 });
   if (method === 'mutex' && typeof threshold === 'number' && !(threshold > 0 && threshold < 1)) throw new UsageError('--threshold: the mutex bias must be between 0 and 1');

@@ -1,5 +1,5 @@
 // The segment commands end to end, in process: supervoxels, agglomerate, segment, train-agglomeration, evaluate.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { dataPath, describeData, tempDir } from '../../../test/data.js';
@@ -112,6 +112,15 @@ describe('anisotropic stacks', () => {
     expect(a.threshold).toBeGreaterThanOrEqual(0.3);
     expect(a.threshold).toBeLessThanOrEqual(0.9);
     await expect(wiring('segment', '--boundaries', bLayer, '--method', 'quantile', '--threshold', 'auto', path.join(dir, 'y'))).rejects.toThrow(/auto/);
+    // a cut carried by the boundary layer's info wins over the default, --threshold over both
+    const infoFile = path.join(bLayer, 'info');
+    const info = JSON.parse(readFileSync(infoFile, 'utf8'));
+    writeFileSync(infoFile, JSON.stringify({ ...info, wiring: { segment_threshold: 0.42 } }));
+    expect((await wiring('segment', '--boundaries', bLayer, path.join(dir, 'c1'))).threshold).toBe(0.42);
+    expect((await wiring('agglomerate', '--supervoxels', path.join(dir, 'sv2'), '--boundaries', bLayer, path.join(dir, 'c2'))).threshold).toBe(0.42);
+    expect((await wiring('segment', '--boundaries', bLayer, '--threshold', '0.6', path.join(dir, 'c3'))).threshold).toBe(0.6);
+    writeFileSync(infoFile, JSON.stringify({ ...info, wiring: { segment_threshold: 'high' } }));
+    await expect(wiring('segment', '--boundaries', bLayer, path.join(dir, 'c4'))).rejects.toThrow(/segment_threshold/);
   }, 60_000);
 });
 

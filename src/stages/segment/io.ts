@@ -5,7 +5,10 @@
 import { boxFromShape, type Vec3 } from '../../core/box.js';
 import { writeJsonAtomic } from '../../core/atomic.js';
 import { Volume } from '../../core/volume.js';
-import { openSource } from '../../formats/open.js';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { FormatError } from '../../core/errors.js';
+import { localPath, openSource, splitChannel } from '../../formats/open.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import type { VolumeSource } from '../../formats/source.js';
 
@@ -48,3 +51,27 @@ export async function writeSegmentation(
 }
 
 export { writeJsonAtomic };
+
+/**
+ * A mean-agglomeration cut carried by the boundary map: a precomputed layer whose `info` has
+ * `"wiring": {"segment_threshold": T}` (0 < T < 1), e.g. written by `wiring predict` from a cut the
+ * pixel model chose on its training volume. Undefined when the source is not such a layer or has
+ * no such field; a malformed field is a FormatError naming the file.
+ */
+export function carriedThreshold(spec: string): number | undefined {
+  const local = localPath(splitChannel(spec).spec);
+  if (local === undefined || local.includes('#')) return undefined;
+  const file = path.join(local, 'info');
+  if (!existsSync(file)) return undefined;
+  let info: unknown;
+  try {
+    info = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined; // not JSON: not a precomputed layer; openSource reports the real problem
+  }
+  const w = (info as { wiring?: { segment_threshold?: unknown } } | null)?.wiring;
+  if (w === undefined || w === null || w.segment_threshold === undefined) return undefined;
+  const t = w.segment_threshold;
+  if (typeof t !== 'number' || !(t > 0 && t < 1)) throw new FormatError(`wiring.segment_threshold must be a number between 0 and 1, got ${JSON.stringify(t)}`, file);
+  return t;
+}

@@ -122,6 +122,13 @@ describe('seeded watershed', () => {
           const labels = seededWatershed(v, shape, seeds, opts);
           expect(watershedErrors(v, shape, seeds, labels, opts)).toEqual([]);
         }
+      // the inlined FIFO flood (no mask) and the generic one (all-ones mask): same order, same labels
+      const ones = new Uint8Array(n).fill(1);
+      for (const v of [vol, coarse])
+        for (const opts of [{}, { twoD: true }, { levels: 16 }]) {
+          const fast = seededWatershed(v, shape, seeds, { ...opts, ties: 'fifo' });
+          expect(Array.from(fast)).toEqual(Array.from(seededWatershed(v, shape, seeds, { ...opts, ties: 'fifo', mask: ones })));
+        }
       // 'auto': the exact order for quantised values, the scan flood for continuous ones
       expect(Array.from(seededWatershed(coarse, shape, seeds))).toEqual(Array.from(seededWatershed(coarse, shape, seeds, { ties: 'fifo' })));
       if (n > 1000) expect(Array.from(seededWatershed(vol, shape, seeds))).toEqual(Array.from(seededWatershed(vol, shape, seeds, { ties: 'any' })));

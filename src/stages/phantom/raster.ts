@@ -30,7 +30,9 @@ export const LOOK = {
   psdDepth: 45,
   psdGrey: 6,
   cytoplasm: 166,
-  /** Amplitude of the per-voxel stain grain (uniform, grey levels). */
+  /** Amplitudes of the cytoplasm's value noise at 110 nm and 14 nm, and of the per-voxel stain grain (grey levels). */
+  coarseTexture: 30,
+  fineTexture: 110,
   grain: 90,
   vesicleLattice: 46,
   vesicleRadius: 19,
@@ -712,7 +714,7 @@ class Textures {
     const fine = this.fine.at(x, y, z);
     // stain grain: white noise per voxel (from its global position), softened by the imaging blur
     const grain = hash4(x + this.x0, y + this.y0, z + this.z0, this.key) - 0.5;
-    let v = L.cytoplasm + 30 * (this.coarse.at(x, y, z) - 0.5) + 64 * (fine - 0.5) + L.grain * grain;
+    let v = L.cytoplasm + L.coarseTexture * (this.coarse.at(x, y, z) - 0.5) + L.fineTexture * (fine - 0.5) + L.grain * grain;
     if (comp === 1) v -= 12;
     else if (comp === 2) v += 4;
     else if (comp === 4) v -= 5;

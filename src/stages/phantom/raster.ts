@@ -30,7 +30,7 @@ export const LOOK = {
   psdDepth: 45,
   psdGrey: 6,
   cytoplasm: 166,
-  /** Amplitudes of the cytoplasm's value noise at 110 nm and 14 nm, and of the per-voxel stain grain (grey levels). */
+  /** Amplitudes of the cytoplasm's value noise at 110 nm and 14 nm, and of the per-voxel stain grain at 4 nm pixels (grey levels). */
   coarseTexture: 30,
   fineTexture: 110,
   grain: 90,
@@ -396,7 +396,7 @@ export function rasterize(m: PhantomModel, box: Box, withRaw: boolean): RasterFi
 
   // textures (hashed lattices tabulated over this box)
   let tex: Textures | undefined;
-  if (raw) tex = new Textures(xs, ys, zs, seed, vz, box.min[0], box.min[1], box.min[2]);
+  if (raw) tex = new Textures(xs, ys, zs, seed, vz, box.min[0], box.min[1], box.min[2], Math.sqrt(vx * vy));
 
   // per-tile survivors
   let surv = new Int32Array(64);
@@ -666,10 +666,16 @@ class Textures {
   private readonly y0: number;
   private readonly z0: number;
   private readonly key: number;
+  private readonly grainAmp: number;
 
-  /** x0, y0, z0: the box's first voxel (global voxel coordinates). */
-  constructor(xs: Float64Array, ys: Float64Array, zs: Float64Array, seed: number, vz: number, x0: number, y0: number, z0: number) {
+  /**
+   * x0, y0, z0: the box's first voxel (global voxel coordinates); vxy: the in-plane pixel area's
+   * side (nm). The grain is a pixel's average of nm-scale stain grain, so its amplitude falls
+   * with the pixel's side (LOOK.grain at 4 nm).
+   */
+  constructor(xs: Float64Array, ys: Float64Array, zs: Float64Array, seed: number, vz: number, x0: number, y0: number, z0: number, vxy: number) {
     const slab = vz / 2;
+    this.grainAmp = LOOK.grain * Math.min(1.5, 4 / vxy);
     this.x0 = x0;
     this.y0 = y0;
     this.z0 = z0;
@@ -714,7 +720,7 @@ class Textures {
     const fine = this.fine.at(x, y, z);
     // stain grain: white noise per voxel (from its global position), softened by the imaging blur
     const grain = hash4(x + this.x0, y + this.y0, z + this.z0, this.key) - 0.5;
-    let v = L.cytoplasm + L.coarseTexture * (this.coarse.at(x, y, z) - 0.5) + L.fineTexture * (fine - 0.5) + L.grain * grain;
+    let v = L.cytoplasm + L.coarseTexture * (this.coarse.at(x, y, z) - 0.5) + L.fineTexture * (fine - 0.5) + this.grainAmp * grain;
     if (comp === 1) v -= 12;
     else if (comp === 2) v += 4;
     else if (comp === 4) v -= 5;

@@ -1,3 +1,4 @@
+import { zorder3LessThan } from 'neuroglancer/unstable/util/zorder.js';
 import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../core/box.js';
 import { decodeManifest, decodeMultiresFragments, encodeMultiresOctree, zorderLess } from '../../formats/mesh/precomputed.js';
@@ -48,6 +49,33 @@ async function roundTrip(mesh: Mesh, chunkShape: Vec3, gridOrigin: Vec3) {
   expect(m.chunkShape).toEqual(chunkShape);
   expect(m.lodScales).toEqual(tree.lodScales);
   expect(m.lodScales.map((s, k) => s / 8 / 2 ** k)).toEqual(m.lodScales.map(() => 1));
+  // Neuroglancer's own octree construction (mesh/backend.js, as its precomputed source runs it on
+  // a manifest): rows [x, y, z, childBegin, childEnd | emptyBit] per lod, children assigned to parents
+  const ng = (await import('neuroglancer/unstable/mesh/backend.js')) as unknown as {
+    computeOctreeChildOffsets(octree: Uint32Array, childStart: number, childEnd: number, parentEnd: number): void;
+  };
+  const nFrag = m.fragments.reduce((a, f) => a + f.positions.length, 0);
+  const octree = new Uint32Array(5 * nFrag);
+  let row = 0;
+  let prior = 0;
+  for (let lod = 0; lod < m.fragments.length; lod++) {
+    const start = row;
+    for (const p of m.fragments[lod].positions) octree.set([p[0], p[1], p[2], 0, 0], 5 * row++);
+    if (lod > 0) {
+      ng.computeOctreeChildOffsets(octree, prior, start, row);
+      // every child row belongs to exactly one parent, whose position is the child's >> 1
+      const owner = new Int32Array(start - prior).fill(-1);
+      for (let r = start; r < row; r++) {
+        for (let c = octree[5 * r + 3]; c < (octree[5 * r + 4] & 0x7fffffff); c++) {
+          expect(owner[c - prior]).toBe(-1);
+          owner[c - prior] = r;
+          for (let k = 0; k < 3; k++) expect(octree[5 * c + k] >>> 1).toBe(octree[5 * r + k]);
+        }
+      }
+      expect(Array.from(owner).every((o) => o >= 0), `lod ${lod - 1}: every fragment has its parent`).toBe(true);
+    }
+    prior = start;
+  }
   // sizes add up to the data file (checked while decoding), one fragment per node
   const lods = [];
   for (let lod = 0; lod < m.lodScales.length; lod++) {
@@ -55,7 +83,10 @@ async function roundTrip(mesh: Mesh, chunkShape: Vec3, gridOrigin: Vec3) {
     expect(frags.length).toBe(tree.lods[lod].length);
     const pos = m.fragments[lod].positions;
     // Z-curve order, no duplicates
-    for (let i = 1; i < pos.length; i++) expect(zorderLess(pos[i - 1], pos[i]), `lod ${lod} z-order at ${i}`).toBe(true);
+    for (let i = 1; i < pos.length; i++) {
+      expect(zorderLess(pos[i - 1], pos[i]), `lod ${lod} z-order at ${i}`).toBe(true);
+      expect(zorder3LessThan(pos[i - 1][0], pos[i - 1][1], pos[i - 1][2], pos[i][0], pos[i][1], pos[i][2]), `lod ${lod} Neuroglancer z-order at ${i}`).toBe(true);
+    }
     // every decoded vertex lies in its fragment's cell
     const cell = chunkShape.map((c) => c * 2 ** lod);
     let lo = Infinity, hi = -Infinity;

@@ -4,6 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { CLEFT_MIN_SIZES, CLEFT_THRESHOLDS, CUTS } from '../src/cli/commands/demo.js';
 import { REPO_ROOT, tempDir } from './data.js';
 
 const exec = promisify(execFile);
@@ -12,8 +13,14 @@ const BIN = path.join(REPO_ROOT, 'bin', 'wiring.js');
 describe('wiring demo', () => {
   it('runs the whole pipeline on a small phantom and reports scores', async () => {
     const out = path.join(await tempDir('wiring-demo-'), 'demo');
-    const { stdout } = await exec(process.execPath, [BIN, 'demo', '--no-serve', '--size', '96,96,24', '--trees', '12', '--samples', '20000', '--out', out, '--json'], { maxBuffer: 1 << 26 });
+    const { stdout } = await exec(process.execPath, [BIN, 'demo', '--no-serve', '--size', '96,96,24', '--train-size', '96,96,24', '--trees', '12', '--samples', '20000', '--out', out, '--json'], { maxBuffer: 1 << 26 });
     const r = JSON.parse(stdout);
+    // thresholds come from the training/validation phantoms (other seeds), from the lists tried there
+    expect(CUTS).toContain(r.chosen.agglomeration_threshold);
+    expect(CLEFT_THRESHOLDS).toContain(r.chosen.cleft_threshold);
+    expect(CLEFT_MIN_SIZES).toContain(r.chosen.cleft_min_size);
+    expect(r.chosen.validation_voi.threshold).toBe(r.chosen.agglomeration_threshold);
+    expect(r.counts.true_cells).toBeGreaterThan(0);
     for (const k of ['voi_split', 'voi_merge', 'arand']) {
       expect(Number.isFinite(r.scores[k]), k).toBe(true);
       expect(r.scores[k]).toBeGreaterThanOrEqual(0);
@@ -28,7 +35,7 @@ describe('wiring demo', () => {
     const rows = JSON.parse(cells);
     expect(rows.length).toBeGreaterThan(0);
     expect(typeof (rows[0].pt_root_id ?? rows.rows?.[0]?.[0])).toBe('string');
-  });
+  }, 600_000);
 });
 
 describe('wiring run', () => {

@@ -5,15 +5,19 @@ import { WiringError } from '../core/errors.js';
 /**
  * A pipeline is a list of `wiring` commands run one after another, each in its own process
  * with --json, so every stage stays the same command a user can run by hand (and resume by
- * hand) and a failing stage names itself. Used by `wiring demo` and `wiring run`.
+ * hand) and a failing stage names itself. A step may instead be a function run in this process
+ * when it only combines earlier results (the demo's choice of a threshold on its validation
+ * volume). Used by `wiring demo` and `wiring run`.
  */
 export interface PipelineStep {
   /** Short name shown in progress lines and used as the key of the results. */
   name: string;
   /** What this step does, for the progress line. */
   title: string;
-  /** Arguments after `wiring` (--json is added). */
-  args: string[] | ((results: Record<string, any>) => string[]);
+  /** Arguments after `wiring` (--json is added)... */
+  args?: string[] | ((results: Record<string, any>) => string[]);
+  /** ...or, for a step that only combines earlier results (e.g. picks a parameter), a function run in this process. */
+  run?: (results: Record<string, any>) => Promise<unknown>;
 }
 
 const BIN = fileURLToPath(new URL('../../bin/wiring.js', import.meta.url));
@@ -53,12 +57,13 @@ export async function runPipeline(steps: PipelineStep[], opts: { quiet?: boolean
   };
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i];
+    if (!step.args === !step.run) throw new WiringError(`pipeline step ${step.name}: give exactly one of args or run`);
     const args = typeof step.args === 'function' ? step.args(results) : step.args;
     log(`[${i + 1}/${steps.length}] ${step.title} ...`);
     const t0 = Date.now();
     const tick = opts.quiet || !process.stderr.isTTY ? undefined : setInterval(() => log('.'), 5000);
     try {
-      results[step.name] = await runWiring(args);
+      results[step.name] = step.run ? await step.run(results) : await runWiring(args!);
     } finally {
       if (tick) clearInterval(tick);
     }

@@ -1,9 +1,16 @@
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { type Vec3, parseVec3 } from '../../core/box.js';
-import { UsageError } from '../../core/errors.js';
+import { type Vec3, boxEquals, parseVec3 } from '../../core/box.js';
+import { FormatError, UsageError } from '../../core/errors.js';
+import type { LabelArray } from '../../kernels/components.js';
+import { evaluateSegmentation } from '../../metrics/segmentation.js';
+import { type MergeTree, cutTree, relabel } from '../../stages/segment/agglomerate.js';
+import { readWhole, writeSegmentation } from '../../stages/segment/io.js';
+import { denseSupervoxels } from '../../stages/segment/pipeline.js';
+import { type SweepResult, type SweepVolume, sweepSynapseParams } from '../../stages/synapses/tune.js';
+import { partnerScorer, partnersOf } from './synapses.js';
 import { CLASS } from '../../stages/classes/classes.js';
 import { emit } from '../output.js';
 import { type PipelineStep, runPipeline } from '../pipeline.js';
@@ -17,48 +24,178 @@ export function classChannel(train: { classes?: unknown[]; labelValues?: unknown
   return c;
 }
 
+/** Size of the training and of the validation phantom, voxels. */
+export const DEFAULT_TRAIN_SIZE: Vec3 = [160, 160, 48];
+/** Agglomeration cuts tried on the validation volume. */
+export const CUTS = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
+/** Cleft thresholds and size filters tried on the validation volume. */
+export const CLEFT_THRESHOLDS = [0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+export const CLEFT_MIN_SIZES = [5, 10, 20, 40, 80, 160];
+
+export interface CutRow {
+  threshold: number;
+  segments: number;
+  voi_split: number;
+  voi_merge: number;
+  arand: number;
+}
+
 /**
- * The demo's pipeline, from nothing to a scored, browsable connectome:
- * a small training phantom and a test phantom (different seeds) -> class labels from the
- * training phantom's ground truth -> a pixel classifier -> on the test volume: predict,
- * segment, synapses, cells, meshes, skeletons -> scores against the test phantom's truth.
- * The test phantom's raw is imported into a fresh dataset, as a user's volume would be.
+ * Choose where to cut a segmentation's merge tree (merge_tree.json next to `segLayer`, as
+ * `wiring segment`/`agglomerate` write it) against ground truth: the cut with the least VOI
+ * (split + merge; ties: lower adapted Rand error). Meant for a validation volume, never for
+ * the volume being scored. With `writeTo`, the segmentation at the chosen cut is written there.
  */
-export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number, opts: { trees: number; samples: number }): PipelineStep[] {
+export async function chooseCut(segLayer: string, gtSpec: string, cuts: number[], writeTo?: string): Promise<{ threshold: number; rows: CutRow[] }> {
+  const file = path.join(segLayer, 'merge_tree.json');
+  const tree = JSON.parse(await readFile(file, 'utf8'));
+  const svSpec = tree.supervoxels_layer ?? tree.supervoxels_source;
+  if (typeof svSpec !== 'string' || !Array.isArray(tree.merges)) throw new FormatError('expected a wiring merge tree with "merges" and "supervoxels_layer" (or "supervoxels_source")', file);
+  const [{ vol: svVol }, { vol: gtVol }] = await Promise.all([readWhole(svSpec), readWhole(gtSpec)]);
+  if (!boxEquals(svVol.box, gtVol.box)) throw new UsageError(`${gtSpec} covers [${gtVol.box.min}]..[${gtVol.box.max}], the supervoxels ${svSpec} [${svVol.box.min}]..[${svVol.box.max}]`);
+  const sv = denseSupervoxels(svVol);
+  const dense = new Map<string, number>();
+  for (let l = 1; l < sv.ids.length; l++) dense.set(sv.ids[l].toString(), l);
+  const m = tree.merges.length;
+  const mt: MergeTree = { nNodes: sv.count, a: new Uint32Array(m), b: new Uint32Array(m), score: new Float64Array(m), count: m };
+  tree.merges.forEach((r: [string, string, number], k: number) => {
+    const a = dense.get(String(r[0]));
+    const b = dense.get(String(r[1]));
+    if (a === undefined || b === undefined || typeof r[2] !== 'number') throw new FormatError(`merge ${k}: expected [supervoxel id, supervoxel id, score] with ids present in ${svSpec}`, file);
+    mt.a[k] = a;
+    mt.b[k] = b;
+    mt.score[k] = r[2];
+  });
+  const seg = new Uint32Array(sv.labels.length);
+  const rows: CutRow[] = [];
+  let best = -1;
+  for (const t of cuts) {
+    const { map, count } = cutTree(mt, t);
+    relabel(sv.labels, map, seg);
+    const sc = evaluateSegmentation(seg, gtVol.data as LabelArray);
+    rows.push({ threshold: t, segments: count, voi_split: sc.voi_split, voi_merge: sc.voi_merge, arand: sc.arand });
+    const r = rows[rows.length - 1];
+    const b = rows[best];
+    if (best < 0 || r.voi_split + r.voi_merge < b.voi_split + b.voi_merge - 1e-12 || (Math.abs(r.voi_split + r.voi_merge - (b.voi_split + b.voi_merge)) <= 1e-12 && r.arand < b.arand)) best = rows.length - 1;
+  }
+  const threshold = rows[best].threshold;
+  if (writeTo) {
+    relabel(sv.labels, cutTree(mt, threshold).map, seg);
+    await writeSegmentation(writeTo, seg, { shape: svVol.shape, offset: svVol.box.min, voxelSize: svVol.voxelSize }, { overwrite: true });
+  }
+  return { threshold, rows };
+}
+
+/** `wiring synapses` defaults, so that the parameters chosen here are the ones used there. */
+const SYNAPSE_DEFAULTS = { threshold: 0.5, minSize: 10, vesicleThreshold: 0.5, partnerVoxels: 3, maxDistance: 400 };
+
+/**
+ * Choose the cleft threshold and size filter on phantoms with ground truth (never the scored
+ * one): cleft and vesicle maps predicted on each, partners on its true segmentation (so the
+ * choice is about the cleft map, not the segmentation), tp/fp/fn pooled over the phantoms, best
+ * partner F-score. Without a single true synapse found, the `wiring synapses` defaults.
+ */
+export async function chooseCleftParams(phantoms: string[], channel: (phantom: string, cls: number) => string, voxelSize: Vec3): Promise<{ threshold: number; min_size: number; sweep: SweepResult }> {
+  const volumes: SweepVolume[] = [];
+  for (const ph of phantoms) {
+    const [{ vol: clefts }, { vol: vesicles }, { vol: neurons }] = await Promise.all([readWhole(channel(ph, CLASS.cleft)), readWhole(channel(ph, CLASS.vesicle)), readWhole(path.join(ph, 'neurons'))]);
+    const gt = await partnersOf(path.join(ph, 'connectome.duckdb'));
+    volumes.push({
+      inputs: { clefts, vesicles, segmentation: neurons },
+      params: { threshold: 0, minSize: 1, vesicleThreshold: SYNAPSE_DEFAULTS.vesicleThreshold, partnerRadius: SYNAPSE_DEFAULTS.partnerVoxels * voxelSize[0], voxelSize: neurons.voxelSize, bounds: neurons.box },
+      score: partnerScorer(gt, neurons, SYNAPSE_DEFAULTS.maxDistance),
+    });
+  }
+  const sweep = sweepSynapseParams(volumes, { thresholds: CLEFT_THRESHOLDS, minSizes: CLEFT_MIN_SIZES });
+  return { threshold: sweep.best?.threshold ?? SYNAPSE_DEFAULTS.threshold, min_size: sweep.best?.minSize ?? SYNAPSE_DEFAULTS.minSize, sweep };
+}
+
+/**
+ * The demo's pipeline, from nothing to a scored, browsable connectome. Three phantoms with
+ * different seeds: a training volume (seed + 1) that the classifiers learn from, a validation
+ * volume (seed + 2) on which every threshold is chosen, and the test volume (seed) that is only
+ * scored. No parameter is tuned on the test volume's ground truth.
+ *
+ *  - training: class labels -> a 5-class pixel forest (clefts, vesicles, mitochondria) and a
+ *    dedicated boundary forest (`train-pixels --gt`); the boundary forest's prediction of the
+ *    training volume -> 2-D supervoxels -> a learned agglomeration (`train-agglomeration`);
+ *  - validation: predict, segment with the learned agglomeration, cut the merge tree where VOI
+ *    against the validation truth is least; detect synapses on that segmentation and choose the
+ *    cleft threshold and size filter by partner F-score (`synapses --sweep-thresholds`);
+ *  - test: import the raw as a user's volume, predict, segment at the chosen cut, detect synapses
+ *    with the chosen threshold, cells, meshes, skeletons; score against the test truth.
+ */
+export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number, opts: { trees: number; samples: number; trainSize?: Vec3 }): PipelineStep[] {
   const train = path.join(out, 'train');
+  const val = path.join(out, 'validation');
   const truth = path.join(out, 'truth');
   const ds = path.join(out, 'dataset');
   const model = path.join(out, 'pixel-classifier.forest');
+  const bmodel = path.join(out, 'boundary-classifier.forest');
+  const amodel = path.join(out, 'agglomeration.forest');
   const probs = path.join(ds, 'probabilities');
+  const bprobs = path.join(ds, 'boundaries');
   const seg = path.join(ds, 'segmentation');
   const db = path.join(ds, 'connectome.duckdb');
-  // The training volume has a fixed size, large enough to hold every class (vesicles, clefts).
-  const trainSize = '128,128,32';
-  const ch = (r: Record<string, any>, cls: number) => `${probs}?channel=${classChannel(r.train, cls)}`;
+  // Training and validation volumes have their own size (not the test's), large enough to hold
+  // every class and enough synapses to choose the cleft threshold on.
+  const smallSize = (opts.trainSize ?? DEFAULT_TRAIN_SIZE).join(',');
+  const vsz = voxelSize.join(',');
+  const chOf = (r: Record<string, any>, layer: string, cls: number) => `${layer}?channel=${classChannel(r.train, cls)}`;
   // Organelle maps are optional for synapse detection: left out when the classifier lacks the class.
-  const optional = (r: Record<string, any>, flag: string, cls: number) => {
+  const optional = (r: Record<string, any>, layer: string, flag: string, cls: number) => {
     const values = (r.train.labelValues ?? r.train.classes ?? []).map(String);
-    return values.includes(String(cls)) ? [flag, ch(r, cls)] : [];
+    return values.includes(String(cls)) ? [flag, chOf(r, layer, cls)] : [];
   };
+  const forest = ['--trees', String(opts.trees), '--samples', String(opts.samples)];
+  // z is 3.75x coarser than x/y: supervoxels per section, joined across sections by the agglomeration
+  const segmentArgs = (boundaries: string, out: string, sv: string, extra: string[]) => ['segment', '--boundaries', boundaries, out, '--supervoxels-out', sv, '--2d', '--overwrite', ...extra];
+  const synapseArgs = (r: Record<string, any>, layer: string, dbFile: string, segLayer: string, svLayer: string, gt: string): string[] => [
+    'synapses', dbFile, '--clefts', chOf(r, layer, CLASS.cleft), ...optional(r, layer, '--vesicles', CLASS.vesicle), ...optional(r, layer, '--mitochondria', CLASS.mitochondrion),
+    '--segmentation', segLayer, '--supervoxels', svLayer, '--ground-truth', path.join(gt, 'connectome.duckdb'), '--gt-segmentation', path.join(gt, 'neurons'),
+  ];
   return [
-    { name: 'phantom_train', title: `training phantom ${trainSize} (seed ${seed + 1})`, args: ['phantom', train, '--size', trainSize, '--voxel-size', voxelSize.join(','), '--seed', String(seed + 1)] },
-    { name: 'phantom', title: `test phantom ${size.join(',')} at ${voxelSize.join(',')} nm (seed ${seed})`, args: ['phantom', truth, '--size', size.join(','), '--voxel-size', voxelSize.join(','), '--seed', String(seed)] },
+    { name: 'phantom_train', title: `training phantom ${smallSize} (seed ${seed + 1})`, args: ['phantom', train, '--size', smallSize, '--voxel-size', vsz, '--seed', String(seed + 1)] },
+    { name: 'phantom_val', title: `validation phantom ${smallSize} (seed ${seed + 2})`, args: ['phantom', val, '--size', smallSize, '--voxel-size', vsz, '--seed', String(seed + 2)] },
+    { name: 'phantom', title: `test phantom ${size.join(',')} at ${vsz} nm (seed ${seed})`, args: ['phantom', truth, '--size', size.join(','), '--voxel-size', vsz, '--seed', String(seed)] },
     {
       name: 'classes',
       title: 'training labels from the training phantom',
       args: ['classes', path.join(train, 'classes'), '--neurons', path.join(train, 'neurons'), '--clefts', path.join(train, 'clefts'), '--vesicles', path.join(train, 'vesicles'), '--mitochondria', path.join(train, 'mitochondria')],
     },
-    { name: 'train', title: 'train the pixel classifier', args: ['train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, '--trees', String(opts.trees), '--samples', String(opts.samples)] },
+    { name: 'train', title: 'train the pixel classifier (clefts, vesicles, mitochondria)', args: ['train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, ...forest] },
+    { name: 'train_boundary', title: 'train the boundary classifier', args: ['train-pixels', '--raw', path.join(train, 'raw'), '--gt', path.join(train, 'neurons'), '-o', bmodel, ...forest] },
+    { name: 'predict_train', title: 'boundaries of the training phantom', args: ['predict', '--raw', path.join(train, 'raw'), '--model', bmodel, path.join(train, 'boundaries'), '--dtype', 'uint8', '--overwrite'] },
+    { name: 'supervoxels_train', title: 'supervoxels of the training phantom', args: ['supervoxels', '--boundaries', path.join(train, 'boundaries'), path.join(train, 'supervoxels'), '--2d', '--overwrite'] },
+    {
+      name: 'train_agglomeration',
+      title: 'train the agglomeration',
+      args: ['train-agglomeration', '--supervoxels', path.join(train, 'supervoxels'), '--boundaries', path.join(train, 'boundaries'), '--gt', path.join(train, 'neurons'), '-o', amodel, '--trees', String(Math.max(16, opts.trees))],
+    },
+    { name: 'predict_val', title: 'predict the validation phantom', args: ['predict', '--raw', path.join(val, 'raw'), '--model', model, path.join(val, 'probabilities'), '--dtype', 'uint8', '--overwrite'] },
+    { name: 'predict_val_boundary', title: 'boundaries of the validation phantom', args: ['predict', '--raw', path.join(val, 'raw'), '--model', bmodel, path.join(val, 'boundaries'), '--dtype', 'uint8', '--overwrite'] },
+    { name: 'segment_val', title: 'segment the validation phantom', args: segmentArgs(path.join(val, 'boundaries'), path.join(val, 'segmentation'), path.join(val, 'supervoxels'), ['--model', amodel]) },
+    { name: 'cut', title: 'choose the agglomeration cut on the validation phantom', run: () => chooseCut(path.join(val, 'segmentation'), path.join(val, 'neurons'), CUTS) },
+    { name: 'predict_train', title: 'predict the training phantom (for the cleft threshold)', args: ['predict', '--raw', path.join(train, 'raw'), '--model', model, path.join(train, 'probabilities'), '--dtype', 'uint8', '--overwrite'] },
+    {
+      name: 'cleft_params',
+      title: 'choose the cleft threshold and size filter on the training + validation phantoms',
+      run: (r) => {
+        const values = (r.train.labelValues ?? r.train.classes ?? []).map(String);
+        // a classifier without cleft or vesicle classes (no synapse in the training phantom): the defaults
+        if (!values.includes(String(CLASS.cleft)) || !values.includes(String(CLASS.vesicle))) return Promise.resolve({ threshold: SYNAPSE_DEFAULTS.threshold, min_size: SYNAPSE_DEFAULTS.minSize, sweep: { rows: [], best: null } });
+        return chooseCleftParams([train, val], (ph, cls) => chOf(r, path.join(ph, 'probabilities'), cls), voxelSize);
+      },
+    },
     { name: 'import', title: 'import the test volume', args: ['import', path.join(truth, 'raw'), path.join(ds, 'raw')] },
-    { name: 'predict', title: 'predict boundaries, clefts, vesicles, mitochondria', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', model, probs, '--dtype', 'uint8'] },
-    // Threshold 0.5: the segment default (0.7, chosen on FIB-SEM maps) over-merges the phantom's
-    // classifier output (docs/SEGMENTATION.md).
-    { name: 'segment', title: 'supervoxels + agglomeration', args: (r) => ['segment', '--boundaries', ch(r, CLASS.boundary), seg, '--supervoxels-out', path.join(ds, 'supervoxels'), '--threshold', '0.5'] },
+    { name: 'predict', title: 'predict clefts, vesicles, mitochondria', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', model, probs, '--dtype', 'uint8'] },
+    { name: 'predict_boundary', title: 'predict boundaries', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', bmodel, bprobs, '--dtype', 'uint8'] },
+    { name: 'segment', title: 'supervoxels + learned agglomeration at the chosen cut', args: (r) => segmentArgs(bprobs, seg, path.join(ds, 'supervoxels'), ['--model', amodel, '--threshold', String(r.cut.threshold)]) },
     { name: 'evaluate', title: 'score the segmentation against the truth', args: ['evaluate', seg, path.join(truth, 'neurons')] },
     {
       name: 'synapses',
       title: 'detect synapses and organelles, score partners',
-      args: (r) => ['synapses', db, '--clefts', ch(r, CLASS.cleft), ...optional(r, '--vesicles', CLASS.vesicle), ...optional(r, '--mitochondria', CLASS.mitochondrion), '--segmentation', seg, '--supervoxels', path.join(ds, 'supervoxels'), '--ground-truth', path.join(truth, 'connectome.duckdb'), '--gt-segmentation', path.join(truth, 'neurons')],
+      args: (r) => [...synapseArgs(r, probs, db, seg, path.join(ds, 'supervoxels'), truth), '--threshold', String(r.cleft_params.threshold), '--min-size', String(r.cleft_params.min_size)],
     },
     { name: 'cells', title: 'cells table', args: ['cells', seg, db, '--replace'] },
     { name: 'mesh', title: 'meshes', args: ['mesh', seg] },
@@ -74,6 +211,7 @@ export function register(program: Command): Command {
     .option('--voxel-size <X,Y,Z>', 'voxel size in nm', '8,8,30')
     .option('--seed <n>', 'phantom seed', '1')
     .option('--out <dir>', 'output folder (replaced)', 'wiring-demo')
+    .option('--train-size <X,Y,Z>', 'size of the training and of the validation phantom', DEFAULT_TRAIN_SIZE.join(','))
     .option('--trees <n>', 'pixel classifier trees', '32')
     .option('--samples <n>', 'pixel classifier training voxels', '60000')
     .option('--port <p>', 'port to serve on (0 = any free port)', '8080')
@@ -87,7 +225,7 @@ export function register(program: Command): Command {
       const out = path.resolve(opts.out);
       if (existsSync(out)) await rm(out, { recursive: true, force: true });
       const started = Date.now();
-      const { results, seconds } = await runPipeline(demoSteps(out, size, voxelSize, seed, { trees: Number(opts.trees), samples: Number(opts.samples) }), { quiet: !!opts.json });
+      const { results, seconds } = await runPipeline(demoSteps(out, size, voxelSize, seed, { trees: Number(opts.trees), samples: Number(opts.samples), trainSize: parseVec3(opts.trainSize, '--train-size', { integer: true, positive: true }) }), { quiet: !!opts.json });
       const ev = results.evaluate;
       const partners = results.synapses?.partners;
       const scores = {
@@ -98,13 +236,23 @@ export function register(program: Command): Command {
         synapse_partner_precision: partners?.precision ?? null,
         synapse_partner_recall: partners?.recall ?? null,
       };
-      const summary = { dataset: path.join(out, 'dataset'), truth: path.join(out, 'truth'), seconds_total: (Date.now() - started) / 1000, seconds, scores };
+      const chosen = {
+        agglomeration_threshold: results.cut.threshold as number,
+        cleft_threshold: results.cleft_params.threshold as number,
+        cleft_min_size: results.cleft_params.min_size as number,
+        validation_voi: results.cut.rows.find((r: CutRow) => r.threshold === results.cut.threshold),
+        cleft_sweep_best: results.cleft_params.sweep.best,
+      };
+      const counts = { segments: ev.seg_segments_in_gt ?? ev.seg_segments, true_cells: ev.gt_segments, synapses_detected: results.synapses?.synapses ?? null, synapses_true: partners ? partners.tp + partners.fn : null };
+      const summary = { dataset: path.join(out, 'dataset'), truth: path.join(out, 'truth'), seconds_total: (Date.now() - started) / 1000, seconds, chosen, counts, scores };
       const human = () =>
         [
           `demo dataset: ${summary.dataset} (ground truth: ${summary.truth})`,
-          `segmentation: VOI split ${scores.voi_split.toFixed(3)}, merge ${scores.voi_merge.toFixed(3)}, adapted Rand error ${scores.arand.toFixed(3)}`,
-          `synapses: partner F1 ${scores.synapse_partner_f1 === null ? 'n/a' : Number(scores.synapse_partner_f1).toFixed(3)}` +
-            (scores.synapse_partner_precision === null ? '' : ` (precision ${Number(scores.synapse_partner_precision).toFixed(3)}, recall ${Number(scores.synapse_partner_recall).toFixed(3)})`),
+          `chosen without the test truth: agglomeration cut ${chosen.agglomeration_threshold} (validation phantom), cleft threshold ${chosen.cleft_threshold} and min size ${chosen.cleft_min_size} voxels (training + validation phantoms)`,
+          `scores on the test phantom (${size.join('x')}, seed ${seed}):`,
+          `  segmentation: VOI split ${scores.voi_split.toFixed(3)}, merge ${scores.voi_merge.toFixed(3)}, adapted Rand error ${scores.arand.toFixed(3)} (${counts.segments} segments, ${counts.true_cells} true cells)`,
+          `  synapses: partner F1 ${scores.synapse_partner_f1 === null ? 'n/a' : Number(scores.synapse_partner_f1).toFixed(3)}` +
+            (scores.synapse_partner_precision === null ? '' : ` (precision ${Number(scores.synapse_partner_precision).toFixed(3)}, recall ${Number(scores.synapse_partner_recall).toFixed(3)}; ${counts.synapses_detected} detected, ${counts.synapses_true} true)`),
           `pipeline: ${summary.seconds_total.toFixed(0)} s`,
         ].join('\n');
       if (!opts.serve) {

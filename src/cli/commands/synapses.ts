@@ -9,7 +9,8 @@ import { openSource } from '../../formats/open.js';
 import { cleftDistanceScore, relabelPartners, synapticPartnerScore, type PartnerSynapse } from '../../metrics/synapses.js';
 import { readBlockData, runTasks } from '../../scheduler/index.js';
 import { thresholdMap } from '../../stages/synapses/detect.js';
-import { parseNumberList, sweepSynapseParams, type SweepResult } from '../../stages/synapses/tune.js';
+import { parseNumberList, sweepSynapseParams, type SweepResult, type SynapseScorer } from '../../stages/synapses/tune.js';
+import type { Volume } from '../../core/volume.js';
 import { type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { emit } from '../output.js';
@@ -20,7 +21,17 @@ function num(v: unknown, what: string, min = 0, max = Infinity): number {
   return n;
 }
 
-async function partnersOf(db: string): Promise<PartnerSynapse[]> {
+/** Score detections against ground-truth partners (relabelled to the truth's segmentation at their points when given). */
+export function partnerScorer(gt: PartnerSynapse[], gtSeg: Volume | undefined, maxDistance: number): SynapseScorer {
+  return (syn) => {
+    let pred: PartnerSynapse[] = syn.map((s) => ({ pre_id: s.pre_pt_root_id, post_id: s.post_pt_root_id, pre: s.pre_pt_position, post: s.post_pt_position }));
+    if (gtSeg) pred = relabelPartners(pred, gtSeg);
+    return synapticPartnerScore(pred, gt, { maxDistance });
+  };
+}
+
+/** The synapses table of a connectome database as (pre, post) partners with their points. */
+export async function partnersOf(db: string): Promise<PartnerSynapse[]> {
   if (!existsSync(db)) throw new UsageError('ground-truth database not found', db);
   const s = await ConnectomeStore.open(db);
   try {
@@ -50,11 +61,7 @@ async function sweepOnVolume(opts: Record<string, any>, params: SynapseTaskParam
   const [clefts, segmentation, vesicles, gtSeg] = await Promise.all([whole(opts.clefts), whole(opts.segmentation), whole(opts.vesicles), whole(opts.gtSegmentation, true)]);
   const gt = await partnersOf(opts.groundTruth);
   const maxDistance = num(opts.maxDistance, '--max-distance', 0);
-  return sweepSynapseParams({ clefts: clefts!, segmentation: segmentation!, vesicles }, params, grid, (syn) => {
-    let pred: PartnerSynapse[] = syn.map((s) => ({ pre_id: s.pre_pt_root_id, post_id: s.post_pt_root_id, pre: s.pre_pt_position, post: s.post_pt_position }));
-    if (gtSeg) pred = relabelPartners(pred, gtSeg);
-    return synapticPartnerScore(pred, gt, { maxDistance });
-  });
+  return sweepSynapseParams([{ inputs: { clefts: clefts!, segmentation: segmentation!, vesicles }, params, score: partnerScorer(gt, gtSeg, maxDistance) }], grid);
 }
 
 export function register(program: Command): Command {

@@ -3,7 +3,7 @@ import { type DetectedSynapse, type SynapseBlockInputs, type SynapseParams, dete
 
 /**
  * Choose the cleft threshold and the size filter on a volume with ground truth (a training or
- * validation volume, never the one being scored): detect synapses on the whole volume at every
+ * validation volume, never the one being scored): detect synapses on the whole volume(s) at every
  * threshold, filter by every minimum size, score each setting with `score` (e.g. the CREMI-like
  * partner F-score) and keep the best. One detection per threshold (the size filter is applied
  * to its rows), so the grid costs |thresholds| detections.
@@ -50,21 +50,43 @@ function better(a: SweepRow, b: SweepRow | null): boolean {
   return a.minSize > b.minSize;
 }
 
+/** One volume of a sweep: whole-volume inputs, the detection parameters (`bounds` = the inputs' box) and its scorer. */
+export interface SweepVolume {
+  inputs: SynapseBlockInputs;
+  params: SynapseParams;
+  score: SynapseScorer;
+}
+
 /**
- * Sweep thresholds x minimum sizes over whole-volume inputs (`p.bounds` = the inputs' box).
- * `p.threshold` and `p.minSize` are ignored (the grid replaces them).
+ * Sweep thresholds x minimum sizes over one or more volumes, pooling their counts (tp, fp, fn
+ * summed, then precision, recall and F-score of the sums). `params.threshold` and
+ * `params.minSize` are ignored (the grid replaces them).
  */
-export function sweepSynapseParams(inp: SynapseBlockInputs, p: SynapseParams, grid: { thresholds: number[]; minSizes: number[] }, score: SynapseScorer): SweepResult {
+export function sweepSynapseParams(volumes: SweepVolume[], grid: { thresholds: number[]; minSizes: number[] }): SweepResult {
   if (grid.thresholds.length === 0 || grid.minSizes.length === 0) throw new UsageError('the synapse sweep needs at least one threshold and one minimum size');
+  if (volumes.length === 0) throw new UsageError('the synapse sweep needs at least one volume');
   const minSizes = [...grid.minSizes].sort((a, b) => a - b);
   const rows: SweepRow[] = [];
   let best: SweepRow | null = null;
   for (const threshold of grid.thresholds) {
-    const r = detectSynapses(inp, inp.clefts.box, { ...p, threshold, minSize: minSizes[0] });
+    const found = volumes.map((v) => detectSynapses(v.inputs, v.inputs.clefts.box, { ...v.params, threshold, minSize: minSizes[0] }).synapses);
     for (const minSize of minSizes) {
-      const kept = r.synapses.filter((s) => s.size >= minSize);
-      const s = score(kept);
-      const row: SweepRow = { threshold, minSize, detected: kept.length, tp: s.tp, fp: s.fp, fn: s.fn, precision: s.precision, recall: s.recall, fscore: s.fscore };
+      let detected = 0;
+      let tp = 0;
+      let fp = 0;
+      let fn = 0;
+      volumes.forEach((v, k) => {
+        const kept = found[k].filter((s) => s.size >= minSize);
+        const sc = v.score(kept);
+        detected += kept.length;
+        tp += sc.tp;
+        fp += sc.fp;
+        fn += sc.fn;
+      });
+      const precision = tp + fp ? tp / (tp + fp) : 1;
+      const recall = tp + fn ? tp / (tp + fn) : 1;
+      const fscore = tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn);
+      const row: SweepRow = { threshold, minSize, detected, tp, fp, fn, precision, recall, fscore };
       rows.push(row);
       if (row.tp > 0 && better(row, best)) best = row;
     }

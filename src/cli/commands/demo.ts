@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { type Vec3, boxEquals, parseVec3 } from '../../core/box.js';
+import { type Box, type Vec3, boxEquals, boxFromShape, parseVec3 } from '../../core/box.js';
+import { openSource } from '../../formats/open.js';
 import { FormatError, UsageError } from '../../core/errors.js';
 import type { LabelArray } from '../../kernels/components.js';
 import { evaluateSegmentation } from '../../metrics/segmentation.js';
@@ -89,20 +90,42 @@ export async function chooseCut(segLayer: string, gtSpec: string, cuts: number[]
 /** `wiring synapses` defaults, so that the parameters chosen here are the ones used there. */
 const SYNAPSE_DEFAULTS = { threshold: 0.5, minSize: 10, vesicleThreshold: 0.5, partnerVoxels: 3, maxDistance: 400 };
 
+/** One volume for the cleft-parameter sweep: a phantom, the layer holding its out-of-sample predictions, and the box to use. */
+export interface CleftSweepInput {
+  phantom: string;
+  /** `<layer>?channel=c` of the cleft and the vesicle class. */
+  clefts: string;
+  vesicles: string;
+  /** Voxel box (default: the whole phantom). */
+  box?: Box;
+}
+
 /**
  * Choose the cleft threshold and size filter on phantoms with ground truth (never the scored
- * one): cleft and vesicle maps predicted on each, partners on its true segmentation (so the
- * choice is about the cleft map, not the segmentation), tp/fp/fn pooled over the phantoms, best
- * partner F-score. Without a single true synapse found, the `wiring synapses` defaults.
+ * one), from predictions made by classifiers that did not see those voxels: partners on the
+ * phantom's true segmentation (so the choice is about the cleft map, not the segmentation),
+ * ground-truth synapses whose cleft centre lies in the box, tp/fp/fn pooled over the volumes,
+ * best partner F-score. Without a single true synapse found, the `wiring synapses` defaults.
  */
-export async function chooseCleftParams(phantoms: string[], channel: (phantom: string, cls: number) => string, voxelSize: Vec3): Promise<{ threshold: number; min_size: number; sweep: SweepResult }> {
+export async function chooseCleftParams(inputs: CleftSweepInput[], voxelSize: Vec3): Promise<{ threshold: number; min_size: number; sweep: SweepResult }> {
   const volumes: SweepVolume[] = [];
-  for (const ph of phantoms) {
-    const [{ vol: clefts }, { vol: vesicles }, { vol: neurons }] = await Promise.all([readWhole(channel(ph, CLASS.cleft)), readWhole(channel(ph, CLASS.vesicle)), readWhole(path.join(ph, 'neurons'))]);
-    const gt = await partnersOf(path.join(ph, 'connectome.duckdb'));
+  const readBox = async (spec: string, box?: Box) => {
+    const src = await openSource(spec);
+    try {
+      return await src.read(box ?? boxFromShape(src.shape, src.offset));
+    } finally {
+      await src.close();
+    }
+  };
+  for (const inp of inputs) {
+    const [clefts, vesicles, neurons] = await Promise.all([readBox(inp.clefts, inp.box), readBox(inp.vesicles, inp.box), readBox(path.join(inp.phantom, 'neurons'), inp.box)]);
+    const b = neurons.box;
+    const vs = neurons.voxelSize;
+    const inside = (p: readonly number[]) => [0, 1, 2].every((a) => p[a] >= b.min[a] * vs[a] && p[a] < b.max[a] * vs[a]);
+    const gt = (await partnersOf(path.join(inp.phantom, 'connectome.duckdb'), true)).filter((g) => inside(g.ctr ?? g.pre));
     volumes.push({
       inputs: { clefts, vesicles, segmentation: neurons },
-      params: { threshold: 0, minSize: 1, vesicleThreshold: SYNAPSE_DEFAULTS.vesicleThreshold, partnerRadius: SYNAPSE_DEFAULTS.partnerVoxels * voxelSize[0], voxelSize: neurons.voxelSize, bounds: neurons.box },
+      params: { threshold: 0, minSize: 1, vesicleThreshold: SYNAPSE_DEFAULTS.vesicleThreshold, partnerRadius: SYNAPSE_DEFAULTS.partnerVoxels * voxelSize[0], voxelSize: vs, bounds: b },
       score: partnerScorer(gt, neurons, SYNAPSE_DEFAULTS.maxDistance),
     });
   }
@@ -148,6 +171,13 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     return values.includes(String(cls)) ? [flag, chOf(r, layer, cls)] : [];
   };
   const forest = ['--trees', String(opts.trees), '--samples', String(opts.samples)];
+  const ts = opts.trainSize ?? DEFAULT_TRAIN_SIZE;
+  const half = Math.floor(ts[0] / 2);
+  const range = (x0: number, x1: number) => `${x0}:${x1},0:${ts[1]},0:${ts[2]}`;
+  const folds = [
+    { name: 'a', trainOn: range(0, half), predictOn: range(half, ts[0]), box: { min: [half, 0, 0], max: [ts[0], ts[1], ts[2]] } as Box },
+    { name: 'b', trainOn: range(half, ts[0]), predictOn: range(0, half), box: { min: [0, 0, 0], max: [half, ts[1], ts[2]] } as Box },
+  ];
   // z is 3.75x coarser than x/y: supervoxels per section, joined across sections by the agglomeration
   const segmentArgs = (boundaries: string, out: string, sv: string, extra: string[]) => ['segment', '--boundaries', boundaries, out, '--supervoxels-out', sv, '--2d', '--overwrite', ...extra];
   const synapseArgs = (r: Record<string, any>, layer: string, dbFile: string, segLayer: string, svLayer: string, gt: string): string[] => [
@@ -176,15 +206,28 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     { name: 'predict_val_boundary', title: 'boundaries of the validation phantom', args: ['predict', '--raw', path.join(val, 'raw'), '--model', bmodel, path.join(val, 'boundaries'), '--dtype', 'uint8', '--overwrite'] },
     { name: 'segment_val', title: 'segment the validation phantom', args: segmentArgs(path.join(val, 'boundaries'), path.join(val, 'segmentation'), path.join(val, 'supervoxels'), ['--model', amodel]) },
     { name: 'cut', title: 'choose the agglomeration cut on the validation phantom', run: () => chooseCut(path.join(val, 'segmentation'), path.join(val, 'neurons'), CUTS) },
-    { name: 'predict_train', title: 'predict the training phantom (for the cleft threshold)', args: ['predict', '--raw', path.join(train, 'raw'), '--model', model, path.join(train, 'probabilities'), '--dtype', 'uint8', '--overwrite'] },
+    // cross-fitting on the training phantom: a classifier trained on each x-half predicts the
+    // other half, so the cleft threshold is chosen on predictions of unseen voxels
+    ...folds.flatMap((f) => [
+      { name: `train_${f.name}`, title: `pixel classifier on x ${f.trainOn} of the training phantom`, args: ['train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', path.join(out, `fold-${f.name}.forest`), '--bounds', f.trainOn, ...forest] },
+      { name: `predict_${f.name}`, title: `predict x ${f.predictOn} of the training phantom with it`, args: ['predict', '--raw', path.join(train, 'raw'), '--model', path.join(out, `fold-${f.name}.forest`), path.join(train, `probabilities-${f.name}`), '--dtype', 'uint8', '--bounds', f.predictOn, '--overwrite'] },
+    ]),
     {
       name: 'cleft_params',
-      title: 'choose the cleft threshold and size filter on the training + validation phantoms',
+      title: 'choose the cleft threshold and size filter (training phantom cross-fitted + validation phantom)',
       run: (r) => {
-        const values = (r.train.labelValues ?? r.train.classes ?? []).map(String);
-        // a classifier without cleft or vesicle classes (no synapse in the training phantom): the defaults
-        if (!values.includes(String(CLASS.cleft)) || !values.includes(String(CLASS.vesicle))) return Promise.resolve({ threshold: SYNAPSE_DEFAULTS.threshold, min_size: SYNAPSE_DEFAULTS.minSize, sweep: { rows: [], best: null } });
-        return chooseCleftParams([train, val], (ph, cls) => chOf(r, path.join(ph, 'probabilities'), cls), voxelSize);
+        const inputs: CleftSweepInput[] = [];
+        const add = (phantom: string, layer: string, result: Record<string, any>, box?: Box) => {
+          const values = (result.labelValues ?? result.classes ?? []).map(String);
+          // a classifier without a cleft or vesicle class (no synapse where it was trained) is left out
+          if (!values.includes(String(CLASS.cleft)) || !values.includes(String(CLASS.vesicle))) return;
+          const c = (cls: number) => `${layer}?channel=${classChannel(result, cls)}`;
+          inputs.push({ phantom, clefts: c(CLASS.cleft), vesicles: c(CLASS.vesicle), box });
+        };
+        for (const f of folds) add(train, path.join(train, `probabilities-${f.name}`), r[`train_${f.name}`], f.box);
+        add(val, path.join(val, 'probabilities'), r.train);
+        if (inputs.length === 0) return Promise.resolve({ threshold: SYNAPSE_DEFAULTS.threshold, min_size: SYNAPSE_DEFAULTS.minSize, sweep: { rows: [], best: null } });
+        return chooseCleftParams(inputs, voxelSize);
       },
     },
     { name: 'import', title: 'import the test volume', args: ['import', path.join(truth, 'raw'), path.join(ds, 'raw')] },

@@ -43,16 +43,3 @@ export function compact(vertices: Float32Array, indices: Uint32Array): Mesh {
   }
   return { vertices: vs, indices: out };
 }
-
-/** Levels of detail: lod 0 = the mesh, each next ~1/4 of the previous triangles (up to `count`). */
-export async function levelsOfDetail(mesh: Mesh, count: number, opts: { maxError?: number } = {}): Promise<Mesh[]> {
-  const lods: Mesh[] = [mesh];
-  for (let k = 1; k < count; k++) {
-    const prev = lods[k - 1];
-    if (prev.indices.length < 3 * 64) break;
-    const next = await simplifyMesh(prev, { ratio: 0.25, maxError: (opts.maxError ?? 0.005) * 2 ** k });
-    if (next.indices.length >= prev.indices.length * 0.9) break;
-    lods.push(next);
-  }
-  return lods;
-}

@@ -128,3 +128,16 @@ describeData('gala-medulla', 'import of real volumes', () => {
     expect(r.stderr).toMatch(/LZF|filter/i);
   });
 });
+
+describe('phantom --pyramid', () => {
+  it('adds downsampled scales to every layer of the phantom', async () => {
+    const dir = path.join(await tempDir('phantom-pyramid'), 'ds');
+    const r = await wiringJson('phantom', dir, '--size', '64,64,16', '--seed', '3', '--chunk-size', '32,32,8', '--pyramid', '--workers', '1');
+    expect(r.pyramid_tasks).toBeGreaterThan(0);
+    for (const layer of ['raw', 'neurons', 'clefts']) {
+      const info = JSON.parse(await fs.readFile(path.join(dir, layer, 'info'), 'utf8'));
+      expect(info.scales.length).toBeGreaterThan(1);
+      expect(info.scales[1].size[0]).toBeLessThan(64);
+    }
+  });
+});

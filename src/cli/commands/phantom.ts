@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type Vec3, parseVec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
+import { planPyramid } from '../../stages/downsample/tasks.js';
 import { generatePhantom } from '../../stages/phantom/generate.js';
 import type { PhantomParams } from '../../stages/phantom/tasks.js';
 import { emit } from '../output.js';
@@ -48,7 +49,7 @@ export function register(program: Command): Command {
       noise: count(opts.noise, '--noise'),
     };
     const { stateDir: _s, ...run } = schedulerOptions(opts, '');
-    const { tables, report, pyramidTasks } = await generatePhantom(dir, params, { chunkSize, blockShape, overwrite: !!opts.overwrite, pyramid: !!opts.pyramid, run });
+    const { tables, report, pyramidTasks } = await generatePhantom(dir, params, { chunkSize, blockShape, overwrite: !!opts.overwrite, pyramid: opts.pyramid ? (layerDir) => planPyramid(layerDir) : undefined, run });
     const seconds = (Date.now() - started) / 1000;
     const voxels = size[0] * size[1] * size[2];
     const result = {

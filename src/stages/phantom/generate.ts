@@ -10,8 +10,7 @@ import { UsageError } from '../../core/errors.js';
 import { toJson } from '../../core/ids.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
-import { type RunOptions, type RunReport, readBlockData, runTasks } from '../../scheduler/index.js';
-import { planPyramid } from '../downsample/tasks.js';
+import { type BlockTask, type RunOptions, type RunReport, readBlockData, runTasks } from '../../scheduler/index.js';
 import { COMPARTMENT } from './model.js';
 import { PHANTOM_LAYERS, type PhantomParams, type PhantomTables, buildTables, phantomTask, sectionArtefacts } from './tasks.js';
 
@@ -41,7 +40,11 @@ export interface GenerateOptions {
   /** Scheduler block (multiple of the chunk size; default 2x2x1 chunks). */
   blockShape?: Vec3;
   overwrite?: boolean;
-  pyramid?: boolean;
+  /**
+   * Plans the downsampling tasks of one layer folder, to add pyramid scales to every layer. The CLI
+   * passes the downsample stage's `planPyramid` (a stage never imports another stage).
+   */
+  pyramid?: (layerDir: string) => Promise<BlockTask[]>;
   /** Scheduler options apart from stateDir (which is dataset/.wiring-run). */
   run?: Omit<RunOptions, 'stateDir'>;
 }
@@ -103,7 +106,7 @@ export async function generatePhantom(dir: string, params: PhantomParams, opts: 
   if (opts.pyramid) {
     const tasks = [];
     for (const name of PHANTOM_LAYERS) {
-      for (const t of await planPyramid(path.join(dir, name))) tasks.push({ ...t, name: `${name}:${t.name}`, dependsOn: t.dependsOn?.map((d) => `${name}:${d}`) });
+      for (const t of await opts.pyramid(path.join(dir, name))) tasks.push({ ...t, name: `${name}:${t.name}`, dependsOn: t.dependsOn?.map((d) => `${name}:${d}`) });
     }
     pyramidTasks = tasks.length;
     if (tasks.length) await runTasks(tasks, { ...opts.run, stateDir });

@@ -1,11 +1,12 @@
 /**
- * In-memory index of a connectome's (pre, post) connections for the partners endpoint: one
- * GROUP BY over the synapses when the server starts, then each request is two hash lookups and
- * a slice of typed arrays instead of three database queries (the API must answer a cell's
+ * In-memory index of a connectome's (pre, post) connections for the partners endpoint: the
+ * per-pair counts read once as typed columns when the server starts (from the store's pair
+ * table), then each request is two hash lookups and a slice of typed arrays instead of three database queries (the API must answer a cell's
  * partners within 20 ms at p95 under 200 requests/s). Datasets with more distinct pairs than
  * `maxPairs` are not indexed and the server falls back to SQL. The index is a snapshot: the
  * server serves a finished dataset.
  */
+import { connectionColumns } from '../connectome/query.js';
 import type { ConnectomeStore } from '../connectome/store.js';
 
 export interface Partner { id: bigint; cell_type: string | null; count: number; size_sum: number }
@@ -36,23 +37,11 @@ export class PartnerIndex {
   static async build(store: ConnectomeStore, maxPairs = 5_000_000): Promise<PartnerIndex | null> {
     const syn = await store.tableRef('synapses');
     const cells = await store.tableRef('cells');
-    const [{ n }] = await store.all(`SELECT count(*) AS n FROM (SELECT DISTINCT pre_pt_root_id, post_pt_root_id FROM ${syn})`);
+    const pairs = await store.pairTableRef();
+    const [{ n }] = await store.all(pairs ? `SELECT count(*) AS n FROM ${pairs}` : `SELECT count(*) AS n FROM (SELECT DISTINCT pre_pt_root_id, post_pt_root_id FROM ${syn})`);
     if (Number(n) > maxPairs) return null;
-    const rows = await store.all(
-      `SELECT pre_pt_root_id AS pre, post_pt_root_id AS post, count(*)::DOUBLE AS n, coalesce(sum(size), 0)::DOUBLE AS sz FROM ${syn} GROUP BY 1, 2`,
-    );
-    const m = rows.length;
-    const pre = new BigUint64Array(m);
-    const post = new BigUint64Array(m);
-    const count = new Float64Array(m);
-    const size = new Float64Array(m);
-    for (let i = 0; i < m; i++) {
-      const r = rows[i];
-      pre[i] = BigInt(r.pre as bigint);
-      post[i] = BigInt(r.post as bigint);
-      count[i] = Number(r.n);
-      size[i] = Number(r.sz);
-    }
+    // Per-pair counts as typed columns (the store's pair table when it is current, else a group-by).
+    const { length: m, pre, post, count, size_sum: size } = await connectionColumns(store);
     const side = (key: BigUint64Array, other: BigUint64Array): Side => {
       const order = new Uint32Array(m);
       for (let i = 0; i < m; i++) order[i] = i;

@@ -1,28 +1,16 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Command } from 'commander';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
+import { runInProcess } from '../../../test/cli-in-process.js';
 import { nameId } from '../../connectome/import.js';
 import { register as analyse } from './analyse.js';
 import { register as connectome } from './connectome.js';
 import { register as query } from './query.js';
 
-async function cli(args: string[]): Promise<string> {
-  const program = new Command('wiring').exitOverride();
-  for (const r of [analyse, connectome, query]) r(program).exitOverride();
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => ((out += s), true);
-  try {
-    await program.parseAsync(['node', 'wiring', ...args]);
-  } finally {
-    (process.stdout as unknown as { write: typeof write }).write = write;
-  }
-  return out;
-}
+const cli = (args: string[]): Promise<string> => runInProcess([analyse, connectome, query], args);
 
 describe('wiring connectome / query / analyse', () => {
   it('imports an edge list, queries in table/CSV/JSON, analyses with plots, exports and materializes', async () => {

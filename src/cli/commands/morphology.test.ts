@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { dataPath, describeData, tempDir } from '../../../test/data.js';
+import { runInProcess } from '../../../test/cli-in-process.js';
 import type { Vec3 } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
 import { decodePly } from '../../formats/mesh/plyobj.js';
@@ -15,19 +15,7 @@ import { register as registerMesh } from './mesh.js';
 import { register as registerStats } from './skeleton-stats.js';
 import { register as registerSkel } from './skeletonize.js';
 
-async function cli(args: string[]): Promise<unknown> {
-  const program = new Command('wiring').exitOverride();
-  for (const r of [registerMesh, registerSkel, registerStats]) r(program).exitOverride();
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => ((out += s), true);
-  try {
-    await program.parseAsync(['node', 'wiring', ...args]);
-  } finally {
-    (process.stdout as unknown as { write: typeof write }).write = write;
-  }
-  return JSON.parse(out);
-}
+const cli = async (args: string[]): Promise<unknown> => JSON.parse(await runInProcess([registerMesh, registerSkel, registerStats], args));
 
 describe('wiring mesh / skeletonize / skeleton-stats', () => {
   it('mesh and skeletonize a segmentation layer blockwise, readable back in Neuroglancer formats', async () => {

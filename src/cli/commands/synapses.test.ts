@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { runInProcess } from '../../../test/cli-in-process.js';
 import { tempDir } from '../../../test/data.js';
 import type { Vec3 } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
@@ -9,20 +9,7 @@ import { writeNpy } from '../../formats/npy.js';
 import { register as phantom } from './phantom.js';
 import { register } from './synapses.js';
 
-async function cli(args: string[], withName = true): Promise<string> {
-  const program = new Command('wiring').exitOverride();
-  register(program).exitOverride();
-  phantom(program).exitOverride();
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => ((out += s), true);
-  try {
-    await program.parseAsync(['node', 'wiring', ...(withName ? ['synapses'] : []), ...args]);
-  } finally {
-    (process.stdout as unknown as { write: typeof write }).write = write;
-  }
-  return out;
-}
+const cli = (args: string[], withName = true): Promise<string> => runInProcess([register, phantom], [...(withName ? ['synapses'] : []), ...args]);
 
 /** Three cell pairs stacked in y, each touching at x = 11..12 with a cleft (see the first test); optional decoy clefts. */
 async function pairsFixture(dir: string, decoys = false) {

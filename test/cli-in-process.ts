@@ -1,0 +1,22 @@
+/**
+ * Runs `wiring` commands inside the test process (no child process, no build needed): registers
+ * the given command modules on a fresh commander program and returns what they wrote to stdout.
+ */
+import { Command } from 'commander';
+
+type Register = (program: Command) => Command;
+
+export async function runInProcess(registers: Register[], args: string[]): Promise<string> {
+  const program = new Command('wiring').exitOverride();
+  for (const r of registers) r(program).exitOverride();
+  let out = '';
+  const stdout = process.stdout as unknown as { write: (s: string) => boolean };
+  const write = stdout.write;
+  stdout.write = (s: string) => ((out += s), true);
+  try {
+    await program.parseAsync(['node', 'wiring', ...args]);
+  } finally {
+    stdout.write = write;
+  }
+  return out;
+}

@@ -7,37 +7,11 @@ import { buildProgram } from '../main.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { Volume } from '../../core/volume.js';
 import type { Vec3 } from '../../core/box.js';
+import { voronoiBoundaryMap } from '../../stages/segment/testing.js';
 
 /** Voronoi cells with noisy membranes (0.6-0.95) and interiors (0-0.3); x fastest. */
 function cellMap(shape: Vec3, n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const r = (): number => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-  const [sx, sy, sz] = shape;
-  const cs = Array.from({ length: n }, () => [r() * sx, r() * sy, r() * sz]);
-  const N = sx * sy * sz;
-  const lab = new Uint32Array(N);
-  const best = new Float64Array(N).fill(Infinity);
-  cs.forEach((c, k) => {
-    for (let i = 0; i < N; i++) {
-      const d = (c[0] - (i % sx)) ** 2 + (c[1] - (Math.floor(i / sx) % sy)) ** 2 + (c[2] - Math.floor(i / (sx * sy))) ** 2;
-      if (d < best[i]) {
-        best[i] = d;
-        lab[i] = k + 1;
-      }
-    }
-  });
-  const b = new Float32Array(N);
-  for (let i = 0; i < N; i++) {
-    const x = i % sx;
-    const y = Math.floor(i / sx) % sy;
-    const z = Math.floor(i / (sx * sy));
-    const edge = (x + 1 < sx && lab[i + 1] !== lab[i]) || (y + 1 < sy && lab[i + sx] !== lab[i]) || (z + 1 < sz && lab[i + sx * sy] !== lab[i]);
-    b[i] = edge ? 0.6 + 0.35 * r() : 0.3 * r();
-  }
-  return b;
+  return voronoiBoundaryMap(shape, n, seed, (r) => 0.6 + 0.35 * r());
 }
 
 async function wiring(...args: string[]): Promise<any> {

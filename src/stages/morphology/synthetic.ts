@@ -1,22 +1,11 @@
 import type { Vec3 } from '../../core/box.js';
+import { mulberry32 as rng } from '../../core/random.js';
 
 /** A tube: polyline centre line (voxel coordinates, voxel centres at integers) and radius (voxels). */
 export interface Tube {
   label: number;
   points: Vec3[];
   radius: number;
-}
-
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -10,44 +10,11 @@ import { tempDir } from '../../../test/data.js';
 import { relabel } from './agglomerate.js';
 import { DEFAULT_SUPERVOXELS, boundaryMaps, computeAgglomeration, computeSupervoxels } from './pipeline.js';
 import { chunkForBlock, supervoxelTask } from './tasks.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { voronoiBoundaryMap } from './testing.js';
 
 /** Voronoi cells with 1-voxel membranes (0.95) and noisy interiors. */
 function cellMap(shape: Vec3, n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  const [sx, sy, sz] = shape;
-  const cs = Array.from({ length: n }, () => [r() * sx, r() * sy, r() * sz]);
-  const N = sx * sy * sz;
-  const lab = new Uint32Array(N);
-  for (let i = 0; i < N; i++) {
-    const x = i % sx;
-    const y = Math.floor(i / sx) % sy;
-    const z = Math.floor(i / (sx * sy));
-    let bd = Infinity;
-    cs.forEach((c, k) => {
-      const d = (c[0] - x) ** 2 + (c[1] - y) ** 2 + (c[2] - z) ** 2;
-      if (d < bd) {
-        bd = d;
-        lab[i] = k + 1;
-      }
-    });
-  }
-  const b = new Float32Array(N);
-  for (let i = 0; i < N; i++) {
-    const x = i % sx;
-    const y = Math.floor(i / sx) % sy;
-    const z = Math.floor(i / (sx * sy));
-    const edge = (x + 1 < sx && lab[i + 1] !== lab[i]) || (y + 1 < sy && lab[i + sx] !== lab[i]) || (z + 1 < sz && lab[i + sx * sy] !== lab[i]);
-    b[i] = edge ? 0.95 : 0.3 * r();
-  }
-  return b;
+  return voronoiBoundaryMap(shape, n, seed, () => 0.95);
 }
 
 describe('blockwise supervoxels through the scheduler', () => {

@@ -392,27 +392,47 @@ export function meshArea(mesh: Mesh): number {
   return area;
 }
 
-/**
- * Watertightness check: every directed edge appears exactly once and its reverse exactly once
- * (closed, consistently wound). Returns the number of directed edges without a partner.
- */
-export function openEdges(mesh: Mesh): number {
+/** How often each directed edge a->b occurs, keyed a * nv + b (nv = number of vertices). */
+function directedEdgeCounts(mesh: Mesh): { counts: Map<number, number>; nv: number } {
   const f = mesh.indices;
   const nv = mesh.vertices.length / 3;
   const counts = new Map<number, number>();
   for (let t = 0; t < f.length; t += 3) {
     for (let k = 0; k < 3; k++) {
-      const a = f[t + k];
-      const b = f[t + ((k + 1) % 3)];
-      const key = a * nv + b;
+      const key = f[t + k] * nv + f[t + ((k + 1) % 3)];
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
   }
+  return { counts, nv };
+}
+
+/**
+ * Watertightness check: every directed edge appears exactly once and its reverse exactly once
+ * (closed, consistently wound). Returns the number of directed edges without a partner.
+ */
+export function openEdges(mesh: Mesh): number {
+  const { counts, nv } = directedEdgeCounts(mesh);
   let bad = 0;
   for (const [key, n] of counts) {
     const a = Math.floor(key / nv);
     const b = key - a * nv;
     if (n !== 1 || counts.get(b * nv + a) !== 1) bad++;
+  }
+  return bad;
+}
+
+/**
+ * Hole check that allows pinches: the number of directed edges whose reverse does not occur
+ * equally often. 0 = no hole, though the surface may pinch (e.g. two folds meeting along one edge
+ * of a locked octree cell face), which `openEdges` would count.
+ */
+export function holeEdges(mesh: Mesh): number {
+  const { counts, nv } = directedEdgeCounts(mesh);
+  let bad = 0;
+  for (const [key, n] of counts) {
+    const a = Math.floor(key / nv);
+    const b = key - a * nv;
+    if (counts.get(b * nv + a) !== n) bad++;
   }
   return bad;
 }

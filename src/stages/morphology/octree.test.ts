@@ -2,31 +2,11 @@ import { zorder3LessThan } from 'neuroglancer/unstable/util/zorder.js';
 import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../core/box.js';
 import { decodeManifest, decodeMultiresFragments, encodeMultiresOctree, zorderLess } from '../../formats/mesh/precomputed.js';
-import { type Mesh, marchingCubesLabels, meshArea, meshVolume, mergeMeshes, openEdges, weldVertices } from './mesh.js';
+import { type Mesh, holeEdges, marchingCubesLabels, meshArea, meshVolume, mergeMeshes, openEdges, weldVertices } from './mesh.js';
 import { buildMeshOctree, cutMeshToGrid } from './octree.js';
 import { paintTubes, randomTubes } from './synthetic.js';
 
 const res: Vec3 = [8, 8, 16];
-
-/**
- * Directed edges without an opposite of the same multiplicity: 0 = the surface has no hole (it
- * may still pinch, e.g. two folds meeting along one edge of a locked cell face).
- */
-function holeEdges(m: Mesh): number {
-  const n = new Map<string, number>();
-  for (let t = 0; t < m.indices.length; t += 3) {
-    for (let e = 0; e < 3; e++) {
-      const key = `${m.indices[t + e]},${m.indices[t + ((e + 1) % 3)]}`;
-      n.set(key, (n.get(key) ?? 0) + 1);
-    }
-  }
-  let bad = 0;
-  for (const [key, c] of n) {
-    const [a, b] = key.split(',');
-    if (n.get(`${b},${a}`) !== c) bad++;
-  }
-  return bad;
-}
 
 /** A blob (ball + two tubes) meshed by marching cubes, closed at the border. */
 function blob(): { mesh: Mesh; voxels: number } {

@@ -4,27 +4,10 @@ import { dataPath, describeData } from '../../../test/data.js';
 import type { Vec3 } from '../../core/box.js';
 import { openSource } from '../../formats/open.js';
 import { decodeMultiresLod, encodeMultiresOctree } from '../../formats/mesh/precomputed.js';
-import { type Mesh, compactLabels, marchingCubesLabels, meshVolume, openEdges, weldVertices } from './mesh.js';
+import { type Mesh, compactLabels, holeEdges, marchingCubesLabels, meshVolume, openEdges, weldVertices } from './mesh.js';
 import { buildMeshOctree } from './octree.js';
 import { skeletonizeLabels } from './skeleton.js';
 import { skeletonStats } from './stats.js';
-
-/** Directed edges without an opposite of the same multiplicity (0: no hole; pinches allowed). */
-function holeEdges(m: Mesh): number {
-  const n = new Map<string, number>();
-  for (let t = 0; t < m.indices.length; t += 3) {
-    for (let e = 0; e < 3; e++) {
-      const key = `${m.indices[t + e]},${m.indices[t + ((e + 1) % 3)]}`;
-      n.set(key, (n.get(key) ?? 0) + 1);
-    }
-  }
-  let bad = 0;
-  for (const [key, c] of n) {
-    const [a, b] = key.split(',');
-    if (n.get(`${b},${a}`) !== c) bad++;
-  }
-  return bad;
-}
 
 /**
  * The multi-resolution octree (as `wiring mesh` writes it: cells of 16 voxels on voxel-centre

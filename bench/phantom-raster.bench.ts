@@ -15,12 +15,11 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Box, Vec3 } from '../src/core/box.js';
 import { gaussianFilter } from '../src/kernels/filters.js';
-import { Forest } from '../src/ml/forest.js';
 import { CLASS, classLabels } from '../src/stages/classes/classes.js';
 import { buildModel } from '../src/stages/phantom/model.js';
 import { rasterize, rasterizeLabelsReference } from '../src/stages/phantom/raster.js';
 import { phantomBlock } from '../src/stages/phantom/tasks.js';
-import { computeFeatures, featureConfig, featureCount } from '../src/stages/predict/features.js';
+import { cleftCheck } from '../test/phantom-cleft-check.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const isbiDir = path.join(here, '../../shared/data/isbi2012/train');
@@ -165,66 +164,17 @@ async function look() {
 }
 
 function clefts() {
-  const vs: Vec3 = [8, 8, 30];
-  const size: Vec3 = [256, 256, 64];
-  const max = Number(process.env.PHANTOM_RASTER_PATCHES ?? 40);
-  const H = 32;
-  const W = 2 * H;
-  const cfg = featureConfig(vs);
-  const F = featureCount(cfg);
-  const patches = (seed: number) => {
-    const params = { seed, size, voxelSize: vs };
-    const m = buildModel(params);
-    const out: Array<{ feat: Float32Array; cls: Uint8Array }> = [];
-    for (const s of m.synapses) {
-      const c = s.contact.map((v, a) => Math.floor(v / vs[a]));
-      if (c[0] < H || c[1] < H || c[0] >= size[0] - H || c[1] >= size[1] - H || c[2] < 0 || c[2] >= size[2]) continue;
-      const box: Box = { min: [c[0] - H, c[1] - H, c[2]], max: [c[0] + H, c[1] + H, c[2] + 1] };
-      const v = phantomBlock({ box, readBox: box, inputs: {}, params, blockIndex: [0, 0, 0] } as never).volumes!;
-      const cls = classLabels({ neurons: v.neurons, clefts: v.clefts, vesicles: v.vesicles, mitochondria: v.mitochondria }, box).data as Uint8Array;
-      if (!cls.includes(CLASS.cleft)) continue;
-      out.push({ feat: computeFeatures(Float32Array.from(v.raw.data as Uint8Array), [W, W, 1], cfg), cls });
-      if (out.length >= max) break;
-    }
-    return out;
-  };
-  const train = patches(2);
-  const test = patches(1);
-  // up to 3000 samples per class, every k-th voxel
-  const counts = [0, 0, 0, 0, 0, 0];
-  for (const p of train) for (const c of p.cls) counts[c]++;
-  const picks: Array<[number, number]> = [];
-  const ys: number[] = [];
-  const seen = [0, 0, 0, 0, 0, 0];
-  train.forEach((p, k) =>
-    p.cls.forEach((c, i) => {
-      if (c < 1) return;
-      if (seen[c]++ % Math.max(1, Math.floor(counts[c] / 3000)) === 0) {
-        picks.push([k, i]);
-        ys.push(c - 1);
-      }
-    }),
-  );
-  const n = picks.length;
-  const x = new Float32Array(n * F);
-  picks.forEach(([k, i], s) => {
-    for (let f = 0; f < F; f++) x[f * n + s] = train[k].feat[f * W * W + i];
+  // up to 3000 training samples per class, every k-th voxel
+  const r = cleftCheck({
+    size: [256, 256, 64], voxelSize: [8, 8, 30], half: 32, maxPatches: Number(process.env.PHANTOM_RASTER_PATCHES ?? 40), trainSeed: 2, testSeed: 1,
+    step: (c, counts) => Math.max(1, Math.floor(counts[c] / 3000)),
+    forest: { nTrees: 16, seed: 1 },
   });
-  const forest = Forest.train({ x, nSamples: n, nFeatures: F, layout: 'feature-major', y: Uint8Array.from(ys), nClasses: 5 }, { nTrees: 16, seed: 1 });
-  const sum = new Float64Array(6);
-  const cnt = new Float64Array(6);
-  for (const t of test) {
-    const pr = forest.predictProba(t.feat, W * W);
-    t.cls.forEach((c, i) => {
-      sum[c] += pr[(CLASS.cleft - 1) * W * W + i];
-      cnt[c]++;
-    });
-  }
-  const g = (k: number) => +((255 * sum[k]) / Math.max(1, cnt[k])).toFixed(1);
+  const g = (k: number) => +((255 * r.sum[k]) / Math.max(1, r.count[k])).toFixed(1);
   const row = {
-    train_patches: train.length,
-    test_patches: test.length,
-    samples: n,
+    train_patches: r.trainPatches,
+    test_patches: r.testPatches,
+    samples: r.samples,
     cleft_prob_x255_at: { cleft: g(CLASS.cleft), boundary: g(CLASS.boundary), cytoplasm: g(CLASS.cytoplasm), vesicle: g(CLASS.vesicle), mitochondrion: g(CLASS.mitochondrion) },
   };
   console.log(JSON.stringify(row));

@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Box, Vec3 } from '../../core/box.js';
-import { CLASS, classLabels } from '../classes/classes.js';
-import { Forest } from '../../ml/forest.js';
-import { computeFeatures, featureConfig, featureCount } from '../predict/features.js';
+import { cleftCheck } from '../../../test/phantom-cleft-check.js';
+import { CLASS } from '../classes/classes.js';
 import { buildModel } from './model.js';
 import { LOOK, NoiseTable, PointTable, rasterize, rasterizeLabelsReference, valueNoise } from './raster.js';
-import { phantomBlock } from './tasks.js';
 
 const LAYERS = ['cell', 'comp', 'mito', 'cloud', 'cleft'] as const;
 const b = (min: Vec3, max: Vec3): Box => ({ min, max });
@@ -124,63 +122,16 @@ describe('phantom rasteriser', () => {
   });
 
   it('a small random forest finds the clefts in the blurred, noisy image', () => {
-    // patches around synapse contacts (train: seed 2, test: seed 1), the predict stage's features
-    const vs: Vec3 = [8, 8, 30];
-    const size: Vec3 = [192, 192, 48];
-    const H = 24;
-    const W = 2 * H;
-    const cfg = featureConfig(vs);
-    const F = featureCount(cfg);
-    const patches = (seed: number, max: number) => {
-      const params = { seed, size, voxelSize: vs };
-      const m = buildModel(params);
-      const out: Array<{ feat: Float32Array; cls: Uint8Array }> = [];
-      for (const s of m.synapses) {
-        const c = s.contact.map((v, a) => Math.floor(v / vs[a]));
-        if (c[0] < H || c[1] < H || c[0] >= size[0] - H || c[1] >= size[1] - H || c[2] < 0 || c[2] >= size[2]) continue;
-        const box = b([c[0] - H, c[1] - H, c[2]], [c[0] + H, c[1] + H, c[2] + 1]);
-        const r = phantomBlock({ box, readBox: box, inputs: {}, params, blockIndex: [0, 0, 0] } as never);
-        const v = r.volumes!;
-        const cls = classLabels({ neurons: v.neurons, clefts: v.clefts, vesicles: v.vesicles, mitochondria: v.mitochondria }, box).data as Uint8Array;
-        if (!cls.includes(CLASS.cleft)) continue;
-        out.push({ feat: computeFeatures(Float32Array.from(v.raw.data as Uint8Array), [W, W, 1], cfg), cls });
-        if (out.length >= max) break;
-      }
-      return out;
-    };
-    const train = patches(2, 8);
-    const test = patches(1, 8);
-    expect(train.length).toBeGreaterThan(2);
-    expect(test.length).toBeGreaterThan(2);
-    // every k-th voxel of each class (classes 1..5 -> 0..4)
-    const picks: Array<[number, number]> = [];
-    const ys: number[] = [];
-    const seen = [0, 0, 0, 0, 0, 0];
-    train.forEach((p, k) =>
-      p.cls.forEach((c, i) => {
-        if (c < 1) return;
-        const step = c === CLASS.cleft ? 1 : c === CLASS.cytoplasm ? 12 : 3;
-        if (seen[c]++ % step === 0) {
-          picks.push([k, i]);
-          ys.push(c - 1);
-        }
-      }),
-    );
-    const n = picks.length;
-    const x = new Float32Array(n * F);
-    picks.forEach(([k, i], s) => {
-      for (let f = 0; f < F; f++) x[f * n + s] = train[k].feat[f * W * W + i];
+    // patches around synapse contacts (train: seed 2, test: seed 1), the predict stage's features;
+    // every k-th voxel of each class
+    const r = cleftCheck({
+      size: [192, 192, 48], voxelSize: [8, 8, 30], half: 24, maxPatches: 8, trainSeed: 2, testSeed: 1,
+      step: (c) => (c === CLASS.cleft ? 1 : c === CLASS.cytoplasm ? 12 : 3),
+      forest: { nTrees: 8, seed: 1, minSamplesLeaf: 2 },
     });
-    const forest = Forest.train({ x, nSamples: n, nFeatures: F, layout: 'feature-major', y: Uint8Array.from(ys), nClasses: 5 }, { nTrees: 8, seed: 1, minSamplesLeaf: 2 });
-    const sum = new Float64Array(6);
-    const cnt = new Float64Array(6);
-    for (const t of test) {
-      const pr = forest.predictProba(t.feat, W * W);
-      t.cls.forEach((c, i) => {
-        sum[c] += pr[(CLASS.cleft - 1) * W * W + i];
-        cnt[c]++;
-      });
-    }
+    expect(r.trainPatches).toBeGreaterThan(2);
+    expect(r.testPatches).toBeGreaterThan(2);
+    const { sum, count: cnt } = r;
     const atCleft = sum[CLASS.cleft] / cnt[CLASS.cleft];
     const atBoundary = sum[CLASS.boundary] / cnt[CLASS.boundary];
     const elsewhere = (sum[1] + sum[2] + sum[4] + sum[5]) / (cnt[1] + cnt[2] + cnt[4] + cnt[5]);

@@ -7,3 +7,4 @@ export * from './chunks.js';
 export * from './atomic.js';
 export * from './progress.js';
 export * from './random.js';
+export * from './hash.js';

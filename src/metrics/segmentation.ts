@@ -22,6 +22,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import { type LabelArray, compactLabels } from '../kernels/components.js';
+import { hashPair } from '../core/hash.js';
 
 export interface Contingency {
   /** Dense gt label (1..nGt) of each table entry. */
@@ -61,14 +62,6 @@ export interface SegmentationScores {
   voxels_total: number;
 }
 
-function hash2(a: number, b: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  h ^= h >>> 13;
-  return h >>> 0;
-}
-
 /** Sparse contingency table of seg vs gt over voxels where gt != 0. */
 export function contingency(seg: LabelArray, gt: LabelArray): Contingency {
   if (seg.length !== gt.length) {
@@ -102,7 +95,7 @@ export function contingency(seg: LabelArray, gt: LabelArray): Contingency {
       kc[lastSlot]++;
       continue;
     }
-    let h = hash2(a, b) & (cap - 1);
+    let h = hashPair(a, b) & (cap - 1);
     for (;;) {
       const k = kg[h];
       if (k === 0) {
@@ -131,7 +124,7 @@ export function contingency(seg: LabelArray, gt: LabelArray): Contingency {
       kc = new Float64Array(cap);
       for (let t = 0; t < og.length; t++) {
         if (og[t] === 0) continue;
-        let hh = hash2(og[t], os[t]) & (cap - 1);
+        let hh = hashPair(og[t], os[t]) & (cap - 1);
         while (kg[hh] !== 0) hh = (hh + 1) & (cap - 1);
         kg[hh] = og[t];
         ks[hh] = os[t];

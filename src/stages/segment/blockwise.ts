@@ -23,6 +23,7 @@ import { type LabelArray, compactLabels } from '../../kernels/components.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { boundaryMaps } from './pipeline.js';
 import { type Rag, buildRag } from './rag.js';
+import { hashPair } from '../../core/hash.js';
 
 export interface RagBlockParams {
   affinityOrder?: 'xyz' | 'zyx';
@@ -115,14 +116,6 @@ export function ragTask(o: RagTaskOptions): BlockTask<RagBlockParams> {
   };
 }
 
-function hashId(lo: number, hi: number): number {
-  let h = Math.imul(lo ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(hi + 0x7f4a7c15, 0xc2b2ae35);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  h ^= h >>> 13;
-  return h >>> 0;
-}
-
 function isRecord(r: unknown): r is RagRecord {
   const x = r as RagRecord;
   return !!x && Array.isArray(x.ids) && Array.isArray(x.u) && Array.isArray(x.v) && Array.isArray(x.hist) && typeof x.bins === 'number' &&
@@ -204,7 +197,7 @@ export function mergeBlockRags(records: unknown[]): { rag: Rag; ids: BigUint64Ar
         a = b;
         b = t;
       }
-      let h = hashId(a, b) & (cap - 1);
+      let h = hashPair(a, b) & (cap - 1);
       let x: number;
       for (;;) {
         if (hu[h] === 0) {

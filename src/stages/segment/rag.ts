@@ -15,6 +15,7 @@
  */
 import type { Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
+import { hashPair } from '../../core/hash.js';
 
 export interface Rag {
   nNodes: number;
@@ -54,14 +55,6 @@ export interface RagOptions {
    * Blockwise RAGs use it so that every face of the volume is counted by exactly one block.
    */
   region?: { min: readonly [number, number, number]; max: readonly [number, number, number] };
-}
-
-function hash2(a: number, b: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  h ^= h >>> 13;
-  return h >>> 0;
 }
 
 /** Build the RAG of dense supervoxel labels over a boundary map (both [x, y, z], x fastest). */
@@ -104,7 +97,7 @@ export function buildRag(labels: Uint32Array, boundary: Float32Array, shape: Vec
     let e: number;
     if (a === lastA && b === lastB && lastE >= 0) e = lastE;
     else {
-      let h = hash2(a, b) & (cap - 1);
+      let h = hashPair(a, b) & (cap - 1);
       for (;;) {
         if (hu[h] === 0) {
           e = ne++;
@@ -141,7 +134,7 @@ export function buildRag(labels: Uint32Array, boundary: Float32Array, shape: Vec
             he = new Int32Array(cap);
             for (let s = 0; s < ou.length; s++) {
               if (ou[s] === 0) continue;
-              let hh = hash2(ou[s], ov[s]) & (cap - 1);
+              let hh = hashPair(ou[s], ov[s]) & (cap - 1);
               while (hu[hh] !== 0) hh = (hh + 1) & (cap - 1);
               hu[hh] = ou[s];
               hv[hh] = ov[s];

@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { relabel } from '../../stages/segment/agglomerate.js';
 import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segment/io.js';
-import { parseVec3 } from '../../core/box.js';
 import { boundaryMaps, computeAgglomeration, computeSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
 import { addSchedulerOptions } from '../scheduler-options.js';
 import { emit } from '../output.js';
@@ -19,7 +18,8 @@ export function register(program: Command): Command {
     .option('--supervoxels-out <layer>', 'also write the supervoxels as a layer')
     .option('--overwrite', 'replace existing layers')
     .option('--block <x,y,z>', 'bounded memory: supervoxels (written to --supervoxels-out, default <out-layer>-supervoxels), region graph and segmentation block by block through the scheduler')
-    .option('--margin <x,y,z>', 'with --block: context read around each block (default 16,16,16)')
+    .option('--tile <x,y,z>', 'with --block: supervoxel tile (the result depends on it, not on --block; default 128,128,128)')
+    .option('--margin <x,y,z>', 'with --block: context read around each supervoxel tile (default 16,16,16; 16,16,0 for per-section supervoxels)')
     .option('--json', 'machine-readable output');
   addSupervoxelOptions(cmd);
   addAgglomerationOptions(cmd);
@@ -33,9 +33,9 @@ export function register(program: Command): Command {
       aparams.anisotropic = supervoxelsIn2d(opts, src.voxelSize);
       // bounded memory: supervoxels, region graph and relabelling all blockwise
       opts.supervoxelsOut ??= `${out.replace(/[\\/]+$/, '')}-supervoxels`;
-      await blockwiseSupervoxels(opts.supervoxelsOut, opts);
-      const r = await blockwiseAgglomeration(out, { supervoxels: opts.supervoxelsOut, boundaries: opts.boundaries, block: parseVec3(String(opts.block), '--block', { integer: true, positive: true }), params: aparams, opts });
-      const result = { layer: out, supervoxels: r.supervoxels, segments: r.segments, method: r.method, threshold: r.threshold, merges: r.merges, blocks: r.blocks, supervoxels_layer: opts.supervoxelsOut, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
+      const s = await blockwiseSupervoxels(opts.supervoxelsOut, opts);
+      const r = await blockwiseAgglomeration(out, { supervoxels: opts.supervoxelsOut, boundaries: opts.boundaries, block: s.block, params: aparams, opts });
+      const result = { layer: out, supervoxels: r.supervoxels, segments: r.segments, method: r.method, threshold: r.threshold, merges: r.merges, blocks: r.blocks, block: s.block, tile: s.tile, margin: s.margin, ...(s.note ? { note: s.note } : {}), supervoxels_layer: opts.supervoxelsOut, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
       emit(opts, result, () => `${out}: ${r.segments} segments (${r.supervoxels} supervoxels in ${r.blocks} blocks, ${r.method} agglomeration at ${r.threshold}) in ${result.seconds} s`);
       return;
     }

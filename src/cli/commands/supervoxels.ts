@@ -10,7 +10,9 @@ import { boxFromShape, parseVec3, type Vec3 } from '../../core/box.js';
 import { openSource } from '../../formats/open.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { readBlockData, runTasks } from '../../scheduler/index.js';
-import { chunkForBlock, supervoxelTask } from '../../stages/segment/tasks.js';
+import { blockForTiles, checkTile, chunkForBlock, countSupervoxels, supervoxelTask } from '../../stages/segment/tasks.js';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 
 function num(v: unknown, what: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
@@ -92,8 +94,9 @@ export function register(program: Command): Command {
     .requiredOption('--boundaries <source>', 'boundary probability map or affinities (any readable volume, e.g. file.h5#stack)')
     .argument('<out-layer>', 'output precomputed segmentation layer folder')
     .option('--overwrite', 'replace an existing layer')
-    .option('--block <x,y,z>', 'blockwise through the scheduler with blocks of this shape (ids unique per block; block faces are stitched by `wiring agglomerate`)')
-    .option('--margin <x,y,z>', 'with --block: context read around each block (default 16,16,16)')
+    .option('--block <x,y,z>', 'blockwise through the scheduler with blocks of this shape (rounded up to whole tiles; the result does not depend on it)')
+    .option('--tile <x,y,z>', `with --block: the supervoxels are computed per tile of this shape, each from the map over the tile grown by --margin (default ${DEFAULT_TILE.join(',')})`)
+    .option('--margin <x,y,z>', 'with --block: context read around each tile (default 16,16,16; 16,16,0 for per-section supervoxels)')
     .option('--json', 'machine-readable output');
   addSupervoxelOptions(cmd);
   addSchedulerOptions(cmd);
@@ -120,31 +123,72 @@ export function register(program: Command): Command {
   });
 }
 
-/** `--block`: the supervoxel task through the scheduler. */
-export async function blockwiseSupervoxels(out: string, opts: Record<string, any>): Promise<{ layer: string; supervoxels: number; blocks: number; block: Vec3; margin: Vec3 }> {
+/** Default supervoxel tile of `--block` runs (the result depends on the tile, not on the block). */
+export const DEFAULT_TILE: Vec3 = [128, 128, 128];
+
+/** The tile context: --margin, default 16 per side (0 in z for per-section supervoxels, which read no other section). */
+export function tileMargin(opts: Record<string, any>, twoD: boolean): Vec3 {
+  if (opts.margin === undefined) return [16, 16, twoD ? 0 : 16];
+  const m = parseVec3(String(opts.margin), '--margin', { integer: true });
+  if (m.some((v) => v < 0)) throw new UsageError(`--margin: expected three whole numbers >= 0, got ${JSON.stringify(String(opts.margin))}`);
+  return m;
+}
+
+export interface BlockwiseSupervoxelsResult {
+  layer: string;
+  supervoxels: number;
+  blocks: number;
+  computed: number;
+  resumed: number;
+  block: Vec3;
+  tile: Vec3;
+  margin: Vec3;
+  note?: string;
+}
+
+/**
+ * `--block`: the supervoxel task through the scheduler. The supervoxels are defined on the tile
+ * grid (`--tile`, recorded with the margin and parameters in the layer's info under
+ * `wiring.supervoxels`); the block is rounded up to whole tiles. An existing layer with the same
+ * record resumes (the scheduler skips finished blocks); a different one needs --overwrite.
+ */
+export async function blockwiseSupervoxels(out: string, opts: Record<string, any>): Promise<BlockwiseSupervoxelsResult> {
   const blockArg = parseVec3(String(opts.block), '--block', { integer: true, positive: true });
-  const margin = opts.margin ? parseVec3(String(opts.margin), '--margin', { integer: true }) : ([16, 16, 16] as Vec3);
-  if (margin.some((m) => m < 0)) throw new UsageError(`--margin: must be >= 0, got ${opts.margin}`);
+  const tileArg = opts.tile !== undefined ? parseVec3(String(opts.tile), '--tile', { integer: true, positive: true }) : DEFAULT_TILE;
   const src = await openSource(opts.boundaries);
   const like = { shape: src.shape, offset: src.offset, voxelSize: src.voxelSize, channels: src.channels };
   await src.close();
-  // a block larger than the volume is the volume (chunks are clipped to the volume too)
-  const block = blockArg.map((b, i) => Math.min(b, like.shape[i])) as unknown as Vec3;
-  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: like.shape, voxelSize: like.voxelSize, offset: like.offset, chunkSize: chunkForBlock(block) });
-  await PrecomputedLayer.create(out, info, { overwrite: !!opts.overwrite });
   const params = supervoxelParams(opts, like.voxelSize);
-  const task = supervoxelTask({
-    boundaries: opts.boundaries,
-    out,
-    bounds: boxFromShape(like.shape, like.offset),
-    blockShape: block,
-    margin,
-    params: { supervoxels: params, affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert, channel: boundaryChannel(opts.channel) },
-  });
+  const margin = tileMargin(opts, !!params.twoD);
+  // a tile larger than the volume is the volume (same result)
+  const tile = checkTile(tileArg.map((t, i) => Math.min(t, like.shape[i])));
+  const { block, changed } = blockForTiles(blockArg, tile, like.shape);
+  const note = changed ? `--block ${blockArg.join(',')} rounded up to ${block.join(',')} (whole supervoxel tiles of ${tile.join(',')}; the supervoxels depend on --tile, not on --block)` : undefined;
+  if (note && !opts.json) process.stderr.write(`note: ${note}\n`);
+  const blockParams = { supervoxels: params, affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert, channel: boundaryChannel(opts.channel) };
+  // what defines the result (not the block shape or the workers): recorded in the layer's info
+  const record = { tile, margin, ...blockParams, boundaries: opts.boundaries };
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: like.shape, voxelSize: like.voxelSize, offset: like.offset, chunkSize: chunkForBlock(tile) });
+  (info as unknown as Record<string, unknown>).wiring = { supervoxels: JSON.parse(JSON.stringify(record)) };
   const stateDir = path.join(out, '.wiring-run');
+  if (existsSync(path.join(out, 'info')) && !opts.overwrite) {
+    // an earlier (interrupted) run: resume into it if it made the same supervoxels on the same grid
+    const old = await PrecomputedLayer.open(out);
+    const was = JSON.stringify((old.info as unknown as { wiring?: { supervoxels?: unknown } }).wiring?.supervoxels ?? null);
+    const now = JSON.stringify((info as unknown as { wiring: { supervoxels: unknown } }).wiring.supervoxels);
+    const s0 = old.info.scales[0];
+    const n0 = info.scales[0];
+    if (was !== now || old.info.data_type !== 'uint64' || JSON.stringify([s0.size, s0.voxel_offset, s0.resolution, s0.chunk_sizes]) !== JSON.stringify([n0.size, n0.voxel_offset, n0.resolution, n0.chunk_sizes])) {
+      throw new UsageError(`a layer exists here made with other supervoxel settings or grid (wiring.supervoxels in its info: ${was}; this run: ${now}); pass --overwrite to replace it`, out);
+    }
+  } else {
+    await rm(stateDir, { recursive: true, force: true });
+    await PrecomputedLayer.create(out, info, { overwrite: !!opts.overwrite });
+  }
+  const task = supervoxelTask({ boundaries: opts.boundaries, out, bounds: boxFromShape(like.shape, like.offset), blockShape: block, tile, margin, params: blockParams, channels: like.channels });
   const report = await runTasks([task], schedulerOptions(opts, stateDir));
+  if (report.failed.length) throw new UsageError(`${report.failed.length} block(s) of the supervoxels failed; first: ${report.failed[0].error}`, out);
   const data = await readBlockData(stateDir, task.name);
-  const supervoxels = data.reduce((a, d) => a + ((d.data as { supervoxels: number }).supervoxels ?? 0), 0);
-  void report;
-  return { layer: out, supervoxels, blocks: data.length, block, margin };
+  const supervoxels = countSupervoxels(data.map((d) => d.data));
+  return { layer: out, supervoxels, blocks: report.blocks, computed: report.computed, resumed: report.resumed, block, tile, margin, ...(note ? { note } : {}) };
 }

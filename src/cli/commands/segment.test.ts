@@ -66,6 +66,40 @@ describe('agglomerate --block', () => {
   }, 60_000);
 });
 
+describe('supervoxels --block on a tile grid', () => {
+  it('same layers and segmentation for two block shapes; resumes; records the tile; rejects a bad tile', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [40, 32, 12];
+    const bLayer = path.join(dir, 'b');
+    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [8, 8, 8], chunkSize: [16, 16, 12] }));
+    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 10, 2), { voxelSize: [8, 8, 8] }));
+    const a = await wiring('segment', '--boundaries', bLayer, '--tile', '16,16,12', '--block', '16,16,12', '--workers', '1', path.join(dir, 'a'));
+    const b = await wiring('segment', '--boundaries', bLayer, '--tile', '16,16,12', '--block', '20,40,5', '--workers', '1', path.join(dir, 'b2'));
+    expect(b.block).toEqual([32, 32, 12]);
+    expect(b.note).toMatch(/rounded up to 32,32,12/);
+    expect(b.supervoxels).toBe(a.supervoxels);
+    expect(b.segments).toBe(a.segments);
+    for (const f of ['info', '8_8_8/0-16_0-16_0-12', '8_8_8/32-40_16-32_0-12']) {
+      expect(readFileSync(path.join(dir, 'b2-supervoxels', f)).equals(readFileSync(path.join(dir, 'a-supervoxels', f)))).toBe(true);
+    }
+    // the segmentations hold the same ids voxel for voxel (chunk sizes follow the block, so compare voxels)
+    const read = async (d: string) => (await (await PrecomputedLayer.open(path.join(dir, d))).readBox({ min: [0, 0, 0], max: shape })).data;
+    expect(await read('b2')).toEqual(await read('a'));
+    const info = JSON.parse(readFileSync(path.join(dir, 'a-supervoxels', 'info'), 'utf8'));
+    expect(info.wiring.supervoxels.tile).toEqual([16, 16, 12]);
+    expect(info.wiring.supervoxels.margin).toEqual([16, 16, 16]);
+    // a rerun resumes into the same layer; another tile needs --overwrite
+    const r = await wiring('supervoxels', '--boundaries', bLayer, '--tile', '16,16,12', '--block', '16,16,12', '--workers', '1', path.join(dir, 'a-supervoxels'));
+    expect(r.resumed).toBe(r.blocks);
+    expect(r.supervoxels).toBe(a.supervoxels);
+    await expect(wiring('supervoxels', '--boundaries', bLayer, '--tile', '8,8,12', '--block', '16,16,12', path.join(dir, 'a-supervoxels'))).rejects.toThrow(/other supervoxel settings.*--overwrite/);
+    for (const bad of ['0,16,12', '16,16', '1.5,16,12', 'a,b,c']) {
+      await expect(wiring('supervoxels', '--boundaries', bLayer, '--tile', bad, '--block', '16,16,12', path.join(dir, 'bad'))).rejects.toThrow(/--tile/);
+    }
+    await expect(wiring('supervoxels', '--boundaries', bLayer, '--margin', '-1,0,0', '--block', '16,16,12', path.join(dir, 'bad'))).rejects.toThrow(/--margin/);
+  }, 60_000);
+});
+
 describe('anisotropic stacks', () => {
   it('supervoxels per section and the lower cut by default; --3d and --threshold override', async () => {
     const dir = await tempDir();

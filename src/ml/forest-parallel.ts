@@ -55,13 +55,15 @@ function newWorker(): Worker {
 }
 
 /**
- * Persistent prediction workers: started once, kept (unreferenced while idle, so they never keep the
- * process alive) and reused; each worker keeps the forests it has seen, so a forest is sent once.
+ * Persistent workers for prediction and training: started once, kept for the process (unreferenced
+ * while idle, so they never keep it alive) and reused; each worker keeps the forests it has predicted with, so a forest is sent once.
+ * Training on 2+ threads starts them, so a forest trained in this process predicts on warm workers.
  */
 interface PoolWorker {
   w: Worker;
   forests: Set<number>;
-  pending?: { resolve: (m: { out: Float32Array }) => void; reject: (e: Error) => void };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  pending?: { resolve: (m: any) => void; reject: (e: Error) => void };
 }
 const pool: PoolWorker[] = [];
 const forestIds = new WeakMap<Forest, number>();
@@ -93,44 +95,54 @@ function poolWorker(i: number): PoolWorker {
   return pw;
 }
 
-function poolPredict(i: number, forest: Forest, x: Float32Array, n: number, layout: 'feature-major' | 'sample-major'): Promise<{ out: Float32Array }> {
+function poolRequest<T>(i: number, job: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
   const pw = poolWorker(i);
   if (pw.pending) throw new WiringError('random forest worker is busy');
-  let id = forestIds.get(forest);
-  if (id === undefined) forestIds.set(forest, (id = nextForestId++));
-  const send = !pw.forests.has(id);
-  pw.forests.add(id);
   return new Promise((resolve, reject) => {
     pw.pending = { resolve, reject };
     pw.w.ref();
-    pw.w.postMessage({
-      kind: 'predict', forestId: id, x, n, layout,
-      ...(send ? { trees: forest.trees, nFeatures: forest.nFeatures, nClasses: forest.nClasses, params: forest.params } : {}),
-    }, [x.buffer as ArrayBuffer]);
+    pw.w.postMessage(job, transfer);
   });
 }
 
+function poolPredict(i: number, forest: Forest, x: Float32Array, n: number, layout: 'feature-major' | 'sample-major'): Promise<{ out: Float32Array }> {
+  let id = forestIds.get(forest);
+  if (id === undefined) forestIds.set(forest, (id = nextForestId++));
+  const pw = poolWorker(i);
+  const send = !pw.forests.has(id);
+  pw.forests.add(id);
+  return poolRequest(i, {
+    kind: 'predict', forestId: id, x, n, layout,
+    ...(send ? { trees: forest.trees, nFeatures: forest.nFeatures, nClasses: forest.nClasses, params: forest.params } : {}),
+  }, [x.buffer as ArrayBuffer]);
+}
+
 let poolBusy: Promise<unknown> = Promise.resolve();
+
+/** Run `f` with the pool to itself (calls queue behind each other). */
+async function withPool<T>(f: () => Promise<T>): Promise<T> {
+  const prev = poolBusy;
+  let release!: () => void;
+  poolBusy = new Promise<void>((r) => (release = r));
+  await prev;
+  try {
+    return await f();
+  } finally {
+    release();
+  }
+}
 
 /** Start `threads` prediction workers ahead of time (optional; the first prediction starts them otherwise). */
 export function warmPredictionPool(threads = availableParallelism()): void {
   for (let i = 0; i < threads; i++) poolWorker(i);
 }
 
-function runWorker<T>(job: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const w = newWorker();
-    w.once('message', (m: { ok: boolean; error?: string } & T) => {
-      void w.terminate();
-      if (m.ok) resolve(m);
-      else reject(new WiringError(`random forest worker: ${m.error}`));
-    });
-    w.once('error', (e) => {
-      void w.terminate();
-      reject(e);
-    });
-    w.postMessage(job, transfer);
-  });
+/** All results, or the first error once every job has ended (so the pool is idle again). */
+async function settleAll<T>(jobs: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(jobs);
+  const bad = settled.find((r) => r.status === 'rejected');
+  if (bad) throw (bad as PromiseRejectedResult).reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 function toShared<A extends Uint8Array | Float32Array>(a: A): A {
@@ -152,13 +164,15 @@ export async function trainForest(
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), p.nTrees));
   if (threads === 1) return new Forest(data.nFeatures, data.nClasses, trainTrees(binned, p, 0, p.nTrees), p, meta);
   const shared: BinnedData = { ...binned, bins: toShared(binned.bins), y: toShared(binned.y) };
-  const parts: Promise<{ trees: TreeArrays }>[] = [];
-  for (let w = 0; w < threads; w++) {
-    const t0 = Math.floor((w * p.nTrees) / threads);
-    const t1 = Math.floor(((w + 1) * p.nTrees) / threads);
-    parts.push(runWorker({ kind: 'train', data: shared, params: p, t0, t1 }));
-  }
-  const done = await Promise.all(parts);
+  const done = await withPool(async () => {
+    const parts: Promise<{ trees: TreeArrays }>[] = [];
+    for (let w = 0; w < threads; w++) {
+      const t0 = Math.floor((w * p.nTrees) / threads);
+      const t1 = Math.floor(((w + 1) * p.nTrees) / threads);
+      parts.push(poolRequest(w, { kind: 'train', data: shared, params: p, t0, t1 }));
+    }
+    return settleAll(parts);
+  });
   return new Forest(data.nFeatures, data.nClasses, concatTrees(done.map((d) => d.trees), data.nClasses, data.nFeatures), p, meta);
 }
 
@@ -174,15 +188,9 @@ export async function predictProbaParallel(
   const K = forest.nClasses;
   threads = Math.max(1, Math.min(threads, Math.ceil(n / 4096)));
   if (threads === 1) return forest.predictProba(x, n, layout);
-  // one call at a time uses the pool (calls queue behind each other)
-  const prev = poolBusy;
-  let release!: () => void;
-  poolBusy = new Promise<void>((r) => (release = r));
-  await prev;
-  const jobs: Promise<{ out: Float32Array }>[] = [];
   const ranges: [number, number][] = [];
-  let outs: { out: Float32Array }[];
-  try {
+  const outs = await withPool(() => {
+    const jobs: Promise<{ out: Float32Array }>[] = [];
     for (let w = 0; w < threads; w++) {
       const a = Math.floor((w * n) / threads);
       const b = Math.floor(((w + 1) * n) / threads);
@@ -196,13 +204,8 @@ export async function predictProbaParallel(
       }
       jobs.push(poolPredict(w, forest, xs, m, layout));
     }
-    const settled = await Promise.allSettled(jobs);
-    const bad = settled.find((r) => r.status === 'rejected');
-    if (bad) throw (bad as PromiseRejectedResult).reason;
-    outs = settled.map((r) => (r as PromiseFulfilledResult<{ out: Float32Array }>).value);
-  } finally {
-    release();
-  }
+    return settleAll(jobs);
+  });
   const out = new Float32Array(n * K);
   outs.forEach(({ out: o }, w) => {
     const [a, b] = ranges[w];

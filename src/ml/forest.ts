@@ -645,114 +645,17 @@ export class Forest {
     const xb = new Uint8Array(CH * F1 + 256); // + 256: a leaf reads 'feature 255' (any byte; its bin 255 >= every rank)
     const acc = new Float32Array(CH * K);
     const inv = 1 / T;
+    const fm = layout === 'feature-major';
+    // The work is in small functions called per tile (and per tree): each is optimised on its own with
+    // complete type feedback after a few calls, instead of one long function that a fresh thread runs
+    // through several on-stack-replacement compilations and deoptimisations on its first call.
     for (let c0 = 0; c0 < n; c0 += CH) {
       const m = Math.min(CH, n - c0);
       // rank every feature value among that feature's thresholds (once per sample, for all trees)
-      // (branch-free lower bound over the 255-entry padded edge table: 8 fixed steps)
-      for (let f = 0; f < F; f++) {
-        const e = padded[f];
-        const fm = layout === 'feature-major';
-        const xo = fm ? f * n + c0 : c0 * F + f;
-        const xs = fm ? 1 : F;
-        let i = 0;
-        // four samples at a time: four independent searches overlap in the pipeline
-        for (; i + 3 < m; i += 4) {
-          const q = xo + i * xs;
-          const v0 = x[q], v1 = x[q + xs], v2 = x[q + 2 * xs], v3 = x[q + 3 * xs];
-          let j0 = ((e[127] < v0) as unknown as number) << 7, j1 = ((e[127] < v1) as unknown as number) << 7;
-          let j2 = ((e[127] < v2) as unknown as number) << 7, j3 = ((e[127] < v3) as unknown as number) << 7;
-          j0 += ((e[j0 + 63] < v0) as unknown as number) << 6; j1 += ((e[j1 + 63] < v1) as unknown as number) << 6;
-          j2 += ((e[j2 + 63] < v2) as unknown as number) << 6; j3 += ((e[j3 + 63] < v3) as unknown as number) << 6;
-          j0 += ((e[j0 + 31] < v0) as unknown as number) << 5; j1 += ((e[j1 + 31] < v1) as unknown as number) << 5;
-          j2 += ((e[j2 + 31] < v2) as unknown as number) << 5; j3 += ((e[j3 + 31] < v3) as unknown as number) << 5;
-          j0 += ((e[j0 + 15] < v0) as unknown as number) << 4; j1 += ((e[j1 + 15] < v1) as unknown as number) << 4;
-          j2 += ((e[j2 + 15] < v2) as unknown as number) << 4; j3 += ((e[j3 + 15] < v3) as unknown as number) << 4;
-          j0 += ((e[j0 + 7] < v0) as unknown as number) << 3; j1 += ((e[j1 + 7] < v1) as unknown as number) << 3;
-          j2 += ((e[j2 + 7] < v2) as unknown as number) << 3; j3 += ((e[j3 + 7] < v3) as unknown as number) << 3;
-          j0 += ((e[j0 + 3] < v0) as unknown as number) << 2; j1 += ((e[j1 + 3] < v1) as unknown as number) << 2;
-          j2 += ((e[j2 + 3] < v2) as unknown as number) << 2; j3 += ((e[j3 + 3] < v3) as unknown as number) << 2;
-          j0 += ((e[j0 + 1] < v0) as unknown as number) << 1; j1 += ((e[j1 + 1] < v1) as unknown as number) << 1;
-          j2 += ((e[j2 + 1] < v2) as unknown as number) << 1; j3 += ((e[j3 + 1] < v3) as unknown as number) << 1;
-          j0 += (e[j0] < v0) as unknown as number; j1 += (e[j1] < v1) as unknown as number;
-          j2 += (e[j2] < v2) as unknown as number; j3 += (e[j3] < v3) as unknown as number;
-          const o = i * F1 + f;
-          xb[o] = j0; xb[o + F1] = j1; xb[o + 2 * F1] = j2; xb[o + 3 * F1] = j3;
-        }
-        for (; i < m; i++) {
-          const v = x[xo + i * xs];
-          let j = ((e[127] < v) as unknown as number) << 7;
-          j += ((e[j + 63] < v) as unknown as number) << 6;
-          j += ((e[j + 31] < v) as unknown as number) << 5;
-          j += ((e[j + 15] < v) as unknown as number) << 4;
-          j += ((e[j + 7] < v) as unknown as number) << 3;
-          j += ((e[j + 3] < v) as unknown as number) << 2;
-          j += ((e[j + 1] < v) as unknown as number) << 1;
-          j += (e[j] < v) as unknown as number;
-          xb[i * F1 + f] = j;
-        }
-      }
+      for (let f = 0; f < F; f++) rankFeature(padded[f], x, fm ? f * n + c0 : c0 * F + f, fm ? 1 : F, m, xb, f, F1);
       acc.fill(0);
-      for (let t = 0; t < T; t++) {
-        const r = roots[t];
-        const w = tw[t]; // this tree's words; node indices relative to its root
-        const w0 = w[0];
-        let i = 0;
-        // 8 walks in lockstep, two steps per loop test (finished walks stay on their leaf)
-        for (; i + 7 < m; i += 8) {
-          const x0 = i * F1;
-          let na = 0, wa = w0, nb = 0, wb = w0, nc = 0, wc = w0, nd = 0, wd = w0;
-          let ne = 0, we = w0, ng = 0, wg = w0, nh = 0, wh = w0, nq = 0, wq = w0;
-          while (((wa & wb & wc & wd & we & wg & wh & wq) & 255) !== 255) {
-            na = (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + (wa & 255)]) >>> 31);
-            nb = (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + F1 + (wb & 255)]) >>> 31);
-            nc = (wc >>> 16) + ((((wc >>> 8) & 255) - xb[x0 + 2 * F1 + (wc & 255)]) >>> 31);
-            nd = (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
-            ne = (we >>> 16) + ((((we >>> 8) & 255) - xb[x0 + 4 * F1 + (we & 255)]) >>> 31);
-            ng = (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
-            nh = (wh >>> 16) + ((((wh >>> 8) & 255) - xb[x0 + 6 * F1 + (wh & 255)]) >>> 31);
-            nq = (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
-            wa = w[na]; wb = w[nb]; wc = w[nc]; wd = w[nd]; we = w[ne]; wg = w[ng]; wh = w[nh]; wq = w[nq];
-            na = (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + (wa & 255)]) >>> 31);
-            nb = (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + F1 + (wb & 255)]) >>> 31);
-            nc = (wc >>> 16) + ((((wc >>> 8) & 255) - xb[x0 + 2 * F1 + (wc & 255)]) >>> 31);
-            nd = (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
-            ne = (we >>> 16) + ((((we >>> 8) & 255) - xb[x0 + 4 * F1 + (we & 255)]) >>> 31);
-            ng = (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
-            nh = (wh >>> 16) + ((((wh >>> 8) & 255) - xb[x0 + 6 * F1 + (wh & 255)]) >>> 31);
-            nq = (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
-            wa = w[na]; wb = w[nb]; wc = w[nc]; wd = w[nd]; we = w[ne]; wg = w[ng]; wh = w[nh]; wq = w[nq];
-          }
-          const ab = i * K;
-          const la = child[r + na] * K, lb = child[r + nb] * K, lc = child[r + nc] * K, ld = child[r + nd] * K;
-          const le = child[r + ne] * K, lg = child[r + ng] * K, lh = child[r + nh] * K, lq = child[r + nq] * K;
-          for (let k = 0; k < K; k++) {
-            acc[ab + k] += leafProb[la + k];
-            acc[ab + K + k] += leafProb[lb + k];
-            acc[ab + 2 * K + k] += leafProb[lc + k];
-            acc[ab + 3 * K + k] += leafProb[ld + k];
-            acc[ab + 4 * K + k] += leafProb[le + k];
-            acc[ab + 5 * K + k] += leafProb[lg + k];
-            acc[ab + 6 * K + k] += leafProb[lh + k];
-            acc[ab + 7 * K + k] += leafProb[lq + k];
-          }
-        }
-        for (; i < m; i++) {
-          const xa = i * F1;
-          let a = 0;
-          let ww = w0;
-          while ((ww & 255) !== 255) {
-            a = (ww >>> 16) + ((((ww >>> 8) & 255) - xb[xa + (ww & 255)]) >>> 31);
-            ww = w[a];
-          }
-          const la = child[r + a] * K;
-          const ab = i * K;
-          for (let k = 0; k < K; k++) acc[ab + k] += leafProb[la + k];
-        }
-      }
-      for (let k = 0; k < K; k++) {
-        const ob = k * n + c0;
-        for (let i = 0; i < m; i++) out[ob + i] = acc[i * K + k] * inv;
-      }
+      for (let t = 0; t < T; t++) walkTree(tw[t], roots[t], child, leafProb, xb, acc, m, F1, K);
+      writeOut(acc, out, n, c0, m, K, inv);
     }
     return out;
   }
@@ -855,6 +758,116 @@ export class Forest {
     const imp = Array.isArray(h.importances) && h.importances.length === F * T ? Float64Array.from(h.importances as number[]) : new Float64Array(F * T);
     const params = resolveParams((h.params ?? {}) as Partial<ForestParams>);
     return new Forest(F, K, { roots, feature, threshold, child, leafProb, importance: imp }, params, (h.meta ?? {}) as Record<string, unknown>);
+  }
+}
+
+/**
+ * Rank m values of one feature (x[xo + i * xs]) among its thresholds: branch-free lower bound over the
+ * 255-entry padded edge table e (8 fixed steps); xb[i * F1 + f] = rank.
+ */
+function rankFeature(e: Float32Array, x: Float32Array, xo: number, xs: number, m: number, xb: Uint8Array, f: number, F1: number): void {
+  let i = 0;
+  // four samples at a time: four independent searches overlap in the pipeline
+  for (; i + 3 < m; i += 4) {
+    const q = xo + i * xs;
+    const v0 = x[q], v1 = x[q + xs], v2 = x[q + 2 * xs], v3 = x[q + 3 * xs];
+    let j0 = ((e[127] < v0) as unknown as number) << 7, j1 = ((e[127] < v1) as unknown as number) << 7;
+    let j2 = ((e[127] < v2) as unknown as number) << 7, j3 = ((e[127] < v3) as unknown as number) << 7;
+    j0 += ((e[j0 + 63] < v0) as unknown as number) << 6; j1 += ((e[j1 + 63] < v1) as unknown as number) << 6;
+    j2 += ((e[j2 + 63] < v2) as unknown as number) << 6; j3 += ((e[j3 + 63] < v3) as unknown as number) << 6;
+    j0 += ((e[j0 + 31] < v0) as unknown as number) << 5; j1 += ((e[j1 + 31] < v1) as unknown as number) << 5;
+    j2 += ((e[j2 + 31] < v2) as unknown as number) << 5; j3 += ((e[j3 + 31] < v3) as unknown as number) << 5;
+    j0 += ((e[j0 + 15] < v0) as unknown as number) << 4; j1 += ((e[j1 + 15] < v1) as unknown as number) << 4;
+    j2 += ((e[j2 + 15] < v2) as unknown as number) << 4; j3 += ((e[j3 + 15] < v3) as unknown as number) << 4;
+    j0 += ((e[j0 + 7] < v0) as unknown as number) << 3; j1 += ((e[j1 + 7] < v1) as unknown as number) << 3;
+    j2 += ((e[j2 + 7] < v2) as unknown as number) << 3; j3 += ((e[j3 + 7] < v3) as unknown as number) << 3;
+    j0 += ((e[j0 + 3] < v0) as unknown as number) << 2; j1 += ((e[j1 + 3] < v1) as unknown as number) << 2;
+    j2 += ((e[j2 + 3] < v2) as unknown as number) << 2; j3 += ((e[j3 + 3] < v3) as unknown as number) << 2;
+    j0 += ((e[j0 + 1] < v0) as unknown as number) << 1; j1 += ((e[j1 + 1] < v1) as unknown as number) << 1;
+    j2 += ((e[j2 + 1] < v2) as unknown as number) << 1; j3 += ((e[j3 + 1] < v3) as unknown as number) << 1;
+    j0 += (e[j0] < v0) as unknown as number; j1 += (e[j1] < v1) as unknown as number;
+    j2 += (e[j2] < v2) as unknown as number; j3 += (e[j3] < v3) as unknown as number;
+    const o = i * F1 + f;
+    xb[o] = j0; xb[o + F1] = j1; xb[o + 2 * F1] = j2; xb[o + 3 * F1] = j3;
+  }
+  for (; i < m; i++) {
+    const v = x[xo + i * xs];
+    let j = ((e[127] < v) as unknown as number) << 7;
+    j += ((e[j + 63] < v) as unknown as number) << 6;
+    j += ((e[j + 31] < v) as unknown as number) << 5;
+    j += ((e[j + 15] < v) as unknown as number) << 4;
+    j += ((e[j + 7] < v) as unknown as number) << 3;
+    j += ((e[j + 3] < v) as unknown as number) << 2;
+    j += ((e[j + 1] < v) as unknown as number) << 1;
+    j += (e[j] < v) as unknown as number;
+    xb[i * F1 + f] = j;
+  }
+}
+
+/**
+ * Add one tree's leaf distributions for m ranked samples (xb rows of F1 bytes) to acc[i * K + k].
+ * w: the tree's words (node indices relative to its root r); child/leafProb: the forest's arrays.
+ */
+function walkTree(w: Int32Array, r: number, child: Int32Array, leafProb: Float32Array, xb: Uint8Array, acc: Float32Array, m: number, F1: number, K: number): void {
+  const w0 = w[0];
+  let i = 0;
+  // 8 walks in lockstep, two steps per loop test (finished walks stay on their leaf)
+  for (; i + 7 < m; i += 8) {
+    const x0 = i * F1;
+    let na = 0, wa = w0, nb = 0, wb = w0, nc = 0, wc = w0, nd = 0, wd = w0;
+    let ne = 0, we = w0, ng = 0, wg = w0, nh = 0, wh = w0, nq = 0, wq = w0;
+    while (((wa & wb & wc & wd & we & wg & wh & wq) & 255) !== 255) {
+      na = (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + (wa & 255)]) >>> 31);
+      nb = (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + F1 + (wb & 255)]) >>> 31);
+      nc = (wc >>> 16) + ((((wc >>> 8) & 255) - xb[x0 + 2 * F1 + (wc & 255)]) >>> 31);
+      nd = (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
+      ne = (we >>> 16) + ((((we >>> 8) & 255) - xb[x0 + 4 * F1 + (we & 255)]) >>> 31);
+      ng = (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
+      nh = (wh >>> 16) + ((((wh >>> 8) & 255) - xb[x0 + 6 * F1 + (wh & 255)]) >>> 31);
+      nq = (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
+      wa = w[na]; wb = w[nb]; wc = w[nc]; wd = w[nd]; we = w[ne]; wg = w[ng]; wh = w[nh]; wq = w[nq];
+      na = (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + (wa & 255)]) >>> 31);
+      nb = (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + F1 + (wb & 255)]) >>> 31);
+      nc = (wc >>> 16) + ((((wc >>> 8) & 255) - xb[x0 + 2 * F1 + (wc & 255)]) >>> 31);
+      nd = (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
+      ne = (we >>> 16) + ((((we >>> 8) & 255) - xb[x0 + 4 * F1 + (we & 255)]) >>> 31);
+      ng = (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
+      nh = (wh >>> 16) + ((((wh >>> 8) & 255) - xb[x0 + 6 * F1 + (wh & 255)]) >>> 31);
+      nq = (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
+      wa = w[na]; wb = w[nb]; wc = w[nc]; wd = w[nd]; we = w[ne]; wg = w[ng]; wh = w[nh]; wq = w[nq];
+    }
+    const ab = i * K;
+    const la = child[r + na] * K, lb = child[r + nb] * K, lc = child[r + nc] * K, ld = child[r + nd] * K;
+    const le = child[r + ne] * K, lg = child[r + ng] * K, lh = child[r + nh] * K, lq = child[r + nq] * K;
+    for (let k = 0; k < K; k++) {
+      acc[ab + k] += leafProb[la + k];
+      acc[ab + K + k] += leafProb[lb + k];
+      acc[ab + 2 * K + k] += leafProb[lc + k];
+      acc[ab + 3 * K + k] += leafProb[ld + k];
+      acc[ab + 4 * K + k] += leafProb[le + k];
+      acc[ab + 5 * K + k] += leafProb[lg + k];
+      acc[ab + 6 * K + k] += leafProb[lh + k];
+      acc[ab + 7 * K + k] += leafProb[lq + k];
+    }
+  }
+  for (; i < m; i++) {
+    const xa = i * F1;
+    let a = 0;
+    let ww = w0;
+    while ((ww & 255) !== 255) {
+      a = (ww >>> 16) + ((((ww >>> 8) & 255) - xb[xa + (ww & 255)]) >>> 31);
+      ww = w[a];
+    }
+    const la = child[r + a] * K;
+    const ab = i * K;
+    for (let k = 0; k < K; k++) acc[ab + k] += leafProb[la + k];
+  }
+}
+
+function writeOut(acc: Float32Array, out: Float32Array, n: number, c0: number, m: number, K: number, inv: number): void {
+  for (let k = 0; k < K; k++) {
+    const ob = k * n + c0;
+    for (let i = 0; i < m; i++) out[ob + i] = acc[i * K + k] * inv;
   }
 }
 

@@ -814,31 +814,29 @@ function walkTree(w: Int32Array, r: number, child: Int32Array, leafProb: Float32
   // 8 walks in lockstep, two steps per loop test (finished walks stay on their leaf)
   for (; i + 7 < m; i += 8) {
     const x0 = i * F1;
-    let na = 0, wa = w0, nb = 0, wb = w0, nc = 0, wc = w0, nd = 0, wd = w0;
-    let ne = 0, we = w0, ng = 0, wg = w0, nh = 0, wh = w0, nq = 0, wq = w0;
+    let wa = w0, wb = w0, wc = w0, wd = w0, we = w0, wg = w0, wh = w0, wq = w0;
     while (((wa & wb & wc & wd & we & wg & wh & wq) & 255) !== 255) {
-      na = (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + (wa & 255)]) >>> 31);
-      nb = (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + F1 + (wb & 255)]) >>> 31);
-      nc = (wc >>> 16) + ((((wc >>> 8) & 255) - xb[x0 + 2 * F1 + (wc & 255)]) >>> 31);
-      nd = (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
-      ne = (we >>> 16) + ((((we >>> 8) & 255) - xb[x0 + 4 * F1 + (we & 255)]) >>> 31);
-      ng = (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
-      nh = (wh >>> 16) + ((((wh >>> 8) & 255) - xb[x0 + 6 * F1 + (wh & 255)]) >>> 31);
-      nq = (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
-      wa = w[na]; wb = w[nb]; wc = w[nc]; wd = w[nd]; we = w[ne]; wg = w[ng]; wh = w[nh]; wq = w[nq];
-      na = (wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + (wa & 255)]) >>> 31);
-      nb = (wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + F1 + (wb & 255)]) >>> 31);
-      nc = (wc >>> 16) + ((((wc >>> 8) & 255) - xb[x0 + 2 * F1 + (wc & 255)]) >>> 31);
-      nd = (wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31);
-      ne = (we >>> 16) + ((((we >>> 8) & 255) - xb[x0 + 4 * F1 + (we & 255)]) >>> 31);
-      ng = (wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31);
-      nh = (wh >>> 16) + ((((wh >>> 8) & 255) - xb[x0 + 6 * F1 + (wh & 255)]) >>> 31);
-      nq = (wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31);
-      wa = w[na]; wb = w[nb]; wc = w[nc]; wd = w[nd]; we = w[ne]; wg = w[ng]; wh = w[nh]; wq = w[nq];
+      wa = w[(wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + (wa & 255)]) >>> 31)];
+      wb = w[(wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + F1 + (wb & 255)]) >>> 31)];
+      wc = w[(wc >>> 16) + ((((wc >>> 8) & 255) - xb[x0 + 2 * F1 + (wc & 255)]) >>> 31)];
+      wd = w[(wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31)];
+      we = w[(we >>> 16) + ((((we >>> 8) & 255) - xb[x0 + 4 * F1 + (we & 255)]) >>> 31)];
+      wg = w[(wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31)];
+      wh = w[(wh >>> 16) + ((((wh >>> 8) & 255) - xb[x0 + 6 * F1 + (wh & 255)]) >>> 31)];
+      wq = w[(wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31)];
+      wa = w[(wa >>> 16) + ((((wa >>> 8) & 255) - xb[x0 + (wa & 255)]) >>> 31)];
+      wb = w[(wb >>> 16) + ((((wb >>> 8) & 255) - xb[x0 + F1 + (wb & 255)]) >>> 31)];
+      wc = w[(wc >>> 16) + ((((wc >>> 8) & 255) - xb[x0 + 2 * F1 + (wc & 255)]) >>> 31)];
+      wd = w[(wd >>> 16) + ((((wd >>> 8) & 255) - xb[x0 + 3 * F1 + (wd & 255)]) >>> 31)];
+      we = w[(we >>> 16) + ((((we >>> 8) & 255) - xb[x0 + 4 * F1 + (we & 255)]) >>> 31)];
+      wg = w[(wg >>> 16) + ((((wg >>> 8) & 255) - xb[x0 + 5 * F1 + (wg & 255)]) >>> 31)];
+      wh = w[(wh >>> 16) + ((((wh >>> 8) & 255) - xb[x0 + 6 * F1 + (wh & 255)]) >>> 31)];
+      wq = w[(wq >>> 16) + ((((wq >>> 8) & 255) - xb[x0 + 7 * F1 + (wq & 255)]) >>> 31)];
     }
     const ab = i * K;
-    const la = child[r + na] * K, lb = child[r + nb] * K, lc = child[r + nc] * K, ld = child[r + nd] * K;
-    const le = child[r + ne] * K, lg = child[r + ng] * K, lh = child[r + nh] * K, lq = child[r + nq] * K;
+    // a leaf's word holds its own node index (relative to the root) in the child field
+    const la = child[r + (wa >>> 16)] * K, lb = child[r + (wb >>> 16)] * K, lc = child[r + (wc >>> 16)] * K, ld = child[r + (wd >>> 16)] * K;
+    const le = child[r + (we >>> 16)] * K, lg = child[r + (wg >>> 16)] * K, lh = child[r + (wh >>> 16)] * K, lq = child[r + (wq >>> 16)] * K;
     for (let k = 0; k < K; k++) {
       acc[ab + k] += leafProb[la + k];
       acc[ab + K + k] += leafProb[lb + k];

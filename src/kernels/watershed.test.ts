@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../core/box.js';
 import { SHARED_REFS, tempDir } from '../../test/data.js';
 import { gaussianFilter } from './filters.js';
-import { affinityWatershed, distanceSeeds, mergeSmallSegments, regionalMinima, seededWatershed, thresholdSeeds, watershed } from './watershed.js';
+import { _useReferenceScanFlood, affinityWatershed, distanceSeeds, mergeSmallSegments, regionalMinima, seededWatershed, thresholdSeeds, watershed } from './watershed.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -169,6 +169,62 @@ describe('seeded watershed', () => {
       if (sec.has(l)) expect(sec.get(l)).toBe(z);
       sec.set(l, z);
     });
+  });
+});
+
+describe('scan flood: fast version vs the reference (floodScan)', () => {
+  /** Labels of the reference scan flood (same tie rules, so the same labels are expected). */
+  function reference(v: Float32Array, shape: Vec3, seeds: Uint32Array, opts: object): Uint32Array {
+    _useReferenceScanFlood(true);
+    try {
+      return seededWatershed(v, shape, seeds, { ties: 'any', ...opts });
+    } finally {
+      _useReferenceScanFlood(false);
+    }
+  }
+  const same = (v: Float32Array, shape: Vec3, seeds: Uint32Array, opts: object = {}) => {
+    const fast = seededWatershed(v, shape, seeds, { ties: 'any', ...opts });
+    expect(Array.from(fast)).toEqual(Array.from(reference(v, shape, seeds, opts)));
+    return fast;
+  };
+  it('edge cases: empty, one voxel, solid, all seeds, no seeds, seeds at the borders and corners', () => {
+    expect(same(new Float32Array(0), [0, 4, 4], new Uint32Array(0)).length).toBe(0);
+    expect(Array.from(same(Float32Array.from([0.5]), [1, 1, 1], Uint32Array.from([2])))).toEqual([2]);
+    expect(Array.from(same(Float32Array.from([0.5]), [1, 1, 1], Uint32Array.from([0])))).toEqual([0]);
+    const shape: Vec3 = [6, 5, 4];
+    const n = 120;
+    const solid = new Float32Array(n).fill(0.3);
+    const corners = new Uint32Array(n);
+    corners[0] = 1;
+    corners[n - 1] = 2;
+    corners[5] = 3; // x border
+    corners[6 * 4] = 4; // y border
+    const l = same(solid, shape, corners);
+    expect(l.every((x) => x > 0)).toBe(true);
+    expect(Array.from(same(solid, shape, new Uint32Array(n)))).toEqual(Array.from(new Uint32Array(n)));
+    const all = Uint32Array.from({ length: n }, (_, i) => i + 1);
+    expect(Array.from(same(smoothNoise(shape, 1, 3), shape, all))).toEqual(Array.from(all));
+    for (const opts of [{}, { twoD: true }, { mask: new Uint8Array(n).map((_, i) => (i % 7 === 3 ? 0 : 1)) }]) {
+      same(smoothNoise(shape, 1, 5), shape, corners, opts);
+      same(solid, shape, corners, opts);
+    }
+  });
+  it('same labels on 3-D, 2-D, masked, tied, NaN inputs and across calls of other sizes (kept work buffers)', () => {
+    const r = rng(99);
+    for (const shape of [[23, 17, 9], [1, 1, 50], [50, 1, 1], [1, 40, 1], [19, 21, 1], [64, 48, 12], [7, 5, 3], [64, 48, 12]] as Vec3[]) {
+      const n = shape[0] * shape[1] * shape[2];
+      const vol = smoothNoise(shape, 1.2, n);
+      const coarse = vol.map((v) => Math.round(v * 6) / 6);
+      const nan = vol.map((v, i) => (i % 37 === 0 ? NaN : i % 41 === 0 ? Infinity : v));
+      const seeds = new Uint32Array(n);
+      for (let k = 0; k < Math.max(2, n >> 7); k++) seeds[Math.floor(r() * n)] = k + 1;
+      const mask = new Uint8Array(n).map(() => (r() < 0.8 ? 1 : 0));
+      for (const v of [vol, coarse, nan])
+        for (const opts of [{}, { twoD: true }, { mask }, { mask, twoD: true }, { levels: 8 }]) {
+          const l = same(v, shape, seeds, opts);
+          if (v !== nan && n <= 1200) expect(watershedErrors(v, shape, seeds, l, opts)).toEqual([]);
+        }
+    }
   });
 });
 

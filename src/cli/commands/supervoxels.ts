@@ -104,7 +104,7 @@ export function register(program: Command): Command {
     const t0 = performance.now();
     if (opts.block) {
       const result = await blockwiseSupervoxels(out, opts);
-      emit(opts, { ...result, seconds: +((performance.now() - t0) / 1000).toFixed(3) }, () => `${out}: ${result.supervoxels} supervoxels in ${result.blocks} blocks`);
+      emit(opts, { ...result, seconds: +((performance.now() - t0) / 1000).toFixed(3) }, () => `${out}: ${result.supervoxels} supervoxels on tiles of ${result.tile.join(',')} (margin ${result.margin.join(',')}) in ${result.blocks} blocks (${result.computed} computed, ${result.resumed} resumed)`);
       return;
     }
     const progress = createProgress({ json: opts.json, label: 'supervoxels' });

@@ -641,7 +641,7 @@ export class Forest {
     const { padded, tw } = c;
     const F1 = F + 1;
     const T = roots.length;
-    const CH = Math.max(1, Math.min(8192, n)); // small calls (one edge at a time) allocate little
+    const CH = Math.max(1, Math.min(32768, n)); // small calls (one edge at a time) allocate little; 32768 beat 8192 by ~7-20% CPU in A/B (4096: 1.2x slower)
     const xb = new Uint8Array(CH * F1 + 256); // + 256: a leaf reads 'feature 255' (any byte; its bin 255 >= every rank)
     const acc = new Float32Array(CH * K);
     const inv = 1 / T;

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { evaluateSegmentation } from '../src/metrics/segmentation.js';
 import { gaussianFilter } from '../src/kernels/filters.js';
-import { seededWatershed, thresholdSeeds } from '../src/kernels/watershed.js';
+import { _useReferenceScanFlood, seededWatershed, thresholdSeeds } from '../src/kernels/watershed.js';
 import { buildRag } from '../src/stages/segment/rag.js';
 import { agglomerate, cutTree, meanScorer, relabel } from '../src/stages/segment/agglomerate.js';
 import { readRaw, ref, refMvox, syntheticVolume, time } from './kernels.bench.js';
@@ -111,13 +111,19 @@ export default async function bench(): Promise<Record<string, unknown>> {
   const wsCold = time(() => seededWatershed(boundary, shape, seeds.value.labels));
   const ws = time(() => seededWatershed(boundary, shape, seeds.value.labels));
   const wsFifo = time(() => seededWatershed(boundary, shape, seeds.value.labels, { ties: 'fifo' }));
+  // the previous scan flood (floodScan, kept as the reference of the tests) in the same run: same labels
+  _useReferenceScanFlood(true);
+  const wsRef = time(() => seededWatershed(boundary, shape, seeds.value.labels));
+  _useReferenceScanFlood(false);
   const sk = readRaw(skOut, Uint32Array);
   const vg = readRaw(vgOut, Uint32Array);
   let agreeSk = 0;
   let agreeVg = 0;
   let agreeFifoSk = 0;
   let sameCold = true;
+  let sameRef = true;
   for (let i = 0; i < n; i++) {
+    if (ws.value[i] !== wsRef.value[i]) sameRef = false;
     if (ws.value[i] === sk[i]) agreeSk++;
     if (ws.value[i] === vg[i]) agreeVg++;
     if (wsFifo.value[i] === sk[i]) agreeFifoSk++;
@@ -135,6 +141,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
     first_call_ratio_vs_skimage: +(mv(wsCold.seconds) / refMvox(rs, 'watershed', n)).toFixed(2),
     first_call_ratio_vs_vigra: +(mv(wsCold.seconds) / refMvox(rv, 'watershed', n)).toFixed(2),
     first_call_same_labels: sameCold,
+    reference_scan_flood_mvox_s: mv(wsRef.seconds),
+    reference_scan_flood_same_labels: sameRef,
     ours_fifo_ties_flood_mvox_s: mv(wsFifo.seconds),
     fifo_ties_agreement_with_skimage: +(agreeFifoSk / n).toFixed(6),
     load_average: os.loadavg().map((l) => +l.toFixed(2)),
@@ -142,6 +150,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
     skimage_markers_plus_flood_mvox_s: +(n / 1e6 / (rs.cpu_seconds.markers + rs.cpu_seconds.watershed)).toFixed(2),
     agreement_with_skimage: +(agreeSk / n).toFixed(6),
     agreement_with_vigra: +(agreeVg / n).toFixed(6),
+    // issue #6: labels must stay watershed basins agreeing with skimage on >= 99.98 % of voxels
+    agreement_with_skimage_ok: agreeSk / n >= 0.9998,
   };
   console.log('watershed', out.watershed);
 

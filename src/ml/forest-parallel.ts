@@ -113,7 +113,8 @@ function poolPredict(i: number, forest: Forest, x: Float32Array, n: number, layo
   pw.forests.add(id);
   return poolRequest(i, {
     kind: 'predict', forestId: id, x, n, layout,
-    ...(send ? { trees: forest.trees, nFeatures: forest.nFeatures, nClasses: forest.nClasses, params: forest.params } : {}),
+    // a new forest goes with its prediction layout (built once here, not in every worker)
+    ...(send ? { trees: forest.trees, nFeatures: forest.nFeatures, nClasses: forest.nClasses, params: forest.params, prediction: forest.predictionLayout() } : {}),
   }, [x.buffer as ArrayBuffer]);
 }
 

@@ -1,10 +1,10 @@
 // Worker thread body for forest-parallel.ts: trains a range of trees, or predicts a range of samples.
 import { parentPort } from 'node:worker_threads';
-import { type BinnedData, type ForestParams, Forest, type TreeArrays, trainTrees } from './forest.js';
+import { type BinnedData, type Compact, type ForestParams, Forest, type TreeArrays, trainTrees } from './forest.js';
 
 type Job =
   | { kind: 'train'; data: BinnedData; params: ForestParams; t0: number; t1: number }
-  | { kind: 'predict'; forestId: number; trees?: TreeArrays; nFeatures?: number; nClasses?: number; params?: ForestParams; x: Float32Array; n: number; layout: 'feature-major' | 'sample-major' };
+  | { kind: 'predict'; forestId: number; trees?: TreeArrays; nFeatures?: number; nClasses?: number; params?: ForestParams; prediction?: Compact | null; x: Float32Array; n: number; layout: 'feature-major' | 'sample-major' };
 
 // forests this (persistent) worker has been sent, by id; the last few are kept
 const forests = new Map<number, Forest>();
@@ -19,6 +19,7 @@ parentPort!.on('message', (job: Job) => {
       if (!f) {
         if (!job.trees) throw new Error(`forest ${job.forestId} was not sent to this worker`);
         f = new Forest(job.nFeatures!, job.nClasses!, job.trees, job.params!);
+        if (job.prediction !== undefined) f.usePredictionLayout(job.prediction);
         forests.set(job.forestId, f);
         if (forests.size > 4) forests.delete(forests.keys().next().value as number);
       }

@@ -455,7 +455,8 @@ export function concatTrees(parts: TreeArrays[], nClasses: number, nFeatures: nu
 
 // ---------------------------------------------------------------- the forest
 
-interface Compact {
+/** The compact prediction layout of a forest (see Forest.compact). */
+export interface Compact {
   words: Int32Array;
   edges: Float32Array[];
   /** edges padded to 255 entries with +Inf (for the fixed-step lower bound) */
@@ -585,6 +586,16 @@ export class Forest {
   }
 
   private compactNodes?: Compact | null;
+
+  /** The compact prediction layout (built on first use; null when the forest does not fit it), e.g. to send to a worker thread. */
+  predictionLayout(): Compact | null {
+    return this.compact();
+  }
+
+  /** Use the layout that predictionLayout() of this same forest returned (on another thread), instead of building it again. */
+  usePredictionLayout(c: Compact | null): void {
+    this.compactNodes = c;
+  }
 
   /**
    * One 32-bit word per node when every tree has < 65536 nodes, F < 255 and every feature uses

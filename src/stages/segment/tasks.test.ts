@@ -160,7 +160,7 @@ describe('blockwise supervoxels on a tile grid', () => {
     expect(s.voi_split + s.voi_merge).toBeLessThan(1e-9);
   }, 30_000);
 
-  it('edge cases: volume smaller than a tile, one voxel, a solid boundary map, one section', () => {
+  it('edge cases: volume smaller than a tile, an offset volume, one voxel, a solid boundary map, one section', () => {
     const run = (sh: Vec3, data: Float32Array, t: Vec3, p: SupervoxelParams = params): BigUint64Array => {
       const bounds: Box = boxFromShape(sh);
       const input = Volume.from('float32', sh, data);
@@ -170,6 +170,14 @@ describe('blockwise supervoxels on a tile grid', () => {
     // smaller than a tile: one tile = the volume
     const small = run([10, 8, 4], cellMap([10, 8, 4], 3, 1), [64, 64, 64]);
     expect(small.every((v) => v > 0n)).toBe(true);
+    // a volume with an offset: the tile grid and the ids are relative to its origin
+    const m = cellMap([24, 16, 8], 4, 9);
+    const at = (offset: Vec3): BigUint64Array => {
+      const bounds: Box = boxFromShape([24, 16, 8], offset);
+      const input = Volume.from('float32', [24, 16, 8], m, { offset });
+      return supervoxelBlock({ box: bounds, readBox: bounds, inputs: { boundaries: input }, params: { supervoxels: params, bounds, tile: [8, 8, 8], margin }, blockIndex: [0, 0, 0] }).volumes!.supervoxels.data as BigUint64Array;
+    };
+    expect(at([5, 7, 3])).toEqual(at([0, 0, 0]));
     // one voxel
     expect(Array.from(run([1, 1, 1], new Float32Array([0.2]), [1, 1, 1]))).toEqual([1n]);
     // solid boundary map: no interior, minima fallback (one flat minimum per tile context, named by

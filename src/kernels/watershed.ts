@@ -1203,8 +1203,11 @@ export interface WatershedOptions extends FloodOptions {
   minSize?: number;
 }
 
-/** Supervoxels: seeds + seeded watershed + size filter, labels 1..count in raster order. */
-export function watershed(values: Float32Array, shape: Vec3, opts: WatershedOptions = {}): { labels: Uint32Array; count: number; seeds: number } {
+/**
+ * The seeds of `watershed()`: by `opts.seeds` (default 'distance'); with no seed at all (e.g. no
+ * voxel below the interior threshold) the regional minima, so every voxel still gets a supervoxel.
+ */
+export function watershedSeeds(values: Float32Array, shape: Vec3, opts: WatershedOptions = {}): { labels: Uint32Array; count: number } {
   const n = checkVolume('watershed', values.length, shape);
   const method = opts.seeds ?? 'distance';
   let seeds: { labels: Uint32Array; count: number };
@@ -1219,9 +1222,14 @@ export function watershed(values: Float32Array, shape: Vec3, opts: WatershedOpti
   } else {
     throw new UsageError(`watershed: seeds must be minima, threshold or distance, got ${String(method)}`);
   }
-  // No seed (e.g. no voxel below the interior threshold): fall back to the regional minima, so
-  // every voxel still gets a supervoxel.
   if (seeds.count === 0 && n > 0) seeds = regionalMinima(values, shape, { twoD: opts.twoD, mask: opts.mask });
+  return seeds;
+}
+
+/** Supervoxels: seeds + seeded watershed + size filter, labels 1..count in raster order. */
+export function watershed(values: Float32Array, shape: Vec3, opts: WatershedOptions = {}): { labels: Uint32Array; count: number; seeds: number } {
+  const n = checkVolume('watershed', values.length, shape);
+  const seeds = watershedSeeds(values, shape, opts);
   const labels = seeds.labels;
   if (opts.mask) for (let i = 0; i < n; i++) if (opts.mask[i] === 0) labels[i] = 0;
   flood(values, shape, labels, opts);

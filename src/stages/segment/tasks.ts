@@ -21,8 +21,7 @@ import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect, boxShape, box
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
 import { compactLabels } from '../../kernels/components.js';
-import { gaussianFilter } from '../../kernels/filters.js';
-import { distanceSeeds, mergeSmallSegments, regionalMinima, seededWatershed, thresholdSeeds } from '../../kernels/watershed.js';
+import { mergeSmallSegments, seededWatershed, watershedSeeds } from '../../kernels/watershed.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { type BoundaryMaps, type SupervoxelParams, boundaryMaps, computeSupervoxels } from './pipeline.js';
 
@@ -43,26 +42,13 @@ export interface SupervoxelBlockParams {
 }
 
 /**
- * The seeded watershed of `watershed()` in src/kernels/watershed.ts (seeds, fallback to the
- * regional minima, flood, small-segment merge), keeping for every final label the context-linear
+ * The seeded watershed of `watershed()` in src/kernels/watershed.ts (its seeds, `watershedSeeds`;
+ * flood; small-segment merge), keeping for every final label the context-linear
  * index of the first voxel of its seed. Final labels are 1..count (raster order of first voxel).
  */
 export function seededSupervoxels(values: Float32Array, shape: Vec3, opts: SupervoxelParams): { labels: Uint32Array; count: number; seedVoxel: Float64Array } {
   const n = shape[0] * shape[1] * shape[2];
-  const method = opts.seeds ?? 'distance';
-  let seeds: { labels: Uint32Array; count: number };
-  if (method === 'minima') {
-    const s = opts.seedSigma ?? 0;
-    const sm = s > 0 ? gaussianFilter(values, shape, opts.twoD ? [s, s, 0] : s) : values;
-    seeds = regionalMinima(sm, shape, { twoD: opts.twoD });
-  } else if (method === 'threshold') {
-    seeds = thresholdSeeds(values, shape, opts.threshold ?? 0.1, { minSize: opts.minSeedSize, twoD: opts.twoD });
-  } else if (method === 'distance') {
-    seeds = distanceSeeds(values, shape, { threshold: opts.threshold ?? 0.5, sampling: opts.sampling, sigma: opts.distanceSigma, minDistance: opts.minDistance, twoD: opts.twoD });
-  } else {
-    throw new UsageError(`watershed: seeds must be minima, threshold or distance, got ${String(method)}`);
-  }
-  if (seeds.count === 0 && n > 0) seeds = regionalMinima(values, shape, { twoD: opts.twoD, mask: opts.mask });
+  const seeds = watershedSeeds(values, shape, opts);
   // first voxel of each seed (seed voxels keep their label through the flood)
   const first = new Float64Array(seeds.count + 1).fill(-1);
   const sl = seeds.labels;

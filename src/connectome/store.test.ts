@@ -167,6 +167,32 @@ describe('ConnectomeStore', () => {
     await expect(ConnectomeStore.open(path.join(dir, 'none.duckdb'), { readOnly: true })).rejects.toThrow(/database file not found/);
   });
 
+  it('streams a whole result while other queries run on the store (a shared-connection stream would end early)', async () => {
+    const { store } = await fresh();
+    const threads = (await store.all("SELECT current_setting('threads') AS t"))[0].t;
+    let done = false;
+    const streamed = Promise.all([
+      store.streamChunks('SELECT range AS x FROM range(300000)', [], { singleThread: true }),
+      store.streamChunks('SELECT range AS x FROM range(1000)', [], { singleThread: true }),
+    ]).finally(() => (done = true));
+    let others = 0;
+    while (!done) {
+      expect((await store.all('SELECT 41 + 1 AS v'))[0].v).toBe(42);
+      others++;
+    }
+    const rows = (await streamed).map((chunks) => chunks.reduce((n, c) => n + c.rowCount, 0));
+    expect(rows).toEqual([300000, 1000]);
+    expect(others).toBeGreaterThan(0);
+    // the thread setting is back once the last single-thread stream ended
+    expect((await store.all("SELECT current_setting('threads') AS t"))[0].t).toBe(threads);
+    // inside a transaction the stream sees the transaction's own writes
+    await store.transaction(async () => {
+      await store.run('CREATE TABLE t_stream AS SELECT range AS x FROM range(5)');
+      const chunks = await store.streamChunks('SELECT x FROM t_stream');
+      expect(chunks.reduce((n, c) => n + c.rowCount, 0)).toBe(5);
+    });
+  });
+
   it('reopens an existing file with its data', async () => {
     const { store, dir } = await fresh();
     await store.insertSynapses([syn(1n, 2n, 3n)]);

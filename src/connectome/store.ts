@@ -183,6 +183,9 @@ const PAIR_COLUMNS = 'pre_pt_root_id UBIGINT NOT NULL, post_pt_root_id UBIGINT N
 
 export class ConnectomeStore {
   private depth = 0;
+  /** Streams running on one DuckDB thread, and the thread setting to restore after the last. */
+  private singleThreadStreams = 0;
+  private threadsBefore = 0;
   private constructor(
     readonly file: string,
     private readonly instance: DuckDBInstance,
@@ -318,6 +321,33 @@ export class ConnectomeStore {
 
   async run(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<void> {
     await this.connection.run(sql, params);
+  }
+
+  /**
+   * A query's result chunks, streamed. The stream runs on a connection of its own: DuckDB closes
+   * a connection's streamed result when another query starts on it, and the result then ends
+   * early without an error (a server's requests arrive while its start-up index streams).
+   * Inside a transaction the result is read on the store's connection, materialized, because a
+   * second connection would not see the uncommitted writes. `singleThread` runs the stream on one
+   * DuckDB thread (a setting of the database instance, restored when the last such stream ends).
+   */
+  async streamChunks(sql: string, params: DuckDBValue[] = [], opts: { singleThread?: boolean } = {}): Promise<DuckDBDataChunk[]> {
+    if (this.depth > 0) return (await this.connection.run(sql, params)).fetchAllChunks();
+    const own = await this.instance.connect();
+    const narrow = opts.singleThread === true;
+    try {
+      if (narrow && this.singleThreadStreams++ === 0) {
+        this.threadsBefore = Number((await this.all("SELECT current_setting('threads') AS t"))[0].t);
+        await this.run('SET threads = 1');
+      }
+      return await (await own.stream(sql, params)).fetchAllChunks();
+    } finally {
+      if (narrow && --this.singleThreadStreams === 0) {
+        const t = this.threadsBefore;
+        await this.run(`SET threads = ${Number.isInteger(t) && t > 0 ? t : 1}`);
+      }
+      own.closeSync();
+    }
   }
 
   /** Run `fn` in one transaction; roll back if it throws. */

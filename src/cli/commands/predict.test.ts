@@ -124,6 +124,47 @@ describe('wiring train-pixels / predict', () => {
     expect(n.out).toMatch(/raw voxel \[3,2,1\] is NaN/);
   }, 60000);
 
+  it('--calibrate-cut: cross-fits the segment cut on the training volume; predict carries it and segment uses it', async () => {
+    const dir = await tempDir();
+    const { raw, seg } = syntheticEm([48, 32, 16], { cells: 10, seed: 9, voxelSize: [8, 8, 8] });
+    await writeNpy(path.join(dir, 'raw.npy'), raw);
+    await writeNpy(path.join(dir, 'seg.npy'), seg);
+    const model = path.join(dir, 'm.rf');
+    const common = ['--raw', path.join(dir, 'raw.npy'), '--voxel-size', '8,8,8', '-o', model, '--sigmas', '0.7,1.6', '--trees', '6', '--samples', '3000', '--threads', '1'];
+    const bad = await wiring(['train-pixels', ...common, '--labels', path.join(dir, 'seg.npy'), '--calibrate-cut']);
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/--calibrate-cut needs --gt/);
+    const t = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--calibrate-cut', '--json']);
+    expect(t.code, t.out).toBeUndefined();
+    const r = JSON.parse(t.stdout);
+    const cal = r.cut_calibration;
+    // two folds, the halves of x (the longest axis), each scored at every cut of the grid
+    expect(cal.folds.map((f: { train: string; test: string }) => [f.train, f.test])).toEqual([
+      ['x 0:24, y 0:32, z 0:16', 'x 24:48, y 0:32, z 0:16'],
+      ['x 24:48, y 0:32, z 0:16', 'x 0:24, y 0:32, z 0:16'],
+    ]);
+    for (const f of cal.folds) {
+      expect(f.voi).toHaveLength(cal.grid.length);
+      expect(f.voi.every((v: number) => Number.isFinite(v) && v >= 0)).toBe(true);
+      expect(new Set(f.voi).size).toBeGreaterThan(1); // the cuts differ
+    }
+    expect(cal.default).toBe(0.7);
+    const i = cal.grid.indexOf(r.segment_threshold);
+    expect(i).toBeGreaterThanOrEqual(0);
+    expect(cal.meanVoi[i]).toBe(Math.min(...cal.meanVoi));
+    expect((await PixelModel.load(model)).meta.segmentThreshold).toBe(r.segment_threshold);
+    // predict writes the cut into the map's info, segment takes it unless --threshold is given
+    const out = path.join(dir, 'pred');
+    const p = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--voxel-size', '8,8,8', '--model', model, out, '--workers', '1', '--json']);
+    expect(p.code, p.out).toBeUndefined();
+    expect(JSON.parse(await fs.readFile(path.join(out, 'info'), 'utf8')).wiring).toEqual({ segment_threshold: r.segment_threshold });
+    const s = await wiring(['segment', '--boundaries', out, path.join(dir, 'seg'), '--json']);
+    expect(s.code, s.out).toBeUndefined();
+    expect(JSON.parse(s.stdout).threshold).toBe(r.segment_threshold);
+    const s2 = await wiring(['segment', '--boundaries', out, path.join(dir, 'seg2'), '--threshold', '0.61', '--json']);
+    expect(JSON.parse(s2.stdout).threshold).toBe(0.61);
+  }, 120_000);
+
   it('runs an ONNX model blockwise', async () => {
     const dir = await tempDir();
     const { raw } = syntheticEm([24, 20, 12], { cells: 5, seed: 9 });

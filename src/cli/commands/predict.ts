@@ -117,6 +117,9 @@ export function register(program: Command): Command {
       task = onnxPredictTask({ onnx: onnxPath, raw: rawSpec, out: outDir, bounds, blockShape: block, dtype, options: o, outChannels, inChannels: raw.channels });
     }
     const info = makeInfo({ type: 'image', dtype, channels: outChannels, shape: raw.shape, voxelSize: raw.voxelSize, offset: raw.offset, chunkSize: [...chunkSize] });
+    // a boundary model's cut for `wiring segment` travels with the map it predicts
+    const cut = model?.meta.target === 'gt' ? model.meta.segmentThreshold : undefined;
+    if (cut !== undefined) (info as unknown as Record<string, unknown>).wiring = { segment_threshold: cut };
     if (existsSync(path.join(outDir, 'info')) && !opts.overwrite) {
       // an earlier (interrupted) run: resume into it if it has the same geometry
       const old = await PrecomputedLayer.open(outDir);
@@ -129,7 +132,7 @@ export function register(program: Command): Command {
       await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite });
     }
     const report = await runTasks([task], schedulerOptions(opts, path.join(outDir, '.wiring-run')));
-    const result = { layer: outDir, channels: outChannels, outputs: model?.meta.outputs, dtype, warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
+    const result = { layer: outDir, channels: outChannels, outputs: model?.meta.outputs, dtype, ...(cut !== undefined ? { segment_threshold: cut } : {}), warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
     if (report.failed.length) throw new UsageError(`${report.failed.length} block(s) failed; first: ${report.failed[0].error}`, outDir);
     emit(opts, result, () => `${outDir}: ${outChannels} channel(s) ${dtype}, ${report.blocks} blocks (${report.computed} computed, ${report.resumed} resumed) in ${report.seconds.toFixed(1)} s`);
   });

@@ -5,7 +5,8 @@ import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, featureConfig } from '../../stages/predict/features.js';
-import { defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
+import { type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
+import { calibrateCut } from '../cut-calibration.js';
 import { emit } from '../output.js';
 
 function int(v: unknown, what: string, min: number): number | undefined {
@@ -46,6 +47,7 @@ export function register(program: Command): Command {
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'train only inside this box (voxels)')
     .option('--threads <n>', 'training threads (default: all cores)')
     .option('--seed <n>', 'random seed', '0')
+    .option('--calibrate-cut', 'with --gt: choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests)')
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
       if (!!opts.labels === !!opts.gt) throw new UsageError('give exactly one of --labels <source> or --gt <source>');
@@ -68,7 +70,7 @@ export function register(program: Command): Command {
       if (opts.classes && opts.gt) throw new UsageError('--classes applies to --labels, not --gt');
       const progress = createProgress({ json: opts.json });
       try {
-        const { model, report } = await trainPixelClassifier(raw, labels, {
+        const trainOpts: TrainOptions = {
           target: opts.gt ? 'gt' : 'labels',
           dense: !!opts.dense,
           zeroIs: opts.zeroIs,
@@ -84,17 +86,26 @@ export function register(program: Command): Command {
           classes: opts.classes ? String(opts.classes).split(',').map((v: string) => v.trim()) : undefined,
           seed: int(opts.seed, '--seed', 0),
           progress,
-        });
+        };
+        const { model, report } = await trainPixelClassifier(raw, labels, trainOpts);
+        let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;
+        if (opts.calibrateCut) {
+          if (!opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
+          cut = await calibrateCut(raw, labels, trainOpts, { progress });
+          if ('skipped' in cut) report.warnings.push(cut.skipped);
+          else Object.assign(model.meta, { segmentThreshold: cut.threshold, cutCalibration: { ...cut } });
+        }
         await model.save(opts.output);
         warnings.push(...report.warnings);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs };
+        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
         emit(opts, result, () =>
           [
             `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,
             `samples per class: ${report.samplesPerClass.join(', ')} (labelled voxels ${report.labelledVoxels.join(', ')})`,
             `features ${report.seconds.features.toFixed(1)} s, training ${report.seconds.training.toFixed(1)} s`,
             `top features: ${report.importances.slice(0, 5).map((f) => `${f.feature} ${f.importance.toFixed(3)}`).join(', ')}`,
+            ...(cut && !('skipped' in cut) ? [`segment cut ${cut.threshold} (default ${cut.default}; mean VOI ${cut.meanVoi[cut.grid.indexOf(cut.threshold)].toFixed(3)} vs ${cut.meanVoi[cut.grid.indexOf(cut.default)].toFixed(3)} on the held-out halves)`] : []),
           ].join('\n'),
         );
       } finally {

@@ -28,6 +28,14 @@ export interface PixelModelMeta {
   voxelSize: Vec3;
   /** Intensity percentiles of the training raw at the sampled voxels (absent in older models). */
   rawStats?: RawStats;
+  /**
+   * gt models: the mean-agglomeration cut chosen on the training volume by cross-fitting
+   * (`wiring train-pixels --calibrate-cut`); `wiring predict` writes it into the boundary layer's
+   * info as `wiring.segment_threshold`, which `wiring segment` uses when no --threshold is given.
+   */
+  segmentThreshold?: number;
+  /** How segmentThreshold was chosen: the cut grid, the mean VOI at each cut, the folds. */
+  cutCalibration?: Record<string, unknown>;
 }
 
 /** Intensity percentiles (1st, 50th, 99th). */
@@ -86,6 +94,9 @@ export class PixelModel {
     if (!Array.isArray(m.outputs) || m.outputs.length < 1) throw new FormatError('meta.outputs is missing', where);
     if (!Array.isArray(m.labelValues) || m.labelValues.length !== forest.nClasses) {
       throw new FormatError(`meta.labelValues has ${m.labelValues?.length} entries for ${forest.nClasses} classes`, where);
+    }
+    if (m.segmentThreshold !== undefined && !(typeof m.segmentThreshold === 'number' && m.segmentThreshold > 0 && m.segmentThreshold < 1)) {
+      throw new FormatError(`meta.segmentThreshold must be a number between 0 and 1, got ${JSON.stringify(m.segmentThreshold)}`, where);
     }
     return new PixelModel(forest, m as PixelModelMeta);
   }

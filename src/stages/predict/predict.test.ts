@@ -107,6 +107,11 @@ describe('pixel classifier', async () => {
     expect(() => PixelModel.fromForest(bad, 'x.rf')).toThrow(/x.rf: the feature configuration gives 20 features but the forest was trained on 5/);
     const plain = new Forest(model.forest.nFeatures, 2, model.forest.trees, model.forest.params, {});
     expect(() => PixelModel.fromForest(plain, 'y.rf')).toThrow(/not a pixel classifier/);
+    // a carried segment cut must be a number in (0, 1)
+    for (const t of [1.5, 'high', 0]) {
+      const cut = new Forest(model.forest.nFeatures, 2, model.forest.trees, model.forest.params, { ...model.meta, segmentThreshold: t });
+      expect(() => PixelModel.fromForest(cut, 'z.rf')).toThrow(/z.rf: meta.segmentThreshold must be a number between 0 and 1/);
+    }
     const dir = await tempDir();
     await fs.writeFile(path.join(dir, 'junk'), 'junk');
     await expect(PixelModel.load(path.join(dir, 'junk'))).rejects.toThrow(/WRF1/);

@@ -47,6 +47,6 @@ export type {
   RunReport,
   TaskReport,
 } from './types.js';
-export { runTasks, SchedulerError, orderTasks } from './run.js';
+export { absoluteSpec, runTasks, SchedulerError, orderTasks } from './run.js';
 export { readBlockData } from './state.js';
 export { decodeJson, encodeJson } from './codec.js';

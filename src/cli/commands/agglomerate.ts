@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
@@ -13,7 +13,7 @@ import { affinityOrder, anisotropic, boundaryChannel, parseNumberOption } from '
 import { type Vec3, boxFromShape, parseVec3 } from '../../core/box.js';
 import { openSource } from '../../formats/open.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
-import { readBlockData, runTasks } from '../../scheduler/index.js';
+import { absoluteSpec, readBlockData, runTasks } from '../../scheduler/index.js';
 import { mergeBlockRags, ragTask, relabelTask, writeSegmentMap } from '../../stages/segment/blockwise.js';
 import { agglomerateRag, DEFAULT_CONTACT } from '../../stages/segment/pipeline.js';
 import { chunkForBlock } from '../../stages/segment/tasks.js';
@@ -97,8 +97,8 @@ export function register(program: Command): Command {
  */
 export async function blockwiseAgglomeration(
   out: string,
-  o: { supervoxels: string; boundaries: string; block: Vec3; params: AgglomerationParams; opts: Record<string, any> },
-): Promise<{ layer: string; method: AgglomerationMethod; threshold: number; supervoxels: number; edges: number; merges: number; segments: number; blocks: number; merge_tree: string }> {
+  o: { supervoxels: string; boundaries: string; block: Vec3; params: AgglomerationParams; opts: Record<string, any>; chunk?: Vec3 },
+): Promise<{ layer: string; method: AgglomerationMethod; threshold: number; supervoxels: number; edges: number; merges: number; segments: number; blocks: number; resumed: number; merge_tree: string }> {
   const [sv, b] = [await openSource(o.supervoxels), await openSource(o.boundaries)];
   await Promise.all([sv.close(), b.close()]);
   const svBox = boxFromShape(sv.shape, sv.offset);
@@ -108,12 +108,45 @@ export async function blockwiseAgglomeration(
   if (sv.channels !== 1 || sv.dtype === 'float32') throw new UsageError(`--supervoxels ${o.supervoxels}: expected a 1-channel integer label volume, got ${sv.channels} x ${sv.dtype}`);
   const block = o.block.map((v, i) => Math.min(v, sv.shape[i])) as unknown as Vec3;
   o.params.anisotropic ??= anisotropic(sv.voxelSize);
-  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: sv.shape, voxelSize: sv.voxelSize, offset: sv.offset, chunkSize: chunkForBlock(block) });
-  const layer = await PrecomputedLayer.create(out, info, { overwrite: !!o.opts.overwrite });
-  const stateDir = path.join(layer.dir, '.wiring-run');
-  await fs.rm(stateDir, { recursive: true, force: true }); // a new layer: no resume records of another run
+  const ragParams = { affinityOrder: affinityOrder(o.opts.affinityOrder), channel: boundaryChannel(o.opts.channel), invert: !!o.opts.invert, contact: o.params.contact ?? DEFAULT_CONTACT, twoD: o.params.twoD };
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: sv.shape, voxelSize: sv.voxelSize, offset: sv.offset, chunkSize: o.chunk ?? chunkForBlock(block) });
+  // What made this layer, recorded in its info: a rerun with the same record resumes (finished
+  // region-graph and relabelling blocks are skipped), another one needs --overwrite. The
+  // supervoxel layer's own record is part of it, so re-made supervoxels never meet old graph blocks.
+  // The block shape is not (the result does not depend on it; the scheduler drops the records of
+  // another block shape by itself), but it sets the chunks unless the caller gives them.
+  const record = JSON.parse(JSON.stringify({
+    supervoxels: absoluteSpec(o.supervoxels),
+    supervoxels_record: supervoxelRecord(o.supervoxels),
+    boundaries: absoluteSpec(o.boundaries),
+    ...ragParams,
+    method: o.params.method ?? null,
+    threshold: o.params.threshold ?? null,
+    quantile: o.params.quantile ?? null,
+    model: o.opts.model ? path.resolve(String(o.opts.model)) : null,
+    anisotropic: o.params.anisotropic,
+  })) as Record<string, unknown>;
+  (info as unknown as Record<string, unknown>).wiring = { agglomeration: record };
+  const dir = path.resolve(out);
+  const stateDir = path.join(dir, '.wiring-run');
+  if (existsSync(path.join(dir, 'info')) && !o.opts.overwrite) {
+    const old = await PrecomputedLayer.open(dir);
+    const was = JSON.stringify((old.info as unknown as { wiring?: { agglomeration?: unknown } }).wiring?.agglomeration ?? null);
+    const s0 = old.info.scales[0];
+    const n0 = info.scales[0];
+    if (was !== JSON.stringify(record) || old.info.data_type !== 'uint64' || JSON.stringify([s0.size, s0.voxel_offset, s0.resolution]) !== JSON.stringify([n0.size, n0.voxel_offset, n0.resolution])) {
+      throw new UsageError(`a layer exists here made from other inputs or settings (wiring.agglomeration in its info: ${was}; this run: ${JSON.stringify(record)}); pass --overwrite to replace it`, out);
+    }
+    if (JSON.stringify(s0.chunk_sizes) !== JSON.stringify(n0.chunk_sizes)) {
+      throw new UsageError(`a layer exists here with chunks ${JSON.stringify(s0.chunk_sizes[0])}; --block ${block.join(',')} writes chunks ${JSON.stringify(n0.chunk_sizes[0])}: rerun with the old --block to resume, or pass --overwrite`, out);
+    }
+  } else {
+    await PrecomputedLayer.create(dir, info, { overwrite: !!o.opts.overwrite });
+    await fs.rm(stateDir, { recursive: true, force: true }); // a new layer: no resume records of another run
+  }
+  const layer = await PrecomputedLayer.open(dir);
   const run = schedulerOptions(o.opts, stateDir);
-  const rep = await runTasks([ragTask({ supervoxels: o.supervoxels, boundaries: o.boundaries, bounds: svBox, blockShape: block, params: { affinityOrder: affinityOrder(o.opts.affinityOrder), channel: boundaryChannel(o.opts.channel), invert: !!o.opts.invert, contact: o.params.contact ?? DEFAULT_CONTACT, twoD: o.params.twoD } })], run);
+  const rep = await runTasks([ragTask({ supervoxels: o.supervoxels, boundaries: o.boundaries, bounds: svBox, blockShape: block, params: { ...ragParams, supervoxelsRecord: record.supervoxels_record } })], run);
   if (rep.failed.length) throw new UsageError(`${rep.failed.length} block(s) of the region graph failed; first: ${rep.failed[0].error}`, out);
   const { rag, ids } = mergeBlockRags((await readBlockData(stateDir, 'rag')).map((d) => d.data));
   const res = agglomerateRag(rag, o.params);
@@ -123,5 +156,16 @@ export async function blockwiseAgglomeration(
   if (rep2.failed.length) throw new UsageError(`${rep2.failed.length} block(s) of the relabelling failed; first: ${rep2.failed[0].error}`, out);
   const mergeTree = path.join(layer.dir, 'merge_tree.json');
   await writeJsonAtomic(mergeTree, mergeTreeJson(res.tree, ids, { method: res.method, threshold: res.threshold, supervoxels_source: o.supervoxels }));
-  return { layer: out, method: res.method, threshold: res.threshold, supervoxels: rag.nNodes, edges: rag.nEdges, merges: res.tree.count, segments: res.count, blocks: rep2.blocks, merge_tree: mergeTree };
+  return { layer: out, method: res.method, threshold: res.threshold, supervoxels: rag.nNodes, edges: rag.nEdges, merges: res.tree.count, segments: res.count, blocks: rep2.blocks, resumed: rep.resumed + rep2.resumed, merge_tree: mergeTree };
+}
+
+/** The `wiring.supervoxels` record of a supervoxel layer made by `wiring supervoxels --block` (null for other sources). */
+function supervoxelRecord(spec: string): unknown {
+  const file = path.join(path.resolve(spec), 'info');
+  if (spec.includes('#') || !existsSync(file)) return null;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { wiring?: { supervoxels?: unknown } }).wiring?.supervoxels ?? null;
+  } catch {
+    return null; // not a precomputed info: openSource has already read the source
+  }
 }

@@ -58,6 +58,11 @@ describe('agglomerate --block', () => {
     const e = await wiring('evaluate', path.join(dir, 'blocks'), path.join(dir, 'whole'));
     expect(e.voi_split).toBeLessThan(1e-12);
     expect(e.voi_merge).toBeLessThan(1e-12);
+    // a rerun resumes (region graph and relabelling); another --block writes other chunks: refused
+    const again = await wiring('agglomerate', '--supervoxels', sv, '--boundaries', bLayer, '--block', '16,16,6', '--workers', '1', path.join(dir, 'blocks'));
+    expect(again.resumed).toBe(2 * again.blocks);
+    expect(again.segments).toBe(whole.segments);
+    await expect(wiring('agglomerate', '--supervoxels', sv, '--boundaries', bLayer, '--block', '8,8,6', '--workers', '1', path.join(dir, 'blocks'))).rejects.toThrow(/chunks \[16,16,6\]; --block 8,8,6 writes chunks \[8,8,6\].*--overwrite/);
     const seg = await wiring('segment', '--boundaries', bLayer, '--block', '32,32,12', '--workers', '1', path.join(dir, 'seg'));
     expect(seg.segments).toBeGreaterThan(3);
     expect(existsSync(path.join(dir, 'seg-supervoxels', 'info'))).toBe(true);
@@ -82,9 +87,24 @@ describe('supervoxels --block on a tile grid', () => {
     for (const f of ['info', '8_8_8/0-16_0-16_0-12', '8_8_8/32-40_16-32_0-12']) {
       expect(readFileSync(path.join(dir, 'b2-supervoxels', f)).equals(readFileSync(path.join(dir, 'a-supervoxels', f)))).toBe(true);
     }
-    // the segmentations hold the same ids voxel for voxel (chunk sizes follow the block, so compare voxels)
+    // the segmentations are the same chunk files too (chunks follow the tile, not the block); the
+    // infos differ only in the supervoxel layer each was made from
+    for (const f of ['8_8_8/0-16_0-16_0-12', '8_8_8/32-40_16-32_0-12']) {
+      expect(readFileSync(path.join(dir, 'b2', f)).equals(readFileSync(path.join(dir, 'a', f))), f).toBe(true);
+    }
+    const segInfo = (d: string) => JSON.parse(readFileSync(path.join(dir, d, 'info'), 'utf8'));
+    expect(segInfo('b2').scales).toEqual(segInfo('a').scales);
+    expect(segInfo('b2').wiring.agglomeration.supervoxels).toBe(path.join(dir, 'b2-supervoxels'));
     const read = async (d: string) => (await (await PrecomputedLayer.open(path.join(dir, d))).readBox({ min: [0, 0, 0], max: shape })).data;
     expect(await read('b2')).toEqual(await read('a'));
+    // a rerun of the whole segment resumes both steps; other settings need --overwrite
+    const again = await wiring('segment', '--boundaries', bLayer, '--tile', '16,16,12', '--block', '20,40,5', '--workers', '1', path.join(dir, 'b2'));
+    expect(again.resumed).toEqual({ supervoxels: again.blocks, segmentation: 2 * again.blocks });
+    expect(again.segments).toBe(b.segments);
+    expect(await read('b2')).toEqual(await read('a'));
+    await expect(wiring('segment', '--boundaries', bLayer, '--tile', '16,16,12', '--block', '20,40,5', '--threshold', '0.3', '--workers', '1', path.join(dir, 'b2'))).rejects.toThrow(/other inputs or settings.*--overwrite/);
+    const cut = await wiring('segment', '--boundaries', bLayer, '--tile', '16,16,12', '--block', '20,40,5', '--threshold', '0.3', '--overwrite', '--workers', '1', path.join(dir, 'b2'));
+    expect(cut.threshold).toBe(0.3);
     const info = JSON.parse(readFileSync(path.join(dir, 'a-supervoxels', 'info'), 'utf8'));
     expect(info.wiring.supervoxels.tile).toEqual([16, 16, 12]);
     expect(info.wiring.supervoxels.margin).toEqual([16, 16, 16]);

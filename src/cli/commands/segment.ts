@@ -8,6 +8,7 @@ import { emit } from '../output.js';
 import { addAgglomerationOptions, agglomerationParams, blockwiseAgglomeration } from './agglomerate.js';
 import { addSupervoxelOptions, affinityOrder, blockwiseSupervoxels, boundaryChannel, supervoxelParams, supervoxelsIn2d } from './supervoxels.js';
 import { openSource } from '../../formats/open.js';
+import { chunkForBlock } from '../../stages/segment/tasks.js';
 
 export function register(program: Command): Command {
   const cmd = program
@@ -34,8 +35,9 @@ export function register(program: Command): Command {
       // bounded memory: supervoxels, region graph and relabelling all blockwise
       opts.supervoxelsOut ??= `${out.replace(/[\\/]+$/, '')}-supervoxels`;
       const s = await blockwiseSupervoxels(opts.supervoxelsOut, opts);
-      const r = await blockwiseAgglomeration(out, { supervoxels: opts.supervoxelsOut, boundaries: opts.boundaries, block: s.block, params: aparams, opts });
-      const result = { layer: out, supervoxels: r.supervoxels, segments: r.segments, method: r.method, threshold: r.threshold, merges: r.merges, blocks: r.blocks, block: s.block, tile: s.tile, margin: s.margin, ...(s.note ? { note: s.note } : {}), supervoxels_layer: opts.supervoxelsOut, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
+      // chunks follow the supervoxel tile (as the supervoxel layer's do), so every --block writes the same files
+      const r = await blockwiseAgglomeration(out, { supervoxels: opts.supervoxelsOut, boundaries: opts.boundaries, block: s.block, params: aparams, opts, chunk: chunkForBlock(s.tile) });
+      const result = { layer: out, supervoxels: r.supervoxels, segments: r.segments, method: r.method, threshold: r.threshold, merges: r.merges, blocks: r.blocks, resumed: { supervoxels: s.resumed, segmentation: r.resumed }, block: s.block, tile: s.tile, margin: s.margin, ...(s.note ? { note: s.note } : {}), supervoxels_layer: opts.supervoxelsOut, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
       emit(opts, result, () => `${out}: ${r.segments} segments (${r.supervoxels} supervoxels in ${r.blocks} blocks, ${r.method} agglomeration at ${r.threshold}) in ${result.seconds} s`);
       return;
     }

@@ -32,6 +32,11 @@ export interface RagBlockParams {
   contact?: 'max' | 'mean';
   twoD?: boolean;
   bins?: number;
+  /**
+   * The supervoxel layer's own record (`wiring.supervoxels` in its info), not read by the block:
+   * being in the task's parameters, a re-made supervoxel layer invalidates the resume records.
+   */
+  supervoxelsRecord?: unknown;
 }
 
 /** A block's graph as stored in its resume record (ids as decimal strings, sparse histograms). */

@@ -54,6 +54,35 @@ describe('segmentation metrics', () => {
     expect(none.voi_split).toBe(0);
     expect(() => evaluateSegmentation(new Uint32Array(3), new Uint32Array(4))).toThrow(/same box/);
   });
+  it('the one-pass table of small labels gives the same table and scores as the hashed path', () => {
+    const n = 30000;
+    const gt = new Int32Array(n);
+    const seg = new Uint32Array(n);
+    let x = 12345;
+    const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
+    for (let i = 0; i < n; i++) {
+      gt[i] = Math.floor(i / 700) % 13; // runs, 0 included
+      seg[i] = rnd() < 0.2 ? Math.floor(rnd() * 40) : Math.floor(i / 300) % 37;
+    }
+    seg[5] = 999; // a seg label only where gt = 0 counts as a seg segment
+    expect(gt[5]).toBe(0);
+    // the same labels shifted above the table limit take the hashed path
+    const big = Float64Array.from(seg, (v) => (v === 0 ? 0 : v + 1e7));
+    const small = contingency(seg, gt);
+    const hashed = contingency(big, gt);
+    const triples = (t: ReturnType<typeof contingency>, shift: bigint) =>
+      Array.from(t.count, (c, e) => `${t.gtIds[t.gt[e]]},${t.segIds[t.seg[e]] === 0n ? 0n : t.segIds[t.seg[e]] - shift},${c}`).sort();
+    expect(triples(small, 0n)).toEqual(triples(hashed, 10000000n));
+    expect(small.segIds.length).toBe(hashed.segIds.length);
+    const a = evaluateSegmentation(seg, gt);
+    const b = evaluateSegmentation(big, gt);
+    for (const k of ['voi_split', 'voi_merge', 'arand', 'arand_skimage', 'arand_precision', 'arand_recall'] as const) expect(a[k], k).toBeCloseTo(b[k], 13);
+    for (const k of ['gt_segments', 'seg_segments', 'seg_segments_in_gt', 'voxels_evaluated'] as const) expect(a[k], k).toBe(b[k]);
+    expect(a.seg_segments).toBe(a.seg_segments_in_gt + 1);
+    // negative labels are still an error naming the label
+    gt[7] = -2;
+    expect(() => evaluateSegmentation(seg, gt)).toThrow(/label -2/);
+  });
   it('contingency counts every evaluated voxel once', () => {
     const n = 20000;
     const gt = new Uint32Array(n);

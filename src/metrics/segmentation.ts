@@ -68,6 +68,8 @@ export function contingency(seg: LabelArray, gt: LabelArray): Contingency {
     throw new UsageError(`segmentation has ${seg.length} voxels but ground truth has ${gt.length}; they must cover the same box`);
   }
   const n = gt.length;
+  const fused = contingencyByValue(seg, gt);
+  if (fused) return fused;
   const g = compactLabels(gt);
   const s = compactLabels(seg);
   const gl = g.labels;
@@ -145,6 +147,102 @@ export function contingency(seg: LabelArray, gt: LabelArray): Contingency {
     e++;
   }
   return { gt: outG, seg: outS, count: outC, gtSizes, segSizes, gtIds: g.ids, segIds: s.ids, evaluated, total: n };
+}
+
+/** Count tables up to this many cells (16 MB) are direct arrays instead of a hash. */
+const DIRECT_CELLS = 1 << 22;
+
+/**
+ * Largest labels of `a` and `b` in one pass (these passes are bound by memory, so both arrays are
+ * read together), or null when either holds floats or uint64 or a negative label.
+ */
+function maxLabels(a: LabelArray, b: LabelArray): [number, number] | null {
+  const integer = (v: LabelArray) => !(v instanceof BigUint64Array || v instanceof Float32Array || v instanceof Float64Array);
+  if (!integer(a) || !integer(b)) return null;
+  const x = a as Exclude<LabelArray, BigUint64Array>;
+  const y = b as Exclude<LabelArray, BigUint64Array>;
+  const signed = (v: LabelArray) => v instanceof Int8Array || v instanceof Int16Array || v instanceof Int32Array;
+  if ((signed(a) && minOf(x) < 0) || (signed(b) && minOf(y) < 0)) return null;
+  let maxA = 0, maxB = 0;
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    // selects, not branches
+    const p = x[i];
+    const q = y[i];
+    maxA = p > maxA ? p : maxA;
+    maxB = q > maxB ? q : maxB;
+  }
+  return [maxA, maxB];
+}
+
+function minOf(v: Exclude<LabelArray, BigUint64Array>): number {
+  let min = 0;
+  for (let i = 0; i < v.length; i++) min = v[i] < min ? v[i] : min;
+  return min;
+}
+
+/**
+ * The contingency table in one pass over the raw labels, when both are small non-negative integers
+ * ((max gt + 1) * (max seg + 1) <= DIRECT_CELLS, as for watershed and agglomeration output against
+ * most ground truth): every voxel increments its (gt, seg) cell, row gt = 0 included (it tells
+ * which seg labels occur at all), with no relabelling pass and no hashing. Dense labels are
+ * numbered in label order and entries come in (gt, seg) order. Null when the labels do not fit.
+ */
+function contingencyByValue(seg: LabelArray, gt: LabelArray): Contingency | null {
+  const max = maxLabels(gt, seg);
+  if (!max) return null;
+  const [maxG, maxS] = max;
+  if ((maxG + 1) * (maxS + 1) > DIRECT_CELLS) return null;
+  const n = gt.length;
+  const S = maxS + 1;
+  const cells = new Uint32Array((maxG + 1) * S);
+  const g = gt as Exclude<LabelArray, BigUint64Array>;
+  const s = seg as Exclude<LabelArray, BigUint64Array>;
+  for (let i = 0; i < n; i++) cells[g[i] * S + s[i]]++;
+  // dense numbering: gt labels with voxels; seg labels with voxels anywhere (also where gt = 0)
+  const segDense = new Int32Array(S).fill(-1);
+  segDense[0] = 0;
+  for (let a = 0, c = 0; a <= maxG; a++) for (let b = 0; b < S; b++, c++) if (cells[c] !== 0 && segDense[b] < 0) segDense[b] = 1;
+  const segIdList: number[] = [0];
+  for (let b = 1; b < S; b++) if (segDense[b] > 0) segDense[b] = segIdList.push(b) - 1;
+  const gtIdList: number[] = [0];
+  let used = 0;
+  for (let a = 1; a <= maxG; a++) {
+    let any = false;
+    for (let b = 0, c = a * S; b < S; b++, c++) {
+      if (cells[c] === 0) continue;
+      any = true;
+      used++;
+    }
+    if (any) gtIdList.push(a);
+  }
+  const gtSizes = new Float64Array(gtIdList.length);
+  const segSizes = new Float64Array(segIdList.length);
+  const outG = new Uint32Array(used);
+  const outS = new Uint32Array(used);
+  const outC = new Float64Array(used);
+  let e = 0;
+  let evaluated = 0;
+  for (let l = 1; l < gtIdList.length; l++) {
+    const row = gtIdList[l] * S;
+    for (let b = 0; b < S; b++) {
+      const c = cells[row + b];
+      if (c === 0) continue;
+      const sb = segDense[b];
+      outG[e] = l;
+      outS[e] = sb;
+      outC[e] = c;
+      e++;
+      gtSizes[l] += c;
+      segSizes[sb] += c;
+      evaluated += c;
+    }
+  }
+  return {
+    gt: outG, seg: outS, count: outC, gtSizes, segSizes,
+    gtIds: BigUint64Array.from(gtIdList, (v) => BigInt(v)), segIds: BigUint64Array.from(segIdList, (v) => BigInt(v)),
+    evaluated, total: n,
+  };
 }
 
 function entropy(counts: Float64Array, N: number): number {

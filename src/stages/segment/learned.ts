@@ -87,7 +87,8 @@ export function supervoxelBodies(sv: Uint32Array, gt: Uint32Array | Int32Array |
     const svId = Number(t.segIds[t.seg[k]]);
     if (svId === 0 || svId > nNodes) continue;
     inside[svId] += t.count[k];
-    if (t.count[k] > best[svId]) {
+    // the gt body it overlaps most; a tie goes to the smaller gt id (whatever the table's entry order)
+    if (t.count[k] > best[svId] || (t.count[k] === best[svId] && t.gtIds[t.gt[k]] < t.gtIds[body[svId]])) {
       best[svId] = t.count[k];
       body[svId] = t.gt[k];
     }

@@ -79,6 +79,12 @@ describe('segmentation metrics', () => {
     for (const k of ['voi_split', 'voi_merge', 'arand', 'arand_skimage', 'arand_precision', 'arand_recall'] as const) expect(a[k], k).toBeCloseTo(b[k], 13);
     for (const k of ['gt_segments', 'seg_segments', 'seg_segments_in_gt', 'voxels_evaluated'] as const) expect(a[k], k).toBe(b[k]);
     expect(a.seg_segments).toBe(a.seg_segments_in_gt + 1);
+    // uint64 labels: ids below 2^32 take the one-pass table (read as their low words), larger ones the hash
+    const seg64 = BigUint64Array.from(seg, (v) => BigInt(v));
+    expect(triples(contingency(seg64, gt), 0n)).toEqual(triples(small, 0n));
+    const huge = BigUint64Array.from(seg, (v) => (v === 0 ? 0n : BigInt(v) + (1n << 40n)));
+    expect(triples(contingency(huge, gt), 1n << 40n)).toEqual(triples(small, 0n));
+    expect(evaluateSegmentation(huge, gt).voi_merge).toBeCloseTo(a.voi_merge, 13);
     // negative labels are still an error naming the label
     gt[7] = -2;
     expect(() => evaluateSegmentation(seg, gt)).toThrow(/label -2/);

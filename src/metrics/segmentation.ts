@@ -152,53 +152,75 @@ export function contingency(seg: LabelArray, gt: LabelArray): Contingency {
 /** Count tables up to this many cells (16 MB) are direct arrays instead of a hash. */
 const DIRECT_CELLS = 1 << 22;
 
+type NumberLabels = Exclude<LabelArray, BigUint64Array>;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /**
- * Largest labels of `a` and `b` in one pass (these passes are bound by memory, so both arrays are
- * read together), or null when either holds floats or uint64 or a negative label.
+ * Labels as numbers with a stride: number arrays as they are (stride 1); a uint64 array whose ids
+ * all fit 32 bits (as a segmentation layer's often do) as its low words (stride 2, no bigint per
+ * voxel). Null for floats, negative labels or ids of 2^32 and more.
  */
-function maxLabels(a: LabelArray, b: LabelArray): [number, number] | null {
-  const integer = (v: LabelArray) => !(v instanceof BigUint64Array || v instanceof Float32Array || v instanceof Float64Array);
-  if (!integer(a) || !integer(b)) return null;
-  const x = a as Exclude<LabelArray, BigUint64Array>;
-  const y = b as Exclude<LabelArray, BigUint64Array>;
-  const signed = (v: LabelArray) => v instanceof Int8Array || v instanceof Int16Array || v instanceof Int32Array;
-  if ((signed(a) && minOf(x) < 0) || (signed(b) && minOf(y) < 0)) return null;
+function numberLabels(v: LabelArray): { x: NumberLabels; stride: number } | null {
+  if (v instanceof Float32Array || v instanceof Float64Array) return null;
+  if (v instanceof BigUint64Array) {
+    if (!LITTLE_ENDIAN) return null;
+    const w = new Uint32Array(v.buffer, v.byteOffset, 2 * v.length);
+    let high = 0;
+    for (let i = 1; i < w.length; i += 2) high |= w[i];
+    return high === 0 ? { x: w, stride: 2 } : null;
+  }
+  if (v instanceof Int8Array || v instanceof Int16Array || v instanceof Int32Array) {
+    let min = 0;
+    for (let i = 0; i < v.length; i++) min = v[i] < min ? v[i] : min;
+    if (min < 0) return null;
+  }
+  return { x: v, stride: 1 };
+}
+
+/** Largest labels of both, in one pass (these passes are bound by memory, so both arrays are read together). */
+function maxLabels(a: NumberLabels, sa: number, b: NumberLabels, sb: number, n: number): [number, number] {
   let maxA = 0, maxB = 0;
-  const n = x.length;
+  if (sa === 1 && sb === 1) {
+    for (let i = 0; i < n; i++) {
+      // selects, not branches
+      const p = a[i];
+      const q = b[i];
+      maxA = p > maxA ? p : maxA;
+      maxB = q > maxB ? q : maxB;
+    }
+    return [maxA, maxB];
+  }
   for (let i = 0; i < n; i++) {
-    // selects, not branches
-    const p = x[i];
-    const q = y[i];
+    const p = a[i * sa];
+    const q = b[i * sb];
     maxA = p > maxA ? p : maxA;
     maxB = q > maxB ? q : maxB;
   }
   return [maxA, maxB];
 }
 
-function minOf(v: Exclude<LabelArray, BigUint64Array>): number {
-  let min = 0;
-  for (let i = 0; i < v.length; i++) min = v[i] < min ? v[i] : min;
-  return min;
-}
-
 /**
  * The contingency table in one pass over the raw labels, when both are small non-negative integers
+ * (uint64 too, when every id fits 32 bits)
  * ((max gt + 1) * (max seg + 1) <= DIRECT_CELLS, as for watershed and agglomeration output against
  * most ground truth): every voxel increments its (gt, seg) cell, row gt = 0 included (it tells
  * which seg labels occur at all), with no relabelling pass and no hashing. Dense labels are
  * numbered in label order and entries come in (gt, seg) order. Null when the labels do not fit.
  */
 function contingencyByValue(seg: LabelArray, gt: LabelArray): Contingency | null {
-  const max = maxLabels(gt, seg);
-  if (!max) return null;
-  const [maxG, maxS] = max;
-  if ((maxG + 1) * (maxS + 1) > DIRECT_CELLS) return null;
+  const gv = numberLabels(gt);
+  const sv = gv && numberLabels(seg);
+  if (!gv || !sv) return null;
   const n = gt.length;
+  const [maxG, maxS] = maxLabels(gv.x, gv.stride, sv.x, sv.stride, n);
+  if ((maxG + 1) * (maxS + 1) > DIRECT_CELLS) return null;
   const S = maxS + 1;
   const cells = new Uint32Array((maxG + 1) * S);
-  const g = gt as Exclude<LabelArray, BigUint64Array>;
-  const s = seg as Exclude<LabelArray, BigUint64Array>;
-  for (let i = 0; i < n; i++) cells[g[i] * S + s[i]]++;
+  const g = gv.x, sg = gv.stride;
+  const s = sv.x, ss = sv.stride;
+  if (sg === 1 && ss === 1) for (let i = 0; i < n; i++) cells[g[i] * S + s[i]]++;
+  else for (let i = 0; i < n; i++) cells[g[i * sg] * S + s[i * ss]]++;
   // dense numbering: gt labels with voxels; seg labels with voxels anywhere (also where gt = 0)
   const segDense = new Int32Array(S).fill(-1);
   segDense[0] = 0;

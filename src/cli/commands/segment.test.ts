@@ -71,6 +71,28 @@ describe('agglomerate --block', () => {
   }, 60_000);
 });
 
+describe('segment on a volume larger than the memory budget', () => {
+  it('goes blockwise by itself, with a note, and gives the same segmentation as --block', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [40, 32, 12];
+    const bLayer = path.join(dir, 'b');
+    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [8, 8, 8], chunkSize: [16, 16, 12] }));
+    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 10, 2), { voxelSize: [8, 8, 8] }));
+    // 15,360 voxels need ~0.7 MB in memory: over a 512K budget
+    const auto = await wiring('segment', '--boundaries', bLayer, '--memory', '512K', '--workers', '1', path.join(dir, 'auto'));
+    expect(auto.auto_block).toMatch(/15360 voxels.*more than the budget.*--block 256,256,256/);
+    expect(existsSync(path.join(dir, 'auto-supervoxels', 'info'))).toBe(true);
+    const explicit = await wiring('segment', '--boundaries', bLayer, '--block', '256,256,256', '--workers', '1', path.join(dir, 'explicit'));
+    expect(auto.segments).toBe(explicit.segments);
+    const e = await wiring('evaluate', path.join(dir, 'auto'), path.join(dir, 'explicit'));
+    expect(e.voi_split + e.voi_merge).toBe(0);
+    // within the budget it stays in memory
+    const whole = await wiring('segment', '--boundaries', bLayer, '--memory', '1G', path.join(dir, 'whole'));
+    expect(whole.auto_block).toBeUndefined();
+    expect(whole.block).toBeUndefined();
+  }, 60_000);
+});
+
 describe('supervoxels --block on a tile grid', () => {
   it('same layers and segmentation for two block shapes; resumes; records the tile; rejects a bad tile', async () => {
     const dir = await tempDir();

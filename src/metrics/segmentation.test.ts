@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SHARED_REFS, dataPath, describeData, tempDir } from '../../test/data.js';
-import { contingency, evaluateSegmentation } from './segmentation.js';
+import { ContingencyAccumulator, contingency, evaluateSegmentation, scoresFromContingency } from './segmentation.js';
 
 const GOLDEN = path.join(SHARED_REFS, 'metrics_golden.json');
 const golden = existsSync(GOLDEN) ? (JSON.parse(readFileSync(GOLDEN, 'utf8')) as Record<string, unknown>) : undefined;
@@ -88,6 +88,22 @@ describe('segmentation metrics', () => {
     // negative labels are still an error naming the label
     gt[7] = -2;
     expect(() => evaluateSegmentation(seg, gt)).toThrow(/label -2/);
+  });
+  it('block by block (ContingencyAccumulator) gives the scores of the whole volume', () => {
+    const n = 24000;
+    const gt = new Uint32Array(n);
+    const seg = new BigUint64Array(n);
+    for (let i = 0; i < n; i++) {
+      gt[i] = Math.floor(i / 500) % 11;
+      seg[i] = i % 7 === 0 ? 0n : BigInt(Math.floor(i / 350) % 23) + (i % 3 === 0 ? 1n << 40n : 0n);
+    }
+    seg[3] = 999n; // only where gt = 0
+    const whole = evaluateSegmentation(seg, gt);
+    const acc = new ContingencyAccumulator();
+    for (const [a, b] of [[0, 5000], [5000, 5001], [5001, 17000], [17000, n]]) acc.add(seg.subarray(a, b), gt.subarray(a, b));
+    const blocks = scoresFromContingency(acc.table());
+    for (const k of ['voi_split', 'voi_merge', 'arand', 'arand_skimage', 'arand_precision', 'arand_recall'] as const) expect(blocks[k], k).toBeCloseTo(whole[k], 13);
+    for (const k of ['gt_segments', 'seg_segments', 'seg_segments_in_gt', 'voxels_evaluated', 'voxels_total'] as const) expect(blocks[k], k).toBe(whole[k]);
   });
   it('contingency counts every evaluated voxel once', () => {
     const n = 20000;

@@ -338,3 +338,55 @@ export function scoresFromContingency(t: Contingency): SegmentationScores {
 export function evaluateSegmentation(seg: LabelArray, gt: LabelArray): SegmentationScores {
   return scoresFromContingency(contingency(seg, gt));
 }
+
+/**
+ * The contingency table of a volume read block by block (the table is a sum over voxels): `add`
+ * each block's seg and gt labels, then `table()` merges the blocks' tables by original ids, so
+ * memory is one block plus the table. Same scores as one `contingency` of the whole volume.
+ */
+export class ContingencyAccumulator {
+  /** "gtId segId" -> voxels; one entry per pair, merged per block (never per voxel). */
+  private readonly pairs = new Map<string, number>();
+  private readonly segSeen = new Set<bigint>();
+  private evaluated = 0;
+  private total = 0;
+
+  add(seg: LabelArray, gt: LabelArray): void {
+    const t = contingency(seg, gt);
+    for (let e = 0; e < t.count.length; e++) {
+      const key = `${t.gtIds[t.gt[e]]} ${t.segIds[t.seg[e]]}`;
+      this.pairs.set(key, (this.pairs.get(key) ?? 0) + t.count[e]);
+    }
+    // seg labels count as segments wherever they occur, also where gt = 0
+    for (let l = 1; l < t.segIds.length; l++) this.segSeen.add(t.segIds[l]);
+    this.evaluated += t.evaluated;
+    this.total += t.total;
+  }
+
+  table(): Contingency {
+    const entries = [...this.pairs].map(([key, count]) => {
+      const sp = key.indexOf(' ');
+      return { g: BigInt(key.slice(0, sp)), s: BigInt(key.slice(sp + 1)), count };
+    });
+    const gtIds = BigUint64Array.from(new Set([0n, ...entries.map((e) => e.g)])).sort();
+    const segIds = BigUint64Array.from(new Set([0n, ...this.segSeen])).sort();
+    const gIndex = new Map(Array.from(gtIds, (id, i) => [id, i] as const));
+    const sIndex = new Map(Array.from(segIds, (id, i) => [id, i] as const));
+    const n = entries.length;
+    const out: Contingency = {
+      gt: new Uint32Array(n), seg: new Uint32Array(n), count: new Float64Array(n),
+      gtSizes: new Float64Array(gtIds.length), segSizes: new Float64Array(segIds.length),
+      gtIds, segIds, evaluated: this.evaluated, total: this.total,
+    };
+    entries.forEach((e, k) => {
+      const a = gIndex.get(e.g)!;
+      const b = sIndex.get(e.s)!;
+      out.gt[k] = a;
+      out.seg[k] = b;
+      out.count[k] = e.count;
+      out.gtSizes[a] += e.count;
+      out.segSizes[b] += e.count;
+    });
+    return out;
+  }
+}

@@ -68,6 +68,11 @@ describe('agglomerate --block', () => {
     expect(existsSync(path.join(dir, 'seg-supervoxels', 'info'))).toBe(true);
     const e2 = await wiring('evaluate', path.join(dir, 'seg'), path.join(dir, 'whole'));
     expect(e2.voi_split + e2.voi_merge).toBeLessThan(0.5);
+    // a box larger than --max-voxels is scored in z slabs of whole sections: the same scores
+    const e3 = await wiring('evaluate', path.join(dir, 'seg'), path.join(dir, 'whole'), '--max-voxels', '3000');
+    expect(e3.slabs).toBe(6); // 2 sections of 40x32 per slab
+    for (const k of ['voi_split', 'voi_merge', 'arand', 'arand_skimage']) expect(e3[k], k).toBeCloseTo(e2[k], 13);
+    for (const k of ['seg_segments', 'gt_segments', 'seg_segments_in_gt', 'voxels_evaluated']) expect(e3[k], k).toBe(e2[k]);
   }, 60_000);
 });
 

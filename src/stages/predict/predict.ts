@@ -129,9 +129,17 @@ export async function checkRawForModel(model: PixelModel, raw: VolumeSource, opt
   if (raw.dtype === 'uint64') throw new UsageError('raw is uint64; expected an image (uint8, uint16, float32...)', raw.url);
   const mv = model.meta.voxelSize;
   if (mv && mv.some((v, a) => Math.abs(v - raw.voxelSize[a]) > 0.01 * v)) {
-    const text = `the model was trained on voxels of [${mv}] nm but the raw volume has [${raw.voxelSize}] nm: features are measured in voxels, so the model sees structures at another scale`;
-    if (!opts.allowVoxelSize) throw new UsageError(`${text}; pass --voxel-size ${mv.join(',')} if it is the same kind of data with a missing/wrong voxel size, or --allow-voxel-size to predict anyway`, raw.url);
-    warnings.push(text);
+    if (mv.every((v) => v === 1)) {
+      // The training raw recorded no voxel size ([1,1,1] is what such a source reads as): there is
+      // no scale to compare with, and the features are defined in voxels, so predict as trained.
+      warnings.push(`the model's training raw recorded no voxel size (read as 1,1,1 nm), so its scale cannot be checked against this raw's [${raw.voxelSize}] nm; the features are measured in voxels as in training (train with --voxel-size to record it)`);
+    } else {
+      // A raw without a voxel size stays an error: the map would say 1,1,1 nm, and `segment` picks
+      // per-section or 3-D supervoxels from it.
+      const text = `the model was trained on voxels of [${mv}] nm but the raw volume has [${raw.voxelSize}] nm: features are measured in voxels, so the model sees structures at another scale`;
+      if (!opts.allowVoxelSize) throw new UsageError(`${text}; pass --voxel-size ${mv.join(',')} if it is the same kind of data with a missing/wrong voxel size, or --allow-voxel-size to predict anyway`, raw.url);
+      warnings.push(text);
+    }
   }
   if (model.meta.featureConfig.dims === 3 && raw.shape[2] === 1) {
     warnings.push('the model uses 3-D features but the raw is a single section: train a 2-D model (--dims 2) for 2-D images');

@@ -148,8 +148,14 @@ describe('pixel classifier on unfamiliar data', () => {
     const part = await trainPixelClassifier(memorySource(raw), memorySource(seg.crop(boxFromShape([32, 28, 8], [0, 0, 4]))), { target: 'gt', ...small });
     expect(part.report.warnings.join()).toMatch(/differ in extent: training on their overlap/);
     expect(part.report.region).toEqual(boxFromShape([32, 28, 8], [0, 0, 4]));
-    await expect(checkRawForModel(model, memorySource(other, 'other.zarr'))).rejects.toThrow(/other.zarr: the model was trained on voxels of \[1,1,1\] nm but the raw volume has \[8,8,8\] nm.*--allow-voxel-size/);
-    expect((await checkRawForModel(model, memorySource(other), { allowVoxelSize: true })).join()).toMatch(/another scale/);
+    // a model whose training raw had no voxel size (1,1,1) predicts a raw that has one, with a warning
+    expect((await checkRawForModel(model, memorySource(other, 'other.zarr'))).join()).toMatch(/recorded no voxel size.*cannot be checked against this raw's \[8,8,8\] nm/);
+    // two known, different voxel sizes are an error unless allowed; so is a raw without one
+    const { model: model8 } = await trainPixelClassifier(memorySource(other), memorySource(Volume.from('uint32', seg.shape, seg.data, { voxelSize: [8, 8, 8] })), { target: 'gt', ...small });
+    const at4 = Volume.from('uint8', raw.shape, raw.data, { voxelSize: [4, 4, 4] });
+    await expect(checkRawForModel(model8, memorySource(at4, 'other.zarr'))).rejects.toThrow(/other.zarr: the model was trained on voxels of \[8,8,8\] nm but the raw volume has \[4,4,4\] nm.*--allow-voxel-size/);
+    expect((await checkRawForModel(model8, memorySource(at4), { allowVoxelSize: true })).join()).toMatch(/another scale/);
+    await expect(checkRawForModel(model8, memorySource(raw, 'stack.png'))).rejects.toThrow(/stack.png: the model was trained on voxels of \[8,8,8\] nm but the raw volume has \[1,1,1\] nm.*pass --voxel-size 8,8,8/);
     const nan = Volume.from('float32', raw.shape, Float32Array.from(raw.data), { offset: [100, 0, 0] });
     nan.data[5 + 32 * 3] = NaN;
     expect(() => predictVolume(model, nan)).toThrow(/raw voxel \[105,3,0\] is NaN/);

@@ -209,17 +209,19 @@ describe('scan flood: fast version vs the reference (floodScan)', () => {
       same(solid, shape, corners, opts);
     }
   });
-  it('same labels on 3-D, 2-D, masked, tied, NaN inputs and across calls of other sizes (kept work buffers)', () => {
+  it('same labels on 3-D, 2-D, masked, tied, NaN, negative inputs and across calls of other sizes (kept work buffers)', () => {
     const r = rng(99);
     for (const shape of [[23, 17, 9], [1, 1, 50], [50, 1, 1], [1, 40, 1], [19, 21, 1], [64, 48, 12], [7, 5, 3], [64, 48, 12]] as Vec3[]) {
       const n = shape[0] * shape[1] * shape[2];
       const vol = smoothNoise(shape, 1.2, n);
       const coarse = vol.map((v) => Math.round(v * 6) / 6);
       const nan = vol.map((v, i) => (i % 37 === 0 ? NaN : i % 41 === 0 ? Infinity : v));
+      // negative values and -0 (the int32-key flood hands these maps to the float one)
+      const negative = vol.map((v, i) => (i % 53 === 0 ? -0 : v - 0.5));
       const seeds = new Uint32Array(n);
       for (let k = 0; k < Math.max(2, n >> 7); k++) seeds[Math.floor(r() * n)] = k + 1;
       const mask = new Uint8Array(n).map(() => (r() < 0.8 ? 1 : 0));
-      for (const v of [vol, coarse, nan])
+      for (const v of [vol, coarse, nan, negative])
         for (const opts of [{}, { twoD: true }, { mask }, { mask, twoD: true }, { levels: 8 }]) {
           const l = same(v, shape, seeds, opts);
           if (v !== nan && n <= 1200) expect(watershedErrors(v, shape, seeds, l, opts)).toEqual([]);

@@ -719,14 +719,11 @@ function floodScan2(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ
  * in [-x, +x, -y, +y, -z, +z] order). Maps with a negative value (or -0) run floodScan2.
  */
 function floodScan3(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ: boolean, prepared: boolean): void {
-  const [sx, sy, sz] = shape;
-  const n = sx * sy * sz;
-  const sxy = sx * sy;
-  const INF = Infinity;
+  const n = shape[0] * shape[1] * shape[2];
   let f = values;
   if (!prepared) {
     let bad = false;
-    for (let i = 0; i < n; i++) if (!(f[i] < INF)) { bad = true; break; }
+    for (let i = 0; i < n; i++) if (!(f[i] < Infinity)) { bad = true; break; }
     if (bad) f = Float32Array.from(f, (v) => (v < MAXF ? v : MAXF));
   }
   // Costs as int32: the bits of a non-negative float32 (+Infinity included) order like its value, and
@@ -737,8 +734,24 @@ function floodScan3(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ
   if (sign < 0) return floodScan2(f, shape, labels, useZ, true); // a negative value (or -0): float compares
   const { C, dir, ring } = scanScratch(n);
   const Ci = new Int32Array(C.buffer, C.byteOffset, n);
-  const INFI = 0x7f800000;
-  // 1a. forward scan over the causal neighbours (-x, -y, -z); the -x cost is carried in a register
+  // One function per pass (same speed as one long function: V8 still needs about three calls to
+  // reach its optimised code either way).
+  forwardScanKeys(fi, Ci, labels, shape, useZ);
+  // dir: "in queue" during the FIFO, parent direction + 1 (plateaus, deferred voxels) after; ring:
+  // the FIFO queue (a voxel is queued at most once at a time, so n entries never overflow), then the
+  // deferred voxels of the labelling
+  const queued = backwardScanKeys(fi, Ci, dir, ring, shape, useZ);
+  fifoKeys(fi, Ci, dir, ring, queued, shape, useZ);
+  const nd = parentPassKeys(C, Ci, f, labels, dir, ring, shape, useZ);
+  labelDeferred(labels, dir, ring, nd, shape);
+}
+
+const INFI = 0x7f800000; // +Infinity as an int32 key
+
+/** 1a. Forward scan over the causal neighbours (-x, -y, -z); the -x cost is carried in a register. */
+function forwardScanKeys(fi: Int32Array, Ci: Int32Array, labels: Uint32Array, shape: Vec3, useZ: boolean): void {
+  const [sx, sy, sz] = shape;
+  const sxy = sx * sy;
   for (let z = 0, i = 0; z < sz; z++) {
     const oz = useZ && z > 0 ? sxy : 0;
     for (let y = 0; y < sy; y++) {
@@ -758,12 +771,13 @@ function floodScan3(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ
       }
     }
   }
-  // 1b. backward scan over the anti-causal neighbours; queue the voxels that can still lower one
-  // dir: "in queue" during 1c, parent direction + 1 (plateaus, deferred voxels) in 2; ring: the FIFO
-  // queue of 1c (a voxel is queued at most once at a time, so n entries never overflow), then the
-  // deferred voxels of 2
-  const cap = n;
-  let qh = 0;
+}
+
+/** 1b. Backward scan over the anti-causal neighbours; queues (in `ring`) the voxels that can still lower one. Returns how many. */
+function backwardScanKeys(fi: Int32Array, Ci: Int32Array, dir: Uint8Array, ring: Int32Array, shape: Vec3, useZ: boolean): number {
+  const [sx, sy, sz] = shape;
+  const sxy = sx * sy;
+  const n = sx * sy * sz;
   let qn = 0;
   for (let z = sz - 1, i = n - 1; z >= 0; z--) {
     const oz = useZ && z + 1 < sz ? sxy : 0;
@@ -800,9 +814,21 @@ function floodScan3(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ
       }
     }
   }
-  // 1c. FIFO propagation until no cost can be lowered. Coordinates without integer division: the row
-  // is floor((p + 0.5) / sx) (never within 0.5/sx of an integer, so the float product is exact enough),
-  // z bounds are index bounds. Neighbours unrolled; the ring holds n entries, so it never overflows.
+  return qn;
+}
+
+/**
+ * 1c. FIFO propagation until no cost can be lowered. Coordinates without integer division: the row
+ * is floor((p + 0.5) / sx) (never within 0.5/sx of an integer, so the float product is exact enough),
+ * z bounds are index bounds. The ring holds n entries, so it never overflows.
+ */
+function fifoKeys(fi: Int32Array, Ci: Int32Array, dir: Uint8Array, ring: Int32Array, queued: number, shape: Vec3, useZ: boolean): void {
+  const [sx, sy, sz] = shape;
+  const sxy = sx * sy;
+  const n = sx * sy * sz;
+  const cap = n;
+  let qh = 0;
+  let qn = queued;
   const invSx = 1 / sx;
   const invSy = 1 / sy;
   const zOn = useZ;
@@ -836,11 +862,17 @@ function floodScan3(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ
       qn++;
     }
   }
-  // 2. labels along parent chains: a raster pass labels every voxel whose parent is already labelled
-  // and records the parent direction of the others (deferred), which are then labelled in reverse
-  // raster order by following the recorded directions.
+}
+
+/**
+ * 2. Labels along parent chains, first half: a raster pass labels every voxel whose parent is already
+ * labelled and records the parent direction of the others (deferred, listed in `deferred`). Returns
+ * how many were deferred.
+ */
+function parentPassKeys(C: Float32Array, Ci: Int32Array, f: Float32Array, labels: Uint32Array, dir: Uint8Array, deferred: Int32Array, shape: Vec3, useZ: boolean): number {
+  const [sx, sy, sz] = shape;
+  const sxy = sx * sy;
   const offs = [-1, 1, -sx, sx, -sxy, sxy];
-  const deferred = ring;
   let nd = 0;
   const bufs: PlateauBuffers = { members: new Int32Array(1 << 12), queue: new Int32Array(1 << 12), stack: new Int32Array(1 << 12) };
   for (let z = 0, i = 0; z < sz; z++) {
@@ -897,6 +929,14 @@ function floodScan3(values: Float32Array, shape: Vec3, labels: Uint32Array, useZ
       }
     }
   }
+  return nd;
+}
+
+/** 2, second half: the deferred voxels are labelled in reverse raster order by following the recorded directions. */
+function labelDeferred(labels: Uint32Array, dir: Uint8Array, deferred: Int32Array, nd: number, shape: Vec3): void {
+  const sx = shape[0];
+  const sxy = sx * shape[1];
+  const offs = [-1, 1, -sx, sx, -sxy, sxy];
   let path = new Int32Array(1 << 10);
   for (let k = nd - 1; k >= 0; k--) {
     let u = deferred[k];

@@ -68,6 +68,7 @@ export function register(program: Command): Command {
         warnings.push(`${opts.raw} records no voxel size (read as 1,1,1 nm), so features are ${cfg.dims}-D; pass --voxel-size (e.g. 4,4,50 for serial-section TEM: 2-D features per section; 8,8,8 for FIB-SEM: 3-D)`);
       }
       if (opts.classes && opts.gt) throw new UsageError('--classes applies to --labels, not --gt');
+      if (opts.calibrateCut && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
       const progress = createProgress({ json: opts.json });
       try {
         const trainOpts: TrainOptions = {
@@ -90,7 +91,6 @@ export function register(program: Command): Command {
         const { model, report } = await trainPixelClassifier(raw, labels, trainOpts);
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;
         if (opts.calibrateCut) {
-          if (!opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
           cut = await calibrateCut(raw, labels, trainOpts, { progress });
           if ('skipped' in cut) report.warnings.push(cut.skipped);
           else Object.assign(model.meta, { segmentThreshold: cut.threshold, cutCalibration: { ...cut } });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Forest, makeRng } from './forest.js';
+import { _useJsWalk, Forest, makeRng } from './forest.js';
+import { wasmWalkAvailable } from './forest-wasm.js';
+import { assembleModule } from './wat.js';
 import { predictProbaParallel, trainForest } from './forest-parallel.js';
 
 /** 3 Gaussian blobs in 2-D + 3 noise features; feature-major layout. */
@@ -103,6 +105,35 @@ describe('random forest', () => {
       fnv(f.predictProba(big.x.subarray(0, 5 * 3), 3)),
     ];
     expect(got).toEqual(GOLDEN);
+  });
+
+  it('the WebAssembly walk gives the same bits as the JS walk (ragged tails, several tiles, one sample)', () => {
+    expect(wasmWalkAvailable()).toBe(true); // else both runs below would be the JS walk
+    const big = blobs(40001, 6); // two 32768-sample tiles, a tail that is not a multiple of 8 lanes
+    const f = Forest.train(data, { nTrees: 6, seed: 3 });
+    const run = (x: Float32Array, n: number, js: boolean): Buffer => {
+      _useJsWalk(js);
+      try {
+        return Buffer.from(new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(x, n).buffer);
+      } finally {
+        _useJsWalk(false);
+      }
+    };
+    for (const n of [1, 7, 8, 9, 40001]) expect(run(big.x.subarray(0, 5 * n), n, false).equals(run(big.x.subarray(0, 5 * n), n, true))).toBe(true);
+  });
+
+  it('the kernel assembler names what it cannot assemble', () => {
+    const fn = (body: string) => ({ name: 'f', params: ['$a'], locals: ['$b'], body });
+    expect(() => assembleModule([fn('(local.set $c (i32.const 1))')])).toThrow(/f: unknown local \$c/);
+    expect(() => assembleModule([fn('(br $nowhere)')])).toThrow(/unknown label \$nowhere/);
+    expect(() => assembleModule([fn('(i64.add (local.get $a) (local.get $b))')])).toThrow(/unsupported instruction i64.add/);
+    expect(() => assembleModule([fn('(local.set $b (i32.const 1)')])).toThrow(/unbalanced/);
+    // a valid function runs: b = a * 3 + 1 stored at address 0
+    const wa = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer }; Instance: new (m: object, i: object) => { exports: Record<string, (...a: number[]) => void> }; Module: new (b: Uint8Array) => object } }).WebAssembly;
+    const mem = new wa.Memory({ initial: 1 });
+    const bytes = assembleModule([fn('(local.set $b (i32.add (i32.mul (local.get $a) (i32.const 3)) (i32.const -100000))) (i32.store (i32.const 0) (local.get $b))')]);
+    new wa.Instance(new wa.Module(bytes), { env: { mem } }).exports.f(50000);
+    expect(new Int32Array(mem.buffer)[0]).toBe(50000);
   });
 
   it('is deterministic from the seed and identical for 1 and 2 threads', async () => {

@@ -24,6 +24,7 @@
  *                leafProb float32[nLeaves * nClasses]
  */
 import { FormatError, UsageError } from '../core/errors.js';
+import { type WasmWalker, wasmWalker } from './forest-wasm.js';
 
 export interface ForestParams {
   nTrees: number;
@@ -455,6 +456,14 @@ export function concatTrees(parts: TreeArrays[], nClasses: number, nFeatures: nu
 
 // ---------------------------------------------------------------- the forest
 
+/** Samples per prediction tile (ranked once, then walked by every tree). */
+const TILE = 32768;
+let useJsWalk = false;
+/** Tests: walk the trees in JS (walkTree) instead of WebAssembly; both give the same bits. */
+export function _useJsWalk(on: boolean): void {
+  useJsWalk = on;
+}
+
 /** The compact prediction layout of a forest (see Forest.compact). */
 export interface Compact {
   words: Int32Array;
@@ -652,9 +661,10 @@ export class Forest {
     const { padded, tw } = c;
     const F1 = F + 1;
     const T = roots.length;
-    const CH = Math.max(1, Math.min(32768, n)); // small calls (one edge at a time) allocate little; 32768 beat 8192 by ~7-20% CPU in A/B (4096: 1.2x slower)
-    const xb = new Uint8Array(CH * F1 + 256); // + 256: a leaf reads 'feature 255' (any byte; its bin 255 >= every rank)
-    const acc = new Float32Array(CH * K);
+    const CH = Math.max(1, Math.min(TILE, n)); // small calls (one edge at a time) allocate little; 32768 beat 8192 by ~7-20% CPU in A/B (4096: 1.2x slower)
+    const wasm = useJsWalk ? null : this.walker(c);
+    const xb = wasm ? wasm.xb : new Uint8Array(CH * F1 + 256); // + 256: a leaf reads 'feature 255' (any byte; its bin 255 >= every rank)
+    const acc = wasm ? wasm.acc.subarray(0, CH * K) : new Float32Array(CH * K);
     const inv = 1 / T;
     const fm = layout === 'feature-major';
     // The work is in small functions called per tile (and per tree): each is optimised on its own with
@@ -665,10 +675,19 @@ export class Forest {
       // rank every feature value among that feature's thresholds (once per sample, for all trees)
       for (let f = 0; f < F; f++) rankFeature(padded[f], x, fm ? f * n + c0 : c0 * F + f, fm ? 1 : F, m, xb, f, F1);
       acc.fill(0);
-      for (let t = 0; t < T; t++) walkTree(tw[t], roots[t], child, leafProb, xb, acc, m, F1, K);
+      if (wasm) for (let t = 0; t < T; t++) wasm.walk(t, m);
+      else for (let t = 0; t < T; t++) walkTree(tw[t], roots[t], child, leafProb, xb, acc, m, F1, K);
       writeOut(acc, out, n, c0, m, K, inv);
     }
     return out;
+  }
+
+  private wasmWalk?: WasmWalker | null;
+
+  /** The WebAssembly walk over this forest's compact layout (built once per thread; null without WebAssembly). */
+  private walker(c: Compact): WasmWalker | null {
+    if (this.wasmWalk === undefined) this.wasmWalk = wasmWalker(c.words, this.trees.roots, this.trees.child, this.trees.leafProb, this.nFeatures + 1, this.nClasses, TILE);
+    return this.wasmWalk;
   }
 
   private packedNodes?: { nodes: Int32Array; thr: Float32Array };

@@ -1,0 +1,163 @@
+// A tiny assembler for the folded-WAT subset our WebAssembly kernels are written in: i32 params and
+// locals, block/loop/br/br_if, i32 arithmetic, i32/f32 loads and stores, f32.add, one imported
+// memory. Kernels stay readable text in the source tree and need no toolchain at build or run time.
+
+const OPS: Record<string, number> = {
+  'i32.add': 0x6a, 'i32.sub': 0x6b, 'i32.mul': 0x6c, 'i32.and': 0x71, 'i32.or': 0x72, 'i32.xor': 0x73,
+  'i32.shl': 0x74, 'i32.shr_s': 0x75, 'i32.shr_u': 0x76, 'i32.eqz': 0x45, 'i32.eq': 0x46, 'i32.ne': 0x47,
+  'i32.lt_s': 0x48, 'i32.lt_u': 0x49, 'i32.gt_s': 0x4a, 'i32.gt_u': 0x4b, 'i32.le_s': 0x4c, 'i32.ge_s': 0x4e,
+  'i32.ge_u': 0x4f, 'f32.add': 0x92, 'f32.mul': 0x94, 'f32.lt': 0x5d,
+};
+// memory instructions: opcode and natural alignment (log2 bytes)
+const MEM: Record<string, [number, number]> = {
+  'i32.load': [0x28, 2], 'i32.load8_u': [0x2d, 0], 'f32.load': [0x2a, 2], 'i32.store': [0x36, 2], 'i32.store8': [0x3a, 0], 'f32.store': [0x38, 2],
+};
+
+type Sexp = string | Sexp[];
+
+function parse(text: string): Sexp[] {
+  const tokens = text.replace(/;;[^\n]*/g, ' ').match(/[()]|[^\s()]+/g) ?? [];
+  let p = 0;
+  const list = (): Sexp[] => {
+    const out: Sexp[] = [];
+    while (p < tokens.length && tokens[p] !== ')') {
+      const t = tokens[p++];
+      if (t === '(') {
+        out.push(list());
+        if (tokens[p++] !== ')') throw new Error('wat: unbalanced parentheses');
+      } else out.push(t);
+    }
+    return out;
+  };
+  const r = list();
+  if (p !== tokens.length) throw new Error('wat: unbalanced parentheses');
+  return r;
+}
+
+const uleb = (v: number, out: number[]): void => {
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+};
+const sleb = (v: number, out: number[]): void => {
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) return void out.push(b);
+    out.push(b | 0x80);
+  }
+};
+const name = (s: string, out: number[]): void => {
+  const b = new TextEncoder().encode(s);
+  uleb(b.length, out);
+  out.push(...b);
+};
+
+export interface WatFunction {
+  name: string;
+  params: string[];
+  locals: string[];
+  body: string;
+}
+
+/** Assemble a module that imports env.mem (a memory of at least one page) and exports the functions (i32 params, no results). */
+export function assembleModule(funcs: WatFunction[]): Uint8Array {
+  const section = (id: number, content: number[], out: number[]): void => {
+    out.push(id);
+    uleb(content.length, out);
+    out.push(...content);
+  };
+  const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const types: number[] = [];
+  uleb(funcs.length, types);
+  for (const f of funcs) {
+    types.push(0x60);
+    uleb(f.params.length, types);
+    for (let i = 0; i < f.params.length; i++) types.push(0x7f);
+    types.push(0x00);
+  }
+  section(1, types, out);
+  const imports: number[] = [1];
+  name('env', imports);
+  name('mem', imports);
+  imports.push(0x02, 0x00, 0x01);
+  section(2, imports, out);
+  const fsec: number[] = [];
+  uleb(funcs.length, fsec);
+  funcs.forEach((_, i) => uleb(i, fsec));
+  section(3, fsec, out);
+  const exps: number[] = [];
+  uleb(funcs.length, exps);
+  funcs.forEach((f, i) => {
+    name(f.name, exps);
+    exps.push(0x00);
+    uleb(i, exps);
+  });
+  section(7, exps, out);
+  const code: number[] = [];
+  uleb(funcs.length, code);
+  for (const f of funcs) {
+    const body = compileBody(f);
+    uleb(body.length, code);
+    code.push(...body);
+  }
+  section(10, code, out);
+  return Uint8Array.from(out);
+}
+
+function compileBody(f: WatFunction): number[] {
+  const locals = new Map<string, number>();
+  for (const n of [...f.params, ...f.locals]) {
+    if (locals.has(n)) throw new Error(`wat ${f.name}: local ${n} declared twice`);
+    locals.set(n, locals.size);
+  }
+  const out: number[] = [];
+  if (f.locals.length) out.push(1, ...(() => { const b: number[] = []; uleb(f.locals.length, b); return b; })(), 0x7f);
+  else out.push(0);
+  const labels: string[] = [];
+  const fail = (m: string): never => {
+    throw new Error(`wat ${f.name}: ${m}`);
+  };
+  const local = (s: Sexp): number => (typeof s === 'string' && locals.has(s) ? locals.get(s)! : fail(`unknown local ${String(s)}`));
+  const depth = (s: Sexp): number => {
+    const i = typeof s === 'string' ? labels.lastIndexOf(s) : -1;
+    return i < 0 ? fail(`unknown label ${String(s)}`) : labels.length - 1 - i;
+  };
+  const emit = (e: Sexp): void => {
+    if (!Array.isArray(e) || typeof e[0] !== 'string') return void fail(`expected an instruction, got ${JSON.stringify(e)}`);
+    const [op, ...args] = e as [string, ...Sexp[]];
+    if (op === 'block' || op === 'loop') {
+      out.push(op === 'block' ? 0x02 : 0x03, 0x40);
+      labels.push(args[0] as string);
+      args.slice(1).forEach(emit);
+      labels.pop();
+      out.push(0x0b);
+    } else if (op === 'br') {
+      out.push(0x0c);
+      uleb(depth(args[0]), out);
+    } else if (op === 'br_if') {
+      args.slice(1).forEach(emit);
+      out.push(0x0d);
+      uleb(depth(args[0]), out);
+    } else if (op === 'local.get' || op === 'local.set') {
+      args.slice(1).forEach(emit);
+      out.push(op === 'local.get' ? 0x20 : 0x21);
+      uleb(local(args[0]), out);
+    } else if (op === 'i32.const') {
+      out.push(0x41);
+      sleb(Number(args[0]) | 0, out);
+    } else if (op in MEM) {
+      args.forEach(emit);
+      out.push(MEM[op][0], MEM[op][1], 0);
+    } else if (op in OPS) {
+      args.forEach(emit);
+      out.push(OPS[op]);
+    } else fail(`unsupported instruction ${op}`);
+  };
+  parse(f.body).forEach(emit);
+  out.push(0x0b);
+  return out;
+}

@@ -1,15 +1,7 @@
 // The forest's tree walk as a WebAssembly kernel: the same 8-lane lockstep walk over compact node words
 // as walkTree in forest.ts, without the bounds checks of typed-array access (about 1.9x faster walks
 // on the bench's forest, bit-identical output). Ranking and output stay in JS (forest.ts).
-import { assembleModule } from './wat.js';
-
-// The few WebAssembly API types used here (the project's TS lib has no DOM/WebAssembly declarations).
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+import { assembleModule, webAssembly as WA } from './wat.js';
 
 const LANES = 8;
 const STEPS = 3; // steps between 'all lanes at a leaf' tests (A/B: 3 beat 1 and 2, same as 4)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { _useJsWalk, Forest, makeRng } from './forest.js';
 import { wasmWalkAvailable } from './forest-wasm.js';
-import { assembleModule } from './wat.js';
+import { assembleModule, webAssembly } from './wat.js';
 import { predictProbaParallel, trainForest } from './forest-parallel.js';
 
 /** 3 Gaussian blobs in 2-D + 3 noise features; feature-major layout. */
@@ -128,11 +128,11 @@ describe('random forest', () => {
     expect(() => assembleModule([fn('(br $nowhere)')])).toThrow(/unknown label \$nowhere/);
     expect(() => assembleModule([fn('(i64.add (local.get $a) (local.get $b))')])).toThrow(/unsupported instruction i64.add/);
     expect(() => assembleModule([fn('(local.set $b (i32.const 1)')])).toThrow(/unbalanced/);
-    // a valid function runs: b = a * 3 + 1 stored at address 0
-    const wa = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer }; Instance: new (m: object, i: object) => { exports: Record<string, (...a: number[]) => void> }; Module: new (b: Uint8Array) => object } }).WebAssembly;
+    // a valid function runs: b = a * 3 - 100000 stored at address 0
+    const wa = webAssembly!;
     const mem = new wa.Memory({ initial: 1 });
     const bytes = assembleModule([fn('(local.set $b (i32.add (i32.mul (local.get $a) (i32.const 3)) (i32.const -100000))) (i32.store (i32.const 0) (local.get $b))')]);
-    new wa.Instance(new wa.Module(bytes), { env: { mem } }).exports.f(50000);
+    (new wa.Instance(new wa.Module(bytes), { env: { mem } }).exports.f as (a: number) => void)(50000);
     expect(new Int32Array(mem.buffer)[0]).toBe(50000);
   });
 

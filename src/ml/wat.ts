@@ -2,6 +2,15 @@
 // locals, block/loop/br/br_if, i32 arithmetic, i32/f32 loads and stores, f32.add, one imported
 // memory. Kernels stay readable text in the source tree and need no toolchain at build or run time.
 
+/** The few WebAssembly API types the kernels use (the project's TS lib has no DOM/WebAssembly declarations). */
+export interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
+}
+/** globalThis.WebAssembly, or undefined where there is none */
+export const webAssembly = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
 const OPS: Record<string, number> = {
   'i32.add': 0x6a, 'i32.sub': 0x6b, 'i32.mul': 0x6c, 'i32.and': 0x71, 'i32.or': 0x72, 'i32.xor': 0x73,
   'i32.shl': 0x74, 'i32.shr_s': 0x75, 'i32.shr_u': 0x76, 'i32.eqz': 0x45, 'i32.eq': 0x46, 'i32.ne': 0x47,
@@ -115,8 +124,11 @@ function compileBody(f: WatFunction): number[] {
     locals.set(n, locals.size);
   }
   const out: number[] = [];
-  if (f.locals.length) out.push(1, ...(() => { const b: number[] = []; uleb(f.locals.length, b); return b; })(), 0x7f);
-  else out.push(0);
+  if (f.locals.length) {
+    out.push(1); // one run of i32 locals
+    uleb(f.locals.length, out);
+    out.push(0x7f);
+  } else out.push(0);
   const labels: string[] = [];
   const fail = (m: string): never => {
     throw new Error(`wat ${f.name}: ${m}`);

@@ -21,6 +21,11 @@ let browser: BrowserContext | undefined;
 let workDir: string;
 let page: Page;
 const pageErrors: string[] = [];
+/** Paths the browser asked the server for (Neuroglancer fetches from web workers, which the page's request events may miss). */
+const served: string[] = [];
+/** The legacy-mesh requests for one segment (its manifest `mesh/<id>:0` and fragments). */
+const MESH = '/data/neurons/mesh/';
+const meshRequests = (id?: string) => served.filter((u) => u.startsWith(MESH) && !u.endsWith('/info') && (id === undefined || u.startsWith(`${MESH}${id}:`)));
 
 /** The Neuroglancer panels in reading order (4panel layout: xy, xz / 3-D, yz). */
 async function panels(p: Page = page): Promise<Array<{ x: number; y: number; width: number; height: number }>> {
@@ -78,6 +83,9 @@ describe('browser app (chromium)', () => {
     workDir = dir;
     [ds] = await Promise.all([buildDemoDataset(path.join(dir, 'ds')), ensureAppBuilt()]);
     app = await buildServer({ dataset: ds.dir, appDir: APP_DIR });
+    app.addHook('onRequest', async (req) => {
+      served.push(decodeURIComponent(req.url.split('?')[0]));
+    });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
     browser = await launchChromium(profile);
     page = browser.pages()[0] ?? (await browser.newPage());
@@ -123,8 +131,10 @@ describe('browser app (chromium)', () => {
     const id = best.id.toString();
     // 3-D view without the cross-section planes: only meshes (and yellow synapse markers) are coloured
     await page.evaluate(() => ((window as any).wiring.viewer.showPerspectiveSliceViews.value = false));
+    // Page state, not pixels: nothing is selected yet, so Neuroglancer has asked for no mesh.
+    expect(await page.evaluate(() => (window as any).wiring.bridge.visibleSegments())).toEqual([]);
+    expect(meshRequests(), 'mesh requests before any selection').toEqual([]);
     const before3d = await shootUntil(2, '3d-before-selection.png', () => true);
-    expect(before3d.colouredNotYellow, 'no mesh before a segment is selected (only axis lines)').toBeLessThan(1000);
     // the synapse markers (yellow points from the server's precomputed annotation source)
     expect(await page.locator('#status').textContent()).toContain('synapses from the server');
     const setSynapsesVisible = (v: boolean) => page.evaluate((vis) => (window as any).wiring.viewer.layerManager.getLayerByName('synapses').setVisible(vis), v);
@@ -145,7 +155,12 @@ describe('browser app (chromium)', () => {
     expect(await page.evaluate(() => (window as any).wiring.bridge.visibleSegments())).toEqual([id]);
     const pos = await page.evaluate(() => Array.from((window as any).wiring.viewer.position.value as Float32Array));
     best.point.forEach((v, a) => expect(pos[a]).toBeCloseTo(v + 0.5, 3));
-    // its mesh appears in the 3-D view
+    // Neuroglancer asks the server for that segment's mesh (manifest and fragments), and only that one
+    for (const end = Date.now() + 30_000; meshRequests(id).length < 2 && Date.now() < end; ) await page.waitForTimeout(100);
+    expect(meshRequests(id).some((u) => u === `${MESH}${id}:0`), `manifest of ${id} requested`).toBe(true);
+    expect(meshRequests(id).length, 'a fragment of the selected mesh requested').toBeGreaterThanOrEqual(2);
+    expect(meshRequests().filter((u) => !u.startsWith(`${MESH}${id}:`)), 'no other segment\'s mesh').toEqual([]);
+    // and something renders: the 3-D view gains coloured (mesh) pixels
     const after3d = await shootUntil(2, '3d-selected-mesh.png', (s) => s.colouredNotYellow > before3d.colouredNotYellow + 2000);
     expect(after3d.colouredNotYellow, 'mesh pixels').toBeGreaterThan(before3d.colouredNotYellow + 2000);
     await saveShot('cell-selected.png', await page.screenshot());

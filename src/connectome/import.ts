@@ -226,7 +226,7 @@ function expectation(c: Conv): string {
  * Stage a delimited text file as VARCHAR columns in temp table `_raw` with its line number in
  * `_line`. `names` given: the file has no header row. The file may be gzipped.
  */
-async function stageText(store: ConnectomeStore, file: string, names: string[] | undefined, delim = ','): Promise<string[]> {
+export async function stageText(store: ConnectomeStore, file: string, names: string[] | undefined, delim = ','): Promise<string[]> {
   if (!existsSync(file)) throw new UsageError('file not found', file);
   // a data file that repeats its sidecar's names in its first line has a header row after all
   const header = names === undefined || sameNames(splitCsvLine(await firstLine(file), delim), names);
@@ -261,7 +261,7 @@ function sameNames(a: string[], b: string[]): boolean {
  * Stage a Parquet file as VARCHAR columns in temp table `_raw` with its row number in `_line`
  * (lists such as a position [x, y, z] become "[x, y, z]" text, booleans true/false).
  */
-async function stageParquet(store: ConnectomeStore, file: string): Promise<string[]> {
+export async function stageParquet(store: ConnectomeStore, file: string): Promise<string[]> {
   const reader = `read_parquet(${sqlString(file)})`;
   let cols: string[];
   try {

@@ -92,7 +92,7 @@ export interface AnnotationImportReport {
   unknown_cells?: number;
 }
 
-const ID_COLUMN = /(^id$|_id$|^unit_a$|^unit_b$)/;
+const ID_COLUMN = /(^id$|_id$|^unit_a$|^unit_b$|^unit_id_[ab12]$)/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Guess a kind from the columns (coregistration before tuning: both carry the unit key). */

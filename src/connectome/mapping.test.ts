@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/data.js';
 import { extraTable, importCave, parseColumnMap } from './import.js';
+import { synapseQuery, synapsesTable } from './query.js';
 import { ConnectomeStore } from './store.js';
 
 const open: ConnectomeStore[] = [];
@@ -38,6 +39,10 @@ describe('CAVE import with a column mapping (tables as people publish them)', ()
     // extra columns kept by synapse id, numbers as numbers, empty as NULL
     const extra = await store.all(`SELECT s.id, e.spine_vol_um3 FROM synapses s LEFT JOIN ${extraTable('synapses')} e USING (id) ORDER BY s.id`);
     expect(extra).toEqual([{ id: 1n, spine_vol_um3: 0.031 }, { id: 2n, spine_vol_um3: null }, { id: 3n, spine_vol_um3: 0.12 }]);
+    const q = await synapseQuery(store, { extra: true, pre_ids: [648518346349539437n] });
+    expect(q.map((r) => r.extra)).toEqual([{ spine_vol_um3: 0.031 }, { spine_vol_um3: null }]);
+    expect(synapsesTable(q).columns.at(-1)).toBe('spine_vol_um3');
+    expect((await synapseQuery(store, {}))[0].extra).toBeUndefined();
     const saved = await store.all('SELECT target_table, mapping_json, resolution_json FROM import_mappings');
     expect(saved).toEqual([{ target_table: 'synapses', mapping_json: JSON.stringify(map), resolution_json: '[4,4,40]' }]);
   });

@@ -33,6 +33,8 @@ export interface SynapseQuery extends SynapseFilter {
   /** Synapses whose ctr_pt_position lies in this half-open box, nm [x, y, z]. */
   box?: { min: Vec3; max: Vec3 };
   limit?: number;
+  /** Add the columns an import kept in `synapses_extra` (e.g. spine_vol_um3) to each record. */
+  extra?: boolean;
 }
 
 export interface SynapseRecord {
@@ -46,6 +48,8 @@ export interface SynapseRecord {
   ctr_pt_position: Vec3 | null;
   size: number | null;
   synapse_type: string | null;
+  /** Columns kept from the imported table (with `extra`). */
+  extra?: Record<string, unknown>;
 }
 
 export interface Connection {
@@ -149,8 +153,15 @@ function toRecord(r: Record<string, unknown>): SynapseRecord {
 export async function synapseQuery(store: ConnectomeStore, q: SynapseQuery = {}): Promise<SynapseRecord[]> {
   const b = await synapseSource(store, q);
   const limit = q.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(q.limit))}` : '';
-  const rows = await store.all(`SELECT s.* FROM ${b.from} ${whereSql(b)} ORDER BY s.id ${limit}`, b.params);
-  return rows.map(toRecord);
+  const hasExtra = q.extra && (await store.all(`SELECT 1 AS x FROM information_schema.tables WHERE table_name = 'synapses_extra'`)).length > 0;
+  if (!hasExtra) {
+    const rows = await store.all(`SELECT s.* FROM ${b.from} ${whereSql(b)} ORDER BY s.id ${limit}`, b.params);
+    return q.extra ? rows.map((r) => ({ ...toRecord(r), extra: {} })) : rows.map(toRecord);
+  }
+  const extraCols = (await store.all(`SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'synapses_extra' AND column_name <> 'id' ORDER BY ordinal_position`)).map((r) => String(r.c));
+  const sel = extraCols.map((c, i) => `e."${c.replace(/"/g, '""')}" AS _x${i}`).join(', ');
+  const rows = await store.all(`SELECT s.*${sel ? `, ${sel}` : ''} FROM ${b.from} LEFT JOIN synapses_extra e ON e.id = s.id ${whereSql(b)} ORDER BY s.id ${limit}`, b.params);
+  return rows.map((r) => ({ ...toRecord(r), extra: Object.fromEntries(extraCols.map((c, i) => [c, r[`_x${i}`] ?? null])) }));
 }
 
 /** Synapses onto a cell (it is postsynaptic). */
@@ -519,8 +530,12 @@ export async function resolveCells(store: ConnectomeStore, refs: string[], versi
 
 export function synapsesTable(rows: SynapseRecord[]): Table {
   const columns = ['id', 'pre_pt_root_id', 'post_pt_root_id', 'size', 'ctr_pt_position', 'pre_pt_position', 'post_pt_position', 'synapse_type'];
+  const extra = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
   const fmt = (v: Vec3 | null) => (v ? `[${v.join(' ')}]` : null);
-  return { columns, rows: rows.map((r) => [r.id, r.pre_pt_root_id, r.post_pt_root_id, r.size, fmt(r.ctr_pt_position), fmt(r.pre_pt_position), fmt(r.post_pt_position), r.synapse_type]) };
+  return {
+    columns: [...columns, ...extra],
+    rows: rows.map((r) => [r.id, r.pre_pt_root_id, r.post_pt_root_id, r.size, fmt(r.ctr_pt_position), fmt(r.pre_pt_position), fmt(r.post_pt_position), r.synapse_type, ...extra.map((c) => r.extra?.[c] ?? null)]),
+  };
 }
 
 export function connectionsTable(rows: Connection[]): Table {

@@ -57,7 +57,7 @@ export async function runQuery(store: ConnectomeStore, what: string, args: strin
   const ids = async (v: string | undefined) => (v === undefined ? undefined : resolveCells(store, list(v)!, f.version));
   switch (what) {
     case 'synapses': {
-      const rows = await synapseQuery(store, { ...f, pre_ids: await ids(opts.pre as string), post_ids: await ids(opts.post as string), limit });
+      const rows = await synapseQuery(store, { ...f, pre_ids: await ids(opts.pre as string), post_ids: await ids(opts.post as string), limit, extra: !!opts.extra });
       return { table: synapsesTable(rows), json: rows };
     }
     case 'inputs':
@@ -120,6 +120,7 @@ export function register(program: Command): Command {
     .option('--untyped <label>', 'matrix: group cells without a type under this label (default: leave them out)')
     .option('--classification-system <s>', 'matrix: only cell types of this classification system')
     .option('--cell-type <t>', 'cells: only this type')
+    .option('--extra', 'synapses: add the columns an import kept beside the table (e.g. spine_vol_um3)')
     .option('--limit <n>', 'at most n rows')
     .option('--format <f>', 'table | csv | json', 'table')
     .option('--json', 'same as --format json');

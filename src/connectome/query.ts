@@ -361,7 +361,8 @@ export async function connections(store: ConnectomeStore, q: SynapseQuery = {}):
   return out;
 }
 
-export type MatrixMeasure = 'count' | 'binary' | 'size' | 'probability';
+export type MatrixMeasure = 'count' | 'binary' | 'size' | 'probability' | 'per_pre_cell' | 'output_fraction' | 'input_fraction';
+export const MATRIX_MEASURES: readonly MatrixMeasure[] = ['count', 'binary', 'size', 'probability', 'per_pre_cell', 'output_fraction', 'input_fraction'];
 
 export interface TypeMatrix {
   measure: MatrixMeasure;
@@ -370,7 +371,10 @@ export interface TypeMatrix {
   /** Column labels: postsynaptic cell types. */
   postTypes: string[];
   /** values[i][j] from preTypes[i] to postTypes[j]. count: synapses; binary: connected cell pairs; size: summed size;
-   * probability: connected pairs / ordered pairs of distinct cells of the two types in the cells table. */
+   * probability: connected pairs / ordered pairs of distinct cells of the two types in the cells table;
+   * per_pre_cell: synapses / cells of the presynaptic type (in the cells table);
+   * output_fraction: synapses / all synapses of the presynaptic type (rows sum to 1);
+   * input_fraction: synapses / all synapses onto the postsynaptic type (columns sum to 1). */
   values: number[][];
 }
 
@@ -418,13 +422,35 @@ export async function typeMatrix(store: ConnectomeStore, o: TypeMatrixOptions = 
     );
     return { measure, preTypes: bin.preTypes, postTypes: bin.postTypes, values };
   }
+  if (measure === 'per_pre_cell' || measure === 'output_fraction' || measure === 'input_fraction') {
+    const m = assembleMatrix(await typeMatrixRows(store, { ...o, measure: 'count' }, undefined), 'count');
+    let values: number[][];
+    if (measure === 'per_pre_cell') {
+      const cellsT = await store.tableRef('cells', o.version);
+      const counts = new Map<string, number>();
+      const params = [...(o.untyped !== undefined ? [o.untyped] : []), ...(o.classificationSystem !== undefined ? [o.classificationSystem] : [])];
+      const label = o.untyped !== undefined ? 'coalesce(cell_type, $1)' : 'cell_type';
+      const cs = o.classificationSystem !== undefined ? ` AND classification_system = $${params.length}` : '';
+      for (const r of await store.all(`SELECT ${label} AS t, count(*) AS n FROM ${cellsT} WHERE TRUE${cs} GROUP BY 1`, params)) if (r.t !== null) counts.set(String(r.t), Number(r.n));
+      values = m.values.map((row, i) => row.map((v) => (counts.get(m.preTypes[i]) ? v / counts.get(m.preTypes[i])! : 0)));
+    } else if (measure === 'output_fraction') {
+      values = m.values.map((row) => {
+        const t = row.reduce((a, b) => a + b, 0);
+        return row.map((v) => (t ? v / t : 0));
+      });
+    } else {
+      const col = m.postTypes.map((_, j) => m.values.reduce((a, row) => a + row[j], 0));
+      values = m.values.map((row) => row.map((v, j) => (col[j] ? v / col[j] : 0)));
+    }
+    return { measure, preTypes: m.preTypes, postTypes: m.postTypes, values };
+  }
   const rows = await typeMatrixRows(store, o, undefined);
   return assembleMatrix(rows, measure);
 }
 
 async function typeMatrixRows(store: ConnectomeStore, o: TypeMatrixOptions, extraSelect: string | undefined): Promise<Record<string, unknown>[]> {
   const measure = o.measure ?? 'count';
-  if (!['count', 'binary', 'size'].includes(measure)) throw new UsageError(`measure ${JSON.stringify(measure)}: expected count, binary, size or probability`);
+  if (!['count', 'binary', 'size'].includes(measure)) throw new UsageError(`measure ${JSON.stringify(measure)}: expected one of ${MATRIX_MEASURES.join(', ')}${o.measure && MATRIX_MEASURES.includes(o.measure) ? ' (not split by compartment)' : ''}`);
   const b = await synapseSource(store, o);
   const t = await typeJoin(store, o);
   // Without a per-synapse split or filter, the pair table answers: one row per connected pair

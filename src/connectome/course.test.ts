@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/data.js';
 import { connectionProbabilityByDistance } from './analyses.js';
 import { typeMatrix } from './query.js';
+import { buildReport, reportHtml } from './report.js';
 import { ConnectomeStore, type SynapseRow } from './store.js';
 
 const open: ConnectomeStore[] = [];
@@ -50,5 +51,18 @@ describe('course analyses on a small connectome', () => {
     }
     // the glia counts in the pairs (non-neuronal cells are cells of the table)
     expect(d.bins.reduce((a, b) => a + b.pairs, 0)).toBe(5 * 4);
+  });
+
+  it('writes a report page with every course section, and says why the function set cannot run', async () => {
+    const store = await small();
+    const r = await buildReport(store, ['course', 'function'], { bootstrap: 10 });
+    const titles = r.sections.map((s) => s.title);
+    expect(titles).toContain('Cell-type connectivity: synapses per presynaptic cell');
+    expect(r.sections.filter((s) => s.error).map((s) => s.title)).toEqual(['Structure–function']);
+    expect(r.sections.find((s) => s.error)!.error).toMatch(/needs a coregistration and a tuning table/);
+    const html = reportHtml(r);
+    expect(html.match(/<svg/g)!.length).toBe(r.sections.filter((s) => s.svg).length);
+    expect(html).toContain('<td>1.333</td>'); // exc -> exc per presynaptic cell: 4 / 3
+    await expect(buildReport(store, ['nope'])).rejects.toThrow(/analysis set "nope"/);
   });
 });

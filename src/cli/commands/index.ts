@@ -30,6 +30,7 @@ export const commands: Record<string, CommandEntry> = {
   phantom: { summary: 'synthetic EM neuropil with full ground truth, at any size', load: () => import('./phantom.js') },
   predict: { summary: 'per-voxel maps from a random-forest pixel classifier or an ONNX network', load: () => import('./predict.js') },
   query: { summary: 'query a connectome: synapses, inputs/outputs, connections, type matrices, cells', load: () => import('./query.js') },
+  report: { summary: 'run a named set of analyses (course, function) and write an HTML page with tables and figures', load: () => import('./report.js') },
   run: { summary: 'run the pipeline on your own volume from a JSON config', load: () => import('./run.js') },
   segment: { summary: 'boundary or affinity map -> supervoxels -> agglomerated segmentation', load: () => import('./segment.js') },
   serve: { summary: 'serve a dataset: layers, connectome API (/openapi.json) and the browser app', load: () => import('./serve.js') },

@@ -233,29 +233,34 @@ export async function likeToLike(store: ConnectomeStore, o: LikeToLikeOptions): 
   }
 
   // connections among these cells
-  const p = await pairSource(store, { ...o, excludeSelf: true, excludeUnassigned: true });
+  const fids = cells.map((c) => c.id);
+  const p = await pairSource(store, { ...o, excludeSelf: true, excludeUnassigned: true, pre_ids: fids, post_ids: fids });
   const { columns } = await store.columns(`SELECT pre_pt_root_id AS a, post_pt_root_id AS b, n FROM (${p.sql}) WHERE n >= ${Math.max(1, Math.floor(o.minSynapses ?? D.minSynapses))}`, p.params);
   const index = new Map(cells.map((c, i) => [c.id, i]));
   const N = cells.length;
-  const syn = new Map<number, number>();
+  // synapse counts of connected ordered pairs: a dense N x N table when it is small, else a map
+  const dense = N * N <= 2 ** 25 ? new Float32Array(N * N) : undefined;
+  const sparse = dense ? undefined : new Map<number, number>();
   const ca = columns.a as bigint[], cb = columns.b as bigint[], cn = columns.n as unknown[];
   for (let k = 0; k < ca.length; k++) {
     const i = index.get(BigInt(ca[k])), j = index.get(BigInt(cb[k]));
-    if (i !== undefined && j !== undefined) syn.set(i * N + j, Number(cn[k]));
+    if (i === undefined || j === undefined) continue;
+    if (dense) dense[i * N + j] = Number(cn[k]);
+    else sparse!.set(i * N + j, Number(cn[k]));
   }
+  const synOf = dense ? (i: number, j: number) => dense[i * N + j] : (i: number, j: number) => sparse!.get(i * N + j) ?? 0;
 
-  // every ordered pair: value, distance
-  const use = [axes.includes('x'), axes.includes('y'), axes.includes('z')];
-  const dist = (i: number, j: number) => {
-    const a = cells[i].position!, b = cells[j].position!;
-    let s = 0;
-    for (let q = 0; q < 3; q++) if (use[q]) s += (a[q] - b[q]) ** 2;
-    return Math.sqrt(s);
-  };
-  const vals: number[] = [];
-  const dists: number[] = [];
-  const pi: number[] = [];
-  const pj: number[] = [];
+  // every ordered pair: value, distance (typed arrays: ~1M pairs for 1000 cells)
+  const xyz = new Float64Array(N * 3);
+  cells.forEach((c, i) => {
+    for (let q = 0; q < 3; q++) xyz[3 * i + q] = axes.includes('xyz'[q]) ? c.position![q] : 0;
+  });
+  const cap = preIdx.length * postIdx.length;
+  const vals = new Float64Array(cap);
+  const dists = new Float64Array(cap);
+  const pi = new Int32Array(cap);
+  const pj = new Int32Array(cap);
+  let m = 0;
   let withoutValue = 0;
   for (const i of preIdx)
     for (const j of postIdx) {
@@ -265,19 +270,23 @@ export async function likeToLike(store: ConnectomeStore, o: LikeToLikeOptions): 
         withoutValue++;
         continue;
       }
-      vals.push(v);
-      dists.push(dist(i, j));
-      pi.push(i);
-      pj.push(j);
+      vals[m] = v;
+      const dx = xyz[3 * i] - xyz[3 * j], dy = xyz[3 * i + 1] - xyz[3 * j + 1], dz = xyz[3 * i + 2] - xyz[3 * j + 2];
+      dists[m] = Math.sqrt(dx * dx + dy * dy + dz * dz);
+      pi[m] = i;
+      pj[m] = j;
+      m++;
     }
-  if (vals.length === 0) throw new UsageError(`no cell pairs with a value of ${feature}`);
-  const sortedV = [...vals].sort((a, b) => a - b);
+  if (m === 0) throw new UsageError(`no cell pairs with a value of ${feature}`);
   const edges: number[] = [];
   if (isAngle) {
     const max = feature === 'orientation' ? 90 : 180;
     for (let k = 0; k <= nb; k++) edges.push((max * k) / nb);
-  } else for (let k = 0; k <= nb; k++) edges.push(quantileSorted(sortedV, k / nb));
-  const sortedD = [...dists].sort((a, b) => a - b);
+  } else {
+    const sortedV = vals.slice(0, m).sort();
+    for (let k = 0; k <= nb; k++) edges.push(quantileSorted(sortedV, k / nb));
+  }
+  const sortedD = dists.slice(0, m).sort();
   const dEdges: number[] = [];
   for (let k = 0; k <= nd; k++) dEdges.push(quantileSorted(sortedD, k / nd));
   const binOf = (v: number, e: number[]) => {
@@ -286,16 +295,17 @@ export async function likeToLike(store: ConnectomeStore, o: LikeToLikeOptions): 
     return k;
   };
   // counts per presynaptic cell, similarity bin, distance bin
-  const preSlot = new Map(preIdx.map((i, s) => [i, s]));
+  const preSlot = new Int32Array(N).fill(-1);
+  preIdx.forEach((i, s) => (preSlot[i] = s));
   const P = preIdx.length;
   const pairs = new Float64Array(P * nb * nd);
   const conn = new Float64Array(P * nb * nd);
   const syns = new Float64Array(P * nb);
-  for (let k = 0; k < vals.length; k++) {
-    const s = preSlot.get(pi[k])!;
+  for (let k = 0; k < m; k++) {
+    const s = preSlot[pi[k]];
     const f = binOf(vals[k], edges);
     const d = binOf(dists[k], dEdges);
-    const c = syn.get(pi[k] * N + pj[k]) ?? 0;
+    const c = synOf(pi[k], pj[k]);
     pairs[(s * nb + f) * nd + d]++;
     if (c > 0) conn[(s * nb + f) * nd + d]++;
     syns[s * nb + f] += c;
@@ -367,7 +377,7 @@ export async function likeToLike(store: ConnectomeStore, o: LikeToLikeOptions): 
     unit,
     similar_first: simFirst,
     cells: cells.length,
-    pairs: vals.length,
+    pairs: m,
     connected: bins.reduce((s, b) => s + b.connected, 0),
     bins,
     excess: excessOf(obs),

@@ -24,6 +24,8 @@ export interface Base {
   sizes: Float64Array;
   /** one voxel inside each supervoxel (its first in raster order), volume-linear index */
   anchors: Float64Array;
+  /** bounding box of each supervoxel in volume voxels (x0,y0,z0,x1,y1,z1 half-open, 6 per dense index) */
+  bbox: Int32Array;
   /** starting root id of each supervoxel (dense index) */
   startRoots: BigUint64Array;
   /** edges: dense supervoxel indices a < b, faces in contact, capacity for the minimum cut */
@@ -109,11 +111,25 @@ export function buildBase(
   const n = ids.length - 1;
   const sizes = new Float64Array(n + 1);
   const anchors = new Float64Array(n + 1).fill(-1);
-  for (let i = 0; i < labels.length; i++) {
+  const bbox = new Int32Array(6 * (n + 1));
+  const [sx, sy] = grid.shape;
+  for (let i = 0, x = 0, y = 0, z = 0; i < labels.length; i++) {
     const l = labels[i];
-    if (l === 0) continue;
-    if (sizes[l] === 0) anchors[l] = i;
-    sizes[l]++;
+    if (l !== 0) {
+      const b = 6 * l;
+      if (sizes[l] === 0) {
+        anchors[l] = i;
+        bbox[b] = x; bbox[b + 1] = y; bbox[b + 2] = z; bbox[b + 3] = x + 1; bbox[b + 4] = y + 1; bbox[b + 5] = z + 1;
+      } else {
+        if (x < bbox[b]) bbox[b] = x;
+        if (y < bbox[b + 1]) bbox[b + 1] = y;
+        if (x >= bbox[b + 3]) bbox[b + 3] = x + 1;
+        if (y >= bbox[b + 4]) bbox[b + 4] = y + 1;
+        bbox[b + 5] = z + 1;
+      }
+      sizes[l]++;
+    }
+    if (++x === sx) { x = 0; if (++y === sy) { y = 0; z++; } }
   }
   const startRoots = new BigUint64Array(n + 1);
   let maxId = 0n;
@@ -130,7 +146,7 @@ export function buildBase(
   const g = contactGraph(labels, grid.shape, boundary);
   const startActive = new Uint8Array(g.edgeA.length);
   for (let e = 0; e < g.edgeA.length; e++) startActive[e] = startRoots[g.edgeA[e]] === startRoots[g.edgeB[e]] ? 1 : 0;
-  const base: Base = { ids, sizes, anchors, startRoots, ...g, startActive, rootIdBase: next, ...grid };
+  const base: Base = { ids, sizes, anchors, bbox, startRoots, ...g, startActive, rootIdBase: next, ...grid };
   return linkStartPieces(base);
 }
 

@@ -2,7 +2,8 @@
  * A proofread segmentation on disk, beside the dataset: `<dataset>/proofread/`
  *   base.json   inputs (supervoxel layer, start segmentation, boundary map), counts, root id base, sha256 of base.bin
  *   base.bin    the Base arrays (little-endian): ids u64, startRoots u64, sizes f64, anchors f64,
- *               area f64, capacity f64 (n+1 or m each), edgeA u32, edgeB u32, startActive u8
+ *               area f64, capacity f64 (n+1 or m each), edgeA u32, edgeB u32, bbox i32 (6 per
+ *               supervoxel: x0,y0,z0,x1,y1,z1 voxels from the volume origin), startActive u8
  *   edits.jsonl the append-only edit log (log.ts), edits.lock the writer's lock
  * `Proofread` holds the head state and serializes edits (one writer in the process through a
  * promise chain, across processes through the lock; the log is re-read under the lock).
@@ -16,7 +17,10 @@ import { FormatError, UsageError } from '../../core/errors.js';
 import { compactLabels } from '../../kernels/components.js';
 import { openSource } from '../../formats/open.js';
 import type { VolumeSource } from '../../formats/source.js';
+import { Volume } from '../../core/volume.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { buildBase, type Base } from './base.js';
+import { cellRows, cellsCsv, mapLabels, rootLookup, type LabelArray } from './versions.js';
 import { Lineage } from './lineage.js';
 import { appendRecord, cutTorn, readLog, withLogLock } from './log.js';
 import type { EditRecord } from './record.js';
@@ -73,7 +77,7 @@ async function exists(f: string): Promise<boolean> {
 }
 
 export async function writeBase(dir: string, base: Base, inputs: Record<string, unknown>): Promise<void> {
-  const parts: ArrayBufferView[] = [base.ids, base.startRoots, base.sizes, base.anchors, base.area, base.capacity, base.edgeA, base.edgeB, base.startActive];
+  const parts: ArrayBufferView[] = [base.ids, base.startRoots, base.sizes, base.anchors, base.area, base.capacity, base.edgeA, base.edgeB, base.bbox, base.startActive];
   const total = parts.reduce((s, p) => s + p.byteLength, 0);
   const bin = new Uint8Array(total);
   let o = 0;
@@ -107,7 +111,7 @@ export async function readBase(dir: string): Promise<{ base: Base; meta: any }> 
   const take = <T>(C: any, len: number): T => { const a = new C(bytes.buffer, o, len); o += a.byteLength; return a; };
   const base: Base = {
     ids: take(BigUint64Array, n1), startRoots: take(BigUint64Array, n1), sizes: take(Float64Array, n1), anchors: take(Float64Array, n1),
-    area: take(Float64Array, m), capacity: take(Float64Array, m), edgeA: take(Uint32Array, m), edgeB: take(Uint32Array, m), startActive: take(Uint8Array, m),
+    area: take(Float64Array, m), capacity: take(Float64Array, m), edgeA: take(Uint32Array, m), edgeB: take(Uint32Array, m), bbox: take(Int32Array, 6 * n1), startActive: take(Uint8Array, m),
     rootIdBase: BigInt(meta.root_id_base), shape: meta.shape, offset: meta.offset, voxelSize: meta.voxel_size,
   };
   if (o !== bytes.length) throw new FormatError(`${bytes.length} bytes, expected ${o} for ${meta.supervoxels} supervoxels and ${m} edges`, bf);
@@ -204,4 +208,49 @@ export class Proofread {
   async close(): Promise<void> {
     await this.svSource?.close();
   }
+}
+
+/** Chunk size of materialized segmentation layers. */
+export const VERSION_CHUNK: Vec3 = [64, 64, 64];
+
+/**
+ * Write the segmentation of `state` as a uint64 precomputed layer at `dir` (the supervoxel layer
+ * mapped to roots, slab by slab of one chunk height). Same state, same bytes.
+ */
+export async function writeVersionSegmentation(p: Proofread, state: GraphState, dir: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const { shape, offset, voxelSize } = p.base;
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape, voxelSize, offset, chunkSize: VERSION_CHUNK });
+  (info as any).wiring = { proofread: extra };
+  const layer = await PrecomputedLayer.create(dir, info, { overwrite: true });
+  const src = await openSource(p.meta.inputs.supervoxels);
+  try {
+    const look = rootLookup(state);
+    const dz = Math.min(VERSION_CHUNK[2], shape[2]);
+    for (let z = offset[2]; z < offset[2] + shape[2]; z += dz) {
+      const box = { min: [offset[0], offset[1], z] as Vec3, max: [offset[0] + shape[0], offset[1] + shape[1], Math.min(z + dz, offset[2] + shape[2])] as Vec3 };
+      const vol = await src.read(box);
+      await layer.writeBox(new Volume('uint64', box, mapLabels(vol.data as LabelArray, look), 1, voxelSize));
+    }
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * Materialize a version into `out` (a folder): segmentation/ (precomputed), cells.csv,
+ * version.json. Written under a temporary name and renamed, so a folder that exists is complete.
+ */
+export async function materializeVersion(p: Proofread, at: At, out: string): Promise<{ op: number; roots: number; dir: string }> {
+  const state = await p.version(at);
+  const tmp = `${out.replace(/[\\/]+$/, '')}.tmp-${process.pid}`;
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(tmp, { recursive: true });
+  await writeVersionSegmentation(p, state, path.join(tmp, 'segmentation'), { op: state.op });
+  const cells = cellRows(state);
+  await writeFileAtomic(path.join(tmp, 'cells.csv'), cellsCsv(cells));
+  const last = state.records[state.op - 1];
+  await writeJsonAtomic(path.join(tmp, 'version.json'), { format: 'wiring-proofread-version', op: state.op, time: last?.time ?? null, roots: cells.length, supervoxels: p.meta.inputs.supervoxels });
+  await fs.rm(out, { recursive: true, force: true });
+  await fs.rename(tmp, out);
+  return { op: state.op, roots: cells.length, dir: out };
 }

@@ -32,6 +32,8 @@ export interface InitOptions {
   supervoxels: string;
   segmentation: string;
   boundaries?: string;
+  /** the map is high inside cells, low on membranes (raw EM): use 1 - value */
+  invert?: boolean;
   overwrite?: boolean;
 }
 
@@ -64,11 +66,12 @@ export async function initProofread(dataset: string, o: InitOptions): Promise<{ 
     const b = await readAll(o.boundaries);
     if (!same(b.source.shape, sv.source.shape)) throw new UsageError(`${o.boundaries} covers ${b.source.shape}, the supervoxels ${sv.source.shape}: they must share one grid`);
     boundary = b.data instanceof Float32Array ? b.data : Float32Array.from(b.data as ArrayLike<number>, (v) => Number(v) / (b.source.dtype === 'uint8' ? 255 : 1));
+    if (o.invert) for (let i = 0; i < boundary.length; i++) boundary[i] = 1 - boundary[i];
   }
   const dense = compactLabels(sv.data as any);
   const base = buildBase(dense.labels, dense.ids, seg.data, boundary, { shape: sv.source.shape, offset: sv.source.offset, voxelSize: sv.source.voxelSize });
   if (o.overwrite) await fs.rm(dir, { recursive: true, force: true });
-  await writeBase(dir, base, { supervoxels: path.resolve(o.supervoxels.split('#')[0]) + (o.supervoxels.includes('#') ? '#' + o.supervoxels.split('#').slice(1).join('#') : ''), segmentation: o.segmentation, boundaries: o.boundaries ?? null });
+  await writeBase(dir, base, { supervoxels: path.resolve(o.supervoxels.split('#')[0]) + (o.supervoxels.includes('#') ? '#' + o.supervoxels.split('#').slice(1).join('#') : ''), segmentation: o.segmentation, boundaries: o.boundaries ?? null, invert: !!o.invert });
   return { dir, supervoxels: base.ids.length - 1, edges: base.edgeA.length, roots: new Set(base.startRoots.subarray(1)).size };
 }
 

@@ -97,6 +97,10 @@ describe('edits', () => {
     s.edit({ kind: 'split', sources: [10n], sinks: [40n] }, meta);
     expect(() => s.edit({ kind: 'undo', op: 1 }, meta)).toThrow(/has since been edited/);
     expect(() => s.edit({ kind: 'redo', op: 1 }, meta)).toThrow(/not undone/);
+    const r1 = BigInt(s.records[0].created[0].id);
+    expect(() => s.edit({ kind: 'split', sources: [20n], sinks: [30n], root: r1 }, meta)).toThrow(/root \d+ is stale: operation 2 \(split/);
+    expect(() => s.edit({ kind: 'merge', a: 10n, b: 40n, roots: [s.rootOf(10n), s.rootOf(10n)] }, meta)).toThrow(/supervoxel 40 is in root \d+, not in root \d+/);
+    expect(() => s.edit({ kind: 'merge', a: 10n, b: 40n, roots: [12345n, s.rootOf(40n)] }, meta)).toThrow(/root 12345 is not a root id/);
     expect(s.op).toBe(2);
   });
 });

@@ -18,8 +18,10 @@ export class EditError extends UsageError {
 }
 
 export type EditRequest =
-  | { kind: 'merge'; a: bigint; b: bigint }
-  | { kind: 'split'; sources: bigint[]; sinks: bigint[] }
+  /** `roots`: the root ids the user saw at a and b (refused when stale or not theirs) */
+  | { kind: 'merge'; a: bigint; b: bigint; roots?: [bigint, bigint] }
+  /** `root`: the root id the user saw (refused when stale or not the sources' root) */
+  | { kind: 'split'; sources: bigint[]; sinks: bigint[]; root?: bigint }
   | { kind: 'undo'; op: number }
   | { kind: 'redo'; op: number };
 
@@ -161,10 +163,21 @@ export class GraphState {
     };
   }
 
+  /** A root id the user named must be current and hold supervoxel `l`. */
+  private expectRoot(root: bigint, l: number): void {
+    if (!this.rep.has(root)) {
+      const by = this.records.find((r) => r.retired.includes(root.toString()));
+      if (by) throw new EditError(`root ${root} is stale: operation ${by.op} (${by.kind}, ${by.time}) retired it; edit its latest roots (wiring lineage ${root})`);
+      throw new EditError(`root ${root} is not a root id of this segmentation`);
+    }
+    if (this.root[l] !== root) throw new EditError(`supervoxel ${this.base.ids[l]} is in root ${this.root[l]}, not in root ${root}`);
+  }
+
   /** The record an edit would append (EditError when it cannot be made); nothing changes. */
   plan(req: EditRequest, meta: { user: string; time: string }, inputs: Record<string, unknown> = {}): EditRecord {
     if (req.kind === 'merge') {
       const a = this.sv(req.a), b = this.sv(req.b);
+      if (req.roots) { this.expectRoot(req.roots[0], a); this.expectRoot(req.roots[1], b); }
       const ra = this.root[a], rb = this.root[b];
       if (ra === rb) throw new EditError(`merge: supervoxels ${req.a} and ${req.b} are already in one root (${ra}); a root cannot be merged with itself`);
       // the edge object may be created here (a link between supervoxels that do not touch)
@@ -175,6 +188,7 @@ export class GraphState {
       if (req.sources.length === 0 || req.sinks.length === 0) throw new EditError('split: needs at least one source and one sink');
       const src = req.sources.map((id) => this.sv(id, 'source supervoxel'));
       const snk = req.sinks.map((id) => this.sv(id, 'sink supervoxel'));
+      if (req.root !== undefined) this.expectRoot(req.root, src[0]);
       const r = this.root[src[0]];
       for (const [l, id, what] of [...src.map((l, i) => [l, req.sources[i], 'source'] as const), ...snk.map((l, i) => [l, req.sinks[i], 'sink'] as const)]) {
         if (this.root[l] !== r) throw new EditError(`split: ${what} supervoxel ${id} is in root ${this.root[l]}, the first source in root ${r}; sources and sinks must lie in one root`);

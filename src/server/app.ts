@@ -10,6 +10,7 @@ import { openapiDocument } from './openapi.js';
 import { PartnerIndex } from './partners.js';
 import { SynapseAnnotations } from './annotations.js';
 import { resolveUnder, sendFile } from './static.js';
+import { registerProofreadRoutes, type ProofreadRouteOptions } from './proofread.js';
 
 export interface ServerOptions {
   /** The dataset folder: precomputed layers, connectome.duckdb, tables. */
@@ -21,6 +22,8 @@ export interface ServerOptions {
   logger?: boolean;
   /** Index (pre, post) connections in memory for /api/cells/:id/partners up to this many pairs (default 5e6; 0 = always SQL). */
   partnerIndexMaxPairs?: number;
+  /** Proofreading routes (/api/proofread/...): the proofread stage's service and the edit token. */
+  proofread?: ProofreadRouteOptions;
 }
 
 class HttpError extends Error {
@@ -264,6 +267,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!file) throw new HttpError(404, `not found: ${rel}`);
     return sendFile(req, reply, file);
   });
+
+  if (opts.proofread) registerProofreadRoutes(app, opts.proofread);
 
   if (opts.appDir && existsSync(opts.appDir)) {
     const appDir = path.resolve(opts.appDir);

@@ -5,6 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { UsageError } from '../../core/errors.js';
 import { buildServer } from '../../server/app.js';
 import { emit } from '../output.js';
+import * as path from 'node:path';
+import { PROOFREAD_DIR } from '../../stages/proofread/io.js';
+import { ProofreadService } from '../../stages/proofread/service.js';
 
 /** Where the built browser app lives (dist/web, built on install), if it was built. */
 export function builtAppDir(): string | undefined {
@@ -13,8 +16,11 @@ export function builtAppDir(): string | undefined {
 }
 
 /** Start serving a dataset; returns the server and its URL. */
-export async function startServer(dataset: string, opts: { port: number; host?: string; db?: string }): Promise<{ app: FastifyInstance; url: string }> {
-  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir() });
+export async function startServer(dataset: string, opts: { port: number; host?: string; db?: string; token?: string }): Promise<{ app: FastifyInstance; url: string }> {
+  // a dataset with proofread/ serves its versions; edits only with a token
+  const proofread = existsSync(path.join(dataset, PROOFREAD_DIR, 'base.json')) ? await ProofreadService.open(dataset) : undefined;
+  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir(), proofread: proofread && { backend: proofread, token: opts.token } });
+  if (proofread) app.addHook('onClose', async () => proofread.close());
   const url = await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   return { app, url };
 }
@@ -36,11 +42,13 @@ export function register(program: Command): Command {
     .option('--port <p>', 'TCP port (0 = any free port)', '8080')
     .option('--host <h>', 'interface to listen on', '127.0.0.1')
     .option('--db <file>', 'connectome database (default <dataset-dir>/connectome.duckdb)')
+    .option('--token <t>', 'accept proofreading edits (POST /api/proofread/edit/...) with Authorization: Bearer <t> (default $WIRING_EDIT_TOKEN; none = read-only)')
     .option('--json', 'machine-readable output')
     .action(async (dataset: string, opts) => {
+      const token: string | undefined = opts.token ?? (process.env.WIRING_EDIT_TOKEN || undefined);
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${opts.port}: expected 0..65535`);
-      const { app, url: address } = await startServer(dataset, { port, host: opts.host, db: opts.db });
+      const { app, url: address } = await startServer(dataset, { port, host: opts.host, db: opts.db, token });
       emit(opts, { url: address, dataset, api: `${address}/openapi.json`, data: `${address}/data/` }, () =>
         `serving ${dataset} at ${address}  (API: ${address}/openapi.json, layers: ${address}/data/<layer>)\npress Ctrl-C to stop`,
       );

@@ -1,0 +1,259 @@
+/**
+ * A proofread segmentation on disk, beside the dataset: `<dataset>/proofread/`
+ *   base.json   inputs (supervoxel layer, start segmentation, boundary map), counts, root id base, sha256 of base.bin
+ *   base.bin    the Base arrays (little-endian): ids u64, startRoots u64, sizes f64, anchors f64,
+ *               area f64, capacity f64 (n+1 or m each), edgeA u32, edgeB u32, bbox i32 (6 per
+ *               supervoxel: x0,y0,z0,x1,y1,z1 voxels from the volume origin), startActive u8
+ *   edits.jsonl the append-only edit log (log.ts), edits.lock the writer's lock
+ * `Proofread` holds the head state and serializes edits (one writer in the process through a
+ * promise chain, across processes through the lock; the log is re-read under the lock).
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { boxFromShape, type Vec3 } from '../../core/box.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
+import { FormatError, UsageError } from '../../core/errors.js';
+import { compactLabels } from '../../kernels/components.js';
+import { openSource } from '../../formats/open.js';
+import type { VolumeSource } from '../../formats/source.js';
+import { Volume } from '../../core/volume.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { buildBase, type Base } from './base.js';
+import { cellRows, cellsCsv, mapLabels, rootLookup, type LabelArray } from './versions.js';
+import { Lineage } from './lineage.js';
+import { appendRecord, cutTorn, readLog, withLogLock } from './log.js';
+import type { EditRecord } from './record.js';
+import { EditError, GraphState, type EditRequest } from './state.js';
+
+export const PROOFREAD_DIR = 'proofread';
+
+export interface InitOptions {
+  supervoxels: string;
+  segmentation: string;
+  boundaries?: string;
+  /** the map is high inside cells, low on membranes (raw EM): use 1 - value */
+  invert?: boolean;
+  overwrite?: boolean;
+}
+
+export function proofreadDir(dataset: string): string {
+  return path.join(dataset, PROOFREAD_DIR);
+}
+
+async function readAll(spec: string): Promise<{ data: ArrayLike<number | bigint>; source: VolumeSource }> {
+  const source = await openSource(spec);
+  try {
+    if (source.channels !== 1) throw new UsageError(`${spec}: expected 1 channel, got ${source.channels}`);
+    const vol = await source.read(boxFromShape(source.shape, source.offset));
+    return { data: vol.data as ArrayLike<number | bigint>, source };
+  } finally {
+    await source.close();
+  }
+}
+
+/** Build the base from layers (whole volume in memory) and write it. */
+export async function initProofread(dataset: string, o: InitOptions): Promise<{ dir: string; supervoxels: number; edges: number; roots: number }> {
+  const dir = proofreadDir(dataset);
+  if (!o.overwrite && (await exists(path.join(dir, 'base.json')))) throw new UsageError(`${dir} already holds a proofread segmentation (--overwrite replaces it and its edit log)`);
+  const sv = await readAll(o.supervoxels);
+  if (sv.source.dtype === 'float32') throw new UsageError(`${o.supervoxels}: supervoxels must be integer labels, got float32`);
+  const seg = await readAll(o.segmentation);
+  const same = (a: Vec3, b: Vec3) => a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
+  if (!same(sv.source.shape, seg.source.shape) || !same(sv.source.offset, seg.source.offset)) throw new UsageError(`${o.segmentation} covers ${seg.source.shape} at ${seg.source.offset}, the supervoxels ${o.supervoxels} ${sv.source.shape} at ${sv.source.offset}: they must share one grid`);
+  let boundary: Float32Array | null = null;
+  if (o.boundaries) {
+    const b = await readAll(o.boundaries);
+    if (!same(b.source.shape, sv.source.shape)) throw new UsageError(`${o.boundaries} covers ${b.source.shape}, the supervoxels ${sv.source.shape}: they must share one grid`);
+    boundary = b.data instanceof Float32Array ? b.data : Float32Array.from(b.data as ArrayLike<number>, (v) => Number(v) / (b.source.dtype === 'uint8' ? 255 : 1));
+    if (o.invert) for (let i = 0; i < boundary.length; i++) boundary[i] = 1 - boundary[i];
+  }
+  const dense = compactLabels(sv.data as any);
+  const base = buildBase(dense.labels, dense.ids, seg.data, boundary, { shape: sv.source.shape, offset: sv.source.offset, voxelSize: sv.source.voxelSize });
+  if (o.overwrite) await fs.rm(dir, { recursive: true, force: true });
+  await writeBase(dir, base, { supervoxels: path.resolve(o.supervoxels.split('#')[0]) + (o.supervoxels.includes('#') ? '#' + o.supervoxels.split('#').slice(1).join('#') : ''), segmentation: o.segmentation, boundaries: o.boundaries ?? null, invert: !!o.invert });
+  return { dir, supervoxels: base.ids.length - 1, edges: base.edgeA.length, roots: new Set(base.startRoots.subarray(1)).size };
+}
+
+async function exists(f: string): Promise<boolean> {
+  return fs.access(f).then(() => true, () => false);
+}
+
+export async function writeBase(dir: string, base: Base, inputs: Record<string, unknown>): Promise<void> {
+  const parts: ArrayBufferView[] = [base.ids, base.startRoots, base.sizes, base.anchors, base.area, base.capacity, base.edgeA, base.edgeB, base.bbox, base.startActive];
+  const total = parts.reduce((s, p) => s + p.byteLength, 0);
+  const bin = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) { bin.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), o); o += p.byteLength; }
+  await fs.mkdir(dir, { recursive: true });
+  await writeFileAtomic(path.join(dir, 'base.bin'), bin);
+  await writeJsonAtomic(path.join(dir, 'base.json'), {
+    format: 'wiring-proofread-base', version: 1, inputs,
+    supervoxels: base.ids.length - 1, edges: base.edgeA.length, root_id_base: base.rootIdBase.toString(),
+    shape: base.shape, offset: base.offset, voxel_size: base.voxelSize,
+    created_at: new Date().toISOString(), sha256: createHash('sha256').update(bin).digest('hex'),
+  });
+}
+
+export async function readBase(dir: string): Promise<{ base: Base; meta: any }> {
+  const jf = path.join(dir, 'base.json');
+  let meta: any;
+  try {
+    meta = JSON.parse(await fs.readFile(jf, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`${dir} is not a proofread segmentation (no base.json; run wiring edit init first)`);
+    throw new FormatError(`not JSON: ${(err as Error).message}`, jf);
+  }
+  if (meta.format !== 'wiring-proofread-base' || !Number.isInteger(meta.supervoxels) || !Number.isInteger(meta.edges)) throw new FormatError('expected format "wiring-proofread-base" with integer "supervoxels" and "edges"', jf);
+  const bf = path.join(dir, 'base.bin');
+  const buf = await fs.readFile(bf);
+  if (createHash('sha256').update(buf).digest('hex') !== meta.sha256) throw new FormatError(`sha256 differs from base.json's "sha256" (the file is damaged)`, bf);
+  const n1 = meta.supervoxels + 1, m = meta.edges;
+  const bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  let o = 0;
+  const take = <T>(C: any, len: number): T => { const a = new C(bytes.buffer, o, len); o += a.byteLength; return a; };
+  const base: Base = {
+    ids: take(BigUint64Array, n1), startRoots: take(BigUint64Array, n1), sizes: take(Float64Array, n1), anchors: take(Float64Array, n1),
+    area: take(Float64Array, m), capacity: take(Float64Array, m), edgeA: take(Uint32Array, m), edgeB: take(Uint32Array, m), bbox: take(Int32Array, 6 * n1), startActive: take(Uint8Array, m),
+    rootIdBase: BigInt(meta.root_id_base), shape: meta.shape, offset: meta.offset, voxelSize: meta.voxel_size,
+  };
+  if (o !== bytes.length) throw new FormatError(`${bytes.length} bytes, expected ${o} for ${meta.supervoxels} supervoxels and ${m} edges`, bf);
+  return { base, meta };
+}
+
+/** As of an operation (count of log records) or a UTC time. */
+export type At = { op?: number; time?: string };
+
+export class Proofread {
+  private queue: Promise<unknown> = Promise.resolve();
+  private logBytes = 0;
+  private svSource?: VolumeSource;
+
+  private constructor(readonly dir: string, readonly base: Base, readonly meta: any, readonly state: GraphState) {}
+
+  get logFile(): string {
+    return path.join(this.dir, 'edits.jsonl');
+  }
+
+  static async open(dataset: string): Promise<Proofread> {
+    const dir = proofreadDir(dataset);
+    const { base, meta } = await readBase(dir);
+    const p = new Proofread(dir, base, meta, new GraphState(base));
+    await p.refresh();
+    return p;
+  }
+
+  /** Apply log lines other writers appended since we last read. */
+  async refresh(): Promise<void> {
+    const r = await readLog(this.logFile, this.logBytes, this.state.op + 1);
+    for (const rec of r.records) this.state.apply(rec);
+    this.logBytes = r.bytes;
+  }
+
+  /** A fresh state replayed to a log prefix: the version as of `at` (default: the head). */
+  async version(at: At = {}): Promise<GraphState> {
+    await this.refresh();
+    const recs = this.state.records;
+    let k = recs.length;
+    if (at.op !== undefined) {
+      if (!Number.isInteger(at.op) || at.op < 0 || at.op > recs.length) throw new UsageError(`--at ${at.op}: expected an operation id from 0 to ${recs.length}`);
+      k = at.op;
+    } else if (at.time !== undefined) {
+      const t = Date.parse(at.time);
+      if (Number.isNaN(t)) throw new UsageError(`--at ${at.time}: expected an operation id or an ISO-8601 time`);
+      k = 0;
+      while (k < recs.length && Date.parse(recs[k].time) <= t) k++;
+    }
+    const s = new GraphState(this.base);
+    for (let i = 0; i < k; i++) s.apply(recs[i]);
+    return s;
+  }
+
+  lineage(): Lineage {
+    const starts = new Set(this.base.startRoots.subarray(1));
+    return new Lineage((id) => starts.has(id), this.state.records, this.meta.created_at ?? null);
+  }
+
+  /** The supervoxel id at a point in nm (EditError outside the volume or on background). */
+  async supervoxelAt(p: Vec3): Promise<bigint> {
+    const { shape, offset, voxelSize } = this.base;
+    const v = p.map((x, i) => Math.floor(x / voxelSize[i])) as unknown as Vec3;
+    if (v.some((x, i) => !(x >= offset[i] && x < offset[i] + shape[i]))) throw new EditError(`point ${p.join(',')} nm (voxel ${v.join(',')}) is outside the volume (voxels ${offset.join(',')} to ${offset.map((o, i) => o + shape[i] - 1).join(',')})`);
+    this.svSource ??= await openSource(this.meta.inputs.supervoxels);
+    const vol = await this.svSource.read({ min: v, max: [v[0] + 1, v[1] + 1, v[2] + 1] });
+    const id = BigInt((vol.data as ArrayLike<number | bigint>)[0]);
+    if (id === 0n) throw new EditError(`point ${p.join(',')} nm lies on background (supervoxel 0)`);
+    return id;
+  }
+
+  /**
+   * Make one edit: serialized in this process, locked across processes, the log re-read under
+   * the lock so the edit is planned on the latest state. A refused edit appends nothing.
+   */
+  edit(req: EditRequest, o: { user?: string; inputs?: Record<string, unknown>; crash?: (point: string) => void } = {}): Promise<EditRecord> {
+    const run = async (): Promise<EditRecord> =>
+      withLogLock(this.logFile, async () => {
+        const r = await readLog(this.logFile, this.logBytes, this.state.op + 1);
+        for (const rec of r.records) this.state.apply(rec);
+        this.logBytes = r.bytes;
+        if (r.torn > 0) await cutTorn(this.logFile, r.bytes);
+        const rec = this.state.plan(req, { user: o.user ?? 'unknown', time: new Date().toISOString() }, o.inputs);
+        await appendRecord(this.logFile, rec, o.crash);
+        this.state.apply(rec);
+        this.logBytes += Buffer.byteLength(JSON.stringify(rec) + '\n');
+        return rec;
+      });
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  async close(): Promise<void> {
+    await this.svSource?.close();
+  }
+}
+
+/** Chunk size of materialized segmentation layers. */
+export const VERSION_CHUNK: Vec3 = [64, 64, 64];
+
+/**
+ * Write the segmentation of `state` as a uint64 precomputed layer at `dir` (the supervoxel layer
+ * mapped to roots, slab by slab of one chunk height). Same state, same bytes.
+ */
+export async function writeVersionSegmentation(p: Proofread, state: GraphState, dir: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const { shape, offset, voxelSize } = p.base;
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape, voxelSize, offset, chunkSize: VERSION_CHUNK });
+  (info as any).wiring = { proofread: extra };
+  const layer = await PrecomputedLayer.create(dir, info, { overwrite: true });
+  const src = await openSource(p.meta.inputs.supervoxels);
+  try {
+    const look = rootLookup(state);
+    const dz = Math.min(VERSION_CHUNK[2], shape[2]);
+    for (let z = offset[2]; z < offset[2] + shape[2]; z += dz) {
+      const box = { min: [offset[0], offset[1], z] as Vec3, max: [offset[0] + shape[0], offset[1] + shape[1], Math.min(z + dz, offset[2] + shape[2])] as Vec3 };
+      const vol = await src.read(box);
+      await layer.writeBox(new Volume('uint64', box, mapLabels(vol.data as LabelArray, look), 1, voxelSize));
+    }
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * Materialize a version into `out` (a folder): segmentation/ (precomputed), cells.csv,
+ * version.json. Written under a temporary name and renamed, so a folder that exists is complete.
+ */
+export async function materializeVersion(p: Proofread, at: At, out: string): Promise<{ op: number; roots: number; dir: string }> {
+  const state = await p.version(at);
+  const tmp = `${out.replace(/[\\/]+$/, '')}.tmp-${process.pid}`;
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(tmp, { recursive: true });
+  await writeVersionSegmentation(p, state, path.join(tmp, 'segmentation'), { op: state.op });
+  const cells = cellRows(state);
+  await writeFileAtomic(path.join(tmp, 'cells.csv'), cellsCsv(cells));
+  const last = state.records[state.op - 1];
+  await writeJsonAtomic(path.join(tmp, 'version.json'), { format: 'wiring-proofread-version', op: state.op, time: last?.time ?? null, roots: cells.length, supervoxels: p.meta.inputs.supervoxels });
+  await fs.rm(out, { recursive: true, force: true });
+  await fs.rename(tmp, out);
+  return { op: state.op, roots: cells.length, dir: out };
+}

@@ -4,6 +4,7 @@
  *   base.bin    the Base arrays (little-endian): ids u64, startRoots u64, sizes f64, anchors f64,
  *               area f64, capacity f64 (n+1 or m each), edgeA u32, edgeB u32, bbox i32 (6 per
  *               supervoxel: x0,y0,z0,x1,y1,z1 voxels from the volume origin), startActive u8
+ *   synapses.bin (optional) synapse ids, pre and post supervoxel ids (u64 arrays of n each)
  *   edits.jsonl the append-only edit log (log.ts), edits.lock the writer's lock
  * `Proofread` holds the head state and serializes edits (one writer in the process through a
  * promise chain, across processes through the lock; the log is re-read under the lock).
@@ -20,7 +21,7 @@ import type { VolumeSource } from '../../formats/source.js';
 import { Volume } from '../../core/volume.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { buildBase, type Base } from './base.js';
-import { cellRows, cellsCsv, mapLabels, rootLookup, type LabelArray } from './versions.js';
+import { cellRows, cellsCsv, indexSynapses, mapLabels, rootLookup, type LabelArray, type SynapseSupervoxels } from './versions.js';
 import { Lineage } from './lineage.js';
 import { appendRecord, cutTorn, readLog, withLogLock } from './log.js';
 import type { EditRecord } from './record.js';
@@ -35,6 +36,16 @@ export interface InitOptions {
   /** the map is high inside cells, low on membranes (raw EM): use 1 - value */
   invert?: boolean;
   overwrite?: boolean;
+  /** synapses (e.g. the connectome's table): supervoxel ids are looked up at the points when absent */
+  synapses?: SynapseInput[];
+}
+
+export interface SynapseInput {
+  id: bigint;
+  pre_pt_position: Vec3;
+  post_pt_position: Vec3;
+  pre_pt_supervoxel_id?: bigint | null;
+  post_pt_supervoxel_id?: bigint | null;
 }
 
 export function proofreadDir(dataset: string): string {
@@ -71,6 +82,28 @@ export async function initProofread(dataset: string, o: InitOptions): Promise<{ 
   const dense = compactLabels(sv.data as any);
   const base = buildBase(dense.labels, dense.ids, seg.data, boundary, { shape: sv.source.shape, offset: sv.source.offset, voxelSize: sv.source.voxelSize });
   if (o.overwrite) await fs.rm(dir, { recursive: true, force: true });
+  if (o.synapses) {
+    // CAVE keeps the supervoxel under each synapse point; the root of a version comes from it
+    const n = o.synapses.length;
+    const ids = new BigUint64Array(n), pre = new BigUint64Array(n), post = new BigUint64Array(n);
+    const { shape, offset, voxelSize } = sv.source;
+    const at = (p: Vec3): bigint => {
+      const v = p.map((x, i) => Math.floor(x / voxelSize[i]) - offset[i]);
+      if (v.some((x, i) => x < 0 || x >= shape[i])) return 0n;
+      return BigInt(sv.data[v[0] + shape[0] * (v[1] + shape[1] * v[2])]);
+    };
+    o.synapses.forEach((r, i) => {
+      ids[i] = r.id;
+      pre[i] = r.pre_pt_supervoxel_id ?? at(r.pre_pt_position);
+      post[i] = r.post_pt_supervoxel_id ?? at(r.post_pt_position);
+    });
+    await fs.mkdir(dir, { recursive: true });
+    const bin = new Uint8Array(24 * n);
+    bin.set(new Uint8Array(ids.buffer), 0);
+    bin.set(new Uint8Array(pre.buffer), 8 * n);
+    bin.set(new Uint8Array(post.buffer), 16 * n);
+    await writeFileAtomic(path.join(dir, 'synapses.bin'), bin);
+  }
   await writeBase(dir, base, { supervoxels: path.resolve(o.supervoxels.split('#')[0]) + (o.supervoxels.includes('#') ? '#' + o.supervoxels.split('#').slice(1).join('#') : ''), segmentation: o.segmentation, boundaries: o.boundaries ?? null, invert: !!o.invert });
   return { dir, supervoxels: base.ids.length - 1, edges: base.edgeA.length, roots: new Set(base.startRoots.subarray(1)).size };
 }
@@ -129,6 +162,9 @@ export class Proofread {
   private logBytes = 0;
   private svSource?: VolumeSource;
 
+  /** synapses by supervoxel (synapses.bin), when init was given synapses */
+  synapses?: SynapseSupervoxels;
+
   private constructor(readonly dir: string, readonly base: Base, readonly meta: any, readonly state: GraphState) {}
 
   get logFile(): string {
@@ -139,6 +175,14 @@ export class Proofread {
     const dir = proofreadDir(dataset);
     const { base, meta } = await readBase(dir);
     const p = new Proofread(dir, base, meta, new GraphState(base));
+    const sf = path.join(dir, 'synapses.bin');
+    if (await exists(sf)) {
+      const buf = await fs.readFile(sf);
+      if (buf.length % 24 !== 0) throw new FormatError(`${buf.length} bytes: expected 24 per synapse (id, pre and post supervoxel, uint64)`, sf);
+      const n = buf.length / 24;
+      const all = new BigUint64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+      p.synapses = indexSynapses(all.slice(0, n), all.slice(n, 2 * n), all.slice(2 * n));
+    }
     await p.refresh();
     return p;
   }

@@ -86,6 +86,17 @@ describe('wiring edit on a phantom', () => {
     expect(byCell.operations.map((r: { op: number }) => r.op)).toEqual([1, 2, 3]);
   });
 
+  it('the scripted ground-truth proofreader lowers VOI on the phantom (in memory, the log untouched)', async () => {
+    const n = await lines();
+    const r = await cli(['edit', 'oracle', dir, '--gt', path.join(dir, 'neurons'), '--at', '0,10,30']);
+    const voi = r.steps.map((s: { voi: number }) => s.voi);
+    console.log(`phantom 128x128x24 seed 2: VOI ${voi.map((v: number) => v.toFixed(3)).join(' -> ')} after ${r.steps.map((s: { edits: number }) => s.edits).join('/')} edits`);
+    expect(r.steps[0].edits).toBe(0);
+    expect(voi[1]).toBeLessThan(voi[0]);
+    expect(voi[voi.length - 1]).toBeLessThan(voi[1]);
+    expect(await lines()).toBe(n);
+  });
+
   it('bad input: clear errors and the log unchanged', async () => {
     const n = await lines();
     const p = await Proofread.open(dir);

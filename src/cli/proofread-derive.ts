@@ -1,22 +1,25 @@
 /**
  * Derived data of the proofread head, recomputed for touched cells only: after an edit, the new
- * roots' mesh (legacy Neuroglancer mesh), skeleton (precomputed, radius), cells row and synapse
- * partners are written under <dataset>/proofread/head/ ({meshes,skeletons,cells,partners}/), one
- * file per root, each atomic; `head/derived.json` {op} says up to which operation they are done
+ * roots' mesh (legacy Neuroglancer mesh: manifest `<root>:0` listing fragments on a 64^3 grid,
+ * content-addressed, so fragments away from the edit are reused), skeleton (precomputed, radius;
+ * derived from the parents' skeletons, with the supervoxel of each vertex in
+ * skeletons/supervoxels/<root>), cells row and synapse partners are written under
+ * <dataset>/proofread/head/ ({meshes,skeletons,cells,partners}/), each file atomic; `head/derived.json` {op} says up to which operation they are done
  * and is written last, so a crash leaves it behind the log and `syncDerived` (wiring edit repair,
  * or the next edit) recomputes the roots of the operations after it. Files of other roots are
  * never touched, retired roots' files are kept (they belong to earlier versions).
  * It wires the proofread stage to the morphology stage's pure functions, so it lives in the CLI
  * layer (a stage never imports another stage).
  */
-import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Vec3 } from '../core/box.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic.js';
 import { toJson } from '../core/ids.js';
 import { openSource } from '../formats/open.js';
-import { writeLegacyInfo, writeLegacyMesh } from '../formats/mesh/precomputed.js';
-import { writeSkeleton, writeSkeletonInfo } from '../formats/mesh/skeleton.js';
+import { encodeLegacyFragment, writeLegacyInfo } from '../formats/mesh/precomputed.js';
+import { readSkeleton, writeSkeleton, writeSkeletonInfo } from '../formats/mesh/skeleton.js';
 import { marchingCubesLabels } from '../stages/morphology/mesh.js';
 import { skeletonizeLabels } from '../stages/morphology/skeleton.js';
 import type { Proofread } from '../stages/proofread/io.js';
@@ -27,10 +30,103 @@ export function headDir(p: Proofread): string {
   return path.join(p.dir, 'head');
 }
 
-/** Mesh, skeleton, cells row and partners of one current root of `state`. */
-export async function deriveRoot(p: Proofread, state: GraphState, root: bigint): Promise<{ vertices: number; skeleton_vertices: number }> {
+/** Defaults of the edit-time recompute. */
+export const DERIVE_DEFAULTS = {
+  /** mesh fragment grid (voxels): a root's mesh is one fragment per grid cell it touches */
+  fragment: 64,
+} as const;
+
+type Box3 = { min: Vec3; max: Vec3 };
+
+async function readBox(p: Proofread, box: Box3): Promise<ArrayLike<number | bigint>> {
+  const src = await openSource(p.meta.inputs.supervoxels);
+  try {
+    return (await src.read(box)).data as ArrayLike<number | bigint>;
+  } finally {
+    await src.close();
+  }
+}
+
+function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Array {
+  const mask = new Uint32Array(data.length);
+  let last: number | bigint | undefined, inside = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v !== last) { last = v; inside = mine.has(BigInt(v)) ? 1 : 0; }
+    mask[i] = inside;
+  }
+  return mask;
+}
+
+/**
+ * The mesh of a root as fragments on a grid: the fragment of grid cell c is the marching-cubes
+ * surface of the root's voxels in c grown by one voxel on the high side (so the cubes of
+ * neighbouring cells partition space and fragments meet without gaps), named by the cell and a
+ * hash of the root's supervoxels that can reach it. A fragment file that exists is reused: a
+ * merge recomputes only the cells where both roots are, a split only the cells it cuts through.
+ */
+async function deriveMesh(p: Proofread, members: number[], meshDir: string): Promise<{ fragments: string[]; computed: number }> {
+  const b = p.base, F = DERIVE_DEFAULTS.fragment;
+  const cells = new Map<string, bigint[]>();
+  for (const l of members) {
+    const c0: number[] = [], c1: number[] = [];
+    for (let a = 0; a < 3; a++) {
+      // cell c covers voxels [cF, (c+1)F + 1): the supervoxel's box [x0, x1) reaches it when x0 <= (c+1)F and x1 > cF
+      c0.push(Math.max(0, Math.ceil(b.bbox[6 * l + a] / F) - 1));
+      c1.push(Math.floor((b.bbox[6 * l + 3 + a] - 1) / F));
+    }
+    for (let z = c0[2]; z <= c1[2]; z++) for (let y = c0[1]; y <= c1[1]; y++) for (let x = c0[0]; x <= c1[0]; x++) {
+      const k = `${x}_${y}_${z}`;
+      const list = cells.get(k);
+      if (list) list.push(b.ids[l]);
+      else cells.set(k, [b.ids[l]]);
+    }
+  }
+  const fragments: string[] = [];
+  let computed = 0;
+  for (const [k, ids] of [...cells].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
+    ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    const name = `f${k}_${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 16)}`;
+    const file = path.join(meshDir, name);
+    if (existsSync(file)) {
+      if (statSync(file).size > 4) fragments.push(name);
+      continue;
+    }
+    const c = k.split('_').map(Number);
+    const min = c.map((v, a) => b.offset[a] + v * F) as unknown as Vec3;
+    const max = c.map((v, a) => Math.min(b.offset[a] + (v + 1) * F + 1, b.offset[a] + b.shape[a])) as unknown as Vec3;
+    const shape: Vec3 = [max[0] - min[0], max[1] - min[1], max[2] - min[2]];
+    const mask = maskOf(await readBox(p, { min, max }), new Set(ids));
+    const border = [min[0] === b.offset[0], max[0] === b.offset[0] + b.shape[0], min[1] === b.offset[1], max[1] === b.offset[1] + b.shape[1], min[2] === b.offset[2], max[2] === b.offset[2] + b.shape[2]];
+    const mesh = marchingCubesLabels(mask, shape, 1, { voxelSize: b.voxelSize, offset: min, closeBorder: border })[1];
+    await writeFileAtomic(file, encodeLegacyFragment(mesh));
+    computed++;
+    if (mesh.indices.length > 0) fragments.push(name);
+  }
+  return { fragments, computed };
+}
+
+interface SkeletonWithSv {
+  vertices: Float32Array;
+  edges: Uint32Array;
+  radius: Float32Array;
+  /** the supervoxel under each vertex */
+  sv: BigUint64Array;
+}
+
+async function readSkeletonWithSv(dir: string, root: bigint): Promise<SkeletonWithSv | undefined> {
+  const svFile = path.join(dir, 'supervoxels', `${root}`);
+  if (!existsSync(svFile) || !existsSync(path.join(dir, `${root}`))) return undefined;
+  const s = await readSkeleton(dir, root);
+  const buf = await fs.readFile(svFile);
+  const sv = new BigUint64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+  if (sv.length !== s.vertices.length / 3) return undefined;
+  return { ...s, sv };
+}
+
+/** TEASAR over the root's bounding box (a root with no parent skeleton to reuse). */
+async function teasar(p: Proofread, members: number[]): Promise<SkeletonWithSv> {
   const b = p.base;
-  const members = state.members(root);
   const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
   for (const l of members) for (let a = 0; a < 3; a++) {
     lo[a] = Math.min(lo[a], b.bbox[6 * l + a]);
@@ -39,33 +135,86 @@ export async function deriveRoot(p: Proofread, state: GraphState, root: bigint):
   const min = lo.map((v, a) => b.offset[a] + v) as unknown as Vec3;
   const max = hi.map((v, a) => b.offset[a] + v) as unknown as Vec3;
   const shape: Vec3 = [max[0] - min[0], max[1] - min[1], max[2] - min[2]];
-  const src = await openSource(p.meta.inputs.supervoxels);
-  let data: ArrayLike<number | bigint>;
-  try {
-    data = (await src.read({ min, max })).data as ArrayLike<number | bigint>;
-  } finally {
-    await src.close();
+  const data = await readBox(p, { min, max });
+  const skel = skeletonizeLabels(maskOf(data, new Set(members.map((l) => b.ids[l]))), shape, 1, { voxelSize: b.voxelSize, offset: min })[1];
+  const nv = skel.vertices.length / 3;
+  const sv = new BigUint64Array(nv);
+  for (let i = 0; i < nv; i++) {
+    const v = [0, 1, 2].map((a) => Math.min(shape[a] - 1, Math.max(0, Math.floor(skel.vertices[3 * i + a] / b.voxelSize[a]) - min[a])));
+    sv[i] = BigInt(data[v[0] + shape[0] * (v[1] + shape[1] * v[2])]);
   }
-  const mine = new Set(members.map((l) => b.ids[l]));
-  const mask = new Uint32Array(data.length);
-  let last: number | bigint | undefined, inside = 0;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v !== last) { last = v; inside = mine.has(BigInt(v)) ? 1 : 0; }
-    mask[i] = inside;
+  return { ...skel, sv };
+}
+
+/**
+ * The skeleton of a new root from its parents' skeletons: the parents' vertices on the root's
+ * supervoxels and the edges between them, pieces joined by an edge between their nearest
+ * vertices (a merge joins two skeletons, a split keeps each side's part). TEASAR from scratch
+ * when a parent has no skeleton yet or nothing of them lies in the root.
+ */
+async function deriveSkeleton(p: Proofread, members: number[], parents: bigint[], dir: string): Promise<{ skel: SkeletonWithSv; reused: boolean }> {
+  const mine = new Set(members.map((l) => p.base.ids[l]));
+  const parts: SkeletonWithSv[] = [];
+  for (const r of parents) {
+    const s = await readSkeletonWithSv(dir, r);
+    if (!s) return { skel: await teasar(p, members), reused: false };
+    parts.push(s);
   }
+  const V: number[] = [], R: number[] = [], E: number[] = [];
+  const S: bigint[] = [];
+  for (const s of parts) {
+    const map = new Int32Array(s.sv.length).fill(-1);
+    for (let i = 0; i < s.sv.length; i++) if (mine.has(s.sv[i])) {
+      map[i] = S.length;
+      S.push(s.sv[i]);
+      V.push(s.vertices[3 * i], s.vertices[3 * i + 1], s.vertices[3 * i + 2]);
+      R.push(s.radius[i]);
+    }
+    for (let e = 0; e < s.edges.length; e += 2) {
+      const a = map[s.edges[e]], c = map[s.edges[e + 1]];
+      if (a >= 0 && c >= 0) E.push(a, c);
+    }
+  }
+  const n = S.length;
+  if (n === 0) return { skel: await teasar(p, members), reused: false };
+  // join the pieces: union-find over the edges, then nearest vertex pairs between components
+  const parent = Int32Array.from({ length: n }, (_, i) => i);
+  const find = (x: number): number => { while (parent[x] !== x) { parent[x] = parent[parent[x]]; x = parent[x]; } return x; };
+  for (let e = 0; e < E.length; e += 2) { const a = find(E[e]), c = find(E[e + 1]); if (a !== c) parent[a] = c; }
+  for (;;) {
+    const comp = new Map<number, number[]>();
+    for (let i = 0; i < n; i++) { const r = find(i); const l = comp.get(r); if (l) l.push(i); else comp.set(r, [i]); }
+    if (comp.size <= 1) break;
+    const [first, ...rest] = [...comp.values()].sort((x, y) => y.length - x.length);
+    let best = Infinity, bi = -1, bj = -1;
+    for (const other of rest) for (const i of first) for (const j of other) {
+      const d = (V[3 * i] - V[3 * j]) ** 2 + (V[3 * i + 1] - V[3 * j + 1]) ** 2 + (V[3 * i + 2] - V[3 * j + 2]) ** 2;
+      if (d < best) { best = d; bi = i; bj = j; }
+    }
+    E.push(bi, bj);
+    parent[find(bj)] = find(bi);
+  }
+  return { skel: { vertices: Float32Array.from(V), edges: Uint32Array.from(E), radius: Float32Array.from(R), sv: BigUint64Array.from(S) }, reused: true };
+}
+
+/** Mesh, skeleton, cells row and partners of one current root of `state` made from `parents`. */
+export async function deriveRoot(p: Proofread, state: GraphState, root: bigint, parents: bigint[] = []): Promise<{ fragments_computed: number; fragments: number; skeleton_reused: boolean }> {
+  const members = state.members(root);
   const dir = headDir(p);
-  const mesh = marchingCubesLabels(mask, shape, 1, { voxelSize: b.voxelSize, offset: min, closeBorder: true })[1];
-  const skel = skeletonizeLabels(mask, shape, 1, { voxelSize: b.voxelSize, offset: min })[1];
-  await writeLegacyMesh(path.join(dir, 'meshes'), root, mesh);
-  await writeSkeleton(path.join(dir, 'skeletons'), root, skel);
+  const meshDir = path.join(dir, 'meshes');
+  const skelDir = path.join(dir, 'skeletons');
+  const mesh = await deriveMesh(p, members, meshDir);
+  await writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
+  const { skel, reused } = await deriveSkeleton(p, members, parents, skelDir);
+  await writeFileAtomic(path.join(skelDir, 'supervoxels', `${root}`), new Uint8Array(skel.sv.buffer, skel.sv.byteOffset, skel.sv.byteLength));
+  await writeSkeleton(skelDir, root, skel);
   await writeFileAtomic(path.join(dir, 'cells', `${root}.json`), toJson(cellRows(state, new Set([root]))[0]) + '\n');
   if (p.synapses) await writeFileAtomic(path.join(dir, 'partners', `${root}.json`), toJson(synapsePartners(state, p.synapses, root)) + '\n');
-  return { vertices: mesh.vertices.length / 3, skeleton_vertices: skel.vertices.length / 3 };
+  return { fragments_computed: mesh.computed, fragments: mesh.fragments.length, skeleton_reused: reused };
 }
 
 /** Bring head/ up to the log: derive the current roots made by operations after head/derived.json's op. */
-export async function syncDerived(p: Proofread, crash?: (point: string) => void): Promise<{ from: number; to: number; roots: string[] }> {
+export async function syncDerived(p: Proofread, crash?: (point: string) => void): Promise<{ from: number; to: number; roots: string[]; details: Array<{ id: string; fragments_computed: number; fragments: number; skeleton_reused: boolean }> }> {
   await p.refresh();
   const dir = headDir(p);
   const marker = path.join(dir, 'derived.json');
@@ -77,16 +226,22 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
   }
   const state = p.state;
   const head = state.op;
-  if (done >= head) return { from: head, to: head, roots: [] };
+  if (done >= head) return { from: head, to: head, roots: [], details: [] };
   await writeLegacyInfo(path.join(dir, 'meshes'));
   await writeSkeletonInfo(path.join(dir, 'skeletons'));
-  const roots = new Set<bigint>();
-  for (const r of state.records.slice(Math.min(done, head))) for (const c of r.created) if (state.isCurrent(BigInt(c.id))) roots.add(BigInt(c.id));
-  const list = [...roots].sort((a, b) => (a < b ? -1 : 1));
-  for (let i = 0; i < list.length; i++) {
-    await deriveRoot(p, state, list[i]);
-    if (i === 0) crash?.('mid-derive');
+  // in log order, so a root's parents are derived before it (their skeletons are reused)
+  const list: bigint[] = [];
+  const details: Array<{ id: string; fragments_computed: number; fragments: number; skeleton_reused: boolean }> = [];
+  let first = true;
+  for (const r of state.records.slice(Math.min(done, head))) for (const c of r.created) {
+    const id = BigInt(c.id);
+    // a root already retired again is not derived (an operation that retired it falls back to TEASAR)
+    if (!state.isCurrent(id)) continue;
+    details.push({ id: c.id, ...(await deriveRoot(p, state, id, r.retired.map(BigInt))) });
+    list.push(id);
+    if (first) crash?.('mid-derive');
+    first = false;
   }
   await writeJsonAtomic(marker, { op: head });
-  return { from: done, to: head, roots: list.map(String) };
+  return { from: done, to: head, roots: list.sort((a, b) => (a < b ? -1 : 1)).map(String), details };
 }

@@ -11,6 +11,9 @@ import { ConnectomeStore } from '../../connectome/store.js';
 import { readLog } from '../../stages/proofread/log.js';
 import { Proofread } from '../../stages/proofread/io.js';
 import { register as registerConnectome } from './connectome.js';
+import { decodeLegacyFragment } from '../../formats/mesh/precomputed.js';
+import { openSource } from '../../formats/open.js';
+import { marchingCubesLabels, meshVolume, mergeMeshes, openEdges, weldVertices } from '../../stages/morphology/mesh.js';
 import { register as registerEdit } from './edit.js';
 import { register as registerEdits } from './edits.js';
 import { register as registerLineage } from './lineage.js';
@@ -50,8 +53,28 @@ describe('wiring edit on a phantom', () => {
     const root = m.created[0].id;
     expect(m.derived).toEqual([root]);
     const head = path.join(dir, 'proofread', 'head');
-    expect((await fs.readdir(path.join(head, 'meshes'))).sort()).toEqual([`${root}:0`, `${root}:0:1`, 'info']);
-    expect((await fs.readdir(path.join(head, 'skeletons'))).sort()).toEqual([root, 'info']);
+    // the mesh: a manifest of grid fragments, all present; the skeleton with its supervoxel per vertex
+    const manifest = JSON.parse(await fs.readFile(path.join(head, 'meshes', `${root}:0`), 'utf8'));
+    expect(manifest.fragments.length).toBeGreaterThan(0);
+    for (const f of manifest.fragments) expect(existsSync(path.join(head, 'meshes', f))).toBe(true);
+    expect((await fs.readdir(path.join(head, 'skeletons'))).sort()).toEqual([root, 'info', 'supervoxels']);
+    expect(m.derived_details[0].skeleton_reused).toBe(false); // the start roots had no skeleton: TEASAR
+    const fragsBefore = new Set(await fs.readdir(path.join(head, 'meshes')));
+    // the fragments together are the root's closed surface: same volume as one mesh of the whole root
+    const parts = await Promise.all(manifest.fragments.map(async (f: string) => decodeLegacyFragment(new Uint8Array(await fs.readFile(path.join(head, 'meshes', f))))));
+    const joined = weldVertices(mergeMeshes(parts));
+    expect(openEdges(joined)).toBe(0);
+    const p = await Proofread.open(dir);
+    const mem = p.state.members(BigInt(root));
+    const svs = new Set(mem.map((l) => p.base.ids[l]));
+    const src = await openSource(path.join(dir, 'sv'));
+    const vol = await src.read({ min: [0, 0, 0], max: src.shape });
+    await src.close();
+    const mask = new Uint32Array(vol.data.length);
+    for (let i = 0; i < mask.length; i++) mask[i] = svs.has(BigInt((vol.data as ArrayLike<number | bigint>)[i])) ? 1 : 0;
+    const whole = marchingCubesLabels(mask, vol.shape, 1, { voxelSize: p.base.voxelSize, closeBorder: true })[1];
+    expect(meshVolume(joined)).toBeCloseTo(meshVolume(whole), 0);
+    await p.close();
     const cell = JSON.parse(await fs.readFile(path.join(head, 'cells', `${root}.json`), 'utf8'));
     expect(cell.pt_root_id).toBe(root);
     expect(JSON.parse(await fs.readFile(path.join(head, 'derived.json'), 'utf8')).op).toBe(1);
@@ -71,6 +94,13 @@ describe('wiring edit on a phantom', () => {
     const s = await cli(['edit', 'split', dir, '--source', a.toString(), '--sink', b.toString(), '--user', 'bob', '--root', root]);
     expect(s.retired).toEqual([root]);
     expect(s.created.length).toBeGreaterThanOrEqual(2);
+    // the split reuses the merged root's skeleton and recomputes only the mesh fragments it cuts through
+    expect(s.derived_details.every((d: { skeleton_reused: boolean }) => d.skeleton_reused)).toBe(true);
+    const computed = s.derived_details.reduce((t: number, d: { fragments_computed: number }) => t + d.fragments_computed, 0);
+    const total = s.derived_details.reduce((t: number, d: { fragments: number }) => t + d.fragments, 0);
+    expect(computed).toBeLessThanOrEqual(total);
+    const fragsAfter = (await fs.readdir(path.join(head, 'meshes'))).filter((f) => !fragsBefore.has(f));
+    expect(fragsAfter.length).toBe(computed + s.derived_details.length); // new fragments + one manifest per new root
     const u = await cli(['edit', 'undo', dir, '2', '--user', 'ann']);
     expect(u.target).toBe(2);
     // version 1 rebuilt after later edits: the same rows

@@ -50,12 +50,12 @@ function crashAt(point: string): void {
 const crashHook = process.env.WIRING_PROOFREAD_CRASH ? crashAt : undefined;
 
 /** Edit, then recompute the touched cells' derived data (and any left behind by a crash). */
-async function editAndDerive(p: Proofread, req: EditRequest, o: { user: string; inputs?: Record<string, unknown>; derive: boolean }): Promise<EditRecord & { derived?: string[] }> {
+async function editAndDerive(p: Proofread, req: EditRequest, o: { user: string; inputs?: Record<string, unknown>; derive: boolean }): Promise<EditRecord & { derived?: string[]; derived_details?: unknown[] }> {
   const r = await p.edit(req, { user: o.user, inputs: o.inputs, crash: process.env.WIRING_PROOFREAD_CRASH === 'mid-append' ? crashAt : undefined });
   crashHook?.('after-append');
   if (!o.derive) return r;
   const d = await syncDerived(p, crashHook);
-  return { ...r, derived: d.roots };
+  return { ...r, derived: d.roots, derived_details: d.details };
 }
 
 async function withProofread<T>(dataset: string, fn: (p: Proofread) => Promise<T>): Promise<T> {

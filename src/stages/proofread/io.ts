@@ -15,12 +15,12 @@ import * as path from 'node:path';
 import { boxFromShape, type Vec3 } from '../../core/box.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
 import { FormatError, UsageError } from '../../core/errors.js';
-import { compactLabels } from '../../kernels/components.js';
 import { openSource } from '../../formats/open.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { Volume } from '../../core/volume.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
-import { buildBase, type Base } from './base.js';
+import { finishBase, PROOFREAD_DEFAULTS, type Base } from './base.js';
+import { BaseBuilder } from './builder.js';
 import { cellRows, cellsCsv, indexSynapses, mapLabels, rootLookup, type LabelArray, type SynapseSupervoxels } from './versions.js';
 import { Lineage } from './lineage.js';
 import { appendRecord, cutTorn, readLog, withLogLock } from './log.js';
@@ -52,60 +52,79 @@ export function proofreadDir(dataset: string): string {
   return path.join(dataset, PROOFREAD_DIR);
 }
 
-async function readAll(spec: string): Promise<{ data: ArrayLike<number | bigint>; source: VolumeSource }> {
-  const source = await openSource(spec);
-  try {
-    if (source.channels !== 1) throw new UsageError(`${spec}: expected 1 channel, got ${source.channels}`);
-    const vol = await source.read(boxFromShape(source.shape, source.offset));
-    return { data: vol.data as ArrayLike<number | bigint>, source };
-  } finally {
-    await source.close();
-  }
-}
-
-/** Build the base from layers (whole volume in memory) and write it. */
+/** Build the base slab by slab (PROOFREAD_DEFAULTS.initSlab sections at a time) and write it. */
 export async function initProofread(dataset: string, o: InitOptions): Promise<{ dir: string; supervoxels: number; edges: number; roots: number }> {
   const dir = proofreadDir(dataset);
   if (!o.overwrite && (await exists(path.join(dir, 'base.json')))) throw new UsageError(`${dir} already holds a proofread segmentation (--overwrite replaces it and its edit log)`);
-  const sv = await readAll(o.supervoxels);
-  if (sv.source.dtype === 'float32') throw new UsageError(`${o.supervoxels}: supervoxels must be integer labels, got float32`);
-  const seg = await readAll(o.segmentation);
-  const same = (a: Vec3, b: Vec3) => a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
-  if (!same(sv.source.shape, seg.source.shape) || !same(sv.source.offset, seg.source.offset)) throw new UsageError(`${o.segmentation} covers ${seg.source.shape} at ${seg.source.offset}, the supervoxels ${o.supervoxels} ${sv.source.shape} at ${sv.source.offset}: they must share one grid`);
-  let boundary: Float32Array | null = null;
-  if (o.boundaries) {
-    const b = await readAll(o.boundaries);
-    if (!same(b.source.shape, sv.source.shape)) throw new UsageError(`${o.boundaries} covers ${b.source.shape}, the supervoxels ${sv.source.shape}: they must share one grid`);
-    boundary = b.data instanceof Float32Array ? b.data : Float32Array.from(b.data as ArrayLike<number>, (v) => Number(v) / (b.source.dtype === 'uint8' ? 255 : 1));
-    if (o.invert) for (let i = 0; i < boundary.length; i++) boundary[i] = 1 - boundary[i];
-  }
-  const dense = compactLabels(sv.data as any);
-  const base = buildBase(dense.labels, dense.ids, seg.data, boundary, { shape: sv.source.shape, offset: sv.source.offset, voxelSize: sv.source.voxelSize });
-  if (o.overwrite) await fs.rm(dir, { recursive: true, force: true });
-  if (o.synapses) {
-    // CAVE keeps the supervoxel under each synapse point; the root of a version comes from it
-    const n = o.synapses.length;
-    const ids = new BigUint64Array(n), pre = new BigUint64Array(n), post = new BigUint64Array(n);
-    const { shape, offset, voxelSize } = sv.source;
-    const at = (p: Vec3): bigint => {
-      const v = p.map((x, i) => Math.floor(x / voxelSize[i]) - offset[i]);
-      if (v.some((x, i) => x < 0 || x >= shape[i])) return 0n;
-      return BigInt(sv.data[v[0] + shape[0] * (v[1] + shape[1] * v[2])]);
+  const sources: VolumeSource[] = [];
+  try {
+    const open = async (spec: string, what: string): Promise<VolumeSource> => {
+      const src = await openSource(spec);
+      sources.push(src);
+      if (src.channels !== 1) throw new UsageError(`${spec}: the ${what} must have 1 channel, got ${src.channels}`);
+      return src;
     };
-    o.synapses.forEach((r, i) => {
-      ids[i] = r.id;
-      pre[i] = r.pre_pt_supervoxel_id ?? at(r.pre_pt_position);
-      post[i] = r.post_pt_supervoxel_id ?? at(r.post_pt_position);
+    const sv = await open(o.supervoxels, 'supervoxels');
+    if (sv.dtype === 'float32') throw new UsageError(`${o.supervoxels}: supervoxels must be integer labels, got float32`);
+    const seg = await open(o.segmentation, 'segmentation');
+    const bnd = o.boundaries ? await open(o.boundaries, 'boundary map') : undefined;
+    const same = (a: Vec3, b: Vec3) => a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
+    for (const [src, spec] of [[seg, o.segmentation], [bnd, o.boundaries]] as const) {
+      if (src && (!same(src.shape, sv.shape) || !same(src.offset, sv.offset))) throw new UsageError(`${spec} covers ${src.shape} at ${src.offset}, the supervoxels ${o.supervoxels} ${sv.shape} at ${sv.offset}: they must share one grid`);
+    }
+    const grid = { shape: sv.shape, offset: sv.offset, voxelSize: sv.voxelSize };
+    const builder = new BaseBuilder(grid);
+    // synapse points by section, looked up in the slab that holds them
+    const synSv = new BigUint64Array(2 * (o.synapses?.length ?? 0));
+    const wanted = new Map<number, Array<[number, number]>>(); // z -> [(slot, index in the section)]
+    (o.synapses ?? []).forEach((r, i) => {
+      for (const [k, p] of [[0, r.pre_pt_position], [1, r.post_pt_position]] as const) {
+        const given = k === 0 ? r.pre_pt_supervoxel_id : r.post_pt_supervoxel_id;
+        if (given !== undefined && given !== null) { synSv[2 * i + k] = given; continue; }
+        const v = p.map((x, a) => Math.floor(x / grid.voxelSize[a]) - grid.offset[a]);
+        if (v.some((x, a) => x < 0 || x >= grid.shape[a])) continue; // outside: supervoxel 0
+        const l = wanted.get(v[2]);
+        const item: [number, number] = [2 * i + k, v[0] + grid.shape[0] * v[1]];
+        if (l) l.push(item); else wanted.set(v[2], [item]);
+      }
     });
-    await fs.mkdir(dir, { recursive: true });
-    const bin = new Uint8Array(24 * n);
-    bin.set(new Uint8Array(ids.buffer), 0);
-    bin.set(new Uint8Array(pre.buffer), 8 * n);
-    bin.set(new Uint8Array(post.buffer), 16 * n);
-    await writeFileAtomic(path.join(dir, 'synapses.bin'), bin);
+    const [sx, sy, sz] = grid.shape;
+    const step = PROOFREAD_DEFAULTS.initSlab;
+    for (let z = 0; z < sz; z += step) {
+      const nz = Math.min(step, sz - z);
+      const box = { min: [grid.offset[0], grid.offset[1], grid.offset[2] + z] as Vec3, max: [grid.offset[0] + sx, grid.offset[1] + sy, grid.offset[2] + z + nz] as Vec3 };
+      const svData = (await sv.read(box)).data as ArrayLike<number | bigint>;
+      const segData = (await seg.read(box)).data as ArrayLike<number | bigint>;
+      let boundary: Float32Array | null = null;
+      if (bnd) {
+        const d = (await bnd.read(box)).data;
+        boundary = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>, (v) => Number(v) / (bnd.dtype === 'uint8' ? 255 : 1));
+        if (o.invert) for (let i = 0; i < boundary.length; i++) boundary[i] = 1 - boundary[i];
+      }
+      builder.addSlab(svData, segData, boundary, nz);
+      for (let k = 0; k < nz; k++) for (const [slot, j] of wanted.get(z + k) ?? []) synSv[slot] = BigInt(svData[k * sx * sy + j]);
+    }
+    const base = finishBase(builder);
+    if (o.overwrite) await fs.rm(dir, { recursive: true, force: true });
+    if (o.synapses) {
+      // CAVE keeps the supervoxel under each synapse point; the root of a version comes from it
+      const n = o.synapses.length;
+      const ids = BigUint64Array.from(o.synapses.map((r) => r.id));
+      const pre = new BigUint64Array(n), post = new BigUint64Array(n);
+      for (let i = 0; i < n; i++) { pre[i] = synSv[2 * i]; post[i] = synSv[2 * i + 1]; }
+      await fs.mkdir(dir, { recursive: true });
+      const bin = new Uint8Array(24 * n);
+      bin.set(new Uint8Array(ids.buffer), 0);
+      bin.set(new Uint8Array(pre.buffer), 8 * n);
+      bin.set(new Uint8Array(post.buffer), 16 * n);
+      await writeFileAtomic(path.join(dir, 'synapses.bin'), bin);
+    }
+    const svSpec = o.supervoxels.includes('#') ? `${path.resolve(o.supervoxels.split('#')[0])}#${o.supervoxels.split('#').slice(1).join('#')}` : path.resolve(o.supervoxels);
+    await writeBase(dir, base, { supervoxels: svSpec, segmentation: o.segmentation, boundaries: o.boundaries ?? null, invert: !!o.invert });
+    return { dir, supervoxels: base.ids.length - 1, edges: base.edgeA.length, roots: new Set(base.startRoots.subarray(1)).size };
+  } finally {
+    for (const s of sources) await s.close();
   }
-  await writeBase(dir, base, { supervoxels: path.resolve(o.supervoxels.split('#')[0]) + (o.supervoxels.includes('#') ? '#' + o.supervoxels.split('#').slice(1).join('#') : ''), segmentation: o.segmentation, boundaries: o.boundaries ?? null, invert: !!o.invert });
-  return { dir, supervoxels: base.ids.length - 1, edges: base.edgeA.length, roots: new Set(base.startRoots.subarray(1)).size };
 }
 
 async function exists(f: string): Promise<boolean> {

@@ -62,6 +62,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
     }
     const merge: number[] = [], split: number[] = [], mergeDerive: number[] = [], splitDerive: number[] = [], firstTouch: number[] = [];
     let separated = 0;
+    const details: unknown[] = [];
     for (const [a, c] of pairs) {
       // the start roots' mesh and skeleton exist before proofreading (wiring mesh / skeletonize): derive them untimed
       // here, timing the first touch (TEASAR over the root) separately
@@ -74,14 +75,16 @@ export default async function bench(): Promise<Record<string, unknown>> {
       await p.edit({ kind: 'merge', a, b: c }, { user: 'bench' });
       merge.push(performance.now() - t);
       t = performance.now();
-      await syncDerived(p);
+      const dm = await syncDerived(p);
       mergeDerive.push(performance.now() - t);
+      details.push({ kind: 'merge', ms: +(performance.now() - t).toFixed(1), roots: dm.details });
       t = performance.now();
       await p.edit({ kind: 'split', sources: [a], sinks: [c] }, { user: 'bench' });
       split.push(performance.now() - t);
       t = performance.now();
-      await syncDerived(p);
+      const ds = await syncDerived(p);
       splitDerive.push(performance.now() - t);
+      details.push({ kind: 'split', ms: +(performance.now() - t).toFixed(1), roots: ds.details });
       if (p.state.rootOf(a) !== p.state.rootOf(c)) separated++;
     }
     await p.close();
@@ -90,7 +93,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       size, supervoxels: b.ids.length - 1, edges: b.edgeA.length, roots: rootSize.size, typical_root_voxels: [lo, hi], pairs: pairs.length,
       setup_s: +setup.toFixed(1), init_s: +init.toFixed(2),
       merge: stat(merge), split: stat(split), merge_to_mesh_and_skeleton: stat(mergeDerive), split_to_mesh_and_skeleton: stat(splitDerive), start_root_from_scratch: stat(firstTouch),
-      splits_that_separated: `${separated}/${pairs.length}`, cpus: os.cpus().length, note: 'measured under load (shared 2-core machine)',
+      splits_that_separated: `${separated}/${pairs.length}`, details, cpus: os.cpus().length, note: 'measured under load (shared 2-core machine)',
     };
     console.log(`proofread on a ${size} phantom (${out.supervoxels} supervoxels, ${out.roots} roots): merge ${out.merge.median_ms} ms median / ${out.merge.p95_ms} p95, split ${out.split.median_ms} / ${out.split.p95_ms}; edit -> mesh+skeleton: merge ${out.merge_to_mesh_and_skeleton.median_ms} / ${out.merge_to_mesh_and_skeleton.p95_ms}, split ${out.split_to_mesh_and_skeleton.median_ms} / ${out.split_to_mesh_and_skeleton.p95_ms} ms (a start root from scratch ${out.start_root_from_scratch.median_ms} / ${out.start_root_from_scratch.p95_ms}); splits separated ${out.splits_that_separated}`);
     if (separated !== pairs.length) throw new Error(`only ${separated} of ${pairs.length} splits separated their supervoxels`);

@@ -34,6 +34,8 @@ export function headDir(p: Proofread): string {
 export const DERIVE_DEFAULTS = {
   /** mesh fragment grid (voxels): a root's mesh is one fragment per grid cell it touches */
   fragment: 64,
+  /** the mesh cells an edit recomputes are read as one box up to this many voxels */
+  maxReadVoxels: 2 ** 26,
 } as const;
 
 type Box3 = { min: Vec3; max: Vec3 };
@@ -83,7 +85,7 @@ async function deriveMesh(p: Proofread, members: number[], meshDir: string): Pro
     }
   }
   const fragments: string[] = [];
-  let computed = 0;
+  const todo: Array<{ name: string; file: string; ids: bigint[]; min: Vec3; max: Vec3 }> = [];
   for (const [k, ids] of [...cells].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
     ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     const name = `f${k}_${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 16)}`;
@@ -95,14 +97,36 @@ async function deriveMesh(p: Proofread, members: number[], meshDir: string): Pro
     const c = k.split('_').map(Number);
     const min = c.map((v, a) => b.offset[a] + v * F) as unknown as Vec3;
     const max = c.map((v, a) => Math.min(b.offset[a] + (v + 1) * F + 1, b.offset[a] + b.shape[a])) as unknown as Vec3;
-    const shape: Vec3 = [max[0] - min[0], max[1] - min[1], max[2] - min[2]];
-    const mask = maskOf(await readBox(p, { min, max }), new Set(ids));
-    const border = [min[0] === b.offset[0], max[0] === b.offset[0] + b.shape[0], min[1] === b.offset[1], max[1] === b.offset[1] + b.shape[1], min[2] === b.offset[2], max[2] === b.offset[2] + b.shape[2]];
-    const mesh = marchingCubesLabels(mask, shape, 1, { voxelSize: b.voxelSize, offset: min, closeBorder: border })[1];
-    await writeFileAtomic(file, encodeLegacyFragment(mesh));
-    computed++;
-    if (mesh.indices.length > 0) fragments.push(name);
+    todo.push({ name, file, ids, min, max });
   }
+  // the cells to compute are read as one box when it is small enough (chunks decoded once), else one by one
+  let whole: { data: ArrayLike<number | bigint>; min: Vec3; shape: Vec3 } | undefined;
+  if (todo.length > 1) {
+    const min = [0, 1, 2].map((a) => Math.min(...todo.map((t) => t.min[a]))) as unknown as Vec3;
+    const max = [0, 1, 2].map((a) => Math.max(...todo.map((t) => t.max[a]))) as unknown as Vec3;
+    const shape: Vec3 = [max[0] - min[0], max[1] - min[1], max[2] - min[2]];
+    if (shape[0] * shape[1] * shape[2] <= DERIVE_DEFAULTS.maxReadVoxels) whole = { data: await readBox(p, { min, max }), min, shape };
+  }
+  for (const t of todo) {
+    const shape: Vec3 = [t.max[0] - t.min[0], t.max[1] - t.min[1], t.max[2] - t.min[2]];
+    let data: ArrayLike<number | bigint>;
+    if (whole) {
+      const w = whole;
+      const out = new (w.data as any).constructor(shape[0] * shape[1] * shape[2]);
+      for (let z = 0; z < shape[2]; z++) for (let y = 0; y < shape[1]; y++) {
+        const src = (t.min[0] - w.min[0]) + w.shape[0] * ((t.min[1] - w.min[1] + y) + w.shape[1] * (t.min[2] - w.min[2] + z));
+        out.set((w.data as any).subarray(src, src + shape[0]), shape[0] * (y + shape[1] * z));
+      }
+      data = out;
+    } else data = await readBox(p, { min: t.min, max: t.max });
+    const mask = maskOf(data, new Set(t.ids));
+    const border = [t.min[0] === b.offset[0], t.max[0] === b.offset[0] + b.shape[0], t.min[1] === b.offset[1], t.max[1] === b.offset[1] + b.shape[1], t.min[2] === b.offset[2], t.max[2] === b.offset[2] + b.shape[2]];
+    const mesh = marchingCubesLabels(mask, shape, 1, { voxelSize: b.voxelSize, offset: t.min, closeBorder: border })[1];
+    await writeFileAtomic(t.file, encodeLegacyFragment(mesh));
+    if (mesh.indices.length > 0) fragments.push(t.name);
+  }
+  const computed = todo.length;
+  fragments.sort();
   return { fragments, computed };
 }
 
@@ -181,40 +205,54 @@ async function deriveSkeleton(p: Proofread, members: number[], parents: bigint[]
   const parent = Int32Array.from({ length: n }, (_, i) => i);
   const find = (x: number): number => { while (parent[x] !== x) { parent[x] = parent[parent[x]]; x = parent[x]; } return x; };
   for (let e = 0; e < E.length; e += 2) { const a = find(E[e]), c = find(E[e + 1]); if (a !== c) parent[a] = c; }
-  for (;;) {
-    const comp = new Map<number, number[]>();
-    for (let i = 0; i < n; i++) { const r = find(i); const l = comp.get(r); if (l) l.push(i); else comp.set(r, [i]); }
-    if (comp.size <= 1) break;
-    const [first, ...rest] = [...comp.values()].sort((x, y) => y.length - x.length);
-    let best = Infinity, bi = -1, bj = -1;
-    for (const other of rest) for (const i of first) for (const j of other) {
-      const d = (V[3 * i] - V[3 * j]) ** 2 + (V[3 * i + 1] - V[3 * j + 1]) ** 2 + (V[3 * i + 2] - V[3 * j + 2]) ** 2;
-      if (d < best) { best = d; bi = i; bj = j; }
+  const comp = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) { const r = find(i); const l = comp.get(r); if (l) l.push(i); else comp.set(r, [i]); }
+  if (comp.size > 1) {
+    // every other piece to its nearest vertex of the largest piece (one pass: O(n x largest))
+    const [main, ...rest] = [...comp.values()].sort((x, y) => y.length - x.length || x[0] - y[0]);
+    for (const other of rest) {
+      let best = Infinity, bi = -1, bj = -1;
+      for (const j of other) for (const i of main) {
+        const d = (V[3 * i] - V[3 * j]) ** 2 + (V[3 * i + 1] - V[3 * j + 1]) ** 2 + (V[3 * i + 2] - V[3 * j + 2]) ** 2;
+        if (d < best) { best = d; bi = i; bj = j; }
+      }
+      E.push(bi, bj);
     }
-    E.push(bi, bj);
-    parent[find(bj)] = find(bi);
   }
   return { skel: { vertices: Float32Array.from(V), edges: Uint32Array.from(E), radius: Float32Array.from(R), sv: BigUint64Array.from(S) }, reused: true };
 }
 
+export interface DeriveDetail {
+  fragments_computed: number;
+  fragments: number;
+  skeleton_reused: boolean;
+  skeleton_vertices: number;
+  mesh_ms: number;
+  skeleton_ms: number;
+}
+
 /** Mesh, skeleton, cells row and partners of one current root of `state` made from `parents`. */
-export async function deriveRoot(p: Proofread, state: GraphState, root: bigint, parents: bigint[] = []): Promise<{ fragments_computed: number; fragments: number; skeleton_reused: boolean }> {
+export async function deriveRoot(p: Proofread, state: GraphState, root: bigint, parents: bigint[] = []): Promise<DeriveDetail> {
   const members = state.members(root);
   const dir = headDir(p);
   const meshDir = path.join(dir, 'meshes');
   const skelDir = path.join(dir, 'skeletons');
+  let t = performance.now();
   const mesh = await deriveMesh(p, members, meshDir);
   await writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
+  const meshMs = performance.now() - t;
+  t = performance.now();
   const { skel, reused } = await deriveSkeleton(p, members, parents, skelDir);
+  const skelMs = performance.now() - t;
   await writeFileAtomic(path.join(skelDir, 'supervoxels', `${root}`), new Uint8Array(skel.sv.buffer, skel.sv.byteOffset, skel.sv.byteLength));
   await writeSkeleton(skelDir, root, skel);
   await writeFileAtomic(path.join(dir, 'cells', `${root}.json`), toJson(cellRows(state, new Set([root]))[0]) + '\n');
   if (p.synapses) await writeFileAtomic(path.join(dir, 'partners', `${root}.json`), toJson(synapsePartners(state, p.synapses, root)) + '\n');
-  return { fragments_computed: mesh.computed, fragments: mesh.fragments.length, skeleton_reused: reused };
+  return { fragments_computed: mesh.computed, fragments: mesh.fragments.length, skeleton_reused: reused, skeleton_vertices: skel.sv.length, mesh_ms: +meshMs.toFixed(1), skeleton_ms: +skelMs.toFixed(1) };
 }
 
 /** Bring head/ up to the log: derive the current roots made by operations after head/derived.json's op. */
-export async function syncDerived(p: Proofread, crash?: (point: string) => void): Promise<{ from: number; to: number; roots: string[]; details: Array<{ id: string; fragments_computed: number; fragments: number; skeleton_reused: boolean }> }> {
+export async function syncDerived(p: Proofread, crash?: (point: string) => void): Promise<{ from: number; to: number; roots: string[]; details: Array<{ id: string } & DeriveDetail> }> {
   await p.refresh();
   const dir = headDir(p);
   const marker = path.join(dir, 'derived.json');
@@ -231,7 +269,7 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
   await writeSkeletonInfo(path.join(dir, 'skeletons'));
   // in log order, so a root's parents are derived before it (their skeletons are reused)
   const list: bigint[] = [];
-  const details: Array<{ id: string; fragments_computed: number; fragments: number; skeleton_reused: boolean }> = [];
+  const details: Array<{ id: string } & DeriveDetail> = [];
   let first = true;
   for (const r of state.records.slice(Math.min(done, head))) for (const c of r.created) {
     const id = BigInt(c.id);

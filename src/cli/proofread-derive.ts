@@ -1,7 +1,7 @@
 /**
  * Derived data of the proofread head, recomputed for touched cells only: after an edit, the new
  * roots' mesh (legacy Neuroglancer mesh: manifest `<root>:0` listing fragments on a 64^3 grid,
- * content-addressed, so fragments away from the edit are reused), skeleton (precomputed, radius;
+ * on the base's mesh cell grid, content-addressed, so fragments away from the edit are reused), skeleton (precomputed, radius;
  * derived from the parents' skeletons, with the supervoxel of each vertex in
  * skeletons/supervoxels/<root>), cells row and synapse partners are written under
  * <dataset>/proofread/head/ ({meshes,skeletons,cells,partners}/), each file atomic; `head/derived.json` {op} says up to which operation they are done
@@ -23,6 +23,7 @@ import { readSkeleton, writeSkeleton, writeSkeletonInfo } from '../formats/mesh/
 import { marchingCubesLabels } from '../stages/morphology/mesh.js';
 import { skeletonizeLabels } from '../stages/morphology/skeleton.js';
 import type { Proofread } from '../stages/proofread/io.js';
+import { PROOFREAD_DEFAULTS } from '../stages/proofread/base.js';
 import type { GraphState } from '../stages/proofread/state.js';
 import { cellRows, synapsePartners } from '../stages/proofread/versions.js';
 
@@ -32,8 +33,6 @@ export function headDir(p: Proofread): string {
 
 /** Defaults of the edit-time recompute. */
 export const DERIVE_DEFAULTS = {
-  /** mesh fragment grid (voxels): a root's mesh is one fragment per grid cell it touches */
-  fragment: 64,
   /** the mesh cells an edit recomputes are read as one box up to this many voxels */
   maxReadVoxels: 2 ** 26,
 } as const;
@@ -68,22 +67,17 @@ function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Arra
  * merge recomputes only the cells where both roots are, a split only the cells it cuts through.
  */
 async function deriveMesh(p: Proofread, members: number[], meshDir: string): Promise<{ fragments: string[]; computed: number }> {
-  const b = p.base, F = DERIVE_DEFAULTS.fragment;
-  const cells = new Map<string, bigint[]>();
-  for (const l of members) {
-    const c0: number[] = [], c1: number[] = [];
-    for (let a = 0; a < 3; a++) {
-      // cell c covers voxels [cF, (c+1)F + 1): the supervoxel's box [x0, x1) reaches it when x0 <= (c+1)F and x1 > cF
-      c0.push(Math.max(0, Math.ceil(b.bbox[6 * l + a] / F) - 1));
-      c1.push(Math.floor((b.bbox[6 * l + 3 + a] - 1) / F));
-    }
-    for (let z = c0[2]; z <= c1[2]; z++) for (let y = c0[1]; y <= c1[1]; y++) for (let x = c0[0]; x <= c1[0]; x++) {
-      const k = `${x}_${y}_${z}`;
-      const list = cells.get(k);
-      if (list) list.push(b.ids[l]);
-      else cells.set(k, [b.ids[l]]);
-    }
+  const b = p.base, F = PROOFREAD_DEFAULTS.meshCell;
+  const nc = [0, 1, 2].map((a) => Math.ceil(b.shape[a] / F));
+  // the cells each supervoxel has voxels in (from the base): a merge recomputes only cells both roots share
+  const byCell = new Map<number, bigint[]>();
+  for (const l of members) for (let k = b.cellStart[l]; k < b.cellStart[l + 1]; k++) {
+    const list = byCell.get(b.cells[k]);
+    if (list) list.push(b.ids[l]);
+    else byCell.set(b.cells[k], [b.ids[l]]);
   }
+  const cells = new Map<string, bigint[]>();
+  for (const [c, ids] of byCell) cells.set(`${c % nc[0]}_${Math.floor(c / nc[0]) % nc[1]}_${Math.floor(c / (nc[0] * nc[1]))}`, ids);
   const fragments: string[] = [];
   const todo: Array<{ name: string; file: string; ids: bigint[]; min: Vec3; max: Vec3 }> = [];
   for (const [k, ids] of [...cells].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {

@@ -19,6 +19,10 @@ export interface Base {
   anchors: Float64Array;
   /** bounding box of each supervoxel in volume voxels (x0,y0,z0,x1,y1,z1 half-open, 6 per dense index) */
   bbox: Int32Array;
+  /** mesh cells (PROOFREAD_DEFAULTS.meshCell grid) each supervoxel has voxels in: supervoxel l's
+   * cell indices (x + nx*(y + ny*z)) are cells[cellStart[l] .. cellStart[l+1]) */
+  cellStart: Uint32Array;
+  cells: Uint32Array;
   /** starting root id of each supervoxel (dense index) */
   startRoots: BigUint64Array;
   /** edges: dense supervoxel indices a < b, faces in contact, capacity for the minimum cut */
@@ -72,7 +76,7 @@ export function finishBase(builder: BaseBuilder): Base {
   for (let l = 1; l <= n; l++) if (startRoots[l] === 0n) startRoots[l] = next++;
   const startActive = new Uint8Array(f.edgeA.length);
   for (let e = 0; e < f.edgeA.length; e++) startActive[e] = startRoots[f.edgeA[e]] === startRoots[f.edgeB[e]] ? 1 : 0;
-  const base: Base = { ids: f.ids, sizes: f.sizes, anchors: f.anchors, bbox: f.bbox, startRoots, edgeA: f.edgeA, edgeB: f.edgeB, area: f.area, capacity: f.capacity, startActive, rootIdBase: next, ...builder.grid };
+  const base: Base = { ids: f.ids, sizes: f.sizes, anchors: f.anchors, bbox: f.bbox, cellStart: f.cellStart, cells: f.cells, startRoots, edgeA: f.edgeA, edgeB: f.edgeB, area: f.area, capacity: f.capacity, startActive, rootIdBase: next, ...builder.grid };
   return linkStartPieces(base);
 }
 

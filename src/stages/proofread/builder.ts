@@ -36,10 +36,16 @@ export class BaseBuilder {
   readonly area = new Grow();
   readonly cap = new Grow();
   private z = 0;
+  /** (supervoxel, mesh cell) pairs as l * nCells + cell */
+  private cellPairs = new Set<number>();
+  private readonly F: number;
+  private readonly nc: Vec3;
   private prevLabels: Uint32Array | null = null;
   private prevBoundary: Float32Array | null = null;
 
   constructor(readonly grid: { shape: Vec3; offset: Vec3; voxelSize: Vec3 }, readonly faceFloor: number = PROOFREAD_DEFAULTS.faceFloor) {
+    this.F = PROOFREAD_DEFAULTS.meshCell;
+    this.nc = [0, 1, 2].map((a) => Math.ceil(grid.shape[a] / this.F)) as unknown as Vec3;
     this.sizes.push(0); this.anchors.push(-1);
     for (let k = 0; k < 6; k++) this.bbox.push(0);
   }
@@ -88,6 +94,26 @@ export class BaseBuilder {
       }
       if (++x === sx) { x = 0; if (++y === sy) { y = 0; z++; } }
     }
+    // mesh cells: cell c covers [cF, (c+1)F + 1), so a voxel on a multiple of F is also in the cell before
+    const F = this.F, [ncx, ncy] = this.nc, NC = ncx * ncy * this.nc[2];
+    let lastKey = -1;
+    for (let i = 0, x = 0, y = 0, z = this.z; i < N; i++) {
+      const l = labels[i];
+      if (l !== 0) {
+        const cx = Math.floor(x / F), cy = Math.floor(y / F), cz = Math.floor(z / F);
+        const ex = x > 0 && x % F === 0, ey = y > 0 && y % F === 0, ez = z > 0 && z % F === 0;
+        if (!ex && !ey && !ez) {
+          const key = l * NC + cx + ncx * (cy + ncy * cz);
+          if (key !== lastKey) { this.cellPairs.add(key); lastKey = key; }
+        } else {
+          for (let dz = 0; dz <= (ez ? 1 : 0); dz++) for (let dy = 0; dy <= (ey ? 1 : 0); dy++) for (let dx = 0; dx <= (ex ? 1 : 0); dx++) {
+            this.cellPairs.add(l * NC + (cx - dx) + ncx * ((cy - dy) + ncy * (cz - dz)));
+          }
+          lastKey = -1;
+        }
+      }
+      if (++x === sx) { x = 0; lastKey = -1; if (++y === sy) { y = 0; z++; } }
+    }
     // contacts: inside the slab, and between the previous slab's last section and this one's first
     const bv = (arr: Float32Array | null, i: number) => (arr ? arr[i] : 0);
     if (this.prevLabels) {
@@ -125,13 +151,25 @@ export class BaseBuilder {
   }
 
   /** The arrays of the base (edges sorted by (a, b)); the start roots and links are added by base.ts. */
-  finish(): { ids: BigUint64Array; sizes: Float64Array; anchors: Float64Array; bbox: Int32Array; starts: bigint[]; edgeA: Uint32Array; edgeB: Uint32Array; area: Float64Array; capacity: Float64Array } {
+  finish(): { ids: BigUint64Array; sizes: Float64Array; anchors: Float64Array; bbox: Int32Array; cellStart: Uint32Array; cells: Uint32Array; starts: bigint[]; edgeA: Uint32Array; edgeB: Uint32Array; area: Float64Array; capacity: Float64Array } {
     if (this.z !== this.grid.shape[2]) throw new UsageError(`the slabs cover ${this.z} of ${this.grid.shape[2]} sections`);
     const m = this.edgeA.n;
     const order = Array.from({ length: m }, (_, k) => k).sort((p, q) => this.edgeA.f[p] - this.edgeA.f[q] || this.edgeB.f[p] - this.edgeB.f[q]);
     const edgeA = new Uint32Array(m), edgeB = new Uint32Array(m), area = new Float64Array(m), capacity = new Float64Array(m);
     order.forEach((k, o) => { edgeA[o] = this.edgeA.f[k]; edgeB[o] = this.edgeB.f[k]; area[o] = this.area.f[k]; capacity[o] = this.cap.f[k] / FIXED + this.faceFloor * this.area.f[k]; });
+    const NC = this.nc[0] * this.nc[1] * this.nc[2];
+    const pairs = Float64Array.from(this.cellPairs).sort();
+    const n1 = this.ids.length;
+    const cellStart = new Uint32Array(n1 + 1);
+    const cells = new Uint32Array(pairs.length);
+    for (let k = 0; k < pairs.length; k++) {
+      const l = Math.floor(pairs[k] / NC);
+      cells[k] = pairs[k] - l * NC;
+      cellStart[l + 1]++;
+    }
+    for (let l = 0; l < n1; l++) cellStart[l + 1] += cellStart[l];
     return {
+      cellStart, cells,
       ids: BigUint64Array.from(this.ids), sizes: this.sizes.f.slice(0, this.sizes.n), anchors: this.anchors.f.slice(0, this.anchors.n),
       bbox: Int32Array.from(this.bbox.f.subarray(0, this.bbox.n)), starts: this.starts, edgeA, edgeB, area, capacity,
     };

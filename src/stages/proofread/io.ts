@@ -3,7 +3,8 @@
  *   base.json   inputs (supervoxel layer, start segmentation, boundary map), counts, root id base, sha256 of base.bin
  *   base.bin    the Base arrays (little-endian): ids u64, startRoots u64, sizes f64, anchors f64,
  *               area f64, capacity f64 (n+1 or m each), edgeA u32, edgeB u32, bbox i32 (6 per
- *               supervoxel: x0,y0,z0,x1,y1,z1 voxels from the volume origin), startActive u8
+ *               supervoxel: x0,y0,z0,x1,y1,z1 voxels from the volume origin), cellStart u32 (n+2),
+ *               cells u32 (mesh cells per supervoxel, base.json "mesh_cells"), startActive u8
  *   synapses.bin (optional) synapse ids, pre and post supervoxel ids (u64 arrays of n each)
  *   edits.jsonl the append-only edit log (log.ts), edits.lock the writer's lock
  * `Proofread` holds the head state and serializes edits (one writer in the process through a
@@ -132,7 +133,7 @@ async function exists(f: string): Promise<boolean> {
 }
 
 export async function writeBase(dir: string, base: Base, inputs: Record<string, unknown>): Promise<void> {
-  const parts: ArrayBufferView[] = [base.ids, base.startRoots, base.sizes, base.anchors, base.area, base.capacity, base.edgeA, base.edgeB, base.bbox, base.startActive];
+  const parts: ArrayBufferView[] = [base.ids, base.startRoots, base.sizes, base.anchors, base.area, base.capacity, base.edgeA, base.edgeB, base.bbox, base.cellStart, base.cells, base.startActive];
   const total = parts.reduce((s, p) => s + p.byteLength, 0);
   const bin = new Uint8Array(total);
   let o = 0;
@@ -141,7 +142,7 @@ export async function writeBase(dir: string, base: Base, inputs: Record<string, 
   await writeFileAtomic(path.join(dir, 'base.bin'), bin);
   await writeJsonAtomic(path.join(dir, 'base.json'), {
     format: 'wiring-proofread-base', version: 1, inputs,
-    supervoxels: base.ids.length - 1, edges: base.edgeA.length, root_id_base: base.rootIdBase.toString(),
+    supervoxels: base.ids.length - 1, edges: base.edgeA.length, mesh_cell: PROOFREAD_DEFAULTS.meshCell, mesh_cells: base.cells.length, root_id_base: base.rootIdBase.toString(),
     shape: base.shape, offset: base.offset, voxel_size: base.voxelSize,
     created_at: new Date().toISOString(), sha256: createHash('sha256').update(bin).digest('hex'),
   });
@@ -156,7 +157,7 @@ export async function readBase(dir: string): Promise<{ base: Base; meta: any }> 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`${dir} is not a proofread segmentation (no base.json; run wiring edit init first)`);
     throw new FormatError(`not JSON: ${(err as Error).message}`, jf);
   }
-  if (meta.format !== 'wiring-proofread-base' || !Number.isInteger(meta.supervoxels) || !Number.isInteger(meta.edges)) throw new FormatError('expected format "wiring-proofread-base" with integer "supervoxels" and "edges"', jf);
+  if (meta.format !== 'wiring-proofread-base' || !Number.isInteger(meta.supervoxels) || !Number.isInteger(meta.edges) || !Number.isInteger(meta.mesh_cells) || meta.mesh_cell !== PROOFREAD_DEFAULTS.meshCell) throw new FormatError(`expected format "wiring-proofread-base" with integer "supervoxels", "edges", "mesh_cells" and "mesh_cell": ${PROOFREAD_DEFAULTS.meshCell} (an older base: rerun wiring edit init)`, jf);
   const bf = path.join(dir, 'base.bin');
   const buf = await fs.readFile(bf);
   if (createHash('sha256').update(buf).digest('hex') !== meta.sha256) throw new FormatError(`sha256 differs from base.json's "sha256" (the file is damaged)`, bf);
@@ -166,7 +167,7 @@ export async function readBase(dir: string): Promise<{ base: Base; meta: any }> 
   const take = <T>(C: any, len: number): T => { const a = new C(bytes.buffer, o, len); o += a.byteLength; return a; };
   const base: Base = {
     ids: take(BigUint64Array, n1), startRoots: take(BigUint64Array, n1), sizes: take(Float64Array, n1), anchors: take(Float64Array, n1),
-    area: take(Float64Array, m), capacity: take(Float64Array, m), edgeA: take(Uint32Array, m), edgeB: take(Uint32Array, m), bbox: take(Int32Array, 6 * n1), startActive: take(Uint8Array, m),
+    area: take(Float64Array, m), capacity: take(Float64Array, m), edgeA: take(Uint32Array, m), edgeB: take(Uint32Array, m), bbox: take(Int32Array, 6 * n1), cellStart: take(Uint32Array, n1 + 1), cells: take(Uint32Array, meta.mesh_cells), startActive: take(Uint8Array, m),
     rootIdBase: BigInt(meta.root_id_base), shape: meta.shape, offset: meta.offset, voxelSize: meta.voxel_size,
   };
   if (o !== bytes.length) throw new FormatError(`${bytes.length} bytes, expected ${o} for ${meta.supervoxels} supervoxels and ${m} edges`, bf);

@@ -9,6 +9,13 @@ import { initProofread, materializeVersion, Proofread, type At } from '../../sta
 import { PROOFREAD_DEFAULTS } from '../../stages/proofread/base.js';
 import type { EditRecord } from '../../stages/proofread/record.js';
 import { emit } from '../output.js';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { ConnectomeStore } from '../../connectome/store.js';
+import { synapsePoints } from '../../connectome/proofread-versions.js';
+import type { SynapseInput } from '../../stages/proofread/io.js';
+import type { EditRequest } from '../../stages/proofread/state.js';
+import { syncDerived } from '../proofread-derive.js';
 
 /** A supervoxel given as an id, or a point "x,y,z" in nm (the supervoxel under it). */
 async function supervoxel(p: Proofread, text: string, what: string): Promise<bigint> {
@@ -30,6 +37,27 @@ function describe(r: EditRecord): string {
   return `op ${r.op} ${r.kind}${r.target ? ` of op ${r.target}` : ''}: retired ${r.retired.join(', ')} -> new ${r.created.map((c) => c.id).join(', ')}`;
 }
 
+/**
+ * A seeded crash point for tests (WIRING_PROOFREAD_CRASH = mid-append | after-append | mid-derive):
+ * the process kills itself with SIGKILL there, as a power cut would.
+ */
+function crashAt(point: string): void {
+  if (process.env.WIRING_PROOFREAD_CRASH === point) {
+    process.stderr.write(`crash point ${point}: SIGKILL\n`);
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
+const crashHook = process.env.WIRING_PROOFREAD_CRASH ? crashAt : undefined;
+
+/** Edit, then recompute the touched cells' derived data (and any left behind by a crash). */
+async function editAndDerive(p: Proofread, req: EditRequest, o: { user: string; inputs?: Record<string, unknown>; derive: boolean }): Promise<EditRecord & { derived?: string[]; derived_details?: unknown[] }> {
+  const r = await p.edit(req, { user: o.user, inputs: o.inputs, crash: process.env.WIRING_PROOFREAD_CRASH === 'mid-append' ? crashAt : undefined });
+  crashHook?.('after-append');
+  if (!o.derive) return r;
+  const d = await syncDerived(p, crashHook);
+  return { ...r, derived: d.roots, derived_details: d.details };
+}
+
 async function withProofread<T>(dataset: string, fn: (p: Proofread) => Promise<T>): Promise<T> {
   const p = await Proofread.open(dataset);
   try {
@@ -48,15 +76,28 @@ export function register(program: Command): Command {
     .requiredOption('--supervoxels <source>', 'supervoxel layer (any readable label volume)')
     .requiredOption('--segmentation <source>', 'the agglomerated segmentation on the same grid (its segment ids are the starting root ids)')
     .option('--boundaries <source>', 'boundary probability map (0-1, or uint8 0-255) weighting contacts for splits')
+    .option('--db <file>', 'connectome database whose synapses get supervoxel ids (default <dataset>/connectome.duckdb when present)')
     .option('--invert', 'the boundary map is high inside cells, low on membranes (raw EM): use 1 - value')
     .option('--overwrite', 'replace an existing proofread segmentation and its edit log')
     .option('--json', 'machine-readable output')
     .action(async (dataset: string, opts) => {
-      const r = await initProofread(dataset, { supervoxels: opts.supervoxels, segmentation: opts.segmentation, boundaries: opts.boundaries, invert: !!opts.invert, overwrite: !!opts.overwrite });
-      emit(opts, r, () => `${r.dir}: ${r.supervoxels} supervoxels, ${r.edges} contact edges, ${r.roots} starting roots`);
+      const db: string | undefined = opts.db ?? (existsSync(path.join(dataset, 'connectome.duckdb')) ? path.join(dataset, 'connectome.duckdb') : undefined);
+      let synapses: SynapseInput[] | undefined;
+      if (db) {
+        if (!existsSync(db)) throw new UsageError('database file not found', db);
+        const store = await ConnectomeStore.open(db, { readOnly: true });
+        try {
+          synapses = await synapsePoints(store);
+        } finally {
+          await store.close();
+        }
+      }
+      const r = await initProofread(dataset, { supervoxels: opts.supervoxels, segmentation: opts.segmentation, boundaries: opts.boundaries, invert: !!opts.invert, overwrite: !!opts.overwrite, synapses });
+      const out = { ...r, synapses: synapses?.length ?? 0 };
+      emit(opts, out, () => `${r.dir}: ${r.supervoxels} supervoxels, ${r.edges} contact edges, ${r.roots} starting roots${synapses ? `, ${synapses.length} synapses from ${db}` : ''}`);
     });
   const editCmd = (name: string, desc: string) =>
-    cmd.command(name).description(desc).argument('<dataset>', 'dataset folder').option('--user <name>', 'who edits (default $WIRING_USER or $USER)').option('--json', 'machine-readable output');
+    cmd.command(name).description(desc).argument('<dataset>', 'dataset folder').option('--user <name>', 'who edits (default $WIRING_USER or $USER)').option('--no-derive', 'do not recompute the touched cells\' mesh, skeleton, cells row and partners (wiring edit repair does it later)').option('--json', 'machine-readable output');
   editCmd('merge', 'join the roots of two supervoxels (ids, or points x,y,z in nm)')
     .argument('<a>', 'supervoxel id or point x,y,z nm')
     .argument('<b>', 'supervoxel id or point x,y,z nm')
@@ -65,7 +106,7 @@ export function register(program: Command): Command {
       const r = await withProofread(dataset, async (p) => {
         const roots = opts.roots ? (String(opts.roots).split(',').map((x, i) => parseId(x, `--roots[${i}]`)) as [bigint, bigint]) : undefined;
         if (roots && roots.length !== 2) throw new UsageError('--roots: expected two root ids a,b');
-        return p.edit({ kind: 'merge', a: await supervoxel(p, a, 'a'), b: await supervoxel(p, b, 'b'), roots }, { user: user(opts), inputs: { points: [a, b] } });
+        return editAndDerive(p, { kind: 'merge', a: await supervoxel(p, a, 'a'), b: await supervoxel(p, b, 'b'), roots }, { user: user(opts), inputs: { points: [a, b] }, derive: opts.derive !== false });
       });
       emit(opts, r, () => describe(r));
     });
@@ -77,7 +118,7 @@ export function register(program: Command): Command {
       const r = await withProofread(dataset, async (p) => {
         const sources = await Promise.all((opts.source as string[]).map((s, i) => supervoxel(p, s, `--source[${i}]`)));
         const sinks = await Promise.all((opts.sink as string[]).map((s, i) => supervoxel(p, s, `--sink[${i}]`)));
-        return p.edit({ kind: 'split', sources, sinks, root: opts.root ? parseId(opts.root, '--root') : undefined }, { user: user(opts), inputs: { points: { sources: opts.source, sinks: opts.sink } } });
+        return editAndDerive(p, { kind: 'split', sources, sinks, root: opts.root ? parseId(opts.root, '--root') : undefined }, { user: user(opts), inputs: { points: { sources: opts.source, sinks: opts.sink } }, derive: opts.derive !== false });
       });
       emit(opts, r, () => describe(r));
     });
@@ -86,10 +127,19 @@ export function register(program: Command): Command {
       .argument('<op>', 'operation id')
       .action(async (dataset: string, op: string, opts) => {
         if (!/^\d+$/.test(op)) throw new UsageError(`<op> ${JSON.stringify(op)}: expected an operation id`);
-        const r = await withProofread(dataset, (p) => p.edit({ kind, op: Number(op) }, { user: user(opts) }));
+        const r = await withProofread(dataset, (p) => editAndDerive(p, { kind, op: Number(op) }, { user: user(opts), derive: opts.derive !== false }));
         emit(opts, r, () => describe(r));
       });
   }
+  cmd
+    .command('repair')
+    .description('bring the derived data (proofread/head: meshes, skeletons, cells rows, partners of touched cells) up to the edit log, e.g. after a crash')
+    .argument('<dataset>', 'dataset folder')
+    .option('--json', 'machine-readable output')
+    .action(async (dataset: string, opts) => {
+      const r = await withProofread(dataset, (p) => syncDerived(p));
+      emit(opts, r, () => (r.from === r.to ? `derived data is up to date (op ${r.to})` : `derived ops ${r.from + 1}..${r.to}: ${r.roots.length} roots recomputed`));
+    });
   cmd
     .command('materialize')
     .description('write the segmentation (precomputed) and cells.csv as of an operation or time: the same bytes every time')

@@ -9,7 +9,7 @@ export function register(program: Command): Command {
     .command('edits')
     .description('the edit log of a proofread dataset, filtered by cell (a root id and its lineage), user and time')
     .argument('<dataset>', 'dataset folder (with proofread/)')
-    .option('--cell <id>', 'operations that touched this root id, its past ids or its latest roots')
+    .option('--cell <id>', 'operations on this cell: that touched this root id, its past ids or the roots made from it')
     .option('--user <name>', 'operations by this user')
     .option('--since <time>', 'operations at or after this ISO-8601 time')
     .option('--until <time>', 'operations at or before this ISO-8601 time')
@@ -28,8 +28,7 @@ export function register(program: Command): Command {
         if (opts.cell !== undefined) {
           const lin = p.lineage();
           const id = parseId(opts.cell, '--cell');
-          const ids = new Set([id.toString(), ...lin.past(id), ...lin.latest(id)]);
-          const ops = new Set([...ids].flatMap((x) => lin.operations(BigInt(x))));
+          const ops = new Set(lin.cellOperations(id));
           recs = recs.filter((r) => ops.has(r.op));
         }
         if (opts.user !== undefined) recs = recs.filter((r) => r.user === opts.user);

@@ -4,18 +4,11 @@
  * values) and the starting state (which contact edges the agglomeration joined). Pure functions
  * on typed arrays; io.ts reads and writes them.
  */
-import { UsageError } from '../../core/errors.js';
+import { BaseBuilder } from './builder.js';
 import type { Vec3 } from '../../core/box.js';
 
-/** Defaults of the proofread stage (the CLI help reads them). */
-export const PROOFREAD_DEFAULTS = {
-  /** capacity of a contact face = 1 - mean boundary probability of its two voxels, plus this */
-  faceFloor: 0.01,
-  /** capacity of a link edge a merge adds between supervoxels that do not touch (one face of affinity 1) */
-  linkCapacity: 1,
-  /** user name recorded when none is given */
-  user: 'unknown',
-} as const;
+export { PROOFREAD_DEFAULTS } from './defaults.js';
+import { PROOFREAD_DEFAULTS } from './defaults.js';
 
 export interface Base {
   /** supervoxel ids by dense index 1..n (index 0 unused, id 0) */
@@ -26,6 +19,10 @@ export interface Base {
   anchors: Float64Array;
   /** bounding box of each supervoxel in volume voxels (x0,y0,z0,x1,y1,z1 half-open, 6 per dense index) */
   bbox: Int32Array;
+  /** mesh cells (PROOFREAD_DEFAULTS.meshCell grid) each supervoxel has voxels in: supervoxel l's
+   * cell indices (x + nx*(y + ny*z)) are cells[cellStart[l] .. cellStart[l+1]) */
+  cellStart: Uint32Array;
+  cells: Uint32Array;
   /** starting root id of each supervoxel (dense index) */
   startRoots: BigUint64Array;
   /** edges: dense supervoxel indices a < b, faces in contact, capacity for the minimum cut */
@@ -42,58 +39,6 @@ export interface Base {
   voxelSize: Vec3;
 }
 
-export interface ContactGraph {
-  edgeA: Uint32Array;
-  edgeB: Uint32Array;
-  area: Float64Array;
-  capacity: Float64Array;
-}
-
-/**
- * Face contacts between dense supervoxel labels (0 = none, never in contact): one edge per
- * touching pair, area = shared voxel faces, capacity = sum over faces of (1 - mean boundary) +
- * faceFloor. Edges sorted by (a, b).
- */
-export function contactGraph(labels: Uint32Array, shape: Vec3, boundary: Float32Array | null, faceFloor: number = PROOFREAD_DEFAULTS.faceFloor): ContactGraph {
-  const [sx, sy, sz] = shape;
-  if (labels.length !== sx * sy * sz) throw new UsageError(`contactGraph: ${labels.length} labels for shape ${shape.join(',')}`);
-  if (boundary && boundary.length !== labels.length) throw new UsageError(`contactGraph: boundary map has ${boundary.length} voxels, the supervoxels ${labels.length}`);
-  let n = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] > n) n = labels[i];
-  const index = new Map<number, number>();
-  let a: number[] = [], b: number[] = [], area: number[] = [], cap: number[] = [];
-  const add = (i: number, j: number): void => {
-    const l = labels[i], m = labels[j];
-    if (l === m || l === 0 || m === 0) return;
-    const lo = l < m ? l : m, hi = l < m ? m : l;
-    const key = lo * (n + 1) + hi;
-    let e = index.get(key);
-    if (e === undefined) {
-      e = a.length;
-      index.set(key, e);
-      a.push(lo); b.push(hi); area.push(0); cap.push(0);
-    }
-    area[e]++;
-    const bv = boundary ? (boundary[i] + boundary[j]) / 2 : 0;
-    cap[e] += Math.max(0, 1 - bv) + faceFloor;
-  };
-  const sxy = sx * sy;
-  for (let z = 0; z < sz; z++) for (let y = 0; y < sy; y++) {
-    const row = z * sxy + y * sx;
-    for (let x = 0; x < sx; x++) {
-      const i = row + x;
-      if (x + 1 < sx) add(i, i + 1);
-      if (y + 1 < sy) add(i, i + sx);
-      if (z + 1 < sz) add(i, i + sxy);
-    }
-  }
-  const order = a.map((_, k) => k).sort((p, q) => a[p] - a[q] || b[p] - b[q]);
-  const g: ContactGraph = { edgeA: new Uint32Array(order.length), edgeB: new Uint32Array(order.length), area: new Float64Array(order.length), capacity: new Float64Array(order.length) };
-  order.forEach((k, o) => { g.edgeA[o] = a[k]; g.edgeB[o] = b[k]; g.area[o] = area[k]; g.capacity[o] = cap[k]; });
-  a = b = area = cap = [];
-  return g;
-}
-
 /**
  * The base of a proofread segmentation from dense supervoxel labels (`ids[l]` = original id) and
  * the agglomerated segmentation (the cut of the merge tree) on the same grid: each supervoxel
@@ -108,45 +53,30 @@ export function buildBase(
   boundary: Float32Array | null,
   grid: { shape: Vec3; offset: Vec3; voxelSize: Vec3 },
 ): Base {
-  const n = ids.length - 1;
-  const sizes = new Float64Array(n + 1);
-  const anchors = new Float64Array(n + 1).fill(-1);
-  const bbox = new Int32Array(6 * (n + 1));
-  const [sx, sy] = grid.shape;
-  for (let i = 0, x = 0, y = 0, z = 0; i < labels.length; i++) {
-    const l = labels[i];
-    if (l !== 0) {
-      const b = 6 * l;
-      if (sizes[l] === 0) {
-        anchors[l] = i;
-        bbox[b] = x; bbox[b + 1] = y; bbox[b + 2] = z; bbox[b + 3] = x + 1; bbox[b + 4] = y + 1; bbox[b + 5] = z + 1;
-      } else {
-        if (x < bbox[b]) bbox[b] = x;
-        if (y < bbox[b + 1]) bbox[b + 1] = y;
-        if (x >= bbox[b + 3]) bbox[b + 3] = x + 1;
-        if (y >= bbox[b + 4]) bbox[b + 4] = y + 1;
-        bbox[b + 5] = z + 1;
-      }
-      sizes[l]++;
-    }
-    if (++x === sx) { x = 0; if (++y === sy) { y = 0; z++; } }
-  }
+  const b = new BaseBuilder(grid);
+  const sv = new BigUint64Array(labels.length);
+  for (let i = 0; i < labels.length; i++) sv[i] = ids[labels[i]];
+  b.addSlab(sv, segmentation, boundary, grid.shape[2]);
+  return finishBase(b);
+}
+
+/** The base from a builder that has seen every slab: start roots, the root id base, link edges. */
+export function finishBase(builder: BaseBuilder): Base {
+  const f = builder.finish();
+  const n = f.ids.length - 1;
   const startRoots = new BigUint64Array(n + 1);
   let maxId = 0n;
   for (let l = 1; l <= n; l++) {
-    if (ids[l] > maxId) maxId = ids[l];
-    if (anchors[l] < 0) continue;
-    const s = BigInt(segmentation[anchors[l]]);
-    startRoots[l] = s;
-    if (s > maxId) maxId = s;
+    if (f.ids[l] > maxId) maxId = f.ids[l];
+    startRoots[l] = f.starts[l];
+    if (f.starts[l] > maxId) maxId = f.starts[l];
   }
   // supervoxels outside every segment (segment 0) start as roots of their own, with fresh ids
   let next = maxId + 1n;
-  for (let l = 1; l <= n; l++) if (anchors[l] >= 0 && startRoots[l] === 0n) startRoots[l] = next++;
-  const g = contactGraph(labels, grid.shape, boundary);
-  const startActive = new Uint8Array(g.edgeA.length);
-  for (let e = 0; e < g.edgeA.length; e++) startActive[e] = startRoots[g.edgeA[e]] === startRoots[g.edgeB[e]] ? 1 : 0;
-  const base: Base = { ids, sizes, anchors, bbox, startRoots, ...g, startActive, rootIdBase: next, ...grid };
+  for (let l = 1; l <= n; l++) if (startRoots[l] === 0n) startRoots[l] = next++;
+  const startActive = new Uint8Array(f.edgeA.length);
+  for (let e = 0; e < f.edgeA.length; e++) startActive[e] = startRoots[f.edgeA[e]] === startRoots[f.edgeB[e]] ? 1 : 0;
+  const base: Base = { ids: f.ids, sizes: f.sizes, anchors: f.anchors, bbox: f.bbox, cellStart: f.cellStart, cells: f.cells, startRoots, edgeA: f.edgeA, edgeB: f.edgeB, area: f.area, capacity: f.capacity, startActive, rootIdBase: next, ...builder.grid };
   return linkStartPieces(base);
 }
 

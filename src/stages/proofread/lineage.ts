@@ -71,6 +71,24 @@ export class Lineage {
     return [...out].sort(cmp);
   }
 
+  /** Every later root made from `id` (its descendants, down to the current ones). */
+  descendants(id: bigint): string[] {
+    const out = new Set<string>();
+    const stack = [this.check(id)];
+    while (stack.length) {
+      const e = this.ended.get(stack.pop()!);
+      if (!e) continue;
+      for (const c of e.created) if (!out.has(c.id)) { out.add(c.id); stack.push(c.id); }
+    }
+    return [...out].sort(cmp);
+  }
+
+  /** Operations on the cell of `id`: those that touched it, its past ids or its descendants. */
+  cellOperations(id: bigint): number[] {
+    const ids = [this.check(id), ...this.past(id), ...this.descendants(id)];
+    return [...new Set(ids.flatMap((x) => this.touching.get(x) ?? []))].sort((a, b) => a - b);
+  }
+
   /** Every earlier root `id` came from, back to the starting roots. */
   past(id: bigint): string[] {
     const out = new Set<string>();

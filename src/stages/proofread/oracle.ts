@@ -8,7 +8,7 @@
  * GraphState in memory; VOI is scored on the version after each edit.
  */
 import { evaluateSegmentation } from '../../metrics/segmentation.js';
-import type { GraphState } from './state.js';
+import type { EditRequest, GraphState } from './state.js';
 
 export const ORACLE_DEFAULTS = {
   /** source/sink supervoxels per side of a split (the largest of each true cell in the root) */
@@ -83,7 +83,8 @@ export function runOracle(
   const kinds: Record<string, number> = { merge: 0, split: 0 };
   let refused = 0;
   let unfixable = 0;
-  const tried = new Set<string>();
+  const done = new Set<string>();
+  const unfixableRoots = new Set<bigint>();
   const score = (edits: number): void => {
     const seg = rootVolume(state, labels, denseToState);
     const s = evaluateSegmentation(seg, gt);
@@ -111,50 +112,60 @@ export function runOracle(
       }
       return [g1, c1, g2, c2];
     };
-    // merge: per true cell, the two largest roots whose majority it is
+    // candidates: merges (per true cell, the two largest roots whose majority it is) and splits
+    // (roots holding voxels of a second cell), best gain first
+    type Cand = { gain: number; kind: 'merge'; a: bigint; b: bigint; g: number } | { gain: number; kind: 'split'; root: bigint; g1: number; g2: number };
+    const cands: Cand[] = [];
     const byCell = new Map<number, Array<[bigint, number]>>();
-    let bestSplit: { root: bigint; g1: number; g2: number; gain: number } | undefined;
     for (const [r, m] of rootGt) {
       const [g1, c1, g2, c2] = major(m);
       const list = byCell.get(g1);
       if (list) list.push([r, c1]);
       else byCell.set(g1, [[r, c1]]);
-      if (c2 > 0 && !tried.has(`s:${r}`) && (!bestSplit || c2 > bestSplit.gain)) bestSplit = { root: r, g1, g2, gain: c2 };
+      if (c2 > 0) cands.push({ gain: c2, kind: 'split', root: r, g1, g2 });
     }
-    let bestMerge: { a: bigint; b: bigint; g: number; gain: number } | undefined;
     for (const [g, list] of byCell) {
       if (list.length < 2) continue;
       list.sort((p, q) => q[1] - p[1] || (p[0] < q[0] ? -1 : 1));
-      const key = `m:${list[0][0]}:${list[1][0]}`;
-      if (tried.has(key)) continue;
-      if (!bestMerge || list[1][1] > bestMerge.gain) bestMerge = { a: list[0][0], b: list[1][0], g, gain: list[1][1] };
+      cands.push({ gain: list[1][1], kind: 'merge', a: list[0][0], b: list[1][0], g });
     }
-    if (!bestMerge && !bestSplit) break;
-    // the supervoxel of a root with the most voxels of cell g (largest first)
+    cands.sort((p, q) => q.gain - p.gain || (p.kind === q.kind ? 0 : p.kind === 'merge' ? -1 : 1));
+    // the supervoxels of a root that are mostly cell g (largest first)
     const pick = (r: bigint, g: number, k: number): bigint[] =>
       rootSv.get(r)!
         .filter((s) => major(sv[s])[0] === g)
         .sort((p, q) => (sv[q].get(g) ?? 0) - (sv[p].get(g) ?? 0) || p - q)
         .slice(0, k)
         .map((s) => state.base.ids[s]);
-    try {
-      if (bestMerge && (!bestSplit || bestMerge.gain >= bestSplit.gain)) {
-        tried.add(`m:${bestMerge.a}:${bestMerge.b}`);
-        state.edit({ kind: 'merge', a: pick(bestMerge.a, bestMerge.g, 1)[0], b: pick(bestMerge.b, bestMerge.g, 1)[0] }, { user: 'oracle', time: time() });
-        kinds.merge++;
+    // an edit identical to one already made (same supervoxels) would only cycle: take the next candidate
+    let made = false;
+    for (const c of cands) {
+      let req: EditRequest;
+      if (c.kind === 'merge') {
+        req = { kind: 'merge', a: pick(c.a, c.g, 1)[0], b: pick(c.b, c.g, 1)[0] };
       } else {
-        const sp = bestSplit!;
-        tried.add(`s:${sp.root}`);
-        const sources = pick(sp.root, sp.g1, per), sinks = pick(sp.root, sp.g2, per);
-        if (sources.length === 0 || sinks.length === 0) { unfixable++; continue; }
-        state.edit({ kind: 'split', sources, sinks }, { user: 'oracle', time: time() });
-        kinds.split++;
+        const sources = pick(c.root, c.g1, per), sinks = pick(c.root, c.g2, per);
+        if (sources.length === 0 || sinks.length === 0) {
+          if (!unfixableRoots.has(c.root)) { unfixableRoots.add(c.root); unfixable++; }
+          continue;
+        }
+        req = { kind: 'split', sources, sinks };
       }
-    } catch (err) {
-      if (process.env.WIRING_ORACLE_DEBUG) console.error((err as Error).message);
-      refused++;
-      continue;
+      const key = JSON.stringify(req, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+      if (done.has(key)) continue;
+      done.add(key);
+      try {
+        state.edit(req, { user: 'oracle', time: time() });
+      } catch (err) {
+        if (process.env.WIRING_ORACLE_DEBUG) console.error((err as Error).message);
+        refused++;
+        continue;
+      }
+      kinds[req.kind]++;
+      made = true;
+      break;
     }
+    if (!made) break;
     edits++;
     if (at.includes(edits)) score(edits);
   }

@@ -111,7 +111,7 @@ export class ProofreadService {
     if (filter.cell !== undefined) {
       const lin = this.p.lineage();
       const id = parseId(filter.cell, 'cell');
-      const ops = new Set([id.toString(), ...lin.past(id), ...lin.latest(id)].flatMap((x) => lin.operations(BigInt(x))));
+      const ops = new Set(lin.cellOperations(id));
       recs = recs.filter((r) => ops.has(r.op));
     }
     if (filter.user !== undefined) recs = recs.filter((r) => r.user === filter.user);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildBase, contactGraph } from './base.js';
+import { buildBase } from './base.js';
+import { BaseBuilder } from './builder.js';
+import { finishBase } from './base.js';
 import { minCut } from './mincut.js';
 import { EditError, GraphState } from './state.js';
 import { Lineage } from './lineage.js';
@@ -31,8 +33,30 @@ describe('contact graph', () => {
     expect(base.rootIdBase).toBe(41n);
   });
   it('background voxels never touch', () => {
-    const g = contactGraph(new Uint32Array([1, 0, 2, 2]), [4, 1, 1], null);
-    expect(g.edgeA.length).toBe(0);
+    const g = buildBase(new Uint32Array([1, 0, 2, 2]), new BigUint64Array([0n, 5n, 6n]), [1, 1, 1, 1], null, { shape: [4, 1, 1], offset: [0, 0, 0], voxelSize: [1, 1, 1] });
+    expect(g.edgeA.length).toBe(1); // no contact, but one segment: a link edge
+    expect(g.area[0]).toBe(0);
+  });
+  it('slab by slab equals the whole volume, whatever the slab', () => {
+    const shape = [6, 5, 7] as const;
+    const N = 6 * 5 * 7;
+    let s = 7;
+    const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const sv = new BigUint64Array(N).map((_, i) => BigInt(1 + Math.floor((i % 6) / 2) + 3 * Math.floor(i / 60)) * 1000n);
+    const seg = new Float64Array(N).map((_, i) => 1 + Math.floor(i / 120));
+    const b = new Float32Array(N).map(() => r());
+    const grid = { shape, offset: [0, 0, 0] as const, voxelSize: [4, 4, 40] as const };
+    const build = (slab: number) => {
+      const bb = new BaseBuilder(grid);
+      for (let z = 0; z < 7; z += slab) {
+        const nz = Math.min(slab, 7 - z);
+        bb.addSlab(sv.subarray(z * 30, (z + nz) * 30), seg.subarray(z * 30, (z + nz) * 30), b.subarray(z * 30, (z + nz) * 30), nz);
+      }
+      return finishBase(bb);
+    };
+    const whole = build(7);
+    for (const slab of [1, 2, 3]) expect(build(slab)).toEqual(whole);
+    expect(whole.edgeA.length).toBeGreaterThan(5);
   });
   it('a start segment in two pieces is joined by a link edge', () => {
     const base = slabs((sv) => (sv === 2 ? 2 : 1)); // 1 and 3,4 in segment 1, not touching 1

@@ -94,3 +94,41 @@ export function cellsCsv(rows: VersionCell[]): string {
   for (const r of rows) lines.push(`${r.pt_root_id},${r.pt_position[0]},${r.pt_position[1]},${r.pt_position[2]},${r.volume},${r.voxels},${r.supervoxels}`);
   return lines.join('\n') + '\n';
 }
+
+/** The synapses by supervoxel (proofread/synapses.bin): CAVE's pre/post_pt_supervoxel_id. */
+export interface SynapseSupervoxels {
+  ids: BigUint64Array;
+  pre: BigUint64Array;
+  post: BigUint64Array;
+  /** supervoxel id -> synapse indices with it as pre or post */
+  bySv: Map<bigint, number[]>;
+}
+
+export function indexSynapses(ids: BigUint64Array, pre: BigUint64Array, post: BigUint64Array): SynapseSupervoxels {
+  const bySv = new Map<bigint, number[]>();
+  const put = (sv: bigint, i: number) => {
+    if (sv === 0n) return;
+    const l = bySv.get(sv);
+    if (l) { if (l[l.length - 1] !== i) l.push(i); } else bySv.set(sv, [i]);
+  };
+  for (let i = 0; i < ids.length; i++) { put(pre[i], i); put(post[i], i); }
+  return { ids, pre, post, bySv };
+}
+
+/** A root's synapse partners in a version: counts per partner root, inputs and outputs, ascending. */
+export function synapsePartners(state: GraphState, syn: SynapseSupervoxels, root: bigint): { pt_root_id: bigint; inputs: Array<{ partner: bigint; synapses: number }>; outputs: Array<{ partner: bigint; synapses: number }> } {
+  const look = rootLookup(state);
+  const seen = new Set<number>();
+  const ins = new Map<bigint, number>(), outs = new Map<bigint, number>();
+  for (const l of state.members(root)) {
+    for (const i of syn.bySv.get(state.base.ids[l]) ?? []) {
+      if (seen.has(i)) continue;
+      seen.add(i);
+      const a = look(syn.pre[i]), b = look(syn.post[i]);
+      if (a === root) outs.set(b, (outs.get(b) ?? 0) + 1);
+      if (b === root) ins.set(a, (ins.get(a) ?? 0) + 1);
+    }
+  }
+  const list = (m: Map<bigint, number>) => [...m].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).map(([partner, synapses]) => ({ partner, synapses }));
+  return { pt_root_id: root, inputs: list(ins), outputs: list(outs) };
+}

@@ -34,6 +34,10 @@ export interface MatchOptions {
   minStd: number;
   /** Phase-correlation rounds per patch (re-cut at the estimate each round). */
   rounds: number;
+  /** Gaussian low-pass of the correlation, sigma px (see phaseCorrelate). */
+  lowpass?: number;
+  /** Whitening floor (see phaseCorrelate). */
+  whiten?: number;
 }
 
 /** Cut an n x n patch centred at (cx, cy) displaced by (dx, dy), bilinear; NaN outside. */
@@ -73,7 +77,7 @@ export function matchPatch(fixed: Image2D, moving: Image2D, cx: number, cy: numb
     cutPatch(moving, cx, cy, n, b, dx, dy);
     if (nanFraction(b) > 0.25) return { ...out, dx, dy, reason: 'outside' };
     if (stats(b).std < o.minStd) return { ...out, dx, dy, reason: 'blank' };
-    const pc = phaseCorrelate(a, b, n, { maxShift: r === 0 ? o.maxShift : Math.min(o.maxShift, 4) });
+    const pc = phaseCorrelate(a, b, n, { maxShift: r === 0 ? o.maxShift : Math.min(o.maxShift, 4), lowpass: o.lowpass, whiten: o.whiten });
     if (r === 0) ratio = pc.ratio;
     dx += pc.dx;
     dy += pc.dy;
@@ -84,13 +88,13 @@ export function matchPatch(fixed: Image2D, moving: Image2D, cx: number, cy: numb
   return { x: cx, y: cy, dx, dy, ratio, valid: valid && inRange, reason: !valid ? 'ratio' : !inRange ? 'range' : undefined };
 }
 
-/** Centres of a grid of patches of side n and spacing stride covering a w x h image. */
+/** Centres of a grid of patches of side n and spacing stride covering a w x h image (row-major, x fastest; equally spaced, so they are the nodes of a mesh). */
 export function patchCentres(w: number, h: number, n: number, stride: number): Array<[number, number]> {
   const along = (len: number) => {
     if (len <= n) return [len / 2];
     const k = Math.max(1, Math.floor((len - n) / stride) + 1);
-    const first = (len - n - (k - 1) * stride) / 2 + n / 2;
-    return Array.from({ length: k }, (_, i) => Math.round(first + i * stride));
+    const first = Math.round((len - n - (k - 1) * stride) / 2 + n / 2);
+    return Array.from({ length: k }, (_, i) => first + i * stride);
   };
   const out: Array<[number, number]> = [];
   for (const y of along(h)) for (const x of along(w)) out.push([x, y]);

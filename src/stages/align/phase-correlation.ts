@@ -22,6 +22,10 @@ export interface PhaseOptions {
   upsample?: number;
   /** Largest |dx|, |dy| searched, px (default n/4: larger shifts wrap around and are unreliable). */
   maxShift?: number;
+  /** Gaussian low-pass of the correlation, sigma px (default 0): neighbouring sections share coarse structure, not fine texture. */
+  lowpass?: number;
+  /** Whitening floor as a fraction of the mean cross-power magnitude (default WHITEN_EPS; large = plain cross-correlation). */
+  whiten?: number;
 }
 
 /** Whitening floor as a fraction of the mean cross-power magnitude (chosen on ISBI patches, see docs/ALIGNMENT.md). */
@@ -85,7 +89,7 @@ export function phaseCorrelate(fixed: ArrayLike<number>, moving: ArrayLike<numbe
   }
   // Whitening regularized by a fraction of the mean magnitude, so that frequencies with no
   // signal (blurred images) do not contribute amplified noise.
-  const eps = WHITEN_EPS * (meanMag / N) + 1e-12;
+  const eps = (opts.whiten ?? WHITEN_EPS) * (meanMag / N) + 1e-12;
   let norm = 0;
   for (let i = 0; i < N; i++) {
     const m = Math.hypot(rr[i], ri[i]) + eps;
@@ -93,9 +97,15 @@ export function phaseCorrelate(fixed: ArrayLike<number>, moving: ArrayLike<numbe
     ri[i] /= m;
     norm += Math.hypot(rr[i], ri[i]);
   }
-  for (let i = 0; i < N; i++) {
-    rr[i] *= N / norm;
-    ri[i] *= N / norm;
+  const lp = opts.lowpass ?? 0;
+  for (let y = 0; y < n; y++) {
+    const fy = (y >= n / 2 ? y - n : y) / n;
+    for (let x = 0; x < n; x++) {
+      const fx = (x >= n / 2 ? x - n : x) / n;
+      const g = lp > 0 ? Math.exp(-2 * Math.PI * Math.PI * lp * lp * (fx * fx + fy * fy)) : 1;
+      rr[x + n * y] *= (g * N) / norm;
+      ri[x + n * y] *= (g * N) / norm;
+    }
   }
   const cr = rr.slice();
   const ci = ri.slice();

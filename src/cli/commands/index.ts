@@ -14,6 +14,7 @@ export interface CommandEntry {
 // One entry per command; keep alphabetical.
 export const commands: Record<string, CommandEntry> = {
   agglomerate: { summary: 'merge supervoxels into segments (mean/quantile/learned/mutex), keeping the merge tree', load: () => import('./agglomerate.js') },
+  align: { summary: 'align serial sections (affine + elastic spring mesh), render blockwise, quality report; --apply transforms to labels', load: () => import('./align.js') },
   analyse: { summary: 'connectome analyses: pair histogram, motifs vs null, connection probability vs distance, sizes', load: () => import('./analyse.js') },
   cells: { summary: 'the cells table of a segmentation (volume, anchor point)', load: () => import('./cells.js') },
   classes: { summary: 'semantic training labels from instance ground truth', load: () => import('./classes.js') },

@@ -10,10 +10,11 @@ import { ChunkGrid } from '../../core/chunks.js';
 import { type AnyTypedArray, type DataType, bytesPerElement } from '../../core/dtype.js';
 import { FormatError, UsageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/atomic.js';
+import { checkReadBytes } from '../../core/limits.js';
 import { Volume, copyBox } from '../../core/volume.js';
 import type { VolumeSource } from '../source.js';
 import { type ChunkFormat, decodeChunk, encodeChunk } from './chunk-codec.js';
-import { type PrecomputedInfo, type ScaleInfo, checkSharding, parseInfo, stringifyInfo, validateInfo } from './info.js';
+import { type PrecomputedInfo, type ScaleInfo, checkSharding, isSafeKey, parseInfo, stringifyInfo, validateInfo } from './info.js';
 import { withFileLock } from './lock.js';
 import { MinishardCache, ShardReader, compressedMortonCode, encodeShard, locateChunk, shardFileName, shardShape } from './sharding.js';
 
@@ -166,11 +167,21 @@ export class PrecomputedLayer {
     return { dtype: this.info.data_type, channels: this.info.num_channels, encoding: s.encoding, blockSize: s.compressed_segmentation_block_size };
   }
 
+  /** Folder of a scale: its `key` below the layer folder (a key pointing elsewhere is a FormatError). */
+  scaleDir(scale = 0): string {
+    const s = this.scale(scale);
+    const p = path.resolve(this.dir, s.key);
+    if (!isSafeKey(s.key) || !inside(path.resolve(this.dir), p)) {
+      throw new FormatError(`field scales[${scale}].key: ${JSON.stringify(s.key)} points outside the layer folder`, this.infoFile);
+    }
+    return p;
+  }
+
   /** Path of the chunk file of chunk box `b` (unsharded scales). */
   chunkPath(b: Box, scale = 0): string {
     const s = this.scale(scale);
     const name = `${b.min[0]}-${b.max[0]}_${b.min[1]}-${b.max[1]}_${b.min[2]}-${b.max[2]}`;
-    return path.join(this.dir, s.key, name);
+    return path.join(this.scaleDir(scale), name);
   }
 
   /** Compressed Morton chunk id of grid position g (sharded scales). */
@@ -182,7 +193,7 @@ export class PrecomputedLayer {
   shardPath(id: bigint, scale = 0): string {
     const s = this.scale(scale);
     if (!s.sharding) throw new UsageError(`scale ${scale} (${s.key}) is not sharded`);
-    return path.join(this.dir, s.key, shardFileName(locateChunk(id, s.sharding).shard, s.sharding));
+    return path.join(this.scaleDir(scale), shardFileName(locateChunk(id, s.sharding).shard, s.sharding));
   }
 
   private async readChunkFile(file: string): Promise<Uint8Array | undefined> {
@@ -221,6 +232,7 @@ export class PrecomputedLayer {
   async readBox(b: Box, scale = 0): Promise<Volume> {
     this.checkBox(b, 'read');
     const s = this.scale(scale);
+    checkReadBytes(b, this.info.data_type, this.info.num_channels, this.dir);
     const out = Volume.zeros(this.info.data_type, b, { channels: this.info.num_channels, voxelSize: s.resolution });
     if (boxIsEmpty(b)) return out;
     const grid = this.chunkGrid(scale);

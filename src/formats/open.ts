@@ -44,7 +44,7 @@ async function magic(file: string): Promise<Uint8Array> {
  * precomputed scale (default 0). `voxelSize` overrides what the file says (nm, [x, y, z]).
  * The returned source reads sub-boxes in global voxel coordinates [x, y, z].
  */
-export async function openSource(specIn: string, opts: { scale?: number; voxelSize?: Vec3 } = {}): Promise<VolumeSource> {
+export async function openSource(specIn: string, opts: { scale?: number; voxelSize?: Vec3; allowIncomplete?: boolean } = {}): Promise<VolumeSource> {
   const { spec, channel } = splitChannel(specIn);
   const src = await openAny(spec, opts);
   // formats without scales must not silently ignore a requested scale
@@ -110,7 +110,7 @@ export function localPath(spec: string): string | undefined {
   return s;
 }
 
-async function openAny(specIn: string, opts: { scale?: number; voxelSize?: Vec3 }): Promise<VolumeSource> {
+async function openAny(specIn: string, opts: { scale?: number; voxelSize?: Vec3; allowIncomplete?: boolean }): Promise<VolumeSource> {
   if (typeof specIn !== 'string' || specIn.trim() === '') throw usage(String(specIn), 'no source given');
   const local = localPath(specIn);
   if (local === undefined) throw usage(specIn, 'remote URLs are not supported; give a local path');
@@ -134,7 +134,7 @@ async function openAny(specIn: string, opts: { scale?: number; voxelSize?: Vec3 
   if (hash < 0 && existsSync(path.join(base, 'info'))) {
     const { PrecomputedLayer } = await import('./precomputed/index.js');
     const layer = await PrecomputedLayer.open(base);
-    return layer.source(opts.scale ?? 0);
+    return layer.source(opts.scale ?? 0, { allowIncomplete: opts.allowIncomplete });
   }
   const zarr = await import('./zarr.js');
   const { root } = zarr.splitZarrSpec(spec);

@@ -18,6 +18,9 @@ import { type PrecomputedInfo, type ScaleInfo, checkSharding, isSafeKey, parseIn
 import { withFileLock } from './lock.js';
 import { MinishardCache, ShardReader, compressedMortonCode, encodeShard, locateChunk, shardFileName, shardShape } from './sharding.js';
 
+/** Info files already warned about (one stderr line per incomplete layer and process). */
+const warned = new Set<string>();
+
 /** Key in `info` where Wiring keeps its own settings (Neuroglancer ignores unknown keys). */
 const WIRING_KEY = 'wiring';
 
@@ -383,9 +386,64 @@ export class PrecomputedLayer {
     }
   }
 
-  /** A VolumeSource over one scale (read(box) reads only the chunks it needs). */
-  source(scale = 0): VolumeSource {
+  /**
+   * Scales a run is writing or left unfinished: `info.wiring.incomplete[<scale key>]` =
+   * {task, since}, set before a run writes a block and removed once all its blocks are written
+   * (a killed or failed run leaves it). Layers written before this record existed have none: complete.
+   */
+  incomplete(scale = 0): { task: string; since: string } | undefined {
+    const rec = (this.info[WIRING_KEY] as { incomplete?: Record<string, { task: string; since: string }> } | undefined)?.incomplete;
+    const key = this.scale(scale).key;
+    return rec && typeof rec === 'object' && Object.prototype.hasOwnProperty.call(rec, key) ? rec[key] : undefined;
+  }
+
+  /** Record (atomically, under a lock) that `task` is writing a scale; readers refuse it until markComplete. */
+  async markWriting(scale: number, task: string): Promise<void> {
+    const key = this.scale(scale).key;
+    await withFileLock(this.infoFile, () =>
+      this.rewriteInfo((raw) => {
+        const w = (raw[WIRING_KEY] && typeof raw[WIRING_KEY] === 'object' ? raw[WIRING_KEY] : (raw[WIRING_KEY] = {})) as Record<string, unknown>;
+        const inc = (w.incomplete && typeof w.incomplete === 'object' ? w.incomplete : (w.incomplete = {})) as Record<string, unknown>;
+        inc[key] = { task, since: new Date().toISOString() };
+      }),
+    );
+  }
+
+  /** Remove a scale's incomplete record (no rewrite when there is none). */
+  async markComplete(scale: number): Promise<void> {
+    const key = this.scale(scale).key;
+    await withFileLock(this.infoFile, async () => {
+      const fresh = await PrecomputedLayer.open(this.dir);
+      this.info = fresh.info;
+      if (!this.incomplete(scale)) return;
+      await this.rewriteInfo((raw) => {
+        const w = raw[WIRING_KEY] as { incomplete?: Record<string, unknown> };
+        if (w?.incomplete) delete w.incomplete[key];
+        if (w?.incomplete && Object.keys(w.incomplete).length === 0) delete w.incomplete;
+        if (w && Object.keys(w).length === 0) delete raw[WIRING_KEY];
+      });
+    });
+  }
+
+  /**
+   * A VolumeSource over one scale (read(box) reads only the chunks it needs). A scale left
+   * incomplete by a killed or failed run is refused (UsageError naming the info file and the run)
+   * unless `allowIncomplete` or WIRING_READ_INCOMPLETE=1, which read it with a warning on stderr.
+   */
+  source(scale = 0, opts: { allowIncomplete?: boolean } = {}): VolumeSource {
     const s = this.scale(scale);
+    const inc = this.incomplete(scale);
+    if (inc) {
+      const what = `scale ${s.key} is incomplete: ${JSON.stringify(inc.task)} (started ${inc.since}) has not written all its blocks (still running, killed or failed; unwritten chunks read as 0)`;
+      if (opts.allowIncomplete || process.env.WIRING_READ_INCOMPLETE === '1') {
+        if (!opts.allowIncomplete && !warned.has(this.infoFile)) {
+          warned.add(this.infoFile);
+          process.stderr.write(`wiring: warning: ${this.infoFile}: ${what}; reading it anyway (WIRING_READ_INCOMPLETE=1)\n`);
+        }
+      } else {
+        throw new UsageError(`${what}. Rerun that command to finish it, or set WIRING_READ_INCOMPLETE=1 to read it anyway`, this.infoFile);
+      }
+    }
     const layer = this;
     return {
       url: this.dir,

@@ -473,21 +473,24 @@ export class PrecomputedLayer {
   /** Append a scale and rewrite `info` atomically. */
   async addScale(scale: ScaleInfo): Promise<void> {
     if (scale.sharding) checkSharding(scale.sharding, 'addScale sharding', this.infoFile);
-    await this.rewriteInfo((raw) => {
+    await withFileLock(this.infoFile, () => this.rewriteInfo((raw) => {
       const scales = raw.scales as ScaleInfo[];
       if (scales.some((x) => x.key === scale.key)) throw new UsageError(`scale key ${scale.key} already exists in ${this.infoFile}`);
       scales.push(JSON.parse(JSON.stringify(scale)) as ScaleInfo);
-    });
+    }));
   }
 
   /** Merge top-level fields (e.g. `mesh`, `skeletons`) into `info` and rewrite it atomically. */
   async updateInfo(patch: Partial<PrecomputedInfo>): Promise<void> {
-    await this.rewriteInfo((raw) => {
-      for (const [k, v] of Object.entries(patch)) {
-        if (v === undefined) delete raw[k];
-        else raw[k] = JSON.parse(JSON.stringify(v)) as unknown;
-      }
-    });
+    // under the info lock, as markWriting/markComplete: concurrent rewrites never lose each other's change
+    await withFileLock(this.infoFile, () =>
+      this.rewriteInfo((raw) => {
+        for (const [k, v] of Object.entries(patch)) {
+          if (v === undefined) delete raw[k];
+          else raw[k] = JSON.parse(JSON.stringify(v)) as unknown;
+        }
+      }),
+    );
   }
 
   /** Bytes of one voxel across channels (for buffer budgeting). */

@@ -79,7 +79,7 @@ export const ALIGN_DEFAULTS = {
   minValidFraction: 0.15,
   /** A section whose aligned correlation with its neighbour is below this fraction of the stack's median is damaged. */
   damagedCorrelation: 0.5,
-  /** Median residual above which a section is flagged, px. */
+  /** Median residual above which a section is flagged, px (and above twice the stack's median so far). */
   flagResidual: 1,
   seed: 1,
 };
@@ -248,6 +248,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const q: AlignParams = { ...p, patch, elasticPatch, stride: Math.min(p.stride, patch), elasticStride: Math.min(p.elasticStride, elasticPatch) };
   const prev: Neighbour[] = [];
   const corrOk: number[] = [];
+  const residualsOk: number[] = [];
   const sections: SectionTransform[] = [];
   const reports: SectionReport[] = [];
   for (let i = 0; i < nz; i++) {
@@ -357,7 +358,11 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
       .map((m) => Math.hypot(m.dx, m.dy) * sm);
     report.residual_median_px = round4(percentile(res, 0.5));
     report.residual_p95_px = round4(percentile(res, 0.95));
-    if (report.residual_median_px !== null && report.residual_median_px > p.flagResidual) report.flags.push('high-residual');
+    // High residual: above the floor and above twice the stack's typical residual so far (real
+    // neighbours differ genuinely by a few px, which is not worth a flag on every section).
+    const typicalResidual = residualsOk.length >= 3 ? percentile(residualsOk, 0.5)! : 0;
+    if (report.residual_median_px !== null && report.residual_median_px > Math.max(p.flagResidual, 2 * typicalResidual)) report.flags.push('high-residual');
+    if (report.residual_median_px !== null) residualsOk.push(report.residual_median_px);
     if (report.corr_after !== null && report.corr_before !== null && report.corr_after < report.corr_before - 0.02) report.flags.push('worse');
     prev.unshift({ z, aligned, coarse, rawCoarse, t });
     if (prev.length > p.neighbours) prev.pop();

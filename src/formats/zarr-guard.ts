@@ -186,6 +186,24 @@ function separator(v: unknown, field: string, file: string, dflt: string): strin
   return v;
 }
 
+/** Codec names a v3 `codecs` list (and sharding's inner lists) may hold: zarrita's registry. */
+function checkCodecs(list: unknown, field: string, file: string, prefix = ''): void {
+  if (!Array.isArray(list)) throw new FormatError(`field '${field}': expected a list of codecs, got ${JSON.stringify(list)?.slice(0, 80)}`, file);
+  const registry = zarr.registry as unknown as Map<string, unknown>;
+  list.forEach((c: unknown, i: number) => {
+    const name = (c as { name?: unknown; id?: unknown } | null)?.[prefix ? 'id' : 'name'];
+    const known = typeof name === 'string' && (registry.has(prefix + name) || (prefix ? /^(numcodecs\.)?fixedscaleoffset$/.test(name) : name === 'sharding_indexed' || name === 'bytes'));
+    if (!known) {
+      throw new FormatError(`field '${field}[${i}]': codec ${JSON.stringify(name ?? c)?.slice(0, 80)} is not supported`, file);
+    }
+    if (!prefix && name === 'sharding_indexed') {
+      const cfg = (c as { configuration?: { codecs?: unknown; index_codecs?: unknown } }).configuration;
+      checkCodecs(cfg?.codecs ?? [], `${field}[${i}].configuration.codecs`, file);
+      checkCodecs(cfg?.index_codecs ?? [], `${field}[${i}].configuration.index_codecs`, file);
+    }
+  });
+}
+
 /**
  * Check the metadata files of the Zarr node in `dir` (JSON depth of .zarray/.zattrs/.zgroup/
  * zarr.json; for an array: shape, chunks, separators, sharding) before zarrita reads them.
@@ -200,6 +218,8 @@ export async function checkZarrNode(dir: string): Promise<ChunkNaming | undefine
     const chunks = ints(v2.chunks, 'chunks', file, 1);
     if (chunks.length !== shape.length) throw new FormatError(`field 'chunks': ${chunks.length} values for a ${shape.length}-dimensional 'shape'`, file);
     const sep = separator(v2.dimension_separator, 'dimension_separator', file, '.');
+    if (v2.compressor !== null && v2.compressor !== undefined) checkCodecs([v2.compressor], 'compressor', file, 'numcodecs.');
+    if (v2.filters !== null && v2.filters !== undefined) checkCodecs(v2.filters, 'filters', file, 'numcodecs.');
     return { metaFile: file, chunkFile: (c) => path.join(dir, c.join(sep) || '0') };
   }
   const v3 = await readMeta(path.join(dir, 'zarr.json'));
@@ -214,7 +234,8 @@ export async function checkZarrNode(dir: string): Promise<ChunkNaming | undefine
   if (enc.name !== 'default' && enc.name !== 'v2') throw new FormatError(`field 'chunk_key_encoding.name': expected "default" or "v2", got ${JSON.stringify(enc.name)}`, file);
   const sep = separator(enc.configuration?.separator, 'chunk_key_encoding.configuration.separator', file, enc.name === 'v2' ? '.' : '/');
   const key = (c: number[]) => (enc.name === 'v2' ? c.join(sep) || '0' : ['c', ...c].join(sep));
-  const codecs = Array.isArray(v3.codecs) ? (v3.codecs as Array<{ name?: unknown; configuration?: { chunk_shape?: unknown } }>) : [];
+  checkCodecs(v3.codecs ?? [], 'codecs', file);
+  const codecs = v3.codecs as Array<{ name?: unknown; configuration?: { chunk_shape?: unknown } }> ?? [];
   const shard = codecs.find((c) => c && c.name === 'sharding_indexed');
   if (!shard) return { metaFile: file, chunkFile: (c) => path.join(dir, key(c)) };
   const inner = ints(shard.configuration?.chunk_shape, 'codecs[sharding_indexed].configuration.chunk_shape', file, 1);

@@ -191,6 +191,9 @@ describe('invalid metadata is refused, not read as zeros', () => {
       [{ shape: undefined }, /'shape'/],
       [{ shape: [8, -8, 8] }, /'shape'/],
       [{ dimension_separator: '|' }, /'dimension_separator'/],
+      [{ shape: [2 ** 14, 2 ** 14, 2 ** 12], chunks: [2 ** 14, 2 ** 14, 2 ** 12] }, /'chunks': a chunk of .* more than 2147483647/],
+      [{ compressor: 'gzip' }, /'compressor\[0\]': codec .* is not supported/],
+      [{ filters: [{ id: 'nope' }, { id: 'nope2' }] }, /'filters\[0\]'/],
     ];
     for (const [i, [meta, want]] of cases.entries()) {
       const dir = path.join(root, `m${i}.zarr`);

@@ -180,6 +180,14 @@ function ints(v: unknown, field: string, file: string, min: number): number[] {
   return v as number[];
 }
 
+/** Largest decoded chunk accepted (bytes), as for precomputed: a bigger one in the metadata is refused. */
+export const MAX_ZARR_CHUNK_BYTES = 2 ** 31 - 1;
+
+function checkChunkBytes(chunks: number[], elementBytes: number, field: string, file: string): void {
+  const bytes = chunks.reduce((a, b) => a * b, 1) * elementBytes;
+  if (bytes > MAX_ZARR_CHUNK_BYTES) throw new FormatError(`field '${field}': a chunk of [${chunks}] takes ${bytes} bytes, more than ${MAX_ZARR_CHUNK_BYTES}`, file);
+}
+
 function separator(v: unknown, field: string, file: string, dflt: string): string {
   if (v === undefined || v === null) return dflt;
   if (v !== '.' && v !== '/') throw new FormatError(`field '${field}': expected "." or "/", got ${JSON.stringify(v)}`, file);
@@ -217,6 +225,7 @@ export async function checkZarrNode(dir: string): Promise<ChunkNaming | undefine
     const shape = ints(v2.shape, 'shape', file, 0);
     const chunks = ints(v2.chunks, 'chunks', file, 1);
     if (chunks.length !== shape.length) throw new FormatError(`field 'chunks': ${chunks.length} values for a ${shape.length}-dimensional 'shape'`, file);
+    checkChunkBytes(chunks, Number(/(\d+)$/.exec(String(v2.dtype))?.[1] ?? 8) || 8, 'chunks', file);
     const sep = separator(v2.dimension_separator, 'dimension_separator', file, '.');
     if (v2.compressor !== null && v2.compressor !== undefined) checkCodecs([v2.compressor], 'compressor', file, 'numcodecs.');
     if (v2.filters !== null && v2.filters !== undefined) checkCodecs(v2.filters, 'filters', file, 'numcodecs.');
@@ -230,6 +239,7 @@ export async function checkZarrNode(dir: string): Promise<ChunkNaming | undefine
   if (!grid || grid.name !== 'regular') throw new FormatError(`field 'chunk_grid.name': expected "regular", got ${JSON.stringify(grid?.name)}`, file);
   const chunks = ints(grid.configuration?.chunk_shape, 'chunk_grid.configuration.chunk_shape', file, 1);
   if (chunks.length !== shape.length) throw new FormatError(`field 'chunk_grid.configuration.chunk_shape': ${chunks.length} values for a ${shape.length}-dimensional 'shape'`, file);
+  checkChunkBytes(chunks, ELEMENT_BYTES[String(v3.data_type)] ?? 8, 'chunk_grid.configuration.chunk_shape', file);
   const enc = (v3.chunk_key_encoding ?? { name: 'default' }) as { name?: unknown; configuration?: { separator?: unknown } };
   if (enc.name !== 'default' && enc.name !== 'v2') throw new FormatError(`field 'chunk_key_encoding.name': expected "default" or "v2", got ${JSON.stringify(enc.name)}`, file);
   const sep = separator(enc.configuration?.separator, 'chunk_key_encoding.configuration.separator', file, enc.name === 'v2' ? '.' : '/');

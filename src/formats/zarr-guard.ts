@@ -26,8 +26,8 @@ export function chunkByteCap(shape: readonly number[], dtype: string): number {
   return n * (ELEMENT_BYTES[dtype] ?? 8) + DECODE_SLACK_BYTES;
 }
 
-function tooBig(kind: string, got: number | string, max: number): FormatError {
-  return new FormatError(`${kind} chunk decompresses to ${got} bytes, more than the ${max} bytes a chunk of this shape can hold (a decompression bomb or a corrupt chunk)`);
+function tooBig(kind: string, got: number | undefined, max: number): FormatError {
+  return new FormatError(`${kind} chunk decompresses to ${got === undefined ? 'more than' : `${got} bytes,`} more than the ${max} bytes a chunk of this shape can hold (a decompression bomb or a corrupt chunk)`.replace('more than more than', 'more than'));
 }
 
 function zstdContentSize(b: Uint8Array): number | undefined {
@@ -58,7 +58,7 @@ export async function boundedDecompress(
     try {
       return new Uint8Array(f());
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw tooBig(name, `more than ${max}`, max);
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw tooBig(name, undefined, max);
       throw new FormatError(`${name} data does not decompress (${(e as Error).message})`);
     }
   };

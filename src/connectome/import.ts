@@ -16,8 +16,10 @@ export interface ImportReport {
   updated?: number;
   /** Rows skipped, with why (e.g. valid = f, pt_root_id = 0). */
   skipped?: Record<string, number>;
-  /** Input columns that have no place in the table. */
+  /** Input columns dropped (a pandas index column). */
   ignoredColumns?: string[];
+  /** Input columns with no place in the table, kept in `<table>_extra` by the table's key. */
+  extraColumns?: string[];
   /** Cells created for names (edge lists). */
   cells?: number;
 }
@@ -32,6 +34,37 @@ export interface CaveImportOptions {
   table?: TableName;
   /** Multiply a cell table's `volume` column by this (MICrONS nucleus volumes are um^3: 1e9). */
   volumeScale?: number;
+  /**
+   * Column mapping for tables published with other names: target column -> source column,
+   * optionally with a factor (`ctr_pt_position_x: 'ctr_pt_x_nm*1'`; a factor replaces the
+   * resolution for that column). Saved in the database's `import_mappings` table.
+   */
+  map?: Record<string, string>;
+}
+
+/** Source columns that name a store column under another name (published tables, e.g. pinky100). */
+const COMMON_ALIASES: Record<string, string[]> = {
+  pre_pt_root_id: ['pre_root_id'],
+  post_pt_root_id: ['post_root_id'],
+  pre_pt_supervoxel_id: ['pre_supervoxel_id'],
+  post_pt_supervoxel_id: ['post_supervoxel_id'],
+};
+
+/** Parse `target=source[*factor],...` (the CLI's --map) into a mapping. */
+export function parseColumnMap(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([A-Za-z_][A-Za-z0-9_]*(\s*\*\s*[0-9.eE+-]+)?)\s*$/.exec(part);
+    if (!m) throw new UsageError(`--map ${JSON.stringify(part.trim())}: expected target=source or target=source*factor`);
+    if (out[m[1]]) throw new UsageError(`--map: ${m[1]} is mapped twice`);
+    out[m[1]] = m[2].replace(/\s+/g, '');
+  }
+  return out;
+}
+
+function mapSource(spec: string): { src: string; factor?: number } {
+  const [src, f] = spec.split('*');
+  return f === undefined ? { src } : { src, factor: Number(f) };
 }
 
 /** `<table>_merged.csv.gz` -> `<table>_merged_header.csv` (also for `.csv`). */
@@ -191,7 +224,7 @@ export function detectCaveTable(cols: string[], file: string): TableName {
   if (has('kind') && has('host_root_id')) return 'organelles';
   if (has('pt_root_id') && (hasPos('pt_position') || has('cell_type'))) return 'cells';
   throw new FormatError(
-    `cannot tell which table these columns belong to (${cols.join(', ')}); expected pre_pt_root_id+post_pt_root_id (synapses), pt_root_id (cells), status_axon/status_dendrite (proofreading) or target_id+tag (compartment tags); pass --table`,
+    `cannot tell which table these columns belong to (${cols.join(', ')}); expected pre_pt_root_id+post_pt_root_id (synapses), pt_root_id (cells), status_axon/status_dendrite (proofreading) or target_id+tag (compartment tags); pass --table, or name the columns with --map target=source (e.g. pre_pt_root_id=pre_root_id)`,
     file,
   );
 }
@@ -213,7 +246,26 @@ function planColumns(table: TableName, cols: string[], opts: CaveImportOptions, 
     compartment: ['compartment', 'tag'],
     pt_root_id: ['pt_root_id'],
   };
+  for (const [k, v] of Object.entries(COMMON_ALIASES)) alias[k] = [k, ...v];
+  const map = opts.map ?? {};
+  const targets = new Set(TABLES[table].map((s) => s.name));
+  for (const [t, spec] of Object.entries(map)) {
+    if (!targets.has(t)) throw new UsageError(`--map ${t}=${spec}: table ${table} has no column ${t} (columns: ${[...targets].join(', ')})`);
+    const { src, factor } = mapSource(spec);
+    if (!cols.includes(src)) throw new FormatError(`--map ${t}=${spec}: the file has no column ${src} (columns: ${cols.join(', ')})`, file);
+    if (factor !== undefined && !Number.isFinite(factor)) throw new UsageError(`--map ${t}=${spec}: the factor must be a number`);
+  }
   for (const spec of TABLES[table]) {
+    const mapped = map[spec.name];
+    if (mapped !== undefined) {
+      const { src, factor } = mapSource(mapped);
+      used.add(src);
+      const pm = /^(.*_position)_([xyz])$/.exec(spec.name);
+      if (spec.type === 'UBIGINT') plan.set(spec.name, { kind: 'id', src });
+      else if (spec.type === 'DOUBLE') plan.set(spec.name, { kind: 'double', src, scale: factor ?? (pm ? res['xyz'.indexOf(pm[2])] : spec.name === 'volume' ? opts.volumeScale : undefined) });
+      else plan.set(spec.name, { kind: 'text', src });
+      continue;
+    }
     const m = /^(.*_position)_([xyz])$/.exec(spec.name);
     if (m) {
       const axis = 'xyz'.indexOf(m[2]);
@@ -288,7 +340,7 @@ function expectation(c: Conv): string {
  * Stage a delimited text file as VARCHAR columns in temp table `_raw` with its line number in
  * `_line`. `names` given: the file has no header row. The file may be gzipped.
  */
-async function stageText(store: ConnectomeStore, file: string, names: string[] | undefined, delim = ','): Promise<string[]> {
+export async function stageText(store: ConnectomeStore, file: string, names: string[] | undefined, delim = ','): Promise<string[]> {
   await checkInputFile(file);
   if (await isGzip(file)) await checkGzipRatio(file);
   // a data file that repeats its sidecar's names in its first line has a header row after all
@@ -324,7 +376,7 @@ function sameNames(a: string[], b: string[]): boolean {
  * Stage a Parquet file as VARCHAR columns in temp table `_raw` with its row number in `_line`
  * (lists such as a position [x, y, z] become "[x, y, z]" text, booleans true/false).
  */
-async function stageParquet(store: ConnectomeStore, file: string): Promise<string[]> {
+export async function stageParquet(store: ConnectomeStore, file: string): Promise<string[]> {
   const reader = `read_parquet(${sqlString(file)})`;
   let cols: string[];
   try {
@@ -445,6 +497,56 @@ async function mergeTyped(store: ConnectomeStore, table: TableName, file: string
   return { inserted: Number(ins[0].n), updated: Number(upd[0].n) };
 }
 
+/** The side table that keeps a table's extra columns, keyed like the table. */
+export function extraTable(table: TableName): string {
+  return `${table}_extra`;
+}
+
+/**
+ * Keep columns that have no place in `table` in `<table>_extra` (key column + the extras, each
+ * DOUBLE when every value is a number, else VARCHAR), by the rows of `_typed` (joined to `_raw`
+ * by line). Later imports add columns and fill or replace values by key.
+ */
+async function keepExtraColumns(store: ConnectomeStore, table: TableName, extra: string[], file: string): Promise<string[]> {
+  if (extra.length === 0) return [];
+  const key = keyColumn(table);
+  const side = extraTable(table);
+  await store.run(`CREATE TABLE IF NOT EXISTS ${side} (${key} UBIGINT NOT NULL)`);
+  const have = new Map((await store.all(`SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = '${side}'`)).map((r) => [String(r.c), String(r.t)]));
+  const exprs: string[] = [];
+  for (const c of extra) {
+    if (c === key) continue;
+    const q = `r.${sqlIdent(c)}`;
+    const notNum = await store.all(`SELECT count(*) AS n FROM _typed t JOIN _raw r USING (_line) WHERE ${q} IS NOT NULL AND trim(${q}) <> '' AND TRY_CAST(${q} AS DOUBLE) IS NULL`);
+    let type = Number(notNum[0].n) === 0 ? 'DOUBLE' : 'VARCHAR';
+    const old = have.get(c);
+    if (old === undefined) await store.run(`ALTER TABLE ${side} ADD COLUMN ${sqlIdent(c)} ${type}`);
+    else if (old !== type) {
+      if (old === 'DOUBLE') await store.run(`ALTER TABLE ${side} ALTER ${sqlIdent(c)} TYPE VARCHAR`);
+      type = 'VARCHAR';
+    }
+    exprs.push(type === 'DOUBLE' ? `TRY_CAST(${q} AS DOUBLE) AS ${sqlIdent(c)}` : `NULLIF(${q}, '') AS ${sqlIdent(c)}`);
+  }
+  const cols = extra.filter((c) => c !== key);
+  if (cols.length === 0) return [];
+  try {
+    await store.run(`CREATE OR REPLACE TEMP TABLE _extra AS SELECT t.${key} AS ${key}, ${exprs.join(', ')} FROM _typed t JOIN _raw r USING (_line)`);
+    await store.run(`UPDATE ${side} SET ${cols.map((c) => `${sqlIdent(c)} = coalesce(e.${sqlIdent(c)}, ${side}.${sqlIdent(c)})`).join(', ')} FROM _extra e WHERE ${side}.${key} = e.${key}`);
+    await store.run(`INSERT INTO ${side} (${key}, ${cols.map(sqlIdent).join(', ')}) SELECT e.${key}, ${cols.map((c) => `e.${sqlIdent(c)}`).join(', ')} FROM _extra e ANTI JOIN ${side} x ON x.${key} = e.${key}`);
+  } catch (err) {
+    throw new FormatError(`cannot keep extra columns ${cols.join(', ')}: ${(err as Error).message.split('\n')[0]}`, file, { cause: err });
+  } finally {
+    await store.run('DROP TABLE IF EXISTS _extra').catch(() => {});
+  }
+  return cols;
+}
+
+/** Record a column mapping used for an import, beside the data (table import_mappings). */
+async function saveMapping(store: ConnectomeStore, file: string, table: TableName, opts: CaveImportOptions): Promise<void> {
+  await store.run('CREATE TABLE IF NOT EXISTS import_mappings (file VARCHAR, target_table VARCHAR, mapping_json VARCHAR, resolution_json VARCHAR, imported_at TIMESTAMP)');
+  await store.run('INSERT INTO import_mappings VALUES ($1, $2, $3, $4, now()::TIMESTAMP)', [path.resolve(file), table, JSON.stringify(opts.map), JSON.stringify(opts.resolution ?? [1, 1, 1])]);
+}
+
 async function dropTemps(store: ConnectomeStore): Promise<void> {
   await store.run('DROP TABLE IF EXISTS _raw; DROP TABLE IF EXISTS _typed;').catch(() => {});
 }
@@ -483,7 +585,9 @@ export async function importCave(store: ConnectomeStore, files: string[], opts: 
         const headerFile = caveHeaderFile(file);
         cols = await stageText(store, file, headerFile ? await readCaveHeader(headerFile) : undefined);
       }
-      const table = opts.table ? parseTableName(opts.table) : detectCaveTable(cols, file);
+      const mappedNames = [...cols.filter((c) => !Object.values(opts.map ?? {}).some((v) => mapSource(v).src === c)), ...Object.keys(opts.map ?? {})];
+      const aliased = mappedNames.map((c) => Object.keys(COMMON_ALIASES).find((k) => COMMON_ALIASES[k].includes(c)) ?? c);
+      const table = opts.table ? parseTableName(opts.table) : detectCaveTable(aliased, file);
       const { plan, used } = planColumns(table, cols, opts, file);
       const skipped: Record<string, number> = {};
       const conds: string[] = [];
@@ -525,8 +629,13 @@ export async function importCave(store: ConnectomeStore, files: string[], opts: 
         }
       }
       const { inserted, updated } = await mergeTyped(store, table, file, label);
-      const ignored = cols.filter((c) => !used.has(c));
-      out.push({ file, table, inserted, updated, skipped, ignoredColumns: ignored });
+      const rest = cols.filter((c) => !used.has(c));
+      // a pandas index column is noise; everything else is kept beside the table
+      const ignored = rest.filter((c) => /^_unnamed_\d+$/.test(c));
+      const extra = rest.filter((c) => !ignored.includes(c));
+      const kept = await keepExtraColumns(store, table, extra, file);
+      if (opts.map && Object.keys(opts.map).length) await saveMapping(store, file, table, opts);
+      out.push({ file, table, inserted, updated, skipped, ignoredColumns: ignored, extraColumns: kept });
     }
     await dropTemps(store);
   });

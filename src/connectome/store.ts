@@ -597,7 +597,9 @@ export class ConnectomeStore {
     // Rows go out in the table's stored order (synapses clustered by pre, post); no sort.
     const fmt = format === 'parquet' ? 'FORMAT parquet, COMPRESSION snappy' : 'FORMAT csv, HEADER true';
     try {
-      await this.connection.run(`COPY ${ref} TO ${sqlString(tmp)} (${fmt})`);
+      // Synapses carry CAVE's `valid` column (every stored synapse is valid; invalid rows are dropped on import).
+      const source = table === 'synapses' ? `(SELECT *, true AS valid FROM ${ref})` : ref;
+      await this.connection.run(`COPY ${source} TO ${sqlString(tmp)} (${fmt})`);
       await fs.rename(tmp, file);
     } catch (err) {
       await fs.rm(tmp, { force: true });

@@ -105,7 +105,14 @@ export function localPath(spec: string): string | undefined {
 async function openAny(specIn: string, opts: OpenOptions): Promise<VolumeSource> {
   if (typeof specIn !== 'string' || specIn.trim() === '') throw usage(String(specIn), 'no source given');
   const local = localPath(specIn);
-  if (local === undefined) throw usage(specIn, 'remote URLs are not supported; give a local path');
+  if (local === undefined) {
+    const { isRemote, parseRemoteUrl } = await import('./remote/url.js');
+    if (!isRemote(specIn)) throw usage(specIn, 'unknown URL scheme; give a local path, or an http(s)://, gs:// or s3:// URL');
+    const { format } = parseRemoteUrl(specIn);
+    if (format === 'zarr' || format === 'n5') throw usage(specIn, `remote ${format} is not supported yet; remote precomputed layers are (precomputed://https://..., gs://, s3://)`);
+    const { openRemotePrecomputed } = await import('./remote/precomputed.js');
+    return (await openRemotePrecomputed(specIn, { scale: opts.scale })).source(opts.scale ?? 0);
+  }
   const spec = local;
   const hash = spec.indexOf('#');
   const base = hash >= 0 ? spec.slice(0, hash) : spec;

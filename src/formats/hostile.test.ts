@@ -210,6 +210,21 @@ describe('invalid metadata is refused, not read as zeros', () => {
     expect(e.message).toContain('.zarray');
   });
 
+  it('header values are checked before anything (makeInfo, the scheduler) uses them', async () => {
+    const root = await tempDir();
+    const z = path.join(root, 'empty.zarr');
+    await writeV2(z, { shape: [0, 8, 8] });
+    const n5 = path.join(root, 'empty.n5');
+    await fs.mkdir(n5);
+    await fs.writeFile(path.join(n5, 'attributes.json'), JSON.stringify({ dimensions: [8, 0, 8], blockSize: [8, 8, 8], dataType: 'uint8' }));
+    for (const spec of [z, n5]) {
+      const e = await errorOf(() => openSource(spec));
+      expect(e, spec).toBeInstanceOf(FormatError);
+      expect(e.message).toContain(spec);
+      expect(e.message).toMatch(/shape: expected three positive integers/);
+    }
+  });
+
   it('Zarr v3 chunk_shape 0, wrong arity, unknown separator, sharding chunk shape that does not divide', async () => {
     const root = await tempDir();
     const cases: Array<[Record<string, unknown>, RegExp]> = [

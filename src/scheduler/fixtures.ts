@@ -211,3 +211,12 @@ export function burn(ctx: BlockContext<{ iterations: number; log?: string }>): B
   if (ctx.params.log) appendFileSync(ctx.params.log, JSON.stringify({ index: ctx.blockIndex, start: String(start), end: String(end) }) + '\n');
   return { data: s >>> 0 };
 }
+
+/** Paints its block with params.value; fails while a file `fail-<block>` exists in params.dir. */
+export function paintOrFail(ctx: BlockContext<{ dir: string; value: number }>): BlockResult {
+  const key = ctx.blockIndex.join('_');
+  if (existsSync(path.join(ctx.params.dir, `fail-${key}`))) throw new Error(`planned failure of block ${key}`);
+  const v = Volume.zeros('uint8', ctx.box);
+  v.data.fill(ctx.params.value);
+  return { volumes: { out: v } };
+}

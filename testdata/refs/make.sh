@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WIRING_WRITE_FIXTURES=1 npx vitest run \
-  src/kernels/components.test.ts src/kernels/edt.test.ts src/kernels/watershed.test.ts \
+  src/kernels/components.test.ts src/kernels/edt.test.ts src/kernels/watershed/watershed.test.ts \
   src/kernels/filters.test.ts src/stages/predict/features.test.ts src/metrics/segmentation.test.ts
 ls -l testdata/refs/*.gz

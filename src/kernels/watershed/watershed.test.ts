@@ -2,11 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Vec3 } from '../core/box.js';
-import { tempDir } from '../../test/data.js';
-import { PY, asUint32, pythonMissing, refScript, referenceBytes } from '../../testdata/refs/reference.js';
-import { gaussianFilter } from './filters.js';
-import { _useReferenceScanFlood, affinityWatershed, distanceSeeds, mergeSmallSegments, regionalMinima, seededWatershed, thresholdSeeds, watershed } from './watershed.js';
+import type { Vec3 } from '../../core/box.js';
+import { tempDir } from '../../../test/data.js';
+import { PY, asUint32, pythonMissing, refScript, referenceBytes } from '../../../testdata/refs/reference.js';
+import { gaussianFilter } from '../filters.js';
+import { _useReferenceScanFlood, affinityWatershed, distanceSeeds, mergeSmallSegments, regionalMinima, seededWatershed, thresholdSeeds, watershed } from './index.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

@@ -7,7 +7,8 @@
  *  - cell_annotations     pt_root_id, cable_length_um, volume_um3, organelle and synapse counts
  *                         and densities per µm of cable and per µm^3, cell_type,
  *                         cell_type_probability, classification_system
- *  - synapse_compartments synapse_id, pre_compartment, post_compartment
+ *  - synapse_compartments synapse_id, pre_compartment, post_compartment, pre_node, post_node
+ *                         (the skeleton vertex each side is attached to)
  * Rewriting a cell replaces its rows (one transaction). The post compartment is also written to
  * the store's compartment_tags table, which the type-matrix queries read.
  */
@@ -58,6 +59,8 @@ export const ANNOTATE_TABLES: Record<'skeleton_nodes' | 'cell_annotations' | 'sy
     { name: 'synapse_id', type: 'UBIGINT' },
     { name: 'pre_compartment', type: 'VARCHAR' },
     { name: 'post_compartment', type: 'VARCHAR' },
+    { name: 'pre_node', type: 'INTEGER' },
+    { name: 'post_node', type: 'INTEGER' },
   ],
 };
 export type AnnotateTable = keyof typeof ANNOTATE_TABLES;

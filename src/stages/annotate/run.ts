@@ -212,7 +212,7 @@ export async function annotateDataset(
   // tables
   const nodes: Record<string, unknown>[] = [];
   const cellRows: Record<string, unknown>[] = [];
-  const synComp = new Map<bigint, { pre?: string; post?: string }>();
+  const synComp = new Map<bigint, { pre?: string; post?: string; preNode?: number; postNode?: number }>();
   const counts: Record<string, number> = Object.fromEntries(COMPARTMENTS.map((c) => [c, 0]));
   const system = opts.cellTypeModel ? `${opts.cellTypeModel.classification_system ?? 'labels'}:predicted` : undefined;
   loaded.cells.forEach((c, ci) => {
@@ -248,16 +248,18 @@ export async function annotateDataset(
       const e = synComp.get(sid) ?? {};
       const node = a.org.attachIn[k];
       e.post = node >= 0 ? COMPARTMENTS[a.compartment[node]] : undefined;
+      e.postNode = node >= 0 ? node : undefined;
       synComp.set(sid, e);
     });
     loaded.synOutIds.get(c.id)!.forEach((sid, k) => {
       const e = synComp.get(sid) ?? {};
       const node = a.org.attachOut[k];
       e.pre = node >= 0 ? COMPARTMENTS[a.compartment[node]] : undefined;
+      e.preNode = node >= 0 ? node : undefined;
       synComp.set(sid, e);
     });
   });
-  const synRows = [...synComp].map(([synapse_id, e]) => ({ synapse_id, pre_compartment: e.pre, post_compartment: e.post }));
+  const synRows = [...synComp].map(([synapse_id, e]) => ({ synapse_id, pre_compartment: e.pre, post_compartment: e.post, pre_node: e.preNode, post_node: e.postNode }));
   let typesWritten = 0;
   if (opts.writeTables) {
     await opts.writeTables('skeleton_nodes', nodes);

@@ -1,6 +1,6 @@
 /**
  * Derived data of the proofread head, recomputed for touched cells only: after an edit, the new
- * roots' mesh (legacy Neuroglancer mesh: manifest `<root>:0` listing fragments on a 64^3 grid,
+ * roots' mesh (legacy Neuroglancer mesh: manifest `<root>:0` listing fragments on the mesh cell grid (32^3),
  * on the base's mesh cell grid, content-addressed, so fragments away from the edit are reused), skeleton (precomputed, radius;
  * derived from the parents' skeletons, with the supervoxel of each vertex in
  * skeletons/supervoxels/<root>), cells row and synapse partners are written under
@@ -93,13 +93,15 @@ async function deriveMesh(p: Proofread, members: number[], meshDir: string): Pro
     const max = c.map((v, a) => Math.min(b.offset[a] + (v + 1) * F + 1, b.offset[a] + b.shape[a])) as unknown as Vec3;
     todo.push({ name, file, ids, min, max });
   }
-  // the cells to compute are read as one box when it is small enough (chunks decoded once), else one by one
+  // the cells to compute are read as one box when it is small and mostly theirs (chunks decoded once), else one by one
   let whole: { data: ArrayLike<number | bigint>; min: Vec3; shape: Vec3 } | undefined;
   if (todo.length > 1) {
     const min = [0, 1, 2].map((a) => Math.min(...todo.map((t) => t.min[a]))) as unknown as Vec3;
     const max = [0, 1, 2].map((a) => Math.max(...todo.map((t) => t.max[a]))) as unknown as Vec3;
     const shape: Vec3 = [max[0] - min[0], max[1] - min[1], max[2] - min[2]];
-    if (shape[0] * shape[1] * shape[2] <= DERIVE_DEFAULTS.maxReadVoxels) whole = { data: await readBox(p, { min, max }), min, shape };
+    const cellVoxels = todo.reduce((t, c) => t + (c.max[0] - c.min[0]) * (c.max[1] - c.min[1]) * (c.max[2] - c.min[2]), 0);
+    const boxVoxels = shape[0] * shape[1] * shape[2];
+    if (boxVoxels <= DERIVE_DEFAULTS.maxReadVoxels && boxVoxels <= 4 * cellVoxels) whole = { data: await readBox(p, { min, max }), min, shape };
   }
   for (const t of todo) {
     const shape: Vec3 = [t.max[0] - t.min[0], t.max[1] - t.min[1], t.max[2] - t.min[2]];

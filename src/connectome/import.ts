@@ -4,6 +4,7 @@ import { createGunzip, gunzipSync } from 'node:zlib';
 import { listValue as duckList, type DuckDBValue } from '@duckdb/node-api';
 import type { Vec3 } from '../core/box.js';
 import { FormatError, UsageError } from '../core/errors.js';
+import { parseSwcId } from '../formats/swc.js';
 import { type ConnectomeStore, type TableName, TABLES, keyColumn, parseTableName, sqlIdent, sqlString } from './store.js';
 
 /** What one import did, per input file. */
@@ -73,15 +74,76 @@ export function caveHeaderFile(dataFile: string): string | undefined {
   return cand.find((c) => existsSync(c));
 }
 
-async function readText(file: string): Promise<string> {
-  let buf: Buffer;
+/** Largest text file (after gunzip) read whole: SWC, edge lists, meta.json (1 GiB; WIRING_MAX_TEXT_BYTES changes it). */
+export function maxTextBytes(): number {
+  const v = Number(process.env.WIRING_MAX_TEXT_BYTES);
+  return Number.isFinite(v) && v > 0 ? v : 1024 * 1024 * 1024;
+}
+
+/** Largest gunzip ratio accepted for a table streamed to DuckDB once it is past 64 MiB (real CSVs: < 20). */
+export const MAX_GZIP_RATIO = 200;
+
+/** A path given as an input file must be a readable file (not a folder): UsageError naming it. */
+async function checkInputFile(file: string): Promise<void> {
+  let st;
   try {
+    st = await fs.stat(file);
+  } catch (err) {
+    throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot read: ${(err as Error).message}`, file);
+  }
+  if (st.isDirectory()) throw new UsageError('is a folder; expected a file', file);
+}
+
+async function readText(file: string): Promise<string> {
+  await checkInputFile(file);
+  let buf: Buffer;
+  const MAX_TEXT_BYTES = maxTextBytes();
+  try {
+    const st = await fs.stat(file);
+    if (st.size > MAX_TEXT_BYTES) throw new FormatError(`file of ${st.size} bytes is larger than ${MAX_TEXT_BYTES} (WIRING_MAX_TEXT_BYTES)`, file);
     buf = await fs.readFile(file);
   } catch (err) {
+    if (err instanceof FormatError) throw err;
     throw new UsageError(`cannot read: ${(err as Error).message}`, file);
   }
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    try {
+      buf = gunzipSync(buf, { maxOutputLength: MAX_TEXT_BYTES });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+        throw new FormatError(`gzip data decompresses to more than ${MAX_TEXT_BYTES} bytes (WIRING_MAX_TEXT_BYTES); a gzip bomb or a file too large to read whole`, file);
+      }
+      throw new FormatError(`gzip data does not decompress (${(err as Error).message})`, file);
+    }
+  }
   return buf.toString('utf8').replace(/^\uFEFF/, '');
+}
+
+/**
+ * A gzipped table handed to DuckDB (which streams it) is first gunzipped once as a stream,
+ * counting bytes and holding none: one that inflates more than MAX_GZIP_RATIO times past
+ * 64 MiB is refused as a gzip bomb before any row is staged.
+ */
+async function checkGzipRatio(file: string): Promise<void> {
+  const { size } = await fs.stat(file);
+  const limit = Math.max(64 * 1024 * 1024, size * MAX_GZIP_RATIO);
+  const src = createReadStream(file);
+  const gz = src.pipe(createGunzip());
+  let total = 0;
+  try {
+    for await (const chunk of gz as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > limit) {
+        throw new FormatError(`gzip data inflates more than ${MAX_GZIP_RATIO} times (past ${limit} bytes from ${size}); refused as a gzip bomb`, file);
+      }
+    }
+  } catch (err) {
+    if (err instanceof FormatError) throw err;
+    throw new FormatError(`gzip data does not decompress (${(err as Error).message})`, file);
+  } finally {
+    src.destroy();
+    gz.destroy();
+  }
 }
 
 /** Whether a file starts with the gzip magic bytes. */
@@ -279,7 +341,8 @@ function expectation(c: Conv): string {
  * `_line`. `names` given: the file has no header row. The file may be gzipped.
  */
 export async function stageText(store: ConnectomeStore, file: string, names: string[] | undefined, delim = ','): Promise<string[]> {
-  if (!existsSync(file)) throw new UsageError('file not found', file);
+  await checkInputFile(file);
+  if (await isGzip(file)) await checkGzipRatio(file);
   // a data file that repeats its sidecar's names in its first line has a header row after all
   const header = names === undefined || sameNames(splitCsvLine(await firstLine(file), delim), names);
   let cols = names;
@@ -322,7 +385,12 @@ export async function stageParquet(store: ConnectomeStore, file: string): Promis
   } catch (err) {
     throw new FormatError(`cannot read as Parquet: ${(err as Error).message.split('\n')[0]}`, file, { cause: err });
   }
-  await store.run(`CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _line, ${cols.map((c) => `${sqlIdent(c)}::VARCHAR AS ${sqlIdent(c)}`).join(', ')} FROM ${reader}`);
+  try {
+    await store.run(`CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _line, ${cols.map((c) => `${sqlIdent(c)}::VARCHAR AS ${sqlIdent(c)}`).join(', ')} FROM ${reader}`);
+  } catch (err) {
+    // a valid footer over corrupt pages ("TProtocolException", "Invalid data"...)
+    throw new FormatError(`corrupt Parquet data: ${(err as Error).message.split('\n')[0]}`, file, { cause: err });
+  }
   return cols;
 }
 
@@ -501,7 +569,7 @@ async function dropTemps(store: ConnectomeStore): Promise<void> {
  */
 export async function importCave(store: ConnectomeStore, files: string[], opts: CaveImportOptions = {}): Promise<ImportReport[]> {
   if (files.length === 0) throw new UsageError('no input files');
-  for (const f of files) if (!existsSync(f)) throw new UsageError('file not found', f);
+  for (const f of files) await checkInputFile(f);
   // header files given beside their data files are headers, not tables
   const headers = new Set(files.map((f) => caveHeaderFile(f)).filter((h): h is string => h !== undefined).map((h) => path.resolve(h)));
   const inputs = files.filter((f) => !headers.has(path.resolve(f)));
@@ -607,6 +675,9 @@ interface EdgeRow {
 
 const PRE_NAMES = ['source', 'pre', 'from', 'presynaptic', 'pre_name', 'neuron1'];
 const POST_NAMES = ['target', 'post', 'to', 'postsynaptic', 'post_name', 'neuron2'];
+/** Most synapse rows one edge-list file may expand to in count mode (one row per counted synapse). */
+export const MAX_COUNT_SYNAPSES = 5_000_000;
+
 const WEIGHT_NAMES = ['weight', 'synapses', 'count', 'nbr', 'n', 'size'];
 const TYPE_NAMES = ['type', 'synapse_type', 'kind'];
 
@@ -696,16 +767,28 @@ async function ensureNamedCells(store: ConnectomeStore, names: Iterable<string>,
 export async function importEdges(store: ConnectomeStore, files: string[], opts: EdgeImportOptions = {}): Promise<ImportReport[]> {
   if (files.length === 0) throw new UsageError('no input files');
   const mode = opts.weight ?? 'count';
+  for (const f of files) await checkInputFile(f);
   const parsed = await Promise.all(files.map(async (f) => ({ file: f, rows: await parseEdgeList(f) })));
   const out: ImportReport[] = [];
   await store.transaction(async () => {
     for (const { file, rows } of parsed) {
+      let rowsWanted = 0;
       const names = new Set<string>();
       for (const r of rows) {
         names.add(r.pre);
         names.add(r.post);
         if (mode === 'count' && !Number.isInteger(r.weight)) {
           throw new FormatError(`line ${r.line}: weight ${r.weight} is not a whole number of synapses (use --weight size)`, file);
+        }
+        if (mode === 'count') {
+          // count mode stores one synapse row per count: bound the rows before making any
+          rowsWanted += r.weight;
+          if (rowsWanted > MAX_COUNT_SYNAPSES) {
+            throw new FormatError(
+              `line ${r.line}: weight ${r.weight} brings the file to more than ${MAX_COUNT_SYNAPSES} synapse rows (count mode makes one row per synapse); use --weight size for one row per edge`,
+              file,
+            );
+          }
         }
       }
       const cells = await ensureNamedCells(store, names, file);
@@ -752,35 +835,39 @@ export interface SwcImportOptions {
 }
 
 interface SwcNode {
-  id: number;
+  /** Exact unsigned 64-bit node id. */
+  id: bigint;
   label: number;
   pos: [number, number, number];
   radius: number;
-  parent: number;
+  /** Parent node id, -1n for a root. */
+  parent: bigint;
 }
 
-/** Parse an SWC file (id label x y z radius parent per line; # comments). */
+/** Parse an SWC file (id label x y z radius parent per line; # comments). Node ids are exact bigints. */
 export async function parseSwc(file: string): Promise<SwcNode[]> {
   const text = await readText(file);
   const nodes: SwcNode[] = [];
-  const ids = new Set<number>();
+  const ids = new Set<bigint>();
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const t = lines[i].trim();
     if (t === '' || t.startsWith('#')) continue;
     const f = t.split(/\s+/);
     if (f.length < 7) throw new FormatError(`line ${i + 1}: ${f.length} fields, expected 7 (id label x y z radius parent)`, file);
-    const v = f.slice(0, 7).map(Number);
     const names = ['id', 'label', 'x', 'y', 'z', 'radius', 'parent'];
-    v.forEach((x, j) => {
-      if (!Number.isFinite(x)) throw new FormatError(`line ${i + 1}, column ${names[j]}: ${JSON.stringify(f[j])} is not a number`, file);
-    });
-    if (ids.has(v[0])) throw new FormatError(`line ${i + 1}: duplicate node id ${v[0]}`, file);
-    ids.add(v[0]);
-    nodes.push({ id: v[0], label: v[1], pos: [v[2], v[3], v[4]], radius: v[5], parent: v[6] });
+    const v = f.slice(0, 7).map(Number);
+    for (let j = 1; j < 6; j++) {
+      if (!Number.isFinite(v[j])) throw new FormatError(`line ${i + 1}, column ${names[j]}: ${JSON.stringify(f[j])} is not a number`, file);
+    }
+    const id = parseSwcId(f[0], 'node id', i + 1, file);
+    const parent = parseSwcId(f[6], 'parent', i + 1, file);
+    if (ids.has(id)) throw new FormatError(`line ${i + 1}: duplicate node id ${id}`, file);
+    ids.add(id);
+    nodes.push({ id, label: v[1], pos: [v[2], v[3], v[4]], radius: v[5], parent });
   }
   for (const n of nodes) {
-    if (n.parent !== -1 && !ids.has(n.parent)) throw new FormatError(`node ${n.id}: parent ${n.parent} is not a node of this skeleton`, file);
+    if (n.parent !== -1n && !ids.has(n.parent)) throw new FormatError(`node ${n.id}: parent ${n.parent} is not a node of this skeleton`, file);
   }
   return nodes;
 }
@@ -825,7 +912,7 @@ export async function importSwc(store: ConnectomeStore, files: string[], opts: S
   const cellRows: { id: bigint; pos: Vec3 | undefined; file: string }[] = [];
   for (const s of swcs) {
     const nodes = await parseSwc(s);
-    const soma = nodes.find((n) => n.label === 1) ?? nodes.find((n) => n.parent === -1);
+    const soma = nodes.find((n) => n.label === 1) ?? nodes.find((n) => n.parent === -1n);
     cellRows.push({ id: idOf(s), pos: soma ? [soma.pos[0] * res[0], soma.pos[1] * res[1], soma.pos[2] * res[2]] : undefined, file: s });
   }
   const synParsed: { file: string; body: bigint; rows: { line: number; kind: 'pre' | 'post'; p: Vec3 }[] }[] = [];
@@ -936,6 +1023,7 @@ export async function importTables(store: ConnectomeStore, files: string[]): Pro
   const out: ImportReport[] = [];
   await store.transaction(async () => {
     for (const f of files) {
+      await checkInputFile(f);
       const t = path.basename(f).replace(/\.(parquet|csv(\.gz)?)$/i, '');
       const table = parseTableName(t);
       out.push({ file: f, table, inserted: await store.importTable(table, f) });

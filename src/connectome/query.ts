@@ -530,11 +530,11 @@ export async function cells(store: ConnectomeStore, o: { version?: number; ids?:
 export async function resolveCells(store: ConnectomeStore, refs: string[], version?: number): Promise<bigint[]> {
   const out: bigint[] = [];
   const names = refs.filter((r) => !/^\d+$/.test(r.trim()));
-  const byName = new Map<string, bigint>();
+  const byName = new Map<string, bigint[]>();
   if (names.length) {
     const t = await store.tableRef('cells', version);
-    const rows = await store.all(`SELECT name, pt_root_id FROM ${t} WHERE name IN (SELECT unnest($1::VARCHAR[]))`, [listValue(names.map((n) => n.trim()))]);
-    for (const r of rows) byName.set(String(r.name), r.pt_root_id as bigint);
+    const rows = await store.all(`SELECT name, pt_root_id FROM ${t} WHERE name IN (SELECT unnest($1::VARCHAR[])) ORDER BY pt_root_id`, [listValue(names.map((n) => n.trim()))]);
+    for (const r of rows) byName.set(String(r.name), [...(byName.get(String(r.name)) ?? []), r.pt_root_id as bigint]);
   }
   for (const r of refs) {
     const s = r.trim();
@@ -543,9 +543,13 @@ export async function resolveCells(store: ConnectomeStore, refs: string[], versi
       if (id >= 1n << 64n) throw new UsageError(`cell id ${s} is larger than 2^64-1`);
       out.push(id);
     } else {
-      const id = byName.get(s);
-      if (id === undefined) throw new UsageError(`no cell named ${JSON.stringify(s)}`);
-      out.push(id);
+      const ids = byName.get(s);
+      if (ids === undefined) throw new UsageError(`no cell named ${JSON.stringify(s)}`);
+      if (ids.length > 1) {
+        const shown = ids.slice(0, 10).join(', ') + (ids.length > 10 ? `, ... (${ids.length} in all)` : '');
+        throw new UsageError(`${ids.length} cells are named ${JSON.stringify(s)}: ${shown}; give one by id`);
+      }
+      out.push(ids[0]);
     }
   }
   return out;

@@ -14,6 +14,7 @@ export interface CommandEntry {
 // One entry per command; keep alphabetical.
 export const commands: Record<string, CommandEntry> = {
   agglomerate: { summary: 'merge supervoxels into segments (mean/quantile/learned/mutex), keeping the merge tree', load: () => import('./agglomerate.js') },
+  align: { summary: 'align serial sections (affine + elastic spring mesh), render blockwise, quality report; --apply transforms to labels', load: () => import('./align.js') },
   analyse: { summary: 'connectome analyses: pair histogram, motifs vs null, connection probability vs distance, sizes', load: () => import('./analyse.js') },
   cells: { summary: 'the cells table of a segmentation (volume, anchor point)', load: () => import('./cells.js') },
   classes: { summary: 'semantic training labels from instance ground truth', load: () => import('./classes.js') },
@@ -24,7 +25,7 @@ export const commands: Record<string, CommandEntry> = {
   edit: { summary: 'proofread: merge, split (minimum cut), undo, redo, materialize a version', load: () => import('./edit.js') },
   edits: { summary: 'the proofreading edit log, filtered by cell, user, time', load: () => import('./edits.js') },
   evaluate: { summary: 'score a segmentation against ground truth (VOI split/merge, adapted Rand)', load: () => import('./evaluate.js') },
-  export: { summary: 'export a precomputed layer to .npy, file.h5#name, .zarr or PNG slices', load: () => import('./export.js') },
+  export: { summary: 'export a precomputed layer to .npy, file.h5#name, .zarr (v3 or --zarr-format 2), multi-page .tif or PNG slices', load: () => import('./export.js') },
   function: { summary: 'functional and other CAVE annotation tables kept whole; structure–function analyses (like-to-like with a distance-matched null)', load: () => import('./function.js') },
   import: { summary: 'import a volume (PNG/TIFF, HDF5, Zarr/OME-Zarr, NPY, precomputed) as a precomputed layer', load: () => import('./import.js') },
   info: { summary: 'describe a layer or volume: type, data type, size, voxel size, scales, chunks, encoding', load: () => import('./info.js') },

@@ -5,8 +5,6 @@ import {
   MATRIX_MEASURES,
   type SynapseQuery,
   cells,
-  cellInputs,
-  cellOutputs,
   connections,
   connectionsTable,
   matrixTable,
@@ -65,7 +63,7 @@ export async function runQuery(store: ConnectomeStore, what: string, args: strin
     case 'outputs': {
       if (args.length !== 1) throw new UsageError(`query ${what} takes one cell (id or name)`);
       const [id] = await resolveCells(store, args, f.version);
-      const rows = what === 'inputs' ? await cellInputs(store, id, f) : await cellOutputs(store, id, f);
+      const rows = await synapseQuery(store, what === 'inputs' ? { ...f, post_ids: [id], limit } : { ...f, pre_ids: [id], limit });
       return { table: synapsesTable(rows), json: rows };
     }
     case 'connections': {

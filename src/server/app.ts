@@ -12,7 +12,7 @@ import { SynapseAnnotations } from './annotations.js';
 import { corsOrigin, hostAllowed, hostName, jsonListStream, type AccessOptions } from './http.js';
 import { API_PAGE, fastifyPath, routes, type components, type RouteName, type Wire } from './schema.js';
 import { resolveUnder, sendFile } from './static.js';
-import { registerProofreadRoutes, type ProofreadRouteOptions } from './proofread.js';
+import { registerProofreadRoutes, withProofreadPaths, type ProofreadRouteOptions } from './proofread.js';
 
 export interface ServerOptions extends AccessOptions {
   /** The dataset folder: precomputed layers, connectome.duckdb, tables. */
@@ -222,7 +222,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   get('layers', async (_req, reply) => sendJson(reply, { layers: await listLayers(dataset) }));
 
-  get('openapi', async (_req, reply) => sendJson(reply, openapiDocument()));
+  get('openapi', async (_req, reply) => sendJson(reply, opts.proofread ? withProofreadPaths(openapiDocument()) : openapiDocument()));
 
   get('cells', async (req, reply) => {
     const q = req.query as Record<string, string>;

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { tempDir } from '../../../test/data.js';
-import { buildServer } from '../../server/app.js';
+import { buildServer, registeredRoutes } from '../../server/app.js';
+import { fastifyPath } from '../../server/schema.js';
 import { initProofread } from '../../stages/proofread/io.js';
 import { ProofreadService } from '../../stages/proofread/service.js';
 import { blockSvIn, writeBlocksDataset } from '../../stages/proofread/testing.js';
@@ -96,5 +97,12 @@ describe('proofreading over HTTP', () => {
     for (let i = 0; i < a0.length; i += 97) expect(al[i] === BigInt(final)).toBe(onPath.has(a0[i].toString()));
     const bad = await servers[2].inject({ url: `/api/proofread/versions/latest/segmentation/${key}/0-64_0-16_0-16` });
     expect(bad.statusCode).toBe(400);
+  });
+
+  it('documents its routes in the server\'s OpenAPI document', async () => {
+    const doc = (await servers[2].inject({ url: '/openapi.json' })).json();
+    const documented = new Set(Object.keys(doc.paths).map(fastifyPath));
+    for (const r of registeredRoutes(servers[2]).filter((x) => x.url.startsWith('/api/proofread') && x.method !== 'HEAD')) expect(documented.has(r.url), r.url).toBe(true);
+    expect(doc.paths['/api/proofread/edit/{kind}'].post.responses[401]).toBeDefined();
   });
 });

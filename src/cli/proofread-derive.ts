@@ -24,6 +24,8 @@ import { readSkeleton, writeSkeleton, writeSkeletonInfo } from '../formats/mesh/
 import { marchingCubesLabels } from '../stages/morphology/mesh.js';
 import { skeletonizeLabels } from '../stages/morphology/skeleton.js';
 import type { Proofread } from '../stages/proofread/io.js';
+import type { ProofreadService } from '../stages/proofread/service.js';
+import type { ProofreadBackend } from '../server/proofread.js';
 import { PROOFREAD_DEFAULTS } from '../stages/proofread/base.js';
 import type { GraphState } from '../stages/proofread/state.js';
 import { cellRows, synapsePartners } from '../stages/proofread/versions.js';
@@ -323,4 +325,27 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
   await reader.close();
   await writeJsonAtomic(marker, { op: head });
   return { from: done, to: head, roots: list.sort((a, b) => (a < b ? -1 : 1)).map(String), details };
+}
+
+/**
+ * The server's proofreading backend with the recompute wired in: each edit answers after the
+ * touched cells' derived data is written (recomputes run one at a time).
+ */
+export function derivingBackend(svc: ProofreadService): ProofreadBackend {
+  let chain: Promise<unknown> = Promise.resolve();
+  const edit = async (kind: string, body: unknown, user: string) => {
+    const rec = await svc.edit(kind, body, user);
+    const run = () => syncDerived(svc.p);
+    const d = chain.then(run, run);
+    chain = d.catch(() => undefined);
+    const done = await d;
+    return { ...rec, derived: done.roots };
+  };
+  return {
+    info: (at) => svc.info(at),
+    chunk: (at, key, name) => svc.chunk(at, key, name),
+    lineage: (id, steps) => svc.lineage(id, steps),
+    edits: (filter) => svc.edits(filter),
+    edit,
+  };
 }

@@ -10,6 +10,7 @@ import { emit } from '../output.js';
 import * as path from 'node:path';
 import { PROOFREAD_DIR } from '../../stages/proofread/io.js';
 import { ProofreadService } from '../../stages/proofread/service.js';
+import { derivingBackend } from '../proofread-derive.js';
 
 /** Where the built browser app lives (dist/web, built on install), if it was built. */
 export function builtAppDir(): string | undefined {
@@ -24,7 +25,7 @@ export async function startServer(dataset: string, opts: { port: number; host?: 
   const allowedHosts = opts.allowedHosts === 'all' ? 'all' : [...(opts.allowedHosts ?? []), ...named];
   // a dataset with proofread/ serves its versions; edits only with a token
   const proofread = existsSync(path.join(dataset, PROOFREAD_DIR, 'base.json')) ? await ProofreadService.open(dataset) : undefined;
-  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir(), allowedHosts, cors: opts.cors, proofread: proofread && { backend: proofread, token: opts.token } });
+  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir(), allowedHosts, cors: opts.cors, proofread: proofread && { backend: derivingBackend(proofread), token: opts.token } });
   if (proofread) app.addHook('onClose', async () => proofread.close());
   const url = await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   return { app, url };

@@ -116,21 +116,35 @@ function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Arra
  * hash of the root's supervoxels that can reach it. A fragment file that exists is reused: a
  * merge recomputes only the cells where both roots are, a split only the cells it cuts through.
  */
-async function deriveMesh(p: Proofread, reader: ChunkReader, members: number[], meshDir: string): Promise<{ fragments: string[]; computed: number }> {
+async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string): Promise<{ fragments: string[]; computed: number }> {
   const b = p.base, F = PROOFREAD_DEFAULTS.meshCell;
   const nc = [0, 1, 2].map((a) => Math.ceil(b.shape[a] / F));
   // the cells each supervoxel has voxels in (from the base): a merge recomputes only cells both roots share
-  const byCell = new Map<number, bigint[]>();
+  const byCell = new Map<number, number[]>();
   for (const l of members) for (let k = b.cellStart[l]; k < b.cellStart[l + 1]; k++) {
     const list = byCell.get(b.cells[k]);
-    if (list) list.push(b.ids[l]);
-    else byCell.set(b.cells[k], [b.ids[l]]);
+    if (list) list.push(l);
+    else byCell.set(b.cells[k], [l]);
   }
-  const cells = new Map<string, bigint[]>();
-  for (const [c, ids] of byCell) cells.set(`${c % nc[0]}_${Math.floor(c / nc[0]) % nc[1]}_${Math.floor(c / (nc[0] * nc[1]))}`, ids);
+  // in each cell, the root's supervoxels there in groups that touch (contact edges): groups that do
+  // not touch never share a face, so their fragments are meshed apart and a merge of two roots
+  // recomputes only the cells where they touch
+  const cells: Array<[string, bigint[]]> = [];
+  for (const [c, ls] of byCell) {
+    const k = `${c % nc[0]}_${Math.floor(c / nc[0]) % nc[1]}_${Math.floor(c / (nc[0] * nc[1]))}`;
+    const here = new Set(ls);
+    const seen = new Set<number>();
+    for (const l0 of ls.sort((x, y) => x - y)) {
+      if (seen.has(l0)) continue;
+      const group = [l0];
+      seen.add(l0);
+      for (let i = 0; i < group.length; i++) for (const y of state.contactNeighbours(group[i])) if (here.has(y) && !seen.has(y)) { seen.add(y); group.push(y); }
+      cells.push([k, group.map((l) => b.ids[l])]);
+    }
+  }
   const fragments: string[] = [];
   const todo: Array<{ name: string; file: string; ids: bigint[]; min: Vec3; max: Vec3 }> = [];
-  for (const [k, ids] of [...cells].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
+  for (const [k, ids] of cells.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) {
     ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     const name = `f${k}_${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 16)}`;
     const file = path.join(meshDir, name);
@@ -274,7 +288,7 @@ async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, 
   const meshDir = path.join(dir, 'meshes');
   const skelDir = path.join(dir, 'skeletons');
   let t = performance.now();
-  const mesh = await deriveMesh(p, reader, members, meshDir);
+  const mesh = await deriveMesh(p, reader, state, members, meshDir);
   await writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
   const meshMs = performance.now() - t;
   t = performance.now();

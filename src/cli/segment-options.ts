@@ -11,7 +11,7 @@ import { UsageError } from '../core/errors.js';
 import type { SeedMethod } from '../kernels/watershed/index.js';
 import { Forest } from '../ml/forest.js';
 import { carriedThreshold } from '../stages/segment/io.js';
-import { type AgglomerationMethod, type AgglomerationParams, DEFAULT_SUPERVOXELS, type SupervoxelParams } from '../stages/segment/pipeline.js';
+import { type AgglomerationMethod, type AgglomerationParams, DEFAULT_SUPERVOXELS, DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_ANISOTROPIC, type SupervoxelParams } from '../stages/segment/pipeline.js';
 import { anisotropic, type BlockwiseSupervoxelsOptions, type MapReading, SEGMENT_DEFAULTS } from '../stages/segment/run.js';
 import { schedulerOptions } from './scheduler-options.js';
 
@@ -35,7 +35,7 @@ export const DEFAULT_MARGIN_TEXT = `${SEGMENT_DEFAULTS.margin.join(',')}; ${SEGM
 export function addSupervoxelOptions(cmd: Command): Command {
   return cmd
     .option('--seeds <method>', 'seeds: distance (maxima of the distance transform of boundary < threshold), minima, threshold', DEFAULT_SUPERVOXELS.seeds)
-    .option('--seed-threshold <t>', 'interior = boundary < t (distance seeds default 0.5, threshold seeds 0.1)')
+    .option('--seed-threshold <t>', `interior = boundary < t (distance seeds default ${DEFAULT_SUPERVOXELS.threshold}, threshold seeds 0.1)`)
     .option('--min-seed-size <n>', 'threshold seeds: drop seed components smaller than n voxels')
     .option('--seed-sigma <s>', 'Gaussian smoothing (voxels) of the distance map (distance seeds, default 2) or of the boundary map (minima seeds, default 0)')
     .option('--min-size <n>', 'merge supervoxels smaller than n voxels into their neighbours', String(DEFAULT_SUPERVOXELS.minSize))
@@ -105,9 +105,14 @@ export function parseMargin(v: unknown): Vec3 | undefined {
   return m;
 }
 
+/** "mean 0.7, quantile 0.8, learned 0.5, mutex bias 0.8" from a table of default cuts. */
+function thresholdText(d: Readonly<Record<AgglomerationMethod, number>>): string {
+  return `mean ${d.mean}, quantile ${d.quantile}, learned ${d.learned}, mutex bias ${d.mutex}`;
+}
+
 export function addAgglomerationOptions(cmd: Command): Command {
   return cmd
-    .option('--threshold <t>', 'merge while the score is <= t (default: the boundary layer\'s info "wiring": {"segment_threshold"} if any, else mean 0.7, quantile 0.8, learned 0.5, mutex bias 0.8; on anisotropic stacks, z > 2 x/y: mean 0.55, quantile 0.6, mutex 0.6); "auto" (mean): calibrated from the contact scores')
+    .option('--threshold <t>', `merge while the score is <= t (default: the boundary layer's info "wiring": {"segment_threshold"} if any, else ${thresholdText(DEFAULT_THRESHOLD)}; on anisotropic stacks, z > 2 x/y: ${thresholdText(DEFAULT_THRESHOLD_ANISOTROPIC)}); "auto" (mean): calibrated from the contact scores`)
     .option('--model <file>', 'learned agglomeration with a model from `wiring train-agglomeration`')
     .option('--method <m>', 'mean (default), quantile, mutex or learned (implied by --model)')
     .option('--quantile <q>', 'quantile method: which quantile of the contact boundary values (default 0.5)');

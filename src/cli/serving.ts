@@ -8,6 +8,7 @@ import type { AccessOptions } from '../server/http.js';
 import { buildServer } from '../server/app.js';
 import { PROOFREAD_DIR } from '../stages/proofread/io.js';
 import { ProofreadService } from '../stages/proofread/service.js';
+import { interactiveOptions } from './interactive.js';
 
 /** Where the built browser app lives (dist/web, built on install), if it was built. */
 export function builtAppDir(): string | undefined {
@@ -22,8 +23,11 @@ export async function startServer(dataset: string, opts: { port: number; host?: 
   const allowedHosts = opts.allowedHosts === 'all' ? 'all' : [...(opts.allowedHosts ?? []), ...named];
   // a dataset with proofread/ serves its versions; edits only with a token
   const proofread = existsSync(path.join(dataset, PROOFREAD_DIR, 'base.json')) ? await ProofreadService.open(dataset) : undefined;
-  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir(), allowedHosts, cors: opts.cors, proofread: proofread && { backend: proofread, token: opts.token } });
+  // a dataset with a raw layer gets the train-in-the-browser routes (writes only with the token)
+  const interactive = await interactiveOptions(dataset, { token: opts.token });
+  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir(), allowedHosts, cors: opts.cors, proofread: proofread && { backend: proofread, token: opts.token }, interactive: interactive?.options });
   if (proofread) app.addHook('onClose', async () => proofread.close());
+  if (interactive) app.addHook('onClose', async () => interactive.close());
   const url = await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   return { app, url };
 }

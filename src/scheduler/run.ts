@@ -196,6 +196,9 @@ export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<Ru
   }
 }
 
+/** Most blocks one task may have (its block list is held in memory). */
+export const MAX_TASK_BLOCKS = 4_000_000;
+
 async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunReport> {
   const t0 = Date.now();
   if (!opts || typeof opts.stateDir !== 'string' || opts.stateDir === '') throw new UsageError('runTasks needs a stateDir for its resume records');
@@ -218,6 +221,14 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
     const bytesPerBlock = await inspectTask(t, producedHere);
     for (const o of Object.values(t.outputs ?? {})) if ((o.scale ?? 0) === 0) producedHere.add(o.layer);
     const grid = blockGrid(t.bounds, t.blockShape);
+    // The block list is held in memory (about 330 bytes a block): refuse a grid that would not fit
+    // instead of allocating until killed (a header declaring 2^50 voxels).
+    if (grid.count > MAX_TASK_BLOCKS) {
+      throw new UsageError(
+        `bounds (${boxToString(t.bounds)}) cut into blocks of [${t.blockShape}] make ${grid.count} blocks, more than ${MAX_TASK_BLOCKS}; run a sub-box (--bounds) or larger blocks`,
+        `task ${JSON.stringify(t.name)}`,
+      );
+    }
     const blocks = boxIsEmpty(t.bounds) ? [] : listBlocks(grid);
     const { done, restarted, nonce } = await openTaskState(opts.stateDir, t.name, fingerprint, definition);
     const pending = blocks.filter((b) => !done.has(blockFileName(b.index)));

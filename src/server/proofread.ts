@@ -42,12 +42,7 @@ export const PROOFREAD_OPENAPI_PATHS: Record<string, unknown> = {
   '/api/proofread/edit/{kind}': { post: { summary: 'merge {a, b, roots?} | split {sources, sinks, root?} | undo {op} | redo {op}; a supervoxel is an id string or [x, y, z] nm; needs Authorization: Bearer <token>', parameters: [{ name: 'kind', in: 'path', required: true, schema: { type: 'string', enum: ['merge', 'split', 'undo', 'redo'] } }], requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { 200: json('the operation appended'), 400: error, 401: error, 403: error } } },
 };
 
-/** The server's OpenAPI document with the proofreading paths. */
-export function withProofreadPaths<T extends { paths: Record<string, unknown> }>(doc: T): T {
-  return { ...doc, paths: { ...doc.paths, ...PROOFREAD_OPENAPI_PATHS } };
-}
-
-class AuthError extends Error {
+export class AuthError extends Error {
   constructor(readonly statusCode: number, message: string) {
     super(message);
   }
@@ -57,12 +52,18 @@ function send(reply: FastifyReply, value: unknown): FastifyReply {
   return reply.header('Content-Type', 'application/json; charset=utf-8').send(toJson(value));
 }
 
-function checkToken(req: FastifyRequest, token: string | undefined): void {
+/** Refuse a write without the server's token (403 read-only server, 401 wrong or missing token). */
+export function checkToken(req: FastifyRequest, token: string | undefined): void {
   if (!token) throw new AuthError(403, 'this server is read-only: start it with wiring serve --token <t> (or WIRING_EDIT_TOKEN) to accept edits');
   const h = String(req.headers.authorization ?? '');
   const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
   const want = Buffer.from(token);
   if (given.length !== want.length || !timingSafeEqual(given, want)) throw new AuthError(401, 'edits need the header Authorization: Bearer <token>');
+}
+
+/** Who asks (the X-Wiring-User header or a body's user field), for the logs of edits and strokes. */
+export function requestUser(req: FastifyRequest): string {
+  return String((req.headers['x-wiring-user'] as string | undefined) ?? (req.body as { user?: string } | undefined)?.user ?? 'unknown');
 }
 
 export function registerProofreadRoutes(app: FastifyInstance, o: ProofreadRouteOptions): void {
@@ -82,7 +83,6 @@ export function registerProofreadRoutes(app: FastifyInstance, o: ProofreadRouteO
   app.get('/api/proofread/edits', async (req, reply) => send(reply, { operations: await backend.edits(req.query as Record<string, string>) }));
   app.post('/api/proofread/edit/:kind', async (req, reply) => {
     checkToken(req, o.token);
-    const user = String((req.headers['x-wiring-user'] as string | undefined) ?? (req.body as { user?: string } | undefined)?.user ?? 'unknown');
-    return send(reply, await backend.edit((req.params as { kind: string }).kind, req.body, user));
+    return send(reply, await backend.edit((req.params as { kind: string }).kind, req.body, requestUser(req)));
   });
 }

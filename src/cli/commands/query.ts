@@ -17,6 +17,7 @@ import {
   type MatrixMeasure,
 } from '../../connectome/query.js';
 import type { ConnectomeStore } from '../../connectome/store.js';
+import { organelleRows } from '../../connectome/annotate-tables.js';
 import { withStore } from './connectome.js';
 
 const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== ''));
@@ -47,7 +48,7 @@ export function filterFrom(opts: Record<string, string | boolean | undefined>): 
   };
 }
 
-const WHAT = ['synapses', 'inputs', 'outputs', 'connections', 'matrix', 'cells'] as const;
+const WHAT = ['synapses', 'inputs', 'outputs', 'connections', 'matrix', 'cells', 'organelles'] as const;
 
 export async function runQuery(store: ConnectomeStore, what: string, args: string[], opts: Record<string, string | boolean | undefined>): Promise<{ table: Table; json: unknown }> {
   const f = filterFrom(opts);
@@ -100,6 +101,12 @@ export async function runQuery(store: ConnectomeStore, what: string, args: strin
         json: sliced,
       };
     }
+    case 'organelles': {
+      // per-cell organelle and synapse densities written by `wiring annotate`
+      const rows = await organelleRows(store, args.length ? await resolveCells(store, args, f.version) : []);
+      const sliced = limit !== undefined ? rows.slice(0, limit) : rows;
+      return { table: { columns: sliced.length ? Object.keys(sliced[0]) : ['pt_root_id'], rows: sliced.map((r) => Object.values(r)) }, json: sliced };
+    }
     default:
       throw new UsageError(`query ${JSON.stringify(what)}: expected one of ${WHAT.join(', ')}`);
   }
@@ -111,7 +118,7 @@ export function register(program: Command): Command {
     .description('query a connectome database: synapses (synapse_query), inputs/outputs of a cell, connections, type matrices, cells')
     .argument('<db>', 'database file')
     .argument('<what>', WHAT.join(' | '))
-    .argument('[args...]', 'inputs/outputs: a cell id or name; cells: ids or names')
+    .argument('[args...]', 'inputs/outputs: a cell id or name; cells, organelles: ids or names')
     .option('--pre <ids>', 'presynaptic cells (ids or names, comma-separated)')
     .option('--post <ids>', 'postsynaptic cells (with --pre: both must hold)')
     .option('--measure <m>', 'matrix: count | binary | size | probability (connected pairs / cell pairs) | per_pre_cell (synapses per presynaptic cell) | output_fraction (rows sum to 1) | input_fraction (columns sum to 1)', 'count')

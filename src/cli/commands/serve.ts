@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { UsageError } from '../../core/errors.js';
 import type { AccessOptions } from '../../server/http.js';
 import { buildServer } from '../../server/app.js';
+import { interactiveOptions } from '../interactive.js';
 import { emit } from '../output.js';
 import * as path from 'node:path';
 import { PROOFREAD_DIR } from '../../stages/proofread/io.js';
@@ -25,8 +26,11 @@ export async function startServer(dataset: string, opts: { port: number; host?: 
   const allowedHosts = opts.allowedHosts === 'all' ? 'all' : [...(opts.allowedHosts ?? []), ...named];
   // a dataset with proofread/ serves its versions; edits only with a token
   const proofread = existsSync(path.join(dataset, PROOFREAD_DIR, 'base.json')) ? await ProofreadService.open(dataset) : undefined;
-  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir(), allowedHosts, cors: opts.cors, proofread: proofread && { backend: derivingBackend(proofread), token: opts.token } });
+  // a dataset with a raw layer gets the train-in-the-browser routes (writes only with the token)
+  const interactive = await interactiveOptions(dataset, { token: opts.token });
+  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir(), allowedHosts, cors: opts.cors, proofread: proofread && { backend: derivingBackend(proofread), token: opts.token }, interactive: interactive?.options });
   if (proofread) app.addHook('onClose', async () => proofread.close());
+  if (interactive) app.addHook('onClose', async () => interactive.close());
   const url = await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   return { app, url };
 }

@@ -42,11 +42,6 @@ export const PROOFREAD_OPENAPI_PATHS: Record<string, unknown> = {
   '/api/proofread/edit/{kind}': { post: { summary: 'merge {a, b, roots?} | split {sources, sinks, root?} | undo {op} | redo {op}; a supervoxel is an id string or [x, y, z] nm; needs Authorization: Bearer <token>', parameters: [{ name: 'kind', in: 'path', required: true, schema: { type: 'string', enum: ['merge', 'split', 'undo', 'redo'] } }], requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { 200: json('the operation appended'), 400: error, 401: error, 403: error } } },
 };
 
-/** The server's OpenAPI document with the proofreading paths. */
-export function withProofreadPaths<T extends { paths: Record<string, unknown> }>(doc: T): T {
-  return { ...doc, paths: { ...doc.paths, ...PROOFREAD_OPENAPI_PATHS } };
-}
-
 export class AuthError extends Error {
   constructor(readonly statusCode: number, message: string) {
     super(message);

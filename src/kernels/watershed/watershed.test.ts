@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Vec3 } from '../core/box.js';
-import { SHARED_REFS, tempDir } from '../../test/data.js';
-import { gaussianFilter } from './filters.js';
-import { _useReferenceScanFlood, affinityWatershed, distanceSeeds, mergeSmallSegments, regionalMinima, seededWatershed, thresholdSeeds, watershed } from './watershed.js';
+import type { Vec3 } from '../../core/box.js';
+import { SHARED_REFS, tempDir } from '../../../test/data.js';
+import { gaussianFilter } from '../filters.js';
+import { _useReferenceScanFlood, affinityWatershed, distanceSeeds, mergeSmallSegments, regionalMinima, seededWatershed, thresholdSeeds, watershed } from './index.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

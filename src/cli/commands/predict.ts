@@ -119,10 +119,11 @@ export function register(program: Command): Command {
       }
       // probe the model on a small tile to learn M (and check N)
       const { info } = await openOnnx(onnxPath);
+      // large enough for a valid-convolution model's shrink (a U-Net without padding loses ~40 voxels per side)
       const probeShape = [
-        info.fixedTile[0] ?? Math.min(raw.shape[0], 2 * o.halo![0] + 8),
-        info.fixedTile[1] ?? Math.min(raw.shape[1], 2 * o.halo![1] + 8),
-        info.dims === 2 ? 1 : (info.fixedTile[2] ?? Math.min(raw.shape[2], 2 * o.halo![2] + 8)),
+        info.fixedTile[0] ?? Math.min(raw.shape[0], Math.max(2 * o.halo![0] + 8, 128)),
+        info.fixedTile[1] ?? Math.min(raw.shape[1], Math.max(2 * o.halo![1] + 8, 128)),
+        info.dims === 2 ? 1 : (info.fixedTile[2] ?? Math.min(raw.shape[2], Math.max(2 * o.halo![2] + 8, 48))),
       ] as const;
       const probe = Volume.zeros('float32', probeShape, { channels: raw.channels });
       outChannels = (await onnxPredictVolume(onnxPath, probe, { ...o, tile: probeShape as unknown as [number, number, number], overlap: [0, 0, 0], halo: [0, 0, 0] })).channels;

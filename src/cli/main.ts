@@ -1,7 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { WiringError } from '../core/errors.js';
+import { UsageError, WiringError } from '../core/errors.js';
 import { toJson } from '../core/ids.js';
 import { commands } from './commands/index.js';
+import { EXIT } from './exit.js';
 
 /** The subcommand an argv names (the first argument that is not an option), if any. */
 function commandName(argv: string[]): string | undefined {
@@ -19,8 +20,12 @@ function commandName(argv: string[]): string | undefined {
 export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('wiring')
     .description('From a volume-EM image stack to an annotated, queryable, browsable connectome.')
-    .version('0.1.0')
-    .showHelpAfterError()
+    // The program's version is `wiring --version` / `wiring -V` before any command only:
+    // positional options leave a command's own `--version <n>` (a data version) to the command.
+    .version('0.1.0', '-V, --version', 'print the program version')
+    .enablePositionalOptions()
+    .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') })
+    .showHelpAfterError(`(run 'wiring ${commandName(argv) ?? ''} --help' for usage)`.replace('  ', ' '))
     .exitOverride();
   const wanted = commandName(argv);
   for (const [name, entry] of Object.entries(commands)) {
@@ -35,20 +40,36 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   return program;
 }
 
+export { EXIT };
+
+/** Exit quietly when the reader of stdout goes away (EPIPE), as Unix tools do. */
+function quietOnClosedStdout(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listeners('error').some((l) => (l as { wiringEpipe?: boolean }).wiringEpipe)) continue;
+    const onError = Object.assign((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(EXIT.ok);
+      throw err;
+    }, { wiringEpipe: true });
+    stream.on('error', onError);
+  }
+}
+
 export async function run(argv: string[]): Promise<void> {
+  quietOnClosedStdout();
   const program = await buildProgram(argv);
   const wantsJson = argv.includes('--json');
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return;
     }
     const message = err instanceof Error ? err.message : String(err);
     if (wantsJson) process.stdout.write(toJson({ error: message, type: (err as Error)?.name ?? 'Error' }) + '\n');
     process.stderr.write(`wiring: ${message}\n`);
+    if (err instanceof UsageError) process.stderr.write(`(run 'wiring ${commandName(argv) ?? ''} --help' for usage)\n`.replace('  ', ' '));
     if (!(err instanceof WiringError) && process.env.WIRING_DEBUG) console.error(err);
-    process.exitCode = err instanceof WiringError ? 2 : 1;
+    process.exitCode = err instanceof WiringError ? EXIT.usage : EXIT.internal;
   }
 }

@@ -134,6 +134,12 @@ describe('ConnectomeStore', () => {
     await store.exportParquet('synapses', pq);
     await store.exportCsv('synapses', csv);
     await store.exportCsv('cells', cellsCsv);
+    // CAVE's `valid` column, true on every exported synapse
+    const { readFile } = await import('node:fs/promises');
+    const [header, ...lines] = (await readFile(csv, 'utf8')).trim().split('\n');
+    expect(header.split(',').at(-1)).toBe('valid');
+    expect(lines.map((l) => l.split(',').at(-1))).toEqual(['true', 'true']);
+    expect((await store.all(`SELECT DISTINCT valid FROM read_parquet('${pq}')`)).map((r) => r.valid)).toEqual([true]);
     for (const f of [pq, csv]) {
       const other = await ConnectomeStore.open(path.join(dir, `re-${path.basename(f)}.duckdb`));
       open.push(other);

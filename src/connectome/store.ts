@@ -597,7 +597,9 @@ export class ConnectomeStore {
     // Rows go out in the table's stored order (synapses clustered by pre, post); no sort.
     const fmt = format === 'parquet' ? 'FORMAT parquet, COMPRESSION snappy' : 'FORMAT csv, HEADER true';
     try {
-      await this.connection.run(`COPY ${ref} TO ${sqlString(tmp)} (${fmt})`);
+      // Synapses carry CAVE's `valid` column (every stored synapse is valid; invalid rows are dropped on import).
+      const source = table === 'synapses' ? `(SELECT *, true AS valid FROM ${ref})` : ref;
+      await this.connection.run(`COPY ${source} TO ${sqlString(tmp)} (${fmt})`);
       await fs.rename(tmp, file);
     } catch (err) {
       await fs.rm(tmp, { force: true });
@@ -634,7 +636,12 @@ export class ConnectomeStore {
     }
     const raw = specs.map((s) => (available.includes(s.name) ? `${sqlIdent(s.name)}::VARCHAR AS ${s.name}` : `NULL AS ${s.name}`));
     return this.transaction(async () => {
-      await this.connection.run(`CREATE OR REPLACE TEMP TABLE _import_raw AS SELECT row_number() OVER () AS _row, * FROM (SELECT ${raw.join(', ')} FROM ${reader})`);
+      try {
+        await this.connection.run(`CREATE OR REPLACE TEMP TABLE _import_raw AS SELECT row_number() OVER () AS _row, * FROM (SELECT ${raw.join(', ')} FROM ${reader})`);
+      } catch (err) {
+        // a readable schema over corrupt data ("TProtocolException", "Invalid data"...)
+        throw new FormatError(`corrupt ${fmt} data: ${(err as Error).message.split('\n')[0]}`, file, { cause: err });
+      }
       // A value that does not convert is an error naming the row and column.
       for (const s of specs) {
         if (!available.includes(s.name)) continue;

@@ -1,17 +1,21 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { WiringError } from '../core/errors.js';
 import { parseId, toJson } from '../core/ids.js';
-import { cells, connections, synapseQuery, typeMatrix, type MatrixMeasure } from '../connectome/query.js';
+import { cells, connections, synapseSource, typeMatrix, type MatrixMeasure, type SynapseQuery } from '../connectome/query.js';
 import { ConnectomeStore } from '../connectome/store.js';
 import { openapiDocument } from './openapi.js';
 import { PartnerIndex } from './partners.js';
 import { SynapseAnnotations } from './annotations.js';
+import { corsOrigin, hostAllowed, hostName, jsonListStream, type AccessOptions } from './http.js';
+import { API_PAGE, fastifyPath, routes, type components, type RouteName, type Wire } from './schema.js';
 import { resolveUnder, sendFile } from './static.js';
+import { INTERACTIVE_OPENAPI_PATHS, registerInteractiveRoutes, type InteractiveRouteOptions } from './interactive.js';
+import { PROOFREAD_OPENAPI_PATHS, registerProofreadRoutes, type ProofreadRouteOptions } from './proofread.js';
 
-export interface ServerOptions {
+export interface ServerOptions extends AccessOptions {
   /** The dataset folder: precomputed layers, connectome.duckdb, tables. */
   dataset: string;
   /** The connectome database (default <dataset>/connectome.duckdb, when present). */
@@ -21,6 +25,10 @@ export interface ServerOptions {
   logger?: boolean;
   /** Index (pre, post) connections in memory for /api/cells/:id/partners up to this many pairs (default 5e6; 0 = always SQL). */
   partnerIndexMaxPairs?: number;
+  /** Proofreading routes (/api/proofread/...): the proofread stage's service and the edit token. */
+  proofread?: ProofreadRouteOptions;
+  /** Train-in-the-browser routes (/api/interactive, /api/recut, /api/runs): the stages' services and the token. */
+  interactive?: InteractiveRouteOptions;
 }
 
 class HttpError extends Error {
@@ -44,12 +52,70 @@ function intParam(value: unknown, what: string, dflt: number, max: number): numb
   return Math.min(n, max);
 }
 
-function boxParam(value: unknown): { min: [number, number, number]; max: [number, number, number] } {
-  const parts = String(value ?? '').split(',').map(Number);
+/** Largest |coordinate| a box may have (nm): 10^15 nm = 1000 km, beyond any volume. */
+export const BOX_MAX_NM = 1e15;
+
+export function boxParam(value: unknown): { min: [number, number, number]; max: [number, number, number] } {
+  const text = String(value ?? '');
+  const parts = text.split(',').map((p) => (p.trim() === '' ? NaN : Number(p)));
   if (parts.length !== 6 || parts.some((p) => !Number.isFinite(p))) {
     throw new HttpError(400, `box: expected x0,y0,z0,x1,y1,z1 in nm, got ${JSON.stringify(value)}`);
   }
+  const bad = parts.findIndex((p) => Math.abs(p) > BOX_MAX_NM);
+  if (bad >= 0) throw new HttpError(400, `box: value ${text.split(',')[bad]} (${'x0 y0 z0 x1 y1 z1'.split(' ')[bad]}) is out of range: |value| <= ${BOX_MAX_NM} nm`);
   return { min: [parts[0], parts[1], parts[2]], max: [parts[3], parts[4], parts[5]] };
+}
+
+/** The path of a wildcard route as sent (percent-encoded), without the query: decoded once, by resolveUnder. */
+function rawRest(url: string, prefix: string): string {
+  const p = url.split('?')[0].split('#')[0];
+  return p.startsWith(prefix) ? p.slice(prefix.length) : p;
+}
+
+function vecOf(r: Record<string, unknown>, p: string): [number, number, number] | null {
+  const x = r[`${p}_x`];
+  if (x === null || x === undefined) return null;
+  return [Number(x), Number(r[`${p}_y`]), Number(r[`${p}_z`])];
+}
+
+/** A synapse row as the API's Synapse (src/server/schema.ts). */
+function synapseOut(r: Record<string, unknown>): Wire<(typeof components)['Synapse']> {
+  return {
+    id: String(r.id),
+    pre_pt_root_id: String(r.pre_pt_root_id),
+    post_pt_root_id: String(r.post_pt_root_id),
+    pre_pt_position: vecOf(r, 'pre_pt_position'),
+    post_pt_position: vecOf(r, 'post_pt_position'),
+    ctr_pt_position: vecOf(r, 'ctr_pt_position'),
+    size: r.size === null || r.size === undefined ? null : Number(r.size),
+    synapse_type: (r.synapse_type as string | null | undefined) ?? null,
+  };
+}
+
+/**
+ * One page of synapses under a filter, ordered by id: `limit` rows with id > `after`, the total
+ * matching the filter, and the cursor of the next page.
+ */
+async function synapsePage(store: ConnectomeStore, q: SynapseQuery, limit: number, after: bigint | undefined) {
+  const b = await synapseSource(store, q);
+  const where = [...b.where];
+  const params = [...b.params];
+  const total = Number((await store.all(`SELECT count(*) AS n FROM ${b.from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`, params))[0].n);
+  if (after !== undefined) {
+    params.push(after.toString());
+    where.push(`s.id > $${params.length}::UBIGINT`);
+  }
+  const rows = limit === 0 ? [] : await store.all(`SELECT s.* FROM ${b.from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY s.id LIMIT ${limit + 1}`, params);
+  const more = rows.length > limit;
+  const page = rows.slice(0, limit).map(synapseOut);
+  return { total, next: more && page.length ? page[page.length - 1].id : null, synapses: page };
+}
+
+const registered = new WeakMap<FastifyInstance, Array<{ method: string; url: string }>>();
+
+/** The routes a server registered (method and Fastify path), for checking them against the schema. */
+export function registeredRoutes(app: FastifyInstance): Array<{ method: string; url: string }> {
+  return registered.get(app) ?? [];
 }
 
 /** The precomputed layers of a dataset (sub-folders with an `info`), for the viewer to load. */
@@ -91,9 +157,11 @@ function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
 }
 
 /**
- * The Wiring HTTP server: the dataset's files (precomputed layers with ranges, CORS and gzip
- * encoding) under /data/, a JSON API over the connectome under /api/, its OpenAPI document at
- * /openapi.json, and the browser app at / when built.
+ * The Wiring HTTP server: the dataset's files (precomputed layers with ranges and gzip encoding)
+ * under /data/, a JSON API over the connectome under /api/, its OpenAPI document at /openapi.json,
+ * and the browser app at / when built. Every route is described in src/server/schema.ts.
+ * Requests are refused (403) unless their Host is a loopback name, an IP address or an allowed
+ * host (DNS rebinding); cross-origin reads are allowed only to the origins in `cors`.
  */
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const dataset = path.resolve(opts.dataset);
@@ -102,6 +170,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // Read-only: DuckDB allows one writing process per file, and the server never writes.
   const store = existsSync(dbFile) ? await ConnectomeStore.open(dbFile, { readOnly: true }) : undefined;
   const app = Fastify({ logger: opts.logger ?? false });
+  const routeList: Array<{ method: string; url: string }> = [];
+  registered.set(app, routeList);
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) routeList.push({ method: String(m), url: r.url });
+  });
   const maxPairs = opts.partnerIndexMaxPairs ?? 5_000_000;
   // Built in the background from start-up; requests before it is ready (or if it fails) use SQL.
   let partnerIndex: PartnerIndex | null = null;
@@ -115,11 +188,19 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   indexReady.set(app, Promise.all([partnerIndexReady, annotationsReady]).then(() => undefined));
 
   app.addHook('onRequest', async (req, reply) => {
-    reply.header('Access-Control-Allow-Origin', '*');
-    reply.header('Access-Control-Allow-Headers', 'Range, Content-Type');
-    reply.header('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Content-Encoding, Accept-Ranges');
+    if (!hostAllowed(req.headers.host, opts.allowedHosts)) {
+      const name = req.headers.host ? hostName(req.headers.host) : '';
+      return sendJson(reply.code(403), { error: `Host ${JSON.stringify(req.headers.host ?? '')} is not allowed (DNS rebinding protection); serve it with --allowed-hosts ${name || '<name>'}` });
+    }
+    const allow = corsOrigin(req.headers.origin, opts.cors);
+    if (allow) {
+      reply.header('Access-Control-Allow-Origin', allow);
+      if (allow !== '*') reply.header('Vary', 'Origin');
+      reply.header('Access-Control-Allow-Headers', 'Range, Content-Type');
+      reply.header('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Content-Encoding, Accept-Ranges');
+    }
     if (req.method === 'OPTIONS') {
-      reply.header('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
+      if (allow) reply.header('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
       return reply.code(204).send();
     }
   });
@@ -138,26 +219,32 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!store) throw new HttpError(404, `this dataset has no connectome database (${path.basename(dbFile)})`);
     return store;
   };
+  const get = (name: RouteName, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => app.get(fastifyPath(routes[name].path), handler);
+  const pageLimit = (q: Record<string, string>) => intParam(q.limit, 'limit', API_PAGE.default, API_PAGE.max);
+  const afterParam = (q: Record<string, string>) => (q.after === undefined || q.after === '' ? undefined : idParam(q.after, 'after'));
 
-  app.get('/api/layers', async (_req, reply) => sendJson(reply, { layers: await listLayers(dataset) }));
+  get('layers', async (_req, reply) => sendJson(reply, { layers: await listLayers(dataset) }));
 
-  app.get('/openapi.json', async (_req, reply) => sendJson(reply, openapiDocument()));
+  // the optional route sets are documented when they are served
+  const extraPaths = { ...(opts.proofread ? PROOFREAD_OPENAPI_PATHS : {}), ...(opts.interactive ? INTERACTIVE_OPENAPI_PATHS : {}) };
+  get('openapi', async (_req, reply) => sendJson(reply, openapiDocument(extraPaths)));
 
-  app.get('/api/cells', async (req, reply) => {
+  get('cells', async (req, reply) => {
     const q = req.query as Record<string, string>;
-    const limit = intParam(q.limit, 'limit', 10000, 100000);
+    const limit = pageLimit(q);
     const offset = intParam(q.offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
     let rows = await cells(needStore(), { cellType: q.cell_type || undefined });
     if (q.search) {
       const s = q.search.toLowerCase();
       rows = rows.filter((c) => c.pt_root_id.toString().includes(s) || (c.cell_type ?? '').toLowerCase().includes(s) || (c.name ?? '').toLowerCase().includes(s));
     }
-    return sendJson(reply, { total: rows.length, cells: rows.slice(offset, offset + limit) });
+    const next = offset + limit < rows.length ? String(offset + limit) : null;
+    return reply.header('Content-Type', 'application/json; charset=utf-8').send(jsonListStream({ total: rows.length, next }, 'cells', rows.slice(offset, offset + limit)));
   });
 
   // The cells as a Neuroglancer segment property map (precomputed `neuroglancer_segment_properties`),
   // used by the viewer as a second source of the cell segmentation layer: labels and search by type.
-  app.get('/api/segment_properties/info', async (_req, reply) => {
+  get('segmentProperties', async (_req, reply) => {
     const rows = store ? await cells(store) : [];
     return sendJson(reply, {
       '@type': 'neuroglancer_segment_properties',
@@ -181,31 +268,31 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!b) throw new HttpError(404, `no annotations: ${what}`);
     return reply.header('Content-Type', 'application/octet-stream').send(b);
   };
-  app.get('/api/annotations/synapses/info', async (_req, reply) => sendJson(reply, (await annotations()).info()));
-  app.get('/api/annotations/synapses/spatial0/:key', async (req, reply) => {
+  get('annotationsInfo', async (_req, reply) => sendJson(reply, (await annotations()).info()));
+  get('annotationsSpatial', async (req, reply) => {
     const key = (req.params as { key: string }).key;
     if (!/^\d+_\d+_\d+$/.test(key)) throw new HttpError(400, `chunk key: expected i_j_k, got ${JSON.stringify(key)}`);
     return sendBinary(reply, (await annotations()).spatialChunk(key), key);
   });
-  for (const rel of ['pre', 'post'] as const) {
-    app.get(`/api/annotations/synapses/${rel}/:id`, async (req, reply) => {
+  for (const [rel, name] of [['pre', 'annotationsPre'], ['post', 'annotationsPost']] as const) {
+    get(name, async (req, reply) => {
       const id = idParam((req.params as { id: string }).id, 'segment id');
       return sendBinary(reply, (await annotations()).related(rel, id), `${rel} ${id}`);
     });
   }
-  app.get('/api/annotations/synapses/by_id/:id', async (req, reply) => {
+  get('annotationsById', async (req, reply) => {
     const id = idParam((req.params as { id: string }).id, 'synapse id');
     return sendBinary(reply, (await annotations()).byIdEntry(id), `synapse ${id}`);
   });
 
-  app.get('/api/cells/:id', async (req, reply) => {
+  get('cell', async (req, reply) => {
     const id = idParam((req.params as { id: string }).id, 'cell id');
     const [cell] = await cells(needStore(), { ids: [id] });
     if (!cell) throw new HttpError(404, `no cell ${id}`);
     return sendJson(reply, cell);
   });
 
-  app.get('/api/cells/:id/partners', async (req, reply) => {
+  get('partners', async (req, reply) => {
     const id = idParam((req.params as { id: string }).id, 'cell id');
     const s = needStore();
     if (partnerIndex) return sendJson(reply, { id, ...partnerIndex.partners(id) });
@@ -220,30 +307,29 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   for (const dir of ['inputs', 'outputs'] as const) {
-    app.get(`/api/cells/:id/${dir}`, async (req, reply) => {
+    get(dir, async (req, reply) => {
       const id = idParam((req.params as { id: string }).id, 'cell id');
       const q = req.query as Record<string, string>;
-      const limit = intParam(q.limit, 'limit', 100000, 1000000);
-      const rows = await synapseQuery(needStore(), dir === 'inputs' ? { post_ids: [id], limit } : { pre_ids: [id], limit });
-      return sendJson(reply, { id, synapses: rows });
+      const { total, next, synapses } = await synapsePage(needStore(), dir === 'inputs' ? { post_ids: [id] } : { pre_ids: [id] }, pageLimit(q), afterParam(q));
+      return reply.header('Content-Type', 'application/json; charset=utf-8').send(jsonListStream({ id: id.toString(), total, next }, 'synapses', synapses));
     });
   }
 
-  app.get('/api/connectivity', async (req, reply) => {
+  get('connectivity', async (req, reply) => {
     const q = req.query as Record<string, string>;
     const measure = (q.measure ?? 'count') as MatrixMeasure;
     if (!['count', 'binary', 'size'].includes(measure)) throw new HttpError(400, `measure: expected count, binary or size, got ${JSON.stringify(q.measure)}`);
     return sendJson(reply, await typeMatrix(needStore(), { measure }));
   });
 
-  app.get('/api/synapses', async (req, reply) => {
+  get('synapses', async (req, reply) => {
     const q = req.query as Record<string, string>;
-    const limit = intParam(q.limit, 'limit', 10000, 1000000);
     const box = q.box === undefined ? undefined : boxParam(q.box);
-    return sendJson(reply, { synapses: await synapseQuery(needStore(), { box, limit }) });
+    const { total, next, synapses } = await synapsePage(needStore(), { box }, pageLimit(q), afterParam(q));
+    return reply.header('Content-Type', 'application/json; charset=utf-8').send(jsonListStream({ total, next }, 'synapses', synapses));
   });
 
-  app.get('/api/sizes', async (req, reply) => {
+  get('sizes', async (req, reply) => {
     const q = req.query as Record<string, string>;
     const bins = intParam(q.bins, 'bins', 30, 1000) || 30;
     const rows = await needStore().all(
@@ -258,17 +344,21 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return sendJson(reply, { bins, min: lo, max: hi, counts });
   });
 
-  app.get('/data/*', async (req, reply) => {
-    const rel = (req.params as { '*': string })['*'];
+  get('data', async (req, reply) => {
+    // The raw path, decoded once here (a file named `a%20b` is asked for as /data/a%2520b).
+    const rel = rawRest(req.raw.url ?? '', '/data/');
     const file = await resolveUnder(dataset, rel);
     if (!file) throw new HttpError(404, `not found: ${rel}`);
     return sendFile(req, reply, file);
   });
 
+  if (opts.proofread) registerProofreadRoutes(app, opts.proofread);
+  if (opts.interactive) registerInteractiveRoutes(app, opts.interactive);
+
   if (opts.appDir && existsSync(opts.appDir)) {
     const appDir = path.resolve(opts.appDir);
     app.get('/*', async (req, reply) => {
-      const rel = (req.params as { '*': string })['*'] || 'index.html';
+      const rel = rawRest(req.raw.url ?? '', '/') || 'index.html';
       // unknown API paths are errors, not the app's page
       if (rel === 'api' || rel.startsWith('api/')) throw new HttpError(404, `no such API path: /${rel}`);
       const file = (await resolveUnder(appDir, rel)) ?? (await resolveUnder(appDir, 'index.html'));

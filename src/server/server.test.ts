@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/data.js';
 import { ConnectomeStore } from '../connectome/store.js';
-import { buildServer, partnerIndexReady } from './app.js';
+import { buildServer, partnerIndexReady, registeredRoutes } from './app.js';
+import { API_PAGE, fastifyPath } from './schema.js';
 import { parseRange } from './static.js';
 
 const BIG = 864691135639556411n;
@@ -41,7 +42,7 @@ describe('dataset files', () => {
     const whole = await app.inject({ url: '/data/raw/8_8_8/0-4_0-4_0-4' });
     expect(whole.statusCode).toBe(200);
     expect(whole.rawPayload.length).toBe(64);
-    expect(whole.headers['access-control-allow-origin']).toBe('*');
+    expect(whole.headers['access-control-allow-origin']).toBeUndefined(); // no CORS unless configured
     const part = await app.inject({ url: '/data/raw/8_8_8/0-4_0-4_0-4', headers: { range: 'bytes=10-13' } });
     expect(part.statusCode).toBe(206);
     expect(part.headers['content-range']).toBe('bytes 10-13/64');
@@ -67,10 +68,47 @@ describe('dataset files', () => {
       expect(r.body).not.toContain('outside');
     }
   });
-  it('answers CORS preflight', async () => {
-    const r = await app.inject({ method: 'OPTIONS', url: '/data/raw/info' });
-    expect(r.statusCode).toBe(204);
-    expect(r.headers['access-control-allow-headers']).toMatch(/Range/);
+  it('allows cross-origin reads only to the configured origins (preflight too)', async () => {
+    const ng = 'https://neuroglancer-demo.appspot.com';
+    const withCors = await buildServer({ dataset: dir, cors: [ng], partnerIndexMaxPairs: 0 });
+    try {
+      const r = await withCors.inject({ method: 'OPTIONS', url: '/data/raw/info', headers: { origin: ng } });
+      expect(r.statusCode).toBe(204);
+      expect(r.headers['access-control-allow-origin']).toBe(ng);
+      expect(r.headers['access-control-allow-headers']).toMatch(/Range/);
+      const evil = await withCors.inject({ url: '/api/cells', headers: { origin: 'https://evil.example' } });
+      expect(evil.headers['access-control-allow-origin']).toBeUndefined();
+      const api = await withCors.inject({ url: '/api/cells', headers: { origin: ng } });
+      expect(api.headers['access-control-allow-origin']).toBe(ng);
+    } finally {
+      await withCors.close();
+    }
+    const none = await app.inject({ method: 'OPTIONS', url: '/api/cells', headers: { origin: 'https://evil.example' } });
+    expect(none.headers['access-control-allow-origin']).toBeUndefined();
+  });
+  it('refuses Host names other than loopback, IP addresses and allowed hosts (DNS rebinding)', async () => {
+    for (const host of ['localhost:8080', '127.0.0.1:8080', '[::1]:8080', 'app.localhost', '192.168.1.20']) {
+      expect((await app.inject({ url: '/api/layers', headers: { host } })).statusCode, host).toBe(200);
+    }
+    const r = await app.inject({ url: '/api/cells', headers: { host: 'rebind.attacker.example:8080' } });
+    expect(r.statusCode).toBe(403);
+    expect(JSON.parse(r.body).error).toMatch(/--allowed-hosts rebind\.attacker\.example/);
+    expect((await app.inject({ url: '/data/raw/info', headers: { host: 'rebind.attacker.example' } })).statusCode).toBe(403);
+    const named = await buildServer({ dataset: dir, allowedHosts: ['.lab.example'], partnerIndexMaxPairs: 0 });
+    try {
+      expect((await named.inject({ url: '/api/layers', headers: { host: 'em.lab.example:8080' } })).statusCode).toBe(200);
+      expect((await named.inject({ url: '/api/layers', headers: { host: 'lab.example.evil' } })).statusCode).toBe(403);
+    } finally {
+      await named.close();
+    }
+  });
+  it('serves files with % in their names (decoded once)', async () => {
+    await fs.writeFile(path.join(dir, 'raw', 'a%20b'), 'percent');
+    await fs.writeFile(path.join(dir, 'raw', '100%'), 'hundred');
+    await fs.writeFile(path.join(dir, 'raw', 'a b'), 'space');
+    expect((await app.inject({ url: '/data/raw/a%2520b' })).body).toBe('percent');
+    expect((await app.inject({ url: '/data/raw/100%25' })).body).toBe('hundred');
+    expect((await app.inject({ url: '/data/raw/a%20b' })).body).toBe('space');
   });
   it('parses ranges like HTTP does', () => {
     expect(parseRange('bytes=-4', 10)).toEqual({ start: 6, end: 9 });
@@ -128,6 +166,11 @@ describe('connectome API', () => {
     expect(r.statusCode).toBe(400);
     expect(JSON.parse(r.body).error).toMatch(/id/);
     expect((await app.inject({ url: '/api/synapses?box=1,2,3' })).statusCode).toBe(400);
+    const huge = await app.inject({ url: '/api/synapses?box=0,0,0,1e19,1,1' });
+    expect(huge.statusCode).toBe(400);
+    expect(JSON.parse(huge.body).error).toMatch(/^box: value 1e19 \(x1\) is out of range/);
+    expect((await app.inject({ url: '/api/synapses?box=0,0,0,,1,1' })).statusCode).toBe(400);
+    expect(JSON.parse((await app.inject({ url: '/api/synapses?after=x' })).body).error).toMatch(/after/);
     expect((await app.inject({ url: '/api/cells/99' })).statusCode).toBe(404);
   });
   it('gives the cells as a Neuroglancer segment property map', async () => {
@@ -178,9 +221,38 @@ describe('connectome API', () => {
       await withApp.close();
     }
   });
-  it('describes itself in OpenAPI', async () => {
+  it('pages synapses by cursor with a total, and clamps the limit', async () => {
+    const first = JSON.parse((await app.inject({ url: '/api/synapses?limit=3' })).body);
+    expect(first.total).toBe(4);
+    expect(first.synapses.map((s: { id: string }) => s.id)).toEqual(['1', '2', '3']);
+    expect(first.next).toBe('3');
+    const last = JSON.parse((await app.inject({ url: `/api/synapses?limit=3&after=${first.next}` })).body);
+    expect(last.synapses.map((s: { id: string }) => s.id)).toEqual(['4']);
+    expect(last.next).toBeNull();
+    const outs = JSON.parse((await app.inject({ url: `/api/cells/${BIG}/outputs?limit=1` })).body);
+    expect([outs.total, outs.synapses.length, outs.next]).toEqual([2, 1, '1']);
+    const cellsPage = JSON.parse((await app.inject({ url: '/api/cells?limit=2&offset=2' })).body);
+    expect([cellsPage.total, cellsPage.cells.length, cellsPage.next]).toEqual([3, 1, null]);
+    expect(JSON.parse((await app.inject({ url: '/api/cells?limit=2' })).body).next).toBe('2');
+    // a limit above the maximum is clamped to it, never unbounded
+    expect(JSON.parse((await app.inject({ url: `/api/synapses?limit=${10 * API_PAGE.max}` })).body).synapses).toHaveLength(4);
+  });
+  it('documents every route it serves and serves every documented path', async () => {
     const doc = JSON.parse((await app.inject({ url: '/openapi.json' })).body);
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths)).toContain('/api/cells/{id}/partners');
+    const served = registeredRoutes(app).filter((r) => r.method === 'GET').map((r) => r.url).sort();
+    const documented = Object.keys(doc.paths).map(fastifyPath).sort();
+    expect(documented).toEqual(served);
+    for (const [p, item] of Object.entries(doc.paths) as Array<[string, { get: { parameters: Array<{ name: string; in: string }> } }]>) {
+      const inPath = [...p.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+      expect(item.get.parameters.filter((x) => x.in === 'path').map((x) => x.name), p).toEqual(inPath);
+    }
+    // and the JSON the server sends has exactly the documented properties
+    const cellSchema = doc.components.schemas.Cell;
+    const cell = JSON.parse((await app.inject({ url: `/api/cells/${BIG}` })).body);
+    expect(Object.keys(cell).sort()).toEqual([...cellSchema.required].sort());
+    const syn = JSON.parse((await app.inject({ url: '/api/synapses?limit=1' })).body);
+    expect(Object.keys(syn).sort()).toEqual([...doc.paths['/api/synapses'].get.responses[200].content['application/json'].schema.required].sort());
+    expect(Object.keys(syn.synapses[0]).sort()).toEqual([...doc.components.schemas.Synapse.required].sort());
   });
 });

@@ -106,7 +106,10 @@ export async function blockwiseAgglomeration(
     throw new UsageError(`--supervoxels ${o.supervoxels} covers [${svBox.min}]..[${svBox.max}] but --boundaries ${o.boundaries} covers [${b.offset}]..[${b.offset.map((v, i) => v + b.shape[i])}]; they must share one grid`);
   }
   if (sv.channels !== 1 || sv.dtype === 'float32') throw new UsageError(`--supervoxels ${o.supervoxels}: expected a 1-channel integer label volume, got ${sv.channels} x ${sv.dtype}`);
-  const block = o.block.map((v, i) => Math.min(v, sv.shape[i])) as unknown as Vec3;
+  // A block reaching past the volume is clamped to it: to the volume's size, or, when the chunks are
+  // given, to whole chunks covering it (the scheduler wants blocks made of whole chunks).
+  const roundUp = (v: number, c: number) => Math.ceil(v / c) * c;
+  const block = o.block.map((v, i) => (o.chunk ? Math.min(roundUp(v, o.chunk[i]), roundUp(sv.shape[i], o.chunk[i])) : Math.min(v, sv.shape[i]))) as unknown as Vec3;
   o.params.anisotropic ??= anisotropic(sv.voxelSize);
   const ragParams = { affinityOrder: affinityOrder(o.opts.affinityOrder), channel: boundaryChannel(o.opts.channel), invert: !!o.opts.invert, contact: o.params.contact ?? DEFAULT_CONTACT, twoD: o.params.twoD };
   const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: sv.shape, voxelSize: sv.voxelSize, offset: sv.offset, chunkSize: o.chunk ?? chunkForBlock(block) });

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { openSource } from '../../formats/open.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import { emit } from '../output.js';
+import { voxelSizeAssumed, voxelSizeWarning } from '../voxel-size.js';
 
 /** The facts `wiring info` reports about a precomputed layer (all vectors [x, y, z], nm). */
 export function describeLayer(layer: PrecomputedLayer) {
@@ -57,7 +58,12 @@ export function register(program: Command): Command {
           voxel_offset: src.offset,
           voxel_size: src.voxelSize,
           chunk_size: src.chunkShape,
+          voxel_size_assumed: voxelSizeAssumed(src),
         };
+        if (result.voxel_size_assumed) {
+          result.warning = voxelSizeWarning(spec, '--voxel-size X,Y,Z to import (or "voxel_size" to run)');
+          process.stderr.write(`warning: ${result.warning}\n`);
+        }
       }
       emit(opts, result, () => {
         const lines = [

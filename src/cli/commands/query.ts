@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { renderTable, parseFormat } from '../../connectome/format.js';
 import {
+  MATRIX_MEASURES,
   type SynapseQuery,
   cells,
-  cellInputs,
-  cellOutputs,
   connections,
   connectionsTable,
   matrixTable,
@@ -58,14 +57,14 @@ export async function runQuery(store: ConnectomeStore, what: string, args: strin
   const ids = async (v: string | undefined) => (v === undefined ? undefined : resolveCells(store, list(v)!, f.version));
   switch (what) {
     case 'synapses': {
-      const rows = await synapseQuery(store, { ...f, pre_ids: await ids(opts.pre as string), post_ids: await ids(opts.post as string), limit });
+      const rows = await synapseQuery(store, { ...f, pre_ids: await ids(opts.pre as string), post_ids: await ids(opts.post as string), limit, extra: !!opts.extra });
       return { table: synapsesTable(rows), json: rows };
     }
     case 'inputs':
     case 'outputs': {
       if (args.length !== 1) throw new UsageError(`query ${what} takes one cell (id or name)`);
       const [id] = await resolveCells(store, args, f.version);
-      const rows = what === 'inputs' ? await cellInputs(store, id, f) : await cellOutputs(store, id, f);
+      const rows = await synapseQuery(store, what === 'inputs' ? { ...f, post_ids: [id], limit } : { ...f, pre_ids: [id], limit });
       return { table: synapsesTable(rows), json: rows };
     }
     case 'connections': {
@@ -74,7 +73,7 @@ export async function runQuery(store: ConnectomeStore, what: string, args: strin
     }
     case 'matrix': {
       const measure = (opts.measure as string) ?? 'count';
-      if (!['count', 'binary', 'size', 'probability'].includes(measure)) throw new UsageError(`--measure ${measure}: expected count, binary, size or probability`);
+      if (!(MATRIX_MEASURES as readonly string[]).includes(measure)) throw new UsageError(`--measure ${measure}: expected one of ${MATRIX_MEASURES.join(', ')}`);
       const o = { ...f, measure: measure as MatrixMeasure, untyped: opts.untyped as string | undefined, classificationSystem: opts.classificationSystem as string | undefined };
       if (opts.splitBy === 'compartment') {
         const m = await typeMatrixByCompartment(store, o);
@@ -122,11 +121,12 @@ export function register(program: Command): Command {
     .argument('[args...]', 'inputs/outputs: a cell id or name; cells, organelles: ids or names')
     .option('--pre <ids>', 'presynaptic cells (ids or names, comma-separated)')
     .option('--post <ids>', 'postsynaptic cells (with --pre: both must hold)')
-    .option('--measure <m>', 'matrix: count | binary | size | probability (connected pairs / cell pairs)', 'count')
+    .option('--measure <m>', 'matrix: count | binary | size | probability (connected pairs / cell pairs) | per_pre_cell (synapses per presynaptic cell) | output_fraction (rows sum to 1) | input_fraction (columns sum to 1)', 'count')
     .option('--split-by <what>', 'matrix: compartment (one matrix per target compartment)')
     .option('--untyped <label>', 'matrix: group cells without a type under this label (default: leave them out)')
     .option('--classification-system <s>', 'matrix: only cell types of this classification system')
     .option('--cell-type <t>', 'cells: only this type')
+    .option('--extra', 'synapses: add the columns an import kept beside the table (e.g. spine_vol_um3)')
     .option('--limit <n>', 'at most n rows')
     .option('--format <f>', 'table | csv | json', 'table')
     .option('--json', 'same as --format json');

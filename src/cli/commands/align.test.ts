@@ -88,3 +88,18 @@ describe('wiring align: bad input', () => {
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o7'), '--fill', 'zero', '--json')).rejects.toThrow(/--fill zero: expected none, copy, interpolate/);
   });
 });
+
+describe('wiring run with "align": true', () => {
+  it('imports to raw-unaligned, aligns into raw, and predicts from the aligned layer', async () => {
+    const { runSteps } = await import('./run.js');
+    const steps = await runSteps({ raw: 'stack/', out: 'ds', onnx: 'net.onnx', align: true });
+    const names = steps.map((s) => s.name);
+    expect(names.slice(0, 3)).toEqual(['import', 'align', 'predict']);
+    const args = (n: string) => (steps.find((s) => s.name === n) as { args: string[] }).args;
+    expect(args('import')[2]).toBe(path.join('ds', 'raw-unaligned'));
+    expect(args('align').slice(0, 3)).toEqual(['align', path.join('ds', 'raw-unaligned'), path.join('ds', 'raw')]);
+    expect(args('predict')).toContain(path.join('ds', 'raw'));
+    const plain = await runSteps({ raw: 'stack/', out: 'ds', onnx: 'net.onnx' });
+    expect(plain.map((s) => s.name)).not.toContain('align');
+  });
+});

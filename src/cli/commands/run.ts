@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { FormatError } from '../../core/errors.js';
+import { FormatError, UsageError } from '../../core/errors.js';
+import { openSource } from '../../formats/open.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { CLASS } from '../../stages/classes/classes.js';
 import { emit } from '../output.js';
+import { voxelSizeAssumed, voxelSizeWarning } from '../voxel-size.js';
 import { type PipelineStep, runPipeline } from '../pipeline.js';
 
 /**
@@ -33,6 +35,8 @@ export interface RunConfig {
   ground_truth?: { neurons?: string; database?: string };
   /** Leave out meshes/skeletons (e.g. ["mesh", "skeletonize"]). */
   skip?: string[];
+  /** Serial sections: align them after import (`wiring align`, into ds/raw; the import goes to ds/raw-unaligned). */
+  align?: boolean;
 }
 
 function check(cfg: any, file: string): RunConfig {
@@ -46,7 +50,8 @@ function check(cfg: any, file: string): RunConfig {
   for (const k of ['boundary_channel', 'cleft_channel', 'vesicle_channel', 'mitochondria_channel']) {
     if (cfg[k] !== undefined && !(Number.isInteger(cfg[k]) && cfg[k] >= 0)) throw new FormatError(`field "${k}" must be a whole number >= 0`, where);
   }
-  const known = new Set(['raw', 'out', 'voxel_size', 'pixel_model', 'onnx', 'boundary_channel', 'cleft_channel', 'vesicle_channel', 'mitochondria_channel', 'args', 'ground_truth', 'skip']);
+  if (cfg.align !== undefined && typeof cfg.align !== 'boolean') throw new FormatError('field "align" must be true or false', where);
+  const known = new Set(['raw', 'out', 'voxel_size', 'pixel_model', 'onnx', 'boundary_channel', 'cleft_channel', 'vesicle_channel', 'mitochondria_channel', 'args', 'ground_truth', 'skip', 'align']);
   for (const k of Object.keys(cfg)) if (!known.has(k)) throw new FormatError(`unknown field "${k}" (known: ${[...known].join(', ')})`, where);
   return cfg as RunConfig;
 }
@@ -68,7 +73,21 @@ async function channels(cfg: RunConfig): Promise<{ boundary: number; cleft?: num
   };
 }
 
-export async function runSteps(cfg: RunConfig): Promise<PipelineStep[]> {
+/** Steps `run` leaves out and why (printed, and listed in the summary). */
+export interface SkippedStep {
+  step: string;
+  why: string;
+}
+
+/** Refuse a raw volume without a recorded voxel size unless the config gives one. */
+async function checkVoxelSize(cfg: RunConfig, where: string): Promise<void> {
+  if (cfg.voxel_size) return;
+  const src = await openSource(cfg.raw);
+  await src.close();
+  if (voxelSizeAssumed(src)) throw new UsageError(voxelSizeWarning(cfg.raw, '"voxel_size": [x, y, z] in the config').replace('is assumed', 'would be assumed') + '; refusing to go on without it', where);
+}
+
+export async function runSteps(cfg: RunConfig, skipped: SkippedStep[] = []): Promise<PipelineStep[]> {
   const ds = cfg.out;
   const probs = path.join(ds, 'probabilities');
   const seg = path.join(ds, 'segmentation');
@@ -76,7 +95,8 @@ export async function runSteps(cfg: RunConfig): Promise<PipelineStep[]> {
   const ch = await channels(cfg);
   const extra = (k: string) => cfg.args?.[k] ?? [];
   const steps: PipelineStep[] = [
-    { name: 'import', title: `import ${cfg.raw}`, args: ['import', cfg.raw, path.join(ds, 'raw'), ...(cfg.voxel_size ? ['--voxel-size', cfg.voxel_size.join(',')] : []), ...extra('import')] },
+    { name: 'import', title: `import ${cfg.raw}`, args: ['import', cfg.raw, path.join(ds, cfg.align ? 'raw-unaligned' : 'raw'), ...(cfg.voxel_size ? ['--voxel-size', cfg.voxel_size.join(',')] : []), ...extra('import')] },
+    ...(cfg.align ? [{ name: 'align', title: 'align the serial sections', args: ['align', path.join(ds, 'raw-unaligned'), path.join(ds, 'raw'), ...extra('align')] }] : []),
     { name: 'predict', title: 'voxel predictions', args: ['predict', '--raw', path.join(ds, 'raw'), ...(cfg.pixel_model ? ['--model', cfg.pixel_model, '--dtype', 'uint8'] : ['--onnx', cfg.onnx!]), probs, ...extra('predict')] },
     { name: 'segment', title: 'supervoxels + agglomeration', args: ['segment', '--boundaries', `${probs}?channel=${ch.boundary}`, seg, '--supervoxels-out', path.join(ds, 'supervoxels'), ...extra('segment')] },
   ];
@@ -87,10 +107,18 @@ export async function runSteps(cfg: RunConfig): Promise<PipelineStep[]> {
     if (ch.mito !== undefined) sa.push('--mitochondria', `${probs}?channel=${ch.mito}`);
     if (cfg.ground_truth?.database) sa.push('--ground-truth', cfg.ground_truth.database, ...(cfg.ground_truth.neurons ? ['--gt-segmentation', cfg.ground_truth.neurons] : []));
     steps.push({ name: 'synapses', title: 'synapses and organelles', args: [...sa, ...extra('synapses')] });
+  } else {
+    skipped.push({ step: 'synapses', why: `the pixel model has no cleft class (class ${CLASS.cleft}) and the config gives no "cleft_channel": no synapses are detected` });
   }
   steps.push({ name: 'cells', title: 'cells table', args: ['cells', seg, db, '--replace', ...extra('cells')] });
   steps.push({ name: 'mesh', title: 'meshes', args: ['mesh', seg, ...extra('mesh')] });
   steps.push({ name: 'skeletonize', title: 'skeletons', args: ['skeletonize', seg, ...extra('skeletonize')] });
+  // Multiscale pyramids of the layers written, so viewers can zoom out of large volumes (last:
+  // the stages above read scale 0 only).
+  for (const layer of [path.join(ds, 'raw'), probs, seg]) {
+    steps.push({ name: `downsample-${path.basename(layer)}`, title: `pyramid of ${path.basename(layer)}`, args: ['downsample', layer, ...extra('downsample')] });
+  }
+  for (const s of steps) if ((cfg.skip ?? []).includes(s.name)) skipped.push({ step: s.name, why: 'listed in "skip"' });
   return steps.filter((s) => !(cfg.skip ?? []).includes(s.name));
 }
 
@@ -108,9 +136,13 @@ export function register(program: Command): Command {
         throw new FormatError(`not a readable JSON config: ${(err as Error).message}`, file);
       }
       const cfg = check(parsed, file);
+      await checkVoxelSize(cfg, file);
       const started = Date.now();
-      const { results, seconds } = await runPipeline(await runSteps(cfg), { quiet: !!opts.json });
-      const summary = { dataset: cfg.out, seconds_total: (Date.now() - started) / 1000, seconds, evaluation: results.evaluate ?? null, synapses: results.synapses ?? null };
+      const skipped: SkippedStep[] = [];
+      const steps = await runSteps(cfg, skipped);
+      for (const s of skipped) process.stderr.write(`note: skipping ${s.step}: ${s.why}\n`);
+      const { results, seconds } = await runPipeline(steps, { quiet: !!opts.json });
+      const summary = { dataset: cfg.out, seconds_total: (Date.now() - started) / 1000, seconds, skipped, evaluation: results.evaluate ?? null, synapses: results.synapses ?? null };
       emit(opts, summary, () =>
         [
           `dataset ${cfg.out} ready in ${summary.seconds_total.toFixed(0)} s — view it with: wiring serve ${cfg.out}`,

@@ -13,8 +13,9 @@
  * 3. elastic: patch-wise phase correlation on a regular grid against the same neighbours
  *    (weight 1/k for the k-th), outlier patches (low peak ratio, blank, out of range) dropped,
  *    and a spring mesh relaxed against all of them (mesh.ts), in `elasticRounds` rounds;
- * 4. sections whose matches mostly fail are 'damaged': they keep the previous good transform
- *    and are not used as a neighbour for later sections;
+ * 4. a guard keeps the solution only if it correlates with the neighbour better than the coarse
+ *    translation alone or the previous transform; sections that, aligned, correlate with their
+ *    neighbour far less than the stack's typical section are 'damaged' and not used as neighbours;
  * 5. quality: residual displacement to the previous good aligned section, correlation with it
  *    before and after, flags.
  */
@@ -22,7 +23,7 @@ import { type Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
-import { type Affine, type AffineModel, IDENTITY, apply, compose, translation } from './affine.js';
+import { type Affine, type AffineModel, IDENTITY, apply, compose, minPairs, translation } from './affine.js';
 import { type Image2D, correlation, halve } from './image.js';
 import { type MatchOptions, matchPatches, patchCentres } from './match.js';
 import { type MeshGrid, type NodeTarget, relaxMesh } from './mesh.js';
@@ -63,6 +64,8 @@ export const ALIGN_DEFAULTS = {
   whiten: 0.1,
   /** Peak ratio below which a patch match is an outlier. */
   minRatio: 1.8,
+  /** Peak ratio of the affine stage's retry when too few patches pass minRatio. */
+  retryRatio: 1.2,
   /** Patch standard deviation below which a patch is blank, grey levels. */
   minStd: 3,
   /** RANSAC inlier distance, px. */
@@ -72,9 +75,11 @@ export const ALIGN_DEFAULTS = {
   blankStd: 2,
   /** Fraction of exactly-zero pixels above which a section is missing. */
   blankZeroFraction: 0.5,
-  /** Fraction of valid patches below which a section is damaged. */
+  /** Fraction of valid elastic patches below which the elastic stage is skipped for a section. */
   minValidFraction: 0.15,
-  /** Median residual above which a section is flagged, px. */
+  /** A section whose aligned correlation with its neighbour is below this fraction of the stack's median is damaged. */
+  damagedCorrelation: 0.5,
+  /** Median residual above which a section is flagged, px (and above twice the stack's median so far). */
   flagResidual: 1,
   seed: 1,
 };
@@ -242,6 +247,8 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const elasticPatch = Math.min(p.elasticPatch, patch);
   const q: AlignParams = { ...p, patch, elasticPatch, stride: Math.min(p.stride, patch), elasticStride: Math.min(p.elasticStride, elasticPatch) };
   const prev: Neighbour[] = [];
+  const corrOk: number[] = [];
+  const residualsOk: number[] = [];
   const sections: SectionTransform[] = [];
   const reports: SectionReport[] = [];
   for (let i = 0; i < nz; i++) {
@@ -294,31 +301,25 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     }
     const coarseAffine: Affine = [...a];
     const fixed = prev.slice(0, p.neighbours).map((n) => n.aligned);
-    let damaged = false;
     let affineFound = false;
     for (let round = 0; round < p.affineRounds; round++) {
-      const r = affineRound(rawMatch, fixed, a, sm, q, patch, q.stride, p.seed + i + 7919 * round);
-      report.valid_patches = +r.validFraction.toFixed(3);
-      if (!r.affine || r.validFraction < p.minValidFraction) {
-        damaged = true;
-        break;
+      let r = affineRound(rawMatch, fixed, a, sm, q, patch, q.stride, p.seed + i + 7919 * round);
+      // Too few confident patches (across a gap, low contrast): retry with every patch whose
+      // peak stands out at all, and let RANSAC sort them out.
+      if ((!r.affine || r.inliers < Math.max(4, 2 * minPairs(p.model))) && p.minRatio > p.retryRatio) {
+        const weak = affineRound(rawMatch, fixed, a, sm, { ...q, minRatio: p.retryRatio }, patch, q.stride, p.seed + i + 7919 * round);
+        // weak patches must agree in numbers to be believed
+        if (weak.affine && weak.inliers >= 2 * Math.max(4, 2 * minPairs(p.model))) r = weak;
       }
+      report.valid_patches = +r.validFraction.toFixed(3);
+      if (!r.affine || r.inliers < Math.max(4, 2 * minPairs(p.model))) break;
       a = r.affine;
       affineFound = true;
     }
-    // Patch matching failed but the whole-section correlation found the section: keep that
-    // (translation from the coarse scale, or the affine of the rounds that succeeded), flagged.
-    if (damaged && (coarseFound || affineFound)) {
-      damaged = false;
-      report.flags.push('coarse-only');
-    }
-    if (damaged) {
-      report.flags.push('damaged');
-      finish({ z, status: 'damaged', affine: [...last.t.affine], ...(last.t.mesh ? { mesh: last.t.mesh } : {}) });
-      continue;
-    }
+    // Patch matching failed: keep the whole-section translation (or the previous transform), flagged.
+    if (!affineFound) report.flags.push('coarse-only');
     let t: SectionTransform = { z, status: 'ok', affine: a.map((x) => +x.toFixed(8)) as Affine };
-    if (p.elastic && !report.flags.includes('coarse-only')) {
+    if (p.elastic && affineFound) {
       const e = elastic(rawMatch, fixed, t.affine, sm, q);
       if (e.validFraction >= p.minValidFraction) t = { ...t, mesh: e.mesh };
       else report.flags.push('elastic-skipped');
@@ -342,12 +343,26 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     });
     const coarse = coarseOf(aligned, coarseLevels - matchLevels);
     report.corr_after = round4(correlation(coarse.data, last.coarse.data));
+    // Damaged: even aligned, the section resembles its neighbour far less than good sections
+    // resemble theirs (fold, crack, dirt, wrong section). It keeps its best transform but is
+    // not used as a neighbour. (Across a gap correlation is lower by nature: not judged there.)
+    const typical = percentile(corrOk, 0.5);
+    if (typical !== null && last.z === z - 1 && (report.corr_after ?? 0) < p.damagedCorrelation * typical) {
+      report.flags.push('damaged');
+      finish({ ...t, status: 'damaged' });
+      continue;
+    }
+    if (report.corr_after !== null) corrOk.push(report.corr_after);
     const res = matchPatches(last.aligned, aligned, patchCentres(mw, mh, elasticPatch, elasticPatch), matchOpts(q, elasticPatch, elasticPatch, 2))
       .filter((m) => m.valid)
       .map((m) => Math.hypot(m.dx, m.dy) * sm);
     report.residual_median_px = round4(percentile(res, 0.5));
     report.residual_p95_px = round4(percentile(res, 0.95));
-    if (report.residual_median_px !== null && report.residual_median_px > p.flagResidual) report.flags.push('high-residual');
+    // High residual: above the floor and above twice the stack's typical residual so far (real
+    // neighbours differ genuinely by a few px, which is not worth a flag on every section).
+    const typicalResidual = residualsOk.length >= 3 ? percentile(residualsOk, 0.5)! : 0;
+    if (report.residual_median_px !== null && report.residual_median_px > Math.max(p.flagResidual, 2 * typicalResidual)) report.flags.push('high-residual');
+    if (report.residual_median_px !== null) residualsOk.push(report.residual_median_px);
     if (report.corr_after !== null && report.corr_before !== null && report.corr_after < report.corr_before - 0.02) report.flags.push('worse');
     prev.unshift({ z, aligned, coarse, rawCoarse, t });
     if (prev.length > p.neighbours) prev.pop();

@@ -303,6 +303,13 @@ describe('phantom dataset through the scheduler', () => {
     const direct = block(Q);
     const nb = await (await PrecomputedLayer.open(path.join(a, 'neurons'))).readBox(boxFromShape(Q.size));
     expect(Buffer.from(nb.data.buffer, nb.data.byteOffset, nb.data.byteLength).equals(Buffer.from(direct.volumes!.neurons.data.buffer))).toBe(true);
+    // every cell's pt_position (nm) lies in the volume, on a voxel of that cell (as CAVE anchors a root id)
+    expect(ra.tables.cells.length).toBeGreaterThan(1);
+    for (const c of ra.tables.cells) {
+      const v = c.pt_position!.map((p, i) => Math.floor(p / Q.voxelSize[i]));
+      expect(v.every((x, i) => x >= 0 && x < Q.size[i]), `cell ${c.id} at [${c.pt_position}]`).toBe(true);
+      expect(nb.data[v[0] + Q.size[0] * (v[1] + Q.size[1] * v[2])], `cell ${c.id}`).toBe(c.id);
+    }
 
     const store = await ConnectomeStore.open(path.join(a, 'connectome.duckdb'), { readOnly: true });
     try {

@@ -12,7 +12,7 @@ import { layerDataType } from '../../stages/ingest/convert.js';
 import type { IngestParams } from '../../stages/ingest/tasks.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
-import { describeLayer } from './info.js';
+import { describeLayer } from '../layer-info.js';
 
 const ingestModule = new URL('../../stages/ingest/tasks.js', import.meta.url).href;
 

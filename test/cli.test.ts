@@ -168,7 +168,7 @@ describe('wiring run', () => {
     const cfg = p('config.json');
     await fs.writeFile(cfg, JSON.stringify({ raw: p('vol', 'raw'), out: ds, pixel_model: p('model.forest'), ground_truth: { neurons: p('vol', 'neurons'), database: p('vol', 'connectome.duckdb') }, args: { segment: ['--2d'] } }));
     const r = await wiringJson('run', cfg);
-    expect(Object.keys(r.seconds)).toEqual(['import', 'predict', 'segment', 'evaluate', 'synapses', 'cells', 'mesh', 'skeletonize']);
+    expect(Object.keys(r.seconds)).toEqual(['import', 'predict', 'segment', 'evaluate', 'synapses', 'cells', 'mesh', 'skeletonize', 'downsample-raw', 'downsample-probabilities', 'downsample-segmentation']);
 
     // Layers: complete (every chunk present), the raw volume copied exactly.
     const whole = async (name: string) => {

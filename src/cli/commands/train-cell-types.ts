@@ -1,25 +1,12 @@
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/atomic.js';
 import { ConnectomeStore } from '../../connectome/store.js';
-import { CLASSIFIER_DEFAULTS, type CvReport, modelBytes, trainClassifier } from '../../stages/annotate/classify.js';
+import { CLASSIFIER_DEFAULTS, modelBytes, trainClassifier } from '../../stages/annotate/classify.js';
 import { type CellLabel, cellTypeSamples, checkLabelIds, readCellLabels } from '../../stages/annotate/labels.js';
 import { annotateCell, loadCells, skeletonSource } from '../../stages/annotate/run.js';
 import { UsageError } from '../../core/errors.js';
 import { emit } from '../output.js';
-import { positive, readModelFile, ruleOptions, rulesFrom } from './annotate.js';
-
-/** Cross-validation report as text: accuracy, balanced accuracy, confusion matrix. */
-export function formatCv(cv: CvReport | null): string {
-  if (!cv) return 'no cross-validation (fewer than 2 labelled cells)';
-  const w = Math.max(8, ...cv.classes.map((c) => c.length)) + 1;
-  const pad = (s: string) => s.padStart(w);
-  return [
-    `${cv.folds}-fold cross-validation: accuracy ${cv.accuracy.toFixed(3)}, balanced accuracy ${cv.balanced_accuracy.toFixed(3)}`,
-    `confusion (rows true, columns predicted):`,
-    pad('') + cv.classes.map(pad).join(''),
-    ...cv.confusion.map((r, k) => pad(cv.classes[k]) + r.map((v) => pad(String(v))).join('')),
-  ].join('\n');
-}
+import { formatCv, positive, readModelFile, ruleOptions, rulesFrom } from '../annotate-options.js';
 
 export function register(program: Command): Command {
   const cmd = program

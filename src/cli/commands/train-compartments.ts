@@ -7,8 +7,7 @@ import { compartmentSamples, readNodeLabels } from '../../stages/annotate/labels
 import { annotateCell, loadCells, skeletonSource } from '../../stages/annotate/run.js';
 import { LabelSampler } from '../../stages/annotate/truth.js';
 import { emit } from '../output.js';
-import { positive, ruleOptions, rulesFrom } from './annotate.js';
-import { formatCv } from './train-cell-types.js';
+import { formatCv, positive, ruleOptions, rulesFrom } from '../annotate-options.js';
 
 export function register(program: Command): Command {
   const cmd = program

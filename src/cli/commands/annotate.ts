@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { replaceAnnotateRows, writeCellTypes } from '../../connectome/annotate-tables.js';

@@ -1,6 +1,7 @@
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { parseXyz } from '../xyz.js';
 import { UsageError } from '../../core/errors.js';
 import { boxEquals } from '../../core/box.js';
 import { Forest } from '../../ml/forest.js';
@@ -10,7 +11,7 @@ import { type AgglomerationMethod, type AgglomerationParams, boundaryMaps, compu
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { affinityOrder, anisotropic, boundaryChannel, parseNumberOption } from './supervoxels.js';
-import { type Vec3, boxFromShape, parseVec3 } from '../../core/box.js';
+import { type Vec3, boxFromShape } from '../../core/box.js';
 import { openSource } from '../../formats/open.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { absoluteSpec, readBlockData, runTasks } from '../../scheduler/index.js';
@@ -67,7 +68,7 @@ export function register(program: Command): Command {
     const params = await agglomerationParams(opts);
     params.twoD = !!opts['2d'];
     if (opts.block) {
-      const r = await blockwiseAgglomeration(out, { supervoxels: opts.supervoxels, boundaries: opts.boundaries, block: parseVec3(String(opts.block), '--block', { integer: true, positive: true }), params, opts });
+      const r = await blockwiseAgglomeration(out, { supervoxels: opts.supervoxels, boundaries: opts.boundaries, block: parseXyz(String(opts.block), '--block', 'size'), params, opts });
       const result = { ...r, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
       emit(opts, result, () => `${out}: ${r.segments} segments from ${r.supervoxels} supervoxels (${r.method}, threshold ${r.threshold}; ${r.merges} merges in the tree; ${r.blocks} blocks)`);
       return;

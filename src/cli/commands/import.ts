@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
-import { type Vec3, boxFromShape, parseVec3 } from '../../core/box.js';
+import { type Vec3, boxFromShape } from '../../core/box.js';
 import { bytesPerElement, isLabelType } from '../../core/dtype.js';
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
@@ -11,6 +11,7 @@ import { runTasks } from '../../scheduler/index.js';
 import { layerDataType } from '../../stages/ingest/convert.js';
 import type { IngestParams } from '../../stages/ingest/tasks.js';
 import { emit } from '../output.js';
+import { parseXyz } from '../xyz.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { describeLayer } from './info.js';
 
@@ -49,9 +50,9 @@ export function register(program: Command): Command {
       if (kind === 'segmentation' && src.channels !== 1) {
         throw new UsageError(`a segmentation has one channel; ${source} has ${src.channels}`);
       }
-      const voxelSize: Vec3 = opts.voxelSize ? parseVec3(opts.voxelSize, '--voxel-size', { positive: true }) : src.voxelSize;
-      const offset: Vec3 = opts.offset ? parseVec3(opts.offset, '--offset', { integer: true }) : src.offset;
-      const chunkSize = parseVec3(opts.chunkSize, '--chunk-size', { integer: true, positive: true });
+      const voxelSize: Vec3 = opts.voxelSize ? parseXyz(opts.voxelSize, '--voxel-size', 'nm') : src.voxelSize;
+      const offset: Vec3 = opts.offset ? parseXyz(opts.offset, '--offset', 'offset') : src.offset;
+      const chunkSize = parseXyz(opts.chunkSize, '--chunk-size', 'size');
       const dtype = layerDataType(src.dtype, kind);
       const info = makeInfo({ type: kind, dtype, channels: src.channels, shape: src.shape, voxelSize, offset, chunkSize, encoding: opts.encoding });
       // An existing layer made from the same import resumes (the scheduler skips finished blocks);

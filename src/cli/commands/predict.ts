@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { type Box, boxFromShape, boxIntersect, parseVec3 } from '../../core/box.js';
+import { parseXyz } from '../xyz.js';
+import { type Box, boxFromShape, boxIntersect } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
@@ -59,7 +60,7 @@ export function register(program: Command): Command {
     if (!!opts.model === !!opts.onnx) throw new UsageError('give exactly one of --model <file> or --onnx <file>');
     const dtype = opts.dtype as OutputDtype;
     if (dtype !== 'float32' && dtype !== 'uint8') throw new UsageError(`--dtype: expected float32 or uint8, got ${JSON.stringify(opts.dtype)}`);
-    const voxelSize = opts.voxelSize ? parseVec3(opts.voxelSize, '--voxel-size', { positive: true }) : undefined;
+    const voxelSize = opts.voxelSize ? parseXyz(opts.voxelSize, '--voxel-size', 'nm') : undefined;
     const rawSpec = path.resolve(opts.raw);
     const raw = await openSource(rawSpec, voxelSize ? { voxelSize } : {});
     const warnings: string[] = [];
@@ -77,9 +78,9 @@ export function register(program: Command): Command {
     const bounds = opts.bounds ? boxIntersect(parseBounds(opts.bounds, '--bounds'), volumeBox) : volumeBox;
     const twoD = model?.meta.featureConfig.dims === 2;
     const chunkSize: [number, number, number] = opts.chunk
-      ? (parseVec3(opts.chunk, '--chunk', { integer: true, positive: true }).map((c, a) => Math.min(c, raw.shape[a])) as [number, number, number])
+      ? (parseXyz(opts.chunk, '--chunk', 'size').map((c, a) => Math.min(c, raw.shape[a])) as [number, number, number])
       : defaultChunk(twoD ? [256, 256, 1] : [64, 64, 64], bounds, volumeBox);
-    const block = opts.block ? parseVec3(opts.block, '--block', { integer: true, positive: true })
+    const block = opts.block ? parseXyz(opts.block, '--block', 'size')
       : ([chunkSize[0] * 2, chunkSize[1] * 2, twoD ? chunkSize[2] * Math.max(1, Math.floor(4 / chunkSize[2])) : chunkSize[2]] as const);
     for (let a = 0; a < 3; a++) {
       if (block[a] % chunkSize[a] !== 0) throw new UsageError(`--block ${block.join(',')} must be a multiple of the chunk size ${chunkSize.join(',')}`);
@@ -92,9 +93,9 @@ export function register(program: Command): Command {
       task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype });
     } else {
       const onnxPath = path.resolve(opts.onnx);
-      const o: OnnxOptions = { halo: parseVec3(opts.halo, '--halo', { integer: true }) };
-      if (opts.tile) o.tile = parseVec3(opts.tile, '--tile', { integer: true, positive: true });
-      if (opts.overlap) o.overlap = parseVec3(opts.overlap, '--overlap', { integer: true });
+      const o: OnnxOptions = { halo: parseXyz(opts.halo, '--halo', 'margin') };
+      if (opts.tile) o.tile = parseXyz(opts.tile, '--tile', 'size');
+      if (opts.overlap) o.overlap = parseXyz(opts.overlap, '--overlap', 'margin');
       if (opts.inputMean !== undefined || opts.inputStd !== undefined) {
         const m = Number(opts.inputMean ?? 0), s = Number(opts.inputStd ?? 1);
         if (!Number.isFinite(m) || !(s > 0)) throw new UsageError('--input-mean must be a number and --input-std a positive number');

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parseXyz } from '../xyz.js';
 import { UsageError } from '../../core/errors.js';
 import type { SeedMethod } from '../../kernels/watershed.js';
 import { readWhole, writeSegmentation } from '../../stages/segment/io.js';
@@ -6,7 +7,7 @@ import { DEFAULT_SUPERVOXELS, type SupervoxelParams, boundaryMaps, computeSuperv
 import { createProgress } from '../../core/progress.js';
 import { emit } from '../output.js';
 import * as path from 'node:path';
-import { boxFromShape, parseVec3, type Vec3 } from '../../core/box.js';
+import { boxFromShape, type Vec3 } from '../../core/box.js';
 import { openSource } from '../../formats/open.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { readBlockData, runTasks } from '../../scheduler/index.js';
@@ -129,7 +130,7 @@ export const DEFAULT_TILE: Vec3 = [128, 128, 128];
 /** The tile context: --margin, default 16 per side (0 in z for per-section supervoxels, which read no other section). */
 export function tileMargin(opts: Record<string, any>, twoD: boolean): Vec3 {
   if (opts.margin === undefined) return [16, 16, twoD ? 0 : 16];
-  const m = parseVec3(String(opts.margin), '--margin', { integer: true });
+  const m = parseXyz(String(opts.margin), '--margin', 'margin');
   if (m.some((v) => v < 0)) throw new UsageError(`--margin: expected three whole numbers >= 0, got ${JSON.stringify(String(opts.margin))}`);
   return m;
 }
@@ -153,8 +154,8 @@ export interface BlockwiseSupervoxelsResult {
  * record resumes (the scheduler skips finished blocks); a different one needs --overwrite.
  */
 export async function blockwiseSupervoxels(out: string, opts: Record<string, any>): Promise<BlockwiseSupervoxelsResult> {
-  const blockArg = parseVec3(String(opts.block), '--block', { integer: true, positive: true });
-  const tileArg = opts.tile !== undefined ? parseVec3(String(opts.tile), '--tile', { integer: true, positive: true }) : DEFAULT_TILE;
+  const blockArg = parseXyz(String(opts.block), '--block', 'size');
+  const tileArg = opts.tile !== undefined ? parseXyz(String(opts.tile), '--tile', 'size') : DEFAULT_TILE;
   const src = await openSource(opts.boundaries);
   const like = { shape: src.shape, offset: src.offset, voxelSize: src.voxelSize, channels: src.channels };
   await src.close();

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { evaluateSegmentation } from '../src/metrics/segmentation.js';
 import { gaussianFilter } from '../src/kernels/filters.js';
-import { _useReferenceScanFlood, seededWatershed, thresholdSeeds } from '../src/kernels/watershed.js';
+import { _useReferenceScanFlood, seededWatershed, thresholdSeeds } from '../src/kernels/watershed/index.js';
 import { buildRag } from '../src/stages/segment/rag.js';
 import { agglomerate, cutTree, meanScorer, relabel } from '../src/stages/segment/agglomerate.js';
 import { readRaw, ref, refMvox, syntheticVolume, time } from './kernels.bench.js';
@@ -116,7 +116,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
   const ws = warm.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const wsSecond = warm[0];
   const wsFifo = time(() => seededWatershed(boundary, shape, seeds.value.labels, { ties: 'fifo' }));
-  // the previous scan flood (floodScan, kept as the reference of the tests) in the same run: same labels
+  // the previous scan flood (floodScanReference, kept as the reference of the tests) in the same run: same labels
   _useReferenceScanFlood(true);
   const wsRef = time(() => seededWatershed(boundary, shape, seeds.value.labels));
   _useReferenceScanFlood(false);

@@ -1,5 +1,6 @@
 import { UsageError } from '../core/errors.js';
 import { type Digraph, type NullComparison, TRIAD_NAMES, type TriadName, compareToNull, edgeSwapNull, makeDigraph, reciprocalPairs, seededRandom, triadCensus } from './graph.js';
+import { wilson } from './function/stats.js';
 import { type SynapseFilter, type Table, pairSource, synapseSource } from './query.js';
 import type { ConnectomeStore } from './store.js';
 
@@ -146,6 +147,9 @@ export interface DistanceBin {
   p: number;
   /** Binomial standard error sqrt(p(1-p)/pairs). */
   se: number;
+  /** 95 % Wilson score interval of p. */
+  ci_low: number;
+  ci_high: number;
 }
 
 export interface DistanceOptions extends SynapseFilter {
@@ -228,7 +232,8 @@ export async function connectionProbabilityByDistance(store: ConnectomeStore, o:
   const bins: DistanceBin[] = [];
   for (let k = 0; k < nb; k++) {
     const p = pairs[k] ? conn[k] / pairs[k] : 0;
-    bins.push({ from: k * width, to: (k + 1) * width, pairs: pairs[k], connected: conn[k], p, se: pairs[k] ? Math.sqrt((p * (1 - p)) / pairs[k]) : 0 });
+    const [lo, hi] = wilson(conn[k], pairs[k]);
+    bins.push({ from: k * width, to: (k + 1) * width, pairs: pairs[k], connected: conn[k], p, se: pairs[k] ? Math.sqrt((p * (1 - p)) / pairs[k]) : 0, ci_low: lo, ci_high: hi });
   }
   return { bins, cells_pre: pre.length, cells_post: post.length, axes };
 }
@@ -312,7 +317,7 @@ export function motifTable(m: MotifResult): Table {
 }
 
 export function distanceTable(d: { bins: DistanceBin[] }): Table {
-  return { columns: ['from_nm', 'to_nm', 'pairs', 'connected', 'p', 'se'], rows: d.bins.map((b) => [b.from, b.to, b.pairs, b.connected, round(b.p, 6), round(b.se, 6)]) };
+  return { columns: ['from_nm', 'to_nm', 'pairs', 'connected', 'p', 'se', 'ci_low', 'ci_high'], rows: d.bins.map((b) => [b.from, b.to, b.pairs, b.connected, round(b.p, 6), round(b.se, 6), round(b.ci_low, 6), round(b.ci_high, 6)]) };
 }
 
 export function sizeTable(s: SizeDistribution[]): Table {

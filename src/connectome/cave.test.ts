@@ -115,7 +115,9 @@ describe('CAVE synapse tables: exact counts per pair in every layout', () => {
     const rep = await importCave(store, [header, data], { resolution: [4, 4, 40] });
     expect(rep.length).toBe(1);
     expect(rep[0]).toMatchObject({ table: 'synapses', inserted: rows.length - invalid, skipped: { 'valid=false': invalid } });
-    expect(rep[0].ignoredColumns).toEqual(['created', 'superceded_id']);
+    // columns with no place in the table are kept beside it (synapses_extra), not dropped
+    expect(rep[0].extraColumns).toEqual(['created', 'superceded_id']);
+    expect(rep[0].ignoredColumns).toEqual([]);
     expect(await storedPairs(store)).toEqual(want);
     const top = await store.all(`SELECT id, pre_pt_root_id, ctr_pt_position_x AS x, ctr_pt_position_z AS z, pre_pt_supervoxel_id AS sv FROM synapses WHERE id = ${U64_MAX}`);
     const g0 = rows[0];
@@ -143,7 +145,8 @@ describe('CAVE synapse tables: exact counts per pair in every layout', () => {
     writeFileSync(b, gzipSync(Buffer.from('\uFEFF' + [head, ...lines].join('\r\n') + '\r\n', 'utf8')));
     const rep = await importCave(store, [a, b]);
     expect(rep.map((r) => r.inserted)).toEqual([rows.slice(0, half).filter((g) => g.valid).length, rows.slice(half).filter((g) => g.valid).length]);
-    expect(rep[1].ignoredColumns).toEqual(['_unnamed_1', 'superceded_id']);
+    expect(rep[1].ignoredColumns).toEqual(['_unnamed_1']);
+    expect(rep[1].extraColumns).toEqual(['superceded_id']);
     expect(await storedPairs(store)).toEqual(want);
     const g = rows.slice(half).find((x) => x.valid)!;
     const got = await store.all(`SELECT pre_pt_position_y AS a, post_pt_position_x AS b, ctr_pt_position_z AS c FROM synapses WHERE id = ${g.id}`);

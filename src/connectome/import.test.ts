@@ -44,7 +44,8 @@ describe('CAVE import', () => {
     const f = await writeCave(dir, 'synapses_pni_2', [synLine(1n, BIG, BIG + 1n), synLine(2n, BIG + 1n, BIG), synLine(3n, 5n, 6n, 'f'), synLine(BIG, 0n, BIG)]);
     const rep = await importCave(store, [f], { resolution: [4, 4, 40] });
     expect(rep[0]).toMatchObject({ table: 'synapses', inserted: 3, skipped: { 'valid=false': 1 } });
-    expect(rep[0].ignoredColumns).toEqual(['created', 'superceded_id']);
+    expect(rep[0].extraColumns).toEqual(['created', 'superceded_id']);
+    expect(rep[0].ignoredColumns).toEqual([]);
     const rows = await store.all('SELECT * FROM synapses ORDER BY id');
     expect(rows.map((r) => r.id)).toEqual([1n, 2n, BIG]);
     expect(rows[0]).toMatchObject({ pre_pt_root_id: BIG, post_pt_root_id: BIG + 1n, pre_pt_position_x: 400, pre_pt_position_z: 800, ctr_pt_position_x: 404, size: 37, pre_pt_supervoxel_id: 1111n });

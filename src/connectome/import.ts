@@ -4,6 +4,7 @@ import { createGunzip, gunzipSync } from 'node:zlib';
 import { listValue as duckList, type DuckDBValue } from '@duckdb/node-api';
 import type { Vec3 } from '../core/box.js';
 import { FormatError, UsageError } from '../core/errors.js';
+import { parseSwcId } from '../formats/swc.js';
 import { type ConnectomeStore, type TableName, TABLES, keyColumn, parseTableName, sqlIdent, sqlString } from './store.js';
 
 /** What one import did, per input file. */
@@ -15,8 +16,10 @@ export interface ImportReport {
   updated?: number;
   /** Rows skipped, with why (e.g. valid = f, pt_root_id = 0). */
   skipped?: Record<string, number>;
-  /** Input columns that have no place in the table. */
+  /** Input columns dropped (a pandas index column). */
   ignoredColumns?: string[];
+  /** Input columns with no place in the table, kept in `<table>_extra` by the table's key. */
+  extraColumns?: string[];
   /** Cells created for names (edge lists). */
   cells?: number;
 }
@@ -31,6 +34,37 @@ export interface CaveImportOptions {
   table?: TableName;
   /** Multiply a cell table's `volume` column by this (MICrONS nucleus volumes are um^3: 1e9). */
   volumeScale?: number;
+  /**
+   * Column mapping for tables published with other names: target column -> source column,
+   * optionally with a factor (`ctr_pt_position_x: 'ctr_pt_x_nm*1'`; a factor replaces the
+   * resolution for that column). Saved in the database's `import_mappings` table.
+   */
+  map?: Record<string, string>;
+}
+
+/** Source columns that name a store column under another name (published tables, e.g. pinky100). */
+const COMMON_ALIASES: Record<string, string[]> = {
+  pre_pt_root_id: ['pre_root_id'],
+  post_pt_root_id: ['post_root_id'],
+  pre_pt_supervoxel_id: ['pre_supervoxel_id'],
+  post_pt_supervoxel_id: ['post_supervoxel_id'],
+};
+
+/** Parse `target=source[*factor],...` (the CLI's --map) into a mapping. */
+export function parseColumnMap(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([A-Za-z_][A-Za-z0-9_]*(\s*\*\s*[0-9.eE+-]+)?)\s*$/.exec(part);
+    if (!m) throw new UsageError(`--map ${JSON.stringify(part.trim())}: expected target=source or target=source*factor`);
+    if (out[m[1]]) throw new UsageError(`--map: ${m[1]} is mapped twice`);
+    out[m[1]] = m[2].replace(/\s+/g, '');
+  }
+  return out;
+}
+
+function mapSource(spec: string): { src: string; factor?: number } {
+  const [src, f] = spec.split('*');
+  return f === undefined ? { src } : { src, factor: Number(f) };
 }
 
 /** `<table>_merged.csv.gz` -> `<table>_merged_header.csv` (also for `.csv`). */
@@ -40,15 +74,76 @@ export function caveHeaderFile(dataFile: string): string | undefined {
   return cand.find((c) => existsSync(c));
 }
 
-async function readText(file: string): Promise<string> {
-  let buf: Buffer;
+/** Largest text file (after gunzip) read whole: SWC, edge lists, meta.json (1 GiB; WIRING_MAX_TEXT_BYTES changes it). */
+export function maxTextBytes(): number {
+  const v = Number(process.env.WIRING_MAX_TEXT_BYTES);
+  return Number.isFinite(v) && v > 0 ? v : 1024 * 1024 * 1024;
+}
+
+/** Largest gunzip ratio accepted for a table streamed to DuckDB once it is past 64 MiB (real CSVs: < 20). */
+export const MAX_GZIP_RATIO = 200;
+
+/** A path given as an input file must be a readable file (not a folder): UsageError naming it. */
+async function checkInputFile(file: string): Promise<void> {
+  let st;
   try {
+    st = await fs.stat(file);
+  } catch (err) {
+    throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `cannot read: ${(err as Error).message}`, file);
+  }
+  if (st.isDirectory()) throw new UsageError('is a folder; expected a file', file);
+}
+
+async function readText(file: string): Promise<string> {
+  await checkInputFile(file);
+  let buf: Buffer;
+  const MAX_TEXT_BYTES = maxTextBytes();
+  try {
+    const st = await fs.stat(file);
+    if (st.size > MAX_TEXT_BYTES) throw new FormatError(`file of ${st.size} bytes is larger than ${MAX_TEXT_BYTES} (WIRING_MAX_TEXT_BYTES)`, file);
     buf = await fs.readFile(file);
   } catch (err) {
+    if (err instanceof FormatError) throw err;
     throw new UsageError(`cannot read: ${(err as Error).message}`, file);
   }
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    try {
+      buf = gunzipSync(buf, { maxOutputLength: MAX_TEXT_BYTES });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+        throw new FormatError(`gzip data decompresses to more than ${MAX_TEXT_BYTES} bytes (WIRING_MAX_TEXT_BYTES); a gzip bomb or a file too large to read whole`, file);
+      }
+      throw new FormatError(`gzip data does not decompress (${(err as Error).message})`, file);
+    }
+  }
   return buf.toString('utf8').replace(/^\uFEFF/, '');
+}
+
+/**
+ * A gzipped table handed to DuckDB (which streams it) is first gunzipped once as a stream,
+ * counting bytes and holding none: one that inflates more than MAX_GZIP_RATIO times past
+ * 64 MiB is refused as a gzip bomb before any row is staged.
+ */
+async function checkGzipRatio(file: string): Promise<void> {
+  const { size } = await fs.stat(file);
+  const limit = Math.max(64 * 1024 * 1024, size * MAX_GZIP_RATIO);
+  const src = createReadStream(file);
+  const gz = src.pipe(createGunzip());
+  let total = 0;
+  try {
+    for await (const chunk of gz as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > limit) {
+        throw new FormatError(`gzip data inflates more than ${MAX_GZIP_RATIO} times (past ${limit} bytes from ${size}); refused as a gzip bomb`, file);
+      }
+    }
+  } catch (err) {
+    if (err instanceof FormatError) throw err;
+    throw new FormatError(`gzip data does not decompress (${(err as Error).message})`, file);
+  } finally {
+    src.destroy();
+    gz.destroy();
+  }
 }
 
 /** Whether a file starts with the gzip magic bytes. */
@@ -129,7 +224,7 @@ export function detectCaveTable(cols: string[], file: string): TableName {
   if (has('kind') && has('host_root_id')) return 'organelles';
   if (has('pt_root_id') && (hasPos('pt_position') || has('cell_type'))) return 'cells';
   throw new FormatError(
-    `cannot tell which table these columns belong to (${cols.join(', ')}); expected pre_pt_root_id+post_pt_root_id (synapses), pt_root_id (cells), status_axon/status_dendrite (proofreading) or target_id+tag (compartment tags); pass --table`,
+    `cannot tell which table these columns belong to (${cols.join(', ')}); expected pre_pt_root_id+post_pt_root_id (synapses), pt_root_id (cells), status_axon/status_dendrite (proofreading) or target_id+tag (compartment tags); pass --table, or name the columns with --map target=source (e.g. pre_pt_root_id=pre_root_id)`,
     file,
   );
 }
@@ -151,7 +246,26 @@ function planColumns(table: TableName, cols: string[], opts: CaveImportOptions, 
     compartment: ['compartment', 'tag'],
     pt_root_id: ['pt_root_id'],
   };
+  for (const [k, v] of Object.entries(COMMON_ALIASES)) alias[k] = [k, ...v];
+  const map = opts.map ?? {};
+  const targets = new Set(TABLES[table].map((s) => s.name));
+  for (const [t, spec] of Object.entries(map)) {
+    if (!targets.has(t)) throw new UsageError(`--map ${t}=${spec}: table ${table} has no column ${t} (columns: ${[...targets].join(', ')})`);
+    const { src, factor } = mapSource(spec);
+    if (!cols.includes(src)) throw new FormatError(`--map ${t}=${spec}: the file has no column ${src} (columns: ${cols.join(', ')})`, file);
+    if (factor !== undefined && !Number.isFinite(factor)) throw new UsageError(`--map ${t}=${spec}: the factor must be a number`);
+  }
   for (const spec of TABLES[table]) {
+    const mapped = map[spec.name];
+    if (mapped !== undefined) {
+      const { src, factor } = mapSource(mapped);
+      used.add(src);
+      const pm = /^(.*_position)_([xyz])$/.exec(spec.name);
+      if (spec.type === 'UBIGINT') plan.set(spec.name, { kind: 'id', src });
+      else if (spec.type === 'DOUBLE') plan.set(spec.name, { kind: 'double', src, scale: factor ?? (pm ? res['xyz'.indexOf(pm[2])] : spec.name === 'volume' ? opts.volumeScale : undefined) });
+      else plan.set(spec.name, { kind: 'text', src });
+      continue;
+    }
     const m = /^(.*_position)_([xyz])$/.exec(spec.name);
     if (m) {
       const axis = 'xyz'.indexOf(m[2]);
@@ -226,8 +340,9 @@ function expectation(c: Conv): string {
  * Stage a delimited text file as VARCHAR columns in temp table `_raw` with its line number in
  * `_line`. `names` given: the file has no header row. The file may be gzipped.
  */
-async function stageText(store: ConnectomeStore, file: string, names: string[] | undefined, delim = ','): Promise<string[]> {
-  if (!existsSync(file)) throw new UsageError('file not found', file);
+export async function stageText(store: ConnectomeStore, file: string, names: string[] | undefined, delim = ','): Promise<string[]> {
+  await checkInputFile(file);
+  if (await isGzip(file)) await checkGzipRatio(file);
   // a data file that repeats its sidecar's names in its first line has a header row after all
   const header = names === undefined || sameNames(splitCsvLine(await firstLine(file), delim), names);
   let cols = names;
@@ -261,7 +376,7 @@ function sameNames(a: string[], b: string[]): boolean {
  * Stage a Parquet file as VARCHAR columns in temp table `_raw` with its row number in `_line`
  * (lists such as a position [x, y, z] become "[x, y, z]" text, booleans true/false).
  */
-async function stageParquet(store: ConnectomeStore, file: string): Promise<string[]> {
+export async function stageParquet(store: ConnectomeStore, file: string): Promise<string[]> {
   const reader = `read_parquet(${sqlString(file)})`;
   let cols: string[];
   try {
@@ -270,7 +385,12 @@ async function stageParquet(store: ConnectomeStore, file: string): Promise<strin
   } catch (err) {
     throw new FormatError(`cannot read as Parquet: ${(err as Error).message.split('\n')[0]}`, file, { cause: err });
   }
-  await store.run(`CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _line, ${cols.map((c) => `${sqlIdent(c)}::VARCHAR AS ${sqlIdent(c)}`).join(', ')} FROM ${reader}`);
+  try {
+    await store.run(`CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () AS _line, ${cols.map((c) => `${sqlIdent(c)}::VARCHAR AS ${sqlIdent(c)}`).join(', ')} FROM ${reader}`);
+  } catch (err) {
+    // a valid footer over corrupt pages ("TProtocolException", "Invalid data"...)
+    throw new FormatError(`corrupt Parquet data: ${(err as Error).message.split('\n')[0]}`, file, { cause: err });
+  }
   return cols;
 }
 
@@ -377,6 +497,56 @@ async function mergeTyped(store: ConnectomeStore, table: TableName, file: string
   return { inserted: Number(ins[0].n), updated: Number(upd[0].n) };
 }
 
+/** The side table that keeps a table's extra columns, keyed like the table. */
+export function extraTable(table: TableName): string {
+  return `${table}_extra`;
+}
+
+/**
+ * Keep columns that have no place in `table` in `<table>_extra` (key column + the extras, each
+ * DOUBLE when every value is a number, else VARCHAR), by the rows of `_typed` (joined to `_raw`
+ * by line). Later imports add columns and fill or replace values by key.
+ */
+async function keepExtraColumns(store: ConnectomeStore, table: TableName, extra: string[], file: string): Promise<string[]> {
+  if (extra.length === 0) return [];
+  const key = keyColumn(table);
+  const side = extraTable(table);
+  await store.run(`CREATE TABLE IF NOT EXISTS ${side} (${key} UBIGINT NOT NULL)`);
+  const have = new Map((await store.all(`SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = '${side}'`)).map((r) => [String(r.c), String(r.t)]));
+  const exprs: string[] = [];
+  for (const c of extra) {
+    if (c === key) continue;
+    const q = `r.${sqlIdent(c)}`;
+    const notNum = await store.all(`SELECT count(*) AS n FROM _typed t JOIN _raw r USING (_line) WHERE ${q} IS NOT NULL AND trim(${q}) <> '' AND TRY_CAST(${q} AS DOUBLE) IS NULL`);
+    let type = Number(notNum[0].n) === 0 ? 'DOUBLE' : 'VARCHAR';
+    const old = have.get(c);
+    if (old === undefined) await store.run(`ALTER TABLE ${side} ADD COLUMN ${sqlIdent(c)} ${type}`);
+    else if (old !== type) {
+      if (old === 'DOUBLE') await store.run(`ALTER TABLE ${side} ALTER ${sqlIdent(c)} TYPE VARCHAR`);
+      type = 'VARCHAR';
+    }
+    exprs.push(type === 'DOUBLE' ? `TRY_CAST(${q} AS DOUBLE) AS ${sqlIdent(c)}` : `NULLIF(${q}, '') AS ${sqlIdent(c)}`);
+  }
+  const cols = extra.filter((c) => c !== key);
+  if (cols.length === 0) return [];
+  try {
+    await store.run(`CREATE OR REPLACE TEMP TABLE _extra AS SELECT t.${key} AS ${key}, ${exprs.join(', ')} FROM _typed t JOIN _raw r USING (_line)`);
+    await store.run(`UPDATE ${side} SET ${cols.map((c) => `${sqlIdent(c)} = coalesce(e.${sqlIdent(c)}, ${side}.${sqlIdent(c)})`).join(', ')} FROM _extra e WHERE ${side}.${key} = e.${key}`);
+    await store.run(`INSERT INTO ${side} (${key}, ${cols.map(sqlIdent).join(', ')}) SELECT e.${key}, ${cols.map((c) => `e.${sqlIdent(c)}`).join(', ')} FROM _extra e ANTI JOIN ${side} x ON x.${key} = e.${key}`);
+  } catch (err) {
+    throw new FormatError(`cannot keep extra columns ${cols.join(', ')}: ${(err as Error).message.split('\n')[0]}`, file, { cause: err });
+  } finally {
+    await store.run('DROP TABLE IF EXISTS _extra').catch(() => {});
+  }
+  return cols;
+}
+
+/** Record a column mapping used for an import, beside the data (table import_mappings). */
+async function saveMapping(store: ConnectomeStore, file: string, table: TableName, opts: CaveImportOptions): Promise<void> {
+  await store.run('CREATE TABLE IF NOT EXISTS import_mappings (file VARCHAR, target_table VARCHAR, mapping_json VARCHAR, resolution_json VARCHAR, imported_at TIMESTAMP)');
+  await store.run('INSERT INTO import_mappings VALUES ($1, $2, $3, $4, now()::TIMESTAMP)', [path.resolve(file), table, JSON.stringify(opts.map), JSON.stringify(opts.resolution ?? [1, 1, 1])]);
+}
+
 async function dropTemps(store: ConnectomeStore): Promise<void> {
   await store.run('DROP TABLE IF EXISTS _raw; DROP TABLE IF EXISTS _typed;').catch(() => {});
 }
@@ -399,7 +569,7 @@ async function dropTemps(store: ConnectomeStore): Promise<void> {
  */
 export async function importCave(store: ConnectomeStore, files: string[], opts: CaveImportOptions = {}): Promise<ImportReport[]> {
   if (files.length === 0) throw new UsageError('no input files');
-  for (const f of files) if (!existsSync(f)) throw new UsageError('file not found', f);
+  for (const f of files) await checkInputFile(f);
   // header files given beside their data files are headers, not tables
   const headers = new Set(files.map((f) => caveHeaderFile(f)).filter((h): h is string => h !== undefined).map((h) => path.resolve(h)));
   const inputs = files.filter((f) => !headers.has(path.resolve(f)));
@@ -415,7 +585,9 @@ export async function importCave(store: ConnectomeStore, files: string[], opts: 
         const headerFile = caveHeaderFile(file);
         cols = await stageText(store, file, headerFile ? await readCaveHeader(headerFile) : undefined);
       }
-      const table = opts.table ? parseTableName(opts.table) : detectCaveTable(cols, file);
+      const mappedNames = [...cols.filter((c) => !Object.values(opts.map ?? {}).some((v) => mapSource(v).src === c)), ...Object.keys(opts.map ?? {})];
+      const aliased = mappedNames.map((c) => Object.keys(COMMON_ALIASES).find((k) => COMMON_ALIASES[k].includes(c)) ?? c);
+      const table = opts.table ? parseTableName(opts.table) : detectCaveTable(aliased, file);
       const { plan, used } = planColumns(table, cols, opts, file);
       const skipped: Record<string, number> = {};
       const conds: string[] = [];
@@ -457,8 +629,13 @@ export async function importCave(store: ConnectomeStore, files: string[], opts: 
         }
       }
       const { inserted, updated } = await mergeTyped(store, table, file, label);
-      const ignored = cols.filter((c) => !used.has(c));
-      out.push({ file, table, inserted, updated, skipped, ignoredColumns: ignored });
+      const rest = cols.filter((c) => !used.has(c));
+      // a pandas index column is noise; everything else is kept beside the table
+      const ignored = rest.filter((c) => /^_unnamed_\d+$/.test(c));
+      const extra = rest.filter((c) => !ignored.includes(c));
+      const kept = await keepExtraColumns(store, table, extra, file);
+      if (opts.map && Object.keys(opts.map).length) await saveMapping(store, file, table, opts);
+      out.push({ file, table, inserted, updated, skipped, ignoredColumns: ignored, extraColumns: kept });
     }
     await dropTemps(store);
   });
@@ -498,6 +675,9 @@ interface EdgeRow {
 
 const PRE_NAMES = ['source', 'pre', 'from', 'presynaptic', 'pre_name', 'neuron1'];
 const POST_NAMES = ['target', 'post', 'to', 'postsynaptic', 'post_name', 'neuron2'];
+/** Most synapse rows one edge-list file may expand to in count mode (one row per counted synapse). */
+export const MAX_COUNT_SYNAPSES = 5_000_000;
+
 const WEIGHT_NAMES = ['weight', 'synapses', 'count', 'nbr', 'n', 'size'];
 const TYPE_NAMES = ['type', 'synapse_type', 'kind'];
 
@@ -587,16 +767,28 @@ async function ensureNamedCells(store: ConnectomeStore, names: Iterable<string>,
 export async function importEdges(store: ConnectomeStore, files: string[], opts: EdgeImportOptions = {}): Promise<ImportReport[]> {
   if (files.length === 0) throw new UsageError('no input files');
   const mode = opts.weight ?? 'count';
+  for (const f of files) await checkInputFile(f);
   const parsed = await Promise.all(files.map(async (f) => ({ file: f, rows: await parseEdgeList(f) })));
   const out: ImportReport[] = [];
   await store.transaction(async () => {
     for (const { file, rows } of parsed) {
+      let rowsWanted = 0;
       const names = new Set<string>();
       for (const r of rows) {
         names.add(r.pre);
         names.add(r.post);
         if (mode === 'count' && !Number.isInteger(r.weight)) {
           throw new FormatError(`line ${r.line}: weight ${r.weight} is not a whole number of synapses (use --weight size)`, file);
+        }
+        if (mode === 'count') {
+          // count mode stores one synapse row per count: bound the rows before making any
+          rowsWanted += r.weight;
+          if (rowsWanted > MAX_COUNT_SYNAPSES) {
+            throw new FormatError(
+              `line ${r.line}: weight ${r.weight} brings the file to more than ${MAX_COUNT_SYNAPSES} synapse rows (count mode makes one row per synapse); use --weight size for one row per edge`,
+              file,
+            );
+          }
         }
       }
       const cells = await ensureNamedCells(store, names, file);
@@ -643,35 +835,39 @@ export interface SwcImportOptions {
 }
 
 interface SwcNode {
-  id: number;
+  /** Exact unsigned 64-bit node id. */
+  id: bigint;
   label: number;
   pos: [number, number, number];
   radius: number;
-  parent: number;
+  /** Parent node id, -1n for a root. */
+  parent: bigint;
 }
 
-/** Parse an SWC file (id label x y z radius parent per line; # comments). */
+/** Parse an SWC file (id label x y z radius parent per line; # comments). Node ids are exact bigints. */
 export async function parseSwc(file: string): Promise<SwcNode[]> {
   const text = await readText(file);
   const nodes: SwcNode[] = [];
-  const ids = new Set<number>();
+  const ids = new Set<bigint>();
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const t = lines[i].trim();
     if (t === '' || t.startsWith('#')) continue;
     const f = t.split(/\s+/);
     if (f.length < 7) throw new FormatError(`line ${i + 1}: ${f.length} fields, expected 7 (id label x y z radius parent)`, file);
-    const v = f.slice(0, 7).map(Number);
     const names = ['id', 'label', 'x', 'y', 'z', 'radius', 'parent'];
-    v.forEach((x, j) => {
-      if (!Number.isFinite(x)) throw new FormatError(`line ${i + 1}, column ${names[j]}: ${JSON.stringify(f[j])} is not a number`, file);
-    });
-    if (ids.has(v[0])) throw new FormatError(`line ${i + 1}: duplicate node id ${v[0]}`, file);
-    ids.add(v[0]);
-    nodes.push({ id: v[0], label: v[1], pos: [v[2], v[3], v[4]], radius: v[5], parent: v[6] });
+    const v = f.slice(0, 7).map(Number);
+    for (let j = 1; j < 6; j++) {
+      if (!Number.isFinite(v[j])) throw new FormatError(`line ${i + 1}, column ${names[j]}: ${JSON.stringify(f[j])} is not a number`, file);
+    }
+    const id = parseSwcId(f[0], 'node id', i + 1, file);
+    const parent = parseSwcId(f[6], 'parent', i + 1, file);
+    if (ids.has(id)) throw new FormatError(`line ${i + 1}: duplicate node id ${id}`, file);
+    ids.add(id);
+    nodes.push({ id, label: v[1], pos: [v[2], v[3], v[4]], radius: v[5], parent });
   }
   for (const n of nodes) {
-    if (n.parent !== -1 && !ids.has(n.parent)) throw new FormatError(`node ${n.id}: parent ${n.parent} is not a node of this skeleton`, file);
+    if (n.parent !== -1n && !ids.has(n.parent)) throw new FormatError(`node ${n.id}: parent ${n.parent} is not a node of this skeleton`, file);
   }
   return nodes;
 }
@@ -716,7 +912,7 @@ export async function importSwc(store: ConnectomeStore, files: string[], opts: S
   const cellRows: { id: bigint; pos: Vec3 | undefined; file: string }[] = [];
   for (const s of swcs) {
     const nodes = await parseSwc(s);
-    const soma = nodes.find((n) => n.label === 1) ?? nodes.find((n) => n.parent === -1);
+    const soma = nodes.find((n) => n.label === 1) ?? nodes.find((n) => n.parent === -1n);
     cellRows.push({ id: idOf(s), pos: soma ? [soma.pos[0] * res[0], soma.pos[1] * res[1], soma.pos[2] * res[2]] : undefined, file: s });
   }
   const synParsed: { file: string; body: bigint; rows: { line: number; kind: 'pre' | 'post'; p: Vec3 }[] }[] = [];
@@ -827,6 +1023,7 @@ export async function importTables(store: ConnectomeStore, files: string[]): Pro
   const out: ImportReport[] = [];
   await store.transaction(async () => {
     for (const f of files) {
+      await checkInputFile(f);
       const t = path.basename(f).replace(/\.(parquet|csv(\.gz)?)$/i, '');
       const table = parseTableName(t);
       out.push({ file: f, table, inserted: await store.importTable(table, f) });

@@ -33,6 +33,8 @@ export interface SynapseQuery extends SynapseFilter {
   /** Synapses whose ctr_pt_position lies in this half-open box, nm [x, y, z]. */
   box?: { min: Vec3; max: Vec3 };
   limit?: number;
+  /** Add the columns an import kept in `synapses_extra` (e.g. spine_vol_um3) to each record. */
+  extra?: boolean;
 }
 
 export interface SynapseRecord {
@@ -46,6 +48,8 @@ export interface SynapseRecord {
   ctr_pt_position: Vec3 | null;
   size: number | null;
   synapse_type: string | null;
+  /** Columns kept from the imported table (with `extra`). */
+  extra?: Record<string, unknown>;
 }
 
 export interface Connection {
@@ -149,8 +153,15 @@ function toRecord(r: Record<string, unknown>): SynapseRecord {
 export async function synapseQuery(store: ConnectomeStore, q: SynapseQuery = {}): Promise<SynapseRecord[]> {
   const b = await synapseSource(store, q);
   const limit = q.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(q.limit))}` : '';
-  const rows = await store.all(`SELECT s.* FROM ${b.from} ${whereSql(b)} ORDER BY s.id ${limit}`, b.params);
-  return rows.map(toRecord);
+  const hasExtra = q.extra && (await store.all(`SELECT 1 AS x FROM information_schema.tables WHERE table_name = 'synapses_extra'`)).length > 0;
+  if (!hasExtra) {
+    const rows = await store.all(`SELECT s.* FROM ${b.from} ${whereSql(b)} ORDER BY s.id ${limit}`, b.params);
+    return q.extra ? rows.map((r) => ({ ...toRecord(r), extra: {} })) : rows.map(toRecord);
+  }
+  const extraCols = (await store.all(`SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'synapses_extra' AND column_name <> 'id' ORDER BY ordinal_position`)).map((r) => String(r.c));
+  const sel = extraCols.map((c, i) => `e."${c.replace(/"/g, '""')}" AS _x${i}`).join(', ');
+  const rows = await store.all(`SELECT s.*${sel ? `, ${sel}` : ''} FROM ${b.from} LEFT JOIN synapses_extra e ON e.id = s.id ${whereSql(b)} ORDER BY s.id ${limit}`, b.params);
+  return rows.map((r) => ({ ...toRecord(r), extra: Object.fromEntries(extraCols.map((c, i) => [c, r[`_x${i}`] ?? null])) }));
 }
 
 /** Synapses onto a cell (it is postsynaptic). */
@@ -350,7 +361,8 @@ export async function connections(store: ConnectomeStore, q: SynapseQuery = {}):
   return out;
 }
 
-export type MatrixMeasure = 'count' | 'binary' | 'size' | 'probability';
+export type MatrixMeasure = 'count' | 'binary' | 'size' | 'probability' | 'per_pre_cell' | 'output_fraction' | 'input_fraction';
+export const MATRIX_MEASURES: readonly MatrixMeasure[] = ['count', 'binary', 'size', 'probability', 'per_pre_cell', 'output_fraction', 'input_fraction'];
 
 export interface TypeMatrix {
   measure: MatrixMeasure;
@@ -359,7 +371,10 @@ export interface TypeMatrix {
   /** Column labels: postsynaptic cell types. */
   postTypes: string[];
   /** values[i][j] from preTypes[i] to postTypes[j]. count: synapses; binary: connected cell pairs; size: summed size;
-   * probability: connected pairs / ordered pairs of distinct cells of the two types in the cells table. */
+   * probability: connected pairs / ordered pairs of distinct cells of the two types in the cells table;
+   * per_pre_cell: synapses / cells of the presynaptic type (in the cells table);
+   * output_fraction: synapses / all synapses of the presynaptic type (rows sum to 1);
+   * input_fraction: synapses / all synapses onto the postsynaptic type (columns sum to 1). */
   values: number[][];
 }
 
@@ -407,13 +422,35 @@ export async function typeMatrix(store: ConnectomeStore, o: TypeMatrixOptions = 
     );
     return { measure, preTypes: bin.preTypes, postTypes: bin.postTypes, values };
   }
+  if (measure === 'per_pre_cell' || measure === 'output_fraction' || measure === 'input_fraction') {
+    const m = assembleMatrix(await typeMatrixRows(store, { ...o, measure: 'count' }, undefined), 'count');
+    let values: number[][];
+    if (measure === 'per_pre_cell') {
+      const cellsT = await store.tableRef('cells', o.version);
+      const counts = new Map<string, number>();
+      const params = [...(o.untyped !== undefined ? [o.untyped] : []), ...(o.classificationSystem !== undefined ? [o.classificationSystem] : [])];
+      const label = o.untyped !== undefined ? 'coalesce(cell_type, $1)' : 'cell_type';
+      const cs = o.classificationSystem !== undefined ? ` AND classification_system = $${params.length}` : '';
+      for (const r of await store.all(`SELECT ${label} AS t, count(*) AS n FROM ${cellsT} WHERE TRUE${cs} GROUP BY 1`, params)) if (r.t !== null) counts.set(String(r.t), Number(r.n));
+      values = m.values.map((row, i) => row.map((v) => (counts.get(m.preTypes[i]) ? v / counts.get(m.preTypes[i])! : 0)));
+    } else if (measure === 'output_fraction') {
+      values = m.values.map((row) => {
+        const t = row.reduce((a, b) => a + b, 0);
+        return row.map((v) => (t ? v / t : 0));
+      });
+    } else {
+      const col = m.postTypes.map((_, j) => m.values.reduce((a, row) => a + row[j], 0));
+      values = m.values.map((row) => row.map((v, j) => (col[j] ? v / col[j] : 0)));
+    }
+    return { measure, preTypes: m.preTypes, postTypes: m.postTypes, values };
+  }
   const rows = await typeMatrixRows(store, o, undefined);
   return assembleMatrix(rows, measure);
 }
 
 async function typeMatrixRows(store: ConnectomeStore, o: TypeMatrixOptions, extraSelect: string | undefined): Promise<Record<string, unknown>[]> {
   const measure = o.measure ?? 'count';
-  if (!['count', 'binary', 'size'].includes(measure)) throw new UsageError(`measure ${JSON.stringify(measure)}: expected count, binary, size or probability`);
+  if (!['count', 'binary', 'size'].includes(measure)) throw new UsageError(`measure ${JSON.stringify(measure)}: expected one of ${MATRIX_MEASURES.join(', ')}${o.measure && MATRIX_MEASURES.includes(o.measure) ? ' (not split by compartment)' : ''}`);
   const b = await synapseSource(store, o);
   const t = await typeJoin(store, o);
   // Without a per-synapse split or filter, the pair table answers: one row per connected pair
@@ -523,8 +560,12 @@ export async function resolveCells(store: ConnectomeStore, refs: string[], versi
 
 export function synapsesTable(rows: SynapseRecord[]): Table {
   const columns = ['id', 'pre_pt_root_id', 'post_pt_root_id', 'size', 'ctr_pt_position', 'pre_pt_position', 'post_pt_position', 'synapse_type'];
+  const extra = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
   const fmt = (v: Vec3 | null) => (v ? `[${v.join(' ')}]` : null);
-  return { columns, rows: rows.map((r) => [r.id, r.pre_pt_root_id, r.post_pt_root_id, r.size, fmt(r.ctr_pt_position), fmt(r.pre_pt_position), fmt(r.post_pt_position), r.synapse_type]) };
+  return {
+    columns: [...columns, ...extra],
+    rows: rows.map((r) => [r.id, r.pre_pt_root_id, r.post_pt_root_id, r.size, fmt(r.ctr_pt_position), fmt(r.pre_pt_position), fmt(r.post_pt_position), r.synapse_type, ...extra.map((c) => r.extra?.[c] ?? null)]),
+  };
 }
 
 export function connectionsTable(rows: Connection[]): Table {

@@ -636,7 +636,12 @@ export class ConnectomeStore {
     }
     const raw = specs.map((s) => (available.includes(s.name) ? `${sqlIdent(s.name)}::VARCHAR AS ${s.name}` : `NULL AS ${s.name}`));
     return this.transaction(async () => {
-      await this.connection.run(`CREATE OR REPLACE TEMP TABLE _import_raw AS SELECT row_number() OVER () AS _row, * FROM (SELECT ${raw.join(', ')} FROM ${reader})`);
+      try {
+        await this.connection.run(`CREATE OR REPLACE TEMP TABLE _import_raw AS SELECT row_number() OVER () AS _row, * FROM (SELECT ${raw.join(', ')} FROM ${reader})`);
+      } catch (err) {
+        // a readable schema over corrupt data ("TProtocolException", "Invalid data"...)
+        throw new FormatError(`corrupt ${fmt} data: ${(err as Error).message.split('\n')[0]}`, file, { cause: err });
+      }
       // A value that does not convert is an error naming the row and column.
       for (const s of specs) {
         if (!available.includes(s.name)) continue;

@@ -32,3 +32,47 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
   const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString(10) : v), 2) + '\n';
   await writeFileAtomic(file, text);
 }
+
+/**
+ * Replace a whole folder atomically: `build` writes the new content into a private staging folder
+ * (`<dir>.tmp-<pid>-<random>`, unique per process and call), which then takes the place of `dir`
+ * by rename. Concurrent replacers of one folder never touch each other's files: each builds its own
+ * copy and the last rename wins (writers of the same content are idempotent). Readers see the old
+ * folder or the new one, never a half-written one (for an instant, none).
+ */
+export async function replaceDirAtomic<T>(dir: string, build: (staging: string) => Promise<T>): Promise<T> {
+  await fs.mkdir(path.dirname(dir), { recursive: true });
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const staging = `${dir}.tmp-${tag}`;
+  await fs.mkdir(staging);
+  let result: T;
+  try {
+    result = await build(staging);
+  } catch (err) {
+    await fs.rm(staging, { recursive: true, force: true });
+    throw err;
+  }
+  for (let attempt = 0; ; attempt++) {
+    const old = `${dir}.old-${tag}-${attempt}`;
+    try {
+      await fs.rename(dir, old);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        await fs.rm(staging, { recursive: true, force: true });
+        throw err;
+      }
+    }
+    try {
+      await fs.rename(staging, dir);
+      await fs.rm(old, { recursive: true, force: true });
+      return result;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      await fs.rm(old, { recursive: true, force: true });
+      // another replacer put its folder in place between our two renames: move it aside too
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && attempt < 100) continue;
+      await fs.rm(staging, { recursive: true, force: true });
+      throw err;
+    }
+  }
+}

@@ -92,3 +92,12 @@ export function parseVec3(text: string, what: string, opts: { integer?: boolean;
   }
   return v;
 }
+
+/** Parse "x0:x1,y0:y1,z0:z1" (whole voxels, half-open, non-empty), e.g. a --bounds option. */
+export function parseBoxText(text: string, what: string): Box {
+  const parts = text.split(',').map((p) => p.split(':').map((s) => (s.trim() === '' ? NaN : Number(s.trim()))));
+  if (parts.length !== 3 || parts.some((p) => p.length !== 2 || p.some((v) => !Number.isSafeInteger(v)) || p[1] <= p[0])) {
+    throw new UsageError(`${what}: expected x0:x1,y0:y1,z0:z1 (whole voxels, half-open, non-empty), got ${JSON.stringify(text)}`);
+  }
+  return box([parts[0][0], parts[1][0], parts[2][0]], [parts[0][1], parts[1][1], parts[2][1]]);
+}

@@ -20,6 +20,7 @@ import { promises as fs } from 'node:fs';
 import { type Box, type Vec3, boxContains, boxFromShape, boxIsEmpty, boxShape, boxToString } from '../core/box.js';
 import { type DataType, bytesPerElement } from '../core/dtype.js';
 import { FormatError, UsageError } from '../core/errors.js';
+import { checkReadBytes } from '../core/limits.js';
 import { Volume } from '../core/volume.js';
 import type { VolumeSource } from './source.js';
 
@@ -28,7 +29,7 @@ import type { VolumeSource } from './source.js';
 // ---------------------------------------------------------------------------------------------
 
 /** Throw a UsageError unless `b` is a valid half-open integer box inside the source bounds. */
-export function checkReadBox(src: { url: string; shape: Vec3; offset: Vec3; channels?: number }, b: Box): void {
+export function checkReadBox(src: { url: string; shape: Vec3; offset: Vec3; channels?: number; dtype?: DataType }, b: Box): void {
   for (let i = 0; i < 3; i++) {
     if (!Number.isInteger(b.min[i]) || !Number.isInteger(b.max[i])) {
       throw new UsageError(`read box (${boxToString(b)}) must have integer corners`, src.url);
@@ -39,6 +40,7 @@ export function checkReadBox(src: { url: string; shape: Vec3; offset: Vec3; chan
   if (!boxIsEmpty(b) && !boxContains(bounds, b)) {
     throw new UsageError(`read box (${boxToString(b)}) is outside the volume bounds (${boxToString(bounds)})`, src.url);
   }
+  if (src.dtype) checkReadBytes(b, src.dtype, src.channels ?? 1, src.url);
   const [sx, sy, sz] = boxShape(b);
   const n = Math.max(0, sx) * Math.max(0, sy) * Math.max(0, sz) * (src.channels ?? 1);
   if (n > MAX_READ_ELEMENTS) {

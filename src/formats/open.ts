@@ -2,21 +2,16 @@
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Vec3 } from '../core/box.js';
-import { UsageError } from '../core/errors.js';
+import { FormatError, UsageError } from '../core/errors.js';
 import type { VolumeSource } from './source.js';
+import { type OpenOptions, type Probe, SOURCE_FORMATS, sourceFormat } from './sources/index.js';
 
-// Format modules are loaded on first use: h5wasm, sharp and zarrita each take up to seconds to
-// load, and every worker thread and CLI start would otherwise pay for all of them.
+// The formats are a table (sources/index.ts: one module per format, detect/open/hasScales);
+// their readers are loaded on first use (h5wasm, sharp and zarrita each take up to seconds).
 
 /** The forms openSource accepts, for error messages and --help. */
 export const SOURCE_FORMS = [
-  'a Neuroglancer precomputed layer folder (holds an `info` file)',
-  'file.h5#path/to/dataset (HDF5; `#dataset` may be left out when the file has one dataset)',
-  'x.npy',
-  'x.zarr (Zarr v2/v3 array, or OME-Zarr group -> scale 0 or --scale), x.zarr#sub/path; also N5 folders',
-  'a folder of PNG/TIFF slices (one z per file, natural sort)',
-  'x.tif / x.tiff (multi-page TIFF, one z per page)',
+  ...SOURCE_FORMATS.map((f) => f.form),
   '(any of these may be written as a file:// URL, with an optional precomputed:// zarr:// n5:// prefix)',
   '(any of these may end in ?channel=N to read one channel of a multi-channel volume, e.g. a classifier output)',
 ];
@@ -24,9 +19,6 @@ export const SOURCE_FORMS = [
 function usage(spec: string, why: string): UsageError {
   return new UsageError(`${why}. Accepted sources:\n  - ${SOURCE_FORMS.join('\n  - ')}`, spec);
 }
-
-const H5_EXT = /\.(h5|hdf5|hdf|he5|n5h5)$/i;
-const ZARR_MARKERS = ['.zarray', '.zgroup', '.zattrs', 'zarr.json', 'attributes.json'];
 
 async function magic(file: string): Promise<Uint8Array> {
   const h = await fs.open(file, 'r');
@@ -44,11 +36,17 @@ async function magic(file: string): Promise<Uint8Array> {
  * precomputed scale (default 0). `voxelSize` overrides what the file says (nm, [x, y, z]).
  * The returned source reads sub-boxes in global voxel coordinates [x, y, z].
  */
-export async function openSource(specIn: string, opts: { scale?: number; voxelSize?: Vec3 } = {}): Promise<VolumeSource> {
+export async function openSource(specIn: string, opts: OpenOptions = {}): Promise<VolumeSource> {
   const { spec, channel } = splitChannel(specIn);
   const src = await openAny(spec, opts);
+  try {
+    checkGeometry(src, spec);
+  } catch (e) {
+    await src.close();
+    throw e;
+  }
   // formats without scales must not silently ignore a requested scale
-  if ((opts.scale ?? 0) !== 0 && ['npy', 'hdf5', 'image-stack', 'tiff'].includes(src.format)) {
+  if ((opts.scale ?? 0) !== 0 && sourceFormat(src.format)?.hasScales === false) {
     await src.close();
     throw new UsageError(`scale ${opts.scale} requested, but a ${src.format} source has only scale 0`, spec);
   }
@@ -62,6 +60,22 @@ export async function openSource(specIn: string, opts: { scale?: number; voxelSi
     throw new UsageError(`channel ${channel} requested, but the volume has channels 0..${src.channels - 1}`, spec);
   }
   return selectChannel(src, channel, specIn);
+}
+
+/**
+ * Header values every reader hands on (to makeInfo, the scheduler, ...) are checked once here:
+ * a FormatError naming the source and the field, never a bad value passed along.
+ */
+function checkGeometry(src: VolumeSource, spec: string): void {
+  const bad = (field: string, expected: string, got: unknown) => {
+    throw new FormatError(`${field}: expected ${expected}, got ${JSON.stringify(got)}`, spec);
+  };
+  const vec = (v: unknown): v is number[] => Array.isArray(v) && v.length === 3;
+  if (!vec(src.shape) || !src.shape.every((n) => Number.isSafeInteger(n) && n > 0)) bad('shape', 'three positive integers [x, y, z] (an empty volume cannot be read)', src.shape);
+  if (!vec(src.voxelSize) || !src.voxelSize.every((n) => Number.isFinite(n) && n > 0)) bad('voxel size', 'three positive numbers [x, y, z] nm (or give --voxel-size)', src.voxelSize);
+  if (!vec(src.offset) || !src.offset.every((n) => Number.isSafeInteger(n))) bad('offset', 'three integers [x, y, z]', src.offset);
+  if (!src.shape.every((n, i) => Number.isSafeInteger(n + src.offset[i]))) bad('offset + shape', 'integers below 2^53', src.offset);
+  if (!Number.isSafeInteger(src.channels) || src.channels < 1) bad('channels', 'a whole number >= 1', src.channels);
 }
 
 /** Split a trailing `?channel=N` off a spec. */
@@ -110,40 +124,30 @@ export function localPath(spec: string): string | undefined {
   return s;
 }
 
-async function openAny(specIn: string, opts: { scale?: number; voxelSize?: Vec3 }): Promise<VolumeSource> {
+async function openAny(specIn: string, opts: OpenOptions): Promise<VolumeSource> {
   if (typeof specIn !== 'string' || specIn.trim() === '') throw usage(String(specIn), 'no source given');
   const local = localPath(specIn);
-  if (local === undefined) throw usage(specIn, 'remote URLs are not supported; give a local path');
+  if (local === undefined) {
+    const { isRemote, parseRemoteUrl } = await import('./remote/url.js');
+    if (!isRemote(specIn)) throw usage(specIn, 'unknown URL scheme; give a local path, or an http(s)://, gs:// or s3:// URL');
+    const { format } = parseRemoteUrl(specIn);
+    if (format === 'zarr' || format === 'n5') throw usage(specIn, `remote ${format} is not supported yet; remote precomputed layers are (precomputed://https://..., gs://, s3://)`);
+    const { openRemotePrecomputed } = await import('./remote/precomputed.js');
+    return (await openRemotePrecomputed(specIn, { scale: opts.scale })).source(opts.scale ?? 0);
+  }
   const spec = local;
   const hash = spec.indexOf('#');
   const base = hash >= 0 ? spec.slice(0, hash) : spec;
   if (!existsSync(base)) throw usage(spec, "path does not exist");
   const st = statSync(base);
-  if (st.isFile()) {
-    const m = await magic(base);
-    const isH5 = m[0] === 0x89 && m[1] === 0x48 && m[2] === 0x44 && m[3] === 0x46;
-    if (isH5 || H5_EXT.test(base)) return (await import('./hdf5.js')).openHdf5(spec, opts);
-    if (hash >= 0) throw usage(spec, `'#' selects a dataset inside HDF5 files or Zarr stores, and ${base} is neither`);
-    const isNpy = m[0] === 0x93 && m[1] === 0x4e && m[2] === 0x55;
-    if (isNpy || /\.npy$/i.test(base)) return (await import('./npy.js')).openNpy(base, opts);
-    const isTiff = (m[0] === 0x49 && m[1] === 0x49 && m[2] === 42) || (m[0] === 0x4d && m[1] === 0x4d && m[3] === 42);
-    if (isTiff || /\.tiff?$/i.test(base)) return (await import('./imagestack.js')).openTiffStack(base, opts);
-    throw usage(spec, `cannot tell the format of the file ${path.basename(base)}`);
+  if (!st.isFile() && !st.isDirectory()) throw usage(spec, 'is neither a file nor a folder');
+  const kind = st.isFile() ? 'file' : 'folder';
+  const probe: Probe = { spec, base, hash: hash >= 0, magic: kind === 'file' ? await magic(base) : new Uint8Array(0) };
+  for (const f of SOURCE_FORMATS) {
+    if (f.kind !== kind || (probe.hash && !f.acceptsHash)) continue;
+    if (await f.detect(probe)) return f.open(probe, opts);
   }
-  if (!st.isDirectory()) throw usage(spec, 'is neither a file nor a folder');
-  if (hash < 0 && existsSync(path.join(base, 'info'))) {
-    const { PrecomputedLayer } = await import('./precomputed/index.js');
-    const layer = await PrecomputedLayer.open(base);
-    return layer.source(opts.scale ?? 0);
-  }
-  const zarr = await import('./zarr.js');
-  const { root } = zarr.splitZarrSpec(spec);
-  if (/\.(zarr|zr3?|n5|ome\.zarr)\/?$/i.test(root) || ZARR_MARKERS.some((f) => existsSync(path.join(root, f)))) {
-    return zarr.openZarr(spec, opts);
-  }
-  if (hash >= 0) throw usage(spec, `'#' selects a dataset inside HDF5 files or Zarr stores, and ${base} is neither`);
-  const stack = await import('./imagestack.js');
-  const slices = await stack.listSlices(base);
-  if (slices.length > 0) return stack.openImageStack(base, opts);
+  if (probe.hash) throw usage(spec, `'#' selects a dataset inside HDF5 files or Zarr stores, and ${base} is neither`);
+  if (kind === 'file') throw usage(spec, `cannot tell the format of the file ${path.basename(base)}`);
   throw usage(spec, 'folder is not a precomputed layer (no `info`), not a Zarr/N5 store, and holds no .png/.tif slices');
 }

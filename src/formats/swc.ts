@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from '../core/atomic.js';
 import { FormatError } from '../core/errors.js';
+import { MAX_ID } from '../core/ids.js';
 
 /** A skeleton graph: vertices [x,y,z] nm flattened, edges (child, parent) index pairs, radius nm. */
 export interface SkeletonGraph {
@@ -14,15 +15,31 @@ export interface SkeletonGraph {
   radius: Float32Array;
   /** SWC structure type per vertex (0 undefined, 1 soma, 2 axon, 3 dendrite...), if known. */
   types?: Uint8Array;
-  /** Original SWC node ids per vertex, if read from SWC. */
-  ids?: Int32Array | Float64Array;
+  /** Original SWC node ids per vertex (exact unsigned 64-bit), if read from SWC. */
+  ids?: BigUint64Array;
+}
+
+/**
+ * One SWC node id or parent field as an exact unsigned 64-bit id (ids above 2^53 stay exact):
+ * digits (a trailing `.0` as some writers add is accepted); for a parent, any negative number
+ * (normally -1) means "no parent" and gives -1n. Anything else is a FormatError naming the line.
+ */
+export function parseSwcId(field: string, what: 'node id' | 'parent', line: number, where: string): bigint {
+  const m = /^\+?(\d+)(?:\.0*)?$/.exec(field);
+  if (m) {
+    const v = BigInt(m[1]);
+    if (v > MAX_ID) throw new FormatError(`line ${line}: ${what} ${field} is larger than 2^64-1`, where);
+    return v;
+  }
+  if (what === 'parent' && /^-\d+(?:\.0*)?$/.test(field)) return -1n;
+  throw new FormatError(`line ${line}: ${what} ${JSON.stringify(field)} is not a whole number${what === 'parent' ? ' (or -1 for a root)' : ''}`, where);
 }
 
 export function parseSwc(text: string, opts: { scale?: number; where?: string } = {}): SkeletonGraph {
   const where = opts.where ?? 'SWC';
   const scale = opts.scale ?? 1;
-  const ids: number[] = [];
-  const parents: number[] = [];
+  const ids: bigint[] = [];
+  const parents: bigint[] = [];
   const xyz: number[] = [];
   const rad: number[] = [];
   const types: number[] = [];
@@ -32,23 +49,22 @@ export function parseSwc(text: string, opts: { scale?: number; where?: string } 
     if (line === '' || line.startsWith('#')) continue;
     const w = line.split(/[\s,]+/);
     if (w.length < 7) throw new FormatError(`line ${ln + 1}: expected "id type x y z radius parent", got ${JSON.stringify(line)}`, where);
-    const v = w.slice(0, 7).map(Number);
+    const v = w.slice(1, 6).map(Number);
     if (v.some((n) => !Number.isFinite(n))) throw new FormatError(`line ${ln + 1}: non-numeric field in ${JSON.stringify(line)}`, where);
-    if (!Number.isInteger(v[0]) || !Number.isInteger(v[6])) throw new FormatError(`line ${ln + 1}: node id and parent must be integers`, where);
-    ids.push(v[0]);
-    types.push(v[1]);
-    xyz.push(v[2] * scale, v[3] * scale, v[4] * scale);
-    rad.push(v[5] * scale);
-    parents.push(v[6]);
+    ids.push(parseSwcId(w[0], 'node id', ln + 1, where));
+    parents.push(parseSwcId(w[6], 'parent', ln + 1, where));
+    types.push(v[0]);
+    xyz.push(v[1] * scale, v[2] * scale, v[3] * scale);
+    rad.push(v[4] * scale);
   }
-  const index = new Map<number, number>();
+  const index = new Map<bigint, number>();
   ids.forEach((id, i) => {
     if (index.has(id)) throw new FormatError(`node id ${id} appears twice`, where);
     index.set(id, i);
   });
   const edges: number[] = [];
   parents.forEach((p, i) => {
-    if (p < 0) return;
+    if (p < 0n) return;
     const j = index.get(p);
     if (j === undefined) throw new FormatError(`node ${ids[i]} has parent ${p}, which is not in the file`, where);
     edges.push(i, j);
@@ -58,7 +74,7 @@ export function parseSwc(text: string, opts: { scale?: number; where?: string } 
     edges: Uint32Array.from(edges),
     radius: Float32Array.from(rad),
     types: Uint8Array.from(types),
-    ids: Float64Array.from(ids),
+    ids: BigUint64Array.from(ids),
   };
 }
 
@@ -77,7 +93,8 @@ export async function readSwc(file: string, opts: { scale?: number } = {}): Prom
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    throw new FormatError(`cannot read: ${(err as Error).message}`, file);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FormatError(code === 'EISDIR' ? 'is a folder; expected an SWC file' : `cannot read: ${(err as Error).message}`, file);
   }
   return parseSwc(text, { ...opts, where: file });
 }

@@ -15,15 +15,19 @@
 // decode is a FormatError naming the array and chunk.
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { gunzipSync, inflateSync } from 'node:zlib';
-import FileSystemStore from '@zarrita/storage/fs';
 import * as zarr from 'zarrita';
 import { type Box, type Vec3, boxIsEmpty, boxShape } from '../core/box.js';
 import type { DataType } from '../core/dtype.js';
 import { FormatError, UsageError } from '../core/errors.js';
 import { Volume } from '../core/volume.js';
+import { isSafeKey } from '../core/safe-path.js';
+import { parseJsonText } from '../core/json.js';
 import { type ElementArray, byteSwap, checkReadBox, emptyVolume, gather, numpyType } from './npy.js';
 import type { VolumeSource } from './source.js';
+import { BoundedStore, type ChunkNaming, MAX_ZARR_CHUNK_BYTES, boundedDecompress, checkZarrNode, installCodecCaps } from './zarr-guard.js';
+
+installCodecCaps();
+type FileSystemStore = BoundedStore;
 
 /** Split `x.zarr#sub/path`. */
 export function splitZarrSpec(spec: string): { root: string; sub: string } {
@@ -182,8 +186,11 @@ function sourceFromChunked(
           try {
             chunk = await arr.getChunk(cc);
           } catch (e) {
-            if (e instanceof FormatError) throw e;
-            throw new FormatError(`chunk ${arr.chunkName(cc)} cannot be decoded (${(e as Error).message})`, where);
+            // zarrita wraps codec errors (CodecPipelineError); report the innermost message
+            let inner = e as Error;
+            while (!(inner instanceof FormatError) && inner?.cause instanceof Error) inner = inner.cause;
+            if (inner instanceof FormatError && inner.message.includes(arr.chunkName(cc))) throw inner;
+            throw new FormatError(`chunk ${arr.chunkName(cc)} cannot be decoded (${inner?.message ?? String(e)})`, where, { cause: e });
           }
           const expectN = chunk.shape.reduce((p, q) => p * q, 1);
           if (chunk.data.length < expectN) {
@@ -216,7 +223,7 @@ function sourceFromChunked(
   return src;
 }
 
-function wrapZarrita(a: zarr.Array<zarr.DataType, FileSystemStore>): ChunkedArray {
+function wrapZarrita(a: zarr.Array<zarr.DataType, FileSystemStore>, naming?: ChunkNaming): ChunkedArray {
   return {
     shape: a.shape,
     chunks: a.chunks,
@@ -225,7 +232,7 @@ function wrapZarrita(a: zarr.Array<zarr.DataType, FileSystemStore>): ChunkedArra
       const c = await a.getChunk(coords);
       return c as unknown as { data: ElementArray; shape: number[]; stride: number[] };
     },
-    chunkName: (coords) => `[${coords.join(', ')}]`,
+    chunkName: (coords) => `[${coords.join(', ')}]${naming ? ` (${naming.chunkFile(coords)})` : ''}`,
   };
 }
 
@@ -287,8 +294,9 @@ export async function openZarr(spec: string, opts: { scale?: number; voxelSize?:
   const draft = await readDraftRoot(root);
   if (draft) return openDraftV3(root, sub, opts);
 
-  const store = new FileSystemStore(root);
+  const store = new BoundedStore(root);
   const loc = sub ? zarr.root(store).resolve(sub) : zarr.root(store);
+  const naming = await checkZarrNode(dir);
   let node: zarr.Array<zarr.DataType, FileSystemStore> | zarr.Group<FileSystemStore>;
   try {
     node = await zarr.open(loc);
@@ -316,7 +324,11 @@ export async function openZarr(spec: string, opts: { scale?: number; voxelSize?:
       throw new UsageError(`scale ${scale} does not exist; this OME-Zarr has scales 0..${ms.datasets.length - 1}`, spec);
     }
     const ds = ms.datasets[scale];
+    if (!ds || typeof ds.path !== 'string' || !isSafeKey(ds.path)) {
+      throw new FormatError(`field 'multiscales[0].datasets[${scale}].path': expected a relative path inside the store, got ${JSON.stringify(ds?.path)}`, spec);
+    }
     const arrPath = sub ? `${sub}/${ds.path}` : ds.path;
+    const dsNaming = await checkZarrNode(path.join(dir, ds.path));
     let arr: zarr.Array<zarr.DataType, FileSystemStore>;
     try {
       arr = await zarr.open(node.resolve(ds.path), { kind: 'array' });
@@ -347,7 +359,7 @@ export async function openZarr(spec: string, opts: { scale?: number; voxelSize?:
       else if (Math.abs(vox - Math.round(vox)) < 1e-6) offset[k] = Math.round(vox);
       else offset[k] = 0;
     });
-    return sourceFromChunked(wrapZarrita(arr), {
+    return sourceFromChunked(wrapZarrita(arr, dsNaming), {
       url: spec,
       arrayPath: arrPath,
       axes,
@@ -360,28 +372,25 @@ export async function openZarr(spec: string, opts: { scale?: number; voxelSize?:
   const nd = arr.shape.length;
   const v2names = ((arr.attrs ?? {}) as Record<string, unknown>)._ARRAY_DIMENSIONS as string[] | undefined;
   const axes = resolveAxes(arr.dimensionNames ?? v2names, undefined, nd, spec);
-  return sourceFromChunked(wrapZarrita(arr), { url: spec, arrayPath: sub, axes, voxelSize: opts.voxelSize ?? [1, 1, 1], offset: [0, 0, 0], scales: 1 });
+  return sourceFromChunked(wrapZarrita(arr, naming), { url: spec, arrayPath: sub, axes, voxelSize: opts.voxelSize ?? [1, 1, 1], offset: [0, 0, 0], scales: 1 });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Compressors for the hand-read layouts
 // ---------------------------------------------------------------------------------------------
 
-async function decompress(kind: string, cfg: Record<string, unknown>, bytes: Uint8Array, where: string): Promise<Uint8Array> {
-  switch (kind) {
-    case 'raw':
-    case '':
-      return bytes;
-    case 'gzip':
-      return new Uint8Array(gunzipSync(bytes));
-    case 'zlib':
-      return new Uint8Array(inflateSync(bytes));
-    case 'blosc': {
-      const { default: Blosc } = (await import('numcodecs/blosc')) as unknown as { default: { fromConfig(c: unknown): { decode(b: Uint8Array): Promise<Uint8Array> } } };
-      return Blosc.fromConfig({ id: 'blosc', ...cfg }).decode(bytes);
-    }
-    default:
-      throw new FormatError(`compressor '${kind}' is not supported (raw, gzip, zlib, blosc)`, where);
+/** Decompress one chunk of the hand-read layouts, never past `max` bytes (its decoded size). */
+async function decompress(kind: string, cfg: Record<string, unknown>, bytes: Uint8Array, where: string, max: number): Promise<Uint8Array> {
+  if (kind === 'raw' || kind === '') return bytes;
+  if (!['gzip', 'zlib', 'blosc', 'zstd'].includes(kind)) throw new FormatError(`compressor '${kind}' is not supported (raw, gzip, zlib, blosc, zstd)`, where);
+  try {
+    return await boundedDecompress(kind, bytes, max, async () => {
+      const mod = (await import(`numcodecs/${kind}`)) as unknown as { default: { fromConfig(c: unknown): { decode(b: Uint8Array): Promise<Uint8Array> } } };
+      return mod.default.fromConfig({ id: kind, ...cfg }).decode(bytes);
+    });
+  } catch (e) {
+    if (e instanceof FormatError) throw new FormatError(e.message, where);
+    throw e;
   }
 }
 
@@ -394,15 +403,12 @@ async function readJson(file: string): Promise<Record<string, unknown>> {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
-    throw new FormatError(`cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FormatError(code === 'EISDIR' ? 'is a folder; expected a JSON metadata file' : `cannot read (${code ?? (e as Error).message})`, file);
   }
-  try {
-    const v = JSON.parse(text);
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new FormatError(`is not a JSON object (${(e as Error).message})`, file);
-  }
+  const v = parseJsonText(text, file);
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FormatError('is not a JSON object', file);
+  return v as Record<string, unknown>;
 }
 
 function intList(v: unknown, field: string, where: string): number[] {
@@ -444,6 +450,8 @@ async function openN5(root: string, subIn: string, opts: { voxelSize?: Vec3; sca
   const n5types: Record<string, string> = { uint8: 'u1', int8: 'i1', uint16: 'u2', int16: 'i2', uint32: 'u4', int32: 'i4', uint64: 'u8', int64: 'i8', float32: 'f4', float64: 'f8' };
   if (!n5types[dt]) throw new FormatError(`'dataType' ${JSON.stringify(meta.dataType)} is not supported`, metaFile);
   const t = numpyType(n5types[dt], metaFile);
+  const blockBytes = blockF.reduce((a, b) => a * b, 1) * t.size;
+  if (blockBytes > MAX_ZARR_CHUNK_BYTES) throw new FormatError(`field 'blockSize': a block of [${blockF}] takes ${blockBytes} bytes, more than ${MAX_ZARR_CHUNK_BYTES}`, metaFile);
   const comp = (meta.compression ?? { type: 'raw' }) as Record<string, unknown>;
   const ctype = String(comp.type ?? 'raw');
   const nd = dimsF.length;
@@ -474,7 +482,8 @@ async function openN5(root: string, subIn: string, opts: { voxelSize?: Vec3; sca
       for (let i = 0; i < nd; i++) bdimsF.push(dv.getUint32(4 + 4 * i));
       const bshape = bdimsF.slice().reverse();
       if (bshape.some((v, i) => v > chunks[i] || v === 0)) throw new FormatError(`N5 block size [${bdimsF}] exceeds blockSize [${blockF}]`, file);
-      const raw = await decompress(ctype, comp, bytes.subarray(4 + 4 * nd), file).catch((e) => {
+      const count0 = bshape.reduce((a, b) => a * b, 1);
+      const raw = await decompress(ctype, comp, bytes.subarray(4 + 4 * nd), file, count0 * t.size).catch((e) => {
         throw e instanceof FormatError ? e : new FormatError(`cannot decompress N5 block (${(e as Error).message})`, file);
       });
       const count = bshape.reduce((a, b) => a * b, 1);
@@ -594,7 +603,7 @@ async function openDraftV3(root: string, sub: string, opts: { voxelSize?: Vec3 }
         if (fill) (data as Float32Array).fill(fill);
         return { data, shape: chunks, stride: cStrides(chunks) };
       }
-      const raw = await decompress(ckind, comp?.configuration ?? {}, bytes, file).catch((e) => {
+      const raw = await decompress(ckind, comp?.configuration ?? {}, bytes, file, count * t.size).catch((e) => {
         throw e instanceof FormatError ? e : new FormatError(`cannot decompress chunk (${(e as Error).message})`, file);
       });
       if (raw.length !== count * t.size) throw new FormatError(`chunk has ${raw.length} bytes; expected ${count * t.size} ([${chunks}] x ${t.size})`, file);

@@ -1,8 +1,8 @@
 // Block functions used by the scheduler's tests and benchmark (loaded by worker threads through
 // `import(task.module)`, so they live in their own module).
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { boxShape } from '../core/box.js';
+import { type Vec3, boxShape } from '../core/box.js';
 import { Volume } from '../core/volume.js';
 import type { BlockContext, BlockResult } from './types.js';
 
@@ -26,6 +26,89 @@ export async function interval(ctx: BlockContext<{ log: string; ms: number }>): 
   const end = process.hrtime.bigint();
   appendFileSync(ctx.params.log, JSON.stringify({ index: ctx.blockIndex, start: String(start), end: String(end) }) + '\n');
   return { data: null };
+}
+
+/**
+ * Barriers for race-free tests. A test states the moment it needs (two blocks running at once,
+ * a run held before it can finish) with marker files instead of sleeps that must overlap:
+ * block functions announce themselves with files and wait for files the test (or other blocks)
+ * create. The waits poll the file system (threads and processes share it); their deadline only
+ * turns a broken scheduler into a clear error instead of a hang, it never decides a pass.
+ */
+const BARRIER_DEADLINE_MS = 300_000;
+
+/** A test gate: blocks whose linear index (x fastest over `grid`) is >= `from` wait for `file`. */
+export interface Gate {
+  file: string;
+  from: number;
+  grid: Vec3;
+}
+
+function gated(gate: Gate | undefined, index: Vec3): boolean {
+  if (!gate) return false;
+  const [nx, ny] = gate.grid;
+  return index[0] + nx * (index[1] + ny * index[2]) >= gate.from;
+}
+
+/** `${gate.file}.waiting.<i_j_k>`: written by a gated block when it starts waiting. */
+export function gateWaitingMarkers(gate: Gate): string[] {
+  const dir = path.dirname(gate.file);
+  const prefix = `${path.basename(gate.file)}.waiting.`;
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(prefix)) : [];
+}
+
+async function waitUntil(cond: () => boolean, what: string): Promise<void> {
+  const until = Date.now() + BARRIER_DEADLINE_MS;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`test barrier: ${what} did not happen within ${BARRIER_DEADLINE_MS / 1000} s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function waitUntilSync(cond: () => boolean, what: string): void {
+  const until = Date.now() + BARRIER_DEADLINE_MS;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`test barrier: ${what} did not happen within ${BARRIER_DEADLINE_MS / 1000} s`);
+    sleepSync(5);
+  }
+}
+
+function holdAtGate(gate: Gate | undefined, index: Vec3, sync: true): void;
+function holdAtGate(gate: Gate | undefined, index: Vec3, sync: false): Promise<void>;
+function holdAtGate(gate: Gate | undefined, index: Vec3, sync: boolean): void | Promise<void> {
+  if (!gate || !gated(gate, index) || existsSync(gate.file)) return sync ? undefined : Promise.resolve();
+  writeFileSync(`${gate.file}.waiting.${index.join('_')}`, String(process.pid));
+  const what = `gate ${gate.file} opening (block ${index})`;
+  return sync ? waitUntilSync(() => existsSync(gate.file), what) : waitUntil(() => existsSync(gate.file), what);
+}
+
+/**
+ * Like `interval`, with a barrier instead of a sleep that must overlap: announces itself in
+ * params.dir/started/<i_j_k>; a block listed in params.meet (every block when absent) then holds
+ * until at least params.atLeast of those blocks have started, so those blocks provably ran at
+ * the same time. Then holds params.ms more and logs its interval to params.log.
+ */
+export async function rendezvous(ctx: BlockContext<{ log: string; dir: string; meet?: Vec3[]; atLeast: number; ms?: number }>): Promise<BlockResult> {
+  const start = process.hrtime.bigint();
+  const key = ctx.blockIndex.join('_');
+  const started = path.join(ctx.params.dir, 'started');
+  mkdirSync(started, { recursive: true });
+  writeFileSync(path.join(started, key), '');
+  const meet = ctx.params.meet?.map((m) => m.join('_'));
+  if (!meet || meet.includes(key)) {
+    const count = () => readdirSync(started).filter((f) => !meet || meet.includes(f)).length;
+    await waitUntil(() => count() >= ctx.params.atLeast, `${ctx.params.atLeast} blocks${meet ? ` of ${meet.join(' ')}` : ''} running together with block ${key}`);
+  }
+  if (ctx.params.ms) await new Promise((r) => setTimeout(r, ctx.params.ms));
+  const end = process.hrtime.bigint();
+  appendFileSync(ctx.params.log, JSON.stringify({ index: ctx.blockIndex, start: String(start), end: String(end) }) + '\n');
+  return { data: null };
+}
+
+/** Returns its block index; blocks behind params.gate wait for the gate file first (holdAtGate). */
+export async function gatedBlock(ctx: BlockContext<{ gate: Gate }>): Promise<BlockResult> {
+  await holdAtGate(ctx.params.gate, ctx.blockIndex, false);
+  return { data: { block: ctx.blockIndex } };
 }
 
 /** Fails the first params.failures[key] attempts of listed blocks (counted in files under params.dir). */
@@ -55,8 +138,10 @@ export function dies(ctx: BlockContext<{ dir: string }>): BlockResult {
  * (uint8/uint16/float32), neighbours outside readBox are left out (edges of the volume), so the
  * result at a voxel depends only on the input, never on the block. Output float32 over ctx.box.
  * With rounds > 1 each pass is recomputed from the input (the work grows, the answer does not).
+ * With params.gate, gated blocks wait for the gate file before they start (tests that kill a run).
  */
-export function boxFilter(ctx: BlockContext<{ rounds?: number; sleepMs?: number }>): BlockResult {
+export function boxFilter(ctx: BlockContext<{ rounds?: number; sleepMs?: number; gate?: Gate }>): BlockResult {
+  holdAtGate(ctx.params.gate, ctx.blockIndex, true);
   const src = ctx.inputs.in;
   const [sx, sy, sz] = src.shape;
   const out = Volume.zeros('float32', ctx.box);
@@ -125,4 +210,13 @@ export function burn(ctx: BlockContext<{ iterations: number; log?: string }>): B
   const end = process.hrtime.bigint();
   if (ctx.params.log) appendFileSync(ctx.params.log, JSON.stringify({ index: ctx.blockIndex, start: String(start), end: String(end) }) + '\n');
   return { data: s >>> 0 };
+}
+
+/** Paints its block with params.value; fails while a file `fail-<block>` exists in params.dir. */
+export function paintOrFail(ctx: BlockContext<{ dir: string; value: number }>): BlockResult {
+  const key = ctx.blockIndex.join('_');
+  if (existsSync(path.join(ctx.params.dir, `fail-${key}`))) throw new Error(`planned failure of block ${key}`);
+  const v = Volume.zeros('uint8', ctx.box);
+  v.data.fill(ctx.params.value);
+  return { volumes: { out: v } };
 }

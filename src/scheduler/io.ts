@@ -19,11 +19,11 @@ export async function openOutputLayer(dir: string): Promise<PrecomputedLayer> {
  * other reader: open.ts imports the HDF5 reader (h5wasm) eagerly, which costs seconds per
  * worker thread.
  */
-export async function openInput(spec: string): Promise<VolumeSource> {
+export async function openInput(spec: string, opts: { allowIncomplete?: boolean } = {}): Promise<VolumeSource> {
   if (!spec.includes('#') && existsSync(path.join(spec, 'info'))) {
     const { PrecomputedLayer } = await import('../formats/precomputed/index.js');
-    return (await PrecomputedLayer.open(spec)).source(0);
+    return (await PrecomputedLayer.open(spec)).source(0, opts);
   }
   const { openSource } = await import('../formats/open.js');
-  return openSource(spec);
+  return openSource(spec, opts);
 }

@@ -1,6 +1,6 @@
 // Runs with real output layers (Neuroglancer precomputed) and real inputs (openSource): results
 // must not depend on block shape or worker count, and a run killed with SIGKILL at a random
-// moment resumes to byte-identical output.
+// moment (seeded, printed) resumes to byte-identical output.
 import { existsSync, promises as fs, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ import { downsampleMean, downsampleMode, nextFactor } from '../stages/downsample
 import { planPyramid } from '../stages/downsample/tasks.js';
 import { encodeJson } from './codec.js';
 import { type BlockTask, SchedulerError, runTasks } from './index.js';
-import { RUN_SCRIPT, expectSameFiles, filterTask, killProcess, makeInput, makeOutput, noise, snapshot, spawnTs, waitFor } from './testing.js';
+import type { Gate } from './fixtures.js';
+import { RUN_SCRIPT, expectSameFiles, seededRandom, filterTask, killProcess, makeInput, makeOutput, noise, snapshot, spawnTs, waitFor } from './testing.js';
 
 const FIX = new URL('./fixtures.ts', import.meta.url).href;
 
@@ -93,31 +94,37 @@ describe('runs that write precomputed layers', () => {
     expect(err.message).toMatch(/returned no volume for output "out"/);
   });
 
-  it('resumes a run killed with SIGKILL at a random moment to byte-identical output', async () => {
+  it('resumes a run killed with SIGKILL at a seeded random moment to byte-identical output', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [24, 16, 8];
     const input = await makeInput(dir, shape, 'precomputed');
-    const task = (layer: string) => filterTask(input, layer, shape, [4, 4, 4], { sleepMs: 30 });
+    const task = (layer: string, gate?: Gate) => filterTask(input, layer, shape, [4, 4, 4], { sleepMs: 30, ...(gate ? { gate } : {}) });
     const clean = await makeOutput(path.join(dir, 'clean'), shape);
     await runTasks([task(clean)], { stateDir: path.join(dir, 'clean-state'), workers: 2, json: true });
     const want = await snapshot(clean);
-    for (let round = 0; round < 1; round++) {
-      const out = await makeOutput(path.join(dir, `killed-${round}`), shape);
-      const stateDir = path.join(dir, `killed-state-${round}`);
-      const job = path.join(dir, `job-${round}.json`);
-      const workers = 2;
-      writeFileSync(job, encodeJson({ tasks: [task(out)], options: { stateDir, workers } }));
-      const child = spawnTs(RUN_SCRIPT, [job]);
-      const blocks = path.join(stateDir, 'filter', 'blocks');
-      const k = Math.floor(Math.random() * 36);
-      await waitFor(() => existsSync(blocks) && readdirSync(blocks).length >= k, 60_000, `${k} blocks`);
-      await new Promise((r) => setTimeout(r, Math.random() * 40));
-      await killProcess(child);
-      expect(child.signalCode, 'the run was killed before it finished').toBe('SIGKILL');
-      const r = await runTasks([task(out)], { stateDir, workers: 2, json: true });
-      expect(r.resumed + r.computed).toBe(48);
-      expectSameFiles(want, await snapshot(out), `killed after ${k} blocks (${workers} worker(s))`);
-    }
+    // The kill point: after k block records, a further delay of 0-40 ms while blocks k and k+1
+    // are free to compute and write (the kill may land mid-write); blocks from k+2 on wait at a
+    // gate that opens only after the kill, so the run cannot finish before it is killed.
+    const { random, tag } = seededRandom('scheduler kill point');
+    const k = Math.floor(random() * 36);
+    const delay = random() * 40;
+    const out = await makeOutput(path.join(dir, 'killed'), shape);
+    const stateDir = path.join(dir, 'killed-state');
+    const job = path.join(dir, 'job.json');
+    const gate: Gate = { file: path.join(dir, 'gate'), from: k + 2, grid: [6, 4, 2] };
+    writeFileSync(job, encodeJson({ tasks: [task(out, gate)], options: { stateDir, workers: 2 } }));
+    const child = spawnTs(RUN_SCRIPT, [job]);
+    const blocks = path.join(stateDir, 'filter', 'blocks');
+    const records = () => (existsSync(blocks) ? readdirSync(blocks).filter((f) => f.endsWith('.json')).length : 0);
+    await waitFor(() => records() >= k, 60_000, `${k} blocks (${tag})`);
+    await new Promise((r) => setTimeout(r, delay));
+    await killProcess(child);
+    expect(child.signalCode, `the run was killed before it finished: ${tag}`).toBe('SIGKILL');
+    expect(records(), tag).toBeLessThanOrEqual(k + 2);
+    writeFileSync(gate.file, '');
+    const r = await runTasks([task(out, gate)], { stateDir, workers: 2, json: true });
+    expect(r.resumed + r.computed, tag).toBe(48);
+    expectSameFiles(want, await snapshot(out), `killed after ${k} blocks + ${delay.toFixed(1)} ms: ${tag}`);
   });
 });
 

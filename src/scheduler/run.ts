@@ -40,7 +40,7 @@ interface TaskState {
   resumed: number;
   failed: FailedBlock[];
   restarted: boolean;
-  status: 'waiting' | 'running' | 'done' | 'failed' | 'blocked';
+  status: 'waiting' | 'running' | 'finishing' | 'done' | 'failed' | 'blocked';
   t0: number;
   t1: number;
 }
@@ -122,7 +122,7 @@ function prod(v: Vec3): number {
 }
 
 /** Open outputs/inputs to check alignment and estimate memory; returns bytes per block. */
-async function inspectTask(t: BlockTask): Promise<number> {
+async function inspectTask(t: BlockTask, producedHere: Set<string>): Promise<number> {
   const where = `task ${JSON.stringify(t.name)}`;
   const margin = t.margin ?? [0, 0, 0];
   let bytes = 0;
@@ -151,7 +151,8 @@ async function inspectTask(t: BlockTask): Promise<number> {
     bytes += prod(t.blockShape) * bytesPerElement(layer.info.data_type) * layer.info.num_channels;
   }
   for (const [, spec] of Object.entries(t.inputs ?? {})) {
-    const src = await openInput(spec);
+    // a layer an earlier task of this run writes may still be incomplete now; any other input must be complete
+    const src = await openInput(spec, { allowIncomplete: producedHere.has(spec) });
     try {
       const s: Vec3 = [t.blockShape[0] + 2 * margin[0], t.blockShape[1] + 2 * margin[1], t.blockShape[2] + 2 * margin[2]];
       bytes += prod(s) * bytesPerElement(src.dtype) * src.channels;
@@ -195,6 +196,9 @@ export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<Ru
   }
 }
 
+/** Most blocks one task may have (its block list is held in memory). */
+export const MAX_TASK_BLOCKS = 4_000_000;
+
 async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunReport> {
   const t0 = Date.now();
   if (!opts || typeof opts.stateDir !== 'string' || opts.stateDir === '') throw new UsageError('runTasks needs a stateDir for its resume records');
@@ -207,14 +211,24 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
   await fs.mkdir(opts.stateDir, { recursive: true });
 
   const ordered = orderTasks(tasks).map(normalizeTask);
+  const producedHere = new Set<string>();
   const fps = new Map<string, string>();
   const states: TaskState[] = [];
   for (const t of ordered) {
     const deps = (t.dependsOn ?? []).map((d) => `${d}:${fps.get(d)}`).sort();
     const { fingerprint, definition } = fingerprintOf(t, deps);
     fps.set(t.name, fingerprint);
-    const bytesPerBlock = await inspectTask(t);
+    const bytesPerBlock = await inspectTask(t, producedHere);
+    for (const o of Object.values(t.outputs ?? {})) if ((o.scale ?? 0) === 0) producedHere.add(o.layer);
     const grid = blockGrid(t.bounds, t.blockShape);
+    // The block list is held in memory (about 330 bytes a block): refuse a grid that would not fit
+    // instead of allocating until killed (a header declaring 2^50 voxels).
+    if (grid.count > MAX_TASK_BLOCKS) {
+      throw new UsageError(
+        `bounds (${boxToString(t.bounds)}) cut into blocks of [${t.blockShape}] make ${grid.count} blocks, more than ${MAX_TASK_BLOCKS}; run a sub-box (--bounds) or larger blocks`,
+        `task ${JSON.stringify(t.name)}`,
+      );
+    }
     const blocks = boxIsEmpty(t.bounds) ? [] : listBlocks(grid);
     const { done, restarted, nonce } = await openTaskState(opts.stateDir, t.name, fingerprint, definition);
     const pending = blocks.filter((b) => !done.has(blockFileName(b.index)));
@@ -252,6 +266,25 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
     });
   }
 
+  // Completeness record in each output layer: set before any block is written, cleared when the
+  // task (and every other task of this run writing the same scale) has written all its blocks.
+  const outputKey = (o: { layer: string; scale?: number }) => `${o.layer}\u0000${o.scale ?? 0}`;
+  const marked = new Set<string>();
+  for (const s of states) {
+    if (s.pending.length === 0) continue;
+    for (const o of Object.values(s.task.outputs ?? {})) {
+      if (marked.has(outputKey(o))) continue;
+      marked.add(outputKey(o));
+      await (await openOutputLayer(o.layer)).markWriting(o.scale ?? 0, s.task.name);
+    }
+  }
+  const markCompleteAfter = async (s: TaskState): Promise<void> => {
+    for (const o of Object.values(s.task.outputs ?? {})) {
+      const others = states.some((x) => x !== s && x.status !== 'done' && x.status !== 'finishing' && Object.values(x.task.outputs ?? {}).some((p) => outputKey(p) === outputKey(o)));
+      if (!others) await (await openOutputLayer(o.layer)).markComplete(o.scale ?? 0);
+    }
+  };
+
   const total = states.reduce((n, s) => n + s.total, 0);
   const todo = states.reduce((n, s) => n + s.pending.length, 0);
   const progress = opts.progress ?? createProgress({ json: opts.json, label: 'blocks' });
@@ -287,10 +320,26 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
           return -1;
         };
 
+        // A task whose blocks are all written clears its outputs' incomplete records before it
+        // counts as done (so a dependent task reading them finds them complete).
+        let finishing = 0;
         const finishTaskIfDone = (s: TaskState) => {
           if (s.status === 'running' && s.remaining === 0 && s.running.length === 0) {
-            s.status = s.failed.length > 0 ? 'failed' : 'done';
             s.t1 = Date.now();
+            if (s.failed.length > 0) {
+              s.status = 'failed';
+              return;
+            }
+            s.status = 'finishing';
+            finishing++;
+            markCompleteAfter(s).then(
+              () => {
+                s.status = 'done';
+                finishing--;
+                pump();
+              },
+              (err: unknown) => rejectAll(err),
+            );
           }
         };
 
@@ -361,7 +410,7 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
               }
             }
           }
-          if (inFlight === 0) resolveAll();
+          if (inFlight === 0 && finishing === 0) resolveAll();
         };
         pump();
       });
@@ -369,6 +418,8 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
       for (const s of states) {
         s.status = 'done';
       }
+      // every block was already recorded (e.g. a run killed after its last block): clear the records
+      for (const s of states) await markCompleteAfter(s);
     }
   } finally {
     progress.stop();

@@ -111,8 +111,11 @@ function maxOverlap(iv: Array<{ start: bigint; end: bigint }>): number {
 describe('scheduling constraints', () => {
   it('never runs adjacent blocks at the same time with exclusiveNeighbours', async () => {
     const stateDir = await tempDir();
-    const log = path.join(await tempDir(), 'log');
-    const t = task({ fn: 'interval', params: { log, ms: 50 }, bounds: boxFromShape([16, 12, 8]), exclusiveNeighbours: true });
+    const dir = await tempDir();
+    const log = path.join(dir, 'log');
+    // Every block holds until a second block has started (a barrier, not a sleep): the first
+    // block cannot finish before another runs beside it, so parallelism is proven, not hoped for.
+    const t = task({ fn: 'rendezvous', params: { log, dir, atLeast: 2, ms: 20 }, bounds: boxFromShape([16, 12, 8]), exclusiveNeighbours: true });
     await runTasks([t], { stateDir, workers: 4, json: true });
     const iv = intervals(log);
     expect(iv).toHaveLength(4 * 3 * 2);
@@ -129,13 +132,18 @@ describe('scheduling constraints', () => {
     expect(parallel).toBeGreaterThan(0);
   });
 
-  it('runs adjacent blocks together without the constraint (the test above can fail)', async () => {
+  it('runs adjacent blocks together without the constraint', async () => {
     const stateDir = await tempDir();
-    const log = path.join(await tempDir(), 'log');
-    await runTasks([task({ fn: 'interval', params: { log, ms: 50 }, bounds: boxFromShape([96, 4, 4]) })], { stateDir, workers: 2, json: true });
+    const dir = await tempDir();
+    const log = path.join(dir, 'log');
+    // Blocks [0,0,0] and [1,0,0] (dispatched first, on 2 threads) each wait until both have
+    // started: they can only finish if the scheduler runs them side by side.
+    const params = { log, dir, meet: [[0, 0, 0], [1, 0, 0]], atLeast: 2 };
+    await runTasks([task({ fn: 'rendezvous', params, bounds: boxFromShape([24, 4, 4]) })], { stateDir, workers: 2, json: true });
     const iv = intervals(log);
-    const adjacentOverlap = iv.some((a) => iv.some((b) => a !== b && Math.abs(a.index[0] - b.index[0]) === 1 && a.start < b.end && b.start < a.end));
-    expect(adjacentOverlap).toBe(true);
+    expect(iv).toHaveLength(6);
+    const [a, b] = [0, 1].map((x) => iv.find((i) => i.index.join() === `${x},0,0`)!);
+    expect(a.start < b.end && b.start < a.end, 'adjacent blocks 0 and 1 overlapped').toBe(true);
   });
 
   it('finishes a dependency before starting its dependents', async () => {

@@ -5,7 +5,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomInt } from 'node:crypto';
 import { type Vec3, boxFromShape } from '../core/box.js';
+import { mulberry32 } from '../core/random.js';
 import { Volume } from '../core/volume.js';
 import { writeNpy } from '../formats/npy.js';
 import { PrecomputedLayer, makeInfo } from '../formats/precomputed/index.js';
@@ -215,3 +217,16 @@ export function filterTask(input: string, layer: string, shape: Vec3, blockShape
   };
 }
 
+
+/**
+ * Seeded randomness for a test's random choices (kill points): the seed is WIRING_TEST_SEED when
+ * set, else a fresh one; it is printed, and `tag` goes into assertion messages, so a failure can
+ * be replayed with WIRING_TEST_SEED=<seed>.
+ */
+export function seededRandom(test: string): { seed: number; random: () => number; tag: string } {
+  const env = process.env.WIRING_TEST_SEED;
+  const seed = env !== undefined && env !== '' ? Number(env) >>> 0 : randomInt(2 ** 32 - 1);
+  const tag = `${test} (replay with WIRING_TEST_SEED=${seed})`;
+  console.log(`seed ${seed}: ${test}`);
+  return { seed, random: mulberry32(seed), tag };
+}

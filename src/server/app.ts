@@ -12,6 +12,8 @@ import { SynapseAnnotations } from './annotations.js';
 import { corsOrigin, hostAllowed, hostName, jsonListStream, type AccessOptions } from './http.js';
 import { API_PAGE, fastifyPath, routes, type components, type RouteName, type Wire } from './schema.js';
 import { resolveUnder, sendFile } from './static.js';
+import { INTERACTIVE_OPENAPI_PATHS, registerInteractiveRoutes, type InteractiveRouteOptions } from './interactive.js';
+import { PROOFREAD_OPENAPI_PATHS, registerProofreadRoutes, type ProofreadRouteOptions } from './proofread.js';
 
 export interface ServerOptions extends AccessOptions {
   /** The dataset folder: precomputed layers, connectome.duckdb, tables. */
@@ -23,6 +25,10 @@ export interface ServerOptions extends AccessOptions {
   logger?: boolean;
   /** Index (pre, post) connections in memory for /api/cells/:id/partners up to this many pairs (default 5e6; 0 = always SQL). */
   partnerIndexMaxPairs?: number;
+  /** Proofreading routes (/api/proofread/...): the proofread stage's service and the edit token. */
+  proofread?: ProofreadRouteOptions;
+  /** Train-in-the-browser routes (/api/interactive, /api/recut, /api/runs): the stages' services and the token. */
+  interactive?: InteractiveRouteOptions;
 }
 
 class HttpError extends Error {
@@ -219,7 +225,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   get('layers', async (_req, reply) => sendJson(reply, { layers: await listLayers(dataset) }));
 
-  get('openapi', async (_req, reply) => sendJson(reply, openapiDocument()));
+  // the optional route sets are documented when they are served
+  const extraPaths = { ...(opts.proofread ? PROOFREAD_OPENAPI_PATHS : {}), ...(opts.interactive ? INTERACTIVE_OPENAPI_PATHS : {}) };
+  get('openapi', async (_req, reply) => sendJson(reply, openapiDocument(extraPaths)));
 
   get('cells', async (req, reply) => {
     const q = req.query as Record<string, string>;
@@ -343,6 +351,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!file) throw new HttpError(404, `not found: ${rel}`);
     return sendFile(req, reply, file);
   });
+
+  if (opts.proofread) registerProofreadRoutes(app, opts.proofread);
+  if (opts.interactive) registerInteractiveRoutes(app, opts.interactive);
 
   if (opts.appDir && existsSync(opts.appDir)) {
     const appDir = path.resolve(opts.appDir);

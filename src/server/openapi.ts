@@ -25,7 +25,7 @@ function operation(r: RouteSpec) {
 }
 
 /** The OpenAPI 3.1 description of the server's HTTP API (served at /openapi.json), from src/server/schema.ts. */
-export function openapiDocument() {
+export function openapiDocument(extraPaths: Record<string, unknown> = {}) {
   return {
     openapi: '3.1.0',
     info: {
@@ -33,7 +33,7 @@ export function openapiDocument() {
       version: '0.1.0',
       description: 'Cells, synapses and connectivity of one dataset. All ids are decimal strings; positions are nm [x, y, z]. List endpoints are paged (limit, after/offset, total, next). Dataset files (Neuroglancer precomputed layers, tables) are under /data/.',
     },
-    paths: Object.fromEntries(Object.values(routes).map((r) => [r.path, { get: operation(r) }])),
+    paths: { ...Object.fromEntries(Object.values(routes).map((r) => [r.path, { get: operation(r) }])), ...extraPaths },
     components: { schemas: withRequired(components) },
   };
 }

@@ -2,7 +2,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import type { Command } from 'commander';
 import { parseXyz } from '../xyz.js';
 import { UsageError } from '../../core/errors.js';
-import { exportAll, importCave, importEdges, importSwc, importTables, type ImportReport } from '../../connectome/import.js';
+import { exportAll, importCave, importEdges, importSwc, importTables, parseColumnMap, type ImportReport } from '../../connectome/import.js';
 import { ConnectomeStore, TABLE_NAMES, parseTableName } from '../../connectome/store.js';
 import { emit } from '../output.js';
 
@@ -49,6 +49,7 @@ function reportText(reports: ImportReport[]): string {
       if (r.cells) extra.push(`${r.cells} new cells`);
       for (const [k, v] of Object.entries(r.skipped ?? {})) extra.push(`${v} skipped (${k})`);
       if (r.ignoredColumns?.length) extra.push(`ignored columns: ${r.ignoredColumns.join(', ')}`);
+      if (r.extraColumns?.length) extra.push(`extra columns kept in ${r.table}_extra: ${r.extraColumns.join(', ')}`);
       return `${r.file}: ${r.inserted} rows -> ${r.table}${extra.length ? ` (${extra.join('; ')})` : ''}`;
     })
     .join('\n');
@@ -69,6 +70,7 @@ export function register(program: Command): Command {
     .argument('<paths...>', 'input files, then the database file')
     .option('--resolution <x,y,z>', 'nm per voxel/unit of input positions (CAVE MICrONS: 4,4,40; hemibrain SWC: 8,8,8)', '1,1,1')
     .option('--table <name>', `target table for cave (${TABLE_NAMES.join(', ')}); default from the columns`)
+    .option('--map <target=source,...>', 'cave: column mapping for tables published with other names (source*factor sets a unit factor, e.g. ctr_pt_position_x=ctr_pt_x_nm*1); saved in the database')
     .option('--volume-scale <k>', 'multiply a cell table volume column by k (um^3 -> nm^3: 1e9)')
     .option('--weight <meaning>', 'edges: weight is a synapse count (count) or a size (size)', 'count')
     .option('--meta <file>', 'swc: JSON of body id -> {type, instance, status}')
@@ -84,7 +86,7 @@ export function register(program: Command): Command {
           case 'cave': {
             const vs = opts.volumeScale !== undefined ? Number(opts.volumeScale) : undefined;
             if (vs !== undefined && !(vs > 0)) throw new UsageError(`--volume-scale ${opts.volumeScale} must be a positive number`);
-            return importCave(store, files, { resolution, table: opts.table ? parseTableName(opts.table) : undefined, volumeScale: vs });
+            return importCave(store, files, { resolution, table: opts.table ? parseTableName(opts.table) : undefined, volumeScale: vs, map: opts.map ? parseColumnMap(opts.map) : undefined });
           }
           case 'edges':
             if (opts.weight !== 'count' && opts.weight !== 'size') throw new UsageError(`--weight ${opts.weight}: expected count or size`);
@@ -122,8 +124,16 @@ export function register(program: Command): Command {
     .argument('<db>', 'database file')
     .option('--version <n>', 'version number (default: next); an existing number is an error')
     .option('--description <text>', 'what this version is', '')
+    .option('--at <op|time>', 'instead: the cells and synapses as of a proofreading operation id or time, as tables cells_op<N> and synapses_op<N>')
+    .option('--proofread <dataset>', 'with --at: the dataset holding proofread/ (default the database\'s folder)')
     .option('--json', 'machine-readable output')
     .action(async (db: string, opts) => {
+      if (opts.at !== undefined) {
+        const { materializeAt } = await import('../proofread-materialize.js');
+        const r = await withStore(db, (s) => materializeAt(s, db, String(opts.at), opts.proofread), true);
+        emit(opts, r, () => `as of op ${r.op}: ${r.tables.cells} (${r.cells} rows), ${r.tables.synapses} (${r.synapses} rows)`);
+        return;
+      }
       const v = await withStore(db, (s) => s.materialize(parseIntOpt(opts.version, '--version'), opts.description), true);
       emit(opts, v, () => `version ${v.version}: ${Object.entries(v.counts).map(([k, n]) => `${n} ${k}`).join(', ')}`);
     });

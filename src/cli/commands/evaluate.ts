@@ -4,6 +4,9 @@ import { type Box, box as makeBox, boxToString, boxIntersect, boxIsEmpty } from 
 import type { LabelArray } from '../../kernels/components.js';
 import { ContingencyAccumulator, type SegmentationScores, evaluateSegmentation, scoresFromContingency } from '../../metrics/segmentation.js';
 import { openSource } from '../../formats/open.js';
+import type { VolumeSource } from '../../formats/source.js';
+import { readSwc } from '../../formats/swc.js';
+import { type ErlSkeleton, expectedRunLength } from '../../metrics/erl.js';
 import { emit } from '../output.js';
 import { parseXyzBounds } from '../xyz.js';
 
@@ -27,6 +30,56 @@ export function evaluationSlabs(box: Box, max: number): Box[] {
   return out;
 }
 
+/** SWC files named by `spec`: a folder (every *.swc in it) or a comma-separated list of files. */
+async function swcFiles(spec: string): Promise<string[]> {
+  const { promises: fs } = await import('node:fs');
+  const path = await import('node:path');
+  const out: string[] = [];
+  for (const part of spec.split(',').filter(Boolean)) {
+    const st = await fs.stat(part).catch(() => undefined);
+    if (!st) throw new UsageError(`--skeletons: ${part} does not exist`);
+    if (st.isDirectory()) {
+      const names = (await fs.readdir(part)).filter((n) => n.toLowerCase().endsWith('.swc')).sort();
+      out.push(...names.map((n) => path.join(part, n)));
+    } else out.push(part);
+  }
+  if (out.length === 0) throw new UsageError(`--skeletons ${spec}: no .swc files found`);
+  return out;
+}
+
+/**
+ * ERL of `seg` over true skeletons (SWC, nm, one neuron per file): the segment id at each node is
+ * read at voxel floor(position / voxel size) of the segmentation's grid (0 outside it), in z slabs.
+ */
+async function erlOf(seg: VolumeSource, files: string[], scale: number, max: number): Promise<ReturnType<typeof expectedRunLength> & { nodes: number; nodes_outside: number }> {
+  const graphs = await Promise.all(files.map((f) => readSwc(f, { scale })));
+  const vs = seg.voxelSize;
+  const sb = makeBox(seg.offset, [seg.offset[0] + seg.shape[0], seg.offset[1] + seg.shape[1], seg.offset[2] + seg.shape[2]]);
+  const skels: ErlSkeleton[] = graphs.map((g) => ({ positions: Float64Array.from(g.vertices), edges: g.edges, segments: new Array<bigint>(g.vertices.length / 3).fill(0n) }));
+  let nodes = 0, outside = 0;
+  const at: Array<{ k: number; i: number; v: [number, number, number] }> = [];
+  skels.forEach((s, k) => {
+    for (let i = 0; i < s.segments.length; i++) {
+      nodes++;
+      const v: [number, number, number] = [0, 1, 2].map((a) => Math.floor(Number(s.positions[3 * i + a]) / vs[a])) as [number, number, number];
+      if (v.some((c, a) => c < sb.min[a] || c >= sb.max[a])) outside++;
+      else at.push({ k, i, v });
+    }
+  });
+  for (const slab of evaluationSlabs(sb, max)) {
+    const here = at.filter((p) => p.v[2] >= slab.min[2] && p.v[2] < slab.max[2]);
+    if (here.length === 0) continue;
+    const vol = await seg.read(slab);
+    const [sx, sy] = [slab.max[0] - slab.min[0], slab.max[1] - slab.min[1]];
+    const d = vol.data as ArrayLike<number | bigint>;
+    for (const p of here) {
+      const x = d[p.v[0] - slab.min[0] + sx * (p.v[1] - slab.min[1] + sy * (p.v[2] - slab.min[2]))];
+      skels[p.k].segments[p.i] = BigInt(x);
+    }
+  }
+  return { ...expectedRunLength(skels), nodes, nodes_outside: outside };
+}
+
 export function register(program: Command): Command {
   return program
     .command('evaluate')
@@ -35,6 +88,8 @@ export function register(program: Command): Command {
     .argument('<gt>', 'ground truth labels (0 = unlabelled, ignored)')
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'score only inside this box (voxels); default the overlap of both volumes')
     .option('--max-voxels <n>', `voxels read at once; a larger box is scored in z slabs (default ${DEFAULT_MAX_VOXELS})`)
+    .option('--skeletons <swc>', 'also the expected run length (ERL, nm) of <seg> over these true skeletons: a folder of SWC files (one neuron each, nm) or a comma-separated list')
+    .option('--skeleton-scale <f>', 'multiply SWC coordinates by this to get nm (e.g. 8 for 8 nm voxel units)', '1')
     .option('--json', 'machine-readable output')
     .action(async (segSpec: string, gtSpec: string, opts) => {
       const region = opts.bounds ? parseXyzBounds(opts.bounds, '--bounds') : undefined;
@@ -61,12 +116,19 @@ export function register(program: Command): Command {
           }
           s = scoresFromContingency(acc.table());
         }
-        const result = { ...s, box: { min: box.min, max: box.max }, ...(slabs.length > 1 ? { slabs: slabs.length } : {}) };
+        let erl: Awaited<ReturnType<typeof erlOf>> | undefined;
+        if (opts.skeletons) {
+          const scale = Number(opts.skeletonScale);
+          if (!(scale > 0)) throw new UsageError(`--skeleton-scale: expected a positive number, got ${JSON.stringify(opts.skeletonScale)}`);
+          erl = await erlOf(seg, await swcFiles(String(opts.skeletons)), scale, maxVoxels(opts.maxVoxels));
+        }
+        const result = { ...s, ...(erl ? { erl } : {}), box: { min: box.min, max: box.max }, ...(slabs.length > 1 ? { slabs: slabs.length } : {}) };
         emit(opts, result, () =>
           [
             `VOI split ${s.voi_split.toFixed(4)}  merge ${s.voi_merge.toFixed(4)}  total ${(s.voi_split + s.voi_merge).toFixed(4)} (bits)`,
             `adapted Rand error ${s.arand.toFixed(4)} (CREMI/SNEMI3D), ${s.arand_skimage.toFixed(4)} (scikit-image)`,
             `${s.seg_segments} segments (${s.seg_segments_in_gt} inside the ground truth), ${s.gt_segments} ground-truth objects, ${s.voxels_evaluated} of ${s.voxels_total} voxels evaluated`,
+            ...(erl ? [`ERL ${erl.erl.toFixed(1)} nm of ${erl.maxErl.toFixed(1)} possible (${erl.skeletons} skeletons, ${(erl.totalLength / 1000).toFixed(2)} um cable, ${erl.mergers} merging segments)`] : []),
           ].join('\n'),
         );
       } finally {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
-import { type Vec3, boxFromShape } from '../../core/box.js';
+import { type Vec3, boxContains, boxFromShape, boxShape, boxToString, parseBoxText } from '../../core/box.js';
 import { bytesPerElement, isLabelType } from '../../core/dtype.js';
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
@@ -35,6 +35,7 @@ export function register(program: Command): Command {
     .argument('<layer-dir>', 'the precomputed layer folder to write (e.g. ds/raw)')
     .option('--voxel-size <X,Y,Z>', 'voxel size in nm (default: from the source, else 1,1,1)')
     .option('--offset <X,Y,Z>', 'voxel offset of the layer (default: from the source)')
+    .option('--bounds <x0:x1,y0:y1,z0:z1>', 'import only this box of the source (voxels, source coordinates): a cutout, e.g. of a remote petavoxel layer; the layer keeps the source coordinates')
     .addOption(new Option('--type <kind>', 'layer type (default: segmentation for uint32/uint64/int32 labels, image otherwise)').choices(['image', 'segmentation']))
     .option('--chunk-size <X,Y,Z>', 'chunk size in voxels', '64,64,64')
     .addOption(new Option('--encoding <enc>', 'chunk encoding (default: raw for images, compressed_segmentation for segmentations)').choices(['raw', 'compressed_segmentation']))
@@ -54,7 +55,13 @@ export function register(program: Command): Command {
       const offset: Vec3 = opts.offset ? parseXyz(opts.offset, '--offset', 'offset') : src.offset;
       const chunkSize = parseXyz(opts.chunkSize, '--chunk-size', 'size');
       const dtype = layerDataType(src.dtype, kind);
-      const info = makeInfo({ type: kind, dtype, channels: src.channels, shape: src.shape, voxelSize, offset, chunkSize, encoding: opts.encoding });
+      const srcBox = boxFromShape(src.shape, src.offset);
+      const cut = opts.bounds ? parseBoxText(opts.bounds, '--bounds') : undefined;
+      if (cut && !boxContains(srcBox, cut)) throw new UsageError(`--bounds ${boxToString(cut)} is not inside the source (${boxToString(srcBox)})`, source);
+      if (cut && opts.offset) throw new UsageError('--bounds keeps the source coordinates; give --bounds or --offset, not both');
+      const shape: Vec3 = cut ? boxShape(cut) : src.shape;
+      const layerOffset: Vec3 = cut ? cut.min : offset;
+      const info = makeInfo({ type: kind, dtype, channels: src.channels, shape, voxelSize, offset: layerOffset, chunkSize, encoding: opts.encoding });
       // An existing layer made from the same import resumes (the scheduler skips finished blocks);
       // anything else needs --overwrite.
       const layer =
@@ -62,10 +69,10 @@ export function register(program: Command): Command {
           ? await PrecomputedLayer.open(layerDir)
           : await PrecomputedLayer.create(layerDir, info, { overwrite: !!opts.overwrite, gzip: !!opts.gzip });
       const chunk = layer.info.scales[0].chunk_sizes[0];
-      const bounds = boxFromShape(src.shape, offset);
+      const bounds = cut ?? boxFromShape(src.shape, offset);
       // Blocks of several chunks in x and y keep reads of slice stacks and HDF5 chunks efficient.
       const blockShape: Vec3 = [chunk[0] * 4, chunk[1] * 4, chunk[2]];
-      const shift: Vec3 = [offset[0] - src.offset[0], offset[1] - src.offset[1], offset[2] - src.offset[2]];
+      const shift: Vec3 = cut ? [0, 0, 0] : [offset[0] - src.offset[0], offset[1] - src.offset[1], offset[2] - src.offset[2]];
       // Workers (threads, or other machines through Redis) open the source themselves: give them an absolute path.
       const sourceSpec = /^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? source : path.resolve(source);
       const params: IngestParams = { source: sourceSpec, dtype, voxelSize, shift };
@@ -83,9 +90,9 @@ export function register(program: Command): Command {
         schedulerOptions(opts, path.join(layerDir, '.wiring-run')),
       );
       const seconds = (Date.now() - started) / 1000;
-      const bytes = src.shape[0] * src.shape[1] * src.shape[2] * src.channels * bytesPerElement(src.dtype);
+      const bytes = shape[0] * shape[1] * shape[2] * src.channels * bytesPerElement(src.dtype);
       const result = { layer: layerDir, source, ...describeLayer(await PrecomputedLayer.open(layerDir)), seconds, mb_per_s: bytes / 1e6 / Math.max(seconds, 1e-6), blocks: report };
-      emit(opts, result, () => `imported ${source} -> ${layerDir}: ${kind} ${dtype} [${src.shape}] at ${voxelSize} nm in ${seconds.toFixed(1)} s`);
+      emit(opts, result, () => `imported ${source}${cut ? ` [${boxToString(cut)}]` : ''} -> ${layerDir}: ${kind} ${dtype} [${shape}] at ${voxelSize} nm in ${seconds.toFixed(1)} s`);
     } finally {
       await src.close();
     }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { renderTable, parseFormat } from '../../connectome/format.js';
 import {
+  MATRIX_MEASURES,
   type SynapseQuery,
   cells,
   connections,
@@ -16,6 +17,7 @@ import {
   type MatrixMeasure,
 } from '../../connectome/query.js';
 import type { ConnectomeStore } from '../../connectome/store.js';
+import { organelleRows } from '../../connectome/annotate-tables.js';
 import { withStore } from './connectome.js';
 
 const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== ''));
@@ -46,7 +48,7 @@ export function filterFrom(opts: Record<string, string | boolean | undefined>): 
   };
 }
 
-const WHAT = ['synapses', 'inputs', 'outputs', 'connections', 'matrix', 'cells'] as const;
+const WHAT = ['synapses', 'inputs', 'outputs', 'connections', 'matrix', 'cells', 'organelles'] as const;
 
 export async function runQuery(store: ConnectomeStore, what: string, args: string[], opts: Record<string, string | boolean | undefined>): Promise<{ table: Table; json: unknown }> {
   const f = filterFrom(opts);
@@ -55,7 +57,7 @@ export async function runQuery(store: ConnectomeStore, what: string, args: strin
   const ids = async (v: string | undefined) => (v === undefined ? undefined : resolveCells(store, list(v)!, f.version));
   switch (what) {
     case 'synapses': {
-      const rows = await synapseQuery(store, { ...f, pre_ids: await ids(opts.pre as string), post_ids: await ids(opts.post as string), limit });
+      const rows = await synapseQuery(store, { ...f, pre_ids: await ids(opts.pre as string), post_ids: await ids(opts.post as string), limit, extra: !!opts.extra });
       return { table: synapsesTable(rows), json: rows };
     }
     case 'inputs':
@@ -71,7 +73,7 @@ export async function runQuery(store: ConnectomeStore, what: string, args: strin
     }
     case 'matrix': {
       const measure = (opts.measure as string) ?? 'count';
-      if (!['count', 'binary', 'size', 'probability'].includes(measure)) throw new UsageError(`--measure ${measure}: expected count, binary, size or probability`);
+      if (!(MATRIX_MEASURES as readonly string[]).includes(measure)) throw new UsageError(`--measure ${measure}: expected one of ${MATRIX_MEASURES.join(', ')}`);
       const o = { ...f, measure: measure as MatrixMeasure, untyped: opts.untyped as string | undefined, classificationSystem: opts.classificationSystem as string | undefined };
       if (opts.splitBy === 'compartment') {
         const m = await typeMatrixByCompartment(store, o);
@@ -99,6 +101,12 @@ export async function runQuery(store: ConnectomeStore, what: string, args: strin
         json: sliced,
       };
     }
+    case 'organelles': {
+      // per-cell organelle and synapse densities written by `wiring annotate`
+      const rows = await organelleRows(store, args.length ? await resolveCells(store, args, f.version) : []);
+      const sliced = limit !== undefined ? rows.slice(0, limit) : rows;
+      return { table: { columns: sliced.length ? Object.keys(sliced[0]) : ['pt_root_id'], rows: sliced.map((r) => Object.values(r)) }, json: sliced };
+    }
     default:
       throw new UsageError(`query ${JSON.stringify(what)}: expected one of ${WHAT.join(', ')}`);
   }
@@ -110,14 +118,15 @@ export function register(program: Command): Command {
     .description('query a connectome database: synapses (synapse_query), inputs/outputs of a cell, connections, type matrices, cells')
     .argument('<db>', 'database file')
     .argument('<what>', WHAT.join(' | '))
-    .argument('[args...]', 'inputs/outputs: a cell id or name; cells: ids or names')
+    .argument('[args...]', 'inputs/outputs: a cell id or name; cells, organelles: ids or names')
     .option('--pre <ids>', 'presynaptic cells (ids or names, comma-separated)')
     .option('--post <ids>', 'postsynaptic cells (with --pre: both must hold)')
-    .option('--measure <m>', 'matrix: count | binary | size | probability (connected pairs / cell pairs)', 'count')
+    .option('--measure <m>', 'matrix: count | binary | size | probability (connected pairs / cell pairs) | per_pre_cell (synapses per presynaptic cell) | output_fraction (rows sum to 1) | input_fraction (columns sum to 1)', 'count')
     .option('--split-by <what>', 'matrix: compartment (one matrix per target compartment)')
     .option('--untyped <label>', 'matrix: group cells without a type under this label (default: leave them out)')
     .option('--classification-system <s>', 'matrix: only cell types of this classification system')
     .option('--cell-type <t>', 'cells: only this type')
+    .option('--extra', 'synapses: add the columns an import kept beside the table (e.g. spine_vol_um3)')
     .option('--limit <n>', 'at most n rows')
     .option('--format <f>', 'table | csv | json', 'table')
     .option('--json', 'same as --format json');

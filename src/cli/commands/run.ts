@@ -35,6 +35,8 @@ export interface RunConfig {
   ground_truth?: { neurons?: string; database?: string };
   /** Leave out meshes/skeletons (e.g. ["mesh", "skeletonize"]). */
   skip?: string[];
+  /** Serial sections: align them after import (`wiring align`, into ds/raw; the import goes to ds/raw-unaligned). */
+  align?: boolean;
 }
 
 function check(cfg: any, file: string): RunConfig {
@@ -48,7 +50,8 @@ function check(cfg: any, file: string): RunConfig {
   for (const k of ['boundary_channel', 'cleft_channel', 'vesicle_channel', 'mitochondria_channel']) {
     if (cfg[k] !== undefined && !(Number.isInteger(cfg[k]) && cfg[k] >= 0)) throw new FormatError(`field "${k}" must be a whole number >= 0`, where);
   }
-  const known = new Set(['raw', 'out', 'voxel_size', 'pixel_model', 'onnx', 'boundary_channel', 'cleft_channel', 'vesicle_channel', 'mitochondria_channel', 'args', 'ground_truth', 'skip']);
+  if (cfg.align !== undefined && typeof cfg.align !== 'boolean') throw new FormatError('field "align" must be true or false', where);
+  const known = new Set(['raw', 'out', 'voxel_size', 'pixel_model', 'onnx', 'boundary_channel', 'cleft_channel', 'vesicle_channel', 'mitochondria_channel', 'args', 'ground_truth', 'skip', 'align']);
   for (const k of Object.keys(cfg)) if (!known.has(k)) throw new FormatError(`unknown field "${k}" (known: ${[...known].join(', ')})`, where);
   return cfg as RunConfig;
 }
@@ -92,7 +95,8 @@ export async function runSteps(cfg: RunConfig, skipped: SkippedStep[] = []): Pro
   const ch = await channels(cfg);
   const extra = (k: string) => cfg.args?.[k] ?? [];
   const steps: PipelineStep[] = [
-    { name: 'import', title: `import ${cfg.raw}`, args: ['import', cfg.raw, path.join(ds, 'raw'), ...(cfg.voxel_size ? ['--voxel-size', cfg.voxel_size.join(',')] : []), ...extra('import')] },
+    { name: 'import', title: `import ${cfg.raw}`, args: ['import', cfg.raw, path.join(ds, cfg.align ? 'raw-unaligned' : 'raw'), ...(cfg.voxel_size ? ['--voxel-size', cfg.voxel_size.join(',')] : []), ...extra('import')] },
+    ...(cfg.align ? [{ name: 'align', title: 'align the serial sections', args: ['align', path.join(ds, 'raw-unaligned'), path.join(ds, 'raw'), ...extra('align')] }] : []),
     { name: 'predict', title: 'voxel predictions', args: ['predict', '--raw', path.join(ds, 'raw'), ...(cfg.pixel_model ? ['--model', cfg.pixel_model, '--dtype', 'uint8'] : ['--onnx', cfg.onnx!]), probs, ...extra('predict')] },
     { name: 'segment', title: 'supervoxels + agglomeration', args: ['segment', '--boundaries', `${probs}?channel=${ch.boundary}`, seg, '--supervoxels-out', path.join(ds, 'supervoxels'), ...extra('segment')] },
   ];

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseXyz } from '../xyz.js';
 import { UsageError } from '../../core/errors.js';
-import type { SeedMethod } from '../../kernels/watershed.js';
+import type { SeedMethod } from '../../kernels/watershed/index.js';
 import { readWhole, writeSegmentation } from '../../stages/segment/io.js';
 import { DEFAULT_SUPERVOXELS, type SupervoxelParams, boundaryMaps, computeSupervoxels } from '../../stages/segment/pipeline.js';
 import { createProgress } from '../../core/progress.js';

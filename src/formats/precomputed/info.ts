@@ -4,6 +4,10 @@
 import type { Vec3 } from '../../core/box.js';
 import { DATA_TYPES, type DataType, bytesPerElement } from '../../core/dtype.js';
 import { FormatError, UsageError } from '../../core/errors.js';
+import { parseJsonText } from '../../core/json.js';
+import { isSafeKey } from '../../core/safe-path.js';
+
+export { isSafeKey };
 
 export interface ShardingSpec {
   '@type': 'neuroglancer_uint64_sharded_v1';
@@ -136,14 +140,14 @@ export function validateInfo(json: unknown, file: string): PrecomputedInfo {
   const dtype = info.data_type as DataType;
   const channels = c.int(info.num_channels, 'num_channels', 1, 65535);
   for (const k of ['mesh', 'skeletons', 'segment_properties']) {
-    if (info[k] !== undefined && (typeof info[k] !== 'string' || info[k] === '')) c.fail(k, 'a non-empty string (a folder name)', info[k]);
+    if (info[k] !== undefined && !isSafeKey(info[k])) c.fail(k, 'a folder name inside the layer (no .., no absolute path, no \\ or %)', info[k]);
   }
   if (!Array.isArray(info.scales) || info.scales.length === 0) c.fail('scales', 'a non-empty array of scales', info.scales);
   const keys = new Set<string>();
   info.scales.forEach((s: unknown, i: number) => {
     const f = `scales[${i}]`;
     if (!isObject(s)) c.fail(f, 'a scale object', s);
-    if (typeof s.key !== 'string' || s.key === '' || s.key.includes('\0')) c.fail(`${f}.key`, 'a non-empty string (the folder of the scale)', s.key);
+    if (!isSafeKey(s.key)) c.fail(`${f}.key`, 'a relative folder name inside the layer (letters, digits, . _ - + @ = , and / between names; no .., no absolute path, no \\ or %)', s.key);
     if (keys.has(s.key)) c.fail(`${f}.key`, 'a key not used by another scale', s.key);
     keys.add(s.key);
     const size = c.vec3(s.size, `${f}.size`, 'posint');
@@ -191,13 +195,7 @@ export function validateInfo(json: unknown, file: string): PrecomputedInfo {
 
 /** Parse the text of an `info` file (FormatError naming `file` on bad JSON or fields). */
 export function parseInfo(text: string, file: string): PrecomputedInfo {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new FormatError(`not valid JSON (${(err as Error).message})`, file);
-  }
-  return validateInfo(json, file);
+  return validateInfo(parseJsonText(text, file), file);
 }
 
 /** The `info` text we write: JSON, 2-space indent (key order and unknown keys as given). */

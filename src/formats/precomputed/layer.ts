@@ -10,12 +10,16 @@ import { ChunkGrid } from '../../core/chunks.js';
 import { type AnyTypedArray, type DataType, bytesPerElement } from '../../core/dtype.js';
 import { FormatError, UsageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/atomic.js';
+import { checkReadBytes } from '../../core/limits.js';
 import { Volume, copyBox } from '../../core/volume.js';
 import type { VolumeSource } from '../source.js';
 import { type ChunkFormat, decodeChunk, encodeChunk } from './chunk-codec.js';
-import { type PrecomputedInfo, type ScaleInfo, checkSharding, parseInfo, stringifyInfo, validateInfo } from './info.js';
+import { type PrecomputedInfo, type ScaleInfo, checkSharding, isSafeKey, parseInfo, stringifyInfo, validateInfo } from './info.js';
 import { withFileLock } from './lock.js';
 import { MinishardCache, ShardReader, compressedMortonCode, encodeShard, locateChunk, shardFileName, shardShape } from './sharding.js';
+
+/** Info files already warned about (one stderr line per incomplete layer and process). */
+const warned = new Set<string>();
 
 /** Key in `info` where Wiring keeps its own settings (Neuroglancer ignores unknown keys). */
 const WIRING_KEY = 'wiring';
@@ -166,11 +170,21 @@ export class PrecomputedLayer {
     return { dtype: this.info.data_type, channels: this.info.num_channels, encoding: s.encoding, blockSize: s.compressed_segmentation_block_size };
   }
 
+  /** Folder of a scale: its `key` below the layer folder (a key pointing elsewhere is a FormatError). */
+  scaleDir(scale = 0): string {
+    const s = this.scale(scale);
+    const p = path.resolve(this.dir, s.key);
+    if (!isSafeKey(s.key) || !inside(path.resolve(this.dir), p)) {
+      throw new FormatError(`field scales[${scale}].key: ${JSON.stringify(s.key)} points outside the layer folder`, this.infoFile);
+    }
+    return p;
+  }
+
   /** Path of the chunk file of chunk box `b` (unsharded scales). */
   chunkPath(b: Box, scale = 0): string {
     const s = this.scale(scale);
     const name = `${b.min[0]}-${b.max[0]}_${b.min[1]}-${b.max[1]}_${b.min[2]}-${b.max[2]}`;
-    return path.join(this.dir, s.key, name);
+    return path.join(this.scaleDir(scale), name);
   }
 
   /** Compressed Morton chunk id of grid position g (sharded scales). */
@@ -182,24 +196,21 @@ export class PrecomputedLayer {
   shardPath(id: bigint, scale = 0): string {
     const s = this.scale(scale);
     if (!s.sharding) throw new UsageError(`scale ${scale} (${s.key}) is not sharded`);
-    return path.join(this.dir, s.key, shardFileName(locateChunk(id, s.sharding).shard, s.sharding));
+    return path.join(this.scaleDir(scale), shardFileName(locateChunk(id, s.sharding).shard, s.sharding));
   }
 
   private async readChunkFile(file: string): Promise<Uint8Array | undefined> {
-    try {
-      const b = await fs.readFile(file);
-      this.stats.chunkFilesRead++;
-      return b;
-    } catch (err) {
-      if (!isEnoent(err)) throw err;
-    }
     // CloudVolume stores gzipped chunks on local disk as `<name>.gz`.
-    try {
-      const b = await fs.readFile(file + '.gz');
-      this.stats.chunkFilesRead++;
-      return b;
-    } catch (err) {
-      if (!isEnoent(err)) throw err;
+    for (const f of [file, file + '.gz']) {
+      try {
+        const b = await fs.readFile(f);
+        this.stats.chunkFilesRead++;
+        return b;
+      } catch (err) {
+        if (isEnoent(err)) continue;
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new FormatError(code === 'EISDIR' ? 'chunk is a folder, expected a chunk file' : `cannot read chunk (${code ?? (err as Error).message})`, f, { cause: err });
+      }
     }
     this.stats.chunkFilesMissing++;
     return undefined;
@@ -221,6 +232,7 @@ export class PrecomputedLayer {
   async readBox(b: Box, scale = 0): Promise<Volume> {
     this.checkBox(b, 'read');
     const s = this.scale(scale);
+    checkReadBytes(b, this.info.data_type, this.info.num_channels, this.dir);
     const out = Volume.zeros(this.info.data_type, b, { channels: this.info.num_channels, voxelSize: s.resolution });
     if (boxIsEmpty(b)) return out;
     const grid = this.chunkGrid(scale);
@@ -371,9 +383,64 @@ export class PrecomputedLayer {
     }
   }
 
-  /** A VolumeSource over one scale (read(box) reads only the chunks it needs). */
-  source(scale = 0): VolumeSource {
+  /**
+   * Scales a run is writing or left unfinished: `info.wiring.incomplete[<scale key>]` =
+   * {task, since}, set before a run writes a block and removed once all its blocks are written
+   * (a killed or failed run leaves it). Layers written before this record existed have none: complete.
+   */
+  incomplete(scale = 0): { task: string; since: string } | undefined {
+    const rec = (this.info[WIRING_KEY] as { incomplete?: Record<string, { task: string; since: string }> } | undefined)?.incomplete;
+    const key = this.scale(scale).key;
+    return rec && typeof rec === 'object' && Object.prototype.hasOwnProperty.call(rec, key) ? rec[key] : undefined;
+  }
+
+  /** Record (atomically, under a lock) that `task` is writing a scale; readers refuse it until markComplete. */
+  async markWriting(scale: number, task: string): Promise<void> {
+    const key = this.scale(scale).key;
+    await withFileLock(this.infoFile, () =>
+      this.rewriteInfo((raw) => {
+        const w = (raw[WIRING_KEY] && typeof raw[WIRING_KEY] === 'object' ? raw[WIRING_KEY] : (raw[WIRING_KEY] = {})) as Record<string, unknown>;
+        const inc = (w.incomplete && typeof w.incomplete === 'object' ? w.incomplete : (w.incomplete = {})) as Record<string, unknown>;
+        inc[key] = { task, since: new Date().toISOString() };
+      }),
+    );
+  }
+
+  /** Remove a scale's incomplete record (no rewrite when there is none). */
+  async markComplete(scale: number): Promise<void> {
+    const key = this.scale(scale).key;
+    await withFileLock(this.infoFile, async () => {
+      const fresh = await PrecomputedLayer.open(this.dir);
+      this.info = fresh.info;
+      if (!this.incomplete(scale)) return;
+      await this.rewriteInfo((raw) => {
+        const w = raw[WIRING_KEY] as { incomplete?: Record<string, unknown> };
+        if (w?.incomplete) delete w.incomplete[key];
+        if (w?.incomplete && Object.keys(w.incomplete).length === 0) delete w.incomplete;
+        if (w && Object.keys(w).length === 0) delete raw[WIRING_KEY];
+      });
+    });
+  }
+
+  /**
+   * A VolumeSource over one scale (read(box) reads only the chunks it needs). A scale left
+   * incomplete by a killed or failed run is refused (UsageError naming the info file and the run)
+   * unless `allowIncomplete` or WIRING_READ_INCOMPLETE=1, which read it with a warning on stderr.
+   */
+  source(scale = 0, opts: { allowIncomplete?: boolean } = {}): VolumeSource {
     const s = this.scale(scale);
+    const inc = this.incomplete(scale);
+    if (inc) {
+      const what = `scale ${s.key} is incomplete: ${JSON.stringify(inc.task)} (started ${inc.since}) has not written all its blocks (still running, killed or failed; unwritten chunks read as 0)`;
+      if (opts.allowIncomplete || process.env.WIRING_READ_INCOMPLETE === '1') {
+        if (!opts.allowIncomplete && !warned.has(this.infoFile)) {
+          warned.add(this.infoFile);
+          process.stderr.write(`wiring: warning: ${this.infoFile}: ${what}; reading it anyway (WIRING_READ_INCOMPLETE=1)\n`);
+        }
+      } else {
+        throw new UsageError(`${what}. Rerun that command to finish it, or set WIRING_READ_INCOMPLETE=1 to read it anyway`, this.infoFile);
+      }
+    }
     const layer = this;
     return {
       url: this.dir,
@@ -403,21 +470,24 @@ export class PrecomputedLayer {
   /** Append a scale and rewrite `info` atomically. */
   async addScale(scale: ScaleInfo): Promise<void> {
     if (scale.sharding) checkSharding(scale.sharding, 'addScale sharding', this.infoFile);
-    await this.rewriteInfo((raw) => {
+    await withFileLock(this.infoFile, () => this.rewriteInfo((raw) => {
       const scales = raw.scales as ScaleInfo[];
       if (scales.some((x) => x.key === scale.key)) throw new UsageError(`scale key ${scale.key} already exists in ${this.infoFile}`);
       scales.push(JSON.parse(JSON.stringify(scale)) as ScaleInfo);
-    });
+    }));
   }
 
   /** Merge top-level fields (e.g. `mesh`, `skeletons`) into `info` and rewrite it atomically. */
   async updateInfo(patch: Partial<PrecomputedInfo>): Promise<void> {
-    await this.rewriteInfo((raw) => {
-      for (const [k, v] of Object.entries(patch)) {
-        if (v === undefined) delete raw[k];
-        else raw[k] = JSON.parse(JSON.stringify(v)) as unknown;
-      }
-    });
+    // under the info lock, as markWriting/markComplete: concurrent rewrites never lose each other's change
+    await withFileLock(this.infoFile, () =>
+      this.rewriteInfo((raw) => {
+        for (const [k, v] of Object.entries(patch)) {
+          if (v === undefined) delete raw[k];
+          else raw[k] = JSON.parse(JSON.stringify(v)) as unknown;
+        }
+      }),
+    );
   }
 
   /** Bytes of one voxel across channels (for buffer budgeting). */

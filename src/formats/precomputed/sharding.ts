@@ -203,8 +203,8 @@ async function openFile(file: string): Promise<{ src: ByteSource; key: string; c
   return { src, key: `${st.ino}:${st.size}:${st.mtimeMs}`, close: () => handle.close() };
 }
 
-/** A source of shard bytes: a whole in-memory file or ranged reads of a file on disk. */
-interface ByteSource {
+/** A source of shard bytes: a whole in-memory file, ranged reads of a file on disk, or of a remote object. */
+export interface ByteSource {
   size: number;
   read(start: number, length: number): Promise<Uint8Array>;
 }
@@ -290,6 +290,11 @@ export class ShardReader {
     };
     const c = cache ? { store: cache, prefix: `${base}.index+data\0${index.key}\0${data.key}\0${JSON.stringify(spec)}\0` } : undefined;
     return new ShardReader(`${base}.index/.data`, spec, src, close, c);
+  }
+
+  /** A reader over any byte source (e.g. HTTP range requests); `where` names it in errors. */
+  static fromSource(src: ByteSource, spec: ShardingSpec, where: string): ShardReader {
+    return new ShardReader(where, spec, src, async () => {});
   }
 
   /** A reader over shard bytes already in memory. */

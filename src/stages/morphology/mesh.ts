@@ -392,18 +392,44 @@ export function meshArea(mesh: Mesh): number {
   return area;
 }
 
-/** How often each directed edge a->b occurs, keyed a * nv + b (nv = number of vertices). */
-function directedEdgeCounts(mesh: Mesh): { counts: Map<number, number>; nv: number } {
+/**
+ * The directed edges of a mesh as out-lists per vertex (CSR: edges of vertex a are
+ * dst[start[a] .. start[a + 1])), with repeats. Vertex valence is small, so counting an edge
+ * is a short scan: linear in the mesh, no hash table (this check runs on every mesh written).
+ */
+function edgeLists(mesh: Mesh): { start: Int32Array; dst: Int32Array; nv: number } {
   const f = mesh.indices;
   const nv = mesh.vertices.length / 3;
-  const counts = new Map<number, number>();
+  const start = new Int32Array(nv + 1);
+  for (let i = 0; i < f.length; i++) start[f[i] + 1]++;
+  for (let v = 0; v < nv; v++) start[v + 1] += start[v];
+  const fill = start.slice(0, nv);
+  const dst = new Int32Array(f.length);
   for (let t = 0; t < f.length; t += 3) {
-    for (let k = 0; k < 3; k++) {
-      const key = f[t + k] * nv + f[t + ((k + 1) % 3)];
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+    dst[fill[f[t]]++] = f[t + 1];
+    dst[fill[f[t + 1]]++] = f[t + 2];
+    dst[fill[f[t + 2]]++] = f[t];
+  }
+  return { start, dst, nv };
+}
+
+/** Count the distinct directed edges a->b for which `bad(n, r)` holds (n = times a->b occurs, r = times b->a occurs). */
+function countEdges(mesh: Mesh, bad: (n: number, r: number) => boolean): number {
+  const { start, dst, nv } = edgeLists(mesh);
+  const times = (a: number, b: number) => {
+    let n = 0;
+    for (let i = start[a]; i < start[a + 1]; i++) if (dst[i] === b) n++;
+    return n;
+  };
+  let count = 0;
+  for (let a = 0; a < nv; a++) {
+    outer: for (let i = start[a]; i < start[a + 1]; i++) {
+      const b = dst[i];
+      for (let j = start[a]; j < i; j++) if (dst[j] === b) continue outer; // counted already
+      if (bad(times(a, b), times(b, a))) count++;
     }
   }
-  return { counts, nv };
+  return count;
 }
 
 /**
@@ -411,14 +437,7 @@ function directedEdgeCounts(mesh: Mesh): { counts: Map<number, number>; nv: numb
  * (closed, consistently wound). Returns the number of directed edges without a partner.
  */
 export function openEdges(mesh: Mesh): number {
-  const { counts, nv } = directedEdgeCounts(mesh);
-  let bad = 0;
-  for (const [key, n] of counts) {
-    const a = Math.floor(key / nv);
-    const b = key - a * nv;
-    if (n !== 1 || counts.get(b * nv + a) !== 1) bad++;
-  }
-  return bad;
+  return countEdges(mesh, (n, r) => n !== 1 || r !== 1);
 }
 
 /**
@@ -427,12 +446,5 @@ export function openEdges(mesh: Mesh): number {
  * of a locked octree cell face), which `openEdges` would count.
  */
 export function holeEdges(mesh: Mesh): number {
-  const { counts, nv } = directedEdgeCounts(mesh);
-  let bad = 0;
-  for (const [key, n] of counts) {
-    const a = Math.floor(key / nv);
-    const b = key - a * nv;
-    if (counts.get(b * nv + a) !== n) bad++;
-  }
-  return bad;
+  return countEdges(mesh, (n, r) => r !== n);
 }

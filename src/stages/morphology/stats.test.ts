@@ -99,11 +99,11 @@ describeData('hemibrain-da1', 'hemibrain DA1 projection neurons', () => {
       const pos: Vec3[] = rows.map((r) => [Number(r[3]) * 8, Number(r[4]) * 8, Number(r[5]) * 8]);
       const near = nearestVertex(g, pos);
       // the CSV's node_id is the SWC node the synapse was attached to: nearest should mostly agree
-      const idToIndex = new Map<number, number>();
+      const idToIndex = new Map<bigint, number>();
       g.ids!.forEach((id, i) => idToIndex.set(id, i));
       let same = 0;
       rows.forEach((r, i) => {
-        if (idToIndex.get(Number(r[1])) === near[i]) same++;
+        if (idToIndex.get(BigInt(r[1])) === near[i]) same++;
       });
       expect(same / rows.length).toBeGreaterThan(0.98);
       const pre = new Float64Array(g.radius.length);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Box, Vec3 } from '../../core/box.js';
 import { WiringError } from '../../core/errors.js';
 import { type Progress, silentProgress } from '../../core/progress.js';
-import { writeFileAtomic } from '../../core/atomic.js';
+import { replaceDirAtomic, writeFileAtomic } from '../../core/atomic.js';
 import { encodeObj, encodePly } from '../../formats/mesh/plyobj.js';
 import { writeLegacyInfo, writeLegacyMesh, writeMultiresInfo, writeMultiresMesh } from '../../formats/mesh/precomputed.js';
 import { writeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
@@ -185,14 +185,15 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
       a.push(it.mesh);
     }
   }
-  const meshDir = path.join(layerDir, 'mesh');
-  await fs.rm(meshDir, { recursive: true, force: true });
-  await fs.mkdir(meshDir, { recursive: true });
+  const finalMeshDir = path.join(layerDir, 'mesh');
+  // Built in a private staging folder and swapped in by rename: two runs finishing at once never
+  // delete each other's files (they used to: ENOENT on a rename).
+  const summary = await replaceDirAtomic(finalMeshDir, async (meshDir) => {
   if (format === 'legacy') await writeLegacyInfo(meshDir);
   else await writeMultiresInfo(meshDir);
   const progress = opts.progress ?? silentProgress;
   progress.start(byId.size, 'writing meshes');
-  const summary: MeshSummary = { layer: layerDir, mesh_dir: meshDir, format, segments: 0, triangles: 0, bytes: 0, closed: 0, open: 0, segments_list: [] };
+  const summary: MeshSummary = { layer: layerDir, mesh_dir: finalMeshDir, format, segments: 0, triangles: 0, bytes: 0, closed: 0, open: 0, segments_list: [] };
   const ids = [...byId.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const res = task.params.voxelSize;
   const lodScale0 = Math.min(...res);
@@ -235,6 +236,8 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
     progress.increment();
   }
   progress.stop();
+  return summary;
+  });
   const layer = await PrecomputedLayer.open(layerDir);
   await layer.updateInfo({ mesh: 'mesh' });
   return summary;
@@ -263,13 +266,13 @@ export async function finishSkeletons(layerDir: string, task: BlockTask<Skeleton
       a.push(it.skel);
     }
   }
-  const dir = path.join(layerDir, 'skeletons');
-  await fs.rm(dir, { recursive: true, force: true });
-  await fs.mkdir(dir, { recursive: true });
+  const finalDir = path.join(layerDir, 'skeletons');
+  // staged and swapped in by rename, as for meshes
+  const summary = await replaceDirAtomic(finalDir, async (dir) => {
   await writeSkeletonInfo(dir);
   const progress = opts.progress ?? silentProgress;
   progress.start(byId.size, 'writing skeletons');
-  const summary: SkeletonSummary = { layer: layerDir, skeleton_dir: dir, segments: 0, vertices: 0, cable_length_nm: 0 };
+  const summary: SkeletonSummary = { layer: layerDir, skeleton_dir: finalDir, segments: 0, vertices: 0, cable_length_nm: 0 };
   const ids = [...byId.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const id of ids) {
     const parts = byId.get(id)!;
@@ -283,6 +286,8 @@ export async function finishSkeletons(layerDir: string, task: BlockTask<Skeleton
     progress.increment();
   }
   progress.stop();
+  return summary;
+  });
   const layer = await PrecomputedLayer.open(layerDir);
   await layer.updateInfo({ skeletons: 'skeletons' });
   return summary;

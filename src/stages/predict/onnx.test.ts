@@ -24,7 +24,8 @@ for (let i = 0; i < 27; i++) {
 const B = Float32Array.of(0.1, -0.2);
 
 /** Direct zero-padded 3x3x3 convolution (ONNX Conv = cross-correlation) of a [x,y,z] volume. */
-function conv3(v: Float32Array, [sx, sy, sz]: [number, number, number], scale: number): Float32Array {
+function conv3(v: Float32Array, [sx, sy, sz]: [number, number, number], scale: number, mirror = false): Float32Array {
+  const m = (i: number, n: number): number => (i < 0 ? -i : i >= n ? 2 * n - 2 - i : i);
   const n = sx * sy * sz;
   const out = new Float32Array(2 * n);
   for (let o = 0; o < 2; o++)
@@ -35,7 +36,8 @@ function conv3(v: Float32Array, [sx, sy, sz]: [number, number, number], scale: n
           for (let dz = -1; dz <= 1; dz++)
             for (let dy = -1; dy <= 1; dy++)
               for (let dx = -1; dx <= 1; dx++) {
-                const X = x + dx, Y = y + dy, Z = z + dz;
+                let X = x + dx, Y = y + dy, Z = z + dz;
+                if (mirror) [X, Y, Z] = [m(X, sx), m(Y, sy), m(Z, sz)];
                 if (X < 0 || Y < 0 || Z < 0 || X >= sx || Y >= sy || Z >= sz) continue;
                 s += W[o * 27 + (dz + 1) * 9 + (dy + 1) * 3 + (dx + 1)] * v[X + sx * (Y + sy * Z)] * scale;
               }
@@ -66,7 +68,34 @@ const conv = await save('conv.onnx', buildOnnxModel({
   initializers: [{ name: 'W', dims: [2, 1, 3, 3, 3], data: W }, { name: 'B', dims: [2], data: B }],
 }));
 
+// the same conv without padding: "valid" convolution, output 2 voxels smaller per axis
+const validConv = await save('valid.onnx', buildOnnxModel({
+  nodes: [{ op: 'Conv', inputs: ['in', 'W', 'B'], outputs: ['out'], attrs: { kernel_shape: [3, 3, 3] } }],
+  inputs: [{ name: 'in', shape: [1, 1, 'z', 'y', 'x'] }],
+  outputs: [{ name: 'out', shape: [1, 2, 'oz', 'oy', 'ox'] }],
+  initializers: [{ name: 'W', dims: [2, 1, 3, 3, 3], data: W }, { name: 'B', dims: [2], data: B }],
+}));
+
 describe('ONNX inference', () => {
+  it('valid-convolution models (output smaller than input): every voxel predicted, borders mirrored, tiles equal the whole', async () => {
+    const shape: [number, number, number] = [26, 21, 14];
+    const raw = randomVolume(shape, 5);
+    const expected = conv3(Float32Array.from(raw.data), shape, 1 / 255, true);
+    const plain = conv3(Float32Array.from(raw.data), shape, 1 / 255);
+    for (const tile of [shape, [10, 9, 6], [7, 7, 7]] as [number, number, number][]) {
+      const out = await onnxPredictVolume(validConv, raw, { tile });
+      expect(out.channels).toBe(2);
+      let e = 0;
+      for (let i = 0; i < expected.length; i++) e = Math.max(e, Math.abs((out.data[i] as number) - expected[i]));
+      expect(e).toBeLessThan(1e-5);
+    }
+    // inside the volume the valid model is the padded model (which sees the same voxels)
+    const inner = 1 + shape[0] * (1 + shape[1] * 1);
+    expect(expected[inner]).toBeCloseTo(plain[inner], 6);
+    // a tile the model shrinks to nothing is refused clearly
+    await expect(onnxPredictVolume(validConv, raw, { tile: [4, 4, 4], halo: [1, 1, 1] })).rejects.toThrow(/drops 1 voxels per side/);
+  });
+
   it('places tiles to cover the axis', () => {
     expect(tileStarts(10, 20, 4)).toEqual([0]);
     expect(tileStarts(20, 8, 4)).toEqual([0, 4, 8, 12]);

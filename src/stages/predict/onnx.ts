@@ -1,7 +1,9 @@
 /**
  * CNN inference with onnxruntime-node (CPU): any model taking one float32 input of shape
  * [1, N, Z, Y, X] (3-D) or [1, N, Y, X] (2-D, run per z section) and giving outputs [1, M, ...]
- * of the same spatial size (or smaller and centred, for "valid" convolutions).
+ * of the same spatial size, or smaller and centred ("valid" convolutions: the shrink is measured on a
+ * probe tile and each tile's input reaches that many voxels beyond its output, mirrored at the
+ * volume's borders, so every voxel is predicted).
  *
  * Tiling: the volume is covered by overlapping tiles (model input size; for dynamic dimensions
  * `tile` [x, y, z]); each tile's output is weighted by a smooth window (sin^2 ramps over the overlap,
@@ -158,16 +160,44 @@ export async function onnxPredictVolume(
   ];
   const halo: Vec3 = opts.halo ?? [0, 0, 0];
   if (dims === 2 && halo[2] !== 0) throw new UsageError('halo along z must be 0 for a 2-D model');
+  const dimsArr = dims === 3 ? [1, C, tile[2], tile[1], tile[0]] : [1, C, tile[1], tile[0]];
+  const tv = tile[0] * tile[1] * tile[2];
+  const input = new Float32Array(C * tv);
+  const runTile = async (): Promise<{ data: Float32Array; m: number; osz: Vec3 }> => {
+    let result;
+    try {
+      result = await session.run({ [info.inputName]: new o.Tensor('float32', input, dimsArr) });
+    } catch (e) {
+      throw new FormatError(`onnxruntime failed on a tile of [${tile}] x ${C} channel(s): ${(e as Error).message}`, file);
+    }
+    const out = result[info.outputName] as unknown as { data: Float32Array; dims: readonly number[]; type: string };
+    if (out.type !== 'float32') throw new FormatError(`output "${info.outputName}" is ${out.type}; expected float32`, file);
+    const od = out.dims;
+    if (od.length !== dimsArr.length || od[0] !== 1) throw new FormatError(`output "${info.outputName}" has shape [${od.join(',')}]; expected [1, M, ...] like the input`, file);
+    const osz: Vec3 = dims === 3 ? [od[4], od[3], od[2]] : [od[3], od[2], 1];
+    return { data: out.data, m: od[1], osz };
+  };
+  // "valid" models give a smaller, centred output: find the shrink `off` per side with one probe tile,
+  // then tile the volume with output tiles of tile - 2 off whose inputs reach off voxels beyond them
+  // (mirrored at the volume's borders), so every voxel gets a prediction.
+  const probe = await runTile();
+  const off: Vec3 = [(tile[0] - probe.osz[0]) / 2, (tile[1] - probe.osz[1]) / 2, (tile[2] - probe.osz[2]) / 2];
+  if (off.some((v) => v < 0 || !Number.isInteger(v))) {
+    throw new FormatError(`output spatial size [${probe.osz}] does not fit centred in the input tile [${tile}] (a valid-convolution model must shrink each axis by the same amount on both sides)`, file);
+  }
+  const ot: Vec3 = probe.osz;
   const overlap: Vec3 = opts.overlap ?? [
-    Math.min(tile[0] - 1, 2 * halo[0] + Math.floor(tile[0] / 8)),
-    Math.min(tile[1] - 1, 2 * halo[1] + Math.floor(tile[1] / 8)),
-    dims === 2 ? 0 : Math.min(tile[2] - 1, 2 * halo[2] + Math.floor(tile[2] / 8)),
+    Math.min(ot[0] - 1, 2 * halo[0] + Math.floor(ot[0] / 8)),
+    Math.min(ot[1] - 1, 2 * halo[1] + Math.floor(ot[1] / 8)),
+    dims === 2 ? 0 : Math.min(ot[2] - 1, 2 * halo[2] + Math.floor(ot[2] / 8)),
   ];
   for (let a = 0; a < 3; a++) {
-    if (overlap[a] < 2 * halo[a] && tile[a] < raw.shape[a]) {
+    if (ot[a] <= 2 * halo[a] && ot[a] < raw.shape[a]) {
+      throw new UsageError(`tile ${tile[a]} along ${'xyz'[a]}${off[a] ? ` (output ${ot[a]}: the model drops ${off[a]} voxels per side)` : ''} leaves nothing inside the halo ${halo[a]}`);
+    }
+    if (overlap[a] < 2 * halo[a] && ot[a] < raw.shape[a]) {
       throw new UsageError(`tile overlap ${overlap[a]} along ${'xyz'[a]} must be at least twice the halo (${halo[a]})`);
     }
-    if (tile[a] <= 2 * halo[a] && tile[a] < raw.shape[a]) throw new UsageError(`tile ${tile[a]} along ${'xyz'[a]} leaves nothing inside the halo ${halo[a]}`);
   }
   const scale = opts.scale ?? defaultScale(raw.dtype);
   const offset = opts.offset ?? 0;
@@ -176,69 +206,68 @@ export async function onnxPredictVolume(
   for (let i = 0; i < raw.data.length; i++) {
     if (!Number.isFinite(src[i])) throw new UsageError(`raw voxel ${i % n} (channel ${Math.floor(i / n)}) is ${src[i]}; inference needs finite values`);
   }
-  // pad to at least one tile where the model's size is fixed (reflect-free: zeros), tracked by vol shape
-  const pshape: Vec3 = [Math.max(sx, tile[0]), Math.max(sy, tile[1]), Math.max(sz, tile[2])];
-  const starts = [tileStarts(pshape[0], tile[0], overlap[0]), tileStarts(pshape[1], tile[1], overlap[1]), tileStarts(pshape[2], tile[2], overlap[2])];
+  // pad to at least one output tile where the model's size is fixed (zeros), tracked by pshape
+  const pshape: Vec3 = [Math.max(sx, ot[0]), Math.max(sy, ot[1]), Math.max(sz, ot[2])];
+  const starts = [tileStarts(pshape[0], ot[0], overlap[0]), tileStarts(pshape[1], ot[1], overlap[1]), tileStarts(pshape[2], ot[2], overlap[2])];
   const ramp: Vec3 = [
     Math.max(1, overlap[0] - 2 * halo[0]), Math.max(1, overlap[1] - 2 * halo[1]), Math.max(1, overlap[2] - 2 * halo[2]),
   ];
-  const tv = tile[0] * tile[1] * tile[2];
-  const input = new Float32Array(C * tv);
+  // input coordinate -> volume coordinate: mirrored within off of a border, -1 (zero) beyond the volume
+  const mirror = (i: number, len: number, o: number): number => {
+    if (i >= 0 && i < len) return i;
+    if (i < 0 && i >= -o) return len === 1 ? 0 : Math.min(len - 1, -i);
+    if (i >= len && i < len + o && len > 1) return Math.max(0, 2 * len - 2 - i);
+    if (i >= len && i < len + o) return 0;
+    return -1;
+  };
   let M = 0;
   let acc: Float32Array | undefined;
   const wsum = new Float32Array(n);
-  const dimsArr = dims === 3 ? [1, C, tile[2], tile[1], tile[0]] : [1, C, tile[1], tile[0]];
   for (const z0 of starts[2]) {
-    const wz = axisWeights(tile[2], z0, pshape[2], halo[2], ramp[2]);
+    const wz = axisWeights(ot[2], z0, pshape[2], halo[2], ramp[2]);
     for (const y0 of starts[1]) {
-      const wy = axisWeights(tile[1], y0, pshape[1], halo[1], ramp[1]);
+      const wy = axisWeights(ot[1], y0, pshape[1], halo[1], ramp[1]);
       for (const x0 of starts[0]) {
-        const wx = axisWeights(tile[0], x0, pshape[0], halo[0], ramp[0]);
-        // gather the tile (zeros outside the volume)
+        const wx = axisWeights(ot[0], x0, pshape[0], halo[0], ramp[0]);
+        // gather the tile: output voxel x0 + i needs input x0 - off + (0..tile)
         input.fill(0);
         for (let c = 0; c < C; c++) {
-          for (let z = 0; z < tile[2] && z0 + z < sz; z++) {
-            for (let y = 0; y < tile[1] && y0 + y < sy; y++) {
-              const so = c * n + x0 + sx * (y0 + y + sy * (z0 + z));
+          for (let z = 0; z < tile[2]; z++) {
+            const vz = mirror(z0 - off[2] + z, sz, off[2]);
+            if (vz < 0) continue;
+            for (let y = 0; y < tile[1]; y++) {
+              const vy = mirror(y0 - off[1] + y, sy, off[1]);
+              if (vy < 0) continue;
+              const so = c * n + sx * (vy + sy * vz);
               const d = c * tv + tile[0] * (y + tile[1] * z);
-              const len = Math.min(tile[0], sx - x0);
-              for (let x = 0; x < len; x++) input[d + x] = src[so + x] * scale + offset;
+              for (let x = 0; x < tile[0]; x++) {
+                const vx = mirror(x0 - off[0] + x, sx, off[0]);
+                if (vx >= 0) input[d + x] = src[so + vx] * scale + offset;
+              }
             }
           }
         }
-        let result;
-        try {
-          result = await session.run({ [info.inputName]: new o.Tensor('float32', input, dimsArr) });
-        } catch (e) {
-          throw new FormatError(`onnxruntime failed on a tile of [${tile}] x ${C} channel(s): ${(e as Error).message}`, file);
-        }
-        const out = result[info.outputName] as unknown as { data: Float32Array; dims: readonly number[]; type: string };
-        if (out.type !== 'float32') throw new FormatError(`output "${info.outputName}" is ${out.type}; expected float32`, file);
-        const od = out.dims;
-        if (od.length !== dimsArr.length || od[0] !== 1) throw new FormatError(`output "${info.outputName}" has shape [${od.join(',')}]; expected [1, M, ...] like the input`, file);
-        const m = od[1];
-        const osz: Vec3 = dims === 3 ? [od[4], od[3], od[2]] : [od[3], od[2], 1];
-        const off = [(tile[0] - osz[0]) / 2, (tile[1] - osz[1]) / 2, (tile[2] - osz[2]) / 2];
-        if (off.some((v) => v < 0 || !Number.isInteger(v))) {
-          throw new FormatError(`output spatial size [${osz}] does not fit centred in the input tile [${tile}]`, file);
-        }
+        const out = await runTile();
+        const m = out.m;
+        const osz = out.osz;
+        if (osz.some((v, a) => v !== ot[a])) throw new FormatError(`output spatial size changed from [${ot}] to [${osz}] between tiles`, file);
         if (!acc) {
           M = m;
           acc = new Float32Array(M * n);
         } else if (m !== M) throw new FormatError(`output channel count changed from ${M} to ${m}`, file);
         const ov = osz[0] * osz[1] * osz[2];
         for (let z = 0; z < osz[2]; z++) {
-          const gz = z0 + off[2] + z;
+          const gz = z0 + z;
           if (gz >= sz) break;
           for (let y = 0; y < osz[1]; y++) {
-            const gy = y0 + off[1] + y;
+            const gy = y0 + y;
             if (gy >= sy) break;
-            const wyz = wz[z + off[2]] * wy[y + off[1]];
+            const wyz = wz[z] * wy[y];
             if (wyz === 0) continue;
             for (let x = 0; x < osz[0]; x++) {
-              const gx = x0 + off[0] + x;
+              const gx = x0 + x;
               if (gx >= sx) break;
-              const w = wyz * wx[x + off[0]];
+              const w = wyz * wx[x];
               if (w === 0) continue;
               const gi = gx + sx * (gy + sy * gz);
               wsum[gi] += w;

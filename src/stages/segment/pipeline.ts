@@ -10,7 +10,7 @@ import type { Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
 import { compactLabels } from '../../kernels/components.js';
-import { type WatershedOptions, affinityWatershed, watershed } from '../../kernels/watershed.js';
+import { type WatershedOptions, affinityWatershed, watershed } from '../../kernels/watershed/index.js';
 import type { Forest } from '../../ml/forest.js';
 import { type MergeTree, agglomerate, cutTree, meanScorer, mutexWatershed, quantileScorer } from './agglomerate.js';
 import { forestScorer } from './learned.js';

@@ -21,7 +21,7 @@ import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect, boxShape, box
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
 import { compactLabels } from '../../kernels/components.js';
-import { mergeSmallSegments, seededWatershed, watershedSeeds } from '../../kernels/watershed.js';
+import { mergeSmallSegments, seededWatershed, watershedSeeds } from '../../kernels/watershed/index.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { type BoundaryMaps, type SupervoxelParams, boundaryMaps, computeSupervoxels } from './pipeline.js';
 
@@ -42,7 +42,7 @@ export interface SupervoxelBlockParams {
 }
 
 /**
- * The seeded watershed of `watershed()` in src/kernels/watershed.ts (its seeds, `watershedSeeds`;
+ * The seeded watershed of `watershed()` in src/kernels/watershed/ (its seeds, `watershedSeeds`;
  * flood; small-segment merge), keeping for every final label the context-linear
  * index of the first voxel of its seed. Final labels are 1..count (raster order of first voxel).
  */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { _useJsWalk, Forest, makeRng } from './forest.js';
-import { wasmWalkAvailable } from './forest-wasm.js';
-import { assembleModule, webAssembly } from './wat.js';
-import { predictProbaParallel, trainForest } from './forest-parallel.js';
+import { _useJsWalk, Forest, makeRng } from './index.js';
+import { wasmWalkAvailable } from './wasm.js';
+import { assembleModule, webAssembly } from '../wat.js';
+import { predictProbaParallel, trainForest } from './parallel.js';
 
 /** 3 Gaussian blobs in 2-D + 3 noise features; feature-major layout. */
 function blobs(n: number, seed: number): { x: Float32Array; y: Uint8Array } {

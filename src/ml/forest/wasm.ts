@@ -1,7 +1,7 @@
 // The forest's tree walk as a WebAssembly kernel: the same 8-lane lockstep walk over compact node words
-// as walkTree in forest.ts, without the bounds checks of typed-array access (about 1.9x faster walks
-// on the bench's forest, bit-identical output). Ranking and output stay in JS (forest.ts).
-import { assembleModule, webAssembly as WA } from './wat.js';
+// as walkTree in predict.ts, without the bounds checks of typed-array access (about 1.9x faster walks
+// on the bench's forest, bit-identical output). Ranking and output stay in JS (predict.ts).
+import { assembleModule, webAssembly as WA } from '../wat.js';
 
 const LANES = 8;
 const STEPS = 3; // steps between 'all lanes at a leaf' tests (A/B: 3 beat 1 and 2, same as 4)
@@ -59,7 +59,7 @@ function walkBody(): string {
 let compiled: object | null | undefined;
 function walkModule(): object | null {
   if (compiled === undefined) {
-    compiled = null; // no WebAssembly here: forest.ts walks in JS
+    compiled = null; // no WebAssembly here: predict.ts walks in JS
     if (WA) try {
       const lanes = [...Array(LANES).keys()];
       compiled = new WA.Module(
@@ -115,7 +115,7 @@ export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Arr
   };
 }
 
-/** Whether the WebAssembly walk is in use (false: forest.ts walks in JS). */
+/** Whether the WebAssembly walk is in use (false: predict.ts walks in JS). */
 export function wasmWalkAvailable(): boolean {
   return walkModule() !== null;
 }

@@ -1,6 +1,6 @@
-// Worker thread body for forest-parallel.ts: trains a range of trees, or predicts a range of samples.
+// Worker thread body for parallel.ts: trains a range of trees, or predicts a range of samples.
 import { parentPort } from 'node:worker_threads';
-import { type BinnedData, type Compact, type ForestParams, Forest, type TreeArrays, trainTrees } from './forest.js';
+import { type BinnedData, type Compact, type ForestParams, Forest, type TreeArrays, trainTrees } from './index.js';
 
 type Job =
   | { kind: 'train'; data: BinnedData; params: ForestParams; t0: number; t1: number }

@@ -1,0 +1,145 @@
+// Alignment benchmark: real sections (ISBI 2012, vnc-sstem stack2) and the phantom, warped by
+// known per-section maps (shift, rotation, scale; for the elastic case also smooth elastic warps
+// and a fold), one section blanked; aligned by ours and by scikit-image on the same input in the
+// same run (bench/refs/ref_align.py: phase_cross_correlation for rigid, + optical_flow_tvl1 for
+// elastic). Residual = |G_z(T_z(p)) - p| at grid points of the original frame (synthetic.ts).
+// "abs" is against the original frame; on real stacks that frame is itself only as aligned as its
+// authors made it and neighbouring sections differ genuinely, so "rel" also compares each method
+// with its own result on the unwarped stack: the error the applied warp adds. On the phantom the
+// original frame is exact. Parameters were chosen on ISBI; vnc-sstem and the phantom are reported.
+// Rates from process CPU seconds, single thread on both sides (machine shared and loaded).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Vec3 } from '../src/core/box.js';
+import { type Image2D, image } from '../src/stages/align/image.js';
+import { alignStack, memorySource } from '../src/stages/align/solve.js';
+import { type Synthetic, inFold, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
+import { readSlice } from '../src/stages/align/testing.js';
+import { type SectionTransform, pullback } from '../src/stages/align/transform.js';
+import { warpImage } from '../src/stages/align/warp.js';
+import { phantomStack } from './align-data.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const DATA = process.env.WIRING_DATA ?? path.resolve(here, '../../shared/data');
+const PY = '/usr/bin/python3';
+const STEP = 16;
+const BORDER = 32;
+
+function cpu<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const c0 = process.cpuUsage();
+  return f().then((value) => {
+    const c = process.cpuUsage(c0);
+    return { value, seconds: (c.user + c.system) / 1e6 };
+  });
+}
+
+async function realStack(files: string[], size: number): Promise<Image2D[]> {
+  const out: Image2D[] = [];
+  for (const f of files) {
+    const s = await readSlice(f);
+    const o = (s.w - size) >> 1;
+    const oy = (s.h - size) >> 1;
+    const im = image(size, size);
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) im.data[x + size * y] = s.data[o + x + s.w * (oy + y)];
+    out.push(im);
+  }
+  return out;
+}
+
+type Pull = (z: number, x: number, y: number) => [number, number];
+
+/** abs: |G(T(p)) - p|; rel: |G(T(p)) - T0(p)| with T0 the same method on the unwarped stack. */
+function score(syn: Synthetic, pull: Pull, base: Pull, fold: number) {
+  const abs: number[] = [];
+  const rel: number[] = [];
+  syn.sections.forEach((im, z) => {
+    if (z === 0 || z === syn.spec.missing) return;
+    const g = syn.warps[z];
+    for (let y = BORDER; y < im.h - BORDER; y += STEP) {
+      for (let x = BORDER; x < im.w - BORDER; x += STEP) {
+        if (inFold(g, [x, y], 4 + 2 * fold)) continue;
+        const [qx, qy] = pull(z, x, y);
+        const [px, py] = mapBack(g, qx, qy);
+        const [bx, by] = base(z, x, y);
+        abs.push(Math.hypot(px - x, py - y));
+        rel.push(Math.hypot(px - bx, py - by));
+      }
+    }
+  });
+  const q = (v: number[], p: number) => +quantile(v, p).toFixed(3);
+  return { abs_median_px: q(abs, 0.5), abs_p95_px: q(abs, 0.95), rel_median_px: q(rel, 0.5), rel_p95_px: q(rel, 0.95), points: abs.length };
+}
+
+function refPull(sections: number[][][], w: number): Pull {
+  const nx = Math.ceil((w - 2 * BORDER) / STEP);
+  return (z, x, y) => {
+    const v = sections[z][((y - BORDER) / STEP) * nx + (x - BORDER) / STEP];
+    return [v[0], v[1]];
+  };
+}
+
+function runRef(dir: string, name: string, sections: Image2D[], mode: 'rigid' | 'elastic', level: number) {
+  const { w, h } = sections[0];
+  const file = path.join(dir, `${name}.f32`);
+  const buf = new Float32Array(w * h * sections.length);
+  sections.forEach((s, z) => buf.set(s.data, z * w * h));
+  writeFileSync(file, Buffer.from(buf.buffer));
+  const out = execFileSync(PY, [path.join(here, 'refs', 'ref_align.py'), file, '--shape', `${sections.length},${h},${w}`, '--mode', mode, '--step', String(STEP), '--border', String(BORDER), '--level', String(level)], {
+    encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out) as { sections: number[][][]; cpu_seconds: { match: number; render: number } };
+}
+
+export default async function bench(): Promise<Record<string, unknown>> {
+  const dir = path.join(here, 'out', 'align');
+  mkdirSync(dir, { recursive: true });
+  const nz = Number(process.env.ALIGN_BENCH_Z ?? 8);
+  const size = Number(process.env.ALIGN_BENCH_SIZE ?? 512);
+  const datasets: Array<{ name: string; role: string; voxel: Vec3; load: () => Promise<Image2D[]> }> = [
+    { name: 'isbi2012', role: 'parameters chosen here', voxel: [4, 4, 50], load: () => realStack(Array.from({ length: nz }, (_, z) => path.join(DATA, `isbi2012/train/image/${z}.png`)), Math.min(size, 512)) },
+    { name: 'vnc-sstem stack2', role: 'reported', voxel: [4.6, 4.6, 50], load: () => realStack(Array.from({ length: nz }, (_, z) => path.join(DATA, `vnc-sstem/stack2/raw/${String(z).padStart(2, '0')}.tif`)), size) },
+    { name: 'phantom seed 11', role: 'reported (exact frame)', voxel: [8, 8, 30], load: async () => phantomStack({ seed: 11, size: [Math.min(size, 384), Math.min(size, 384), nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 }).sections },
+  ];
+  const cases = {
+    rigid: { shift: 10, rotation: 2, scale: 0.02, elastic: 0, missing: 3, foldSection: -1, fold: 0, seed: 5 },
+    elastic: { shift: 6, rotation: 1, scale: 0.01, elastic: 4, missing: 3, foldSection: 5, fold: 6, seed: 7 },
+  };
+  const results: Record<string, unknown>[] = [];
+  for (const ds of datasets) {
+    const orig = await ds.load();
+    const { w, h } = orig[0];
+    const px = w * h * orig.length;
+    for (const [mode, spec] of Object.entries(cases) as Array<['rigid' | 'elastic', typeof cases.rigid]>) {
+      const syn = makeSynthetic(orig, spec);
+      const params = { elastic: mode === 'elastic' };
+      const ours = await cpu(() => alignStack(memorySource(syn.sections, ds.voxel), params));
+      const oursBase = await alignStack(memorySource(orig, ds.voxel), params);
+      const t = ours.value.transforms.sections;
+      const tb = oursBase.transforms.sections;
+      const render = await cpu(async () => syn.sections.map((s, z) => warpImage(s, t[z] as SectionTransform, 0, 0, w, h)));
+      const level = ours.value.transforms.params.match_levels as number;
+      const ref = runRef(dir, `${ds.name.replace(/\W+/g, '_')}-${mode}`, syn.sections, mode, level);
+      const refBase = runRef(dir, `${ds.name.replace(/\W+/g, '_')}-${mode}-base`, orig, mode, level);
+      const o = score(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), spec.elastic);
+      const r = score(syn, refPull(ref.sections, w), refPull(refBase.sections, w), spec.elastic);
+      const nm = ds.voxel[0];
+      const row = {
+        dataset: ds.name, role: ds.role, mode, size: [w, h, orig.length], voxel_nm: nm,
+        ours: { ...o, abs_median_nm: +(o.abs_median_px * nm).toFixed(1), abs_p95_nm: +(o.abs_p95_px * nm).toFixed(1), rel_median_nm: +(o.rel_median_px * nm).toFixed(1), rel_p95_nm: +(o.rel_p95_px * nm).toFixed(1) },
+        skimage: { ...r, abs_median_nm: +(r.abs_median_px * nm).toFixed(1), abs_p95_nm: +(r.abs_p95_px * nm).toFixed(1), rel_median_nm: +(r.rel_median_px * nm).toFixed(1), rel_p95_nm: +(r.rel_p95_px * nm).toFixed(1) },
+        statuses: ours.value.sections.map((s) => s.status + (s.flags.length ? `(${s.flags.join('+')})` : '')),
+        match_mpx_s: { ours: +(px / 1e6 / ours.seconds).toFixed(3), skimage: +(px / 1e6 / ref.cpu_seconds.match).toFixed(3) },
+        render_mpx_s: { ours: +(px / 1e6 / render.seconds).toFixed(2), skimage: +(px / 1e6 / ref.cpu_seconds.render).toFixed(2) },
+      };
+      results.push(row);
+      console.log(
+        `${ds.name} ${mode} [${w}x${h}x${orig.length}]: ours abs median ${o.abs_median_px} px (p95 ${o.abs_p95_px}) rel ${o.rel_median_px} (p95 ${o.rel_p95_px}) | ` +
+          `skimage abs ${r.abs_median_px} (p95 ${r.abs_p95_px}) rel ${r.rel_median_px} (p95 ${r.rel_p95_px}) | match Mpx/s ours ${row.match_mpx_s.ours} skimage ${row.match_mpx_s.skimage} | render ${row.render_mpx_s.ours} vs ${row.render_mpx_s.skimage}`,
+      );
+      console.log('  sections:', row.statuses.join(' '));
+    }
+  }
+  return { step_px: STEP, border_px: BORDER, results };
+}

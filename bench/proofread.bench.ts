@@ -1,0 +1,104 @@
+// Proofreading benchmark: time per merge and per split (plan + minimum cut + atomic log append +
+// apply), and edit -> updated mesh + skeleton + cells row + partners of the touched cells
+// (syncDerived), on a phantom segmented from its own image (wiring segment --invert --threshold
+// auto). Size: WIRING_BENCH_PROOFREAD_SIZE (default 256,256,128; the issue asks 512^3, which needs
+// ~7 GB for the whole-volume segmentation: run it with WIRING_BENCH_PROOFREAD_SIZE=512,512,512 on
+// a machine that has it). Edits are on typical cells: touching root pairs of median size; each
+// merge is followed by a split of the merged root between the same two supervoxels. A typical
+// cell is the one a typical voxel is in (roots between the 25th and 75th percentile of voxels).
+// There is no reference implementation to run beside it (CAVE's ChunkedGraph needs BigTable), so
+// the record is ours only; the check is that every split separates the two supervoxels again.
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { runInProcess } from '../test/cli-in-process.js';
+import { register as registerPhantom } from '../src/cli/commands/phantom.js';
+import { register as registerSegment } from '../src/cli/commands/segment.js';
+import { register as registerEdit } from '../src/cli/commands/edit.js';
+import { deriveRoot, syncDerived } from '../src/cli/proofread-derive.js';
+import { Proofread } from '../src/stages/proofread/io.js';
+
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+
+export default async function bench(): Promise<Record<string, unknown>> {
+  const size = process.env.WIRING_BENCH_PROOFREAD_SIZE ?? '256,256,128';
+  const edits = Number(process.env.WIRING_BENCH_PROOFREAD_EDITS ?? 20);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wiring-bench-proofread-'));
+  const cli = (args: string[]) => runInProcess([registerPhantom, registerSegment, registerEdit], [...args, '--json']);
+  try {
+    let t = performance.now();
+    await cli(['phantom', dir, '--size', size, '--seed', '7', '--workers', '1']);
+    await cli(['segment', '--boundaries', path.join(dir, 'raw'), '--invert', '--threshold', 'auto', '--supervoxels-out', path.join(dir, 'sv'), path.join(dir, 'seg')]);
+    const setup = (performance.now() - t) / 1000;
+    t = performance.now();
+    await cli(['edit', 'init', dir, '--supervoxels', path.join(dir, 'sv'), '--segmentation', path.join(dir, 'seg'), '--boundaries', path.join(dir, 'raw'), '--invert']);
+    const init = (performance.now() - t) / 1000;
+    const p = await Proofread.open(dir);
+    const b = p.base;
+    // root sizes; candidate pairs: touching supervoxels in different roots whose roots are both near the median size
+    const rootSize = new Map<bigint, number>();
+    for (let l = 1; l < b.ids.length; l++) rootSize.set(b.startRoots[l], (rootSize.get(b.startRoots[l]) ?? 0) + b.sizes[l]);
+    // a typical cell is the one a typical voxel is in: roots between the 25th and 75th percentile of voxels
+    const sizes = [...rootSize.values()].sort((x, y) => x - y);
+    const total = sizes.reduce((x, y) => x + y, 0);
+    let acc = 0, lo = 0, hi = 0;
+    for (const v of sizes) {
+      acc += v;
+      if (!lo && acc >= 0.25 * total) lo = v;
+      if (!hi && acc >= 0.75 * total) hi = v;
+    }
+    const used = new Set<bigint>();
+    const pairs: Array<[bigint, bigint]> = [];
+    for (let e = 0; e < b.edgeA.length && pairs.length < edits; e++) {
+      const ra = b.startRoots[b.edgeA[e]], rb = b.startRoots[b.edgeB[e]];
+      if (ra === rb || used.has(ra) || used.has(rb)) continue;
+      const sa = rootSize.get(ra)!, sb = rootSize.get(rb)!;
+      if (sa < lo || sa > hi || sb < lo || sb > hi) continue;
+      used.add(ra); used.add(rb);
+      pairs.push([b.ids[b.edgeA[e]], b.ids[b.edgeB[e]]]);
+    }
+    const merge: number[] = [], split: number[] = [], mergeDerive: number[] = [], splitDerive: number[] = [], firstTouch: number[] = [];
+    let separated = 0;
+    const details: unknown[] = [];
+    for (const [a, c] of pairs) {
+      // the start roots' mesh and skeleton exist before proofreading (wiring mesh / skeletonize): derive them untimed
+      // here, timing the first touch (TEASAR over the root) separately
+      for (const sv of [a, c]) {
+        t = performance.now();
+        await deriveRoot(p, p.state, p.state.rootOf(sv), []);
+        firstTouch.push(performance.now() - t);
+      }
+      t = performance.now();
+      await p.edit({ kind: 'merge', a, b: c }, { user: 'bench' });
+      merge.push(performance.now() - t);
+      t = performance.now();
+      const dm = await syncDerived(p);
+      mergeDerive.push(performance.now() - t);
+      details.push({ kind: 'merge', ms: +(performance.now() - t).toFixed(1), roots: dm.details });
+      t = performance.now();
+      await p.edit({ kind: 'split', sources: [a], sinks: [c] }, { user: 'bench' });
+      split.push(performance.now() - t);
+      t = performance.now();
+      const ds = await syncDerived(p);
+      splitDerive.push(performance.now() - t);
+      details.push({ kind: 'split', ms: +(performance.now() - t).toFixed(1), roots: ds.details });
+      if (p.state.rootOf(a) !== p.state.rootOf(c)) separated++;
+    }
+    await p.close();
+    const stat = (xs: number[]) => ({ median_ms: +quantile(xs, 0.5).toFixed(2), p95_ms: +quantile(xs, 0.95).toFixed(2), n: xs.length });
+    const out = {
+      size, supervoxels: b.ids.length - 1, edges: b.edgeA.length, roots: rootSize.size, typical_root_voxels: [lo, hi], pairs: pairs.length,
+      setup_s: +setup.toFixed(1), init_s: +init.toFixed(2),
+      merge: stat(merge), split: stat(split), merge_to_mesh_and_skeleton: stat(mergeDerive), split_to_mesh_and_skeleton: stat(splitDerive), start_root_from_scratch: stat(firstTouch),
+      splits_that_separated: `${separated}/${pairs.length}`, details, cpus: os.cpus().length, note: 'measured under load (shared 2-core machine)',
+    };
+    console.log(`proofread on a ${size} phantom (${out.supervoxels} supervoxels, ${out.roots} roots): merge ${out.merge.median_ms} ms median / ${out.merge.p95_ms} p95, split ${out.split.median_ms} / ${out.split.p95_ms}; edit -> mesh+skeleton: merge ${out.merge_to_mesh_and_skeleton.median_ms} / ${out.merge_to_mesh_and_skeleton.p95_ms}, split ${out.split_to_mesh_and_skeleton.median_ms} / ${out.split_to_mesh_and_skeleton.p95_ms} ms (a start root from scratch ${out.start_root_from_scratch.median_ms} / ${out.start_root_from_scratch.p95_ms}); splits separated ${out.splits_that_separated}`);
+    if (separated !== pairs.length) throw new Error(`only ${separated} of ${pairs.length} splits separated their supervoxels`);
+    return out;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,173 @@
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { parseXyz } from '../xyz.js';
+import { writeJsonAtomic } from '../../core/atomic.js';
+import { UsageError } from '../../core/errors.js';
+import { lineChart, stack, writePlot } from '../../connectome/plots.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { openSource } from '../../formats/open.js';
+import { runTasks } from '../../scheduler/index.js';
+import { ALIGN_DEFAULTS, type AlignParams, type SectionReport, alignStack } from '../../stages/align/solve.js';
+import { FILLS, type Fill, loadTransforms, renderTask } from '../../stages/align/tasks.js';
+import { emit } from '../output.js';
+import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
+
+const D = ALIGN_DEFAULTS;
+
+function num(text: string | undefined, what: string, fallback: number, min = -Infinity): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`${what}: expected a number >= ${min}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function fmt(x: number | null, digits = 2): string {
+  return x === null ? '-' : x.toFixed(digits);
+}
+
+/** The per-section table. */
+export function sectionTable(rows: SectionReport[], nm: number): string {
+  const head = ['z', 'status', 'matched', 'valid', 'residual px (nm) med/p95', 'corr before->after', 'rot deg', 'scale', 'flags'];
+  const lines = rows.map((r) => [
+    String(r.z), r.status, r.matched_to === null ? '-' : String(r.matched_to), fmt(r.valid_patches),
+    r.residual_median_px === null ? '-' : `${fmt(r.residual_median_px)}/${fmt(r.residual_p95_px)} (${fmt(r.residual_median_px * nm, 0)})`,
+    `${fmt(r.corr_before)}->${fmt(r.corr_after)}`, fmt(r.rotation_deg, 3), fmt(r.scale, 4), r.flags.join(','),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  return [head, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+/** The quality plot: correlation with the neighbour before/after, residual displacement. */
+export function qualityPlot(rows: SectionReport[], nm: number): string {
+  const ok = rows.filter((r) => r.corr_before !== null);
+  const corr = lineChart({
+    title: 'Correlation with the previous good section',
+    xLabel: 'section z',
+    yLabel: 'Pearson r (coarse scale)',
+    series: [
+      { name: 'before', x: ok.map((r) => r.z), y: ok.map((r) => r.corr_before!) },
+      { name: 'after', x: ok.filter((r) => r.corr_after !== null).map((r) => r.z), y: ok.filter((r) => r.corr_after !== null).map((r) => r.corr_after!) },
+    ],
+  });
+  const res = rows.filter((r) => r.residual_median_px !== null);
+  const resid = lineChart({
+    title: 'Residual displacement to the previous good section after alignment',
+    xLabel: 'section z',
+    yLabel: 'nm',
+    series: [
+      { name: 'median', x: res.map((r) => r.z), y: res.map((r) => r.residual_median_px! * nm) },
+      { name: '95th percentile', x: res.map((r) => r.z), y: res.map((r) => r.residual_p95_px! * nm) },
+    ],
+  });
+  return stack([corr, resid]);
+}
+
+export function register(program: Command): Command {
+  const cmd = program
+    .command('align')
+    .description(
+      'align serial sections (affine by phase correlation + RANSAC, then elastic by a spring mesh against several neighbours), ' +
+        'render the aligned layer blockwise, keep the transforms beside it (<out>/transforms.json); ' +
+        'with --apply, warp another layer (labels: nearest) by existing transforms',
+    )
+    .argument('<raw>', 'the stack to align (any source: precomputed, PNG/TIFF folder, .h5#dataset, .zarr, .npy); with --apply, the layer to warp')
+    .argument('<out-layer>', 'output precomputed layer folder (same geometry as the input)')
+    .option('--apply <transforms.json>', 'do not solve: warp <raw> by these transforms')
+    .option('--model <m>', 'affine model: translation, rigid, similarity, affine', D.model)
+    .option('--neighbours <n>', 'previous good sections each section is matched against', String(D.neighbours))
+    .option('--no-elastic', 'affine only (no spring mesh)')
+    .option('--stiffness <k>', 'spring stiffness between mesh nodes relative to one patch match', String(D.stiffness))
+    .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
+    .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
+    .option('--elastic-patch <px>', 'elastic patch side = 2x mesh spacing at the matching scale (power of two)', String(D.elasticPatch))
+    .option('--min-ratio <r>', 'correlation peak ratio below which a patch is an outlier', String(D.minRatio))
+    .option('--fill <mode>', `missing sections: ${FILLS.join(', ')}`, 'none')
+    .option('--sampling <s>', 'linear or nearest (default: nearest for segmentations, linear for images)')
+    .option('--chunk-size <X,Y,Z>', 'chunk size of the output layer (default: 64,64,1 clipped to the size)')
+    .option('--report <file.json>', 'also write the per-section quality report here (default <out-layer>/align-report.json)')
+    .option('--plot <file>', 'quality plot (.svg or .png)')
+    .option('--json', 'machine-readable output');
+  addSchedulerOptions(cmd);
+  return cmd.action(async (rawSpec: string, outDir: string, opts) => {
+    const fill = opts.fill as Fill;
+    if (!FILLS.includes(fill)) throw new UsageError(`--fill ${opts.fill}: expected ${FILLS.join(', ')}`);
+    if (opts.sampling !== undefined && !['linear', 'nearest'].includes(opts.sampling)) throw new UsageError(`--sampling ${opts.sampling}: expected linear or nearest`);
+    const src = await openSource(rawSpec);
+    const sampling = (opts.sampling ?? (src.kind === 'segmentation' || src.dtype === 'uint64' ? 'nearest' : 'linear')) as 'linear' | 'nearest';
+    const out = path.resolve(outDir);
+    const transformsFile = opts.apply ? path.resolve(opts.apply) : path.join(out, 'transforms.json');
+    let rows: SectionReport[] | null = null;
+    if (!opts.apply) {
+      const params: Partial<AlignParams> = {
+        model: opts.model,
+        neighbours: num(opts.neighbours, '--neighbours', D.neighbours, 1),
+        elastic: opts.elastic !== false,
+        stiffness: num(opts.stiffness, '--stiffness', D.stiffness, 0),
+        matchNm: num(opts.matchNm, '--match-nm', D.matchNm, 0),
+        patch: num(opts.patch, '--patch', D.patch, 16),
+        elasticPatch: num(opts.elasticPatch, '--elastic-patch', D.elasticPatch, 16),
+        minRatio: num(opts.minRatio, '--min-ratio', D.minRatio, 0),
+      };
+      params.elasticStride = params.elasticPatch! / 2;
+      params.stride = params.patch! / 2;
+      const res = await alignStack(src, params, (r) => {
+        if (!opts.json) process.stderr.write(`\ralign: section ${r.z} ${r.status}${r.flags.length ? ` (${r.flags.join(',')})` : ''}   `);
+      });
+      if (!opts.json) process.stderr.write('\n');
+      rows = res.sections;
+      await writeJsonAtomic(transformsFile, res.transforms);
+    } else {
+      await loadTransforms(transformsFile); // validate before creating anything
+    }
+    const chunk = opts.chunkSize ? parseXyz(opts.chunkSize, '--chunk-size', 'size') : ([64, 64, 1] as const);
+    const info = makeInfo({
+      type: src.kind === 'segmentation' || src.dtype === 'uint64' ? 'segmentation' : 'image',
+      dtype: src.dtype,
+      shape: src.shape,
+      voxelSize: src.voxelSize,
+      offset: src.offset,
+      chunkSize: [Math.min(chunk[0], src.shape[0]), Math.min(chunk[1], src.shape[1]), Math.min(chunk[2], src.shape[2])],
+    });
+    await src.close();
+    let layer: PrecomputedLayer;
+    try {
+      layer = await PrecomputedLayer.open(out);
+      const s = layer.info.scales[0];
+      if (layer.info.data_type !== info.data_type || s.size.some((v, i) => v !== info.scales[0].size[i])) {
+        throw new UsageError(`${out} exists with another geometry or data type; remove it or choose another folder`);
+      }
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      layer = await PrecomputedLayer.create(out, info);
+    }
+    const task = await renderTask({ source: rawSpec, transforms: transformsFile, out, sampling, fill, chunk: layer.info.scales[0].chunk_sizes[0] });
+    const run = await runTasks([task], schedulerOptions(opts, path.join(out, '.wiring-run')));
+    const nm = src.voxelSize[0];
+    let report: unknown = null;
+    if (rows) {
+      const flagged = rows.filter((r) => r.flags.some((f) => f !== 'skipped-neighbour'));
+      const res = rows.filter((r) => r.residual_median_px !== null).map((r) => r.residual_median_px!);
+      res.sort((a, b) => a - b);
+      report = {
+        sections: rows,
+        flagged: flagged.map((r) => ({ z: r.z, status: r.status, flags: r.flags })),
+        missing: rows.filter((r) => r.status === 'missing').map((r) => r.z),
+        damaged: rows.filter((r) => r.status === 'damaged').map((r) => r.z),
+        residual_median_nm: res.length ? +(res[res.length >> 1] * nm).toFixed(1) : null,
+      };
+      const reportFile = opts.report ? path.resolve(opts.report) : path.join(out, 'align-report.json');
+      await writeJsonAtomic(reportFile, report);
+      if (opts.plot) await writePlot(opts.plot, qualityPlot(rows, nm));
+    }
+    const result = { raw: rawSpec, out, transforms: transformsFile, sampling, fill, report, blocks: run.blocks, computed: run.computed, seconds: run.seconds };
+    emit(opts, result, () => {
+      const lines = [`${out}: aligned ${src.shape[2]} sections (${sampling}, fill ${fill}); transforms ${transformsFile}`];
+      if (rows) {
+        lines.push(sectionTable(rows, nm));
+        const r = report as { missing: number[]; damaged: number[]; flagged: unknown[]; residual_median_nm: number | null };
+        lines.push(`missing: [${r.missing}]  damaged: [${r.damaged}]  flagged: ${r.flagged.length}  median residual: ${r.residual_median_nm ?? '-'} nm`);
+      }
+      return lines.join('\n');
+    });
+  });
+}

@@ -1,0 +1,121 @@
+import { promises as fs } from 'node:fs';
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { replaceAnnotateRows, writeCellTypes } from '../../connectome/annotate-tables.js';
+import { ConnectomeStore } from '../../connectome/store.js';
+import { classificationScores, modelFromBytes } from '../../stages/annotate/classify.js';
+import { scoreCompartments } from '../../stages/annotate/score.js';
+import { LabelSampler } from '../../stages/annotate/truth.js';
+import { RULE_DEFAULTS, type RuleParams } from '../../stages/annotate/compartments.js';
+import { ORGANELLE_DEFAULTS } from '../../stages/annotate/organelles.js';
+import { annotateDataset, skeletonSource } from '../../stages/annotate/run.js';
+import { emit } from '../output.js';
+
+export function positive(v: unknown, what: string): number {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`${what} ${JSON.stringify(v)}: expected a positive number`);
+  return n;
+}
+
+export function ruleOptions(cmd: Command): Command {
+  return cmd
+    .option('--radius <nm>', 'organelles and synapses within this distance of a node count for it', String(ORGANELLE_DEFAULTS.radiusNm))
+    .option('--soma-radius <nm>', 'rules: a node at least this thick may be soma', String(RULE_DEFAULTS.somaRadiusNm))
+    .option('--spine-max-length <nm>', 'rules: longest terminal branch taken as a spine', String(RULE_DEFAULTS.spineMaxLengthNm))
+    .option('--axon-radius <nm>', 'rules: a cell without synapses is axon when its median radius is below this', String(RULE_DEFAULTS.axonRadiusNm));
+}
+
+export function rulesFrom(opts: Record<string, string>): { radiusNm: number; rules: RuleParams } {
+  return {
+    radiusNm: positive(opts.radius, '--radius'),
+    rules: {
+      ...RULE_DEFAULTS,
+      somaRadiusNm: positive(opts.somaRadius, '--soma-radius'),
+      spineMaxLengthNm: positive(opts.spineMaxLength, '--spine-max-length'),
+      axonRadiusNm: positive(opts.axonRadius, '--axon-radius'),
+    },
+  };
+}
+
+export async function readModelFile(file: string, kind: 'compartments' | 'cell-types') {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await fs.readFile(file));
+  } catch (err) {
+    throw new UsageError(`cannot read model: ${(err as Error).message}`, file);
+  }
+  return modelFromBytes(bytes, file, kind);
+}
+
+function scoreText(s: Record<string, unknown>): string {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(s)) {
+    if (!v) continue;
+    const r = v as { n: number; accuracy: number; balanced_accuracy: number; per_class_recall: Record<string, number> };
+    out.push(`${k}: n ${r.n}, accuracy ${r.accuracy.toFixed(3)}, balanced accuracy ${r.balanced_accuracy.toFixed(3)}; recall ${Object.entries(r.per_class_recall).map(([c, x]) => `${c} ${x.toFixed(3)}`).join(', ')}`);
+  }
+  return out.join('\n');
+}
+
+export function register(program: Command): Command {
+  const cmd = program
+    .command('annotate')
+    .description(
+      'annotate cells: organelles and synapses per skeleton node and per cell, a compartment per node (rules, or --compartment-model), pre/post compartments of every synapse, and cell types (--cell-type-model); writes tables skeleton_nodes, cell_annotations, synapse_compartments (+ compartment_tags, cells.cell_type) and <layer>/skeletons_annotated with a compartment vertex attribute',
+    )
+    .argument('<skeletons>', 'segmentation layer with skeletons (wiring skeletonize), or a skeleton folder')
+    .argument('<db>', 'connectome database (synapses, organelles, cells)')
+    .option('--compartment-model <file>', 'a model from wiring train-compartments (default: rules only)')
+    .option('--cell-type-model <file>', 'a model from wiring train-cell-types')
+    .option('--cells <ids>', 'only these cells (comma-separated ids)')
+    .option('--truth <layer>', 'also score node and synapse compartments against this compartment label layer (e.g. a phantom\'s compartments/), and predicted cell types against the cells table\'s types of the model\'s classification system');
+  ruleOptions(cmd).option('--json', 'machine-readable output');
+  return cmd.action(async (skeletons: string, db: string, opts) => {
+    const { radiusNm, rules } = rulesFrom(opts);
+    const compartmentModel = opts.compartmentModel ? await readModelFile(opts.compartmentModel, 'compartments') : undefined;
+    const cellTypeModel = opts.cellTypeModel ? await readModelFile(opts.cellTypeModel, 'cell-types') : undefined;
+    const ids = opts.cells ? String(opts.cells).split(',').map((s: string) => {
+      if (!/^\d+$/.test(s.trim())) throw new UsageError(`--cells: ${JSON.stringify(s)} is not an id`);
+      return BigInt(s.trim());
+    }) : undefined;
+    const src = await skeletonSource(skeletons);
+    const store = await ConnectomeStore.open(db);
+    let res;
+    let scores: Record<string, unknown> | undefined;
+    try {
+      res = await annotateDataset(src, store, {
+        radiusNm,
+        rules,
+        compartmentModel,
+        cellTypeModel,
+        ids,
+        writeTables: (t, rows) => replaceAnnotateRows(store, t, rows),
+        writeCellTypes: (rows) => writeCellTypes(store, rows),
+      });
+      if (opts.truth) {
+        const sc = await scoreCompartments(res.loaded, res.annotations, await LabelSampler.open(opts.truth));
+        let cell_types: unknown;
+        if (cellTypeModel) {
+          const rows = await store.all(
+            `SELECT a.cell_type AS p, c.cell_type AS t FROM cell_annotations a JOIN cells c USING (pt_root_id) WHERE c.cell_type IS NOT NULL AND c.classification_system IS NOT DISTINCT FROM $s AND a.cell_type IS NOT NULL`,
+            { s: cellTypeModel.classification_system ?? null },
+          );
+          cell_types = { n: rows.length, ...classificationScores(rows.map((r) => String(r.t)), rows.map((r) => String(r.p)), cellTypeModel.classes) };
+        }
+        scores = { ...sc, cell_types };
+      }
+    } finally {
+      await store.close();
+    }
+    const { annotations: _a, loaded: _l, ...out } = res;
+    emit(opts, { ...out, scores, compartments_from: compartmentModel ? opts.compartmentModel : 'rules' }, () =>
+      [
+        `annotated ${out.cells} cells, ${out.nodes} nodes, ${out.synapses_tagged} synapses (compartments from ${compartmentModel ? opts.compartmentModel : 'rules'})`,
+        `nodes per compartment: ${Object.entries(out.compartment_nodes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        cellTypeModel ? `cell types written for ${out.cell_types_written} cells` : '',
+        `skeletons with a compartment attribute: ${out.skeleton_dir}`,
+        scores ? scoreText(scores) : '',
+      ].filter((l) => l).join('\n'),
+    );
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * "Run on the whole volume" from the app: the latest interactive model's blockwise predict, then
+ * (when the model has a boundary class) segment, cells, meshes and skeletons, each the same
+ * `wiring` command a user runs by hand (so it goes through the scheduler, local workers or
+ * Redis, and resumes after a crash). One run at a time; the app polls a run for its stages.
+ *
+ *   <dataset>/interactive/run-<model>/probabilities, segmentation, supervoxels, connectome.duckdb
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import type { InteractiveRouteOptions, RunsBackend } from '../server/interactive.js';
+import { INTERACTIVE_DIR, InteractiveService } from '../stages/predict/interactive-service.js';
+import { Recut } from '../stages/segment/recut.js';
+import { runWiring } from './pipeline.js';
+
+interface RunStage {
+  name: string;
+  state: 'queued' | 'running' | 'done' | 'failed' | 'skipped';
+  seconds?: number;
+  error?: string;
+  result?: unknown;
+}
+
+interface Run {
+  id: number;
+  user: string;
+  model: number | null;
+  out: string | null;
+  state: 'queued' | 'running' | 'done' | 'failed';
+  stages: RunStage[];
+  notification: string | null;
+}
+
+export class InteractiveRuns implements RunsBackend {
+  private readonly runs: Run[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  constructor(
+    readonly dataset: string,
+    readonly raw = 'raw',
+    readonly extraArgs: string[] = [],
+  ) {}
+
+  private latestModel(): number | undefined {
+    const dir = path.join(this.dataset, INTERACTIVE_DIR, 'models');
+    if (!existsSync(dir)) return undefined;
+    const ids = readdirSync(dir).map((f) => /^(\d+)\.forest$/.exec(f)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+    return ids.length ? Math.max(...ids) : undefined;
+  }
+
+  start(user: string): Run {
+    const model = this.latestModel() ?? null;
+    const out = model === null ? null : path.join(this.dataset, INTERACTIVE_DIR, `run-${model}`);
+    const names = ['predict', 'segment', 'cells', 'meshes', 'skeletons'];
+    const run: Run = { id: this.runs.length + 1, user, model, out, state: 'queued', stages: names.map((name) => ({ name, state: 'queued' })), notification: null };
+    this.runs.push(run);
+    this.chain = this.chain.then(() => this.execute(run));
+    return run;
+  }
+
+  get(id: number): Run {
+    const r = this.runs[id - 1];
+    if (!r) throw Object.assign(new Error(`no run ${id}`), { statusCode: 404 });
+    return r;
+  }
+
+  private async execute(run: Run): Promise<void> {
+    run.state = 'running';
+    const fail = (why: string) => {
+      run.state = 'failed';
+      run.notification = `run ${run.id} failed: ${why}`;
+    };
+    if (run.model === null || run.out === null) {
+      run.stages.forEach((s) => (s.state = 'skipped'));
+      return fail('no model trained yet');
+    }
+    const modelFile = path.join(this.dataset, INTERACTIVE_DIR, 'models', `${run.model}.forest`);
+    const probs = path.join(run.out, 'probabilities');
+    const seg = path.join(run.out, 'segmentation');
+    const db = path.join(run.out, 'connectome.duckdb');
+    let boundary = -1;
+    const steps: Array<[string, () => string[] | undefined]> = [
+      ['predict', () => ['predict', '--raw', path.join(this.dataset, this.raw), '--model', modelFile, probs, '--dtype', 'uint8', '--overwrite', ...this.extraArgs]],
+      ['segment', () => (boundary < 0 ? undefined : ['segment', '--boundaries', `${probs}?channel=${boundary}`, seg, '--supervoxels-out', path.join(run.out!, 'supervoxels'), '--overwrite'])],
+      ['cells', () => (boundary < 0 ? undefined : ['cells', seg, db, '--replace', ...this.extraArgs])],
+      ['meshes', () => (boundary < 0 ? undefined : ['mesh', seg, ...this.extraArgs])],
+      ['skeletons', () => (boundary < 0 ? undefined : ['skeletonize', seg, ...this.extraArgs])],
+    ];
+    for (let i = 0; i < steps.length; i++) {
+      const stage = run.stages[i];
+      const args = steps[i][1]();
+      if (!args) {
+        stage.state = 'skipped';
+        continue;
+      }
+      stage.state = 'running';
+      const t0 = Date.now();
+      try {
+        stage.result = await runWiring(args);
+        stage.state = 'done';
+        if (stage.name === 'predict') {
+          const values = ((stage.result as { outputs?: unknown[] }).outputs ?? []).map(String);
+          boundary = values.indexOf('1');
+        }
+      } catch (err) {
+        stage.state = 'failed';
+        stage.error = (err as Error).message;
+        stage.seconds = (Date.now() - t0) / 1000;
+        run.stages.slice(i + 1).forEach((s) => (s.state = 'skipped'));
+        return fail(`${stage.name}: ${stage.error.split('\n')[0]}`);
+      }
+      stage.seconds = (Date.now() - t0) / 1000;
+    }
+    run.state = 'done';
+    run.notification = `run ${run.id} done: model ${run.model} on the whole volume -> ${run.out}`;
+  }
+}
+
+/**
+ * The interactive routes of a dataset: strokes, training and prediction on its raw layer (when it
+ * has one), re-cutting the merge tree of its segmentation (when it has one with merge_tree.json),
+ * and whole-volume runs. Undefined when the dataset has no raw layer.
+ */
+export async function interactiveOptions(dataset: string, o: { token?: string; raw?: string; segmentation?: string; runArgs?: string[] } = {}): Promise<{ options: InteractiveRouteOptions; close: () => Promise<void> } | undefined> {
+  const raw = o.raw ?? 'raw';
+  if (!existsSync(path.join(dataset, raw, 'info'))) return undefined;
+  const backend = await InteractiveService.open(dataset, raw);
+  const segDir = path.join(dataset, o.segmentation ?? 'segmentation');
+  const recut = existsSync(path.join(segDir, 'merge_tree.json')) ? await Recut.open(segDir).catch(() => undefined) : undefined;
+  return { options: { backend, recut, runs: new InteractiveRuns(dataset, raw, o.runArgs), token: o.token }, close: () => backend.close() };
+}

@@ -1,0 +1,32 @@
+// `wiring connectome materialize --at <op|time>`: the connectome tables as of a proofreading version.
+import * as path from 'node:path';
+import { writeVersionTables, synapsePoints, type VersionSynapse } from '../connectome/proofread-versions.js';
+import type { ConnectomeStore } from '../connectome/store.js';
+import { Proofread } from '../stages/proofread/io.js';
+import { cellRows, rootLookup } from '../stages/proofread/versions.js';
+import { parseAt } from './commands/edit.js';
+
+export async function materializeAt(store: ConnectomeStore, db: string, at: string, dataset?: string): Promise<{ op: number; cells: number; synapses: number; tables: { cells: string; synapses: string } }> {
+  const p = await Proofread.open(dataset ?? path.dirname(path.resolve(db)));
+  try {
+    const state = await p.version(parseAt(at));
+    const look = rootLookup(state);
+    const cells = cellRows(state);
+    const syn: VersionSynapse[] = [];
+    if (p.synapses) {
+      const s = p.synapses;
+      for (let i = 0; i < s.ids.length; i++) syn.push({ id: s.ids[i], pre_pt_supervoxel_id: s.pre[i], post_pt_supervoxel_id: s.post[i], pre_pt_root_id: look(s.pre[i]), post_pt_root_id: look(s.post[i]) });
+    } else {
+      // no synapses.bin: supervoxels from the table, else under the points
+      for (const r of await synapsePoints(store)) {
+        const pre = r.pre_pt_supervoxel_id ?? (await p.supervoxelAt(r.pre_pt_position).catch(() => 0n));
+        const post = r.post_pt_supervoxel_id ?? (await p.supervoxelAt(r.post_pt_position).catch(() => 0n));
+        syn.push({ id: r.id, pre_pt_supervoxel_id: pre, post_pt_supervoxel_id: post, pre_pt_root_id: look(pre), post_pt_root_id: look(post) });
+      }
+    }
+    const tables = await writeVersionTables(store, state.op, cells, syn);
+    return { op: state.op, cells: cells.length, synapses: syn.length, tables };
+  } finally {
+    await p.close();
+  }
+}

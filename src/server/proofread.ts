@@ -1,0 +1,84 @@
+/**
+ * Proofreading routes (HTTP only; the work is the proofread stage's ProofreadService, handed in
+ * by the CLI, since the server imports no stage):
+ *   GET  /api/proofread/versions/:at/segmentation/info          precomputed info (at = latest | op id)
+ *   GET  /api/proofread/versions/:at/segmentation/:key/:chunk   raw uint64 chunk, supervoxels mapped to roots
+ *   GET  /api/proofread/lineage/:id?steps=3                     latest, past, operations, graph
+ *   GET  /api/proofread/edits?cell=&user=&since=&until=         the log
+ *   POST /api/proofread/edit/:kind   (merge | split | undo | redo) JSON body; needs the token
+ * Neuroglancer shows version N at precomputed://<server>/api/proofread/versions/N/segmentation.
+ * Edits need `Authorization: Bearer <token>` (wiring serve --token, or WIRING_EDIT_TOKEN); without
+ * a configured token the server is read-only and edits are refused (403).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toJson } from '../core/ids.js';
+
+/** The proofread stage's service, as the server sees it. */
+export interface ProofreadBackend {
+  info(at: string): Promise<Record<string, unknown>>;
+  chunk(at: string, key: string, name: string): Promise<Uint8Array>;
+  edit(kind: string, body: unknown, user: string): Promise<unknown>;
+  lineage(id: string, steps?: number): Promise<Record<string, unknown>>;
+  edits(filter: { cell?: string; user?: string; since?: string; until?: string }): Promise<unknown[]>;
+}
+
+export interface ProofreadRouteOptions {
+  backend: ProofreadBackend;
+  /** edit token; undefined = read-only */
+  token?: string;
+}
+
+/** OpenAPI path items of these routes (for the server's schema). */
+export const PROOFREAD_OPENAPI_PATHS: Record<string, unknown> = {
+  '/api/proofread/versions/{at}/segmentation/info': { get: { summary: 'precomputed info of the proofread segmentation as of op {at} (or latest)', parameters: [{ name: 'at', in: 'path', required: true, schema: { type: 'string' } }] } },
+  '/api/proofread/versions/{at}/segmentation/{key}/{chunk}': { get: { summary: 'one raw uint64 chunk: supervoxels mapped to the roots of that version', parameters: ['at', 'key', 'chunk'].map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })) } },
+  '/api/proofread/lineage/{id}': { get: { summary: 'latest roots, past ids, operations, creation/retirement and the lineage graph of a root id', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'steps', in: 'query', schema: { type: 'integer' } }] } },
+  '/api/proofread/edits': { get: { summary: 'the edit log, filtered by cell, user, since, until', parameters: ['cell', 'user', 'since', 'until'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })) } },
+  '/api/proofread/edit/{kind}': { post: { summary: 'merge {a, b, roots?} | split {sources, sinks, root?} | undo {op} | redo {op}; a supervoxel is an id string or [x, y, z] nm; needs Authorization: Bearer <token>', security: [{ bearer: [] }], parameters: [{ name: 'kind', in: 'path', required: true, schema: { type: 'string', enum: ['merge', 'split', 'undo', 'redo'] } }] } },
+};
+
+export class AuthError extends Error {
+  constructor(readonly statusCode: number, message: string) {
+    super(message);
+  }
+}
+
+function send(reply: FastifyReply, value: unknown): FastifyReply {
+  return reply.header('Content-Type', 'application/json; charset=utf-8').send(toJson(value));
+}
+
+/** Refuse a write without the server's token (403 read-only server, 401 wrong or missing token). */
+export function checkToken(req: FastifyRequest, token: string | undefined): void {
+  if (!token) throw new AuthError(403, 'this server is read-only: start it with wiring serve --token <t> (or WIRING_EDIT_TOKEN) to accept edits');
+  const h = String(req.headers.authorization ?? '');
+  const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
+  const want = Buffer.from(token);
+  if (given.length !== want.length || !timingSafeEqual(given, want)) throw new AuthError(401, 'edits need the header Authorization: Bearer <token>');
+}
+
+/** Who asks (the X-Wiring-User header or a body's user field), for the logs of edits and strokes. */
+export function requestUser(req: FastifyRequest): string {
+  return String((req.headers['x-wiring-user'] as string | undefined) ?? (req.body as { user?: string } | undefined)?.user ?? 'unknown');
+}
+
+export function registerProofreadRoutes(app: FastifyInstance, o: ProofreadRouteOptions): void {
+  const { backend } = o;
+  app.get('/api/proofread/versions/:at/segmentation/info', async (req, reply) => send(reply, await backend.info((req.params as { at: string }).at)));
+  app.get('/api/proofread/versions/:at/segmentation/:key/:chunk', async (req, reply) => {
+    const p = req.params as { at: string; key: string; chunk: string };
+    const bytes = await backend.chunk(p.at, p.key, p.chunk);
+    return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+  app.get('/api/proofread/lineage/:id', async (req, reply) => {
+    const q = req.query as { steps?: string };
+    const steps = q.steps === undefined ? 3 : Number(q.steps);
+    if (!Number.isInteger(steps) || steps < 0) throw new AuthError(400, `steps: expected a whole number, got ${JSON.stringify(q.steps)}`);
+    return send(reply, await backend.lineage((req.params as { id: string }).id, steps));
+  });
+  app.get('/api/proofread/edits', async (req, reply) => send(reply, { operations: await backend.edits(req.query as Record<string, string>) }));
+  app.post('/api/proofread/edit/:kind', async (req, reply) => {
+    checkToken(req, o.token);
+    return send(reply, await backend.edit((req.params as { kind: string }).kind, req.body, requestUser(req)));
+  });
+}

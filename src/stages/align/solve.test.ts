@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { dataPath, describeData } from '../../../test/data.js';
+import { mulberry32 } from '../../core/random.js';
+import { type Image2D, image } from './image.js';
+import { alignStack, memorySource } from './solve.js';
+import { makeSynthetic, quantile, residuals } from './synthetic.js';
+import { readSlice } from './testing.js';
+import { pullback } from './transform.js';
+
+/** One real section repeated: the only difference between sections is the known warp. */
+async function repeated(n: number, size: number): Promise<Image2D[]> {
+  const s = await readSlice(dataPath('vnc-sstem/stack2/raw/00.tif'));
+  const o = (s.w - size) >> 1;
+  const im = image(size, size);
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) im.data[x + size * y] = s.data[o + x + s.w * (o + y)];
+  return Array.from({ length: n }, () => image(size, size, im.data.slice()));
+}
+
+describe('alignStack: bad input', () => {
+  it('needs two sections and sane parameters', async () => {
+    const one = [image(64, 64)];
+    await expect(alignStack(memorySource(one))).rejects.toThrow(/1 section\(s\); alignment needs at least 2/);
+    const two = [image(64, 64), image(64, 64)];
+    await expect(alignStack(memorySource(two), { patch: 48 })).rejects.toThrow(/patch 48: expected a power of two/);
+    await expect(alignStack(memorySource(two), { model: 'projective' as never })).rejects.toThrow(/model "projective"/);
+    expect(() => memorySource([image(64, 64), image(64, 32)])).toThrow(/section 1 is 64x32, section 0 is 64x64/);
+  });
+
+  it('reports an all-blank stack as missing sections', async () => {
+    const res = await alignStack(memorySource([image(64, 64), image(64, 64), image(64, 64)]));
+    expect(res.sections.map((s) => s.status)).toEqual(['missing', 'missing', 'missing']);
+  });
+});
+
+describeData('vnc-sstem/stack2/raw/00.tif', 'alignStack on a warped real section (vnc-sstem stack2)', () => {
+  it('recovers shifts, rotations and scalings exactly when only the warp differs; skips the missing section', async () => {
+    const syn = makeSynthetic(await repeated(5, 384), { shift: 10, rotation: 2, scale: 0.02, elastic: 0, missing: 2, foldSection: -1, fold: 0, seed: 5 });
+    const res = await alignStack(memorySource(syn.sections, [4.6, 4.6, 50]), { elastic: false });
+    expect(res.sections.map((s) => s.status)).toEqual(['reference', 'ok', 'missing', 'ok', 'ok']);
+    expect(res.sections[3].flags).toContain('skipped-neighbour');
+    const r = residuals(syn, (z, x, y) => pullback(res.transforms.sections[z], x, y));
+    expect(quantile(r.all, 0.5)).toBeLessThan(0.15);
+    expect(quantile(r.all, 0.95)).toBeLessThan(0.5);
+  });
+
+  it('the spring mesh follows a smooth elastic warp that the affine cannot', async () => {
+    const syn = makeSynthetic(await repeated(3, 384), { shift: 6, rotation: 1, scale: 0.01, elastic: 4, missing: -1, foldSection: -1, fold: 0, seed: 8 });
+    const src = memorySource(syn.sections, [4.6, 4.6, 50]);
+    const affine = await alignStack(src, { elastic: false });
+    const elastic = await alignStack(src, { elastic: true });
+    const ra = residuals(syn, (z, x, y) => pullback(affine.transforms.sections[z], x, y));
+    const re = residuals(syn, (z, x, y) => pullback(elastic.transforms.sections[z], x, y));
+    expect(elastic.transforms.sections[1].mesh).toBeDefined();
+    expect(quantile(re.all, 0.5)).toBeLessThan(0.5);
+    expect(quantile(re.all, 0.5)).toBeLessThan(quantile(ra.all, 0.5) / 2);
+  });
+
+  it('does not follow a section of unrelated content: flagged, later sections still aligned', async () => {
+    const syn = makeSynthetic(await repeated(5, 256), { shift: 6, rotation: 1, scale: 0.01, elastic: 0, missing: -1, foldSection: -1, fold: 0, seed: 9 });
+    const r = mulberry32(3);
+    syn.sections[2] = image(256, 256, Float32Array.from({ length: 256 * 256 }, () => 100 + 60 * r()));
+    const res = await alignStack(memorySource(syn.sections, [4.6, 4.6, 50]), { elastic: false });
+    expect(res.sections[2].status === 'damaged' || res.sections[2].flags.some((f) => f.startsWith('fallback') || f === 'coarse-only')).toBe(true);
+    expect(res.sections[3].matched_to).toBe(1);
+    const rr = residuals(syn, (z, x, y) => pullback(res.transforms.sections[z], x, y));
+    expect(quantile(rr.perSection[3], 0.5)).toBeLessThan(0.3);
+    expect(quantile(rr.perSection[4], 0.5)).toBeLessThan(0.3);
+  });
+});

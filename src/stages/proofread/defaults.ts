@@ -1,0 +1,14 @@
+// The proofread stage's defaults, in one place (the CLI help reads them).
+/** Defaults of the proofread stage (the CLI help reads them). */
+export const PROOFREAD_DEFAULTS = {
+  /** capacity of a contact face = 1 - mean boundary probability of its two voxels, plus this */
+  faceFloor: 0.01,
+  /** capacity of a link edge a merge adds between supervoxels that do not touch (one face of affinity 1) */
+  linkCapacity: 1,
+  /** mesh cell grid (voxels): cell c covers [cF, (c+1)F + 1); the base lists the cells each supervoxel has voxels in */
+  meshCell: 64,
+  /** sections of the volumes `wiring edit init` reads at a time */
+  initSlab: 32,
+  /** user name recorded when none is given */
+  user: 'unknown',
+} as const;

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { buildBase } from './base.js';
+import { BaseBuilder } from './builder.js';
+import { finishBase } from './base.js';
+import { minCut } from './mincut.js';
+import { EditError, GraphState } from './state.js';
+import { Lineage } from './lineage.js';
+
+/** 12x4x4 voxels, four slabs along x (supervoxels 10, 20, 30, 40); boundary high between 20 and 30. */
+function slabs(segOf: (sv: number) => number) {
+  const shape = [12, 4, 4] as const;
+  const N = 12 * 16;
+  const labels = new Uint32Array(N), seg = new Float64Array(N), b = new Float32Array(N);
+  for (let i = 0; i < N; i++) {
+    const x = i % 12;
+    labels[i] = 1 + Math.floor(x / 3);
+    seg[i] = segOf(labels[i]);
+    b[i] = x === 5 || x === 6 ? 0.9 : 0.1;
+  }
+  const ids = new BigUint64Array([0n, 10n, 20n, 30n, 40n]);
+  return buildBase(labels, ids, seg, b, { shape, offset: [0, 0, 0], voxelSize: [4, 4, 40] });
+}
+const meta = { user: 'test', time: '2026-01-01T00:00:00.000Z' };
+
+describe('contact graph', () => {
+  it('one edge per touching pair, area in faces, capacity lower across a high boundary', () => {
+    const base = slabs(() => 1);
+    expect(Array.from(base.edgeA)).toEqual([1, 2, 3]);
+    expect(Array.from(base.edgeB)).toEqual([2, 3, 4]);
+    expect(Array.from(base.area)).toEqual([16, 16, 16]);
+    expect(base.capacity[1]).toBeLessThan(base.capacity[0] / 4);
+    expect(Array.from(base.startActive)).toEqual([1, 1, 1]);
+    expect(base.rootIdBase).toBe(41n);
+  });
+  it('background voxels never touch', () => {
+    const g = buildBase(new Uint32Array([1, 0, 2, 2]), new BigUint64Array([0n, 5n, 6n]), [1, 1, 1, 1], null, { shape: [4, 1, 1], offset: [0, 0, 0], voxelSize: [1, 1, 1] });
+    expect(g.edgeA.length).toBe(1); // no contact, but one segment: a link edge
+    expect(g.area[0]).toBe(0);
+  });
+  it('slab by slab equals the whole volume, whatever the slab', () => {
+    const shape = [6, 5, 7] as const;
+    const N = 6 * 5 * 7;
+    let s = 7;
+    const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const sv = new BigUint64Array(N).map((_, i) => BigInt(1 + Math.floor((i % 6) / 2) + 3 * Math.floor(i / 60)) * 1000n);
+    const seg = new Float64Array(N).map((_, i) => 1 + Math.floor(i / 120));
+    const b = new Float32Array(N).map(() => r());
+    const grid = { shape, offset: [0, 0, 0] as const, voxelSize: [4, 4, 40] as const };
+    const build = (slab: number) => {
+      const bb = new BaseBuilder(grid);
+      for (let z = 0; z < 7; z += slab) {
+        const nz = Math.min(slab, 7 - z);
+        bb.addSlab(sv.subarray(z * 30, (z + nz) * 30), seg.subarray(z * 30, (z + nz) * 30), b.subarray(z * 30, (z + nz) * 30), nz);
+      }
+      return finishBase(bb);
+    };
+    const whole = build(7);
+    for (const slab of [1, 2, 3]) expect(build(slab)).toEqual(whole);
+    expect(whole.edgeA.length).toBeGreaterThan(5);
+  });
+  it('a start segment in two pieces is joined by a link edge', () => {
+    const base = slabs((sv) => (sv === 2 ? 2 : 1)); // 1 and 3,4 in segment 1, not touching 1
+    expect(base.edgeA.length).toBe(4);
+    const s = new GraphState(base);
+    expect(s.members(1n).map((l) => base.ids[l])).toEqual([10n, 30n, 40n]);
+  });
+});
+
+describe('minCut', () => {
+  it('cuts the cheapest edges of a path and a diamond', () => {
+    expect(minCut(4, [0, 1, 2], [1, 2, 3], [5, 1, 5], [0], [3]).cut).toEqual([1]);
+    const r = minCut(4, [0, 0, 1, 2], [1, 2, 3, 3], [3, 2, 1, 4], [0], [3]);
+    expect(r.flow).toBe(3);
+    expect(r.cut.sort()).toEqual([1, 2]);
+  });
+});
+
+describe('edits', () => {
+  it('split cuts at the high boundary; merge rejoins; undo and redo make new roots; replay equals live', () => {
+    const base = slabs(() => 5);
+    const s = new GraphState(base);
+    expect(s.rootOf(10n)).toBe(5n);
+    const sp = s.edit({ kind: 'split', sources: [10n], sinks: [40n] }, meta);
+    expect(sp.removed).toEqual([['20', '30']]);
+    expect(sp.retired).toEqual(['5']);
+    expect(sp.created).toEqual([{ id: '41', supervoxel: '10' }, { id: '42', supervoxel: '30' }]);
+    expect([s.rootOf(10n), s.rootOf(20n), s.rootOf(30n), s.rootOf(40n)]).toEqual([41n, 41n, 42n, 42n]);
+    const mg = s.edit({ kind: 'merge', a: 10n, b: 40n }, meta); // not touching: a link edge
+    expect(mg.created).toEqual([{ id: '43', supervoxel: '10' }]);
+    expect(s.rootOf(30n)).toBe(43n);
+    const un = s.edit({ kind: 'undo', op: 2 }, meta);
+    expect(un.removed).toEqual([['10', '40']]);
+    expect(s.rootOf(10n)).toBe(44n);
+    expect(s.rootOf(40n)).toBe(45n);
+    s.edit({ kind: 'redo', op: 2 }, meta);
+    expect(s.rootOf(10n)).toBe(46n);
+    expect(s.rootOf(40n)).toBe(46n);
+    const replay = new GraphState(base);
+    for (const r of s.records) replay.apply(r);
+    expect(Array.from(replay.root)).toEqual(Array.from(s.root));
+    const lin = new Lineage((id) => id === 5n, s.records);
+    expect(lin.latest(5n)).toEqual(['46']);
+    expect(lin.past(46n)).toEqual(['5', '41', '42', '43', '44', '45']);
+    expect(lin.operations(43n)).toEqual([2, 3]);
+    expect(lin.info(41n)).toMatchObject({ created_by: 1, retired_by: 2 });
+    const g = lin.graph(43n, 1);
+    expect(g.nodes.map((n) => n.id)).toEqual(['41', '42', '43', '44', '45']);
+  });
+  it('refuses bad edits with clear messages and changes nothing', () => {
+    const base = slabs((sv) => (sv <= 2 ? 1 : 2));
+    const s = new GraphState(base);
+    const before = Array.from(s.root);
+    expect(() => s.edit({ kind: 'merge', a: 10n, b: 20n }, meta)).toThrow(/already in one root .*cannot be merged with itself/);
+    expect(() => s.edit({ kind: 'merge', a: 10n, b: 99n }, meta)).toThrow(/supervoxel 99 is not a supervoxel/);
+    expect(() => s.edit({ kind: 'split', sources: [10n], sinks: [30n] }, meta)).toThrow(/must lie in one root/);
+    expect(() => s.edit({ kind: 'split', sources: [10n], sinks: [10n] }, meta)).toThrow(/both a source and a sink/);
+    expect(() => s.edit({ kind: 'undo', op: 1 }, meta)).toThrow(EditError);
+    expect(s.op).toBe(0);
+    expect(Array.from(s.root)).toEqual(before);
+    s.edit({ kind: 'merge', a: 20n, b: 30n }, meta);
+    s.edit({ kind: 'split', sources: [10n], sinks: [40n] }, meta);
+    expect(() => s.edit({ kind: 'undo', op: 1 }, meta)).toThrow(/has since been edited/);
+    expect(() => s.edit({ kind: 'redo', op: 1 }, meta)).toThrow(/not undone/);
+    const r1 = BigInt(s.records[0].created[0].id);
+    expect(() => s.edit({ kind: 'split', sources: [20n], sinks: [30n], root: r1 }, meta)).toThrow(/root \d+ is stale: operation 2 \(split/);
+    expect(() => s.edit({ kind: 'merge', a: 10n, b: 40n, roots: [s.rootOf(10n), s.rootOf(10n)] }, meta)).toThrow(/supervoxel 40 is in root \d+, not in root \d+/);
+    expect(() => s.edit({ kind: 'merge', a: 10n, b: 40n, roots: [12345n, s.rootOf(40n)] }, meta)).toThrow(/root 12345 is not a root id/);
+    expect(s.op).toBe(2);
+  });
+});

@@ -1,0 +1,251 @@
+/**
+ * The mutable half: which supervoxel edges are joined now, and the root id of every supervoxel.
+ * `GraphState` starts from a Base and applies log records; the `plan*` methods turn a request
+ * into a record without changing anything (so a refused edit leaves no trace), `apply` makes it
+ * so. Everything is a function of (base, records): replaying a log prefix gives version N.
+ */
+import { UsageError } from '../../core/errors.js';
+import { PROOFREAD_DEFAULTS, type Base } from './base.js';
+import { minCut } from './mincut.js';
+import type { EditRecord } from './record.js';
+
+/** An edit that cannot be made (the log stays unchanged). */
+export class EditError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EditError';
+  }
+}
+
+export type EditRequest =
+  /** `roots`: the root ids the user saw at a and b (refused when stale or not theirs) */
+  | { kind: 'merge'; a: bigint; b: bigint; roots?: [bigint, bigint] }
+  /** `root`: the root id the user saw (refused when stale or not the sources' root) */
+  | { kind: 'split'; sources: bigint[]; sinks: bigint[]; root?: bigint }
+  | { kind: 'undo'; op: number }
+  | { kind: 'redo'; op: number };
+
+export class GraphState {
+  readonly n: number;
+  /** dense index of a supervoxel id */
+  readonly index = new Map<bigint, number>();
+  active: Uint8Array;
+  edgeA: number[];
+  edgeB: number[];
+  capacity: number[];
+  private edgeOf = new Map<number, number>();
+  private adj: number[][];
+  /** root id of each supervoxel (dense index) */
+  readonly root: BigUint64Array;
+  /** one supervoxel of each current root */
+  readonly rep = new Map<bigint, number>();
+  /** root -> op that made it (0 = start), op that retired it */
+  nextRoot: bigint;
+  readonly records: EditRecord[] = [];
+  /** op -> 1 when its latest undo/redo left it undone */
+  private undone = new Map<number, boolean>();
+
+  constructor(readonly base: Base) {
+    const n = (this.n = base.ids.length - 1);
+    for (let l = 1; l <= n; l++) this.index.set(base.ids[l], l);
+    this.edgeA = Array.from(base.edgeA);
+    this.edgeB = Array.from(base.edgeB);
+    this.capacity = Array.from(base.capacity);
+    this.active = new Uint8Array(Math.max(16, base.edgeA.length * 2));
+    this.active.set(base.startActive);
+    this.adj = Array.from({ length: n + 1 }, () => []);
+    for (let e = 0; e < this.edgeA.length; e++) this.link(e);
+    this.root = base.startRoots.slice();
+    for (let l = 1; l <= n; l++) if (base.anchors[l] >= 0 && !this.rep.has(this.root[l])) this.rep.set(this.root[l], l);
+    this.nextRoot = base.rootIdBase;
+  }
+
+  private key(a: number, b: number): number {
+    return a < b ? a * (this.n + 1) + b : b * (this.n + 1) + a;
+  }
+
+  private link(e: number): void {
+    this.edgeOf.set(this.key(this.edgeA[e], this.edgeB[e]), e);
+    this.adj[this.edgeA[e]].push(e);
+    this.adj[this.edgeB[e]].push(e);
+  }
+
+  /** The edge between two dense supervoxels, made (inactive, link capacity) if they do not touch. */
+  private edge(a: number, b: number): number {
+    let e = this.edgeOf.get(this.key(a, b));
+    if (e !== undefined) return e;
+    e = this.edgeA.length;
+    this.edgeA.push(Math.min(a, b));
+    this.edgeB.push(Math.max(a, b));
+    this.capacity.push(PROOFREAD_DEFAULTS.linkCapacity);
+    if (e >= this.active.length) {
+      const g = new Uint8Array(this.active.length * 2);
+      g.set(this.active);
+      this.active = g;
+    }
+    this.link(e);
+    return e;
+  }
+
+  get op(): number {
+    return this.records.length;
+  }
+
+  /** Dense index of a supervoxel id, or an EditError. */
+  sv(id: bigint, what = 'supervoxel'): number {
+    const l = this.index.get(id);
+    if (l === undefined || this.base.anchors[l] < 0) throw new EditError(`${what} ${id} is not a supervoxel of this segmentation`);
+    return l;
+  }
+
+  rootOf(id: bigint): bigint {
+    return this.root[this.sv(id)];
+  }
+
+  isCurrent(root: bigint): boolean {
+    return this.rep.has(root);
+  }
+
+  /** Dense supervoxels of a current root (connected through joined edges), ascending. */
+  members(root: bigint): number[] {
+    const start = this.rep.get(root);
+    if (start === undefined) throw new EditError(`root ${root} is not a current root`);
+    return this.component(start, this.active).sort((p, q) => p - q);
+  }
+
+  private component(start: number, active: Uint8Array, mark?: Uint8Array): number[] {
+    const seen = mark ?? new Set<number>();
+    const has = (x: number): boolean => (mark ? mark[x] === 1 : (seen as Set<number>).has(x));
+    const put = (x: number): void => { if (mark) mark[x] = 1; else (seen as Set<number>).add(x); };
+    const out = [start];
+    put(start);
+    for (let i = 0; i < out.length; i++) {
+      const x = out[i];
+      for (const e of this.adj[x]) if (active[e]) {
+        const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
+        if (!has(y)) { put(y); out.push(y); }
+      }
+    }
+    return out;
+  }
+
+  private pair(e: number): [string, string] {
+    return [this.base.ids[this.edgeA[e]].toString(), this.base.ids[this.edgeB[e]].toString()];
+  }
+
+  /**
+   * The record of an edit that joins `add` and cuts `remove` (edge indices) inside `roots`:
+   * those roots are retired and every component of their supervoxels gets a new id. The state is
+   * left as it was.
+   */
+  private change(kind: EditRecord['kind'], inputs: Record<string, unknown>, roots: bigint[], add: number[], remove: number[], meta: { user: string; time: string; target?: number }): EditRecord {
+    const members = roots.flatMap((r) => this.members(r));
+    const saved = add.map((e) => this.active[e]).concat(remove.map((e) => this.active[e]));
+    for (const e of add) this.active[e] = 1;
+    for (const e of remove) this.active[e] = 0;
+    const mark = new Uint8Array(this.n + 1);
+    const created: EditRecord['created'] = [];
+    let next = this.nextRoot;
+    try {
+      for (const s of members.sort((p, q) => p - q)) if (!mark[s]) {
+        this.component(s, this.active, mark);
+        created.push({ id: (next++).toString(), supervoxel: this.base.ids[s].toString() });
+      }
+    } finally {
+      add.forEach((e, i) => (this.active[e] = saved[i]));
+      remove.forEach((e, i) => (this.active[e] = saved[add.length + i]));
+    }
+    return {
+      op: this.op + 1, time: meta.time, user: meta.user, kind, inputs,
+      ...(meta.target !== undefined ? { target: meta.target } : {}),
+      added: add.map((e) => this.pair(e)), removed: remove.map((e) => this.pair(e)),
+      retired: roots.map(String), created,
+    };
+  }
+
+  /** A root id the user named must be current and hold supervoxel `l`. */
+  private expectRoot(root: bigint, l: number): void {
+    if (!this.rep.has(root)) {
+      const by = this.records.find((r) => r.retired.includes(root.toString()));
+      if (by) throw new EditError(`root ${root} is stale: operation ${by.op} (${by.kind}, ${by.time}) retired it; edit its latest roots (wiring lineage ${root})`);
+      throw new EditError(`root ${root} is not a root id of this segmentation`);
+    }
+    if (this.root[l] !== root) throw new EditError(`supervoxel ${this.base.ids[l]} is in root ${this.root[l]}, not in root ${root}`);
+  }
+
+  /** The record an edit would append (EditError when it cannot be made); nothing changes. */
+  plan(req: EditRequest, meta: { user: string; time: string }, inputs: Record<string, unknown> = {}): EditRecord {
+    if (req.kind === 'merge') {
+      const a = this.sv(req.a), b = this.sv(req.b);
+      if (req.roots) { this.expectRoot(req.roots[0], a); this.expectRoot(req.roots[1], b); }
+      const ra = this.root[a], rb = this.root[b];
+      if (ra === rb) throw new EditError(`merge: supervoxels ${req.a} and ${req.b} are already in one root (${ra}); a root cannot be merged with itself`);
+      // the edge object may be created here (a link between supervoxels that do not touch)
+      const e = this.edge(a, b);
+      return this.change('merge', { supervoxels: [req.a.toString(), req.b.toString()], ...inputs }, [ra, rb], [e], [], meta);
+    }
+    if (req.kind === 'split') {
+      if (req.sources.length === 0 || req.sinks.length === 0) throw new EditError('split: needs at least one source and one sink');
+      const src = req.sources.map((id) => this.sv(id, 'source supervoxel'));
+      const snk = req.sinks.map((id) => this.sv(id, 'sink supervoxel'));
+      if (req.root !== undefined) this.expectRoot(req.root, src[0]);
+      const r = this.root[src[0]];
+      for (const [l, id, what] of [...src.map((l, i) => [l, req.sources[i], 'source'] as const), ...snk.map((l, i) => [l, req.sinks[i], 'sink'] as const)]) {
+        if (this.root[l] !== r) throw new EditError(`split: ${what} supervoxel ${id} is in root ${this.root[l]}, the first source in root ${r}; sources and sinks must lie in one root`);
+      }
+      const both = src.find((l) => snk.includes(l));
+      if (both !== undefined) throw new EditError(`split: supervoxel ${this.base.ids[both]} is both a source and a sink; the sides cannot be separated inside one supervoxel`);
+      const members = this.members(r);
+      const local = new Map<number, number>();
+      members.forEach((l, i) => local.set(l, i));
+      const edges: number[] = [];
+      for (const x of members) for (const e of this.adj[x]) if (this.active[e] && this.edgeA[e] === x) edges.push(e);
+      const cut = minCut(members.length, edges.map((e) => local.get(this.edgeA[e])!), edges.map((e) => local.get(this.edgeB[e])!), edges.map((e) => this.capacity[e]), src.map((l) => local.get(l)!), snk.map((l) => local.get(l)!));
+      if (!isFinite(cut.flow) || cut.cut.length === 0) throw new EditError(`split: the sources and sinks of root ${r} cannot be separated`);
+      const remove = cut.cut.map((i) => edges[i]).sort((p, q) => p - q);
+      return this.change('split', { sources: req.sources.map(String), sinks: req.sinks.map(String), cut_capacity: +cut.flow.toFixed(6), ...inputs }, [r], [], remove, meta);
+    }
+    const k = req.op;
+    if (!Number.isInteger(k) || k < 1 || k > this.op) throw new EditError(`${req.kind}: operation ${k} does not exist (the log has ${this.op})`);
+    const target = this.records[k - 1];
+    if (target.kind === 'undo' || target.kind === 'redo') throw new EditError(`${req.kind}: operation ${k} is itself an ${target.kind}; ${req.kind} operation ${target.target} instead`);
+    const undone = this.undone.get(k) === true;
+    if (req.kind === 'undo' && undone) throw new EditError(`undo: operation ${k} is already undone`);
+    if (req.kind === 'redo' && !undone) throw new EditError(`redo: operation ${k} is not undone`);
+    // the roots the target (or its latest undo) made must still be current
+    const last = req.kind === 'undo' ? [...this.records].reverse().find((r) => (r.kind === 'redo' && r.target === k)) ?? target : [...this.records].reverse().find((r) => r.kind === 'undo' && r.target === k)!;
+    const stale = last.created.map((c) => BigInt(c.id)).find((id) => !this.isCurrent(id));
+    if (stale !== undefined) throw new EditError(`${req.kind}: root ${stale} made by operation ${last.op} has since been edited (by a later operation); ${req.kind} the later operations first`);
+    const edgesOf = (pairs: Array<[string, string]>): number[] => pairs.map(([a, b]) => this.edge(this.sv(BigInt(a)), this.sv(BigInt(b))));
+    const add = req.kind === 'undo' ? edgesOf(target.removed) : edgesOf(target.added);
+    const remove = req.kind === 'undo' ? edgesOf(target.added) : edgesOf(target.removed);
+    return this.change(req.kind, { op: k }, last.created.map((c) => BigInt(c.id)), add, remove, { ...meta, target: k });
+  }
+
+  /** Apply a record (planned here or read from the log). */
+  apply(r: EditRecord): void {
+    if (r.op !== this.op + 1) throw new EditError(`apply: expected op ${this.op + 1}, got ${r.op}`);
+    const edges = (pairs: Array<[string, string]>): number[] => pairs.map(([a, b]) => this.edge(this.sv(BigInt(a)), this.sv(BigInt(b))));
+    for (const e of edges(r.added)) this.active[e] = 1;
+    for (const e of edges(r.removed)) this.active[e] = 0;
+    for (const id of r.retired) this.rep.delete(BigInt(id));
+    const mark = new Uint8Array(this.n + 1);
+    for (const c of r.created) {
+      const id = BigInt(c.id);
+      const s = this.sv(BigInt(c.supervoxel));
+      for (const x of this.component(s, this.active, mark)) this.root[x] = id;
+      this.rep.set(id, s);
+      if (id >= this.nextRoot) this.nextRoot = id + 1n;
+    }
+    if (r.kind === 'undo') this.undone.set(r.target!, true);
+    if (r.kind === 'redo') this.undone.set(r.target!, false);
+    this.records.push(r);
+  }
+
+  /** Plan and apply. */
+  edit(req: EditRequest, meta: { user: string; time: string }, inputs: Record<string, unknown> = {}): EditRecord {
+    const r = this.plan(req, meta, inputs);
+    this.apply(r);
+    return r;
+  }
+}

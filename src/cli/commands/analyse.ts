@@ -15,9 +15,9 @@ import { TRIAD_NAMES } from '../../connectome/graph.js';
 import { barChart, heatmap, lineChart, stack, writePlot } from '../../connectome/plots.js';
 import { type Table, type MatrixMeasure, matrixTable, typeMatrixByCompartment } from '../../connectome/query.js';
 import type { ConnectomeStore } from '../../connectome/store.js';
-import { withStore } from './connectome.js';
+import { withStore } from '../store.js';
+import { addFilterOptions, filterFrom } from '../synapse-filters.js';
 import { annotateAnalysis } from '../analyse-annotate.js';
-import { addFilterOptions, filterFrom } from './query.js';
 
 const ANALYSES = ['histogram', 'motifs', 'distance', 'compartment-matrix', 'sizes', 'targeting', 'spine-size'] as const;
 

@@ -12,11 +12,11 @@ import { type MergeTree, cutTree, relabel } from '../../stages/segment/agglomera
 import { readWhole, writeSegmentation } from '../../stages/segment/io.js';
 import { denseSupervoxels } from '../../stages/segment/pipeline.js';
 import { type SweepResult, type SweepVolume, sweepSynapseParams } from '../../stages/synapses/tune.js';
-import { partnerScorer, partnersOf } from './synapses.js';
+import { partnerScorer, partnersOf } from '../synapse-scoring.js';
 import { CLASS } from '../../stages/classes/classes.js';
 import { emit } from '../output.js';
 import { type PipelineStep, runPipeline } from '../pipeline.js';
-import { serveUntilStopped, startServer } from './serve.js';
+import { serveUntilStopped, startServer } from '../serving.js';
 
 /** Channel of the pixel classifier's output that holds class `cls` (train-pixels reports its classes in channel order). */
 export function classChannel(train: { classes?: unknown[]; labelValues?: unknown[] }, cls: number): number {

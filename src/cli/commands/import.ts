@@ -14,7 +14,7 @@ import { emit } from '../output.js';
 import { parseXyz } from '../xyz.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { addShardingOption, shardingFor } from '../sharding-options.js';
-import { describeLayer } from './info.js';
+import { describeLayer } from '../layer-info.js';
 
 const ingestModule = new URL('../../stages/ingest/tasks.js', import.meta.url).href;
 

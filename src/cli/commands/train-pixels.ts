@@ -1,13 +1,13 @@
 import * as path from 'node:path';
+import { parseXyz } from '../xyz.js';
 import type { Command } from 'commander';
-import { parseXyz, parseXyzBounds } from '../xyz.js';
-import { type Box, box } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, featureConfig } from '../../stages/predict/features.js';
 import { type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
 import { calibrateCut } from '../cut-calibration.js';
+import { parseBounds } from '../bounds.js';
 import { emit } from '../output.js';
 
 function int(v: unknown, what: string, min: number): number | undefined {
@@ -16,9 +16,6 @@ function int(v: unknown, what: string, min: number): number | undefined {
   if (!Number.isInteger(n) || n < min) throw new UsageError(`${what}: expected a whole number >= ${min}, got ${JSON.stringify(v)}`);
   return n;
 }
-
-/** Parse "x0:x1,y0:y1,z0:z1" (voxels, half-open). */
-export const parseBounds = parseXyzBounds;
 
 export function register(program: Command): Command {
   return program

@@ -10,7 +10,9 @@ import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { runTasks } from '../../scheduler/index.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { type OnnxOptions, onnxPredictTask, onnxPredictVolume, openOnnx } from '../../stages/predict/onnx.js';
-import { type OutputDtype, checkRawForModel, predictPixelsTask } from '../../stages/predict/predict.js';
+import { type OutputDtype, checkRawForModel, normalizationFor, predictPixelsTask } from '../../stages/predict/predict.js';
+import { NORMALIZE_MIN_SHIFT } from '../../stages/predict/normalize.js';
+import type { IntensityMap } from '../../stages/predict/normalize.js';
 import { Volume } from '../../core/volume.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
@@ -47,6 +49,7 @@ export function register(program: Command): Command {
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'predict only inside this box (voxels)')
     .option('--overwrite', 'replace an existing output layer')
     .option('--allow-voxel-size', 'predict even if the raw voxel size differs from the training data (a warning instead of an error)')
+    .option('--normalize <mode>', `auto: match the raw's intensity quantiles to the training raw's when they moved by more than ${NORMALIZE_MIN_SHIFT} of its 1-99 span (models from this version on); off: use the raw as is`, 'auto')
     .option('--tile <x,y,z>', 'ONNX: tile size for dynamic model dimensions')
     .option('--halo <x,y,z>', 'ONNX: receptive-field radius dropped at inner tile edges, also the block margin', '0,0,0')
     .option('--overlap <x,y,z>', 'ONNX: tile overlap for blending (default 2*halo + tile/8)')
@@ -65,10 +68,19 @@ export function register(program: Command): Command {
     const raw = await openSource(rawSpec, voxelSize ? { voxelSize } : {});
     const warnings: string[] = [];
     let model: PixelModel | undefined;
+    if (opts.normalize !== 'auto' && opts.normalize !== 'off') throw new UsageError(`--normalize: expected auto or off, got ${JSON.stringify(opts.normalize)}`);
+    let normalize: IntensityMap | undefined;
+    let normalizeShift: number | undefined;
     try {
       if (opts.model) {
         model = await PixelModel.load(opts.model);
         warnings.push(...(await checkRawForModel(model, raw, { allowVoxelSize: !!opts.allowVoxelSize })));
+        if (opts.normalize === 'auto') {
+          const n = await normalizationFor(model, raw);
+          normalize = n.map;
+          normalizeShift = n.shift;
+          if (normalize) warnings.push(`raw intensities normalised to the training raw's by quantile matching (the quantiles moved by ${((n.shift ?? 0) * 100).toFixed(0)}% of the training 1-99 span; --normalize off to predict the raw as is)`);
+        }
       }
     } finally {
       await raw.close();
@@ -90,7 +102,7 @@ export function register(program: Command): Command {
     const outDir = path.resolve(outLayer);
     if (model) {
       outChannels = model.outputChannels;
-      task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype });
+      task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype, normalize });
     } else {
       const onnxPath = path.resolve(opts.onnx);
       const o: OnnxOptions = { halo: parseXyz(opts.halo, '--halo', 'margin') };
@@ -108,10 +120,11 @@ export function register(program: Command): Command {
       }
       // probe the model on a small tile to learn M (and check N)
       const { info } = await openOnnx(onnxPath);
+      // large enough for a valid-convolution model's shrink (a U-Net without padding loses ~40 voxels per side)
       const probeShape = [
-        info.fixedTile[0] ?? Math.min(raw.shape[0], 2 * o.halo![0] + 8),
-        info.fixedTile[1] ?? Math.min(raw.shape[1], 2 * o.halo![1] + 8),
-        info.dims === 2 ? 1 : (info.fixedTile[2] ?? Math.min(raw.shape[2], 2 * o.halo![2] + 8)),
+        info.fixedTile[0] ?? Math.min(raw.shape[0], Math.max(2 * o.halo![0] + 8, 128)),
+        info.fixedTile[1] ?? Math.min(raw.shape[1], Math.max(2 * o.halo![1] + 8, 128)),
+        info.dims === 2 ? 1 : (info.fixedTile[2] ?? Math.min(raw.shape[2], Math.max(2 * o.halo![2] + 8, 48))),
       ] as const;
       const probe = Volume.zeros('float32', probeShape, { channels: raw.channels });
       outChannels = (await onnxPredictVolume(onnxPath, probe, { ...o, tile: probeShape as unknown as [number, number, number], overlap: [0, 0, 0], halo: [0, 0, 0] })).channels;
@@ -133,7 +146,7 @@ export function register(program: Command): Command {
       await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite });
     }
     const report = await runTasks([task], schedulerOptions(opts, path.join(outDir, '.wiring-run')));
-    const result = { layer: outDir, channels: outChannels, outputs: model?.meta.outputs, dtype, ...(cut !== undefined ? { segment_threshold: cut } : {}), warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
+    const result = { layer: outDir, channels: outChannels, outputs: model?.meta.outputs, dtype, ...(cut !== undefined ? { segment_threshold: cut } : {}), ...(normalizeShift !== undefined ? { normalized: !!normalize, quantile_shift: normalizeShift } : {}), warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
     emit(opts, result, () => `${outDir}: ${outChannels} channel(s) ${dtype}, ${report.blocks} blocks (${report.computed} computed, ${report.resumed} resumed) in ${report.seconds.toFixed(1)} s`);
   });
 }

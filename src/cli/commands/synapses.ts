@@ -52,6 +52,8 @@ export function register(program: Command): Command {
     .option('--supervoxels <source>', 'supervoxel labels (fills pre/post_pt_supervoxel_id)')
     .option('--threshold <p>', 'cleft probability threshold in [0,1]', '0.5')
     .option('--min-size <voxels>', 'smallest cleft kept', '10')
+    .option('--low-threshold <p>', 'hysteresis: clefts are components of p >= this that reach --threshold somewhere (default: --threshold, a plain threshold)')
+    .option('--mito-low-threshold <p>', 'hysteresis low threshold for mitochondria (default: --mito-threshold)')
     .option('--vesicle-threshold <p>', 'vesicle probability threshold', '0.5')
     .option('--partner-radius <nm>', 'partners lie within this distance of the cleft (default 3 voxels along x)')
     .option('--vesicle-radius <nm>', 'vesicles count within this distance of the cleft (default 4x partner radius)')
@@ -87,6 +89,7 @@ export function register(program: Command): Command {
     const params: SynapseTaskParams = {
       threshold: num(opts.threshold, '--threshold', 0, 1),
       minSize: num(opts.minSize, '--min-size', 1),
+      ...(opts.lowThreshold !== undefined ? { lowThreshold: num(opts.lowThreshold, '--low-threshold', 0, num(opts.threshold, '--threshold', 0, 1)) } : {}),
       vesicleThreshold: num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1),
       partnerRadius,
       vesicleRadius: opts.vesicleRadius !== undefined ? num(opts.vesicleRadius, '--vesicle-radius', 1e-9) : undefined,
@@ -95,7 +98,7 @@ export function register(program: Command): Command {
       connectivity: conn,
       organelles: [
         ...(opts.vesicles ? [{ input: 'vesicles' as const, kind: 'vesicle_cloud' as const, threshold: num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1), minSize: omin }] : []),
-        ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, threshold: num(opts.mitoThreshold, '--mito-threshold', 0, 1), minSize: omin }] : []),
+        ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, threshold: num(opts.mitoThreshold, '--mito-threshold', 0, 1), minSize: omin, ...(opts.mitoLowThreshold !== undefined ? { lowThreshold: num(opts.mitoLowThreshold, '--mito-low-threshold', 0, num(opts.mitoThreshold, '--mito-threshold', 0, 1)) } : {}) }] : []),
       ],
     };
     let sweep: SweepResult | undefined;

@@ -20,6 +20,7 @@ import { type ForestParams, makeRng } from '../../ml/forest.js';
 import { trainForest } from '../../ml/forest-parallel.js';
 import { type FeatureConfig, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
 import { PixelModel, type PixelModelMeta, type RawStats } from './model.js';
+import { quantilesOf, sampleIntensities } from './normalize.js';
 
 export interface TrainOptions {
   target: 'labels' | 'gt';
@@ -603,6 +604,7 @@ export async function trainPixelClassifier(
     voxelSize: raw.voxelSize,
     rawStats: rawStats(rawAt),
   };
+  if (meta.rawStats) meta.rawStats.quantiles = quantilesOf(await sampleIntensities(raw, region));
   const forest = await trainForest(
     { x, nSamples, nFeatures: featureCount(cfg), layout: 'feature-major', y, nClasses: K },
     { seed, ...opts.forest },

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import type { Vec3 } from '../../core/box.js';
+import { addShardingOption, shardingFor } from '../sharding-options.js';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
@@ -6,7 +8,7 @@ import { parseXyz } from '../xyz.js';
 import { type Box, boxFromShape, boxIntersect } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
-import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { PrecomputedLayer, makeInfo, shardShape } from '../../formats/precomputed/index.js';
 import { runTasks } from '../../scheduler/index.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { type OnnxOptions, onnxPredictTask, onnxPredictVolume, openOnnx } from '../../stages/predict/onnx.js';
@@ -58,6 +60,7 @@ export function register(program: Command): Command {
     .option('--input-mean <m>', 'ONNX: z-score input: (raw - mean) / std (instead of scale/offset)')
     .option('--input-std <s>', 'ONNX: see --input-mean')
     .option('--json', 'machine-readable output');
+  addShardingOption(cmd);
   addSchedulerOptions(cmd);
   return cmd.action(async (outLayer: string, opts) => {
     if (!!opts.model === !!opts.onnx) throw new UsageError('give exactly one of --model <file> or --onnx <file>');
@@ -92,8 +95,11 @@ export function register(program: Command): Command {
     const chunkSize: [number, number, number] = opts.chunk
       ? (parseXyz(opts.chunk, '--chunk', 'size').map((c, a) => Math.min(c, raw.shape[a])) as [number, number, number])
       : defaultChunk(twoD ? [256, 256, 1] : [64, 64, 64], bounds, volumeBox);
+    const sharding = shardingFor(opts, raw.shape, chunkSize, 'image');
+    // a sharded output is written a shard per block (each block rewrites its own shard once)
+    const shardBlock = sharding ? shardShape(sharding, [0, 1, 2].map((a) => Math.ceil(raw.shape[a] / chunkSize[a])) as unknown as Vec3, chunkSize) : undefined;
     const block = opts.block ? parseXyz(opts.block, '--block', 'size')
-      : ([chunkSize[0] * 2, chunkSize[1] * 2, twoD ? chunkSize[2] * Math.max(1, Math.floor(4 / chunkSize[2])) : chunkSize[2]] as const);
+      : shardBlock ?? ([chunkSize[0] * 2, chunkSize[1] * 2, twoD ? chunkSize[2] * Math.max(1, Math.floor(4 / chunkSize[2])) : chunkSize[2]] as const);
     for (let a = 0; a < 3; a++) {
       if (block[a] % chunkSize[a] !== 0) throw new UsageError(`--block ${block.join(',')} must be a multiple of the chunk size ${chunkSize.join(',')}`);
     }
@@ -130,7 +136,7 @@ export function register(program: Command): Command {
       outChannels = (await onnxPredictVolume(onnxPath, probe, { ...o, tile: probeShape as unknown as [number, number, number], overlap: [0, 0, 0], halo: [0, 0, 0] })).channels;
       task = onnxPredictTask({ onnx: onnxPath, raw: rawSpec, out: outDir, bounds, blockShape: block, dtype, options: o, outChannels, inChannels: raw.channels });
     }
-    const info = makeInfo({ type: 'image', dtype, channels: outChannels, shape: raw.shape, voxelSize: raw.voxelSize, offset: raw.offset, chunkSize: [...chunkSize] });
+    const info = makeInfo({ type: 'image', dtype, channels: outChannels, shape: raw.shape, voxelSize: raw.voxelSize, offset: raw.offset, chunkSize: [...chunkSize], sharding });
     // a boundary model's cut for `wiring segment` travels with the map it predicts
     const cut = model?.meta.target === 'gt' ? model.meta.segmentThreshold : undefined;
     if (cut !== undefined) (info as unknown as Record<string, unknown>).wiring = { segment_threshold: cut };
@@ -138,7 +144,7 @@ export function register(program: Command): Command {
       // an earlier (interrupted) run: resume into it if it has the same geometry
       const old = await PrecomputedLayer.open(outDir);
       const s0 = old.info.scales[0];
-      if (old.info.num_channels !== outChannels || old.info.data_type !== dtype || s0.size.join() !== raw.shape.join() || s0.chunk_sizes[0].join() !== chunkSize.join()) {
+      if (old.info.num_channels !== outChannels || old.info.data_type !== dtype || s0.size.join() !== raw.shape.join() || s0.chunk_sizes[0].join() !== chunkSize.join() || JSON.stringify(s0.sharding ?? null) !== JSON.stringify(sharding ?? null)) {
         throw new UsageError(`output layer exists with ${old.info.num_channels} ${old.info.data_type} channel(s), size [${s0.size}], chunks [${s0.chunk_sizes[0]}]; pass --overwrite to replace it`, outDir);
       }
     } else {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { addShardingOption, shardingFor } from '../sharding-options.js';
 import { addBlockOption, blockOption, parseXyz } from '../xyz.js';
 import { type Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
@@ -30,6 +31,7 @@ export function register(program: Command): Command {
     .option('--pyramid', 'also add downsampled scales to every layer')
     .option('--overwrite', 'replace existing layers of a different geometry')
     .option('--json', 'machine-readable output');
+  addShardingOption(cmd);
   addBlockOption(cmd, 'scheduler block, a multiple of the chunk size (default: 2x2x1 chunks)');
   addSchedulerOptions(cmd);
   return cmd.action(async (dir: string, opts) => {
@@ -50,7 +52,7 @@ export function register(program: Command): Command {
       noise: count(opts.noise, '--noise'),
     };
     const { stateDir: _s, ...run } = schedulerOptions(opts, '');
-    const { tables, report, pyramidTasks } = await generatePhantom(dir, params, { chunkSize, blockShape, overwrite: !!opts.overwrite, pyramid: opts.pyramid ? (layerDir) => planPyramid(layerDir) : undefined, run });
+    const { tables, report, pyramidTasks } = await generatePhantom(dir, params, { chunkSize, blockShape, overwrite: !!opts.overwrite, sharding: (kind, shape, chunk) => shardingFor(opts, shape, chunk, kind), pyramid: opts.pyramid ? (layerDir) => planPyramid(layerDir) : undefined, run });
     const seconds = (Date.now() - started) / 1000;
     const voxels = size[0] * size[1] * size[2];
     const result = {

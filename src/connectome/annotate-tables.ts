@@ -68,6 +68,8 @@ export type AnnotateTable = keyof typeof ANNOTATE_TABLES;
 export async function createAnnotateTables(store: ConnectomeStore): Promise<void> {
   for (const [t, cols] of Object.entries(ANNOTATE_TABLES)) {
     await store.run(`CREATE TABLE IF NOT EXISTS ${t} (${cols.map((c) => `${c.name} ${c.type}`).join(', ')})`);
+    // a table written by an older build: add the columns it lacks
+    for (const c of cols) await store.run(`ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${c.name} ${c.type}`);
   }
 }
 
@@ -108,7 +110,7 @@ export async function replaceAnnotateRows(store: ConnectomeStore, t: AnnotateTab
       a.closeSync();
     }
     await store.run(`DELETE FROM ${t} WHERE ${key} IN (SELECT DISTINCT ${key} FROM _annotate_stage)`);
-    await store.run(`INSERT INTO ${t} SELECT * FROM _annotate_stage`);
+    await store.run(`INSERT INTO ${t} (${cols.map((c) => c.name).join(', ')}) SELECT * FROM _annotate_stage`);
     if (t === 'synapse_compartments') {
       await store.run(`DELETE FROM compartment_tags WHERE synapse_id IN (SELECT synapse_id FROM _annotate_stage)`);
       await store.run(`INSERT INTO compartment_tags (synapse_id, compartment) SELECT synapse_id, post_compartment FROM _annotate_stage WHERE post_compartment IS NOT NULL`);

@@ -94,15 +94,18 @@ export function register(program: Command): Command {
       });
       if (opts.truth) {
         const sc = await scoreCompartments(res.loaded, res.annotations, await LabelSampler.open(opts.truth));
-        let cell_types: unknown;
+        const typeScores: Record<string, unknown> = {};
         if (cellTypeModel) {
-          const rows = await store.all(
-            `SELECT a.cell_type AS p, c.cell_type AS t FROM cell_annotations a JOIN cells c USING (pt_root_id) WHERE c.cell_type IS NOT NULL AND c.classification_system IS NOT DISTINCT FROM $s AND a.cell_type IS NOT NULL`,
-            { s: cellTypeModel.classification_system ?? null },
-          );
-          cell_types = { n: rows.length, ...classificationScores(rows.map((r) => String(r.t)), rows.map((r) => String(r.p)), cellTypeModel.classes) };
+          // all cells, and cells with >= 10 µm of cable (fragments carry little type information)
+          for (const [k, min] of [['cell_types', 0], ['cell_types_10um', 10]] as const) {
+            const rows = await store.all(
+              `SELECT a.cell_type AS p, c.cell_type AS t FROM cell_annotations a JOIN cells c USING (pt_root_id) WHERE c.cell_type IS NOT NULL AND c.classification_system IS NOT DISTINCT FROM $s AND a.cell_type IS NOT NULL AND a.cable_length_um >= ${min}`,
+              { s: cellTypeModel.classification_system ?? null },
+            );
+            typeScores[k] = { n: rows.length, ...classificationScores(rows.map((r) => String(r.t)), rows.map((r) => String(r.p)), cellTypeModel.classes) };
+          }
         }
-        scores = { ...sc, cell_types };
+        scores = { ...sc, ...typeScores };
       }
     } finally {
       await store.close();

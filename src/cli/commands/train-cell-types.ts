@@ -31,6 +31,7 @@ export function register(program: Command): Command {
     .option('--labels <csv>', 'cell-type table (pt_root_id, cell_type[, classification_system]); default: the cells table\'s cell_type')
     .option('--classification-system <s>', 'only labels of this classification system')
     .option('--compartment-model <file>', 'compute compartments with this model (default: rules), as wiring annotate will')
+    .option('--min-cable <um>', 'train only on labelled cells with at least this much skeleton cable (µm): fragments carry little type information', '0')
     .option('--trees <n>', 'trees', String(CLASSIFIER_DEFAULTS.nTrees))
     .option('--folds <n>', 'cross-validation folds', String(CLASSIFIER_DEFAULTS.folds))
     .option('--seed <n>', 'random seed', String(CLASSIFIER_DEFAULTS.seed));
@@ -59,7 +60,9 @@ export function register(program: Command): Command {
       await store.close();
     }
     const ann = new Map(loaded.cells.map((c) => [c.id, annotateCell(c, { radiusNm, rules, compartmentModel })]));
-    const samples = cellTypeSamples(loaded, ann, labels, where);
+    const minCable = Number(opts.minCable);
+    if (!(minCable >= 0)) throw new UsageError(`--min-cable ${opts.minCable}: expected a number >= 0`);
+    const samples = cellTypeSamples(loaded, ann, labels, where, minCable);
     const systems = [...new Set(labels.map((l) => l.classification_system).filter((s) => s))];
     const model = trainClassifier('cell-types', samples, {
       nTrees: positive(opts.trees, '--trees'),

@@ -161,8 +161,8 @@ export async function compartmentSamples(loaded: LoadedCells, ann: Map<bigint, C
   return { x, features: featureNames, labels, groups, name: (i) => `node ${names[i][1]} of cell ${names[i][0]}`, where: truth.where };
 }
 
-/** Cell samples: the cells with a label and a skeleton. */
-export function cellTypeSamples(loaded: LoadedCells, ann: Map<bigint, CellAnnotation>, labels: CellLabel[], where: string): LabelledSamples {
+/** Cell samples: the cells with a label and a skeleton of at least `minCableUm` µm of cable. */
+export function cellTypeSamples(loaded: LoadedCells, ann: Map<bigint, CellAnnotation>, labels: CellLabel[], where: string, minCableUm = 0): LabelledSamples {
   const byId = new Map(labels.map((l) => [l.id, l]));
   const F = CELL_FEATURE_NAMES.length;
   const rows: Float32Array[] = [];
@@ -171,6 +171,7 @@ export function cellTypeSamples(loaded: LoadedCells, ann: Map<bigint, CellAnnota
   for (const c of loaded.cells) {
     const l = byId.get(c.id);
     if (!l) continue;
+    if (ann.get(c.id)!.cellFeatures[0] < minCableUm) continue; // feature 0 = cable_length_um
     rows.push(ann.get(c.id)!.cellFeatures);
     ys.push(l.cell_type);
     ids.push(c.id);

@@ -4,9 +4,10 @@
  * into the stage's typed parameters, so no command file imports another.
  */
 import { promises as fs } from 'node:fs';
+import { parseXyz } from './xyz.js';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { parseVec3, type Vec3 } from '../core/box.js';
+import { type Vec3 } from '../core/box.js';
 import { UsageError } from '../core/errors.js';
 import type { SeedMethod } from '../kernels/watershed/index.js';
 import { Forest } from '../ml/forest.js';
@@ -94,13 +95,13 @@ export function mapReading(opts: Record<string, unknown>): MapReading {
 
 /** --tile (undefined: the stage's default). */
 export function parseTile(v: unknown): Vec3 | undefined {
-  return v !== undefined ? parseVec3(String(v), '--tile', { integer: true, positive: true }) : undefined;
+  return v !== undefined ? parseXyz(String(v), '--tile', 'size') : undefined;
 }
 
 /** --margin (undefined: the stage's default). */
 export function parseMargin(v: unknown): Vec3 | undefined {
   if (v === undefined) return undefined;
-  const m = parseVec3(String(v), '--margin', { integer: true });
+  const m = parseXyz(String(v), '--margin', 'margin');
   if (m.some((x) => x < 0)) throw new UsageError(`--margin: expected three whole numbers >= 0, got ${JSON.stringify(String(v))}`);
   return m;
 }
@@ -144,7 +145,7 @@ export function blockwiseSupervoxelOptions(out: string, opts: Record<string, any
   return {
     boundaries: opts.boundaries,
     out,
-    block: parseVec3(String(opts.block), '--block', { integer: true, positive: true }),
+    block: parseXyz(String(opts.block), '--block', 'size'),
     tile: parseTile(opts.tile),
     margin: parseMargin(opts.margin),
     params: (voxelSize) => supervoxelParams(opts, voxelSize),

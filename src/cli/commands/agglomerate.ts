@@ -1,6 +1,7 @@
 import * as path from 'node:path';
+import { parseXyz } from '../xyz.js';
 import type { Command } from 'commander';
-import { boxEquals, parseVec3 } from '../../core/box.js';
+import { boxEquals } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { relabel } from '../../stages/segment/agglomerate.js';
 import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segment/io.js';
@@ -31,7 +32,7 @@ export function register(program: Command): Command {
     params.twoD = !!opts['2d'];
     if (opts.block) {
       const r = await blockwiseAgglomeration({
-        out, supervoxels: opts.supervoxels, boundaries: opts.boundaries, block: parseVec3(String(opts.block), '--block', { integer: true, positive: true }), params, reading: mapReading(opts),
+        out, supervoxels: opts.supervoxels, boundaries: opts.boundaries, block: parseXyz(String(opts.block), '--block', 'size'), params, reading: mapReading(opts),
         model: opts.model, overwrite: !!opts.overwrite, run: schedulerOptions(opts, path.join(path.resolve(out), '.wiring-run')),
       });
       const result = { ...r, seconds: +((performance.now() - t0) / 1000).toFixed(3) };

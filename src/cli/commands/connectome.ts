@@ -1,6 +1,6 @@
 import { existsSync, promises as fs } from 'node:fs';
 import type { Command } from 'commander';
-import { parseVec3 } from '../../core/box.js';
+import { parseXyz } from '../xyz.js';
 import { UsageError } from '../../core/errors.js';
 import { exportAll, importCave, importEdges, importSwc, importTables, parseColumnMap, type ImportReport } from '../../connectome/import.js';
 import { ConnectomeStore, TABLE_NAMES, parseTableName } from '../../connectome/store.js';
@@ -72,7 +72,7 @@ export function register(program: Command): Command {
       const db = paths[paths.length - 1];
       const files = paths.slice(0, -1);
       for (const f of files) if (!existsSync(f)) throw new UsageError('input file not found', f);
-      const resolution = parseVec3(opts.resolution, '--resolution', { positive: true });
+      const resolution = parseXyz(opts.resolution, '--resolution', 'nm');
       const reports = await withNewOrExisting(db, async (store) => {
         switch (kind) {
           case 'cave': {

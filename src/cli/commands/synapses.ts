@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { boxFromShape, parseVec3, type Vec3 } from '../../core/box.js';
+import { parseXyz } from '../xyz.js';
+import { boxFromShape, type Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { ConnectomeStore } from '../../connectome/store.js';
@@ -118,8 +119,8 @@ export function register(program: Command): Command {
       mitochondria: opts.mitochondria,
       supervoxels: opts.supervoxels,
       params,
-      blockShape: parseVec3(opts.block, '--block', { integer: true, positive: true }),
-      margin: opts.margin ? parseVec3(opts.margin, '--margin', { integer: true }) : undefined,
+      blockShape: parseXyz(opts.block, '--block', 'size'),
+      margin: opts.margin ? parseXyz(opts.margin, '--margin', 'margin') : undefined,
     });
     const stateDir = opts.state ?? `${db}.synapses-state`;
     const run = schedulerOptions(opts, stateDir);

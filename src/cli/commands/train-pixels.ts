@@ -1,6 +1,6 @@
 import * as path from 'node:path';
+import { parseXyz } from '../xyz.js';
 import type { Command } from 'commander';
-import { parseVec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
@@ -44,7 +44,7 @@ export function register(program: Command): Command {
     .action(async (opts) => {
       if (!!opts.labels === !!opts.gt) throw new UsageError('give exactly one of --labels <source> or --gt <source>');
       if (opts.zeroIs !== 'boundary' && opts.zeroIs !== 'unlabelled') throw new UsageError(`--zero-is: expected boundary or unlabelled, got ${JSON.stringify(opts.zeroIs)}`);
-      const voxelSize = opts.voxelSize ? parseVec3(opts.voxelSize, '--voxel-size', { positive: true }) : undefined;
+      const voxelSize = opts.voxelSize ? parseXyz(opts.voxelSize, '--voxel-size', 'nm') : undefined;
       const raw = await openSource(opts.raw, voxelSize ? { voxelSize } : {});
       const labels = await openSource(opts.labels ?? opts.gt, voxelSize ? { voxelSize } : {});
       const sigmas = String(opts.sigmas).split(',').map(Number);

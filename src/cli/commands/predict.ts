@@ -51,7 +51,7 @@ export function register(program: Command): Command {
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'predict only inside this box (voxels)')
     .option('--overwrite', 'replace an existing output layer')
     .option('--allow-voxel-size', 'predict even if the raw voxel size differs from the training data (a warning instead of an error)')
-    .option('--normalize <mode>', `auto: match the raw's intensity quantiles to the training raw's when they moved by more than ${NORMALIZE_MIN_SHIFT} of its 1-99 span (models from this version on); off: use the raw as is`, 'auto')
+    .option('--normalize <mode>', `auto: match the raw's intensity quantiles to the training raw's when they moved by more than ${NORMALIZE_MIN_SHIFT} of its 1-99 span (models from this version on; helps under a real contrast change, hurts when only the content differs: docs/ACCURACY.md); off: use the raw as is`, 'off')
     .option('--tile <x,y,z>', 'ONNX: tile size for dynamic model dimensions')
     .option('--halo <x,y,z>', 'ONNX: receptive-field radius dropped at inner tile edges, also the block margin', '0,0,0')
     .option('--overlap <x,y,z>', 'ONNX: tile overlap for blending (default 2*halo + tile/8)')
@@ -82,7 +82,7 @@ export function register(program: Command): Command {
           const n = await normalizationFor(model, raw);
           normalize = n.map;
           normalizeShift = n.shift;
-          if (normalize) warnings.push(`raw intensities normalised to the training raw's by quantile matching (the quantiles moved by ${((n.shift ?? 0) * 100).toFixed(0)}% of the training 1-99 span; --normalize off to predict the raw as is)`);
+          if (normalize) warnings.push(`raw intensities normalised to the training raw's by quantile matching (the quantiles moved by ${((n.shift ?? 0) * 100).toFixed(0)}% of the training 1-99 span)`);
         }
       }
     } finally {

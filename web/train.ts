@@ -121,11 +121,21 @@ export class TrainPanel {
     $('run-button').addEventListener('click', () => void this.runWholeVolume());
     this.renderCounts(labels);
     $('train-section').hidden = false;
+    // add layers once the dataset's layers are set up: layers added while Neuroglancer is still
+    // settling the global coordinate space get their render layers rebuilt, and the chunk worker
+    // can then be handed a source it has already dropped (an error in the worker)
+    await this.layersReady();
     this.ensureStrokesLayer();
     this.viewer.layerManager.layersChanged.add(() => this.watchStrokes());
     this.watchStrokes();
     await this.startRecut();
     return true;
+  }
+
+  private async layersReady(timeoutMs = 15_000): Promise<void> {
+    const lm = this.viewer.layerManager;
+    const end = Date.now() + timeoutMs;
+    while (!lm.managedLayers.every((l: any) => l.isReady()) && Date.now() < end) await wait(50);
   }
 
   private headers(): Record<string, string> {

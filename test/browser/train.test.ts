@@ -104,6 +104,7 @@ describe('train in the browser (chromium)', () => {
     expect(classes).toEqual(['1 boundary', '2 cytoplasm', '3 cleft', '4 vesicle', '5 mitochondrion']);
     // the strokes layer is there, waiting for its local annotation source
     await page.waitForFunction(() => (window as any).wiring.viewer.layerManager.getLayerByName('strokes')?.layer?.localAnnotations !== undefined, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (window as any).wiring.viewer.layerManager.managedLayers.every((l: any) => l.isReady()), undefined, { timeout: 10_000 });
     // without the token a stroke is refused, said so, and tagged "not saved"
     await page.selectOption('#train-class', '1');
     await drawLines([[[5, 5, 1], [6, 5, 1]]]);
@@ -136,8 +137,9 @@ describe('train in the browser (chromium)', () => {
     // the annotations are tagged with their class names; the counts shown are the server's
     const descriptions = await page.evaluate(() => [...(window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations].map((a: any) => a.description));
     expect(descriptions.filter((d: string) => d === 'boundary').length + descriptions.filter((d: string) => d === 'cytoplasm').length).toBe(lines);
-    await page.waitForFunction((want) => document.querySelector('#train-counts tr[data-cls="1"] td.num')?.textContent === want, String(labels.voxels[1]));
-    expect(await page.locator('#train-counts tr[data-cls="2"] td.num').textContent()).toBe(String(labels.voxels[2]));
+    const want = `${labels.voxels[1]},${labels.voxels[2]},0`;
+    await page.waitForFunction((w) => [1, 2, 3].map((c) => document.querySelector(`#train-counts tr[data-cls="${c}"] td.num`)?.textContent).join() === w, want);
+    expect(await page.locator('#train-stroke-count').textContent()).toBe(`(${lines} strokes)`);
     // Train: the job is followed until the prediction and uncertainty layers are in the viewer
     const t0 = Date.now();
     await page.click('#train-button');
@@ -197,4 +199,20 @@ describe('train in the browser (chromium)', () => {
     expect(info.wiring.cut).toMatchObject({ threshold: 0.6, user: 'anna' });
     expect(pageErrors).toEqual([]);
   });
+
+  it('runs the whole volume from the app: each stage\'s state, then a notification', async () => {
+    // the stages are `wiring` commands (bin/wiring.js -> dist/cli: `npm test` builds it first)
+    await page.click('#run-button');
+    await page.waitForFunction(() => document.querySelectorAll('#run-stages li').length === 5);
+    expect(await page.locator('#run-stages li').evaluateAll((ls) => ls.map((l) => (l as HTMLElement).dataset.stage))).toEqual(['predict', 'segment', 'cells', 'meshes', 'skeletons']);
+    await page.waitForFunction(() => /run 1 (done|failed)/.test(document.getElementById('run-status')!.textContent ?? ''), undefined, { timeout: 150_000 });
+    const run = await (await fetch(`${url}/api/runs/1`)).json();
+    const shown = await page.locator('#run-stages li').evaluateAll((ls) => ls.map((l) => (l as HTMLElement).dataset.state));
+    expect(shown).toEqual(run.stages.map((s: any) => s.state));
+    expect(await page.locator('#run-status').textContent()).toBe(run.notification);
+    expect(run.state, run.notification).toBe('done');
+    expect(shown).toEqual(['done', 'done', 'done', 'done', 'done']);
+    console.log(`browser: whole-volume run ${run.stages.map((s: any) => `${s.name} ${s.seconds?.toFixed(1)} s`).join(', ')} (measured under load)`);
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
 });

@@ -4,6 +4,10 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ConnectomeStore } from '../src/connectome/store.js';
+import { type Vec3, boxFromShape } from '../src/core/box.js';
+import { PrecomputedLayer } from '../src/formats/precomputed/index.js';
+import { evaluateSegmentation } from '../src/metrics/segmentation.js';
 import { REPO_ROOT, dataPath, describeData, tempDir } from './data.js';
 
 const exec = promisify(execFile);
@@ -140,4 +144,79 @@ describe('phantom --pyramid', () => {
       expect(info.scales[1].size[0]).toBeLessThan(64);
     }
   });
+});
+
+/**
+ * Bounds on `wiring run`'s scores for the fixed phantoms below (train: 96x96x24 seed 2, run on:
+ * 64x64x24 seed 3; 8 trees, 8000 samples, --2d). Measured 2026-12-06 (under load): VOI split
+ * 0.208, merge 0.295, ARAND 0.044, 32 segments for 10 true cells. A single segment on the same
+ * truth fails them (checked in the test).
+ */
+const RUN_BOUNDS = { voi_split: 0.6, voi_merge: 0.7, arand: 0.15 };
+
+describe('wiring run', () => {
+  it('turns a volume into a complete dataset: every layer, mesh, skeleton and table, scored within bounds', async () => {
+    const dir = await tempDir('wiring-run-ok-');
+    const p = (...s: string[]) => path.join(dir, ...s);
+    // Training on one phantom, running on another (a different seed): the model never saw the volume it segments.
+    await wiringJson('phantom', p('train'), '--size', '96,96,24', '--seed', '2');
+    await wiringJson('phantom', p('vol'), '--size', '64,64,24', '--seed', '3');
+    await wiringJson('classes', p('classes'), '--neurons', p('train', 'neurons'), '--clefts', p('train', 'clefts'), '--vesicles', p('train', 'vesicles'), '--mitochondria', p('train', 'mitochondria'));
+    const trained = await wiringJson('train-pixels', '--raw', p('train', 'raw'), '--labels', p('classes'), '-o', p('model.forest'), '--trees', '8', '--samples', '8000');
+    expect(trained.classes, 'boundary, interior, cleft, vesicle, mitochondrion all in the training phantom').toEqual(['1', '2', '3', '4', '5']);
+    const ds = p('ds');
+    const cfg = p('config.json');
+    await fs.writeFile(cfg, JSON.stringify({ raw: p('vol', 'raw'), out: ds, pixel_model: p('model.forest'), ground_truth: { neurons: p('vol', 'neurons'), database: p('vol', 'connectome.duckdb') }, args: { segment: ['--2d'] } }));
+    const r = await wiringJson('run', cfg);
+    expect(Object.keys(r.seconds)).toEqual(['import', 'predict', 'segment', 'evaluate', 'synapses', 'cells', 'mesh', 'skeletonize', 'downsample-raw', 'downsample-probabilities', 'downsample-segmentation']);
+
+    // Layers: complete (every chunk present), the raw volume copied exactly.
+    const whole = async (name: string) => {
+      const layer = await PrecomputedLayer.open(path.join(ds, name));
+      const s = layer.info.scales[0];
+      const vol = await layer.readBox(boxFromShape(s.size as Vec3, s.voxel_offset as Vec3));
+      expect(layer.stats.chunkFilesMissing, `${name}: chunks missing`).toBe(0);
+      return vol;
+    };
+    const src = await PrecomputedLayer.open(p('vol', 'raw'));
+    const raw = await whole('raw');
+    expect(Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength).equals(Buffer.from((await src.readBox(boxFromShape([64, 64, 24]))).data.buffer))).toBe(true);
+    const probs = await whole('probabilities');
+    expect(probs.channels, 'one channel per class').toBe(5);
+    expect(probs.data.some((v) => Number(v) > 0)).toBe(true);
+    await whole('supervoxels');
+    const seg = await whole('segmentation');
+    const ids = new Set<bigint>();
+    for (const v of seg.data as BigUint64Array) if (v !== 0n) ids.add(v);
+    expect(ids.size).toBe(r.evaluation.seg_segments);
+    // Every segment has a mesh and a skeleton.
+    const meshes = new Set(await fs.readdir(path.join(ds, 'segmentation', 'mesh')));
+    const skeletons = new Set(await fs.readdir(path.join(ds, 'segmentation', 'skeletons')));
+    for (const id of ids) {
+      expect(meshes.has(`${id}.index`) && meshes.has(String(id)), `mesh of segment ${id}`).toBe(true);
+      expect(skeletons.has(String(id)), `skeleton of segment ${id}`).toBe(true);
+    }
+    // Nothing half-written is left anywhere in the dataset.
+    const all = await fs.readdir(ds, { recursive: true });
+    expect(all.filter((f) => /\.tmp-/.test(String(f)))).toEqual([]);
+
+    // Tables: one cell per segment, the synapses table, the organelles the run reported.
+    const store = await ConnectomeStore.open(path.join(ds, 'connectome.duckdb'), { readOnly: true });
+    try {
+      const cells = await store.all('SELECT pt_root_id FROM cells');
+      expect(new Set(cells.map((c) => BigInt(c.pt_root_id as bigint)))).toEqual(ids);
+      expect(await store.count('synapses')).toBe(r.synapses.synapses);
+      expect(await store.count('organelles')).toBe(r.synapses.organelles);
+      expect(r.synapses.organelles).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+    }
+
+    // Scores within bounds, and the bounds bite: a single segment on the same truth fails them.
+    const passes = (s: { voi_split: number; voi_merge: number; arand: number }) => s.voi_split <= RUN_BOUNDS.voi_split && s.voi_merge <= RUN_BOUNDS.voi_merge && s.arand <= RUN_BOUNDS.arand;
+    expect(passes(r.evaluation), `scores ${JSON.stringify(r.evaluation)} within ${JSON.stringify(RUN_BOUNDS)}`).toBe(true);
+    const gt = (await (await PrecomputedLayer.open(p('vol', 'neurons'))).readBox(boxFromShape([64, 64, 24]))).data as BigUint64Array;
+    const single = evaluateSegmentation(new Uint32Array(gt.length).fill(1), gt);
+    expect(passes(single), `single segment ${JSON.stringify(single)}`).toBe(false);
+  }, 300_000);
 });

@@ -24,7 +24,7 @@ import { predictVolume } from '../stages/predict/predict.js';
 import { type TrainOptions, trainPixelClassifier } from '../stages/predict/training.js';
 import { cutTree, relabel } from '../stages/segment/agglomerate.js';
 import { DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_ANISOTROPIC, boundaryMaps, computeAgglomeration, computeSupervoxels } from '../stages/segment/pipeline.js';
-import { supervoxelParams } from './commands/supervoxels.js';
+import { supervoxelParams } from './segment-options.js';
 
 /** Cuts scored: 0.30, 0.35, ..., 0.90 (the range where the best cut lay on every map measured). */
 export const CUT_GRID: readonly number[] = Array.from({ length: 13 }, (_, i) => +(0.3 + 0.05 * i).toFixed(2));

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { UsageError, WiringError } from '../core/errors.js';
 import { toJson } from '../core/ids.js';
 import { commands } from './commands/index.js';
+import { EXIT } from './exit.js';
 
 /** The subcommand an argv names (the first argument that is not an option), if any. */
 function commandName(argv: string[]): string | undefined {
@@ -39,12 +40,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   return program;
 }
 
-/**
- * Exit codes (README, Conventions): 0 success (and --help, --version); 2 a usage or input error
- * (one line on stderr; parser errors add a hint to --help); 1 an internal error (set
- * WIRING_DEBUG=1 for the stack). A closed stdout (`| head -1`) ends the program quietly with 0.
- */
-export const EXIT = { ok: 0, internal: 1, usage: 2 } as const;
+export { EXIT };
 
 /** Exit quietly when the reader of stdout goes away (EPIPE), as Unix tools do. */
 function quietOnClosedStdout(): void {

@@ -1,6 +1,6 @@
 /**
  * Derived data of the proofread head, recomputed for touched cells only: after an edit, the new
- * roots' mesh (legacy Neuroglancer mesh: manifest `<root>:0` listing fragments on a 64^3 grid,
+ * roots' mesh (legacy Neuroglancer mesh: manifest `<root>:0` listing fragments on the mesh cell grid (32^3),
  * on the base's mesh cell grid, content-addressed, so fragments away from the edit are reused), skeleton (precomputed, radius;
  * derived from the parents' skeletons, with the supervoxel of each vertex in
  * skeletons/supervoxels/<root>), cells row and synapse partners are written under
@@ -18,11 +18,14 @@ import type { Vec3 } from '../core/box.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic.js';
 import { toJson } from '../core/ids.js';
 import { openSource } from '../formats/open.js';
+import type { VolumeSource } from '../formats/source.js';
 import { encodeLegacyFragment, writeLegacyInfo } from '../formats/mesh/precomputed.js';
 import { readSkeleton, writeSkeleton, writeSkeletonInfo } from '../formats/mesh/skeleton.js';
 import { marchingCubesLabels } from '../stages/morphology/mesh.js';
 import { skeletonizeLabels } from '../stages/morphology/skeleton.js';
 import type { Proofread } from '../stages/proofread/io.js';
+import type { ProofreadService } from '../stages/proofread/service.js';
+import type { ProofreadBackend } from '../server/proofread.js';
 import { PROOFREAD_DEFAULTS } from '../stages/proofread/base.js';
 import type { GraphState } from '../stages/proofread/state.js';
 import { cellRows, synapsePartners } from '../stages/proofread/versions.js';
@@ -33,18 +36,65 @@ export function headDir(p: Proofread): string {
 
 /** Defaults of the edit-time recompute. */
 export const DERIVE_DEFAULTS = {
-  /** the mesh cells an edit recomputes are read as one box up to this many voxels */
-  maxReadVoxels: 2 ** 26,
+  /** decoded supervoxel chunks kept during one recompute */
+  cacheChunks: 64,
 } as const;
 
 type Box3 = { min: Vec3; max: Vec3 };
 
-async function readBox(p: Proofread, box: Box3): Promise<ArrayLike<number | bigint>> {
-  const src = await openSource(p.meta.inputs.supervoxels);
-  try {
-    return (await src.read(box)).data as ArrayLike<number | bigint>;
-  } finally {
-    await src.close();
+/**
+ * Reads of the supervoxel layer during one recompute, by whole source chunks kept decoded (up to
+ * DERIVE_DEFAULTS.cacheChunks), so the many small boxes of mesh cells and skeletons do not decode
+ * the same chunk again and again.
+ */
+class ChunkReader {
+  private cache = new Map<string, ArrayLike<number | bigint> & { subarray?: unknown }>();
+  private constructor(private readonly src: VolumeSource) {}
+
+  static async open(p: Proofread): Promise<ChunkReader> {
+    return new ChunkReader(await openSource(p.meta.inputs.supervoxels));
+  }
+
+  private async chunk(c: Vec3): Promise<{ data: any; min: Vec3; shape: Vec3 }> {
+    const cs = this.src.chunkShape, o = this.src.offset, sh = this.src.shape;
+    const min = [0, 1, 2].map((a) => o[a] + c[a] * cs[a]) as unknown as Vec3;
+    const max = [0, 1, 2].map((a) => Math.min(min[a] + cs[a], o[a] + sh[a])) as unknown as Vec3;
+    const key = c.join('_');
+    let data = this.cache.get(key);
+    if (!data) {
+      data = (await this.src.read({ min, max })).data as any;
+      this.cache.set(key, data!);
+      if (this.cache.size > DERIVE_DEFAULTS.cacheChunks) this.cache.delete(this.cache.keys().next().value!);
+    } else {
+      this.cache.delete(key);
+      this.cache.set(key, data);
+    }
+    return { data, min, shape: [max[0] - min[0], max[1] - min[1], max[2] - min[2]] };
+  }
+
+  async read(box: Box3): Promise<ArrayLike<number | bigint>> {
+    const cs = this.src.chunkShape, o = this.src.offset;
+    const shape: Vec3 = [box.max[0] - box.min[0], box.max[1] - box.min[1], box.max[2] - box.min[2]];
+    const c0 = [0, 1, 2].map((a) => Math.floor((box.min[a] - o[a]) / cs[a]));
+    const c1 = [0, 1, 2].map((a) => Math.floor((box.max[a] - 1 - o[a]) / cs[a]));
+    let out: any;
+    for (let cz = c0[2]; cz <= c1[2]; cz++) for (let cy = c0[1]; cy <= c1[1]; cy++) for (let cx = c0[0]; cx <= c1[0]; cx++) {
+      const ch = await this.chunk([cx, cy, cz]);
+      out ??= new ch.data.constructor(shape[0] * shape[1] * shape[2]);
+      const lo = [0, 1, 2].map((a) => Math.max(box.min[a], ch.min[a]));
+      const hi = [0, 1, 2].map((a) => Math.min(box.max[a], ch.min[a] + ch.shape[a]));
+      const w = hi[0] - lo[0];
+      for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) {
+        const src = (lo[0] - ch.min[0]) + ch.shape[0] * ((y - ch.min[1]) + ch.shape[1] * (z - ch.min[2]));
+        const dst = (lo[0] - box.min[0]) + shape[0] * ((y - box.min[1]) + shape[1] * (z - box.min[2]));
+        out.set(ch.data.subarray(src, src + w), dst);
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.src.close();
   }
 }
 
@@ -66,21 +116,35 @@ function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Arra
  * hash of the root's supervoxels that can reach it. A fragment file that exists is reused: a
  * merge recomputes only the cells where both roots are, a split only the cells it cuts through.
  */
-async function deriveMesh(p: Proofread, members: number[], meshDir: string): Promise<{ fragments: string[]; computed: number }> {
+async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string): Promise<{ fragments: string[]; computed: number }> {
   const b = p.base, F = PROOFREAD_DEFAULTS.meshCell;
   const nc = [0, 1, 2].map((a) => Math.ceil(b.shape[a] / F));
   // the cells each supervoxel has voxels in (from the base): a merge recomputes only cells both roots share
-  const byCell = new Map<number, bigint[]>();
+  const byCell = new Map<number, number[]>();
   for (const l of members) for (let k = b.cellStart[l]; k < b.cellStart[l + 1]; k++) {
     const list = byCell.get(b.cells[k]);
-    if (list) list.push(b.ids[l]);
-    else byCell.set(b.cells[k], [b.ids[l]]);
+    if (list) list.push(l);
+    else byCell.set(b.cells[k], [l]);
   }
-  const cells = new Map<string, bigint[]>();
-  for (const [c, ids] of byCell) cells.set(`${c % nc[0]}_${Math.floor(c / nc[0]) % nc[1]}_${Math.floor(c / (nc[0] * nc[1]))}`, ids);
+  // in each cell, the root's supervoxels there in groups that touch (contact edges): groups that do
+  // not touch never share a face, so their fragments are meshed apart and a merge of two roots
+  // recomputes only the cells where they touch
+  const cells: Array<[string, bigint[]]> = [];
+  for (const [c, ls] of byCell) {
+    const k = `${c % nc[0]}_${Math.floor(c / nc[0]) % nc[1]}_${Math.floor(c / (nc[0] * nc[1]))}`;
+    const here = new Set(ls);
+    const seen = new Set<number>();
+    for (const l0 of ls.sort((x, y) => x - y)) {
+      if (seen.has(l0)) continue;
+      const group = [l0];
+      seen.add(l0);
+      for (let i = 0; i < group.length; i++) for (const y of state.contactNeighbours(group[i])) if (here.has(y) && !seen.has(y)) { seen.add(y); group.push(y); }
+      cells.push([k, group.map((l) => b.ids[l])]);
+    }
+  }
   const fragments: string[] = [];
   const todo: Array<{ name: string; file: string; ids: bigint[]; min: Vec3; max: Vec3 }> = [];
-  for (const [k, ids] of [...cells].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
+  for (const [k, ids] of cells.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) {
     ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     const name = `f${k}_${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 16)}`;
     const file = path.join(meshDir, name);
@@ -93,26 +157,9 @@ async function deriveMesh(p: Proofread, members: number[], meshDir: string): Pro
     const max = c.map((v, a) => Math.min(b.offset[a] + (v + 1) * F + 1, b.offset[a] + b.shape[a])) as unknown as Vec3;
     todo.push({ name, file, ids, min, max });
   }
-  // the cells to compute are read as one box when it is small enough (chunks decoded once), else one by one
-  let whole: { data: ArrayLike<number | bigint>; min: Vec3; shape: Vec3 } | undefined;
-  if (todo.length > 1) {
-    const min = [0, 1, 2].map((a) => Math.min(...todo.map((t) => t.min[a]))) as unknown as Vec3;
-    const max = [0, 1, 2].map((a) => Math.max(...todo.map((t) => t.max[a]))) as unknown as Vec3;
-    const shape: Vec3 = [max[0] - min[0], max[1] - min[1], max[2] - min[2]];
-    if (shape[0] * shape[1] * shape[2] <= DERIVE_DEFAULTS.maxReadVoxels) whole = { data: await readBox(p, { min, max }), min, shape };
-  }
   for (const t of todo) {
     const shape: Vec3 = [t.max[0] - t.min[0], t.max[1] - t.min[1], t.max[2] - t.min[2]];
-    let data: ArrayLike<number | bigint>;
-    if (whole) {
-      const w = whole;
-      const out = new (w.data as any).constructor(shape[0] * shape[1] * shape[2]);
-      for (let z = 0; z < shape[2]; z++) for (let y = 0; y < shape[1]; y++) {
-        const src = (t.min[0] - w.min[0]) + w.shape[0] * ((t.min[1] - w.min[1] + y) + w.shape[1] * (t.min[2] - w.min[2] + z));
-        out.set((w.data as any).subarray(src, src + shape[0]), shape[0] * (y + shape[1] * z));
-      }
-      data = out;
-    } else data = await readBox(p, { min: t.min, max: t.max });
+    const data = await reader.read({ min: t.min, max: t.max });
     const mask = maskOf(data, new Set(t.ids));
     const border = [t.min[0] === b.offset[0], t.max[0] === b.offset[0] + b.shape[0], t.min[1] === b.offset[1], t.max[1] === b.offset[1] + b.shape[1], t.min[2] === b.offset[2], t.max[2] === b.offset[2] + b.shape[2]];
     const mesh = marchingCubesLabels(mask, shape, 1, { voxelSize: b.voxelSize, offset: t.min, closeBorder: border })[1];
@@ -143,7 +190,7 @@ async function readSkeletonWithSv(dir: string, root: bigint): Promise<SkeletonWi
 }
 
 /** TEASAR over the root's bounding box (a root with no parent skeleton to reuse). */
-async function teasar(p: Proofread, members: number[]): Promise<SkeletonWithSv> {
+async function teasar(p: Proofread, reader: ChunkReader, members: number[]): Promise<SkeletonWithSv> {
   const b = p.base;
   const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
   for (const l of members) for (let a = 0; a < 3; a++) {
@@ -153,7 +200,7 @@ async function teasar(p: Proofread, members: number[]): Promise<SkeletonWithSv> 
   const min = lo.map((v, a) => b.offset[a] + v) as unknown as Vec3;
   const max = hi.map((v, a) => b.offset[a] + v) as unknown as Vec3;
   const shape: Vec3 = [max[0] - min[0], max[1] - min[1], max[2] - min[2]];
-  const data = await readBox(p, { min, max });
+  const data = await reader.read({ min, max });
   const skel = skeletonizeLabels(maskOf(data, new Set(members.map((l) => b.ids[l]))), shape, 1, { voxelSize: b.voxelSize, offset: min })[1];
   const nv = skel.vertices.length / 3;
   const sv = new BigUint64Array(nv);
@@ -170,12 +217,12 @@ async function teasar(p: Proofread, members: number[]): Promise<SkeletonWithSv> 
  * vertices (a merge joins two skeletons, a split keeps each side's part). TEASAR from scratch
  * when a parent has no skeleton yet or nothing of them lies in the root.
  */
-async function deriveSkeleton(p: Proofread, members: number[], parents: bigint[], dir: string): Promise<{ skel: SkeletonWithSv; reused: boolean }> {
+async function deriveSkeleton(p: Proofread, reader: ChunkReader, members: number[], parents: bigint[], dir: string): Promise<{ skel: SkeletonWithSv; reused: boolean }> {
   const mine = new Set(members.map((l) => p.base.ids[l]));
   const parts: SkeletonWithSv[] = [];
   for (const r of parents) {
     const s = await readSkeletonWithSv(dir, r);
-    if (!s) return { skel: await teasar(p, members), reused: false };
+    if (!s) return { skel: await teasar(p, reader, members), reused: false };
     parts.push(s);
   }
   const V: number[] = [], R: number[] = [], E: number[] = [];
@@ -194,7 +241,7 @@ async function deriveSkeleton(p: Proofread, members: number[], parents: bigint[]
     }
   }
   const n = S.length;
-  if (n === 0) return { skel: await teasar(p, members), reused: false };
+  if (n === 0) return { skel: await teasar(p, reader, members), reused: false };
   // join the pieces: union-find over the edges, then nearest vertex pairs between components
   const parent = Int32Array.from({ length: n }, (_, i) => i);
   const find = (x: number): number => { while (parent[x] !== x) { parent[x] = parent[parent[x]]; x = parent[x]; } return x; };
@@ -226,17 +273,26 @@ export interface DeriveDetail {
 }
 
 /** Mesh, skeleton, cells row and partners of one current root of `state` made from `parents`. */
-export async function deriveRoot(p: Proofread, state: GraphState, root: bigint, parents: bigint[] = []): Promise<DeriveDetail> {
+export async function deriveRoot(p: Proofread, state: GraphState, root: bigint, parents: bigint[] = [], shared?: ChunkReader): Promise<DeriveDetail> {
+  const reader = shared ?? (await ChunkReader.open(p));
+  try {
+    return await deriveWith(p, reader, state, root, parents);
+  } finally {
+    if (!shared) await reader.close();
+  }
+}
+
+async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, root: bigint, parents: bigint[]): Promise<DeriveDetail> {
   const members = state.members(root);
   const dir = headDir(p);
   const meshDir = path.join(dir, 'meshes');
   const skelDir = path.join(dir, 'skeletons');
   let t = performance.now();
-  const mesh = await deriveMesh(p, members, meshDir);
+  const mesh = await deriveMesh(p, reader, state, members, meshDir);
   await writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
   const meshMs = performance.now() - t;
   t = performance.now();
-  const { skel, reused } = await deriveSkeleton(p, members, parents, skelDir);
+  const { skel, reused } = await deriveSkeleton(p, reader, members, parents, skelDir);
   const skelMs = performance.now() - t;
   await writeFileAtomic(path.join(skelDir, 'supervoxels', `${root}`), new Uint8Array(skel.sv.buffer, skel.sv.byteOffset, skel.sv.byteLength));
   await writeSkeleton(skelDir, root, skel);
@@ -262,6 +318,7 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
   await writeLegacyInfo(path.join(dir, 'meshes'));
   await writeSkeletonInfo(path.join(dir, 'skeletons'));
   // in log order, so a root's parents are derived before it (their skeletons are reused)
+  const reader = await ChunkReader.open(p);
   const list: bigint[] = [];
   const details: Array<{ id: string } & DeriveDetail> = [];
   let first = true;
@@ -269,11 +326,40 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
     const id = BigInt(c.id);
     // a root already retired again is not derived (an operation that retired it falls back to TEASAR)
     if (!state.isCurrent(id)) continue;
-    details.push({ id: c.id, ...(await deriveRoot(p, state, id, r.retired.map(BigInt))) });
+    try {
+      details.push({ id: c.id, ...(await deriveRoot(p, state, id, r.retired.map(BigInt), reader)) });
+    } catch (err) {
+      await reader.close();
+      throw err;
+    }
     list.push(id);
     if (first) crash?.('mid-derive');
     first = false;
   }
+  await reader.close();
   await writeJsonAtomic(marker, { op: head });
   return { from: done, to: head, roots: list.sort((a, b) => (a < b ? -1 : 1)).map(String), details };
+}
+
+/**
+ * The server's proofreading backend with the recompute wired in: each edit answers after the
+ * touched cells' derived data is written (recomputes run one at a time).
+ */
+export function derivingBackend(svc: ProofreadService): ProofreadBackend {
+  let chain: Promise<unknown> = Promise.resolve();
+  const edit = async (kind: string, body: unknown, user: string) => {
+    const rec = await svc.edit(kind, body, user);
+    const run = () => syncDerived(svc.p);
+    const d = chain.then(run, run);
+    chain = d.catch(() => undefined);
+    const done = await d;
+    return { ...rec, derived: done.roots };
+  };
+  return {
+    info: (at) => svc.info(at),
+    chunk: (at, key, name) => svc.chunk(at, key, name),
+    lineage: (id, steps) => svc.lineage(id, steps),
+    edits: (filter) => svc.edits(filter),
+    edit,
+  };
 }

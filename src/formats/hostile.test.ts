@@ -150,6 +150,7 @@ describe('decompression bombs are errors naming the chunk file, never GBs of mem
     e = await readError(layerDir);
     expect(e).toBeInstanceOf(FormatError);
     expect(e.message).toContain(chunk);
+    expect(e.message).toMatch(/gzip chunk decompresses to more than the 513 bytes/);
   });
 });
 
@@ -191,6 +192,9 @@ describe('invalid metadata is refused, not read as zeros', () => {
       [{ shape: undefined }, /'shape'/],
       [{ shape: [8, -8, 8] }, /'shape'/],
       [{ dimension_separator: '|' }, /'dimension_separator'/],
+      [{ shape: [2 ** 14, 2 ** 14, 2 ** 12], chunks: [2 ** 14, 2 ** 14, 2 ** 12] }, /'chunks': a chunk of .* more than 2147483647/],
+      [{ compressor: 'gzip' }, /'compressor\[0\]': codec .* is not supported/],
+      [{ filters: [{ id: 'nope' }, { id: 'nope2' }] }, /'filters\[0\]'/],
     ];
     for (const [i, [meta, want]] of cases.entries()) {
       const dir = path.join(root, `m${i}.zarr`);
@@ -205,6 +209,21 @@ describe('invalid metadata is refused, not read as zeros', () => {
     const e = await readError(dir);
     expect(e).toBeInstanceOf(WiringError);
     expect(e.message).toContain('.zarray');
+  });
+
+  it('header values are checked before anything (makeInfo, the scheduler) uses them', async () => {
+    const root = await tempDir();
+    const z = path.join(root, 'empty.zarr');
+    await writeV2(z, { shape: [0, 8, 8] });
+    const n5 = path.join(root, 'empty.n5');
+    await fs.mkdir(n5);
+    await fs.writeFile(path.join(n5, 'attributes.json'), JSON.stringify({ dimensions: [8, 0, 8], blockSize: [8, 8, 8], dataType: 'uint8' }));
+    for (const spec of [z, n5]) {
+      const e = await errorOf(() => openSource(spec));
+      expect(e, spec).toBeInstanceOf(FormatError);
+      expect(e.message).toContain(spec);
+      expect(e.message).toMatch(/shape: expected three positive integers/);
+    }
   });
 
   it('Zarr v3 chunk_shape 0, wrong arity, unknown separator, sharding chunk shape that does not divide', async () => {

@@ -2,7 +2,7 @@
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../core/errors.js';
+import { FormatError, UsageError } from '../core/errors.js';
 import type { VolumeSource } from './source.js';
 import { type OpenOptions, type Probe, SOURCE_FORMATS, sourceFormat } from './sources/index.js';
 
@@ -39,6 +39,12 @@ async function magic(file: string): Promise<Uint8Array> {
 export async function openSource(specIn: string, opts: OpenOptions = {}): Promise<VolumeSource> {
   const { spec, channel } = splitChannel(specIn);
   const src = await openAny(spec, opts);
+  try {
+    checkGeometry(src, spec);
+  } catch (e) {
+    await src.close();
+    throw e;
+  }
   // formats without scales must not silently ignore a requested scale
   if ((opts.scale ?? 0) !== 0 && sourceFormat(src.format)?.hasScales === false) {
     await src.close();
@@ -54,6 +60,22 @@ export async function openSource(specIn: string, opts: OpenOptions = {}): Promis
     throw new UsageError(`channel ${channel} requested, but the volume has channels 0..${src.channels - 1}`, spec);
   }
   return selectChannel(src, channel, specIn);
+}
+
+/**
+ * Header values every reader hands on (to makeInfo, the scheduler, ...) are checked once here:
+ * a FormatError naming the source and the field, never a bad value passed along.
+ */
+function checkGeometry(src: VolumeSource, spec: string): void {
+  const bad = (field: string, expected: string, got: unknown) => {
+    throw new FormatError(`${field}: expected ${expected}, got ${JSON.stringify(got)}`, spec);
+  };
+  const vec = (v: unknown): v is number[] => Array.isArray(v) && v.length === 3;
+  if (!vec(src.shape) || !src.shape.every((n) => Number.isSafeInteger(n) && n > 0)) bad('shape', 'three positive integers [x, y, z] (an empty volume cannot be read)', src.shape);
+  if (!vec(src.voxelSize) || !src.voxelSize.every((n) => Number.isFinite(n) && n > 0)) bad('voxel size', 'three positive numbers [x, y, z] nm (or give --voxel-size)', src.voxelSize);
+  if (!vec(src.offset) || !src.offset.every((n) => Number.isSafeInteger(n))) bad('offset', 'three integers [x, y, z]', src.offset);
+  if (!src.shape.every((n, i) => Number.isSafeInteger(n + src.offset[i]))) bad('offset + shape', 'integers below 2^53', src.offset);
+  if (!Number.isSafeInteger(src.channels) || src.channels < 1) bad('channels', 'a whole number >= 1', src.channels);
 }
 
 /** Split a trailing `?channel=N` off a spec. */

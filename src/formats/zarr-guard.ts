@@ -26,8 +26,8 @@ export function chunkByteCap(shape: readonly number[], dtype: string): number {
   return n * (ELEMENT_BYTES[dtype] ?? 8) + DECODE_SLACK_BYTES;
 }
 
-function tooBig(kind: string, got: number | string, max: number): FormatError {
-  return new FormatError(`${kind} chunk decompresses to ${got} bytes, more than the ${max} bytes a chunk of this shape can hold (a decompression bomb or a corrupt chunk)`);
+function tooBig(kind: string, got: number | undefined, max: number): FormatError {
+  return new FormatError(`${kind} chunk decompresses to ${got === undefined ? 'more than' : `${got} bytes,`} more than the ${max} bytes a chunk of this shape can hold (a decompression bomb or a corrupt chunk)`.replace('more than more than', 'more than'));
 }
 
 function zstdContentSize(b: Uint8Array): number | undefined {
@@ -58,7 +58,7 @@ export async function boundedDecompress(
     try {
       return new Uint8Array(f());
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw tooBig(name, `more than ${max}`, max);
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw tooBig(name, undefined, max);
       throw new FormatError(`${name} data does not decompress (${(e as Error).message})`);
     }
   };
@@ -180,10 +180,36 @@ function ints(v: unknown, field: string, file: string, min: number): number[] {
   return v as number[];
 }
 
+/** Largest decoded chunk accepted (bytes), as for precomputed: a bigger one in the metadata is refused. */
+export const MAX_ZARR_CHUNK_BYTES = 2 ** 31 - 1;
+
+function checkChunkBytes(chunks: number[], elementBytes: number, field: string, file: string): void {
+  const bytes = chunks.reduce((a, b) => a * b, 1) * elementBytes;
+  if (bytes > MAX_ZARR_CHUNK_BYTES) throw new FormatError(`field '${field}': a chunk of [${chunks}] takes ${bytes} bytes, more than ${MAX_ZARR_CHUNK_BYTES}`, file);
+}
+
 function separator(v: unknown, field: string, file: string, dflt: string): string {
   if (v === undefined || v === null) return dflt;
   if (v !== '.' && v !== '/') throw new FormatError(`field '${field}': expected "." or "/", got ${JSON.stringify(v)}`, file);
   return v;
+}
+
+/** Codec names a v3 `codecs` list (and sharding's inner lists) may hold: zarrita's registry. */
+function checkCodecs(list: unknown, field: string, file: string, prefix = ''): void {
+  if (!Array.isArray(list)) throw new FormatError(`field '${field}': expected a list of codecs, got ${JSON.stringify(list)?.slice(0, 80)}`, file);
+  const registry = zarr.registry as unknown as Map<string, unknown>;
+  list.forEach((c: unknown, i: number) => {
+    const name = (c as { name?: unknown; id?: unknown } | null)?.[prefix ? 'id' : 'name'];
+    const known = typeof name === 'string' && (registry.has(prefix + name) || (prefix ? /^(numcodecs\.)?fixedscaleoffset$/.test(name) : name === 'sharding_indexed' || name === 'bytes'));
+    if (!known) {
+      throw new FormatError(`field '${field}[${i}]': codec ${JSON.stringify(name ?? c)?.slice(0, 80)} is not supported`, file);
+    }
+    if (!prefix && name === 'sharding_indexed') {
+      const cfg = (c as { configuration?: { codecs?: unknown; index_codecs?: unknown } }).configuration;
+      checkCodecs(cfg?.codecs ?? [], `${field}[${i}].configuration.codecs`, file);
+      checkCodecs(cfg?.index_codecs ?? [], `${field}[${i}].configuration.index_codecs`, file);
+    }
+  });
 }
 
 /**
@@ -199,7 +225,10 @@ export async function checkZarrNode(dir: string): Promise<ChunkNaming | undefine
     const shape = ints(v2.shape, 'shape', file, 0);
     const chunks = ints(v2.chunks, 'chunks', file, 1);
     if (chunks.length !== shape.length) throw new FormatError(`field 'chunks': ${chunks.length} values for a ${shape.length}-dimensional 'shape'`, file);
+    checkChunkBytes(chunks, Number(/(\d+)$/.exec(String(v2.dtype))?.[1] ?? 8) || 8, 'chunks', file);
     const sep = separator(v2.dimension_separator, 'dimension_separator', file, '.');
+    if (v2.compressor !== null && v2.compressor !== undefined) checkCodecs([v2.compressor], 'compressor', file, 'numcodecs.');
+    if (v2.filters !== null && v2.filters !== undefined) checkCodecs(v2.filters, 'filters', file, 'numcodecs.');
     return { metaFile: file, chunkFile: (c) => path.join(dir, c.join(sep) || '0') };
   }
   const v3 = await readMeta(path.join(dir, 'zarr.json'));
@@ -210,11 +239,13 @@ export async function checkZarrNode(dir: string): Promise<ChunkNaming | undefine
   if (!grid || grid.name !== 'regular') throw new FormatError(`field 'chunk_grid.name': expected "regular", got ${JSON.stringify(grid?.name)}`, file);
   const chunks = ints(grid.configuration?.chunk_shape, 'chunk_grid.configuration.chunk_shape', file, 1);
   if (chunks.length !== shape.length) throw new FormatError(`field 'chunk_grid.configuration.chunk_shape': ${chunks.length} values for a ${shape.length}-dimensional 'shape'`, file);
+  checkChunkBytes(chunks, ELEMENT_BYTES[String(v3.data_type)] ?? 8, 'chunk_grid.configuration.chunk_shape', file);
   const enc = (v3.chunk_key_encoding ?? { name: 'default' }) as { name?: unknown; configuration?: { separator?: unknown } };
   if (enc.name !== 'default' && enc.name !== 'v2') throw new FormatError(`field 'chunk_key_encoding.name': expected "default" or "v2", got ${JSON.stringify(enc.name)}`, file);
   const sep = separator(enc.configuration?.separator, 'chunk_key_encoding.configuration.separator', file, enc.name === 'v2' ? '.' : '/');
   const key = (c: number[]) => (enc.name === 'v2' ? c.join(sep) || '0' : ['c', ...c].join(sep));
-  const codecs = Array.isArray(v3.codecs) ? (v3.codecs as Array<{ name?: unknown; configuration?: { chunk_shape?: unknown } }>) : [];
+  checkCodecs(v3.codecs ?? [], 'codecs', file);
+  const codecs = v3.codecs as Array<{ name?: unknown; configuration?: { chunk_shape?: unknown } }> ?? [];
   const shard = codecs.find((c) => c && c.name === 'sharding_indexed');
   if (!shard) return { metaFile: file, chunkFile: (c) => path.join(dir, key(c)) };
   const inner = ints(shard.configuration?.chunk_shape, 'codecs[sharding_indexed].configuration.chunk_shape', file, 1);

@@ -24,7 +24,7 @@ import { isSafeKey } from '../core/safe-path.js';
 import { parseJsonText } from '../core/json.js';
 import { type ElementArray, byteSwap, checkReadBox, emptyVolume, gather, numpyType } from './npy.js';
 import type { VolumeSource } from './source.js';
-import { BoundedStore, type ChunkNaming, boundedDecompress, checkZarrNode, installCodecCaps } from './zarr-guard.js';
+import { BoundedStore, type ChunkNaming, MAX_ZARR_CHUNK_BYTES, boundedDecompress, checkZarrNode, installCodecCaps } from './zarr-guard.js';
 
 installCodecCaps();
 type FileSystemStore = BoundedStore;
@@ -450,6 +450,8 @@ async function openN5(root: string, subIn: string, opts: { voxelSize?: Vec3; sca
   const n5types: Record<string, string> = { uint8: 'u1', int8: 'i1', uint16: 'u2', int16: 'i2', uint32: 'u4', int32: 'i4', uint64: 'u8', int64: 'i8', float32: 'f4', float64: 'f8' };
   if (!n5types[dt]) throw new FormatError(`'dataType' ${JSON.stringify(meta.dataType)} is not supported`, metaFile);
   const t = numpyType(n5types[dt], metaFile);
+  const blockBytes = blockF.reduce((a, b) => a * b, 1) * t.size;
+  if (blockBytes > MAX_ZARR_CHUNK_BYTES) throw new FormatError(`field 'blockSize': a block of [${blockF}] takes ${blockBytes} bytes, more than ${MAX_ZARR_CHUNK_BYTES}`, metaFile);
   const comp = (meta.compression ?? { type: 'raw' }) as Record<string, unknown>;
   const ctype = String(comp.type ?? 'raw');
   const nd = dimsF.length;

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../core/box.js';
-import { SHARED_REFS, tempDir } from '../../test/data.js';
+import { tempDir } from '../../test/data.js';
+import { PY, asFloat32, pythonMissing, refScript, referenceBytes } from '../../testdata/refs/reference.js';
 import { edt, edtLabels, edtLabelsSquared, edtSquared } from './edt.js';
 
 /** Brute force: for each voxel, min over all "source" voxels of the weighted squared distance. */
@@ -158,11 +159,11 @@ describe('edtLabels', () => {
   });
 });
 
-const PY = '/usr/bin/python3';
-const REF = path.join(SHARED_REFS, 'ref_edt.py');
-const havePy = existsSync(PY) && existsSync(REF) && spawnSync(PY, ['-c', 'import scipy'], { encoding: 'utf8' }).status === 0;
+// Live when Debian's python3 with scipy is here, else the committed fixture (testdata/refs/README.md).
+const noPy = pythonMissing(['scipy']);
+const REF = refScript('ref_edt.py');
 
-describe.skipIf(!havePy)('edt vs scipy.ndimage.distance_transform_edt (ref_edt.py)', () => {
+describe('edt vs scipy.ndimage.distance_transform_edt (ref_edt.py)', () => {
   it('binary, anisotropic 40,4,4 (z,y,x) on a 48x64x24 random blob volume', async () => {
     const shape: Vec3 = [48, 64, 24];
     const lab = blobs(shape, 30, 11, 0.0);
@@ -181,17 +182,21 @@ describe.skipIf(!havePy)('edt vs scipy.ndimage.distance_transform_edt (ref_edt.p
     const inp = path.join(dir, 'in.raw');
     const outp = path.join(dir, 'out.raw');
     writeFileSync(inp, new Uint8Array(mask.buffer));
-    const r = spawnSync(PY, [REF, inp, '--shape', `${shape[2]},${shape[1]},${shape[0]}`, '--dtype', 'uint32', '--sampling', '40,4,4', '--out', outp], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    const ref = new Float32Array(readFileSync(outp).buffer.slice(0));
+    const ref = asFloat32(referenceBytes('edt-binary', noPy, () => {
+      const r = spawnSync(PY, [REF, inp, '--shape', `${shape[2]},${shape[1]},${shape[0]}`, '--dtype', 'uint32', '--sampling', '40,4,4', '--out', outp], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(outp);
+    }));
     const ours = edt(mask, shape, { sampling: [4, 4, 40] });
     let maxDiff = 0;
     for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - ref[i]));
     expect(maxDiff).toBeLessThan(1e-3);
     // ref's --labels mode (label boundaries zeroed, then binary EDT) is reproducible from ours too
-    const r2 = spawnSync(PY, [REF, inp, '--shape', `${shape[2]},${shape[1]},${shape[0]}`, '--dtype', 'uint32', '--sampling', '40,4,4', '--labels', '--out', outp], { encoding: 'utf8' });
-    expect(r2.status, r2.stderr).toBe(0);
-    const ref2 = new Float32Array(readFileSync(outp).buffer.slice(0));
+    const ref2 = asFloat32(referenceBytes('edt-labels', noPy, () => {
+      const r2 = spawnSync(PY, [REF, inp, '--shape', `${shape[2]},${shape[1]},${shape[0]}`, '--dtype', 'uint32', '--sampling', '40,4,4', '--labels', '--out', outp], { encoding: 'utf8' });
+      expect(r2.status, r2.stderr).toBe(0);
+      return readFileSync(outp);
+    }));
     const [, , sz] = shape;
     const m2 = new Uint8Array(mask.length);
     for (let i = 0; i < mask.length; i++) {

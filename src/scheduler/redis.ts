@@ -214,7 +214,7 @@ export interface WorkerOptions {
 }
 
 /** Join a run: take block jobs from the queue until closed. */
-export async function startWorker(url: string, opts: WorkerOptions): Promise<{ close(): Promise<void> }> {
+export async function startWorker(url: string, opts: WorkerOptions): Promise<{ close(force?: boolean): Promise<void>; ping(): Promise<void> }> {
   const connection = parseRedisUrl(url);
   const pool = new ThreadPool(opts.concurrency, { typescript: tsxAvailable() });
   const worker = new Worker(
@@ -242,9 +242,14 @@ export async function startWorker(url: string, opts: WorkerOptions): Promise<{ c
   worker.on('error', () => {}); // reconnects are automatic; failed jobs are reported to the run
   await withTimeout(worker.waitUntilReady(), 15_000, `cannot reach Redis at ${url} (waited 15 s)`);
   return {
-    async close() {
-      await worker.close();
+    /** Stop taking jobs; wait for the blocks in progress (force: do not wait for them). */
+    async close(force = false) {
+      await worker.close(force);
       await pool.close();
+    },
+    /** Resolves when Redis answers a command (pending while it is unreachable). */
+    async ping() {
+      await (await worker.getBackend().client).get('wiring:ping');
     },
   };
 }

@@ -196,8 +196,11 @@ export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<Ru
   }
 }
 
-async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunReport> {
-  const t0 = Date.now();
+/** Most blocks one task may have (its block list is held in memory). */
+export const MAX_TASK_BLOCKS = 4_000_000;
+
+/** The run's limits from its options (retries, workers, memory budget), checked. */
+function runLimits(opts: RunOptions): { retries: number; workers: number; budget: number } {
   if (!opts || typeof opts.stateDir !== 'string' || opts.stateDir === '') throw new UsageError('runTasks needs a stateDir for its resume records');
   const retries = opts.retries ?? DEFAULT_RETRIES;
   if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`retries must be a whole number >= 0, got ${retries}`);
@@ -205,9 +208,14 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`workers must be a whole number >= 1, got ${workers}`);
   const budget = opts.memory ?? Math.floor(os.totalmem() / 2);
   if (!(budget > 0)) throw new UsageError(`memory budget must be positive, got ${opts.memory}`);
-  await fs.mkdir(opts.stateDir, { recursive: true });
+  return { retries, workers, budget };
+}
 
-  const ordered = orderTasks(tasks).map(normalizeTask);
+/**
+ * Each task in dependency order with its fingerprint, its blocks and which of them the resume
+ * records under stateDir already hold (a task whose definition changed starts afresh).
+ */
+async function planTasks(ordered: BlockTask[], stateDir: string): Promise<TaskState[]> {
   const producedHere = new Set<string>();
   const fps = new Map<string, string>();
   const states: TaskState[] = [];
@@ -218,8 +226,16 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
     const bytesPerBlock = await inspectTask(t, producedHere);
     for (const o of Object.values(t.outputs ?? {})) if ((o.scale ?? 0) === 0) producedHere.add(o.layer);
     const grid = blockGrid(t.bounds, t.blockShape);
+    // The block list is held in memory (about 330 bytes a block): refuse a grid that would not fit
+    // instead of allocating until killed (a header declaring 2^50 voxels).
+    if (grid.count > MAX_TASK_BLOCKS) {
+      throw new UsageError(
+        `bounds (${boxToString(t.bounds)}) cut into blocks of [${t.blockShape}] make ${grid.count} blocks, more than ${MAX_TASK_BLOCKS}; run a sub-box (--bounds) or larger blocks`,
+        `task ${JSON.stringify(t.name)}`,
+      );
+    }
     const blocks = boxIsEmpty(t.bounds) ? [] : listBlocks(grid);
-    const { done, restarted, nonce } = await openTaskState(opts.stateDir, t.name, fingerprint, definition);
+    const { done, restarted, nonce } = await openTaskState(stateDir, t.name, fingerprint, definition);
     const pending = blocks.filter((b) => !done.has(blockFileName(b.index)));
     states.push({
       task: t,
@@ -254,6 +270,15 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
       t1: 0,
     });
   }
+  return states;
+}
+
+async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunReport> {
+  const t0 = Date.now();
+  const { retries, workers, budget } = runLimits(opts);
+  await fs.mkdir(opts.stateDir, { recursive: true });
+  const ordered = orderTasks(tasks).map(normalizeTask);
+  const states = await planTasks(ordered, opts.stateDir);
 
   // Completeness record in each output layer: set before any block is written, cleared when the
   // task (and every other task of this run writing the same scale) has written all its blocks.
@@ -415,9 +440,22 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
     await executor?.close();
   }
 
-  // Tasks never started because a dependency failed.
+  const report = runReport(states, {
+    mode: executor?.mode ?? (opts.redis ? 'redis' : workers === 1 ? 'in-process' : 'threads'),
+    workers, total, resumedTotal, t0, peakInFlight, peakBytes,
+    requeued: executor?.requeued ?? 0,
+    reattached: executor?.reattached ?? 0,
+  });
+  throwIfFailed(report);
+  return report;
+}
+
+/** The report of a finished run (tasks never started because a dependency failed are 'blocked'). */
+function runReport(
+  states: TaskState[],
+  r: { mode: RunReport['mode']; workers: number; total: number; resumedTotal: number; t0: number; peakInFlight: number; peakBytes: number; requeued: number; reattached: number },
+): RunReport {
   for (const s of states) if (s.status === 'waiting') s.status = 'blocked';
-  const failed = states.flatMap((s) => s.failed);
   const taskReports: TaskReport[] = states.map((s) => ({
     name: s.task.name,
     blocks: s.total,
@@ -429,21 +467,26 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
     status: s.status === 'done' ? 'done' : s.status === 'failed' ? 'failed' : 'blocked',
     seconds: s.t1 && s.t0 ? (s.t1 - s.t0) / 1000 : 0,
   }));
-  const report: RunReport = {
-    mode: executor?.mode ?? (opts.redis ? 'redis' : workers === 1 ? 'in-process' : 'threads'),
-    workers,
-    blocks: total,
+  return {
+    mode: r.mode,
+    workers: r.workers,
+    blocks: r.total,
     computed: states.reduce((n, s) => n + s.computed, 0),
-    resumed: resumedTotal,
-    failed,
+    resumed: r.resumedTotal,
+    failed: states.flatMap((s) => s.failed),
     tasks: taskReports,
-    seconds: (Date.now() - t0) / 1000,
-    peakInFlight,
-    peakBytes,
-    requeued: executor?.requeued ?? 0,
-    reattached: executor?.reattached ?? 0,
+    seconds: (Date.now() - r.t0) / 1000,
+    peakInFlight: r.peakInFlight,
+    peakBytes: r.peakBytes,
+    requeued: r.requeued,
+    reattached: r.reattached,
   };
-  const blocked = taskReports.filter((t) => t.status === 'blocked');
+}
+
+/** A run with blocks that failed for good, or tasks blocked by them, rejects with a SchedulerError listing them. */
+function throwIfFailed(report: RunReport): void {
+  const failed = report.failed;
+  const blocked = report.tasks.filter((t) => t.status === 'blocked');
   if (failed.length > 0 || blocked.length > 0) {
     const lines = failed
       .slice(0, 20)
@@ -455,6 +498,4 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
       report,
     );
   }
-  return report;
 }
-

@@ -29,13 +29,17 @@ export interface ProofreadRouteOptions {
   token?: string;
 }
 
-/** OpenAPI path items of these routes (for the server's schema). */
+const str = (name: string, where: 'path' | 'query', description?: string) => ({ name, in: where, ...(where === 'path' ? { required: true } : {}), schema: { type: 'string' }, ...(description ? { description } : {}) });
+const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+const error = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+
+/** OpenAPI path items of these routes, added to the server's document when proofreading is on. */
 export const PROOFREAD_OPENAPI_PATHS: Record<string, unknown> = {
-  '/api/proofread/versions/{at}/segmentation/info': { get: { summary: 'precomputed info of the proofread segmentation as of op {at} (or latest)', parameters: [{ name: 'at', in: 'path', required: true, schema: { type: 'string' } }] } },
-  '/api/proofread/versions/{at}/segmentation/{key}/{chunk}': { get: { summary: 'one raw uint64 chunk: supervoxels mapped to the roots of that version', parameters: ['at', 'key', 'chunk'].map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })) } },
-  '/api/proofread/lineage/{id}': { get: { summary: 'latest roots, past ids, operations, creation/retirement and the lineage graph of a root id', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'steps', in: 'query', schema: { type: 'integer' } }] } },
-  '/api/proofread/edits': { get: { summary: 'the edit log, filtered by cell, user, since, until', parameters: ['cell', 'user', 'since', 'until'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })) } },
-  '/api/proofread/edit/{kind}': { post: { summary: 'merge {a, b, roots?} | split {sources, sinks, root?} | undo {op} | redo {op}; a supervoxel is an id string or [x, y, z] nm; needs Authorization: Bearer <token>', security: [{ bearer: [] }], parameters: [{ name: 'kind', in: 'path', required: true, schema: { type: 'string', enum: ['merge', 'split', 'undo', 'redo'] } }] } },
+  '/api/proofread/versions/{at}/segmentation/info': { get: { summary: 'Precomputed info of the proofread segmentation as of operation {at} (or latest): use as precomputed://<server>/api/proofread/versions/{at}/segmentation', parameters: [str('at', 'path', 'latest or an operation id')], responses: { 200: json('OK'), 400: error } } },
+  '/api/proofread/versions/{at}/segmentation/{key}/{chunk}': { get: { summary: 'One raw uint64 chunk x0-x1_y0-y1_z0-z1: the supervoxels mapped to the roots of that version', parameters: [str('at', 'path'), str('key', 'path'), str('chunk', 'path')], responses: { 200: { description: 'OK', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, 400: error } } },
+  '/api/proofread/lineage/{id}': { get: { summary: 'Latest roots, past ids, operations, creation/retirement and the lineage graph of a root id', parameters: [str('id', 'path'), { name: 'steps', in: 'query', schema: { type: 'integer', minimum: 0 } }], responses: { 200: json('OK'), 400: error } } },
+  '/api/proofread/edits': { get: { summary: 'The edit log, filtered by cell (root id and its lineage), user, since, until', parameters: [str('cell', 'query'), str('user', 'query'), str('since', 'query'), str('until', 'query')], responses: { 200: json('OK'), 400: error } } },
+  '/api/proofread/edit/{kind}': { post: { summary: 'merge {a, b, roots?} | split {sources, sinks, root?} | undo {op} | redo {op}; a supervoxel is an id string or [x, y, z] nm; needs Authorization: Bearer <token>', parameters: [{ name: 'kind', in: 'path', required: true, schema: { type: 'string', enum: ['merge', 'split', 'undo', 'redo'] } }], requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { 200: json('the operation appended'), 400: error, 401: error, 403: error } } },
 };
 
 export class AuthError extends Error {

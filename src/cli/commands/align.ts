@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { parseVec3 } from '../../core/box.js';
+import { parseXyz } from '../xyz.js';
 import { writeJsonAtomic } from '../../core/atomic.js';
 import { UsageError } from '../../core/errors.js';
 import { lineChart, stack, writePlot } from '../../connectome/plots.js';
@@ -119,7 +119,7 @@ export function register(program: Command): Command {
     } else {
       await loadTransforms(transformsFile); // validate before creating anything
     }
-    const chunk = opts.chunkSize ? parseVec3(opts.chunkSize, '--chunk-size', { integer: true, positive: true }) : ([64, 64, 1] as const);
+    const chunk = opts.chunkSize ? parseXyz(opts.chunkSize, '--chunk-size', 'size') : ([64, 64, 1] as const);
     const info = makeInfo({
       type: src.kind === 'segmentation' || src.dtype === 'uint64' ? 'segmentation' : 'image',
       dtype: src.dtype,

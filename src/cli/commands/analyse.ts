@@ -15,10 +15,11 @@ import { TRIAD_NAMES } from '../../connectome/graph.js';
 import { barChart, heatmap, lineChart, stack, writePlot } from '../../connectome/plots.js';
 import { type Table, type MatrixMeasure, matrixTable, typeMatrixByCompartment } from '../../connectome/query.js';
 import type { ConnectomeStore } from '../../connectome/store.js';
-import { withStore } from './connectome.js';
-import { addFilterOptions, filterFrom } from './query.js';
+import { withStore } from '../store.js';
+import { addFilterOptions, filterFrom } from '../synapse-filters.js';
+import { annotateAnalysis } from '../analyse-annotate.js';
 
-const ANALYSES = ['histogram', 'motifs', 'distance', 'compartment-matrix', 'sizes'] as const;
+const ANALYSES = ['histogram', 'motifs', 'distance', 'compartment-matrix', 'sizes', 'targeting', 'spine-size'] as const;
 
 function num(v: unknown, what: string, opts: { integer?: boolean; min?: number } = {}): number | undefined {
   if (v === undefined) return undefined;
@@ -123,6 +124,9 @@ export async function runAnalysis(store: ConnectomeStore, analysis: string, opts
       });
       return { json: s, table: sizeTable(s), svg };
     }
+    case 'targeting':
+    case 'spine-size':
+      return annotateAnalysis(store, analysis, opts);
     default:
       throw new UsageError(`analysis ${JSON.stringify(analysis)}: expected one of ${ANALYSES.join(', ')}`);
   }
@@ -151,7 +155,8 @@ export function register(program: Command): Command {
     .option('--bins <n>', 'sizes: histogram bins', '30')
     .option('--log', 'sizes: log10 bins')
     .option('--by <what>', 'sizes: pre_type | post_type | compartment')
-    .option('--log-y', 'histogram: log y axis');
+    .option('--log-y', 'histogram: log y axis')
+    .option('--pre-types <types>', 'targeting: presynaptic types (e.g. the inhibitory ones), comma-separated');
   addFilterOptions(cmd);
   cmd.action(async (db: string, analysis: string, opts) => {
     const format = opts.json ? 'json' : parseFormat(opts.format);

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { type Vec3, boxFromShape, parseVec3 } from '../../core/box.js';
+import { parseXyz } from '../xyz.js';
+import { type Vec3, boxFromShape } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { openSource } from '../../formats/open.js';
@@ -29,7 +30,7 @@ export function register(program: Command): Command {
     const src = await openSource(segmentation);
     await src.close();
     const bounds = boxFromShape(src.shape, src.offset);
-    const block = parseVec3(opts.block, '--block', { integer: true, positive: true });
+    const block = parseXyz(opts.block, '--block', 'size');
     const stateDir = path.join(path.dirname(path.resolve(db)), `.${path.basename(db)}.cells-state`);
     await runTasks([cellsTask(path.resolve(segmentation), bounds, src.voxelSize, clipNm, block)], schedulerOptions(opts, stateDir));
     const records = await readBlockData(stateDir, 'cells');

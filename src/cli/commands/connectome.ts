@@ -1,10 +1,13 @@
 import { existsSync, promises as fs } from 'node:fs';
 import type { Command } from 'commander';
-import { parseVec3 } from '../../core/box.js';
+import { parseXyz } from '../xyz.js';
 import { UsageError } from '../../core/errors.js';
 import { exportAll, importCave, importEdges, importSwc, importTables, parseColumnMap, type ImportReport } from '../../connectome/import.js';
 import { ConnectomeStore, TABLE_NAMES, parseTableName } from '../../connectome/store.js';
 import { emit } from '../output.js';
+import { withStore } from '../store.js';
+
+export { withStore }; // its old home: other commands import it from ../store.js
 
 /** Open a store for an import: a database created here is removed again if the import fails. */
 async function withNewOrExisting<T>(db: string, fn: (s: ConnectomeStore) => Promise<T>): Promise<T> {
@@ -21,17 +24,6 @@ async function withNewOrExisting<T>(db: string, fn: (s: ConnectomeStore) => Prom
     throw err;
   } finally {
     await store.close().catch(() => {});
-  }
-}
-
-/** Run `fn` on an existing database, read-only unless `write`. */
-export async function withStore<T>(db: string, fn: (s: ConnectomeStore) => Promise<T>, write = false): Promise<T> {
-  if (!existsSync(db)) throw new UsageError('database file not found', db);
-  const store = await ConnectomeStore.open(db, { readOnly: !write });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
   }
 }
 
@@ -80,7 +72,7 @@ export function register(program: Command): Command {
       const db = paths[paths.length - 1];
       const files = paths.slice(0, -1);
       for (const f of files) if (!existsSync(f)) throw new UsageError('input file not found', f);
-      const resolution = parseVec3(opts.resolution, '--resolution', { positive: true });
+      const resolution = parseXyz(opts.resolution, '--resolution', 'nm');
       const reports = await withNewOrExisting(db, async (store) => {
         switch (kind) {
           case 'cave': {

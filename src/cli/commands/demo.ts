@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { type Box, type Vec3, boxEquals, boxFromShape, parseVec3 } from '../../core/box.js';
+import { parseXyz } from '../xyz.js';
+import { type Box, type Vec3, boxEquals, boxFromShape } from '../../core/box.js';
 import { openSource } from '../../formats/open.js';
 import { FormatError, UsageError } from '../../core/errors.js';
 import type { LabelArray } from '../../kernels/components.js';
@@ -11,11 +12,11 @@ import { type MergeTree, cutTree, relabel } from '../../stages/segment/agglomera
 import { readWhole, writeSegmentation } from '../../stages/segment/io.js';
 import { denseSupervoxels } from '../../stages/segment/pipeline.js';
 import { type SweepResult, type SweepVolume, sweepSynapseParams } from '../../stages/synapses/tune.js';
-import { partnerScorer, partnersOf } from './synapses.js';
+import { partnerScorer, partnersOf } from '../synapse-scoring.js';
 import { CLASS } from '../../stages/classes/classes.js';
 import { emit } from '../output.js';
 import { type PipelineStep, runPipeline } from '../pipeline.js';
-import { serveUntilStopped, startServer } from './serve.js';
+import { serveUntilStopped, startServer } from '../serving.js';
 
 /** Channel of the pixel classifier's output that holds class `cls` (train-pixels reports its classes in channel order). */
 export function classChannel(train: { classes?: unknown[]; labelValues?: unknown[] }, cls: number): number {
@@ -261,14 +262,14 @@ export function register(program: Command): Command {
     .option('--no-serve', 'stop after the pipeline and the scores')
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
-      const size = parseVec3(opts.size, '--size', { integer: true, positive: true });
-      const voxelSize = parseVec3(opts.voxelSize, '--voxel-size', { positive: true });
+      const size = parseXyz(opts.size, '--size', 'size');
+      const voxelSize = parseXyz(opts.voxelSize, '--voxel-size', 'nm');
       const seed = Number(opts.seed);
       if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed ${opts.seed}: expected a whole number >= 0`);
       const out = path.resolve(opts.out);
       if (existsSync(out)) await rm(out, { recursive: true, force: true });
       const started = Date.now();
-      const { results, seconds } = await runPipeline(demoSteps(out, size, voxelSize, seed, { trees: Number(opts.trees), samples: Number(opts.samples), trainSize: parseVec3(opts.trainSize, '--train-size', { integer: true, positive: true }) }), { quiet: !!opts.json });
+      const { results, seconds } = await runPipeline(demoSteps(out, size, voxelSize, seed, { trees: Number(opts.trees), samples: Number(opts.samples), trainSize: parseXyz(opts.trainSize, '--train-size', 'size') }), { quiet: !!opts.json });
       const ev = results.evaluate;
       const partners = results.synapses?.partners;
       const scores = {

@@ -6,7 +6,7 @@ import { runTasks } from '../../scheduler/index.js';
 import { planPyramid } from '../../stages/downsample/tasks.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
-import { describeLayer } from './info.js';
+import { describeLayer } from '../layer-info.js';
 
 export function register(program: Command): Command {
   const cmd = program

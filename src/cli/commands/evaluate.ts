@@ -8,15 +8,7 @@ import type { VolumeSource } from '../../formats/source.js';
 import { readSwc } from '../../formats/swc.js';
 import { type ErlSkeleton, expectedRunLength } from '../../metrics/erl.js';
 import { emit } from '../output.js';
-
-/** "x0:x1,y0:y1,z0:z1" (voxels, half-open). */
-function parseRegion(text: string): Box {
-  const parts = text.split(',').map((p) => p.split(':').map((v) => Number(v.trim())));
-  if (parts.length !== 3 || parts.some((p) => p.length !== 2 || p.some((v) => !Number.isInteger(v)) || p[1] <= p[0])) {
-    throw new UsageError(`--bounds: expected x0:x1,y0:y1,z0:z1 (whole voxels, half-open, non-empty), got ${JSON.stringify(text)}`);
-  }
-  return makeBox([parts[0][0], parts[1][0], parts[2][0]], [parts[0][1], parts[1][1], parts[2][1]]);
-}
+import { parseXyzBounds } from '../xyz.js';
 
 /** Voxels read at once by default (2^26: ~1.5 GB for two uint64 volumes and the relabelling). */
 const DEFAULT_MAX_VOXELS = 1 << 26;
@@ -100,7 +92,7 @@ export function register(program: Command): Command {
     .option('--skeleton-scale <f>', 'multiply SWC coordinates by this to get nm (e.g. 8 for 8 nm voxel units)', '1')
     .option('--json', 'machine-readable output')
     .action(async (segSpec: string, gtSpec: string, opts) => {
-      const region = opts.bounds ? parseRegion(String(opts.bounds)) : undefined;
+      const region = opts.bounds ? parseXyzBounds(opts.bounds, '--bounds') : undefined;
       const [seg, gt] = await Promise.all([openSource(segSpec), openSource(gtSpec)]);
       try {
         for (const [s, spec] of [[seg, segSpec], [gt, gtSpec]] as const) {

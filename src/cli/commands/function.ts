@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseVec3 } from '../../core/box.js';
+import { parseXyz } from '../xyz.js';
 import { UsageError } from '../../core/errors.js';
 import { renderTable } from '../../connectome/format.js';
 import { FUNCTION_DEFAULTS, featureVsFunction, likeToLike, targetFunction } from '../../connectome/function/structure-function.js';
@@ -65,7 +65,7 @@ export function register(program: Command): Command {
             await importAnnotationTable(store, f, {
               kind: o.kind as AnnotationKind | undefined,
               name: o.name,
-              resolution: o.resolution ? parseVec3(o.resolution, '--resolution') : undefined,
+              resolution: o.resolution ? parseXyz(o.resolution, '--resolution', 'nm') : undefined,
               rename: parseRename(o.rename),
               replace: !!o.replace,
             }),

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
-import { type Vec3, boxContains, boxFromShape, boxShape, boxToString, parseBoxText, parseVec3 } from '../../core/box.js';
+import { type Vec3, boxContains, boxFromShape, boxShape, boxToString, parseBoxText } from '../../core/box.js';
 import { bytesPerElement, isLabelType } from '../../core/dtype.js';
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
@@ -11,8 +11,10 @@ import { runTasks } from '../../scheduler/index.js';
 import { layerDataType } from '../../stages/ingest/convert.js';
 import type { IngestParams } from '../../stages/ingest/tasks.js';
 import { emit } from '../output.js';
+import { parseXyz } from '../xyz.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
-import { describeLayer } from './info.js';
+import { addShardingOption, shardingFor } from '../sharding-options.js';
+import { describeLayer } from '../layer-info.js';
 
 const ingestModule = new URL('../../stages/ingest/tasks.js', import.meta.url).href;
 
@@ -22,7 +24,7 @@ function sameLayout(layer: PrecomputedLayer, info: PrecomputedInfo): boolean {
   const [x, y] = [a.scales[0], info.scales[0]];
   return (
     a.type === info.type && a.data_type === info.data_type && a.num_channels === info.num_channels &&
-    JSON.stringify([x.size, x.voxel_offset, x.resolution, x.chunk_sizes, x.encoding]) === JSON.stringify([y.size, y.voxel_offset, y.resolution, y.chunk_sizes, y.encoding])
+    JSON.stringify([x.size, x.voxel_offset, x.resolution, x.chunk_sizes, x.encoding, x.sharding ?? null]) === JSON.stringify([y.size, y.voxel_offset, y.resolution, y.chunk_sizes, y.encoding, y.sharding ?? null])
   );
 }
 
@@ -41,6 +43,7 @@ export function register(program: Command): Command {
     .option('--gzip', 'gzip the chunk files')
     .option('--overwrite', 'replace an existing layer')
     .option('--json', 'machine-readable output');
+  addShardingOption(cmd);
   addSchedulerOptions(cmd);
   return cmd.action(async (source: string, layerDir: string, opts) => {
     const src = await openSource(source);
@@ -50,9 +53,9 @@ export function register(program: Command): Command {
       if (kind === 'segmentation' && src.channels !== 1) {
         throw new UsageError(`a segmentation has one channel; ${source} has ${src.channels}`);
       }
-      const voxelSize: Vec3 = opts.voxelSize ? parseVec3(opts.voxelSize, '--voxel-size', { positive: true }) : src.voxelSize;
-      const offset: Vec3 = opts.offset ? parseVec3(opts.offset, '--offset', { integer: true }) : src.offset;
-      const chunkSize = parseVec3(opts.chunkSize, '--chunk-size', { integer: true, positive: true });
+      const voxelSize: Vec3 = opts.voxelSize ? parseXyz(opts.voxelSize, '--voxel-size', 'nm') : src.voxelSize;
+      const offset: Vec3 = opts.offset ? parseXyz(opts.offset, '--offset', 'offset') : src.offset;
+      const chunkSize = parseXyz(opts.chunkSize, '--chunk-size', 'size');
       const dtype = layerDataType(src.dtype, kind);
       const srcBox = boxFromShape(src.shape, src.offset);
       const cut = opts.bounds ? parseBoxText(opts.bounds, '--bounds') : undefined;
@@ -60,7 +63,10 @@ export function register(program: Command): Command {
       if (cut && opts.offset) throw new UsageError('--bounds keeps the source coordinates; give --bounds or --offset, not both');
       const shape: Vec3 = cut ? boxShape(cut) : src.shape;
       const layerOffset: Vec3 = cut ? cut.min : offset;
-      const info = makeInfo({ type: kind, dtype, channels: src.channels, shape, voxelSize, offset: layerOffset, chunkSize, encoding: opts.encoding });
+      const clipped: Vec3 = [Math.min(chunkSize[0], shape[0]), Math.min(chunkSize[1], shape[1]), Math.min(chunkSize[2], shape[2])];
+      const sharding = shardingFor(opts, shape, clipped, kind);
+      if (sharding && opts.gzip) throw new UsageError('--gzip is for unsharded chunk files; a sharded layer gzips image chunks inside its shards');
+      const info = makeInfo({ type: kind, dtype, channels: src.channels, shape, voxelSize, offset: layerOffset, chunkSize, encoding: opts.encoding, sharding });
       // An existing layer made from the same import resumes (the scheduler skips finished blocks);
       // anything else needs --overwrite.
       const layer =
@@ -70,7 +76,8 @@ export function register(program: Command): Command {
       const chunk = layer.info.scales[0].chunk_sizes[0];
       const bounds = cut ?? boxFromShape(src.shape, offset);
       // Blocks of several chunks in x and y keep reads of slice stacks and HDF5 chunks efficient.
-      const blockShape: Vec3 = [chunk[0] * 4, chunk[1] * 4, chunk[2]];
+      // A sharded layer is written a shard per block (each block rewrites its own shard once).
+      const blockShape: Vec3 = (sharding && layer.writeUnit(0)) || [chunk[0] * 4, chunk[1] * 4, chunk[2]];
       const shift: Vec3 = cut ? [0, 0, 0] : [offset[0] - src.offset[0], offset[1] - src.offset[1], offset[2] - src.offset[2]];
       // Workers (threads, or other machines through Redis) open the source themselves: give them an absolute path.
       const sourceSpec = /^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? source : path.resolve(source);

@@ -16,6 +16,7 @@ export const commands: Record<string, CommandEntry> = {
   agglomerate: { summary: 'merge supervoxels into segments (mean/quantile/learned/mutex), keeping the merge tree', load: () => import('./agglomerate.js') },
   align: { summary: 'align serial sections (affine + elastic spring mesh), render blockwise, quality report; --apply transforms to labels', load: () => import('./align.js') },
   analyse: { summary: 'connectome analyses: pair histogram, motifs vs null, connection probability vs distance, sizes', load: () => import('./analyse.js') },
+  annotate: { summary: 'organelles, compartments per skeleton node, synapse compartments and cell types', load: () => import('./annotate.js') },
   cells: { summary: 'the cells table of a segmentation (volume, anchor point)', load: () => import('./cells.js') },
   classes: { summary: 'semantic training labels from instance ground truth', load: () => import('./classes.js') },
   connectome: { summary: 'the connectome database: import (CAVE, edge lists, SWC), export, materialize, info', load: () => import('./connectome.js') },
@@ -43,6 +44,8 @@ export const commands: Record<string, CommandEntry> = {
   supervoxels: { summary: 'watershed supervoxels from a boundary or affinity map, blockwise', load: () => import('./supervoxels.js') },
   synapses: { summary: 'detect synapses and organelles into a connectome database', load: () => import('./synapses.js') },
   'train-agglomeration': { summary: 'train the learned agglomeration (edge classifier) against ground truth', load: () => import('./train-agglomeration.js') },
+  'train-cell-types': { summary: 'train the cell-type classifier from labelled cells (cross-validated)', load: () => import('./train-cell-types.js') },
+  'train-compartments': { summary: 'train the node compartment classifier from labelled nodes or a truth layer', load: () => import('./train-compartments.js') },
   'train-pixels': { summary: 'train a random-forest pixel classifier from labels or a segmentation', load: () => import('./train-pixels.js') },
   worker: { summary: 'join a distributed run as a worker (BullMQ on Redis)', load: () => import('./worker.js') },
 };

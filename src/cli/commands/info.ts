@@ -4,35 +4,10 @@ import type { Command } from 'commander';
 import { openSource } from '../../formats/open.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import { emit } from '../output.js';
+import { voxelSizeAssumed, voxelSizeWarning } from '../voxel-size.js';
+import { describeLayer } from '../layer-info.js';
 
-/** The facts `wiring info` reports about a precomputed layer (all vectors [x, y, z], nm). */
-export function describeLayer(layer: PrecomputedLayer) {
-  const info = layer.info;
-  const s0 = info.scales[0];
-  return {
-    format: 'precomputed',
-    type: info.type,
-    data_type: info.data_type,
-    num_channels: info.num_channels,
-    size: s0.size,
-    voxel_offset: s0.voxel_offset,
-    voxel_size: s0.resolution,
-    encoding: s0.encoding,
-    chunk_size: s0.chunk_sizes[0],
-    scales: info.scales.map((s) => ({
-      key: s.key,
-      size: s.size,
-      voxel_offset: s.voxel_offset,
-      voxel_size: s.resolution,
-      chunk_sizes: s.chunk_sizes,
-      encoding: s.encoding,
-      ...(s.compressed_segmentation_block_size ? { compressed_segmentation_block_size: s.compressed_segmentation_block_size } : {}),
-      sharded: !!s.sharding,
-    })),
-    ...(info.mesh ? { mesh: info.mesh } : {}),
-    ...(info.skeletons ? { skeletons: info.skeletons } : {}),
-  };
-}
+export { describeLayer }; // its old home: other commands import it from ../layer-info.js
 
 export function register(program: Command): Command {
   return program
@@ -57,7 +32,12 @@ export function register(program: Command): Command {
           voxel_offset: src.offset,
           voxel_size: src.voxelSize,
           chunk_size: src.chunkShape,
+          voxel_size_assumed: voxelSizeAssumed(src),
         };
+        if (result.voxel_size_assumed) {
+          result.warning = voxelSizeWarning(spec, '--voxel-size X,Y,Z to import (or "voxel_size" to run)');
+          process.stderr.write(`warning: ${result.warning}\n`);
+        }
       }
       emit(opts, result, () => {
         const lines = [

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { parseVec3 } from '../../core/box.js';
+import { addBlockOption, blockOption } from '../xyz.js';
 import { createProgress } from '../../core/progress.js';
 import { UsageError } from '../../core/errors.js';
 import { runTasks } from '../../scheduler/index.js';
@@ -17,10 +17,10 @@ export function register(program: Command): Command {
     .option('--format <f>', 'multires (Draco, levels of detail) or legacy (single resolution)', 'multires')
     .option('--lods <n>', 'levels of detail for multires (each ~1/4 of the triangles of the previous)', '3')
     .option('--fragment-size <voxels>', 'multires: lod-0 fragment (octree cell) size in voxels of the finest axis', '64')
-    .option('--block-shape <x,y,z>', 'block shape in voxels (default: whole volume, at most 256 per axis)')
     .option('--ply <dir>', 'also write <id>.ply (binary, nm) into this folder')
     .option('--obj <dir>', 'also write <id>.obj (nm) into this folder')
     .option('--json', 'machine-readable output');
+  addBlockOption(cmd, 'block shape in voxels (default: whole volume, at most 256 per axis)');
   addSchedulerOptions(cmd);
   return cmd.action(async (layerDir: string, opts) => {
     const format = String(opts.format);
@@ -29,7 +29,7 @@ export function register(program: Command): Command {
     if (!Number.isInteger(lods) || lods < 1 || lods > 8) throw new UsageError(`--lods ${opts.lods}: expected a whole number 1..8`);
     const fragmentVoxels = Number(opts.fragmentSize);
     if (!Number.isInteger(fragmentVoxels) || fragmentVoxels < 1) throw new UsageError(`--fragment-size ${opts.fragmentSize}: expected a whole number of voxels >= 1`);
-    const blockShape = opts.blockShape ? parseVec3(opts.blockShape, '--block-shape', { integer: true, positive: true }) : undefined;
+    const blockShape = blockOption(opts);
     const task = await planMesh(layerDir, { blockShape });
     await runTasks([task], schedulerOptions(opts, path.join(layerDir, '.wiring-run')));
     for (const d of [opts.ply, opts.obj]) if (d) await fs.mkdir(d, { recursive: true });

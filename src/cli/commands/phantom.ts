@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { type Vec3, parseVec3 } from '../../core/box.js';
+import { addShardingOption, shardingFor } from '../sharding-options.js';
+import { addBlockOption, blockOption, parseXyz } from '../xyz.js';
+import { type Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { planPyramid } from '../../stages/downsample/tasks.js';
 import { generatePhantom } from '../../stages/phantom/generate.js';
@@ -22,7 +24,6 @@ export function register(program: Command): Command {
     .option('--voxel-size <X,Y,Z>', 'voxel size in nm (serial-section TEM-like: 8 nm in-plane, 30 nm sections)', '8,8,30')
     .option('--seed <n>', 'random seed (same seed, same bytes)', '1')
     .option('--chunk-size <X,Y,Z>', 'chunk size of the layers, voxels', '64,64,32')
-    .option('--block-size <X,Y,Z>', 'scheduler block, a multiple of the chunk size (default: 2x2x1 chunks)')
     .option('--shifted-sections <n>', 'number of sections whose image is displaced (alignment tests)', '0')
     .option('--missing-sections <n>', 'number of blank sections', '0')
     .option('--max-shift <n>', 'largest displacement of a shifted section, voxels', '8')
@@ -30,13 +31,15 @@ export function register(program: Command): Command {
     .option('--pyramid', 'also add downsampled scales to every layer')
     .option('--overwrite', 'replace existing layers of a different geometry')
     .option('--json', 'machine-readable output');
+  addShardingOption(cmd);
+  addBlockOption(cmd, 'scheduler block, a multiple of the chunk size (default: 2x2x1 chunks)');
   addSchedulerOptions(cmd);
   return cmd.action(async (dir: string, opts) => {
     const started = Date.now();
-    const size = parseVec3(opts.size, '--size', { integer: true, positive: true });
-    const voxelSize = parseVec3(opts.voxelSize, '--voxel-size', { positive: true });
-    const chunkSize = parseVec3(opts.chunkSize, '--chunk-size', { integer: true, positive: true });
-    const blockShape: Vec3 | undefined = opts.blockSize ? parseVec3(opts.blockSize, '--block-size', { integer: true, positive: true }) : undefined;
+    const size = parseXyz(opts.size, '--size', 'size');
+    const voxelSize = parseXyz(opts.voxelSize, '--voxel-size', 'nm');
+    const chunkSize = parseXyz(opts.chunkSize, '--chunk-size', 'size');
+    const blockShape: Vec3 | undefined = blockOption(opts);
     const seed = count(opts.seed, '--seed');
     if (seed > 0xffffffff) throw new UsageError(`--seed ${seed}: expected at most 4294967295`);
     const params: PhantomParams = {
@@ -49,7 +52,7 @@ export function register(program: Command): Command {
       noise: count(opts.noise, '--noise'),
     };
     const { stateDir: _s, ...run } = schedulerOptions(opts, '');
-    const { tables, report, pyramidTasks } = await generatePhantom(dir, params, { chunkSize, blockShape, overwrite: !!opts.overwrite, pyramid: opts.pyramid ? (layerDir) => planPyramid(layerDir) : undefined, run });
+    const { tables, report, pyramidTasks } = await generatePhantom(dir, params, { chunkSize, blockShape, overwrite: !!opts.overwrite, sharding: (kind, shape, chunk) => shardingFor(opts, shape, chunk, kind), pyramid: opts.pyramid ? (layerDir) => planPyramid(layerDir) : undefined, run });
     const seconds = (Date.now() - started) / 1000;
     const voxels = size[0] * size[1] * size[2];
     const result = {

@@ -55,6 +55,13 @@ describe('wiring train-pixels / predict', () => {
     const got = await layer.readBox(boxFromShape([40, 32, 20]));
     const want = predictVolume(await PixelModel.load(model), raw);
     expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+    // --sharded: Neuroglancer sharded output, the same values
+    const sharded = path.join(dir, 'pred-sharded');
+    const ps = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--model', model, sharded, '--chunk', '16,16,8', '--sharded', '--workers', '1', '--json']);
+    expect(ps.code, ps.out).toBeUndefined();
+    const sl = await PrecomputedLayer.open(sharded);
+    expect(sl.info.scales[0].sharding?.['@type']).toBe('neuroglancer_uint64_sharded_v1');
+    expect(Array.from((await sl.readBox(boxFromShape([40, 32, 20]))).data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
     // an existing output with another geometry is refused; bad flags are usage errors
     const again = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--model', model, out, '--dtype', 'uint8', '--workers', '1']);
     expect(again.code).toBe(2);

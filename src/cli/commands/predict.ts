@@ -1,19 +1,24 @@
 import { existsSync } from 'node:fs';
+import type { Vec3 } from '../../core/box.js';
+import { addShardingOption, shardingFor } from '../sharding-options.js';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { type Box, boxFromShape, boxIntersect, parseVec3 } from '../../core/box.js';
+import { parseXyz } from '../xyz.js';
+import { type Box, boxFromShape, boxIntersect } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
-import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { PrecomputedLayer, makeInfo, shardShape } from '../../formats/precomputed/index.js';
 import { runTasks } from '../../scheduler/index.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { type OnnxOptions, onnxPredictTask, onnxPredictVolume, openOnnx } from '../../stages/predict/onnx.js';
-import { type OutputDtype, checkRawForModel, predictPixelsTask } from '../../stages/predict/predict.js';
+import { type OutputDtype, checkRawForModel, normalizationFor, predictPixelsTask } from '../../stages/predict/predict.js';
+import { NORMALIZE_MIN_SHIFT } from '../../stages/predict/normalize.js';
+import type { IntensityMap } from '../../stages/predict/normalize.js';
 import { Volume } from '../../core/volume.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
-import { parseBounds } from './train-pixels.js';
+import { parseBounds } from '../bounds.js';
 
 /**
  * Output chunk size: per axis the largest size <= want (and <= the volume) whose grid (from the
@@ -46,6 +51,7 @@ export function register(program: Command): Command {
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'predict only inside this box (voxels)')
     .option('--overwrite', 'replace an existing output layer')
     .option('--allow-voxel-size', 'predict even if the raw voxel size differs from the training data (a warning instead of an error)')
+    .option('--normalize <mode>', `auto: match the raw's intensity quantiles to the training raw's when they moved by more than ${NORMALIZE_MIN_SHIFT} of its 1-99 span (models from this version on); off: use the raw as is`, 'auto')
     .option('--tile <x,y,z>', 'ONNX: tile size for dynamic model dimensions')
     .option('--halo <x,y,z>', 'ONNX: receptive-field radius dropped at inner tile edges, also the block margin', '0,0,0')
     .option('--overlap <x,y,z>', 'ONNX: tile overlap for blending (default 2*halo + tile/8)')
@@ -54,20 +60,30 @@ export function register(program: Command): Command {
     .option('--input-mean <m>', 'ONNX: z-score input: (raw - mean) / std (instead of scale/offset)')
     .option('--input-std <s>', 'ONNX: see --input-mean')
     .option('--json', 'machine-readable output');
+  addShardingOption(cmd);
   addSchedulerOptions(cmd);
   return cmd.action(async (outLayer: string, opts) => {
     if (!!opts.model === !!opts.onnx) throw new UsageError('give exactly one of --model <file> or --onnx <file>');
     const dtype = opts.dtype as OutputDtype;
     if (dtype !== 'float32' && dtype !== 'uint8') throw new UsageError(`--dtype: expected float32 or uint8, got ${JSON.stringify(opts.dtype)}`);
-    const voxelSize = opts.voxelSize ? parseVec3(opts.voxelSize, '--voxel-size', { positive: true }) : undefined;
+    const voxelSize = opts.voxelSize ? parseXyz(opts.voxelSize, '--voxel-size', 'nm') : undefined;
     const rawSpec = path.resolve(opts.raw);
     const raw = await openSource(rawSpec, voxelSize ? { voxelSize } : {});
     const warnings: string[] = [];
     let model: PixelModel | undefined;
+    if (opts.normalize !== 'auto' && opts.normalize !== 'off') throw new UsageError(`--normalize: expected auto or off, got ${JSON.stringify(opts.normalize)}`);
+    let normalize: IntensityMap | undefined;
+    let normalizeShift: number | undefined;
     try {
       if (opts.model) {
         model = await PixelModel.load(opts.model);
         warnings.push(...(await checkRawForModel(model, raw, { allowVoxelSize: !!opts.allowVoxelSize })));
+        if (opts.normalize === 'auto') {
+          const n = await normalizationFor(model, raw);
+          normalize = n.map;
+          normalizeShift = n.shift;
+          if (normalize) warnings.push(`raw intensities normalised to the training raw's by quantile matching (the quantiles moved by ${((n.shift ?? 0) * 100).toFixed(0)}% of the training 1-99 span; --normalize off to predict the raw as is)`);
+        }
       }
     } finally {
       await raw.close();
@@ -77,10 +93,13 @@ export function register(program: Command): Command {
     const bounds = opts.bounds ? boxIntersect(parseBounds(opts.bounds, '--bounds'), volumeBox) : volumeBox;
     const twoD = model?.meta.featureConfig.dims === 2;
     const chunkSize: [number, number, number] = opts.chunk
-      ? (parseVec3(opts.chunk, '--chunk', { integer: true, positive: true }).map((c, a) => Math.min(c, raw.shape[a])) as [number, number, number])
+      ? (parseXyz(opts.chunk, '--chunk', 'size').map((c, a) => Math.min(c, raw.shape[a])) as [number, number, number])
       : defaultChunk(twoD ? [256, 256, 1] : [64, 64, 64], bounds, volumeBox);
-    const block = opts.block ? parseVec3(opts.block, '--block', { integer: true, positive: true })
-      : ([chunkSize[0] * 2, chunkSize[1] * 2, twoD ? chunkSize[2] * Math.max(1, Math.floor(4 / chunkSize[2])) : chunkSize[2]] as const);
+    const sharding = shardingFor(opts, raw.shape, chunkSize, 'image');
+    // a sharded output is written a shard per block (each block rewrites its own shard once)
+    const shardBlock = sharding ? shardShape(sharding, [0, 1, 2].map((a) => Math.ceil(raw.shape[a] / chunkSize[a])) as unknown as Vec3, chunkSize) : undefined;
+    const block = opts.block ? parseXyz(opts.block, '--block', 'size')
+      : shardBlock ?? ([chunkSize[0] * 2, chunkSize[1] * 2, twoD ? chunkSize[2] * Math.max(1, Math.floor(4 / chunkSize[2])) : chunkSize[2]] as const);
     for (let a = 0; a < 3; a++) {
       if (block[a] % chunkSize[a] !== 0) throw new UsageError(`--block ${block.join(',')} must be a multiple of the chunk size ${chunkSize.join(',')}`);
     }
@@ -89,12 +108,12 @@ export function register(program: Command): Command {
     const outDir = path.resolve(outLayer);
     if (model) {
       outChannels = model.outputChannels;
-      task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype });
+      task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype, normalize });
     } else {
       const onnxPath = path.resolve(opts.onnx);
-      const o: OnnxOptions = { halo: parseVec3(opts.halo, '--halo', { integer: true }) };
-      if (opts.tile) o.tile = parseVec3(opts.tile, '--tile', { integer: true, positive: true });
-      if (opts.overlap) o.overlap = parseVec3(opts.overlap, '--overlap', { integer: true });
+      const o: OnnxOptions = { halo: parseXyz(opts.halo, '--halo', 'margin') };
+      if (opts.tile) o.tile = parseXyz(opts.tile, '--tile', 'size');
+      if (opts.overlap) o.overlap = parseXyz(opts.overlap, '--overlap', 'margin');
       if (opts.inputMean !== undefined || opts.inputStd !== undefined) {
         const m = Number(opts.inputMean ?? 0), s = Number(opts.inputStd ?? 1);
         if (!Number.isFinite(m) || !(s > 0)) throw new UsageError('--input-mean must be a number and --input-std a positive number');
@@ -107,16 +126,17 @@ export function register(program: Command): Command {
       }
       // probe the model on a small tile to learn M (and check N)
       const { info } = await openOnnx(onnxPath);
+      // large enough for a valid-convolution model's shrink (a U-Net without padding loses ~40 voxels per side)
       const probeShape = [
-        info.fixedTile[0] ?? Math.min(raw.shape[0], 2 * o.halo![0] + 8),
-        info.fixedTile[1] ?? Math.min(raw.shape[1], 2 * o.halo![1] + 8),
-        info.dims === 2 ? 1 : (info.fixedTile[2] ?? Math.min(raw.shape[2], 2 * o.halo![2] + 8)),
+        info.fixedTile[0] ?? Math.min(raw.shape[0], Math.max(2 * o.halo![0] + 8, 128)),
+        info.fixedTile[1] ?? Math.min(raw.shape[1], Math.max(2 * o.halo![1] + 8, 128)),
+        info.dims === 2 ? 1 : (info.fixedTile[2] ?? Math.min(raw.shape[2], Math.max(2 * o.halo![2] + 8, 48))),
       ] as const;
       const probe = Volume.zeros('float32', probeShape, { channels: raw.channels });
       outChannels = (await onnxPredictVolume(onnxPath, probe, { ...o, tile: probeShape as unknown as [number, number, number], overlap: [0, 0, 0], halo: [0, 0, 0] })).channels;
       task = onnxPredictTask({ onnx: onnxPath, raw: rawSpec, out: outDir, bounds, blockShape: block, dtype, options: o, outChannels, inChannels: raw.channels });
     }
-    const info = makeInfo({ type: 'image', dtype, channels: outChannels, shape: raw.shape, voxelSize: raw.voxelSize, offset: raw.offset, chunkSize: [...chunkSize] });
+    const info = makeInfo({ type: 'image', dtype, channels: outChannels, shape: raw.shape, voxelSize: raw.voxelSize, offset: raw.offset, chunkSize: [...chunkSize], sharding });
     // a boundary model's cut for `wiring segment` travels with the map it predicts
     const cut = model?.meta.target === 'gt' ? model.meta.segmentThreshold : undefined;
     if (cut !== undefined) (info as unknown as Record<string, unknown>).wiring = { segment_threshold: cut };
@@ -124,7 +144,7 @@ export function register(program: Command): Command {
       // an earlier (interrupted) run: resume into it if it has the same geometry
       const old = await PrecomputedLayer.open(outDir);
       const s0 = old.info.scales[0];
-      if (old.info.num_channels !== outChannels || old.info.data_type !== dtype || s0.size.join() !== raw.shape.join() || s0.chunk_sizes[0].join() !== chunkSize.join()) {
+      if (old.info.num_channels !== outChannels || old.info.data_type !== dtype || s0.size.join() !== raw.shape.join() || s0.chunk_sizes[0].join() !== chunkSize.join() || JSON.stringify(s0.sharding ?? null) !== JSON.stringify(sharding ?? null)) {
         throw new UsageError(`output layer exists with ${old.info.num_channels} ${old.info.data_type} channel(s), size [${s0.size}], chunks [${s0.chunk_sizes[0]}]; pass --overwrite to replace it`, outDir);
       }
     } else {
@@ -132,8 +152,7 @@ export function register(program: Command): Command {
       await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite });
     }
     const report = await runTasks([task], schedulerOptions(opts, path.join(outDir, '.wiring-run')));
-    const result = { layer: outDir, channels: outChannels, outputs: model?.meta.outputs, dtype, ...(cut !== undefined ? { segment_threshold: cut } : {}), warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
-    if (report.failed.length) throw new UsageError(`${report.failed.length} block(s) failed; first: ${report.failed[0].error}`, outDir);
+    const result = { layer: outDir, channels: outChannels, outputs: model?.meta.outputs, dtype, ...(cut !== undefined ? { segment_threshold: cut } : {}), ...(normalizeShift !== undefined ? { normalized: !!normalize, quantile_shift: normalizeShift } : {}), warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
     emit(opts, result, () => `${outDir}: ${outChannels} channel(s) ${dtype}, ${report.blocks} blocks (${report.computed} computed, ${report.resumed} resumed) in ${report.seconds.toFixed(1)} s`);
   });
 }

@@ -17,37 +17,13 @@ import {
   type MatrixMeasure,
 } from '../../connectome/query.js';
 import type { ConnectomeStore } from '../../connectome/store.js';
-import { withStore } from './connectome.js';
+import { organelleRows } from '../../connectome/annotate-tables.js';
+import { withStore } from '../store.js';
+import { addFilterOptions, filterFrom, list } from '../synapse-filters.js';
 
-const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+export { addFilterOptions, filterFrom }; // their old home: other commands import them from ../synapse-filters.js
 
-/** Options shared by `query` and `analyse`: which synapses count. */
-export function addFilterOptions(cmd: Command): Command {
-  return cmd
-    .option('--version <n>', 'read a materialized version')
-    .option('--exclude-self', 'leave out self-synapses (pre = post)')
-    .option('--exclude-unassigned', 'leave out synapses with an unknown partner (root id 0)')
-    .option('--pre-proofread <statuses>', 'presynaptic cells whose status_axon is one of these (e.g. clean,extended)')
-    .option('--post-proofread <statuses>', 'postsynaptic cells whose status_dendrite is one of these')
-    .option('--compartment <tags>', 'synapses tagged with one of these target compartments (e.g. spine,shaft,soma)')
-    .option('--synapse-type <t>', 'synapse_type (chemical / electrical for edge lists)');
-}
-
-export function filterFrom(opts: Record<string, string | boolean | undefined>): SynapseQuery {
-  const v = opts.version as string | undefined;
-  if (v !== undefined && !/^\d+$/.test(v)) throw new UsageError(`--version ${JSON.stringify(v)} must be a whole number`);
-  return {
-    version: v === undefined ? undefined : Number(v),
-    excludeSelf: !!opts.excludeSelf,
-    excludeUnassigned: !!opts.excludeUnassigned,
-    preProofread: list(opts.preProofread as string | undefined),
-    postProofread: list(opts.postProofread as string | undefined),
-    compartments: list(opts.compartment as string | undefined),
-    synapseType: opts.synapseType as string | undefined,
-  };
-}
-
-const WHAT = ['synapses', 'inputs', 'outputs', 'connections', 'matrix', 'cells'] as const;
+const WHAT = ['synapses', 'inputs', 'outputs', 'connections', 'matrix', 'cells', 'organelles'] as const;
 
 export async function runQuery(store: ConnectomeStore, what: string, args: string[], opts: Record<string, string | boolean | undefined>): Promise<{ table: Table; json: unknown }> {
   const f = filterFrom(opts);
@@ -100,6 +76,12 @@ export async function runQuery(store: ConnectomeStore, what: string, args: strin
         json: sliced,
       };
     }
+    case 'organelles': {
+      // per-cell organelle and synapse densities written by `wiring annotate`
+      const rows = await organelleRows(store, args.length ? await resolveCells(store, args, f.version) : []);
+      const sliced = limit !== undefined ? rows.slice(0, limit) : rows;
+      return { table: { columns: sliced.length ? Object.keys(sliced[0]) : ['pt_root_id'], rows: sliced.map((r) => Object.values(r)) }, json: sliced };
+    }
     default:
       throw new UsageError(`query ${JSON.stringify(what)}: expected one of ${WHAT.join(', ')}`);
   }
@@ -111,7 +93,7 @@ export function register(program: Command): Command {
     .description('query a connectome database: synapses (synapse_query), inputs/outputs of a cell, connections, type matrices, cells')
     .argument('<db>', 'database file')
     .argument('<what>', WHAT.join(' | '))
-    .argument('[args...]', 'inputs/outputs: a cell id or name; cells: ids or names')
+    .argument('[args...]', 'inputs/outputs: a cell id or name; cells, organelles: ids or names')
     .option('--pre <ids>', 'presynaptic cells (ids or names, comma-separated)')
     .option('--post <ids>', 'postsynaptic cells (with --pre: both must hold)')
     .option('--measure <m>', 'matrix: count | binary | size | probability (connected pairs / cell pairs) | per_pre_cell (synapses per presynaptic cell) | output_fraction (rows sum to 1) | input_fraction (columns sum to 1)', 'count')

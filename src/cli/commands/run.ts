@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { FormatError } from '../../core/errors.js';
+import { FormatError, UsageError } from '../../core/errors.js';
+import { openSource } from '../../formats/open.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { CLASS } from '../../stages/classes/classes.js';
 import { emit } from '../output.js';
+import { voxelSizeAssumed, voxelSizeWarning } from '../voxel-size.js';
 import { type PipelineStep, runPipeline } from '../pipeline.js';
 
 /**
@@ -71,7 +73,21 @@ async function channels(cfg: RunConfig): Promise<{ boundary: number; cleft?: num
   };
 }
 
-export async function runSteps(cfg: RunConfig): Promise<PipelineStep[]> {
+/** Steps `run` leaves out and why (printed, and listed in the summary). */
+export interface SkippedStep {
+  step: string;
+  why: string;
+}
+
+/** Refuse a raw volume without a recorded voxel size unless the config gives one. */
+async function checkVoxelSize(cfg: RunConfig, where: string): Promise<void> {
+  if (cfg.voxel_size) return;
+  const src = await openSource(cfg.raw);
+  await src.close();
+  if (voxelSizeAssumed(src)) throw new UsageError(voxelSizeWarning(cfg.raw, '"voxel_size": [x, y, z] in the config').replace('is assumed', 'would be assumed') + '; refusing to go on without it', where);
+}
+
+export async function runSteps(cfg: RunConfig, skipped: SkippedStep[] = []): Promise<PipelineStep[]> {
   const ds = cfg.out;
   const probs = path.join(ds, 'probabilities');
   const seg = path.join(ds, 'segmentation');
@@ -91,10 +107,18 @@ export async function runSteps(cfg: RunConfig): Promise<PipelineStep[]> {
     if (ch.mito !== undefined) sa.push('--mitochondria', `${probs}?channel=${ch.mito}`);
     if (cfg.ground_truth?.database) sa.push('--ground-truth', cfg.ground_truth.database, ...(cfg.ground_truth.neurons ? ['--gt-segmentation', cfg.ground_truth.neurons] : []));
     steps.push({ name: 'synapses', title: 'synapses and organelles', args: [...sa, ...extra('synapses')] });
+  } else {
+    skipped.push({ step: 'synapses', why: `the pixel model has no cleft class (class ${CLASS.cleft}) and the config gives no "cleft_channel": no synapses are detected` });
   }
   steps.push({ name: 'cells', title: 'cells table', args: ['cells', seg, db, '--replace', ...extra('cells')] });
   steps.push({ name: 'mesh', title: 'meshes', args: ['mesh', seg, ...extra('mesh')] });
   steps.push({ name: 'skeletonize', title: 'skeletons', args: ['skeletonize', seg, ...extra('skeletonize')] });
+  // Multiscale pyramids of the layers written, so viewers can zoom out of large volumes (last:
+  // the stages above read scale 0 only).
+  for (const layer of [path.join(ds, 'raw'), probs, seg]) {
+    steps.push({ name: `downsample-${path.basename(layer)}`, title: `pyramid of ${path.basename(layer)}`, args: ['downsample', layer, ...extra('downsample')] });
+  }
+  for (const s of steps) if ((cfg.skip ?? []).includes(s.name)) skipped.push({ step: s.name, why: 'listed in "skip"' });
   return steps.filter((s) => !(cfg.skip ?? []).includes(s.name));
 }
 
@@ -112,9 +136,13 @@ export function register(program: Command): Command {
         throw new FormatError(`not a readable JSON config: ${(err as Error).message}`, file);
       }
       const cfg = check(parsed, file);
+      await checkVoxelSize(cfg, file);
       const started = Date.now();
-      const { results, seconds } = await runPipeline(await runSteps(cfg), { quiet: !!opts.json });
-      const summary = { dataset: cfg.out, seconds_total: (Date.now() - started) / 1000, seconds, evaluation: results.evaluate ?? null, synapses: results.synapses ?? null };
+      const skipped: SkippedStep[] = [];
+      const steps = await runSteps(cfg, skipped);
+      for (const s of skipped) process.stderr.write(`note: skipping ${s.step}: ${s.why}\n`);
+      const { results, seconds } = await runPipeline(steps, { quiet: !!opts.json });
+      const summary = { dataset: cfg.out, seconds_total: (Date.now() - started) / 1000, seconds, skipped, evaluation: results.evaluate ?? null, synapses: results.synapses ?? null };
       emit(opts, summary, () =>
         [
           `dataset ${cfg.out} ready in ${summary.seconds_total.toFixed(0)} s — view it with: wiring serve ${cfg.out}`,

@@ -6,10 +6,11 @@ import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segm
 import { boundaryMaps, computeAgglomeration, computeSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
 import { addSchedulerOptions, parseSize } from '../scheduler-options.js';
 import { emit } from '../output.js';
-import { addAgglomerationOptions, agglomerationParams, blockwiseAgglomeration } from './agglomerate.js';
-import { addSupervoxelOptions, affinityOrder, blockwiseSupervoxels, boundaryChannel, supervoxelParams, supervoxelsIn2d } from './supervoxels.js';
 import { openSource } from '../../formats/open.js';
-import { chunkForBlock } from '../../stages/segment/tasks.js';
+import { blockwiseSegment, SEGMENT_DEFAULTS } from '../../stages/segment/run.js';
+import {
+  addAgglomerationOptions, addSupervoxelOptions, agglomerationParams, blockwiseSupervoxelOptions, DEFAULT_MARGIN_TEXT, DEFAULT_TILE_TEXT, mapReading, supervoxelParams, supervoxelsIn2d,
+} from '../segment-options.js';
 
 export function register(program: Command): Command {
   const cmd = program
@@ -20,8 +21,8 @@ export function register(program: Command): Command {
     .option('--supervoxels-out <layer>', 'also write the supervoxels as a layer')
     .option('--overwrite', 'replace existing layers')
     .option('--block <x,y,z>', 'bounded memory: supervoxels (written to --supervoxels-out, default <out-layer>-supervoxels), region graph and segmentation block by block through the scheduler')
-    .option('--tile <x,y,z>', 'with --block: supervoxel tile (the result depends on it, not on --block; default 128,128,128)')
-    .option('--margin <x,y,z>', 'with --block: context read around each supervoxel tile (default 16,16,16; 16,16,0 for per-section supervoxels)')
+    .option('--tile <x,y,z>', `with --block: supervoxel tile (the result depends on it, not on --block; default ${DEFAULT_TILE_TEXT})`)
+    .option('--margin <x,y,z>', `with --block: context read around each supervoxel tile (default ${DEFAULT_MARGIN_TEXT})`)
     .option('--json', 'machine-readable output');
   addSupervoxelOptions(cmd);
   addAgglomerationOptions(cmd);
@@ -40,15 +41,15 @@ export function register(program: Command): Command {
       aparams.anisotropic = supervoxelsIn2d(opts, src.voxelSize);
       // bounded memory: supervoxels, region graph and relabelling all blockwise
       opts.supervoxelsOut ??= `${out.replace(/[\\/]+$/, '')}-supervoxels`;
-      const s = await blockwiseSupervoxels(opts.supervoxelsOut, opts);
-      // chunks follow the supervoxel tile (as the supervoxel layer's do), so every --block writes the same files
-      const r = await blockwiseAgglomeration(out, { supervoxels: opts.supervoxelsOut, boundaries: opts.boundaries, block: s.block, params: aparams, opts, chunk: chunkForBlock(s.tile) });
+      const { supervoxels: s, segmentation: r } = await blockwiseSegment({
+        ...blockwiseSupervoxelOptions(opts.supervoxelsOut, opts), out, supervoxelsOut: opts.supervoxelsOut, agglomeration: aparams, model: opts.model,
+      });
       const result = { layer: out, supervoxels: r.supervoxels, segments: r.segments, method: r.method, threshold: r.threshold, merges: r.merges, blocks: r.blocks, resumed: { supervoxels: s.resumed, segmentation: r.resumed }, block: s.block, tile: s.tile, margin: s.margin, ...(s.note ? { note: s.note } : {}), ...(autoBlock ? { auto_block: autoBlock.note } : {}), supervoxels_layer: opts.supervoxelsOut, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
       emit(opts, result, () => `${out}: ${r.segments} segments (${r.supervoxels} supervoxels in ${r.blocks} blocks, ${r.method} agglomeration at ${r.threshold}) in ${result.seconds} s`);
       return;
     }
     const { vol } = await readWhole(opts.boundaries);
-    const maps = boundaryMaps(vol, { affinityOrder: affinityOrder(opts.affinityOrder), invert: !!opts.invert, channel: boundaryChannel(opts.channel) });
+    const maps = boundaryMaps(vol, mapReading(opts));
     const sparams = supervoxelParams(opts, vol.voxelSize);
     aparams.anisotropic = !!sparams.twoD;
     // 2-D supervoxels (--2d) are still agglomerated in 3-D: contacts across sections join them into objects.
@@ -68,7 +69,7 @@ export function register(program: Command): Command {
 /** Peak bytes per voxel of the whole-volume path (measured 44 on a 4.2 Mvox float32 map, RSS over node's own), plus 4 per extra channel. */
 const WHOLE_VOLUME_BYTES_PER_VOXEL = 48;
 /** The block the whole-volume path falls back to (whole default supervoxel tiles). */
-const AUTO_BLOCK = '256,256,256';
+const AUTO_BLOCK = SEGMENT_DEFAULTS.autoBlock.join(',');
 
 /**
  * Without --block the map, the supervoxels and the segmentation are held in memory. A volume that
@@ -86,6 +87,6 @@ async function blockIfTooLarge(opts: Record<string, any>): Promise<{ block: stri
   const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
   return {
     block: AUTO_BLOCK,
-    note: `${opts.boundaries} has ${voxels} voxels: about ${gb(need)} in memory, more than the budget of ${gb(budget)} (--memory); segmenting blockwise with --block ${AUTO_BLOCK} (supervoxel tiles ${opts.tile ?? '128,128,128'})`,
+    note: `${opts.boundaries} has ${voxels} voxels: about ${gb(need)} in memory, more than the budget of ${gb(budget)} (--memory); segmenting blockwise with --block ${AUTO_BLOCK} (supervoxel tiles ${opts.tile ?? DEFAULT_TILE_TEXT})`,
   };
 }

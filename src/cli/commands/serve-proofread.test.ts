@@ -4,7 +4,10 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { tempDir } from '../../../test/data.js';
-import { buildServer } from '../../server/app.js';
+import { buildServer, registeredRoutes } from '../../server/app.js';
+import { fastifyPath } from '../../server/schema.js';
+import { derivingBackend } from '../proofread-derive.js';
+import { existsSync } from 'node:fs';
 import { initProofread } from '../../stages/proofread/io.js';
 import { ProofreadService } from '../../stages/proofread/service.js';
 import { blockSvIn, writeBlocksDataset } from '../../stages/proofread/testing.js';
@@ -96,5 +99,31 @@ describe('proofreading over HTTP', () => {
     for (let i = 0; i < a0.length; i += 97) expect(al[i] === BigInt(final)).toBe(onPath.has(a0[i].toString()));
     const bad = await servers[2].inject({ url: `/api/proofread/versions/latest/segmentation/${key}/0-64_0-16_0-16` });
     expect(bad.statusCode).toBe(400);
+  });
+
+  it('wiring serve recomputes the touched cells after an HTTP edit', async () => {
+    const svc = await ProofreadService.open(dir);
+    const app = await buildServer({ dataset: dir, proofread: { backend: derivingBackend(svc), token: 't' } });
+    try {
+      const a = blockSvIn(BLOCKS, 0, 3, 3), b = blockSvIn(BLOCKS, 1, 3, 3);
+      const r = await app.inject({ method: 'POST', url: '/api/proofread/edit/merge', payload: { a: a.toString(), b: b.toString() }, headers: { authorization: 'Bearer t' } });
+      expect(r.statusCode).toBe(200);
+      const root = r.json().created[0].id;
+      expect(r.json().derived).toContain(root); // and the roots the earlier (non-recomputing) servers made
+      const head = path.join(dir, 'proofread', 'head');
+      expect(existsSync(path.join(head, 'meshes', `${root}:0`))).toBe(true);
+      expect(existsSync(path.join(head, 'skeletons', root))).toBe(true);
+      expect(JSON.parse(await fs.readFile(path.join(head, 'derived.json'), 'utf8')).op).toBe(r.json().op);
+    } finally {
+      await app.close();
+      await svc.close();
+    }
+  });
+
+  it('documents its routes in the server\'s OpenAPI document', async () => {
+    const doc = (await servers[2].inject({ url: '/openapi.json' })).json();
+    const documented = new Set(Object.keys(doc.paths).map(fastifyPath));
+    for (const r of registeredRoutes(servers[2]).filter((x) => x.url.startsWith('/api/proofread') && x.method !== 'HEAD')) expect(documented.has(r.url), r.url).toBe(true);
+    expect(doc.paths['/api/proofread/edit/{kind}'].post.responses[401]).toBeDefined();
   });
 });

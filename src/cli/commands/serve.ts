@@ -1,47 +1,9 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import type { FastifyInstance } from 'fastify';
-import { isIP } from 'node:net';
 import { UsageError } from '../../core/errors.js';
-import type { AccessOptions } from '../../server/http.js';
-import { buildServer } from '../../server/app.js';
-import { interactiveOptions } from '../interactive.js';
 import { emit } from '../output.js';
-import * as path from 'node:path';
-import { PROOFREAD_DIR } from '../../stages/proofread/io.js';
-import { ProofreadService } from '../../stages/proofread/service.js';
+import { builtAppDir, serveUntilStopped, startServer } from '../serving.js';
 
-/** Where the built browser app lives (dist/web, built on install), if it was built. */
-export function builtAppDir(): string | undefined {
-  const dir = fileURLToPath(new URL('../../../dist/web', import.meta.url));
-  return existsSync(dir) ? dir : undefined;
-}
-
-/** Start serving a dataset; returns the server and its URL. */
-export async function startServer(dataset: string, opts: { port: number; host?: string; db?: string; token?: string } & AccessOptions): Promise<{ app: FastifyInstance; url: string }> {
-  // A host name given to listen on is a name the server is reached by.
-  const named = opts.host && !isIP(opts.host) && opts.host !== 'localhost' ? [opts.host] : [];
-  const allowedHosts = opts.allowedHosts === 'all' ? 'all' : [...(opts.allowedHosts ?? []), ...named];
-  // a dataset with proofread/ serves its versions; edits only with a token
-  const proofread = existsSync(path.join(dataset, PROOFREAD_DIR, 'base.json')) ? await ProofreadService.open(dataset) : undefined;
-  // a dataset with a raw layer gets the train-in-the-browser routes (writes only with the token)
-  const interactive = await interactiveOptions(dataset, { token: opts.token });
-  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir(), allowedHosts, cors: opts.cors, proofread: proofread && { backend: proofread, token: opts.token }, interactive: interactive?.options });
-  if (proofread) app.addHook('onClose', async () => proofread.close());
-  if (interactive) app.addHook('onClose', async () => interactive.close());
-  const url = await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
-  return { app, url };
-}
-
-/** Keep serving until Ctrl-C / SIGTERM, then close the server. */
-export function serveUntilStopped(app: FastifyInstance): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const stop = () => void app.close().then(resolve);
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-}
+export { builtAppDir, serveUntilStopped, startServer }; // their old home: other commands import them from ../serving.js
 
 export function register(program: Command): Command {
   return program

@@ -1,10 +1,11 @@
 import * as path from 'node:path';
+import { addBlockOption, blockOption } from '../xyz.js';
 import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
-import { parseVec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { runTasks } from '../../scheduler/index.js';
+import { TEASAR_DEFAULTS } from '../../stages/morphology/skeleton.js';
 import { finishSkeletons, planSkeletons } from '../../stages/morphology/tasks.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
@@ -21,15 +22,15 @@ export function register(program: Command): Command {
     .command('skeletonize')
     .description("TEASAR skeletons (with radius) of every segment of a segmentation layer, blockwise, into the layer's skeletons folder (Neuroglancer precomputed)")
     .argument('<segmentation-layer>', 'precomputed segmentation layer folder')
-    .option('--block-shape <x,y,z>', 'block shape in voxels (default: whole volume, at most 128 per axis)')
-    .option('--scale <s>', 'invalidation radius = scale * distance-to-boundary + const (default 1.5)')
-    .option('--const <nm>', 'invalidation radius constant in nm (default 2 x the largest voxel size)')
-    .option('--min-voxels <n>', 'skip connected pieces smaller than this (default 1)')
+    .option('--scale <s>', `invalidation radius = scale * distance-to-boundary + const (default ${TEASAR_DEFAULTS.scale})`)
+    .option('--const <nm>', `invalidation radius constant in nm (default ${TEASAR_DEFAULTS.constVoxels} x the largest voxel size)`)
+    .option('--min-voxels <n>', `skip connected pieces smaller than this (default ${TEASAR_DEFAULTS.minVoxels})`)
     .option('--swc <dir>', 'also write <id>.swc (nm) into this folder')
     .option('--json', 'machine-readable output');
+  addBlockOption(cmd, 'block shape in voxels (default: whole volume, at most 128 per axis)');
   addSchedulerOptions(cmd);
   return cmd.action(async (layerDir: string, opts) => {
-    const blockShape = opts.blockShape ? parseVec3(opts.blockShape, '--block-shape', { integer: true, positive: true }) : undefined;
+    const blockShape = blockOption(opts);
     const task = await planSkeletons(layerDir, {
       blockShape,
       scale: num(opts.scale, '--scale'),

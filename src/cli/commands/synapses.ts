@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { boxFromShape, parseVec3, type Vec3 } from '../../core/box.js';
+import { parseXyz } from '../xyz.js';
+import { boxFromShape, type Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { ConnectomeStore } from '../../connectome/store.js';
@@ -9,44 +9,18 @@ import { openSource } from '../../formats/open.js';
 import { cleftDistanceScore, relabelPartners, synapticPartnerScore, type PartnerSynapse } from '../../metrics/synapses.js';
 import { readBlockData, runTasks } from '../../scheduler/index.js';
 import { thresholdMap } from '../../stages/synapses/detect.js';
-import { parseNumberList, sweepSynapseParams, type SweepResult, type SynapseScorer } from '../../stages/synapses/tune.js';
-import type { Volume } from '../../core/volume.js';
+import { parseNumberList, sweepSynapseParams, type SweepResult } from '../../stages/synapses/tune.js';
 import { type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { emit } from '../output.js';
+import { partnerScorer, partnersOf } from '../synapse-scoring.js';
+
+export { partnerScorer, partnersOf }; // their old home: other commands import them from ../synapse-scoring.js
 
 function num(v: unknown, what: string, min = 0, max = Infinity): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${what} ${JSON.stringify(v)}: expected a number in [${min}, ${max}]`);
   return n;
-}
-
-/** Score detections against ground-truth partners (relabelled to the truth's segmentation at their points when given). */
-export function partnerScorer(gt: PartnerSynapse[], gtSeg: Volume | undefined, maxDistance: number): SynapseScorer {
-  return (syn) => {
-    let pred: PartnerSynapse[] = syn.map((s) => ({ pre_id: s.pre_pt_root_id, post_id: s.post_pt_root_id, pre: s.pre_pt_position, post: s.post_pt_position }));
-    if (gtSeg) pred = relabelPartners(pred, gtSeg);
-    return synapticPartnerScore(pred, gt, { maxDistance });
-  };
-}
-
-/** The synapses table of a connectome database as (pre, post) partners with their points. */
-export async function partnersOf(db: string, withCentre = false): Promise<(PartnerSynapse & { ctr?: Vec3 })[]> {
-  if (!existsSync(db)) throw new UsageError('ground-truth database not found', db);
-  const s = await ConnectomeStore.open(db);
-  try {
-    const ctr = withCentre ? ', ctr_pt_position_x AS g, ctr_pt_position_y AS h, ctr_pt_position_z AS k' : '';
-    const rows = await s.all(`SELECT pre_pt_root_id, post_pt_root_id, pre_pt_position_x AS a, pre_pt_position_y AS b, pre_pt_position_z AS c, post_pt_position_x AS d, post_pt_position_y AS e, post_pt_position_z AS f${ctr} FROM synapses ORDER BY id`);
-    return rows.map((r) => ({
-      pre_id: r.pre_pt_root_id as bigint,
-      post_id: r.post_pt_root_id as bigint,
-      pre: [r.a as number, r.b as number, r.c as number],
-      post: [r.d as number, r.e as number, r.f as number],
-      ...(withCentre ? { ctr: [r.g as number, r.h as number, r.k as number] as Vec3 } : {}),
-    }));
-  } finally {
-    await s.close();
-  }
 }
 
 /** Read the inputs whole, score a detection against the ground truth (relabelled to its segmentation when given). */
@@ -78,6 +52,8 @@ export function register(program: Command): Command {
     .option('--supervoxels <source>', 'supervoxel labels (fills pre/post_pt_supervoxel_id)')
     .option('--threshold <p>', 'cleft probability threshold in [0,1]', '0.5')
     .option('--min-size <voxels>', 'smallest cleft kept', '10')
+    .option('--low-threshold <p>', 'hysteresis: clefts are components of p >= this that reach --threshold somewhere (default: --threshold, a plain threshold)')
+    .option('--mito-low-threshold <p>', 'hysteresis low threshold for mitochondria (default: --mito-threshold)')
     .option('--vesicle-threshold <p>', 'vesicle probability threshold', '0.5')
     .option('--partner-radius <nm>', 'partners lie within this distance of the cleft (default 3 voxels along x)')
     .option('--vesicle-radius <nm>', 'vesicles count within this distance of the cleft (default 4x partner radius)')
@@ -113,6 +89,7 @@ export function register(program: Command): Command {
     const params: SynapseTaskParams = {
       threshold: num(opts.threshold, '--threshold', 0, 1),
       minSize: num(opts.minSize, '--min-size', 1),
+      ...(opts.lowThreshold !== undefined ? { lowThreshold: num(opts.lowThreshold, '--low-threshold', 0, num(opts.threshold, '--threshold', 0, 1)) } : {}),
       vesicleThreshold: num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1),
       partnerRadius,
       vesicleRadius: opts.vesicleRadius !== undefined ? num(opts.vesicleRadius, '--vesicle-radius', 1e-9) : undefined,
@@ -121,7 +98,7 @@ export function register(program: Command): Command {
       connectivity: conn,
       organelles: [
         ...(opts.vesicles ? [{ input: 'vesicles' as const, kind: 'vesicle_cloud' as const, threshold: num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1), minSize: omin }] : []),
-        ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, threshold: num(opts.mitoThreshold, '--mito-threshold', 0, 1), minSize: omin }] : []),
+        ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, threshold: num(opts.mitoThreshold, '--mito-threshold', 0, 1), minSize: omin, ...(opts.mitoLowThreshold !== undefined ? { lowThreshold: num(opts.mitoLowThreshold, '--mito-low-threshold', 0, num(opts.mitoThreshold, '--mito-threshold', 0, 1)) } : {}) }] : []),
       ],
     };
     let sweep: SweepResult | undefined;
@@ -142,8 +119,8 @@ export function register(program: Command): Command {
       mitochondria: opts.mitochondria,
       supervoxels: opts.supervoxels,
       params,
-      blockShape: parseVec3(opts.block, '--block', { integer: true, positive: true }),
-      margin: opts.margin ? parseVec3(opts.margin, '--margin', { integer: true }) : undefined,
+      blockShape: parseXyz(opts.block, '--block', 'size'),
+      margin: opts.margin ? parseXyz(opts.margin, '--margin', 'margin') : undefined,
     });
     const stateDir = opts.state ?? `${db}.synapses-state`;
     const run = schedulerOptions(opts, stateDir);

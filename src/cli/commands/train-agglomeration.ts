@@ -8,7 +8,7 @@ import { supervoxelBodies, trainAgglomeration, EDGE_FEATURES } from '../../stage
 import { DEFAULT_CONTACT, boundaryMaps, denseSupervoxels } from '../../stages/segment/pipeline.js';
 import { buildRag } from '../../stages/segment/rag.js';
 import { emit } from '../output.js';
-import { affinityOrder, boundaryChannel, parseNumberOption } from './supervoxels.js';
+import { affinityOrder, boundaryChannel, parseNumberOption } from '../segment-options.js';
 
 export function register(program: Command): Command {
   return program

@@ -1,12 +1,13 @@
 import * as path from 'node:path';
+import { parseXyz } from '../xyz.js';
 import type { Command } from 'commander';
-import { type Box, box, parseVec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, featureConfig } from '../../stages/predict/features.js';
 import { type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
 import { calibrateCut } from '../cut-calibration.js';
+import { parseBounds } from '../bounds.js';
 import { emit } from '../output.js';
 
 function int(v: unknown, what: string, min: number): number | undefined {
@@ -14,15 +15,6 @@ function int(v: unknown, what: string, min: number): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`${what}: expected a whole number >= ${min}, got ${JSON.stringify(v)}`);
   return n;
-}
-
-/** Parse "x0:x1,y0:y1,z0:z1" (voxels, half-open). */
-export function parseBounds(text: string, what: string): Box {
-  const parts = text.split(',').map((p) => p.split(':').map((s) => Number(s.trim())));
-  if (parts.length !== 3 || parts.some((p) => p.length !== 2 || p.some((v) => !Number.isInteger(v)) || p[1] <= p[0])) {
-    throw new UsageError(`${what}: expected x0:x1,y0:y1,z0:z1 (whole voxels, half-open, non-empty), got ${JSON.stringify(text)}`);
-  }
-  return box([parts[0][0], parts[1][0], parts[2][0]], [parts[0][1], parts[1][1], parts[2][1]]);
 }
 
 export function register(program: Command): Command {
@@ -52,7 +44,7 @@ export function register(program: Command): Command {
     .action(async (opts) => {
       if (!!opts.labels === !!opts.gt) throw new UsageError('give exactly one of --labels <source> or --gt <source>');
       if (opts.zeroIs !== 'boundary' && opts.zeroIs !== 'unlabelled') throw new UsageError(`--zero-is: expected boundary or unlabelled, got ${JSON.stringify(opts.zeroIs)}`);
-      const voxelSize = opts.voxelSize ? parseVec3(opts.voxelSize, '--voxel-size', { positive: true }) : undefined;
+      const voxelSize = opts.voxelSize ? parseXyz(opts.voxelSize, '--voxel-size', 'nm') : undefined;
       const raw = await openSource(opts.raw, voxelSize ? { voxelSize } : {});
       const labels = await openSource(opts.labels ?? opts.gt, voxelSize ? { voxelSize } : {});
       const sigmas = String(opts.sigmas).split(',').map(Number);

@@ -29,6 +29,8 @@ function maxEncodedBytes(f: ChunkFormat, shape: Vec3): number {
   const n = shape[0] * shape[1] * shape[2] * f.channels;
   const raw = n * bytesPerElement(f.dtype);
   if (f.encoding === 'compressed_segmentation') return 16 + raw * 3 + n * 8;
+  // a raw chunk is exactly `raw` bytes (one more lets a longer one fail with its length)
+  if (f.encoding === 'raw') return raw + 1;
   return raw * 4 + 1024 * 1024;
 }
 
@@ -39,6 +41,9 @@ export async function maybeGunzip(bytes: Uint8Array, where: string, max: number,
     return await gunzipAsync(bytes, { maxOutputLength: max });
   } catch (err) {
     if (rawLength !== undefined && bytes.byteLength === rawLength) return bytes;
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+      throw new FormatError(`gzip chunk decompresses to more than the ${max} bytes a chunk of this shape can hold (a decompression bomb or a corrupt chunk)`, where);
+    }
     throw new FormatError(`chunk has the gzip signature but does not decompress (${(err as Error).message})`, where);
   }
 }

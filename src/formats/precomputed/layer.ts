@@ -200,20 +200,17 @@ export class PrecomputedLayer {
   }
 
   private async readChunkFile(file: string): Promise<Uint8Array | undefined> {
-    try {
-      const b = await fs.readFile(file);
-      this.stats.chunkFilesRead++;
-      return b;
-    } catch (err) {
-      if (!isEnoent(err)) throw err;
-    }
     // CloudVolume stores gzipped chunks on local disk as `<name>.gz`.
-    try {
-      const b = await fs.readFile(file + '.gz');
-      this.stats.chunkFilesRead++;
-      return b;
-    } catch (err) {
-      if (!isEnoent(err)) throw err;
+    for (const f of [file, file + '.gz']) {
+      try {
+        const b = await fs.readFile(f);
+        this.stats.chunkFilesRead++;
+        return b;
+      } catch (err) {
+        if (isEnoent(err)) continue;
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new FormatError(code === 'EISDIR' ? 'chunk is a folder, expected a chunk file' : `cannot read chunk (${code ?? (err as Error).message})`, f, { cause: err });
+      }
     }
     this.stats.chunkFilesMissing++;
     return undefined;

@@ -135,6 +135,8 @@ export class HttpClient {
       } catch (err) {
         if (err instanceof HttpError) throw err;
         lastError = err;
+        // a host name that does not resolve will not resolve on a retry either
+        if ((err as { cause?: { code?: string } })?.cause?.code === 'ENOTFOUND') break;
       }
     }
     const e = lastError as Error & { cause?: { code?: string } };
@@ -144,7 +146,7 @@ export class HttpClient {
         : e instanceof Retryable
           ? e.message
           : `${e?.message ?? e}${e?.cause?.code ? ` (${e.cause.code})` : ''}`;
-    throw new HttpError(`${why}, still failing after ${this.opts.retries} retries`, url, { cause: lastError });
+    throw new HttpError(e?.cause?.code === 'ENOTFOUND' ? `${why}: no such host (is this machine online?)` : `${why}, still failing after ${this.opts.retries} retries`, url, { cause: lastError });
   }
 }
 

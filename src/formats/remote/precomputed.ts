@@ -59,7 +59,12 @@ export async function openRemotePrecomputed(spec: string, opts: RemoteOptions = 
   const client = new HttpClient(opts);
   const mirror = path.join(opts.cacheDir ?? defaultCacheDir(), 'remote', createHash('sha256').update(base).digest('hex').slice(0, 20));
   await fs.mkdir(mirror, { recursive: true });
-  const info = await client.get(`${base}/info`, MAX_INFO);
+  let info: Uint8Array | undefined;
+  try {
+    info = await client.get(`${base}/info`, MAX_INFO);
+  } catch (err) {
+    throw new FormatError(`cannot read the remote layer: ${(err as Error).message}`, spec, { cause: err });
+  }
   if (!info) throw new FormatError('no info file at this URL: not a Neuroglancer precomputed layer (HTTP 404)', `${base}/info`);
   await writeFileAtomic(path.join(mirror, 'source.json'), JSON.stringify({ url: base }) + '\n');
   await writeFileAtomic(path.join(mirror, 'info'), info);

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../core/box.js';
-import { SHARED_REFS, tempDir } from '../../../test/data.js';
+import { tempDir } from '../../../test/data.js';
+import { PY, asUint32, pythonMissing, refScript, referenceBytes } from '../../../testdata/refs/reference.js';
 import { gaussianFilter } from '../filters.js';
 import { _useReferenceScanFlood, affinityWatershed, distanceSeeds, mergeSmallSegments, regionalMinima, seededWatershed, thresholdSeeds, watershed } from './index.js';
 
@@ -294,21 +295,23 @@ describe('affinity watershed', () => {
   });
 });
 
-const PY = '/usr/bin/python3';
-const REF = path.join(SHARED_REFS, 'ref_watershed.py');
-const havePy = existsSync(PY) && existsSync(REF) && spawnSync(PY, ['-c', 'import skimage'], { encoding: 'utf8' }).status === 0;
+// Live when Debian's python3 with scikit-image is here, else the committed fixture (testdata/refs/README.md).
+const noPy = pythonMissing(['skimage']);
+const REF = refScript('ref_watershed.py');
 
-describe.skipIf(!havePy)('watershed vs skimage.segmentation.watershed (ref_watershed.py)', () => {
+describe('watershed vs skimage.segmentation.watershed (ref_watershed.py)', () => {
   const shape: Vec3 = [64, 64, 24];
   const zyx = `${shape[2]},${shape[1]},${shape[0]}`;
-  async function run(args: string[], vol: Float32Array): Promise<Uint32Array> {
+  async function run(name: string, args: string[], vol: Float32Array): Promise<Uint32Array> {
     const dir = await tempDir();
     const inp = path.join(dir, 'in.raw');
     const out = path.join(dir, 'out.raw');
-    writeFileSync(inp, new Uint8Array(vol.buffer, vol.byteOffset, vol.byteLength));
-    const r = spawnSync(PY, [REF, inp, '--shape', zyx, ...args, '--out', out], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    return new Uint32Array(readFileSync(out).buffer.slice(0));
+    return asUint32(referenceBytes(name, noPy, () => {
+      writeFileSync(inp, new Uint8Array(vol.buffer, vol.byteOffset, vol.byteLength));
+      const r = spawnSync(PY, [REF, inp, '--shape', zyx, ...args, '--out', out], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(out);
+    }));
   }
   function agreement(a: Uint32Array, b: Uint32Array): number {
     let same = 0;
@@ -317,7 +320,7 @@ describe.skipIf(!havePy)('watershed vs skimage.segmentation.watershed (ref_water
   }
   it('minima markers: same markers and labels on >= 99.9% of voxels', async () => {
     const vol = smoothNoise(shape, 2, 21);
-    const ref = await run(['--markers', 'minima'], vol);
+    const ref = await run('watershed-minima', ['--markers', 'minima'], vol);
     const ours = watershed(vol, shape, { seeds: 'minima' });
     const m = regionalMinima(vol, shape);
     expect(ours.seeds).toBe(m.count);
@@ -330,7 +333,7 @@ describe.skipIf(!havePy)('watershed vs skimage.segmentation.watershed (ref_water
   });
   it('threshold markers with a seed size filter', async () => {
     const vol = smoothNoise(shape, 2, 22);
-    const ref = await run(['--markers', 'threshold', '--threshold', '0.4', '--min-seed-size', '20'], vol);
+    const ref = await run('watershed-threshold', ['--markers', 'threshold', '--threshold', '0.4', '--min-seed-size', '20'], vol);
     const seeds = thresholdSeeds(vol, shape, 0.4, { minSize: 20 });
     const ours = seededWatershed(vol, shape, seeds.labels);
     expect(agreement(ours, ref)).toBeGreaterThan(0.999);

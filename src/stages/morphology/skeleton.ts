@@ -25,12 +25,23 @@ export interface Skeleton {
   radius: Float32Array;
 }
 
+/** The skeletonizer's defaults (the CLI help reads them). */
+export const TEASAR_DEFAULTS = {
+  /** Invalidation radius = scale * distance to the boundary + const. */
+  scale: 1.5,
+  /** The invalidation constant, in multiples of the largest voxel size (nm). */
+  constVoxels: 2,
+  pdrfScale: 100000,
+  pdrfExponent: 4,
+  minVoxels: 1,
+} as const;
+
 export interface TeasarOptions {
   /** nm per voxel [x,y,z]. */
   voxelSize?: Vec3;
   /** Global voxel coordinate of element 0. */
   offset?: Vec3;
-  /** Invalidation radius = scale * DBF + const (nm). Defaults 1.5 and 2 * the largest voxel size. */
+  /** Invalidation radius = scale * DBF + const (nm). Defaults TEASAR_DEFAULTS.scale and TEASAR_DEFAULTS.constVoxels * the largest voxel size. */
   scale?: number;
   const?: number;
   pdrfScale?: number;
@@ -211,11 +222,11 @@ const MEMBER = 16;
 function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: number[], opts: TeasarOptions): Skeleton {
   const res = opts.voxelSize ?? [1, 1, 1];
   const off = opts.offset ?? [0, 0, 0];
-  const scale = opts.scale ?? 1.5;
-  const cst = opts.const ?? 2 * Math.max(res[0], res[1], res[2]);
-  const pdrfScale = opts.pdrfScale ?? 100000;
-  const pdrfExp = opts.pdrfExponent ?? 4;
-  const minVoxels = opts.minVoxels ?? 1;
+  const scale = opts.scale ?? TEASAR_DEFAULTS.scale;
+  const cst = opts.const ?? TEASAR_DEFAULTS.constVoxels * Math.max(res[0], res[1], res[2]);
+  const pdrfScale = opts.pdrfScale ?? TEASAR_DEFAULTS.pdrfScale;
+  const pdrfExp = opts.pdrfExponent ?? TEASAR_DEFAULTS.pdrfExponent;
+  const minVoxels = opts.minVoxels ?? TEASAR_DEFAULTS.minVoxels;
   const { px, py, state, dbf, vid, parent, plen, nOff, nLen } = ws;
   const minStep = Math.min(res[0], res[1], res[2]);
   // one pass: membership bits, bounding box (clips the invalidation balls), deepest voxel

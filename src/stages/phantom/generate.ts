@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { UsageError } from '../../core/errors.js';
 import { toJson } from '../../core/ids.js';
 import { ConnectomeStore } from '../../connectome/store.js';
-import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { PrecomputedLayer, type ShardingSpec, makeInfo, shardShape } from '../../formats/precomputed/index.js';
 import { type BlockTask, type RunOptions, type RunReport, readBlockData, runTasks } from '../../scheduler/index.js';
 import { COMPARTMENT } from './model.js';
 import { PHANTOM_LAYERS, type PhantomParams, type PhantomTables, buildTables, phantomTask, sectionArtefacts } from './tasks.js';
@@ -28,7 +28,7 @@ async function ensureLayer(dir: string, info: ReturnType<typeof makeInfo>, overw
     const same =
       old.info.type === info.type &&
       old.info.data_type === info.data_type &&
-      JSON.stringify([a.size, a.voxel_offset, a.resolution, a.chunk_sizes, a.encoding]) === JSON.stringify([b.size, b.voxel_offset, b.resolution, b.chunk_sizes, b.encoding]);
+      JSON.stringify([a.size, a.voxel_offset, a.resolution, a.chunk_sizes, a.encoding, a.sharding ?? null]) === JSON.stringify([b.size, b.voxel_offset, b.resolution, b.chunk_sizes, b.encoding, b.sharding ?? null]);
     if (same) return;
     if (!overwrite) throw new UsageError(`${dir} holds a different layer; pass --overwrite to replace it`);
   }
@@ -40,6 +40,8 @@ export interface GenerateOptions {
   /** Scheduler block (multiple of the chunk size; default 2x2x1 chunks). */
   blockShape?: Vec3;
   overwrite?: boolean;
+  /** The sharding of each layer (by type), or undefined for one file per chunk (the CLI's --sharded). */
+  sharding?: (kind: 'image' | 'segmentation', shape: Vec3, chunk: Vec3) => ShardingSpec | undefined;
   /**
    * Plans the downsampling tasks of one layer folder, to add pyramid scales to every layer. The CLI
    * passes the downsample stage's `planPyramid` (a stage never imports another stage).
@@ -59,7 +61,11 @@ export async function generatePhantom(dir: string, params: PhantomParams, opts: 
   const size = params.size;
   const chunk = opts.chunkSize ?? [64, 64, 32];
   const chunkClipped: Vec3 = [Math.min(chunk[0], size[0]), Math.min(chunk[1], size[1]), Math.min(chunk[2], size[2])];
-  const blockShape: Vec3 = opts.blockShape ?? [chunkClipped[0] * 2, chunkClipped[1] * 2, chunkClipped[2]];
+  const shardingOf = (kind: 'image' | 'segmentation') => opts.sharding?.(kind, size, chunkClipped);
+  // sharded layers are written a shard per block (the shards of every layer share one grid of chunks)
+  const shardSpec = shardingOf('segmentation') ?? shardingOf('image');
+  const shardBlock = shardSpec ? shardShape(shardSpec, [0, 1, 2].map((a) => Math.ceil(size[a] / chunkClipped[a])) as unknown as Vec3, chunkClipped) : undefined;
+  const blockShape: Vec3 = opts.blockShape ?? shardBlock ?? [chunkClipped[0] * 2, chunkClipped[1] * 2, chunkClipped[2]];
   if (blockShape.some((b, i) => b % chunkClipped[i] !== 0)) throw new UsageError(`block size [${blockShape}] must be a multiple of the chunk size [${chunkClipped}]`);
   await fs.mkdir(dir, { recursive: true });
   for (const name of PHANTOM_LAYERS) {
@@ -71,6 +77,7 @@ export async function generatePhantom(dir: string, params: PhantomParams, opts: 
       voxelSize: params.voxelSize,
       chunkSize: chunkClipped,
       encoding: small ? 'raw' : 'compressed_segmentation',
+      sharding: shardingOf(name === 'raw' ? 'image' : 'segmentation'),
     });
     await ensureLayer(path.join(dir, name), info, !!opts.overwrite);
   }

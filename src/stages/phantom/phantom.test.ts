@@ -2,10 +2,10 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Box, boxFromShape } from '../../core/box.js';
+import { type Box, type Vec3, boxFromShape } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { ConnectomeStore } from '../../connectome/store.js';
-import { PrecomputedLayer } from '../../formats/precomputed/index.js';
+import { PrecomputedLayer, suggestSharding } from '../../formats/precomputed/index.js';
 import { generatePhantom } from './generate.js';
 import { CONNECTION_RULES, COMPARTMENT, type CellType, type PhantomModel, buildModel, buildTile } from './model.js';
 import { rasterize, smearedGaussian } from './raster.js';
@@ -303,6 +303,13 @@ describe('phantom dataset through the scheduler', () => {
     const direct = block(Q);
     const nb = await (await PrecomputedLayer.open(path.join(a, 'neurons'))).readBox(boxFromShape(Q.size));
     expect(Buffer.from(nb.data.buffer, nb.data.byteOffset, nb.data.byteLength).equals(Buffer.from(direct.volumes!.neurons.data.buffer))).toBe(true);
+    // every cell's pt_position (nm) lies in the volume, on a voxel of that cell (as CAVE anchors a root id)
+    expect(ra.tables.cells.length).toBeGreaterThan(1);
+    for (const c of ra.tables.cells) {
+      const v = c.pt_position!.map((p, i) => Math.floor(p / Q.voxelSize[i]));
+      expect(v.every((x, i) => x >= 0 && x < Q.size[i]), `cell ${c.id} at [${c.pt_position}]`).toBe(true);
+      expect(nb.data[v[0] + Q.size[0] * (v[1] + Q.size[1] * v[2])], `cell ${c.id}`).toBe(c.id);
+    }
 
     const store = await ConnectomeStore.open(path.join(a, 'connectome.duckdb'), { readOnly: true });
     try {
@@ -321,5 +328,23 @@ describe('phantom dataset through the scheduler', () => {
     expect(again.report.computed).toBe(0);
     expect(again.report.resumed).toBe(ra.report.blocks);
     expect(again.tables).toEqual(ra.tables);
+  }, 60000);
+
+  it('writes Neuroglancer sharded layers (a shard per block) with the same voxels as unsharded ones', async () => {
+    const S: PhantomParams = { seed: 5, size: [32, 32, 8], voxelSize: [8, 8, 30] };
+    const plain = path.join(tmp, 'plain');
+    const sharded = path.join(tmp, 'sharded');
+    await generatePhantom(plain, S, { chunkSize: [8, 8, 4], run: { workers: 1 } });
+    await generatePhantom(sharded, S, { chunkSize: [8, 8, 4], run: { workers: 1 }, sharding: (kind, shape, chunk) => suggestSharding([0, 1, 2].map((a) => Math.ceil(shape[a] / chunk[a])) as unknown as Vec3, { log2ChunksPerShard: 3, gzipData: kind === 'image' }) });
+    for (const name of PHANTOM_LAYERS) {
+      const a = await PrecomputedLayer.open(path.join(plain, name));
+      const b = await PrecomputedLayer.open(path.join(sharded, name));
+      expect(b.info.scales[0].sharding?.['@type'], name).toBe('neuroglancer_uint64_sharded_v1');
+      const files = await fs.readdir(path.join(sharded, name, b.info.scales[0].key));
+      expect(files.every((f) => f.endsWith('.shard')), `${name}: ${files.join(' ')}`).toBe(true);
+      const va = await a.readBox(boxFromShape(S.size));
+      const vb = await b.readBox(boxFromShape(S.size));
+      expect(Buffer.from(vb.data.buffer, vb.data.byteOffset, vb.data.byteLength).equals(Buffer.from(va.data.buffer, va.data.byteOffset, va.data.byteLength)), name).toBe(true);
+    }
   }, 60000);
 });

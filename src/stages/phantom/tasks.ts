@@ -62,8 +62,8 @@ export function sectionArtefacts(p: PhantomParams): SectionArtefacts {
  * the tables are merged from the rows alone. Positions in nm.
  */
 export interface PhantomBlockData {
-  /** [cell id, voxels, type index (CELL_TYPES), soma x, y, z] */
-  cells: Array<[string, number, number, number, number, number]>;
+  /** [cell id, voxels, type index (CELL_TYPES), squared distance (nm^2) of the cell's voxel closest to its soma centre, x, y, z of it (voxels)] */
+  cells: Array<[string, number, number, number, number, number, number]>;
   /** [synapse id, cleft voxels, squared distance of the closest cleft voxel to the contact, x, y, z of it (voxels), pre id, post id, pre type index, pre point x, y, z, post point x, y, z] */
   synapses: Array<[string, number, number, number, number, number, string, string, number, number, number, number, number, number, number]>;
   /** [organelle id, voxels, kind (0 mitochondrion, 1 vesicle cloud), host cell id, centre x, y, z] */
@@ -152,6 +152,10 @@ export function phantomBlock(ctx: BlockContext<PhantomParams>): BlockResult {
 
   // ---- statistics of this block
   const cellCount = new Float64Array(m.cells.length);
+  // The cell's anchor (pt_position): its voxel closest to the soma centre, so that (as in CAVE)
+  // the point lies inside the cell in the volume even when the soma is outside it.
+  const cellBest = new Float64Array(m.cells.length).fill(Infinity);
+  const cellAt = new Int32Array(3 * m.cells.length);
   const orgCount = new Float64Array(m.organelles.length);
   const synCount = new Float64Array(m.synapses.length);
   const synBest = new Float64Array(m.synapses.length).fill(Infinity);
@@ -165,7 +169,17 @@ export function phantomBlock(ctx: BlockContext<PhantomParams>): BlockResult {
         compartments.data[o] = f.comp[i];
         const c = f.cell[i];
         if (c < 0) ecs++;
-        else cellCount[c]++;
+        else {
+          cellCount[c]++;
+          const soma = m.cells[c].soma;
+          const d = ((x + 0.5) * vs[0] - soma[0]) ** 2 + ((y + 0.5) * vs[1] - soma[1]) ** 2 + ((z + 0.5) * vs[2] - soma[2]) ** 2;
+          if (d < cellBest[c]) {
+            cellBest[c] = d;
+            cellAt[3 * c] = x;
+            cellAt[3 * c + 1] = y;
+            cellAt[3 * c + 2] = z;
+          }
+        }
         if (f.mito[i] >= 0) orgCount[f.mito[i]]++;
         if (f.cloud[i] >= 0) orgCount[f.cloud[i]]++;
         const s = f.cleft[i];
@@ -188,7 +202,7 @@ export function phantomBlock(ctx: BlockContext<PhantomParams>): BlockResult {
   cellCount.forEach((n, i) => {
     if (n > 0) {
       const c = m.cells[i];
-      data.cells.push([c.id.toString(), n, typeIndex(c.type), c.soma[0], c.soma[1], c.soma[2]]);
+      data.cells.push([c.id.toString(), n, typeIndex(c.type), cellBest[i], cellAt[3 * i], cellAt[3 * i + 1], cellAt[3 * i + 2]]);
     }
   });
   orgCount.forEach((n, i) => {
@@ -250,7 +264,7 @@ export const PARTNER_OFFSET_NM = 60;
  */
 export function buildTables(p: PhantomParams, blocks: Array<{ data: unknown }>): PhantomTables {
   const vs = p.voxelSize;
-  type CellAcc = { n: number; row: PhantomBlockData['cells'][number] };
+  type CellAcc = { n: number; best: number; at: [number, number, number]; row: PhantomBlockData['cells'][number] };
   type SynAcc = { n: number; best: number; at: [number, number, number]; row: PhantomBlockData['synapses'][number] };
   type OrgAcc = { n: number; row: PhantomBlockData['organelles'][number] };
   const cellAcc = new Map<string, CellAcc>();
@@ -264,9 +278,16 @@ export function buildTables(p: PhantomParams, blocks: Array<{ data: unknown }>):
     ecs += d.ecs;
     voxels += d.voxels;
     for (const row of d.cells) {
-      const acc = cellAcc.get(row[0]);
-      if (acc) acc.n += row[1];
-      else cellAcc.set(row[0], { n: row[1], row });
+      const [id, n, , best, x, y, z] = row;
+      const acc = cellAcc.get(id);
+      if (!acc) cellAcc.set(id, { n, best, at: [x, y, z], row });
+      else {
+        acc.n += n;
+        if (best < acc.best || (best === acc.best && before([x, y, z], acc.at))) {
+          acc.best = best;
+          acc.at = [x, y, z];
+        }
+      }
     }
     for (const row of d.organelles) {
       const acc = orgAcc.get(row[0]);
@@ -289,9 +310,10 @@ export function buildTables(p: PhantomParams, blocks: Array<{ data: unknown }>):
   const byId = <T>(m: Map<string, T>): Array<[bigint, T]> =>
     [...m].map(([k, v]) => [BigInt(k), v] as [bigint, T]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const r3 = (v: readonly number[]): Vec3 => [Math.round(v[0] * 100) / 100, Math.round(v[1] * 100) / 100, Math.round(v[2] * 100) / 100];
-  const cells: CellRow[] = byId(cellAcc).map(([id, { n, row }]) => ({
+  const cells: CellRow[] = byId(cellAcc).map(([id, { n, at, row }]) => ({
     id,
-    pt_position: r3([row[3], row[4], row[5]]),
+    // the centre of the cell's voxel closest to its soma (nm)
+    pt_position: [(at[0] + 0.5) * vs[0], (at[1] + 0.5) * vs[1], (at[2] + 0.5) * vs[2]],
     cell_type: CELL_TYPES[row[2]],
     classification_system: 'phantom',
     volume: n * vs[0] * vs[1] * vs[2],

@@ -43,6 +43,11 @@ export interface RawStats {
   p1: number;
   p50: number;
   p99: number;
+  /**
+   * Intensity quantiles of the training raw at normalize.ts QUANTILE_LEVELS (central-box sample of
+   * the training region, `sampleIntensities`); `wiring predict` matches a new volume's to them.
+   */
+  quantiles?: number[];
 }
 
 export class PixelModel {

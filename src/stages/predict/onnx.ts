@@ -158,8 +158,8 @@ export async function onnxPredictVolume(
     info.fixedTile[1] ?? Math.min(want[1], sy),
     dims === 2 ? 1 : (info.fixedTile[2] ?? Math.min(want[2], sz)),
   ];
-  const halo: Vec3 = opts.halo ?? [0, 0, 0];
-  if (dims === 2 && halo[2] !== 0) throw new UsageError('halo along z must be 0 for a 2-D model');
+  const haloIn: Vec3 = opts.halo ?? [0, 0, 0];
+  if (dims === 2 && haloIn[2] !== 0) throw new UsageError('halo along z must be 0 for a 2-D model');
   const dimsArr = dims === 3 ? [1, C, tile[2], tile[1], tile[0]] : [1, C, tile[1], tile[0]];
   const tv = tile[0] * tile[1] * tile[2];
   const input = new Float32Array(C * tv);
@@ -186,6 +186,9 @@ export async function onnxPredictVolume(
     throw new FormatError(`output spatial size [${probe.osz}] does not fit centred in the input tile [${tile}] (a valid-convolution model must shrink each axis by the same amount on both sides)`, file);
   }
   const ot: Vec3 = probe.osz;
+  // an output voxel already sees `off` voxels of real context beyond its tile's output: only the
+  // rest of the receptive-field radius needs dropping at inner tile edges
+  const halo: Vec3 = [0, 1, 2].map((a) => Math.max(0, haloIn[a] - off[a])) as unknown as Vec3;
   const overlap: Vec3 = opts.overlap ?? [
     Math.min(ot[0] - 1, 2 * halo[0] + Math.floor(ot[0] / 8)),
     Math.min(ot[1] - 1, 2 * halo[1] + Math.floor(ot[1] / 8)),

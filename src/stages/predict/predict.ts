@@ -12,6 +12,7 @@ import { computeFeatures, featureCount, featureMargin } from './features.js';
 import { PixelModel } from './model.js';
 import { assertFinite, intensityMismatch, rawStats, toFloat32 } from './training.js';
 import type { VolumeSource } from '../../formats/source.js';
+import { type IntensityMap, NORMALIZE_MIN_SHIFT, applyIntensityMap, checkIntensityMap, matchQuantiles, quantileShift, quantilesOf, sampleIntensities } from './normalize.js';
 
 export type OutputDtype = 'float32' | 'uint8';
 
@@ -19,7 +20,7 @@ export type OutputDtype = 'float32' | 'uint8';
  * Predict the voxels of `target` (default raw.box) from `raw` (which should cover target plus the
  * model's feature margin wherever the data has it). Returns a Volume over `target`.
  */
-export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box; dtype?: OutputDtype } = {}): Volume {
+export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box; dtype?: OutputDtype; normalize?: IntensityMap } = {}): Volume {
   const target = opts.box ?? raw.box;
   if (!boxContains(raw.box, target)) throw new UsageError(`prediction box (${boxToString(target)}) is outside the raw block (${boxToString(raw.box)})`);
   if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one`);
@@ -28,7 +29,7 @@ export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box;
   const F = featureCount(cfg);
   const rs = raw.shape;
   const nv = rs[0] * rs[1] * rs[2];
-  const feats = computeFeatures(toFloat32(raw), rs, cfg);
+  const feats = computeFeatures(opts.normalize ? applyIntensityMap(raw.data as ArrayLike<number>, opts.normalize) : toFloat32(raw), rs, cfg);
   const ts = boxShape(target);
   const n = ts[0] * ts[1] * ts[2];
   // gather the target's features (feature-major)
@@ -68,6 +69,8 @@ export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box;
 export interface PredictParams {
   model: string;
   dtype: OutputDtype;
+  /** intensity map applied to the raw before the features (quantile matching), if any */
+  normalize?: IntensityMap;
 }
 
 const cache = new Map<string, { mtime: number; model: PixelModel }>();
@@ -86,7 +89,8 @@ export async function predictPixelsBlock(ctx: BlockContext<PredictParams>): Prom
   const model = await loadCached(ctx.params.model);
   const raw = ctx.inputs.raw;
   if (!raw) throw new UsageError('predict block: missing input "raw"');
-  return { volumes: { out: predictVolume(model, raw, { box: ctx.box, dtype: ctx.params.dtype }) } };
+  const normalize = ctx.params.normalize ? checkIntensityMap(ctx.params.normalize, 'predict block params.normalize') : undefined;
+  return { volumes: { out: predictVolume(model, raw, { box: ctx.box, dtype: ctx.params.dtype, normalize }) } };
 }
 
 /** The scheduler task for blockwise prediction. */
@@ -99,6 +103,7 @@ export function predictPixelsTask(o: {
   blockShape: Vec3;
   dtype: OutputDtype;
   name?: string;
+  normalize?: IntensityMap;
 }): BlockTask<PredictParams> {
   const cfg = o.model.meta.featureConfig;
   const margin = featureMargin(cfg);
@@ -107,7 +112,7 @@ export function predictPixelsTask(o: {
     name: o.name ?? 'predict-pixels',
     module: import.meta.url,
     fn: 'predictPixelsBlock',
-    params: { model: o.modelPath, dtype: o.dtype },
+    params: { model: o.modelPath, dtype: o.dtype, ...(o.normalize ? { normalize: o.normalize } : {}) },
     inputs: { raw: o.raw },
     outputs: { out: { layer: o.out } },
     bounds: o.bounds,
@@ -161,4 +166,18 @@ export async function checkRawForModel(model: PixelModel, raw: VolumeSource, opt
     if (w) warnings.push(w);
   }
   return warnings;
+}
+
+/**
+ * The intensity normalisation for predicting `raw` with `model`: the map from the raw's quantiles
+ * to the training raw's (both sampled by `sampleIntensities`), or undefined when the model records
+ * no quantiles (older models) or the quantiles moved by less than NORMALIZE_MIN_SHIFT of the
+ * training span. `shift` is that move either way.
+ */
+export async function normalizationFor(model: PixelModel, raw: VolumeSource, region?: Box): Promise<{ map?: IntensityMap; shift?: number }> {
+  const train = model.meta.rawStats?.quantiles;
+  if (!train) return {};
+  const now = quantilesOf(await sampleIntensities(raw, region));
+  const shift = quantileShift(now, train);
+  return shift < NORMALIZE_MIN_SHIFT ? { shift } : { map: matchQuantiles(now, train), shift };
 }

@@ -20,6 +20,7 @@ import { type ForestParams, makeRng } from '../../ml/forest.js';
 import { trainForest } from '../../ml/forest-parallel.js';
 import { type FeatureConfig, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
 import { PixelModel, type PixelModelMeta, type RawStats } from './model.js';
+import { quantilesOf, sampleIntensities } from './normalize.js';
 
 export interface TrainOptions {
   target: 'labels' | 'gt';
@@ -402,12 +403,11 @@ function chooseRanks(rng: () => number, count: number, m: number): Float64Array 
   return Float64Array.from(chosen).sort();
 }
 
-/** Train a pixel classifier from sources. Labels are read blockwise (memory bounded by the block size and the sample count). */
-export async function trainPixelClassifier(
-  raw: VolumeSource,
-  labels: VolumeSource,
-  opts: TrainOptions,
-): Promise<{ model: PixelModel; report: TrainReport }> {
+/**
+ * The region to train on (raw and labels overlap, within opts.bounds), after the checks on the
+ * inputs (channels, dtypes, option combinations, voxel grids); a warning when the extents differ.
+ */
+function trainingRegion(raw: VolumeSource, labels: VolumeSource, opts: TrainOptions): { region: Box; rawBox: Box; labBox: Box; warnings: string[] } {
   if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one (pick one with ?channel=N)`, raw.url);
   if (raw.dtype === 'uint64') throw new UsageError('raw is uint64; expected an image (uint8, uint16, float32...)', raw.url);
   if (opts.classes && opts.target !== 'labels') throw new UsageError('--classes applies to --labels, not --gt');
@@ -428,6 +428,48 @@ export async function trainPixelClassifier(
     warnings.push(`labels (${boxToString(labBox)}) and raw (${boxToString(rawBox)}) differ in extent: training on their overlap ${boxToString(region)}`);
   }
   if (labels.channels !== 1) throw new UsageError(`labels have ${labels.channels} channels; expected one (pick one with ?channel=N)`, labels.url);
+  return { region, rawBox, labBox, warnings };
+}
+
+/** The label counts of pass 1 checked: labelled voxels of at least two classes, every listed class present; a warning for dense-looking labels read as sparse. */
+function checkLabelCounts(url: string, region: Box, opts: TrainOptions, values: string[], labelled: number[], zeros: number, warnings: string[]): void {
+  const K = values.length;
+  const total = boxVoxels(region);
+  const nLabelled = labelled.reduce((a, b) => a + b, 0);
+  const hint0 = 'if 0 is a class (ISBI 2012 labels: 0 = membrane, 255 = interior) pass --dense or --classes 0,255';
+  if (K === 0 || nLabelled === 0) {
+    throw new UsageError(
+      opts.target === 'gt'
+        ? `no labelled voxels in ${boxToString(region)}: the segmentation is all 0 and --zero-is unlabelled`
+        : `no labelled voxels in ${boxToString(region)} (0 means unlabelled${zeros > 0 ? `; ${hint0}` : '; pass --dense if 0 is a class'})`,
+      url,
+    );
+  }
+  if (opts.target === 'labels' && opts.classes) {
+    const missing = values.filter((_, k) => labelled[k] === 0);
+    if (missing.length) throw new UsageError(`--classes ${values.join(',')}: value(s) ${missing.join(',')} do not occur in ${boxToString(region)}`, url);
+  }
+  if (opts.target === 'labels' && !opts.dense && !opts.classes && zeros >= 0.01 * total && nLabelled >= 0.5 * total) {
+    warnings.push(`labels look dense (${((100 * nLabelled) / total).toFixed(1)}% labelled) but value 0 (${((100 * zeros) / total).toFixed(1)}% of voxels) is read as "unlabelled" and not learned; ${hint0}`);
+  }
+  const present = labelled.filter((c) => c > 0).length;
+  if (present < 2) {
+    const which = values.map((v, k) => `${v}: ${labelled[k]} voxels`).join(', ');
+    let hint = '';
+    if (opts.target === 'labels' && !opts.dense && zeros > 0) hint = `; value 0 (${zeros} voxels) is unlabelled: ${hint0}`;
+    else if (opts.target === 'labels' && opts.dense) hint = '; a dense label image needs at least two different values';
+    else if (opts.target === 'gt') hint = '; the segmentation has no interfaces between ids here (one id only?)';
+    throw new UsageError(`need labelled voxels of at least two classes to train, found ${which}${hint}`, url);
+  }
+}
+
+/** Train a pixel classifier from sources. Labels are read blockwise (memory bounded by the block size and the sample count). */
+export async function trainPixelClassifier(
+  raw: VolumeSource,
+  labels: VolumeSource,
+  opts: TrainOptions,
+): Promise<{ model: PixelModel; report: TrainReport }> {
+  const { region, rawBox, labBox, warnings } = trainingRegion(raw, labels, opts);
   const rs = boxShape(region);
   const cfg = opts.featureConfig ?? featureConfig(raw.voxelSize, { dims: defaultDims(raw.voxelSize, rs[2]) });
   if (cfg.dims === 3 && rs[2] < 2 * featureMargin(cfg)[2] + 1 && rawBox.max[2] - rawBox.min[2] < 2 * featureMargin(cfg)[2] + 1) {
@@ -483,36 +525,10 @@ export async function trainPixelClassifier(
     perm = Int16Array.of(0, 1);
   } else ({ perm, values } = mapper.order());
   const K = values.length;
-  const total = boxVoxels(region);
   const labelledById = Array.from(counts.subarray(0, Math.max(K, 1)));
   const labelled = new Array<number>(K).fill(0);
   for (let id = 0; id < K; id++) labelled[perm[id]] = labelledById[id];
-  const nLabelled = labelled.reduce((a, b) => a + b, 0);
-  const hint0 = 'if 0 is a class (ISBI 2012 labels: 0 = membrane, 255 = interior) pass --dense or --classes 0,255';
-  if (K === 0 || nLabelled === 0) {
-    throw new UsageError(
-      opts.target === 'gt'
-        ? `no labelled voxels in ${boxToString(region)}: the segmentation is all 0 and --zero-is unlabelled`
-        : `no labelled voxels in ${boxToString(region)} (0 means unlabelled${mapper.zeros > 0 ? `; ${hint0}` : '; pass --dense if 0 is a class'})`,
-      labels.url,
-    );
-  }
-  if (opts.target === 'labels' && opts.classes) {
-    const missing = values.filter((_, k) => labelled[k] === 0);
-    if (missing.length) throw new UsageError(`--classes ${values.join(',')}: value(s) ${missing.join(',')} do not occur in ${boxToString(region)}`, labels.url);
-  }
-  if (opts.target === 'labels' && !opts.dense && !opts.classes && mapper.zeros >= 0.01 * total && nLabelled >= 0.5 * total) {
-    warnings.push(`labels look dense (${((100 * nLabelled) / total).toFixed(1)}% labelled) but value 0 (${((100 * mapper.zeros) / total).toFixed(1)}% of voxels) is read as "unlabelled" and not learned; ${hint0}`);
-  }
-  const present = labelled.filter((c) => c > 0).length;
-  if (present < 2) {
-    const which = values.map((v, k) => `${v}: ${labelled[k]} voxels`).join(', ');
-    let hint = '';
-    if (opts.target === 'labels' && !opts.dense && mapper.zeros > 0) hint = `; value 0 (${mapper.zeros} voxels) is unlabelled: ${hint0}`;
-    else if (opts.target === 'labels' && opts.dense) hint = '; a dense label image needs at least two different values';
-    else if (opts.target === 'gt') hint = '; the segmentation has no interfaces between ids here (one id only?)';
-    throw new UsageError(`need labelled voxels of at least two classes to train, found ${which}${hint}`, labels.url);
-  }
+  checkLabelCounts(labels.url, region, opts, values, labelled, mapper.zeros, warnings);
   // pass 2: the same number of samples of every class, uniformly among its voxels (seeded)
   const maxSamples = opts.maxSamples ?? 200_000;
   const seed = opts.seed ?? opts.forest?.seed ?? 0;
@@ -588,6 +604,7 @@ export async function trainPixelClassifier(
     voxelSize: raw.voxelSize,
     rawStats: rawStats(rawAt),
   };
+  if (meta.rawStats) meta.rawStats.quantiles = quantilesOf(await sampleIntensities(raw, region));
   const forest = await trainForest(
     { x, nSamples, nFeatures: featureCount(cfg), layout: 'feature-major', y, nClasses: K },
     { seed, ...opts.forest },

@@ -6,7 +6,7 @@ export const PROOFREAD_DEFAULTS = {
   /** capacity of a link edge a merge adds between supervoxels that do not touch (one face of affinity 1) */
   linkCapacity: 1,
   /** mesh cell grid (voxels): cell c covers [cF, (c+1)F + 1); the base lists the cells each supervoxel has voxels in */
-  meshCell: 64,
+  meshCell: 32,
   /** sections of the volumes `wiring edit init` reads at a time */
   initSlab: 32,
   /** user name recorded when none is given */

@@ -129,6 +129,14 @@ export class GraphState {
     return out;
   }
 
+  /** Supervoxels that share voxel faces with `l` (contact edges of the base, joined or not). */
+  contactNeighbours(l: number): number[] {
+    const out: number[] = [];
+    const m = this.base.edgeA.length;
+    for (const e of this.adj[l]) if (e < m && this.base.area[e] > 0) out.push(this.edgeA[e] === l ? this.edgeB[e] : this.edgeA[e]);
+    return out;
+  }
+
   private pair(e: number): [string, string] {
     return [this.base.ids[this.edgeA[e]].toString(), this.base.ids[this.edgeB[e]].toString()];
   }

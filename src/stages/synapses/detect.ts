@@ -32,6 +32,11 @@ import { edt } from '../../kernels/edt.js';
 export interface SynapseParams {
   /** Cleft probability threshold in [0, 1] (uint8 maps are divided by 255, uint16 by 65535). */
   threshold: number;
+  /**
+   * Hysteresis: objects are components of p >= lowThreshold that hold a voxel >= threshold
+   * (default = threshold: a plain threshold). objects.ts chooses both on training data.
+   */
+  lowThreshold?: number;
   /** Smallest cleft object kept, voxels. */
   minSize: number;
   /** Vesicle probability threshold in [0, 1]. */
@@ -50,6 +55,8 @@ export interface SynapseParams {
 
 export interface OrganelleParams {
   threshold: number;
+  /** Hysteresis low threshold (see SynapseParams.lowThreshold). */
+  lowThreshold?: number;
   minSize: number;
   voxelSize: Vec3;
   bounds: Box;
@@ -137,12 +144,23 @@ function objectsOf(mask: Uint8Array, shape: Vec3, conn: Connectivity): Objects {
  * gives one object per label, connected or not; a probability map gives the connected
  * components of its thresholded mask.
  */
-function mapObjects(v: Volume, threshold: number, conn: Connectivity): Objects {
+function mapObjects(v: Volume, threshold: number, conn: Connectivity, low = threshold): Objects {
   if (v.dtype === 'uint32' || v.dtype === 'uint64') {
     const c = compactLabels(v.data as Uint32Array | BigUint64Array);
     return csrObjects(c.labels, c.count, v.shape);
   }
-  return objectsOf(thresholdMap(v, threshold), v.shape, conn);
+  if (!(low <= threshold)) throw new UsageError(`low threshold ${low} must not exceed the threshold ${threshold}`);
+  if (low === threshold) return objectsOf(thresholdMap(v, threshold), v.shape, conn);
+  // hysteresis: components of the low mask that reach the high threshold somewhere
+  const { labels, count } = connectedComponents(thresholdMap(v, low), v.shape, { connectivity: conn });
+  const high = thresholdMap(v, threshold);
+  const keep = new Uint8Array(count + 1);
+  for (let i = 0; i < labels.length; i++) if (high[i]) keep[labels[i]] = 1;
+  const remap = new Uint32Array(count + 1);
+  let n = 0;
+  for (let l = 1; l <= count; l++) if (keep[l]) remap[l] = ++n;
+  for (let i = 0; i < labels.length; i++) labels[i] = remap[labels[i]];
+  return csrObjects(labels, n, v.shape);
 }
 
 function csrObjects(labels: Uint32Array, count: number, shape: Vec3): Objects {
@@ -381,7 +399,7 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
   const readBox = clefts.box;
   const shape = clefts.shape;
   const vs = p.voxelSize;
-  const o = mapObjects(clefts, p.threshold, p.connectivity ?? 6);
+  const o = mapObjects(clefts, p.threshold, p.connectivity ?? 6, p.lowThreshold);
   const segC = compactLabels(seg.data as Uint32Array | BigUint64Array);
   const segIds = segC.ids;
   const segL = segC.labels;
@@ -516,7 +534,7 @@ export function detectOrganelles(map: Volume, segmentation: Volume, box: Box, p:
   checkSameBox(map, segmentation, 'segmentation');
   const readBox = map.box;
   const shape = map.shape;
-  const o = mapObjects(map, p.threshold, p.connectivity ?? 6);
+  const o = mapObjects(map, p.threshold, p.connectivity ?? 6, p.lowThreshold);
   const segC = compactLabels(segmentation.data as Uint32Array | BigUint64Array);
   const out: DetectedOrganelle[] = [];
   let small = 0;

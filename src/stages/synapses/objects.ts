@@ -32,7 +32,7 @@ export const DEFAULT_OBJECT_GRID = {
   high: [0.5, 0.6, 0.7, 0.8, 0.9],
   /** low as a fraction of high */
   lowRatio: [0.5, 0.7, 1],
-  minSize: [50, 100, 200, 400, 800, 1600, 3200],
+  minSize: [10, 25, 50, 100, 200, 400, 800, 1600, 3200],
 };
 
 function checkParams(p: ObjectParams): void {

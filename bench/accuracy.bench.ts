@@ -1,0 +1,164 @@
+// `npm run bench accuracy`: accuracy on volumes (or sections) never used for choosing anything.
+// Every row says what it was chosen on and what it was measured on; docs/ACCURACY.md has the table.
+// Parts (ACCURACY_PARTS=organelles,boundaries; default all):
+//  - organelles: vnc-sstem stack1, synapses (label 223) and mitochondria (191). Wiring's forest and
+//    the scikit-learn reference (bench/refs/ref_pixel_forest.py) trained on sections 0-5, scored on
+//    6-11 (the same stack: other sections, same staining). Object post-processing (hysteresis +
+//    size filter) chosen by cross-fitting on sections 0-5 only (train 0-2 -> predict 3-5 and back).
+//  - boundaries: membrane vs rest, trained on vnc-sstem stack1 (another ssTEM volume) or ISBI 2012
+//    slices 0-9, scored on ISBI slices 10-14 as they are and with another contrast/gamma: pixel AUC
+//    of ours (with and without quantile matching) and of the reference.
+// ACCURACY_TREES (default 50) and ACCURACY_SAMPLES (default 100000) are the same for both forests.
+import { type Vec3, box } from '../src/core/box.js';
+import { Volume } from '../src/core/volume.js';
+import { objectScores } from '../src/metrics/objects.js';
+import { rocAuc } from '../src/stages/predict/metrics.js';
+import { type ObjectParams, chooseObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
+import { DATA, binXY, hasData, matchTo, recontrast, mapLabels, maskOf, predictSections, readAll, referenceForest, round, sections, trainOurs } from './accuracy-data.js';
+
+const TREES = Number(process.env.ACCURACY_TREES ?? 50);
+// vnc sections binned 2x2 in x-y (9.2 nm pixels) by default: the shared 2-core machine cannot run
+// 3 forests + the reference over 12 Mpx in a bench's time; ACCURACY_BIN=1 for full resolution.
+const BIN = Number(process.env.ACCURACY_BIN ?? 2);
+const SAMPLES = Number(process.env.ACCURACY_SAMPLES ?? 100_000);
+const PARTS = (process.env.ACCURACY_PARTS ?? 'organelles,boundaries').split(',');
+const VNC: Vec3 = [4.6, 4.6, 45];
+const ISBI: Vec3 = [4, 4, 50];
+// vnc label values -> classes: 1 membrane (0..128: orientations + junction), 2 glia, 3 mitochondria, 4 synapse, 5 intracellular
+const VNC_CLASSES: Record<number, number> = { 0: 1, 32: 1, 64: 1, 96: 1, 128: 1, 159: 2, 191: 3, 223: 4, 255: 5 };
+const TARGETS = [
+  { name: 'synapses', value: 223, cls: 4, refMinSize: 200 },
+  { name: 'mitochondria', value: 191, cls: 3, refMinSize: 400 },
+];
+const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
+
+function scoreMap(prob: Float32Array, truth: Uint8Array, shape: Vec3, p: ObjectParams) {
+  const o = hysteresisObjects(prob, shape, p);
+  const s = objectScores(o.labels, truth, shape);
+  const s50 = objectScores(o.labels, truth, shape, { minIou: 0.5 });
+  return {
+    params: p,
+    true_objects: s.trueObjects,
+    found_objects: s.foundObjects,
+    precision: round(s.precision),
+    recall: round(s.recall),
+    f1: round(s.f1),
+    dice: round(s.dice),
+    f1_iou50: round(s50.f1),
+  };
+}
+
+async function organelles(): Promise<unknown> {
+  const dir = `${DATA}/vnc-sstem/stack1`;
+  const raw = binXY(await readAll(`${dir}/raw`, VNC), BIN);
+  const lab = binXY(await readAll(`${dir}/labels`, VNC), BIN, { labels: true, prefer: [223, 191] });
+  const cls = mapLabels(lab, VNC_CLASSES);
+  const classes = ['1', '2', '3', '4', '5'];
+  const shapeOf = (z0: number, z1: number): Vec3 => [raw.shape[0], raw.shape[1], z1 - z0];
+  const opts = { trees: TREES, samples: SAMPLES };
+  // cross-fitting on the training sections 0-5: out-of-fold maps for choosing the object rule
+  log('out-of-fold forests on sections 0-2 / 3-5');
+  const fa = await trainOurs(sections(raw, 0, 3), sections(cls, 0, 3), classes, opts);
+  const oofB = predictSections(fa.model, sections(raw, 3, 6), TARGETS.map((t) => t.cls - 1));
+  const fb = await trainOurs(sections(raw, 3, 6), sections(cls, 3, 6), classes, opts);
+  const oofA = predictSections(fb.model, sections(raw, 0, 3), TARGETS.map((t) => t.cls - 1));
+  log('final forest on sections 0-5, predicting 6-11');
+  const fin = await trainOurs(sections(raw, 0, 6), sections(cls, 0, 6), classes, opts);
+  const t0 = performance.now();
+  const ours = predictSections(fin.model, sections(raw, 6, 12), TARGETS.map((t) => t.cls - 1));
+  const predictSeconds = (performance.now() - t0) / 1000;
+  log('scikit-learn reference on the same split');
+  const ref = await referenceForest(sections(raw, 0, 6), sections(cls, 0, 6), sections(raw, 6, 12), {
+    classes: [1, 2, 3, 4, 5], outputs: TARGETS.map((t) => t.cls), ...opts,
+  });
+  const testLab = sections(lab, 6, 12);
+  const rows: Record<string, unknown>[] = [];
+  const out: Record<string, unknown> = { bin: BIN, shape: raw.shape, trees: TREES, samples: SAMPLES, reference: ref.info, ours_seconds: { train: round(fin.trainSeconds, 1), predict: round(predictSeconds, 1) }, rows };
+  TARGETS.forEach((t, k) => {
+    const truth = maskOf(testLab, [t.value]);
+    const trainTruthA = maskOf(sections(lab, 0, 3), [t.value]);
+    const trainTruthB = maskOf(sections(lab, 3, 6), [t.value]);
+    const chosen = chooseObjectParams([
+      { prob: oofA[k], truth: trainTruthA, shape: shapeOf(0, 3) },
+      { prob: oofB[k], truth: trainTruthB, shape: shapeOf(3, 6) },
+    ]);
+    const p: ObjectParams = { high: chosen.best.high, low: chosen.best.low, minSize: chosen.best.minSize };
+    const plain: ObjectParams = { high: 0.5, low: 0.5, minSize: Math.round(t.refMinSize / (BIN * BIN)) };
+    const shape = shapeOf(6, 12);
+    const r = {
+      target: t.name,
+      chosen_on: 'vnc-sstem stack1 sections 0-5 (out-of-fold: 0-2 <-> 3-5)',
+      measured_on: 'vnc-sstem stack1 sections 6-11 (same stack)',
+      chosen_oof: { ...p, f1: round(chosen.best.f1), found: chosen.best.found, truth: chosen.best.truth },
+      auc: { ours: round(rocAuc(ours[k], truth)), sklearn: round(rocAuc(ref.maps[k], truth)) },
+      ours_plain: scoreMap(ours[k], truth, shape, plain),
+      ours_chosen: scoreMap(ours[k], truth, shape, p),
+      sklearn_plain: scoreMap(ref.maps[k], truth, shape, plain),
+      sklearn_chosen: scoreMap(ref.maps[k], truth, shape, p),
+    };
+    rows.push(r);
+    console.log(JSON.stringify(r));
+  });
+  return out;
+}
+
+async function boundaries(): Promise<unknown> {
+  // membranes at full resolution (4.6 nm, close to ISBI's 4 nm), the central 512x512 of each section
+  const crop = (v: Volume): Volume => {
+    const c = v.crop(box([256, 256, 0], [768, 768, v.shape[2]]));
+    return new Volume(c.dtype, box([0, 0, 0], c.shape), c.data, 1, v.voxelSize);
+  };
+  const vraw = crop(await readAll(`${DATA}/vnc-sstem/stack1/raw`, VNC));
+  const vlab = crop(await readAll(`${DATA}/vnc-sstem/stack1/labels`, VNC));
+  const iraw = await readAll(`${DATA}/isbi2012/train/image`, ISBI);
+  const ilab = await readAll(`${DATA}/isbi2012/train/label`, ISBI);
+  // 1 = membrane, 2 = anything else
+  const vcls = mapLabels(vlab, { 0: 1, 32: 1, 64: 1, 96: 1, 128: 1, 159: 2, 191: 2, 223: 2, 255: 2 });
+  const icls = mapLabels(ilab, { 0: 1, 255: 2 });
+  // measured on ISBI slices TEST0..TEST1-1, as they are and with another contrast and gamma
+  const TEST0 = Number(process.env.ACCURACY_ISBI_TEST0 ?? 10), TEST1 = Number(process.env.ACCURACY_ISBI_TEST1 ?? 15);
+  const test = sections(iraw, TEST0, TEST1);
+  const shifted = recontrast(test, 0.1, 0.6, 1.7);
+  const truth = maskOf(sections(ilab, TEST0, TEST1), [0]);
+  const n = truth.length;
+  // both test volumes in one reference run: stacked along z
+  const both = new Volume('uint8', box([0, 0, 0], [test.shape[0], test.shape[1], 2 * test.shape[2]]), new Uint8Array(2 * n), 1, test.voxelSize);
+  both.data.set(test.data as Uint8Array, 0);
+  both.data.set(shifted.data as Uint8Array, n);
+  const rows: Record<string, unknown>[] = [];
+  const runs = [
+    { chosen: 'vnc-sstem stack1 (12 sections, central 512x512)', trR: vraw, trL: vcls },
+    { chosen: 'ISBI 2012 slices 0-9', trR: sections(iraw, 0, 10), trL: sections(icls, 0, 10) },
+  ];
+  for (const r of runs) {
+    log(`boundaries: ${r.chosen} -> ISBI ${TEST0}-${TEST1 - 1}`);
+    const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES });
+    const ref = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES });
+    for (const [name, vol, off] of [['as is', test, 0], ['contrast 0.1 + 0.6 v^1.7', shifted, n]] as const) {
+      const [ours] = predictSections(f.model, vol, [0]);
+      const m = await matchTo(f.model, vol);
+      const [normed] = predictSections(f.model, vol, [0], m.map);
+      const row = {
+        score: 'membrane pixel AUC', chosen_on: r.chosen, measured_on: `ISBI 2012 slices ${TEST0}-${TEST1 - 1}, ${name}`,
+        ours: round(rocAuc(ours, truth)), ours_quantile_matched: round(rocAuc(normed, truth)), quantile_shift: round(m.shift, 3),
+        sklearn: round(rocAuc(ref.maps[0].subarray(off, off + n), truth)),
+      };
+      rows.push(row);
+      console.log(JSON.stringify(row));
+    }
+  }
+  return { trees: TREES, samples: SAMPLES, rows };
+}
+
+export default async function run(): Promise<unknown> {
+  const result: Record<string, unknown> = {};
+  if (PARTS.includes('organelles')) {
+    if (hasData('vnc-sstem/stack1')) result.organelles = await organelles();
+    else console.log(`[skip] organelles: ${DATA}/vnc-sstem not found`);
+  }
+  if (PARTS.includes('boundaries')) {
+    if (hasData('vnc-sstem/stack1') && hasData('isbi2012/train')) result.boundaries = await boundaries();
+    else console.log('[skip] boundaries: vnc-sstem or isbi2012 not found');
+  }
+  return result;
+}

@@ -1,0 +1,295 @@
+/**
+ * The annotate stage on a dataset: read skeletons (a segmentation layer with skeletons, or a
+ * skeleton folder) and the connectome store's synapses and organelles, annotate every cell, and
+ * write the node table, cell table, synapse compartments (+ compartment_tags), predicted cell
+ * types, and a skeleton folder with a `compartment` vertex attribute.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
+import { UsageError } from '../../core/errors.js';
+import { listSkeletons, readSkeleton } from '../../formats/mesh/skeleton.js';
+import { PrecomputedLayer } from '../../formats/precomputed/index.js';
+import type { Vec3 } from '../../core/box.js';
+import type { ConnectomeStore } from '../../connectome/store.js';
+import { COMPARTMENTS, RULE_DEFAULTS, type RuleParams, type RuleResult, ruleCompartments } from './compartments.js';
+import { type TrainedModel, predict } from './classify.js';
+import { CELL_FEATURE_NAMES, cellFeatures, nodeFeatures } from './features.js';
+import { type CellInput, type NodeOrganelles, ORGANELLE_DEFAULTS, type Points, cellOrganelles, nodeOrganelles } from './organelles.js';
+import { adjacency, nodeCount } from './tree.js';
+
+export const ANNOTATED_SKELETONS = 'skeletons_annotated';
+
+export interface SkeletonSource {
+  /** folder of neuroglancer_skeletons files */
+  dir: string;
+  /** the segmentation layer, when the input was one */
+  layer?: string;
+  /** nm per voxel of the segmentation (organelle sizes are voxel counts) */
+  voxelSize?: Vec3;
+}
+
+/** A segmentation layer with skeletons, or a neuroglancer_skeletons folder. */
+export async function skeletonSource(input: string): Promise<SkeletonSource> {
+  const infoFile = path.join(input, 'info');
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(await fs.readFile(infoFile, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`cannot read ${infoFile}: expected a segmentation layer with skeletons or a skeleton folder (${(err as Error).message})`, input);
+  }
+  if (raw['@type'] === 'neuroglancer_skeletons') return { dir: input };
+  const layer = await PrecomputedLayer.open(input);
+  const sk = layer.info.skeletons;
+  if (typeof sk !== 'string') throw new UsageError(`${infoFile} has no "skeletons" key: run \`wiring skeletonize ${input}\` first`, input);
+  // read the original skeletons even after annotate pointed the info at its own folder
+  const dir = sk === ANNOTATED_SKELETONS ? ((raw.wiring as Record<string, unknown> | undefined)?.skeletons_source as string) ?? 'skeletons' : sk;
+  return { dir: path.join(input, dir), layer: input, voxelSize: layer.info.scales[0].resolution as Vec3 };
+}
+
+const pts = (rows: Record<string, unknown>[], p: string, sizeScale: number): Points => {
+  const positions = new Float64Array(rows.length * 3);
+  const size = new Float64Array(rows.length);
+  rows.forEach((r, i) => {
+    positions[3 * i] = Number(r[`${p}_x`]);
+    positions[3 * i + 1] = Number(r[`${p}_y`]);
+    positions[3 * i + 2] = Number(r[`${p}_z`]);
+    size[i] = r.size === null || r.size === undefined ? 0 : Number(r.size) * sizeScale;
+  });
+  return { positions, size };
+};
+
+export interface LoadedCells {
+  cells: CellInput[];
+  /** synapse ids per cell, in the order of synIn / synOut */
+  synInIds: Map<bigint, bigint[]>;
+  synOutIds: Map<bigint, bigint[]>;
+}
+
+function groupBy(rows: Record<string, unknown>[], key: string): Map<bigint, Record<string, unknown>[]> {
+  const m = new Map<bigint, Record<string, unknown>[]>();
+  for (const r of rows) {
+    const k = r[key] as bigint;
+    let a = m.get(k);
+    if (!a) m.set(k, (a = []));
+    a.push(r);
+  }
+  return m;
+}
+
+/**
+ * Cells with skeletons, with their synapses (positions not NULL) and organelles from the store.
+ * Organelle sizes are voxel counts: multiplied by the voxel volume to get nm^3.
+ */
+export async function loadCells(src: SkeletonSource, store: ConnectomeStore, opts: { ids?: bigint[] } = {}): Promise<LoadedCells> {
+  const all = await listSkeletons(src.dir);
+  const want = opts.ids ? new Set(opts.ids) : null;
+  const ids = want ? all.filter((i) => want.has(i)) : all;
+  if (want) for (const i of want) if (!all.includes(i)) throw new UsageError(`cell ${i} has no skeleton in ${src.dir}`);
+  const vs = src.voxelSize ?? [1, 1, 1];
+  const voxelVolume = vs[0] * vs[1] * vs[2];
+  const idSet = new Set(ids);
+  const syn = await store.all(
+    `SELECT id, pre_pt_root_id, post_pt_root_id, pre_pt_position_x, pre_pt_position_y, pre_pt_position_z, post_pt_position_x, post_pt_position_y, post_pt_position_z, size FROM synapses ORDER BY id`,
+  );
+  const ins = groupBy(syn.filter((r) => idSet.has(r.post_pt_root_id as bigint) && r.post_pt_position_x !== null), 'post_pt_root_id');
+  const outs = groupBy(syn.filter((r) => idSet.has(r.pre_pt_root_id as bigint) && r.pre_pt_position_x !== null), 'pre_pt_root_id');
+  const org = await store.all(`SELECT id, kind, pt_position_x, pt_position_y, pt_position_z, size, host_root_id FROM organelles WHERE pt_position_x IS NOT NULL ORDER BY id`);
+  const mitos = groupBy(org.filter((r) => r.kind === 'mitochondrion'), 'host_root_id');
+  const ves = groupBy(org.filter((r) => r.kind === 'vesicle_cloud'), 'host_root_id');
+  const vols = new Map((await store.all('SELECT pt_root_id, volume FROM cells')).map((r) => [r.pt_root_id as bigint, r.volume === null ? undefined : Number(r.volume)]));
+  const cells: CellInput[] = [];
+  const synInIds = new Map<bigint, bigint[]>();
+  const synOutIds = new Map<bigint, bigint[]>();
+  for (const id of ids) {
+    const s = await readSkeleton(src.dir, id);
+    const i = ins.get(id) ?? [];
+    const o = outs.get(id) ?? [];
+    synInIds.set(id, i.map((r) => r.id as bigint));
+    synOutIds.set(id, o.map((r) => r.id as bigint));
+    cells.push({
+      id,
+      skeleton: s,
+      synIn: pts(i, 'post_pt_position', 1),
+      synOut: pts(o, 'pre_pt_position', 1),
+      mito: pts(mitos.get(id) ?? [], 'pt_position', voxelVolume),
+      vesicle: pts(ves.get(id) ?? [], 'pt_position', voxelVolume),
+      volume: vols.get(id),
+    });
+  }
+  return { cells, synInIds, synOutIds };
+}
+
+export interface AnnotateOptions {
+  radiusNm?: number;
+  rules?: RuleParams;
+  compartmentModel?: TrainedModel;
+}
+
+export interface CellAnnotation {
+  org: NodeOrganelles;
+  rule: RuleResult;
+  /** final compartment codes (model when given, else rules) */
+  compartment: Uint8Array;
+  probability: Float32Array;
+  cellFeatures: Float32Array;
+}
+
+/** Annotate one cell: organelles on nodes, rule compartments, model compartments, cell features. */
+export function annotateCell(cell: CellInput, opts: AnnotateOptions = {}): CellAnnotation {
+  const sk = cell.skeleton;
+  const adj = adjacency(sk);
+  const org = nodeOrganelles(cell, opts.radiusNm ?? ORGANELLE_DEFAULTS.radiusNm);
+  const rule = ruleCompartments(sk, org.synOut, org.synIn, opts.rules ?? RULE_DEFAULTS, adj);
+  let compartment = rule.compartment;
+  let probability: Float32Array = new Float32Array(nodeCount(sk)).fill(NaN);
+  if (opts.compartmentModel && nodeCount(sk) > 0) {
+    const { x, names } = nodeFeatures(cell, org, rule, adj);
+    const p = predict(opts.compartmentModel, x, names);
+    compartment = Uint8Array.from(p.label, (l) => COMPARTMENTS.indexOf(l as (typeof COMPARTMENTS)[number]));
+    probability = p.probability;
+  }
+  return { org, rule, compartment, probability, cellFeatures: cellFeatures(cell, org, compartment, adj) };
+}
+
+/** Neuroglancer skeleton file with radius and compartment (float32) vertex attributes. */
+export function encodeAnnotatedSkeleton(sk: { vertices: Float32Array; edges: Uint32Array; radius: Float32Array }, comp: Uint8Array): Uint8Array {
+  const nv = sk.vertices.length / 3;
+  const ne = sk.edges.length / 2;
+  const out = new Uint8Array(8 + nv * 12 + ne * 8 + nv * 8);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, nv, true);
+  dv.setUint32(4, ne, true);
+  let o = 8;
+  for (let i = 0; i < nv * 3; i++, o += 4) dv.setFloat32(o, sk.vertices[i], true);
+  for (let i = 0; i < ne * 2; i++, o += 4) dv.setUint32(o, sk.edges[i], true);
+  for (let i = 0; i < nv; i++, o += 4) dv.setFloat32(o, sk.radius[i] ?? 0, true);
+  for (let i = 0; i < nv; i++, o += 4) dv.setFloat32(o, comp[i], true);
+  return out;
+}
+
+export function annotatedSkeletonInfo(): Record<string, unknown> {
+  return {
+    '@type': 'neuroglancer_skeletons',
+    transform: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0],
+    vertex_attributes: [
+      { id: 'radius', data_type: 'float32', num_components: 1 },
+      { id: 'compartment', data_type: 'float32', num_components: 1 },
+    ],
+    wiring: { compartments: COMPARTMENTS },
+  };
+}
+
+export interface AnnotateResult {
+  cells: number;
+  nodes: number;
+  synapses_tagged: number;
+  cell_types_written: number;
+  skeleton_dir: string;
+  compartment_nodes: Record<string, number>;
+  seconds: { load: number; annotate: number; write: number };
+}
+
+/** Annotate a dataset and write every output; `cellTypeModel` also predicts and writes cell types. */
+export async function annotateDataset(
+  src: SkeletonSource,
+  store: ConnectomeStore,
+  opts: AnnotateOptions & { cellTypeModel?: TrainedModel; ids?: bigint[]; writeTables?: (t: 'skeleton_nodes' | 'cell_annotations' | 'synapse_compartments', rows: Record<string, unknown>[]) => Promise<void>; writeCellTypes?: (rows: Array<{ id: bigint; cell_type: string; classification_system: string }>) => Promise<number> },
+): Promise<AnnotateResult & { annotations: Map<bigint, CellAnnotation>; loaded: LoadedCells }> {
+  const t0 = Date.now();
+  const loaded = await loadCells(src, store, { ids: opts.ids });
+  const t1 = Date.now();
+  const annotations = new Map<bigint, CellAnnotation>();
+  for (const c of loaded.cells) annotations.set(c.id, annotateCell(c, opts));
+  let types: { label: string[]; probability: Float32Array } | null = null;
+  if (opts.cellTypeModel && loaded.cells.length) {
+    const F = CELL_FEATURE_NAMES.length;
+    const x = new Float32Array(loaded.cells.length * F);
+    loaded.cells.forEach((c, i) => x.set(annotations.get(c.id)!.cellFeatures, i * F));
+    types = predict(opts.cellTypeModel, x, [...CELL_FEATURE_NAMES]);
+  }
+  const t2 = Date.now();
+  // tables
+  const nodes: Record<string, unknown>[] = [];
+  const cellRows: Record<string, unknown>[] = [];
+  const synComp = new Map<bigint, { pre?: string; post?: string; preNode?: number; postNode?: number }>();
+  const counts: Record<string, number> = Object.fromEntries(COMPARTMENTS.map((c) => [c, 0]));
+  const system = opts.cellTypeModel ? `${opts.cellTypeModel.classification_system ?? 'labels'}:predicted` : undefined;
+  loaded.cells.forEach((c, ci) => {
+    const a = annotations.get(c.id)!;
+    const sk = c.skeleton;
+    for (let i = 0; i < nodeCount(sk); i++) {
+      counts[COMPARTMENTS[a.compartment[i]]]++;
+      nodes.push({
+        pt_root_id: c.id,
+        node: i,
+        x: sk.vertices[3 * i],
+        y: sk.vertices[3 * i + 1],
+        z: sk.vertices[3 * i + 2],
+        radius: sk.radius[i],
+        compartment: COMPARTMENTS[a.compartment[i]],
+        compartment_probability: a.probability[i],
+        mito_count: a.org.mitoCount[i],
+        mito_volume: a.org.mitoVolume[i],
+        vesicle_count: a.org.vesicleCount[i],
+        vesicle_volume: a.org.vesicleVolume[i],
+        syn_in: a.org.synIn[i],
+        syn_out: a.org.synOut[i],
+      });
+    }
+    cellRows.push({
+      pt_root_id: c.id,
+      ...cellOrganelles(c),
+      cell_type: types?.label[ci],
+      cell_type_probability: types?.probability[ci],
+      classification_system: types ? system : undefined,
+    });
+    loaded.synInIds.get(c.id)!.forEach((sid, k) => {
+      const e = synComp.get(sid) ?? {};
+      const node = a.org.attachIn[k];
+      e.post = node >= 0 ? COMPARTMENTS[a.compartment[node]] : undefined;
+      e.postNode = node >= 0 ? node : undefined;
+      synComp.set(sid, e);
+    });
+    loaded.synOutIds.get(c.id)!.forEach((sid, k) => {
+      const e = synComp.get(sid) ?? {};
+      const node = a.org.attachOut[k];
+      e.pre = node >= 0 ? COMPARTMENTS[a.compartment[node]] : undefined;
+      e.preNode = node >= 0 ? node : undefined;
+      synComp.set(sid, e);
+    });
+  });
+  const synRows = [...synComp].map(([synapse_id, e]) => ({ synapse_id, pre_compartment: e.pre, post_compartment: e.post, pre_node: e.preNode, post_node: e.postNode }));
+  let typesWritten = 0;
+  if (opts.writeTables) {
+    await opts.writeTables('skeleton_nodes', nodes);
+    await opts.writeTables('cell_annotations', cellRows);
+    await opts.writeTables('synapse_compartments', synRows);
+  }
+  if (types && opts.writeCellTypes) typesWritten = await opts.writeCellTypes(loaded.cells.map((c, i) => ({ id: c.id, cell_type: types!.label[i], classification_system: system! })));
+  // skeletons with the compartment attribute, beside the originals
+  const base = src.layer ?? path.dirname(src.dir);
+  const outDir = path.join(base, ANNOTATED_SKELETONS);
+  await fs.mkdir(outDir, { recursive: true });
+  for (const c of loaded.cells) await writeFileAtomic(path.join(outDir, `${c.id}`), encodeAnnotatedSkeleton(c.skeleton, annotations.get(c.id)!.compartment));
+  await writeJsonAtomic(path.join(outDir, 'info'), annotatedSkeletonInfo());
+  if (src.layer && (opts.ids === undefined)) {
+    const layer = await PrecomputedLayer.open(src.layer);
+    const before = layer.info.skeletons as string;
+    const prior = ((layer.info as unknown as Record<string, unknown>).wiring ?? {}) as Record<string, unknown>;
+    if (before !== ANNOTATED_SKELETONS) await layer.updateInfo({ skeletons: ANNOTATED_SKELETONS, wiring: { ...prior, skeletons_source: before } } as never);
+  }
+  const t3 = Date.now();
+  return {
+    cells: loaded.cells.length,
+    nodes: nodes.length,
+    synapses_tagged: synRows.length,
+    cell_types_written: typesWritten,
+    skeleton_dir: outDir,
+    compartment_nodes: counts,
+    seconds: { load: (t1 - t0) / 1000, annotate: (t2 - t1) / 1000, write: (t3 - t2) / 1000 },
+    annotations,
+    loaded,
+  };
+}
+

@@ -2,6 +2,7 @@
 // one selected cell shared by both.
 import { api, type LayerInfo, type Synapse } from './api.js';
 import { Explorer } from './explorer.js';
+import { TrainPanel } from './train.js';
 import { ViewerBridge } from './viewer.js';
 
 const MAX_SYNAPSE_POINTS = 50000;
@@ -45,7 +46,13 @@ async function start(): Promise<void> {
     }
   });
   status(`${layers.length} layers${precomputedSynapses ? ', synapses from the server' : synapses.length ? `, ${synapses.length} synapses shown` : ''}${bridge.segName ? `; cells = segments of '${bridge.segName}'` : ''}`);
-  (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, ready: explorerLoaded };
+  // the Train panel, when the server has the interactive routes (hidden otherwise)
+  const train = new TrainPanel(bridge.viewer, layers);
+  const trainReady = train.start().catch((err) => {
+    console.error(err);
+    return false;
+  });
+  (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, train, trainReady, ready: explorerLoaded };
   await explorerLoaded;
   const selected = params.get('cell');
   if (selected) explorer.select(selected, { user: true });

@@ -99,7 +99,8 @@ export class InteractiveRuns implements RunsBackend {
         stage.state = 'done';
         if (stage.name === 'predict') {
           const values = ((stage.result as { outputs?: unknown[] }).outputs ?? []).map(String);
-          boundary = values.indexOf('1');
+          // a forest trained on labels names its outputs class_<value> (trainPixelClassifier); boundary = value 1
+          boundary = values.findIndex((v) => v === 'class_1' || v === '1' || v === 'boundary');
         }
       } catch (err) {
         stage.state = 'failed';

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseXyz } from '../xyz.js';
 import { UsageError } from '../../core/errors.js';
@@ -9,16 +8,7 @@ import { ANNOTATION_KINDS, type AnnotationImportReport, type AnnotationKind, imp
 import { barChart, lineChart, stack, writePlot } from '../../connectome/plots.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { emit } from '../output.js';
-
-async function withDb<T>(db: string, write: boolean, fn: (s: ConnectomeStore) => Promise<T>): Promise<T> {
-  if (!existsSync(db)) throw new UsageError('database file not found', db);
-  const store = await ConnectomeStore.open(db, { readOnly: !write });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+import { withStore } from '../store.js';
 
 function num(v: string | undefined, what: string, min = -Infinity, integer = false): number | undefined {
   if (v === undefined) return undefined;
@@ -93,7 +83,7 @@ export function register(program: Command): Command {
     .description('list the annotation tables with their kind, rows and columns')
     .option('--json', 'machine-readable output on stdout')
     .action(async (db: string, o) => {
-      const tables = await withDb(db, false, (s) => listAnnotationTables(s));
+      const tables = await withStore(db, (s) => listAnnotationTables(s));
       emit(o, tables, () => (tables.length ? tables.map((t) => `${t.name} (${t.kind}, ${t.rows} rows): ${Object.entries(t.columns).map(([c, ty]) => `${c} ${ty}`).join(', ')}`).join('\n') : 'no annotation tables'));
     });
 
@@ -118,7 +108,7 @@ export function register(program: Command): Command {
     .option('--json', 'machine-readable output on stdout')
     .action(async (db: string, o) => {
       if (!['deg', 'rad', 'auto'].includes(o.angleUnit)) throw new UsageError(`--angle-unit ${o.angleUnit}: expected deg, rad or auto`);
-      const r = await withDb(db, false, (s) =>
+      const r = await withStore(db, (s) =>
         likeToLike(s, {
           coregistration: o.coregistration,
           tuning: o.tuning,
@@ -179,7 +169,7 @@ export function register(program: Command): Command {
     .option('--bootstrap <n>', `resamples (default ${FUNCTION_DEFAULTS.bootstrap})`)
     .option('--json', 'machine-readable output on stdout')
     .action(async (db: string, o) => {
-      const r = await withDb(db, false, (s) => featureVsFunction(s, { coregistration: o.coregistration, tuning: o.tuning, property: o.property, feature: o.feature, bootstrap: num(o.bootstrap, '--bootstrap', 0, true) }));
+      const r = await withStore(db, (s) => featureVsFunction(s, { coregistration: o.coregistration, tuning: o.tuning, property: o.property, feature: o.feature, bootstrap: num(o.bootstrap, '--bootstrap', 0, true) }));
       emit(o, r, () => `${r.feature} vs ${r.property} over ${r.cells} cells: Spearman ${f3(r.spearman)} (95% ${f3(r.ci[0])} .. ${f3(r.ci[1])})`);
     });
 
@@ -192,7 +182,7 @@ export function register(program: Command): Command {
     .option('--bootstrap <n>', `resamples over presynaptic cells (default ${FUNCTION_DEFAULTS.bootstrap})`)
     .option('--json', 'machine-readable output on stdout')
     .action(async (db: string, o) => {
-      const r = await withDb(db, false, (s) => targetFunction(s, { coregistration: o.coregistration, tuning: o.tuning, property: o.property, bootstrap: num(o.bootstrap, '--bootstrap', 0, true) }));
+      const r = await withStore(db, (s) => targetFunction(s, { coregistration: o.coregistration, tuning: o.tuning, property: o.property, bootstrap: num(o.bootstrap, '--bootstrap', 0, true) }));
       emit(o, r, () =>
         renderTable({ columns: ['pre_type', 'synapses', 'targets', 'mean', 'ci_low', 'ci_high', 'baseline'], rows: r.map((x) => [x.pre_type, x.synapses, x.targets, f3(x.mean), f3(x.ci[0]), f3(x.ci[1]), f3(x.baseline)]) }, 'table'),
       );
@@ -206,7 +196,7 @@ export function register(program: Command): Command {
     .option('--fraction <f>', `fraction of cells coregistered (default ${SYNTH_DEFAULTS.fraction})`)
     .option('--json', 'machine-readable output on stdout')
     .action(async (db: string, out: string, o) => {
-      const r = await withDb(db, false, (s) => synthesizeFunctionalTables(s, out, { strength: num(o.strength, '--strength', 0)!, seed: num(o.seed, '--seed', undefined, true), fraction: num(o.fraction, '--fraction', 0) }));
+      const r = await withStore(db, (s) => synthesizeFunctionalTables(s, out, { strength: num(o.strength, '--strength', 0)!, seed: num(o.seed, '--seed', undefined, true), fraction: num(o.fraction, '--fraction', 0) }));
       emit(o, r, () => `${r.cells} cells (${r.coregistered} coregistered, ${r.connected_pairs} connected pairs) -> ${r.files.join(', ')}`);
     });
 

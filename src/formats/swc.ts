@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from '../core/atomic.js';
 import { FormatError } from '../core/errors.js';
 import { MAX_ID } from '../core/ids.js';
+import { orientForest } from '../core/tree.js';
 
 /** A skeleton graph: vertices [x,y,z] nm flattened, edges (child, parent) index pairs, radius nm. */
 export interface SkeletonGraph {
@@ -99,46 +100,8 @@ export async function readSwc(file: string, opts: { scale?: number } = {}): Prom
   return parseSwc(text, { ...opts, where: file });
 }
 
-/**
- * Orient a skeleton graph as a forest: parent[v] (-1 for roots), visiting order (parents before
- * children). Each component is rooted at the first of `root` (a vertex or a preference list) that
- * lies in it, else at its first vertex.
- */
-export function orient(g: { vertices: Float32Array; edges: Uint32Array }, root: number | readonly number[] = -1): { parent: Int32Array; order: Int32Array } {
-  const nv = g.vertices.length / 3;
-  const deg = new Int32Array(nv + 1);
-  for (let k = 0; k < g.edges.length; k++) deg[g.edges[k] + 1]++;
-  for (let i = 0; i < nv; i++) deg[i + 1] += deg[i];
-  const adj = new Int32Array(g.edges.length);
-  const fill = deg.slice();
-  for (let k = 0; k < g.edges.length; k += 2) {
-    const a = g.edges[k], b = g.edges[k + 1];
-    adj[fill[a]++] = b;
-    adj[fill[b]++] = a;
-  }
-  const parent = new Int32Array(nv).fill(-2);
-  const order = new Int32Array(nv);
-  let n = 0;
-  const starts = (typeof root === 'number' ? [root] : [...root]).filter((r) => r >= 0 && r < nv);
-  for (let s = 0; s < nv; s++) starts.push(s);
-  for (const s of starts) {
-    if (parent[s] !== -2) continue;
-    parent[s] = -1;
-    let head = n;
-    order[n++] = s;
-    while (head < n) {
-      const u = order[head++];
-      for (let k = deg[u]; k < deg[u + 1]; k++) {
-        const v = adj[k];
-        if (parent[v] === -2) {
-          parent[v] = u;
-          order[n++] = v;
-        }
-      }
-    }
-  }
-  return { parent, order };
-}
+/** Orient a skeleton graph as a forest (src/core/tree.ts); SWC writes parents first. */
+export const orient = orientForest;
 
 /** SWC text of a skeleton graph (nm divided by `scale`); ids 1..n in parent-first order. */
 export function formatSwc(g: SkeletonGraph, opts: { root?: number; comment?: string; scale?: number } = {}): string {

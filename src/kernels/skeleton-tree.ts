@@ -4,50 +4,15 @@
  * flow centrality, Schneider-Mizell et al. 2016, eLife 5:e12059) and `segregationIndex`.
  * Pure: no I/O. Moved here from src/stages/morphology/stats.ts (which re-exports it).
  */
+import { orientForest } from '../core/tree.js';
+
 export interface TreeGraph {
   vertices: Float32Array;
   edges: Uint32Array;
 }
 
-/**
- * Parent of every vertex (-1 for roots) and a parent-first order, by breadth-first search from
- * `root` (a vertex or list of them; components not reached start at their lowest vertex).
- */
-export function orientTree(g: { vertices: Float32Array; edges: Uint32Array }, root: number | readonly number[] = -1): { parent: Int32Array; order: Int32Array } {
-  const nv = g.vertices.length / 3;
-  const deg = new Int32Array(nv + 1);
-  for (let k = 0; k < g.edges.length; k++) deg[g.edges[k] + 1]++;
-  for (let i = 0; i < nv; i++) deg[i + 1] += deg[i];
-  const adj = new Int32Array(g.edges.length);
-  const fill = deg.slice();
-  for (let k = 0; k < g.edges.length; k += 2) {
-    const a = g.edges[k], b = g.edges[k + 1];
-    adj[fill[a]++] = b;
-    adj[fill[b]++] = a;
-  }
-  const parent = new Int32Array(nv).fill(-2);
-  const order = new Int32Array(nv);
-  let n = 0;
-  const starts = (typeof root === 'number' ? [root] : [...root]).filter((r) => r >= 0 && r < nv);
-  for (let s = 0; s < nv; s++) starts.push(s);
-  for (const s of starts) {
-    if (parent[s] !== -2) continue;
-    parent[s] = -1;
-    let head = n;
-    order[n++] = s;
-    while (head < n) {
-      const u = order[head++];
-      for (let k = deg[u]; k < deg[u + 1]; k++) {
-        const v = adj[k];
-        if (parent[v] === -2) {
-          parent[v] = u;
-          order[n++] = v;
-        }
-      }
-    }
-  }
-  return { parent, order };
-}
+/** Parent of every vertex (-1 for roots) and a parent-first order (src/core/tree.ts). */
+export const orientTree = orientForest;
 
 export interface AxonDendriteSplit {
   /** 1 = axon, 2 = dendrite (SWC types), per vertex. */

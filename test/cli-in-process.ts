@@ -20,3 +20,22 @@ export async function runInProcess(registers: Register[], args: string[]): Promi
   }
   return out;
 }
+
+/**
+ * Runs one `wiring` command in process as the real program does (lazy command loading included)
+ * with --json, and returns its parsed JSON output.
+ */
+export async function wiringJsonInProcess(...args: string[]): Promise<any> {
+  const { buildProgram } = await import('../src/cli/main.js');
+  const chunks: string[] = [];
+  const stdout = process.stdout as unknown as { write: (s: string | Uint8Array) => boolean };
+  const write = stdout.write;
+  stdout.write = (c: string | Uint8Array) => (chunks.push(String(c)), true);
+  try {
+    const argv = ['node', 'wiring', ...args, '--json'];
+    await (await buildProgram(argv)).parseAsync(argv);
+  } finally {
+    stdout.write = write;
+  }
+  return JSON.parse(chunks.join(''));
+}

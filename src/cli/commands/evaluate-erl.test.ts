@@ -1,26 +1,13 @@
 // `wiring evaluate --skeletons`: ERL beside VOI/ARAND, in process.
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
-import { buildProgram } from '../main.js';
+import { wiringJsonInProcess } from '../../../test/cli-in-process.js';
 import { Volume } from '../../core/volume.js';
 import { writeNpy } from '../../formats/npy.js';
 
-async function wiring(...args: string[]): Promise<any> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    chunks.push(String(c));
-    return true;
-  });
-  try {
-    const argv = ['node', 'wiring', ...args, '--json'];
-    await (await buildProgram(argv)).parseAsync(argv);
-  } finally {
-    spy.mockRestore();
-  }
-  return JSON.parse(chunks.join(''));
-}
+const wiring = wiringJsonInProcess;
 
 describe('evaluate --skeletons (ERL)', () => {
   it('scores run lengths over SWC skeletons: a split halves the run, a merge zeroes both neurons', async () => {

@@ -1,28 +1,15 @@
 // `segment --block` on a volume smaller than the block in some axes (issue 21): the block is clamped
 // to the volume and the chunk grids of the layers it writes follow, so any --block works.
 import * as path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
 import type { Vec3 } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { voronoiBoundaryMap } from '../../stages/segment/testing.js';
-import { buildProgram } from '../main.js';
+import { wiringJsonInProcess } from '../../../test/cli-in-process.js';
 
-async function wiring(...args: string[]): Promise<any> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    chunks.push(String(c));
-    return true;
-  });
-  try {
-    const argv = ['node', 'wiring', ...args, '--json'];
-    await (await buildProgram(argv)).parseAsync(argv);
-  } finally {
-    spy.mockRestore();
-  }
-  return JSON.parse(chunks.join(''));
-}
+const wiring = wiringJsonInProcess;
 
 describe('segment --block larger than the volume in some axes', () => {
   it('segments a 200x100x50 volume with --block 128,128,64 and agrees with a one-block run', async () => {

@@ -1,9 +1,9 @@
 // The segment commands end to end, in process: supervoxels, agglomerate, segment, train-agglomeration, evaluate.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dataPath, describeData, tempDir } from '../../../test/data.js';
-import { buildProgram } from '../main.js';
+import { wiringJsonInProcess } from '../../../test/cli-in-process.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { Volume } from '../../core/volume.js';
 import type { Vec3 } from '../../core/box.js';
@@ -14,20 +14,7 @@ function cellMap(shape: Vec3, n: number, seed: number): Float32Array {
   return voronoiBoundaryMap(shape, n, seed, (r) => 0.6 + 0.35 * r());
 }
 
-async function wiring(...args: string[]): Promise<any> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    chunks.push(String(c));
-    return true;
-  });
-  try {
-    const argv = ['node', 'wiring', ...args, '--json'];
-    await (await buildProgram(argv)).parseAsync(argv);
-  } finally {
-    spy.mockRestore();
-  }
-  return JSON.parse(chunks.join(''));
-}
+const wiring = wiringJsonInProcess;
 
 describe('segment commands: usage errors', () => {
   it('rejects bad options with a UsageError naming the option', async () => {

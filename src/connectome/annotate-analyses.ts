@@ -7,6 +7,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import { hasAnnotateTable } from './annotate-tables.js';
+import { pearson, spearman } from './function/stats.js';
 import type { ConnectomeStore } from './store.js';
 
 export const TARGET_GROUPS = ['soma', 'shaft', 'spine', 'axon', 'unknown'] as const;
@@ -61,31 +62,6 @@ export interface SpineSizeResult {
   spearman: number;
 }
 
-function pearson(x: number[], y: number[]): number {
-  const n = x.length;
-  if (n < 2) return NaN;
-  const mx = x.reduce((a, b) => a + b, 0) / n, my = y.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0, sxx = 0, syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
-}
-
-function ranks(a: number[]): number[] {
-  const idx = a.map((v, i) => [v, i] as [number, number]).sort((p, q) => p[0] - q[0]);
-  const r = new Array<number>(a.length);
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && idx[j + 1][0] === idx[i][0]) j++;
-    for (let k = i; k <= j; k++) r[idx[k][1]] = (i + j) / 2;
-    i = j + 1;
-  }
-  return r;
-}
-
 /** Spine synapses (post side on a spine head): size vs the head node's sphere volume. */
 export async function spineSizeVsHead(store: ConnectomeStore): Promise<SpineSizeResult> {
   await needTables(store);
@@ -96,5 +72,5 @@ export async function spineSizeVsHead(store: ConnectomeStore): Promise<SpineSize
     WHERE sc.post_compartment = 'spine_head' AND s.size IS NOT NULL ORDER BY s.id`);
   const pairs = rows.map((r) => ({ synapse_id: r.synapse_id as bigint, size: Number(r.size), head_volume_nm3: (4 / 3) * Math.PI * Number(r.r) ** 3 }));
   const x = pairs.map((p) => p.size), y = pairs.map((p) => p.head_volume_nm3);
-  return { n: pairs.length, pairs, pearson: pearson(x, y), spearman: pearson(ranks(x), ranks(y)) };
+  return { n: pairs.length, pairs, pearson: pearson(x, y), spearman: spearman(x, y) };
 }

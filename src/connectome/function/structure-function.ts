@@ -172,7 +172,7 @@ export interface LikeToLikeResult {
 
 /** Connection probability versus functional similarity, against a distance-matched null. */
 export async function likeToLike(store: ConnectomeStore, o: LikeToLikeOptions): Promise<LikeToLikeResult> {
-  const D = { ...FUNCTION_DEFAULTS };
+  const D = FUNCTION_DEFAULTS;
   const nb = o.bins ?? D.bins;
   const nd = o.distanceBins ?? D.distanceBins;
   const B = o.bootstrap ?? D.bootstrap;
@@ -342,7 +342,8 @@ export async function likeToLike(store: ConnectomeStore, o: LikeToLikeOptions): 
     }
     return out;
   };
-  const simFirst = isAngle || (!isCorr && true);
+  // small differences (angles, tuning columns) are similar: first bin; high correlations: last bin
+  const simFirst = !isCorr;
   const excessOf = (b: ReturnType<typeof summarize>) => {
     const [sim, dis] = simFirst ? [b[0], b[nb - 1]] : [b[nb - 1], b[0]];
     return sim.p - dis.p - (sim.nul - dis.nul);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Vec3 } from '../../core/box.js';
 import { FormatError, UsageError } from '../../core/errors.js';
 import { caveHeaderFile, readCaveHeader, stageParquet, stageText } from '../import.js';
-import { type ConnectomeStore, sqlIdent, sqlString } from '../store.js';
+import { type ConnectomeStore, sqlIdent } from '../store.js';
 
 /**
  * CAVE annotation tables beyond synapses and cell types, kept whole: every column of the file
@@ -286,4 +286,3 @@ export async function annotationInfo(store: ConnectomeStore, name: string, kind?
   return hit;
 }
 
-export { sqlString };

@@ -6,10 +6,10 @@
  *
  *   <dataset>/interactive/run-<model>/probabilities, segmentation, supervoxels, connectome.duckdb
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { InteractiveRouteOptions, RunsBackend } from '../server/interactive.js';
-import { INTERACTIVE_DIR, InteractiveService } from '../stages/predict/interactive-service.js';
+import { INTERACTIVE_DIR, InteractiveService, interactiveModelIds } from '../stages/predict/interactive-service.js';
 import { Recut } from '../stages/segment/recut.js';
 import { runWiring } from './pipeline.js';
 
@@ -40,15 +40,9 @@ export class InteractiveRuns implements RunsBackend {
     readonly extraArgs: string[] = [],
   ) {}
 
-  private latestModel(): number | undefined {
-    const dir = path.join(this.dataset, INTERACTIVE_DIR, 'models');
-    if (!existsSync(dir)) return undefined;
-    const ids = readdirSync(dir).map((f) => /^(\d+)\.forest$/.exec(f)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
-    return ids.length ? Math.max(...ids) : undefined;
-  }
-
-  start(user: string): Run {
-    const model = this.latestModel() ?? null;
+  async start(user: string): Promise<Run> {
+    const ids = await interactiveModelIds(this.dataset);
+    const model = ids.length ? ids[ids.length - 1] : null;
     const out = model === null ? null : path.join(this.dataset, INTERACTIVE_DIR, `run-${model}`);
     const names = ['predict', 'segment', 'cells', 'meshes', 'skeletons'];
     const run: Run = { id: this.runs.length + 1, user, model, out, state: 'queued', stages: names.map((name) => ({ name, state: 'queued' })), notification: null };

@@ -36,7 +36,7 @@ export interface RecutBackend {
 }
 
 export interface RunsBackend {
-  start(user: string): unknown;
+  start(user: string): Promise<unknown>;
   get(id: number): unknown;
 }
 
@@ -138,7 +138,7 @@ export function registerInteractiveRoutes(app: FastifyInstance, o: InteractiveRo
   if (runs) {
     app.post('/api/runs', async (req, reply) => {
       checkToken(req, o.token);
-      return send(reply, runs.start(requestUser(req)));
+      return send(reply, await runs.start(requestUser(req)));
     });
     app.get('/api/runs/:id', async (req, reply) => send(reply, runs.get(Number((req.params as { id: string }).id))));
   }

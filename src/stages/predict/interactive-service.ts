@@ -21,6 +21,13 @@ import { INTERACTIVE_DEFAULTS, type Stroke, checkStroke, predictBox, sparseLabel
 
 export const INTERACTIVE_DIR = 'interactive';
 
+/** Ids of the models trained in a dataset's interactive loop (`interactive/models/<n>.forest`), ascending. */
+export async function interactiveModelIds(dataset: string): Promise<number[]> {
+  const d = path.join(dataset, INTERACTIVE_DIR, 'models');
+  if (!existsSync(d)) return [];
+  return (await fs.readdir(d)).map((f) => /^(\d+)\.forest$/.exec(f)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
+}
+
 export interface TrainJob {
   id: number;
   state: 'queued' | 'running' | 'done' | 'failed';
@@ -138,9 +145,7 @@ export class InteractiveService {
   }
 
   async modelIds(): Promise<number[]> {
-    const d = path.join(this.dir, 'models');
-    if (!existsSync(d)) return [];
-    return (await fs.readdir(d)).map((f) => /^(\d+)\.forest$/.exec(f)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
+    return interactiveModelIds(this.dataset);
   }
 
   private async model(which: string): Promise<{ id: number; model: PixelModel }> {

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replaceAnnotateRows } from '../../src/connectome/annotate-tables.js';
+import { writeAnnotateRows } from '../../src/connectome/annotate-tables.js';
 import { ConnectomeStore } from '../../src/connectome/store.js';
 import { buildServer } from '../../src/server/app.js';
 import { annotateDataset, skeletonSource } from '../../src/stages/annotate/run.js';
@@ -51,7 +51,7 @@ describe('annotations in the browser app (chromium)', () => {
     [ds] = await Promise.all([buildDemoDataset(path.join(dir, 'ds')), ensureAppBuilt()]);
     const store = await ConnectomeStore.open(path.join(ds.dir, 'connectome.duckdb'));
     try {
-      await annotateDataset(await skeletonSource(path.join(ds.dir, 'neurons')), store, { writeTables: (t, rows) => replaceAnnotateRows(store, t, rows) });
+      await annotateDataset(await skeletonSource(path.join(ds.dir, 'neurons')), store, { writeTables: (t, rows) => writeAnnotateRows(store, t, rows) });
       annotated = new Map((await store.all('SELECT * FROM cell_annotations')).map((r) => [String(r.pt_root_id), r]));
       for (const r of await store.all('SELECT DISTINCT pt_root_id, compartment FROM skeleton_nodes')) {
         const k = String(r.pt_root_id);

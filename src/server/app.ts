@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { WiringError } from '../core/errors.js';
 import { parseId, toJson } from '../core/ids.js';
 import { cells, connections, synapseSource, typeMatrix, type MatrixMeasure, type SynapseQuery } from '../connectome/query.js';
+import { organelleRows } from '../connectome/annotate-tables.js';
 import { ConnectomeStore } from '../connectome/store.js';
 import { openapiDocument } from './openapi.js';
 import { PartnerIndex } from './partners.js';
@@ -296,6 +297,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     const [cell] = await cells(needStore(), { ids: [id] });
     if (!cell) throw new HttpError(404, `no cell ${id}`);
     return sendJson(reply, cell);
+  });
+
+  get('cellOrganelles', async (req, reply) => {
+    const id = idParam((req.params as { id: string }).id, 'cell id');
+    const [row] = await organelleRows(needStore(), [id]);
+    if (!row) throw new HttpError(404, `cell ${id} has no annotations (run \`wiring annotate\`)`);
+    return sendJson(reply, row);
   });
 
   get('partners', async (req, reply) => {

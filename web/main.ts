@@ -3,6 +3,7 @@
 import { api, type LayerInfo, type Synapse } from './api.js';
 import { Explorer } from './explorer.js';
 import { TrainPanel } from './train.js';
+import { startProofread } from './proofread.js';
 import { ViewerBridge } from './viewer.js';
 
 const MAX_SYNAPSE_POINTS = 50000;
@@ -52,7 +53,7 @@ async function start(): Promise<void> {
     console.error(err);
     return false;
   });
-  (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, train, trainReady, ready: explorerLoaded };
+  (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, train, trainReady, ready: explorerLoaded, proofread: startProofread(bridge, explorer) };
   await explorerLoaded;
   const selected = params.get('cell');
   if (selected) explorer.select(selected, { user: true });

@@ -151,6 +151,7 @@ export class ProofreadService {
     const { preview } = this.previewOf(id);
     const info = await this.info('latest');
     info.wiring = { proofread: { preview } };
+    delete info.mesh; // the sides are shown in the slices only
     return info;
   }
 

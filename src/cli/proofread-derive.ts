@@ -136,10 +136,11 @@ function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Arra
  * hash of the root's supervoxels that can reach it. A fragment file that exists is reused: a
  * merge recomputes only the cells where both roots are, a split only the cells it cuts through.
  */
-async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string): Promise<{ fragments: string[]; computed: number; time: { read_ms: number; march_ms: number; write_ms: number } }> {
+async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string, known?: Set<string>): Promise<{ fragments: string[]; computed: number; time: { group_ms: number; name_ms: number; read_ms: number; march_ms: number; write_ms: number } }> {
   const b = p.base, F = PROOFREAD_DEFAULTS.meshCell;
   const nc = [0, 1, 2].map((a) => Math.ceil(b.shape[a] / F));
   // the cells each supervoxel has voxels in (from the base): a merge recomputes only cells both roots share
+  const tPrep = performance.now();
   const byCell = new Map<number, number[]>();
   for (const l of members) for (let k = b.cellStart[l]; k < b.cellStart[l + 1]; k++) {
     const list = byCell.get(b.cells[k]);
@@ -162,12 +163,19 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
       cells.push([k, group.map((l) => b.ids[l]), group]);
     }
   }
+  const groupMs = performance.now() - tPrep;
+  const tName = performance.now();
   const fragments: string[] = [];
   const todo: Array<{ name: string; file: string; ids: bigint[]; min: Vec3; max: Vec3 }> = [];
   for (const [k, ids, dense] of cells.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) {
     ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     const name = `f${k}_${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 16)}`;
     const file = path.join(meshDir, name);
+    // a fragment a parent's manifest lists exists and is not empty (no file system call)
+    if (known?.has(name)) {
+      fragments.push(name);
+      continue;
+    }
     if (existsSync(file)) {
       if (statSync(file).size > 4) fragments.push(name);
       continue;
@@ -184,7 +192,7 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
     const max = c.map((v, a) => Math.min(b.offset[a] + (v + 1) * F + 1, b.offset[a] + b.shape[a], b.offset[a] + hi[a] + 1)) as unknown as Vec3;
     todo.push({ name, file, ids, min, max });
   }
-  const time = { read_ms: 0, march_ms: 0, write_ms: 0 };
+  const time = { group_ms: groupMs, name_ms: performance.now() - tName, read_ms: 0, march_ms: 0, write_ms: 0 };
   const writes: Array<Promise<void>> = [];
   for (const t of todo) {
     const shape: Vec3 = [t.max[0] - t.min[0], t.max[1] - t.min[1], t.max[2] - t.min[2]];
@@ -306,8 +314,8 @@ export interface DeriveDetail {
   skeleton_reused: boolean;
   skeleton_vertices: number;
   mesh_ms: number;
-  /** of mesh_ms: reading supervoxels, masks + marching cubes, writing fragments (atomic, fsync'd) */
-  mesh_parts_ms: { read_ms: number; march_ms: number; write_ms: number };
+  /** of mesh_ms: grouping the root's supervoxels by mesh cell, naming fragments (hash, exists), reading supervoxels, masks + marching cubes, writing fragments (atomic, fsync'd) */
+  mesh_parts_ms: { group_ms: number; name_ms: number; read_ms: number; march_ms: number; write_ms: number };
   skeleton_ms: number;
 }
 
@@ -322,7 +330,16 @@ async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, 
   const meshDir = path.join(dir, 'meshes');
   const skelDir = path.join(dir, 'skeletons');
   let t = performance.now();
-  const mesh = await deriveMesh(p, reader, state, members, meshDir);
+  // the parents' fragments: every supervoxel group an edit did not change keeps its fragment
+  const known = new Set<string>();
+  for (const r of parents) {
+    try {
+      for (const f of JSON.parse(await fs.readFile(path.join(meshDir, `${r}:0`), 'utf8')).fragments ?? []) known.add(f);
+    } catch {
+      // no manifest (not derived): the fragments are looked up on disk
+    }
+  }
+  const mesh = await deriveMesh(p, reader, state, members, meshDir, known);
   const manifest = writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
   const meshMs = performance.now() - t;
   t = performance.now();
@@ -336,7 +353,7 @@ async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, 
     writeFileAtomic(path.join(dir, 'cells', `${root}.json`), toJson(cellRows(state, new Set([root]))[0]) + '\n'),
     p.synapses ? writeFileAtomic(path.join(dir, 'partners', `${root}.json`), toJson(synapsePartners(state, p.synapses, root)) + '\n') : undefined,
   ]);
-  return { fragments_computed: mesh.computed, fragments: mesh.fragments.length, skeleton_reused: reused, skeleton_vertices: skel.sv.length, mesh_ms: +meshMs.toFixed(1), mesh_parts_ms: { read_ms: +mesh.time.read_ms.toFixed(1), march_ms: +mesh.time.march_ms.toFixed(1), write_ms: +mesh.time.write_ms.toFixed(1) }, skeleton_ms: +skelMs.toFixed(1) };
+  return { fragments_computed: mesh.computed, fragments: mesh.fragments.length, skeleton_reused: reused, skeleton_vertices: skel.sv.length, mesh_ms: +meshMs.toFixed(1), mesh_parts_ms: { group_ms: +mesh.time.group_ms.toFixed(1), name_ms: +mesh.time.name_ms.toFixed(1), read_ms: +mesh.time.read_ms.toFixed(1), march_ms: +mesh.time.march_ms.toFixed(1), write_ms: +mesh.time.write_ms.toFixed(1) }, skeleton_ms: +skelMs.toFixed(1) };
 }
 
 /** Bring head/ up to the log: derive the current roots made by operations after head/derived.json's op. */

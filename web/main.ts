@@ -4,6 +4,7 @@ import { AnnotationView } from './annotations.js';
 import { api, type LayerInfo, type Synapse } from './api.js';
 import { Explorer } from './explorer.js';
 import { TrainPanel } from './train.js';
+import { startProofread } from './proofread.js';
 import { ViewerBridge } from './viewer.js';
 
 const MAX_SYNAPSE_POINTS = 50000;
@@ -59,7 +60,7 @@ async function start(): Promise<void> {
     console.error(err);
     status(`cell annotations not shown: ${(err as Error).message}`, true);
   });
-  (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, train, trainReady, ready: explorerLoaded, annotations, annotationsReady };
+  (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, train, trainReady, ready: explorerLoaded, annotations, annotationsReady, proofread: startProofread(bridge, explorer) };
   await explorerLoaded;
   const selected = params.get('cell');
   if (selected) explorer.select(selected, { user: true });

@@ -29,6 +29,7 @@ export const components = {
       voxel_offset: { type: 'array', items: { type: 'integer' }, minItems: 3, maxItems: 3 },
       mesh: { type: 'boolean' },
       skeletons: { type: 'boolean' },
+      remote: { type: 'string', description: 'the URL of a remote layer served through the mirror (serve --remote)' },
     },
   },
   Cell: { type: 'object', properties: { pt_root_id: id, pt_position: vec, cell_type: nullableString, classification_system: nullableString, volume: nullableNumber, name: nullableString } },

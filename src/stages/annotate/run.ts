@@ -230,6 +230,8 @@ export function annotatedSkeletonInfo(): Record<string, unknown> {
 export const ANNOTATE_DEFAULTS = {
   /** cells read, annotated and written together: memory follows this batch, not the store */
   batchCells: 256,
+  /** annotated skeleton files written at once */
+  writeConcurrency: 16,
 } as const;
 
 /** What annotateDataset hands to `writeTables`: node rows, cell rows, and each side of the synapse compartments. */
@@ -342,8 +344,16 @@ export async function annotateDataset(
       await opts.writeTables('synapse_pre', preRows);
       await opts.writeTables('synapse_post', postRows);
     }
-    // skeletons with the compartment attribute, beside the originals
-    for (const c of loaded.cells) await writeFileAtomic(path.join(outDir, `${c.id}`), encodeAnnotatedSkeleton(c.skeleton, annotations.get(c.id)!.compartment));
+    // skeletons with the compartment attribute, beside the originals (several at once: each
+    // atomic write waits for its fsync)
+    let next = 0;
+    const writer = async () => {
+      for (let k = next++; k < loaded.cells.length; k = next++) {
+        const c = loaded.cells[k];
+        await writeFileAtomic(path.join(outDir, `${c.id}`), encodeAnnotatedSkeleton(c.skeleton, annotations.get(c.id)!.compartment));
+      }
+    };
+    await Promise.all(Array.from({ length: ANNOTATE_DEFAULTS.writeConcurrency }, writer));
     lap('write');
   }
   // cell features need every cell's compartments (out_on_*): complete them, then types and rows

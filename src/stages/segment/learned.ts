@@ -18,7 +18,7 @@ import { FormatError } from '../../core/errors.js';
 import { type EdgeState, type MergeTree, type Scorer, agglomerate, meanScorer } from './agglomerate.js';
 import { type EdgeFeatureSet, DEFAULT_EDGE_FEATURES, EDGE_FEATURE_NAMES, RICH_EDGE_FEATURES, computeEdgeFeatures, featureSetOf } from './edge-features.js';
 import type { Rag } from './rag.js';
-import { type Samples, concatSamples, episodeSamples, initialEdgeSamples } from './trajectory.js';
+import { type LearningMode, type Samples, concatSamples, episodeSamples, initialEdgeSamples } from './trajectory.js';
 
 /** Feature names of the default (rich) set. */
 export const EDGE_FEATURES = RICH_EDGE_FEATURES;
@@ -81,9 +81,11 @@ export interface AgglomerationTrainOptions {
   initialOnly?: boolean;
   /** round 0 includes every initial edge (default true; false = the model before issue #17, episode only) */
   initialEdges?: boolean;
+  /** rounds >= 1: 'strict' (merge only same-body regions) or 'loose' (also the classifier's own wrong merges); default strict */
+  mode?: LearningMode;
 }
 
-export const AGGLOMERATION_TRAINING_DEFAULTS = { rounds: 2, features: DEFAULT_EDGE_FEATURES, trees: 100, minSamplesLeaf: 2 } as const;
+export const AGGLOMERATION_TRAINING_DEFAULTS = { rounds: 2, features: DEFAULT_EDGE_FEATURES, trees: 100, minSamplesLeaf: 2, mode: 'strict' as LearningMode } as const;
 
 export interface TrainResult {
   forest: Forest;
@@ -123,7 +125,7 @@ export function trainAgglomeration(
   let forest = fit(data, 0);
   for (let r = 1; r <= rounds; r++) {
     const policy = forestScorer(forest);
-    const more = concatSamples(sets.map((t) => episodeSamples(t.rag, t.body, set, policy, true)), nF);
+    const more = concatSamples(sets.map((t) => episodeSamples(t.rag, t.body, set, policy, true, opts.mode ?? AGGLOMERATION_TRAINING_DEFAULTS.mode)), nF);
     log.push({ samples: more.n, positives: positives(more.y, more.n) });
     data = concatSamples([data, more], nF);
     forest = fit(data, r);

@@ -64,22 +64,56 @@ export function initialEdgeSamples(rag: Rag, body: Uint32Array, set: EdgeFeature
   return buf.done();
 }
 
+export type LearningMode = 'strict' | 'loose';
+
 /**
  * One oracle-guided episode along `policy`'s merge order (see the file comment). `rescore`: rescore
  * a merged region's whole neighbourhood (needed for a learned policy, whose scores depend on sizes).
+ * `mode`: 'strict' merges only same-body regions; 'loose' also follows the policy's own merges
+ * (score <= `cut`) when they are wrong, so later examples include the states its mistakes lead to
+ * (a region's body is then the body holding most of its voxels); above the cut the oracle decides.
  */
-export function episodeSamples(rag: Rag, body: Uint32Array, set: EdgeFeatureSet, policy: Scorer, rescore: boolean): Samples {
+export function episodeSamples(rag: Rag, body: Uint32Array, set: EdgeFeatureSet, policy: Scorer, rescore: boolean, mode: LearningMode = 'strict', cut = 0.5): Samples {
   const buf = new SampleBuffer(EDGE_FEATURE_NAMES[set].length);
-  // with the oracle only same-body regions merge, so a region keeps the body of its supervoxels
+  // region -> voxels per body (loose mode); strict: a region keeps the body of its supervoxels
+  const parent = new Uint32Array(rag.nNodes + 1);
+  for (let i = 0; i <= rag.nNodes; i++) parent[i] = i;
+  const find = (x: number): number => {
+    while (parent[x] !== x) {
+      parent[x] = parent[parent[x]];
+      x = parent[x];
+    }
+    return x;
+  };
+  const votes: Array<Map<number, number> | undefined> = new Array(rag.nNodes + 1);
+  const regionBody = Uint32Array.from(body);
+  const bodyOf = (x: number): number => (mode === 'strict' ? body[x] : regionBody[find(x)]);
   agglomerate(rag, policy, {
     rescoreNeighbourhood: rescore,
-    accept: (s: EdgeState, e: number, a: number, b: number) => {
-      const ba = body[a];
-      const bb = body[b];
-      if (ba === 0 || bb === 0) return false; // unknown: never merge, no sample
-      const r = buf.row(ba !== bb ? 1 : 0);
-      computeEdgeFeatures(set, s, e, r.x, r.offset);
-      return ba === bb;
+    accept: (s: EdgeState, e: number, a: number, b: number, score: number) => {
+      const ba = bodyOf(a);
+      const bb = bodyOf(b);
+      const known = ba !== 0 && bb !== 0;
+      if (known) {
+        const r = buf.row(ba !== bb ? 1 : 0);
+        computeEdgeFeatures(set, s, e, r.x, r.offset);
+      }
+      const merge = mode === 'loose' && score <= cut ? true : known && ba === bb;
+      if (merge && mode === 'loose') {
+        const ra = find(a);
+        const rb = find(b);
+        const va = votes[ra] ?? new Map([[body[ra], rag.nodeSize[ra]]]);
+        const vb = votes[rb] ?? new Map([[body[rb], rag.nodeSize[rb]]]);
+        for (const [k, c] of vb) va.set(k, (va.get(k) ?? 0) + c);
+        parent[rb] = ra;
+        votes[ra] = va;
+        votes[rb] = undefined;
+        let best = 0;
+        let bc = -1;
+        for (const [k, c] of va) if (c > bc || (c === bc && k < best)) { best = k; bc = c; }
+        regionBody[ra] = best;
+      }
+      return merge;
     },
   });
   return buf.done();

@@ -14,7 +14,7 @@
 // the initial graph only (rich features); trajectory-trained with 1 and 2 active-learning rounds
 // (rich features); mutex watershed and multicut (GAEC) on the 2-round model's initial-edge
 // probabilities (bias cross-fitted) and on the mean boundary (default bias).
-// AGGLO_PARTS=gala,phantom (default both), AGGLO_TREES (default 100).
+// AGGLO_PARTS=gala,chain,phantom (default all; chain: see chain() below), AGGLO_TREES (default 100).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
@@ -32,7 +32,7 @@ import { Volume } from '../src/core/volume.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DATA = process.env.WIRING_DATA ?? path.resolve(here, '../../shared/data');
 const GALA = path.join(DATA, 'gala-medulla');
-const PARTS = (process.env.AGGLO_PARTS ?? 'gala,phantom').split(',');
+const PARTS = (process.env.AGGLO_PARTS ?? 'gala,chain,phantom').split(',');
 const TREES = Number(process.env.AGGLO_TREES ?? 100);
 const PH = process.env.AGGLO_PHANTOMS ?? path.join(os.tmpdir(), 'wiring-agglo-phantoms');
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
@@ -107,6 +107,59 @@ async function gala(): Promise<unknown> {
   return rows;
 }
 
+/** crop [x0, x1) of a [x, y, z] volume */
+function cropX<T extends Float32Array | Uint32Array>(a: T, shape: readonly number[], x0: number, x1: number): T {
+  const [sx, sy, sz] = shape;
+  const w = x1 - x0;
+  const out = new (a.constructor as new (n: number) => T)(w * sy * sz);
+  for (let z = 0; z < sz; z++) for (let y = 0; y < sy; y++) out.set(a.subarray((z * sy + y) * sx + x0, (z * sy + y) * sx + x1) as never, (z * sy + y) * w);
+  return out;
+}
+
+/**
+ * The chain a user runs (issue #17): a pixel forest trained on gala x 0:100 (`train-pixels --gt`
+ * defaults) predicts the whole volume; the agglomeration is trained on x 0:100 and measured on
+ * x 100:200, each with supervoxels of its own map. On x 0:100 the map is in-sample (the forest saw
+ * those voxels: crisper than on any new volume); the alternative trains the agglomeration on an
+ * out-of-fold map of x 0:100 (forests on x 0:50 and x 50:100, each predicting the other).
+ */
+async function chain(): Promise<unknown> {
+  mkdirSync(PH, { recursive: true });
+  const p = (n: string) => path.join(PH, n);
+  const g = (f: string) => `${path.join(GALA, f)}#stack`;
+  const folds: Array<[string, string]> = [['all', '0:100'], ['a', '0:50'], ['b', '50:100']];
+  for (const [name, xr] of folds) {
+    if (!existsSync(p(`gala-${name}.rf`))) wiring('train-pixels', '--raw', g('train-image.h5'), '--gt', g('train-gt.h5'), '--bounds', `${xr},0:100,0:50`, '-o', p(`gala-${name}.rf`));
+    if (!existsSync(p(`gala-map-${name}`))) wiring('predict', '--raw', g('train-image.h5'), '--model', p(`gala-${name}.rf`), p(`gala-map-${name}`), '--overwrite');
+  }
+  const maps = await Promise.all(folds.map(([name]) => readWhole(p(`gala-map-${name}`)).then((r) => boundaryMaps(r.vol).boundary)));
+  const { vol: gv } = await readWhole(g('train-gt.h5'));
+  const shape = gv.shape;
+  const gt = compactLabels(gv.data as Int32Array).labels;
+  const volumeOf = (map: Float32Array, x0: number, x1: number): TrainingVolume => {
+    const b = cropX(map, shape, x0, x1);
+    const sh = [x1 - x0, shape[1], shape[2]] as [number, number, number];
+    const sv = computeSupervoxels(boundaryMaps(Volume.from('float32', sh, b)), { ...DEFAULT_SUPERVOXELS, sampling: [1, 1, 1] }).labels;
+    return { sv, boundary: b, gt: cropX(gt, shape, x0, x1), shape: sh };
+  };
+  // out-of-fold map of x 0:100: x < 50 from the forest on 50:100, x >= 50 from the forest on 0:50
+  const oof = Float32Array.from(maps[0]);
+  for (let i = 0; i < oof.length; i++) {
+    const x = i % shape[0];
+    if (x < 50) oof[i] = maps[2][i];
+    else if (x < 100) oof[i] = maps[1][i];
+  }
+  const test = volumeOf(maps[0], 100, 200);
+  const rows: unknown[] = [];
+  for (const [name, map] of [['in-sample map', maps[0]], ['out-of-fold map', oof]] as const) {
+    log(`gala chain: agglomeration trained on x 0:100 (${name}) -> x 100:200`);
+    const row = { volume: 'gala-medulla train, pixel forest trained on x 0:100', supervoxels: 'wiring (of each map)', chosen_on: `x 0:100, ${name}`, measured_on: 'x 100:200 (forest prediction)', ...compare(volumeOf(map, 0, 100), test, false) };
+    console.log(JSON.stringify(row));
+    rows.push(row);
+  }
+  return rows;
+}
+
 function wiring(...args: string[]): void {
   execFileSync(process.execPath, [path.resolve(here, '../bin/wiring.js'), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
@@ -137,6 +190,10 @@ export default async function run(): Promise<unknown> {
   if (PARTS.includes('gala')) {
     if (existsSync(GALA)) result.gala = await gala();
     else console.log(`[skip] gala: ${GALA} not found`);
+  }
+  if (PARTS.includes('chain')) {
+    if (existsSync(GALA)) result.chain = await chain();
+    else console.log(`[skip] chain: ${GALA} not found`);
   }
   if (PARTS.includes('phantom')) result.phantom = await phantom();
   return result;

@@ -127,7 +127,9 @@ async function chain(): Promise<unknown> {
   mkdirSync(PH, { recursive: true });
   const p = (n: string) => path.join(PH, n);
   const g = (f: string) => `${path.join(GALA, f)}#stack`;
-  const folds: Array<[string, string]> = [['all', '0:100'], ['a', '0:50'], ['b', '50:100']];
+  // AGGLO_OOF=0 leaves out the out-of-fold variant (two more forests)
+  const oofToo = process.env.AGGLO_OOF !== '0';
+  const folds: Array<[string, string]> = oofToo ? [['all', '0:100'], ['a', '0:50'], ['b', '50:100']] : [['all', '0:100']];
   for (const [name, xr] of folds) {
     if (!existsSync(p(`gala-${name}.rf`))) wiring('train-pixels', '--raw', g('train-image.h5'), '--gt', g('train-gt.h5'), '--bounds', `${xr},0:100,0:50`, '-o', p(`gala-${name}.rf`));
     if (!existsSync(p(`gala-map-${name}`))) wiring('predict', '--raw', g('train-image.h5'), '--model', p(`gala-${name}.rf`), p(`gala-map-${name}`), '--overwrite');
@@ -144,14 +146,14 @@ async function chain(): Promise<unknown> {
   };
   // out-of-fold map of x 0:100: x < 50 from the forest on 50:100, x >= 50 from the forest on 0:50
   const oof = Float32Array.from(maps[0]);
-  for (let i = 0; i < oof.length; i++) {
+  for (let i = 0; oofToo && i < oof.length; i++) {
     const x = i % shape[0];
     if (x < 50) oof[i] = maps[2][i];
     else if (x < 100) oof[i] = maps[1][i];
   }
   const test = volumeOf(maps[0], 100, 200);
   const rows: unknown[] = [];
-  for (const [name, map] of [['in-sample map', maps[0]], ['out-of-fold map', oof]] as const) {
+  for (const [name, map] of (oofToo ? [['in-sample map', maps[0]], ['out-of-fold map', oof]] : [['in-sample map', maps[0]]]) as Array<[string, Float32Array]>) {
     log(`gala chain: agglomeration trained on x 0:100 (${name}) -> x 100:200`);
     const row = { volume: 'gala-medulla train, pixel forest trained on x 0:100', supervoxels: 'wiring (of each map)', chosen_on: `x 0:100, ${name}`, measured_on: 'x 100:200 (forest prediction)', ...compare(volumeOf(map, 0, 100), test, false) };
     console.log(JSON.stringify(row));

@@ -15,9 +15,9 @@ import { type Box, type Vec3, box, boxIntersect, boxIsEmpty, boxShape } from '..
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
-import { featureConfig, featureMargin } from './features.js';
+import { featureConfig } from './features.js';
 import type { PixelModel } from './model.js';
-import { predictVolume } from './predict.js';
+import { modelMargin, predictVolume } from './predict.js';
 import { defaultDims, trainPixelClassifier, type TrainReport } from './training.js';
 
 export type StrokePlane = 'xy' | 'xz' | 'yz';
@@ -175,7 +175,7 @@ export async function predictBox(model: PixelModel, raw: VolumeSource, target: B
   const bounds = box(raw.offset, [raw.offset[0] + raw.shape[0], raw.offset[1] + raw.shape[1], raw.offset[2] + raw.shape[2]]);
   const t = boxIntersect(target, bounds);
   if (boxIsEmpty(t)) throw new UsageError(`box [${target.min}]..[${target.max}] is outside the volume`);
-  const m = featureMargin(model.meta.featureConfig);
+  const m = modelMargin(model);
   const readBox = boxIntersect(box([t.min[0] - m[0], t.min[1] - m[1], t.min[2] - m[2]], [t.max[0] + m[0], t.max[1] + m[1], t.max[2] + m[2]]), bounds);
   const rawVol = await raw.read(readBox);
   const p = predictVolume(model, rawVol, { box: t, dtype: 'float32' });

@@ -48,6 +48,7 @@ interface TrainJob {
 interface RunStage {
   name: string;
   state: string;
+  progress?: { label: string; done: number; total: number };
   seconds?: number;
   error?: string;
 }
@@ -581,11 +582,15 @@ export class TrainPanel {
   async runWholeVolume(): Promise<void> {
     const button = $('run-button') as HTMLButtonElement;
     button.disabled = true;
+    if (typeof Notification !== 'undefined' && Notification.permission === 'default') void Notification.requestPermission().catch(() => {});
     try {
       let run = await this.post<Run>('/api/runs', {});
       for (;;) {
         this.renderRun(run);
-        if (run.state === 'done' || run.state === 'failed') break;
+        if (run.state === 'done' || run.state === 'failed') {
+          if (run.notification) this.notify(run.notification);
+          break;
+        }
         await wait(1000);
         run = await json<Run>(`/api/runs/${run.id}`);
       }
@@ -603,10 +608,17 @@ export class TrainPanel {
         const li = document.createElement('li');
         li.dataset.stage = s.name;
         li.dataset.state = s.state;
-        li.textContent = `${s.name}: ${s.state}${s.seconds !== undefined ? ` (${s.seconds.toFixed(1)} s)` : ''}${s.error ? ` — ${s.error.split('\n')[0]}` : ''}`;
+        const progress = s.progress && s.state === 'running' ? ` ${s.progress.label} ${s.progress.done}/${s.progress.total}` : '';
+        if (progress) li.dataset.done = String(s.progress!.done);
+        li.textContent = `${s.name}: ${s.state}${progress}${s.seconds !== undefined ? ` (${s.seconds.toFixed(1)} s)` : ''}${s.error ? ` — ${s.error.split('\n')[0]}` : ''}`;
         return li;
       }),
     );
     this.say('run-status', run.notification ?? `run ${run.id}: ${run.state}`, run.state === 'failed');
+  }
+
+  /** A desktop notification when the browser allows it (asked for when a run starts). */
+  private notify(text: string): void {
+    if (typeof Notification !== 'undefined' && Notification.permission === 'granted') new Notification('Wiring', { body: text });
   }
 }

@@ -47,7 +47,12 @@ export const INTERACTIVE_DEFAULTS = {
   radius: 1,
   maxRadius: 25,
   maxPoints: 10_000,
-  trees: 32,
+  /**
+   * Trees of the interactive forest: 16, chosen on the phantom (bench/interactive.bench.ts: held-out
+   * AUC within 0.007 of 32 trees at 10, 50 and 200 strokes, for half the forest's time); reported
+   * on vnc-sstem in docs/TRAINING-USEFULNESS.md.
+   */
+  trees: 16,
   /** Prediction chunks: [chunk, chunk, 1] for the xy view, [chunk, 1, chunkZ] and [1, chunk, chunkZ] across sections. */
   chunk: 128,
   chunkZ: 16,

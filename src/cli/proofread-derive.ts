@@ -342,18 +342,46 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
 }
 
 /**
+ * The mesh manifest of a root of `state` (any version) that has none yet, e.g. a starting root:
+ * its fragments on the mesh cell grid, content-addressed in head/meshes, so fragments other roots
+ * already have are reused and the next version that holds the same supervoxel groups reuses these.
+ */
+export async function deriveRootMesh(p: Proofread, state: GraphState, root: bigint): Promise<{ fragments: string[]; computed: number }> {
+  const meshDir = path.join(headDir(p), 'meshes');
+  await fs.mkdir(meshDir, { recursive: true });
+  const reader = await ChunkReader.open(p);
+  try {
+    const mesh = await deriveMesh(p, reader, state, state.members(root), meshDir);
+    await writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
+    return mesh;
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
  * The server's proofreading backend with the recompute wired in: each edit answers after the
- * touched cells' derived data is written (recomputes run one at a time).
+ * touched cells' derived data is written, and a mesh manifest asked for but not derived (a
+ * starting root) is derived then (recomputes run one at a time).
  */
 export function derivingBackend(svc: ProofreadService): ProofreadBackend {
   let chain: Promise<unknown> = Promise.resolve();
-  const edit = async (kind: string, body: unknown, user: string) => {
-    const rec = await svc.edit(kind, body, user);
-    const run = () => syncDerived(svc.p);
+  const serial = <T>(run: () => Promise<T>): Promise<T> => {
     const d = chain.then(run, run);
     chain = d.catch(() => undefined);
-    const done = await d;
+    return d;
+  };
+  const edit = async (kind: string, body: unknown, user: string) => {
+    const rec = await svc.edit(kind, body, user);
+    const done = await serial(() => syncDerived(svc.p));
     return { ...rec, derived: done.roots };
+  };
+  const mesh = async (at: string, name: string) => {
+    const r = await svc.mesh(at, name);
+    const m = /^(\d+):0$/.exec(name);
+    if (r !== undefined || !m) return r;
+    const state = await svc.at(at);
+    return serial(async () => ({ fragments: (await svc.mesh(at, name).then((x) => x as { fragments: string[] } | undefined))?.fragments ?? (await deriveRootMesh(svc.p, state, BigInt(m[1]))).fragments }));
   };
   return {
     info: (at) => svc.info(at),
@@ -361,5 +389,12 @@ export function derivingBackend(svc: ProofreadService): ProofreadBackend {
     lineage: (id, steps) => svc.lineage(id, steps),
     edits: (filter) => svc.edits(filter),
     edit,
+    mesh,
+    point: (nm) => svc.point(nm),
+    previewSplit: async (body) => ({ ...(await svc.previewSplit(body)) }),
+    previewInfo: (id) => svc.previewInfo(id),
+    previewChunk: (id, key, name) => svc.previewChunk(id, key, name),
+    statuses: (at, root) => svc.statuses(at, root),
+    setStatus: (body, user) => svc.setStatus(body, user),
   };
 }

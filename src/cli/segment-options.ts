@@ -15,6 +15,7 @@ import { carriedThreshold } from '../stages/segment/io.js';
 import { type AgglomerationMethod, type AgglomerationParams, DEFAULT_SUPERVOXELS, DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_ANISOTROPIC, type SupervoxelParams } from '../stages/segment/pipeline.js';
 import { anisotropic, type BlockwiseSupervoxelsOptions, type MapReading, SEGMENT_DEFAULTS } from '../stages/segment/run.js';
 import { schedulerOptions } from './scheduler-options.js';
+import { shardingChoice } from './sharding-options.js';
 
 function num(v: unknown, what: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
   if (v === undefined) return undefined;
@@ -151,6 +152,7 @@ export function blockwiseSupervoxelOptions(out: string, opts: Record<string, any
     params: (voxelSize) => supervoxelParams(opts, voxelSize),
     reading: mapReading(opts),
     overwrite: !!opts.overwrite,
+    sharding: shardingChoice(opts),
     run: schedulerOptions(opts, path.join(out, '.wiring-run')), // the stage keeps its resume records in the layer's .wiring-run
     onNote: (note) => {
       if (!opts.json) process.stderr.write(`note: ${note}\n`);

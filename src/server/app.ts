@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { WiringError } from '../core/errors.js';
 import { parseId, toJson } from '../core/ids.js';
 import { cells, connections, synapseSource, typeMatrix, type MatrixMeasure, type SynapseQuery } from '../connectome/query.js';
+import { organelleRows } from '../connectome/annotate-tables.js';
 import { ConnectomeStore } from '../connectome/store.js';
 import { openapiDocument } from './openapi.js';
 import { PartnerIndex } from './partners.js';
@@ -14,6 +15,8 @@ import { API_PAGE, fastifyPath, routes, type components, type RouteName, type Wi
 import { resolveUnder, sendFile } from './static.js';
 import { INTERACTIVE_OPENAPI_PATHS, registerInteractiveRoutes, type InteractiveRouteOptions } from './interactive.js';
 import { PROOFREAD_OPENAPI_PATHS, registerProofreadRoutes, type ProofreadRouteOptions } from './proofread.js';
+import type { RemoteMirror } from '../formats/remote/mirror.js';
+import { remoteLayerInfos, sendRemote } from './remote.js';
 
 export interface ServerOptions extends AccessOptions {
   /** The dataset folder: precomputed layers, connectome.duckdb, tables. */
@@ -29,6 +32,8 @@ export interface ServerOptions extends AccessOptions {
   proofread?: ProofreadRouteOptions;
   /** Train-in-the-browser routes (/api/interactive, /api/recut, /api/runs): the stages' services and the token. */
   interactive?: InteractiveRouteOptions;
+  /** Remote layers served under /data/<name>/ through their on-disk mirrors (./remote.ts). */
+  remote?: Record<string, RemoteMirror>;
 }
 
 class HttpError extends Error {
@@ -205,6 +210,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     }
   });
   app.addHook('onClose', async () => {
+    for (const m of Object.values(opts.remote ?? {})) await m.close();
     await partnerIndexReady;
     await annotationsReady;
     await store?.close();
@@ -223,7 +229,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const pageLimit = (q: Record<string, string>) => intParam(q.limit, 'limit', API_PAGE.default, API_PAGE.max);
   const afterParam = (q: Record<string, string>) => (q.after === undefined || q.after === '' ? undefined : idParam(q.after, 'after'));
 
-  get('layers', async (_req, reply) => sendJson(reply, { layers: await listLayers(dataset) }));
+  const remote = opts.remote ?? {};
+  get('layers', async (_req, reply) => sendJson(reply, { layers: [...(await listLayers(dataset)), ...(await remoteLayerInfos(remote))] }));
 
   // the optional route sets are documented when they are served
   const extraPaths = { ...(opts.proofread ? PROOFREAD_OPENAPI_PATHS : {}), ...(opts.interactive ? INTERACTIVE_OPENAPI_PATHS : {}) };
@@ -292,6 +299,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return sendJson(reply, cell);
   });
 
+  get('cellOrganelles', async (req, reply) => {
+    const id = idParam((req.params as { id: string }).id, 'cell id');
+    const [row] = await organelleRows(needStore(), [id]);
+    if (!row) throw new HttpError(404, `cell ${id} has no annotations (run \`wiring annotate\`)`);
+    return sendJson(reply, row);
+  });
+
   get('partners', async (req, reply) => {
     const id = idParam((req.params as { id: string }).id, 'cell id');
     const s = needStore();
@@ -347,6 +361,19 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   get('data', async (req, reply) => {
     // The raw path, decoded once here (a file named `a%20b` is asked for as /data/a%2520b).
     const rel = rawRest(req.raw.url ?? '', '/data/');
+    const slash = rel.indexOf('/');
+    const proxied = slash > 0 ? remote[rel.slice(0, slash)] : undefined;
+    if (proxied && Object.hasOwn(remote, rel.slice(0, slash))) {
+      let inner: string;
+      try {
+        inner = decodeURIComponent(rel.slice(slash + 1));
+      } catch {
+        throw new HttpError(404, `not found: ${rel}`);
+      }
+      const sent = await sendRemote(req, reply, proxied, inner);
+      if (!sent) throw new HttpError(404, `not found on the remote layer: ${rel}`);
+      return sent;
+    }
     const file = await resolveUnder(dataset, rel);
     if (!file) throw new HttpError(404, `not found: ${rel}`);
     return sendFile(req, reply, file);

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import { replaceAnnotateRows, writeCellTypes } from '../../connectome/annotate-tables.js';
+import { writeAnnotateRows, writeCellTypes } from '../../connectome/annotate-tables.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { classificationScores } from '../../stages/annotate/classify.js';
-import { scoreCompartments } from '../../stages/annotate/score.js';
 import { LabelSampler } from '../../stages/annotate/truth.js';
-import { annotateDataset, skeletonSource } from '../../stages/annotate/run.js';
+import { ANNOTATE_DEFAULTS, annotateDataset, skeletonSource } from '../../stages/annotate/run.js';
 import { positive, readModelFile, ruleOptions, rulesFrom } from '../annotate-options.js';
 import { emit } from '../output.js';
 
@@ -30,6 +29,7 @@ export function register(program: Command): Command {
     .option('--compartment-model <file>', 'a model from wiring train-compartments (default: rules only)')
     .option('--cell-type-model <file>', 'a model from wiring train-cell-types')
     .option('--cells <ids>', 'only these cells (comma-separated ids)')
+    .option('--batch-cells <n>', 'cells read, annotated and written together (memory follows this)', String(ANNOTATE_DEFAULTS.batchCells))
     .option('--truth <layer>', 'also score node and synapse compartments against this compartment label layer (e.g. a phantom\'s compartments/), and predicted cell types against the cells table\'s types of the model\'s classification system');
   ruleOptions(cmd).option('--json', 'machine-readable output');
   return cmd.action(async (skeletons: string, db: string, opts) => {
@@ -51,11 +51,13 @@ export function register(program: Command): Command {
         compartmentModel,
         cellTypeModel,
         ids,
-        writeTables: (t, rows) => replaceAnnotateRows(store, t, rows),
+        batchCells: positive(opts.batchCells, '--batch-cells'),
+        truth: opts.truth ? await LabelSampler.open(opts.truth) : undefined,
+        writeTables: (t, rows) => writeAnnotateRows(store, t, rows),
         writeCellTypes: (rows) => writeCellTypes(store, rows),
       });
       if (opts.truth) {
-        const sc = await scoreCompartments(res.loaded, res.annotations, await LabelSampler.open(opts.truth));
+        const sc = res.scores!;
         const typeScores: Record<string, unknown> = {};
         if (cellTypeModel) {
           // all cells, and cells with >= 10 µm of cable (fragments carry little type information)
@@ -72,10 +74,10 @@ export function register(program: Command): Command {
     } finally {
       await store.close();
     }
-    const { annotations: _a, loaded: _l, ...out } = res;
+    const { scores: _s, ...out } = res;
     emit(opts, { ...out, scores, compartments_from: compartmentModel ? opts.compartmentModel : 'rules' }, () =>
       [
-        `annotated ${out.cells} cells, ${out.nodes} nodes, ${out.synapses_tagged} synapses (compartments from ${compartmentModel ? opts.compartmentModel : 'rules'})`,
+        `annotated ${out.cells} cells, ${out.nodes} nodes, ${out.synapse_sides.pre} pre and ${out.synapse_sides.post} post synapse sides (compartments from ${compartmentModel ? opts.compartmentModel : 'rules'})`,
         `nodes per compartment: ${Object.entries(out.compartment_nodes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         cellTypeModel ? `cell types written for ${out.cell_types_written} cells` : '',
         `skeletons with a compartment attribute: ${out.skeleton_dir}`,

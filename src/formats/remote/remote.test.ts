@@ -9,7 +9,8 @@ import { openSource } from '../open.js';
 import { PrecomputedLayer, makeInfo } from '../precomputed/index.js';
 import type { ShardingSpec } from '../precomputed/info.js';
 import { HttpClient } from './http.js';
-import { mergeRanges, openRemotePrecomputed } from './precomputed.js';
+import { openRemotePrecomputed } from './precomputed.js';
+import { mergeRanges } from './sparse.js';
 import { type TestServer, serveFolder } from './testing.js';
 import { bucketToHttps, isRemote, parseRemoteUrl } from './url.js';
 
@@ -144,7 +145,6 @@ describe('remote errors', () => {
     await expect(openRemotePrecomputed(`precomputed://${server.url}/nothing`, { cacheDir })).rejects.toThrow(/nothing\/info: no info file at this URL/);
     await expect(openRemotePrecomputed(`precomputed://${server.url}/slow/em`, { cacheDir, timeoutMs: 100, retries: 1, backoffMs: 1 })).rejects.toThrow(/slow\/em\/info: timed out after 100 ms, still failing after 1 retries/);
     await expect(new HttpClient().get(`${server.url}/big`, 1000)).rejects.toThrow(/big: response of 5000 bytes is larger than the 1000 expected/);
-    await expect(openSource('zarr://https://example.invalid/x.zarr')).rejects.toThrow(/remote zarr is not supported yet/);
   });
 
   it('gives up on a server that keeps failing, naming the URL and the status', async () => {

@@ -150,6 +150,9 @@ describe('classifiers', () => {
     expect(() => checkSamples(samples(5, (i) => (i ? 'a' : 'b'), (i) => [i === 3 ? NaN : 1]))).toThrow(/labels\.csv.*cell 3: feature f0 is NaN/);
     const m = trainClassifier('compartments', samples(20, (i) => (i % 2 ? 'a' : 'b'), (i) => [i % 2]), { nTrees: 3 });
     expect(() => predict(m, new Float32Array(2), ['g0', 'g1'])).toThrow(/model features differ/);
+    // at prediction time too (a forest would send NaN down an arbitrary branch)
+    expect(predict(m, Float32Array.from([0, 1]), ['f0']).label).toEqual(['b', 'a']);
+    expect(() => predict(m, Float32Array.from([1, NaN]), ['f0'], (i) => `cell ${i + 10}`)).toThrow(/cell 11: feature f0 is NaN/);
   });
   it('balanced accuracy is the mean recall over the classes present', () => {
     const s = classificationScores(['a', 'a', 'a', 'b'], ['a', 'a', 'a', 'a'], ['a', 'b', 'c']);

@@ -142,7 +142,29 @@ export const CELL_FEATURE_NAMES = [
   'syn_out_size_mean',
   'in_on_soma_frac',
   'in_on_spine_frac',
+  // filled by setOutputTargets from the partners' compartments (run.ts outputTargetCounts)
+  'out_on_spine_frac',
+  'out_on_shaft_frac',
+  'out_on_soma_frac',
 ] as const;
+
+const OUT_TARGETS = CELL_FEATURE_NAMES.indexOf('out_on_spine_frac');
+
+/**
+ * Set a cell's out_on_* features from `counts` (its output synapses by the compartment code of
+ * their post-side node on the target cell): the fractions of those tagged outputs that land on
+ * spines (head or neck), dendritic shafts and somata; 0 without tagged outputs. Excitatory axons
+ * target spines, inhibitory ones shafts and somata: the axon fragments that make up most cells of
+ * a small volume are told apart by this.
+ */
+export function setOutputTargets(features: Float32Array, counts: ArrayLike<number> | undefined): void {
+  let n = 0;
+  if (counts) for (let k = 1; k < counts.length; k++) n += counts[k];
+  const frac = (v: number) => (n > 0 ? v / n : 0);
+  features[OUT_TARGETS] = frac(counts ? counts[C.spineHead] + counts[C.spineNeck] : 0);
+  features[OUT_TARGETS + 1] = frac(counts ? counts[C.dendrite] : 0);
+  features[OUT_TARGETS + 2] = frac(counts ? counts[C.soma] : 0);
+}
 
 /**
  * Cell features from the node compartments and organelles. `inComp`: the compartment of each input
@@ -215,6 +237,9 @@ export function cellFeatures(cell: CellInput, org: NodeOrganelles, comp: Uint8Ar
     mean(cell.synOut.size),
     nIn > 0 ? onSoma / nIn : 0,
     nIn > 0 ? onSpine / nIn : 0,
+    0, // out_on_* : setOutputTargets
+    0,
+    0,
   ];
   return Float32Array.from(f);
 }

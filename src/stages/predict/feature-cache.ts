@@ -10,7 +10,8 @@
  *           channel-major (index = voxel + tileVoxels * channel)
  *   groups: tiles asked for within `batchMs` of each other are computed together: their set is
  *           split (kd, longest axis) into boxes where computing one box with the feature margin
- *           costs less than its parts, capped at `groupVoxels` output voxels; a box read with
+ *           costs less than its parts, capped at `groupVoxels` output voxels, computed in the
+ *           order their tiles were first asked for; a box read with
  *           `featureMargin` gives the whole-volume features bit for bit (features.ts), so the
  *           grouping never changes a value
  */
@@ -159,12 +160,15 @@ export class FeatureCache {
 
   private async compute(batch: Pending[]): Promise<void> {
     const byKey = new Map(batch.map((p) => [p.key, p]));
+    const order = new Map(batch.map((p, i) => [p.key, i]));
+    const first = (g: Vec3[]) => Math.min(...g.map((t) => order.get(t.join(','))!));
+    // groups in the order their tiles were first asked for (the view before what surrounds it)
     const groups = groupTiles(
       [...byKey.values()].map((p) => p.t),
       (lo, hi) => boxVoxels(this.readBox(this.tileBox(lo, hi))),
       (lo, hi) => boxVoxels(this.tileBox(lo, hi)),
       this.o.groupVoxels,
-    );
+    ).sort((a, b) => first(a) - first(b));
     for (const g of groups) {
       let lo: Vec3 = g[0], hi: Vec3 = g[0];
       for (const t of g) (lo = [Math.min(lo[0], t[0]), Math.min(lo[1], t[1]), Math.min(lo[2], t[2])]), (hi = [Math.max(hi[0], t[0]), Math.max(hi[1], t[1]), Math.max(hi[2], t[2])]);

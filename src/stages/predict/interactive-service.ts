@@ -274,7 +274,7 @@ export class InteractiveService {
     if (!p) {
       p = predictBox(model, this.raw, b, { cache: this.features }).then((r) => ({ probabilities: r.probabilities.data as Uint8Array, uncertainty: r.uncertainty.data as Uint8Array }));
       p.catch(() => this.chunks.delete(key));
-      if (this.chunks.size > 4096) this.chunks.delete(this.chunks.keys().next().value as string);
+      if (this.chunks.size > 2048) this.chunks.delete(this.chunks.keys().next().value as string);
       this.chunks.set(key, p);
     }
     const r = await p;

@@ -169,6 +169,8 @@ export class AnnotationView {
     if (counts.has('')) opts.push(new Option(`untyped (${counts.get('')})`, '\u0000untyped'));
     select.replaceChildren(...opts);
     select.hidden = this.colours.size === 0;
+    const box = $('colour-by-type').closest('label');
+    if (box) box.hidden = this.colours.size === 0; // nothing to colour by
     select.addEventListener('change', () => this.explorer.setTypeFilter(select.value === '' ? null : select.value === '\u0000untyped' ? '' : select.value));
   }
 

@@ -4,7 +4,7 @@ import { writeVersionAnnotationTables, writeVersionTables, synapsePoints, type V
 import type { ConnectomeStore } from '../connectome/store.js';
 import { Proofread } from '../stages/proofread/io.js';
 import { cellRows, rootLookup } from '../stages/proofread/versions.js';
-import { parseAt } from './commands/edit.js';
+import { parseAt } from './at-option.js';
 
 export async function materializeAt(
   store: ConnectomeStore,

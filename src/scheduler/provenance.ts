@@ -105,7 +105,7 @@ export async function ensureLayer(dir: string, info: PrecomputedInfo, step: Prov
     }
     return { stateDir, resumed: true };
   }
-  await PrecomputedLayer.create(dir, info, { overwrite: opts.overwrite });
+  await PrecomputedLayer.create(dir, info, { overwrite: opts.overwrite, writing: step });
   await rm(stateDir, { recursive: true, force: true }); // a new layer: no resume records of another run
   return { stateDir, resumed: false };
 }

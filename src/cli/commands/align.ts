@@ -141,7 +141,7 @@ export function register(program: Command): Command {
       }
     } catch (err) {
       if (err instanceof UsageError) throw err;
-      layer = await PrecomputedLayer.create(out, info);
+      layer = await PrecomputedLayer.create(out, info, { writing: 'align:render' });
     }
     const outChunk = layer.info.scales[0].chunk_sizes[0];
     const task = await renderTask({ source: rawSpec, transforms: transformsFile, out, sampling, fill, chunk: outChunk, blockShape: layer.info.scales[0].sharding ? shardedRenderBlock(outChunk) : renderBlock(outChunk) });

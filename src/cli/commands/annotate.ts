@@ -60,10 +60,11 @@ export function register(program: Command): Command {
         const sc = res.scores!;
         const typeScores: Record<string, unknown> = {};
         if (cellTypeModel) {
-          // all cells, and cells with >= 10 µm of cable (fragments carry little type information)
-          for (const [k, min] of [['cell_types', 0], ['cell_types_10um', 10]] as const) {
+          // all cells, cells with >= 10 µm of cable and cells with a synapse (fragments without
+          // either carry little type information)
+          for (const [k, where] of [['cell_types', 'TRUE'], ['cell_types_10um', 'a.cable_length_um >= 10'], ['cell_types_with_synapses', 'a.syn_in + a.syn_out >= 1']] as const) {
             const rows = await store.all(
-              `SELECT a.cell_type AS p, c.cell_type AS t FROM cell_annotations a JOIN cells c USING (pt_root_id) WHERE c.cell_type IS NOT NULL AND c.classification_system IS NOT DISTINCT FROM $s AND a.cell_type IS NOT NULL AND a.cable_length_um >= ${min}`,
+              `SELECT a.cell_type AS p, c.cell_type AS t FROM cell_annotations a JOIN cells c USING (pt_root_id) WHERE c.cell_type IS NOT NULL AND c.classification_system IS NOT DISTINCT FROM $s AND a.cell_type IS NOT NULL AND ${where}`,
               { s: cellTypeModel.classification_system ?? null },
             );
             typeScores[k] = { n: rows.length, ...classificationScores(rows.map((r) => String(r.t)), rows.map((r) => String(r.p)), cellTypeModel.classes) };

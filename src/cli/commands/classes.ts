@@ -35,7 +35,7 @@ export function register(program: Command): Command {
       out,
       makeInfo({ type: 'segmentation', dtype: 'uint8', shape: neurons.shape, voxelSize: neurons.voxelSize, offset: neurons.offset, chunkSize: chunk, encoding: 'raw', sharding }),
       // raw uint8 chunks: gzipped as files, or inside the shards
-      { overwrite: !!opts.overwrite, gzip: !sharding },
+      { overwrite: !!opts.overwrite, gzip: !sharding, writing: 'classes' },
     );
     const bounds = boxFromShape(neurons.shape, neurons.offset);
     const task = classesTask(

@@ -5,7 +5,8 @@ import { openSource } from '../../formats/open.js';
 import { ORACLE_DEFAULTS, runOracle } from '../../stages/proofread/oracle.js';
 import { UsageError } from '../../core/errors.js';
 import { parseId } from '../../core/ids.js';
-import { initProofread, materializeVersion, Proofread, type At } from '../../stages/proofread/io.js';
+import { parseAt } from '../at-option.js';
+import { initProofread, materializeVersion, Proofread } from '../../stages/proofread/io.js';
 import { PROOFREAD_DEFAULTS } from '../../stages/proofread/base.js';
 import type { EditRecord } from '../../stages/proofread/record.js';
 import { emit } from '../output.js';
@@ -24,14 +25,6 @@ async function supervoxel(p: Proofread, text: string, what: string): Promise<big
 }
 
 const user = (opts: { user?: string }): string => opts.user ?? process.env.WIRING_USER ?? process.env.USER ?? PROOFREAD_DEFAULTS.user;
-
-/** `--at` as an operation id (whole number) or an ISO-8601 time. */
-export function parseAt(text: string | undefined): At {
-  if (text === undefined) return {};
-  if (/^\d+$/.test(text)) return { op: Number(text) };
-  if (Number.isNaN(Date.parse(text))) throw new UsageError(`--at ${JSON.stringify(text)}: expected an operation id or an ISO-8601 time`);
-  return { time: text };
-}
 
 function describe(r: EditRecord): string {
   return `op ${r.op} ${r.kind}${r.target ? ` of op ${r.target}` : ''}: retired ${r.retired.join(', ')} -> new ${r.created.map((c) => c.id).join(', ')}`;

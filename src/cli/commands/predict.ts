@@ -149,7 +149,7 @@ export function register(program: Command): Command {
       }
     } else {
       await rm(path.join(outDir, '.wiring-run'), { recursive: true, force: true });
-      await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite });
+      await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite, writing: task.name });
     }
     const report = await runTasks([task], schedulerOptions(opts, path.join(outDir, '.wiring-run')));
     const result = { layer: outDir, channels: outChannels, outputs: model?.meta.outputs, dtype, ...(cut !== undefined ? { segment_threshold: cut } : {}), ...(normalizeShift !== undefined ? { normalized: !!normalize, quantile_shift: normalizeShift } : {}), warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };

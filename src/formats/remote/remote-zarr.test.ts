@@ -5,18 +5,12 @@ import { dataPath, describeData, tempDir } from '../../../test/data.js';
 import { type Box, boxFromShape } from '../../core/box.js';
 import { openSource } from '../open.js';
 import { openZarr } from '../zarr.js';
-import { type TestServer, serveFolder } from './testing.js';
+import { serverPool } from './testing.js';
 import { openRemoteZarr } from './zarr.js';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  while (servers.length) await servers.pop()!.close();
-});
-async function serve(root: string, faults = {}): Promise<TestServer> {
-  const s = await serveFolder(root, faults);
-  servers.push(s);
-  return s;
-}
+const pool = serverPool();
+afterEach(() => pool.closeAll());
+const serve = pool.serve;
 
 /** Remote and local reads of one store agree: metadata and voxels. */
 async function expectSame(remoteSpec: string, localSpec: string, cacheDir: string, scale?: number, box?: Box): Promise<void> {

@@ -11,19 +11,12 @@ import type { ShardingSpec } from '../precomputed/info.js';
 import { HttpClient } from './http.js';
 import { openRemotePrecomputed } from './precomputed.js';
 import { mergeRanges } from './sparse.js';
-import { type TestServer, serveFolder } from './testing.js';
+import { serverPool } from './testing.js';
 import { bucketToHttps, isRemote, parseRemoteUrl } from './url.js';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  while (servers.length) await servers.pop()!.close();
-});
-
-async function serve(root: string, faults = {}): Promise<TestServer> {
-  const s = await serveFolder(root, faults);
-  servers.push(s);
-  return s;
-}
+const pool = serverPool();
+afterEach(() => pool.closeAll());
+const serve = pool.serve;
 
 /** gala-medulla's raw (real FIB-SEM) as a precomputed layer, sharded or not, under `root/name`. */
 async function galaLayer(root: string, name: string, sharding?: ShardingSpec): Promise<Box> {

@@ -12,9 +12,9 @@ import { listSkeletons, readSkeleton } from '../../formats/mesh/skeleton.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import type { Vec3 } from '../../core/box.js';
 import type { ConnectomeStore } from '../../connectome/store.js';
-import { COMPARTMENTS, RULE_DEFAULTS, type RuleParams, type RuleResult, ruleCompartments } from './compartments.js';
+import { C, COMPARTMENTS, RULE_DEFAULTS, type RuleParams, type RuleResult, ruleCompartments } from './compartments.js';
 import { type TrainedModel, predict } from './classify.js';
-import { CELL_FEATURE_NAMES, cellFeatures, nodeFeatures, setOutputTargets } from './features.js';
+import { CELL_FEATURE_NAMES, TARGET_COUNT_SLOTS, TARGET_SPINY, TARGET_SPINY_SHAFT, cellFeatures, nodeFeatures, setOutputTargets } from './features.js';
 import { type CellInput, type NodeOrganelles, ORGANELLE_DEFAULTS, type Points, cellOrganelles, nodeOrganelles } from './organelles.js';
 import { adjacency, nodeCount } from './tree.js';
 import { type CompartmentScores, CompartmentScorer } from './score.js';
@@ -138,17 +138,24 @@ export async function loadCells(src: SkeletonSource, store: ConnectomeStore, opt
 
 /**
  * Add to `into` the output synapses of every pre cell by the compartment (code) of the node they
- * land on in these post cells: counts[pre][code]. Feeds the out_on_* cell features.
+ * land on in these post cells: counts[pre][code], and the sums of those targets' spininess
+ * (TARGET_SPINY, TARGET_SPINY_SHAFT). Feeds the out_* cell features.
  */
 export function outputTargetCounts(loaded: LoadedCells, ann: Map<bigint, CellAnnotation>, into = new Map<bigint, Float64Array>()): Map<bigint, Float64Array> {
   for (const c of loaded.cells) {
     const a = ann.get(c.id)!;
+    let spine = 0;
+    for (const k of a.compartment) if (k === C.spineHead || k === C.spineNeck) spine++;
+    const spininess = a.compartment.length ? spine / a.compartment.length : 0;
     loaded.synInPre.get(c.id)!.forEach((pre, k) => {
       const node = a.org.attachIn[k];
       if (node < 0) return;
       let m = into.get(pre);
-      if (!m) into.set(pre, (m = new Float64Array(COMPARTMENTS.length)));
+      if (!m) into.set(pre, (m = new Float64Array(TARGET_COUNT_SLOTS)));
       m[a.compartment[node]]++;
+      if (a.compartment[node] === 0) return;
+      m[TARGET_SPINY] += spininess;
+      if (a.compartment[node] === C.dendrite) m[TARGET_SPINY_SHAFT] += spininess;
     });
   }
   return into;
@@ -223,6 +230,8 @@ export function annotatedSkeletonInfo(): Record<string, unknown> {
 export const ANNOTATE_DEFAULTS = {
   /** cells read, annotated and written together: memory follows this batch, not the store */
   batchCells: 256,
+  /** annotated skeleton files written at once */
+  writeConcurrency: 16,
 } as const;
 
 /** What annotateDataset hands to `writeTables`: node rows, cell rows, and each side of the synapse compartments. */
@@ -335,8 +344,16 @@ export async function annotateDataset(
       await opts.writeTables('synapse_pre', preRows);
       await opts.writeTables('synapse_post', postRows);
     }
-    // skeletons with the compartment attribute, beside the originals
-    for (const c of loaded.cells) await writeFileAtomic(path.join(outDir, `${c.id}`), encodeAnnotatedSkeleton(c.skeleton, annotations.get(c.id)!.compartment));
+    // skeletons with the compartment attribute, beside the originals (several at once: each
+    // atomic write waits for its fsync)
+    let next = 0;
+    const writer = async () => {
+      for (let k = next++; k < loaded.cells.length; k = next++) {
+        const c = loaded.cells[k];
+        await writeFileAtomic(path.join(outDir, `${c.id}`), encodeAnnotatedSkeleton(c.skeleton, annotations.get(c.id)!.compartment));
+      }
+    };
+    await Promise.all(Array.from({ length: ANNOTATE_DEFAULTS.writeConcurrency }, writer));
     lap('write');
   }
   // cell features need every cell's compartments (out_on_*): complete them, then types and rows

@@ -20,9 +20,9 @@ import type { VolumeSource } from '../../formats/source.js';
 import { makeRng } from '../../ml/forest.js';
 import { trainForest } from '../../ml/forest-parallel.js';
 import { FeatureCache } from './feature-cache.js';
-import { type FeatureConfig, featureConfig, featureMargin, featureNames } from './features.js';
+import { type FeatureConfig, featureConfig, featureNames } from './features.js';
 import { PixelModel, type PixelModelMeta } from './model.js';
-import { predictVolume } from './predict.js';
+import { modelMargin, predictVolume } from './predict.js';
 import { defaultDims, rawStats } from './training.js';
 
 export type StrokePlane = 'xy' | 'xz' | 'yz';
@@ -305,13 +305,14 @@ export async function predictBox(model: PixelModel, raw: VolumeSource, target: B
   const t0 = performance.now();
   let probs: Float32Array;
   let t1: number;
-  if (o.cache && o.cache.raw === raw && o.cache.matches(model.meta.featureConfig) && model.meta.target === 'labels') {
+  // the cache holds pixel features only: an auto-context model (a second forest on the first one's map) reads raw
+  if (o.cache && o.cache.raw === raw && o.cache.matches(model.meta.featureConfig) && model.meta.target === 'labels' && !model.contextForest) {
     const { x } = await o.cache.box(t);
     t1 = performance.now();
     const n = boxVoxels(t);
     probs = model.forest.predictProba(x, n, 'feature-major').subarray(0, model.outputChannels * n);
   } else {
-    const m = featureMargin(model.meta.featureConfig);
+    const m = modelMargin(model);
     const readBox = boxIntersect(box([t.min[0] - m[0], t.min[1] - m[1], t.min[2] - m[2]], [t.max[0] + m[0], t.max[1] + m[1], t.max[2] + m[2]]), bounds);
     const rawVol = await raw.read(readBox);
     t1 = performance.now();

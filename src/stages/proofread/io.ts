@@ -316,7 +316,11 @@ export class Proofread {
     return p;
   }
 
+  /** Run at close (e.g. a caller's cache of supervoxel chunks kept across edits). */
+  readonly closers: Array<() => Promise<void>> = [];
+
   async close(): Promise<void> {
+    for (const c of this.closers.splice(0)) await c();
     await this.svSource?.close();
   }
 }

@@ -111,8 +111,9 @@ export class TrainPanel {
   private readonly removing = new Set<string>();
   private readonly known = new Map<number, ServerStroke>();
   /** Brush stroke being drawn. */
-  private drawing: { panel: any; plane: Plane; points: Vec3[] } | null = null;
+  private drawing: { panel: any; plane: Plane; points: Vec3[]; temp: string[] } | null = null;
   private lastPanel: any = null;
+  private drawSeq = 0;
   /** Ids of the brush strokes saved (for tests and the status line). */
   readonly brushed: number[] = [];
   private classes: Record<string, string> = {};
@@ -338,7 +339,7 @@ export class TrainPanel {
         e.stopImmediatePropagation();
         const plane = this.panelPlane(panel);
         if (!plane) return this.say('train-status', 'brush: this view is oblique; paint in an xy, xz or yz cross-section', true);
-        this.drawing = { panel, plane, points: [this.voxelAt(panel, e, plane)] };
+        this.drawing = { panel, plane, points: [this.voxelAt(panel, e, plane)], temp: [] };
       },
       true,
     );
@@ -352,7 +353,14 @@ export class TrainPanel {
         e.stopImmediatePropagation();
         const p = this.voxelAt(d.panel, e, d.plane, d.points[0]);
         const last = d.points[d.points.length - 1];
-        if (p.some((v, k) => v !== last[k])) d.points.push(p);
+        if (p.some((v, k) => v !== last[k])) {
+          d.points.push(p);
+          // shown while it is drawn (replaced by the saved stroke)
+          const at = (q: Vec3) => Float32Array.from(q, (x) => x + 0.5);
+          const id = `drawing.${++this.drawSeq}`;
+          this.source()?.add({ type: AnnotationType.LINE, id, description: '(drawing)', pointA: at(last), pointB: at(p), properties: [] }).dispose();
+          d.temp.push(id);
+        }
       },
       true,
     );
@@ -363,10 +371,24 @@ export class TrainPanel {
         if (!d) return;
         this.drawing = null;
         e.stopImmediatePropagation();
-        void this.saveBrush(d.points, d.plane);
+        void this.saveBrush(d.points, d.plane).finally(() => this.removeTemp(d.temp));
       },
       true,
     );
+  }
+
+  private removeTemp(ids: string[]): void {
+    const source = this.source();
+    for (const id of ids) {
+      if (!source?.get(id)) continue;
+      this.removing.add(id);
+      const ref = source.getReference(id);
+      try {
+        source.delete(ref);
+      } finally {
+        ref.dispose();
+      }
+    }
   }
 
   private async saveBrush(points: Vec3[], plane: Plane): Promise<void> {

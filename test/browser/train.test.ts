@@ -228,6 +228,9 @@ describe('train in the browser (chromium)', () => {
     // each brush stroke is shown as its polyline in the strokes layer
     const shown = await page.evaluate((id) => [...(window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations].filter((a: any) => a.id.startsWith(`s${id}.`)).length, xy.id);
     expect(shown).toBe(xy.points.length - 1);
+    // the segments shown while drawing are gone once the stroke is saved
+    const drawing = await page.evaluate(() => [...(window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations].filter((a: any) => a.id.startsWith('drawing.')).length);
+    expect(drawing).toBe(0);
     // deleting one of its annotations deletes the stroke (and its other annotations)
     await page.evaluate((id) => {
       const src = (window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations;

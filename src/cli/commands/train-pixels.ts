@@ -40,6 +40,7 @@ export function register(program: Command): Command {
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'train only inside this box (voxels)')
     .option('--threads <n>', 'training threads (default: all cores)')
     .option('--seed <n>', 'random seed', '0')
+    .option('--auto-context', 'also train a second forest on the features plus the first forest\'s out-of-fold probabilities smoothed at several scales (ilastik\'s auto-context; about 3x the training time, prediction reads a wider margin; docs/ACCURACY.md)')
     .option('--calibrate-cut', 'with --gt: choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests)')
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
@@ -83,6 +84,7 @@ export function register(program: Command): Command {
           classes: opts.classes ? String(opts.classes).split(',').map((v: string) => v.trim()) : undefined,
           seed: int(opts.seed, '--seed', 0),
           progress,
+          autoContext: !!opts.autoContext,
         };
         const { model, report } = await trainPixelClassifier(raw, labels, trainOpts);
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;
@@ -94,12 +96,13 @@ export function register(program: Command): Command {
         await model.save(opts.output);
         warnings.push(...report.warnings);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
+        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
         emit(opts, result, () =>
           [
             `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,
             `samples per class: ${report.samplesPerClass.join(', ')} (labelled voxels ${report.labelledVoxels.join(', ')})`,
             `features ${report.seconds.features.toFixed(1)} s, training ${report.seconds.training.toFixed(1)} s`,
+            ...(model.contextForest ? [`auto-context: a second forest on ${model.contextForest.nFeatures} features (pixel features + context of the first forest's out-of-fold map)`] : []),
             `top features: ${report.importances.slice(0, 5).map((f) => `${f.feature} ${f.importance.toFixed(3)}`).join(', ')}`,
             ...(cut && !('skipped' in cut) ? [`segment cut ${cut.threshold} (default ${cut.default}; mean VOI ${cut.meanVoi[cut.grid.indexOf(cut.threshold)].toFixed(3)} vs ${cut.meanVoi[cut.grid.indexOf(cut.default)].toFixed(3)} on the held-out halves)`] : []),
           ].join('\n'),

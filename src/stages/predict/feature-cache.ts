@@ -13,8 +13,8 @@
  *           costs less than its parts, capped at `groupVoxels` output voxels, computed in the
  *           order their tiles were first asked for; a box read with
  *           `featureMargin` gives the whole-volume features bit for bit with exact filters
- *           (features.ts), within the recursive filters' tolerance with those (the default from
- *           sigma 1.5), so the grouping does not change a value beyond that
+ *           (features.ts; a configuration with recursive filters is refused), so the grouping
+ *           never changes a value
  */
 import { type Box, type Vec3, box, boxIntersect, boxShape, boxVoxels } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
@@ -92,6 +92,9 @@ export class FeatureCache {
     o: Partial<typeof FEATURE_CACHE_DEFAULTS> = {},
   ) {
     this.o = { ...FEATURE_CACHE_DEFAULTS, ...o };
+    if (cfg.recursiveFrom !== undefined) {
+      throw new UsageError('feature cache: needs exact feature filters (recursiveFrom absent): recursive filters give tile-dependent values', raw.url);
+    }
     if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one`, raw.url);
     this.F = featureCount(cfg);
     this.margin = featureMargin(cfg);

@@ -9,6 +9,7 @@
 // Points are picked with ctrl+shift+click in any view (Neuroglancer's mouse position in the
 // global coordinate space, sent in nm; the server looks up the supervoxel under it).
 import { makeLayer } from 'neuroglancer/unstable/layer/index.js';
+import { bindCredentials, json, layersReady, postJson } from './writes.js';
 import { Uint64 } from 'neuroglancer/unstable/util/uint64.js';
 import type { Vec3 } from './api.js';
 
@@ -18,8 +19,6 @@ export const PREVIEW_LAYER = 'split preview';
 export const POINT_LAYERS = { source: 'split sources', sink: 'split sinks' } as const;
 export const PICK_ACTION = 'wiring-proofread-pick';
 export const PICK_BINDING = 'at:control+shift+mousedown0';
-const TOKEN_KEY = 'wiring.token';
-const USER_KEY = 'wiring.user';
 const STATUSES = ['non', 'clean', 'extended'];
 /** side colours of a split preview: 1 = the sources' side, 2 = the sinks' side */
 export const PREVIEW_COLOURS: Record<string, string> = { '1': '#ff3b30', '2': '#2f8cff' };
@@ -57,21 +56,6 @@ interface CellStatus {
   user: string;
   time: string;
 }
-
-async function json<T>(url: string, init?: RequestInit): Promise<T> {
-  const r = await fetch(url, init);
-  const text = await r.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`${url}: HTTP ${r.status}, not JSON`);
-  }
-  if (!r.ok) throw new Error(body?.error ?? `${url}: HTTP ${r.status}`);
-  return body as T;
-}
-
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -133,7 +117,7 @@ export class ProofreadPanel {
     this.op = log.operations.length;
     this.build();
     this.hooks.onCellSelected?.((id) => void this.selectCell(id, true));
-    await this.layersReady();
+    await layersReady(this.viewer);
     for (const map of [this.viewer.inputEventBindings.sliceView, this.viewer.inputEventBindings.perspectiveView]) map.set(PICK_BINDING, PICK_ACTION);
     this.viewer.bindAction(PICK_ACTION, () => void this.pickAtMouse());
     this.viewer.layerManager.layersChanged.add(() => this.watchLayer());
@@ -174,12 +158,7 @@ export class ProofreadPanel {
     );
     const cells = document.getElementById('cells-section');
     cells ? cells.before(this.section) : document.getElementById('explorer')!.append(this.section);
-    const token = this.$('token') as HTMLInputElement;
-    token.value = sessionStorage.getItem(TOKEN_KEY) ?? '';
-    token.addEventListener('input', () => sessionStorage.setItem(TOKEN_KEY, token.value));
-    const user = this.$('user') as HTMLInputElement;
-    user.value = localStorage.getItem(USER_KEY) ?? '';
-    user.addEventListener('input', () => localStorage.setItem(USER_KEY, user.value));
+    bindCredentials(this.$('token') as HTMLInputElement, this.$('user') as HTMLInputElement);
     this.$('merge').addEventListener('click', () => void this.merge());
     this.$('preview').addEventListener('click', () => void this.previewSplit());
     this.$('split').addEventListener('click', () => void this.applySplit());
@@ -190,12 +169,6 @@ export class ProofreadPanel {
     this.renderPicks();
   }
 
-  private async layersReady(timeoutMs = 15_000): Promise<void> {
-    const lm = this.viewer.layerManager;
-    const end = Date.now() + timeoutMs;
-    while (!lm.managedLayers.every((l: any) => l.isReady()) && Date.now() < end) await wait(50);
-  }
-
   get mode(): Pick['role'] {
     return ((this.section.querySelector('input[name=proofread-mode]:checked') as HTMLInputElement | null)?.value ?? 'merge') as Pick['role'];
   }
@@ -204,19 +177,6 @@ export class ProofreadPanel {
     const m = this.$('message');
     m.textContent = text;
     m.className = error ? 'error' : 'muted';
-  }
-
-  private headers(): Record<string, string> {
-    const h: Record<string, string> = { 'Content-Type': 'application/json' };
-    const t = sessionStorage.getItem(TOKEN_KEY);
-    if (t) h.Authorization = `Bearer ${t}`;
-    const u = localStorage.getItem(USER_KEY);
-    if (u) h['X-Wiring-User'] = u;
-    return h;
-  }
-
-  private post<T>(url: string, body: unknown): Promise<T> {
-    return json<T>(url, { method: 'POST', headers: this.headers(), body: JSON.stringify(body) });
   }
 
   // ---------------------------------------------------------------- layers
@@ -401,7 +361,7 @@ export class ProofreadPanel {
     const [a, b] = this.picks.filter((p) => p.role === 'merge');
     if (!a || !b) return undefined;
     try {
-      const rec = await this.post<EditRecord>('/api/proofread/edit/merge', { a: a.nm, b: b.nm, roots: [a.root, b.root] });
+      const rec = await postJson<EditRecord>('/api/proofread/edit/merge', { a: a.nm, b: b.nm, roots: [a.root, b.root] });
       this.picks = this.picks.filter((p) => p.role !== 'merge');
       this.renderPicks();
       this.say(`op ${rec.op}: merged ${rec.retired.join(' + ')} into ${rec.created.map((c) => c.id).join(', ')}`);
@@ -421,7 +381,7 @@ export class ProofreadPanel {
   /** Ask the server for the minimum cut and show its sides in two colours; nothing is changed. */
   async previewSplit(): Promise<SplitPreview | undefined> {
     try {
-      const p = await this.post<SplitPreview>('/api/proofread/preview/split', this.splitBody());
+      const p = await postJson<SplitPreview>('/api/proofread/preview/split', this.splitBody());
       this.preview = p;
       this.setLayer(PREVIEW_LAYER, {
         type: 'segmentation',
@@ -465,7 +425,7 @@ export class ProofreadPanel {
   async applySplit(): Promise<EditRecord | undefined> {
     if (!this.preview) return undefined;
     try {
-      const rec = await this.post<EditRecord>('/api/proofread/edit/split', this.splitBody());
+      const rec = await postJson<EditRecord>('/api/proofread/edit/split', this.splitBody());
       this.picks = this.picks.filter((p) => p.role === 'merge');
       this.dropPreview();
       this.say(`op ${rec.op}: split ${rec.retired.join(', ')} into ${rec.created.map((c) => c.id).join(', ')}`);
@@ -492,7 +452,7 @@ export class ProofreadPanel {
     const op = Number((this.$(kind) as HTMLButtonElement).dataset.op);
     if (!op) return undefined;
     try {
-      const rec = await this.post<EditRecord>(`/api/proofread/edit/${kind}`, { op });
+      const rec = await postJson<EditRecord>(`/api/proofread/edit/${kind}`, { op });
       this.say(`op ${rec.op}: ${kind} of op ${op}: ${rec.retired.join(', ')} -> ${rec.created.map((c) => c.id).join(', ')}`);
       await this.afterEdit(rec, rec.created.map((c) => c.id));
       return rec;
@@ -556,7 +516,7 @@ export class ProofreadPanel {
     if (!root) return this.say('select a cell first', true);
     const axon = (this.$('axon') as HTMLSelectElement).value, dendrite = (this.$('dendrite') as HTMLSelectElement).value;
     try {
-      const r = await this.post<CellStatus>('/api/proofread/status', { root, ...(axon ? { status_axon: axon } : {}), ...(dendrite ? { status_dendrite: dendrite } : {}) });
+      const r = await postJson<CellStatus>('/api/proofread/status', { root, ...(axon ? { status_axon: axon } : {}), ...(dendrite ? { status_dendrite: dendrite } : {}) });
       this.say(`status of ${root} saved`);
       await this.selectCell(root, false);
       return r;

@@ -9,6 +9,7 @@
 // and shown in the strokes layer tagged with the class name (its description); deleting one of
 // its annotations (or "delete last stroke") deletes the stroke on the server (who and when kept).
 import { makeLayer } from 'neuroglancer/unstable/layer/index.js';
+import { bindCredentials, json, layersReady, postJson, wait, writeHeaders } from './writes.js';
 import { AnnotationType } from 'neuroglancer/unstable/annotation/index.js';
 import type { LayerInfo, Vec3 } from './api.js';
 import { referenceLayer } from './viewer.js';
@@ -17,8 +18,6 @@ export const STROKES_LAYER = 'strokes';
 export const PREDICTION_LAYER = 'prediction';
 export const UNCERTAINTY_LAYER = 'uncertainty';
 export const RECUT_LAYER = 'recut';
-const TOKEN_KEY = 'wiring.token';
-const USER_KEY = 'wiring.user';
 const POLL_MS = 300;
 
 interface ServerStroke {
@@ -66,21 +65,6 @@ function $(id: string): HTMLElement {
   if (!e) throw new Error(`page is missing #${id}`);
   return e;
 }
-
-async function json<T>(url: string, init?: RequestInit): Promise<T> {
-  const r = await fetch(url, init);
-  const text = await r.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`${url}: HTTP ${r.status}, not JSON`);
-  }
-  if (!r.ok) throw new Error(body?.error ?? body?.message ?? `${url}: HTTP ${r.status}`);
-  return body as T;
-}
-
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The plane of a line from its two voxel ends: xy if they share z, else xz if they share y, else yz. */
 export function strokePlane(a: Vec3, b: Vec3): Plane {
@@ -140,12 +124,7 @@ export class TrainPanel {
     }
     this.renderClasses(labels.classes);
     $('train-add-class').addEventListener('click', () => void this.addClass());
-    const token = $('train-token') as HTMLInputElement;
-    token.value = sessionStorage.getItem(TOKEN_KEY) ?? '';
-    token.addEventListener('input', () => sessionStorage.setItem(TOKEN_KEY, token.value));
-    const user = $('train-user') as HTMLInputElement;
-    user.value = localStorage.getItem(USER_KEY) ?? '';
-    user.addEventListener('input', () => localStorage.setItem(USER_KEY, user.value));
+    bindCredentials($('train-token') as HTMLInputElement, $('train-user') as HTMLInputElement);
     $('train-button').addEventListener('click', () => void this.train());
     $('run-button').addEventListener('click', () => void this.runWholeVolume());
     $('train-undo').addEventListener('click', () => void this.deleteLast());
@@ -155,33 +134,13 @@ export class TrainPanel {
     // add layers once the dataset's layers are set up: layers added while Neuroglancer is still
     // settling the global coordinate space get their render layers rebuilt, and the chunk worker
     // can then be handed a source it has already dropped (an error in the worker)
-    await this.layersReady();
+    await layersReady(this.viewer);
     this.ensureStrokesLayer();
     this.viewer.layerManager.layersChanged.add(() => this.watchStrokes());
     this.watchStrokes();
     this.installBrush();
     await this.startRecut();
     return true;
-  }
-
-  private async layersReady(timeoutMs = 15_000): Promise<void> {
-    const lm = this.viewer.layerManager;
-    const end = Date.now() + timeoutMs;
-    while (!lm.managedLayers.every((l: any) => l.isReady()) && Date.now() < end) await wait(50);
-  }
-
-  private headers(body = true): Record<string, string> {
-    // no JSON content type without a body (Fastify refuses an empty JSON body)
-    const h: Record<string, string> = body ? { 'Content-Type': 'application/json' } : {};
-    const t = sessionStorage.getItem(TOKEN_KEY);
-    if (t) h.Authorization = `Bearer ${t}`;
-    const u = localStorage.getItem(USER_KEY);
-    if (u) h['X-Wiring-User'] = u;
-    return h;
-  }
-
-  private post<T>(url: string, body: unknown): Promise<T> {
-    return json<T>(url, { method: 'POST', headers: this.headers(), body: JSON.stringify(body) });
   }
 
   private say(id: string, text: string, error = false): void {
@@ -253,7 +212,7 @@ export class TrainPanel {
   /** Delete a stroke on the server, then its annotations; on failure it is shown again. */
   async deleteStroke(id: number): Promise<void> {
     try {
-      await json(`/api/interactive/labels/${id}`, { method: 'DELETE', headers: this.headers(false) });
+      await json(`/api/interactive/labels/${id}`, { method: 'DELETE', headers: writeHeaders(false) });
       this.hideStroke(id);
       this.known.delete(id);
       this.say('train-status', `stroke ${id} deleted`);
@@ -395,7 +354,7 @@ export class TrainPanel {
     const cls = Number(($('train-class') as HTMLSelectElement).value);
     const radius = Number(($('train-radius') as HTMLInputElement).value);
     try {
-      const r = await this.post<{ id: number; stroke: ServerStroke }>('/api/interactive/labels', { cls, points, radius, plane });
+      const r = await postJson<{ id: number; stroke: ServerStroke }>('/api/interactive/labels', { cls, points, radius, plane });
       this.showStroke(r.stroke);
       this.brushed.push(r.id);
       this.say('train-status', `stroke ${r.id} saved (${this.classes[cls] ?? cls}, ${points.length} points, ${plane})`);
@@ -444,7 +403,7 @@ export class TrainPanel {
     };
     this.posted.set(id, -1);
     try {
-      const r = await this.post<{ id: number; stroke: ServerStroke }>('/api/interactive/labels', { cls, points: b ? [a, b] : [a], radius, plane: b ? strokePlane(a, b) : pointPlane() });
+      const r = await postJson<{ id: number; stroke: ServerStroke }>('/api/interactive/labels', { cls, points: b ? [a, b] : [a], radius, plane: b ? strokePlane(a, b) : pointPlane() });
       this.posted.set(id, r.id);
       this.strokeOf.set(id, r.id);
       this.annsOf.set(r.id, [id]);
@@ -478,7 +437,7 @@ export class TrainPanel {
   private async addClass(): Promise<void> {
     const input = $('train-new-class') as HTMLInputElement;
     try {
-      const r = await this.post<{ value: number; name: string }>('/api/interactive/classes', { name: input.value });
+      const r = await postJson<{ value: number; name: string }>('/api/interactive/classes', { name: input.value });
       const labels = await json<Labels>('/api/interactive/labels');
       this.renderClasses(labels.classes, String(r.value));
       this.renderCounts(labels);
@@ -523,7 +482,7 @@ export class TrainPanel {
     const button = $('train-button') as HTMLButtonElement;
     button.disabled = true;
     try {
-      let job = await this.post<TrainJob>('/api/interactive/train', { view: this.viewBox() });
+      let job = await postJson<TrainJob>('/api/interactive/train', { view: this.viewBox() });
       while (job.state === 'queued' || job.state === 'running') {
         this.say('train-status', `training job ${job.id}: ${job.state} (${job.strokes} strokes)`);
         await wait(POLL_MS);
@@ -597,7 +556,7 @@ export class TrainPanel {
     });
     $('recut-choose').addEventListener('click', async () => {
       try {
-        const r = await this.post<{ threshold: number; segments: number | null }>('/api/recut/choose', { threshold: Number(slider.value) });
+        const r = await postJson<{ threshold: number; segments: number | null }>('/api/recut/choose', { threshold: Number(slider.value) });
         this.say('recut-status', `cut ${r.threshold} kept with the segmentation (${r.segments ?? '?'} segments)`);
       } catch (err) {
         this.say('recut-status', (err as Error).message, true);
@@ -629,7 +588,7 @@ export class TrainPanel {
     button.disabled = true;
     if (typeof Notification !== 'undefined' && Notification.permission === 'default') void Notification.requestPermission().catch(() => {});
     try {
-      let run = await this.post<Run>('/api/runs', {});
+      let run = await postJson<Run>('/api/runs', {});
       for (;;) {
         this.renderRun(run);
         if (run.state === 'done' || run.state === 'failed') {

@@ -36,10 +36,11 @@ describe('groupTiles', () => {
 });
 
 describe('FeatureCache', () => {
-  it('gives the whole-volume features bit for bit, by box and at points, whatever tiles were computed together', async () => {
+  it('gives the whole-volume features bit for bit (exact filters; recursive ones within 1% of the range), by box and at points, whatever tiles were computed together', async () => {
     const v = noise([150, 90, 3], 4);
     const raw = memorySource(v, 'noise');
-    const cfg = featureConfig(v.voxelSize, { dims: 2, sigmas: [0.7, 1.6, 3.5] });
+    // exact (FIR) filters: blockwise equals whole-volume bit for bit
+    const cfg = featureConfig(v.voxelSize, { dims: 2, sigmas: [0.7, 1.6, 3.5], recursiveFrom: null });
     const whole = computeFeatures(Float32Array.from(v.data as Uint8Array), v.shape, cfg);
     const nv = v.voxels;
     const cache = new FeatureCache(raw, cfg, { tile: [32, 32, 1] });
@@ -60,6 +61,18 @@ describe('FeatureCache', () => {
     expect(bad).toBe(0);
     expect(cache.stats.tileHits).toBeGreaterThan(0); // the box reused tiles of the points
     await expect(cache.at([[150, 0, 0]])).rejects.toThrow(/outside the volume/);
+    // recursive (IIR) filters (the default from sigma 1.5): within 1% of each channel's range
+    const rcfg = featureConfig(v.voxelSize, { dims: 2, sigmas: [0.7, 1.6, 3.5] });
+    expect(rcfg.recursiveFrom).toBeDefined();
+    const rwhole = computeFeatures(Float32Array.from(v.data as Uint8Array), v.shape, rcfg);
+    const rcache = new FeatureCache(raw, rcfg, { tile: [32, 32, 1] });
+    const rb = await rcache.box(b);
+    for (let f = 0; f < F; f++) {
+      let lo = Infinity, hi = -Infinity, worst = 0;
+      for (let i = 0; i < nv; i++) (lo = Math.min(lo, rwhole[f * nv + i]), (hi = Math.max(hi, rwhole[f * nv + i])));
+      for (let z = b.min[2], j = 0; z < b.max[2]; z++) for (let y = b.min[1]; y < b.max[1]; y++) for (let xx = b.min[0]; xx < b.max[0]; xx++, j++) worst = Math.max(worst, Math.abs(rb.x[f * n + j] - rwhole[f * nv + xx + 150 * (y + 90 * z)]));
+      expect(worst, `channel ${f}`).toBeLessThan(0.01 * (hi - lo));
+    }
     await expect(cache.box({ min: [0, 0, 0], max: [151, 1, 1] })).rejects.toThrow(/not inside the volume/);
   });
 

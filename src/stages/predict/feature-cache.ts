@@ -12,8 +12,9 @@
  *           split (kd, longest axis) into boxes where computing one box with the feature margin
  *           costs less than its parts, capped at `groupVoxels` output voxels, computed in the
  *           order their tiles were first asked for; a box read with
- *           `featureMargin` gives the whole-volume features bit for bit (features.ts), so the
- *           grouping never changes a value
+ *           `featureMargin` gives the whole-volume features bit for bit with exact filters
+ *           (features.ts), within the recursive filters' tolerance with those (the default from
+ *           sigma 1.5), so the grouping does not change a value beyond that
  */
 import { type Box, type Vec3, box, boxIntersect, boxShape, boxVoxels } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';

@@ -36,9 +36,9 @@ describe('phantom model', () => {
     expect(Buffer.from(a.pa.buffer).equals(Buffer.from(c.pa.buffer))).toBe(false);
   });
 
-  it('has three cell types, ids above 2^53, and synapses that follow the connection rules', () => {
+  it('has four cell types, ids above 2^53, and synapses that follow the connection rules', () => {
     const m = getModel(P);
-    expect(new Set(m.cells.map((c) => c.type))).toEqual(new Set(['pyramidal', 'stellate', 'basket']));
+    expect(new Set(m.cells.map((c) => c.type))).toEqual(new Set(['pyramidal', 'stellate', 'basket', 'glia']));
     expect(m.cells.some((c) => c.id > 2n ** 53n)).toBe(true);
     expect(new Set(m.cells.map((c) => c.id)).size).toBe(m.cells.length);
     expect(m.synapses.length).toBeGreaterThan(20);
@@ -55,6 +55,54 @@ describe('phantom model', () => {
     }
     expect(kinds.has('basket->pyramidal') || kinds.has('basket->stellate')).toBe(true);
     expect(kinds.has('pyramidal->pyramidal') || kinds.has('stellate->pyramidal')).toBe(true);
+  });
+
+  it('draws classes that differ as in tissue: basket neurites mitochondria-rich and thicker axons, glia without synapses or organelles', () => {
+    // 27 tiles (a 6 µm cube) of another seed. Cells without a soma here are either dendrite-only or
+    // axon-only; per type: cable, radius x cable and mitochondria (not those of boutons) of each kind.
+    type S = { cells: number; axon: number; axonR: number; mitoA: number; dend: number; mitoD: number };
+    const per: Record<string, S> = {};
+    const glia = { cable: 0, other: 0 };
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) {
+      const t = buildTile(11, i, j, k);
+      const kind = new Array<string>(t.cells.length).fill('');
+      for (let p = 0; p < t.nPrims; p++) {
+        const c = t.pcell[p];
+        const ty = t.cells[c].type;
+        const l = Math.hypot(t.pb[3 * p] - t.pa[3 * p], t.pb[3 * p + 1] - t.pa[3 * p + 1], t.pb[3 * p + 2] - t.pa[3 * p + 2]);
+        const s = (per[ty] ??= { cells: 0, axon: 0, axonR: 0, mitoA: 0, dend: 0, mitoD: 0 });
+        if (t.pcomp[p] === COMPARTMENT.soma) kind[c] = 'soma';
+        else if (kind[c] !== 'soma' && (t.pcomp[p] === COMPARTMENT.axon || t.pcomp[p] === COMPARTMENT.dendrite)) kind[c] = t.pcomp[p] === COMPARTMENT.axon ? 'axon' : 'dend';
+        if (ty === 'glia') {
+          glia.cable += l;
+          if (t.pcomp[p] !== COMPARTMENT.none || t.psyn[p] >= 0) glia.other++;
+        } else if (t.pcomp[p] === COMPARTMENT.axon && l > 0) {
+          s.axon += l;
+          s.axonR += l * t.pra[p];
+        } else if (t.pcomp[p] === COMPARTMENT.dendrite && kind[c] !== 'soma') s.dend += l; // a soma comes before its dendrites
+      }
+      for (const c of t.cells) per[c.type].cells++;
+      for (const g of t.organelles) {
+        const ty = t.cells[g.host].type;
+        if (ty === 'glia') glia.other++;
+        else if (g.kind === 'mitochondrion' && kind[g.host] === 'axon') per[ty].mitoA++;
+        else if (g.kind === 'mitochondrion' && kind[g.host] === 'dend') per[ty].mitoD++;
+      }
+      for (const s of t.synapses) if (t.cells[s.pre].type === 'glia' || t.cells[s.post].type === 'glia') glia.other++;
+    }
+    const sum = (f: (s: S) => number) => f(per.pyramidal) + f(per.stellate);
+    const b = per.basket;
+    // basket: more than 2x the mitochondria per µm of axon (boutons' included: 0.8 vs 0.4 of them),
+    // more than 1.5x per µm of dendrite (2x drawn), axons > 1.3x as thick (75 vs 52.5 nm on average)
+    expect(b.mitoA / b.axon).toBeGreaterThan((2 * sum((s) => s.mitoA)) / sum((s) => s.axon));
+    expect(b.mitoD / b.dend).toBeGreaterThan((1.5 * sum((s) => s.mitoD)) / sum((s) => s.dend));
+    expect(b.axonR / b.axon).toBeGreaterThan((1.3 * sum((s) => s.axonR)) / sum((s) => s.axon));
+    // glia: a modest fraction of the cells, with cable, and no synapse, organelle or compartment other than none
+    const cells = Object.values(per).reduce((a, s) => a + s.cells, 0);
+    expect(per.glia.cells / cells).toBeGreaterThan(0.03);
+    expect(per.glia.cells / cells).toBeLessThan(0.25);
+    expect(glia.cable).toBeGreaterThan(0);
+    expect(glia.other).toBe(0);
   });
 
   it('is local: the model of a box does not depend on the volume around it; tile ids are unique', () => {

@@ -24,6 +24,6 @@ export { hash4, rng } from './random.js';
 export type { TileContent } from './tile-generator.js';
 export { buildTile } from './tile.js';
 export {
-  type CellInfo, CELL_TYPES, type CellType, COMPARTMENT, COMPARTMENT_NAMES, CONNECTION_RULES, EXCITATORY, type OrganelleInfo,
+  type CellInfo, CELL_TYPES, type CellType, type NeuronType, COMPARTMENT, COMPARTMENT_NAMES, CONNECTION_RULES, EXCITATORY, type OrganelleInfo,
   type PhantomModel, type PhantomOptions, type SynapseInfo, type TargetKind,
 } from './types.js';

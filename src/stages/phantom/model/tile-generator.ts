@@ -4,9 +4,9 @@
  * `TileContent` with global ids.
  */
 import type { Vec3 } from '../../../core/box.js';
-import { MODEL_CONSTANTS } from './constants.js';
+import { MODEL_CONSTANTS, NEURON_PROFILE } from './constants.js';
 import { add, between, type Confine, inside, len, lerp, mul, norm, pick, randomPerp, randomUnit, sub, type V, wiggle } from './geometry.js';
-import { CELL_TYPES, type CellInfo, type CellType, COMPARTMENT, CONNECTION_RULES, EXCITATORY, type OrganelleInfo, type SynapseInfo, type TargetKind } from './types.js';
+import { CELL_TYPES, type CellInfo, type CellType, COMPARTMENT, CONNECTION_RULES, EXCITATORY, type NeuronType, type OrganelleInfo, type SynapseInfo, type TargetKind } from './types.js';
 
 export class Builder {
   pa: number[] = [];
@@ -73,6 +73,7 @@ export class TileGen {
   targets: Target[] = [];
   dendriteLength = 0;
   axonLength = 0;
+  gliaLength = 0;
 
   mitoInSegment(a: Vec3, b: Vec3, rHost: number, cell: number, r: () => number, frac: number): void {
     const u = sub(b, a);
@@ -86,8 +87,9 @@ export class TileGen {
   dendrite(cell: number, start: V, dir: V, r0: number, r1: number, maxLen: number, r: () => number, depth: number, box: Confine): number {
     const C = MODEL_CONSTANTS;
     const B = this.B;
-    const type = B.cells[cell].type;
+    const type = B.cells[cell].type as NeuronType;
     const spiny = EXCITATORY[type];
+    const mitoChance = NEURON_PROFILE[type].dendriteMito;
     let p = start;
     let u = dir;
     let length = 0;
@@ -101,7 +103,7 @@ export class TileGen {
       const ra = type === 'basket' ? radius * between(r, 0.8, 1.25) : radius;
       const rb = type === 'basket' ? taper * between(r, 0.8, 1.25) : taper;
       B.prim(p, q, ra, rb, cell, COMPARTMENT.dendrite);
-      if (r() < 0.5) this.mitoInSegment(p, q, Math.min(ra, rb), cell, r, between(r, 0.3, 0.45));
+      if (r() < mitoChance) this.mitoInSegment(p, q, Math.min(ra, rb), cell, r, between(r, 0.3, 0.45));
       // spines every ~0.35 µm on spiny dendrites; shaft targets on every dendrite
       const nSpines = spiny ? Math.floor(seg / 350 + r()) : 0;
       for (let k = 0; k < nSpines; k++) {
@@ -136,7 +138,7 @@ export class TileGen {
   }
 
   /** A soma of this type and radius at c with its dendrites, mitochondria and somatic targets, all within `box`. */
-  soma(type: CellType, c: V, rad: number, r: () => number, box: Confine): void {
+  soma(type: NeuronType, c: V, rad: number, r: () => number, box: Confine): void {
     const B = this.B;
     const cell = B.cell(type, c);
     B.prim(c, c, rad, rad, cell, COMPARTMENT.soma);
@@ -157,12 +159,14 @@ export class TileGen {
     }
   }
 
-  axonCell(type: CellType, r: () => number, through: V, u: V): number {
+  axonCell(type: NeuronType, r: () => number, through: V, u: V): number {
     return this.B.cell(type, add(through, mul(u, -between(r, 50000, 150000))));
   }
 
+  /** An axon of `radius` from p0 along u0 until it leaves `box`, with its type's mitochondria and (synapse-free) varicosities. */
   axonWalk(cell: number, p0: V, u0: V, radius: number, r: () => number, box: Confine): number {
     const C = MODEL_CONSTANTS;
+    const prof = NEURON_PROFILE[this.B.cells[cell].type as NeuronType];
     let p = p0;
     let u = u0;
     let length = 0;
@@ -171,7 +175,16 @@ export class TileGen {
       const nu = wiggle(u, 0.3, r);
       const q = add(p, mul(nu, seg));
       this.B.prim(p, q, radius, radius, cell, COMPARTMENT.axon);
-      if (r() < 0.08) this.mitoInSegment(p, q, radius, cell, r, 0.6);
+      if (r() < prof.axonMito) this.mitoInSegment(p, q, radius, cell, r, 0.6);
+      if (r() < prof.varicosity) {
+        const c = lerp3(p, q, between(r, 0.2, 0.8));
+        const rv = radius * between(r, 1.8, 2.6);
+        this.B.prim(c, c, rv, rv, cell, COMPARTMENT.axon);
+        if (r() < prof.boutonMito) {
+          const d = mul(randomPerp(nu, r), 0.35 * rv);
+          this.B.organelles.push({ kind: 'mitochondrion', host: cell, a: sub(c, d), b: add(c, d), r: 0.35 * rv, synapse: -1 });
+        }
+      }
       p = q;
       u = nu;
       length += seg;
@@ -186,7 +199,7 @@ export class TileGen {
   synapses(rSyn: () => number, rAx: () => number): void {
     const B = this.B;
     interface Bouton {
-      pre: CellType;
+      pre: NeuronType;
       c: V;
       rb: number;
       t: Target;
@@ -204,6 +217,7 @@ export class TileGen {
       boutons.push({ pre, c, rb, t });
     }
     for (const type of CELL_TYPES) {
+      if (type === 'glia') continue;
       const mine = boutons.filter((b) => b.pre === type);
       const used = new Uint8Array(mine.length);
       for (let start = 0; start < mine.length; start++) {
@@ -232,7 +246,7 @@ export class TileGen {
         const lastC = mine[chain[chain.length - 1]].c;
         const u0 = chain.length > 1 ? norm(sub(lastC, first)) : randomUnit(rAx);
         const cell = this.axonCell(type, rAx, first, u0);
-        const ra = EXCITATORY[type] ? between(rAx, 45, 70) : between(rAx, 55, 80);
+        const ra = between(rAx, ...NEURON_PROFILE[type].axonRadius);
         // path: in from outside, through every bouton, out again
         this.axonLength += this.axonWalk(cell, first, mul(u0, -1), ra, rAx, box);
         for (let k = 0; k < chain.length; k++) {
@@ -253,7 +267,7 @@ export class TileGen {
           B.synapses.push({ pre: cell, post: t.post, kind: t.kind, targetComp: t.comp, contact, discRadius, prePoint: b.c, postPoint });
           // vesicle cloud on the contact side of the bouton, a mitochondrion on the far side in some
           B.organelles.push({ kind: 'vesicle_cloud', host: cell, a: add(b.c, mul(t.dir, -0.25 * b.rb)), b: add(b.c, mul(t.dir, -0.25 * b.rb)), r: 0.72 * b.rb, synapse: s });
-          if (rAx() < 0.4) {
+          if (rAx() < NEURON_PROFILE[type].boutonMito) {
             const m = add(b.c, mul(t.dir, 0.45 * b.rb));
             const d = mul(randomPerp(t.dir, rAx), 0.3 * b.rb);
             B.organelles.push({ kind: 'mitochondrion', host: cell, a: sub(m, d), b: add(m, d), r: 0.3 * b.rb, synapse: -1 });
@@ -262,6 +276,31 @@ export class TileGen {
         this.axonLength += this.axonWalk(cell, lastC, u0, ra, rAx, box);
       }
     }
+  }
+
+  /**
+   * A glial (astrocytic) process: short, strongly turning segments of irregular radius (25-90 nm),
+   * branching often; no synapses, no mitochondria, no vesicle clouds; compartment `none` (glia are
+   * neither axon nor dendrite, so node and synapse compartment scores leave them out).
+   */
+  gliaProcess(cell: number, start: V, dir: V, maxLen: number, r: () => number, depth: number, box: Confine): number {
+    let p = start;
+    let u = dir;
+    let length = 0;
+    let radius = between(r, 25, 90);
+    while (length < maxLen && inside(p, box)) {
+      const seg = between(r, 150, 300);
+      const nu = wiggle(u, 0.7, r);
+      const q = add(p, mul(nu, seg));
+      const next = between(r, 25, 90);
+      this.B.prim(p, q, radius, next, cell, COMPARTMENT.none);
+      if (depth < 3 && r() < 0.12) length += this.gliaProcess(cell, q, wiggle(randomPerp(nu, r), 0.5, r), maxLen * 0.5, r, depth + 1, box);
+      p = q;
+      u = nu;
+      radius = next;
+      length += seg;
+    }
+    return length;
   }
 
   finish(key: number): TileContent {
@@ -310,4 +349,8 @@ export function cellId(key: number, i: number): bigint {
   // 2, which a float64 cannot tell apart there) to exercise exact uint64 handling.
   const n = key * 4096 + i;
   return i % 2 === 0 ? BigInt(n + 1) : 864691135000000000n + BigInt(n);
+}
+
+function lerp3(a: Vec3, b: Vec3, t: number): V {
+  return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
 }

@@ -1,9 +1,9 @@
 /** One tile's content from (seed, tile index) only, and the own soma of a volume smaller than one soma's share. */
-import { MODEL_CONSTANTS, tileKey, typeWeights, VOLUME_SOMA_KEY } from './constants.js';
+import { MODEL_CONSTANTS, NEURON_PROFILE, passingAxonWeights, tileKey, typeWeights, VOLUME_SOMA_KEY } from './constants.js';
 import { add, between, grown, mul, pick, randomUnit, type V } from './geometry.js';
 import { hash4, rng } from './random.js';
 import { type TileContent, TileGen } from './tile-generator.js';
-import type { CellType, PhantomOptions } from './types.js';
+import type { NeuronType, PhantomOptions } from './types.js';
 
 /** A 32-bit seed for one stream of one tile. */
 export function tileSeed(seed: number, ix: number, iy: number, iz: number, part: number): number {
@@ -55,13 +55,23 @@ export function buildTile(seed: number, ix: number, iy: number, iz: number): Til
   const wantAxon = C.axonLengthDensity * tileUm3 * 1000;
   const rP = rng(tileSeed(seed, ix, iy, iz, 5));
   for (let k = 0; g.axonLength < wantAxon && k < 10000; k++) {
-    const type = pick({ pyramidal: 0.45, stellate: 0.35, basket: 0.2 } as Record<CellType, number>, rP);
+    const type = pick(passingAxonWeights, rP);
     const start: V = [between(rP, t0[0], t1[0]), between(rP, t0[1], t1[1]), between(rP, t0[2], t1[2])];
     const u = randomUnit(rP);
     const cell = g.axonCell(type, rP, start, u);
-    const ra = between(rP, 40, 75);
+    const ra = between(rP, ...NEURON_PROFILE[type].axonRadius);
     g.axonLength += g.axonWalk(cell, start, u, ra, rP, near);
     g.axonLength += g.axonWalk(cell, start, mul(u, -1), ra, rP, near);
+  }
+  // glial processes (a stream of their own), up to the wanted length
+  const wantGlia = C.gliaLengthDensity * tileUm3 * 1000;
+  const rG = rng(tileSeed(seed, ix, iy, iz, 6));
+  for (let k = 0; g.gliaLength < wantGlia && k < 1000; k++) {
+    const start: V = [between(rG, t0[0], t1[0]), between(rG, t0[1], t1[1]), between(rG, t0[2], t1[2])];
+    const u = randomUnit(rG);
+    const cell = g.B.cell('glia', add(start, mul(u, -between(rG, 5000, 20000))));
+    g.gliaLength += g.gliaProcess(cell, start, u, 3000, rG, 0, near);
+    g.gliaLength += g.gliaProcess(cell, start, mul(u, -1), 3000, rG, 0, near);
   }
   const out = g.finish(tileKey(ix, iy, iz));
   // the locality every box relies on
@@ -73,7 +83,7 @@ export function buildTile(seed: number, ix: number, iy: number, iz: number): Til
 }
 
 /** Volume in µm^3 below which a volume gets one soma of its own (it expects less than one from the tiles). */
-export function volumeSomaParams(o: PhantomOptions): { type: CellType; c: V; rad: number; r: () => number } | undefined {
+export function volumeSomaParams(o: PhantomOptions): { type: NeuronType; c: V; rad: number; r: () => number } | undefined {
   const extent: V = [o.size[0] * o.voxelSize[0], o.size[1] * o.voxelSize[1], o.size[2] * o.voxelSize[2]];
   const volUm3 = (extent[0] * extent[1] * extent[2]) / 1e9;
   if (volUm3 >= MODEL_CONSTANTS.somaVolume) return undefined;

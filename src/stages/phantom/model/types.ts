@@ -1,10 +1,12 @@
 /** The phantom's vocabulary: cell types, compartment codes, connection rules, and the shapes of its options, cells, synapses, organelles and model. */
 import type { Box, Vec3 } from '../../../core/box.js';
 
-export const CELL_TYPES = ['pyramidal', 'stellate', 'basket'] as const;
+export const CELL_TYPES = ['pyramidal', 'stellate', 'basket', 'glia'] as const;
 export type CellType = (typeof CELL_TYPES)[number];
-/** Excitatory (spiny) types and the inhibitory (smooth) type. */
-export const EXCITATORY: Record<CellType, boolean> = { pyramidal: true, stellate: true, basket: false };
+/** The neuron types (glia have no soma, dendrites, axons or synapses in the phantom: only thin processes). */
+export type NeuronType = Exclude<CellType, 'glia'>;
+/** Excitatory (spiny) types and the inhibitory (smooth) type; glia are neither (false: not spiny). */
+export const EXCITATORY: Record<CellType, boolean> = { pyramidal: true, stellate: true, basket: false, glia: false };
 
 /** Compartment codes of the compartments layer (uint8). */
 export const COMPARTMENT = { none: 0, soma: 1, axon: 2, dendrite: 3, spineHead: 4, spineNeck: 5 } as const;
@@ -16,10 +18,11 @@ export type TargetKind = 'spine' | 'shaft' | 'soma';
  * type. Excitatory axons contact spine heads of spiny cells and dendritic shafts of basket cells;
  * basket axons contact shafts and somata of spiny cells. Pairs not listed never occur.
  */
-export const CONNECTION_RULES: Record<CellType, Partial<Record<TargetKind, Partial<Record<CellType, number>>>>> = {
+export const CONNECTION_RULES: Record<CellType, Partial<Record<TargetKind, Partial<Record<NeuronType, number>>>>> = {
   pyramidal: { spine: { pyramidal: 0.6, stellate: 0.4 }, shaft: { basket: 1 }, soma: { basket: 1 } },
   stellate: { spine: { pyramidal: 0.3, stellate: 0.7 }, shaft: { basket: 1 }, soma: { basket: 1 } },
   basket: { shaft: { pyramidal: 0.5, stellate: 0.5 }, soma: { pyramidal: 0.5, stellate: 0.5 } },
+  glia: {},
 };
 
 export interface PhantomOptions {

@@ -80,7 +80,7 @@ export interface OurForest {
   trainSeconds: number;
 }
 
-export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number }): Promise<OurForest> {
+export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean }): Promise<OurForest> {
   const t0 = performance.now();
   const { model } = await trainPixelClassifier(memorySource(raw, 'raw'), memorySource(labels, 'labels'), {
     target: 'labels',
@@ -89,6 +89,7 @@ export async function trainOurs(raw: Volume, labels: Volume, classes: string[], 
     forest: { nTrees: o.trees, seed: o.seed ?? 0 },
     seed: o.seed ?? 0,
     threads: 2,
+    autoContext: o.autoContext,
   });
   return { model, trainSeconds: (performance.now() - t0) / 1000 };
 }

@@ -22,6 +22,8 @@ const TREES = Number(process.env.ACCURACY_TREES ?? 50);
 const BIN = Number(process.env.ACCURACY_BIN ?? 2);
 const SAMPLES = Number(process.env.ACCURACY_SAMPLES ?? 100_000);
 const PARTS = (process.env.ACCURACY_PARTS ?? 'organelles,boundaries').split(',');
+// auto-context rows (a second forest on the first one's out-of-fold map): ACCURACY_AUTOCONTEXT=0 to skip
+const AUTO = process.env.ACCURACY_AUTOCONTEXT !== '0';
 const VNC: Vec3 = [4.6, 4.6, 45];
 const ISBI: Vec3 = [4, 4, 50];
 // vnc label values -> classes: 1 membrane (0..128: orientations + junction), 2 glia, 3 mitochondria, 4 synapse, 5 intracellular
@@ -71,6 +73,19 @@ async function organelles(): Promise<unknown> {
   const ref = await referenceForest(sections(raw, 0, 6), sections(cls, 0, 6), sections(raw, 6, 12), {
     classes: [1, 2, 3, 4, 5], outputs: TARGETS.map((t) => t.cls), ...opts,
   });
+  let ac: { oofA: Float32Array[]; oofB: Float32Array[]; test: Float32Array[]; trainSeconds: number; predictSeconds: number } | undefined;
+  if (AUTO) {
+    log('auto-context: out-of-fold forests on sections 0-2 / 3-5, final on 0-5');
+    const ao = { ...opts, autoContext: true };
+    const aa = await trainOurs(sections(raw, 0, 3), sections(cls, 0, 3), classes, ao);
+    const acB = predictSections(aa.model, sections(raw, 3, 6), TARGETS.map((t) => t.cls - 1));
+    const ab = await trainOurs(sections(raw, 3, 6), sections(cls, 3, 6), classes, ao);
+    const acA = predictSections(ab.model, sections(raw, 0, 3), TARGETS.map((t) => t.cls - 1));
+    const af = await trainOurs(sections(raw, 0, 6), sections(cls, 0, 6), classes, ao);
+    const t1 = performance.now();
+    const acT = predictSections(af.model, sections(raw, 6, 12), TARGETS.map((t) => t.cls - 1));
+    ac = { oofA: acA, oofB: acB, test: acT, trainSeconds: af.trainSeconds, predictSeconds: (performance.now() - t1) / 1000 };
+  }
   const testLab = sections(lab, 6, 12);
   const rows: Record<string, unknown>[] = [];
   const out: Record<string, unknown> = { bin: BIN, shape: raw.shape, trees: TREES, samples: SAMPLES, reference: ref.info, ours_seconds: { train: round(fin.trainSeconds, 1), predict: round(predictSeconds, 1) }, rows };
@@ -95,7 +110,21 @@ async function organelles(): Promise<unknown> {
       ours_chosen: scoreMap(ours[k], truth, shape, p),
       sklearn_plain: scoreMap(ref.maps[k], truth, shape, plain),
       sklearn_chosen: scoreMap(ref.maps[k], truth, shape, p),
-    };
+    } as Record<string, unknown>;
+    if (ac) {
+      const c = chooseObjectParams([
+        { prob: ac.oofA[k], truth: trainTruthA, shape: shapeOf(0, 3) },
+        { prob: ac.oofB[k], truth: trainTruthB, shape: shapeOf(3, 6) },
+      ]);
+      const pc: ObjectParams = { high: c.best.high, low: c.best.low, minSize: c.best.minSize };
+      r.auto_context = {
+        auc: round(rocAuc(ac.test[k], truth)),
+        chosen_oof: { ...pc, f1: round(c.best.f1), found: c.best.found, truth: c.best.truth },
+        plain: scoreMap(ac.test[k], truth, shape, plain),
+        chosen: scoreMap(ac.test[k], truth, shape, pc),
+        seconds: { train: round(ac.trainSeconds, 1), predict: round(ac.predictSeconds, 1) },
+      };
+    }
     rows.push(r);
     console.log(JSON.stringify(r));
   });
@@ -133,15 +162,18 @@ async function boundaries(): Promise<unknown> {
   for (const r of runs) {
     log(`boundaries: ${r.chosen} -> ISBI ${TEST0}-${TEST1 - 1}`);
     const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES });
+    const fa = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true }) : undefined;
     const ref = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES });
     for (const [name, vol, off] of [['as is', test, 0], ['contrast 0.1 + 0.6 v^1.7', shifted, n]] as const) {
       const [ours] = predictSections(f.model, vol, [0]);
       const m = await matchTo(f.model, vol);
       const [normed] = predictSections(f.model, vol, [0], m.map);
+      const auto = fa ? { ours_auto_context: round(rocAuc(predictSections(fa.model, vol, [0])[0], truth)), ours_auto_context_quantile_matched: round(rocAuc(predictSections(fa.model, vol, [0], (await matchTo(fa.model, vol)).map)[0], truth)) } : {};
       const row = {
         score: 'membrane pixel AUC', chosen_on: r.chosen, measured_on: `ISBI 2012 slices ${TEST0}-${TEST1 - 1}, ${name}`,
         ours: round(rocAuc(ours, truth)), ours_quantile_matched: round(rocAuc(normed, truth)), quantile_shift: round(m.shift, 3),
         sklearn: round(rocAuc(ref.maps[0].subarray(off, off + n), truth)),
+        ...auto,
       };
       rows.push(row);
       console.log(JSON.stringify(row));

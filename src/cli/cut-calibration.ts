@@ -18,9 +18,8 @@ import { Volume, copyBox } from '../core/volume.js';
 import type { VolumeSource } from '../formats/source.js';
 import type { LabelArray } from '../kernels/components.js';
 import { evaluateSegmentation } from '../metrics/segmentation.js';
-import { featureMargin } from '../stages/predict/features.js';
 import type { PixelModel } from '../stages/predict/model.js';
-import { predictVolume } from '../stages/predict/predict.js';
+import { modelMargin, predictVolume } from '../stages/predict/predict.js';
 import { type TrainOptions, trainPixelClassifier } from '../stages/predict/training.js';
 import { cutTree, relabel } from '../stages/segment/agglomerate.js';
 import { DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_ANISOTROPIC, boundaryMaps, computeAgglomeration, computeSupervoxels } from '../stages/segment/pipeline.js';
@@ -138,7 +137,7 @@ export function centralCrop(b: Box, maxVoxels: number): Box {
 async function predictBox(model: PixelModel, raw: VolumeSource, target: Box): Promise<Volume<'float32'>> {
   const out = Volume.zeros('float32', target, { voxelSize: raw.voxelSize });
   const volume = box(raw.offset, add(raw.offset, raw.shape));
-  const margin = featureMargin(model.meta.featureConfig);
+  const margin = modelMargin(model);
   const step: Vec3 = model.meta.featureConfig.dims === 2 ? [256, 256, 4] : [96, 96, 96];
   for (let z = target.min[2]; z < target.max[2]; z += step[2]) {
     for (let y = target.min[1]; y < target.max[1]; y += step[1]) {

@@ -36,6 +36,25 @@ async function wiring(args: string[]): Promise<{ out: string; stdout: string; co
 }
 
 describe('wiring train-pixels / predict', () => {
+  it('--auto-context trains two forests; predict through the scheduler equals whole-volume prediction', async () => {
+    const dir = await tempDir();
+    const { raw, seg } = syntheticEm([40, 36, 4], { cells: 8, seed: 6, voxelSize: [4, 4, 40], noise: 60 });
+    await writeNpy(path.join(dir, 'raw.npy'), raw);
+    await writeNpy(path.join(dir, 'seg.npy'), seg);
+    const model = path.join(dir, 'ac.forest');
+    const t = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--gt', path.join(dir, 'seg.npy'), '-o', model, '--voxel-size', '4,4,40',
+      '--sigmas', '0.7,1.6', '--trees', '6', '--samples', '3000', '--threads', '1', '--auto-context', '--json']);
+    expect(t.code, t.out).toBeUndefined();
+    expect(JSON.parse(t.stdout).auto_context).toBe(true);
+    const m = await PixelModel.load(model);
+    expect(m.contextForest).toBeDefined();
+    const out = path.join(dir, 'pred');
+    const p = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--voxel-size', '4,4,40', '--model', model, out, '--chunk', '16,16,2', '--block', '16,16,2', '--workers', '1', '--json']);
+    expect(p.code, p.out).toBeUndefined();
+    const got = await (await PrecomputedLayer.open(out)).readBox(boxFromShape([40, 36, 4]));
+    expect(Array.from(got.data as Float32Array)).toEqual(Array.from(predictVolume(m, raw).data as Float32Array));
+  });
+
   it('trains with --gt and predicts blockwise, equal to whole-volume prediction', async () => {
     const dir = await tempDir();
     const { raw, seg } = syntheticEm([40, 32, 20], { cells: 8, seed: 4 });
@@ -43,7 +62,7 @@ describe('wiring train-pixels / predict', () => {
     await writeNpy(path.join(dir, 'seg.npy'), seg);
     const model = path.join(dir, 'm.rf');
     const t = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--gt', path.join(dir, 'seg.npy'), '-o', model,
-      '--sigmas', '0.7,1.6', '--trees', '8', '--samples', '4000', '--threads', '1', '--json']);
+      '--sigmas', '0.7,1.6', '--recursive-from', 'off', '--trees', '8', '--samples', '4000', '--threads', '1', '--json']);
     expect(t.code, t.out).toBeUndefined();
     expect(JSON.parse(t.stdout).classes).toEqual(['interior', 'boundary']);
     expect(JSON.parse(t.stdout).warnings.join()).toMatch(/records no voxel size/);
@@ -137,7 +156,9 @@ describe('wiring train-pixels / predict', () => {
     await writeNpy(path.join(dir, 'raw.npy'), raw);
     await writeNpy(path.join(dir, 'seg.npy'), seg);
     const model = path.join(dir, 'm.rf');
-    const common = ['--raw', path.join(dir, 'raw.npy'), '--voxel-size', '8,8,8', '-o', model, '--sigmas', '0.7,1.6', '--trees', '6', '--samples', '3000', '--threads', '1'];
+    // exact filters: on this small volume the cuts' VOIs below were chosen with them (recursive
+    // filters leave one fold with equal VOIs for every cut)
+    const common = ['--raw', path.join(dir, 'raw.npy'), '--voxel-size', '8,8,8', '-o', model, '--sigmas', '0.7,1.6', '--recursive-from', 'off', '--trees', '6', '--samples', '3000', '--threads', '1'];
     const bad = await wiring(['train-pixels', ...common, '--labels', path.join(dir, 'seg.npy'), '--calibrate-cut']);
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/--calibrate-cut needs --gt/);

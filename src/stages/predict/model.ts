@@ -11,8 +11,13 @@ import { promises as fs } from 'node:fs';
 import type { Vec3 } from '../../core/box.js';
 import { FormatError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/atomic.js';
+import { MIN_RECURSIVE_SIGMA } from '../../kernels/recursive.js';
 import { FEATURE_NAMES, type FeatureConfig, featureCount, featureNames } from './features.js';
 import { Forest } from '../../ml/forest.js';
+import { type ContextConfig, checkContextConfig, contextCount } from './context.js';
+
+/** Magic of a model file holding a pixel forest and its auto-context forest (see README.md). */
+const CHAIN_MAGIC = 'WPC1';
 
 export interface PixelModelMeta {
   kind: 'wiring-pixel-classifier';
@@ -36,6 +41,10 @@ export interface PixelModelMeta {
   segmentThreshold?: number;
   /** How segmentThreshold was chosen: the cut grid, the mean VOI at each cut, the folds. */
   cutCalibration?: Record<string, unknown>;
+  /** Auto-context: how the second forest's context features are computed (context.ts); its forest is the file's second. */
+  context?: ContextConfig;
+  /** How the model was trained and chosen (auto-context folds, held-out scores; free-form JSON). */
+  training?: Record<string, unknown>;
 }
 
 /** Intensity percentiles (1st, 50th, 99th). */
@@ -52,16 +61,52 @@ export interface RawStats {
 
 export class PixelModel {
   constructor(
+    /** The pixel forest (features -> classes). */
     readonly forest: Forest,
     readonly meta: PixelModelMeta,
+    /** Auto-context: the second forest (features + context of the first forest's map -> classes); meta.context says how. */
+    readonly contextForest?: Forest,
   ) {}
 
   get outputChannels(): number {
     return this.meta.outputs.length;
   }
 
+  /** The forest whose probabilities are the model's output. */
+  get outputForest(): Forest {
+    return this.contextForest ?? this.forest;
+  }
+
+  toBytes(): Uint8Array {
+    const a = this.forest.toBytes();
+    if (!this.contextForest) return a;
+    const b = this.contextForest.toBytes();
+    const out = new Uint8Array(16 + a.length + b.length);
+    out.set(new TextEncoder().encode(CHAIN_MAGIC), 0);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(4, 2, true);
+    dv.setUint32(8, a.length, true);
+    dv.setUint32(12, b.length, true);
+    out.set(a, 16);
+    out.set(b, 16 + a.length);
+    return out;
+  }
+
   async save(file: string): Promise<void> {
-    await writeFileAtomic(file, this.forest.toBytes());
+    await writeFileAtomic(file, this.toBytes());
+  }
+
+  static fromBytes(bytes: Uint8Array, where: string): PixelModel {
+    if (bytes.length >= 4 && new TextDecoder().decode(bytes.subarray(0, 4)) === CHAIN_MAGIC) {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      if (bytes.length < 16 || dv.getUint32(4, true) !== 2) throw new FormatError(`${CHAIN_MAGIC} model: expected 2 forests in the header`, where);
+      const la = dv.getUint32(8, true), lb = dv.getUint32(12, true);
+      if (16 + la + lb !== bytes.length) throw new FormatError(`${CHAIN_MAGIC} model: file has ${bytes.length} bytes, the header describes ${16 + la + lb}`, where);
+      const first = Forest.fromBytes(bytes.subarray(16, 16 + la), `${where} (pixel forest)`);
+      const second = Forest.fromBytes(bytes.subarray(16 + la), `${where} (context forest)`);
+      return PixelModel.fromForest(first, where, second);
+    }
+    return PixelModel.fromForest(Forest.fromBytes(bytes, where), where);
   }
 
   static async load(file: string): Promise<PixelModel> {
@@ -71,10 +116,10 @@ export class PixelModel {
     } catch (e) {
       throw new FormatError(`cannot read model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
     }
-    return PixelModel.fromForest(Forest.fromBytes(bytes, file), file);
+    return PixelModel.fromBytes(bytes, file);
   }
 
-  static fromForest(forest: Forest, where: string): PixelModel {
+  static fromForest(forest: Forest, where: string, contextForest?: Forest): PixelModel {
     const m = forest.meta as Partial<PixelModelMeta>;
     if (m.kind !== 'wiring-pixel-classifier') {
       throw new FormatError(`meta.kind is ${JSON.stringify(m.kind)}: this forest is not a pixel classifier (train one with wiring train-pixels)`, where);
@@ -86,6 +131,9 @@ export class PixelModel {
     }
     for (const f of cfg.features) {
       if (!(FEATURE_NAMES as readonly string[]).includes(f)) throw new FormatError(`meta.featureConfig names unknown feature ${JSON.stringify(f)}`, where);
+    }
+    if (cfg.recursiveFrom !== undefined && !(typeof cfg.recursiveFrom === 'number' && cfg.recursiveFrom >= MIN_RECURSIVE_SIGMA)) {
+      throw new FormatError(`meta.featureConfig.recursiveFrom ${JSON.stringify(cfg.recursiveFrom)}: expected a sigma of at least ${MIN_RECURSIVE_SIGMA} voxel`, where);
     }
     const n = featureCount(cfg);
     if (n !== forest.nFeatures) {
@@ -103,6 +151,20 @@ export class PixelModel {
     if (m.segmentThreshold !== undefined && !(typeof m.segmentThreshold === 'number' && m.segmentThreshold > 0 && m.segmentThreshold < 1)) {
       throw new FormatError(`meta.segmentThreshold must be a number between 0 and 1, got ${JSON.stringify(m.segmentThreshold)}`, where);
     }
-    return new PixelModel(forest, m as PixelModelMeta);
+    if ((m.context === undefined) !== (contextForest === undefined)) {
+      throw new FormatError(m.context === undefined ? 'the file holds a context forest but meta.context is missing' : 'meta.context is set but the file holds no context forest', where);
+    }
+    if (m.context !== undefined && contextForest) {
+      let c: ContextConfig;
+      try {
+        c = checkContextConfig(m.context, forest.nClasses);
+      } catch (e) {
+        throw new FormatError(`meta.${(e as Error).message}`, where);
+      }
+      const want = n + contextCount(c);
+      if (contextForest.nFeatures !== want) throw new FormatError(`the context forest has ${contextForest.nFeatures} features, its configuration gives ${want}`, where);
+      if (contextForest.nClasses !== forest.nClasses) throw new FormatError(`the context forest has ${contextForest.nClasses} classes, the pixel forest ${forest.nClasses}`, where);
+    }
+    return new PixelModel(forest, m as PixelModelMeta, contextForest);
   }
 }

@@ -10,6 +10,7 @@ import { Volume } from '../../core/volume.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { computeFeatures, featureCount, featureMargin } from './features.js';
 import { PixelModel } from './model.js';
+import { computeContext, contextCount, contextMargin } from './context.js';
 import { assertFinite, intensityMismatch, rawStats, toFloat32 } from './training.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { type IntensityMap, NORMALIZE_MIN_SHIFT, applyIntensityMap, checkIntensityMap, matchQuantiles, quantileShift, quantilesOf, sampleIntensities } from './normalize.js';
@@ -25,33 +26,11 @@ export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box;
   if (!boxContains(raw.box, target)) throw new UsageError(`prediction box (${boxToString(target)}) is outside the raw block (${boxToString(raw.box)})`);
   if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one`);
   assertFinite(raw);
-  const cfg = model.meta.featureConfig;
-  const F = featureCount(cfg);
-  const rs = raw.shape;
-  const nv = rs[0] * rs[1] * rs[2];
-  const feats = computeFeatures(opts.normalize ? applyIntensityMap(raw.data as ArrayLike<number>, opts.normalize) : toFloat32(raw), rs, cfg);
-  const ts = boxShape(target);
-  const n = ts[0] * ts[1] * ts[2];
-  // gather the target's features (feature-major)
-  let x: Float32Array;
-  if (n === nv) x = feats;
-  else {
-    x = new Float32Array(n * F);
-    const ox = target.min[0] - raw.box.min[0], oy = target.min[1] - raw.box.min[1], oz = target.min[2] - raw.box.min[2];
-    for (let f = 0; f < F; f++) {
-      let o = f * n;
-      for (let z = 0; z < ts[2]; z++) {
-        for (let y = 0; y < ts[1]; y++) {
-          const s = f * nv + ox + rs[0] * (oy + y + rs[1] * (oz + z));
-          x.set(feats.subarray(s, s + ts[0]), o);
-          o += ts[0];
-        }
-      }
-    }
-  }
-  const prob = model.forest.predictProba(x, n, 'feature-major');
+  const prob = predictProbabilities(model, raw, target, opts.normalize);
   const K = model.forest.nClasses;
   const C = model.outputChannels;
+  const ts = boxShape(target);
+  const n = ts[0] * ts[1] * ts[2];
   // gt models: the boundary class (index 1) only
   const first = model.meta.target === 'gt' ? 1 : 0;
   const dtype = opts.dtype ?? 'float32';
@@ -64,6 +43,61 @@ export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box;
     for (let i = 0; i < src.length; i++) d[i] = Math.round(src[i] * 255);
   }
   return out;
+}
+
+/** Channels c0..c1-1 of a feature-major stack over `shape` gathered at the voxels of `sub` (offset `off` in it), feature-major. */
+function gather(feats: Float32Array, shape: Vec3, c0: number, c1: number, off: Vec3, sub: Vec3, out: Float32Array, outC0: number): void {
+  const nv = shape[0] * shape[1] * shape[2];
+  const n = sub[0] * sub[1] * sub[2];
+  for (let f = c0; f < c1; f++) {
+    let o = (outC0 + f - c0) * n;
+    for (let z = 0; z < sub[2]; z++) {
+      for (let y = 0; y < sub[1]; y++) {
+        const s = f * nv + off[0] + shape[0] * (off[1] + y + shape[1] * (off[2] + z));
+        out.set(feats.subarray(s, s + sub[0]), o);
+        o += sub[0];
+      }
+    }
+  }
+}
+
+/**
+ * Class probabilities (class-major, all classes) of the voxels of `target` from `raw` (which
+ * covers target plus the model's margin where the data has it). With auto-context the first
+ * forest predicts every voxel of the raw block, its map's context features (context.ts) are
+ * computed on that block, and the second forest predicts the target from features + context.
+ */
+export function predictProbabilities(model: PixelModel, raw: Volume, target: Box, normalize?: IntensityMap): Float32Array {
+  const cfg = model.meta.featureConfig;
+  const F = featureCount(cfg);
+  const rs = raw.shape;
+  const nv = rs[0] * rs[1] * rs[2];
+  const feats = computeFeatures(normalize ? applyIntensityMap(raw.data as ArrayLike<number>, normalize) : toFloat32(raw), rs, cfg);
+  const ts = boxShape(target);
+  const n = ts[0] * ts[1] * ts[2];
+  const off: Vec3 = [target.min[0] - raw.box.min[0], target.min[1] - raw.box.min[1], target.min[2] - raw.box.min[2]];
+  const ctx = model.meta.context;
+  if (!ctx || !model.contextForest) {
+    let x = feats;
+    if (n !== nv) gather(feats, rs, 0, F, off, ts, (x = new Float32Array(n * F)), 0);
+    return model.forest.predictProba(x, n, 'feature-major');
+  }
+  const K = model.forest.nClasses;
+  const p1 = model.forest.predictProba(feats, nv, 'feature-major');
+  const cf = computeContext(p1, rs, K, ctx);
+  const C = contextCount(ctx);
+  const x = new Float32Array(n * (F + C));
+  gather(feats, rs, 0, F, off, ts, x, 0);
+  gather(cf, rs, 0, C, off, ts, x, F);
+  return model.contextForest.predictProba(x, n, 'feature-major');
+}
+
+/** Raw context needed on each side of a block: the features', plus the context features' for an auto-context model. */
+export function modelMargin(model: PixelModel): Vec3 {
+  const m = featureMargin(model.meta.featureConfig);
+  if (!model.meta.context) return m;
+  const c = contextMargin(model.meta.context);
+  return [m[0] + c[0], m[1] + c[1], m[2] + c[2]];
 }
 
 export interface PredictParams {
@@ -106,8 +140,10 @@ export function predictPixelsTask(o: {
   normalize?: IntensityMap;
 }): BlockTask<PredictParams> {
   const cfg = o.model.meta.featureConfig;
-  const margin = featureMargin(cfg);
+  const margin = modelMargin(o.model);
   const readVoxels = (o.blockShape[0] + 2 * margin[0]) * (o.blockShape[1] + 2 * margin[1]) * (o.blockShape[2] + 2 * margin[2]);
+  const ctx = o.model.meta.context;
+  const perVoxel = featureCount(cfg) + 12 + (ctx ? o.model.forest.nClasses + contextCount(ctx) + featureCount(ctx.features) : 0);
   return {
     name: o.name ?? 'predict-pixels',
     module: import.meta.url,
@@ -118,8 +154,9 @@ export function predictPixelsTask(o: {
     bounds: o.bounds,
     blockShape: o.blockShape,
     margin,
-    // features dominate: all channels over the read box, plus ~12 float32 temporaries
-    memoryPerBlock: readVoxels * (featureCount(cfg) + 12) * 4,
+    // features dominate: all channels over the read box, plus ~12 float32 temporaries (and the
+    // first forest's map, its context features and one channel's filter temporaries)
+    memoryPerBlock: readVoxels * perVoxel * 4,
   };
 }
 

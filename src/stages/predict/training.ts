@@ -16,7 +16,8 @@ import type { Progress } from '../../core/progress.js';
 import { silentProgress } from '../../core/progress.js';
 import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
-import { type ForestParams, makeRng } from '../../ml/forest.js';
+import { type Forest, type ForestParams, makeRng } from '../../ml/forest.js';
+import { trainContextForest } from './auto-context.js';
 import { trainForest } from '../../ml/forest-parallel.js';
 import { type FeatureConfig, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
 import { PixelModel, type PixelModelMeta, type RawStats } from './model.js';
@@ -43,6 +44,11 @@ export interface TrainOptions {
   labelBlockVoxels?: number;
   seed?: number;
   progress?: Progress;
+  /**
+   * Auto-context (context.ts, auto-context.ts): also train a second forest on the pixel features
+   * plus the context of the first forest's out-of-fold map; the model predicts with both.
+   */
+  autoContext?: boolean;
 }
 
 export interface TrainReport {
@@ -611,12 +617,21 @@ export async function trainPixelClassifier(
     meta as unknown as Record<string, unknown>,
     { threads: opts.threads },
   );
+  let contextForest: Forest | undefined;
+  if (opts.autoContext) {
+    const c = await trainContextForest({
+      raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress,
+    });
+    contextForest = c.forest;
+    meta.context = c.config;
+    meta.training = { ...(meta.training ?? {}), autoContext: { folds: c.folds } };
+  }
   const t2 = performance.now();
   const names = featureNames(cfg);
   const imp = forest.importances();
   const importances = names.map((feature, i) => ({ feature, importance: imp[i] })).sort((a, b) => b.importance - a.importance);
   return {
-    model: new PixelModel(forest, meta),
+    model: new PixelModel(forest, meta, contextForest),
     report: {
       region,
       classes: values,

@@ -1,0 +1,75 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../../test/data.js';
+import { boxFromShape, boxGrow, boxIntersect } from '../../core/box.js';
+import { Volume, copyBox } from '../../core/volume.js';
+import { Forest } from '../../ml/forest.js';
+import { contextHalves } from './auto-context.js';
+import { contextCount, contextMargin } from './context.js';
+import { featureConfig, featureMargin } from './features.js';
+import { rocAuc } from './metrics.js';
+import { PixelModel } from './model.js';
+import { modelMargin, predictPixelsTask, predictVolume } from './predict.js';
+import { syntheticEm } from './synthetic.js';
+import { classesFromSegmentation, memorySource, trainPixelClassifier } from './training.js';
+
+// per-section features on a noisy stack: membranes are faint in the pixels, continuous in context
+const vs: [number, number, number] = [1, 1, 8];
+const cfg = featureConfig(vs, { sigmas: [0.7, 1.6], dims: 2 });
+
+describe('auto-context', async () => {
+  const { raw, seg } = syntheticEm([64, 64, 4], { cells: 14, seed: 5, voxelSize: vs, noise: 90 });
+  const test = syntheticEm([64, 64, 3], { cells: 14, seed: 9, voxelSize: vs, noise: 90 });
+  const opts = { target: 'gt' as const, featureConfig: cfg, maxSamples: 6000, forest: { nTrees: 12 }, threads: 1, seed: 3 };
+  const plain = (await trainPixelClassifier(memorySource(raw), memorySource(seg), opts)).model;
+  const { model } = await trainPixelClassifier(memorySource(raw), memorySource(seg), { ...opts, autoContext: true });
+
+  it('halves the training region along z for per-section features, else along the longest axis', () => {
+    expect(contextHalves(boxFromShape([64, 64, 4]), 2).halves.map((b) => [b.min[2], b.max[2]])).toEqual([[0, 2], [2, 4]]);
+    expect(contextHalves(boxFromShape([64, 30, 1]), 2).axis).toBe(0);
+    expect(contextHalves(boxFromShape([20, 30, 40]), 3).axis).toBe(2);
+    expect(() => contextHalves(boxFromShape([1, 1, 1]), 3)).toThrow(/too small to halve/);
+  });
+
+  it('records its context and beats the single forest on another volume', () => {
+    expect(model.contextForest).toBeDefined();
+    expect(model.contextForest!.nFeatures).toBe(model.forest.nFeatures + contextCount(model.meta.context!));
+    expect(model.meta.context!.channels).toEqual([1]);
+    const truth = Uint8Array.from(classesFromSegmentation(test.seg, 2), (c) => (c === 1 ? 1 : 0));
+    const a = rocAuc(predictVolume(plain, test.raw).data as Float32Array, truth);
+    const b = rocAuc(predictVolume(model, test.raw).data as Float32Array, truth);
+    expect(b).toBeGreaterThan(a + 0.003);
+  });
+
+  it('predicts blockwise with the model margin exactly as on the whole volume; the task reads that margin', () => {
+    const m = modelMargin(model);
+    const fm = featureMargin(cfg), cm = contextMargin(model.meta.context!);
+    expect(m).toEqual([fm[0] + cm[0], fm[1] + cm[1], 0]);
+    const whole = predictVolume(model, test.raw);
+    const out = Volume.zeros('float32', test.raw.box, { channels: 1 });
+    for (const [x0, y0, z0, sx, sy, sz] of [[0, 0, 0, 24, 40, 2], [24, 0, 0, 40, 40, 3], [0, 40, 0, 64, 24, 3], [0, 0, 2, 24, 40, 1]]) {
+      const b = boxFromShape([sx, sy, sz], [x0, y0, z0]);
+      copyBox(predictVolume(model, test.raw.crop(boxIntersect(boxGrow(b, m), test.raw.box)), { box: b }), out);
+    }
+    expect(Array.from(out.data)).toEqual(Array.from(whole.data as Float32Array));
+    const task = predictPixelsTask({ model, modelPath: 'm', raw: 'raw', out: 'out', bounds: test.raw.box, blockShape: [32, 32, 1], dtype: 'float32' });
+    expect(task.margin).toEqual(m);
+  });
+
+  it('round-trips through its file (two forests) and refuses a damaged one', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'ac.forest');
+    await model.save(file);
+    const bytes = await fs.readFile(file);
+    expect(bytes.subarray(0, 4).toString()).toBe('WPC1');
+    const back = await PixelModel.load(file);
+    expect(Array.from(predictVolume(back, test.raw).data)).toEqual(Array.from(predictVolume(model, test.raw).data));
+    await fs.writeFile(path.join(dir, 'cut'), bytes.subarray(0, bytes.length - 8));
+    await expect(PixelModel.load(path.join(dir, 'cut'))).rejects.toThrow(/cut: WPC1 model: file has \d+ bytes, the header describes \d+/);
+    const f = model.forest;
+    const noCtx = new PixelModel(new Forest(f.nFeatures, f.nClasses, f.trees, f.params, { ...model.meta, context: undefined }), model.meta, model.contextForest);
+    await fs.writeFile(path.join(dir, 'nometa'), noCtx.toBytes());
+    await expect(PixelModel.load(path.join(dir, 'nometa'))).rejects.toThrow(/nometa: .*meta.context is missing/);
+  });
+});

@@ -14,7 +14,8 @@
 // the initial graph only (rich features); trajectory-trained with 1 and 2 active-learning rounds
 // (rich features); mutex watershed and multicut (GAEC) on the 2-round model's initial-edge
 // probabilities (bias cross-fitted) and on the mean boundary (default bias).
-// AGGLO_PARTS=gala,chain,phantom (default all; chain: see chain() below), AGGLO_TREES (default 100).
+// AGGLO_PARTS=gala,chain,phantom (default all; chain: see chain() below), AGGLO_TREES (default 100),
+// AGGLO_RECIPES (comma list of the learned recipes to run; default all), AGGLO_PHANTOM_PAIRS (default 1-2).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
@@ -63,7 +64,8 @@ function compare(train: TrainingVolume, test: TrainingVolume, anisotropic: boole
     ['trajectory_round2', { rounds: 2 }],
     ['trajectory_round2_loose', { rounds: 2, mode: 'loose' }],
   ];
-  for (const [name, opts] of recipes) {
+  const only = process.env.AGGLO_RECIPES?.split(',');
+  for (const [name, opts] of recipes.filter(([n]) => !only || only.includes(n))) {
     const t0 = performance.now();
     const res = trainWithCrossFitCuts(train, params, {}, opts);
     const tree = agglomerate(te.rag, forestScorer(res.forest), { rescoreNeighbourhood: true });
@@ -179,12 +181,17 @@ async function phantom(): Promise<unknown> {
     const [{ vol: b }, { vol: sv }, { vol: g }] = await Promise.all([readWhole(p(`p${s}`)), readWhole(p(`sv${s}`)), readWhole(p(`ph${s}/neurons`))]);
     return { sv: compactLabels(sv.data as BigUint64Array).labels, boundary: boundaryMaps(b).boundary, gt: compactLabels(g.data as BigUint64Array).labels, shape: b.shape };
   };
-  const [a, b] = [await load(1), await load(2)];
-  log('phantom seed 1 -> seed 2');
-  const res = compare(a, b, true);
-  const row = { volume: 'phantom 160x160x32, 8x8x30 nm; boundaries: forest trained on seed 3', supervoxels: 'wiring 2-D', chosen_on: 'seed 1', measured_on: 'seed 2', ...res };
-  console.log(JSON.stringify(row));
-  return [row];
+  // AGGLO_PHANTOM_PAIRS=1-2,2-1 (default 1-2): training seed - test seed
+  const pairs = (process.env.AGGLO_PHANTOM_PAIRS ?? '1-2').split(',').map((t) => t.split('-').map(Number));
+  const rows: unknown[] = [];
+  for (const [sa, sb] of pairs) {
+    log(`phantom seed ${sa} -> seed ${sb}`);
+    const res = compare(await load(sa), await load(sb), true);
+    const row = { volume: 'phantom 160x160x32, 8x8x30 nm; boundaries: forest trained on seed 3', supervoxels: 'wiring 2-D', chosen_on: `seed ${sa}`, measured_on: `seed ${sb}`, ...res };
+    console.log(JSON.stringify(row));
+    rows.push(row);
+  }
+  return rows;
 }
 
 export default async function run(): Promise<unknown> {

@@ -162,6 +162,8 @@ function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<
     '',
     ref ? `Reference in the same run: scikit-image watershed per section on the same boundary map (Gaussian 1, seeds below 0.1): ${ref.seconds.toFixed(2)} s wall, ${ref.cpu_seconds.toFixed(2)} s CPU, beside our supervoxel stage's ${get('supervoxels', ws[0])!.cpu} CPU s (which includes reading and writing the layers).` : 'Reference: scikit-image was not available in this run.',
     '',
+    'Kernel and stage speed-ups behind these figures (connected components, recursive Gaussian features, the mesh stage\'s phases, the pixel forest\'s trees/depth curve): [THROUGHPUT.md](THROUGHPUT.md).',
+    '',
   ];
   writeFileSync(path.join(root, 'docs', 'PIPELINE.md'), lines.join('\n'));
 }

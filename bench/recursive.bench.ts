@@ -53,8 +53,8 @@ function stack(raw: Float32Array, shape: Vec3, voxelSize: Vec3, runs: number): R
   const n = shape[0] * shape[1] * shape[2];
   computeFeatures(raw.subarray(0, shape[0] * shape[1] * 8), [shape[0], shape[1], 8], exact); // JIT warm-up
   computeFeatures(raw.subarray(0, shape[0] * shape[1] * 8), [shape[0], shape[1], 8], rec);
-  let fe = new Float32Array(0);
-  let fr = new Float32Array(0);
+  let fe: Float32Array = new Float32Array(0);
+  let fr: Float32Array = new Float32Array(0);
   let te = Infinity;
   let tr = Infinity;
   for (let r = 0; r < runs; r++) {

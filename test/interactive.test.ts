@@ -72,7 +72,14 @@ describe('interactive training over HTTP', () => {
     expect(del.json()).toMatchObject({ delete: 31, user: 'ben' });
     expect((await app.inject({ method: 'DELETE', url: `/api/interactive/labels/${wrong.id}`, headers: auth })).json().error).toMatch(/already deleted/);
     expect((await app.inject({ method: 'DELETE', url: '/api/interactive/labels/999', headers: auth })).json().error).toMatch(/no stroke 999/);
+    // a user class: the next free value from 6, refused without the token, twice or out of range
+    expect((await app.inject({ method: 'POST', url: '/api/interactive/classes', payload: { name: 'glia' } })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/api/interactive/classes', payload: { name: 'glia' }, headers: auth })).json()).toEqual({ value: 6, name: 'glia' });
+    expect((await app.inject({ method: 'POST', url: '/api/interactive/classes', payload: { name: 'glia' }, headers: auth })).json().error).toMatch(/exists/);
+    expect((await app.inject({ method: 'POST', url: '/api/interactive/classes', payload: { name: 'x', value: 2 }, headers: auth })).json().error).toMatch(/already "cytoplasm"/);
+    expect((await app.inject({ method: 'POST', url: '/api/interactive/classes', payload: { name: 'y', value: 300 }, headers: auth })).json().error).toMatch(/1..255/);
     const labels = (await app.inject({ url: '/api/interactive/labels' })).json();
+    expect(labels.classes[6]).toBe('glia');
     expect(labels.strokes).toHaveLength(30);
     expect(labels.strokes.map((s: { id: number }) => s.id)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(labels.deleted).toEqual([expect.objectContaining({ delete: 31, user: 'ben' })]);
@@ -82,6 +89,7 @@ describe('interactive training over HTTP', () => {
     expect((await fs.readFile(path.join(dir, 'interactive', 'strokes.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(32);
     const again = await InteractiveService.open(dir);
     expect(again.strokes().strokes).toEqual(labels.strokes);
+    expect(again.classes()[6]).toBe('glia');
     await again.close();
     // a view hint: its features are computed while the forest trains
     const job = (await app.inject({ method: 'POST', url: '/api/interactive/train', payload: { trees: 12, view: { min: [0, 0, 3], max: [128, 128, 4] } }, headers: auth })).json();

@@ -14,6 +14,8 @@ import type { Vec3 } from './api.js';
 
 export const PROOFREAD_LAYER = 'proofread';
 export const PREVIEW_LAYER = 'split preview';
+/** local point annotations (nm) marking the split's picked points */
+export const POINT_LAYERS = { source: 'split sources', sink: 'split sinks' } as const;
 export const PICK_ACTION = 'wiring-proofread-pick';
 export const PICK_BINDING = 'at:control+shift+mousedown0';
 const TOKEN_KEY = 'wiring.token';
@@ -138,6 +140,7 @@ export class ProofreadPanel {
     // the served version replaces the dataset's cell layers in view (still listed, and can be shown)
     for (const l of this.viewer.layerManager.managedLayers) if (l.layer?.displayState?.segmentationGroupState) l.setVisible(false);
     this.showVersion(this.op, []);
+    this.ensurePointLayers();
     this.renderUndo(log.operations);
     return true;
   }
@@ -254,6 +257,36 @@ export class ProofreadPanel {
     this.watchLayer();
   }
 
+  /** The two point layers of the split's sources (red) and sinks (blue), added once and then updated in place. */
+  private ensurePointLayers(): void {
+    const nm = { x: [1e-9, 'm'], y: [1e-9, 'm'], z: [1e-9, 'm'] };
+    for (const role of ['source', 'sink'] as const) {
+      if (this.viewer.layerManager.getLayerByName(POINT_LAYERS[role])) continue;
+      this.viewer.layerSpecification.add(makeLayer(this.viewer.layerSpecification, POINT_LAYERS[role], {
+        type: 'annotation',
+        source: { url: 'local://annotations', transform: { outputDimensions: nm } },
+        annotationColor: PREVIEW_COLOURS[role === 'source' ? '1' : '2'],
+        shader: '\nvoid main() {\n  setColor(defaultColor());\n  setPointMarkerSize(10.0);\n}\n',
+        annotations: [],
+      }));
+    }
+  }
+
+  /** The points of one split side shown in its layer (nm), for tests. */
+  splitPoints(role: 'source' | 'sink'): number[][] {
+    const src = this.viewer.layerManager.getLayerByName(POINT_LAYERS[role])?.layer?.localAnnotations;
+    return src ? [...src].map((a: any) => Array.from(a.point as Float32Array)) : [];
+  }
+
+  private syncPoints(): void {
+    for (const role of ['source', 'sink'] as const) {
+      const src = this.viewer.layerManager.getLayerByName(POINT_LAYERS[role])?.layer?.localAnnotations;
+      if (!src) continue;
+      src.clear();
+      for (const p of this.picks.filter((x) => x.role === role)) src.add({ type: 0, id: '', description: `split ${role}: root ${p.root}`, point: Float32Array.from(p.nm), properties: [] });
+    }
+  }
+
   private group(name = PROOFREAD_LAYER): any {
     return this.viewer.layerManager.getLayerByName(name)?.layer?.displayState?.segmentationGroupState?.value;
   }
@@ -339,6 +372,7 @@ export class ProofreadPanel {
   }
 
   private renderPicks(): void {
+    this.syncPoints();
     const body = this.$('picks').querySelector('tbody')!;
     body.replaceChildren(...this.picks.map((p) => {
       const tr = el('tr', { 'data-role': p.role, 'data-root': p.root }, el('td', {}, p.role), el('td', {}, p.root), el('td', {}, p.nm.map((v) => Math.round(v)).join(', ')));
@@ -355,10 +389,12 @@ export class ProofreadPanel {
   // ---------------------------------------------------------------- edits
 
   private async afterEdit(rec: EditRecord, show: string[]): Promise<void> {
+    // the version and the selected cell change together (no await between them)
     this.showVersion(rec.op, show);
+    const shown = show.length ? this.selectCell(show[0], true) : Promise.resolve();
     const log = await json<{ operations: EditRecord[] }>('/api/proofread/edits');
     this.renderUndo(log.operations);
-    if (show.length) await this.selectCell(show[0], true);
+    await shown;
   }
 
   async merge(): Promise<EditRecord | undefined> {

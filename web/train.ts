@@ -43,6 +43,7 @@ interface TrainJob {
   model?: number;
   error?: string;
   seconds?: number;
+  report?: { classes: string[] };
 }
 
 interface RunStage {
@@ -110,8 +111,9 @@ export class TrainPanel {
   private readonly removing = new Set<string>();
   private readonly known = new Map<number, ServerStroke>();
   /** Brush stroke being drawn. */
-  private drawing: { panel: any; plane: Plane; points: Vec3[] } | null = null;
+  private drawing: { panel: any; plane: Plane; points: Vec3[]; temp: string[] } | null = null;
   private lastPanel: any = null;
+  private drawSeq = 0;
   /** Ids of the brush strokes saved (for tests and the status line). */
   readonly brushed: number[] = [];
   private classes: Record<string, string> = {};
@@ -136,16 +138,8 @@ export class TrainPanel {
     } catch {
       return false;
     }
-    this.classes = labels.classes;
-    const select = $('train-class') as HTMLSelectElement;
-    select.replaceChildren(
-      ...Object.entries(labels.classes).map(([v, name]) => {
-        const o = document.createElement('option');
-        o.value = v;
-        o.textContent = `${v} ${name}`;
-        return o;
-      }),
-    );
+    this.renderClasses(labels.classes);
+    $('train-add-class').addEventListener('click', () => void this.addClass());
     const token = $('train-token') as HTMLInputElement;
     token.value = sessionStorage.getItem(TOKEN_KEY) ?? '';
     token.addEventListener('input', () => sessionStorage.setItem(TOKEN_KEY, token.value));
@@ -345,7 +339,7 @@ export class TrainPanel {
         e.stopImmediatePropagation();
         const plane = this.panelPlane(panel);
         if (!plane) return this.say('train-status', 'brush: this view is oblique; paint in an xy, xz or yz cross-section', true);
-        this.drawing = { panel, plane, points: [this.voxelAt(panel, e, plane)] };
+        this.drawing = { panel, plane, points: [this.voxelAt(panel, e, plane)], temp: [] };
       },
       true,
     );
@@ -359,7 +353,14 @@ export class TrainPanel {
         e.stopImmediatePropagation();
         const p = this.voxelAt(d.panel, e, d.plane, d.points[0]);
         const last = d.points[d.points.length - 1];
-        if (p.some((v, k) => v !== last[k])) d.points.push(p);
+        if (p.some((v, k) => v !== last[k])) {
+          d.points.push(p);
+          // shown while it is drawn (replaced by the saved stroke)
+          const at = (q: Vec3) => Float32Array.from(q, (x) => x + 0.5);
+          const id = `drawing.${++this.drawSeq}`;
+          this.source()?.add({ type: AnnotationType.LINE, id, description: '(drawing)', pointA: at(last), pointB: at(p), properties: [] }).dispose();
+          d.temp.push(id);
+        }
       },
       true,
     );
@@ -370,10 +371,24 @@ export class TrainPanel {
         if (!d) return;
         this.drawing = null;
         e.stopImmediatePropagation();
-        void this.saveBrush(d.points, d.plane);
+        void this.saveBrush(d.points, d.plane).finally(() => this.removeTemp(d.temp));
       },
       true,
     );
+  }
+
+  private removeTemp(ids: string[]): void {
+    const source = this.source();
+    for (const id of ids) {
+      if (!source?.get(id)) continue;
+      this.removing.add(id);
+      const ref = source.getReference(id);
+      try {
+        source.delete(ref);
+      } finally {
+        ref.dispose();
+      }
+    }
   }
 
   private async saveBrush(points: Vec3[], plane: Plane): Promise<void> {
@@ -444,6 +459,36 @@ export class TrainPanel {
     }
   }
 
+  private renderClasses(classes: Record<string, string>, selected?: string): void {
+    this.classes = classes;
+    const select = $('train-class') as HTMLSelectElement;
+    const keep = selected ?? select.value;
+    select.replaceChildren(
+      ...Object.entries(classes).map(([v, name]) => {
+        const o = document.createElement('option');
+        o.value = v;
+        o.textContent = `${v} ${name}`;
+        return o;
+      }),
+    );
+    if (keep && classes[keep] !== undefined) select.value = keep;
+  }
+
+  /** Add a user class (the server picks its label value) and select it. */
+  private async addClass(): Promise<void> {
+    const input = $('train-new-class') as HTMLInputElement;
+    try {
+      const r = await this.post<{ value: number; name: string }>('/api/interactive/classes', { name: input.value });
+      const labels = await json<Labels>('/api/interactive/labels');
+      this.renderClasses(labels.classes, String(r.value));
+      this.renderCounts(labels);
+      input.value = '';
+      this.say('train-status', `class ${r.value} ${r.name} added`);
+    } catch (err) {
+      this.say('train-status', `class not added: ${(err as Error).message}`, true);
+    }
+  }
+
   private scheduleCounts(): void {
     clearTimeout(this.countsTimer);
     this.countsTimer = window.setTimeout(async () => {
@@ -486,7 +531,7 @@ export class TrainPanel {
       }
       if (job.state === 'failed') throw new Error(`training failed: ${job.error}`);
       this.model = job.model!;
-      this.showPrediction(job.model!);
+      this.showPrediction(job.model!, job.report?.classes.length ?? 2);
       this.say('train-status', `model ${job.model} trained on ${job.strokes} strokes in ${job.seconds} s; predicting the view`);
     } catch (err) {
       this.say('train-status', (err as Error).message, true);
@@ -511,14 +556,14 @@ export class TrainPanel {
     return { min: [c[0] - hx, c[1] - hy, c[2]], max: [c[0] + hx, c[1] + hy, c[2] + 1] };
   }
 
-  private showPrediction(model: number): void {
+  private showPrediction(model: number, classes: number): void {
     const base = `precomputed://${this.origin}/api/interactive`;
     this.setLayer(PREDICTION_LAYER, {
       type: 'image',
       source: `${base}/probabilities/${model}`,
       opacity: 0.6,
       // channel 0 = the first class of the model (boundary when it was labelled): magenta
-      shader: '#uicontrol int channel slider(min=0, max=4, default=0)\nvoid main() {\n  float v = toNormalized(getDataValue(channel));\n  emitRGBA(vec4(v, 0.0, v, v));\n}\n',
+      shader: `#uicontrol int channel slider(min=0, max=${Math.max(1, classes - 1)}, default=0)\nvoid main() {\n  float v = toNormalized(getDataValue(channel));\n  emitRGBA(vec4(v, 0.0, v, v));\n}\n`,
     });
     this.setLayer(UNCERTAINTY_LAYER, {
       type: 'image',

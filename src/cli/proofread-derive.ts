@@ -150,6 +150,13 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
   // in each cell, the root's supervoxels there in groups that touch (contact edges): groups that do
   // not touch never share a face, so their fragments are meshed apart and a merge of two roots
   // recomputes only the cells where they touch
+  // a supervoxel's contacts, looked up once however many mesh cells it spans
+  const nbs = new Map<number, number[]>();
+  const neighbours = (l: number): number[] => {
+    let n = nbs.get(l);
+    if (!n) nbs.set(l, (n = state.contactNeighbours(l)));
+    return n;
+  };
   const cells: Array<[string, bigint[], number[]]> = [];
   for (const [c, ls] of byCell) {
     const k = `${c % nc[0]}_${Math.floor(c / nc[0]) % nc[1]}_${Math.floor(c / (nc[0] * nc[1]))}`;
@@ -159,7 +166,7 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
       if (seen.has(l0)) continue;
       const group = [l0];
       seen.add(l0);
-      for (let i = 0; i < group.length; i++) for (const y of state.contactNeighbours(group[i])) if (here.has(y) && !seen.has(y)) { seen.add(y); group.push(y); }
+      for (let i = 0; i < group.length; i++) for (const y of neighbours(group[i])) if (here.has(y) && !seen.has(y)) { seen.add(y); group.push(y); }
       cells.push([k, group.map((l) => b.ids[l]), group]);
     }
   }

@@ -12,7 +12,7 @@ import { UsageError } from '../core/errors.js';
 import type { SeedMethod } from '../kernels/watershed/index.js';
 import { Forest } from '../ml/forest.js';
 import { carriedThreshold } from '../stages/segment/io.js';
-import { type AgglomerationMethod, type AgglomerationParams, DEFAULT_SUPERVOXELS, DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_ANISOTROPIC, type SupervoxelParams } from '../stages/segment/pipeline.js';
+import { type AgglomerationMethod, type AgglomerationParams, DEFAULT_MODEL_METHOD, DEFAULT_SUPERVOXELS, DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_ANISOTROPIC, type SupervoxelParams } from '../stages/segment/pipeline.js';
 import { anisotropic, type BlockwiseSupervoxelsOptions, type MapReading, SEGMENT_DEFAULTS } from '../stages/segment/run.js';
 import { schedulerOptions } from './scheduler-options.js';
 import { shardingChoice } from './sharding-options.js';
@@ -115,13 +115,13 @@ function thresholdText(d: Readonly<Record<AgglomerationMethod, number>>): string
 export function addAgglomerationOptions(cmd: Command): Command {
   return cmd
     .option('--threshold <t>', `merge while the score is <= t (default: the boundary layer's info "wiring": {"segment_threshold"} if any, else ${thresholdText(DEFAULT_THRESHOLD)}; on anisotropic stacks, z > 2 x/y: ${thresholdText(DEFAULT_THRESHOLD_ANISOTROPIC)}); "auto" (mean): calibrated from the contact scores`)
-    .option('--model <file>', 'learned agglomeration with a model from `wiring train-agglomeration` (its cross-fitted cut is the default threshold); with --method mutex or multicut: their edge probabilities and carried bias')
-    .option('--method <m>', 'mean (default), quantile, mutex, multicut (greedy additive edge contraction) or learned (implied by --model)')
+    .option('--model <file>', `a model from \`wiring train-agglomeration\`: its edge probabilities for the ${DEFAULT_MODEL_METHOD} method (default with a model; docs/ACCURACY.md), multicut or learned (greedy), each at the cut carried in the model (chosen by cross-fitting) unless --threshold is given`)
+    .option('--method <m>', `mean (default without --model), quantile, mutex, multicut (greedy additive edge contraction) or learned (needs --model; with --model the default is ${DEFAULT_MODEL_METHOD})`)
     .option('--quantile <q>', 'quantile method: which quantile of the contact boundary values (default 0.5)');
 }
 
 export async function agglomerationParams(opts: Record<string, string | boolean | undefined>): Promise<AgglomerationParams> {
-  const method = (opts.method ?? (opts.model ? 'learned' : 'mean')) as AgglomerationMethod;
+  const method = (opts.method ?? (opts.model ? DEFAULT_MODEL_METHOD : 'mean')) as AgglomerationMethod;
   if (!['mean', 'quantile', 'mutex', 'multicut', 'learned'].includes(method)) throw new UsageError(`--method: expected mean, quantile, mutex, multicut or learned, got ${JSON.stringify(method)}`);
   let forest: Forest | undefined;
   if (method === 'learned' && !opts.model) throw new UsageError('--method learned needs --model <file> (from wiring train-agglomeration)');

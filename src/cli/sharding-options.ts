@@ -23,6 +23,6 @@ export function shardingChoice(opts: { sharded?: boolean }): ShardingChoice {
 }
 
 /** The sharding of a new layer of `shape` in `chunk`s under the options given, or undefined (unsharded). */
-export function shardingFor(opts: { sharded?: boolean }, shape: Vec3, chunk: Vec3, kind: 'image' | 'segmentation', block?: Vec3): ShardingSpec | undefined {
-  return chooseSharding(opts.sharded, kind, shape, chunk, block);
+export function shardingFor(opts: { sharded?: boolean }, shape: Vec3, chunk: Vec3, kind: 'image' | 'segmentation', block?: Vec3, maxChunks?: number): ShardingSpec | undefined {
+  return chooseSharding(opts.sharded, kind, shape, chunk, block, maxChunks);
 }

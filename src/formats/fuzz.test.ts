@@ -14,6 +14,7 @@ import { exportVolume } from './export.js';
 import { openHdf5 } from './hdf5.js';
 import { encodeTiffStack } from './imagestack.js';
 import { writeNpy } from './npy.js';
+import { readSwc } from './swc.js';
 import { openSource } from './open.js';
 import { mulberry32 as rng } from '../core/random.js';
 import { makeInfo } from './precomputed/index.js';
@@ -35,9 +36,13 @@ function mutate(bytes: Uint8Array, r: () => number, region = bytes.length): Uint
 type Outcome = 'ok' | 'error';
 
 /** Open `spec` and read a small box; only WiringErrors naming `name` are allowed. */
-async function probe(spec: string, name: string, timeoutMs = 20_000): Promise<Outcome> {
+async function probe(spec: string, name: string, timeoutMs = 20_000, read?: () => Promise<unknown>): Promise<Outcome> {
   const work = (async (): Promise<Outcome> => {
     try {
+      if (read) {
+        await read();
+        return 'ok';
+      }
       const s = await openSource(spec);
       const b: Box = boxFromShape([Math.min(s.shape[0], 16), Math.min(s.shape[1], 16), Math.min(s.shape[2], 4)], s.offset);
       await s.read(b);
@@ -187,19 +192,19 @@ describe('fuzz (seeded)', () => {
 // WiringError naming the input or a read of the requested box passes, anything else fails.
 // WIRING_FUZZ_SEED=n explores other inputs; the seed is printed.
 
-const HOSTILE_SEED = Number(process.env.WIRING_FUZZ_SEED ?? 20261206);
+const HOSTILE_SEED = Number(process.env.WIRING_FUZZ_SEED || 20261206); // unset or empty: the default
 const MEMORY_BOUND = 256 * 1024 * 1024;
 const totals = { inputs: 0, errors: 0, reads: 0 };
 const perReader: Record<string, { inputs: number; errors: number; reads: number }> = {};
 
 /** Open, read a small box (memory- and time-bounded); count the outcome under `reader`. */
-async function hostileProbe(reader: string, spec: string, name: string): Promise<void> {
+async function hostileProbe(reader: string, spec: string, name: string, read?: () => Promise<unknown>): Promise<void> {
   const mem = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
   const before = mem();
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, mem())), 5);
   try {
-    const outcome = await probe(spec, name, 10_000);
+    const outcome = await probe(spec, name, 10_000, read);
     peak = Math.max(peak, mem());
     if (peak - before > MEMORY_BOUND) throw new Error(`${spec}: memory grew by ${((peak - before) / 2 ** 20).toFixed(0)} MiB reading a 16x16x4 box`);
     const r = (perReader[reader] ??= { inputs: 0, errors: 0, reads: 0 });
@@ -409,5 +414,42 @@ describe(`fuzz: hostile headers and chunks (seed ${HOSTILE_SEED})`, () => {
       await hostileProbe('npy', path.join(dir, name), name);
     }
     expect(perReader.npy.errors).toBeGreaterThan(15);
+  });
+
+  it('SWC: mutated node lines (ids past 2^64, fields, parents), long lines, gzip bombs and truncated gzip, streamed', async () => {
+    const r = rng(HOSTILE_SEED + 5);
+    const dir = await tempDir();
+    const b = await bombs();
+    const good = ['# fuzz', '1 1 0 0 0 2 -1', '18446744073709551615 3 1 0 0 1 1', '9007199254740993 3 2 0 0 1 18446744073709551615', '9007199254740992 3 3 0 0 1 9007199254740993'];
+    const mutate: Array<(lines: string[]) => string[] | Buffer> = [
+      (l) => l,
+      (l) => [...l, '18446744073709551616 3 0 0 0 1 1'],
+      (l) => [...l, '-3 3 0 0 0 1 1'],
+      (l) => [...l, '5 3 x 0 0 1 1'],
+      (l) => [...l, '5 3 0 0 0 1'],
+      (l) => [...l, '5 3 0 0 0 1 77'],
+      (l) => [...l, '9007199254740993 3 0 0 0 1 1'],
+      (l) => [...l, '5 3 1e400 0 0 1 1'],
+      (l) => [...l, `${'9'.repeat(2_000_000)} 3 0 0 0 1 1`],
+      (l) => ['\uFEFF' + l[0], ...l.slice(1)].map((x) => x + '\r'),
+      (l) => l.map((x) => x.replace(/ /g, ',')),
+      () => Buffer.from(b.gzip),
+      (l) => gzipSync(l.join('\n')).subarray(0, 20),
+      (l) => gzipSync(l.join('\n')),
+      () => Buffer.from([0x1f, 0x8b, 1, 2, 3]),
+      () => [],
+    ];
+    for (let i = 0; i < 50; i++) {
+      const name = `s${i}.swc`;
+      const f = path.join(dir, name);
+      const m = pick(r, mutate);
+      const lines = [...good].sort(() => r() - 0.5);
+      const out = m(lines);
+      if (r() < 0.04) await fs.mkdir(f);
+      else await fs.writeFile(f, Buffer.isBuffer(out) ? out : out.join('\n') + '\n');
+      await hostileProbe('swc', f, name, () => readSwc(f));
+    }
+    expect(perReader.swc.errors).toBeGreaterThan(10);
+    expect(perReader.swc.reads).toBeGreaterThan(5);
   });
 });

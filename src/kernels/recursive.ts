@@ -20,14 +20,14 @@
  * Accuracy against the exact (FIR, truncate 4) filters, asserted by recursive.test.ts on a smooth
  * random volume for sigma >= 1.5, every axis and border mode, relative to each output's range:
  * order 0 within 1.5e-2, order 1 within 4e-2, order 2 within 8e-2 (the third-order recursion's
- * kernel is not exactly Gaussian; the second derivative magnifies the difference). Sigma below MIN_RECURSIVE_SIGMA is refused:
- * use the FIR filters there (they are cheap at small sigma anyway).
+ * kernel is not exactly Gaussian; the second derivative magnifies the difference). Sigma below
+ * MIN_RECURSIVE_SIGMA is refused: use the FIR filters there (they are cheap at small sigma anyway).
  */
 import type { Vec3 } from '../core/box.js';
 import { UsageError } from '../core/errors.js';
 import { type BorderMode, borderIndex } from './filters.js';
 
-/** Smallest sigma the recursive filters accept (Young-van Vliet's coefficients hold from 0.5; derivatives reduce sigma). */
+/** Smallest sigma the recursive filters accept (below a voxel the third-order kernel and the five-point differences lose accuracy). */
 export const MIN_RECURSIVE_SIGMA = 1;
 
 /**

@@ -2,6 +2,7 @@
  * Train-in-the-browser routes (HTTP only; the work is the stages' services, handed in by the CLI):
  *   GET  /api/interactive/labels                                   strokes, labelled voxels per class, class names
  *   POST /api/interactive/labels          {cls, points, radius?, plane?}   save a stroke (token); its id
+ *   POST /api/interactive/classes         {name, value?}           add a user class (token)
  *   DELETE /api/interactive/labels/:id                             delete a stroke, who and when kept (token)
  *   POST /api/interactive/train           {trees?, view?}          queue training on the strokes (token);
  *                                                                  view {min, max} (voxels): features computed meanwhile
@@ -25,6 +26,7 @@ export interface InteractiveBackend {
   strokes(): unknown;
   addStroke(body: unknown, user: string): Promise<unknown>;
   deleteStroke(id: number, user: string): Promise<unknown>;
+  addClass(body: unknown, user: string): Promise<unknown>;
   train(user: string, o: { trees?: number; view?: unknown }): unknown;
   job(id: number): unknown;
   modelIds(): Promise<number[]>;
@@ -81,6 +83,7 @@ export const INTERACTIVE_OPENAPI_PATHS: Record<string, unknown> = {
     get: { summary: 'the saved strokes, labelled voxels per class and the class names', parameters: [] },
     post: { summary: 'save a stroke {cls (1..255), points [[x, y, z] voxels], radius?, plane? (xy|xz|yz)}; needs Authorization: Bearer <token>', security: [{ bearer: [] }], parameters: [] },
   },
+  '/api/interactive/classes': { post: { summary: 'add a user class {name, value? (1..255; default the next free from 6)}; needs the token', security: [{ bearer: [] }], parameters: [] } },
   '/api/interactive/labels/{id}': { delete: { summary: 'delete a stroke by id (a deletion record with who and when is kept in the log); needs the token', security: [{ bearer: [] }], parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }] } },
   '/api/interactive/train': { post: { summary: 'queue training of a pixel forest on the strokes {trees?, view? {min, max} voxels: the box in view, whose features are computed while the forest trains}; returns the job; needs the token', security: [{ bearer: [] }], parameters: [] } },
   '/api/interactive/train/{job}': { get: { summary: 'a training job: state, model id, report', parameters: [{ name: 'job', in: 'path', required: true, schema: { type: 'integer' } }] } },
@@ -102,6 +105,10 @@ export function registerInteractiveRoutes(app: FastifyInstance, o: InteractiveRo
   app.post('/api/interactive/labels', async (req, reply) => {
     checkToken(req, o.token);
     return send(reply, await backend.addStroke(req.body, requestUser(req)));
+  });
+  app.post('/api/interactive/classes', async (req, reply) => {
+    checkToken(req, o.token);
+    return send(reply, await backend.addClass(req.body, requestUser(req)));
   });
   app.delete('/api/interactive/labels/:id', async (req, reply) => {
     checkToken(req, o.token);

@@ -201,6 +201,10 @@ describe('proofreading in the browser (chromium)', () => {
     const noPreview = await redPixels('proofread-before-preview.png');
     await pickCell(a, 'source');
     await pickCell(b, 'sink');
+    // the picked points are marked in the viewer: one red (source) near a's voxel, one blue (sink) near b's
+    const points = await page.evaluate(() => ['source', 'sink'].map((r) => (window as any).wiring.proofread.panel.splitPoints(r)));
+    expect(points.map((x: number[][]) => x.length)).toEqual([1, 1]);
+    [a, b].forEach((c, i) => nmOf(c).forEach((v, k) => expect(Math.abs(points[i][0][k] - v)).toBeLessThan(2 * ds.voxelSize[k])));
     await page.click('#proofread-section [data-pr=preview]');
     await page.waitForFunction(() => (window as any).wiring.proofread.panel.preview !== null, undefined, { timeout: 30_000 });
     const s = await panelState();
@@ -234,6 +238,7 @@ describe('proofreading in the browser (chromium)', () => {
     expect(log[1].created.map((c: any) => c.id).sort()).toEqual([ra, rb].sort());
     const after = await panelState();
     expect(after.preview).toBeNull();
+    expect(await page.evaluate(() => ['source', 'sink'].map((r) => (window as any).wiring.proofread.panel.splitPoints(r).length))).toEqual([0, 0]);
     expect(after.source).toBe(`precomputed://${url}/api/proofread/versions/2/segmentation`);
     expect(await page.evaluate(() => (window as any).wiring.viewer.layerManager.getLayerByName('split preview'))).toBeFalsy();
   });

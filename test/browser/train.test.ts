@@ -208,6 +208,11 @@ describe('train in the browser (chromium)', () => {
     };
     await drag('xy');
     await page.waitForFunction(() => (window as any).wiring.train.brushed.length === 1);
+    // a user class, added from the app and selected for the next stroke
+    await page.fill('#train-new-class', 'glia');
+    await page.click('#train-add-class');
+    await page.waitForFunction(() => (document.getElementById('train-class') as HTMLSelectElement).value === '6');
+    expect(await page.locator('#train-class option[value="6"]').textContent()).toBe('6 glia');
     await drag('xz');
     await page.waitForFunction(() => (window as any).wiring.train.brushed.length === 2);
     const labels = await (await fetch(`${url}/api/interactive/labels`)).json();
@@ -217,12 +222,15 @@ describe('train in the browser (chromium)', () => {
     expect(xy).toMatchObject({ cls: 2, plane: 'xy', user: 'anna' });
     expect(xy.points.length).toBeGreaterThan(5);
     expect(xy.points.every((q: number[]) => q[2] === z)).toBe(true);
-    expect(xz.plane).toBe('xz');
+    expect(xz).toMatchObject({ cls: 6, plane: 'xz' });
     expect(new Set(xz.points.map((q: number[]) => q[1])).size).toBe(1);
     expect(new Set(xz.points.map((q: number[]) => q[2])).size).toBeGreaterThan(1);
     // each brush stroke is shown as its polyline in the strokes layer
     const shown = await page.evaluate((id) => [...(window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations].filter((a: any) => a.id.startsWith(`s${id}.`)).length, xy.id);
     expect(shown).toBe(xy.points.length - 1);
+    // the segments shown while drawing are gone once the stroke is saved
+    const drawing = await page.evaluate(() => [...(window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations].filter((a: any) => a.id.startsWith('drawing.')).length);
+    expect(drawing).toBe(0);
     // deleting one of its annotations deletes the stroke (and its other annotations)
     await page.evaluate((id) => {
       const src = (window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations;

@@ -206,11 +206,11 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     {
       name: 'train_agglomeration',
       title: 'train the agglomeration',
-      args: ['train-agglomeration', '--supervoxels', path.join(train, 'supervoxels'), '--boundaries', path.join(train, 'boundaries'), '--gt', path.join(train, 'neurons'), '-o', amodel, '--trees', String(Math.max(16, opts.trees)), '--no-cross-fit'],
+      args: ['train-agglomeration', '--supervoxels', path.join(train, 'supervoxels'), '--boundaries', path.join(train, 'boundaries'), '--gt', path.join(train, 'neurons'), '-o', amodel, '--trees', String(Math.max(16, opts.trees)), '--no-cross-fit'], // the cut is chosen on the validation phantom below,
     },
     { name: 'predict_val', title: 'predict the validation phantom', args: ['predict', '--raw', path.join(val, 'raw'), '--model', model, path.join(val, 'probabilities'), '--dtype', 'uint8', '--overwrite'] },
     { name: 'predict_val_boundary', title: 'boundaries of the validation phantom', args: ['predict', '--raw', path.join(val, 'raw'), '--model', bmodel, path.join(val, 'boundaries'), '--dtype', 'uint8', '--overwrite'] },
-    { name: 'segment_val', title: 'segment the validation phantom', args: segmentArgs(path.join(val, 'boundaries'), path.join(val, 'segmentation'), path.join(val, 'supervoxels'), ['--model', amodel]) },
+    { name: 'segment_val', title: 'segment the validation phantom', args: segmentArgs(path.join(val, 'boundaries'), path.join(val, 'segmentation'), path.join(val, 'supervoxels'), ['--model', amodel, '--method', 'learned']) },
     { name: 'cut', title: 'choose the agglomeration cut on the validation phantom', run: () => chooseCut(path.join(val, 'segmentation'), path.join(val, 'neurons'), CUTS) },
     // cross-fitting on the training phantom: a classifier trained on each x-half predicts the
     // other half, so the cleft threshold is chosen on predictions of unseen voxels
@@ -242,7 +242,7 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     ...(shifted ? [{ name: 'align', title: 'align the serial sections', args: ['align', path.join(ds, 'raw-unaligned'), path.join(ds, 'raw'), '--model', 'translation'] }] : []),
     { name: 'predict', title: 'predict clefts, vesicles, mitochondria', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', model, probs, '--dtype', 'uint8'] },
     { name: 'predict_boundary', title: 'predict boundaries', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', bmodel, bprobs, '--dtype', 'uint8'] },
-    { name: 'segment', title: 'supervoxels + learned agglomeration at the chosen cut', args: (r) => segmentArgs(bprobs, seg, path.join(ds, 'supervoxels'), ['--model', amodel, '--threshold', String(r.cut.threshold)]) },
+    { name: 'segment', title: 'supervoxels + learned agglomeration at the chosen cut', args: (r) => segmentArgs(bprobs, seg, path.join(ds, 'supervoxels'), ['--model', amodel, '--method', 'learned', '--threshold', String(r.cut.threshold)]) },
     { name: 'evaluate', title: 'score the segmentation against the truth', args: ['evaluate', seg, path.join(truth, 'neurons')] },
     {
       name: 'synapses',

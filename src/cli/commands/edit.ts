@@ -7,6 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import { parseId } from '../../core/ids.js';
 import { parseAt } from '../at-option.js';
 import { initProofread, materializeVersion, Proofread } from '../../stages/proofread/io.js';
+import { addShardingOption, shardingChoice } from '../sharding-options.js';
 import { PROOFREAD_DEFAULTS } from '../../stages/proofread/base.js';
 import type { EditRecord } from '../../stages/proofread/record.js';
 import { emit } from '../output.js';
@@ -158,17 +159,17 @@ export function register(program: Command): Command {
       const r = await withProofread(dataset, (p) => syncDerived(p));
       emit(opts, r, () => (r.from === r.to ? `derived data is up to date (op ${r.to})` : `derived ops ${r.from + 1}..${r.to}: ${r.roots.length} roots recomputed`));
     });
-  cmd
+  const materialize = cmd
     .command('materialize')
     .description('write the segmentation (precomputed) and cells.csv as of an operation or time: the same bytes every time')
     .argument('<dataset>', 'dataset folder')
     .argument('<out>', 'output folder')
     .option('--at <op|time>', 'operation id or ISO-8601 time (default: the latest)')
-    .option('--json', 'machine-readable output')
-    .action(async (dataset: string, out: string, opts) => {
-      const r = await withProofread(dataset, (p) => materializeVersion(p, parseAt(opts.at), out));
-      emit(opts, r, () => `${out}: version as of op ${r.op}, ${r.roots} roots`);
-    });
+    .option('--json', 'machine-readable output');
+  addShardingOption(materialize).action(async (dataset: string, out: string, opts) => {
+    const r = await withProofread(dataset, (p) => materializeVersion(p, parseAt(opts.at), out, shardingChoice(opts)));
+    emit(opts, r, () => `${out}: version as of op ${r.op}, ${r.roots} roots`);
+  });
   cmd
     .command('oracle')
     .description('a scripted proofreader that sees ground truth (merges the two largest roots of one true cell, splits the worst merge): VOI after N edits, in memory (the log is not written)')

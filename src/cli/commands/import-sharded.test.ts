@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
 import { runInProcess } from '../../../test/cli-in-process.js';
 import { boxFromShape } from '../../core/box.js';
-import { PrecomputedLayer } from '../../formats/precomputed/index.js';
+import { PrecomputedLayer, shardShape } from '../../formats/precomputed/index.js';
 import { SHARDED_ABOVE_CHUNKS, shardingFor } from '../sharding-options.js';
 import { register as importCmd } from './import.js';
 
@@ -50,5 +50,18 @@ describe('import --sharded', () => {
     expect(shardingFor({ sharded: false }, big, [64, 64, 64], 'image')).toBeUndefined();
     expect(shardingFor({}, [640, 640, 640], [64, 64, 64], 'segmentation')).toBeUndefined();
     expect(shardingFor({ sharded: true }, [640, 640, 640], [64, 64, 64], 'segmentation')?.data_encoding).toBe('raw');
+  });
+
+  it('shards fit the writer\'s block (each block writes its own shards once) and a memory cap', () => {
+    const shape: [number, number, number] = [4096, 4096, 1024];
+    const grid: [number, number, number] = [64, 64, 16];
+    const shapeOf = (s: ReturnType<typeof shardingFor>) => shardShape(s!, grid, [64, 64, 64]);
+    expect(shapeOf(shardingFor({ sharded: true }, shape, [64, 64, 64], 'segmentation'))).toEqual([512, 512, 512]); // 2^9 chunks
+    expect(shapeOf(shardingFor({ sharded: true }, shape, [64, 64, 64], 'segmentation', [256, 256, 256]))).toEqual([256, 256, 256]);
+    expect(shapeOf(shardingFor({ sharded: true }, shape, [64, 64, 64], 'segmentation', [128, 128, 64]))).toEqual([128, 128, 64]);
+    // a block of 4x4x1 chunks: the Morton order takes a z bit third, so the largest box dividing it is 2x2x1
+    expect(shapeOf(shardingFor({ sharded: true }, shape, [64, 64, 64], 'image', [256, 256, 64]))).toEqual([128, 128, 64]);
+    // at most 128 chunks (uint64 64^3 chunks under 256 MiB): 2^7
+    expect(shapeOf(shardingFor({ sharded: true }, shape, [64, 64, 64], 'segmentation', undefined, 128))).toEqual([512, 256, 256]);
   });
 });

@@ -5,7 +5,7 @@ import { type Vec3, boxContains, boxFromShape, boxShape, boxToString, parseBoxTe
 import { bytesPerElement, isLabelType } from '../../core/dtype.js';
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
-import { type PrecomputedInfo, PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { type PrecomputedInfo, PrecomputedLayer, SHARD_BLOCK_BYTES, makeInfo } from '../../formats/precomputed/index.js';
 import type { LayerKind } from '../../formats/source.js';
 import { runTasks } from '../../scheduler/index.js';
 import { layerDataType } from '../../stages/ingest/convert.js';
@@ -64,7 +64,9 @@ export function register(program: Command): Command {
       const shape: Vec3 = cut ? boxShape(cut) : src.shape;
       const layerOffset: Vec3 = cut ? cut.min : offset;
       const clipped: Vec3 = [Math.min(chunkSize[0], shape[0]), Math.min(chunkSize[1], shape[1]), Math.min(chunkSize[2], shape[2])];
-      const sharding = shardingFor(opts, shape, clipped, kind);
+      // a sharded layer is written a shard per block: shards of at most SHARD_BLOCK_BYTES of voxels
+      const chunkBytes = clipped[0] * clipped[1] * clipped[2] * src.channels * bytesPerElement(dtype);
+      const sharding = shardingFor(opts, shape, clipped, kind, undefined, Math.floor(SHARD_BLOCK_BYTES / chunkBytes));
       if (sharding && opts.gzip) throw new UsageError('--gzip is for unsharded chunk files; a sharded layer gzips image chunks inside its shards');
       const info = makeInfo({ type: kind, dtype, channels: src.channels, shape, voxelSize, offset: layerOffset, chunkSize, encoding: opts.encoding, sharding });
       // An existing layer made from the same import resumes (the scheduler skips finished blocks);

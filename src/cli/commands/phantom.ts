@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { addShardingOption, shardingFor } from '../sharding-options.js';
+import { SHARD_BLOCK_BYTES } from '../../formats/precomputed/index.js';
+
 import { addBlockOption, blockOption, parseXyz } from '../xyz.js';
 import { type Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
@@ -8,6 +10,9 @@ import { generatePhantom } from '../../stages/phantom/generate.js';
 import type { PhantomParams } from '../../stages/phantom/tasks.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
+
+/** Bytes a phantom block holds per voxel over its layers (raw and compartments uint8, four uint64 label layers). */
+const PHANTOM_BYTES_PER_VOXEL = 34;
 
 function count(text: unknown, what: string): number {
   const n = Number(text);
@@ -52,7 +57,7 @@ export function register(program: Command): Command {
       noise: count(opts.noise, '--noise'),
     };
     const { stateDir: _s, ...run } = schedulerOptions(opts, '');
-    const { tables, report, pyramidTasks } = await generatePhantom(dir, params, { chunkSize, blockShape, overwrite: !!opts.overwrite, sharding: (kind, shape, chunk) => shardingFor(opts, shape, chunk, kind), pyramid: opts.pyramid ? (layerDir) => planPyramid(layerDir) : undefined, run });
+    const { tables, report, pyramidTasks } = await generatePhantom(dir, params, { chunkSize, blockShape, overwrite: !!opts.overwrite, sharding: (kind, shape, chunk) => shardingFor(opts, shape, chunk, kind, undefined, Math.floor(SHARD_BLOCK_BYTES / (chunk[0] * chunk[1] * chunk[2] * PHANTOM_BYTES_PER_VOXEL))), pyramid: opts.pyramid ? (layerDir) => planPyramid(layerDir) : undefined, run });
     const seconds = (Date.now() - started) / 1000;
     const voxels = size[0] * size[1] * size[2];
     const result = {

@@ -191,9 +191,15 @@ describeData('gala-medulla', 'segment commands on gala-medulla', () => {
     expect(t.cuts.learned.threshold).toBeGreaterThan(0);
     expect(t.cuts.learned.threshold).toBeLessThan(1);
     const out = path.join(dir, 'learned');
-    const a = await wiring('agglomerate', '--supervoxels', d('train-ws.h5'), '--boundaries', d('train-p1.h5'), '--model', model, out);
+    const a = await wiring('agglomerate', '--supervoxels', d('train-ws.h5'), '--boundaries', d('train-p1.h5'), '--model', model, '--method', 'learned', out);
     expect(a.method).toBe('learned');
     expect(a.threshold).toBe(t.cuts.learned.threshold);
+    // the default with a model: mutex watershed on its probabilities at its carried bias
+    const dm = await wiring('agglomerate', '--supervoxels', d('train-ws.h5'), '--boundaries', d('train-p1.h5'), '--model', model, path.join(dir, 'dm'));
+    expect(dm.method).toBe('mutex');
+    expect(dm.threshold).toBe(t.cuts.mutex.threshold);
+    const e4 = await wiring('evaluate', path.join(dir, 'dm'), d('train-gt.h5'));
+    expect(e4.voi_split + e4.voi_merge).toBeLessThan(0.63);
     const e2 = await wiring('evaluate', out, d('train-gt.h5'));
     expect(e2.voi_split + e2.voi_merge).toBeLessThan(0.63);
     // multicut on the model's edge probabilities, at its carried bias

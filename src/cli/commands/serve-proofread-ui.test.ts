@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { tempDir } from '../../../test/data.js';
+import { dataPath, describeData, tempDir } from '../../../test/data.js';
 import { buildServer } from '../../server/app.js';
 import { decodeLegacyFragment } from '../../formats/mesh/precomputed.js';
 import { derivingBackend } from '../proofread-derive.js';
@@ -137,4 +137,60 @@ describe('proofreading panel routes', () => {
     expect((await app.inject({ url: `/api/proofread/versions/1/segmentation/mesh/${merged}:0` })).statusCode).toBe(200);
     expect((await app.inject({ url: `${base}/mesh/f0_0_0_0123456789abcdef` })).statusCode).toBe(404);
   });
+});
+
+describeData('gala-medulla', 'split preview on gala-medulla (watershed supervoxels, each its own root)', () => {
+  it('the applied split is exactly the previewed one, voxel for voxel', async () => {
+    const gdir = await tempDir('proofread-ui-gala-');
+    const sv = dataPath('gala-medulla', 'train-ws.h5#stack');
+    await initProofread(gdir, { supervoxels: sv, segmentation: sv, boundaries: dataPath('gala-medulla', 'train-p1.h5#stack') });
+    const gsvc = await ProofreadService.open(gdir);
+    // the stage's service alone (no recompute of meshes and skeletons: the preview is about the graph)
+    const gapp = await buildServer({ dataset: gdir, proofread: { backend: gsvc, token: 'tok' } });
+    try {
+      // a chain of five touching supervoxels (contact edges of the base, largest contacts first), merged into one root
+      const b = gsvc.p.base;
+      const order = [...b.area.keys()].sort((x, y) => b.area[y] - b.area[x]);
+      const chain: number[] = [b.edgeA[order[0]], b.edgeB[order[0]]];
+      while (chain.length < 5) {
+        const e = order.find((k) => chain.includes(b.edgeA[k]) !== chain.includes(b.edgeB[k]))!;
+        chain.push(chain.includes(b.edgeA[e]) ? b.edgeB[e] : b.edgeA[e]);
+      }
+      const ids = chain.map((l) => b.ids[l].toString());
+      for (let i = 1; i < ids.length; i++) {
+        const r = await gapp.inject({ method: 'POST', url: '/api/proofread/edit/merge', payload: { a: ids[0], b: ids[i] }, headers: auth });
+        expect(r.statusCode, r.body).toBe(200);
+      }
+      const body = { sources: [ids[0]], sinks: [ids[4]] };
+      const p = (await gapp.inject({ method: 'POST', url: '/api/proofread/preview/split', payload: body })).json();
+      expect(p.sides.map((x: { contains: string }) => x.contains)).toEqual(['sources', 'sinks']);
+      const total = chain.reduce((t, l) => t + b.sizes[l], 0);
+      expect(p.sides[0].voxels + p.sides[1].voxels).toBe(total);
+      const s = await gapp.inject({ method: 'POST', url: '/api/proofread/edit/split', payload: body, headers: auth });
+      expect(s.statusCode, s.body).toBe(200);
+      // every chunk: label 1 of the preview is one new root, label 2 the other, 0 neither
+      const info = (await gapp.inject({ url: '/api/proofread/versions/latest/segmentation/info' })).json();
+      const [sx, sy, sz] = info.scales[0].size, cs = info.scales[0].chunk_sizes[0], key = info.scales[0].key;
+      const sideRoot = new Map<bigint, Set<bigint>>([[1n, new Set()], [2n, new Set()]]);
+      const created = new Set<bigint>(s.json().created.map((c: { id: string }) => BigInt(c.id)));
+      let labelled = 0, outside = 0;
+      const u64 = (buf: Buffer) => new BigUint64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+      for (let z = 0; z < sz; z += cs[2]) for (let y = 0; y < sy; y += cs[1]) for (let x = 0; x < sx; x += cs[0]) {
+        const name = `${x}-${Math.min(x + cs[0], sx)}_${y}-${Math.min(y + cs[1], sy)}_${z}-${Math.min(z + cs[2], sz)}`;
+        const pv = u64((await gapp.inject({ url: `/api/proofread/previews/${p.id}/segmentation/${key}/${name}` })).rawPayload);
+        const lv = u64((await gapp.inject({ url: `/api/proofread/versions/latest/segmentation/${key}/${name}` })).rawPayload);
+        for (let i = 0; i < pv.length; i++) {
+          if (pv[i] === 0n) { if (created.has(lv[i])) outside++; } else { sideRoot.get(pv[i])!.add(lv[i]); labelled++; }
+        }
+      }
+      expect(labelled).toBe(total);
+      expect(outside, 'voxels of a new root outside the preview').toBe(0);
+      expect([...sideRoot.values()].map((x) => x.size)).toEqual([1, 1]);
+      expect(new Set([...sideRoot.get(1n)!, ...sideRoot.get(2n)!])).toEqual(created);
+    } finally {
+      await gapp.close();
+      await gsvc.close();
+      await fs.rm(gdir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -13,7 +13,7 @@ import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import { killProcess, spawnTs, waitFor } from '../../scheduler/testing.js';
 
 const MEDULLA = 'gala-medulla';
-const CROP = '0:96,0:64,0:48';
+const CROP = '0:96,0:64,0:32';
 
 /** Same voxels at every scale, through our reader and through the spec reader chunk by chunk. */
 async function expectSameLayer(sharded: string, plain: string): Promise<void> {
@@ -119,7 +119,7 @@ describeData(MEDULLA, '--sharded on every layer-writing command (gala-medulla cr
     const done = () => { try { return readdirSync(records).filter((f) => f.endsWith('.json')).length; } catch { return 0; } };
     await waitFor(() => done() >= 2 || child.exitCode !== null, 60_000, 'two block records');
     await killProcess(child);
-    const total = 3 * 2 * 3; // 96x64x48 in blocks of 32x32x16
+    const total = 3 * 2 * 2; // 96x64x32 in blocks of 32x32x16
     expect(done(), 'killed before the end').toBeLessThan(total);
     const r = await wiring(...args.slice(0, -1), killed);
     expect(r.resumed).toBeGreaterThan(0);

@@ -23,7 +23,7 @@ export function register(program: Command): Command {
     .option('--trees <n>', `number of trees (default ${AGGLOMERATION_TRAINING_DEFAULTS.trees})`)
     .option('--rounds <n>', `active-learning rounds: replay the agglomeration with the previous round's classifier, label every merge it considers by the ground truth, retrain (default ${AGGLOMERATION_TRAINING_DEFAULTS.rounds}; 0 = the mean-policy episode only)`)
     .option('--features <set>', `edge features: rich (default: contact quantiles and histogram, sizes, contact area, shape) or basic (the 18 of older models)`)
-    .option('--no-cross-fit', 'do not choose the cuts by cross-fitting on halves of the training volume (the model then carries no cut: learned 0.5)')
+    .option('--no-cross-fit', 'do not choose the cuts by cross-fitting on halves of the training volume (the model then carries no cut: 0.5 for the learned, mutex and multicut methods)')
     .option('--seed <n>', 'random seed (default 0)')
     .option('--affinity-order <o>', '3-channel input: channel order xyz or zyx', 'xyz')
     .option('--channel <c>', 'use channel c of a multi-channel map as the boundary probability')

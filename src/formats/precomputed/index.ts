@@ -29,6 +29,7 @@ export {
   encodeShard,
   chooseSharding,
   SHARDING_DEFAULTS,
+  SHARD_BLOCK_BYTES,
   type ShardingChoice,
 } from './sharding.js';
 export { murmurhash3_x86_128, murmurhash3_x86_128_bytes, murmurhash3_x86_128_uint64 } from './murmurhash3.js';

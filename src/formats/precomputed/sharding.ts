@@ -417,14 +417,19 @@ export type ShardingChoice = (kind: 'image' | 'segmentation', shape: Vec3, chunk
  * Shards are axis-aligned boxes of chunks (identity hash), of at most 2^9 chunks; given the
  * `block` a blockwise writer uses, the largest such box that divides the block (per axis: a
  * divisor of the block, unless the block spans the whole axis), so that every block writes its own whole shards
- * once (no shard is rewritten or shared between workers). Image chunks are gzipped inside the
+ * once (no shard is rewritten or shared between workers); at most `maxChunks` chunks when given
+ * (a writer whose block is one shard bounds its memory so). Image chunks are gzipped inside the
  * shards; compressed_segmentation is compact already.
  */
-export function chooseSharding(sharded: boolean | undefined, kind: 'image' | 'segmentation', shape: Vec3, chunk: Vec3, block?: Vec3): ShardingSpec | undefined {
+/** Bytes of voxels a writer that works a shard at a time holds per block (import, phantom): 256 MiB. */
+export const SHARD_BLOCK_BYTES = 256 * 1024 * 1024;
+export function chooseSharding(sharded: boolean | undefined, kind: 'image' | 'segmentation', shape: Vec3, chunk: Vec3, block?: Vec3, maxChunks?: number): ShardingSpec | undefined {
   const grid: Vec3 = [Math.ceil(shape[0] / chunk[0]), Math.ceil(shape[1] / chunk[1]), Math.ceil(shape[2] / chunk[2])];
   if (!(sharded ?? grid[0] * grid[1] * grid[2] > SHARDING_DEFAULTS.aboveChunks)) return undefined;
   const gzipData = kind === 'image';
-  for (let log2 = SHARDING_DEFAULTS.log2MaxChunksPerShard; log2 > 0; log2--) {
+  // `maxChunks`: a writer whose block is the shard bounds the shard's (and so the block's) memory
+  const top = Math.min(SHARDING_DEFAULTS.log2MaxChunksPerShard, maxChunks !== undefined ? Math.floor(Math.log2(Math.max(1, maxChunks))) : Infinity);
+  for (let log2 = top; log2 > 0; log2--) {
     const spec = suggestSharding(grid, { log2ChunksPerShard: log2, gzipData });
     if (!block) return spec;
     const s = shardShape(spec, grid, chunk);

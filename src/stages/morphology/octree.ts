@@ -33,15 +33,54 @@ export interface OctreeOptions {
 /** Relative tolerance for "on a cell face" (in cells). */
 const EPS = 1e-9;
 
+/** Growable float64 / uint32 storage (typed arrays, doubled when full). */
+class Floats {
+  a: Float64Array;
+  n = 0;
+  constructor(init: ArrayLike<number>, extra: number) {
+    this.a = new Float64Array(init.length + extra);
+    this.a.set(init);
+    this.n = init.length;
+  }
+  push3(x: number, y: number, z: number): void {
+    if (this.n + 3 > this.a.length) {
+      const b = new Float64Array(this.a.length * 2 + 3);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = x;
+    this.a[this.n++] = y;
+    this.a[this.n++] = z;
+  }
+}
+class Uints {
+  a: Uint32Array;
+  n = 0;
+  constructor(cap: number) {
+    this.a = new Uint32Array(Math.max(16, cap));
+  }
+  push3(x: number, y: number, z: number): void {
+    if (this.n + 3 > this.a.length) {
+      const b = new Uint32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = x;
+    this.a[this.n++] = y;
+    this.a[this.n++] = z;
+  }
+}
+
 /**
  * Split triangles so none crosses a plane origin + k * cell of `axis`. Vertices are appended to
  * `verts` (float64, nm); an edge crossing a plane gets one new vertex, shared by both triangles
- * of the edge (cached by edge and plane).
+ * of the edge (cached by edge and plane). Triangles that cross no plane (all of a marching-cubes
+ * mesh on a voxel-centre grid) are copied as they are, in order, without leaving typed arrays.
  */
-function splitAxis(verts: number[], tris: number[], axis: number, origin: number, cell: number): number[] {
-  const out: number[] = [];
+function splitAxis(verts: Floats, tris: Uint32Array, count: number, axis: number, origin: number, cell: number): Uints {
+  const out = new Uints(count + (count >> 3));
   const cache = new Map<string, number>();
-  const t = (v: number) => (verts[3 * v + axis] - origin) / cell;
+  const t = (v: number) => (verts.a[3 * v + axis] - origin) / cell;
   const cut = (a: number, b: number, p: number): number => {
     const i = a < b ? a : b;
     const j = a < b ? b : a;
@@ -50,17 +89,28 @@ function splitAxis(verts: number[], tris: number[], axis: number, origin: number
     if (v !== undefined) return v;
     const ti = t(i), tj = t(j);
     const s = (p - ti) / (tj - ti);
-    v = verts.length / 3;
-    for (let k = 0; k < 3; k++) verts.push(verts[3 * i + k] + s * (verts[3 * j + k] - verts[3 * i + k]));
-    verts[3 * v + axis] = origin + p * cell;
+    v = verts.n / 3;
+    const V = verts.a;
+    verts.push3(V[3 * i] + s * (V[3 * j] - V[3 * i]), V[3 * i + 1] + s * (V[3 * j + 1] - V[3 * i + 1]), V[3 * i + 2] + s * (V[3 * j + 2] - V[3 * i + 2]));
+    verts.a[3 * v + axis] = origin + p * cell;
     cache.set(key, v);
     return v;
   };
   const stack: number[] = [];
   const A: number[] = [];
   const B: number[] = [];
-  for (let f = 0; f < tris.length; f += 3) {
-    stack.push(tris[f], tris[f + 1], tris[f + 2]);
+  for (let f = 0; f < count; f += 3) {
+    const a0 = tris[f], b0 = tris[f + 1], c0 = tris[f + 2];
+    {
+      const ta = t(a0), tb = t(b0), tc = t(c0);
+      const lo = Math.min(ta, tb, tc);
+      const hi = Math.max(ta, tb, tc);
+      if (Math.floor(lo + EPS) + 1 >= hi - EPS) {
+        out.push3(a0, b0, c0);
+        continue;
+      }
+    }
+    stack.push(a0, b0, c0);
     while (stack.length > 0) {
       const c = stack.pop()!, b = stack.pop()!, a = stack.pop()!;
       const ta = t(a), tb = t(b), tc = t(c);
@@ -68,7 +118,7 @@ function splitAxis(verts: number[], tris: number[], axis: number, origin: number
       const hi = Math.max(ta, tb, tc);
       const p = Math.floor(lo + EPS) + 1; // the first plane above the lowest vertex
       if (p >= hi - EPS) {
-        out.push(a, b, c);
+        out.push3(a, b, c);
         continue;
       }
       // split at plane p: A = the part below (side <= 0), B = above (side >= 0)
@@ -90,7 +140,7 @@ function splitAxis(verts: number[], tris: number[], axis: number, origin: number
         }
       }
       // A lies below plane p: done on this axis. B may cross higher planes: split again.
-      for (let k = 1; k + 1 < A.length; k++) out.push(A[0], A[k], A[k + 1]);
+      for (let k = 1; k + 1 < A.length; k++) out.push3(A[0], A[k], A[k + 1]);
       for (let k = 1; k + 1 < B.length; k++) stack.push(B[0], B[k], B[k + 1]);
     }
   }
@@ -99,11 +149,16 @@ function splitAxis(verts: number[], tris: number[], axis: number, origin: number
 
 /** Cut a mesh at the faces of a grid: shared float64 vertices, triangles and each one's cell. */
 export function cutMeshToGrid(mesh: Mesh, origin: Vec3, cell: Vec3): { vertices: Float64Array; indices: Uint32Array; cells: Int32Array } {
-  const verts: number[] = Array.from(mesh.vertices);
-  let tris: number[] = Array.from(mesh.indices);
-  for (let axis = 0; axis < 3; axis++) tris = splitAxis(verts, tris, axis, origin[axis], cell[axis]);
-  const vertices = Float64Array.from(verts);
-  const indices = Uint32Array.from(tris);
+  const verts = new Floats(mesh.vertices, 48);
+  let tris = mesh.indices;
+  let count = tris.length;
+  for (let axis = 0; axis < 3; axis++) {
+    const r = splitAxis(verts, tris, count, axis, origin[axis], cell[axis]);
+    tris = r.a;
+    count = r.n;
+  }
+  const vertices = verts.a.slice(0, verts.n);
+  const indices = tris.slice(0, count);
   const cells = new Int32Array(indices.length);
   for (let f = 0; f < indices.length; f += 3) {
     for (let axis = 0; axis < 3; axis++) {
@@ -146,6 +201,7 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
   }
   const lods: OctreeNode[][] = [[...byCell.values()].map((n) => ({ position: n.position, indices: Uint32Array.from(n.tris) }))];
   const f32 = Float32Array.from(vertices);
+  const slot = new Int32Array(vertices.length / 3).fill(-1);
   await MeshoptSimplifier.ready;
   for (let lod = 1; lod < maxLods; lod++) {
     const prev = lods[lod - 1];
@@ -165,7 +221,7 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
       const merged = concatIndices(g.parts);
       before += merged.length;
       // error bound: a quarter of the level's scale (lod 1: half the finest voxel size)
-      const simplified = simplifyLocked(f32, merged, 0.25, (scale0 * 2 ** lod) / 4);
+      const simplified = simplifyLocked(f32, merged, 0.25, (scale0 * 2 ** lod) / 4, slot);
       after += simplified.length;
       level.push({ position: g.position, indices: simplified });
     }
@@ -196,26 +252,29 @@ function concatIndices(parts: Uint32Array[]): Uint32Array {
  * their border (the node's cell faces) locked and an absolute error of at most `error` nm.
  * Returns indices into the shared vertex array.
  */
-function simplifyLocked(shared: Float32Array, indices: Uint32Array, ratio: number, error: number): Uint32Array {
-  // local vertex array (meshoptimizer works on all vertices it is given)
-  const local = new Map<number, number>();
-  const back: number[] = [];
+function simplifyLocked(shared: Float32Array, indices: Uint32Array, ratio: number, error: number, slot: Int32Array): Uint32Array {
+  // local vertex array (meshoptimizer works on all vertices it is given); slot[g] = local index of
+  // shared vertex g during this call (-1 otherwise; reset before returning)
+  const back = new Uint32Array(indices.length);
+  let nl = 0;
   const idx = new Uint32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const g = indices[i];
-    let l = local.get(g);
-    if (l === undefined) {
-      l = back.length;
-      local.set(g, l);
-      back.push(g);
+    let l = slot[g];
+    if (l < 0) {
+      l = nl++;
+      slot[g] = l;
+      back[l] = g;
     }
     idx[i] = l;
   }
-  const pos = new Float32Array(back.length * 3);
-  for (let l = 0; l < back.length; l++) {
-    pos[3 * l] = shared[3 * back[l]];
-    pos[3 * l + 1] = shared[3 * back[l] + 1];
-    pos[3 * l + 2] = shared[3 * back[l] + 2];
+  const pos = new Float32Array(nl * 3);
+  for (let l = 0; l < nl; l++) {
+    const g = back[l];
+    slot[g] = -1;
+    pos[3 * l] = shared[3 * g];
+    pos[3 * l + 1] = shared[3 * g + 1];
+    pos[3 * l + 2] = shared[3 * g + 2];
   }
   const target = Math.max(3, Math.floor((indices.length / 3) * ratio) * 3);
   const [out] = MeshoptSimplifier.simplify(idx, pos, 3, target, error, ['LockBorder', 'ErrorAbsolute']);

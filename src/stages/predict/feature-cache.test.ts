@@ -39,7 +39,7 @@ describe('FeatureCache', () => {
   it('gives the whole-volume features bit for bit, by box and at points, whatever tiles were computed together', async () => {
     const v = noise([150, 90, 3], 4);
     const raw = memorySource(v, 'noise');
-    const cfg = featureConfig(v.voxelSize, { dims: 2, sigmas: [0.7, 1.6, 3.5] });
+    const cfg = featureConfig(v.voxelSize, { dims: 2, sigmas: [0.7, 1.6, 3.5], recursiveFrom: null });
     const whole = computeFeatures(Float32Array.from(v.data as Uint8Array), v.shape, cfg);
     const nv = v.voxels;
     const cache = new FeatureCache(raw, cfg, { tile: [32, 32, 1] });
@@ -65,7 +65,7 @@ describe('FeatureCache', () => {
 
   it('keeps memory under its budget, evicting the least recently used tiles', async () => {
     const v = noise([128, 128, 2], 9);
-    const cfg = featureConfig(v.voxelSize, { dims: 2, sigmas: [1] });
+    const cfg = featureConfig(v.voxelSize, { dims: 2, sigmas: [1], recursiveFrom: null });
     const tileBytes = 32 * 32 * (featureCache(cfg) + 1) * 4;
     const cache = new FeatureCache(memorySource(v), cfg, { tile: [32, 32, 1], budgetBytes: 5 * tileBytes });
     await cache.box({ min: [0, 0, 0], max: [128, 128, 2] }); // 32 tiles

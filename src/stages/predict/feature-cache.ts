@@ -12,8 +12,9 @@
  *           split (kd, longest axis) into boxes where computing one box with the feature margin
  *           costs less than its parts, capped at `groupVoxels` output voxels, computed in the
  *           order their tiles were first asked for; a box read with
- *           `featureMargin` gives the whole-volume features bit for bit (features.ts), so the
- *           grouping never changes a value
+ *           `featureMargin` gives the whole-volume features bit for bit with exact filters
+ *           (features.ts; a configuration with recursive filters is refused), so the grouping
+ *           never changes a value
  */
 import { type Box, type Vec3, box, boxIntersect, boxShape, boxVoxels } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
@@ -91,6 +92,9 @@ export class FeatureCache {
     o: Partial<typeof FEATURE_CACHE_DEFAULTS> = {},
   ) {
     this.o = { ...FEATURE_CACHE_DEFAULTS, ...o };
+    if (cfg.recursiveFrom !== undefined) {
+      throw new UsageError('feature cache: needs exact feature filters (recursiveFrom absent): recursive filters give tile-dependent values', raw.url);
+    }
     if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one`, raw.url);
     this.F = featureCount(cfg);
     this.margin = featureMargin(cfg);

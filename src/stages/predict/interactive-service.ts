@@ -5,6 +5,8 @@
  *                                            a stroke {id, cls, points, radius, plane, user, time}
  *                                            or a deletion {delete: id, user, time}
  *                                            (lines of older logs without an id: id = stroke ordinal)
+ *   <dataset>/interactive/classes.json       user classes {"<value>": {name, user, time}} (beside
+ *                                            the built-in 1..5 of INTERACTIVE_DEFAULTS.classNames)
  *   <dataset>/interactive/models/<n>.forest  every model trained (n = 1, 2, ...)
  *   <dataset>/interactive/models/<n>.json    its training report, stroke count, user, time
  *
@@ -59,6 +61,7 @@ export type PredictionKind = 'probabilities' | 'uncertainty';
 
 export class InteractiveService {
   private strokesCache: Stroke[] = [];
+  private userClasses: Record<string, { name: string; user: string; time: string }> = {};
   private deletions: StrokeDeletion[] = [];
   private lastId = 0;
   readonly features: FeatureCache;
@@ -87,6 +90,14 @@ export class InteractiveService {
     const src = await openSource(rawPath);
     const s = new InteractiveService(dataset, raw, src);
     await s.readLog();
+    const cf = path.join(s.dir, 'classes.json');
+    if (existsSync(cf)) {
+      try {
+        s.userClasses = JSON.parse(await fs.readFile(cf, 'utf8'));
+      } catch (err) {
+        throw new FormatError(`not JSON (${(err as Error).message})`, cf);
+      }
+    }
     return s;
   }
 
@@ -127,7 +138,34 @@ export class InteractiveService {
 
   strokes(): { strokes: Stroke[]; deleted: StrokeDeletion[]; voxels: Record<number, number>; classes: Record<number, string> } {
     const labels = sparseLabels(this.strokesCache, this.bounds);
-    return { strokes: this.strokesCache, deleted: this.deletions, voxels: labels.counts, classes: INTERACTIVE_DEFAULTS.classNames };
+    return { strokes: this.strokesCache, deleted: this.deletions, voxels: labels.counts, classes: this.classes() };
+  }
+
+  /** Class names by label value: the built-in ones and the user classes. */
+  classes(): Record<number, string> {
+    const out: Record<number, string> = { ...INTERACTIVE_DEFAULTS.classNames };
+    for (const [v, c] of Object.entries(this.userClasses)) out[Number(v)] = c.name;
+    return out;
+  }
+
+  /** Add a user class {name, value?} (value: the next free one from 6 when not given); written atomically with who and when. */
+  async addClass(body: unknown, user: string): Promise<{ value: number; name: string }> {
+    const o = (body ?? {}) as { name?: unknown; value?: unknown };
+    const name = typeof o.name === 'string' ? o.name.trim() : '';
+    if (!name || name.length > 40) throw new UsageError(`class.name ${JSON.stringify(o.name)}: expected 1..40 characters`);
+    const have = this.classes();
+    if (Object.values(have).includes(name)) throw new UsageError(`class.name ${JSON.stringify(name)}: a class of that name exists`);
+    let value: number;
+    if (o.value === undefined) {
+      value = 6;
+      while (have[value] !== undefined) value++;
+    } else value = o.value as number;
+    if (!Number.isInteger(value) || value < 1 || value > 255) throw new UsageError(`class.value ${JSON.stringify(o.value)}: expected a label value 1..255`);
+    if (have[value] !== undefined) throw new UsageError(`class.value ${value} is already ${JSON.stringify(have[value])}`);
+    this.userClasses[value] = { name, user, time: new Date().toISOString() };
+    await fs.mkdir(this.dir, { recursive: true });
+    await writeFileAtomic(path.join(this.dir, 'classes.json'), JSON.stringify(this.userClasses, null, 1) + '\n');
+    return { value, name };
   }
 
   private append(record: unknown): Promise<void> {

@@ -183,7 +183,9 @@ export interface InteractiveTrainReport {
 
 /** The feature configuration of the interactive loop for a raw volume (2-D per section on anisotropic stacks). */
 export function interactiveFeatureConfig(raw: VolumeSource): FeatureConfig {
-  return featureConfig(raw.voxelSize, { dims: defaultDims(raw.voxelSize, raw.shape[2]) });
+  // exact filters: the feature cache computes tiles in varying groups and needs every group to give
+  // the whole-volume values bit for bit, which recursive filters do not (feature-cache.ts)
+  return featureConfig(raw.voxelSize, { dims: defaultDims(raw.voxelSize, raw.shape[2]), recursiveFrom: null });
 }
 
 /**

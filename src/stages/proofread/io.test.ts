@@ -2,6 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
+import { boxFromShape } from '../../core/box.js';
+import { PrecomputedLayer, chooseSharding } from '../../formats/precomputed/index.js';
 import { initProofread, materializeVersion, Proofread } from './io.js';
 import { blockSeg, blockSv, writeBlocksDataset } from './testing.js';
 
@@ -49,6 +51,13 @@ describe('proofread on disk', () => {
     const v1b = path.join(dir, 'v1b');
     await materializeVersion(again, { op: 1 }, v1b);
     expect(await filesOf(v1b)).toEqual(await filesOf(v1a));
+    // `edit materialize --sharded`: the same voxels in a sharded layer
+    const v1s = path.join(dir, 'v1s');
+    await materializeVersion(again, { op: 1 }, v1s, (k, sh, c) => chooseSharding(true, k, sh, c));
+    const [la, ls] = [await PrecomputedLayer.open(path.join(v1a, 'segmentation')), await PrecomputedLayer.open(path.join(v1s, 'segmentation'))];
+    expect(ls.info.scales[0].sharding?.['@type']).toBe('neuroglancer_uint64_sharded_v1');
+    const whole = boxFromShape(la.info.scales[0].size, la.info.scales[0].voxel_offset);
+    expect(Array.from((await ls.readBox(whole)).data as BigUint64Array)).toEqual(Array.from((await la.readBox(whole)).data as BigUint64Array));
     const cells = await fs.readFile(path.join(v1a, 'cells.csv'), 'utf8');
     expect(cells.trim().split('\n').length).toBe(1 + 15);
     expect(cells).toContain(`${m.created[0].id},`);

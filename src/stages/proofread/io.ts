@@ -19,7 +19,7 @@ import { FormatError, UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { Volume } from '../../core/volume.js';
-import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { PrecomputedLayer, type ShardingChoice, makeInfo } from '../../formats/precomputed/index.js';
 import { finishBase, PROOFREAD_DEFAULTS, type Base } from './base.js';
 import { BaseBuilder } from './builder.js';
 import { cellRows, cellsCsv, indexSynapses, mapLabels, rootLookup, type LabelArray, type SynapseSupervoxels } from './versions.js';
@@ -330,19 +330,22 @@ export const VERSION_CHUNK: Vec3 = [64, 64, 64];
 
 /**
  * Write the segmentation of `state` as a uint64 precomputed layer at `dir` (the supervoxel layer
- * mapped to roots, slab by slab of one chunk height). Same state, same bytes.
+ * mapped to roots, slab by slab of one chunk height; a sharded layer shard box by shard box, so
+ * each shard is written once). Same state, same bytes.
  */
-export async function writeVersionSegmentation(p: Proofread, state: GraphState, dir: string, extra: Record<string, unknown> = {}): Promise<void> {
+export async function writeVersionSegmentation(p: Proofread, state: GraphState, dir: string, extra: Record<string, unknown> = {}, sharding?: ShardingChoice): Promise<void> {
   const { shape, offset, voxelSize } = p.base;
-  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape, voxelSize, offset, chunkSize: VERSION_CHUNK });
+  const chunk = VERSION_CHUNK.map((c, a) => Math.min(c, shape[a])) as unknown as Vec3;
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape, voxelSize, offset, chunkSize: VERSION_CHUNK, sharding: sharding?.('segmentation', shape, chunk) });
   (info as any).wiring = { proofread: extra };
   const layer = await PrecomputedLayer.create(dir, info, { overwrite: true });
   const src = await openSource(p.meta.inputs.supervoxels);
   try {
     const look = rootLookup(state);
-    const dz = Math.min(VERSION_CHUNK[2], shape[2]);
-    for (let z = offset[2]; z < offset[2] + shape[2]; z += dz) {
-      const box = { min: [offset[0], offset[1], z] as Vec3, max: [offset[0] + shape[0], offset[1] + shape[1], Math.min(z + dz, offset[2] + shape[2])] as Vec3 };
+    const unit: Vec3 = info.scales[0].sharding ? layer.writeUnit(0) ?? chunk : [shape[0], shape[1], chunk[2]];
+    const end = [0, 1, 2].map((a) => offset[a] + shape[a]);
+    for (let z = offset[2]; z < end[2]; z += unit[2]) for (let y = offset[1]; y < end[1]; y += unit[1]) for (let x = offset[0]; x < end[0]; x += unit[0]) {
+      const box = { min: [x, y, z] as Vec3, max: [Math.min(x + unit[0], end[0]), Math.min(y + unit[1], end[1]), Math.min(z + unit[2], end[2])] as Vec3 };
       const vol = await src.read(box);
       await layer.writeBox(new Volume('uint64', box, mapLabels(vol.data as LabelArray, look), 1, voxelSize));
     }
@@ -355,12 +358,12 @@ export async function writeVersionSegmentation(p: Proofread, state: GraphState, 
  * Materialize a version into `out` (a folder): segmentation/ (precomputed), cells.csv,
  * version.json. Written under a temporary name and renamed, so a folder that exists is complete.
  */
-export async function materializeVersion(p: Proofread, at: At, out: string): Promise<{ op: number; roots: number; dir: string }> {
+export async function materializeVersion(p: Proofread, at: At, out: string, sharding?: ShardingChoice): Promise<{ op: number; roots: number; dir: string }> {
   const state = await p.version(at);
   const tmp = `${out.replace(/[\\/]+$/, '')}.tmp-${process.pid}`;
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(tmp, { recursive: true });
-  await writeVersionSegmentation(p, state, path.join(tmp, 'segmentation'), { op: state.op });
+  await writeVersionSegmentation(p, state, path.join(tmp, 'segmentation'), { op: state.op }, sharding);
   const cells = cellRows(state);
   await writeFileAtomic(path.join(tmp, 'cells.csv'), cellsCsv(cells));
   const last = state.records[state.op - 1];

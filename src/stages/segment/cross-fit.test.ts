@@ -65,22 +65,27 @@ describe('cross-fitted cuts and trajectory training', () => {
     const f = Forest.fromBytes(res.forest.toBytes(), 'model');
     const other = overSegmentedCells(shape, 14, 90, 4);
     const pv = prepareVolume({ ...other, shape });
-    const a = agglomerateRag(pv.rag, { forest: f });
+    // with a model and no method: the mutex watershed on its probabilities, at its carried bias
+    const d = agglomerateRag(pv.rag, { forest: f });
+    expect(d.method).toBe('mutex');
+    expect(d.threshold).toBe(res.cuts.mutex.threshold);
+    const a = agglomerateRag(pv.rag, { forest: f, method: 'learned' });
     expect(a.method).toBe('learned');
     expect(a.threshold).toBe(res.cuts.learned.threshold);
-    expect(agglomerateRag(pv.rag, { forest: f, threshold: 0.5 }).threshold).toBe(0.5);
+    expect(agglomerateRag(pv.rag, { forest: f, method: 'learned', threshold: 0.5 }).threshold).toBe(0.5);
     const mc = agglomerateRag(pv.rag, { forest: f, method: 'multicut' });
     expect(mc.threshold).toBe(res.cuts.multicut.threshold);
     expect(agglomerateRag(pv.rag, { forest: f, method: 'mutex' }).threshold).toBe(res.cuts.mutex.threshold);
     // a model without carried cuts (before issue #17): learned 0.5
     const plain = trainAgglomeration([prepareVolume(vol)], { nTrees: 5 }).forest;
+    expect(agglomerateRag(pv.rag, { forest: plain, method: 'learned' }).threshold).toBe(0.5);
     expect(agglomerateRag(pv.rag, { forest: plain }).threshold).toBe(0.5);
   });
   it('models with the 18 basic features still score', () => {
     const basic = trainAgglomeration([prepareVolume(vol)], { nTrees: 5 }, {}, { features: 'basic', rounds: 0, initialEdges: false }).forest;
     expect(basic.nFeatures).toBe(BASIC_EDGE_FEATURES.length);
     const pv = prepareVolume(vol);
-    expect(agglomerateRag(pv.rag, { forest: basic }).count).toBeGreaterThan(0);
+    expect(agglomerateRag(pv.rag, { forest: basic, method: 'learned' }).count).toBeGreaterThan(0);
     const wrong = Forest.train({ x: new Float32Array(6), y: Uint8Array.from([0, 1, 0]), nSamples: 3, nFeatures: 2, layout: 'sample-major', nClasses: 2 }, { nTrees: 1 });
     expect(() => forestScorer(wrong)).toThrow(/features/);
   });

@@ -137,6 +137,17 @@ export interface AgglomerationParams {
  * chosen by cross-fitting on its training volume, which win over these). Multicut (GAEC) on the
  * mean boundary: the bias of the mean cut; with a model, its carried bias or 0.5.
  */
+/**
+ * The method a learned model is used with when none is named: the mutex watershed on the model's
+ * initial-edge probabilities, at the bias carried in the model. Measured on held-out volumes
+ * (docs/ACCURACY.md "Agglomeration"): when the training volume's boundary map was predicted by a
+ * forest trained on it (in-sample, crisper than any new volume's map), the greedy learned
+ * agglomeration merged nearly everything on the new volume (gala x 100:200: VOI 2.85, merge 2.82)
+ * while the mutex watershed on the same model's probabilities scored 0.42. On consistent maps it
+ * costs 0.01-0.18 VOI against the greedy learned agglomeration (`method: 'learned'`).
+ */
+export const DEFAULT_MODEL_METHOD: AgglomerationMethod = 'mutex';
+
 export const DEFAULT_THRESHOLD = { mean: 0.7, quantile: 0.8, learned: 0.5, mutex: 0.8, multicut: 0.7 } as const;
 
 /** Default cuts on anisotropic stacks (phantom 8x8x30 nm and ISBI 2012 4x4x50 nm, docs/SEGMENTATION.md). */
@@ -207,7 +218,7 @@ export function computeAgglomeration(sv: Uint32Array, maps: BoundaryMaps, params
 
 /** Agglomerate a region adjacency graph (from `buildRag`, or merged from blocks); the whole merge tree is kept. */
 export function agglomerateRag(rag: Rag, params: AgglomerationParams = {}): AgglomerationResult {
-  const method = params.method ?? (params.forest ? 'learned' : 'mean');
+  const method = params.method ?? (params.forest ? DEFAULT_MODEL_METHOD : 'mean');
   if (params.threshold === 'auto' && method !== 'mean') throw new UsageError(`threshold auto is for the mean method, not ${method}`);
   const forest = params.forest;
   const modelCut = forest && (method === 'learned' || method === 'mutex' || method === 'multicut') ? (carriedCut(forest, method) ?? 0.5) : undefined;

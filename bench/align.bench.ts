@@ -54,8 +54,12 @@ type Pull = (z: number, x: number, y: number) => [number, number];
 function score(syn: Synthetic, pull: Pull, base: Pull, fold: number) {
   const abs: number[] = [];
   const rel: number[] = [];
+  // sections whose previous section is present (not matched across the blank one)
+  const absAdj: number[] = [];
+  const relAdj: number[] = [];
   syn.sections.forEach((im, z) => {
     if (z === 0 || z === syn.spec.missing) return;
+    const adjacent = z - 1 !== syn.spec.missing;
     const g = syn.warps[z];
     for (let y = BORDER; y < im.h - BORDER; y += STEP) {
       for (let x = BORDER; x < im.w - BORDER; x += STEP) {
@@ -65,11 +69,18 @@ function score(syn: Synthetic, pull: Pull, base: Pull, fold: number) {
         const [bx, by] = base(z, x, y);
         abs.push(Math.hypot(px - x, py - y));
         rel.push(Math.hypot(px - bx, py - by));
+        if (adjacent) {
+          absAdj.push(Math.hypot(px - x, py - y));
+          relAdj.push(Math.hypot(px - bx, py - by));
+        }
       }
     }
   });
   const q = (v: number[], p: number) => +quantile(v, p).toFixed(3);
-  return { abs_median_px: q(abs, 0.5), abs_p95_px: q(abs, 0.95), rel_median_px: q(rel, 0.5), rel_p95_px: q(rel, 0.95), points: abs.length };
+  return {
+    abs_median_px: q(abs, 0.5), abs_p95_px: q(abs, 0.95), rel_median_px: q(rel, 0.5), rel_p95_px: q(rel, 0.95), points: abs.length,
+    adjacent: { abs_median_px: q(absAdj, 0.5), abs_p95_px: q(absAdj, 0.95), rel_median_px: q(relAdj, 0.5), rel_p95_px: q(relAdj, 0.95), points: absAdj.length },
+  };
 }
 
 function refPull(sections: number[][][], w: number): Pull {
@@ -138,6 +149,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
         `${ds.name} ${mode} [${w}x${h}x${orig.length}]: ours abs median ${o.abs_median_px} px (p95 ${o.abs_p95_px}) rel ${o.rel_median_px} (p95 ${o.rel_p95_px}) | ` +
           `skimage abs ${r.abs_median_px} (p95 ${r.abs_p95_px}) rel ${r.rel_median_px} (p95 ${r.rel_p95_px}) | match Mpx/s ours ${row.match_mpx_s.ours} skimage ${row.match_mpx_s.skimage} | render ${row.render_mpx_s.ours} vs ${row.render_mpx_s.skimage}`,
       );
+      console.log(`  adjacent sections only: ours abs ${o.adjacent.abs_median_px} (p95 ${o.adjacent.abs_p95_px}) rel ${o.adjacent.rel_median_px} (p95 ${o.adjacent.rel_p95_px}) | skimage abs ${r.adjacent.abs_median_px} (p95 ${r.adjacent.abs_p95_px}) rel ${r.adjacent.rel_median_px} (p95 ${r.adjacent.rel_p95_px})`);
       console.log('  sections:', row.statuses.join(' '));
     }
   }

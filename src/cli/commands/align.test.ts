@@ -102,4 +102,17 @@ describe('wiring run with "align": true', () => {
     const plain = await runSteps({ raw: 'stack/', out: 'ds', onnx: 'net.onnx' });
     expect(plain.map((s) => s.name)).not.toContain('align');
   });
+
+  it('the demo with --shifted-sections: shifted test phantom, imported unaligned, aligned before predict', async () => {
+    const { demoSteps } = await import('./demo.js');
+    const steps = demoSteps('out', [64, 64, 8], [8, 8, 30], 1, { trees: 2, samples: 100, shiftedSections: 3 });
+    const at = (n: string) => steps.findIndex((s) => s.name === n);
+    const args = (n: string) => (steps[at(n)] as { args: string[] }).args;
+    expect(args('phantom')).toEqual(expect.arrayContaining(['--shifted-sections', '3']));
+    expect(args('import')[2]).toBe(path.join('out', 'dataset', 'raw-unaligned'));
+    expect(args('align').slice(0, 3)).toEqual(['align', path.join('out', 'dataset', 'raw-unaligned'), path.join('out', 'dataset', 'raw')]);
+    expect(at('import')).toBeLessThan(at('align'));
+    expect(at('align')).toBeLessThan(at('predict'));
+    expect(demoSteps('out', [64, 64, 8], [8, 8, 30], 1, { trees: 2, samples: 100 }).map((s) => s.name)).not.toContain('align');
+  });
 });

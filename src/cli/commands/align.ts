@@ -68,7 +68,7 @@ export function register(program: Command): Command {
   const cmd = program
     .command('align')
     .description(
-      'align serial sections (affine by phase correlation + RANSAC, then elastic by a spring mesh against several neighbours), ' +
+      'align serial sections (affine from patch phase correlation + RANSAC pairs, solved by least squares over all sections and their neighbours; then elastic: spring meshes of all sections relaxed together against their neighbours), ' +
         'render the aligned layer blockwise, keep the transforms beside it (<out>/transforms.json); ' +
         'with --apply, warp another layer (labels: nearest) by existing transforms',
     )
@@ -78,6 +78,7 @@ export function register(program: Command): Command {
     .option('--model <m>', 'affine model: translation, rigid, similarity, affine', D.model)
     .option('--neighbours <n>', 'previous good sections each section is matched against', String(D.neighbours))
     .option('--no-elastic', 'affine only (no spring mesh)')
+    .option('--no-global', 'keep the sequential chain\'s affines (no global least-squares solve)')
     .option('--stiffness <k>', 'spring stiffness between mesh nodes relative to one patch match', String(D.stiffness))
     .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
@@ -105,6 +106,7 @@ export function register(program: Command): Command {
         model: opts.model,
         neighbours: num(opts.neighbours, '--neighbours', D.neighbours, 1),
         elastic: opts.elastic !== false,
+        global: opts.global !== false,
         stiffness: num(opts.stiffness, '--stiffness', D.stiffness, 0),
         matchNm: num(opts.matchNm, '--match-nm', D.matchNm, 0),
         patch: num(opts.patch, '--patch', D.patch, 16),

@@ -149,7 +149,7 @@ export async function chooseCleftParams(inputs: CleftSweepInput[], voxelSize: Ve
  *  - test: import the raw as a user's volume, predict, segment at the chosen cut, detect synapses
  *    with the chosen threshold, cells, meshes, skeletons; score against the test truth.
  */
-export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number, opts: { trees: number; samples: number; trainSize?: Vec3 }): PipelineStep[] {
+export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number, opts: { trees: number; samples: number; trainSize?: Vec3; shiftedSections?: number }): PipelineStep[] {
   const train = path.join(out, 'train');
   const val = path.join(out, 'validation');
   const truth = path.join(out, 'truth');
@@ -165,6 +165,7 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
   // every class and enough synapses to choose the cleft threshold on.
   const smallSize = (opts.trainSize ?? DEFAULT_TRAIN_SIZE).join(',');
   const vsz = voxelSize.join(',');
+  const shifted = opts.shiftedSections ?? 0;
   const chOf = (r: Record<string, any>, layer: string, cls: number) => `${layer}?channel=${classChannel(r.train, cls)}`;
   // Organelle maps are optional for synapse detection: left out when the classifier lacks the class.
   const optional = (r: Record<string, any>, layer: string, flag: string, cls: number) => {
@@ -188,7 +189,11 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
   return [
     { name: 'phantom_train', title: `training phantom ${smallSize} (seed ${seed + 1})`, args: ['phantom', train, '--size', smallSize, '--voxel-size', vsz, '--seed', String(seed + 1)] },
     { name: 'phantom_val', title: `validation phantom ${smallSize} (seed ${seed + 2})`, args: ['phantom', val, '--size', smallSize, '--voxel-size', vsz, '--seed', String(seed + 2)] },
-    { name: 'phantom', title: `test phantom ${size.join(',')} at ${vsz} nm (seed ${seed})`, args: ['phantom', truth, '--size', size.join(','), '--voxel-size', vsz, '--seed', String(seed)] },
+    {
+      name: 'phantom',
+      title: `test phantom ${size.join(',')} at ${vsz} nm (seed ${seed})${shifted ? `, ${shifted} sections shifted` : ''}`,
+      args: ['phantom', truth, '--size', size.join(','), '--voxel-size', vsz, '--seed', String(seed), ...(shifted ? ['--shifted-sections', String(shifted)] : [])],
+    },
     {
       name: 'classes',
       title: 'training labels from the training phantom',
@@ -231,7 +236,10 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
         return chooseCleftParams(inputs, voxelSize);
       },
     },
-    { name: 'import', title: 'import the test volume', args: ['import', path.join(truth, 'raw'), path.join(ds, 'raw')] },
+    // Serial sections (--shifted-sections): imported as they are, then aligned into dataset/raw
+    // (the phantom only shifts them, so a translation model; docs/ALIGNMENT.md).
+    { name: 'import', title: 'import the test volume', args: ['import', path.join(truth, 'raw'), path.join(ds, shifted ? 'raw-unaligned' : 'raw')] },
+    ...(shifted ? [{ name: 'align', title: 'align the serial sections', args: ['align', path.join(ds, 'raw-unaligned'), path.join(ds, 'raw'), '--model', 'translation'] }] : []),
     { name: 'predict', title: 'predict clefts, vesicles, mitochondria', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', model, probs, '--dtype', 'uint8'] },
     { name: 'predict_boundary', title: 'predict boundaries', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', bmodel, bprobs, '--dtype', 'uint8'] },
     { name: 'segment', title: 'supervoxels + learned agglomeration at the chosen cut', args: (r) => segmentArgs(bprobs, seg, path.join(ds, 'supervoxels'), ['--model', amodel, '--method', 'learned', '--threshold', String(r.cut.threshold)]) },
@@ -259,6 +267,7 @@ export function register(program: Command): Command {
     .option('--trees <n>', 'pixel classifier trees', '32')
     .option('--samples <n>', 'pixel classifier training voxels', '60000')
     .option('--port <p>', 'port to serve on (0 = any free port)', '8080')
+    .option('--shifted-sections <n>', 'serial sections: displace n sections of the test phantom and align them (an align step before predict)', '0')
     .option('--no-serve', 'stop after the pipeline and the scores')
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
@@ -269,7 +278,9 @@ export function register(program: Command): Command {
       const out = path.resolve(opts.out);
       if (existsSync(out)) await rm(out, { recursive: true, force: true });
       const started = Date.now();
-      const { results, seconds } = await runPipeline(demoSteps(out, size, voxelSize, seed, { trees: Number(opts.trees), samples: Number(opts.samples), trainSize: parseXyz(opts.trainSize, '--train-size', 'size') }), { quiet: !!opts.json });
+      const shiftedSections = Number(opts.shiftedSections);
+      if (!Number.isInteger(shiftedSections) || shiftedSections < 0) throw new UsageError(`--shifted-sections ${opts.shiftedSections}: expected a whole number >= 0`);
+      const { results, seconds } = await runPipeline(demoSteps(out, size, voxelSize, seed, { trees: Number(opts.trees), samples: Number(opts.samples), trainSize: parseXyz(opts.trainSize, '--train-size', 'size'), shiftedSections }), { quiet: !!opts.json });
       const ev = results.evaluate;
       const partners = results.synapses?.partners;
       const scores = {

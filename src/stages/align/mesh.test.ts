@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type MeshGrid, relaxMesh, sampleField } from './mesh.js';
+import { relaxGlobalMesh } from './global-mesh.js';
+import { type MeshGrid, sampleField } from './mesh.js';
 
-describe('relaxMesh', () => {
+/** One section's mesh pulled to absolute targets (j = -1). */
+function relaxMesh(g: MeshGrid, targets: Array<{ node: number; u: number; v: number; w: number }>, o: { stiffness: number; maxResidual: number; rounds: number }) {
+  const r = relaxGlobalMesh(g, 1, targets.map((t) => ({ ...t, z: 0, j: -1 })), o);
+  return { u: r.u[0], v: r.v[0], kept: r.kept };
+}
+
+describe('spring mesh of one section (relaxGlobalMesh, absolute targets)', () => {
   const g: MeshGrid = { ox: 0, oy: 0, stride: 10, nx: 6, ny: 5 };
 
   it('follows consistent targets, fills nodes without targets, drops an outlier', () => {

@@ -15,7 +15,7 @@ import { Volume } from '../../core/volume.js';
 import { openSource } from '../../formats/open.js';
 import type { VolumeSource } from '../../formats/source.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
-import { type SectionTransform, type TransformsFile, checkTransformsFit, parseTransforms, pullback } from './transform.js';
+import { type SectionTransform, type TransformsFile, checkTransformsFit, parseTransforms, pullbackRow } from './transform.js';
 import { type Sampling, sourceRect } from './warp.js';
 
 export type Fill = 'none' | 'copy' | 'interpolate';
@@ -98,10 +98,15 @@ async function renderRect(src: VolumeSource, t: SectionTransform, z: number, x0:
   const rw = rx1 - rx0;
   const rh = ry1 - ry0;
   const d = vol.data as unknown as ArrayLike<number | bigint>;
+  const sx = new Float64Array(w);
+  const sy = new Float64Array(w);
+  const cols = t.mesh ? { u: new Float64Array(t.mesh.nx), v: new Float64Array(t.mesh.nx) } : undefined;
   for (let y = 0; y < h; y++) {
+    pullbackRow(t, x0, y0 + y, w, sx, sy, cols);
     for (let x = 0; x < w; x++) {
       const o = x + w * y;
-      const [px, py] = pullback(t, x0 + x, y0 + y);
+      const px = sx[x];
+      const py = sy[x];
       const fx = px - rx0;
       const fy = py - ry0;
       if (sampling === 'nearest' || isIds) {

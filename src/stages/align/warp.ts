@@ -4,7 +4,7 @@
  * source lies outside the raw section.
  */
 import { type Image2D, bilinear, image, nearest } from './image.js';
-import { type SectionTransform, pullback } from './transform.js';
+import { type SectionTransform, pullback, pullbackRow } from './transform.js';
 
 export type Sampling = 'linear' | 'nearest';
 
@@ -15,11 +15,12 @@ export type Sampling = 'linear' | 'nearest';
 export function warpImage(raw: Image2D, t: SectionTransform, x0: number, y0: number, w: number, h: number, sampling: Sampling = 'linear', rx0 = 0, ry0 = 0): Image2D {
   const out = image(w, h);
   const sample = sampling === 'nearest' ? nearest : bilinear;
+  const sx = new Float64Array(w);
+  const sy = new Float64Array(w);
+  const cols = t.mesh ? { u: new Float64Array(t.mesh.nx), v: new Float64Array(t.mesh.nx) } : undefined;
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const [sx, sy] = pullback(t, x0 + x, y0 + y);
-      out.data[x + w * y] = sample(raw, sx - rx0, sy - ry0);
-    }
+    pullbackRow(t, x0, y0 + y, w, sx, sy, cols);
+    for (let x = 0; x < w; x++) out.data[x + w * y] = sample(raw, sx[x] - rx0, sy[x] - ry0);
   }
   return out;
 }

@@ -34,7 +34,10 @@ export default async function run(): Promise<Record<string, unknown>> {
     input = 'synthetic 160 x 160 x 40';
   }
   const nvox = shape[0] * shape[1] * shape[2];
-  const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6, 3.5], features: ['G', 'GGM', 'LoG', 'HoGE'], dims: 3, mode: 'mirror' });
+  // exact (FIR) filters for the comparison with scipy; the default stacks are timed exact and with the
+  // recursive filters from RECURSIVE_FROM (the default of new models; bench/recursive.bench.ts has
+  // their agreement and held-out accuracy)
+  const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6, 3.5], features: ['G', 'GGM', 'LoG', 'HoGE'], dims: 3, mode: 'mirror', recursiveFrom: null });
   computeFeatures(raw.subarray(0, shape[0] * shape[1] * 8), [shape[0], shape[1], 8], cfg); // warm up the JIT
   // wall and process CPU seconds (CPU is the robust figure on a shared, loaded machine)
   const timed = <T>(f: () => T): [T, number, number] => {
@@ -45,10 +48,14 @@ export default async function run(): Promise<Record<string, unknown>> {
     return [r, (performance.now() - t) / 1000, (u.user + u.system) / 1e6];
   };
   const [ours, oursS, oursCpu] = timed(() => computeFeatures(raw, shape, cfg));
-  const full = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6, 3.5, 5], dims: 3 });
+  const full = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6, 3.5, 5], dims: 3, recursiveFrom: null });
   const [, fullS, fullCpu] = timed(() => computeFeatures(raw, shape, full));
-  const full2 = featureConfig([4, 4, 50], { sigmas: [0.7, 1.6, 3.5, 5] });
+  const full2 = featureConfig([4, 4, 50], { sigmas: [0.7, 1.6, 3.5, 5], recursiveFrom: null });
   const [, full2S, full2Cpu] = timed(() => computeFeatures(raw, shape, full2));
+  const fullR = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6, 3.5, 5], dims: 3 });
+  const [, fullRS, fullRCpu] = timed(() => computeFeatures(raw, shape, fullR));
+  const full2R = featureConfig([4, 4, 50], { sigmas: [0.7, 1.6, 3.5, 5] });
+  const [, full2RS, full2RCpu] = timed(() => computeFeatures(raw, shape, full2R));
 
   const dir = mkdtempSync(path.join(tmpdir(), 'wiring-feat-bench-'));
   writeFileSync(path.join(dir, 'raw'), raw);
@@ -87,8 +94,10 @@ export default async function run(): Promise<Record<string, unknown>> {
     load_average: loadavg()[0],
     max_relative_error: worst,
     worst_channel: worstName,
-    ours_default_3d_stack: { channels: featureCount(full), seconds: fullS, cpu_s: fullCpu, mvox_per_cpu_s: nvox / 1e6 / fullCpu },
-    ours_default_2d_stack: { channels: featureCount(full2), seconds: full2S, cpu_s: full2Cpu, mvox_per_cpu_s: nvox / 1e6 / full2Cpu },
+    ours_default_3d_stack_exact: { channels: featureCount(full), seconds: fullS, cpu_s: fullCpu, mvox_per_cpu_s: nvox / 1e6 / fullCpu },
+    ours_default_2d_stack_exact: { channels: featureCount(full2), seconds: full2S, cpu_s: full2Cpu, mvox_per_cpu_s: nvox / 1e6 / full2Cpu },
+    ours_default_3d_stack_recursive: { recursive_from: fullR.recursiveFrom, seconds: fullRS, cpu_s: fullRCpu, mvox_per_cpu_s: nvox / 1e6 / fullRCpu },
+    ours_default_2d_stack_recursive: { recursive_from: full2R.recursiveFrom, seconds: full2RS, cpu_s: full2RCpu, mvox_per_cpu_s: nvox / 1e6 / full2RCpu },
     threads: 1,
   };
   console.log(JSON.stringify(r, null, 1));

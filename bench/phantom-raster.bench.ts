@@ -17,7 +17,7 @@ import type { Box, Vec3 } from '../src/core/box.js';
 import { gaussianFilter } from '../src/kernels/filters.js';
 import { CLASS, classLabels } from '../src/stages/classes/classes.js';
 import { buildModel } from '../src/stages/phantom/model.js';
-import { rasterize, rasterizeLabelsReference } from '../src/stages/phantom/raster.js';
+import { rasterize, rasterizeLabelsReference } from '../src/stages/phantom/raster/index.js';
 import { phantomBlock } from '../src/stages/phantom/tasks.js';
 import { cleftCheck } from '../test/phantom-cleft-check.js';
 

@@ -13,6 +13,7 @@ import { PrecomputedLayer, makeInfo } from '../src/formats/precomputed/index.js'
 import { buildServer } from '../src/server/app.js';
 import { classLabels } from '../src/stages/classes/classes.js';
 import { generatePhantom } from '../src/stages/phantom/generate.js';
+import { InteractiveService } from '../src/stages/predict/interactive-service.js';
 import { scriptedStrokes } from '../src/stages/predict/interactive-testing.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
 import { tempDir } from './data.js';
@@ -36,7 +37,7 @@ beforeAll(async () => {
   await PrecomputedLayer.create(path.join(dir, 'segmentation'), makeInfo({ type: 'segmentation', dtype: 'uint64', shape: [128, 128, 8], voxelSize: [8, 8, 30], chunkSize: [64, 64, 8] }));
   await fs.writeFile(
     path.join(dir, 'segmentation', 'merge_tree.json'),
-    JSON.stringify({ format: 'wiring-merge-tree', version: 1, supervoxels: 4, supervoxels_layer: path.join(dir, 'supervoxels'), merges: [['10', '11', 0.2], ['12', '13', 0.5], ['10', '12', 0.9]] }),
+    JSON.stringify({ format: 'wiring-merge-tree', version: 1, threshold: 0.5, supervoxels: 4, supervoxels_layer: path.join(dir, 'supervoxels'), merges: [['10', '11', 0.2], ['12', '13', 0.5], ['10', '12', 0.9]] }),
   );
   const io = await interactiveOptions(dir, { token: TOKEN, runArgs: ['--workers', '1'] });
   expect(io).toBeDefined();
@@ -63,13 +64,27 @@ describe('interactive training over HTTP', () => {
       const r = await app.inject({ method: 'POST', url: '/api/interactive/labels', payload: { cls: s.cls, points: s.points, radius: s.radius }, headers: auth });
       expect(r.statusCode, r.body).toBe(200);
     }
+    // a freehand stroke (many points) of the wrong class, deleted by id: who and when are kept
+    const wrong = (await app.inject({ method: 'POST', url: '/api/interactive/labels', payload: { cls: 1, points: [[80, 80, 4], [81, 81, 4], [83, 81, 4], [85, 84, 4], [86, 88, 4]], radius: 2 }, headers: auth })).json();
+    expect(wrong.id).toBe(31);
+    expect((await app.inject({ method: 'DELETE', url: `/api/interactive/labels/${wrong.id}` })).statusCode).toBe(401);
+    const del = await app.inject({ method: 'DELETE', url: `/api/interactive/labels/${wrong.id}`, headers: { ...auth, 'x-wiring-user': 'ben' } });
+    expect(del.json()).toMatchObject({ delete: 31, user: 'ben' });
+    expect((await app.inject({ method: 'DELETE', url: `/api/interactive/labels/${wrong.id}`, headers: auth })).json().error).toMatch(/already deleted/);
+    expect((await app.inject({ method: 'DELETE', url: '/api/interactive/labels/999', headers: auth })).json().error).toMatch(/no stroke 999/);
     const labels = (await app.inject({ url: '/api/interactive/labels' })).json();
     expect(labels.strokes).toHaveLength(30);
+    expect(labels.strokes.map((s: { id: number }) => s.id)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(labels.deleted).toEqual([expect.objectContaining({ delete: 31, user: 'ben' })]);
     expect(labels.strokes[0].user).toBe('anna');
     expect(Object.keys(labels.voxels).sort()).toEqual(['1', '2']);
-    // the log on disk: one JSON line per stroke
-    expect((await fs.readFile(path.join(dir, 'interactive', 'strokes.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(30);
-    const job = (await app.inject({ method: 'POST', url: '/api/interactive/train', payload: { trees: 12 }, headers: auth })).json();
+    // the log on disk: one JSON line per stroke and per deletion; read again, it gives the same strokes
+    expect((await fs.readFile(path.join(dir, 'interactive', 'strokes.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(32);
+    const again = await InteractiveService.open(dir);
+    expect(again.strokes().strokes).toEqual(labels.strokes);
+    await again.close();
+    // a view hint: its features are computed while the forest trains
+    const job = (await app.inject({ method: 'POST', url: '/api/interactive/train', payload: { trees: 12, view: { min: [0, 0, 3], max: [128, 128, 4] } }, headers: auth })).json();
     let state = job;
     for (let i = 0; i < 600 && (state.state === 'queued' || state.state === 'running'); i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -80,17 +95,23 @@ describe('interactive training over HTTP', () => {
     const info = (await app.inject({ url: '/api/interactive/probabilities/latest/info' })).json();
     expect(info.num_channels).toBe(2);
     expect((await app.inject({ url: '/api/interactive/uncertainty/1/info' })).json().num_channels).toBe(1);
-    // the unlabelled right half, chunk by chunk as Neuroglancer asks
+    // the chunks are sections for the xy view and rows across sections for xz and yz
+    expect(info.scales[0].chunk_sizes).toEqual([[128, 128, 1], [128, 1, 8], [1, 128, 8]]);
+    // the unlabelled right half, section by section as Neuroglancer asks for the xy view
     const scores: number[] = [], isBoundary: number[] = [];
-    for (const y of [0, 64]) {
-      const name = `64-128_${y}-${y + 64}_0-8`;
-      const r = await app.inject({ url: `/api/interactive/probabilities/latest/p/${name}` });
-      expect(r.statusCode).toBe(200);
+    for (let z = 0; z < 8; z++) {
+      const r = await app.inject({ url: `/api/interactive/probabilities/latest/p/0-128_0-128_${z}-${z + 1}` });
+      expect(r.statusCode, r.body).toBe(200);
       const b = r.rawPayload;
-      expect(b.length).toBe(64 * 64 * 8 * 2);
-      const t = truth.crop({ min: [64, y, 0], max: [128, y + 64, 8] }).data as Uint8Array;
-      for (let i = 0; i < t.length; i++) if (t[i] === 1 || t[i] === 2) (scores.push(b[i]), isBoundary.push(t[i] === 1 ? 1 : 0));
+      expect(b.length).toBe(128 * 128 * 2);
+      const t = truth.crop({ min: [0, 0, z], max: [128, 128, z + 1] }).data as Uint8Array;
+      for (let i = 0; i < t.length; i++) if (i % 128 >= 64 && (t[i] === 1 || t[i] === 2)) (scores.push(b[i]), isBoundary.push(t[i] === 1 ? 1 : 0));
     }
+    // an xz row across the sections is the same prediction as the sections' rows
+    const row = (await app.inject({ url: '/api/interactive/probabilities/latest/p/0-128_40-41_0-8' })).rawPayload;
+    const sec3 = (await app.inject({ url: '/api/interactive/probabilities/latest/p/0-128_0-128_3-4' })).rawPayload;
+    expect(Buffer.compare(row.subarray(128 * 3, 128 * 4), sec3.subarray(128 * 40, 128 * 41))).toBe(0);
+    expect((await app.inject({ url: '/api/interactive/probabilities/latest/p/0-64_0-64_0-8' })).json().error).toMatch(/not a chunk of this layer/);
     const auc = rocAuc(Float32Array.from(scores), Uint8Array.from(isBoundary));
     console.log(`interactive over HTTP: 30 strokes -> boundary AUC ${auc.toFixed(3)} on the unlabelled half`);
     expect(auc).toBeGreaterThan(0.75);
@@ -101,6 +122,8 @@ describe('interactive training over HTTP', () => {
   });
 
   it('re-cuts the merge tree at any threshold: segment counts and chunks follow the tree; the chosen cut is written with the layer', async () => {
+    // the slider's range is the tree's: no merge below 0.2, all three at 0.9
+    expect((await app.inject({ url: '/api/recut/range' })).json()).toEqual({ min: 0.2, max: 0.9, merges: 3, supervoxels: 4, threshold: 0.5, chosen: null });
     const count = async (t: number) => (await app.inject({ url: `/api/recut/segments?threshold=${t}` })).json().segments;
     expect([await count(0.1), await count(0.3), await count(0.6), await count(1)]).toEqual([4, 3, 2, 1]);
     const chunk = async (t: number) => new BigUint64Array(new Uint8Array((await app.inject({ url: `/api/recut/${t}/p/0-64_64-128_0-8` })).rawPayload).buffer);
@@ -112,7 +135,8 @@ describe('interactive training over HTTP', () => {
     const r = await app.inject({ method: 'POST', url: '/api/recut/choose', payload: { threshold: 0.6 }, headers: auth });
     expect(r.json()).toEqual({ threshold: 0.6, segments: 2 });
     const info = JSON.parse(await fs.readFile(path.join(dir, 'segmentation', 'info'), 'utf8'));
-    expect(info.wiring.cut).toMatchObject({ threshold: 0.6, user: 'anna' });
+    expect(info.wiring.cut).toMatchObject({ threshold: 0.6, merges: 2, segments: 2, merge_tree_threshold: 0.5, user: 'anna' });
+    expect((await app.inject({ url: '/api/recut/range' })).json().chosen).toBe(0.6);
   });
 
   it('documents the interactive routes in /openapi.json', async () => {

@@ -63,5 +63,7 @@ export const api = {
   partners: (id: string, signal?: AbortSignal) => get<Partners>(url(routes.partners.path, { id }), signal),
   connectivity: (measure: string) => get<TypeMatrix>(url(routes.connectivity.path, {}, { measure })),
   sizes: (bins = 30) => get<SizeHistogram>(url(routes.sizes.path, {}, { bins })),
+  /** The cell's row of the annotate stage's cell_annotations table (404 when not annotated). */
+  organelles: (id: string, signal?: AbortSignal) => get<Record<string, unknown>>(url(routes.cellOrganelles.path, { id }), signal),
   synapses: (max: number) => pages<'synapses', Response<'synapses'>>(routes.synapses.path, 'synapses', max, 'after'),
 };

@@ -28,6 +28,9 @@ export class Explorer {
   private selected: string | null = null;
   private partnersAbort: AbortController | null = null;
   private listeners: Array<(cell: Cell | undefined, id: string) => void> = [];
+  private showListeners: Array<(id: string) => void> = [];
+  /** Only cells of this type in the table ('' = untyped; null = all). */
+  private typeFilter: string | null = null;
   private searchTimer: number | undefined;
   /** Resolves when the latest selection's partners are shown (for tests). */
   partnersShown: Promise<void> = Promise.resolve();
@@ -50,6 +53,20 @@ export class Explorer {
   /** Called when the user selects a cell here (not when the viewer told us). */
   onSelect(fn: (cell: Cell | undefined, id: string) => void): void {
     this.listeners.push(fn);
+  }
+
+  /** Called on every selection (here or from the viewer). */
+  onShow(fn: (id: string) => void): void {
+    this.showListeners.push(fn);
+  }
+
+  allCells(): readonly Cell[] {
+    return this.cells;
+  }
+
+  setTypeFilter(type: string | null): void {
+    this.typeFilter = type;
+    this.renderTable();
   }
 
   cell(id: string): Cell | undefined {
@@ -86,8 +103,9 @@ export class Explorer {
 
   private matches(): Cell[] {
     const q = ($('cell-search') as HTMLInputElement).value.trim().toLowerCase();
-    if (!q) return this.cells;
-    return this.cells.filter((c) => c.pt_root_id.includes(q) || (c.cell_type ?? '').toLowerCase().includes(q) || (c.name ?? '').toLowerCase().includes(q));
+    const typed = this.typeFilter === null ? this.cells : this.cells.filter((c) => (c.cell_type ?? '') === this.typeFilter);
+    if (!q) return typed;
+    return typed.filter((c) => c.pt_root_id.includes(q) || (c.cell_type ?? '').toLowerCase().includes(q) || (c.name ?? '').toLowerCase().includes(q));
   }
 
   renderTable(): void {
@@ -133,6 +151,7 @@ export class Explorer {
     info.append(document.createTextNode('  ' + details.filter(Boolean).join(' · ')));
     info.classList.remove('muted');
     this.partnersShown = this.loadPartners(id);
+    for (const fn of this.showListeners) fn(id);
     if (o.user) for (const fn of this.listeners) fn(cell, id);
   }
 

@@ -1,8 +1,10 @@
 // Wiring browser app: Neuroglancer showing the dataset, the connectome explorer beside it,
 // one selected cell shared by both.
+import { AnnotationView } from './annotations.js';
 import { api, type LayerInfo, type Synapse } from './api.js';
 import { Explorer } from './explorer.js';
 import { TrainPanel } from './train.js';
+import { startProofread } from './proofread.js';
 import { ViewerBridge } from './viewer.js';
 
 const MAX_SYNAPSE_POINTS = 50000;
@@ -52,7 +54,13 @@ async function start(): Promise<void> {
     console.error(err);
     return false;
   });
-  (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, train, trainReady, ready: explorerLoaded };
+  // cell types, compartments and organelles (web/annotations.ts), once the cells are loaded
+  const annotations = new AnnotationView(bridge, explorer);
+  const annotationsReady = explorerLoaded.then(() => annotations.start()).catch((err) => {
+    console.error(err);
+    status(`cell annotations not shown: ${(err as Error).message}`, true);
+  });
+  (window as any).wiring = { viewer: bridge.viewer, bridge, explorer, train, trainReady, ready: explorerLoaded, annotations, annotationsReady, proofread: startProofread(bridge, explorer) };
   await explorerLoaded;
   const selected = params.get('cell');
   if (selected) explorer.select(selected, { user: true });

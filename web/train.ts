@@ -2,10 +2,12 @@
 // prediction and uncertainty as layers, re-cut the merge tree with a slider, run the whole
 // volume. Shown only when the server has the interactive routes (GET /api/interactive/labels).
 //
-// Strokes are line annotations of a local annotation layer "strokes" whose coordinates are the
-// viewer's voxel grid; each line committed there (drawn with Neuroglancer's line tool in any
-// cross-section, or added through the layer's annotation source) is POSTed as a stroke of the
-// selected class and tagged with the class name (its description).
+// Strokes: with "brush" on, a drag in any of the three cross-sections paints a freehand stroke
+// (the voxels under the mouse, in that panel's plane; a click paints a dot); or line/point
+// annotations of the local annotation layer "strokes" (Neuroglancer's tools, or added through
+// the layer's annotation source) become strokes. Each is POSTed as a stroke of the selected class
+// and shown in the strokes layer tagged with the class name (its description); deleting one of
+// its annotations (or "delete last stroke") deletes the stroke on the server (who and when kept).
 import { makeLayer } from 'neuroglancer/unstable/layer/index.js';
 import { AnnotationType } from 'neuroglancer/unstable/annotation/index.js';
 import type { LayerInfo, Vec3 } from './api.js';
@@ -19,8 +21,17 @@ const TOKEN_KEY = 'wiring.token';
 const USER_KEY = 'wiring.user';
 const POLL_MS = 300;
 
+interface ServerStroke {
+  id: number;
+  cls: number;
+  points: Vec3[];
+  plane: Plane;
+}
+
+type Plane = 'xy' | 'xz' | 'yz';
+
 interface Labels {
-  strokes: unknown[];
+  strokes: ServerStroke[];
   voxels: Record<string, number>;
   classes: Record<string, string>;
 }
@@ -37,6 +48,7 @@ interface TrainJob {
 interface RunStage {
   name: string;
   state: string;
+  progress?: { label: string; done: number; total: number };
   seconds?: number;
   error?: string;
 }
@@ -70,15 +82,38 @@ async function json<T>(url: string, init?: RequestInit): Promise<T> {
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The plane of a line from its two voxel ends: xy if they share z, else xz if they share y, else yz. */
-export function strokePlane(a: Vec3, b: Vec3): 'xy' | 'xz' | 'yz' {
+export function strokePlane(a: Vec3, b: Vec3): Plane {
   if (a[2] === b[2]) return 'xy';
   if (a[1] === b[1]) return 'xz';
   return 'yz';
 }
 
+/** Column-major 4x4 matrix times [x, y, z, 1], divided by w. */
+function transform(m: ArrayLike<number>, v: number[]): number[] {
+  const w = m[3] * v[0] + m[7] * v[1] + m[11] * v[2] + m[15] || 1;
+  return [0, 1, 2].map((i) => (m[i] * v[0] + m[4 + i] * v[1] + m[8 + i] * v[2] + m[12 + i]) / w);
+}
+
+/** The annotations showing a stroke: a point, or the line segments of its polyline. */
+function strokeAnnotations(s: ServerStroke, description: string): any[] {
+  const at = (p: Vec3) => Float32Array.from(p, (x) => x + 0.5);
+  if (s.points.length === 1) return [{ type: AnnotationType.POINT, id: `s${s.id}.0`, description, point: at(s.points[0]), properties: [] }];
+  return s.points.slice(1).map((b, k) => ({ type: AnnotationType.LINE, id: `s${s.id}.${k}`, description, pointA: at(s.points[k]), pointB: at(b), properties: [] }));
+}
+
 export class TrainPanel {
-  /** Strokes the app has POSTed (annotation id -> server's stroke index), for tests and the status line. */
+  /** Line/point annotations the app has POSTed (annotation id -> the stroke's id; -1 while saving). */
   readonly posted = new Map<string, number>();
+  /** Annotations showing each stroke, and the stroke of each annotation. */
+  private readonly annsOf = new Map<number, string[]>();
+  private readonly strokeOf = new Map<string, number>();
+  private readonly removing = new Set<string>();
+  private readonly known = new Map<number, ServerStroke>();
+  /** Brush stroke being drawn. */
+  private drawing: { panel: any; plane: Plane; points: Vec3[] } | null = null;
+  private lastPanel: any = null;
+  /** Ids of the brush strokes saved (for tests and the status line). */
+  readonly brushed: number[] = [];
   private classes: Record<string, string> = {};
   private watchedSource: any = null;
   private countsTimer: number | undefined;
@@ -119,6 +154,8 @@ export class TrainPanel {
     user.addEventListener('input', () => localStorage.setItem(USER_KEY, user.value));
     $('train-button').addEventListener('click', () => void this.train());
     $('run-button').addEventListener('click', () => void this.runWholeVolume());
+    $('train-undo').addEventListener('click', () => void this.deleteLast());
+    for (const st of labels.strokes) this.known.set(st.id, st);
     this.renderCounts(labels);
     $('train-section').hidden = false;
     // add layers once the dataset's layers are set up: layers added while Neuroglancer is still
@@ -128,6 +165,7 @@ export class TrainPanel {
     this.ensureStrokesLayer();
     this.viewer.layerManager.layersChanged.add(() => this.watchStrokes());
     this.watchStrokes();
+    this.installBrush();
     await this.startRecut();
     return true;
   }
@@ -138,8 +176,9 @@ export class TrainPanel {
     while (!lm.managedLayers.every((l: any) => l.isReady()) && Date.now() < end) await wait(50);
   }
 
-  private headers(): Record<string, string> {
-    const h: Record<string, string> = { 'Content-Type': 'application/json' };
+  private headers(body = true): Record<string, string> {
+    // no JSON content type without a body (Fastify refuses an empty JSON body)
+    const h: Record<string, string> = body ? { 'Content-Type': 'application/json' } : {};
     const t = sessionStorage.getItem(TOKEN_KEY);
     if (t) h.Authorization = `Bearer ${t}`;
     const u = localStorage.getItem(USER_KEY);
@@ -173,19 +212,182 @@ export class TrainPanel {
     this.viewer.layerSpecification.add(layer, index);
   }
 
-  /** The strokes layer (kept when the saved viewer state already has it), with the line tool bound. */
+  /** The strokes layer (rebuilt from the server's strokes, not from a saved viewer state), with the line tool bound. */
   private ensureStrokesLayer(): void {
-    this.setLayer(
-      STROKES_LAYER,
-      {
-        type: 'annotation',
-        source: { url: 'local://annotations', transform: { outputDimensions: this.dimensions() } },
-        tool: 'annotateLine',
-        annotationColor: '#4cf',
-        annotations: [],
+    this.setLayer(STROKES_LAYER, {
+      type: 'annotation',
+      source: { url: 'local://annotations', transform: { outputDimensions: this.dimensions() } },
+      tool: 'annotateLine',
+      annotationColor: '#4cf',
+      annotations: [],
+    });
+  }
+
+  private source(): any {
+    return this.viewer.layerManager.getLayerByName(STROKES_LAYER)?.layer?.localAnnotations;
+  }
+
+  /** Show a saved stroke in the strokes layer. */
+  private showStroke(st: ServerStroke, source = this.source()): void {
+    this.known.set(st.id, st);
+    if (!source || this.annsOf.has(st.id)) return;
+    const anns = strokeAnnotations(st, this.classes[st.cls] ?? String(st.cls));
+    for (const a of anns) {
+      this.strokeOf.set(a.id, st.id);
+      if (!source.get(a.id)) source.add(a).dispose();
+    }
+    this.annsOf.set(st.id, anns.map((a) => a.id));
+  }
+
+  /** Remove a stroke's annotations from the strokes layer (not from the server). */
+  private hideStroke(id: number): void {
+    const source = this.source();
+    for (const a of this.annsOf.get(id) ?? []) {
+      this.strokeOf.delete(a);
+      if (!source?.get(a)) continue;
+      this.removing.add(a);
+      const ref = source.getReference(a);
+      try {
+        source.delete(ref);
+      } finally {
+        ref.dispose();
+      }
+    }
+    this.annsOf.delete(id);
+  }
+
+  /** Delete a stroke on the server, then its annotations; on failure it is shown again. */
+  async deleteStroke(id: number): Promise<void> {
+    try {
+      await json(`/api/interactive/labels/${id}`, { method: 'DELETE', headers: this.headers(false) });
+      this.hideStroke(id);
+      this.known.delete(id);
+      this.say('train-status', `stroke ${id} deleted`);
+      this.scheduleCounts();
+    } catch (err) {
+      const st = this.known.get(id);
+      this.annsOf.delete(id);
+      if (st) this.showStroke(st);
+      this.say('train-status', `stroke ${id} not deleted: ${(err as Error).message}`, true);
+    }
+  }
+
+  private async deleteLast(): Promise<void> {
+    try {
+      const labels = await json<Labels>('/api/interactive/labels');
+      const last = labels.strokes[labels.strokes.length - 1];
+      if (!last) return this.say('train-status', 'no stroke to delete');
+      await this.deleteStroke(last.id);
+    } catch (err) {
+      this.say('train-status', (err as Error).message, true);
+    }
+  }
+
+  private onAnnotationDeleted(annId: string): void {
+    if (this.removing.delete(annId)) return;
+    const id = this.strokeOf.get(annId);
+    this.posted.delete(annId);
+    if (id === undefined) return;
+    // the stroke's other annotations go with it
+    this.annsOf.set(id, (this.annsOf.get(id) ?? []).filter((a) => a !== annId));
+    this.strokeOf.delete(annId);
+    void this.deleteStroke(id);
+  }
+
+  /** The slice-view panel containing an element, if any. */
+  private slicePanelAt(target: EventTarget | null): any {
+    for (const p of this.viewer.display.panels) if (p.sliceView && target instanceof Node && p.element.contains(target)) return p;
+    return null;
+  }
+
+  /** Global (voxel) coordinates under a screen point of a slice-view panel (unrounded). */
+  private positionAt(panel: any, clientX: number, clientY: number): number[] {
+    const pp = panel.sliceView.projectionParameters.value;
+    const el = panel.element as HTMLElement;
+    const r = el.getBoundingClientRect();
+    const mx = clientX - (r.left + el.clientLeft), my = clientY - (r.top + el.clientTop);
+    const gx = mx - pp.visibleLeftFraction * pp.logicalWidth;
+    const gy = pp.height - (my - pp.visibleTopFraction * pp.logicalHeight);
+    const v = transform(pp.invViewProjectionMat, [(2 * gx) / pp.width - 1, (2 * gy) / pp.height - 1, 0]);
+    const pos = Array.from(panel.navigationState.position.value as Float32Array);
+    const dd = panel.navigationState.pose.displayDimensions.value;
+    for (let i = 0; i < dd.displayRank; i++) pos[dd.displayDimensionIndices[i]] = v[i];
+    return pos;
+  }
+
+  /** The plane a slice-view panel shows (xy, xz or yz), or null when it is oblique. */
+  panelPlane(panel: any): Plane | null {
+    const el = panel.element as HTMLElement;
+    const r = el.getBoundingClientRect();
+    const cx = r.left + r.width / 2, cy = r.top + r.height / 2;
+    const o = this.positionAt(panel, cx, cy), a = this.positionAt(panel, cx + 20, cy), b = this.positionAt(panel, cx, cy + 20);
+    const flat = (k: number) => Math.abs(a[k] - o[k]) < 1e-3 && Math.abs(b[k] - o[k]) < 1e-3;
+    return flat(2) ? 'xy' : flat(1) ? 'xz' : flat(0) ? 'yz' : null;
+  }
+
+  private voxelAt(panel: any, e: MouseEvent, plane: Plane, first?: Vec3): Vec3 {
+    const p = this.positionAt(panel, e.clientX, e.clientY).map((v) => Math.floor(v)) as [number, number, number];
+    // stay in the stroke's plane
+    if (first) p[plane === 'xy' ? 2 : plane === 'xz' ? 1 : 0] = first[plane === 'xy' ? 2 : plane === 'xz' ? 1 : 0];
+    return p;
+  }
+
+  /** Brush mode: drag in a cross-section to paint a freehand stroke (Neuroglancer does not see the drag). */
+  private installBrush(): void {
+    const brush = $('train-brush') as HTMLInputElement;
+    window.addEventListener(
+      'mousedown',
+      (e) => {
+        if (!brush.checked || e.button !== 0 || e.ctrlKey || e.shiftKey || e.altKey || e.metaKey) return;
+        const panel = this.slicePanelAt(e.target);
+        if (!panel) return;
+        e.preventDefault();
+        e.stopImmediatePropagation();
+        const plane = this.panelPlane(panel);
+        if (!plane) return this.say('train-status', 'brush: this view is oblique; paint in an xy, xz or yz cross-section', true);
+        this.drawing = { panel, plane, points: [this.voxelAt(panel, e, plane)] };
       },
-      false,
+      true,
     );
+    window.addEventListener(
+      'mousemove',
+      (e) => {
+        const panel = this.slicePanelAt(e.target);
+        if (panel) this.lastPanel = panel;
+        const d = this.drawing;
+        if (!d) return;
+        e.stopImmediatePropagation();
+        const p = this.voxelAt(d.panel, e, d.plane, d.points[0]);
+        const last = d.points[d.points.length - 1];
+        if (p.some((v, k) => v !== last[k])) d.points.push(p);
+      },
+      true,
+    );
+    window.addEventListener(
+      'mouseup',
+      (e) => {
+        const d = this.drawing;
+        if (!d) return;
+        this.drawing = null;
+        e.stopImmediatePropagation();
+        void this.saveBrush(d.points, d.plane);
+      },
+      true,
+    );
+  }
+
+  private async saveBrush(points: Vec3[], plane: Plane): Promise<void> {
+    const cls = Number(($('train-class') as HTMLSelectElement).value);
+    const radius = Number(($('train-radius') as HTMLInputElement).value);
+    try {
+      const r = await this.post<{ id: number; stroke: ServerStroke }>('/api/interactive/labels', { cls, points, radius, plane });
+      this.showStroke(r.stroke);
+      this.brushed.push(r.id);
+      this.say('train-status', `stroke ${r.id} saved (${this.classes[cls] ?? cls}, ${points.length} points, ${plane})`);
+      this.scheduleCounts();
+    } catch (err) {
+      this.say('train-status', `stroke not saved: ${(err as Error).message}`, true);
+    }
   }
 
   private watchStrokes(): void {
@@ -200,15 +402,22 @@ export class TrainPanel {
     }
     this.watchedSource = source;
     source.childCommitted.add((id: string) => void this.onLineCommitted(source, id));
+    source.childDeleted.add((id: string) => this.onAnnotationDeleted(id));
+    // a new source (layer rebuilt): show every saved stroke in it
+    this.annsOf.clear();
+    this.strokeOf.clear();
+    for (const st of this.known.values()) this.showStroke(st, source);
   }
 
   private async onLineCommitted(source: any, id: string): Promise<void> {
     const ann = source.get(id);
-    if (!ann || ann.type !== AnnotationType.LINE || ann.description || this.posted.has(id)) return;
+    if (!ann || (ann.type !== AnnotationType.LINE && ann.type !== AnnotationType.POINT) || ann.description || this.posted.has(id) || this.strokeOf.has(id)) return;
     const cls = Number(($('train-class') as HTMLSelectElement).value);
     const name = this.classes[cls] ?? String(cls);
-    const a = Array.from(ann.pointA as Float32Array, (v) => Math.floor(v)) as Vec3;
-    const b = Array.from(ann.pointB as Float32Array, (v) => Math.floor(v)) as Vec3;
+    const a = Array.from((ann.pointA ?? ann.point) as Float32Array, (v) => Math.floor(v)) as Vec3;
+    const b = ann.type === AnnotationType.LINE ? (Array.from(ann.pointB as Float32Array, (v) => Math.floor(v)) as Vec3) : null;
+    // a point's disc lies in the plane of the panel it was placed in
+    const pointPlane = (): Plane => (this.lastPanel ? this.panelPlane(this.lastPanel) : null) ?? 'xy';
     const radius = Number(($('train-radius') as HTMLInputElement).value);
     const tag = (description: string) => {
       const ref = source.getReference(id);
@@ -220,10 +429,13 @@ export class TrainPanel {
     };
     this.posted.set(id, -1);
     try {
-      const r = await this.post<{ index: number }>('/api/interactive/labels', { cls, points: [a, b], radius, plane: strokePlane(a, b) });
-      this.posted.set(id, r.index);
+      const r = await this.post<{ id: number; stroke: ServerStroke }>('/api/interactive/labels', { cls, points: b ? [a, b] : [a], radius, plane: b ? strokePlane(a, b) : pointPlane() });
+      this.posted.set(id, r.id);
+      this.strokeOf.set(id, r.id);
+      this.annsOf.set(r.id, [id]);
+      this.known.set(r.id, r.stroke);
       tag(name);
-      this.say('train-status', `stroke ${r.index + 1} saved (${name})`);
+      this.say('train-status', `stroke ${r.id} saved (${name})`);
       this.scheduleCounts();
     } catch (err) {
       this.posted.delete(id);
@@ -266,7 +478,7 @@ export class TrainPanel {
     const button = $('train-button') as HTMLButtonElement;
     button.disabled = true;
     try {
-      let job = await this.post<TrainJob>('/api/interactive/train', {});
+      let job = await this.post<TrainJob>('/api/interactive/train', { view: this.viewBox() });
       while (job.state === 'queued' || job.state === 'running') {
         this.say('train-status', `training job ${job.id}: ${job.state} (${job.strokes} strokes)`);
         await wait(POLL_MS);
@@ -281,6 +493,22 @@ export class TrainPanel {
     } finally {
       button.disabled = false;
     }
+  }
+
+  /** The box the xy view shows (one section, at most 1024 x 1024): its features are computed while the forest trains. */
+  viewBox(): { min: Vec3; max: Vec3 } {
+    const nav = this.viewer.navigationState;
+    const pos = nav.position.value as Float32Array;
+    const zoom = nav.zoomFactor.value as number;
+    let w = 0, h = 0;
+    for (const p of this.viewer.display.panels) {
+      if (!p.sliceView) continue;
+      w = Math.max(w, p.element.clientWidth);
+      h = Math.max(h, p.element.clientHeight);
+    }
+    const hx = Math.max(1, Math.min(512, Math.ceil((w / 2) * zoom))), hy = Math.max(1, Math.min(512, Math.ceil((h / 2) * zoom)));
+    const c = [Math.floor(pos[0]), Math.floor(pos[1]), Math.floor(pos[2])];
+    return { min: [c[0] - hx, c[1] - hy, c[2]], max: [c[0] + hx, c[1] + hy, c[2] + 1] };
   }
 
   private showPrediction(model: number): void {
@@ -303,11 +531,19 @@ export class TrainPanel {
   /** The merge-tree slider, when the server can re-cut a segmentation. */
   private async startRecut(): Promise<void> {
     const slider = $('recut-threshold') as HTMLInputElement;
+    let range: { min: number; max: number; threshold: number | null; chosen: number | null };
     try {
-      await json('/api/recut/segments?threshold=' + slider.value);
+      range = await json('/api/recut/range');
     } catch {
       return;
     }
+    // the tree's own range: just below its lowest score nothing is merged, at its highest everything
+    const pad = range.max > range.min ? (range.max - range.min) / 100 : 0.01;
+    slider.min = String(+(range.min - pad).toPrecision(6));
+    slider.max = String(range.max);
+    slider.step = 'any';
+    slider.value = String(range.chosen ?? range.threshold ?? (range.min + range.max) / 2);
+    slider.dataset.min = String(range.min);
     $('recut-box').hidden = false;
     slider.addEventListener('input', () => {
       $('recut-value').textContent = slider.value;
@@ -346,11 +582,15 @@ export class TrainPanel {
   async runWholeVolume(): Promise<void> {
     const button = $('run-button') as HTMLButtonElement;
     button.disabled = true;
+    if (typeof Notification !== 'undefined' && Notification.permission === 'default') void Notification.requestPermission().catch(() => {});
     try {
       let run = await this.post<Run>('/api/runs', {});
       for (;;) {
         this.renderRun(run);
-        if (run.state === 'done' || run.state === 'failed') break;
+        if (run.state === 'done' || run.state === 'failed') {
+          if (run.notification) this.notify(run.notification);
+          break;
+        }
         await wait(1000);
         run = await json<Run>(`/api/runs/${run.id}`);
       }
@@ -368,10 +608,17 @@ export class TrainPanel {
         const li = document.createElement('li');
         li.dataset.stage = s.name;
         li.dataset.state = s.state;
-        li.textContent = `${s.name}: ${s.state}${s.seconds !== undefined ? ` (${s.seconds.toFixed(1)} s)` : ''}${s.error ? ` — ${s.error.split('\n')[0]}` : ''}`;
+        const progress = s.progress && s.state === 'running' ? ` ${s.progress.label} ${s.progress.done}/${s.progress.total}` : '';
+        if (progress) li.dataset.done = String(s.progress!.done);
+        li.textContent = `${s.name}: ${s.state}${progress}${s.seconds !== undefined ? ` (${s.seconds.toFixed(1)} s)` : ''}${s.error ? ` — ${s.error.split('\n')[0]}` : ''}`;
         return li;
       }),
     );
     this.say('run-status', run.notification ?? `run ${run.id}: ${run.state}`, run.state === 'failed');
+  }
+
+  /** A desktop notification when the browser allows it (asked for when a run starts). */
+  private notify(text: string): void {
+    if (typeof Notification !== 'undefined' && Notification.permission === 'granted') new Notification('Wiring', { body: text });
   }
 }

@@ -6,7 +6,7 @@
  *
  *   <dataset>/interactive/run-<model>/probabilities, segmentation, supervoxels, connectome.duckdb
  */
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { InteractiveRouteOptions, RunsBackend } from '../server/interactive.js';
 import { INTERACTIVE_DIR, InteractiveService, interactiveModelIds } from '../stages/predict/interactive-service.js';
@@ -16,6 +16,8 @@ import { runWiring } from './pipeline.js';
 interface RunStage {
   name: string;
   state: 'queued' | 'running' | 'done' | 'failed' | 'skipped';
+  /** While running: the command's progress (blocks done of total, WIRING_PROGRESS_FILE). */
+  progress?: { label: string; done: number; total: number };
   seconds?: number;
   error?: string;
   result?: unknown;
@@ -88,8 +90,19 @@ export class InteractiveRuns implements RunsBackend {
       }
       stage.state = 'running';
       const t0 = Date.now();
+      const progressFile = path.join(run.out, `.progress-${stage.name}.json`);
+      await fs.mkdir(run.out, { recursive: true });
+      await fs.rm(progressFile, { force: true });
+      const poll = setInterval(() => {
+        fs.readFile(progressFile, 'utf8')
+          .then((t) => {
+            const p = JSON.parse(t) as { label: string; done: number; total: number };
+            if (stage.state === 'running') stage.progress = { label: p.label, done: p.done, total: p.total };
+          })
+          .catch(() => {});
+      }, 300);
       try {
-        stage.result = await runWiring(args);
+        stage.result = await runWiring(args, { env: { ...process.env, WIRING_PROGRESS_FILE: progressFile } });
         stage.state = 'done';
         if (stage.name === 'predict') {
           const values = ((stage.result as { outputs?: unknown[] }).outputs ?? []).map(String);
@@ -97,12 +110,16 @@ export class InteractiveRuns implements RunsBackend {
           boundary = values.findIndex((v) => v === 'class_1' || v === '1' || v === 'boundary');
         }
       } catch (err) {
+        clearInterval(poll);
         stage.state = 'failed';
         stage.error = (err as Error).message;
         stage.seconds = (Date.now() - t0) / 1000;
         run.stages.slice(i + 1).forEach((s) => (s.state = 'skipped'));
         return fail(`${stage.name}: ${stage.error.split('\n')[0]}`);
       }
+      clearInterval(poll);
+      delete stage.progress;
+      await fs.rm(progressFile, { force: true });
       stage.seconds = (Date.now() - t0) / 1000;
     }
     run.state = 'done';

@@ -55,6 +55,24 @@ class ChunkReader {
     return new ChunkReader(await openSource(p.meta.inputs.supervoxels));
   }
 
+  /**
+   * The reader kept with a Proofread for its lifetime (closed by p.close()): the supervoxel layer
+   * never changes, so chunks decoded for one edit (or for the mesh of a cell the proofreader
+   * looked at) serve the next edits of the same region.
+   */
+  static of(p: Proofread): Promise<ChunkReader> {
+    let r = readers.get(p);
+    if (!r) {
+      const opened = ChunkReader.open(p);
+      readers.set(p, (r = opened));
+      p.closers.push(async () => {
+        readers.delete(p);
+        await (await opened).close();
+      });
+    }
+    return r;
+  }
+
   private async chunk(c: Vec3): Promise<{ data: any; min: Vec3; shape: Vec3 }> {
     const cs = this.src.chunkShape, o = this.src.offset, sh = this.src.shape;
     const min = [0, 1, 2].map((a) => o[a] + c[a] * cs[a]) as unknown as Vec3;
@@ -98,6 +116,8 @@ class ChunkReader {
   }
 }
 
+const readers = new WeakMap<Proofread, Promise<ChunkReader>>();
+
 function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Array {
   const mask = new Uint32Array(data.length);
   let last: number | bigint | undefined, inside = 0;
@@ -116,10 +136,11 @@ function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Arra
  * hash of the root's supervoxels that can reach it. A fragment file that exists is reused: a
  * merge recomputes only the cells where both roots are, a split only the cells it cuts through.
  */
-async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string): Promise<{ fragments: string[]; computed: number }> {
+async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string, known?: Set<string>): Promise<{ fragments: string[]; computed: number; time: { group_ms: number; name_ms: number; read_ms: number; march_ms: number; write_ms: number } }> {
   const b = p.base, F = PROOFREAD_DEFAULTS.meshCell;
   const nc = [0, 1, 2].map((a) => Math.ceil(b.shape[a] / F));
   // the cells each supervoxel has voxels in (from the base): a merge recomputes only cells both roots share
+  const tPrep = performance.now();
   const byCell = new Map<number, number[]>();
   for (const l of members) for (let k = b.cellStart[l]; k < b.cellStart[l + 1]; k++) {
     const list = byCell.get(b.cells[k]);
@@ -129,7 +150,7 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
   // in each cell, the root's supervoxels there in groups that touch (contact edges): groups that do
   // not touch never share a face, so their fragments are meshed apart and a merge of two roots
   // recomputes only the cells where they touch
-  const cells: Array<[string, bigint[]]> = [];
+  const cells: Array<[string, bigint[], number[]]> = [];
   for (const [c, ls] of byCell) {
     const k = `${c % nc[0]}_${Math.floor(c / nc[0]) % nc[1]}_${Math.floor(c / (nc[0] * nc[1]))}`;
     const here = new Set(ls);
@@ -139,36 +160,60 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
       const group = [l0];
       seen.add(l0);
       for (let i = 0; i < group.length; i++) for (const y of state.contactNeighbours(group[i])) if (here.has(y) && !seen.has(y)) { seen.add(y); group.push(y); }
-      cells.push([k, group.map((l) => b.ids[l])]);
+      cells.push([k, group.map((l) => b.ids[l]), group]);
     }
   }
+  const groupMs = performance.now() - tPrep;
+  const tName = performance.now();
   const fragments: string[] = [];
   const todo: Array<{ name: string; file: string; ids: bigint[]; min: Vec3; max: Vec3 }> = [];
-  for (const [k, ids] of cells.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) {
+  for (const [k, ids, dense] of cells.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) {
     ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     const name = `f${k}_${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 16)}`;
     const file = path.join(meshDir, name);
+    // a fragment a parent's manifest lists exists and is not empty (no file system call)
+    if (known?.has(name)) {
+      fragments.push(name);
+      continue;
+    }
     if (existsSync(file)) {
       if (statSync(file).size > 4) fragments.push(name);
       continue;
     }
     const c = k.split('_').map(Number);
-    const min = c.map((v, a) => b.offset[a] + v * F) as unknown as Vec3;
-    const max = c.map((v, a) => Math.min(b.offset[a] + (v + 1) * F + 1, b.offset[a] + b.shape[a])) as unknown as Vec3;
+    // the cell's cube, cropped to the group's bounding box grown by one voxel: outside it the mask
+    // is 0, so the surface is the same; the cube's own faces stay where the group reaches them
+    const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+    for (const l of dense) for (let a = 0; a < 3; a++) {
+      lo[a] = Math.min(lo[a], b.bbox[6 * l + a]);
+      hi[a] = Math.max(hi[a], b.bbox[6 * l + 3 + a]);
+    }
+    const min = c.map((v, a) => Math.max(b.offset[a] + v * F, b.offset[a] + lo[a] - 1)) as unknown as Vec3;
+    const max = c.map((v, a) => Math.min(b.offset[a] + (v + 1) * F + 1, b.offset[a] + b.shape[a], b.offset[a] + hi[a] + 1)) as unknown as Vec3;
     todo.push({ name, file, ids, min, max });
   }
+  const time = { group_ms: groupMs, name_ms: performance.now() - tName, read_ms: 0, march_ms: 0, write_ms: 0 };
+  const writes: Array<Promise<void>> = [];
   for (const t of todo) {
     const shape: Vec3 = [t.max[0] - t.min[0], t.max[1] - t.min[1], t.max[2] - t.min[2]];
+    let t0 = performance.now();
     const data = await reader.read({ min: t.min, max: t.max });
+    time.read_ms += performance.now() - t0;
+    t0 = performance.now();
     const mask = maskOf(data, new Set(t.ids));
     const border = [t.min[0] === b.offset[0], t.max[0] === b.offset[0] + b.shape[0], t.min[1] === b.offset[1], t.max[1] === b.offset[1] + b.shape[1], t.min[2] === b.offset[2], t.max[2] === b.offset[2] + b.shape[2]];
     const mesh = marchingCubesLabels(mask, shape, 1, { voxelSize: b.voxelSize, offset: t.min, closeBorder: border })[1];
-    await writeFileAtomic(t.file, encodeLegacyFragment(mesh));
+    time.march_ms += performance.now() - t0;
+    // written while the next cells are meshed (fsyncs overlap); all are on disk before the manifest
+    writes.push(writeFileAtomic(t.file, encodeLegacyFragment(mesh)));
     if (mesh.indices.length > 0) fragments.push(t.name);
   }
+  const t0 = performance.now();
+  await Promise.all(writes);
+  time.write_ms += performance.now() - t0;
   const computed = todo.length;
   fragments.sort();
-  return { fragments, computed };
+  return { fragments, computed, time };
 }
 
 interface SkeletonWithSv {
@@ -269,17 +314,14 @@ export interface DeriveDetail {
   skeleton_reused: boolean;
   skeleton_vertices: number;
   mesh_ms: number;
+  /** of mesh_ms: grouping the root's supervoxels by mesh cell, naming fragments (hash, exists), reading supervoxels, masks + marching cubes, writing fragments (atomic, fsync'd) */
+  mesh_parts_ms: { group_ms: number; name_ms: number; read_ms: number; march_ms: number; write_ms: number };
   skeleton_ms: number;
 }
 
 /** Mesh, skeleton, cells row and partners of one current root of `state` made from `parents`. */
 export async function deriveRoot(p: Proofread, state: GraphState, root: bigint, parents: bigint[] = [], shared?: ChunkReader): Promise<DeriveDetail> {
-  const reader = shared ?? (await ChunkReader.open(p));
-  try {
-    return await deriveWith(p, reader, state, root, parents);
-  } finally {
-    if (!shared) await reader.close();
-  }
+  return deriveWith(p, shared ?? (await ChunkReader.of(p)), state, root, parents);
 }
 
 async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, root: bigint, parents: bigint[]): Promise<DeriveDetail> {
@@ -288,17 +330,30 @@ async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, 
   const meshDir = path.join(dir, 'meshes');
   const skelDir = path.join(dir, 'skeletons');
   let t = performance.now();
-  const mesh = await deriveMesh(p, reader, state, members, meshDir);
-  await writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
+  // the parents' fragments: every supervoxel group an edit did not change keeps its fragment
+  const known = new Set<string>();
+  for (const r of parents) {
+    try {
+      for (const f of JSON.parse(await fs.readFile(path.join(meshDir, `${r}:0`), 'utf8')).fragments ?? []) known.add(f);
+    } catch {
+      // no manifest (not derived): the fragments are looked up on disk
+    }
+  }
+  const mesh = await deriveMesh(p, reader, state, members, meshDir, known);
+  const manifest = writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
   const meshMs = performance.now() - t;
   t = performance.now();
   const { skel, reused } = await deriveSkeleton(p, reader, members, parents, skelDir);
   const skelMs = performance.now() - t;
-  await writeFileAtomic(path.join(skelDir, 'supervoxels', `${root}`), new Uint8Array(skel.sv.buffer, skel.sv.byteOffset, skel.sv.byteLength));
-  await writeSkeleton(skelDir, root, skel);
-  await writeFileAtomic(path.join(dir, 'cells', `${root}.json`), toJson(cellRows(state, new Set([root]))[0]) + '\n');
-  if (p.synapses) await writeFileAtomic(path.join(dir, 'partners', `${root}.json`), toJson(synapsePartners(state, p.synapses, root)) + '\n');
-  return { fragments_computed: mesh.computed, fragments: mesh.fragments.length, skeleton_reused: reused, skeleton_vertices: skel.sv.length, mesh_ms: +meshMs.toFixed(1), skeleton_ms: +skelMs.toFixed(1) };
+  // the root's files are independent: written concurrently (derived.json, written after all, marks them done)
+  await Promise.all([
+    manifest,
+    writeFileAtomic(path.join(skelDir, 'supervoxels', `${root}`), new Uint8Array(skel.sv.buffer, skel.sv.byteOffset, skel.sv.byteLength)),
+    writeSkeleton(skelDir, root, skel),
+    writeFileAtomic(path.join(dir, 'cells', `${root}.json`), toJson(cellRows(state, new Set([root]))[0]) + '\n'),
+    p.synapses ? writeFileAtomic(path.join(dir, 'partners', `${root}.json`), toJson(synapsePartners(state, p.synapses, root)) + '\n') : undefined,
+  ]);
+  return { fragments_computed: mesh.computed, fragments: mesh.fragments.length, skeleton_reused: reused, skeleton_vertices: skel.sv.length, mesh_ms: +meshMs.toFixed(1), mesh_parts_ms: { group_ms: +mesh.time.group_ms.toFixed(1), name_ms: +mesh.time.name_ms.toFixed(1), read_ms: +mesh.time.read_ms.toFixed(1), march_ms: +mesh.time.march_ms.toFixed(1), write_ms: +mesh.time.write_ms.toFixed(1) }, skeleton_ms: +skelMs.toFixed(1) };
 }
 
 /** Bring head/ up to the log: derive the current roots made by operations after head/derived.json's op. */
@@ -315,10 +370,10 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
   const state = p.state;
   const head = state.op;
   if (done >= head) return { from: head, to: head, roots: [], details: [] };
-  await writeLegacyInfo(path.join(dir, 'meshes'));
-  await writeSkeletonInfo(path.join(dir, 'skeletons'));
+  if (!existsSync(path.join(dir, 'meshes', 'info'))) await writeLegacyInfo(path.join(dir, 'meshes'));
+  if (!existsSync(path.join(dir, 'skeletons', 'info'))) await writeSkeletonInfo(path.join(dir, 'skeletons'));
   // in log order, so a root's parents are derived before it (their skeletons are reused)
-  const reader = await ChunkReader.open(p);
+  const reader = await ChunkReader.of(p);
   const list: bigint[] = [];
   const details: Array<{ id: string } & DeriveDetail> = [];
   let first = true;
@@ -326,34 +381,51 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
     const id = BigInt(c.id);
     // a root already retired again is not derived (an operation that retired it falls back to TEASAR)
     if (!state.isCurrent(id)) continue;
-    try {
-      details.push({ id: c.id, ...(await deriveRoot(p, state, id, r.retired.map(BigInt), reader)) });
-    } catch (err) {
-      await reader.close();
-      throw err;
-    }
+    details.push({ id: c.id, ...(await deriveRoot(p, state, id, r.retired.map(BigInt), reader)) });
     list.push(id);
     if (first) crash?.('mid-derive');
     first = false;
   }
-  await reader.close();
   await writeJsonAtomic(marker, { op: head });
   return { from: done, to: head, roots: list.sort((a, b) => (a < b ? -1 : 1)).map(String), details };
 }
 
 /**
+ * The mesh manifest of a root of `state` (any version) that has none yet, e.g. a starting root:
+ * its fragments on the mesh cell grid, content-addressed in head/meshes, so fragments other roots
+ * already have are reused and the next version that holds the same supervoxel groups reuses these.
+ */
+export async function deriveRootMesh(p: Proofread, state: GraphState, root: bigint): Promise<{ fragments: string[]; computed: number }> {
+  const meshDir = path.join(headDir(p), 'meshes');
+  await fs.mkdir(meshDir, { recursive: true });
+  const mesh = await deriveMesh(p, await ChunkReader.of(p), state, state.members(root), meshDir);
+  await writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
+  return mesh;
+}
+
+/**
  * The server's proofreading backend with the recompute wired in: each edit answers after the
- * touched cells' derived data is written (recomputes run one at a time).
+ * touched cells' derived data is written, and a mesh manifest asked for but not derived (a
+ * starting root) is derived then (recomputes run one at a time).
  */
 export function derivingBackend(svc: ProofreadService): ProofreadBackend {
   let chain: Promise<unknown> = Promise.resolve();
-  const edit = async (kind: string, body: unknown, user: string) => {
-    const rec = await svc.edit(kind, body, user);
-    const run = () => syncDerived(svc.p);
+  const serial = <T>(run: () => Promise<T>): Promise<T> => {
     const d = chain.then(run, run);
     chain = d.catch(() => undefined);
-    const done = await d;
+    return d;
+  };
+  const edit = async (kind: string, body: unknown, user: string) => {
+    const rec = await svc.edit(kind, body, user);
+    const done = await serial(() => syncDerived(svc.p));
     return { ...rec, derived: done.roots };
+  };
+  const mesh = async (at: string, name: string) => {
+    const r = await svc.mesh(at, name);
+    const m = /^(\d+):0$/.exec(name);
+    if (r !== undefined || !m) return r;
+    const state = await svc.at(at);
+    return serial(async () => ({ fragments: (await svc.mesh(at, name).then((x) => x as { fragments: string[] } | undefined))?.fragments ?? (await deriveRootMesh(svc.p, state, BigInt(m[1]))).fragments }));
   };
   return {
     info: (at) => svc.info(at),
@@ -361,5 +433,12 @@ export function derivingBackend(svc: ProofreadService): ProofreadBackend {
     lineage: (id, steps) => svc.lineage(id, steps),
     edits: (filter) => svc.edits(filter),
     edit,
+    mesh,
+    point: (nm) => svc.point(nm),
+    previewSplit: async (body) => ({ ...(await svc.previewSplit(body)) }),
+    previewInfo: (id) => svc.previewInfo(id),
+    previewChunk: (id, key, name) => svc.previewChunk(id, key, name),
+    statuses: (at, root) => svc.statuses(at, root),
+    setStatus: (body, user) => svc.setStatus(body, user),
   };
 }

@@ -1,12 +1,17 @@
 // `wiring connectome materialize --at <op|time>`: the connectome tables as of a proofreading version.
 import * as path from 'node:path';
-import { writeVersionTables, synapsePoints, type VersionSynapse } from '../connectome/proofread-versions.js';
+import { writeVersionAnnotationTables, writeVersionTables, synapsePoints, type VersionSynapse } from '../connectome/proofread-versions.js';
 import type { ConnectomeStore } from '../connectome/store.js';
 import { Proofread } from '../stages/proofread/io.js';
 import { cellRows, rootLookup } from '../stages/proofread/versions.js';
-import { parseAt } from './commands/edit.js';
+import { parseAt } from './at-option.js';
 
-export async function materializeAt(store: ConnectomeStore, db: string, at: string, dataset?: string): Promise<{ op: number; cells: number; synapses: number; tables: { cells: string; synapses: string } }> {
+export async function materializeAt(
+  store: ConnectomeStore,
+  db: string,
+  at: string,
+  dataset?: string,
+): Promise<{ op: number; cells: number; synapses: number; tables: { cells: string; synapses: string }; annotations: Array<{ name: string; table: string; rows: number; changed: number }> }> {
   const p = await Proofread.open(dataset ?? path.dirname(path.resolve(db)));
   try {
     const state = await p.version(parseAt(at));
@@ -25,7 +30,17 @@ export async function materializeAt(store: ConnectomeStore, db: string, at: stri
       }
     }
     const tables = await writeVersionTables(store, state.op, cells, syn);
-    return { op: state.op, cells: cells.length, synapses: syn.length, tables };
+    // annotation tables: root ids again from each row's supervoxel, else from the point under it
+    const annotations = await writeVersionAnnotationTables(store, state.op, async (sv, pos) => {
+      const s = sv ?? (pos ? await p.supervoxelAt(pos).catch(() => 0n) : 0n);
+      if (s === 0n) return 0n;
+      try {
+        return look(s);
+      } catch {
+        return 0n; // a supervoxel this segmentation does not have
+      }
+    });
+    return { op: state.op, cells: cells.length, synapses: syn.length, tables, annotations };
   } finally {
     await p.close();
   }

@@ -15,6 +15,7 @@ import { carriedThreshold } from '../stages/segment/io.js';
 import { type AgglomerationMethod, type AgglomerationParams, DEFAULT_SUPERVOXELS, DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_ANISOTROPIC, type SupervoxelParams } from '../stages/segment/pipeline.js';
 import { anisotropic, type BlockwiseSupervoxelsOptions, type MapReading, SEGMENT_DEFAULTS } from '../stages/segment/run.js';
 import { schedulerOptions } from './scheduler-options.js';
+import { shardingChoice } from './sharding-options.js';
 
 function num(v: unknown, what: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
   if (v === undefined) return undefined;
@@ -108,23 +109,24 @@ export function parseMargin(v: unknown): Vec3 | undefined {
 
 /** "mean 0.7, quantile 0.8, learned 0.5, mutex bias 0.8" from a table of default cuts. */
 function thresholdText(d: Readonly<Record<AgglomerationMethod, number>>): string {
-  return `mean ${d.mean}, quantile ${d.quantile}, learned ${d.learned}, mutex bias ${d.mutex}`;
+  return `mean ${d.mean}, quantile ${d.quantile}, learned ${d.learned}, mutex bias ${d.mutex}, multicut bias ${d.multicut}`;
 }
 
 export function addAgglomerationOptions(cmd: Command): Command {
   return cmd
     .option('--threshold <t>', `merge while the score is <= t (default: the boundary layer's info "wiring": {"segment_threshold"} if any, else ${thresholdText(DEFAULT_THRESHOLD)}; on anisotropic stacks, z > 2 x/y: ${thresholdText(DEFAULT_THRESHOLD_ANISOTROPIC)}); "auto" (mean): calibrated from the contact scores`)
-    .option('--model <file>', 'learned agglomeration with a model from `wiring train-agglomeration`')
-    .option('--method <m>', 'mean (default), quantile, mutex or learned (implied by --model)')
+    .option('--model <file>', 'learned agglomeration with a model from `wiring train-agglomeration` (its cross-fitted cut is the default threshold); with --method mutex or multicut: their edge probabilities and carried bias')
+    .option('--method <m>', 'mean (default), quantile, mutex, multicut (greedy additive edge contraction) or learned (implied by --model)')
     .option('--quantile <q>', 'quantile method: which quantile of the contact boundary values (default 0.5)');
 }
 
 export async function agglomerationParams(opts: Record<string, string | boolean | undefined>): Promise<AgglomerationParams> {
   const method = (opts.method ?? (opts.model ? 'learned' : 'mean')) as AgglomerationMethod;
-  if (!['mean', 'quantile', 'mutex', 'learned'].includes(method)) throw new UsageError(`--method: expected mean, quantile, mutex or learned, got ${JSON.stringify(method)}`);
+  if (!['mean', 'quantile', 'mutex', 'multicut', 'learned'].includes(method)) throw new UsageError(`--method: expected mean, quantile, mutex, multicut or learned, got ${JSON.stringify(method)}`);
   let forest: Forest | undefined;
-  if (method === 'learned') {
-    if (!opts.model) throw new UsageError('--method learned needs --model <file> (from wiring train-agglomeration)');
+  if (method === 'learned' && !opts.model) throw new UsageError('--method learned needs --model <file> (from wiring train-agglomeration)');
+  if (opts.model && (method === 'mean' || method === 'quantile')) throw new UsageError(`--model is for the learned, mutex and multicut methods, not ${method}`);
+  if (opts.model) {
     const bytes = await fs.readFile(String(opts.model)).catch((e: NodeJS.ErrnoException) => {
       throw new UsageError(`--model ${opts.model}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
     });
@@ -136,8 +138,8 @@ export async function agglomerationParams(opts: Record<string, string | boolean 
   if (threshold === undefined && method === 'mean' && typeof opts.boundaries === 'string') threshold = carriedThreshold(opts.boundaries);
   if (threshold === 'auto' && method !== 'mean') throw new UsageError(`--threshold auto is for the mean method, not ${method}`);
   const quantile = num(opts.quantile, '--quantile', { min: 0, max: 1 });
-  if (method === 'mutex' && typeof threshold === 'number' && !(threshold > 0 && threshold < 1)) throw new UsageError('--threshold: the mutex bias must be between 0 and 1');
-  return { method, threshold, quantile, forest, bias: method === 'mutex' && typeof threshold === 'number' ? threshold : undefined };
+  if ((method === 'mutex' || method === 'multicut') && typeof threshold === 'number' && !(threshold > 0 && threshold < 1)) throw new UsageError(`--threshold: the ${method} bias must be between 0 and 1`);
+  return { method, threshold, quantile, forest, bias: (method === 'mutex' || method === 'multicut') && typeof threshold === 'number' ? threshold : undefined };
 }
 
 /** `--block` and the options of a blockwise supervoxel run (also `segment --block`'s first step). */
@@ -151,6 +153,7 @@ export function blockwiseSupervoxelOptions(out: string, opts: Record<string, any
     params: (voxelSize) => supervoxelParams(opts, voxelSize),
     reading: mapReading(opts),
     overwrite: !!opts.overwrite,
+    sharding: shardingChoice(opts),
     run: schedulerOptions(opts, path.join(out, '.wiring-run')), // the stage keeps its resume records in the layer's .wiring-run
     onNote: (note) => {
       if (!opts.json) process.stderr.write(`note: ${note}\n`);

@@ -120,6 +120,44 @@ export async function replaceAnnotateRows(store: ConnectomeStore, t: AnnotateTab
 }
 
 /**
+ * Set one side (pre or post) of the synapse_compartments rows of these synapses, keeping the other
+ * side (written by another batch of cells); rows missing are added. The post side also replaces
+ * the synapses' compartment_tags. One transaction.
+ */
+export async function mergeSynapseSide(store: ConnectomeStore, side: 'pre' | 'post', rows: ReadonlyArray<{ synapse_id: bigint; compartment: string; node: number }>): Promise<void> {
+  if (!rows.length) return;
+  await createAnnotateTables(store);
+  await store.transaction(async () => {
+    await store.run('CREATE OR REPLACE TEMP TABLE _annotate_side (synapse_id UBIGINT, compartment VARCHAR, node INTEGER)');
+    const a = await store.connection.createAppender('_annotate_side', 'main', 'temp');
+    try {
+      for (const r of rows) {
+        a.appendUBigInt(BigInt(r.synapse_id));
+        a.appendVarchar(String(r.compartment));
+        a.appendInteger(Number(r.node));
+        a.endRow();
+      }
+      a.flushSync();
+    } finally {
+      a.closeSync();
+    }
+    await store.run('INSERT INTO synapse_compartments (synapse_id) SELECT DISTINCT synapse_id FROM _annotate_side WHERE synapse_id NOT IN (SELECT synapse_id FROM synapse_compartments)');
+    await store.run(`UPDATE synapse_compartments SET ${side}_compartment = s.compartment, ${side}_node = s.node FROM _annotate_side s WHERE synapse_compartments.synapse_id = s.synapse_id`);
+    if (side === 'post') {
+      await store.run('DELETE FROM compartment_tags WHERE synapse_id IN (SELECT synapse_id FROM _annotate_side)');
+      await store.run('INSERT INTO compartment_tags (synapse_id, compartment) SELECT synapse_id, compartment FROM _annotate_side');
+    }
+    await store.run('DROP TABLE _annotate_side');
+  });
+}
+
+/** The writer of the annotate stage's outputs (`annotateDataset`'s writeTables). */
+export async function writeAnnotateRows(store: ConnectomeStore, t: 'skeleton_nodes' | 'cell_annotations' | 'synapse_pre' | 'synapse_post', rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  if (t === 'synapse_pre' || t === 'synapse_post') return mergeSynapseSide(store, t === 'synapse_pre' ? 'pre' : 'post', rows as ReadonlyArray<{ synapse_id: bigint; compartment: string; node: number }>);
+  return replaceAnnotateRows(store, t, rows);
+}
+
+/**
  * Write predicted cell types into the cells table: only where the cell has no type yet or its
  * type came from the same classification system (an imported type of another system is kept).
  */

@@ -46,20 +46,57 @@ describe('gzip bombs in tables are refused with memory bounded', () => {
     expect(e).toBeInstanceOf(FormatError);
     expect(e.message).toContain(csv);
     expect(e.message).toMatch(/gzip bomb/);
-    // SWC / edge lists are read whole: capped at WIRING_MAX_TEXT_BYTES (lowered here to 16 MiB)
+  });
+
+  it('SWC and edge lists stream: gzip bombs of valid lines are refused at the ratio limit in bounded memory; a line without end is refused', async () => {
+    const { store, dir } = await fresh();
+    // 80 MB of lines each reader accepts (long SWC comments; edge rows of weight 0) gzip to ~100 KB
+    const fill = (head: string, line: string) => {
+      const l = Buffer.from(line);
+      const big = Buffer.alloc(80 * 1024 * 1024);
+      for (let i = 0; i + l.length <= big.length; i += l.length) l.copy(big, i);
+      return gzipSync(Buffer.concat([Buffer.from(head), big]), { level: 9 });
+    };
     const swc = path.join(dir, '1.swc');
-    await fs.writeFile(swc, gz);
+    await fs.writeFile(swc, fill('1 1 0 0 0 1 -1\n', `# ${'a comment that says nothing '.repeat(40)}\n`));
     const edges = path.join(dir, 'edges.csv');
-    await fs.writeFile(edges, gz);
-    process.env.WIRING_MAX_TEXT_BYTES = String(16 * 1024 * 1024);
+    await fs.writeFile(edges, fill('pre,post,weight\n', `${'A'.repeat(1000)},B,0\n`));
+    for (const run of [() => parseSwc(swc), () => importEdges(store, [edges])]) {
+      const before = process.memoryUsage();
+      const s = await errorOf(run);
+      expect(s).toBeInstanceOf(FormatError);
+      expect(s.message).toMatch(/(1\.swc|edges\.csv): gzip data inflates more than 200 times .* \(a gzip bomb\)/);
+      const after = process.memoryUsage();
+      expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(40 * 1024 * 1024);
+      expect(after.heapUsed - before.heapUsed).toBeLessThan(64 * 1024 * 1024);
+    }
+    expect((await store.all('SELECT count(*) AS n FROM cells'))[0].n).toBe(0n);
+    const long = path.join(dir, 'long.csv');
+    await fs.writeFile(long, 'pre,post\n' + 'A'.repeat(2 * 1024 * 1024));
+    expect((await errorOf(() => importEdges(store, [long]))).message).toMatch(/long\.csv: line 2 is longer than 1048576 bytes/);
+  });
+
+  it('files past the old read-whole limit (WIRING_MAX_TEXT_BYTES, here 1 MiB) now stream in: a 3 MB SWC and edge list', async () => {
+    const { store, dir } = await fresh();
+    const n = 100_000;
+    const swcLines = ['# a chain of 100,000 nodes, ids above 2^53'];
+    const BIG = 2n ** 60n;
+    for (let i = 0; i < n; i++) swcLines.push(`${BIG + BIG * 0n + BigInt(i)} ${i === 0 ? 1 : 3} ${i} 0 0 1 ${i === 0 ? -1 : BIG + BigInt(i - 1)}`);
+    const swc = path.join(dir, '42.swc');
+    await fs.writeFile(swc, swcLines.join('\n') + '\n');
+    const edges = path.join(dir, 'edges.csv');
+    await fs.writeFile(edges, 'pre,post,weight\n' + Array.from({ length: n }, (_, i) => `cell ${i % 997},cell ${(i * 7) % 991},1`).join('\n') + '\n');
+    expect((await fs.stat(swc)).size + (await fs.stat(edges)).size).toBeGreaterThan(3 * 1024 * 1024);
+    process.env.WIRING_MAX_TEXT_BYTES = String(1024 * 1024);
     try {
-      for (const run of [() => parseSwc(swc), () => importEdges(store, [edges])]) {
-        const before = process.memoryUsage().arrayBuffers;
-        const s = await errorOf(run);
-        expect(s).toBeInstanceOf(FormatError);
-        expect(s.message).toMatch(/(1\.swc|edges\.csv): gzip data decompresses to more than 16777216 bytes/);
-        expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(40 * 1024 * 1024);
-      }
+      const nodes = await parseSwc(swc);
+      expect(nodes.length).toBe(n);
+      expect(nodes[n - 1].id).toBe(BIG + BigInt(n - 1));
+      expect(nodes[n - 1].parent).toBe(BIG + BigInt(n - 2));
+      expect((await importSwc(store, [swc])).find((r) => r.table === 'cells')?.inserted).toBe(1);
+      const rep = await importEdges(store, [edges]);
+      expect(rep[0].inserted).toBe(n);
+      expect((await store.all('SELECT count(*) AS n FROM synapses'))[0].n).toBe(BigInt(n));
     } finally {
       delete process.env.WIRING_MAX_TEXT_BYTES;
     }

@@ -4,7 +4,8 @@ import { createGunzip, gunzipSync } from 'node:zlib';
 import { listValue as duckList, type DuckDBValue } from '@duckdb/node-api';
 import type { Vec3 } from '../core/box.js';
 import { FormatError, UsageError } from '../core/errors.js';
-import { parseSwcId } from '../formats/swc.js';
+import { type SkeletonGraph, readSwc } from '../formats/swc.js';
+import { readLines } from '../formats/text-lines.js';
 import { type ConnectomeStore, type TableName, TABLES, keyColumn, parseTableName, sqlIdent, sqlString } from './store.js';
 
 /** What one import did, per input file. */
@@ -681,29 +682,32 @@ export const MAX_COUNT_SYNAPSES = 5_000_000;
 const WEIGHT_NAMES = ['weight', 'synapses', 'count', 'nbr', 'n', 'size'];
 const TYPE_NAMES = ['type', 'synapse_type', 'kind'];
 
-/** Parse an edge list: CSV or tab-separated, header naming pre/post/weight(/type) columns. */
-export async function parseEdgeList(file: string): Promise<EdgeRow[]> {
-  const text = await readText(file);
-  const lines = text.split(/\r?\n/);
-  const first = lines[0] ?? '';
-  const body = lines.slice(1).find((l) => l.trim() !== '') ?? '';
-  // White 1986 files separate rows with tabs (and one has a space-separated header).
-  const delim = body.includes('\t') || first.includes('\t') ? '\t' : ',';
-  let head = splitCsvLine(first, delim).map((h) => h.trim().toLowerCase());
-  if (head.length === 1 && delim === '\t') head = first.trim().toLowerCase().split(/\s+/);
-  const find = (cands: string[]) => head.findIndex((h) => cands.includes(h));
-  const ip = find(PRE_NAMES);
-  const iq = find(POST_NAMES);
-  const iw = find(WEIGHT_NAMES);
-  const it = find(TYPE_NAMES);
-  if (ip < 0 || iq < 0) {
-    throw new FormatError(`line 1: header ${JSON.stringify(first)} must name a pre column (${PRE_NAMES.join('/')}) and a post column (${POST_NAMES.join('/')})`, file);
-  }
-  const rows: EdgeRow[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const raw = lines[i];
+/**
+ * The rows of an edge list (CSV or tab-separated, header naming pre/post/weight(/type) columns),
+ * streamed line by line: the file is never held whole.
+ */
+export async function* edgeRows(file: string): AsyncGenerator<EdgeRow> {
+  let head: string[] | undefined;
+  let delim = ',';
+  let first = '';
+  let ip = -1, iq = -1, iw = -1, it = -1;
+  const find = (cands: string[]) => head!.findIndex((h) => cands.includes(h));
+  for await (const { n: line, text: raw } of readLines(file)) {
+    if (line === 1) {
+      first = raw;
+      continue;
+    }
     if (raw.trim() === '') continue;
-    const line = i + 1;
+    if (!head) {
+      // White 1986 files separate rows with tabs (and one has a space-separated header).
+      delim = raw.includes('\t') || first.includes('\t') ? '\t' : ',';
+      head = splitCsvLine(first, delim).map((h) => h.trim().toLowerCase());
+      if (head.length === 1 && delim === '\t') head = first.trim().toLowerCase().split(/\s+/);
+      [ip, iq, iw, it] = [find(PRE_NAMES), find(POST_NAMES), find(WEIGHT_NAMES), find(TYPE_NAMES)];
+      if (ip < 0 || iq < 0) {
+        throw new FormatError(`line 1: header ${JSON.stringify(first.slice(0, 200))} must name a pre column (${PRE_NAMES.join('/')}) and a post column (${POST_NAMES.join('/')})`, file);
+      }
+    }
     const f = splitCsvLine(raw, delim);
     if (f.length !== head.length) {
       throw new FormatError(`line ${line}: ${f.length} fields, expected ${head.length} (${head.join(', ')})`, file);
@@ -720,10 +724,25 @@ export async function parseEdgeList(file: string): Promise<EdgeRow[]> {
         throw new FormatError(`line ${line}, column ${head[iw]}: ${JSON.stringify(f[iw])} is not a non-negative number`, file);
       }
     }
-    rows.push({ line, pre, post, weight, type: it >= 0 ? f[it].trim() || undefined : undefined });
+    yield { line, pre, post, weight, type: it >= 0 ? f[it].trim() || undefined : undefined };
   }
+  if (!head) {
+    const h = splitCsvLine(first, first.includes('\t') ? '\t' : ',').map((x) => x.trim().toLowerCase());
+    if (!h.some((x) => PRE_NAMES.includes(x)) || !h.some((x) => POST_NAMES.includes(x))) {
+      throw new FormatError(`line 1: header ${JSON.stringify(first.slice(0, 200))} must name a pre column (${PRE_NAMES.join('/')}) and a post column (${POST_NAMES.join('/')})`, file);
+    }
+  }
+}
+
+/** All rows of an edge list (a convenience over `edgeRows` for small files and tests). */
+export async function parseEdgeList(file: string): Promise<EdgeRow[]> {
+  const rows: EdgeRow[] = [];
+  for await (const r of edgeRows(file)) rows.push(r);
   return rows;
 }
+
+/** Synapse rows inserted per batch while an edge list streams in. */
+const EDGE_BATCH_ROWS = 50_000;
 
 async function nextSynapseId(store: ConnectomeStore): Promise<bigint> {
   const r = await store.all('SELECT max(id) AS m FROM synapses');
@@ -768,13 +787,28 @@ export async function importEdges(store: ConnectomeStore, files: string[], opts:
   if (files.length === 0) throw new UsageError('no input files');
   const mode = opts.weight ?? 'count';
   for (const f of files) await checkInputFile(f);
-  const parsed = await Promise.all(files.map(async (f) => ({ file: f, rows: await parseEdgeList(f) })));
   const out: ImportReport[] = [];
+  // One transaction: a file that fails half-way leaves nothing. Rows are streamed from the file
+  // and inserted in batches, so memory follows a batch and the set of cell names.
   await store.transaction(async () => {
-    for (const { file, rows } of parsed) {
+    for (const file of files) {
       let rowsWanted = 0;
       const names = new Set<string>();
-      for (const r of rows) {
+      let next = await nextSynapseId(store);
+      let inserted = 0;
+      let batch = { id: [] as bigint[], pre: [] as bigint[], post: [] as bigint[], size: [] as number[], type: [] as (string | undefined)[], line: [] as number[] };
+      const flush = async () => {
+        if (batch.id.length === 0) return;
+        await store.insertColumns(
+          'synapses',
+          { id: batch.id, pre_pt_root_id: batch.pre, post_pt_root_id: batch.post, size: batch.size, synapse_type: batch.type },
+          batch.id.length,
+          { where: file, rowNumbers: batch.line, rowLabel: 'line' },
+        );
+        inserted += batch.id.length;
+        batch = { id: [], pre: [], post: [], size: [], type: [], line: [] };
+      };
+      for await (const r of edgeRows(file)) {
         names.add(r.pre);
         names.add(r.post);
         if (mode === 'count' && !Number.isInteger(r.weight)) {
@@ -790,35 +824,22 @@ export async function importEdges(store: ConnectomeStore, files: string[], opts:
             );
           }
         }
-      }
-      const cells = await ensureNamedCells(store, names, file);
-      let next = await nextSynapseId(store);
-      const id: bigint[] = [];
-      const pre: bigint[] = [];
-      const post: bigint[] = [];
-      const size: number[] = [];
-      const type: (string | undefined)[] = [];
-      const lineOf: number[] = [];
-      for (const r of rows) {
         const a = nameId(r.pre);
         const b = nameId(r.post);
         const k = mode === 'count' ? r.weight : 1;
         for (let j = 0; j < k; j++) {
-          id.push(next++);
-          pre.push(a);
-          post.push(b);
-          size.push(mode === 'count' ? 1 : r.weight);
-          type.push(r.type);
-          lineOf.push(r.line);
+          batch.id.push(next++);
+          batch.pre.push(a);
+          batch.post.push(b);
+          batch.size.push(mode === 'count' ? 1 : r.weight);
+          batch.type.push(r.type);
+          batch.line.push(r.line);
+          if (batch.id.length >= EDGE_BATCH_ROWS) await flush();
         }
       }
-      await store.insertColumns(
-        'synapses',
-        { id, pre_pt_root_id: pre, post_pt_root_id: post, size, synapse_type: type },
-        id.length,
-        { where: file, rowNumbers: lineOf, rowLabel: 'line' },
-      );
-      out.push({ file, table: 'synapses', inserted: id.length, cells });
+      await flush();
+      const cells = await ensureNamedCells(store, names, file);
+      out.push({ file, table: 'synapses', inserted, cells });
     }
   });
   return out;
@@ -844,32 +865,32 @@ interface SwcNode {
   parent: bigint;
 }
 
-/** Parse an SWC file (id label x y z radius parent per line; # comments). Node ids are exact bigints. */
+/** Parse an SWC file (id label x y z radius parent per line; # comments), streamed. Node ids are exact bigints. */
 export async function parseSwc(file: string): Promise<SwcNode[]> {
-  const text = await readText(file);
-  const nodes: SwcNode[] = [];
-  const ids = new Set<bigint>();
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const t = lines[i].trim();
-    if (t === '' || t.startsWith('#')) continue;
-    const f = t.split(/\s+/);
-    if (f.length < 7) throw new FormatError(`line ${i + 1}: ${f.length} fields, expected 7 (id label x y z radius parent)`, file);
-    const names = ['id', 'label', 'x', 'y', 'z', 'radius', 'parent'];
-    const v = f.slice(0, 7).map(Number);
-    for (let j = 1; j < 6; j++) {
-      if (!Number.isFinite(v[j])) throw new FormatError(`line ${i + 1}, column ${names[j]}: ${JSON.stringify(f[j])} is not a number`, file);
-    }
-    const id = parseSwcId(f[0], 'node id', i + 1, file);
-    const parent = parseSwcId(f[6], 'parent', i + 1, file);
-    if (ids.has(id)) throw new FormatError(`line ${i + 1}: duplicate node id ${id}`, file);
-    ids.add(id);
-    nodes.push({ id, label: v[1], pos: [v[2], v[3], v[4]], radius: v[5], parent });
+  const g = await readSwc(file);
+  const n = g.radius.length;
+  const parent: bigint[] = new Array(n).fill(-1n);
+  for (let k = 0; k < g.edges.length; k += 2) parent[g.edges[k]] = g.ids![g.edges[k + 1]];
+  return Array.from({ length: n }, (_, i) => ({
+    id: g.ids![i],
+    label: g.types![i],
+    pos: [g.vertices[3 * i], g.vertices[3 * i + 1], g.vertices[3 * i + 2]] as [number, number, number],
+    radius: g.radius[i],
+    parent: parent[i],
+  }));
+}
+
+/** The soma of an SWC skeleton: its first node of label 1, else its first root; undefined when empty. */
+function swcSoma(g: SkeletonGraph): [number, number, number] | undefined {
+  const n = g.radius.length;
+  let v = -1;
+  for (let i = 0; i < n && v < 0; i++) if (g.types![i] === 1) v = i;
+  if (v < 0) {
+    const child = new Uint8Array(n);
+    for (let k = 0; k < g.edges.length; k += 2) child[g.edges[k]] = 1;
+    v = child.indexOf(0);
   }
-  for (const n of nodes) {
-    if (n.parent !== -1n && !ids.has(n.parent)) throw new FormatError(`node ${n.id}: parent ${n.parent} is not a node of this skeleton`, file);
-  }
-  return nodes;
+  return v < 0 || v >= n ? undefined : [g.vertices[3 * v], g.vertices[3 * v + 1], g.vertices[3 * v + 2]];
 }
 
 /**
@@ -911,32 +932,37 @@ export async function importSwc(store: ConnectomeStore, files: string[], opts: S
   const out: ImportReport[] = [];
   const cellRows: { id: bigint; pos: Vec3 | undefined; file: string }[] = [];
   for (const s of swcs) {
-    const nodes = await parseSwc(s);
-    const soma = nodes.find((n) => n.label === 1) ?? nodes.find((n) => n.parent === -1n);
-    cellRows.push({ id: idOf(s), pos: soma ? [soma.pos[0] * res[0], soma.pos[1] * res[1], soma.pos[2] * res[2]] : undefined, file: s });
+    await checkInputFile(s);
+    const soma = swcSoma(await readSwc(s));
+    cellRows.push({ id: idOf(s), pos: soma ? [soma[0] * res[0], soma[1] * res[1], soma[2] * res[2]] : undefined, file: s });
   }
   const synParsed: { file: string; body: bigint; rows: { line: number; kind: 'pre' | 'post'; p: Vec3 }[] }[] = [];
   for (const [b, f] of synFiles) {
-    const text = await readText(f);
-    const lines = text.split(/\r?\n/);
-    const head = splitCsvLine(lines[0] ?? '', ',').map((h) => h.trim().toLowerCase());
+    // streamed line by line (the rows themselves are kept for the insert)
+    let head: string[] = [];
     const need = ['type', 'x', 'y', 'z'];
-    for (const n of need) if (!head.includes(n)) throw new FormatError(`line 1: missing column ${n} (expected connector_id,node_id,type,x,y,z,...)`, f);
-    const [it, ix, iy, iz] = need.map((n) => head.indexOf(n));
+    let [it, ix, iy, iz] = [-1, -1, -1, -1];
     const rows: { line: number; kind: 'pre' | 'post'; p: Vec3 }[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      if (lines[i].trim() === '') continue;
-      const fl = splitCsvLine(lines[i], ',');
-      if (fl.length !== head.length) throw new FormatError(`line ${i + 1}: ${fl.length} fields, expected ${head.length}`, f);
+    for await (const { n: line, text } of readLines(f)) {
+      if (line === 1) {
+        head = splitCsvLine(text, ',').map((h) => h.trim().toLowerCase());
+        for (const n of need) if (!head.includes(n)) throw new FormatError(`line 1: missing column ${n} (expected connector_id,node_id,type,x,y,z,...)`, f);
+        [it, ix, iy, iz] = need.map((n) => head.indexOf(n));
+        continue;
+      }
+      if (text.trim() === '') continue;
+      const fl = splitCsvLine(text, ',');
+      if (fl.length !== head.length) throw new FormatError(`line ${line}: ${fl.length} fields, expected ${head.length}`, f);
       const kind = fl[it].trim();
-      if (kind !== 'pre' && kind !== 'post') throw new FormatError(`line ${i + 1}, column type: ${JSON.stringify(kind)} is not pre or post`, f);
+      if (kind !== 'pre' && kind !== 'post') throw new FormatError(`line ${line}, column type: ${JSON.stringify(kind)} is not pre or post`, f);
       const p = [ix, iy, iz].map((j, a) => {
         const v = Number(fl[j]);
-        if (fl[j].trim() === '' || !Number.isFinite(v)) throw new FormatError(`line ${i + 1}, column ${'xyz'[a]}: ${JSON.stringify(fl[j])} is not a number`, f);
+        if (fl[j].trim() === '' || !Number.isFinite(v)) throw new FormatError(`line ${line}, column ${'xyz'[a]}: ${JSON.stringify(fl[j])} is not a number`, f);
         return v * res[a];
       });
-      rows.push({ line: i + 1, kind, p: [p[0], p[1], p[2]] });
+      rows.push({ line, kind, p: [p[0], p[1], p[2]] });
     }
+    if (head.length === 0) throw new FormatError('line 1: missing column type (expected connector_id,node_id,type,x,y,z,...)', f);
     synParsed.push({ file: f, body: /^[0-9]+$/.test(b) ? BigInt(b) : idOf(f), rows });
   }
   await store.transaction(async () => {

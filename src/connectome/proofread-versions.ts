@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Vec3 } from '../core/box.js';
 import { UsageError } from '../core/errors.js';
+import { listAnnotationTables } from './function/tables.js';
 import type { ConnectomeStore } from './store.js';
 
 export interface VersionSynapse {
@@ -55,4 +56,51 @@ export async function writeVersionTables(store: ConnectomeStore, op: number, cel
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Annotation tables (nucleus, proofreading, coregistration, any with pt_root_id and a point) as
+ * of a version: `<table>_op<N>`, every row kept, pt_root_id looked up again from the row's
+ * supervoxel id when it has one, else from the segmentation under pt_position (nm), as CAVE
+ * materializes its annotation tables; a point outside every cell gets 0. Tables without a point
+ * (tuning keyed by unit, correlations) are joined through coregistration and need no copy.
+ */
+export async function writeVersionAnnotationTables(
+  store: ConnectomeStore,
+  op: number,
+  rootOf: (supervoxel: bigint | null, position: Vec3 | null) => Promise<bigint>,
+): Promise<Array<{ name: string; table: string; rows: number; changed: number }>> {
+  if (!Number.isInteger(op) || op < 0) throw new UsageError(`operation ${op}: expected a whole number`);
+  const out: Array<{ name: string; table: string; rows: number; changed: number }> = [];
+  for (const t of await listAnnotationTables(store)) {
+    const c = t.columns;
+    const hasSv = c.pt_supervoxel_id === 'UBIGINT';
+    const hasPos = c.pt_position_x === 'DOUBLE' && c.pt_position_y === 'DOUBLE' && c.pt_position_z === 'DOUBLE';
+    if (c.pt_root_id !== 'UBIGINT' || (!hasSv && !hasPos)) continue;
+    const rows = await store.all(
+      `SELECT rowid AS _row, pt_root_id AS r, ${hasSv ? 'pt_supervoxel_id' : 'NULL'} AS sv, ${hasPos ? 'pt_position_x AS x, pt_position_y AS y, pt_position_z AS z' : 'NULL AS x, NULL AS y, NULL AS z'} FROM ${t.table} ORDER BY rowid`,
+    );
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'wiring-version-'));
+    try {
+      let changed = 0;
+      const lines: string[] = ['row,root'];
+      for (const r of rows) {
+        const sv = r.sv === null || r.sv === undefined || BigInt(r.sv as bigint) === 0n ? null : BigInt(r.sv as bigint);
+        const pos: Vec3 | null = r.x === null || r.x === undefined ? null : [Number(r.x), Number(r.y), Number(r.z)];
+        const root = sv === null && pos === null ? 0n : await rootOf(sv, pos);
+        if (root !== (r.r === null || r.r === undefined ? 0n : BigInt(r.r as bigint))) changed++;
+        lines.push(`${r._row},${root}`);
+      }
+      const f = path.join(tmp, 'roots.csv');
+      await fs.writeFile(f, lines.join('\n') + '\n');
+      const table = `${t.table}_op${op}`;
+      await store.run(
+        `CREATE OR REPLACE TABLE ${table} AS SELECT a.* REPLACE (m.root AS pt_root_id) FROM ${t.table} a JOIN read_csv('${f.replace(/'/g, "''")}', header = true, columns = {'row': 'BIGINT', 'root': 'UBIGINT'}) m ON a.rowid = m.row ORDER BY a.rowid`,
+      );
+      out.push({ name: t.name, table, rows: rows.length, changed });
+    } finally {
+      await fs.rm(tmp, { recursive: true, force: true });
+    }
+  }
+  return out;
 }

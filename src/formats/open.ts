@@ -130,8 +130,12 @@ async function openAny(specIn: string, opts: OpenOptions): Promise<VolumeSource>
   if (local === undefined) {
     const { isRemote, parseRemoteUrl } = await import('./remote/url.js');
     if (!isRemote(specIn)) throw usage(specIn, 'unknown URL scheme; give a local path, or an http(s)://, gs:// or s3:// URL');
-    const { format } = parseRemoteUrl(specIn);
-    if (format === 'zarr' || format === 'n5') throw usage(specIn, `remote ${format} is not supported yet; remote precomputed layers are (precomputed://https://..., gs://, s3://)`);
+    const { format, base } = parseRemoteUrl(specIn);
+    // a bare URL: Zarr/N5 by its name, else precomputed
+    if (format === 'zarr' || format === 'n5' || (format === 'auto' && /\.(zarr|zr3?|n5)$/i.test(base))) {
+      const { openRemoteZarr } = await import('./remote/zarr.js');
+      return (await openRemoteZarr(specIn, { scale: opts.scale, voxelSize: opts.voxelSize })).source;
+    }
     const { openRemotePrecomputed } = await import('./remote/precomputed.js');
     return (await openRemotePrecomputed(specIn, { scale: opts.scale })).source(opts.scale ?? 0);
   }

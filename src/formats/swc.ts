@@ -3,11 +3,11 @@
  * `id type x y z radius parent` (parent -1 for a root), `#` comments. Read into a graph with nm
  * coordinates (`scale` multiplies x, y, z and radius, e.g. 8 for hemibrain's 8 nm voxel units).
  */
-import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from '../core/atomic.js';
 import { FormatError } from '../core/errors.js';
 import { MAX_ID } from '../core/ids.js';
 import { orientForest } from '../core/tree.js';
+import { readLines } from './text-lines.js';
 
 /** A skeleton graph: vertices [x,y,z] nm flattened, edges (child, parent) index pairs, radius nm. */
 export interface SkeletonGraph {
@@ -36,47 +36,99 @@ export function parseSwcId(field: string, what: 'node id' | 'parent', line: numb
   throw new FormatError(`line ${line}: ${what} ${JSON.stringify(field)} is not a whole number${what === 'parent' ? ' (or -1 for a root)' : ''}`, where);
 }
 
-export function parseSwc(text: string, opts: { scale?: number; where?: string } = {}): SkeletonGraph {
-  const where = opts.where ?? 'SWC';
-  const scale = opts.scale ?? 1;
-  const ids: bigint[] = [];
-  const parents: bigint[] = [];
-  const xyz: number[] = [];
-  const rad: number[] = [];
-  const types: number[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let ln = 0; ln < lines.length; ln++) {
-    const line = lines[ln].trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const w = line.split(/[\s,]+/);
-    if (w.length < 7) throw new FormatError(`line ${ln + 1}: expected "id type x y z radius parent", got ${JSON.stringify(line)}`, where);
-    const v = w.slice(1, 6).map(Number);
-    if (v.some((n) => !Number.isFinite(n))) throw new FormatError(`line ${ln + 1}: non-numeric field in ${JSON.stringify(line)}`, where);
-    ids.push(parseSwcId(w[0], 'node id', ln + 1, where));
-    parents.push(parseSwcId(w[6], 'parent', ln + 1, where));
-    types.push(v[0]);
-    xyz.push(v[1] * scale, v[2] * scale, v[3] * scale);
-    rad.push(v[4] * scale);
+/**
+ * Builds a skeleton graph from SWC lines fed one at a time (the text is never held): node ids and
+ * parents in growable typed arrays, checked when the graph is made (a duplicate id, a parent not
+ * in the file). Memory: about 40 bytes a node plus the id index.
+ */
+export class SwcBuilder {
+  private n = 0;
+  private ids = new BigUint64Array(1024);
+  private parents = new BigUint64Array(1024);
+  private hasParent = new Uint8Array(1024);
+  private xyz = new Float32Array(3 * 1024);
+  private rad = new Float32Array(1024);
+  private types = new Uint8Array(1024);
+  private lines = new Uint32Array(1024);
+  private readonly index = new Map<bigint, number>();
+
+  constructor(
+    private readonly where: string,
+    private readonly scale = 1,
+  ) {}
+
+  private grow(): void {
+    const cap = this.ids.length * 2;
+    const g = <T extends { length: number; set(a: ArrayLike<number | bigint>): void }>(a: T, C: new (n: number) => T, per = 1): T => {
+      const b = new C(cap * per);
+      b.set(a as unknown as ArrayLike<number | bigint>);
+      return b;
+    };
+    this.ids = g(this.ids, BigUint64Array);
+    this.parents = g(this.parents, BigUint64Array);
+    this.hasParent = g(this.hasParent, Uint8Array);
+    this.xyz = g(this.xyz, Float32Array, 3);
+    this.rad = g(this.rad, Float32Array);
+    this.types = g(this.types, Uint8Array);
+    this.lines = g(this.lines, Uint32Array);
   }
-  const index = new Map<bigint, number>();
-  ids.forEach((id, i) => {
-    if (index.has(id)) throw new FormatError(`node id ${id} appears twice`, where);
-    index.set(id, i);
-  });
-  const edges: number[] = [];
-  parents.forEach((p, i) => {
-    if (p < 0n) return;
-    const j = index.get(p);
-    if (j === undefined) throw new FormatError(`node ${ids[i]} has parent ${p}, which is not in the file`, where);
-    edges.push(i, j);
-  });
-  return {
-    vertices: Float32Array.from(xyz),
-    edges: Uint32Array.from(edges),
-    radius: Float32Array.from(rad),
-    types: Uint8Array.from(types),
-    ids: BigUint64Array.from(ids),
-  };
+
+  /** One line of the file (1-based number `ln`); comments and blank lines are skipped. */
+  line(raw: string, ln: number): void {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const w = line.split(/[\s,]+/);
+    if (w.length < 7) throw new FormatError(`line ${ln}: expected "id type x y z radius parent", got ${JSON.stringify(line.slice(0, 200))}`, this.where);
+    const v = w.slice(1, 6).map(Number);
+    if (v.some((x) => !Number.isFinite(x))) throw new FormatError(`line ${ln}: non-numeric field in ${JSON.stringify(line.slice(0, 200))}`, this.where);
+    const id = parseSwcId(w[0], 'node id', ln, this.where);
+    const parent = parseSwcId(w[6], 'parent', ln, this.where);
+    if (this.index.has(id)) throw new FormatError(`node id ${id} appears twice (line ${ln})`, this.where);
+    if (this.n === this.ids.length) this.grow();
+    const i = this.n++;
+    this.index.set(id, i);
+    this.ids[i] = id;
+    if (parent >= 0n) {
+      this.parents[i] = parent;
+      this.hasParent[i] = 1;
+    }
+    this.types[i] = v[0];
+    this.xyz[3 * i] = v[1] * this.scale;
+    this.xyz[3 * i + 1] = v[2] * this.scale;
+    this.xyz[3 * i + 2] = v[3] * this.scale;
+    this.rad[i] = v[4] * this.scale;
+    this.lines[i] = ln;
+  }
+
+  /** The graph of the lines fed so far (parents checked). */
+  graph(): SkeletonGraph {
+    const n = this.n;
+    let m = 0;
+    for (let i = 0; i < n; i++) m += this.hasParent[i];
+    const edges = new Uint32Array(2 * m);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      if (!this.hasParent[i]) continue;
+      const j = this.index.get(this.parents[i]);
+      if (j === undefined) throw new FormatError(`node ${this.ids[i]} has parent ${this.parents[i]}, which is not in the file (line ${this.lines[i]})`, this.where);
+      edges[k++] = i;
+      edges[k++] = j;
+    }
+    return {
+      vertices: this.xyz.slice(0, 3 * n),
+      edges,
+      radius: this.rad.slice(0, n),
+      types: this.types.slice(0, n),
+      ids: this.ids.slice(0, n),
+    };
+  }
+}
+
+export function parseSwc(text: string, opts: { scale?: number; where?: string } = {}): SkeletonGraph {
+  const b = new SwcBuilder(opts.where ?? 'SWC', opts.scale ?? 1);
+  const lines = text.split(/\r?\n/);
+  for (let ln = 0; ln < lines.length; ln++) b.line(lines[ln], ln + 1);
+  return b.graph();
 }
 
 /** Vertices that have no parent in the SWC (its roots), in file order. */
@@ -89,15 +141,11 @@ export function swcRoots(g: SkeletonGraph): number[] {
   return out;
 }
 
+/** Read an SWC file (gzipped or not) line by line into a skeleton graph (text never held whole). */
 export async function readSwc(file: string, opts: { scale?: number } = {}): Promise<SkeletonGraph> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new FormatError(code === 'EISDIR' ? 'is a folder; expected an SWC file' : `cannot read: ${(err as Error).message}`, file);
-  }
-  return parseSwc(text, { ...opts, where: file });
+  const b = new SwcBuilder(file, opts.scale ?? 1);
+  for await (const { n, text } of readLines(file)) b.line(text, n);
+  return b.graph();
 }
 
 /** Orient a skeleton graph as a forest (src/core/tree.ts); SWC writes parents first. */

@@ -127,12 +127,25 @@ export function installCodecCaps(): void {
 
 /** A file-system store whose range reads must lie inside the file (shard indexes are untrusted). */
 export class BoundedStore extends FileSystemStore {
-  constructor(readonly rootDir: string) {
+  /** Bound on one chunk file's bytes when a mirror fetches it (set once the array's metadata is checked). */
+  chunkCap = MAX_ZARR_CHUNK_BYTES;
+
+  /** `fetch`: fills `rootDir` on demand from a remote store (src/formats/remote/zarr.ts); absent for local stores. */
+  constructor(
+    readonly rootDir: string,
+    private readonly fetch?: MirrorFetch,
+  ) {
     super(rootDir);
+  }
+
+  override async get(key: `/${string}`, opts?: { signal?: AbortSignal }): Promise<Uint8Array | undefined> {
+    if (this.fetch) await this.fetch.file(path.join(this.rootDir, key.replace(/^\//, '')), this.chunkCap);
+    return super.get(key, opts as never);
   }
 
   override async getRange(key: `/${string}`, range: { offset: number; length: number } | { suffixLength: number }, opts?: { signal?: AbortSignal }): Promise<Uint8Array | undefined> {
     const file = path.join(this.rootDir, key.replace(/^\//, ''));
+    if (this.fetch) return this.fetch.range(file, range);
     let size: number;
     try {
       size = (await fs.stat(file)).size;
@@ -149,12 +162,25 @@ export class BoundedStore extends FileSystemStore {
   }
 }
 
+/**
+ * Fills a local mirror of a remote Zarr/N5 store on demand, so that the local readers here read
+ * remote data (src/formats/remote/zarr.ts implements it). Paths are absolute paths in the mirror.
+ */
+export interface MirrorFetch {
+  /** Make sure `file` is in the mirror, or known to be absent on the server; its body is at most `maxBytes`. */
+  file(file: string, maxBytes: number): Promise<void>;
+  /** Bytes of a range of `file` (a shard), fetched by an HTTP range request into a sparse mirror file; undefined when absent. */
+  range(file: string, range: { offset: number; length: number } | { suffixLength: number }): Promise<Uint8Array | undefined>;
+}
+
 /** What the checked metadata says about chunk files, for naming them in errors. */
 export interface ChunkNaming {
   /** Metadata file (.zarray or zarr.json). */
   metaFile: string;
   /** Path of the file holding chunk `coords` (for a sharded array, the shard file and inner chunk). */
   chunkFile(coords: number[]): string;
+  /** Decoded bytes of one chunk (for a sharded array, of one inner chunk). */
+  chunkBytes: number;
 }
 
 async function readMeta(file: string): Promise<Record<string, unknown> | undefined> {
@@ -229,7 +255,8 @@ export async function checkZarrNode(dir: string): Promise<ChunkNaming | undefine
     const sep = separator(v2.dimension_separator, 'dimension_separator', file, '.');
     if (v2.compressor !== null && v2.compressor !== undefined) checkCodecs([v2.compressor], 'compressor', file, 'numcodecs.');
     if (v2.filters !== null && v2.filters !== undefined) checkCodecs(v2.filters, 'filters', file, 'numcodecs.');
-    return { metaFile: file, chunkFile: (c) => path.join(dir, c.join(sep) || '0') };
+    const chunkBytes = chunks.reduce((a, b) => a * b, 1) * (Number(/(\d+)$/.exec(String(v2.dtype))?.[1] ?? 8) || 8);
+    return { metaFile: file, chunkFile: (c) => path.join(dir, c.join(sep) || '0'), chunkBytes };
   }
   const v3 = await readMeta(path.join(dir, 'zarr.json'));
   if (!v3 || v3.node_type !== 'array') return undefined;
@@ -247,7 +274,8 @@ export async function checkZarrNode(dir: string): Promise<ChunkNaming | undefine
   checkCodecs(v3.codecs ?? [], 'codecs', file);
   const codecs = v3.codecs as Array<{ name?: unknown; configuration?: { chunk_shape?: unknown } }> ?? [];
   const shard = codecs.find((c) => c && c.name === 'sharding_indexed');
-  if (!shard) return { metaFile: file, chunkFile: (c) => path.join(dir, key(c)) };
+  const elementBytes = ELEMENT_BYTES[String(v3.data_type)] ?? 8;
+  if (!shard) return { metaFile: file, chunkFile: (c) => path.join(dir, key(c)), chunkBytes: chunks.reduce((a, b) => a * b, 1) * elementBytes };
   const inner = ints(shard.configuration?.chunk_shape, 'codecs[sharding_indexed].configuration.chunk_shape', file, 1);
   if (inner.length !== shape.length || inner.some((n, i) => chunks[i] % n !== 0)) {
     throw new FormatError(`field 'codecs[sharding_indexed].configuration.chunk_shape': [${inner}] must have ${shape.length} values that divide the shard shape [${chunks}]`, file);
@@ -255,5 +283,6 @@ export async function checkZarrNode(dir: string): Promise<ChunkNaming | undefine
   return {
     metaFile: file,
     chunkFile: (c) => `shard ${path.join(dir, key(c.map((v, i) => Math.floor((v * inner[i]) / chunks[i]))))}`,
+    chunkBytes: inner.reduce((a, b) => a * b, 1) * elementBytes,
   };
 }

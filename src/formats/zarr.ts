@@ -24,7 +24,7 @@ import { isSafeKey } from '../core/safe-path.js';
 import { parseJsonText } from '../core/json.js';
 import { type ElementArray, byteSwap, checkReadBox, emptyVolume, gather, numpyType } from './npy.js';
 import type { VolumeSource } from './source.js';
-import { BoundedStore, type ChunkNaming, MAX_ZARR_CHUNK_BYTES, boundedDecompress, checkZarrNode, installCodecCaps } from './zarr-guard.js';
+import { BoundedStore, type ChunkNaming, MAX_ZARR_CHUNK_BYTES, type MirrorFetch, boundedDecompress, checkZarrNode, installCodecCaps } from './zarr-guard.js';
 
 installCodecCaps();
 type FileSystemStore = BoundedStore;
@@ -282,8 +282,20 @@ async function listChildren(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+export interface ZarrOpenOptions {
+  scale?: number;
+  voxelSize?: Vec3;
+  /** Fills the store folder on demand from a remote store (the folder is then its mirror). */
+  fetch?: MirrorFetch;
+  /** The name errors and the source give the store (default: its path); a remote store's URL. */
+  url?: string;
+}
+
+/** A compressed chunk file's bound: twice its decoded size, plus headers. */
+const chunkFileCap = (decodedBytes: number) => Math.min(MAX_ZARR_CHUNK_BYTES, 2 * decodedBytes + (1 << 16));
+
 /** Open a Zarr array or OME-Zarr group (v2, v3, v3 draft, N5). */
-export async function openZarr(spec: string, opts: { scale?: number; voxelSize?: Vec3 } = {}): Promise<ZarrSource> {
+export async function openZarr(spec: string, opts: ZarrOpenOptions = {}): Promise<ZarrSource> {
   const { root, sub } = splitZarrSpec(spec);
   if (!existsSync(root)) throw new UsageError('Zarr store not found', root);
   const dir = sub ? path.join(root, sub) : root;
@@ -294,9 +306,10 @@ export async function openZarr(spec: string, opts: { scale?: number; voxelSize?:
   const draft = await readDraftRoot(root);
   if (draft) return openDraftV3(root, sub, opts);
 
-  const store = new BoundedStore(root);
+  const store = new BoundedStore(root, opts.fetch);
   const loc = sub ? zarr.root(store).resolve(sub) : zarr.root(store);
   const naming = await checkZarrNode(dir);
+  if (naming) store.chunkCap = chunkFileCap(naming.chunkBytes);
   let node: zarr.Array<zarr.DataType, FileSystemStore> | zarr.Group<FileSystemStore>;
   try {
     node = await zarr.open(loc);
@@ -329,6 +342,7 @@ export async function openZarr(spec: string, opts: { scale?: number; voxelSize?:
     }
     const arrPath = sub ? `${sub}/${ds.path}` : ds.path;
     const dsNaming = await checkZarrNode(path.join(dir, ds.path));
+    if (dsNaming) store.chunkCap = chunkFileCap(dsNaming.chunkBytes);
     let arr: zarr.Array<zarr.DataType, FileSystemStore>;
     try {
       arr = await zarr.open(node.resolve(ds.path), { kind: 'array' });
@@ -360,7 +374,7 @@ export async function openZarr(spec: string, opts: { scale?: number; voxelSize?:
       else offset[k] = 0;
     });
     return sourceFromChunked(wrapZarrita(arr, dsNaming), {
-      url: spec,
+      url: opts.url ?? spec,
       arrayPath: arrPath,
       axes,
       voxelSize: opts.voxelSize ?? (voxel as unknown as Vec3),
@@ -372,7 +386,7 @@ export async function openZarr(spec: string, opts: { scale?: number; voxelSize?:
   const nd = arr.shape.length;
   const v2names = ((arr.attrs ?? {}) as Record<string, unknown>)._ARRAY_DIMENSIONS as string[] | undefined;
   const axes = resolveAxes(arr.dimensionNames ?? v2names, undefined, nd, spec);
-  return sourceFromChunked(wrapZarrita(arr, naming), { url: spec, arrayPath: sub, axes, voxelSize: opts.voxelSize ?? [1, 1, 1], offset: [0, 0, 0], scales: 1 });
+  return sourceFromChunked(wrapZarrita(arr, naming), { url: opts.url ?? spec, arrayPath: sub, axes, voxelSize: opts.voxelSize ?? [1, 1, 1], offset: [0, 0, 0], scales: 1 });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,7 +432,7 @@ function intList(v: unknown, field: string, where: string): number[] {
   return v as number[];
 }
 
-async function openN5(root: string, subIn: string, opts: { voxelSize?: Vec3; scale?: number }): Promise<ZarrSource> {
+async function openN5(root: string, subIn: string, opts: ZarrOpenOptions): Promise<ZarrSource> {
   let sub = subIn;
   let dir = sub ? path.join(root, sub) : root;
   let metaFile = path.join(dir, 'attributes.json');
@@ -457,7 +471,7 @@ async function openN5(root: string, subIn: string, opts: { voxelSize?: Vec3; sca
   const nd = dimsF.length;
   const shape = dimsF.slice().reverse();
   const chunks = blockF.slice().reverse();
-  const url = subIn ? `${root}#${subIn}` : root;
+  const url = opts.url ?? (subIn ? `${root}#${subIn}` : root);
   const arr: ChunkedArray = {
     shape,
     chunks,
@@ -466,6 +480,7 @@ async function openN5(root: string, subIn: string, opts: { voxelSize?: Vec3; sca
     async getChunk(coords) {
       const file = path.join(dir, ...coords.slice().reverse().map(String));
       const full = chunks.reduce((a, b) => a * b, 1);
+      await opts.fetch?.file(file, chunkFileCap(blockBytes));
       let bytes: Uint8Array;
       try {
         bytes = new Uint8Array(await fs.readFile(file));
@@ -555,7 +570,7 @@ async function readDraftRoot(root: string): Promise<boolean> {
   }
 }
 
-async function openDraftV3(root: string, sub: string, opts: { voxelSize?: Vec3 }): Promise<ZarrSource> {
+async function openDraftV3(root: string, sub: string, opts: ZarrOpenOptions): Promise<ZarrSource> {
   const metaFile = path.join(root, 'meta', 'root', `${sub}.array.json`);
   if (!sub || !existsSync(metaFile)) {
     const found: string[] = [];
@@ -595,6 +610,7 @@ async function openDraftV3(root: string, sub: string, opts: { voxelSize?: Vec3 }
     async getChunk(coords) {
       const file = keyOf(coords);
       const count = chunks.reduce((a, b) => a * b, 1);
+      await opts.fetch?.file(file, chunkFileCap(count * t.size));
       let bytes: Uint8Array;
       try {
         bytes = new Uint8Array(await fs.readFile(file));

@@ -94,15 +94,14 @@ describe('layer completeness', () => {
     await expect(runTasks([task], { stateDir: path.join(dir, 'state'), workers: 1, json: true })).rejects.toThrow(/in\/info: scale 1_1_1 is incomplete: "import"/);
   });
 
-  it('a task whose bounds make more blocks than fit in memory is refused before anything is listed or written', async () => {
+  it('a layer created for a run is marked incomplete from its first byte, until the run finishes', async () => {
     const dir = await tempDir();
-    const out = path.join(dir, 'huge');
-    // a header declaring 2^50 voxels
-    await PrecomputedLayer.create(out, makeInfo({ type: 'image', dtype: 'uint8', shape: [2 ** 20, 2 ** 20, 2 ** 10], voxelSize: [1, 1, 1], chunkSize: [64, 64, 64] }));
-    const task: BlockTask = { ...paint(out, dir), bounds: boxFromShape([2 ** 20, 2 ** 20, 2 ** 10]), blockShape: [64, 64, 64] };
-    const before = process.memoryUsage().heapUsed;
-    await expect(runTasks([task], { stateDir: path.join(dir, 'state'), workers: 1, json: true })).rejects.toThrow(/make 4294967296 blocks, more than 4000000; run a sub-box/);
-    expect(process.memoryUsage().heapUsed - before).toBeLessThan(256 * 1024 * 1024);
+    const out = path.join(dir, 'out');
+    await PrecomputedLayer.create(out, makeInfo({ type: 'image', dtype: 'uint8', shape, voxelSize: [1, 1, 1], chunkSize: [4, 4, 4] }), { writing: 'paint' });
+    // a run stopped before its first block (killed, or refused while planning) leaves this
+    expect((await PrecomputedLayer.open(out)).incomplete(0)?.task).toBe('paint');
+    await expect(openSource(out)).rejects.toThrow(/incomplete: "paint"/);
+    await runTasks([paint(out, dir)], { stateDir: path.join(dir, 'state'), workers: 1, json: true });
     expect((await PrecomputedLayer.open(out)).incomplete(0)).toBeUndefined();
   });
 });

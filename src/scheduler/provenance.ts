@@ -96,12 +96,16 @@ export async function ensureLayer(dir: string, info: PrecomputedInfo, step: Prov
     if (was !== now || old.info.data_type !== info.data_type || grid(s0) !== grid(n0)) {
       throw new UsageError(`a layer exists here made ${opts.what} (wiring.${step} in its info: ${was}; this run: ${now}); pass --overwrite to replace it`, opts.where);
     }
+    // sharded or not must agree (the shard size may differ: a resumed run writes the layer's own)
+    if (!!s0.sharding !== !!n0.sharding) {
+      throw new UsageError(`a layer exists here ${s0.sharding ? 'sharded' : 'unsharded'}; this run writes it ${n0.sharding ? 'sharded' : 'unsharded'} (--sharded / --no-sharded): rerun as before to resume, or pass --overwrite`, opts.where);
+    }
     if (opts.chunkMismatch && JSON.stringify(s0.chunk_sizes) !== JSON.stringify(n0.chunk_sizes)) {
       throw new UsageError(opts.chunkMismatch(s0.chunk_sizes[0], n0.chunk_sizes[0]), opts.where);
     }
     return { stateDir, resumed: true };
   }
-  await PrecomputedLayer.create(dir, info, { overwrite: opts.overwrite });
+  await PrecomputedLayer.create(dir, info, { overwrite: opts.overwrite, writing: step });
   await rm(stateDir, { recursive: true, force: true }); // a new layer: no resume records of another run
   return { stateDir, resumed: false };
 }

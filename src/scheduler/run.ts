@@ -5,7 +5,8 @@ import { type Box, type Vec3, boxContains, boxIsEmpty, boxToString } from '../co
 import { bytesPerElement } from '../core/dtype.js';
 import { UsageError, WiringError } from '../core/errors.js';
 import { createProgress } from '../core/progress.js';
-import { type Block, adjacent, blockFileName, blockGrid, listBlocks } from './blocks.js';
+import type { ChunkGrid } from '../core/chunks.js';
+import { type Block, adjacent, blockFileName, blockGrid } from './blocks.js';
 import { canonicalJson, sha256 } from './codec.js';
 import { openInput, openOutputLayer } from './io.js';
 import { type Executor, InProcessExecutor, SharedPoolExecutor } from './pool.js';
@@ -28,10 +29,17 @@ interface TaskState {
   spec: TaskSpec;
   exclusive: boolean;
   bytesPerBlock: number;
+  /**
+   * The block list is streamed, never held: blocks are taken in linear order (x fastest) from
+   * `cursor`, skipping those the resume records at the start (`done`) hold; `queue` holds the
+   * few blocks to take first (retries, and blocks of an exclusive task that touched a running
+   * one). Memory follows the blocks done and in flight, not the size of the grid.
+   */
+  grid: ChunkGrid;
   total: number;
-  pending: Block[];
-  taken: Uint8Array;
-  head: number;
+  cursor: number;
+  done: Set<string>;
+  queue: number[];
   running: Block[];
   attempts: Map<number, number>;
   retried: Set<number>;
@@ -196,8 +204,11 @@ export async function runTasks(tasks: BlockTask[], opts: RunOptions): Promise<Ru
   }
 }
 
-/** Most blocks one task may have (its block list is held in memory). */
-export const MAX_TASK_BLOCKS = 4_000_000;
+/**
+ * Most blocks one task may have: block numbers stay exact doubles (2^53). The list is streamed
+ * (memory follows the blocks done and in flight), so this only refuses grids no run could finish.
+ */
+export const MAX_TASK_BLOCKS = Number.MAX_SAFE_INTEGER;
 
 /** The run's limits from its options (retries, workers, memory budget), checked. */
 function runLimits(opts: RunOptions): { retries: number; workers: number; budget: number } {
@@ -226,17 +237,21 @@ async function planTasks(ordered: BlockTask[], stateDir: string): Promise<TaskSt
     const bytesPerBlock = await inspectTask(t, producedHere);
     for (const o of Object.values(t.outputs ?? {})) if ((o.scale ?? 0) === 0) producedHere.add(o.layer);
     const grid = blockGrid(t.bounds, t.blockShape);
-    // The block list is held in memory (about 330 bytes a block): refuse a grid that would not fit
-    // instead of allocating until killed (a header declaring 2^50 voxels).
-    if (grid.count > MAX_TASK_BLOCKS) {
+    if (!(grid.count <= MAX_TASK_BLOCKS)) {
       throw new UsageError(
         `bounds (${boxToString(t.bounds)}) cut into blocks of [${t.blockShape}] make ${grid.count} blocks, more than ${MAX_TASK_BLOCKS}; run a sub-box (--bounds) or larger blocks`,
         `task ${JSON.stringify(t.name)}`,
       );
     }
-    const blocks = boxIsEmpty(t.bounds) ? [] : listBlocks(grid);
+    const total = boxIsEmpty(t.bounds) ? 0 : grid.count;
     const { done, restarted, nonce } = await openTaskState(stateDir, t.name, fingerprint, definition);
-    const pending = blocks.filter((b) => !done.has(blockFileName(b.index)));
+    // records of this grid (the fingerprint includes bounds and block shape; a stray name is ignored)
+    let resumed = 0;
+    for (const f of done) {
+      const m = /^(\d+)_(\d+)_(\d+)\.json$/.exec(f);
+      if (m && [1, 2, 3].every((k, a) => Number(m[k]) < grid.gridShape[a])) resumed++;
+    }
+    if (total === 0) resumed = 0;
     states.push({
       task: t,
       spec: {
@@ -253,16 +268,17 @@ async function planTasks(ordered: BlockTask[], stateDir: string): Promise<TaskSt
       },
       exclusive: !!t.exclusiveNeighbours,
       bytesPerBlock,
-      total: blocks.length,
-      pending,
-      taken: new Uint8Array(pending.length),
-      head: 0,
+      grid,
+      total,
+      cursor: 0,
+      done,
+      queue: [],
       running: [],
       attempts: new Map(),
       retried: new Set(),
-      remaining: pending.length,
+      remaining: total - resumed,
       computed: 0,
-      resumed: blocks.length - pending.length,
+      resumed,
       failed: [],
       restarted,
       status: 'waiting',
@@ -285,7 +301,7 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
   const outputKey = (o: { layer: string; scale?: number }) => `${o.layer}\u0000${o.scale ?? 0}`;
   const marked = new Set<string>();
   for (const s of states) {
-    if (s.pending.length === 0) continue;
+    if (s.remaining === 0) continue;
     for (const o of Object.values(s.task.outputs ?? {})) {
       if (marked.has(outputKey(o))) continue;
       marked.add(outputKey(o));
@@ -300,7 +316,7 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
   };
 
   const total = states.reduce((n, s) => n + s.total, 0);
-  const todo = states.reduce((n, s) => n + s.pending.length, 0);
+  const todo = states.reduce((n, s) => n + s.remaining, 0);
   const progress = opts.progress ?? createProgress({ json: opts.json, label: 'blocks' });
   let executor: Executor | undefined;
   let peakInFlight = 0;
@@ -324,12 +340,24 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
         let bytes = 0;
         const byName = new Map(states.map((s) => [s.task.name, s]));
 
+        const touchesRunning = (s: TaskState, index: Vec3) => s.exclusive && s.running.some((r) => adjacent(r.index, index));
+        // The next block to launch (its linear number), or -1: first the queue, then the cursor.
         const nextEligible = (s: TaskState): number => {
-          while (s.head < s.pending.length && s.taken[s.head]) s.head++;
-          for (let i = s.head; i < s.pending.length; i++) {
-            if (s.taken[i]) continue;
-            if (s.exclusive && s.running.some((r) => adjacent(r.index, s.pending[i].index))) continue;
-            return i;
+          for (let k = 0; k < s.queue.length; k++) {
+            const n = s.queue[k];
+            if (touchesRunning(s, s.grid.fromLinear(n))) continue;
+            s.queue.splice(k, 1);
+            return n;
+          }
+          while (s.cursor < s.total) {
+            const n = s.cursor++;
+            const index = s.grid.fromLinear(n);
+            if (s.done.has(blockFileName(index))) continue;
+            if (touchesRunning(s, index)) {
+              s.queue.push(n); // taken once no running block touches it
+              continue;
+            }
+            return n;
           }
           return -1;
         };
@@ -358,8 +386,8 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
         };
 
         const launch = (s: TaskState, i: number) => {
-          const b = s.pending[i];
-          s.taken[i] = 1;
+          const index = s.grid.fromLinear(i);
+          const b: Block = { index, linear: i, box: s.grid.chunkBox(index) };
           s.running.push(b);
           inFlight++;
           bytes += s.bytesPerBlock;
@@ -373,6 +401,7 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
           };
           work().then(
             () => {
+              s.attempts.delete(i);
               s.computed++;
               s.remaining--;
               progress.increment(1);
@@ -381,9 +410,9 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
               const message = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
               if (attempt <= retries) {
                 s.retried.add(i);
-                s.taken[i] = 0;
-                s.head = Math.min(s.head, i);
+                s.queue.unshift(i);
               } else {
+                s.attempts.delete(i);
                 s.failed.push({ task: s.task.name, blockIndex: b.index, box: b.box, attempts: attempt, error: message });
                 s.remaining--;
               }
@@ -419,7 +448,10 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
               while (inFlight < ex.capacity) {
                 const i = nextEligible(s);
                 if (i < 0) break;
-                if (inFlight > 0 && bytes + s.bytesPerBlock > budget) break dispatch;
+                if (inFlight > 0 && bytes + s.bytesPerBlock > budget) {
+                  s.queue.unshift(i); // taken next time
+                  break dispatch;
+                }
                 launch(s, i);
               }
             }

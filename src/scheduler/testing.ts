@@ -50,6 +50,8 @@ async function waitPort(port: number, ms: number): Promise<void> {
 /** A redis-server on a free loopback port, no persistence, in its own temp folder. Throws when redis-server is missing. */
 export class TestRedis {
   private proc?: ChildProcess;
+  /** Resolves when the current server process has exited (set at spawn, so it never misses the event). */
+  private exited?: Promise<unknown>;
   readonly dir = mkdtempSync(path.join(os.tmpdir(), 'wiring-redis-'));
   private constructor(readonly port: number) {}
 
@@ -70,16 +72,21 @@ export class TestRedis {
     this.proc = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
       stdio: 'ignore',
     });
+    const p = this.proc;
+    this.exited = new Promise((r) => p.once('exit', r));
     await waitPort(this.port, 10_000);
   }
 
-  /** SIGKILL the server (all queued data is lost: no persistence). */
+  /**
+   * SIGKILL the server (all queued data is lost: no persistence). Idempotent: a second call, or
+   * one after the server died by itself, returns once the process has exited (a process killed
+   * by a signal keeps exitCode null, so testing exitCode alone waited for an exit already past).
+   */
   async kill(): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    const gone = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await gone;
+    if (!p) return;
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    await this.exited;
   }
 
   async stop(): Promise<void> {

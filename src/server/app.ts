@@ -1,19 +1,20 @@
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { WiringError } from '../core/errors.js';
-import { parseId, toJson } from '../core/ids.js';
 import { cells, connections, synapseSource, typeMatrix, type MatrixMeasure, type SynapseQuery } from '../connectome/query.js';
+import { organelleRows } from '../connectome/annotate-tables.js';
 import { ConnectomeStore } from '../connectome/store.js';
 import { openapiDocument } from './openapi.js';
 import { PartnerIndex } from './partners.js';
 import { SynapseAnnotations } from './annotations.js';
-import { corsOrigin, hostAllowed, hostName, jsonListStream, type AccessOptions } from './http.js';
+import { HttpError, corsOrigin, hostAllowed, hostName, idParam, jsonListStream, sendJson, type AccessOptions } from './http.js';
 import { API_PAGE, fastifyPath, routes, type components, type RouteName, type Wire } from './schema.js';
-import { resolveUnder, sendFile } from './static.js';
 import { INTERACTIVE_OPENAPI_PATHS, registerInteractiveRoutes, type InteractiveRouteOptions } from './interactive.js';
 import { PROOFREAD_OPENAPI_PATHS, registerProofreadRoutes, type ProofreadRouteOptions } from './proofread.js';
+import type { RemoteMirror } from '../formats/remote/mirror.js';
+import { registerAppRoute, registerFileRoutes } from './routes-files.js';
+import { registerSynapseAnnotationRoutes } from './routes-annotations.js';
 
 export interface ServerOptions extends AccessOptions {
   /** The dataset folder: precomputed layers, connectome.duckdb, tables. */
@@ -29,20 +30,8 @@ export interface ServerOptions extends AccessOptions {
   proofread?: ProofreadRouteOptions;
   /** Train-in-the-browser routes (/api/interactive, /api/recut, /api/runs): the stages' services and the token. */
   interactive?: InteractiveRouteOptions;
-}
-
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-function idParam(value: unknown, what: string): bigint {
-  try {
-    return parseId(String(value ?? ''), what);
-  } catch (err) {
-    throw new HttpError(400, (err as Error).message);
-  }
+  /** Remote layers served under /data/<name>/ through their on-disk mirrors (./remote.ts). */
+  remote?: Record<string, RemoteMirror>;
 }
 
 function intParam(value: unknown, what: string, dflt: number, max: number): number {
@@ -64,12 +53,6 @@ export function boxParam(value: unknown): { min: [number, number, number]; max: 
   const bad = parts.findIndex((p) => Math.abs(p) > BOX_MAX_NM);
   if (bad >= 0) throw new HttpError(400, `box: value ${text.split(',')[bad]} (${'x0 y0 z0 x1 y1 z1'.split(' ')[bad]}) is out of range: |value| <= ${BOX_MAX_NM} nm`);
   return { min: [parts[0], parts[1], parts[2]], max: [parts[3], parts[4], parts[5]] };
-}
-
-/** The path of a wildcard route as sent (percent-encoded), without the query: decoded once, by resolveUnder. */
-function rawRest(url: string, prefix: string): string {
-  const p = url.split('?')[0].split('#')[0];
-  return p.startsWith(prefix) ? p.slice(prefix.length) : p;
 }
 
 function vecOf(r: Record<string, unknown>, p: string): [number, number, number] | null {
@@ -118,32 +101,6 @@ export function registeredRoutes(app: FastifyInstance): Array<{ method: string; 
   return registered.get(app) ?? [];
 }
 
-/** The precomputed layers of a dataset (sub-folders with an `info`), for the viewer to load. */
-export async function listLayers(dataset: string): Promise<Array<{ name: string; type: string; data_type: string; voxel_size: number[]; size: number[]; voxel_offset: number[]; mesh: boolean; skeletons: boolean }>> {
-  const out = [];
-  for (const entry of (await readdir(dataset, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    let info: Record<string, any>;
-    try {
-      info = JSON.parse(await readFile(path.join(dataset, entry.name, 'info'), 'utf8'));
-    } catch {
-      continue;
-    }
-    if (!Array.isArray(info.scales) || !info.scales[0]) continue;
-    out.push({
-      name: entry.name,
-      type: String(info.type),
-      data_type: String(info.data_type),
-      voxel_size: info.scales[0].resolution,
-      size: info.scales[0].size,
-      voxel_offset: Array.isArray(info.scales[0].voxel_offset) ? info.scales[0].voxel_offset : [0, 0, 0],
-      mesh: typeof info.mesh === 'string',
-      skeletons: typeof info.skeletons === 'string',
-    });
-  }
-  return out;
-}
-
 const indexReady = new WeakMap<FastifyInstance, Promise<void>>();
 
 /** Resolves once the server's in-memory partner index is built (or was skipped / failed). */
@@ -151,10 +108,6 @@ export function partnerIndexReady(app: FastifyInstance): Promise<void> {
   return indexReady.get(app) ?? Promise.resolve();
 }
 
-/** JSON with 64-bit ids as decimal strings. */
-function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
-  return reply.header('Content-Type', 'application/json; charset=utf-8').send(toJson(value));
-}
 
 /**
  * The Wiring HTTP server: the dataset's files (precomputed layers with ranges and gzip encoding)
@@ -205,6 +158,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     }
   });
   app.addHook('onClose', async () => {
+    for (const m of Object.values(opts.remote ?? {})) await m.close();
     await partnerIndexReady;
     await annotationsReady;
     await store?.close();
@@ -223,7 +177,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const pageLimit = (q: Record<string, string>) => intParam(q.limit, 'limit', API_PAGE.default, API_PAGE.max);
   const afterParam = (q: Record<string, string>) => (q.after === undefined || q.after === '' ? undefined : idParam(q.after, 'after'));
 
-  get('layers', async (_req, reply) => sendJson(reply, { layers: await listLayers(dataset) }));
+  registerFileRoutes(get, dataset, opts.remote ?? {});
 
   // the optional route sets are documented when they are served
   const extraPaths = { ...(opts.proofread ? PROOFREAD_OPENAPI_PATHS : {}), ...(opts.interactive ? INTERACTIVE_OPENAPI_PATHS : {}) };
@@ -259,30 +213,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   // The synapses as a precomputed annotation source: precomputed://<server>/api/annotations/synapses
-  const annotations = async (): Promise<SynapseAnnotations> => {
+  registerSynapseAnnotationRoutes(get, async () => {
     await annotationsReady;
     if (!synapseAnnotations) throw new HttpError(404, store ? 'too many synapses for the in-memory annotation index' : `this dataset has no connectome database (${path.basename(dbFile)})`);
     return synapseAnnotations;
-  };
-  const sendBinary = (reply: FastifyReply, b: Buffer | null, what: string) => {
-    if (!b) throw new HttpError(404, `no annotations: ${what}`);
-    return reply.header('Content-Type', 'application/octet-stream').send(b);
-  };
-  get('annotationsInfo', async (_req, reply) => sendJson(reply, (await annotations()).info()));
-  get('annotationsSpatial', async (req, reply) => {
-    const key = (req.params as { key: string }).key;
-    if (!/^\d+_\d+_\d+$/.test(key)) throw new HttpError(400, `chunk key: expected i_j_k, got ${JSON.stringify(key)}`);
-    return sendBinary(reply, (await annotations()).spatialChunk(key), key);
-  });
-  for (const [rel, name] of [['pre', 'annotationsPre'], ['post', 'annotationsPost']] as const) {
-    get(name, async (req, reply) => {
-      const id = idParam((req.params as { id: string }).id, 'segment id');
-      return sendBinary(reply, (await annotations()).related(rel, id), `${rel} ${id}`);
-    });
-  }
-  get('annotationsById', async (req, reply) => {
-    const id = idParam((req.params as { id: string }).id, 'synapse id');
-    return sendBinary(reply, (await annotations()).byIdEntry(id), `synapse ${id}`);
   });
 
   get('cell', async (req, reply) => {
@@ -290,6 +224,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     const [cell] = await cells(needStore(), { ids: [id] });
     if (!cell) throw new HttpError(404, `no cell ${id}`);
     return sendJson(reply, cell);
+  });
+
+  get('cellOrganelles', async (req, reply) => {
+    const id = idParam((req.params as { id: string }).id, 'cell id');
+    const [row] = await organelleRows(needStore(), [id]);
+    if (!row) throw new HttpError(404, `cell ${id} has no annotations (run \`wiring annotate\`)`);
+    return sendJson(reply, row);
   });
 
   get('partners', async (req, reply) => {
@@ -344,27 +285,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return sendJson(reply, { bins, min: lo, max: hi, counts });
   });
 
-  get('data', async (req, reply) => {
-    // The raw path, decoded once here (a file named `a%20b` is asked for as /data/a%2520b).
-    const rel = rawRest(req.raw.url ?? '', '/data/');
-    const file = await resolveUnder(dataset, rel);
-    if (!file) throw new HttpError(404, `not found: ${rel}`);
-    return sendFile(req, reply, file);
-  });
-
   if (opts.proofread) registerProofreadRoutes(app, opts.proofread);
   if (opts.interactive) registerInteractiveRoutes(app, opts.interactive);
 
-  if (opts.appDir && existsSync(opts.appDir)) {
-    const appDir = path.resolve(opts.appDir);
-    app.get('/*', async (req, reply) => {
-      const rel = rawRest(req.raw.url ?? '', '/') || 'index.html';
-      // unknown API paths are errors, not the app's page
-      if (rel === 'api' || rel.startsWith('api/')) throw new HttpError(404, `no such API path: /${rel}`);
-      const file = (await resolveUnder(appDir, rel)) ?? (await resolveUnder(appDir, 'index.html'));
-      if (!file) throw new HttpError(404, `not found: ${rel}`);
-      return sendFile(req, reply, file);
-    });
-  }
+  // the browser app last: its wildcard route answers what no other route does
+  if (opts.appDir) registerAppRoute(app, opts.appDir);
   return app;
 }

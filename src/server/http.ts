@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { toJson } from '../core/ids.js';
+import type { FastifyReply } from 'fastify';
+import { parseId, toJson } from '../core/ids.js';
 
 /**
  * Who may talk to a local server. A server on a loopback port is reachable by every web page the
@@ -64,4 +65,25 @@ export function jsonListStream(head: Record<string, unknown>, key: string, rows:
     yield ']}';
   }
   return Readable.from(gen(), { objectMode: false });
+}
+
+/** An error answered with its HTTP status (the server's error handler). */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** A 64-bit id from a route parameter; 400 when it is not one. */
+export function idParam(value: unknown, what: string): bigint {
+  try {
+    return parseId(String(value ?? ''), what);
+  } catch (err) {
+    throw new HttpError(400, (err as Error).message);
+  }
+}
+
+/** JSON with 64-bit ids as decimal strings. */
+export function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
+  return reply.header('Content-Type', 'application/json; charset=utf-8').send(toJson(value));
 }

@@ -1,13 +1,16 @@
 /**
  * Train-in-the-browser routes (HTTP only; the work is the stages' services, handed in by the CLI):
  *   GET  /api/interactive/labels                                   strokes, labelled voxels per class, class names
- *   POST /api/interactive/labels          {cls, points, radius?, plane?}   save a stroke (token)
- *   POST /api/interactive/train           {trees?}                 queue training on the strokes (token)
+ *   POST /api/interactive/labels          {cls, points, radius?, plane?}   save a stroke (token); its id
+ *   DELETE /api/interactive/labels/:id                             delete a stroke, who and when kept (token)
+ *   POST /api/interactive/train           {trees?, view?}          queue training on the strokes (token);
+ *                                                                  view {min, max} (voxels): features computed meanwhile
  *   GET  /api/interactive/train/:job                               the job: queued/running/done/failed, model, report
  *   GET  /api/interactive/models                                   trained model ids
  *   GET  /api/interactive/:kind/:model/info                        precomputed info (kind probabilities|uncertainty, model latest|n)
  *   GET  /api/interactive/:kind/:model/:key/:chunk                 raw uint8 chunk, predicted when first asked
  *   GET  /api/recut/segments?threshold=T                           segments at a cut of the merge tree
+ *   GET  /api/recut/range                                          the merge tree's score range, its own cut, the chosen cut
  *   GET  /api/recut/:threshold/info, /api/recut/:threshold/:key/:chunk   the re-cut segmentation (uint64)
  *   POST /api/recut/choose                {threshold}              write the chosen cut with the layer (token)
  *   POST /api/runs                        {}                       queue the whole-volume pipeline with the latest model (token)
@@ -21,7 +24,8 @@ import { checkToken, requestUser } from './proofread.js';
 export interface InteractiveBackend {
   strokes(): unknown;
   addStroke(body: unknown, user: string): Promise<unknown>;
-  train(user: string, o: { trees?: number }): unknown;
+  deleteStroke(id: number, user: string): Promise<unknown>;
+  train(user: string, o: { trees?: number; view?: unknown }): unknown;
   job(id: number): unknown;
   modelIds(): Promise<number[]>;
   info(kind: 'probabilities' | 'uncertainty', model: string): Promise<Record<string, unknown>>;
@@ -30,6 +34,7 @@ export interface InteractiveBackend {
 
 export interface RecutBackend {
   segments(threshold: number): number | undefined;
+  range(): Promise<unknown>;
   info(): Record<string, unknown>;
   chunk(threshold: number, name: string): Promise<Uint8Array>;
   choose(threshold: number, user: string): Promise<void>;
@@ -76,11 +81,13 @@ export const INTERACTIVE_OPENAPI_PATHS: Record<string, unknown> = {
     get: { summary: 'the saved strokes, labelled voxels per class and the class names', parameters: [] },
     post: { summary: 'save a stroke {cls (1..255), points [[x, y, z] voxels], radius?, plane? (xy|xz|yz)}; needs Authorization: Bearer <token>', security: [{ bearer: [] }], parameters: [] },
   },
-  '/api/interactive/train': { post: { summary: 'queue training of a pixel forest on the strokes {trees?}; returns the job; needs the token', security: [{ bearer: [] }], parameters: [] } },
+  '/api/interactive/labels/{id}': { delete: { summary: 'delete a stroke by id (a deletion record with who and when is kept in the log); needs the token', security: [{ bearer: [] }], parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }] } },
+  '/api/interactive/train': { post: { summary: 'queue training of a pixel forest on the strokes {trees?, view? {min, max} voxels: the box in view, whose features are computed while the forest trains}; returns the job; needs the token', security: [{ bearer: [] }], parameters: [] } },
   '/api/interactive/train/{job}': { get: { summary: 'a training job: state, model id, report', parameters: [{ name: 'job', in: 'path', required: true, schema: { type: 'integer' } }] } },
   '/api/interactive/models': { get: { summary: 'ids of the trained models', parameters: [] } },
   '/api/interactive/{kind}/{model}/info': { get: { summary: 'precomputed info of the prediction (probabilities) or uncertainty layer of a model (latest or its id)', parameters: ['kind', 'model'].map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })) } },
   '/api/interactive/{kind}/{model}/{key}/{chunk}': { get: { summary: 'one raw uint8 chunk, predicted when first asked', parameters: ['kind', 'model', 'key', 'chunk'].map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })) } },
+  '/api/recut/range': { get: { summary: 'the merge tree\'s score range (min: no merge applies below it; max: every merge applies), merges, supervoxels, the cut the layer was made at and the chosen cut', parameters: [] } },
   '/api/recut/segments': { get: { summary: 'segments at a cut of the merge tree', parameters: [{ name: 'threshold', in: 'query', schema: { type: 'number' } }] } },
   '/api/recut/choose': { post: { summary: 'write the chosen cut {threshold} into the segmentation layer info (wiring.cut); needs the token', security: [{ bearer: [] }], parameters: [] } },
   '/api/recut/{threshold}/info': { get: { summary: 'precomputed info of the segmentation re-cut at threshold', parameters: [{ name: 'threshold', in: 'path', required: true, schema: { type: 'number' } }] } },
@@ -96,12 +103,18 @@ export function registerInteractiveRoutes(app: FastifyInstance, o: InteractiveRo
     checkToken(req, o.token);
     return send(reply, await backend.addStroke(req.body, requestUser(req)));
   });
+  app.delete('/api/interactive/labels/:id', async (req, reply) => {
+    checkToken(req, o.token);
+    const id = (req.params as { id: string }).id;
+    if (!/^[0-9]+$/.test(id)) throw new BadRequest(`stroke id ${JSON.stringify(id)}: expected a whole number`);
+    return send(reply, await backend.deleteStroke(Number(id), requestUser(req)));
+  });
   app.post('/api/interactive/train', async (req, reply) => {
     checkToken(req, o.token);
-    const body = (req.body ?? {}) as { trees?: unknown };
+    const body = (req.body ?? {}) as { trees?: unknown; view?: unknown };
     const trees = body.trees === undefined ? undefined : Number(body.trees);
     if (trees !== undefined && !(Number.isInteger(trees) && trees >= 1 && trees <= 500)) throw new BadRequest(`trees ${JSON.stringify(body.trees)}: expected 1..500`);
-    return send(reply, backend.train(requestUser(req), { trees }));
+    return send(reply, backend.train(requestUser(req), { trees, view: body.view }));
   });
   app.get('/api/interactive/train/:job', async (req, reply) => send(reply, backend.job(Number((req.params as { job: string }).job))));
   app.get('/api/interactive/models', async (_req, reply) => send(reply, { models: await backend.modelIds() }));
@@ -119,6 +132,7 @@ export function registerInteractiveRoutes(app: FastifyInstance, o: InteractiveRo
       const t = thresholdOf((req.query as { threshold?: string }).threshold);
       return send(reply, { threshold: t, segments: recut.segments(t) ?? null });
     });
+    app.get('/api/recut/range', async (_req, reply) => send(reply, await recut.range()));
     app.post('/api/recut/choose', async (req, reply) => {
       checkToken(req, o.token);
       const t = thresholdOf((req.body as { threshold?: unknown } | undefined)?.threshold);

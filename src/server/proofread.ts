@@ -5,6 +5,12 @@
  *   GET  /api/proofread/versions/:at/segmentation/:key/:chunk   raw uint64 chunk, supervoxels mapped to roots
  *   GET  /api/proofread/lineage/:id?steps=3                     latest, past, operations, graph
  *   GET  /api/proofread/edits?cell=&user=&since=&until=         the log
+ *   GET  /api/proofread/versions/:at/segmentation/mesh/:name    legacy mesh source: info, <root>:0, fragments
+ *   GET  /api/proofread/point?nm=x,y,z                          supervoxel and root at a point
+ *   POST /api/proofread/preview/split                           the minimum cut, not applied (open: changes nothing)
+ *   GET  /api/proofread/previews/:id/segmentation/...           the preview's sides as labels 1, 2 (precomputed)
+ *   GET  /api/proofread/status?root=&at=                        cells' proofreading status (axon, dendrite)
+ *   POST /api/proofread/status       {root, status_axon?, status_dendrite?}; needs the token
  *   POST /api/proofread/edit/:kind   (merge | split | undo | redo) JSON body; needs the token
  * Neuroglancer shows version N at precomputed://<server>/api/proofread/versions/N/segmentation.
  * Edits need `Authorization: Bearer <token>` (wiring serve --token, or WIRING_EDIT_TOKEN); without
@@ -21,6 +27,14 @@ export interface ProofreadBackend {
   edit(kind: string, body: unknown, user: string): Promise<unknown>;
   lineage(id: string, steps?: number): Promise<Record<string, unknown>>;
   edits(filter: { cell?: string; user?: string; since?: string; until?: string }): Promise<unknown[]>;
+  /** a mesh file of version `at` (info, `<root>:0`, fragment); undefined = not there (404) */
+  mesh(at: string, name: string): Promise<Uint8Array | Record<string, unknown> | undefined>;
+  point(nm: unknown): Promise<Record<string, unknown>>;
+  previewSplit(body: unknown): Promise<Record<string, unknown>>;
+  previewInfo(id: string): Promise<Record<string, unknown>>;
+  previewChunk(id: string, key: string, name: string): Promise<Uint8Array>;
+  statuses(at?: string, root?: string): Promise<Record<string, unknown>>;
+  setStatus(body: unknown, user: string): Promise<unknown>;
 }
 
 export interface ProofreadRouteOptions {
@@ -39,6 +53,15 @@ export const PROOFREAD_OPENAPI_PATHS: Record<string, unknown> = {
   '/api/proofread/versions/{at}/segmentation/{key}/{chunk}': { get: { summary: 'One raw uint64 chunk x0-x1_y0-y1_z0-z1: the supervoxels mapped to the roots of that version', parameters: [str('at', 'path'), str('key', 'path'), str('chunk', 'path')], responses: { 200: { description: 'OK', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, 400: error } } },
   '/api/proofread/lineage/{id}': { get: { summary: 'Latest roots, past ids, operations, creation/retirement and the lineage graph of a root id', parameters: [str('id', 'path'), { name: 'steps', in: 'query', schema: { type: 'integer', minimum: 0 } }], responses: { 200: json('OK'), 400: error } } },
   '/api/proofread/edits': { get: { summary: 'The edit log, filtered by cell (root id and its lineage), user, since, until', parameters: [str('cell', 'query'), str('user', 'query'), str('since', 'query'), str('until', 'query')], responses: { 200: json('OK'), 400: error } } },
+  '/api/proofread/versions/{at}/segmentation/mesh/{name}': { get: { summary: 'Legacy Neuroglancer mesh source of version {at}: info, the manifest <root>:0 of a root of that version (derived on first request), fragments', parameters: [str('at', 'path'), str('name', 'path')], responses: { 200: json('OK'), 400: error, 404: error } } },
+  '/api/proofread/point': { get: { summary: 'The supervoxel and its latest root at a point', parameters: [str('nm', 'query', 'x,y,z in nm')], responses: { 200: json('{supervoxel, root, op}'), 400: error } } },
+  '/api/proofread/preview/split': { post: { summary: 'The minimum cut a split {sources, sinks, root?} would make, not applied: its sides (label 1 = the sources\' side), kept for the preview layer', requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { 200: json('the preview'), 400: error } } },
+  '/api/proofread/previews/{id}/segmentation/info': { get: { summary: 'Precomputed info of a split preview: use as precomputed://<server>/api/proofread/previews/{id}/segmentation', parameters: [str('id', 'path')], responses: { 200: json('OK'), 400: error } } },
+  '/api/proofread/previews/{id}/segmentation/{key}/{chunk}': { get: { summary: 'One raw uint64 chunk of a split preview: 1, 2, ... on the sides\' supervoxels, 0 elsewhere', parameters: [str('id', 'path'), str('key', 'path'), str('chunk', 'path')], responses: { 200: { description: 'OK', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, 400: error } } },
+  '/api/proofread/status': {
+    get: { summary: 'Proofreading status (status_axon, status_dendrite: non | clean | extended) of the roots of version {at} (default latest), or of one root', parameters: [str('root', 'query'), str('at', 'query')], responses: { 200: json('{op, statuses}'), 400: error } },
+    post: { summary: 'Set a current root\'s status {root, status_axon?, status_dendrite?}; needs Authorization: Bearer <token>', requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { 200: json('the record appended to proofread/status.jsonl'), 400: error, 401: error, 403: error } },
+  },
   '/api/proofread/edit/{kind}': { post: { summary: 'merge {a, b, roots?} | split {sources, sinks, root?} | undo {op} | redo {op}; a supervoxel is an id string or [x, y, z] nm; needs Authorization: Bearer <token>', parameters: [{ name: 'kind', in: 'path', required: true, schema: { type: 'string', enum: ['merge', 'split', 'undo', 'redo'] } }], requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { 200: json('the operation appended'), 400: error, 401: error, 403: error } } },
 };
 
@@ -73,6 +96,33 @@ export function registerProofreadRoutes(app: FastifyInstance, o: ProofreadRouteO
     const p = req.params as { at: string; key: string; chunk: string };
     const bytes = await backend.chunk(p.at, p.key, p.chunk);
     return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+  app.get('/api/proofread/versions/:at/segmentation/mesh/:name', async (req, reply) => {
+    const p = req.params as { at: string; name: string };
+    const body = await backend.mesh(p.at, p.name);
+    if (body === undefined) throw new AuthError(404, `no mesh file ${p.name} in version ${p.at}`);
+    if (body instanceof Uint8Array) return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    return send(reply, body);
+  });
+  app.get('/api/proofread/point', async (req, reply) => {
+    const nm = String((req.query as { nm?: string }).nm ?? '').split(',').map((v) => (v.trim() === '' ? NaN : Number(v)));
+    if (nm.length !== 3 || nm.some((v) => !Number.isFinite(v))) throw new AuthError(400, 'nm: expected x,y,z in nm');
+    return send(reply, await backend.point(nm));
+  });
+  app.post('/api/proofread/preview/split', async (req, reply) => send(reply, await backend.previewSplit(req.body)));
+  app.get('/api/proofread/previews/:id/segmentation/info', async (req, reply) => send(reply, await backend.previewInfo((req.params as { id: string }).id)));
+  app.get('/api/proofread/previews/:id/segmentation/:key/:chunk', async (req, reply) => {
+    const p = req.params as { id: string; key: string; chunk: string };
+    const bytes = await backend.previewChunk(p.id, p.key, p.chunk);
+    return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+  app.get('/api/proofread/status', async (req, reply) => {
+    const q = req.query as { at?: string; root?: string };
+    return send(reply, await backend.statuses(q.at ?? 'latest', q.root));
+  });
+  app.post('/api/proofread/status', async (req, reply) => {
+    checkToken(req, o.token);
+    return send(reply, await backend.setStatus(req.body, requestUser(req)));
   });
   app.get('/api/proofread/lineage/:id', async (req, reply) => {
     const q = req.query as { steps?: string };

@@ -29,6 +29,7 @@ export const components = {
       voxel_offset: { type: 'array', items: { type: 'integer' }, minItems: 3, maxItems: 3 },
       mesh: { type: 'boolean' },
       skeletons: { type: 'boolean' },
+      remote: { type: 'string', description: 'the URL of a remote layer served through the mirror (serve --remote)' },
     },
   },
   Cell: { type: 'object', properties: { pt_root_id: id, pt_position: vec, cell_type: nullableString, classification_system: nullableString, volume: nullableNumber, name: nullableString } },
@@ -98,6 +99,7 @@ export const routes = {
   annotationsPost: { path: '/api/annotations/synapses/post/{id}', summary: 'Annotations whose post_segment is id (binary, 404 = none)', params: [cellId], response: 'binary', errors: [400, 404] },
   annotationsById: { path: '/api/annotations/synapses/by_id/{id}', summary: 'One annotation by synapse id (binary, 404 = none)', params: [{ name: 'id', in: 'path', schema: id }], response: 'binary', errors: [400, 404] },
   cell: { path: '/api/cells/{id}', summary: 'One cell', params: [cellId], response: ref('Cell'), errors: [400, 404] },
+  cellOrganelles: { path: '/api/cells/{id}/organelles', summary: "A cell's row of the annotate stage's cell_annotations table (cable length, organelle and synapse counts and densities, predicted type; docs/ANNOTATION.md); 404 when the cell was not annotated", params: [cellId], response: { type: 'object', additionalProperties: { type: ['number', 'string', 'null'] } }, errors: [400, 404] },
   partners: {
     path: '/api/cells/{id}/partners',
     summary: "A cell's input and output partners with synapse counts and summed sizes",

@@ -54,7 +54,7 @@ beforeAll(async () => {
   await PrecomputedLayer.create(path.join(dir, 'segmentation'), makeInfo({ type: 'segmentation', dtype: 'uint64', shape: [...SHAPE], voxelSize: [8, 8, 30], chunkSize: [64, 64, 8] }));
   await fs.writeFile(
     path.join(dir, 'segmentation', 'merge_tree.json'),
-    JSON.stringify({ format: 'wiring-merge-tree', version: 1, supervoxels: 4, supervoxels_layer: path.join(dir, 'supervoxels'), merges: [['10', '11', 0.2], ['12', '13', 0.5], ['10', '12', 0.9]] }),
+    JSON.stringify({ format: 'wiring-merge-tree', version: 1, threshold: 0.5, supervoxels: 4, supervoxels_layer: path.join(dir, 'supervoxels'), merges: [['10', '11', 0.2], ['12', '13', 0.5], ['10', '12', 0.9]] }),
   );
   const raw = await openSource(path.join(dir, 'raw'));
   const neurons = await openSource(path.join(dir, 'neurons'));
@@ -163,18 +163,20 @@ describe('train in the browser (chromium)', () => {
     const chunkReq = () => served.filter((u) => u.startsWith('/api/interactive/probabilities/1/p/'));
     for (const end = Date.now() + 30_000; chunkReq().length === 0 && Date.now() < end; ) await page.waitForTimeout(100);
     expect(chunkReq().length, 'prediction chunks requested by the viewer').toBeGreaterThan(0);
-    // the view (z = 4 of a 128 x 128 x 8 volume) holds all four 64 x 64 x 8 chunks: time until all are served
-    for (const end = Date.now() + 30_000; predictedAt.size < 4 && Date.now() < end; ) await page.waitForTimeout(50);
-    expect(predictedAt.size).toBe(4);
+    // the xy view's section (128 x 128) is one chunk: time until it is served
+    const z = await page.evaluate(() => Math.floor((window as any).wiring.viewer.navigationState.position.value[2]));
+    const xyChunk = `/api/interactive/probabilities/1/p/0-128_0-128_${z}-${z + 1}`;
+    for (const end = Date.now() + 30_000; !predictedAt.has(xyChunk) && Date.now() < end; ) await page.waitForTimeout(50);
+    expect([...predictedAt.keys()]).toContain(xyChunk);
     const trained = await page.locator('#train-status').textContent();
-    console.log(`browser: ${lines} line strokes, Train click -> view's 4 prediction chunks served: ${((Math.max(...predictedAt.values()) - t0) / 1000).toFixed(1)} s (${trained}; measured under load)`);
+    console.log(`browser: ${lines} line strokes, Train click -> the view's prediction served: ${((predictedAt.get(xyChunk)! - t0) / 1000).toFixed(1)} s (${trained}; measured under load)`);
     // the prediction of the unlabelled right half separates membrane from cytoplasm
     const scores: number[] = [], isBoundary: number[] = [];
-    for (const y of [0, 64]) {
-      const b = new Uint8Array(await (await fetch(`${url}/api/interactive/probabilities/1/p/64-128_${y}-${y + 64}_0-8`)).arrayBuffer());
-      expect(b.length).toBe(64 * 64 * 8 * 2);
-      const t = truth.crop({ min: [64, y, 0], max: [128, y + 64, 8] }).data as Uint8Array;
-      for (let i = 0; i < t.length; i++) if (t[i] === 1 || t[i] === 2) (scores.push(b[i]), isBoundary.push(t[i] === 1 ? 1 : 0));
+    for (let zz = 0; zz < SHAPE[2]; zz++) {
+      const b = new Uint8Array(await (await fetch(`${url}/api/interactive/probabilities/1/p/0-128_0-128_${zz}-${zz + 1}`)).arrayBuffer());
+      expect(b.length).toBe(128 * 128 * 2);
+      const t = truth.crop({ min: [0, 0, zz], max: [128, 128, zz + 1] }).data as Uint8Array;
+      for (let i = 0; i < t.length; i++) if (i % 128 >= 64 && (t[i] === 1 || t[i] === 2)) (scores.push(b[i]), isBoundary.push(t[i] === 1 ? 1 : 0));
     }
     const auc = rocAuc(Float32Array.from(scores), Uint8Array.from(isBoundary));
     console.log(`browser: ${lines} line strokes -> boundary AUC ${auc.toFixed(3)} on the unlabelled half`);
@@ -183,9 +185,72 @@ describe('train in the browser (chromium)', () => {
     expect(pageErrors).toEqual([]);
   }, 90_000);
 
-  it('the merge-tree slider re-cuts the segmentation: the layer follows and the count is the merge tree\'s', async () => {
+  it('paints freehand brush strokes in the xy and xz cross-sections, and deletes strokes from the app (who and when kept)', async () => {
+    const before = (await (await fetch(`${url}/api/interactive/labels`)).json()).strokes.length;
+    await page.check('#train-brush');
+    await page.selectOption('#train-class', '2');
+    // the slice panels and the planes they show
+    const panels: Array<{ plane: string | null; x: number; y: number; w: number; h: number }> = await page.evaluate(() => {
+      const w = (window as any).wiring;
+      return [...w.viewer.display.panels].filter((p: any) => p.sliceView).map((p: any) => {
+        const r = p.element.getBoundingClientRect();
+        return { plane: w.train.panelPlane(p), x: r.left, y: r.top, w: r.width, h: r.height };
+      });
+    });
+    expect(panels.map((p) => p.plane).sort()).toEqual(['xy', 'xz', 'yz']);
+    const drag = async (plane: string) => {
+      const p = panels.find((q) => q.plane === plane)!;
+      const cx = p.x + p.w / 2, cy = p.y + p.h / 2;
+      await page.mouse.move(cx - 30, cy - 10);
+      await page.mouse.down();
+      for (let k = 1; k <= 12; k++) await page.mouse.move(cx - 30 + 5 * k, cy - 10 + 2 * k);
+      await page.mouse.up();
+    };
+    await drag('xy');
+    await page.waitForFunction(() => (window as any).wiring.train.brushed.length === 1);
+    await drag('xz');
+    await page.waitForFunction(() => (window as any).wiring.train.brushed.length === 2);
+    const labels = await (await fetch(`${url}/api/interactive/labels`)).json();
+    expect(labels.strokes).toHaveLength(before + 2);
+    const [xy, xz] = labels.strokes.slice(-2);
+    const z = await page.evaluate(() => Math.floor((window as any).wiring.viewer.navigationState.position.value[2]));
+    expect(xy).toMatchObject({ cls: 2, plane: 'xy', user: 'anna' });
+    expect(xy.points.length).toBeGreaterThan(5);
+    expect(xy.points.every((q: number[]) => q[2] === z)).toBe(true);
+    expect(xz.plane).toBe('xz');
+    expect(new Set(xz.points.map((q: number[]) => q[1])).size).toBe(1);
+    expect(new Set(xz.points.map((q: number[]) => q[2])).size).toBeGreaterThan(1);
+    // each brush stroke is shown as its polyline in the strokes layer
+    const shown = await page.evaluate((id) => [...(window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations].filter((a: any) => a.id.startsWith(`s${id}.`)).length, xy.id);
+    expect(shown).toBe(xy.points.length - 1);
+    // deleting one of its annotations deletes the stroke (and its other annotations)
+    await page.evaluate((id) => {
+      const src = (window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations;
+      const ref = src.getReference(`s${id}.0`);
+      src.delete(ref);
+      ref.dispose();
+    }, xy.id);
+    await page.waitForFunction((id) => (document.getElementById('train-status')!.textContent ?? '') === `stroke ${id} deleted`, xy.id);
+    // "delete last stroke" deletes the xz one
+    await page.click('#train-undo');
+    await page.waitForFunction((id) => (document.getElementById('train-status')!.textContent ?? '') === `stroke ${id} deleted`, xz.id);
+    const after = await (await fetch(`${url}/api/interactive/labels`)).json();
+    expect(after.strokes).toHaveLength(before);
+    expect(after.deleted.map((d: any) => [d.delete, d.user])).toEqual([[xy.id, 'anna'], [xz.id, 'anna']]);
+    const left = await page.evaluate(() => [...(window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations].filter((a: any) => /^s\d+\./.test(a.id)).length);
+    expect(left).toBe(0);
+    await page.uncheck('#train-brush');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('the merge-tree slider re-cuts the segmentation: its range is the tree\'s, the layer follows and the count is the merge tree\'s', async () => {
     await page.waitForFunction(() => !(document.getElementById('recut-box') as HTMLElement).hidden);
-    const want: Record<string, number> = { '0.1': 4, '0.3': 3, '0.6': 2, '1': 1 };
+    // the slider spans the tree's scores (0.2 .. 0.9), from just below the first merge
+    const min = Number(await page.locator('#recut-threshold').getAttribute('min'));
+    expect(min).toBeLessThan(0.2);
+    expect(min).toBeGreaterThan(0.18);
+    expect(await page.locator('#recut-threshold').getAttribute('max')).toBe('0.9');
+    const want: Record<string, number> = { [String(min)]: 4, '0.3': 3, '0.6': 2, '0.9': 1 };
     for (const [t, n] of Object.entries(want)) {
       await page.locator('#recut-threshold').fill(t);
       await page.waitForFunction((tt) => document.getElementById('recut-count')!.dataset.threshold === tt, t);
@@ -196,15 +261,15 @@ describe('train in the browser (chromium)', () => {
       expect(src).toBe(`precomputed://${url}/api/recut/${t}`);
     }
     // the viewer asks for chunks of the cut shown
-    const recutChunks = () => served.filter((u) => u.startsWith('/api/recut/1/') && !u.endsWith('/info'));
+    const recutChunks = () => served.filter((u) => u.startsWith('/api/recut/0.9/') && !u.endsWith('/info'));
     for (const end = Date.now() + 20_000; recutChunks().length === 0 && Date.now() < end; ) await page.waitForTimeout(100);
-    expect(recutChunks().length, `chunks of the cut at 1 asked (asked: ${served.filter((u) => u.startsWith('/api/recut')).slice(0, 8).join(' ')})`).toBeGreaterThan(0);
+    expect(recutChunks().length, `chunks of the cut at 0.9 asked (asked: ${served.filter((u) => u.startsWith('/api/recut')).slice(0, 8).join(' ')})`).toBeGreaterThan(0);
     await page.locator('#recut-threshold').fill('0.6');
     await page.waitForFunction(() => document.getElementById('recut-count')!.dataset.threshold === '0.6');
     await page.click('#recut-choose');
     await page.waitForFunction(() => (document.getElementById('recut-status')!.textContent ?? '').includes('kept'));
     const info = JSON.parse(await fs.readFile(path.join(dir, 'segmentation', 'info'), 'utf8'));
-    expect(info.wiring.cut).toMatchObject({ threshold: 0.6, user: 'anna' });
+    expect(info.wiring.cut).toMatchObject({ threshold: 0.6, segments: 2, user: 'anna' });
     expect(pageErrors).toEqual([]);
   });
 

@@ -8,6 +8,7 @@ import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segm
 import { boundaryMaps, computeAgglomeration, denseSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
 import { anisotropic, blockwiseAgglomeration } from '../../stages/segment/run.js';
 import { emit } from '../output.js';
+import { addShardingOption, shardingChoice } from '../sharding-options.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { addAgglomerationOptions, affinityOrder, agglomerationParams, boundaryChannel, mapReading } from '../segment-options.js';
 
@@ -25,6 +26,7 @@ export function register(program: Command): Command {
     .option('--block <x,y,z>', 'bounded memory: accumulate the region graph and write the segmentation block by block through the scheduler')
     .option('--json', 'machine-readable output');
   addAgglomerationOptions(cmd);
+  addShardingOption(cmd);
   addSchedulerOptions(cmd);
   return cmd.action(async (out: string, opts) => {
     const t0 = performance.now();
@@ -33,7 +35,7 @@ export function register(program: Command): Command {
     if (opts.block) {
       const r = await blockwiseAgglomeration({
         out, supervoxels: opts.supervoxels, boundaries: opts.boundaries, block: parseXyz(String(opts.block), '--block', 'size'), params, reading: mapReading(opts),
-        model: opts.model, overwrite: !!opts.overwrite, run: schedulerOptions(opts, path.join(path.resolve(out), '.wiring-run')),
+        model: opts.model, overwrite: !!opts.overwrite, sharding: shardingChoice(opts), run: schedulerOptions(opts, path.join(path.resolve(out), '.wiring-run')),
       });
       const result = { ...r, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
       emit(opts, result, () => `${out}: ${r.segments} segments from ${r.supervoxels} supervoxels (${r.method}, threshold ${r.threshold}; ${r.merges} merges in the tree; ${r.blocks} blocks)`);
@@ -48,7 +50,7 @@ export function register(program: Command): Command {
     params.anisotropic = anisotropic(svVol.voxelSize);
     const res = computeAgglomeration(sv.labels, maps, params);
     const seg = relabel(sv.labels, res.map, new Uint32Array(sv.labels.length));
-    const layer = await writeSegmentation(out, seg, { shape: svVol.shape, offset: svVol.box.min, voxelSize: svVol.voxelSize }, { overwrite: !!opts.overwrite });
+    const layer = await writeSegmentation(out, seg, { shape: svVol.shape, offset: svVol.box.min, voxelSize: svVol.voxelSize }, { overwrite: !!opts.overwrite, sharding: shardingChoice(opts) });
     await writeJsonAtomic(path.join(layer.dir, 'merge_tree.json'), mergeTreeJson(res.tree, sv.ids, { method: res.method, threshold: res.threshold, supervoxels_source: opts.supervoxels }));
     const result = { layer: out, method: res.method, threshold: res.threshold, supervoxels: sv.count, edges: res.rag.nEdges, merges: res.tree.count, segments: res.count, merge_tree: path.join(out, 'merge_tree.json'), seconds: +((performance.now() - t0) / 1000).toFixed(3) };
     emit(opts, result, () => `${out}: ${res.count} segments from ${sv.count} supervoxels (${res.method}, threshold ${res.threshold}; ${res.tree.count} merges in the tree)`);

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import type { Vec3 } from '../../core/box.js';
 import { parseXyz } from '../xyz.js';
 import { writeJsonAtomic } from '../../core/atomic.js';
 import { UsageError } from '../../core/errors.js';
@@ -8,9 +9,10 @@ import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { openSource } from '../../formats/open.js';
 import { runTasks } from '../../scheduler/index.js';
 import { ALIGN_DEFAULTS, type AlignParams, type SectionReport, alignStack } from '../../stages/align/solve.js';
-import { FILLS, type Fill, loadTransforms, renderTask } from '../../stages/align/tasks.js';
+import { FILLS, type Fill, loadTransforms, renderBlock, renderTask, shardedRenderBlock } from '../../stages/align/tasks.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
+import { addShardingOption, shardingFor } from '../sharding-options.js';
 
 const D = ALIGN_DEFAULTS;
 
@@ -87,6 +89,7 @@ export function register(program: Command): Command {
     .option('--report <file.json>', 'also write the per-section quality report here (default <out-layer>/align-report.json)')
     .option('--plot <file>', 'quality plot (.svg or .png)')
     .option('--json', 'machine-readable output');
+  addShardingOption(cmd);
   addSchedulerOptions(cmd);
   return cmd.action(async (rawSpec: string, outDir: string, opts) => {
     const fill = opts.fill as Fill;
@@ -119,15 +122,12 @@ export function register(program: Command): Command {
     } else {
       await loadTransforms(transformsFile); // validate before creating anything
     }
-    const chunk = opts.chunkSize ? parseXyz(opts.chunkSize, '--chunk-size', 'size') : ([64, 64, 1] as const);
-    const info = makeInfo({
-      type: src.kind === 'segmentation' || src.dtype === 'uint64' ? 'segmentation' : 'image',
-      dtype: src.dtype,
-      shape: src.shape,
-      voxelSize: src.voxelSize,
-      offset: src.offset,
-      chunkSize: [Math.min(chunk[0], src.shape[0]), Math.min(chunk[1], src.shape[1]), Math.min(chunk[2], src.shape[2])],
-    });
+    const want = opts.chunkSize ? parseXyz(opts.chunkSize, '--chunk-size', 'size') : ([64, 64, 1] as const);
+    const chunk: Vec3 = [Math.min(want[0], src.shape[0]), Math.min(want[1], src.shape[1]), Math.min(want[2], src.shape[2])];
+    const kind = src.kind === 'segmentation' || src.dtype === 'uint64' ? 'segmentation' : 'image';
+    // a sharded output is rendered in larger blocks (8 sections) whose shards each block writes once
+    const sharding = shardingFor(opts, src.shape, chunk, kind, shardedRenderBlock(chunk));
+    const info = makeInfo({ type: kind, dtype: src.dtype, shape: src.shape, voxelSize: src.voxelSize, offset: src.offset, chunkSize: chunk, sharding });
     await src.close();
     let layer: PrecomputedLayer;
     try {
@@ -136,11 +136,15 @@ export function register(program: Command): Command {
       if (layer.info.data_type !== info.data_type || s.size.some((v, i) => v !== info.scales[0].size[i])) {
         throw new UsageError(`${out} exists with another geometry or data type; remove it or choose another folder`);
       }
+      if (!!s.sharding !== !!sharding) {
+        throw new UsageError(`${out} exists ${s.sharding ? 'sharded' : 'unsharded'}; this run writes it ${sharding ? 'sharded' : 'unsharded'} (--sharded / --no-sharded): rerun as before to resume, or remove it`);
+      }
     } catch (err) {
       if (err instanceof UsageError) throw err;
-      layer = await PrecomputedLayer.create(out, info);
+      layer = await PrecomputedLayer.create(out, info, { writing: 'align:render' });
     }
-    const task = await renderTask({ source: rawSpec, transforms: transformsFile, out, sampling, fill, chunk: layer.info.scales[0].chunk_sizes[0] });
+    const outChunk = layer.info.scales[0].chunk_sizes[0];
+    const task = await renderTask({ source: rawSpec, transforms: transformsFile, out, sampling, fill, chunk: outChunk, blockShape: layer.info.scales[0].sharding ? shardedRenderBlock(outChunk) : renderBlock(outChunk) });
     const run = await runTasks([task], schedulerOptions(opts, path.join(out, '.wiring-run')));
     const nm = src.voxelSize[0];
     let report: unknown = null;

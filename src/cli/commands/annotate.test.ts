@@ -28,7 +28,7 @@ describe('wiring annotate / train-compartments / train-cell-types on a small pha
     const tt = (await cli(['train-cell-types', seg, db, '-o', types, '--trees', '5', '--folds', '2', '--json'])) as { classes: string[]; classification_system: string };
     expect(tt.classification_system).toBe('phantom');
     const a = (await cli(['annotate', seg, db, '--compartment-model', model, '--cell-type-model', types, '--truth', path.join(dir, 'compartments'), '--json'])) as {
-      cells: number; nodes: number; synapses_tagged: number; skeleton_dir: string; scores: { nodes: { n: number; accuracy: number } };
+      cells: number; nodes: number; synapse_sides: { pre: number; post: number }; skeleton_dir: string; scores: { nodes: { n: number; accuracy: number } };
     };
     expect(a.cells).toBeGreaterThan(5);
     expect(a.scores.nodes.n).toBeGreaterThan(0);
@@ -36,6 +36,20 @@ describe('wiring annotate / train-compartments / train-cell-types on a small pha
     expect(info.skeletons).toBe('skeletons_annotated');
     const skInfo = JSON.parse(await fs.readFile(path.join(a.skeleton_dir, 'info'), 'utf8'));
     expect(skInfo.vertex_attributes.map((v: { id: string }) => v.id)).toEqual(['radius', 'compartment']);
+    const tables = async () => {
+      const store = await ConnectomeStore.open(db, { readOnly: true });
+      try {
+        return await Promise.all(['skeleton_nodes ORDER BY pt_root_id, node', 'synapse_compartments ORDER BY synapse_id', 'cell_annotations ORDER BY pt_root_id', 'compartment_tags ORDER BY synapse_id'].map((q) => store.all(`SELECT * FROM ${q}`)));
+      } finally {
+        await store.close();
+      }
+    };
+    const first = await tables();
+    // a rerun in batches of 3 cells (several batches, synapses whose sides are in different batches) writes the same rows
+    const batched = (await cli(['annotate', seg, db, '--compartment-model', model, '--cell-type-model', types, '--batch-cells', '3', '--json'])) as { nodes: number; batches: number };
+    expect(batched.batches).toBe(Math.ceil(a.cells / 3));
+    expect(await tables()).toEqual(first);
+    expect(first[1].some((r) => r.pre_compartment !== null && r.post_compartment !== null), 'synapses with both sides tagged').toBe(true);
     // a rerun reads the original skeletons and replaces the rows
     const again = (await cli(['annotate', seg, db, '--json'])) as { nodes: number };
     expect(again.nodes).toBe(a.nodes);

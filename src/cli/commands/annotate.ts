@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import { replaceAnnotateRows, writeCellTypes } from '../../connectome/annotate-tables.js';
+import { writeAnnotateRows, writeCellTypes } from '../../connectome/annotate-tables.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { classificationScores } from '../../stages/annotate/classify.js';
-import { scoreCompartments } from '../../stages/annotate/score.js';
 import { LabelSampler } from '../../stages/annotate/truth.js';
-import { annotateDataset, skeletonSource } from '../../stages/annotate/run.js';
+import { ANNOTATE_DEFAULTS, annotateDataset, skeletonSource } from '../../stages/annotate/run.js';
 import { positive, readModelFile, ruleOptions, rulesFrom } from '../annotate-options.js';
 import { emit } from '../output.js';
 
@@ -30,6 +29,7 @@ export function register(program: Command): Command {
     .option('--compartment-model <file>', 'a model from wiring train-compartments (default: rules only)')
     .option('--cell-type-model <file>', 'a model from wiring train-cell-types')
     .option('--cells <ids>', 'only these cells (comma-separated ids)')
+    .option('--batch-cells <n>', 'cells read, annotated and written together (memory follows this)', String(ANNOTATE_DEFAULTS.batchCells))
     .option('--truth <layer>', 'also score node and synapse compartments against this compartment label layer (e.g. a phantom\'s compartments/), and predicted cell types against the cells table\'s types of the model\'s classification system');
   ruleOptions(cmd).option('--json', 'machine-readable output');
   return cmd.action(async (skeletons: string, db: string, opts) => {
@@ -51,17 +51,20 @@ export function register(program: Command): Command {
         compartmentModel,
         cellTypeModel,
         ids,
-        writeTables: (t, rows) => replaceAnnotateRows(store, t, rows),
+        batchCells: positive(opts.batchCells, '--batch-cells'),
+        truth: opts.truth ? await LabelSampler.open(opts.truth) : undefined,
+        writeTables: (t, rows) => writeAnnotateRows(store, t, rows),
         writeCellTypes: (rows) => writeCellTypes(store, rows),
       });
       if (opts.truth) {
-        const sc = await scoreCompartments(res.loaded, res.annotations, await LabelSampler.open(opts.truth));
+        const sc = res.scores!;
         const typeScores: Record<string, unknown> = {};
         if (cellTypeModel) {
-          // all cells, and cells with >= 10 µm of cable (fragments carry little type information)
-          for (const [k, min] of [['cell_types', 0], ['cell_types_10um', 10]] as const) {
+          // all cells, cells with >= 10 µm of cable and cells with a synapse (fragments without
+          // either carry little type information)
+          for (const [k, where] of [['cell_types', 'TRUE'], ['cell_types_10um', 'a.cable_length_um >= 10'], ['cell_types_with_synapses', 'a.syn_in + a.syn_out >= 1']] as const) {
             const rows = await store.all(
-              `SELECT a.cell_type AS p, c.cell_type AS t FROM cell_annotations a JOIN cells c USING (pt_root_id) WHERE c.cell_type IS NOT NULL AND c.classification_system IS NOT DISTINCT FROM $s AND a.cell_type IS NOT NULL AND a.cable_length_um >= ${min}`,
+              `SELECT a.cell_type AS p, c.cell_type AS t FROM cell_annotations a JOIN cells c USING (pt_root_id) WHERE c.cell_type IS NOT NULL AND c.classification_system IS NOT DISTINCT FROM $s AND a.cell_type IS NOT NULL AND ${where}`,
               { s: cellTypeModel.classification_system ?? null },
             );
             typeScores[k] = { n: rows.length, ...classificationScores(rows.map((r) => String(r.t)), rows.map((r) => String(r.p)), cellTypeModel.classes) };
@@ -72,10 +75,10 @@ export function register(program: Command): Command {
     } finally {
       await store.close();
     }
-    const { annotations: _a, loaded: _l, ...out } = res;
+    const { scores: _s, ...out } = res;
     emit(opts, { ...out, scores, compartments_from: compartmentModel ? opts.compartmentModel : 'rules' }, () =>
       [
-        `annotated ${out.cells} cells, ${out.nodes} nodes, ${out.synapses_tagged} synapses (compartments from ${compartmentModel ? opts.compartmentModel : 'rules'})`,
+        `annotated ${out.cells} cells, ${out.nodes} nodes, ${out.synapse_sides.pre} pre and ${out.synapse_sides.post} post synapse sides (compartments from ${compartmentModel ? opts.compartmentModel : 'rules'})`,
         `nodes per compartment: ${Object.entries(out.compartment_nodes).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         cellTypeModel ? `cell types written for ${out.cell_types_written} cells` : '',
         `skeletons with a compartment attribute: ${out.skeleton_dir}`,

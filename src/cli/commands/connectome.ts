@@ -123,7 +123,7 @@ export function register(program: Command): Command {
       if (opts.at !== undefined) {
         const { materializeAt } = await import('../proofread-materialize.js');
         const r = await withStore(db, (s) => materializeAt(s, db, String(opts.at), opts.proofread), true);
-        emit(opts, r, () => `as of op ${r.op}: ${r.tables.cells} (${r.cells} rows), ${r.tables.synapses} (${r.synapses} rows)`);
+        emit(opts, r, () => [`as of op ${r.op}: ${r.tables.cells} (${r.cells} rows), ${r.tables.synapses} (${r.synapses} rows)`, ...r.annotations.map((a) => `  ${a.table}: ${a.rows} rows, ${a.changed} with a new root id`)].join('\n'));
         return;
       }
       const v = await withStore(db, (s) => s.materialize(parseIntOpt(opts.version, '--version'), opts.description), true);

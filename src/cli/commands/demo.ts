@@ -201,7 +201,7 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     {
       name: 'train_agglomeration',
       title: 'train the agglomeration',
-      args: ['train-agglomeration', '--supervoxels', path.join(train, 'supervoxels'), '--boundaries', path.join(train, 'boundaries'), '--gt', path.join(train, 'neurons'), '-o', amodel, '--trees', String(Math.max(16, opts.trees))],
+      args: ['train-agglomeration', '--supervoxels', path.join(train, 'supervoxels'), '--boundaries', path.join(train, 'boundaries'), '--gt', path.join(train, 'neurons'), '-o', amodel, '--trees', String(Math.max(16, opts.trees)), '--no-cross-fit'],
     },
     { name: 'predict_val', title: 'predict the validation phantom', args: ['predict', '--raw', path.join(val, 'raw'), '--model', model, path.join(val, 'probabilities'), '--dtype', 'uint8', '--overwrite'] },
     { name: 'predict_val_boundary', title: 'boundaries of the validation phantom', args: ['predict', '--raw', path.join(val, 'raw'), '--model', bmodel, path.join(val, 'boundaries'), '--dtype', 'uint8', '--overwrite'] },

@@ -16,11 +16,12 @@ import { openSource } from '../../formats/open.js';
 import { marchingCubesLabels, meshVolume, mergeMeshes, openEdges, weldVertices } from '../../stages/morphology/mesh.js';
 import { register as registerEdit } from './edit.js';
 import { register as registerEdits } from './edits.js';
+import { register as registerFunction } from './function.js';
 import { register as registerLineage } from './lineage.js';
 import { register as registerPhantom } from './phantom.js';
 import { register as registerSegment } from './segment.js';
 
-const cli = async (args: string[]): Promise<any> => JSON.parse(await runInProcess([registerPhantom, registerSegment, registerEdit, registerEdits, registerLineage, registerConnectome], [...args, '--json']));
+const cli = async (args: string[]): Promise<any> => JSON.parse(await runInProcess([registerPhantom, registerSegment, registerEdit, registerEdits, registerLineage, registerConnectome, registerFunction], [...args, '--json']));
 let dir: string;
 const log = () => path.join(dir, 'proofread', 'edits.jsonl');
 const lines = async () => (await fs.readFile(log(), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
@@ -48,6 +49,19 @@ afterAll(async () => fs.rm(dir, { recursive: true, force: true }));
 describe('wiring edit on a phantom', () => {
   it('merge and split recompute only the touched cells; lineage, edits, versions of the tables', async () => {
     const [a, b, ra, rb] = await adjacentPair();
+    // a nucleus table as CAVE publishes it: one row by point (nm, inside supervoxel a), one by supervoxel b
+    const pa = await Proofread.open(dir);
+    const svSrc = await openSource(path.join(dir, 'sv'));
+    const svVol = await svSrc.read({ min: [0, 0, 0], max: svSrc.shape });
+    await svSrc.close();
+    const at = Array.from(svVol.data as ArrayLike<number | bigint>).findIndex((v) => BigInt(v) === a);
+    const [sx, sy] = [svVol.shape[0], svVol.shape[1]];
+    const vox = [at % sx, Math.floor(at / sx) % sy, Math.floor(at / (sx * sy))];
+    const nm = vox.map((v, i) => (v + 0.5) * pa.base.voxelSize[i]);
+    await pa.close();
+    const nucleus = path.join(dir, 'nucleus.csv');
+    await fs.writeFile(nucleus, `id,pt_root_id,pt_supervoxel_id,pt_position,volume\n1,${ra},0,"[${nm.join(' ')}]",5.5\n2,${rb},${b},"[0 0 0]",7\n3,${rb},,,8\n`);
+    await cli(['function', 'import', path.join(dir, 'connectome.duckdb'), nucleus, '--kind', 'nucleus']);
     const m = await cli(['edit', 'merge', dir, a.toString(), b.toString(), '--user', 'ann', '--roots', `${ra},${rb}`]);
     expect(m.retired).toEqual([ra.toString(), rb.toString()]);
     const root = m.created[0].id;
@@ -81,6 +95,14 @@ describe('wiring edit on a phantom', () => {
     const db = path.join(dir, 'connectome.duckdb');
     const v1 = await cli(['connectome', 'materialize', db, '--at', '1']);
     expect(v1.op).toBe(1);
+    // the annotation table as of op 1: both rows now name the merged root; a row without a point gets 0
+    expect(v1.annotations).toEqual([expect.objectContaining({ name: 'nucleus', rows: 3, changed: 3 })]);
+    {
+      const st = await ConnectomeStore.open(db, { readOnly: true });
+      const rows = await st.all(`SELECT id, pt_root_id, volume FROM ${v1.annotations[0].table} ORDER BY id`);
+      await st.close();
+      expect(rows.map((r) => [Number(r.id), String(r.pt_root_id), Number(r.volume)])).toEqual([[1, root, 5.5], [2, root, 7], [3, '0', 8]]);
+    }
     const rowsOf = async () => {
       const s = await ConnectomeStore.open(db, { readOnly: true });
       try {

@@ -5,7 +5,8 @@ import { openSource } from '../../formats/open.js';
 import { ORACLE_DEFAULTS, runOracle } from '../../stages/proofread/oracle.js';
 import { UsageError } from '../../core/errors.js';
 import { parseId } from '../../core/ids.js';
-import { initProofread, materializeVersion, Proofread, type At } from '../../stages/proofread/io.js';
+import { parseAt } from '../at-option.js';
+import { initProofread, materializeVersion, Proofread } from '../../stages/proofread/io.js';
 import { PROOFREAD_DEFAULTS } from '../../stages/proofread/base.js';
 import type { EditRecord } from '../../stages/proofread/record.js';
 import { emit } from '../output.js';
@@ -24,14 +25,6 @@ async function supervoxel(p: Proofread, text: string, what: string): Promise<big
 }
 
 const user = (opts: { user?: string }): string => opts.user ?? process.env.WIRING_USER ?? process.env.USER ?? PROOFREAD_DEFAULTS.user;
-
-/** `--at` as an operation id (whole number) or an ISO-8601 time. */
-export function parseAt(text: string | undefined): At {
-  if (text === undefined) return {};
-  if (/^\d+$/.test(text)) return { op: Number(text) };
-  if (Number.isNaN(Date.parse(text))) throw new UsageError(`--at ${JSON.stringify(text)}: expected an operation id or an ISO-8601 time`);
-  return { time: text };
-}
 
 function describe(r: EditRecord): string {
   return `op ${r.op} ${r.kind}${r.target ? ` of op ${r.target}` : ''}: retired ${r.retired.join(', ')} -> new ${r.created.map((c) => c.id).join(', ')}`;
@@ -131,6 +124,31 @@ export function register(program: Command): Command {
         emit(opts, r, () => describe(r));
       });
   }
+  cmd
+    .command('status')
+    .description(`a cell's proofreading status (status_axon, status_dendrite: ${PROOFREAD_DEFAULTS.statuses.join(', ')}): set it with --axon/--dendrite, else list the statuses of a version's roots`)
+    .argument('<dataset>', 'dataset folder')
+    .argument('[root]', 'root id (required to set; filters the list)')
+    .option('--axon <status>', `set status_axon (${PROOFREAD_DEFAULTS.statuses.join(', ')})`)
+    .option('--dendrite <status>', `set status_dendrite (${PROOFREAD_DEFAULTS.statuses.join(', ')})`)
+    .option('--at <op|time>', 'list as of an operation id or ISO-8601 time (default: the latest)')
+    .option('--user <name>', 'who sets it (default $WIRING_USER or $USER)')
+    .option('--json', 'machine-readable output')
+    .action(async (dataset: string, root: string | undefined, opts) => {
+      if (opts.axon !== undefined || opts.dendrite !== undefined) {
+        if (root === undefined) throw new UsageError('status: give the root id whose status to set');
+        if (opts.at !== undefined) throw new UsageError('status: --at lists an earlier version; a status is set on the latest');
+        const r = await withProofread(dataset, (p) => p.setStatus(parseId(root, '<root>'), { status_axon: opts.axon, status_dendrite: opts.dendrite }, { user: user(opts) }));
+        emit(opts, r, () => `root ${r.root}: ${r.status_axon ? `axon ${r.status_axon}` : ''}${r.status_axon && r.status_dendrite ? ', ' : ''}${r.status_dendrite ? `dendrite ${r.status_dendrite}` : ''} (as of op ${r.op})`);
+        return;
+      }
+      const r = await withProofread(dataset, async (p) => {
+        const state = await p.version(parseAt(opts.at));
+        const id = root === undefined ? undefined : parseId(root, '<root>').toString();
+        return { op: state.op, statuses: (await p.statuses(state)).filter((c) => id === undefined || c.root === id) };
+      });
+      emit(opts, r, () => [`root\tstatus_axon\tstatus_dendrite\tset by\ttime (version op ${r.op})`, ...r.statuses.map((c) => `${c.root}\t${c.status_axon ?? '-'}\t${c.status_dendrite ?? '-'}\t${c.user}\t${c.time}`)].join('\n'));
+    });
   cmd
     .command('repair')
     .description('bring the derived data (proofread/head: meshes, skeletons, cells rows, partners of touched cells) up to the edit log, e.g. after a crash')

@@ -72,7 +72,7 @@ export function register(program: Command): Command {
       const layer =
         !opts.overwrite && existsSync(path.join(layerDir, 'info')) && sameLayout(await PrecomputedLayer.open(layerDir), info)
           ? await PrecomputedLayer.open(layerDir)
-          : await PrecomputedLayer.create(layerDir, info, { overwrite: !!opts.overwrite, gzip: !!opts.gzip });
+          : await PrecomputedLayer.create(layerDir, info, { overwrite: !!opts.overwrite, gzip: !!opts.gzip, writing: 'import' });
       const chunk = layer.info.scales[0].chunk_sizes[0];
       const bounds = cut ?? boxFromShape(src.shape, offset);
       // Blocks of several chunks in x and y keep reads of slice stacks and HDF5 chunks efficient.

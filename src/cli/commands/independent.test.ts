@@ -28,4 +28,15 @@ describe('command files', () => {
     }
     expect(offenders).toEqual([]);
   });
+
+  it('are imported by no shared CLI module (src/cli/*.ts but main.ts, which loads the index)', () => {
+    const cli = path.dirname(here);
+    const offenders: string[] = [];
+    for (const f of readdirSync(cli)) {
+      if (!f.endsWith('.ts') || f.endsWith('.test.ts') || f === 'main.ts') continue;
+      const src = readFileSync(path.join(cli, f), 'utf8');
+      for (const m of src.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"](\.\/commands\/[^'"]+)['"]/g)) offenders.push(`${f} imports ${m[1]}`);
+    }
+    expect(offenders).toEqual([]);
+  });
 });

@@ -8,7 +8,7 @@ import { parseXyz } from '../xyz.js';
 import { type Box, boxFromShape, boxIntersect } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
-import { PrecomputedLayer, makeInfo, shardShape } from '../../formats/precomputed/index.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { runTasks } from '../../scheduler/index.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { type OnnxOptions, onnxPredictTask, onnxPredictVolume, openOnnx } from '../../stages/predict/onnx.js';
@@ -97,11 +97,11 @@ export function register(program: Command): Command {
     const chunkSize: [number, number, number] = opts.chunk
       ? (parseXyz(opts.chunk, '--chunk', 'size').map((c, a) => Math.min(c, raw.shape[a])) as [number, number, number])
       : defaultChunk(twoD ? [256, 256, 1] : [64, 64, 64], bounds, volumeBox);
-    const sharding = shardingFor(opts, raw.shape, chunkSize, 'image');
-    // a sharded output is written a shard per block (each block rewrites its own shard once)
-    const shardBlock = sharding ? shardShape(sharding, [0, 1, 2].map((a) => Math.ceil(raw.shape[a] / chunkSize[a])) as unknown as Vec3, chunkSize) : undefined;
-    const block = opts.block ? parseXyz(opts.block, '--block', 'size')
-      : shardBlock ?? ([chunkSize[0] * 2, chunkSize[1] * 2, twoD ? chunkSize[2] * Math.max(1, Math.floor(4 / chunkSize[2])) : chunkSize[2]] as const);
+    const block: Vec3 = opts.block ? parseXyz(opts.block, '--block', 'size')
+      : [chunkSize[0] * 2, chunkSize[1] * 2, twoD ? chunkSize[2] * Math.max(1, Math.floor(4 / chunkSize[2])) : chunkSize[2]];
+    // a sharded output's shards fit the block, so each block writes its own shards once (the
+    // features of a block dominate memory: a larger --block gives larger shards, fewer files)
+    const sharding = shardingFor(opts, raw.shape, chunkSize, 'image', block);
     for (let a = 0; a < 3; a++) {
       if (block[a] % chunkSize[a] !== 0) throw new UsageError(`--block ${block.join(',')} must be a multiple of the chunk size ${chunkSize.join(',')}`);
     }
@@ -152,12 +152,12 @@ export function register(program: Command): Command {
       // an earlier (interrupted) run: resume into it if it has the same geometry
       const old = await PrecomputedLayer.open(outDir);
       const s0 = old.info.scales[0];
-      if (old.info.num_channels !== outChannels || old.info.data_type !== dtype || s0.size.join() !== raw.shape.join() || s0.chunk_sizes[0].join() !== chunkSize.join() || JSON.stringify(s0.sharding ?? null) !== JSON.stringify(sharding ?? null)) {
-        throw new UsageError(`output layer exists with ${old.info.num_channels} ${old.info.data_type} channel(s), size [${s0.size}], chunks [${s0.chunk_sizes[0]}]; pass --overwrite to replace it`, outDir);
+      if (old.info.num_channels !== outChannels || old.info.data_type !== dtype || s0.size.join() !== raw.shape.join() || s0.chunk_sizes[0].join() !== chunkSize.join() || !!s0.sharding !== !!sharding) {
+        throw new UsageError(`output layer exists with ${old.info.num_channels} ${old.info.data_type} channel(s), size [${s0.size}], chunks [${s0.chunk_sizes[0]}], ${s0.sharding ? 'sharded' : 'unsharded'}; this run writes ${outChannels} ${dtype} channel(s), size [${raw.shape}], chunks [${chunkSize}], ${sharding ? 'sharded' : 'unsharded'}: pass --overwrite to replace it`, outDir);
       }
     } else {
       await rm(path.join(outDir, '.wiring-run'), { recursive: true, force: true });
-      await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite });
+      await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite, writing: task.name });
     }
     const report = await runTasks([task], schedulerOptions(opts, path.join(outDir, '.wiring-run')));
     const result = { layer: outDir, channels: outChannels, outputs: model?.meta.outputs, dtype, ...(cut !== undefined ? { segment_threshold: cut } : {}), ...(normalizeShift !== undefined ? { normalized: !!normalize, quantile_shift: normalizeShift } : {}), warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };

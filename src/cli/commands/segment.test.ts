@@ -186,11 +186,23 @@ describeData('gala-medulla', 'segment commands on gala-medulla', () => {
     const model = path.join(dir, 'agg.model');
     const t = await wiring('train-agglomeration', '--supervoxels', d('train-ws.h5'), '--boundaries', d('train-p1.h5'), '--gt', d('train-gt.h5'), '-o', model, '--trees', '30');
     expect(t.samples).toBeGreaterThan(50);
+    // two active-learning rounds after round 0, cuts chosen by cross-fitting and carried in the model
+    expect(t.rounds).toHaveLength(3);
+    expect(t.cuts.learned.threshold).toBeGreaterThan(0);
+    expect(t.cuts.learned.threshold).toBeLessThan(1);
     const out = path.join(dir, 'learned');
     const a = await wiring('agglomerate', '--supervoxels', d('train-ws.h5'), '--boundaries', d('train-p1.h5'), '--model', model, out);
     expect(a.method).toBe('learned');
+    expect(a.threshold).toBe(t.cuts.learned.threshold);
     const e2 = await wiring('evaluate', out, d('train-gt.h5'));
     expect(e2.voi_split + e2.voi_merge).toBeLessThan(0.63);
+    // multicut on the model's edge probabilities, at its carried bias
+    const mc = await wiring('agglomerate', '--supervoxels', d('train-ws.h5'), '--boundaries', d('train-p1.h5'), '--model', model, '--method', 'multicut', path.join(dir, 'mc'));
+    expect(mc.method).toBe('multicut');
+    expect(mc.threshold).toBe(t.cuts.multicut.threshold);
+    const e3 = await wiring('evaluate', path.join(dir, 'mc'), d('train-gt.h5'));
+    expect(e3.voi_split + e3.voi_merge).toBeLessThan(0.63);
+    await expect(wiring('agglomerate', '--supervoxels', d('train-ws.h5'), '--boundaries', d('train-p1.h5'), '--model', model, '--method', 'mean', path.join(dir, 'bad'))).rejects.toThrow(/--model/);
     // the supervoxel layer reads back and agglomerates with the mean method
     const m = await wiring('agglomerate', '--supervoxels', sv, '--boundaries', d('train-p1.h5'), path.join(dir, 'mean'));
     expect(m.segments).toBe(r.segments);

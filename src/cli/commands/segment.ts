@@ -6,6 +6,7 @@ import { readWhole, writeJsonAtomic, writeSegmentation } from '../../stages/segm
 import { boundaryMaps, computeAgglomeration, computeSupervoxels, mergeTreeJson } from '../../stages/segment/pipeline.js';
 import { addSchedulerOptions, parseSize } from '../scheduler-options.js';
 import { emit } from '../output.js';
+import { addShardingOption, shardingChoice } from '../sharding-options.js';
 import { openSource } from '../../formats/open.js';
 import { blockwiseSegment, SEGMENT_DEFAULTS } from '../../stages/segment/run.js';
 import {
@@ -26,6 +27,7 @@ export function register(program: Command): Command {
     .option('--json', 'machine-readable output');
   addSupervoxelOptions(cmd);
   addAgglomerationOptions(cmd);
+  addShardingOption(cmd);
   addSchedulerOptions(cmd);
   return cmd.action(async (out: string, opts) => {
     const t0 = performance.now();
@@ -56,10 +58,10 @@ export function register(program: Command): Command {
     const like = { shape: vol.shape, offset: vol.box.min, voxelSize: vol.voxelSize };
     const sv = computeSupervoxels(maps, sparams);
     const ids: BigUint64Array | null = null;
-    if (opts.supervoxelsOut) await writeSegmentation(opts.supervoxelsOut, sv.labels, like, { overwrite: !!opts.overwrite });
+    if (opts.supervoxelsOut) await writeSegmentation(opts.supervoxelsOut, sv.labels, like, { overwrite: !!opts.overwrite, sharding: shardingChoice(opts) });
     const res = computeAgglomeration(sv.labels, maps, aparams);
     const seg = relabel(sv.labels, res.map, new Uint32Array(sv.labels.length));
-    const layer = await writeSegmentation(out, seg, like, { overwrite: !!opts.overwrite });
+    const layer = await writeSegmentation(out, seg, like, { overwrite: !!opts.overwrite, sharding: shardingChoice(opts) });
     await writeJsonAtomic(path.join(layer.dir, 'merge_tree.json'), mergeTreeJson(res.tree, ids, { method: res.method, threshold: res.threshold, supervoxels_layer: opts.supervoxelsOut ?? null }));
     const result = { layer: out, supervoxels: sv.count, segments: res.count, method: res.method, threshold: res.threshold, merges: res.tree.count, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
     emit(opts, result, () => `${out}: ${res.count} segments (${sv.count} supervoxels, ${res.method} agglomeration at ${res.threshold}) in ${result.seconds} s`);

@@ -4,6 +4,7 @@ import { readWhole, writeSegmentation } from '../../stages/segment/io.js';
 import { boundaryMaps, computeSupervoxels } from '../../stages/segment/pipeline.js';
 import { blockwiseSupervoxels } from '../../stages/segment/run.js';
 import { emit } from '../output.js';
+import { addShardingOption, shardingChoice } from '../sharding-options.js';
 import { addSchedulerOptions } from '../scheduler-options.js';
 import { addSupervoxelOptions, blockwiseSupervoxelOptions, DEFAULT_MARGIN_TEXT, DEFAULT_TILE_TEXT, mapReading, supervoxelParams } from '../segment-options.js';
 
@@ -19,6 +20,7 @@ export function register(program: Command): Command {
     .option('--margin <x,y,z>', `with --block: context read around each tile (default ${DEFAULT_MARGIN_TEXT})`)
     .option('--json', 'machine-readable output');
   addSupervoxelOptions(cmd);
+  addShardingOption(cmd);
   addSchedulerOptions(cmd);
   return cmd.action(async (out: string, opts) => {
     const t0 = performance.now();
@@ -35,7 +37,7 @@ export function register(program: Command): Command {
     const params = supervoxelParams(opts, vol.voxelSize);
     const sv = computeSupervoxels(maps, params);
     progress.increment();
-    await writeSegmentation(out, sv.labels, { shape: vol.shape, offset: vol.box.min, voxelSize: vol.voxelSize }, { overwrite: !!opts.overwrite });
+    await writeSegmentation(out, sv.labels, { shape: vol.shape, offset: vol.box.min, voxelSize: vol.voxelSize }, { overwrite: !!opts.overwrite, sharding: shardingChoice(opts) });
     progress.increment();
     progress.stop();
     const result = { layer: out, supervoxels: sv.count, shape: vol.shape, input: maps.affinities ? 'affinities' : 'boundaries', params, seconds: +((performance.now() - t0) / 1000).toFixed(3) };

@@ -3,7 +3,7 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { CLASSIFIER_DEFAULTS, modelBytes, trainClassifier } from '../../stages/annotate/classify.js';
 import { type CellLabel, cellTypeSamples, checkLabelIds, readCellLabels } from '../../stages/annotate/labels.js';
-import { annotateCell, loadCells, skeletonSource } from '../../stages/annotate/run.js';
+import { annotateCell, applyOutputTargets, loadCells, outputTargetCounts, skeletonSource } from '../../stages/annotate/run.js';
 import { UsageError } from '../../core/errors.js';
 import { emit } from '../output.js';
 import { formatCv, positive, readModelFile, ruleOptions, rulesFrom } from '../annotate-options.js';
@@ -47,6 +47,7 @@ export function register(program: Command): Command {
       await store.close();
     }
     const ann = new Map(loaded.cells.map((c) => [c.id, annotateCell(c, { radiusNm, rules, compartmentModel })]));
+    applyOutputTargets(ann, outputTargetCounts(loaded, ann)); // out_on_*: the partners' compartments, as annotate computes them
     const minCable = Number(opts.minCable);
     if (!(minCable >= 0)) throw new UsageError(`--min-cable ${opts.minCable}: expected a number >= 0`);
     const samples = cellTypeSamples(loaded, ann, labels, where, minCable);

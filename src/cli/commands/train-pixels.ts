@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
-import { FEATURE_NAMES, type FeatureName, featureConfig } from '../../stages/predict/features.js';
+import { FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
 import { CROSS_FIT_MIN_LABELLED, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
 import { chooseObjectRules } from '../object-rules.js';
 import { calibrateCut } from '../cut-calibration.js';
@@ -33,6 +33,7 @@ export function register(program: Command): Command {
     .option('--dims <n>', '2 (per section) or 3; default 2 when z is more than twice as coarse as x/y or the training region is one section')
     .option('--sigmas <list>', 'feature scales in voxels', '0.7,1.6,3.5,5')
     .option('--features <list>', `features among ${FEATURE_NAMES.join(',')}`, FEATURE_NAMES.join(','))
+    .option('--recursive-from <sigma>', 'recursive (IIR) feature filters from this axis sigma (voxels) on, faster and within a few percent of the exact ones; "off": exact filters everywhere (blockwise predictions then equal whole-volume ones bit for bit)', String(RECURSIVE_FROM))
     .option('--trees <n>', 'number of trees', '100')
     .option('--max-depth <n>', 'maximum tree depth')
     .option('--min-leaf <n>', 'minimum samples per leaf', '1')
@@ -58,7 +59,10 @@ export function register(program: Command): Command {
       const bounds = opts.bounds ? parseBounds(opts.bounds, '--bounds') : undefined;
       const zExtent = Math.min(raw.offset[2] + raw.shape[2], labels.offset[2] + labels.shape[2], bounds?.max[2] ?? Infinity)
         - Math.max(raw.offset[2], labels.offset[2], bounds?.min[2] ?? -Infinity);
-      const cfg = featureConfig(raw.voxelSize, { sigmas, features, dims: (dims as 2 | 3 | undefined) ?? defaultDims(raw.voxelSize, zExtent) });
+      const rf = String(opts.recursiveFrom);
+      const recursiveFrom = rf === 'off' ? null : Number(rf);
+      if (recursiveFrom !== null && !Number.isFinite(recursiveFrom)) throw new UsageError(`--recursive-from: expected a sigma in voxels or off, got ${JSON.stringify(rf)}`);
+      const cfg = featureConfig(raw.voxelSize, { sigmas, features, dims: (dims as 2 | 3 | undefined) ?? defaultDims(raw.voxelSize, zExtent), recursiveFrom });
       const warnings: string[] = [];
       if (!voxelSize && raw.voxelSize.every((v) => v === 1) && zExtent > 1) {
         warnings.push(`${opts.raw} records no voxel size (read as 1,1,1 nm), so features are ${cfg.dims}-D; pass --voxel-size (e.g. 4,4,50 for serial-section TEM: 2-D features per section; 8,8,8 for FIB-SEM: 3-D)`);

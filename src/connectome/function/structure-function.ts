@@ -170,6 +170,147 @@ export interface LikeToLikeResult {
   report: FunctionalJoinReport & { pairs_without_value?: number };
 }
 
+type JoinedCell = Awaited<ReturnType<typeof functionalJoin>>['cells'][number];
+
+/** The similarity value of a pair of cells (NaN when it has none) and its unit. */
+async function pairValues(store: ConnectomeStore, o: LikeToLikeOptions, cells: JoinedCell[], column: string | undefined): Promise<{ value: (i: number, j: number) => number; unit: string }> {
+  const feature = o.feature;
+  if (feature === 'orientation' || feature === 'direction') {
+    const raw = cells.map((c) => c.values[column!]!);
+    const deg = o.angleUnit === 'deg' || ((o.angleUnit ?? 'auto') === 'auto' && raw.some((v) => Math.abs(v) > 2 * Math.PI + 1e-9));
+    const a = raw.map((v) => (deg ? v : (v * 180) / Math.PI));
+    const period = feature === 'orientation' ? 180 : 360;
+    return { value: (i, j) => angleDifference(a[i], a[j], period), unit: 'deg' };
+  }
+  if (feature === 'signal_correlation' || feature === 'noise_correlation') {
+    const info = await annotationInfo(store, o.correlations!, 'correlations');
+    const colA = ['unit_id_a', 'unit_a', 'unit_id_1'].find((c) => info.columns[c]);
+    const colB = ['unit_id_b', 'unit_b', 'unit_id_2'].find((c) => info.columns[c]);
+    const val = feature === 'signal_correlation' ? 'signal_corr' : 'noise_corr';
+    if (!info.columns[val]) throw new UsageError(`correlations table ${o.correlations} has no column ${val}`);
+    const rows = await store.all(`SELECT session::DOUBLE AS s, scan_idx::DOUBLE AS k, ${sqlIdent(colA!)}::DOUBLE AS a, ${sqlIdent(colB!)}::DOUBLE AS b, ${val} AS v FROM ${info.table} WHERE ${val} IS NOT NULL`);
+    const key = (s: number, k: number, u: number) => `${s}/${k}/${u}`;
+    const cellOf = new Map(cells.map((c, i) => [key(c.session, c.scan_idx, c.unit_id), i]));
+    const m = new Map<number, number>();
+    for (const r of rows) {
+      const i = cellOf.get(key(Number(r.s), Number(r.k), Number(r.a)));
+      const j = cellOf.get(key(Number(r.s), Number(r.k), Number(r.b)));
+      if (i === undefined || j === undefined) continue;
+      m.set(i * cells.length + j, Number(r.v));
+      m.set(j * cells.length + i, Number(r.v));
+    }
+    return { value: (i, j) => m.get(i * cells.length + j) ?? NaN, unit: 'r' };
+  }
+  const v = cells.map((c) => c.values[column!]!);
+  return { value: (i, j) => Math.abs(v[i] - v[j]), unit: column! };
+}
+
+/** Synapse counts of the connected ordered pairs among `cells` (a dense N x N table when small, else a map). */
+async function pairSynapses(store: ConnectomeStore, o: LikeToLikeOptions, cells: JoinedCell[]): Promise<(i: number, j: number) => number> {
+  const fids = cells.map((c) => c.id);
+  const p = await pairSource(store, { ...o, excludeSelf: true, excludeUnassigned: true, pre_ids: fids, post_ids: fids });
+  const { columns } = await store.columns(`SELECT pre_pt_root_id AS a, post_pt_root_id AS b, n FROM (${p.sql}) WHERE n >= ${Math.max(1, Math.floor(o.minSynapses ?? FUNCTION_DEFAULTS.minSynapses))}`, p.params);
+  const index = new Map(cells.map((c, i) => [c.id, i]));
+  const N = cells.length;
+  const dense = N * N <= 2 ** 25 ? new Float32Array(N * N) : undefined;
+  const sparse = dense ? undefined : new Map<number, number>();
+  const ca = columns.a as bigint[], cb = columns.b as bigint[], cn = columns.n as unknown[];
+  for (let k = 0; k < ca.length; k++) {
+    const i = index.get(BigInt(ca[k])), j = index.get(BigInt(cb[k]));
+    if (i === undefined || j === undefined) continue;
+    if (dense) dense[i * N + j] = Number(cn[k]);
+    else sparse!.set(i * N + j, Number(cn[k]));
+  }
+  return dense ? (i, j) => dense[i * N + j] : (i, j) => sparse!.get(i * N + j) ?? 0;
+}
+
+/** Every ordered (pre, post) pair with a value: value, soma distance over `axes`, the two cells (typed arrays). */
+function pairTable(cells: JoinedCell[], preIdx: number[], postIdx: number[], axes: string, value: (i: number, j: number) => number) {
+  const N = cells.length;
+  const xyz = new Float64Array(N * 3);
+  cells.forEach((c, i) => {
+    for (let q = 0; q < 3; q++) xyz[3 * i + q] = axes.includes('xyz'[q]) ? c.position![q] : 0;
+  });
+  const cap = preIdx.length * postIdx.length;
+  const vals = new Float64Array(cap);
+  const dists = new Float64Array(cap);
+  const pi = new Int32Array(cap);
+  const pj = new Int32Array(cap);
+  let m = 0;
+  let withoutValue = 0;
+  for (const i of preIdx)
+    for (const j of postIdx) {
+      if (i === j) continue;
+      const v = value(i, j);
+      if (!Number.isFinite(v)) {
+        withoutValue++;
+        continue;
+      }
+      vals[m] = v;
+      const dx = xyz[3 * i] - xyz[3 * j], dy = xyz[3 * i + 1] - xyz[3 * j + 1], dz = xyz[3 * i + 2] - xyz[3 * j + 2];
+      dists[m] = Math.sqrt(dx * dx + dy * dy + dz * dz);
+      pi[m] = i;
+      pj[m] = j;
+      m++;
+    }
+  return { vals, dists, pi, pj, m, withoutValue };
+}
+
+/** Pairs, connected pairs and synapses per presynaptic cell x similarity bin x distance bin. */
+interface BinCounts {
+  P: number;
+  nb: number;
+  nd: number;
+  pairs: Float64Array;
+  conn: Float64Array;
+  /** per presynaptic cell x similarity bin */
+  syns: Float64Array;
+}
+
+interface BinSummary {
+  n: number;
+  c: number;
+  p: number;
+  nul: number;
+  syn: number;
+}
+
+/** Per similarity bin, over presynaptic cells weighted by `weights` (1 each, or bootstrap counts): P(connected), its distance-matched null, synapses per pair. */
+function summarizeBins(k: BinCounts, weights: Float64Array): BinSummary[] {
+  const { P, nb, nd, pairs, conn, syns } = k;
+  const pr = new Float64Array(nb * nd), co = new Float64Array(nb * nd), sy = new Float64Array(nb);
+  for (let s = 0; s < P; s++) {
+    const w = weights[s];
+    if (!w) continue;
+    for (let q = 0; q < nb * nd; q++) {
+      pr[q] += w * pairs[s * nb * nd + q];
+      co[q] += w * conn[s * nb * nd + q];
+    }
+    for (let f = 0; f < nb; f++) sy[f] += w * syns[s * nb + f];
+  }
+  // P(connected | distance bin), over all similarity bins: the null
+  const pd = new Float64Array(nd);
+  for (let d = 0; d < nd; d++) {
+    let a = 0, b = 0;
+    for (let f = 0; f < nb; f++) {
+      a += co[f * nd + d];
+      b += pr[f * nd + d];
+    }
+    pd[d] = b ? a / b : 0;
+  }
+  const out: BinSummary[] = [];
+  for (let f = 0; f < nb; f++) {
+    let n = 0, c = 0, nul = 0;
+    for (let d = 0; d < nd; d++) {
+      n += pr[f * nd + d];
+      c += co[f * nd + d];
+      nul += pd[d] * pr[f * nd + d];
+    }
+    out.push({ n, c, p: n ? c / n : NaN, nul: n ? nul / n : NaN, syn: n ? sy[f] / n : NaN });
+  }
+  return out;
+}
+
 /** Connection probability versus functional similarity, against a distance-matched null. */
 export async function likeToLike(store: ConnectomeStore, o: LikeToLikeOptions): Promise<LikeToLikeResult> {
   const D = FUNCTION_DEFAULTS;
@@ -198,86 +339,11 @@ export async function likeToLike(store: ConnectomeStore, o: LikeToLikeOptions): 
   if (preIdx.length * postIdx.length > maxPairs) throw new UsageError(`${preIdx.length} x ${postIdx.length} cell pairs is more than ${maxPairs}; restrict with --pre-type/--post-type`);
   if (preIdx.length === 0 || postIdx.length === 0) throw new UsageError(`no coregistered cells with a soma position${column ? ` and a value of ${column}` : ''} (coregistration ${o.coregistration}: ${join.report.coregistration_rows} rows, ${join.report.cells} cells joined)`);
 
-  // the similarity value of a pair
-  let pairValue: (i: number, j: number) => number;
-  let unit = 'deg';
-  if (isAngle) {
-    const raw = cells.map((c) => c.values[column!]!);
-    const deg = o.angleUnit === 'deg' || ((o.angleUnit ?? 'auto') === 'auto' && raw.some((v) => Math.abs(v) > 2 * Math.PI + 1e-9));
-    const a = raw.map((v) => (deg ? v : (v * 180) / Math.PI));
-    const period = feature === 'orientation' ? 180 : 360;
-    pairValue = (i, j) => angleDifference(a[i], a[j], period);
-  } else if (isCorr) {
-    unit = 'r';
-    const info = await annotationInfo(store, o.correlations!, 'correlations');
-    const colA = ['unit_id_a', 'unit_a', 'unit_id_1'].find((c) => info.columns[c]);
-    const colB = ['unit_id_b', 'unit_b', 'unit_id_2'].find((c) => info.columns[c]);
-    const val = feature === 'signal_correlation' ? 'signal_corr' : 'noise_corr';
-    if (!info.columns[val]) throw new UsageError(`correlations table ${o.correlations} has no column ${val}`);
-    const rows = await store.all(`SELECT session::DOUBLE AS s, scan_idx::DOUBLE AS k, ${sqlIdent(colA!)}::DOUBLE AS a, ${sqlIdent(colB!)}::DOUBLE AS b, ${val} AS v FROM ${info.table} WHERE ${val} IS NOT NULL`);
-    const key = (s: number, k: number, u: number) => `${s}/${k}/${u}`;
-    const cellOf = new Map(cells.map((c, i) => [key(c.session, c.scan_idx, c.unit_id), i]));
-    const m = new Map<number, number>();
-    for (const r of rows) {
-      const i = cellOf.get(key(Number(r.s), Number(r.k), Number(r.a)));
-      const j = cellOf.get(key(Number(r.s), Number(r.k), Number(r.b)));
-      if (i === undefined || j === undefined) continue;
-      m.set(i * cells.length + j, Number(r.v));
-      m.set(j * cells.length + i, Number(r.v));
-    }
-    pairValue = (i, j) => m.get(i * cells.length + j) ?? NaN;
-  } else {
-    unit = column!;
-    const v = cells.map((c) => c.values[column!]!);
-    pairValue = (i, j) => Math.abs(v[i] - v[j]);
-  }
-
-  // connections among these cells
-  const fids = cells.map((c) => c.id);
-  const p = await pairSource(store, { ...o, excludeSelf: true, excludeUnassigned: true, pre_ids: fids, post_ids: fids });
-  const { columns } = await store.columns(`SELECT pre_pt_root_id AS a, post_pt_root_id AS b, n FROM (${p.sql}) WHERE n >= ${Math.max(1, Math.floor(o.minSynapses ?? D.minSynapses))}`, p.params);
-  const index = new Map(cells.map((c, i) => [c.id, i]));
-  const N = cells.length;
-  // synapse counts of connected ordered pairs: a dense N x N table when it is small, else a map
-  const dense = N * N <= 2 ** 25 ? new Float32Array(N * N) : undefined;
-  const sparse = dense ? undefined : new Map<number, number>();
-  const ca = columns.a as bigint[], cb = columns.b as bigint[], cn = columns.n as unknown[];
-  for (let k = 0; k < ca.length; k++) {
-    const i = index.get(BigInt(ca[k])), j = index.get(BigInt(cb[k]));
-    if (i === undefined || j === undefined) continue;
-    if (dense) dense[i * N + j] = Number(cn[k]);
-    else sparse!.set(i * N + j, Number(cn[k]));
-  }
-  const synOf = dense ? (i: number, j: number) => dense[i * N + j] : (i: number, j: number) => sparse!.get(i * N + j) ?? 0;
-
-  // every ordered pair: value, distance (typed arrays: ~1M pairs for 1000 cells)
-  const xyz = new Float64Array(N * 3);
-  cells.forEach((c, i) => {
-    for (let q = 0; q < 3; q++) xyz[3 * i + q] = axes.includes('xyz'[q]) ? c.position![q] : 0;
-  });
-  const cap = preIdx.length * postIdx.length;
-  const vals = new Float64Array(cap);
-  const dists = new Float64Array(cap);
-  const pi = new Int32Array(cap);
-  const pj = new Int32Array(cap);
-  let m = 0;
-  let withoutValue = 0;
-  for (const i of preIdx)
-    for (const j of postIdx) {
-      if (i === j) continue;
-      const v = pairValue(i, j);
-      if (!Number.isFinite(v)) {
-        withoutValue++;
-        continue;
-      }
-      vals[m] = v;
-      const dx = xyz[3 * i] - xyz[3 * j], dy = xyz[3 * i + 1] - xyz[3 * j + 1], dz = xyz[3 * i + 2] - xyz[3 * j + 2];
-      dists[m] = Math.sqrt(dx * dx + dy * dy + dz * dz);
-      pi[m] = i;
-      pj[m] = j;
-      m++;
-    }
+  const { value, unit } = await pairValues(store, o, cells, column);
+  const synOf = await pairSynapses(store, o, cells);
+  const { vals, dists, pi, pj, m, withoutValue } = pairTable(cells, preIdx, postIdx, axes, value);
   if (m === 0) throw new UsageError(`no cell pairs with a value of ${feature}`);
+  // similarity bins: equal angle steps, else quantiles; distance bins: quantiles
   const edges: number[] = [];
   if (isAngle) {
     const max = feature === 'orientation' ? 90 : 180;
@@ -294,62 +360,27 @@ export async function likeToLike(store: ConnectomeStore, o: LikeToLikeOptions): 
     while (k < e.length - 2 && v >= e[k + 1]) k++;
     return k;
   };
-  // counts per presynaptic cell, similarity bin, distance bin
-  const preSlot = new Int32Array(N).fill(-1);
+  const preSlot = new Int32Array(cells.length).fill(-1);
   preIdx.forEach((i, s) => (preSlot[i] = s));
   const P = preIdx.length;
-  const pairs = new Float64Array(P * nb * nd);
-  const conn = new Float64Array(P * nb * nd);
-  const syns = new Float64Array(P * nb);
+  const counts: BinCounts = { P, nb, nd, pairs: new Float64Array(P * nb * nd), conn: new Float64Array(P * nb * nd), syns: new Float64Array(P * nb) };
   for (let k = 0; k < m; k++) {
     const s = preSlot[pi[k]];
     const f = binOf(vals[k], edges);
     const d = binOf(dists[k], dEdges);
     const c = synOf(pi[k], pj[k]);
-    pairs[(s * nb + f) * nd + d]++;
-    if (c > 0) conn[(s * nb + f) * nd + d]++;
-    syns[s * nb + f] += c;
+    counts.pairs[(s * nb + f) * nd + d]++;
+    if (c > 0) counts.conn[(s * nb + f) * nd + d]++;
+    counts.syns[s * nb + f] += c;
   }
-  const summarize = (weights: Float64Array) => {
-    const pr = new Float64Array(nb * nd), co = new Float64Array(nb * nd), sy = new Float64Array(nb);
-    for (let s = 0; s < P; s++) {
-      const w = weights[s];
-      if (!w) continue;
-      for (let q = 0; q < nb * nd; q++) {
-        pr[q] += w * pairs[s * nb * nd + q];
-        co[q] += w * conn[s * nb * nd + q];
-      }
-      for (let f = 0; f < nb; f++) sy[f] += w * syns[s * nb + f];
-    }
-    const pd = new Float64Array(nd);
-    for (let d = 0; d < nd; d++) {
-      let a = 0, b = 0;
-      for (let f = 0; f < nb; f++) {
-        a += co[f * nd + d];
-        b += pr[f * nd + d];
-      }
-      pd[d] = b ? a / b : 0;
-    }
-    const out = [];
-    for (let f = 0; f < nb; f++) {
-      let n = 0, c = 0, nul = 0;
-      for (let d = 0; d < nd; d++) {
-        n += pr[f * nd + d];
-        c += co[f * nd + d];
-        nul += pd[d] * pr[f * nd + d];
-      }
-      out.push({ n, c, p: n ? c / n : NaN, nul: n ? nul / n : NaN, syn: n ? sy[f] / n : NaN });
-    }
-    return out;
-  };
   // small differences (angles, tuning columns) are similar: first bin; high correlations: last bin
   const simFirst = !isCorr;
-  const excessOf = (b: ReturnType<typeof summarize>) => {
+  const excessOf = (b: BinSummary[]) => {
     const [sim, dis] = simFirst ? [b[0], b[nb - 1]] : [b[nb - 1], b[0]];
     return sim.p - dis.p - (sim.nul - dis.nul);
   };
-  const ones = new Float64Array(P).fill(1);
-  const obs = summarize(ones);
+  const obs = summarizeBins(counts, new Float64Array(P).fill(1));
+  // bootstrap over presynaptic cells
   const rnd = mulberry32(o.seed ?? D.seed);
   const boot: number[][] = Array.from({ length: nb }, () => []);
   const bootExcess: number[] = [];
@@ -357,7 +388,7 @@ export async function likeToLike(store: ConnectomeStore, o: LikeToLikeOptions): 
   for (let b = 0; b < B; b++) {
     w.fill(0);
     for (let k = 0; k < P; k++) w[Math.floor(rnd() * P)]++;
-    const s = summarize(w);
+    const s = summarizeBins(counts, w);
     s.forEach((x, f) => boot[f].push(x.p));
     bootExcess.push(excessOf(s));
   }

@@ -27,6 +27,9 @@ export {
   shardShape,
   suggestSharding,
   encodeShard,
+  chooseSharding,
+  SHARDING_DEFAULTS,
+  type ShardingChoice,
 } from './sharding.js';
 export { murmurhash3_x86_128, murmurhash3_x86_128_bytes, murmurhash3_x86_128_uint64 } from './murmurhash3.js';
 export { withFileLock } from './lock.js';

@@ -29,6 +29,12 @@ export interface CreateOptions {
   overwrite?: boolean;
   /** gzip unsharded chunk files (remembered in the info, so later writers do the same). */
   gzip?: boolean;
+  /**
+   * The run that will write scale 0: the layer is created already marked incomplete by it
+   * (`info.wiring.incomplete`), so a run stopped before it marks the layer itself (killed at
+   * that instant, or refused while planning) leaves no empty layer that reads as complete.
+   */
+  writing?: string;
 }
 
 /** Counters of file access, for tests and benchmarks (reads touch only the chunks needed). */
@@ -93,6 +99,11 @@ export class PrecomputedLayer {
     const file = path.join(dir, 'info');
     const copy = JSON.parse(stringifyInfo(info)) as Record<string, unknown>;
     if (opts.gzip) copy[WIRING_KEY] = { ...((copy[WIRING_KEY] as object) ?? {}), gzip: true };
+    if (opts.writing !== undefined) {
+      const w = (copy[WIRING_KEY] ?? {}) as Record<string, unknown>;
+      const key = (copy.scales as Array<{ key: string }>)[0].key;
+      copy[WIRING_KEY] = { ...w, incomplete: { ...((w.incomplete as object) ?? {}), [key]: { task: opts.writing, since: new Date().toISOString() } } };
+    }
     let checked: PrecomputedInfo;
     try {
       checked = validateInfo(copy, file);

@@ -391,3 +391,44 @@ export class ShardReader {
     return out;
   }
 }
+
+/** The defaults of `chooseSharding` (the CLI's --sharded help reads them). */
+export const SHARDING_DEFAULTS = {
+  /**
+   * Scales of more chunks than this are written sharded unless told otherwise: 100,000 chunk
+   * files is where listing, copying and syncing a layer becomes slow; a teravoxel layer in 64^3
+   * chunks is ~4 million files unsharded.
+   */
+  aboveChunks: 100_000,
+  /** Chunks per shard at most (2^9: a shard of 8x8x8 chunks, ~8,000 shards for a teravoxel layer). */
+  log2MaxChunksPerShard: 9,
+} as const;
+
+/**
+ * How a writer picks the sharding of a new scale from its layer type, voxel shape, chunk size and
+ * (when it writes block by block) its block shape; undefined = one file per chunk. Stages take
+ * one from the CLI's --sharded / --no-sharded (src/cli/sharding-options.ts).
+ */
+export type ShardingChoice = (kind: 'image' | 'segmentation', shape: Vec3, chunk: Vec3, block?: Vec3) => ShardingSpec | undefined;
+
+/**
+ * The sharding of a new scale of `shape` voxels in `chunk`s: sharded when `sharded` says so, or,
+ * when it is undefined, when the scale has more than SHARDING_DEFAULTS.aboveChunks chunks.
+ * Shards are axis-aligned boxes of chunks (identity hash), of at most 2^9 chunks; given the
+ * `block` a blockwise writer uses, the largest such box that divides the block (per axis: a
+ * divisor of the block, unless the block spans the whole axis), so that every block writes its own whole shards
+ * once (no shard is rewritten or shared between workers). Image chunks are gzipped inside the
+ * shards; compressed_segmentation is compact already.
+ */
+export function chooseSharding(sharded: boolean | undefined, kind: 'image' | 'segmentation', shape: Vec3, chunk: Vec3, block?: Vec3): ShardingSpec | undefined {
+  const grid: Vec3 = [Math.ceil(shape[0] / chunk[0]), Math.ceil(shape[1] / chunk[1]), Math.ceil(shape[2] / chunk[2])];
+  if (!(sharded ?? grid[0] * grid[1] * grid[2] > SHARDING_DEFAULTS.aboveChunks)) return undefined;
+  const gzipData = kind === 'image';
+  for (let log2 = SHARDING_DEFAULTS.log2MaxChunksPerShard; log2 > 0; log2--) {
+    const spec = suggestSharding(grid, { log2ChunksPerShard: log2, gzipData });
+    if (!block) return spec;
+    const s = shardShape(spec, grid, chunk);
+    if (s && s.every((v, a) => block[a] % v === 0 || block[a] >= shape[a])) return spec;
+  }
+  return suggestSharding(grid, { log2ChunksPerShard: 0, gzipData });
+}

@@ -1,15 +1,15 @@
-import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../../core/atomic.js';
 import type { Box } from '../../core/box.js';
 import { bytesPerElement } from '../../core/dtype.js';
 import { FormatError } from '../../core/errors.js';
 import { PrecomputedLayer } from '../precomputed/index.js';
-import { type ByteSource, ShardReader, compressedMortonCode } from '../precomputed/sharding.js';
+import { ShardReader, compressedMortonCode } from '../precomputed/sharding.js';
 import type { VolumeSource } from '../source.js';
 import { HttpClient, type HttpOptions } from './http.js';
+import { mirrorDir } from './mirror.js';
+import { SparseRemoteFile } from './sparse.js';
 import { parseRemoteUrl } from './url.js';
 
 /**
@@ -38,9 +38,6 @@ export interface RemoteOptions extends HttpOptions {
   scale?: number;
 }
 
-export function defaultCacheDir(): string {
-  return process.env.WIRING_CACHE ?? path.join(os.homedir(), '.cache', 'wiring');
-}
 
 const MAX_INFO = 16 << 20;
 
@@ -57,7 +54,7 @@ export interface RemotePrecomputed {
 export async function openRemotePrecomputed(spec: string, opts: RemoteOptions = {}): Promise<RemotePrecomputed> {
   const { base } = parseRemoteUrl(spec);
   const client = new HttpClient(opts);
-  const mirror = path.join(opts.cacheDir ?? defaultCacheDir(), 'remote', createHash('sha256').update(base).digest('hex').slice(0, 20));
+  const mirror = mirrorDir(base, opts.cacheDir);
   await fs.mkdir(mirror, { recursive: true });
   let info: Uint8Array | undefined;
   try {
@@ -118,7 +115,7 @@ export async function openRemotePrecomputed(spec: string, opts: RemoteOptions = 
     for (const [file, ids] of byShard) {
       jobs.push(
         once(`${file}#${ids.join(',')}`, async () => {
-          const shard = await RemoteShard.open(client, urlOf(file), file);
+          const shard = await SparseRemoteFile.open(client, urlOf(file), file);
           if (!shard) return;
           try {
             const reader = ShardReader.fromSource(shard, spec, urlOf(file));
@@ -151,90 +148,4 @@ export async function openRemotePrecomputed(spec: string, opts: RemoteOptions = 
       };
     },
   };
-}
-
-/**
- * One remote shard file as a ByteSource that keeps what it fetches: bytes are written at the
- * same offsets of a sparse local file of the remote size, and the fetched ranges are recorded
- * beside it, so the local precomputed reader finds exactly the bytes it needs.
- */
-class RemoteShard implements ByteSource {
-  private ranges: Array<[number, number]>;
-  private dirty = false;
-  private constructor(
-    private readonly client: HttpClient,
-    private readonly url: string,
-    private readonly file: string,
-    private readonly handle: fs.FileHandle,
-    readonly size: number,
-    ranges: Array<[number, number]>,
-  ) {
-    this.ranges = ranges;
-  }
-
-  static async open(client: HttpClient, url: string, file: string): Promise<RemoteShard | undefined> {
-    if (existsSync(`${file}.absent`)) return undefined;
-    const rangesFile = `${file}.ranges`;
-    let size: number | undefined;
-    let ranges: Array<[number, number]> = [];
-    if (existsSync(rangesFile) && existsSync(file)) {
-      try {
-        const j = JSON.parse(await fs.readFile(rangesFile, 'utf8')) as { size: number; ranges: Array<[number, number]> };
-        size = j.size;
-        ranges = j.ranges;
-      } catch {
-        ranges = [];
-      }
-    }
-    if (size === undefined) {
-      size = await client.size(url);
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      if (size === undefined) {
-        await writeFileAtomic(`${file}.absent`, '');
-        return undefined;
-      }
-    }
-    const handle = await fs.open(file, existsSync(file) ? 'r+' : 'w+');
-    const st = await handle.stat();
-    if (st.size !== size) await handle.truncate(size);
-    return new RemoteShard(client, url, file, handle, size, ranges);
-  }
-
-  private covered(start: number, end: number): boolean {
-    return this.ranges.some(([a, b]) => a <= start && end <= b);
-  }
-
-  async read(start: number, length: number): Promise<Uint8Array> {
-    if (start < 0 || start + length > this.size) throw new FormatError(`byte range [${start}, ${start + length}) is outside the ${this.size}-byte shard`, this.url);
-    const buf = new Uint8Array(length);
-    if (this.covered(start, start + length)) {
-      await this.handle.read(buf, 0, length, start);
-      return buf;
-    }
-    const got = await this.client.getRange(this.url, start, length);
-    if (!got) throw new FormatError('the shard disappeared while it was read (HTTP 404)', this.url);
-    await this.handle.write(got, 0, got.byteLength, start);
-    this.ranges.push([start, start + length]);
-    this.dirty = true;
-    return got;
-  }
-
-  async close(): Promise<void> {
-    await this.handle.close();
-    if (this.dirty) {
-      const merged = mergeRanges(this.ranges);
-      await writeFileAtomic(`${this.file}.ranges`, JSON.stringify({ size: this.size, ranges: merged }) + '\n');
-    }
-  }
-}
-
-export function mergeRanges(r: Array<[number, number]>): Array<[number, number]> {
-  const s = [...r].sort((a, b) => a[0] - b[0]);
-  const out: Array<[number, number]> = [];
-  for (const [a, b] of s) {
-    const last = out[out.length - 1];
-    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
-    else out.push([a, b]);
-  }
-  return out;
 }

@@ -9,20 +9,14 @@ import { openSource } from '../open.js';
 import { PrecomputedLayer, makeInfo } from '../precomputed/index.js';
 import type { ShardingSpec } from '../precomputed/info.js';
 import { HttpClient } from './http.js';
-import { mergeRanges, openRemotePrecomputed } from './precomputed.js';
-import { type TestServer, serveFolder } from './testing.js';
+import { openRemotePrecomputed } from './precomputed.js';
+import { mergeRanges } from './sparse.js';
+import { serverPool } from './testing.js';
 import { bucketToHttps, isRemote, parseRemoteUrl } from './url.js';
 
-const servers: TestServer[] = [];
-afterEach(async () => {
-  while (servers.length) await servers.pop()!.close();
-});
-
-async function serve(root: string, faults = {}): Promise<TestServer> {
-  const s = await serveFolder(root, faults);
-  servers.push(s);
-  return s;
-}
+const pool = serverPool();
+afterEach(() => pool.closeAll());
+const serve = pool.serve;
 
 /** gala-medulla's raw (real FIB-SEM) as a precomputed layer, sharded or not, under `root/name`. */
 async function galaLayer(root: string, name: string, sharding?: ShardingSpec): Promise<Box> {
@@ -144,7 +138,6 @@ describe('remote errors', () => {
     await expect(openRemotePrecomputed(`precomputed://${server.url}/nothing`, { cacheDir })).rejects.toThrow(/nothing\/info: no info file at this URL/);
     await expect(openRemotePrecomputed(`precomputed://${server.url}/slow/em`, { cacheDir, timeoutMs: 100, retries: 1, backoffMs: 1 })).rejects.toThrow(/slow\/em\/info: timed out after 100 ms, still failing after 1 retries/);
     await expect(new HttpClient().get(`${server.url}/big`, 1000)).rejects.toThrow(/big: response of 5000 bytes is larger than the 1000 expected/);
-    await expect(openSource('zarr://https://example.invalid/x.zarr')).rejects.toThrow(/remote zarr is not supported yet/);
   });
 
   it('gives up on a server that keeps failing, naming the URL and the status', async () => {

@@ -106,3 +106,18 @@ export async function serveFolder(root: string, faults: Faults = {}): Promise<Te
       }),
   };
 }
+
+/** Test servers closed together (in afterEach): `serve` starts one and remembers it. */
+export function serverPool(): { serve(root: string, faults?: Faults): Promise<TestServer>; closeAll(): Promise<void> } {
+  const open: TestServer[] = [];
+  return {
+    async serve(root, faults = {}) {
+      const s = await serveFolder(root, faults);
+      open.push(s);
+      return s;
+    },
+    async closeAll() {
+      while (open.length) await open.pop()!.close();
+    },
+  };
+}

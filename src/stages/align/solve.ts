@@ -26,18 +26,23 @@ import type { VolumeSource } from '../../formats/source.js';
 import { type Affine, type AffineModel, IDENTITY, apply, compose, minPairs, translation } from './affine.js';
 import { type Image2D, correlation, halve } from './image.js';
 import { type MatchOptions, matchPatches, patchCentres } from './match.js';
-import { type MeshGrid, type NodeTarget, relaxMesh } from './mesh.js';
+import { type MeshGrid } from './mesh.js';
+import { type PairSet, solveGlobalAffine } from './global-affine.js';
+import { type LinkTarget, relaxGlobalMesh } from './global-mesh.js';
 import { isPowerOfTwo } from './fft.js';
 import { phaseCorrelate } from './phase-correlation.js';
 import { ransacAffine } from './ransac.js';
 import { checkSection, readSection } from './section.js';
-import { type SectionTransform, TRANSFORMS_FORMAT, type TransformsFile, scaleTransform, unscaleTransform } from './transform.js';
+import { type SectionTransform, TRANSFORMS_FORMAT, type TransformsFile, pullback, scaleTransform, unscaleTransform } from './transform.js';
 import { warpImage } from './warp.js';
 
 /** Every default of `wiring align` (the CLI help reads these). Chosen on ISBI 2012 (docs/ALIGNMENT.md). */
 export const ALIGN_DEFAULTS = {
   /** Affine model: translation, rigid, similarity or affine. */
   model: 'affine' as AffineModel,
+  /** Coarse step: rotation searched, +- degrees, and relative scale searched, +- (0: not searched). */
+  searchRotation: 3,
+  searchScale: 0.03,
   /** Previous good sections each section is matched against. */
   neighbours: 2,
   /** Longest side of the coarse scale, px. */
@@ -47,6 +52,8 @@ export const ALIGN_DEFAULTS = {
   /** Affine stage: patch side and spacing at the matching scale, px. */
   patch: 64,
   stride: 32,
+  /** Global least-squares solve over all pairs (false: the sequential chain's transforms). */
+  global: true,
   /** Affine rounds at the matching scale. */
   affineRounds: 2,
   /** Elastic stage (false: affine only). */
@@ -111,6 +118,8 @@ export interface AlignResult {
 
 interface Neighbour {
   z: number;
+  /** Index of the section in the stack (z - z0). */
+  index: number;
   /** Aligned section at the matching scale (NaN outside the raw section). */
   aligned: Image2D;
   /** Aligned section at the coarse scale. */
@@ -157,11 +166,17 @@ export function levelFor(voxelNm: number, nm: number, w: number, h: number): num
   return l;
 }
 
+/** Level coordinates (pixels s times larger) -> full-resolution pixels. */
+function toFull(s: number, x: number, y: number): [number, number] {
+  return [s * x + (s - 1) / 2, s * y + (s - 1) / 2];
+}
+
 /**
  * One affine round at a level of scale s: patch matches of the candidate (raw warped by the
- * current affine) against each neighbour, point pairs pooled, RANSAC. Returns a full-resolution affine.
+ * current affine) against each neighbour, point pairs pooled, RANSAC. Returns a full-resolution
+ * affine and, per neighbour, the RANSAC inliers as raw-to-raw point pairs (full resolution).
  */
-function affineRound(raw: Image2D, fixed: Image2D[], a: Affine, s: number, p: AlignParams, patch: number, stride: number, seed: number) {
+function affineRound(raw: Image2D, fixed: Neighbour[], a: Affine, s: number, p: AlignParams, patch: number, stride: number, seed: number) {
   const t = scaleTransform({ z: 0, status: 'ok', affine: a }, s);
   const cand = warpImage(raw, t, 0, 0, raw.w, raw.h);
   const centres = patchCentres(raw.w, raw.h, patch, stride);
@@ -169,9 +184,12 @@ function affineRound(raw: Image2D, fixed: Image2D[], a: Affine, s: number, p: Al
   const y: number[] = [];
   const u: number[] = [];
   const v: number[] = [];
+  const from: number[] = [];
+  const rawNeighbour: number[] = [];
   let valid0 = 0;
   fixed.forEach((f, k) => {
-    const ms = matchPatches(f, cand, centres, matchOpts(p, patch, stride, 3));
+    const tf = scaleTransform(f.t, s);
+    const ms = matchPatches(f.aligned, cand, centres, matchOpts(p, patch, stride, 3));
     for (const m of ms) {
       if (!m.valid) continue;
       if (k === 0) valid0++;
@@ -180,51 +198,329 @@ function affineRound(raw: Image2D, fixed: Image2D[], a: Affine, s: number, p: Al
       y.push(m.y);
       u.push(qu);
       v.push(qv);
+      from.push(k);
+      rawNeighbour.push(...pullback(tf, m.x, m.y));
     }
   });
   const validFraction = valid0 / centres.length;
   const fit = ransacAffine({ x, y, u, v }, { model: p.model, threshold: p.ransacThreshold, iterations: p.ransacIterations, seed });
-  return { affine: fit ? unscaleTransform({ z: 0, status: 'ok', affine: fit.affine }, s).affine : null, validFraction, inliers: fit?.count ?? 0 };
+  const pairs = fixed.map((f, k) => ({ j: f.index, k, p: [] as number[], q: [] as number[] }));
+  if (fit) {
+    fit.inliers.forEach((ok, i) => {
+      if (!ok) return;
+      pairs[from[i]].p.push(...toFull(s, rawNeighbour[2 * i], rawNeighbour[2 * i + 1]));
+      pairs[from[i]].q.push(...toFull(s, u[i], v[i]));
+    });
+  }
+  return { affine: fit ? unscaleTransform({ z: 0, status: 'ok', affine: fit.affine }, s).affine : null, validFraction, inliers: fit?.count ?? 0, pairs };
+}
+
+/** Pairs that keep section z where transform tz puts it relative to neighbour j (tj): used when patches failed. */
+function transformPairs(tj: SectionTransform, tz: SectionTransform, w: number, h: number): { p: number[]; q: number[] } {
+  const p: number[] = [];
+  const q: number[] = [];
+  for (const fy of [0.25, 0.5, 0.75]) {
+    for (const fx of [0.25, 0.5, 0.75]) {
+      p.push(...pullback(tj, fx * (w - 1), fy * (h - 1)));
+      q.push(...pullback(tz, fx * (w - 1), fy * (h - 1)));
+    }
+  }
+  return { p, q };
+}
+
+interface Geometry {
+  w: number;
+  h: number;
+  nz: number;
+  z0: number;
+  sm: number;
+  sc: number;
+  matchLevels: number;
+  coarseLevels: number;
+  mw: number;
+  mh: number;
+  q: AlignParams;
 }
 
 /**
- * Elastic stage at the matching level (scale s): a spring mesh on the elastic patch grid,
- * relaxed against the neighbours; returned in full-resolution pixels.
+ * Pass 1: the sequential chain (each section against the previous good, already placed
+ * sections) gives every section a starting affine, the blank/damaged decisions, and the point
+ * pairs between raw sections that the global solve uses.
  */
-function elastic(raw: Image2D, fixed: Image2D[], a: Affine, s: number, p: AlignParams) {
-  const centres = patchCentres(raw.w, raw.h, p.elasticPatch, p.elasticStride);
+async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
+  const { sm, sc, matchLevels, coarseLevels, q, nz, z0 } = g;
+  const prev: Neighbour[] = [];
+  const corrOk: number[] = [];
+  const sections: SectionTransform[] = [];
+  const reports: SectionReport[] = [];
+  const pairSets: PairSet[] = [];
+  for (let i = 0; i < nz; i++) {
+    const z = z0 + i;
+    const raw = await readSection(src, z);
+    const chk = checkSection(raw, p.blankStd, p.blankZeroFraction);
+    const last = prev[0];
+    const report: SectionReport = {
+      z, status: 'ok', flags: [], matched_to: last?.z ?? null, valid_patches: 0, residual_median_px: null, residual_p95_px: null,
+      corr_before: null, corr_after: null, rotation_deg: 0, scale: 1, shift_px: [0, 0],
+    };
+    const finish = (t: SectionTransform) => {
+      sections.push(t);
+      report.status = t.status;
+      reports.push(report);
+    };
+    if (chk.blank) {
+      report.flags.push('blank');
+      report.matched_to = null;
+      finish({ z, status: 'missing', affine: last ? [...last.t.affine] : [...IDENTITY] });
+      continue;
+    }
+    const rawMatch = coarseOf(raw, matchLevels);
+    const rawCoarse = coarseOf(rawMatch, coarseLevels - matchLevels);
+    if (!last) {
+      report.valid_patches = 1;
+      const t: SectionTransform = { z, status: 'reference', affine: [...IDENTITY] };
+      prev.unshift({ z, index: i, aligned: rawMatch, coarse: rawCoarse, rawCoarse, t });
+      finish(t);
+      continue;
+    }
+    if (last.z !== z - 1) report.flags.push('skipped-neighbour');
+    // --- coarse: global translation from the previous good section's affine
+    const a0: Affine = [...last.t.affine];
+    let a = coarseSearch(rawCoarse, last.coarse, a0, sc, p, g, false);
+    const coarseAffine: Affine = [...a];
+    const fixed = prev.slice(0, p.neighbours);
+    let affineFound = false;
+    let pairs: ReturnType<typeof affineRound>['pairs'] = [];
+    const need = Math.max(4, 2 * minPairs(p.model));
+    for (let round = 0; round < p.affineRounds; round++) {
+      let r = affineRound(rawMatch, fixed, a, sm, q, q.patch, q.stride, p.seed + i + 7919 * round);
+      // Too few confident patches (across a gap, low contrast): retry with every patch whose
+      // peak stands out at all, and let RANSAC sort them out.
+      if ((!r.affine || r.inliers < need) && p.minRatio > p.retryRatio) {
+        const weak = affineRound(rawMatch, fixed, a, sm, { ...q, minRatio: p.retryRatio }, q.patch, q.stride, p.seed + i + 7919 * round);
+        // weak patches must agree in numbers to be believed
+        if (weak.affine && weak.inliers >= 2 * need) r = weak;
+      }
+      report.valid_patches = +r.validFraction.toFixed(3);
+      if (!r.affine || r.inliers < need) break;
+      a = r.affine;
+      pairs = r.pairs;
+      affineFound = true;
+    }
+    // Patch matching failed: search rotation and scale by whole-section correlation (or keep the
+    // whole-section translation, or the previous transform), flagged.
+    if (!affineFound) {
+      report.flags.push('coarse-only');
+      a = coarseSearch(rawCoarse, last.coarse, a0, sc, p, g, true);
+    }
+    let t: SectionTransform = { z, status: 'ok', affine: a.map((x) => +x.toFixed(8)) as Affine };
+    // Guard: the solution must correlate with the neighbour at least as well as the coarse
+    // translation alone and the previous section's transform; otherwise the patches misled
+    // RANSAC (few valid, repetitive texture) and the better of those is kept, flagged.
+    const candidates: SectionTransform[] = [t, { z, status: 'ok', affine: coarseAffine }, { z, status: 'ok', affine: [...last.t.affine] }];
+    let best = -Infinity;
+    let aligned = rawMatch;
+    let chosen = 0;
+    candidates.forEach((c, k) => {
+      const im = warpImage(rawMatch, scaleTransform(c, sm), 0, 0, rawMatch.w, rawMatch.h);
+      const r = correlation(im.data, last.aligned.data);
+      if (k === 0 || r > best + 0.01) {
+        if (k > 0) report.flags.push(k === 1 ? 'fallback-coarse' : 'fallback-previous');
+        if (k > 1 && report.flags.includes('fallback-coarse')) report.flags.splice(report.flags.indexOf('fallback-coarse'), 1);
+        best = r;
+        aligned = im;
+        t = { ...c, z };
+        chosen = k;
+      }
+    });
+    // The pairs the global solve sees: the patch inliers of the chosen solution, or (when only
+    // a fallback worked) a few points that keep this section where the fallback put it.
+    if (chosen === 0 && affineFound) {
+      // every neighbour weighs the same: a wrong z-1 match is then outvoted by z-2 and z+1 (global.test.ts)
+      for (const pr of pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: pr.p, q: pr.q });
+    } else {
+      const tp = transformPairs(last.t, t, g.w, g.h);
+      pairSets.push({ j: last.index, z: i, w: 1, ...tp });
+    }
+    const coarse = coarseOf(aligned, coarseLevels - matchLevels);
+    const corr = correlation(coarse.data, last.coarse.data);
+    // Damaged: even aligned, the section resembles its neighbour far less than good sections
+    // resemble theirs (fold, crack, dirt, wrong section). It keeps its best transform but is
+    // not used as a neighbour. (Across a gap correlation is lower by nature: not judged there.)
+    const typical = percentile(corrOk, 0.5);
+    if (typical !== null && last.z === z - 1 && corr < p.damagedCorrelation * typical) {
+      report.flags.push('damaged');
+      finish({ ...t, status: 'damaged' });
+      continue;
+    }
+    if (Number.isFinite(corr)) corrOk.push(corr);
+    prev.unshift({ z, index: i, aligned, coarse, rawCoarse, t });
+    if (prev.length > p.neighbours) prev.pop();
+    finish(t);
+  }
+  return { sections, reports, pairSets };
+}
+
+/** Rotation and scaling about the section centre (full-resolution pixels), as a pull-back. */
+function aboutCentre(g: Geometry, deg: number, scale: number): Affine {
+  const th = (deg * Math.PI) / 180;
+  const c = scale * Math.cos(th);
+  const s = scale * Math.sin(th);
+  const cx = (g.w - 1) / 2;
+  const cy = (g.h - 1) / 2;
+  return [c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy];
+}
+
+/**
+ * Coarse step: whole-section phase correlation at the coarse scale around the previous good
+ * section's transform for the translation; when patch matching failed (across a missing
+ * section), first a search of rotation (then scale, then rotation again) for the highest
+ * correlation peak (parabolic refinement between grid steps): whole sections carry more signal
+ * than patches. Returns the start transform unchanged when no peak stands out.
+ */
+function coarseSearch(rawCoarse: Image2D, lastCoarse: Image2D, a0: Affine, sc: number, p: AlignParams, g: Geometry, searchRotationScale: boolean): Affine {
+  const cn = largestPow2(Math.min(rawCoarse.w, rawCoarse.h));
+  if (cn < 16) return a0;
+  const fixed = centreCrop(lastCoarse, cn);
+  const measure = (deg: number, scale: number, upsample = 1) => {
+    const a = compose(a0, aboutCentre(g, deg, scale));
+    const cand = warpImage(rawCoarse, scaleTransform({ z: 0, status: 'ok', affine: a }, sc), 0, 0, rawCoarse.w, rawCoarse.h);
+    return { a, pc: phaseCorrelate(fixed, centreCrop(cand, cn), cn, { maxShift: cn / 4, lowpass: p.lowpass, whiten: p.whiten, upsample }) };
+  };
+  const search = (values: number[], f: (x: number) => number): number => {
+    const peaks = values.map(f);
+    let k = 0;
+    peaks.forEach((v, i) => v > peaks[k] && (k = i));
+    if (k === 0 || k === values.length - 1) return values[k];
+    const [l, c, r] = [peaks[k - 1], peaks[k], peaks[k + 1]];
+    const den = l - 2 * c + r;
+    const off = den < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (l - r)) / den)) : 0;
+    return values[k] + off * (values[k + 1] - values[k]);
+  };
+  const range = (max: number, step: number) => Array.from({ length: 2 * Math.round(max / step) + 1 }, (_, i) => -max + i * step);
+  let deg = 0;
+  let scale = 1;
+  if (searchRotationScale && p.searchRotation > 0) deg = search(range(p.searchRotation, p.searchRotation / 6), (d) => measure(d, 1).pc.peak);
+  if (searchRotationScale && p.searchScale > 0) {
+    scale = search(range(p.searchScale, p.searchScale / 3).map((x) => 1 + x), (s) => measure(deg, s).pc.peak);
+    if (searchRotationScale && p.searchRotation > 0) deg = search(range(p.searchRotation / 6, p.searchRotation / 24).map((x) => deg + x), (d) => measure(d, scale).pc.peak);
+  }
+  const m = measure(deg, scale, 20);
+  if (m.pc.ratio < p.minRatio) return a0;
+  return compose(m.a, translation(m.pc.dx * sc, m.pc.dy * sc));
+}
+
+/** Warp a raw section (full resolution) to the matching level through a full-resolution transform. */
+function alignedAtLevel(raw: Image2D, t: SectionTransform, g: Geometry): Image2D {
+  const rawMatch = coarseOf(raw, g.matchLevels);
+  return warpImage(rawMatch, scaleTransform(t, g.sm), 0, 0, rawMatch.w, rawMatch.h);
+}
+
+/**
+ * Pass 2: the elastic stage for the whole stack. Each round streams the sections, warps them by
+ * their current transforms, matches a patch grid against `neighbours` previous good sections
+ * and relaxes all meshes at once (global-mesh.ts).
+ */
+async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, sections: SectionTransform[], reports: SectionReport[]) {
+  const { q, sm, nz, z0 } = g;
+  const centres = patchCentres(g.mw, g.mh, q.elasticPatch, q.elasticStride);
   const xs = [...new Set(centres.map((c) => c[0]))];
   const ys = [...new Set(centres.map((c) => c[1]))];
-  const grid: MeshGrid = { ox: xs[0], oy: ys[0], stride: xs.length > 1 ? xs[1] - xs[0] : ys.length > 1 ? ys[1] - ys[0] : p.elasticStride, nx: xs.length, ny: ys.length };
-  const affine = scaleTransform({ z: 0, status: 'ok', affine: a }, s).affine;
-  let u: Float64Array = new Float64Array(centres.length);
-  let v: Float64Array = new Float64Array(centres.length);
-  let validFraction = 0;
+  const grid: MeshGrid = { ox: xs[0], oy: ys[0], stride: xs.length > 1 ? xs[1] - xs[0] : ys.length > 1 ? ys[1] - ys[0] : q.elasticStride, nx: xs.length, ny: ys.length };
+  const N = grid.nx * grid.ny;
+  let u: Float64Array[] = Array.from({ length: nz }, () => new Float64Array(N));
+  let v: Float64Array[] = Array.from({ length: nz }, () => new Float64Array(N));
+  const skipped = new Set<number>();
+  const level = (i: number): SectionTransform => {
+    const t = scaleTransform({ ...sections[i], mesh: undefined }, sm);
+    return { ...t, mesh: { ...grid, u: Array.from(u[i]), v: Array.from(v[i]) } };
+  };
   for (let round = 0; round < p.elasticRounds; round++) {
-    const t: SectionTransform = { z: 0, status: 'ok', affine, mesh: { ...grid, u: Array.from(u), v: Array.from(v) } };
-    const cand = warpImage(raw, t, 0, 0, raw.w, raw.h);
-    const targets: NodeTarget[] = [];
-    let valid0 = 0;
-    fixed.forEach((f, k) => {
-      const ms = matchPatches(f, cand, centres, matchOpts(p, p.elasticPatch, p.elasticStride, 2));
-      ms.forEach((m, i) => {
-        if (!m.valid) return;
-        if (k === 0) valid0++;
-        targets.push({ node: i, u: u[i] + m.dx, v: v[i] + m.dy, w: 1 / (k + 1) });
-      });
-    });
-    validFraction = valid0 / centres.length;
-    if (validFraction < p.minValidFraction) break;
-    const r = relaxMesh(grid, targets, { stiffness: p.stiffness, maxResidual: p.meshMaxResidual / s, rounds: 3 });
+    const links: LinkTarget[] = [];
+    const prev: Array<{ index: number; aligned: Image2D }> = [];
+    for (let i = 0; i < nz; i++) {
+      const st = sections[i].status;
+      if (st === 'missing') continue;
+      const rawMatch = coarseOf(await readSection(src, z0 + i), g.matchLevels);
+      const aligned = warpImage(rawMatch, level(i), 0, 0, rawMatch.w, rawMatch.h);
+      if (prev.length && !skipped.has(i)) {
+        const mine: LinkTarget[] = [];
+        let valid0 = 0;
+        prev.slice(0, p.neighbours).forEach((f, k) => {
+          const ms = matchPatches(f.aligned, aligned, centres, matchOpts(q, q.elasticPatch, q.elasticStride, 2));
+          ms.forEach((m, n) => {
+            if (!m.valid) return;
+            if (k === 0) valid0++;
+            mine.push({ z: i, j: f.index, node: n, u: u[i][n] - u[f.index][n] + m.dx, v: v[i][n] - v[f.index][n] + m.dy, w: 1 / (k + 1) });
+          });
+        });
+        if (valid0 / centres.length < p.minValidFraction) skipped.add(i);
+        else links.push(...mine);
+      }
+      // sections without elastic links keep their affine (an absolute pull to zero)
+      if (skipped.has(i) || st === 'reference') for (let n = 0; n < N; n++) links.push({ z: i, j: -1, node: n, u: 0, v: 0, w: st === 'reference' ? 1e3 : 1 });
+      if (st !== 'damaged') {
+        prev.unshift({ index: i, aligned });
+        if (prev.length > p.neighbours) prev.pop();
+      }
+    }
+    const r = relaxGlobalMesh(grid, nz, links, { stiffness: p.stiffness, maxResidual: p.meshMaxResidual / sm, rounds: 3 });
     u = r.u;
     v = r.v;
   }
-  const level: SectionTransform = { z: 0, status: 'ok', affine, mesh: { ...grid, u: Array.from(u), v: Array.from(v) } };
-  const full = unscaleTransform(level, s).mesh!;
-  return { mesh: { ...full, u: full.u.map((x) => +x.toFixed(4)), v: full.v.map((x) => +x.toFixed(4)) }, validFraction };
+  for (const i of skipped) reports[i].flags.push('elastic-skipped');
+  sections.forEach((t, i) => {
+    if (t.status === 'missing' || skipped.has(i)) return;
+    const full = unscaleTransform(level(i), sm);
+    const mesh = full.mesh!;
+    sections[i] = { ...t, mesh: { ...mesh, u: mesh.u.map((x) => +x.toFixed(4)), v: mesh.v.map((x) => +x.toFixed(4)) } };
+  });
 }
 
-/** Align every section of `src`; `onSection` sees each section's report as it is done. */
+/**
+ * Pass 3: quality of the final transforms, section by section against the previous good
+ * aligned section: correlation before and after, residual displacement of a patch grid, flags.
+ */
+async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, sections: SectionTransform[], reports: SectionReport[], onSection?: (r: SectionReport) => void) {
+  const { q, sm, nz, z0, coarseLevels, matchLevels } = g;
+  let last: { z: number; aligned: Image2D; coarse: Image2D; rawCoarse: Image2D } | null = null;
+  const residualsOk: number[] = [];
+  for (let i = 0; i < nz; i++) {
+    const t = sections[i];
+    const report = reports[i];
+    const [a, b, c, d, e, f] = t.affine;
+    report.rotation_deg = +((Math.atan2(d, a) * 180) / Math.PI).toFixed(4);
+    report.scale = +Math.sqrt(Math.abs(a * e - b * d)).toFixed(5);
+    report.shift_px = [+c.toFixed(3), +f.toFixed(3)];
+    if (t.status !== 'missing') {
+      const raw = await readSection(src, z0 + i);
+      const rawMatch = coarseOf(raw, matchLevels);
+      const rawCoarse = coarseOf(rawMatch, coarseLevels - matchLevels);
+      const aligned = warpImage(rawMatch, scaleTransform(t, sm), 0, 0, rawMatch.w, rawMatch.h);
+      const coarse = coarseOf(aligned, coarseLevels - matchLevels);
+      if (last) {
+        report.matched_to = last.z;
+        report.corr_before = round4(correlation(rawCoarse.data, last.rawCoarse.data));
+        report.corr_after = round4(correlation(coarse.data, last.coarse.data));
+        const res = matchPatches(last.aligned, aligned, patchCentres(g.mw, g.mh, q.elasticPatch, q.elasticPatch), matchOpts(q, q.elasticPatch, q.elasticPatch, 2))
+          .filter((m) => m.valid)
+          .map((m) => Math.hypot(m.dx, m.dy) * sm);
+        report.residual_median_px = round4(percentile(res, 0.5));
+        report.residual_p95_px = round4(percentile(res, 0.95));
+        // High residual: above the floor and above twice the stack's typical residual so far (real
+        // neighbours differ genuinely by a few px, which is not worth a flag on every section).
+        const typicalResidual = residualsOk.length >= 3 ? percentile(residualsOk, 0.5)! : 0;
+        if (report.residual_median_px !== null && report.residual_median_px > Math.max(p.flagResidual, 2 * typicalResidual)) report.flags.push('high-residual');
+        if (report.residual_median_px !== null && t.status !== 'damaged') residualsOk.push(report.residual_median_px);
+        if (report.corr_after !== null && report.corr_before !== null && report.corr_after < report.corr_before - 0.02) report.flags.push('worse');
+      }
+      if (t.status !== 'damaged') last = { z: t.z, aligned, coarse, rawCoarse };
+    }
+    onSection?.(report);
+  }
+}
+
+/** Align every section of `src`; `onSection` sees each section's final report as it is done. */
 export async function alignStack(src: VolumeSource, params: Partial<AlignParams> = {}, onSection?: (r: SectionReport) => void): Promise<AlignResult> {
   const p: AlignParams = { ...ALIGN_DEFAULTS, ...params };
   const [w, h, nz] = src.shape;
@@ -239,135 +535,35 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   while (Math.max(w, h) / 2 ** coarseLevels > p.coarseSize) coarseLevels++;
   const matchLevels = levelFor(src.voxelSize[0], p.matchNm, w, h);
   coarseLevels = Math.max(coarseLevels, matchLevels);
-  const sc = 2 ** coarseLevels;
   const sm = 2 ** matchLevels;
   const mw = Math.ceil(w / sm);
   const mh = Math.ceil(h / sm);
   const patch = Math.min(p.patch, largestPow2(Math.min(mw, mh)));
   const elasticPatch = Math.min(p.elasticPatch, patch);
   const q: AlignParams = { ...p, patch, elasticPatch, stride: Math.min(p.stride, patch), elasticStride: Math.min(p.elasticStride, elasticPatch) };
-  const prev: Neighbour[] = [];
-  const corrOk: number[] = [];
-  const residualsOk: number[] = [];
-  const sections: SectionTransform[] = [];
-  const reports: SectionReport[] = [];
-  for (let i = 0; i < nz; i++) {
-    const z = z0 + i;
-    const raw = await readSection(src, z);
-    const chk = checkSection(raw, p.blankStd, p.blankZeroFraction);
-    const last = prev[0];
-    const report: SectionReport = {
-      z, status: 'ok', flags: [], matched_to: last?.z ?? null, valid_patches: 0, residual_median_px: null, residual_p95_px: null,
-      corr_before: null, corr_after: null, rotation_deg: 0, scale: 1, shift_px: [0, 0],
-    };
-    const finish = (t: SectionTransform) => {
-      sections.push(t);
-      const [a, b, c, d, e, f] = t.affine;
-      report.status = t.status;
-      report.rotation_deg = +((Math.atan2(d, a) * 180) / Math.PI).toFixed(4);
-      report.scale = +Math.sqrt(Math.abs(a * e - b * d)).toFixed(5);
-      report.shift_px = [+c.toFixed(3), +f.toFixed(3)];
-      reports.push(report);
-      onSection?.(report);
-    };
-    if (chk.blank) {
-      report.flags.push('blank');
-      report.matched_to = null;
-      finish({ z, status: 'missing', affine: last ? [...last.t.affine] : [...IDENTITY], ...(last?.t.mesh ? { mesh: last.t.mesh } : {}) });
-      continue;
-    }
-    const rawMatch = coarseOf(raw, matchLevels);
-    const rawCoarse = coarseOf(rawMatch, coarseLevels - matchLevels);
-    if (!last) {
-      report.valid_patches = 1;
-      const t: SectionTransform = { z, status: 'reference', affine: [...IDENTITY] };
-      prev.unshift({ z, aligned: rawMatch, coarse: rawCoarse, rawCoarse, t });
-      finish(t);
-      continue;
-    }
-    if (last.z !== z - 1) report.flags.push('skipped-neighbour');
-    report.corr_before = round4(correlation(rawCoarse.data, last.rawCoarse.data));
-    // --- coarse: global translation from the previous good section's affine
-    let a: Affine = [...last.t.affine];
-    const cn = largestPow2(Math.min(rawCoarse.w, rawCoarse.h));
-    let coarseFound = false;
-    if (cn >= 16) {
-      const cand = warpImage(rawCoarse, scaleTransform({ z, status: 'ok', affine: a }, sc), 0, 0, rawCoarse.w, rawCoarse.h);
-      const pc = phaseCorrelate(centreCrop(last.coarse, cn), centreCrop(cand, cn), cn, { maxShift: cn / 4, lowpass: p.lowpass, whiten: p.whiten });
-      if (pc.ratio >= p.minRatio) {
-        a = compose(a, translation(pc.dx * sc, pc.dy * sc));
-        coarseFound = true;
-      }
-    }
-    const coarseAffine: Affine = [...a];
-    const fixed = prev.slice(0, p.neighbours).map((n) => n.aligned);
-    let affineFound = false;
-    for (let round = 0; round < p.affineRounds; round++) {
-      let r = affineRound(rawMatch, fixed, a, sm, q, patch, q.stride, p.seed + i + 7919 * round);
-      // Too few confident patches (across a gap, low contrast): retry with every patch whose
-      // peak stands out at all, and let RANSAC sort them out.
-      if ((!r.affine || r.inliers < Math.max(4, 2 * minPairs(p.model))) && p.minRatio > p.retryRatio) {
-        const weak = affineRound(rawMatch, fixed, a, sm, { ...q, minRatio: p.retryRatio }, patch, q.stride, p.seed + i + 7919 * round);
-        // weak patches must agree in numbers to be believed
-        if (weak.affine && weak.inliers >= 2 * Math.max(4, 2 * minPairs(p.model))) r = weak;
-      }
-      report.valid_patches = +r.validFraction.toFixed(3);
-      if (!r.affine || r.inliers < Math.max(4, 2 * minPairs(p.model))) break;
-      a = r.affine;
-      affineFound = true;
-    }
-    // Patch matching failed: keep the whole-section translation (or the previous transform), flagged.
-    if (!affineFound) report.flags.push('coarse-only');
-    let t: SectionTransform = { z, status: 'ok', affine: a.map((x) => +x.toFixed(8)) as Affine };
-    if (p.elastic && affineFound) {
-      const e = elastic(rawMatch, fixed, t.affine, sm, q);
-      if (e.validFraction >= p.minValidFraction) t = { ...t, mesh: e.mesh };
-      else report.flags.push('elastic-skipped');
-    }
-    // Guard: the solution must correlate with the neighbour at least as well as the coarse
-    // translation alone and the previous section's transform; otherwise the patches misled
-    // RANSAC (few valid, repetitive texture) and the better of those is kept, flagged.
-    const candidates: SectionTransform[] = [t, { z, status: 'ok', affine: coarseAffine }, { z, status: 'ok', affine: [...last.t.affine], ...(last.t.mesh ? { mesh: last.t.mesh } : {}) }];
-    let best = -Infinity;
-    let aligned = rawMatch;
-    candidates.forEach((c, k) => {
-      const im = warpImage(rawMatch, scaleTransform(c, sm), 0, 0, rawMatch.w, rawMatch.h);
-      const r = correlation(im.data, last.aligned.data);
-      if (k === 0 || r > best + 0.01) {
-        if (k > 0) report.flags.push(k === 1 ? 'fallback-coarse' : 'fallback-previous');
-        if (k > 1 && report.flags.includes('fallback-coarse')) report.flags.splice(report.flags.indexOf('fallback-coarse'), 1);
-        best = r;
-        aligned = im;
-        t = { ...c, z };
+  const g: Geometry = { w, h, nz, z0, sm, sc: 2 ** coarseLevels, matchLevels, coarseLevels, mw, mh, q };
+  const { sections, reports, pairSets } = await chainPass(src, p, g);
+  const good = sections.map((t, i) => (t.status === 'missing' ? -1 : i)).filter((i) => i >= 0);
+  if (good.length >= 2 && p.global) {
+    // Global affine: all sections at once from the pairs of every section with its neighbours.
+    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h });
+    let lastGood: Affine = [...IDENTITY];
+    sections.forEach((t, i) => {
+      if (t.status === 'missing') sections[i] = { ...t, affine: [...lastGood] };
+      else {
+        sections[i] = { ...t, affine: sol.affines[i].map((x) => +x.toFixed(8)) as Affine };
+        lastGood = sections[i].affine;
       }
     });
-    const coarse = coarseOf(aligned, coarseLevels - matchLevels);
-    report.corr_after = round4(correlation(coarse.data, last.coarse.data));
-    // Damaged: even aligned, the section resembles its neighbour far less than good sections
-    // resemble theirs (fold, crack, dirt, wrong section). It keeps its best transform but is
-    // not used as a neighbour. (Across a gap correlation is lower by nature: not judged there.)
-    const typical = percentile(corrOk, 0.5);
-    if (typical !== null && last.z === z - 1 && (report.corr_after ?? 0) < p.damagedCorrelation * typical) {
-      report.flags.push('damaged');
-      finish({ ...t, status: 'damaged' });
-      continue;
-    }
-    if (report.corr_after !== null) corrOk.push(report.corr_after);
-    const res = matchPatches(last.aligned, aligned, patchCentres(mw, mh, elasticPatch, elasticPatch), matchOpts(q, elasticPatch, elasticPatch, 2))
-      .filter((m) => m.valid)
-      .map((m) => Math.hypot(m.dx, m.dy) * sm);
-    report.residual_median_px = round4(percentile(res, 0.5));
-    report.residual_p95_px = round4(percentile(res, 0.95));
-    // High residual: above the floor and above twice the stack's typical residual so far (real
-    // neighbours differ genuinely by a few px, which is not worth a flag on every section).
-    const typicalResidual = residualsOk.length >= 3 ? percentile(residualsOk, 0.5)! : 0;
-    if (report.residual_median_px !== null && report.residual_median_px > Math.max(p.flagResidual, 2 * typicalResidual)) report.flags.push('high-residual');
-    if (report.residual_median_px !== null) residualsOk.push(report.residual_median_px);
-    if (report.corr_after !== null && report.corr_before !== null && report.corr_after < report.corr_before - 0.02) report.flags.push('worse');
-    prev.unshift({ z, aligned, coarse, rawCoarse, t });
-    if (prev.length > p.neighbours) prev.pop();
-    finish(t);
   }
+  if (p.elastic && good.length >= 2) await elasticPass(src, p, g, sections, reports);
+  // missing sections carry the previous good section's transform (fill = copy uses it)
+  let lastT: SectionTransform | null = null;
+  sections.forEach((t, i) => {
+    if (t.status === 'missing') sections[i] = { z: t.z, status: 'missing', affine: lastT ? [...lastT.affine] : [...IDENTITY], ...(lastT?.mesh ? { mesh: lastT.mesh } : {}) };
+    else lastT = t;
+  });
+  await qualityPass(src, p, g, sections, reports, onSection);
   const transforms: TransformsFile = {
     format: TRANSFORMS_FORMAT,
     version: 1,

@@ -194,13 +194,23 @@ export async function alignRenderBlock(ctx: BlockContext<RenderParams>): Promise
 }
 
 /** The render task for an output layer of the same geometry as the source. */
-export async function renderTask(o: { source: string; transforms: string; out: string; sampling: Sampling; fill: Fill; chunk: Vec3; bounds?: Box }): Promise<BlockTask<RenderParams>> {
+/** The render task's default block: about 256x256 voxels in x and y, one chunk in z. */
+export function renderBlock(chunk: Vec3): Vec3 {
+  return [chunk[0] * Math.max(1, Math.floor(256 / chunk[0])), chunk[1] * Math.max(1, Math.floor(256 / chunk[1])), chunk[2]];
+}
+
+/** A block for a sharded output: about 512x512 voxels in x and y and 8 sections (a shard of up to 512 chunks of 64x64x1 fits it). */
+export function shardedRenderBlock(chunk: Vec3): Vec3 {
+  return [chunk[0] * Math.max(1, Math.floor(512 / chunk[0])), chunk[1] * Math.max(1, Math.floor(512 / chunk[1])), chunk[2] * Math.max(1, Math.floor(8 / chunk[2]))];
+}
+
+export async function renderTask(o: { source: string; transforms: string; out: string; sampling: Sampling; fill: Fill; chunk: Vec3; bounds?: Box; blockShape?: Vec3 }): Promise<BlockTask<RenderParams>> {
   const src = await source(o.source);
   const tf = await loadTransforms(o.transforms);
   checkTransformsFit(tf, src.shape, src.offset, o.transforms, o.source);
   if (src.dtype === 'uint64' && o.sampling !== 'nearest') throw new UsageError(`${o.source} holds uint64 labels: use nearest sampling`);
   if (src.channels !== 1) throw new UsageError(`${o.source} has ${src.channels} channels; align one channel at a time (spec?channel=N)`);
-  const blockShape: Vec3 = [o.chunk[0] * Math.max(1, Math.floor(256 / o.chunk[0])), o.chunk[1] * Math.max(1, Math.floor(256 / o.chunk[1])), o.chunk[2]];
+  const blockShape: Vec3 = o.blockShape ?? renderBlock(o.chunk);
   const bytes = blockShape[0] * blockShape[1] * blockShape[2] * 8;
   return {
     name: 'align:render',

@@ -4,13 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { describeData, dataPath, tempDir } from '../../../test/data.js';
 import { readSwc } from '../../formats/swc.js';
 import { ConnectomeStore } from '../../connectome/store.js';
-import { organelleRows, replaceAnnotateRows, writeCellTypes } from '../../connectome/annotate-tables.js';
+import { organelleRows, replaceAnnotateRows, writeAnnotateRows, writeCellTypes } from '../../connectome/annotate-tables.js';
 import { checkSamples, classificationScores, modelBytes, modelFromBytes, predict, trainClassifier } from './classify.js';
 import { C, RULE_DEFAULTS, ruleCompartments } from './compartments.js';
 import { checkLabelIds, readCellLabels } from './labels.js';
 import { type CellInput, EMPTY_POINTS, cellOrganelles, nodeOrganelles } from './organelles.js';
 import { roiAccuracy } from './roi.js';
-import { annotateCell, encodeAnnotatedSkeleton } from './run.js';
+import { type LoadedCells, annotateCell, encodeAnnotatedSkeleton, outputTargetCounts } from './run.js';
+import { CELL_FEATURE_NAMES, setOutputTargets } from './features.js';
 import { PointGrid } from './spatial.js';
 import { decodeSkeleton } from '../../formats/mesh/skeleton.js';
 
@@ -150,6 +151,9 @@ describe('classifiers', () => {
     expect(() => checkSamples(samples(5, (i) => (i ? 'a' : 'b'), (i) => [i === 3 ? NaN : 1]))).toThrow(/labels\.csv.*cell 3: feature f0 is NaN/);
     const m = trainClassifier('compartments', samples(20, (i) => (i % 2 ? 'a' : 'b'), (i) => [i % 2]), { nTrees: 3 });
     expect(() => predict(m, new Float32Array(2), ['g0', 'g1'])).toThrow(/model features differ/);
+    // at prediction time too (a forest would send NaN down an arbitrary branch)
+    expect(predict(m, Float32Array.from([0, 1]), ['f0']).label).toEqual(['b', 'a']);
+    expect(() => predict(m, Float32Array.from([1, NaN]), ['f0'], (i) => `cell ${i + 10}`)).toThrow(/cell 11: feature f0 is NaN/);
   });
   it('balanced accuracy is the mean recall over the classes present', () => {
     const s = classificationScores(['a', 'a', 'a', 'b'], ['a', 'a', 'a', 'a'], ['a', 'b', 'c']);
@@ -194,6 +198,60 @@ describe('labels and the store', () => {
       const cells = await store.all('SELECT pt_root_id, cell_type FROM cells ORDER BY pt_root_id');
       expect(cells).toEqual([{ pt_root_id: 2n, cell_type: 'kept' }, { pt_root_id: big, cell_type: 'pyr' }]);
       expect(a.cellFeatures.every((x) => Number.isFinite(x))).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('out_* features: the compartments and spininess of the targets of a cell\'s outputs', () => {
+    const { cell, truth } = neuron();
+    // two post cells: a spiny one (the neuron, its truth compartments) and a smooth one (all shaft)
+    const spiny = { ...cell, id: 1n };
+    const smooth = { ...cell, id: 2n };
+    const at = (c: CellInput, node: number) => [cell.skeleton.vertices[3 * node], cell.skeleton.vertices[3 * node + 1], 0];
+    const head = truth.indexOf(C.spineHead), shaft = truth.indexOf(C.dendrite);
+    const pts = (xs: number[][]) => ({ positions: Float64Array.from(xs.flat()), size: new Float64Array(xs.length) });
+    spiny.synIn = pts([at(spiny, head), at(spiny, head), at(spiny, shaft)]);
+    smooth.synIn = pts([at(smooth, shaft), at(smooth, shaft)]);
+    const loaded: LoadedCells = {
+      cells: [spiny, smooth],
+      synInIds: new Map([[1n, [1n, 2n, 3n]], [2n, [4n, 5n]]]),
+      synOutIds: new Map([[1n, []], [2n, []]]),
+      // pre cell 100 (excitatory-like): spine heads of the spiny cell and the smooth cell's shafts;
+      // pre cell 200 (inhibitory-like): the spiny cell's shaft
+      synInPre: new Map([[1n, [100n, 100n, 200n]], [2n, [100n, 100n]]]),
+    };
+    const ann = new Map(loaded.cells.map((c) => {
+      const a = annotateCell(c);
+      return [c.id, { ...a, compartment: c.id === 1n ? Uint8Array.from(truth) : new Uint8Array(truth.length).fill(C.dendrite) }];
+    }));
+    const counts = outputTargetCounts(loaded, ann);
+    const spininess = truth.filter((k) => k === C.spineHead || k === C.spineNeck).length / truth.length;
+    expect(Array.from(counts.get(100n)!.slice(0, 6))).toEqual([0, 0, 0, 2, 2, 0]);
+    expect(Array.from(counts.get(200n)!.slice(0, 6))).toEqual([0, 0, 0, 1, 0, 0]);
+    const f = (pre: bigint) => {
+      const x = new Float32Array(CELL_FEATURE_NAMES.length).fill(-1);
+      setOutputTargets(x, counts.get(pre));
+      return Object.fromEntries(CELL_FEATURE_NAMES.map((n, i) => [n, x[i]]).filter(([n]) => String(n).startsWith('out_') && n !== 'out_fraction'));
+    };
+    expect(f(100n)).toEqual({ out_on_spine_frac: 0.5, out_on_shaft_frac: 0.5, out_on_soma_frac: 0, out_target_spininess: Math.fround(spininess / 2), out_shaft_target_spininess: 0 });
+    expect(f(200n)).toEqual({ out_on_spine_frac: 0, out_on_shaft_frac: 1, out_on_soma_frac: 0, out_target_spininess: Math.fround(spininess), out_shaft_target_spininess: Math.fround(spininess) });
+    // no tagged outputs: zeros
+    expect(Object.values(f(300n))).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('synapse sides written by different batches merge into one row; the post side tags', async () => {
+    const dir = await tempDir();
+    const store = await ConnectomeStore.open(path.join(dir, 'c.duckdb'));
+    try {
+      await writeAnnotateRows(store, 'synapse_pre', [{ synapse_id: 5n, compartment: 'axon', node: 3 }]);
+      await writeAnnotateRows(store, 'synapse_post', [{ synapse_id: 5n, compartment: 'spine_head', node: 8 }, { synapse_id: 6n, compartment: 'dendrite', node: 1 }]);
+      await writeAnnotateRows(store, 'synapse_post', [{ synapse_id: 5n, compartment: 'dendrite', node: 9 }]);
+      expect(await store.all('SELECT * FROM synapse_compartments ORDER BY synapse_id')).toEqual([
+        { synapse_id: 5n, pre_compartment: 'axon', post_compartment: 'dendrite', pre_node: 3, post_node: 9 },
+        { synapse_id: 6n, pre_compartment: null, post_compartment: 'dendrite', pre_node: null, post_node: 1 },
+      ]);
+      expect(await store.all('SELECT synapse_id, compartment FROM compartment_tags ORDER BY synapse_id')).toEqual([{ synapse_id: 5n, compartment: 'dendrite' }, { synapse_id: 6n, compartment: 'dendrite' }]);
     } finally {
       await store.close();
     }

@@ -152,10 +152,12 @@ export function modelFromBytes(bytes: Uint8Array, where: string, kind: ModelKind
 }
 
 /** Predicted class and its probability for each sample (sample-major x with the model's features). */
-export function predict(m: TrainedModel, x: Float32Array, features: string[]): { label: string[]; probability: Float32Array } {
+export function predict(m: TrainedModel, x: Float32Array, features: string[], name: (i: number) => string = (i) => `sample ${i}`): { label: string[]; probability: Float32Array } {
   if (features.join(',') !== m.features.join(',')) throw new UsageError(`model features differ from this build's: model [${m.features.join(', ')}], computed [${features.join(', ')}]`);
   const F = features.length;
   const n = x.length / F;
+  // a forest sends NaN down an arbitrary branch: refuse it (e.g. a skeleton with NaN radii)
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) throw new UsageError(`${name(Math.floor(i / F))}: feature ${features[i % F]} is ${x[i]}; features must be finite numbers`);
   const K = m.classes.length;
   const label: string[] = [];
   const probability = new Float32Array(n);

@@ -142,7 +142,41 @@ export const CELL_FEATURE_NAMES = [
   'syn_out_size_mean',
   'in_on_soma_frac',
   'in_on_spine_frac',
+  // filled by setOutputTargets from the partners' compartments (run.ts outputTargetCounts)
+  'out_on_spine_frac',
+  'out_on_shaft_frac',
+  'out_on_soma_frac',
+  'out_target_spininess',
+  'out_shaft_target_spininess',
 ] as const;
+
+const OUT_TARGETS = CELL_FEATURE_NAMES.indexOf('out_on_spine_frac');
+
+/**
+ * Set a cell's out_* features from `counts` (its output synapses by the compartment code of
+ * their post-side node on the target cell, then the TARGET_SPINY sums): the fractions of those tagged outputs that land on
+ * spines (head or neck), dendritic shafts and somata; 0 without tagged outputs. Excitatory axons
+ * target spines, inhibitory ones shafts and somata: the axon fragments that make up most cells of
+ * a small volume are told apart by this.
+ */
+export function setOutputTargets(features: Float32Array, counts: ArrayLike<number> | undefined): void {
+  let n = 0;
+  if (counts) for (let k = 1; k < TARGET_SPINY; k++) n += counts[k];
+  const frac = (v: number) => (n > 0 ? v / n : 0);
+  features[OUT_TARGETS] = frac(counts ? counts[C.spineHead] + counts[C.spineNeck] : 0);
+  features[OUT_TARGETS + 1] = frac(counts ? counts[C.dendrite] : 0);
+  features[OUT_TARGETS + 2] = frac(counts ? counts[C.soma] : 0);
+  // the targets' spininess (fraction of their nodes on spines): inhibitory axons hit the shafts of
+  // spiny cells, excitatory axons the shafts of smooth ones
+  features[OUT_TARGETS + 3] = frac(counts ? counts[TARGET_SPINY] : 0);
+  const shaft = counts ? counts[C.dendrite] : 0;
+  features[OUT_TARGETS + 4] = shaft > 0 ? counts![TARGET_SPINY_SHAFT] / shaft : 0;
+}
+
+/** Slots of an output-target count row after the compartment codes: sums of the targets' spininess (all outputs, shaft outputs). */
+export const TARGET_SPINY = 6;
+export const TARGET_SPINY_SHAFT = 7;
+export const TARGET_COUNT_SLOTS = 8;
 
 /**
  * Cell features from the node compartments and organelles. `inComp`: the compartment of each input
@@ -215,6 +249,11 @@ export function cellFeatures(cell: CellInput, org: NodeOrganelles, comp: Uint8Ar
     mean(cell.synOut.size),
     nIn > 0 ? onSoma / nIn : 0,
     nIn > 0 ? onSpine / nIn : 0,
+    0, // out_on_*, out_*_spininess: setOutputTargets
+    0,
+    0,
+    0,
+    0,
   ];
   return Float32Array.from(f);
 }

@@ -1,7 +1,7 @@
 import { type Vec3, boxFromShape } from '../../core/box.js';
 import { bytesPerElement } from '../../core/dtype.js';
 import { WiringError } from '../../core/errors.js';
-import { PrecomputedLayer, type ScaleInfo } from '../../formats/precomputed/index.js';
+import { PrecomputedLayer, type ScaleInfo, type ShardingChoice, chooseSharding } from '../../formats/precomputed/index.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { downsampleMean, downsampleMode, downsampledBox, nextFactor, upsampledBox } from './downsample.js';
 
@@ -31,8 +31,13 @@ export async function downsampleBlock(ctx: BlockContext<DownsampleParams>): Prom
 export interface PyramidOptions {
   /** Number of scales above scale 0 (default: until every axis fits in one chunk). */
   levels?: number;
-  /** Chunk blocks per scheduler block along each axis (default [2,2,2]). */
+  /** Chunk blocks per scheduler block along each axis (default [2,2,2]; [4,4,4] for a sharded scale). */
   chunksPerBlock?: Vec3;
+  /**
+   * The sharding of each new scale (shards fit the block, so each block writes its own shards
+   * once). Default: sharded when the finer scale is, else one file per chunk.
+   */
+  sharding?: ShardingChoice;
 }
 
 /**
@@ -60,25 +65,32 @@ export async function planPyramid(layerDir: string, opts: PyramidOptions = {}): 
     const coarseBox = downsampledBox(fineBox, factor);
     const size = coarseBox.max.map((v, i) => v - coarseBox.min[i]) as unknown as Vec3;
     const resolution = fine.resolution.map((r, i) => r * factor[i]) as unknown as Vec3;
+    const coarseChunk = chunk.map((c, i) => Math.min(c, size[i])) as unknown as Vec3;
+    const kind = layer.info.type === 'segmentation' ? 'segmentation' : 'image';
+    const choose: ShardingChoice = opts.sharding ?? ((k, sh, c, b) => chooseSharding(fine.sharding ? true : false, k, sh, c, b));
+    const sharded = choose(kind, size, coarseChunk) !== undefined;
+    const per = opts.chunksPerBlock ?? (sharded ? [4, 4, 4] : [2, 2, 2]);
+    const blockShape = coarseChunk.map((c, i) => c * per[i]) as unknown as Vec3;
+    const { sharding: _fineSharding, ...rest } = fine;
+    const sharding = choose(kind, size, coarseChunk, blockShape);
     const coarse: ScaleInfo = {
-      ...fine,
+      ...rest,
       key: resolution.join('_'),
       size,
       voxel_offset: coarseBox.min,
       resolution,
-      chunk_sizes: [chunk.map((c, i) => Math.min(c, size[i])) as unknown as Vec3],
+      chunk_sizes: [coarseChunk],
+      ...(sharding ? { sharding } : {}),
     };
     if (fine.size.every((n) => n <= 1)) break;
     const existing = layer.info.scales[s + 1];
     if (!existing) await layer.addScale(coarse);
-    else if (existing.key !== coarse.key || existing.size.some((n, i) => n !== size[i])) {
+    else if (existing.key !== coarse.key || existing.size.some((n, i) => n !== size[i]) || !!existing.sharding !== !!sharding) {
       throw new WiringError(
-        `scale ${s + 1} exists as ${existing.key} [${existing.size}], expected ${coarse.key} [${size}] for the pyramid; remove it first`,
+        `scale ${s + 1} exists as ${existing.key} [${existing.size}]${existing.sharding ? ' sharded' : ''}, expected ${coarse.key} [${size}]${sharding ? ' sharded' : ''} for the pyramid; remove it first`,
         layerDir,
       );
     }
-    const per = opts.chunksPerBlock ?? [2, 2, 2];
-    const blockShape = coarse.chunk_sizes[0].map((c, i) => c * per[i]) as unknown as Vec3;
     const blockVoxels = blockShape[0] * blockShape[1] * blockShape[2];
     const bytes = bytesPerElement(layer.info.data_type) * layer.info.num_channels;
     tasks.push({

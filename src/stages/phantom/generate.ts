@@ -32,7 +32,7 @@ async function ensureLayer(dir: string, info: ReturnType<typeof makeInfo>, overw
     if (same) return;
     if (!overwrite) throw new UsageError(`${dir} holds a different layer; pass --overwrite to replace it`);
   }
-  await PrecomputedLayer.create(dir, info, { overwrite: true });
+  await PrecomputedLayer.create(dir, info, { overwrite: true, writing: 'phantom' });
 }
 
 export interface GenerateOptions {

@@ -8,7 +8,7 @@ import { ConnectomeStore } from '../../connectome/store.js';
 import { PrecomputedLayer, suggestSharding } from '../../formats/precomputed/index.js';
 import { generatePhantom } from './generate.js';
 import { CONNECTION_RULES, COMPARTMENT, type CellType, type PhantomModel, buildModel, buildTile } from './model.js';
-import { rasterize, smearedGaussian } from './raster.js';
+import { rasterize, smearedGaussian } from './raster/index.js';
 import { PHANTOM_LAYERS, type PhantomParams, buildTables, phantomBlock, sectionArtefacts } from './tasks.js';
 
 const block = (params: PhantomParams, box: Box = boxFromShape(params.size)) =>

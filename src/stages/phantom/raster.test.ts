@@ -3,7 +3,7 @@ import type { Box, Vec3 } from '../../core/box.js';
 import { cleftCheck } from '../../../test/phantom-cleft-check.js';
 import { CLASS } from '../classes/classes.js';
 import { buildModel } from './model.js';
-import { LOOK, NoiseTable, PointTable, rasterize, rasterizeLabelsReference, valueNoise } from './raster.js';
+import { LOOK, NoiseTable, PointTable, rasterize, rasterizeLabelsReference, valueNoise } from './raster/index.js';
 
 const LAYERS = ['cell', 'comp', 'mito', 'cloud', 'cleft'] as const;
 const b = (min: Vec3, max: Vec3): Box => ({ min, max });

@@ -9,7 +9,7 @@ import { gaussianFilter, gaussianMargin } from '../../kernels/filters.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import type { CellRow, OrganelleRow, SynapseRow } from '../../connectome/store.js';
 import { CELL_TYPES, type CellType, type PhantomModel, type PhantomOptions, buildModel, hash4, rng } from './model.js';
-import { rasterize } from './raster.js';
+import { rasterize } from './raster/index.js';
 
 export interface PhantomParams extends PhantomOptions {
   /** Number of sections whose image is displaced in x/y (ground truth stays aligned). */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { PY, asFloat32, pythonMissing, refScript, referenceBytes } from '../../../testdata/refs/reference.js';
 import { mulberry32 } from '../../core/random.js';
 import type { Vec3 } from '../../core/box.js';
-import { computeFeatures, eig3, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
+import { RECURSIVE_FROM, computeFeatures, eig3, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
 
 // Live when Debian's python3 with scipy is here (the whole stack is compared), else the committed
 // fixture: each channel's largest magnitude and its values at 1024 voxels (testdata/refs/README.md).
@@ -91,7 +91,7 @@ describe('feature stack', () => {
     it(`blockwise with the margin equals whole-volume (${dims}-D)`, () => {
       const shape: Vec3 = [40, 36, 30];
       const raw = smoothRandom(shape);
-      const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 2], dims });
+      const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 2], dims, recursiveFrom: null });
       const nch = featureCount(cfg);
       const whole = computeFeatures(raw, shape, cfg);
       const m = featureMargin(cfg);
@@ -108,12 +108,68 @@ describe('feature stack', () => {
   }
 });
 
+describe('recursive (IIR) filters in the feature stack', () => {
+  // Channels from sigma RECURSIVE_FROM on use the recursive filters; below it they are exact. The
+  // tolerance, relative to each channel's range: 3e-2 for G (three passes of the kernels' 1.5e-2),
+  // 0.1 for derivative channels, 0.12 for structure-tensor eigenvalues (products of first
+  // derivatives, smoothed again).
+  it('equals the exact stack below recursiveFrom and stays within tolerance above it (3-D and 2-D)', () => {
+    for (const dims of [3, 2] as const) {
+      const shape: Vec3 = [26, 24, 18];
+      const n = shape[0] * shape[1] * shape[2];
+      const raw = smoothRandom(shape, 4);
+      const rec = featureConfig([1, 1, 1], { dims });
+      expect(rec.recursiveFrom).toBe(RECURSIVE_FROM);
+      const exact = computeFeatures(raw, shape, featureConfig([1, 1, 1], { dims, recursiveFrom: null }));
+      const ours = computeFeatures(raw, shape, rec);
+      featureNames(rec).forEach((name, c) => {
+        let lo = Infinity, hi = -Infinity, err = 0;
+        for (let i = c * n; i < (c + 1) * n; i++) {
+          lo = Math.min(lo, exact[i]);
+          hi = Math.max(hi, exact[i]);
+          err = Math.max(err, Math.abs(exact[i] - ours[i]));
+        }
+        const s = Number(name.split('_')[1]);
+        if (s < RECURSIVE_FROM && !name.startsWith('DoG') && !name.startsWith('STE')) expect(err, name).toBe(0);
+        else expect(err / (hi - lo), name).toBeLessThan(name.startsWith('STE') ? 0.12 : name.startsWith('G_') ? 3e-2 : 0.1);
+      });
+    }
+  });
+
+  it('blockwise with the margin stays within 1e-2 of the channel range of whole-volume', () => {
+    const shape: Vec3 = [40, 36, 30];
+    const raw = smoothRandom(shape);
+    const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 2], dims: 3 });
+    const nch = featureCount(cfg);
+    const whole = computeFeatures(raw, shape, cfg);
+    const m = featureMargin(cfg);
+    const lo: Vec3 = [14, 10, 12];
+    const hi: Vec3 = [24, 20, 16];
+    const rlo: Vec3 = [Math.max(0, lo[0] - m[0]), Math.max(0, lo[1] - m[1]), Math.max(0, lo[2] - m[2])];
+    const rhi: Vec3 = [Math.min(shape[0], hi[0] + m[0]), Math.min(shape[1], hi[1] + m[1]), Math.min(shape[2], hi[2] + m[2])];
+    const rshape: Vec3 = [rhi[0] - rlo[0], rhi[1] - rlo[1], rhi[2] - rlo[2]];
+    const block = computeFeatures(crop(raw, shape, 1, rlo, rhi), rshape, cfg);
+    const a = crop(whole, shape, nch, lo, hi);
+    const b = crop(block, rshape, nch, [lo[0] - rlo[0], lo[1] - rlo[1], lo[2] - rlo[2]], [hi[0] - rlo[0], hi[1] - rlo[1], hi[2] - rlo[2]]);
+    const k = a.length / nch;
+    for (let c = 0; c < nch; c++) {
+      let lo2 = Infinity, hi2 = -Infinity, err = 0;
+      for (let i = c * k; i < (c + 1) * k; i++) {
+        lo2 = Math.min(lo2, a[i]);
+        hi2 = Math.max(hi2, a[i]);
+        err = Math.max(err, Math.abs(a[i] - b[i]));
+      }
+      expect(err / (hi2 - lo2 || 1), featureNames(cfg)[c]).toBeLessThan(1e-2);
+    }
+  });
+});
+
 describe('feature stack matches ref_features.py --flavor plain', () => {
   for (const mode of ['reflect', 'mirror'] as const) {
     it(`G, GGM, LoG, HoGE at 0.7, 1.6, 3.5 in 3-D (${mode})`, async () => {
       const shape: Vec3 = [34, 30, 20];
       const raw = smoothRandom(shape, 11);
-      const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6, 3.5], features: ['G', 'GGM', 'LoG', 'HoGE'], dims: 3, mode });
+      const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 1.6, 3.5], features: ['G', 'GGM', 'LoG', 'HoGE'], dims: 3, mode, recursiveFrom: null });
       const ours = computeFeatures(raw, shape, cfg);
       const n = shape[0] * shape[1] * shape[2];
       const nch = 18;

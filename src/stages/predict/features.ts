@@ -16,12 +16,21 @@
  * dims 3: per-axis sigma from the voxel size (anisotropy = min(voxelSize)/voxelSize[a]),
  * each clamped to at least MIN_AXIS_SIGMA so derivative kernels keep a support of >= 3 voxels.
  *
+ * Filters: axis sigmas below `cfg.recursiveFrom` use the exact (FIR, truncated at `truncate` sigmas)
+ * filters; axis sigmas at or above it use the recursive (IIR) filters of src/kernels/recursive.ts,
+ * whose cost does not grow with sigma (within 1.5e-2 (G), 4e-2 (first) and 8e-2 (second
+ * derivatives) of each channel's range of the exact ones; docs/PIPELINE.md). Configurations without
+ * `recursiveFrom` (models trained before it existed) are exact throughout.
+ *
  * Margin: a block computed on its box grown by `featureMargin(cfg)` (clipped at the volume
- * bounds) equals the whole-volume result bit for bit on the box, so block seams never show.
+ * bounds) equals the whole-volume result bit for bit on the box with exact filters, so block seams
+ * never show; with recursive filters, within the recursive filters' tolerance (their response is
+ * infinite, though below 1e-3 of a step beyond the margin).
  */
 import type { Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { type BorderMode, gaussianDerivatives1d, gaussianFilter1d, kernelRadius } from '../../kernels/filters.js';
+import { MIN_RECURSIVE_SIGMA, recursiveDerivatives1d, recursiveFilter1d } from '../../kernels/recursive.js';
 
 type Triple = [Float32Array | undefined, Float32Array | undefined, Float32Array | undefined];
 
@@ -40,9 +49,17 @@ export interface FeatureConfig {
   anisotropy: Vec3;
   mode: BorderMode;
   truncate: number;
+  /** Axis sigmas (voxels) at or above this use recursive filters; absent: exact filters everywhere. */
+  recursiveFrom?: number;
 }
 
 export const DEFAULT_SIGMAS = [0.7, 1.6, 3.5, 5.0];
+/**
+ * Default `recursiveFrom` of new configurations: recursive filters from an axis sigma of 1.5 voxels
+ * (faster than the exact ones from there: docs/PIPELINE.md; chosen on gala-medulla, held-out AUC
+ * measured on ISBI 2012).
+ */
+export const RECURSIVE_FROM = 1.5;
 export const DEFAULT_FEATURES: FeatureName[] = ['G', 'GGM', 'LoG', 'DoG', 'STE', 'HoGE'];
 
 /**
@@ -51,7 +68,7 @@ export const DEFAULT_FEATURES: FeatureName[] = ['G', 'GGM', 'LoG', 'DoG', 'STE',
  */
 export function featureConfig(
   voxelSize: Vec3,
-  opts: { sigmas?: number[]; features?: FeatureName[]; dims?: 2 | 3; mode?: BorderMode; truncate?: number } = {},
+  opts: { sigmas?: number[]; features?: FeatureName[]; dims?: 2 | 3; mode?: BorderMode; truncate?: number; recursiveFrom?: number | null } = {},
 ): FeatureConfig {
   const sigmas = opts.sigmas ?? DEFAULT_SIGMAS;
   const features = opts.features ?? DEFAULT_FEATURES;
@@ -68,7 +85,13 @@ export function featureConfig(
   const dims = opts.dims ?? (voxelSize[2] > 2 * Math.max(voxelSize[0], voxelSize[1]) ? 2 : 3);
   const finest = dims === 2 ? xy : Math.min(xy, voxelSize[2]);
   const anisotropy: Vec3 = [finest / voxelSize[0], finest / voxelSize[1], dims === 2 ? 0 : finest / voxelSize[2]];
-  return { sigmas: [...sigmas], features: [...features], dims, anisotropy, mode: opts.mode ?? 'reflect', truncate: opts.truncate ?? 4 };
+  const recursiveFrom = opts.recursiveFrom === undefined ? RECURSIVE_FROM : opts.recursiveFrom;
+  if (recursiveFrom !== null && !(recursiveFrom >= MIN_RECURSIVE_SIGMA)) {
+    throw new UsageError(`recursive filters: from sigma ${recursiveFrom} is below ${MIN_RECURSIVE_SIGMA} voxel (they are not accurate there)`);
+  }
+  const cfg: FeatureConfig = { sigmas: [...sigmas], features: [...features], dims, anisotropy, mode: opts.mode ?? 'reflect', truncate: opts.truncate ?? 4 };
+  if (recursiveFrom !== null) cfg.recursiveFrom = recursiveFrom;
+  return cfg;
 }
 
 /** Per-axis sigma of scale s under a configuration (z = 0 in 2-D). */
@@ -153,6 +176,16 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
     }
   }
   const opts = { mode: cfg.mode, truncate: cfg.truncate };
+  const from = cfg.recursiveFrom ?? Infinity;
+  // exact (FIR) below cfg.recursiveFrom, recursive (IIR) from it; never in place
+  const derivatives1d = (src: Float32Array, axis: 0 | 1 | 2, sigma: number, outs: Triple): void => {
+    if (sigma >= from) recursiveDerivatives1d(src, shape, axis, sigma, outs, opts);
+    else gaussianDerivatives1d(src, shape, axis, sigma, outs, opts);
+  };
+  const filter1d = (src: Float32Array, dst: Float32Array, axis: 0 | 1 | 2, sigma: number): void => {
+    if (sigma >= from && src !== dst) recursiveFilter1d(src, dst, shape, axis, sigma, 0, opts);
+    else gaussianFilter1d(src, dst, shape, axis, sigma, 0, opts);
+  };
   const deriv = new Map<number, Float32Array>();
   const pool: Float32Array[] = [];
   const take = (): Float32Array => pool.pop() ?? new Float32Array(n);
@@ -174,18 +207,18 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
     if (dims === 2) zb[0] = raw;
     else {
       for (const oz of zOrders) zb[oz] = take();
-      gaussianDerivatives1d(raw, shape, 2, sg[2], zb as Triple, opts);
+      derivatives1d(raw, 2, sg[2], zb as Triple);
     }
     for (const oz of zOrders) {
       const yb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
       for (const c of want) if (Math.floor(c / 9) === oz) yb[Math.floor(c / 3) % 3] ??= take();
-      gaussianDerivatives1d(zb[oz]!, shape, 1, sg[1], yb as Triple, opts);
+      derivatives1d(zb[oz]!, 1, sg[1], yb as Triple);
       for (let oy = 0; oy < 3; oy++) {
         const y = yb[oy];
         if (!y) continue;
         const xb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
         for (const c of want) if (Math.floor(c / 9) === oz && Math.floor(c / 3) % 3 === oy) xb[c % 3] = take();
-        gaussianDerivatives1d(y, shape, 0, sg[0], xb as Triple, opts);
+        derivatives1d(y, 0, sg[0], xb as Triple);
         xb.forEach((b, ox) => {
           if (b) deriv.set(code(ox, oy, oz), b);
         });
@@ -233,12 +266,12 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
           const t = take();
           const u = take();
           if (dims === 2) {
-            gaussianFilter1d(raw, t, shape, 1, sg2[1], 0, opts);
+            filter1d(raw, t, 1, sg2[1]);
           } else {
-            gaussianFilter1d(raw, u, shape, 2, sg2[2], 0, opts);
-            gaussianFilter1d(u, t, shape, 1, sg2[1], 0, opts);
+            filter1d(raw, u, 2, sg2[2]);
+            filter1d(u, t, 1, sg2[1]);
           }
-          gaussianFilter1d(t, u, shape, 0, sg2[0], 0, opts);
+          filter1d(t, u, 0, sg2[0]);
           const g = deriv.get(0)!;
           for (let i = 0; i < n; i++) o[i] = g[i] - u[i];
           give(t);
@@ -250,12 +283,12 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
           const smooth = (src: Float32Array, dst: Float32Array): void => {
             const t = take();
             if (dims === 2) {
-              gaussianFilter1d(src, t, shape, 1, outer[1], 0, opts);
-              gaussianFilter1d(t, dst, shape, 0, outer[0], 0, opts);
+              filter1d(src, t, 1, outer[1]);
+              filter1d(t, dst, 0, outer[0]);
             } else {
-              gaussianFilter1d(src, dst, shape, 2, outer[2], 0, opts);
-              gaussianFilter1d(dst, t, shape, 1, outer[1], 0, opts);
-              gaussianFilter1d(t, dst, shape, 0, outer[0], 0, opts);
+              filter1d(src, dst, 2, outer[2]);
+              filter1d(dst, t, 1, outer[1]);
+              filter1d(t, dst, 0, outer[0]);
             }
             give(t);
           };

@@ -31,7 +31,7 @@ export function scriptedStrokes(truth: Volume, classes: [number, number], n: num
       cy = ny;
       pts.push([cx + truth.box.min[0], cy + truth.box.min[1], z + truth.box.min[2]]);
     }
-    out.push({ cls, points: pts, radius, plane: 'xy', user, time: new Date(0).toISOString() });
+    out.push({ id: out.length + 1, cls, points: pts, radius, plane: 'xy', user, time: new Date(0).toISOString() });
   }
   return out;
 }

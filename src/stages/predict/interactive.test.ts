@@ -18,7 +18,7 @@ describe('strokes', () => {
     expect(strokeVoxels({ points: [[0, 0, 0]], radius: 1, plane: 'xy' }, B).length).toBe(3); // the disc's in-volume part
     expect(strokeVoxels({ points: [[5, 5, 5]], radius: 1, plane: 'xz' }, B).map((p) => p[1])).toEqual([5, 5, 5, 5, 5]);
     const t = new Date(0).toISOString();
-    const s = sparseLabels([{ cls: 1, points: [[1, 1, 1], [3, 1, 1]], radius: 0, plane: 'xy', user: 'a', time: t }, { cls: 2, points: [[2, 1, 1]], radius: 0, plane: 'xy', user: 'a', time: t }], B);
+    const s = sparseLabels([{ id: 1, cls: 1, points: [[1, 1, 1], [3, 1, 1]], radius: 0, plane: 'xy', user: 'a', time: t }, { id: 2, cls: 2, points: [[2, 1, 1]], radius: 0, plane: 'xy', user: 'a', time: t }], B);
     expect(s.counts).toEqual({ 1: 2, 2: 1 });
     expect(s.box).toEqual({ min: [1, 1, 1], max: [4, 2, 2] });
   });

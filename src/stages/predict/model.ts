@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import type { Vec3 } from '../../core/box.js';
 import { FormatError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/atomic.js';
+import { MIN_RECURSIVE_SIGMA } from '../../kernels/recursive.js';
 import { FEATURE_NAMES, type FeatureConfig, featureCount, featureNames } from './features.js';
 import { Forest } from '../../ml/forest.js';
 import { type ContextConfig, checkContextConfig, contextCount } from './context.js';
@@ -139,6 +140,9 @@ export class PixelModel {
     }
     for (const f of cfg.features) {
       if (!(FEATURE_NAMES as readonly string[]).includes(f)) throw new FormatError(`meta.featureConfig names unknown feature ${JSON.stringify(f)}`, where);
+    }
+    if (cfg.recursiveFrom !== undefined && !(typeof cfg.recursiveFrom === 'number' && cfg.recursiveFrom >= MIN_RECURSIVE_SIGMA)) {
+      throw new FormatError(`meta.featureConfig.recursiveFrom ${JSON.stringify(cfg.recursiveFrom)}: expected a sigma of at least ${MIN_RECURSIVE_SIGMA} voxel`, where);
     }
     const n = featureCount(cfg);
     if (n !== forest.nFeatures) {

@@ -9,6 +9,10 @@ export const PROOFREAD_DEFAULTS = {
   meshCell: 32,
   /** sections of the volumes `wiring edit init` reads at a time */
   initSlab: 32,
+  /** proofreading status values of a cell's axon and dendrite (MICrONS' proofreading table: none done, clean, extended) */
+  statuses: ['non', 'clean', 'extended'],
+  /** split previews kept in memory by a server (the app shows one at a time) */
+  previews: 8,
   /** user name recorded when none is given */
   user: 'unknown',
 } as const;

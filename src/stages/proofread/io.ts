@@ -27,6 +27,7 @@ import { Lineage } from './lineage.js';
 import { appendRecord, cutTorn, readLog, withLogLock } from './log.js';
 import type { EditRecord } from './record.js';
 import { EditError, GraphState, type EditRequest } from './state.js';
+import { appendStatus, readStatus, statusAt, statusValue, type CellStatus, type StatusRecord } from './status.js';
 
 export const PROOFREAD_DIR = 'proofread';
 
@@ -191,6 +192,42 @@ export class Proofread {
     return path.join(this.dir, 'edits.jsonl');
   }
 
+  get statusFile(): string {
+    return path.join(this.dir, 'status.jsonl');
+  }
+
+  /** The cells' proofreading statuses as of a version (default the head), of its roots only. */
+  async statuses(state?: GraphState): Promise<CellStatus[]> {
+    await this.refresh();
+    const s = state ?? this.state;
+    return statusAt(await readStatus(this.statusFile), s.op, (r) => s.isCurrent(r));
+  }
+
+  /**
+   * Set a current root's status (axon and/or dendrite; at least one). Serialized with the edits
+   * and under the edit lock, so the root is checked against the latest log; a stale root is
+   * refused by name.
+   */
+  setStatus(root: bigint, values: { status_axon?: unknown; status_dendrite?: unknown }, o: { user?: string } = {}): Promise<StatusRecord> {
+    const axon = statusValue(values.status_axon, 'status_axon');
+    const dendrite = statusValue(values.status_dendrite, 'status_dendrite');
+    if (axon === undefined && dendrite === undefined) return Promise.reject(new EditError('status: give status_axon and/or status_dendrite'));
+    const run = async (): Promise<StatusRecord> =>
+      withLogLock(this.logFile, async () => {
+        await this.refresh();
+        if (!this.state.isCurrent(root)) {
+          const by = this.state.records.find((r) => r.retired.includes(root.toString()));
+          throw new EditError(by ? `root ${root} is stale: operation ${by.op} retired it; set the status of its latest roots (wiring lineage ${root})` : `root ${root} is not a root id of this segmentation`);
+        }
+        const rec: StatusRecord = { op: this.state.op, time: new Date().toISOString(), user: o.user ?? 'unknown', root: root.toString(), ...(axon ? { status_axon: axon } : {}), ...(dendrite ? { status_dendrite: dendrite } : {}) };
+        await appendStatus(this.statusFile, rec);
+        return rec;
+      });
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
   static async open(dataset: string): Promise<Proofread> {
     const dir = proofreadDir(dataset);
     const { base, meta } = await readBase(dir);
@@ -272,7 +309,18 @@ export class Proofread {
     return p;
   }
 
+  /** Run `fn` in turn with this process's edits (e.g. planning a preview on a settled head). */
+  serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Run at close (e.g. a caller's cache of supervoxel chunks kept across edits). */
+  readonly closers: Array<() => Promise<void>> = [];
+
   async close(): Promise<void> {
+    for (const c of this.closers.splice(0)) await c();
     await this.svSource?.close();
   }
 }

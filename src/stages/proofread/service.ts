@@ -10,10 +10,32 @@ import { parseId } from '../../core/ids.js';
 import { openSource } from '../../formats/open.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { makeInfo } from '../../formats/precomputed/index.js';
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { Proofread, VERSION_CHUNK } from './io.js';
+import { PROOFREAD_DEFAULTS } from './defaults.js';
 import type { EditRecord } from './record.js';
-import type { EditRequest, GraphState } from './state.js';
+import { EditError, type EditRequest, type GraphState } from './state.js';
+import type { CellStatus, StatusRecord } from './status.js';
 import { mapLabels, rootLookup, type LabelArray } from './versions.js';
+
+/** A split not yet made: what the minimum cut would do, kept for its preview layer. */
+export interface SplitPreview {
+  id: number;
+  /** the head op it was planned on (a later edit of the root makes applying it refused as stale) */
+  op: number;
+  root: string;
+  sources: string[];
+  sinks: string[];
+  cut_capacity: number;
+  /** supervoxel edges the cut removes */
+  cut_edges: number;
+  /** one entry per resulting component: label in the preview layer (1, 2, ...), its supervoxels and voxels; the first holds the sources */
+  sides: Array<{ label: number; supervoxels: number; voxels: number; contains: 'sources' | 'sinks' | 'neither' }>;
+}
+
+/** Where the proofread head's derived meshes live (written by the CLI's recompute). */
+export const HEAD_MESHES = path.join('head', 'meshes');
 
 /** Versions kept replayed in memory (besides the head). */
 const VERSION_CACHE = 4;
@@ -21,6 +43,8 @@ const VERSION_CACHE = 4;
 export class ProofreadService {
   private cache = new Map<number, GraphState>();
   private src?: Promise<VolumeSource>;
+  private previews = new Map<number, { preview: SplitPreview; side: Map<bigint, bigint> }>();
+  private nextPreview = 1;
 
   constructor(readonly p: Proofread) {}
 
@@ -29,7 +53,7 @@ export class ProofreadService {
   }
 
   /** 'latest' or an op id -> the state (the head is live; others replayed and cached). */
-  private async at(at: string): Promise<GraphState> {
+  async at(at: string): Promise<GraphState> {
     await this.p.refresh();
     if (at === 'latest' || at === String(this.p.state.op)) return this.p.state;
     if (!/^\d+$/.test(at)) throw new UsageError(`version ${JSON.stringify(at)}: expected "latest" or an operation id`);
@@ -48,12 +72,18 @@ export class ProofreadService {
     const { shape, offset, voxelSize } = this.p.base;
     const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape, offset, voxelSize, chunkSize: VERSION_CHUNK, encoding: 'raw' }) as unknown as Record<string, unknown>;
     info.wiring = { proofread: { op: s.op } };
+    // meshes of the version's roots (served from the head's derived meshes)
+    info.mesh = 'mesh';
     return info;
   }
 
   /** One chunk `<x0>-<x1>_<y0>-<y1>_<z0>-<z1>` of version `at`: raw little-endian uint64 root ids. */
   async chunk(at: string, key: string, name: string): Promise<Uint8Array> {
-    const s = await this.at(at);
+    return this.mappedChunk(key, name, rootLookup(await this.at(at)));
+  }
+
+  /** A chunk of the supervoxel layer mapped through `lookup` (raw little-endian uint64). */
+  private async mappedChunk(key: string, name: string, lookup: (sv: bigint) => bigint): Promise<Uint8Array> {
     const { shape, offset, voxelSize } = this.p.base;
     const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape, offset, voxelSize, chunkSize: VERSION_CHUNK });
     if (key !== info.scales[0].key) throw new UsageError(`scale ${JSON.stringify(key)}: this layer has one scale, ${info.scales[0].key}`);
@@ -65,8 +95,115 @@ export class ProofreadService {
     }
     this.src ??= openSource(this.p.meta.inputs.supervoxels);
     const vol = await (await this.src).read({ min, max });
-    const out = mapLabels(vol.data as LabelArray, rootLookup(s));
+    const out = mapLabels(vol.data as LabelArray, lookup);
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+
+  /** The supervoxel and its root (head) at a point [x, y, z] nm. */
+  async point(nm: unknown): Promise<{ supervoxel: string; root: string; op: number }> {
+    const sv = await this.sv(nm, 'point');
+    await this.p.refresh();
+    return { supervoxel: sv.toString(), root: this.p.state.rootOf(sv).toString(), op: this.p.state.op };
+  }
+
+  /**
+   * Plan a split on the head without making it: the minimum cut's sides, kept (the last
+   * PROOFREAD_DEFAULTS.previews) for the preview layer `previews/<id>/segmentation`, where each
+   * side's supervoxels carry label 1, 2, ... and everything else 0.
+   */
+  async previewSplit(body: any): Promise<SplitPreview> {
+    const req = await this.request('split', body);
+    if (req.kind !== 'split') throw new EditError('preview: only splits have a preview');
+    return this.p.serialized(async () => {
+      await this.p.refresh();
+      const state = this.p.state;
+      const rec = state.plan(req, { user: 'preview', time: new Date().toISOString() });
+      const sides = state.sides(rec);
+      const b = state.base;
+      const src = new Set(req.sources.map((id) => state.sv(id)));
+      const snk = new Set(req.sinks.map((id) => state.sv(id)));
+      const side = new Map<bigint, bigint>();
+      const preview: SplitPreview = {
+        id: this.nextPreview++, op: state.op, root: rec.retired[0], sources: req.sources.map(String), sinks: req.sinks.map(String),
+        cut_capacity: Number(rec.inputs.cut_capacity), cut_edges: rec.removed.length,
+        // the sources' side first
+        sides: [],
+      };
+      const order = sides.map((m, i) => ({ m, i, has: m.some((l) => src.has(l)) ? 0 : m.some((l) => snk.has(l)) ? 1 : 2 })).sort((x, y) => x.has - y.has || x.i - y.i);
+      order.forEach(({ m, has }, k) => {
+        let voxels = 0;
+        for (const l of m) { side.set(b.ids[l], BigInt(k + 1)); voxels += b.sizes[l]; }
+        preview.sides.push({ label: k + 1, supervoxels: m.length, voxels, contains: (['sources', 'sinks', 'neither'] as const)[has] });
+      });
+      this.previews.set(preview.id, { preview, side });
+      while (this.previews.size > PROOFREAD_DEFAULTS.previews) this.previews.delete(this.previews.keys().next().value!);
+      return preview;
+    });
+  }
+
+  private previewOf(id: string): { preview: SplitPreview; side: Map<bigint, bigint> } {
+    const p = /^\d+$/.test(id) ? this.previews.get(Number(id)) : undefined;
+    if (!p) throw new UsageError(`preview ${JSON.stringify(id)} is not kept (only the last ${PROOFREAD_DEFAULTS.previews} previews are): preview the split again`);
+    return p;
+  }
+
+  async previewInfo(id: string): Promise<Record<string, unknown>> {
+    const { preview } = this.previewOf(id);
+    const info = await this.info('latest');
+    info.wiring = { proofread: { preview } };
+    delete info.mesh; // the sides are shown in the slices only
+    return info;
+  }
+
+  async previewChunk(id: string, key: string, name: string): Promise<Uint8Array> {
+    const { side } = this.previewOf(id);
+    return this.mappedChunk(key, name, (sv) => side.get(sv) ?? 0n);
+  }
+
+  /**
+   * A file of the mesh source of version `at` (legacy Neuroglancer meshes): `info`, a root's
+   * manifest `<root>:0`, or a fragment. Manifests and fragments come from the head's derived
+   * meshes (head/meshes: content-addressed fragments shared by every version); undefined when the
+   * root's mesh has not been derived (the CLI's backend derives it then). A root that is not in
+   * version `at` is an error.
+   */
+  async meshFile(at: string, name: string): Promise<{ body: Uint8Array | Record<string, unknown>; root?: bigint; state: GraphState } | undefined> {
+    const s = await this.at(at);
+    if (name === 'info') return { body: { '@type': 'neuroglancer_legacy_mesh' }, state: s };
+    const dir = path.join(this.p.dir, HEAD_MESHES);
+    const m = /^(\d+):0$/.exec(name);
+    if (m) {
+      const root = BigInt(m[1]);
+      if (!s.isCurrent(root)) throw new UsageError(`segment ${root} is not a root of version ${s.op}`);
+      const file = path.join(dir, `${root}:0`);
+      if (!existsSync(file)) return undefined;
+      return { body: JSON.parse(await fs.readFile(file, 'utf8')), root, state: s };
+    }
+    if (!/^f\d+_\d+_\d+_[0-9a-f]{16}$/.test(name)) throw new UsageError(`mesh file ${JSON.stringify(name)}: expected info, <root>:0 or a fragment name`);
+    const file = path.join(dir, name);
+    if (!existsSync(file)) return undefined;
+    return { body: new Uint8Array(await fs.readFile(file)), state: s };
+  }
+
+  /** The body of a mesh file of version `at`, undefined when not derived (see meshFile). */
+  async mesh(at: string, name: string): Promise<Uint8Array | Record<string, unknown> | undefined> {
+    return (await this.meshFile(at, name))?.body;
+  }
+
+  /** The proofreading statuses of version `at`'s roots (one root's when given). */
+  async statuses(at = 'latest', root?: string): Promise<{ op: number; statuses: CellStatus[] }> {
+    const s = await this.at(at);
+    let list = await this.p.statuses(s);
+    if (root !== undefined) {
+      const id = parseId(root, 'root').toString();
+      list = list.filter((c) => c.root === id);
+    }
+    return { op: s.op, statuses: list };
+  }
+
+  async setStatus(body: any, user: string): Promise<StatusRecord> {
+    const b = body ?? {};
+    return this.p.setStatus(parseId(b.root, 'root'), { status_axon: b.status_axon, status_dendrite: b.status_dendrite }, { user });
   }
 
   /** A supervoxel from a body field: an id (decimal string) or a point [x, y, z] nm. */
@@ -79,6 +216,12 @@ export class ProofreadService {
   }
 
   async edit(kind: string, body: any, user: string): Promise<EditRecord> {
+    const b = body ?? {};
+    return this.p.edit(await this.request(kind, b), { user, inputs: { request: b } });
+  }
+
+  /** An edit request from a JSON body (points are looked up as supervoxels). */
+  private async request(kind: string, body: any): Promise<EditRequest> {
     const b = body ?? {};
     let req: EditRequest;
     if (kind === 'merge') {
@@ -95,7 +238,7 @@ export class ProofreadService {
     } else {
       throw new UsageError(`edit kind ${JSON.stringify(kind)}: expected merge, split, undo or redo`);
     }
-    return this.p.edit(req, { user, inputs: { request: b } });
+    return req;
   }
 
   async lineage(id: string, steps = 3): Promise<Record<string, unknown>> {

@@ -230,6 +230,24 @@ export class GraphState {
     return this.change(req.kind, { op: k }, last.created.map((c) => BigInt(c.id)), add, remove, { ...meta, target: k });
   }
 
+  /**
+   * The supervoxels (dense, ascending) of each root a planned record would make, in the order of
+   * `r.created` (for previews: the two sides of a split); the state is left as it was.
+   */
+  sides(r: EditRecord): number[][] {
+    const added = r.added.map(([a, b]) => this.edge(this.sv(BigInt(a)), this.sv(BigInt(b))));
+    const removed = r.removed.map(([a, b]) => this.edge(this.sv(BigInt(a)), this.sv(BigInt(b))));
+    const saved = [...added, ...removed].map((e) => this.active[e]);
+    for (const e of added) this.active[e] = 1;
+    for (const e of removed) this.active[e] = 0;
+    try {
+      const mark = new Uint8Array(this.n + 1);
+      return r.created.map((c) => this.component(this.sv(BigInt(c.supervoxel)), this.active, mark).sort((p, q) => p - q));
+    } finally {
+      [...added, ...removed].forEach((e, i) => (this.active[e] = saved[i]));
+    }
+  }
+
   /** Apply a record (planned here or read from the log). */
   apply(r: EditRecord): void {
     if (r.op !== this.op + 1) throw new EditError(`apply: expected op ${this.op + 1}, got ${r.op}`);

@@ -34,6 +34,8 @@ export interface EdgeState {
   nodeSum: Float64Array;
   /** number of original supervoxels in each region */
   nodeCount: Float64Array;
+  /** contact area of each region with all its neighbours (its surface inside the graph) */
+  nodeSurface: Float64Array;
 }
 
 /** Lower = merge earlier. */
@@ -102,8 +104,13 @@ class EdgeHeap {
   }
 }
 
-function initState(rag: Rag): EdgeState {
+export function initState(rag: Rag): EdgeState {
   const nodeCount = new Float64Array(rag.nNodes + 1).fill(1);
+  const nodeSurface = new Float64Array(rag.nNodes + 1);
+  for (let e = 0; e < rag.nEdges; e++) {
+    nodeSurface[rag.u[e]] += rag.area[e];
+    nodeSurface[rag.v[e]] += rag.area[e];
+  }
   return {
     rag,
     u: Uint32Array.from(rag.u),
@@ -117,6 +124,7 @@ function initState(rag: Rag): EdgeState {
     nodeSize: Float64Array.from(rag.nodeSize),
     nodeSum: Float64Array.from(rag.nodeSum),
     nodeCount,
+    nodeSurface,
   };
 }
 
@@ -178,6 +186,7 @@ export function agglomerate(rag: Rag, scorer: Scorer = meanScorer, opts: Agglome
     s.nodeSize[a] += s.nodeSize[b];
     s.nodeSum[a] += s.nodeSum[b];
     s.nodeCount[a] += s.nodeCount[b];
+    s.nodeSurface[a] += s.nodeSurface[b] - 2 * s.area[e];
     const adjA = adj[a];
     adjA.delete(b);
     for (const [c, e2] of adj[b]) {

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { FormatError } from '../../core/errors.js';
 import { localPath, openSource, splitChannel } from '../../formats/open.js';
-import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
+import { PrecomputedLayer, type ShardingChoice, makeInfo } from '../../formats/precomputed/index.js';
 import type { VolumeSource } from '../../formats/source.js';
 
 export interface ReadVolume {
@@ -41,9 +41,12 @@ export async function writeSegmentation(
   dir: string,
   labels: Uint32Array,
   like: { shape: Vec3; offset: Vec3; voxelSize: Vec3 },
-  opts: { overwrite?: boolean; chunkSize?: Vec3; extra?: Record<string, unknown> } = {},
+  opts: { overwrite?: boolean; chunkSize?: Vec3; extra?: Record<string, unknown>; sharding?: ShardingChoice } = {},
 ): Promise<PrecomputedLayer> {
-  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: like.shape, voxelSize: like.voxelSize, offset: like.offset, chunkSize: opts.chunkSize });
+  const chunk = (opts.chunkSize ?? [64, 64, 64]).map((c, a) => Math.min(c, like.shape[a])) as unknown as Vec3;
+  // one write of the whole volume: every shard is written once, whatever its size
+  const sharding = opts.sharding?.('segmentation', like.shape, chunk);
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: like.shape, voxelSize: like.voxelSize, offset: like.offset, chunkSize: opts.chunkSize, sharding });
   const layer = await PrecomputedLayer.create(dir, info, { overwrite: opts.overwrite });
   const vol = new Volume('uint64', boxFromShape(like.shape, like.offset), toUint64(labels), 1, like.voxelSize);
   await layer.writeBox(vol);

@@ -1,71 +1,44 @@
 /**
- * Learned agglomeration (gala / NeuroProof style): a random forest on edge features predicts the
- * probability that two adjacent regions belong to different neurons; agglomeration merges the edge
- * with the lowest predicted probability first, rescoring the neighbourhood after every merge.
+ * Learned agglomeration (gala / NeuroProof style): a random forest on edge features (edge-features.ts)
+ * predicts the probability that two adjacent regions belong to different neurons; agglomeration
+ * merges the edge with the lowest predicted probability first, rescoring the neighbourhood after
+ * every merge.
  *
  * Training against ground truth: every supervoxel takes the gt label it overlaps most (gt 0 ignored;
- * supervoxels mostly outside the gt are left out). Samples come from (1) every edge of the initial
- * graph and (2) an oracle-guided episode: agglomeration with the mean-boundary policy in which the
- * oracle merges only regions of the same gt body and records the features of every edge it looks at
- * (the features of grown regions are what the classifier meets at test time). Label 1 = different
- * bodies (keep apart), 0 = same body.
+ * supervoxels mostly outside the gt are left out). Examples are drawn along the agglomeration's own
+ * trajectory (trajectory.ts, gala's active learning): round 0 = every initial edge plus an
+ * oracle-guided episode under the mean-boundary policy; round r >= 1 replays the agglomeration with
+ * round r-1's classifier as the policy, labels every edge it considers by the ground truth, and
+ * retrains on all rounds' examples. `rounds: 0` is the model before issue #17 (mean-policy episode
+ * only, with the basic features when asked); `initialOnly` trains on the initial graph alone.
  */
 import { Forest, type ForestParams } from '../../ml/forest.js';
 import { contingency } from '../../metrics/segmentation.js';
 import { FormatError } from '../../core/errors.js';
 import { type EdgeState, type MergeTree, type Scorer, agglomerate, meanScorer } from './agglomerate.js';
-import { type Rag, histQuantile } from './rag.js';
+import { type EdgeFeatureSet, DEFAULT_EDGE_FEATURES, EDGE_FEATURE_NAMES, RICH_EDGE_FEATURES, computeEdgeFeatures, featureSetOf } from './edge-features.js';
+import type { Rag } from './rag.js';
+import { type LearningMode, type Samples, concatSamples, episodeSamples, initialEdgeSamples } from './trajectory.js';
 
-export const EDGE_FEATURES = [
-  'mean', 'std', 'min', 'max', 'q10', 'q25', 'q50', 'q75', 'q90',
-  'log_area', 'log_size_min', 'log_size_max', 'node_mean_min', 'node_mean_max', 'node_mean_diff',
-  'contact_ratio', 'log_count_min', 'log_count_max',
-] as const;
+/** Feature names of the default (rich) set. */
+export const EDGE_FEATURES = RICH_EDGE_FEATURES;
 export const N_EDGE_FEATURES = EDGE_FEATURES.length;
 
-/** Features of edge e of the current graph into out[offset..offset+N_EDGE_FEATURES). */
+/** Features (default set) of edge e of the current graph into out[offset..offset+N_EDGE_FEATURES). */
 export function edgeFeatures(s: EdgeState, e: number, out: Float32Array, offset = 0): void {
-  const bins = s.rag.bins;
-  const area = s.area[e];
-  const mean = s.sum[e] / area;
-  const varr = Math.max(0, s.sumSq[e] / area - mean * mean);
-  const a = s.u[e];
-  const b = s.v[e];
-  const sa = s.nodeSize[a];
-  const sb = s.nodeSize[b];
-  const ma = s.nodeSum[a] / Math.max(1, sa);
-  const mb = s.nodeSum[b] / Math.max(1, sb);
-  const o = e * bins;
-  let k = offset;
-  out[k++] = mean;
-  out[k++] = Math.sqrt(varr);
-  out[k++] = s.min[e];
-  out[k++] = s.max[e];
-  out[k++] = histQuantile(s.hist, o, bins, area, 0.1);
-  out[k++] = histQuantile(s.hist, o, bins, area, 0.25);
-  out[k++] = histQuantile(s.hist, o, bins, area, 0.5);
-  out[k++] = histQuantile(s.hist, o, bins, area, 0.75);
-  out[k++] = histQuantile(s.hist, o, bins, area, 0.9);
-  out[k++] = Math.log1p(area);
-  out[k++] = Math.log1p(Math.min(sa, sb));
-  out[k++] = Math.log1p(Math.max(sa, sb));
-  out[k++] = Math.min(ma, mb);
-  out[k++] = Math.max(ma, mb);
-  out[k++] = Math.abs(ma - mb);
-  out[k++] = area / Math.pow(Math.max(1, Math.min(sa, sb)), 2 / 3);
-  out[k++] = Math.log1p(Math.min(s.nodeCount[a], s.nodeCount[b]));
-  out[k++] = Math.log1p(Math.max(s.nodeCount[a], s.nodeCount[b]));
+  computeEdgeFeatures(DEFAULT_EDGE_FEATURES, s, e, out, offset);
 }
 
 /** A scorer from a trained forest: probability of class 1 ("different bodies"). */
 export function forestScorer(forest: Forest): Scorer {
-  if (forest.nFeatures !== N_EDGE_FEATURES || forest.nClasses !== 2) {
-    throw new FormatError(`agglomeration model has ${forest.nFeatures} features / ${forest.nClasses} classes; expected ${N_EDGE_FEATURES} features and 2 classes (a model from wiring train-agglomeration)`);
+  const set = featureSetOf(forest.nFeatures);
+  if (set === undefined || forest.nClasses !== 2) {
+    throw new FormatError(`agglomeration model has ${forest.nFeatures} features / ${forest.nClasses} classes; expected ${EDGE_FEATURE_NAMES.rich.length} (or ${EDGE_FEATURE_NAMES.basic.length}) features and 2 classes (a model from wiring train-agglomeration)`);
   }
-  const x = new Float32Array(N_EDGE_FEATURES);
+  const x = new Float32Array(forest.nFeatures);
   const p = new Float32Array(2);
   return (s, e) => {
-    edgeFeatures(s, e, x);
+    computeEdgeFeatures(set, s, e, x);
     forest.predictProba(x, 1, 'sample-major', p);
     // tie-break equal probabilities by mean boundary so plateaus merge in a sensible order
     return p[1] + 1e-6 * (s.sum[e] / s.area[e]);
@@ -99,59 +72,63 @@ export function supervoxelBodies(sv: Uint32Array, gt: Uint32Array | Int32Array |
   return body;
 }
 
+export interface AgglomerationTrainOptions {
+  /** active-learning rounds after round 0 (default 2: a classifier replayed twice) */
+  rounds?: number;
+  /** edge feature set (default rich) */
+  features?: EdgeFeatureSet;
+  /** train on the initial graph's edges only (no trajectory; for comparison) */
+  initialOnly?: boolean;
+  /** round 0 includes every initial edge (default true; false = the model before issue #17, episode only) */
+  initialEdges?: boolean;
+  /** rounds >= 1: 'strict' (merge only same-body regions) or 'loose' (also the classifier's own wrong merges); default strict */
+  mode?: LearningMode;
+}
+
+export const AGGLOMERATION_TRAINING_DEFAULTS = { rounds: 2, features: DEFAULT_EDGE_FEATURES, trees: 100, minSamplesLeaf: 2, mode: 'strict' as LearningMode } as const;
+
 export interface TrainResult {
   forest: Forest;
   samples: number;
   positives: number;
+  /** examples added per round (round 0 = initial edges + mean-policy episode) */
+  rounds: Array<{ samples: number; positives: number }>;
 }
 
-/** Collect training samples from one RAG + gt bodies (flat edges + one oracle episode). */
-export function collectSamples(rag: Rag, body: Uint32Array): { x: Float32Array; y: Uint8Array; n: number } {
-  const xs: Float32Array[] = [];
-  const ys: number[] = [];
-  const buf = () => new Float32Array(N_EDGE_FEATURES);
-  // region body: with the oracle only same-body regions merge, so a region keeps its seed's body
-  const regionBody = Uint32Array.from(body);
-  const record = (s: EdgeState, e: number, a: number, b: number): boolean => {
-    const ba = regionBody[a];
-    const bb = regionBody[b];
-    if (ba === 0 || bb === 0) return false; // unknown: never merge, no sample
-    const f = buf();
-    edgeFeatures(s, e, f);
-    xs.push(f);
-    const differ = ba !== bb;
-    ys.push(differ ? 1 : 0);
-    return !differ;
+function positives(y: Uint8Array, n: number): number {
+  let p = 0;
+  for (let i = 0; i < n; i++) p += y[i];
+  return p;
+}
+
+/** Train the edge classifier from one or more (RAG, gt bodies) pairs, along its own trajectory. */
+export function trainAgglomeration(
+  sets: Array<{ rag: Rag; body: Uint32Array }>,
+  params: Partial<ForestParams> = {},
+  meta: Record<string, unknown> = {},
+  opts: AgglomerationTrainOptions = {},
+): TrainResult {
+  const set = opts.features ?? AGGLOMERATION_TRAINING_DEFAULTS.features;
+  const nF = EDGE_FEATURE_NAMES[set].length;
+  const rounds = opts.initialOnly ? 0 : (opts.rounds ?? AGGLOMERATION_TRAINING_DEFAULTS.rounds);
+  const fit = (d: Samples, r: number): Forest => {
+    if (d.n === 0) throw new FormatError('train-agglomeration: no edge touches two supervoxels inside the ground truth; nothing to learn from');
+    return Forest.train(
+      { x: d.x, y: d.y, nSamples: d.n, nFeatures: nF, layout: 'sample-major', nClasses: 2 },
+      { nTrees: AGGLOMERATION_TRAINING_DEFAULTS.trees, minSamplesLeaf: AGGLOMERATION_TRAINING_DEFAULTS.minSamplesLeaf, balanced: false, seed: 0, ...params },
+      { kind: 'wiring-agglomeration', features: [...EDGE_FEATURE_NAMES[set]], training: opts.initialOnly ? 'initial-graph' : `trajectory, ${rounds} round(s) after the mean-policy episode`, rounds: r, ...meta },
+    );
   };
-  agglomerate(rag, meanScorer, { accept: (s, e, a, b) => {
-    const ok = record(s, e, a, b);
-    return ok;
-  } });
-  const n = xs.length;
-  const x = new Float32Array(n * N_EDGE_FEATURES);
-  xs.forEach((f, i) => x.set(f, i * N_EDGE_FEATURES));
-  return { x, y: Uint8Array.from(ys), n };
-}
-
-/** Train the edge classifier from one or more (RAG, gt bodies) pairs. */
-export function trainAgglomeration(sets: Array<{ rag: Rag; body: Uint32Array }>, params: Partial<ForestParams> = {}, meta: Record<string, unknown> = {}): TrainResult {
-  const parts = sets.map((s) => collectSamples(s.rag, s.body));
-  const n = parts.reduce((a, p) => a + p.n, 0);
-  if (n === 0) throw new FormatError('train-agglomeration: no edge touches two supervoxels inside the ground truth; nothing to learn from');
-  const x = new Float32Array(n * N_EDGE_FEATURES);
-  const y = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    x.set(p.x, o * N_EDGE_FEATURES);
-    y.set(p.y, o);
-    o += p.n;
+  const first = sets.map((t) => opts.initialOnly ? initialEdgeSamples(t.rag, t.body, set) : concatSamples([...(opts.initialEdges === false ? [] : [initialEdgeSamples(t.rag, t.body, set)]), episodeSamples(t.rag, t.body, set, meanScorer, false)], nF));
+  let data = concatSamples(first, nF);
+  const log = [{ samples: data.n, positives: positives(data.y, data.n) }];
+  let forest = fit(data, 0);
+  for (let r = 1; r <= rounds; r++) {
+    const policy = forestScorer(forest);
+    const more = concatSamples(sets.map((t) => episodeSamples(t.rag, t.body, set, policy, true, opts.mode ?? AGGLOMERATION_TRAINING_DEFAULTS.mode)), nF);
+    log.push({ samples: more.n, positives: positives(more.y, more.n) });
+    data = concatSamples([data, more], nF);
+    forest = fit(data, r);
   }
-  let positives = 0;
-  for (const v of y) positives += v;
-  const forest = Forest.train(
-    { x, y, nSamples: n, nFeatures: N_EDGE_FEATURES, layout: 'sample-major', nClasses: 2 },
-    { nTrees: 100, minSamplesLeaf: 2, balanced: false, seed: 0, ...params },
-    { kind: 'wiring-agglomeration', features: [...EDGE_FEATURES], ...meta },
-  );
-  return { forest, samples: n, positives };
+  return { forest, samples: data.n, positives: positives(data.y, data.n), rounds: log };
 }

@@ -13,7 +13,9 @@ import { compactLabels } from '../../kernels/components.js';
 import { type WatershedOptions, affinityWatershed, watershed } from '../../kernels/watershed/index.js';
 import type { Forest } from '../../ml/forest.js';
 import { type MergeTree, agglomerate, cutTree, meanScorer, mutexWatershed, quantileScorer } from './agglomerate.js';
+import { carriedCut, edgeProbabilities } from './cross-fit.js';
 import { forestScorer } from './learned.js';
+import { multicutGaec } from './multicut.js';
 import { type Rag, buildRag } from './rag.js';
 
 export interface BoundaryMaps {
@@ -104,7 +106,7 @@ export function computeSupervoxels(maps: BoundaryMaps, params: SupervoxelParams 
 /** Contact value of a face between two supervoxels: the larger boundary value of its two voxels. */
 export const DEFAULT_CONTACT = 'max' as const;
 
-export type AgglomerationMethod = 'mean' | 'quantile' | 'mutex' | 'learned';
+export type AgglomerationMethod = 'mean' | 'quantile' | 'mutex' | 'multicut' | 'learned';
 
 export interface AgglomerationParams {
   method?: AgglomerationMethod;
@@ -114,8 +116,9 @@ export interface AgglomerationParams {
   anisotropic?: boolean;
   /** quantile scorer's q (default 0.5) */
   quantile?: number;
-  /** mutex watershed bias (default 0.5) */
+  /** mutex watershed / multicut bias (default: the threshold) */
   bias?: number;
+  /** learned model: the learned method's scorer, and the edge probabilities of mutex and multicut */
   forest?: Forest;
   /** contact value of a face (default 'max' of the two voxels: robust to 1-voxel membranes) */
   contact?: 'max' | 'mean';
@@ -130,12 +133,14 @@ export interface AgglomerationParams {
  * 0.8-0.9. On anisotropic stacks (z more than twice as coarse: 2-D supervoxels joined across
  * sections) contacts between sections make merges cheaper and the best cut is lower:
  * `DEFAULT_THRESHOLD_ANISOTROPIC`. Quantile (median) and mutex (bias) under-merge at 0.7 on gala's
- * p1: 0.8. Learned: P(different) = 0.5.
+ * p1: 0.8. Learned: P(different) = 0.5 (a model from `train-agglomeration` carries its own cuts,
+ * chosen by cross-fitting on its training volume, which win over these). Multicut (GAEC) on the
+ * mean boundary: the bias of the mean cut; with a model, its carried bias or 0.5.
  */
-export const DEFAULT_THRESHOLD = { mean: 0.7, quantile: 0.8, learned: 0.5, mutex: 0.8 } as const;
+export const DEFAULT_THRESHOLD = { mean: 0.7, quantile: 0.8, learned: 0.5, mutex: 0.8, multicut: 0.7 } as const;
 
 /** Default cuts on anisotropic stacks (phantom 8x8x30 nm and ISBI 2012 4x4x50 nm, docs/SEGMENTATION.md). */
-export const DEFAULT_THRESHOLD_ANISOTROPIC = { mean: 0.55, quantile: 0.6, learned: 0.5, mutex: 0.6 } as const;
+export const DEFAULT_THRESHOLD_ANISOTROPIC = { mean: 0.55, quantile: 0.6, learned: 0.5, mutex: 0.6, multicut: 0.55 } as const;
 
 /** Offset of the self-calibrated mean cut above the Otsu split of the contact scores (`threshold: 'auto'`). */
 export const AUTO_THRESHOLD_OFFSET = 0.12;
@@ -204,10 +209,14 @@ export function computeAgglomeration(sv: Uint32Array, maps: BoundaryMaps, params
 export function agglomerateRag(rag: Rag, params: AgglomerationParams = {}): AgglomerationResult {
   const method = params.method ?? (params.forest ? 'learned' : 'mean');
   if (params.threshold === 'auto' && method !== 'mean') throw new UsageError(`threshold auto is for the mean method, not ${method}`);
-  const threshold = params.threshold === 'auto' ? autoMeanThreshold(rag) : (params.threshold ?? (params.anisotropic ? DEFAULT_THRESHOLD_ANISOTROPIC : DEFAULT_THRESHOLD)[method]);
-  if (method === 'mutex') {
-    const m = mutexWatershed(rag, meanScorer, params.bias ?? threshold);
-    return { rag, tree: m.tree, map: m.map, count: m.count, threshold: params.bias ?? threshold, method };
+  const forest = params.forest;
+  const modelCut = forest && (method === 'learned' || method === 'mutex' || method === 'multicut') ? (carriedCut(forest, method) ?? 0.5) : undefined;
+  const threshold = params.threshold === 'auto' ? autoMeanThreshold(rag) : (params.threshold ?? modelCut ?? (params.anisotropic ? DEFAULT_THRESHOLD_ANISOTROPIC : DEFAULT_THRESHOLD)[method]);
+  if (method === 'mutex' || method === 'multicut') {
+    const bias = params.bias ?? threshold;
+    const p = edgeProbabilities(rag, forest);
+    const m = method === 'mutex' ? mutexWatershed(rag, (_s, e) => p[e], bias) : multicutGaec(rag, p, { bias });
+    return { rag, tree: m.tree, map: m.map, count: m.count, threshold: bias, method };
   }
   let tree: MergeTree;
   if (method === 'learned') {
@@ -218,7 +227,7 @@ export function agglomerateRag(rag: Rag, params: AgglomerationParams = {}): Aggl
   } else if (method === 'mean') {
     tree = agglomerate(rag, meanScorer);
   } else {
-    throw new UsageError(`agglomeration method must be mean, quantile, mutex or learned, got ${String(method)}`);
+    throw new UsageError(`agglomeration method must be mean, quantile, mutex, multicut or learned, got ${String(method)}`);
   }
   const { map, count } = cutTree(tree, threshold);
   return { rag, tree, map, count, threshold, method };

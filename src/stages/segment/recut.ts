@@ -87,6 +87,8 @@ export class Recut {
     readonly tree: RecutTree,
     /** supervoxels in the layer (segments at a cut = supervoxels - merges) */
     readonly supervoxelCount: number | undefined,
+    /** the cut the segmentation layer was made at */
+    readonly threshold: number | null,
   ) {}
 
   /** Open the merge tree of a segmentation layer and the supervoxel layer it names. */
@@ -107,7 +109,7 @@ export class Recut {
     const layerPath = candidates.find((c) => existsSync(path.join(c, 'info')));
     if (!layerPath) throw new UsageError(`${file}: the supervoxel layer ${sv} is not a precomputed layer (looked in ${candidates.join(', ')})`);
     const count = typeof json.supervoxels === 'number' ? json.supervoxels : undefined;
-    return new Recut(segmentation, await PrecomputedLayer.open(layerPath), tree, count);
+    return new Recut(segmentation, await PrecomputedLayer.open(layerPath), tree, count, typeof json.threshold === 'number' ? json.threshold : null);
   }
 
   mapping(threshold: number): { map: Map<bigint, bigint>; merges: number } {
@@ -120,6 +122,25 @@ export class Recut {
       this.cache.set(key, m);
     }
     return m;
+  }
+
+  /**
+   * The thresholds that change the cut: below `min` no merge applies (every supervoxel is its own
+   * segment), at `max` every merge does; `threshold` is the cut the segmentation layer was made
+   * at (merge_tree.json), `chosen` the one kept last (`wiring.cut` of the layer's info).
+   */
+  async range(): Promise<{ min: number; max: number; merges: number; supervoxels: number | null; threshold: number | null; chosen: number | null }> {
+    let min = Infinity, max = -Infinity;
+    for (const s of this.tree.score) if (Number.isFinite(s)) (min = Math.min(min, s), (max = Math.max(max, s)));
+    if (!Number.isFinite(min)) min = max = 0;
+    let chosen: number | null = null;
+    try {
+      const info = JSON.parse(await fs.readFile(path.join(this.segmentation, 'info'), 'utf8')) as { wiring?: { cut?: { threshold?: unknown } } };
+      if (typeof info.wiring?.cut?.threshold === 'number') chosen = info.wiring.cut.threshold;
+    } catch {
+      // no readable info: nothing chosen
+    }
+    return { min, max, merges: this.tree.score.length, supervoxels: this.supervoxelCount ?? null, threshold: this.threshold, chosen };
   }
 
   /** Segments at cut T (supervoxels minus the merges applied). */
@@ -166,11 +187,17 @@ export class Recut {
     return new Uint8Array(dst.buffer);
   }
 
-  /** Write the chosen cut into the segmentation layer's info (`wiring.cut`). */
+  /**
+   * Write the chosen cut into the segmentation layer's info (`wiring.cut`: threshold, the merges
+   * it applies, its segments, who and when). The layer's voxels stay at the cut it was made at
+   * (`merge_tree_threshold`); the re-cut layer serves the chosen one.
+   */
   async choose(threshold: number, user: string): Promise<void> {
     const layer = await PrecomputedLayer.open(this.segmentation);
     const raw = layer.info as unknown as Record<string, unknown>;
-    const w = { ...((raw.wiring as object) ?? {}), cut: { threshold, user, time: new Date().toISOString() } };
+    const { merges } = this.mapping(threshold);
+    const cut = { threshold, merges, segments: this.segments(threshold) ?? null, merge_tree_threshold: this.threshold, user, time: new Date().toISOString() };
+    const w = { ...((raw.wiring as object) ?? {}), cut };
     await layer.updateInfo({ wiring: w } as never);
   }
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { type Box, boxEquals, boxFromShape, type Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
-import { makeInfo } from '../../formats/precomputed/index.js';
+import { makeInfo, type ShardingChoice } from '../../formats/precomputed/index.js';
 import { absoluteSpec, readBlockData, type RunOptions, runTasks } from '../../scheduler/index.js';
 import { ensureLayer, normaliseRecord, readProvenance } from '../../scheduler/provenance.js';
 import { mergeBlockRags, ragTask, relabelTask, writeSegmentMap } from './blockwise.js';
@@ -56,6 +56,8 @@ export interface BlockwiseSupervoxelsOptions {
   reading: MapReading;
   overwrite: boolean;
   run: BlockwiseRunOptions;
+  /** The sharding of the layer (shards fit the block); default one file per chunk. */
+  sharding?: ShardingChoice;
   /** Told about the block rounding before the run starts. */
   onNote?: (note: string) => void;
 }
@@ -92,7 +94,8 @@ export async function blockwiseSupervoxels(o: BlockwiseSupervoxelsOptions): Prom
   const blockParams = { supervoxels: params, affinityOrder: o.reading.affinityOrder, invert: o.reading.invert, channel: o.reading.channel };
   // what defines the result (not the block shape or the workers): recorded in the layer's info
   const record = normaliseRecord({ tile, margin, ...blockParams, boundaries: o.boundaries });
-  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: like.shape, voxelSize: like.voxelSize, offset: like.offset, chunkSize: chunkForBlock(tile) });
+  const chunk = chunkForBlock(tile);
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: like.shape, voxelSize: like.voxelSize, offset: like.offset, chunkSize: chunk, sharding: o.sharding?.('segmentation', like.shape, chunk, block) });
   const { stateDir } = await ensureLayer(o.out, info, 'supervoxels', record, { overwrite: o.overwrite, where: o.out, what: 'with other supervoxel settings or grid' });
   const task = supervoxelTask({ boundaries: o.boundaries, out: o.out, bounds: boxFromShape(like.shape, like.offset), blockShape: block, tile, margin, params: blockParams, channels: like.channels });
   // runTasks rejects when a block fails for good (SchedulerError naming the blocks)
@@ -115,6 +118,8 @@ export interface BlockwiseAgglomerationOptions {
   run: BlockwiseRunOptions;
   /** Chunk size of the output (default: from the block). */
   chunk?: Vec3;
+  /** The sharding of the layer (shards fit the block); default one file per chunk. */
+  sharding?: ShardingChoice;
 }
 
 export interface BlockwiseAgglomerationResult {
@@ -150,7 +155,8 @@ export async function blockwiseAgglomeration(o: BlockwiseAgglomerationOptions): 
   const block = o.block.map((v, i) => (o.chunk ? Math.min(roundUp(v, o.chunk[i]), roundUp(sv.shape[i], o.chunk[i])) : Math.min(v, sv.shape[i]))) as unknown as Vec3;
   o.params.anisotropic ??= anisotropic(sv.voxelSize);
   const ragParams = { affinityOrder: o.reading.affinityOrder, channel: o.reading.channel, invert: o.reading.invert, contact: o.params.contact ?? DEFAULT_CONTACT, twoD: o.params.twoD };
-  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: sv.shape, voxelSize: sv.voxelSize, offset: sv.offset, chunkSize: o.chunk ?? chunkForBlock(block) });
+  const chunk = (o.chunk ?? chunkForBlock(block)).map((c, a) => Math.min(c, sv.shape[a])) as unknown as Vec3;
+  const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: sv.shape, voxelSize: sv.voxelSize, offset: sv.offset, chunkSize: chunk, sharding: o.sharding?.('segmentation', sv.shape, chunk, block) });
   // What made this layer: a rerun with the same record resumes (finished region-graph and
   // relabelling blocks are skipped), another one needs overwrite. The supervoxel layer's own record
   // is part of it, so re-made supervoxels never meet old graph blocks. The block shape is not (the
@@ -203,7 +209,7 @@ export async function blockwiseSegment(o: BlockwiseSegmentOptions): Promise<{ su
   const s = await blockwiseSupervoxels({ ...o, out: o.supervoxelsOut });
   const r = await blockwiseAgglomeration({
     out: o.out, supervoxels: o.supervoxelsOut, boundaries: o.boundaries, block: s.block, params: o.agglomeration, reading: o.reading,
-    model: o.model, overwrite: o.overwrite, run: o.run, chunk: chunkForBlock(s.tile),
+    model: o.model, overwrite: o.overwrite, run: o.run, chunk: chunkForBlock(s.tile), sharding: o.sharding,
   });
   return { supervoxels: s, segmentation: r };
 }

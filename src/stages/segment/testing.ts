@@ -41,3 +41,60 @@ export function voronoiBoundaryMap(shape: Vec3, n: number, seed: number, membran
   }
   return b;
 }
+
+/**
+ * An over-segmented labelled volume: `cells` Voronoi cells (the ground truth, ids 1..cells) cut into
+ * supervoxels by a finer Voronoi of `pieces` centres (dense ids 1..n). Boundary values: interiors
+ * 0-0.2; faces between cells U(cellLo, 1); faces between supervoxels of one cell U(0.1, svHi), so
+ * that the two overlap and a single contact value cannot separate them.
+ */
+export function overSegmentedCells(shape: Vec3, cells: number, pieces: number, seed: number, o: { cellLo?: number; svHi?: number } = {}): { gt: Uint32Array; sv: Uint32Array; boundary: Float32Array } {
+  const r = lcg(seed);
+  const [sx, sy, sz] = shape;
+  const N = sx * sy * sz;
+  const nearest = (cs: number[][]): Uint32Array => {
+    const lab = new Uint32Array(N);
+    for (let i = 0; i < N; i++) {
+      const x = i % sx;
+      const y = Math.floor(i / sx) % sy;
+      const z = Math.floor(i / (sx * sy));
+      let best = 0;
+      let bd = Infinity;
+      for (let k = 0; k < cs.length; k++) {
+        const d = (cs[k][0] - x) ** 2 + (cs[k][1] - y) ** 2 + (cs[k][2] - z) ** 2;
+        if (d < bd) {
+          bd = d;
+          best = k + 1;
+        }
+      }
+      lab[i] = best;
+    }
+    return lab;
+  };
+  const gt = nearest(Array.from({ length: cells }, () => [r() * sx, r() * sy, r() * sz]));
+  const fine = nearest(Array.from({ length: pieces }, () => [r() * sx, r() * sy, r() * sz]));
+  const ids = new Map<number, number>();
+  const sv = new Uint32Array(N);
+  for (let i = 0; i < N; i++) {
+    const key = gt[i] * (pieces + 1) + fine[i];
+    let id = ids.get(key);
+    if (id === undefined) ids.set(key, (id = ids.size + 1));
+    sv[i] = id;
+  }
+  const cellLo = o.cellLo ?? 0.45;
+  const svHi = o.svHi ?? 0.75;
+  const boundary = new Float32Array(N);
+  for (let i = 0; i < N; i++) {
+    const x = i % sx;
+    const y = Math.floor(i / sx) % sy;
+    const z = Math.floor(i / (sx * sy));
+    const nb = [x + 1 < sx ? i + 1 : -1, y + 1 < sy ? i + sx : -1, z + 1 < sz ? i + sx * sy : -1];
+    let v = 0.2 * r();
+    for (const j of nb) {
+      if (j < 0 || sv[j] === sv[i]) continue;
+      v = Math.max(v, gt[j] !== gt[i] ? cellLo + (1 - cellLo) * r() : 0.1 + (svHi - 0.1) * r());
+    }
+    boundary[i] = v;
+  }
+  return { gt, sv, boundary };
+}

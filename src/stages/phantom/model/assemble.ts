@@ -56,13 +56,9 @@ export function buildModel(o: PhantomOptions, box: Box = boxFromShape(o.size)): 
   return assemble(o, box, parts, origin, dims);
 }
 
-/** Concatenate the parts' cells and synapses, keep the primitives and organelles near the grid, index them. */
-export function assemble(o: PhantomOptions, box: Box, parts: TileContent[], origin: V, dims: V): PhantomModel {
-  const C = MODEL_CONSTANTS;
-  const R = C.influence;
-  const G = C.gridCell;
-  const gLo = origin;
-  const gHi: V = [origin[0] + dims[0] * G, origin[1] + dims[1] * G, origin[2] + dims[2] * G];
+/** The parts' primitives near the grid [gLo, gHi] and organelles overlapping it, with the cells and synapses they refer to (renumbered). */
+function gatherParts(parts: TileContent[], gLo: V, gHi: V) {
+  const R = MODEL_CONSTANTS.influence;
   const cells: CellInfo[] = [];
   const synapses: SynapseInfo[] = [];
   const organelles: OrganelleInfo[] = [];
@@ -117,17 +113,17 @@ export function assemble(o: PhantomOptions, box: Box, parts: TileContent[], orig
       if (keep) organelles.push({ ...g, host: useCell(g.host), synapse: g.synapse < 0 ? -1 : useSyn(g.synapse) });
     }
   }
-  const cellIdLo = new Uint32Array(cells.length);
-  const cellIdHi = new Uint32Array(cells.length);
-  cells.forEach((c, i) => {
-    cellIdLo[i] = Number(c.id & 0xffffffffn);
-    cellIdHi[i] = Number(c.id >> 32n);
-  });
-  const n = pcell.length;
-  const paA = Float64Array.from(pa);
-  const pbA = Float64Array.from(pb);
-  const praA = Float64Array.from(pra);
-  const prbA = Float64Array.from(prb);
+  return { cells, synapses, organelles, pa, pb, pra, prb, pcell, pcomp, psyn };
+}
+
+/**
+ * Uniform grid index (CSR: start per grid cell, items) of the primitives whose surface can come
+ * within `influence` of a grid cell, and of the organelles overlapping one (+ 20 nm).
+ */
+function gridIndex(origin: V, dims: V, paA: Float64Array, pbA: Float64Array, praA: Float64Array, prbA: Float64Array, organelles: OrganelleInfo[]) {
+  const R = MODEL_CONSTANTS.influence;
+  const G = MODEL_CONSTANTS.gridCell;
+  const n = praA.length;
   const nCells = dims[0] * dims[1] * dims[2];
   // Keep a primitive in a grid cell only if its surface can come within `reach` of the cell
   // (cell centre to capsule distance minus radius <= reach + half the cell diagonal).
@@ -187,6 +183,12 @@ export function assemble(o: PhantomOptions, box: Box, parts: TileContent[], orig
       out[a + 3] = Math.max(g.a[a], g.b[a]) + g.r + 20;
     }
   });
+  return { primStart, primItems, orgStart, orgItems };
+}
+
+/** Per primitive: axis b - a, 1 / |b - a|^2, radius change. */
+function primitiveAxes(paA: Float64Array, pbA: Float64Array, praA: Float64Array, prbA: Float64Array) {
+  const n = praA.length;
   const pu = new Float64Array(3 * n);
   const pinv = new Float64Array(n);
   const pdr = new Float64Array(n);
@@ -199,6 +201,11 @@ export function assemble(o: PhantomOptions, box: Box, parts: TileContent[], orig
     pinv[i] = l2 > 0 ? 1 / l2 : 0;
     pdr[i] = prbA[i] - praA[i];
   }
+  return { pu, pinv, pdr };
+}
+
+/** Synapse contact points, disc radii and postsynaptic cells, as typed arrays. */
+function synapseArrays(synapses: SynapseInfo[]) {
   const ns = synapses.length;
   const synContact = new Float64Array(3 * ns);
   const synDisc = new Float64Array(ns);
@@ -208,6 +215,11 @@ export function assemble(o: PhantomOptions, box: Box, parts: TileContent[], orig
     synDisc[i] = s.discRadius;
     synPost[i] = s.post;
   });
+  return { synContact, synDisc, synPost };
+}
+
+/** Organelle axes, radii, hosts and kinds (0 mitochondrion, 1 vesicle cloud), as typed arrays. */
+function organelleArrays(organelles: OrganelleInfo[]) {
   const no = organelles.length;
   const oa = new Float64Array(3 * no);
   const ou = new Float64Array(3 * no);
@@ -224,6 +236,30 @@ export function assemble(o: PhantomOptions, box: Box, parts: TileContent[], orig
     ohost[i] = g.host;
     okind[i] = g.kind === 'mitochondrion' ? 0 : 1;
   });
+  return { oa, ou, oinv, or, ohost, okind };
+}
+
+/** Concatenate the parts' cells and synapses, keep the primitives and organelles near the grid, index them. */
+export function assemble(o: PhantomOptions, box: Box, parts: TileContent[], origin: V, dims: V): PhantomModel {
+  const R = MODEL_CONSTANTS.influence;
+  const G = MODEL_CONSTANTS.gridCell;
+  const gHi: V = [origin[0] + dims[0] * G, origin[1] + dims[1] * G, origin[2] + dims[2] * G];
+  const { cells, synapses, organelles, pa, pb, pra, prb, pcell, pcomp, psyn } = gatherParts(parts, origin, gHi);
+  const cellIdLo = new Uint32Array(cells.length);
+  const cellIdHi = new Uint32Array(cells.length);
+  cells.forEach((c, i) => {
+    cellIdLo[i] = Number(c.id & 0xffffffffn);
+    cellIdHi[i] = Number(c.id >> 32n);
+  });
+  const n = pcell.length;
+  const paA = Float64Array.from(pa);
+  const pbA = Float64Array.from(pb);
+  const praA = Float64Array.from(pra);
+  const prbA = Float64Array.from(prb);
+  const { primStart, primItems, orgStart, orgItems } = gridIndex(origin, dims, paA, pbA, praA, prbA, organelles);
+  const { pu, pinv, pdr } = primitiveAxes(paA, pbA, praA, prbA);
+  const { synContact, synDisc, synPost } = synapseArrays(synapses);
+  const { oa, ou, oinv, or, ohost, okind } = organelleArrays(organelles);
   const vs = o.voxelSize;
   return {
     pu,

@@ -1,0 +1,196 @@
+/**
+ * Global affine solve: every section gets a forward map F_z (raw section pixel -> output pixel)
+ * such that matched points agree in the output frame, F_j(p) = F_z(q) for every point pair
+ * (p in section j, q in section z) found between a section and several neighbours (z-1, z-2, ...),
+ * in the least-squares sense over the whole stack at once, so a single pair's error does not
+ * carry down the stack as it does in a sequential chain. The first good section is the frame
+ * (F = identity); a tiny prior ties each section to the one before, so a section with no pairs
+ * follows its neighbours. Pair sets whose median residual exceeds `maxResidual` (worst first,
+ * one per round), then single pairs farther than `maxResidual` (and than three times the median)
+ * are dropped and the system solved again.
+ *
+ * Models are linear in their parameters (in coordinates centred and scaled to about [-1, 1]):
+ * translation (2), similarity (4: a, b, c, f with x' = a x - b y + c, y' = b x + a y + f) and
+ * affine (6). Rigid = the similarity solution with its scale removed, translations solved again.
+ */
+import { WiringError } from '../../core/errors.js';
+import { type Affine, type AffineModel, IDENTITY, compose, invert } from './affine.js';
+import { BandedSystem } from './banded.js';
+
+/** Matched points between sections j < z: raw_j(p_k) shows what raw_z(q_k) shows. */
+export interface PairSet {
+  j: number;
+  z: number;
+  /** Weight of each pair of this set. */
+  w: number;
+  /** Interleaved x, y (full-resolution raw pixels). */
+  p: number[];
+  q: number[];
+}
+
+export interface GlobalAffineOptions {
+  model: AffineModel;
+  /** Pairs farther than this from the solution are dropped, px. */
+  maxResidual: number;
+  /** Drop-and-solve rounds after the first solve. */
+  rounds: number;
+  /** Sections whose F is fixed to the identity (the frame). */
+  reference: number;
+  /** Image size (for centring). */
+  w: number;
+  h: number;
+}
+
+export interface GlobalAffineResult {
+  /** Pull-backs A_z = F_z^-1 (output pixel -> raw pixel), one per section. */
+  affines: Affine[];
+  /** Per pair set: kept pairs and their residual median after the last solve, px. */
+  kept: number[];
+  residualMedian: number[];
+}
+
+type Coef = (x: number, y: number) => { x: number[]; y: number[] };
+
+/** Coefficients of F(x, y)'s x and y components in the model's parameters, and the parameter count. */
+function modelOf(model: 'translation' | 'similarity' | 'affine'): { P: number; coef: Coef; toAffine: (t: ArrayLike<number>) => Affine; fromAffine: (a: Affine) => number[] } {
+  if (model === 'translation') return { P: 2, coef: () => ({ x: [1, 0], y: [0, 1] }), toAffine: (t) => [1, 0, t[0], 0, 1, t[1]], fromAffine: (a) => [a[2], a[5]] };
+  if (model === 'similarity') {
+    return {
+      P: 4,
+      coef: (x, y) => ({ x: [x, -y, 1, 0], y: [y, x, 0, 1] }),
+      toAffine: (t) => [t[0], -t[1], t[2], t[1], t[0], t[3]],
+      fromAffine: (a) => [(a[0] + a[4]) / 2, (a[3] - a[1]) / 2, a[2], a[5]],
+    };
+  }
+  return { P: 6, coef: (x, y) => ({ x: [x, y, 1, 0, 0, 0], y: [0, 0, 0, x, y, 1] }), toAffine: (t) => [t[0], t[1], t[2], t[3], t[4], t[5]], fromAffine: (a) => [...a] };
+}
+
+function median(v: number[]): number {
+  if (!v.length) return 0;
+  const s = [...v].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+/**
+ * Solve for all sections at once. `fixedLinear` (rigid): the linear part of each F is given and
+ * only translations are solved (the caller normalises a similarity solution).
+ */
+function solveOnce(
+  nz: number, sets: PairSet[], keep: boolean[][], o: GlobalAffineOptions, model: 'translation' | 'similarity' | 'affine',
+  N: Affine, fixedLinear: Affine[] | null,
+): Affine[] {
+  const m = modelOf(model);
+  const P = m.P;
+  let gap = 1;
+  for (const s of sets) gap = Math.max(gap, s.z - s.j);
+  const sys = new BandedSystem(nz * P, P * (gap + 1) - 1);
+  // normalised coordinates: n = N p
+  const norm = (x: number, y: number): [number, number] => [N[0] * x + N[1] * y + N[2], N[3] * x + N[4] * y + N[5]];
+  // F in normalised coordinates; with a fixed linear part L, F(p) = L p + t and the rows carry L p on the right.
+  sets.forEach((s, k) => {
+    for (let i = 0; i < s.p.length / 2; i++) {
+      if (!keep[k][i]) continue;
+      const [px, py] = norm(s.p[2 * i], s.p[2 * i + 1]);
+      const [qx, qy] = norm(s.q[2 * i], s.q[2 * i + 1]);
+      const cp = m.coef(px, py);
+      const cq = m.coef(qx, qy);
+      let rx = 0;
+      let ry = 0;
+      if (fixedLinear) {
+        const Lj = fixedLinear[s.j];
+        const Lz = fixedLinear[s.z];
+        // F_j(p) - F_z(q) = (Lj p - Lz q) + t_j - t_z  ->  t_j - t_z = Lz q - Lj p
+        rx = Lz[0] * qx + Lz[1] * qy - (Lj[0] * px + Lj[1] * py);
+        ry = Lz[3] * qx + Lz[4] * qy - (Lj[3] * px + Lj[4] * py);
+      }
+      const idx: number[] = [];
+      for (let t = 0; t < P; t++) idx.push(s.j * P + t);
+      for (let t = 0; t < P; t++) idx.push(s.z * P + t);
+      sys.addRow(idx, [...cp.x, ...cq.x.map((c) => -c)], rx, s.w);
+      sys.addRow(idx, [...cp.y, ...cq.y.map((c) => -c)], ry, s.w);
+    }
+  });
+  // The frame: the reference section's F is the identity (strongly); a tiny prior ties each
+  // section to the one before (sections with no pairs follow their neighbours).
+  const ident = fixedLinear ? [0, 0] : m.fromAffine(IDENTITY);
+  for (let t = 0; t < P; t++) sys.addRow([o.reference * P + t], [1], ident[t], 1e6);
+  for (let z = 1; z < nz; z++) for (let t = 0; t < P; t++) sys.addRow([(z - 1) * P + t, z * P + t], [1, -1], 0, 1e-4);
+  const x = sys.solve();
+  const Ninv = invert(N);
+  return Array.from({ length: nz }, (_, z) => {
+    const th = x.subarray(z * P, (z + 1) * P);
+    const Fn: Affine = fixedLinear ? [fixedLinear[z][0], fixedLinear[z][1], th[0], fixedLinear[z][3], fixedLinear[z][4], th[1]] : m.toAffine(th);
+    return compose(Ninv, compose(Fn, N)); // F in pixels
+  });
+}
+
+export function solveGlobalAffine(nz: number, sets: PairSet[], o: GlobalAffineOptions): GlobalAffineResult {
+  if (!(o.reference >= 0 && o.reference < nz)) throw new WiringError(`global affine: reference section ${o.reference} outside 0..${nz - 1}`);
+  const R = Math.max(o.w, o.h) / 2;
+  const N: Affine = [1 / R, 0, -(o.w - 1) / 2 / R, 0, 1 / R, -(o.h - 1) / 2 / R];
+  const Ninv = invert(N);
+  const keep = sets.map((s) => new Array<boolean>(s.p.length / 2).fill(true));
+  let F: Affine[] = [];
+  const residualsOf = (s: PairSet, Fs: Affine[]) => {
+    const r: number[] = [];
+    const a = Fs[s.j];
+    const b = Fs[s.z];
+    for (let i = 0; i < s.p.length / 2; i++) {
+      const [px, py] = [s.p[2 * i], s.p[2 * i + 1]];
+      const [qx, qy] = [s.q[2 * i], s.q[2 * i + 1]];
+      r.push(Math.hypot(a[0] * px + a[1] * py + a[2] - (b[0] * qx + b[1] * qy + b[2]), a[3] * px + a[4] * py + a[5] - (b[3] * qx + b[4] * qy + b[5])));
+    }
+    return r;
+  };
+  for (let round = 0; round <= o.rounds; round++) {
+    if (o.model === 'rigid') {
+      const sim = solveOnce(nz, sets, keep, o, 'similarity', N, null);
+      // normalise each (normalised-coordinate) similarity to a rotation, then solve translations
+      const lin = sim.map((f) => {
+        const n = compose(N, compose(f, Ninv));
+        const s = Math.hypot(n[0], n[3]) || 1;
+        return [n[0] / s, n[1] / s, 0, n[3] / s, n[4] / s, 0] as Affine;
+      });
+      F = solveOnce(nz, sets, keep, o, 'translation', N, lin);
+    } else if (o.model === 'translation') F = solveOnce(nz, sets, keep, o, 'translation', N, Array.from({ length: nz }, () => [...IDENTITY] as Affine));
+    else F = solveOnce(nz, sets, keep, o, o.model, N, null);
+    const all: number[] = [];
+    const res = sets.map((s, k) => {
+      const r = residualsOf(s, F);
+      r.forEach((v, i) => keep[k][i] && all.push(v));
+      return r;
+    });
+    if (round === o.rounds) break;
+    // A whole pair set can be wrong (a false peak across a section): the set whose median
+    // residual is worst, when above maxResidual, goes first, one set per round (its error also
+    // pulls on the sets around it); then single pairs beyond max(maxResidual, 3 x median).
+    let changed = false;
+    let worstSet = -1;
+    let worstMedian = o.maxResidual;
+    res.forEach((r, k) => {
+      const m = median(r.filter((_v, i) => keep[k][i]));
+      if (m > worstMedian) {
+        worstMedian = m;
+        worstSet = k;
+      }
+    });
+    if (worstSet >= 0) {
+      keep[worstSet].fill(false);
+      changed = true;
+    } else {
+      const cut = Math.max(o.maxResidual, 3 * median(all));
+      res.forEach((r, k) => r.forEach((v, i) => {
+        if (keep[k][i] && v > cut) {
+          keep[k][i] = false;
+          changed = true;
+        }
+      }));
+    }
+    if (!changed) break;
+  }
+  return {
+    affines: F.map((f) => invert(f)),
+    kept: keep.map((k) => k.filter(Boolean).length),
+    residualMedian: sets.map((s, k) => median(residualsOf(s, F).filter((_v, i) => keep[k][i]))),
+  };
+}

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../core/random.js';
+import { type Affine, apply, compose, invert } from './affine.js';
+import { BandedSystem } from './banded.js';
+import { type PairSet, solveGlobalAffine } from './global-affine.js';
+import { type LinkTarget, relaxGlobalMesh } from './global-mesh.js';
+
+function similarity(deg: number, s: number, tx: number, ty: number): Affine {
+  const t = (deg * Math.PI) / 180;
+  return [s * Math.cos(t), -s * Math.sin(t), tx, s * Math.sin(t), s * Math.cos(t), ty];
+}
+
+/** Pairs between sections j and z seen through pull-backs A (output -> raw): p = A_j(o), q = A_z(o). */
+function pairs(A: Affine[], j: number, z: number, n: number, r: () => number, noise: number, w = 1): PairSet {
+  const p: number[] = [];
+  const q: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const o: [number, number] = [r() * 512, r() * 512];
+    p.push(...apply(A[j], o[0], o[1]));
+    const [qx, qy] = apply(A[z], o[0], o[1]);
+    q.push(qx + noise * (2 * r() - 1), qy + noise * (2 * r() - 1));
+  }
+  return { j, z, w, p, q };
+}
+
+describe('BandedSystem', () => {
+  it('solves a banded SPD system like a dense solve', () => {
+    const r = mulberry32(4);
+    const n = 9;
+    const bw = 2;
+    const sys = new BandedSystem(n, bw);
+    const dense = Array.from({ length: n }, () => new Float64Array(n));
+    for (let row = 0; row < 40; row++) {
+      const i = Math.floor(r() * (n - bw));
+      const idx = [i, i + 1, i + 2];
+      const val = [r() - 0.5, r() - 0.5, r() - 0.5];
+      const rhs = r();
+      sys.addRow(idx, val, rhs, 1);
+      for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) dense[idx[a]][idx[b]] += val[a] * val[b];
+    }
+    for (let i = 0; i < n; i++) {
+      sys.addRow([i], [1], 0, 0.1);
+      dense[i][i] += 0.1;
+    }
+    const b = Float64Array.from(sys.rhs);
+    const x = sys.solve();
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += dense[i][j] * x[j];
+      expect(s).toBeCloseTo(b[i], 9);
+    }
+    expect(() => new BandedSystem(4, 1).add(3, 0, 1)).toThrow(/outside the band/);
+  });
+});
+
+describe('solveGlobalAffine', () => {
+  const r = mulberry32(11);
+  const nz = 12;
+  const truth: Affine[] = Array.from({ length: nz }, (_, z) => (z === 0 ? [1, 0, 0, 0, 1, 0] : similarity(4 * (r() - 0.5), 1 + 0.04 * (r() - 0.5), 20 * (r() - 0.5), 20 * (r() - 0.5))));
+
+  it('recovers every section from pairs with z-1 and z-2 (exact pairs: exact)', () => {
+    const sets: PairSet[] = [];
+    for (let z = 1; z < nz; z++) for (const k of [1, 2]) if (z - k >= 0) sets.push(pairs(truth, z - k, z, 20, r, 0, 1 / k));
+    for (const model of ['similarity', 'rigid', 'affine'] as const) {
+      const out = solveGlobalAffine(nz, sets, { model, maxResidual: 2, rounds: 2, reference: 0, w: 512, h: 512 });
+      for (let z = 0; z < nz; z++) {
+        const [x, y] = apply(out.affines[z], 300, 100);
+        const [tx, ty] = apply(truth[z], 300, 100);
+        // rigid cannot represent the scalings of the truth: only similarity and affine are exact
+        expect(Math.hypot(x - tx, y - ty), `${model} z${z}`).toBeLessThan(model === 'rigid' ? 40 : 1e-3);
+      }
+    }
+  });
+
+  it('drops outlier pairs, and with a second neighbour a bad z-1 match does not shift the rest of the stack', () => {
+    const sets: PairSet[] = [];
+    for (let z = 1; z < nz; z++) for (const k of [1, 2]) if (z - k >= 0) sets.push(pairs(truth, z - k, z, 20, r, 0.3));
+    // section 5 against 4: every pair of it off by 15 px (a wrong peak); outliers among others
+    const bad = sets.find((s) => s.j === 4 && s.z === 5)!;
+    for (let i = 0; i < bad.q.length; i += 2) bad.q[i] += 15;
+    sets[3].q[0] += 40;
+    const out = solveGlobalAffine(nz, sets, { model: 'affine', maxResidual: 2, rounds: 4, reference: 0, w: 512, h: 512 });
+    let worst = 0;
+    for (let z = 0; z < nz; z++) {
+      const [x, y] = apply(out.affines[z], 256, 256);
+      const [tx, ty] = apply(truth[z], 256, 256);
+      worst = Math.max(worst, Math.hypot(x - tx, y - ty));
+    }
+    expect(worst).toBeLessThan(0.5);
+    expect(out.kept[sets.indexOf(bad)]).toBe(0);
+    // the identity check of the pull-back convention: F_z = A_z^-1 maps q back to the output point
+    const F = invert(out.affines[3]);
+    const o = apply(compose(F, truth[3]), 10, 20);
+    expect(o[0]).toBeCloseTo(10, 0);
+  });
+});
+
+describe('relaxGlobalMesh', () => {
+  const g = { ox: 0, oy: 0, stride: 16, nx: 5, ny: 5 };
+  it('a warp of the middle section is put on that section, not spread over its neighbours', () => {
+    // sections 0..4; section 2 is displaced by (3, -2) everywhere: links from 1 and 0 to it say +d, from 3 and 4 say -d
+    const d = [3, -2];
+    const links: LinkTarget[] = [];
+    const disp = (z: number) => (z === 2 ? d : [0, 0]);
+    for (let z = 1; z < 5; z++) {
+      for (const k of [1, 2]) {
+        const j = z - k;
+        if (j < 0) continue;
+        for (let n = 0; n < 25; n++) links.push({ z, j, node: n, u: disp(z)[0] - disp(j)[0], v: disp(z)[1] - disp(j)[1], w: 1 / k });
+      }
+    }
+    for (let n = 0; n < 25; n++) links.push({ z: 0, j: -1, node: n, u: 0, v: 0, w: 1e3 });
+    const r = relaxGlobalMesh(g, 5, links, { stiffness: 0.5, maxResidual: 1, rounds: 2 });
+    for (let z = 0; z < 5; z++) {
+      expect(r.u[z][12]).toBeCloseTo(disp(z)[0], 3);
+      expect(r.v[z][12]).toBeCloseTo(disp(z)[1], 3);
+    }
+  });
+
+  it('drops a link that contradicts the others (a fold) and keeps the mesh smooth', () => {
+    const links: LinkTarget[] = [];
+    for (let n = 0; n < 25; n++) links.push({ z: 0, j: -1, node: n, u: 0, v: 0, w: 1e3 });
+    for (let n = 0; n < 25; n++) links.push({ z: 1, j: 0, node: n, u: 1, v: 0, w: 1 });
+    links.push({ z: 1, j: 0, node: 12, u: 9, v: 0, w: 1 });
+    const r = relaxGlobalMesh(g, 2, links, { stiffness: 0.5, maxResidual: 1, rounds: 3 });
+    expect(r.kept.at(-1)).toBe(false);
+    for (let n = 0; n < 25; n++) expect(r.u[1][n]).toBeCloseTo(1, 3);
+  });
+});

@@ -13,7 +13,7 @@ import { writeNpy } from '../src/formats/npy.js';
 import { PixelModel } from '../src/stages/predict/model.js';
 import { type IntensityMap, matchQuantiles, quantileShift, quantilesOf, sampleIntensities } from '../src/stages/predict/normalize.js';
 import { predictVolume } from '../src/stages/predict/predict.js';
-import { memorySource, trainPixelClassifier } from '../src/stages/predict/training.js';
+import { type CrossFitResult, memorySource, trainPixelClassifier } from '../src/stages/predict/training.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DATA = process.env.WIRING_DATA ?? path.resolve(here, '../../shared/data');
@@ -78,11 +78,13 @@ export function mapLabels(v: Volume, table: Record<number, number>): Volume<'uin
 export interface OurForest {
   model: PixelModel;
   trainSeconds: number;
+  /** calibrated out-of-fold maps of the training region (dense labels), to choose object rules on */
+  crossFit?: CrossFitResult;
 }
 
 export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean }): Promise<OurForest> {
   const t0 = performance.now();
-  const { model } = await trainPixelClassifier(memorySource(raw, 'raw'), memorySource(labels, 'labels'), {
+  const { model, crossFit } = await trainPixelClassifier(memorySource(raw, 'raw'), memorySource(labels, 'labels'), {
     target: 'labels',
     classes,
     maxSamples: o.samples,
@@ -91,7 +93,7 @@ export async function trainOurs(raw: Volume, labels: Volume, classes: string[], 
     threads: 2,
     autoContext: o.autoContext,
   });
-  return { model, trainSeconds: (performance.now() - t0) / 1000 };
+  return { model, crossFit, trainSeconds: (performance.now() - t0) / 1000 };
 }
 
 /** Predict section by section (2-D features need no other section); returns channel-major float32 maps. */

@@ -1,10 +1,11 @@
 // `npm run bench accuracy`: accuracy on volumes (or sections) never used for choosing anything.
 // Every row says what it was chosen on and what it was measured on; docs/ACCURACY.md has the table.
 // Parts (ACCURACY_PARTS=organelles,boundaries; default all):
-//  - organelles: vnc-sstem stack1, synapses (label 223) and mitochondria (191). Wiring's forest and
-//    the scikit-learn reference (bench/refs/ref_pixel_forest.py) trained on sections 0-5, scored on
-//    6-11 (the same stack: other sections, same staining). Object post-processing (hysteresis +
-//    size filter) chosen by cross-fitting on sections 0-5 only (train 0-2 -> predict 3-5 and back).
+//  - organelles: vnc-sstem stack1, synapses (label 223) and mitochondria (191). Wiring's forest (one
+//    forest, and auto-context) and the scikit-learn reference (bench/refs/ref_pixel_forest.py)
+//    trained on sections 0-5, scored on 6-11 (the same stack: other sections, same staining). Each
+//    of our models cross-fits itself on sections 0-5 as `wiring train-pixels` does by default
+//    (0-2 -> 3-5 and back): isotonic calibration and the object rule (hysteresis + size) it carries.
 //  - boundaries: membrane vs rest, trained on vnc-sstem stack1 (another ssTEM volume) or ISBI 2012
 //    slices 0-9, scored on ISBI slices 10-14 as they are and with another contrast/gamma: pixel AUC
 //    of ours (with and without quantile matching) and of the reference.
@@ -13,7 +14,8 @@ import { type Vec3, box } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
 import { objectScores } from '../src/metrics/objects.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
-import { type ObjectParams, chooseObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
+import { type ObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
+import { chooseObjectRules } from '../src/cli/object-rules.js';
 import { DATA, binXY, hasData, matchTo, recontrast, mapLabels, maskOf, predictSections, readAll, referenceForest, round, sections, trainOurs } from './accuracy-data.js';
 
 const TREES = Number(process.env.ACCURACY_TREES ?? 50);
@@ -56,75 +58,47 @@ async function organelles(): Promise<unknown> {
   const lab = binXY(await readAll(`${dir}/labels`, VNC), BIN, { labels: true, prefer: [223, 191] });
   const cls = mapLabels(lab, VNC_CLASSES);
   const classes = ['1', '2', '3', '4', '5'];
-  const shapeOf = (z0: number, z1: number): Vec3 => [raw.shape[0], raw.shape[1], z1 - z0];
   const opts = { trees: TREES, samples: SAMPLES };
-  // cross-fitting on the training sections 0-5: out-of-fold maps for choosing the object rule
-  log('out-of-fold forests on sections 0-2 / 3-5');
-  const fa = await trainOurs(sections(raw, 0, 3), sections(cls, 0, 3), classes, opts);
-  const oofB = predictSections(fa.model, sections(raw, 3, 6), TARGETS.map((t) => t.cls - 1));
-  const fb = await trainOurs(sections(raw, 3, 6), sections(cls, 3, 6), classes, opts);
-  const oofA = predictSections(fb.model, sections(raw, 0, 3), TARGETS.map((t) => t.cls - 1));
-  log('final forest on sections 0-5, predicting 6-11');
-  const fin = await trainOurs(sections(raw, 0, 6), sections(cls, 0, 6), classes, opts);
-  const t0 = performance.now();
-  const ours = predictSections(fin.model, sections(raw, 6, 12), TARGETS.map((t) => t.cls - 1));
-  const predictSeconds = (performance.now() - t0) / 1000;
+  const channels = TARGETS.map((t) => t.cls - 1);
+  // each model cross-fits itself on sections 0-5 (0-2 <-> 3-5: calibration and object rules, as
+  // `wiring train-pixels` does by default on dense labels) and is scored on 6-11
+  const models: Array<{ name: string; f: Awaited<ReturnType<typeof trainOurs>>; maps: Float32Array[]; predictSeconds: number }> = [];
+  for (const auto of AUTO ? [false, true] : [false]) {
+    const name = auto ? 'auto_context' : 'single_forest';
+    log(`${name}: train on sections 0-5 (cross-fitted 0-2 <-> 3-5), predict 6-11`);
+    const f = await trainOurs(sections(raw, 0, 6), sections(cls, 0, 6), classes, { ...opts, autoContext: auto });
+    const t0 = performance.now();
+    const maps = predictSections(f.model, sections(raw, 6, 12), channels);
+    models.push({ name, f, maps, predictSeconds: (performance.now() - t0) / 1000 });
+  }
   log('scikit-learn reference on the same split');
   const ref = await referenceForest(sections(raw, 0, 6), sections(cls, 0, 6), sections(raw, 6, 12), {
     classes: [1, 2, 3, 4, 5], outputs: TARGETS.map((t) => t.cls), ...opts,
   });
-  let ac: { oofA: Float32Array[]; oofB: Float32Array[]; test: Float32Array[]; trainSeconds: number; predictSeconds: number } | undefined;
-  if (AUTO) {
-    log('auto-context: out-of-fold forests on sections 0-2 / 3-5, final on 0-5');
-    const ao = { ...opts, autoContext: true };
-    const aa = await trainOurs(sections(raw, 0, 3), sections(cls, 0, 3), classes, ao);
-    const acB = predictSections(aa.model, sections(raw, 3, 6), TARGETS.map((t) => t.cls - 1));
-    const ab = await trainOurs(sections(raw, 3, 6), sections(cls, 3, 6), classes, ao);
-    const acA = predictSections(ab.model, sections(raw, 0, 3), TARGETS.map((t) => t.cls - 1));
-    const af = await trainOurs(sections(raw, 0, 6), sections(cls, 0, 6), classes, ao);
-    const t1 = performance.now();
-    const acT = predictSections(af.model, sections(raw, 6, 12), TARGETS.map((t) => t.cls - 1));
-    ac = { oofA: acA, oofB: acB, test: acT, trainSeconds: af.trainSeconds, predictSeconds: (performance.now() - t1) / 1000 };
-  }
   const testLab = sections(lab, 6, 12);
+  const shape: Vec3 = [raw.shape[0], raw.shape[1], 6];
   const rows: Record<string, unknown>[] = [];
-  const out: Record<string, unknown> = { bin: BIN, shape: raw.shape, trees: TREES, samples: SAMPLES, reference: ref.info, ours_seconds: { train: round(fin.trainSeconds, 1), predict: round(predictSeconds, 1) }, rows };
+  const out: Record<string, unknown> = { bin: BIN, shape: raw.shape, trees: TREES, samples: SAMPLES, reference: ref.info, rows };
+  const rules = models.map((m) => chooseObjectRules(m.f.crossFit!, m.f.model.meta.outputs));
   TARGETS.forEach((t, k) => {
     const truth = maskOf(testLab, [t.value]);
-    const trainTruthA = maskOf(sections(lab, 0, 3), [t.value]);
-    const trainTruthB = maskOf(sections(lab, 3, 6), [t.value]);
-    const chosen = chooseObjectParams([
-      { prob: oofA[k], truth: trainTruthA, shape: shapeOf(0, 3) },
-      { prob: oofB[k], truth: trainTruthB, shape: shapeOf(3, 6) },
-    ]);
-    const p: ObjectParams = { high: chosen.best.high, low: chosen.best.low, minSize: chosen.best.minSize };
     const plain: ObjectParams = { high: 0.5, low: 0.5, minSize: Math.round(t.refMinSize / (BIN * BIN)) };
-    const shape = shapeOf(6, 12);
-    const r = {
+    const r: Record<string, unknown> = {
       target: t.name,
       chosen_on: 'vnc-sstem stack1 sections 0-5 (out-of-fold: 0-2 <-> 3-5)',
       measured_on: 'vnc-sstem stack1 sections 6-11 (same stack)',
-      chosen_oof: { ...p, f1: round(chosen.best.f1), found: chosen.best.found, truth: chosen.best.truth },
-      auc: { ours: round(rocAuc(ours[k], truth)), sklearn: round(rocAuc(ref.maps[k], truth)) },
-      ours_plain: scoreMap(ours[k], truth, shape, plain),
-      ours_chosen: scoreMap(ours[k], truth, shape, p),
-      sklearn_plain: scoreMap(ref.maps[k], truth, shape, plain),
-      sklearn_chosen: scoreMap(ref.maps[k], truth, shape, p),
-    } as Record<string, unknown>;
-    if (ac) {
-      const c = chooseObjectParams([
-        { prob: ac.oofA[k], truth: trainTruthA, shape: shapeOf(0, 3) },
-        { prob: ac.oofB[k], truth: trainTruthB, shape: shapeOf(3, 6) },
-      ]);
-      const pc: ObjectParams = { high: c.best.high, low: c.best.low, minSize: c.best.minSize };
-      r.auto_context = {
-        auc: round(rocAuc(ac.test[k], truth)),
-        chosen_oof: { ...pc, f1: round(c.best.f1), found: c.best.found, truth: c.best.truth },
-        plain: scoreMap(ac.test[k], truth, shape, plain),
-        chosen: scoreMap(ac.test[k], truth, shape, pc),
-        seconds: { train: round(ac.trainSeconds, 1), predict: round(ac.predictSeconds, 1) },
+      sklearn: { auc: round(rocAuc(ref.maps[k], truth)), plain: scoreMap(ref.maps[k], truth, shape, plain) },
+    };
+    models.forEach((m, j) => {
+      const rule = rules[j][`class_${t.cls}`];
+      const p: ObjectParams = { high: rule.high, low: rule.low, minSize: rule.minSize };
+      r[m.name] = {
+        auc: round(rocAuc(m.maps[k], truth)),
+        carried_rule: rule,
+        chosen: scoreMap(m.maps[k], truth, shape, p),
+        seconds: { train: round(m.f.trainSeconds, 1), predict: round(m.predictSeconds, 1) },
       };
-    }
+    });
     rows.push(r);
     console.log(JSON.stringify(r));
   });

@@ -15,6 +15,8 @@ import { rocAuc } from '../../stages/predict/metrics.js';
 import { classesFromSegmentation } from '../../stages/predict/training.js';
 import { Volume } from '../../core/volume.js';
 import { run } from '../main.js';
+import { carriedObjectRule } from '../object-rules.js';
+import { calibrate } from '../../stages/predict/calibration.js';
 
 async function wiring(args: string[]): Promise<{ out: string; stdout: string; code: number | undefined }> {
   const chunks: string[] = [];
@@ -36,6 +38,65 @@ async function wiring(args: string[]): Promise<{ out: string; stdout: string; co
 }
 
 describe('wiring train-pixels / predict', () => {
+  it('dense --labels: calibrated on out-of-fold maps, object rules chosen and carried into the map info', async () => {
+    const dir = await tempDir();
+    // dark disks (class 2) on a noisy bright background (class 1), every voxel labelled
+    const shape: [number, number, number] = [48, 48, 4];
+    const raw = Volume.zeros('uint8', shape, { voxelSize: [4, 4, 40] });
+    const lab = Volume.zeros('uint8', shape, { voxelSize: [4, 4, 40] });
+    let r = 12345;
+    const rnd = (): number => ((r = (r * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const disks = Array.from({ length: 10 }, () => [4 + rnd() * 40, 4 + rnd() * 40, 2 + rnd() * 3]);
+    for (let z = 0, i = 0; z < 4; z++) for (let y = 0; y < 48; y++) for (let x = 0; x < 48; x++, i++) {
+      const inside = disks.some(([cx, cy, rr]) => (x - cx) ** 2 + (y - cy) ** 2 <= rr * rr);
+      lab.data[i] = inside ? 2 : 1;
+      raw.data[i] = Math.max(0, Math.min(255, Math.round((inside ? 110 : 160) + (rnd() - 0.5) * 120)));
+    }
+    await writeNpy(path.join(dir, 'raw.npy'), raw);
+    await writeNpy(path.join(dir, 'lab.npy'), lab);
+    const model = path.join(dir, 'm.forest');
+    const t = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
+      '--sigmas', '0.7,1.6', '--trees', '6', '--samples', '3000', '--threads', '1', '--json']);
+    expect(t.code, t.out).toBeUndefined();
+    const res = JSON.parse(t.stdout);
+    expect(res.calibrated).toBe(true);
+    const rule = res.object_rules.class_2;
+    expect(rule.truth).toBeGreaterThan(5);
+    expect(rule.f1).toBeGreaterThan(0.5);
+    const m = await PixelModel.load(model);
+    expect(m.meta.calibration!.channels).toHaveLength(2);
+    expect(m.meta.objectRules!.class_2).toEqual(rule);
+    // calibrated disk probability: about the fraction of disk voxels among voxels given that score
+    const p = predictVolume(m, raw, { calibrated: true }).data as Float32Array;
+    const n = raw.voxels;
+    let sp = 0, sl = 0;
+    for (let i = 0; i < n; i++) { sp += p[n + i]; sl += lab.data[i] === 2 ? 1 : 0; }
+    expect(Math.abs(sp / n - sl / n)).toBeLessThan(0.05);
+    const out = path.join(dir, 'pred');
+    const pr = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--voxel-size', '4,4,40', '--model', model, out, '--workers', '1', '--json']);
+    expect(pr.code, pr.out).toBeUndefined();
+    const info = JSON.parse(await fs.readFile(path.join(out, 'info'), 'utf8'));
+    expect(info.wiring.calibrated).toBeUndefined();
+    expect(info.wiring.object_rules['1']).toEqual({ output: 'class_2', high: rule.high, low: rule.low, min_size: rule.minSize });
+    // --calibrated: calibrated maps, the rule's thresholds mapped through the same calibration
+    const cal = path.join(dir, 'pred-cal');
+    const pc = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--voxel-size', '4,4,40', '--model', model, cal, '--workers', '1', '--calibrated', '--json']);
+    expect(pc.code, pc.out).toBeUndefined();
+    const cinfo = JSON.parse(await fs.readFile(path.join(cal, 'info'), 'utf8'));
+    expect(cinfo.wiring.calibrated).toBe(true);
+    expect(cinfo.wiring.object_rules['1'].high).toBeCloseTo(calibrate(m.meta.calibration!.channels[1], rule.high), 5);
+    const cp = await (await PrecomputedLayer.open(cal)).readBox(boxFromShape(shape));
+    expect(Array.from(cp.data as Float32Array)).toEqual(Array.from(p));
+    expect(carriedObjectRule(`${out}?channel=1`)).toEqual({ high: rule.high, low: rule.low, minSize: rule.minSize });
+    expect(info.wiring.object_rules['0'].output).toBe('class_1'); // every class with true objects gets one
+    expect(carriedObjectRule(out)).toBeUndefined(); // two channels: which one is not said
+    // --cross-fit off: neither
+    const off = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
+      '--sigmas', '0.7', '--trees', '2', '--samples', '1000', '--threads', '1', '--cross-fit', 'off', '--json']);
+    expect(JSON.parse(off.stdout).calibrated).toBe(false);
+    expect(JSON.parse(off.stdout).object_rules).toBeUndefined();
+  });
+
   it('--auto-context trains two forests; predict through the scheduler equals whole-volume prediction', async () => {
     const dir = await tempDir();
     const { raw, seg } = syntheticEm([40, 36, 4], { cells: 8, seed: 6, voxelSize: [4, 4, 40], noise: 60 });
@@ -62,7 +123,7 @@ describe('wiring train-pixels / predict', () => {
     await writeNpy(path.join(dir, 'seg.npy'), seg);
     const model = path.join(dir, 'm.rf');
     const t = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--gt', path.join(dir, 'seg.npy'), '-o', model,
-      '--sigmas', '0.7,1.6', '--recursive-from', 'off', '--trees', '8', '--samples', '4000', '--threads', '1', '--json']);
+      '--sigmas', '0.7,1.6', '--recursive-from', 'off', '--trees', '8', '--samples', '4000', '--threads', '1', '--no-calibrate-cut', '--json']);
     expect(t.code, t.out).toBeUndefined();
     expect(JSON.parse(t.stdout).classes).toEqual(['interior', 'boundary']);
     expect(JSON.parse(t.stdout).warnings.join()).toMatch(/records no voxel size/);
@@ -162,7 +223,11 @@ describe('wiring train-pixels / predict', () => {
     const bad = await wiring(['train-pixels', ...common, '--labels', path.join(dir, 'seg.npy'), '--calibrate-cut']);
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/--calibrate-cut needs --gt/);
-    const t = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--calibrate-cut', '--json']);
+    // the default for --gt models (no flag); --no-calibrate-cut turns it off
+    const none = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--no-calibrate-cut', '--trees', '2', '--json']);
+    expect(none.code, none.out).toBeUndefined();
+    expect(JSON.parse(none.stdout).segment_threshold).toBeUndefined();
+    const t = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--json']);
     expect(t.code, t.out).toBeUndefined();
     const r = JSON.parse(t.stdout);
     const cal = r.cut_calibration;

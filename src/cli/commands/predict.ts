@@ -17,6 +17,7 @@ import { NORMALIZE_MIN_SHIFT } from '../../stages/predict/normalize.js';
 import type { IntensityMap } from '../../stages/predict/normalize.js';
 import { Volume } from '../../core/volume.js';
 import { emit } from '../output.js';
+import { objectRulesInfo } from '../object-rules.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import { parseBounds } from '../bounds.js';
 
@@ -52,6 +53,7 @@ export function register(program: Command): Command {
     .option('--overwrite', 'replace an existing output layer')
     .option('--allow-voxel-size', 'predict even if the raw voxel size differs from the training data (a warning instead of an error)')
     .option('--normalize <mode>', `auto: match the raw's intensity quantiles to the training raw's when they moved by more than ${NORMALIZE_MIN_SHIFT} of its 1-99 span (models from this version on; helps under a real contrast change, hurts when only the content differs: docs/ACCURACY.md); off: use the raw as is`, 'off')
+    .option('--calibrated', 'write calibrated probabilities (the isotonic map a dense-label model fitted on its out-of-fold maps: a probability then means the class frequency among unseen voxels); carried object rules are mapped to match')
     .option('--tile <x,y,z>', 'ONNX: tile size for dynamic model dimensions')
     .option('--halo <x,y,z>', 'ONNX: receptive-field radius dropped at inner tile edges, also the block margin', '0,0,0')
     .option('--overlap <x,y,z>', 'ONNX: tile overlap for blending (default 2*halo + tile/8)')
@@ -108,7 +110,8 @@ export function register(program: Command): Command {
     const outDir = path.resolve(outLayer);
     if (model) {
       outChannels = model.outputChannels;
-      task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype, normalize });
+      if (opts.calibrated && !model.meta.calibration) throw new UsageError('--calibrated: the model carries no calibration (train it with dense --labels; --cross-fit auto or on)', opts.model);
+      task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype, normalize, calibrated: !!opts.calibrated });
     } else {
       const onnxPath = path.resolve(opts.onnx);
       const o: OnnxOptions = { halo: parseXyz(opts.halo, '--halo', 'margin') };
@@ -139,7 +142,12 @@ export function register(program: Command): Command {
     const info = makeInfo({ type: 'image', dtype, channels: outChannels, shape: raw.shape, voxelSize: raw.voxelSize, offset: raw.offset, chunkSize: [...chunkSize], sharding });
     // a boundary model's cut for `wiring segment` travels with the map it predicts
     const cut = model?.meta.target === 'gt' ? model.meta.segmentThreshold : undefined;
-    if (cut !== undefined) (info as unknown as Record<string, unknown>).wiring = { segment_threshold: cut };
+    const wiringInfo: Record<string, unknown> = {};
+    if (cut !== undefined) wiringInfo.segment_threshold = cut;
+    // a labels model's object rules (chosen on its calibrated out-of-fold maps) travel with its map
+    if (model?.meta.objectRules) wiringInfo.object_rules = objectRulesInfo(model.meta.outputs, model.meta.objectRules, opts.calibrated ? model.meta.calibration?.channels.slice(model.meta.target === 'gt' ? 1 : 0) : undefined);
+    if (opts.calibrated) wiringInfo.calibrated = true;
+    if (Object.keys(wiringInfo).length) (info as unknown as Record<string, unknown>).wiring = wiringInfo;
     if (existsSync(path.join(outDir, 'info')) && !opts.overwrite) {
       // an earlier (interrupted) run: resume into it if it has the same geometry
       const old = await PrecomputedLayer.open(outDir);

@@ -6,6 +6,9 @@ import type { Vec3 } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { writeNpy } from '../../formats/npy.js';
+import { openSource } from '../../formats/open.js';
+import { boxFromShape } from '../../core/box.js';
+import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { register as phantom } from './phantom.js';
 import { register } from './synapses.js';
 
@@ -61,6 +64,27 @@ async function pairsFixture(dir: string, decoys = false) {
 }
 
 describe('wiring synapses', () => {
+  it('takes the cleft rule carried by the map (info wiring.object_rules) when no threshold is given; flags win', async () => {
+    const dir = await tempDir('wiring-syncli-rule-');
+    const { files } = await pairsFixture(dir, true);
+    // the decoy clefts: a faint patch (p 0.35) and a 2-voxel speck (p 0.9); the rule drops both
+    const layerDir = path.join(dir, 'clefts');
+    const src = await openSource(files.clefts);
+    const vol = await src.read(boxFromShape([24, 48, 8]));
+    await src.close();
+    const info = makeInfo({ type: 'image', dtype: 'float32', shape: [24, 48, 8], voxelSize: [1, 1, 1], chunkSize: [24, 48, 8] });
+    (info as unknown as Record<string, unknown>).wiring = { object_rules: { 0: { output: 'class_3', high: 0.8, low: 0.5, min_size: 5 } } };
+    await (await PrecomputedLayer.create(layerDir, info)).writeBox(vol);
+    const common = [files.seg, '--partner-radius', '2', '--vesicle-radius', '6', '--workers', '1', '--json'];
+    const carried = JSON.parse(await cli([path.join(dir, 'a.duckdb'), '--clefts', layerDir, '--vesicles', files.ves, '--segmentation', ...common]));
+    expect(carried.carried_rules.clefts).toEqual({ high: 0.8, low: 0.5, minSize: 5 });
+    expect([carried.threshold, carried.low_threshold, carried.min_size]).toEqual([0.8, 0.5, 5]);
+    expect(carried.synapses).toBe(3);
+    const given = JSON.parse(await cli([path.join(dir, 'b.duckdb'), '--clefts', layerDir, '--vesicles', files.ves, '--threshold', '0.3', '--min-size', '1', '--segmentation', ...common]));
+    expect([given.threshold, given.min_size, given.low_threshold]).toEqual([0.3, 1, undefined]);
+    expect(given.synapses).toBeGreaterThan(3);
+  });
+
   it('detects synapses between cell pairs blockwise, stores them, scores against ground truth', async () => {
     const dir = await tempDir('wiring-syncli-');
     const { files, gtDb, base } = await pairsFixture(dir);

@@ -12,6 +12,7 @@ import { thresholdMap } from '../../stages/synapses/detect.js';
 import { parseNumberList, sweepSynapseParams, type SweepResult } from '../../stages/synapses/tune.js';
 import { type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
+import { carriedObjectRule } from '../object-rules.js';
 import { emit } from '../output.js';
 import { partnerScorer, partnersOf } from '../synapse-scoring.js';
 
@@ -50,15 +51,15 @@ export function register(program: Command): Command {
     .option('--vesicles <source>', 'vesicle-cloud probability map (decides the presynaptic side; also stored as organelles)')
     .option('--mitochondria <source>', 'mitochondria probability map (stored as organelles)')
     .option('--supervoxels <source>', 'supervoxel labels (fills pre/post_pt_supervoxel_id)')
-    .option('--threshold <p>', 'cleft probability threshold in [0,1]', '0.5')
-    .option('--min-size <voxels>', 'smallest cleft kept', '10')
-    .option('--low-threshold <p>', 'hysteresis: clefts are components of p >= this that reach --threshold somewhere (default: --threshold, a plain threshold)')
-    .option('--mito-low-threshold <p>', 'hysteresis low threshold for mitochondria (default: --mito-threshold)')
-    .option('--vesicle-threshold <p>', 'vesicle probability threshold', '0.5')
+    .option('--threshold <p>', 'cleft probability threshold in [0,1] (default: the rule the pixel model chose for the --clefts channel, carried in its info "wiring": {"object_rules"}, else 0.5)')
+    .option('--min-size <voxels>', 'smallest cleft kept (default: the carried rule\'s, else 10)')
+    .option('--low-threshold <p>', 'hysteresis: clefts are components of p >= this that reach --threshold somewhere (default: the carried rule\'s low when --threshold is not given, else --threshold, a plain threshold)')
+    .option('--mito-low-threshold <p>', 'hysteresis low threshold for mitochondria (default: the carried rule\'s, else --mito-threshold)')
+    .option('--vesicle-threshold <p>', 'vesicle probability threshold (default: the carried rule\'s high, else 0.5)')
     .option('--partner-radius <nm>', 'partners lie within this distance of the cleft (default 3 voxels along x)')
     .option('--vesicle-radius <nm>', 'vesicles count within this distance of the cleft (default 4x partner radius)')
-    .option('--mito-threshold <p>', 'mitochondria probability threshold', '0.5')
-    .option('--organelle-min-size <voxels>', 'smallest mitochondrion / vesicle cloud kept', '20')
+    .option('--mito-threshold <p>', 'mitochondria probability threshold (default: the carried rule\'s high, else 0.5)')
+    .option('--organelle-min-size <voxels>', 'smallest mitochondrion / vesicle cloud kept (default: each map\'s carried rule, else 20)')
     .option('--connectivity <n>', '6 or 26', '6')
     .option('--block <x,y,z>', 'block shape in voxels', '128,128,64')
     .option('--margin <x,y,z>', 'context around each block (default: search radius + 16 voxels)')
@@ -85,20 +86,31 @@ export function register(program: Command): Command {
     const partnerRadius = opts.partnerRadius !== undefined ? num(opts.partnerRadius, '--partner-radius', 1e-9) : 3 * vs[0];
     const conn = Number(opts.connectivity);
     if (conn !== 6 && conn !== 26) throw new UsageError(`--connectivity ${opts.connectivity}: expected 6 or 26`);
-    const omin = num(opts.organelleMinSize, '--organelle-min-size', 1);
+    // rules carried by the maps (chosen by the pixel model on its out-of-fold maps) fill what is not given
+    const carried = { clefts: carriedObjectRule(opts.clefts), vesicles: opts.vesicles ? carriedObjectRule(opts.vesicles) : undefined, mitochondria: opts.mitochondria ? carriedObjectRule(opts.mitochondria) : undefined };
+    const cleft = opts.threshold === undefined ? carried.clefts : undefined;
+    const threshold = opts.threshold !== undefined ? num(opts.threshold, '--threshold', 0, 1) : (cleft?.high ?? 0.5);
+    const low = opts.lowThreshold !== undefined ? num(opts.lowThreshold, '--low-threshold', 0, threshold) : cleft && cleft.low < cleft.high ? cleft.low : undefined;
+    const organelle = (kind: 'vesicles' | 'mitochondria', tOpt: unknown, tName: string, lowOpt: unknown, lowName: string) => {
+      const r = tOpt === undefined ? carried[kind] : undefined;
+      const t = tOpt !== undefined ? num(tOpt, tName, 0, 1) : (r?.high ?? 0.5);
+      const lo = lowOpt !== undefined ? num(lowOpt, lowName, 0, t) : r && r.low < r.high ? r.low : undefined;
+      const minSize = opts.organelleMinSize !== undefined ? num(opts.organelleMinSize, '--organelle-min-size', 1) : Math.max(1, carried[kind]?.minSize ?? 20);
+      return { threshold: t, minSize, ...(lo !== undefined ? { lowThreshold: lo } : {}) };
+    };
     const params: SynapseTaskParams = {
-      threshold: num(opts.threshold, '--threshold', 0, 1),
-      minSize: num(opts.minSize, '--min-size', 1),
-      ...(opts.lowThreshold !== undefined ? { lowThreshold: num(opts.lowThreshold, '--low-threshold', 0, num(opts.threshold, '--threshold', 0, 1)) } : {}),
-      vesicleThreshold: num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1),
+      threshold,
+      minSize: opts.minSize !== undefined ? num(opts.minSize, '--min-size', 1) : Math.max(1, cleft?.minSize ?? carried.clefts?.minSize ?? 10),
+      ...(low !== undefined ? { lowThreshold: low } : {}),
+      vesicleThreshold: opts.vesicleThreshold !== undefined ? num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1) : (carried.vesicles?.high ?? 0.5),
       partnerRadius,
       vesicleRadius: opts.vesicleRadius !== undefined ? num(opts.vesicleRadius, '--vesicle-radius', 1e-9) : undefined,
       voxelSize: vs,
       bounds,
       connectivity: conn,
       organelles: [
-        ...(opts.vesicles ? [{ input: 'vesicles' as const, kind: 'vesicle_cloud' as const, threshold: num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1), minSize: omin }] : []),
-        ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, threshold: num(opts.mitoThreshold, '--mito-threshold', 0, 1), minSize: omin, ...(opts.mitoLowThreshold !== undefined ? { lowThreshold: num(opts.mitoLowThreshold, '--mito-low-threshold', 0, num(opts.mitoThreshold, '--mito-threshold', 0, 1)) } : {}) }] : []),
+        ...(opts.vesicles ? [{ input: 'vesicles' as const, kind: 'vesicle_cloud' as const, ...organelle('vesicles', opts.vesicleThreshold, '--vesicle-threshold', undefined, '') }] : []),
+        ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, ...organelle('mitochondria', opts.mitoThreshold, '--mito-threshold', opts.mitoLowThreshold, '--mito-low-threshold') }] : []),
       ],
     };
     let sweep: SweepResult | undefined;
@@ -137,6 +149,9 @@ export function register(program: Command): Command {
       database: db,
       threshold: params.threshold,
       min_size: params.minSize,
+      ...(params.lowThreshold !== undefined ? { low_threshold: params.lowThreshold } : {}),
+      organelle_rules: (params.organelles ?? []).map((o) => ({ kind: o.kind, threshold: o.threshold, min_size: o.minSize, ...(o.lowThreshold !== undefined ? { low_threshold: o.lowThreshold } : {}) })),
+      carried_rules: Object.fromEntries(Object.entries(carried).filter(([, r]) => r)),
       ...(sweep ? { sweep: { best: sweep.best, rows: sweep.rows } } : {}),
       synapses: data.synapses.length,
       organelles: data.organelles.length,

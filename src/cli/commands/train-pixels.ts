@@ -5,7 +5,8 @@ import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
-import { type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
+import { CROSS_FIT_MIN_LABELLED, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
+import { chooseObjectRules } from '../object-rules.js';
 import { calibrateCut } from '../cut-calibration.js';
 import { parseBounds } from '../bounds.js';
 import { emit } from '../output.js';
@@ -41,7 +42,9 @@ export function register(program: Command): Command {
     .option('--threads <n>', 'training threads (default: all cores)')
     .option('--seed <n>', 'random seed', '0')
     .option('--auto-context', 'also train a second forest on the features plus the first forest\'s out-of-fold probabilities smoothed at several scales (ilastik\'s auto-context; about 3x the training time, prediction reads a wider margin; docs/ACCURACY.md)')
-    .option('--calibrate-cut', 'with --gt: choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests)')
+    .option('--cross-fit <mode>', `with --labels: calibrate the outputs on out-of-fold maps of the training region (a forest on each half predicts the other) and choose each class's object rule (hysteresis + size) there, both carried in the model; auto: when >= ${CROSS_FIT_MIN_LABELLED * 100}% of the region is labelled; on; off`, 'auto')
+    .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests) and carry it in the model')
+    .option('--no-calibrate-cut', 'with --gt: do not choose a cut (`wiring segment` then uses its defaults)')
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
       if (!!opts.labels === !!opts.gt) throw new UsageError('give exactly one of --labels <source> or --gt <source>');
@@ -64,8 +67,11 @@ export function register(program: Command): Command {
       if (!voxelSize && raw.voxelSize.every((v) => v === 1) && zExtent > 1) {
         warnings.push(`${opts.raw} records no voxel size (read as 1,1,1 nm), so features are ${cfg.dims}-D; pass --voxel-size (e.g. 4,4,50 for serial-section TEM: 2-D features per section; 8,8,8 for FIB-SEM: 3-D)`);
       }
+      if (!['auto', 'on', 'off'].includes(opts.crossFit)) throw new UsageError(`--cross-fit: expected auto, on or off, got ${JSON.stringify(opts.crossFit)}`);
+      if (opts.crossFit === 'on' && opts.gt) throw new UsageError('--cross-fit on applies to --labels models (a --gt model chooses its cut with --calibrate-cut)');
+      const crossFit = opts.crossFit === 'auto' ? 'auto' : opts.crossFit === 'on';
       if (opts.classes && opts.gt) throw new UsageError('--classes applies to --labels, not --gt');
-      if (opts.calibrateCut && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
+      if (opts.calibrateCut === true && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
       const progress = createProgress({ json: opts.json });
       try {
         const trainOpts: TrainOptions = {
@@ -85,10 +91,17 @@ export function register(program: Command): Command {
           seed: int(opts.seed, '--seed', 0),
           progress,
           autoContext: !!opts.autoContext,
+          crossFit: opts.gt ? false : crossFit,
         };
-        const { model, report } = await trainPixelClassifier(raw, labels, trainOpts);
+        const { model, report, crossFit: cf } = await trainPixelClassifier(raw, labels, trainOpts);
+        let rules: ReturnType<typeof chooseObjectRules> | undefined;
+        if (cf) {
+          rules = chooseObjectRules(cf, model.meta.outputs);
+          model.meta.objectRules = rules;
+        }
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;
-        if (opts.calibrateCut) {
+        // --gt models carry a cut chosen by cross-fitting unless --no-calibrate-cut
+        if (opts.gt && opts.calibrateCut !== false) {
           cut = await calibrateCut(raw, labels, trainOpts, { progress });
           if ('skipped' in cut) report.warnings.push(cut.skipped);
           else Object.assign(model.meta, { segmentThreshold: cut.threshold, cutCalibration: { ...cut } });
@@ -96,13 +109,14 @@ export function register(program: Command): Command {
         await model.save(opts.output);
         warnings.push(...report.warnings);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
+        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, calibrated: !!model.meta.calibration, ...(rules ? { object_rules: rules } : {}), ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
         emit(opts, result, () =>
           [
             `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,
             `samples per class: ${report.samplesPerClass.join(', ')} (labelled voxels ${report.labelledVoxels.join(', ')})`,
             `features ${report.seconds.features.toFixed(1)} s, training ${report.seconds.training.toFixed(1)} s`,
             ...(model.contextForest ? [`auto-context: a second forest on ${model.contextForest.nFeatures} features (pixel features + context of the first forest's out-of-fold map)`] : []),
+            ...(rules ? [`object rules (chosen on out-of-fold maps, calibrated): ${Object.entries(rules).map(([k, r]) => `${k} high ${r.high} low ${r.low} size >= ${r.minSize} (F1 ${r.f1}, ${r.found} found / ${r.truth} true)`).join('; ')}`] : []),
             `top features: ${report.importances.slice(0, 5).map((f) => `${f.feature} ${f.importance.toFixed(3)}`).join(', ')}`,
             ...(cut && !('skipped' in cut) ? [`segment cut ${cut.threshold} (default ${cut.default}; mean VOI ${cut.meanVoi[cut.grid.indexOf(cut.threshold)].toFixed(3)} vs ${cut.meanVoi[cut.grid.indexOf(cut.default)].toFixed(3)} on the held-out halves)`] : []),
           ].join('\n'),

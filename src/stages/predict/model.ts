@@ -15,6 +15,7 @@ import { MIN_RECURSIVE_SIGMA } from '../../kernels/recursive.js';
 import { FEATURE_NAMES, type FeatureConfig, featureCount, featureNames } from './features.js';
 import { Forest } from '../../ml/forest.js';
 import { type ContextConfig, checkContextConfig, contextCount } from './context.js';
+import { type Calibration, checkCalibration } from './calibration.js';
 
 /** Magic of a model file holding a pixel forest and its auto-context forest (see README.md). */
 const CHAIN_MAGIC = 'WPC1';
@@ -43,6 +44,14 @@ export interface PixelModelMeta {
   cutCalibration?: Record<string, unknown>;
   /** Auto-context: how the second forest's context features are computed (context.ts); its forest is the file's second. */
   context?: ContextConfig;
+  /** labels models: per class, the isotonic map fitted on out-of-fold maps (calibration.ts); predict applies it. */
+  calibration?: { method: string; channels: Calibration[] };
+  /**
+   * labels models: per output name, the object rule (hysteresis high/low, min size in voxels)
+   * chosen on the calibrated out-of-fold maps by pooled object F1 (`wiring train-pixels`);
+   * `wiring predict` writes it into the map's info, `wiring synapses` uses it by default.
+   */
+  objectRules?: Record<string, { high: number; low: number; minSize: number; f1?: number }>;
   /** How the model was trained and chosen (auto-context folds, held-out scores; free-form JSON). */
   training?: Record<string, unknown>;
 }
@@ -150,6 +159,15 @@ export class PixelModel {
     }
     if (m.segmentThreshold !== undefined && !(typeof m.segmentThreshold === 'number' && m.segmentThreshold > 0 && m.segmentThreshold < 1)) {
       throw new FormatError(`meta.segmentThreshold must be a number between 0 and 1, got ${JSON.stringify(m.segmentThreshold)}`, where);
+    }
+    if (m.calibration !== undefined) {
+      const c = m.calibration as { channels?: unknown };
+      if (!c || !Array.isArray(c.channels) || c.channels.length !== forest.nClasses) throw new FormatError(`meta.calibration.channels must hold one calibration per class (${forest.nClasses})`, where);
+      try {
+        c.channels.forEach((k, i) => checkCalibration(k, `meta.calibration.channels[${i}]`));
+      } catch (e) {
+        throw new FormatError((e as Error).message, where);
+      }
     }
     if ((m.context === undefined) !== (contextForest === undefined)) {
       throw new FormatError(m.context === undefined ? 'the file holds a context forest but meta.context is missing' : 'meta.context is set but the file holds no context forest', where);

@@ -11,6 +11,7 @@ import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index
 import { computeFeatures, featureCount, featureMargin } from './features.js';
 import { PixelModel } from './model.js';
 import { computeContext, contextCount, contextMargin } from './context.js';
+import { calibrateInPlace } from './calibration.js';
 import { assertFinite, intensityMismatch, rawStats, toFloat32 } from './training.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { type IntensityMap, NORMALIZE_MIN_SHIFT, applyIntensityMap, checkIntensityMap, matchQuantiles, quantileShift, quantilesOf, sampleIntensities } from './normalize.js';
@@ -21,7 +22,7 @@ export type OutputDtype = 'float32' | 'uint8';
  * Predict the voxels of `target` (default raw.box) from `raw` (which should cover target plus the
  * model's feature margin wherever the data has it). Returns a Volume over `target`.
  */
-export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box; dtype?: OutputDtype; normalize?: IntensityMap } = {}): Volume {
+export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box; dtype?: OutputDtype; normalize?: IntensityMap; calibrated?: boolean } = {}): Volume {
   const target = opts.box ?? raw.box;
   if (!boxContains(raw.box, target)) throw new UsageError(`prediction box (${boxToString(target)}) is outside the raw block (${boxToString(raw.box)})`);
   if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one`);
@@ -37,6 +38,10 @@ export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box;
   const out = Volume.zeros(dtype, target, { channels: C, voxelSize: raw.voxelSize });
   if (first + C > K) throw new UsageError(`model has ${K} classes but ${C} outputs`);
   const src = prob.subarray(first * n, (first + C) * n);
+  // on request: each class's isotonic map (fitted on out-of-fold maps of the training region)
+  const cal = opts.calibrated ? model.meta.calibration?.channels : undefined;
+  if (opts.calibrated && !cal) throw new UsageError('the model carries no calibration (train it with dense --labels and --cross-fit auto/on)');
+  if (cal) for (let c = 0; c < C; c++) calibrateInPlace(cal[first + c], src.subarray(c * n, (c + 1) * n));
   if (dtype === 'float32') (out.data as Float32Array).set(src);
   else {
     const d = out.data as Uint8Array;
@@ -105,6 +110,8 @@ export interface PredictParams {
   dtype: OutputDtype;
   /** intensity map applied to the raw before the features (quantile matching), if any */
   normalize?: IntensityMap;
+  /** apply the model's calibration */
+  calibrated?: boolean;
 }
 
 const cache = new Map<string, { mtime: number; model: PixelModel }>();
@@ -124,7 +131,7 @@ export async function predictPixelsBlock(ctx: BlockContext<PredictParams>): Prom
   const raw = ctx.inputs.raw;
   if (!raw) throw new UsageError('predict block: missing input "raw"');
   const normalize = ctx.params.normalize ? checkIntensityMap(ctx.params.normalize, 'predict block params.normalize') : undefined;
-  return { volumes: { out: predictVolume(model, raw, { box: ctx.box, dtype: ctx.params.dtype, normalize }) } };
+  return { volumes: { out: predictVolume(model, raw, { box: ctx.box, dtype: ctx.params.dtype, normalize, calibrated: ctx.params.calibrated }) } };
 }
 
 /** The scheduler task for blockwise prediction. */
@@ -138,6 +145,7 @@ export function predictPixelsTask(o: {
   dtype: OutputDtype;
   name?: string;
   normalize?: IntensityMap;
+  calibrated?: boolean;
 }): BlockTask<PredictParams> {
   const cfg = o.model.meta.featureConfig;
   const margin = modelMargin(o.model);
@@ -148,7 +156,7 @@ export function predictPixelsTask(o: {
     name: o.name ?? 'predict-pixels',
     module: import.meta.url,
     fn: 'predictPixelsBlock',
-    params: { model: o.modelPath, dtype: o.dtype, ...(o.normalize ? { normalize: o.normalize } : {}) },
+    params: { model: o.modelPath, dtype: o.dtype, ...(o.normalize ? { normalize: o.normalize } : {}), ...(o.calibrated ? { calibrated: true } : {}) },
     inputs: { raw: o.raw },
     outputs: { out: { layer: o.out } },
     bounds: o.bounds,

@@ -17,7 +17,8 @@ import { silentProgress } from '../../core/progress.js';
 import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { type Forest, type ForestParams, makeRng } from '../../ml/forest.js';
-import { trainContextForest } from './auto-context.js';
+import { type CrossFitInput, outOfFoldMap, trainContextForest } from './auto-context.js';
+import { type Calibration, fitIsotonic } from './calibration.js';
 import { trainForest } from '../../ml/forest-parallel.js';
 import { type FeatureConfig, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
 import { PixelModel, type PixelModelMeta, type RawStats } from './model.js';
@@ -49,6 +50,26 @@ export interface TrainOptions {
    * plus the context of the first forest's out-of-fold map; the model predicts with both.
    */
   autoContext?: boolean;
+  /**
+   * labels models: fit a calibration of the outputs on out-of-fold maps of the training region
+   * (meta.calibration; applied by predict on request) and return those maps (to choose object rules on). 'auto' (default): when at least
+   * CROSS_FIT_MIN_LABELLED of the region is labelled (object scores need dense labels).
+   */
+  crossFit?: boolean | 'auto';
+}
+
+/** Fraction of the training region that must be labelled for the automatic cross-fitting. */
+export const CROSS_FIT_MIN_LABELLED = 0.9;
+
+/** Out-of-fold maps of the training region (per class) and its classes. */
+export interface CrossFitResult {
+  region: Box;
+  /** per class: out-of-fold forest probability over the region (not calibrated: rules chosen on it apply to `wiring predict`'s default maps) */
+  maps: Float32Array[];
+  /** class of every voxel of the region, -1 = unlabelled */
+  classes: Int16Array;
+  /** the two halves each map half was predicted from the other */
+  halves: [Box, Box];
 }
 
 export interface TrainReport {
@@ -474,7 +495,7 @@ export async function trainPixelClassifier(
   raw: VolumeSource,
   labels: VolumeSource,
   opts: TrainOptions,
-): Promise<{ model: PixelModel; report: TrainReport }> {
+): Promise<{ model: PixelModel; report: TrainReport; crossFit?: CrossFitResult }> {
   const { region, rawBox, labBox, warnings } = trainingRegion(raw, labels, opts);
   const rs = boxShape(region);
   const cfg = opts.featureConfig ?? featureConfig(raw.voxelSize, { dims: defaultDims(raw.voxelSize, rs[2]) });
@@ -618,13 +639,49 @@ export async function trainPixelClassifier(
     { threads: opts.threads },
   );
   let contextForest: Forest | undefined;
-  if (opts.autoContext) {
-    const c = await trainContextForest({
-      raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress,
-    });
-    contextForest = c.forest;
-    meta.context = c.config;
-    meta.training = { ...(meta.training ?? {}), autoContext: { folds: c.folds } };
+  let crossFit: CrossFitResult | undefined;
+  const total = boxVoxels(region);
+  const labelledFraction = labelled.reduce((a, b) => a + b, 0) / total;
+  const wantCrossFit = opts.target === 'labels' && (opts.crossFit === true || ((opts.crossFit ?? 'auto') === 'auto' && labelledFraction >= CROSS_FIT_MIN_LABELLED));
+  if (opts.crossFit === true && opts.target !== 'labels') throw new UsageError('cross-fitting (calibration and object rules) applies to --labels models; --gt models choose their cut with --calibrate-cut');
+  if (opts.autoContext || wantCrossFit) {
+    const input: CrossFitInput = { raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress };
+    const first = await outOfFoldMap(input);
+    let out = first;
+    if (opts.autoContext) {
+      const c = await trainContextForest(input, first);
+      contextForest = c.forest;
+      meta.context = c.config;
+      meta.training = { ...(meta.training ?? {}), autoContext: { folds: c.folds } };
+      if (wantCrossFit) out = await outOfFoldMap(input, { x2: c.x2, first: first.map, config: c.config });
+    }
+    if (wantCrossFit) {
+      // class of every voxel of the region (-1 unlabelled), to calibrate and to choose rules on
+      const rsz = boxShape(region);
+      const cls = new Int16Array(total);
+      for (const b of blocks) {
+        const ids = await blockIds(b);
+        const bs = boxShape(b);
+        for (let z = 0, i = 0; z < bs[2]; z++) {
+          for (let yy = 0; yy < bs[1]; yy++) {
+            const d = b.min[0] - region.min[0] + rsz[0] * (b.min[1] - region.min[1] + yy + rsz[1] * (b.min[2] - region.min[2] + z));
+            for (let xx = 0; xx < bs[0]; xx++, i++) cls[d + xx] = ids[i] < 0 ? -1 : perm[ids[i]];
+          }
+        }
+      }
+      const maps: Float32Array[] = [];
+      const calibration: Calibration[] = [];
+      for (let k = 0; k < K; k++) {
+        const m = out.map.subarray(k * total, (k + 1) * total);
+        calibration.push(fitIsotonic(m, (i) => (cls[i] < 0 ? -1 : cls[i] === k ? 1 : 0)));
+        maps.push(m);
+      }
+      meta.calibration = { method: 'isotonic, out-of-fold', channels: calibration };
+      meta.training = { ...(meta.training ?? {}), crossFit: { folds: out.folds, labelledFraction: +labelledFraction.toFixed(4) } };
+      crossFit = { region, maps, classes: cls, halves: out.halves };
+    } else if (opts.target === 'labels') {
+      warnings.push(`no calibration or object rules: only ${(100 * labelledFraction).toFixed(1)}% of the training region is labelled (cross-fitting needs dense labels, >= ${100 * CROSS_FIT_MIN_LABELLED}%)`);
+    }
   }
   const t2 = performance.now();
   const names = featureNames(cfg);
@@ -632,6 +689,7 @@ export async function trainPixelClassifier(
   const importances = names.map((feature, i) => ({ feature, importance: imp[i] })).sort((a, b) => b.importance - a.importance);
   return {
     model: new PixelModel(forest, meta, contextForest),
+    crossFit,
     report: {
       region,
       classes: values,

@@ -5,7 +5,7 @@ import { UsageError } from '../../core/errors.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
-import { CROSS_FIT_MIN_LABELLED, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
+import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
 import { chooseObjectRules } from '../object-rules.js';
 import { calibrateCut } from '../cut-calibration.js';
 import { parseBounds } from '../bounds.js';
@@ -31,16 +31,16 @@ export function register(program: Command): Command {
     .option('--zero-is <what>', 'with --gt: id 0 is "boundary" (default) or "unlabelled"', 'boundary')
     .option('--voxel-size <x,y,z>', 'override the raw voxel size (nm), e.g. 4,4,50 for a PNG stack')
     .option('--dims <n>', '2 (per section) or 3; default 2 when z is more than twice as coarse as x/y or the training region is one section')
-    .option('--sigmas <list>', 'feature scales in voxels', '0.7,1.6,3.5,5')
+    .option('--sigmas <list>', 'feature scales in voxels', D.sigmas)
     .option('--features <list>', `features among ${FEATURE_NAMES.join(',')}`, FEATURE_NAMES.join(','))
     .option('--recursive-from <sigma>', 'recursive (IIR) feature filters from this axis sigma (voxels) on, faster and within a few percent of the exact ones; "off": exact filters everywhere (blockwise predictions then equal whole-volume ones bit for bit)', String(RECURSIVE_FROM))
-    .option('--trees <n>', 'number of trees', '100')
-    .option('--max-depth <n>', 'maximum tree depth')
-    .option('--min-leaf <n>', 'minimum samples per leaf', '1')
-    .option('--samples <n>', 'training voxels in total, balanced over classes', '200000')
+    .option('--trees <n>', 'number of trees (32 with --max-depth 12: nearly the same held-out AUC, about 3x faster prediction; docs/THROUGHPUT.md)', String(D.trees))
+    .option('--max-depth <n>', 'maximum tree depth (0: unlimited)', String(D.maxDepth))
+    .option('--min-leaf <n>', 'minimum samples per leaf', String(D.minLeaf))
+    .option('--samples <n>', 'training voxels in total, balanced over classes', String(D.samples))
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'train only inside this box (voxels)')
     .option('--threads <n>', 'training threads (default: all cores)')
-    .option('--seed <n>', 'random seed', '0')
+    .option('--seed <n>', 'random seed', String(D.seed))
     .option('--auto-context', 'also train a second forest on the features plus the first forest\'s out-of-fold probabilities smoothed at several scales (ilastik\'s auto-context; about 3x the training time, prediction reads a wider margin; docs/ACCURACY.md)')
     .option('--cross-fit <mode>', `with --labels: calibrate the outputs on out-of-fold maps of the training region (a forest on each half predicts the other) and choose each class's object rule (hysteresis + size) there, both carried in the model; auto: when >= ${CROSS_FIT_MIN_LABELLED * 100}% of the region is labelled; on; off`, 'auto')
     .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests) and carry it in the model')
@@ -82,7 +82,7 @@ export function register(program: Command): Command {
           maxSamples: int(opts.samples, '--samples', 2),
           forest: {
             nTrees: int(opts.trees, '--trees', 1),
-            maxDepth: int(opts.maxDepth, '--max-depth', 0),
+            maxDepth: int(opts.maxDepth, '--max-depth', 0) || undefined, // 0: unlimited
             minSamplesLeaf: int(opts.minLeaf, '--min-leaf', 1),
           },
           threads: int(opts.threads, '--threads', 1),

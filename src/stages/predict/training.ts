@@ -61,6 +61,23 @@ export interface TrainOptions {
 /** Fraction of the training region that must be labelled for the automatic cross-fitting. */
 export const CROSS_FIT_MIN_LABELLED = 0.9;
 
+/**
+ * `wiring train-pixels` defaults (its --help reads them). 100 trees of unlimited depth (maxDepth 0).
+ * `npm run bench forest-curve` found 32 trees of depth 12 within 0.002 AUC of the best, chosen on
+ * ISBI 2012 and measured on gala-medulla, and about 3x faster to predict (docs/THROUGHPUT.md); as
+ * the default it left the demo's phantom without a detected cleft (rare classes get lower
+ * probabilities from depth-limited trees), so it stays an option (--trees 32 --max-depth 12)
+ * until the cleft rules are chosen on such forests.
+ */
+export const PIXEL_TRAINING_DEFAULTS = {
+  trees: 100,
+  maxDepth: 0,
+  minLeaf: 1,
+  samples: 200_000,
+  sigmas: '0.7,1.6,3.5,5',
+  seed: 0,
+} as const;
+
 /** Out-of-fold maps of the training region (per class) and its classes. */
 export interface CrossFitResult {
   region: Box;

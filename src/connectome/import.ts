@@ -5,7 +5,7 @@ import { listValue as duckList, type DuckDBValue } from '@duckdb/node-api';
 import type { Vec3 } from '../core/box.js';
 import { FormatError, UsageError } from '../core/errors.js';
 import { type SkeletonGraph, readSwc } from '../formats/swc.js';
-import { readLines } from '../formats/text-lines.js';
+import { readLines, startsWithGzipMagic } from '../formats/text-lines.js';
 import { type ConnectomeStore, type TableName, TABLES, keyColumn, parseTableName, sqlIdent, sqlString } from './store.js';
 
 /** What one import did, per input file. */
@@ -147,18 +147,6 @@ async function checkGzipRatio(file: string): Promise<void> {
   }
 }
 
-/** Whether a file starts with the gzip magic bytes. */
-async function isGzip(file: string): Promise<boolean> {
-  const h = await fs.open(file, 'r');
-  try {
-    const b = Buffer.alloc(2);
-    const { bytesRead } = await h.read(b, 0, 2, 0);
-    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    await h.close();
-  }
-}
-
 /** Whether a file is Parquet (by name or its `PAR1` magic). */
 async function isParquet(file: string): Promise<boolean> {
   if (/\.parquet$/i.test(file)) return true;
@@ -174,7 +162,7 @@ async function isParquet(file: string): Promise<boolean> {
 
 /** The first line of a text file (gunzipped if needed; BOM and CR removed), reading only as far as it. */
 async function firstLine(file: string): Promise<string> {
-  const gz = await isGzip(file);
+  const gz = await startsWithGzipMagic(file);
   const src = createReadStream(file);
   const stream = gz ? src.pipe(createGunzip()) : src;
   const parts: Buffer[] = [];
@@ -343,7 +331,7 @@ function expectation(c: Conv): string {
  */
 export async function stageText(store: ConnectomeStore, file: string, names: string[] | undefined, delim = ','): Promise<string[]> {
   await checkInputFile(file);
-  if (await isGzip(file)) await checkGzipRatio(file);
+  if (await startsWithGzipMagic(file)) await checkGzipRatio(file);
   // a data file that repeats its sidecar's names in its first line has a header row after all
   const header = names === undefined || sameNames(splitCsvLine(await firstLine(file), delim), names);
   let cols = names;
@@ -358,7 +346,7 @@ export async function stageText(store: ConnectomeStore, file: string, names: str
   }
   const colSpec = `{${cols.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}`;
   // gzip by content, not only by a .gz name
-  const compression = (await isGzip(file)) ? 'gzip' : 'none';
+  const compression = (await startsWithGzipMagic(file)) ? 'gzip' : 'none';
   const reader = `read_csv(${sqlString(file)}, header = ${header}, columns = ${colSpec}, delim = ${sqlString(delim)}, quote = '"', escape = '"', auto_detect = false, strict_mode = true, null_padding = false, compression = '${compression}')`;
   try {
     await store.run(`CREATE OR REPLACE TEMP TABLE _raw AS SELECT (row_number() OVER ()) + ${header ? 1 : 0} AS _line, * FROM ${reader}`);

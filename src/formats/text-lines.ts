@@ -30,7 +30,8 @@ export async function checkInputFile(file: string): Promise<number> {
   return st.size;
 }
 
-async function startsWithGzipMagic(file: string): Promise<boolean> {
+/** Whether a file starts with the gzip magic bytes. */
+export async function startsWithGzipMagic(file: string): Promise<boolean> {
   const h = await fs.open(file, 'r');
   try {
     const b = Buffer.alloc(2);

@@ -5,7 +5,7 @@
 import { existsSync, promises as fs, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { REPO_ROOT } from '../data.js';
 
 export const APP_DIR = path.join(REPO_ROOT, 'dist', 'web');
@@ -95,4 +95,25 @@ export async function saveShot(name: string, png: Buffer): Promise<string> {
   const file = path.join(OUTPUT_DIR, name);
   await fs.writeFile(file, png);
   return file;
+}
+
+/**
+ * Page errors of a page, kept for the tests to assert on, except Neuroglancer's known,
+ * intermittent chunk-worker race (about 1 run in 3 under load, when layers are replaced: the
+ * worker is handed an RPC reference to a source it has dropped; docs/TRAINING.md "Not done"),
+ * which is counted and printed by `report()` instead. Every other page error stays in `errors`.
+ */
+export function watchPageErrors(page: Page): { errors: string[]; report(): void } {
+  const errors: string[] = [];
+  let workerRaces = 0;
+  page.on('pageerror', (e) => {
+    if (/setting 'referencedGeneration'/.test(e.message)) workerRaces++;
+    else errors.push(e.message);
+  });
+  return {
+    errors,
+    report() {
+      if (workerRaces) console.log(`browser: Neuroglancer chunk-worker RPC race seen ${workerRaces} time(s) (known, see docs/TRAINING.md)`);
+    },
+  };
 }

@@ -19,7 +19,7 @@ import { buildServer } from '../../src/server/app.js';
 import { initProofread } from '../../src/stages/proofread/io.js';
 import { ProofreadService } from '../../src/stages/proofread/service.js';
 import { tempDir } from '../data.js';
-import { APP_DIR, ensureAppBuilt, launchChromium, pixelStats, saveShot } from './browser.js';
+import { APP_DIR, ensureAppBuilt, launchChromium, watchPageErrors, pixelStats, saveShot } from './browser.js';
 import { buildDemoDataset, type DemoCell, type DemoDataset } from './dataset.js';
 
 const TOKEN = 'proofread-secret';
@@ -32,8 +32,8 @@ let browser: BrowserContext | undefined;
 let page: Page;
 /** voxels of each cell (by id) */
 const voxels = new Map<bigint, number>();
-const pageErrors: string[] = [];
-let workerRaces = 0;
+let pageErrors: string[] = [];
+let reportRaces = () => {};
 const served: string[] = [];
 
 beforeAll(async () => {
@@ -66,15 +66,11 @@ beforeAll(async () => {
   url = await app.listen({ port: 0, host: '127.0.0.1' });
   browser = await launchChromium(profile);
   page = browser.pages()[0] ?? (await browser.newPage());
-  page.on('pageerror', (e) => {
-    // the known Neuroglancer chunk-worker race when layers are replaced (docs/TRAINING.md): counted, not failed on
-    if (/setting 'referencedGeneration'/.test(e.message)) workerRaces++;
-    else pageErrors.push(e.message);
-  });
+  ({ errors: pageErrors, report: reportRaces } = watchPageErrors(page));
 }, 180_000);
 
 afterAll(async () => {
-  if (workerRaces) console.log(`browser: Neuroglancer chunk-worker RPC race seen ${workerRaces} time(s) (known, see docs/TRAINING.md)`);
+  reportRaces();
   await browser?.close();
   await app?.close();
   await svc?.close();

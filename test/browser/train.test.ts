@@ -21,7 +21,7 @@ import { generatePhantom } from '../../src/stages/phantom/generate.js';
 import { scriptedStrokes } from '../../src/stages/predict/interactive-testing.js';
 import { rocAuc } from '../../src/stages/predict/metrics.js';
 import { tempDir } from '../data.js';
-import { APP_DIR, ensureAppBuilt, launchChromium, saveShot } from './browser.js';
+import { APP_DIR, ensureAppBuilt, launchChromium, watchPageErrors, saveShot } from './browser.js';
 
 const TOKEN = 'browser-secret';
 const SHAPE = [128, 128, 8] as const;
@@ -32,8 +32,8 @@ let url: string;
 let browser: BrowserContext | undefined;
 let page: Page;
 let truth: Volume;
-const pageErrors: string[] = [];
-let workerRaces = 0;
+let pageErrors: string[] = [];
+let reportRaces = () => {};
 const served: string[] = [];
 /** When each prediction chunk of model 1 was sent (ms since epoch), by path. */
 const predictedAt = new Map<string, number>();
@@ -75,17 +75,11 @@ beforeAll(async () => {
   url = await app.listen({ port: 0, host: '127.0.0.1' });
   browser = await launchChromium(profile);
   page = browser.pages()[0] ?? (await browser.newPage());
-  page.on('pageerror', (e) => {
-    // Known, intermittent (about 1 run in 3, under load): Neuroglancer's chunk worker is handed an
-    // RPC reference to a source it has dropped while the annotation layer's render layers settle.
-    // Counted and printed, not failed on (docs/TRAINING.md "Not done"); every other page error fails.
-    if (/setting 'referencedGeneration'/.test(e.message)) workerRaces++;
-    else pageErrors.push(e.message);
-  });
+  ({ errors: pageErrors, report: reportRaces } = watchPageErrors(page));
 }, 120_000);
 
 afterAll(async () => {
-  if (workerRaces) console.log(`browser: Neuroglancer chunk-worker RPC race seen ${workerRaces} time(s) (known, see docs/TRAINING.md)`);
+  reportRaces();
   await browser?.close();
   await app?.close();
   await close?.();

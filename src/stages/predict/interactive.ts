@@ -23,7 +23,7 @@ import { FeatureCache } from './feature-cache.js';
 import { type FeatureConfig, featureConfig, featureNames } from './features.js';
 import { PixelModel, type PixelModelMeta } from './model.js';
 import { modelMargin, predictVolume } from './predict.js';
-import { defaultDims, rawStats } from './training.js';
+import { defaultDims, rawStats, shufflePrefix } from './training.js';
 
 export type StrokePlane = 'xy' | 'xz' | 'yz';
 
@@ -219,12 +219,8 @@ export async function trainFromStrokes(
   const yl: number[] = [];
   const samplesPerClass: number[] = [];
   byClass.forEach((l, k) => {
-    const m = Math.min(perClass, l.length);
+    const m = shufflePrefix(l, perClass, rng);
     for (let j = 0; j < m; j++) {
-      const r = j + (rng() % (l.length - j));
-      const t = l[r];
-      l[r] = l[j];
-      l[j] = t;
       points.push(l[j]);
       yl.push(k);
     }

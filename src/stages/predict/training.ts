@@ -202,6 +202,21 @@ export function classesFromSegmentation(
 }
 
 /** Choose up to `perClass` voxels of every class (seeded); returns sorted voxel indices and their classes. */
+/**
+ * Move a uniform random choice of min(m, length) items of `l` to its front (a partial
+ * Fisher-Yates shuffle, drawing from `rng`); returns how many.
+ */
+export function shufflePrefix<T>(l: { length: number; [i: number]: T }, m: number, rng: () => number): number {
+  const n = Math.min(m, l.length);
+  for (let j = 0; j < n; j++) {
+    const r = j + (rng() % (l.length - j));
+    const t = l[r];
+    l[r] = l[j];
+    l[j] = t;
+  }
+  return n;
+}
+
 export function sampleVoxels(cls: Int16Array, nClasses: number, perClass: number, seed: number): { index: Int32Array; cls: Uint8Array; counts: number[]; labelled: number[] } {
   const labelled = new Array<number>(nClasses).fill(0);
   for (let i = 0; i < cls.length; i++) if (cls[i] >= 0) labelled[cls[i]]++;
@@ -213,13 +228,7 @@ export function sampleVoxels(cls: Int16Array, nClasses: number, perClass: number
   const counts: number[] = [];
   for (let k = 0; k < nClasses; k++) {
     const l = lists[k];
-    const m = Math.min(perClass, l.length);
-    for (let j = 0; j < m; j++) {
-      const r = j + (rng() % (l.length - j));
-      const t = l[r];
-      l[r] = l[j];
-      l[j] = t;
-    }
+    const m = shufflePrefix(l, perClass, rng);
     chosen.push(l.subarray(0, m));
     counts.push(m);
   }

@@ -55,8 +55,9 @@ export function registerFileRoutes(get: Get, dataset: string, remote: Record<str
     // The raw path, decoded once here (a file named `a%20b` is asked for as /data/a%2520b).
     const rel = rawRest(req.raw.url ?? '', '/data/');
     const slash = rel.indexOf('/');
-    const proxied = slash > 0 ? remote[rel.slice(0, slash)] : undefined;
-    if (proxied && Object.hasOwn(remote, rel.slice(0, slash))) {
+    const name = slash > 0 ? rel.slice(0, slash) : '';
+    const proxied = Object.hasOwn(remote, name) ? remote[name] : undefined;
+    if (proxied) {
       let inner: string;
       try {
         inner = decodeURIComponent(rel.slice(slash + 1));

@@ -120,8 +120,10 @@ export function register(program: Command): Command {
       const minSizes = parseNumberList(opts.sweepMinSizes, '--sweep-min-sizes', 1, Number.MAX_SAFE_INTEGER);
       sweep = await sweepOnVolume(opts, params, { thresholds, minSizes });
       if (sweep.best) {
+        // the sweep tries plain thresholds: a carried hysteresis low no longer applies
         params.threshold = sweep.best.threshold;
         params.minSize = sweep.best.minSize;
+        delete params.lowThreshold;
       }
     }
     const task = synapseTask({

@@ -28,6 +28,12 @@ export interface OctreeOptions {
   lods?: number;
   /** Lod-0 scale in nm (the error scale Neuroglancer uses to pick a level; default 1). */
   lodScale0?: number;
+  /**
+   * Simplify lod 0 too, each cell with its faces locked, moving the surface by at most this many
+   * nm (igneous simplifies its finest level within half a voxel). 0 (default): lod 0 is the input
+   * mesh as it is.
+   */
+  lod0Error?: number;
 }
 
 /** Relative tolerance for "on a cell face" (in cells). */
@@ -199,10 +205,18 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
     if (!n) byCell.set(key, (n = { position: [cells[f], cells[f + 1], cells[f + 2]], tris: [] }));
     n.tris.push(indices[f], indices[f + 1], indices[f + 2]);
   }
-  const lods: OctreeNode[][] = [[...byCell.values()].map((n) => ({ position: n.position, indices: Uint32Array.from(n.tris) }))];
   const f32 = Float32Array.from(vertices);
   const slot = new Int32Array(vertices.length / 3).fill(-1);
   await MeshoptSimplifier.ready;
+  const e0 = opts.lod0Error ?? 0;
+  if (!(e0 >= 0)) throw new WiringError(`lod-0 simplification error ${e0} nm: expected >= 0`);
+  const lods: OctreeNode[][] = [
+    [...byCell.values()].map((n) => {
+      const tris = Uint32Array.from(n.tris);
+      // ratio 0: the error bound alone decides how far a cell simplifies
+      return { position: n.position, indices: e0 > 0 ? simplifyLocked(f32, tris, 0, e0, slot) : tris };
+    }),
+  ];
   for (let lod = 1; lod < maxLods; lod++) {
     const prev = lods[lod - 1];
     if (prev.length === 1 && prev[0].indices.length < 3 * 64) break;
@@ -235,6 +249,11 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
     lodScales: lods.map((_, k) => scale0 * 2 ** k),
     lods,
   };
+}
+
+/** The triangles of one level of detail, all nodes, as one index list into `tree.vertices`. */
+export function lodIndices(tree: MeshOctree, lod: number): Uint32Array {
+  return concatIndices(tree.lods[lod].map((n) => n.indices));
 }
 
 function concatIndices(parts: Uint32Array[]): Uint32Array {

@@ -231,7 +231,9 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
   const lattice = task.params.bounds.min.map((m, k) => (m - 0.5) * res[k]);
   if (format === 'multires') summary.fragment_shape_nm = chunkShape;
   for (const id of ids) {
-    const mesh = mergeMeshes(byId.get(id)!);
+    // one block's marching-cubes mesh is welded already (one vertex per crossed voxel edge)
+    const parts = byId.get(id)!;
+    const mesh = parts.length === 1 ? parts[0] : mergeMeshes(parts);
     byId.delete(id);
     let closed = false;
     let triangles = mesh.indices.length / 3;

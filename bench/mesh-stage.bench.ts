@@ -6,9 +6,10 @@
 // of lods 1-2), the closed check on lod 0 as written (holeEdges) and the encoding (quantize + weld +
 // Draco). The same calls finishMeshes makes (src/stages/morphology/tasks.ts). Each volume runs twice
 // in this process: lod 0 exact (lod0ErrorVoxels 0, the stage before lod-0 simplification; closed
-// check then openEdges on the marching-cubes mesh, as it was) and the default
-// (MESH_DEFAULTS.lod0ErrorVoxels), with lod-0 triangles, volume error of lod 0 against the
-// marching-cubes mesh and closedness side by side.
+// check then openEdges on the marching-cubes mesh, as it was; 16-bit positions, as it was) and the
+// default (MESH_DEFAULTS.lod0ErrorVoxels; 10-bit positions for these cells,
+// multiresQuantizationBits), with lod-0 triangles, volume error of lod 0 against the marching-cubes
+// mesh and closedness side by side; lod 0 is also decoded (untimed) and checked for holes.
 // No reference here: scikit-image's marching cubes is compared in bench/morphology.bench.ts.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -16,13 +17,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Vec3, boxFromShape } from '../src/core/box.js';
 import type { Volume } from '../src/core/volume.js';
-import { encodeMultiresOctree } from '../src/formats/mesh/precomputed.js';
+import { decodeMultiresLod, encodeMultiresOctree } from '../src/formats/mesh/precomputed.js';
 import { openSource } from '../src/formats/open.js';
 import { PrecomputedLayer } from '../src/formats/precomputed/index.js';
 import { meshBlock } from '../src/stages/morphology/blocks.js';
-import { holeEdgesIndexed, meshArea, mergeMeshes, meshVolume, openEdges } from '../src/stages/morphology/mesh.js';
+import { holeEdges, holeEdgesIndexed, meshArea, mergeMeshes, meshVolume, openEdges, weldVertices } from '../src/stages/morphology/mesh.js';
 import { buildMeshOctree, lodIndices } from '../src/stages/morphology/octree.js';
-import { MESH_DEFAULTS } from '../src/stages/morphology/tasks.js';
+import { MESH_DEFAULTS, multiresQuantizationBits } from '../src/stages/morphology/tasks.js';
 import { generatePhantom } from '../src/stages/phantom/generate.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -43,7 +44,9 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number): Promise<Record<s
   const lattice = res.map((r) => -0.5 * r);
   let mcTriangles = 0, lod0Triangles = 0, closed = 0, bytes = 0, v0Sum = 0, vSum = 0;
   const errBig: number[] = []; // |volume error| of segments >= 1000 voxels
-  let shell = 0; // the largest |volume change| / (area x error): the stated bound is 1
+  let shell = 0;
+  let decodedClosed = 0;
+  let decodedVsBuilt = 0; // the largest |volume change| / (area x error): the stated bound is 1
   for (const it of items) {
     // finishMeshes welds only meshes of several blocks; the exact run times the weld it used to do
     const mesh = e0Voxels === 0 ? await t('merge', () => mergeMeshes([it.mesh])) : it.mesh;
@@ -69,7 +72,14 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number): Promise<Record<s
     vSum += v;
     if (v0 >= 1000 * res[0] * res[1] * res[2]) errBig.push(Math.abs(v / v0 - 1));
     if (e0Voxels > 0) shell = Math.max(shell, Math.abs(v - v0) / (meshArea(mesh) * e0Voxels * lodScale0));
-    bytes += (await t('encode_weld_and_draco', () => encodeMultiresOctree(tree))).data.length;
+    // the exact run encodes as before (16 bits); the default run as finishMeshes does now
+    const bits = e0Voxels === 0 ? 16 : multiresQuantizationBits(chunkShape, lodScale0);
+    const enc = await t('encode_weld_and_draco', () => encodeMultiresOctree(tree, { bits }));
+    bytes += enc.data.length;
+    // lod 0 as a viewer gets it (decoded, welded by position): no hole, the volume as built
+    const dec = weldVertices(await decodeMultiresLod(enc.manifest, enc.data, 0, bits));
+    if (holeEdges(dec) === 0) decodedClosed++;
+    if (v0 >= 1000 * res[0] * res[1] * res[2]) decodedVsBuilt = Math.max(decodedVsBuilt, Math.abs(meshVolume(dec) / v - 1));
   }
   errBig.sort((a, b) => a - b);
   const total = Object.values(T).reduce((a, b) => a + b, 0);
@@ -80,6 +90,8 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number): Promise<Record<s
     lod0_total_volume_error: +(vSum / v0Sum - 1).toExponential(2),
     lod0_volume_error_segments_ge_1000_voxels: { count: errBig.length, median: +(errBig[errBig.length >> 1] ?? 0).toExponential(2), max: +(errBig[errBig.length - 1] ?? 0).toExponential(2) },
     lod0_volume_change_over_area_x_error_max: +shell.toFixed(3),
+    vertex_quantization_bits: e0Voxels === 0 ? 16 : multiresQuantizationBits(chunkShape, lodScale0),
+    decoded_lod0_closed: decodedClosed, decoded_lod0_volume_vs_built_max_segments_ge_1000_voxels: +decodedVsBuilt.toExponential(2),
     cpu_s: Object.fromEntries(Object.entries(T).map(([k, x]) => [k, +x.toFixed(3)])),
     share: Object.fromEntries(Object.entries(T).map(([k, x]) => [k, +(x / total).toFixed(3)])),
     total_cpu_s: +total.toFixed(3), mvox_per_cpu_s: +(n / 1e6 / total).toFixed(3),
@@ -92,6 +104,7 @@ async function both(name: string, vol: Volume, res: Vec3): Promise<Record<string
   const r = { input: name, voxels: vol.box.max[0] * vol.box.max[1] * vol.box.max[2], exact_lod0: exact, half_voxel_lod0: simplified, speedup_cpu: +((exact.total_cpu_s as number) / (simplified.total_cpu_s as number)).toFixed(2) };
   console.log(JSON.stringify(r, null, 1));
   if ((simplified.lod0_volume_change_over_area_x_error_max as number) > 1) throw new Error(`${name}: lod-0 volume moved by more than area x error`);
+  if (simplified.decoded_lod0_closed !== simplified.segments || exact.decoded_lod0_closed !== exact.segments) throw new Error(`${name}: decoded lod 0 with holes`);
   if (simplified.closed !== simplified.segments) throw new Error(`${name}: ${(simplified.segments as number) - (simplified.closed as number)} meshes with holes at lod 0`);
   return r;
 }

@@ -11,7 +11,6 @@
  * It wires the proofread stage to the morphology stage's pure functions, so it lives in the CLI
  * layer (a stage never imports another stage).
  */
-import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Vec3 } from '../core/box.js';
@@ -29,6 +28,15 @@ import type { ProofreadBackend } from '../server/proofread.js';
 import { PROOFREAD_DEFAULTS } from '../stages/proofread/base.js';
 import type { GraphState } from '../stages/proofread/state.js';
 import { cellRows, synapsePartners } from '../stages/proofread/versions.js';
+import { CellGrouper, fragmentName, meshGrid } from '../stages/proofread/groups.js';
+
+const groupers = new WeakMap<GraphState, CellGrouper>();
+/** One grouper (scratch arrays of the supervoxel count) per state, reused across recomputes. */
+export function grouperOf(state: GraphState): CellGrouper {
+  let g = groupers.get(state);
+  if (!g) groupers.set(state, (g = new CellGrouper(state.base, (l, visit) => state.forEachContact(l, visit))));
+  return g;
+}
 
 export function headDir(p: Proofread): string {
   return path.join(p.dir, 'head');
@@ -138,46 +146,20 @@ function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Arra
  */
 async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string, known?: Set<string>): Promise<{ fragments: string[]; computed: number; time: { group_ms: number; name_ms: number; read_ms: number; march_ms: number; write_ms: number } }> {
   const b = p.base, F = PROOFREAD_DEFAULTS.meshCell;
-  const nc = [0, 1, 2].map((a) => Math.ceil(b.shape[a] / F));
-  // the cells each supervoxel has voxels in (from the base): a merge recomputes only cells both roots share
-  const tPrep = performance.now();
-  const byCell = new Map<number, number[]>();
-  for (const l of members) for (let k = b.cellStart[l]; k < b.cellStart[l + 1]; k++) {
-    const list = byCell.get(b.cells[k]);
-    if (list) list.push(l);
-    else byCell.set(b.cells[k], [l]);
-  }
-  // in each cell, the root's supervoxels there in groups that touch (contact edges): groups that do
-  // not touch never share a face, so their fragments are meshed apart and a merge of two roots
+  const nc = meshGrid(b, F);
+  // in each mesh cell, the root's supervoxels there in groups that touch (contact edges): groups that
+  // do not touch never share a face, so their fragments are meshed apart and a merge of two roots
   // recomputes only the cells where they touch
-  // a supervoxel's contacts, looked up once however many mesh cells it spans
-  const nbs = new Map<number, number[]>();
-  const neighbours = (l: number): number[] => {
-    let n = nbs.get(l);
-    if (!n) nbs.set(l, (n = state.contactNeighbours(l)));
-    return n;
-  };
-  const cells: Array<[string, bigint[], number[]]> = [];
-  for (const [c, ls] of byCell) {
-    const k = `${c % nc[0]}_${Math.floor(c / nc[0]) % nc[1]}_${Math.floor(c / (nc[0] * nc[1]))}`;
-    const here = new Set(ls);
-    const seen = new Set<number>();
-    for (const l0 of ls.sort((x, y) => x - y)) {
-      if (seen.has(l0)) continue;
-      const group = [l0];
-      seen.add(l0);
-      for (let i = 0; i < group.length; i++) for (const y of neighbours(group[i])) if (here.has(y) && !seen.has(y)) { seen.add(y); group.push(y); }
-      cells.push([k, group.map((l) => b.ids[l]), group]);
-    }
-  }
+  const tPrep = performance.now();
+  const groups = grouperOf(state).groups(members);
   const groupMs = performance.now() - tPrep;
   const tName = performance.now();
   const fragments: string[] = [];
   const todo: Array<{ name: string; file: string; ids: bigint[]; min: Vec3; max: Vec3 }> = [];
-  for (const [k, ids, dense] of cells.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) {
-    ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-    const name = `f${k}_${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 16)}`;
+  for (const g of groups) {
+    const name = fragmentName(b, g.cell, nc, g.members);
     const file = path.join(meshDir, name);
+    const dense = g.members;
     // a fragment a parent's manifest lists exists and is not empty (no file system call)
     if (known?.has(name)) {
       fragments.push(name);
@@ -187,7 +169,8 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
       if (statSync(file).size > 4) fragments.push(name);
       continue;
     }
-    const c = k.split('_').map(Number);
+    const ids = dense.map((l) => b.ids[l]);
+    const c = [g.cell % nc[0], Math.floor(g.cell / nc[0]) % nc[1], Math.floor(g.cell / (nc[0] * nc[1]))];
     // the cell's cube, cropped to the group's bounding box grown by one voxel: outside it the mask
     // is 0, so the surface is the same; the cube's own faces stay where the group reaches them
     const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];

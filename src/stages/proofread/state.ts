@@ -137,6 +137,12 @@ export class GraphState {
     return out;
   }
 
+  /** `contactNeighbours` without the array: visits each supervoxel sharing faces with `l`. */
+  forEachContact(l: number, visit: (y: number) => void): void {
+    const m = this.base.edgeA.length, area = this.base.area;
+    for (const e of this.adj[l]) if (e < m && area[e] > 0) visit(this.edgeA[e] === l ? this.edgeB[e] : this.edgeA[e]);
+  }
+
   private pair(e: number): [string, string] {
     return [this.base.ids[this.edgeA[e]].toString(), this.base.ids[this.edgeB[e]].toString()];
   }

@@ -18,6 +18,7 @@ import { synapsePoints } from '../../connectome/proofread-versions.js';
 import type { SynapseInput } from '../../stages/proofread/io.js';
 import type { EditRequest } from '../../stages/proofread/state.js';
 import { syncDerived } from '../proofread-derive.js';
+import { precomputeStart } from '../proofread-precompute.js';
 
 /** A supervoxel given as an id, or a point "x,y,z" in nm (the supervoxel under it). */
 async function supervoxel(p: Proofread, text: string, what: string): Promise<bigint> {
@@ -158,6 +159,17 @@ export function register(program: Command): Command {
     .action(async (dataset: string, opts) => {
       const r = await withProofread(dataset, (p) => syncDerived(p));
       emit(opts, r, () => (r.from === r.to ? `derived data is up to date (op ${r.to})` : `derived ops ${r.from + 1}..${r.to}: ${r.roots.length} roots recomputed`));
+    });
+  cmd
+    .command('precompute')
+    .description('derive every starting root\'s mesh fragments and manifest (and, given the skeleton stage\'s output, its skeleton with the supervoxel under each vertex) under proofread/head, once, so edits reuse them as parents; resumes a killed run')
+    .argument('<dataset>', 'dataset folder')
+    .option('--skeletons <dir>', 'precomputed skeletons of the starting segmentation (wiring skeletonize writes <segmentation>/skeletons); without it a start root\'s first edit runs TEASAR over the root')
+    .option('--force', 'redo a finished precompute')
+    .option('--json', 'machine-readable output')
+    .action(async (dataset: string, opts) => {
+      const r = await withProofread(dataset, (p) => precomputeStart(p, { skeletons: opts.skeletons, force: !!opts.force, crash: crashHook }));
+      emit(opts, r, () => `${r.meshes} start roots meshed (${r.fragments} fragments, ${r.fragments_written} written), ${r.skeletons} skeletons (${r.skeleton_vertices} vertices, ${r.vertices_off_root} off their root); ${r.cpu_s} CPU s, ${r.mvox_per_cpu_s} Mvox per CPU s${r.slabs_resumed ? `; ${r.slabs_resumed} of ${r.slabs} slabs resumed` : ''}`);
     });
   const materialize = cmd
     .command('materialize')

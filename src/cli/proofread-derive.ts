@@ -452,9 +452,24 @@ export async function deriveRootMesh(p: Proofread, state: GraphState, root: bigi
 }
 
 /**
+ * The skeleton of a root of `state` (any version) that has none yet (a starting root without a
+ * precompute, or a root of an older version that was never current at a recompute): TEASAR over
+ * the root, written with its vertex supervoxels to head/skeletons (a root id's supervoxels never
+ * change, so every version holding the root shares it).
+ */
+export async function deriveRootSkeleton(p: Proofread, state: GraphState, root: bigint): Promise<Uint8Array> {
+  const skelDir = path.join(headDir(p), 'skeletons');
+  if (!existsSync(path.join(skelDir, 'info'))) await writeSkeletonInfo(skelDir);
+  const skel = await teasar(p, await ChunkReader.of(p), state.members(root));
+  await writeFileAtomic(path.join(skelDir, 'supervoxels', `${root}`), new Uint8Array(skel.sv.buffer, skel.sv.byteOffset, skel.sv.byteLength));
+  await writeSkeleton(skelDir, root, skel);
+  return fs.readFile(path.join(skelDir, `${root}`)).then((b) => new Uint8Array(b));
+}
+
+/**
  * The server's proofreading backend with the recompute wired in: each edit answers after the
  * touched cells' derived data is written, and a mesh manifest asked for but not derived (a
- * starting root) is derived then (recomputes run one at a time).
+ * starting root) is derived then, as is a skeleton asked for but not derived (recomputes run one at a time).
  */
 export function derivingBackend(svc: ProofreadService): ProofreadBackend {
   let chain: Promise<unknown> = Promise.resolve();
@@ -475,6 +490,12 @@ export function derivingBackend(svc: ProofreadService): ProofreadBackend {
     const state = await svc.at(at);
     return serial(async () => ({ fragments: (await svc.mesh(at, name).then((x) => x as { fragments: string[] } | undefined))?.fragments ?? (await deriveRootMesh(svc.p, state, BigInt(m[1]))).fragments }));
   };
+  const skeleton = async (at: string, name: string) => {
+    const r = await svc.skeleton(at, name);
+    if (r !== undefined || !/^\d+$/.test(name)) return r;
+    const state = await svc.at(at);
+    return serial(async () => (await svc.skeleton(at, name)) ?? (await deriveRootSkeleton(svc.p, state, BigInt(name))));
+  };
   return {
     info: (at) => svc.info(at),
     chunk: (at, key, name) => svc.chunk(at, key, name),
@@ -482,6 +503,7 @@ export function derivingBackend(svc: ProofreadService): ProofreadBackend {
     edits: (filter) => svc.edits(filter),
     edit,
     mesh,
+    skeleton,
     point: (nm) => svc.point(nm),
     previewSplit: async (body) => ({ ...(await svc.previewSplit(body)) }),
     previewInfo: (id) => svc.previewInfo(id),

@@ -14,7 +14,8 @@ import { emit } from '../output.js';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConnectomeStore } from '../../connectome/store.js';
-import { synapsePoints } from '../../connectome/proofread-versions.js';
+import { mergeLiveProofreading, synapsePoints } from '../../connectome/proofread-versions.js';
+import { statusRows } from '../proofread-materialize.js';
 import type { SynapseInput } from '../../stages/proofread/io.js';
 import type { EditRequest } from '../../stages/proofread/state.js';
 import { syncDerived } from '../proofread-derive.js';
@@ -135,8 +136,26 @@ export function register(program: Command): Command {
     .option('--dendrite <status>', `set status_dendrite (${PROOFREAD_DEFAULTS.statuses.join(', ')})`)
     .option('--at <op|time>', 'list as of an operation id or ISO-8601 time (default: the latest)')
     .option('--user <name>', 'who sets it (default $WIRING_USER or $USER)')
+    .option('--to-store <db>', 'write the statuses of the version (--at, default the latest) into this connectome database\'s live proofreading table (each replaces its root\'s row), so wiring query --pre-proofread/--post-proofread sees them')
     .option('--json', 'machine-readable output')
     .action(async (dataset: string, root: string | undefined, opts) => {
+      if (opts.toStore !== undefined) {
+        if (opts.axon !== undefined || opts.dendrite !== undefined) throw new UsageError('status: --to-store writes the statuses already set; set them first, then write them');
+        const db = String(opts.toStore);
+        if (!existsSync(db)) throw new UsageError('database file not found', db);
+        const r = await withProofread(dataset, async (p) => {
+          const state = await p.version(parseAt(opts.at));
+          const rows = (await statusRows(p, state)).filter((c) => root === undefined || c.pt_root_id === parseId(root, '<root>'));
+          const store = await ConnectomeStore.open(db);
+          try {
+            return { op: state.op, database: db, ...(await mergeLiveProofreading(store, rows)) };
+          } finally {
+            await store.close();
+          }
+        });
+        emit(opts, r, () => `${db}: ${r.rows} statuses of version op ${r.op} written into proofreading (${r.replaced} rows replaced)`);
+        return;
+      }
       if (opts.axon !== undefined || opts.dendrite !== undefined) {
         if (root === undefined) throw new UsageError('status: give the root id whose status to set');
         if (opts.at !== undefined) throw new UsageError('status: --at lists an earlier version; a status is set on the latest');

@@ -5,6 +5,7 @@ import { finishBase } from './base.js';
 import { minCut } from './mincut.js';
 import { EditError, GraphState } from './state.js';
 import { Lineage } from './lineage.js';
+import { cellRows } from './versions.js';
 
 /** 12x4x4 voxels, four slabs along x (supervoxels 10, 20, 30, 40); boundary high between 20 and 30. */
 function slabs(segOf: (sv: number) => number) {
@@ -158,6 +159,10 @@ describe('split in a region around the points', () => {
     expect(s.rootOf(1n)).not.toBe(s.rootOf(BigInt(n + 1)));
     expect(s.rootOf(31n)).toBe(s.rootOf(1n));
     expect(s.rootOf(32n)).toBe(s.rootOf(BigInt(n + 1)));
+    // the rows of a few roots (from their members) are the rows of the whole scan
+    const all = cellRows(s);
+    for (const r of [s.rootOf(1n), s.rootOf(32n)]) expect(cellRows(s, new Set([r]))).toEqual(all.filter((c) => c.pt_root_id === r));
+    expect(cellRows(s, new Set([s.rootOf(1n), s.rootOf(32n)]))).toEqual(all);
   });
 
   it('cuts the weak contact near the points on a long root (the first box separates them)', () => {

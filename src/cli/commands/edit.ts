@@ -106,7 +106,7 @@ export function register(program: Command): Command {
       });
       emit(opts, r, () => describe(r));
     });
-  editCmd('split', 'cut one root between source and sink supervoxels (ids or points x,y,z nm) by a minimum cut on its contacts')
+  editCmd('split', `cut one root between source and sink supervoxels (ids or points x,y,z nm) by a minimum cut on its contacts within ${PROOFREAD_DEFAULTS.splitMargin} voxels of their bounding box (the margin doubles until the cut separates them in the whole root)`)
     .requiredOption('--source <s...>', 'source supervoxel ids or points')
     .requiredOption('--sink <s...>', 'sink supervoxel ids or points')
     .option('--root <id>', 'the root id you saw (refused when stale)')

@@ -95,6 +95,48 @@ describe('solveGlobalAffine', () => {
   });
 });
 
+describe('solveGlobalAffine: regularised affine', () => {
+  it('a small scale bias in every pair set accumulates along the free affine, not along the regularised one', () => {
+    // the truth is rigid (rotation and shift per section); every z-1 pair set says z is 1 % larger
+    // than it is (a systematic compression), as long real stacks' pairs do
+    const r = mulberry32(21);
+    const n = 20;
+    const truth: Affine[] = Array.from({ length: n }, (_, z) => (z === 0 ? [1, 0, 0, 0, 1, 0] : similarity(2 * (r() - 0.5), 1, 10 * (r() - 0.5), 10 * (r() - 0.5))));
+    const sets: PairSet[] = [];
+    for (let z = 1; z < n; z++) {
+      const s = pairs(truth, z - 1, z, 30, r, 0.2);
+      // q about the centre scaled by 1.01
+      for (let i = 0; i < s.q.length; i++) s.q[i] = 256 + 1.01 * (s.q[i] - 256);
+      sets.push(s);
+    }
+    const scaleOf = (a: Affine) => Math.sqrt(Math.abs(a[0] * a[4] - a[1] * a[3]));
+    const free = solveGlobalAffine(n, sets, { model: 'affine', maxResidual: 20, rounds: 0, reference: 0, w: 512, h: 512 });
+    const reg = solveGlobalAffine(n, sets, { model: 'affine', maxResidual: 20, rounds: 0, reference: 0, w: 512, h: 512, regularise: 0.1 });
+    // free: 1.01^19 ~ 1.21; regularised: within 2 % of 1
+    expect(scaleOf(free.affines[n - 1])).toBeGreaterThan(1.15);
+    expect(Math.abs(scaleOf(reg.affines[n - 1]) - 1)).toBeLessThan(0.02);
+    // the rotations still follow the data
+    for (const z of [5, 12, 19]) {
+      const rot = (a: Affine) => Math.atan2(a[3], a[0]);
+      expect(Math.abs(rot(reg.affines[z]) - rot(truth[z])) * (180 / Math.PI)).toBeLessThan(0.3);
+    }
+  });
+
+  it('exact similarity pairs are still fitted exactly by the regularised affine when the truth is rigid', () => {
+    const r = mulberry32(5);
+    const n = 6;
+    const truth: Affine[] = Array.from({ length: n }, (_, z) => (z === 0 ? [1, 0, 0, 0, 1, 0] : similarity(4 * (r() - 0.5), 1, 20 * (r() - 0.5), 20 * (r() - 0.5))));
+    const sets: PairSet[] = [];
+    for (let z = 1; z < n; z++) for (const k of [1, 2]) if (z - k >= 0) sets.push(pairs(truth, z - k, z, 20, r, 0));
+    const out = solveGlobalAffine(n, sets, { model: 'affine', maxResidual: 2, rounds: 1, reference: 0, w: 512, h: 512, regularise: 1 });
+    for (let z = 0; z < n; z++) {
+      const [x, y] = apply(out.affines[z], 400, 60);
+      const [tx, ty] = apply(truth[z], 400, 60);
+      expect(Math.hypot(x - tx, y - ty)).toBeLessThan(1e-3);
+    }
+  });
+});
+
 describe('relaxGlobalMesh', () => {
   const g = { ox: 0, oy: 0, stride: 16, nx: 5, ny: 5 };
   it('a warp of the middle section is put on that section, not spread over its neighbours', () => {

@@ -29,6 +29,7 @@ import { type MatchOptions, matchPatches, patchCentres } from './match.js';
 import { type MeshGrid } from './mesh.js';
 import { type PairSet, solveGlobalAffine } from './global-affine.js';
 import { type LinkTarget, relaxGlobalMesh } from './global-mesh.js';
+import { FEATURE_DEFAULTS, detectFeatures, matchFeatures } from './features.js';
 import { isPowerOfTwo } from './fft.js';
 import { phaseCorrelate } from './phase-correlation.js';
 import { ransacAffine } from './ransac.js';
@@ -51,6 +52,12 @@ export const ALIGN_DEFAULTS = {
   stride: 32,
   /** Global least-squares solve over all pairs (false: the sequential chain's transforms). */
   global: true,
+  /**
+   * Affine model: prior pulling each section's affine toward its rigid part, relative to its
+   * pairs (global-affine.ts; 0: free affine). Chosen on ISBI 2012 (warped, abs median 12.2 ->
+   * 10.0 px); measured on vnc-sstem and the phantom (docs/ALIGNMENT.md).
+   */
+  regularise: 0.03,
   /** Affine rounds at the matching scale. */
   affineRounds: 2,
   /** Elastic stage (false: affine only). */
@@ -68,6 +75,18 @@ export const ALIGN_DEFAULTS = {
   whiten: 0.1,
   /** Peak ratio below which a patch match is an outlier. */
   minRatio: 1.8,
+  /**
+   * Where patch matching fails (after a blank section, large rotation), try rotation-invariant
+   * feature matches (features.ts) at pixels of about `featureNm` nm, guided by the coarse
+   * translation (candidates within `featureRadius` px at that scale), similarity by RANSAC with
+   * at least `featureMinInliers` inliers; the patch rounds then restart from it and the guard
+   * decides. Off by default: on real 50 nm sections (ISBI 2012, vnc-sstem) the feature fit was
+   * not better than the translation alone (docs/ALIGNMENT.md).
+   */
+  features: false,
+  featureNm: 8,
+  featureRadius: 12,
+  featureMinInliers: 12,
   /** Peak ratio of the affine stage's retry when too few patches pass minRatio. */
   retryRatio: 1.2,
   /** Patch standard deviation below which a patch is blank, grey levels. */
@@ -123,6 +142,8 @@ interface Neighbour {
   coarse: Image2D;
   rawCoarse: Image2D;
   t: SectionTransform;
+  /** Raw section at the feature level (only with `features`). */
+  rawFeature?: Image2D;
 }
 
 function percentile(values: number[], q: number): number | null {
@@ -234,6 +255,7 @@ interface Geometry {
   sc: number;
   matchLevels: number;
   coarseLevels: number;
+  featureLevels: number;
   mw: number;
   mh: number;
   q: AlignParams;
@@ -273,10 +295,11 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
     }
     const rawMatch = coarseOf(raw, matchLevels);
     const rawCoarse = coarseOf(rawMatch, coarseLevels - matchLevels);
+    const rawFeature = p.features ? coarseOf(raw, g.featureLevels) : undefined;
     if (!last) {
       report.valid_patches = 1;
       const t: SectionTransform = { z, status: 'reference', affine: [...IDENTITY] };
-      prev.unshift({ z, index: i, aligned: rawMatch, coarse: rawCoarse, rawCoarse, t });
+      prev.unshift({ z, index: i, aligned: rawMatch, coarse: rawCoarse, rawCoarse, t, rawFeature });
       finish(t);
       continue;
     }
@@ -289,6 +312,18 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
     let affineFound = false;
     let pairs: ReturnType<typeof affineRound>['pairs'] = [];
     const need = Math.max(4, 2 * minPairs(p.model));
+    const patchRounds = (start: Affine) => {
+      let a1 = start;
+      let found = false;
+      for (let round = 0; round < p.affineRounds; round++) {
+        const r = affineRound(rawMatch, fixed, a1, sm, q, q.patch, q.stride, p.seed + i + 7919 * round);
+        if (!r.affine || r.inliers < need) break;
+        a1 = r.affine;
+        pairs = r.pairs;
+        found = true;
+      }
+      return found ? a1 : null;
+    };
     for (let round = 0; round < p.affineRounds; round++) {
       let r = affineRound(rawMatch, fixed, a, sm, q, q.patch, q.stride, p.seed + i + 7919 * round);
       // Too few confident patches (across a gap, low contrast): retry with every patch whose
@@ -303,6 +338,19 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
       a = r.affine;
       pairs = r.pairs;
       affineFound = true;
+    }
+    // Patch matching failed: rotation-invariant feature matches (opt-in), then the patch rounds again from them.
+    let featureAffine: Affine | null = null;
+    if (!affineFound && p.features && rawFeature && last.rawFeature) {
+      featureAffine = featureStart(rawFeature, last.rawFeature, last.t, a, 2 ** g.featureLevels, p);
+      if (featureAffine) {
+        report.flags.push('features');
+        const refined = patchRounds(featureAffine);
+        if (refined) {
+          a = refined;
+          affineFound = true;
+        } else a = featureAffine;
+      }
     }
     // Patch matching failed: keep the whole-section translation (or the previous transform), flagged.
     if (!affineFound) report.flags.push('coarse-only');
@@ -347,11 +395,29 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
       continue;
     }
     if (Number.isFinite(corr)) corrOk.push(corr);
-    prev.unshift({ z, index: i, aligned, coarse, rawCoarse, t });
+    prev.unshift({ z, index: i, aligned, coarse, rawCoarse, t, rawFeature });
     if (prev.length > p.neighbours) prev.pop();
     finish(t);
   }
   return { sections, reports, pairSets };
+}
+
+/**
+ * Feature fallback: keypoints of the candidate (raw warped by the coarse affine a) and of the
+ * neighbour (its raw warped by its transform), both at the feature level (scale sf), matched
+ * within featureRadius of each other; a similarity S (neighbour -> candidate, level pixels) by
+ * RANSAC. Returns a composed with S at full resolution, or null with too few inliers.
+ */
+function featureStart(rawF: Image2D, lastRawF: Image2D, lastT: SectionTransform, a: Affine, sf: number, p: AlignParams): Affine | null {
+  const cand = warpImage(rawF, scaleTransform({ z: 0, status: 'ok', affine: a }, sf), 0, 0, rawF.w, rawF.h);
+  const nb = warpImage(lastRawF, scaleTransform({ ...lastT, mesh: undefined }, sf), 0, 0, lastRawF.w, lastRawF.h);
+  const fc = detectFeatures(cand);
+  const fn = detectFeatures(nb);
+  const m = matchFeatures(fn, fc, FEATURE_DEFAULTS.ratio, { dx: 0, dy: 0, radius: p.featureRadius });
+  const pr = { x: m.map((k) => fn.keypoints[k.i].x), y: m.map((k) => fn.keypoints[k.i].y), u: m.map((k) => fc.keypoints[k.j].x), v: m.map((k) => fc.keypoints[k.j].y) };
+  const fit = ransacAffine(pr, { model: 'similarity', threshold: p.ransacThreshold, iterations: 1000, seed: p.seed });
+  if (!fit || fit.count < p.featureMinInliers) return null;
+  return compose(a, unscaleTransform({ z: 0, status: 'ok', affine: fit.affine }, sf).affine);
 }
 
 /**
@@ -499,12 +565,13 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const patch = Math.min(p.patch, largestPow2(Math.min(mw, mh)));
   const elasticPatch = Math.min(p.elasticPatch, patch);
   const q: AlignParams = { ...p, patch, elasticPatch, stride: Math.min(p.stride, patch), elasticStride: Math.min(p.elasticStride, elasticPatch) };
-  const g: Geometry = { w, h, nz, z0, sm, sc: 2 ** coarseLevels, matchLevels, coarseLevels, mw, mh, q };
+  const featureLevels = levelFor(src.voxelSize[0], p.featureNm, w, h);
+  const g: Geometry = { w, h, nz, z0, sm, sc: 2 ** coarseLevels, matchLevels, coarseLevels, featureLevels, mw, mh, q };
   const { sections, reports, pairSets } = await chainPass(src, p, g);
   const good = sections.map((t, i) => (t.status === 'missing' ? -1 : i)).filter((i) => i >= 0);
   if (good.length >= 2 && p.global) {
     // Global affine: all sections at once from the pairs of every section with its neighbours.
-    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h });
+    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise });
     let lastGood: Affine = [...IDENTITY];
     sections.forEach((t, i) => {
       if (t.status === 'missing') sections[i] = { ...t, affine: [...lastGood] };

@@ -24,8 +24,8 @@ export interface PairSet {
   /** Weight of each pair of this set. */
   w: number;
   /** Interleaved x, y (full-resolution raw pixels). */
-  p: number[];
-  q: number[];
+  p: number[] | Float64Array;
+  q: number[] | Float64Array;
 }
 
 export interface GlobalAffineOptions {

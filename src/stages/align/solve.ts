@@ -28,7 +28,7 @@ import { type Image2D, correlation, halve } from './image.js';
 import { type MatchOptions, matchPatches, patchCentres } from './match.js';
 import { type MeshGrid } from './mesh.js';
 import { type PairSet, solveGlobalAffine } from './global-affine.js';
-import { type LinkTarget, relaxGlobalMesh } from './global-mesh.js';
+import { type LinkTarget, Links, relaxGlobalMesh } from './global-mesh.js';
 import { FEATURE_DEFAULTS, detectFeatures, matchFeatures } from './features.js';
 import { isPowerOfTwo } from './fft.js';
 import { phaseCorrelate } from './phase-correlation.js';
@@ -266,7 +266,10 @@ interface Geometry {
  * sections) gives every section a starting affine, the blank/damaged decisions, and the point
  * pairs between raw sections that the global solve uses.
  */
-async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
+/** Called after each section of each pass (memory benchmarks sample here). */
+export type StepHook = (pass: 'chain' | 'elastic' | 'quality', index: number) => void;
+
+async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?: StepHook) {
   const { sm, sc, matchLevels, coarseLevels, q, nz, z0 } = g;
   const prev: Neighbour[] = [];
   const corrOk: number[] = [];
@@ -286,6 +289,7 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
       sections.push(t);
       report.status = t.status;
       reports.push(report);
+      onStep?.('chain', i);
     };
     if (chk.blank) {
       report.flags.push('blank');
@@ -378,10 +382,11 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
     // a fallback worked) a few points that keep this section where the fallback put it.
     if (chosen === 0 && affineFound) {
       // every neighbour weighs the same: a wrong z-1 match is then outvoted by z-2 and z+1 (global.test.ts)
-      for (const pr of pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: pr.p, q: pr.q });
+      // typed arrays: the global solve keeps every section's pairs (16 bytes a pair)
+      for (const pr of pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q) });
     } else {
       const tp = transformPairs(last.t, t, g.w, g.h);
-      pairSets.push({ j: last.index, z: i, w: 1, ...tp });
+      pairSets.push({ j: last.index, z: i, w: 1, p: Float64Array.from(tp.p), q: Float64Array.from(tp.q) });
     }
     const coarse = coarseOf(aligned, coarseLevels - matchLevels);
     const corr = correlation(coarse.data, last.coarse.data);
@@ -445,7 +450,7 @@ function alignedAtLevel(raw: Image2D, t: SectionTransform, g: Geometry): Image2D
  * their current transforms, matches a patch grid against `neighbours` previous good sections
  * and relaxes all meshes at once (global-mesh.ts).
  */
-async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, sections: SectionTransform[], reports: SectionReport[]) {
+async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, sections: SectionTransform[], reports: SectionReport[], onStep?: StepHook) {
   const { q, sm, nz, z0 } = g;
   const centres = patchCentres(g.mw, g.mh, q.elasticPatch, q.elasticStride);
   const xs = [...new Set(centres.map((c) => c[0]))];
@@ -460,7 +465,7 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
     return { ...t, mesh: { ...grid, u: Array.from(u[i]), v: Array.from(v[i]) } };
   };
   for (let round = 0; round < p.elasticRounds; round++) {
-    const links: LinkTarget[] = [];
+    const links = new Links();
     const prev: Array<{ index: number; aligned: Image2D }> = [];
     for (let i = 0; i < nz; i++) {
       const st = sections[i].status;
@@ -479,7 +484,7 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
           });
         });
         if (valid0 / centres.length < p.minValidFraction) skipped.add(i);
-        else links.push(...mine);
+        else for (const t of mine) links.push(t);
       }
       // sections without elastic links keep their affine (an absolute pull to zero)
       if (skipped.has(i) || st === 'reference') for (let n = 0; n < N; n++) links.push({ z: i, j: -1, node: n, u: 0, v: 0, w: st === 'reference' ? 1e3 : 1 });
@@ -487,6 +492,7 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
         prev.unshift({ index: i, aligned });
         if (prev.length > p.neighbours) prev.pop();
       }
+      onStep?.('elastic', i);
     }
     const r = relaxGlobalMesh(grid, nz, links, { stiffness: p.stiffness, maxResidual: p.meshMaxResidual / sm, rounds: 3 });
     u = r.u;
@@ -505,7 +511,7 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
  * Pass 3: quality of the final transforms, section by section against the previous good
  * aligned section: correlation before and after, residual displacement of a patch grid, flags.
  */
-async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, sections: SectionTransform[], reports: SectionReport[], onSection?: (r: SectionReport) => void) {
+async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, sections: SectionTransform[], reports: SectionReport[], onSection?: (r: SectionReport) => void, onStep?: StepHook) {
   const { q, sm, nz, z0, coarseLevels, matchLevels } = g;
   let last: { z: number; aligned: Image2D; coarse: Image2D; rawCoarse: Image2D } | null = null;
   const residualsOk: number[] = [];
@@ -541,11 +547,12 @@ async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
       if (t.status !== 'damaged') last = { z: t.z, aligned, coarse, rawCoarse };
     }
     onSection?.(report);
+    onStep?.('quality', i);
   }
 }
 
-/** Align every section of `src`; `onSection` sees each section's final report as it is done. */
-export async function alignStack(src: VolumeSource, params: Partial<AlignParams> = {}, onSection?: (r: SectionReport) => void): Promise<AlignResult> {
+/** Align every section of `src`; `onSection` sees each section's final report as it is done, `onStep` every section of every pass. */
+export async function alignStack(src: VolumeSource, params: Partial<AlignParams> = {}, onSection?: (r: SectionReport) => void, onStep?: StepHook): Promise<AlignResult> {
   const p: AlignParams = { ...ALIGN_DEFAULTS, ...params };
   const [w, h, nz] = src.shape;
   const z0 = src.offset[2];
@@ -567,7 +574,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const q: AlignParams = { ...p, patch, elasticPatch, stride: Math.min(p.stride, patch), elasticStride: Math.min(p.elasticStride, elasticPatch) };
   const featureLevels = levelFor(src.voxelSize[0], p.featureNm, w, h);
   const g: Geometry = { w, h, nz, z0, sm, sc: 2 ** coarseLevels, matchLevels, coarseLevels, featureLevels, mw, mh, q };
-  const { sections, reports, pairSets } = await chainPass(src, p, g);
+  const { sections, reports, pairSets } = await chainPass(src, p, g, onStep);
   const good = sections.map((t, i) => (t.status === 'missing' ? -1 : i)).filter((i) => i >= 0);
   if (good.length >= 2 && p.global) {
     // Global affine: all sections at once from the pairs of every section with its neighbours.
@@ -581,14 +588,14 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
       }
     });
   }
-  if (p.elastic && good.length >= 2) await elasticPass(src, p, g, sections, reports);
+  if (p.elastic && good.length >= 2) await elasticPass(src, p, g, sections, reports, onStep);
   // missing sections carry the previous good section's transform (fill = copy uses it)
   let lastT: SectionTransform | null = null;
   sections.forEach((t, i) => {
     if (t.status === 'missing') sections[i] = { z: t.z, status: 'missing', affine: lastT ? [...lastT.affine] : [...IDENTITY], ...(lastT?.mesh ? { mesh: lastT.mesh } : {}) };
     else lastT = t;
   });
-  await qualityPass(src, p, g, sections, reports, onSection);
+  await qualityPass(src, p, g, sections, reports, onSection, onStep);
   const transforms: TransformsFile = {
     format: TRANSFORMS_FORMAT,
     version: 1,

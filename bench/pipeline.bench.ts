@@ -281,7 +281,10 @@ async function redisPart(stage: string, stageArgs: (w: number) => Array<[string,
   const outDir = writes[0];
   if (!outDir) return { stage, error: 'only a stage writing a layer can be compared' };
   const copy = `${outDir}-redis`;
-  const rargs = args.map((a) => (a === outDir ? copy : a));
+  // the run queues blocks ahead (no --workers: with --redis it defaults to 256 queued at once),
+  // so a worker thread that finishes a block takes the next one from Redis at once instead of
+  // waiting for the run's next poll; the worker process's --concurrency sets the parallelism
+  const rargs = args.map((a) => (a === outDir ? copy : a)).filter((a, i, all) => a !== '--workers' && all[i - 1] !== '--workers');
   let server: Awaited<ReturnType<typeof startRedisWorkers>> | undefined;
   try {
     server = await startRedisWorkers(w);
@@ -378,7 +381,7 @@ function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<
       ? redis.error
         ? [`BullMQ path: not measured (${redis.error}).`, '']
         : [
-            `BullMQ path, same run: ${redis.stage} with ${redis.workers} workers again, its blocks through a private redis-server to one \`wiring worker --concurrency ${redis.workers}\` process: ${redis.wall} s wall and ${redis.cpu} s CPU (the run ${redis.run_cpu}, the worker ${redis.worker_cpu}, redis-server ${redis.redis_cpu}) against ${redis.local_wall} s and ${redis.local_cpu} s on local threads: **${redis.wall_ratio}x the wall, ${redis.cpu_ratio}x the CPU**; layers identical: ${redis.identical}.`,
+            `BullMQ path, same run: ${redis.stage} with ${redis.workers} workers again, its blocks through a private redis-server to one \`wiring worker --concurrency ${redis.workers}\` process (the run queueing blocks ahead, its default): ${redis.wall} s wall and ${redis.cpu} s CPU (the run ${redis.run_cpu}, the worker ${redis.worker_cpu}, redis-server ${redis.redis_cpu}) against ${redis.local_wall} s and ${redis.local_cpu} s on local threads: **${redis.wall_ratio}x the wall, ${redis.cpu_ratio}x the CPU**; layers identical: ${redis.identical}.`,
             '',
           ]
       : []),

@@ -164,6 +164,8 @@ async function startRedisWorkers(concurrency: number): Promise<{ url: string; st
 }
 
 export default async function bench(): Promise<Record<string, unknown>> {
+  // PIPELINE_REDOC=<bench/out/pipeline(.partial).json>: write docs/PIPELINE.md again from a run's record, without running
+  if (process.env.PIPELINE_REDOC) return redoc(process.env.PIPELINE_REDOC);
   if (!existsSync(MAIN)) throw new Error('dist/cli/main.js missing: run `npm run build:src` first');
   const size = (process.env.PIPELINE_SIZE ?? '512,512,128').split(',').map(Number);
   const trainSize = process.env.PIPELINE_TRAIN_SIZE ?? '192,192,48';
@@ -216,9 +218,9 @@ export default async function bench(): Promise<Record<string, unknown>> {
       out.stages = rows;
       out.totals = totalsOf(rows, workersList, voxels, price);
       out.speedups = speedups(rows, workersList);
-      out.partial = partial;
+      out.partial = partial ? `${new Set(rows.map((r) => r.stage)).size} of ${nStages} stages` : false;
       out.minutes = +((Date.now() - t0) / 60000).toFixed(1);
-      writeDoc(out, rows, out.totals as Array<Record<string, number>>, partial ? `partial: ${new Set(rows.map((r) => r.stage)).size} of ${nStages} stages` : undefined);
+      writeDoc(out, rows, out.totals as Array<Record<string, number>>, partial ? `partial: ${out.partial}` : undefined);
       writeFileSync(path.join(here, 'out', 'pipeline.partial.json'), JSON.stringify(out, null, 2));
     };
     // one stage at a time, each worker count back to back (the same machine load for both)
@@ -326,6 +328,19 @@ function speedups(rows: StageRow[], workersList: number[]): Array<{ stage: strin
   });
 }
 
+/** docs/PIPELINE.md from a record this bench wrote (the whole run's, or an interrupted run's partial one). */
+function redoc(file: string): Record<string, unknown> {
+  const rec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
+  const out = (rec.result ?? rec) as Record<string, any>;
+  const rows = out.stages as StageRow[];
+  const ws = [...new Set(rows.map((r) => r.workers))];
+  const totals = totalsOf(rows, ws, out.voxels, out.price_per_core_hour);
+  const ref = typeof out.reference_skimage_watershed_2d === 'object' ? out.reference_skimage_watershed_2d : undefined;
+  writeDoc(out, rows, totals, out.partial ? `partial: ${typeof out.partial === 'string' ? out.partial : `${new Set(rows.map((r) => r.stage)).size} stages`}` : undefined, ref);
+  console.log(`docs/PIPELINE.md written from ${file}`);
+  return out;
+}
+
 function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<Record<string, number>>, partial?: string, ref?: { seconds: number; cpu_seconds: number }): void {
   const ws = [...new Set(rows.map((r) => r.workers))];
   const stages = [...new Set(rows.map((r) => r.stage))];
@@ -369,6 +384,7 @@ function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<
       return `| ${s} | ${[...cells, ...id].join(' | ')} |`;
     }),
     '',
+    ...(partial ? [`Totals of the ${stages.length} stages above only (the run was interrupted before the others):`, ''] : []),
     '| workers | wall s | CPU s | estimated idle wall s | Mvox/CPU-s | core-hours per teravoxel | $ per teravoxel |',
     '|---|---|---|---|---|---|---|',
     ...totals.map((t) => `| ${t.workers} | ${t.wall} | ${t.cpu} | ${f(t.est_wall)} | ${t.mvox_per_cpu_s} | ${t.core_hours_per_teravoxel} | ${t.dollars_per_teravoxel} |`),

@@ -82,19 +82,29 @@ export function predictProbabilities(model: PixelModel, raw: Volume, target: Box
   const n = ts[0] * ts[1] * ts[2];
   const off: Vec3 = [target.min[0] - raw.box.min[0], target.min[1] - raw.box.min[1], target.min[2] - raw.box.min[2]];
   const ctx = model.meta.context;
-  if (!ctx || !model.contextForest) {
+  const rounds = model.contextForests;
+  if (!ctx || rounds.length === 0) {
     let x = feats;
     if (n !== nv) gather(feats, rs, 0, F, off, ts, (x = new Float32Array(n * F)), 0);
     return model.forest.predictProba(x, n, 'feature-major');
   }
   const K = model.forest.nClasses;
-  const p1 = model.forest.predictProba(feats, nv, 'feature-major');
-  const cf = computeContext(p1, rs, K, ctx);
   const C = contextCount(ctx);
+  // every round but the last predicts the whole block (the next round's context reads its map
+  // there: the raw block carries one context margin per round); the last predicts the target
+  let p = model.forest.predictProba(feats, nv, 'feature-major');
+  for (let r = 0; r < rounds.length - 1; r++) {
+    const cf = computeContext(p, rs, K, ctx);
+    const xa = new Float32Array(nv * (F + C));
+    xa.set(feats, 0);
+    xa.set(cf, F * nv);
+    p = rounds[r].predictProba(xa, nv, 'feature-major');
+  }
+  const cf = computeContext(p, rs, K, ctx);
   const x = new Float32Array(n * (F + C));
   gather(feats, rs, 0, F, off, ts, x, 0);
   gather(cf, rs, 0, C, off, ts, x, F);
-  return model.contextForest.predictProba(x, n, 'feature-major');
+  return rounds[rounds.length - 1].predictProba(x, n, 'feature-major');
 }
 
 /** Raw context needed on each side of a block: the features', plus the context features' for an auto-context model. */

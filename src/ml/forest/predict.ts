@@ -28,10 +28,11 @@ export interface Compact {
 
 /**
  * One 32-bit word per node when every tree has < 65536 nodes, F < 255 and every feature uses
- * < 255 distinct thresholds: feature | bin << 8 | (child - tree root) << 16, where bin is the
- * threshold's rank among that feature's thresholds (x <= threshold <=> rank(x) <= bin). Leaves:
- * feature 255 (reads any byte; every byte is <= bin 255, so the step stays put), bin 255, child =
- * itself; all-ones low bytes let lockstep walks test 'all at leaves' with one AND. Samples are ranked once.
+ * <= 255 distinct thresholds (training's 256 bins give at most 255): feature | bin << 8 |
+ * (child - tree root) << 16, where bin (0..254) is the threshold's rank among that feature's
+ * thresholds (x <= threshold <=> rank(x) <= bin; ranks run 0..255). Leaves: feature 255 (reads any
+ * byte; every rank is <= bin 255, so the step stays put), bin 255, child = itself; all-ones low
+ * bytes let lockstep walks test 'all at leaves' with one AND. Samples are ranked once.
  */
 export function compactLayout(trees: TreeArrays, F: number): Compact | null {
   const { roots, feature, threshold, child } = trees;
@@ -46,7 +47,7 @@ export function compactLayout(trees: TreeArrays, F: number): Compact | null {
     const sorted = Float32Array.from(l).sort();
     const u: number[] = [];
     for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) u.push(sorted[i]);
-    if (u.length >= 255) return null;
+    if (u.length > 255) return null;
     edges.push(Float32Array.from(u));
   }
   const words = new Int32Array(N);

@@ -155,19 +155,12 @@ function correlateAxis(
     // Lines along x are contiguous: copy each into a padded float64 buffer, then convolve.
     const line = new Float64Array(sx + 2 * r);
     const rows = sy * sz;
+    // per-row functions: called sy * sz times, so V8 optimises them early and whole
     for (let row = 0; row < rows; row++) {
       const base = row * sx;
-      for (let i = 0; i < sx + 2 * r; i++) {
-        const t = table[i];
-        line[i] = t < 0 ? 0 : src[base + t];
-      }
-      for (let i = 0; i < sx; i++) {
-        const c = i + r;
-        let acc = wr[0] * line[c];
-        if (sym === 1) for (let k = 1; k <= r; k++) acc += wr[k] * (line[c - k] + line[c + k]);
-        else for (let k = 1; k <= r; k++) acc += wr[k] * (line[c - k] - line[c + k]);
-        dst[base + i] = acc;
-      }
+      loadLine(src, base, table, line);
+      if (sym === 1) convolveLineEven(line, wr, r, sx, dst, base);
+      else convolveLineOdd(line, wr, r, sx, dst, base);
     }
     return;
   }
@@ -186,27 +179,60 @@ function correlateAxis(
       scratch.set(src.subarray(off, off + sx), j * sx);
     }
     for (let j = 0; j < rowsAlong; j++) {
-      const w0 = wr[0];
-      const c0 = j * sx;
-      for (let x = 0; x < sx; x++) acc[x] = w0 * scratch[c0 + x];
-      for (let k = 1; k <= r; k++) {
-        const wk = wr[k];
-        const ta = table[j - k + r];
-        const tb = table[j + k + r];
-        if (ta >= 0) {
-          const a = ta * sx;
-          for (let x = 0; x < sx; x++) acc[x] += wk * scratch[a + x];
-        }
-        if (tb >= 0) {
-          const b = tb * sx;
-          const wb = sym * wk;
-          for (let x = 0; x < sx; x++) acc[x] += wb * scratch[b + x];
-        }
-      }
-      const off = axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j);
-      for (let x = 0; x < sx; x++) dst[off + x] = acc[x];
+      accumulateRow(scratch, table, j, r, wr, sym, acc, sx);
+      storeRow(acc, dst, axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j), sx);
     }
   }
+}
+
+/** line[i] = src[base + table[i]] (table -1: zero). */
+function loadLine(src: Float32Array, base: number, table: Int32Array, line: Float64Array): void {
+  for (let i = 0; i < line.length; i++) {
+    const t = table[i];
+    line[i] = t < 0 ? 0 : src[base + t];
+  }
+}
+
+/** dst[base + i] = wr[0] line[i + r] + sum_k wr[k] (line[i + r - k] + line[i + r + k]) (symmetric kernel). */
+function convolveLineEven(line: Float64Array, wr: Float64Array, r: number, sx: number, dst: Float32Array, base: number): void {
+  for (let i = 0; i < sx; i++) {
+    const c = i + r;
+    let acc = wr[0] * line[c];
+    for (let k = 1; k <= r; k++) acc += wr[k] * (line[c - k] + line[c + k]);
+    dst[base + i] = acc;
+  }
+}
+
+/** As convolveLineEven for an antisymmetric kernel (line[i + r - k] - line[i + r + k]). */
+function convolveLineOdd(line: Float64Array, wr: Float64Array, r: number, sx: number, dst: Float32Array, base: number): void {
+  for (let i = 0; i < sx; i++) {
+    const c = i + r;
+    let acc = wr[0] * line[c];
+    for (let k = 1; k <= r; k++) acc += wr[k] * (line[c - k] - line[c + k]);
+    dst[base + i] = acc;
+  }
+}
+
+/** acc = output row j along y/z from the gathered rows in scratch (sx apart), taps w[k] (sym: the kernel's symmetry). */
+function accumulateRow(scratch: Float32Array, table: Int32Array, j: number, r: number, wr: Float64Array, sym: number, acc: Float64Array, sx: number): void {
+  const w0 = wr[0];
+  const c0 = j * sx;
+  for (let x = 0; x < sx; x++) acc[x] = w0 * scratch[c0 + x];
+  for (let k = 1; k <= r; k++) {
+    const wk = wr[k];
+    const ta = table[j - k + r];
+    const tb = table[j + k + r];
+    if (ta >= 0) addRow(scratch, ta * sx, wk, acc, sx);
+    if (tb >= 0) addRow(scratch, tb * sx, sym * wk, acc, sx);
+  }
+}
+
+function addRow(scratch: Float32Array, a: number, w: number, acc: Float64Array, sx: number): void {
+  for (let x = 0; x < sx; x++) acc[x] += w * scratch[a + x];
+}
+
+function storeRow(acc: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  for (let x = 0; x < sx; x++) dst[off + x] = acc[x];
 }
 
 /**
@@ -295,22 +321,8 @@ export function gaussianDerivatives1d(
     const line = new Float64Array(sx + 2 * r);
     for (let row = 0, rows = sy * sz; row < rows; row++) {
       const base = row * sx;
-      for (let i = 0; i < sx + 2 * r; i++) line[i] = src[base + table[i]];
-      for (let i = 0; i < sx; i++) {
-        const c = i + r;
-        const v = line[c];
-        let s0 = a0[0] * v, s1 = 0, s2 = a2[0] * v;
-        for (let k = 1; k <= r; k++) {
-          const lo = line[c - k], hi = line[c + k];
-          const s = lo + hi;
-          s0 += a0[k] * s;
-          s1 += a1[k] * (lo - hi);
-          s2 += a2[k] * s;
-        }
-        if (has0) o0[base + i] = s0;
-        if (has1) o1[base + i] = s1;
-        if (has2) o2[base + i] = s2;
-      }
+      loadLine(src, base, table, line); // no -1 entries: constant mode takes the per-order path above
+      derivativesLine(line, a0, a1, a2, r, sx, o0, o1, o2, has0, has1, has2, base);
     }
     return;
   }
@@ -324,46 +336,76 @@ export function gaussianDerivatives1d(
       scratch.set(src.subarray(off, off + sx), j * sx);
     }
     for (let j = 0; j < rowsAlong; j++) {
-      const cj = j * sx;
-      const b0 = a0[0], b2 = a2[0];
-      for (let x = 0; x < sx; x++) {
-        const v = scratch[cj + x];
-        c0[x] = b0 * v;
-        c1[x] = 0;
-        c2[x] = b2 * v;
-      }
-      // taps two at a time: half the accumulator loads and stores
-      let k = 1;
-      for (; k + 1 <= r; k += 2) {
-        const lo = table[j - k + r] * sx, hi = table[j + k + r] * sx;
-        const lo2 = table[j - k - 1 + r] * sx, hi2 = table[j + k + 1 + r] * sx;
-        const k0 = a0[k], k1 = a1[k], k2 = a2[k];
-        const m0 = a0[k + 1], m1 = a1[k + 1], m2 = a2[k + 1];
-        for (let x = 0; x < sx; x++) {
-          const l = scratch[lo + x], h = scratch[hi + x];
-          const l2 = scratch[lo2 + x], h2 = scratch[hi2 + x];
-          const s = l + h, s2 = l2 + h2;
-          c0[x] += k0 * s + m0 * s2;
-          c1[x] += k1 * (l - h) + m1 * (l2 - h2);
-          c2[x] += k2 * s + m2 * s2;
-        }
-      }
-      for (; k <= r; k++) {
-        const lo = table[j - k + r] * sx;
-        const hi = table[j + k + r] * sx;
-        const k0 = a0[k], k1 = a1[k], k2 = a2[k];
-        for (let x = 0; x < sx; x++) {
-          const l = scratch[lo + x], h = scratch[hi + x];
-          const s = l + h;
-          c0[x] += k0 * s;
-          c1[x] += k1 * (l - h);
-          c2[x] += k2 * s;
-        }
-      }
+      derivativesRow(scratch, table, j, r, a0, a1, a2, c0, c1, c2, sx);
       const off = axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j);
-      if (has0) for (let x = 0; x < sx; x++) o0[off + x] = c0[x];
-      if (has1) for (let x = 0; x < sx; x++) o1[off + x] = c1[x];
-      if (has2) for (let x = 0; x < sx; x++) o2[off + x] = c2[x];
+      if (has0) storeRow(c0, o0, off, sx);
+      if (has1) storeRow(c1, o1, off, sx);
+      if (has2) storeRow(c2, o2, off, sx);
+    }
+  }
+}
+
+/** Orders 0, 1, 2 of one padded x line (line[i + r] is sample i) into o0/o1/o2[base + i] (those flagged). */
+function derivativesLine(
+  line: Float64Array, a0: Float64Array, a1: Float64Array, a2: Float64Array, r: number, sx: number,
+  o0: Float32Array, o1: Float32Array, o2: Float32Array, has0: boolean, has1: boolean, has2: boolean, base: number,
+): void {
+  for (let i = 0; i < sx; i++) {
+    const c = i + r;
+    const v = line[c];
+    let s0 = a0[0] * v, s1 = 0, s2 = a2[0] * v;
+    for (let k = 1; k <= r; k++) {
+      const lo = line[c - k], hi = line[c + k];
+      const s = lo + hi;
+      s0 += a0[k] * s;
+      s1 += a1[k] * (lo - hi);
+      s2 += a2[k] * s;
+    }
+    if (has0) o0[base + i] = s0;
+    if (has1) o1[base + i] = s1;
+    if (has2) o2[base + i] = s2;
+  }
+}
+
+/** Orders 0, 1, 2 of output row j along y/z into c0/c1/c2 from the gathered rows in scratch. */
+function derivativesRow(
+  scratch: Float32Array, table: Int32Array, j: number, r: number, a0: Float64Array, a1: Float64Array, a2: Float64Array,
+  c0: Float64Array, c1: Float64Array, c2: Float64Array, sx: number,
+): void {
+  const cj = j * sx;
+  const b0 = a0[0], b2 = a2[0];
+  for (let x = 0; x < sx; x++) {
+    const v = scratch[cj + x];
+    c0[x] = b0 * v;
+    c1[x] = 0;
+    c2[x] = b2 * v;
+  }
+  // taps two at a time: half the accumulator loads and stores
+  let k = 1;
+  for (; k + 1 <= r; k += 2) {
+    const lo = table[j - k + r] * sx, hi = table[j + k + r] * sx;
+    const lo2 = table[j - k - 1 + r] * sx, hi2 = table[j + k + 1 + r] * sx;
+    const k0 = a0[k], k1 = a1[k], k2 = a2[k];
+    const m0 = a0[k + 1], m1 = a1[k + 1], m2 = a2[k + 1];
+    for (let x = 0; x < sx; x++) {
+      const l = scratch[lo + x], h = scratch[hi + x];
+      const l2 = scratch[lo2 + x], h2 = scratch[hi2 + x];
+      const s = l + h, s2 = l2 + h2;
+      c0[x] += k0 * s + m0 * s2;
+      c1[x] += k1 * (l - h) + m1 * (l2 - h2);
+      c2[x] += k2 * s + m2 * s2;
+    }
+  }
+  for (; k <= r; k++) {
+    const lo = table[j - k + r] * sx;
+    const hi = table[j + k + r] * sx;
+    const k0 = a0[k], k1 = a1[k], k2 = a2[k];
+    for (let x = 0; x < sx; x++) {
+      const l = scratch[lo + x], h = scratch[hi + x];
+      const s = l + h;
+      c0[x] += k0 * s;
+      c1[x] += k1 * (l - h);
+      c2[x] += k2 * s;
     }
   }
 }

@@ -116,27 +116,37 @@ function recurseLine(src: Float32Array, base: number, table: Int32Array, buf: Fl
 function recurseRows(src: Float32Array, rows: Int32Array, buf: Float64Array, sx: number, c: Coefficients): void {
   const { B, b1, b2, b3 } = c;
   const len = rows.length;
-  for (let j = 0; j < len; j++) {
-    const p = j * sx;
-    const s = rows[j];
-    if (j === 0) {
-      if (s < 0) buf.fill(0, 0, sx);
-      else for (let x = 0; x < sx; x++) buf[x] = src[s + x];
-      continue;
-    }
+  if (rows[0] < 0) buf.fill(0, 0, sx);
+  else copyRow(src, rows[0], buf, sx);
+  // one small function per row step (called len times per plane, so V8 optimises it early and
+  // whole; a long loop nest here was compiled on-stack and deoptimised again on its first blocks)
+  for (let j = 1; j < len; j++) {
     const p1 = (j - 1) * sx;
     const p2 = Math.max(j - 2, 0) * sx;
     const p3 = Math.max(j - 3, 0) * sx;
-    if (s < 0) for (let x = 0; x < sx; x++) buf[p + x] = b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
-    else for (let x = 0; x < sx; x++) buf[p + x] = B * src[s + x] + b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
+    const s = rows[j];
+    if (s < 0) feedbackRow(buf, j * sx, p1, p2, p3, sx, b1, b2, b3);
+    else forwardRow(src, s, buf, j * sx, p1, p2, p3, sx, B, b1, b2, b3);
   }
   for (let j = len - 2; j >= 0; j--) {
-    const p = j * sx;
-    const p1 = (j + 1) * sx;
-    const p2 = Math.min(j + 2, len - 1) * sx;
-    const p3 = Math.min(j + 3, len - 1) * sx;
-    for (let x = 0; x < sx; x++) buf[p + x] = B * buf[p + x] + b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
+    backwardRow(buf, j * sx, (j + 1) * sx, Math.min(j + 2, len - 1) * sx, Math.min(j + 3, len - 1) * sx, sx, B, b1, b2, b3);
   }
+}
+
+function copyRow(src: Float32Array, s: number, buf: Float64Array, sx: number): void {
+  for (let x = 0; x < sx; x++) buf[x] = src[s + x];
+}
+
+function feedbackRow(buf: Float64Array, p: number, p1: number, p2: number, p3: number, sx: number, b1: number, b2: number, b3: number): void {
+  for (let x = 0; x < sx; x++) buf[p + x] = b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
+}
+
+function forwardRow(src: Float32Array, s: number, buf: Float64Array, p: number, p1: number, p2: number, p3: number, sx: number, B: number, b1: number, b2: number, b3: number): void {
+  for (let x = 0; x < sx; x++) buf[p + x] = B * src[s + x] + b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
+}
+
+function backwardRow(buf: Float64Array, p: number, p1: number, p2: number, p3: number, sx: number, B: number, b1: number, b2: number, b3: number): void {
+  for (let x = 0; x < sx; x++) buf[p + x] = B * buf[p + x] + b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
 }
 
 function check(src: Float32Array, outs: Array<Float32Array | undefined>, shape: Vec3, axis: number, sigma: number): void {
@@ -191,13 +201,15 @@ export function recursiveDerivatives1d(
   const outer = axis === 1 ? sz : sy;
   const buf = new Float64Array(L * sx);
   const rows = new Int32Array(L);
+  // row j of plane o starts at first + j * step
+  const step = axis === 1 ? sx : sx * sy;
   for (let o = 0; o < outer; o++) {
-    const rowOff = (j: number): number => (axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j));
-    for (let i = 0; i < L; i++) rows[i] = table[i] < 0 ? -1 : rowOff(table[i]);
+    const first = axis === 1 ? sx * sy * o : sx * o;
+    for (let i = 0; i < L; i++) rows[i] = table[i] < 0 ? -1 : first + table[i] * step;
     recurseRows(src, rows, buf, sx, coeffs);
     for (const order of orders) {
       const out = outs[order]!;
-      for (let j = 0; j < len; j++) writeRow(buf, (pad + j) * sx, sx, order, out, rowOff(j));
+      for (let j = 0; j < len; j++) writeRow(buf, (pad + j) * sx, sx, order, out, first + j * step);
     }
   }
 }

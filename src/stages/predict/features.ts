@@ -175,56 +175,43 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
       }
     }
   }
-  const opts = { mode: cfg.mode, truncate: cfg.truncate };
-  const from = cfg.recursiveFrom ?? Infinity;
-  // exact (FIR) below cfg.recursiveFrom, recursive (IIR) from it; never in place
-  const derivatives1d = (src: Float32Array, axis: 0 | 1 | 2, sigma: number, outs: Triple): void => {
-    if (sigma >= from) recursiveDerivatives1d(src, shape, axis, sigma, outs, opts);
-    else gaussianDerivatives1d(src, shape, axis, sigma, outs, opts);
-  };
-  const filter1d = (src: Float32Array, dst: Float32Array, axis: 0 | 1 | 2, sigma: number): void => {
-    if (sigma >= from && src !== dst) recursiveFilter1d(src, dst, shape, axis, sigma, 0, opts);
-    else gaussianFilter1d(src, dst, shape, axis, sigma, 0, opts);
-  };
-  const deriv = new Map<number, Float32Array>();
-  const pool: Float32Array[] = [];
-  const take = (): Float32Array => pool.pop() ?? new Float32Array(n);
-  const give = (a: Float32Array): void => {
-    pool.push(a);
-  };
+  const pool = new Pool(n);
+  const f = new Filters(shape, cfg);
   let ch = 0;
   const channel = (c: number): Float32Array => res.subarray(c * n, (c + 1) * n);
 
+  const deriv = new Map<number, Float32Array>();
   for (const s of cfg.sigmas) {
     const sg = axisSigmas(cfg, s);
     // Derivative tree: z pass, then y, then x; shared intermediates.
-    for (const d of deriv.values()) give(d);
+    for (const d of deriv.values()) pool.give(d);
     deriv.clear();
     // Each sweep computes all needed derivative orders along its axis at once (gaussianDerivatives1d).
     const zOrders = new Set<number>();
     for (const c of want) zOrders.add(Math.floor(c / 9));
-    const zb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
+    const zb: Triple = [undefined, undefined, undefined];
     if (dims === 2) zb[0] = raw;
     else {
-      for (const oz of zOrders) zb[oz] = take();
-      derivatives1d(raw, 2, sg[2], zb as Triple);
+      for (const oz of zOrders) zb[oz] = pool.take();
+      f.derivatives(raw, 2, sg[2], zb);
     }
     for (const oz of zOrders) {
-      const yb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
-      for (const c of want) if (Math.floor(c / 9) === oz) yb[Math.floor(c / 3) % 3] ??= take();
-      derivatives1d(zb[oz]!, 1, sg[1], yb as Triple);
+      const yb: Triple = [undefined, undefined, undefined];
+      for (const c of want) if (Math.floor(c / 9) === oz) yb[Math.floor(c / 3) % 3] ??= pool.take();
+      f.derivatives(zb[oz]!, 1, sg[1], yb);
       for (let oy = 0; oy < 3; oy++) {
         const y = yb[oy];
         if (!y) continue;
-        const xb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
-        for (const c of want) if (Math.floor(c / 9) === oz && Math.floor(c / 3) % 3 === oy) xb[c % 3] = take();
-        derivatives1d(y, 0, sg[0], xb as Triple);
-        xb.forEach((b, ox) => {
+        const xb: Triple = [undefined, undefined, undefined];
+        for (const c of want) if (Math.floor(c / 9) === oz && Math.floor(c / 3) % 3 === oy) xb[c % 3] = pool.take();
+        f.derivatives(y, 0, sg[0], xb);
+        for (let ox = 0; ox < 3; ox++) {
+          const b = xb[ox];
           if (b) deriv.set(code(ox, oy, oz), b);
-        });
-        give(y);
+        }
+        pool.give(y);
       }
-      if (zb[oz] !== raw) give(zb[oz]!);
+      if (zb[oz] !== raw) pool.give(zb[oz]!);
     }
     const first = axes.map((a) => deriv.get(code(a === 0 ? 1 : 0, a === 1 ? 1 : 0, a === 2 ? 1 : 0))!);
     const second = (a: number, b: number): Float32Array => {
@@ -233,82 +220,49 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
       o[b]++;
       return deriv.get(code(o[0], o[1], o[2]))!;
     };
-    for (const f of cfg.features) {
-      switch (f) {
+    for (const name of cfg.features) {
+      switch (name) {
         case 'G':
           channel(ch++).set(deriv.get(0)!);
           break;
-        case 'GGM': {
-          const o = channel(ch++);
-          if (dims === 2) {
-            const [gx, gy] = first;
-            for (let i = 0; i < n; i++) o[i] = Math.sqrt(gx[i] * gx[i] + gy[i] * gy[i]);
-          } else {
-            const [gx, gy, gz] = first;
-            for (let i = 0; i < n; i++) o[i] = Math.sqrt(gx[i] * gx[i] + gy[i] * gy[i] + gz[i] * gz[i]);
-          }
+        case 'GGM':
+          if (dims === 2) magnitude2(first[0], first[1], channel(ch++));
+          else magnitude3(first[0], first[1], first[2], channel(ch++));
           break;
-        }
-        case 'LoG': {
-          const o = channel(ch++);
-          const xx = second(0, 0);
-          const yy = second(1, 1);
-          if (dims === 2) for (let i = 0; i < n; i++) o[i] = xx[i] + yy[i];
-          else {
-            const zz = second(2, 2);
-            for (let i = 0; i < n; i++) o[i] = xx[i] + yy[i] + zz[i];
-          }
+        case 'LoG':
+          if (dims === 2) sum2(second(0, 0), second(1, 1), channel(ch++));
+          else sum3(second(0, 0), second(1, 1), second(2, 2), channel(ch++));
           break;
-        }
         case 'DoG': {
           const o = channel(ch++);
           const sg2: Vec3 = [sg[0] * DOG_RATIO, sg[1] * DOG_RATIO, sg[2] * DOG_RATIO];
-          const t = take();
-          const u = take();
-          if (dims === 2) {
-            filter1d(raw, t, 1, sg2[1]);
-          } else {
-            filter1d(raw, u, 2, sg2[2]);
-            filter1d(u, t, 1, sg2[1]);
-          }
-          filter1d(t, u, 0, sg2[0]);
-          const g = deriv.get(0)!;
-          for (let i = 0; i < n; i++) o[i] = g[i] - u[i];
-          give(t);
-          give(u);
+          const t = pool.take();
+          const u = pool.take();
+          f.smooth(raw, sg2, t, u);
+          difference(deriv.get(0)!, u, o);
+          pool.give(t);
+          pool.give(u);
           break;
         }
         case 'STE': {
           const outer: Vec3 = [sg[0] * STE_OUTER_RATIO, sg[1] * STE_OUTER_RATIO, sg[2] * STE_OUTER_RATIO];
-          const smooth = (src: Float32Array, dst: Float32Array): void => {
-            const t = take();
-            if (dims === 2) {
-              filter1d(src, t, 1, outer[1]);
-              filter1d(t, dst, 0, outer[0]);
-            } else {
-              filter1d(src, dst, 2, outer[2]);
-              filter1d(dst, t, 1, outer[1]);
-              filter1d(t, dst, 0, outer[0]);
-            }
-            give(t);
-          };
           const tensor: Float32Array[] = [];
           for (let a = 0; a < dims; a++) {
             for (let b = a; b < dims; b++) {
-              const p = take();
-              const ga = first[a];
-              const gb = first[b];
-              for (let i = 0; i < n; i++) p[i] = ga[i] * gb[i];
-              const q = take();
-              smooth(p, q);
-              give(p);
+              const p = pool.take();
+              product(first[a], first[b], p);
+              const t = pool.take();
+              const q = pool.take();
+              f.smoothInto(p, outer, t, q);
+              pool.give(t);
+              pool.give(p);
               tensor.push(q);
             }
           }
           if (dims === 2) eig2(tensor[0], tensor[1], tensor[2], channel(ch), channel(ch + 1));
           else eig3(tensor[0], tensor[1], tensor[2], tensor[3], tensor[4], tensor[5], channel(ch), channel(ch + 1), channel(ch + 2));
           ch += dims;
-          for (const t of tensor) give(t);
+          for (const t of tensor) pool.give(t);
           break;
         }
         case 'HoGE': {
@@ -324,6 +278,90 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
     }
   }
   return res;
+}
+
+/** Scratch volumes of n voxels, reused within one computeFeatures call. */
+class Pool {
+  private free: Float32Array[] = [];
+  constructor(private readonly n: number) {}
+  take(): Float32Array {
+    return this.free.pop() ?? new Float32Array(this.n);
+  }
+  give(a: Float32Array): void {
+    this.free.push(a);
+  }
+}
+
+/**
+ * The 1-D filters of one configuration on one block shape: exact (FIR) below cfg.recursiveFrom,
+ * recursive (IIR) from it; never in place. Module-level methods (not closures made per call) keep
+ * V8's call feedback monomorphic from one block to the next.
+ */
+class Filters {
+  private readonly opts: { mode: BorderMode; truncate: number };
+  private readonly from: number;
+  private readonly dims2: boolean;
+  constructor(private readonly shape: Vec3, cfg: FeatureConfig) {
+    this.opts = { mode: cfg.mode, truncate: cfg.truncate };
+    this.from = cfg.recursiveFrom ?? Infinity;
+    this.dims2 = cfg.dims === 2;
+  }
+
+  derivatives(src: Float32Array, axis: 0 | 1 | 2, sigma: number, outs: Triple): void {
+    if (sigma >= this.from) recursiveDerivatives1d(src, this.shape, axis, sigma, outs, this.opts);
+    else gaussianDerivatives1d(src, this.shape, axis, sigma, outs, this.opts);
+  }
+
+  filter(src: Float32Array, dst: Float32Array, axis: 0 | 1 | 2, sigma: number): void {
+    if (sigma >= this.from && src !== dst) recursiveFilter1d(src, dst, this.shape, axis, sigma, 0, this.opts);
+    else gaussianFilter1d(src, dst, this.shape, axis, sigma, 0, this.opts);
+  }
+
+  /** Gaussian of per-axis sigmas sg of src into u (z, y, then x; 2-D: y, x), t a scratch volume (the DoG's order of passes). */
+  smooth(src: Float32Array, sg: Vec3, t: Float32Array, u: Float32Array): void {
+    if (this.dims2) this.filter(src, t, 1, sg[1]);
+    else {
+      this.filter(src, u, 2, sg[2]);
+      this.filter(u, t, 1, sg[1]);
+    }
+    this.filter(t, u, 0, sg[0]);
+  }
+
+  /** Gaussian of per-axis sigmas sg of src into dst (the structure tensor's order of passes: z into dst, y into t, x into dst). */
+  smoothInto(src: Float32Array, sg: Vec3, t: Float32Array, dst: Float32Array): void {
+    if (this.dims2) {
+      this.filter(src, t, 1, sg[1]);
+      this.filter(t, dst, 0, sg[0]);
+    } else {
+      this.filter(src, dst, 2, sg[2]);
+      this.filter(dst, t, 1, sg[1]);
+      this.filter(t, dst, 0, sg[0]);
+    }
+  }
+}
+
+function magnitude2(gx: Float32Array, gy: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(gx[i] * gx[i] + gy[i] * gy[i]);
+}
+
+function magnitude3(gx: Float32Array, gy: Float32Array, gz: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(gx[i] * gx[i] + gy[i] * gy[i] + gz[i] * gz[i]);
+}
+
+function sum2(a: Float32Array, b: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = a[i] + b[i];
+}
+
+function sum3(a: Float32Array, b: Float32Array, c: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = a[i] + b[i] + c[i];
+}
+
+function difference(a: Float32Array, b: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = a[i] - b[i];
+}
+
+function product(a: Float32Array, b: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = a[i] * b[i];
 }
 
 /** Eigenvalues (descending) of symmetric 2x2 [[a, b], [b, c]] per voxel. */

@@ -171,7 +171,8 @@ function correlateAxis(
   const rowsAlong = axis === 1 ? sy : sz;
   const outer = axis === 1 ? sz : sy;
   const scratch = new Float32Array(rowsAlong * sx);
-  const acc = new Float64Array(sx);
+  const offs = new Int32Array(2 * r + 1);
+  const ws = new Float64Array(2 * r + 1);
   for (let o = 0; o < outer; o++) {
     // Gather rows: row j along the axis -> scratch[j*sx .. j*sx+sx).
     for (let j = 0; j < rowsAlong; j++) {
@@ -179,8 +180,25 @@ function correlateAxis(
       scratch.set(src.subarray(off, off + sx), j * sx);
     }
     for (let j = 0; j < rowsAlong; j++) {
-      accumulateRow(scratch, table, j, r, wr, sym, acc, sx);
-      storeRow(acc, dst, axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j), sx);
+      // the taps of output row j in summation order (centre, then -k and +k for k = 1..r; rows outside
+      // a constant border skipped), summed per voxel in a register: the same operations in the same
+      // order as accumulating whole rows, without storing and reloading the sums once per tap
+      let nt = 0;
+      offs[nt] = j * sx;
+      ws[nt++] = wr[0];
+      for (let k = 1; k <= r; k++) {
+        const ta = table[j - k + r];
+        const tb = table[j + k + r];
+        if (ta >= 0) {
+          offs[nt] = ta * sx;
+          ws[nt++] = wr[k];
+        }
+        if (tb >= 0) {
+          offs[nt] = tb * sx;
+          ws[nt++] = sym * wr[k];
+        }
+      }
+      sumTaps(scratch, offs, ws, nt, dst, axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j), sx);
     }
   }
 }
@@ -195,11 +213,33 @@ function loadLine(src: Float32Array, base: number, table: Int32Array, line: Floa
 
 /** dst[base + i] = wr[0] line[i + r] + sum_k wr[k] (line[i + r - k] + line[i + r + k]) (symmetric kernel). */
 function convolveLineEven(line: Float64Array, wr: Float64Array, r: number, sx: number, dst: Float32Array, base: number): void {
+  if (r >= 1 && r <= 4) return convolveLineEvenShort(line, wr, r, sx, dst, base);
   for (let i = 0; i < sx; i++) {
     const c = i + r;
     let acc = wr[0] * line[c];
     for (let k = 1; k <= r; k++) acc += wr[k] * (line[c - k] + line[c + k]);
     dst[base + i] = acc;
+  }
+}
+
+/** convolveLineEven unrolled for r = 1..4 (the same sums in the same order; missing taps weigh 0 only in r's own branch). */
+function convolveLineEvenShort(line: Float64Array, wr: Float64Array, r: number, sx: number, dst: Float32Array, base: number): void {
+  const w0 = wr[0], w1 = wr[1];
+  if (r === 1) {
+    for (let i = 0, c = r; i < sx; i++, c++) dst[base + i] = w0 * line[c] + w1 * (line[c - 1] + line[c + 1]);
+  } else if (r === 2) {
+    const w2 = wr[2];
+    for (let i = 0, c = r; i < sx; i++, c++) dst[base + i] = w0 * line[c] + w1 * (line[c - 1] + line[c + 1]) + w2 * (line[c - 2] + line[c + 2]);
+  } else if (r === 3) {
+    const w2 = wr[2], w3 = wr[3];
+    for (let i = 0, c = r; i < sx; i++, c++) {
+      dst[base + i] = w0 * line[c] + w1 * (line[c - 1] + line[c + 1]) + w2 * (line[c - 2] + line[c + 2]) + w3 * (line[c - 3] + line[c + 3]);
+    }
+  } else {
+    const w2 = wr[2], w3 = wr[3], w4 = wr[4];
+    for (let i = 0, c = r; i < sx; i++, c++) {
+      dst[base + i] = w0 * line[c] + w1 * (line[c - 1] + line[c + 1]) + w2 * (line[c - 2] + line[c + 2]) + w3 * (line[c - 3] + line[c + 3]) + w4 * (line[c - 4] + line[c + 4]);
+    }
   }
 }
 
@@ -213,22 +253,40 @@ function convolveLineOdd(line: Float64Array, wr: Float64Array, r: number, sx: nu
   }
 }
 
-/** acc = output row j along y/z from the gathered rows in scratch (sx apart), taps w[k] (sym: the kernel's symmetry). */
-function accumulateRow(scratch: Float32Array, table: Int32Array, j: number, r: number, wr: Float64Array, sym: number, acc: Float64Array, sx: number): void {
-  const w0 = wr[0];
-  const c0 = j * sx;
-  for (let x = 0; x < sx; x++) acc[x] = w0 * scratch[c0 + x];
-  for (let k = 1; k <= r; k++) {
-    const wk = wr[k];
-    const ta = table[j - k + r];
-    const tb = table[j + k + r];
-    if (ta >= 0) addRow(scratch, ta * sx, wk, acc, sx);
-    if (tb >= 0) addRow(scratch, tb * sx, sym * wk, acc, sx);
+/** dst[off + x] = sum over taps t (in order) of ws[t] * scratch[offs[t] + x], summed in float64 (unrolled for 3-9 taps). */
+function sumTaps(scratch: Float32Array, offs: Int32Array, ws: Float64Array, nt: number, dst: Float32Array, off: number, sx: number): void {
+  switch (nt) {
+    case 3: return sumTaps3(scratch, offs, ws, dst, off, sx);
+    case 5: return sumTaps5(scratch, offs, ws, dst, off, sx);
+    case 7: return sumTaps7(scratch, offs, ws, dst, off, sx);
+    case 9: return sumTaps9(scratch, offs, ws, dst, off, sx);
+  }
+  const o0 = offs[0], w0 = ws[0];
+  for (let x = 0; x < sx; x++) {
+    let a = w0 * scratch[o0 + x];
+    for (let t = 1; t < nt; t++) a += ws[t] * scratch[offs[t] + x];
+    dst[off + x] = a;
   }
 }
 
-function addRow(scratch: Float32Array, a: number, w: number, acc: Float64Array, sx: number): void {
-  for (let x = 0; x < sx; x++) acc[x] += w * scratch[a + x];
+function sumTaps3(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  const o0 = offs[0], w0 = ws[0]; const o1 = offs[1], w1 = ws[1]; const o2 = offs[2], w2 = ws[2];
+  for (let x = 0; x < sx; x++) dst[off + x] = w0 * scratch[o0 + x] + w1 * scratch[o1 + x] + w2 * scratch[o2 + x];
+}
+
+function sumTaps5(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  const o0 = offs[0], w0 = ws[0]; const o1 = offs[1], w1 = ws[1]; const o2 = offs[2], w2 = ws[2]; const o3 = offs[3], w3 = ws[3]; const o4 = offs[4], w4 = ws[4];
+  for (let x = 0; x < sx; x++) dst[off + x] = w0 * scratch[o0 + x] + w1 * scratch[o1 + x] + w2 * scratch[o2 + x] + w3 * scratch[o3 + x] + w4 * scratch[o4 + x];
+}
+
+function sumTaps7(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  const o0 = offs[0], w0 = ws[0]; const o1 = offs[1], w1 = ws[1]; const o2 = offs[2], w2 = ws[2]; const o3 = offs[3], w3 = ws[3]; const o4 = offs[4], w4 = ws[4]; const o5 = offs[5], w5 = ws[5]; const o6 = offs[6], w6 = ws[6];
+  for (let x = 0; x < sx; x++) dst[off + x] = w0 * scratch[o0 + x] + w1 * scratch[o1 + x] + w2 * scratch[o2 + x] + w3 * scratch[o3 + x] + w4 * scratch[o4 + x] + w5 * scratch[o5 + x] + w6 * scratch[o6 + x];
+}
+
+function sumTaps9(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  const o0 = offs[0], w0 = ws[0]; const o1 = offs[1], w1 = ws[1]; const o2 = offs[2], w2 = ws[2]; const o3 = offs[3], w3 = ws[3]; const o4 = offs[4], w4 = ws[4]; const o5 = offs[5], w5 = ws[5]; const o6 = offs[6], w6 = ws[6]; const o7 = offs[7], w7 = ws[7]; const o8 = offs[8], w8 = ws[8];
+  for (let x = 0; x < sx; x++) dst[off + x] = w0 * scratch[o0 + x] + w1 * scratch[o1 + x] + w2 * scratch[o2 + x] + w3 * scratch[o3 + x] + w4 * scratch[o4 + x] + w5 * scratch[o5 + x] + w6 * scratch[o6 + x] + w7 * scratch[o7 + x] + w8 * scratch[o8 + x];
 }
 
 function storeRow(acc: Float64Array, dst: Float32Array, off: number, sx: number): void {

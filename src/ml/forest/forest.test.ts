@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { _useJsWalk, Forest, makeRng } from './index.js';
+import { _useJsWalk, _usePackedWalk, Forest, makeRng } from './index.js';
 import { wasmWalkAvailable } from './wasm.js';
 import { assembleModule, webAssembly } from '../wat.js';
 import { predictProbaParallel, trainForest } from './parallel.js';
@@ -112,6 +112,13 @@ describe('random forest', () => {
         for (let k = 0; k < 3; k++) acc[k] += leafProb[child[node] * 3 + k];
       }
       for (let k = 0; k < 3; k++) expect(p[k * 3000 + i]).toBe(Math.fround(acc[k] * (1 / T)));
+    }
+    // the packed walk (the benches' 'before') gives the same bits
+    _usePackedWalk(true);
+    try {
+      expect(Buffer.from(f.predictProba(test.x, 3000).buffer).equals(Buffer.from(p.buffer))).toBe(true);
+    } finally {
+      _usePackedWalk(false);
     }
   });
 

@@ -16,6 +16,16 @@ export function _useJsWalk(on: boolean): void {
   useJsWalk = on;
 }
 
+let usePacked = false;
+/** Benches and tests: predict over the packed layout even when the compact one fits (the walk such forests took before; same bits). */
+export function _usePackedWalk(on: boolean): void {
+  usePacked = on;
+}
+/** Whether _usePackedWalk is on. */
+export function packedWalkForced(): boolean {
+  return usePacked;
+}
+
 /** The compact prediction layout of a forest (see compactLayout). */
 export interface Compact {
   words: Int32Array;

@@ -99,7 +99,13 @@ export function predictCompact(trees: TreeArrays, F: number, K: number, c: Compa
   for (let c0 = 0; c0 < n; c0 += CH) {
     const m = Math.min(CH, n - c0);
     // rank every feature value among that feature's thresholds (once per sample, for all trees)
-    for (let f = 0; f < F; f++) rankFeature(padded[f], x, fm ? f * n + c0 : c0 * F + f, fm ? 1 : F, m, xb, f, F1);
+    // feature-major values of a feature are contiguous: copy them next to the WebAssembly ranking
+    if (wasm && fm) {
+      for (let f = 0; f < F; f++) {
+        wasm.vals.set(x.subarray(f * n + c0, f * n + c0 + m));
+        wasm.rank(f, m);
+      }
+    } else for (let f = 0; f < F; f++) rankFeature(padded[f], x, fm ? f * n + c0 : c0 * F + f, fm ? 1 : F, m, xb, f, F1);
     acc.fill(0);
     if (wasm) for (let t = 0; t < T; t++) wasm.walk(t, m);
     else for (let t = 0; t < T; t++) walkTree(tw[t], roots[t], child, leafProb, xb, acc, m, F1, K);

@@ -8,7 +8,8 @@
 //  - the forest twice on the same features: the compact WebAssembly walk (what such forests take now)
 //    and the packed JS walk (what forests whose features use all 255 thresholds fell back to before);
 //    outputs checked to be the same bits;
-//  - features first pass (a fresh process's first blocks, JIT warm-up included) and steady state.
+//  - features first pass (a fresh process's first blocks, JIT warm-up included) and steady state;
+//    3-D: the whole volume's features (as before) and the test box's alone (predictVolume now), same bits.
 // Environment: ACC_TREES, ACC_SAMPLES, BENCH_PARTS (gala,isbi).
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -51,11 +52,16 @@ function phases(model: PixelModel, raw: Volume, test: Box, truth: Uint8Array, cl
   const [featsWarm, warmCpu] = cpu(() => computeFeatures(src, shape, cfg));
   if (!Buffer.from(featsCold.buffer).equals(Buffer.from(featsWarm.buffer))) throw new Error('features differ between two calls');
   let x = featsWarm;
+  let regionCpu: number | undefined;
   if (cfg.dims === 3) {
     const nv = rs[0] * rs[1] * rs[2];
     x = new Float32Array(n * F);
     const off = rs[0] * rs[1] * test.min[2];
     for (let c = 0; c < F; c++) x.set(featsWarm.subarray(c * nv + off, c * nv + off + n), c * n);
+    // what predictVolume does now: the features of the test box only, the rest of the volume as context
+    const [xr, t] = cpu(() => computeFeatures(src, shape, cfg, undefined, test));
+    if (!Buffer.from(xr.buffer).equals(Buffer.from(x.buffer))) throw new Error('region features differ from the whole volume\'s cropped');
+    regionCpu = t;
   }
   const fv = shape[0] * shape[1] * shape[2];
   model.forest.predictProba(x.subarray(0, F * 64), 64); // builds the prediction layouts
@@ -90,8 +96,11 @@ function phases(model: PixelModel, raw: Volume, test: Box, truth: Uint8Array, cl
     forest_compact_mvox_per_cpu_s: round(mv / compactCpu),
     forest_packed_mvox_per_cpu_s: round(mv / packedCpu),
     forest_speedup: round(packedCpu / compactCpu, 3),
-    predict_mvox_per_cpu_s: round(mv / ((warmCpu * n) / fv + compactCpu)),
-    predict_mvox_per_cpu_s_before: round(mv / ((warmCpu * n) / fv + packedCpu)),
+    features_region_cpu_s: regionCpu === undefined ? null : round(regionCpu),
+    // test voxels per CPU second of the features (whole volume before; the test box with the rest as
+    // context after) and the forest
+    predict_mvox_per_cpu_s: round(mv / ((regionCpu ?? warmCpu) + compactCpu)),
+    predict_mvox_per_cpu_s_before: round(mv / (warmCpu + packedCpu)),
     same_bits: true,
   };
 }

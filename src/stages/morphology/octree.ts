@@ -84,6 +84,29 @@ class Uints {
  * mesh on a voxel-centre grid) are copied as they are, in order, without leaving typed arrays.
  */
 function splitAxis(verts: Floats, tris: Uint32Array, count: number, axis: number, origin: number, cell: number): Uints {
+  // the common case first (a marching-cubes mesh on a voxel-centre grid): no triangle crosses a
+  // plane, so the triangles stay as they are, without a copy
+  {
+    const nv = verts.n / 3;
+    const tv = new Float64Array(nv);
+    for (let v = 0; v < nv; v++) tv[v] = (verts.a[3 * v + axis] - origin) / cell;
+    let crosses = false;
+    for (let f = 0; f < count; f += 3) {
+      const ta = tv[tris[f]], tb = tv[tris[f + 1]], tc = tv[tris[f + 2]];
+      const lo = ta < tb ? (ta < tc ? ta : tc) : tb < tc ? tb : tc;
+      const hi = ta > tb ? (ta > tc ? ta : tc) : tb > tc ? tb : tc;
+      if (Math.floor(lo + EPS) + 1 < hi - EPS) {
+        crosses = true;
+        break;
+      }
+    }
+    if (!crosses) {
+      const same = new Uints(0);
+      same.a = tris;
+      same.n = count;
+      return same;
+    }
+  }
   const out = new Uints(count + (count >> 3));
   const cache = new Map<string, number>();
   const t = (v: number) => (verts.a[3 * v + axis] - origin) / cell;

@@ -193,6 +193,7 @@ export interface MeshSummary {
   mesh_dir: string;
   format: 'multires' | 'legacy';
   segments: number;
+  /** triangles as written: lod 0 for multires (simplified by default), the marching-cubes mesh for legacy */
   triangles: number;
   bytes: number;
   /**

@@ -50,7 +50,7 @@ describe('wiring demo', () => {
     expect(passes(single), `a single segment ${JSON.stringify(single)}`).toBe(false);
     expect(passes(split), `all voxels split ${JSON.stringify(split)}`).toBe(false);
     // Partner F1 has no bound here: this small phantom holds 2 true synapses (F1 0.33 measured)
-    // (measured); the counts are checked instead. The training and validation phantoms are made
+    // and the counts are checked instead. The training and validation phantoms are made
     // denser in synapses (--train-synapse-density 6: at the demo's default 3 this 96x96x24 training
     // phantom holds 1 synapse and the validation phantom none, and nothing was detected); with 6,
     // 10 clefts were detected for the 2 true, partner recall 1 (measured 2026-12-06).

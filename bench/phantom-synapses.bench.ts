@@ -11,7 +11,9 @@
 //  - the same with the true cleft and vesicle labels (what the partner assignment alone reaches).
 // The CLI runs from dist/ (`npx tsc -p tsconfig.json` first). Volumes are cached in
 // bench/out/phantom-synapses-data/. PHSYN_PAIRS (default "2:4,4:2"), PHSYN_TREES (32),
-// PHSYN_SAMPLES (60000): the demo's forest; PHSYN_TRAIN_SIZE (192,192,48), PHSYN_TEST_SIZE (384,384,80).
+// PHSYN_SAMPLES (60000): the demo's forest; PHSYN_TRAIN_SIZE (192,192,48), PHSYN_TEST_SIZE (384,384,80);
+// PHSYN_AUTOCONTEXT=1 trains with `--auto-context` (a context forest on the first forest's out-of-fold
+// map); PHSYN_TRAIN_DENSITY (3) is the training phantom's `--synapse-density` (more cleft examples).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -26,7 +28,10 @@ const TREES = process.env.PHSYN_TREES ?? '32';
 const SAMPLES = process.env.PHSYN_SAMPLES ?? '60000';
 const TRAIN_SIZE = process.env.PHSYN_TRAIN_SIZE ?? '192,192,48';
 const TEST_SIZE = process.env.PHSYN_TEST_SIZE ?? '384,384,80';
-const TRAIN_DENSITY = '3';
+const TRAIN_DENSITY = process.env.PHSYN_TRAIN_DENSITY ?? '3';
+const AUTOCONTEXT = process.env.PHSYN_AUTOCONTEXT === '1';
+/** Names the model and maps of a setting, so settings never read each other's cache. */
+const TAG = `${TREES}t${AUTOCONTEXT ? '-ac' : ''}${TRAIN_DENSITY === '3' ? '' : `-d${TRAIN_DENSITY}`}`;
 const TEST_DENSITY = '2';
 const PAIRS = (process.env.PHSYN_PAIRS ?? '2:4,4:2').split(',').map((p) => p.split(':').map(Number) as [number, number]);
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
@@ -47,18 +52,18 @@ function phantom(dir: string, seed: number, size: string, density: string): void
 }
 
 async function pair(chooseSeed: number, measureSeed: number): Promise<Record<string, unknown>> {
-  const train = path.join(DIR, `train-s${chooseSeed}`);
+  const train = path.join(DIR, `train-s${chooseSeed}${TRAIN_DENSITY === '3' ? '' : `-d${TRAIN_DENSITY}`}`);
   const test = path.join(DIR, `test-s${measureSeed}`);
-  const model = path.join(DIR, `model-s${chooseSeed}-${TREES}t.forest`);
-  const probs = path.join(test, `probabilities-from-s${chooseSeed}-${TREES}t`);
+  const model = path.join(DIR, `model-s${chooseSeed}-${TAG}.forest`);
+  const probs = path.join(test, `probabilities-from-s${chooseSeed}-${TAG}`);
   log(`phantoms: train seed ${chooseSeed} ${TRAIN_SIZE} (density x${TRAIN_DENSITY}), test seed ${measureSeed} ${TEST_SIZE} (density x${TEST_DENSITY})`);
   phantom(train, chooseSeed, TRAIN_SIZE, TRAIN_DENSITY);
   phantom(test, measureSeed, TEST_SIZE, TEST_DENSITY);
   if (!existsSync(path.join(train, 'classes', 'info'))) {
     wiring('classes', path.join(train, 'classes'), '--neurons', path.join(train, 'neurons'), '--clefts', path.join(train, 'clefts'), '--vesicles', path.join(train, 'vesicles'), '--mitochondria', path.join(train, 'mitochondria'));
   }
-  log(`train-pixels on seed ${chooseSeed} (${TREES} trees, ${SAMPLES} samples; cross-fits itself and carries the object rules)`);
-  const trained = wiring('train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, '--trees', TREES, '--samples', SAMPLES);
+  log(`train-pixels on seed ${chooseSeed} (${TREES} trees, ${SAMPLES} samples${AUTOCONTEXT ? ', auto-context' : ''}; cross-fits itself and carries the object rules)`);
+  const trained = wiring('train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, '--trees', TREES, '--samples', SAMPLES, AUTOCONTEXT ? '--auto-context' : '--no-auto-context');
   const outputs: string[] = trained.outputs;
   const ch = (cls: number): string => {
     const c = outputs.indexOf(`class_${cls}`);
@@ -75,14 +80,14 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
   }
   const gt = ['--ground-truth', path.join(test, 'connectome.duckdb'), '--gt-segmentation', path.join(test, 'neurons'), '--segmentation', path.join(test, 'neurons')];
   log('wiring synapses with its defaults (carried rules) on the true segmentation');
-  const db = path.join(DIR, `detected-s${chooseSeed}-s${measureSeed}.duckdb`);
+  const db = path.join(DIR, `detected-s${chooseSeed}-s${measureSeed}-${TAG}.duckdb`);
   const syn = wiring('synapses', fresh(db), '--clefts', ch(3), '--vesicles', ch(4), '--mitochondria', ch(5), ...gt);
-  const trueDb = path.join(DIR, `true-labels-s${measureSeed}.duckdb`);
+  const trueDb = path.join(DIR, `true-labels-s${measureSeed}-${TAG}.duckdb`);
   const upper = wiring('synapses', fresh(trueDb), '--clefts', path.join(test, 'clefts'), '--vesicles', path.join(test, 'vesicles'), ...gt);
   const row = {
     chosen_on: `phantom seed ${chooseSeed}, ${TRAIN_SIZE} at 8x8x30 nm, synapse density x${TRAIN_DENSITY} (forest + out-of-fold object rules)`,
     measured_on: `phantom seed ${measureSeed}, ${TEST_SIZE}, synapse density x${TEST_DENSITY}`,
-    forest: { trees: Number(TREES), samples: Number(SAMPLES), object_rules: trained.object_rules },
+    forest: { trees: Number(TREES), samples: Number(SAMPLES), auto_context: AUTOCONTEXT, train_synapse_density: Number(TRAIN_DENSITY), object_rules: trained.object_rules },
     objects,
     partners: { ...(syn.partners as object), found: syn.synapses, cleft_rule: { high: syn.threshold, low: syn.low_threshold ?? syn.threshold, min_size: syn.min_size }, dropped: syn.dropped },
     organelles_found: syn.organelles,

@@ -68,6 +68,7 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
   log(`train-pixels on seed ${chooseSeed} (${TREES} trees, ${SAMPLES} samples${AUTOCONTEXT ? ', auto-context' : ''}; cross-fits itself and carries the object rules)`);
   const trained = wiring('train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, '--trees', TREES, '--samples', SAMPLES, AUTOCONTEXT ? '--auto-context' : '--no-auto-context');
   const outputs: string[] = trained.outputs;
+  console.log('object_rules (out-of-fold on the training phantom)', JSON.stringify(trained.object_rules));
   const ch = (cls: number): string => {
     const c = outputs.indexOf(`class_${cls}`);
     if (c < 0) throw new Error(`the model trained on seed ${chooseSeed} has no class ${cls} (outputs ${outputs})`);

@@ -9,6 +9,7 @@ import { partnersOf } from '../src/cli/synapse-scoring.js';
 import { ConnectomeStore } from '../src/connectome/store.js';
 import type { LabelArray } from '../src/kernels/components.js';
 import { labelObjectScores, type ObjectScores } from '../src/metrics/objects.js';
+import { rocAuc } from '../src/stages/predict/metrics.js';
 import { relabelPartners, synapticPartnerScore, type PartnerSynapse } from '../src/metrics/synapses.js';
 import { readWhole } from '../src/stages/segment/io.js';
 import { type ObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
@@ -46,6 +47,16 @@ function row(rule: ObjectParams, s: ObjectScores): ObjectRow {
 export function scoreObjects(map: Volume, truth: Volume, rule: ObjectParams, conn: 6 | 26 = 6): ObjectRow {
   const o = hysteresisObjects(asProbability(map), map.shape as Vec3, rule, conn);
   return row(rule, labelObjectScores(o.labels, truth.data as LabelArray));
+}
+
+/** A class map's pixel scores against a truth label layer (any nonzero label = the class): ROC AUC and mean p at its voxels. */
+export function pixelScores(map: Volume, truth: Volume): { auc: number; mean_p_true: number; true_voxels: number } {
+  const p = asProbability(map);
+  const t = truth.data as LabelArray;
+  const is = new Uint8Array(p.length);
+  let n = 0, sum = 0;
+  for (let i = 0; i < p.length; i++) if (t[i]) { is[i] = 1; n++; sum += p[i]; }
+  return { auc: r4(rocAuc(p, is)), mean_p_true: r4(sum / n), true_voxels: n };
 }
 
 /** The rule carried by a predicted channel (its info's object_rules), else the given fallback. */

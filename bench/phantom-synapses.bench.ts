@@ -3,6 +3,7 @@
 // synapse density), the 5-class pixel forest `wiring train-pixels --labels` trains on it (it cross-fits
 // itself there and carries the object rule of every class: hysteresis + size, chosen by out-of-fold
 // object F1), then a large phantom of seed B (>= 100 synapses) is predicted and scored:
+//  - the cleft channel's pixel AUC and mean probability at true cleft voxels;
 //  - cleft, mitochondria and vesicle-cloud object F1 (3-D objects of the map under the carried
 //    rule, 6-connected as `wiring synapses` finds them, against the phantom's label layers: greedy
 //    one-to-one by overlap, src/metrics/objects.ts), with the counts of true and found objects;
@@ -21,7 +22,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { carriedObjectRule } from '../src/cli/object-rules.js';
 import { DEFAULT_OBJECT_PARAMS } from '../src/stages/synapses/objects.js';
-import { readVolume, scoreObjects } from './phantom-synapses-data.js';
+import { pixelScores, readVolume, scoreObjects } from './phantom-synapses-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DIR = path.join(here, 'out', 'phantom-synapses-data');
@@ -82,6 +83,8 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     objects[name] = scoreObjects(await readVolume(ch(cls)), await readVolume(path.join(test, layer)), rule);
     console.log(name, JSON.stringify(objects[name]));
   }
+  const cleftPixels = pixelScores(await readVolume(ch(3)), await readVolume(path.join(test, 'clefts')));
+  console.log('cleft pixels', JSON.stringify(cleftPixels));
   const gt = ['--ground-truth', path.join(test, 'connectome.duckdb'), '--gt-segmentation', path.join(test, 'neurons'), '--segmentation', path.join(test, 'neurons')];
   log('wiring synapses with its defaults (carried rules) on the true segmentation');
   const db = path.join(DIR, `detected-s${chooseSeed}-s${measureSeed}-${TAG}.duckdb`);
@@ -93,6 +96,7 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     measured_on: `phantom seed ${measureSeed}, ${TEST_SIZE}, synapse density x${TEST_DENSITY}`,
     forest: { trees: Number(TREES), samples: Number(SAMPLES), auto_context: AUTOCONTEXT, train_synapse_density: Number(TRAIN_DENSITY), object_rules: trained.object_rules },
     objects,
+    cleft_pixels: cleftPixels,
     partners: { ...(syn.partners as object), found: syn.synapses, cleft_rule: { high: syn.threshold, low: syn.low_threshold ?? syn.threshold, min_size: syn.min_size }, dropped: syn.dropped },
     organelles_found: syn.organelles,
     partners_true_clefts_and_vesicles: upper.partners,

@@ -77,17 +77,19 @@ export function predictProbabilities(model: PixelModel, raw: Volume, target: Box
   const F = featureCount(cfg);
   const rs = raw.shape;
   const nv = rs[0] * rs[1] * rs[2];
-  const feats = computeFeatures(normalize ? applyIntensityMap(raw.data as ArrayLike<number>, normalize) : toFloat32(raw), rs, cfg);
+  const input = normalize ? applyIntensityMap(raw.data as ArrayLike<number>, normalize) : toFloat32(raw);
   const ts = boxShape(target);
   const n = ts[0] * ts[1] * ts[2];
   const off: Vec3 = [target.min[0] - raw.box.min[0], target.min[1] - raw.box.min[1], target.min[2] - raw.box.min[2]];
   const ctx = model.meta.context;
   const rounds = model.contextForests;
   if (!ctx || rounds.length === 0) {
-    let x = feats;
-    if (n !== nv) gather(feats, rs, 0, F, off, ts, (x = new Float32Array(n * F)), 0);
+    // the features of the target only (the margin is their context): the same bits as the whole
+    // block's cropped, without filtering the margin along y and x where nothing needs it
+    const x = computeFeatures(input, rs, cfg, undefined, { min: off, max: [off[0] + ts[0], off[1] + ts[1], off[2] + ts[2]] });
     return model.forest.predictProba(x, n, 'feature-major');
   }
+  const feats = computeFeatures(input, rs, cfg);
   const K = model.forest.nClasses;
   const C = contextCount(ctx);
   // every round but the last predicts the whole block (the next round's context reads its map

@@ -2,14 +2,22 @@
 // supervoxels, agglomeration, synapses + organelles, cells, meshes, skeletons on a phantom
 // (PIPELINE_SIZE, default 512,512,128 at 8x8x30 nm, seed 7) with pixel models trained on another
 // phantom (seed 101; PIPELINE_TRAIN_SIZE) before the clock starts, with 1 and 2 workers
-// (PIPELINE_WORKERS=1,2). Per stage: wall and CPU seconds (the whole process, all threads),
-// Mvox per CPU second, peak RSS, the 2-worker speed-up; the total; core-hours and cost per
-// teravoxel at PIPELINE_PRICE $/core-hour (default 0.05, an on-demand cloud vCPU). Beside it,
-// in the same run, scikit-image's watershed on the same boundary map (the supervoxel stage's
-// reference; its input and seeds differ in detail, so only the time is compared).
-// Writes bench/out/pipeline.json and docs/PIPELINE.md (generated: do not edit by hand).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// (PIPELINE_WORKERS=1,2), the worker counts of one stage run back to back (so they see the same
+// load) on their own copies of the chain, whose layers are then checked to be identical. Per stage:
+// wall and CPU seconds (the whole process, all threads), the CPU split by thread (main, block
+// workers, the rest: V8 compiler/GC helpers, file-system and DuckDB threads), Mvox per CPU second,
+// peak RSS, the 2-worker speed-up measured (wall) and CPU-normalised (from the threads' CPU, so
+// other jobs on the machine do not move it: see speedups()); the total; core-hours and cost per
+// teravoxel at PIPELINE_PRICE $/core-hour (default 0.05, an on-demand cloud vCPU). Beside it, in
+// the same run, scikit-image's watershed on the same boundary map (the supervoxel stage's
+// reference; its input and seeds differ in detail, so only the time is compared), and one stage
+// (PIPELINE_REDIS_STAGE, default supervoxels) again, right after it, through BullMQ on a private redis-server with
+// one `wiring worker` process (PIPELINE_REDIS=0 leaves it out).
+// Writes bench/out/pipeline.json and docs/PIPELINE.md (generated: do not edit by hand), the doc
+// after every stage, so an interrupted run leaves the stages it finished (marked partial).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,15 +27,54 @@ const root = path.resolve(here, '..');
 const MAIN = path.join(root, 'dist', 'cli', 'main.js');
 import { CLASS as CLASS_VALUES } from '../src/stages/classes/classes.js';
 
+/**
+ * Block shape of the supervoxel and agglomeration stages (both blockwise, so that they can use
+ * the workers; the supervoxels depend on the tile, 128^3 by default, not on the block).
+ */
+const BLOCK = process.env.PIPELINE_BLOCK ?? '128,128,128';
+
+/** CPU seconds by thread (bench/wiring-usage.mjs; Linux only). */
+interface Threads {
+  main: number;
+  workers: number[];
+  other: number;
+}
+
 /** Runs `wiring args` in a child process; wall, CPU (user + system, all threads) and peak RSS of that process. */
-function wiring(args: string[]): { wall: number; cpu: number; rss_mb: number; out: string } {
+function wiring(args: string[]): { wall: number; cpu: number; rss_mb: number; out: string; threads?: Threads } {
   const t = performance.now();
   const r = spawnSync(process.execPath, [path.join(here, 'wiring-usage.mjs')], { env: { ...process.env, WIRING_ARGS: JSON.stringify(args) }, encoding: 'utf8', maxBuffer: 1 << 28 });
   const wall = (performance.now() - t) / 1000;
   const m = /@@usage (\{.*\})/.exec(r.stderr ?? '');
-  const u = m ? (JSON.parse(m[1]) as { cpu: number; rss: number; code: number }) : undefined;
+  const u = m ? (JSON.parse(m[1]) as { cpu: number; rss: number; code: number; threads?: Threads }) : undefined;
   if (r.status !== 0 || !u || u.code !== 0) throw new Error(`wiring ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
-  return { wall, cpu: u.cpu, rss_mb: u.rss, out: r.stdout };
+  return { wall, cpu: u.cpu, rss_mb: u.rss, out: r.stdout, threads: u.threads };
+}
+
+/** CPU seconds (all threads) of a running process, from /proc (Linux); undefined elsewhere. */
+function processCpu(pid: number): number | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** sha256 over a folder's files (relative name and bytes), leaving out the scheduler's resume records, `info` and `merge_tree.json` (they name the input paths). */
+function folderHash(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (d: string) => {
+    for (const e of readdirSync(d).sort()) {
+      if (e === '.wiring-run' || e === 'info' || e === 'merge_tree.json' || e.includes('.tmp-')) continue;
+      const f = path.join(d, e);
+      if (statSync(f).isDirectory()) walk(f);
+      else h.update(path.relative(dir, f)).update('\0').update(readFileSync(f));
+    }
+  };
+  walk(dir);
+  return h.digest('hex');
 }
 
 const WS_REF = String.raw`
@@ -55,17 +102,80 @@ interface StageRow {
   cpu: number;
   mvox_per_cpu_s: number;
   rss_mb: number;
+  /** CPU seconds of the main thread, of each block worker thread, and of the rest. */
+  main?: number;
+  worker_threads?: number[];
+  other?: number;
+  /** Idle-machine wall estimated from the threads' CPU (speedups()). */
+  est_wall?: number;
+  /** With workers > first: whether its layers are identical to the first worker count's ('-' when not checked). */
+  identical?: string;
+}
+
+/**
+ * What a run would take on an idle machine with `cores` cores, from its threads' CPU: at least
+ * the critical path (the main thread's own work, then the blocks: with worker threads, the
+ * busiest one runs after the main thread's set-up) and at least all its CPU spread over the cores.
+ * With one worker the blocks run on the main thread. Other jobs on the machine stretch wall
+ * times but (caches and frequency aside) not CPU times, so the ratio of two estimates is a
+ * load-independent speed-up; it assumes the main thread's work does not overlap the blocks (it
+ * mostly precedes and follows them) and counts the helper threads' CPU only in the spread term.
+ */
+export function estimatedWall(cpu: number, t: Threads | undefined, cores: number): number | undefined {
+  if (!t) return undefined;
+  const path = t.main + (t.workers.length ? Math.max(...t.workers) : 0);
+  return Math.max(path, cpu / cores);
+}
+
+/** Start a private redis-server and one `wiring worker` process (2 threads); stop() reports their CPU seconds. */
+async function startRedisWorkers(concurrency: number): Promise<{ url: string; stop: () => Promise<{ worker_cpu?: number; redis_cpu?: number }> }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const redis = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  const redisGone = new Promise<never>((_, rej) => redis.once('error', (e) => rej(e)));
+  for (let i = 0; ; i++) {
+    const ping = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
+    if (ping.stdout?.trim() === 'PONG') break;
+    if (i > 100) throw new Error(`redis-server did not answer on port ${port}`);
+    await Promise.race([new Promise((r) => setTimeout(r, 100)), redisGone]);
+  }
+  const worker = spawn(process.execPath, [path.join(root, 'bin', 'wiring.js'), 'worker', '--redis', url, '--concurrency', String(concurrency), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    worker.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString();
+      if (buf.includes('"ready"')) resolve();
+    });
+    worker.once('exit', (code) => reject(new Error(`wiring worker exited (${code}) before it was ready`)));
+  });
+  return {
+    url,
+    async stop() {
+      const worker_cpu = processCpu(worker.pid!);
+      const redis_cpu = processCpu(redis.pid!);
+      const exited = (p: typeof worker) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
+      worker.kill('SIGTERM');
+      await exited(worker);
+      redis.kill('SIGTERM');
+      await exited(redis);
+      return { worker_cpu, redis_cpu };
+    },
+  };
 }
 
 export default async function bench(): Promise<Record<string, unknown>> {
+  // PIPELINE_REDOC=<bench/out/pipeline(.partial).json>: write docs/PIPELINE.md again from a run's record, without running
+  if (process.env.PIPELINE_REDOC) return redoc(process.env.PIPELINE_REDOC);
   if (!existsSync(MAIN)) throw new Error('dist/cli/main.js missing: run `npm run build:src` first');
   const size = (process.env.PIPELINE_SIZE ?? '512,512,128').split(',').map(Number);
   const trainSize = process.env.PIPELINE_TRAIN_SIZE ?? '192,192,48';
   const workersList = (process.env.PIPELINE_WORKERS ?? '1,2').split(',').map(Number);
   const price = Number(process.env.PIPELINE_PRICE ?? 0.05);
+  const cores = os.availableParallelism();
   const voxels = size[0] * size[1] * size[2];
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'wiring-pipeline-bench-'));
+  const tmp = mkdtempSync(path.join(process.env.PIPELINE_TMP ?? os.tmpdir(), 'wiring-pipeline-bench-'));
   const p = (...s: string[]) => path.join(tmp, ...s);
+  const t0 = Date.now();
   try {
     // untimed: the models, trained on another phantom
     console.log(`setup: training phantom ${trainSize} (seed 101), pixel and boundary forests; test phantom ${size.join(',')} (seed 7)`);
@@ -86,36 +196,55 @@ export default async function bench(): Promise<Record<string, unknown>> {
     if (!process.env.PIPELINE_BOUNDARY_MODEL) wiring(['train-pixels', '--raw', p('train', 'raw'), '--gt', p('train', 'neurons'), '-o', bmodel, '--trees', '32', '--samples', '60000']);
     wiring(['phantom', p('truth'), '--size', size.join(','), '--seed', '7']);
     const rows: StageRow[] = [];
-    const out: Record<string, unknown> = { size, voxels, train_size: trainSize, price_per_core_hour: price, machine: `${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'})`, loadavg_start: os.loadavg().map((x) => +x.toFixed(2)) };
-    for (const w of workersList) {
+    const out: Record<string, unknown> = { size, voxels, train_size: trainSize, price_per_core_hour: price, cores, machine: `${cores} cores (${os.cpus()[0]?.model ?? '?'})`, loadavg_start: os.loadavg().map((x) => +x.toFixed(2)) };
+    /** Each stage's arguments with `w` workers on the chain in ds<w>, and the folders it writes (checked to agree across worker counts). */
+    const stageArgs = (w: number): Array<[string, string[], string[]]> => {
       const ds = p(`ds${w}`);
       const W = ['--workers', String(w)];
-      const stages: Array<[string, string[]]> = [
-        ['predict (5 classes)', ['predict', '--raw', p('truth', 'raw'), '--model', model, path.join(ds, 'probabilities'), '--dtype', 'uint8', ...W]],
-        ['predict (boundaries)', ['predict', '--raw', p('truth', 'raw'), '--model', bmodel, path.join(ds, 'boundaries'), '--dtype', 'uint8', ...W]],
-        ['supervoxels', ['supervoxels', '--boundaries', path.join(ds, 'boundaries'), path.join(ds, 'supervoxels'), '--2d', ...W]],
-        ['agglomeration', ['agglomerate', '--supervoxels', path.join(ds, 'supervoxels'), '--boundaries', path.join(ds, 'boundaries'), path.join(ds, 'segmentation')]],
-        ['synapses + organelles', ['synapses', path.join(ds, 'connectome.duckdb'), '--clefts', `${path.join(ds, 'probabilities')}?channel=${ch(CLASS_VALUES.cleft)}`, '--vesicles', `${path.join(ds, 'probabilities')}?channel=${ch(CLASS_VALUES.vesicle)}`, '--mitochondria', `${path.join(ds, 'probabilities')}?channel=${ch(CLASS_VALUES.mitochondrion)}`, '--segmentation', path.join(ds, 'segmentation'), ...W]],
-        ['cells', ['cells', path.join(ds, 'segmentation'), path.join(ds, 'connectome.duckdb'), '--replace', ...W]],
-        ['meshes', ['mesh', path.join(ds, 'segmentation'), ...W]],
-        ['skeletons', ['skeletonize', path.join(ds, 'segmentation'), ...W]],
+      return [
+        ['predict (5 classes)', ['predict', '--raw', p('truth', 'raw'), '--model', model, path.join(ds, 'probabilities'), '--dtype', 'uint8', ...W], [path.join(ds, 'probabilities')]],
+        ['predict (boundaries)', ['predict', '--raw', p('truth', 'raw'), '--model', bmodel, path.join(ds, 'boundaries'), '--dtype', 'uint8', ...W], [path.join(ds, 'boundaries')]],
+        ['supervoxels', ['supervoxels', '--boundaries', path.join(ds, 'boundaries'), path.join(ds, 'supervoxels'), '--2d', '--block', BLOCK, ...W], [path.join(ds, 'supervoxels')]],
+        ['agglomeration', ['agglomerate', '--supervoxels', path.join(ds, 'supervoxels'), '--boundaries', path.join(ds, 'boundaries'), path.join(ds, 'segmentation'), '--block', BLOCK, ...W], [path.join(ds, 'segmentation')]],
+        ['synapses + organelles', ['synapses', path.join(ds, 'connectome.duckdb'), '--clefts', `${path.join(ds, 'probabilities')}?channel=${ch(CLASS_VALUES.cleft)}`, '--vesicles', `${path.join(ds, 'probabilities')}?channel=${ch(CLASS_VALUES.vesicle)}`, '--mitochondria', `${path.join(ds, 'probabilities')}?channel=${ch(CLASS_VALUES.mitochondrion)}`, '--segmentation', path.join(ds, 'segmentation'), ...W], []],
+        ['cells', ['cells', path.join(ds, 'segmentation'), path.join(ds, 'connectome.duckdb'), '--replace', ...W], []],
+        ['meshes', ['mesh', path.join(ds, 'segmentation'), ...W], [path.join(ds, 'segmentation', 'mesh')]],
+        ['skeletons', ['skeletonize', path.join(ds, 'segmentation'), ...W], [path.join(ds, 'segmentation', 'skeletons')]],
       ];
-      for (const [stage, args] of stages) {
+    };
+    const nStages = stageArgs(1).length;
+    const redisStage = process.env.PIPELINE_REDIS === '0' ? undefined : process.env.PIPELINE_REDIS_STAGE ?? 'supervoxels';
+    const save = (partial: boolean) => {
+      out.stages = rows;
+      out.totals = totalsOf(rows, workersList, voxels, price);
+      out.speedups = speedups(rows, workersList);
+      out.partial = partial ? `${new Set(rows.map((r) => r.stage)).size} of ${nStages} stages` : false;
+      out.minutes = +((Date.now() - t0) / 60000).toFixed(1);
+      writeDoc(out, rows, out.totals as Array<Record<string, number>>, partial ? `partial: ${out.partial}` : undefined);
+      writeFileSync(path.join(here, 'out', 'pipeline.partial.json'), JSON.stringify(out, null, 2));
+    };
+    // one stage at a time, each worker count back to back (the same machine load for both)
+    for (let k = 0; k < nStages; k++) {
+      const hashes: string[] = [];
+      for (const w of workersList) {
+        const [stage, args, writes] = stageArgs(w)[k];
         const r = wiring(args);
-        const row: StageRow = { stage, workers: w, wall: +r.wall.toFixed(2), cpu: +r.cpu.toFixed(2), mvox_per_cpu_s: +(voxels / 1e6 / r.cpu).toFixed(3), rss_mb: Math.round(r.rss_mb) };
+        const est = estimatedWall(r.cpu, r.threads, cores);
+        const hash = writes.map(folderHash).join(',');
+        hashes.push(hash);
+        const row: StageRow = {
+          stage, workers: w, wall: +r.wall.toFixed(2), cpu: +r.cpu.toFixed(2), mvox_per_cpu_s: +(voxels / 1e6 / r.cpu).toFixed(3), rss_mb: Math.round(r.rss_mb),
+          ...(r.threads ? { main: +r.threads.main.toFixed(2), worker_threads: r.threads.workers.map((x) => +x.toFixed(2)), other: +r.threads.other.toFixed(2) } : {}),
+          ...(est !== undefined ? { est_wall: +est.toFixed(2) } : {}),
+          ...(hashes.length > 1 ? { identical: writes.length === 0 ? '-' : hash === hashes[0] ? 'yes' : 'NO' } : {}),
+        };
         rows.push(row);
-        console.log(`${w} worker(s) ${stage}: ${row.wall} s wall, ${row.cpu} s CPU, ${row.mvox_per_cpu_s} Mvox/CPU-s, ${row.rss_mb} MB peak`);
+        console.log(`${w} worker(s) ${stage}: ${row.wall} s wall, ${row.cpu} s CPU (main ${row.main}, workers ${row.worker_threads?.join('+')}, other ${row.other}), ${row.mvox_per_cpu_s} Mvox/CPU-s, ${row.rss_mb} MB peak${row.identical ? `, identical to ${workersList[0]}w: ${row.identical}` : ''}`);
       }
+      // the BullMQ path right after its stage (an interrupted run still has it)
+      if (stageArgs(1)[k][0] === redisStage) out.redis = await redisPart(redisStage, stageArgs, rows, workersList);
+      save(true);
     }
-    out.stages = rows;
-    const totals = workersList.map((w) => {
-      const rs = rows.filter((r) => r.workers === w);
-      const wall = rs.reduce((a, r) => a + r.wall, 0);
-      const cpu = rs.reduce((a, r) => a + r.cpu, 0);
-      const coreHoursPerTvox = (cpu / voxels) * 1e12 / 3600;
-      return { workers: w, wall: +wall.toFixed(1), cpu: +cpu.toFixed(1), mvox_per_cpu_s: +(voxels / 1e6 / cpu).toFixed(3), core_hours_per_teravoxel: Math.round(coreHoursPerTvox), dollars_per_teravoxel: Math.round(coreHoursPerTvox * price) };
-    });
-    out.totals = totals;
     // the supervoxel stage's reference on the same boundary map
     let ref: { seconds: number; cpu_seconds: number; segments: number } | undefined;
     try {
@@ -126,43 +255,153 @@ export default async function bench(): Promise<Record<string, unknown>> {
     } catch (err) {
       out.reference_skimage_watershed_2d = `not run: ${(err as Error).message.split('\n')[0]}`;
     }
-    writeDoc(out, rows, totals, ref);
+    out.stages = rows;
+    out.totals = totalsOf(rows, workersList, voxels, price);
+    out.speedups = speedups(rows, workersList);
+    out.partial = false;
+    out.minutes = +((Date.now() - t0) / 60000).toFixed(1);
+    writeDoc(out, rows, out.totals as Array<Record<string, number>>, undefined, ref);
+    rmSync(path.join(here, 'out', 'pipeline.partial.json'), { force: true });
     return out;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<Record<string, number>>, ref?: { seconds: number; cpu_seconds: number }): void {
+/**
+ * The chosen stage with the largest worker count again, its blocks through BullMQ (a private
+ * redis-server, one `wiring worker` process with as many threads), into a fresh copy of its
+ * output; wall and CPU (the run, the worker process and redis-server) beside the local run's.
+ */
+async function redisPart(stage: string, stageArgs: (w: number) => Array<[string, string[], string[]]>, rows: StageRow[], workersList: number[]): Promise<Record<string, unknown>> {
+  const w = workersList[workersList.length - 1];
+  const entry = stageArgs(w).find(([s]) => s === stage);
+  const local = rows.find((r) => r.stage === stage && r.workers === w);
+  if (!entry || !local) return { stage, error: `no stage ${JSON.stringify(stage)} with ${w} workers in this run` };
+  const [, args, writes] = entry;
+  // the same command writing a copy: the output argument (the layer folder the stage writes) renamed
+  const outDir = writes[0];
+  if (!outDir) return { stage, error: 'only a stage writing a layer can be compared' };
+  const copy = `${outDir}-redis`;
+  // the run queues blocks ahead (no --workers: with --redis it defaults to 256 queued at once),
+  // so a worker thread that finishes a block takes the next one from Redis at once instead of
+  // waiting for the run's next poll; the worker process's --concurrency sets the parallelism
+  const rargs = args.map((a) => (a === outDir ? copy : a)).filter((a, i, all) => a !== '--workers' && all[i - 1] !== '--workers');
+  let server: Awaited<ReturnType<typeof startRedisWorkers>> | undefined;
+  try {
+    server = await startRedisWorkers(w);
+    const r = wiring([...rargs, '--redis', server.url]);
+    const { worker_cpu, redis_cpu } = await server.stop();
+    server = undefined;
+    const cpu = r.cpu + (worker_cpu ?? NaN) + (redis_cpu ?? 0);
+    const identical = folderHash(copy) === folderHash(outDir) ? 'yes' : 'NO';
+    const res = { stage, workers: w, wall: +r.wall.toFixed(2), cpu: +cpu.toFixed(2), run_cpu: +r.cpu.toFixed(2), worker_cpu, redis_cpu, local_wall: local.wall, local_cpu: local.cpu, wall_ratio: +(r.wall / local.wall).toFixed(2), cpu_ratio: +(cpu / local.cpu).toFixed(2), identical };
+    console.log(`BullMQ ${stage} (${w} threads in one wiring worker): ${res.wall} s wall, ${res.cpu} s CPU (run ${res.run_cpu}, worker ${worker_cpu}, redis ${redis_cpu}); local ${local.wall} s, ${local.cpu} s CPU: ratio wall ${res.wall_ratio}, CPU ${res.cpu_ratio}; identical ${identical}`);
+    return res;
+  } catch (err) {
+    return { stage, error: (err as Error).message.split('\n')[0] };
+  } finally {
+    await server?.stop();
+  }
+}
+
+function totalsOf(rows: StageRow[], workersList: number[], voxels: number, price: number): Array<Record<string, number>> {
+  return workersList.map((w) => {
+    const rs = rows.filter((r) => r.workers === w);
+    const wall = rs.reduce((a, r) => a + r.wall, 0);
+    const cpu = rs.reduce((a, r) => a + r.cpu, 0);
+    const est = rs.reduce((a, r) => a + (r.est_wall ?? NaN), 0);
+    const coreHoursPerTvox = (cpu / voxels) * 1e12 / 3600;
+    return { workers: w, wall: +wall.toFixed(1), cpu: +cpu.toFixed(1), est_wall: +est.toFixed(1), mvox_per_cpu_s: +(voxels / 1e6 / cpu).toFixed(3), core_hours_per_teravoxel: Math.round(coreHoursPerTvox), dollars_per_teravoxel: Math.round(coreHoursPerTvox * price) };
+  });
+}
+
+/** Per stage, the last worker count against the first: wall speed-up, CPU-normalised speed-up (estimatedWall), CPU ratio. */
+function speedups(rows: StageRow[], workersList: number[]): Array<{ stage: string; wall: number; cpu_normalised?: number; cpu_ratio: number }> {
+  if (workersList.length < 2) return [];
+  const a = workersList[0], b = workersList[workersList.length - 1];
+  const stages = [...new Set(rows.map((r) => r.stage))];
+  return stages.flatMap((s) => {
+    const x = rows.find((r) => r.stage === s && r.workers === a), y = rows.find((r) => r.stage === s && r.workers === b);
+    if (!x || !y) return [];
+    return [{ stage: s, wall: +(x.wall / y.wall).toFixed(2), ...(x.est_wall && y.est_wall ? { cpu_normalised: +(x.est_wall / y.est_wall).toFixed(2) } : {}), cpu_ratio: +(y.cpu / x.cpu).toFixed(2) }];
+  });
+}
+
+/** docs/PIPELINE.md from a record this bench wrote (the whole run's, or an interrupted run's partial one). */
+function redoc(file: string): Record<string, unknown> {
+  const rec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
+  const out = (rec.result ?? rec) as Record<string, any>;
+  const rows = out.stages as StageRow[];
+  const ws = [...new Set(rows.map((r) => r.workers))];
+  const totals = totalsOf(rows, ws, out.voxels, out.price_per_core_hour);
+  const ref = typeof out.reference_skimage_watershed_2d === 'object' ? out.reference_skimage_watershed_2d : undefined;
+  writeDoc(out, rows, totals, out.partial ? `partial: ${typeof out.partial === 'string' ? out.partial : `${new Set(rows.map((r) => r.stage)).size} stages`}` : undefined, ref);
+  console.log(`docs/PIPELINE.md written from ${file}`);
+  return out;
+}
+
+function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<Record<string, number>>, partial?: string, ref?: { seconds: number; cpu_seconds: number }): void {
   const ws = [...new Set(rows.map((r) => r.workers))];
   const stages = [...new Set(rows.map((r) => r.stage))];
   const get = (s: string, w: number) => rows.find((r) => r.stage === s && r.workers === w);
-  const head = ['stage', ...ws.flatMap((w) => [`wall s (${w}w)`, `CPU s (${w}w)`, `Mvox/CPU-s (${w}w)`, `peak MB (${w}w)`]), ...(ws.length > 1 ? [`speed-up ${ws[ws.length - 1]}w/${ws[0]}w`] : [])];
+  const two = ws.length > 1;
+  const sp = new Map(speedups(rows, ws).map((x) => [x.stage, x]));
+  const f = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : String(v));
+  const head = ['stage', ...ws.flatMap((w) => [`wall s (${w}w)`, `CPU s (${w}w)`, `Mvox/CPU-s (${w}w)`, `peak MB (${w}w)`]), ...(two ? [`speed-up wall ${ws[ws.length - 1]}w/${ws[0]}w`, 'speed-up CPU-normalised', `CPU ${ws[ws.length - 1]}w/${ws[0]}w`] : [])];
+  const threadHead = ['stage', ...ws.map((w) => `${w}w: main + workers + other = CPU s`), ...(two ? ['identical layers'] : [])];
+  const redis = out.redis as Record<string, any> | undefined;
   const lines = [
     '# Whole-pipeline throughput',
     '',
-    `Generated by \`npm run bench pipeline\` on ${new Date().toISOString().slice(0, 10)}; do not edit by hand. Phantom ${(out.size as number[]).join('x')} voxels at 8x8x30 nm (seed 7), pixel models trained on a phantom of seed 101 (${out.train_size}) before the clock starts. ${out.machine}; load average at start ${(out.loadavg_start as number[]).join(', ')} (other jobs on the machine inflate wall times).`,
+    `Generated by \`npm run bench pipeline\` on ${new Date().toISOString().slice(0, 10)}${partial ? ` (**${partial}**: the run was interrupted; the rows below are the stages it finished)` : ''}; do not edit by hand. Phantom ${(out.size as number[]).join('x')} voxels at 8x8x30 nm (seed 7), pixel models trained on a phantom of seed 101 (${out.train_size}) before the clock starts. ${out.machine}; load average at start ${(out.loadavg_start as number[]).join(', ')} (other jobs on the machine inflate wall times); ${out.minutes} min in all. Each stage ran with ${ws.join(' and ')} worker(s) back to back, each on its own copy of the chain.`,
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
     ...stages.map((s) => {
       const cells = ws.flatMap((w) => {
-        const r = get(s, w)!;
-        return [r.wall, r.cpu, r.mvox_per_cpu_s, r.rss_mb];
+        const r = get(s, w);
+        return r ? [r.wall, r.cpu, r.mvox_per_cpu_s, r.rss_mb] : ['-', '-', '-', '-'];
       });
-      const sp = ws.length > 1 ? [(get(s, ws[0])!.wall / get(s, ws[ws.length - 1])!.wall).toFixed(2)] : [];
-      return `| ${s} | ${[...cells, ...sp].join(' | ')} |`;
+      const x = sp.get(s);
+      const spc = two ? [x ? x.wall.toFixed(2) : '-', f(x?.cpu_normalised), f(x?.cpu_ratio)] : [];
+      return `| ${s} | ${[...cells, ...spc].join(' | ')} |`;
     }),
     '',
-    '| workers | wall s | CPU s | Mvox/CPU-s | core-hours per teravoxel | $ per teravoxel |',
-    '|---|---|---|---|---|---|',
-    ...totals.map((t) => `| ${t.workers} | ${t.wall} | ${t.cpu} | ${t.mvox_per_cpu_s} | ${t.core_hours_per_teravoxel} | ${t.dollars_per_teravoxel} |`),
+    'The CPU-normalised speed-up is the ratio of idle-machine wall times estimated from each run\'s per-thread CPU: max(main thread + busiest worker thread, all CPU / cores) (with 1 worker the blocks run on the main thread). Other jobs on the machine stretch wall times but hardly CPU times, so it is the figure to compare across runs; it assumes the main thread\'s work (set-up, global steps) does not overlap the blocks. CPU 2w/1w above 1 is the extra CPU of the second worker.',
+    '',
+    'CPU seconds by thread: the main thread (the CLI: set-up, the scheduler, global steps, and the blocks with 1 worker), each block worker thread, and the rest (V8\'s JIT compiler and garbage-collector helper threads, file-system and DuckDB threads).',
+    '',
+    `| ${threadHead.join(' | ')} |`,
+    `|${threadHead.map(() => '---').join('|')}|`,
+    ...stages.map((s) => {
+      const cells = ws.map((w) => {
+        const r = get(s, w);
+        if (!r || r.main === undefined) return '-';
+        return `${r.main} + ${(r.worker_threads ?? []).length ? `(${r.worker_threads!.join(' + ')})` : '0'} + ${r.other} = ${r.cpu}`;
+      });
+      const id = two ? [get(s, ws[ws.length - 1])?.identical ?? '-'] : [];
+      return `| ${s} | ${[...cells, ...id].join(' | ')} |`;
+    }),
+    '',
+    ...(partial ? [`Totals of the ${stages.length} stages above only (the run was interrupted before the others):`, ''] : []),
+    '| workers | wall s | CPU s | estimated idle wall s | Mvox/CPU-s | core-hours per teravoxel | $ per teravoxel |',
+    '|---|---|---|---|---|---|---|',
+    ...totals.map((t) => `| ${t.workers} | ${t.wall} | ${t.cpu} | ${f(t.est_wall)} | ${t.mvox_per_cpu_s} | ${t.core_hours_per_teravoxel} | ${t.dollars_per_teravoxel} |`),
     '',
     `Cost at $${out.price_per_core_hour} per core-hour. SyConn2 reports 34 Mvox/h per core (0.0094 Mvox/CPU-s) for annotation alone and about $2,000 per teravoxel.`,
     '',
-    ref ? `Reference in the same run: scikit-image watershed per section on the same boundary map (Gaussian 1, seeds below 0.1): ${ref.seconds.toFixed(2)} s wall, ${ref.cpu_seconds.toFixed(2)} s CPU, beside our supervoxel stage's ${get('supervoxels', ws[0])!.cpu} CPU s (which includes reading and writing the layers).` : 'Reference: scikit-image was not available in this run.',
+    ref ? `Reference in the same run: scikit-image watershed per section on the same boundary map (Gaussian 1, seeds below 0.1): ${ref.seconds.toFixed(2)} s wall, ${ref.cpu_seconds.toFixed(2)} s CPU, beside our supervoxel stage's ${get('supervoxels', ws[0])?.cpu} CPU s (which includes reading and writing the layers).` : partial ? '' : 'Reference: scikit-image was not available in this run.',
     '',
-    'Kernel and stage speed-ups behind these figures (connected components, recursive Gaussian features, the mesh stage\'s phases, the pixel forest\'s trees/depth curve): [THROUGHPUT.md](THROUGHPUT.md).',
+    ...(redis
+      ? redis.error
+        ? [`BullMQ path: not measured (${redis.error}).`, '']
+        : [
+            `BullMQ path, same run: ${redis.stage} with ${redis.workers} workers again, its blocks through a private redis-server to one \`wiring worker --concurrency ${redis.workers}\` process (the run queueing blocks ahead, its default): ${redis.wall} s wall and ${redis.cpu} s CPU (the run ${redis.run_cpu}, the worker ${redis.worker_cpu}, redis-server ${redis.redis_cpu}) against ${redis.local_wall} s and ${redis.local_cpu} s on local threads: **${redis.wall_ratio}x the wall, ${redis.cpu_ratio}x the CPU**; layers identical: ${redis.identical}.`,
+            '',
+          ]
+      : []),
+    'Kernel and stage speed-ups behind these figures (connected components, recursive Gaussian features, the mesh stage\'s phases, the pixel forest\'s trees/depth curve), and the scaling work (what the second worker costs and why): [THROUGHPUT.md](THROUGHPUT.md).',
     '',
   ];
   writeFileSync(path.join(root, 'docs', 'PIPELINE.md'), lines.join('\n'));

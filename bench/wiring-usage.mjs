@@ -1,8 +1,33 @@
 // Runs one `wiring` command (arguments as JSON in WIRING_ARGS) and prints the process's CPU
 // time (all threads) and peak RSS on stderr, for bench/pipeline.bench.ts. A file, not `node -e`:
 // worker threads inherit execArgv, and an -e script would run again in every worker.
+// On Linux it also splits the CPU by thread (/proc/self/task): `main` (the CLI's own thread: its
+// set-up, the scheduler, and the blocks when --workers 1), `workers` (each block worker thread
+// still alive at the end, by the ids the thread pool records) and the rest (`other`: V8's
+// compiler and garbage-collector helper threads, libuv's file-system threads, DuckDB's threads).
+import { readFileSync } from 'node:fs';
+
 const main = new URL('../dist/cli/main.js', import.meta.url);
 const { run } = await import(main.href);
 await run(['node', 'wiring', ...JSON.parse(process.env.WIRING_ARGS)]);
 const u = process.resourceUsage();
-process.stderr.write('\n@@usage ' + JSON.stringify({ cpu: (u.userCPUTime + u.systemCPUTime) / 1e6, rss: u.maxRSS / 1024, code: process.exitCode ?? 0 }) + '\n');
+const cpu = (u.userCPUTime + u.systemCPUTime) / 1e6;
+
+/** CPU seconds of one thread of this process, or undefined (not Linux, or the thread has ended). */
+function threadCpu(tid) {
+  try {
+    const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return undefined;
+  }
+}
+let threads;
+const mainCpu = threadCpu(process.pid);
+if (mainCpu !== undefined) {
+  const { poolThreadIds } = await import(new URL('../dist/scheduler/pool.js', import.meta.url).href);
+  const workers = poolThreadIds().map(threadCpu).filter((c) => c !== undefined);
+  threads = { main: mainCpu, workers, other: Math.max(0, cpu - mainCpu - workers.reduce((a, b) => a + b, 0)) };
+}
+process.stderr.write('\n@@usage ' + JSON.stringify({ cpu, rss: u.maxRSS / 1024, code: process.exitCode ?? 0, threads }) + '\n');

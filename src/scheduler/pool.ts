@@ -60,13 +60,24 @@ import(workerData.tsx)
 
 interface Slot {
   worker: Worker;
+  /** The thread's Linux thread id (from /proc/thread-self), when it said. */
+  tid?: number;
   ready: Promise<void>;
   busy?: { id: number; resolve: (v: unknown) => void; reject: (e: Error) => void };
 }
 
+/** Linux thread ids of every pool thread this process started (for per-thread CPU accounting: bench/wiring-usage.mjs). */
+const threadIds = new Set<number>();
+export function poolThreadIds(): number[] {
+  return [...threadIds];
+}
+
 /**
  * A pool of worker threads. Each thread runs one block at a time; a thread that dies (crash,
- * process.exit in a block function, out of memory) fails its block and is replaced.
+ * process.exit in a block function, out of memory) fails its block and is replaced. Threads start
+ * when blocks need them, not all at once: a run with fewer blocks than `capacity` starts only as
+ * many threads as it has blocks (each thread costs its start-up: module loading, and the JIT
+ * warm-up and heap of its own V8 isolate).
  */
 export class ThreadPool implements Executor {
   readonly mode = 'threads' as const;
@@ -77,6 +88,8 @@ export class ThreadPool implements Executor {
   private bootFailures = 0;
   private broken?: Error;
   private nextId = 1;
+  /** Threads spawned and not yet ready. */
+  private starting = 0;
   private closed = false;
   private readonly entry: URL;
   private readonly typescript: boolean;
@@ -90,7 +103,6 @@ export class ThreadPool implements Executor {
     this.entry = opts.entry ?? new URL(`./thread-entry.${ext}`, import.meta.url);
     this.typescript = ext === 'ts' || !!opts.typescript;
     this.typescriptThreads = !!opts.typescript;
-    for (let i = 0; i < capacity; i++) this.spawn();
   }
 
   private spawn(): Slot {
@@ -99,10 +111,13 @@ export class ThreadPool implements Executor {
       : new Worker(this.entry);
     let markReady!: () => void;
     let isReady = false;
+    this.starting++;
     const slot: Slot = { worker, ready: new Promise<void>((r) => (markReady = r)) };
-    worker.on('message', (m: { ready?: boolean; id?: number; ok?: boolean; data?: unknown; error?: { name: string; message: string; stack?: string } }) => {
+    worker.on('message', (m: { ready?: boolean; tid?: number; id?: number; ok?: boolean; data?: unknown; error?: { name: string; message: string; stack?: string } }) => {
       if (m.ready) {
         isReady = true;
+        this.starting--;
+        if (typeof m.tid === 'number') threadIds.add((slot.tid = m.tid));
         this.bootFailures = 0;
         markReady();
         this.release(slot);
@@ -123,6 +138,7 @@ export class ThreadPool implements Executor {
     const die = (why: string) => {
       const i = this.slots.indexOf(slot);
       if (i < 0) return;
+      if (!isReady) this.starting--;
       this.slots.splice(i, 1);
       const j = this.idle.indexOf(slot);
       if (j >= 0) this.idle.splice(j, 1);
@@ -134,7 +150,7 @@ export class ThreadPool implements Executor {
         for (const w of this.waiting.splice(0)) w.reject(this.broken);
         return;
       }
-      this.spawn();
+      if (this.waiting.length > this.starting) this.spawn(); // a replacement only when a block waits for it
     };
     if (this.active === 0) worker.unref();
     worker.on('error', (err) => die(err.message));
@@ -154,6 +170,8 @@ export class ThreadPool implements Executor {
     const s = this.idle.shift();
     if (s) return Promise.resolve(s);
     if (this.broken) return Promise.reject(this.broken);
+    // a thread for this block when every started thread is busy (it is released to the waiter when ready)
+    if (this.slots.length < this.capacity && this.starting <= this.waiting.length) this.spawn();
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
@@ -161,6 +179,11 @@ export class ThreadPool implements Executor {
   private active = 0;
   /** Set when the shared pool was replaced while busy. */
   closeWhenIdle = false;
+
+  /** Threads started (running, idle or starting). */
+  get threads(): number {
+    return this.slots.length;
+  }
 
   /** Blocks submitted and not finished. */
   get busy(): number {

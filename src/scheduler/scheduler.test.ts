@@ -211,6 +211,21 @@ describe('edge cases', () => {
 });
 
 describe('thread pool', () => {
+  it('starts threads as blocks need them: one for a one-block task, never more than the workers', async () => {
+    const { sharedPool } = await import('./pool.js');
+    // a size no other test uses: a fresh shared pool
+    const stateDir = await tempDir();
+    const pool = await sharedPool(5, true);
+    expect(pool.threads).toBe(0);
+    await runTasks([task({ name: 'one', bounds: boxFromShape([4, 4, 4]) })], { stateDir, workers: 5, json: true });
+    expect(await sharedPool(5, true)).toBe(pool);
+    expect(pool.threads).toBe(1);
+    const r = await runTasks([task({ name: 'many', bounds: boxFromShape([16, 8, 4]) })], { stateDir, workers: 5, json: true });
+    expect(r.computed).toBe(8);
+    expect(pool.threads).toBeGreaterThan(1);
+    expect(pool.threads).toBeLessThanOrEqual(5);
+  });
+
   it('fails blocks with a clear error when its threads cannot start, instead of respawning forever', async () => {
     const { ThreadPool } = await import('./pool.js');
     const pool = new ThreadPool(2, { entry: new URL('./no-such-entry.ts', import.meta.url) });

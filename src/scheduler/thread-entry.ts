@@ -1,4 +1,5 @@
 // Worker-thread entry: runs blocks sent by the pool (see pool.ts) and posts back their data.
+import { readlinkSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { executeBlock, releaseRuntimes } from './execute.js';
 import type { BlockJob } from './types.js';
@@ -18,4 +19,13 @@ port.on('message', async (msg: { id: number; job: BlockJob; reset?: boolean }) =
     port.postMessage({ id: msg.id, ok: false, error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), stack: e?.stack } });
   }
 });
-port.postMessage({ ready: true });
+/** This thread's Linux thread id ("<pid>/task/<tid>"), for per-thread CPU accounting; undefined elsewhere. */
+function threadId(): number | undefined {
+  try {
+    const m = /task\/(\d+)$/.exec(readlinkSync('/proc/thread-self'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+port.postMessage({ ready: true, tid: threadId() });

@@ -10,6 +10,7 @@ import { type Vec3, box } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
 import { writeNpy } from '../src/formats/npy.js';
+import { featureConfig } from '../src/stages/predict/features.js';
 import { PixelModel } from '../src/stages/predict/model.js';
 import { type IntensityMap, matchQuantiles, quantileShift, quantilesOf, sampleIntensities } from '../src/stages/predict/normalize.js';
 import { predictVolume } from '../src/stages/predict/predict.js';
@@ -82,7 +83,7 @@ export interface OurForest {
   crossFit?: CrossFitResult;
 }
 
-export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean }): Promise<OurForest> {
+export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; sigmas?: number[] }): Promise<OurForest> {
   const t0 = performance.now();
   const { model, crossFit } = await trainPixelClassifier(memorySource(raw, 'raw'), memorySource(labels, 'labels'), {
     target: 'labels',
@@ -92,6 +93,8 @@ export async function trainOurs(raw: Volume, labels: Volume, classes: string[], 
     seed: o.seed ?? 0,
     threads: 2,
     autoContext: o.autoContext,
+    contextRounds: o.contextRounds,
+    ...(o.sigmas ? { featureConfig: featureConfig(raw.voxelSize, { sigmas: o.sigmas }) } : {}),
   });
   return { model, crossFit, trainSeconds: (performance.now() - t0) / 1000 };
 }
@@ -114,7 +117,7 @@ export async function referenceForest(
   trainRaw: Volume,
   trainLabels: Volume,
   testRaw: Volume,
-  o: { classes: number[]; outputs: number[]; trees: number; samples: number; seed?: number },
+  o: { classes: number[]; outputs: number[]; trees: number; samples: number; seed?: number; sigmas?: number[] },
 ): Promise<{ maps: Float32Array[]; info: Record<string, unknown> }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wiring-acc-'));
   try {
@@ -127,6 +130,7 @@ export async function referenceForest(
       '--train-raw', f('tr.npy'), '--train-labels', f('tl.npy'), '--test-raw', f('te.npy'), '--out', f('p.npy'),
       '--classes', o.classes.join(','), '--outputs', o.outputs.join(','),
       '--n-train', String(o.samples), '--trees', String(o.trees), '--seed', String(o.seed ?? 0),
+      ...(o.sigmas ? ['--sigmas', o.sigmas.join(',')] : []),
     ], { encoding: 'utf8', maxBuffer: 1 << 24 });
     const bytes = readFileSync(f('p.npy'));
     const headLen = bytes.readUInt16LE(8) + 10;

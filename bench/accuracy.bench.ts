@@ -8,7 +8,9 @@
 //    (0-2 -> 3-5 and back): isotonic calibration and the object rule (hysteresis + size) it carries.
 //  - boundaries: membrane vs rest, trained on vnc-sstem stack1 (another ssTEM volume) or ISBI 2012
 //    slices 0-9, scored on ISBI slices 10-14 as they are and with another contrast/gamma: pixel AUC
-//    of ours (with and without quantile matching) and of the reference.
+//    of ours (with and without quantile matching) and of the reference; plus the "tuned" model
+//    (auto-context with sigma 10 added, ACCURACY_ROUNDS rounds; chosen on ISBI 0-4 -> 5-9) and the
+//    reference with the same sigmas (ACCURACY_TUNED_SIGMAS).
 // ACCURACY_TREES (default 50) and ACCURACY_SAMPLES (default 100000) are the same for both forests.
 import { type Vec3, box } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
@@ -26,6 +28,10 @@ const SAMPLES = Number(process.env.ACCURACY_SAMPLES ?? 100_000);
 const PARTS = (process.env.ACCURACY_PARTS ?? 'organelles,boundaries').split(',');
 // auto-context rows (a second forest on the first one's out-of-fold map): ACCURACY_AUTOCONTEXT=0 to skip
 const AUTO = process.env.ACCURACY_AUTOCONTEXT !== '0';
+// boundaries: the tuned auto-context model (chosen on ISBI slices 0-4 -> 5-9, docs/ACCURACY.md):
+// pixel sigmas with 10 added, ACCURACY_ROUNDS auto-context rounds; the reference also runs with these sigmas
+const TUNED_SIGMAS = (process.env.ACCURACY_TUNED_SIGMAS ?? '0.7,1.6,3.5,5,10').split(',').map(Number);
+const ROUNDS = Number(process.env.ACCURACY_ROUNDS ?? 1);
 const VNC: Vec3 = [4.6, 4.6, 45];
 const ISBI: Vec3 = [4, 4, 50];
 // vnc label values -> classes: 1 membrane (0..128: orientations + junction), 2 glia, 3 mitochondria, 4 synapse, 5 intracellular
@@ -137,23 +143,33 @@ async function boundaries(): Promise<unknown> {
     log(`boundaries: ${r.chosen} -> ISBI ${TEST0}-${TEST1 - 1}`);
     const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES });
     const fa = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true }) : undefined;
+    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS }) : undefined;
     const ref = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES });
+    const refT = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES, sigmas: TUNED_SIGMAS });
     for (const [name, vol, off] of [['as is', test, 0], ['contrast 0.1 + 0.6 v^1.7', shifted, n]] as const) {
       const [ours] = predictSections(f.model, vol, [0]);
       const m = await matchTo(f.model, vol);
       const [normed] = predictSections(f.model, vol, [0], m.map);
       const auto = fa ? { ours_auto_context: round(rocAuc(predictSections(fa.model, vol, [0])[0], truth)), ours_auto_context_quantile_matched: round(rocAuc(predictSections(fa.model, vol, [0], (await matchTo(fa.model, vol)).map)[0], truth)) } : {};
+      const tuned = ft ? {
+        tuned: `auto-context, ${ROUNDS} round(s), sigmas ${TUNED_SIGMAS.join(',')}`,
+        ours_tuned: round(rocAuc(predictSections(ft.model, vol, [0])[0], truth)),
+        ours_tuned_quantile_matched: round(rocAuc(predictSections(ft.model, vol, [0], (await matchTo(ft.model, vol)).map)[0], truth)),
+        sklearn_tuned_sigmas: round(rocAuc(refT.maps[0].subarray(off, off + n), truth)),
+        seconds: { train_one_forest: round(f.trainSeconds, 1), train_auto_context: round(fa!.trainSeconds, 1), train_tuned: round(ft.trainSeconds, 1) },
+      } : {};
       const row = {
         score: 'membrane pixel AUC', chosen_on: r.chosen, measured_on: `ISBI 2012 slices ${TEST0}-${TEST1 - 1}, ${name}`,
         ours: round(rocAuc(ours, truth)), ours_quantile_matched: round(rocAuc(normed, truth)), quantile_shift: round(m.shift, 3),
         sklearn: round(rocAuc(ref.maps[0].subarray(off, off + n), truth)),
         ...auto,
+        ...tuned,
       };
       rows.push(row);
       console.log(JSON.stringify(row));
     }
   }
-  return { trees: TREES, samples: SAMPLES, rows };
+  return { trees: TREES, samples: SAMPLES, tuned_sigmas: TUNED_SIGMAS, rounds: ROUNDS, rows };
 }
 
 export default async function run(): Promise<unknown> {

@@ -54,6 +54,9 @@ type Pull = (z: number, x: number, y: number) => [number, number];
 function score(syn: Synthetic, pull: Pull, base: Pull, fold: number) {
   const abs: number[] = [];
   const rel: number[] = [];
+  // step: the error of each adjacent pair's relative placement, |(G_z T_z - G_{z-1} T_{z-1})(p)|,
+  // against the same difference on the unwarped stack: what one section step adds, not accumulated
+  const step: number[] = [];
   // sections whose previous section is present (not matched across the blank one)
   const absAdj: number[] = [];
   const relAdj: number[] = [];
@@ -72,6 +75,12 @@ function score(syn: Synthetic, pull: Pull, base: Pull, fold: number) {
         if (adjacent) {
           absAdj.push(Math.hypot(px - x, py - y));
           relAdj.push(Math.hypot(px - bx, py - by));
+          if (z - 1 > 0) {
+            const [qx1, qy1] = pull(z - 1, x, y);
+            const [px1, py1] = mapBack(syn.warps[z - 1], qx1, qy1);
+            const [bx1, by1] = base(z - 1, x, y);
+            step.push(Math.hypot(px - px1 - (bx - bx1), py - py1 - (by - by1)));
+          }
         }
       }
     }
@@ -79,6 +88,7 @@ function score(syn: Synthetic, pull: Pull, base: Pull, fold: number) {
   const q = (v: number[], p: number) => +quantile(v, p).toFixed(3);
   return {
     abs_median_px: q(abs, 0.5), abs_p95_px: q(abs, 0.95), rel_median_px: q(rel, 0.5), rel_p95_px: q(rel, 0.95), points: abs.length,
+    step_median_px: q(step, 0.5), step_p95_px: q(step, 0.95),
     adjacent: { abs_median_px: q(absAdj, 0.5), abs_p95_px: q(absAdj, 0.95), rel_median_px: q(relAdj, 0.5), rel_p95_px: q(relAdj, 0.95), points: absAdj.length },
   };
 }
@@ -108,11 +118,18 @@ export default async function bench(): Promise<Record<string, unknown>> {
   mkdirSync(dir, { recursive: true });
   const nz = Number(process.env.ALIGN_BENCH_Z ?? 8);
   const size = Number(process.env.ALIGN_BENCH_SIZE ?? 512);
-  const datasets: Array<{ name: string; role: string; voxel: Vec3; load: () => Promise<Image2D[]> }> = [
+  // ALIGN_BENCH_ONLY=isbi2012,phantom (substrings of dataset names), ALIGN_BENCH_MODES=rigid,
+  // ALIGN_BENCH_PARAMS='{"features":true}' (extra alignStack parameters), ALIGN_BENCH_REF=0 (no scikit-image): experiments
+  const only = process.env.ALIGN_BENCH_ONLY?.split(',');
+  const modes = process.env.ALIGN_BENCH_MODES?.split(',');
+  const extra = process.env.ALIGN_BENCH_PARAMS ? (JSON.parse(process.env.ALIGN_BENCH_PARAMS) as Record<string, unknown>) : {};
+  const withRef = process.env.ALIGN_BENCH_REF !== '0';
+  const all: Array<{ name: string; role: string; voxel: Vec3; load: () => Promise<Image2D[]> }> = [
     { name: 'isbi2012', role: 'parameters chosen here', voxel: [4, 4, 50], load: () => realStack(Array.from({ length: nz }, (_, z) => path.join(DATA, `isbi2012/train/image/${z}.png`)), Math.min(size, 512)) },
     { name: 'vnc-sstem stack2', role: 'reported', voxel: [4.6, 4.6, 50], load: () => realStack(Array.from({ length: nz }, (_, z) => path.join(DATA, `vnc-sstem/stack2/raw/${String(z).padStart(2, '0')}.tif`)), size) },
     { name: 'phantom seed 11', role: 'reported (exact frame)', voxel: [8, 8, 30], load: async () => phantomStack({ seed: 11, size: [Math.min(size, 384), Math.min(size, 384), nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 }).sections },
   ];
+  const datasets = all.filter((d) => !only || only.some((o) => d.name.includes(o)));
   const cases = {
     rigid: { shift: 10, rotation: 2, scale: 0.02, elastic: 0, missing: 3, foldSection: -1, fold: 0, seed: 5 },
     elastic: { shift: 6, rotation: 1, scale: 0.01, elastic: 4, missing: 3, foldSection: 5, fold: 6, seed: 7 },
@@ -123,23 +140,29 @@ export default async function bench(): Promise<Record<string, unknown>> {
     const { w, h } = orig[0];
     const px = w * h * orig.length;
     for (const [mode, spec] of Object.entries(cases) as Array<['rigid' | 'elastic', typeof cases.rigid]>) {
+      if (modes && !modes.includes(mode)) continue;
       const syn = makeSynthetic(orig, spec);
-      const params = { elastic: mode === 'elastic' };
+      const params = { elastic: mode === 'elastic', ...extra };
       const ours = await cpu(() => alignStack(memorySource(syn.sections, ds.voxel), params));
       const oursBase = await alignStack(memorySource(orig, ds.voxel), params);
       const t = ours.value.transforms.sections;
       const tb = oursBase.transforms.sections;
       const render = await cpu(async () => syn.sections.map((s, z) => warpImage(s, t[z] as SectionTransform, 0, 0, w, h)));
       const level = ours.value.transforms.params.match_levels as number;
-      const ref = runRef(dir, `${ds.name.replace(/\W+/g, '_')}-${mode}`, syn.sections, mode, level);
-      const refBase = runRef(dir, `${ds.name.replace(/\W+/g, '_')}-${mode}-base`, orig, mode, level);
+      const identity = { sections: orig.map(() => []), cpu_seconds: { match: NaN, render: NaN } };
+      const ref = withRef ? runRef(dir, `${ds.name.replace(/\W+/g, '_')}-${mode}`, syn.sections, mode, level) : identity;
+      const refBase = withRef ? runRef(dir, `${ds.name.replace(/\W+/g, '_')}-${mode}-base`, orig, mode, level) : identity;
       const o = score(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), spec.elastic);
-      const r = score(syn, refPull(ref.sections, w), refPull(refBase.sections, w), spec.elastic);
+      const idPull: Pull = (_z, x, y) => [x, y];
+      const r = withRef ? score(syn, refPull(ref.sections, w), refPull(refBase.sections, w), spec.elastic) : score(syn, idPull, idPull, spec.elastic);
+      // the unwarped stack's own alignment: how far ours moves sections that were aligned to begin with
+      const baseMoves = score({ ...syn, warps: syn.warps.map(() => ({ affine: [1, 0, 0, 0, 1, 0], bumps: [], fold: null })) }, (z, x, y) => pullback(tb[z], x, y), idPull, 0);
       const nm = ds.voxel[0];
       const row = {
         dataset: ds.name, role: ds.role, mode, size: [w, h, orig.length], voxel_nm: nm,
         ours: { ...o, abs_median_nm: +(o.abs_median_px * nm).toFixed(1), abs_p95_nm: +(o.abs_p95_px * nm).toFixed(1), rel_median_nm: +(o.rel_median_px * nm).toFixed(1), rel_p95_nm: +(o.rel_p95_px * nm).toFixed(1) },
         skimage: { ...r, abs_median_nm: +(r.abs_median_px * nm).toFixed(1), abs_p95_nm: +(r.abs_p95_px * nm).toFixed(1), rel_median_nm: +(r.rel_median_px * nm).toFixed(1), rel_p95_nm: +(r.rel_p95_px * nm).toFixed(1) },
+        ours_on_unwarped_moves_px: { median: baseMoves.abs_median_px, p95: baseMoves.abs_p95_px },
         statuses: ours.value.sections.map((s) => s.status + (s.flags.length ? `(${s.flags.join('+')})` : '')),
         match_mpx_s: { ours: +(px / 1e6 / ours.seconds).toFixed(3), skimage: +(px / 1e6 / ref.cpu_seconds.match).toFixed(3) },
         render_mpx_s: { ours: +(px / 1e6 / render.seconds).toFixed(2), skimage: +(px / 1e6 / ref.cpu_seconds.render).toFixed(2) },
@@ -149,6 +172,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
         `${ds.name} ${mode} [${w}x${h}x${orig.length}]: ours abs median ${o.abs_median_px} px (p95 ${o.abs_p95_px}) rel ${o.rel_median_px} (p95 ${o.rel_p95_px}) | ` +
           `skimage abs ${r.abs_median_px} (p95 ${r.abs_p95_px}) rel ${r.rel_median_px} (p95 ${r.rel_p95_px}) | match Mpx/s ours ${row.match_mpx_s.ours} skimage ${row.match_mpx_s.skimage} | render ${row.render_mpx_s.ours} vs ${row.render_mpx_s.skimage}`,
       );
+      console.log(`  step (adjacent pairs' relative placement vs the unwarped run): ours ${o.step_median_px} (p95 ${o.step_p95_px}) skimage ${r.step_median_px} (p95 ${r.step_p95_px}); ours on the unwarped stack moves sections by ${baseMoves.abs_median_px} px median (p95 ${baseMoves.abs_p95_px})`);
       console.log(`  adjacent sections only: ours abs ${o.adjacent.abs_median_px} (p95 ${o.adjacent.abs_p95_px}) rel ${o.adjacent.rel_median_px} (p95 ${o.adjacent.rel_p95_px}) | skimage abs ${r.adjacent.abs_median_px} (p95 ${r.adjacent.abs_p95_px}) rel ${r.adjacent.rel_median_px} (p95 ${r.adjacent.rel_p95_px})`);
       console.log('  sections:', row.statuses.join(' '));
     }

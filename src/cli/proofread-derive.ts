@@ -11,7 +11,6 @@
  * It wires the proofread stage to the morphology stage's pure functions, so it lives in the CLI
  * layer (a stage never imports another stage).
  */
-import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Vec3 } from '../core/box.js';
@@ -29,6 +28,15 @@ import type { ProofreadBackend } from '../server/proofread.js';
 import { PROOFREAD_DEFAULTS } from '../stages/proofread/base.js';
 import type { GraphState } from '../stages/proofread/state.js';
 import { cellRows, synapsePartners } from '../stages/proofread/versions.js';
+import { CellGrouper, fragmentName, meshGrid } from '../stages/proofread/groups.js';
+
+const groupers = new WeakMap<GraphState, CellGrouper>();
+/** One grouper (scratch arrays of the supervoxel count) per state, reused across recomputes. */
+export function grouperOf(state: GraphState): CellGrouper {
+  let g = groupers.get(state);
+  if (!g) groupers.set(state, (g = new CellGrouper(state.base, (l, visit) => state.forEachContact(l, visit))));
+  return g;
+}
 
 export function headDir(p: Proofread): string {
   return path.join(p.dir, 'head');
@@ -111,6 +119,14 @@ class ChunkReader {
     return out;
   }
 
+  /** The index of the source chunk holding voxel v (global), chunks in raster order. */
+  chunkIndex(v: Vec3): number {
+    const cs = this.src.chunkShape, o = this.src.offset, sh = this.src.shape;
+    const n = [0, 1, 2].map((a) => Math.ceil(sh[a] / cs[a]));
+    const c = [0, 1, 2].map((a) => Math.floor((v[a] - o[a]) / cs[a]));
+    return c[0] + n[0] * (c[1] + n[1] * c[2]);
+  }
+
   async close(): Promise<void> {
     await this.src.close();
   }
@@ -138,46 +154,20 @@ function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Arra
  */
 async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string, known?: Set<string>): Promise<{ fragments: string[]; computed: number; time: { group_ms: number; name_ms: number; read_ms: number; march_ms: number; write_ms: number } }> {
   const b = p.base, F = PROOFREAD_DEFAULTS.meshCell;
-  const nc = [0, 1, 2].map((a) => Math.ceil(b.shape[a] / F));
-  // the cells each supervoxel has voxels in (from the base): a merge recomputes only cells both roots share
-  const tPrep = performance.now();
-  const byCell = new Map<number, number[]>();
-  for (const l of members) for (let k = b.cellStart[l]; k < b.cellStart[l + 1]; k++) {
-    const list = byCell.get(b.cells[k]);
-    if (list) list.push(l);
-    else byCell.set(b.cells[k], [l]);
-  }
-  // in each cell, the root's supervoxels there in groups that touch (contact edges): groups that do
-  // not touch never share a face, so their fragments are meshed apart and a merge of two roots
+  const nc = meshGrid(b, F);
+  // in each mesh cell, the root's supervoxels there in groups that touch (contact edges): groups that
+  // do not touch never share a face, so their fragments are meshed apart and a merge of two roots
   // recomputes only the cells where they touch
-  // a supervoxel's contacts, looked up once however many mesh cells it spans
-  const nbs = new Map<number, number[]>();
-  const neighbours = (l: number): number[] => {
-    let n = nbs.get(l);
-    if (!n) nbs.set(l, (n = state.contactNeighbours(l)));
-    return n;
-  };
-  const cells: Array<[string, bigint[], number[]]> = [];
-  for (const [c, ls] of byCell) {
-    const k = `${c % nc[0]}_${Math.floor(c / nc[0]) % nc[1]}_${Math.floor(c / (nc[0] * nc[1]))}`;
-    const here = new Set(ls);
-    const seen = new Set<number>();
-    for (const l0 of ls.sort((x, y) => x - y)) {
-      if (seen.has(l0)) continue;
-      const group = [l0];
-      seen.add(l0);
-      for (let i = 0; i < group.length; i++) for (const y of neighbours(group[i])) if (here.has(y) && !seen.has(y)) { seen.add(y); group.push(y); }
-      cells.push([k, group.map((l) => b.ids[l]), group]);
-    }
-  }
+  const tPrep = performance.now();
+  const groups = grouperOf(state).groups(members);
   const groupMs = performance.now() - tPrep;
   const tName = performance.now();
   const fragments: string[] = [];
   const todo: Array<{ name: string; file: string; ids: bigint[]; min: Vec3; max: Vec3 }> = [];
-  for (const [k, ids, dense] of cells.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))) {
-    ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-    const name = `f${k}_${createHash('sha1').update(ids.join(',')).digest('hex').slice(0, 16)}`;
+  for (const g of groups) {
+    const name = fragmentName(b, g.cell, nc, g.members);
     const file = path.join(meshDir, name);
+    const dense = g.members;
     // a fragment a parent's manifest lists exists and is not empty (no file system call)
     if (known?.has(name)) {
       fragments.push(name);
@@ -187,7 +177,8 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
       if (statSync(file).size > 4) fragments.push(name);
       continue;
     }
-    const c = k.split('_').map(Number);
+    const ids = dense.map((l) => b.ids[l]);
+    const c = [g.cell % nc[0], Math.floor(g.cell / nc[0]) % nc[1], Math.floor(g.cell / (nc[0] * nc[1]))];
     // the cell's cube, cropped to the group's bounding box grown by one voxel: outside it the mask
     // is 0, so the surface is the same; the cube's own faces stay where the group reaches them
     const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
@@ -199,6 +190,10 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
     const max = c.map((v, a) => Math.min(b.offset[a] + (v + 1) * F + 1, b.offset[a] + b.shape[a], b.offset[a] + hi[a] + 1)) as unknown as Vec3;
     todo.push({ name, file, ids, min, max });
   }
+  // in source chunk order, so the cells of one chunk are read while it is cached (the groups come in
+  // cell raster order, which visits a whole row of chunks before coming back)
+  const order = new Map(todo.map((t) => [t, reader.chunkIndex(t.min)]));
+  todo.sort((x, y) => order.get(x)! - order.get(y)! || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   const time = { group_ms: groupMs, name_ms: performance.now() - tName, read_ms: 0, march_ms: 0, write_ms: 0 };
   const writes: Array<Promise<void>> = [];
   for (const t of todo) {
@@ -301,18 +296,76 @@ async function deriveSkeleton(p: Proofread, reader: ChunkReader, members: number
   const comp = new Map<number, number[]>();
   for (let i = 0; i < n; i++) { const r = find(i); const l = comp.get(r); if (l) l.push(i); else comp.set(r, [i]); }
   if (comp.size > 1) {
-    // every other piece to its nearest vertex of the largest piece (one pass: O(n x largest))
+    // every other piece to its nearest vertex of the largest piece (a grid over the largest piece: each vertex of the others looks at the grid cells around it)
     const [main, ...rest] = [...comp.values()].sort((x, y) => y.length - x.length || x[0] - y[0]);
+    const near = nearestIn(V, main);
     for (const other of rest) {
       let best = Infinity, bi = -1, bj = -1;
-      for (const j of other) for (const i of main) {
-        const d = (V[3 * i] - V[3 * j]) ** 2 + (V[3 * i + 1] - V[3 * j + 1]) ** 2 + (V[3 * i + 2] - V[3 * j + 2]) ** 2;
+      for (const j of other) {
+        const [i, d] = near(V[3 * j], V[3 * j + 1], V[3 * j + 2], best);
         if (d < best) { best = d; bi = i; bj = j; }
       }
       E.push(bi, bj);
     }
   }
   return { skel: { vertices: Float32Array.from(V), edges: Uint32Array.from(E), radius: Float32Array.from(R), sv: BigUint64Array.from(S) }, reused: true };
+}
+
+/**
+ * Nearest-vertex queries among the vertices `pts` of V (x,y,z flattened): a uniform grid of about
+ * one vertex per cell over their bounding box, searched ring by ring around the query's cell
+ * (clamped into the box; the clamp never brings a point nearer) until no nearer vertex can be in
+ * the next ring, or none there could beat the squared distance `stopBelow` (then the result may not be the
+ * nearest, but nothing nearer than stopBelow exists). Returns [vertex, squared distance].
+ */
+export function nearestIn(V: ArrayLike<number>, pts: number[]): (x: number, y: number, z: number, stopBelow?: number) => [number, number] {
+  const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+  for (const i of pts) for (let a = 0; a < 3; a++) { lo[a] = Math.min(lo[a], V[3 * i + a]); hi[a] = Math.max(hi[a], V[3 * i + a]); }
+  const ext = Math.max(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2], 1e-6);
+  const h = Math.max(ext / Math.max(1, Math.cbrt(pts.length)), 1e-6);
+  const n = [0, 1, 2].map((a) => Math.max(1, Math.floor((hi[a] - lo[a]) / h) + 1));
+  const cellOf = (v: number, a: number) => Math.min(n[a] - 1, Math.max(0, Math.floor((v - lo[a]) / h)));
+  const grid = new Map<number, number[]>();
+  for (const i of pts) {
+    const k = cellOf(V[3 * i], 0) + n[0] * (cellOf(V[3 * i + 1], 1) + n[1] * cellOf(V[3 * i + 2], 2));
+    const l = grid.get(k);
+    if (l) l.push(i);
+    else grid.set(k, [i]);
+  }
+  const maxR = Math.max(n[0], n[1], n[2]);
+  return (x, y, z, stopBelow = -1) => {
+    const c = [cellOf(x, 0), cellOf(y, 1), cellOf(z, 2)];
+    // the clamped point: distances to the box's vertices from it are no larger than from the query
+    const q = [Math.min(hi[0], Math.max(lo[0], x)), Math.min(hi[1], Math.max(lo[1], y)), Math.min(hi[2], Math.max(lo[2], z))];
+    const off = (q[0] - x) ** 2 + (q[1] - y) ** 2 + (q[2] - z) ** 2;
+    let best = Infinity, bi = -1;
+    for (let r = 0; r <= maxR; r++) {
+      for (let dz = -r; dz <= r; dz++) {
+        const cz = c[2] + dz;
+        if (cz < 0 || cz >= n[2]) continue;
+        for (let dy = -r; dy <= r; dy++) {
+          const cy = c[1] + dy;
+          if (cy < 0 || cy >= n[1]) continue;
+          const edge = Math.abs(dz) === r || Math.abs(dy) === r;
+          for (let dx = -r; dx <= r; dx += edge ? 1 : 2 * r || 1) {
+            const cx = c[0] + dx;
+            if (cx < 0 || cx >= n[0]) continue;
+            const l = grid.get(cx + n[0] * (cy + n[1] * cz));
+            if (!l) continue;
+            for (const i of l) {
+              const d = (V[3 * i] - x) ** 2 + (V[3 * i + 1] - y) ** 2 + (V[3 * i + 2] - z) ** 2;
+              if (d < best || (d === best && i < bi)) { best = d; bi = i; }
+            }
+          }
+        }
+      }
+      // every vertex in a later ring is at least r*h from the clamped point, and (the clamp being a
+      // projection onto a convex box) its squared distance to the query is at least off + (r*h)^2
+      const lb = off + (r * h) ** 2;
+      if (best <= lb || (stopBelow >= 0 && lb >= stopBelow)) break;
+    }
+    return [bi, best];
+  };
 }
 
 export interface DeriveDetail {
@@ -411,9 +464,24 @@ export async function deriveRootMesh(p: Proofread, state: GraphState, root: bigi
 }
 
 /**
+ * The skeleton of a root of `state` (any version) that has none yet (a starting root without a
+ * precompute, or a root of an older version that was never current at a recompute): TEASAR over
+ * the root, written with its vertex supervoxels to head/skeletons (a root id's supervoxels never
+ * change, so every version holding the root shares it).
+ */
+export async function deriveRootSkeleton(p: Proofread, state: GraphState, root: bigint): Promise<Uint8Array> {
+  const skelDir = path.join(headDir(p), 'skeletons');
+  if (!existsSync(path.join(skelDir, 'info'))) await writeSkeletonInfo(skelDir);
+  const skel = await teasar(p, await ChunkReader.of(p), state.members(root));
+  await writeFileAtomic(path.join(skelDir, 'supervoxels', `${root}`), new Uint8Array(skel.sv.buffer, skel.sv.byteOffset, skel.sv.byteLength));
+  await writeSkeleton(skelDir, root, skel);
+  return fs.readFile(path.join(skelDir, `${root}`)).then((b) => new Uint8Array(b));
+}
+
+/**
  * The server's proofreading backend with the recompute wired in: each edit answers after the
  * touched cells' derived data is written, and a mesh manifest asked for but not derived (a
- * starting root) is derived then (recomputes run one at a time).
+ * starting root) is derived then, as is a skeleton asked for but not derived (recomputes run one at a time).
  */
 export function derivingBackend(svc: ProofreadService): ProofreadBackend {
   let chain: Promise<unknown> = Promise.resolve();
@@ -434,6 +502,12 @@ export function derivingBackend(svc: ProofreadService): ProofreadBackend {
     const state = await svc.at(at);
     return serial(async () => ({ fragments: (await svc.mesh(at, name).then((x) => x as { fragments: string[] } | undefined))?.fragments ?? (await deriveRootMesh(svc.p, state, BigInt(m[1]))).fragments }));
   };
+  const skeleton = async (at: string, name: string) => {
+    const r = await svc.skeleton(at, name);
+    if (r !== undefined || !/^\d+$/.test(name)) return r;
+    const state = await svc.at(at);
+    return serial(async () => (await svc.skeleton(at, name)) ?? (await deriveRootSkeleton(svc.p, state, BigInt(name))));
+  };
   return {
     info: (at) => svc.info(at),
     chunk: (at, key, name) => svc.chunk(at, key, name),
@@ -441,6 +515,7 @@ export function derivingBackend(svc: ProofreadService): ProofreadBackend {
     edits: (filter) => svc.edits(filter),
     edit,
     mesh,
+    skeleton,
     point: (nm) => svc.point(nm),
     previewSplit: async (body) => ({ ...(await svc.previewSplit(body)) }),
     previewInfo: (id) => svc.previewInfo(id),

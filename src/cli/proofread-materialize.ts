@@ -1,6 +1,7 @@
 // `wiring connectome materialize --at <op|time>`: the connectome tables as of a proofreading version.
 import * as path from 'node:path';
-import { writeVersionAnnotationTables, writeVersionTables, synapsePoints, type VersionSynapse } from '../connectome/proofread-versions.js';
+import { writeVersionAnnotationTables, writeVersionProofreading, writeVersionTables, synapsePoints, type VersionStatusRow, type VersionSynapse } from '../connectome/proofread-versions.js';
+import type { GraphState } from '../stages/proofread/state.js';
 import type { ConnectomeStore } from '../connectome/store.js';
 import { Proofread } from '../stages/proofread/io.js';
 import { cellRows, rootLookup } from '../stages/proofread/versions.js';
@@ -11,7 +12,7 @@ export async function materializeAt(
   db: string,
   at: string,
   dataset?: string,
-): Promise<{ op: number; cells: number; synapses: number; tables: { cells: string; synapses: string }; annotations: Array<{ name: string; table: string; rows: number; changed: number }> }> {
+): Promise<{ op: number; cells: number; synapses: number; statuses: number; tables: { cells: string; synapses: string; proofreading: string }; annotations: Array<{ name: string; table: string; rows: number; changed: number }> }> {
   const p = await Proofread.open(dataset ?? path.dirname(path.resolve(db)));
   try {
     const state = await p.version(parseAt(at));
@@ -29,7 +30,10 @@ export async function materializeAt(
         syn.push({ id: r.id, pre_pt_supervoxel_id: pre, post_pt_supervoxel_id: post, pre_pt_root_id: look(pre), post_pt_root_id: look(post) });
       }
     }
-    const tables = await writeVersionTables(store, state.op, cells, syn);
+    const written = await writeVersionTables(store, state.op, cells, syn);
+    // the proofreading statuses set on this version's roots (status.jsonl as of the version)
+    const statuses = await statusRows(p, state);
+    const tables = { ...written, proofreading: await writeVersionProofreading(store, state.op, statuses) };
     // annotation tables: root ids again from each row's supervoxel, else from the point under it
     const annotations = await writeVersionAnnotationTables(store, state.op, async (sv, pos) => {
       const s = sv ?? (pos ? await p.supervoxelAt(pos).catch(() => 0n) : 0n);
@@ -40,8 +44,13 @@ export async function materializeAt(
         return 0n; // a supervoxel this segmentation does not have
       }
     });
-    return { op: state.op, cells: cells.length, synapses: syn.length, tables, annotations };
+    return { op: state.op, cells: cells.length, synapses: syn.length, statuses: statuses.length, tables, annotations };
   } finally {
     await p.close();
   }
+}
+
+/** The statuses of a version's roots as rows of the store's proofreading table. */
+export async function statusRows(p: Proofread, state: GraphState): Promise<VersionStatusRow[]> {
+  return (await p.statuses(state)).map((c) => ({ pt_root_id: BigInt(c.root), status_axon: c.status_axon, status_dendrite: c.status_dendrite }));
 }

@@ -104,3 +104,56 @@ export async function writeVersionAnnotationTables(
   }
   return out;
 }
+
+/** A proofreading status row of a version (the store's `proofreading` columns). */
+export interface VersionStatusRow {
+  pt_root_id: bigint;
+  status_axon: string | null;
+  status_dendrite: string | null;
+}
+
+async function statusCsv<T>(rows: VersionStatusRow[], fn: (source: string) => Promise<T>): Promise<T> {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'wiring-status-'));
+  try {
+    const f = path.join(tmp, 'status.csv');
+    // values are from a closed set (non, clean, extended): no quoting needed; empty = NULL
+    await fs.writeFile(f, 'root,axon,dendrite\n' + rows.map((r) => `${r.pt_root_id},${r.status_axon ?? ''},${r.status_dendrite ?? ''}`).join('\n') + '\n');
+    return await fn(`read_csv('${f.replace(/'/g, "''")}', header = true, columns = {'root': 'UBIGINT', 'axon': 'VARCHAR', 'dendrite': 'VARCHAR'})`);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `proofreading_op<N>`: the proofreading statuses of version N's roots (the proofread dataset's
+ * status.jsonl as of N), with the store's `proofreading` columns, beside `synapses_op<N>` (whose
+ * root ids are the same version's). Created or replaced with the same rows.
+ */
+export async function writeVersionProofreading(store: ConnectomeStore, op: number, rows: VersionStatusRow[]): Promise<string> {
+  if (!Number.isInteger(op) || op < 0) throw new UsageError(`operation ${op}: expected a whole number`);
+  const table = `proofreading_op${op}`;
+  await statusCsv(rows, (src) => store.run(`CREATE OR REPLACE TABLE ${table} AS SELECT root AS pt_root_id, axon AS status_axon, dendrite AS status_dendrite FROM ${src} ORDER BY root`));
+  return table;
+}
+
+/**
+ * The live `proofreading` table gets these rows: each replaces the row of its pt_root_id (rows of
+ * other roots, e.g. imported from CAVE, are kept), in one transaction, so `wiring query
+ * --pre-proofread/--post-proofread` on the live tables sees them. Returns how many rows it replaced.
+ */
+export async function mergeLiveProofreading(store: ConnectomeStore, rows: VersionStatusRow[]): Promise<{ rows: number; replaced: number }> {
+  return statusCsv(rows, async (src) => {
+    await store.run('BEGIN TRANSACTION');
+    try {
+      const before = Number((await store.all('SELECT count(*) AS n FROM proofreading'))[0].n);
+      await store.run(`DELETE FROM proofreading WHERE pt_root_id IN (SELECT root FROM ${src})`);
+      const replaced = before - Number((await store.all('SELECT count(*) AS n FROM proofreading'))[0].n);
+      await store.run(`INSERT INTO proofreading (pt_root_id, status_axon, status_dendrite) SELECT root, axon, dendrite FROM ${src} ORDER BY root`);
+      await store.run('COMMIT');
+      return { rows: rows.length, replaced };
+    } catch (err) {
+      await store.run('ROLLBACK');
+      throw err;
+    }
+  });
+}

@@ -155,19 +155,12 @@ function correlateAxis(
     // Lines along x are contiguous: copy each into a padded float64 buffer, then convolve.
     const line = new Float64Array(sx + 2 * r);
     const rows = sy * sz;
+    // per-row functions: called sy * sz times, so V8 optimises them early and whole
     for (let row = 0; row < rows; row++) {
       const base = row * sx;
-      for (let i = 0; i < sx + 2 * r; i++) {
-        const t = table[i];
-        line[i] = t < 0 ? 0 : src[base + t];
-      }
-      for (let i = 0; i < sx; i++) {
-        const c = i + r;
-        let acc = wr[0] * line[c];
-        if (sym === 1) for (let k = 1; k <= r; k++) acc += wr[k] * (line[c - k] + line[c + k]);
-        else for (let k = 1; k <= r; k++) acc += wr[k] * (line[c - k] - line[c + k]);
-        dst[base + i] = acc;
-      }
+      loadLine(src, base, table, line);
+      if (sym === 1) convolveLineEven(line, wr, r, sx, dst, base);
+      else convolveLineOdd(line, wr, r, sx, dst, base);
     }
     return;
   }
@@ -178,7 +171,8 @@ function correlateAxis(
   const rowsAlong = axis === 1 ? sy : sz;
   const outer = axis === 1 ? sz : sy;
   const scratch = new Float32Array(rowsAlong * sx);
-  const acc = new Float64Array(sx);
+  const offs = new Int32Array(2 * r + 1);
+  const ws = new Float64Array(2 * r + 1);
   for (let o = 0; o < outer; o++) {
     // Gather rows: row j along the axis -> scratch[j*sx .. j*sx+sx).
     for (let j = 0; j < rowsAlong; j++) {
@@ -186,27 +180,117 @@ function correlateAxis(
       scratch.set(src.subarray(off, off + sx), j * sx);
     }
     for (let j = 0; j < rowsAlong; j++) {
-      const w0 = wr[0];
-      const c0 = j * sx;
-      for (let x = 0; x < sx; x++) acc[x] = w0 * scratch[c0 + x];
+      // the taps of output row j in summation order (centre, then -k and +k for k = 1..r; rows outside
+      // a constant border skipped), summed per voxel in a register: the same operations in the same
+      // order as accumulating whole rows, without storing and reloading the sums once per tap
+      let nt = 0;
+      offs[nt] = j * sx;
+      ws[nt++] = wr[0];
       for (let k = 1; k <= r; k++) {
-        const wk = wr[k];
         const ta = table[j - k + r];
         const tb = table[j + k + r];
         if (ta >= 0) {
-          const a = ta * sx;
-          for (let x = 0; x < sx; x++) acc[x] += wk * scratch[a + x];
+          offs[nt] = ta * sx;
+          ws[nt++] = wr[k];
         }
         if (tb >= 0) {
-          const b = tb * sx;
-          const wb = sym * wk;
-          for (let x = 0; x < sx; x++) acc[x] += wb * scratch[b + x];
+          offs[nt] = tb * sx;
+          ws[nt++] = sym * wr[k];
         }
       }
-      const off = axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j);
-      for (let x = 0; x < sx; x++) dst[off + x] = acc[x];
+      sumTaps(scratch, offs, ws, nt, dst, axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j), sx);
     }
   }
+}
+
+/** line[i] = src[base + table[i]] (table -1: zero). */
+function loadLine(src: Float32Array, base: number, table: Int32Array, line: Float64Array): void {
+  for (let i = 0; i < line.length; i++) {
+    const t = table[i];
+    line[i] = t < 0 ? 0 : src[base + t];
+  }
+}
+
+/** dst[base + i] = wr[0] line[i + r] + sum_k wr[k] (line[i + r - k] + line[i + r + k]) (symmetric kernel). */
+function convolveLineEven(line: Float64Array, wr: Float64Array, r: number, sx: number, dst: Float32Array, base: number): void {
+  if (r >= 1 && r <= 4) return convolveLineEvenShort(line, wr, r, sx, dst, base);
+  for (let i = 0; i < sx; i++) {
+    const c = i + r;
+    let acc = wr[0] * line[c];
+    for (let k = 1; k <= r; k++) acc += wr[k] * (line[c - k] + line[c + k]);
+    dst[base + i] = acc;
+  }
+}
+
+/** convolveLineEven unrolled for r = 1..4 (the same sums in the same order; missing taps weigh 0 only in r's own branch). */
+function convolveLineEvenShort(line: Float64Array, wr: Float64Array, r: number, sx: number, dst: Float32Array, base: number): void {
+  const w0 = wr[0], w1 = wr[1];
+  if (r === 1) {
+    for (let i = 0, c = r; i < sx; i++, c++) dst[base + i] = w0 * line[c] + w1 * (line[c - 1] + line[c + 1]);
+  } else if (r === 2) {
+    const w2 = wr[2];
+    for (let i = 0, c = r; i < sx; i++, c++) dst[base + i] = w0 * line[c] + w1 * (line[c - 1] + line[c + 1]) + w2 * (line[c - 2] + line[c + 2]);
+  } else if (r === 3) {
+    const w2 = wr[2], w3 = wr[3];
+    for (let i = 0, c = r; i < sx; i++, c++) {
+      dst[base + i] = w0 * line[c] + w1 * (line[c - 1] + line[c + 1]) + w2 * (line[c - 2] + line[c + 2]) + w3 * (line[c - 3] + line[c + 3]);
+    }
+  } else {
+    const w2 = wr[2], w3 = wr[3], w4 = wr[4];
+    for (let i = 0, c = r; i < sx; i++, c++) {
+      dst[base + i] = w0 * line[c] + w1 * (line[c - 1] + line[c + 1]) + w2 * (line[c - 2] + line[c + 2]) + w3 * (line[c - 3] + line[c + 3]) + w4 * (line[c - 4] + line[c + 4]);
+    }
+  }
+}
+
+/** As convolveLineEven for an antisymmetric kernel (line[i + r - k] - line[i + r + k]). */
+function convolveLineOdd(line: Float64Array, wr: Float64Array, r: number, sx: number, dst: Float32Array, base: number): void {
+  for (let i = 0; i < sx; i++) {
+    const c = i + r;
+    let acc = wr[0] * line[c];
+    for (let k = 1; k <= r; k++) acc += wr[k] * (line[c - k] - line[c + k]);
+    dst[base + i] = acc;
+  }
+}
+
+/** dst[off + x] = sum over taps t (in order) of ws[t] * scratch[offs[t] + x], summed in float64 (unrolled for 3-9 taps). */
+function sumTaps(scratch: Float32Array, offs: Int32Array, ws: Float64Array, nt: number, dst: Float32Array, off: number, sx: number): void {
+  switch (nt) {
+    case 3: return sumTaps3(scratch, offs, ws, dst, off, sx);
+    case 5: return sumTaps5(scratch, offs, ws, dst, off, sx);
+    case 7: return sumTaps7(scratch, offs, ws, dst, off, sx);
+    case 9: return sumTaps9(scratch, offs, ws, dst, off, sx);
+  }
+  const o0 = offs[0], w0 = ws[0];
+  for (let x = 0; x < sx; x++) {
+    let a = w0 * scratch[o0 + x];
+    for (let t = 1; t < nt; t++) a += ws[t] * scratch[offs[t] + x];
+    dst[off + x] = a;
+  }
+}
+
+function sumTaps3(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  const o0 = offs[0], w0 = ws[0]; const o1 = offs[1], w1 = ws[1]; const o2 = offs[2], w2 = ws[2];
+  for (let x = 0; x < sx; x++) dst[off + x] = w0 * scratch[o0 + x] + w1 * scratch[o1 + x] + w2 * scratch[o2 + x];
+}
+
+function sumTaps5(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  const o0 = offs[0], w0 = ws[0]; const o1 = offs[1], w1 = ws[1]; const o2 = offs[2], w2 = ws[2]; const o3 = offs[3], w3 = ws[3]; const o4 = offs[4], w4 = ws[4];
+  for (let x = 0; x < sx; x++) dst[off + x] = w0 * scratch[o0 + x] + w1 * scratch[o1 + x] + w2 * scratch[o2 + x] + w3 * scratch[o3 + x] + w4 * scratch[o4 + x];
+}
+
+function sumTaps7(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  const o0 = offs[0], w0 = ws[0]; const o1 = offs[1], w1 = ws[1]; const o2 = offs[2], w2 = ws[2]; const o3 = offs[3], w3 = ws[3]; const o4 = offs[4], w4 = ws[4]; const o5 = offs[5], w5 = ws[5]; const o6 = offs[6], w6 = ws[6];
+  for (let x = 0; x < sx; x++) dst[off + x] = w0 * scratch[o0 + x] + w1 * scratch[o1 + x] + w2 * scratch[o2 + x] + w3 * scratch[o3 + x] + w4 * scratch[o4 + x] + w5 * scratch[o5 + x] + w6 * scratch[o6 + x];
+}
+
+function sumTaps9(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  const o0 = offs[0], w0 = ws[0]; const o1 = offs[1], w1 = ws[1]; const o2 = offs[2], w2 = ws[2]; const o3 = offs[3], w3 = ws[3]; const o4 = offs[4], w4 = ws[4]; const o5 = offs[5], w5 = ws[5]; const o6 = offs[6], w6 = ws[6]; const o7 = offs[7], w7 = ws[7]; const o8 = offs[8], w8 = ws[8];
+  for (let x = 0; x < sx; x++) dst[off + x] = w0 * scratch[o0 + x] + w1 * scratch[o1 + x] + w2 * scratch[o2 + x] + w3 * scratch[o3 + x] + w4 * scratch[o4 + x] + w5 * scratch[o5 + x] + w6 * scratch[o6 + x] + w7 * scratch[o7 + x] + w8 * scratch[o8 + x];
+}
+
+function storeRow(acc: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  for (let x = 0; x < sx; x++) dst[off + x] = acc[x];
 }
 
 /**
@@ -295,22 +379,8 @@ export function gaussianDerivatives1d(
     const line = new Float64Array(sx + 2 * r);
     for (let row = 0, rows = sy * sz; row < rows; row++) {
       const base = row * sx;
-      for (let i = 0; i < sx + 2 * r; i++) line[i] = src[base + table[i]];
-      for (let i = 0; i < sx; i++) {
-        const c = i + r;
-        const v = line[c];
-        let s0 = a0[0] * v, s1 = 0, s2 = a2[0] * v;
-        for (let k = 1; k <= r; k++) {
-          const lo = line[c - k], hi = line[c + k];
-          const s = lo + hi;
-          s0 += a0[k] * s;
-          s1 += a1[k] * (lo - hi);
-          s2 += a2[k] * s;
-        }
-        if (has0) o0[base + i] = s0;
-        if (has1) o1[base + i] = s1;
-        if (has2) o2[base + i] = s2;
-      }
+      loadLine(src, base, table, line); // no -1 entries: constant mode takes the per-order path above
+      derivativesLine(line, a0, a1, a2, r, sx, o0, o1, o2, has0, has1, has2, base);
     }
     return;
   }
@@ -324,46 +394,76 @@ export function gaussianDerivatives1d(
       scratch.set(src.subarray(off, off + sx), j * sx);
     }
     for (let j = 0; j < rowsAlong; j++) {
-      const cj = j * sx;
-      const b0 = a0[0], b2 = a2[0];
-      for (let x = 0; x < sx; x++) {
-        const v = scratch[cj + x];
-        c0[x] = b0 * v;
-        c1[x] = 0;
-        c2[x] = b2 * v;
-      }
-      // taps two at a time: half the accumulator loads and stores
-      let k = 1;
-      for (; k + 1 <= r; k += 2) {
-        const lo = table[j - k + r] * sx, hi = table[j + k + r] * sx;
-        const lo2 = table[j - k - 1 + r] * sx, hi2 = table[j + k + 1 + r] * sx;
-        const k0 = a0[k], k1 = a1[k], k2 = a2[k];
-        const m0 = a0[k + 1], m1 = a1[k + 1], m2 = a2[k + 1];
-        for (let x = 0; x < sx; x++) {
-          const l = scratch[lo + x], h = scratch[hi + x];
-          const l2 = scratch[lo2 + x], h2 = scratch[hi2 + x];
-          const s = l + h, s2 = l2 + h2;
-          c0[x] += k0 * s + m0 * s2;
-          c1[x] += k1 * (l - h) + m1 * (l2 - h2);
-          c2[x] += k2 * s + m2 * s2;
-        }
-      }
-      for (; k <= r; k++) {
-        const lo = table[j - k + r] * sx;
-        const hi = table[j + k + r] * sx;
-        const k0 = a0[k], k1 = a1[k], k2 = a2[k];
-        for (let x = 0; x < sx; x++) {
-          const l = scratch[lo + x], h = scratch[hi + x];
-          const s = l + h;
-          c0[x] += k0 * s;
-          c1[x] += k1 * (l - h);
-          c2[x] += k2 * s;
-        }
-      }
+      derivativesRow(scratch, table, j, r, a0, a1, a2, c0, c1, c2, sx);
       const off = axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j);
-      if (has0) for (let x = 0; x < sx; x++) o0[off + x] = c0[x];
-      if (has1) for (let x = 0; x < sx; x++) o1[off + x] = c1[x];
-      if (has2) for (let x = 0; x < sx; x++) o2[off + x] = c2[x];
+      if (has0) storeRow(c0, o0, off, sx);
+      if (has1) storeRow(c1, o1, off, sx);
+      if (has2) storeRow(c2, o2, off, sx);
+    }
+  }
+}
+
+/** Orders 0, 1, 2 of one padded x line (line[i + r] is sample i) into o0/o1/o2[base + i] (those flagged). */
+function derivativesLine(
+  line: Float64Array, a0: Float64Array, a1: Float64Array, a2: Float64Array, r: number, sx: number,
+  o0: Float32Array, o1: Float32Array, o2: Float32Array, has0: boolean, has1: boolean, has2: boolean, base: number,
+): void {
+  for (let i = 0; i < sx; i++) {
+    const c = i + r;
+    const v = line[c];
+    let s0 = a0[0] * v, s1 = 0, s2 = a2[0] * v;
+    for (let k = 1; k <= r; k++) {
+      const lo = line[c - k], hi = line[c + k];
+      const s = lo + hi;
+      s0 += a0[k] * s;
+      s1 += a1[k] * (lo - hi);
+      s2 += a2[k] * s;
+    }
+    if (has0) o0[base + i] = s0;
+    if (has1) o1[base + i] = s1;
+    if (has2) o2[base + i] = s2;
+  }
+}
+
+/** Orders 0, 1, 2 of output row j along y/z into c0/c1/c2 from the gathered rows in scratch. */
+function derivativesRow(
+  scratch: Float32Array, table: Int32Array, j: number, r: number, a0: Float64Array, a1: Float64Array, a2: Float64Array,
+  c0: Float64Array, c1: Float64Array, c2: Float64Array, sx: number,
+): void {
+  const cj = j * sx;
+  const b0 = a0[0], b2 = a2[0];
+  for (let x = 0; x < sx; x++) {
+    const v = scratch[cj + x];
+    c0[x] = b0 * v;
+    c1[x] = 0;
+    c2[x] = b2 * v;
+  }
+  // taps two at a time: half the accumulator loads and stores
+  let k = 1;
+  for (; k + 1 <= r; k += 2) {
+    const lo = table[j - k + r] * sx, hi = table[j + k + r] * sx;
+    const lo2 = table[j - k - 1 + r] * sx, hi2 = table[j + k + 1 + r] * sx;
+    const k0 = a0[k], k1 = a1[k], k2 = a2[k];
+    const m0 = a0[k + 1], m1 = a1[k + 1], m2 = a2[k + 1];
+    for (let x = 0; x < sx; x++) {
+      const l = scratch[lo + x], h = scratch[hi + x];
+      const l2 = scratch[lo2 + x], h2 = scratch[hi2 + x];
+      const s = l + h, s2 = l2 + h2;
+      c0[x] += k0 * s + m0 * s2;
+      c1[x] += k1 * (l - h) + m1 * (l2 - h2);
+      c2[x] += k2 * s + m2 * s2;
+    }
+  }
+  for (; k <= r; k++) {
+    const lo = table[j - k + r] * sx;
+    const hi = table[j + k + r] * sx;
+    const k0 = a0[k], k1 = a1[k], k2 = a2[k];
+    for (let x = 0; x < sx; x++) {
+      const l = scratch[lo + x], h = scratch[hi + x];
+      const s = l + h;
+      c0[x] += k0 * s;
+      c1[x] += k1 * (l - h);
+      c2[x] += k2 * s;
     }
   }
 }

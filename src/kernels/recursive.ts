@@ -107,6 +107,44 @@ function recurseLine(src: Float32Array, base: number, table: Int32Array, buf: Fl
   }
 }
 
+/** recurseLine on the four lines starting at base, base + sx, base + 2 sx, base + 3 sx, interleaved (the same operations per line, so the same bits). */
+function recurseLines4(src: Float32Array, base: number, sx: number, table: Int32Array, p: Float64Array, q: Float64Array, r: Float64Array, u: Float64Array, c: Coefficients): void {
+  const { B, b1, b2, b3 } = c;
+  const len = table.length;
+  const bp = base, bq = base + sx, br = base + 2 * sx, bu = base + 3 * sx;
+  const t0 = table[0];
+  let p1 = t0 < 0 ? 0 : src[bp + t0], q1 = t0 < 0 ? 0 : src[bq + t0], r1 = t0 < 0 ? 0 : src[br + t0], u1 = t0 < 0 ? 0 : src[bu + t0];
+  let p2 = p1, p3 = p1, q2 = q1, q3 = q1, r2 = r1, r3 = r1, u2 = u1, u3 = u1;
+  for (let j = 0; j < len; j++) {
+    const t = table[j];
+    const xp = t < 0 ? 0 : src[bp + t], xq = t < 0 ? 0 : src[bq + t], xr = t < 0 ? 0 : src[br + t], xu = t < 0 ? 0 : src[bu + t];
+    const wp = B * xp + b1 * p1 + b2 * p2 + b3 * p3;
+    const wq = B * xq + b1 * q1 + b2 * q2 + b3 * q3;
+    const wr = B * xr + b1 * r1 + b2 * r2 + b3 * r3;
+    const wu = B * xu + b1 * u1 + b2 * u2 + b3 * u3;
+    p[j] = wp; q[j] = wq; r[j] = wr; u[j] = wu;
+    p3 = p2; p2 = p1; p1 = wp;
+    q3 = q2; q2 = q1; q1 = wq;
+    r3 = r2; r2 = r1; r1 = wr;
+    u3 = u2; u2 = u1; u1 = wu;
+  }
+  p1 = p[len - 1]; p2 = p1; p3 = p1;
+  q1 = q[len - 1]; q2 = q1; q3 = q1;
+  r1 = r[len - 1]; r2 = r1; r3 = r1;
+  u1 = u[len - 1]; u2 = u1; u3 = u1;
+  for (let j = len - 1; j >= 0; j--) {
+    const wp = B * p[j] + b1 * p1 + b2 * p2 + b3 * p3;
+    const wq = B * q[j] + b1 * q1 + b2 * q2 + b3 * q3;
+    const wr = B * r[j] + b1 * r1 + b2 * r2 + b3 * r3;
+    const wu = B * u[j] + b1 * u1 + b2 * u2 + b3 * u3;
+    p[j] = wp; q[j] = wq; r[j] = wr; u[j] = wu;
+    p3 = p2; p2 = p1; p1 = wp;
+    q3 = q2; q2 = q1; q1 = wq;
+    r3 = r2; r2 = r1; r1 = wr;
+    u3 = u2; u2 = u1; u1 = wu;
+  }
+}
+
 /**
  * The same recursions over sx lines at once: the extended input is the rows src[rows[i] .. + sx)
  * (rows[i] -1: zeros) and buf holds `rows.length` rows of sx samples, so each step combines whole
@@ -116,27 +154,37 @@ function recurseLine(src: Float32Array, base: number, table: Int32Array, buf: Fl
 function recurseRows(src: Float32Array, rows: Int32Array, buf: Float64Array, sx: number, c: Coefficients): void {
   const { B, b1, b2, b3 } = c;
   const len = rows.length;
-  for (let j = 0; j < len; j++) {
-    const p = j * sx;
-    const s = rows[j];
-    if (j === 0) {
-      if (s < 0) buf.fill(0, 0, sx);
-      else for (let x = 0; x < sx; x++) buf[x] = src[s + x];
-      continue;
-    }
+  if (rows[0] < 0) buf.fill(0, 0, sx);
+  else copyRow(src, rows[0], buf, sx);
+  // one small function per row step (called len times per plane, so V8 optimises it early and
+  // whole; a long loop nest here was compiled on-stack and deoptimised again on its first blocks)
+  for (let j = 1; j < len; j++) {
     const p1 = (j - 1) * sx;
     const p2 = Math.max(j - 2, 0) * sx;
     const p3 = Math.max(j - 3, 0) * sx;
-    if (s < 0) for (let x = 0; x < sx; x++) buf[p + x] = b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
-    else for (let x = 0; x < sx; x++) buf[p + x] = B * src[s + x] + b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
+    const s = rows[j];
+    if (s < 0) feedbackRow(buf, j * sx, p1, p2, p3, sx, b1, b2, b3);
+    else forwardRow(src, s, buf, j * sx, p1, p2, p3, sx, B, b1, b2, b3);
   }
   for (let j = len - 2; j >= 0; j--) {
-    const p = j * sx;
-    const p1 = (j + 1) * sx;
-    const p2 = Math.min(j + 2, len - 1) * sx;
-    const p3 = Math.min(j + 3, len - 1) * sx;
-    for (let x = 0; x < sx; x++) buf[p + x] = B * buf[p + x] + b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
+    backwardRow(buf, j * sx, (j + 1) * sx, Math.min(j + 2, len - 1) * sx, Math.min(j + 3, len - 1) * sx, sx, B, b1, b2, b3);
   }
+}
+
+function copyRow(src: Float32Array, s: number, buf: Float64Array, sx: number): void {
+  for (let x = 0; x < sx; x++) buf[x] = src[s + x];
+}
+
+function feedbackRow(buf: Float64Array, p: number, p1: number, p2: number, p3: number, sx: number, b1: number, b2: number, b3: number): void {
+  for (let x = 0; x < sx; x++) buf[p + x] = b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
+}
+
+function forwardRow(src: Float32Array, s: number, buf: Float64Array, p: number, p1: number, p2: number, p3: number, sx: number, B: number, b1: number, b2: number, b3: number): void {
+  for (let x = 0; x < sx; x++) buf[p + x] = B * src[s + x] + b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
+}
+
+function backwardRow(buf: Float64Array, p: number, p1: number, p2: number, p3: number, sx: number, B: number, b1: number, b2: number, b3: number): void {
+  for (let x = 0; x < sx; x++) buf[p + x] = B * buf[p + x] + b1 * buf[p1 + x] + b2 * buf[p2 + x] + b3 * buf[p3 + x];
 }
 
 function check(src: Float32Array, outs: Array<Float32Array | undefined>, shape: Vec3, axis: number, sigma: number): void {
@@ -179,11 +227,20 @@ export function recursiveDerivatives1d(
   const coeffs = yvvCoefficients(sigma);
   const L = len + 2 * pad;
   if (axis === 0) {
-    const buf = new Float64Array(L);
-    for (let row = 0, rows = sy * sz; row < rows; row++) {
+    // four lines at a time: each recursion is a serial chain (every sample waits for the previous
+    // one's multiply-adds); four independent chains keep the floating-point units busy
+    const bufs = [new Float64Array(L), new Float64Array(L), new Float64Array(L), new Float64Array(L)];
+    const rows = sy * sz;
+    let row = 0;
+    for (; row + 3 < rows; row += 4) {
       const base = row * sx;
-      recurseLine(src, base, table, buf, coeffs);
-      for (const order of orders) writeX(buf, pad, len, order, outs[order]!, base);
+      recurseLines4(src, base, sx, table, bufs[0], bufs[1], bufs[2], bufs[3], coeffs);
+      for (let q = 0; q < 4; q++) for (const order of orders) writeX(bufs[q], pad, len, order, outs[order]!, base + q * sx);
+    }
+    for (; row < rows; row++) {
+      const base = row * sx;
+      recurseLine(src, base, table, bufs[0], coeffs);
+      for (const order of orders) writeX(bufs[0], pad, len, order, outs[order]!, base);
     }
     return;
   }
@@ -191,13 +248,15 @@ export function recursiveDerivatives1d(
   const outer = axis === 1 ? sz : sy;
   const buf = new Float64Array(L * sx);
   const rows = new Int32Array(L);
+  // row j of plane o starts at first + j * step
+  const step = axis === 1 ? sx : sx * sy;
   for (let o = 0; o < outer; o++) {
-    const rowOff = (j: number): number => (axis === 1 ? sx * (j + sy * o) : sx * (o + sy * j));
-    for (let i = 0; i < L; i++) rows[i] = table[i] < 0 ? -1 : rowOff(table[i]);
+    const first = axis === 1 ? sx * sy * o : sx * o;
+    for (let i = 0; i < L; i++) rows[i] = table[i] < 0 ? -1 : first + table[i] * step;
     recurseRows(src, rows, buf, sx, coeffs);
     for (const order of orders) {
       const out = outs[order]!;
-      for (let j = 0; j < len; j++) writeRow(buf, (pad + j) * sx, sx, order, out, rowOff(j));
+      for (let j = 0; j < len; j++) writeRow(buf, (pad + j) * sx, sx, order, out, first + j * step);
     }
   }
 }

@@ -6,6 +6,7 @@
  *   GET  /api/proofread/lineage/:id?steps=3                     latest, past, operations, graph
  *   GET  /api/proofread/edits?cell=&user=&since=&until=         the log
  *   GET  /api/proofread/versions/:at/segmentation/mesh/:name    legacy mesh source: info, <root>:0, fragments
+ *   GET  /api/proofread/versions/:at/segmentation/skeletons/:name  skeleton source: info, <root>
  *   GET  /api/proofread/point?nm=x,y,z                          supervoxel and root at a point
  *   POST /api/proofread/preview/split                           the minimum cut, not applied (open: changes nothing)
  *   GET  /api/proofread/previews/:id/segmentation/...           the preview's sides as labels 1, 2 (precomputed)
@@ -29,6 +30,8 @@ export interface ProofreadBackend {
   edits(filter: { cell?: string; user?: string; since?: string; until?: string }): Promise<unknown[]>;
   /** a mesh file of version `at` (info, `<root>:0`, fragment); undefined = not there (404) */
   mesh(at: string, name: string): Promise<Uint8Array | Record<string, unknown> | undefined>;
+  /** a skeleton file of version `at` (info, `<root>`); undefined = not there (404) */
+  skeleton(at: string, name: string): Promise<Uint8Array | Record<string, unknown> | undefined>;
   point(nm: unknown): Promise<Record<string, unknown>>;
   previewSplit(body: unknown): Promise<Record<string, unknown>>;
   previewInfo(id: string): Promise<Record<string, unknown>>;
@@ -54,6 +57,7 @@ export const PROOFREAD_OPENAPI_PATHS: Record<string, unknown> = {
   '/api/proofread/lineage/{id}': { get: { summary: 'Latest roots, past ids, operations, creation/retirement and the lineage graph of a root id', parameters: [str('id', 'path'), { name: 'steps', in: 'query', schema: { type: 'integer', minimum: 0 } }], responses: { 200: json('OK'), 400: error } } },
   '/api/proofread/edits': { get: { summary: 'The edit log, filtered by cell (root id and its lineage), user, since, until', parameters: [str('cell', 'query'), str('user', 'query'), str('since', 'query'), str('until', 'query')], responses: { 200: json('OK'), 400: error } } },
   '/api/proofread/versions/{at}/segmentation/mesh/{name}': { get: { summary: 'Legacy Neuroglancer mesh source of version {at}: info, the manifest <root>:0 of a root of that version (derived on first request), fragments', parameters: [str('at', 'path'), str('name', 'path')], responses: { 200: json('OK'), 400: error, 404: error } } },
+  '/api/proofread/versions/{at}/segmentation/skeletons/{name}': { get: { summary: 'Precomputed skeleton source of version {at} (radius per vertex): info, the skeleton of a root of that version (derived on first request when no edit or precompute made it)', parameters: [str('at', 'path'), str('name', 'path')], responses: { 200: json('OK'), 400: error, 404: error } } },
   '/api/proofread/point': { get: { summary: 'The supervoxel and its latest root at a point', parameters: [str('nm', 'query', 'x,y,z in nm')], responses: { 200: json('{supervoxel, root, op}'), 400: error } } },
   '/api/proofread/preview/split': { post: { summary: 'The minimum cut a split {sources, sinks, root?} would make, not applied: its sides (label 1 = the sources\' side), kept for the preview layer', requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { 200: json('the preview'), 400: error } } },
   '/api/proofread/previews/{id}/segmentation/info': { get: { summary: 'Precomputed info of a split preview: use as precomputed://<server>/api/proofread/previews/{id}/segmentation', parameters: [str('id', 'path')], responses: { 200: json('OK'), 400: error } } },
@@ -101,6 +105,13 @@ export function registerProofreadRoutes(app: FastifyInstance, o: ProofreadRouteO
     const p = req.params as { at: string; name: string };
     const body = await backend.mesh(p.at, p.name);
     if (body === undefined) throw new AuthError(404, `no mesh file ${p.name} in version ${p.at}`);
+    if (body instanceof Uint8Array) return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    return send(reply, body);
+  });
+  app.get('/api/proofread/versions/:at/segmentation/skeletons/:name', async (req, reply) => {
+    const p = req.params as { at: string; name: string };
+    const body = await backend.skeleton(p.at, p.name);
+    if (body === undefined) throw new AuthError(404, `no skeleton file ${p.name} in version ${p.at}`);
     if (body instanceof Uint8Array) return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
     return send(reply, body);
   });

@@ -79,6 +79,8 @@ export function register(program: Command): Command {
     .option('--neighbours <n>', 'previous good sections each section is matched against', String(D.neighbours))
     .option('--no-elastic', 'affine only (no spring mesh)')
     .option('--no-global', 'keep the sequential chain\'s affines (no global least-squares solve)')
+    .option('--regularise <l>', 'affine model: pull each section toward its rigid part, relative to its point pairs (0: free affine; stops scale drift on long stacks)', String(D.regularise))
+    .option('--features', `where patch matching fails, try rotation-invariant feature matches (DoG keypoints, oriented descriptors) at ${D.featureNm} nm (default off: not better than the translation on real 50 nm sections)`)
     .option('--stiffness <k>', 'spring stiffness between mesh nodes relative to one patch match', String(D.stiffness))
     .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
@@ -107,6 +109,8 @@ export function register(program: Command): Command {
         neighbours: num(opts.neighbours, '--neighbours', D.neighbours, 1),
         elastic: opts.elastic !== false,
         global: opts.global !== false,
+        regularise: num(opts.regularise, '--regularise', D.regularise, 0),
+        features: opts.features === true,
         stiffness: num(opts.stiffness, '--stiffness', D.stiffness, 0),
         matchNm: num(opts.matchNm, '--match-nm', D.matchNm, 0),
         patch: num(opts.patch, '--patch', D.patch, 16),

@@ -116,14 +116,14 @@ export function register(program: Command): Command {
     .argument('<db>', 'database file')
     .option('--version <n>', 'version number (default: next); an existing number is an error')
     .option('--description <text>', 'what this version is', '')
-    .option('--at <op|time>', 'instead: the cells and synapses as of a proofreading operation id or time, as tables cells_op<N> and synapses_op<N>')
+    .option('--at <op|time>', 'instead: the cells, synapses and proofreading statuses as of a proofreading operation id or time, as tables cells_op<N>, synapses_op<N> and proofreading_op<N>')
     .option('--proofread <dataset>', 'with --at: the dataset holding proofread/ (default the database\'s folder)')
     .option('--json', 'machine-readable output')
     .action(async (db: string, opts) => {
       if (opts.at !== undefined) {
         const { materializeAt } = await import('../proofread-materialize.js');
         const r = await withStore(db, (s) => materializeAt(s, db, String(opts.at), opts.proofread), true);
-        emit(opts, r, () => [`as of op ${r.op}: ${r.tables.cells} (${r.cells} rows), ${r.tables.synapses} (${r.synapses} rows)`, ...r.annotations.map((a) => `  ${a.table}: ${a.rows} rows, ${a.changed} with a new root id`)].join('\n'));
+        emit(opts, r, () => [`as of op ${r.op}: ${r.tables.cells} (${r.cells} rows), ${r.tables.synapses} (${r.synapses} rows), ${r.tables.proofreading} (${r.statuses} statuses)`, ...r.annotations.map((a) => `  ${a.table}: ${a.rows} rows, ${a.changed} with a new root id`)].join('\n'));
         return;
       }
       const v = await withStore(db, (s) => s.materialize(parseIntOpt(opts.version, '--version'), opts.description), true);

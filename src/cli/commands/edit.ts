@@ -14,10 +14,12 @@ import { emit } from '../output.js';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConnectomeStore } from '../../connectome/store.js';
-import { synapsePoints } from '../../connectome/proofread-versions.js';
+import { mergeLiveProofreading, synapsePoints } from '../../connectome/proofread-versions.js';
+import { statusRows } from '../proofread-materialize.js';
 import type { SynapseInput } from '../../stages/proofread/io.js';
 import type { EditRequest } from '../../stages/proofread/state.js';
 import { syncDerived } from '../proofread-derive.js';
+import { precomputeStart } from '../proofread-precompute.js';
 
 /** A supervoxel given as an id, or a point "x,y,z" in nm (the supervoxel under it). */
 async function supervoxel(p: Proofread, text: string, what: string): Promise<bigint> {
@@ -104,7 +106,7 @@ export function register(program: Command): Command {
       });
       emit(opts, r, () => describe(r));
     });
-  editCmd('split', 'cut one root between source and sink supervoxels (ids or points x,y,z nm) by a minimum cut on its contacts')
+  editCmd('split', `cut one root between source and sink supervoxels (ids or points x,y,z nm) by a minimum cut on its contacts within ${PROOFREAD_DEFAULTS.splitMargin} voxels of their bounding box (the margin doubles until the cut separates them in the whole root)`)
     .requiredOption('--source <s...>', 'source supervoxel ids or points')
     .requiredOption('--sink <s...>', 'sink supervoxel ids or points')
     .option('--root <id>', 'the root id you saw (refused when stale)')
@@ -134,8 +136,26 @@ export function register(program: Command): Command {
     .option('--dendrite <status>', `set status_dendrite (${PROOFREAD_DEFAULTS.statuses.join(', ')})`)
     .option('--at <op|time>', 'list as of an operation id or ISO-8601 time (default: the latest)')
     .option('--user <name>', 'who sets it (default $WIRING_USER or $USER)')
+    .option('--to-store <db>', 'write the statuses of the version (--at, default the latest) into this connectome database\'s live proofreading table (each replaces its root\'s row), so wiring query --pre-proofread/--post-proofread sees them')
     .option('--json', 'machine-readable output')
     .action(async (dataset: string, root: string | undefined, opts) => {
+      if (opts.toStore !== undefined) {
+        if (opts.axon !== undefined || opts.dendrite !== undefined) throw new UsageError('status: --to-store writes the statuses already set; set them first, then write them');
+        const db = String(opts.toStore);
+        if (!existsSync(db)) throw new UsageError('database file not found', db);
+        const r = await withProofread(dataset, async (p) => {
+          const state = await p.version(parseAt(opts.at));
+          const rows = (await statusRows(p, state)).filter((c) => root === undefined || c.pt_root_id === parseId(root, '<root>'));
+          const store = await ConnectomeStore.open(db);
+          try {
+            return { op: state.op, database: db, ...(await mergeLiveProofreading(store, rows)) };
+          } finally {
+            await store.close();
+          }
+        });
+        emit(opts, r, () => `${db}: ${r.rows} statuses of version op ${r.op} written into proofreading (${r.replaced} rows replaced)`);
+        return;
+      }
       if (opts.axon !== undefined || opts.dendrite !== undefined) {
         if (root === undefined) throw new UsageError('status: give the root id whose status to set');
         if (opts.at !== undefined) throw new UsageError('status: --at lists an earlier version; a status is set on the latest');
@@ -158,6 +178,17 @@ export function register(program: Command): Command {
     .action(async (dataset: string, opts) => {
       const r = await withProofread(dataset, (p) => syncDerived(p));
       emit(opts, r, () => (r.from === r.to ? `derived data is up to date (op ${r.to})` : `derived ops ${r.from + 1}..${r.to}: ${r.roots.length} roots recomputed`));
+    });
+  cmd
+    .command('precompute')
+    .description('derive every starting root\'s mesh fragments and manifest (and, given the skeleton stage\'s output, its skeleton with the supervoxel under each vertex) under proofread/head, once, so edits reuse them as parents; resumes a killed run')
+    .argument('<dataset>', 'dataset folder')
+    .option('--skeletons <dir>', 'precomputed skeletons of the starting segmentation (wiring skeletonize writes <segmentation>/skeletons); without it a start root\'s first edit runs TEASAR over the root')
+    .option('--force', 'redo a finished precompute')
+    .option('--json', 'machine-readable output')
+    .action(async (dataset: string, opts) => {
+      const r = await withProofread(dataset, (p) => precomputeStart(p, { skeletons: opts.skeletons, force: !!opts.force, crash: crashHook }));
+      emit(opts, r, () => `${r.meshes} start roots meshed (${r.fragments} fragments, ${r.fragments_written} written), ${r.skeletons} skeletons (${r.skeleton_vertices} vertices, ${r.vertices_off_root} off their root); ${r.cpu_s} CPU s, ${r.mvox_per_cpu_s} Mvox per CPU s${r.slabs_resumed ? `; ${r.slabs_resumed} of ${r.slabs} slabs resumed` : ''}`);
     });
   const materialize = cmd
     .command('materialize')

@@ -5,7 +5,7 @@ import { addBlockOption, blockOption } from '../xyz.js';
 import { createProgress } from '../../core/progress.js';
 import { UsageError } from '../../core/errors.js';
 import { runTasks } from '../../scheduler/index.js';
-import { finishMeshes, planMesh } from '../../stages/morphology/tasks.js';
+import { MESH_DEFAULTS, finishMeshes, planMesh } from '../../stages/morphology/tasks.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 
@@ -15,8 +15,9 @@ export function register(program: Command): Command {
     .description("marching-cubes meshes of every segment of a segmentation layer, blockwise, into the layer's mesh folder (Neuroglancer multi-resolution Draco, or legacy)")
     .argument('<segmentation-layer>', 'precomputed segmentation layer folder')
     .option('--format <f>', 'multires (Draco, levels of detail) or legacy (single resolution)', 'multires')
-    .option('--lods <n>', 'levels of detail for multires (each ~1/4 of the triangles of the previous)', '3')
-    .option('--fragment-size <voxels>', 'multires: lod-0 fragment (octree cell) size in voxels of the finest axis', '64')
+    .option('--lods <n>', 'levels of detail for multires (each ~1/4 of the triangles of the previous)', String(MESH_DEFAULTS.lods))
+    .option('--fragment-size <voxels>', 'multires: lod-0 fragment (octree cell) size in voxels of the finest axis', String(MESH_DEFAULTS.fragmentVoxels))
+    .option('--lod0-error <voxels>', 'multires: simplify lod 0 moving the surface by at most this many voxels of the finest axis (0: exact marching cubes)', String(MESH_DEFAULTS.lod0ErrorVoxels))
     .option('--ply <dir>', 'also write <id>.ply (binary, nm) into this folder')
     .option('--obj <dir>', 'also write <id>.obj (nm) into this folder')
     .option('--json', 'machine-readable output');
@@ -29,6 +30,8 @@ export function register(program: Command): Command {
     if (!Number.isInteger(lods) || lods < 1 || lods > 8) throw new UsageError(`--lods ${opts.lods}: expected a whole number 1..8`);
     const fragmentVoxels = Number(opts.fragmentSize);
     if (!Number.isInteger(fragmentVoxels) || fragmentVoxels < 1) throw new UsageError(`--fragment-size ${opts.fragmentSize}: expected a whole number of voxels >= 1`);
+    const lod0ErrorVoxels = Number(opts.lod0Error);
+    if (!(Number.isFinite(lod0ErrorVoxels) && lod0ErrorVoxels >= 0 && lod0ErrorVoxels <= 4)) throw new UsageError(`--lod0-error ${opts.lod0Error}: expected a number of voxels 0..4`);
     const blockShape = blockOption(opts);
     const task = await planMesh(layerDir, { blockShape });
     await runTasks([task], schedulerOptions(opts, path.join(layerDir, '.wiring-run')));
@@ -37,6 +40,7 @@ export function register(program: Command): Command {
       format,
       lods,
       fragmentVoxels,
+      lod0ErrorVoxels,
       plyDir: opts.ply,
       objDir: opts.obj,
       progress: createProgress({ json: opts.json }),

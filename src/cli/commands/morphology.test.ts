@@ -9,7 +9,7 @@ import { decodePly } from '../../formats/mesh/plyobj.js';
 import { decodeManifest, decodeMultiresLod, readLegacyMesh } from '../../formats/mesh/precomputed.js';
 import { readSkeleton } from '../../formats/mesh/skeleton.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
-import { meshVolume, openEdges, weldVertices } from '../../stages/morphology/mesh.js';
+import { holeEdges, meshArea, meshVolume, openEdges, weldVertices } from '../../stages/morphology/mesh.js';
 import { paintTubes, randomTubes } from '../../stages/morphology/synthetic.js';
 import { register as registerMesh } from './mesh.js';
 import { register as registerStats } from './skeleton-stats.js';
@@ -47,7 +47,11 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
     expect(Math.abs(ballRow.volume_nm3 / voxVol - 1)).toBeLessThan(0.2); // a small box: edges/corners cut
     const info = JSON.parse(await fs.readFile(path.join(layerDir, 'info'), 'utf8'));
     expect(info.mesh).toBe('mesh');
-    expect(JSON.parse(await fs.readFile(path.join(layerDir, 'mesh', 'info'), 'utf8'))['@type']).toBe('neuroglancer_multilod_draco');
+    const meshInfo = JSON.parse(await fs.readFile(path.join(layerDir, 'mesh', 'info'), 'utf8'));
+    expect(meshInfo['@type']).toBe('neuroglancer_multilod_draco');
+    // small cells (32 nm): 10-bit positions, a step of 32/1023 nm
+    expect(meshInfo.vertex_quantization_bits).toBe(10);
+    const bits = meshInfo.vertex_quantization_bits as 10 | 16;
     const manifest = new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', `${ball}.index`)));
     const data = new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', `${ball}`)));
     const mf = decodeManifest(manifest);
@@ -55,15 +59,27 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
     // the 6x6x8-voxel box spans several 4-voxel cells: one fragment per cell at lod 0
     expect(mf.fragments[0].positions.length).toBeGreaterThan(4);
     expect(ballRow.fragments).toBe(mf.fragments.reduce((a, f) => a + f.positions.length, 0));
-    // the fragments, welded by position, are the closed mesh
-    const lod0 = weldVertices(await decodeMultiresLod(manifest, data, 0));
-    expect(openEdges(lod0)).toBe(0);
-    expect(Math.abs(meshVolume(lod0) / ballRow.volume_nm3 - 1)).toBeLessThan(0.001);
-    const tubeRow = m.segments_list.reduce((a, b) => (b.fragments > a.fragments ? b : a));
-    const tubeLod0 = weldVertices(await decodeMultiresLod(new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', `${tubeRow.id}.index`))), new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', tubeRow.id))), 0));
-    expect(Math.abs(meshVolume(tubeLod0) / tubeRow.volume_nm3 - 1)).toBeLessThan(0.001);
+    // the fragments, welded by position, are the closed mesh, lod 0 simplified by default within
+    // half a voxel (8 nm voxels: 4 nm), so the volume moves by at most area x 4 nm
+    const lod0 = weldVertices(await decodeMultiresLod(manifest, data, 0, bits));
+    expect(holeEdges(lod0)).toBe(0);
     const ply = decodePly(new Uint8Array(await fs.readFile(path.join(dir, 'ply', `${ball}.ply`))));
     expect(meshVolume(ply)).toBeCloseTo(ballRow.volume_nm3, 0);
+    expect(Math.abs(meshVolume(lod0) - ballRow.volume_nm3)).toBeLessThan(meshArea(ply) * 4);
+    expect(lod0.indices.length).toBeLessThan(ply.indices.length); // the flat box faces merged
+    const tubeRow = m.segments_list.reduce((a, b) => (b.fragments > a.fragments ? b : a));
+    const readLod0 = async (id: string) => weldVertices(await decodeMultiresLod(new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', `${id}.index`))), new Uint8Array(await fs.readFile(path.join(layerDir, 'mesh', id))), 0, bits));
+    const tubeLod0 = await readLod0(tubeRow.id);
+    expect(holeEdges(tubeLod0)).toBe(0);
+    expect(Math.abs(meshVolume(tubeLod0) / tubeRow.volume_nm3 - 1)).toBeLessThan(0.05);
+    // --lod0-error 0: lod 0 is the marching-cubes mesh itself (closed, manifold, same volume)
+    await cli(['mesh', layerDir, '--block-shape', '16,16,8', '--fragment-size', '4', '--lod0-error', '0', '--workers', '1', '--json']);
+    for (const row of [ballRow, tubeRow]) {
+      const exact = await readLod0(row.id);
+      expect(openEdges(exact)).toBe(0);
+      expect(Math.abs(meshVolume(exact) / row.volume_nm3 - 1)).toBeLessThan(0.001);
+    }
+    await expect(cli(['mesh', layerDir, '--lod0-error', '-1', '--json'])).rejects.toThrow(/--lod0-error -1/);
 
     // legacy format, whole volume in one block: same closed meshes
     const l = (await cli(['mesh', layerDir, '--format', 'legacy', '--workers', '1', '--json'])) as { segments: number; closed: number };

@@ -7,6 +7,7 @@ import { type Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { planPyramid } from '../../stages/downsample/tasks.js';
 import { generatePhantom } from '../../stages/phantom/generate.js';
+import { MAX_SYNAPSE_DENSITY, MIN_SYNAPSE_DENSITY } from '../../stages/phantom/model.js';
 import type { PhantomParams } from '../../stages/phantom/tasks.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
@@ -32,6 +33,7 @@ export function register(program: Command): Command {
     .option('--shifted-sections <n>', 'number of sections whose image is displaced (alignment tests)', '0')
     .option('--missing-sections <n>', 'number of blank sections', '0')
     .option('--max-shift <n>', 'largest displacement of a shifted section, voxels', '8')
+    .option('--synapse-density <factor>', 'dendrite length per µm^3 (and so spines, synapses, boutons, vesicle clouds) as a multiple of the default; e.g. 4 for a volume holding 100+ synapses (docs/PHANTOM.md)', '1')
     .option('--noise <n>', 'noise amplitude, grey levels (triangular; std ~ 0.41 x amplitude)', '30')
     .option('--pyramid', 'also add downsampled scales to every layer')
     .option('--overwrite', 'replace existing layers of a different geometry')
@@ -56,6 +58,10 @@ export function register(program: Command): Command {
       maxShift: count(opts.maxShift, '--max-shift'),
       noise: count(opts.noise, '--noise'),
     };
+    const density = Number(opts.synapseDensity);
+    if (!(density >= MIN_SYNAPSE_DENSITY && density <= MAX_SYNAPSE_DENSITY)) throw new UsageError(`--synapse-density ${opts.synapseDensity}: expected a factor in [${MIN_SYNAPSE_DENSITY}, ${MAX_SYNAPSE_DENSITY}]`);
+    // the default is left out of the parameters (and phantom.json), so existing outputs stay byte-identical
+    if (density !== 1) params.synapseDensity = density;
     const { stateDir: _s, ...run } = schedulerOptions(opts, '');
     const { tables, report, pyramidTasks } = await generatePhantom(dir, params, { chunkSize, blockShape, overwrite: !!opts.overwrite, sharding: (kind, shape, chunk) => shardingFor(opts, shape, chunk, kind, undefined, Math.floor(SHARD_BLOCK_BYTES / (chunk[0] * chunk[1] * chunk[2] * PHANTOM_BYTES_PER_VOXEL))), pyramid: opts.pyramid ? (layerDir) => planPyramid(layerDir) : undefined, run });
     const seconds = (Date.now() - started) / 1000;

@@ -1,13 +1,14 @@
 // What the app's proofreading panel uses over HTTP: the point lookup, the split preview (the min
 // cut, not applied, as a layer), per-cell status (token-protected, by version) and the mesh
 // source of a served version (derived on first request for a starting root).
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { dataPath, describeData, tempDir } from '../../../test/data.js';
 import { buildServer } from '../../server/app.js';
 import { decodeLegacyFragment } from '../../formats/mesh/precomputed.js';
+import { decodeSkeleton } from '../../formats/mesh/skeleton.js';
 import { derivingBackend } from '../proofread-derive.js';
 import { initProofread } from '../../stages/proofread/io.js';
 import { ProofreadService } from '../../stages/proofread/service.js';
@@ -136,6 +137,46 @@ describe('proofreading panel routes', () => {
     expect((await app.inject({ url: `${base}/mesh/${merged}:0` })).statusCode).toBe(400);
     expect((await app.inject({ url: `/api/proofread/versions/1/segmentation/mesh/${merged}:0` })).statusCode).toBe(200);
     expect((await app.inject({ url: `${base}/mesh/f0_0_0_0123456789abcdef` })).statusCode).toBe(404);
+  });
+});
+
+describe('skeleton source of a served version', () => {
+  it('serves skeletons of a version\'s roots: derived on first request for a starting root, from the head for edited ones', async () => {
+    const base = '/api/proofread/versions/latest/segmentation';
+    expect((await app.inject({ url: `${base}/info` })).json().skeletons).toBe('skeletons');
+    const info = (await app.inject({ url: `${base}/skeletons/info` })).json();
+    expect(info['@type']).toBe('neuroglancer_skeletons');
+    expect(info.vertex_attributes).toEqual([{ id: 'radius', data_type: 'float32', num_components: 1 }]);
+    const decode = (b: Buffer) => decodeSkeleton(new Uint8Array(b), 'served', info.vertex_attributes);
+    // a starting root never edited (blocks 0-1 of row 2, z 1): no skeleton on disk until asked
+    const start = (await app.inject({ url: `/api/proofread/point?nm=${nm(0, 2, 1).join(',')}` })).json().root;
+    expect(start).toBe(String(100 + 2 * 2 + 8));
+    const file = path.join(dir, 'proofread', 'head', 'skeletons', start);
+    expect(existsSync(file)).toBe(false);
+    const r = await app.inject({ url: `${base}/skeletons/${start}` });
+    expect(r.statusCode).toBe(200);
+    const s = decode(r.rawPayload);
+    expect(s.vertices.length).toBeGreaterThan(0);
+    // its vertices lie in the root's two blocks (x 0-63 nm, y 64-95 nm, z 120-239 nm)
+    for (let i = 0; i < s.vertices.length / 3; i++) {
+      expect(s.vertices[3 * i]).toBeLessThan(64);
+      expect(s.vertices[3 * i + 1]).toBeGreaterThanOrEqual(64);
+      expect(s.vertices[3 * i + 1]).toBeLessThan(96);
+      expect(s.vertices[3 * i + 2]).toBeGreaterThanOrEqual(120);
+    }
+    expect(existsSync(file)).toBe(true);
+    // the latest root made by an edit: its skeleton was derived by the edit, served as written
+    const edited = (await app.inject({ url: `/api/proofread/point?nm=${nm(0, 0, 0).join(',')}` })).json().root;
+    const e = await app.inject({ url: `${base}/skeletons/${edited}` });
+    expect(e.statusCode).toBe(200);
+    expect(Buffer.compare(e.rawPayload, await fs.readFile(path.join(dir, 'proofread', 'head', 'skeletons', edited)))).toBe(0);
+    // a root of an older version only, asked of the latest: refused; of its version: served
+    const first = (await app.inject({ url: '/api/proofread/edits' })).json().operations.find((o: { op: number }) => o.op === 1).created[0].id;
+    expect((await app.inject({ url: `${base}/skeletons/${first}` })).statusCode).toBe(400);
+    expect((await app.inject({ url: `/api/proofread/versions/1/segmentation/skeletons/${first}` })).statusCode).toBe(200);
+    expect((await app.inject({ url: `${base}/skeletons/abc` })).statusCode).toBe(400);
+    // the preview layer has none
+    expect((await app.inject({ url: '/api/proofread/previews/1/segmentation/info' })).json().skeletons).toBeUndefined();
   });
 });
 

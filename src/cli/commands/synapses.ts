@@ -8,7 +8,7 @@ import { ConnectomeStore } from '../../connectome/store.js';
 import { openSource } from '../../formats/open.js';
 import { cleftDistanceScore, relabelPartners, synapticPartnerScore, type PartnerSynapse } from '../../metrics/synapses.js';
 import { readBlockData, runTasks } from '../../scheduler/index.js';
-import { thresholdMap } from '../../stages/synapses/detect.js';
+import { defaultPartnerRadius, thresholdMap } from '../../stages/synapses/detect.js';
 import { parseNumberList, sweepSynapseParams, type SweepResult } from '../../stages/synapses/tune.js';
 import { type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
@@ -56,7 +56,7 @@ export function register(program: Command): Command {
     .option('--low-threshold <p>', 'hysteresis: clefts are components of p >= this that reach --threshold somewhere (default: the carried rule\'s low when --threshold is not given, else --threshold, a plain threshold)')
     .option('--mito-low-threshold <p>', 'hysteresis low threshold for mitochondria (default: the carried rule\'s, else --mito-threshold)')
     .option('--vesicle-threshold <p>', 'vesicle probability threshold (default: the carried rule\'s high, else 0.5)')
-    .option('--partner-radius <nm>', 'partners lie within this distance of the cleft (default 3 voxels along x)')
+    .option('--partner-radius <nm>', 'partners lie within this distance of the cleft (default: 3 voxels along x, at least one section + one pixel)')
     .option('--vesicle-radius <nm>', 'vesicles count within this distance of the cleft (default 4x partner radius)')
     .option('--mito-threshold <p>', 'mitochondria probability threshold (default: the carried rule\'s high, else 0.5)')
     .option('--organelle-min-size <voxels>', 'smallest mitochondrion / vesicle cloud kept (default: each map\'s carried rule, else 20)')
@@ -83,7 +83,7 @@ export function register(program: Command): Command {
       }
     }
     await clefts.close();
-    const partnerRadius = opts.partnerRadius !== undefined ? num(opts.partnerRadius, '--partner-radius', 1e-9) : 3 * vs[0];
+    const partnerRadius = opts.partnerRadius !== undefined ? num(opts.partnerRadius, '--partner-radius', 1e-9) : defaultPartnerRadius(vs);
     const conn = Number(opts.connectivity);
     if (conn !== 6 && conn !== 26) throw new UsageError(`--connectivity ${opts.connectivity}: expected 6 or 26`);
     // rules carried by the maps (chosen by the pixel model on its out-of-fold maps) fill what is not given
@@ -120,8 +120,10 @@ export function register(program: Command): Command {
       const minSizes = parseNumberList(opts.sweepMinSizes, '--sweep-min-sizes', 1, Number.MAX_SAFE_INTEGER);
       sweep = await sweepOnVolume(opts, params, { thresholds, minSizes });
       if (sweep.best) {
+        // the sweep tries plain thresholds: a carried hysteresis low no longer applies
         params.threshold = sweep.best.threshold;
         params.minSize = sweep.best.minSize;
+        delete params.lowThreshold;
       }
     }
     const task = synapseTask({

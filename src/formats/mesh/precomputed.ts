@@ -219,6 +219,7 @@ export async function encodeMultiresOctree(tree: MeshOctree, opts: { bits?: 10 |
   const { chunkShape: chunk, gridOrigin: origin, vertices } = tree;
   const frags: Uint8Array[] = [];
   const fragments: Manifest['fragments'] = [];
+  const slot = new Int32Array(vertices.length / 3).fill(-1);
   for (let lod = 0; lod < tree.lods.length; lod++) {
     const s = 2 ** lod;
     const nodes = [...tree.lods[lod]].sort((n, m) => (zorderLess(n.position, m.position) ? -1 : zorderLess(m.position, n.position) ? 1 : 0));
@@ -228,18 +229,31 @@ export async function encodeMultiresOctree(tree: MeshOctree, opts: { bits?: 10 |
       if (i > 0 && !zorderLess(nodes[i - 1].position, n.position)) {
         throw new WiringError(`octree lod ${lod}: two nodes at position [${n.position}]`);
       }
-      const q = new Int32Array(n.indices.length * 3);
+      // each vertex of the node quantized once, in first-use order (slot[v] = its local index
+      // during this node; reset below)
       const idx = new Uint32Array(n.indices.length);
+      const back: number[] = [];
       for (let j = 0; j < n.indices.length; j++) {
         const v = n.indices[j];
+        let l = slot[v];
+        if (l < 0) {
+          l = back.length;
+          slot[v] = l;
+          back.push(v);
+        }
+        idx[j] = l;
+      }
+      const q = new Int32Array(back.length * 3);
+      for (let l = 0; l < back.length; l++) {
+        const v = back[l];
+        slot[v] = -1;
         for (let k = 0; k < 3; k++) {
           const u = (vertices[3 * v + k] - origin[k]) / (chunk[k] * s) - n.position[k];
           if (u < -1e-6 || u > 1 + 1e-6) {
             throw new WiringError(`octree lod ${lod} node [${n.position}]: vertex ${v} lies outside its cell (axis ${k}, ${u.toFixed(6)} cells)`);
           }
-          q[3 * j + k] = Math.max(0, Math.min(qmax, Math.round(u * qmax)));
+          q[3 * l + k] = Math.max(0, Math.min(qmax, Math.round(u * qmax)));
         }
-        idx[j] = j;
       }
       // Vertices that quantize to the same position are merged (and triangles that collapse are
       // dropped): Neuroglancer's decoder needs one position value per Draco point.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { _useJsWalk, Forest, makeRng } from './index.js';
+import { _useJsWalk, _usePackedWalk, Forest, makeRng } from './index.js';
 import { wasmWalkAvailable } from './wasm.js';
 import { assembleModule, webAssembly } from '../wat.js';
 import { predictProbaParallel, trainForest } from './parallel.js';
@@ -83,6 +83,43 @@ describe('random forest', () => {
       for (let k = 0; k < 3; k++) acc[k] += leafProb[child[node] * 3 + k];
     }
     for (let k = 0; k < 3; k++) expect(q[k]).toBeCloseTo(acc[k] / 7, 6);
+  });
+
+  it('takes the compact walk when features use all 255 thresholds of their 256 training bins, with the plain walk\'s bits', () => {
+    // 256 bins give up to 255 thresholds per feature; such forests (every deep pixel forest) used
+    // to fall back to the slower packed walk.
+    // classes in thin stripes of feature 0: nearly every bin edge becomes a threshold
+    const n = 20000;
+    const rng = makeRng(8, 1);
+    const x = new Float32Array(n * 5);
+    const y = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      for (let f = 0; f < 5; f++) x[f * n + i] = rng() / 2 ** 32;
+      y[i] = Math.floor(x[i] * 400) % 3;
+    }
+    const f = Forest.train({ ...data, x, nSamples: n, y }, { nTrees: 4, seed: 8 });
+    const layout = f.predictionLayout();
+    expect(layout).not.toBeNull();
+    expect(Math.max(...layout!.edges.map((e) => e.length))).toBe(255);
+    const { roots, feature, threshold, child, leafProb } = f.trees;
+    const p = f.predictProba(test.x, 3000);
+    const T = roots.length;
+    for (let i = 0; i < 3000; i++) {
+      const acc = new Float32Array(3); // float32 sums in tree order, as the walks keep them
+      for (const r of roots) {
+        let node = r;
+        while (feature[node] >= 0) node = child[node] + (test.x[feature[node] * 3000 + i] <= threshold[node] ? 0 : 1);
+        for (let k = 0; k < 3; k++) acc[k] += leafProb[child[node] * 3 + k];
+      }
+      for (let k = 0; k < 3; k++) expect(p[k * 3000 + i]).toBe(Math.fround(acc[k] * (1 / T)));
+    }
+    // the packed walk (the benches' 'before') gives the same bits
+    _usePackedWalk(true);
+    try {
+      expect(Buffer.from(f.predictProba(test.x, 3000).buffer).equals(Buffer.from(p.buffer))).toBe(true);
+    } finally {
+      _usePackedWalk(false);
+    }
   });
 
   it('predictions of a seeded forest are fixed (bit for bit)', () => {

@@ -3,7 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import { binData } from './binning.js';
 import { decodeForest, encodeForest } from './format.js';
 import { type ForestParams, resolveParams, type TrainingData, type TreeArrays } from './params.js';
-import { type Compact, compactLayout, packedLayout, predictCompact, predictPacked, TILE } from './predict.js';
+import { type Compact, compactLayout, packedLayout, packedWalkForced, predictCompact, predictPacked, TILE } from './predict.js';
 import { trainTrees } from './train.js';
 import { type WasmWalker, wasmWalker } from './wasm.js';
 
@@ -60,7 +60,7 @@ export class Forest {
     const K = this.nClasses;
     if (x.length !== n * F) throw new UsageError(`random forest: ${x.length} feature values for ${n} samples x ${F} features`);
     if (out.length !== n * K) throw new UsageError(`random forest: output has ${out.length} values, expected ${n * K}`);
-    const compact = this.compact();
+    const compact = packedWalkForced() ? null : this.compact();
     if (compact) return predictCompact(this.trees, F, K, compact, () => this.walker(compact), x, n, layout, out);
     return predictPacked(this.trees, F, K, this.packed(), x, n, layout, out);
   }
@@ -87,7 +87,7 @@ export class Forest {
 
   /** The WebAssembly walk over this forest's compact layout (built once per thread; null without WebAssembly). */
   private walker(c: Compact): WasmWalker | null {
-    if (this.wasmWalk === undefined) this.wasmWalk = wasmWalker(c.words, this.trees.roots, this.trees.child, this.trees.leafProb, this.nFeatures + 1, this.nClasses, TILE);
+    if (this.wasmWalk === undefined) this.wasmWalk = wasmWalker(c.words, this.trees.roots, this.trees.child, this.trees.leafProb, this.nFeatures + 1, this.nClasses, TILE, c.padded);
     return this.wasmWalk;
   }
 

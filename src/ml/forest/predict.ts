@@ -16,6 +16,16 @@ export function _useJsWalk(on: boolean): void {
   useJsWalk = on;
 }
 
+let usePacked = false;
+/** Benches and tests: predict over the packed layout even when the compact one fits (the walk such forests took before; same bits). */
+export function _usePackedWalk(on: boolean): void {
+  usePacked = on;
+}
+/** Whether _usePackedWalk is on. */
+export function packedWalkForced(): boolean {
+  return usePacked;
+}
+
 /** The compact prediction layout of a forest (see compactLayout). */
 export interface Compact {
   words: Int32Array;
@@ -28,10 +38,11 @@ export interface Compact {
 
 /**
  * One 32-bit word per node when every tree has < 65536 nodes, F < 255 and every feature uses
- * < 255 distinct thresholds: feature | bin << 8 | (child - tree root) << 16, where bin is the
- * threshold's rank among that feature's thresholds (x <= threshold <=> rank(x) <= bin). Leaves:
- * feature 255 (reads any byte; every byte is <= bin 255, so the step stays put), bin 255, child =
- * itself; all-ones low bytes let lockstep walks test 'all at leaves' with one AND. Samples are ranked once.
+ * <= 255 distinct thresholds (training's 256 bins give at most 255): feature | bin << 8 |
+ * (child - tree root) << 16, where bin (0..254) is the threshold's rank among that feature's
+ * thresholds (x <= threshold <=> rank(x) <= bin; ranks run 0..255). Leaves: feature 255 (reads any
+ * byte; every rank is <= bin 255, so the step stays put), bin 255, child = itself; all-ones low
+ * bytes let lockstep walks test 'all at leaves' with one AND. Samples are ranked once.
  */
 export function compactLayout(trees: TreeArrays, F: number): Compact | null {
   const { roots, feature, threshold, child } = trees;
@@ -46,7 +57,7 @@ export function compactLayout(trees: TreeArrays, F: number): Compact | null {
     const sorted = Float32Array.from(l).sort();
     const u: number[] = [];
     for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) u.push(sorted[i]);
-    if (u.length >= 255) return null;
+    if (u.length > 255) return null;
     edges.push(Float32Array.from(u));
   }
   const words = new Int32Array(N);
@@ -88,7 +99,13 @@ export function predictCompact(trees: TreeArrays, F: number, K: number, c: Compa
   for (let c0 = 0; c0 < n; c0 += CH) {
     const m = Math.min(CH, n - c0);
     // rank every feature value among that feature's thresholds (once per sample, for all trees)
-    for (let f = 0; f < F; f++) rankFeature(padded[f], x, fm ? f * n + c0 : c0 * F + f, fm ? 1 : F, m, xb, f, F1);
+    // feature-major values of a feature are contiguous: copy them next to the WebAssembly ranking
+    if (wasm && fm) {
+      for (let f = 0; f < F; f++) {
+        wasm.vals.set(x.subarray(f * n + c0, f * n + c0 + m));
+        wasm.rank(f, m);
+      }
+    } else for (let f = 0; f < F; f++) rankFeature(padded[f], x, fm ? f * n + c0 : c0 * F + f, fm ? 1 : F, m, xb, f, F1);
     acc.fill(0);
     if (wasm) for (let t = 0; t < T; t++) wasm.walk(t, m);
     else for (let t = 0; t < T; t++) walkTree(tw[t], roots[t], child, leafProb, xb, acc, m, F1, K);

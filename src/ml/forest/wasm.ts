@@ -56,6 +56,40 @@ function walkBody(): string {
     (br $tail)))`;
 }
 
+const RANK_LANES = 4;
+
+/**
+ * Rank m values of one feature (floats at $x) among its 255 padded thresholds (floats at $e): the same
+ * branch-free 8-step lower bound as rankFeature in predict.ts (j += (e[j + h] < v) << k), four
+ * samples interleaved; rank i goes to the byte at $xb + i * $F1.
+ */
+function rankBody(): string {
+  const lanes = [...Array(RANK_LANES).keys()];
+  const v = (k: number): string => `(f32.load (i32.add (local.get $x) (i32.shl (i32.add (local.get $i) (i32.const ${k})) (i32.const 2))))`;
+  const step = (k: number, h: number, sh: number): string =>
+    `(local.set $j${k} (i32.add (local.get $j${k}) (i32.shl (f32.lt (f32.load (i32.add (local.get $e) (i32.shl (i32.add (local.get $j${k}) (i32.const ${h})) (i32.const 2)))) ${v(k)}) (i32.const ${sh}))))`;
+  const search = (ks: number[]): string => {
+    const out: string[] = [];
+    for (const k of ks) out.push(`(local.set $j${k} (i32.shl (f32.lt (f32.load (i32.add (local.get $e) (i32.const ${127 * 4}))) ${v(k)}) (i32.const 7)))`);
+    for (const [h, sh] of [[63, 6], [31, 5], [15, 4], [7, 3], [3, 2], [1, 1], [0, 0]]) for (const k of ks) out.push(step(k, h, sh));
+    for (const k of ks) out.push(`(i32.store8 (i32.add (local.get $xb) (i32.mul (i32.add (local.get $i) (i32.const ${k})) (local.get $F1))) (local.get $j${k}))`);
+    return out.join('\n    ');
+  };
+  return `
+  (block $groupsDone
+   (loop $groups
+    (br_if $groupsDone (i32.gt_s (i32.add (local.get $i) (i32.const ${RANK_LANES})) (local.get $m)))
+    ${search(lanes)}
+    (local.set $i (i32.add (local.get $i) (i32.const ${RANK_LANES})))
+    (br $groups)))
+  (block $tailDone
+   (loop $tail
+    (br_if $tailDone (i32.ge_s (local.get $i) (local.get $m)))
+    ${search([0])}
+    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+    (br $tail)))`;
+}
+
 let compiled: object | null | undefined;
 function walkModule(): object | null {
   if (compiled === undefined) {
@@ -69,6 +103,12 @@ function walkModule(): object | null {
             params: ['$w', '$r', '$child', '$lp', '$xb', '$acc', '$m', '$F1', '$K'],
             locals: ['$i', '$root', '$p', '$q', '$c', ...lanes.flatMap((k) => [`$w${k}`, `$x${k}`])],
             body: walkBody(),
+          },
+          {
+            name: 'rank',
+            params: ['$e', '$x', '$m', '$xb', '$F1'],
+            locals: ['$i', ...[...Array(RANK_LANES).keys()].map((k) => `$j${k}`)],
+            body: rankBody(),
           },
         ]),
       );
@@ -88,30 +128,42 @@ export interface WasmWalker {
   acc: Float32Array;
   /** add tree t's leaf distributions for the first m samples of the tile to acc */
   walk(t: number, m: number): void;
+  /** values of one feature for up to a tile of samples, to be ranked by rank() */
+  vals: Float32Array;
+  /** rank the first m values of `vals` among feature f's thresholds into xb's column f */
+  rank(f: number, m: number): void;
 }
 
 /**
  * Copy a forest's compact words, leaf indices and leaf distributions into a fresh memory with room for
  * a tile of `tile` samples. Null when WebAssembly is unavailable or the forest exceeds 2 GiB.
  */
-export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Array, leafProb: Float32Array, F1: number, K: number, tile: number): WasmWalker | null {
+export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Array, leafProb: Float32Array, F1: number, K: number, tile: number, padded: Float32Array[] = []): WasmWalker | null {
   const mod = walkModule();
   if (!mod || !WA) return null;
   const align = (v: number): number => (v + 63) & ~63;
   const oW = 0, oC = align(oW + words.byteLength), oL = align(oC + child.byteLength), oX = align(oL + leafProb.byteLength);
   const oA = align(oX + tile * F1 + 256);
-  const bytes = oA + tile * K * 4;
+  const oE = align(oA + tile * K * 4); // the padded threshold tables, 255 floats per feature
+  const oV = align(oE + padded.length * 255 * 4); // one feature's values for a tile
+  const bytes = oV + tile * 4;
   if (bytes > 2 ** 31) return null;
   const mem = new WA.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
   const u8 = new Uint8Array(mem.buffer);
   u8.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), oW);
   u8.set(new Uint8Array(child.buffer, child.byteOffset, child.byteLength), oC);
   u8.set(new Uint8Array(leafProb.buffer, leafProb.byteOffset, leafProb.byteLength), oL);
-  const walk = new WA.Instance(mod, { env: { mem } }).exports.walk as (...a: number[]) => void;
+  const edges = new Float32Array(mem.buffer, oE, padded.length * 255);
+  padded.forEach((e, f) => edges.set(e.subarray(0, 255), f * 255));
+  const ex = new WA.Instance(mod, { env: { mem } }).exports;
+  const walk = ex.walk as (...a: number[]) => void;
+  const rank = ex.rank as (...a: number[]) => void;
   return {
     xb: new Uint8Array(mem.buffer, oX, tile * F1 + 256),
     acc: new Float32Array(mem.buffer, oA, tile * K),
     walk: (t, m) => walk(oW + roots[t] * 4, roots[t], oC, oL, oX, oA, m, F1, K),
+    vals: new Float32Array(mem.buffer, oV, tile),
+    rank: (f, m) => rank(oE + f * 255 * 4, oV, m, oX + f, F1),
   };
 }
 

@@ -24,8 +24,8 @@ export interface PairSet {
   /** Weight of each pair of this set. */
   w: number;
   /** Interleaved x, y (full-resolution raw pixels). */
-  p: number[];
-  q: number[];
+  p: number[] | Float64Array;
+  q: number[] | Float64Array;
 }
 
 export interface GlobalAffineOptions {
@@ -39,6 +39,12 @@ export interface GlobalAffineOptions {
   /** Image size (for centring). */
   w: number;
   h: number;
+  /**
+   * Affine model only: weight of a prior pulling each section's linear part toward the rotation of
+   * the similarity solution (TrakEM2's regularised affine), relative to the section's pairs (1: as
+   * much as all its pairs). 0: free affine. Stops scale and shear accumulating along a long stack.
+   */
+  regularise?: number;
 }
 
 export interface GlobalAffineResult {
@@ -77,7 +83,7 @@ function median(v: number[]): number {
  */
 function solveOnce(
   nz: number, sets: PairSet[], keep: boolean[][], o: GlobalAffineOptions, model: 'translation' | 'similarity' | 'affine',
-  N: Affine, fixedLinear: Affine[] | null,
+  N: Affine, fixedLinear: Affine[] | null, toward: { rot: Affine[]; weight: number } | null = null,
 ): Affine[] {
   const m = modelOf(model);
   const P = m.P;
@@ -110,6 +116,23 @@ function solveOnce(
       sys.addRow(idx, [...cp.y, ...cq.y.map((c) => -c)], ry, s.w);
     }
   });
+  if (toward && model === 'affine' && toward.weight > 0) {
+    // pairs per section (both ends) set the prior's scale: lambda x (what the data says about z)
+    const count = new Float64Array(nz);
+    sets.forEach((s, k) => {
+      let n = 0;
+      for (const b of keep[k]) if (b) n++;
+      count[s.j] += n;
+      count[s.z] += n;
+    });
+    for (let z = 0; z < nz; z++) {
+      if (z === o.reference || count[z] === 0) continue;
+      const r = toward.rot[z];
+      const w = toward.weight * count[z];
+      // affine parameters [a, b, c, d, e, f]: a, b, d, e toward the rotation's
+      for (const [t, v] of [[0, r[0]], [1, r[1]], [3, r[3]], [4, r[4]]] as const) sys.addRow([z * P + t], [1], v, w);
+    }
+  }
   // The frame: the reference section's F is the identity (strongly); a tiny prior ties each
   // section to the one before (sections with no pairs follow their neighbours).
   const ident = fixedLinear ? [0, 0] : m.fromAffine(IDENTITY);
@@ -153,7 +176,15 @@ export function solveGlobalAffine(nz: number, sets: PairSet[], o: GlobalAffineOp
       });
       F = solveOnce(nz, sets, keep, o, 'translation', N, lin);
     } else if (o.model === 'translation') F = solveOnce(nz, sets, keep, o, 'translation', N, Array.from({ length: nz }, () => [...IDENTITY] as Affine));
-    else F = solveOnce(nz, sets, keep, o, o.model, N, null);
+    else if (o.model === 'affine' && (o.regularise ?? 0) > 0) {
+      const sim = solveOnce(nz, sets, keep, o, 'similarity', N, null);
+      const rot = sim.map((f) => {
+        const n = compose(N, compose(f, Ninv));
+        const s = Math.hypot(n[0], n[3]) || 1;
+        return [n[0] / s, n[1] / s, 0, n[3] / s, n[4] / s, 0] as Affine;
+      });
+      F = solveOnce(nz, sets, keep, o, 'affine', N, null, { rot, weight: o.regularise! });
+    } else F = solveOnce(nz, sets, keep, o, o.model, N, null);
     const all: number[] = [];
     const res = sets.map((s, k) => {
       const r = residualsOf(s, F);

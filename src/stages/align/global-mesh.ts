@@ -23,6 +23,55 @@ export interface LinkTarget {
   w: number;
 }
 
+/**
+ * Links stored column-wise in typed arrays (24 bytes a link instead of a ~100-byte object): the
+ * elastic pass keeps every section's links until the global relaxation, so this is what its
+ * memory grows by per section.
+ */
+export class Links {
+  length = 0;
+  z = new Int32Array(256);
+  j = new Int32Array(256);
+  node = new Int32Array(256);
+  u = new Float32Array(256);
+  v = new Float32Array(256);
+  w = new Float32Array(256);
+
+  static from(links: ArrayLike<LinkTarget>): Links {
+    const l = new Links();
+    for (let i = 0; i < links.length; i++) l.push(links[i]);
+    return l;
+  }
+
+  push(t: LinkTarget): void {
+    if (this.length === this.z.length) {
+      const grow = <T extends Int32Array | Float32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(2 * a.length);
+        b.set(a);
+        return b;
+      };
+      this.z = grow(this.z);
+      this.j = grow(this.j);
+      this.node = grow(this.node);
+      this.u = grow(this.u);
+      this.v = grow(this.v);
+      this.w = grow(this.w);
+    }
+    const i = this.length++;
+    this.z[i] = t.z;
+    this.j[i] = t.j;
+    this.node[i] = t.node;
+    this.u[i] = t.u;
+    this.v[i] = t.v;
+    this.w[i] = t.w;
+  }
+
+  /** Bytes held (capacity). */
+  get bytes(): number {
+    return this.z.length * 24;
+  }
+}
+
 export interface GlobalMeshOptions {
   stiffness: number;
   maxResidual: number;
@@ -33,13 +82,14 @@ export interface GlobalMeshResult {
   /** Per section: node displacements (row-major, x fastest). */
   u: Float64Array[];
   v: Float64Array[];
-  kept: boolean[];
+  /** 1 where the link was kept. */
+  kept: Uint8Array;
   residuals: Float64Array;
 }
 
 const EPS = 1e-6;
 
-function operator(g: MeshGrid, nz: number, k: number, links: LinkTarget[], kept: boolean[], x: Float64Array, out: Float64Array): void {
+function operator(g: MeshGrid, nz: number, k: number, L: Links, kept: Uint8Array, x: Float64Array, out: Float64Array): void {
   const { nx, ny } = g;
   const N = nx * ny;
   for (let z = 0; z < nz; z++) {
@@ -57,18 +107,19 @@ function operator(g: MeshGrid, nz: number, k: number, links: LinkTarget[], kept:
       }
     }
   }
-  links.forEach((t, l) => {
-    if (!kept[l]) return;
-    const a = t.z * N + t.node;
-    if (t.j < 0) {
-      out[a] += t.w * x[a];
-      return;
+  for (let l = 0; l < L.length; l++) {
+    if (!kept[l]) continue;
+    const a = L.z[l] * N + L.node[l];
+    const w = L.w[l];
+    if (L.j[l] < 0) {
+      out[a] += w * x[a];
+      continue;
     }
-    const b = t.j * N + t.node;
-    const d = t.w * (x[a] - x[b]);
+    const b = L.j[l] * N + L.node[l];
+    const d = w * (x[a] - x[b]);
     out[a] += d;
     out[b] -= d;
-  });
+  }
 }
 
 function pcg(apply: (x: Float64Array, out: Float64Array) => void, diag: Float64Array, b: Float64Array, x: Float64Array, maxIter: number): void {
@@ -110,13 +161,16 @@ function pcg(apply: (x: Float64Array, out: Float64Array) => void, diag: Float64A
   }
 }
 
-export function relaxGlobalMesh(g: MeshGrid, nz: number, links: LinkTarget[], o: GlobalMeshOptions): GlobalMeshResult {
+export function relaxGlobalMesh(g: MeshGrid, nz: number, links: LinkTarget[] | Links, o: GlobalMeshOptions): GlobalMeshResult {
   const N = g.nx * g.ny;
   const M = N * nz;
-  const kept = links.map((t) => t.w > 0 && Number.isFinite(t.u) && Number.isFinite(t.v));
+  const L = links instanceof Links ? links : Links.from(links);
+  const n = L.length;
+  const kept = new Uint8Array(n);
+  for (let l = 0; l < n; l++) kept[l] = L.w[l] > 0 && Number.isFinite(L.u[l]) && Number.isFinite(L.v[l]) ? 1 : 0;
   const u = new Float64Array(M);
   const v = new Float64Array(M);
-  const residuals = new Float64Array(links.length);
+  const residuals = new Float64Array(n);
   const k = o.stiffness;
   for (let round = 0; round <= Math.max(0, o.rounds); round++) {
     const diag = new Float64Array(M);
@@ -130,39 +184,41 @@ export function relaxGlobalMesh(g: MeshGrid, nz: number, links: LinkTarget[], o:
     }
     const bu = new Float64Array(M);
     const bv = new Float64Array(M);
-    links.forEach((t, l) => {
-      if (!kept[l]) return;
-      const a = t.z * N + t.node;
-      diag[a] += t.w;
-      bu[a] += t.w * t.u;
-      bv[a] += t.w * t.v;
-      if (t.j >= 0) {
-        const b = t.j * N + t.node;
-        diag[b] += t.w;
-        bu[b] -= t.w * t.u;
-        bv[b] -= t.w * t.v;
+    for (let l = 0; l < n; l++) {
+      if (!kept[l]) continue;
+      const a = L.z[l] * N + L.node[l];
+      const w = L.w[l];
+      diag[a] += w;
+      bu[a] += w * L.u[l];
+      bv[a] += w * L.v[l];
+      if (L.j[l] >= 0) {
+        const b = L.j[l] * N + L.node[l];
+        diag[b] += w;
+        bu[b] -= w * L.u[l];
+        bv[b] -= w * L.v[l];
       }
-    });
-    const A = (x: Float64Array, out: Float64Array) => operator(g, nz, k, links, kept, x, out);
+    }
+    const A = (x: Float64Array, out: Float64Array) => operator(g, nz, k, L, kept, x, out);
     const iters = 4 * (g.nx + g.ny) * Math.max(1, Math.ceil(Math.sqrt(nz))) + 200;
     pcg(A, diag, bu, u, iters);
     pcg(A, diag, bv, v, iters);
     let worst = 0;
-    links.forEach((t, l) => {
-      const a = t.z * N + t.node;
-      const du = u[a] - (t.j >= 0 ? u[t.j * N + t.node] : 0);
-      const dv = v[a] - (t.j >= 0 ? v[t.j * N + t.node] : 0);
-      residuals[l] = Math.hypot(du - t.u, dv - t.v);
+    for (let l = 0; l < n; l++) {
+      const a = L.z[l] * N + L.node[l];
+      const j = L.j[l];
+      const du = u[a] - (j >= 0 ? u[j * N + L.node[l]] : 0);
+      const dv = v[a] - (j >= 0 ? v[j * N + L.node[l]] : 0);
+      residuals[l] = Math.hypot(du - L.u[l], dv - L.v[l]);
       if (kept[l]) worst = Math.max(worst, residuals[l]);
-    });
+    }
     const cut = Math.max(o.maxResidual, 0.5 * worst);
     let changed = false;
-    links.forEach((_t, l) => {
+    for (let l = 0; l < n; l++) {
       if (kept[l] && residuals[l] > cut) {
-        kept[l] = false;
+        kept[l] = 0;
         changed = true;
       }
-    });
+    }
     if (!changed) break;
   }
   return {

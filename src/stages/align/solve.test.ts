@@ -23,6 +23,7 @@ describe('alignStack: bad input', () => {
     const two = [image(64, 64), image(64, 64)];
     await expect(alignStack(memorySource(two), { patch: 48 })).rejects.toThrow(/patch 48: expected a power of two/);
     await expect(alignStack(memorySource(two), { model: 'projective' as never })).rejects.toThrow(/model "projective"/);
+    await expect(alignStack(memorySource(two), { regularise: Number.NaN })).rejects.toThrow(/regularise NaN: expected a number >= 0/);
     expect(() => memorySource([image(64, 64), image(64, 32)])).toThrow(/section 1 is 64x32, section 0 is 64x64/);
   });
 
@@ -35,12 +36,33 @@ describe('alignStack: bad input', () => {
 describeData('vnc-sstem/stack2/raw/00.tif', 'alignStack on a warped real section (vnc-sstem stack2)', () => {
   it('recovers shifts, rotations and scalings exactly when only the warp differs; skips the missing section', async () => {
     const syn = makeSynthetic(await repeated(5, 384), { shift: 10, rotation: 2, scale: 0.02, elastic: 0, missing: 2, foldSection: -1, fold: 0, seed: 5 });
-    const res = await alignStack(memorySource(syn.sections, [4.6, 4.6, 50]), { elastic: false });
+    // the free affine (no pull toward rigid): the matcher's own precision
+    const res = await alignStack(memorySource(syn.sections, [4.6, 4.6, 50]), { elastic: false, regularise: 0 });
     expect(res.sections.map((s) => s.status)).toEqual(['reference', 'ok', 'missing', 'ok', 'ok']);
     expect(res.sections[3].flags).toContain('skipped-neighbour');
     const r = residuals(syn, (z, x, y) => pullback(res.transforms.sections[z], x, y));
     expect(quantile(r.all, 0.5)).toBeLessThan(0.15);
     expect(quantile(r.all, 0.95)).toBeLessThan(0.5);
+    // the default pulls each affine toward rigid: genuine 2 % scalings cost a little (not a drift)
+    const reg = await alignStack(memorySource(syn.sections, [4.6, 4.6, 50]), { elastic: false });
+    const rr = residuals(syn, (z, x, y) => pullback(reg.transforms.sections[z], x, y));
+    expect(quantile(rr.all, 0.5)).toBeGreaterThan(quantile(r.all, 0.5));
+    expect(quantile(rr.all, 0.5)).toBeLessThan(0.4);
+  });
+
+  it('recovers a 15 degree rotation after a blank section with feature matches, where patch matching fails', async () => {
+    const syn = makeSynthetic(await repeated(4, 384), { shift: 10, rotation: 25, scale: 0.03, elastic: 0, missing: 2, foldSection: -1, fold: 0, seed: 9 });
+    const src = memorySource(syn.sections, [4.6, 4.6, 50]);
+    const off = await alignStack(src, { elastic: false, regularise: 0 });
+    const on = await alignStack(src, { elastic: false, regularise: 0, features: true });
+    const pull = (a: typeof on) => (z: number, x: number, y: number) => pullback(a.transforms.sections[z], x, y);
+    // section 1 is rotated by -15 degrees: patches fail (coarse-only), features find it
+    expect(off.sections[1].flags).toContain('coarse-only');
+    expect(quantile(residuals(syn, pull(off)).perSection[1], 0.5)).toBeGreaterThan(10);
+    expect(on.sections[1].flags).toContain('features');
+    expect(on.sections[1].flags).not.toContain('coarse-only');
+    expect(quantile(residuals(syn, pull(on)).perSection[1], 0.5)).toBeLessThan(0.3);
+    expect(quantile(residuals(syn, pull(on)).perSection[3], 0.5)).toBeLessThan(0.3);
   });
 
   it('the spring mesh follows a smooth elastic warp that the affine cannot', async () => {

@@ -28,7 +28,8 @@ import { type Image2D, correlation, halve } from './image.js';
 import { type MatchOptions, matchPatches, patchCentres } from './match.js';
 import { type MeshGrid } from './mesh.js';
 import { type PairSet, solveGlobalAffine } from './global-affine.js';
-import { type LinkTarget, relaxGlobalMesh } from './global-mesh.js';
+import { type LinkTarget, Links, relaxGlobalMesh } from './global-mesh.js';
+import { FEATURE_DEFAULTS, detectFeatures, matchFeatures } from './features.js';
 import { isPowerOfTwo } from './fft.js';
 import { phaseCorrelate } from './phase-correlation.js';
 import { ransacAffine } from './ransac.js';
@@ -51,6 +52,12 @@ export const ALIGN_DEFAULTS = {
   stride: 32,
   /** Global least-squares solve over all pairs (false: the sequential chain's transforms). */
   global: true,
+  /**
+   * Affine model: prior pulling each section's affine toward its rigid part, relative to its
+   * pairs (global-affine.ts; 0: free affine). Chosen on ISBI 2012 (warped, abs median 12.2 ->
+   * 10.0 px); measured on vnc-sstem and the phantom (docs/ALIGNMENT.md).
+   */
+  regularise: 0.03,
   /** Affine rounds at the matching scale. */
   affineRounds: 2,
   /** Elastic stage (false: affine only). */
@@ -68,6 +75,18 @@ export const ALIGN_DEFAULTS = {
   whiten: 0.1,
   /** Peak ratio below which a patch match is an outlier. */
   minRatio: 1.8,
+  /**
+   * Where patch matching fails (after a blank section, large rotation), try rotation-invariant
+   * feature matches (features.ts) at pixels of about `featureNm` nm, guided by the coarse
+   * translation (candidates within `featureRadius` px at that scale), similarity by RANSAC with
+   * at least `featureMinInliers` inliers; the patch rounds then restart from it and the guard
+   * decides. Off by default: on real 50 nm sections (ISBI 2012, vnc-sstem) the feature fit was
+   * not better than the translation alone (docs/ALIGNMENT.md).
+   */
+  features: false,
+  featureNm: 8,
+  featureRadius: 12,
+  featureMinInliers: 12,
   /** Peak ratio of the affine stage's retry when too few patches pass minRatio. */
   retryRatio: 1.2,
   /** Patch standard deviation below which a patch is blank, grey levels. */
@@ -123,6 +142,8 @@ interface Neighbour {
   coarse: Image2D;
   rawCoarse: Image2D;
   t: SectionTransform;
+  /** Raw section at the feature level (only with `features`). */
+  rawFeature?: Image2D;
 }
 
 function percentile(values: number[], q: number): number | null {
@@ -234,6 +255,7 @@ interface Geometry {
   sc: number;
   matchLevels: number;
   coarseLevels: number;
+  featureLevels: number;
   mw: number;
   mh: number;
   q: AlignParams;
@@ -244,7 +266,10 @@ interface Geometry {
  * sections) gives every section a starting affine, the blank/damaged decisions, and the point
  * pairs between raw sections that the global solve uses.
  */
-async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
+/** Called after each section of each pass (memory benchmarks sample here). */
+export type StepHook = (pass: 'chain' | 'elastic' | 'quality', index: number) => void;
+
+async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?: StepHook) {
   const { sm, sc, matchLevels, coarseLevels, q, nz, z0 } = g;
   const prev: Neighbour[] = [];
   const corrOk: number[] = [];
@@ -264,6 +289,7 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
       sections.push(t);
       report.status = t.status;
       reports.push(report);
+      onStep?.('chain', i);
     };
     if (chk.blank) {
       report.flags.push('blank');
@@ -273,10 +299,11 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
     }
     const rawMatch = coarseOf(raw, matchLevels);
     const rawCoarse = coarseOf(rawMatch, coarseLevels - matchLevels);
+    const rawFeature = p.features ? coarseOf(raw, g.featureLevels) : undefined;
     if (!last) {
       report.valid_patches = 1;
       const t: SectionTransform = { z, status: 'reference', affine: [...IDENTITY] };
-      prev.unshift({ z, index: i, aligned: rawMatch, coarse: rawCoarse, rawCoarse, t });
+      prev.unshift({ z, index: i, aligned: rawMatch, coarse: rawCoarse, rawCoarse, t, rawFeature });
       finish(t);
       continue;
     }
@@ -289,6 +316,18 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
     let affineFound = false;
     let pairs: ReturnType<typeof affineRound>['pairs'] = [];
     const need = Math.max(4, 2 * minPairs(p.model));
+    const patchRounds = (start: Affine) => {
+      let a1 = start;
+      let found = false;
+      for (let round = 0; round < p.affineRounds; round++) {
+        const r = affineRound(rawMatch, fixed, a1, sm, q, q.patch, q.stride, p.seed + i + 7919 * round);
+        if (!r.affine || r.inliers < need) break;
+        a1 = r.affine;
+        pairs = r.pairs;
+        found = true;
+      }
+      return found ? a1 : null;
+    };
     for (let round = 0; round < p.affineRounds; round++) {
       let r = affineRound(rawMatch, fixed, a, sm, q, q.patch, q.stride, p.seed + i + 7919 * round);
       // Too few confident patches (across a gap, low contrast): retry with every patch whose
@@ -303,6 +342,19 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
       a = r.affine;
       pairs = r.pairs;
       affineFound = true;
+    }
+    // Patch matching failed: rotation-invariant feature matches (opt-in), then the patch rounds again from them.
+    let featureAffine: Affine | null = null;
+    if (!affineFound && p.features && rawFeature && last.rawFeature) {
+      featureAffine = featureStart(rawFeature, last.rawFeature, last.t, a, 2 ** g.featureLevels, p);
+      if (featureAffine) {
+        report.flags.push('features');
+        const refined = patchRounds(featureAffine);
+        if (refined) {
+          a = refined;
+          affineFound = true;
+        } else a = featureAffine;
+      }
     }
     // Patch matching failed: keep the whole-section translation (or the previous transform), flagged.
     if (!affineFound) report.flags.push('coarse-only');
@@ -330,10 +382,11 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
     // a fallback worked) a few points that keep this section where the fallback put it.
     if (chosen === 0 && affineFound) {
       // every neighbour weighs the same: a wrong z-1 match is then outvoted by z-2 and z+1 (global.test.ts)
-      for (const pr of pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: pr.p, q: pr.q });
+      // typed arrays: the global solve keeps every section's pairs (16 bytes a pair)
+      for (const pr of pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q) });
     } else {
       const tp = transformPairs(last.t, t, g.w, g.h);
-      pairSets.push({ j: last.index, z: i, w: 1, ...tp });
+      pairSets.push({ j: last.index, z: i, w: 1, p: Float64Array.from(tp.p), q: Float64Array.from(tp.q) });
     }
     const coarse = coarseOf(aligned, coarseLevels - matchLevels);
     const corr = correlation(coarse.data, last.coarse.data);
@@ -347,11 +400,29 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry) {
       continue;
     }
     if (Number.isFinite(corr)) corrOk.push(corr);
-    prev.unshift({ z, index: i, aligned, coarse, rawCoarse, t });
+    prev.unshift({ z, index: i, aligned, coarse, rawCoarse, t, rawFeature });
     if (prev.length > p.neighbours) prev.pop();
     finish(t);
   }
   return { sections, reports, pairSets };
+}
+
+/**
+ * Feature fallback: keypoints of the candidate (raw warped by the coarse affine a) and of the
+ * neighbour (its raw warped by its transform), both at the feature level (scale sf), matched
+ * within featureRadius of each other; a similarity S (neighbour -> candidate, level pixels) by
+ * RANSAC. Returns a composed with S at full resolution, or null with too few inliers.
+ */
+function featureStart(rawF: Image2D, lastRawF: Image2D, lastT: SectionTransform, a: Affine, sf: number, p: AlignParams): Affine | null {
+  const cand = warpImage(rawF, scaleTransform({ z: 0, status: 'ok', affine: a }, sf), 0, 0, rawF.w, rawF.h);
+  const nb = warpImage(lastRawF, scaleTransform({ ...lastT, mesh: undefined }, sf), 0, 0, lastRawF.w, lastRawF.h);
+  const fc = detectFeatures(cand);
+  const fn = detectFeatures(nb);
+  const m = matchFeatures(fn, fc, FEATURE_DEFAULTS.ratio, { dx: 0, dy: 0, radius: p.featureRadius });
+  const pr = { x: m.map((k) => fn.keypoints[k.i].x), y: m.map((k) => fn.keypoints[k.i].y), u: m.map((k) => fc.keypoints[k.j].x), v: m.map((k) => fc.keypoints[k.j].y) };
+  const fit = ransacAffine(pr, { model: 'similarity', threshold: p.ransacThreshold, iterations: 1000, seed: p.seed });
+  if (!fit || fit.count < p.featureMinInliers) return null;
+  return compose(a, unscaleTransform({ z: 0, status: 'ok', affine: fit.affine }, sf).affine);
 }
 
 /**
@@ -379,7 +450,7 @@ function alignedAtLevel(raw: Image2D, t: SectionTransform, g: Geometry): Image2D
  * their current transforms, matches a patch grid against `neighbours` previous good sections
  * and relaxes all meshes at once (global-mesh.ts).
  */
-async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, sections: SectionTransform[], reports: SectionReport[]) {
+async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, sections: SectionTransform[], reports: SectionReport[], onStep?: StepHook) {
   const { q, sm, nz, z0 } = g;
   const centres = patchCentres(g.mw, g.mh, q.elasticPatch, q.elasticStride);
   const xs = [...new Set(centres.map((c) => c[0]))];
@@ -394,7 +465,7 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
     return { ...t, mesh: { ...grid, u: Array.from(u[i]), v: Array.from(v[i]) } };
   };
   for (let round = 0; round < p.elasticRounds; round++) {
-    const links: LinkTarget[] = [];
+    const links = new Links();
     const prev: Array<{ index: number; aligned: Image2D }> = [];
     for (let i = 0; i < nz; i++) {
       const st = sections[i].status;
@@ -413,7 +484,7 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
           });
         });
         if (valid0 / centres.length < p.minValidFraction) skipped.add(i);
-        else links.push(...mine);
+        else for (const t of mine) links.push(t);
       }
       // sections without elastic links keep their affine (an absolute pull to zero)
       if (skipped.has(i) || st === 'reference') for (let n = 0; n < N; n++) links.push({ z: i, j: -1, node: n, u: 0, v: 0, w: st === 'reference' ? 1e3 : 1 });
@@ -421,6 +492,7 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
         prev.unshift({ index: i, aligned });
         if (prev.length > p.neighbours) prev.pop();
       }
+      onStep?.('elastic', i);
     }
     const r = relaxGlobalMesh(grid, nz, links, { stiffness: p.stiffness, maxResidual: p.meshMaxResidual / sm, rounds: 3 });
     u = r.u;
@@ -439,7 +511,7 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
  * Pass 3: quality of the final transforms, section by section against the previous good
  * aligned section: correlation before and after, residual displacement of a patch grid, flags.
  */
-async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, sections: SectionTransform[], reports: SectionReport[], onSection?: (r: SectionReport) => void) {
+async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, sections: SectionTransform[], reports: SectionReport[], onSection?: (r: SectionReport) => void, onStep?: StepHook) {
   const { q, sm, nz, z0, coarseLevels, matchLevels } = g;
   let last: { z: number; aligned: Image2D; coarse: Image2D; rawCoarse: Image2D } | null = null;
   const residualsOk: number[] = [];
@@ -475,11 +547,12 @@ async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
       if (t.status !== 'damaged') last = { z: t.z, aligned, coarse, rawCoarse };
     }
     onSection?.(report);
+    onStep?.('quality', i);
   }
 }
 
-/** Align every section of `src`; `onSection` sees each section's final report as it is done. */
-export async function alignStack(src: VolumeSource, params: Partial<AlignParams> = {}, onSection?: (r: SectionReport) => void): Promise<AlignResult> {
+/** Align every section of `src`; `onSection` sees each section's final report as it is done, `onStep` every section of every pass. */
+export async function alignStack(src: VolumeSource, params: Partial<AlignParams> = {}, onSection?: (r: SectionReport) => void, onStep?: StepHook): Promise<AlignResult> {
   const p: AlignParams = { ...ALIGN_DEFAULTS, ...params };
   const [w, h, nz] = src.shape;
   const z0 = src.offset[2];
@@ -488,6 +561,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     if (!isPowerOfTwo(p[k]) || p[k] < 16) throw new UsageError(`${k} ${p[k]}: expected a power of two >= 16`);
   }
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);
+  if (!(p.regularise >= 0)) throw new UsageError(`regularise ${p.regularise}: expected a number >= 0`);
   if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.model)) throw new UsageError(`model ${JSON.stringify(p.model)}: expected translation, rigid, similarity or affine`);
   let coarseLevels = 0;
   while (Math.max(w, h) / 2 ** coarseLevels > p.coarseSize) coarseLevels++;
@@ -499,12 +573,13 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const patch = Math.min(p.patch, largestPow2(Math.min(mw, mh)));
   const elasticPatch = Math.min(p.elasticPatch, patch);
   const q: AlignParams = { ...p, patch, elasticPatch, stride: Math.min(p.stride, patch), elasticStride: Math.min(p.elasticStride, elasticPatch) };
-  const g: Geometry = { w, h, nz, z0, sm, sc: 2 ** coarseLevels, matchLevels, coarseLevels, mw, mh, q };
-  const { sections, reports, pairSets } = await chainPass(src, p, g);
+  const featureLevels = levelFor(src.voxelSize[0], p.featureNm, w, h);
+  const g: Geometry = { w, h, nz, z0, sm, sc: 2 ** coarseLevels, matchLevels, coarseLevels, featureLevels, mw, mh, q };
+  const { sections, reports, pairSets } = await chainPass(src, p, g, onStep);
   const good = sections.map((t, i) => (t.status === 'missing' ? -1 : i)).filter((i) => i >= 0);
   if (good.length >= 2 && p.global) {
     // Global affine: all sections at once from the pairs of every section with its neighbours.
-    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h });
+    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise });
     let lastGood: Affine = [...IDENTITY];
     sections.forEach((t, i) => {
       if (t.status === 'missing') sections[i] = { ...t, affine: [...lastGood] };
@@ -514,14 +589,14 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
       }
     });
   }
-  if (p.elastic && good.length >= 2) await elasticPass(src, p, g, sections, reports);
+  if (p.elastic && good.length >= 2) await elasticPass(src, p, g, sections, reports, onStep);
   // missing sections carry the previous good section's transform (fill = copy uses it)
   let lastT: SectionTransform | null = null;
   sections.forEach((t, i) => {
     if (t.status === 'missing') sections[i] = { z: t.z, status: 'missing', affine: lastT ? [...lastT.affine] : [...IDENTITY], ...(lastT?.mesh ? { mesh: lastT.mesh } : {}) };
     else lastT = t;
   });
-  await qualityPass(src, p, g, sections, reports, onSection);
+  await qualityPass(src, p, g, sections, reports, onSection, onStep);
   const transforms: TransformsFile = {
     format: TRANSFORMS_FORMAT,
     version: 1,

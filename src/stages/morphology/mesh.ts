@@ -393,13 +393,11 @@ export function meshArea(mesh: Mesh): number {
 }
 
 /**
- * The directed edges of a mesh as out-lists per vertex (CSR: edges of vertex a are
+ * The directed edges of a triangle list as out-lists per vertex (CSR: edges of vertex a are
  * dst[start[a] .. start[a + 1])), with repeats. Vertex valence is small, so counting an edge
  * is a short scan: linear in the mesh, no hash table (this check runs on every mesh written).
  */
-function edgeLists(mesh: Mesh): { start: Int32Array; dst: Int32Array; nv: number } {
-  const f = mesh.indices;
-  const nv = mesh.vertices.length / 3;
+function edgeLists(f: Uint32Array, nv: number): { start: Int32Array; dst: Int32Array } {
   const start = new Int32Array(nv + 1);
   for (let i = 0; i < f.length; i++) start[f[i] + 1]++;
   for (let v = 0; v < nv; v++) start[v + 1] += start[v];
@@ -410,12 +408,12 @@ function edgeLists(mesh: Mesh): { start: Int32Array; dst: Int32Array; nv: number
     dst[fill[f[t + 1]]++] = f[t + 2];
     dst[fill[f[t + 2]]++] = f[t];
   }
-  return { start, dst, nv };
+  return { start, dst };
 }
 
 /** Count the distinct directed edges a->b for which `bad(n, r)` holds (n = times a->b occurs, r = times b->a occurs). */
-function countEdges(mesh: Mesh, bad: (n: number, r: number) => boolean): number {
-  const { start, dst, nv } = edgeLists(mesh);
+function countEdges(indices: Uint32Array, nv: number, bad: (n: number, r: number) => boolean): number {
+  const { start, dst } = edgeLists(indices, nv);
   const times = (a: number, b: number) => {
     let n = 0;
     for (let i = start[a]; i < start[a + 1]; i++) if (dst[i] === b) n++;
@@ -437,7 +435,7 @@ function countEdges(mesh: Mesh, bad: (n: number, r: number) => boolean): number 
  * (closed, consistently wound). Returns the number of directed edges without a partner.
  */
 export function openEdges(mesh: Mesh): number {
-  return countEdges(mesh, (n, r) => n !== 1 || r !== 1);
+  return countEdges(mesh.indices, mesh.vertices.length / 3, (n, r) => n !== 1 || r !== 1);
 }
 
 /**
@@ -446,5 +444,10 @@ export function openEdges(mesh: Mesh): number {
  * of a locked octree cell face), which `openEdges` would count.
  */
 export function holeEdges(mesh: Mesh): number {
-  return countEdges(mesh, (n, r) => r !== n);
+  return holeEdgesIndexed(mesh.indices, mesh.vertices.length / 3);
+}
+
+/** `holeEdges` of triangles `indices` into any vertex array of `vertexCount` vertices. */
+export function holeEdgesIndexed(indices: Uint32Array, vertexCount: number): number {
+  return countEdges(indices, vertexCount, (n, r) => r !== n);
 }

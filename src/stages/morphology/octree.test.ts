@@ -22,8 +22,8 @@ function blob(): { mesh: Mesh; voxels: number } {
 }
 
 /** Fragments of all lods decoded; checks the manifest arithmetic and the octree structure. */
-async function roundTrip(mesh: Mesh, chunkShape: Vec3, gridOrigin: Vec3) {
-  const tree = await buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: 3, lodScale0: 8 });
+async function roundTrip(mesh: Mesh, chunkShape: Vec3, gridOrigin: Vec3, lod0Error = 0) {
+  const tree = await buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: 3, lodScale0: 8, lod0Error });
   const { manifest, data } = await encodeMultiresOctree(tree);
   const m = decodeManifest(manifest);
   expect(m.chunkShape).toEqual(chunkShape);
@@ -138,6 +138,23 @@ describe('multi-resolution octree', () => {
       expect(Math.abs(meshVolume(l.union) / v0 - 1), `lod ${lod} volume`).toBeLessThan(lod === 0 ? 1e-3 : 0.05);
     }
     expect(Math.abs(meshArea(lods[0].union) / meshArea(mesh) - 1)).toBeLessThan(1e-3);
+  });
+
+  it('simplifies lod 0 within half a voxel: fewer triangles, closed, volume within area x error', async () => {
+    const { mesh } = blob();
+    const chunk: Vec3 = [64, 64, 128];
+    const origin: Vec3 = [-0.5 * res[0], -0.5 * res[1], -0.5 * res[2]];
+    const { tree, lods } = await roundTrip(mesh, chunk, origin, 4);
+    const v0 = meshVolume(mesh);
+    const t0 = lods[0].union.indices.length / 3;
+    expect(t0).toBeLessThan((mesh.indices.length / 3) * 0.6);
+    for (const [lod, l] of lods.entries()) expect(holeEdges(l.union), `lod ${lod} closed`).toBe(0);
+    // every node still ends on its cell faces: the fragments weld into one surface without cracks,
+    // and the surface moved by at most 4 nm, so the volume by at most area x 4 nm
+    expect(Math.abs(meshVolume(lods[0].union) - v0)).toBeLessThan(meshArea(mesh) * 4);
+    expect(Math.abs(meshVolume(lods[0].union) / v0 - 1)).toBeLessThan(0.02);
+    expect(tree.lods[0].length).toBeGreaterThan(8);
+    await expect(buildMeshOctree(mesh, { chunkShape: chunk, gridOrigin: origin, lod0Error: -1 })).rejects.toThrow(/lod-0 simplification error -1/);
   });
 
   it('rejects a vertex below the grid origin', async () => {

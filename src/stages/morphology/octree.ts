@@ -28,6 +28,12 @@ export interface OctreeOptions {
   lods?: number;
   /** Lod-0 scale in nm (the error scale Neuroglancer uses to pick a level; default 1). */
   lodScale0?: number;
+  /**
+   * Simplify lod 0 too, each cell with its faces locked, moving the surface by at most this many
+   * nm (igneous simplifies its finest level within half a voxel). 0 (default): lod 0 is the input
+   * mesh as it is.
+   */
+  lod0Error?: number;
 }
 
 /** Relative tolerance for "on a cell face" (in cells). */
@@ -78,6 +84,29 @@ class Uints {
  * mesh on a voxel-centre grid) are copied as they are, in order, without leaving typed arrays.
  */
 function splitAxis(verts: Floats, tris: Uint32Array, count: number, axis: number, origin: number, cell: number): Uints {
+  // the common case first (a marching-cubes mesh on a voxel-centre grid): no triangle crosses a
+  // plane, so the triangles stay as they are, without a copy
+  {
+    const nv = verts.n / 3;
+    const tv = new Float64Array(nv);
+    for (let v = 0; v < nv; v++) tv[v] = (verts.a[3 * v + axis] - origin) / cell;
+    let crosses = false;
+    for (let f = 0; f < count; f += 3) {
+      const ta = tv[tris[f]], tb = tv[tris[f + 1]], tc = tv[tris[f + 2]];
+      const lo = ta < tb ? (ta < tc ? ta : tc) : tb < tc ? tb : tc;
+      const hi = ta > tb ? (ta > tc ? ta : tc) : tb > tc ? tb : tc;
+      if (Math.floor(lo + EPS) + 1 < hi - EPS) {
+        crosses = true;
+        break;
+      }
+    }
+    if (!crosses) {
+      const same = new Uints(0);
+      same.a = tris;
+      same.n = count;
+      return same;
+    }
+  }
   const out = new Uints(count + (count >> 3));
   const cache = new Map<string, number>();
   const t = (v: number) => (verts.a[3 * v + axis] - origin) / cell;
@@ -160,14 +189,19 @@ export function cutMeshToGrid(mesh: Mesh, origin: Vec3, cell: Vec3): { vertices:
   const vertices = verts.a.slice(0, verts.n);
   const indices = tris.slice(0, count);
   const cells = new Int32Array(indices.length);
+  // vertex positions in cells, once per vertex (not once per triangle corner)
+  const u = new Float64Array(vertices.length);
+  for (let i = 0; i < vertices.length; i += 3) {
+    u[i] = (vertices[i] - origin[0]) / cell[0];
+    u[i + 1] = (vertices[i + 1] - origin[1]) / cell[1];
+    u[i + 2] = (vertices[i + 2] - origin[2]) / cell[2];
+  }
   for (let f = 0; f < indices.length; f += 3) {
+    const a = 3 * indices[f], b = 3 * indices[f + 1], d = 3 * indices[f + 2];
     for (let axis = 0; axis < 3; axis++) {
-      let lo = Infinity, hi = -Infinity;
-      for (let k = 0; k < 3; k++) {
-        const u = (vertices[3 * indices[f + k] + axis] - origin[axis]) / cell[axis];
-        if (u < lo) lo = u;
-        if (u > hi) hi = u;
-      }
+      const ua = u[a + axis], ub = u[b + axis], ud = u[d + axis];
+      const lo = ua < ub ? (ua < ud ? ua : ud) : ub < ud ? ub : ud;
+      const hi = ua > ub ? (ua > ud ? ua : ud) : ub > ud ? ub : ud;
       // the cell whose closed range holds the triangle (a triangle lying in a face: either side)
       let c = Math.floor((lo + hi) / 2);
       if (hi - c > 1 + 1e-6 || lo - c < -1e-6) c = Math.floor(lo + EPS);
@@ -191,18 +225,48 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
   const maxLods = opts.lods ?? 3;
   const scale0 = opts.lodScale0 ?? 1;
   const { vertices, indices, cells } = cutMeshToGrid(mesh, origin, chunk);
-  // lod 0: group triangles by cell
-  const byCell = new Map<number, { position: Vec3; tris: number[] }>();
-  for (let f = 0; f < indices.length; f += 3) {
+  // lod 0: group triangles by cell (counting sort by node; neighbouring triangles mostly share a cell)
+  const nodeOf = new Map<number, number>();
+  const positions: Vec3[] = [];
+  const tnode = new Int32Array(indices.length / 3);
+  let lastKey = -1;
+  let lastNode = -1;
+  for (let f = 0, t = 0; f < indices.length; f += 3, t++) {
     const key = cells[f] + 0x10000 * (cells[f + 1] + 0x10000 * cells[f + 2]);
-    let n = byCell.get(key);
-    if (!n) byCell.set(key, (n = { position: [cells[f], cells[f + 1], cells[f + 2]], tris: [] }));
-    n.tris.push(indices[f], indices[f + 1], indices[f + 2]);
+    if (key !== lastKey) {
+      let n = nodeOf.get(key);
+      if (n === undefined) {
+        n = positions.length;
+        nodeOf.set(key, n);
+        positions.push([cells[f], cells[f + 1], cells[f + 2]]);
+      }
+      lastKey = key;
+      lastNode = n;
+    }
+    tnode[t] = lastNode;
   }
-  const lods: OctreeNode[][] = [[...byCell.values()].map((n) => ({ position: n.position, indices: Uint32Array.from(n.tris) }))];
+  const fillAt = new Int32Array(positions.length);
+  for (let t = 0; t < tnode.length; t++) fillAt[tnode[t]] += 3;
+  const nodeTris = positions.map((_, n) => new Uint32Array(fillAt[n]));
+  fillAt.fill(0);
+  for (let f = 0, t = 0; f < indices.length; f += 3, t++) {
+    const n = tnode[t];
+    const dst = nodeTris[n];
+    const o = fillAt[n];
+    dst[o] = indices[f];
+    dst[o + 1] = indices[f + 1];
+    dst[o + 2] = indices[f + 2];
+    fillAt[n] = o + 3;
+  }
   const f32 = Float32Array.from(vertices);
   const slot = new Int32Array(vertices.length / 3).fill(-1);
   await MeshoptSimplifier.ready;
+  const e0 = opts.lod0Error ?? 0;
+  if (!(e0 >= 0)) throw new WiringError(`lod-0 simplification error ${e0} nm: expected >= 0`);
+  const lods: OctreeNode[][] = [
+    // ratio 0: the error bound alone decides how far a cell simplifies
+    positions.map((position, n) => ({ position, indices: e0 > 0 ? simplifyLocked(f32, nodeTris[n], 0, e0, slot) : nodeTris[n] })),
+  ];
   for (let lod = 1; lod < maxLods; lod++) {
     const prev = lods[lod - 1];
     if (prev.length === 1 && prev[0].indices.length < 3 * 64) break;
@@ -235,6 +299,11 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
     lodScales: lods.map((_, k) => scale0 * 2 ** k),
     lods,
   };
+}
+
+/** The triangles of one level of detail, all nodes, as one index list into `tree.vertices`. */
+export function lodIndices(tree: MeshOctree, lod: number): Uint32Array {
+  return concatIndices(tree.lods[lod].map((n) => n.indices));
 }
 
 function concatIndices(parts: Uint32Array[]): Uint32Array {

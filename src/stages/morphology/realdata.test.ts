@@ -19,15 +19,23 @@ async function checkOctrees(meshes: Mesh[], counts: Float64Array, res: Vec3, cou
   const chunkShape = res.map((r) => 16 * r) as unknown as Vec3;
   const gridOrigin = res.map((r) => -0.5 * r) as unknown as Vec3;
   for (const l of largest) {
-    const tree = await buildMeshOctree(meshes[l], { chunkShape, gridOrigin, lods: 3, lodScale0: Math.min(...res) });
-    const { manifest, data } = await encodeMultiresOctree(tree);
     const v0 = meshVolume(meshes[l]);
-    expect(tree.lods[0].length, `segment ${l}: lod-0 fragments`).toBeGreaterThan(1);
-    for (let lod = 0; lod < tree.lods.length; lod++) {
-      const union = weldVertices(await decodeMultiresLod(manifest, data, lod));
-      if (lod === 0) expect(openEdges(union), `segment ${l} lod 0 closed`).toBe(0);
-      expect(holeEdges(union), `segment ${l} lod ${lod} closed`).toBe(0);
-      expect(Math.abs(meshVolume(union) / v0 - 1), `segment ${l} lod ${lod} volume`).toBeLessThan(lod === 0 ? 1e-4 : 0.03);
+    // exact lod 0, and lod 0 simplified within half a voxel (the `wiring mesh` default)
+    for (const halfVoxel of [false, true]) {
+      const lod0Error = halfVoxel ? Math.min(...res) / 2 : 0;
+      const tree = await buildMeshOctree(meshes[l], { chunkShape, gridOrigin, lods: 3, lodScale0: Math.min(...res), lod0Error });
+      // as `wiring mesh` writes small cells: 10-bit positions (16 for the exact case)
+      const bits = halfVoxel ? 10 : 16;
+      const { manifest, data } = await encodeMultiresOctree(tree, { bits });
+      expect(tree.lods[0].length, `segment ${l}: lod-0 fragments`).toBeGreaterThan(1);
+      for (let lod = 0; lod < tree.lods.length; lod++) {
+        const union = weldVertices(await decodeMultiresLod(manifest, data, lod, bits));
+        if (lod === 0 && !halfVoxel) expect(openEdges(union), `segment ${l} lod 0 closed`).toBe(0);
+        expect(holeEdges(union), `segment ${l} lod ${lod} closed (lod 0 simplified: ${halfVoxel})`).toBe(0);
+        const tol = lod > 0 ? 0.03 : halfVoxel ? 0.01 : 1e-4;
+        expect(Math.abs(meshVolume(union) / v0 - 1), `segment ${l} lod ${lod} volume (lod 0 simplified: ${halfVoxel})`).toBeLessThan(tol);
+        if (lod === 0 && halfVoxel) expect(union.indices.length, `segment ${l}: simplified lod 0`).toBeLessThan(meshes[l].indices.length * 0.6);
+      }
     }
   }
 }

@@ -26,8 +26,8 @@ import {
   skeletonBlock,
   writeBlockFile,
 } from './blocks.js';
-import { type Mesh, mergeMeshes, meshVolume, openEdges } from './mesh.js';
-import { buildMeshOctree } from './octree.js';
+import { type Mesh, holeEdgesIndexed, mergeMeshes, meshVolume, openEdges } from './mesh.js';
+import { buildMeshOctree, lodIndices } from './octree.js';
 import type { Skeleton } from './skeleton.js';
 import { skeletonStats } from './stats.js';
 
@@ -145,15 +145,43 @@ async function currentBlockFiles(task: BlockTask<MeshTaskParams>): Promise<strin
   });
 }
 
+/** Defaults of the mesh output (the CLI help reads them). */
+export const MESH_DEFAULTS = {
+  /** Levels of detail of the multi-resolution format. */
+  lods: 3,
+  /** Lod-0 fragment (octree cell) size in voxels of the finest axis. */
+  fragmentVoxels: 64,
+  /**
+   * Lod 0 is simplified (meshoptimizer, cell faces locked) moving the surface by at most this
+   * many voxels of the finest axis: half a voxel, as igneous does. Chosen on the phantom (seed 7,
+   * 192x192x48 at 8x8x30 nm: 5.1x fewer lod-0 triangles), measured on gala-medulla; see
+   * docs/THROUGHPUT.md (Meshes). 0 keeps the marching-cubes surface exactly.
+   */
+  lod0ErrorVoxels: 0.5,
+  /**
+   * Multires fragments store positions in 10 bits (Draco encodes them ~3.5x faster than 16 bits
+   * and ~35 % smaller; phantom seed 7) while one quantization step of a lod-0 cell (cell / 1023)
+   * is at most this many voxels of the finest axis, else 16 bits.
+   */
+  maxQuantizationStepVoxels: 0.125,
+} as const;
+
+/** Position bits of multires fragments for lod-0 cells of `chunkShape` nm (see MESH_DEFAULTS). */
+export function multiresQuantizationBits(chunkShape: Vec3, finestVoxel: number): 10 | 16 {
+  return chunkShape.every((c) => c / 1023 <= MESH_DEFAULTS.maxQuantizationStepVoxels * finestVoxel) ? 10 : 16;
+}
+
 export interface MeshOutputOptions {
   format?: 'multires' | 'legacy';
-  /** Levels of detail for the multi-resolution format (default 3). */
+  /** Levels of detail for the multi-resolution format (default MESH_DEFAULTS.lods). */
   lods?: number;
   /**
    * Multi-resolution lod-0 fragment size in voxels along the axis of the smallest voxel size
-   * (other axes: the same length in nm, rounded to whole voxels). Default 64.
+   * (other axes: the same length in nm, rounded to whole voxels). Default MESH_DEFAULTS.fragmentVoxels.
    */
   fragmentVoxels?: number;
+  /** Multi-resolution lod-0 simplification bound in voxels of the finest axis (default MESH_DEFAULTS.lod0ErrorVoxels). */
+  lod0ErrorVoxels?: number;
   /** Also write <id>.ply / <id>.obj into these folders. */
   plyDir?: string;
   objDir?: string;
@@ -165,10 +193,18 @@ export interface MeshSummary {
   mesh_dir: string;
   format: 'multires' | 'legacy';
   segments: number;
+  /** triangles as written: lod 0 for multires (simplified by default), the marching-cubes mesh for legacy */
   triangles: number;
   bytes: number;
+  /**
+   * Meshes without a hole as written: legacy, the marching-cubes mesh is closed and manifold
+   * (`openEdges`); multires, lod 0 as written has no hole (`holeEdges`: simplification may
+   * pinch two folds along an edge, as lods 1-2 may).
+   */
   closed: number;
   open: number;
+  /** multires: bits per quantized position (the mesh info's vertex_quantization_bits) */
+  vertex_quantization_bits?: 10 | 16;
   /** multires: lod-0 fragment (octree cell) size in nm */
   fragment_shape_nm?: Vec3;
   segments_list: Array<{ id: bigint; triangles: number; volume_nm3: number; closed: boolean; lods: number; fragments: number }>;
@@ -190,7 +226,6 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
   // delete each other's files (they used to: ENOENT on a rename).
   const summary = await replaceDirAtomic(finalMeshDir, async (meshDir) => {
   if (format === 'legacy') await writeLegacyInfo(meshDir);
-  else await writeMultiresInfo(meshDir);
   const progress = opts.progress ?? silentProgress;
   progress.start(byId.size, 'writing meshes');
   const summary: MeshSummary = { layer: layerDir, mesh_dir: finalMeshDir, format, segments: 0, triangles: 0, bytes: 0, closed: 0, open: 0, segments_list: [] };
@@ -200,19 +235,30 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
   // Octree cells of whole voxels whose faces lie on voxel-centre planes (where marching-cubes
   // cubes meet), so no lod-0 triangle crosses a cell face. The lowest possible vertex is the
   // centre of the (virtual) background voxel before bounds.min, where the lattice starts.
-  const fv = opts.fragmentVoxels ?? 64;
+  const fv = opts.fragmentVoxels ?? MESH_DEFAULTS.fragmentVoxels;
   if (!(Number.isInteger(fv) && fv >= 1)) throw new WiringError(`fragment size ${fv}: expected a whole number of voxels >= 1`);
+  const e0 = opts.lod0ErrorVoxels ?? MESH_DEFAULTS.lod0ErrorVoxels;
+  if (!(e0 >= 0 && e0 <= 4)) throw new WiringError(`lod-0 simplification error ${e0}: expected 0..4 voxels`);
   const cellVox = res.map((r) => Math.max(1, Math.round((fv * lodScale0) / r)));
   const chunkShape = cellVox.map((c, k) => c * res[k]) as unknown as Vec3;
   const lattice = task.params.bounds.min.map((m, k) => (m - 0.5) * res[k]);
-  if (format === 'multires') summary.fragment_shape_nm = chunkShape;
+  const bits = multiresQuantizationBits(chunkShape, lodScale0);
+  if (format === 'multires') {
+    summary.vertex_quantization_bits = bits;
+    summary.fragment_shape_nm = chunkShape;
+    await writeMultiresInfo(meshDir, bits);
+  }
   for (const id of ids) {
-    const mesh = mergeMeshes(byId.get(id)!);
+    // one block's marching-cubes mesh is welded already (one vertex per crossed voxel edge)
+    const parts = byId.get(id)!;
+    const mesh = parts.length === 1 ? parts[0] : mergeMeshes(parts);
     byId.delete(id);
-    const closed = openEdges(mesh) === 0;
+    let closed = false;
+    let triangles = mesh.indices.length / 3;
     let lods = 1;
     let fragments = 1;
     if (format === 'legacy') {
+      closed = openEdges(mesh) === 0;
       await writeLegacyMesh(meshDir, id, mesh);
       summary.bytes += 4 + mesh.vertices.byteLength + mesh.indices.byteLength;
     } else {
@@ -220,19 +266,21 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
       const lo = [Infinity, Infinity, Infinity];
       for (let i = 0; i < mesh.vertices.length; i += 3) for (let k = 0; k < 3; k++) if (mesh.vertices[i + k] < lo[k]) lo[k] = mesh.vertices[i + k];
       const gridOrigin = [0, 1, 2].map((k) => lattice[k] + Math.max(0, Math.floor((lo[k] - lattice[k]) / chunkShape[k] + 1e-9)) * chunkShape[k]) as unknown as Vec3;
-      const tree = await buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: opts.lods ?? 3, lodScale0 });
+      const tree = await buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: opts.lods ?? MESH_DEFAULTS.lods, lodScale0, lod0Error: e0 * lodScale0 });
+      closed = holeEdgesIndexed(lodIndices(tree, 0), tree.vertices.length / 3) === 0;
       lods = tree.lods.length;
-      const w = await writeMultiresMesh(meshDir, id, tree);
+      triangles = tree.lods[0].reduce((n, f) => n + f.indices.length / 3, 0);
+      const w = await writeMultiresMesh(meshDir, id, tree, { bits });
       summary.bytes += w.bytes;
       fragments = w.fragments;
     }
     if (opts.plyDir) await writeFileAtomic(path.join(opts.plyDir, `${id}.ply`), encodePly(mesh, `segment ${id}, nm`));
     if (opts.objDir) await writeFileAtomic(path.join(opts.objDir, `${id}.obj`), encodeObj(mesh, `segment ${id}, nm`));
     summary.segments++;
-    summary.triangles += mesh.indices.length / 3;
+    summary.triangles += triangles;
     if (closed) summary.closed++;
     else summary.open++;
-    summary.segments_list.push({ id, triangles: mesh.indices.length / 3, volume_nm3: meshVolume(mesh), closed, lods, fragments });
+    summary.segments_list.push({ id, triangles, volume_nm3: meshVolume(mesh), closed, lods, fragments });
     progress.increment();
   }
   progress.stop();

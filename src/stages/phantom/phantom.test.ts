@@ -132,6 +132,29 @@ describe('phantom model', () => {
     expect(() => buildModel({ seed: -1, size: [8, 8, 8], voxelSize: [8, 8, 30] })).toThrow(UsageError);
     expect(() => buildModel({ seed: 1, size: [0, 8, 8], voxelSize: [8, 8, 30] })).toThrow(UsageError);
     expect(() => buildModel({ seed: 1, size: [8, 8, 8], voxelSize: [8, 0, 30] })).toThrow(UsageError);
+    for (const d of [0, -1, 7, Number.NaN]) expect(() => buildModel({ seed: 1, size: [8, 8, 8], voxelSize: [8, 8, 30], synapseDensity: d })).toThrow(/synapse density/);
+  });
+
+  it('scales synapses with the synapse density factor; factor 1 is the default model', () => {
+    // 8 tiles of seed 11: spines, shaft targets and so synapses (with one vesicle cloud each) grow
+    // with the factor; the default (no factor) builds the same tiles as factor 1.
+    const count = (d?: number) => {
+      const n = { synapses: 0, clouds: 0, heads: 0 };
+      for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) for (let k = 0; k < 2; k++) {
+        const t = d === undefined ? buildTile(11, i, j, k) : buildTile(11, i, j, k, d);
+        n.synapses += t.synapses.length;
+        n.clouds += t.organelles.filter((o) => o.kind === 'vesicle_cloud').length;
+        for (let p = 0; p < t.nPrims; p++) if (t.pcomp[p] === COMPARTMENT.spineHead) n.heads++;
+      }
+      return n;
+    };
+    const base = count();
+    expect(count(1)).toEqual(base);
+    const dense = count(4);
+    expect(dense.clouds).toBe(dense.synapses);
+    expect(dense.heads / base.heads).toBeGreaterThan(2.5);
+    expect(dense.synapses / base.synapses).toBeGreaterThan(2.5);
+    expect(dense.synapses / base.synapses).toBeLessThan(6);
   });
 });
 

@@ -6,7 +6,7 @@ import { boxFromShape, boxGrow, boxIntersect } from '../../core/box.js';
 import { Volume, copyBox } from '../../core/volume.js';
 import { Forest } from '../../ml/forest.js';
 import { contextHalves } from './auto-context.js';
-import { contextCount, contextMargin } from './context.js';
+import { contextCount, contextMargin, roundMargin } from './context.js';
 import { featureConfig, featureMargin } from './features.js';
 import { rocAuc } from './metrics.js';
 import { PixelModel } from './model.js';
@@ -71,5 +71,43 @@ describe('auto-context', async () => {
     const noCtx = new PixelModel(new Forest(f.nFeatures, f.nClasses, f.trees, f.params, { ...model.meta, context: undefined }), model.meta, model.contextForest);
     await fs.writeFile(path.join(dir, 'nometa'), noCtx.toBytes());
     await expect(PixelModel.load(path.join(dir, 'nometa'))).rejects.toThrow(/nometa: .*meta.context is missing/);
+  });
+
+  describe('two rounds', async () => {
+    const two = (await trainPixelClassifier(memorySource(raw), memorySource(seg), { ...opts, autoContext: true, contextRounds: 2 })).model;
+
+    it('hold a context forest per round, read one context margin per round, and predict blockwise exactly', () => {
+      expect(two.contextForests).toHaveLength(2);
+      expect(two.meta.context!.rounds).toBe(2);
+      const fm = featureMargin(cfg), rm = roundMargin(two.meta.context!);
+      expect(modelMargin(two)).toEqual([fm[0] + 2 * rm[0], fm[1] + 2 * rm[1], 0]);
+      const m = modelMargin(two);
+      const whole = predictVolume(two, test.raw);
+      const out = Volume.zeros('float32', test.raw.box, { channels: 1 });
+      for (const [x0, y0, z0, sx, sy, sz] of [[0, 0, 0, 24, 40, 3], [24, 0, 0, 40, 40, 3], [0, 40, 0, 64, 24, 3]]) {
+        const b = boxFromShape([sx, sy, sz], [x0, y0, z0]);
+        copyBox(predictVolume(two, test.raw.crop(boxIntersect(boxGrow(b, m), test.raw.box)), { box: b }), out);
+      }
+      expect(Array.from(out.data)).toEqual(Array.from(whole.data as Float32Array));
+      // the second round changes the map (it is not the first round's forest again)
+      const one = predictVolume(model, test.raw).data as Float32Array;
+      expect(Array.from(whole.data as Float32Array)).not.toEqual(Array.from(one));
+    });
+
+    it('round-trip through a WPC1 file of three forests; a file whose rounds disagree with its forests is refused', async () => {
+      const dir = await tempDir();
+      const file = path.join(dir, 'ac2.forest');
+      await two.save(file);
+      const bytes = await fs.readFile(file);
+      expect(bytes.readUInt32LE(4)).toBe(3);
+      const back = await PixelModel.load(file);
+      expect(back.contextForests).toHaveLength(2);
+      expect(Array.from(predictVolume(back, test.raw).data)).toEqual(Array.from(predictVolume(two, test.raw).data));
+      const f = two.forest;
+      const lying = new PixelModel(new Forest(f.nFeatures, f.nClasses, f.trees, f.params, { ...two.meta, context: { ...two.meta.context!, rounds: 1 } }), two.meta, two.contextForest, two.laterRounds);
+      await fs.writeFile(path.join(dir, 'lying'), lying.toBytes());
+      await expect(PixelModel.load(path.join(dir, 'lying'))).rejects.toThrow(/lying: meta.context.rounds is 1 but the file holds 2 context forest/);
+      await expect(trainPixelClassifier(memorySource(raw), memorySource(seg), { ...opts, autoContext: true, contextRounds: 9 })).rejects.toThrow(/rounds: expected an integer 1..4, got 9/);
+    });
   });
 });

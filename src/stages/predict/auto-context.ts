@@ -16,7 +16,7 @@ import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
 import type { Forest, ForestParams } from '../../ml/forest.js';
 import { trainForest } from '../../ml/forest-parallel.js';
-import { type ContextConfig, computeContext, contextConfig, contextCount, contextMargin } from './context.js';
+import { type ContextConfig, computeContext, contextConfig, contextCount, roundMargin } from './context.js';
 import { type FeatureConfig, computeFeatures, featureMargin } from './features.js';
 import { PixelModel, type PixelModelMeta } from './model.js';
 import { predictProbabilities } from './predict.js';
@@ -157,7 +157,7 @@ export async function outOfFoldMap(o: CrossFitInput, context?: { x2: Float32Arra
 
 /** A context forest's probabilities over b: pixel features from the raw block, context from the (out-of-fold) first map of the region (reflected at its faces). */
 function predictWithContextMap(forest: Forest, meta: PixelModelMeta, raw: Volume, b: Box, first: Float32Array, region: Box, config: ContextConfig, K: number): Float32Array {
-  const cm = contextMargin(config);
+  const cm = roundMargin(config);
   const cb = boxIntersect(box([b.min[0] - cm[0], b.min[1] - cm[1], b.min[2] - cm[2]], [b.max[0] + cm[0], b.max[1] + cm[1], b.max[2] + cm[2]]), region);
   const cs = boxShape(cb);
   const cn = cs[0] * cs[1] * cs[2];

@@ -26,7 +26,15 @@ export interface ContextConfig {
   features: FeatureConfig;
   /** First-forest class channels used. */
   channels: number[];
+  /**
+   * Auto-context rounds (absent: 1, models before rounds existed): round r's forest sees the pixel
+   * features plus the context of round r-1's map (round 0: the pixel forest).
+   */
+  rounds?: number;
 }
+
+/** Most auto-context rounds a model may hold. */
+export const MAX_CONTEXT_ROUNDS = 4;
 
 /** The default context configuration for a first forest of `nClasses` classes on pixel features `cfg`. */
 export function contextConfig(cfg: FeatureConfig, nClasses: number): ContextConfig {
@@ -44,8 +52,15 @@ export function contextNames(c: ContextConfig): string[] {
   return c.channels.flatMap((ch) => [`p${ch}`, ...f.map((n) => `p${ch}:${n}`)]);
 }
 
-/** Voxels of first-forest map needed around a block for exact context features. */
+/** Voxels of first-forest map needed around a block for exact context features (all rounds: each round's context reads this much of the previous round's map). */
 export function contextMargin(c: ContextConfig): Vec3 {
+  const m = featureMargin(c.features);
+  const r = c.rounds ?? 1;
+  return [m[0] * r, m[1] * r, m[2] * r];
+}
+
+/** Margin of one round's context features. */
+export function roundMargin(c: ContextConfig): Vec3 {
   return featureMargin(c.features);
 }
 
@@ -77,6 +92,9 @@ export function checkContextConfig(c: unknown, nClasses: number): ContextConfig 
   }
   if (!Array.isArray(o.channels) || o.channels.length === 0 || o.channels.some((ch) => !Number.isInteger(ch) || ch < 0 || ch >= nClasses)) {
     throw new Error(`context.channels must list class indices below ${nClasses}, got ${JSON.stringify(o.channels)}`);
+  }
+  if (o.rounds !== undefined && !(Number.isInteger(o.rounds) && o.rounds >= 1 && o.rounds <= MAX_CONTEXT_ROUNDS)) {
+    throw new Error(`context.rounds must be an integer 1..${MAX_CONTEXT_ROUNDS}, got ${JSON.stringify(o.rounds)}`);
   }
   return o as ContextConfig;
 }

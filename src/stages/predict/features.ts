@@ -139,18 +139,39 @@ export function featureMargin(cfg: FeatureConfig): Vec3 {
 // Derivative codes: order per axis packed as ox + 3*oy + 9*oz.
 const code = (ox: number, oy: number, oz: number): number => ox + 3 * oy + 9 * oz;
 
+/** A box inside a block, voxel coordinates [min, max) per axis [x, y, z]. */
+export interface FeatureRegion {
+  min: Vec3;
+  max: Vec3;
+}
+
 /**
  * Compute the feature stack of a float32 block of `shape` [x, y, z]. Returns (or fills `out`)
  * channels x voxels float32, channel slowest (index = voxel + n * channel).
+ *
+ * `region`: compute only the voxels of this box of the block (n = its voxels; the block around it
+ * is the filters' context), bit for bit the whole-block result cropped. Each sigma's filters run
+ * along z on the whole block, then along y only on the z sections needed, then along x only on the
+ * rows needed: a crop never runs along a later pass's axis, so FIR and recursive filters give the
+ * same bits. The structure tensor needs its gradients on the region grown by its outer smoothing's
+ * radius (or the whole extent, along axes where that smoothing is recursive).
  */
-export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConfig, out?: Float32Array): Float32Array {
-  const n = shape[0] * shape[1] * shape[2];
+export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConfig, out?: Float32Array, region?: FeatureRegion): Float32Array {
+  const nFull = shape[0] * shape[1] * shape[2];
+  if (raw.length !== nFull) throw new UsageError(`computeFeatures: raw has ${raw.length} voxels, shape [${shape}] needs ${nFull}`);
+  const R = region ?? { min: [0, 0, 0] as Vec3, max: [...shape] as Vec3 };
+  for (let a = 0; a < 3; a++) {
+    if (!(Number.isInteger(R.min[a]) && Number.isInteger(R.max[a]) && R.min[a] >= 0 && R.min[a] <= R.max[a] && R.max[a] <= shape[a])) {
+      throw new UsageError(`computeFeatures: region [${R.min}]-[${R.max}] is not inside the block [${shape}]`);
+    }
+  }
+  const rShape: Vec3 = [R.max[0] - R.min[0], R.max[1] - R.min[1], R.max[2] - R.min[2]];
+  const n = rShape[0] * rShape[1] * rShape[2];
   const nch = featureCount(cfg);
-  if (raw.length !== n) throw new UsageError(`computeFeatures: raw has ${raw.length} voxels, shape [${shape}] needs ${n}`);
   const res = out ?? new Float32Array(n * nch);
   if (res.length !== n * nch) throw new UsageError(`computeFeatures: output has ${res.length} elements, expected ${n * nch}`);
   if (n === 0) return res;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < nFull; i++) {
     if (!Number.isFinite(raw[i])) {
       const x = i % shape[0];
       const y = Math.floor(i / shape[0]) % shape[1];
@@ -175,140 +196,119 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
       }
     }
   }
-  const opts = { mode: cfg.mode, truncate: cfg.truncate };
+  const pool = new Pool();
+  const f = new Filters(cfg);
   const from = cfg.recursiveFrom ?? Infinity;
-  // exact (FIR) below cfg.recursiveFrom, recursive (IIR) from it; never in place
-  const derivatives1d = (src: Float32Array, axis: 0 | 1 | 2, sigma: number, outs: Triple): void => {
-    if (sigma >= from) recursiveDerivatives1d(src, shape, axis, sigma, outs, opts);
-    else gaussianDerivatives1d(src, shape, axis, sigma, outs, opts);
-  };
-  const filter1d = (src: Float32Array, dst: Float32Array, axis: 0 | 1 | 2, sigma: number): void => {
-    if (sigma >= from && src !== dst) recursiveFilter1d(src, dst, shape, axis, sigma, 0, opts);
-    else gaussianFilter1d(src, dst, shape, axis, sigma, 0, opts);
-  };
-  const deriv = new Map<number, Float32Array>();
-  const pool: Float32Array[] = [];
-  const take = (): Float32Array => pool.pop() ?? new Float32Array(n);
-  const give = (a: Float32Array): void => {
-    pool.push(a);
-  };
   let ch = 0;
   const channel = (c: number): Float32Array => res.subarray(c * n, (c + 1) * n);
+  const XY = shape[0] * shape[1];
 
   for (const s of cfg.sigmas) {
     const sg = axisSigmas(cfg, s);
-    // Derivative tree: z pass, then y, then x; shared intermediates.
-    for (const d of deriv.values()) give(d);
-    deriv.clear();
-    // Each sweep computes all needed derivative orders along its axis at once (gaussianDerivatives1d).
+    const outer: Vec3 = [sg[0] * STE_OUTER_RATIO, sg[1] * STE_OUTER_RATIO, sg[2] * STE_OUTER_RATIO];
+    // E: where the derivatives are needed (the region, grown for the structure tensor's smoothing)
+    const eMin: number[] = [...R.min];
+    const eMax: number[] = [...R.max];
+    if (feats.has('STE')) {
+      for (const a of axes) {
+        const full = outer[a] >= from;
+        const r = full ? shape[a] : kernelRadius(outer[a], cfg.truncate);
+        eMin[a] = Math.max(0, R.min[a] - r);
+        eMax[a] = Math.min(shape[a], R.max[a] + r);
+      }
+    }
+    const E: FeatureRegion = { min: [eMin[0], eMin[1], eMin[2]], max: [eMax[0], eMax[1], eMax[2]] };
+    // x stays whole until the end (the last pass runs along x)
+    const eShape: Vec3 = [shape[0], E.max[1] - E.min[1], E.max[2] - E.min[2]];
+    const slabShape: Vec3 = [shape[0], shape[1], eShape[2]];
+    const deriv = new Map<number, Float32Array>();
+    // Derivative tree: z pass (whole block), crop to E's z sections, y pass, crop to E's rows, x pass.
     const zOrders = new Set<number>();
     for (const c of want) zOrders.add(Math.floor(c / 9));
-    const zb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
-    if (dims === 2) zb[0] = raw;
+    const zb: Triple = [undefined, undefined, undefined];
+    if (dims === 2) zb[0] = raw.subarray(XY * E.min[2], XY * E.max[2]);
     else {
-      for (const oz of zOrders) zb[oz] = take();
-      derivatives1d(raw, 2, sg[2], zb as Triple);
+      for (const oz of zOrders) zb[oz] = pool.take(nFull);
+      f.derivatives(raw, shape, 2, sg[2], zb);
     }
     for (const oz of zOrders) {
-      const yb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
-      for (const c of want) if (Math.floor(c / 9) === oz) yb[Math.floor(c / 3) % 3] ??= take();
-      derivatives1d(zb[oz]!, 1, sg[1], yb as Triple);
+      const zs = dims === 2 ? zb[oz]! : zb[oz]!.subarray(XY * E.min[2], XY * E.max[2]);
+      const yb: Triple = [undefined, undefined, undefined];
+      for (const c of want) if (Math.floor(c / 9) === oz) yb[Math.floor(c / 3) % 3] ??= pool.take(zs.length);
+      f.derivatives(zs, slabShape, 1, sg[1], yb);
       for (let oy = 0; oy < 3; oy++) {
         const y = yb[oy];
         if (!y) continue;
-        const xb: Array<Float32Array | undefined> = [undefined, undefined, undefined];
-        for (const c of want) if (Math.floor(c / 9) === oz && Math.floor(c / 3) % 3 === oy) xb[c % 3] = take();
-        derivatives1d(y, 0, sg[0], xb as Triple);
-        xb.forEach((b, ox) => {
+        const ye = cropRows(y, slabShape, E.min[1], eShape[1], pool);
+        const xb: Triple = [undefined, undefined, undefined];
+        for (const c of want) if (Math.floor(c / 9) === oz && Math.floor(c / 3) % 3 === oy) xb[c % 3] = pool.take(ye.length);
+        f.derivatives(ye, eShape, 0, sg[0], xb);
+        for (let ox = 0; ox < 3; ox++) {
+          const b = xb[ox];
           if (b) deriv.set(code(ox, oy, oz), b);
-        });
-        give(y);
+        }
+        if (ye !== y) pool.give(ye);
+        pool.give(y);
       }
-      if (zb[oz] !== raw) give(zb[oz]!);
+      if (dims === 3) pool.give(zb[oz]!);
     }
-    const first = axes.map((a) => deriv.get(code(a === 0 ? 1 : 0, a === 1 ? 1 : 0, a === 2 ? 1 : 0))!);
+    // the derivatives on the region itself (views when E is the region)
+    const off: Vec3 = [R.min[0], R.min[1] - E.min[1], R.min[2] - E.min[2]];
+    const onRegion = new Map<number, Float32Array>();
+    const atR = (c: number): Float32Array => {
+      let v = onRegion.get(c);
+      if (!v) onRegion.set(c, (v = crop(deriv.get(c)!, eShape, off, rShape, pool)));
+      return v;
+    };
+    const firstCode = (a: number): number => code(a === 0 ? 1 : 0, a === 1 ? 1 : 0, a === 2 ? 1 : 0);
     const second = (a: number, b: number): Float32Array => {
       const o = [0, 0, 0];
       o[a]++;
       o[b]++;
-      return deriv.get(code(o[0], o[1], o[2]))!;
+      return atR(code(o[0], o[1], o[2]));
     };
-    for (const f of cfg.features) {
-      switch (f) {
+    for (const name of cfg.features) {
+      switch (name) {
         case 'G':
-          channel(ch++).set(deriv.get(0)!);
+          channel(ch++).set(atR(0));
           break;
-        case 'GGM': {
-          const o = channel(ch++);
-          if (dims === 2) {
-            const [gx, gy] = first;
-            for (let i = 0; i < n; i++) o[i] = Math.sqrt(gx[i] * gx[i] + gy[i] * gy[i]);
-          } else {
-            const [gx, gy, gz] = first;
-            for (let i = 0; i < n; i++) o[i] = Math.sqrt(gx[i] * gx[i] + gy[i] * gy[i] + gz[i] * gz[i]);
-          }
+        case 'GGM':
+          if (dims === 2) magnitude2(atR(firstCode(0)), atR(firstCode(1)), channel(ch++));
+          else magnitude3(atR(firstCode(0)), atR(firstCode(1)), atR(firstCode(2)), channel(ch++));
           break;
-        }
-        case 'LoG': {
-          const o = channel(ch++);
-          const xx = second(0, 0);
-          const yy = second(1, 1);
-          if (dims === 2) for (let i = 0; i < n; i++) o[i] = xx[i] + yy[i];
-          else {
-            const zz = second(2, 2);
-            for (let i = 0; i < n; i++) o[i] = xx[i] + yy[i] + zz[i];
-          }
+        case 'LoG':
+          if (dims === 2) sum2(second(0, 0), second(1, 1), channel(ch++));
+          else sum3(second(0, 0), second(1, 1), second(2, 2), channel(ch++));
           break;
-        }
         case 'DoG': {
-          const o = channel(ch++);
           const sg2: Vec3 = [sg[0] * DOG_RATIO, sg[1] * DOG_RATIO, sg[2] * DOG_RATIO];
-          const t = take();
-          const u = take();
-          if (dims === 2) {
-            filter1d(raw, t, 1, sg2[1]);
-          } else {
-            filter1d(raw, u, 2, sg2[2]);
-            filter1d(u, t, 1, sg2[1]);
-          }
-          filter1d(t, u, 0, sg2[0]);
-          const g = deriv.get(0)!;
-          for (let i = 0; i < n; i++) o[i] = g[i] - u[i];
-          give(t);
-          give(u);
+          const u = f.smoothCropped(raw, shape, sg2, R, pool);
+          difference(atR(0), u, channel(ch++));
+          pool.give(u);
           break;
         }
         case 'STE': {
-          const outer: Vec3 = [sg[0] * STE_OUTER_RATIO, sg[1] * STE_OUTER_RATIO, sg[2] * STE_OUTER_RATIO];
-          const smooth = (src: Float32Array, dst: Float32Array): void => {
-            const t = take();
-            if (dims === 2) {
-              filter1d(src, t, 1, outer[1]);
-              filter1d(t, dst, 0, outer[0]);
-            } else {
-              filter1d(src, dst, 2, outer[2]);
-              filter1d(dst, t, 1, outer[1]);
-              filter1d(t, dst, 0, outer[0]);
-            }
-            give(t);
-          };
+          const first = axes.map((a) => deriv.get(firstCode(a))!);
           const tensor: Float32Array[] = [];
+          const ne = eShape[0] * eShape[1] * eShape[2];
           for (let a = 0; a < dims; a++) {
             for (let b = a; b < dims; b++) {
-              const p = take();
-              const ga = first[a];
-              const gb = first[b];
-              for (let i = 0; i < n; i++) p[i] = ga[i] * gb[i];
-              const q = take();
-              smooth(p, q);
-              give(p);
-              tensor.push(q);
+              const p = pool.take(ne);
+              product(first[a], first[b], p);
+              const t = pool.take(ne);
+              const q = pool.take(ne);
+              f.smoothInto(p, eShape, outer, t, q);
+              pool.give(t);
+              pool.give(p);
+              const qr = crop(q, eShape, off, rShape, pool);
+              if (qr !== q) pool.give(q);
+              tensor.push(qr);
             }
           }
           if (dims === 2) eig2(tensor[0], tensor[1], tensor[2], channel(ch), channel(ch + 1));
           else eig3(tensor[0], tensor[1], tensor[2], tensor[3], tensor[4], tensor[5], channel(ch), channel(ch + 1), channel(ch + 2));
           ch += dims;
-          for (const t of tensor) give(t);
+          for (const t of tensor) pool.give(t);
           break;
         }
         case 'HoGE': {
@@ -322,8 +322,141 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
         }
       }
     }
+    for (const [c, v] of onRegion) if (v !== deriv.get(c)) pool.give(v);
+    for (const d of deriv.values()) pool.give(d);
   }
   return res;
+}
+
+/** Rows y0..y0+ny-1 of every z section of a [sx, sy, sz] volume as a [sx, ny, sz] volume (the input itself when that is all of it). */
+function cropRows(v: Float32Array, shape: Vec3, y0: number, ny: number, pool: Pool): Float32Array {
+  if (y0 === 0 && ny === shape[1]) return v;
+  return crop(v, shape, [0, y0, 0], [shape[0], ny, shape[2]], pool);
+}
+
+/** The box at `off` of size `size` of a volume of `shape` (the input itself when that is all of it). */
+function crop(v: Float32Array, shape: Vec3, off: Vec3, size: Vec3, pool: Pool): Float32Array {
+  if (off[0] === 0 && off[1] === 0 && off[2] === 0 && size[0] === shape[0] && size[1] === shape[1] && size[2] === shape[2]) return v;
+  const o = pool.take(size[0] * size[1] * size[2]);
+  copyBox(v, shape, off, size, o);
+  return o;
+}
+
+function copyBox(v: Float32Array, shape: Vec3, off: Vec3, size: Vec3, o: Float32Array): void {
+  let k = 0;
+  for (let z = 0; z < size[2]; z++) {
+    for (let y = 0; y < size[1]; y++) {
+      const s = off[0] + shape[0] * (off[1] + y + shape[1] * (off[2] + z));
+      o.set(v.subarray(s, s + size[0]), k);
+      k += size[0];
+    }
+  }
+}
+
+/** Scratch volumes, reused within one computeFeatures call (by length). */
+class Pool {
+  private free = new Map<number, Float32Array[]>();
+  take(n: number): Float32Array {
+    return this.free.get(n)?.pop() ?? new Float32Array(n);
+  }
+  give(a: Float32Array): void {
+    const l = this.free.get(a.length);
+    if (l) l.push(a);
+    else this.free.set(a.length, [a]);
+  }
+}
+
+/**
+ * The 1-D filters of one configuration: exact (FIR) below cfg.recursiveFrom, recursive (IIR) from it;
+ * never in place. Module-level methods (not closures made per call) keep V8's call feedback
+ * monomorphic from one block to the next.
+ */
+class Filters {
+  private readonly opts: { mode: BorderMode; truncate: number };
+  private readonly from: number;
+  private readonly dims2: boolean;
+  constructor(cfg: FeatureConfig) {
+    this.opts = { mode: cfg.mode, truncate: cfg.truncate };
+    this.from = cfg.recursiveFrom ?? Infinity;
+    this.dims2 = cfg.dims === 2;
+  }
+
+  derivatives(src: Float32Array, shape: Vec3, axis: 0 | 1 | 2, sigma: number, outs: Triple): void {
+    if (sigma >= this.from) recursiveDerivatives1d(src, shape, axis, sigma, outs, this.opts);
+    else gaussianDerivatives1d(src, shape, axis, sigma, outs, this.opts);
+  }
+
+  filter(src: Float32Array, dst: Float32Array, shape: Vec3, axis: 0 | 1 | 2, sigma: number): void {
+    if (sigma >= this.from && src !== dst) recursiveFilter1d(src, dst, shape, axis, sigma, 0, this.opts);
+    else gaussianFilter1d(src, dst, shape, axis, sigma, 0, this.opts);
+  }
+
+  /**
+   * Gaussian of per-axis sigmas sg of src (whole block of `shape`) on region R, as a new pooled volume
+   * of R's shape: z on the block, y on R's sections, x on R's rows (the DoG's order of passes).
+   */
+  smoothCropped(src: Float32Array, shape: Vec3, sg: Vec3, R: FeatureRegion, pool: Pool): Float32Array {
+    const XY = shape[0] * shape[1];
+    const slab: Vec3 = [shape[0], shape[1], R.max[2] - R.min[2]];
+    const ns = XY * slab[2];
+    let zs: Float32Array;
+    let zTaken: Float32Array | undefined;
+    if (this.dims2) zs = src.subarray(XY * R.min[2], XY * R.max[2]);
+    else {
+      zTaken = pool.take(XY * shape[2]);
+      this.filter(src, zTaken, shape, 2, sg[2]);
+      zs = zTaken.subarray(XY * R.min[2], XY * R.max[2]);
+    }
+    const t = pool.take(ns);
+    this.filter(zs, t, slab, 1, sg[1]);
+    if (zTaken) pool.give(zTaken);
+    const rows: Vec3 = [shape[0], R.max[1] - R.min[1], slab[2]];
+    const ty = cropRows(t, slab, R.min[1], rows[1], pool);
+    const u = pool.take(ty.length);
+    this.filter(ty, u, rows, 0, sg[0]);
+    if (ty !== t) pool.give(ty);
+    pool.give(t);
+    const size: Vec3 = [R.max[0] - R.min[0], rows[1], rows[2]];
+    const ur = crop(u, rows, [R.min[0], 0, 0], size, pool);
+    if (ur !== u) pool.give(u);
+    return ur;
+  }
+
+  /** Gaussian of per-axis sigmas sg of src into dst (the structure tensor's order of passes: z into dst, y into t, x into dst). */
+  smoothInto(src: Float32Array, shape: Vec3, sg: Vec3, t: Float32Array, dst: Float32Array): void {
+    if (this.dims2) {
+      this.filter(src, t, shape, 1, sg[1]);
+      this.filter(t, dst, shape, 0, sg[0]);
+    } else {
+      this.filter(src, dst, shape, 2, sg[2]);
+      this.filter(dst, t, shape, 1, sg[1]);
+      this.filter(t, dst, shape, 0, sg[0]);
+    }
+  }
+}
+
+function magnitude2(gx: Float32Array, gy: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(gx[i] * gx[i] + gy[i] * gy[i]);
+}
+
+function magnitude3(gx: Float32Array, gy: Float32Array, gz: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = Math.sqrt(gx[i] * gx[i] + gy[i] * gy[i] + gz[i] * gz[i]);
+}
+
+function sum2(a: Float32Array, b: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = a[i] + b[i];
+}
+
+function sum3(a: Float32Array, b: Float32Array, c: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = a[i] + b[i] + c[i];
+}
+
+function difference(a: Float32Array, b: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = a[i] - b[i];
+}
+
+function product(a: Float32Array, b: Float32Array, o: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = a[i] * b[i];
 }
 
 /** Eigenvalues (descending) of symmetric 2x2 [[a, b], [b, c]] per voxel. */

@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { MIN_RECURSIVE_SIGMA } from '../../kernels/recursive.js';
 import { FEATURE_NAMES, type FeatureConfig, featureCount, featureNames } from './features.js';
 import { Forest } from '../../ml/forest.js';
-import { type ContextConfig, checkContextConfig, contextCount } from './context.js';
+import { type ContextConfig, MAX_CONTEXT_ROUNDS, checkContextConfig, contextCount } from './context.js';
 import { type Calibration, checkCalibration } from './calibration.js';
 
 /** Magic of a model file holding a pixel forest and its auto-context forest (see README.md). */
@@ -75,7 +75,14 @@ export class PixelModel {
     readonly meta: PixelModelMeta,
     /** Auto-context: the second forest (features + context of the first forest's map -> classes); meta.context says how. */
     readonly contextForest?: Forest,
+    /** Auto-context rounds 2.. (meta.context.rounds > 1): each on the features + context of the previous round's map. */
+    readonly laterRounds: Forest[] = [],
   ) {}
+
+  /** The context forests in the order they run (empty without auto-context). */
+  get contextForests(): Forest[] {
+    return this.contextForest ? [this.contextForest, ...this.laterRounds] : [];
+  }
 
   get outputChannels(): number {
     return this.meta.outputs.length;
@@ -83,21 +90,25 @@ export class PixelModel {
 
   /** The forest whose probabilities are the model's output. */
   get outputForest(): Forest {
-    return this.contextForest ?? this.forest;
+    const c = this.contextForests;
+    return c.length ? c[c.length - 1] : this.forest;
   }
 
   toBytes(): Uint8Array {
     const a = this.forest.toBytes();
     if (!this.contextForest) return a;
-    const b = this.contextForest.toBytes();
-    const out = new Uint8Array(16 + a.length + b.length);
+    const parts = [a, ...this.contextForests.map((f) => f.toBytes())];
+    const head = 8 + 4 * parts.length;
+    const out = new Uint8Array(head + parts.reduce((t, p) => t + p.length, 0));
     out.set(new TextEncoder().encode(CHAIN_MAGIC), 0);
     const dv = new DataView(out.buffer);
-    dv.setUint32(4, 2, true);
-    dv.setUint32(8, a.length, true);
-    dv.setUint32(12, b.length, true);
-    out.set(a, 16);
-    out.set(b, 16 + a.length);
+    dv.setUint32(4, parts.length, true);
+    let o = head;
+    parts.forEach((p, i) => {
+      dv.setUint32(8 + 4 * i, p.length, true);
+      out.set(p, o);
+      o += p.length;
+    });
     return out;
   }
 
@@ -108,12 +119,20 @@ export class PixelModel {
   static fromBytes(bytes: Uint8Array, where: string): PixelModel {
     if (bytes.length >= 4 && new TextDecoder().decode(bytes.subarray(0, 4)) === CHAIN_MAGIC) {
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      if (bytes.length < 16 || dv.getUint32(4, true) !== 2) throw new FormatError(`${CHAIN_MAGIC} model: expected 2 forests in the header`, where);
-      const la = dv.getUint32(8, true), lb = dv.getUint32(12, true);
-      if (16 + la + lb !== bytes.length) throw new FormatError(`${CHAIN_MAGIC} model: file has ${bytes.length} bytes, the header describes ${16 + la + lb}`, where);
-      const first = Forest.fromBytes(bytes.subarray(16, 16 + la), `${where} (pixel forest)`);
-      const second = Forest.fromBytes(bytes.subarray(16 + la), `${where} (context forest)`);
-      return PixelModel.fromForest(first, where, second);
+      const count = bytes.length >= 8 ? dv.getUint32(4, true) : 0;
+      if (count < 2 || count > 1 + MAX_CONTEXT_ROUNDS || bytes.length < 8 + 4 * count) {
+        throw new FormatError(`${CHAIN_MAGIC} model: expected 2..${1 + MAX_CONTEXT_ROUNDS} forests in the header, got ${count}`, where);
+      }
+      const lens = Array.from({ length: count }, (_, i) => dv.getUint32(8 + 4 * i, true));
+      const total = 8 + 4 * count + lens.reduce((t, l) => t + l, 0);
+      if (total !== bytes.length) throw new FormatError(`${CHAIN_MAGIC} model: file has ${bytes.length} bytes, the header describes ${total}`, where);
+      const forests: Forest[] = [];
+      let o = 8 + 4 * count;
+      lens.forEach((l, i) => {
+        forests.push(Forest.fromBytes(bytes.subarray(o, o + l), `${where} (${i === 0 ? 'pixel forest' : `context forest ${i}`})`));
+        o += l;
+      });
+      return PixelModel.fromForest(forests[0], where, forests[1], forests.slice(2));
     }
     return PixelModel.fromForest(Forest.fromBytes(bytes, where), where);
   }
@@ -128,7 +147,7 @@ export class PixelModel {
     return PixelModel.fromBytes(bytes, file);
   }
 
-  static fromForest(forest: Forest, where: string, contextForest?: Forest): PixelModel {
+  static fromForest(forest: Forest, where: string, contextForest?: Forest, laterRounds: Forest[] = []): PixelModel {
     const m = forest.meta as Partial<PixelModelMeta>;
     if (m.kind !== 'wiring-pixel-classifier') {
       throw new FormatError(`meta.kind is ${JSON.stringify(m.kind)}: this forest is not a pixel classifier (train one with wiring train-pixels)`, where);
@@ -180,9 +199,13 @@ export class PixelModel {
         throw new FormatError(`meta.${(e as Error).message}`, where);
       }
       const want = n + contextCount(c);
-      if (contextForest.nFeatures !== want) throw new FormatError(`the context forest has ${contextForest.nFeatures} features, its configuration gives ${want}`, where);
-      if (contextForest.nClasses !== forest.nClasses) throw new FormatError(`the context forest has ${contextForest.nClasses} classes, the pixel forest ${forest.nClasses}`, where);
-    }
-    return new PixelModel(forest, m as PixelModelMeta, contextForest);
+      const rounds = c.rounds ?? 1;
+      if (rounds !== 1 + laterRounds.length) throw new FormatError(`meta.context.rounds is ${rounds} but the file holds ${1 + laterRounds.length} context forest(s)`, where);
+      [contextForest, ...laterRounds].forEach((cf, i) => {
+        if (cf.nFeatures !== want) throw new FormatError(`context forest ${i + 1} has ${cf.nFeatures} features, its configuration gives ${want}`, where);
+        if (cf.nClasses !== forest.nClasses) throw new FormatError(`context forest ${i + 1} has ${cf.nClasses} classes, the pixel forest ${forest.nClasses}`, where);
+      });
+    } else if (laterRounds.length) throw new FormatError('the file holds later auto-context rounds but no context', where);
+    return new PixelModel(forest, m as PixelModelMeta, contextForest, laterRounds);
   }
 }

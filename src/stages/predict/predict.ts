@@ -77,24 +77,36 @@ export function predictProbabilities(model: PixelModel, raw: Volume, target: Box
   const F = featureCount(cfg);
   const rs = raw.shape;
   const nv = rs[0] * rs[1] * rs[2];
-  const feats = computeFeatures(normalize ? applyIntensityMap(raw.data as ArrayLike<number>, normalize) : toFloat32(raw), rs, cfg);
+  const input = normalize ? applyIntensityMap(raw.data as ArrayLike<number>, normalize) : toFloat32(raw);
   const ts = boxShape(target);
   const n = ts[0] * ts[1] * ts[2];
   const off: Vec3 = [target.min[0] - raw.box.min[0], target.min[1] - raw.box.min[1], target.min[2] - raw.box.min[2]];
   const ctx = model.meta.context;
-  if (!ctx || !model.contextForest) {
-    let x = feats;
-    if (n !== nv) gather(feats, rs, 0, F, off, ts, (x = new Float32Array(n * F)), 0);
+  const rounds = model.contextForests;
+  if (!ctx || rounds.length === 0) {
+    // the features of the target only (the margin is their context): the same bits as the whole
+    // block's cropped, without filtering the margin along y and x where nothing needs it
+    const x = computeFeatures(input, rs, cfg, undefined, { min: off, max: [off[0] + ts[0], off[1] + ts[1], off[2] + ts[2]] });
     return model.forest.predictProba(x, n, 'feature-major');
   }
+  const feats = computeFeatures(input, rs, cfg);
   const K = model.forest.nClasses;
-  const p1 = model.forest.predictProba(feats, nv, 'feature-major');
-  const cf = computeContext(p1, rs, K, ctx);
   const C = contextCount(ctx);
+  // every round but the last predicts the whole block (the next round's context reads its map
+  // there: the raw block carries one context margin per round); the last predicts the target
+  let p = model.forest.predictProba(feats, nv, 'feature-major');
+  for (let r = 0; r < rounds.length - 1; r++) {
+    const cf = computeContext(p, rs, K, ctx);
+    const xa = new Float32Array(nv * (F + C));
+    xa.set(feats, 0);
+    xa.set(cf, F * nv);
+    p = rounds[r].predictProba(xa, nv, 'feature-major');
+  }
+  const cf = computeContext(p, rs, K, ctx);
   const x = new Float32Array(n * (F + C));
   gather(feats, rs, 0, F, off, ts, x, 0);
   gather(cf, rs, 0, C, off, ts, x, F);
-  return model.contextForest.predictProba(x, n, 'feature-major');
+  return rounds[rounds.length - 1].predictProba(x, n, 'feature-major');
 }
 
 /** Raw context needed on each side of a block: the features', plus the context features' for an auto-context model. */

@@ -18,6 +18,7 @@ import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { type Forest, type ForestParams, makeRng } from '../../ml/forest.js';
 import { type CrossFitInput, outOfFoldMap, trainContextForest } from './auto-context.js';
+import { MAX_CONTEXT_ROUNDS } from './context.js';
 import { type Calibration, fitIsotonic } from './calibration.js';
 import { trainForest } from '../../ml/forest-parallel.js';
 import { type FeatureConfig, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
@@ -50,6 +51,8 @@ export interface TrainOptions {
    * plus the context of the first forest's out-of-fold map; the model predicts with both.
    */
   autoContext?: boolean;
+  /** Auto-context rounds (default 1): round r's forest learns from the out-of-fold map of round r-1's. */
+  contextRounds?: number;
   /**
    * labels models: fit a calibration of the outputs on out-of-fold maps of the training region
    * (meta.calibration; applied by predict on request) and return those maps (to choose object rules on). 'auto' (default): when at least
@@ -76,7 +79,11 @@ export const PIXEL_TRAINING_DEFAULTS = {
   samples: 200_000,
   sigmas: '0.7,1.6,3.5,5',
   seed: 0,
-} as const;
+  /** auto-context (--auto-context / --no-auto-context); docs/ACCURACY.md "Auto-context as the default" */
+  autoContext: false as boolean,
+  /** auto-context rounds (--context-rounds) */
+  contextRounds: 1,
+};
 
 /** Out-of-fold maps of the training region (per class) and its classes. */
 export interface CrossFitResult {
@@ -665,6 +672,9 @@ export async function trainPixelClassifier(
     { threads: opts.threads },
   );
   let contextForest: Forest | undefined;
+  let laterRounds: Forest[] = [];
+  const rounds = opts.contextRounds ?? 1;
+  if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= MAX_CONTEXT_ROUNDS)) throw new UsageError(`auto-context rounds: expected an integer 1..${MAX_CONTEXT_ROUNDS}, got ${rounds}`);
   let crossFit: CrossFitResult | undefined;
   const total = boxVoxels(region);
   const labelledFraction = labelled.reduce((a, b) => a + b, 0) / total;
@@ -675,11 +685,20 @@ export async function trainPixelClassifier(
     const first = await outOfFoldMap(input);
     let out = first;
     if (opts.autoContext) {
-      const c = await trainContextForest(input, first);
-      contextForest = c.forest;
-      meta.context = c.config;
-      meta.training = { ...(meta.training ?? {}), autoContext: { folds: c.folds } };
-      if (wantCrossFit) out = await outOfFoldMap(input, { x2: c.x2, first: first.map, config: c.config });
+      // round r learns from the out-of-fold map of round r-1 (round 0: the pixel forest's)
+      let prev = first;
+      let c = await trainContextForest(input, prev);
+      const forests = [c.forest];
+      for (let r = 1; r < rounds; r++) {
+        prev = await outOfFoldMap(input, { x2: c.x2, first: prev.map, config: c.config });
+        c = await trainContextForest(input, prev);
+        forests.push(c.forest);
+      }
+      contextForest = forests[0];
+      laterRounds = forests.slice(1);
+      meta.context = rounds > 1 ? { ...c.config, rounds } : c.config;
+      meta.training = { ...(meta.training ?? {}), autoContext: { folds: c.folds, rounds } };
+      if (wantCrossFit) out = await outOfFoldMap(input, { x2: c.x2, first: prev.map, config: c.config });
     }
     if (wantCrossFit) {
       // class of every voxel of the region (-1 unlabelled), to calibrate and to choose rules on
@@ -714,7 +733,7 @@ export async function trainPixelClassifier(
   const imp = forest.importances();
   const importances = names.map((feature, i) => ({ feature, importance: imp[i] })).sort((a, b) => b.importance - a.importance);
   return {
-    model: new PixelModel(forest, meta, contextForest),
+    model: new PixelModel(forest, meta, contextForest, laterRounds),
     crossFit,
     report: {
       region,

@@ -7,6 +7,8 @@ export const PROOFREAD_DEFAULTS = {
   linkCapacity: 1,
   /** mesh cell grid (voxels): cell c covers [cF, (c+1)F + 1); the base lists the cells each supervoxel has voxels in */
   meshCell: 32,
+  /** a split's minimum cut runs on the root's supervoxels within this many voxels of the sources' and sinks' bounding box (at least half its size), doubled until the cut separates them in the whole root */
+  splitMargin: 32,
   /** sections of the volumes `wiring edit init` reads at a time */
   initSlab: 32,
   /** proofreading status values of a cell's axon and dendrite (MICrONS' proofreading table: none done, clean, extended) */

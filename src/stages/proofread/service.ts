@@ -10,6 +10,7 @@ import { parseId } from '../../core/ids.js';
 import { openSource } from '../../formats/open.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { makeInfo } from '../../formats/precomputed/index.js';
+import { skeletonInfo } from '../../formats/mesh/skeleton.js';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Proofread, VERSION_CHUNK } from './io.js';
@@ -36,6 +37,8 @@ export interface SplitPreview {
 
 /** Where the proofread head's derived meshes live (written by the CLI's recompute). */
 export const HEAD_MESHES = path.join('head', 'meshes');
+/** Where the proofread head's derived skeletons live (precomputed, radius; written by the CLI's recompute and precompute). */
+export const HEAD_SKELETONS = path.join('head', 'skeletons');
 
 /** Versions kept replayed in memory (besides the head). */
 const VERSION_CACHE = 4;
@@ -74,6 +77,8 @@ export class ProofreadService {
     info.wiring = { proofread: { op: s.op } };
     // meshes of the version's roots (served from the head's derived meshes)
     info.mesh = 'mesh';
+    // and their skeletons (precomputed, radius), from the head's derived skeletons
+    info.skeletons = 'skeletons';
     return info;
   }
 
@@ -152,6 +157,7 @@ export class ProofreadService {
     const info = await this.info('latest');
     info.wiring = { proofread: { preview } };
     delete info.mesh; // the sides are shown in the slices only
+    delete info.skeletons;
     return info;
   }
 
@@ -188,6 +194,23 @@ export class ProofreadService {
   /** The body of a mesh file of version `at`, undefined when not derived (see meshFile). */
   async mesh(at: string, name: string): Promise<Uint8Array | Record<string, unknown> | undefined> {
     return (await this.meshFile(at, name))?.body;
+  }
+
+  /**
+   * A file of the skeleton source of version `at` (Neuroglancer precomputed skeletons with radius):
+   * `info`, or a root's skeleton from the head's derived skeletons (shared by every version that
+   * holds the root); undefined when the root's skeleton has not been derived (the CLI's backend
+   * derives it then). A root that is not in version `at` is an error.
+   */
+  async skeleton(at: string, name: string): Promise<Uint8Array | Record<string, unknown> | undefined> {
+    const s = await this.at(at);
+    if (name === 'info') return skeletonInfo();
+    if (!/^\d+$/.test(name)) throw new UsageError(`skeleton file ${JSON.stringify(name)}: expected info or a root id`);
+    const root = BigInt(name);
+    if (!s.isCurrent(root)) throw new UsageError(`segment ${root} is not a root of version ${s.op}`);
+    const file = path.join(this.p.dir, HEAD_SKELETONS, name);
+    if (!existsSync(file)) return undefined;
+    return new Uint8Array(await fs.readFile(file));
   }
 
   /** The proofreading statuses of version `at`'s roots (one root's when given). */

@@ -5,6 +5,7 @@ import { finishBase } from './base.js';
 import { minCut } from './mincut.js';
 import { EditError, GraphState } from './state.js';
 import { Lineage } from './lineage.js';
+import { cellRows } from './versions.js';
 
 /** 12x4x4 voxels, four slabs along x (supervoxels 10, 20, 30, 40); boundary high between 20 and 30. */
 function slabs(segOf: (sv: number) => number) {
@@ -126,5 +127,50 @@ describe('edits', () => {
     expect(() => s.edit({ kind: 'merge', a: 10n, b: 40n, roots: [s.rootOf(10n), s.rootOf(10n)] }, meta)).toThrow(/supervoxel 40 is in root \d+, not in root \d+/);
     expect(() => s.edit({ kind: 'merge', a: 10n, b: 40n, roots: [12345n, s.rootOf(40n)] }, meta)).toThrow(/root 12345 is not a root id/);
     expect(s.op).toBe(2);
+  });
+});
+
+describe('split in a region around the points', () => {
+  /**
+   * A U of 4x4x1-voxel supervoxels, one root: the lower arm (y block 0) and upper arm (y block 2)
+   * are joined only at x block `n - 1`, far (4n voxels) from the points at x block 0.
+   */
+  function uShape(n: number, weak: number) {
+    const shape: [number, number, number] = [4 * n, 12, 1];
+    const labels = new Uint32Array(shape[0] * 12);
+    const b = new Float32Array(labels.length).fill(0.1);
+    for (let y = 0; y < 12; y++) for (let x = 0; x < 4 * n; x++) {
+      const bx = x >> 2, by = y >> 2;
+      if (by === 1 && bx < n - 1) continue; // the gap between the arms
+      labels[x + shape[0] * y] = by === 0 ? 1 + bx : by === 2 ? 1 + n + bx : 2 * n + 1;
+      // a high boundary (a weak contact) between lower-arm blocks `weak` and `weak + 1`
+      if (by === 0 && (x === 4 * weak + 3 || x === 4 * weak + 4)) b[x + shape[0] * y] = 0.95;
+    }
+    const ids = new BigUint64Array(2 * n + 2).map((_, i) => BigInt(i));
+    return buildBase(labels, ids, Array.from(labels, (l) => (l ? 1 : 0)), b, { shape, offset: [0, 0, 0], voxelSize: [4, 4, 40] });
+  }
+
+  it('grows the region until the cut separates the sides in the whole root; the cut is the weakest contact of the path', () => {
+    const n = 40;
+    // the weak contact is 30 blocks (120 voxels) from the points: beyond the first boxes
+    const s = new GraphState(uShape(n, 30));
+    const r = s.edit({ kind: 'split', sources: [1n], sinks: [BigInt(n + 1)] }, meta);
+    expect(r.removed).toEqual([['31', '32']]);
+    expect(s.rootOf(1n)).not.toBe(s.rootOf(BigInt(n + 1)));
+    expect(s.rootOf(31n)).toBe(s.rootOf(1n));
+    expect(s.rootOf(32n)).toBe(s.rootOf(BigInt(n + 1)));
+    // the rows of a few roots (from their members) are the rows of the whole scan
+    const all = cellRows(s);
+    for (const r of [s.rootOf(1n), s.rootOf(32n)]) expect(cellRows(s, new Set([r]))).toEqual(all.filter((c) => c.pt_root_id === r));
+    expect(cellRows(s, new Set([s.rootOf(1n), s.rootOf(32n)]))).toEqual(all);
+  });
+
+  it('cuts the weak contact near the points on a long root (the first box separates them)', () => {
+    const s = new GraphState(uShape(200, 2));
+    // the lower arm's end (block 0) hangs on the rest through blocks 1-2-3: the weak contact is 3-4
+    const r = s.edit({ kind: 'split', sources: [1n], sinks: [5n] }, meta);
+    expect(r.removed).toEqual([['3', '4']]);
+    expect(s.rootOf(3n)).toBe(s.rootOf(1n));
+    expect(s.rootOf(4n)).toBe(s.rootOf(400n));
   });
 });

@@ -137,6 +137,12 @@ export class GraphState {
     return out;
   }
 
+  /** `contactNeighbours` without the array: visits each supervoxel sharing faces with `l`. */
+  forEachContact(l: number, visit: (y: number) => void): void {
+    const m = this.base.edgeA.length, area = this.base.area;
+    for (const e of this.adj[l]) if (e < m && area[e] > 0) visit(this.edgeA[e] === l ? this.edgeB[e] : this.edgeA[e]);
+  }
+
   private pair(e: number): [string, string] {
     return [this.base.ids[this.edgeA[e]].toString(), this.base.ids[this.edgeB[e]].toString()];
   }
@@ -203,15 +209,10 @@ export class GraphState {
       }
       const both = src.find((l) => snk.includes(l));
       if (both !== undefined) throw new EditError(`split: supervoxel ${this.base.ids[both]} is both a source and a sink; the sides cannot be separated inside one supervoxel`);
-      const members = this.members(r);
-      const local = new Map<number, number>();
-      members.forEach((l, i) => local.set(l, i));
-      const edges: number[] = [];
-      for (const x of members) for (const e of this.adj[x]) if (this.active[e] && this.edgeA[e] === x) edges.push(e);
-      const cut = minCut(members.length, edges.map((e) => local.get(this.edgeA[e])!), edges.map((e) => local.get(this.edgeB[e])!), edges.map((e) => this.capacity[e]), src.map((l) => local.get(l)!), snk.map((l) => local.get(l)!));
-      if (!isFinite(cut.flow) || cut.cut.length === 0) throw new EditError(`split: the sources and sinks of root ${r} cannot be separated`);
-      const remove = cut.cut.map((i) => edges[i]).sort((p, q) => p - q);
-      return this.change('split', { sources: req.sources.map(String), sinks: req.sinks.map(String), cut_capacity: +cut.flow.toFixed(6), ...inputs }, [r], [], remove, meta);
+      const cut = this.regionCut(src, snk, r);
+      if (!cut) throw new EditError(`split: the sources and sinks of root ${r} cannot be separated`);
+      const { remove, flow } = cut;
+      return this.change('split', { sources: req.sources.map(String), sinks: req.sinks.map(String), cut_capacity: +flow.toFixed(6), ...inputs }, [r], [], remove, meta);
     }
     const k = req.op;
     if (!Number.isInteger(k) || k < 1 || k > this.op) throw new EditError(`${req.kind}: operation ${k} does not exist (the log has ${this.op})`);
@@ -228,6 +229,83 @@ export class GraphState {
     const add = req.kind === 'undo' ? edgesOf(target.removed) : edgesOf(target.added);
     const remove = req.kind === 'undo' ? edgesOf(target.added) : edgesOf(target.removed);
     return this.change(req.kind, { op: k }, last.created.map((c) => BigInt(c.id)), add, remove, { ...meta, target: k });
+  }
+
+  /**
+   * The minimum cut between sources and sinks of root r, on the root's joined edges inside a box
+   * around them, as the ChunkedGraph cuts inside the bounding box of the points: the box is the
+   * sources' and sinks' supervoxels' bounding box grown by PROOFREAD_DEFAULTS.splitMargin voxels
+   * (at least half its own size); the cut is kept when it separates the sides in the whole root,
+   * else the box doubles, up to the whole root (then the cut is the root's minimum cut). So the
+   * cost follows the cut's region, not the root. Undefined when they cannot be separated.
+   */
+  private regionCut(src: number[], snk: number[], r: bigint): { remove: number[]; flow: number } | undefined {
+    const bb = this.base.bbox;
+    const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+    for (const l of [...src, ...snk]) for (let a = 0; a < 3; a++) {
+      lo[a] = Math.min(lo[a], bb[6 * l + a]);
+      hi[a] = Math.max(hi[a], bb[6 * l + 3 + a]);
+    }
+    let margin = Math.max(PROOFREAD_DEFAULTS.splitMargin, Math.ceil(0.5 * Math.max(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2])));
+    for (;;) {
+      const inBox = (l: number): boolean => {
+        for (let a = 0; a < 3; a++) if (bb[6 * l + a] >= hi[a] + margin || bb[6 * l + 3 + a] <= lo[a] - margin) return false;
+        return true;
+      };
+      // the root's supervoxels in the box reachable from the sources and sinks through joined edges in the box
+      const local = new Map<number, number>();
+      const region: number[] = [];
+      let clipped = false;
+      for (const s of [...src, ...snk]) if (!local.has(s)) { local.set(s, region.length); region.push(s); }
+      const edges: number[] = [];
+      for (let i = 0; i < region.length; i++) {
+        const x = region[i];
+        for (const e of this.adj[x]) if (this.active[e]) {
+          const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
+          if (!local.has(y)) {
+            if (!inBox(y)) { clipped = true; continue; }
+            local.set(y, region.length);
+            region.push(y);
+          }
+          if (this.edgeA[e] === x) edges.push(e);
+        }
+      }
+      const cut = minCut(region.length, edges.map((e) => local.get(this.edgeA[e])!), edges.map((e) => local.get(this.edgeB[e])!), edges.map((e) => this.capacity[e]), src.map((l) => local.get(l)!), snk.map((l) => local.get(l)!));
+      if (!isFinite(cut.flow) || cut.cut.length === 0) {
+        if (!clipped) return undefined;
+      } else {
+        const remove = cut.cut.map((i) => edges[i]).sort((p, q) => p - q);
+        if (!clipped || this.separates(src, snk, remove)) return { remove, flow: cut.flow };
+      }
+      margin *= 2;
+    }
+  }
+
+  /** Whether removing `remove` leaves no joined path from a source to a sink (a search from both sides at once, stopping at the smaller). */
+  private separates(src: number[], snk: number[], remove: number[]): boolean {
+    const saved = remove.map((e) => this.active[e]);
+    for (const e of remove) this.active[e] = 0;
+    try {
+      const side = new Map<number, number>();
+      const fronts: number[][] = [[], []];
+      for (const l of src) { side.set(l, 0); fronts[0].push(l); }
+      for (const l of snk) { side.set(l, 1); fronts[1].push(l); }
+      const heads = [0, 0];
+      for (;;) {
+        for (const k of [0, 1]) {
+          const f = fronts[k];
+          if (heads[k] >= f.length) return true;
+          const x = f[heads[k]++];
+          for (const e of this.adj[x]) if (this.active[e]) {
+            const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
+            const s = side.get(y);
+            if (s === undefined) { side.set(y, k); f.push(y); } else if (s !== k) return false;
+          }
+        }
+      }
+    } finally {
+      remove.forEach((e, i) => (this.active[e] = saved[i]));
+    }
   }
 
   /**

@@ -55,7 +55,12 @@ export function cellRows(state: GraphState, only?: Set<bigint>): VersionCell[] {
   const [sx, sy] = b.shape;
   const vv = b.voxelSize[0] * b.voxelSize[1] * b.voxelSize[2];
   const acc = new Map<bigint, { voxels: number; n: number; big: number }>();
-  for (let l = 1; l <= state.n; l++) {
+  // a few current roots: their members (ascending, as the scan below visits them), not every supervoxel
+  const few = only && only.size <= 16 && [...only].every((r) => state.isCurrent(r));
+  const visit = few ? [...only!].flatMap((r) => state.members(r)).sort((p, q) => p - q) : undefined;
+  const count = visit ? visit.length : state.n;
+  for (let k = 0; k < count; k++) {
+    const l = visit ? visit[k] : k + 1;
     if (b.anchors[l] < 0) continue;
     const r = state.root[l];
     if (only && !only.has(r)) continue;

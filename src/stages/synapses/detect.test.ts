@@ -4,7 +4,7 @@ import { tempDir } from '../../../test/data.js';
 import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
 import { ConnectomeStore } from '../../connectome/store.js';
-import { anchorId, choosePartners, detectOrganelles, detectSynapses, smallestEigenvector, type SynapseParams } from './detect.js';
+import { anchorId, choosePartners, defaultPartnerRadius, detectOrganelles, detectSynapses, smallestEigenvector, type SynapseParams } from './detect.js';
 import { mergeBlockData, storeDetections, synapseBlock, type SynapseTaskParams } from './tasks.js';
 
 const A = (1n << 60n) + 1n; // ids above 2^53
@@ -53,14 +53,56 @@ describe('detectSynapses', () => {
     expect(s.post_pt_root_id).toBe(B);
     expect(s.size).toBe(2 * 5 * 4);
     expect(s.id).toBe(anchorId([11, 5, 2], b));
-    // ctr on the cleft, pre point inside A next to it, post inside B
+    // ctr on the cleft; pre point inside A, post inside B, each along the cleft's normal about one
+    // partner radius (12 nm = 3 voxels) beyond the cleft's centre (x 48 nm): 36 nm -> voxel 8 (a tie
+    // with 9 goes to the first in memory order), 60 nm -> voxel 14; in the cleft's middle in y and z
     expect(s.ctr_pt_position[0] / 4 - 0.5).toBeGreaterThanOrEqual(11);
     expect(s.ctr_pt_position[0] / 4 - 0.5).toBeLessThanOrEqual(12);
-    expect(s.pre_pt_position[0] / 4 - 0.5).toBe(10);
-    expect(s.post_pt_position[0] / 4 - 0.5).toBe(13);
+    expect(s.pre_pt_position[0] / 4 - 0.5).toBe(8);
+    expect(s.post_pt_position[0] / 4 - 0.5).toBe(14);
+    for (const q of [s.pre_pt_position, s.post_pt_position]) {
+      expect(q[1] / 4 - 0.5).toBe(7);
+      expect(q[2] / 40 - 0.5).toBe(3);
+    }
     expect(s.ctr_pt_position[2]).toBe((3 + 0.5) * 40);
     const swapped = detectSynapses({ clefts: v.cleft, segmentation: v.seg, vesicles: twoCells('B').ves }, b, params(b)).synapses[0];
     expect([swapped.pre_pt_root_id, swapped.post_pt_root_id]).toEqual([B, A]);
+  });
+
+  it('finds the partners of a cleft lying in one section (anisotropic voxels) with the default radius', () => {
+    // 8x8x30 nm voxels: A in sections 0-1, B in 3-4, the cleft fills section 2 in a 6x6 patch; a
+    // third cell C beside the cleft in section 2; A holds the vesicles. The partners are one
+    // section (30 nm) away: 3 voxels along x (24 nm) reach only C, the default reaches A and B.
+    const vs: Vec3 = [8, 8, 30];
+    const shape: Vec3 = [16, 16, 5];
+    const n = shape[0] * shape[1] * shape[2];
+    const seg = new BigUint64Array(n);
+    const cleft = new Uint8Array(n);
+    const ves = new Float32Array(n);
+    const C = A + 4n;
+    for (let z = 0; z < 5; z++)
+      for (let y = 0; y < 16; y++)
+        for (let x = 0; x < 16; x++) {
+          const i = x + 16 * (y + 16 * z);
+          const inPatch = x >= 5 && x < 11 && y >= 5 && y < 11;
+          seg[i] = z < 2 ? A : z > 2 ? B : inPatch ? 0n : C;
+          if (z === 2 && inPatch) cleft[i] = 255;
+          if (z < 2 && inPatch) ves[i] = 0.9;
+        }
+    const opts = { voxelSize: vs };
+    const inp = { clefts: Volume.from('uint8', shape, cleft, opts), segmentation: Volume.from('uint64', shape, seg, opts), vesicles: Volume.from('float32', shape, ves, opts) };
+    const b = boxFromShape(shape);
+    expect(defaultPartnerRadius(vs)).toBe(38);
+    expect(defaultPartnerRadius([4, 4, 4])).toBe(12);
+    const p = { threshold: 0.5, minSize: 5, vesicleThreshold: 0.5, voxelSize: vs, bounds: b };
+    const narrow = detectSynapses(inp, b, { ...p, partnerRadius: 24 });
+    expect(narrow.synapses).toEqual([]);
+    const r = detectSynapses(inp, b, { ...p, partnerRadius: defaultPartnerRadius(vs) });
+    expect(r.synapses.length).toBe(1);
+    expect([r.synapses[0].pre_pt_root_id, r.synapses[0].post_pt_root_id]).toEqual([A, B]);
+    // the points lie in A below and in B above the cleft's centre
+    expect(r.synapses[0].pre_pt_position[2]).toBe(1.5 * 30);
+    expect(r.synapses[0].post_pt_position[2]).toBe(3.5 * 30);
   });
 
   it('size filter, threshold, no vesicles, one-sided clefts, empty volume', () => {

@@ -11,7 +11,8 @@ import { edt } from '../../kernels/edt.js';
  * a label map (uint32/uint64, e.g. ground-truth clefts) gives one object per label. Objects
  * smaller than minSize voxels are dropped. Partners: one segment on each side of the cleft's
  * plane (centroid + least-spread axis of its voxels), the pair with the most contact with the
- * cleft (voxels within `partnerRadius` nm, each weighted 1 - d / (radius + voxel), so the
+ * cleft (voxels within `partnerRadius` nm, each weighted 1 - d / (radius + voxel) and by how much
+ * it lies across the cleft rather than beside it: min(1, |offset along the normal| / d), so the
  * segments on either face of the cleft win over ones that only reach its rim, and two fragments
  * of one over-split cell on the same side are never paired; see choosePartners).
  * The presynaptic partner is the one of the two holding more vesicle-cloud voxels (vesicle
@@ -83,6 +84,15 @@ export interface DetectedOrganelle {
   pt_position: Vec3;
   size: number;
   host_root_id: bigint;
+}
+
+/**
+ * Default partner search radius, nm: 3 voxels along x, and at least one section plus one pixel so
+ * that a cleft lying in a section (anisotropic voxels) reaches the partners above and below it.
+ * Chosen on phantom seed 4 (docs/ACCURACY.md "Synapses on the phantom").
+ */
+export function defaultPartnerRadius(vs: Vec3): number {
+  return Math.max(3 * vs[0], vs[2] + vs[0]);
 }
 
 /** Probability scale of a map's dtype: values are divided by this to land in [0, 1]. */
@@ -438,7 +448,8 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
     const { c: cen, n: nrm } = cleftPlane(o, l, vs);
     // contact (voxels within partnerRadius) and vesicle evidence per segment label
     // contact weight: voxels of a segment within partnerRadius, nearer ones weighing more
-    const wScale = 1 / (p.partnerRadius + Math.min(vs[0], vs[1], vs[2]));
+    const vMin = Math.min(vs[0], vs[1], vs[2]);
+    const wScale = 1 / (p.partnerRadius + vMin);
     const contact = new Map<number, { n: number; w: number; wPos: number; best: number; bestD: number }>();
     const vesicle = new Map<number, number>();
     const touching = new Set<number>();
@@ -455,9 +466,12 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
             let c = contact.get(lab);
             if (!c) contact.set(lab, (c = { n: 0, w: 0, wPos: 0, best: i, bestD: Infinity }));
             c.n++;
-            const wv = 1 - d * wScale;
-            c.w += wv;
             const side = ((x + lo[0] + 0.5) * vs[0] - cen[0]) * nrm[0] + ((y + lo[1] + 0.5) * vs[1] - cen[1]) * nrm[1] + ((z + lo[2] + 0.5) * vs[2] - cen[2]) * nrm[2];
+            // across the cleft (offset along the normal at least the distance to the cleft) weighs
+            // fully; beside its rim, in its plane, next to nothing: partners face each other across it
+            const across = Math.min(1, (Math.abs(side) + vMin / 2) / (d + vMin / 2));
+            const wv = (1 - d * wScale) * across;
+            c.w += wv;
             if (side > 0) c.wPos += wv;
             else if (side === 0) c.wPos += wv / 2;
             if (d < c.bestD) {
@@ -488,6 +502,26 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
     }
     const idOf = (lab: number) => segIds[lab];
     const [a, b] = choosePartners(contact, idOf);
+    const normalPoint = (lab: number): number => {
+      const c = contact.get(lab)!;
+      const sign = c.wPos >= c.w - c.wPos ? 1 : -1;
+      const t = [cen[0] + sign * nrm[0] * p.partnerRadius, cen[1] + sign * nrm[1] * p.partnerRadius, cen[2] + sign * nrm[2] * p.partnerRadius];
+      let best = c.best;
+      let bd = Infinity;
+      for (let z = 0; z < cs[2]; z++)
+        for (let y = 0; y < cs[1]; y++)
+          for (let x = 0; x < cs[0]; x++) {
+            if (dist[x + cs[0] * (y + cs[1] * z)] > p.partnerRadius) continue;
+            const i = x + lo[0] + shape[0] * (y + lo[1] + shape[1] * (z + lo[2]));
+            if (segL[i] !== lab) continue;
+            const d = ((x + lo[0] + 0.5) * vs[0] - t[0]) ** 2 + ((y + lo[1] + 0.5) * vs[1] - t[1]) ** 2 + ((z + lo[2] + 0.5) * vs[2] - t[2]) ** 2;
+            if (d < bd) {
+              bd = d;
+              best = i;
+            }
+          }
+      return best;
+    };
     let pre: number;
     let post: number;
     if (ves) {
@@ -502,8 +536,10 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
     } else {
       [pre, post] = idOf(a) < idOf(b) ? [a, b] : [b, a];
     }
-    // partner points: the partner's voxel nearest the cleft, ties to the first in memory order
-    const point = (lab: number) => coord(contact.get(lab)!.best, shape, readBox.min);
+    // partner points: along the cleft's normal, the partner's voxel (within partnerRadius of the
+    // cleft) nearest to the point partnerRadius beyond the cleft's centre on the partner's side, so
+    // the point lies inside the partner across the cleft rather than on the membrane at the rim
+    const point = (lab: number) => coord(normalPoint(lab), shape, readBox.min);
     const prePt = point(pre);
     const postPt = point(post);
     const ctr = coord(centralVoxel(o, l, vs), shape, readBox.min);

@@ -59,8 +59,8 @@ export interface SweepVolume {
 
 /**
  * Sweep thresholds x minimum sizes over one or more volumes, pooling their counts (tp, fp, fn
- * summed, then precision, recall and F-score of the sums). `params.threshold` and
- * `params.minSize` are ignored (the grid replaces them).
+ * summed, then precision, recall and F-score of the sums). `params.threshold`,
+ * `params.lowThreshold` and `params.minSize` are ignored (the grid's plain thresholds replace them).
  */
 export function sweepSynapseParams(volumes: SweepVolume[], grid: { thresholds: number[]; minSizes: number[] }): SweepResult {
   if (grid.thresholds.length === 0 || grid.minSizes.length === 0) throw new UsageError('the synapse sweep needs at least one threshold and one minimum size');
@@ -69,7 +69,7 @@ export function sweepSynapseParams(volumes: SweepVolume[], grid: { thresholds: n
   const rows: SweepRow[] = [];
   let best: SweepRow | null = null;
   for (const threshold of grid.thresholds) {
-    const found = volumes.map((v) => detectSynapses(v.inputs, v.inputs.clefts.box, { ...v.params, threshold, minSize: minSizes[0] }).synapses);
+    const found = volumes.map((v) => detectSynapses(v.inputs, v.inputs.clefts.box, { ...v.params, threshold, lowThreshold: undefined, minSize: minSizes[0] }).synapses);
     for (const minSize of minSizes) {
       let detected = 0;
       let tp = 0;

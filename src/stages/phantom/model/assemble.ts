@@ -14,7 +14,13 @@ export function checkOptions(o: PhantomOptions): void {
     if (!(Number.isInteger(o.size[i]) && o.size[i] > 0)) throw new UsageError(`size [${o.size}]: expected positive whole numbers`);
     if (!(o.voxelSize[i] > 0)) throw new UsageError(`voxel size [${o.voxelSize}]: expected positive numbers`);
   }
+  const d = o.synapseDensity ?? 1;
+  if (!(d >= MIN_SYNAPSE_DENSITY && d <= MAX_SYNAPSE_DENSITY)) throw new UsageError(`synapse density ${o.synapseDensity}: expected a factor in [${MIN_SYNAPSE_DENSITY}, ${MAX_SYNAPSE_DENSITY}] (1 = the default density)`);
 }
+
+/** Range of the synapse density factor (beyond 6 the dendrites of one tile crowd out its other cells). */
+export const MIN_SYNAPSE_DENSITY = 0.1;
+export const MAX_SYNAPSE_DENSITY = 6;
 
 /**
  * The model serving voxel box `box` (default: the whole volume): every primitive whose surface
@@ -48,7 +54,7 @@ export function buildModel(o: PhantomOptions, box: Box = boxFromShape(o.size)): 
       for (let ix = far[0][0]; ix <= far[0][1]; ix++) {
         const isNear = iz >= nearR[2][0] && iz <= nearR[2][1] && iy >= nearR[1][0] && iy <= nearR[1][1] && ix >= nearR[0][0] && ix <= nearR[0][1];
         if (!isNear && !tileHasSoma(o.seed, ix, iy, iz)) continue;
-        const t = cachedTile(o.seed, ix, iy, iz);
+        const t = cachedTile(o.seed, ix, iy, iz, o.synapseDensity ?? 1);
         if (t.nPrims && overlaps(t.bounds, R)) parts.push(t);
       }
     }

@@ -8,13 +8,13 @@ export const TILE_CACHE_SIZE = 400;
 export const tileCache = new Map<string, TileContent>();
 export let tileBuilds = 0;
 
-export function cachedTile(seed: number, ix: number, iy: number, iz: number): TileContent {
-  const k = `${seed}|${ix}|${iy}|${iz}`;
+export function cachedTile(seed: number, ix: number, iy: number, iz: number, synapseDensity = 1): TileContent {
+  const k = `${seed}|${synapseDensity}|${ix}|${iy}|${iz}`;
   let t = tileCache.get(k);
   if (t) {
     tileCache.delete(k);
   } else {
-    t = buildTile(seed, ix, iy, iz);
+    t = buildTile(seed, ix, iy, iz, synapseDensity);
     tileBuilds++;
     while (tileCache.size >= TILE_CACHE_SIZE) tileCache.delete(tileCache.keys().next().value as string);
   }
@@ -24,7 +24,7 @@ export function cachedTile(seed: number, ix: number, iy: number, iz: number): Ti
 
 export const volumeSomaCache = new Map<string, TileContent | undefined>();
 export function cachedVolumeSoma(o: PhantomOptions): TileContent | undefined {
-  const k = `${o.seed}|${o.size}|${o.voxelSize}`;
+  const k = `${o.seed}|${o.size}|${o.voxelSize}|${o.synapseDensity ?? 1}`;
   if (!volumeSomaCache.has(k)) {
     if (volumeSomaCache.size > 8) volumeSomaCache.clear();
     volumeSomaCache.set(k, buildVolumeSoma(o));

@@ -17,7 +17,7 @@
  * Files (README.md): types.ts, random.ts, geometry.ts, constants.ts, tile-generator.ts, tile.ts,
  * cache.ts, assemble.ts.
  */
-export { buildModel } from './assemble.js';
+export { buildModel, MAX_SYNAPSE_DENSITY, MIN_SYNAPSE_DENSITY } from './assemble.js';
 export { clearTileCache, TILE_CACHE_SIZE, tileStats } from './cache.js';
 export { MODEL_CONSTANTS } from './constants.js';
 export { hash4, rng } from './random.js';

@@ -74,6 +74,8 @@ export class TileGen {
   dendriteLength = 0;
   axonLength = 0;
   gliaLength = 0;
+  /** Spines and shaft targets (so synapses) per µm of dendrite, as a multiple of the default (PhantomOptions.synapseDensity). */
+  constructor(readonly synapseDensity = 1) {}
 
   mitoInSegment(a: Vec3, b: Vec3, rHost: number, cell: number, r: () => number, frac: number): void {
     const u = sub(b, a);
@@ -105,7 +107,7 @@ export class TileGen {
       B.prim(p, q, ra, rb, cell, COMPARTMENT.dendrite);
       if (r() < mitoChance) this.mitoInSegment(p, q, Math.min(ra, rb), cell, r, between(r, 0.3, 0.45));
       // spines every ~0.35 µm on spiny dendrites; shaft targets on every dendrite
-      const nSpines = spiny ? Math.floor(seg / 350 + r()) : 0;
+      const nSpines = spiny ? Math.floor((seg * this.synapseDensity) / 350 + r()) : 0;
       for (let k = 0; k < nSpines; k++) {
         const t = r();
         const axis = add(p, mul(sub(q, p), t));
@@ -121,7 +123,7 @@ export class TileGen {
         this.targets.push({ kind: 'spine', post: cell, comp: COMPARTMENT.spineHead, anchor: head, radius: rh, dir: wiggle(v, 0.5, r), confine: box });
       }
       const shaftEvery = spiny ? 2500 : 600;
-      const nShaft = Math.floor(seg / shaftEvery + r());
+      const nShaft = Math.floor((seg * this.synapseDensity) / shaftEvery + r());
       for (let k = 0; k < nShaft; k++) {
         const t = between(r, 0.2, 0.8);
         this.targets.push({ kind: 'shaft', post: cell, comp: COMPARTMENT.dendrite, anchor: add(p, mul(sub(q, p), t)), radius: lerp(ra, rb, t), dir: randomPerp(nu, r), confine: box });

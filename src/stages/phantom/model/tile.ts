@@ -21,14 +21,14 @@ export function tileHasSoma(seed: number, ix: number, iy: number, iz: number): b
   return rng(tileSeed(seed, ix, iy, iz, 1))() < somaChance();
 }
 
-/** The content of tile (ix, iy, iz) for this seed: a pure function of the two. */
-export function buildTile(seed: number, ix: number, iy: number, iz: number): TileContent {
+/** The content of tile (ix, iy, iz) for this seed (and synapse density factor): a pure function of them. */
+export function buildTile(seed: number, ix: number, iy: number, iz: number, synapseDensity = 1): TileContent {
   const C = MODEL_CONSTANTS;
   const T = C.tile;
   const t0: V = [ix * T, iy * T, iz * T];
   const t1: V = [t0[0] + T, t0[1] + T, t0[2] + T];
   const near = grown(t0, t1, C.reach);
-  const g = new TileGen();
+  const g = new TileGen(synapseDensity);
   const rS = rng(tileSeed(seed, ix, iy, iz, 1));
   const hasSoma = rS() < somaChance();
   if (hasSoma) {
@@ -106,7 +106,7 @@ export function volumeSomaParams(o: PhantomOptions): { type: NeuronType; c: V; r
 export function buildVolumeSoma(o: PhantomOptions): TileContent | undefined {
   const v = volumeSomaParams(o);
   if (!v) return undefined;
-  const g = new TileGen();
+  const g = new TileGen(o.synapseDensity ?? 1);
   g.soma(v.type, v.c, v.rad, v.r, grown(v.c, v.c, MODEL_CONSTANTS.somaReach));
   g.synapses(rng((o.seed ^ 0x51a9) >>> 0), rng((o.seed ^ 0xa70) >>> 0));
   return g.finish(VOLUME_SOMA_KEY);

@@ -31,6 +31,12 @@ export interface PhantomOptions {
   size: Vec3;
   /** nm per voxel [x, y, z]. */
   voxelSize: Vec3;
+  /**
+   * Spines and shaft targets per µm of dendrite as a multiple of the default (a spine every ~350
+   * nm of spiny dendrite): synapses (with their boutons and vesicle clouds) scale with it.
+   * Default 1: every existing seed's output unchanged.
+   */
+  synapseDensity?: number;
 }
 
 export interface CellInfo {

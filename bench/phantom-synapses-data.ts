@@ -1,0 +1,93 @@
+// Scoring a phantom's synapses and organelles as `wiring synapses` found them: object F1 of cleft,
+// mitochondria and vesicle-cloud objects against the phantom's label layers, and synapse partner F1
+// against its synapse table. Used by bench/phantom-synapses.bench.ts and to diagnose the demo.
+import * as path from 'node:path';
+import type { Vec3 } from '../src/core/box.js';
+import type { Volume } from '../src/core/volume.js';
+import { carriedObjectRule } from '../src/cli/object-rules.js';
+import { partnersOf } from '../src/cli/synapse-scoring.js';
+import { ConnectomeStore } from '../src/connectome/store.js';
+import type { LabelArray } from '../src/kernels/components.js';
+import { labelObjectScores, type ObjectScores } from '../src/metrics/objects.js';
+import { relabelPartners, synapticPartnerScore, type PartnerSynapse } from '../src/metrics/synapses.js';
+import { readWhole } from '../src/stages/segment/io.js';
+import { type ObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
+import { probabilityScale } from '../src/stages/synapses/detect.js';
+
+export async function readVolume(spec: string): Promise<Volume> {
+  return (await readWhole(spec)).vol;
+}
+
+/** A map as probabilities in [0, 1]. */
+export function asProbability(v: Volume): Float32Array {
+  const s = probabilityScale(v);
+  const d = v.data as Uint8Array | Uint16Array | Float32Array;
+  return Float32Array.from(d, (x) => x / s);
+}
+
+export interface ObjectRow {
+  rule: ObjectParams;
+  true_objects: number;
+  found_objects: number;
+  matched: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  dice: number;
+}
+
+const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
+
+function row(rule: ObjectParams, s: ObjectScores): ObjectRow {
+  return { rule, true_objects: s.trueObjects, found_objects: s.foundObjects, matched: s.matched, precision: r4(s.precision), recall: r4(s.recall), f1: r4(s.f1), dice: r4(s.dice) };
+}
+
+/** Objects of a map under a rule (6-connected, as `wiring synapses` finds them) scored against a truth label layer. */
+export function scoreObjects(map: Volume, truth: Volume, rule: ObjectParams, conn: 6 | 26 = 6): ObjectRow {
+  const o = hysteresisObjects(asProbability(map), map.shape as Vec3, rule, conn);
+  return row(rule, labelObjectScores(o.labels, truth.data as LabelArray));
+}
+
+/** The rule carried by a predicted channel (its info's object_rules), else the given fallback. */
+export function ruleOf(spec: string, fallback: ObjectParams): ObjectParams {
+  return carriedObjectRule(spec) ?? fallback;
+}
+
+/** Detected synapses of a connectome database as partners. */
+export async function detectedPartners(db: string): Promise<PartnerSynapse[]> {
+  return partnersOf(db);
+}
+
+export interface PartnerRow {
+  true_synapses: number;
+  found_synapses: number;
+  tp: number;
+  fp: number;
+  fn: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  /** Found synapses whose (post, pre) is a true pair (the direction decided wrongly). */
+  reversed: number;
+}
+
+/** Partner F1 of detections against the truth (relabelled to the truth's segmentation at their points). */
+export function scorePartners(found: PartnerSynapse[], truth: PartnerSynapse[], gtSeg: Volume, maxDistance = 400): PartnerRow {
+  const pred = relabelPartners(found, gtSeg);
+  const s = synapticPartnerScore(pred, truth, { maxDistance });
+  const flipped = synapticPartnerScore(pred.map((p) => ({ ...p, pre_id: p.post_id, post_id: p.pre_id, pre: p.post, post: p.pre })), truth, { maxDistance });
+  return { true_synapses: truth.length, found_synapses: found.length, tp: s.tp, fp: s.fp, fn: s.fn, precision: r4(s.precision), recall: r4(s.recall), f1: r4(s.fscore), reversed: flipped.tp };
+}
+
+/** Organelle rows of a connectome database, by kind. */
+export async function organelleCounts(db: string): Promise<Record<string, number>> {
+  const s = await ConnectomeStore.open(db);
+  try {
+    const rows = await s.all('SELECT kind, count(*) AS n FROM organelles GROUP BY kind ORDER BY kind');
+    return Object.fromEntries(rows.map((r) => [String(r.kind), Number(r.n)]));
+  } finally {
+    await s.close();
+  }
+}
+
+export const phantomLayer = (dir: string, name: string): string => path.join(dir, name);

@@ -86,6 +86,7 @@ describe('wiring align: bad input', () => {
     await fs.writeFile(path.join(dir, 'bad.json'), JSON.stringify({ format: 'wiring-align-transforms', version: 1, source: { url: 'x', size: [64, 64, 3], voxel_offset: [0, 0, 0], voxel_size: [1, 1, 1] }, sections: [] }));
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o6'), '--apply', path.join(dir, 'bad.json'), '--json')).rejects.toThrow(/bad\.json: sections: 0 entries, expected one per section/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o7'), '--fill', 'zero', '--json')).rejects.toThrow(/--fill zero: expected none, copy, interpolate/);
+    await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o8'), '--regularise', '-1', '--json')).rejects.toThrow(/--regularise: expected a number >= 0, got "-1"/);
   });
 });
 

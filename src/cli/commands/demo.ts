@@ -12,8 +12,11 @@ import { type MergeTree, cutTree, relabel } from '../../stages/segment/agglomera
 import { readWhole, writeSegmentation } from '../../stages/segment/io.js';
 import { denseSupervoxels } from '../../stages/segment/pipeline.js';
 import { type SweepResult, type SweepVolume, sweepSynapseParams } from '../../stages/synapses/tune.js';
+import { defaultPartnerRadius } from '../../stages/synapses/detect.js';
+import { carriedObjectRule } from '../object-rules.js';
 import { partnerScorer, partnersOf } from '../synapse-scoring.js';
 import { CLASS } from '../../stages/classes/classes.js';
+import { ConnectomeStore } from '../../connectome/store.js';
 import { emit } from '../output.js';
 import { type PipelineStep, runPipeline } from '../pipeline.js';
 import { serveUntilStopped, startServer } from '../serving.js';
@@ -24,6 +27,18 @@ export function classChannel(train: { classes?: unknown[]; labelValues?: unknown
   const c = values.indexOf(String(cls));
   if (c < 0) throw new UsageError(`the pixel classifier has no class ${cls} (classes: ${values.join(', ')})`);
   return c;
+}
+
+/** Organelle rows of a connectome database by kind (empty when it has none). */
+async function organelleCounts(db: string): Promise<Record<string, number>> {
+  if (!existsSync(db)) return {};
+  const s = await ConnectomeStore.open(db);
+  try {
+    const rows = await s.all('SELECT kind, count(*) AS n FROM organelles GROUP BY kind ORDER BY kind');
+    return Object.fromEntries(rows.map((r) => [String(r.kind), Number(r.n)]));
+  } finally {
+    await s.close();
+  }
 }
 
 /** Size of the training and of the validation phantom, voxels. */
@@ -89,7 +104,15 @@ export async function chooseCut(segLayer: string, gtSpec: string, cuts: number[]
 }
 
 /** `wiring synapses` defaults, so that the parameters chosen here are the ones used there. */
-const SYNAPSE_DEFAULTS = { threshold: 0.5, minSize: 10, vesicleThreshold: 0.5, partnerVoxels: 3, maxDistance: 400 };
+const SYNAPSE_DEFAULTS = { threshold: 0.5, minSize: 10, vesicleThreshold: 0.5, maxDistance: 400 };
+
+/**
+ * Synapse density (phantom `--synapse-density`) of the training and validation phantoms: at the
+ * default density a 160x160x48 phantom holds 1-8 synapses (seeds 2, 3), too few to learn the
+ * cleft class from or to choose its threshold on; 3x gives the forest and the choice about three
+ * times the examples. The test phantom keeps the default density.
+ */
+export const DEFAULT_TRAIN_SYNAPSE_DENSITY = 3;
 
 /** One volume for the cleft-parameter sweep: a phantom, the layer holding its out-of-sample predictions, and the box to use. */
 export interface CleftSweepInput {
@@ -126,7 +149,8 @@ export async function chooseCleftParams(inputs: CleftSweepInput[], voxelSize: Ve
     const gt = (await partnersOf(path.join(inp.phantom, 'connectome.duckdb'), true)).filter((g) => inside(g.ctr ?? g.pre));
     volumes.push({
       inputs: { clefts, vesicles, segmentation: neurons },
-      params: { threshold: 0, minSize: 1, vesicleThreshold: SYNAPSE_DEFAULTS.vesicleThreshold, partnerRadius: SYNAPSE_DEFAULTS.partnerVoxels * voxelSize[0], voxelSize: vs, bounds: b },
+      // the vesicle threshold `wiring synapses` will use: the rule carried by the map, else its default
+      params: { threshold: 0, minSize: 1, vesicleThreshold: carriedObjectRule(inp.vesicles)?.high ?? SYNAPSE_DEFAULTS.vesicleThreshold, partnerRadius: defaultPartnerRadius(vs), voxelSize: vs, bounds: b },
       score: partnerScorer(gt, neurons, SYNAPSE_DEFAULTS.maxDistance),
     });
   }
@@ -149,7 +173,7 @@ export async function chooseCleftParams(inputs: CleftSweepInput[], voxelSize: Ve
  *  - test: import the raw as a user's volume, predict, segment at the chosen cut, detect synapses
  *    with the chosen threshold, cells, meshes, skeletons; score against the test truth.
  */
-export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number, opts: { trees: number; samples: number; trainSize?: Vec3; shiftedSections?: number }): PipelineStep[] {
+export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number, opts: { trees: number; samples: number; trainSize?: Vec3; shiftedSections?: number; trainSynapseDensity?: number }): PipelineStep[] {
   const train = path.join(out, 'train');
   const val = path.join(out, 'validation');
   const truth = path.join(out, 'truth');
@@ -166,6 +190,7 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
   const smallSize = (opts.trainSize ?? DEFAULT_TRAIN_SIZE).join(',');
   const vsz = voxelSize.join(',');
   const shifted = opts.shiftedSections ?? 0;
+  const density = opts.trainSynapseDensity ?? DEFAULT_TRAIN_SYNAPSE_DENSITY;
   const chOf = (r: Record<string, any>, layer: string, cls: number) => `${layer}?channel=${classChannel(r.train, cls)}`;
   // Organelle maps are optional for synapse detection: left out when the classifier lacks the class.
   const optional = (r: Record<string, any>, layer: string, flag: string, cls: number) => {
@@ -187,8 +212,8 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     '--segmentation', segLayer, '--supervoxels', svLayer, '--ground-truth', path.join(gt, 'connectome.duckdb'), '--gt-segmentation', path.join(gt, 'neurons'),
   ];
   return [
-    { name: 'phantom_train', title: `training phantom ${smallSize} (seed ${seed + 1})`, args: ['phantom', train, '--size', smallSize, '--voxel-size', vsz, '--seed', String(seed + 1)] },
-    { name: 'phantom_val', title: `validation phantom ${smallSize} (seed ${seed + 2})`, args: ['phantom', val, '--size', smallSize, '--voxel-size', vsz, '--seed', String(seed + 2)] },
+    { name: 'phantom_train', title: `training phantom ${smallSize} (seed ${seed + 1}, synapse density x${density})`, args: ['phantom', train, '--size', smallSize, '--voxel-size', vsz, '--seed', String(seed + 1), '--synapse-density', String(density)] },
+    { name: 'phantom_val', title: `validation phantom ${smallSize} (seed ${seed + 2}, synapse density x${density})`, args: ['phantom', val, '--size', smallSize, '--voxel-size', vsz, '--seed', String(seed + 2), '--synapse-density', String(density)] },
     {
       name: 'phantom',
       title: `test phantom ${size.join(',')} at ${vsz} nm (seed ${seed})${shifted ? `, ${shifted} sections shifted` : ''}`,
@@ -264,6 +289,7 @@ export function register(program: Command): Command {
     .option('--seed <n>', 'phantom seed', '1')
     .option('--out <dir>', 'output folder (replaced)', 'wiring-demo')
     .option('--train-size <X,Y,Z>', 'size of the training and of the validation phantom', DEFAULT_TRAIN_SIZE.join(','))
+    .option('--train-synapse-density <factor>', 'synapse density of the training and validation phantoms (phantom --synapse-density)', String(DEFAULT_TRAIN_SYNAPSE_DENSITY))
     .option('--trees <n>', 'pixel classifier trees', '32')
     .option('--samples <n>', 'pixel classifier training voxels', '60000')
     .option('--port <p>', 'port to serve on (0 = any free port)', '8080')
@@ -280,7 +306,7 @@ export function register(program: Command): Command {
       const started = Date.now();
       const shiftedSections = Number(opts.shiftedSections);
       if (!Number.isInteger(shiftedSections) || shiftedSections < 0) throw new UsageError(`--shifted-sections ${opts.shiftedSections}: expected a whole number >= 0`);
-      const { results, seconds } = await runPipeline(demoSteps(out, size, voxelSize, seed, { trees: Number(opts.trees), samples: Number(opts.samples), trainSize: parseXyz(opts.trainSize, '--train-size', 'size'), shiftedSections }), { quiet: !!opts.json });
+      const { results, seconds } = await runPipeline(demoSteps(out, size, voxelSize, seed, { trees: Number(opts.trees), samples: Number(opts.samples), trainSize: parseXyz(opts.trainSize, '--train-size', 'size'), shiftedSections, trainSynapseDensity: Number(opts.trainSynapseDensity) }), { quiet: !!opts.json });
       const ev = results.evaluate;
       const partners = results.synapses?.partners;
       const scores = {
@@ -298,7 +324,14 @@ export function register(program: Command): Command {
         validation_voi: results.cut.rows.find((r: CutRow) => r.threshold === results.cut.threshold),
         cleft_sweep_best: results.cleft_params.sweep.best,
       };
-      const counts = { segments: ev.seg_segments_in_gt ?? ev.seg_segments, true_cells: ev.gt_segments, synapses_detected: results.synapses?.synapses ?? null, synapses_true: partners ? partners.tp + partners.fn : null };
+      const counts = {
+        segments: ev.seg_segments_in_gt ?? ev.seg_segments,
+        true_cells: ev.gt_segments,
+        synapses_detected: results.synapses?.synapses ?? null,
+        synapses_true: partners ? partners.tp + partners.fn : null,
+        organelles_detected: await organelleCounts(path.join(out, 'dataset', 'connectome.duckdb')),
+        organelles_true: await organelleCounts(path.join(out, 'truth', 'connectome.duckdb')),
+      };
       const summary = { dataset: path.join(out, 'dataset'), truth: path.join(out, 'truth'), seconds_total: (Date.now() - started) / 1000, seconds, chosen, counts, scores };
       const human = () =>
         [
@@ -308,6 +341,7 @@ export function register(program: Command): Command {
           `  segmentation: VOI split ${scores.voi_split.toFixed(3)}, merge ${scores.voi_merge.toFixed(3)}, adapted Rand error ${scores.arand.toFixed(3)} (${counts.segments} segments, ${counts.true_cells} true cells)`,
           `  synapses: partner F1 ${scores.synapse_partner_f1 === null ? 'n/a' : Number(scores.synapse_partner_f1).toFixed(3)}` +
             (scores.synapse_partner_precision === null ? '' : ` (precision ${Number(scores.synapse_partner_precision).toFixed(3)}, recall ${Number(scores.synapse_partner_recall).toFixed(3)}; ${counts.synapses_detected} detected, ${counts.synapses_true} true)`),
+          `  organelles: ${(['mitochondrion', 'vesicle_cloud'] as const).map((k) => `${counts.organelles_detected[k] ?? 0} ${k === 'mitochondrion' ? 'mitochondria' : 'vesicle clouds'} detected, ${counts.organelles_true[k] ?? 0} true`).join('; ')}`,
           `pipeline: ${summary.seconds_total.toFixed(0)} s`,
         ].join('\n');
       if (!opts.serve) {

@@ -23,6 +23,7 @@ describe('alignStack: bad input', () => {
     const two = [image(64, 64), image(64, 64)];
     await expect(alignStack(memorySource(two), { patch: 48 })).rejects.toThrow(/patch 48: expected a power of two/);
     await expect(alignStack(memorySource(two), { model: 'projective' as never })).rejects.toThrow(/model "projective"/);
+    await expect(alignStack(memorySource(two), { regularise: Number.NaN })).rejects.toThrow(/regularise NaN: expected a number >= 0/);
     expect(() => memorySource([image(64, 64), image(64, 32)])).toThrow(/section 1 is 64x32, section 0 is 64x64/);
   });
 

@@ -561,6 +561,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     if (!isPowerOfTwo(p[k]) || p[k] < 16) throw new UsageError(`${k} ${p[k]}: expected a power of two >= 16`);
   }
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);
+  if (!(p.regularise >= 0)) throw new UsageError(`regularise ${p.regularise}: expected a number >= 0`);
   if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.model)) throw new UsageError(`model ${JSON.stringify(p.model)}: expected translation, rigid, similarity or affine`);
   let coarseLevels = 0;
   while (Math.max(w, h) / 2 ** coarseLevels > p.coarseSize) coarseLevels++;

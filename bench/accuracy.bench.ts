@@ -32,6 +32,10 @@ const AUTO = process.env.ACCURACY_AUTOCONTEXT !== '0';
 // pixel sigmas with 10 added, ACCURACY_ROUNDS auto-context rounds; the reference also runs with these sigmas
 const TUNED_SIGMAS = (process.env.ACCURACY_TUNED_SIGMAS ?? '0.7,1.6,3.5,5,10').split(',').map(Number);
 const ROUNDS = Number(process.env.ACCURACY_ROUNDS ?? 1);
+// ACCURACY_PLAIN_AUTOCONTEXT=0 leaves out plain auto-context (default sigmas) in the boundaries part;
+// ACCURACY_BOUNDARY_RUNS (vnc,isbi) picks the training volumes
+const PLAIN_AUTO = process.env.ACCURACY_PLAIN_AUTOCONTEXT !== '0';
+const BOUNDARY_RUNS = (process.env.ACCURACY_BOUNDARY_RUNS ?? 'vnc,isbi').split(',');
 const VNC: Vec3 = [4.6, 4.6, 45];
 const ISBI: Vec3 = [4, 4, 50];
 // vnc label values -> classes: 1 membrane (0..128: orientations + junction), 2 glia, 3 mitochondria, 4 synapse, 5 intracellular
@@ -136,14 +140,15 @@ async function boundaries(): Promise<unknown> {
   both.data.set(shifted.data as Uint8Array, n);
   const rows: Record<string, unknown>[] = [];
   const runs = [
-    { chosen: 'vnc-sstem stack1 (12 sections, central 512x512)', trR: vraw, trL: vcls },
-    { chosen: 'ISBI 2012 slices 0-9', trR: sections(iraw, 0, 10), trL: sections(icls, 0, 10) },
-  ];
+    { key: 'vnc', chosen: 'vnc-sstem stack1 (12 sections, central 512x512)', trR: vraw, trL: vcls },
+    { key: 'isbi', chosen: 'ISBI 2012 slices 0-9', trR: sections(iraw, 0, 10), trL: sections(icls, 0, 10) },
+  ].filter((r) => BOUNDARY_RUNS.includes(r.key));
   for (const r of runs) {
     log(`boundaries: ${r.chosen} -> ISBI ${TEST0}-${TEST1 - 1}`);
-    const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES });
-    const fa = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true }) : undefined;
-    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS }) : undefined;
+    // no cross-fitting (calibration, object rules): the forests and so the AUCs are the same without it
+    const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, crossFit: false });
+    const fa = AUTO && PLAIN_AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, crossFit: false }) : undefined;
+    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS, crossFit: false }) : undefined;
     const ref = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES });
     const refT = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES, sigmas: TUNED_SIGMAS });
     for (const [name, vol, off] of [['as is', test, 0], ['contrast 0.1 + 0.6 v^1.7', shifted, n]] as const) {
@@ -156,7 +161,7 @@ async function boundaries(): Promise<unknown> {
         ours_tuned: round(rocAuc(predictSections(ft.model, vol, [0])[0], truth)),
         ours_tuned_quantile_matched: round(rocAuc(predictSections(ft.model, vol, [0], (await matchTo(ft.model, vol)).map)[0], truth)),
         sklearn_tuned_sigmas: round(rocAuc(refT.maps[0].subarray(off, off + n), truth)),
-        seconds: { train_one_forest: round(f.trainSeconds, 1), train_auto_context: round(fa!.trainSeconds, 1), train_tuned: round(ft.trainSeconds, 1) },
+        seconds: { train_one_forest: round(f.trainSeconds, 1), train_auto_context: fa ? round(fa.trainSeconds, 1) : null, train_tuned: round(ft.trainSeconds, 1) },
       } : {};
       const row = {
         score: 'membrane pixel AUC', chosen_on: r.chosen, measured_on: `ISBI 2012 slices ${TEST0}-${TEST1 - 1}, ${name}`,

@@ -16,6 +16,7 @@ import { Forest, makeRng } from '../src/ml/forest.js';
 import { computeFeatures, featureConfig, featureCount } from '../src/stages/predict/features.js';
 import { binaryScores } from '../src/stages/predict/metrics.js';
 import { classesFromSegmentation, toFloat32 } from '../src/stages/predict/training.js';
+import { cpu } from './cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DATA = process.env.WIRING_DATA ?? path.resolve(here, '../../shared/data');
@@ -39,13 +40,6 @@ function split(ftrain: Float32Array, ttrain: Uint8Array, ftest: Float32Array, tt
     for (let f = 0; f < F; f++) xtr[f * n + j] = ftrain[f * nv + v];
   });
   return { F, xtr, ytr, n, xte: ftest, yte: ttest, m: ttest.length };
-}
-
-function cpu<T>(f: () => T): [T, number] {
-  const c = process.cpuUsage();
-  const r = f();
-  const u = process.cpuUsage(c);
-  return [r, (u.user + u.system) / 1e6];
 }
 
 function curve(s: Split, trees: number[], depths: number[]): Array<Record<string, number>> {

@@ -23,19 +23,13 @@ import { computeFeatures, featureConfig, featureCount } from '../src/stages/pred
 import { binaryScores } from '../src/stages/predict/metrics.js';
 import type { PixelModel } from '../src/stages/predict/model.js';
 import { classesFromSegmentation, memorySource, toFloat32, trainPixelClassifier } from '../src/stages/predict/training.js';
+import { cpu } from './cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DATA = process.env.WIRING_DATA ?? path.resolve(here, '../../shared/data');
 const env = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
 const parts = (process.env.BENCH_PARTS ?? 'gala,isbi').split(',');
 const round = (v: number, d = 4): number => +v.toPrecision(d);
-
-function cpu<T>(f: () => T): [T, number] {
-  const c = process.cpuUsage();
-  const r = f();
-  const u = process.cpuUsage(c);
-  return [r, (u.user + u.system) / 1e6];
-}
 
 /** Features of the test box (2-D stacks: its sections alone; 3-D: the whole volume as context, as predictVolume does), then the forest; AUC of class `cls` against truth (1 = that class, > 1 unlabelled). */
 function phases(model: PixelModel, raw: Volume, test: Box, truth: Uint8Array, cls: number): Record<string, unknown> {

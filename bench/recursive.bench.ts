@@ -19,19 +19,13 @@ import { RECURSIVE_FROM, computeFeatures, featureConfig, featureNames } from '..
 import { binaryScores } from '../src/stages/predict/metrics.js';
 import { predictVolume } from '../src/stages/predict/predict.js';
 import { classesFromSegmentation, memorySource, toFloat32, trainPixelClassifier } from '../src/stages/predict/training.js';
+import { cpu } from './cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DATA = process.env.WIRING_DATA ?? path.resolve(here, '../../shared/data');
 const env = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
 const parts = (process.env.BENCH_PARTS ?? 'speed,gala,isbi').split(',');
 const round = (v: number, d = 4): number => +v.toPrecision(d);
-
-function cpu<T>(f: () => T): [T, number] {
-  const c = process.cpuUsage();
-  const r = f();
-  const u = process.cpuUsage(c);
-  return [r, (u.user + u.system) / 1e6];
-}
 
 async function gala(): Promise<{ raw: Volume; seg: Volume; truth: Uint8Array }> {
   const raw = await (await openSource(path.join(DATA, 'gala-medulla/train-image.h5#stack'), { voxelSize: [10, 10, 10] })).read(boxFromShape([200, 100, 50]));

@@ -119,6 +119,14 @@ class ChunkReader {
     return out;
   }
 
+  /** The index of the source chunk holding voxel v (global), chunks in raster order. */
+  chunkIndex(v: Vec3): number {
+    const cs = this.src.chunkShape, o = this.src.offset, sh = this.src.shape;
+    const n = [0, 1, 2].map((a) => Math.ceil(sh[a] / cs[a]));
+    const c = [0, 1, 2].map((a) => Math.floor((v[a] - o[a]) / cs[a]));
+    return c[0] + n[0] * (c[1] + n[1] * c[2]);
+  }
+
   async close(): Promise<void> {
     await this.src.close();
   }
@@ -182,6 +190,10 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
     const max = c.map((v, a) => Math.min(b.offset[a] + (v + 1) * F + 1, b.offset[a] + b.shape[a], b.offset[a] + hi[a] + 1)) as unknown as Vec3;
     todo.push({ name, file, ids, min, max });
   }
+  // in source chunk order, so the cells of one chunk are read while it is cached (the groups come in
+  // cell raster order, which visits a whole row of chunks before coming back)
+  const order = new Map(todo.map((t) => [t, reader.chunkIndex(t.min)]));
+  todo.sort((x, y) => order.get(x)! - order.get(y)! || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   const time = { group_ms: groupMs, name_ms: performance.now() - tName, read_ms: 0, march_ms: 0, write_ms: 0 };
   const writes: Array<Promise<void>> = [];
   for (const t of todo) {

@@ -231,3 +231,20 @@ export async function trainContextForest(o: CrossFitInput, oof: OutOfFold): Prom
   );
   return { forest, config, folds: oof.folds, x2 };
 }
+
+/**
+ * The context forests of `rounds` auto-context rounds: round r learns from the out-of-fold map of
+ * round r-1 (round 0: the pixel forest's, `first`). Returns the forests in order, the last round's
+ * training (its context config and features) and the out-of-fold map it learned from.
+ */
+export async function trainContextRounds(o: CrossFitInput, first: OutOfFold, rounds: number): Promise<{ forests: Forest[]; last: ContextTraining & { x2: Float32Array }; prev: OutOfFold }> {
+  let prev = first;
+  let c = await trainContextForest(o, prev);
+  const forests = [c.forest];
+  for (let r = 1; r < rounds; r++) {
+    prev = await outOfFoldMap(o, { x2: c.x2, first: prev.map, config: c.config });
+    c = await trainContextForest(o, prev);
+    forests.push(c.forest);
+  }
+  return { forests, last: c, prev };
+}

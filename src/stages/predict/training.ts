@@ -17,7 +17,7 @@ import { silentProgress } from '../../core/progress.js';
 import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { type Forest, type ForestParams, makeRng } from '../../ml/forest.js';
-import { type CrossFitInput, outOfFoldMap, trainContextForest } from './auto-context.js';
+import { type CrossFitInput, outOfFoldMap, trainContextRounds } from './auto-context.js';
 import { MAX_CONTEXT_ROUNDS } from './context.js';
 import { type Calibration, fitIsotonic } from './calibration.js';
 import { trainForest } from '../../ml/forest-parallel.js';
@@ -523,6 +523,36 @@ function checkLabelCounts(url: string, region: Box, opts: TrainOptions, values: 
   }
 }
 
+/** The class of every voxel of the region (-1 unlabelled), read block by block: what the out-of-fold maps are calibrated and their object rules chosen on. */
+async function regionClasses(region: Box, blocks: Box[], blockIds: (b: Box) => Promise<Int16Array>, perm: Int16Array): Promise<Int16Array> {
+  const rsz = boxShape(region);
+  const cls = new Int16Array(boxVoxels(region));
+  for (const b of blocks) {
+    const ids = await blockIds(b);
+    const bs = boxShape(b);
+    for (let z = 0, i = 0; z < bs[2]; z++) {
+      for (let yy = 0; yy < bs[1]; yy++) {
+        const d = b.min[0] - region.min[0] + rsz[0] * (b.min[1] - region.min[1] + yy + rsz[1] * (b.min[2] - region.min[2] + z));
+        for (let xx = 0; xx < bs[0]; xx++, i++) cls[d + xx] = ids[i] < 0 ? -1 : perm[ids[i]];
+      }
+    }
+  }
+  return cls;
+}
+
+/** Per class, its channel of a class-major out-of-fold map and the isotonic calibration of "is this class" fitted on it. */
+function calibrateClasses(map: Float32Array, cls: Int16Array, K: number): { maps: Float32Array[]; calibration: Calibration[] } {
+  const total = cls.length;
+  const maps: Float32Array[] = [];
+  const calibration: Calibration[] = [];
+  for (let k = 0; k < K; k++) {
+    const m = map.subarray(k * total, (k + 1) * total);
+    calibration.push(fitIsotonic(m, (i) => (cls[i] < 0 ? -1 : cls[i] === k ? 1 : 0)));
+    maps.push(m);
+  }
+  return { maps, calibration };
+}
+
 /** Train a pixel classifier from sources. Labels are read blockwise (memory bounded by the block size and the sample count). */
 export async function trainPixelClassifier(
   raw: VolumeSource,
@@ -685,15 +715,7 @@ export async function trainPixelClassifier(
     const first = await outOfFoldMap(input);
     let out = first;
     if (opts.autoContext) {
-      // round r learns from the out-of-fold map of round r-1 (round 0: the pixel forest's)
-      let prev = first;
-      let c = await trainContextForest(input, prev);
-      const forests = [c.forest];
-      for (let r = 1; r < rounds; r++) {
-        prev = await outOfFoldMap(input, { x2: c.x2, first: prev.map, config: c.config });
-        c = await trainContextForest(input, prev);
-        forests.push(c.forest);
-      }
+      const { forests, last: c, prev } = await trainContextRounds(input, first, rounds);
       contextForest = forests[0];
       laterRounds = forests.slice(1);
       meta.context = rounds > 1 ? { ...c.config, rounds } : c.config;
@@ -701,26 +723,8 @@ export async function trainPixelClassifier(
       if (wantCrossFit) out = await outOfFoldMap(input, { x2: c.x2, first: prev.map, config: c.config });
     }
     if (wantCrossFit) {
-      // class of every voxel of the region (-1 unlabelled), to calibrate and to choose rules on
-      const rsz = boxShape(region);
-      const cls = new Int16Array(total);
-      for (const b of blocks) {
-        const ids = await blockIds(b);
-        const bs = boxShape(b);
-        for (let z = 0, i = 0; z < bs[2]; z++) {
-          for (let yy = 0; yy < bs[1]; yy++) {
-            const d = b.min[0] - region.min[0] + rsz[0] * (b.min[1] - region.min[1] + yy + rsz[1] * (b.min[2] - region.min[2] + z));
-            for (let xx = 0; xx < bs[0]; xx++, i++) cls[d + xx] = ids[i] < 0 ? -1 : perm[ids[i]];
-          }
-        }
-      }
-      const maps: Float32Array[] = [];
-      const calibration: Calibration[] = [];
-      for (let k = 0; k < K; k++) {
-        const m = out.map.subarray(k * total, (k + 1) * total);
-        calibration.push(fitIsotonic(m, (i) => (cls[i] < 0 ? -1 : cls[i] === k ? 1 : 0)));
-        maps.push(m);
-      }
+      const cls = await regionClasses(region, blocks, blockIds, perm);
+      const { maps, calibration } = calibrateClasses(out.map, cls, K);
       meta.calibration = { method: 'isotonic, out-of-fold', channels: calibration };
       meta.training = { ...(meta.training ?? {}), crossFit: { folds: out.folds, labelledFraction: +labelledFraction.toFixed(4) } };
       crossFit = { region, maps, classes: cls, halves: out.halves };

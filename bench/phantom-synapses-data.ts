@@ -6,7 +6,6 @@ import type { Vec3 } from '../src/core/box.js';
 import type { Volume } from '../src/core/volume.js';
 import { carriedObjectRule } from '../src/cli/object-rules.js';
 import { partnersOf } from '../src/cli/synapse-scoring.js';
-import { ConnectomeStore } from '../src/connectome/store.js';
 import type { LabelArray } from '../src/kernels/components.js';
 import { labelObjectScores, type ObjectScores } from '../src/metrics/objects.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
@@ -88,17 +87,6 @@ export function scorePartners(found: PartnerSynapse[], truth: PartnerSynapse[], 
   const s = synapticPartnerScore(pred, truth, { maxDistance });
   const flipped = synapticPartnerScore(pred.map((p) => ({ ...p, pre_id: p.post_id, post_id: p.pre_id, pre: p.post, post: p.pre })), truth, { maxDistance });
   return { true_synapses: truth.length, found_synapses: found.length, tp: s.tp, fp: s.fp, fn: s.fn, precision: r4(s.precision), recall: r4(s.recall), f1: r4(s.fscore), reversed: flipped.tp };
-}
-
-/** Organelle rows of a connectome database, by kind. */
-export async function organelleCounts(db: string): Promise<Record<string, number>> {
-  const s = await ConnectomeStore.open(db);
-  try {
-    const rows = await s.all('SELECT kind, count(*) AS n FROM organelles GROUP BY kind ORDER BY kind');
-    return Object.fromEntries(rows.map((r) => [String(r.kind), Number(r.n)]));
-  } finally {
-    await s.close();
-  }
 }
 
 export const phantomLayer = (dir: string, name: string): string => path.join(dir, name);

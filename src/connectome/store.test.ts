@@ -72,6 +72,7 @@ describe('ConnectomeStore', () => {
   it('stores cells, organelles, compartment tags and proofreading', async () => {
     const { store } = await fresh();
     await store.insertCells([{ id: BIG, pt_position: [10, 20, 30], cell_type: '23P', classification_system: 'aibs', volume: 1e9 }]);
+    expect(await store.organelleCounts()).toEqual({});
     await store.insertOrganelles([{ id: 1n, kind: 'mitochondrion', pt_position: [1, 1, 1], size: 50, host_root_id: BIG }]);
     await expect(store.insertOrganelles([{ id: 2n, kind: 'golgi' as 'mitochondrion', pt_position: [1, 1, 1], size: 5, host_root_id: 1n }])).rejects.toThrow(/kind "golgi"/);
     await store.insertCompartmentTags([{ synapse_id: 1n, compartment: 'soma' }]);
@@ -79,6 +80,12 @@ describe('ConnectomeStore', () => {
     const c = await store.all('SELECT * FROM cells');
     expect(c[0]).toMatchObject({ pt_root_id: BIG, pt_position_x: 10, cell_type: '23P', volume: 1e9 });
     expect(await store.count('organelles')).toBe(1);
+    expect(await store.organelleCounts()).toEqual({ mitochondrion: 1 });
+    await store.insertOrganelles([
+      { id: 3n, kind: 'vesicle_cloud', pt_position: [2, 2, 2], size: 20, host_root_id: BIG },
+      { id: 4n, kind: 'mitochondrion', pt_position: [3, 3, 3], size: 40, host_root_id: BIG },
+    ]);
+    expect(await store.organelleCounts()).toEqual({ mitochondrion: 2, vesicle_cloud: 1 });
     expect(await store.count('compartment_tags')).toBe(1);
     expect((await store.all('SELECT status_axon FROM proofreading'))[0].status_axon).toBe('extended');
   });

@@ -380,6 +380,12 @@ export class ConnectomeStore {
     return Number(rows[0].n);
   }
 
+  /** Organelle rows by kind ({} when there are none). */
+  async organelleCounts(version?: number): Promise<Record<string, number>> {
+    const rows = await this.all(`SELECT kind, count(*) AS n FROM ${await this.tableRef('organelles', version)} GROUP BY kind ORDER BY kind`);
+    return Object.fromEntries(rows.map((r) => [String(r.kind), Number(r.n)]));
+  }
+
   // ---------------------------------------------------------------- inserts
 
   async insertCells(rows: CellRow[], opts: InsertOptions = {}): Promise<void> {

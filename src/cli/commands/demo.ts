@@ -34,8 +34,7 @@ async function organelleCounts(db: string): Promise<Record<string, number>> {
   if (!existsSync(db)) return {};
   const s = await ConnectomeStore.open(db);
   try {
-    const rows = await s.all('SELECT kind, count(*) AS n FROM organelles GROUP BY kind ORDER BY kind');
-    return Object.fromEntries(rows.map((r) => [String(r.kind), Number(r.n)]));
+    return await s.organelleCounts();
   } finally {
     await s.close();
   }

@@ -1,30 +1,18 @@
 // Experiment (not a benchmark): feature matches between neighbouring warped sections (gap 1 and 2),
 // similarity by RANSAC, error against the known warps, and the translation alone for comparison.
 // Usage: [R=12 (guide radius)] [FO='{...}' (FeatureOptions)] npx tsx bench/align-exp-features.ts isbi|vnc|phantom LEVEL (docs/ALIGNMENT.md).
-import * as path from 'node:path';
-import { image, halve, type Image2D } from '../src/stages/align/image.js';
-import { readSlice } from '../src/stages/align/testing.js';
+import { halve, type Image2D } from '../src/stages/align/image.js';
 import { makeSynthetic, mapBack } from '../src/stages/align/synthetic.js';
 import { detectFeatures, matchFeatures, FEATURE_DEFAULTS } from '../src/stages/align/features.js';
 import { ransacAffine } from '../src/stages/align/ransac.js';
 import { apply, invert } from '../src/stages/align/affine.js';
-import { phantomStack } from './align-data.js';
-const DATA = process.env.WIRING_DATA ?? new URL('../../shared/data', import.meta.url).pathname;
+import { phantomStack, realStack, sectionFiles } from './align-data.js';
 const ds = process.argv[2] ?? 'isbi';
 const level = Number(process.argv[3] ?? 2);
 const size = 512;
 async function load(): Promise<Image2D[]> {
   if (ds === 'phantom') return phantomStack({ seed: 11, size: [384, 384, 8], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 } as any).sections;
-  const out: Image2D[] = [];
-  for (let z = 0; z < 8; z++) {
-    const f = ds === 'isbi' ? path.join(DATA, `isbi2012/train/image/${z}.png`) : path.join(DATA, `vnc-sstem/stack2/raw/${String(z).padStart(2, '0')}.tif`);
-    const s = await readSlice(f);
-    const o = (s.w - size) >> 1, oy = (s.h - size) >> 1;
-    const im = image(size, size);
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) im.data[x + size * y] = s.data[o + x + s.w * (oy + y)];
-    out.push(im);
-  }
-  return out;
+  return realStack(sectionFiles(ds === 'isbi' ? 'isbi' : 'vnc', 8), size);
 }
 const orig = await load();
 const syn = makeSynthetic(orig, { shift: 10, rotation: 2, scale: 0.02, elastic: 0, missing: -1, foldSection: -1, fold: 0, seed: 5 });

@@ -2,30 +2,18 @@
 // parameter sets, affine only; WARP=1 scores abs error against known rigid warps, else how far each
 // section of the unwarped stack is moved. Usage: [WARP=1] [CFGS='[{...}]'] npx tsx bench/align-exp-regularise.ts isbi|vnc|phantom NZ SIZE
 // (docs/ALIGNMENT.md: regularised affine, matching scale).
-import * as path from 'node:path';
-import { image, type Image2D } from '../src/stages/align/image.js';
-import { readSlice } from '../src/stages/align/testing.js';
+import type { Image2D } from '../src/stages/align/image.js';
 import { alignStack, memorySource } from '../src/stages/align/solve.js';
 import { pullback } from '../src/stages/align/transform.js';
 import { makeSynthetic, mapBack } from '../src/stages/align/synthetic.js';
-import { phantomStack } from './align-data.js';
-const DATA = process.env.WIRING_DATA ?? new URL('../../shared/data', import.meta.url).pathname;
+import { phantomStack, realStack, sectionFiles } from './align-data.js';
 const ds = process.argv[2] ?? 'isbi';
 const nz = Number(process.argv[3] ?? 8);
 const size = Number(process.argv[4] ?? 512);
 const vox: [number, number, number] = ds === 'isbi' ? [4, 4, 50] : ds === 'phantom' ? [8, 8, 30] : [4.6, 4.6, 50];
 async function load(): Promise<Image2D[]> {
   if (ds === 'phantom') return phantomStack({ seed: 11, size: [size, size, nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 } as any).sections;
-  const out: Image2D[] = [];
-  for (let z = 0; z < nz; z++) {
-    const f = ds === 'isbi' ? path.join(DATA, `isbi2012/train/image/${z}.png`) : path.join(DATA, `vnc-sstem/stack2/raw/${String(z).padStart(2, '0')}.tif`);
-    const s = await readSlice(f);
-    const o = (s.w - size) >> 1, oy = (s.h - size) >> 1;
-    const im = image(size, size);
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) im.data[x + size * y] = s.data[o + x + s.w * (oy + y)];
-    out.push(im);
-  }
-  return out;
+  return realStack(sectionFiles(ds === 'isbi' ? 'isbi' : 'vnc', nz), size);
 }
 const orig = await load();
 const warp = process.env.WARP === '1';

@@ -13,16 +13,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Vec3 } from '../src/core/box.js';
-import { type Image2D, image } from '../src/stages/align/image.js';
+import type { Image2D } from '../src/stages/align/image.js';
 import { alignStack, memorySource } from '../src/stages/align/solve.js';
 import { type Synthetic, inFold, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
-import { readSlice } from '../src/stages/align/testing.js';
 import { type SectionTransform, pullback } from '../src/stages/align/transform.js';
 import { warpImage } from '../src/stages/align/warp.js';
-import { phantomStack } from './align-data.js';
+import { phantomStack, realStack, sectionFiles } from './align-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const DATA = process.env.WIRING_DATA ?? path.resolve(here, '../../shared/data');
 const PY = '/usr/bin/python3';
 const STEP = 16;
 const BORDER = 32;
@@ -33,19 +31,6 @@ function cpu<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> {
     const c = process.cpuUsage(c0);
     return { value, seconds: (c.user + c.system) / 1e6 };
   });
-}
-
-async function realStack(files: string[], size: number): Promise<Image2D[]> {
-  const out: Image2D[] = [];
-  for (const f of files) {
-    const s = await readSlice(f);
-    const o = (s.w - size) >> 1;
-    const oy = (s.h - size) >> 1;
-    const im = image(size, size);
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) im.data[x + size * y] = s.data[o + x + s.w * (oy + y)];
-    out.push(im);
-  }
-  return out;
 }
 
 type Pull = (z: number, x: number, y: number) => [number, number];
@@ -125,8 +110,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
   const extra = process.env.ALIGN_BENCH_PARAMS ? (JSON.parse(process.env.ALIGN_BENCH_PARAMS) as Record<string, unknown>) : {};
   const withRef = process.env.ALIGN_BENCH_REF !== '0';
   const all: Array<{ name: string; role: string; voxel: Vec3; load: () => Promise<Image2D[]> }> = [
-    { name: 'isbi2012', role: 'parameters chosen here', voxel: [4, 4, 50], load: () => realStack(Array.from({ length: nz }, (_, z) => path.join(DATA, `isbi2012/train/image/${z}.png`)), Math.min(size, 512)) },
-    { name: 'vnc-sstem stack2', role: 'reported', voxel: [4.6, 4.6, 50], load: () => realStack(Array.from({ length: nz }, (_, z) => path.join(DATA, `vnc-sstem/stack2/raw/${String(z).padStart(2, '0')}.tif`)), size) },
+    { name: 'isbi2012', role: 'parameters chosen here', voxel: [4, 4, 50], load: () => realStack(sectionFiles('isbi', nz), Math.min(size, 512)) },
+    { name: 'vnc-sstem stack2', role: 'reported', voxel: [4.6, 4.6, 50], load: () => realStack(sectionFiles('vnc', nz), size) },
     { name: 'phantom seed 11', role: 'reported (exact frame)', voxel: [8, 8, 30], load: async () => phantomStack({ seed: 11, size: [Math.min(size, 384), Math.min(size, 384), nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 }).sections },
   ];
   const datasets = all.filter((d) => !only || only.some((o) => d.name.includes(o)));

@@ -79,6 +79,16 @@ function send(reply: FastifyReply, value: unknown): FastifyReply {
   return reply.header('Content-Type', 'application/json; charset=utf-8').send(toJson(value));
 }
 
+function sendBytes(reply: FastifyReply, bytes: Uint8Array): FastifyReply {
+  return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+/** A version's mesh or skeleton file: bytes, or JSON (info, manifests); 404 when the version has none of that name. */
+function sendFile(reply: FastifyReply, body: unknown, missing: string): FastifyReply {
+  if (body === undefined) throw new AuthError(404, missing);
+  return body instanceof Uint8Array ? sendBytes(reply, body) : send(reply, body);
+}
+
 /** Refuse a write without the server's token (403 read-only server, 401 wrong or missing token). */
 export function checkToken(req: FastifyRequest, token: string | undefined): void {
   if (!token) throw new AuthError(403, 'this server is read-only: start it with wiring serve --token <t> (or WIRING_EDIT_TOKEN) to accept edits');
@@ -99,21 +109,15 @@ export function registerProofreadRoutes(app: FastifyInstance, o: ProofreadRouteO
   app.get('/api/proofread/versions/:at/segmentation/:key/:chunk', async (req, reply) => {
     const p = req.params as { at: string; key: string; chunk: string };
     const bytes = await backend.chunk(p.at, p.key, p.chunk);
-    return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return sendBytes(reply, bytes);
   });
   app.get('/api/proofread/versions/:at/segmentation/mesh/:name', async (req, reply) => {
     const p = req.params as { at: string; name: string };
-    const body = await backend.mesh(p.at, p.name);
-    if (body === undefined) throw new AuthError(404, `no mesh file ${p.name} in version ${p.at}`);
-    if (body instanceof Uint8Array) return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-    return send(reply, body);
+    return sendFile(reply, await backend.mesh(p.at, p.name), `no mesh file ${p.name} in version ${p.at}`);
   });
   app.get('/api/proofread/versions/:at/segmentation/skeletons/:name', async (req, reply) => {
     const p = req.params as { at: string; name: string };
-    const body = await backend.skeleton(p.at, p.name);
-    if (body === undefined) throw new AuthError(404, `no skeleton file ${p.name} in version ${p.at}`);
-    if (body instanceof Uint8Array) return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-    return send(reply, body);
+    return sendFile(reply, await backend.skeleton(p.at, p.name), `no skeleton file ${p.name} in version ${p.at}`);
   });
   app.get('/api/proofread/point', async (req, reply) => {
     const nm = String((req.query as { nm?: string }).nm ?? '').split(',').map((v) => (v.trim() === '' ? NaN : Number(v)));
@@ -125,7 +129,7 @@ export function registerProofreadRoutes(app: FastifyInstance, o: ProofreadRouteO
   app.get('/api/proofread/previews/:id/segmentation/:key/:chunk', async (req, reply) => {
     const p = req.params as { id: string; key: string; chunk: string };
     const bytes = await backend.previewChunk(p.id, p.key, p.chunk);
-    return reply.header('Content-Type', 'application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return sendBytes(reply, bytes);
   });
   app.get('/api/proofread/status', async (req, reply) => {
     const q = req.query as { at?: string; root?: string };

@@ -7,6 +7,7 @@
  * neighbours with Lowe's ratio test. The caller fits a model to the pairs by RANSAC.
  * NaN pixels (outside a warped section) are treated as the image mean; keypoints near them are dropped.
  */
+import { gaussianFilter } from '../../kernels/filters.js';
 import { type Image2D, image, stats } from './image.js';
 
 export interface FeatureOptions {
@@ -46,32 +47,9 @@ export interface Features {
 
 const DESC = 128;
 
-/** Separable Gaussian blur (edges clamped). */
+/** Gaussian blur of a section (edges clamped, 3 sigma): the kernels' separable filter. */
 export function gaussianBlur(im: Image2D, sigma: number): Image2D {
-  const r = Math.max(1, Math.ceil(3 * sigma));
-  const k = new Float32Array(2 * r + 1);
-  let s = 0;
-  for (let i = -r; i <= r; i++) s += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
-  for (let i = 0; i < k.length; i++) k[i] /= s;
-  const { w, h } = im;
-  const tmp = new Float32Array(w * h);
-  const out = image(w, h);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      let a = 0;
-      for (let i = -r; i <= r; i++) a += k[i + r] * im.data[row + Math.min(w - 1, Math.max(0, x + i))];
-      tmp[row + x] = a;
-    }
-  }
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let a = 0;
-      for (let i = -r; i <= r; i++) a += k[i + r] * tmp[x + w * Math.min(h - 1, Math.max(0, y + i))];
-      out.data[x + w * y] = a;
-    }
-  }
-  return out;
+  return image(im.w, im.h, gaussianFilter(im.data, [im.w, im.h, 1], [sigma, sigma, 0], 0, { mode: 'nearest', truncate: 3 }));
 }
 
 /** Keypoints and descriptors of one image. */

@@ -12,6 +12,7 @@ import { defaultPartnerRadius, thresholdMap } from '../../stages/synapses/detect
 import { parseNumberList, sweepSynapseParams, type SweepResult } from '../../stages/synapses/tune.js';
 import { type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
+import type { ObjectParams } from '../../stages/synapses/objects.js';
 import { carriedObjectRule } from '../object-rules.js';
 import { emit } from '../output.js';
 import { partnerScorer, partnersOf } from '../synapse-scoring.js';
@@ -22,6 +23,25 @@ function num(v: unknown, what: string, min = 0, max = Infinity): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${what} ${JSON.stringify(v)}: expected a number in [${min}, ${max}]`);
   return n;
+}
+
+/**
+ * One object rule (threshold, hysteresis low, min size): each value given on the command line,
+ * else the map's carried rule (its high and low only when the threshold is not given; its min
+ * size whenever the size is not given), else 0.5, a plain threshold and `defaultMin`.
+ */
+function resolveRule(
+  carried: ObjectParams | undefined,
+  given: { threshold: [unknown, string]; low?: [unknown, string]; minSize: [unknown, string] },
+  defaultMin: number,
+): { threshold: number; minSize: number; lowThreshold?: number } {
+  const [t, tName] = given.threshold;
+  const r = t === undefined ? carried : undefined;
+  const threshold = t !== undefined ? num(t, tName, 0, 1) : (r?.high ?? 0.5);
+  const low = given.low?.[0] !== undefined ? num(given.low[0], given.low[1], 0, threshold) : r && r.low < r.high ? r.low : undefined;
+  const [m, mName] = given.minSize;
+  const minSize = m !== undefined ? num(m, mName, 1) : Math.max(1, carried?.minSize ?? defaultMin);
+  return { threshold, minSize, ...(low !== undefined ? { lowThreshold: low } : {}) };
 }
 
 /** Read the inputs whole, score a detection against the ground truth (relabelled to its segmentation when given). */
@@ -88,29 +108,21 @@ export function register(program: Command): Command {
     if (conn !== 6 && conn !== 26) throw new UsageError(`--connectivity ${opts.connectivity}: expected 6 or 26`);
     // rules carried by the maps (chosen by the pixel model on its out-of-fold maps) fill what is not given
     const carried = { clefts: carriedObjectRule(opts.clefts), vesicles: opts.vesicles ? carriedObjectRule(opts.vesicles) : undefined, mitochondria: opts.mitochondria ? carriedObjectRule(opts.mitochondria) : undefined };
-    const cleft = opts.threshold === undefined ? carried.clefts : undefined;
-    const threshold = opts.threshold !== undefined ? num(opts.threshold, '--threshold', 0, 1) : (cleft?.high ?? 0.5);
-    const low = opts.lowThreshold !== undefined ? num(opts.lowThreshold, '--low-threshold', 0, threshold) : cleft && cleft.low < cleft.high ? cleft.low : undefined;
-    const organelle = (kind: 'vesicles' | 'mitochondria', tOpt: unknown, tName: string, lowOpt: unknown, lowName: string) => {
-      const r = tOpt === undefined ? carried[kind] : undefined;
-      const t = tOpt !== undefined ? num(tOpt, tName, 0, 1) : (r?.high ?? 0.5);
-      const lo = lowOpt !== undefined ? num(lowOpt, lowName, 0, t) : r && r.low < r.high ? r.low : undefined;
-      const minSize = opts.organelleMinSize !== undefined ? num(opts.organelleMinSize, '--organelle-min-size', 1) : Math.max(1, carried[kind]?.minSize ?? 20);
-      return { threshold: t, minSize, ...(lo !== undefined ? { lowThreshold: lo } : {}) };
-    };
+    const cleft = resolveRule(carried.clefts, { threshold: [opts.threshold, '--threshold'], low: [opts.lowThreshold, '--low-threshold'], minSize: [opts.minSize, '--min-size'] }, 10);
+    const omin: [unknown, string] = [opts.organelleMinSize, '--organelle-min-size'];
+    const vesicle = opts.vesicles ? resolveRule(carried.vesicles, { threshold: [opts.vesicleThreshold, '--vesicle-threshold'], minSize: omin }, 20) : undefined;
+    const mito = opts.mitochondria ? resolveRule(carried.mitochondria, { threshold: [opts.mitoThreshold, '--mito-threshold'], low: [opts.mitoLowThreshold, '--mito-low-threshold'], minSize: omin }, 20) : undefined;
     const params: SynapseTaskParams = {
-      threshold,
-      minSize: opts.minSize !== undefined ? num(opts.minSize, '--min-size', 1) : Math.max(1, cleft?.minSize ?? carried.clefts?.minSize ?? 10),
-      ...(low !== undefined ? { lowThreshold: low } : {}),
-      vesicleThreshold: opts.vesicleThreshold !== undefined ? num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1) : (carried.vesicles?.high ?? 0.5),
+      ...cleft,
+      vesicleThreshold: vesicle?.threshold ?? (opts.vesicleThreshold !== undefined ? num(opts.vesicleThreshold, '--vesicle-threshold', 0, 1) : 0.5),
       partnerRadius,
       vesicleRadius: opts.vesicleRadius !== undefined ? num(opts.vesicleRadius, '--vesicle-radius', 1e-9) : undefined,
       voxelSize: vs,
       bounds,
       connectivity: conn,
       organelles: [
-        ...(opts.vesicles ? [{ input: 'vesicles' as const, kind: 'vesicle_cloud' as const, ...organelle('vesicles', opts.vesicleThreshold, '--vesicle-threshold', undefined, '') }] : []),
-        ...(opts.mitochondria ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, ...organelle('mitochondria', opts.mitoThreshold, '--mito-threshold', opts.mitoLowThreshold, '--mito-low-threshold') }] : []),
+        ...(vesicle ? [{ input: 'vesicles' as const, kind: 'vesicle_cloud' as const, ...vesicle }] : []),
+        ...(mito ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, ...mito }] : []),
       ],
     };
     let sweep: SweepResult | undefined;

@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { carriedObjectRule } from '../src/cli/object-rules.js';
 import { DEFAULT_OBJECT_PARAMS } from '../src/stages/synapses/objects.js';
-import { pixelScores, readVolume, scoreObjects } from './phantom-synapses-data.js';
+import { pixelScores, readVolume, scoreFilteredClefts, scoreObjects } from './phantom-synapses-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DIR = path.join(here, 'out', 'phantom-synapses-data');
@@ -83,6 +83,12 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     objects[name] = scoreObjects(await readVolume(ch(cls)), await readVolume(path.join(test, layer)), rule);
     console.log(name, JSON.stringify(objects[name]));
   }
+  // the cleft objects `wiring synapses` keeps by default: the carried filter's, when the model carries one
+  const filtered = await scoreFilteredClefts(ch(3), await readVolume(path.join(test, 'clefts')));
+  if (filtered) {
+    objects.clefts_filtered = filtered;
+    console.log('clefts after the carried cleft filter', JSON.stringify(filtered));
+  }
   const cleftPixels = pixelScores(await readVolume(ch(3)), await readVolume(path.join(test, 'clefts')));
   console.log('cleft pixels', JSON.stringify(cleftPixels));
   const gt = ['--ground-truth', path.join(test, 'connectome.duckdb'), '--gt-segmentation', path.join(test, 'neurons'), '--segmentation', path.join(test, 'neurons')];
@@ -97,11 +103,12 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     forest: { trees: Number(TREES), samples: Number(SAMPLES), auto_context: AUTOCONTEXT, train_synapse_density: Number(TRAIN_DENSITY), object_rules: trained.object_rules },
     objects,
     cleft_pixels: cleftPixels,
-    partners: { ...(syn.partners as object), found: syn.synapses, cleft_rule: { high: syn.threshold, low: syn.low_threshold ?? syn.threshold, min_size: syn.min_size }, dropped: syn.dropped },
+    partners: { ...(syn.partners as object), found: syn.synapses, cleft_rule: { high: syn.threshold, low: syn.low_threshold ?? syn.threshold, min_size: syn.min_size }, cleft_filter: syn.cleft_filter, dropped: syn.dropped },
     organelles_found: syn.organelles,
     partners_true_clefts_and_vesicles: upper.partners,
+    ...(filtered ? { partners_without_filter: wiring('synapses', fresh(`${db}-nofilter`), '--clefts', ch(3), '--vesicles', ch(4), '--mitochondria', ch(5), '--no-cleft-filter', ...gt).partners } : {}),
   };
-  console.log(JSON.stringify({ partners: row.partners, partners_true_clefts_and_vesicles: row.partners_true_clefts_and_vesicles }));
+  console.log(JSON.stringify({ partners: row.partners, partners_true_clefts_and_vesicles: row.partners_true_clefts_and_vesicles, partners_without_filter: row.partners_without_filter }));
   return row;
 }
 

@@ -100,7 +100,7 @@ export function register(program: Command): Command {
         const { model, report, crossFit: cf } = await trainPixelClassifier(raw, labels, trainOpts);
         let rules: ReturnType<typeof chooseObjectRules> | undefined;
         if (cf) {
-          rules = chooseObjectRules(cf, model.meta.outputs);
+          rules = chooseObjectRules(cf, model.meta.outputs, model.meta.voxelSize);
           model.meta.objectRules = rules;
         }
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;

@@ -10,7 +10,8 @@ import { UsageError } from '../../core/errors.js';
  * of its voxels (nm; the smallest is its thickness) and flatness; how much its normal points along z;
  * the sections it spans; the vesicle-cloud probability on each side of its plane within
  * `CONTEXT_NM` (a cleft has a vesicle cloud on one side: the stronger side's mean, the weaker's, their
- * difference and the stronger side's fraction of voxels >= 0.5); the cleft probability around it
+ * difference and the stronger side's fraction of voxels >= 0.5) and within `NEAR_NM` of the plane
+ * on each side (where the vesicles dock); the fraction of its voxels with p >= 0.7; the cleft probability around it
  * (a cleft is a bright sheet on a dark background, a false one often a brighter patch of a membrane
  * that is bright all along).
  */
@@ -30,7 +31,13 @@ export const CLEFT_FEATURE_NAMES = [
   'vesicle_strong_fraction',
   'cleft_p_around',
   'cleft_p_contrast',
+  'high_p_fraction',
+  'vesicle_near_strong_side',
+  'vesicle_near_weak_side',
 ] as const;
+
+/** The near sides: BAND_NM to this far from the plane, where a presynaptic cloud's vesicles dock, nm. */
+const NEAR_NM = 100;
 
 
 /** How far from the object's plane the vesicle clouds are looked for, nm. */
@@ -148,6 +155,7 @@ export function cleftFeatures(labels: Uint32Array, obj: ObjectVoxels, maps: Clef
     const reach = 2 * ext[0] + vs[0];
     const lat2 = reach * reach, band2 = (reach + CONTEXT_NM / 2) ** 2;
     let vPos = 0, nPos = 0, hPos = 0, vNeg = 0, nNeg = 0, hNeg = 0, around = 0, nAround = 0;
+    let nvPos = 0, nnPos = 0, nvNeg = 0, nnNeg = 0;
     const z0 = Math.max(0, lo[2] - r[2]), z1 = Math.min(Z - 1, hi[2] + r[2]);
     const y0 = Math.max(0, lo[1] - r[1]), y1 = Math.min(Y - 1, hi[1] + r[1]);
     const x0 = Math.max(0, lo[0] - r[0]), x1 = Math.min(X - 1, hi[0] + r[0]);
@@ -173,6 +181,15 @@ export function cleftFeatures(labels: Uint32Array, obj: ObjectVoxels, maps: Clef
           }
           if (lat > lat2) continue;
           const v = vesicle[i];
+          if (as <= NEAR_NM) {
+            if (s > 0) {
+              nvPos += v;
+              nnPos++;
+            } else {
+              nvNeg += v;
+              nnNeg++;
+            }
+          }
           if (s > 0) {
             vPos += v; nPos++;
             if (v >= 0.5) hPos++;
@@ -202,6 +219,12 @@ export function cleftFeatures(labels: Uint32Array, obj: ObjectVoxels, maps: Clef
     f[12] = strongPos ? (nPos ? hPos / nPos : 0) : nNeg ? hNeg / nNeg : 0;
     f[13] = aroundMean;
     f[14] = sp / n - aroundMean;
+    let hi7 = 0;
+    for (let k = s0; k < s1; k++) if (cleft[obj.idx[k]] >= 0.7) hi7++;
+    f[15] = hi7 / n;
+    const nearPos = nnPos ? nvPos / nnPos : 0, nearNeg = nnNeg ? nvNeg / nnNeg : 0;
+    f[16] = strongPos ? nearPos : nearNeg;
+    f[17] = strongPos ? nearNeg : nearPos;
   }
   return out;
 }

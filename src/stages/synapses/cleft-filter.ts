@@ -46,9 +46,9 @@ export const CLEFT_FILTER_DEFAULTS = {
   minIou: 0.1,
   /** Score cuts tried. */
   cuts: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95],
-  trees: 64,
-  maxDepth: 12,
-  minSamplesLeaf: 2,
+  trees: 96,
+  maxDepth: 20,
+  minSamplesLeaf: 4,
   /** Candidates are 6-connected components, as `wiring synapses` finds clefts by default. */
   connectivity: 6 as Connectivity,
   seed: 17,

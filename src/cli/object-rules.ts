@@ -40,7 +40,7 @@ function cropTo<T extends Float32Array | Int16Array>(d: T, region: Box, b: Box, 
 }
 
 /** The rule of every output (by name) chosen on the cross-fitted maps; classes without a true object get none. */
-export function chooseObjectRules(cf: CrossFitResult, outputs: string[]): Record<string, ObjectRule> {
+export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID): Record<string, ObjectRule> {
   const rules: Record<string, ObjectRule> = {};
   const classes = cf.halves.map((h) => cropTo(cf.classes, cf.region, h, (n) => new Int16Array(n)));
   outputs.forEach((name, k) => {
@@ -50,9 +50,10 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[]): Record
       return { prob: cropTo(cf.maps[k], cf.region, h, (n) => new Float32Array(n)), truth: Uint8Array.from(cls, (c) => (c === k ? 1 : 0)), shape: boxShape(h) as Vec3 };
     });
     if (!vols.some((v) => v.truth.some((t) => t === 1))) return;
-    const { best } = chooseObjectParams(vols, OBJECT_RULE_GRID);
+    const { best } = chooseObjectParams(vols, grid);
     if (best.truth === 0) return;
-    rules[name] = { high: best.high, low: best.low, minSize: best.minSize, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth };
+    const split = best.split === undefined ? {} : { split: best.split, splitMinSeed: best.splitMinSeed };
+    rules[name] = { high: best.high, low: best.low, minSize: best.minSize, ...split, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth };
   });
   return rules;
 }

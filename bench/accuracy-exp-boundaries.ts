@@ -1,7 +1,7 @@
 // Experiment (not a benchmark): boundary-map variants on an inner split of the ISBI training slices
 // (train TR0-TR1, score TE0-TE1; default 0-4 -> 5-9), membrane pixel AUC of each, beside the
 // scikit-learn reference on the same split when REF=1. Variants: VARIANTS='[{"name":..,"autoContext":..,
-// "sigmas":[..],"hardExamples":..,"contextRounds":..}, ...]'. Usage (docs/ACCURACY.md "Boundary maps toward 0.96"):
+// "sigmas":[..],"outputSigma":..,"contextRounds":..}, ...]'. Usage (docs/ACCURACY.md "Boundary maps toward 0.96"):
 // TREES=30 SAMPLES=60000 VARIANTS='[...]' npx tsx bench/accuracy-exp-boundaries.ts
 import type { Vec3 } from '../src/core/box.js';
 import { gaussianFilter } from '../src/kernels/filters.js';

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Vec3 } from '../src/core/box.js';
 import { OBJECT_RULE_GRID, chooseObjectRules } from '../src/cli/object-rules.js';
 import { objectScores } from '../src/metrics/objects.js';
+import { gaussianFilter } from '../src/kernels/filters.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
 import { hysteresisObjects } from '../src/stages/synapses/objects.js';
 import type { CrossFitResult } from '../src/stages/predict/training.js';
@@ -41,6 +42,11 @@ if (process.argv[2] === 'train') {
   const meta = JSON.parse(readFileSync(`${OUT}/meta.json`, 'utf8'));
   const b = readFileSync(`${OUT}/cfcls.i16`);
   const cf: CrossFitResult = { region: meta.region, halves: meta.halves, classes: new Int16Array(b.buffer, b.byteOffset, b.length / 2), maps: meta.outputs.map((_: string, k: number) => f32(`cf${k}.f32`)) };
+  // SMOOTH=s: output smoothing at s (x-y, per section) of the cross-fitted and the held-out maps, as --smooth-output does
+  const SM = Number(process.env.SMOOTH ?? 0);
+  const sm = (m: Float32Array, sh: Vec3): Float32Array => (SM > 0 ? gaussianFilter(m, sh, [SM, SM, 0]) : m);
+  const rs = [0, 1, 2].map((a) => meta.region.max[a] - meta.region.min[a]) as Vec3;
+  cf.maps = cf.maps.map((m) => sm(m, rs));
   const grids: Record<string, Parameters<typeof chooseObjectRules>[2]> = {
     plain: OBJECT_RULE_GRID,
     split: { ...OBJECT_RULE_GRID, split: JSON.parse(process.env.SPLIT ?? '[0.6,0.7,0.8,0.9,0.95,0.98]'), splitMinSeed: JSON.parse(process.env.SEEDS ?? '[5,20,80]') },
@@ -55,10 +61,10 @@ if (process.argv[2] === 'train') {
     const rules = { [`class_${t.cls}`]: chooseObjectRules(one, [`class_${t.cls}`], grid)[`class_${t.cls}`] };
     const chooseSeconds = (performance.now() - t0) / 1000;
     const truth = maskOf({ data: labB } as never, [t.value]);
-    const prob = f32(`test-${t.name}.f32`);
+    const prob = sm(f32(`test-${t.name}.f32`), shape);
     const rule = rules[`class_${t.cls}`];
     const o = hysteresisObjects(prob, shape, rule);
     const s = objectScores(o.labels, truth, shape);
-    console.log(JSON.stringify({ grid: g, chooseSeconds: round(chooseSeconds, 1), target: t.name, auc: round(rocAuc(prob, truth)), rule, found: s.foundObjects, truth: s.trueObjects, p: round(s.precision), r: round(s.recall), f1: round(s.f1), dice: round(s.dice) }));
+    console.log(JSON.stringify({ smooth: SM, grid: g, chooseSeconds: round(chooseSeconds, 1), target: t.name, auc: round(rocAuc(prob, truth)), rule, found: s.foundObjects, truth: s.trueObjects, p: round(s.precision), r: round(s.recall), f1: round(s.f1), dice: round(s.dice) }));
   }
 }

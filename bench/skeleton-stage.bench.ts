@@ -7,14 +7,16 @@
 // along those axes within the tolerance of the skeleton; cable length and vertex
 // counts side by side. Phantoms: seed 7 (where the default was chosen) and seed 11 (measured on);
 // gala-medulla train-gt.h5 (10 nm isotropic: the default does not sample it) with step [2,2,1]
-// forced, agreement of the sampled skeletons with the full-grid ones. No external reference:
+// forced, and vnc-sstem stack1 (4.6x4.6x45 nm ssTEM; cells = pieces of its intracellular class)
+// with its default step: agreement of the sampled skeletons with the full-grid ones. No external reference:
 // kimimaro (the algorithmic reference for TEASAR on a sampled grid) is not installable here;
 // bench/morphology.bench.ts compares skimage skeletonize_3d.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Box, type Vec3, boxFromShape } from '../src/core/box.js';
+import { type Box, type Vec3, box, boxFromShape } from '../src/core/box.js';
+import { connectedComponents } from '../src/kernels/components.js';
 import { Volume } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
 import { PrecomputedLayer } from '../src/formats/precomputed/index.js';
@@ -23,6 +25,7 @@ import { mergeSkeletons, skeletonBlock, skeletonSampleStep } from '../src/stages
 import { type Skeleton, TEASAR_DEFAULTS, cableLength } from '../src/stages/morphology/skeleton.js';
 import { skeletonStats } from '../src/stages/morphology/stats.js';
 import { generatePhantom } from '../src/stages/phantom/generate.js';
+import { DATA, hasData, maskOf, readAll } from './accuracy-data.js';
 import { COMPARTMENT, buildModel } from '../src/stages/phantom/model/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -200,6 +203,20 @@ export default async function run(): Promise<Record<string, unknown>> {
     console.log('gala-medulla (step [2,2,1] forced)');
     out.gala_medulla_step_2_2_1 = compare(vol, [10, 10, 10], [2, 2, 1], undefined, reps);
   } else console.log(`[skip] gala-medulla: ${gala} not found`);
+  // a real anisotropic volume: vnc-sstem stack1 (4.6x4.6x45 nm), the cells = 6-connected pieces
+  // of its intracellular class (255) in the central 512x512 of its 12 sections
+  if (hasData('vnc-sstem/stack1')) {
+    const VNC: Vec3 = [4.6, 4.6, 45];
+    const lab = await readAll(`${DATA}/vnc-sstem/stack1/labels`, VNC);
+    const [sx, sy, sz] = lab.shape;
+    const c = lab.crop(box([(sx - 512) >> 1, (sy - 512) >> 1, 0], [(sx + 512) >> 1, (sy + 512) >> 1, sz]));
+    const shape: Vec3 = [512, 512, sz];
+    const cells = connectedComponents(maskOf(c, [255]), shape).labels;
+    const vol = new Volume('uint32', boxFromShape(shape), cells, 1, VNC);
+    const vstep = skeletonSampleStep(VNC, [128, 128, 128], TEASAR_DEFAULTS.maxSampleStep);
+    console.log(`vnc-sstem (default step [${vstep}])`);
+    out.vnc_sstem = compare(vol, VNC, vstep, undefined, reps);
+  } else console.log('[skip] vnc-sstem: not found');
   out.load_average = loadavg();
   console.log(JSON.stringify(out, null, 1));
   return out;

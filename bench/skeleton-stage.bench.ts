@@ -8,7 +8,8 @@
 // counts side by side. Phantoms: seed 7 (where the default was chosen) and seed 11 (measured on);
 // gala-medulla train-gt.h5 (10 nm isotropic: the default does not sample it) with step [2,2,1]
 // forced, and vnc-sstem stack1 (4.6x4.6x45 nm ssTEM; cells = pieces of its intracellular class)
-// with its default step: agreement of the sampled skeletons with the full-grid ones. No external reference:
+// and ISBI 2012 (4x4x50 nm) with their default step, and step [4,4,1] for the record: agreement
+// of the sampled skeletons with the full-grid ones. No external reference:
 // kimimaro (the algorithmic reference for TEASAR on a sampled grid) is not installable here;
 // bench/morphology.bench.ts compares skimage skeletonize_3d.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -87,7 +88,7 @@ function score(skels: Map<bigint, Skeleton>, truth: Map<bigint, Polyline[]>, som
   return { precision: +(good / nv).toFixed(3), recall: +(hit / ns).toFixed(3) };
 }
 
-function compare(vol: Volume, res: Vec3, step: Vec3, truth: { lines: Map<bigint, Polyline[]>; somata: Map<bigint, number[]> } | undefined, reps: number): Record<string, unknown> {
+function compare(vol: Volume, res: Vec3, step: Vec3, truth: { lines: Map<bigint, Polyline[]>; somata: Map<bigint, number[]> } | undefined, reps: number, coarser?: Vec3): Record<string, unknown> {
   const full = stage(vol, res, [1, 1, 1], reps);
   const sampled = stage(vol, res, step, reps);
   const mvox = vol.data.length / 1e6;
@@ -112,7 +113,13 @@ function compare(vol: Volume, res: Vec3, step: Vec3, truth: { lines: Map<bigint,
         return [id, lines];
       }),
     );
-  out.sampled_vs_full = score(sampled.skels, asLines(full.skels));
+  const fullLines = asLines(full.skels);
+  out.sampled_vs_full = score(sampled.skels, fullLines);
+  if (coarser) {
+    // the next step up (not the default), for the record of why the default stops at 2
+    const c = stage(vol, res, coarser, reps);
+    out.coarser = { step: coarser, cpu_s: +c.cpu.toFixed(3), mvox_per_cpu_s: +(mvox / c.cpu).toFixed(2), ...totals(c.skels), vs_full: score(c.skels, fullLines) };
+  }
   console.log(`  full ${full.cpu.toFixed(3)} CPU s, sampled ${sampled.cpu.toFixed(3)} CPU s (${(full.cpu / sampled.cpu).toFixed(2)}x)`);
   return out;
 }
@@ -215,8 +222,19 @@ export default async function run(): Promise<Record<string, unknown>> {
     const vol = new Volume('uint32', boxFromShape(shape), cells, 1, VNC);
     const vstep = skeletonSampleStep(VNC, [128, 128, 128], TEASAR_DEFAULTS.maxSampleStep);
     console.log(`vnc-sstem (default step [${vstep}])`);
-    out.vnc_sstem = compare(vol, VNC, vstep, undefined, reps);
+    out.vnc_sstem = compare(vol, VNC, vstep, undefined, reps, [4, 4, 1]);
   } else console.log('[skip] vnc-sstem: not found');
+  // another ssTEM volume: ISBI 2012 (4x4x50 nm, 512x512x20), cells = 6-connected pieces of its
+  // cell interior (255)
+  if (hasData('isbi2012/train/label')) {
+    const ISBI: Vec3 = [4, 4, 50];
+    const lab = await readAll(`${DATA}/isbi2012/train/label`, ISBI);
+    const shape = lab.shape as Vec3;
+    const vol = new Volume('uint32', boxFromShape(shape), connectedComponents(maskOf(lab, [255]), shape).labels, 1, ISBI);
+    const istep = skeletonSampleStep(ISBI, [128, 128, 128], TEASAR_DEFAULTS.maxSampleStep);
+    console.log(`isbi2012 (default step [${istep}])`);
+    out.isbi2012 = compare(vol, ISBI, istep, undefined, reps, [4, 4, 1]);
+  } else console.log('[skip] isbi2012: not found');
   out.load_average = loadavg();
   console.log(JSON.stringify(out, null, 1));
   return out;

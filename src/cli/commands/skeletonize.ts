@@ -25,7 +25,7 @@ export function register(program: Command): Command {
     .option('--scale <s>', `invalidation radius = scale * distance-to-boundary + const (default ${TEASAR_DEFAULTS.scale})`)
     .option('--const <nm>', `invalidation radius constant in nm (default ${TEASAR_DEFAULTS.constVoxels} x the largest voxel size)`)
     .option('--min-voxels <n>', `skip connected pieces smaller than this (default ${TEASAR_DEFAULTS.minVoxels})`)
-    .option('--sample-step <n>', `skeletonize anisotropic volumes on every n-th voxel of their finer axes, n a power of 2 (default ${TEASAR_DEFAULTS.maxSampleStep}; 1 = the full grid)`)
+    .option('--sample-step <n>', `largest sample step: anisotropic volumes are skeletonized on every 2nd, 4th, ... voxel (at most every n-th) of each axis while the step stays within the longest voxel side (default ${TEASAR_DEFAULTS.maxSampleStep}; 1 = the full grid)`)
     .option('--swc <dir>', 'also write <id>.swc (nm) into this folder')
     .option('--json', 'machine-readable output');
   addBlockOption(cmd, 'block shape in voxels (default: whole volume, at most 128 per axis)');

@@ -31,11 +31,16 @@ import { cellRows, synapsePartners } from '../stages/proofread/versions.js';
 import { CellGrouper, fragmentName, meshGrid } from '../stages/proofread/groups.js';
 
 const groupers = new WeakMap<GraphState, CellGrouper>();
-/** One grouper (scratch arrays of the supervoxel count) per state, reused across recomputes. */
+/** One grouper (scratch arrays of the supervoxel count) per state, under its current joined edges, reused across recomputes. */
 export function grouperOf(state: GraphState): CellGrouper {
   let g = groupers.get(state);
-  if (!g) groupers.set(state, (g = new CellGrouper(state.base, (l, visit) => state.forEachContact(l, visit))));
+  if (!g) groupers.set(state, (g = new CellGrouper(state.base, (l, visit) => state.forEachJoined(l, visit))));
   return g;
+}
+
+/** A grouper of the starting state's roots (the base's start joined edges), whatever the state's head: the precompute's. */
+export function startGrouperOf(state: GraphState): CellGrouper {
+  return new CellGrouper(state.base, (l, visit) => state.forEachJoined(l, visit, state.base.startActive));
 }
 
 export function headDir(p: Proofread): string {
@@ -155,9 +160,9 @@ function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Arra
 async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string, known?: Set<string>): Promise<{ fragments: string[]; computed: number; time: { group_ms: number; name_ms: number; read_ms: number; march_ms: number; write_ms: number } }> {
   const b = p.base, F = PROOFREAD_DEFAULTS.meshCell;
   const nc = meshGrid(b, F);
-  // in each mesh cell, the root's supervoxels there in groups that touch (contact edges): groups that
-  // do not touch never share a face, so their fragments are meshed apart and a merge of two roots
-  // recomputes only the cells where they touch
+  // in each mesh cell, the root's supervoxels there in groups connected by the root's joined edges
+  // (as the ChunkedGraph's L2 ids): a merge changes the groups only in the cells holding both merged
+  // supervoxels, a split only in the cells holding both ends of a cut edge
   const tPrep = performance.now();
   const groups = grouperOf(state).groups(members);
   const groupMs = performance.now() - tPrep;

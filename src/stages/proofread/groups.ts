@@ -1,11 +1,16 @@
 /**
- * A root's mesh fragments are named by supervoxel groups: in each mesh cell (the base's grid of
- * PROOFREAD_DEFAULTS.meshCell voxels), the root's supervoxels there split into groups that touch
- * (base contact edges with faces; link edges do not count). `CellGrouper` finds them with a
- * union-find over (supervoxel, cell) pairs (the positions of `base.cells`, sorted per supervoxel),
- * typed arrays only, reusing its scratch arrays across calls, so the cost follows the root's
- * supervoxels and contacts, not the volume. Pure; the edit-time recompute and the start-root
- * precompute both use it, so they name the same groups the same way.
+ * A root's mesh fragments are named as the ChunkedGraph names its L2 ids: in each mesh cell (the
+ * base's grid of PROOFREAD_DEFAULTS.meshCell voxels), the root's supervoxels there split into the
+ * connected components of the root's *joined* edges (joined contacts and link edges) between
+ * supervoxels that both have voxels in the cell. A merge (one joined edge) changes groups only in
+ * the cells holding both merged supervoxels, a split only in the cells holding both ends of a cut
+ * edge. Two groups of one root may touch in a cell (a contact that is not joined): each keeps its
+ * own closed surface, and their union is still the root's closed surface (as CAVE's L2 meshes).
+ * `CellGrouper` finds them with a union-find over (supervoxel, cell) pairs (the positions of
+ * `base.cells`, sorted per supervoxel), typed arrays only, reusing its scratch arrays across
+ * calls, so the cost follows the root's supervoxels and joined edges, not the volume. Pure; the
+ * edit-time recompute and the start-root precompute both use it (the precompute with the starting
+ * state's joined edges), so they name the same groups the same way.
  */
 import { createHash } from 'node:crypto';
 import type { Base } from './base.js';
@@ -17,8 +22,8 @@ export interface CellGroup {
   members: number[];
 }
 
-/** The contact neighbours of a dense supervoxel (faces shared), visited one by one. */
-export type EachContact = (l: number, visit: (y: number) => void) => void;
+/** The joined neighbours of a dense supervoxel (under one state's joined edges), visited one by one. */
+export type EachJoined = (l: number, visit: (y: number) => void) => void;
 
 /** Mesh cells per axis of a base's grid. */
 export function meshGrid(base: Base, F: number): [number, number, number] {
@@ -47,7 +52,7 @@ export class CellGrouper {
   private pos: Int32Array;
   private parent = new Int32Array(1024);
 
-  constructor(private readonly base: Base, private readonly eachContact: EachContact) {
+  constructor(private readonly base: Base, private readonly eachJoined: EachJoined) {
     this.pos = new Int32Array(base.ids.length).fill(-1);
   }
 
@@ -60,7 +65,7 @@ export class CellGrouper {
     return x;
   }
 
-  /** The groups of a set of supervoxels (dense indices, distinct), ordered by cell then first member. */
+  /** The groups of a set of supervoxels (dense indices, distinct; a root of the grouper's state), ordered by cell then first member. */
   groups(members: ArrayLike<number>): CellGroup[] {
     const { cellStart, cells } = this.base;
     const pos = this.pos;
@@ -77,7 +82,7 @@ export class CellGrouper {
       for (let i = 0; i < members.length; i++) {
         const l = members[i];
         const la = cellStart[l], lb = cellStart[l + 1], pl = pos[l];
-        this.eachContact(l, (y) => {
+        this.eachJoined(l, (y) => {
           const py = pos[y];
           if (py < 0 || y < l) return;
           // cells both have voxels in (each list sorted): their pairs join

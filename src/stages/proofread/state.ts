@@ -143,6 +143,15 @@ export class GraphState {
     for (const e of this.adj[l]) if (e < m && area[e] > 0) visit(this.edgeA[e] === l ? this.edgeB[e] : this.edgeA[e]);
   }
 
+  /**
+   * Visits each supervoxel joined to `l` (a joined edge: a contact or a link) under `active`
+   * (default the current joined edges; the base's startActive gives the starting state).
+   */
+  forEachJoined(l: number, visit: (y: number) => void, active: Uint8Array = this.active): void {
+    const n = active.length;
+    for (const e of this.adj[l]) if (e < n && active[e]) visit(this.edgeA[e] === l ? this.edgeB[e] : this.edgeA[e]);
+  }
+
   private pair(e: number): [string, string] {
     return [this.base.ids[this.edgeA[e]].toString(), this.base.ids[this.edgeB[e]].toString()];
   }

@@ -6,6 +6,7 @@ import { minCut } from './mincut.js';
 import { EditError, GraphState } from './state.js';
 import { Lineage } from './lineage.js';
 import { cellRows } from './versions.js';
+import { mulberry32 } from '../../core/random.js';
 
 /** 12x4x4 voxels, four slabs along x (supervoxels 10, 20, 30, 40); boundary high between 20 and 30. */
 function slabs(segOf: (sv: number) => number) {
@@ -172,5 +173,32 @@ describe('split in a region around the points', () => {
     expect(r.removed).toEqual([['3', '4']]);
     expect(s.rootOf(3n)).toBe(s.rootOf(1n));
     expect(s.rootOf(4n)).toBe(s.rootOf(400n));
+  });
+});
+
+describe('merge records and kept members', () => {
+  it('a merge names its root by the union\'s smallest supervoxel without a search; members equal a fresh replay\'s', () => {
+    // a row of 40 supervoxels (3 voxels each along x), each its own start segment
+    const n = 40, shape = [3 * n, 2, 2] as [number, number, number];
+    const labels = new Uint32Array(shape[0] * 4).map((_, i) => 1 + Math.floor((i % shape[0]) / 3));
+    const ids = new BigUint64Array(n + 1).map((_, i) => BigInt(i));
+    const base = buildBase(labels, ids, Array.from(labels), null, { shape, offset: [0, 0, 0], voxelSize: [1, 1, 1] });
+    const s = new GraphState(base);
+    const rnd = mulberry32(4);
+    for (let k = 0; k < 60; k++) {
+      const a = BigInt(1 + Math.floor(rnd() * n)), b = BigInt(1 + Math.floor(rnd() * n));
+      if (s.rootOf(a) === s.rootOf(b)) {
+        if (rnd() < 0.5 && a !== b) s.edit({ kind: 'split', sources: [a], sinks: [b] }, meta);
+        continue;
+      }
+      const r = s.edit({ kind: 'merge', a, b }, meta);
+      const m = s.members(BigInt(r.created[0].id));
+      expect(r.created[0].supervoxel).toBe(base.ids[m[0]].toString());
+      expect(m).toEqual([...m].sort((x, y) => x - y));
+    }
+    // a fresh state replaying the log: the same members for every current root
+    const replay = new GraphState(base);
+    for (const r of s.records) replay.apply(r);
+    for (let l = 1; l <= n; l++) expect(replay.members(replay.root[l])).toEqual(s.members(s.root[l]));
   });
 });

@@ -106,11 +106,38 @@ export class GraphState {
     return this.rep.has(root);
   }
 
-  /** Dense supervoxels of a current root (connected through joined edges), ascending. */
+  /**
+   * Dense supervoxels of a current root (connected through joined edges), ascending. A root id's
+   * supervoxels never change, so the last few roots' lists are kept (the roots an edit just made
+   * come from `apply`): the plan, the recompute, the cells row and the partners of one edit share
+   * one search. The array is shared: do not modify it.
+   */
   members(root: bigint): number[] {
     const start = this.rep.get(root);
     if (start === undefined) throw new EditError(`root ${root} is not a current root`);
-    return this.component(start, this.active).sort((p, q) => p - q);
+    const kept = this.memberCache.get(root);
+    if (kept) {
+      this.memberCache.delete(root);
+      this.memberCache.set(root, kept);
+      return kept;
+    }
+    return this.keepMembers(root, this.component(start, this.active));
+  }
+
+  /** The last roots' members (insertion order = least recently used first). */
+  private memberCache = new Map<bigint, number[]>();
+
+  private keepMembers(root: bigint, list: number[]): number[] {
+    const sorted = list.length > 1 ? Array.from(Int32Array.from(list).sort()) : list;
+    this.memberCache.set(root, sorted);
+    let total = 0;
+    for (const v of this.memberCache.values()) total += v.length;
+    for (const [k, v] of this.memberCache) {
+      if (this.memberCache.size <= 1 || (this.memberCache.size <= PROOFREAD_DEFAULTS.memberCacheRoots && total <= PROOFREAD_DEFAULTS.memberCacheSupervoxels)) break;
+      this.memberCache.delete(k);
+      total -= v.length;
+    }
+    return sorted;
   }
 
   private component(start: number, active: Uint8Array, mark?: Uint8Array): number[] {
@@ -205,7 +232,13 @@ export class GraphState {
       if (ra === rb) throw new EditError(`merge: supervoxels ${req.a} and ${req.b} are already in one root (${ra}); a root cannot be merged with itself`);
       // the edge object may be created here (a link between supervoxels that do not touch)
       const e = this.edge(a, b);
-      return this.change('merge', { supervoxels: [req.a.toString(), req.b.toString()], ...inputs }, [ra, rb], [e], [], meta);
+      // the merged root is the two roots' union: one component, named (as every component) by its
+      // smallest supervoxel, which is the smaller of the two roots' (rep holds each root's smallest)
+      const s = Math.min(this.rep.get(ra)!, this.rep.get(rb)!);
+      return {
+        op: this.op + 1, time: meta.time, user: meta.user, kind: 'merge', inputs: { supervoxels: [req.a.toString(), req.b.toString()], ...inputs },
+        added: [this.pair(e)], removed: [], retired: [ra.toString(), rb.toString()], created: [{ id: this.nextRoot.toString(), supervoxel: this.base.ids[s].toString() }],
+      };
     }
     if (req.kind === 'split') {
       if (req.sources.length === 0 || req.sinks.length === 0) throw new EditError('split: needs at least one source and one sink');
@@ -346,8 +379,10 @@ export class GraphState {
     for (const c of r.created) {
       const id = BigInt(c.id);
       const s = this.sv(BigInt(c.supervoxel));
-      for (const x of this.component(s, this.active, mark)) this.root[x] = id;
+      const comp = this.component(s, this.active, mark);
+      for (const x of comp) this.root[x] = id;
       this.rep.set(id, s);
+      this.keepMembers(id, comp);
       if (id >= this.nextRoot) this.nextRoot = id + 1n;
     }
     if (r.kind === 'undo') this.undone.set(r.target!, true);

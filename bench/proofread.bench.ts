@@ -106,23 +106,24 @@ export default async function bench(): Promise<Record<string, unknown>> {
     const details: unknown[] = [];
     for (const [a, c] of pairs) {
       t = performance.now();
-      await p.edit({ kind: 'merge', a, b: c }, { user: 'bench' });
+      let parts: unknown;
+      await p.edit({ kind: 'merge', a, b: c }, { user: 'bench', timing: (x) => (parts = x) });
       merge.push(performance.now() - t);
       t = performance.now();
       let cpu = process.cpuUsage();
       const dm = await syncDerived(p);
       mergeDerive.push(performance.now() - t);
       mergeDeriveCpu.push(cpuMs(cpu));
-      details.push({ kind: 'merge', ms: +(performance.now() - t).toFixed(1), roots: dm.details });
+      details.push({ kind: 'merge', edit_ms: +merge[merge.length - 1].toFixed(1), edit_parts_ms: parts, ms: +(performance.now() - t).toFixed(1), roots: dm.details });
       t = performance.now();
-      await p.edit({ kind: 'split', sources: [a], sinks: [c] }, { user: 'bench' });
+      await p.edit({ kind: 'split', sources: [a], sinks: [c] }, { user: 'bench', timing: (x) => (parts = x) });
       split.push(performance.now() - t);
       t = performance.now();
       cpu = process.cpuUsage();
       const ds = await syncDerived(p);
       splitDerive.push(performance.now() - t);
       splitDeriveCpu.push(cpuMs(cpu));
-      details.push({ kind: 'split', ms: +(performance.now() - t).toFixed(1), roots: ds.details });
+      details.push({ kind: 'split', edit_ms: +split[split.length - 1].toFixed(1), edit_parts_ms: parts, ms: +(performance.now() - t).toFixed(1), roots: ds.details });
       if (p.state.rootOf(a) !== p.state.rootOf(c)) separated++;
     }
     await p.close();

@@ -91,6 +91,26 @@ describe('wiring edit precompute', () => {
       expect(m.derived_details[0].skeleton_reused).toBe(true);
       expect(m.derived_details[0].fragments_computed).toBeLessThan(m.derived_details[0].fragments);
       expect(m.derived_details[0].fragments_computed).toBeLessThanOrEqual(shared);
+      // the merged root's fragments came from its parents' manifests and the groups the merge changed;
+      // so do the split's larger side and the undo's: each the same list a grouping of the whole root names
+      expect(m.derived_details[0].fragments_incremental).toBe(true);
+      const s = await cli(['edit', 'split', dir, '--source', pair![0].toString(), '--sink', pair![1].toString()]);
+      expect(s.derived_details.filter((d: { fragments_incremental: boolean }) => d.fragments_incremental)).toHaveLength(1);
+      const u = await cli(['edit', 'undo', dir, '2']);
+      expect(u.derived_details[0].fragments_incremental).toBe(true);
+      const manifestOf = async (r: string): Promise<string[]> => JSON.parse(await fs.readFile(path.join(head(), 'meshes', `${r}:0`), 'utf8')).fragments;
+      const p2 = await Proofread.open(dir);
+      try {
+        for (const [op, roots] of [[1, m.created], [2, s.created], [3, u.created]] as const) {
+          const state = await p2.version({ op });
+          for (const c of roots as Array<{ id: string }>) {
+            const listed = await manifestOf(c.id);
+            expect((await deriveRootMesh(p2, state, BigInt(c.id))).fragments).toEqual(listed);
+          }
+        }
+      } finally {
+        await p2.close();
+      }
     } finally {
       await p.close();
     }

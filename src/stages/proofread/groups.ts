@@ -65,6 +65,37 @@ export class CellGrouper {
     return x;
   }
 
+  /** Whether supervoxel l has voxels in mesh cell `cell` (its cell list is sorted: a binary search). */
+  hasCell(l: number, cell: number): boolean {
+    const { cellStart, cells } = this.base;
+    let lo = cellStart[l], hi = cellStart[l + 1];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cells[mid] < cell) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < cellStart[l + 1] && cells[lo] === cell;
+  }
+
+  /**
+   * The group of supervoxel w in mesh cell `cell` (w has voxels there), ascending: a search from w
+   * over joined neighbours that have voxels in the cell, so its cost is the group's, not the root's.
+   * The same group `groups` finds for w's root in that cell.
+   */
+  groupAt(w: number, cell: number): number[] {
+    const out = [w];
+    const seen = new Set<number>(out);
+    for (let i = 0; i < out.length; i++) {
+      this.eachJoined(out[i], (y) => {
+        if (!seen.has(y) && this.hasCell(y, cell)) {
+          seen.add(y);
+          out.push(y);
+        }
+      });
+    }
+    return out.sort((x, y) => x - y);
+  }
+
   /** The groups of a set of supervoxels (dense indices, distinct; a root of the grouper's state), ordered by cell then first member. */
   groups(members: ArrayLike<number>): CellGroup[] {
     const { cellStart, cells } = this.base;

@@ -368,6 +368,25 @@ export class GraphState {
     }
   }
 
+  /**
+   * Run `fn` on the joined edges as they were before record `r` (the latest applied: its added
+   * edges cut, its removed edges joined again), then restore them. Roots and members are not
+   * changed: only the joined edges (what the parents' fragment groups were made of).
+   */
+  beforeRecord<T>(r: EditRecord, fn: () => T): T {
+    if (r.op !== this.op) throw new EditError(`beforeRecord: operation ${r.op} is not the latest (${this.op})`);
+    const edges = (pairs: Array<[string, string]>): number[] => pairs.map(([a, b]) => this.edge(this.sv(BigInt(a)), this.sv(BigInt(b))));
+    const added = edges(r.added), removed = edges(r.removed);
+    const saved = [...added, ...removed].map((e) => this.active[e]);
+    for (const e of added) this.active[e] = 0;
+    for (const e of removed) this.active[e] = 1;
+    try {
+      return fn();
+    } finally {
+      [...added, ...removed].forEach((e, i) => (this.active[e] = saved[i]));
+    }
+  }
+
   /** Apply a record (planned here or read from the log). */
   apply(r: EditRecord): void {
     if (r.op !== this.op + 1) throw new EditError(`apply: expected op ${this.op + 1}, got ${r.op}`);

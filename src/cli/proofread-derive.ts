@@ -323,17 +323,14 @@ async function teasar(p: Proofread, reader: ChunkReader, members: number[]): Pro
  * vertices (a merge joins two skeletons, a split keeps each side's part). TEASAR from scratch
  * when a parent has no skeleton yet or nothing of them lies in the root.
  */
-async function deriveSkeleton(p: Proofread, reader: ChunkReader, members: number[], parents: bigint[], dir: string): Promise<{ skel: SkeletonWithSv; reused: boolean }> {
-  const mine = new Set(members.map((l) => p.base.ids[l]));
-  const parts: SkeletonWithSv[] = [];
-  for (const r of parents) {
-    const s = await readSkeletonWithSv(dir, r);
-    if (!s) return { skel: await teasar(p, reader, members), reused: false };
-    parts.push(s);
-  }
+async function deriveSkeleton(p: Proofread, reader: ChunkReader, state: GraphState, root: bigint, members: number[], parents: bigint[], dir: string): Promise<{ skel: SkeletonWithSv; reused: boolean }> {
+  // a vertex is kept when its supervoxel is in the root now (a lookup per vertex, not a set of the root's supervoxels)
+  const mine = { has: (sv: bigint): boolean => { const l = state.index.get(sv); return l !== undefined && state.root[l] === root; } };
+  const parts = await Promise.all(parents.map((r) => readSkeletonWithSv(dir, r)));
+  if (parts.some((s) => !s)) return { skel: await teasar(p, reader, members), reused: false };
   const V: number[] = [], R: number[] = [], E: number[] = [];
   const S: bigint[] = [];
-  for (const s of parts) {
+  for (const s of parts as SkeletonWithSv[]) {
     const map = new Int32Array(s.sv.length).fill(-1);
     for (let i = 0; i < s.sv.length; i++) if (mine.has(s.sv[i])) {
       map[i] = S.length;
@@ -474,7 +471,7 @@ async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, 
   const manifest = writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
   const meshMs = performance.now() - t;
   t = performance.now();
-  const { skel, reused } = await deriveSkeleton(p, reader, members, parents, skelDir);
+  const { skel, reused } = await deriveSkeleton(p, reader, state, root, members, parents, skelDir);
   const skelMs = performance.now() - t;
   // the root's files are independent: written concurrently (derived.json, written after all, marks them done)
   await Promise.all([

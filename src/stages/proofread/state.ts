@@ -195,23 +195,30 @@ export class GraphState {
     for (const e of remove) this.active[e] = 0;
     const mark = new Uint8Array(this.n + 1);
     const created: EditRecord['created'] = [];
+    const comps: number[][] = [];
     let next = this.nextRoot;
     try {
       for (const s of members.sort((p, q) => p - q)) if (!mark[s]) {
-        this.component(s, this.active, mark);
+        comps.push(this.component(s, this.active, mark));
         created.push({ id: (next++).toString(), supervoxel: this.base.ids[s].toString() });
       }
     } finally {
       add.forEach((e, i) => (this.active[e] = saved[i]));
       remove.forEach((e, i) => (this.active[e] = saved[add.length + i]));
     }
-    return {
+    const r: EditRecord = {
       op: this.op + 1, time: meta.time, user: meta.user, kind, inputs,
       ...(meta.target !== undefined ? { target: meta.target } : {}),
       added: add.map((e) => this.pair(e)), removed: remove.map((e) => this.pair(e)),
       retired: roots.map(String), created,
     };
+    // applying this very record reuses its components (the state cannot change in between: apply checks the op)
+    this.planned = { record: r, comps };
+    return r;
   }
+
+  /** The components of the last record `change` planned, for `apply` of that same record. */
+  private planned?: { record: EditRecord; comps: number[][] };
 
   /** A root id the user named must be current and hold supervoxel `l`. */
   private expectRoot(root: bigint, l: number): void {
@@ -395,10 +402,12 @@ export class GraphState {
     for (const e of edges(r.removed)) this.active[e] = 0;
     for (const id of r.retired) this.rep.delete(BigInt(id));
     const mark = new Uint8Array(this.n + 1);
-    for (const c of r.created) {
+    const planned = this.planned?.record === r && this.planned.comps.length === r.created.length ? this.planned.comps : undefined;
+    this.planned = undefined;
+    for (const [k, c] of r.created.entries()) {
       const id = BigInt(c.id);
       const s = this.sv(BigInt(c.supervoxel));
-      const comp = this.component(s, this.active, mark);
+      const comp = planned ? planned[k] : this.component(s, this.active, mark);
       for (const x of comp) this.root[x] = id;
       this.rep.set(id, s);
       this.keepMembers(id, comp);

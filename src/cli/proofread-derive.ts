@@ -325,26 +325,34 @@ async function teasar(p: Proofread, reader: ChunkReader, members: number[]): Pro
  * when a parent has no skeleton yet or nothing of them lies in the root.
  */
 async function deriveSkeleton(p: Proofread, reader: ChunkReader, state: GraphState, root: bigint, members: number[], parents: bigint[], dir: string): Promise<{ skel: SkeletonWithSv; reused: boolean }> {
-  // a vertex is kept when its supervoxel is in the root now (a lookup per vertex, not a set of the root's supervoxels)
-  const mine = { has: (sv: bigint): boolean => { const l = state.index.get(sv); return l !== undefined && state.root[l] === root; } };
   const parts = await Promise.all(parents.map((r) => readSkeletonWithSv(dir, r)));
   if (parts.some((s) => !s)) return { skel: await teasar(p, reader, members), reused: false };
-  const V: number[] = [], R: number[] = [], E: number[] = [];
-  const S: bigint[] = [];
+  // a vertex is kept when its supervoxel is in the root now: dense indices through the typed id index
+  // (no bigint hashing), then the root of each; typed arrays throughout
+  let total = 0;
+  for (const s of parts as SkeletonWithSv[]) total += s.sv.length;
+  const V = new Float32Array(3 * total), R = new Float32Array(total), S = new BigUint64Array(total);
+  const E: number[] = [];
+  let n = 0;
   for (const s of parts as SkeletonWithSv[]) {
+    const dense = state.idIndex.all(s.sv);
     const map = new Int32Array(s.sv.length).fill(-1);
-    for (let i = 0; i < s.sv.length; i++) if (mine.has(s.sv[i])) {
-      map[i] = S.length;
-      S.push(s.sv[i]);
-      V.push(s.vertices[3 * i], s.vertices[3 * i + 1], s.vertices[3 * i + 2]);
-      R.push(s.radius[i]);
+    for (let i = 0; i < s.sv.length; i++) {
+      const l = dense[i];
+      if (l < 0 || state.root[l] !== root) continue;
+      map[i] = n;
+      S[n] = s.sv[i];
+      V[3 * n] = s.vertices[3 * i];
+      V[3 * n + 1] = s.vertices[3 * i + 1];
+      V[3 * n + 2] = s.vertices[3 * i + 2];
+      R[n] = s.radius[i];
+      n++;
     }
     for (let e = 0; e < s.edges.length; e += 2) {
       const a = map[s.edges[e]], c = map[s.edges[e + 1]];
       if (a >= 0 && c >= 0) E.push(a, c);
     }
   }
-  const n = S.length;
   if (n === 0) return { skel: await teasar(p, reader, members), reused: false };
   // join the pieces: union-find over the edges, then nearest vertex pairs between components
   const parent = Int32Array.from({ length: n }, (_, i) => i);
@@ -352,20 +360,26 @@ async function deriveSkeleton(p: Proofread, reader: ChunkReader, state: GraphSta
   for (let e = 0; e < E.length; e += 2) { const a = find(E[e]), c = find(E[e + 1]); if (a !== c) parent[a] = c; }
   const comp = new Map<number, number[]>();
   for (let i = 0; i < n; i++) { const r = find(i); const l = comp.get(r); if (l) l.push(i); else comp.set(r, [i]); }
+  const Vn = V.subarray(0, 3 * n);
   if (comp.size > 1) {
-    // every other piece to its nearest vertex of the largest piece (a grid over the largest piece: each vertex of the others looks at the grid cells around it)
+    // every other piece to its nearest vertex of the largest piece (a grid over the largest piece: each
+    // vertex of the others looks at the grid cells around it, stopping once nothing nearer than the
+    // best pair so far can be there); a sparse pass first (every 64th vertex) finds a near pair, so the
+    // full pass searches few rings per vertex
     const [main, ...rest] = [...comp.values()].sort((x, y) => y.length - x.length || x[0] - y[0]);
-    const grid = new PointGrid(V, { subset: main });
+    const grid = new PointGrid(Vn, { subset: main });
     for (const other of rest) {
       let best = Infinity, bi = -1, bj = -1;
-      for (const j of other) {
-        const i = grid.nearest(V[3 * j], V[3 * j + 1], V[3 * j + 2], best);
-        if (grid.lastDistance2 < best) { best = grid.lastDistance2; bi = i; bj = j; }
-      }
+      const visit = (j: number) => {
+        const i = grid.nearest(Vn[3 * j], Vn[3 * j + 1], Vn[3 * j + 2], best);
+        if (grid.lastDistance2 < best || (grid.lastDistance2 === best && j < bj)) { best = grid.lastDistance2; bi = i; bj = j; }
+      };
+      for (let k = 0; k < other.length; k += 64) visit(other[k]);
+      for (const j of other) visit(j);
       E.push(bi, bj);
     }
   }
-  return { skel: { vertices: Float32Array.from(V), edges: Uint32Array.from(E), radius: Float32Array.from(R), sv: BigUint64Array.from(S) }, reused: true };
+  return { skel: { vertices: V.slice(0, 3 * n), edges: Uint32Array.from(E), radius: R.slice(0, n), sv: S.slice(0, n) }, reused: true };
 }
 
 export interface DeriveDetail {

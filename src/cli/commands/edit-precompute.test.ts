@@ -9,6 +9,7 @@ import { REPO_ROOT, tempDir } from '../../../test/data.js';
 import { runInProcess } from '../../../test/cli-in-process.js';
 import { Proofread } from '../../stages/proofread/io.js';
 import { deriveRootMesh } from '../proofread-derive.js';
+import { readSkeleton } from '../../formats/mesh/skeleton.js';
 import { register as registerEdit } from './edit.js';
 import { register as registerPhantom } from './phantom.js';
 import { register as registerSegment } from './segment.js';
@@ -94,6 +95,27 @@ describe('wiring edit precompute', () => {
       // the merged root's fragments came from its parents' manifests and the groups the merge changed;
       // so do the split's larger side and the undo's: each the same list a grouping of the whole root names
       expect(m.derived_details[0].fragments_incremental).toBe(true);
+      // the merged skeleton: both parents' vertices (all on the merged root), joined into one piece
+      {
+        const root = m.created[0].id;
+        const sk = await readSkeleton(path.join(head(), 'skeletons'), BigInt(root));
+        const buf = await fs.readFile(path.join(head(), 'skeletons', 'supervoxels', root));
+        const svs = new BigUint64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+        const nv = sk.vertices.length / 3;
+        expect(svs.length).toBe(nv);
+        const parentVertices = await Promise.all(m.retired.map(async (r: string) => (await fs.stat(path.join(head(), 'skeletons', 'supervoxels', r))).size / 8));
+        expect(nv).toBe(parentVertices[0] + parentVertices[1]);
+        const pm = await Proofread.open(dir);
+        try {
+          for (const sv of svs) expect(pm.state.rootOf(sv).toString()).toBe(root);
+        } finally {
+          await pm.close();
+        }
+        const up = Int32Array.from({ length: nv }, (_, i) => i);
+        const find = (x: number): number => (up[x] === x ? x : (up[x] = find(up[x])));
+        for (let e = 0; e < sk.edges.length; e += 2) up[find(sk.edges[e])] = find(sk.edges[e + 1]);
+        expect(new Set(Array.from({ length: nv }, (_, i) => find(i))).size).toBe(1);
+      }
       const s = await cli(['edit', 'split', dir, '--source', pair![0].toString(), '--sink', pair![1].toString()]);
       expect(s.derived_details.filter((d: { fragments_incremental: boolean }) => d.fragments_incremental)).toHaveLength(1);
       const u = await cli(['edit', 'undo', dir, '2']);

@@ -6,6 +6,7 @@
  */
 import { UsageError } from '../../core/errors.js';
 import { PROOFREAD_DEFAULTS, type Base } from './base.js';
+import { IdIndex } from './idindex.js';
 import { minCut } from './mincut.js';
 import type { EditRecord } from './record.js';
 
@@ -85,6 +86,12 @@ export class GraphState {
     }
     this.link(e);
     return e;
+  }
+
+  private ids?: IdIndex;
+  /** Supervoxel id -> dense index over typed arrays (built on first use): for many ids at once. */
+  get idIndex(): IdIndex {
+    return (this.ids ??= new IdIndex(this.base.ids));
   }
 
   get op(): number {

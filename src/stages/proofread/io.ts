@@ -251,6 +251,8 @@ export class Proofread {
       p.synapses = indexSynapses(all.slice(0, n), all.slice(n, 2 * n), all.slice(2 * n));
     }
     await p.refresh();
+    // the typed id index the recompute looks skeleton vertices up with, built now rather than in the first edit
+    void p.state.idIndex;
     return p;
   }
 

@@ -177,6 +177,20 @@ describe('split in a region around the points', () => {
 });
 
 describe('merge records and kept members', () => {
+  it('a cut into three pieces: each piece a new root, named and ordered as a sweep over the root finds them', () => {
+    // one segment of five supervoxels in a row, 1-2-3-4-5: 3 split from 1 and 5 cuts 2-3 and 3-4, three pieces
+    const shape = [15, 1, 1] as [number, number, number];
+    const labels = new Uint32Array(15).map((_, i) => 1 + Math.floor(i / 3));
+    const ids = new BigUint64Array([0n, 1n, 2n, 3n, 4n, 5n]);
+    const s = new GraphState(buildBase(labels, ids, Array.from(labels, () => 9), null, { shape, offset: [0, 0, 0], voxelSize: [1, 1, 1] }));
+    const r = s.edit({ kind: 'split', sources: [3n], sinks: [1n, 5n] }, meta);
+    expect(r.created.map((c) => c.supervoxel)).toEqual(['1', '3', '4']);
+    expect(r.created.map((c) => s.members(BigInt(c.id)).map((l) => Number(s.base.ids[l])))).toEqual([[1, 2], [3], [4, 5]]);
+    // undo joins them again; redo cuts the same three pieces
+    expect(s.edit({ kind: 'undo', op: 1 }, meta).created).toHaveLength(1);
+    expect(s.edit({ kind: 'redo', op: 1 }, meta).created.map((c) => c.supervoxel)).toEqual(['1', '3', '4']);
+  });
+
   it('a merge names its root by the union\'s smallest supervoxel without a search; members equal a fresh replay\'s', () => {
     // a row of 40 supervoxels (3 voxels each along x), each its own start segment
     const n = 40, shape = [3 * n, 2, 2] as [number, number, number];
@@ -188,7 +202,7 @@ describe('merge records and kept members', () => {
     for (let k = 0; k < 60; k++) {
       const a = BigInt(1 + Math.floor(rnd() * n)), b = BigInt(1 + Math.floor(rnd() * n));
       if (s.rootOf(a) === s.rootOf(b)) {
-        if (rnd() < 0.5 && a !== b) s.edit({ kind: 'split', sources: [a], sinks: [b] }, meta);
+        if (rnd() < 0.7 && a !== b) s.edit({ kind: 'split', sources: [a], sinks: [b] }, meta);
         continue;
       }
       const r = s.edit({ kind: 'merge', a, b }, meta);
@@ -196,9 +210,18 @@ describe('merge records and kept members', () => {
       expect(r.created[0].supervoxel).toBe(base.ids[m[0]].toString());
       expect(m).toEqual([...m].sort((x, y) => x - y));
     }
-    // a fresh state replaying the log: the same members for every current root
+    // a fresh state replaying the log (every component searched from scratch): the same members for
+    // every current root, and every record's new roots named by their smallest supervoxel, in order
     const replay = new GraphState(base);
-    for (const r of s.records) replay.apply(r);
+    let splits = 0;
+    for (const r of s.records) {
+      replay.apply(r);
+      if (r.kind === 'split') splits++;
+      const firsts = r.created.map((c) => replay.sv(BigInt(c.supervoxel)));
+      expect(firsts).toEqual([...firsts].sort((x, y) => x - y));
+      for (const c of r.created) if (replay.isCurrent(BigInt(c.id))) expect(replay.members(BigInt(c.id))[0]).toBe(replay.sv(BigInt(c.supervoxel)));
+    }
+    expect(splits).toBeGreaterThan(3);
     for (let l = 1; l <= n; l++) expect(replay.members(replay.root[l])).toEqual(s.members(s.root[l]));
   });
 });

@@ -200,15 +200,18 @@ export class GraphState {
     const saved = add.map((e) => this.active[e]).concat(remove.map((e) => this.active[e]));
     for (const e of add) this.active[e] = 1;
     for (const e of remove) this.active[e] = 0;
-    const mark = new Uint8Array(this.n + 1);
     const created: EditRecord['created'] = [];
-    const comps: number[][] = [];
+    let comps: number[][] = [];
     let next = this.nextRoot;
     try {
-      for (const s of members.sort((p, q) => p - q)) if (!mark[s]) {
-        comps.push(this.component(s, this.active, mark));
-        created.push({ id: (next++).toString(), supervoxel: this.base.ids[s].toString() });
+      if (add.length === 0 && roots.length === 1 && remove.length > 0) {
+        // a cut of one root: searches from the cut edges' ends, stopped once one is left (cost: all but the largest piece)
+        comps = this.piecesAfterCut(members, remove);
+      } else {
+        const mark = new Uint8Array(this.n + 1);
+        for (const s of [...members].sort((p, q) => p - q)) if (!mark[s]) comps.push(this.component(s, this.active, mark));
       }
+      for (const c of comps) created.push({ id: (next++).toString(), supervoxel: this.base.ids[c[0]].toString() });
     } finally {
       add.forEach((e, i) => (this.active[e] = saved[i]));
       remove.forEach((e, i) => (this.active[e] = saved[add.length + i]));
@@ -222,6 +225,63 @@ export class GraphState {
     // applying this very record reuses its components (the state cannot change in between: apply checks the op)
     this.planned = { record: r, comps };
     return r;
+  }
+
+  /** Search labels (-1 = unvisited), kept across cuts and reset after each. */
+  private label?: Int32Array;
+
+  /**
+   * The connected pieces (each ascending, ordered by their smallest supervoxel, as a sweep over the
+   * sorted members finds them) of one root's `members` (ascending) on the joined edges now, after
+   * the edges `cut` were removed from it. Every piece holds an end of a cut edge (the root was
+   * connected), so searches start at the ends, one node per live search in turn; searches that meet
+   * join; once one live search is left, its piece is the members no finished search reached. The
+   * cost is the pieces but the largest, not the root.
+   */
+  private piecesAfterCut(members: number[], cut: number[]): number[][] {
+    const label = (this.label ??= new Int32Array(this.n + 1).fill(-1));
+    const seeds = [...new Set(cut.flatMap((e) => [this.edgeA[e], this.edgeB[e]]))];
+    const k = seeds.length;
+    const up = Int32Array.from({ length: k }, (_, i) => i);
+    const find = (x: number): number => { while (up[x] !== x) { up[x] = up[up[x]]; x = up[x]; } return x; };
+    const queues = seeds.map((s, i) => { label[s] = i; return [s]; });
+    const heads = new Int32Array(k);
+    const visited = [...seeds];
+    try {
+      for (;;) {
+        // live groups: searches (joined when they met) with nodes left to expand
+        const live = new Set<number>();
+        for (let i = 0; i < k; i++) if (heads[i] < queues[i].length) live.add(find(i));
+        if (live.size <= 1) break;
+        for (let i = 0; i < k; i++) {
+          if (heads[i] >= queues[i].length) continue;
+          const x = queues[i][heads[i]++];
+          for (const e of this.adj[x]) if (this.active[e]) {
+            const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
+            const ly = label[y];
+            if (ly < 0) { label[y] = i; queues[i].push(y); visited.push(y); }
+            else { const a = find(i), b = find(ly); if (a !== b) up[a < b ? b : a] = a < b ? a : b; }
+          }
+        }
+      }
+      const live = new Set<number>();
+      for (let i = 0; i < k; i++) if (heads[i] < queues[i].length) live.add(find(i));
+      const byGroup = new Map<number, number[]>();
+      for (const x of visited) {
+        const g = find(label[x]);
+        if (live.has(g)) continue;
+        const list = byGroup.get(g);
+        if (list) list.push(x); else byGroup.set(g, [x]);
+      }
+      const pieces = [...byGroup.values()].map((p) => p.sort((a, b) => a - b));
+      if (live.size === 1) {
+        const g = [...live][0];
+        pieces.push(members.filter((x) => label[x] < 0 || find(label[x]) === g));
+      }
+      return pieces.sort((p, q) => p[0] - q[0]);
+    } finally {
+      for (const x of visited) label[x] = -1;
+    }
   }
 
   /** The components of the last record `change` planned, for `apply` of that same record. */

@@ -5,7 +5,7 @@ import { finishBase } from './base.js';
 import { minCut } from './mincut.js';
 import { EditError, GraphState } from './state.js';
 import { Lineage } from './lineage.js';
-import { cellRows } from './versions.js';
+import { cellRows, indexSynapses, synapsePartners } from './versions.js';
 import { mulberry32 } from '../../core/random.js';
 
 /** 12x4x4 voxels, four slabs along x (supervoxels 10, 20, 30, 40); boundary high between 20 and 30. */
@@ -223,5 +223,34 @@ describe('merge records and kept members', () => {
     }
     expect(splits).toBeGreaterThan(3);
     for (let l = 1; l <= n; l++) expect(replay.members(replay.root[l])).toEqual(s.members(s.root[l]));
+  });
+});
+
+describe('synapse partners of a root', () => {
+  it('count each synapse once per partner root (autapses, both ends in the root, unknown and 0 supervoxels), as a scan of every synapse does', () => {
+    const n = 30, shape = [3 * n, 2, 2] as [number, number, number];
+    const labels = new Uint32Array(shape[0] * 4).map((_, i) => 1 + Math.floor((i % shape[0]) / 3));
+    const ids = new BigUint64Array(n + 1).map((_, i) => BigInt(100 + i));
+    const base = buildBase(labels, ids, Array.from(labels, (l) => 1 + Math.floor((l - 1) / 5)), null, { shape, offset: [0, 0, 0], voxelSize: [1, 1, 1] });
+    const s = new GraphState(base);
+    s.edit({ kind: 'merge', a: 101n, b: 130n }, meta); // a root of two far pieces
+    const rnd = mulberry32(8);
+    const pick = () => { const u = rnd(); return u < 0.05 ? 0n : u < 0.1 ? 99999n : BigInt(101 + Math.floor(rnd() * n)); };
+    const k = 400;
+    const pre = new BigUint64Array(k).map(pick), post = new BigUint64Array(k).map((_, i) => (i % 17 === 0 ? pre[i] : pick()));
+    const syn = indexSynapses(new BigUint64Array(k).map((_, i) => BigInt(i + 1)), pre, post);
+    const rootOf = (sv: bigint) => { const l = s.index.get(sv); return l === undefined ? 0n : s.root[l]; };
+    for (const root of new Set(Array.from(s.root.subarray(1)))) {
+      const ins = new Map<bigint, number>(), outs = new Map<bigint, number>();
+      for (let i = 0; i < k; i++) {
+        const a = rootOf(pre[i]), b = rootOf(post[i]);
+        if (a === root) outs.set(b, (outs.get(b) ?? 0) + 1);
+        if (b === root) ins.set(a, (ins.get(a) ?? 0) + 1);
+      }
+      const got = synapsePartners(s, syn, root);
+      const asMap = (l: Array<{ partner: bigint; synapses: number }>) => new Map(l.map((x) => [x.partner, x.synapses]));
+      expect(asMap(got.outputs)).toEqual(outs);
+      expect(asMap(got.inputs)).toEqual(ins);
+    }
   });
 });

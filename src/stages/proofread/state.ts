@@ -253,8 +253,8 @@ export class GraphState {
         const live = new Set<number>();
         for (let i = 0; i < k; i++) if (heads[i] < queues[i].length) live.add(find(i));
         if (live.size <= 1) break;
-        for (let i = 0; i < k; i++) {
-          if (heads[i] >= queues[i].length) continue;
+        // up to 64 nodes per search between checks (the live set is not rebuilt per node)
+        for (let i = 0; i < k; i++) for (let step = 0; step < 64 && heads[i] < queues[i].length; step++) {
           const x = queues[i][heads[i]++];
           for (const e of this.adj[x]) if (this.active[e]) {
             const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
@@ -401,11 +401,12 @@ export class GraphState {
   private separates(src: number[], snk: number[], remove: number[]): boolean {
     const saved = remove.map((e) => this.active[e]);
     for (const e of remove) this.active[e] = 0;
+    // the side of each node reached (the shared label scratch, reset after)
+    const side = (this.label ??= new Int32Array(this.n + 1).fill(-1));
+    const fronts: number[][] = [[], []];
     try {
-      const side = new Map<number, number>();
-      const fronts: number[][] = [[], []];
-      for (const l of src) { side.set(l, 0); fronts[0].push(l); }
-      for (const l of snk) { side.set(l, 1); fronts[1].push(l); }
+      for (const l of src) { side[l] = 0; fronts[0].push(l); }
+      for (const l of snk) { side[l] = 1; fronts[1].push(l); }
       const heads = [0, 0];
       for (;;) {
         for (const k of [0, 1]) {
@@ -414,12 +415,13 @@ export class GraphState {
           const x = f[heads[k]++];
           for (const e of this.adj[x]) if (this.active[e]) {
             const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
-            const s = side.get(y);
-            if (s === undefined) { side.set(y, k); f.push(y); } else if (s !== k) return false;
+            const s = side[y];
+            if (s < 0) { side[y] = k; f.push(y); } else if (s !== k) return false;
           }
         }
       }
     } finally {
+      for (const f of fronts) for (const x of f) side[x] = -1;
       remove.forEach((e, i) => (this.active[e] = saved[i]));
     }
   }

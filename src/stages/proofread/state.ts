@@ -35,7 +35,13 @@ export class GraphState {
   edgeB: number[];
   capacity: number[];
   private edgeOf = new Map<number, number>();
-  private adj: number[][];
+  /** adjacency of the base's edges, CSR (typed): supervoxel x's edges adjEdge[adjStart[x] .. adjStart[x+1]), their other ends adjNbr */
+  private adjStart: Int32Array;
+  private adjEdge: Int32Array;
+  private adjNbr: Int32Array;
+  /** edges made after the base (links of merges between supervoxels that do not touch), by supervoxel; hasExtra flags them */
+  private extra = new Map<number, number[]>();
+  private hasExtra: Uint8Array;
   /** root id of each supervoxel (dense index) */
   readonly root: BigUint64Array;
   /** one supervoxel of each current root */
@@ -54,8 +60,20 @@ export class GraphState {
     this.capacity = Array.from(base.capacity);
     this.active = new Uint8Array(Math.max(16, base.edgeA.length * 2));
     this.active.set(base.startActive);
-    this.adj = Array.from({ length: n + 1 }, () => []);
-    for (let e = 0; e < this.edgeA.length; e++) this.link(e);
+    const m = base.edgeA.length;
+    this.adjStart = new Int32Array(n + 2);
+    for (let e = 0; e < m; e++) { this.adjStart[base.edgeA[e] + 1]++; this.adjStart[base.edgeB[e] + 1]++; }
+    for (let l = 0; l <= n; l++) this.adjStart[l + 1] += this.adjStart[l];
+    this.adjEdge = new Int32Array(2 * m);
+    this.adjNbr = new Int32Array(2 * m);
+    const fill = this.adjStart.slice(0, n + 1);
+    for (let e = 0; e < m; e++) {
+      const a = base.edgeA[e], b = base.edgeB[e];
+      this.adjEdge[fill[a]] = e; this.adjNbr[fill[a]++] = b;
+      this.adjEdge[fill[b]] = e; this.adjNbr[fill[b]++] = a;
+      this.edgeOf.set(this.key(a, b), e);
+    }
+    this.hasExtra = new Uint8Array(n + 1);
     this.root = base.startRoots.slice();
     for (let l = 1; l <= n; l++) if (base.anchors[l] >= 0 && !this.rep.has(this.root[l])) this.rep.set(this.root[l], l);
     this.nextRoot = base.rootIdBase;
@@ -65,10 +83,20 @@ export class GraphState {
     return a < b ? a * (this.n + 1) + b : b * (this.n + 1) + a;
   }
 
+  /** An edge made after the base: into the lookup and the extra adjacency of both ends. */
   private link(e: number): void {
     this.edgeOf.set(this.key(this.edgeA[e], this.edgeB[e]), e);
-    this.adj[this.edgeA[e]].push(e);
-    this.adj[this.edgeB[e]].push(e);
+    for (const x of [this.edgeA[e], this.edgeB[e]]) {
+      const l = this.extra.get(x);
+      if (l) l.push(e); else this.extra.set(x, [e]);
+      this.hasExtra[x] = 1;
+    }
+  }
+
+  /** Each edge of supervoxel x and its other end (base edges, then edges made since). */
+  private eachEdge(x: number, fn: (e: number, y: number) => void): void {
+    for (let k = this.adjStart[x], end = this.adjStart[x + 1]; k < end; k++) fn(this.adjEdge[k], this.adjNbr[k]);
+    if (this.hasExtra[x]) for (const e of this.extra.get(x)!) fn(e, this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e]);
   }
 
   /** The edge between two dense supervoxels, made (inactive, link capacity) if they do not touch. */
@@ -147,17 +175,20 @@ export class GraphState {
     return sorted;
   }
 
-  private component(start: number, active: Uint8Array, mark?: Uint8Array): number[] {
-    const seen = mark ?? new Set<number>();
-    const has = (x: number): boolean => (mark ? mark[x] === 1 : (seen as Set<number>).has(x));
-    const put = (x: number): void => { if (mark) mark[x] = 1; else (seen as Set<number>).add(x); };
+  private component(start: number, active: Uint8Array, mark: Uint8Array = new Uint8Array(this.n + 1)): number[] {
+    const { adjStart, adjEdge, adjNbr, hasExtra } = this;
     const out = [start];
-    put(start);
+    mark[start] = 1;
     for (let i = 0; i < out.length; i++) {
       const x = out[i];
-      for (const e of this.adj[x]) if (active[e]) {
+      for (let k = adjStart[x], end = adjStart[x + 1]; k < end; k++) {
+        if (!active[adjEdge[k]]) continue;
+        const y = adjNbr[k];
+        if (!mark[y]) { mark[y] = 1; out.push(y); }
+      }
+      if (hasExtra[x]) for (const e of this.extra.get(x)!) if (active[e]) {
         const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
-        if (!has(y)) { put(y); out.push(y); }
+        if (!mark[y]) { mark[y] = 1; out.push(y); }
       }
     }
     return out;
@@ -167,14 +198,14 @@ export class GraphState {
   contactNeighbours(l: number): number[] {
     const out: number[] = [];
     const m = this.base.edgeA.length;
-    for (const e of this.adj[l]) if (e < m && this.base.area[e] > 0) out.push(this.edgeA[e] === l ? this.edgeB[e] : this.edgeA[e]);
+    this.eachEdge(l, (e, y) => { if (e < m && this.base.area[e] > 0) out.push(y); });
     return out;
   }
 
   /** `contactNeighbours` without the array: visits each supervoxel sharing faces with `l`. */
   forEachContact(l: number, visit: (y: number) => void): void {
     const m = this.base.edgeA.length, area = this.base.area;
-    for (const e of this.adj[l]) if (e < m && area[e] > 0) visit(this.edgeA[e] === l ? this.edgeB[e] : this.edgeA[e]);
+    this.eachEdge(l, (e, y) => { if (e < m && area[e] > 0) visit(y); });
   }
 
   /**
@@ -183,7 +214,7 @@ export class GraphState {
    */
   forEachJoined(l: number, visit: (y: number) => void, active: Uint8Array = this.active): void {
     const n = active.length;
-    for (const e of this.adj[l]) if (e < n && active[e]) visit(this.edgeA[e] === l ? this.edgeB[e] : this.edgeA[e]);
+    this.eachEdge(l, (e, y) => { if (e < n && active[e]) visit(y); });
   }
 
   private pair(e: number): [string, string] {
@@ -256,12 +287,12 @@ export class GraphState {
         // up to 64 nodes per search between checks (the live set is not rebuilt per node)
         for (let i = 0; i < k; i++) for (let step = 0; step < 64 && heads[i] < queues[i].length; step++) {
           const x = queues[i][heads[i]++];
-          for (const e of this.adj[x]) if (this.active[e]) {
-            const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
+          this.eachEdge(x, (e, y) => {
+            if (!this.active[e]) return;
             const ly = label[y];
             if (ly < 0) { label[y] = i; queues[i].push(y); visited.push(y); }
             else { const a = find(i), b = find(ly); if (a !== b) up[a < b ? b : a] = a < b ? a : b; }
-          }
+          });
         }
       }
       const live = new Set<number>();
@@ -376,15 +407,15 @@ export class GraphState {
       const edges: number[] = [];
       for (let i = 0; i < region.length; i++) {
         const x = region[i];
-        for (const e of this.adj[x]) if (this.active[e]) {
-          const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
+        this.eachEdge(x, (e, y) => {
+          if (!this.active[e]) return;
           if (!local.has(y)) {
-            if (!inBox(y)) { clipped = true; continue; }
+            if (!inBox(y)) { clipped = true; return; }
             local.set(y, region.length);
             region.push(y);
           }
           if (this.edgeA[e] === x) edges.push(e);
-        }
+        });
       }
       const cut = minCut(region.length, edges.map((e) => local.get(this.edgeA[e])!), edges.map((e) => local.get(this.edgeB[e])!), edges.map((e) => this.capacity[e]), src.map((l) => local.get(l)!), snk.map((l) => local.get(l)!));
       if (!isFinite(cut.flow) || cut.cut.length === 0) {
@@ -413,11 +444,13 @@ export class GraphState {
           const f = fronts[k];
           if (heads[k] >= f.length) return true;
           const x = f[heads[k]++];
-          for (const e of this.adj[x]) if (this.active[e]) {
-            const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
+          let met = false;
+          this.eachEdge(x, (e, y) => {
+            if (!this.active[e] || met) return;
             const s = side[y];
-            if (s < 0) { side[y] = k; f.push(y); } else if (s !== k) return false;
-          }
+            if (s < 0) { side[y] = k; f.push(y); } else if (s !== k) met = true;
+          });
+          if (met) return false;
         }
       }
     } finally {

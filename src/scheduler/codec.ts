@@ -53,6 +53,16 @@ export function decodeJson(text: string): unknown {
   return reviveBigints(JSON.parse(text));
 }
 
+/**
+ * A block's data already encoded (encodeJson) where it was computed: worker threads and `wiring
+ * worker` processes encode their blocks' data in parallel, and the run writes the text into the
+ * resume record as it is, instead of decoding and encoding it again on its own thread.
+ * `text` undefined stands for undefined data.
+ */
+export class EncodedJson {
+  constructor(readonly text: string | undefined) {}
+}
+
 /** Canonical JSON (object keys sorted, bigints tagged) for fingerprints. */
 export function canonicalJson(value: unknown): string {
   const norm = (v: unknown): unknown => {

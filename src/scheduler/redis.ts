@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Job, Queue, Worker } from 'bullmq';
 import { UsageError, WiringError } from '../core/errors.js';
-import { decodeJson, encodeJson } from './codec.js';
+import { EncodedJson, decodeJson, encodeJson } from './codec.js';
 import { type Executor, ThreadPool } from './pool.js';
 import type { BlockJob } from './types.js';
 
@@ -168,7 +168,8 @@ export class RedisExecutor implements Executor {
       p.reject(new WiringError(j.failedReason));
     } else {
       try {
-        p.resolve(typeof j.returnvalue === 'string' ? decodeJson(j.returnvalue) : j.returnvalue);
+        // the worker's text goes into the resume record as it is (decoded only if it is not JSON text)
+        p.resolve(typeof j.returnvalue === 'string' ? new EncodedJson(j.returnvalue) : j.returnvalue);
       } catch (err) {
         p.reject(err as Error);
       }
@@ -225,6 +226,8 @@ export async function startWorker(url: string, opts: WorkerOptions): Promise<{ c
       try {
         const data = await pool.run(block);
         opts.onBlock?.({ task: block.task.name, index: block.index, ok: true, ms: Date.now() - t });
+        // the pool's threads encoded it already
+        if (data instanceof EncodedJson) return data.text ?? 'null';
         return encodeJson(data ?? null);
       } catch (err) {
         opts.onBlock?.({ task: block.task.name, index: block.index, ok: false, error: (err as Error).message, ms: Date.now() - t });

@@ -5,7 +5,8 @@ import { tempDir } from '../../test/data.js';
 import { boxFromShape } from '../core/box.js';
 import { WiringError } from '../core/errors.js';
 import { type BlockTask, SchedulerError, readBlockData, runTasks } from './index.js';
-import { decodeJson, encodeJson } from './codec.js';
+import { EncodedJson, decodeJson, encodeJson } from './codec.js';
+import { recordText } from './state.js';
 
 const FIX = new URL('./fixtures.ts', import.meta.url).href;
 
@@ -40,6 +41,13 @@ describe('codec', () => {
     expect(Object.getPrototypeOf(p)).toBe(Object.prototype);
     expect(Object.getOwnPropertyDescriptor(p, '__proto__')?.value).toBe(4n);
     expect(p.k).toEqual([5n]);
+  });
+  it('writes a record whose data a worker encoded exactly as it writes the decoded data', () => {
+    const head = { blockIndex: [1, 0, 2] as [number, number, number], box: boxFromShape([4, 4, 4]) };
+    for (const data of [undefined, null, 0, 'x', { a: 1n, b: [2n, 'c'] }, [1, 2.5, { $bigint: '3' }]]) {
+      const text = data === undefined ? undefined : encodeJson(data);
+      expect(recordText({ ...head, data: new EncodedJson(text) })).toBe(encodeJson({ ...head, data }));
+    }
   });
 });
 

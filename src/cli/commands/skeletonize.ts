@@ -39,9 +39,10 @@ export function register(program: Command): Command {
       minVoxels: num(opts.minVoxels, '--min-voxels', 1),
       maxSampleStep: num(opts.sampleStep, '--sample-step', 1),
     });
-    await runTasks([task], schedulerOptions(opts, path.join(layerDir, '.wiring-run')));
+    const { stateDir, ...run } = schedulerOptions(opts, path.join(layerDir, '.wiring-run'));
+    await runTasks([task], { ...run, stateDir });
     if (opts.swc) await fs.mkdir(opts.swc, { recursive: true });
-    const summary = await finishSkeletons(layerDir, task, { swcDir: opts.swc, progress: createProgress({ json: opts.json }) });
+    const summary = await finishSkeletons(layerDir, task, { swcDir: opts.swc, progress: createProgress({ json: opts.json }), run });
     emit(opts, summary, () => `${summary.segments} skeletons (${summary.vertices} vertices, ${(summary.cable_length_nm / 1000).toFixed(1)} um of cable) -> ${summary.skeleton_dir}`);
   });
 }

@@ -58,6 +58,11 @@ export const ALIGN_DEFAULTS = {
    * 10.0 px); measured on vnc-sstem and the phantom (docs/ALIGNMENT.md).
    */
   regularise: 0.03,
+  /**
+   * Rotation trend removed after the global affine (detrend.ts): Gaussian window of its local
+   * slope along z, sections (0: off).
+   */
+  detrend: 0,
   /** Affine rounds at the matching scale. */
   affineRounds: 2,
   /** Elastic stage (false: affine only). */
@@ -561,6 +566,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     if (!isPowerOfTwo(p[k]) || p[k] < 16) throw new UsageError(`${k} ${p[k]}: expected a power of two >= 16`);
   }
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);
+  if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.regularise >= 0)) throw new UsageError(`regularise ${p.regularise}: expected a number >= 0`);
   if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.model)) throw new UsageError(`model ${JSON.stringify(p.model)}: expected translation, rigid, similarity or affine`);
   let coarseLevels = 0;
@@ -579,7 +585,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const good = sections.map((t, i) => (t.status === 'missing' ? -1 : i)).filter((i) => i >= 0);
   if (good.length >= 2 && p.global) {
     // Global affine: all sections at once from the pairs of every section with its neighbours.
-    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise });
+    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise, detrend: p.detrend });
     let lastGood: Affine = [...IDENTITY];
     sections.forEach((t, i) => {
       if (t.status === 'missing') sections[i] = { ...t, affine: [...lastGood] };

@@ -17,6 +17,7 @@ import type { Vec3 } from '../core/box.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic.js';
 import { toJson } from '../core/ids.js';
 import { openSource } from '../formats/open.js';
+import { PointGrid } from '../kernels/point-grid.js';
 import type { VolumeSource } from '../formats/source.js';
 import { encodeLegacyFragment, writeLegacyInfo } from '../formats/mesh/precomputed.js';
 import { readSkeleton, writeSkeleton, writeSkeletonInfo } from '../formats/mesh/skeleton.js';
@@ -298,74 +299,17 @@ async function deriveSkeleton(p: Proofread, reader: ChunkReader, members: number
   if (comp.size > 1) {
     // every other piece to its nearest vertex of the largest piece (a grid over the largest piece: each vertex of the others looks at the grid cells around it)
     const [main, ...rest] = [...comp.values()].sort((x, y) => y.length - x.length || x[0] - y[0]);
-    const near = nearestIn(V, main);
+    const grid = new PointGrid(V, { subset: main });
     for (const other of rest) {
       let best = Infinity, bi = -1, bj = -1;
       for (const j of other) {
-        const [i, d] = near(V[3 * j], V[3 * j + 1], V[3 * j + 2], best);
-        if (d < best) { best = d; bi = i; bj = j; }
+        const i = grid.nearest(V[3 * j], V[3 * j + 1], V[3 * j + 2], best);
+        if (grid.lastDistance2 < best) { best = grid.lastDistance2; bi = i; bj = j; }
       }
       E.push(bi, bj);
     }
   }
   return { skel: { vertices: Float32Array.from(V), edges: Uint32Array.from(E), radius: Float32Array.from(R), sv: BigUint64Array.from(S) }, reused: true };
-}
-
-/**
- * Nearest-vertex queries among the vertices `pts` of V (x,y,z flattened): a uniform grid of about
- * one vertex per cell over their bounding box, searched ring by ring around the query's cell
- * (clamped into the box; the clamp never brings a point nearer) until no nearer vertex can be in
- * the next ring, or none there could beat the squared distance `stopBelow` (then the result may not be the
- * nearest, but nothing nearer than stopBelow exists). Returns [vertex, squared distance].
- */
-export function nearestIn(V: ArrayLike<number>, pts: number[]): (x: number, y: number, z: number, stopBelow?: number) => [number, number] {
-  const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
-  for (const i of pts) for (let a = 0; a < 3; a++) { lo[a] = Math.min(lo[a], V[3 * i + a]); hi[a] = Math.max(hi[a], V[3 * i + a]); }
-  const ext = Math.max(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2], 1e-6);
-  const h = Math.max(ext / Math.max(1, Math.cbrt(pts.length)), 1e-6);
-  const n = [0, 1, 2].map((a) => Math.max(1, Math.floor((hi[a] - lo[a]) / h) + 1));
-  const cellOf = (v: number, a: number) => Math.min(n[a] - 1, Math.max(0, Math.floor((v - lo[a]) / h)));
-  const grid = new Map<number, number[]>();
-  for (const i of pts) {
-    const k = cellOf(V[3 * i], 0) + n[0] * (cellOf(V[3 * i + 1], 1) + n[1] * cellOf(V[3 * i + 2], 2));
-    const l = grid.get(k);
-    if (l) l.push(i);
-    else grid.set(k, [i]);
-  }
-  const maxR = Math.max(n[0], n[1], n[2]);
-  return (x, y, z, stopBelow = -1) => {
-    const c = [cellOf(x, 0), cellOf(y, 1), cellOf(z, 2)];
-    // the clamped point: distances to the box's vertices from it are no larger than from the query
-    const q = [Math.min(hi[0], Math.max(lo[0], x)), Math.min(hi[1], Math.max(lo[1], y)), Math.min(hi[2], Math.max(lo[2], z))];
-    const off = (q[0] - x) ** 2 + (q[1] - y) ** 2 + (q[2] - z) ** 2;
-    let best = Infinity, bi = -1;
-    for (let r = 0; r <= maxR; r++) {
-      for (let dz = -r; dz <= r; dz++) {
-        const cz = c[2] + dz;
-        if (cz < 0 || cz >= n[2]) continue;
-        for (let dy = -r; dy <= r; dy++) {
-          const cy = c[1] + dy;
-          if (cy < 0 || cy >= n[1]) continue;
-          const edge = Math.abs(dz) === r || Math.abs(dy) === r;
-          for (let dx = -r; dx <= r; dx += edge ? 1 : 2 * r || 1) {
-            const cx = c[0] + dx;
-            if (cx < 0 || cx >= n[0]) continue;
-            const l = grid.get(cx + n[0] * (cy + n[1] * cz));
-            if (!l) continue;
-            for (const i of l) {
-              const d = (V[3 * i] - x) ** 2 + (V[3 * i + 1] - y) ** 2 + (V[3 * i + 2] - z) ** 2;
-              if (d < best || (d === best && i < bi)) { best = d; bi = i; }
-            }
-          }
-        }
-      }
-      // every vertex in a later ring is at least r*h from the clamped point, and (the clamp being a
-      // projection onto a convex box) its squared distance to the query is at least off + (r*h)^2
-      const lb = off + (r * h) ** 2;
-      if (best <= lb || (stopBelow >= 0 && lb >= stopBelow)) break;
-    }
-    return [bi, best];
-  };
 }
 
 export interface DeriveDetail {

@@ -16,13 +16,10 @@
  * half-written) and flushed once per slab (`sync -f`) rather than one fsync each.
  * It wires the proofread stage to the morphology stage, so it lives in the CLI layer.
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import type { Vec3 } from '../core/box.js';
-import { writeJsonAtomic } from '../core/atomic.js';
+import { flushFileSystem, writeFileAtomic, writeJsonAtomic } from '../core/atomic.js';
 import { FormatError, UsageError } from '../core/errors.js';
 import { openSource } from '../formats/open.js';
 import { encodeLegacyFragment, writeLegacyInfo } from '../formats/mesh/precomputed.js';
@@ -54,23 +51,8 @@ export interface PrecomputeSummary {
   skeleton_source: string | null;
 }
 
-const run = promisify(execFile);
-
-/** Write under a temporary name and rename (a killed process never leaves half a file); flushed by flush(). */
-async function writeRenamed(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await fs.writeFile(tmp, data);
-  await fs.rename(tmp, file);
-}
-
-/** Flush the file system holding `dir` (one syncfs instead of an fsync per file). */
-async function flush(dir: string): Promise<void> {
-  try {
-    await run('sync', ['-f', dir]);
-  } catch {
-    await run('sync', []);
-  }
-}
+/** Whole-or-absent writes, flushed once per slab by flushFileSystem instead of one fsync each. */
+const writeRenamed = (file: string, data: Uint8Array | string): Promise<void> => writeFileAtomic(file, data, { fsync: false });
 
 async function inBatches<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += n) await Promise.all(items.slice(i, i + n).map(fn));
@@ -168,7 +150,7 @@ export async function precomputeStart(p: Proofread, o: { skeletons?: string; for
       } else {
         rec = await precomputeSlab(p, src, cz, nc, byCell, skels, bySlab[cz], meshDir);
         summary.voxels_read += b.shape[0] * b.shape[1] * (Math.min(F * (cz + 1) + 1, b.shape[2]) - F * cz);
-        await flush(meshDir);
+        await flushFileSystem(meshDir);
         await writeJsonAtomic(slabFile, rec);
         if (cz === 0) o.crash?.('mid-precompute');
       }
@@ -195,7 +177,7 @@ export async function precomputeStart(p: Proofread, o: { skeletons?: string; for
     await writeRenamed(path.join(skelDir, `${id}`), encodeSkeleton(s));
   });
   summary.skeleton_vertices = skels.reduce((s, k) => s + k.sv.length, 0);
-  await flush(head);
+  await flushFileSystem(head);
   const cpu = process.cpuUsage(cpu0);
   summary.cpu_s = +((cpu.user + cpu.system) / 1e6).toFixed(2);
   summary.wall_s = +((performance.now() - t0) / 1000).toFixed(2);

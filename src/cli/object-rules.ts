@@ -16,10 +16,16 @@ import { type Calibration, calibrate } from '../stages/predict/calibration.js';
 import type { CrossFitResult } from '../stages/predict/training.js';
 import { CLASS_NAMES } from '../stages/classes/classes.js';
 import { type CleftFilter, type FilterVolume, checkCleftFilter, trainCleftFilter } from '../stages/synapses/cleft-filter.js';
-import { DEFAULT_OBJECT_GRID, type ObjectParams, chooseObjectParams } from '../stages/synapses/objects.js';
+import { DEFAULT_OBJECT_GRID, type ObjectParams, SPLIT_MIN_SEED, chooseObjectParams } from '../stages/synapses/objects.js';
 
 /** The grid searched (wider than the default: a forest's probabilities of a rare class can sit low on unseen voxels). */
 export const OBJECT_RULE_GRID = { ...DEFAULT_OBJECT_GRID, high: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] };
+/**
+ * `train-pixels --split-objects`: the grid with splits of touching objects (seed levels, seed
+ * sizes in voxels) added; each split option costs about one more pass over the plain grid.
+ * Chosen on vnc-sstem sections 0-5 out of fold (docs/ACCURACY.md "Mitochondria: touching objects").
+ */
+export const SPLIT_RULE_GRID = { ...OBJECT_RULE_GRID, split: [0.8, 0.9, 0.95], splitMinSeed: [20, 80] };
 
 export interface ObjectRule extends ObjectParams {
   /** pooled out-of-fold object F1, found and true objects at the chosen rule */
@@ -82,9 +88,9 @@ export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSi
 
 /**
  * The rule of every output (by name) chosen on the cross-fitted maps; classes without a true object
- * get none. With the voxel size, the cleft class also gets its object filter (chooseCleftFilter).
+ * get none (`grid`: the rules searched). With the voxel size, the cleft class also gets its object filter (chooseCleftFilter).
  */
-export function chooseObjectRules(cf: CrossFitResult, outputs: string[], voxelSize?: Vec3): Record<string, ObjectRule> {
+export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID, voxelSize?: Vec3): Record<string, ObjectRule> {
   const rules: Record<string, ObjectRule> = {};
   const classes = cf.halves.map((h) => cropTo(cf.classes, cf.region, h, (n) => new Int16Array(n)));
   outputs.forEach((name, k) => {
@@ -94,9 +100,10 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], voxelSi
       return { prob: cropTo(cf.maps[k], cf.region, h, (n) => new Float32Array(n)), truth: Uint8Array.from(cls, (c) => (c === k ? 1 : 0)), shape: boxShape(h) as Vec3 };
     });
     if (!vols.some((v) => v.truth.some((t) => t === 1))) return;
-    const { best } = chooseObjectParams(vols, OBJECT_RULE_GRID);
+    const { best } = chooseObjectParams(vols, grid);
     if (best.truth === 0) return;
-    rules[name] = { high: best.high, low: best.low, minSize: best.minSize, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth };
+    const split = best.split === undefined ? {} : { split: best.split, splitMinSeed: best.splitMinSeed };
+    rules[name] = { high: best.high, low: best.low, minSize: best.minSize, ...split, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth };
   });
   const filter = voxelSize && rules[CLEFT_OUTPUT] ? chooseCleftFilter(cf, outputs, voxelSize) : undefined;
   if (filter) rules[CLEFT_OUTPUT].filter = filter;
@@ -108,6 +115,8 @@ interface RuleInfo {
   high: number;
   low: number;
   min_size: number;
+  split?: number;
+  split_min_seed?: number;
   /** The cleft object filter, with the channel of the same map its vesicle features read. */
   cleft_filter?: CleftFilter & { vesicle_channel: number };
 }
@@ -124,7 +133,7 @@ export function objectRulesInfo(outputs: string[], rules: Record<string, ObjectP
     const r = rules[name];
     const f = (t: number): number => (calibration ? +calibrate(calibration[c], t).toFixed(6) : t);
     if (!r) return;
-    out[String(c)] = { output: name, high: f(r.high), low: f(r.low), min_size: r.minSize };
+    out[String(c)] = { output: name, high: f(r.high), low: f(r.low), min_size: r.minSize, ...(r.split !== undefined ? { split: f(r.split), split_min_seed: r.splitMinSeed ?? SPLIT_MIN_SEED } : {}) };
     // the filter's features are the forest's own probabilities: a calibrated map does not carry it
     if (r.filter && !calibration && kv >= 0) out[String(c)].cleft_filter = { ...(r.filter as CleftFilter), vesicle_channel: kv };
   });
@@ -140,11 +149,15 @@ export function carriedObjectRule(spec: string): ObjectParams | undefined {
   const carried = carriedRuleEntry(spec);
   if (!carried) return undefined;
   const { r, c, file } = carried;
-  const { high, low, min_size: minSize } = r;
+  const { high, low, min_size: minSize, split, split_min_seed: splitMinSeed } = r;
   if (typeof high !== 'number' || typeof low !== 'number' || typeof minSize !== 'number' || !(low >= 0 && low <= high && high <= 1) || !(minSize >= 0)) {
     throw new FormatError(`wiring.object_rules["${c}"] must hold 0 <= low <= high <= 1 and min_size >= 0, got ${JSON.stringify(r)}`, file);
   }
-  return { high, low, minSize };
+  if (split === undefined) return { high, low, minSize };
+  if (typeof split !== 'number' || !(split >= low && split <= 1) || !(typeof splitMinSeed === 'number' && splitMinSeed >= 1)) {
+    throw new FormatError(`wiring.object_rules["${c}"]: split must lie in [low, 1] with split_min_seed >= 1, got ${JSON.stringify(r)}`, file);
+  }
+  return { high, low, minSize, split, splitMinSeed };
 }
 
 /** The info file, channel and raw object_rules entry of a map source's channel (see carriedObjectRule). */

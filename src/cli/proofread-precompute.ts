@@ -16,13 +16,10 @@
  * half-written) and flushed once per slab (`sync -f`) rather than one fsync each.
  * It wires the proofread stage to the morphology stage, so it lives in the CLI layer.
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import type { Vec3 } from '../core/box.js';
-import { writeJsonAtomic } from '../core/atomic.js';
+import { flushFileSystem, writeFileAtomic, writeJsonAtomic } from '../core/atomic.js';
 import { FormatError, UsageError } from '../core/errors.js';
 import { openSource } from '../formats/open.js';
 import { encodeLegacyFragment, writeLegacyInfo } from '../formats/mesh/precomputed.js';
@@ -31,7 +28,7 @@ import { marchingCubesLabels } from '../stages/morphology/mesh.js';
 import { PROOFREAD_DEFAULTS } from '../stages/proofread/base.js';
 import { fragmentName, meshGrid } from '../stages/proofread/groups.js';
 import type { Proofread } from '../stages/proofread/io.js';
-import { grouperOf, headDir } from './proofread-derive.js';
+import { headDir, startGrouperOf } from './proofread-derive.js';
 
 export interface PrecomputeSummary {
   start_roots: number;
@@ -54,29 +51,21 @@ export interface PrecomputeSummary {
   skeleton_source: string | null;
 }
 
-const run = promisify(execFile);
-
-/** Write under a temporary name and rename (a killed process never leaves half a file); flushed by flush(). */
-async function writeRenamed(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await fs.writeFile(tmp, data);
-  await fs.rename(tmp, file);
-}
-
-/** Flush the file system holding `dir` (one syncfs instead of an fsync per file). */
-async function flush(dir: string): Promise<void> {
-  try {
-    await run('sync', ['-f', dir]);
-  } catch {
-    await run('sync', []);
-  }
-}
+/** Whole-or-absent writes, flushed once per slab by flushFileSystem instead of one fsync each. */
+const writeRenamed = (file: string, data: Uint8Array | string): Promise<void> => writeFileAtomic(file, data, { fsync: false });
 
 async function inBatches<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += n) await Promise.all(items.slice(i, i + n).map(fn));
 }
 
+/**
+ * The rule fragments are named by (groups.ts): `joined` = components of the joined edges in a mesh
+ * cell. A precompute (or a slab of one) made under another rule (`touch`, before) is redone.
+ */
+export const FRAGMENT_GROUPS = 'joined';
+
 interface SlabRecord {
+  groups?: string;
   fragments: Record<string, string[]>;
   /** supervoxel (decimal) of each skeleton vertex in the slab, in skeleton-id then vertex order */
   vertex_supervoxels: string[];
@@ -99,7 +88,7 @@ export async function precomputeStart(p: Proofread, o: { skeletons?: string; for
   if (o.force) await fs.rm(work, { recursive: true, force: true });
   else if (existsSync(doneFile)) {
     const done = JSON.parse(await fs.readFile(doneFile, 'utf8'));
-    if (done.base_sha256 === p.meta.sha256 && done.skeleton_source === skelSource) return done.summary as PrecomputeSummary;
+    if (done.base_sha256 === p.meta.sha256 && done.skeleton_source === skelSource && done.groups === FRAGMENT_GROUPS) return done.summary as PrecomputeSummary;
     await fs.rm(work, { recursive: true, force: true });
   }
   if (skelSource && !existsSync(path.join(skelSource, 'info'))) throw new UsageError(`${skelSource}: not a precomputed skeleton folder (no info file); run wiring skeletonize on the starting segmentation`, skelSource);
@@ -121,7 +110,8 @@ export async function precomputeStart(p: Proofread, o: { skeletons?: string; for
     if (m) m.push(l);
     else members.set(r, [l]);
   }
-  const grouper = grouperOf(p.state);
+  // the start roots' groups under the starting state's joined edges (the head may have edits already)
+  const grouper = startGrouperOf(p.state);
   const byCell = new Map<number, Array<{ root: bigint; members: number[] }>>();
   for (const [root, ls] of members) {
     for (const g of grouper.groups(ls)) {
@@ -157,18 +147,22 @@ export async function precomputeStart(p: Proofread, o: { skeletons?: string; for
     for (let cz = 0; cz < nc[2]; cz++) {
       const slabFile = path.join(work, `z${cz}.json`);
       let rec: SlabRecord;
+      let old: SlabRecord | undefined;
       if (existsSync(slabFile)) {
         try {
-          rec = JSON.parse(await fs.readFile(slabFile, 'utf8'));
+          old = JSON.parse(await fs.readFile(slabFile, 'utf8'));
         } catch (err) {
           throw new FormatError(`not JSON: ${(err as Error).message} (delete it to redo the slab)`, slabFile);
         }
+      }
+      if (old && old.groups === FRAGMENT_GROUPS) {
+        rec = old;
         if (rec.vertex_supervoxels.length !== bySlab[cz].length) throw new FormatError(`${rec.vertex_supervoxels.length} vertex supervoxels, the skeletons have ${bySlab[cz].length} vertices in slab ${cz} (rerun with --force)`, slabFile);
         summary.slabs_resumed++;
       } else {
         rec = await precomputeSlab(p, src, cz, nc, byCell, skels, bySlab[cz], meshDir);
         summary.voxels_read += b.shape[0] * b.shape[1] * (Math.min(F * (cz + 1) + 1, b.shape[2]) - F * cz);
-        await flush(meshDir);
+        await flushFileSystem(meshDir);
         await writeJsonAtomic(slabFile, rec);
         if (cz === 0) o.crash?.('mid-precompute');
       }
@@ -195,12 +189,12 @@ export async function precomputeStart(p: Proofread, o: { skeletons?: string; for
     await writeRenamed(path.join(skelDir, `${id}`), encodeSkeleton(s));
   });
   summary.skeleton_vertices = skels.reduce((s, k) => s + k.sv.length, 0);
-  await flush(head);
+  await flushFileSystem(head);
   const cpu = process.cpuUsage(cpu0);
   summary.cpu_s = +((cpu.user + cpu.system) / 1e6).toFixed(2);
   summary.wall_s = +((performance.now() - t0) / 1000).toFixed(2);
   summary.mvox_per_cpu_s = summary.cpu_s > 0 ? +(summary.voxels_read / 1e6 / summary.cpu_s).toFixed(2) : 0;
-  await writeJsonAtomic(doneFile, { base_sha256: p.meta.sha256, skeleton_source: skelSource, finished_at: new Date().toISOString(), summary });
+  await writeJsonAtomic(doneFile, { base_sha256: p.meta.sha256, skeleton_source: skelSource, groups: FRAGMENT_GROUPS, finished_at: new Date().toISOString(), summary });
   return summary;
 }
 
@@ -217,7 +211,7 @@ async function precomputeSlab(
   const o = b.offset;
   const data = (await src.read({ min: [o[0], o[1], o[2] + z0], max: [o[0] + sx, o[1] + sy, o[2] + z1] })).data as ArrayLike<number | bigint>;
   const big = typeof data[0] === 'bigint';
-  const rec: SlabRecord = { fragments: {}, vertex_supervoxels: [], vertices_off_root: 0, fragments_written: 0 };
+  const rec: SlabRecord = { groups: FRAGMENT_GROUPS, fragments: {}, vertex_supervoxels: [], vertices_off_root: 0, fragments_written: 0 };
   const writes: Array<[string, Uint8Array]> = [];
   for (let cy = 0; cy < nc[1]; cy++) for (let cx = 0; cx < nc[0]; cx++) {
     const cell = cx + nc[0] * (cy + nc[1] * cz);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/data.js';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { flushFileSystem, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -17,6 +17,15 @@ describe('atomic writes', () => {
     await writeFileAtomic(file, 'new');
     expect(await fs.readFile(file, 'utf8')).toBe('new');
     expect(await fs.readdir(path.dirname(file))).toEqual(['a.json']);
+  });
+
+  it('without the per-file fsync still replaces whole files (a batch is flushed once after)', async () => {
+    const dir = await tempDir();
+    const files = Array.from({ length: 20 }, (_, i) => path.join(dir, 'batch', `f${i}`));
+    await Promise.all(files.map((f, i) => writeFileAtomic(f, `v${i}`, { fsync: false })));
+    await flushFileSystem(dir);
+    expect((await fs.readdir(path.join(dir, 'batch'))).sort()).toEqual(files.map((f) => path.basename(f)).sort());
+    expect(await Promise.all(files.map((f) => fs.readFile(f, 'utf8')))).toEqual(files.map((_, i) => `v${i}`));
   });
   it('keeps the old file when the write to it fails midway, and leaves no temporary file', async () => {
     const dir = await tempDir();

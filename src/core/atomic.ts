@@ -1,18 +1,30 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
+
+export interface AtomicWriteOptions {
+  /**
+   * fsync the file before the rename (default true). A writer of many files may pass false and
+   * call `flushFileSystem` once after the batch, before it records the batch as done: a crash
+   * then leaves each file whole or absent (the rename), and the batch's record only after all
+   * its files are on disk.
+   */
+  fsync?: boolean;
+}
 
 /**
  * Write a file atomically: write to a temporary name in the same folder, flush, rename.
  * A crash leaves either the old file or the new one, never half of one.
  */
-export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileAtomic(file: string, data: Uint8Array | string, opts: AtomicWriteOptions = {}): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const handle = await fs.open(tmp, 'w');
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (opts.fsync !== false) await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});
     await fs.rm(tmp, { force: true });
@@ -24,6 +36,17 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
   } catch (err) {
     await fs.rm(tmp, { force: true });
     throw err;
+  }
+}
+
+const run = promisify(execFile);
+
+/** Flush the file system holding `dir` to disk (one syncfs through `sync -f`, else a global `sync`). */
+export async function flushFileSystem(dir: string): Promise<void> {
+  try {
+    await run('sync', ['-f', dir]);
+  } catch {
+    await run('sync', []);
   }
 }
 

@@ -12,7 +12,6 @@ import { type CellInput, EMPTY_POINTS, cellOrganelles, nodeOrganelles } from './
 import { roiAccuracy } from './roi.js';
 import { type LoadedCells, annotateCell, encodeAnnotatedSkeleton, outputTargetCounts } from './run.js';
 import { CELL_FEATURE_NAMES, setOutputTargets } from './features.js';
-import { PointGrid } from './spatial.js';
 import { decodeSkeleton } from '../../formats/mesh/skeleton.js';
 
 /**
@@ -61,27 +60,6 @@ function neuron(): { cell: CellInput; truth: number[] } {
   };
   return { cell, truth };
 }
-
-describe('PointGrid', () => {
-  it('nearest and within agree with brute force', () => {
-    let s = 12345;
-    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) * 5000;
-    const p = Float64Array.from({ length: 300 }, rnd);
-    const g = new PointGrid(p, 400);
-    for (let q = 0; q < 50; q++) {
-      const [x, y, z] = [rnd(), rnd(), rnd()];
-      let best = -1, bd = Infinity;
-      const inR: number[] = [];
-      for (let i = 0; i < 100; i++) {
-        const d = Math.hypot(p[3 * i] - x, p[3 * i + 1] - y, p[3 * i + 2] - z);
-        if (d < bd) { bd = d; best = i; }
-        if (d <= 700) inR.push(i);
-      }
-      expect(g.nearest(x, y, z)).toBe(best);
-      expect(g.within(x, y, z, 700).sort((a, b) => a - b)).toEqual(inR);
-    }
-  });
-});
 
 describe('organelles on nodes and cells', () => {
   it('counts organelles within the radius, attaches synapses to their nearest node, densities per µm', () => {

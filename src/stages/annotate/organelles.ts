@@ -4,7 +4,7 @@
  * synapses (in, out) whose anchors lie within `radiusNm`; per cell, totals and densities per µm of
  * cable and per µm^3 of cell volume.
  */
-import { PointGrid } from './spatial.js';
+import { PointGrid } from '../../kernels/point-grid.js';
 import { type Skeleton, nodeCount } from './tree.js';
 
 /** Points (nm, x,y,z per point) with a size each (organelles: nm^3; synapses: voxels). */
@@ -79,7 +79,7 @@ function attach(grid: PointGrid, p: Points): Int32Array {
 function near(sk: Skeleton, p: Points, r: number, count: Float32Array, volume?: Float32Array): void {
   const n = p.positions.length / 3;
   if (n === 0) return;
-  const grid = new PointGrid(p.positions, Math.max(r, 1));
+  const grid = new PointGrid(p.positions, { cell: Math.max(r, 1) });
   const v = sk.vertices;
   const hits: number[] = [];
   for (let i = 0; i < count.length; i++) {
@@ -118,7 +118,7 @@ export function nodeOrganelles(cell: CellInput, radiusNm = ORGANELLE_DEFAULTS.ra
   near(sk, cell.synIn, radiusNm, out.synInNear);
   near(sk, cell.synOut, radiusNm, out.synOutNear);
   if (n > 0) {
-    const grid = new PointGrid(sk.vertices, meanEdge(sk) * 4);
+    const grid = new PointGrid(sk.vertices, { cell: meanEdge(sk) * 4 });
     out.attachIn = attach(grid, cell.synIn);
     out.attachOut = attach(grid, cell.synOut);
     out.attachMito = attach(grid, cell.mito);

@@ -6,6 +6,7 @@
  */
 import type { Vec3 } from '../../core/box.js';
 import { orient } from '../../formats/swc.js';
+import { PointGrid } from '../../kernels/point-grid.js';
 
 export interface Graph {
   vertices: Float32Array;
@@ -102,50 +103,15 @@ export function skeletonStats(g: Graph, rootArg: number | readonly number[] = -1
 }
 
 /**
- * Index of the nearest vertex for each point (nm), via a uniform grid over the vertices
- * (cell = `cell` nm, default from the mean edge length x 4); exact nearest.
+ * Index of the nearest vertex for each point (nm), lowest index on ties, -1 for an empty graph;
+ * exact (a uniform grid over the vertices, cell = `cell` nm, default from the mean edge length x 4).
  */
 export function nearestVertex(g: Graph, points: ReadonlyArray<Vec3>, cell?: number): Int32Array {
-  const v = g.vertices;
-  const nv = v.length / 3;
   const out = new Int32Array(points.length).fill(-1);
-  if (nv === 0) return out;
+  if (g.vertices.length < 3) return out;
   const c = cell ?? Math.max(1e-6, (cableLength(g) / Math.max(1, g.edges.length / 2)) * 4);
-  const grid = new Map<string, number[]>();
-  const key = (x: number, y: number, z: number) => `${x},${y},${z}`;
-  for (let i = 0; i < nv; i++) {
-    const k = key(Math.floor(v[3 * i] / c), Math.floor(v[3 * i + 1] / c), Math.floor(v[3 * i + 2] / c));
-    let a = grid.get(k);
-    if (!a) grid.set(k, (a = []));
-    a.push(i);
-  }
-  for (let p = 0; p < points.length; p++) {
-    const [x, y, z] = points[p];
-    const gx = Math.floor(x / c), gy = Math.floor(y / c), gz = Math.floor(z / c);
-    let best = -1;
-    let bd = Infinity;
-    // search shells of growing radius until the best distance is within the searched cube
-    for (let r = 0; ; r++) {
-      for (let dz = -r; dz <= r; dz++)
-        for (let dy = -r; dy <= r; dy++)
-          for (let dx = -r; dx <= r; dx++) {
-            if (Math.max(Math.abs(dx), Math.abs(dy), Math.abs(dz)) !== r) continue;
-            const a = grid.get(key(gx + dx, gy + dy, gz + dz));
-            if (!a) continue;
-            for (const i of a) {
-              const d = (v[3 * i] - x) ** 2 + (v[3 * i + 1] - y) ** 2 + (v[3 * i + 2] - z) ** 2;
-              if (d < bd) {
-                bd = d;
-                best = i;
-              }
-            }
-          }
-      if (best >= 0 && Math.sqrt(bd) <= r * c) break;
-      if (r > 64 && best >= 0) break;
-      if (r > 4096) break;
-    }
-    out[p] = best;
-  }
+  const grid = new PointGrid(g.vertices, { cell: c });
+  for (let p = 0; p < points.length; p++) out[p] = grid.nearest(points[p][0], points[p][1], points[p][2]);
   return out;
 }
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { WiringError } from '../core/errors.js';
+import { EncodedJson } from './codec.js';
 import { executeBlock, releaseRuntimes } from './execute.js';
 import type { BlockJob } from './types.js';
 
@@ -113,7 +114,7 @@ export class ThreadPool implements Executor {
     let isReady = false;
     this.starting++;
     const slot: Slot = { worker, ready: new Promise<void>((r) => (markReady = r)) };
-    worker.on('message', (m: { ready?: boolean; tid?: number; id?: number; ok?: boolean; data?: unknown; error?: { name: string; message: string; stack?: string } }) => {
+    worker.on('message', (m: { ready?: boolean; tid?: number; id?: number; ok?: boolean; text?: string; error?: { name: string; message: string; stack?: string } }) => {
       if (m.ready) {
         isReady = true;
         this.starting--;
@@ -126,7 +127,7 @@ export class ThreadPool implements Executor {
       const b = slot.busy;
       if (!b || b.id !== m.id) return;
       slot.busy = undefined;
-      if (m.ok) b.resolve(m.data);
+      if (m.ok) b.resolve(new EncodedJson(m.text));
       else {
         const e = new Error(m.error?.message ?? 'block failed');
         e.name = m.error?.name ?? 'Error';

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Job, Queue, Worker } from 'bullmq';
 import { UsageError, WiringError } from '../core/errors.js';
-import { decodeJson, encodeJson } from './codec.js';
+import { EncodedJson, decodeJson, encodeJson } from './codec.js';
 import { type Executor, ThreadPool } from './pool.js';
 import type { BlockJob } from './types.js';
 
@@ -168,7 +168,8 @@ export class RedisExecutor implements Executor {
       p.reject(new WiringError(j.failedReason));
     } else {
       try {
-        p.resolve(typeof j.returnvalue === 'string' ? decodeJson(j.returnvalue) : j.returnvalue);
+        // the worker's text goes into the resume record as it is (decoded only if it is not JSON text)
+        p.resolve(typeof j.returnvalue === 'string' ? new EncodedJson(j.returnvalue) : j.returnvalue);
       } catch (err) {
         p.reject(err as Error);
       }
@@ -216,15 +217,26 @@ export interface WorkerOptions {
 /** Join a run: take block jobs from the queue until closed. */
 export async function startWorker(url: string, opts: WorkerOptions): Promise<{ close(force?: boolean): Promise<void>; ping(): Promise<void> }> {
   const connection = parseRedisUrl(url);
-  const pool = new ThreadPool(opts.concurrency, { typescript: tsxAvailable() });
+  // Threads register tsx only for TypeScript block modules (tests, `npm run bench` from src): its
+  // loader hooks run on a thread of their own and see every import, built JavaScript included.
+  const pools = new Map<boolean, ThreadPool>();
+  const poolFor = (typescript: boolean): ThreadPool => {
+    let p = pools.get(typescript);
+    if (!p) pools.set(typescript, (p = new ThreadPool(opts.concurrency, { typescript })));
+    return p;
+  };
   const worker = new Worker(
     checkQueueName(opts.queue ?? DEFAULT_QUEUE),
     async (job) => {
       const block = decodeJson((job.data as { p: string }).p) as BlockJob;
       const t = Date.now();
       try {
-        const data = await pool.run(block);
+        const ts = /\.[cm]?ts$/.test(new URL(block.task.module).pathname);
+        if (ts && !tsxAvailable()) throw new WiringError(`block module ${block.task.module} is TypeScript but the tsx package is not installed`);
+        const data = await poolFor(ts).run(block);
         opts.onBlock?.({ task: block.task.name, index: block.index, ok: true, ms: Date.now() - t });
+        // the pool's threads encoded it already
+        if (data instanceof EncodedJson) return data.text ?? 'null';
         return encodeJson(data ?? null);
       } catch (err) {
         opts.onBlock?.({ task: block.task.name, index: block.index, ok: false, error: (err as Error).message, ms: Date.now() - t });
@@ -245,7 +257,7 @@ export async function startWorker(url: string, opts: WorkerOptions): Promise<{ c
     /** Stop taking jobs; wait for the blocks in progress (force: do not wait for them). */
     async close(force = false) {
       await worker.close(force);
-      await pool.close();
+      await Promise.all([...pools.values()].map((p) => p.close()));
     },
     /** Resolves when Redis answers a command (pending while it is unreachable). */
     async ping() {

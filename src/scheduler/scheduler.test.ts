@@ -5,7 +5,8 @@ import { tempDir } from '../../test/data.js';
 import { boxFromShape } from '../core/box.js';
 import { WiringError } from '../core/errors.js';
 import { type BlockTask, SchedulerError, readBlockData, runTasks } from './index.js';
-import { decodeJson, encodeJson } from './codec.js';
+import { EncodedJson, decodeJson, encodeJson } from './codec.js';
+import { recordText } from './state.js';
 
 const FIX = new URL('./fixtures.ts', import.meta.url).href;
 
@@ -17,6 +18,36 @@ describe('codec', () => {
   it('keeps bigints exact', () => {
     const v = { a: 864691135639556411n, b: [1n << 64n, 'x'], c: { $bigint: 5 } };
     expect(decodeJson(encodeJson(v))).toEqual(v);
+  });
+  it('reads and writes what the reviver/replacer versions did (fast paths without them)', () => {
+    const oldEncode = (x: unknown) => JSON.stringify(x, (_k, y) => (typeof y === 'bigint' ? { $bigint: y.toString(10) } : y));
+    const oldDecode = (t: string) =>
+      JSON.parse(t, (_k, y) => (y !== null && typeof y === 'object' && !Array.isArray(y) && Object.keys(y).length === 1 && typeof y.$bigint === 'string' && /^-?\d+$/.test(y.$bigint) ? BigInt(y.$bigint) : y));
+    const values: unknown[] = [
+      { ids: ['5', '21'], u: [1, 2, 3], nested: [[{ $bigint: '7' }], { x: { $bigint: '-12' } }] },
+      [{ $bigint: '18446744073709551615' }, null, 1.5, 'a'],
+      { $bigint: '9' },
+      { a: { $bigint: '1', b: 2 }, c: { $bigint: 'x1' }, d: { $bigint: 3 } },
+      { big: 2n ** 63n, list: [1n, 2, [3n]] },
+    ];
+    for (const v of values) {
+      expect(encodeJson(v)).toBe(oldEncode(v));
+      expect(encodeJson(v, 2)).toBe(JSON.stringify(v, (_k, y) => (typeof y === 'bigint' ? { $bigint: y.toString(10) } : y), 2));
+      const text = oldEncode(v);
+      expect(decodeJson(text)).toEqual(oldDecode(text));
+    }
+    // a "__proto__" key stays a plain data property holding the bigint
+    const p = decodeJson('{"__proto__": {"$bigint": "4"}, "k": [{"$bigint": "5"}]}') as Record<string, unknown>;
+    expect(Object.getPrototypeOf(p)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(p, '__proto__')?.value).toBe(4n);
+    expect(p.k).toEqual([5n]);
+  });
+  it('writes a record whose data a worker encoded exactly as it writes the decoded data', () => {
+    const head = { blockIndex: [1, 0, 2] as [number, number, number], box: boxFromShape([4, 4, 4]) };
+    for (const data of [undefined, null, 0, 'x', { a: 1n, b: [2n, 'c'] }, [1, 2.5, { $bigint: '3' }]]) {
+      const text = data === undefined ? undefined : encodeJson(data);
+      expect(recordText({ ...head, data: new EncodedJson(text) })).toBe(encodeJson({ ...head, data }));
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import type { Box, Vec3 } from '../core/box.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { FormatError } from '../core/errors.js';
 import { blockFileName } from './blocks.js';
-import { decodeJson, encodeJson } from './codec.js';
+import { EncodedJson, decodeJson, encodeJson } from './codec.js';
 
 /**
  * Resume records. Layout under stateDir:
@@ -74,7 +74,16 @@ export async function openTaskState(
 
 export async function writeBlockRecord(stateDir: string, taskName: string, rec: BlockRecord): Promise<void> {
   const file = path.join(taskDir(stateDir, taskName), 'blocks', blockFileName(rec.blockIndex));
-  await writeFileAtomic(file, encodeJson(rec) + '\n');
+  await writeFileAtomic(file, recordText(rec) + '\n');
+}
+
+/** encodeJson(rec), with data that a worker encoded already (EncodedJson) put in as it is. */
+export function recordText(rec: BlockRecord): string {
+  if (!(rec.data instanceof EncodedJson)) return encodeJson(rec);
+  const head = { blockIndex: rec.blockIndex, box: rec.box };
+  const text = rec.data.text;
+  // what JSON.stringify writes: an undefined value leaves its key out
+  return text === undefined ? encodeJson(head) : `${encodeJson(head).slice(0, -1)},"data":${text}}`;
 }
 
 /** The `data` each finished block of a task returned, in block order (z, then y, then x). */

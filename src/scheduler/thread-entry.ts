@@ -1,6 +1,7 @@
-// Worker-thread entry: runs blocks sent by the pool (see pool.ts) and posts back their data.
+// Worker-thread entry: runs blocks sent by the pool (see pool.ts) and posts back their data, encoded (codec.ts).
 import { readlinkSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { encodeJson } from './codec.js';
 import { executeBlock, releaseRuntimes } from './execute.js';
 import type { BlockJob } from './types.js';
 
@@ -12,8 +13,9 @@ port.on('message', async (msg: { id: number; job: BlockJob; reset?: boolean }) =
     return;
   }
   try {
+    // encoded here, in parallel with the other threads (the run writes the text as it is)
     const data = await executeBlock(msg.job);
-    port.postMessage({ id: msg.id, ok: true, data });
+    port.postMessage({ id: msg.id, ok: true, text: data === undefined ? undefined : encodeJson(data) });
   } catch (err) {
     const e = err as Error;
     port.postMessage({ id: msg.id, ok: false, error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), stack: e?.stack } });

@@ -34,7 +34,8 @@ export function register(program: Command): Command {
     if (!(Number.isFinite(lod0ErrorVoxels) && lod0ErrorVoxels >= 0 && lod0ErrorVoxels <= 4)) throw new UsageError(`--lod0-error ${opts.lod0Error}: expected a number of voxels 0..4`);
     const blockShape = blockOption(opts);
     const task = await planMesh(layerDir, { blockShape });
-    await runTasks([task], schedulerOptions(opts, path.join(layerDir, '.wiring-run')));
+    const { stateDir, ...run } = schedulerOptions(opts, path.join(layerDir, '.wiring-run'));
+    await runTasks([task], { ...run, stateDir });
     for (const d of [opts.ply, opts.obj]) if (d) await fs.mkdir(d, { recursive: true });
     const summary = await finishMeshes(layerDir, task, {
       format,
@@ -44,6 +45,7 @@ export function register(program: Command): Command {
       plyDir: opts.ply,
       objDir: opts.obj,
       progress: createProgress({ json: opts.json }),
+      run,
     });
     emit(opts, summary, () => `${summary.segments} meshes (${summary.triangles} triangles, ${summary.closed} closed, ${summary.open} not closed; surfaces are capped at the volume border) -> ${summary.mesh_dir} [${summary.format}]`);
   });

@@ -345,7 +345,8 @@ function simplifyLocked(shared: Float32Array, indices: Uint32Array, ratio: numbe
     pos[3 * l + 1] = shared[3 * g + 1];
     pos[3 * l + 2] = shared[3 * g + 2];
   }
-  const target = Math.max(3, Math.floor((indices.length / 3) * ratio) * 3);
+  // (a node whose children simplified away has no triangle: meshoptimizer asserts target <= count)
+  const target = Math.min(indices.length, Math.max(3, Math.floor((indices.length / 3) * ratio) * 3));
   const [out] = MeshoptSimplifier.simplify(idx, pos, 3, target, error, ['LockBorder', 'ErrorAbsolute']);
   const res = new Uint32Array(out.length);
   for (let i = 0; i < out.length; i++) res[i] = back[out[i]];

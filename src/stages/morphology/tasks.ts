@@ -7,14 +7,14 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Box, Vec3 } from '../../core/box.js';
 import { WiringError } from '../../core/errors.js';
-import { type Progress, silentProgress } from '../../core/progress.js';
+import type { Progress } from '../../core/progress.js';
 import { replaceDirAtomic, writeFileAtomic } from '../../core/atomic.js';
 import { encodeObj, encodePly } from '../../formats/mesh/plyobj.js';
 import { writeLegacyInfo, writeLegacyMesh, writeMultiresInfo, writeMultiresMesh } from '../../formats/mesh/precomputed.js';
 import { writeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import { writeSwc } from '../../formats/swc.js';
-import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
+import { type BlockContext, type BlockResult, type BlockTask, type RunOptions, readBlockData, runTasks } from '../../scheduler/index.js';
 import {
   decodeMeshBlock,
   decodeSkeletonBlock,
@@ -24,15 +24,19 @@ import {
   mergeSkeletons,
   meshBlock,
   skeletonBlock,
+  skeletonSampleStep,
   writeBlockFile,
 } from './blocks.js';
 import { type Mesh, holeEdgesIndexed, mergeMeshes, meshVolume, openEdges } from './mesh.js';
 import { buildMeshOctree, lodIndices } from './octree.js';
-import type { Skeleton } from './skeleton.js';
+import { type Skeleton, TEASAR_DEFAULTS } from './skeleton.js';
+import { encodeSharded, readShard, shardLengths } from './shards.js';
 import { skeletonStats } from './stats.js';
 
 export interface MeshTaskParams {
   workDir: string;
+  /** Shards of the ids in the block files (FINISH_SHARDS). */
+  shards: number;
   voxelSize: Vec3;
   bounds: Box;
 }
@@ -41,6 +45,8 @@ export interface SkeletonTaskParams extends MeshTaskParams {
   scale?: number;
   const?: number;
   minVoxels?: number;
+  /** skeletonBlock's sampleStep (planSkeletons: skeletonSampleStep of the voxel size and block shape) */
+  sampleStep?: Vec3;
 }
 
 /** Block function: meshes of every segment of the block, to a block file. */
@@ -48,7 +54,7 @@ export async function meshTaskBlock(ctx: BlockContext<MeshTaskParams>): Promise<
   const vol = ctx.inputs.seg;
   if (!vol) throw new WiringError('mesh block: no input "seg"');
   const items = meshBlock(vol, ctx.box, { voxelSize: ctx.params.voxelSize, bounds: ctx.params.bounds });
-  await writeBlockFile(ctx.params.workDir, ctx.blockIndex, encodeMeshBlock(items));
+  await writeBlockFile(ctx.params.workDir, ctx.blockIndex, encodeSharded(items, ctx.params.shards, encodeMeshBlock));
   return { data: { segments: items.length } };
 }
 
@@ -57,8 +63,8 @@ export async function skeletonTaskBlock(ctx: BlockContext<SkeletonTaskParams>): 
   const vol = ctx.inputs.seg;
   if (!vol) throw new WiringError('skeleton block: no input "seg"');
   const p = ctx.params;
-  const items = skeletonBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, scale: p.scale, const: p.const, minVoxels: p.minVoxels });
-  await writeBlockFile(p.workDir, ctx.blockIndex, encodeSkeletonBlock(items));
+  const items = skeletonBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, scale: p.scale, const: p.const, minVoxels: p.minVoxels, sampleStep: p.sampleStep });
+  await writeBlockFile(p.workDir, ctx.blockIndex, encodeSharded(items, p.shards, encodeSkeletonBlock));
   return { data: { segments: items.length } };
 }
 
@@ -68,6 +74,8 @@ export interface PlanOptions {
   scale?: number;
   const?: number;
   minVoxels?: number;
+  /** Largest skeleton sample step (default TEASAR_DEFAULTS.maxSampleStep; 1 = the full grid). */
+  maxSampleStep?: number;
 }
 
 async function layerGeometry(layerDir: string): Promise<{ layer: PrecomputedLayer; bounds: Box; voxelSize: Vec3 }> {
@@ -102,7 +110,7 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
     name: 'mesh',
     module: import.meta.url,
     fn: 'meshTaskBlock',
-    params: { workDir, voxelSize, bounds },
+    params: { workDir, shards: FINISH_SHARDS, voxelSize, bounds },
     inputs: { seg: layerDir },
     bounds,
     blockShape,
@@ -118,10 +126,12 @@ export async function planSkeletons(layerDir: string, opts: PlanOptions = {}): P
   const blockShape = opts.blockShape ?? defaultBlock(bounds, 128);
   const workDir = workDirFor(layerDir, 'skeletons', blockShape);
   await fs.mkdir(workDir, { recursive: true });
-  const params: SkeletonTaskParams = { workDir, voxelSize, bounds };
+  const params: SkeletonTaskParams = { workDir, shards: FINISH_SHARDS, voxelSize, bounds };
   if (opts.scale !== undefined) params.scale = opts.scale;
   if (opts.const !== undefined) params.const = opts.const;
   if (opts.minVoxels !== undefined) params.minVoxels = opts.minVoxels;
+  const step = skeletonSampleStep(voxelSize, blockShape, opts.maxSampleStep ?? TEASAR_DEFAULTS.maxSampleStep);
+  if (step.some((s) => s > 1)) params.sampleStep = step;
   return {
     name: 'skeletons',
     module: import.meta.url,
@@ -137,12 +147,102 @@ export async function planSkeletons(layerDir: string, opts: PlanOptions = {}): P
 }
 
 /** Block files of the current grid only (a stale file from another grid would double count). */
-async function currentBlockFiles(task: BlockTask<MeshTaskParams>): Promise<string[]> {
-  const grid = [0, 1, 2].map((i) => Math.ceil((task.bounds.max[i] - task.bounds.min[i]) / task.blockShape[i]));
-  return (await listBlockFiles(task.params.workDir)).filter((f) => {
+async function currentBlockFiles(workDir: string, bounds: Box, blockShape: Vec3): Promise<string[]> {
+  const grid = [0, 1, 2].map((i) => Math.ceil((bounds.max[i] - bounds.min[i]) / blockShape[i]));
+  return (await listBlockFiles(workDir)).filter((f) => {
     const ijk = path.basename(f, '.bin').split('_').map(Number);
     return ijk.every((v, i) => v < grid[i]);
   });
+}
+
+/**
+ * Shards of the segment ids in mesh and skeleton block files: the finishing step runs one
+ * scheduler block per non-empty shard, so workers share it (64: at 2 workers the last shard to
+ * finish is a small part of the whole; segments are spread by id mod 64).
+ */
+export const FINISH_SHARDS = 64;
+
+/** What every finishing block gets: where the block files are, its shard, and the output folder. */
+interface FinishParams {
+  workDir: string;
+  bounds: Box;
+  blockShape: Vec3;
+  shards: number;
+  /** Shard of each finishing block (block index x). */
+  list: number[];
+  /** The staging output folder. */
+  outDir: string;
+}
+
+/** Items of one shard of every block file, grouped by id in block-file order. */
+async function readShardItems<I extends { id: bigint }, T>(
+  p: FinishParams,
+  blockIndex: Vec3,
+  decode: (bytes: Uint8Array, where: string) => I[],
+  value: (it: I) => T,
+): Promise<Map<bigint, T[]>> {
+  const shard = p.list[blockIndex[0]];
+  const byId = new Map<bigint, T[]>();
+  for (const f of await currentBlockFiles(p.workDir, p.bounds, p.blockShape)) {
+    const bytes = await readShard(f, shard, p.shards);
+    if (!bytes.length) continue;
+    for (const it of decode(bytes, f)) {
+      let a = byId.get(it.id);
+      if (!a) byId.set(it.id, (a = []));
+      a.push(value(it));
+    }
+  }
+  return byId;
+}
+
+function sortedIds(byId: Map<bigint, unknown>): bigint[] {
+  return [...byId.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** How the finishing blocks run: the scheduler's options (default: in this thread). */
+export interface FinishRunOptions {
+  run?: Omit<RunOptions, 'stateDir' | 'progress'>;
+  progress?: Progress;
+}
+
+/**
+ * Run the finishing task of a finished mesh/skeleton task: one block per non-empty shard of the
+ * ids, writing into `outDir` (the staging folder, whose resume records live in it and are removed
+ * before it is swapped in). Returns each block's data in shard order.
+ */
+async function runFinish<D>(
+  task: BlockTask<MeshTaskParams>,
+  fn: string,
+  extra: object,
+  outDir: string,
+  bytesFactor: number,
+  opts: FinishRunOptions,
+): Promise<D[]> {
+  const { workDir, bounds } = task.params;
+  const shards = task.params.shards;
+  const perShard = new Array<number>(shards).fill(0);
+  for (const f of await currentBlockFiles(workDir, bounds, task.blockShape)) {
+    (await shardLengths(f)).forEach((n, k) => (perShard[k] += n));
+  }
+  const list = perShard.flatMap((n, k) => (n > 0 ? [k] : []));
+  if (!list.length) return [];
+  const params: FinishParams = { ...extra, workDir, bounds, blockShape: task.blockShape, shards, list, outDir };
+  const finish: BlockTask<FinishParams> = {
+    name: `${task.name}-finish`,
+    module: import.meta.url,
+    fn,
+    params,
+    bounds: { min: [0, 0, 0], max: [list.length, 1, 1] },
+    blockShape: [1, 1, 1],
+    memoryPerBlock: bytesFactor * Math.max(...perShard),
+  };
+  const stateDir = path.join(outDir, '.wiring-finish');
+  const run: RunOptions = { workers: 1, ...opts.run, stateDir };
+  if (opts.progress) run.progress = opts.progress;
+  await runTasks([finish], run);
+  const data = (await readBlockData(stateDir, finish.name)).sort((a, b) => a.blockIndex[0] - b.blockIndex[0]).map((d) => d.data as D);
+  await fs.rm(stateDir, { recursive: true, force: true });
+  return data;
 }
 
 /** Defaults of the mesh output (the CLI help reads them). */
@@ -171,7 +271,7 @@ export function multiresQuantizationBits(chunkShape: Vec3, finestVoxel: number):
   return chunkShape.every((c) => c / 1023 <= MESH_DEFAULTS.maxQuantizationStepVoxels * finestVoxel) ? 10 : 16;
 }
 
-export interface MeshOutputOptions {
+export interface MeshOutputOptions extends FinishRunOptions {
   format?: 'multires' | 'legacy';
   /** Levels of detail for the multi-resolution format (default MESH_DEFAULTS.lods). */
   lods?: number;
@@ -185,7 +285,6 @@ export interface MeshOutputOptions {
   /** Also write <id>.ply / <id>.obj into these folders. */
   plyDir?: string;
   objDir?: string;
-  progress?: Progress;
 }
 
 export interface MeshSummary {
@@ -210,45 +309,35 @@ export interface MeshSummary {
   segments_list: Array<{ id: bigint; triangles: number; volume_nm3: number; closed: boolean; lods: number; fragments: number }>;
 }
 
-/** Merge the block files of a finished mesh task and write the layer's `mesh` folder. */
-export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskParams>, opts: MeshOutputOptions = {}): Promise<MeshSummary> {
-  const format = opts.format ?? 'multires';
-  const byId = new Map<bigint, Mesh[]>();
-  for (const f of await currentBlockFiles(task)) {
-    for (const it of decodeMeshBlock(new Uint8Array(await fs.readFile(f)), f)) {
-      let a = byId.get(it.id);
-      if (!a) byId.set(it.id, (a = []));
-      a.push(it.mesh);
-    }
-  }
-  const finalMeshDir = path.join(layerDir, 'mesh');
-  // Built in a private staging folder and swapped in by rename: two runs finishing at once never
-  // delete each other's files (they used to: ENOENT on a rename).
-  const summary = await replaceDirAtomic(finalMeshDir, async (meshDir) => {
-  if (format === 'legacy') await writeLegacyInfo(meshDir);
-  const progress = opts.progress ?? silentProgress;
-  progress.start(byId.size, 'writing meshes');
-  const summary: MeshSummary = { layer: layerDir, mesh_dir: finalMeshDir, format, segments: 0, triangles: 0, bytes: 0, closed: 0, open: 0, segments_list: [] };
-  const ids = [...byId.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const res = task.params.voxelSize;
+/** Settings of one mesh finishing block (a shard of the segment ids). */
+interface MeshFinishParams extends FinishParams {
+  format: 'multires' | 'legacy';
+  voxelSize: Vec3;
+  lods: number;
+  fragmentVoxels: number;
+  lod0ErrorVoxels: number;
+  plyDir?: string;
+  objDir?: string;
+}
+
+type MeshEntry = MeshSummary['segments_list'][number];
+
+/** Block function of the mesh finishing task: merge, octree, encode and write the meshes of one shard of the ids. */
+export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Promise<BlockResult> {
+  const p = ctx.params;
+  const byId = await readShardItems(p, ctx.blockIndex, decodeMeshBlock, (it) => it.mesh);
+  const res = p.voxelSize;
   const lodScale0 = Math.min(...res);
   // Octree cells of whole voxels whose faces lie on voxel-centre planes (where marching-cubes
   // cubes meet), so no lod-0 triangle crosses a cell face. The lowest possible vertex is the
   // centre of the (virtual) background voxel before bounds.min, where the lattice starts.
-  const fv = opts.fragmentVoxels ?? MESH_DEFAULTS.fragmentVoxels;
-  if (!(Number.isInteger(fv) && fv >= 1)) throw new WiringError(`fragment size ${fv}: expected a whole number of voxels >= 1`);
-  const e0 = opts.lod0ErrorVoxels ?? MESH_DEFAULTS.lod0ErrorVoxels;
-  if (!(e0 >= 0 && e0 <= 4)) throw new WiringError(`lod-0 simplification error ${e0}: expected 0..4 voxels`);
-  const cellVox = res.map((r) => Math.max(1, Math.round((fv * lodScale0) / r)));
+  const cellVox = res.map((r) => Math.max(1, Math.round((p.fragmentVoxels * lodScale0) / r)));
   const chunkShape = cellVox.map((c, k) => c * res[k]) as unknown as Vec3;
-  const lattice = task.params.bounds.min.map((m, k) => (m - 0.5) * res[k]);
+  const lattice = p.bounds.min.map((m, k) => (m - 0.5) * res[k]);
   const bits = multiresQuantizationBits(chunkShape, lodScale0);
-  if (format === 'multires') {
-    summary.vertex_quantization_bits = bits;
-    summary.fragment_shape_nm = chunkShape;
-    await writeMultiresInfo(meshDir, bits);
-  }
-  for (const id of ids) {
+  const entries: MeshEntry[] = [];
+  let bytes = 0;
+  for (const id of sortedIds(byId)) {
     // one block's marching-cubes mesh is welded already (one vertex per crossed voxel edge)
     const parts = byId.get(id)!;
     const mesh = parts.length === 1 ? parts[0] : mergeMeshes(parts);
@@ -257,43 +346,79 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
     let triangles = mesh.indices.length / 3;
     let lods = 1;
     let fragments = 1;
-    if (format === 'legacy') {
+    if (p.format === 'legacy') {
       closed = openEdges(mesh) === 0;
-      await writeLegacyMesh(meshDir, id, mesh);
-      summary.bytes += 4 + mesh.vertices.byteLength + mesh.indices.byteLength;
+      await writeLegacyMesh(p.outDir, id, mesh);
+      bytes += 4 + mesh.vertices.byteLength + mesh.indices.byteLength;
     } else {
       // grid origin: the lattice cell at or below the mesh's lower corner
       const lo = [Infinity, Infinity, Infinity];
       for (let i = 0; i < mesh.vertices.length; i += 3) for (let k = 0; k < 3; k++) if (mesh.vertices[i + k] < lo[k]) lo[k] = mesh.vertices[i + k];
       const gridOrigin = [0, 1, 2].map((k) => lattice[k] + Math.max(0, Math.floor((lo[k] - lattice[k]) / chunkShape[k] + 1e-9)) * chunkShape[k]) as unknown as Vec3;
-      const tree = await buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: opts.lods ?? MESH_DEFAULTS.lods, lodScale0, lod0Error: e0 * lodScale0 });
+      const tree = await buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: p.lods, lodScale0, lod0Error: p.lod0ErrorVoxels * lodScale0 });
       closed = holeEdgesIndexed(lodIndices(tree, 0), tree.vertices.length / 3) === 0;
       lods = tree.lods.length;
       triangles = tree.lods[0].reduce((n, f) => n + f.indices.length / 3, 0);
-      const w = await writeMultiresMesh(meshDir, id, tree, { bits });
-      summary.bytes += w.bytes;
+      const w = await writeMultiresMesh(p.outDir, id, tree, { bits });
+      bytes += w.bytes;
       fragments = w.fragments;
     }
-    if (opts.plyDir) await writeFileAtomic(path.join(opts.plyDir, `${id}.ply`), encodePly(mesh, `segment ${id}, nm`));
-    if (opts.objDir) await writeFileAtomic(path.join(opts.objDir, `${id}.obj`), encodeObj(mesh, `segment ${id}, nm`));
-    summary.segments++;
-    summary.triangles += triangles;
-    if (closed) summary.closed++;
-    else summary.open++;
-    summary.segments_list.push({ id, triangles, volume_nm3: meshVolume(mesh), closed, lods, fragments });
-    progress.increment();
+    if (p.plyDir) await writeFileAtomic(path.join(p.plyDir, `${id}.ply`), encodePly(mesh, `segment ${id}, nm`));
+    if (p.objDir) await writeFileAtomic(path.join(p.objDir, `${id}.obj`), encodeObj(mesh, `segment ${id}, nm`));
+    entries.push({ id, triangles, volume_nm3: meshVolume(mesh), closed, lods, fragments });
   }
-  progress.stop();
-  return summary;
+  return { data: { entries, bytes } };
+}
+
+/** Merge the block files of a finished mesh task and write the layer's `mesh` folder (one scheduler block per shard of the ids, on `opts.run`'s workers). */
+export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskParams>, opts: MeshOutputOptions = {}): Promise<MeshSummary> {
+  const format = opts.format ?? 'multires';
+  const fv = opts.fragmentVoxels ?? MESH_DEFAULTS.fragmentVoxels;
+  if (!(Number.isInteger(fv) && fv >= 1)) throw new WiringError(`fragment size ${fv}: expected a whole number of voxels >= 1`);
+  const e0 = opts.lod0ErrorVoxels ?? MESH_DEFAULTS.lod0ErrorVoxels;
+  if (!(e0 >= 0 && e0 <= 4)) throw new WiringError(`lod-0 simplification error ${e0}: expected 0..4 voxels`);
+  const res = task.params.voxelSize;
+  const lodScale0 = Math.min(...res);
+  const chunkShape = res.map((r) => Math.max(1, Math.round((fv * lodScale0) / r)) * r) as unknown as Vec3;
+  const bits = multiresQuantizationBits(chunkShape, lodScale0);
+  const finalMeshDir = path.join(layerDir, 'mesh');
+  // Built in a private staging folder and swapped in by rename: two runs finishing at once never
+  // delete each other's files (they used to: ENOENT on a rename).
+  const summary = await replaceDirAtomic(finalMeshDir, async (meshDir) => {
+    const summary: MeshSummary = { layer: layerDir, mesh_dir: finalMeshDir, format, segments: 0, triangles: 0, bytes: 0, closed: 0, open: 0, segments_list: [] };
+    if (format === 'legacy') await writeLegacyInfo(meshDir);
+    else {
+      summary.vertex_quantization_bits = bits;
+      summary.fragment_shape_nm = chunkShape;
+      await writeMultiresInfo(meshDir, bits);
+    }
+    const params: Omit<MeshFinishParams, keyof FinishParams> = {
+      format, voxelSize: res, lods: opts.lods ?? MESH_DEFAULTS.lods, fragmentVoxels: fv, lod0ErrorVoxels: e0,
+    };
+    if (opts.plyDir) params.plyDir = path.resolve(opts.plyDir);
+    if (opts.objDir) params.objDir = path.resolve(opts.objDir);
+    // merged meshes, octree and Draco take a few times the block-file bytes
+    const results = await runFinish<{ entries: MeshEntry[]; bytes: number }>(task, 'meshFinishBlock', params, meshDir, 6, opts);
+    for (const r of results) {
+      summary.bytes += r.bytes;
+      for (const e of r.entries) {
+        summary.segments++;
+        summary.triangles += e.triangles;
+        if (e.closed) summary.closed++;
+        else summary.open++;
+        summary.segments_list.push(e);
+      }
+    }
+    summary.segments_list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return summary;
   });
   const layer = await PrecomputedLayer.open(layerDir);
   await layer.updateInfo({ mesh: 'mesh' });
   return summary;
 }
 
-export interface SkeletonOutputOptions {
+export interface SkeletonOutputOptions extends FinishRunOptions {
   swcDir?: string;
-  progress?: Progress;
 }
 
 export interface SkeletonSummary {
@@ -304,37 +429,47 @@ export interface SkeletonSummary {
   cable_length_nm: number;
 }
 
-/** Merge the block files of a finished skeleton task and write the layer's `skeletons` folder. */
-export async function finishSkeletons(layerDir: string, task: BlockTask<SkeletonTaskParams>, opts: SkeletonOutputOptions = {}): Promise<SkeletonSummary> {
-  const byId = new Map<bigint, Skeleton[]>();
-  for (const f of await currentBlockFiles(task)) {
-    for (const it of decodeSkeletonBlock(new Uint8Array(await fs.readFile(f)), f)) {
-      let a = byId.get(it.id);
-      if (!a) byId.set(it.id, (a = []));
-      a.push(it.skel);
-    }
-  }
-  const finalDir = path.join(layerDir, 'skeletons');
-  // staged and swapped in by rename, as for meshes
-  const summary = await replaceDirAtomic(finalDir, async (dir) => {
-  await writeSkeletonInfo(dir);
-  const progress = opts.progress ?? silentProgress;
-  progress.start(byId.size, 'writing skeletons');
-  const summary: SkeletonSummary = { layer: layerDir, skeleton_dir: finalDir, segments: 0, vertices: 0, cable_length_nm: 0 };
-  const ids = [...byId.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const id of ids) {
+type SkeletonEntry = { id: bigint; vertices: number; cable_length_nm: number };
+
+/** Settings of one skeleton finishing block. */
+interface SkeletonFinishParams extends FinishParams {
+  swcDir?: string;
+}
+
+/** Block function of the skeleton finishing task: merge and write the skeletons of one shard of the ids. */
+export async function skeletonFinishBlock(ctx: BlockContext<SkeletonFinishParams>): Promise<BlockResult> {
+  const p = ctx.params;
+  const byId = await readShardItems(p, ctx.blockIndex, decodeSkeletonBlock, (it) => it.skel);
+  const entries: SkeletonEntry[] = [];
+  for (const id of sortedIds(byId)) {
     const parts = byId.get(id)!;
     const s = parts.length === 1 ? parts[0] : mergeSkeletons(parts);
     byId.delete(id);
-    await writeSkeleton(dir, id, s);
-    if (opts.swcDir) await writeSwc(path.join(opts.swcDir, `${id}.swc`), s, { comment: `segment ${id}; nm` });
-    summary.segments++;
-    summary.vertices += s.radius.length;
-    summary.cable_length_nm += skeletonStats(s).cable_length_nm;
-    progress.increment();
+    await writeSkeleton(p.outDir, id, s);
+    if (p.swcDir) await writeSwc(path.join(p.swcDir, `${id}.swc`), s, { comment: `segment ${id}; nm` });
+    entries.push({ id, vertices: s.radius.length, cable_length_nm: skeletonStats(s).cable_length_nm });
   }
-  progress.stop();
-  return summary;
+  return { data: { entries } };
+}
+
+/** Merge the block files of a finished skeleton task and write the layer's `skeletons` folder (one scheduler block per shard of the ids). */
+export async function finishSkeletons(layerDir: string, task: BlockTask<SkeletonTaskParams>, opts: SkeletonOutputOptions = {}): Promise<SkeletonSummary> {
+  const finalDir = path.join(layerDir, 'skeletons');
+  // staged and swapped in by rename, as for meshes
+  const summary = await replaceDirAtomic(finalDir, async (dir) => {
+    await writeSkeletonInfo(dir);
+    const summary: SkeletonSummary = { layer: layerDir, skeleton_dir: finalDir, segments: 0, vertices: 0, cable_length_nm: 0 };
+    const params: Omit<SkeletonFinishParams, keyof FinishParams> = {};
+    if (opts.swcDir) params.swcDir = path.resolve(opts.swcDir);
+    const results = await runFinish<{ entries: SkeletonEntry[] }>(task, 'skeletonFinishBlock', params, dir, 4, opts);
+    // summed in the order of the ids, as one loop over them would (the float sum is order-dependent)
+    const entries = results.flatMap((r) => r.entries).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const e of entries) {
+      summary.segments++;
+      summary.vertices += e.vertices;
+      summary.cable_length_nm += e.cable_length_nm;
+    }
+    return summary;
   });
   const layer = await PrecomputedLayer.open(layerDir);
   await layer.updateInfo({ skeletons: 'skeletons' });

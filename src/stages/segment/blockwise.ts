@@ -229,10 +229,11 @@ export function mergeBlockRags(records: unknown[]): { rag: Rag; ids: BigUint64Ar
       for (let j = 0; j + 1 < hh.length; j += 2) hist[x * bins + hh[j]] += hh[j + 1];
     }
   }
-  // 3. canonical edge order (u, v)
-  const order = new Uint32Array(ne);
-  for (let e = 0; e < ne; e++) order[e] = e;
-  order.sort((p, q) => eu[p] - eu[q] || ev[p] - ev[q]);
+  // 3. canonical edge order (u, v): two stable counting sorts, by v then by u (linear; the pairs
+  // are unique, so this is the order a comparison sort gives)
+  const first = new Uint32Array(ne);
+  for (let e = 0; e < ne; e++) first[e] = e;
+  const order = countingOrder(countingOrder(first, ev, nNodes), eu, nNodes);
   const pick = <T extends Float64Array | Float32Array | Uint32Array>(src: T): T => {
     const out = new (src.constructor as new (n: number) => T)(ne);
     for (let e = 0; e < ne; e++) out[e] = src[order[e]];
@@ -355,4 +356,14 @@ export function relabelTask(o: { supervoxels: string; out: string; mapFile: stri
 export function blockCount(bounds: Box, blockShape: Vec3): number {
   const s = boxShape(bounds);
   return Math.ceil(s[0] / blockShape[0]) * Math.ceil(s[1] / blockShape[1]) * Math.ceil(s[2] / blockShape[2]);
+}
+
+/** `input` (edge numbers) stably reordered by key[edge] in 0..maxKey. */
+function countingOrder(input: Uint32Array, key: Uint32Array, maxKey: number): Uint32Array {
+  const start = new Uint32Array(maxKey + 2);
+  for (let i = 0; i < input.length; i++) start[key[input[i]] + 1]++;
+  for (let k = 1; k < start.length; k++) start[k] += start[k - 1];
+  const out = new Uint32Array(input.length);
+  for (let i = 0; i < input.length; i++) out[start[key[input[i]]]++] = input[i];
+  return out;
 }

@@ -15,9 +15,11 @@
 import { type Vec3, box } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
 import { objectScores } from '../src/metrics/objects.js';
+import { gaussianFilter } from '../src/kernels/filters.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
+import { PixelModel } from '../src/stages/predict/model.js';
 import { type ObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
-import { chooseObjectRules } from '../src/cli/object-rules.js';
+import { OBJECT_RULE_GRID, chooseObjectRules } from '../src/cli/object-rules.js';
 import { DATA, binXY, hasData, matchTo, recontrast, mapLabels, maskOf, predictSections, readAll, referenceForest, round, sections, trainOurs } from './accuracy-data.js';
 
 const TREES = Number(process.env.ACCURACY_TREES ?? 50);
@@ -35,6 +37,12 @@ const ROUNDS = Number(process.env.ACCURACY_ROUNDS ?? 1);
 // ACCURACY_PLAIN_AUTOCONTEXT=0 leaves out plain auto-context (default sigmas) in the boundaries part;
 // ACCURACY_BOUNDARY_RUNS (vnc,isbi) picks the training volumes
 const PLAIN_AUTO = process.env.ACCURACY_PLAIN_AUTOCONTEXT !== '0';
+// output smoothing of the boundary maps (--smooth-output; chosen on ISBI 0-4 -> 5-9): the one-forest
+// and tuned models' maps, and the reference's maps, also scored smoothed at this sigma (0: not)
+const OUTPUT_SIGMA = Number(process.env.ACCURACY_OUTPUT_SIGMA ?? 1.5);
+// organelles: split levels and seed sizes searched (out of fold) for split object rules (empty: none)
+const SPLIT = (process.env.ACCURACY_SPLIT ?? '0.8,0.9,0.95').split(',').filter(Boolean).map(Number);
+const SPLIT_SEEDS = (process.env.ACCURACY_SPLIT_SEEDS ?? '20,80').split(',').filter(Boolean).map(Number);
 const BOUNDARY_RUNS = (process.env.ACCURACY_BOUNDARY_RUNS ?? 'vnc,isbi').split(',');
 const VNC: Vec3 = [4.6, 4.6, 45];
 const ISBI: Vec3 = [4, 4, 50];
@@ -90,6 +98,19 @@ async function organelles(): Promise<unknown> {
   const rows: Record<string, unknown>[] = [];
   const out: Record<string, unknown> = { bin: BIN, shape: raw.shape, trees: TREES, samples: SAMPLES, reference: ref.info, rows };
   const rules = models.map((m) => chooseObjectRules(m.f.crossFit!, m.f.model.meta.outputs));
+  // split rules: the same out-of-fold choice with split levels added to the grid (synapse and mitochondria channels only)
+  const splitGrid = { ...OBJECT_RULE_GRID, split: SPLIT, splitMinSeed: SPLIT_SEEDS };
+  const splitRules = SPLIT.length ? models.map((m) => {
+    log(`${m.name}: choosing split object rules out of fold`);
+    const cf = m.f.crossFit!;
+    const out: Record<string, ReturnType<typeof chooseObjectRules>[string]> = {};
+    for (const t of TARGETS) {
+      const k = t.cls - 1;
+      const one = { ...cf, maps: [cf.maps[k]], classes: Int16Array.from(cf.classes, (c) => (c < 0 ? -1 : c === k ? 0 : 1)) };
+      out[`class_${t.cls}`] = chooseObjectRules(one, ['x'], splitGrid).x;
+    }
+    return out;
+  }) : undefined;
   TARGETS.forEach((t, k) => {
     const truth = maskOf(testLab, [t.value]);
     const plain: ObjectParams = { high: 0.5, low: 0.5, minSize: Math.round(t.refMinSize / (BIN * BIN)) };
@@ -102,10 +123,12 @@ async function organelles(): Promise<unknown> {
     models.forEach((m, j) => {
       const rule = rules[j][`class_${t.cls}`];
       const p: ObjectParams = { high: rule.high, low: rule.low, minSize: rule.minSize };
+      const sr = splitRules?.[j][`class_${t.cls}`];
       r[m.name] = {
         auc: round(rocAuc(m.maps[k], truth)),
         carried_rule: rule,
         chosen: scoreMap(m.maps[k], truth, shape, p),
+        ...(sr ? { split_rule: sr, split_chosen: scoreMap(m.maps[k], truth, shape, sr) } : {}),
         seconds: { train: round(m.f.trainSeconds, 1), predict: round(m.predictSeconds, 1) },
       };
     });
@@ -151,8 +174,22 @@ async function boundaries(): Promise<unknown> {
     const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS, crossFit: false }) : undefined;
     const ref = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES });
     const refT = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES, sigmas: TUNED_SIGMAS });
+    // the same forests with output smoothing (what `train-pixels --smooth-output` carries; the
+    // boundary models are trained without cross-fitting, so only predict differs)
+    const smoothed = (m: PixelModel): PixelModel => new PixelModel(m.forest, { ...m.meta, outputSigma: OUTPUT_SIGMA }, m.contextForest, m.laterRounds);
+    const smoothRef = (p: Float32Array): Float32Array => gaussianFilter(p.slice(), test.shape, [OUTPUT_SIGMA, OUTPUT_SIGMA, 0]);
     for (const [name, vol, off] of [['as is', test, 0], ['contrast 0.1 + 0.6 v^1.7', shifted, n]] as const) {
       const [ours] = predictSections(f.model, vol, [0]);
+      const sm = OUTPUT_SIGMA > 0 ? {
+        output_sigma: OUTPUT_SIGMA,
+        ours_smoothed: round(rocAuc(predictSections(smoothed(f.model), vol, [0])[0], truth)),
+        ...(ft ? {
+          ours_tuned_smoothed: round(rocAuc(predictSections(smoothed(ft.model), vol, [0])[0], truth)),
+          ours_tuned_smoothed_quantile_matched: round(rocAuc(predictSections(smoothed(ft.model), vol, [0], (await matchTo(ft.model, vol)).map)[0], truth)),
+          sklearn_tuned_sigmas_smoothed: round(rocAuc(smoothRef(refT.maps[0].subarray(off, off + n)), truth)),
+        } : {}),
+        sklearn_smoothed: round(rocAuc(smoothRef(ref.maps[0].subarray(off, off + n)), truth)),
+      } : {};
       const m = await matchTo(f.model, vol);
       const [normed] = predictSections(f.model, vol, [0], m.map);
       const auto = fa ? { ours_auto_context: round(rocAuc(predictSections(fa.model, vol, [0])[0], truth)), ours_auto_context_quantile_matched: round(rocAuc(predictSections(fa.model, vol, [0], (await matchTo(fa.model, vol)).map)[0], truth)) } : {};
@@ -169,12 +206,13 @@ async function boundaries(): Promise<unknown> {
         sklearn: round(rocAuc(ref.maps[0].subarray(off, off + n), truth)),
         ...auto,
         ...tuned,
+        ...sm,
       };
       rows.push(row);
       console.log(JSON.stringify(row));
     }
   }
-  return { trees: TREES, samples: SAMPLES, tuned_sigmas: TUNED_SIGMAS, rounds: ROUNDS, rows };
+  return { trees: TREES, samples: SAMPLES, tuned_sigmas: TUNED_SIGMAS, rounds: ROUNDS, output_sigma: OUTPUT_SIGMA, rows };
 }
 
 export default async function run(): Promise<unknown> {

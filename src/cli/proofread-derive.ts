@@ -28,15 +28,21 @@ import type { ProofreadService } from '../stages/proofread/service.js';
 import type { ProofreadBackend } from '../server/proofread.js';
 import { PROOFREAD_DEFAULTS } from '../stages/proofread/base.js';
 import type { GraphState } from '../stages/proofread/state.js';
+import type { EditRecord } from '../stages/proofread/record.js';
 import { cellRows, synapsePartners } from '../stages/proofread/versions.js';
-import { CellGrouper, fragmentName, meshGrid } from '../stages/proofread/groups.js';
+import { CellGrouper, fragmentName, meshGrid, type CellGroup } from '../stages/proofread/groups.js';
 
 const groupers = new WeakMap<GraphState, CellGrouper>();
-/** One grouper (scratch arrays of the supervoxel count) per state, reused across recomputes. */
+/** One grouper (scratch arrays of the supervoxel count) per state, under its current joined edges, reused across recomputes. */
 export function grouperOf(state: GraphState): CellGrouper {
   let g = groupers.get(state);
-  if (!g) groupers.set(state, (g = new CellGrouper(state.base, (l, visit) => state.forEachContact(l, visit))));
+  if (!g) groupers.set(state, (g = new CellGrouper(state.base, (l, visit) => state.forEachJoined(l, visit))));
   return g;
+}
+
+/** A grouper of the starting state's roots (the base's start joined edges), whatever the state's head: the precompute's. */
+export function startGrouperOf(state: GraphState): CellGrouper {
+  return new CellGrouper(state.base, (l, visit) => state.forEachJoined(l, visit, state.base.startActive));
 }
 
 export function headDir(p: Proofread): string {
@@ -153,20 +159,21 @@ function maskOf(data: ArrayLike<number | bigint>, mine: Set<bigint>): Uint32Arra
  * hash of the root's supervoxels that can reach it. A fragment file that exists is reused: a
  * merge recomputes only the cells where both roots are, a split only the cells it cuts through.
  */
-async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string, known?: Set<string>): Promise<{ fragments: string[]; computed: number; time: { group_ms: number; name_ms: number; read_ms: number; march_ms: number; write_ms: number } }> {
+async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, members: number[], meshDir: string, known?: Set<string>, plan?: FragmentPlan): Promise<{ fragments: string[]; computed: number; time: { group_ms: number; name_ms: number; read_ms: number; march_ms: number; write_ms: number } }> {
   const b = p.base, F = PROOFREAD_DEFAULTS.meshCell;
   const nc = meshGrid(b, F);
-  // in each mesh cell, the root's supervoxels there in groups that touch (contact edges): groups that
-  // do not touch never share a face, so their fragments are meshed apart and a merge of two roots
-  // recomputes only the cells where they touch
+  // in each mesh cell, the root's supervoxels there in groups connected by the root's joined edges
+  // (as the ChunkedGraph's L2 ids): a merge changes the groups only in the cells holding both merged
+  // supervoxels, a split only in the cells holding both ends of a cut edge. With a plan (the parents'
+  // fragments the edit left as they were, and the groups it made), only the new groups are looked at.
   const tPrep = performance.now();
-  const groups = grouperOf(state).groups(members);
-  const groupMs = performance.now() - tPrep;
+  const groups: Array<CellGroup & { name?: string }> = plan ? plan.fresh : grouperOf(state).groups(members);
+  const groupMs = plan ? plan.ms : performance.now() - tPrep;
   const tName = performance.now();
-  const fragments: string[] = [];
+  const fragments: string[] = plan ? [...plan.keep] : [];
   const todo: Array<{ name: string; file: string; ids: bigint[]; min: Vec3; max: Vec3 }> = [];
   for (const g of groups) {
-    const name = fragmentName(b, g.cell, nc, g.members);
+    const name = g.name ?? fragmentName(b, g.cell, nc, g.members);
     const file = path.join(meshDir, name);
     const dense = g.members;
     // a fragment a parent's manifest lists exists and is not empty (no file system call)
@@ -219,6 +226,58 @@ async function deriveMesh(p: Proofread, reader: ChunkReader, state: GraphState, 
   return { fragments, computed, time };
 }
 
+/**
+ * The fragments of a root an edit made, from its parents' manifests instead of grouping the whole
+ * root: `keep` = the parents' fragments that no end of the edit's edges is in (each group of a
+ * parent in a cell without both ends of an edge is unchanged) minus the fragments of the edit's
+ * other new roots (`siblings`, grouped in full), `fresh` = the root's groups in the cells holding
+ * both ends of an added or removed edge that contain an end (searched from the ends, a cell at a
+ * time). The same fragments a full grouping names (tested).
+ */
+export interface FragmentPlan {
+  keep: Set<string>;
+  fresh: Array<{ cell: number; members: number[]; name: string }>;
+  ms: number;
+}
+
+export function fragmentPlan(state: GraphState, r: EditRecord, root: bigint, parents: Set<string>, siblings: string[][]): FragmentPlan {
+  const t0 = performance.now();
+  const b = state.base, nc = meshGrid(b, PROOFREAD_DEFAULTS.meshCell);
+  const grouper = grouperOf(state);
+  // (supervoxel, cell) of each end of an edge the edit changed, in the cells holding both ends
+  const ends: Array<[number, number]> = [];
+  for (const [x, y] of [...r.added, ...r.removed]) {
+    const u = state.sv(BigInt(x)), v = state.sv(BigInt(y));
+    let i = b.cellStart[u], j = b.cellStart[v];
+    while (i < b.cellStart[u + 1] && j < b.cellStart[v + 1]) {
+      const cu = b.cells[i], cv = b.cells[j];
+      if (cu < cv) i++;
+      else if (cv < cu) j++;
+      else { ends.push([u, cu], [v, cu]); i++; j++; }
+    }
+  }
+  const searched = (list: Array<[number, number]>, keepIf: (w: number) => boolean) => {
+    const out = new Map<string, { cell: number; members: number[]; name: string }>();
+    const seen = new Set<string>();
+    for (const [w, cell] of list) {
+      if (!keepIf(w) || seen.has(`${w}:${cell}`)) continue;
+      const members = grouper.groupAt(w, cell);
+      for (const m of members) seen.add(`${m}:${cell}`);
+      const name = fragmentName(b, cell, nc, members);
+      out.set(name, { cell, members, name });
+    }
+    return out;
+  };
+  // the parents' groups holding an end (the joined edges before the edit), and the root's now
+  const old = state.beforeRecord(r, () => searched(ends, () => true));
+  const fresh = searched(ends, (w) => state.root[w] === root);
+  const keep = new Set(parents);
+  for (const name of old.keys()) keep.delete(name);
+  for (const list of siblings) for (const name of list) keep.delete(name);
+  for (const name of fresh.keys()) keep.delete(name);
+  return { keep, fresh: [...fresh.values()], ms: performance.now() - t0 };
+}
+
 interface SkeletonWithSv {
   vertices: Float32Array;
   edges: Uint32Array;
@@ -265,30 +324,35 @@ async function teasar(p: Proofread, reader: ChunkReader, members: number[]): Pro
  * vertices (a merge joins two skeletons, a split keeps each side's part). TEASAR from scratch
  * when a parent has no skeleton yet or nothing of them lies in the root.
  */
-async function deriveSkeleton(p: Proofread, reader: ChunkReader, members: number[], parents: bigint[], dir: string): Promise<{ skel: SkeletonWithSv; reused: boolean }> {
-  const mine = new Set(members.map((l) => p.base.ids[l]));
-  const parts: SkeletonWithSv[] = [];
-  for (const r of parents) {
-    const s = await readSkeletonWithSv(dir, r);
-    if (!s) return { skel: await teasar(p, reader, members), reused: false };
-    parts.push(s);
-  }
-  const V: number[] = [], R: number[] = [], E: number[] = [];
-  const S: bigint[] = [];
-  for (const s of parts) {
+async function deriveSkeleton(p: Proofread, reader: ChunkReader, state: GraphState, root: bigint, members: number[], parents: bigint[], dir: string): Promise<{ skel: SkeletonWithSv; reused: boolean }> {
+  const parts = await Promise.all(parents.map((r) => readSkeletonWithSv(dir, r)));
+  if (parts.some((s) => !s)) return { skel: await teasar(p, reader, members), reused: false };
+  // a vertex is kept when its supervoxel is in the root now: dense indices through the typed id index
+  // (no bigint hashing), then the root of each; typed arrays throughout
+  let total = 0;
+  for (const s of parts as SkeletonWithSv[]) total += s.sv.length;
+  const V = new Float32Array(3 * total), R = new Float32Array(total), S = new BigUint64Array(total);
+  const E: number[] = [];
+  let n = 0;
+  for (const s of parts as SkeletonWithSv[]) {
+    const dense = state.idIndex.all(s.sv);
     const map = new Int32Array(s.sv.length).fill(-1);
-    for (let i = 0; i < s.sv.length; i++) if (mine.has(s.sv[i])) {
-      map[i] = S.length;
-      S.push(s.sv[i]);
-      V.push(s.vertices[3 * i], s.vertices[3 * i + 1], s.vertices[3 * i + 2]);
-      R.push(s.radius[i]);
+    for (let i = 0; i < s.sv.length; i++) {
+      const l = dense[i];
+      if (l < 0 || state.root[l] !== root) continue;
+      map[i] = n;
+      S[n] = s.sv[i];
+      V[3 * n] = s.vertices[3 * i];
+      V[3 * n + 1] = s.vertices[3 * i + 1];
+      V[3 * n + 2] = s.vertices[3 * i + 2];
+      R[n] = s.radius[i];
+      n++;
     }
     for (let e = 0; e < s.edges.length; e += 2) {
       const a = map[s.edges[e]], c = map[s.edges[e + 1]];
       if (a >= 0 && c >= 0) E.push(a, c);
     }
   }
-  const n = S.length;
   if (n === 0) return { skel: await teasar(p, reader, members), reused: false };
   // join the pieces: union-find over the edges, then nearest vertex pairs between components
   const parent = Int32Array.from({ length: n }, (_, i) => i);
@@ -296,23 +360,31 @@ async function deriveSkeleton(p: Proofread, reader: ChunkReader, members: number
   for (let e = 0; e < E.length; e += 2) { const a = find(E[e]), c = find(E[e + 1]); if (a !== c) parent[a] = c; }
   const comp = new Map<number, number[]>();
   for (let i = 0; i < n; i++) { const r = find(i); const l = comp.get(r); if (l) l.push(i); else comp.set(r, [i]); }
+  const Vn = V.subarray(0, 3 * n);
   if (comp.size > 1) {
-    // every other piece to its nearest vertex of the largest piece (a grid over the largest piece: each vertex of the others looks at the grid cells around it)
+    // every other piece to its nearest vertex of the largest piece (a grid over the largest piece: each
+    // vertex of the others looks at the grid cells around it, stopping once nothing nearer than the
+    // best pair so far can be there); a sparse pass first (every 64th vertex) finds a near pair, so the
+    // full pass searches few rings per vertex
     const [main, ...rest] = [...comp.values()].sort((x, y) => y.length - x.length || x[0] - y[0]);
-    const grid = new PointGrid(V, { subset: main });
+    const grid = new PointGrid(Vn, { subset: main });
     for (const other of rest) {
       let best = Infinity, bi = -1, bj = -1;
-      for (const j of other) {
-        const i = grid.nearest(V[3 * j], V[3 * j + 1], V[3 * j + 2], best);
-        if (grid.lastDistance2 < best) { best = grid.lastDistance2; bi = i; bj = j; }
-      }
+      const visit = (j: number) => {
+        const i = grid.nearest(Vn[3 * j], Vn[3 * j + 1], Vn[3 * j + 2], best);
+        if (grid.lastDistance2 < best || (grid.lastDistance2 === best && j < bj)) { best = grid.lastDistance2; bi = i; bj = j; }
+      };
+      for (let k = 0; k < other.length; k += 64) visit(other[k]);
+      for (const j of other) visit(j);
       E.push(bi, bj);
     }
   }
-  return { skel: { vertices: Float32Array.from(V), edges: Uint32Array.from(E), radius: Float32Array.from(R), sv: BigUint64Array.from(S) }, reused: true };
+  return { skel: { vertices: V.slice(0, 3 * n), edges: Uint32Array.from(E), radius: R.slice(0, n), sv: S.slice(0, n) }, reused: true };
 }
 
 export interface DeriveDetail {
+  /** the fragment list came from the parents' manifests and the groups the edit changed (fragmentPlan), not a grouping of the whole root */
+  fragments_incremental: boolean;
   fragments_computed: number;
   fragments: number;
   skeleton_reused: boolean;
@@ -325,29 +397,39 @@ export interface DeriveDetail {
 
 /** Mesh, skeleton, cells row and partners of one current root of `state` made from `parents`. */
 export async function deriveRoot(p: Proofread, state: GraphState, root: bigint, parents: bigint[] = [], shared?: ChunkReader): Promise<DeriveDetail> {
-  return deriveWith(p, shared ?? (await ChunkReader.of(p)), state, root, parents);
+  const { fragment_list: _, ...d } = await deriveWith(p, shared ?? (await ChunkReader.of(p)), state, root, parents);
+  return d;
 }
 
-async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, root: bigint, parents: bigint[]): Promise<DeriveDetail> {
+/** The fragments listed in the manifests of `roots`, or undefined when one has none (not derived). */
+async function manifestsOf(meshDir: string, roots: bigint[]): Promise<Set<string> | undefined> {
+  const known = new Set<string>();
+  for (const r of roots) {
+    try {
+      for (const f of JSON.parse(await fs.readFile(path.join(meshDir, `${r}:0`), 'utf8')).fragments ?? []) known.add(f);
+    } catch {
+      return undefined;
+    }
+  }
+  return known;
+}
+
+async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, root: bigint, parents: bigint[], edit?: { record: EditRecord; siblings: string[][] }): Promise<DeriveDetail & { fragment_list: string[] }> {
   const members = state.members(root);
   const dir = headDir(p);
   const meshDir = path.join(dir, 'meshes');
   const skelDir = path.join(dir, 'skeletons');
   let t = performance.now();
   // the parents' fragments: every supervoxel group an edit did not change keeps its fragment
-  const known = new Set<string>();
-  for (const r of parents) {
-    try {
-      for (const f of JSON.parse(await fs.readFile(path.join(meshDir, `${r}:0`), 'utf8')).fragments ?? []) known.add(f);
-    } catch {
-      // no manifest (not derived): the fragments are looked up on disk
-    }
-  }
-  const mesh = await deriveMesh(p, reader, state, members, meshDir, known);
+  const parentFragments = await manifestsOf(meshDir, parents);
+  const known = parentFragments ?? new Set<string>();
+  // the edit just made (the latest record) and every parent derived: only the groups it changed are looked at
+  const plan = edit && parentFragments && edit.record.op === state.op ? fragmentPlan(state, edit.record, root, parentFragments, edit.siblings) : undefined;
+  const mesh = await deriveMesh(p, reader, state, members, meshDir, known, plan);
   const manifest = writeJsonAtomic(path.join(meshDir, `${root}:0`), { fragments: mesh.fragments });
   const meshMs = performance.now() - t;
   t = performance.now();
-  const { skel, reused } = await deriveSkeleton(p, reader, members, parents, skelDir);
+  const { skel, reused } = await deriveSkeleton(p, reader, state, root, members, parents, skelDir);
   const skelMs = performance.now() - t;
   // the root's files are independent: written concurrently (derived.json, written after all, marks them done)
   await Promise.all([
@@ -357,7 +439,7 @@ async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, 
     writeFileAtomic(path.join(dir, 'cells', `${root}.json`), toJson(cellRows(state, new Set([root]))[0]) + '\n'),
     p.synapses ? writeFileAtomic(path.join(dir, 'partners', `${root}.json`), toJson(synapsePartners(state, p.synapses, root)) + '\n') : undefined,
   ]);
-  return { fragments_computed: mesh.computed, fragments: mesh.fragments.length, skeleton_reused: reused, skeleton_vertices: skel.sv.length, mesh_ms: +meshMs.toFixed(1), mesh_parts_ms: { group_ms: +mesh.time.group_ms.toFixed(1), name_ms: +mesh.time.name_ms.toFixed(1), read_ms: +mesh.time.read_ms.toFixed(1), march_ms: +mesh.time.march_ms.toFixed(1), write_ms: +mesh.time.write_ms.toFixed(1) }, skeleton_ms: +skelMs.toFixed(1) };
+  return { fragment_list: mesh.fragments, fragments_incremental: plan !== undefined, fragments_computed: mesh.computed, fragments: mesh.fragments.length, skeleton_reused: reused, skeleton_vertices: skel.sv.length, mesh_ms: +meshMs.toFixed(1), mesh_parts_ms: { group_ms: +mesh.time.group_ms.toFixed(1), name_ms: +mesh.time.name_ms.toFixed(1), read_ms: +mesh.time.read_ms.toFixed(1), march_ms: +mesh.time.march_ms.toFixed(1), write_ms: +mesh.time.write_ms.toFixed(1) }, skeleton_ms: +skelMs.toFixed(1) };
 }
 
 /** Bring head/ up to the log: derive the current roots made by operations after head/derived.json's op. */
@@ -381,14 +463,22 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
   const list: bigint[] = [];
   const details: Array<{ id: string } & DeriveDetail> = [];
   let first = true;
-  for (const r of state.records.slice(Math.min(done, head))) for (const c of r.created) {
-    const id = BigInt(c.id);
+  for (const r of state.records.slice(Math.min(done, head))) {
     // a root already retired again is not derived (an operation that retired it falls back to TEASAR)
-    if (!state.isCurrent(id)) continue;
-    details.push({ id: c.id, ...(await deriveRoot(p, state, id, r.retired.map(BigInt), reader)) });
-    list.push(id);
-    if (first) crash?.('mid-derive');
-    first = false;
+    const made = r.created.map((c) => BigInt(c.id)).filter((id) => state.isCurrent(id));
+    // the smaller new roots first, grouped in full; the largest from its parents' fragments minus theirs
+    const size = new Map(made.map((id) => [id, state.members(id).length]));
+    made.sort((x, y) => size.get(x)! - size.get(y)! || (x < y ? -1 : 1));
+    const siblings: string[][] = [];
+    for (const [k, id] of made.entries()) {
+      const last = k === made.length - 1 && made.length === r.created.length;
+      const { fragment_list, ...d } = await deriveWith(p, reader, state, id, r.retired.map(BigInt), last ? { record: r, siblings } : undefined);
+      siblings.push(fragment_list);
+      details.push({ id: id.toString(), ...d });
+      list.push(id);
+      if (first) crash?.('mid-derive');
+      first = false;
+    }
   }
   await writeJsonAtomic(marker, { op: head });
   return { from: done, to: head, roots: list.sort((a, b) => (a < b ? -1 : 1)).map(String), details };

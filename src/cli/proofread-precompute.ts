@@ -28,7 +28,7 @@ import { marchingCubesLabels } from '../stages/morphology/mesh.js';
 import { PROOFREAD_DEFAULTS } from '../stages/proofread/base.js';
 import { fragmentName, meshGrid } from '../stages/proofread/groups.js';
 import type { Proofread } from '../stages/proofread/io.js';
-import { grouperOf, headDir } from './proofread-derive.js';
+import { headDir, startGrouperOf } from './proofread-derive.js';
 
 export interface PrecomputeSummary {
   start_roots: number;
@@ -58,7 +58,14 @@ async function inBatches<T>(items: T[], n: number, fn: (x: T) => Promise<void>):
   for (let i = 0; i < items.length; i += n) await Promise.all(items.slice(i, i + n).map(fn));
 }
 
+/**
+ * The rule fragments are named by (groups.ts): `joined` = components of the joined edges in a mesh
+ * cell. A precompute (or a slab of one) made under another rule (`touch`, before) is redone.
+ */
+export const FRAGMENT_GROUPS = 'joined';
+
 interface SlabRecord {
+  groups?: string;
   fragments: Record<string, string[]>;
   /** supervoxel (decimal) of each skeleton vertex in the slab, in skeleton-id then vertex order */
   vertex_supervoxels: string[];
@@ -81,7 +88,7 @@ export async function precomputeStart(p: Proofread, o: { skeletons?: string; for
   if (o.force) await fs.rm(work, { recursive: true, force: true });
   else if (existsSync(doneFile)) {
     const done = JSON.parse(await fs.readFile(doneFile, 'utf8'));
-    if (done.base_sha256 === p.meta.sha256 && done.skeleton_source === skelSource) return done.summary as PrecomputeSummary;
+    if (done.base_sha256 === p.meta.sha256 && done.skeleton_source === skelSource && done.groups === FRAGMENT_GROUPS) return done.summary as PrecomputeSummary;
     await fs.rm(work, { recursive: true, force: true });
   }
   if (skelSource && !existsSync(path.join(skelSource, 'info'))) throw new UsageError(`${skelSource}: not a precomputed skeleton folder (no info file); run wiring skeletonize on the starting segmentation`, skelSource);
@@ -103,7 +110,8 @@ export async function precomputeStart(p: Proofread, o: { skeletons?: string; for
     if (m) m.push(l);
     else members.set(r, [l]);
   }
-  const grouper = grouperOf(p.state);
+  // the start roots' groups under the starting state's joined edges (the head may have edits already)
+  const grouper = startGrouperOf(p.state);
   const byCell = new Map<number, Array<{ root: bigint; members: number[] }>>();
   for (const [root, ls] of members) {
     for (const g of grouper.groups(ls)) {
@@ -139,12 +147,16 @@ export async function precomputeStart(p: Proofread, o: { skeletons?: string; for
     for (let cz = 0; cz < nc[2]; cz++) {
       const slabFile = path.join(work, `z${cz}.json`);
       let rec: SlabRecord;
+      let old: SlabRecord | undefined;
       if (existsSync(slabFile)) {
         try {
-          rec = JSON.parse(await fs.readFile(slabFile, 'utf8'));
+          old = JSON.parse(await fs.readFile(slabFile, 'utf8'));
         } catch (err) {
           throw new FormatError(`not JSON: ${(err as Error).message} (delete it to redo the slab)`, slabFile);
         }
+      }
+      if (old && old.groups === FRAGMENT_GROUPS) {
+        rec = old;
         if (rec.vertex_supervoxels.length !== bySlab[cz].length) throw new FormatError(`${rec.vertex_supervoxels.length} vertex supervoxels, the skeletons have ${bySlab[cz].length} vertices in slab ${cz} (rerun with --force)`, slabFile);
         summary.slabs_resumed++;
       } else {
@@ -182,7 +194,7 @@ export async function precomputeStart(p: Proofread, o: { skeletons?: string; for
   summary.cpu_s = +((cpu.user + cpu.system) / 1e6).toFixed(2);
   summary.wall_s = +((performance.now() - t0) / 1000).toFixed(2);
   summary.mvox_per_cpu_s = summary.cpu_s > 0 ? +(summary.voxels_read / 1e6 / summary.cpu_s).toFixed(2) : 0;
-  await writeJsonAtomic(doneFile, { base_sha256: p.meta.sha256, skeleton_source: skelSource, finished_at: new Date().toISOString(), summary });
+  await writeJsonAtomic(doneFile, { base_sha256: p.meta.sha256, skeleton_source: skelSource, groups: FRAGMENT_GROUPS, finished_at: new Date().toISOString(), summary });
   return summary;
 }
 
@@ -199,7 +211,7 @@ async function precomputeSlab(
   const o = b.offset;
   const data = (await src.read({ min: [o[0], o[1], o[2] + z0], max: [o[0] + sx, o[1] + sy, o[2] + z1] })).data as ArrayLike<number | bigint>;
   const big = typeof data[0] === 'bigint';
-  const rec: SlabRecord = { fragments: {}, vertex_supervoxels: [], vertices_off_root: 0, fragments_written: 0 };
+  const rec: SlabRecord = { groups: FRAGMENT_GROUPS, fragments: {}, vertex_supervoxels: [], vertices_off_root: 0, fragments_written: 0 };
   const writes: Array<[string, Uint8Array]> = [];
   for (let cy = 0; cy < nc[1]; cy++) for (let cx = 0; cx < nc[0]; cx++) {
     const cell = cx + nc[0] * (cy + nc[1] * cz);

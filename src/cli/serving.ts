@@ -33,7 +33,7 @@ export async function startServer(
   // a dataset with a raw layer gets the train-in-the-browser routes (writes only with the token)
   const interactive = await interactiveOptions(dataset, { token: opts.token });
   const remote = await openRemoteLayers(dataset, opts.remote ?? {});
-  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir(), allowedHosts, cors: opts.cors, proofread: proofread && { backend: derivingBackend(proofread), token: opts.token }, interactive: interactive?.options, remote });
+  const app = await buildServer({ dataset, database: opts.db, appDir: builtAppDir(), allowedHosts, cors: opts.cors, proofread: proofread && { backend: derivingBackend(proofread), token: opts.token, statusesToStore: true }, interactive: interactive?.options, remote });
   if (proofread) app.addHook('onClose', async () => proofread.close());
   if (interactive) app.addHook('onClose', async () => interactive.close());
   const url = await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });

@@ -120,8 +120,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const dataset = path.resolve(opts.dataset);
   if (!existsSync(dataset)) throw new WiringError('dataset folder not found', dataset);
   const dbFile = opts.database ?? path.join(dataset, 'connectome.duckdb');
-  // Read-only: DuckDB allows one writing process per file, and the server never writes.
-  const store = existsSync(dbFile) ? await ConnectomeStore.open(dbFile, { readOnly: true }) : undefined;
+  // Read-only: DuckDB allows one writing process per file, and the server never writes, except an
+  // edit server asked to write the cells' proofreading statuses into the store (statusesToStore).
+  const writeStatuses = !!(opts.proofread?.token && opts.proofread.statusesToStore);
+  const store = existsSync(dbFile) ? await ConnectomeStore.open(dbFile, { readOnly: !writeStatuses }) : undefined;
   const app = Fastify({ logger: opts.logger ?? false });
   const routeList: Array<{ method: string; url: string }> = [];
   registered.set(app, routeList);
@@ -285,7 +287,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return sendJson(reply, { bins, min: lo, max: hi, counts });
   });
 
-  if (opts.proofread) registerProofreadRoutes(app, opts.proofread);
+  if (opts.proofread) registerProofreadRoutes(app, { ...opts.proofread, store: writeStatuses ? store : undefined });
   if (opts.interactive) registerInteractiveRoutes(app, opts.interactive);
 
   // the browser app last: its wildcard route answers what no other route does

@@ -11,7 +11,7 @@
  *   POST /api/proofread/preview/split                           the minimum cut, not applied (open: changes nothing)
  *   GET  /api/proofread/previews/:id/segmentation/...           the preview's sides as labels 1, 2 (precomputed)
  *   GET  /api/proofread/status?root=&at=                        cells' proofreading status (axon, dendrite)
- *   POST /api/proofread/status       {root, status_axon?, status_dendrite?}; needs the token
+ *   POST /api/proofread/status       {root, status_axon?, status_dendrite?}; needs the token (also written into the store's proofreading table with statusesToStore)
  *   POST /api/proofread/edit/:kind   (merge | split | undo | redo) JSON body; needs the token
  * Neuroglancer shows version N at precomputed://<server>/api/proofread/versions/N/segmentation.
  * Edits need `Authorization: Bearer <token>` (wiring serve --token, or WIRING_EDIT_TOKEN); without
@@ -20,6 +20,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toJson } from '../core/ids.js';
+import { mergeLiveProofreading } from '../connectome/proofread-versions.js';
+import type { ConnectomeStore } from '../connectome/store.js';
 
 /** The proofread stage's service, as the server sees it. */
 export interface ProofreadBackend {
@@ -44,6 +46,14 @@ export interface ProofreadRouteOptions {
   backend: ProofreadBackend;
   /** edit token; undefined = read-only */
   token?: string;
+  /**
+   * Also write each status set through POST /api/proofread/status into the connectome store's live
+   * `proofreading` table (as `wiring edit status --to-store`), when the dataset has a store and a
+   * token is given: the server then holds the store read-write (DuckDB: one writing process).
+   */
+  statusesToStore?: boolean;
+  /** the server's store, read-write (set by buildServer when statusesToStore applies) */
+  store?: ConnectomeStore;
 }
 
 const str = (name: string, where: 'path' | 'query', description?: string) => ({ name, in: where, ...(where === 'path' ? { required: true } : {}), schema: { type: 'string' }, ...(description ? { description } : {}) });
@@ -135,9 +145,22 @@ export function registerProofreadRoutes(app: FastifyInstance, o: ProofreadRouteO
     const q = req.query as { at?: string; root?: string };
     return send(reply, await backend.statuses(q.at ?? 'latest', q.root));
   });
+  // store writes one at a time (one DuckDB connection: a transaction each)
+  let storeChain: Promise<unknown> = Promise.resolve();
   app.post('/api/proofread/status', async (req, reply) => {
     checkToken(req, o.token);
-    return send(reply, await backend.setStatus(req.body, requestUser(req)));
+    const rec = (await backend.setStatus(req.body, requestUser(req))) as { root: string };
+    const store = o.store;
+    if (!store) return send(reply, rec);
+    // the root's merged status (axon and dendrite, every record of it) replaces its row of the live table
+    const write = async () => {
+      const cur = (await backend.statuses('latest', rec.root)) as { statuses: Array<{ root: string; status_axon?: string; status_dendrite?: string }> };
+      const rows = cur.statuses.filter((c) => c.root === rec.root).map((c) => ({ pt_root_id: BigInt(c.root), status_axon: c.status_axon ?? null, status_dendrite: c.status_dendrite ?? null }));
+      return mergeLiveProofreading(store, rows);
+    };
+    const done = storeChain.then(write, write);
+    storeChain = done.catch(() => undefined);
+    return send(reply, { ...rec, store: await done });
   });
   app.get('/api/proofread/lineage/:id', async (req, reply) => {
     const q = req.query as { steps?: string };

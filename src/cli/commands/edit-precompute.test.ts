@@ -9,6 +9,7 @@ import { REPO_ROOT, tempDir } from '../../../test/data.js';
 import { runInProcess } from '../../../test/cli-in-process.js';
 import { Proofread } from '../../stages/proofread/io.js';
 import { deriveRootMesh } from '../proofread-derive.js';
+import { readSkeleton } from '../../formats/mesh/skeleton.js';
 import { register as registerEdit } from './edit.js';
 import { register as registerPhantom } from './phantom.js';
 import { register as registerSegment } from './segment.js';
@@ -79,11 +80,59 @@ describe('wiring edit precompute', () => {
       const hasSkel = (l: number) => existsSync(path.join(head(), 'skeletons', 'supervoxels', `${b.startRoots[l]}`));
       for (let e = 0; e < b.edgeA.length && !pair; e++) if (b.startRoots[b.edgeA[e]] !== b.startRoots[b.edgeB[e]] && hasSkel(b.edgeA[e]) && hasSkel(b.edgeB[e])) pair = [b.ids[b.edgeA[e]], b.ids[b.edgeB[e]]];
       expect(pair).toBeDefined();
+      // fragments are groups of joined supervoxels per mesh cell (L2 ids): the merge joins one edge, so
+      // only the cells holding both merged supervoxels get new groups (not every cell where the roots touch)
+      const cellsOf = (id: bigint) => { const l = p.state.index.get(id)!; return new Set(b.cells.subarray(b.cellStart[l], b.cellStart[l + 1])); };
+      const ca = cellsOf(pair![0]);
+      const shared = [...cellsOf(pair![1])].filter((c) => ca.has(c)).length;
+      expect(shared).toBeGreaterThan(0);
       await p.close();
       const m = await cli(['edit', 'merge', dir, pair![0].toString(), pair![1].toString()]);
       expect(m.derived_details).toHaveLength(1);
       expect(m.derived_details[0].skeleton_reused).toBe(true);
       expect(m.derived_details[0].fragments_computed).toBeLessThan(m.derived_details[0].fragments);
+      expect(m.derived_details[0].fragments_computed).toBeLessThanOrEqual(shared);
+      // the merged root's fragments came from its parents' manifests and the groups the merge changed;
+      // so do the split's larger side and the undo's: each the same list a grouping of the whole root names
+      expect(m.derived_details[0].fragments_incremental).toBe(true);
+      // the merged skeleton: both parents' vertices (all on the merged root), joined into one piece
+      {
+        const root = m.created[0].id;
+        const sk = await readSkeleton(path.join(head(), 'skeletons'), BigInt(root));
+        const buf = await fs.readFile(path.join(head(), 'skeletons', 'supervoxels', root));
+        const svs = new BigUint64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+        const nv = sk.vertices.length / 3;
+        expect(svs.length).toBe(nv);
+        const parentVertices = await Promise.all(m.retired.map(async (r: string) => (await fs.stat(path.join(head(), 'skeletons', 'supervoxels', r))).size / 8));
+        expect(nv).toBe(parentVertices[0] + parentVertices[1]);
+        const pm = await Proofread.open(dir);
+        try {
+          for (const sv of svs) expect(pm.state.rootOf(sv).toString()).toBe(root);
+        } finally {
+          await pm.close();
+        }
+        const up = Int32Array.from({ length: nv }, (_, i) => i);
+        const find = (x: number): number => (up[x] === x ? x : (up[x] = find(up[x])));
+        for (let e = 0; e < sk.edges.length; e += 2) up[find(sk.edges[e])] = find(sk.edges[e + 1]);
+        expect(new Set(Array.from({ length: nv }, (_, i) => find(i))).size).toBe(1);
+      }
+      const s = await cli(['edit', 'split', dir, '--source', pair![0].toString(), '--sink', pair![1].toString()]);
+      expect(s.derived_details.filter((d: { fragments_incremental: boolean }) => d.fragments_incremental)).toHaveLength(1);
+      const u = await cli(['edit', 'undo', dir, '2']);
+      expect(u.derived_details[0].fragments_incremental).toBe(true);
+      const manifestOf = async (r: string): Promise<string[]> => JSON.parse(await fs.readFile(path.join(head(), 'meshes', `${r}:0`), 'utf8')).fragments;
+      const p2 = await Proofread.open(dir);
+      try {
+        for (const [op, roots] of [[1, m.created], [2, s.created], [3, u.created]] as const) {
+          const state = await p2.version({ op });
+          for (const c of roots as Array<{ id: string }>) {
+            const listed = await manifestOf(c.id);
+            expect((await deriveRootMesh(p2, state, BigInt(c.id))).fragments).toEqual(listed);
+          }
+        }
+      } finally {
+        await p2.close();
+      }
     } finally {
       await p.close();
     }

@@ -10,6 +10,8 @@ import { register as registerConnectome } from './connectome.js';
 import { register as registerQuery } from './query.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { blockSeg } from '../../stages/proofread/testing.js';
+import { ProofreadService } from '../../stages/proofread/service.js';
+import { buildServer } from '../../server/app.js';
 
 let dir: string;
 const cli = async (args: string[]): Promise<any> => JSON.parse(await runInProcess([registerEdit, registerConnectome, registerQuery], [...args, '--json']));
@@ -87,6 +89,59 @@ describe('statuses reach the connectome store', () => {
         await s2.close();
       }
       await expect(cli(['edit', 'status', d, '--to-store', `${d}/missing.duckdb`])).rejects.toThrow(/database file not found/);
+    } finally {
+      await fs.rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it('a status set from the app (the server\'s status route) reaches the live proofreading table, with the root\'s merged values', async () => {
+    const d = await tempDir('proofread-status-route-');
+    try {
+      const inp = await writeBlocksDataset(d);
+      const db = `${d}/connectome.duckdb`;
+      const store = await ConnectomeStore.open(db);
+      const pt = (bx: number, by: number, bz: number): [number, number, number] => [(4 * bx + 1.5) * 8, (4 * by + 1.5) * 8, (4 * bz + 1.5) * 30];
+      const pairs: Array<[[number, number, number], [number, number, number]]> = [[[0, 0, 0], [2, 0, 0]], [[0, 1, 0], [2, 1, 0]]];
+      await store.insertSynapses(pairs.map(([a, b], i) => ({ id: BigInt(i + 1), pre_pt_root_id: blockSeg(...a), post_pt_root_id: blockSeg(...b), pre_pt_position: pt(...a), post_pt_position: pt(...b), ctr_pt_position: pt(...a), size: 10, pre_pt_supervoxel_id: blockSv(...a), post_pt_supervoxel_id: blockSv(...b) })));
+      await store.insertProofreading([{ pt_root_id: 999n, status_axon: 'clean' }, { pt_root_id: 100n, status_axon: 'non' }]);
+      await store.close();
+      await cli(['edit', 'init', d, '--supervoxels', inp.sv, '--segmentation', inp.seg, '--db', db]);
+      const svc = await ProofreadService.open(d);
+      // an edit server that writes statuses into its store (wiring serve with a token does)
+      const app = await buildServer({ dataset: d, proofread: { backend: svc, token: 't', statusesToStore: true } });
+      try {
+        const post = (body: unknown, headers: Record<string, string> = { authorization: 'Bearer t' }) => app.inject({ method: 'POST', url: '/api/proofread/status', payload: body as Record<string, unknown>, headers });
+        expect((await post({ root: '100', status_axon: 'clean' }, {})).statusCode).toBe(401);
+        const r1 = await post({ root: '100', status_axon: 'clean' });
+        expect(r1.statusCode).toBe(200);
+        expect(r1.json()).toMatchObject({ root: '100', status_axon: 'clean', store: { rows: 1, replaced: 1 } });
+        // a second value of the same root: its row holds both (the merged status), still one row
+        expect((await post({ root: '100', status_dendrite: 'extended' })).json()).toMatchObject({ store: { rows: 1, replaced: 1 } });
+        expect((await post({ root: '999', status_axon: 'clean' })).statusCode).toBe(400); // not a root of this segmentation: refused, table unchanged
+      } finally {
+        await app.close();
+        await svc.close();
+      }
+      // a query filtering on proofread cells sees it, no materialize, no --to-store
+      expect((await cli(['query', db, 'synapses', '--pre-proofread', 'clean'])).map((r: any) => r.id)).toEqual(['1']);
+      const s2 = await ConnectomeStore.open(db, { readOnly: true });
+      try {
+        const rows = (await s2.all(`SELECT pt_root_id::VARCHAR AS r, status_axon AS a, status_dendrite AS d FROM proofreading ORDER BY pt_root_id`)).map((r) => `${r.r}:${r.a}:${r.d}`);
+        expect(rows).toEqual(['100:clean:extended', '999:clean:null']);
+      } finally {
+        await s2.close();
+      }
+      // without statusesToStore (a server built by hand, read-only store) the route writes status.jsonl only
+      const svc2 = await ProofreadService.open(d);
+      const app2 = await buildServer({ dataset: d, proofread: { backend: svc2, token: 't' } });
+      try {
+        const r = await app2.inject({ method: 'POST', url: '/api/proofread/status', payload: { root: '101', status_axon: 'clean' }, headers: { authorization: 'Bearer t' } });
+        expect(r.statusCode).toBe(200);
+        expect(r.json().store).toBeUndefined();
+      } finally {
+        await app2.close();
+        await svc2.close();
+      }
     } finally {
       await fs.rm(d, { recursive: true, force: true });
     }

@@ -100,6 +100,14 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
     const b = fromSwc.find((r) => r.id === ball.toString())!;
     expect(b.nodes).toBe(a.nodes);
     expect(b.cable_length_nm).toBeCloseTo(a.cable_length_nm, 0);
+    // 8x8x16 nm voxels: skeletonized on every 2nd voxel in x and y by default (vertices on even
+    // voxels), --sample-step 1 on the full grid (more vertices)
+    for (let i = 0; i < sk.vertices.length; i += 3) expect([(sk.vertices[i] / 8 - 0.5) % 2, (sk.vertices[i + 1] / 8 - 0.5) % 2]).toEqual([0, 0]);
+    const sampledNodes = fromLayer.reduce((n, r) => n + r.nodes, 0);
+    const full = (await cli(['skeletonize', layerDir, '--block-shape', '16,16,8', '--sample-step', '1', '--workers', '1', '--json'])) as { segments: number; vertices: number };
+    expect(full.segments).toBe(labelsPresent.size);
+    expect(full.vertices).toBeGreaterThan(sampledNodes);
+    await expect(cli(['skeletonize', layerDir, '--sample-step', '0', '--json'])).rejects.toThrow(/--sample-step 0/);
   });
 
   it('rejects bad options and non-segmentation layers', async () => {

@@ -34,14 +34,16 @@ function resolveRule(
   carried: ObjectParams | undefined,
   given: { threshold: [unknown, string]; low?: [unknown, string]; minSize: [unknown, string] },
   defaultMin: number,
-): { threshold: number; minSize: number; lowThreshold?: number } {
+): { threshold: number; minSize: number; lowThreshold?: number; split?: number; splitMinSeed?: number } {
   const [t, tName] = given.threshold;
   const r = t === undefined ? carried : undefined;
   const threshold = t !== undefined ? num(t, tName, 0, 1) : (r?.high ?? 0.5);
   const low = given.low?.[0] !== undefined ? num(given.low[0], given.low[1], 0, threshold) : r && r.low < r.high ? r.low : undefined;
   const [m, mName] = given.minSize;
   const minSize = m !== undefined ? num(m, mName, 1) : Math.max(1, carried?.minSize ?? defaultMin);
-  return { threshold, minSize, ...(low !== undefined ? { lowThreshold: low } : {}) };
+  // the carried split (touching objects cut apart) applies with the carried thresholds only
+  const split = r?.split !== undefined && given.low?.[0] === undefined ? { split: r.split, splitMinSeed: r.splitMinSeed } : {};
+  return { threshold, minSize, ...(low !== undefined ? { lowThreshold: low } : {}), ...split };
 }
 
 /** Read the inputs whole, score a detection against the ground truth (relabelled to its segmentation when given). */

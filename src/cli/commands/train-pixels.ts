@@ -6,8 +6,9 @@ import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
 import { MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
+import { MAX_OUTPUT_SIGMA } from '../../stages/predict/output-smoothing.js';
 import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
-import { chooseObjectRules } from '../object-rules.js';
+import { OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules } from '../object-rules.js';
 import { calibrateCut } from '../cut-calibration.js';
 import { parseBounds } from '../bounds.js';
 import { emit } from '../output.js';
@@ -16,6 +17,13 @@ function int(v: unknown, what: string, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`${what}: expected a whole number >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function num(v: unknown, what: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${what}: expected a number in ${min}..${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -45,7 +53,9 @@ export function register(program: Command): Command {
     .option('--auto-context', `also train a second forest on the features plus the first forest's out-of-fold probabilities smoothed at several scales (ilastik's auto-context; about 3x the training time, prediction reads a wider margin; docs/ACCURACY.md)${D.autoContext ? ' (default)' : ''}`)
     .option('--no-auto-context', `one forest only${D.autoContext ? '' : ' (default)'}`)
     .option('--context-rounds <n>', `with auto-context: rounds of context forests, each learning from the out-of-fold map of the one before (1..${MAX_CONTEXT_ROUNDS}; each round adds about the training of the first; docs/ACCURACY.md)`, String(D.contextRounds))
+    .option('--smooth-output <sigma>', `smooth the predicted probabilities with a Gaussian of this scale (voxels; per axis as the features; 0: none). 1.5 raised held-out membrane AUC on ssTEM by 0.007-0.011 (docs/ACCURACY.md); calibration and object rules are fitted on maps smoothed the same way`, String(D.outputSigma))
     .option('--cross-fit <mode>', `with --labels: calibrate the outputs on out-of-fold maps of the training region (a forest on each half predicts the other) and choose each class's object rule (hysteresis + size) there, both carried in the model; auto: when >= ${CROSS_FIT_MIN_LABELLED * 100}% of the region is labelled; on; off`, 'auto')
+    .option('--split-objects', 'with --cross-fit: also search splits of touching objects (a seeded watershed inside each object) for each class\'s object rule, out of fold; several times the rule search\'s time (docs/ACCURACY.md: mitochondria on vnc-sstem)')
     .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests) and carry it in the model')
     .option('--no-calibrate-cut', 'with --gt: do not choose a cut (`wiring segment` then uses its defaults)')
     .option('--json', 'machine-readable output')
@@ -74,6 +84,7 @@ export function register(program: Command): Command {
       if (opts.crossFit === 'on' && opts.gt) throw new UsageError('--cross-fit on applies to --labels models (a --gt model chooses its cut with --calibrate-cut)');
       const crossFit = opts.crossFit === 'auto' ? 'auto' : opts.crossFit === 'on';
       if (opts.classes && opts.gt) throw new UsageError('--classes applies to --labels, not --gt');
+      if (opts.splitObjects && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--split-objects chooses object rules on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
       if (opts.calibrateCut === true && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
       const progress = createProgress({ json: opts.json });
       try {
@@ -95,12 +106,13 @@ export function register(program: Command): Command {
           progress,
           autoContext: opts.autoContext ?? D.autoContext,
           contextRounds: int(opts.contextRounds, '--context-rounds', 1),
+          outputSigma: num(opts.smoothOutput, '--smooth-output', 0, MAX_OUTPUT_SIGMA),
           crossFit: opts.gt ? false : crossFit,
         };
         const { model, report, crossFit: cf } = await trainPixelClassifier(raw, labels, trainOpts);
         let rules: ReturnType<typeof chooseObjectRules> | undefined;
         if (cf) {
-          rules = chooseObjectRules(cf, model.meta.outputs);
+          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID);
           model.meta.objectRules = rules;
         }
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;
@@ -113,14 +125,14 @@ export function register(program: Command): Command {
         await model.save(opts.output);
         warnings.push(...report.warnings);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, context_rounds: model.contextForests.length, calibrated: !!model.meta.calibration, ...(rules ? { object_rules: rules } : {}), ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
+        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, output_sigma: model.meta.outputSigma ?? 0, context_rounds: model.contextForests.length, calibrated: !!model.meta.calibration, ...(rules ? { object_rules: rules } : {}), ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
         emit(opts, result, () =>
           [
             `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,
             `samples per class: ${report.samplesPerClass.join(', ')} (labelled voxels ${report.labelledVoxels.join(', ')})`,
             `features ${report.seconds.features.toFixed(1)} s, training ${report.seconds.training.toFixed(1)} s`,
             ...(model.contextForest ? [`auto-context: ${model.contextForests.length} context forest(s) on ${model.contextForest.nFeatures} features (pixel features + context of the previous forest's out-of-fold map)`] : []),
-            ...(rules ? [`object rules (chosen on out-of-fold maps, calibrated): ${Object.entries(rules).map(([k, r]) => `${k} high ${r.high} low ${r.low} size >= ${r.minSize} (F1 ${r.f1}, ${r.found} found / ${r.truth} true)`).join('; ')}`] : []),
+            ...(rules ? [`object rules (chosen on out-of-fold maps, calibrated): ${Object.entries(rules).map(([k, r]) => `${k} high ${r.high} low ${r.low} size >= ${r.minSize}${r.split !== undefined ? ` split at ${r.split} (seeds >= ${r.splitMinSeed})` : ''} (F1 ${r.f1}, ${r.found} found / ${r.truth} true)`).join('; ')}`] : []),
             `top features: ${report.importances.slice(0, 5).map((f) => `${f.feature} ${f.importance.toFixed(3)}`).join(', ')}`,
             ...(cut && !('skipped' in cut) ? [`segment cut ${cut.threshold} (default ${cut.default}; mean VOI ${cut.meanVoi[cut.grid.indexOf(cut.threshold)].toFixed(3)} vs ${cut.meanVoi[cut.grid.indexOf(cut.default)].toFixed(3)} on the held-out halves)`] : []),
           ].join('\n'),

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import type { Box, Vec3 } from '../../core/box.js';
 import { boxShape } from '../../core/box.js';
 import { writeFileAtomic } from '../../core/atomic.js';
-import { FormatError } from '../../core/errors.js';
+import { FormatError, WiringError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
 import { edtLabels } from '../../kernels/edt.js';
 import { type Mesh, compactLabels, marchingCubesLabels } from './mesh.js';
@@ -210,6 +210,14 @@ export interface SkeletonBlockOptions {
   scale?: number;
   const?: number;
   minVoxels?: number;
+  /**
+   * Skeletonize on every step-th voxel per axis (the voxels g with (g - bounds.min) % step = 0),
+   * default [1,1,1]: the full grid. Block corners must lie on that grid (every block of the
+   * stage's grid then samples the same planes, so anchors on shared planes still agree).
+   * Vertices stay centres of sampled voxels; a label with no sampled voxel in the block is
+   * skeletonized on the full grid. See `skeletonSampleStep`.
+   */
+  sampleStep?: Vec3;
 }
 
 /**
@@ -218,13 +226,82 @@ export interface SkeletonBlockOptions {
  */
 export function skeletonBlock(vol: Volume, box: Box, opts: SkeletonBlockOptions): Array<{ id: bigint; skel: Skeleton }> {
   const { labels, ids, origin, shape } = overlapLabels(vol, box, opts.bounds);
+  const step = opts.sampleStep ?? [1, 1, 1];
+  const b = opts.bounds;
+  if (step.every((s) => s === 1)) {
+    const skels = skeletonGrid(labels, shape, ids.length - 1, { origin, crop: shape, step, box, opts });
+    const out: Array<{ id: bigint; skel: Skeleton }> = [];
+    for (let l = 1; l < ids.length; l++) if (skels[l].radius.length > 0) out.push({ id: ids[l], skel: skels[l] });
+    return out;
+  }
+  for (let k = 0; k < 3; k++) {
+    const s = step[k];
+    if (!(Number.isInteger(s) && s >= 1)) throw new WiringError(`skeleton sample step [${step}]: expected integers >= 1`);
+    if ((box.min[k] - b.min[k]) % s !== 0 || (box.max[k] < b.max[k] && (box.max[k] - b.min[k]) % s !== 0)) {
+      throw new WiringError(`skeleton block [${box.min}]-[${box.max}] does not lie on the sample grid of step [${step}] from [${b.min}]`);
+    }
+  }
+  // the sampled grid: crop index i = step * c (block corners lie on the grid)
+  const [sx, sy, sz] = shape;
+  const cs: Vec3 = [Math.ceil(sx / step[0]), Math.ceil(sy / step[1]), Math.ceil(sz / step[2])];
+  const coarse = new Uint32Array(cs[0] * cs[1] * cs[2]);
+  const seen = new Uint8Array(ids.length);
+  let o = 0;
+  for (let z = 0; z < cs[2]; z++)
+    for (let y = 0; y < cs[1]; y++) {
+      const row = sx * (step[1] * y + sy * step[2] * z);
+      for (let x = 0; x < cs[0]; x++, o++) {
+        const l = labels[row + step[0] * x];
+        coarse[o] = l;
+        seen[l] = 1;
+      }
+    }
+  const voxels = step[0] * step[1] * step[2];
+  const skels = skeletonGrid(coarse, cs, ids.length - 1, {
+    origin,
+    crop: shape,
+    step,
+    box,
+    opts: { ...opts, minVoxels: opts.minVoxels === undefined ? undefined : Math.max(1, Math.ceil(opts.minVoxels / voxels)) },
+  });
+  // labels without a sampled voxel here: the full grid, the other labels masked out
+  const missing: number[] = [];
+  for (let l = 1; l < ids.length; l++) if (!seen[l]) missing.push(l);
+  if (missing.length > 0) {
+    const to = new Uint32Array(ids.length);
+    missing.forEach((l, i) => (to[l] = i + 1));
+    const only = new Uint32Array(labels.length);
+    for (let i = 0; i < labels.length; i++) only[i] = to[labels[i]];
+    const fine = skeletonGrid(only, shape, missing.length, { origin, crop: shape, step: [1, 1, 1], box, opts });
+    missing.forEach((l, i) => (skels[l] = fine[i + 1]));
+  }
+  const out: Array<{ id: bigint; skel: Skeleton }> = [];
+  for (let l = 1; l < ids.length; l++) if (skels[l].radius.length > 0) out.push({ id: ids[l], skel: skels[l] });
+  return out;
+}
+
+/**
+ * TEASAR on a block's grid (the crop itself, or its sample of `step`): background padding on the
+ * volume's own faces, anchors on the planes shared with neighbours, vertices in nm at the centres
+ * of the grid's voxels (global position origin + step * index).
+ */
+function skeletonGrid(
+  labels: Uint32Array,
+  shape: Vec3,
+  maxLabel: number,
+  g: { origin: Vec3; crop: Vec3; step: Vec3; box: Box; opts: SkeletonBlockOptions },
+): Skeleton[] {
+  const { origin, crop, step, box, opts } = g;
   const [sx, sy, sz] = shape;
   const b = opts.bounds;
   const res = opts.voxelSize;
+  const unit = step[0] === 1 && step[1] === 1 && step[2] === 1;
+  const gres: Vec3 = [res[0] * step[0], res[1] * step[1], res[2] * step[2]];
   // Pad with a background layer on the sides that are the volume's border, so the distance
   // transform (run with the array border "open") sees those sides as the objects' end.
   const padLo = [origin[0] === b.min[0] ? 1 : 0, origin[1] === b.min[1] ? 1 : 0, origin[2] === b.min[2] ? 1 : 0];
-  const padHi = [origin[0] + sx === b.max[0] ? 1 : 0, origin[1] + sy === b.max[1] ? 1 : 0, origin[2] + sz === b.max[2] ? 1 : 0];
+  // (the crop reaches the volume's end: its last grid plane is the volume's last sampled one)
+  const padHi = [0, 1, 2].map((k) => (origin[k] + crop[k] === b.max[k] ? 1 : 0));
   const px = sx + padLo[0] + padHi[0], py = sy + padLo[1] + padHi[1], pz = sz + padLo[2] + padHi[2];
   const padded = new Uint32Array(px * py * pz);
   for (let z = 0; z < sz; z++)
@@ -262,7 +339,7 @@ export function skeletonBlock(vol: Volume, box: Box, opts: SkeletonBlockOptions)
           p[v] = j;
           plane[i + w * j] = labels[p[0] + sx * (p[1] + sy * p[2])];
         }
-      for (const a of planeAnchors(plane, w, h, [res[u], res[v]])) {
+      for (const a of planeAnchors(plane, w, h, [gres[u], gres[v]])) {
         p[axis] = k;
         p[u] = a % w;
         p[v] = Math.floor(a / w);
@@ -270,18 +347,43 @@ export function skeletonBlock(vol: Volume, box: Box, opts: SkeletonBlockOptions)
       }
     }
   }
-  const skels = skeletonizeLabels(padded, [px, py, pz], ids.length - 1, {
-    voxelSize: res,
-    offset: [origin[0] - padLo[0], origin[1] - padLo[1], origin[2] - padLo[2]],
+  const skels = skeletonizeLabels(padded, [px, py, pz], maxLabel, {
+    voxelSize: gres,
+    offset: unit ? [origin[0] - padLo[0], origin[1] - padLo[1], origin[2] - padLo[2]] : [-padLo[0], -padLo[1], -padLo[2]],
     borderIsBoundary: false,
     forcedTargets: forced,
     scale: opts.scale,
     const: opts.const,
     minVoxels: opts.minVoxels,
   });
-  const out: Array<{ id: bigint; skel: Skeleton }> = [];
-  for (let l = 1; l < ids.length; l++) if (skels[l].radius.length > 0) out.push({ id: ids[l], skel: skels[l] });
-  return out;
+  if (!unit) {
+    // grid index -> the sampled voxel's global centre, computed as the full grid computes it, so
+    // neighbouring blocks place a shared vertex bit for bit the same
+    for (const s of skels) {
+      const V = s.vertices;
+      for (let i = 0; i < V.length; i += 3)
+        for (let k = 0; k < 3; k++) {
+          const c = Math.round(V[i + k] / gres[k] - 0.5);
+          V[i + k] = (origin[k] + step[k] * c + 0.5) * res[k];
+        }
+    }
+  }
+  return skels;
+}
+
+/**
+ * The default sample step of the skeleton stage for a voxel size: 2 along axes at most half as
+ * long as the longest axis (8x8x30 nm -> [2,2,1], 16x16x30 nm voxels; isotropic -> [1,1,1]),
+ * capped by `maxStep`, and 1 where the block shape is not a multiple of it (blocks must start on
+ * the sample grid).
+ */
+export function skeletonSampleStep(voxelSize: Vec3, blockShape: Vec3, maxStep: number): Vec3 {
+  const longest = Math.max(...voxelSize);
+  return [0, 1, 2].map((k) => {
+    let s = 1;
+    while (s * 2 <= maxStep && voxelSize[k] * s * 2 <= longest) s *= 2;
+    return blockShape[k] % s === 0 ? s : 1;
+  }) as unknown as Vec3;
 }
 
 /**

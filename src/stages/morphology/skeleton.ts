@@ -34,6 +34,12 @@ export const TEASAR_DEFAULTS = {
   pdrfScale: 100000,
   pdrfExponent: 4,
   minVoxels: 1,
+  /**
+   * The skeleton stage samples every 2nd voxel along axes at most half as long as the longest
+   * (8x8x30 nm -> 16x16x30 nm; isotropic volumes are not sampled) up to this step; 1 = the full
+   * grid. Chosen on the phantom (docs/THROUGHPUT.md, Skeletons).
+   */
+  maxSampleStep: 2,
 } as const;
 
 export interface TeasarOptions {

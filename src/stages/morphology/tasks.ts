@@ -24,11 +24,12 @@ import {
   mergeSkeletons,
   meshBlock,
   skeletonBlock,
+  skeletonSampleStep,
   writeBlockFile,
 } from './blocks.js';
 import { type Mesh, holeEdgesIndexed, mergeMeshes, meshVolume, openEdges } from './mesh.js';
 import { buildMeshOctree, lodIndices } from './octree.js';
-import type { Skeleton } from './skeleton.js';
+import { type Skeleton, TEASAR_DEFAULTS } from './skeleton.js';
 import { encodeSharded, readShard, shardLengths } from './shards.js';
 import { skeletonStats } from './stats.js';
 
@@ -44,6 +45,8 @@ export interface SkeletonTaskParams extends MeshTaskParams {
   scale?: number;
   const?: number;
   minVoxels?: number;
+  /** skeletonBlock's sampleStep (planSkeletons: skeletonSampleStep of the voxel size and block shape) */
+  sampleStep?: Vec3;
 }
 
 /** Block function: meshes of every segment of the block, to a block file. */
@@ -60,7 +63,7 @@ export async function skeletonTaskBlock(ctx: BlockContext<SkeletonTaskParams>): 
   const vol = ctx.inputs.seg;
   if (!vol) throw new WiringError('skeleton block: no input "seg"');
   const p = ctx.params;
-  const items = skeletonBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, scale: p.scale, const: p.const, minVoxels: p.minVoxels });
+  const items = skeletonBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, scale: p.scale, const: p.const, minVoxels: p.minVoxels, sampleStep: p.sampleStep });
   await writeBlockFile(p.workDir, ctx.blockIndex, encodeSharded(items, p.shards, encodeSkeletonBlock));
   return { data: { segments: items.length } };
 }
@@ -71,6 +74,8 @@ export interface PlanOptions {
   scale?: number;
   const?: number;
   minVoxels?: number;
+  /** Largest skeleton sample step (default TEASAR_DEFAULTS.maxSampleStep; 1 = the full grid). */
+  maxSampleStep?: number;
 }
 
 async function layerGeometry(layerDir: string): Promise<{ layer: PrecomputedLayer; bounds: Box; voxelSize: Vec3 }> {
@@ -125,6 +130,8 @@ export async function planSkeletons(layerDir: string, opts: PlanOptions = {}): P
   if (opts.scale !== undefined) params.scale = opts.scale;
   if (opts.const !== undefined) params.const = opts.const;
   if (opts.minVoxels !== undefined) params.minVoxels = opts.minVoxels;
+  const step = skeletonSampleStep(voxelSize, blockShape, opts.maxSampleStep ?? TEASAR_DEFAULTS.maxSampleStep);
+  if (step.some((s) => s > 1)) params.sampleStep = step;
   return {
     name: 'skeletons',
     module: import.meta.url,

@@ -16,6 +16,7 @@ import { FEATURE_NAMES, type FeatureConfig, featureCount, featureNames } from '.
 import { Forest } from '../../ml/forest.js';
 import { type ContextConfig, MAX_CONTEXT_ROUNDS, checkContextConfig, contextCount } from './context.js';
 import { type Calibration, checkCalibration } from './calibration.js';
+import { MAX_OUTPUT_SIGMA } from './output-smoothing.js';
 
 /** Magic of a model file holding a pixel forest and its auto-context forest (see README.md). */
 const CHAIN_MAGIC = 'WPC1';
@@ -40,6 +41,12 @@ export interface PixelModelMeta {
    * info as `wiring.segment_threshold`, which `wiring segment` uses when no --threshold is given.
    */
   segmentThreshold?: number;
+  /**
+   * Output smoothing (output-smoothing.ts): predict smooths every class probability with a
+   * Gaussian of this scale (voxels of the finest axis, per-axis as the features: axisSigmas; none
+   * along z for 2-D features). Absent or 0: none (models before it existed).
+   */
+  outputSigma?: number;
   /** How segmentThreshold was chosen: the cut grid, the mean VOI at each cut, the folds. */
   cutCalibration?: Record<string, unknown>;
   /** Auto-context: how the second forest's context features are computed (context.ts); its forest is the file's second. */
@@ -51,7 +58,7 @@ export interface PixelModelMeta {
    * chosen on the calibrated out-of-fold maps by pooled object F1 (`wiring train-pixels`);
    * `wiring predict` writes it into the map's info, `wiring synapses` uses it by default.
    */
-  objectRules?: Record<string, { high: number; low: number; minSize: number; f1?: number }>;
+  objectRules?: Record<string, { high: number; low: number; minSize: number; split?: number; splitMinSeed?: number; f1?: number }>;
   /** How the model was trained and chosen (auto-context folds, held-out scores; free-form JSON). */
   training?: Record<string, unknown>;
 }
@@ -178,6 +185,9 @@ export class PixelModel {
     }
     if (m.segmentThreshold !== undefined && !(typeof m.segmentThreshold === 'number' && m.segmentThreshold > 0 && m.segmentThreshold < 1)) {
       throw new FormatError(`meta.segmentThreshold must be a number between 0 and 1, got ${JSON.stringify(m.segmentThreshold)}`, where);
+    }
+    if (m.outputSigma !== undefined && !(typeof m.outputSigma === 'number' && m.outputSigma >= 0 && m.outputSigma <= MAX_OUTPUT_SIGMA)) {
+      throw new FormatError(`meta.outputSigma must be a number in 0..${MAX_OUTPUT_SIGMA}, got ${JSON.stringify(m.outputSigma)}`, where);
     }
     if (m.calibration !== undefined) {
       const c = m.calibration as { channels?: unknown };

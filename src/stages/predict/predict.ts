@@ -4,7 +4,7 @@
  * or uint8 (round(255 p)), one channel per class, or one channel P(boundary) for `--gt` models.
  */
 import { promises as fs } from 'node:fs';
-import { type Box, type Vec3, box, boxContains, boxShape, boxToString } from '../../core/box.js';
+import { type Box, type Vec3, box, boxContains, boxIntersect, boxShape, boxToString } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
@@ -12,6 +12,7 @@ import { computeFeatures, featureCount, featureMargin } from './features.js';
 import { PixelModel } from './model.js';
 import { computeContext, contextCount, contextMargin } from './context.js';
 import { calibrateInPlace } from './calibration.js';
+import { outputMargin, smoothOutputs } from './output-smoothing.js';
 import { assertFinite, intensityMismatch, rawStats, toFloat32 } from './training.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { type IntensityMap, NORMALIZE_MIN_SHIFT, applyIntensityMap, checkIntensityMap, matchQuantiles, quantileShift, quantilesOf, sampleIntensities } from './normalize.js';
@@ -73,6 +74,26 @@ function gather(feats: Float32Array, shape: Vec3, c0: number, c1: number, off: V
  * computed on that block, and the second forest predicts the target from features + context.
  */
 export function predictProbabilities(model: PixelModel, raw: Volume, target: Box, normalize?: IntensityMap): Float32Array {
+  const sigma = model.meta.outputSigma;
+  if (!(sigma && sigma > 0)) return forestProbabilities(model, raw, target, normalize);
+  // output smoothing: the probabilities of the target grown by the smoothing margin (clipped to the
+  // raw block, i.e. to the volume where the block reaches it), smoothed, cropped to the target
+  const cfg = model.meta.featureConfig;
+  const m = outputMargin(cfg, sigma);
+  const grown = boxIntersect(box([target.min[0] - m[0], target.min[1] - m[1], target.min[2] - m[2]], [target.max[0] + m[0], target.max[1] + m[1], target.max[2] + m[2]]), raw.box);
+  const K = model.forest.nClasses;
+  const p = forestProbabilities(model, raw, grown, normalize);
+  const gs = boxShape(grown);
+  smoothOutputs(p, gs, K, cfg, sigma);
+  const ts = boxShape(target);
+  const n = ts[0] * ts[1] * ts[2];
+  const out = new Float32Array(K * n);
+  gather(p, gs, 0, K, [target.min[0] - grown.min[0], target.min[1] - grown.min[1], target.min[2] - grown.min[2]], ts, out, 0);
+  return out;
+}
+
+/** predictProbabilities without output smoothing. */
+function forestProbabilities(model: PixelModel, raw: Volume, target: Box, normalize?: IntensityMap): Float32Array {
   const cfg = model.meta.featureConfig;
   const F = featureCount(cfg);
   const rs = raw.shape;
@@ -111,7 +132,9 @@ export function predictProbabilities(model: PixelModel, raw: Volume, target: Box
 
 /** Raw context needed on each side of a block: the features', plus the context features' for an auto-context model. */
 export function modelMargin(model: PixelModel): Vec3 {
-  const m = featureMargin(model.meta.featureConfig);
+  const f = featureMargin(model.meta.featureConfig);
+  const o = outputMargin(model.meta.featureConfig, model.meta.outputSigma);
+  const m: Vec3 = [f[0] + o[0], f[1] + o[1], f[2] + o[2]];
   if (!model.meta.context) return m;
   const c = contextMargin(model.meta.context);
   return [m[0] + c[0], m[1] + c[1], m[2] + c[2]];

@@ -18,6 +18,7 @@ import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { type Forest, type ForestParams, makeRng } from '../../ml/forest.js';
 import { type CrossFitInput, outOfFoldMap, trainContextRounds } from './auto-context.js';
+import { MAX_OUTPUT_SIGMA, smoothOutputs } from './output-smoothing.js';
 import { MAX_CONTEXT_ROUNDS } from './context.js';
 import { type Calibration, fitIsotonic } from './calibration.js';
 import { trainForest } from '../../ml/forest-parallel.js';
@@ -54,6 +55,12 @@ export interface TrainOptions {
   /** Auto-context rounds (default 1): round r's forest learns from the out-of-fold map of round r-1's. */
   contextRounds?: number;
   /**
+   * Output smoothing (output-smoothing.ts; meta.outputSigma): predict smooths the class
+   * probabilities at this scale in voxels (default 0: none); the cross-fitted maps that calibration
+   * and object rules are fitted on are smoothed the same way.
+   */
+  outputSigma?: number;
+  /**
    * labels models: fit a calibration of the outputs on out-of-fold maps of the training region
    * (meta.calibration; applied by predict on request) and return those maps (to choose object rules on). 'auto' (default): when at least
    * CROSS_FIT_MIN_LABELLED of the region is labelled (object scores need dense labels).
@@ -83,6 +90,8 @@ export const PIXEL_TRAINING_DEFAULTS = {
   autoContext: false as boolean,
   /** auto-context rounds (--context-rounds) */
   contextRounds: 1,
+  /** output smoothing scale, voxels (--smooth-output; docs/ACCURACY.md "Boundary maps toward 0.96") */
+  outputSigma: 0,
 };
 
 /** Out-of-fold maps of the training region (per class) and its classes. */
@@ -701,6 +710,8 @@ export async function trainPixelClassifier(
     meta as unknown as Record<string, unknown>,
     { threads: opts.threads },
   );
+  const outputSigma = opts.outputSigma ?? 0;
+  if (!(outputSigma >= 0 && outputSigma <= MAX_OUTPUT_SIGMA)) throw new UsageError(`output smoothing: expected a scale in voxels in 0..${MAX_OUTPUT_SIGMA}, got ${outputSigma}`);
   let contextForest: Forest | undefined;
   let laterRounds: Forest[] = [];
   const rounds = opts.contextRounds ?? 1;
@@ -723,6 +734,7 @@ export async function trainPixelClassifier(
       if (wantCrossFit) out = await outOfFoldMap(input, { x2: c.x2, first: prev.map, config: c.config });
     }
     if (wantCrossFit) {
+      if (outputSigma > 0) smoothOutputs(out.map, rs, K, cfg, outputSigma);
       const cls = await regionClasses(region, blocks, blockIds, perm);
       const { maps, calibration } = calibrateClasses(out.map, cls, K);
       meta.calibration = { method: 'isotonic, out-of-fold', channels: calibration };
@@ -732,6 +744,8 @@ export async function trainPixelClassifier(
       warnings.push(`no calibration or object rules: only ${(100 * labelledFraction).toFixed(1)}% of the training region is labelled (cross-fitting needs dense labels, >= ${100 * CROSS_FIT_MIN_LABELLED}%)`);
     }
   }
+  // set after the cross-fitting: its fold forests predict (and auto-context reads) unsmoothed maps
+  if (outputSigma > 0) meta.outputSigma = outputSigma;
   const t2 = performance.now();
   const names = featureNames(cfg);
   const imp = forest.importances();

@@ -15,6 +15,9 @@ export const PROOFREAD_DEFAULTS = {
   statuses: ['non', 'clean', 'extended'],
   /** split previews kept in memory by a server (the app shows one at a time) */
   previews: 8,
+  /** roots whose supervoxel lists a state keeps (a root id's supervoxels never change), and at most this many supervoxels in all (the latest root is always kept) */
+  memberCacheRoots: 8,
+  memberCacheSupervoxels: 4_000_000,
   /** user name recorded when none is given */
   user: 'unknown',
 } as const;

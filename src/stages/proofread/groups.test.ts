@@ -21,19 +21,28 @@ function blocks(seed: number) {
 }
 
 describe('supervoxel groups by mesh cell', () => {
-  it('are the connected pieces (by contact) of the root in each cell, as a search over the voxels finds them', () => {
+  it('are the connected pieces (by joined edges) of the root in each cell, as a search over the voxels finds them', () => {
     const { base, labels, shape } = blocks(5);
     const state = new GraphState(base);
     const F = PROOFREAD_DEFAULTS.meshCell;
     const nc = meshGrid(base, F);
     expect(nc).toEqual([3, 3, 1]);
-    const grouper = new CellGrouper(base, (l, visit) => state.forEachContact(l, visit));
+    const grouper = new CellGrouper(base, (l, visit) => state.forEachJoined(l, visit));
     const rnd = mulberry32(9);
     for (let trial = 0; trial < 6; trial++) {
-      // a random set of supervoxels (dense), as a root after some edits could be
+      // a random set of supervoxels (dense) and random joined edges (as after some edits: contacts
+      // between members that are not joined split a cell's group; a link edge joins supervoxels that
+      // do not touch)
       const n = base.ids.length - 1;
       const members = Array.from({ length: n }, (_, i) => i + 1).filter(() => rnd() < 0.4);
       const mine = new Set(members);
+      const joined = new Set<string>(), links = new Set<string>();
+      for (let e = 0; e < base.edgeA.length; e++) {
+        state.active[e] = rnd() < 0.6 ? 1 : 0;
+        if (state.active[e]) joined.add(`${base.edgeA[e]},${base.edgeB[e]}`);
+        if (base.area[e] === 0) links.add(`${base.edgeA[e]},${base.edgeB[e]}`);
+      }
+      expect(links.size).toBeGreaterThan(0);
       const got = grouper.groups(members).map((g) => `${g.cell}:${g.members.join(',')}`).sort();
       // reference from the voxels: in each cell's cube [F c, F(c+1)+1), the members present, joined
       // when two of their voxels share a face anywhere in the volume (the base's contacts)
@@ -63,7 +72,8 @@ describe('supervoxel groups by mesh cell', () => {
           if (seen.has(l0)) continue;
           const g = [l0];
           seen.add(l0);
-          for (let k = 0; k < g.length; k++) for (const y of present) if (!seen.has(y) && touch.has(`${Math.min(g[k], y)},${Math.max(g[k], y)}`)) { seen.add(y); g.push(y); }
+          const key = (u: number, v: number) => `${Math.min(u, v)},${Math.max(u, v)}`;
+          for (let k = 0; k < g.length; k++) for (const y of present) if (!seen.has(y) && (touch.has(key(g[k], y)) || links.has(key(g[k], y))) && joined.has(key(g[k], y))) { seen.add(y); g.push(y); }
           want.push(`${cell}:${g.sort((a, b) => a - b).join(',')}`);
         }
       }

@@ -1,11 +1,16 @@
 /**
- * A root's mesh fragments are named by supervoxel groups: in each mesh cell (the base's grid of
- * PROOFREAD_DEFAULTS.meshCell voxels), the root's supervoxels there split into groups that touch
- * (base contact edges with faces; link edges do not count). `CellGrouper` finds them with a
- * union-find over (supervoxel, cell) pairs (the positions of `base.cells`, sorted per supervoxel),
- * typed arrays only, reusing its scratch arrays across calls, so the cost follows the root's
- * supervoxels and contacts, not the volume. Pure; the edit-time recompute and the start-root
- * precompute both use it, so they name the same groups the same way.
+ * A root's mesh fragments are named as the ChunkedGraph names its L2 ids: in each mesh cell (the
+ * base's grid of PROOFREAD_DEFAULTS.meshCell voxels), the root's supervoxels there split into the
+ * connected components of the root's *joined* edges (joined contacts and link edges) between
+ * supervoxels that both have voxels in the cell. A merge (one joined edge) changes groups only in
+ * the cells holding both merged supervoxels, a split only in the cells holding both ends of a cut
+ * edge. Two groups of one root may touch in a cell (a contact that is not joined): each keeps its
+ * own closed surface, and their union is still the root's closed surface (as CAVE's L2 meshes).
+ * `CellGrouper` finds them with a union-find over (supervoxel, cell) pairs (the positions of
+ * `base.cells`, sorted per supervoxel), typed arrays only, reusing its scratch arrays across
+ * calls, so the cost follows the root's supervoxels and joined edges, not the volume. Pure; the
+ * edit-time recompute and the start-root precompute both use it (the precompute with the starting
+ * state's joined edges), so they name the same groups the same way.
  */
 import { createHash } from 'node:crypto';
 import type { Base } from './base.js';
@@ -17,8 +22,8 @@ export interface CellGroup {
   members: number[];
 }
 
-/** The contact neighbours of a dense supervoxel (faces shared), visited one by one. */
-export type EachContact = (l: number, visit: (y: number) => void) => void;
+/** The joined neighbours of a dense supervoxel (under one state's joined edges), visited one by one. */
+export type EachJoined = (l: number, visit: (y: number) => void) => void;
 
 /** Mesh cells per axis of a base's grid. */
 export function meshGrid(base: Base, F: number): [number, number, number] {
@@ -47,7 +52,7 @@ export class CellGrouper {
   private pos: Int32Array;
   private parent = new Int32Array(1024);
 
-  constructor(private readonly base: Base, private readonly eachContact: EachContact) {
+  constructor(private readonly base: Base, private readonly eachJoined: EachJoined) {
     this.pos = new Int32Array(base.ids.length).fill(-1);
   }
 
@@ -60,7 +65,38 @@ export class CellGrouper {
     return x;
   }
 
-  /** The groups of a set of supervoxels (dense indices, distinct), ordered by cell then first member. */
+  /** Whether supervoxel l has voxels in mesh cell `cell` (its cell list is sorted: a binary search). */
+  hasCell(l: number, cell: number): boolean {
+    const { cellStart, cells } = this.base;
+    let lo = cellStart[l], hi = cellStart[l + 1];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cells[mid] < cell) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < cellStart[l + 1] && cells[lo] === cell;
+  }
+
+  /**
+   * The group of supervoxel w in mesh cell `cell` (w has voxels there), ascending: a search from w
+   * over joined neighbours that have voxels in the cell, so its cost is the group's, not the root's.
+   * The same group `groups` finds for w's root in that cell.
+   */
+  groupAt(w: number, cell: number): number[] {
+    const out = [w];
+    const seen = new Set<number>(out);
+    for (let i = 0; i < out.length; i++) {
+      this.eachJoined(out[i], (y) => {
+        if (!seen.has(y) && this.hasCell(y, cell)) {
+          seen.add(y);
+          out.push(y);
+        }
+      });
+    }
+    return out.sort((x, y) => x - y);
+  }
+
+  /** The groups of a set of supervoxels (dense indices, distinct; a root of the grouper's state), ordered by cell then first member. */
   groups(members: ArrayLike<number>): CellGroup[] {
     const { cellStart, cells } = this.base;
     const pos = this.pos;
@@ -77,7 +113,7 @@ export class CellGrouper {
       for (let i = 0; i < members.length; i++) {
         const l = members[i];
         const la = cellStart[l], lb = cellStart[l + 1], pl = pos[l];
-        this.eachContact(l, (y) => {
+        this.eachJoined(l, (y) => {
           const py = pos[y];
           if (py < 0 || y < l) return;
           // cells both have voxels in (each list sorted): their pairs join

@@ -5,7 +5,8 @@ import { finishBase } from './base.js';
 import { minCut } from './mincut.js';
 import { EditError, GraphState } from './state.js';
 import { Lineage } from './lineage.js';
-import { cellRows } from './versions.js';
+import { cellRows, indexSynapses, synapsePartners } from './versions.js';
+import { mulberry32 } from '../../core/random.js';
 
 /** 12x4x4 voxels, four slabs along x (supervoxels 10, 20, 30, 40); boundary high between 20 and 30. */
 function slabs(segOf: (sv: number) => number) {
@@ -172,5 +173,84 @@ describe('split in a region around the points', () => {
     expect(r.removed).toEqual([['3', '4']]);
     expect(s.rootOf(3n)).toBe(s.rootOf(1n));
     expect(s.rootOf(4n)).toBe(s.rootOf(400n));
+  });
+});
+
+describe('merge records and kept members', () => {
+  it('a cut into three pieces: each piece a new root, named and ordered as a sweep over the root finds them', () => {
+    // one segment of five supervoxels in a row, 1-2-3-4-5: 3 split from 1 and 5 cuts 2-3 and 3-4, three pieces
+    const shape = [15, 1, 1] as [number, number, number];
+    const labels = new Uint32Array(15).map((_, i) => 1 + Math.floor(i / 3));
+    const ids = new BigUint64Array([0n, 1n, 2n, 3n, 4n, 5n]);
+    const s = new GraphState(buildBase(labels, ids, Array.from(labels, () => 9), null, { shape, offset: [0, 0, 0], voxelSize: [1, 1, 1] }));
+    const r = s.edit({ kind: 'split', sources: [3n], sinks: [1n, 5n] }, meta);
+    expect(r.created.map((c) => c.supervoxel)).toEqual(['1', '3', '4']);
+    expect(r.created.map((c) => s.members(BigInt(c.id)).map((l) => Number(s.base.ids[l])))).toEqual([[1, 2], [3], [4, 5]]);
+    // undo joins them again; redo cuts the same three pieces
+    expect(s.edit({ kind: 'undo', op: 1 }, meta).created).toHaveLength(1);
+    expect(s.edit({ kind: 'redo', op: 1 }, meta).created.map((c) => c.supervoxel)).toEqual(['1', '3', '4']);
+  });
+
+  it('a merge names its root by the union\'s smallest supervoxel without a search; members equal a fresh replay\'s', () => {
+    // a row of 40 supervoxels (3 voxels each along x), each its own start segment
+    const n = 40, shape = [3 * n, 2, 2] as [number, number, number];
+    const labels = new Uint32Array(shape[0] * 4).map((_, i) => 1 + Math.floor((i % shape[0]) / 3));
+    const ids = new BigUint64Array(n + 1).map((_, i) => BigInt(i));
+    const base = buildBase(labels, ids, Array.from(labels), null, { shape, offset: [0, 0, 0], voxelSize: [1, 1, 1] });
+    const s = new GraphState(base);
+    const rnd = mulberry32(4);
+    for (let k = 0; k < 60; k++) {
+      const a = BigInt(1 + Math.floor(rnd() * n)), b = BigInt(1 + Math.floor(rnd() * n));
+      if (s.rootOf(a) === s.rootOf(b)) {
+        if (rnd() < 0.7 && a !== b) s.edit({ kind: 'split', sources: [a], sinks: [b] }, meta);
+        continue;
+      }
+      const r = s.edit({ kind: 'merge', a, b }, meta);
+      const m = s.members(BigInt(r.created[0].id));
+      expect(r.created[0].supervoxel).toBe(base.ids[m[0]].toString());
+      expect(m).toEqual([...m].sort((x, y) => x - y));
+    }
+    // a fresh state replaying the log (every component searched from scratch): the same members for
+    // every current root, and every record's new roots named by their smallest supervoxel, in order
+    const replay = new GraphState(base);
+    let splits = 0;
+    for (const r of s.records) {
+      replay.apply(r);
+      if (r.kind === 'split') splits++;
+      const firsts = r.created.map((c) => replay.sv(BigInt(c.supervoxel)));
+      expect(firsts).toEqual([...firsts].sort((x, y) => x - y));
+      for (const c of r.created) if (replay.isCurrent(BigInt(c.id))) expect(replay.members(BigInt(c.id))[0]).toBe(replay.sv(BigInt(c.supervoxel)));
+    }
+    expect(splits).toBeGreaterThan(3);
+    for (let l = 1; l <= n; l++) expect(replay.members(replay.root[l])).toEqual(s.members(s.root[l]));
+  });
+});
+
+describe('synapse partners of a root', () => {
+  it('count each synapse once per partner root (autapses, both ends in the root, unknown and 0 supervoxels), as a scan of every synapse does', () => {
+    const n = 30, shape = [3 * n, 2, 2] as [number, number, number];
+    const labels = new Uint32Array(shape[0] * 4).map((_, i) => 1 + Math.floor((i % shape[0]) / 3));
+    const ids = new BigUint64Array(n + 1).map((_, i) => BigInt(100 + i));
+    const base = buildBase(labels, ids, Array.from(labels, (l) => 1 + Math.floor((l - 1) / 5)), null, { shape, offset: [0, 0, 0], voxelSize: [1, 1, 1] });
+    const s = new GraphState(base);
+    s.edit({ kind: 'merge', a: 101n, b: 130n }, meta); // a root of two far pieces
+    const rnd = mulberry32(8);
+    const pick = () => { const u = rnd(); return u < 0.05 ? 0n : u < 0.1 ? 99999n : BigInt(101 + Math.floor(rnd() * n)); };
+    const k = 400;
+    const pre = new BigUint64Array(k).map(pick), post = new BigUint64Array(k).map((_, i) => (i % 17 === 0 ? pre[i] : pick()));
+    const syn = indexSynapses(new BigUint64Array(k).map((_, i) => BigInt(i + 1)), pre, post);
+    const rootOf = (sv: bigint) => { const l = s.index.get(sv); return l === undefined ? 0n : s.root[l]; };
+    for (const root of new Set(Array.from(s.root.subarray(1)))) {
+      const ins = new Map<bigint, number>(), outs = new Map<bigint, number>();
+      for (let i = 0; i < k; i++) {
+        const a = rootOf(pre[i]), b = rootOf(post[i]);
+        if (a === root) outs.set(b, (outs.get(b) ?? 0) + 1);
+        if (b === root) ins.set(a, (ins.get(a) ?? 0) + 1);
+      }
+      const got = synapsePartners(s, syn, root);
+      const asMap = (l: Array<{ partner: bigint; synapses: number }>) => new Map(l.map((x) => [x.partner, x.synapses]));
+      expect(asMap(got.outputs)).toEqual(outs);
+      expect(asMap(got.inputs)).toEqual(ins);
+    }
   });
 });

@@ -6,6 +6,7 @@
  */
 import { UsageError } from '../../core/errors.js';
 import { PROOFREAD_DEFAULTS, type Base } from './base.js';
+import { IdIndex } from './idindex.js';
 import { minCut } from './mincut.js';
 import type { EditRecord } from './record.js';
 
@@ -34,7 +35,13 @@ export class GraphState {
   edgeB: number[];
   capacity: number[];
   private edgeOf = new Map<number, number>();
-  private adj: number[][];
+  /** adjacency of the base's edges, CSR (typed): supervoxel x's edges adjEdge[adjStart[x] .. adjStart[x+1]), their other ends adjNbr */
+  private adjStart: Int32Array;
+  private adjEdge: Int32Array;
+  private adjNbr: Int32Array;
+  /** edges made after the base (links of merges between supervoxels that do not touch), by supervoxel; hasExtra flags them */
+  private extra = new Map<number, number[]>();
+  private hasExtra: Uint8Array;
   /** root id of each supervoxel (dense index) */
   readonly root: BigUint64Array;
   /** one supervoxel of each current root */
@@ -53,8 +60,20 @@ export class GraphState {
     this.capacity = Array.from(base.capacity);
     this.active = new Uint8Array(Math.max(16, base.edgeA.length * 2));
     this.active.set(base.startActive);
-    this.adj = Array.from({ length: n + 1 }, () => []);
-    for (let e = 0; e < this.edgeA.length; e++) this.link(e);
+    const m = base.edgeA.length;
+    this.adjStart = new Int32Array(n + 2);
+    for (let e = 0; e < m; e++) { this.adjStart[base.edgeA[e] + 1]++; this.adjStart[base.edgeB[e] + 1]++; }
+    for (let l = 0; l <= n; l++) this.adjStart[l + 1] += this.adjStart[l];
+    this.adjEdge = new Int32Array(2 * m);
+    this.adjNbr = new Int32Array(2 * m);
+    const fill = this.adjStart.slice(0, n + 1);
+    for (let e = 0; e < m; e++) {
+      const a = base.edgeA[e], b = base.edgeB[e];
+      this.adjEdge[fill[a]] = e; this.adjNbr[fill[a]++] = b;
+      this.adjEdge[fill[b]] = e; this.adjNbr[fill[b]++] = a;
+      this.edgeOf.set(this.key(a, b), e);
+    }
+    this.hasExtra = new Uint8Array(n + 1);
     this.root = base.startRoots.slice();
     for (let l = 1; l <= n; l++) if (base.anchors[l] >= 0 && !this.rep.has(this.root[l])) this.rep.set(this.root[l], l);
     this.nextRoot = base.rootIdBase;
@@ -64,10 +83,20 @@ export class GraphState {
     return a < b ? a * (this.n + 1) + b : b * (this.n + 1) + a;
   }
 
+  /** An edge made after the base: into the lookup and the extra adjacency of both ends. */
   private link(e: number): void {
     this.edgeOf.set(this.key(this.edgeA[e], this.edgeB[e]), e);
-    this.adj[this.edgeA[e]].push(e);
-    this.adj[this.edgeB[e]].push(e);
+    for (const x of [this.edgeA[e], this.edgeB[e]]) {
+      const l = this.extra.get(x);
+      if (l) l.push(e); else this.extra.set(x, [e]);
+      this.hasExtra[x] = 1;
+    }
+  }
+
+  /** Each edge of supervoxel x and its other end (base edges, then edges made since). */
+  private eachEdge(x: number, fn: (e: number, y: number) => void): void {
+    for (let k = this.adjStart[x], end = this.adjStart[x + 1]; k < end; k++) fn(this.adjEdge[k], this.adjNbr[k]);
+    if (this.hasExtra[x]) for (const e of this.extra.get(x)!) fn(e, this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e]);
   }
 
   /** The edge between two dense supervoxels, made (inactive, link capacity) if they do not touch. */
@@ -85,6 +114,12 @@ export class GraphState {
     }
     this.link(e);
     return e;
+  }
+
+  private ids?: IdIndex;
+  /** Supervoxel id -> dense index over typed arrays (built on first use): for many ids at once. */
+  get idIndex(): IdIndex {
+    return (this.ids ??= new IdIndex(this.base.ids));
   }
 
   get op(): number {
@@ -106,24 +141,54 @@ export class GraphState {
     return this.rep.has(root);
   }
 
-  /** Dense supervoxels of a current root (connected through joined edges), ascending. */
+  /**
+   * Dense supervoxels of a current root (connected through joined edges), ascending. A root id's
+   * supervoxels never change, so the last few roots' lists are kept (the roots an edit just made
+   * come from `apply`): the plan, the recompute, the cells row and the partners of one edit share
+   * one search. The array is shared: do not modify it.
+   */
   members(root: bigint): number[] {
     const start = this.rep.get(root);
     if (start === undefined) throw new EditError(`root ${root} is not a current root`);
-    return this.component(start, this.active).sort((p, q) => p - q);
+    const kept = this.memberCache.get(root);
+    if (kept) {
+      this.memberCache.delete(root);
+      this.memberCache.set(root, kept);
+      return kept;
+    }
+    return this.keepMembers(root, this.component(start, this.active));
   }
 
-  private component(start: number, active: Uint8Array, mark?: Uint8Array): number[] {
-    const seen = mark ?? new Set<number>();
-    const has = (x: number): boolean => (mark ? mark[x] === 1 : (seen as Set<number>).has(x));
-    const put = (x: number): void => { if (mark) mark[x] = 1; else (seen as Set<number>).add(x); };
+  /** The last roots' members (insertion order = least recently used first). */
+  private memberCache = new Map<bigint, number[]>();
+
+  private keepMembers(root: bigint, list: number[]): number[] {
+    const sorted = list.length > 1 ? Array.from(Int32Array.from(list).sort()) : list;
+    this.memberCache.set(root, sorted);
+    let total = 0;
+    for (const v of this.memberCache.values()) total += v.length;
+    for (const [k, v] of this.memberCache) {
+      if (this.memberCache.size <= 1 || (this.memberCache.size <= PROOFREAD_DEFAULTS.memberCacheRoots && total <= PROOFREAD_DEFAULTS.memberCacheSupervoxels)) break;
+      this.memberCache.delete(k);
+      total -= v.length;
+    }
+    return sorted;
+  }
+
+  private component(start: number, active: Uint8Array, mark: Uint8Array = new Uint8Array(this.n + 1)): number[] {
+    const { adjStart, adjEdge, adjNbr, hasExtra } = this;
     const out = [start];
-    put(start);
+    mark[start] = 1;
     for (let i = 0; i < out.length; i++) {
       const x = out[i];
-      for (const e of this.adj[x]) if (active[e]) {
+      for (let k = adjStart[x], end = adjStart[x + 1]; k < end; k++) {
+        if (!active[adjEdge[k]]) continue;
+        const y = adjNbr[k];
+        if (!mark[y]) { mark[y] = 1; out.push(y); }
+      }
+      if (hasExtra[x]) for (const e of this.extra.get(x)!) if (active[e]) {
         const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
-        if (!has(y)) { put(y); out.push(y); }
+        if (!mark[y]) { mark[y] = 1; out.push(y); }
       }
     }
     return out;
@@ -133,14 +198,23 @@ export class GraphState {
   contactNeighbours(l: number): number[] {
     const out: number[] = [];
     const m = this.base.edgeA.length;
-    for (const e of this.adj[l]) if (e < m && this.base.area[e] > 0) out.push(this.edgeA[e] === l ? this.edgeB[e] : this.edgeA[e]);
+    this.eachEdge(l, (e, y) => { if (e < m && this.base.area[e] > 0) out.push(y); });
     return out;
   }
 
   /** `contactNeighbours` without the array: visits each supervoxel sharing faces with `l`. */
   forEachContact(l: number, visit: (y: number) => void): void {
     const m = this.base.edgeA.length, area = this.base.area;
-    for (const e of this.adj[l]) if (e < m && area[e] > 0) visit(this.edgeA[e] === l ? this.edgeB[e] : this.edgeA[e]);
+    this.eachEdge(l, (e, y) => { if (e < m && area[e] > 0) visit(y); });
+  }
+
+  /**
+   * Visits each supervoxel joined to `l` (a joined edge: a contact or a link) under `active`
+   * (default the current joined edges; the base's startActive gives the starting state).
+   */
+  forEachJoined(l: number, visit: (y: number) => void, active: Uint8Array = this.active): void {
+    const n = active.length;
+    this.eachEdge(l, (e, y) => { if (e < n && active[e]) visit(y); });
   }
 
   private pair(e: number): [string, string] {
@@ -157,25 +231,92 @@ export class GraphState {
     const saved = add.map((e) => this.active[e]).concat(remove.map((e) => this.active[e]));
     for (const e of add) this.active[e] = 1;
     for (const e of remove) this.active[e] = 0;
-    const mark = new Uint8Array(this.n + 1);
     const created: EditRecord['created'] = [];
+    let comps: number[][] = [];
     let next = this.nextRoot;
     try {
-      for (const s of members.sort((p, q) => p - q)) if (!mark[s]) {
-        this.component(s, this.active, mark);
-        created.push({ id: (next++).toString(), supervoxel: this.base.ids[s].toString() });
+      if (add.length === 0 && roots.length === 1 && remove.length > 0) {
+        // a cut of one root: searches from the cut edges' ends, stopped once one is left (cost: all but the largest piece)
+        comps = this.piecesAfterCut(members, remove);
+      } else {
+        const mark = new Uint8Array(this.n + 1);
+        for (const s of [...members].sort((p, q) => p - q)) if (!mark[s]) comps.push(this.component(s, this.active, mark));
       }
+      for (const c of comps) created.push({ id: (next++).toString(), supervoxel: this.base.ids[c[0]].toString() });
     } finally {
       add.forEach((e, i) => (this.active[e] = saved[i]));
       remove.forEach((e, i) => (this.active[e] = saved[add.length + i]));
     }
-    return {
+    const r: EditRecord = {
       op: this.op + 1, time: meta.time, user: meta.user, kind, inputs,
       ...(meta.target !== undefined ? { target: meta.target } : {}),
       added: add.map((e) => this.pair(e)), removed: remove.map((e) => this.pair(e)),
       retired: roots.map(String), created,
     };
+    // applying this very record reuses its components (the state cannot change in between: apply checks the op)
+    this.planned = { record: r, comps };
+    return r;
   }
+
+  /** Search labels (-1 = unvisited), kept across cuts and reset after each. */
+  private label?: Int32Array;
+
+  /**
+   * The connected pieces (each ascending, ordered by their smallest supervoxel, as a sweep over the
+   * sorted members finds them) of one root's `members` (ascending) on the joined edges now, after
+   * the edges `cut` were removed from it. Every piece holds an end of a cut edge (the root was
+   * connected), so searches start at the ends, one node per live search in turn; searches that meet
+   * join; once one live search is left, its piece is the members no finished search reached. The
+   * cost is the pieces but the largest, not the root.
+   */
+  private piecesAfterCut(members: number[], cut: number[]): number[][] {
+    const label = (this.label ??= new Int32Array(this.n + 1).fill(-1));
+    const seeds = [...new Set(cut.flatMap((e) => [this.edgeA[e], this.edgeB[e]]))];
+    const k = seeds.length;
+    const up = Int32Array.from({ length: k }, (_, i) => i);
+    const find = (x: number): number => { while (up[x] !== x) { up[x] = up[up[x]]; x = up[x]; } return x; };
+    const queues = seeds.map((s, i) => { label[s] = i; return [s]; });
+    const heads = new Int32Array(k);
+    const visited = [...seeds];
+    try {
+      for (;;) {
+        // live groups: searches (joined when they met) with nodes left to expand
+        const live = new Set<number>();
+        for (let i = 0; i < k; i++) if (heads[i] < queues[i].length) live.add(find(i));
+        if (live.size <= 1) break;
+        // up to 64 nodes per search between checks (the live set is not rebuilt per node)
+        for (let i = 0; i < k; i++) for (let step = 0; step < 64 && heads[i] < queues[i].length; step++) {
+          const x = queues[i][heads[i]++];
+          this.eachEdge(x, (e, y) => {
+            if (!this.active[e]) return;
+            const ly = label[y];
+            if (ly < 0) { label[y] = i; queues[i].push(y); visited.push(y); }
+            else { const a = find(i), b = find(ly); if (a !== b) up[a < b ? b : a] = a < b ? a : b; }
+          });
+        }
+      }
+      const live = new Set<number>();
+      for (let i = 0; i < k; i++) if (heads[i] < queues[i].length) live.add(find(i));
+      const byGroup = new Map<number, number[]>();
+      for (const x of visited) {
+        const g = find(label[x]);
+        if (live.has(g)) continue;
+        const list = byGroup.get(g);
+        if (list) list.push(x); else byGroup.set(g, [x]);
+      }
+      const pieces = [...byGroup.values()].map((p) => p.sort((a, b) => a - b));
+      if (live.size === 1) {
+        const g = [...live][0];
+        pieces.push(members.filter((x) => label[x] < 0 || find(label[x]) === g));
+      }
+      return pieces.sort((p, q) => p[0] - q[0]);
+    } finally {
+      for (const x of visited) label[x] = -1;
+    }
+  }
+
+  /** The components of the last record `change` planned, for `apply` of that same record. */
+  private planned?: { record: EditRecord; comps: number[][] };
 
   /** A root id the user named must be current and hold supervoxel `l`. */
   private expectRoot(root: bigint, l: number): void {
@@ -196,7 +337,13 @@ export class GraphState {
       if (ra === rb) throw new EditError(`merge: supervoxels ${req.a} and ${req.b} are already in one root (${ra}); a root cannot be merged with itself`);
       // the edge object may be created here (a link between supervoxels that do not touch)
       const e = this.edge(a, b);
-      return this.change('merge', { supervoxels: [req.a.toString(), req.b.toString()], ...inputs }, [ra, rb], [e], [], meta);
+      // the merged root is the two roots' union: one component, named (as every component) by its
+      // smallest supervoxel, which is the smaller of the two roots' (rep holds each root's smallest)
+      const s = Math.min(this.rep.get(ra)!, this.rep.get(rb)!);
+      return {
+        op: this.op + 1, time: meta.time, user: meta.user, kind: 'merge', inputs: { supervoxels: [req.a.toString(), req.b.toString()], ...inputs },
+        added: [this.pair(e)], removed: [], retired: [ra.toString(), rb.toString()], created: [{ id: this.nextRoot.toString(), supervoxel: this.base.ids[s].toString() }],
+      };
     }
     if (req.kind === 'split') {
       if (req.sources.length === 0 || req.sinks.length === 0) throw new EditError('split: needs at least one source and one sink');
@@ -260,15 +407,15 @@ export class GraphState {
       const edges: number[] = [];
       for (let i = 0; i < region.length; i++) {
         const x = region[i];
-        for (const e of this.adj[x]) if (this.active[e]) {
-          const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
+        this.eachEdge(x, (e, y) => {
+          if (!this.active[e]) return;
           if (!local.has(y)) {
-            if (!inBox(y)) { clipped = true; continue; }
+            if (!inBox(y)) { clipped = true; return; }
             local.set(y, region.length);
             region.push(y);
           }
           if (this.edgeA[e] === x) edges.push(e);
-        }
+        });
       }
       const cut = minCut(region.length, edges.map((e) => local.get(this.edgeA[e])!), edges.map((e) => local.get(this.edgeB[e])!), edges.map((e) => this.capacity[e]), src.map((l) => local.get(l)!), snk.map((l) => local.get(l)!));
       if (!isFinite(cut.flow) || cut.cut.length === 0) {
@@ -285,25 +432,29 @@ export class GraphState {
   private separates(src: number[], snk: number[], remove: number[]): boolean {
     const saved = remove.map((e) => this.active[e]);
     for (const e of remove) this.active[e] = 0;
+    // the side of each node reached (the shared label scratch, reset after)
+    const side = (this.label ??= new Int32Array(this.n + 1).fill(-1));
+    const fronts: number[][] = [[], []];
     try {
-      const side = new Map<number, number>();
-      const fronts: number[][] = [[], []];
-      for (const l of src) { side.set(l, 0); fronts[0].push(l); }
-      for (const l of snk) { side.set(l, 1); fronts[1].push(l); }
+      for (const l of src) { side[l] = 0; fronts[0].push(l); }
+      for (const l of snk) { side[l] = 1; fronts[1].push(l); }
       const heads = [0, 0];
       for (;;) {
         for (const k of [0, 1]) {
           const f = fronts[k];
           if (heads[k] >= f.length) return true;
           const x = f[heads[k]++];
-          for (const e of this.adj[x]) if (this.active[e]) {
-            const y = this.edgeA[e] === x ? this.edgeB[e] : this.edgeA[e];
-            const s = side.get(y);
-            if (s === undefined) { side.set(y, k); f.push(y); } else if (s !== k) return false;
-          }
+          let met = false;
+          this.eachEdge(x, (e, y) => {
+            if (!this.active[e] || met) return;
+            const s = side[y];
+            if (s < 0) { side[y] = k; f.push(y); } else if (s !== k) met = true;
+          });
+          if (met) return false;
         }
       }
     } finally {
+      for (const f of fronts) for (const x of f) side[x] = -1;
       remove.forEach((e, i) => (this.active[e] = saved[i]));
     }
   }
@@ -326,6 +477,25 @@ export class GraphState {
     }
   }
 
+  /**
+   * Run `fn` on the joined edges as they were before record `r` (the latest applied: its added
+   * edges cut, its removed edges joined again), then restore them. Roots and members are not
+   * changed: only the joined edges (what the parents' fragment groups were made of).
+   */
+  beforeRecord<T>(r: EditRecord, fn: () => T): T {
+    if (r.op !== this.op) throw new EditError(`beforeRecord: operation ${r.op} is not the latest (${this.op})`);
+    const edges = (pairs: Array<[string, string]>): number[] => pairs.map(([a, b]) => this.edge(this.sv(BigInt(a)), this.sv(BigInt(b))));
+    const added = edges(r.added), removed = edges(r.removed);
+    const saved = [...added, ...removed].map((e) => this.active[e]);
+    for (const e of added) this.active[e] = 0;
+    for (const e of removed) this.active[e] = 1;
+    try {
+      return fn();
+    } finally {
+      [...added, ...removed].forEach((e, i) => (this.active[e] = saved[i]));
+    }
+  }
+
   /** Apply a record (planned here or read from the log). */
   apply(r: EditRecord): void {
     if (r.op !== this.op + 1) throw new EditError(`apply: expected op ${this.op + 1}, got ${r.op}`);
@@ -334,11 +504,15 @@ export class GraphState {
     for (const e of edges(r.removed)) this.active[e] = 0;
     for (const id of r.retired) this.rep.delete(BigInt(id));
     const mark = new Uint8Array(this.n + 1);
-    for (const c of r.created) {
+    const planned = this.planned?.record === r && this.planned.comps.length === r.created.length ? this.planned.comps : undefined;
+    this.planned = undefined;
+    for (const [k, c] of r.created.entries()) {
       const id = BigInt(c.id);
       const s = this.sv(BigInt(c.supervoxel));
-      for (const x of this.component(s, this.active, mark)) this.root[x] = id;
+      const comp = planned ? planned[k] : this.component(s, this.active, mark);
+      for (const x of comp) this.root[x] = id;
       this.rep.set(id, s);
+      this.keepMembers(id, comp);
       if (id >= this.nextRoot) this.nextRoot = id + 1n;
     }
     if (r.kind === 'undo') this.undone.set(r.target!, true);

@@ -57,7 +57,7 @@ export function cellRows(state: GraphState, only?: Set<bigint>): VersionCell[] {
   const acc = new Map<bigint, { voxels: number; n: number; big: number }>();
   // a few current roots: their members (ascending, as the scan below visits them), not every supervoxel
   const few = only && only.size <= 16 && [...only].every((r) => state.isCurrent(r));
-  const visit = few ? [...only!].flatMap((r) => state.members(r)).sort((p, q) => p - q) : undefined;
+  const visit = few ? (only!.size === 1 ? state.members([...only!][0]) : [...only!].flatMap((r) => state.members(r)).sort((p, q) => p - q)) : undefined;
   const count = visit ? visit.length : state.n;
   for (let k = 0; k < count; k++) {
     const l = visit ? visit[k] : k + 1;
@@ -120,20 +120,45 @@ export function indexSynapses(ids: BigUint64Array, pre: BigUint64Array, post: Bi
   return { ids, pre, post, bySv };
 }
 
+/** Synapses by dense supervoxel (CSR over the base's dense indices), built once per synapse table. */
+const denseSynapses = new WeakMap<SynapseSupervoxels, { pre: Int32Array; post: Int32Array; start: Int32Array; list: Int32Array }>();
+
+function synapsesByDense(state: GraphState, syn: SynapseSupervoxels): { pre: Int32Array; post: Int32Array; start: Int32Array; list: Int32Array } {
+  let d = denseSynapses.get(syn);
+  if (d) return d;
+  // the typed id index: no bigint hashing per synapse
+  const pre = state.idIndex.all(syn.pre), post = state.idIndex.all(syn.post);
+  const start = new Int32Array(state.n + 2);
+  for (let i = 0; i < pre.length; i++) {
+    if (pre[i] >= 0) start[pre[i] + 1]++;
+    if (post[i] >= 0 && post[i] !== pre[i]) start[post[i] + 1]++;
+  }
+  for (let l = 0; l <= state.n; l++) start[l + 1] += start[l];
+  const list = new Int32Array(start[state.n + 1]);
+  const fill = start.slice(0, state.n + 1);
+  for (let i = 0; i < pre.length; i++) {
+    if (pre[i] >= 0) list[fill[pre[i]]++] = i;
+    if (post[i] >= 0 && post[i] !== pre[i]) list[fill[post[i]]++] = i;
+  }
+  denseSynapses.set(syn, (d = { pre, post, start, list }));
+  return d;
+}
+
 /** A root's synapse partners in a version: counts per partner root, inputs and outputs, ascending. */
 export function synapsePartners(state: GraphState, syn: SynapseSupervoxels, root: bigint): { pt_root_id: bigint; inputs: Array<{ partner: bigint; synapses: number }>; outputs: Array<{ partner: bigint; synapses: number }> } {
-  const look = rootLookup(state);
-  const seen = new Set<number>();
+  const { pre, post, start, list } = synapsesByDense(state, syn);
+  const rootOf = (l: number): bigint => (l < 0 ? 0n : state.root[l]);
   const ins = new Map<bigint, number>(), outs = new Map<bigint, number>();
   for (const l of state.members(root)) {
-    for (const i of syn.bySv.get(state.base.ids[l]) ?? []) {
-      if (seen.has(i)) continue;
-      seen.add(i);
-      const a = look(syn.pre[i]), b = look(syn.post[i]);
+    for (let k = start[l]; k < start[l + 1]; k++) {
+      const i = list[k];
+      // each synapse once: from its pre side when the pre supervoxel is the root's, else from its post side
+      if (l !== pre[i] && rootOf(pre[i]) === root) continue;
+      const a = rootOf(pre[i]), b = rootOf(post[i]);
       if (a === root) outs.set(b, (outs.get(b) ?? 0) + 1);
       if (b === root) ins.set(a, (ins.get(a) ?? 0) + 1);
     }
   }
-  const list = (m: Map<bigint, number>) => [...m].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).map(([partner, synapses]) => ({ partner, synapses }));
-  return { pt_root_id: root, inputs: list(ins), outputs: list(outs) };
+  const listOf = (m: Map<bigint, number>) => [...m].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).map(([partner, synapses]) => ({ partner, synapses }));
+  return { pt_root_id: root, inputs: listOf(ins), outputs: listOf(outs) };
 }

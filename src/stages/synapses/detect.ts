@@ -3,6 +3,8 @@ import { UsageError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
 import { type Connectivity, compactLabels, connectedComponents } from '../../kernels/components.js';
 import { edt } from '../../kernels/edt.js';
+import { splitObjects } from '../../kernels/split-objects.js';
+import { SPLIT_MIN_SEED } from './objects.js';
 
 /**
  * Synapse and organelle detection on one block (pure: volumes in, rows out).
@@ -59,6 +61,10 @@ export interface OrganelleParams {
   /** Hysteresis low threshold (see SynapseParams.lowThreshold). */
   lowThreshold?: number;
   minSize: number;
+  /** Split touching objects at seeds of p >= split (the carried object rule's split; objects.ts). */
+  split?: number;
+  /** Smallest split seed, voxels (default SPLIT_MIN_SEED). */
+  splitMinSeed?: number;
   voxelSize: Vec3;
   bounds: Box;
   connectivity?: Connectivity;
@@ -154,15 +160,24 @@ function objectsOf(mask: Uint8Array, shape: Vec3, conn: Connectivity): Objects {
  * gives one object per label, connected or not; a probability map gives the connected
  * components of its thresholded mask.
  */
-function mapObjects(v: Volume, threshold: number, conn: Connectivity, low = threshold): Objects {
+function mapObjects(v: Volume, threshold: number, conn: Connectivity, low = threshold, split?: { level: number; minSeed: number }): Objects {
   if (v.dtype === 'uint32' || v.dtype === 'uint64') {
     const c = compactLabels(v.data as Uint32Array | BigUint64Array);
     return csrObjects(c.labels, c.count, v.shape);
   }
   if (!(low <= threshold)) throw new UsageError(`low threshold ${low} must not exceed the threshold ${threshold}`);
-  if (low === threshold) return objectsOf(thresholdMap(v, threshold), v.shape, conn);
-  // hysteresis: components of the low mask that reach the high threshold somewhere
-  const { labels, count } = connectedComponents(thresholdMap(v, low), v.shape, { connectivity: conn });
+  if (low === threshold && !split) return objectsOf(thresholdMap(v, threshold), v.shape, conn);
+  // hysteresis: components of the low mask (split at seeds of p >= split.level: the object rule's
+  // split, src/stages/synapses/objects.ts) that reach the high threshold somewhere
+  let { labels, count } = connectedComponents(thresholdMap(v, low), v.shape, { connectivity: conn });
+  if (split) {
+    if (!(split.level >= low && split.level <= 1)) throw new UsageError(`object split level ${split.level} must lie in [low ${low}, 1]`);
+    const scale = probabilityScale(v);
+    const d = v.data as Uint8Array | Uint16Array | Float32Array;
+    const inv = new Float32Array(v.voxels);
+    for (let i = 0; i < inv.length; i++) inv[i] = 1 - d[i] / scale;
+    ({ labels, count } = splitObjects(labels, inv, thresholdMap(v, split.level), v.shape, { minSeed: split.minSeed, connectivity: conn }));
+  }
   const high = thresholdMap(v, threshold);
   const keep = new Uint8Array(count + 1);
   for (let i = 0; i < labels.length; i++) if (high[i]) keep[labels[i]] = 1;
@@ -570,7 +585,7 @@ export function detectOrganelles(map: Volume, segmentation: Volume, box: Box, p:
   checkSameBox(map, segmentation, 'segmentation');
   const readBox = map.box;
   const shape = map.shape;
-  const o = mapObjects(map, p.threshold, p.connectivity ?? 6, p.lowThreshold);
+  const o = mapObjects(map, p.threshold, p.connectivity ?? 6, p.lowThreshold ?? p.threshold, p.split === undefined ? undefined : { level: p.split, minSeed: p.splitMinSeed ?? SPLIT_MIN_SEED });
   const segC = compactLabels(segmentation.data as Uint32Array | BigUint64Array);
   const out: DetectedOrganelle[] = [];
   let small = 0;

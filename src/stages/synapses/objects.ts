@@ -15,6 +15,18 @@
 import type { Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { type Connectivity, connectedComponents } from '../../kernels/components.js';
+import { splitObjects } from '../../kernels/split-objects.js';
+
+/** 1 - p (the split's watershed floods low values first). */
+function inverse(prob: Float32Array): Float32Array {
+  const out = new Float32Array(prob.length);
+  for (let i = 0; i < prob.length; i++) out[i] = 1 - prob[i];
+  return out;
+}
+
+function splitOf(p: { split?: number; splitMinSeed?: number }): { level: number; minSeed: number } | undefined {
+  return p.split === undefined ? undefined : { level: p.split, minSeed: p.splitMinSeed ?? SPLIT_MIN_SEED };
+}
 
 export interface ObjectParams {
   /** A kept object holds a voxel with p >= high. */
@@ -23,7 +35,18 @@ export interface ObjectParams {
   low: number;
   /** Smallest kept object, voxels. */
   minSize: number;
+  /**
+   * Split touching objects (absent: no split): within each component of p >= low, the components of
+   * p >= split with at least splitMinSeed voxels are seeds of a watershed of 1 - p
+   * (src/kernels/split-objects.ts); high and minSize then apply to each part.
+   */
+  split?: number;
+  /** Smallest split seed, voxels (default SPLIT_MIN_SEED). */
+  splitMinSeed?: number;
 }
+
+/** Smallest seed of a split when the rule does not say. */
+export const SPLIT_MIN_SEED = 20;
 
 /** Defaults when nothing was chosen on training data: a plain 0.5 threshold, the reference's size filter. */
 export const DEFAULT_OBJECT_PARAMS: ObjectParams = { high: 0.5, low: 0.5, minSize: 200 };
@@ -38,13 +61,20 @@ export const DEFAULT_OBJECT_GRID = {
 function checkParams(p: ObjectParams): void {
   if (!(p.low >= 0 && p.low <= p.high && p.high <= 1)) throw new UsageError(`object thresholds need 0 <= low <= high <= 1, got low ${p.low}, high ${p.high}`);
   if (!(p.minSize >= 0 && Number.isFinite(p.minSize))) throw new UsageError(`object min size must be a non-negative number, got ${p.minSize}`);
+  if (p.split !== undefined && !(p.split >= p.low && p.split <= 1)) throw new UsageError(`object split level must lie in [low, 1] (low ${p.low}), got ${p.split}`);
+  if (p.splitMinSeed !== undefined && !(p.splitMinSeed >= 1 && Number.isFinite(p.splitMinSeed))) throw new UsageError(`object split seed size must be a number >= 1, got ${p.splitMinSeed}`);
 }
 
-/** Components of p >= low: labels 1..count, with each component's size and largest p. */
-function lowComponents(prob: Float32Array, shape: Vec3, low: number, conn: Connectivity): { labels: Uint32Array; count: number; size: Float64Array; peak: Float32Array } {
+/** Components of p >= low (split at `split` when given): labels 1..count, with each component's size and largest p. */
+function lowComponents(prob: Float32Array, shape: Vec3, low: number, conn: Connectivity, split?: { level: number; minSeed: number }): { labels: Uint32Array; count: number; size: Float64Array; peak: Float32Array } {
   const mask = new Uint8Array(prob.length);
   for (let i = 0; i < prob.length; i++) mask[i] = prob[i] >= low && prob[i] > 0 ? 1 : 0;
-  const { labels, count } = connectedComponents(mask, shape, { connectivity: conn });
+  let { labels, count } = connectedComponents(mask, shape, { connectivity: conn });
+  if (split) {
+    const seeds = new Uint8Array(prob.length);
+    for (let i = 0; i < prob.length; i++) seeds[i] = prob[i] >= split.level ? 1 : 0;
+    ({ labels, count } = splitObjects(labels, inverse(prob), seeds, shape, { minSeed: split.minSeed, connectivity: conn }));
+  }
   const size = new Float64Array(count + 1);
   const peak = new Float32Array(count + 1);
   for (let i = 0; i < labels.length; i++) {
@@ -60,7 +90,7 @@ function lowComponents(prob: Float32Array, shape: Vec3, low: number, conn: Conne
 export function hysteresisObjects(prob: Float32Array, shape: Vec3, p: ObjectParams, conn: Connectivity = 26): { labels: Uint32Array; count: number } {
   checkParams(p);
   if (prob.length !== shape[0] * shape[1] * shape[2]) throw new UsageError(`probability map has ${prob.length} voxels, shape [${shape}] needs ${shape[0] * shape[1] * shape[2]}`);
-  const c = lowComponents(prob, shape, p.low, conn);
+  const c = lowComponents(prob, shape, p.low, conn, splitOf(p));
   const remap = new Uint32Array(c.count + 1);
   let n = 0;
   for (let l = 1; l <= c.count; l++) if (c.peak[l] >= p.high && c.size[l] >= p.minSize) remap[l] = ++n;
@@ -88,7 +118,7 @@ export interface ObjectChoiceRow extends ObjectParams {
 /** Choose (high, low, minSize) by pooled object F1 over `volumes` (out-of-fold predictions). */
 export function chooseObjectParams(
   volumes: ObjectVolume[],
-  grid: { high: number[]; lowRatio: number[]; minSize: number[] } = DEFAULT_OBJECT_GRID,
+  grid: { high: number[]; lowRatio: number[]; minSize: number[]; split?: number[]; splitMinSeed?: number[] } = DEFAULT_OBJECT_GRID,
   conn: Connectivity = 26,
 ): { best: ObjectChoiceRow; rows: ObjectChoiceRow[] } {
   if (volumes.length === 0) throw new UsageError('chooseObjectParams needs at least one volume with ground truth');
@@ -97,10 +127,14 @@ export function chooseObjectParams(
   const truths = volumes.map((v) => connectedComponents(v.truth, v.shape, { connectivity: conn }));
   const nTrue = truths.reduce((a, t) => a + t.count, 0);
   const rows: ObjectChoiceRow[] = [];
-  for (const low of lows) {
+  // split options: none, then every (level, seed size) of the grid
+  const splits: Array<{ level: number; minSeed: number } | undefined> = [undefined];
+  for (const level of grid.split ?? []) for (const minSeed of grid.splitMinSeed ?? [SPLIT_MIN_SEED]) splits.push({ level, minSeed });
+  for (const low of lows) for (const split of splits) {
+    if (split && split.level < low) continue;
     // per volume: components, sizes, peaks, candidate pairs sorted by overlap
     const per = volumes.map((v, vi) => {
-      const c = lowComponents(v.prob, v.shape, low, conn);
+      const c = lowComponents(v.prob, v.shape, low, conn, split);
       const t = truths[vi];
       const pairs = new Map<number, number>();
       for (let i = 0; i < c.labels.length; i++) {
@@ -133,7 +167,7 @@ export function chooseObjectParams(
         const precision = found ? matched / found : 0;
         const recall = nTrue ? matched / nTrue : 0;
         const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
-        rows.push({ high, low, minSize, found, matched, truth: nTrue, precision, recall, f1 });
+        rows.push({ high, low, minSize, ...(split ? { split: split.level, splitMinSeed: split.minSeed } : {}), found, matched, truth: nTrue, precision, recall, f1 });
       }
     }
   }

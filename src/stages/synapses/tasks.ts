@@ -12,7 +12,7 @@ import { type DetectedOrganelle, type DetectedSynapse, type SynapseParams, detec
 
 export interface SynapseTaskParams extends SynapseParams {
   /** Organelle maps present as inputs, with their thresholds and size filters. */
-  organelles?: { input: 'mitochondria' | 'vesicles'; kind: 'mitochondrion' | 'vesicle_cloud'; threshold: number; lowThreshold?: number; minSize: number }[];
+  organelles?: { input: 'mitochondria' | 'vesicles'; kind: 'mitochondrion' | 'vesicle_cloud'; threshold: number; lowThreshold?: number; minSize: number; split?: number; splitMinSeed?: number }[];
 }
 
 export interface SynapseBlockData {
@@ -32,7 +32,7 @@ export function synapseBlock(ctx: BlockContext<SynapseTaskParams>): BlockResult 
   for (const o of ctx.params.organelles ?? []) {
     const map = ctx.inputs[o.input];
     if (!map) throw new UsageError(`organelle input ${o.input} is missing`);
-    const d = detectOrganelles(map, segmentation, ctx.box, { ...ctx.params, threshold: o.threshold, lowThreshold: o.lowThreshold, minSize: o.minSize, kind: o.kind });
+    const d = detectOrganelles(map, segmentation, ctx.box, { ...ctx.params, threshold: o.threshold, lowThreshold: o.lowThreshold, minSize: o.minSize, split: o.split, splitMinSeed: o.splitMinSeed, kind: o.kind });
     organelles.push(...d.organelles);
     truncated += d.truncated;
   }

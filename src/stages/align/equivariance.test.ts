@@ -36,7 +36,8 @@ describeData('isbi2012/train/image/7.png', 'alignStack is equivariant to a shift
     // (docs/ALIGNMENT.md, Equivariance).
     const orig = await isbi(8, 512);
     const syn = makeSynthetic(orig, { shift: 10, rotation: 0, scale: 0, elastic: 0, missing: -1, foldSection: -1, fold: 0, seed: 5 });
-    const params = { elastic: false };
+    // the dense affine grid (opt-in: `--patch 32 --neighbours 3`)
+    const params = { elastic: false, patch: 32, stride: 16, neighbours: 3 };
     const base = await alignStack(memorySource(orig, [4, 4, 50]), params);
     const res = await alignStack(memorySource(syn.sections, [4, 4, 50]), params);
     const rel: number[] = [];

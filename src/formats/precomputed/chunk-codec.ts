@@ -4,10 +4,11 @@
 import { gunzip as gunzipCb, gzip as gzipCb } from 'node:zlib';
 import { promisify } from 'node:util';
 import sharp, { type OutputInfo } from 'sharp';
-import type { Vec3 } from '../../core/box.js';
+import { type Box, type Vec3, boxShape } from '../../core/box.js';
+import { Volume, copyBox } from '../../core/volume.js';
 import { type AnyTypedArray, type DataType, allocate, asBytes, bytesPerElement, viewBytes } from '../../core/dtype.js';
 import { FormatError, UsageError } from '../../core/errors.js';
-import { decodeCompressedSegmentation, encodeCompressedSegmentation } from './compressed-segmentation.js';
+import { decodeCompressedSegmentation, decodeCompressedSegmentationInto, encodeCompressedSegmentation } from './compressed-segmentation.js';
 import type { ChunkEncoding } from './info.js';
 
 const gunzipAsync = promisify(gunzipCb) as (b: Uint8Array, o: { maxOutputLength: number }) => Promise<Buffer>;
@@ -76,6 +77,26 @@ export async function decodeChunk(bytes: Uint8Array, f: ChunkFormat, shape: Vec3
     case 'png':
       return decodeImage(data, f, shape, where);
   }
+}
+
+/**
+ * Decode the chunk at `chunkBox` (its file's bytes) into `out`, which it may overlap only partly:
+ * the voxels of the chunk inside `out.box` are written, the others left alone. Equivalent to
+ * `copyBox(decodeChunk(...), out)`, but compressed_segmentation chunks are decoded straight into
+ * `out` and only where it overlaps (a neighbour chunk read for a block's margin costs the margin,
+ * not the chunk; no chunk-sized buffer).
+ */
+export async function decodeChunkInto(bytes: Uint8Array, f: ChunkFormat, chunkBox: Box, out: Volume, where: string): Promise<void> {
+  const shape = boxShape(chunkBox);
+  if (f.encoding !== 'compressed_segmentation') {
+    copyBox(new Volume(f.dtype, chunkBox, await decodeChunk(bytes, f, shape, where), f.channels), out);
+    return;
+  }
+  if (f.dtype !== 'uint32' && f.dtype !== 'uint64') throw new FormatError(`compressed_segmentation needs uint32 or uint64, not ${f.dtype}`, where);
+  if (out.dtype !== f.dtype || out.channels !== f.channels) throw new UsageError(`cannot decode ${f.dtype} x ${f.channels} chunks into a ${out.dtype} x ${out.channels} volume`);
+  const data = await maybeGunzip(bytes, where, maxEncodedBytes(f, shape));
+  const offset: Vec3 = [chunkBox.min[0] - out.box.min[0], chunkBox.min[1] - out.box.min[1], chunkBox.min[2] - out.box.min[2]];
+  decodeCompressedSegmentationInto(data, f.dtype, shape, f.channels, f.blockSize ?? [8, 8, 8], out.data as Uint32Array | BigUint64Array, out.shape, offset, where);
 }
 
 async function decodeImage(data: Uint8Array, f: ChunkFormat, shape: Vec3, where: string): Promise<AnyTypedArray> {

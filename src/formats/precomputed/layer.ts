@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { checkReadBytes } from '../../core/limits.js';
 import { Volume, copyBox } from '../../core/volume.js';
 import type { VolumeSource } from '../source.js';
-import { type ChunkFormat, decodeChunk, encodeChunk } from './chunk-codec.js';
+import { type ChunkFormat, decodeChunkInto, encodeChunk } from './chunk-codec.js';
 import { type PrecomputedInfo, type ScaleInfo, checkSharding, isSafeKey, parseInfo, stringifyInfo, validateInfo } from './info.js';
 import { withFileLock } from './lock.js';
 import { MinishardCache, ShardReader, compressedMortonCode, encodeShard, locateChunk, shardFileName, shardShape } from './sharding.js';
@@ -255,8 +255,7 @@ export class PrecomputedLayer {
         const file = this.chunkPath(cb, scale);
         const bytes = await this.readChunkFile(file);
         if (!bytes) return;
-        const data = await decodeChunk(bytes, f, boxShape(cb), file);
-        copyBox(new Volume(this.info.data_type, cb, data, this.info.num_channels), out);
+        await decodeChunkInto(bytes, f, cb, out, file);
       };
       // A few reads in flight keep the disk busy without opening hundreds of files at once.
       const pending = [...grid.chunksIn(b)];
@@ -298,8 +297,7 @@ export class PrecomputedLayer {
             continue;
           }
           this.stats.chunkFilesRead++;
-          const data = await decodeChunk(bytes, f, boxShape(cb), where);
-          copyBox(new Volume(this.info.data_type, cb, data, this.info.num_channels), out);
+          await decodeChunkInto(bytes, f, cb, out, where);
         }
       } finally {
         await reader.close();

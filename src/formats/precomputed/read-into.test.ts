@@ -1,6 +1,7 @@
-// Decoding compressed_segmentation chunks straight into a block (decodeCompressedSegmentationInto,
-// decodeChunkInto): the same voxels as decoding the whole chunk and copying, wherever the chunk
-// and the block overlap, and nothing written outside the overlap.
+// Reading chunks straight into a block: compressed_segmentation decoded in place
+// (decodeCompressedSegmentationInto, decodeChunkInto), chunks placed one channel or all (placeChunk,
+// readBox(b, scale, channel), `?channel=N`): the same voxels as decoding the whole chunk and
+// copying, wherever the chunk and the block overlap, and nothing written outside the overlap.
 import { promises as fs } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
@@ -15,6 +16,8 @@ import {
   encodeCompressedSegmentation,
   makeInfo,
 } from './index.js';
+import { openSource } from '../open.js';
+import { placeChunk } from './place.js';
 import { labels64, rng, sameBytes } from './testing.js';
 
 /** Labels in runs (as a segmentation has) so blocks get 0, 1, 2, 4 ... bits. */
@@ -103,5 +106,59 @@ describe('PrecomputedLayer.readBox through decodeChunkInto', () => {
     const out = Volume.zeros('uint64', boxFromShape([8, 8, 8]));
     await expect(decodeChunkInto(new Uint8Array(6), f, boxFromShape([8, 8, 8]), out, '/x/0-8_0-8_0-8')).rejects.toThrow(FormatError);
     await expect(decodeChunkInto(new Uint8Array(6), f, boxFromShape([8, 8, 8]), out, '/x/0-8_0-8_0-8')).rejects.toThrow(/\/x\/0-8_0-8_0-8/);
+  });
+});
+
+describe('placeChunk and one-channel reads', () => {
+  it('places all channels or one, as copyBox (+ channel crop) does, for every dtype width', () => {
+    const r = rng(21);
+    for (let trial = 0; trial < 120; trial++) {
+      const dtype = (['uint8', 'uint16', 'float32', 'uint64', 'int16'] as const)[trial % 5];
+      const channels = 1 + Math.floor(r() * 4);
+      const cshape: Vec3 = [1 + Math.floor(r() * 9), 1 + Math.floor(r() * 7), 1 + Math.floor(r() * 5)];
+      const chunk = Volume.zeros(dtype, boxFromShape(cshape, [3, -2, 5]), { channels });
+      const bytes = new Uint8Array(chunk.data.buffer);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
+      const dbox = boxFromShape([1 + Math.floor(r() * 14), 1 + Math.floor(r() * 10), 1 + Math.floor(r() * 8)], [Math.floor(r() * 12), -5 + Math.floor(r() * 6), 2 + Math.floor(r() * 8)]);
+      const all = Volume.zeros(dtype, dbox, { channels });
+      const allRef = Volume.zeros(dtype, dbox, { channels });
+      placeChunk(chunk.data, chunk.box, channels, all);
+      copyBox(chunk, allRef);
+      expect(sameBytes(all.data, allRef.data), `trial ${trial}`).toBe(true);
+      const c = Math.floor(r() * channels);
+      const one = Volume.zeros(dtype, dbox);
+      placeChunk(chunk.data, chunk.box, channels, one, c);
+      expect(sameBytes(one.data, allRef.channel(c).crop(dbox).data), `trial ${trial} channel ${c}`).toBe(true);
+    }
+    const chunk = Volume.zeros('uint8', boxFromShape([2, 2, 2]), { channels: 3 });
+    expect(() => placeChunk(chunk.data, chunk.box, 3, Volume.zeros('uint8', boxFromShape([2, 2, 2])), 3)).toThrow(/channel 3 out of range/);
+    expect(() => placeChunk(chunk.data, chunk.box, 3, Volume.zeros('uint8', boxFromShape([2, 2, 2]), { channels: 2 }))).toThrow(/3 channel/);
+  });
+
+  it('readBox(b, 0, c) and openSource("layer?channel=c") read one channel of raw (gzip) and compressed_segmentation layers', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [30, 20, 12];
+    const n = shape[0] * shape[1] * shape[2];
+    const r = rng(4);
+    const img = Volume.from('uint8', shape, Uint8Array.from({ length: n * 5 }, () => Math.floor(r() * 256)), { channels: 5 });
+    const seg = Volume.from('uint64', shape, runs64(n * 2, 8, 30), { channels: 2 });
+    for (const [name, vol, gzip] of [['img', img, true], ['seg', seg, false]] as const) {
+      const info = makeInfo({ type: name === 'img' ? 'image' : 'segmentation', dtype: vol.dtype, shape, voxelSize: [8, 8, 30], chunkSize: [16, 8, 8], channels: vol.channels });
+      const layer = await PrecomputedLayer.create(`${dir}/${name}`, info, { gzip });
+      await layer.writeBox(vol);
+      for (const b of [boxFromShape(shape), boxFromShape([11, 9, 7], [7, 3, 2]), boxFromShape([40, 4, 4], [-5, 18, 10])]) {
+        const whole = await layer.readBox(b);
+        for (let c = 0; c < vol.channels; c++) {
+          const want = whole.channel(c).crop(b).data;
+          expect(sameBytes((await layer.readBox(b, 0, c)).data, want), `${name} channel ${c} box ${JSON.stringify(b)}`).toBe(true);
+          const src = await openSource(`${dir}/${name}?channel=${c}`);
+          expect(src.channels).toBe(1);
+          expect(sameBytes((await src.read(b)).data, want)).toBe(true);
+          await src.close();
+        }
+      }
+      await expect(layer.readBox(boxFromShape(shape), 0, vol.channels)).rejects.toThrow(/channel .* requested/);
+    }
+    await fs.rm(dir, { recursive: true, force: true });
   });
 });

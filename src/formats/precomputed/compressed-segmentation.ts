@@ -92,7 +92,7 @@ export function encodeCompressedSegmentation(data: LabelArray, shape: Vec3, chan
     buf = grow(buf, pos, nblocks * 2);
     const hdr = pos;
     pos += nblocks * 2;
-    const tables = new Map<string, number>();
+    const tables = new Map<number, number[]>();
     const chanBase = c * nvox;
     for (let bzI = 0; bzI < gz; bzI++) {
       const z0 = bzI * bz, uz = Math.min(bz, sz - z0);
@@ -186,15 +186,35 @@ export function encodeCompressedSegmentation(data: LabelArray, shape: Vec3, chan
             }
           }
           pos += nwords;
-          // 4. lookup table, shared with an identical earlier table of this channel
-          let key = n === 1 ? (wpv === 1 ? String(sortedVals[0]) : sortedVals[0] + ':' + sortedVals[1]) : '';
-          if (n > 1) for (let i = 0; i < n * wpv; i++) key += sortedVals[i] + ',';
-          let tableOffset = tables.get(key);
-          if (tableOffset === undefined) {
+          // 4. lookup table, shared with an identical earlier table of this channel (found by a
+          //    hash of its words, then compared word by word)
+          const tw = n * wpv;
+          let th = Math.imul(tw, 0x9e3779b1);
+          for (let i = 0; i < tw; i++) th = Math.imul(th ^ sortedVals[i], 0x85ebca77) + 0x7f4a7c15;
+          th = (th ^ (th >>> 13)) | 0;
+          let tableOffset = -1;
+          const cands = tables.get(th);
+          if (cands !== undefined) {
+            for (const off of cands) {
+              let same = true;
+              for (let i = 0; i < tw; i++) {
+                if (buf[cb + off + i] !== sortedVals[i]) {
+                  same = false;
+                  break;
+                }
+              }
+              if (same) {
+                tableOffset = off;
+                break;
+              }
+            }
+          }
+          if (tableOffset < 0) {
             tableOffset = pos - cb;
-            buf.set(sortedVals.subarray(0, n * wpv), pos);
-            pos += n * wpv;
-            tables.set(key, tableOffset);
+            buf.set(sortedVals.subarray(0, tw), pos);
+            pos += tw;
+            if (cands !== undefined) cands.push(tableOffset);
+            else tables.set(th, [tableOffset]);
           }
           if (tableOffset >= 1 << 24) {
             throw new WiringError(

@@ -11,12 +11,16 @@
 // 2. one channel of a 5-channel uint8 layer (a pixel classifier's output read as `?channel=2` by
 //    the synapses stage), through the file system: readBox(b, 0, 2) against the former
 //    readBox(b).channel(2).crop(b); same bytes checked.
+// 3. gzip of chunk files at levels 1, 6 (what Wiring writes) and 9: node's zlib (ours) against
+//    Python's zlib (bench/refs/ref_zlib.py) on the same chunks; size and CPU, round trip checked.
 // Volumes: gala-medulla train-gt (int32 ids as uint64, 200x100x50) and the FIB-25 64^3 block of
 // neuroglancer-testdata tiled to 192x192x128; the 5-channel layer from gala-medulla's raw.
 // CPU seconds of this process (best of 3 passes), measured under load on the shared machine.
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 import { type Box, type Vec3, boxFromShape, boxIntersect, boxShape } from '../src/core/box.js';
 import { ChunkGrid } from '../src/core/chunks.js';
@@ -24,7 +28,7 @@ import { Volume, copyBox } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
 import { PrecomputedLayer, decodeChunk, decodeChunkInto, encodeChunk, makeInfo } from '../src/formats/precomputed/index.js';
 import { sameBytes } from '../src/formats/precomputed/testing.js';
-import { dataPath } from '../test/data.js';
+import { REPO_ROOT, dataPath } from '../test/data.js';
 import { cpuAsync } from './cpu.js';
 
 const CHUNK: Vec3 = [64, 64, 32];
@@ -112,6 +116,52 @@ async function csegCase(name: string, vol: Volume<'uint64'>, ng: NgDecode | unde
   return row;
 }
 
+/** gzip every chunk at each level, ours (node) and Python's zlib; sizes and CPU seconds. */
+function gzipCase(name: string, chunks: Uint8Array[], tmp: string): Array<Record<string, unknown>> {
+  const levels = [1, 6, 9];
+  const file = path.join(tmp, `${name.replace(/\W+/g, '-')}.chunks`);
+  const parts: Buffer[] = [];
+  for (const c of chunks) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(c.byteLength);
+    parts.push(len, Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  }
+  writeFileSync(file, Buffer.concat(parts));
+  const py = spawnSync('python3', [path.join(REPO_ROOT, 'bench/refs/ref_zlib.py'), file, levels.join(',')], { encoding: 'utf8' });
+  const ref = py.status === 0 ? (JSON.parse(py.stdout) as { zlib: string; levels: Record<string, { cpu_s: number; bytes: number }> }) : undefined;
+  if (!ref) console.log(`Python zlib reference failed: ${py.stderr}`);
+  const raw = chunks.reduce((s, c) => s + c.byteLength, 0);
+  return levels.map((level) => {
+    let t = Infinity;
+    let out: Buffer[] = [];
+    for (let r = 0; r < 3; r++) {
+      const c0 = process.cpuUsage();
+      out = chunks.map((c) => gzipSync(c, { level }));
+      const u = process.cpuUsage(c0);
+      t = Math.min(t, (u.user + u.system) / 1e6);
+    }
+    const size = out.reduce((s, b) => s + b.byteLength, 0);
+    out.forEach((b, i) => {
+      if (!sameBytes(gunzipSync(b), chunks[i])) throw new Error(`${name}: gzip level ${level} does not round-trip`);
+    });
+    const r = ref?.levels[String(level)];
+    const row: Record<string, unknown> = {
+      chunks: name,
+      level,
+      raw_mb: +(raw / 1e6).toFixed(2),
+      ours_percent_of_raw: +((100 * size) / raw).toFixed(2),
+      ours_mb_per_cpu_s: +(raw / t / 1e6).toFixed(0),
+    };
+    if (r) {
+      row.python_percent_of_raw = +((100 * r.bytes) / raw).toFixed(2);
+      row.python_mb_per_cpu_s = +(raw / r.cpu_s / 1e6).toFixed(0);
+      row.speedup_vs_python = +(r.cpu_s / t).toFixed(2);
+      row.python_zlib = ref!.zlib;
+    }
+    return row;
+  });
+}
+
 export default async function run(): Promise<Record<string, unknown>> {
   const record: Record<string, unknown> = { machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model}; shared and loaded`, chunk: CHUNK, block: BLOCK, margin: MARGIN };
   const ng = existsSync(NG_DECODE) ? ((await import(pathToFileURL(NG_DECODE).href)) as { decodeChannels: NgDecode }).decodeChannels : undefined;
@@ -136,6 +186,35 @@ export default async function run(): Promise<Record<string, unknown>> {
     rows.push(await csegCase('FIB-25 64^3 tiled to 192x192x128', t, ng));
   } else console.log(`skipped FIB-25: ${fib} not found`);
   record.compressed_segmentation_blocks = rows;
+
+  // 3. gzip levels, on gala-medulla's raw (uint8 chunks) and its ids (compressed_segmentation chunks)
+  const gz: Array<Record<string, unknown>> = [];
+  const tmpGz = await fs.mkdtemp(path.join(os.tmpdir(), 'wiring-bench-gzip-'));
+  try {
+    for (const [file, name, cseg] of [['train-image.h5', 'gala-medulla raw, uint8 raw chunks', false], ['train-gt.h5', 'gala-medulla ids, compressed_segmentation chunks', true]] as const) {
+      const p = dataPath('gala-medulla', file);
+      if (!existsSync(p)) continue;
+      const src = await openSource(`${p}#stack`, { voxelSize: [10, 10, 10] });
+      const v = await src.read(boxFromShape(src.shape));
+      await src.close();
+      const grid = new ChunkGrid(v.box, CHUNK);
+      const chunks: Uint8Array[] = [];
+      for (const g of grid.chunksIn()) {
+        const b = grid.chunkBox(g);
+        const c = v.crop(b);
+        if (!cseg) chunks.push(new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+        else {
+          const ids = BigUint64Array.from(c.data as ArrayLike<number>, (x) => BigInt(x >>> 0));
+          chunks.push(await encodeChunk(ids, { dtype: 'uint64', channels: 1, encoding: 'compressed_segmentation', blockSize: [8, 8, 8] }, boxShape(b)));
+        }
+      }
+      gz.push(...gzipCase(name, chunks, tmpGz));
+    }
+  } finally {
+    await fs.rm(tmpGz, { recursive: true, force: true });
+  }
+  record.gzip = gz;
+  console.table(gz);
 
   const rawPath = dataPath('gala-medulla', 'train-image.h5');
   if (existsSync(rawPath)) {

@@ -42,22 +42,25 @@ export const ALIGN_DEFAULTS = {
   /** Affine model: translation, rigid, similarity or affine. */
   model: 'affine' as AffineModel,
   /**
-   * Previous good sections each section is matched against. 3 with the 32 px affine grid: chosen
-   * on ISBI 2012 by rel (equivariance; docs/ALIGNMENT.md), measured on vnc-sstem and the phantom.
+   * Previous good sections each section is matched against. 3 with the 32 px affine grid was
+   * chosen on ISBI 2012 by rel (equivariance; docs/ALIGNMENT.md) and confirmed on vnc-sstem, but
+   * worse on the phantom (the exact frame) in every measure and twice the CPU: kept at 2.
    */
-  neighbours: 3,
+  neighbours: 2,
   /** Longest side of the coarse scale, px. */
   coarseSize: 256,
   /** Pixel size of the matching scale, nm (the stack is mean-halved until its pixels are about this size). */
   matchNm: 16,
   /**
-   * Affine stage: patch side and spacing at the matching scale, px. 32/16 (49 patches on a 128 px
-   * level image instead of 9 at 64/32): the pair counts stay clear of RANSAC's minimum, so sections
-   * no longer flip between a patch affine and the translation-only fallback with the applied warp
-   * (ISBI 2012 rel median 9.06 -> 3.63 px with 3 neighbours; docs/ALIGNMENT.md).
+   * Affine stage: patch side and spacing at the matching scale, px. `--patch 32 --neighbours 3`
+   * (49 patches on a 128 px level image instead of 9) keeps the pair counts clear of RANSAC's
+   * minimum on real ssTEM, so sections no longer flip between a patch affine and the
+   * translation-only fallback with the applied warp (ISBI 2012 rel median 9.06 -> 3.63 px,
+   * vnc-sstem 5.28 -> 2.60), but the phantom's exact frame gets worse (rel 1.12 -> 3.55, abs 1.66
+   * -> 4.49 px) and matching costs twice the CPU; docs/ALIGNMENT.md, Equivariance.
    */
-  patch: 32,
-  stride: 16,
+  patch: 64,
+  stride: 32,
   /**
    * Affine stage: a second grid of smaller patches (this side, spacing half of it; 0: none), solved
    * on its own from the coarse translation; the guard keeps whichever solution correlates best with

@@ -28,7 +28,7 @@ function folds(): Parameters<typeof trainCleftFilter>[0] {
 
 describe('the carried cleft filter', () => {
   it('travels in the map info beside the cleft rule and is read back with its vesicle channel', async () => {
-    const { filter } = trainCleftFilter(folds(), [8, 8, 30], { trees: 4 });
+    const { filter } = trainCleftFilter(folds(), [8, 8, 30], { trees: 4, minTrueClefts: 1 });
     expect(filter).toBeDefined();
     const outputs = ['class_1', 'class_2', CLEFT_OUTPUT, VESICLE_OUTPUT];
     const rules = { [CLEFT_OUTPUT]: { high: 0.5, low: 0.25, minSize: 10, filter } };
@@ -47,7 +47,7 @@ describe('the carried cleft filter', () => {
   });
 
   it('a malformed filter is a FormatError naming the info file and field', async () => {
-    const { filter } = trainCleftFilter(folds(), [8, 8, 30], { trees: 4 });
+    const { filter } = trainCleftFilter(folds(), [8, 8, 30], { trees: 4, minTrueClefts: 1 });
     const dir = await tempDir();
     const layer = path.join(dir, 'probs');
     mkdirSync(layer);

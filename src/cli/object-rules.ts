@@ -38,6 +38,8 @@ export interface ObjectRule extends ObjectParams {
    * applies it to the candidates of its own rule instead of this rule.
    */
   filter?: CleftFilter;
+  /** Why the cleft class got no filter (too few true clefts in the training region). */
+  filterSkipped?: string;
 }
 
 /** Crop channel-free data over `region` to `b`. */
@@ -71,11 +73,11 @@ function halve(b: Box): [Box, Box] {
 /**
  * The cleft object filter trained on the cross-fitted maps (each half of the training region cut in
  * two again: four folds, so each fold's filter learns from three quarters), or undefined when the
- * outputs have no cleft and vesicle class or the folds hold too few true clefts.
+ * outputs have no cleft and vesicle class or the folds hold too few true clefts (`skipped` says so).
  */
-export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSize: Vec3): CleftFilter | undefined {
+export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSize: Vec3): { filter?: CleftFilter; skipped?: string } {
   const kc = outputs.indexOf(CLEFT_OUTPUT), kv = outputs.indexOf(VESICLE_OUTPUT);
-  if (kc < 0 || kv < 0) return undefined;
+  if (kc < 0 || kv < 0) return {};
   const folds = cf.halves.flatMap((h) => halve(h));
   const vols: FilterVolume[] = folds.map((b) => ({
     cleft: cropTo(cf.maps[kc], cf.region, b, (n) => new Float32Array(n)),
@@ -83,7 +85,8 @@ export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSi
     truth: Uint8Array.from(cropTo(cf.classes, cf.region, b, (n) => new Int16Array(n)), (c) => (c === kc ? 1 : 0)),
     shape: boxShape(b) as Vec3,
   }));
-  return trainCleftFilter(vols, voxelSize).filter;
+  const { filter, skipped } = trainCleftFilter(vols, voxelSize);
+  return { filter, skipped };
 }
 
 /**
@@ -105,8 +108,11 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: P
     const split = best.split === undefined ? {} : { split: best.split, splitMinSeed: best.splitMinSeed };
     rules[name] = { high: best.high, low: best.low, minSize: best.minSize, ...split, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth };
   });
-  const filter = voxelSize && rules[CLEFT_OUTPUT] ? chooseCleftFilter(cf, outputs, voxelSize) : undefined;
-  if (filter) rules[CLEFT_OUTPUT].filter = filter;
+  if (voxelSize && rules[CLEFT_OUTPUT]) {
+    const { filter, skipped } = chooseCleftFilter(cf, outputs, voxelSize);
+    if (filter) rules[CLEFT_OUTPUT].filter = filter;
+    if (skipped) rules[CLEFT_OUTPUT].filterSkipped = skipped;
+  }
   return rules;
 }
 

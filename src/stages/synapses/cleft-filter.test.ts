@@ -94,7 +94,7 @@ describe('trainCleftFilter', () => {
   const folds = [scene(1), scene(2), scene(4)];
 
   it('learns to keep the discs with a vesicle cloud and drop the others (out-of-fold and on a new scene)', () => {
-    const { filter, rows } = trainCleftFilter(folds, vs, { trees: 16 });
+    const { filter, rows } = trainCleftFilter(folds, vs, { trees: 16, minTrueClefts: 1 });
     expect(filter).toBeDefined();
     const f = filter!;
     expect(rows.length).toBeGreaterThan(0);
@@ -114,14 +114,18 @@ describe('trainCleftFilter', () => {
     expect(kept).toBe(s.nTrue);
   });
 
-  it('needs two folds, and returns no filter when no fold holds a true cleft', () => {
+  it('needs two folds, and returns no filter when no fold holds a true cleft or too few do', () => {
     expect(() => trainCleftFilter([folds[0]], vs)).toThrow(/two volumes/);
     const empty = folds.map((s) => ({ ...s, truth: new Uint8Array(s.truth.length) }));
-    expect(trainCleftFilter(empty, vs).filter).toBeUndefined();
+    expect(trainCleftFilter(empty, vs, { minTrueClefts: 1 }).filter).toBeUndefined();
+    // too few true clefts to learn from: no filter, and why
+    const few = trainCleftFilter(folds, vs, { minTrueClefts: 1000 });
+    expect(few.filter).toBeUndefined();
+    expect(few.skipped).toMatch(/true clefts in the training volumes, fewer than the 1000/);
   });
 
   it('checks a filter read from a file, naming the field', () => {
-    const { filter } = trainCleftFilter(folds, vs, { trees: 4 });
+    const { filter } = trainCleftFilter(folds, vs, { trees: 4, minTrueClefts: 1 });
     const json = JSON.parse(JSON.stringify(filter));
     expect(checkCleftFilter(json, 'info').cut).toBe(filter!.cut);
     expect(() => checkCleftFilter({ ...json, cut: 2 }, 'x/info')).toThrow(FormatError);
@@ -131,7 +135,7 @@ describe('trainCleftFilter', () => {
   });
 
   it('drops the filtered candidates in detectSynapses', () => {
-    const { filter } = trainCleftFilter(folds, vs, { trees: 16 });
+    const { filter } = trainCleftFilter(folds, vs, { trees: 16, minTrueClefts: 1 });
     const s = scene(9);
     const box = boxFromShape(s.shape);
     // two cells at every disc: one below it (its section included), one above

@@ -19,18 +19,16 @@ import { type Synthetic, inFold, makeSynthetic, mapBack, quantile } from '../src
 import { type SectionTransform, pullback } from '../src/stages/align/transform.js';
 import { warpImage } from '../src/stages/align/warp.js';
 import { phantomStack, realStack, sectionFiles } from './align-data.js';
+import { cpuAsync } from './cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PY = '/usr/bin/python3';
 const STEP = 16;
 const BORDER = 32;
 
-function cpu<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> {
-  const c0 = process.cpuUsage();
-  return f().then((value) => {
-    const c = process.cpuUsage(c0);
-    return { value, seconds: (c.user + c.system) / 1e6 };
-  });
+async function cpu<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const [value, seconds] = await cpuAsync(f);
+  return { value, seconds };
 }
 
 type Pull = (z: number, x: number, y: number) => [number, number];
@@ -148,6 +146,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
         ours: { ...o, abs_median_nm: +(o.abs_median_px * nm).toFixed(1), abs_p95_nm: +(o.abs_p95_px * nm).toFixed(1), rel_median_nm: +(o.rel_median_px * nm).toFixed(1), rel_p95_nm: +(o.rel_p95_px * nm).toFixed(1) },
         skimage: { ...r, abs_median_nm: +(r.abs_median_px * nm).toFixed(1), abs_p95_nm: +(r.abs_p95_px * nm).toFixed(1), rel_median_nm: +(r.rel_median_px * nm).toFixed(1), rel_p95_nm: +(r.rel_p95_px * nm).toFixed(1) },
         ours_on_unwarped_moves_px: { median: baseMoves.abs_median_px, p95: baseMoves.abs_p95_px },
+        // the rotation drift of that run: the last section's rotation and the largest, degrees
+        ours_on_unwarped_rotation_deg: { last: oursBase.sections[oursBase.sections.length - 1].rotation_deg, max_abs: Math.max(...oursBase.sections.map((s) => Math.abs(s.rotation_deg))) },
         statuses: ours.value.sections.map((s) => s.status + (s.flags.length ? `(${s.flags.join('+')})` : '')),
         match_mpx_s: { ours: +(px / 1e6 / ours.seconds).toFixed(3), skimage: +(px / 1e6 / ref.cpu_seconds.match).toFixed(3) },
         render_mpx_s: { ours: +(px / 1e6 / render.seconds).toFixed(2), skimage: +(px / 1e6 / ref.cpu_seconds.render).toFixed(2) },
@@ -157,7 +157,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
         `${ds.name} ${mode} [${w}x${h}x${orig.length}]: ours abs median ${o.abs_median_px} px (p95 ${o.abs_p95_px}) rel ${o.rel_median_px} (p95 ${o.rel_p95_px}) | ` +
           `skimage abs ${r.abs_median_px} (p95 ${r.abs_p95_px}) rel ${r.rel_median_px} (p95 ${r.rel_p95_px}) | match Mpx/s ours ${row.match_mpx_s.ours} skimage ${row.match_mpx_s.skimage} | render ${row.render_mpx_s.ours} vs ${row.render_mpx_s.skimage}`,
       );
-      console.log(`  step (adjacent pairs' relative placement vs the unwarped run): ours ${o.step_median_px} (p95 ${o.step_p95_px}) skimage ${r.step_median_px} (p95 ${r.step_p95_px}); ours on the unwarped stack moves sections by ${baseMoves.abs_median_px} px median (p95 ${baseMoves.abs_p95_px})`);
+      console.log(`  step (adjacent pairs' relative placement vs the unwarped run): ours ${o.step_median_px} (p95 ${o.step_p95_px}) skimage ${r.step_median_px} (p95 ${r.step_p95_px}); ours on the unwarped stack moves sections by ${baseMoves.abs_median_px} px median (p95 ${baseMoves.abs_p95_px}), rotates the last by ${row.ours_on_unwarped_rotation_deg.last} deg (largest ${row.ours_on_unwarped_rotation_deg.max_abs})`);
       console.log(`  adjacent sections only: ours abs ${o.adjacent.abs_median_px} (p95 ${o.adjacent.abs_p95_px}) rel ${o.adjacent.rel_median_px} (p95 ${o.adjacent.rel_p95_px}) | skimage abs ${r.adjacent.abs_median_px} (p95 ${r.adjacent.abs_p95_px}) rel ${r.adjacent.rel_median_px} (p95 ${r.adjacent.rel_p95_px})`);
       console.log('  sections:', row.statuses.join(' '));
     }

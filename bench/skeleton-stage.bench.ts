@@ -21,6 +21,7 @@ import { connectedComponents } from '../src/kernels/components.js';
 import { Volume } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
 import { PrecomputedLayer } from '../src/formats/precomputed/index.js';
+import { blockGrid, listBlocks } from '../src/scheduler/blocks.js';
 import { type Polyline, scoreSkeleton } from '../src/metrics/skeletons.js';
 import { mergeSkeletons, skeletonBlock, skeletonSampleStep } from '../src/stages/morphology/blocks.js';
 import { type Skeleton, TEASAR_DEFAULTS, cableLength } from '../src/stages/morphology/skeleton.js';
@@ -32,14 +33,7 @@ import { COMPARTMENT, buildModel } from '../src/stages/phantom/model/index.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TOL = Number(process.env.SKEL_STAGE_TOL ?? 60);
 
-function grid(bounds: Box, size: Vec3): Box[] {
-  const out: Box[] = [];
-  for (let z = bounds.min[2]; z < bounds.max[2]; z += size[2])
-    for (let y = bounds.min[1]; y < bounds.max[1]; y += size[1])
-      for (let x = bounds.min[0]; x < bounds.max[0]; x += size[0])
-        out.push({ min: [x, y, z], max: [Math.min(x + size[0], bounds.max[0]), Math.min(y + size[1], bounds.max[1]), Math.min(z + size[2], bounds.max[2])] });
-  return out;
-}
+const grid = (bounds: Box, size: Vec3): Box[] => listBlocks(blockGrid(bounds, size)).map((b) => b.box);
 
 /** The stage over `vol` with `step`: best-of-`reps` CPU seconds, merged skeletons per id. */
 function stage(vol: Volume, res: Vec3, step: Vec3, reps: number): { cpu: number; skels: Map<bigint, Skeleton> } {

@@ -33,3 +33,14 @@ export async function tempDir(prefix = 'wiring-test-'): Promise<string> {
   const os = await import('node:os');
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
+
+/** Every file under `dir` (recursive, sorted by relative path) -> its bytes as base64: compare two outputs byte for byte. */
+export async function fileListing(dir: string): Promise<Map<string, string>> {
+  const { readdir, readFile, stat } = await import('node:fs/promises');
+  const out = new Map<string, string>();
+  for (const f of (await readdir(dir, { recursive: true })).sort()) {
+    const p = path.join(dir, f);
+    if ((await stat(p)).isFile()) out.set(f, (await readFile(p)).toString('base64'));
+  }
+  return out;
+}

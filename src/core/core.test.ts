@@ -3,6 +3,7 @@ import { boxFromShape, boxGrow, boxIntersect, boxIsEmpty, boxShape, boxVoxels, p
 import { ChunkGrid } from './chunks.js';
 import { allocate, asBytes, viewBytes } from './dtype.js';
 import { FormatError, UsageError, WiringError } from './errors.js';
+import { remapTriangles, uniqueTriples } from './hash.js';
 import { LabelMap, parseId, toJson } from './ids.js';
 import { Volume, copyBox } from './volume.js';
 
@@ -98,5 +99,28 @@ describe('ChunkGrid', () => {
     expect([...g.chunksIn(boxFromShape([2, 2, 2], [200, 0, 0]))]).toEqual([]);
     expect(g.fromLinear(g.linear([1, 0, 0]))).toEqual([1, 0, 0]);
     expect(() => ChunkGrid.of([1, 1, 1], [0, 1, 1])).toThrow(/positive/);
+  });
+});
+
+describe('uniqueTriples / remapTriangles', () => {
+  it('numbers equal triples once in order of first occurrence and drops triangles that collapse', () => {
+    const w = Int32Array.from([5, 6, 7, 1, 2, 3, 5, 6, 7, -1, 0, 2 ** 31 - 1, 1, 2, 3]);
+    const { remap, unique, count } = uniqueTriples(w);
+    expect(count).toBe(3);
+    expect([...remap]).toEqual([0, 1, 0, 2, 1]);
+    expect(unique).toBeInstanceOf(Int32Array);
+    expect([...unique.slice(0, 9)]).toEqual([5, 6, 7, 1, 2, 3, -1, 0, 2 ** 31 - 1]);
+    // triangle (0,2,1) keeps its corners; (0,1,4) collapses (1 and 4 are one vertex)
+    expect([...remapTriangles([0, 3, 1, 0, 1, 4], remap)]).toEqual([0, 2, 1]);
+    // many random triples against a Map of their strings
+    const r = Uint32Array.from({ length: 3 * 5000 }, (_, i) => (i * 2654435761) % 97);
+    const seen = new Map<string, number>();
+    const u = uniqueTriples(r);
+    for (let v = 0; v < 5000; v++) {
+      const k = `${r[3 * v]},${r[3 * v + 1]},${r[3 * v + 2]}`;
+      if (!seen.has(k)) seen.set(k, seen.size);
+      expect(u.remap[v]).toBe(seen.get(k));
+    }
+    expect(u.count).toBe(seen.size);
   });
 });

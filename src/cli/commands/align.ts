@@ -84,6 +84,8 @@ export function register(program: Command): Command {
     .option('--stiffness <k>', 'spring stiffness between mesh nodes relative to one patch match', String(D.stiffness))
     .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
+    .option('--fine-patch <px>', 'affine stage: a second grid of smaller patches (power of two; 0: none), solved on its own; the guard keeps the solution that correlates best', String(D.finePatch))
+    .option('--detrend <sections>', 'remove the slow rotation drift along z (Gaussian window of its local slope, sections; 0: off; for long stacks, see docs/ALIGNMENT.md)', String(D.detrend))
     .option('--elastic-patch <px>', 'elastic patch side = 2x mesh spacing at the matching scale (power of two)', String(D.elasticPatch))
     .option('--min-ratio <r>', 'correlation peak ratio below which a patch is an outlier', String(D.minRatio))
     .option('--fill <mode>', `missing sections: ${FILLS.join(', ')}`, 'none')
@@ -114,6 +116,8 @@ export function register(program: Command): Command {
         stiffness: num(opts.stiffness, '--stiffness', D.stiffness, 0),
         matchNm: num(opts.matchNm, '--match-nm', D.matchNm, 0),
         patch: num(opts.patch, '--patch', D.patch, 16),
+        finePatch: num(opts.finePatch, '--fine-patch', D.finePatch, 0),
+        detrend: num(opts.detrend, '--detrend', D.detrend, 0),
         elasticPatch: num(opts.elasticPatch, '--elastic-patch', D.elasticPatch, 16),
         minRatio: num(opts.minRatio, '--min-ratio', D.minRatio, 0),
       };

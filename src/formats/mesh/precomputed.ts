@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import type { Vec3 } from '../../core/box.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
 import { FormatError, WiringError } from '../../core/errors.js';
+import { remapTriangles, uniqueTriples } from '../../core/hash.js';
 import { decodeDracoIntMesh, encodeDracoIntMesh } from './draco.js';
 import type { TriMesh } from './plyobj.js';
 
@@ -283,46 +284,10 @@ export async function encodeMultiresOctree(tree: MeshOctree, opts: { bits?: 10 |
 }
 
 function weldQuantized(q: Int32Array, indices: Uint32Array): { positions: Int32Array; indices: Uint32Array } {
-  const n = q.length / 3;
-  // open-addressing hash of the quantized positions (typed arrays, no per-vertex objects)
-  let cap = 16;
-  while (cap < n * 2) cap *= 2;
-  const table = new Int32Array(cap).fill(-1);
-  const remap = new Uint32Array(n);
-  const pos = new Int32Array(n * 3);
-  let m = 0;
-  for (let v = 0; v < n; v++) {
-    const a = q[3 * v], b = q[3 * v + 1], c = q[3 * v + 2];
-    let h = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d)) >>> 0;
-    h = (h ^ (h >>> 15)) & (cap - 1);
-    for (;;) {
-      const s = table[h];
-      if (s < 0) {
-        table[h] = m;
-        pos[3 * m] = a;
-        pos[3 * m + 1] = b;
-        pos[3 * m + 2] = c;
-        remap[v] = m++;
-        break;
-      }
-      if (pos[3 * s] === a && pos[3 * s + 1] === b && pos[3 * s + 2] === c) {
-        remap[v] = s;
-        break;
-      }
-      h = (h + 1) & (cap - 1);
-    }
-  }
-  const out = new Uint32Array(indices.length);
-  let k = 0;
+  const { remap, unique: pos, count: m } = uniqueTriples(q);
+  const idx = remapTriangles(indices, remap);
   const seen = new Uint8Array(m);
-  for (let t = 0; t < indices.length; t += 3) {
-    const a = remap[indices[t]], b = remap[indices[t + 1]], c = remap[indices[t + 2]];
-    if (a === b || b === c || a === c) continue;
-    out[k++] = a;
-    out[k++] = b;
-    out[k++] = c;
-    seen[a] = seen[b] = seen[c] = 1;
-  }
+  for (let i = 0; i < idx.length; i++) seen[idx[i]] = 1;
   // drop positions no triangle uses (Draco would drop them too)
   const keep = new Int32Array(m).fill(-1);
   let f = 0;
@@ -332,8 +297,7 @@ function weldQuantized(q: Int32Array, indices: Uint32Array): { positions: Int32A
     pos.copyWithin(3 * f, 3 * v, 3 * v + 3);
     f++;
   }
-  const idx = out.slice(0, k);
-  for (let i = 0; i < k; i++) idx[i] = keep[idx[i]];
+  for (let i = 0; i < idx.length; i++) idx[i] = keep[idx[i]];
   return { positions: pos.slice(0, 3 * f), indices: idx };
 }
 

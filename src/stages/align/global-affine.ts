@@ -16,6 +16,7 @@
 import { WiringError } from '../../core/errors.js';
 import { type Affine, type AffineModel, IDENTITY, compose, invert } from './affine.js';
 import { BandedSystem } from './banded.js';
+import { detrendRotation } from './detrend.js';
 
 /** Matched points between sections j < z: raw_j(p_k) shows what raw_z(q_k) shows. */
 export interface PairSet {
@@ -45,6 +46,12 @@ export interface GlobalAffineOptions {
    * much as all its pairs). 0: free affine. Stops scale and shear accumulating along a long stack.
    */
   regularise?: number;
+  /**
+   * Rotation trend removed after the solve (detrend.ts): Gaussian window of the local slope,
+   * sections (0: none). A prior against the slow rotation drift that pairwise matching reads
+   * from the content of real sections.
+   */
+  detrend?: number;
 }
 
 export interface GlobalAffineResult {
@@ -218,6 +225,16 @@ export function solveGlobalAffine(nz: number, sets: PairSet[], o: GlobalAffineOp
       }));
     }
     if (!changed) break;
+  }
+  if ((o.detrend ?? 0) > 0) {
+    const use = new Array<boolean>(nz).fill(false);
+    use[o.reference] = true;
+    sets.forEach((s, k) => {
+      if (!keep[k].some(Boolean)) return;
+      use[s.j] = true;
+      use[s.z] = true;
+    });
+    F = detrendRotation(F, use, o.reference, o.detrend!, o.w, o.h).F;
   }
   return {
     affines: F.map((f) => invert(f)),

@@ -41,15 +41,32 @@ import { warpImage } from './warp.js';
 export const ALIGN_DEFAULTS = {
   /** Affine model: translation, rigid, similarity or affine. */
   model: 'affine' as AffineModel,
-  /** Previous good sections each section is matched against. */
+  /**
+   * Previous good sections each section is matched against. 3 with the 32 px affine grid was
+   * chosen on ISBI 2012 by rel (equivariance; docs/ALIGNMENT.md) and confirmed on vnc-sstem, but
+   * worse on the phantom (the exact frame) in every measure and twice the CPU: kept at 2.
+   */
   neighbours: 2,
   /** Longest side of the coarse scale, px. */
   coarseSize: 256,
   /** Pixel size of the matching scale, nm (the stack is mean-halved until its pixels are about this size). */
   matchNm: 16,
-  /** Affine stage: patch side and spacing at the matching scale, px. */
+  /**
+   * Affine stage: patch side and spacing at the matching scale, px. `--patch 32 --neighbours 3`
+   * (49 patches on a 128 px level image instead of 9) keeps the pair counts clear of RANSAC's
+   * minimum on real ssTEM, so sections no longer flip between a patch affine and the
+   * translation-only fallback with the applied warp (ISBI 2012 rel median 9.06 -> 3.63 px,
+   * vnc-sstem 5.28 -> 2.60), but the phantom's exact frame gets worse (rel 1.12 -> 3.55, abs 1.66
+   * -> 4.49 px) and matching costs twice the CPU; docs/ALIGNMENT.md, Equivariance.
+   */
   patch: 64,
   stride: 32,
+  /**
+   * Affine stage: a second grid of smaller patches (this side, spacing half of it; 0: none), solved
+   * on its own from the coarse translation; the guard keeps whichever solution correlates best with
+   * the neighbour (flag `fine-grid` when it is this one).
+   */
+  finePatch: 0,
   /** Global least-squares solve over all pairs (false: the sequential chain's transforms). */
   global: true,
   /**
@@ -58,6 +75,11 @@ export const ALIGN_DEFAULTS = {
    * 10.0 px); measured on vnc-sstem and the phantom (docs/ALIGNMENT.md).
    */
   regularise: 0.03,
+  /**
+   * Rotation trend removed after the global affine (detrend.ts): Gaussian window of its local
+   * slope along z, sections (0: off).
+   */
+  detrend: 0,
   /** Affine rounds at the matching scale. */
   affineRounds: 2,
   /** Elastic stage (false: affine only). */
@@ -316,17 +338,16 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     let affineFound = false;
     let pairs: ReturnType<typeof affineRound>['pairs'] = [];
     const need = Math.max(4, 2 * minPairs(p.model));
-    const patchRounds = (start: Affine) => {
+    const patchRounds = (start: Affine, patch = q.patch, stride = q.stride) => {
       let a1 = start;
-      let found = false;
+      let found: ReturnType<typeof affineRound>['pairs'] | null = null;
       for (let round = 0; round < p.affineRounds; round++) {
-        const r = affineRound(rawMatch, fixed, a1, sm, q, q.patch, q.stride, p.seed + i + 7919 * round);
+        const r = affineRound(rawMatch, fixed, a1, sm, q, patch, stride, p.seed + i + 7919 * round);
         if (!r.affine || r.inliers < need) break;
         a1 = r.affine;
-        pairs = r.pairs;
-        found = true;
+        found = r.pairs;
       }
-      return found ? a1 : null;
+      return found ? { a: a1, pairs: found } : null;
     };
     for (let round = 0; round < p.affineRounds; round++) {
       let r = affineRound(rawMatch, fixed, a, sm, q, q.patch, q.stride, p.seed + i + 7919 * round);
@@ -351,7 +372,8 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
         report.flags.push('features');
         const refined = patchRounds(featureAffine);
         if (refined) {
-          a = refined;
+          a = refined.a;
+          pairs = refined.pairs;
           affineFound = true;
         } else a = featureAffine;
       }
@@ -362,25 +384,33 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     // Guard: the solution must correlate with the neighbour at least as well as the coarse
     // translation alone and the previous section's transform; otherwise the patches misled
     // RANSAC (few valid, repetitive texture) and the better of those is kept, flagged.
-    const candidates: SectionTransform[] = [t, { z, status: 'ok', affine: coarseAffine }, { z, status: 'ok', affine: [...last.t.affine] }];
+    // With finePatch, the finer grid's own solution competes too (patches misled on one grid need not be on the other).
+    const fine = q.finePatch > 0 && q.finePatch < q.patch ? patchRounds(coarseAffine, q.finePatch, q.finePatch / 2) : null;
+    const candidates: Array<{ t: SectionTransform; flag: string | null; pairs: typeof pairs | null }> = [
+      { t, flag: null, pairs: affineFound ? pairs : null },
+      ...(fine ? [{ t: { z, status: 'ok' as const, affine: fine.a.map((x) => +x.toFixed(8)) as Affine }, flag: 'fine-grid', pairs: fine.pairs }] : []),
+      { t: { z, status: 'ok', affine: coarseAffine }, flag: 'fallback-coarse', pairs: null },
+      { t: { z, status: 'ok', affine: [...last.t.affine] }, flag: 'fallback-previous', pairs: null },
+    ];
     let best = -Infinity;
     let aligned = rawMatch;
-    let chosen = 0;
+    let chosen = candidates[0];
     candidates.forEach((c, k) => {
-      const im = warpImage(rawMatch, scaleTransform(c, sm), 0, 0, rawMatch.w, rawMatch.h);
+      const im = warpImage(rawMatch, scaleTransform(c.t, sm), 0, 0, rawMatch.w, rawMatch.h);
       const r = correlation(im.data, last.aligned.data);
       if (k === 0 || r > best + 0.01) {
-        if (k > 0) report.flags.push(k === 1 ? 'fallback-coarse' : 'fallback-previous');
-        if (k > 1 && report.flags.includes('fallback-coarse')) report.flags.splice(report.flags.indexOf('fallback-coarse'), 1);
         best = r;
         aligned = im;
-        t = { ...c, z };
-        chosen = k;
+        t = { ...c.t, z };
+        chosen = c;
       }
     });
+    if (chosen.flag) report.flags.push(chosen.flag);
+    if (chosen.flag === 'fine-grid' && report.flags.includes('coarse-only')) report.flags.splice(report.flags.indexOf('coarse-only'), 1);
     // The pairs the global solve sees: the patch inliers of the chosen solution, or (when only
     // a fallback worked) a few points that keep this section where the fallback put it.
-    if (chosen === 0 && affineFound) {
+    if (chosen.pairs) {
+      pairs = chosen.pairs;
       // every neighbour weighs the same: a wrong z-1 match is then outvoted by z-2 and z+1 (global.test.ts)
       // typed arrays: the global solve keeps every section's pairs (16 bytes a pair)
       for (const pr of pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q) });
@@ -560,7 +590,9 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   for (const k of ['patch', 'elasticPatch'] as const) {
     if (!isPowerOfTwo(p[k]) || p[k] < 16) throw new UsageError(`${k} ${p[k]}: expected a power of two >= 16`);
   }
+  if (p.finePatch !== 0 && (!isPowerOfTwo(p.finePatch) || p.finePatch < 16)) throw new UsageError(`finePatch ${p.finePatch}: expected 0 or a power of two >= 16`);
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);
+  if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.regularise >= 0)) throw new UsageError(`regularise ${p.regularise}: expected a number >= 0`);
   if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.model)) throw new UsageError(`model ${JSON.stringify(p.model)}: expected translation, rigid, similarity or affine`);
   let coarseLevels = 0;
@@ -579,7 +611,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const good = sections.map((t, i) => (t.status === 'missing' ? -1 : i)).filter((i) => i >= 0);
   if (good.length >= 2 && p.global) {
     // Global affine: all sections at once from the pairs of every section with its neighbours.
-    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise });
+    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise, detrend: p.detrend });
     let lastGood: Affine = [...IDENTITY];
     sections.forEach((t, i) => {
       if (t.status === 'missing') sections[i] = { ...t, affine: [...lastGood] };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type Box, boxFromShape } from '../../core/box.js';
+import { type Box, type Vec3, boxFromShape } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
+import { blockGrid, listBlocks } from '../../scheduler/blocks.js';
 import { scoreSkeleton } from '../../metrics/skeletons.js';
 import { decodeMeshBlock, decodeSkeletonBlock, encodeMeshBlock, encodeSkeletonBlock, mergeSkeletons, meshBlock, skeletonBlock, skeletonSampleStep } from './blocks.js';
 import { mergeMeshes, meshVolume, openEdges } from './mesh.js';
@@ -8,14 +9,7 @@ import { skeletonizeLabels } from './skeleton.js';
 import { skeletonStats } from './stats.js';
 import { paintTubes, randomTubes } from './synthetic.js';
 
-function blocks(bounds: Box, size: number[]): Box[] {
-  const out: Box[] = [];
-  for (let z = bounds.min[2]; z < bounds.max[2]; z += size[2])
-    for (let y = bounds.min[1]; y < bounds.max[1]; y += size[1])
-      for (let x = bounds.min[0]; x < bounds.max[0]; x += size[0])
-        out.push({ min: [x, y, z], max: [Math.min(x + size[0], bounds.max[0]), Math.min(y + size[1], bounds.max[1]), Math.min(z + size[2], bounds.max[2])] });
-  return out;
-}
+const blocks = (bounds: Box, size: Vec3): Box[] => listBlocks(blockGrid(bounds, size)).map((b) => b.box);
 
 describe('blockwise meshes and skeletons', () => {
   const shape = [64, 48, 40] as const;

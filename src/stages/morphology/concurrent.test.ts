@@ -4,21 +4,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from '../../../test/data.js';
+import { fileListing as listing, tempDir } from '../../../test/data.js';
 import { boxFromShape } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { runTasks } from '../../scheduler/index.js';
 import { finishMeshes, finishSkeletons, planMesh, planSkeletons } from './tasks.js';
 
-async function listing(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const f of (await fs.readdir(dir, { recursive: true })).sort()) {
-    const p = path.join(dir, f);
-    if ((await fs.stat(p)).isFile()) out.set(f, (await fs.readFile(p)).toString('base64'));
-  }
-  return out;
-}
 
 describe('concurrent mesh / skeleton writers of one layer', () => {
   it('finish together without errors and leave the same files as one writer', async () => {

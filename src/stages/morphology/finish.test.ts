@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from '../../../test/data.js';
+import { fileListing as listing, tempDir } from '../../../test/data.js';
 import { boxFromShape, type Vec3 } from '../../core/box.js';
 import { FormatError } from '../../core/errors.js';
 import { mulberry32 } from '../../core/random.js';
@@ -20,14 +20,6 @@ function digest(files: Map<string, string>): Record<string, string> {
   return Object.fromEntries([...files].map(([f, b]) => [f, createHash('sha256').update(b).digest('hex').slice(0, 16)]));
 }
 
-async function listing(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const f of (await fs.readdir(dir, { recursive: true })).sort()) {
-    const p = path.join(dir, f);
-    if ((await fs.stat(p)).isFile()) out.set(f, (await fs.readFile(p)).toString('base64'));
-  }
-  return out;
-}
 
 /** A seeded segmentation of boxes and slabs with ids across many shards. */
 async function segmentation(dir: string): Promise<string> {

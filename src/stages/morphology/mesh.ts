@@ -1,5 +1,6 @@
 import type { Vec3 } from '../../core/box.js';
 import { WiringError } from '../../core/errors.js';
+import { remapTriangles, uniqueTriples } from '../../core/hash.js';
 import { EDGE_AXIS, EDGE_CORNERS, EDGE_OFFSET, TRI_EDGES, TRI_START } from './mc-table.js';
 
 /** A triangle mesh: vertices [x,y,z] in nm (flattened), triangles as vertex index triples. */
@@ -313,49 +314,8 @@ export function mergeMeshes(meshes: Mesh[]): Mesh {
  */
 export function weldVertices(mesh: Mesh): Mesh {
   const nv = mesh.vertices.length / 3;
-  const bits = new Uint32Array(mesh.vertices.buffer, mesh.vertices.byteOffset, nv * 3);
-  let cap = 16;
-  while (cap < nv * 2) cap *= 2;
-  const table = new Int32Array(cap).fill(-1);
-  const remap = new Uint32Array(nv);
-  const outV = new Float32Array(nv * 3);
-  const outBits = new Uint32Array(outV.buffer);
-  let n = 0;
-  for (let v = 0; v < nv; v++) {
-    const a = bits[3 * v];
-    const b = bits[3 * v + 1];
-    const c = bits[3 * v + 2];
-    let h = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d)) >>> 0;
-    h = (h ^ (h >>> 15)) & (cap - 1);
-    for (;;) {
-      const s = table[h];
-      if (s < 0) {
-        table[h] = n;
-        outBits[3 * n] = a;
-        outBits[3 * n + 1] = b;
-        outBits[3 * n + 2] = c;
-        remap[v] = n++;
-        break;
-      }
-      if (outBits[3 * s] === a && outBits[3 * s + 1] === b && outBits[3 * s + 2] === c) {
-        remap[v] = s;
-        break;
-      }
-      h = (h + 1) & (cap - 1);
-    }
-  }
-  const idx = new Uint32Array(mesh.indices.length);
-  let m = 0;
-  for (let t = 0; t < mesh.indices.length; t += 3) {
-    const a = remap[mesh.indices[t]];
-    const b = remap[mesh.indices[t + 1]];
-    const c = remap[mesh.indices[t + 2]];
-    if (a === b || b === c || a === c) continue;
-    idx[m++] = a;
-    idx[m++] = b;
-    idx[m++] = c;
-  }
-  return { vertices: outV.slice(0, n * 3), indices: idx.slice(0, m) };
+  const { remap, unique, count } = uniqueTriples(new Uint32Array(mesh.vertices.buffer, mesh.vertices.byteOffset, nv * 3));
+  return { vertices: new Float32Array(unique.buffer, 0, count * 3).slice(), indices: remapTriangles(mesh.indices, remap) };
 }
 
 /** Signed enclosed volume (nm^3) by the divergence theorem; positive for outward winding. */

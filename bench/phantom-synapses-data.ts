@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import type { Vec3 } from '../src/core/box.js';
 import type { Volume } from '../src/core/volume.js';
-import { carriedObjectRule } from '../src/cli/object-rules.js';
+import { carriedCleftFilter, carriedObjectRule } from '../src/cli/object-rules.js';
 import { partnersOf } from '../src/cli/synapse-scoring.js';
 import type { LabelArray } from '../src/kernels/components.js';
 import { labelObjectScores, type ObjectScores } from '../src/metrics/objects.js';
@@ -13,6 +13,7 @@ import { relabelPartners, synapticPartnerScore, type PartnerSynapse } from '../s
 import { readWhole } from '../src/stages/segment/io.js';
 import { type ObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
 import { probabilityScale } from '../src/stages/synapses/detect.js';
+import { cleftScores } from '../src/stages/synapses/cleft-filter.js';
 
 export async function readVolume(spec: string): Promise<Volume> {
   return (await readWhole(spec)).vol;
@@ -46,6 +47,26 @@ function row(rule: ObjectParams, s: ObjectScores): ObjectRow {
 export function scoreObjects(map: Volume, truth: Volume, rule: ObjectParams, conn: 6 | 26 = 6): ObjectRow {
   const o = hysteresisObjects(asProbability(map), map.shape as Vec3, rule, conn);
   return row(rule, labelObjectScores(o.labels, truth.data as LabelArray));
+}
+
+/**
+ * Cleft objects as `wiring synapses` keeps them under the cleft filter the map carries (candidates of
+ * its rule, 6-connected, scored and cut), against a truth label layer; undefined when it carries none.
+ */
+export async function scoreFilteredClefts(spec: string, truth: Volume): Promise<(ObjectRow & { candidates: number; cut: number }) | undefined> {
+  const carried = carriedCleftFilter(spec);
+  if (!carried) return undefined;
+  const { filter, vesicles } = carried;
+  const map = await readVolume(spec);
+  const shape = map.shape as Vec3;
+  const cleft = asProbability(map);
+  const o = hysteresisObjects(cleft, shape, filter.candidates, 6);
+  const sc = cleftScores(filter, o.labels, o.count, { cleft, vesicle: asProbability(await readVolume(vesicles)) }, shape, map.voxelSize as Vec3);
+  const remap = new Uint32Array(o.count + 1);
+  let n = 0;
+  for (let l = 1; l <= o.count; l++) if (sc[l - 1] >= filter.cut) remap[l] = ++n;
+  const labels = o.labels.map((l) => remap[l]);
+  return { ...row(filter.candidates, labelObjectScores(labels, truth.data as LabelArray)), candidates: o.count, cut: filter.cut };
 }
 
 /** A class map's pixel scores against a truth label layer (any nonzero label = the class): ROC AUC and mean p at its voxels. */

@@ -1,18 +1,22 @@
 // `npm run bench phantom-synapses`: synapses and organelles on a phantom never used for choosing.
-// For each pair (chosen on seed A -> measured on seed B): a training phantom of seed A (small, 3x
-// synapse density), the 5-class pixel forest `wiring train-pixels --labels` trains on it (it cross-fits
-// itself there and carries the object rule of every class: hysteresis + size, chosen by out-of-fold
-// object F1), then a large phantom of seed B (>= 100 synapses) is predicted and scored:
+// For each pair (chosen on seed A -> measured on seed B): a training phantom of seed A (384x384x80,
+// 3x synapse density: ~150 cleft objects, what the cleft filter needs to learn from), the 5-class
+// pixel forest `wiring train-pixels --labels` trains on it (it cross-fits itself there and carries
+// the object rule of every class: hysteresis + size, chosen by out-of-fold object F1, and the cleft
+// object filter trained on the out-of-fold maps), then a large phantom of seed B (>= 100 synapses)
+// is predicted and scored:
 //  - the cleft channel's pixel AUC and mean probability at true cleft voxels;
 //  - cleft, mitochondria and vesicle-cloud object F1 (3-D objects of the map under the carried
 //    rule, 6-connected as `wiring synapses` finds them, against the phantom's label layers: greedy
 //    one-to-one by overlap, src/metrics/objects.ts), with the counts of true and found objects;
-//  - synapse partner F1 of `wiring synapses` with its defaults (carried rules, default radii) on the
-//    phantom's true segmentation, scored CREMI-like against its synapse table (src/metrics/synapses.ts);
+//  - the cleft objects `wiring synapses` keeps by default: the carried filter's candidates above its cut;
+//  - synapse partner F1 of `wiring synapses` with its defaults (carried rules and filter, default radii)
+//    on the phantom's true segmentation, scored CREMI-like against its synapse table (src/metrics/synapses.ts),
+//    and with `--no-cleft-filter` (the carried rule alone);
 //  - the same with the true cleft and vesicle labels (what the partner assignment alone reaches).
 // The CLI runs from dist/ (`npx tsc -p tsconfig.json` first). Volumes are cached in
 // bench/out/phantom-synapses-data/. PHSYN_PAIRS (default "2:4,4:2"), PHSYN_TREES (32),
-// PHSYN_SAMPLES (60000): the demo's forest; PHSYN_TRAIN_SIZE (192,192,48), PHSYN_TEST_SIZE (384,384,80);
+// PHSYN_SAMPLES (60000): the demo's forest; PHSYN_TRAIN_SIZE (384,384,80; the runs before the cleft filter used 192,192,48), PHSYN_TEST_SIZE (384,384,80);
 // PHSYN_AUTOCONTEXT=1 trains with `--auto-context` (a context forest on the first forest's out-of-fold
 // map); PHSYN_TRAIN_DENSITY (3) is the training phantom's `--synapse-density` (in a 192x192x48 phantom
 // density 6 holds no more clefts than 3: 17 vs 18 on seed 2; a larger PHSYN_TRAIN_SIZE does).
@@ -22,13 +26,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { carriedObjectRule } from '../src/cli/object-rules.js';
 import { DEFAULT_OBJECT_PARAMS } from '../src/stages/synapses/objects.js';
-import { pixelScores, readVolume, scoreObjects } from './phantom-synapses-data.js';
+import { pixelScores, readVolume, scoreFilteredClefts, scoreObjects } from './phantom-synapses-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DIR = path.join(here, 'out', 'phantom-synapses-data');
 const TREES = process.env.PHSYN_TREES ?? '32';
 const SAMPLES = process.env.PHSYN_SAMPLES ?? '60000';
-const TRAIN_SIZE = process.env.PHSYN_TRAIN_SIZE ?? '192,192,48';
+const TRAIN_SIZE = process.env.PHSYN_TRAIN_SIZE ?? '384,384,80';
 const TEST_SIZE = process.env.PHSYN_TEST_SIZE ?? '384,384,80';
 const TRAIN_DENSITY = process.env.PHSYN_TRAIN_DENSITY ?? '3';
 const AUTOCONTEXT = process.env.PHSYN_AUTOCONTEXT === '1';
@@ -83,6 +87,12 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     objects[name] = scoreObjects(await readVolume(ch(cls)), await readVolume(path.join(test, layer)), rule);
     console.log(name, JSON.stringify(objects[name]));
   }
+  // the cleft objects `wiring synapses` keeps by default: the carried filter's, when the model carries one
+  const filtered = await scoreFilteredClefts(ch(3), await readVolume(path.join(test, 'clefts')));
+  if (filtered) {
+    objects.clefts_filtered = filtered;
+    console.log('clefts after the carried cleft filter', JSON.stringify(filtered));
+  }
   const cleftPixels = pixelScores(await readVolume(ch(3)), await readVolume(path.join(test, 'clefts')));
   console.log('cleft pixels', JSON.stringify(cleftPixels));
   const gt = ['--ground-truth', path.join(test, 'connectome.duckdb'), '--gt-segmentation', path.join(test, 'neurons'), '--segmentation', path.join(test, 'neurons')];
@@ -97,11 +107,12 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     forest: { trees: Number(TREES), samples: Number(SAMPLES), auto_context: AUTOCONTEXT, train_synapse_density: Number(TRAIN_DENSITY), object_rules: trained.object_rules },
     objects,
     cleft_pixels: cleftPixels,
-    partners: { ...(syn.partners as object), found: syn.synapses, cleft_rule: { high: syn.threshold, low: syn.low_threshold ?? syn.threshold, min_size: syn.min_size }, dropped: syn.dropped },
+    partners: { ...(syn.partners as object), found: syn.synapses, cleft_rule: { high: syn.threshold, low: syn.low_threshold ?? syn.threshold, min_size: syn.min_size }, cleft_filter: syn.cleft_filter, dropped: syn.dropped },
     organelles_found: syn.organelles,
     partners_true_clefts_and_vesicles: upper.partners,
+    ...(filtered ? { partners_without_filter: wiring('synapses', fresh(`${db}-nofilter`), '--clefts', ch(3), '--vesicles', ch(4), '--mitochondria', ch(5), '--no-cleft-filter', ...gt).partners } : {}),
   };
-  console.log(JSON.stringify({ partners: row.partners, partners_true_clefts_and_vesicles: row.partners_true_clefts_and_vesicles }));
+  console.log(JSON.stringify({ partners: row.partners, partners_true_clefts_and_vesicles: row.partners_true_clefts_and_vesicles, partners_without_filter: row.partners_without_filter }));
   return row;
 }
 

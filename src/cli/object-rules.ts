@@ -14,6 +14,8 @@ import { FormatError } from '../core/errors.js';
 import { localPath, splitChannel } from '../formats/open.js';
 import { type Calibration, calibrate } from '../stages/predict/calibration.js';
 import type { CrossFitResult } from '../stages/predict/training.js';
+import { CLASS_NAMES } from '../stages/classes/classes.js';
+import { type CleftFilter, type FilterVolume, checkCleftFilter, trainCleftFilter } from '../stages/synapses/cleft-filter.js';
 import { DEFAULT_OBJECT_GRID, type ObjectParams, SPLIT_MIN_SEED, chooseObjectParams } from '../stages/synapses/objects.js';
 
 /** The grid searched (wider than the default: a forest's probabilities of a rare class can sit low on unseen voxels). */
@@ -30,6 +32,14 @@ export interface ObjectRule extends ObjectParams {
   f1: number;
   found: number;
   truth: number;
+  /**
+   * The cleft class (`wiring classes` class "cleft", with a "vesicle" class beside it): the object
+   * filter trained on the out-of-fold maps (stages/synapses/cleft-filter.ts); `wiring synapses`
+   * applies it to the candidates of its own rule instead of this rule.
+   */
+  filter?: CleftFilter;
+  /** Why the cleft class got no filter (too few true clefts in the training region). */
+  filterSkipped?: string;
 }
 
 /** Crop channel-free data over `region` to `b`. */
@@ -45,8 +55,45 @@ function cropTo<T extends Float32Array | Int16Array>(d: T, region: Box, b: Box, 
   return out;
 }
 
-/** The rule of every output (by name) chosen on the cross-fitted maps; classes without a true object get none. */
-export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID): Record<string, ObjectRule> {
+/** Output names of the cleft and vesicle classes of `wiring classes` labels. */
+export const CLEFT_OUTPUT = `class_${CLASS_NAMES.indexOf('cleft')}`;
+export const VESICLE_OUTPUT = `class_${CLASS_NAMES.indexOf('vesicle')}`;
+
+/** `b` cut in two along its longest axis. */
+function halve(b: Box): [Box, Box] {
+  const s = boxShape(b);
+  const a = s[0] >= s[1] && s[0] >= s[2] ? 0 : s[1] >= s[2] ? 1 : 2;
+  const mid = b.min[a] + Math.floor(s[a] / 2);
+  const loMax = [...b.max], hiMin = [...b.min];
+  loMax[a] = mid;
+  hiMin[a] = mid;
+  return [{ min: b.min, max: loMax as unknown as Vec3 }, { min: hiMin as unknown as Vec3, max: b.max }];
+}
+
+/**
+ * The cleft object filter trained on the cross-fitted maps (each half of the training region cut in
+ * two again: four folds, so each fold's filter learns from three quarters), or undefined when the
+ * outputs have no cleft and vesicle class or the folds hold too few true clefts (`skipped` says so).
+ */
+export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSize: Vec3): { filter?: CleftFilter; skipped?: string } {
+  const kc = outputs.indexOf(CLEFT_OUTPUT), kv = outputs.indexOf(VESICLE_OUTPUT);
+  if (kc < 0 || kv < 0) return {};
+  const folds = cf.halves.flatMap((h) => halve(h));
+  const vols: FilterVolume[] = folds.map((b) => ({
+    cleft: cropTo(cf.maps[kc], cf.region, b, (n) => new Float32Array(n)),
+    vesicle: cropTo(cf.maps[kv], cf.region, b, (n) => new Float32Array(n)),
+    truth: Uint8Array.from(cropTo(cf.classes, cf.region, b, (n) => new Int16Array(n)), (c) => (c === kc ? 1 : 0)),
+    shape: boxShape(b) as Vec3,
+  }));
+  const { filter, skipped } = trainCleftFilter(vols, voxelSize);
+  return { filter, skipped };
+}
+
+/**
+ * The rule of every output (by name) chosen on the cross-fitted maps; classes without a true object
+ * get none (`grid`: the rules searched). With the voxel size, the cleft class also gets its object filter (chooseCleftFilter).
+ */
+export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID, voxelSize?: Vec3): Record<string, ObjectRule> {
   const rules: Record<string, ObjectRule> = {};
   const classes = cf.halves.map((h) => cropTo(cf.classes, cf.region, h, (n) => new Int16Array(n)));
   outputs.forEach((name, k) => {
@@ -61,7 +108,23 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: P
     const split = best.split === undefined ? {} : { split: best.split, splitMinSeed: best.splitMinSeed };
     rules[name] = { high: best.high, low: best.low, minSize: best.minSize, ...split, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth };
   });
+  if (voxelSize && rules[CLEFT_OUTPUT]) {
+    const { filter, skipped } = chooseCleftFilter(cf, outputs, voxelSize);
+    if (filter) rules[CLEFT_OUTPUT].filter = filter;
+    if (skipped) rules[CLEFT_OUTPUT].filterSkipped = skipped;
+  }
   return rules;
+}
+
+interface RuleInfo {
+  output: string;
+  high: number;
+  low: number;
+  min_size: number;
+  split?: number;
+  split_min_seed?: number;
+  /** The cleft object filter, with the channel of the same map its vesicle features read. */
+  cleft_filter?: CleftFilter & { vesicle_channel: number };
 }
 
 /**
@@ -69,12 +132,16 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: P
  * rules are chosen on the forest's own probabilities; for a calibrated map (`calibration`, one per
  * output channel) the thresholds are mapped through the same monotone calibration.
  */
-export function objectRulesInfo(outputs: string[], rules: Record<string, ObjectParams>, calibration?: Calibration[]): Record<string, { output: string; high: number; low: number; min_size: number; split?: number; split_min_seed?: number }> {
-  const out: Record<string, { output: string; high: number; low: number; min_size: number; split?: number; split_min_seed?: number }> = {};
+export function objectRulesInfo(outputs: string[], rules: Record<string, ObjectParams & { filter?: unknown }>, calibration?: Calibration[]): Record<string, RuleInfo> {
+  const out: Record<string, RuleInfo> = {};
+  const kv = outputs.indexOf(VESICLE_OUTPUT);
   outputs.forEach((name, c) => {
     const r = rules[name];
     const f = (t: number): number => (calibration ? +calibrate(calibration[c], t).toFixed(6) : t);
-    if (r) out[String(c)] = { output: name, high: f(r.high), low: f(r.low), min_size: r.minSize, ...(r.split !== undefined ? { split: f(r.split), split_min_seed: r.splitMinSeed ?? SPLIT_MIN_SEED } : {}) };
+    if (!r) return;
+    out[String(c)] = { output: name, high: f(r.high), low: f(r.low), min_size: r.minSize, ...(r.split !== undefined ? { split: f(r.split), split_min_seed: r.splitMinSeed ?? SPLIT_MIN_SEED } : {}) };
+    // the filter's features are the forest's own probabilities: a calibrated map does not carry it
+    if (r.filter && !calibration && kv >= 0) out[String(c)].cleft_filter = { ...(r.filter as CleftFilter), vesicle_channel: kv };
   });
   return out;
 }
@@ -85,6 +152,22 @@ export function objectRulesInfo(outputs: string[], rules: Record<string, ObjectP
  * the source is not a local precomputed layer or carries no rule; a malformed rule is a FormatError.
  */
 export function carriedObjectRule(spec: string): ObjectParams | undefined {
+  const carried = carriedRuleEntry(spec);
+  if (!carried) return undefined;
+  const { r, c, file } = carried;
+  const { high, low, min_size: minSize, split, split_min_seed: splitMinSeed } = r;
+  if (typeof high !== 'number' || typeof low !== 'number' || typeof minSize !== 'number' || !(low >= 0 && low <= high && high <= 1) || !(minSize >= 0)) {
+    throw new FormatError(`wiring.object_rules["${c}"] must hold 0 <= low <= high <= 1 and min_size >= 0, got ${JSON.stringify(r)}`, file);
+  }
+  if (split === undefined) return { high, low, minSize };
+  if (typeof split !== 'number' || !(split >= low && split <= 1) || !(typeof splitMinSeed === 'number' && splitMinSeed >= 1)) {
+    throw new FormatError(`wiring.object_rules["${c}"]: split must lie in [low, 1] with split_min_seed >= 1, got ${JSON.stringify(r)}`, file);
+  }
+  return { high, low, minSize, split, splitMinSeed };
+}
+
+/** The info file, channel and raw object_rules entry of a map source's channel (see carriedObjectRule). */
+function carriedRuleEntry(spec: string): { r: Record<string, unknown>; c: number; file: string; base: string } | undefined {
   const { spec: base, channel } = splitChannel(spec);
   const local = localPath(base);
   if (local === undefined || local.includes('#')) return undefined;
@@ -100,15 +183,20 @@ export function carriedObjectRule(spec: string): ObjectParams | undefined {
   if (!rules) return undefined;
   const c = channel ?? (info.num_channels === 1 ? 0 : undefined);
   if (c === undefined) return undefined;
-  const r = rules[String(c)] as { high?: unknown; low?: unknown; min_size?: unknown; split?: unknown; split_min_seed?: unknown } | undefined;
-  if (r === undefined) return undefined;
-  const { high, low, min_size: minSize, split, split_min_seed: splitMinSeed } = r;
-  if (typeof high !== 'number' || typeof low !== 'number' || typeof minSize !== 'number' || !(low >= 0 && low <= high && high <= 1) || !(minSize >= 0)) {
-    throw new FormatError(`wiring.object_rules["${c}"] must hold 0 <= low <= high <= 1 and min_size >= 0, got ${JSON.stringify(r)}`, file);
-  }
-  if (split === undefined) return { high, low, minSize };
-  if (typeof split !== 'number' || !(split >= low && split <= 1) || !(typeof splitMinSeed === 'number' && splitMinSeed >= 1)) {
-    throw new FormatError(`wiring.object_rules["${c}"]: split must lie in [low, 1] with split_min_seed >= 1, got ${JSON.stringify(r)}`, file);
-  }
-  return { high, low, minSize, split, splitMinSeed };
+  const r = rules[String(c)] as Record<string, unknown> | undefined;
+  if (r === undefined || r === null || typeof r !== 'object') return undefined;
+  return { r, c, file, base };
+}
+
+/**
+ * The cleft object filter carried by a cleft map source's channel (info `wiring.object_rules[c].cleft_filter`)
+ * and the source of the vesicle channel of the same map its features read; undefined when it carries none.
+ * A malformed filter is a FormatError naming the info file.
+ */
+export function carriedCleftFilter(spec: string): { filter: CleftFilter; vesicles: string } | undefined {
+  const carried = carriedRuleEntry(spec);
+  if (!carried || carried.r.cleft_filter === undefined) return undefined;
+  const { vesicle_channel: vc, ...rest } = carried.r.cleft_filter as Record<string, unknown>;
+  if (typeof vc !== 'number' || !Number.isInteger(vc) || vc < 0) throw new FormatError(`wiring.object_rules["${carried.c}"].cleft_filter.vesicle_channel must be a channel index, got ${JSON.stringify(vc)}`, carried.file);
+  return { filter: checkCleftFilter(rest, carried.file), vesicles: `${carried.base}?channel=${vc}` };
 }

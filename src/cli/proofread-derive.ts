@@ -30,7 +30,7 @@ import { PROOFREAD_DEFAULTS } from '../stages/proofread/base.js';
 import type { GraphState } from '../stages/proofread/state.js';
 import type { EditRecord } from '../stages/proofread/record.js';
 import { cellRows, synapsePartners } from '../stages/proofread/versions.js';
-import { CellGrouper, fragmentName, meshGrid, type CellGroup } from '../stages/proofread/groups.js';
+import { CellGrouper, FRAGMENT_GROUPS, fragmentName, meshGrid, type CellGroup } from '../stages/proofread/groups.js';
 
 const groupers = new WeakMap<GraphState, CellGrouper>();
 /** One grouper (scratch arrays of the supervoxel count) per state, under its current joined edges, reused across recomputes. */
@@ -442,6 +442,30 @@ async function deriveWith(p: Proofread, reader: ChunkReader, state: GraphState, 
   return { fragment_list: mesh.fragments, fragments_incremental: plan !== undefined, fragments_computed: mesh.computed, fragments: mesh.fragments.length, skeleton_reused: reused, skeleton_vertices: skel.sv.length, mesh_ms: +meshMs.toFixed(1), mesh_parts_ms: { group_ms: +mesh.time.group_ms.toFixed(1), name_ms: +mesh.time.name_ms.toFixed(1), read_ms: +mesh.time.read_ms.toFixed(1), march_ms: +mesh.time.march_ms.toFixed(1), write_ms: +mesh.time.write_ms.toFixed(1) }, skeleton_ms: +skelMs.toFixed(1) };
 }
 
+/**
+ * Whether every manifest in head/ lists joined-edge groups (FRAGMENT_GROUPS), so an edit may take
+ * its new roots' fragments from its parents' manifests: head/groups.json says so. A head started
+ * under the rule (no meshes yet, or only a precompute made under it and no derived edits) gets the
+ * mark now; a head derived before (touching groups) never does, and its edits group roots in full.
+ */
+async function joinedHead(dir: string): Promise<boolean> {
+  const f = path.join(dir, 'groups.json');
+  if (existsSync(f)) return JSON.parse(await fs.readFile(f, 'utf8')).groups === FRAGMENT_GROUPS;
+  let fresh = !existsSync(path.join(dir, 'meshes', 'info'));
+  if (!fresh && !existsSync(path.join(dir, 'derived.json'))) {
+    try {
+      fresh = JSON.parse(await fs.readFile(path.join(dir, 'precompute.json'), 'utf8')).groups === FRAGMENT_GROUPS;
+    } catch {
+      fresh = false;
+    }
+  }
+  if (fresh) {
+    await fs.mkdir(dir, { recursive: true });
+    await writeJsonAtomic(f, { groups: FRAGMENT_GROUPS });
+  }
+  return fresh;
+}
+
 /** Bring head/ up to the log: derive the current roots made by operations after head/derived.json's op. */
 export async function syncDerived(p: Proofread, crash?: (point: string) => void): Promise<{ from: number; to: number; roots: string[]; details: Array<{ id: string } & DeriveDetail> }> {
   await p.refresh();
@@ -456,6 +480,7 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
   const state = p.state;
   const head = state.op;
   if (done >= head) return { from: head, to: head, roots: [], details: [] };
+  const joined = await joinedHead(dir);
   if (!existsSync(path.join(dir, 'meshes', 'info'))) await writeLegacyInfo(path.join(dir, 'meshes'));
   if (!existsSync(path.join(dir, 'skeletons', 'info'))) await writeSkeletonInfo(path.join(dir, 'skeletons'));
   // in log order, so a root's parents are derived before it (their skeletons are reused)
@@ -472,7 +497,7 @@ export async function syncDerived(p: Proofread, crash?: (point: string) => void)
     const siblings: string[][] = [];
     for (const [k, id] of made.entries()) {
       const last = k === made.length - 1 && made.length === r.created.length;
-      const { fragment_list, ...d } = await deriveWith(p, reader, state, id, r.retired.map(BigInt), last ? { record: r, siblings } : undefined);
+      const { fragment_list, ...d } = await deriveWith(p, reader, state, id, r.retired.map(BigInt), last && joined ? { record: r, siblings } : undefined);
       siblings.push(fragment_list);
       details.push({ id: id.toString(), ...d });
       list.push(id);

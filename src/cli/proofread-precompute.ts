@@ -26,7 +26,7 @@ import { encodeLegacyFragment, writeLegacyInfo } from '../formats/mesh/precomput
 import { encodeSkeleton, listSkeletons, readSkeleton, writeSkeletonInfo, type PrecomputedSkeleton } from '../formats/mesh/skeleton.js';
 import { marchingCubesLabels } from '../stages/morphology/mesh.js';
 import { PROOFREAD_DEFAULTS } from '../stages/proofread/base.js';
-import { fragmentName, meshGrid } from '../stages/proofread/groups.js';
+import { FRAGMENT_GROUPS, fragmentName, meshGrid } from '../stages/proofread/groups.js';
 import type { Proofread } from '../stages/proofread/io.js';
 import { headDir, startGrouperOf } from './proofread-derive.js';
 
@@ -58,11 +58,7 @@ async function inBatches<T>(items: T[], n: number, fn: (x: T) => Promise<void>):
   for (let i = 0; i < items.length; i += n) await Promise.all(items.slice(i, i + n).map(fn));
 }
 
-/**
- * The rule fragments are named by (groups.ts): `joined` = components of the joined edges in a mesh
- * cell. A precompute (or a slab of one) made under another rule (`touch`, before) is redone.
- */
-export const FRAGMENT_GROUPS = 'joined';
+// a precompute (or a slab of one) made under another fragment rule than FRAGMENT_GROUPS (groups.ts) is redone
 
 interface SlabRecord {
   groups?: string;

@@ -99,6 +99,7 @@ function selectChannel(src: VolumeSource, channel: number, url: string): VolumeS
     format: src.format,
     chunkShape: src.chunkShape,
     async read(b) {
+      if (src.readChannel) return src.readChannel(b, channel);
       const v = await src.read(b);
       return v.channels === 1 ? v : v.channel(channel).crop(v.box);
     },

@@ -29,5 +29,7 @@ export interface VolumeSource extends VolumeInfo {
   /** Natural chunk shape [x, y, z] for efficient reads (whole volume if unchunked). */
   readonly chunkShape: Vec3;
   read(box: Box): Promise<Volume>;
+  /** Optional: one channel of `box` as a one-channel volume, without copying the others (`?channel=N`). */
+  readChannel?(box: Box, channel: number): Promise<Volume>;
   close(): Promise<void>;
 }

@@ -133,6 +133,12 @@ describe('wiring edit precompute', () => {
       } finally {
         await p2.close();
       }
+      // a head derived before the joined rule has no groups.json: its edits group their roots in full
+      expect(JSON.parse(await fs.readFile(path.join(head(), 'groups.json'), 'utf8')).groups).toBe('joined');
+      await fs.rm(path.join(head(), 'groups.json'));
+      const again = await cli(['edit', 'redo', dir, '2']);
+      expect(again.derived_details.every((d: { fragments_incremental: boolean }) => !d.fragments_incremental)).toBe(true);
+      expect(existsSync(path.join(head(), 'groups.json'))).toBe(false);
     } finally {
       await p.close();
     }

@@ -13,7 +13,7 @@ import { parseNumberList, sweepSynapseParams, type SweepResult } from '../../sta
 import { type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import type { ObjectParams } from '../../stages/synapses/objects.js';
-import { carriedObjectRule } from '../object-rules.js';
+import { carriedCleftFilter, carriedObjectRule } from '../object-rules.js';
 import { emit } from '../output.js';
 import { partnerScorer, partnersOf } from '../synapse-scoring.js';
 
@@ -76,6 +76,7 @@ export function register(program: Command): Command {
     .option('--threshold <p>', 'cleft probability threshold in [0,1] (default: the rule the pixel model chose for the --clefts channel, carried in its info "wiring": {"object_rules"}, else 0.5)')
     .option('--min-size <voxels>', 'smallest cleft kept (default: the carried rule\'s, else 10)')
     .option('--low-threshold <p>', 'hysteresis: clefts are components of p >= this that reach --threshold somewhere (default: the carried rule\'s low when --threshold is not given, else --threshold, a plain threshold)')
+    .option('--no-cleft-filter', 'do not apply the cleft object filter the --clefts map carries (a forest on each candidate cleft\'s size, shape, probabilities and vesicle clouds, trained by wiring train-pixels on its out-of-fold maps; applied by default when no --threshold, --low-threshold or --min-size is given)')
     .option('--mito-low-threshold <p>', 'hysteresis low threshold for mitochondria (default: the carried rule\'s, else --mito-threshold)')
     .option('--vesicle-threshold <p>', 'vesicle probability threshold (default: the carried rule\'s high, else 0.5)')
     .option('--partner-radius <nm>', 'partners lie within this distance of the cleft (default: 3 voxels along x, at least one section + one pixel)')
@@ -110,6 +111,13 @@ export function register(program: Command): Command {
     if (conn !== 6 && conn !== 26) throw new UsageError(`--connectivity ${opts.connectivity}: expected 6 or 26`);
     // rules carried by the maps (chosen by the pixel model on its out-of-fold maps) fill what is not given
     const carried = { clefts: carriedObjectRule(opts.clefts), vesicles: opts.vesicles ? carriedObjectRule(opts.vesicles) : undefined, mitochondria: opts.mitochondria ? carriedObjectRule(opts.mitochondria) : undefined };
+    // the carried cleft filter replaces the carried rule unless a rule is given (or --no-cleft-filter, or a sweep)
+    const ruleGiven = opts.threshold !== undefined || opts.lowThreshold !== undefined || opts.minSize !== undefined;
+    const filter = opts.cleftFilter !== false && !ruleGiven && opts.sweepThresholds === undefined ? carriedCleftFilter(opts.clefts) : undefined;
+    if (filter) {
+      const c = filter.filter.candidates;
+      carried.clefts = { high: c.high, low: c.low, minSize: c.minSize };
+    }
     const cleft = resolveRule(carried.clefts, { threshold: [opts.threshold, '--threshold'], low: [opts.lowThreshold, '--low-threshold'], minSize: [opts.minSize, '--min-size'] }, 10);
     const omin: [unknown, string] = [opts.organelleMinSize, '--organelle-min-size'];
     const vesicle = opts.vesicles ? resolveRule(carried.vesicles, { threshold: [opts.vesicleThreshold, '--vesicle-threshold'], minSize: omin }, 20) : undefined;
@@ -122,6 +130,7 @@ export function register(program: Command): Command {
       voxelSize: vs,
       bounds,
       connectivity: conn,
+      ...(filter ? { cleftFilter: filter.filter } : {}),
       organelles: [
         ...(vesicle ? [{ input: 'vesicles' as const, kind: 'vesicle_cloud' as const, ...vesicle }] : []),
         ...(mito ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, ...mito }] : []),
@@ -146,6 +155,7 @@ export function register(program: Command): Command {
       vesicles: opts.vesicles,
       mitochondria: opts.mitochondria,
       supervoxels: opts.supervoxels,
+      filterVesicles: filter?.vesicles,
       params,
       blockShape: parseXyz(opts.block, '--block', 'size'),
       margin: opts.margin ? parseXyz(opts.margin, '--margin', 'margin') : undefined,
@@ -168,6 +178,7 @@ export function register(program: Command): Command {
       ...(params.lowThreshold !== undefined ? { low_threshold: params.lowThreshold } : {}),
       organelle_rules: (params.organelles ?? []).map((o) => ({ kind: o.kind, threshold: o.threshold, min_size: o.minSize, ...(o.lowThreshold !== undefined ? { low_threshold: o.lowThreshold } : {}) })),
       carried_rules: Object.fromEntries(Object.entries(carried).filter(([, r]) => r)),
+      ...(filter ? { cleft_filter: { candidates: filter.filter.candidates, cut: filter.filter.cut, out_of_fold: filter.filter.oof, vesicles: opts.vesicles ?? filter.vesicles } } : {}),
       ...(sweep ? { sweep: { best: sweep.best, rows: sweep.rows } } : {}),
       synapses: data.synapses.length,
       organelles: data.organelles.length,
@@ -199,7 +210,7 @@ export function register(program: Command): Command {
     }
     await seg.close();
     emit(opts, result, () => {
-      const lines = [`${db}: ${data.synapses.length} synapses, ${data.organelles.length} organelles (dropped: ${data.dropped.small} small, ${data.dropped.noPartners} without two partners)`];
+      const lines = [`${db}: ${data.synapses.length} synapses, ${data.organelles.length} organelles (dropped: ${data.dropped.small} small, ${data.dropped.filtered !== undefined ? `${data.dropped.filtered} by the cleft filter, ` : ''}${data.dropped.noPartners} without two partners)`];
       if (data.truncated) lines.push(`warning: ${data.truncated} objects touch a block's margin; use a larger --margin (state in ${path.resolve(stateDir)})`);
       if (sweep) {
         lines.push(`sweep (partner F-score): ${sweep.rows.map((r) => `t ${r.threshold} min ${r.minSize}: ${r.fscore.toFixed(3)}`).join(', ')}`);

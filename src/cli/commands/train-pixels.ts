@@ -112,7 +112,7 @@ export function register(program: Command): Command {
         const { model, report, crossFit: cf } = await trainPixelClassifier(raw, labels, trainOpts);
         let rules: ReturnType<typeof chooseObjectRules> | undefined;
         if (cf) {
-          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID);
+          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize);
           model.meta.objectRules = rules;
         }
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;

@@ -4,11 +4,13 @@
 import { gunzip as gunzipCb, gzip as gzipCb } from 'node:zlib';
 import { promisify } from 'node:util';
 import sharp, { type OutputInfo } from 'sharp';
-import type { Vec3 } from '../../core/box.js';
+import { type Box, type Vec3, boxShape } from '../../core/box.js';
+import type { Volume } from '../../core/volume.js';
 import { type AnyTypedArray, type DataType, allocate, asBytes, bytesPerElement, viewBytes } from '../../core/dtype.js';
 import { FormatError, UsageError } from '../../core/errors.js';
-import { decodeCompressedSegmentation, encodeCompressedSegmentation } from './compressed-segmentation.js';
+import { decodeCompressedSegmentation, decodeCompressedSegmentationInto, encodeCompressedSegmentation } from './compressed-segmentation.js';
 import type { ChunkEncoding } from './info.js';
+import { placeChunk } from './place.js';
 
 const gunzipAsync = promisify(gunzipCb) as (b: Uint8Array, o: { maxOutputLength: number }) => Promise<Buffer>;
 const gzipAsync = promisify(gzipCb) as (b: Uint8Array, o?: { level?: number }) => Promise<Buffer>;
@@ -52,7 +54,7 @@ export async function maybeGunzip(bytes: Uint8Array, where: string, max: number,
  * Decode a chunk file's bytes into a typed array of `shape` x channels (x fastest). `where` (the
  * chunk path) names the chunk in errors: wrong byte length, corrupt encodings, bad images.
  */
-export async function decodeChunk(bytes: Uint8Array, f: ChunkFormat, shape: Vec3, where: string): Promise<AnyTypedArray> {
+export async function decodeChunk(bytes: Uint8Array, f: ChunkFormat, shape: Vec3, where: string, own = true): Promise<AnyTypedArray> {
   const nvox = shape[0] * shape[1] * shape[2];
   const rawLength = nvox * f.channels * bytesPerElement(f.dtype);
   const data = await maybeGunzip(bytes, where, maxEncodedBytes(f, shape), f.encoding === 'raw' ? rawLength : undefined);
@@ -65,8 +67,8 @@ export async function decodeChunk(bytes: Uint8Array, f: ChunkFormat, shape: Vec3
         );
       }
       const view = viewBytes(f.dtype, data, where);
-      // Own the memory when the view shares a pooled Buffer.
-      return view.byteLength === view.buffer.byteLength ? view : (view.slice() as AnyTypedArray);
+      // Own the memory when the view shares a pooled Buffer (unless the caller copies it at once).
+      return !own || view.byteLength === view.buffer.byteLength ? view : (view.slice() as AnyTypedArray);
     }
     case 'compressed_segmentation': {
       if (f.dtype !== 'uint32' && f.dtype !== 'uint64') throw new FormatError(`compressed_segmentation needs uint32 or uint64, not ${f.dtype}`, where);
@@ -76,6 +78,27 @@ export async function decodeChunk(bytes: Uint8Array, f: ChunkFormat, shape: Vec3
     case 'png':
       return decodeImage(data, f, shape, where);
   }
+}
+
+/**
+ * Decode the chunk at `chunkBox` (its file's bytes) into `out`, which it may overlap only partly:
+ * the voxels of the chunk inside `out.box` are written, the others left alone. With `channel`,
+ * only that channel of the chunk is placed, into a one-channel `out`. Equivalent to copying from
+ * `decodeChunk(...)`, but compressed_segmentation chunks are decoded straight into `out` and only
+ * where it overlaps (a neighbour chunk read for a block's margin costs the margin, not the chunk;
+ * no chunk-sized buffer), and raw chunks are copied from the file's bytes without another copy.
+ */
+export async function decodeChunkInto(bytes: Uint8Array, f: ChunkFormat, chunkBox: Box, out: Volume, where: string, channel?: number): Promise<void> {
+  const shape = boxShape(chunkBox);
+  if (f.encoding !== 'compressed_segmentation' || channel !== undefined) {
+    placeChunk(await decodeChunk(bytes, f, shape, where, false), chunkBox, f.channels, out, channel);
+    return;
+  }
+  if (f.dtype !== 'uint32' && f.dtype !== 'uint64') throw new FormatError(`compressed_segmentation needs uint32 or uint64, not ${f.dtype}`, where);
+  if (out.dtype !== f.dtype || out.channels !== f.channels) throw new UsageError(`cannot decode ${f.dtype} x ${f.channels} chunks into a ${out.dtype} x ${out.channels} volume`);
+  const data = await maybeGunzip(bytes, where, maxEncodedBytes(f, shape));
+  const offset: Vec3 = [chunkBox.min[0] - out.box.min[0], chunkBox.min[1] - out.box.min[1], chunkBox.min[2] - out.box.min[2]];
+  decodeCompressedSegmentationInto(data, f.dtype, shape, f.channels, f.blockSize ?? [8, 8, 8], out.data as Uint32Array | BigUint64Array, out.shape, offset, where);
 }
 
 async function decodeImage(data: Uint8Array, f: ChunkFormat, shape: Vec3, where: string): Promise<AnyTypedArray> {

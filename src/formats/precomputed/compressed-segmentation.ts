@@ -92,7 +92,7 @@ export function encodeCompressedSegmentation(data: LabelArray, shape: Vec3, chan
     buf = grow(buf, pos, nblocks * 2);
     const hdr = pos;
     pos += nblocks * 2;
-    const tables = new Map<string, number>();
+    const tables = new Map<number, number[]>();
     const chanBase = c * nvox;
     for (let bzI = 0; bzI < gz; bzI++) {
       const z0 = bzI * bz, uz = Math.min(bz, sz - z0);
@@ -186,15 +186,35 @@ export function encodeCompressedSegmentation(data: LabelArray, shape: Vec3, chan
             }
           }
           pos += nwords;
-          // 4. lookup table, shared with an identical earlier table of this channel
-          let key = n === 1 ? (wpv === 1 ? String(sortedVals[0]) : sortedVals[0] + ':' + sortedVals[1]) : '';
-          if (n > 1) for (let i = 0; i < n * wpv; i++) key += sortedVals[i] + ',';
-          let tableOffset = tables.get(key);
-          if (tableOffset === undefined) {
+          // 4. lookup table, shared with an identical earlier table of this channel (found by a
+          //    hash of its words, then compared word by word)
+          const tw = n * wpv;
+          let th = Math.imul(tw, 0x9e3779b1);
+          for (let i = 0; i < tw; i++) th = Math.imul(th ^ sortedVals[i], 0x85ebca77) + 0x7f4a7c15;
+          th = (th ^ (th >>> 13)) | 0;
+          let tableOffset = -1;
+          const cands = tables.get(th);
+          if (cands !== undefined) {
+            for (const off of cands) {
+              let same = true;
+              for (let i = 0; i < tw; i++) {
+                if (buf[cb + off + i] !== sortedVals[i]) {
+                  same = false;
+                  break;
+                }
+              }
+              if (same) {
+                tableOffset = off;
+                break;
+              }
+            }
+          }
+          if (tableOffset < 0) {
             tableOffset = pos - cb;
-            buf.set(sortedVals.subarray(0, n * wpv), pos);
-            pos += n * wpv;
-            tables.set(key, tableOffset);
+            buf.set(sortedVals.subarray(0, tw), pos);
+            pos += tw;
+            if (cands !== undefined) cands.push(tableOffset);
+            else tables.set(th, [tableOffset]);
           }
           if (tableOffset >= 1 << 24) {
             throw new WiringError(
@@ -227,12 +247,44 @@ export function decodeCompressedSegmentation(
   out?: LabelArray,
 ): LabelArray {
   checkGeometry(shape, channels, blockSize, where);
+  const nvox = shape[0] * shape[1] * shape[2];
+  const result: LabelArray = out ?? (dtype === 'uint64' ? new BigUint64Array(nvox * channels) : new Uint32Array(nvox * channels));
+  if (result.length !== nvox * channels || (result instanceof BigUint64Array) !== (dtype === 'uint64')) {
+    throw new WiringError(`${where}: output array does not match [${shape}] x ${channels} ${dtype}`);
+  }
+  decodeCompressedSegmentationInto(bytes, dtype, shape, channels, blockSize, result, shape, [0, 0, 0], where);
+  return result;
+}
+
+/**
+ * Decode a compressed_segmentation chunk of `shape` x `channels` straight into a larger (or
+ * smaller) array `dst` of `dstShape` x `channels` (x fastest, channels slowest), the chunk's
+ * voxel (0,0,0) landing at `offset` of `dst` (which may be negative or run past `dst`: only the
+ * voxels inside `dst` are decoded, so a block reading a neighbour chunk for its margin decodes
+ * just the margin, with no chunk-sized buffer and no copy). Every block header of the chunk is
+ * checked (bits, table and value offsets), and every decoded table index: corrupt input is a
+ * FormatError naming `where`. The voxels written are exactly those `decodeCompressedSegmentation`
+ * of the whole chunk would give there.
+ */
+export function decodeCompressedSegmentationInto(
+  bytes: Uint8Array,
+  dtype: 'uint32' | 'uint64',
+  shape: Vec3,
+  channels: number,
+  blockSize: Vec3,
+  dst: LabelArray,
+  dstShape: Vec3,
+  offset: Vec3,
+  where = 'compressed_segmentation data',
+): void {
+  checkGeometry(shape, channels, blockSize, where);
   const wpv = dtype === 'uint64' ? 2 : 1;
   const [sx, sy, sz] = shape;
   const nvox = sx * sy * sz;
-  const result: LabelArray = out ?? (wpv === 2 ? new BigUint64Array(nvox * channels) : new Uint32Array(nvox * channels));
-  if (result.length !== nvox * channels || (result instanceof BigUint64Array) !== (wpv === 2)) {
-    throw new WiringError(`${where}: output array does not match [${shape}] x ${channels} ${dtype}`);
+  const [dsx, dsy, dsz] = dstShape;
+  const dvox = dsx * dsy * dsz;
+  if (dst.length !== dvox * channels || (dst instanceof BigUint64Array) !== (wpv === 2)) {
+    throw new WiringError(`${where}: output array does not match [${dstShape}] x ${channels} ${dtype}`);
   }
   if (bytes.byteLength % 4 !== 0) {
     throw new FormatError(`compressed_segmentation data of ${bytes.byteLength} bytes is not a whole number of 32-bit words`, where);
@@ -242,11 +294,17 @@ export function decodeCompressedSegmentation(
   else words = new Uint32Array(bytes.slice().buffer);
   const len = words.length;
   if (len < channels) throw new FormatError(`compressed_segmentation data has ${len} words, expected at least the ${channels}-word channel header`, where);
-  const dst = words32(result);
+  const out = words32(dst);
   const [bx, by, bz] = blockSize;
   const gx = Math.ceil(sx / bx), gy = Math.ceil(sy / by), gz = Math.ceil(sz / bz);
   const nblocks = gx * gy * gz;
   const bv = bx * by * bz;
+  const [ox, oy, oz] = offset;
+  // the part of the chunk inside dst, in chunk coordinates
+  const cx0 = Math.max(0, -ox), cx1 = Math.min(sx, dsx - ox);
+  const cy0 = Math.max(0, -oy), cy1 = Math.min(sy, dsy - oy);
+  const cz0 = Math.max(0, -oz), cz1 = Math.min(sz, dsz - oz);
+  const any = cx0 < cx1 && cy0 < cy1 && cz0 < cz1;
   for (let c = 0; c < channels; c++) {
     const cb = words[c];
     if (nvox === 0) continue;
@@ -256,57 +314,104 @@ export function decodeCompressedSegmentation(
         where,
       );
     }
-    const chanBase = c * nvox;
-    for (let bzI = 0; bzI < gz; bzI++) {
-      const z0 = bzI * bz, uz = Math.min(bz, sz - z0);
-      for (let byI = 0; byI < gy; byI++) {
-        const y0 = byI * by, uy = Math.min(by, sy - y0);
-        for (let bxI = 0; bxI < gx; bxI++) {
-          const x0 = bxI * bx, ux = Math.min(bx, sx - x0);
+    for (let b = 0; b < nblocks; b++) {
+      const h0 = words[cb + 2 * b];
+      const tOff = cb + (h0 & 0xffffff);
+      const bits = h0 >>> 24;
+      const vOff = cb + words[cb + 2 * b + 1];
+      const bxI = b % gx, byI = Math.floor(b / gx) % gy, bzI = Math.floor(b / (gx * gy));
+      if (bits > 32 || !VALID_BITS[bits]) {
+        throw new FormatError(`channel ${c} block [${bxI},${byI},${bzI}]: encoded bits ${bits}, expected 0, 1, 2, 4, 8, 16 or 32`, where);
+      }
+      if (tOff >= len || Math.floor((len - tOff) / wpv) < 1) {
+        throw new FormatError(`channel ${c} block [${bxI},${byI},${bzI}]: lookup table offset ${tOff - cb} is outside the ${len}-word data`, where);
+      }
+      if (bits > 0 && vOff + Math.ceil((bits * bv) / 32) > len) {
+        throw new FormatError(
+          `channel ${c} block [${bxI},${byI},${bzI}]: encoded values at word ${vOff - cb} (${bits} bits x ${bv} voxels) run past the ${len}-word data`,
+          where,
+        );
+      }
+    }
+    if (!any) continue;
+    const dBase = c * dvox;
+    for (let bzI = Math.floor(cz0 / bz); bzI * bz < cz1; bzI++) {
+      const z0 = bzI * bz;
+      const lz0 = Math.max(0, cz0 - z0), lz1 = Math.min(bz, cz1 - z0);
+      for (let byI = Math.floor(cy0 / by); byI * by < cy1; byI++) {
+        const y0 = byI * by;
+        const ly0 = Math.max(0, cy0 - y0), ly1 = Math.min(by, cy1 - y0);
+        for (let bxI = Math.floor(cx0 / bx); bxI * bx < cx1; bxI++) {
+          const x0 = bxI * bx;
+          const lx0 = Math.max(0, cx0 - x0), lx1 = Math.min(bx, cx1 - x0);
           const b = bxI + gx * (byI + gy * bzI);
           const h0 = words[cb + 2 * b];
           const tOff = cb + (h0 & 0xffffff);
           const bits = h0 >>> 24;
           const vOff = cb + words[cb + 2 * b + 1];
-          if (bits > 32 || !VALID_BITS[bits]) {
-            throw new FormatError(`channel ${c} block [${bxI},${byI},${bzI}]: encoded bits ${bits}, expected 0, 1, 2, 4, 8, 16 or 32`, where);
-          }
-          const nTable = tOff < len ? Math.floor((len - tOff) / wpv) : 0;
-          if (nTable < 1) {
-            throw new FormatError(`channel ${c} block [${bxI},${byI},${bzI}]: lookup table offset ${tOff - cb} is outside the ${len}-word data`, where);
-          }
-          if (bits > 0 && vOff + Math.ceil((bits * bv) / 32) > len) {
+          const nTable = Math.floor((len - tOff) / wpv);
+          // dst word index of block voxel (lx0, y, z): rows step by dsx, sections by dsx * dsy
+          const row0 = dBase + ox + x0 + lx0 + dsx * (oy + y0 + dsy * (oz + z0));
+          const ok =
+            bits === 0
+              ? fillBlock(words, out, tOff, wpv, row0, lx1 - lx0, ly0, ly1, lz0, lz1, dsx, dsy)
+              : unpackBlock(words, out, tOff, vOff, bits, nTable, wpv, row0, lx0, lx1, ly0, ly1, lz0, lz1, bx, by, dsx, dsy);
+          if (ok >= 0) {
             throw new FormatError(
-              `channel ${c} block [${bxI},${byI},${bzI}]: encoded values at word ${vOff - cb} (${bits} bits x ${bv} voxels) run past the ${len}-word data`,
+              `channel ${c} block [${bxI},${byI},${bzI}]: value index ${ok} is past the end of its lookup table (${nTable} entries fit)`,
               where,
             );
-          }
-          const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
-          for (let z = 0; z < uz; z++) {
-            for (let y = 0; y < uy; y++) {
-              let p = bx * (y + by * z);
-              let di = (chanBase + x0 + sx * (y0 + y + sy * (z0 + z))) * wpv;
-              for (let x = 0; x < ux; x++, p++, di += wpv) {
-                let k = 0;
-                if (bits > 0) {
-                  const bp = p * bits;
-                  k = ((words[vOff + (bp >>> 5)] >>> (bp & 31)) & mask) >>> 0;
-                  if (k >= nTable) {
-                    throw new FormatError(
-                      `channel ${c} block [${bxI},${byI},${bzI}]: value index ${k} is past the end of its lookup table (${nTable} entries fit)`,
-                      where,
-                    );
-                  }
-                }
-                const t = tOff + k * wpv;
-                dst[di] = words[t];
-                if (wpv === 2) dst[di + 1] = words[t + 1];
-              }
-            }
           }
         }
       }
     }
   }
-  return result;
+}
+
+/** A block with one value (0 bits): its rows of `nx` voxels in dst are filled with table entry 0. Returns -1. */
+function fillBlock(
+  words: Uint32Array, out: Uint32Array, tOff: number, wpv: number, row0: number, nx: number,
+  ly0: number, ly1: number, lz0: number, lz1: number, dsx: number, dsy: number,
+): number {
+  const lo = words[tOff];
+  const hi = wpv === 2 ? words[tOff + 1] : 0;
+  for (let z = lz0; z < lz1; z++) {
+    for (let y = ly0; y < ly1; y++) {
+      let di = (row0 + dsx * (y + dsy * z)) * wpv;
+      if (wpv === 1) out.fill(lo, di, di + nx);
+      else for (let x = 0; x < nx; x++, di += 2) {
+        out[di] = lo;
+        out[di + 1] = hi;
+      }
+    }
+  }
+  return -1;
+}
+
+/** Unpack the table indices of a block's rows into dst; returns -1, or the first index past the table. */
+function unpackBlock(
+  words: Uint32Array, out: Uint32Array, tOff: number, vOff: number, bits: number, nTable: number, wpv: number,
+  row0: number, lx0: number, lx1: number, ly0: number, ly1: number, lz0: number, lz1: number,
+  bx: number, by: number, dsx: number, dsy: number,
+): number {
+  const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+  for (let z = lz0; z < lz1; z++) {
+    for (let y = ly0; y < ly1; y++) {
+      let di = (row0 + dsx * (y + dsy * z)) * wpv;
+      let bp = (lx0 + bx * (y + by * z)) * bits;
+      for (let x = lx0; x < lx1; x++, bp += bits) {
+        const k = ((words[vOff + (bp >>> 5)] >>> (bp & 31)) & mask) >>> 0;
+        if (k >= nTable) return k;
+        if (wpv === 2) {
+          const t = tOff + 2 * k;
+          out[di] = words[t];
+          out[di + 1] = words[t + 1];
+          di += 2;
+        } else {
+          out[di++] = words[tOff + k];
+        }
+      }
+    }
+  }
+  return -1;
 }

@@ -14,8 +14,8 @@ export {
   MAX_CHUNK_BYTES,
 } from './info.js';
 export { PrecomputedLayer, isPrecomputedLayer, type CreateOptions, type IoStats } from './layer.js';
-export { type ChunkFormat, decodeChunk, encodeChunk, isGzip, maybeGunzip } from './chunk-codec.js';
-export { type LabelArray, encodeCompressedSegmentation, decodeCompressedSegmentation } from './compressed-segmentation.js';
+export { type ChunkFormat, decodeChunk, decodeChunkInto, encodeChunk, isGzip, maybeGunzip } from './chunk-codec.js';
+export { type LabelArray, encodeCompressedSegmentation, decodeCompressedSegmentation, decodeCompressedSegmentationInto } from './compressed-segmentation.js';
 export {
   ShardReader,
   MinishardCache,

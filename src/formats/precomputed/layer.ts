@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { checkReadBytes } from '../../core/limits.js';
 import { Volume, copyBox } from '../../core/volume.js';
 import type { VolumeSource } from '../source.js';
-import { type ChunkFormat, decodeChunk, encodeChunk } from './chunk-codec.js';
+import { type ChunkFormat, decodeChunkInto, encodeChunk } from './chunk-codec.js';
 import { type PrecomputedInfo, type ScaleInfo, checkSharding, isSafeKey, parseInfo, stringifyInfo, validateInfo } from './info.js';
 import { withFileLock } from './lock.js';
 import { MinishardCache, ShardReader, compressedMortonCode, encodeShard, locateChunk, shardFileName, shardShape } from './sharding.js';
@@ -238,13 +238,18 @@ export class PrecomputedLayer {
   /**
    * Read any box of a scale (voxels outside the bounds and in missing chunks read as 0). Only the
    * chunks that overlap the box are read; for a sharded scale, only the shard-index entries,
-   * minishard indexes and chunk byte ranges needed.
+   * minishard indexes and chunk byte ranges needed. With `channel`, a one-channel volume of that
+   * channel (only it is copied out of each chunk).
    */
-  async readBox(b: Box, scale = 0): Promise<Volume> {
+  async readBox(b: Box, scale = 0, channel?: number): Promise<Volume> {
     this.checkBox(b, 'read');
     const s = this.scale(scale);
-    checkReadBytes(b, this.info.data_type, this.info.num_channels, this.dir);
-    const out = Volume.zeros(this.info.data_type, b, { channels: this.info.num_channels, voxelSize: s.resolution });
+    if (channel !== undefined && !(Number.isInteger(channel) && channel >= 0 && channel < this.info.num_channels)) {
+      throw new UsageError(`channel ${channel} requested, but the layer has channels 0..${this.info.num_channels - 1}`, this.dir);
+    }
+    const channels = channel === undefined ? this.info.num_channels : 1;
+    checkReadBytes(b, this.info.data_type, channels, this.dir);
+    const out = Volume.zeros(this.info.data_type, b, { channels, voxelSize: s.resolution });
     if (boxIsEmpty(b)) return out;
     const grid = this.chunkGrid(scale);
     const f = this.format(s);
@@ -255,8 +260,7 @@ export class PrecomputedLayer {
         const file = this.chunkPath(cb, scale);
         const bytes = await this.readChunkFile(file);
         if (!bytes) return;
-        const data = await decodeChunk(bytes, f, boxShape(cb), file);
-        copyBox(new Volume(this.info.data_type, cb, data, this.info.num_channels), out);
+        await decodeChunkInto(bytes, f, cb, out, file, channel);
       };
       // A few reads in flight keep the disk busy without opening hundreds of files at once.
       const pending = [...grid.chunksIn(b)];
@@ -298,8 +302,7 @@ export class PrecomputedLayer {
             continue;
           }
           this.stats.chunkFilesRead++;
-          const data = await decodeChunk(bytes, f, boxShape(cb), where);
-          copyBox(new Volume(this.info.data_type, cb, data, this.info.num_channels), out);
+          await decodeChunkInto(bytes, f, cb, out, where, channel);
         }
       } finally {
         await reader.close();
@@ -464,6 +467,7 @@ export class PrecomputedLayer {
       kind: this.info.type,
       chunkShape: s.chunk_sizes[0],
       read: (b: Box) => layer.readBox(b, scale),
+      readChannel: (b: Box, c: number) => layer.readBox(b, scale, c),
       close: async () => {},
     };
   }

@@ -145,6 +145,10 @@ export async function openRemotePrecomputed(spec: string, opts: RemoteOptions = 
           await ensure(b, scale);
           return local.read(b);
         },
+        readChannel: async (b: Box, c: number) => {
+          await ensure(b, scale);
+          return layer.readBox(b, scale, c);
+        },
       };
     },
   };

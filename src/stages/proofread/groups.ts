@@ -15,6 +15,12 @@
 import { createHash } from 'node:crypto';
 import type { Base } from './base.js';
 
+/**
+ * The rule fragments are named by: `joined` = components of the root's joined edges in a mesh cell.
+ * Precomputes and derived heads made under another rule (`touch`, before) carry no such mark.
+ */
+export const FRAGMENT_GROUPS = 'joined';
+
 export interface CellGroup {
   /** mesh cell index x + nx*(y + ny*z) */
   cell: number;

@@ -163,7 +163,15 @@ export class GraphState {
   private memberCache = new Map<bigint, number[]>();
 
   private keepMembers(root: bigint, list: number[]): number[] {
-    const sorted = list.length > 1 ? Array.from(Int32Array.from(list).sort()) : list;
+    // ascending: a large root by a scan of the root array (linear in the supervoxels, no sort), a small one sorted
+    let sorted: number[];
+    if (list.length > this.n / 16 && this.root[list[0]] === root) {
+      sorted = new Array<number>(list.length);
+      let k = 0;
+      const r = this.root;
+      for (let l = 1; l <= this.n; l++) if (r[l] === root) sorted[k++] = l;
+      if (k !== list.length) sorted = Array.from(Int32Array.from(list).sort());
+    } else sorted = list.length > 1 ? Array.from(Int32Array.from(list).sort()) : list;
     this.memberCache.set(root, sorted);
     let total = 0;
     for (const v of this.memberCache.values()) total += v.length;

@@ -5,6 +5,7 @@ import { type Connectivity, compactLabels, connectedComponents } from '../../ker
 import { edt } from '../../kernels/edt.js';
 import { splitObjects } from '../../kernels/split-objects.js';
 import { SPLIT_MIN_SEED } from './objects.js';
+import { type CleftFilter, cleftScores } from './cleft-filter.js';
 
 /**
  * Synapse and organelle detection on one block (pure: volumes in, rows out).
@@ -54,6 +55,12 @@ export interface SynapseParams {
   bounds: Box;
   /** 6 (default) or 26. */
   connectivity?: Connectivity;
+  /**
+   * The cleft object filter (cleft-filter.ts): candidates (the objects of the rule above, size
+   * filter first) whose filter score is below its cut are dropped. Its features read the vesicle
+   * map (`filterVesicles`, else `vesicles`).
+   */
+  cleftFilter?: CleftFilter;
 }
 
 export interface OrganelleParams {
@@ -396,12 +403,14 @@ export interface SynapseBlockInputs {
   segmentation: Volume;
   vesicles?: Volume;
   supervoxels?: Volume;
+  /** The vesicle map the cleft filter's features read when `vesicles` is not given. */
+  filterVesicles?: Volume;
 }
 
 export interface SynapseBlockResult {
   synapses: DetectedSynapse[];
-  /** Cleft objects (kept by this block) dropped for size, or with fewer than two partner segments. */
-  dropped: { small: number; noPartners: number };
+  /** Cleft objects (kept by this block) dropped for size, by the cleft filter (when one is given), or with fewer than two partner segments. */
+  dropped: { small: number; noPartners: number; filtered?: number };
   /** Kept objects that touch the read box's outer face: enlarge the margin. */
   truncated: number;
 }
@@ -425,6 +434,8 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
   const shape = clefts.shape;
   const vs = p.voxelSize;
   const o = mapObjects(clefts, p.threshold, p.connectivity ?? 6, p.lowThreshold);
+  const filterScores = p.cleftFilter ? scoreCandidates(p.cleftFilter, o, clefts, inp.filterVesicles ?? inp.vesicles, vs) : undefined;
+  let filtered = 0;
   const segC = compactLabels(seg.data as Uint32Array | BigUint64Array);
   const segIds = segC.ids;
   const segL = segC.labels;
@@ -444,6 +455,10 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
     const size = o.start[l + 1] - o.start[l];
     if (size < p.minSize) {
       small++;
+      continue;
+    }
+    if (filterScores && filterScores[l - 1] < p.cleftFilter!.cut) {
+      filtered++;
       continue;
     }
     if (truncated(o, l, readBox, p.bounds)) trunc++;
@@ -573,7 +588,22 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
     }
     out.push(row);
   }
-  return { synapses: out, dropped: { small, noPartners }, truncated: trunc };
+  return { synapses: out, dropped: { small, noPartners, ...(filterScores ? { filtered } : {}) }, truncated: trunc };
+}
+
+/** A map's values as probabilities in [0, 1]. */
+function asProbability(v: Volume): Float32Array {
+  const s = probabilityScale(v);
+  const d = v.data as Uint8Array | Uint16Array | Float32Array;
+  return s === 1 && d instanceof Float32Array ? d : Float32Array.from(d, (x) => x / s);
+}
+
+/** Cleft filter scores of every object (row l - 1 = object l); the filter needs a probability map of clefts and of vesicles. */
+function scoreCandidates(f: CleftFilter, o: Objects, clefts: Volume, vesicles: Volume | undefined, vs: Vec3): Float32Array {
+  if (clefts.dtype === 'uint32' || clefts.dtype === 'uint64') throw new UsageError('the cleft filter applies to a cleft probability map, not to a label map');
+  if (!vesicles) throw new UsageError('the cleft filter needs a vesicle probability map (its features read the vesicle clouds beside each cleft)');
+  checkSameBox(clefts, vesicles, 'vesicle map');
+  return cleftScores(f, o.labels, o.count, { cleft: asProbability(clefts), vesicle: asProbability(vesicles) }, clefts.shape, vs);
 }
 
 /**

@@ -18,15 +18,15 @@ export interface SynapseTaskParams extends SynapseParams {
 export interface SynapseBlockData {
   synapses: DetectedSynapse[];
   organelles: DetectedOrganelle[];
-  dropped: { small: number; noPartners: number };
+  dropped: { small: number; noPartners: number; filtered?: number };
   truncated: number;
 }
 
 /** Block function: ctx.inputs clefts, segmentation, optional vesicles / mitochondria / supervoxels. */
 export function synapseBlock(ctx: BlockContext<SynapseTaskParams>): BlockResult {
-  const { clefts, segmentation, vesicles, supervoxels } = ctx.inputs;
+  const { clefts, segmentation, vesicles, supervoxels, filterVesicles } = ctx.inputs;
   if (!clefts || !segmentation) throw new UsageError('the synapse block needs inputs "clefts" and "segmentation"');
-  const r = detectSynapses({ clefts, segmentation, vesicles, supervoxels }, ctx.box, ctx.params);
+  const r = detectSynapses({ clefts, segmentation, vesicles, supervoxels, filterVesicles }, ctx.box, ctx.params);
   const organelles: DetectedOrganelle[] = [];
   let truncated = r.truncated;
   for (const o of ctx.params.organelles ?? []) {
@@ -47,6 +47,8 @@ export interface SynapseTaskOptions {
   vesicles?: string;
   mitochondria?: string;
   supervoxels?: string;
+  /** The vesicle map the cleft filter reads when `vesicles` is not given. */
+  filterVesicles?: string;
   params: SynapseTaskParams;
   /** Block shape, voxels (default 128,128,64 clipped to the bounds). */
   blockShape?: Vec3;
@@ -65,6 +67,7 @@ export function synapseTask(o: SynapseTaskOptions): BlockTask<SynapseTaskParams>
   if (o.vesicles) inputs.vesicles = o.vesicles;
   if (o.mitochondria) inputs.mitochondria = o.mitochondria;
   if (o.supervoxels) inputs.supervoxels = o.supervoxels;
+  if (o.filterVesicles && !o.vesicles) inputs.filterVesicles = o.filterVesicles;
   const b: Box = o.params.bounds;
   const size = [0, 1, 2].map((a) => b.max[a] - b.min[a]);
   const blockShape = (o.blockShape ?? [128, 128, 64]).map((v, a) => Math.max(1, Math.min(v, size[a]))) as unknown as Vec3;
@@ -89,6 +92,7 @@ export function mergeBlockData(blocks: { data: unknown }[]): SynapseBlockData {
     out.organelles.push(...d.organelles);
     out.dropped.small += d.dropped.small;
     out.dropped.noPartners += d.dropped.noPartners;
+    if (d.dropped.filtered !== undefined) out.dropped.filtered = (out.dropped.filtered ?? 0) + d.dropped.filtered;
     out.truncated += d.truncated;
   }
   out.synapses.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

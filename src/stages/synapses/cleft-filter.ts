@@ -1,0 +1,241 @@
+import type { Vec3 } from '../../core/box.js';
+import { FormatError, UsageError } from '../../core/errors.js';
+import { type Connectivity, connectedComponents } from '../../kernels/components.js';
+import { Forest } from '../../ml/forest/index.js';
+import { CLEFT_FEATURE_NAMES, type CleftFeatureMaps, cleftFeatures, objectVoxels } from './cleft-features.js';
+import { type ObjectParams, hysteresisObjects } from './objects.js';
+
+/**
+ * The cleft object filter: a random forest on object-level features (cleft-features.ts) of
+ * candidate cleft objects, trained on a training volume's candidates labelled by matching them one to
+ * one to its true clefts, with the candidate rule and the score cut chosen by pooled object F1 on
+ * cross-fitted (out-of-fold) scores. A pixel model carries it (`wiring train-pixels` trains it on its
+ * own out-of-fold maps, `wiring predict` writes it into the cleft channel's info) and `wiring
+ * synapses` applies it to every candidate cleft by default (detect.ts).
+ */
+export interface CleftFilter {
+  version: 1;
+  /** Feature names, in the forest's order (CLEFT_FEATURE_NAMES when trained). */
+  features: string[];
+  /** Candidates: hysteresis objects of the cleft map under this rule. */
+  candidates: ObjectParams;
+  /** A candidate is kept when the forest's probability of "true cleft" is >= cut. */
+  cut: number;
+  /** The forest, WRF1 bytes in base64. */
+  forest: string;
+  /** Pooled out-of-fold object scores at the chosen candidates and cut (on the training volumes; a match needs IoU >= minIou). */
+  oof: { f1: number; found: number; matched: number; truth: number; candidates: number; minIou: number };
+}
+
+/** Every default of the filter's training in one place (the CLI help reads it). */
+export const CLEFT_FILTER_DEFAULTS = {
+  /** Candidate rules tried (the one with the best out-of-fold F1 after filtering is kept). */
+  candidateRules: [
+    { high: 0.3, low: 0.15, minSize: 10 },
+    { high: 0.5, low: 0.25, minSize: 10 },
+    { high: 0.4, low: 0.4, minSize: 10 },
+    { high: 0.5, low: 0.5, minSize: 10 },
+    { high: 0.6, low: 0.6, minSize: 10 },
+    { high: 0.7, low: 0.7, minSize: 10 },
+  ] as ObjectParams[],
+  /**
+   * A candidate matches a true cleft (greedy one to one by overlap) when their IoU is at least this:
+   * a membrane-long component that merely touches a cleft is not a cleft object (its plane, and so
+   * its partners, are the membrane's). Training labels and the choice of rule and cut use it.
+   */
+  minIou: 0.1,
+  /** Score cuts tried. */
+  cuts: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95],
+  trees: 96,
+  maxDepth: 20,
+  minSamplesLeaf: 4,
+  /**
+   * Fewer true clefts (pooled over the folds) than this train no filter: a forest on 18 features
+   * learnt from a few dozen clefts dropped every cleft of the demo's test phantom (25 true clefts in
+   * its training phantom, out-of-fold F1 0.2); the bench's training phantoms hold 150-180.
+   */
+  minTrueClefts: 50,
+  /** Candidates are 6-connected components, as `wiring synapses` finds clefts by default. */
+  connectivity: 6 as Connectivity,
+  seed: 17,
+};
+
+export interface FilterVolume extends CleftFeatureMaps {
+  /** 1 = a true cleft voxel. */
+  truth: Uint8Array;
+  shape: Vec3;
+}
+
+interface Candidates {
+  labels: Uint32Array;
+  count: number;
+  x: Float32Array;
+  /** (candidate, true object, overlap, IoU) pairs sorted by decreasing overlap. */
+  pairs: Array<{ p: number; t: number; n: number; iou: number }>;
+  nTrue: number;
+  /** 1 = matched to a true cleft (greedy one to one over all candidates). */
+  y: Uint8Array;
+}
+
+function candidatesOf(v: FilterVolume, vs: Vec3, rule: ObjectParams, conn: Connectivity, minIou: number): Candidates {
+  const { labels, count } = hysteresisObjects(v.cleft, v.shape, rule, conn);
+  const x = cleftFeatures(labels, objectVoxels(labels, count), v, v.shape, vs);
+  const t = connectedComponents(v.truth, v.shape, { connectivity: 26 });
+  const ov = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) {
+    const p = labels[i], q = t.labels[i];
+    if (p && q) {
+      const k = p * (t.count + 1) + q;
+      ov.set(k, (ov.get(k) ?? 0) + 1);
+    }
+  }
+  const sp = new Float64Array(count + 1), st = new Float64Array(t.count + 1);
+  for (let i = 0; i < labels.length; i++) {
+    sp[labels[i]]++;
+    st[t.labels[i]]++;
+  }
+  const pairs = [...ov].map(([k, n]) => {
+    const p = Math.floor(k / (t.count + 1)), q = k % (t.count + 1);
+    return { p, t: q, n, iou: n / (sp[p] + st[q] - n) };
+  });
+  pairs.sort((a, b) => b.n - a.n || a.p - b.p || a.t - b.t);
+  const y = new Uint8Array(count + 1);
+  greedy(pairs, count, t.count, () => true, minIou, (p) => (y[p] = 1));
+  return { labels, count, x, pairs, nTrue: t.count, y: y.subarray(1) };
+}
+
+/**
+ * Greedy one-to-one matching of the kept candidates by decreasing overlap (src/metrics/objects.ts's
+ * rule): a pair taken counts as a match when its IoU >= minIou; calls `hit` per match, returns the count.
+ */
+function greedy(pairs: Candidates['pairs'], nP: number, nT: number, keep: (p: number) => boolean, minIou: number, hit: (p: number) => void = () => {}): number {
+  const usedP = new Uint8Array(nP + 1), usedT = new Uint8Array(nT + 1);
+  let m = 0;
+  for (const c of pairs) {
+    if (usedP[c.p] || usedT[c.t] || !keep(c.p)) continue;
+    usedP[c.p] = 1;
+    usedT[c.t] = 1;
+    if (c.iou < minIou) continue;
+    hit(c.p);
+    m++;
+  }
+  return m;
+}
+
+function train(sets: Candidates[], opts: typeof CLEFT_FILTER_DEFAULTS): Forest | undefined {
+  const F = CLEFT_FEATURE_NAMES.length;
+  const n = sets.reduce((a, s) => a + s.count, 0);
+  const x = new Float32Array(n * F);
+  const y = new Uint8Array(n);
+  let o = 0;
+  for (const s of sets) {
+    x.set(s.x, o * F);
+    y.set(s.y, o);
+    o += s.count;
+  }
+  let pos = 0;
+  for (const v of y) pos += v;
+  if (pos === 0 || pos === n) return undefined;
+  return Forest.train(
+    { x, nSamples: n, nFeatures: F, layout: 'sample-major', y, nClasses: 2 },
+    { nTrees: opts.trees, maxDepth: opts.maxDepth, minSamplesLeaf: opts.minSamplesLeaf, balanced: false, seed: opts.seed },
+  );
+}
+
+function scoreWith(f: Forest | undefined, x: Float32Array, n: number): Float32Array {
+  if (!f || n === 0) return new Float32Array(n);
+  const p = f.predictProba(x, n, 'sample-major');
+  return p.slice(n, 2 * n);
+}
+
+export interface FilterChoiceRow {
+  candidates: ObjectParams;
+  cut: number;
+  found: number;
+  matched: number;
+  truth: number;
+  f1: number;
+}
+
+/**
+ * Train the filter on volumes with true clefts (each a fold: every volume's candidates are scored by
+ * a forest trained on the other volumes', so at least two volumes are needed; pass out-of-fold maps).
+ * No filter (and `skipped` says why) when the volumes hold fewer than `minTrueClefts` true clefts;
+ * none either when no candidate rule finds a true cleft in two volumes.
+ */
+export function trainCleftFilter(vols: FilterVolume[], vs: Vec3, options: Partial<typeof CLEFT_FILTER_DEFAULTS> = {}): { filter?: CleftFilter; rows: FilterChoiceRow[]; skipped?: string } {
+  const opts = { ...CLEFT_FILTER_DEFAULTS, ...options };
+  if (vols.length < 2) throw new UsageError('the cleft filter is cross-fitted: it needs at least two volumes (folds)');
+  const nTrue = vols.reduce((a, v) => a + connectedComponents(v.truth, v.shape, { connectivity: 26 }).count, 0);
+  if (nTrue < opts.minTrueClefts) return { rows: [], skipped: `${nTrue} true clefts in the training volumes, fewer than the ${opts.minTrueClefts} the cleft filter needs` };
+  const rows: FilterChoiceRow[] = [];
+  let best: { row: FilterChoiceRow; sets: Candidates[] } | undefined;
+  for (const rule of opts.candidateRules) {
+    const sets = vols.map((v) => candidatesOf(v, vs, rule, opts.connectivity, opts.minIou));
+    if (sets.filter((s) => s.y.some((v) => v === 1)).length < 2) continue;
+    const scores = sets.map((s, k) => scoreWith(train(sets.filter((_, j) => j !== k), opts), s.x, s.count));
+    const truth = sets.reduce((a, s) => a + s.nTrue, 0);
+    for (const cut of opts.cuts) {
+      let found = 0, matched = 0;
+      sets.forEach((s, k) => {
+        const keep = (p: number): boolean => scores[k][p - 1] >= cut;
+        for (let p = 1; p <= s.count; p++) if (keep(p)) found++;
+        matched += greedy(s.pairs, s.count, s.nTrue, keep, opts.minIou);
+      });
+      const pr = found ? matched / found : 0, rc = truth ? matched / truth : 0;
+      const row = { candidates: rule, cut, found, matched, truth, f1: pr + rc > 0 ? (2 * pr * rc) / (pr + rc) : 0 };
+      rows.push(row);
+      if (!best || row.f1 > best.row.f1 + 1e-12) best = { row, sets };
+    }
+  }
+  if (!best || best.row.matched === 0) return { rows };
+  const forest = train(best.sets, opts)!;
+  const candidates = best.sets.reduce((a, s) => a + s.count, 0);
+  const r = best.row;
+  return {
+    rows,
+    filter: {
+      version: 1,
+      features: [...CLEFT_FEATURE_NAMES],
+      candidates: r.candidates,
+      cut: r.cut,
+      forest: Buffer.from(forest.toBytes()).toString('base64'),
+      oof: { f1: +r.f1.toFixed(4), found: r.found, matched: r.matched, truth: r.truth, candidates, minIou: opts.minIou },
+    },
+  };
+}
+
+const decoded = new WeakMap<CleftFilter, Forest>();
+
+/** Check a filter read from a file (FormatError naming `where` and the field). */
+export function checkCleftFilter(f: unknown, where: string): CleftFilter {
+  const c = f as Partial<CleftFilter> | undefined;
+  const bad = (field: string, why: string): never => {
+    throw new FormatError(`cleft_filter.${field}: ${why}`, where);
+  };
+  if (!c || typeof c !== 'object') return bad('', 'expected an object');
+  if (c.version !== 1) bad('version', `expected 1, got ${JSON.stringify(c.version)}`);
+  if (!Array.isArray(c.features) || c.features.join() !== CLEFT_FEATURE_NAMES.join()) bad('features', `expected [${CLEFT_FEATURE_NAMES.join(', ')}] (this build's cleft features)`);
+  const r = c.candidates;
+  if (!r || !(r.low >= 0 && r.low <= r.high && r.high <= 1 && r.minSize >= 0)) bad('candidates', `expected 0 <= low <= high <= 1 and minSize >= 0, got ${JSON.stringify(r)}`);
+  if (typeof c.cut !== 'number' || !(c.cut >= 0 && c.cut <= 1)) bad('cut', `expected a number in [0, 1], got ${JSON.stringify(c.cut)}`);
+  if (typeof c.forest !== 'string' || c.forest.length === 0) bad('forest', 'expected the forest in base64');
+  const forest = Forest.fromBytes(Buffer.from(c.forest!, 'base64'), `${where} (cleft_filter.forest)`);
+  if (forest.nFeatures !== CLEFT_FEATURE_NAMES.length || forest.nClasses !== 2) bad('forest', `expected ${CLEFT_FEATURE_NAMES.length} features and 2 classes, got ${forest.nFeatures} and ${forest.nClasses}`);
+  decoded.set(c as CleftFilter, forest);
+  return c as CleftFilter;
+}
+
+/**
+ * Scores ("true cleft" probability) of objects 1..count of `labels` (row l - 1 = object l) under the
+ * filter. Maps are probabilities in [0, 1] over `shape`.
+ */
+export function cleftScores(filter: CleftFilter, labels: Uint32Array, count: number, maps: CleftFeatureMaps, shape: Vec3, vs: Vec3): Float32Array {
+  let f = decoded.get(filter);
+  if (!f) {
+    f = Forest.fromBytes(Buffer.from(filter.forest, 'base64'), 'cleft_filter.forest');
+    decoded.set(filter, f);
+  }
+  const x = cleftFeatures(labels, objectVoxels(labels, count), maps, shape, vs);
+  return scoreWith(f, x, count);
+}

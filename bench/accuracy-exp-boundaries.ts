@@ -3,7 +3,8 @@
 // scikit-learn reference on the same split when REF=1. Variants: VARIANTS='[{"name":..,"autoContext":..,
 // "sigmas":[..],"outputSigma":..,"contextRounds":..}, ...]'. Usage (docs/ACCURACY.md "Boundary maps toward 0.96"):
 // TREES=30 SAMPLES=60000 VARIANTS='[...]' npx tsx bench/accuracy-exp-boundaries.ts
-import type { Vec3 } from '../src/core/box.js';
+import { type Vec3, box } from '../src/core/box.js';
+import { Volume } from '../src/core/volume.js';
 import { gaussianFilter } from '../src/kernels/filters.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
 import { DATA, mapLabels, maskOf, predictSections, readAll, referenceForest, round, sections, trainOurs } from './accuracy-data.js';
@@ -16,7 +17,16 @@ const variants = JSON.parse(process.env.VARIANTS ?? '[{"name":"tuned","autoConte
 const iraw = await readAll(`${DATA}/isbi2012/train/image`, ISBI);
 const ilab = await readAll(`${DATA}/isbi2012/train/label`, ISBI);
 const icls = mapLabels(ilab, { 0: 1, 255: 2 });
-const trR = sections(iraw, TR0, TR1), trL = sections(icls, TR0, TR1), te = sections(iraw, TE0, TE1);
+// TRAIN=vnc: train on vnc-sstem stack1 (central 512x512 of its 12 sections, as the bench) instead of ISBI TR0-TR1
+const VNC: Vec3 = [4.6, 4.6, 45];
+const crop = (v: Volume): Volume => {
+  const c = v.crop(box([256, 256, 0], [768, 768, v.shape[2]]));
+  return new Volume(c.dtype, box([0, 0, 0], c.shape), c.data, 1, v.voxelSize);
+};
+const vnc = process.env.TRAIN === 'vnc';
+const trR = vnc ? crop(await readAll(`${DATA}/vnc-sstem/stack1/raw`, VNC)) : sections(iraw, TR0, TR1);
+const trL = vnc ? mapLabels(crop(await readAll(`${DATA}/vnc-sstem/stack1/labels`, VNC)), { 0: 1, 32: 1, 64: 1, 96: 1, 128: 1, 159: 2, 191: 2, 223: 2, 255: 2 }) : sections(icls, TR0, TR1);
+const te = sections(iraw, TE0, TE1);
 const truth = maskOf(sections(ilab, TE0, TE1), [0]);
 for (const v of variants) {
   const f = await trainOurs(trR, trL, ['1', '2'], { trees: TREES, samples: SAMPLES, crossFit: false, ...v });
@@ -25,9 +35,11 @@ for (const v of variants) {
   // post-processing: the map smoothed in x-y at SMOOTH sigmas (per section)
   const smooth: Record<string, number> = {};
   for (const sg of (process.env.SMOOTH ?? '').split(',').filter(Boolean).map(Number)) smooth[`smoothed_${sg}`] = round(rocAuc(gaussianFilter(p, te.shape, [sg, sg, 0]), truth));
-  console.log(JSON.stringify({ variant: v, split: `ISBI ${TR0}-${TR1 - 1} -> ${TE0}-${TE1 - 1}`, trees: TREES, samples: SAMPLES, auc: round(rocAuc(p, truth)), ...smooth, train_s: round(f.trainSeconds, 1), predict_s: round((performance.now() - t0) / 1000, 1) }));
+  console.log(JSON.stringify({ variant: v, split: `${vnc ? 'vnc-sstem stack1' : `ISBI ${TR0}-${TR1 - 1}`} -> ISBI ${TE0}-${TE1 - 1}`, trees: TREES, samples: SAMPLES, auc: round(rocAuc(p, truth)), ...smooth, train_s: round(f.trainSeconds, 1), predict_s: round((performance.now() - t0) / 1000, 1) }));
 }
 if (process.env.REF === '1') {
   const ref = await referenceForest(trR, trL, te, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES, sigmas: [0.7, 1.6, 3.5, 5, 10] });
-  console.log(JSON.stringify({ variant: 'scikit-learn, sigmas + 10', auc: round(rocAuc(ref.maps[0], truth)) }));
+  const smooth: Record<string, number> = {};
+  for (const sg of (process.env.SMOOTH ?? '').split(',').filter(Boolean).map(Number)) smooth[`smoothed_${sg}`] = round(rocAuc(gaussianFilter(ref.maps[0], te.shape, [sg, sg, 0]), truth));
+  console.log(JSON.stringify({ variant: 'scikit-learn, sigmas + 10', split: `${vnc ? 'vnc-sstem stack1' : `ISBI ${TR0}-${TR1 - 1}`} -> ISBI ${TE0}-${TE1 - 1}`, trees: TREES, samples: SAMPLES, auc: round(rocAuc(ref.maps[0], truth)), ...smooth }));
 }

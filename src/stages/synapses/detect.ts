@@ -6,6 +6,7 @@ import { edt } from '../../kernels/edt.js';
 import { splitObjects } from '../../kernels/split-objects.js';
 import { SPLIT_MIN_SEED } from './objects.js';
 import { type CleftFilter, cleftScores } from './cleft-filter.js';
+import { smallestEigenvector } from './eigen3.js';
 
 /**
  * Synapse and organelle detection on one block (pure: volumes in, rows out).
@@ -320,49 +321,7 @@ export function cleftPlane(o: { shape: Vec3; start: Int32Array; idx: Int32Array 
   return { c: [mx, my, mz], n: smallestEigenvector(m) };
 }
 
-/** Unit eigenvector of the smallest eigenvalue of a symmetric 3x3 matrix (row-major), by cyclic Jacobi rotations. */
-export function smallestEigenvector(a: number[]): Vec3 {
-  const A = a.slice();
-  const V = [1, 0, 0, 0, 1, 0, 0, 0, 1];
-  for (let sweep = 0; sweep < 50; sweep++) {
-    const off = A[1] * A[1] + A[2] * A[2] + A[5] * A[5];
-    const scale = A[0] * A[0] + A[4] * A[4] + A[8] * A[8];
-    if (off <= 1e-24 * scale || off === 0) break;
-    for (const [p, q] of [[0, 1], [0, 2], [1, 2]] as const) {
-      const apq = A[3 * p + q];
-      if (apq === 0) continue;
-      const theta = (A[3 * q + q] - A[3 * p + p]) / (2 * apq);
-      const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-      const c = 1 / Math.sqrt(t * t + 1);
-      const sn = t * c;
-      for (let k = 0; k < 3; k++) {
-        // A = J^T A J on columns, then rows
-        const akp = A[3 * k + p];
-        const akq = A[3 * k + q];
-        A[3 * k + p] = c * akp - sn * akq;
-        A[3 * k + q] = sn * akp + c * akq;
-      }
-      for (let k = 0; k < 3; k++) {
-        const apk = A[3 * p + k];
-        const aqk = A[3 * q + k];
-        A[3 * p + k] = c * apk - sn * aqk;
-        A[3 * q + k] = sn * apk + c * aqk;
-      }
-      for (let k = 0; k < 3; k++) {
-        const vkp = V[3 * k + p];
-        const vkq = V[3 * k + q];
-        V[3 * k + p] = c * vkp - sn * vkq;
-        V[3 * k + q] = sn * vkp + c * vkq;
-      }
-    }
-  }
-  let j = 0;
-  if (A[4] < A[3 * j + j]) j = 1;
-  if (A[8] < A[3 * j + j]) j = 2;
-  const v: Vec3 = [V[j], V[3 + j], V[6 + j]];
-  const len = Math.hypot(v[0], v[1], v[2]) || 1;
-  return [v[0] / len, v[1] / len, v[2] / len];
-}
+export { smallestEigenvector };
 
 /**
  * The two partner segments of a cleft: one on each side of its plane, the pair with the most

@@ -562,6 +562,89 @@ function calibrateClasses(map: Float32Array, cls: Int16Array, K: number): { maps
   return { maps, calibration };
 }
 
+interface SampleInput {
+  region: Box;
+  blocks: Box[];
+  /** per block, MAXK counts of each class id */
+  blockCounts: Float64Array;
+  MAXK: number;
+  /** voxels of each class id (length K) */
+  labelledById: number[];
+  /** class id -> class index */
+  perm: Int16Array;
+  blockIds: (b: Box) => Promise<Int16Array>;
+  progress: Progress;
+  seed: number;
+  maxSamples: number;
+}
+
+/**
+ * The same number of samples of every class (maxSamples / K, or all its voxels), uniformly among
+ * its voxels with a seeded choice of ranks, read block by block (blocks holding no chosen voxel are
+ * skipped): region-linear voxel indices and their class indices.
+ */
+async function sampleLabelled(inp: SampleInput): Promise<{ index: Float64Array; y: Uint8Array; nSamples: number; samplesPerClass: number[] }> {
+  const { region, blocks, blockCounts, MAXK, labelledById, perm, blockIds, progress, seed, maxSamples } = inp;
+  const K = labelledById.length;
+  const rs = boxShape(region);
+  const perClass = Math.max(1, Math.floor(maxSamples / K));
+  const rng = makeRng(seed, 0x5a3);
+  const wanted: (Float64Array | null)[] = [];
+  const perId = new Int32Array(K);
+  for (let id = 0; id < K; id++) {
+    const c = labelledById[id];
+    const m = Math.min(perClass, c);
+    perId[id] = m;
+    wanted.push(m === c ? null : chooseRanks(rng, c, m));
+  }
+  const nSamples = perId.reduce((a, b) => a + b, 0);
+  const index = new Float64Array(nSamples);
+  const y = new Uint8Array(nSamples);
+  const seen = new Float64Array(K);
+  const ptr = new Int32Array(K);
+  let ns = 0;
+  progress.start(blocks.length, 'sampling labels');
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const base = bi * MAXK;
+    // skip blocks that hold no chosen voxel
+    let any = false;
+    for (let id = 0; id < K && !any; id++) {
+      const c = blockCounts[base + id];
+      if (c === 0 || ptr[id] >= perId[id]) continue;
+      const w = wanted[id];
+      any = !w || w[ptr[id]] < seen[id] + c;
+    }
+    if (!any) {
+      for (let id = 0; id < K; id++) seen[id] += blockCounts[base + id];
+      progress.increment();
+      continue;
+    }
+    const b = blocks[bi];
+    const ids = await blockIds(b);
+    const bs = boxShape(b);
+    const ox = b.min[0] - region.min[0], oy = b.min[1] - region.min[1], oz = b.min[2] - region.min[2];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (id < 0) continue;
+      const w = wanted[id];
+      if (ptr[id] < perId[id] && (!w || w[ptr[id]] === seen[id])) {
+        const x = i % bs[0], yy = Math.floor(i / bs[0]) % bs[1], z = Math.floor(i / (bs[0] * bs[1]));
+        index[ns] = ox + x + rs[0] * (oy + yy + rs[1] * (oz + z));
+        y[ns++] = perm[id];
+        ptr[id]++;
+      }
+      seen[id]++;
+    }
+    progress.increment();
+  }
+  progress.stop();
+  if (ns !== nSamples) throw new Error(`internal: sampled ${ns} of ${nSamples} voxels (labels changed while reading?)`);
+  const samplesPerClass = new Array<number>(K).fill(0);
+  for (let id = 0; id < K; id++) samplesPerClass[perm[id]] = perId[id];
+  return { index, y, nSamples, samplesPerClass };
+
+}
+
 /** Train a pixel classifier from sources. Labels are read blockwise (memory bounded by the block size and the sample count). */
 export async function trainPixelClassifier(
   raw: VolumeSource,
@@ -629,62 +712,10 @@ export async function trainPixelClassifier(
   for (let id = 0; id < K; id++) labelled[perm[id]] = labelledById[id];
   checkLabelCounts(labels.url, region, opts, values, labelled, mapper.zeros, warnings);
   // pass 2: the same number of samples of every class, uniformly among its voxels (seeded)
-  const maxSamples = opts.maxSamples ?? 200_000;
   const seed = opts.seed ?? opts.forest?.seed ?? 0;
-  const perClass = Math.max(1, Math.floor(maxSamples / K));
-  const rng = makeRng(seed, 0x5a3);
-  const wanted: (Float64Array | null)[] = [];
-  const perId = new Int32Array(K);
-  for (let id = 0; id < K; id++) {
-    const c = labelledById[id];
-    const m = Math.min(perClass, c);
-    perId[id] = m;
-    wanted.push(m === c ? null : chooseRanks(rng, c, m));
-  }
-  const nSamples = perId.reduce((a, b) => a + b, 0);
-  const index = new Float64Array(nSamples);
-  const y = new Uint8Array(nSamples);
-  const seen = new Float64Array(K);
-  const ptr = new Int32Array(K);
-  let ns = 0;
-  progress.start(blocks.length, 'sampling labels');
-  for (let bi = 0; bi < blocks.length; bi++) {
-    const base = bi * MAXK;
-    // skip blocks that hold no chosen voxel
-    let any = false;
-    for (let id = 0; id < K && !any; id++) {
-      const c = blockCounts[base + id];
-      if (c === 0 || ptr[id] >= perId[id]) continue;
-      const w = wanted[id];
-      any = !w || w[ptr[id]] < seen[id] + c;
-    }
-    if (!any) {
-      for (let id = 0; id < K; id++) seen[id] += blockCounts[base + id];
-      progress.increment();
-      continue;
-    }
-    const b = blocks[bi];
-    const ids = await blockIds(b);
-    const bs = boxShape(b);
-    const ox = b.min[0] - region.min[0], oy = b.min[1] - region.min[1], oz = b.min[2] - region.min[2];
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (id < 0) continue;
-      const w = wanted[id];
-      if (ptr[id] < perId[id] && (!w || w[ptr[id]] === seen[id])) {
-        const x = i % bs[0], yy = Math.floor(i / bs[0]) % bs[1], z = Math.floor(i / (bs[0] * bs[1]));
-        index[ns] = ox + x + rs[0] * (oy + yy + rs[1] * (oz + z));
-        y[ns++] = perm[id];
-        ptr[id]++;
-      }
-      seen[id]++;
-    }
-    progress.increment();
-  }
-  progress.stop();
-  if (ns !== nSamples) throw new Error(`internal: sampled ${ns} of ${nSamples} voxels (labels changed while reading?)`);
-  const samplesPerClass = new Array<number>(K).fill(0);
-  for (let id = 0; id < K; id++) samplesPerClass[perm[id]] = perId[id];
+  const { index, y, nSamples, samplesPerClass } = await sampleLabelled({
+    region, blocks, blockCounts, MAXK, labelledById, perm, blockIds, progress, seed, maxSamples: opts.maxSamples ?? 200_000,
+  });
 
   const t0 = performance.now();
   const rawAt = new Float32Array(nSamples);

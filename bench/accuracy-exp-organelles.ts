@@ -3,7 +3,7 @@
 // (cross-fitted 0-2 <-> 3-5), predicts 6-11 and writes the cross-fitted maps, their classes and the
 // held-out maps and labels to OUT (default /tmp/wiring-organelles-<TAG>); `score` reads them back
 // and scores the carried rule on 6-11 (and the split variants of src/stages/predict/object-split.ts).
-// Usage: TREES=30 SAMPLES=60000 AUTO=1 HARD=0 TAG=ac npx tsx bench/accuracy-exp-organelles.ts train|score
+// Usage: TREES=30 SAMPLES=60000 AUTO=1 TAG=ac npx tsx bench/accuracy-exp-organelles.ts train|score
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Vec3 } from '../src/core/box.js';
 import { OBJECT_RULE_GRID, chooseObjectRules } from '../src/cli/object-rules.js';
@@ -27,7 +27,7 @@ if (process.argv[2] === 'train') {
   const lab = binXY(await readAll(`${dir}/labels`, VNC), 2, { labels: true, prefer: [223, 191] });
   const cls = mapLabels(lab, VNC_CLASSES);
   const f = await trainOurs(sections(raw, 0, 6), sections(cls, 0, 6), ['1', '2', '3', '4', '5'], {
-    trees: Number(process.env.TREES ?? 30), samples: Number(process.env.SAMPLES ?? 60000), autoContext: process.env.AUTO !== '0', hardExamples: Number(process.env.HARD ?? 0),
+    trees: Number(process.env.TREES ?? 30), samples: Number(process.env.SAMPLES ?? 60000), autoContext: process.env.AUTO !== '0',
   });
   const maps = predictSections(f.model, sections(raw, 6, 12), TARGETS.map((t) => t.cls - 1));
   mkdirSync(OUT, { recursive: true });
@@ -45,7 +45,7 @@ if (process.argv[2] === 'train') {
   // SMOOTH=s: output smoothing at s (x-y, per section) of the cross-fitted and the held-out maps, as --smooth-output does
   const SM = Number(process.env.SMOOTH ?? 0);
   const sm = (m: Float32Array, sh: Vec3): Float32Array => (SM > 0 ? gaussianFilter(m, sh, [SM, SM, 0]) : m);
-  const rs = [0, 1, 2].map((a) => meta.region.max[a] - meta.region.min[a]) as Vec3;
+  const rs: Vec3 = [meta.region.max[0] - meta.region.min[0], meta.region.max[1] - meta.region.min[1], meta.region.max[2] - meta.region.min[2]];
   cf.maps = cf.maps.map((m) => sm(m, rs));
   const grids: Record<string, Parameters<typeof chooseObjectRules>[2]> = {
     plain: OBJECT_RULE_GRID,

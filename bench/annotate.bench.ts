@@ -17,10 +17,10 @@ import { annotateCell, annotateDataset, loadCells, skeletonSource } from '../src
 import { LabelSampler } from '../src/stages/annotate/truth.js';
 import { finishSkeletons, planSkeletons } from '../src/stages/morphology/tasks.js';
 import { generatePhantom } from '../src/stages/phantom/generate.js';
-import type { Vec3 } from '../src/core/box.js';
+import { parseVec3 } from '../src/core/box.js';
 
 export default async function bench(): Promise<unknown> {
-  const size = (process.env.ANNOTATE_BENCH_SIZE ?? '256,256,96').split(',').map(Number) as Vec3;
+  const size = parseVec3(process.env.ANNOTATE_BENCH_SIZE ?? '256,256,96', 'ANNOTATE_BENCH_SIZE', { integer: true, positive: true });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wiring-annotate-bench-'));
   try {
     await generatePhantom(dir, { seed: 3, size, voxelSize: [16, 16, 40], shiftedSections: 0, missingSections: 0, maxShift: 0, noise: 30 });

@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
-import { type Box, type Vec3, boxFromShape, boxIntersect, boxShape } from '../src/core/box.js';
+import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect, boxShape } from '../src/core/box.js';
 import { ChunkGrid } from '../src/core/chunks.js';
 import { Volume, copyBox } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
@@ -43,7 +43,7 @@ function blocks(bounds: Box): Box[] {
   const out: Box[] = [];
   for (const g of new ChunkGrid(bounds, BLOCK).chunksIn()) {
     const b = new ChunkGrid(bounds, BLOCK).chunkBox(g);
-    const grown: Box = { min: [0, 1, 2].map((d) => b.min[d] - MARGIN[d]) as Vec3, max: [0, 1, 2].map((d) => b.max[d] + MARGIN[d]) as Vec3 };
+    const grown: Box = boxGrow(b, MARGIN);
     out.push(boxIntersect(grown, bounds));
   }
   return out;

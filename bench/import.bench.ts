@@ -72,9 +72,10 @@ export default async function run(): Promise<unknown> {
   // as PNG slices and as gzip HDF5 (chunks 64^3) by our exporters.
   const raw = await (await openSource(`${h5}#stack`)).read(boxFromShape([200, 100, 50]));
   const big = Volume.zeros('uint8', [512, 512, 64]);
+  const bd = big.data as Uint8Array, rd = raw.data as Uint8Array;
   for (let z = 0; z < 64; z++)
     for (let y = 0; y < 512; y++)
-      for (let x = 0; x < 512; x++) big.data[x + 512 * (y + 512 * z)] = raw.data[(x % 200) + 200 * ((y % 100) + 100 * (z % 50))];
+      for (let x = 0; x < 512; x++) bd[x + 512 * (y + 512 * z)] = rd[(x % 200) + 200 * ((y % 100) + 100 * (z % 50))];
   const mem: VolumeSource = {
     url: 'tiled', format: 'memory', dtype: 'uint8', shape: big.shape, channels: 1, voxelSize: [1, 1, 1], offset: [0, 0, 0], chunkShape: big.shape,
     read: async (b) => big.crop(b), close: async () => {},

@@ -81,7 +81,18 @@ const cpu = (c: NodeJS.CpuUsage) => {
  * trains (the train request's view hint). Breakdown: features, forest training, forest
  * prediction, encoding (uint8 + uncertainty); wall and CPU seconds (CPU includes the workers).
  */
-async function toView(c: Case, strokes: ReturnType<typeof scriptedStrokes>, view: Box, trees: number, served: boolean): Promise<Record<string, number>> {
+interface ViewTimes {
+  total_s: number;
+  cpu_s: number;
+  train_features_s: number;
+  forest_train_s: number;
+  train_s: number;
+  view_features_s: number;
+  forest_predict_s: number;
+  encode_s: number;
+}
+
+async function toView(c: Case, strokes: ReturnType<typeof scriptedStrokes>, view: Box, trees: number, served: boolean): Promise<ViewTimes> {
   const cache = new FeatureCache(c.raw, interactiveFeatureConfig(c.raw));
   // served: the tiles the strokes' saves computed (InteractiveService.addStroke warms them)
   if (served) await cache.at(strokes.flatMap((s) => strokeVoxels(s, cache.bounds)));

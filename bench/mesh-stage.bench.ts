@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Vec3, boxFromShape } from '../src/core/box.js';
+import { type Vec3, boxFromShape, parseVec3 } from '../src/core/box.js';
 import type { Volume } from '../src/core/volume.js';
 import { decodeMultiresLod, encodeMultiresOctree } from '../src/formats/mesh/precomputed.js';
 import { openSource } from '../src/formats/open.js';
@@ -110,7 +110,7 @@ async function both(name: string, vol: Volume, res: Vec3): Promise<Record<string
 }
 
 export default async function run(): Promise<Record<string, unknown>> {
-  const size = (process.env.MESH_STAGE_SIZE ?? '192,192,48').split(',').map(Number) as Vec3;
+  const size = parseVec3(process.env.MESH_STAGE_SIZE ?? '192,192,48', 'MESH_STAGE_SIZE', { integer: true, positive: true });
   const tmp = mkdtempSync(path.join(tmpdir(), 'wiring-mesh-stage-'));
   const out: Record<string, unknown> = {};
   try {

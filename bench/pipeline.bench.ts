@@ -15,7 +15,7 @@
 // one `wiring worker` process (PIPELINE_REDIS=0 leaves it out).
 // Writes bench/out/pipeline.json and docs/PIPELINE.md (generated: do not edit by hand), the doc
 // after every stage, so an interrupted run leaves the stages it finished (marked partial).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -153,7 +153,7 @@ async function startRedisWorkers(concurrency: number): Promise<{ url: string; st
     async stop() {
       const worker_cpu = processCpu(worker.pid!);
       const redis_cpu = processCpu(redis.pid!);
-      const exited = (p: typeof worker) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
+      const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
       worker.kill('SIGTERM');
       await exited(worker);
       redis.kill('SIGTERM');
@@ -359,7 +359,7 @@ function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
     ...stages.map((s) => {
-      const cells = ws.flatMap((w) => {
+      const cells = ws.flatMap((w): Array<number | string> => {
         const r = get(s, w);
         return r ? [r.wall, r.cpu, r.mvox_per_cpu_s, r.rss_mb] : ['-', '-', '-', '-'];
       });

@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Box, type Vec3, box, boxFromShape } from '../src/core/box.js';
+import { type Box, type Vec3, box, boxFromShape, parseVec3 } from '../src/core/box.js';
 import { connectedComponents } from '../src/kernels/components.js';
 import { Volume } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
@@ -179,7 +179,7 @@ function outsideSpheres(s: Skeleton, spheres: number[] | undefined): Skeleton {
 }
 
 export default async function run(): Promise<Record<string, unknown>> {
-  const size = (process.env.SKEL_STAGE_SIZE ?? '192,192,48').split(',').map(Number) as Vec3;
+  const size = parseVec3(process.env.SKEL_STAGE_SIZE ?? '192,192,48', 'SKEL_STAGE_SIZE', { integer: true, positive: true });
   const reps = Number(process.env.SKEL_STAGE_REPS ?? 2);
   const res: Vec3 = [8, 8, 30];
   const step = skeletonSampleStep(res, [128, 128, 128], TEASAR_DEFAULTS.maxSampleStep);

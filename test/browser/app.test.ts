@@ -261,7 +261,10 @@ describe('browser app (chromium)', () => {
       expect(await p.evaluate(() => (window as any).wiring.bridge.visibleSegments())).toEqual([first]);
       // somata may lie outside the volume: the view stays inside the data
       const pos = await p.evaluate(() => Array.from((window as any).wiring.viewer.position.value as Float32Array));
-      pos.forEach((v, a) => expect(v, `axis ${a}`).toBeGreaterThanOrEqual(0) && expect(v).toBeLessThanOrEqual([96, 96, 16][a]));
+      pos.forEach((v, a) => {
+        expect(v, `axis ${a}`).toBeGreaterThanOrEqual(0);
+        expect(v, `axis ${a}`).toBeLessThanOrEqual([96, 96, 16][a]);
+      });
       await saveShot('phantom-page.png', await p.screenshot());
     } finally {
       await p.close();

@@ -86,7 +86,7 @@ afterAll(async () => {
 });
 
 /** Add line annotations to the strokes layer's source, as Neuroglancer's line tool commits them. */
-async function drawLines(lines: Array<[number[], number[]]>): Promise<void> {
+async function drawLines(lines: Array<[readonly number[], readonly number[]]>): Promise<void> {
   await page.evaluate((ls) => {
     const source = (window as any).wiring.viewer.layerManager.getLayerByName('strokes').layer.localAnnotations;
     for (const [a, b] of ls) {
@@ -119,7 +119,7 @@ describe('train in the browser (chromium)', () => {
     let lines = 0;
     for (const cls of [1, 2]) {
       await page.selectOption('#train-class', String(cls));
-      const ls: Array<[number[], number[]]> = [];
+      const ls: Array<[readonly number[], readonly number[]]> = [];
       for (const s of strokes.filter((t) => t.cls === cls)) for (let i = 1; i < s.points.length; i++) ls.push([s.points[i - 1], s.points[i]]);
       // one line in an xz cross-section (same y), on the first stroke's start voxel
       if (cls === 2) {

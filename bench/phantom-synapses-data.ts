@@ -14,6 +14,7 @@ import { readWhole } from '../src/stages/segment/io.js';
 import { type ObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
 import { probabilityScale } from '../src/stages/synapses/detect.js';
 import { cleftScores } from '../src/stages/synapses/cleft-filter.js';
+import { objectVoxels } from '../src/stages/synapses/cleft-features.js';
 
 export async function readVolume(spec: string): Promise<Volume> {
   return (await readWhole(spec)).vol;
@@ -61,7 +62,7 @@ export async function scoreFilteredClefts(spec: string, truth: Volume): Promise<
   const shape = map.shape as Vec3;
   const cleft = asProbability(map);
   const o = hysteresisObjects(cleft, shape, filter.candidates, 6);
-  const sc = cleftScores(filter, o.labels, o.count, { cleft, vesicle: asProbability(await readVolume(vesicles)) }, shape, map.voxelSize as Vec3);
+  const sc = cleftScores(filter, o.labels, objectVoxels(o.labels, o.count), { cleft, vesicle: asProbability(await readVolume(vesicles)) }, shape, map.voxelSize as Vec3);
   const remap = new Uint32Array(o.count + 1);
   let n = 0;
   for (let l = 1; l <= o.count; l++) if (sc[l - 1] >= filter.cut) remap[l] = ++n;

@@ -102,8 +102,8 @@ describe('trainCleftFilter', () => {
     expect(f.oof.f1).toBe(1);
     const s = scene(9);
     const { labels, count } = connectedComponents(Uint8Array.from(s.cleft, (p) => (p >= f.candidates.low ? 1 : 0)), s.shape, { connectivity: 6 });
-    const scores = cleftScores(f, labels, count, s, s.shape, vs);
     const o = objectVoxels(labels, count);
+    const scores = cleftScores(f, labels, o, s, s.shape, vs);
     let kept = 0, keptTrue = 0;
     for (let l = 1; l <= count; l++) {
       if (scores[l - 1] < f.cut) continue;

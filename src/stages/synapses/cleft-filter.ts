@@ -2,7 +2,7 @@ import type { Vec3 } from '../../core/box.js';
 import { FormatError, UsageError } from '../../core/errors.js';
 import { type Connectivity, connectedComponents } from '../../kernels/components.js';
 import { Forest } from '../../ml/forest/index.js';
-import { CLEFT_FEATURE_NAMES, type CleftFeatureMaps, cleftFeatures, objectVoxels } from './cleft-features.js';
+import { CLEFT_FEATURE_NAMES, type CleftFeatureMaps, type ObjectVoxels, cleftFeatures, objectVoxels } from './cleft-features.js';
 import { type ObjectParams, hysteresisObjects } from './objects.js';
 
 /**
@@ -227,15 +227,15 @@ export function checkCleftFilter(f: unknown, where: string): CleftFilter {
 }
 
 /**
- * Scores ("true cleft" probability) of objects 1..count of `labels` (row l - 1 = object l) under the
- * filter. Maps are probabilities in [0, 1] over `shape`.
+ * Scores ("true cleft" probability) of objects 1..count of `labels` (row l - 1 = object l; their
+ * voxels `objects`, from objectVoxels) under the filter. Maps are probabilities in [0, 1] over `shape`.
  */
-export function cleftScores(filter: CleftFilter, labels: Uint32Array, count: number, maps: CleftFeatureMaps, shape: Vec3, vs: Vec3): Float32Array {
+export function cleftScores(filter: CleftFilter, labels: Uint32Array, objects: ObjectVoxels, maps: CleftFeatureMaps, shape: Vec3, vs: Vec3): Float32Array {
   let f = decoded.get(filter);
   if (!f) {
     f = Forest.fromBytes(Buffer.from(filter.forest, 'base64'), 'cleft_filter.forest');
     decoded.set(filter, f);
   }
-  const x = cleftFeatures(labels, objectVoxels(labels, count), maps, shape, vs);
-  return scoreWith(f, x, count);
+  const x = cleftFeatures(labels, objects, maps, shape, vs);
+  return scoreWith(f, x, objects.count);
 }

@@ -5,6 +5,7 @@ import { type Connectivity, compactLabels, connectedComponents } from '../../ker
 import { edt } from '../../kernels/edt.js';
 import { splitObjects } from '../../kernels/split-objects.js';
 import { SPLIT_MIN_SEED } from './objects.js';
+import { objectVoxels } from './cleft-features.js';
 import { type CleftFilter, cleftScores } from './cleft-filter.js';
 import { smallestEigenvector } from './eigen3.js';
 
@@ -197,13 +198,7 @@ function mapObjects(v: Volume, threshold: number, conn: Connectivity, low = thre
 }
 
 function csrObjects(labels: Uint32Array, count: number, shape: Vec3): Objects {
-  const start = new Int32Array(count + 2);
-  for (let i = 0; i < labels.length; i++) if (labels[i]) start[labels[i] + 1]++;
-  for (let l = 1; l <= count + 1; l++) start[l] += start[l - 1];
-  const fill = start.slice();
-  const idx = new Int32Array(start[count + 1]);
-  for (let i = 0; i < labels.length; i++) if (labels[i]) idx[fill[labels[i]]++] = i;
-  return { shape, count, labels, start, idx };
+  return { shape, labels, ...objectVoxels(labels, count) };
 }
 
 /** Global voxel coordinate of linear index i of a block at `min` with `shape`. */
@@ -562,7 +557,7 @@ function scoreCandidates(f: CleftFilter, o: Objects, clefts: Volume, vesicles: V
   if (clefts.dtype === 'uint32' || clefts.dtype === 'uint64') throw new UsageError('the cleft filter applies to a cleft probability map, not to a label map');
   if (!vesicles) throw new UsageError('the cleft filter needs a vesicle probability map (its features read the vesicle clouds beside each cleft)');
   checkSameBox(clefts, vesicles, 'vesicle map');
-  return cleftScores(f, o.labels, o.count, { cleft: asProbability(clefts), vesicle: asProbability(vesicles) }, clefts.shape, vs);
+  return cleftScores(f, o.labels, o, { cleft: asProbability(clefts), vesicle: asProbability(vesicles) }, clefts.shape, vs);
 }
 
 /**

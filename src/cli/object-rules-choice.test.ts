@@ -1,0 +1,70 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type Vec3, box } from '../core/box.js';
+import { FormatError } from '../core/errors.js';
+import type { CrossFitResult } from '../stages/predict/training.js';
+import { tempDir } from '../../test/data.js';
+import { OBJECT_RULE_GRID, carriedObjectFilter, chooseObjectFilter, chooseObjectRules, filterFolds, objectRulesInfo } from './object-rules.js';
+
+/**
+ * A cross-fitted region of 4 sections halved along z (as per-section features are): true objects
+ * 4x5 voxels through all 4 sections (80 voxels, 40 in each half), false ones 4x4 over 2 sections
+ * (32 voxels) inside one half; both at p 0.9.
+ */
+function crossFit(): CrossFitResult {
+  const shape: Vec3 = [40, 40, 4];
+  const n = shape[0] * shape[1] * shape[2];
+  const map = new Float32Array(n), classes = new Int16Array(n).fill(1);
+  const at = (x: number, y: number, z: number): number => x + 40 * (y + 40 * z);
+  for (let k = 0; k < 4; k++)
+    for (let z = 0; z < 4; z++)
+      for (let y = 2; y < 7; y++)
+        for (let x = 2 + 9 * k; x < 6 + 9 * k; x++) {
+          map[at(x, y, z)] = 0.9;
+          classes[at(x, y, z)] = 0;
+        }
+  for (let k = 0; k < 4; k++)
+    for (let z = k % 2 ? 2 : 0; z < (k % 2 ? 4 : 2); z++)
+      for (let y = 20; y < 24; y++) for (let x = 2 + 9 * k; x < 6 + 9 * k; x++) map[at(x, y, z)] = 0.9;
+  return { region: box([0, 0, 0], shape), maps: [map], classes, halves: [box([0, 0, 0], [40, 40, 2]), box([0, 0, 2], shape)] };
+}
+
+describe('object rules chosen on the cross-fitted region', () => {
+  it('score whole objects: the halves\' cut does not truncate the objects that cross it', () => {
+    const r = chooseObjectRules(crossFit(), ['class_1'], OBJECT_RULE_GRID).class_1;
+    // whole true objects are 80 voxels and the false ones 32: only a minimum of 50 keeps all and only the true
+    expect(r.minSize).toBe(50);
+    expect(r.f1).toBe(1);
+    expect(r.truth).toBe(4);
+    expect(r.objectFilter).toBeUndefined();
+  });
+
+  it('cuts the filter\'s folds across the sections, each keeping every section', () => {
+    const folds = filterFolds(box([0, 0, 0], [512, 256, 6]));
+    expect(folds.map((b) => [b.min[0], b.max[0], b.min[2], b.max[2]])).toEqual([[0, 128, 0, 6], [128, 256, 0, 6], [256, 384, 0, 6], [384, 512, 0, 6]]);
+  });
+
+  it('trains no object filter on too few true objects, and says why', () => {
+    const cf = crossFit();
+    const ch = chooseObjectFilter({ ...cf, maps: [cf.maps[0], new Float32Array(cf.maps[0].length)] }, ['class_1', 'class_2'], 'class_1', [10, 10, 40], { high: 0.5, low: 0.5, minSize: 10 });
+    expect(ch.filter).toBeUndefined();
+    expect(ch.skipped).toMatch(/fewer than the 50/);
+    const rules = chooseObjectRules({ ...cf, maps: [cf.maps[0], new Float32Array(cf.maps[0].length)] }, ['class_1', 'class_2'], OBJECT_RULE_GRID, [10, 10, 40], ['class_1']);
+    expect(rules.class_1.objectFilterSkipped).toMatch(/fewer than the 50/);
+  });
+});
+
+describe('the carried object filter', () => {
+  it('a malformed filter is a FormatError naming the info file and field; none carried is undefined', async () => {
+    const dir = await tempDir();
+    const layer = path.join(dir, 'probs');
+    mkdirSync(layer);
+    writeFileSync(path.join(layer, 'info'), JSON.stringify({ num_channels: 2, wiring: { object_rules: objectRulesInfo(['class_1', 'class_2'], { class_1: { high: 0.5, low: 0.5, minSize: 10 } }) } }));
+    expect(carriedObjectFilter(`${layer}?channel=0`)).toBeUndefined();
+    const bad = { version: 1, context: ['class_2'], features: ['x'], candidates: { high: 0.5, low: 0.5, minSize: 10 }, connectivity: 26, cut: 0.5, forest: 'AAAA', context_channels: [1] };
+    writeFileSync(path.join(layer, 'info'), JSON.stringify({ num_channels: 2, wiring: { object_rules: { 0: { output: 'class_1', high: 0.5, low: 0.5, min_size: 10, object_filter: bad } } } }));
+    expect(() => carriedObjectFilter(`${layer}?channel=0`)).toThrow(FormatError);
+    expect(() => carriedObjectFilter(`${layer}?channel=0`)).toThrow(/object_filter\.features/);
+  });
+});

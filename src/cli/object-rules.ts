@@ -23,10 +23,15 @@ import { DEFAULT_OBJECT_GRID, type ObjectParams, SPLIT_MIN_SEED, chooseObjectPar
 export const OBJECT_RULE_GRID = { ...DEFAULT_OBJECT_GRID, high: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] };
 /**
  * `train-pixels --split-objects`: the grid with splits of touching objects (seed levels, seed
- * sizes in voxels) added; each split option costs about one more pass over the plain grid.
+ * sizes in voxels) added; they are searched on the plain rule chosen first (chooseObjectRules).
  * Chosen on vnc-sstem sections 0-5 out of fold (docs/ACCURACY.md "Mitochondria: touching objects").
  */
 export const SPLIT_RULE_GRID = { ...OBJECT_RULE_GRID, split: [0.8, 0.9, 0.95], splitMinSeed: [20, 80] };
+/**
+ * A split is kept only when it raises the pooled out-of-fold F1 of the plain rule by this much
+ * (about one object in 25: less is within the noise of a few dozen training objects).
+ */
+export const SPLIT_MIN_GAIN = 0.04;
 
 export interface ObjectRule extends ObjectParams {
   /** pooled out-of-fold object F1, found and true objects at the chosen rule */
@@ -159,8 +164,19 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: P
     // unlabelled voxels are scored as "not this class" (the labels are dense, >= 90 %)
     const vols = [{ prob: cf.maps[k], truth: Uint8Array.from(cf.classes, (c) => (c === k ? 1 : 0)), shape }];
     if (!vols.some((v) => v.truth.some((t) => t === 1))) return;
-    const { best } = chooseObjectParams(vols, grid);
-    if (best.truth === 0) return;
+    const { split: levels, splitMinSeed: seeds, ...plainGrid } = grid;
+    const { best: plain } = chooseObjectParams(vols, plainGrid);
+    if (plain.truth === 0) return;
+    let best = plain;
+    if (levels?.length) {
+      // the split is searched on the plain rule already chosen (its high and low fixed; the minimum
+      // size searched again, the parts being smaller) and kept only when it beats it out of fold by
+      // SPLIT_MIN_GAIN: searched with the rest of the rule, it once chose a hysteresis low enough
+      // (0.1) to join most of a section into one object that the held-out map split badly (docs/ACCURACY.md)
+      const fixed = { high: [plain.high], lowRatio: [plain.low / plain.high], minSize: plainGrid.minSize, split: levels.filter((l) => l >= plain.low), splitMinSeed: seeds };
+      const splitRows = chooseObjectParams(vols, fixed).rows.filter((r) => r.split !== undefined && Math.abs(r.low - plain.low) < 1e-9);
+      for (const r of splitRows) if (r.f1 >= plain.f1 + SPLIT_MIN_GAIN && r.f1 > best.f1 + 1e-12) best = r;
+    }
     const split = best.split === undefined ? {} : { split: best.split, splitMinSeed: best.splitMinSeed };
     rules[name] = { high: best.high, low: best.low, minSize: best.minSize, ...split, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth };
   });

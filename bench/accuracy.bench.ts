@@ -14,7 +14,9 @@
 // ACCURACY_TREES (default 50) and ACCURACY_SAMPLES (default 100000) are the same for both forests.
 import { type Vec3, box } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
-import { objectScores } from '../src/metrics/objects.js';
+import { matchObjects } from '../src/metrics/objects.js';
+import { connectedComponents } from '../src/kernels/components.js';
+import { applyObjectFilter } from '../src/stages/synapses/object-filter.js';
 import { gaussianFilter } from '../src/kernels/filters.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
 import { PixelModel } from '../src/stages/predict/model.js';
@@ -45,6 +47,7 @@ const SPLIT = (process.env.ACCURACY_SPLIT ?? '0.8,0.9,0.95').split(',').filter(B
 const SPLIT_SEEDS = (process.env.ACCURACY_SPLIT_SEEDS ?? '20,80').split(',').filter(Boolean).map(Number);
 const BOUNDARY_RUNS = (process.env.ACCURACY_BOUNDARY_RUNS ?? 'vnc,isbi').split(',');
 const VNC: Vec3 = [4.6, 4.6, 45];
+const VNC_BIN: Vec3 = [4.6 * BIN, 4.6 * BIN, 45];
 const ISBI: Vec3 = [4, 4, 50];
 // vnc label values -> classes: 1 membrane (0..128: orientations + junction), 2 glia, 3 mitochondria, 4 synapse, 5 intracellular
 const VNC_CLASSES: Record<number, number> = { 0: 1, 32: 1, 64: 1, 96: 1, 128: 1, 159: 2, 191: 3, 223: 4, 255: 5 };
@@ -55,9 +58,17 @@ const TARGETS = [
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 
 function scoreMap(prob: Float32Array, truth: Uint8Array, shape: Vec3, p: ObjectParams) {
-  const o = hysteresisObjects(prob, shape, p);
-  const s = objectScores(o.labels, truth, shape);
-  const s50 = objectScores(o.labels, truth, shape, { minIou: 0.5 });
+  return scoreObjects(hysteresisObjects(prob, shape, p), truth, shape, p);
+}
+
+/**
+ * Found objects as labelled (the parts of a split stay two objects even where they touch; until
+ * 2026-12-07 they were re-joined as 26-components here), true objects as 26-components of the mask.
+ */
+function scoreObjects(o: { labels: Uint32Array; count: number }, truth: Uint8Array, shape: Vec3, p: unknown) {
+  const t = connectedComponents(truth, shape, { connectivity: 26 });
+  const s = matchObjects(o.labels, o.count, t.labels, t.count);
+  const s50 = matchObjects(o.labels, o.count, t.labels, t.count, 0.5);
   return {
     params: p,
     true_objects: s.trueObjects,
@@ -97,7 +108,12 @@ async function organelles(): Promise<unknown> {
   const shape: Vec3 = [raw.shape[0], raw.shape[1], 6];
   const rows: Record<string, unknown>[] = [];
   const out: Record<string, unknown> = { bin: BIN, shape: raw.shape, trees: TREES, samples: SAMPLES, reference: ref.info, rows };
-  const rules = models.map((m) => chooseObjectRules(m.f.crossFit!, m.f.model.meta.outputs));
+  // object rules chosen on the whole cross-fitted region; object filters (the other class maps as
+  // context) for the two target classes, kept only with enough true objects and an out-of-fold gain
+  const targetNames = TARGETS.map((t) => `class_${t.cls}`);
+  const rules = models.map((m) => chooseObjectRules(m.f.crossFit!, m.f.model.meta.outputs, OBJECT_RULE_GRID, VNC_BIN, targetNames));
+  // every class map of the held-out sections, for the filters' context
+  const allMaps = models.map((m) => (rules.some((r) => targetNames.some((n) => r[n]?.objectFilter)) ? predictSections(m.f.model, sections(raw, 6, 12), [0, 1, 2, 3, 4]) : undefined));
   // split rules: the same out-of-fold choice with split levels added to the grid (synapse and mitochondria channels only)
   const splitGrid = { ...OBJECT_RULE_GRID, split: SPLIT, splitMinSeed: SPLIT_SEEDS };
   const splitRules = SPLIT.length ? models.map((m) => {
@@ -124,10 +140,15 @@ async function organelles(): Promise<unknown> {
       const rule = rules[j][`class_${t.cls}`];
       const p: ObjectParams = { high: rule.high, low: rule.low, minSize: rule.minSize };
       const sr = splitRules?.[j][`class_${t.cls}`];
+      const of = rule.objectFilter;
+      const maps = allMaps[j];
+      const filtered = of && maps ? scoreObjects(applyObjectFilter(of, maps[t.cls - 1], of.context.map((c) => maps[m.f.model.meta.outputs.indexOf(c)]), shape, VNC_BIN), truth, shape, { candidates: of.candidates, cut: of.cut }) : undefined;
+      const { objectFilter: _f, ...ruleOnly } = rule;
       r[m.name] = {
         auc: round(rocAuc(m.maps[k], truth)),
-        carried_rule: rule,
+        carried_rule: ruleOnly,
         chosen: scoreMap(m.maps[k], truth, shape, p),
+        object_filter: of ? { oof: of.oof, candidates: of.candidates, cut: of.cut, held_out: filtered } : { skipped: rule.objectFilterSkipped },
         ...(sr ? { split_rule: sr, split_chosen: scoreMap(m.maps[k], truth, shape, sr) } : {}),
         seconds: { train: round(m.f.trainSeconds, 1), predict: round(m.predictSeconds, 1) },
       };

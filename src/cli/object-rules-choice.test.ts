@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { type Vec3, box } from '../core/box.js';
 import { FormatError } from '../core/errors.js';
 import type { CrossFitResult } from '../stages/predict/training.js';
+import { trainObjectFilter } from '../stages/synapses/object-filter.js';
 import { tempDir } from '../../test/data.js';
 import { OBJECT_RULE_GRID, SPLIT_MIN_GAIN, SPLIT_RULE_GRID, carriedObjectFilter, chooseObjectFilter, chooseObjectRules, filterFolds, objectRulesInfo } from './object-rules.js';
 
@@ -85,6 +86,38 @@ describe('object rules chosen on the cross-fitted region', () => {
 });
 
 describe('the carried object filter', () => {
+  it('travels in the map info with its context channels and is read back', async () => {
+    // blobs of class_2 in two folds, the true ones inside a ring of class_1 (its context)
+    const shape: Vec3 = [30, 30, 3];
+    const vols = [0, 1].map(() => {
+      const n = 30 * 30 * 3;
+      const map = new Float32Array(n), ring = new Float32Array(n), truth = new Uint8Array(n);
+      for (const [cx, real] of [[7, true], [22, false]] as const)
+        for (let y = 5; y < 25; y++)
+          for (let x = cx - 6; x <= cx + 6; x++) {
+            const i = x + 30 * (y + 30 * 1);
+            if (Math.abs(x - cx) <= 2 && y >= 12 && y < 18) {
+              map[i] = 0.9;
+              if (real) truth[i] = 1;
+            } else if (real) ring[i] = 0.9;
+          }
+      return { map, context: [ring], truth, shape };
+    });
+    const { filter } = trainObjectFilter(vols, ['class_1'], [10, 10, 40], { high: 0.5, low: 0.5, minSize: 5 }, { trees: 4, minTrueObjects: 1, minGain: -1 });
+    expect(filter).toBeDefined();
+    const outputs = ['class_1', 'class_2'];
+    const rules = { class_2: { high: 0.5, low: 0.5, minSize: 5, objectFilter: filter } };
+    const dir = await tempDir();
+    const layer = path.join(dir, 'probs');
+    mkdirSync(layer);
+    writeFileSync(path.join(layer, 'info'), JSON.stringify({ num_channels: 2, wiring: { object_rules: objectRulesInfo(outputs, rules) } }));
+    const got = carriedObjectFilter(`${layer}?channel=1`);
+    expect(got?.context).toEqual([`${layer}?channel=0`]);
+    expect(got?.filter.cut).toBe(filter!.cut);
+    // a calibrated map does not carry it (its features are the forest's own probabilities)
+    expect(objectRulesInfo(outputs, rules, outputs.map(() => ({ x: [0, 1], y: [0, 1] })))['1'].object_filter).toBeUndefined();
+  });
+
   it('a malformed filter is a FormatError naming the info file and field; none carried is undefined', async () => {
     const dir = await tempDir();
     const layer = path.join(dir, 'probs');

@@ -12,7 +12,8 @@
 //    (auto-context with sigma 10 added, ACCURACY_ROUNDS rounds; chosen on ISBI 0-4 -> 5-9) and the
 //    reference with the same sigmas (ACCURACY_TUNED_SIGMAS).
 // ACCURACY_TREES (default 50) and ACCURACY_SAMPLES (default 100000) are the same for both forests.
-import { type Vec3, box } from '../src/core/box.js';
+import { type Vec3, box, boxShape } from '../src/core/box.js';
+import { smoothOutputs } from '../src/stages/predict/output-smoothing.js';
 import { Volume } from '../src/core/volume.js';
 import { matchObjects } from '../src/metrics/objects.js';
 import { connectedComponents } from '../src/kernels/components.js';
@@ -45,6 +46,8 @@ const OUTPUT_SIGMA = Number(process.env.ACCURACY_OUTPUT_SIGMA ?? 1.5);
 // organelles: split levels and seed sizes searched (out of fold) for split object rules (empty: none)
 const SPLIT = (process.env.ACCURACY_SPLIT ?? '0.8,0.9,0.95').split(',').filter(Boolean).map(Number);
 const SPLIT_SEEDS = (process.env.ACCURACY_SPLIT_SEEDS ?? '20,80').split(',').filter(Boolean).map(Number);
+// organelles: output smoothing scales tried for the class maps (chosen per class out of fold; empty: none)
+const ORGANELLE_SIGMAS = (process.env.ACCURACY_ORGANELLE_SIGMAS ?? '1,1.5,2.5').split(',').filter(Boolean).map(Number);
 const BOUNDARY_RUNS = (process.env.ACCURACY_BOUNDARY_RUNS ?? 'vnc,isbi').split(',');
 const VNC: Vec3 = [4.6, 4.6, 45];
 const VNC_BIN: Vec3 = [4.6 * BIN, 4.6 * BIN, 45];
@@ -127,6 +130,15 @@ async function organelles(): Promise<unknown> {
     }
     return out;
   }) : undefined;
+  // output smoothing of the class maps (what `train-pixels --smooth-output s` does: the cross-fitted
+  // maps smoothed before the rules are chosen, predict's maps smoothed the same way), per scale;
+  // the scale of each class is then chosen by the out-of-fold F1 of its rule (0 = none)
+  const smoothedRules = models.map((m) => ORGANELLE_SIGMAS.map((sigma) => {
+    const cf = m.f.crossFit!;
+    const rs = boxShape(cf.region) as Vec3;
+    const maps = cf.maps.map((x) => { const c = x.slice(); smoothOutputs(c, rs, 1, m.f.model.meta.featureConfig, sigma); return c; });
+    return { sigma, rules: chooseObjectRules({ ...cf, maps }, m.f.model.meta.outputs, OBJECT_RULE_GRID) };
+  }));
   TARGETS.forEach((t, k) => {
     const truth = maskOf(testLab, [t.value]);
     const plain: ObjectParams = { high: 0.5, low: 0.5, minSize: Math.round(t.refMinSize / (BIN * BIN)) };
@@ -150,6 +162,18 @@ async function organelles(): Promise<unknown> {
         chosen: scoreMap(m.maps[k], truth, shape, p),
         object_filter: of ? { oof: of.oof, candidates: of.candidates, cut: of.cut, held_out: filtered } : { skipped: rule.objectFilterSkipped },
         ...(sr ? { split_rule: sr, split_chosen: scoreMap(m.maps[k], truth, shape, sr) } : {}),
+        smoothed: (() => {
+          const per = smoothedRules[j].map(({ sigma, rules: rr }) => {
+            const sr2 = rr[`class_${t.cls}`];
+            const held = m.maps[k].slice();
+            smoothOutputs(held, shape, 1, m.f.model.meta.featureConfig, sigma);
+            return { sigma, rule: sr2, auc: round(rocAuc(held, truth)), chosen: scoreMap(held, truth, shape, { high: sr2.high, low: sr2.low, minSize: sr2.minSize }) };
+          });
+          // the scale chosen out of fold: the best rule F1 on the cross-fitted maps (none = the carried rule above)
+          const none = { sigma: 0, oof: rule.f1 };
+          const best = per.reduce((b, x) => (x.rule.f1 > b.oof + 1e-12 ? { sigma: x.sigma, oof: x.rule.f1 } : b), none);
+          return { per_sigma: per, chosen_out_of_fold: best };
+        })(),
         seconds: { train: round(m.f.trainSeconds, 1), predict: round(m.predictSeconds, 1) },
       };
     });

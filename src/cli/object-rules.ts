@@ -180,7 +180,9 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: P
     const split = best.split === undefined ? {} : { split: best.split, splitMinSeed: best.splitMinSeed };
     rules[name] = { high: best.high, low: best.low, minSize: best.minSize, ...split, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth };
   });
-  if (voxelSize && rules[CLEFT_OUTPUT]) {
+  // a class named for the generic object filter gets that one, not the cleft filter (the names are
+  // `wiring classes`' convention: class_3 of other labels, e.g. vnc-sstem's mitochondria, is no cleft)
+  if (voxelSize && rules[CLEFT_OUTPUT] && !objectFilters.includes(CLEFT_OUTPUT)) {
     const { filter, skipped } = chooseCleftFilter(cf, outputs, voxelSize);
     if (filter) rules[CLEFT_OUTPUT].filter = filter;
     if (skipped) rules[CLEFT_OUTPUT].filterSkipped = skipped;

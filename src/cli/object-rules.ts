@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Box, type Vec3, boxShape } from '../core/box.js';
-import { FormatError } from '../core/errors.js';
+import { FormatError, UsageError } from '../core/errors.js';
 import { localPath, splitChannel } from '../formats/open.js';
 import { type Calibration, calibrate } from '../stages/predict/calibration.js';
 import type { CrossFitResult } from '../stages/predict/training.js';
@@ -136,7 +136,7 @@ export function chooseObjectFilter(
   extra: { names: string[]; maps: Float32Array[] } = { names: [], maps: [] },
 ): ReturnType<typeof trainObjectFilter> {
   const k = outputs.indexOf(name);
-  if (k < 0) throw new FormatError(`no output "${name}" among ${outputs.join(', ')}`, 'object filter');
+  if (k < 0) throw new UsageError(`object filter: no output "${name}" among ${outputs.join(', ')}`);
   const ctx = outputs.map((_, j) => j).filter((j) => j !== k);
   const folds = filterFolds(cf.region);
   const vols: ObjectFilterVolume[] = folds.map((b) => ({

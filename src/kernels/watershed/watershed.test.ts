@@ -144,6 +144,27 @@ describe('seeded watershed', () => {
       expect(a.labels.every((l) => l > 0)).toBe(true);
     }
   });
+  it('the per-section FIFO flood (2-D, no mask) labels as the whole-stack one does: 8-bit values, sections without seeds, all seeds, one seed', () => {
+    const shape: Vec3 = [37, 29, 9];
+    const n = shape[0] * shape[1] * shape[2];
+    const sxy = shape[0] * shape[1];
+    const v = smoothNoise(shape, 1.2, 99).map((x) => Math.round(x * 255) / 255); // an 8-bit map: ties everywhere
+    const r = rng(5);
+    const seeds = new Uint32Array(n);
+    let k = 0;
+    for (let i = 0; i < n; i++) if (r() < 0.01) seeds[i] = ++k;
+    seeds.fill(0, 2 * sxy, 3 * sxy); // no seed in section 2
+    seeds.fill(0, 4 * sxy, 5 * sxy);
+    seeds[4 * sxy + 17] = ++k; // one seed in section 4
+    for (let i = 6 * sxy; i < 7 * sxy; i++) seeds[i] = ++k; // every voxel a seed in section 6
+    const ones = new Uint8Array(n).fill(1);
+    for (const levels of [undefined, 300, 7]) {
+      const fast = seededWatershed(v, shape, seeds, { ties: 'fifo', twoD: true, levels });
+      // the generic flood (mask of ones) runs every section in one queue
+      expect(Array.from(fast)).toEqual(Array.from(seededWatershed(v, shape, seeds, { ties: 'fifo', twoD: true, levels, mask: ones })));
+      expect(fast.subarray(2 * sxy, 3 * sxy).every((l) => l === 0)).toBe(true);
+    }
+  });
   it('floods NaN and +Infinity values last instead of leaving them unreached', () => {
     for (const ties of ['any', 'fifo'] as const) {
       const v = Float32Array.from([0, 0.3, NaN, 0.2, 0]);

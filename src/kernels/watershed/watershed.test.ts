@@ -6,6 +6,9 @@ import type { Vec3 } from '../../core/box.js';
 import { tempDir } from '../../../test/data.js';
 import { PY, asUint32, pythonMissing, refScript, referenceBytes } from '../../../testdata/refs/reference.js';
 import { gaussianFilter } from '../filters.js';
+import { floodFifoPacked } from './fifo-flood-packed.js';
+import { floodFifoSparse } from './fifo-flood-sparse.js';
+import { quantiser } from './levels.js';
 import { _useReferenceScanFlood, affinityWatershed, distanceSeeds, mergeSmallSegments, regionalMinima, seededWatershed, thresholdSeeds, watershed } from './index.js';
 
 function rng(seed: number): () => number {
@@ -163,6 +166,31 @@ describe('seeded watershed', () => {
       // the generic flood (mask of ones) runs every section in one queue
       expect(Array.from(fast)).toEqual(Array.from(seededWatershed(v, shape, seeds, { ties: 'fifo', twoD: true, levels, mask: ones })));
       expect(fast.subarray(2 * sxy, 3 * sxy).every((l) => l === 0)).toBe(true);
+    }
+  });
+  it('the sparse FIFO flood (few unlabelled voxels) labels as the dense one: 2-D and 3-D, 8-bit and continuous values, NaN, holes at borders', () => {
+    for (const shape of [[31, 23, 7], [50, 1, 1], [1, 1, 40], [17, 13, 1]] as Vec3[]) {
+      const n = shape[0] * shape[1] * shape[2];
+      const base = smoothNoise(shape, 1.1, n + 3);
+      for (const v of [base, base.map((x) => Math.round(x * 255) / 255), base.map((x, i) => (i % 23 === 0 ? NaN : x))])
+        for (const useZ of [true, false])
+          for (const frac of [0.02, 0.2, 0.9]) {
+            const r = rng(n + Math.round(frac * 100));
+            const labels = new Uint32Array(n);
+            for (let i = 0; i < n; i++) labels[i] = 1 + Math.floor(r() * 5);
+            // holes: single voxels and short runs, borders included
+            for (let i = 0; i < n; i++) if (r() < frac / 3) for (let k = 0; k < 3 && i + k < n; k++) labels[i + k] = 0;
+            labels[0] = 0;
+            labels[n - 1] = 0;
+            const holes = Int32Array.from(Array.from(labels.keys()).filter((i) => labels[i] === 0));
+            const { lo, scale } = quantiser(v, 65536);
+            const dense = labels.slice();
+            floodFifoPacked(v, lo, scale, 65536, shape, dense, useZ);
+            const sparse = labels.slice();
+            floodFifoSparse(v, lo, scale, 65536, shape, sparse, useZ, holes);
+            expect(Array.from(sparse)).toEqual(Array.from(dense));
+            expect(sparse.every((l) => l !== 0) || !useZ).toBe(true);
+          }
     }
   });
   it('floods NaN and +Infinity values last instead of leaving them unreached', () => {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Box, Vec3 } from '../../core/box.js';
 import { WiringError } from '../../core/errors.js';
 import type { Progress } from '../../core/progress.js';
-import { replaceDirAtomic, writeFileAtomic } from '../../core/atomic.js';
+import { flushFileSystem, replaceDirAtomic, writeFileAtomic } from '../../core/atomic.js';
 import { encodeObj, encodePly } from '../../formats/mesh/plyobj.js';
 import { writeLegacyInfo, writeLegacyMesh, writeMultiresInfo, writeMultiresMesh } from '../../formats/mesh/precomputed.js';
 import { writeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
@@ -380,7 +380,8 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
       closed = holeEdgesIndexed(lodIndices(tree, 0), tree.vertices.length / 3) === 0;
       lods = tree.lods.length;
       triangles = tree.lods[0].reduce((n, f) => n + f.indices.length / 3, 0);
-      const w = await writeMultiresMesh(p.outDir, id, tree, { bits });
+      // no fsync per file: the folder is a private staging copy, flushed once before it is swapped in
+      const w = await writeMultiresMesh(p.outDir, id, tree, { bits, fsync: false });
       bytes += w.bytes;
       fragments = w.fragments;
     }
@@ -431,6 +432,8 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
       }
     }
     summary.segments_list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // the fragment files were written without fsync: one flush of the file system before the swap
+    await flushFileSystem(meshDir);
     return summary;
   });
   const layer = await PrecomputedLayer.open(layerDir);
@@ -466,7 +469,7 @@ export async function skeletonFinishBlock(ctx: BlockContext<SkeletonFinishParams
     const parts = byId.get(id)!;
     const s = parts.length === 1 ? parts[0] : mergeSkeletons(parts);
     byId.delete(id);
-    await writeSkeleton(p.outDir, id, s);
+    await writeSkeleton(p.outDir, id, s, { fsync: false }); // flushed once before the swap
     if (p.swcDir) await writeSwc(path.join(p.swcDir, `${id}.swc`), s, { comment: `segment ${id}; nm` });
     entries.push({ id, vertices: s.radius.length, cable_length_nm: skeletonStats(s).cable_length_nm });
   }
@@ -490,6 +493,7 @@ export async function finishSkeletons(layerDir: string, task: BlockTask<Skeleton
       summary.vertices += e.vertices;
       summary.cable_length_nm += e.cable_length_nm;
     }
+    await flushFileSystem(dir); // the skeleton files were written without fsync
     return summary;
   });
   const layer = await PrecomputedLayer.open(layerDir);

@@ -453,7 +453,45 @@ export function holeEdges(mesh: Mesh): number {
   return holeEdgesIndexed(mesh.indices, mesh.vertices.length / 3);
 }
 
-/** `holeEdges` of triangles `indices` into any vertex array of `vertexCount` vertices. */
+/**
+ * `holeEdges` of triangles `indices` into any vertex array of `vertexCount` vertices. Per vertex a,
+ * a counter per neighbour b adds the edges a->b and subtracts the edges b->a: a directed edge is
+ * a hole edge where the counter is not 0. Linear in the mesh (no scan of a vertex's list per edge).
+ */
 export function holeEdgesIndexed(indices: Uint32Array, vertexCount: number): number {
-  return countEdges(indices, vertexCount, (n, r) => r !== n);
+  const nv = vertexCount;
+  const f = indices;
+  // out-lists (a -> b) and in-lists (b -> a) per vertex, CSR
+  const os = new Int32Array(nv + 1);
+  for (let i = 0; i < f.length; i++) os[f[i] + 1]++;
+  for (let v = 0; v < nv; v++) os[v + 1] += os[v];
+  // every corner starts one edge and ends one, so the in-lists have the same offsets
+  const ofill = os.slice(0, nv);
+  const ifill = os.slice(0, nv);
+  const out = new Int32Array(f.length);
+  const inn = new Int32Array(f.length);
+  for (let t = 0; t < f.length; t += 3) {
+    const a = f[t], b = f[t + 1], c = f[t + 2];
+    out[ofill[a]++] = b;
+    inn[ifill[b]++] = a;
+    out[ofill[b]++] = c;
+    inn[ifill[c]++] = b;
+    out[ofill[c]++] = a;
+    inn[ifill[a]++] = c;
+  }
+  const m = new Int32Array(nv);
+  let count = 0;
+  for (let a = 0; a < nv; a++) {
+    const s = os[a], e = os[a + 1];
+    for (let i = s; i < e; i++) m[out[i]]++;
+    for (let i = s; i < e; i++) m[inn[i]]--;
+    // each distinct b with a -> b counted once (the counter is cleared at its first visit)
+    for (let i = s; i < e; i++) {
+      const b = out[i];
+      if (m[b] !== 0) count++;
+      m[b] = 0;
+    }
+    for (let i = s; i < e; i++) m[inn[i]] = 0;
+  }
+  return count;
 }

@@ -103,6 +103,12 @@ export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSi
   return { filter, skipped };
 }
 
+/** The axis along which the cross-fit cut its region in two. */
+function cutAxis(cf: CrossFitResult): number {
+  for (let a = 0; a < 3; a++) if (cf.halves[0].max[a] !== cf.region.max[a] || cf.halves[1].min[a] !== cf.region.min[a]) return a;
+  return -1;
+}
+
 /**
  * The object filter's folds: the region cut in four along its longest axis (twice halved), so that
  * (on a stack of sections) each fold keeps every section and the objects whole in z.
@@ -156,13 +162,22 @@ export function chooseObjectFilter(
  */
 export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID, voxelSize?: Vec3, objectFilters: string[] = []): Record<string, ObjectRule> {
   const rules: Record<string, ObjectRule> = {};
-  // scored on the whole region: every voxel of the cross-fitted map is out of fold, and the halves'
-  // cut would truncate every object that crosses it (on vnc-sstem, halves of 3 sections halved the
-  // objects' sizes and the rules chose minimum sizes too small for whole objects: docs/ACCURACY.md)
-  const shape = boxShape(cf.region) as Vec3;
+  // halves cut along z (per-section features) are thin stacks of sections that truncate every object
+  // crossing the cut: the rule is then scored on the whole region (every voxel of the cross-fitted map
+  // is out of fold). On vnc-sstem halves of 3 sections halved the objects' sizes and the rules chose
+  // minimum sizes too small for whole objects. Halves cut across x or y (3-D features) are scored
+  // apart as before: on the phantom (384x384x80, cut along x) the whole region chose a vesicle-cloud
+  // size that did worse held out (docs/ACCURACY.md "Real-EM organelle objects").
+  const whole = cutAxis(cf) === 2;
+  const regions = whole ? [cf.region] : cf.halves;
+  const classes = regions.map((h) => (whole ? cf.classes : cropTo(cf.classes, cf.region, h, (n) => new Int16Array(n))));
   outputs.forEach((name, k) => {
     // unlabelled voxels are scored as "not this class" (the labels are dense, >= 90 %)
-    const vols = [{ prob: cf.maps[k], truth: Uint8Array.from(cf.classes, (c) => (c === k ? 1 : 0)), shape }];
+    const vols = regions.map((h, j) => ({
+      prob: whole ? cf.maps[k] : cropTo(cf.maps[k], cf.region, h, (n) => new Float32Array(n)),
+      truth: Uint8Array.from(classes[j], (c) => (c === k ? 1 : 0)),
+      shape: boxShape(h) as Vec3,
+    }));
     if (!vols.some((v) => v.truth.some((t) => t === 1))) return;
     const { split: levels, splitMinSeed: seeds, ...plainGrid } = grid;
     const { best: plain } = chooseObjectParams(vols, plainGrid);

@@ -6,7 +6,7 @@ import { FormatError } from '../core/errors.js';
 import type { CrossFitResult } from '../stages/predict/training.js';
 import { trainObjectFilter } from '../stages/synapses/object-filter.js';
 import { tempDir } from '../../test/data.js';
-import { OBJECT_RULE_GRID, SPLIT_MIN_GAIN, SPLIT_RULE_GRID, carriedObjectFilter, chooseObjectFilter, chooseObjectRules, filterFolds, objectRulesInfo } from './object-rules.js';
+import { OBJECT_RULE_GRID, SPLIT_MIN_GAIN, SPLIT_RULE_GRID, WHOLE_REGION_CROSSING, carriedObjectFilter, chooseObjectFilter, chooseObjectRules, filterFolds, objectRulesInfo } from './object-rules.js';
 
 /**
  * A cross-fitted region of 4 sections halved along z (as per-section features are): true objects
@@ -68,6 +68,24 @@ describe('object rules chosen on the cross-fitted region', () => {
     // the same objects without a seam: the split gains nothing and is not kept
     const flat = { ...cf, maps: [Float32Array.from(map, (p) => (p > 0 ? 0.99 : 0))], classes: Int16Array.from(map, (p) => (p > 0 ? 0 : 1)) };
     expect(chooseObjectRules(flat, ['class_1'], SPLIT_RULE_GRID).class_1.split).toBeUndefined();
+  });
+
+  it('scores per half when few true objects cross the halves\' cut (fewer than WHOLE_REGION_CROSSING)', () => {
+    // 7 true objects inside the first half (sections 0-1) and 1 through all 4 sections: 1 in 8 crosses
+    const shape: Vec3 = [80, 10, 4];
+    const n = shape[0] * shape[1] * shape[2];
+    const map = new Float32Array(n), classes = new Int16Array(n).fill(1);
+    for (let k = 0; k < 8; k++)
+      for (let z = 0; z < (k === 0 ? 4 : 2); z++)
+        for (let y = 2; y < 7; y++)
+          for (let x = 2 + 10 * k; x < 6 + 10 * k; x++) {
+            map[x + 80 * (y + 10 * z)] = 0.9;
+            classes[x + 80 * (y + 10 * z)] = 0;
+          }
+    expect(1 / 8).toBeLessThan(WHOLE_REGION_CROSSING);
+    const cf: CrossFitResult = { region: box([0, 0, 0], shape), maps: [map], classes, halves: [box([0, 0, 0], [80, 10, 2]), box([0, 0, 2], shape)] };
+    // per half the crossing object counts once in each half: 9 true objects
+    expect(chooseObjectRules(cf, ['class_1'], OBJECT_RULE_GRID).class_1.truth).toBe(9);
   });
 
   it('cuts the filter\'s folds across the sections, each keeping every section', () => {

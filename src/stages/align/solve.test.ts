@@ -24,6 +24,7 @@ describe('alignStack: bad input', () => {
     await expect(alignStack(memorySource(two), { patch: 48 })).rejects.toThrow(/patch 48: expected a power of two/);
     await expect(alignStack(memorySource(two), { model: 'projective' as never })).rejects.toThrow(/model "projective"/);
     await expect(alignStack(memorySource(two), { regularise: Number.NaN })).rejects.toThrow(/regularise NaN: expected a number >= 0/);
+    await expect(alignStack(memorySource(two), { regulariseTo: 'free' as never })).rejects.toThrow(/regulariseTo "free": expected rigid or similarity/);
     await expect(alignStack(memorySource(two), { elasticPrior: -1 })).rejects.toThrow(/elasticPrior -1: expected a number >= 0/);
     expect(() => memorySource([image(64, 64), image(64, 32)])).toThrow(/section 1 is 64x32, section 0 is 64x64/);
   });
@@ -49,6 +50,11 @@ describeData('vnc-sstem/stack2/raw/00.tif', 'alignStack on a warped real section
     const rr = residuals(syn, (z, x, y) => pullback(reg.transforms.sections[z], x, y));
     expect(quantile(rr.all, 0.5)).toBeGreaterThan(quantile(r.all, 0.5));
     expect(quantile(rr.all, 0.5)).toBeLessThan(0.4);
+    // pulled toward the similarity instead, the uniform 2 % scalings are free again
+    const sim = await alignStack(memorySource(syn.sections, [4.6, 4.6, 50]), { elastic: false, regulariseTo: 'similarity' });
+    const rs = residuals(syn, (z, x, y) => pullback(sim.transforms.sections[z], x, y));
+    expect(quantile(rs.all, 0.5)).toBeLessThan(quantile(rr.all, 0.5));
+    expect(quantile(rs.all, 0.5)).toBeLessThan(0.15);
   });
 
   it('recovers a 15 degree rotation after a blank section with feature matches, where patch matching fails', async () => {

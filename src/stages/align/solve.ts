@@ -75,6 +75,8 @@ export const ALIGN_DEFAULTS = {
    * 10.0 px); measured on vnc-sstem and the phantom (docs/ALIGNMENT.md).
    */
   regularise: 0.03,
+  /** What the regularised affine is pulled toward: 'rigid' (the similarity's rotation) or 'similarity' (uniform scale free). */
+  regulariseTo: 'rigid' as 'rigid' | 'similarity',
   /**
    * Rotation trend removed after the global affine (detrend.ts): Gaussian window of its local
    * slope along z, sections (0: off).
@@ -603,6 +605,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);
   if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.elasticPrior >= 0)) throw new UsageError(`elasticPrior ${p.elasticPrior}: expected a number >= 0`);
+  if (!['rigid', 'similarity'].includes(p.regulariseTo)) throw new UsageError(`regulariseTo ${JSON.stringify(p.regulariseTo)}: expected rigid or similarity`);
   if (!(p.regularise >= 0)) throw new UsageError(`regularise ${p.regularise}: expected a number >= 0`);
   if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.model)) throw new UsageError(`model ${JSON.stringify(p.model)}: expected translation, rigid, similarity or affine`);
   let coarseLevels = 0;
@@ -621,7 +624,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const good = sections.map((t, i) => (t.status === 'missing' ? -1 : i)).filter((i) => i >= 0);
   if (good.length >= 2 && p.global) {
     // Global affine: all sections at once from the pairs of every section with its neighbours.
-    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise, detrend: p.detrend });
+    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise, regulariseTo: p.regulariseTo, detrend: p.detrend });
     let lastGood: Affine = [...IDENTITY];
     sections.forEach((t, i) => {
       if (t.status === 'missing') sections[i] = { ...t, affine: [...lastGood] };

@@ -84,6 +84,7 @@ export function register(program: Command): Command {
     .option('--features', `where patch matching fails, try rotation-invariant feature matches (DoG keypoints, oriented descriptors) at ${D.featureNm} nm (default off: not better than the translation on real 50 nm sections)`)
     .option('--stiffness <k>', 'spring stiffness between mesh nodes relative to one patch match', String(D.stiffness))
     .option('--elastic-prior <w>', 'pull of every mesh node toward the affine (zero displacement), relative to one patch match (0: off)', String(D.elasticPrior))
+    .option('--elastic-prior-shape', 'the elastic prior pulls only the mesh\'s shape toward the affine, each section\'s translation left free (better equivariance on real stacks, worse on the phantom\'s exact frame: docs/ALIGNMENT.md)')
     .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
     .option('--fine-patch <px>', 'affine stage: a second grid of smaller patches (power of two; 0: none), solved on its own; the guard keeps the solution that correlates best', String(D.finePatch))
@@ -118,6 +119,7 @@ export function register(program: Command): Command {
         features: opts.features === true,
         stiffness: num(opts.stiffness, '--stiffness', D.stiffness, 0),
         elasticPrior: num(opts.elasticPrior, '--elastic-prior', D.elasticPrior, 0),
+        elasticPriorShape: opts.elasticPriorShape === true,
         matchNm: num(opts.matchNm, '--match-nm', D.matchNm, 0),
         patch: num(opts.patch, '--patch', D.patch, 16),
         finePatch: num(opts.finePatch, '--fine-patch', D.finePatch, 0),

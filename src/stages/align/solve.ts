@@ -99,6 +99,8 @@ export const ALIGN_DEFAULTS = {
    * (elastic case: abs median 2.53 -> 1.91 px, rel 1.44 -> 1.08); docs/ALIGNMENT.md, The exact frame.
    */
   elasticPrior: 0.1,
+  /** The prior pulls toward the affine plus a free translation per section (the mesh's shape only) instead of toward the affine. */
+  elasticPriorShape: false,
   /** Matches farther than this from the relaxed mesh are dropped, px. */
   meshMaxResidual: 3,
   /** Low-pass of the patch correlations, sigma px at the matching scale, and the whitening floor (phase-correlation.ts). */
@@ -505,6 +507,7 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
   };
   for (let round = 0; round < p.elasticRounds; round++) {
     const links = new Links();
+    const shaped = new Uint8Array(nz);
     const prev: Array<{ index: number; aligned: Image2D }> = [];
     for (let i = 0; i < nz; i++) {
       const st = sections[i].status;
@@ -528,14 +531,15 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
       // sections without elastic links keep their affine (an absolute pull to zero); the others are
       // pulled toward it by the prior (elasticPrior)
       if (skipped.has(i) || st === 'reference') for (let n = 0; n < N; n++) links.push({ z: i, j: -1, node: n, u: 0, v: 0, w: st === 'reference' ? 1e3 : 1 });
-      else if (p.elasticPrior > 0) for (let n = 0; n < N; n++) links.push({ z: i, j: -1, node: n, u: 0, v: 0, w: p.elasticPrior });
+      else if (p.elasticPrior > 0 && !p.elasticPriorShape) for (let n = 0; n < N; n++) links.push({ z: i, j: -1, node: n, u: 0, v: 0, w: p.elasticPrior });
+      else if (p.elasticPrior > 0) shaped[i] = 1;
       if (st !== 'damaged') {
         prev.unshift({ index: i, aligned });
         if (prev.length > p.neighbours) prev.pop();
       }
       onStep?.('elastic', i);
     }
-    const r = relaxGlobalMesh(grid, nz, links, { stiffness: p.stiffness, maxResidual: p.meshMaxResidual / sm, rounds: 3 });
+    const r = relaxGlobalMesh(grid, nz, links, { stiffness: p.stiffness, maxResidual: p.meshMaxResidual / sm, rounds: 3, shapePrior: { weight: p.elasticPrior, sections: shaped } });
     u = r.u;
     v = r.v;
   }

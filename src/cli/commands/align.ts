@@ -102,6 +102,7 @@ export function register(program: Command): Command {
   return cmd.action(async (rawSpec: string, outDir: string, opts) => {
     const fill = opts.fill as Fill;
     if (!FILLS.includes(fill)) throw new UsageError(`--fill ${opts.fill}: expected ${FILLS.join(', ')}`);
+    if (!['rigid', 'similarity'].includes(opts.regulariseTo)) throw new UsageError(`--regularise-to ${opts.regulariseTo}: expected rigid or similarity`);
     if (opts.sampling !== undefined && !['linear', 'nearest'].includes(opts.sampling)) throw new UsageError(`--sampling ${opts.sampling}: expected linear or nearest`);
     const src = await openSource(rawSpec);
     const sampling = (opts.sampling ?? (src.kind === 'segmentation' || src.dtype === 'uint64' ? 'nearest' : 'linear')) as 'linear' | 'nearest';

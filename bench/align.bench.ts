@@ -6,7 +6,8 @@
 // "abs" is against the original frame; on real stacks that frame is itself only as aligned as its
 // authors made it and neighbouring sections differ genuinely, so "rel" also compares each method
 // with its own result on the unwarped stack: the error the applied warp adds. On the phantom the
-// original frame is exact. Parameters were chosen on ISBI; vnc-sstem and the phantom are reported.
+// original frame is exact. Parameters were chosen on ISBI (the elastic prior on the phantom seed 11);
+// the others are reported.
 // Rates from process CPU seconds, single thread on both sides (machine shared and loaded).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -10,7 +10,7 @@
 // Usage: [CFG='{...}'] npx tsx bench/align-exp-frame.ts [seed 11] [nz 8] [size 384]
 import { boxFromShape } from '../src/core/box.js';
 import type { Volume } from '../src/core/volume.js';
-import { type Affine, IDENTITY, apply, compose, fitAffine, invert } from '../src/stages/align/affine.js';
+import { type Affine, IDENTITY, apply, compose, fitAffine } from '../src/stages/align/affine.js';
 import { type Image2D, image } from '../src/stages/align/image.js';
 import { alignStack, memorySource } from '../src/stages/align/solve.js';
 import { makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
@@ -174,4 +174,3 @@ for (const elastic of [false, true]) {
     console.log(`warped (${mode}): rel median ${f2(med(all.rel))} per section ${rel.join(' ')} | abs median ${f2(med(all.abs))} per section ${abs.join(' ')} | ${r.sections.map((s) => s.flags.filter((x) => x !== 'high-residual').join('+') || '.').join(' ')}`);
   }
 }
-void invert;

@@ -20,7 +20,7 @@
 import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect, boxShape, boxToString, boxVoxels } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
-import { mergeSmallSegments, seededWatershed, watershedSeeds } from '../../kernels/watershed/index.js';
+import { flood, mergeSmallSegments, watershedSeeds } from '../../kernels/watershed/index.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { type BoundaryMaps, type SupervoxelParams, boundaryMaps, computeSupervoxels } from './pipeline.js';
 
@@ -55,7 +55,10 @@ export function seededSupervoxels(values: Float32Array, shape: Vec3, opts: Super
     const l = sl[i];
     if (l !== 0 && first[l] < 0 && !(opts.mask && opts.mask[i] === 0)) first[l] = i;
   }
-  const labels = seededWatershed(values, shape, sl, opts);
+  // flooded in place (seededWatershed without its copy: the seeds are not needed afterwards)
+  const labels = sl;
+  if (opts.mask) for (let i = 0; i < n; i++) if (opts.mask[i] === 0) labels[i] = 0;
+  flood(values, shape, labels, opts);
   const max = seeds.count;
   const sizes = new Float64Array(max + 1);
   for (let i = 0; i < n; i++) sizes[labels[i]]++;

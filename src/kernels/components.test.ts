@@ -148,6 +148,12 @@ describe('compactLabels', () => {
         expect(Array.from(got.labels)).toEqual(Array.from(want.labels));
         expect(Array.from(got.ids)).toEqual(Array.from(want.ids));
       }
+      // uint64 ids with high words 0 (table) and the same ids shifted past 2^32 (hash table): same numbering
+      const got64 = compactLabels(BigUint64Array.from(a, (v) => BigInt(v)));
+      const hashed = compactLabels(BigUint64Array.from(a, (v) => (v === 0 ? 0n : BigInt(v) | (1n << 40n))));
+      expect(Array.from(got64.labels)).toEqual(Array.from(ref.labels));
+      expect(Array.from(hashed.labels)).toEqual(Array.from(ref.labels));
+      expect(Array.from(got64.ids)).toEqual(Array.from(ref.ids));
       const inPlace = a.slice();
       expect(compactLabels(inPlace, inPlace).count).toBe(ref.count);
       expect(Array.from(inPlace)).toEqual(Array.from(ref.labels));

@@ -357,6 +357,29 @@ function compactSmall(input: Uint32Array | Uint16Array | Uint8Array, labels: Uin
   return { labels, count, ids };
 }
 
+/** compactSmall for uint64 ids (two words each) whose high words are all 0 and low words small; undefined otherwise. */
+function compactSmall64(w: Uint32Array, n: number, labels: Uint32Array): CompactLabels | undefined {
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    if (w[2 * i + 1] !== 0) return undefined;
+    const a = w[2 * i];
+    max = a > max ? a : max;
+  }
+  if (max > 4 * n + 65536) return undefined;
+  const table = new Uint32Array(max + 1);
+  let count = 0;
+  for (let k = 0; k < n; k++) {
+    const v = w[2 * k];
+    let l = table[v];
+    if (l === 0 && v !== 0) l = table[v] = ++count;
+    labels[k] = l;
+  }
+  const ids = new BigUint64Array(count + 1);
+  const idw = new Uint32Array(ids.buffer);
+  for (let v = 1; v <= max; v++) if (table[v] !== 0) idw[2 * table[v]] = v;
+  return { labels, count, ids };
+}
+
 function hash32(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35);
   h ^= h >>> 15;
@@ -366,6 +389,8 @@ function hash32(a: number, b: number): number {
 }
 
 function compact64(w: Uint32Array, n: number, labels: Uint32Array): CompactLabels {
+  const small = compactSmall64(w, n, labels);
+  if (small) return small;
   let cap = 1024;
   let klo = new Uint32Array(cap);
   let khi = new Uint32Array(cap);

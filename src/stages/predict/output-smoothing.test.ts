@@ -115,7 +115,7 @@ describe('output smoothing chosen out of fold (chooseOutputSigma)', () => {
 
 describe('train with output smoothing auto', async () => {
   const { raw, seg } = syntheticEm([40, 36, 20], { cells: 10, seed: 4 });
-  const train = (outputSigma?: number | 'auto') => trainPixelClassifier(memorySource(raw), memorySource(seg), {
+  const train = (outputSigma?: number | 'auto' | 'boundary') => trainPixelClassifier(memorySource(raw), memorySource(seg), {
     target: 'gt', featureConfig: cfg, maxSamples: 4000, forest: { nTrees: 6 }, threads: 1, seed: 5, outputSigma,
   });
   const auto = await train('auto');
@@ -147,5 +147,20 @@ describe('train with output smoothing auto', async () => {
     });
     expect(one.model.meta.outputSigma).toBeUndefined();
     expect(one.report.warnings.join('\n')).toMatch(/output smoothing not chosen/);
+  });
+
+  it("'boundary' (train-pixels' default) chooses on --gt and two-class models, and leaves models of more classes unsmoothed", async () => {
+    const rec = (m: PixelModel) => m.meta.training?.outputSigma as { sigma: number } | undefined;
+    const b = await train('boundary');
+    expect(rec(b.model)?.sigma).toBe(rec(auto.model)?.sigma);
+    expect(b.model.meta.outputSigma).toBe(auto.model.meta.outputSigma);
+    // dense labels of three classes: none unless asked for ('auto' records a choice)
+    const three = new Volume('uint8', seg.box, Uint8Array.from(seg.data as Uint32Array, (v) => v % 3), 1, seg.voxelSize);
+    const dense = (outputSigma: 'auto' | 'boundary') => trainPixelClassifier(memorySource(raw), memorySource(three), { target: 'labels', dense: true, featureConfig: cfg, maxSamples: 3000, forest: { nTrees: 3 }, threads: 1, outputSigma });
+    const m3 = (await dense('boundary')).model;
+    expect(m3.meta.outputSigma).toBeUndefined();
+    expect(rec(m3)).toBeUndefined();
+    expect(rec((await dense('auto')).model)?.sigma).toBeGreaterThanOrEqual(0);
+    await expect(train('sometimes' as 'auto')).rejects.toThrow(/output smoothing: expected a scale in voxels, auto or boundary/);
   });
 });

@@ -60,9 +60,11 @@ export interface TrainOptions {
    * and object rules are fitted on are smoothed the same way. 'auto': chosen among
    * OUTPUT_SIGMA_CANDIDATES on an out-of-fold map of the training region (chooseOutputSigma; the
    * map of the cross-fitting when there is one, else one computed for it: two half-region forests
-   * more, and K x region float32 of memory), 0 where no scale helps there.
+   * more, and K x region float32 of memory), 0 where no scale helps there. 'boundary': 'auto' for
+   * boundary models (--gt, or two classes), 0 for models of more classes (`train-pixels`' default:
+   * docs/ACCURACY.md "Output smoothing chosen out of fold" says why).
    */
-  outputSigma?: number | 'auto';
+  outputSigma?: number | 'auto' | 'boundary';
   /**
    * labels models: fit a calibration of the outputs on out-of-fold maps of the training region
    * (meta.calibration; applied by predict on request) and return those maps (to choose object rules on). 'auto' (default): when at least
@@ -93,8 +95,8 @@ export const PIXEL_TRAINING_DEFAULTS = {
   autoContext: false as boolean,
   /** auto-context rounds (--context-rounds) */
   contextRounds: 1,
-  /** output smoothing scale, voxels, or 'auto': chosen out of fold (--smooth-output; docs/ACCURACY.md "Output smoothing chosen out of fold") */
-  outputSigma: 0 as number | 'auto',
+  /** output smoothing scale, voxels; 'auto': chosen out of fold; 'boundary': auto for --gt and two-class models, 0 for more classes (--smooth-output; docs/ACCURACY.md "Output smoothing chosen out of fold") */
+  outputSigma: 'boundary' as number | 'auto' | 'boundary',
 };
 
 /** Out-of-fold maps of the training region (per class) and its classes. */
@@ -744,8 +746,10 @@ export async function trainPixelClassifier(
     meta as unknown as Record<string, unknown>,
     { threads: opts.threads },
   );
-  const askedAuto = opts.outputSigma === 'auto';
-  let outputSigma = askedAuto ? 0 : (opts.outputSigma ?? 0) as number;
+  const askedAuto = opts.outputSigma === 'auto' || (opts.outputSigma === 'boundary' && (opts.target === 'gt' || K === 2));
+  const so = opts.outputSigma ?? 0;
+  if (typeof so === 'string' && so !== 'auto' && so !== 'boundary') throw new UsageError(`output smoothing: expected a scale in voxels, auto or boundary, got ${JSON.stringify(so)}`);
+  let outputSigma = typeof so === 'number' ? so : 0;
   if (!(outputSigma >= 0 && outputSigma <= MAX_OUTPUT_SIGMA)) throw new UsageError(`output smoothing: expected a scale in voxels in 0..${MAX_OUTPUT_SIGMA} or auto, got ${opts.outputSigma}`);
   let contextForest: Forest | undefined;
   let laterRounds: Forest[] = [];

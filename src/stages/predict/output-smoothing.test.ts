@@ -51,7 +51,7 @@ describe('output smoothing', async () => {
     await model.save(file);
     const back = await PixelModel.load(file);
     expect(back.meta.outputSigma).toBe(1.5);
-    expect(Array.from(predictVolume(back, raw).data)).toEqual(Array.from(predictVolume(model, raw).data));
+    expect([...(predictVolume(back, raw).data as Float32Array)]).toEqual([...(predictVolume(model, raw).data as Float32Array)]);
     await expect(train(-1)).rejects.toThrow(/output smoothing/);
     await expect(train(99)).rejects.toThrow(/output smoothing/);
     await fs.rm(dir, { recursive: true, force: true });
@@ -131,7 +131,7 @@ describe('train with output smoothing auto', async () => {
     expect(auto.model.meta.outputSigma ?? 0).toBe(want);
     // the forest and its predictions are those of the model trained with the chosen scale given
     const fixed = (await train(want)).model;
-    expect(Array.from(predictVolume(auto.model, raw).data)).toEqual(Array.from(predictVolume(fixed, raw).data));
+    expect([...(predictVolume(auto.model, raw).data as Float32Array)]).toEqual([...(predictVolume(fixed, raw).data as Float32Array)]);
   });
 
   it('sparse labels get none, recorded as skipped; a region whose half holds one class warns and gets none', async () => {

@@ -20,7 +20,7 @@ import type { Volume } from '../src/core/volume.js';
 import { decodeMultiresLod, encodeMultiresOctree } from '../src/formats/mesh/precomputed.js';
 import { openSource } from '../src/formats/open.js';
 import { PrecomputedLayer } from '../src/formats/precomputed/index.js';
-import { meshBlock } from '../src/stages/morphology/blocks.js';
+import { lod0CellVoxels, meshBlock } from '../src/stages/morphology/blocks.js';
 import { holeEdges, holeEdgesIndexed, meshArea, mergeMeshes, meshVolume, openEdges, weldVertices } from '../src/stages/morphology/mesh.js';
 import { buildMeshOctree, lodIndices } from '../src/stages/morphology/octree.js';
 import { MESH_DEFAULTS, multiresQuantizationBits } from '../src/stages/morphology/tasks.js';
@@ -28,8 +28,11 @@ import { generatePhantom } from '../src/stages/phantom/generate.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** One run of the stage over `vol` (whole volume one block) with lod 0 simplified within `e0Voxels`. */
-async function stage(vol: Volume, res: Vec3, e0Voxels: number): Promise<Record<string, unknown>> {
+/**
+ * One run of the stage over `vol` (whole volume one block) with lod 0 simplified within `e0Voxels`,
+ * flat z-quads merged in marching cubes (`merge`, within the lod-0 cells) or not.
+ */
+async function stage(vol: Volume, res: Vec3, e0Voxels: number, merge: boolean): Promise<Record<string, unknown>> {
   const T: Record<string, number> = {};
   const t = async <R>(k: string, f: () => R | Promise<R>): Promise<R> => {
     const c = process.cpuUsage();
@@ -38,7 +41,8 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number): Promise<Record<s
     T[k] = (T[k] ?? 0) + (u.user + u.system) / 1e6;
     return r;
   };
-  const items = await t('marching_cubes', () => meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box }));
+  const mergeFlatCell = merge ? lod0CellVoxels(res, MESH_DEFAULTS.fragmentVoxels) : undefined;
+  const items = await t('marching_cubes', () => meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box, mergeFlatCell }));
   const lodScale0 = Math.min(...res);
   const chunkShape = res.map((r) => Math.max(1, Math.round((MESH_DEFAULTS.fragmentVoxels * lodScale0) / r)) * r) as unknown as Vec3;
   const lattice = res.map((r) => -0.5 * r);
@@ -85,7 +89,7 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number): Promise<Record<s
   const total = Object.values(T).reduce((a, b) => a + b, 0);
   const n = vol.box.max[0] * vol.box.max[1] * vol.box.max[2];
   return {
-    lod0_error_voxels: e0Voxels, segments: items.length, closed, mc_triangles: mcTriangles, lod0_triangles: lod0Triangles,
+    lod0_error_voxels: e0Voxels, flat_quads_merged: merge, segments: items.length, closed, mc_triangles: mcTriangles, lod0_triangles: lod0Triangles,
     lod0_reduction: +(mcTriangles / lod0Triangles).toFixed(2), bytes,
     lod0_total_volume_error: +(vSum / v0Sum - 1).toExponential(2),
     lod0_volume_error_segments_ge_1000_voxels: { count: errBig.length, median: +(errBig[errBig.length >> 1] ?? 0).toExponential(2), max: +(errBig[errBig.length - 1] ?? 0).toExponential(2) },
@@ -99,13 +103,23 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number): Promise<Record<s
 }
 
 async function both(name: string, vol: Volume, res: Vec3): Promise<Record<string, unknown>> {
-  const exact = await stage(vol, res, 0);
-  const simplified = await stage(vol, res, MESH_DEFAULTS.lod0ErrorVoxels);
-  const r = { input: name, voxels: vol.box.max[0] * vol.box.max[1] * vol.box.max[2], exact_lod0: exact, half_voxel_lod0: simplified, speedup_cpu: +((exact.total_cpu_s as number) / (simplified.total_cpu_s as number)).toFixed(2) };
+  const e0 = MESH_DEFAULTS.lod0ErrorVoxels;
+  const r: Record<string, unknown> = { input: name, voxels: vol.box.max[0] * vol.box.max[1] * vol.box.max[2] };
+  // MESH_STAGE_EXACT=1: also lod 0 exact (16 bits, openEdges on the marching-cubes mesh), the stage before lod-0 simplification
+  const exact = process.env.MESH_STAGE_EXACT === '1' ? await stage(vol, res, 0, false) : undefined;
+  if (exact) r.exact_lod0 = exact;
+  const before = await stage(vol, res, e0, false);
+  const now = await stage(vol, res, e0, true);
+  r.half_voxel_lod0_plain_mc = before;
+  r.half_voxel_lod0_flat_merged = now;
+  r.speedup_cpu_flat_merged = +((before.total_cpu_s as number) / (now.total_cpu_s as number)).toFixed(2);
   console.log(JSON.stringify(r, null, 1));
-  if ((simplified.lod0_volume_change_over_area_x_error_max as number) > 1) throw new Error(`${name}: lod-0 volume moved by more than area x error`);
-  if (simplified.decoded_lod0_closed !== simplified.segments || exact.decoded_lod0_closed !== exact.segments) throw new Error(`${name}: decoded lod 0 with holes`);
-  if (simplified.closed !== simplified.segments) throw new Error(`${name}: ${(simplified.segments as number) - (simplified.closed as number)} meshes with holes at lod 0`);
+  for (const [k, x] of [['plain', before], ['merged', now]] as const) {
+    if ((x.lod0_volume_change_over_area_x_error_max as number) > 1) throw new Error(`${name} (${k}): lod-0 volume moved by more than area x error`);
+    if (x.decoded_lod0_closed !== x.segments) throw new Error(`${name} (${k}): decoded lod 0 with holes`);
+    if (x.closed !== x.segments) throw new Error(`${name} (${k}): ${(x.segments as number) - (x.closed as number)} meshes with holes at lod 0`);
+  }
+  if (exact && exact.decoded_lod0_closed !== exact.segments) throw new Error(`${name}: decoded exact lod 0 with holes`);
   return r;
 }
 

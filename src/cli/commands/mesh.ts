@@ -33,7 +33,7 @@ export function register(program: Command): Command {
     const lod0ErrorVoxels = Number(opts.lod0Error);
     if (!(Number.isFinite(lod0ErrorVoxels) && lod0ErrorVoxels >= 0 && lod0ErrorVoxels <= 4)) throw new UsageError(`--lod0-error ${opts.lod0Error}: expected a number of voxels 0..4`);
     const blockShape = blockOption(opts);
-    const task = await planMesh(layerDir, { blockShape });
+    const task = await planMesh(layerDir, { blockShape, fragmentVoxels });
     const { stateDir, ...run } = schedulerOptions(opts, path.join(layerDir, '.wiring-run'));
     await runTasks([task], { ...run, stateDir });
     for (const d of [opts.ply, opts.obj]) if (d) await fs.mkdir(d, { recursive: true });

@@ -20,7 +20,6 @@
 import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect, boxShape, boxToString, boxVoxels } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
-import { compactLabels } from '../../kernels/components.js';
 import { mergeSmallSegments, seededWatershed, watershedSeeds } from '../../kernels/watershed/index.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { type BoundaryMaps, type SupervoxelParams, boundaryMaps, computeSupervoxels } from './pipeline.js';
@@ -91,9 +90,9 @@ export function tilesOf(b: Box, bounds: Box, tile: Vec3): Array<{ index: Vec3; b
 
 /**
  * Supervoxel ids of one tile (uint64, x fastest over `tileBox`) from `input`, the map over exactly
- * `tileBox` grown by the margin and clipped to the volume.
+ * `tileBox` grown by the margin and clipped to the volume; `distinct`: the ids that occur in it.
  */
-export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: SupervoxelBlockParams): BigUint64Array {
+export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: SupervoxelBlockParams): { ids: BigUint64Array; distinct: BigUint64Array } {
   const maps: BoundaryMaps = boundaryMaps(input, { affinityOrder: p.affinityOrder, invert: p.invert, channel: p.channel });
   const cb = input.box;
   const [rx, ry] = maps.shape;
@@ -120,7 +119,9 @@ export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: 
           words[2 * i] = local[l];
           words[2 * i + 1] = hi;
         }
-    return out;
+    const distinct = new BigUint64Array(k);
+    for (let j = 0; j < k; j++) distinct[j] = (BigInt(hi) << 32n) | BigInt(j + 1);
+    return { ids: out, distinct };
   }
   const sv = seededSupervoxels(maps.boundary, maps.shape, p.supervoxels);
   // label -> global id (1 + volume-linear index of its seed's first voxel), as two 32-bit words
@@ -137,16 +138,31 @@ export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: 
     idLo[l] = g % 4294967296;
     idHi[l] = Math.floor(g / 4294967296);
   }
+  const present = new Uint8Array(sv.count + 1);
   for (let z = 0; z < tz; z++)
-    for (let y = 0; y < ty; y++)
+    for (let y = 0; y < ty; y++) {
+      const from = ox + rx * (y + oy + ry * (z + oz));
+      const to = tx * (y + ty * z);
       for (let x = 0; x < tx; x++) {
-        const l = sv.labels[x + ox + rx * (y + oy + ry * (z + oz))];
+        const l = sv.labels[from + x];
         if (l === 0) continue;
-        const i = x + tx * (y + ty * z);
+        present[l] = 1;
+        const i = to + x;
         words[2 * i] = idLo[l];
         words[2 * i + 1] = idHi[l];
       }
-  return out;
+    }
+  let k = 0;
+  for (let l = 1; l <= sv.count; l++) k += present[l];
+  const distinct = new BigUint64Array(k);
+  const dw = new Uint32Array(distinct.buffer);
+  for (let l = 1, j = 0; l <= sv.count; l++) {
+    if (present[l] === 0) continue;
+    dw[2 * j] = idLo[l];
+    dw[2 * j + 1] = idHi[l];
+    j++;
+  }
+  return { ids: out, distinct };
 }
 
 /** Block function: the tiles covering ctx.box, each from the map over the tile grown by the margin. */
@@ -155,6 +171,7 @@ export function supervoxelBlock(ctx: BlockContext<SupervoxelBlockParams>): Block
   const input = ctx.inputs.boundaries;
   const [bx, by] = boxShape(ctx.box);
   const out = new BigUint64Array(boxVoxels(ctx.box));
+  const found: BigUint64Array[] = [];
   for (const t of tilesOf(ctx.box, p.bounds, p.tile)) {
     for (let i = 0; i < 3; i++) {
       if (t.box.min[i] < ctx.box.min[i] || t.box.max[i] > ctx.box.max[i]) {
@@ -162,7 +179,8 @@ export function supervoxelBlock(ctx: BlockContext<SupervoxelBlockParams>): Block
       }
     }
     const context = boxIntersect(boxGrow(t.box, p.margin), p.bounds);
-    const ids = supervoxelTile(input.crop(context), t.box, t.index, p);
+    const { ids, distinct } = supervoxelTile(input.crop(context), t.box, t.index, p);
+    found.push(distinct);
     const [tx, ty, tz] = boxShape(t.box);
     const ox = t.box.min[0] - ctx.box.min[0];
     const oy = t.box.min[1] - ctx.box.min[1];
@@ -171,8 +189,16 @@ export function supervoxelBlock(ctx: BlockContext<SupervoxelBlockParams>): Block
       for (let y = 0; y < ty; y++) out.set(ids.subarray(tx * (y + ty * z), tx * (y + ty * z) + tx), ox + bx * (y + oy + by * (z + oz)));
   }
   // the distinct ids of the block (sorted, decimal strings), so the caller can count the supervoxels
-  const distinct = compactLabels(out).ids.subarray(1).sort();
-  return { volumes: { supervoxels: new Volume('uint64', ctx.box, out, 1, input.voxelSize) }, data: { ids: Array.from(distinct, (v) => v.toString()) } };
+  const all = new BigUint64Array(found.reduce((a, f) => a + f.length, 0));
+  let at = 0;
+  for (const f of found) {
+    all.set(f, at);
+    at += f.length;
+  }
+  all.sort();
+  const ids: string[] = [];
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) ids.push(all[i].toString());
+  return { volumes: { supervoxels: new Volume('uint64', ctx.box, out, 1, input.voxelSize) }, data: { ids } };
 }
 
 /** Number of distinct supervoxel ids over the block records of `supervoxelTask`. */

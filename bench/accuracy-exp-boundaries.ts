@@ -14,7 +14,7 @@ const TREES = Number(process.env.TREES ?? 30);
 const SAMPLES = Number(process.env.SAMPLES ?? 60000);
 const [TR0, TR1, TE0, TE1] = (process.env.SPLIT ?? '0,5,5,10').split(',').map(Number);
 // a variant with "outputSigma":"auto" (and "crossFit": true or absent) chooses its smoothing out of fold, as train-pixels' default does
-const variants = JSON.parse(process.env.VARIANTS ?? '[{"name":"tuned","autoContext":true,"sigmas":[0.7,1.6,3.5,5,10]}]') as Array<{ name: string; autoContext?: boolean; sigmas?: number[]; contextRounds?: number; outputSigma?: number | 'auto'; crossFit?: boolean }>;
+const variants = JSON.parse(process.env.VARIANTS ?? '[{"name":"tuned","autoContext":true,"sigmas":[0.7,1.6,3.5,5,10]}]') as Array<{ name: string; autoContext?: boolean; sigmas?: number[]; contextRounds?: number; outputSigma?: number | 'auto'; crossFit?: boolean; minLeaf?: number }>;
 const iraw = await readAll(`${DATA}/isbi2012/train/image`, ISBI);
 const ilab = await readAll(`${DATA}/isbi2012/train/label`, ISBI);
 const icls = mapLabels(ilab, { 0: 1, 255: 2 });

@@ -99,7 +99,8 @@ function floodPackedRange(values: Float32Array, lo: number, scale: number, level
         const cy = cz | (y > 0 ? 4 << 16 : 0) | (y + 1 < sy ? 8 << 16 : 0);
         for (let x = 0; x < sx; x++, i++) {
           const f = Math.floor((values[i] - lo) * scale);
-          const qv = f >= 0 ? (f < top ? f : top) : f < 0 ? 0 : top; // NaN -> top
+          let qv = f < top ? f : top; // NaN -> top
+          qv = qv > 0 ? qv : 0; // (-0 -> 0)
           qc[i] = (qv | cy | (x > 0 ? 1 << 16 : 0) | (x + 1 < sx ? 2 << 16 : 0) | (labels[i] !== 0 ? DONE : 0)) >>> 0;
         }
       }

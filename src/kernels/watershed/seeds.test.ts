@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../core/box.js';
 import { edt } from '../edt.js';
 import { gaussianFilter } from '../filters.js';
-import { distanceSeeds, regionalMinima } from './index.js';
+import { distanceSeeds, regionalMinima, watershedSeeds } from './index.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -144,6 +144,10 @@ describe('distance seeds: section by section (2-D) and whole (3-D) equal the who
           expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
           expect(Array.from(a.distance)).toEqual(Array.from(b.distance));
           expect(a.count).toBeGreaterThan(2);
+          // watershedSeeds keeps one section's distances at a time (2-D): the same seeds
+          const w = watershedSeeds(v, shape, { seeds: 'distance', threshold: 0.5, sampling, distanceSigma: sigma, twoD });
+          expect(w.count).toBe(a.count);
+          expect(Array.from(w.labels)).toEqual(Array.from(a.labels));
         }
   });
 });

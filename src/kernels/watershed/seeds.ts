@@ -156,6 +156,12 @@ export interface DistanceSeedOptions {
  * Returns the seeds and the distance map (unsmoothed).
  */
 export function distanceSeeds(values: Float32Array, shape: Vec3, opts: DistanceSeedOptions = {}): { labels: Uint32Array; count: number; distance: Float32Array } {
+  const s = distanceSeedsImpl(values, shape, opts, true);
+  return { labels: s.labels, count: s.count, distance: s.distance! };
+}
+
+/** distanceSeeds; without `keepDistance` (and no minDistance) a 2-D run keeps only one section's distances and interior at a time. */
+function distanceSeedsImpl(values: Float32Array, shape: Vec3, opts: DistanceSeedOptions, keepDistance: boolean): { labels: Uint32Array; count: number; distance?: Float32Array } {
   const n = checkVolume('distanceSeeds', values.length, shape);
   const [sx, sy, sz] = shape;
   const t = opts.threshold ?? 0.5;
@@ -170,16 +176,17 @@ export function distanceSeeds(values: Float32Array, shape: Vec3, opts: DistanceS
     // section's arrays stay in the cache through all the steps; the same values as whole-stack passes.
     const plane = sx * sy;
     const sec: Vec3 = [sx, sy, 1];
-    fg = new Uint8Array(n);
-    dist = new Float32Array(n);
+    const keep = keepDistance || (opts.minDistance ?? 0) > 0;
+    fg = new Uint8Array(keep ? n : plane);
+    dist = new Float32Array(keep ? n : plane);
     labels = new Uint32Array(n);
     const smooth = new Float32Array(plane);
     const scratch = new MinimaScratch();
     count = 0;
     for (let z = 0; z < sz; z++) {
       const lo = z * plane;
-      const f = fg.subarray(lo, lo + plane);
-      const d = dist.subarray(lo, lo + plane);
+      const f = keep ? fg.subarray(lo, lo + plane) : fg;
+      const d = keep ? dist.subarray(lo, lo + plane) : dist;
       interior(values, lo, t, f);
       edt(f, sec, { sampling, out: d });
       noInfinity(d);
@@ -256,7 +263,7 @@ export function watershedSeeds(values: Float32Array, shape: Vec3, opts: Watershe
   } else if (method === 'threshold') {
     seeds = thresholdSeeds(values, shape, opts.threshold ?? 0.1, { minSize: opts.minSeedSize, twoD: opts.twoD });
   } else if (method === 'distance') {
-    seeds = distanceSeeds(values, shape, { threshold: opts.threshold ?? 0.5, sampling: opts.sampling, sigma: opts.distanceSigma, minDistance: opts.minDistance, twoD: opts.twoD });
+    seeds = distanceSeedsImpl(values, shape, { threshold: opts.threshold ?? 0.5, sampling: opts.sampling, sigma: opts.distanceSigma, minDistance: opts.minDistance, twoD: opts.twoD }, false);
   } else {
     throw new UsageError(`watershed: seeds must be minima, threshold or distance, got ${String(method)}`);
   }

@@ -93,7 +93,7 @@ export function predictProbabilities(model: PixelModel, raw: Volume, target: Box
 }
 
 /**
- * Feature stacks shared by several models predicting one raw block (shared-features.ts): `get(key,
+ * Feature stacks shared by several models predicting one raw block (`sharedFeatures` in predict-many.ts): `get(key,
  * compute)` returns the stack stored under key, computing it on first use. The key names everything
  * the stack depends on (configuration, raw box, intensity map, region), so a hit is the same bits.
  */

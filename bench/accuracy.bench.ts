@@ -40,9 +40,15 @@ const ROUNDS = Number(process.env.ACCURACY_ROUNDS ?? 1);
 // ACCURACY_PLAIN_AUTOCONTEXT=0 leaves out plain auto-context (default sigmas) in the boundaries part;
 // ACCURACY_BOUNDARY_RUNS (vnc,isbi) picks the training volumes
 const PLAIN_AUTO = process.env.ACCURACY_PLAIN_AUTOCONTEXT !== '0';
-// output smoothing of the boundary maps (--smooth-output; chosen on ISBI 0-4 -> 5-9): the one-forest
-// and tuned models' maps, and the reference's maps, also scored smoothed at this sigma (0: not)
-const OUTPUT_SIGMA = Number(process.env.ACCURACY_OUTPUT_SIGMA ?? 1.5);
+// output smoothing of the boundary maps (--smooth-output): 'auto' (default; what train-pixels does for
+// boundary models): the one-forest and tuned models choose their scale out of fold (cross-fitted on
+// their training region); the smoothed columns are their maps as predicted with it, the other
+// columns the same forests unsmoothed; the reference's maps are smoothed at the scale our model of
+// the same sigmas chose. A number: every map also scored smoothed at that sigma (1.5 was chosen on
+// ISBI 0-4 -> 5-9 by hand); 0: not.
+const OUTPUT_SIGMA_ENV = process.env.ACCURACY_OUTPUT_SIGMA ?? 'auto';
+const OUTPUT_AUTO = OUTPUT_SIGMA_ENV === 'auto';
+const OUTPUT_SIGMA = OUTPUT_AUTO ? 0 : Number(OUTPUT_SIGMA_ENV);
 // organelles: split levels and seed sizes searched (out of fold) for split object rules (empty: none)
 const SPLIT = (process.env.ACCURACY_SPLIT ?? '0.8,0.9,0.95').split(',').filter(Boolean).map(Number);
 const SPLIT_SEEDS = (process.env.ACCURACY_SPLIT_SEEDS ?? '20,80').split(',').filter(Boolean).map(Number);
@@ -214,26 +220,36 @@ async function boundaries(): Promise<unknown> {
   for (const r of runs) {
     log(`boundaries: ${r.chosen} -> ISBI ${TEST0}-${TEST1 - 1}`);
     // no cross-fitting (calibration, object rules): the forests and so the AUCs are the same without it
-    const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, crossFit: false });
+    // no cross-fitting unless the smoothing is chosen out of fold (the forests are the same either way)
+    const sm0 = OUTPUT_AUTO ? { outputSigma: 'auto' as const, crossFit: true } : { crossFit: false };
+    const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, ...sm0 });
     const fa = AUTO && PLAIN_AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, crossFit: false }) : undefined;
-    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS, crossFit: false }) : undefined;
+    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS, ...sm0 }) : undefined;
+    // the scale each model smooths at (chosen out of fold, or ACCURACY_OUTPUT_SIGMA); the unsmoothed columns use the forests without it
+    const sigF = OUTPUT_AUTO ? (f.model.meta.outputSigma ?? 0) : OUTPUT_SIGMA;
+    const sigT = ft ? (OUTPUT_AUTO ? (ft.model.meta.outputSigma ?? 0) : OUTPUT_SIGMA) : 0;
+    const chosen = OUTPUT_AUTO ? { one_forest: f.model.meta.training?.outputSigma, ...(ft ? { tuned: ft.model.meta.training?.outputSigma } : {}) } : undefined;
+    const unsmoothed = (m: PixelModel): PixelModel => new PixelModel(m.forest, { ...m.meta, outputSigma: undefined }, m.contextForest, m.laterRounds);
+    f.model = unsmoothed(f.model);
+    if (ft) ft.model = unsmoothed(ft.model);
     const ref = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES });
     const refT = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES, sigmas: TUNED_SIGMAS });
     // the same forests with output smoothing (what `train-pixels --smooth-output` carries; the
     // boundary models are trained without cross-fitting, so only predict differs)
-    const smoothed = (m: PixelModel): PixelModel => new PixelModel(m.forest, { ...m.meta, outputSigma: OUTPUT_SIGMA }, m.contextForest, m.laterRounds);
-    const smoothRef = (p: Float32Array): Float32Array => gaussianFilter(p.slice(), test.shape, [OUTPUT_SIGMA, OUTPUT_SIGMA, 0]);
+    const smoothed = (m: PixelModel, sg: number): PixelModel => new PixelModel(m.forest, { ...m.meta, outputSigma: sg > 0 ? sg : undefined }, m.contextForest, m.laterRounds);
+    const smoothRef = (p: Float32Array, sg: number): Float32Array => (sg > 0 ? gaussianFilter(p.slice(), test.shape, [sg, sg, 0]) : p);
     for (const [name, vol, off] of [['as is', test, 0], ['contrast 0.1 + 0.6 v^1.7', shifted, n]] as const) {
       const [ours] = predictSections(f.model, vol, [0]);
-      const sm = OUTPUT_SIGMA > 0 ? {
-        output_sigma: OUTPUT_SIGMA,
-        ours_smoothed: round(rocAuc(predictSections(smoothed(f.model), vol, [0])[0], truth)),
+      const sm = OUTPUT_AUTO || OUTPUT_SIGMA > 0 ? {
+        output_sigma: OUTPUT_AUTO ? { chosen_out_of_fold: true, one_forest: sigF, tuned: sigT } : OUTPUT_SIGMA,
+        ours_smoothed: round(rocAuc(predictSections(smoothed(f.model, sigF), vol, [0])[0], truth)),
         ...(ft ? {
-          ours_tuned_smoothed: round(rocAuc(predictSections(smoothed(ft.model), vol, [0])[0], truth)),
-          ours_tuned_smoothed_quantile_matched: round(rocAuc(predictSections(smoothed(ft.model), vol, [0], (await matchTo(ft.model, vol)).map)[0], truth)),
-          sklearn_tuned_sigmas_smoothed: round(rocAuc(smoothRef(refT.maps[0].subarray(off, off + n)), truth)),
+          ours_tuned_smoothed: round(rocAuc(predictSections(smoothed(ft.model, sigT), vol, [0])[0], truth)),
+          ours_tuned_smoothed_quantile_matched: round(rocAuc(predictSections(smoothed(ft.model, sigT), vol, [0], (await matchTo(ft.model, vol)).map)[0], truth)),
+          sklearn_tuned_sigmas_smoothed: round(rocAuc(smoothRef(refT.maps[0].subarray(off, off + n), sigT), truth)),
         } : {}),
-        sklearn_smoothed: round(rocAuc(smoothRef(ref.maps[0].subarray(off, off + n)), truth)),
+        sklearn_smoothed: round(rocAuc(smoothRef(ref.maps[0].subarray(off, off + n), sigF), truth)),
+        ...(chosen ? { output_sigma_choice: chosen } : {}),
       } : {};
       const m = await matchTo(f.model, vol);
       const [normed] = predictSections(f.model, vol, [0], m.map);
@@ -257,7 +273,7 @@ async function boundaries(): Promise<unknown> {
       console.log(JSON.stringify(row));
     }
   }
-  return { trees: TREES, samples: SAMPLES, tuned_sigmas: TUNED_SIGMAS, rounds: ROUNDS, output_sigma: OUTPUT_SIGMA, rows };
+  return { trees: TREES, samples: SAMPLES, tuned_sigmas: TUNED_SIGMAS, rounds: ROUNDS, output_sigma: OUTPUT_AUTO ? 'auto (chosen out of fold per model)' : OUTPUT_SIGMA, rows };
 }
 
 export default async function run(): Promise<unknown> {

@@ -64,7 +64,7 @@ describe('auto-context', async () => {
     const bytes = await fs.readFile(file);
     expect(bytes.subarray(0, 4).toString()).toBe('WPC1');
     const back = await PixelModel.load(file);
-    expect(Array.from(predictVolume(back, test.raw).data)).toEqual(Array.from(predictVolume(model, test.raw).data));
+    expect([...predictVolume(back, test.raw).data]).toEqual([...predictVolume(model, test.raw).data]);
     await fs.writeFile(path.join(dir, 'cut'), bytes.subarray(0, bytes.length - 8));
     await expect(PixelModel.load(path.join(dir, 'cut'))).rejects.toThrow(/cut: WPC1 model: file has \d+ bytes, the header describes \d+/);
     const f = model.forest;
@@ -102,7 +102,7 @@ describe('auto-context', async () => {
       expect(bytes.readUInt32LE(4)).toBe(3);
       const back = await PixelModel.load(file);
       expect(back.contextForests).toHaveLength(2);
-      expect(Array.from(predictVolume(back, test.raw).data)).toEqual(Array.from(predictVolume(two, test.raw).data));
+      expect([...predictVolume(back, test.raw).data]).toEqual([...predictVolume(two, test.raw).data]);
       const f = two.forest;
       const lying = new PixelModel(new Forest(f.nFeatures, f.nClasses, f.trees, f.params, { ...two.meta, context: { ...two.meta.context!, rounds: 1 } }), two.meta, two.contextForest, two.laterRounds);
       await fs.writeFile(path.join(dir, 'lying'), lying.toBytes());

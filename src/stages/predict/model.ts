@@ -58,7 +58,11 @@ export interface PixelModelMeta {
    * chosen on the calibrated out-of-fold maps by pooled object F1 (`wiring train-pixels`);
    * `wiring predict` writes it into the map's info, `wiring synapses` uses it by default.
    */
-  objectRules?: Record<string, { high: number; low: number; minSize: number; split?: number; splitMinSeed?: number; f1?: number }>;
+  objectRules?: Record<string, {
+    high: number; low: number; minSize: number; split?: number; splitMinSeed?: number; f1?: number;
+    /** Why a class got no cleft filter / object filter (the filters themselves: src/cli/object-rules.ts ObjectRule). */
+    filterSkipped?: string; objectFilterSkipped?: string;
+  }>;
   /** How the model was trained and chosen (auto-context folds, held-out scores; free-form JSON). */
   training?: Record<string, unknown>;
 }

@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import { parseXyz } from '../xyz.js';
 import type { Command } from 'commander';
+import { type Box, boxFromShape } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
+import { compactLabels } from '../../kernels/components.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
@@ -25,6 +27,21 @@ function num(v: unknown, what: string, min: number, max: number): number | undef
   const n = Number(v);
   if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${what}: expected a number in ${min}..${max}, got ${JSON.stringify(v)}`);
   return n;
+}
+
+/** Segment labels (compacted to uint32) of `source` over `region`, for the cleft filter's segmentation features. */
+async function readSegmentation(source: string, region: Box): Promise<Uint32Array> {
+  const s = await openSource(source);
+  try {
+    if (s.dtype !== 'uint32' && s.dtype !== 'uint64') throw new UsageError(`--segmentation ${source}: expected a uint32/uint64 segmentation, got ${s.dtype}`);
+    const b = boxFromShape(s.shape, s.offset);
+    for (let a = 0; a < 3; a++) {
+      if (region.min[a] < b.min[a] || region.max[a] > b.max[a]) throw new UsageError(`--segmentation ${source} covers [${b.min}]..[${b.max}], not the training region [${region.min}]..[${region.max}]`);
+    }
+    return compactLabels((await s.read(region)).data as Uint32Array | BigUint64Array).labels;
+  } finally {
+    await s.close();
+  }
 }
 
 export function register(program: Command): Command {
@@ -58,6 +75,7 @@ export function register(program: Command): Command {
     .option('--split-objects', 'with --cross-fit: also search splits of touching objects (a seeded watershed inside each object) for each class\'s object rule, out of fold; several times the rule search\'s time (docs/ACCURACY.md: mitochondria on vnc-sstem)')
     .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests) and carry it in the model')
     .option('--no-calibrate-cut', 'with --gt: do not choose a cut (`wiring segment` then uses its defaults)')
+    .option('--segmentation <source>', 'with --labels holding cleft and vesicle classes: the neuron segmentation of the training region (e.g. the ids the labels were made from); the cleft object filter then also learns from the two segments across each candidate (contact, vesicles inside each cell; docs/ACCURACY.md), and `wiring synapses` reads its --segmentation for them')
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
       if (!!opts.labels === !!opts.gt) throw new UsageError('give exactly one of --labels <source> or --gt <source>');
@@ -85,6 +103,7 @@ export function register(program: Command): Command {
       const crossFit = opts.crossFit === 'auto' ? 'auto' : opts.crossFit === 'on';
       if (opts.classes && opts.gt) throw new UsageError('--classes applies to --labels, not --gt');
       if (opts.splitObjects && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--split-objects chooses object rules on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
+      if (opts.segmentation && opts.gt) throw new UsageError('--segmentation applies to --labels models (the cleft object filter)');
       if (opts.calibrateCut === true && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
       const progress = createProgress({ json: opts.json });
       try {
@@ -112,7 +131,7 @@ export function register(program: Command): Command {
         const { model, report, crossFit: cf } = await trainPixelClassifier(raw, labels, trainOpts);
         let rules: ReturnType<typeof chooseObjectRules> | undefined;
         if (cf) {
-          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize);
+          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, opts.segmentation ? await readSegmentation(opts.segmentation, cf.region) : undefined);
           model.meta.objectRules = rules;
         }
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;

@@ -388,11 +388,11 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
   const shape = clefts.shape;
   const vs = p.voxelSize;
   const o = mapObjects(clefts, p.threshold, p.connectivity ?? 6, p.lowThreshold);
-  const filterScores = p.cleftFilter ? scoreCandidates(p.cleftFilter, o, clefts, inp.filterVesicles ?? inp.vesicles, vs) : undefined;
-  let filtered = 0;
   const segC = compactLabels(seg.data as Uint32Array | BigUint64Array);
   const segIds = segC.ids;
   const segL = segC.labels;
+  const filterScores = p.cleftFilter ? scoreCandidates(p.cleftFilter, o, clefts, inp.filterVesicles ?? inp.vesicles, segL, vs) : undefined;
+  let filtered = 0;
   const ves = inp.vesicles ? thresholdMap(inp.vesicles, p.vesicleThreshold ?? 0.5) : undefined;
   const vesComp = ves ? connectedComponents(ves, shape, { connectivity: 26 }).labels : undefined;
   const svData = inp.supervoxels?.data as Uint32Array | BigUint64Array | undefined;
@@ -552,12 +552,15 @@ function asProbability(v: Volume): Float32Array {
   return s === 1 && d instanceof Float32Array ? d : Float32Array.from(d, (x) => x / s);
 }
 
-/** Cleft filter scores of every object (row l - 1 = object l); the filter needs a probability map of clefts and of vesicles. */
-function scoreCandidates(f: CleftFilter, o: Objects, clefts: Volume, vesicles: Volume | undefined, vs: Vec3): Float32Array {
+/**
+ * Cleft filter scores of every object (row l - 1 = object l); the filter needs a probability map of
+ * clefts and of vesicles, and a filter trained with segmentation features reads the segment labels.
+ */
+function scoreCandidates(f: CleftFilter, o: Objects, clefts: Volume, vesicles: Volume | undefined, segmentation: Uint32Array, vs: Vec3): Float32Array {
   if (clefts.dtype === 'uint32' || clefts.dtype === 'uint64') throw new UsageError('the cleft filter applies to a cleft probability map, not to a label map');
   if (!vesicles) throw new UsageError('the cleft filter needs a vesicle probability map (its features read the vesicle clouds beside each cleft)');
   checkSameBox(clefts, vesicles, 'vesicle map');
-  return cleftScores(f, o.labels, o, { cleft: asProbability(clefts), vesicle: asProbability(vesicles) }, clefts.shape, vs);
+  return cleftScores(f, o.labels, o, { cleft: asProbability(clefts), vesicle: asProbability(vesicles), segmentation }, clefts.shape, vs);
 }
 
 /**

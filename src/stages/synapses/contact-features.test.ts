@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Vec3 } from '../../core/box.js';
+import { boxFromShape, type Vec3 } from '../../core/box.js';
+import { Volume } from '../../core/volume.js';
 import { mulberry32 } from '../../core/random.js';
 import { connectedComponents } from '../../kernels/components.js';
 import { objectVoxels } from './cleft-features.js';
 import { CONTACT_FEATURE_NAMES, contactFeatures } from './contact-features.js';
 import { FILTER_FEATURE_SETS, type FilterVolume, cleftScores, trainCleftFilter } from './cleft-filter.js';
+import { detectSynapses } from './detect.js';
 
 const vs: Vec3 = [8, 8, 30];
 const F = CONTACT_FEATURE_NAMES.length;
@@ -125,5 +127,16 @@ describe('trainCleftFilter with the segmentation', () => {
     expect(kept.filter((v) => v === 1).length).toBe(s.real.filter((r) => r).length);
     expect(kept.filter((v) => v === 0).length).toBe(0);
     expect(() => cleftScores(f, labels, o, { cleft: s.cleft, vesicle: s.vesicle }, s.shape, vs)).toThrow(/needs the segmentation/);
+  });
+
+  it('reads the segmentation detectSynapses is given: the false discs are dropped, the true ones kept', () => {
+    const f = trainCleftFilter(folds, vs, { trees: 16, minTrueClefts: 1 }).filter!;
+    const s = scene(9);
+    const box = boxFromShape(s.shape);
+    const inputs = { clefts: new Volume('float32', box, s.cleft), segmentation: new Volume('uint32', box, s.segmentation), filterVesicles: new Volume('float32', box, s.vesicle) };
+    const r = detectSynapses(inputs, box, { threshold: f.candidates.high, lowThreshold: f.candidates.low, minSize: 10, partnerRadius: 38, voxelSize: vs, bounds: box, cleftFilter: f });
+    const nReal = s.real.filter((x) => x).length;
+    expect(r.dropped.filtered).toBe(16 - nReal);
+    expect(r.synapses.length).toBe(nReal);
   });
 });

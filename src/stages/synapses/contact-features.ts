@@ -14,7 +14,7 @@ import type { CleftFeatureMaps, ObjectVoxels } from './cleft-features.js';
  * how many segments reach it, the two's share and balance; the fraction of its voxels lying on the
  * A|B contact (both within 2 pixels and a section); the mean vesicle probability inside each of A and
  * B within `WINDOW_NM` (pre = the higher; asymmetry; pre's fraction >= 0.5; the voxels >= 0.5 inside
- * each, log); the A|B contact inside
+ * each, log, and within `NEAR_NM` of the candidate, where the vesicles dock); the A|B contact inside
  * that window (its area, the share of it the candidate covers, its mean cleft probability); the
  * window's share of A and of B (boutons and spine heads are small); and the other candidates on the
  * same pair (how many, the nearest one's distance). Segment labels are any uint32 labels (0 = none),
@@ -38,6 +38,8 @@ export const CONTACT_FEATURE_NAMES = [
   'post_window_share',
   'pair_candidates',
   'pair_nearest_nm',
+  'vesicle_pre_near_log_voxels',
+  'vesicle_post_near_log_voxels',
 ] as const;
 
 /** The near set: voxels within this distance of the candidate (box), where its two cells are, nm. */
@@ -170,7 +172,7 @@ export function contactFeatures(obj: ObjectVoxels, maps: CleftFeatureMaps, seg: 
     const wlo = lo.map((v, a) => Math.max(0, v - rW[a]));
     const whi = hi.map((v, a) => Math.min(shape[a] - 1, v + rW[a]));
     let vA = 0, nA = 0, hA = 0, vB = 0, nB = 0, hB = 0, win = 0;
-    let contact = 0, contactNear = 0, contactP = 0;
+    let contact = 0, contactNear = 0, contactP = 0, hnA = 0, hnB = 0;
     for (let z = wlo[2]; z <= whi[2]; z++)
       for (let y = wlo[1]; y <= whi[1]; y++) {
         let i = wlo[0] + X * (y + Y * z);
@@ -187,6 +189,12 @@ export function contactFeatures(obj: ObjectVoxels, maps: CleftFeatureMaps, seg: 
             vB += v; nB++;
             if (v >= 0.5) hB++;
           }
+          const u = x - nlo[0], v2 = y - nlo[1], w = z - nlo[2];
+          const isNear = u >= 0 && v2 >= 0 && w >= 0 && u < ns[0] && v2 < ns[1] && w < ns[2] && near[u + ns[0] * (v2 + ns[1] * w)] === 1;
+          if (isNear && v >= 0.5) {
+            if (s === A) hnA++;
+            else hnB++;
+          }
           // an interface voxel: the other cell one or two pixels away in-plane, or one section away
           if (
             (x > 0 && seg[i - 1] === other) || (x < X - 1 && seg[i + 1] === other) ||
@@ -197,8 +205,7 @@ export function contactFeatures(obj: ObjectVoxels, maps: CleftFeatureMaps, seg: 
           ) {
             contact++;
             contactP += cleft[i];
-            const u = x - nlo[0], v2 = y - nlo[1], w = z - nlo[2];
-            if (u >= 0 && v2 >= 0 && w >= 0 && u < ns[0] && v2 < ns[1] && w < ns[2] && near[u + ns[0] * (v2 + ns[1] * w)]) contactNear++;
+            if (isNear) contactNear++;
           }
         }
       }
@@ -215,6 +222,8 @@ export function contactFeatures(obj: ObjectVoxels, maps: CleftFeatureMaps, seg: 
     f[12] = contact ? contactP / contact : 0;
     f[13] = win ? (preA ? nA : nB) / win : 0;
     f[14] = win ? (preA ? nB : nA) / win : 0;
+    f[17] = Math.log1p(preA ? hnA : hnB);
+    f[18] = Math.log1p(preA ? hnB : hnA);
   }
   // other candidates on the same pair of segments
   const byPair = new Map<string, number[]>();

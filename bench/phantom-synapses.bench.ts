@@ -93,7 +93,7 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     console.log(name, JSON.stringify(objects[name]));
   }
   // the cleft objects `wiring synapses` keeps by default: the carried filter's, when the model carries one
-  const filtered = await scoreFilteredClefts(ch(3), await readVolume(path.join(test, 'clefts')));
+  const filtered = await scoreFilteredClefts(ch(3), await readVolume(path.join(test, 'clefts')), await readVolume(path.join(test, 'neurons')));
   if (filtered) {
     objects.clefts_filtered = filtered;
     console.log('clefts after the carried cleft filter', JSON.stringify(filtered));

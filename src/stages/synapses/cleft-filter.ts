@@ -3,6 +3,7 @@ import { FormatError, UsageError } from '../../core/errors.js';
 import { type Connectivity, connectedComponents } from '../../kernels/components.js';
 import { Forest } from '../../ml/forest/index.js';
 import { CLEFT_FEATURE_NAMES, type CleftFeatureMaps, type ObjectVoxels, cleftFeatures, objectVoxels } from './cleft-features.js';
+import { contactObjects } from './contact-candidates.js';
 import { CONTACT_FEATURE_NAMES, contactFeatures } from './contact-features.js';
 import { type ObjectParams, hysteresisObjects } from './objects.js';
 
@@ -50,8 +51,8 @@ export interface CleftFilter {
   version: 1;
   /** Feature names, in the forest's order: one of FILTER_FEATURE_SETS (with the segmentation's when trained on volumes with a segmentation). */
   features: string[];
-  /** Candidates: hysteresis objects of the cleft map under this rule. */
-  candidates: ObjectParams;
+  /** Candidates: hysteresis objects of the cleft map under this rule (cut along the segmentation's contacts when `bySegmentPair`: contact-candidates.ts). */
+  candidates: CandidateRule;
   /** A candidate is kept when the forest's probability of "true cleft" is >= cut. */
   cut: number;
   /** The forest, WRF1 bytes in base64. */
@@ -59,6 +60,23 @@ export interface CleftFilter {
   /** Pooled out-of-fold object scores at the chosen candidates and cut (on the training volumes; a match needs IoU >= minIou). */
   oof: { f1: number; found: number; matched: number; truth: number; candidates: number; minIou: number };
 }
+
+/** A candidate rule: hysteresis + size, optionally cut along the contacts of segment pairs (contact-candidates.ts; needs the segmentation). */
+export type CandidateRule = ObjectParams & { bySegmentPair?: boolean };
+
+/** Candidate objects of a cleft map under a rule (6- or 26-connected). */
+export function candidateObjects(cleft: Float32Array, shape: Vec3, rule: CandidateRule, conn: Connectivity, segmentation?: Uint32Array): { labels: Uint32Array; count: number } {
+  if (!rule.bySegmentPair) return hysteresisObjects(cleft, shape, rule, conn);
+  if (!segmentation) throw new UsageError('this cleft filter cuts its candidates along the segmentation\'s contacts: it needs the segmentation');
+  return contactObjects(cleft, segmentation, shape, rule, conn);
+}
+
+/** Candidate rules cut along the contacts of segment pairs, as measured (docs/ACCURACY.md); pass as `pairRules` to try them. */
+export const PAIR_RULES: CandidateRule[] = [
+  { high: 0.5, low: 0.25, minSize: 10, bySegmentPair: true },
+  { high: 0.4, low: 0.2, minSize: 10, bySegmentPair: true },
+  { high: 0.5, low: 0.35, minSize: 10, bySegmentPair: true },
+];
 
 /** Every default of the filter's training in one place (the CLI help reads it). */
 export const CLEFT_FILTER_DEFAULTS = {
@@ -70,7 +88,15 @@ export const CLEFT_FILTER_DEFAULTS = {
     { high: 0.5, low: 0.5, minSize: 10 },
     { high: 0.6, low: 0.6, minSize: 10 },
     { high: 0.7, low: 0.7, minSize: 10 },
-  ] as ObjectParams[],
+  ] as CandidateRule[],
+  /**
+   * Tried besides when the training volumes have a segmentation: rules whose components are cut
+   * along the contacts of segment pairs (contact-candidates.ts), e.g. `PAIR_RULES`. None by default:
+   * on the phantom they raise the candidates' recall at IoU >= 0.1 (91 -> 100 of 144 true clefts on
+   * seed 2's out-of-fold maps) and the filter's out-of-fold F1 (0.359 -> 0.384), but the chosen
+   * filter scored worse on the other seed (cleft object F1 0.513 -> 0.311; docs/ACCURACY.md).
+   */
+  pairRules: [] as CandidateRule[],
   /**
    * A candidate matches a true cleft (greedy one to one by overlap) when their IoU is at least this:
    * a membrane-long component that merely touches a cleft is not a cleft object (its plane, and so
@@ -112,8 +138,8 @@ interface Candidates {
   y: Uint8Array;
 }
 
-function candidatesOf(v: FilterVolume, vs: Vec3, rule: ObjectParams, conn: Connectivity, minIou: number, withSegmentation: boolean): Candidates {
-  const { labels, count } = hysteresisObjects(v.cleft, v.shape, rule, conn);
+function candidatesOf(v: FilterVolume, vs: Vec3, rule: CandidateRule, conn: Connectivity, minIou: number, withSegmentation: boolean): Candidates {
+  const { labels, count } = candidateObjects(v.cleft, v.shape, rule, conn, v.segmentation);
   const x = filterFeatures(labels, objectVoxels(labels, count), v, v.shape, vs, withSegmentation);
   const t = connectedComponents(v.truth, v.shape, { connectivity: 26 });
   const ov = new Map<number, number>();
@@ -183,7 +209,7 @@ function scoreWith(f: Forest | undefined, x: Float32Array, n: number): Float32Ar
 }
 
 export interface FilterChoiceRow {
-  candidates: ObjectParams;
+  candidates: CandidateRule;
   cut: number;
   found: number;
   matched: number;
@@ -207,7 +233,7 @@ export function trainCleftFilter(vols: FilterVolume[], vs: Vec3, options: Partia
   const names = withSeg ? FILTER_FEATURE_SETS.segmentation : FILTER_FEATURE_SETS.maps;
   const rows: FilterChoiceRow[] = [];
   let best: { row: FilterChoiceRow; sets: Candidates[] } | undefined;
-  for (const rule of opts.candidateRules) {
+  for (const rule of withSeg ? [...opts.candidateRules, ...opts.pairRules] : opts.candidateRules) {
     const sets = vols.map((v) => candidatesOf(v, vs, rule, opts.connectivity, opts.minIou, withSeg));
     if (sets.filter((s) => s.y.some((v) => v === 1)).length < 2) continue;
     const scores = sets.map((s, k) => scoreWith(train(sets.filter((_, j) => j !== k), opts, names.length), s.x, s.count));
@@ -256,6 +282,8 @@ export function checkCleftFilter(f: unknown, where: string): CleftFilter {
   if (!Array.isArray(c.features) || !sets.some((n) => n.join() === c.features!.join())) bad('features', `expected [${FILTER_FEATURE_SETS.maps.join(', ')}], optionally followed by [${CONTACT_FEATURE_NAMES.join(', ')}] (this build's cleft features)`);
   const r = c.candidates;
   if (!r || !(r.low >= 0 && r.low <= r.high && r.high <= 1 && r.minSize >= 0)) bad('candidates', `expected 0 <= low <= high <= 1 and minSize >= 0, got ${JSON.stringify(r)}`);
+  if (r!.bySegmentPair !== undefined && typeof r!.bySegmentPair !== 'boolean') bad('candidates.bySegmentPair', `expected true or false, got ${JSON.stringify(r!.bySegmentPair)}`);
+  if (r!.bySegmentPair && c.features!.length !== FILTER_FEATURE_SETS.segmentation.length) bad('candidates.bySegmentPair', 'candidates cut by segment pair need a filter trained with the segmentation features');
   if (typeof c.cut !== 'number' || !(c.cut >= 0 && c.cut <= 1)) bad('cut', `expected a number in [0, 1], got ${JSON.stringify(c.cut)}`);
   if (typeof c.forest !== 'string' || c.forest.length === 0) bad('forest', 'expected the forest in base64');
   const forest = Forest.fromBytes(Buffer.from(c.forest!, 'base64'), `${where} (cleft_filter.forest)`);

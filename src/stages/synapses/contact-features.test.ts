@@ -5,7 +5,8 @@ import { mulberry32 } from '../../core/random.js';
 import { connectedComponents } from '../../kernels/components.js';
 import { objectVoxels } from './cleft-features.js';
 import { CONTACT_FEATURE_NAMES, contactFeatures } from './contact-features.js';
-import { FILTER_FEATURE_SETS, type FilterVolume, cleftScores, trainCleftFilter } from './cleft-filter.js';
+import { FormatError } from '../../core/errors.js';
+import { FILTER_FEATURE_SETS, type FilterVolume, checkCleftFilter, cleftScores, trainCleftFilter } from './cleft-filter.js';
 import { detectSynapses } from './detect.js';
 
 const vs: Vec3 = [8, 8, 30];
@@ -138,5 +139,22 @@ describe('trainCleftFilter with the segmentation', () => {
     const nReal = s.real.filter((x) => x).length;
     expect(r.dropped.filtered).toBe(16 - nReal);
     expect(r.synapses.length).toBe(nReal);
+  });
+
+  it('may cut its candidates along the segment pairs (then detectSynapses does too), and checks that such a filter reads the segmentation', () => {
+    const rule = { high: 0.5, low: 0.5, minSize: 10, bySegmentPair: true };
+    const f = trainCleftFilter(folds, vs, { trees: 16, minTrueClefts: 1, candidateRules: [], pairRules: [rule] }).filter!;
+    expect(f.candidates).toEqual(rule);
+    expect(f.oof.f1).toBe(1);
+    const s = scene(9);
+    const box = boxFromShape(s.shape);
+    const inputs = { clefts: new Volume('float32', box, s.cleft), segmentation: new Volume('uint32', box, s.segmentation), filterVesicles: new Volume('float32', box, s.vesicle) };
+    const r = detectSynapses(inputs, box, { threshold: 0.5, lowThreshold: 0.5, minSize: 10, partnerRadius: 38, voxelSize: vs, bounds: box, cleftFilter: f });
+    expect(r.synapses.length).toBe(s.real.filter((x) => x).length);
+    const json = JSON.parse(JSON.stringify(f));
+    expect(checkCleftFilter(json, 'info').candidates.bySegmentPair).toBe(true);
+    expect(() => checkCleftFilter({ ...json, candidates: { ...rule, bySegmentPair: 'yes' } }, 'x/info')).toThrow(/candidates\.bySegmentPair/);
+    const mapsOnly = JSON.parse(JSON.stringify(trainCleftFilter(folds, vs, { trees: 4, minTrueClefts: 1, segmentation: false }).filter));
+    expect(() => checkCleftFilter({ ...mapsOnly, candidates: rule }, 'x/info')).toThrow(FormatError);
   });
 });

@@ -12,8 +12,8 @@ async function database(synapses = 50): Promise<string> {
   const dir = await tempDir('wiring-main-');
   const db = path.join(dir, 'c.duckdb');
   const store = await ConnectomeStore.open(db);
-  await store.insertCells([{ id: 10n, name: 'twin' }, { id: 11n, name: 'twin' }, { id: 12n, name: 'solo' }]);
-  await store.insertSynapses(Array.from({ length: synapses }, (_, i) => ({ id: BigInt(i + 1), pre_pt_root_id: 12n, post_pt_root_id: 10n + BigInt(i % 2), ctr_pt_position: [i, 0, 0] as const, size: 1 })));
+  await store.insertCells([{ id: 10n, name: 'twin', pt_position: [0, 0, 0] }, { id: 11n, name: 'twin', pt_position: [0, 0, 0] }, { id: 12n, name: 'solo', pt_position: [0, 0, 0] }]);
+  await store.insertSynapses(Array.from({ length: synapses }, (_, i) => ({ id: BigInt(i + 1), pre_pt_root_id: 12n, post_pt_root_id: 10n + BigInt(i % 2), pre_pt_position: [i, 0, 0], post_pt_position: [i, 0, 0], ctr_pt_position: [i, 0, 0], size: 1 })));
   await store.materialize();
   await store.close();
   return db;

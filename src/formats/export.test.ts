@@ -126,7 +126,7 @@ describe('exportVolume round trips (blockwise, through openSource)', () => {
       expect(names.length).toBe(vol.shape[2]);
       const back = await openSource(out);
       expect(back.format).toBe('image-stack');
-      expect(Array.from((await back.read(vol.box)).data)).toEqual(Array.from(vol.data));
+      expect([...(await back.read(vol.box)).data]).toEqual([...vol.data]);
     }
     await expect(exportVolume(memSource(ramp('uint64', [2, 2, 2])), path.join(dir, 'p64'))).rejects.toThrow(/uint8 or uint16.*uint64/);
   });
@@ -201,7 +201,7 @@ describe('openSource', () => {
     await fs.writeFile(path.join(dir, 'stack-noext'), encodeTiffStack(t));
     for (const f of ['stack.tif', 'stack-noext']) {
       const s = await openSource(path.join(dir, f));
-      expect([s.format, Array.from((await s.read(t.box)).data)]).toEqual(['tiff', Array.from(t.data)]);
+      expect([s.format, [...(await s.read(t.box)).data]]).toEqual(['tiff', [...t.data]]);
     }
     await exportVolume(memSource(ramp('uint8', [2, 2, 2])), path.join(dir, 'v.npy'));
     await expect(openSource(path.join(dir, 'v.npy'), { scale: 1 })).rejects.toThrow(/only scale 0/);

@@ -24,14 +24,14 @@ describe('hdf5', () => {
     const s = await openHdf5(`${f}#grp/raw`);
     expect([s.shape, s.dtype, s.voxelSize, s.chunkShape]).toEqual([[5, 4, 3], 'uint16', [4, 5, 40], [3, 2, 2]]);
     const b = box([1, 1, 1], [4, 3, 3]);
-    expect(Array.from((await s.read(b)).data)).toEqual(Array.from(v.crop(b).data));
+    expect([...(await s.read(b)).data]).toEqual(Array.from(v.crop(b).data));
     expect((await s.read(box([1, 1, 1], [1, 3, 3]))).data.length).toBe(0);
     await expect(s.read(box([0, 0, 0], [6, 4, 3]))).rejects.toThrow(UsageError);
     await s.close();
     // second dataset in the same file keeps the first; bare file name is then ambiguous
     await writeH5(f, 'one', Volume.from('uint8', [1, 1, 1], new Uint8Array([9])));
     const one = await openHdf5(`${f}#one`);
-    expect(Array.from((await one.read(box([0, 0, 0], [1, 1, 1]))).data)).toEqual([9]);
+    expect([...(await one.read(box([0, 0, 0], [1, 1, 1]))).data]).toEqual([9]);
     await one.close();
     await expect(openHdf5(f)).rejects.toThrow(/grp\/raw, one/);
     await expect(openHdf5(`${f}#nope`)).rejects.toThrow(/no dataset 'nope'.*datasets: grp\/raw, one/);
@@ -45,14 +45,14 @@ describe('hdf5', () => {
     await writeH5(path.join(dir, 'ids.h5'), 'seg', Volume.from('uint64', [1, 2, 3], ids), 1);
     const s = await openHdf5(path.join(dir, 'ids.h5#seg'));
     expect(s.dtype).toBe('uint64');
-    expect(Array.from((await s.read(box([0, 0, 0], [1, 2, 3]))).data)).toEqual(Array.from(ids));
+    expect([...(await s.read(box([0, 0, 0], [1, 2, 3]))).data]).toEqual(Array.from(ids));
     await s.close();
     const mc = Volume.from('float32', [2, 2, 2], new Float32Array(16).map((_, i) => i / 4), { channels: 2 });
     await writeH5(path.join(dir, 'mc.h5'), 'p', mc, 1);
     const m = await openHdf5(path.join(dir, 'mc.h5#p'));
     expect(m.channels).toBe(2);
     const b = box([1, 0, 1], [2, 2, 2]);
-    expect(Array.from((await m.read(b)).data)).toEqual(Array.from(mc.crop(b).data));
+    expect([...(await m.read(b)).data]).toEqual(Array.from(mc.crop(b).data));
     await m.close();
   });
 
@@ -97,10 +97,10 @@ describeData('gala-medulla', 'hdf5: gala-medulla files', () => {
     const p = await openHdf5(dataPath('gala-medulla/train-p1.h5#stack'));
     expect(p.dtype).toBe('float32');
     const v = await raw.read(box([0, 0, 0], [3, 2, 1]));
-    expect(Array.from(v.data)).toEqual([177, 182, 110, 192, 190, 128]);
+    expect([...v.data]).toEqual([177, 182, 110, 192, 190, 128]);
     const sub = await gt.read(box([10, 20, 5], [60, 70, 30]));
     const whole = await gt.read(box([0, 0, 0], [200, 100, 50]));
-    expect(Array.from(sub.data)).toEqual(Array.from(whole.crop(sub.box).data));
+    expect([...sub.data]).toEqual([...whole.crop(sub.box).data]);
     for (const s of [raw, gt, p]) await s.close();
   });
   it('names file, dataset and filter for the LZF file', async () => {

@@ -17,7 +17,7 @@ describe('openSource ?channel=N', () => {
     expect(src.channels).toBe(1);
     const r = await src.read(boxFromShape([2, 2, 1], [1, 0, 0]));
     expect(r.channels).toBe(1);
-    expect(Array.from(r.data)).toEqual([11, 12, 14, 15]);
+    expect([...r.data]).toEqual([11, 12, 14, 15]);
     await src.close();
     await expect(openSource(`${file}?channel=2`)).rejects.toThrow(/channels 0\.\.1/);
   });

@@ -35,7 +35,7 @@ export interface ProofreadBackend {
   /** a skeleton file of version `at` (info, `<root>`); undefined = not there (404) */
   skeleton(at: string, name: string): Promise<Uint8Array | Record<string, unknown> | undefined>;
   point(nm: unknown): Promise<Record<string, unknown>>;
-  previewSplit(body: unknown): Promise<Record<string, unknown>>;
+  previewSplit(body: unknown): Promise<object>;
   previewInfo(id: string): Promise<Record<string, unknown>>;
   previewChunk(id: string, key: string, name: string): Promise<Uint8Array>;
   statuses(at?: string, root?: string): Promise<Record<string, unknown>>;

@@ -52,7 +52,7 @@ describe('wiring export', () => {
     await cli(['export', l, dest]);
     const back = await openTiffStack(dest);
     expect(back.shape).toEqual([7, 5, 3]);
-    expect(Array.from((await back.read(box([0, 0, 0], [7, 5, 3]))).data)).toEqual(Array.from(data));
+    expect([...(await back.read(box([0, 0, 0], [7, 5, 3]))).data]).toEqual(Array.from(data));
     const seg = path.join(dir, 'seg');
     await PrecomputedLayer.create(seg, makeInfo({ type: 'segmentation', dtype: 'uint64', shape: [2, 2, 2], voxelSize: [1, 1, 1] }));
     await expect(cli(['export', seg, path.join(dir, 's.tif')])).rejects.toThrow(/one-channel uint8 or uint16 layer; this one is 1 x uint64/);

@@ -28,7 +28,7 @@ describe('jpeg chunks', () => {
       expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['jpeg', 8, 32, channels]);
       const back = await layer.readBox(vol.box);
       let maxErr = 0;
-      for (let i = 0; i < vol.data.length; i++) maxErr = Math.max(maxErr, Math.abs(back.data[i] - vol.data[i]));
+      for (let i = 0; i < vol.data.length; i++) maxErr = Math.max(maxErr, Math.abs(Number(back.data[i]) - Number(vol.data[i])));
       expect(maxErr).toBeLessThanOrEqual(4);
     });
   }

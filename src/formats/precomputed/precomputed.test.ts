@@ -105,7 +105,7 @@ describe('compressed_segmentation', () => {
     // [channel offset 1][header: table@3 | 1 bit, values@2][values: voxel0 -> 1 (9), voxel1 -> 0 (5)][table: 5, 9]
     // (offsets in words from the start of the channel's data at word 1)
     expect(Array.from(enc)).toEqual([1, 3 | (1 << 24), 2, 0b01, 5, 9]);
-    expect(Array.from(decodeCompressedSegmentation(new Uint8Array(enc.buffer), 'uint32', [2, 1, 1], 1, [2, 1, 1]))).toEqual([9, 5]);
+    expect([...decodeCompressedSegmentation(new Uint8Array(enc.buffer), 'uint32', [2, 1, 1], 1, [2, 1, 1])]).toEqual([9, 5]);
   });
   it('rejects corrupt data with FormatError', () => {
     const v = Uint32Array.from([9, 5]);
@@ -172,7 +172,7 @@ describe('PrecomputedLayer (unsharded)', () => {
     await fs.rm(path.join(dir, '4_4_40', '11-19_6-14_104-108'));
     const l3 = await PrecomputedLayer.open(dir);
     const z = await l3.readBox(sub);
-    expect(Array.from(z.data).every((x) => x === 0)).toBe(true);
+    expect([...z.data].every((x) => x === 0)).toBe(true);
     expect(l3.stats.chunkFilesMissing).toBe(1);
     // Outside the bounds reads zeros too.
     const out = await l3.readBox(boxFromShape([2, 2, 2], [-10, -10, 0]));
@@ -200,7 +200,7 @@ describe('PrecomputedLayer (unsharded)', () => {
     const file = path.join(dir, '1_1_1', '0-4_0-2_0-1');
     await fs.rename(file, file + '.gz');
     await fs.writeFile(file + '.gz', gzipSync(Uint8Array.from([9, 9, 9, 9, 9, 9, 9, 9])));
-    expect(Array.from((await layer.readBox(vol.box)).data)).toEqual([9, 9, 9, 9, 9, 9, 9, 9]);
+    expect([...(await layer.readBox(vol.box)).data]).toEqual([9, 9, 9, 9, 9, 9, 9, 9]);
   });
   it('merges a partial-chunk write with what is stored', async () => {
     const dir = await tempDir();

@@ -20,6 +20,8 @@ import { openSource } from '../open.js';
 import { placeChunk } from './place.js';
 import { labels64, rng, sameBytes } from './testing.js';
 
+const v3 = (f: (d: number) => number): Vec3 => [f(0), f(1), f(2)];
+
 /** Labels in runs (as a segmentation has) so blocks get 0, 1, 2, 4 ... bits. */
 function runs64(n: number, seed: number, distinct: number): BigUint64Array {
   const ids = labels64(distinct, seed, distinct);
@@ -50,8 +52,8 @@ describe('decodeCompressedSegmentationInto', () => {
       const dtype = u64 ? 'uint64' : 'uint32';
       const chunkBox: Box = boxFromShape(shape, [10, 20, 30]);
       // a destination box anywhere around the chunk (inside, overlapping a side, containing it, apart)
-      const dmin: Vec3 = [0, 1, 2].map((d) => chunkBox.min[d] - 4 + Math.floor(r() * (shape[d] + 6))) as Vec3;
-      const dshape: Vec3 = [0, 1, 2].map(() => 1 + Math.floor(r() * 24)) as Vec3;
+      const dmin: Vec3 = v3((d) => chunkBox.min[d] - 4 + Math.floor(r() * (shape[d] + 6)));
+      const dshape: Vec3 = v3(() => 1 + Math.floor(r() * 24));
       const dstBox = boxFromShape(dshape, dmin);
       const expected = Volume.zeros(dtype, dstBox, { channels });
       const got = Volume.zeros(dtype, dstBox, { channels });
@@ -59,7 +61,7 @@ describe('decodeCompressedSegmentationInto', () => {
       (expected.data as Uint32Array | BigUint64Array).fill(u64 ? (7n as never) : (7 as never));
       (got.data as Uint32Array | BigUint64Array).fill(u64 ? (7n as never) : (7 as never));
       copyBox(new Volume(dtype, chunkBox, whole, channels), expected);
-      const offset: Vec3 = [0, 1, 2].map((d) => chunkBox.min[d] - dstBox.min[d]) as Vec3;
+      const offset: Vec3 = v3((d) => chunkBox.min[d] - dstBox.min[d]);
       decodeCompressedSegmentationInto(enc, dtype, shape, channels, block, got.data as Uint32Array | BigUint64Array, boxShape(dstBox), offset);
       expect(sameBytes(got.data, expected.data), `trial ${trial}: chunk [${shape}] block [${block}] dst ${JSON.stringify(dstBox)}`).toBe(true);
     }
@@ -90,8 +92,8 @@ describe('PrecomputedLayer.readBox through decodeChunkInto', () => {
       await layer.writeBox(vol);
       const r = rng(9);
       for (let t = 0; t < 30; t++) {
-        const min: Vec3 = [0, 1, 2].map((d) => Math.floor(r() * shape[d]) - 3) as Vec3;
-        const b = boxFromShape([0, 1, 2].map(() => 1 + Math.floor(r() * 25)) as Vec3, min);
+        const min: Vec3 = v3((d) => Math.floor(r() * shape[d]) - 3);
+        const b = boxFromShape(v3(() => 1 + Math.floor(r() * 25)), min);
         const got = await layer.readBox(b);
         const expected = Volume.zeros('uint64', b);
         copyBox(vol, expected);

@@ -37,7 +37,7 @@ describe('the table of source formats', () => {
     for (const [name, spec] of Object.entries(cases)) {
       const s = await openSource(spec);
       expect(s.format, spec).toBe(name);
-      expect(Array.from((await s.read(s.offset ? { min: s.offset, max: [s.offset[0] + 4, s.offset[1] + 3, s.offset[2] + 2] } : { min: [0, 0, 0], max: [4, 3, 2] })).data), name).toEqual(Array.from(vol.data));
+      expect([...(await s.read(s.offset ? { min: s.offset, max: [s.offset[0] + 4, s.offset[1] + 3, s.offset[2] + 2] } : { min: [0, 0, 0], max: [4, 3, 2] })).data], name).toEqual(Array.from(vol.data));
       await s.close();
       // formats without scales refuse a scale other than 0 (from the table's hasScales)
       if (!sourceFormat(name)!.hasScales) await expect(openSource(spec, { scale: 1 })).rejects.toThrow(UsageError);

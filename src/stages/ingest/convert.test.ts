@@ -15,8 +15,8 @@ describe('layer data types', () => {
 describe('convertBlock', () => {
   it('converts signed labels to uint32 and uint64', () => {
     const v = Volume.from('int32', [3, 1, 1], Int32Array.from([0, 7, 2147483647]));
-    expect(Array.from(convertBlock(v, 'uint32', 'x').data)).toEqual([0, 7, 2147483647]);
-    expect(Array.from(convertBlock(v, 'uint64', 'x').data)).toEqual([0n, 7n, 2147483647n]);
+    expect([...convertBlock(v, 'uint32', 'x').data]).toEqual([0, 7, 2147483647]);
+    expect([...convertBlock(v, 'uint64', 'x').data]).toEqual([0n, 7n, 2147483647n]);
   });
   it('names the voxel of a negative label', () => {
     const v = Volume.from('int32', [2, 2, 1], Int32Array.from([0, 1, 2, -3]), { offset: [10, 20, 30] });

@@ -83,13 +83,13 @@ export interface OurForest {
   crossFit?: CrossFitResult;
 }
 
-export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; outputSigma?: number; sigmas?: number[]; crossFit?: boolean }): Promise<OurForest> {
+export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; outputSigma?: number | 'auto'; sigmas?: number[]; crossFit?: boolean; minLeaf?: number }): Promise<OurForest> {
   const t0 = performance.now();
   const { model, crossFit } = await trainPixelClassifier(memorySource(raw, 'raw'), memorySource(labels, 'labels'), {
     target: 'labels',
     classes,
     maxSamples: o.samples,
-    forest: { nTrees: o.trees, seed: o.seed ?? 0 },
+    forest: { nTrees: o.trees, seed: o.seed ?? 0, ...(o.minLeaf ? { minSamplesLeaf: o.minLeaf } : {}) },
     seed: o.seed ?? 0,
     threads: 2,
     autoContext: o.autoContext,

@@ -13,7 +13,8 @@ const ISBI: Vec3 = [4, 4, 50];
 const TREES = Number(process.env.TREES ?? 30);
 const SAMPLES = Number(process.env.SAMPLES ?? 60000);
 const [TR0, TR1, TE0, TE1] = (process.env.SPLIT ?? '0,5,5,10').split(',').map(Number);
-const variants = JSON.parse(process.env.VARIANTS ?? '[{"name":"tuned","autoContext":true,"sigmas":[0.7,1.6,3.5,5,10]}]') as Array<{ name: string; autoContext?: boolean; sigmas?: number[]; hardExamples?: number; contextRounds?: number }>;
+// a variant with "outputSigma":"auto" (and "crossFit": true or absent) chooses its smoothing out of fold, as train-pixels' default does
+const variants = JSON.parse(process.env.VARIANTS ?? '[{"name":"tuned","autoContext":true,"sigmas":[0.7,1.6,3.5,5,10]}]') as Array<{ name: string; autoContext?: boolean; sigmas?: number[]; contextRounds?: number; outputSigma?: number | 'auto'; crossFit?: boolean; minLeaf?: number }>;
 const iraw = await readAll(`${DATA}/isbi2012/train/image`, ISBI);
 const ilab = await readAll(`${DATA}/isbi2012/train/label`, ISBI);
 const icls = mapLabels(ilab, { 0: 1, 255: 2 });
@@ -35,7 +36,9 @@ for (const v of variants) {
   // post-processing: the map smoothed in x-y at SMOOTH sigmas (per section)
   const smooth: Record<string, number> = {};
   for (const sg of (process.env.SMOOTH ?? '').split(',').filter(Boolean).map(Number)) smooth[`smoothed_${sg}`] = round(rocAuc(gaussianFilter(p, te.shape, [sg, sg, 0]), truth));
-  console.log(JSON.stringify({ variant: v, split: `${vnc ? 'vnc-sstem stack1' : `ISBI ${TR0}-${TR1 - 1}`} -> ISBI ${TE0}-${TE1 - 1}`, trees: TREES, samples: SAMPLES, auc: round(rocAuc(p, truth)), ...smooth, train_s: round(f.trainSeconds, 1), predict_s: round((performance.now() - t0) / 1000, 1) }));
+  // the model's own map (smoothed at its carried outputSigma, if any); chosen_sigma: what --smooth-output auto chose out of fold
+  const chosen = f.model.meta.training?.outputSigma as { sigma?: number; auc?: number[] } | undefined;
+  console.log(JSON.stringify({ variant: v, split: `${vnc ? 'vnc-sstem stack1' : `ISBI ${TR0}-${TR1 - 1}`} -> ISBI ${TE0}-${TE1 - 1}`, trees: TREES, samples: SAMPLES, auc: round(rocAuc(p, truth)), output_sigma: f.model.meta.outputSigma ?? 0, ...(chosen ? { chosen_sigma: chosen.sigma, oof_auc: chosen.auc } : {}), ...smooth, train_s: round(f.trainSeconds, 1), predict_s: round((performance.now() - t0) / 1000, 1) }));
 }
 if (process.env.REF === '1') {
   const ref = await referenceForest(trR, trL, te, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES, sigmas: [0.7, 1.6, 3.5, 5, 10] });

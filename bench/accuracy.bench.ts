@@ -12,9 +12,12 @@
 //    (auto-context with sigma 10 added, ACCURACY_ROUNDS rounds; chosen on ISBI 0-4 -> 5-9) and the
 //    reference with the same sigmas (ACCURACY_TUNED_SIGMAS).
 // ACCURACY_TREES (default 50) and ACCURACY_SAMPLES (default 100000) are the same for both forests.
-import { type Vec3, box } from '../src/core/box.js';
+import { type Vec3, box, boxShape } from '../src/core/box.js';
+import { smoothOutputs } from '../src/stages/predict/output-smoothing.js';
 import { Volume } from '../src/core/volume.js';
-import { objectScores } from '../src/metrics/objects.js';
+import { matchObjects } from '../src/metrics/objects.js';
+import { connectedComponents } from '../src/kernels/components.js';
+import { applyObjectFilter } from '../src/stages/synapses/object-filter.js';
 import { gaussianFilter } from '../src/kernels/filters.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
 import { PixelModel } from '../src/stages/predict/model.js';
@@ -37,14 +40,23 @@ const ROUNDS = Number(process.env.ACCURACY_ROUNDS ?? 1);
 // ACCURACY_PLAIN_AUTOCONTEXT=0 leaves out plain auto-context (default sigmas) in the boundaries part;
 // ACCURACY_BOUNDARY_RUNS (vnc,isbi) picks the training volumes
 const PLAIN_AUTO = process.env.ACCURACY_PLAIN_AUTOCONTEXT !== '0';
-// output smoothing of the boundary maps (--smooth-output; chosen on ISBI 0-4 -> 5-9): the one-forest
-// and tuned models' maps, and the reference's maps, also scored smoothed at this sigma (0: not)
-const OUTPUT_SIGMA = Number(process.env.ACCURACY_OUTPUT_SIGMA ?? 1.5);
+// output smoothing of the boundary maps (--smooth-output): 'auto' (default; what train-pixels does for
+// boundary models): the one-forest and tuned models choose their scale out of fold (cross-fitted on
+// their training region); the smoothed columns are their maps as predicted with it, the other
+// columns the same forests unsmoothed; the reference's maps are smoothed at the scale our model of
+// the same sigmas chose. A number: every map also scored smoothed at that sigma (1.5 was chosen on
+// ISBI 0-4 -> 5-9 by hand); 0: not.
+const OUTPUT_SIGMA_ENV = process.env.ACCURACY_OUTPUT_SIGMA ?? 'auto';
+const OUTPUT_AUTO = OUTPUT_SIGMA_ENV === 'auto';
+const OUTPUT_SIGMA = OUTPUT_AUTO ? 0 : Number(OUTPUT_SIGMA_ENV);
 // organelles: split levels and seed sizes searched (out of fold) for split object rules (empty: none)
 const SPLIT = (process.env.ACCURACY_SPLIT ?? '0.8,0.9,0.95').split(',').filter(Boolean).map(Number);
 const SPLIT_SEEDS = (process.env.ACCURACY_SPLIT_SEEDS ?? '20,80').split(',').filter(Boolean).map(Number);
+// organelles: output smoothing scales tried for the class maps (chosen per class out of fold; empty: none)
+const ORGANELLE_SIGMAS = (process.env.ACCURACY_ORGANELLE_SIGMAS ?? '1,1.5,2.5').split(',').filter(Boolean).map(Number);
 const BOUNDARY_RUNS = (process.env.ACCURACY_BOUNDARY_RUNS ?? 'vnc,isbi').split(',');
 const VNC: Vec3 = [4.6, 4.6, 45];
+const VNC_BIN: Vec3 = [4.6 * BIN, 4.6 * BIN, 45];
 const ISBI: Vec3 = [4, 4, 50];
 // vnc label values -> classes: 1 membrane (0..128: orientations + junction), 2 glia, 3 mitochondria, 4 synapse, 5 intracellular
 const VNC_CLASSES: Record<number, number> = { 0: 1, 32: 1, 64: 1, 96: 1, 128: 1, 159: 2, 191: 3, 223: 4, 255: 5 };
@@ -55,9 +67,17 @@ const TARGETS = [
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 
 function scoreMap(prob: Float32Array, truth: Uint8Array, shape: Vec3, p: ObjectParams) {
-  const o = hysteresisObjects(prob, shape, p);
-  const s = objectScores(o.labels, truth, shape);
-  const s50 = objectScores(o.labels, truth, shape, { minIou: 0.5 });
+  return scoreObjects(hysteresisObjects(prob, shape, p), truth, shape, p);
+}
+
+/**
+ * Found objects as labelled (the parts of a split stay two objects even where they touch; until
+ * 2026-12-07 they were re-joined as 26-components here), true objects as 26-components of the mask.
+ */
+function scoreObjects(o: { labels: Uint32Array; count: number }, truth: Uint8Array, shape: Vec3, p: unknown) {
+  const t = connectedComponents(truth, shape, { connectivity: 26 });
+  const s = matchObjects(o.labels, o.count, t.labels, t.count);
+  const s50 = matchObjects(o.labels, o.count, t.labels, t.count, 0.5);
   return {
     params: p,
     true_objects: s.trueObjects,
@@ -97,7 +117,12 @@ async function organelles(): Promise<unknown> {
   const shape: Vec3 = [raw.shape[0], raw.shape[1], 6];
   const rows: Record<string, unknown>[] = [];
   const out: Record<string, unknown> = { bin: BIN, shape: raw.shape, trees: TREES, samples: SAMPLES, reference: ref.info, rows };
-  const rules = models.map((m) => chooseObjectRules(m.f.crossFit!, m.f.model.meta.outputs));
+  // object rules chosen on the whole cross-fitted region; object filters (the other class maps as
+  // context) for the two target classes, kept only with enough true objects and an out-of-fold gain
+  const targetNames = TARGETS.map((t) => `class_${t.cls}`);
+  const rules = models.map((m) => chooseObjectRules(m.f.crossFit!, m.f.model.meta.outputs, OBJECT_RULE_GRID, VNC_BIN, targetNames));
+  // every class map of the held-out sections, for the filters' context
+  const allMaps = models.map((m) => (rules.some((r) => targetNames.some((n) => r[n]?.objectFilter)) ? predictSections(m.f.model, sections(raw, 6, 12), [0, 1, 2, 3, 4]) : undefined));
   // split rules: the same out-of-fold choice with split levels added to the grid (synapse and mitochondria channels only)
   const splitGrid = { ...OBJECT_RULE_GRID, split: SPLIT, splitMinSeed: SPLIT_SEEDS };
   const splitRules = SPLIT.length ? models.map((m) => {
@@ -111,6 +136,15 @@ async function organelles(): Promise<unknown> {
     }
     return out;
   }) : undefined;
+  // output smoothing of the class maps (what `train-pixels --smooth-output s` does: the cross-fitted
+  // maps smoothed before the rules are chosen, predict's maps smoothed the same way), per scale;
+  // the scale of each class is then chosen by the out-of-fold F1 of its rule (0 = none)
+  const smoothedRules = models.map((m) => ORGANELLE_SIGMAS.map((sigma) => {
+    const cf = m.f.crossFit!;
+    const rs = boxShape(cf.region) as Vec3;
+    const maps = cf.maps.map((x) => { const c = x.slice(); smoothOutputs(c, rs, 1, m.f.model.meta.featureConfig, sigma); return c; });
+    return { sigma, rules: chooseObjectRules({ ...cf, maps }, m.f.model.meta.outputs, OBJECT_RULE_GRID) };
+  }));
   TARGETS.forEach((t, k) => {
     const truth = maskOf(testLab, [t.value]);
     const plain: ObjectParams = { high: 0.5, low: 0.5, minSize: Math.round(t.refMinSize / (BIN * BIN)) };
@@ -124,11 +158,28 @@ async function organelles(): Promise<unknown> {
       const rule = rules[j][`class_${t.cls}`];
       const p: ObjectParams = { high: rule.high, low: rule.low, minSize: rule.minSize };
       const sr = splitRules?.[j][`class_${t.cls}`];
+      const of = rule.objectFilter;
+      const maps = allMaps[j];
+      const filtered = of && maps ? scoreObjects(applyObjectFilter(of, maps[t.cls - 1], of.context.map((c) => maps[m.f.model.meta.outputs.indexOf(c)]), shape, VNC_BIN), truth, shape, { candidates: of.candidates, cut: of.cut }) : undefined;
+      const { objectFilter: _f, ...ruleOnly } = rule;
       r[m.name] = {
         auc: round(rocAuc(m.maps[k], truth)),
-        carried_rule: rule,
+        carried_rule: ruleOnly,
         chosen: scoreMap(m.maps[k], truth, shape, p),
+        object_filter: of ? { oof: of.oof, candidates: of.candidates, cut: of.cut, held_out: filtered } : { skipped: rule.objectFilterSkipped },
         ...(sr ? { split_rule: sr, split_chosen: scoreMap(m.maps[k], truth, shape, sr) } : {}),
+        smoothed: (() => {
+          const per = smoothedRules[j].map(({ sigma, rules: rr }) => {
+            const sr2 = rr[`class_${t.cls}`];
+            const held = m.maps[k].slice();
+            smoothOutputs(held, shape, 1, m.f.model.meta.featureConfig, sigma);
+            return { sigma, rule: sr2, auc: round(rocAuc(held, truth)), chosen: scoreMap(held, truth, shape, { high: sr2.high, low: sr2.low, minSize: sr2.minSize }) };
+          });
+          // the scale chosen out of fold: the best rule F1 on the cross-fitted maps (none = the carried rule above)
+          const none = { sigma: 0, oof: rule.f1 };
+          const best = per.reduce((b, x) => (x.rule.f1 > b.oof + 1e-12 ? { sigma: x.sigma, oof: x.rule.f1 } : b), none);
+          return { per_sigma: per, chosen_out_of_fold: best };
+        })(),
         seconds: { train: round(m.f.trainSeconds, 1), predict: round(m.predictSeconds, 1) },
       };
     });
@@ -169,26 +220,36 @@ async function boundaries(): Promise<unknown> {
   for (const r of runs) {
     log(`boundaries: ${r.chosen} -> ISBI ${TEST0}-${TEST1 - 1}`);
     // no cross-fitting (calibration, object rules): the forests and so the AUCs are the same without it
-    const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, crossFit: false });
+    // no cross-fitting unless the smoothing is chosen out of fold (the forests are the same either way)
+    const sm0 = OUTPUT_AUTO ? { outputSigma: 'auto' as const, crossFit: true } : { crossFit: false };
+    const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, ...sm0 });
     const fa = AUTO && PLAIN_AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, crossFit: false }) : undefined;
-    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS, crossFit: false }) : undefined;
+    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS, ...sm0 }) : undefined;
+    // the scale each model smooths at (chosen out of fold, or ACCURACY_OUTPUT_SIGMA); the unsmoothed columns use the forests without it
+    const sigF = OUTPUT_AUTO ? (f.model.meta.outputSigma ?? 0) : OUTPUT_SIGMA;
+    const sigT = ft ? (OUTPUT_AUTO ? (ft.model.meta.outputSigma ?? 0) : OUTPUT_SIGMA) : 0;
+    const chosen = OUTPUT_AUTO ? { one_forest: f.model.meta.training?.outputSigma, ...(ft ? { tuned: ft.model.meta.training?.outputSigma } : {}) } : undefined;
+    const unsmoothed = (m: PixelModel): PixelModel => new PixelModel(m.forest, { ...m.meta, outputSigma: undefined }, m.contextForest, m.laterRounds);
+    f.model = unsmoothed(f.model);
+    if (ft) ft.model = unsmoothed(ft.model);
     const ref = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES });
     const refT = await referenceForest(r.trR, r.trL, both, { classes: [1, 2], outputs: [1], trees: TREES, samples: SAMPLES, sigmas: TUNED_SIGMAS });
     // the same forests with output smoothing (what `train-pixels --smooth-output` carries; the
     // boundary models are trained without cross-fitting, so only predict differs)
-    const smoothed = (m: PixelModel): PixelModel => new PixelModel(m.forest, { ...m.meta, outputSigma: OUTPUT_SIGMA }, m.contextForest, m.laterRounds);
-    const smoothRef = (p: Float32Array): Float32Array => gaussianFilter(p.slice(), test.shape, [OUTPUT_SIGMA, OUTPUT_SIGMA, 0]);
+    const smoothed = (m: PixelModel, sg: number): PixelModel => new PixelModel(m.forest, { ...m.meta, outputSigma: sg > 0 ? sg : undefined }, m.contextForest, m.laterRounds);
+    const smoothRef = (p: Float32Array, sg: number): Float32Array => (sg > 0 ? gaussianFilter(p.slice(), test.shape, [sg, sg, 0]) : p);
     for (const [name, vol, off] of [['as is', test, 0], ['contrast 0.1 + 0.6 v^1.7', shifted, n]] as const) {
       const [ours] = predictSections(f.model, vol, [0]);
-      const sm = OUTPUT_SIGMA > 0 ? {
-        output_sigma: OUTPUT_SIGMA,
-        ours_smoothed: round(rocAuc(predictSections(smoothed(f.model), vol, [0])[0], truth)),
+      const sm = OUTPUT_AUTO || OUTPUT_SIGMA > 0 ? {
+        output_sigma: OUTPUT_AUTO ? { chosen_out_of_fold: true, one_forest: sigF, tuned: sigT } : OUTPUT_SIGMA,
+        ours_smoothed: round(rocAuc(predictSections(smoothed(f.model, sigF), vol, [0])[0], truth)),
         ...(ft ? {
-          ours_tuned_smoothed: round(rocAuc(predictSections(smoothed(ft.model), vol, [0])[0], truth)),
-          ours_tuned_smoothed_quantile_matched: round(rocAuc(predictSections(smoothed(ft.model), vol, [0], (await matchTo(ft.model, vol)).map)[0], truth)),
-          sklearn_tuned_sigmas_smoothed: round(rocAuc(smoothRef(refT.maps[0].subarray(off, off + n)), truth)),
+          ours_tuned_smoothed: round(rocAuc(predictSections(smoothed(ft.model, sigT), vol, [0])[0], truth)),
+          ours_tuned_smoothed_quantile_matched: round(rocAuc(predictSections(smoothed(ft.model, sigT), vol, [0], (await matchTo(ft.model, vol)).map)[0], truth)),
+          sklearn_tuned_sigmas_smoothed: round(rocAuc(smoothRef(refT.maps[0].subarray(off, off + n), sigT), truth)),
         } : {}),
-        sklearn_smoothed: round(rocAuc(smoothRef(ref.maps[0].subarray(off, off + n)), truth)),
+        sklearn_smoothed: round(rocAuc(smoothRef(ref.maps[0].subarray(off, off + n), sigF), truth)),
+        ...(chosen ? { output_sigma_choice: chosen } : {}),
       } : {};
       const m = await matchTo(f.model, vol);
       const [normed] = predictSections(f.model, vol, [0], m.map);
@@ -212,7 +273,7 @@ async function boundaries(): Promise<unknown> {
       console.log(JSON.stringify(row));
     }
   }
-  return { trees: TREES, samples: SAMPLES, tuned_sigmas: TUNED_SIGMAS, rounds: ROUNDS, output_sigma: OUTPUT_SIGMA, rows };
+  return { trees: TREES, samples: SAMPLES, tuned_sigmas: TUNED_SIGMAS, rounds: ROUNDS, output_sigma: OUTPUT_AUTO ? 'auto (chosen out of fold per model)' : OUTPUT_SIGMA, rows };
 }
 
 export default async function run(): Promise<unknown> {

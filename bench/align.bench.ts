@@ -6,7 +6,8 @@
 // "abs" is against the original frame; on real stacks that frame is itself only as aligned as its
 // authors made it and neighbouring sections differ genuinely, so "rel" also compares each method
 // with its own result on the unwarped stack: the error the applied warp adds. On the phantom the
-// original frame is exact. Parameters were chosen on ISBI; vnc-sstem and the phantom are reported.
+// original frame is exact. Parameters were chosen on ISBI (the elastic prior on the phantom seed 11);
+// the others are reported.
 // Rates from process CPU seconds, single thread on both sides (machine shared and loaded).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -110,7 +111,9 @@ export default async function bench(): Promise<Record<string, unknown>> {
   const all: Array<{ name: string; role: string; voxel: Vec3; load: () => Promise<Image2D[]> }> = [
     { name: 'isbi2012', role: 'parameters chosen here', voxel: [4, 4, 50], load: () => realStack(sectionFiles('isbi', nz), Math.min(size, 512)) },
     { name: 'vnc-sstem stack2', role: 'reported', voxel: [4.6, 4.6, 50], load: () => realStack(sectionFiles('vnc', nz), size) },
+    // seed 11's 384 px crop is the inside of one soma (cytoplasm and 5-8 mitochondria, docs/ALIGNMENT.md); seed 13's is neuropil
     { name: 'phantom seed 11', role: 'reported (exact frame)', voxel: [8, 8, 30], load: async () => phantomStack({ seed: 11, size: [Math.min(size, 384), Math.min(size, 384), nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 }).sections },
+    { name: 'phantom seed 13', role: 'reported (exact frame, neuropil)', voxel: [8, 8, 30], load: async () => phantomStack({ seed: 13, size: [Math.min(size, 384), Math.min(size, 384), nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 }).sections },
   ];
   const datasets = all.filter((d) => !only || only.some((o) => d.name.includes(o)));
   const cases = {
@@ -142,7 +145,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       const baseMoves = score({ ...syn, warps: syn.warps.map(() => ({ affine: [1, 0, 0, 0, 1, 0], bumps: [], fold: null })) }, (z, x, y) => pullback(tb[z], x, y), idPull, 0);
       const nm = ds.voxel[0];
       const row = {
-        dataset: ds.name, role: ds.role, mode, size: [w, h, orig.length], voxel_nm: nm,
+        dataset: ds.name, role: ds.role, mode, size: [w, h, orig.length], voxel_nm: nm, params: { elastic_prior: ours.value.transforms.params.elasticPrior, patch: ours.value.transforms.params.patch, neighbours: ours.value.transforms.params.neighbours, ...extra },
         ours: { ...o, abs_median_nm: +(o.abs_median_px * nm).toFixed(1), abs_p95_nm: +(o.abs_p95_px * nm).toFixed(1), rel_median_nm: +(o.rel_median_px * nm).toFixed(1), rel_p95_nm: +(o.rel_p95_px * nm).toFixed(1) },
         skimage: { ...r, abs_median_nm: +(r.abs_median_px * nm).toFixed(1), abs_p95_nm: +(r.abs_p95_px * nm).toFixed(1), rel_median_nm: +(r.rel_median_px * nm).toFixed(1), rel_p95_nm: +(r.rel_p95_px * nm).toFixed(1) },
         ours_on_unwarped_moves_px: { median: baseMoves.abs_median_px, p95: baseMoves.abs_p95_px },

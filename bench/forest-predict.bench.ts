@@ -10,7 +10,10 @@
 //    outputs checked to be the same bits;
 //  - features first pass (a fresh process's first blocks, JIT warm-up included) and steady state;
 //    3-D: the whole volume's features (as before) and the test box's alone (predictVolume now), same bits.
-// Environment: ACC_TREES, ACC_SAMPLES, BENCH_PARTS (gala,isbi).
+//  - two models with one feature configuration (ISBI: the forest above and one of another seed, as the
+//    pipeline's class and boundary forests): each predicted on its own (predictVolume twice) against
+//    both in one pass with one feature stack (predictVolumes), outputs checked to be the same bits.
+// Environment: ACC_TREES, ACC_SAMPLES, BENCH_PARTS (gala,isbi,shared; shared needs isbi).
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
@@ -22,13 +25,15 @@ import { _usePackedWalk } from '../src/ml/forest.js';
 import { computeFeatures, featureConfig, featureCount } from '../src/stages/predict/features.js';
 import { binaryScores } from '../src/stages/predict/metrics.js';
 import type { PixelModel } from '../src/stages/predict/model.js';
+import { predictVolume } from '../src/stages/predict/predict.js';
+import { predictVolumes } from '../src/stages/predict/predict-many.js';
 import { classesFromSegmentation, memorySource, toFloat32, trainPixelClassifier } from '../src/stages/predict/training.js';
 import { cpu } from './cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DATA = process.env.WIRING_DATA ?? path.resolve(here, '../../shared/data');
 const env = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
-const parts = (process.env.BENCH_PARTS ?? 'gala,isbi').split(',');
+const parts = (process.env.BENCH_PARTS ?? 'gala,isbi,shared').split(',');
 const round = (v: number, d = 4): number => +v.toPrecision(d);
 
 /** Features of the test box (2-D stacks: its sections alone; 3-D: the whole volume as context, as predictVolume does), then the forest; AUC of class `cls` against truth (1 = that class, > 1 unlabelled). */
@@ -99,12 +104,33 @@ function phases(model: PixelModel, raw: Volume, test: Box, truth: Uint8Array, cl
   };
 }
 
-async function trained(raw: Volume, labels: Volume, zTrain: number, target: 'labels' | 'gt'): Promise<PixelModel> {
+/** Two models over the same raw: separately (two feature stacks) and in one pass (one), best of three, same bits checked. */
+function shared(models: PixelModel[], raw: Volume): Record<string, unknown> {
+  const sep: number[] = [];
+  const one: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const [a, ta] = cpu(() => models.map((m) => predictVolume(m, raw)));
+    const [b, tb] = cpu(() => predictVolumes(models.map((model) => ({ model })), raw));
+    for (let i = 0; i < models.length; i++) {
+      if (!Buffer.from(a[i].data.buffer).equals(Buffer.from(b[i].data.buffer))) throw new Error(`model ${i}: one pass differs from its own prediction`);
+    }
+    sep.push(ta);
+    one.push(tb);
+  }
+  const mv = raw.voxels / 1e6;
+  const s = Math.min(...sep), o = Math.min(...one);
+  return {
+    models: models.length, voxels: raw.voxels, separate_cpu_s: round(s), one_pass_cpu_s: round(o), separate_cpu_s_runs: sep.map((v) => round(v)), one_pass_cpu_s_runs: one.map((v) => round(v)),
+    separate_mvox_per_cpu_s: round(mv / s), one_pass_mvox_per_cpu_s: round(mv / o), speedup: round(s / o, 3), same_bits: true,
+  };
+}
+
+async function trained(raw: Volume, labels: Volume, zTrain: number, target: 'labels' | 'gt', seed = 0): Promise<PixelModel> {
   const [sx, sy] = raw.shape;
   const cfg = featureConfig(raw.voxelSize, { dims: target === 'gt' ? 3 : 2 });
   const { model } = await trainPixelClassifier(memorySource(raw), memorySource(labels), {
     target, dense: target === 'labels', bounds: boxFromShape([sx, sy, zTrain]), maxSamples: env('ACC_SAMPLES', 50000),
-    forest: { nTrees: env('ACC_TREES', 30) }, threads: 2, featureConfig: cfg,
+    forest: { nTrees: env('ACC_TREES', 30), seed }, threads: 2, featureConfig: cfg,
   });
   return model;
 }
@@ -125,6 +151,11 @@ export default async function run(): Promise<Record<string, unknown>> {
       const model = await trained(raw, labels, 10, 'labels');
       out.isbi = { dataset: 'ISBI 2012 (2-D; train slices 0-9, test 10-19), measured on', process_first_features_cpu_s: round(firstCpu), ...phases(model, raw, test, truth, 0) };
       console.log(JSON.stringify(out.isbi));
+      if (parts.includes('shared')) {
+        const other = await trained(raw, labels, 10, 'labels', 1);
+        out.isbi_two_models = { dataset: 'ISBI 2012 test slices 10-19, two forests (seeds 0 and 1) of one feature configuration', ...shared([model, other], raw.crop(test)) };
+        console.log(JSON.stringify(out.isbi_two_models));
+      }
     }
   }
   if (parts.includes('gala')) {

@@ -2,7 +2,8 @@
 // supervoxels, agglomeration, synapses + organelles, cells, meshes, skeletons on a phantom
 // (PIPELINE_SIZE, default 512,512,128 at 8x8x30 nm, seed 7) with pixel models trained on another
 // phantom (seed 101; PIPELINE_TRAIN_SIZE) before the clock starts, with 1 and 2 workers
-// (PIPELINE_WORKERS=1,2), the worker counts of one stage run back to back (so they see the same
+// (PIPELINE_WORKERS=1,2; both forests predicted in one `wiring predict` pass unless
+// PIPELINE_PREDICT=separate), the worker counts of one stage run back to back (so they see the same
 // load) on their own copies of the chain, whose layers are then checked to be identical. Per stage:
 // wall and CPU seconds (the whole process, all threads), the CPU split by thread (main, block
 // workers, the rest: V8 compiler/GC helpers, file-system and DuckDB threads), Mvox per CPU second,
@@ -198,12 +199,21 @@ export default async function bench(): Promise<Record<string, unknown>> {
     const rows: StageRow[] = [];
     const out: Record<string, unknown> = { size, voxels, train_size: trainSize, price_per_core_hour: price, cores, machine: `${cores} cores (${os.cpus()[0]?.model ?? '?'})`, loadavg_start: os.loadavg().map((x) => +x.toFixed(2)) };
     /** Each stage's arguments with `w` workers on the chain in ds<w>, and the folders it writes (checked to agree across worker counts). */
+    const separatePredict = process.env.PIPELINE_PREDICT === 'separate';
     const stageArgs = (w: number): Array<[string, string[], string[]]> => {
       const ds = p(`ds${w}`);
       const W = ['--workers', String(w)];
       return [
-        ['predict (5 classes)', ['predict', '--raw', p('truth', 'raw'), '--model', model, path.join(ds, 'probabilities'), '--dtype', 'uint8', ...W], [path.join(ds, 'probabilities')]],
-        ['predict (boundaries)', ['predict', '--raw', p('truth', 'raw'), '--model', bmodel, path.join(ds, 'boundaries'), '--dtype', 'uint8', ...W], [path.join(ds, 'boundaries')]],
+        // both forests in one pass (one raw read and one feature stack per block: they share the
+        // feature configuration); PIPELINE_PREDICT=separate runs them one after the other as before
+        ...(separatePredict
+          ? ([
+              ['predict (5 classes)', ['predict', '--raw', p('truth', 'raw'), '--model', model, path.join(ds, 'probabilities'), '--dtype', 'uint8', ...W], [path.join(ds, 'probabilities')]],
+              ['predict (boundaries)', ['predict', '--raw', p('truth', 'raw'), '--model', bmodel, path.join(ds, 'boundaries'), '--dtype', 'uint8', ...W], [path.join(ds, 'boundaries')]],
+            ] as Array<[string, string[], string[]]>)
+          : ([
+              ['predict (5 classes + boundaries)', ['predict', '--raw', p('truth', 'raw'), '--model', model, '--model', bmodel, path.join(ds, 'probabilities'), path.join(ds, 'boundaries'), '--dtype', 'uint8', ...W], [path.join(ds, 'probabilities'), path.join(ds, 'boundaries')]],
+            ] as Array<[string, string[], string[]]>)),
         ['supervoxels', ['supervoxels', '--boundaries', path.join(ds, 'boundaries'), path.join(ds, 'supervoxels'), '--2d', '--block', BLOCK, ...W], [path.join(ds, 'supervoxels')]],
         ['agglomeration', ['agglomerate', '--supervoxels', path.join(ds, 'supervoxels'), '--boundaries', path.join(ds, 'boundaries'), path.join(ds, 'segmentation'), '--block', BLOCK, ...W], [path.join(ds, 'segmentation')]],
         ['synapses + organelles', ['synapses', path.join(ds, 'connectome.duckdb'), '--clefts', `${path.join(ds, 'probabilities')}?channel=${ch(CLASS_VALUES.cleft)}`, '--vesicles', `${path.join(ds, 'probabilities')}?channel=${ch(CLASS_VALUES.vesicle)}`, '--mitochondria', `${path.join(ds, 'probabilities')}?channel=${ch(CLASS_VALUES.mitochondrion)}`, '--segmentation', path.join(ds, 'segmentation'), ...W], []],

@@ -10,22 +10,29 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Box, type Vec3, boxShape } from '../core/box.js';
-import { FormatError } from '../core/errors.js';
+import { FormatError, UsageError } from '../core/errors.js';
 import { localPath, splitChannel } from '../formats/open.js';
+import { connectedComponents } from '../kernels/components.js';
 import { type Calibration, calibrate } from '../stages/predict/calibration.js';
 import type { CrossFitResult } from '../stages/predict/training.js';
 import { CLASS_NAMES } from '../stages/classes/classes.js';
 import { type CleftFilter, type FilterVolume, checkCleftFilter, trainCleftFilter } from '../stages/synapses/cleft-filter.js';
+import { type ObjectFilter, type ObjectFilterVolume, OBJECT_FILTER_DEFAULTS, checkObjectFilter, trainObjectFilter } from '../stages/synapses/object-filter.js';
 import { DEFAULT_OBJECT_GRID, type ObjectParams, SPLIT_MIN_SEED, chooseObjectParams } from '../stages/synapses/objects.js';
 
 /** The grid searched (wider than the default: a forest's probabilities of a rare class can sit low on unseen voxels). */
 export const OBJECT_RULE_GRID = { ...DEFAULT_OBJECT_GRID, high: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] };
 /**
  * `train-pixels --split-objects`: the grid with splits of touching objects (seed levels, seed
- * sizes in voxels) added; each split option costs about one more pass over the plain grid.
+ * sizes in voxels) added; they are searched on the plain rule chosen first (chooseObjectRules).
  * Chosen on vnc-sstem sections 0-5 out of fold (docs/ACCURACY.md "Mitochondria: touching objects").
  */
 export const SPLIT_RULE_GRID = { ...OBJECT_RULE_GRID, split: [0.8, 0.9, 0.95], splitMinSeed: [20, 80] };
+/**
+ * A split is kept only when it raises the pooled out-of-fold F1 of the plain rule by this much
+ * (about one object in 25: less is within the noise of a few dozen training objects).
+ */
+export const SPLIT_MIN_GAIN = 0.04;
 
 export interface ObjectRule extends ObjectParams {
   /** pooled out-of-fold object F1, found and true objects at the chosen rule */
@@ -40,6 +47,14 @@ export interface ObjectRule extends ObjectParams {
   filter?: CleftFilter;
   /** Why the cleft class got no filter (too few true clefts in the training region). */
   filterSkipped?: string;
+  /**
+   * The object filter of a class without the cleft filter (stages/synapses/object-filter.ts: the
+   * other class maps around each candidate), trained on the out-of-fold maps when asked for
+   * (`train-pixels --object-filter`) and kept only when it beats this rule out of fold.
+   */
+  objectFilter?: ObjectFilter;
+  /** Why the class got no object filter (too few true objects, or it did not beat the rule out of fold). */
+  objectFilterSkipped?: string;
 }
 
 /** Crop channel-free data over `region` to `b`. */
@@ -94,29 +109,131 @@ export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSi
 }
 
 /**
- * The rule of every output (by name) chosen on the cross-fitted maps; classes without a true object
- * get none (`grid`: the rules searched). With the voxel size, the cleft class also gets its object filter
- * (chooseCleftFilter; with segmentation features when `segmentation`, segment labels over `cf.region`, is given).
+ * A class is scored on the whole cross-fitted region when at least this fraction of its true objects
+ * cross the halves' cut (else per half). Set between the two cases measured: vnc-sstem's halves of 3
+ * sections, where most objects cross, and the phantom's of 40, where few do (docs/ACCURACY.md).
  */
-export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID, voxelSize?: Vec3, segmentation?: Uint32Array): Record<string, ObjectRule> {
+export const WHOLE_REGION_CROSSING = 0.25;
+
+/** The fraction of the true objects (26-components of `truth` over the region) with voxels in both halves. */
+function crossingFraction(truth: Uint8Array, shape: Vec3, cf: CrossFitResult): number {
+  const { labels, count } = connectedComponents(truth, shape, { connectivity: 26 });
+  if (count === 0) return 0;
+  const side = new Uint8Array(count + 1);
+  const h1 = cf.halves[1];
+  const [sx, sy] = shape;
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (!l) continue;
+    const x = cf.region.min[0] + (i % sx), y = cf.region.min[1] + (Math.floor(i / sx) % sy), z = cf.region.min[2] + Math.floor(i / (sx * sy));
+    const inSecond = x >= h1.min[0] && y >= h1.min[1] && z >= h1.min[2] && x < h1.max[0] && y < h1.max[1] && z < h1.max[2];
+    side[l] |= inSecond ? 2 : 1;
+  }
+  let crossing = 0;
+  for (let l = 1; l <= count; l++) if (side[l] === 3) crossing++;
+  return crossing / count;
+}
+
+/**
+ * The object filter's folds: the region cut in four along its longest axis (twice halved), so that
+ * (on a stack of sections) each fold keeps every section and the objects whole in z.
+ */
+export function filterFolds(region: Box): Box[] {
+  const [a, b] = halve(region);
+  const s = boxShape(region);
+  const axis = s[0] >= s[1] && s[0] >= s[2] ? 0 : s[1] >= s[2] ? 1 : 2;
+  const cut = (h: Box): [Box, Box] => {
+    const mid = h.min[axis] + Math.floor((h.max[axis] - h.min[axis]) / 2);
+    const loMax = [...h.max], hiMin = [...h.min];
+    loMax[axis] = mid;
+    hiMin[axis] = mid;
+    return [{ min: h.min, max: loMax as unknown as Vec3 }, { min: hiMin as unknown as Vec3, max: h.max }];
+  };
+  return [...cut(a), ...cut(b)];
+}
+
+/**
+ * The object filter of output `name` trained on the cross-fitted maps (four folds, filterFolds), its context the other outputs' maps; `rule` is the class's plain rule (the baseline the
+ * filter must beat out of fold, and one of its candidate rules). `extra`: more context maps over
+ * the cross-fit region (e.g. raw-intensity maps), named.
+ */
+export function chooseObjectFilter(
+  cf: CrossFitResult,
+  outputs: string[],
+  name: string,
+  voxelSize: Vec3,
+  rule: ObjectParams,
+  options: Partial<typeof OBJECT_FILTER_DEFAULTS> = {},
+  extra: { names: string[]; maps: Float32Array[] } = { names: [], maps: [] },
+): ReturnType<typeof trainObjectFilter> {
+  const k = outputs.indexOf(name);
+  if (k < 0) throw new UsageError(`object filter: no output "${name}" among ${outputs.join(', ')}`);
+  const ctx = outputs.map((_, j) => j).filter((j) => j !== k);
+  const folds = filterFolds(cf.region);
+  const vols: ObjectFilterVolume[] = folds.map((b) => ({
+    map: cropTo(cf.maps[k], cf.region, b, (n) => new Float32Array(n)),
+    context: [...ctx.map((j) => cf.maps[j]), ...extra.maps].map((m) => cropTo(m, cf.region, b, (n) => new Float32Array(n))),
+    truth: Uint8Array.from(cropTo(cf.classes, cf.region, b, (n) => new Int16Array(n)), (c) => (c === k ? 1 : 0)),
+    shape: boxShape(b) as Vec3,
+  }));
+  return trainObjectFilter(vols, [...ctx.map((j) => outputs[j]), ...extra.names], voxelSize, rule, options);
+}
+
+/**
+ * The rule of every output (by name) chosen on the cross-fitted maps; classes without a true object
+ * get none (`grid`: the rules searched). With the voxel size, the cleft class also gets its object
+ * filter (chooseCleftFilter; with segmentation features when `segmentation`, segment labels over
+ * `cf.region`, is given), and each class named in `objectFilters` (that has no cleft filter) its
+ * object filter (chooseObjectFilter).
+ */
+export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID, voxelSize?: Vec3, objectFilters: string[] = [], segmentation?: Uint32Array): Record<string, ObjectRule> {
   const rules: Record<string, ObjectRule> = {};
-  const classes = cf.halves.map((h) => cropTo(cf.classes, cf.region, h, (n) => new Int16Array(n)));
+  // a class whose true objects the halves' cut truncates (WHOLE_REGION_CROSSING of them or more cross
+  // it) is scored on the whole region: every voxel of the cross-fitted map is out of fold, and on
+  // vnc-sstem (halves of 3 sections) the truncated objects made the rules choose minimum sizes too
+  // small for whole objects. Other classes are scored per half as before: on the phantom (halves of
+  // 40 sections) the whole region chose a vesicle-cloud size that did worse held out (docs/ACCURACY.md).
+  const shape = boxShape(cf.region) as Vec3;
+  const halfClasses = cf.halves.map((h) => cropTo(cf.classes, cf.region, h, (n) => new Int16Array(n)));
   outputs.forEach((name, k) => {
-    const vols = cf.halves.map((h, j) => {
-      const cls = classes[j];
-      // unlabelled voxels are scored as "not this class" (the labels are dense, >= 90 %)
-      return { prob: cropTo(cf.maps[k], cf.region, h, (n) => new Float32Array(n)), truth: Uint8Array.from(cls, (c) => (c === k ? 1 : 0)), shape: boxShape(h) as Vec3 };
-    });
+    // unlabelled voxels are scored as "not this class" (the labels are dense, >= 90 %)
+    const truth = Uint8Array.from(cf.classes, (c) => (c === k ? 1 : 0));
+    const whole = crossingFraction(truth, shape, cf) >= WHOLE_REGION_CROSSING;
+    const vols = whole
+      ? [{ prob: cf.maps[k], truth, shape }]
+      : cf.halves.map((h, j) => ({ prob: cropTo(cf.maps[k], cf.region, h, (n) => new Float32Array(n)), truth: Uint8Array.from(halfClasses[j], (c) => (c === k ? 1 : 0)), shape: boxShape(h) as Vec3 }));
     if (!vols.some((v) => v.truth.some((t) => t === 1))) return;
-    const { best } = chooseObjectParams(vols, grid);
-    if (best.truth === 0) return;
+    const { split: levels, splitMinSeed: seeds, ...plainGrid } = grid;
+    const { best: plain } = chooseObjectParams(vols, plainGrid);
+    if (plain.truth === 0) return;
+    let best = plain;
+    if (levels?.length) {
+      // the split is searched on the plain rule already chosen (its high and low fixed; the minimum
+      // size searched again, the parts being smaller) and kept only when it beats it out of fold by
+      // SPLIT_MIN_GAIN: searched with the rest of the rule, it once chose a hysteresis low enough
+      // (0.1) to join most of a section into one object that the held-out map split badly (docs/ACCURACY.md)
+      const fixed = { high: [plain.high], lowRatio: [plain.low / plain.high], minSize: plainGrid.minSize, split: levels.filter((l) => l >= plain.low), splitMinSeed: seeds };
+      const splitRows = chooseObjectParams(vols, fixed).rows.filter((r) => r.split !== undefined && Math.abs(r.low - plain.low) < 1e-9);
+      for (const r of splitRows) if (r.f1 >= plain.f1 + SPLIT_MIN_GAIN && r.f1 > best.f1 + 1e-12) best = r;
+    }
     const split = best.split === undefined ? {} : { split: best.split, splitMinSeed: best.splitMinSeed };
     rules[name] = { high: best.high, low: best.low, minSize: best.minSize, ...split, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth };
   });
-  if (voxelSize && rules[CLEFT_OUTPUT]) {
+  // a class named for the generic object filter gets that one, not the cleft filter (the names are
+  // `wiring classes`' convention: class_3 of other labels, e.g. vnc-sstem's mitochondria, is no cleft)
+  if (voxelSize && rules[CLEFT_OUTPUT] && !objectFilters.includes(CLEFT_OUTPUT)) {
     const { filter, skipped } = chooseCleftFilter(cf, outputs, voxelSize, segmentation);
     if (filter) rules[CLEFT_OUTPUT].filter = filter;
     if (skipped) rules[CLEFT_OUTPUT].filterSkipped = skipped;
+  }
+  if (voxelSize) {
+    for (const name of objectFilters) {
+      const r = rules[name];
+      if (!r || r.filter) continue;
+      const { filter, skipped } = chooseObjectFilter(cf, outputs, name, voxelSize, r);
+      if (filter) r.objectFilter = filter;
+      if (skipped) r.objectFilterSkipped = skipped;
+    }
   }
   return rules;
 }
@@ -130,6 +247,8 @@ interface RuleInfo {
   split_min_seed?: number;
   /** The cleft object filter, with the channel of the same map its vesicle features read. */
   cleft_filter?: CleftFilter & { vesicle_channel: number };
+  /** The object filter, with the channels of the same map its context features read (in its context order). */
+  object_filter?: ObjectFilter & { context_channels: number[] };
 }
 
 /**
@@ -137,7 +256,7 @@ interface RuleInfo {
  * rules are chosen on the forest's own probabilities; for a calibrated map (`calibration`, one per
  * output channel) the thresholds are mapped through the same monotone calibration.
  */
-export function objectRulesInfo(outputs: string[], rules: Record<string, ObjectParams & { filter?: unknown }>, calibration?: Calibration[]): Record<string, RuleInfo> {
+export function objectRulesInfo(outputs: string[], rules: Record<string, ObjectParams & { filter?: unknown; objectFilter?: ObjectFilter }>, calibration?: Calibration[]): Record<string, RuleInfo> {
   const out: Record<string, RuleInfo> = {};
   const kv = outputs.indexOf(VESICLE_OUTPUT);
   outputs.forEach((name, c) => {
@@ -147,6 +266,8 @@ export function objectRulesInfo(outputs: string[], rules: Record<string, ObjectP
     out[String(c)] = { output: name, high: f(r.high), low: f(r.low), min_size: r.minSize, ...(r.split !== undefined ? { split: f(r.split), split_min_seed: r.splitMinSeed ?? SPLIT_MIN_SEED } : {}) };
     // the filter's features are the forest's own probabilities: a calibrated map does not carry it
     if (r.filter && !calibration && kv >= 0) out[String(c)].cleft_filter = { ...(r.filter as CleftFilter), vesicle_channel: kv };
+    const of = r.objectFilter;
+    if (of && !calibration && of.context.every((x) => outputs.includes(x))) out[String(c)].object_filter = { ...of, context_channels: of.context.map((x) => outputs.indexOf(x)) };
   });
   return out;
 }
@@ -204,4 +325,20 @@ export function carriedCleftFilter(spec: string): { filter: CleftFilter; vesicle
   const { vesicle_channel: vc, ...rest } = carried.r.cleft_filter as Record<string, unknown>;
   if (typeof vc !== 'number' || !Number.isInteger(vc) || vc < 0) throw new FormatError(`wiring.object_rules["${carried.c}"].cleft_filter.vesicle_channel must be a channel index, got ${JSON.stringify(vc)}`, carried.file);
   return { filter: checkCleftFilter(rest, carried.file), vesicles: `${carried.base}?channel=${vc}` };
+}
+
+/**
+ * The object filter carried by a class map source's channel (info `wiring.object_rules[c].object_filter`)
+ * and the sources of the context channels of the same map its features read; undefined when it
+ * carries none. A malformed filter is a FormatError naming the info file.
+ */
+export function carriedObjectFilter(spec: string): { filter: ObjectFilter; context: string[] } | undefined {
+  const carried = carriedRuleEntry(spec);
+  if (!carried || carried.r.object_filter === undefined) return undefined;
+  const { context_channels: cc, ...rest } = carried.r.object_filter as Record<string, unknown>;
+  const filter = checkObjectFilter(rest, carried.file);
+  if (!Array.isArray(cc) || cc.length !== filter.context.length || !cc.every((c) => Number.isInteger(c) && c >= 0)) {
+    throw new FormatError(`wiring.object_rules["${carried.c}"].object_filter.context_channels must hold one channel index per context map (${filter.context.length}), got ${JSON.stringify(cc)}`, carried.file);
+  }
+  return { filter, context: (cc as number[]).map((c) => `${carried.base}?channel=${c}`) };
 }

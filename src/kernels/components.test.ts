@@ -135,6 +135,30 @@ describe('compactLabels', () => {
     const cb = compactLabels(b);
     expect(cb.labels).toEqual(c.labels);
   });
+  it('unsigned labels through the lookup table equal the hash table (Float64 copy), also in place and with sparse ids', () => {
+    let s = 3;
+    const r = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    for (const [n, max] of [[1, 1], [7, 3], [5000, 200], [5000, 30000], [3000, 4000000000], [100, 0]] as const) {
+      const a = Uint32Array.from({ length: n }, () => (r() < 0.2 ? 0 : Math.floor(r() * (max + 1))));
+      const ref = compactLabels(Float64Array.from(a));
+      for (const input of [a, Uint16Array.from(a, (v) => v & 0xffff), Uint8Array.from(a, (v) => v & 0xff)]) {
+        const want = compactLabels(Float64Array.from(input));
+        const got = compactLabels(input);
+        expect(got.count).toBe(want.count);
+        expect(Array.from(got.labels)).toEqual(Array.from(want.labels));
+        expect(Array.from(got.ids)).toEqual(Array.from(want.ids));
+      }
+      // uint64 ids with high words 0 (table) and the same ids shifted past 2^32 (hash table): same numbering
+      const got64 = compactLabels(BigUint64Array.from(a, (v) => BigInt(v)));
+      const hashed = compactLabels(BigUint64Array.from(a, (v) => (v === 0 ? 0n : BigInt(v) | (1n << 40n))));
+      expect(Array.from(got64.labels)).toEqual(Array.from(ref.labels));
+      expect(Array.from(hashed.labels)).toEqual(Array.from(ref.labels));
+      expect(Array.from(got64.ids)).toEqual(Array.from(ref.ids));
+      const inPlace = a.slice();
+      expect(compactLabels(inPlace, inPlace).count).toBe(ref.count);
+      expect(Array.from(inPlace)).toEqual(Array.from(ref.labels));
+    }
+  });
 });
 
 // Live when Debian's python3 with scipy + scikit-image is here, else the committed fixture

@@ -260,6 +260,10 @@ export function compactLabels(input: LabelArray, out?: Uint32Array): CompactLabe
     // little-endian: word 2i = low, 2i+1 = high
     return compact64(new Uint32Array(input.buffer, input.byteOffset, n * 2), n, labels);
   }
+  if (input instanceof Uint32Array || input instanceof Uint16Array || input instanceof Uint8Array) {
+    const c = compactSmall(input, labels);
+    if (c) return c;
+  }
   const lo = input;
   let cap = 1024;
   let keys = new Float64Array(cap); // stored key + 1 (0 = empty); ids here fit 2^53 exactly
@@ -320,6 +324,62 @@ export function compactLabels(input: LabelArray, out?: Uint32Array): CompactLabe
   return { labels, count, ids };
 }
 
+/**
+ * compactLabels of unsigned labels whose largest value is at most 4n + 65536: a lookup table
+ * indexed by the label instead of the hash table (same numbering: order of first appearance).
+ * Undefined when the labels are too sparse for a table.
+ */
+function compactSmall(input: Uint32Array | Uint16Array | Uint8Array, labels: Uint32Array): CompactLabels | undefined {
+  const n = input.length;
+  let max0 = 0;
+  let max1 = 0;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const a = input[i];
+    const b = input[i + 1];
+    max0 = a > max0 ? a : max0;
+    max1 = b > max1 ? b : max1;
+  }
+  if (i < n && input[i] > max0) max0 = input[i];
+  const max = max0 > max1 ? max0 : max1;
+  if (max > 4 * n + 65536) return undefined;
+  const table = new Uint32Array(max + 1);
+  let count = 0;
+  for (let k = 0; k < n; k++) {
+    const v = input[k];
+    let l = table[v];
+    if (l === 0 && v !== 0) l = table[v] = ++count;
+    labels[k] = l;
+  }
+  const ids = new BigUint64Array(count + 1);
+  const idw = new Uint32Array(ids.buffer);
+  for (let v = 1; v <= max; v++) if (table[v] !== 0) idw[2 * table[v]] = v;
+  return { labels, count, ids };
+}
+
+/** compactSmall for uint64 ids (two words each) whose high words are all 0 and low words small; undefined otherwise. */
+function compactSmall64(w: Uint32Array, n: number, labels: Uint32Array): CompactLabels | undefined {
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    if (w[2 * i + 1] !== 0) return undefined;
+    const a = w[2 * i];
+    max = a > max ? a : max;
+  }
+  if (max > 4 * n + 65536) return undefined;
+  const table = new Uint32Array(max + 1);
+  let count = 0;
+  for (let k = 0; k < n; k++) {
+    const v = w[2 * k];
+    let l = table[v];
+    if (l === 0 && v !== 0) l = table[v] = ++count;
+    labels[k] = l;
+  }
+  const ids = new BigUint64Array(count + 1);
+  const idw = new Uint32Array(ids.buffer);
+  for (let v = 1; v <= max; v++) if (table[v] !== 0) idw[2 * table[v]] = v;
+  return { labels, count, ids };
+}
+
 function hash32(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35);
   h ^= h >>> 15;
@@ -329,6 +389,8 @@ function hash32(a: number, b: number): number {
 }
 
 function compact64(w: Uint32Array, n: number, labels: Uint32Array): CompactLabels {
+  const small = compactSmall64(w, n, labels);
+  if (small) return small;
   let cap = 1024;
   let klo = new Uint32Array(cap);
   let khi = new Uint32Array(cap);

@@ -151,6 +151,32 @@ describe('edtLabels', () => {
       }
     }
   });
+  it('a region: the same bits inside it as the whole transform (3-D, 2-D, 1-D, both border modes, binary and per label)', () => {
+    for (const [shape, samp, seed, region] of [
+      [[23, 19, 11], [8, 8, 30], 4, { min: [5, 3, 2], max: [17, 15, 9] }],
+      [[23, 19, 11], [1, 1, 1], 5, { min: [0, 0, 0], max: [23, 1, 11] }],
+      [[30, 20, 1], [4, 5, 1], 6, { min: [7, 0, 0], max: [20, 20, 1] }],
+      [[1, 1, 40], [1, 1, 3], 7, { min: [0, 0, 10], max: [1, 1, 30] }],
+      [[12, 1, 14], [2, 1, 3], 8, { min: [3, 0, 0], max: [9, 1, 14] }],
+    ] as [Vec3, Vec3, number, { min: Vec3; max: Vec3 }][]) {
+      const lab = blobs(shape, 6, seed, 0.05);
+      for (const border of [false, true])
+        for (const f of [edtLabelsSquared, edtSquared]) {
+          const whole = f(lab, shape, { sampling: samp, borderIsBoundary: border });
+          const part = f(lab, shape, { sampling: samp, borderIsBoundary: border, region });
+          let inside = 0;
+          for (let z = region.min[2]; z < region.max[2]; z++)
+            for (let y = region.min[1]; y < region.max[1]; y++)
+              for (let x = region.min[0]; x < region.max[0]; x++) {
+                const i = x + shape[0] * (y + shape[1] * z);
+                expect(part[i]).toBe(whole[i]);
+                inside++;
+              }
+          expect(inside).toBeGreaterThan(0);
+        }
+    }
+    expect(() => edtLabels(new Uint32Array(8), [2, 2, 2], { region: { min: [0, 0, 0], max: [3, 2, 2] } })).toThrow(/region/);
+  });
   it('two labels touching: distance to the other label, uint64 ids', () => {
     const big = 864691135639556411n;
     const lab = new BigUint64Array([big, big, big, 7n, 7n]);

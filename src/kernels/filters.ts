@@ -214,6 +214,7 @@ function loadLine(src: Float32Array, base: number, table: Int32Array, line: Floa
 /** dst[base + i] = wr[0] line[i + r] + sum_k wr[k] (line[i + r - k] + line[i + r + k]) (symmetric kernel). */
 function convolveLineEven(line: Float64Array, wr: Float64Array, r: number, sx: number, dst: Float32Array, base: number): void {
   if (r >= 1 && r <= 4) return convolveLineEvenShort(line, wr, r, sx, dst, base);
+  if (r === 8) return convolveLineEven8(line, wr, sx, dst, base);
   for (let i = 0; i < sx; i++) {
     const c = i + r;
     let acc = wr[0] * line[c];
@@ -243,6 +244,16 @@ function convolveLineEvenShort(line: Float64Array, wr: Float64Array, r: number, 
   }
 }
 
+/** convolveLineEven unrolled for r = 8 (sigma 2 at the default truncation; the same sums in the same order). */
+function convolveLineEven8(line: Float64Array, wr: Float64Array, sx: number, dst: Float32Array, base: number): void {
+  const w0 = wr[0], w1 = wr[1], w2 = wr[2], w3 = wr[3], w4 = wr[4], w5 = wr[5], w6 = wr[6], w7 = wr[7], w8 = wr[8];
+  for (let i = 0, c = 8; i < sx; i++, c++) {
+    dst[base + i] =
+      w0 * line[c] + w1 * (line[c - 1] + line[c + 1]) + w2 * (line[c - 2] + line[c + 2]) + w3 * (line[c - 3] + line[c + 3]) + w4 * (line[c - 4] + line[c + 4]) +
+      w5 * (line[c - 5] + line[c + 5]) + w6 * (line[c - 6] + line[c + 6]) + w7 * (line[c - 7] + line[c + 7]) + w8 * (line[c - 8] + line[c + 8]);
+  }
+}
+
 /** As convolveLineEven for an antisymmetric kernel (line[i + r - k] - line[i + r + k]). */
 function convolveLineOdd(line: Float64Array, wr: Float64Array, r: number, sx: number, dst: Float32Array, base: number): void {
   for (let i = 0; i < sx; i++) {
@@ -260,6 +271,7 @@ function sumTaps(scratch: Float32Array, offs: Int32Array, ws: Float64Array, nt: 
     case 5: return sumTaps5(scratch, offs, ws, dst, off, sx);
     case 7: return sumTaps7(scratch, offs, ws, dst, off, sx);
     case 9: return sumTaps9(scratch, offs, ws, dst, off, sx);
+    case 17: return sumTaps17(scratch, offs, ws, dst, off, sx);
   }
   const o0 = offs[0], w0 = ws[0];
   for (let x = 0; x < sx; x++) {
@@ -287,6 +299,19 @@ function sumTaps7(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst
 function sumTaps9(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst: Float32Array, off: number, sx: number): void {
   const o0 = offs[0], w0 = ws[0]; const o1 = offs[1], w1 = ws[1]; const o2 = offs[2], w2 = ws[2]; const o3 = offs[3], w3 = ws[3]; const o4 = offs[4], w4 = ws[4]; const o5 = offs[5], w5 = ws[5]; const o6 = offs[6], w6 = ws[6]; const o7 = offs[7], w7 = ws[7]; const o8 = offs[8], w8 = ws[8];
   for (let x = 0; x < sx; x++) dst[off + x] = w0 * scratch[o0 + x] + w1 * scratch[o1 + x] + w2 * scratch[o2 + x] + w3 * scratch[o3 + x] + w4 * scratch[o4 + x] + w5 * scratch[o5 + x] + w6 * scratch[o6 + x] + w7 * scratch[o7 + x] + w8 * scratch[o8 + x];
+}
+
+/** sumTaps unrolled for 17 taps (radius 8: sigma 2 at the default truncation). */
+function sumTaps17(scratch: Float32Array, offs: Int32Array, ws: Float64Array, dst: Float32Array, off: number, sx: number): void {
+  const o0 = offs[0], w0 = ws[0], o1 = offs[1], w1 = ws[1], o2 = offs[2], w2 = ws[2], o3 = offs[3], w3 = ws[3], o4 = offs[4], w4 = ws[4], o5 = offs[5], w5 = ws[5];
+  const o6 = offs[6], w6 = ws[6], o7 = offs[7], w7 = ws[7], o8 = offs[8], w8 = ws[8], o9 = offs[9], w9 = ws[9], o10 = offs[10], w10 = ws[10], o11 = offs[11], w11 = ws[11];
+  const o12 = offs[12], w12 = ws[12], o13 = offs[13], w13 = ws[13], o14 = offs[14], w14 = ws[14], o15 = offs[15], w15 = ws[15], o16 = offs[16], w16 = ws[16];
+  for (let x = 0; x < sx; x++) {
+    dst[off + x] =
+      w0 * scratch[o0 + x] + w1 * scratch[o1 + x] + w2 * scratch[o2 + x] + w3 * scratch[o3 + x] + w4 * scratch[o4 + x] + w5 * scratch[o5 + x] +
+      w6 * scratch[o6 + x] + w7 * scratch[o7 + x] + w8 * scratch[o8 + x] + w9 * scratch[o9 + x] + w10 * scratch[o10 + x] + w11 * scratch[o11 + x] +
+      w12 * scratch[o12 + x] + w13 * scratch[o13 + x] + w14 * scratch[o14 + x] + w15 * scratch[o15 + x] + w16 * scratch[o16 + x];
+  }
 }
 
 function storeRow(acc: Float64Array, dst: Float32Array, off: number, sx: number): void {

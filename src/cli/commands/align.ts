@@ -80,8 +80,11 @@ export function register(program: Command): Command {
     .option('--no-elastic', 'affine only (no spring mesh)')
     .option('--no-global', 'keep the sequential chain\'s affines (no global least-squares solve)')
     .option('--regularise <l>', 'affine model: pull each section toward its rigid part, relative to its point pairs (0: free affine; stops scale drift on long stacks)', String(D.regularise))
+    .option('--regularise-to <m>', 'what --regularise pulls each affine toward: rigid (the similarity solution\'s rotation) or similarity (uniform scale left free: sections whose scale genuinely varies)', D.regulariseTo)
     .option('--features', `where patch matching fails, try rotation-invariant feature matches (DoG keypoints, oriented descriptors) at ${D.featureNm} nm (default off: not better than the translation on real 50 nm sections)`)
     .option('--stiffness <k>', 'spring stiffness between mesh nodes relative to one patch match', String(D.stiffness))
+    .option('--elastic-prior <w>', 'pull of every mesh node toward the affine (zero displacement), relative to one patch match (0: off)', String(D.elasticPrior))
+    .option('--elastic-prior-shape', 'the elastic prior pulls only the mesh\'s shape toward the affine, each section\'s translation left free (better equivariance on real stacks, worse on the phantom\'s exact frame: docs/ALIGNMENT.md)')
     .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
     .option('--fine-patch <px>', 'affine stage: a second grid of smaller patches (power of two; 0: none), solved on its own; the guard keeps the solution that correlates best', String(D.finePatch))
@@ -99,6 +102,7 @@ export function register(program: Command): Command {
   return cmd.action(async (rawSpec: string, outDir: string, opts) => {
     const fill = opts.fill as Fill;
     if (!FILLS.includes(fill)) throw new UsageError(`--fill ${opts.fill}: expected ${FILLS.join(', ')}`);
+    if (!['rigid', 'similarity'].includes(opts.regulariseTo)) throw new UsageError(`--regularise-to ${opts.regulariseTo}: expected rigid or similarity`);
     if (opts.sampling !== undefined && !['linear', 'nearest'].includes(opts.sampling)) throw new UsageError(`--sampling ${opts.sampling}: expected linear or nearest`);
     const src = await openSource(rawSpec);
     const sampling = (opts.sampling ?? (src.kind === 'segmentation' || src.dtype === 'uint64' ? 'nearest' : 'linear')) as 'linear' | 'nearest';
@@ -112,8 +116,11 @@ export function register(program: Command): Command {
         elastic: opts.elastic !== false,
         global: opts.global !== false,
         regularise: num(opts.regularise, '--regularise', D.regularise, 0),
+        regulariseTo: opts.regulariseTo,
         features: opts.features === true,
         stiffness: num(opts.stiffness, '--stiffness', D.stiffness, 0),
+        elasticPrior: num(opts.elasticPrior, '--elastic-prior', D.elasticPrior, 0),
+        elasticPriorShape: opts.elasticPriorShape === true,
         matchNm: num(opts.matchNm, '--match-nm', D.matchNm, 0),
         patch: num(opts.patch, '--patch', D.patch, 16),
         finePatch: num(opts.finePatch, '--fine-patch', D.finePatch, 0),

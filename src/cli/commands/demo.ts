@@ -232,8 +232,8 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
       title: 'train the agglomeration',
       args: ['train-agglomeration', '--supervoxels', path.join(train, 'supervoxels'), '--boundaries', path.join(train, 'boundaries'), '--gt', path.join(train, 'neurons'), '-o', amodel, '--trees', String(Math.max(16, opts.trees)), '--no-cross-fit'], // the cut is chosen on the validation phantom below,
     },
-    { name: 'predict_val', title: 'predict the validation phantom', args: ['predict', '--raw', path.join(val, 'raw'), '--model', model, path.join(val, 'probabilities'), '--dtype', 'uint8', '--overwrite'] },
-    { name: 'predict_val_boundary', title: 'boundaries of the validation phantom', args: ['predict', '--raw', path.join(val, 'raw'), '--model', bmodel, path.join(val, 'boundaries'), '--dtype', 'uint8', '--overwrite'] },
+    // both forests in one pass: one feature stack per block (the same bits as two runs)
+    { name: 'predict_val', title: 'predict the validation phantom (classes and boundaries)', args: ['predict', '--raw', path.join(val, 'raw'), '--model', model, '--model', bmodel, path.join(val, 'probabilities'), path.join(val, 'boundaries'), '--dtype', 'uint8', '--overwrite'] },
     { name: 'segment_val', title: 'segment the validation phantom', args: segmentArgs(path.join(val, 'boundaries'), path.join(val, 'segmentation'), path.join(val, 'supervoxels'), ['--model', amodel, '--method', 'learned']) },
     { name: 'cut', title: 'choose the agglomeration cut on the validation phantom', run: () => chooseCut(path.join(val, 'segmentation'), path.join(val, 'neurons'), CUTS) },
     // cross-fitting on the training phantom: a classifier trained on each x-half predicts the
@@ -264,8 +264,7 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     // (the phantom only shifts them, so a translation model; docs/ALIGNMENT.md).
     { name: 'import', title: 'import the test volume', args: ['import', path.join(truth, 'raw'), path.join(ds, shifted ? 'raw-unaligned' : 'raw')] },
     ...(shifted ? [{ name: 'align', title: 'align the serial sections', args: ['align', path.join(ds, 'raw-unaligned'), path.join(ds, 'raw'), '--model', 'translation'] }] : []),
-    { name: 'predict', title: 'predict clefts, vesicles, mitochondria', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', model, probs, '--dtype', 'uint8'] },
-    { name: 'predict_boundary', title: 'predict boundaries', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', bmodel, bprobs, '--dtype', 'uint8'] },
+    { name: 'predict', title: 'predict clefts, vesicles, mitochondria and boundaries', args: ['predict', '--raw', path.join(ds, 'raw'), '--model', model, '--model', bmodel, probs, bprobs, '--dtype', 'uint8'] },
     { name: 'segment', title: 'supervoxels + learned agglomeration at the chosen cut', args: (r) => segmentArgs(bprobs, seg, path.join(ds, 'supervoxels'), ['--model', amodel, '--method', 'learned', '--threshold', String(r.cut.threshold)]) },
     { name: 'evaluate', title: 'score the segmentation against the truth', args: ['evaluate', seg, path.join(truth, 'neurons')] },
     {

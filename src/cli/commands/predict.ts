@@ -13,6 +13,7 @@ import { runTasks } from '../../scheduler/index.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { type OnnxOptions, onnxPredictTask, onnxPredictVolume, openOnnx } from '../../stages/predict/onnx.js';
 import { type OutputDtype, checkRawForModel, normalizationFor, predictPixelsTask } from '../../stages/predict/predict.js';
+import { predictManyTask } from '../../stages/predict/predict-many.js';
 import { NORMALIZE_MIN_SHIFT } from '../../stages/predict/normalize.js';
 import type { IntensityMap } from '../../stages/predict/normalize.js';
 import { Volume } from '../../core/volume.js';
@@ -41,9 +42,9 @@ export function register(program: Command): Command {
   const cmd = program
     .command('predict')
     .description('per-voxel maps from a random-forest pixel classifier (--model) or an ONNX CNN (--onnx), blockwise')
-    .argument('<out-layer>', 'output precomputed layer folder (created; float32 or uint8, one channel per class/output)')
+    .argument('<out-layer...>', 'output precomputed layer folder (created; float32 or uint8, one channel per class/output); one per --model, in the same order')
     .requiredOption('--raw <source>', 'raw EM intensities (any source openSource reads)')
-    .option('--model <file>', 'pixel classifier from wiring train-pixels')
+    .option('--model <file>', 'pixel classifier from wiring train-pixels; repeat it (one output layer each) to predict several models in one pass: each block reads the raw once, and models with the same feature configuration compute the features once', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--onnx <file>', 'ONNX model: input [1,N,(Z),Y,X], output [1,M,(Z),Y,X]')
     .option('--dtype <t>', 'float32 or uint8 (probability * 255)', 'float32')
     .option('--voxel-size <x,y,z>', 'override the raw voxel size (nm)')
@@ -64,32 +65,38 @@ export function register(program: Command): Command {
     .option('--json', 'machine-readable output');
   addShardingOption(cmd);
   addSchedulerOptions(cmd);
-  return cmd.action(async (outLayer: string, opts) => {
-    if (!!opts.model === !!opts.onnx) throw new UsageError('give exactly one of --model <file> or --onnx <file>');
+  return cmd.action(async (outLayers: string[], opts) => {
+    const modelFiles: string[] = opts.model ?? [];
+    if ((modelFiles.length > 0) === !!opts.onnx) throw new UsageError('give --model <file> (once or more) or --onnx <file>, not both');
+    const wantOut = opts.onnx ? 1 : modelFiles.length;
+    if (outLayers.length !== wantOut) throw new UsageError(opts.onnx ? `--onnx writes one output layer; got ${outLayers.length}: ${outLayers.join(' ')}` : `give one output layer per --model, in order: ${modelFiles.length} model(s) (${modelFiles.join(', ')}) but ${outLayers.length} output layer(s) (${outLayers.join(', ')})`);
     const dtype = opts.dtype as OutputDtype;
     if (dtype !== 'float32' && dtype !== 'uint8') throw new UsageError(`--dtype: expected float32 or uint8, got ${JSON.stringify(opts.dtype)}`);
     const voxelSize = opts.voxelSize ? parseXyz(opts.voxelSize, '--voxel-size', 'nm') : undefined;
     const rawSpec = path.resolve(opts.raw);
     const raw = await openSource(rawSpec, voxelSize ? { voxelSize } : {});
     const warnings: string[] = [];
-    let model: PixelModel | undefined;
+    const models: Array<{ file: string; model: PixelModel; normalize?: IntensityMap; normalizeShift?: number }> = [];
     if (opts.normalize !== 'auto' && opts.normalize !== 'off') throw new UsageError(`--normalize: expected auto or off, got ${JSON.stringify(opts.normalize)}`);
-    let normalize: IntensityMap | undefined;
-    let normalizeShift: number | undefined;
     try {
-      if (opts.model) {
-        model = await PixelModel.load(opts.model);
-        warnings.push(...(await checkRawForModel(model, raw, { allowVoxelSize: !!opts.allowVoxelSize })));
+      for (const file of modelFiles) {
+        const model = await PixelModel.load(file);
+        const entry: (typeof models)[number] = { file, model };
+        // with several models a warning names the one it is about
+        const tag = (w: string) => (modelFiles.length > 1 ? `${file}: ${w}` : w);
+        warnings.push(...(await checkRawForModel(model, raw, { allowVoxelSize: !!opts.allowVoxelSize })).map(tag));
         if (opts.normalize === 'auto') {
           const n = await normalizationFor(model, raw);
-          normalize = n.map;
-          normalizeShift = n.shift;
-          if (normalize) warnings.push(`raw intensities normalised to the training raw's by quantile matching (the quantiles moved by ${((n.shift ?? 0) * 100).toFixed(0)}% of the training 1-99 span)`);
+          entry.normalize = n.map;
+          entry.normalizeShift = n.shift;
+          if (n.map) warnings.push(tag(`raw intensities normalised to the training raw's by quantile matching (the quantiles moved by ${((n.shift ?? 0) * 100).toFixed(0)}% of the training 1-99 span)`));
         }
+        models.push(entry);
       }
     } finally {
       await raw.close();
     }
+    const model: PixelModel | undefined = models[0]?.model;
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     const volumeBox = boxFromShape(raw.shape, raw.offset);
     const bounds = opts.bounds ? boxIntersect(parseBounds(opts.bounds, '--bounds'), volumeBox) : volumeBox;
@@ -105,13 +112,15 @@ export function register(program: Command): Command {
     for (let a = 0; a < 3; a++) {
       if (block[a] % chunkSize[a] !== 0) throw new UsageError(`--block ${block.join(',')} must be a multiple of the chunk size ${chunkSize.join(',')}`);
     }
-    let outChannels: number;
+    const outDirs = outLayers.map((o) => path.resolve(o));
+    let outChannels: number[];
     let task;
-    const outDir = path.resolve(outLayer);
     if (model) {
-      outChannels = model.outputChannels;
-      if (opts.calibrated && !model.meta.calibration) throw new UsageError('--calibrated: the model carries no calibration (train it with dense --labels; --cross-fit auto or on)', opts.model);
-      task = predictPixelsTask({ model, modelPath: path.resolve(opts.model), raw: rawSpec, out: outDir, bounds, blockShape: block, dtype, normalize, calibrated: !!opts.calibrated });
+      outChannels = models.map((m) => m.model.outputChannels);
+      for (const m of models) if (opts.calibrated && !m.model.meta.calibration) throw new UsageError('--calibrated: the model carries no calibration (train it with dense --labels; --cross-fit auto or on)', m.file);
+      task = models.length === 1
+        ? predictPixelsTask({ model, modelPath: path.resolve(models[0].file), raw: rawSpec, out: outDirs[0], bounds, blockShape: block, dtype, normalize: models[0].normalize, calibrated: !!opts.calibrated })
+        : predictManyTask({ models: models.map((m, i) => ({ model: m.model, modelPath: path.resolve(m.file), out: outDirs[i], normalize: m.normalize })), raw: rawSpec, bounds, blockShape: block, dtype, calibrated: !!opts.calibrated });
     } else {
       const onnxPath = path.resolve(opts.onnx);
       const o: OnnxOptions = { halo: parseXyz(opts.halo, '--halo', 'margin') };
@@ -136,31 +145,48 @@ export function register(program: Command): Command {
         info.dims === 2 ? 1 : (info.fixedTile[2] ?? Math.min(raw.shape[2], Math.max(2 * o.halo![2] + 8, 48))),
       ] as const;
       const probe = Volume.zeros('float32', probeShape, { channels: raw.channels });
-      outChannels = (await onnxPredictVolume(onnxPath, probe, { ...o, tile: probeShape as unknown as [number, number, number], overlap: [0, 0, 0], halo: [0, 0, 0] })).channels;
-      task = onnxPredictTask({ onnx: onnxPath, raw: rawSpec, out: outDir, bounds, blockShape: block, dtype, options: o, outChannels, inChannels: raw.channels });
+      outChannels = [(await onnxPredictVolume(onnxPath, probe, { ...o, tile: probeShape as unknown as [number, number, number], overlap: [0, 0, 0], halo: [0, 0, 0] })).channels];
+      task = onnxPredictTask({ onnx: onnxPath, raw: rawSpec, out: outDirs[0], bounds, blockShape: block, dtype, options: o, outChannels: outChannels[0], inChannels: raw.channels });
     }
-    const info = makeInfo({ type: 'image', dtype, channels: outChannels, shape: raw.shape, voxelSize: raw.voxelSize, offset: raw.offset, chunkSize: [...chunkSize], sharding });
-    // a boundary model's cut for `wiring segment` travels with the map it predicts
-    const cut = model?.meta.target === 'gt' ? model.meta.segmentThreshold : undefined;
-    const wiringInfo: Record<string, unknown> = {};
-    if (cut !== undefined) wiringInfo.segment_threshold = cut;
-    // a labels model's object rules (chosen on its calibrated out-of-fold maps) travel with its map
-    if (model?.meta.objectRules) wiringInfo.object_rules = objectRulesInfo(model.meta.outputs, model.meta.objectRules, opts.calibrated ? model.meta.calibration?.channels.slice(model.meta.target === 'gt' ? 1 : 0) : undefined);
-    if (opts.calibrated) wiringInfo.calibrated = true;
-    if (Object.keys(wiringInfo).length) (info as unknown as Record<string, unknown>).wiring = wiringInfo;
-    if (existsSync(path.join(outDir, 'info')) && !opts.overwrite) {
-      // an earlier (interrupted) run: resume into it if it has the same geometry
-      const old = await PrecomputedLayer.open(outDir);
-      const s0 = old.info.scales[0];
-      if (old.info.num_channels !== outChannels || old.info.data_type !== dtype || s0.size.join() !== raw.shape.join() || s0.chunk_sizes[0].join() !== chunkSize.join() || !!s0.sharding !== !!sharding) {
-        throw new UsageError(`output layer exists with ${old.info.num_channels} ${old.info.data_type} channel(s), size [${s0.size}], chunks [${s0.chunk_sizes[0]}], ${s0.sharding ? 'sharded' : 'unsharded'}; this run writes ${outChannels} ${dtype} channel(s), size [${raw.shape}], chunks [${chunkSize}], ${sharding ? 'sharded' : 'unsharded'}: pass --overwrite to replace it`, outDir);
+    // each output layer: created, or an earlier (interrupted) run's resumed when its geometry matches
+    const cuts: Array<number | undefined> = [];
+    for (let i = 0; i < outDirs.length; i++) {
+      const m = models[i]?.model;
+      const outDir = outDirs[i];
+      const info = makeInfo({ type: 'image', dtype, channels: outChannels[i], shape: raw.shape, voxelSize: raw.voxelSize, offset: raw.offset, chunkSize: [...chunkSize], sharding });
+      // a boundary model's cut for `wiring segment` travels with the map it predicts
+      const cut = m?.meta.target === 'gt' ? m.meta.segmentThreshold : undefined;
+      cuts.push(cut);
+      const wiringInfo: Record<string, unknown> = {};
+      if (cut !== undefined) wiringInfo.segment_threshold = cut;
+      // a labels model's object rules (chosen on its calibrated out-of-fold maps) travel with its map
+      if (m?.meta.objectRules) wiringInfo.object_rules = objectRulesInfo(m.meta.outputs, m.meta.objectRules, opts.calibrated ? m.meta.calibration?.channels.slice(m.meta.target === 'gt' ? 1 : 0) : undefined);
+      if (opts.calibrated) wiringInfo.calibrated = true;
+      if (Object.keys(wiringInfo).length) (info as unknown as Record<string, unknown>).wiring = wiringInfo;
+      if (existsSync(path.join(outDir, 'info')) && !opts.overwrite) {
+        const old = await PrecomputedLayer.open(outDir);
+        const s0 = old.info.scales[0];
+        if (old.info.num_channels !== outChannels[i] || old.info.data_type !== dtype || s0.size.join() !== raw.shape.join() || s0.chunk_sizes[0].join() !== chunkSize.join() || !!s0.sharding !== !!sharding) {
+          throw new UsageError(`output layer exists with ${old.info.num_channels} ${old.info.data_type} channel(s), size [${s0.size}], chunks [${s0.chunk_sizes[0]}], ${s0.sharding ? 'sharded' : 'unsharded'}; this run writes ${outChannels[i]} ${dtype} channel(s), size [${raw.shape}], chunks [${chunkSize}], ${sharding ? 'sharded' : 'unsharded'}: pass --overwrite to replace it`, outDir);
+        }
+      } else {
+        await rm(path.join(outDir, '.wiring-run'), { recursive: true, force: true });
+        await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite, writing: task.name });
       }
-    } else {
-      await rm(path.join(outDir, '.wiring-run'), { recursive: true, force: true });
-      await PrecomputedLayer.create(outDir, info, { overwrite: !!opts.overwrite, writing: task.name });
     }
-    const report = await runTasks([task], schedulerOptions(opts, path.join(outDir, '.wiring-run')));
-    const result = { layer: outDir, channels: outChannels, outputs: model?.meta.outputs, dtype, ...(cut !== undefined ? { segment_threshold: cut } : {}), ...(normalizeShift !== undefined ? { normalized: !!normalize, quantile_shift: normalizeShift } : {}), warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
-    emit(opts, result, () => `${outDir}: ${outChannels} channel(s) ${dtype}, ${report.blocks} blocks (${report.computed} computed, ${report.resumed} resumed) in ${report.seconds.toFixed(1)} s`);
+    // the resume records of a several-model run live in its first layer
+    const report = await runTasks([task], schedulerOptions(opts, path.join(outDirs[0], '.wiring-run')));
+    const run = { warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
+    const layerResult = (i: number) => {
+      const m = models[i];
+      return { layer: outDirs[i], channels: outChannels[i], outputs: m?.model.meta.outputs, dtype, ...(cuts[i] !== undefined ? { segment_threshold: cuts[i] } : {}), ...(m?.normalizeShift !== undefined ? { normalized: !!m.normalize, quantile_shift: m.normalizeShift } : {}) };
+    };
+    const done = `${report.blocks} blocks (${report.computed} computed, ${report.resumed} resumed) in ${report.seconds.toFixed(1)} s`;
+    if (outDirs.length === 1) {
+      emit(opts, { ...layerResult(0), ...run }, () => `${outDirs[0]}: ${outChannels[0]} channel(s) ${dtype}, ${done}`);
+    } else {
+      // several models: one entry per output layer, in the order of --model
+      emit(opts, { layers: outDirs.map((_, i) => layerResult(i)), dtype, ...run }, () => `${outDirs.map((d, i) => `${d}: ${outChannels[i]} channel(s)`).join('; ')} ${dtype}, ${done}`);
+    }
   });
 }

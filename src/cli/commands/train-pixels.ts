@@ -8,9 +8,10 @@ import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
 import { MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
-import { MAX_OUTPUT_SIGMA } from '../../stages/predict/output-smoothing.js';
+import { MAX_OUTPUT_SIGMA, OUTPUT_SIGMA_CANDIDATES, OUTPUT_SIGMA_MIN_GAIN } from '../../stages/predict/output-smoothing.js';
 import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
 import { OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules } from '../object-rules.js';
+import { OBJECT_FILTER_DEFAULTS } from '../../stages/synapses/object-filter.js';
 import { calibrateCut } from '../cut-calibration.js';
 import { parseBounds } from '../bounds.js';
 import { emit } from '../output.js';
@@ -44,6 +45,15 @@ async function readSegmentation(source: string, region: Box): Promise<Uint32Arra
   }
 }
 
+/** The --smooth-output auto line of the text output: the chosen scale and the out-of-fold AUC of each candidate. */
+function sigmaLine(c: unknown): string[] | undefined {
+  const o = c as { sigma?: number; candidates?: number[]; auc?: number[]; skipped?: string } | undefined;
+  if (!o) return undefined;
+  if (o.skipped) return [`output smoothing: none (${o.skipped})`];
+  if (!o.candidates || !o.auc) return undefined;
+  return [`output smoothing ${o.sigma} (chosen out of fold; mean class AUC ${o.candidates.map((s, i) => `${s}: ${o.auc![i]}`).join(', ')})`];
+}
+
 export function register(program: Command): Command {
   return program
     .command('train-pixels')
@@ -70,9 +80,10 @@ export function register(program: Command): Command {
     .option('--auto-context', `also train a second forest on the features plus the first forest's out-of-fold probabilities smoothed at several scales (ilastik's auto-context; about 3x the training time, prediction reads a wider margin; docs/ACCURACY.md)${D.autoContext ? ' (default)' : ''}`)
     .option('--no-auto-context', `one forest only${D.autoContext ? '' : ' (default)'}`)
     .option('--context-rounds <n>', `with auto-context: rounds of context forests, each learning from the out-of-fold map of the one before (1..${MAX_CONTEXT_ROUNDS}; each round adds about the training of the first; docs/ACCURACY.md)`, String(D.contextRounds))
-    .option('--smooth-output <sigma>', `smooth the predicted probabilities with a Gaussian of this scale (voxels; per axis as the features; 0: none). 1.5 raised held-out membrane AUC on ssTEM (2-D features) by 0.005-0.010 and lowered it by 0.009 on gala-medulla (3-D) (docs/ACCURACY.md); calibration and object rules are fitted on maps smoothed the same way`, String(D.outputSigma))
+    .option('--smooth-output <sigma>', `smooth the predicted probabilities with a Gaussian of this scale (voxels; per axis as the features; 0: none), auto: the scale among ${OUTPUT_SIGMA_CANDIDATES.join(', ')} with the best out-of-fold class AUC on the training region (0 unless it gains ${OUTPUT_SIGMA_MIN_GAIN}; --gt models and dense --labels; sparse labels get 0), or boundary: auto for boundary models (--gt, or two classes) and 0 for models of more classes (whose downstream rules, e.g. the demo's cleft grid, were chosen on unsmoothed maps). Fixed 1.5 raised held-out membrane AUC on ssTEM (2-D features) by 0.002-0.010 and lowered it by 0.009 on gala-medulla (3-D) (docs/ACCURACY.md); calibration, object rules and the --gt cut are fitted on maps smoothed the same way`, String(D.outputSigma))
     .option('--cross-fit <mode>', `with --labels: calibrate the outputs on out-of-fold maps of the training region (a forest on each half predicts the other) and choose each class's object rule (hysteresis + size) there, both carried in the model; auto: when >= ${CROSS_FIT_MIN_LABELLED * 100}% of the region is labelled; on; off`, 'auto')
     .option('--split-objects', 'with --cross-fit: also search splits of touching objects (a seeded watershed inside each object) for each class\'s object rule, out of fold; several times the rule search\'s time (docs/ACCURACY.md: mitochondria on vnc-sstem)')
+    .option('--object-filter <outputs>', `with --cross-fit: also train an object filter for these output classes (e.g. class_3,class_4): a forest on each candidate object's shape and probabilities and the other class maps around it, trained out of fold; carried only for a class with >= ${OBJECT_FILTER_DEFAULTS.minTrueObjects} true objects in the training region where it beats the class's rule out of fold by ${OBJECT_FILTER_DEFAULTS.minGain} (docs/ACCURACY.md)`)
     .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests) and carry it in the model')
     .option('--no-calibrate-cut', 'with --gt: do not choose a cut (`wiring segment` then uses its defaults)')
     .option('--segmentation <source>', 'with --labels holding cleft and vesicle classes: the neuron segmentation of the training region (e.g. the ids the labels were made from); the cleft object filter then also learns from the two segments across each candidate (contact, vesicles inside each cell; docs/ACCURACY.md), and `wiring synapses` reads its --segmentation for them')
@@ -104,6 +115,7 @@ export function register(program: Command): Command {
       if (opts.classes && opts.gt) throw new UsageError('--classes applies to --labels, not --gt');
       if (opts.splitObjects && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--split-objects chooses object rules on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
       if (opts.segmentation && opts.gt) throw new UsageError('--segmentation applies to --labels models (the cleft object filter)');
+      if (opts.objectFilter && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--object-filter trains on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
       if (opts.calibrateCut === true && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
       const progress = createProgress({ json: opts.json });
       try {
@@ -125,19 +137,23 @@ export function register(program: Command): Command {
           progress,
           autoContext: opts.autoContext ?? D.autoContext,
           contextRounds: int(opts.contextRounds, '--context-rounds', 1),
-          outputSigma: num(opts.smoothOutput, '--smooth-output', 0, MAX_OUTPUT_SIGMA),
+          outputSigma: opts.smoothOutput === 'auto' || opts.smoothOutput === 'boundary' ? opts.smoothOutput : num(opts.smoothOutput, '--smooth-output', 0, MAX_OUTPUT_SIGMA),
           crossFit: opts.gt ? false : crossFit,
         };
         const { model, report, crossFit: cf } = await trainPixelClassifier(raw, labels, trainOpts);
         let rules: ReturnType<typeof chooseObjectRules> | undefined;
         if (cf) {
-          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, opts.segmentation ? await readSegmentation(opts.segmentation, cf.region) : undefined);
+          const filters = opts.objectFilter ? String(opts.objectFilter).split(',').map((x: string) => x.trim()) : [];
+          const unknown = filters.filter((x: string) => !model.meta.outputs.includes(x));
+          if (unknown.length) throw new UsageError(`--object-filter: no output ${unknown.join(', ')} (the outputs are ${model.meta.outputs.join(', ')})`);
+          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, filters, opts.segmentation ? await readSegmentation(opts.segmentation, cf.region) : undefined);
           model.meta.objectRules = rules;
         }
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;
         // --gt models carry a cut chosen by cross-fitting unless --no-calibrate-cut
         if (opts.gt && opts.calibrateCut !== false) {
-          cut = await calibrateCut(raw, labels, trainOpts, { progress });
+          // the folds carry the model's chosen smoothing (not 'auto' again): the cut is chosen on maps smoothed as predict will
+          cut = await calibrateCut(raw, labels, { ...trainOpts, outputSigma: model.meta.outputSigma ?? 0 }, { progress });
           if ('skipped' in cut) report.warnings.push(cut.skipped);
           else Object.assign(model.meta, { segmentThreshold: cut.threshold, cutCalibration: { ...cut } });
         }
@@ -150,8 +166,9 @@ export function register(program: Command): Command {
             `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,
             `samples per class: ${report.samplesPerClass.join(', ')} (labelled voxels ${report.labelledVoxels.join(', ')})`,
             `features ${report.seconds.features.toFixed(1)} s, training ${report.seconds.training.toFixed(1)} s`,
+            ...(sigmaLine(model.meta.training?.outputSigma) ?? []),
             ...(model.contextForest ? [`auto-context: ${model.contextForests.length} context forest(s) on ${model.contextForest.nFeatures} features (pixel features + context of the previous forest's out-of-fold map)`] : []),
-            ...(rules ? [`object rules (chosen on out-of-fold maps, calibrated): ${Object.entries(rules).map(([k, r]) => `${k} high ${r.high} low ${r.low} size >= ${r.minSize}${r.split !== undefined ? ` split at ${r.split} (seeds >= ${r.splitMinSeed})` : ''} (F1 ${r.f1}, ${r.found} found / ${r.truth} true)`).join('; ')}`] : []),
+            ...(rules ? [`object rules (chosen on out-of-fold maps, calibrated): ${Object.entries(rules).map(([k, r]) => `${k} high ${r.high} low ${r.low} size >= ${r.minSize}${r.split !== undefined ? ` split at ${r.split} (seeds >= ${r.splitMinSeed})` : ''} (F1 ${r.f1}, ${r.found} found / ${r.truth} true)${r.objectFilter ? `, object filter (out-of-fold F1 ${r.objectFilter.oof.f1} vs ${r.objectFilter.oof.baselineF1})` : r.objectFilterSkipped ? `, no object filter: ${r.objectFilterSkipped}` : ''}`).join('; ')}`] : []),
             `top features: ${report.importances.slice(0, 5).map((f) => `${f.feature} ${f.importance.toFixed(3)}`).join(', ')}`,
             ...(cut && !('skipped' in cut) ? [`segment cut ${cut.threshold} (default ${cut.default}; mean VOI ${cut.meanVoi[cut.grid.indexOf(cut.threshold)].toFixed(3)} vs ${cut.meanVoi[cut.grid.indexOf(cut.default)].toFixed(3)} on the held-out halves)`] : []),
           ].join('\n'),

@@ -346,10 +346,14 @@ export async function writeMultiresInfo(dir: string, bits: 10 | 16 = 16): Promis
   await writeJsonAtomic(path.join(dir, 'info'), multiresInfo(bits));
 }
 
-/** Write `<id>` (fragment data) then `<id>.index` (manifest), each atomically. */
-export async function writeMultiresMesh(dir: string, id: bigint, tree: MeshOctree, opts: { bits?: 10 | 16 } = {}): Promise<{ bytes: number; fragments: number }> {
+/**
+ * Write `<id>` (fragment data) then `<id>.index` (manifest), each atomically; `fsync: false`
+ * leaves the flush to the caller (writeFileAtomic).
+ */
+export async function writeMultiresMesh(dir: string, id: bigint, tree: MeshOctree, opts: { bits?: 10 | 16; fsync?: boolean } = {}): Promise<{ bytes: number; fragments: number }> {
   const { manifest, data } = await encodeMultiresOctree(tree, opts);
-  await writeFileAtomic(path.join(dir, `${id}`), data);
-  await writeFileAtomic(path.join(dir, `${id}.index`), manifest);
+  const w = { fsync: opts.fsync };
+  await writeFileAtomic(path.join(dir, `${id}`), data, w);
+  await writeFileAtomic(path.join(dir, `${id}.index`), manifest, w);
   return { bytes: data.length + manifest.length, fragments: tree.lods.reduce((a, l) => a + l.length, 0) };
 }

@@ -79,8 +79,9 @@ export async function writeSkeletonInfo(dir: string): Promise<void> {
   await writeJsonAtomic(path.join(dir, 'info'), skeletonInfo());
 }
 
-export async function writeSkeleton(dir: string, id: bigint, s: PrecomputedSkeleton): Promise<void> {
-  await writeFileAtomic(path.join(dir, `${id}`), encodeSkeleton(s));
+/** Write `<id>` atomically; `fsync: false` leaves the flush to the caller (writeFileAtomic). */
+export async function writeSkeleton(dir: string, id: bigint, s: PrecomputedSkeleton, opts: { fsync?: boolean } = {}): Promise<void> {
+  await writeFileAtomic(path.join(dir, `${id}`), encodeSkeleton(s), opts);
 }
 
 /** Read one segment's skeleton, using the folder's info for the attribute layout. */

@@ -20,14 +20,76 @@ export function growPool(data: Int32Array, blkNext: Int32Array, nBlocks: number,
  * state (head block, head position, tail block, tail position) is interleaved in one Int32Array so a
  * push touches one cache line, and a two-level bitmap finds the next non-empty level. The order is
  * exactly that of the linked-list BucketQueue: lowest level first, FIFO within a level.
+ *
+ * Per-section floods (`useZ` false, several z sections) run one section after another: no front
+ * crosses a section, and a queue ordered by (level, insertion) restricted to one section's voxels
+ * pops them in the order that section alone would, so the labels are the same as one flood over
+ * the whole stack, while a section's state stays in the cache (the whole-stack flood jumps between
+ * sections at every level). The queue's buffers are allocated once per call and reused (a level
+ * is empty again when its section is done); a section without both labelled and unlabelled voxels
+ * is skipped (its flood would change nothing).
  */
 export function floodFifoPacked(values: Float32Array, lo: number, scale: number, levels: number, shape: Vec3, labels: Uint32Array, useZ: boolean): void {
+  const [sx, sy, sz] = shape;
+  const sxy = sx * sy;
+  const q = fifoQueue(levels, useZ || sz <= 1 ? sxy * sz : sxy);
+  if (useZ || sz <= 1) {
+    floodPackedRange(values, lo, scale, levels, shape, labels, useZ, q);
+    return;
+  }
+  const one: Vec3 = [sx, sy, 1];
+  for (let z = 0; z < sz; z++) {
+    const lab = labels.subarray(z * sxy, (z + 1) * sxy);
+    if (!hasWork(lab)) continue;
+    floodPackedRange(values.subarray(z * sxy, (z + 1) * sxy), lo, scale, levels, one, lab, false, q);
+  }
+}
+
+/** Whether a section has a labelled and an unlabelled voxel (else its flood changes nothing). */
+function hasWork(lab: Uint32Array): boolean {
+  let some = 0;
+  let none = 0;
+  for (let i = 0; i < lab.length; i++) {
+    if (lab[i] === 0) none = 1;
+    else some = 1;
+    if ((some & none) !== 0) return true;
+  }
+  return false;
+}
+
+/** The bucket queue's buffers, reused by the sections of one call (all levels empty between sections). */
+interface FifoQueue {
+  qc: Uint32Array;
+  data: Int32Array;
+  blkNext: Int32Array;
+  nBlocks: number;
+  lvs: Int32Array;
+  words: Uint32Array;
+  summary: Uint32Array;
+}
+
+function fifoQueue(levels: number, voxels: number): FifoQueue {
+  const nBlocks = Math.max(64, Math.min(levels, 4096));
+  const words = new Uint32Array((levels + 31) >>> 5);
+  return {
+    qc: new Uint32Array(voxels),
+    data: new Int32Array(nBlocks * 32),
+    blkNext: new Int32Array(nBlocks),
+    nBlocks,
+    lvs: new Int32Array(levels * 4).fill(-1), // per level: head block (-1 = empty), head pos, tail block, tail pos
+    words,
+    summary: new Uint32Array((words.length + 31) >>> 5),
+  };
+}
+
+/** The flood over one range of voxels (the whole volume, or one z section) with the queue `Q`, empty on entry and on return. */
+function floodPackedRange(values: Float32Array, lo: number, scale: number, levels: number, shape: Vec3, labels: Uint32Array, useZ: boolean, Q: FifoQueue): void {
   const [sx, sy, sz] = shape;
   const n = sx * sy * sz;
   const sxy = sx * sy;
   const top = levels - 1;
   const DONE = 0x80000000;
-  const qc = new Uint32Array(n);
+  const qc = Q.qc;
   {
     const zlo = useZ ? 16 << 16 : 0;
     const zhi = useZ ? 32 << 16 : 0;
@@ -37,7 +99,8 @@ export function floodFifoPacked(values: Float32Array, lo: number, scale: number,
         const cy = cz | (y > 0 ? 4 << 16 : 0) | (y + 1 < sy ? 8 << 16 : 0);
         for (let x = 0; x < sx; x++, i++) {
           const f = Math.floor((values[i] - lo) * scale);
-          const qv = f >= 0 ? (f < top ? f : top) : f < 0 ? 0 : top; // NaN -> top
+          let qv = f < top ? f : top; // NaN -> top
+          qv = qv > 0 ? qv : 0; // (-0 -> 0)
           qc[i] = (qv | cy | (x > 0 ? 1 << 16 : 0) | (x + 1 < sx ? 2 << 16 : 0) | (labels[i] !== 0 ? DONE : 0)) >>> 0;
         }
       }
@@ -45,16 +108,16 @@ export function floodFifoPacked(values: Float32Array, lo: number, scale: number,
   }
   const nk = useZ ? 6 : 4;
   const offs = new Int32Array([-1, 1, -sx, sx, -sxy, sxy]);
-  // block queue
+  // block queue (all blocks free on entry)
   const BS = 32;
-  let nBlocks = Math.max(64, Math.min(levels, 4096));
-  let data: Int32Array = new Int32Array(nBlocks * BS);
-  let blkNext: Int32Array = new Int32Array(nBlocks);
+  let nBlocks = Q.nBlocks;
+  let data = Q.data;
+  let blkNext = Q.blkNext;
   let freeTop = 0; // blocks [freeTop, nBlocks) never used yet; freed blocks go on freeList
   let freeList = -1;
-  const lvs = new Int32Array(levels * 4).fill(-1); // per level: head block (-1 = empty), head pos, tail block, tail pos
-  const words = new Uint32Array((levels + 31) >>> 5);
-  const summary = new Uint32Array((words.length + 31) >>> 5);
+  const lvs = Q.lvs;
+  const words = Q.words;
+  const summary = Q.summary;
   const nWords = words.length;
   const nSummary = summary.length;
   let cur = levels;
@@ -206,4 +269,7 @@ export function floodFifoPacked(values: Float32Array, lo: number, scale: number,
         }
     }
   }
+  Q.data = data;
+  Q.blkNext = blkNext;
+  Q.nBlocks = nBlocks;
 }

@@ -7,6 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import { checkVolume } from './check.js';
 import { floodFifo } from './fifo-flood.js';
 import { floodFifoPacked } from './fifo-flood-packed.js';
+import { floodFifoSparse } from './fifo-flood-sparse.js';
 import { fewDistinctValues, quantiser } from './levels.js';
 import { floodScanKeys } from './scan-flood-keys.js';
 import { floodScanReference } from './scan-flood-reference.js';
@@ -53,7 +54,9 @@ export function flood(values: Float32Array, shape: Vec3, labels: Uint32Array, op
     const lv = levels ?? 65536;
     if (!mask && lv <= 65536) {
       const { lo, scale } = quantiser(values, lv);
-      floodFifoPacked(values, lo, scale, lv, shape, labels, useZ);
+      const holes = fewHoles(labels);
+      if (holes) floodFifoSparse(values, lo, scale, lv, shape, labels, useZ, holes);
+      else floodFifoPacked(values, lo, scale, lv, shape, labels, useZ);
     } else floodFifo(values, shape, labels, lv, useZ, mask);
     return;
   }
@@ -74,6 +77,20 @@ export function flood(values: Float32Array, shape: Vec3, labels: Uint32Array, op
     f[i] = mask && mask[i] === 0 ? Infinity : v;
   }
   scanEngine(f, shape, labels, useZ, true);
+}
+
+/**
+ * The unlabelled voxels in raster order when they are at most a quarter of the volume (the re-flood
+ * of small segments), else undefined. Which FIFO flood runs changes the time, not the labels.
+ */
+function fewHoles(labels: Uint32Array): Int32Array | undefined {
+  const n = labels.length;
+  let zeros = 0;
+  for (let i = 0; i < n; i++) zeros += labels[i] === 0 ? 1 : 0;
+  if (zeros * 4 > n) return undefined;
+  const holes = new Int32Array(zeros);
+  for (let i = 0, k = 0; k < zeros; i++) if (labels[i] === 0) holes[k++] = i;
+  return holes;
 }
 
 /**

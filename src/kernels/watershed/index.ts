@@ -21,11 +21,11 @@
  * Files: flood.ts (dispatcher, `seededWatershed`), scan-flood-keys.ts (the scan flood in use, int32
  * keys), scan-flood-float.ts (the same on float compares, for maps with negative values),
  * scan-flood-reference.ts (the first scan flood, kept as the tests' reference), scan-plateaus.ts,
- * fifo-flood-packed.ts (skimage's order, no mask), fifo-flood.ts (skimage's order, masks and > 65536
+ * fifo-flood-packed.ts (skimage's order, no mask), fifo-flood-sparse.ts (the same, few unlabelled voxels), fifo-flood.ts (skimage's order, masks and > 65536
  * levels), levels.ts, seeds.ts, size-filter.ts, supervoxels.ts (`watershed`), affinity.ts. README.md.
  */
 export { affinityWatershed, type AffinityWatershedOptions } from './affinity.js';
-export { _useReferenceScanFlood, type FloodOptions, seededWatershed } from './flood.js';
+export { _useReferenceScanFlood, flood, type FloodOptions, seededWatershed } from './flood.js';
 export { distanceSeeds, type DistanceSeedOptions, regionalMinima, type SeedMethod, thresholdSeeds, type WatershedOptions, watershedSeeds } from './seeds.js';
 export { mergeSmallSegments, sizeFilter } from './size-filter.js';
 export { watershed } from './supervoxels.js';

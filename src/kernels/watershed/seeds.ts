@@ -6,64 +6,127 @@ import { edt } from '../edt.js';
 import { gaussianFilter } from '../filters.js';
 import { checkVolume } from './check.js';
 import type { FloodOptions } from './flood.js';
+import { grow } from './scan-plateaus.js';
 import { sizeFilter } from './size-filter.js';
 
 /**
  * Regional minima: connected plateaus (6- or, with twoD, 4-connected, equal value) with no strictly
  * lower neighbour, numbered 1..n in raster order of their first voxel (= scipy.ndimage.label of
  * skimage.morphology.local_minima(values, connectivity=1)).
+ *
+ * One raster pass: a voxel with no neighbour of its own value (inside the mask) is a plateau of one
+ * voxel (the common case on a smooth float map), a minimum when no neighbour is strictly lower;
+ * only a voxel with an equal neighbour floods its plateau (minimaPlateau). The first voxel of
+ * every plateau is met in raster order either way, so the numbering is that of flooding each
+ * plateau from its first voxel.
  */
 export function regionalMinima(values: Float32Array, shape: Vec3, opts: { twoD?: boolean; mask?: Uint8Array } = {}): { labels: Uint32Array; count: number } {
   const n = checkVolume('regionalMinima', values.length, shape);
+  const labels = new Uint32Array(n);
+  const count = minimaInto(values, shape, !opts.twoD && shape[2] > 1, opts.mask, labels, 0, new MinimaScratch());
+  return { labels, count };
+}
+
+/** Work arrays of the plateau floods (grown as needed: plateaus are small). */
+export class MinimaScratch {
+  seen = new Uint8Array(0);
+  stack = new Int32Array(64);
+  members = new Int32Array(64);
+}
+
+/**
+ * The minima of `values` (shape, 6- or 4-connected by useZ) into `labels` (zero on entry),
+ * numbered first + 1, first + 2, ... in raster order of their first voxel; returns the last number.
+ */
+export function minimaInto(values: Float32Array, shape: Vec3, useZ: boolean, mask: Uint8Array | undefined, labels: Uint32Array, first: number, scratch: MinimaScratch): number {
   const [sx, sy, sz] = shape;
   const sxy = sx * sy;
-  const useZ = !opts.twoD && sz > 1;
-  const mask = opts.mask;
-  const labels = new Uint32Array(n);
-  // visited marker: 0 = no, 1 = in current plateau / done
-  const seen = new Uint8Array(n);
-  const stack = new Int32Array(n);
-  const members = new Int32Array(n);
-  let count = 0;
-  for (let s = 0; s < n; s++) {
-    if (seen[s] || (mask && mask[s] === 0)) continue;
-    const v = values[s];
-    let top = 0;
-    let nm = 0;
-    let isMin = true;
-    stack[top++] = s;
-    seen[s] = 1;
-    while (top > 0) {
-      const i = stack[--top];
-      members[nm++] = i;
-      const x = i % sx;
-      const t = (i - x) / sx;
-      const y = t % sy;
-      const z = (t - y) / sy;
-      for (let k = 0; k < 6; k++) {
+  const n = sxy * sz;
+  if (scratch.seen.length < n) scratch.seen = new Uint8Array(n);
+  else scratch.seen.fill(0, 0, n);
+  const seen = scratch.seen;
+  const hasMask = mask !== undefined;
+  const m = mask ?? ONE;
+  let count = first;
+  for (let z = 0, i = 0; z < sz; z++) {
+    const zm = useZ && z > 0;
+    const zp = useZ && z + 1 < sz;
+    for (let y = 0; y < sy; y++) {
+      for (let x = 0; x < sx; x++, i++) {
+        if (seen[i] !== 0 || (hasMask && m[i] === 0)) continue;
+        const v = values[i];
+        let lower = false;
+        let equal = false;
         let j: number;
-        if (k === 0) { if (x === 0) continue; j = i - 1; }
-        else if (k === 1) { if (x + 1 >= sx) continue; j = i + 1; }
-        else if (k === 2) { if (y === 0) continue; j = i - sx; }
-        else if (k === 3) { if (y + 1 >= sy) continue; j = i + sx; }
-        else if (k === 4) { if (!useZ || z === 0) continue; j = i - sxy; }
-        else { if (!useZ || z + 1 >= sz) continue; j = i + sxy; }
-        if (mask && mask[j] === 0) continue;
-        const w = values[j];
-        if (w < v) isMin = false;
-        else if (w === v && !seen[j]) {
-          seen[j] = 1;
-          stack[top++] = j;
+        let w: number;
+        if (x > 0) { j = i - 1; if (!hasMask || m[j] !== 0) { w = values[j]; lower ||= w < v; equal ||= w === v; } }
+        if (x + 1 < sx) { j = i + 1; if (!hasMask || m[j] !== 0) { w = values[j]; lower ||= w < v; equal ||= w === v; } }
+        if (y > 0) { j = i - sx; if (!hasMask || m[j] !== 0) { w = values[j]; lower ||= w < v; equal ||= w === v; } }
+        if (y + 1 < sy) { j = i + sx; if (!hasMask || m[j] !== 0) { w = values[j]; lower ||= w < v; equal ||= w === v; } }
+        if (zm) { j = i - sxy; if (!hasMask || m[j] !== 0) { w = values[j]; lower ||= w < v; equal ||= w === v; } }
+        if (zp) { j = i + sxy; if (!hasMask || m[j] !== 0) { w = values[j]; lower ||= w < v; equal ||= w === v; } }
+        if (!equal) {
+          // (an equal neighbour inside the mask would be unseen: plateaus are flooded whole)
+          if (!lower) labels[i] = ++count;
+          continue;
+        }
+        const nm = minimaPlateau(values, shape, useZ, mask, i, scratch);
+        if (nm > 0) {
+          count++;
+          const members = scratch.members;
+          for (let k = 0; k < nm; k++) labels[members[k]] = count;
         }
       }
     }
-    if (isMin) {
-      count++;
-      for (let m = 0; m < nm; m++) labels[members[m]] = count;
+  }
+  return count;
+}
+
+const ONE = new Uint8Array(1).fill(1);
+
+/**
+ * Floods the plateau of s (equal value, inside the mask; marks it seen) into scratch.members,
+ * and returns their number if no member has a strictly lower neighbour inside the mask, else 0.
+ */
+function minimaPlateau(values: Float32Array, shape: Vec3, useZ: boolean, mask: Uint8Array | undefined, s: number, scratch: MinimaScratch): number {
+  const [sx, sy, sz] = shape;
+  const sxy = sx * sy;
+  const seen = scratch.seen;
+  let stack = scratch.stack;
+  let members = scratch.members;
+  const v = values[s];
+  let top = 0;
+  let nm = 0;
+  let isMin = true;
+  stack[top++] = s;
+  seen[s] = 1;
+  while (top > 0) {
+    const i = stack[--top];
+    if (nm === members.length) scratch.members = members = grow(members);
+    members[nm++] = i;
+    const x = i % sx;
+    const t = (i - x) / sx;
+    const y = t % sy;
+    const z = (t - y) / sy;
+    for (let k = 0; k < 6; k++) {
+      let j: number;
+      if (k === 0) { if (x === 0) continue; j = i - 1; }
+      else if (k === 1) { if (x + 1 >= sx) continue; j = i + 1; }
+      else if (k === 2) { if (y === 0) continue; j = i - sx; }
+      else if (k === 3) { if (y + 1 >= sy) continue; j = i + sx; }
+      else if (k === 4) { if (!useZ || z === 0) continue; j = i - sxy; }
+      else { if (!useZ || z + 1 >= sz) continue; j = i + sxy; }
+      if (mask && mask[j] === 0) continue;
+      const w = values[j];
+      if (w < v) isMin = false;
+      else if (w === v && !seen[j]) {
+        seen[j] = 1;
+        if (top === stack.length) scratch.stack = stack = grow(stack);
+        stack[top++] = j;
+      }
     }
   }
-  // Plateaus were discovered in raster order of their first voxel, so the numbering is scipy's.
-  return { labels, count };
+  return isMin ? nm : 0;
 }
 
 /** Seeds = components of (value < threshold) with at least `minSize` voxels (6- or 4-connected). */
@@ -93,36 +156,77 @@ export interface DistanceSeedOptions {
  * Returns the seeds and the distance map (unsmoothed).
  */
 export function distanceSeeds(values: Float32Array, shape: Vec3, opts: DistanceSeedOptions = {}): { labels: Uint32Array; count: number; distance: Float32Array } {
+  const s = distanceSeedsImpl(values, shape, opts, true);
+  return { labels: s.labels, count: s.count, distance: s.distance! };
+}
+
+/** distanceSeeds; without `keepDistance` (and no minDistance) a 2-D run keeps only one section's distances and interior at a time. */
+function distanceSeedsImpl(values: Float32Array, shape: Vec3, opts: DistanceSeedOptions, keepDistance: boolean): { labels: Uint32Array; count: number; distance?: Float32Array } {
   const n = checkVolume('distanceSeeds', values.length, shape);
   const [sx, sy, sz] = shape;
   const t = opts.threshold ?? 0.5;
   const sampling = opts.sampling ?? [1, 1, 1];
-  const fg = new Uint8Array(n);
-  for (let i = 0; i < n; i++) fg[i] = values[i] < t ? 1 : 0;
+  const sigma = opts.sigma ?? 1;
+  let labels: Uint32Array;
+  let count: number;
+  let fg: Uint8Array;
   let dist: Float32Array;
   if (opts.twoD) {
-    dist = new Float32Array(n);
+    // Section by section (the transform, the smoothing and the minima never cross a section), so a
+    // section's arrays stay in the cache through all the steps; the same values as whole-stack passes.
     const plane = sx * sy;
+    const sec: Vec3 = [sx, sy, 1];
+    const keep = keepDistance || (opts.minDistance ?? 0) > 0;
+    fg = new Uint8Array(keep ? n : plane);
+    dist = new Float32Array(keep ? n : plane);
+    labels = new Uint32Array(n);
+    const smooth = new Float32Array(plane);
+    const scratch = new MinimaScratch();
+    count = 0;
     for (let z = 0; z < sz; z++) {
-      edt(fg.subarray(z * plane, (z + 1) * plane), [sx, sy, 1], { sampling, out: dist.subarray(z * plane, (z + 1) * plane) });
+      const lo = z * plane;
+      const f = keep ? fg.subarray(lo, lo + plane) : fg;
+      const d = keep ? dist.subarray(lo, lo + plane) : dist;
+      interior(values, lo, t, f);
+      edt(f, sec, { sampling, out: d });
+      noInfinity(d);
+      if (sigma > 0) gaussianFilter(d, sec, [sigma, sigma, 0], 0, { dst: smooth });
+      else smooth.set(d);
+      negate(smooth);
+      count = minimaInto(smooth, sec, false, f, labels.subarray(lo, lo + plane), count, scratch);
     }
   } else {
+    fg = new Uint8Array(n);
+    interior(values, 0, t, fg);
     dist = edt(fg, shape, { sampling });
+    noInfinity(dist);
+    const smooth = sigma > 0 ? gaussianFilter(dist, shape, [sigma, sigma, sigma * Math.min(1, sampling[0] / sampling[2])]) : Float32Array.from(dist);
+    negate(smooth);
+    const minima = regionalMinima(smooth, shape, { mask: fg });
+    labels = minima.labels;
+    count = minima.count;
   }
-  // No background at all: distances are infinite; use a flat map (one seed per component).
-  for (let i = 0; i < n; i++) if (dist[i] === Infinity) dist[i] = 3.0e38;
-  const sigma = opts.sigma ?? 1;
-  const smooth = sigma > 0 ? gaussianFilter(dist, shape, opts.twoD ? [sigma, sigma, 0] : [sigma, sigma, sigma * Math.min(1, sampling[0] / sampling[2])]) : Float32Array.from(dist);
-  const neg = smooth;
-  for (let i = 0; i < n; i++) neg[i] = -neg[i];
-  const minima = regionalMinima(neg, shape, { twoD: opts.twoD, mask: fg });
   const minD = opts.minDistance ?? 0;
   if (minD > 0) {
-    for (let i = 0; i < n; i++) if (minima.labels[i] !== 0 && dist[i] < minD) minima.labels[i] = 0;
-    const c = compactLabels(minima.labels, minima.labels);
-    return { labels: minima.labels, count: c.count, distance: dist };
+    for (let i = 0; i < n; i++) if (labels[i] !== 0 && dist[i] < minD) labels[i] = 0;
+    const c = compactLabels(labels, labels);
+    return { labels, count: c.count, distance: dist };
   }
-  return { labels: minima.labels, count: minima.count, distance: dist };
+  return { labels, count, distance: dist };
+}
+
+/** out[k] = 1 where values[from + k] < t (the interior), else 0. */
+function interior(values: Float32Array, from: number, t: number, out: Uint8Array): void {
+  for (let k = 0; k < out.length; k++) out[k] = values[from + k] < t ? 1 : 0;
+}
+
+/** No background at all: distances are infinite; a flat map instead (one seed per component). */
+function noInfinity(d: Float32Array): void {
+  for (let i = 0; i < d.length; i++) if (d[i] === Infinity) d[i] = 3.0e38;
+}
+
+function negate(a: Float32Array): void {
+  for (let i = 0; i < a.length; i++) a[i] = -a[i];
 }
 
 export type SeedMethod = 'minima' | 'threshold' | 'distance';
@@ -159,7 +263,7 @@ export function watershedSeeds(values: Float32Array, shape: Vec3, opts: Watershe
   } else if (method === 'threshold') {
     seeds = thresholdSeeds(values, shape, opts.threshold ?? 0.1, { minSize: opts.minSeedSize, twoD: opts.twoD });
   } else if (method === 'distance') {
-    seeds = distanceSeeds(values, shape, { threshold: opts.threshold ?? 0.5, sampling: opts.sampling, sigma: opts.distanceSigma, minDistance: opts.minDistance, twoD: opts.twoD });
+    seeds = distanceSeedsImpl(values, shape, { threshold: opts.threshold ?? 0.5, sampling: opts.sampling, sigma: opts.distanceSigma, minDistance: opts.minDistance, twoD: opts.twoD }, false);
   } else {
     throw new UsageError(`watershed: seeds must be minima, threshold or distance, got ${String(method)}`);
   }

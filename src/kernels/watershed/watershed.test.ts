@@ -6,6 +6,9 @@ import type { Vec3 } from '../../core/box.js';
 import { tempDir } from '../../../test/data.js';
 import { PY, asUint32, pythonMissing, refScript, referenceBytes } from '../../../testdata/refs/reference.js';
 import { gaussianFilter } from '../filters.js';
+import { floodFifoPacked } from './fifo-flood-packed.js';
+import { floodFifoSparse } from './fifo-flood-sparse.js';
+import { quantiser } from './levels.js';
 import { _useReferenceScanFlood, affinityWatershed, distanceSeeds, mergeSmallSegments, regionalMinima, seededWatershed, thresholdSeeds, watershed } from './index.js';
 
 function rng(seed: number): () => number {
@@ -142,6 +145,52 @@ describe('seeded watershed', () => {
       // minSize merge re-floods from the kept segments: still a correct watershed of the kept seeds
       const a = watershed(vol, shape, { seeds: 'minima', minSize: 5 });
       expect(a.labels.every((l) => l > 0)).toBe(true);
+    }
+  });
+  it('the per-section FIFO flood (2-D, no mask) labels as the whole-stack one does: 8-bit values, sections without seeds, all seeds, one seed', () => {
+    const shape: Vec3 = [37, 29, 9];
+    const n = shape[0] * shape[1] * shape[2];
+    const sxy = shape[0] * shape[1];
+    const v = smoothNoise(shape, 1.2, 99).map((x) => Math.round(x * 255) / 255); // an 8-bit map: ties everywhere
+    const r = rng(5);
+    const seeds = new Uint32Array(n);
+    let k = 0;
+    for (let i = 0; i < n; i++) if (r() < 0.01) seeds[i] = ++k;
+    seeds.fill(0, 2 * sxy, 3 * sxy); // no seed in section 2
+    seeds.fill(0, 4 * sxy, 5 * sxy);
+    seeds[4 * sxy + 17] = ++k; // one seed in section 4
+    for (let i = 6 * sxy; i < 7 * sxy; i++) seeds[i] = ++k; // every voxel a seed in section 6
+    const ones = new Uint8Array(n).fill(1);
+    for (const levels of [undefined, 300, 7]) {
+      const fast = seededWatershed(v, shape, seeds, { ties: 'fifo', twoD: true, levels });
+      // the generic flood (mask of ones) runs every section in one queue
+      expect(Array.from(fast)).toEqual(Array.from(seededWatershed(v, shape, seeds, { ties: 'fifo', twoD: true, levels, mask: ones })));
+      expect(fast.subarray(2 * sxy, 3 * sxy).every((l) => l === 0)).toBe(true);
+    }
+  });
+  it('the sparse FIFO flood (few unlabelled voxels) labels as the dense one: 2-D and 3-D, 8-bit and continuous values, NaN, holes at borders', () => {
+    for (const shape of [[31, 23, 7], [50, 1, 1], [1, 1, 40], [17, 13, 1]] as Vec3[]) {
+      const n = shape[0] * shape[1] * shape[2];
+      const base = smoothNoise(shape, 1.1, n + 3);
+      for (const v of [base, base.map((x) => Math.round(x * 255) / 255), base.map((x, i) => (i % 23 === 0 ? NaN : x))])
+        for (const useZ of [true, false])
+          for (const frac of [0.02, 0.2, 0.9]) {
+            const r = rng(n + Math.round(frac * 100));
+            const labels = new Uint32Array(n);
+            for (let i = 0; i < n; i++) labels[i] = 1 + Math.floor(r() * 5);
+            // holes: single voxels and short runs, borders included
+            for (let i = 0; i < n; i++) if (r() < frac / 3) for (let k = 0; k < 3 && i + k < n; k++) labels[i + k] = 0;
+            labels[0] = 0;
+            labels[n - 1] = 0;
+            const holes = Int32Array.from(Array.from(labels.keys()).filter((i) => labels[i] === 0));
+            const { lo, scale } = quantiser(v, 65536);
+            const dense = labels.slice();
+            floodFifoPacked(v, lo, scale, 65536, shape, dense, useZ);
+            const sparse = labels.slice();
+            floodFifoSparse(v, lo, scale, 65536, shape, sparse, useZ, holes);
+            expect(Array.from(sparse)).toEqual(Array.from(dense));
+            expect(sparse.every((l) => l !== 0) || !useZ).toBe(true);
+          }
     }
   });
   it('floods NaN and +Infinity values last instead of leaving them unreached', () => {

@@ -46,6 +46,8 @@ export interface GlobalAffineOptions {
    * much as all its pairs). 0: free affine. Stops scale and shear accumulating along a long stack.
    */
   regularise?: number;
+  /** What the regularised affine is pulled toward: the similarity solution's rotation (rigid, default) or the similarity itself (uniform scale left free). */
+  regulariseTo?: 'rigid' | 'similarity';
   /**
    * Rotation trend removed after the solve (detrend.ts): Gaussian window of the local slope,
    * sections (0: none). A prior against the slow rotation drift that pairwise matching reads
@@ -187,7 +189,7 @@ export function solveGlobalAffine(nz: number, sets: PairSet[], o: GlobalAffineOp
       const sim = solveOnce(nz, sets, keep, o, 'similarity', N, null);
       const rot = sim.map((f) => {
         const n = compose(N, compose(f, Ninv));
-        const s = Math.hypot(n[0], n[3]) || 1;
+        const s = o.regulariseTo === 'similarity' ? 1 : Math.hypot(n[0], n[3]) || 1;
         return [n[0] / s, n[1] / s, 0, n[3] / s, n[4] / s, 0] as Affine;
       });
       F = solveOnce(nz, sets, keep, o, 'affine', N, null, { rot, weight: o.regularise! });

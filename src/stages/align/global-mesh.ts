@@ -76,6 +76,11 @@ export interface GlobalMeshOptions {
   stiffness: number;
   maxResidual: number;
   rounds: number;
+  /**
+   * A prior on the shape of each listed section's mesh: weight x sum_n (u(n) - mean u)^2, a pull
+   * toward a uniform displacement (the affine plus a translation) that leaves the translation free.
+   */
+  shapePrior?: { weight: number; sections: Uint8Array };
 }
 
 export interface GlobalMeshResult {
@@ -89,11 +94,17 @@ export interface GlobalMeshResult {
 
 const EPS = 1e-6;
 
-function operator(g: MeshGrid, nz: number, k: number, L: Links, kept: Uint8Array, x: Float64Array, out: Float64Array): void {
+function operator(g: MeshGrid, nz: number, k: number, L: Links, kept: Uint8Array, x: Float64Array, out: Float64Array, shape?: GlobalMeshOptions['shapePrior']): void {
   const { nx, ny } = g;
   const N = nx * ny;
   for (let z = 0; z < nz; z++) {
     const o = z * N;
+    const lam = shape && shape.sections[z] ? shape.weight : 0;
+    let mean = 0;
+    if (lam > 0) {
+      for (let n = 0; n < N; n++) mean += x[o + n];
+      mean /= N;
+    }
     for (let j = 0; j < ny; j++) {
       for (let i = 0; i < nx; i++) {
         const n = o + i + nx * j;
@@ -103,7 +114,7 @@ function operator(g: MeshGrid, nz: number, k: number, L: Links, kept: Uint8Array
         if (i < nx - 1) s += k * (xn - x[n + 1]);
         if (j > 0) s += k * (xn - x[n - nx]);
         if (j < ny - 1) s += k * (xn - x[n + nx]);
-        out[n] = s;
+        out[n] = s + lam * (xn - mean);
       }
     }
   }
@@ -178,7 +189,7 @@ export function relaxGlobalMesh(g: MeshGrid, nz: number, links: LinkTarget[] | L
       for (let j = 0; j < g.ny; j++) {
         for (let i = 0; i < g.nx; i++) {
           const deg = (i > 0 ? 1 : 0) + (i < g.nx - 1 ? 1 : 0) + (j > 0 ? 1 : 0) + (j < g.ny - 1 ? 1 : 0);
-          diag[z * N + i + g.nx * j] = EPS + k * deg;
+          diag[z * N + i + g.nx * j] = EPS + k * deg + (o.shapePrior && o.shapePrior.sections[z] ? o.shapePrior.weight * (1 - 1 / N) : 0);
         }
       }
     }
@@ -198,7 +209,7 @@ export function relaxGlobalMesh(g: MeshGrid, nz: number, links: LinkTarget[] | L
         bv[b] -= w * L.v[l];
       }
     }
-    const A = (x: Float64Array, out: Float64Array) => operator(g, nz, k, L, kept, x, out);
+    const A = (x: Float64Array, out: Float64Array) => operator(g, nz, k, L, kept, x, out, o.shapePrior);
     const iters = 4 * (g.nx + g.ny) * Math.max(1, Math.ceil(Math.sqrt(nz))) + 200;
     pcg(A, diag, bu, u, iters);
     pcg(A, diag, bv, v, iters);

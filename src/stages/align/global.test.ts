@@ -169,6 +169,24 @@ describe('relaxGlobalMesh', () => {
     for (let n = 0; n < 25; n++) expect(r.u[1][n]).toBeCloseTo(1, 3);
   });
 
+  it('the shape prior leaves a section\'s translation free and shrinks a local bump toward it', () => {
+    // section 1 sits (2, 0) further than section 0 everywhere, plus a bump of 3 px at the centre node
+    const links: LinkTarget[] = [];
+    for (let n = 0; n < 25; n++) links.push({ z: 0, j: -1, node: n, u: 0, v: 0, w: 1e3 });
+    for (let n = 0; n < 25; n++) links.push({ z: 1, j: 0, node: n, u: n === 12 ? 5 : 2, v: 0, w: 1 });
+    const free = relaxGlobalMesh(g, 2, links, { stiffness: 0.5, maxResidual: 10, rounds: 0 });
+    const shaped = relaxGlobalMesh(g, 2, links, { stiffness: 0.5, maxResidual: 10, rounds: 0, shapePrior: { weight: 1, sections: Uint8Array.from([0, 1]) } });
+    // a corner node: the translation, the same with and without the prior
+    expect(shaped.u[1][0]).toBeCloseTo(free.u[1][0], 1);
+    expect(shaped.u[1][0]).toBeGreaterThan(1.9);
+    // the bump: smaller with the prior, still above the translation
+    expect(shaped.u[1][12] - 2).toBeLessThan(0.8 * (free.u[1][12] - 2));
+    expect(shaped.u[1][12]).toBeGreaterThan(2);
+    // an absolute prior (links to zero) would pull the translation too
+    const abs = relaxGlobalMesh(g, 2, [...links, ...Array.from({ length: 25 }, (_, n) => ({ z: 1, j: -1, node: n, u: 0, v: 0, w: 1 }))], { stiffness: 0.5, maxResidual: 10, rounds: 0 });
+    expect(abs.u[1][0]).toBeLessThan(1.5);
+  });
+
   it('typed-array links (grown past their first capacity) relax to the same meshes as link objects', () => {
     const r = mulberry32(8);
     const links: LinkTarget[] = [];

@@ -24,6 +24,8 @@ describe('alignStack: bad input', () => {
     await expect(alignStack(memorySource(two), { patch: 48 })).rejects.toThrow(/patch 48: expected a power of two/);
     await expect(alignStack(memorySource(two), { model: 'projective' as never })).rejects.toThrow(/model "projective"/);
     await expect(alignStack(memorySource(two), { regularise: Number.NaN })).rejects.toThrow(/regularise NaN: expected a number >= 0/);
+    await expect(alignStack(memorySource(two), { regulariseTo: 'free' as never })).rejects.toThrow(/regulariseTo "free": expected rigid or similarity/);
+    await expect(alignStack(memorySource(two), { elasticPrior: -1 })).rejects.toThrow(/elasticPrior -1: expected a number >= 0/);
     expect(() => memorySource([image(64, 64), image(64, 32)])).toThrow(/section 1 is 64x32, section 0 is 64x64/);
   });
 
@@ -48,6 +50,11 @@ describeData('vnc-sstem/stack2/raw/00.tif', 'alignStack on a warped real section
     const rr = residuals(syn, (z, x, y) => pullback(reg.transforms.sections[z], x, y));
     expect(quantile(rr.all, 0.5)).toBeGreaterThan(quantile(r.all, 0.5));
     expect(quantile(rr.all, 0.5)).toBeLessThan(0.4);
+    // pulled toward the similarity instead, the uniform 2 % scalings are free again
+    const sim = await alignStack(memorySource(syn.sections, [4.6, 4.6, 50]), { elastic: false, regulariseTo: 'similarity' });
+    const rs = residuals(syn, (z, x, y) => pullback(sim.transforms.sections[z], x, y));
+    expect(quantile(rs.all, 0.5)).toBeLessThan(quantile(rr.all, 0.5));
+    expect(quantile(rs.all, 0.5)).toBeLessThan(0.15);
   });
 
   it('recovers a 15 degree rotation after a blank section with feature matches, where patch matching fails', async () => {
@@ -75,6 +82,24 @@ describeData('vnc-sstem/stack2/raw/00.tif', 'alignStack on a warped real section
     expect(elastic.transforms.sections[1].mesh).toBeDefined();
     expect(quantile(re.all, 0.5)).toBeLessThan(0.5);
     expect(quantile(re.all, 0.5)).toBeLessThan(quantile(ra.all, 0.5) / 2);
+  });
+
+  it('the prior toward the affine keeps the mesh smaller on real neighbouring sections (the known-warp test above runs with it)', async () => {
+    const files = [0, 1, 2, 3].map((z) => dataPath(`vnc-sstem/stack2/raw/0${z}.tif`));
+    const secs: Image2D[] = [];
+    for (const f of files) {
+      const s = await readSlice(f);
+      const o = (s.w - 256) >> 1;
+      secs.push(image(256, 256, Float32Array.from({ length: 256 * 256 }, (_, i) => s.data[o + (i % 256) + s.w * (o + Math.floor(i / 256))])));
+    }
+    const size = (res: Awaited<ReturnType<typeof alignStack>>) => {
+      const d: number[] = [];
+      for (const t of res.transforms.sections) if (t.mesh) t.mesh.u.forEach((u, n) => d.push(Math.hypot(u, t.mesh!.v[n])));
+      return d.reduce((a, b) => a + b, 0) / d.length;
+    };
+    const free = await alignStack(memorySource(secs, [4.6, 4.6, 50]), { elasticPrior: 0 });
+    const prior = await alignStack(memorySource(secs, [4.6, 4.6, 50]), { elasticPrior: 1 });
+    expect(size(prior)).toBeLessThan(0.8 * size(free));
   });
 
   it('does not follow a section of unrelated content: flagged, later sections still aligned', async () => {

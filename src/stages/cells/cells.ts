@@ -27,7 +27,10 @@ export interface CellStats {
 /** Statistics of the segments in `box` (inside the volume `bounds`), from `seg` covering box grown by the margin. */
 export function blockCellStats(seg: Volume, box: Box, bounds: Box, clipNm: number): CellStats[] {
   const { labels, count, ids } = compactLabels(seg.data as BigUint64Array | Uint32Array);
-  const depth = edtLabels(labels, seg.shape, { sampling: seg.voxelSize, borderIsBoundary: false });
+  // only the block's voxels are read: the transform's y and z passes run only on their lines
+  const sb = seg.box.min;
+  const region = { min: [box.min[0] - sb[0], box.min[1] - sb[1], box.min[2] - sb[2]] as Vec3, max: [box.max[0] - sb[0], box.max[1] - sb[1], box.max[2] - sb[2]] as Vec3 };
+  const depth = edtLabels(labels, seg.shape, { sampling: seg.voxelSize, borderIsBoundary: false, region });
   const voxels = new Float64Array(count + 1);
   const best = new Float64Array(count + 1).fill(-1);
   const bestOrder = new Float64Array(count + 1);

@@ -147,6 +147,18 @@ export interface MeshBlockOptions {
   voxelSize: Vec3;
   /** The volume's bounds: surfaces close on these faces and stay open on interior block faces. */
   bounds: Box;
+  /**
+   * Merge flat z-quads (marchingCubesLabels' `mergeFlat`) without crossing the lod-0 octree cells
+   * of this many voxels per axis (`lod0CellVoxels`; cells start half a voxel before bounds.min,
+   * as finishMeshes lays them). Absent: the plain marching-cubes mesh.
+   */
+  mergeFlatCell?: Vec3;
+}
+
+/** The lod-0 octree cell in voxels per axis: `fragmentVoxels` of the finest axis, the same length in nm on the others. */
+export function lod0CellVoxels(voxelSize: Vec3, fragmentVoxels: number): Vec3 {
+  const finest = Math.min(...voxelSize);
+  return voxelSize.map((r) => Math.max(1, Math.round((fragmentVoxels * finest) / r))) as unknown as Vec3;
 }
 
 /** Meshes of every segment in one block (with the one-voxel overlap), vertices in nm. */
@@ -155,7 +167,9 @@ export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): Array<
   const b = opts.bounds;
   const hi = [0, 1, 2].map((i) => origin[i] + shape[i]);
   const closeBorder = [origin[0] === b.min[0], hi[0] === b.max[0], origin[1] === b.min[1], hi[1] === b.max[1], origin[2] === b.min[2], hi[2] === b.max[2]];
-  const meshes = marchingCubesLabels(labels, shape, ids.length - 1, { voxelSize: opts.voxelSize, offset: origin, closeBorder });
+  // octree cell faces lie on the voxel-centre planes bounds.min - 1 + k * cell (finishMeshes' lattice)
+  const mergeFlat = opts.mergeFlatCell && { cell: opts.mergeFlatCell, origin: b.min.map((m) => m - 1) as unknown as Vec3 };
+  const meshes = marchingCubesLabels(labels, shape, ids.length - 1, { voxelSize: opts.voxelSize, offset: origin, closeBorder, mergeFlat });
   const out: Array<{ id: bigint; mesh: Mesh }> = [];
   for (let l = 1; l < ids.length; l++) if (meshes[l].indices.length > 0) out.push({ id: ids[l], mesh: meshes[l] });
   return out;

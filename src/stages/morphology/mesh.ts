@@ -1,6 +1,7 @@
 import type { Vec3 } from '../../core/box.js';
 import { WiringError } from '../../core/errors.js';
 import { remapTriangles, uniqueTriples } from '../../core/hash.js';
+import { type FlatSlab, mergeFlatSlab } from './flat-merge.js';
 import { EDGE_AXIS, EDGE_CORNERS, EDGE_OFFSET, TRI_EDGES, TRI_START } from './mc-table.js';
 
 /** A triangle mesh: vertices [x,y,z] in nm (flattened), triangles as vertex index triples. */
@@ -66,6 +67,15 @@ export interface MarchingCubesOptions {
    * neighbouring block.
    */
   closeBorder?: boolean | readonly boolean[];
+  /**
+   * Merge the flat quads in z-planes (between sections) into rectangles triangulated on their
+   * perimeter (flat-merge.ts): the same surface with fewer triangles. Rectangles do not cross the
+   * cell lines x = origin[0] + k * cell[0] and y = origin[1] + k * cell[1] (global voxel
+   * coordinates of cube corners; cell 0 = no line), e.g. the multi-resolution octree's lod-0
+   * cells, so no merged triangle crosses a cell face. Absent (default): one quad per cube, the
+   * plain marching-cubes mesh (proofreading's fragments depend on its exact bytes).
+   */
+  mergeFlat?: { cell: Vec3; origin: Vec3 };
 }
 
 /**
@@ -143,6 +153,33 @@ export function marchingCubesLabels(
   const edgeOffset = EDGE_OFFSET;
   const edgeCorners = EDGE_CORNERS;
 
+  // flat quads of the current slab, per cube: the label below the plane (facing +z) / above (-z)
+  const merge = opts.mergeFlat;
+  const flatUp = merge ? new Uint32Array(plane) : undefined;
+  const flatDown = merge ? new Uint32Array(plane) : undefined;
+  let flatZ = 0;
+  const slab: FlatSlab | undefined = merge && {
+    nx: sx - 1, ny: sy - 1, stride: sx, gx0: ox, gy0: oy,
+    cellX: merge.cell[0], cellY: merge.cell[1], originX: merge.origin[0], originY: merge.origin[1],
+  };
+  const zVertex = (X: number, Y: number, side: number, L: number): number => {
+    const slot = (X + sx * Y) * 2 + side;
+    let v = zc[slot] - 1;
+    if (v < 0) {
+      v = vlab.n;
+      verts.push3((ox + X + 0.5) * rx, (oy + Y + 0.5) * ry, (oz + flatZ + 1) * rz);
+      vlab.push(L);
+      zc[slot] = v + 1;
+    }
+    return v;
+  };
+  const vUp = (X: number, Y: number, L: number) => zVertex(X, Y, 0, L);
+  const vDown = (X: number, Y: number, L: number) => zVertex(X, Y, 1, L);
+  const flatTri = (a: number, b: number, c: number, L: number) => {
+    tris.push3(a, b, c);
+    tlab.push(L);
+  };
+
   for (let z = 0; z < sz - 1; z++) {
     upper.fill(0);
     zc.fill(0);
@@ -171,6 +208,10 @@ export function marchingCubesLabels(
           const L = distinct[k];
           let cfg = 0;
           for (let c = 0; c < 8; c++) if (cl[c] === L) cfg |= 1 << c;
+          if (flatUp && (cfg === 0x0f || cfg === 0xf0)) {
+            (cfg === 0x0f ? flatUp : flatDown!)[x + sx * y] = L;
+            continue;
+          }
           const t0 = triStart[cfg];
           const t1 = triStart[cfg + 1];
           if (t0 === t1) continue;
@@ -212,6 +253,11 @@ export function marchingCubesLabels(
           }
         }
       }
+    }
+    if (slab) {
+      flatZ = z;
+      mergeFlatSlab(flatUp!, slab, true, vUp, flatTri);
+      mergeFlatSlab(flatDown!, slab, false, vDown, flatTri);
     }
     const t = lower;
     lower = upper;
@@ -407,7 +453,45 @@ export function holeEdges(mesh: Mesh): number {
   return holeEdgesIndexed(mesh.indices, mesh.vertices.length / 3);
 }
 
-/** `holeEdges` of triangles `indices` into any vertex array of `vertexCount` vertices. */
+/**
+ * `holeEdges` of triangles `indices` into any vertex array of `vertexCount` vertices. Per vertex a,
+ * a counter per neighbour b adds the edges a->b and subtracts the edges b->a: a directed edge is
+ * a hole edge where the counter is not 0. Linear in the mesh (no scan of a vertex's list per edge).
+ */
 export function holeEdgesIndexed(indices: Uint32Array, vertexCount: number): number {
-  return countEdges(indices, vertexCount, (n, r) => r !== n);
+  const nv = vertexCount;
+  const f = indices;
+  // out-lists (a -> b) and in-lists (b -> a) per vertex, CSR
+  const os = new Int32Array(nv + 1);
+  for (let i = 0; i < f.length; i++) os[f[i] + 1]++;
+  for (let v = 0; v < nv; v++) os[v + 1] += os[v];
+  // every corner starts one edge and ends one, so the in-lists have the same offsets
+  const ofill = os.slice(0, nv);
+  const ifill = os.slice(0, nv);
+  const out = new Int32Array(f.length);
+  const inn = new Int32Array(f.length);
+  for (let t = 0; t < f.length; t += 3) {
+    const a = f[t], b = f[t + 1], c = f[t + 2];
+    out[ofill[a]++] = b;
+    inn[ifill[b]++] = a;
+    out[ofill[b]++] = c;
+    inn[ifill[c]++] = b;
+    out[ofill[c]++] = a;
+    inn[ifill[a]++] = c;
+  }
+  const m = new Int32Array(nv);
+  let count = 0;
+  for (let a = 0; a < nv; a++) {
+    const s = os[a], e = os[a + 1];
+    for (let i = s; i < e; i++) m[out[i]]++;
+    for (let i = s; i < e; i++) m[inn[i]]--;
+    // each distinct b with a -> b counted once (the counter is cleared at its first visit)
+    for (let i = s; i < e; i++) {
+      const b = out[i];
+      if (m[b] !== 0) count++;
+      m[b] = 0;
+    }
+    for (let i = s; i < e; i++) m[inn[i]] = 0;
+  }
+  return count;
 }

@@ -178,6 +178,12 @@ function splitAxis(verts: Floats, tris: Uint32Array, count: number, axis: number
 
 /** Cut a mesh at the faces of a grid: shared float64 vertices, triangles and each one's cell. */
 export function cutMeshToGrid(mesh: Mesh, origin: Vec3, cell: Vec3): { vertices: Float64Array; indices: Uint32Array; cells: Int32Array } {
+  // the common case (a marching-cubes mesh on a voxel-centre grid: no triangle crosses a cell
+  // face) in one pass over the input, without copies; the general case splits triangles first
+  return cellsIfUncut(mesh, origin, cell) ?? cellsOf(cutTriangles(mesh, origin, cell), origin, cell);
+}
+
+function cutTriangles(mesh: Mesh, origin: Vec3, cell: Vec3): { vertices: Float64Array; indices: Uint32Array } {
   const verts = new Floats(mesh.vertices, 48);
   let tris = mesh.indices;
   let count = tris.length;
@@ -186,22 +192,36 @@ export function cutMeshToGrid(mesh: Mesh, origin: Vec3, cell: Vec3): { vertices:
     tris = r.a;
     count = r.n;
   }
-  const vertices = verts.a.slice(0, verts.n);
-  const indices = tris.slice(0, count);
-  const cells = new Int32Array(indices.length);
-  // vertex positions in cells, once per vertex (not once per triangle corner)
+  return { vertices: verts.a.slice(0, verts.n), indices: tris.slice(0, count) };
+}
+
+/** Vertex positions in cells (float64, [x,y,z] per vertex). */
+function cellCoordinates(vertices: ArrayLike<number>, origin: Vec3, cell: Vec3): Float64Array {
   const u = new Float64Array(vertices.length);
+  const ox = origin[0], oy = origin[1], oz = origin[2];
+  const cx = cell[0], cy = cell[1], cz = cell[2];
   for (let i = 0; i < vertices.length; i += 3) {
-    u[i] = (vertices[i] - origin[0]) / cell[0];
-    u[i + 1] = (vertices[i + 1] - origin[1]) / cell[1];
-    u[i + 2] = (vertices[i + 2] - origin[2]) / cell[2];
+    u[i] = (vertices[i] - ox) / cx;
+    u[i + 1] = (vertices[i + 1] - oy) / cy;
+    u[i + 2] = (vertices[i + 2] - oz) / cz;
   }
+  return u;
+}
+
+/**
+ * The cell of every triangle corner's axis (cells[f + axis]) from vertex positions in cells `u`,
+ * or undefined when a triangle crosses a cell face (`check`; after cutting none does).
+ */
+function triangleCells(u: Float64Array, indices: Uint32Array, check: boolean): Int32Array | undefined {
+  const cells = new Int32Array(indices.length);
   for (let f = 0; f < indices.length; f += 3) {
     const a = 3 * indices[f], b = 3 * indices[f + 1], d = 3 * indices[f + 2];
     for (let axis = 0; axis < 3; axis++) {
       const ua = u[a + axis], ub = u[b + axis], ud = u[d + axis];
       const lo = ua < ub ? (ua < ud ? ua : ud) : ub < ud ? ub : ud;
       const hi = ua > ub ? (ua > ud ? ua : ud) : ub > ud ? ub : ud;
+      // splitAxis' test: the first plane above the lowest corner is below the highest
+      if (check && Math.floor(lo + EPS) + 1 < hi - EPS) return undefined;
       // the cell whose closed range holds the triangle (a triangle lying in a face: either side)
       let c = Math.floor((lo + hi) / 2);
       if (hi - c > 1 + 1e-6 || lo - c < -1e-6) c = Math.floor(lo + EPS);
@@ -209,7 +229,19 @@ export function cutMeshToGrid(mesh: Mesh, origin: Vec3, cell: Vec3): { vertices:
       cells[f + axis] = c;
     }
   }
-  return { vertices, indices, cells };
+  return cells;
+}
+
+function cellsIfUncut(mesh: Mesh, origin: Vec3, cell: Vec3): { vertices: Float64Array; indices: Uint32Array; cells: Int32Array } | undefined {
+  const u = cellCoordinates(mesh.vertices, origin, cell);
+  const cells = triangleCells(u, mesh.indices, true);
+  if (!cells) return undefined;
+  return { vertices: Float64Array.from(mesh.vertices), indices: mesh.indices.slice(), cells };
+}
+
+function cellsOf(cut: { vertices: Float64Array; indices: Uint32Array }, origin: Vec3, cell: Vec3): { vertices: Float64Array; indices: Uint32Array; cells: Int32Array } {
+  const cells = triangleCells(cellCoordinates(cut.vertices, origin, cell), cut.indices, false)!;
+  return { ...cut, cells };
 }
 
 /** Build the octree of a closed (or open) triangle mesh; see the module comment. */
@@ -258,7 +290,8 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
     dst[o + 2] = indices[f + 2];
     fillAt[n] = o + 3;
   }
-  const f32 = Float32Array.from(vertices);
+  // no vertex added by cutting: the input's float32 positions are the shared ones
+  const f32 = vertices.length === mesh.vertices.length ? mesh.vertices : Float32Array.from(vertices);
   const slot = new Int32Array(vertices.length / 3).fill(-1);
   await MeshoptSimplifier.ready;
   const e0 = opts.lod0Error ?? 0;
@@ -323,10 +356,17 @@ function concatIndices(parts: Uint32Array[]): Uint32Array {
  */
 function simplifyLocked(shared: Float32Array, indices: Uint32Array, ratio: number, error: number, slot: Int32Array): Uint32Array {
   // local vertex array (meshoptimizer works on all vertices it is given); slot[g] = local index of
-  // shared vertex g during this call (-1 otherwise; reset before returning)
-  const back = new Uint32Array(indices.length);
+  // shared vertex g during this call (-1 otherwise; reset before returning). Scratch arrays are
+  // reused between calls (one call per octree node: thousands per segment).
+  if (scratch.back.length < indices.length) {
+    const n = Math.max(indices.length, 2 * scratch.back.length);
+    scratch.back = new Uint32Array(n);
+    scratch.idx = new Uint32Array(n);
+    scratch.pos = new Float32Array(3 * n);
+  }
+  const { back, pos } = scratch;
+  const idx = scratch.idx.subarray(0, indices.length);
   let nl = 0;
-  const idx = new Uint32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const g = indices[i];
     let l = slot[g];
@@ -337,7 +377,6 @@ function simplifyLocked(shared: Float32Array, indices: Uint32Array, ratio: numbe
     }
     idx[i] = l;
   }
-  const pos = new Float32Array(nl * 3);
   for (let l = 0; l < nl; l++) {
     const g = back[l];
     slot[g] = -1;
@@ -347,8 +386,10 @@ function simplifyLocked(shared: Float32Array, indices: Uint32Array, ratio: numbe
   }
   // (a node whose children simplified away has no triangle: meshoptimizer asserts target <= count)
   const target = Math.min(indices.length, Math.max(3, Math.floor((indices.length / 3) * ratio) * 3));
-  const [out] = MeshoptSimplifier.simplify(idx, pos, 3, target, error, ['LockBorder', 'ErrorAbsolute']);
-  const res = new Uint32Array(out.length);
-  for (let i = 0; i < out.length; i++) res[i] = back[out[i]];
-  return res;
+  const [out] = MeshoptSimplifier.simplify(idx, pos.subarray(0, 3 * nl), 3, target, error, ['LockBorder', 'ErrorAbsolute']);
+  for (let i = 0; i < out.length; i++) out[i] = back[out[i]];
+  return out;
 }
+
+/** simplifyLocked's scratch: local-to-shared vertex ids, local triangles, local positions. */
+const scratch = { back: new Uint32Array(0), idx: new Uint32Array(0), pos: new Float32Array(0) };

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Box, Vec3 } from '../../core/box.js';
 import { WiringError } from '../../core/errors.js';
 import type { Progress } from '../../core/progress.js';
-import { replaceDirAtomic, writeFileAtomic } from '../../core/atomic.js';
+import { flushFileSystem, replaceDirAtomic, writeFileAtomic } from '../../core/atomic.js';
 import { encodeObj, encodePly } from '../../formats/mesh/plyobj.js';
 import { writeLegacyInfo, writeLegacyMesh, writeMultiresInfo, writeMultiresMesh } from '../../formats/mesh/precomputed.js';
 import { writeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
@@ -21,6 +21,7 @@ import {
   encodeMeshBlock,
   encodeSkeletonBlock,
   listBlockFiles,
+  lod0CellVoxels,
   mergeSkeletons,
   meshBlock,
   skeletonBlock,
@@ -39,6 +40,8 @@ export interface MeshTaskParams {
   shards: number;
   voxelSize: Vec3;
   bounds: Box;
+  /** Meshes: merge flat z-quads within lod-0 octree cells of this many voxels (lod0CellVoxels); absent: plain marching cubes. */
+  mergeFlatCell?: Vec3;
 }
 
 export interface SkeletonTaskParams extends MeshTaskParams {
@@ -53,7 +56,8 @@ export interface SkeletonTaskParams extends MeshTaskParams {
 export async function meshTaskBlock(ctx: BlockContext<MeshTaskParams>): Promise<BlockResult> {
   const vol = ctx.inputs.seg;
   if (!vol) throw new WiringError('mesh block: no input "seg"');
-  const items = meshBlock(vol, ctx.box, { voxelSize: ctx.params.voxelSize, bounds: ctx.params.bounds });
+  const p = ctx.params;
+  const items = meshBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, mergeFlatCell: p.mergeFlatCell });
   await writeBlockFile(ctx.params.workDir, ctx.blockIndex, encodeSharded(items, ctx.params.shards, encodeMeshBlock));
   return { data: { segments: items.length } };
 }
@@ -76,6 +80,14 @@ export interface PlanOptions {
   minVoxels?: number;
   /** Largest skeleton sample step (default TEASAR_DEFAULTS.maxSampleStep; 1 = the full grid). */
   maxSampleStep?: number;
+  /**
+   * Meshes: merge flat z-quads in marching cubes (marchingCubesLabels' `mergeFlat`) within the
+   * lod-0 cells of `fragmentVoxels` (default MESH_DEFAULTS.fragmentVoxels; another size at
+   * finishing still works: the octree cuts merged triangles at its cell faces). Default
+   * MESH_DEFAULTS.mergeFlat (off: measured no faster, docs/THROUGHPUT.md).
+   */
+  fragmentVoxels?: number;
+  mergeFlat?: boolean;
 }
 
 async function layerGeometry(layerDir: string): Promise<{ layer: PrecomputedLayer; bounds: Box; voxelSize: Vec3 }> {
@@ -110,7 +122,10 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
     name: 'mesh',
     module: import.meta.url,
     fn: 'meshTaskBlock',
-    params: { workDir, shards: FINISH_SHARDS, voxelSize, bounds },
+    params: {
+      workDir, shards: FINISH_SHARDS, voxelSize, bounds,
+      ...(!(opts.mergeFlat ?? MESH_DEFAULTS.mergeFlat) ? {} : { mergeFlatCell: lod0CellVoxels(voxelSize, opts.fragmentVoxels ?? MESH_DEFAULTS.fragmentVoxels) }),
+    },
     inputs: { seg: layerDir },
     bounds,
     blockShape,
@@ -259,6 +274,12 @@ export const MESH_DEFAULTS = {
    */
   lod0ErrorVoxels: 0.5,
   /**
+   * Merge flat z-quads as marching cubes emits them (same surface, 10 % fewer triangles on the
+   * phantom, 4 % on gala-medulla): off, the extra marching-cubes time outweighed what the
+   * simplifier saved (docs/THROUGHPUT.md, Meshes).
+   */
+  mergeFlat: false,
+  /**
    * Multires fragments store positions in 10 bits (Draco encodes them ~3.5x faster than 16 bits
    * and ~35 % smaller; phantom seed 7) while one quantization step of a lod-0 cell (cell / 1023)
    * is at most this many voxels of the finest axis, else 16 bits.
@@ -331,7 +352,7 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
   // Octree cells of whole voxels whose faces lie on voxel-centre planes (where marching-cubes
   // cubes meet), so no lod-0 triangle crosses a cell face. The lowest possible vertex is the
   // centre of the (virtual) background voxel before bounds.min, where the lattice starts.
-  const cellVox = res.map((r) => Math.max(1, Math.round((p.fragmentVoxels * lodScale0) / r)));
+  const cellVox = lod0CellVoxels(res, p.fragmentVoxels);
   const chunkShape = cellVox.map((c, k) => c * res[k]) as unknown as Vec3;
   const lattice = p.bounds.min.map((m, k) => (m - 0.5) * res[k]);
   const bits = multiresQuantizationBits(chunkShape, lodScale0);
@@ -359,7 +380,8 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
       closed = holeEdgesIndexed(lodIndices(tree, 0), tree.vertices.length / 3) === 0;
       lods = tree.lods.length;
       triangles = tree.lods[0].reduce((n, f) => n + f.indices.length / 3, 0);
-      const w = await writeMultiresMesh(p.outDir, id, tree, { bits });
+      // no fsync per file: the folder is a private staging copy, flushed once before it is swapped in
+      const w = await writeMultiresMesh(p.outDir, id, tree, { bits, fsync: false });
       bytes += w.bytes;
       fragments = w.fragments;
     }
@@ -410,6 +432,8 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
       }
     }
     summary.segments_list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // the fragment files were written without fsync: one flush of the file system before the swap
+    await flushFileSystem(meshDir);
     return summary;
   });
   const layer = await PrecomputedLayer.open(layerDir);
@@ -445,7 +469,7 @@ export async function skeletonFinishBlock(ctx: BlockContext<SkeletonFinishParams
     const parts = byId.get(id)!;
     const s = parts.length === 1 ? parts[0] : mergeSkeletons(parts);
     byId.delete(id);
-    await writeSkeleton(p.outDir, id, s);
+    await writeSkeleton(p.outDir, id, s, { fsync: false }); // flushed once before the swap
     if (p.swcDir) await writeSwc(path.join(p.swcDir, `${id}.swc`), s, { comment: `segment ${id}; nm` });
     entries.push({ id, vertices: s.radius.length, cable_length_nm: skeletonStats(s).cable_length_nm });
   }
@@ -469,6 +493,7 @@ export async function finishSkeletons(layerDir: string, task: BlockTask<Skeleton
       summary.vertices += e.vertices;
       summary.cable_length_nm += e.cable_length_nm;
     }
+    await flushFileSystem(dir); // the skeleton files were written without fsync
     return summary;
   });
   const layer = await PrecomputedLayer.open(layerDir);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { PY, asFloat32, pythonMissing, refScript, referenceBytes } from '../../../testdata/refs/reference.js';
 import { mulberry32 } from '../../core/random.js';
 import type { Vec3 } from '../../core/box.js';
-import { RECURSIVE_FROM, computeFeatures, eig3, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
+import { RECURSIVE_FROM, computeFeatures, cosThirdAcos, eig3, eig3Trig, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
 
 // Live when Debian's python3 with scipy is here (the whole stack is compared), else the committed
 // fixture: each channel's largest magnitude and its values at 1024 voxels (testdata/refs/README.md).
@@ -85,6 +85,40 @@ describe('feature stack', () => {
     expect(e[2][0]).toBeCloseTo(1, 5);
     eig3(f(1), f(0), f(0), f(1), f(0), f(1), e[0], e[1], e[2]);
     expect(e.map((a) => a[0])).toEqual([1, 1, 1]);
+  });
+
+  it('cos(acos(r)/3) without trigonometry is within 2e-12; eig3 within 2e-7 of the eigenvalues\' scale of the trigonometric form', () => {
+    let worst = 0;
+    for (let k = 0; k <= 20000; k++) {
+      const r = -1 + k / 10000;
+      worst = Math.max(worst, Math.abs(cosThirdAcos(r) - Math.cos(Math.acos(r) / 3)));
+    }
+    expect(worst).toBeLessThan(2e-12);
+    // random tensors, plus ones with two equal eigenvalues (r = +-1) and diagonal ones
+    const n = 30000;
+    let s = 7;
+    const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 10;
+    const m = Array.from({ length: 6 }, () => new Float32Array(n));
+    for (let i = 0; i < n; i++) {
+      const kind = i % 3;
+      const d = [rnd(), rnd(), rnd()];
+      if (kind === 1) d[2] = d[1]; // a double eigenvalue on the diagonal, then rotated about z by 45 degrees
+      const [xx, yy, zz] = d;
+      if (kind === 2) m.forEach((a, j) => (a[i] = [xx, 0, 0, yy, 0, zz][j]));
+      else if (kind === 1) m.forEach((a, j) => (a[i] = [(xx + yy) / 2, (xx - yy) / 2, 0, (xx + yy) / 2, 0, zz][j]));
+      else m.forEach((a, j) => (a[i] = rnd()));
+    }
+    const got = [0, 1, 2].map(() => new Float32Array(n));
+    const want = [0, 1, 2].map(() => new Float32Array(n));
+    eig3(m[0], m[1], m[2], m[3], m[4], m[5], got[0], got[1], got[2]);
+    eig3Trig(m[0], m[1], m[2], m[3], m[4], m[5], want[0], want[1], want[2]);
+    let rel = 0;
+    for (let i = 0; i < n; i++) {
+      const scale = Math.max(Math.abs(want[0][i]), Math.abs(want[2][i]), 1e-30);
+      for (let k = 0; k < 3; k++) rel = Math.max(rel, Math.abs(got[k][i] - want[k][i]) / scale);
+      expect(got[0][i] >= got[1][i] && got[1][i] >= got[2][i]).toBe(true);
+    }
+    expect(rel).toBeLessThan(2e-7);
   });
 
   for (const dims of [2, 3] as const) {

@@ -8,7 +8,7 @@ import { type Box, type Vec3, box, boxContains, boxIntersect, boxShape, boxToStr
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
-import { computeFeatures, featureCount, featureMargin } from './features.js';
+import { type FeatureConfig, computeFeatures, featureCount, featureMargin } from './features.js';
 import { PixelModel } from './model.js';
 import { computeContext, contextCount, contextMargin } from './context.js';
 import { calibrateInPlace } from './calibration.js';
@@ -23,12 +23,12 @@ export type OutputDtype = 'float32' | 'uint8';
  * Predict the voxels of `target` (default raw.box) from `raw` (which should cover target plus the
  * model's feature margin wherever the data has it). Returns a Volume over `target`.
  */
-export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box; dtype?: OutputDtype; normalize?: IntensityMap; calibrated?: boolean } = {}): Volume {
+export function predictVolume(model: PixelModel, raw: Volume, opts: { box?: Box; dtype?: OutputDtype; normalize?: IntensityMap; calibrated?: boolean; shared?: SharedFeatures } = {}): Volume {
   const target = opts.box ?? raw.box;
   if (!boxContains(raw.box, target)) throw new UsageError(`prediction box (${boxToString(target)}) is outside the raw block (${boxToString(raw.box)})`);
   if (raw.channels !== 1) throw new UsageError(`raw has ${raw.channels} channels; the pixel classifier needs one`);
   assertFinite(raw);
-  const prob = predictProbabilities(model, raw, target, opts.normalize);
+  const prob = predictProbabilities(model, raw, target, opts.normalize, opts.shared);
   const K = model.forest.nClasses;
   const C = model.outputChannels;
   const ts = boxShape(target);
@@ -73,16 +73,16 @@ function gather(feats: Float32Array, shape: Vec3, c0: number, c1: number, off: V
  * forest predicts every voxel of the raw block, its map's context features (context.ts) are
  * computed on that block, and the second forest predicts the target from features + context.
  */
-export function predictProbabilities(model: PixelModel, raw: Volume, target: Box, normalize?: IntensityMap): Float32Array {
+export function predictProbabilities(model: PixelModel, raw: Volume, target: Box, normalize?: IntensityMap, shared?: SharedFeatures): Float32Array {
   const sigma = model.meta.outputSigma;
-  if (!(sigma && sigma > 0)) return forestProbabilities(model, raw, target, normalize);
+  if (!(sigma && sigma > 0)) return forestProbabilities(model, raw, target, normalize, shared);
   // output smoothing: the probabilities of the target grown by the smoothing margin (clipped to the
   // raw block, i.e. to the volume where the block reaches it), smoothed, cropped to the target
   const cfg = model.meta.featureConfig;
   const m = outputMargin(cfg, sigma);
   const grown = boxIntersect(box([target.min[0] - m[0], target.min[1] - m[1], target.min[2] - m[2]], [target.max[0] + m[0], target.max[1] + m[1], target.max[2] + m[2]]), raw.box);
   const K = model.forest.nClasses;
-  const p = forestProbabilities(model, raw, grown, normalize);
+  const p = forestProbabilities(model, raw, grown, normalize, shared);
   const gs = boxShape(grown);
   smoothOutputs(p, gs, K, cfg, sigma);
   const ts = boxShape(target);
@@ -92,13 +92,28 @@ export function predictProbabilities(model: PixelModel, raw: Volume, target: Box
   return out;
 }
 
+/**
+ * Feature stacks shared by several models predicting one raw block (`sharedFeatures` in predict-many.ts): `get(key,
+ * compute)` returns the stack stored under key, computing it on first use. The key names everything
+ * the stack depends on (configuration, raw box, intensity map, region), so a hit is the same bits.
+ */
+export interface SharedFeatures {
+  get(key: string, compute: () => Float32Array): Float32Array;
+}
+
+/** The feature stack of `raw` (as `computeFeatures`), through `shared` when given. */
+function featuresOf(shared: SharedFeatures | undefined, raw: Volume, normalize: IntensityMap | undefined, cfg: FeatureConfig, region?: { min: Vec3; max: Vec3 }): Float32Array {
+  const compute = () => computeFeatures(normalize ? applyIntensityMap(raw.data as ArrayLike<number>, normalize) : toFloat32(raw), raw.shape, cfg, undefined, region);
+  if (!shared) return compute();
+  return shared.get(JSON.stringify([cfg, boxToString(raw.box), normalize ?? null, region ?? null]), compute);
+}
+
 /** predictProbabilities without output smoothing. */
-function forestProbabilities(model: PixelModel, raw: Volume, target: Box, normalize?: IntensityMap): Float32Array {
+function forestProbabilities(model: PixelModel, raw: Volume, target: Box, normalize?: IntensityMap, shared?: SharedFeatures): Float32Array {
   const cfg = model.meta.featureConfig;
   const F = featureCount(cfg);
   const rs = raw.shape;
   const nv = rs[0] * rs[1] * rs[2];
-  const input = normalize ? applyIntensityMap(raw.data as ArrayLike<number>, normalize) : toFloat32(raw);
   const ts = boxShape(target);
   const n = ts[0] * ts[1] * ts[2];
   const off: Vec3 = [target.min[0] - raw.box.min[0], target.min[1] - raw.box.min[1], target.min[2] - raw.box.min[2]];
@@ -107,10 +122,10 @@ function forestProbabilities(model: PixelModel, raw: Volume, target: Box, normal
   if (!ctx || rounds.length === 0) {
     // the features of the target only (the margin is their context): the same bits as the whole
     // block's cropped, without filtering the margin along y and x where nothing needs it
-    const x = computeFeatures(input, rs, cfg, undefined, { min: off, max: [off[0] + ts[0], off[1] + ts[1], off[2] + ts[2]] });
+    const x = featuresOf(shared, raw, normalize, cfg, { min: off, max: [off[0] + ts[0], off[1] + ts[1], off[2] + ts[2]] });
     return model.forest.predictProba(x, n, 'feature-major');
   }
-  const feats = computeFeatures(input, rs, cfg);
+  const feats = featuresOf(shared, raw, normalize, cfg);
   const K = model.forest.nClasses;
   const C = contextCount(ctx);
   // every round but the last predicts the whole block (the next round's context reads its map

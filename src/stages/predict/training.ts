@@ -18,7 +18,7 @@ import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
 import { type Forest, type ForestParams, makeRng } from '../../ml/forest.js';
 import { type CrossFitInput, outOfFoldMap, trainContextRounds } from './auto-context.js';
-import { MAX_OUTPUT_SIGMA, smoothOutputs } from './output-smoothing.js';
+import { MAX_OUTPUT_SIGMA, chooseOutputSigma, smoothOutputs } from './output-smoothing.js';
 import { MAX_CONTEXT_ROUNDS } from './context.js';
 import { type Calibration, fitIsotonic } from './calibration.js';
 import { trainForest } from '../../ml/forest-parallel.js';
@@ -57,9 +57,14 @@ export interface TrainOptions {
   /**
    * Output smoothing (output-smoothing.ts; meta.outputSigma): predict smooths the class
    * probabilities at this scale in voxels (default 0: none); the cross-fitted maps that calibration
-   * and object rules are fitted on are smoothed the same way.
+   * and object rules are fitted on are smoothed the same way. 'auto': chosen among
+   * OUTPUT_SIGMA_CANDIDATES on an out-of-fold map of the training region (chooseOutputSigma; the
+   * map of the cross-fitting when there is one, else one computed for it: two half-region forests
+   * more, and K x region float32 of memory), 0 where no scale helps there. 'boundary': 'auto' for
+   * boundary models (--gt, or two classes), 0 for models of more classes (`train-pixels`' default:
+   * docs/ACCURACY.md "Output smoothing chosen out of fold" says why).
    */
-  outputSigma?: number;
+  outputSigma?: number | 'auto' | 'boundary';
   /**
    * labels models: fit a calibration of the outputs on out-of-fold maps of the training region
    * (meta.calibration; applied by predict on request) and return those maps (to choose object rules on). 'auto' (default): when at least
@@ -90,8 +95,8 @@ export const PIXEL_TRAINING_DEFAULTS = {
   autoContext: false as boolean,
   /** auto-context rounds (--context-rounds) */
   contextRounds: 1,
-  /** output smoothing scale, voxels (--smooth-output; docs/ACCURACY.md "Boundary maps toward 0.96") */
-  outputSigma: 0,
+  /** output smoothing scale, voxels; 'auto': chosen out of fold; 'boundary': auto for --gt and two-class models, 0 for more classes (--smooth-output; docs/ACCURACY.md "Output smoothing chosen out of fold") */
+  outputSigma: 'boundary' as number | 'auto' | 'boundary',
 };
 
 /** Out-of-fold maps of the training region (per class) and its classes. */
@@ -741,8 +746,11 @@ export async function trainPixelClassifier(
     meta as unknown as Record<string, unknown>,
     { threads: opts.threads },
   );
-  const outputSigma = opts.outputSigma ?? 0;
-  if (!(outputSigma >= 0 && outputSigma <= MAX_OUTPUT_SIGMA)) throw new UsageError(`output smoothing: expected a scale in voxels in 0..${MAX_OUTPUT_SIGMA}, got ${outputSigma}`);
+  const askedAuto = opts.outputSigma === 'auto' || (opts.outputSigma === 'boundary' && (opts.target === 'gt' || K === 2));
+  const so = opts.outputSigma ?? 0;
+  if (typeof so === 'string' && so !== 'auto' && so !== 'boundary') throw new UsageError(`output smoothing: expected a scale in voxels, auto or boundary, got ${JSON.stringify(so)}`);
+  let outputSigma = typeof so === 'number' ? so : 0;
+  if (!(outputSigma >= 0 && outputSigma <= MAX_OUTPUT_SIGMA)) throw new UsageError(`output smoothing: expected a scale in voxels in 0..${MAX_OUTPUT_SIGMA} or auto, got ${opts.outputSigma}`);
   let contextForest: Forest | undefined;
   let laterRounds: Forest[] = [];
   const rounds = opts.contextRounds ?? 1;
@@ -752,27 +760,50 @@ export async function trainPixelClassifier(
   const labelledFraction = labelled.reduce((a, b) => a + b, 0) / total;
   const wantCrossFit = opts.target === 'labels' && (opts.crossFit === true || ((opts.crossFit ?? 'auto') === 'auto' && labelledFraction >= CROSS_FIT_MIN_LABELLED));
   if (opts.crossFit === true && opts.target !== 'labels') throw new UsageError('cross-fitting (calibration and object rules) applies to --labels models; --gt models choose their cut with --calibrate-cut');
-  if (opts.autoContext || wantCrossFit) {
+  // 'auto' smoothing is chosen on dense labels (cross-fitted) and on --gt models; sparse labels
+  // (scribbles) have too few labelled voxels to score a map on, and get none
+  const autoSigma = askedAuto && (wantCrossFit || opts.target === 'gt');
+  if (askedAuto && !autoSigma) meta.training = { ...(meta.training ?? {}), outputSigma: { sigma: 0, skipped: 'sparse labels: no out-of-fold map to choose on' } };
+  if (opts.autoContext || wantCrossFit || autoSigma) {
     const input: CrossFitInput = { raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress };
-    const first = await outOfFoldMap(input);
-    let out = first;
-    if (opts.autoContext) {
-      const { forests, last: c, prev } = await trainContextRounds(input, first, rounds);
-      contextForest = forests[0];
-      laterRounds = forests.slice(1);
-      meta.context = rounds > 1 ? { ...c.config, rounds } : c.config;
-      meta.training = { ...(meta.training ?? {}), autoContext: { folds: c.folds, rounds } };
-      if (wantCrossFit) out = await outOfFoldMap(input, { x2: c.x2, first: prev.map, config: c.config });
+    // for the smoothing choice alone (a --gt model without auto-context), a region that cannot be
+    // cross-fitted (too small to halve, one class in a half) leaves the smoothing off with a warning
+    const onlyForSigma = autoSigma && !opts.autoContext && !wantCrossFit;
+    let first: Awaited<ReturnType<typeof outOfFoldMap>> | undefined;
+    try {
+      first = await outOfFoldMap(input);
+    } catch (err) {
+      if (!(onlyForSigma && err instanceof UsageError)) throw err;
+      warnings.push(`output smoothing not chosen (none): ${err.message}`);
+      meta.training = { ...(meta.training ?? {}), outputSigma: { sigma: 0, skipped: err.message } };
     }
-    if (wantCrossFit) {
-      if (outputSigma > 0) smoothOutputs(out.map, rs, K, cfg, outputSigma);
-      const cls = await regionClasses(region, blocks, blockIds, perm);
-      const { maps, calibration } = calibrateClasses(out.map, cls, K);
-      meta.calibration = { method: 'isotonic, out-of-fold', channels: calibration };
-      meta.training = { ...(meta.training ?? {}), crossFit: { folds: out.folds, labelledFraction: +labelledFraction.toFixed(4) } };
-      crossFit = { region, maps, classes: cls, halves: out.halves };
-    } else if (opts.target === 'labels') {
-      warnings.push(`no calibration or object rules: only ${(100 * labelledFraction).toFixed(1)}% of the training region is labelled (cross-fitting needs dense labels, >= ${100 * CROSS_FIT_MIN_LABELLED}%)`);
+    if (first) {
+      // the out-of-fold map of the model that ships (the last round's with auto-context)
+      let out = first;
+      const needFinal = wantCrossFit || autoSigma;
+      if (opts.autoContext) {
+        const { forests, last: c, prev } = await trainContextRounds(input, first, rounds);
+        contextForest = forests[0];
+        laterRounds = forests.slice(1);
+        meta.context = rounds > 1 ? { ...c.config, rounds } : c.config;
+        meta.training = { ...(meta.training ?? {}), autoContext: { folds: c.folds, rounds } };
+        if (needFinal) out = await outOfFoldMap(input, { x2: c.x2, first: prev.map, config: c.config });
+      }
+      const cls = needFinal ? await regionClasses(region, blocks, blockIds, perm) : undefined;
+      if (autoSigma && cls) {
+        const choice = chooseOutputSigma(out.map, rs, K, cls, cfg);
+        outputSigma = choice.sigma;
+        meta.training = { ...(meta.training ?? {}), outputSigma: { chosenOn: 'out-of-fold map of the training region', folds: out.folds, ...choice } };
+      }
+      if (wantCrossFit && cls) {
+        if (outputSigma > 0) smoothOutputs(out.map, rs, K, cfg, outputSigma);
+        const { maps, calibration } = calibrateClasses(out.map, cls, K);
+        meta.calibration = { method: 'isotonic, out-of-fold', channels: calibration };
+        meta.training = { ...(meta.training ?? {}), crossFit: { folds: out.folds, labelledFraction: +labelledFraction.toFixed(4) } };
+        crossFit = { region, maps, classes: cls, halves: out.halves };
+      } else if (opts.target === 'labels') {
+        warnings.push(`no calibration or object rules: only ${(100 * labelledFraction).toFixed(1)}% of the training region is labelled (cross-fitting needs dense labels, >= ${100 * CROSS_FIT_MIN_LABELLED}%)`);
+      }
     }
   }
   // set after the cross-fitting: its fold forests predict (and auto-context reads) unsmoothed maps

@@ -20,8 +20,7 @@
 import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect, boxShape, boxToString, boxVoxels } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
-import { compactLabels } from '../../kernels/components.js';
-import { mergeSmallSegments, seededWatershed, watershedSeeds } from '../../kernels/watershed/index.js';
+import { flood, mergeSmallSegments, watershedSeeds } from '../../kernels/watershed/index.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { type BoundaryMaps, type SupervoxelParams, boundaryMaps, computeSupervoxels } from './pipeline.js';
 
@@ -56,7 +55,10 @@ export function seededSupervoxels(values: Float32Array, shape: Vec3, opts: Super
     const l = sl[i];
     if (l !== 0 && first[l] < 0 && !(opts.mask && opts.mask[i] === 0)) first[l] = i;
   }
-  const labels = seededWatershed(values, shape, sl, opts);
+  // flooded in place (seededWatershed without its copy: the seeds are not needed afterwards)
+  const labels = sl;
+  if (opts.mask) for (let i = 0; i < n; i++) if (opts.mask[i] === 0) labels[i] = 0;
+  flood(values, shape, labels, opts);
   const max = seeds.count;
   const sizes = new Float64Array(max + 1);
   for (let i = 0; i < n; i++) sizes[labels[i]]++;
@@ -91,9 +93,9 @@ export function tilesOf(b: Box, bounds: Box, tile: Vec3): Array<{ index: Vec3; b
 
 /**
  * Supervoxel ids of one tile (uint64, x fastest over `tileBox`) from `input`, the map over exactly
- * `tileBox` grown by the margin and clipped to the volume.
+ * `tileBox` grown by the margin and clipped to the volume; `distinct`: the ids that occur in it.
  */
-export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: SupervoxelBlockParams): BigUint64Array {
+export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: SupervoxelBlockParams, target?: { data: BigUint64Array; box: Box }): { ids: BigUint64Array; distinct: BigUint64Array } {
   const maps: BoundaryMaps = boundaryMaps(input, { affinityOrder: p.affinityOrder, invert: p.invert, channel: p.channel });
   const cb = input.box;
   const [rx, ry] = maps.shape;
@@ -101,8 +103,14 @@ export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: 
   const ox = tileBox.min[0] - cb.min[0];
   const oy = tileBox.min[1] - cb.min[1];
   const oz = tileBox.min[2] - cb.min[2];
-  const out = new BigUint64Array(tx * ty * tz);
-  const words = new Uint32Array(out.buffer);
+  // written into `target` (a box containing the tile) when given, else into a new array over the tile
+  const dst = target ?? { data: new BigUint64Array(tx * ty * tz), box: tileBox };
+  const out = dst.data;
+  const words = new Uint32Array(out.buffer, out.byteOffset, out.length * 2);
+  const [dx, dy] = boxShape(dst.box);
+  const dox = tileBox.min[0] - dst.box.min[0];
+  const doy = tileBox.min[1] - dst.box.min[1];
+  const doz = tileBox.min[2] - dst.box.min[2];
   const [Sx, Sy] = boxShape(p.bounds);
   if (maps.affinities) {
     const sv = computeSupervoxels(maps, p.supervoxels);
@@ -116,11 +124,13 @@ export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: 
           const l = sv.labels[x + ox + rx * (y + oy + ry * (z + oz))];
           if (l === 0) continue;
           if (local[l] === 0) local[l] = ++k;
-          const i = x + tx * (y + ty * z);
+          const i = x + dox + dx * (y + doy + dy * (z + doz));
           words[2 * i] = local[l];
           words[2 * i + 1] = hi;
         }
-    return out;
+    const distinct = new BigUint64Array(k);
+    for (let j = 0; j < k; j++) distinct[j] = (BigInt(hi) << 32n) | BigInt(j + 1);
+    return { ids: out, distinct };
   }
   const sv = seededSupervoxels(maps.boundary, maps.shape, p.supervoxels);
   // label -> global id (1 + volume-linear index of its seed's first voxel), as two 32-bit words
@@ -137,24 +147,39 @@ export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: 
     idLo[l] = g % 4294967296;
     idHi[l] = Math.floor(g / 4294967296);
   }
+  const present = new Uint8Array(sv.count + 1);
   for (let z = 0; z < tz; z++)
-    for (let y = 0; y < ty; y++)
+    for (let y = 0; y < ty; y++) {
+      const from = ox + rx * (y + oy + ry * (z + oz));
+      const to = dox + dx * (y + doy + dy * (z + doz));
       for (let x = 0; x < tx; x++) {
-        const l = sv.labels[x + ox + rx * (y + oy + ry * (z + oz))];
+        const l = sv.labels[from + x];
         if (l === 0) continue;
-        const i = x + tx * (y + ty * z);
+        present[l] = 1;
+        const i = to + x;
         words[2 * i] = idLo[l];
         words[2 * i + 1] = idHi[l];
       }
-  return out;
+    }
+  let k = 0;
+  for (let l = 1; l <= sv.count; l++) k += present[l];
+  const distinct = new BigUint64Array(k);
+  const dw = new Uint32Array(distinct.buffer);
+  for (let l = 1, j = 0; l <= sv.count; l++) {
+    if (present[l] === 0) continue;
+    dw[2 * j] = idLo[l];
+    dw[2 * j + 1] = idHi[l];
+    j++;
+  }
+  return { ids: out, distinct };
 }
 
 /** Block function: the tiles covering ctx.box, each from the map over the tile grown by the margin. */
 export function supervoxelBlock(ctx: BlockContext<SupervoxelBlockParams>): BlockResult {
   const p = ctx.params;
   const input = ctx.inputs.boundaries;
-  const [bx, by] = boxShape(ctx.box);
   const out = new BigUint64Array(boxVoxels(ctx.box));
+  const found: BigUint64Array[] = [];
   for (const t of tilesOf(ctx.box, p.bounds, p.tile)) {
     for (let i = 0; i < 3; i++) {
       if (t.box.min[i] < ctx.box.min[i] || t.box.max[i] > ctx.box.max[i]) {
@@ -162,17 +187,20 @@ export function supervoxelBlock(ctx: BlockContext<SupervoxelBlockParams>): Block
       }
     }
     const context = boxIntersect(boxGrow(t.box, p.margin), p.bounds);
-    const ids = supervoxelTile(input.crop(context), t.box, t.index, p);
-    const [tx, ty, tz] = boxShape(t.box);
-    const ox = t.box.min[0] - ctx.box.min[0];
-    const oy = t.box.min[1] - ctx.box.min[1];
-    const oz = t.box.min[2] - ctx.box.min[2];
-    for (let z = 0; z < tz; z++)
-      for (let y = 0; y < ty; y++) out.set(ids.subarray(tx * (y + ty * z), tx * (y + ty * z) + tx), ox + bx * (y + oy + by * (z + oz)));
+    const { distinct } = supervoxelTile(input.crop(context), t.box, t.index, p, { data: out, box: ctx.box });
+    found.push(distinct);
   }
   // the distinct ids of the block (sorted, decimal strings), so the caller can count the supervoxels
-  const distinct = compactLabels(out).ids.subarray(1).sort();
-  return { volumes: { supervoxels: new Volume('uint64', ctx.box, out, 1, input.voxelSize) }, data: { ids: Array.from(distinct, (v) => v.toString()) } };
+  const all = new BigUint64Array(found.reduce((a, f) => a + f.length, 0));
+  let at = 0;
+  for (const f of found) {
+    all.set(f, at);
+    at += f.length;
+  }
+  all.sort();
+  const ids: string[] = [];
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) ids.push(all[i].toString());
+  return { volumes: { supervoxels: new Volume('uint64', ctx.box, out, 1, input.voxelSize) }, data: { ids } };
 }
 
 /** Number of distinct supervoxel ids over the block records of `supervoxelTask`. */

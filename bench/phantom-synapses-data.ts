@@ -6,14 +6,14 @@ import type { Vec3 } from '../src/core/box.js';
 import type { Volume } from '../src/core/volume.js';
 import { carriedCleftFilter, carriedObjectRule } from '../src/cli/object-rules.js';
 import { partnersOf } from '../src/cli/synapse-scoring.js';
-import type { LabelArray } from '../src/kernels/components.js';
+import { compactLabels, type LabelArray } from '../src/kernels/components.js';
 import { labelObjectScores, type ObjectScores } from '../src/metrics/objects.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
 import { relabelPartners, synapticPartnerScore, type PartnerSynapse } from '../src/metrics/synapses.js';
 import { readWhole } from '../src/stages/segment/io.js';
 import { type ObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
 import { probabilityScale } from '../src/stages/synapses/detect.js';
-import { cleftScores } from '../src/stages/synapses/cleft-filter.js';
+import { candidateObjects, cleftScores } from '../src/stages/synapses/cleft-filter.js';
 import { objectVoxels } from '../src/stages/synapses/cleft-features.js';
 
 export async function readVolume(spec: string): Promise<Volume> {
@@ -52,17 +52,19 @@ export function scoreObjects(map: Volume, truth: Volume, rule: ObjectParams, con
 
 /**
  * Cleft objects as `wiring synapses` keeps them under the cleft filter the map carries (candidates of
- * its rule, 6-connected, scored and cut), against a truth label layer; undefined when it carries none.
+ * its rule, 6-connected, scored and cut; a filter with segmentation features reads `segmentation`),
+ * against a truth label layer; undefined when it carries none.
  */
-export async function scoreFilteredClefts(spec: string, truth: Volume): Promise<(ObjectRow & { candidates: number; cut: number }) | undefined> {
+export async function scoreFilteredClefts(spec: string, truth: Volume, segmentation?: Volume): Promise<(ObjectRow & { candidates: number; cut: number }) | undefined> {
   const carried = carriedCleftFilter(spec);
   if (!carried) return undefined;
   const { filter, vesicles } = carried;
   const map = await readVolume(spec);
   const shape = map.shape as Vec3;
   const cleft = asProbability(map);
-  const o = hysteresisObjects(cleft, shape, filter.candidates, 6);
-  const sc = cleftScores(filter, o.labels, objectVoxels(o.labels, o.count), { cleft, vesicle: asProbability(await readVolume(vesicles)) }, shape, map.voxelSize as Vec3);
+  const seg = segmentation ? compactLabels(segmentation.data as LabelArray).labels : undefined;
+  const o = candidateObjects(cleft, shape, filter.candidates, 6, seg);
+  const sc = cleftScores(filter, o.labels, objectVoxels(o.labels, o.count), { cleft, vesicle: asProbability(await readVolume(vesicles)), segmentation: seg }, shape, map.voxelSize as Vec3);
   const remap = new Uint32Array(o.count + 1);
   let n = 0;
   for (let l = 1; l <= o.count; l++) if (sc[l - 1] >= filter.cut) remap[l] = ++n;

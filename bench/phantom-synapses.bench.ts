@@ -12,11 +12,14 @@
 //  - the cleft objects `wiring synapses` keeps by default: the carried filter's candidates above its cut;
 //  - synapse partner F1 of `wiring synapses` with its defaults (carried rules and filter, default radii)
 //    on the phantom's true segmentation, scored CREMI-like against its synapse table (src/metrics/synapses.ts),
-//    and with `--no-cleft-filter` (the carried rule alone);
+//    and with `--no-cleft-filter` (the carried rule alone), and on a predicted segmentation (`wiring segment`
+//    with its defaults on the predicted boundary channel; its VOI against the truth is recorded);
 //  - the same with the true cleft and vesicle labels (what the partner assignment alone reaches).
 // The CLI runs from dist/ (`npx tsc -p tsconfig.json` first). Volumes are cached in
 // bench/out/phantom-synapses-data/. PHSYN_PAIRS (default "2:4,4:2"), PHSYN_TREES (32),
 // PHSYN_SAMPLES (60000): the demo's forest; PHSYN_TRAIN_SIZE (384,384,80; the runs before the cleft filter used 192,192,48), PHSYN_TEST_SIZE (384,384,80);
+// PHSYN_SEG_FEATURES=0 trains the cleft filter on the maps alone (default: `train-pixels --segmentation`
+// with the training phantom's true neurons, so the filter also reads the segments across each candidate);
 // PHSYN_AUTOCONTEXT=1 trains with `--auto-context` (a context forest on the first forest's out-of-fold
 // map); PHSYN_TRAIN_DENSITY (3) is the training phantom's `--synapse-density` (in a 192x192x48 phantom
 // density 6 holds no more clefts than 3: 17 vs 18 on seed 2; a larger PHSYN_TRAIN_SIZE does).
@@ -36,10 +39,12 @@ const TRAIN_SIZE = process.env.PHSYN_TRAIN_SIZE ?? '384,384,80';
 const TEST_SIZE = process.env.PHSYN_TEST_SIZE ?? '384,384,80';
 const TRAIN_DENSITY = process.env.PHSYN_TRAIN_DENSITY ?? '3';
 const AUTOCONTEXT = process.env.PHSYN_AUTOCONTEXT === '1';
+/** The cleft filter learns from the training phantom's true segmentation too (`train-pixels --segmentation`); PHSYN_SEG_FEATURES=0: the maps alone. */
+const SEG_FEATURES = process.env.PHSYN_SEG_FEATURES !== '0';
 /** Names the training phantom of a setting (the defaults keep the names of earlier runs' cache). */
 const TRAIN_TAG = `${TRAIN_DENSITY === '3' ? '' : `-d${TRAIN_DENSITY}`}${TRAIN_SIZE === '192,192,48' ? '' : `-${TRAIN_SIZE.replaceAll(',', 'x')}`}`;
 /** Names the model and maps of a setting, so settings never read each other's cache. */
-const TAG = `${TREES}t${AUTOCONTEXT ? '-ac' : ''}${TRAIN_TAG}`;
+const TAG = `${TREES}t${AUTOCONTEXT ? '-ac' : ''}${TRAIN_TAG}${SEG_FEATURES ? '-seg' : ''}`;
 const TEST_DENSITY = '2';
 const PAIRS = (process.env.PHSYN_PAIRS ?? '2:4,4:2').split(',').map((p) => p.split(':').map(Number) as [number, number]);
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
@@ -71,7 +76,7 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     wiring('classes', path.join(train, 'classes'), '--neurons', path.join(train, 'neurons'), '--clefts', path.join(train, 'clefts'), '--vesicles', path.join(train, 'vesicles'), '--mitochondria', path.join(train, 'mitochondria'));
   }
   log(`train-pixels on seed ${chooseSeed} (${TREES} trees, ${SAMPLES} samples${AUTOCONTEXT ? ', auto-context' : ''}; cross-fits itself and carries the object rules)`);
-  const trained = wiring('train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, '--trees', TREES, '--samples', SAMPLES, AUTOCONTEXT ? '--auto-context' : '--no-auto-context');
+  const trained = wiring('train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, '--trees', TREES, '--samples', SAMPLES, AUTOCONTEXT ? '--auto-context' : '--no-auto-context', ...(SEG_FEATURES ? ['--segmentation', path.join(train, 'neurons')] : []));
   const outputs: string[] = trained.outputs;
   console.log('object_rules (out-of-fold on the training phantom)', JSON.stringify(trained.object_rules));
   const ch = (cls: number): string => {
@@ -88,7 +93,7 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     console.log(name, JSON.stringify(objects[name]));
   }
   // the cleft objects `wiring synapses` keeps by default: the carried filter's, when the model carries one
-  const filtered = await scoreFilteredClefts(ch(3), await readVolume(path.join(test, 'clefts')));
+  const filtered = await scoreFilteredClefts(ch(3), await readVolume(path.join(test, 'clefts')), await readVolume(path.join(test, 'neurons')));
   if (filtered) {
     objects.clefts_filtered = filtered;
     console.log('clefts after the carried cleft filter', JSON.stringify(filtered));
@@ -101,15 +106,24 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
   const syn = wiring('synapses', fresh(db), '--clefts', ch(3), '--vesicles', ch(4), '--mitochondria', ch(5), ...gt);
   const trueDb = path.join(DIR, `true-labels-s${measureSeed}-${TAG}.duckdb`);
   const upper = wiring('synapses', fresh(trueDb), '--clefts', path.join(test, 'clefts'), '--vesicles', path.join(test, 'vesicles'), ...gt);
+  // the same on a predicted segmentation: `wiring segment` (defaults) on the predicted boundary channel
+  log('wiring segment on the predicted boundary map, then wiring synapses with its defaults on it');
+  const predSeg = path.join(test, `segmentation-from-s${chooseSeed}-${TAG}`);
+  const segmented = wiring('segment', '--boundaries', ch(1), predSeg, '--overwrite');
+  const onPred = wiring('synapses', fresh(`${db}-predseg`), '--clefts', ch(3), '--vesicles', ch(4), '--mitochondria', ch(5), ...gt.slice(0, 4), '--segmentation', predSeg);
+  const segScore = wiring('evaluate', predSeg, path.join(test, 'neurons'));
+  const voi = { split: segScore.voi_split, merge: segScore.voi_merge };
+  console.log('predicted segmentation', JSON.stringify({ segments: segmented.segments, voi, partners: onPred.partners }));
   const row = {
     chosen_on: `phantom seed ${chooseSeed}, ${TRAIN_SIZE} at 8x8x30 nm, synapse density x${TRAIN_DENSITY} (forest + out-of-fold object rules)`,
     measured_on: `phantom seed ${measureSeed}, ${TEST_SIZE}, synapse density x${TEST_DENSITY}`,
-    forest: { trees: Number(TREES), samples: Number(SAMPLES), auto_context: AUTOCONTEXT, train_synapse_density: Number(TRAIN_DENSITY), object_rules: trained.object_rules },
+    forest: { trees: Number(TREES), samples: Number(SAMPLES), auto_context: AUTOCONTEXT, segmentation_features: SEG_FEATURES, train_synapse_density: Number(TRAIN_DENSITY), object_rules: trained.object_rules },
     objects,
     cleft_pixels: cleftPixels,
     partners: { ...(syn.partners as object), found: syn.synapses, cleft_rule: { high: syn.threshold, low: syn.low_threshold ?? syn.threshold, min_size: syn.min_size }, cleft_filter: syn.cleft_filter, dropped: syn.dropped },
     organelles_found: syn.organelles,
     partners_true_clefts_and_vesicles: upper.partners,
+    partners_predicted_segmentation: { ...(onPred.partners as object), found: onPred.synapses, dropped: onPred.dropped, segmentation_voi: voi, segmentation_arand: segScore.arand },
     ...(filtered ? { partners_without_filter: wiring('synapses', fresh(`${db}-nofilter`), '--clefts', ch(3), '--vesicles', ch(4), '--mitochondria', ch(5), '--no-cleft-filter', ...gt).partners } : {}),
   };
   console.log(JSON.stringify({ partners: row.partners, partners_true_clefts_and_vesicles: row.partners_true_clefts_and_vesicles, partners_without_filter: row.partners_without_filter }));

@@ -58,7 +58,7 @@ export interface ObjectRule extends ObjectParams {
 }
 
 /** Crop channel-free data over `region` to `b`. */
-function cropTo<T extends Float32Array | Int16Array>(d: T, region: Box, b: Box, make: (n: number) => T): T {
+function cropTo<T extends Float32Array | Int16Array | Uint32Array>(d: T, region: Box, b: Box, make: (n: number) => T): T {
   const rs = boxShape(region), bs = boxShape(b);
   const out = make(bs[0] * bs[1] * bs[2]);
   for (let z = 0, o = 0; z < bs[2]; z++) {
@@ -89,8 +89,11 @@ function halve(b: Box): [Box, Box] {
  * The cleft object filter trained on the cross-fitted maps (each half of the training region cut in
  * two again: four folds, so each fold's filter learns from three quarters), or undefined when the
  * outputs have no cleft and vesicle class or the folds hold too few true clefts (`skipped` says so).
+ * With `segmentation` (segment labels over `cf.region`, e.g. compactLabels of the training region's
+ * neurons) the filter also reads the segments across each candidate (contact-features.ts), and
+ * `wiring synapses` then reads its --segmentation for them.
  */
-export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSize: Vec3): { filter?: CleftFilter; skipped?: string } {
+export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSize: Vec3, segmentation?: Uint32Array): { filter?: CleftFilter; skipped?: string } {
   const kc = outputs.indexOf(CLEFT_OUTPUT), kv = outputs.indexOf(VESICLE_OUTPUT);
   if (kc < 0 || kv < 0) return {};
   const folds = cf.halves.flatMap((h) => halve(h));
@@ -99,6 +102,7 @@ export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSi
     vesicle: cropTo(cf.maps[kv], cf.region, b, (n) => new Float32Array(n)),
     truth: Uint8Array.from(cropTo(cf.classes, cf.region, b, (n) => new Int16Array(n)), (c) => (c === kc ? 1 : 0)),
     shape: boxShape(b) as Vec3,
+    ...(segmentation ? { segmentation: cropTo(segmentation, cf.region, b, (n) => new Uint32Array(n)) } : {}),
   }));
   const { filter, skipped } = trainCleftFilter(vols, voxelSize);
   return { filter, skipped };
@@ -178,10 +182,11 @@ export function chooseObjectFilter(
 /**
  * The rule of every output (by name) chosen on the cross-fitted maps; classes without a true object
  * get none (`grid`: the rules searched). With the voxel size, the cleft class also gets its object
- * filter (chooseCleftFilter), and each class named in `objectFilters` (that has no cleft filter) its
+ * filter (chooseCleftFilter; with segmentation features when `segmentation`, segment labels over
+ * `cf.region`, is given), and each class named in `objectFilters` (that has no cleft filter) its
  * object filter (chooseObjectFilter).
  */
-export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID, voxelSize?: Vec3, objectFilters: string[] = []): Record<string, ObjectRule> {
+export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID, voxelSize?: Vec3, objectFilters: string[] = [], segmentation?: Uint32Array): Record<string, ObjectRule> {
   const rules: Record<string, ObjectRule> = {};
   // a class whose true objects the halves' cut truncates (WHOLE_REGION_CROSSING of them or more cross
   // it) is scored on the whole region: every voxel of the cross-fitted map is out of fold, and on
@@ -217,7 +222,7 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: P
   // a class named for the generic object filter gets that one, not the cleft filter (the names are
   // `wiring classes`' convention: class_3 of other labels, e.g. vnc-sstem's mitochondria, is no cleft)
   if (voxelSize && rules[CLEFT_OUTPUT] && !objectFilters.includes(CLEFT_OUTPUT)) {
-    const { filter, skipped } = chooseCleftFilter(cf, outputs, voxelSize);
+    const { filter, skipped } = chooseCleftFilter(cf, outputs, voxelSize, segmentation);
     if (filter) rules[CLEFT_OUTPUT].filter = filter;
     if (skipped) rules[CLEFT_OUTPUT].filterSkipped = skipped;
   }

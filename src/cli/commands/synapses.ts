@@ -76,7 +76,7 @@ export function register(program: Command): Command {
     .option('--threshold <p>', 'cleft probability threshold in [0,1] (default: the rule the pixel model chose for the --clefts channel, carried in its info "wiring": {"object_rules"}, else 0.5)')
     .option('--min-size <voxels>', 'smallest cleft kept (default: the carried rule\'s, else 10)')
     .option('--low-threshold <p>', 'hysteresis: clefts are components of p >= this that reach --threshold somewhere (default: the carried rule\'s low when --threshold is not given, else --threshold, a plain threshold)')
-    .option('--no-cleft-filter', 'do not apply the cleft object filter the --clefts map carries (a forest on each candidate cleft\'s size, shape, probabilities and vesicle clouds, trained by wiring train-pixels on its out-of-fold maps; applied by default when no --threshold, --low-threshold or --min-size is given)')
+    .option('--no-cleft-filter', 'do not apply the cleft object filter the --clefts map carries (a forest on each candidate cleft\'s size, shape, probabilities and vesicle clouds, and, when trained with train-pixels --segmentation, the two segments of --segmentation across it; trained by wiring train-pixels on its out-of-fold maps; applied by default when no --threshold, --low-threshold or --min-size is given)')
     .option('--mito-low-threshold <p>', 'hysteresis low threshold for mitochondria (default: the carried rule\'s, else --mito-threshold)')
     .option('--vesicle-threshold <p>', 'vesicle probability threshold (default: the carried rule\'s high, else 0.5)')
     .option('--partner-radius <nm>', 'partners lie within this distance of the cleft (default: 3 voxels along x, at least one section + one pixel)')

@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import { parseXyz } from '../xyz.js';
 import type { Command } from 'commander';
+import { type Box, boxFromShape } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
+import { compactLabels } from '../../kernels/components.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
@@ -26,6 +28,21 @@ function num(v: unknown, what: string, min: number, max: number): number | undef
   const n = Number(v);
   if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${what}: expected a number in ${min}..${max}, got ${JSON.stringify(v)}`);
   return n;
+}
+
+/** Segment labels (compacted to uint32) of `source` over `region`, for the cleft filter's segmentation features. */
+async function readSegmentation(source: string, region: Box): Promise<Uint32Array> {
+  const s = await openSource(source);
+  try {
+    if (s.dtype !== 'uint32' && s.dtype !== 'uint64') throw new UsageError(`--segmentation ${source}: expected a uint32/uint64 segmentation, got ${s.dtype}`);
+    const b = boxFromShape(s.shape, s.offset);
+    for (let a = 0; a < 3; a++) {
+      if (region.min[a] < b.min[a] || region.max[a] > b.max[a]) throw new UsageError(`--segmentation ${source} covers [${b.min}]..[${b.max}], not the training region [${region.min}]..[${region.max}]`);
+    }
+    return compactLabels((await s.read(region)).data as Uint32Array | BigUint64Array).labels;
+  } finally {
+    await s.close();
+  }
 }
 
 /** The --smooth-output auto line of the text output: the chosen scale and the out-of-fold AUC of each candidate. */
@@ -69,6 +86,7 @@ export function register(program: Command): Command {
     .option('--object-filter <outputs>', `with --cross-fit: also train an object filter for these output classes (e.g. class_3,class_4): a forest on each candidate object's shape and probabilities and the other class maps around it, trained out of fold; carried only for a class with >= ${OBJECT_FILTER_DEFAULTS.minTrueObjects} true objects in the training region where it beats the class's rule out of fold by ${OBJECT_FILTER_DEFAULTS.minGain} (docs/ACCURACY.md)`)
     .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests) and carry it in the model')
     .option('--no-calibrate-cut', 'with --gt: do not choose a cut (`wiring segment` then uses its defaults)')
+    .option('--segmentation <source>', 'with --labels holding cleft and vesicle classes: the neuron segmentation of the training region (e.g. the ids the labels were made from); the cleft object filter then also learns from the two segments across each candidate (contact, vesicles inside each cell; docs/ACCURACY.md), and `wiring synapses` reads its --segmentation for them')
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
       if (!!opts.labels === !!opts.gt) throw new UsageError('give exactly one of --labels <source> or --gt <source>');
@@ -96,6 +114,7 @@ export function register(program: Command): Command {
       const crossFit = opts.crossFit === 'auto' ? 'auto' : opts.crossFit === 'on';
       if (opts.classes && opts.gt) throw new UsageError('--classes applies to --labels, not --gt');
       if (opts.splitObjects && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--split-objects chooses object rules on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
+      if (opts.segmentation && opts.gt) throw new UsageError('--segmentation applies to --labels models (the cleft object filter)');
       if (opts.objectFilter && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--object-filter trains on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
       if (opts.calibrateCut === true && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
       const progress = createProgress({ json: opts.json });
@@ -127,7 +146,7 @@ export function register(program: Command): Command {
           const filters = opts.objectFilter ? String(opts.objectFilter).split(',').map((x: string) => x.trim()) : [];
           const unknown = filters.filter((x: string) => !model.meta.outputs.includes(x));
           if (unknown.length) throw new UsageError(`--object-filter: no output ${unknown.join(', ')} (the outputs are ${model.meta.outputs.join(', ')})`);
-          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, filters);
+          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, filters, opts.segmentation ? await readSegmentation(opts.segmentation, cf.region) : undefined);
           model.meta.objectRules = rules;
         }
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;

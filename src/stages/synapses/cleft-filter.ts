@@ -3,7 +3,41 @@ import { FormatError, UsageError } from '../../core/errors.js';
 import { type Connectivity, connectedComponents } from '../../kernels/components.js';
 import { Forest } from '../../ml/forest/index.js';
 import { CLEFT_FEATURE_NAMES, type CleftFeatureMaps, type ObjectVoxels, cleftFeatures, objectVoxels } from './cleft-features.js';
+import { contactObjects } from './contact-candidates.js';
+import { CONTACT_FEATURE_NAMES, contactFeatures } from './contact-features.js';
 import { type ObjectParams, hysteresisObjects } from './objects.js';
+
+/** The two feature sets a filter may carry: the maps' features alone, or with the segmentation's (contact-features.ts). */
+export const FILTER_FEATURE_SETS = {
+  maps: [...CLEFT_FEATURE_NAMES] as string[],
+  segmentation: [...CLEFT_FEATURE_NAMES, ...CONTACT_FEATURE_NAMES] as string[],
+};
+
+/** The maps (and, for a filter trained with segmentation features, the segment labels) a filter's features read. */
+export interface FilterMaps extends CleftFeatureMaps {
+  /** Segment labels (any uint32 labels, 0 = none) over the same voxels. */
+  segmentation?: Uint32Array;
+}
+
+/** Does this filter read the segmentation? */
+export function filterNeedsSegmentation(f: CleftFilter): boolean {
+  return f.features.length === FILTER_FEATURE_SETS.segmentation.length;
+}
+
+/** Features of objects 1..count (sample-major) for a feature set: the maps' features, then the segmentation's when it is read. */
+export function filterFeatures(labels: Uint32Array, obj: ObjectVoxels, maps: FilterMaps, shape: Vec3, vs: Vec3, withSegmentation: boolean): Float32Array {
+  const a = cleftFeatures(labels, obj, maps, shape, vs);
+  if (!withSegmentation) return a;
+  if (!maps.segmentation) throw new UsageError('this cleft filter was trained with segmentation features: it needs the segmentation');
+  const b = contactFeatures(obj, maps, maps.segmentation, shape, vs);
+  const Fa = CLEFT_FEATURE_NAMES.length, Fb = CONTACT_FEATURE_NAMES.length;
+  const out = new Float32Array(obj.count * (Fa + Fb));
+  for (let l = 0; l < obj.count; l++) {
+    out.set(a.subarray(l * Fa, (l + 1) * Fa), l * (Fa + Fb));
+    out.set(b.subarray(l * Fb, (l + 1) * Fb), l * (Fa + Fb) + Fa);
+  }
+  return out;
+}
 
 /**
  * The cleft object filter: a random forest on object-level features (cleft-features.ts) of
@@ -15,10 +49,10 @@ import { type ObjectParams, hysteresisObjects } from './objects.js';
  */
 export interface CleftFilter {
   version: 1;
-  /** Feature names, in the forest's order (CLEFT_FEATURE_NAMES when trained). */
+  /** Feature names, in the forest's order: one of FILTER_FEATURE_SETS (with the segmentation's when trained on volumes with a segmentation). */
   features: string[];
-  /** Candidates: hysteresis objects of the cleft map under this rule. */
-  candidates: ObjectParams;
+  /** Candidates: hysteresis objects of the cleft map under this rule (cut along the segmentation's contacts when `bySegmentPair`: contact-candidates.ts). */
+  candidates: CandidateRule;
   /** A candidate is kept when the forest's probability of "true cleft" is >= cut. */
   cut: number;
   /** The forest, WRF1 bytes in base64. */
@@ -26,6 +60,23 @@ export interface CleftFilter {
   /** Pooled out-of-fold object scores at the chosen candidates and cut (on the training volumes; a match needs IoU >= minIou). */
   oof: { f1: number; found: number; matched: number; truth: number; candidates: number; minIou: number };
 }
+
+/** A candidate rule: hysteresis + size, optionally cut along the contacts of segment pairs (contact-candidates.ts; needs the segmentation). */
+export type CandidateRule = ObjectParams & { bySegmentPair?: boolean };
+
+/** Candidate objects of a cleft map under a rule (6- or 26-connected). */
+export function candidateObjects(cleft: Float32Array, shape: Vec3, rule: CandidateRule, conn: Connectivity, segmentation?: Uint32Array): { labels: Uint32Array; count: number } {
+  if (!rule.bySegmentPair) return hysteresisObjects(cleft, shape, rule, conn);
+  if (!segmentation) throw new UsageError('this cleft filter cuts its candidates along the segmentation\'s contacts: it needs the segmentation');
+  return contactObjects(cleft, segmentation, shape, rule, conn);
+}
+
+/** Candidate rules cut along the contacts of segment pairs, as measured (docs/ACCURACY.md); pass as `pairRules` to try them. */
+export const PAIR_RULES: CandidateRule[] = [
+  { high: 0.5, low: 0.25, minSize: 10, bySegmentPair: true },
+  { high: 0.4, low: 0.2, minSize: 10, bySegmentPair: true },
+  { high: 0.5, low: 0.35, minSize: 10, bySegmentPair: true },
+];
 
 /** Every default of the filter's training in one place (the CLI help reads it). */
 export const CLEFT_FILTER_DEFAULTS = {
@@ -37,7 +88,15 @@ export const CLEFT_FILTER_DEFAULTS = {
     { high: 0.5, low: 0.5, minSize: 10 },
     { high: 0.6, low: 0.6, minSize: 10 },
     { high: 0.7, low: 0.7, minSize: 10 },
-  ] as ObjectParams[],
+  ] as CandidateRule[],
+  /**
+   * Tried besides when the training volumes have a segmentation: rules whose components are cut
+   * along the contacts of segment pairs (contact-candidates.ts), e.g. `PAIR_RULES`. None by default:
+   * on the phantom they raise the candidates' recall at IoU >= 0.1 (91 -> 100 of 144 true clefts on
+   * seed 2's out-of-fold maps) and the filter's out-of-fold F1 (0.359 -> 0.384), but the chosen
+   * filter scored worse on the other seed (cleft object F1 0.513 -> 0.311; docs/ACCURACY.md).
+   */
+  pairRules: [] as CandidateRule[],
   /**
    * A candidate matches a true cleft (greedy one to one by overlap) when their IoU is at least this:
    * a membrane-long component that merely touches a cleft is not a cleft object (its plane, and so
@@ -58,9 +117,11 @@ export const CLEFT_FILTER_DEFAULTS = {
   /** Candidates are 6-connected components, as `wiring synapses` finds clefts by default. */
   connectivity: 6 as Connectivity,
   seed: 17,
+  /** Use the segmentation features (contact-features.ts) when every training volume has its segmentation. */
+  segmentation: true,
 };
 
-export interface FilterVolume extends CleftFeatureMaps {
+export interface FilterVolume extends FilterMaps {
   /** 1 = a true cleft voxel. */
   truth: Uint8Array;
   shape: Vec3;
@@ -77,9 +138,9 @@ interface Candidates {
   y: Uint8Array;
 }
 
-function candidatesOf(v: FilterVolume, vs: Vec3, rule: ObjectParams, conn: Connectivity, minIou: number): Candidates {
-  const { labels, count } = hysteresisObjects(v.cleft, v.shape, rule, conn);
-  const x = cleftFeatures(labels, objectVoxels(labels, count), v, v.shape, vs);
+function candidatesOf(v: FilterVolume, vs: Vec3, rule: CandidateRule, conn: Connectivity, minIou: number, withSegmentation: boolean): Candidates {
+  const { labels, count } = candidateObjects(v.cleft, v.shape, rule, conn, v.segmentation);
+  const x = filterFeatures(labels, objectVoxels(labels, count), v, v.shape, vs, withSegmentation);
   const t = connectedComponents(v.truth, v.shape, { connectivity: 26 });
   const ov = new Map<number, number>();
   for (let i = 0; i < labels.length; i++) {
@@ -122,8 +183,7 @@ function greedy(pairs: Candidates['pairs'], nP: number, nT: number, keep: (p: nu
   return m;
 }
 
-function train(sets: Candidates[], opts: typeof CLEFT_FILTER_DEFAULTS): Forest | undefined {
-  const F = CLEFT_FEATURE_NAMES.length;
+function train(sets: Candidates[], opts: typeof CLEFT_FILTER_DEFAULTS, F: number): Forest | undefined {
   const n = sets.reduce((a, s) => a + s.count, 0);
   const x = new Float32Array(n * F);
   const y = new Uint8Array(n);
@@ -149,7 +209,7 @@ function scoreWith(f: Forest | undefined, x: Float32Array, n: number): Float32Ar
 }
 
 export interface FilterChoiceRow {
-  candidates: ObjectParams;
+  candidates: CandidateRule;
   cut: number;
   found: number;
   matched: number;
@@ -168,12 +228,15 @@ export function trainCleftFilter(vols: FilterVolume[], vs: Vec3, options: Partia
   if (vols.length < 2) throw new UsageError('the cleft filter is cross-fitted: it needs at least two volumes (folds)');
   const nTrue = vols.reduce((a, v) => a + connectedComponents(v.truth, v.shape, { connectivity: 26 }).count, 0);
   if (nTrue < opts.minTrueClefts) return { rows: [], skipped: `${nTrue} true clefts in the training volumes, fewer than the ${opts.minTrueClefts} the cleft filter needs` };
+  // segmentation features when every volume has its segmentation
+  const withSeg = opts.segmentation && vols.every((v) => v.segmentation !== undefined);
+  const names = withSeg ? FILTER_FEATURE_SETS.segmentation : FILTER_FEATURE_SETS.maps;
   const rows: FilterChoiceRow[] = [];
   let best: { row: FilterChoiceRow; sets: Candidates[] } | undefined;
-  for (const rule of opts.candidateRules) {
-    const sets = vols.map((v) => candidatesOf(v, vs, rule, opts.connectivity, opts.minIou));
+  for (const rule of withSeg ? [...opts.candidateRules, ...opts.pairRules] : opts.candidateRules) {
+    const sets = vols.map((v) => candidatesOf(v, vs, rule, opts.connectivity, opts.minIou, withSeg));
     if (sets.filter((s) => s.y.some((v) => v === 1)).length < 2) continue;
-    const scores = sets.map((s, k) => scoreWith(train(sets.filter((_, j) => j !== k), opts), s.x, s.count));
+    const scores = sets.map((s, k) => scoreWith(train(sets.filter((_, j) => j !== k), opts, names.length), s.x, s.count));
     const truth = sets.reduce((a, s) => a + s.nTrue, 0);
     for (const cut of opts.cuts) {
       let found = 0, matched = 0;
@@ -189,14 +252,14 @@ export function trainCleftFilter(vols: FilterVolume[], vs: Vec3, options: Partia
     }
   }
   if (!best || best.row.matched === 0) return { rows };
-  const forest = train(best.sets, opts)!;
+  const forest = train(best.sets, opts, names.length)!;
   const candidates = best.sets.reduce((a, s) => a + s.count, 0);
   const r = best.row;
   return {
     rows,
     filter: {
       version: 1,
-      features: [...CLEFT_FEATURE_NAMES],
+      features: [...names],
       candidates: r.candidates,
       cut: r.cut,
       forest: Buffer.from(forest.toBytes()).toString('base64'),
@@ -215,13 +278,16 @@ export function checkCleftFilter(f: unknown, where: string): CleftFilter {
   };
   if (!c || typeof c !== 'object') return bad('', 'expected an object');
   if (c.version !== 1) bad('version', `expected 1, got ${JSON.stringify(c.version)}`);
-  if (!Array.isArray(c.features) || c.features.join() !== CLEFT_FEATURE_NAMES.join()) bad('features', `expected [${CLEFT_FEATURE_NAMES.join(', ')}] (this build's cleft features)`);
+  const sets = Object.values(FILTER_FEATURE_SETS);
+  if (!Array.isArray(c.features) || !sets.some((n) => n.join() === c.features!.join())) bad('features', `expected [${FILTER_FEATURE_SETS.maps.join(', ')}], optionally followed by [${CONTACT_FEATURE_NAMES.join(', ')}] (this build's cleft features)`);
   const r = c.candidates;
   if (!r || !(r.low >= 0 && r.low <= r.high && r.high <= 1 && r.minSize >= 0)) bad('candidates', `expected 0 <= low <= high <= 1 and minSize >= 0, got ${JSON.stringify(r)}`);
+  if (r!.bySegmentPair !== undefined && typeof r!.bySegmentPair !== 'boolean') bad('candidates.bySegmentPair', `expected true or false, got ${JSON.stringify(r!.bySegmentPair)}`);
+  if (r!.bySegmentPair && c.features!.length !== FILTER_FEATURE_SETS.segmentation.length) bad('candidates.bySegmentPair', 'candidates cut by segment pair need a filter trained with the segmentation features');
   if (typeof c.cut !== 'number' || !(c.cut >= 0 && c.cut <= 1)) bad('cut', `expected a number in [0, 1], got ${JSON.stringify(c.cut)}`);
   if (typeof c.forest !== 'string' || c.forest.length === 0) bad('forest', 'expected the forest in base64');
   const forest = Forest.fromBytes(Buffer.from(c.forest!, 'base64'), `${where} (cleft_filter.forest)`);
-  if (forest.nFeatures !== CLEFT_FEATURE_NAMES.length || forest.nClasses !== 2) bad('forest', `expected ${CLEFT_FEATURE_NAMES.length} features and 2 classes, got ${forest.nFeatures} and ${forest.nClasses}`);
+  if (forest.nFeatures !== c.features!.length || forest.nClasses !== 2) bad('forest', `expected ${c.features!.length} features and 2 classes, got ${forest.nFeatures} and ${forest.nClasses}`);
   decoded.set(c as CleftFilter, forest);
   return c as CleftFilter;
 }
@@ -230,12 +296,12 @@ export function checkCleftFilter(f: unknown, where: string): CleftFilter {
  * Scores ("true cleft" probability) of objects 1..count of `labels` (row l - 1 = object l; their
  * voxels `objects`, from objectVoxels) under the filter. Maps are probabilities in [0, 1] over `shape`.
  */
-export function cleftScores(filter: CleftFilter, labels: Uint32Array, objects: ObjectVoxels, maps: CleftFeatureMaps, shape: Vec3, vs: Vec3): Float32Array {
+export function cleftScores(filter: CleftFilter, labels: Uint32Array, objects: ObjectVoxels, maps: FilterMaps, shape: Vec3, vs: Vec3): Float32Array {
   let f = decoded.get(filter);
   if (!f) {
     f = Forest.fromBytes(Buffer.from(filter.forest, 'base64'), 'cleft_filter.forest');
     decoded.set(filter, f);
   }
-  const x = cleftFeatures(labels, objects, maps, shape, vs);
+  const x = filterFeatures(labels, objects, maps, shape, vs, filterNeedsSegmentation(filter));
   return scoreWith(f, x, objects.count);
 }

@@ -7,6 +7,7 @@ import { splitObjects } from '../../kernels/split-objects.js';
 import { SPLIT_MIN_SEED } from './objects.js';
 import { objectVoxels } from './cleft-features.js';
 import { type CleftFilter, cleftScores } from './cleft-filter.js';
+import { contactObjects } from './contact-candidates.js';
 import { smallestEigenvector } from './eigen3.js';
 
 /**
@@ -195,6 +196,13 @@ function mapObjects(v: Volume, threshold: number, conn: Connectivity, low = thre
   for (let l = 1; l <= count; l++) if (keep[l]) remap[l] = ++n;
   for (let i = 0; i < labels.length; i++) labels[i] = remap[labels[i]];
   return csrObjects(labels, n, v.shape);
+}
+
+/** Hysteresis objects of a cleft probability map cut along the contacts of the segments (no size filter: the caller's). */
+function pairObjects(v: Volume, seg: Uint32Array, threshold: number, low: number, conn: Connectivity): Objects {
+  if (v.dtype === 'uint32' || v.dtype === 'uint64') throw new UsageError('the cleft filter applies to a cleft probability map, not to a label map');
+  const c = contactObjects(asProbability(v), seg, v.shape, { high: threshold, low, minSize: 1 }, conn);
+  return csrObjects(c.labels, c.count, v.shape);
 }
 
 function csrObjects(labels: Uint32Array, count: number, shape: Vec3): Objects {
@@ -387,12 +395,13 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
   const readBox = clefts.box;
   const shape = clefts.shape;
   const vs = p.voxelSize;
-  const o = mapObjects(clefts, p.threshold, p.connectivity ?? 6, p.lowThreshold);
-  const filterScores = p.cleftFilter ? scoreCandidates(p.cleftFilter, o, clefts, inp.filterVesicles ?? inp.vesicles, vs) : undefined;
-  let filtered = 0;
   const segC = compactLabels(seg.data as Uint32Array | BigUint64Array);
   const segIds = segC.ids;
   const segL = segC.labels;
+  // a filter whose candidates are cut along the segmentation's contacts (contact-candidates.ts) gets them so
+  const o = p.cleftFilter?.candidates.bySegmentPair ? pairObjects(clefts, segL, p.threshold, p.lowThreshold ?? p.threshold, p.connectivity ?? 6) : mapObjects(clefts, p.threshold, p.connectivity ?? 6, p.lowThreshold);
+  const filterScores = p.cleftFilter ? scoreCandidates(p.cleftFilter, o, clefts, inp.filterVesicles ?? inp.vesicles, segL, vs) : undefined;
+  let filtered = 0;
   const ves = inp.vesicles ? thresholdMap(inp.vesicles, p.vesicleThreshold ?? 0.5) : undefined;
   const vesComp = ves ? connectedComponents(ves, shape, { connectivity: 26 }).labels : undefined;
   const svData = inp.supervoxels?.data as Uint32Array | BigUint64Array | undefined;
@@ -552,12 +561,15 @@ function asProbability(v: Volume): Float32Array {
   return s === 1 && d instanceof Float32Array ? d : Float32Array.from(d, (x) => x / s);
 }
 
-/** Cleft filter scores of every object (row l - 1 = object l); the filter needs a probability map of clefts and of vesicles. */
-function scoreCandidates(f: CleftFilter, o: Objects, clefts: Volume, vesicles: Volume | undefined, vs: Vec3): Float32Array {
+/**
+ * Cleft filter scores of every object (row l - 1 = object l); the filter needs a probability map of
+ * clefts and of vesicles, and a filter trained with segmentation features reads the segment labels.
+ */
+function scoreCandidates(f: CleftFilter, o: Objects, clefts: Volume, vesicles: Volume | undefined, segmentation: Uint32Array, vs: Vec3): Float32Array {
   if (clefts.dtype === 'uint32' || clefts.dtype === 'uint64') throw new UsageError('the cleft filter applies to a cleft probability map, not to a label map');
   if (!vesicles) throw new UsageError('the cleft filter needs a vesicle probability map (its features read the vesicle clouds beside each cleft)');
   checkSameBox(clefts, vesicles, 'vesicle map');
-  return cleftScores(f, o.labels, o, { cleft: asProbability(clefts), vesicle: asProbability(vesicles) }, clefts.shape, vs);
+  return cleftScores(f, o.labels, o, { cleft: asProbability(clefts), vesicle: asProbability(vesicles), segmentation }, clefts.shape, vs);
 }
 
 /**

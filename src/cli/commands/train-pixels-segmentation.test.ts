@@ -1,0 +1,56 @@
+// wiring train-pixels --segmentation: the option's checks (a --labels model, an integer segmentation covering the training region) and that a valid one is read.
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../../test/data.js';
+import { Volume } from '../../core/volume.js';
+import { writeNpy } from '../../formats/npy.js';
+import { run } from '../main.js';
+
+async function wiring(args: string[]): Promise<{ out: string; code: number | undefined }> {
+  const chunks: string[] = [];
+  const orig = process.stdout.write.bind(process.stdout);
+  const origErr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((c: string) => (chunks.push(String(c)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((c: string) => (chunks.push(String(c)), true)) as typeof process.stderr.write;
+  process.exitCode = undefined;
+  try {
+    await run(['node', 'wiring', ...args]);
+  } finally {
+    process.stdout.write = orig;
+    process.stderr.write = origErr;
+  }
+  const code = process.exitCode as number | undefined;
+  process.exitCode = undefined;
+  return { out: chunks.join(''), code };
+}
+
+describe('wiring train-pixels --segmentation', () => {
+  it('needs a --labels model and an integer segmentation covering the training region', async () => {
+    const dir = await tempDir();
+    const shape: [number, number, number] = [32, 32, 4];
+    const vs = { voxelSize: [4, 4, 40] as [number, number, number] };
+    const raw = Volume.zeros('uint8', shape, vs), lab = Volume.zeros('uint8', shape, vs), seg = Volume.zeros('uint32', shape, vs);
+    for (let z = 0, i = 0; z < 4; z++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++, i++) {
+      const left = x < 16;
+      lab.data[i] = left ? 1 : 2;
+      raw.data[i] = (left ? 100 : 160) + ((x * 7 + y * 13 + z * 5) % 30);
+      seg.data[i] = left ? 5 : 9;
+    }
+    await writeNpy(path.join(dir, 'raw.npy'), raw);
+    await writeNpy(path.join(dir, 'lab.npy'), lab);
+    await writeNpy(path.join(dir, 'seg.npy'), seg);
+    await writeNpy(path.join(dir, 'small.npy'), Volume.zeros('uint32', [16, 32, 4], vs));
+    const args = ['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', path.join(dir, 'm.forest'), '--voxel-size', '4,4,40', '--sigmas', '0.7', '--trees', '2', '--samples', '1000', '--threads', '1', '--json'];
+    const gt = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--gt', path.join(dir, 'seg.npy'), '-o', path.join(dir, 'g.forest'), '--segmentation', path.join(dir, 'seg.npy'), '--json']);
+    expect(gt.code).toBe(2);
+    expect(gt.out).toMatch(/--segmentation applies to --labels models/);
+    const float = await wiring([...args, '--segmentation', path.join(dir, 'raw.npy')]);
+    expect(float.code).toBe(2);
+    expect(float.out).toMatch(/--segmentation .*raw\.npy: expected a uint32\/uint64 segmentation, got uint8/);
+    const small = await wiring([...args, '--segmentation', path.join(dir, 'small.npy')]);
+    expect(small.code).toBe(2);
+    expect(small.out).toMatch(/small\.npy covers \[0,0,0\]\.\.\[16,32,4\], not the training region \[0,0,0\]\.\.\[32,32,4\]/);
+    const ok = await wiring([...args, '--segmentation', path.join(dir, 'seg.npy')]);
+    expect(ok.code, ok.out).toBeUndefined();
+  });
+});

@@ -212,7 +212,7 @@ describe('detectSynapses', () => {
     expect(whole.synapses.length).toBeGreaterThan(10);
     for (const bs of [[16, 16, 4], [20, 13, 5], [48, 40, 12]] as Vec3[]) {
       const margin: Vec3 = [12, 12, 8];
-      const blocks: { data: unknown }[] = [];
+      const blocks: { data?: unknown }[] = [];
       for (let z = 0; z < shape[2]; z += bs[2])
         for (let y = 0; y < shape[1]; y += bs[1])
           for (let x = 0; x < shape[0]; x += bs[0]) {

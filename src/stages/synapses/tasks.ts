@@ -1,5 +1,5 @@
 import { type Box, type Vec3 } from '../../core/box.js';
-import { UsageError } from '../../core/errors.js';
+import { UsageError, WiringError } from '../../core/errors.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import type { ConnectomeStore } from '../../connectome/store.js';
 import { type DetectedOrganelle, type DetectedSynapse, type SynapseParams, detectOrganelles, detectSynapses } from './detect.js';
@@ -84,10 +84,11 @@ export function synapseTask(o: SynapseTaskOptions): BlockTask<SynapseTaskParams>
 }
 
 /** Merge the block data of a run (block order) into one list of synapses and organelles. */
-export function mergeBlockData(blocks: { data: unknown }[]): SynapseBlockData {
+export function mergeBlockData(blocks: { data?: unknown }[]): SynapseBlockData {
   const out: SynapseBlockData = { synapses: [], organelles: [], dropped: { small: 0, noPartners: 0 }, truncated: 0 };
-  for (const b of blocks) {
-    const d = b.data as SynapseBlockData;
+  for (const [i, b] of blocks.entries()) {
+    const d = b.data as SynapseBlockData | undefined;
+    if (!d) throw new WiringError(`synapse block ${i} has no data (its record was not written by the synapses task)`);
     out.synapses.push(...d.synapses);
     out.organelles.push(...d.organelles);
     out.dropped.small += d.dropped.small;

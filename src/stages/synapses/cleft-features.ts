@@ -65,6 +65,41 @@ export function objectVoxels(labels: Uint32Array, count: number): ObjectVoxels {
 
 export { symmetricEigen };
 
+/**
+ * Where object l of `obj` lies and how it spreads: the centroid (voxel units), the bounding box
+ * (inclusive, voxels) and the principal spreads (nm^2, descending) with the smallest axis (the
+ * normal of a flat object). A voxel is a box, not a point: its own spread (v^2 / 12 per axis)
+ * keeps one-voxel-thick objects' extent finite.
+ */
+export function objectGeometry(obj: ObjectVoxels, l: number, shape: Vec3, vs: Vec3): { mean: Vec3; lo: number[]; hi: number[]; values: Vec3; normal: Vec3 } {
+  const [X, Y] = shape;
+  const s0 = obj.start[l], s1 = obj.start[l + 1];
+  const n = s1 - s0;
+  let mx = 0, my = 0, mz = 0;
+  const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+  for (let k = s0; k < s1; k++) {
+    const i = obj.idx[k];
+    const x = i % X, y = Math.floor(i / X) % Y, z = Math.floor(i / (X * Y));
+    mx += x; my += y; mz += z;
+    if (x < lo[0]) lo[0] = x;
+    if (y < lo[1]) lo[1] = y;
+    if (z < lo[2]) lo[2] = z;
+    if (x > hi[0]) hi[0] = x;
+    if (y > hi[1]) hi[1] = y;
+    if (z > hi[2]) hi[2] = z;
+  }
+  mx /= n; my /= n; mz /= n;
+  const m = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  for (let k = s0; k < s1; k++) {
+    const i = obj.idx[k];
+    const d = [((i % X) - mx) * vs[0], ((Math.floor(i / X) % Y) - my) * vs[1], (Math.floor(i / (X * Y)) - mz) * vs[2]];
+    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) m[3 * a + b] += (d[a] * d[b]) / n;
+  }
+  for (let a = 0; a < 3; a++) m[4 * a] += (vs[a] * vs[a]) / 12;
+  const { values, smallest } = symmetricEigen(m);
+  return { mean: [mx, my, mz], lo, hi, values, normal: smallest };
+}
+
 /** The class maps the features read (probabilities in [0, 1], one value per voxel). */
 export interface CleftFeatureMaps {
   cleft: Float32Array;
@@ -86,31 +121,13 @@ export function cleftFeatures(labels: Uint32Array, obj: ObjectVoxels, maps: Clef
   for (let l = 1; l <= obj.count; l++) {
     const s0 = obj.start[l], s1 = obj.start[l + 1];
     const n = s1 - s0;
-    let sp = 0, pk = 0, mx = 0, my = 0, mz = 0;
-    const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+    let sp = 0, pk = 0;
     for (let k = s0; k < s1; k++) {
       const i = obj.idx[k];
-      const x = i % X, y = Math.floor(i / X) % Y, z = Math.floor(i / (X * Y));
       sp += cleft[i];
       if (cleft[i] > pk) pk = cleft[i];
-      mx += x; my += y; mz += z;
-      if (x < lo[0]) lo[0] = x;
-      if (y < lo[1]) lo[1] = y;
-      if (z < lo[2]) lo[2] = z;
-      if (x > hi[0]) hi[0] = x;
-      if (y > hi[1]) hi[1] = y;
-      if (z > hi[2]) hi[2] = z;
     }
-    mx /= n; my /= n; mz /= n;
-    const m = [0, 0, 0, 0, 0, 0, 0, 0, 0];
-    for (let k = s0; k < s1; k++) {
-      const i = obj.idx[k];
-      const d = [((i % X) - mx) * vs[0], ((Math.floor(i / X) % Y) - my) * vs[1], (Math.floor(i / (X * Y)) - mz) * vs[2]];
-      for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) m[3 * a + b] += (d[a] * d[b]) / n;
-    }
-    // a voxel is a box, not a point: its own spread (v^2 / 12 per axis) keeps one-voxel-thick objects' extent finite
-    for (let a = 0; a < 3; a++) m[4 * a] += (vs[a] * vs[a]) / 12;
-    const { values, smallest: nrm } = symmetricEigen(m);
+    const { mean: [mx, my, mz], lo, hi, values, normal: nrm } = objectGeometry(obj, l, shape, vs);
     const ext = values.map((v) => Math.sqrt(Math.max(0, v)));
     // sides of the plane through the centroid: vesicle probability within CONTEXT_NM of the plane and
     // within the object's lateral reach (2 sd of its spread along its length, about its radius, plus

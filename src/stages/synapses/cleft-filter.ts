@@ -2,6 +2,7 @@ import type { Vec3 } from '../../core/box.js';
 import { FormatError, UsageError } from '../../core/errors.js';
 import { type Connectivity, connectedComponents } from '../../kernels/components.js';
 import { Forest } from '../../ml/forest/index.js';
+import { type CandidateSet, candidateScores, matchCandidates, objectF1, outOfFoldCuts, trainCandidateForest } from './candidate-match.js';
 import { CLEFT_FEATURE_NAMES, type CleftFeatureMaps, type ObjectVoxels, cleftFeatures, objectVoxels } from './cleft-features.js';
 import { contactObjects } from './contact-candidates.js';
 import { CONTACT_FEATURE_NAMES, contactFeatures } from './contact-features.js';
@@ -127,85 +128,10 @@ export interface FilterVolume extends FilterMaps {
   shape: Vec3;
 }
 
-interface Candidates {
-  labels: Uint32Array;
-  count: number;
-  x: Float32Array;
-  /** (candidate, true object, overlap, IoU) pairs sorted by decreasing overlap. */
-  pairs: Array<{ p: number; t: number; n: number; iou: number }>;
-  nTrue: number;
-  /** 1 = matched to a true cleft (greedy one to one over all candidates). */
-  y: Uint8Array;
-}
-
-function candidatesOf(v: FilterVolume, vs: Vec3, rule: CandidateRule, conn: Connectivity, minIou: number, withSegmentation: boolean): Candidates {
+function candidatesOf(v: FilterVolume, vs: Vec3, rule: CandidateRule, conn: Connectivity, minIou: number, withSegmentation: boolean): CandidateSet {
   const { labels, count } = candidateObjects(v.cleft, v.shape, rule, conn, v.segmentation);
   const x = filterFeatures(labels, objectVoxels(labels, count), v, v.shape, vs, withSegmentation);
-  const t = connectedComponents(v.truth, v.shape, { connectivity: 26 });
-  const ov = new Map<number, number>();
-  for (let i = 0; i < labels.length; i++) {
-    const p = labels[i], q = t.labels[i];
-    if (p && q) {
-      const k = p * (t.count + 1) + q;
-      ov.set(k, (ov.get(k) ?? 0) + 1);
-    }
-  }
-  const sp = new Float64Array(count + 1), st = new Float64Array(t.count + 1);
-  for (let i = 0; i < labels.length; i++) {
-    sp[labels[i]]++;
-    st[t.labels[i]]++;
-  }
-  const pairs = [...ov].map(([k, n]) => {
-    const p = Math.floor(k / (t.count + 1)), q = k % (t.count + 1);
-    return { p, t: q, n, iou: n / (sp[p] + st[q] - n) };
-  });
-  pairs.sort((a, b) => b.n - a.n || a.p - b.p || a.t - b.t);
-  const y = new Uint8Array(count + 1);
-  greedy(pairs, count, t.count, () => true, minIou, (p) => (y[p] = 1));
-  return { labels, count, x, pairs, nTrue: t.count, y: y.subarray(1) };
-}
-
-/**
- * Greedy one-to-one matching of the kept candidates by decreasing overlap (src/metrics/objects.ts's
- * rule): a pair taken counts as a match when its IoU >= minIou; calls `hit` per match, returns the count.
- */
-function greedy(pairs: Candidates['pairs'], nP: number, nT: number, keep: (p: number) => boolean, minIou: number, hit: (p: number) => void = () => {}): number {
-  const usedP = new Uint8Array(nP + 1), usedT = new Uint8Array(nT + 1);
-  let m = 0;
-  for (const c of pairs) {
-    if (usedP[c.p] || usedT[c.t] || !keep(c.p)) continue;
-    usedP[c.p] = 1;
-    usedT[c.t] = 1;
-    if (c.iou < minIou) continue;
-    hit(c.p);
-    m++;
-  }
-  return m;
-}
-
-function train(sets: Candidates[], opts: typeof CLEFT_FILTER_DEFAULTS, F: number): Forest | undefined {
-  const n = sets.reduce((a, s) => a + s.count, 0);
-  const x = new Float32Array(n * F);
-  const y = new Uint8Array(n);
-  let o = 0;
-  for (const s of sets) {
-    x.set(s.x, o * F);
-    y.set(s.y, o);
-    o += s.count;
-  }
-  let pos = 0;
-  for (const v of y) pos += v;
-  if (pos === 0 || pos === n) return undefined;
-  return Forest.train(
-    { x, nSamples: n, nFeatures: F, layout: 'sample-major', y, nClasses: 2 },
-    { nTrees: opts.trees, maxDepth: opts.maxDepth, minSamplesLeaf: opts.minSamplesLeaf, balanced: false, seed: opts.seed },
-  );
-}
-
-function scoreWith(f: Forest | undefined, x: Float32Array, n: number): Float32Array {
-  if (!f || n === 0) return new Float32Array(n);
-  const p = f.predictProba(x, n, 'sample-major');
-  return p.slice(n, 2 * n);
+  return { count, x, ...matchCandidates(labels, count, v.truth, v.shape, 26, minIou) };
 }
 
 export interface FilterChoiceRow {
@@ -232,27 +158,19 @@ export function trainCleftFilter(vols: FilterVolume[], vs: Vec3, options: Partia
   const withSeg = opts.segmentation && vols.every((v) => v.segmentation !== undefined);
   const names = withSeg ? FILTER_FEATURE_SETS.segmentation : FILTER_FEATURE_SETS.maps;
   const rows: FilterChoiceRow[] = [];
-  let best: { row: FilterChoiceRow; sets: Candidates[] } | undefined;
+  let best: { row: FilterChoiceRow; sets: CandidateSet[] } | undefined;
   for (const rule of withSeg ? [...opts.candidateRules, ...opts.pairRules] : opts.candidateRules) {
     const sets = vols.map((v) => candidatesOf(v, vs, rule, opts.connectivity, opts.minIou, withSeg));
     if (sets.filter((s) => s.y.some((v) => v === 1)).length < 2) continue;
-    const scores = sets.map((s, k) => scoreWith(train(sets.filter((_, j) => j !== k), opts, names.length), s.x, s.count));
     const truth = sets.reduce((a, s) => a + s.nTrue, 0);
-    for (const cut of opts.cuts) {
-      let found = 0, matched = 0;
-      sets.forEach((s, k) => {
-        const keep = (p: number): boolean => scores[k][p - 1] >= cut;
-        for (let p = 1; p <= s.count; p++) if (keep(p)) found++;
-        matched += greedy(s.pairs, s.count, s.nTrue, keep, opts.minIou);
-      });
-      const pr = found ? matched / found : 0, rc = truth ? matched / truth : 0;
-      const row = { candidates: rule, cut, found, matched, truth, f1: pr + rc > 0 ? (2 * pr * rc) / (pr + rc) : 0 };
+    for (const { cut, found, matched } of outOfFoldCuts(sets, names.length, opts, opts.cuts, opts.minIou)) {
+      const row = { candidates: rule, cut, found, matched, truth, f1: objectF1(found, matched, truth) };
       rows.push(row);
       if (!best || row.f1 > best.row.f1 + 1e-12) best = { row, sets };
     }
   }
   if (!best || best.row.matched === 0) return { rows };
-  const forest = train(best.sets, opts, names.length)!;
+  const forest = trainCandidateForest(best.sets, names.length, opts)!;
   const candidates = best.sets.reduce((a, s) => a + s.count, 0);
   const r = best.row;
   return {
@@ -303,5 +221,5 @@ export function cleftScores(filter: CleftFilter, labels: Uint32Array, objects: O
     decoded.set(filter, f);
   }
   const x = filterFeatures(labels, objects, maps, shape, vs, filterNeedsSegmentation(filter));
-  return scoreWith(f, x, objects.count);
+  return candidateScores(f, x, objects.count);
 }

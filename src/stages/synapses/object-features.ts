@@ -1,7 +1,6 @@
 import type { Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
-import type { ObjectVoxels } from './cleft-features.js';
-import { symmetricEigen } from './eigen3.js';
+import { type ObjectVoxels, objectGeometry } from './cleft-features.js';
 
 /**
  * Object-level features of candidate objects of any class map (components of its probability map),
@@ -60,35 +59,17 @@ export function objectFeatures(labels: Uint32Array, obj: ObjectVoxels, map: Floa
   for (let l = 1; l <= obj.count; l++) {
     const s0 = obj.start[l], s1 = obj.start[l + 1];
     const n = s1 - s0;
-    let sp = 0, pk = 0, hi7 = 0, mx = 0, my = 0, mz = 0;
-    const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+    let sp = 0, pk = 0, hi7 = 0;
     inside.fill(0);
     for (let k = s0; k < s1; k++) {
       const i = obj.idx[k];
-      const x = i % X, y = Math.floor(i / X) % Y, z = Math.floor(i / (X * Y));
       const p = map[i];
       sp += p;
       if (p > pk) pk = p;
       if (p >= 0.7) hi7++;
       for (let c = 0; c < C; c++) inside[c] += context[c][i];
-      mx += x; my += y; mz += z;
-      if (x < lo[0]) lo[0] = x;
-      if (y < lo[1]) lo[1] = y;
-      if (z < lo[2]) lo[2] = z;
-      if (x > hi[0]) hi[0] = x;
-      if (y > hi[1]) hi[1] = y;
-      if (z > hi[2]) hi[2] = z;
     }
-    mx /= n; my /= n; mz /= n;
-    const m = [0, 0, 0, 0, 0, 0, 0, 0, 0];
-    for (let k = s0; k < s1; k++) {
-      const i = obj.idx[k];
-      const d = [((i % X) - mx) * vs[0], ((Math.floor(i / X) % Y) - my) * vs[1], (Math.floor(i / (X * Y)) - mz) * vs[2]];
-      for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) m[3 * a + b] += (d[a] * d[b]) / n;
-    }
-    // a voxel is a box, not a point (its own spread v^2 / 12 per axis)
-    for (let a = 0; a < 3; a++) m[4 * a] += (vs[a] * vs[a]) / 12;
-    const { values, smallest: nrm } = symmetricEigen(m);
+    const { mean: [mx, my, mz], lo, hi, values, normal: nrm } = objectGeometry(obj, l, shape, vs);
     const ext = values.map((v) => Math.sqrt(Math.max(0, v)));
     // the neighbourhood: within OBJECT_CONTEXT_NM of the plane through the centroid (normal: the
     // smallest principal axis) and within the object's lateral reach (2 sd along its length, plus a

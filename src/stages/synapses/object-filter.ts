@@ -2,6 +2,7 @@ import type { Vec3 } from '../../core/box.js';
 import { FormatError, UsageError } from '../../core/errors.js';
 import { type Connectivity, connectedComponents } from '../../kernels/components.js';
 import { Forest } from '../../ml/forest/index.js';
+import { type CandidateSet, candidateScores, greedyMatch, matchCandidates, objectF1, outOfFoldCuts, trainCandidateForest } from './candidate-match.js';
 import { objectVoxels } from './cleft-features.js';
 import { objectFeatureNames, objectFeatures } from './object-features.js';
 import { type ObjectParams, hysteresisObjects } from './objects.js';
@@ -67,82 +68,11 @@ export interface ObjectFilterVolume {
   shape: Vec3;
 }
 
-interface Candidates {
-  count: number;
-  x: Float32Array;
-  pairs: Array<{ p: number; t: number; n: number; iou: number }>;
-  nTrue: number;
-  y: Uint8Array;
-}
-
-function candidatesOf(v: ObjectFilterVolume, vs: Vec3, rule: ObjectParams, conn: Connectivity, minIou: number, features: boolean): Candidates {
+function candidatesOf(v: ObjectFilterVolume, vs: Vec3, rule: ObjectParams, conn: Connectivity, minIou: number, features: boolean): CandidateSet {
   const { labels, count } = hysteresisObjects(v.map, v.shape, rule, conn);
   const x = features ? objectFeatures(labels, objectVoxels(labels, count), v.map, v.context, v.shape, vs) : new Float32Array(0);
-  const t = connectedComponents(v.truth, v.shape, { connectivity: conn });
-  const ov = new Map<number, number>();
-  const sp = new Float64Array(count + 1), st = new Float64Array(t.count + 1);
-  for (let i = 0; i < labels.length; i++) {
-    const p = labels[i], q = t.labels[i];
-    sp[p]++;
-    st[q]++;
-    if (p && q) {
-      const k = p * (t.count + 1) + q;
-      ov.set(k, (ov.get(k) ?? 0) + 1);
-    }
-  }
-  const pairs = [...ov].map(([k, n]) => {
-    const p = Math.floor(k / (t.count + 1)), q = k % (t.count + 1);
-    return { p, t: q, n, iou: n / (sp[p] + st[q] - n) };
-  });
-  pairs.sort((a, b) => b.n - a.n || a.p - b.p || a.t - b.t);
-  const y = new Uint8Array(count + 1);
-  greedy(pairs, count, t.count, () => true, minIou, (p) => (y[p] = 1));
-  return { count, x, pairs, nTrue: t.count, y: y.subarray(1) };
+  return { count, x, ...matchCandidates(labels, count, v.truth, v.shape, conn, minIou) };
 }
-
-/** Greedy one-to-one matching by decreasing overlap of the kept candidates; a taken pair counts when IoU >= minIou. */
-function greedy(pairs: Candidates['pairs'], nP: number, nT: number, keep: (p: number) => boolean, minIou: number, hit: (p: number) => void = () => {}): number {
-  const usedP = new Uint8Array(nP + 1), usedT = new Uint8Array(nT + 1);
-  let m = 0;
-  for (const c of pairs) {
-    if (usedP[c.p] || usedT[c.t] || !keep(c.p)) continue;
-    usedP[c.p] = 1;
-    usedT[c.t] = 1;
-    if (c.iou < minIou) continue;
-    hit(c.p);
-    m++;
-  }
-  return m;
-}
-
-function train(sets: Candidates[], nF: number, o: typeof OBJECT_FILTER_DEFAULTS): Forest | undefined {
-  const n = sets.reduce((a, s) => a + s.count, 0);
-  const x = new Float32Array(n * nF);
-  const y = new Uint8Array(n);
-  let k = 0;
-  for (const s of sets) {
-    x.set(s.x, k * nF);
-    y.set(s.y, k);
-    k += s.count;
-  }
-  let pos = 0;
-  for (const v of y) pos += v;
-  if (pos === 0 || pos === n) return undefined;
-  return Forest.train(
-    { x, nSamples: n, nFeatures: nF, layout: 'sample-major', y, nClasses: 2 },
-    { nTrees: o.trees, maxDepth: o.maxDepth, minSamplesLeaf: o.minSamplesLeaf, balanced: false, seed: o.seed },
-  );
-}
-
-function scoreWith(f: Forest | undefined, x: Float32Array, n: number): Float32Array {
-  if (!f || n === 0) return new Float32Array(n);
-  return f.predictProba(x, n, 'sample-major').slice(n, 2 * n);
-}
-
-const f1Of = (found: number, matched: number, truth: number): number => {
-  const p = found ? matched / found : 0, r = truth ? matched / truth : 0;
-  return p + r > 0 ? (2 * p * r) / (p + r) : 0;
-};
 
 export interface ObjectFilterChoice {
   filter?: ObjectFilter;
@@ -165,27 +95,20 @@ export function trainObjectFilter(vols: ObjectFilterVolume[], context: string[],
   if (nTrue < o.minTrueObjects) return { skipped: `${nTrue} true objects in the training folds, fewer than the ${o.minTrueObjects} the object filter needs` };
   const plain = { high: baseline.high, low: baseline.low, minSize: baseline.minSize, ...(baseline.split !== undefined ? { split: baseline.split, splitMinSeed: baseline.splitMinSeed } : {}) };
   const base = vols.map((v) => candidatesOf(v, vs, plain, o.connectivity, o.minIou, false));
-  const baselineF1 = f1Of(base.reduce((a, s) => a + s.count, 0), base.reduce((a, s) => a + greedy(s.pairs, s.count, s.nTrue, () => true, o.minIou), 0), nTrue);
+  const baselineF1 = objectF1(base.reduce((a, s) => a + s.count, 0), base.reduce((a, s) => a + greedyMatch(s.pairs, s.count, s.nTrue, () => true, o.minIou), 0), nTrue);
   const nF = objectFeatureNames(context).length;
-  let best: { rule: ObjectParams; cut: number; f1: number; found: number; matched: number; sets: Candidates[] } | undefined;
+  let best: { rule: ObjectParams; cut: number; f1: number; found: number; matched: number; sets: CandidateSet[] } | undefined;
   for (const rule of [plain, ...o.candidateRules]) {
     const sets = vols.map((v) => candidatesOf(v, vs, rule, o.connectivity, o.minIou, true));
     if (sets.filter((s) => s.y.some((v) => v === 1)).length < 2) continue;
-    const scores = sets.map((s, k) => scoreWith(train(sets.filter((_, j) => j !== k), nF, o), s.x, s.count));
-    for (const cut of o.cuts) {
-      let found = 0, matched = 0;
-      sets.forEach((s, k) => {
-        const keep = (p: number): boolean => scores[k][p - 1] >= cut;
-        for (let p = 1; p <= s.count; p++) if (keep(p)) found++;
-        matched += greedy(s.pairs, s.count, s.nTrue, keep, o.minIou);
-      });
-      const f1 = f1Of(found, matched, nTrue);
+    for (const { cut, found, matched } of outOfFoldCuts(sets, nF, o, o.cuts, o.minIou)) {
+      const f1 = objectF1(found, matched, nTrue);
       if (!best || f1 > best.f1 + 1e-12) best = { rule, cut, f1, found, matched, sets };
     }
   }
   if (!best || best.matched === 0) return { skipped: 'no candidate rule found true objects in two folds', baselineF1 };
   if (best.f1 < baselineF1 + o.minGain) return { skipped: `the filter's out-of-fold F1 ${best.f1.toFixed(3)} does not beat the plain rule's ${baselineF1.toFixed(3)} by ${o.minGain}`, baselineF1, bestF1: best.f1 };
-  const forest = train(best.sets, nF, o)!;
+  const forest = trainCandidateForest(best.sets, nF, o)!;
   return {
     baselineF1,
     bestF1: best.f1,
@@ -241,7 +164,7 @@ export function applyObjectFilter(f: ObjectFilter, map: Float32Array, context: F
   if (context.length !== f.context.length) throw new UsageError(`the object filter reads ${f.context.length} context maps (${f.context.join(', ')}), got ${context.length}`);
   const { labels, count } = hysteresisObjects(map, shape, f.candidates, f.connectivity);
   const x = objectFeatures(labels, objectVoxels(labels, count), map, context, shape, vs);
-  const s = scoreWith(forestOf(f, 'object_filter'), x, count);
+  const s = candidateScores(forestOf(f, 'object_filter'), x, count);
   const remap = new Uint32Array(count + 1);
   let n = 0;
   for (let l = 1; l <= count; l++) if (s[l - 1] >= f.cut) remap[l] = ++n;

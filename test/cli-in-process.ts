@@ -39,3 +39,28 @@ export async function wiringJsonInProcess(...args: string[]): Promise<any> {
   }
   return JSON.parse(chunks.join(''));
 }
+
+/**
+ * Runs `wiring <args>` in process through the CLI's own entry (`run` of src/cli/main.ts, errors
+ * reported as the program reports them): `out` is stdout and stderr interleaved, `stdout` stdout
+ * alone, `code` the exit code the program set (undefined: success).
+ */
+export async function wiringCaptured(args: string[]): Promise<{ out: string; stdout: string; code: number | undefined }> {
+  const { run } = await import('../src/cli/main.js');
+  const chunks: string[] = [];
+  const stdout: string[] = [];
+  const orig = process.stdout.write.bind(process.stdout);
+  const origErr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((c: string) => (chunks.push(String(c)), stdout.push(String(c)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((c: string) => (chunks.push(String(c)), true)) as typeof process.stderr.write;
+  process.exitCode = undefined;
+  try {
+    await run(['node', 'wiring', ...args]);
+  } finally {
+    process.stdout.write = orig;
+    process.stderr.write = origErr;
+  }
+  const code = process.exitCode as number | undefined;
+  process.exitCode = undefined;
+  return { out: chunks.join(''), stdout: stdout.join(''), code };
+}

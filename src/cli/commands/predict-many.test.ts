@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
+import { wiringCaptured } from '../../../test/cli-in-process.js';
 import { box, boxFromShape, boxGrow, boxIntersect } from '../../core/box.js';
 import { writeNpy } from '../../formats/npy.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
@@ -11,26 +12,8 @@ import { PixelModel } from '../../stages/predict/model.js';
 import { modelMargin, predictVolume } from '../../stages/predict/predict.js';
 import { predictVolumes, sharedFeatures } from '../../stages/predict/predict-many.js';
 import { syntheticEm } from '../../stages/predict/synthetic.js';
-import { run } from '../main.js';
 
-async function wiring(args: string[]): Promise<{ out: string; stdout: string; code: number | undefined }> {
-  const chunks: string[] = [];
-  const stdout: string[] = [];
-  const orig = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string) => (chunks.push(String(c)), stdout.push(String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string) => (chunks.push(String(c)), true)) as typeof process.stderr.write;
-  process.exitCode = undefined;
-  try {
-    await run(['node', 'wiring', ...args]);
-  } finally {
-    process.stdout.write = orig;
-    process.stderr.write = origErr;
-  }
-  const code = process.exitCode as number | undefined;
-  process.exitCode = undefined;
-  return { out: chunks.join(''), stdout: stdout.join(''), code };
-}
+const wiring = wiringCaptured;
 
 describe('wiring predict with several models', () => {
   it('one pass writes each model\'s layer byte for byte as its own run; equal feature configurations share one stack', async () => {

@@ -3,31 +3,15 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
+import { wiringCaptured } from '../../../test/cli-in-process.js';
 import { boxFromShape } from '../../core/box.js';
 import { writeNpy } from '../../formats/npy.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import { buildOnnxModel } from '../../stages/predict/onnx-build.js';
 import { onnxPredictVolume } from '../../stages/predict/onnx.js';
 import { syntheticEm } from '../../stages/predict/synthetic.js';
-import { run } from '../main.js';
 
-async function wiring(args: string[]): Promise<{ out: string; code: number | undefined }> {
-  const chunks: string[] = [];
-  const orig = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string) => (chunks.push(String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string) => (chunks.push(String(c)), true)) as typeof process.stderr.write;
-  process.exitCode = undefined;
-  try {
-    await run(['node', 'wiring', ...args]);
-  } finally {
-    process.stdout.write = orig;
-    process.stderr.write = origErr;
-  }
-  const code = process.exitCode as number | undefined;
-  process.exitCode = undefined;
-  return { out: chunks.join(''), code };
-}
+const wiring = wiringCaptured;
 
 describe('wiring predict --onnx, valid convolutions', () => {
   it('an unpadded 5x5x5 mean filter predicts every voxel; blocks with --halo >= the shrink equal the whole volume', async () => {

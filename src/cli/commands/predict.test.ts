@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
+import { wiringCaptured } from '../../../test/cli-in-process.js';
 import { box, boxFromShape } from '../../core/box.js';
 import { defaultChunk } from './predict.js';
 import { writeNpy } from '../../formats/npy.js';
@@ -14,28 +15,10 @@ import { syntheticEm } from '../../stages/predict/synthetic.js';
 import { rocAuc } from '../../stages/predict/metrics.js';
 import { classesFromSegmentation } from '../../stages/predict/training.js';
 import { Volume } from '../../core/volume.js';
-import { run } from '../main.js';
 import { carriedObjectRule } from '../object-rules.js';
 import { calibrate } from '../../stages/predict/calibration.js';
 
-async function wiring(args: string[]): Promise<{ out: string; stdout: string; code: number | undefined }> {
-  const chunks: string[] = [];
-  const stdout: string[] = [];
-  const orig = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string) => (chunks.push(String(c)), stdout.push(String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string) => (chunks.push(String(c)), true)) as typeof process.stderr.write;
-  process.exitCode = undefined;
-  try {
-    await run(['node', 'wiring', ...args]);
-  } finally {
-    process.stdout.write = orig;
-    process.stderr.write = origErr;
-  }
-  const code = process.exitCode as number | undefined;
-  process.exitCode = undefined;
-  return { out: chunks.join(''), stdout: stdout.join(''), code };
-}
+const wiring = wiringCaptured;
 
 describe('wiring train-pixels / predict', () => {
   it('dense --labels: calibrated on out-of-fold maps, object rules chosen and carried into the map info', async () => {

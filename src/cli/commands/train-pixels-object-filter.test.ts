@@ -2,29 +2,12 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
+import { wiringCaptured } from '../../../test/cli-in-process.js';
 import { Volume } from '../../core/volume.js';
 import { writeNpy } from '../../formats/npy.js';
 import { PixelModel } from '../../stages/predict/model.js';
-import { run } from '../main.js';
 
-async function wiring(args: string[]): Promise<{ out: string; stdout: string; code: number | undefined }> {
-  const chunks: string[] = [];
-  const stdout: string[] = [];
-  const orig = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string) => (chunks.push(String(c)), stdout.push(String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string) => (chunks.push(String(c)), true)) as typeof process.stderr.write;
-  process.exitCode = undefined;
-  try {
-    await run(['node', 'wiring', ...args]);
-  } finally {
-    process.stdout.write = orig;
-    process.stderr.write = origErr;
-  }
-  const code = process.exitCode as number | undefined;
-  process.exitCode = undefined;
-  return { out: chunks.join(''), stdout: stdout.join(''), code };
-}
+const wiring = wiringCaptured;
 
 describe('wiring train-pixels --object-filter', () => {
   it('names an unknown output, and records why a class with too few objects got no filter', async () => {

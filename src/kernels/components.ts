@@ -342,11 +342,19 @@ function compactSmall(input: Uint32Array | Uint16Array | Uint8Array, labels: Uin
   }
   if (i < n && input[i] > max0) max0 = input[i];
   const max = max0 > max1 ? max0 : max1;
-  if (max > 4 * n + 65536) return undefined;
+  return max > 4 * n + 65536 ? undefined : compactByTable(input, 1, n, max, labels);
+}
+
+/**
+ * Number the ids input[k * stride] (k < n, all <= max) in order of first appearance through a table
+ * of max + 1 entries: compactSmall's and compactSmall64's shared step (stride 2: the low words of
+ * uint64 ids).
+ */
+function compactByTable(input: Uint32Array | Uint16Array | Uint8Array, stride: 1 | 2, n: number, max: number, labels: Uint32Array): CompactLabels {
   const table = new Uint32Array(max + 1);
   let count = 0;
   for (let k = 0; k < n; k++) {
-    const v = input[k];
+    const v = input[k * stride];
     let l = table[v];
     if (l === 0 && v !== 0) l = table[v] = ++count;
     labels[k] = l;
@@ -365,19 +373,7 @@ function compactSmall64(w: Uint32Array, n: number, labels: Uint32Array): Compact
     const a = w[2 * i];
     max = a > max ? a : max;
   }
-  if (max > 4 * n + 65536) return undefined;
-  const table = new Uint32Array(max + 1);
-  let count = 0;
-  for (let k = 0; k < n; k++) {
-    const v = w[2 * k];
-    let l = table[v];
-    if (l === 0 && v !== 0) l = table[v] = ++count;
-    labels[k] = l;
-  }
-  const ids = new BigUint64Array(count + 1);
-  const idw = new Uint32Array(ids.buffer);
-  for (let v = 1; v <= max; v++) if (table[v] !== 0) idw[2 * table[v]] = v;
-  return { labels, count, ids };
+  return max > 4 * n + 65536 ? undefined : compactByTable(w, 2, n, max, labels);
 }
 
 function hash32(a: number, b: number): number {

@@ -1,12 +1,23 @@
 import type { Vec3 } from '../../core/box.js';
 import { type Connectivity, connectedComponents } from '../../kernels/components.js';
 import { Forest } from '../../ml/forest/index.js';
+import type { ObjectParams } from './objects.js';
 
 /**
  * What the cleft filter (cleft-filter.ts) and the object filter of any class (object-filter.ts)
  * share: candidates labelled by one-to-one matching to the true objects, a forest per fold trained
  * on the other folds' candidates, and the pooled out-of-fold F1 of each score cut.
  */
+
+/** The candidate rules both filters try (hysteresis pairs and plain thresholds, objects >= 10 voxels). */
+export const CANDIDATE_RULES: readonly ObjectParams[] = [
+    { high: 0.3, low: 0.15, minSize: 10 },
+    { high: 0.5, low: 0.25, minSize: 10 },
+    { high: 0.4, low: 0.4, minSize: 10 },
+    { high: 0.5, low: 0.5, minSize: 10 },
+    { high: 0.6, low: 0.6, minSize: 10 },
+    { high: 0.7, low: 0.7, minSize: 10 },
+];
 
 /** One fold's candidates: their features (sample-major) and their match to the fold's true objects. */
 export interface CandidateSet {

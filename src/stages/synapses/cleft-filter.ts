@@ -2,7 +2,7 @@ import type { Vec3 } from '../../core/box.js';
 import { FormatError, UsageError } from '../../core/errors.js';
 import { type Connectivity, connectedComponents } from '../../kernels/components.js';
 import { Forest } from '../../ml/forest/index.js';
-import { type CandidateSet, candidateScores, matchCandidates, objectF1, outOfFoldCuts, trainCandidateForest } from './candidate-match.js';
+import { CANDIDATE_RULES, type CandidateSet, candidateScores, matchCandidates, objectF1, outOfFoldCuts, trainCandidateForest } from './candidate-match.js';
 import { CLEFT_FEATURE_NAMES, type CleftFeatureMaps, type ObjectVoxels, cleftFeatures, objectVoxels } from './cleft-features.js';
 import { contactObjects } from './contact-candidates.js';
 import { CONTACT_FEATURE_NAMES, contactFeatures } from './contact-features.js';
@@ -82,14 +82,7 @@ export const PAIR_RULES: CandidateRule[] = [
 /** Every default of the filter's training in one place (the CLI help reads it). */
 export const CLEFT_FILTER_DEFAULTS = {
   /** Candidate rules tried (the one with the best out-of-fold F1 after filtering is kept). */
-  candidateRules: [
-    { high: 0.3, low: 0.15, minSize: 10 },
-    { high: 0.5, low: 0.25, minSize: 10 },
-    { high: 0.4, low: 0.4, minSize: 10 },
-    { high: 0.5, low: 0.5, minSize: 10 },
-    { high: 0.6, low: 0.6, minSize: 10 },
-    { high: 0.7, low: 0.7, minSize: 10 },
-  ] as CandidateRule[],
+  candidateRules: [...CANDIDATE_RULES] as CandidateRule[],
   /**
    * Tried besides when the training volumes have a segmentation: rules whose components are cut
    * along the contacts of segment pairs (contact-candidates.ts), e.g. `PAIR_RULES`. None by default:

@@ -2,7 +2,7 @@ import type { Vec3 } from '../../core/box.js';
 import { FormatError, UsageError } from '../../core/errors.js';
 import { type Connectivity, connectedComponents } from '../../kernels/components.js';
 import { Forest } from '../../ml/forest/index.js';
-import { type CandidateSet, candidateScores, greedyMatch, matchCandidates, objectF1, outOfFoldCuts, trainCandidateForest } from './candidate-match.js';
+import { CANDIDATE_RULES, type CandidateSet, candidateScores, greedyMatch, matchCandidates, objectF1, outOfFoldCuts, trainCandidateForest } from './candidate-match.js';
 import { objectVoxels } from './cleft-features.js';
 import { objectFeatureNames, objectFeatures } from './object-features.js';
 import { type ObjectParams, hysteresisObjects } from './objects.js';
@@ -36,14 +36,7 @@ export interface ObjectFilter {
 /** Every default of the object filter's training (the CLI help reads it). */
 export const OBJECT_FILTER_DEFAULTS = {
   /** Candidate rules tried besides the class's own plain rule (the best out-of-fold F1 after filtering is kept). */
-  candidateRules: [
-    { high: 0.3, low: 0.15, minSize: 10 },
-    { high: 0.5, low: 0.25, minSize: 10 },
-    { high: 0.4, low: 0.4, minSize: 10 },
-    { high: 0.5, low: 0.5, minSize: 10 },
-    { high: 0.6, low: 0.6, minSize: 10 },
-    { high: 0.7, low: 0.7, minSize: 10 },
-  ] as ObjectParams[],
+  candidateRules: [...CANDIDATE_RULES] as ObjectParams[],
   minIou: 0.1,
   cuts: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95],
   trees: 96,

@@ -4,7 +4,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CLEFT_MIN_SIZES, CLEFT_THRESHOLDS, CUTS } from '../src/cli/commands/demo.js';
+import { CLEFT_MIN_SIZES, CLEFT_THRESHOLDS, CUTS, DEMO_DEFAULTS, carriedFilter, demoSteps } from '../src/cli/commands/demo.js';
 import type { LabelArray } from '../src/kernels/components.js';
 import { evaluateSegmentation } from '../src/metrics/segmentation.js';
 import { readWhole } from '../src/stages/segment/io.js';
@@ -32,10 +32,14 @@ function passes(s: { voi_split: number; voi_merge: number; arand: number }): boo
 describe('wiring demo', () => {
   it('runs the whole pipeline on a small phantom and reports scores', async () => {
     const out = path.join(await tempDir('wiring-demo-'), 'demo');
-    const { stdout } = await exec(process.execPath, [BIN, 'demo', '--no-serve', '--size', '96,96,24', '--train-size', '96,96,24', '--trees', '12', '--samples', '20000', '--train-synapse-density', '6', '--out', out, '--json'], { maxBuffer: 1 << 26 });
+    const { stdout } = await exec(process.execPath, [BIN, 'demo', '--no-serve', '--size', '96,96,24', '--train-size', '96,96,24', '--validation-size', '96,96,24', '--trees', '12', '--samples', '20000', '--train-synapse-density', '6', '--out', out, '--json'], { maxBuffer: 1 << 26 });
     const r = JSON.parse(stdout);
     // thresholds come from the training/validation phantoms (other seeds), from the lists tried there
     expect(CUTS).toContain(r.chosen.agglomeration_threshold);
+    // this small training phantom holds too few true clefts for the cleft filter (the default
+    // demo's does): the fallback, a cleft threshold swept on the training + validation phantoms
+    expect(r.chosen.cleft_filter).toBeNull();
+    expect(r.chosen.cleft_filter_skipped).toMatch(/fewer than the \d+ the cleft filter needs/);
     expect(CLEFT_THRESHOLDS).toContain(r.chosen.cleft_threshold);
     expect(CLEFT_MIN_SIZES).toContain(r.chosen.cleft_min_size);
     expect(r.chosen.validation_voi.threshold).toBe(r.chosen.agglomeration_threshold);
@@ -75,6 +79,45 @@ describe('wiring demo', () => {
     expect(JSON.parse(syn).length, 'the synapses table holds what the demo reported').toBe(r.counts.synapses_detected);
     expect(typeof (rows[0].pt_root_id ?? rows.rows?.[0]?.[0])).toBe('string');
   }, 600_000);
+});
+
+describe('demo steps: the cleft filter the model carries, else the swept threshold', () => {
+  // a 5-class train-pixels result as the demo's `train` step returns it, with or without a filter
+  const trainResult = (filter: boolean) => ({
+    classes: [1, 2, 3, 4, 5],
+    object_rules: { class_3: { high: 0.5, low: 0.5, minSize: 10, ...(filter ? { filter: { oof: { f1: 0.4 }, candidates: { high: 0.3 }, cut: 0.5 } } : { filterSkipped: '24 true clefts in the training volumes, fewer than the 50 the cleft filter needs' }) } },
+  });
+  const steps = demoSteps('out', [64, 64, 8], [8, 8, 30], 1, { trees: 2, samples: 100 });
+  const step = (name: string) => steps.find((s) => s.name === name)!;
+  const results = (filter: boolean) => ({ train: trainResult(filter), cut: { threshold: 0.5 } });
+
+  it('trains the 5-class model with the training phantom\'s neurons, on a training phantom larger than the validation one', () => {
+    const args = step('train').args as string[];
+    expect(args[args.indexOf('--segmentation') + 1]).toBe(path.join('out', 'train', 'neurons'));
+    const size = (name: string) => (step(name).args as string[])[(step(name).args as string[]).indexOf('--size') + 1];
+    expect(size('phantom_train')).toBe(DEMO_DEFAULTS.trainSize.join(','));
+    expect(size('phantom_val')).toBe(DEMO_DEFAULTS.validationSize.join(','));
+  });
+
+  it('with a carried filter: no fold run, no sweep, and synapses gets no rule (so it applies the filter)', async () => {
+    const r: Record<string, any> = results(true);
+    expect(carriedFilter(r.train)).toEqual({ out_of_fold: { f1: 0.4 }, candidates: { high: 0.3 }, cut: 0.5 });
+    for (const name of ['train_a', 'predict_a', 'train_b', 'predict_b']) expect(await step(name).run!(r)).toEqual({ skipped: 'the model carries a cleft filter' });
+    r.cleft_params = await step('cleft_params').run!(r);
+    expect(r.cleft_params).toMatchObject({ threshold: null, min_size: null, sweep: null });
+    const args = (step('synapses').args as (r: Record<string, any>) => string[])(r);
+    expect(args).toContain('--segmentation');
+    expect(args).not.toContain('--threshold');
+    expect(args).not.toContain('--min-size');
+  });
+
+  it('without a filter: synapses gets the swept threshold and size', () => {
+    const r: Record<string, any> = { ...results(false), cleft_params: { threshold: 0.15, min_size: 40, sweep: { rows: [], best: null } } };
+    expect(carriedFilter(r.train)).toBeUndefined();
+    const args = (step('synapses').args as (r: Record<string, any>) => string[])(r);
+    expect(args[args.indexOf('--threshold') + 1]).toBe('0.15');
+    expect(args[args.indexOf('--min-size') + 1]).toBe('40');
+  });
 });
 
 describe('wiring run', () => {

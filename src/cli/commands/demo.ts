@@ -13,12 +13,12 @@ import { readWhole, writeSegmentation } from '../../stages/segment/io.js';
 import { denseSupervoxels } from '../../stages/segment/pipeline.js';
 import { type SweepResult, type SweepVolume, sweepSynapseParams } from '../../stages/synapses/tune.js';
 import { defaultPartnerRadius } from '../../stages/synapses/detect.js';
-import { carriedObjectRule } from '../object-rules.js';
+import { CLEFT_OUTPUT, carriedObjectRule } from '../object-rules.js';
 import { partnerScorer, partnersOf } from '../synapse-scoring.js';
 import { CLASS } from '../../stages/classes/classes.js';
 import { ConnectomeStore } from '../../connectome/store.js';
 import { emit } from '../output.js';
-import { type PipelineStep, runPipeline } from '../pipeline.js';
+import { type PipelineStep, runPipeline, runWiring } from '../pipeline.js';
 import { serveUntilStopped, startServer } from '../serving.js';
 
 /** Channel of the pixel classifier's output that holds class `cls` (train-pixels reports its classes in channel order). */
@@ -40,8 +40,31 @@ async function organelleCounts(db: string): Promise<Record<string, number>> {
   }
 }
 
-/** Size of the training and of the validation phantom, voxels. */
-export const DEFAULT_TRAIN_SIZE: Vec3 = [160, 160, 48];
+/**
+ * The demo's defaults (the CLI help reads them). The training phantom is large enough for the
+ * cleft object filter (`wiring train-pixels --segmentation`): it needs CLEFT_FILTER_DEFAULTS.minTrueClefts
+ * (50) true clefts, and at synapse density 3 a 160x160x48 phantom of seed 2 holds 24 (26-connected
+ * components), 256x256x48 43, 256x256x64 56, 320x320x48 72 (docs/ACCURACY.md, the demo section).
+ * The validation phantom only chooses the agglomeration cut (and the cleft threshold when the
+ * model carries no filter), so it keeps the smaller size.
+ */
+export const DEMO_DEFAULTS = {
+  /** Test phantom size, voxels (seed `seed`, default synapse density: only scored). */
+  size: [192, 192, 48] as Vec3,
+  voxelSize: [8, 8, 30] as Vec3,
+  seed: 1,
+  /** Training phantom (seed + 1) size, voxels. */
+  trainSize: [320, 320, 48] as Vec3,
+  /** Validation phantom (seed + 2) size, voxels. */
+  validationSize: [160, 160, 48] as Vec3,
+  /** Synapse density (phantom --synapse-density) of the training and validation phantoms. */
+  trainSynapseDensity: 3,
+  /** Pixel classifier trees and training voxels. */
+  trees: 32,
+  samples: 60000,
+  port: 8080,
+  out: 'wiring-demo',
+};
 /** Agglomeration cuts tried on the validation volume. */
 export const CUTS = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
 /** Cleft thresholds and size filters tried on the validation volume. */
@@ -105,13 +128,18 @@ export async function chooseCut(segLayer: string, gtSpec: string, cuts: number[]
 /** `wiring synapses` defaults, so that the parameters chosen here are the ones used there. */
 const SYNAPSE_DEFAULTS = { threshold: 0.5, minSize: 10, vesicleThreshold: 0.5, maxDistance: 400 };
 
-/**
- * Synapse density (phantom `--synapse-density`) of the training and validation phantoms: at the
- * default density a 160x160x48 phantom holds 1-8 synapses (seeds 2, 3), too few to learn the
+/*
+ * Synapse density of the training and validation phantoms (DEMO_DEFAULTS.trainSynapseDensity): at
+ * the default density a 160x160x48 phantom holds 1-8 synapses (seeds 2, 3), too few to learn the
  * cleft class from or to choose its threshold on; 3x gives the forest and the choice about three
  * times the examples. The test phantom keeps the default density.
  */
-export const DEFAULT_TRAIN_SYNAPSE_DENSITY = 3;
+
+/** The cleft object filter the demo's 5-class model carries (trained by `train-pixels --segmentation`), or undefined (too few true clefts in the training phantom: `filterSkipped`). */
+export function carriedFilter(train: Record<string, any> | undefined): { out_of_fold: unknown; candidates: unknown; cut: unknown } | undefined {
+  const f = train?.object_rules?.[CLEFT_OUTPUT]?.filter;
+  return f ? { out_of_fold: f.oof, candidates: f.candidates, cut: f.cut } : undefined;
+}
 
 /** One volume for the cleft-parameter sweep: a phantom, the layer holding its out-of-sample predictions, and the box to use. */
 export interface CleftSweepInput {
@@ -163,16 +191,17 @@ export async function chooseCleftParams(inputs: CleftSweepInput[], voxelSize: Ve
  * volume (seed + 2) on which every threshold is chosen, and the test volume (seed) that is only
  * scored. No parameter is tuned on the test volume's ground truth.
  *
- *  - training: class labels -> a 5-class pixel forest (clefts, vesicles, mitochondria) and a
- *    dedicated boundary forest (`train-pixels --gt`); the boundary forest's prediction of the
+ *  - training: class labels -> a 5-class pixel forest (clefts, vesicles, mitochondria; with the
+ *    cleft object filter when the phantom holds enough true clefts) and a dedicated boundary forest (`train-pixels --gt`); the boundary forest's prediction of the
  *    training volume -> 2-D supervoxels -> a learned agglomeration (`train-agglomeration`);
  *  - validation: predict, segment with the learned agglomeration, cut the merge tree where VOI
- *    against the validation truth is least; detect synapses on that segmentation and choose the
- *    cleft threshold and size filter by partner F-score (`synapses --sweep-thresholds`);
+ *    against the validation truth is least; without a carried cleft filter, choose the cleft
+ *    threshold and size filter by partner F-score (training phantom cross-fitted + validation);
  *  - test: import the raw as a user's volume, predict, segment at the chosen cut, detect synapses
- *    with the chosen threshold, cells, meshes, skeletons; score against the test truth.
+ *    with the carried filter (else the chosen threshold), cells, meshes, skeletons; score against
+ *    the test truth.
  */
-export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number, opts: { trees: number; samples: number; trainSize?: Vec3; shiftedSections?: number; trainSynapseDensity?: number }): PipelineStep[] {
+export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number, opts: { trees: number; samples: number; trainSize?: Vec3; validationSize?: Vec3; shiftedSections?: number; trainSynapseDensity?: number }): PipelineStep[] {
   const train = path.join(out, 'train');
   const val = path.join(out, 'validation');
   const truth = path.join(out, 'truth');
@@ -185,11 +214,14 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
   const seg = path.join(ds, 'segmentation');
   const db = path.join(ds, 'connectome.duckdb');
   // Training and validation volumes have their own size (not the test's), large enough to hold
-  // every class and enough synapses to choose the cleft threshold on.
-  const smallSize = (opts.trainSize ?? DEFAULT_TRAIN_SIZE).join(',');
+  // every class, enough true clefts for the cleft filter (training) and synapses to choose the
+  // fallback cleft threshold on (validation).
+  const ts = opts.trainSize ?? DEMO_DEFAULTS.trainSize;
+  const trainSize = ts.join(',');
+  const valSize = (opts.validationSize ?? DEMO_DEFAULTS.validationSize).join(',');
   const vsz = voxelSize.join(',');
   const shifted = opts.shiftedSections ?? 0;
-  const density = opts.trainSynapseDensity ?? DEFAULT_TRAIN_SYNAPSE_DENSITY;
+  const density = opts.trainSynapseDensity ?? DEMO_DEFAULTS.trainSynapseDensity;
   const chOf = (r: Record<string, any>, layer: string, cls: number) => `${layer}?channel=${classChannel(r.train, cls)}`;
   // Organelle maps are optional for synapse detection: left out when the classifier lacks the class.
   const optional = (r: Record<string, any>, layer: string, flag: string, cls: number) => {
@@ -197,7 +229,6 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     return values.includes(String(cls)) ? [flag, chOf(r, layer, cls)] : [];
   };
   const forest = ['--trees', String(opts.trees), '--samples', String(opts.samples)];
-  const ts = opts.trainSize ?? DEFAULT_TRAIN_SIZE;
   const half = Math.floor(ts[0] / 2);
   const range = (x0: number, x1: number) => `${x0}:${x1},0:${ts[1]},0:${ts[2]}`;
   const folds = [
@@ -211,8 +242,8 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     '--segmentation', segLayer, '--supervoxels', svLayer, '--ground-truth', path.join(gt, 'connectome.duckdb'), '--gt-segmentation', path.join(gt, 'neurons'),
   ];
   return [
-    { name: 'phantom_train', title: `training phantom ${smallSize} (seed ${seed + 1}, synapse density x${density})`, args: ['phantom', train, '--size', smallSize, '--voxel-size', vsz, '--seed', String(seed + 1), '--synapse-density', String(density)] },
-    { name: 'phantom_val', title: `validation phantom ${smallSize} (seed ${seed + 2}, synapse density x${density})`, args: ['phantom', val, '--size', smallSize, '--voxel-size', vsz, '--seed', String(seed + 2), '--synapse-density', String(density)] },
+    { name: 'phantom_train', title: `training phantom ${trainSize} (seed ${seed + 1}, synapse density x${density})`, args: ['phantom', train, '--size', trainSize, '--voxel-size', vsz, '--seed', String(seed + 1), '--synapse-density', String(density)] },
+    { name: 'phantom_val', title: `validation phantom ${valSize} (seed ${seed + 2}, synapse density x${density})`, args: ['phantom', val, '--size', valSize, '--voxel-size', vsz, '--seed', String(seed + 2), '--synapse-density', String(density)] },
     {
       name: 'phantom',
       title: `test phantom ${size.join(',')} at ${vsz} nm (seed ${seed})${shifted ? `, ${shifted} sections shifted` : ''}`,
@@ -223,7 +254,14 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
       title: 'training labels from the training phantom',
       args: ['classes', path.join(train, 'classes'), '--neurons', path.join(train, 'neurons'), '--clefts', path.join(train, 'clefts'), '--vesicles', path.join(train, 'vesicles'), '--mitochondria', path.join(train, 'mitochondria')],
     },
-    { name: 'train', title: 'train the pixel classifier (clefts, vesicles, mitochondria)', args: ['train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, ...forest] },
+    // --segmentation: the training phantom's true neurons, so that the cleft object filter (trained
+    // when the phantom holds enough true clefts) also learns from the segments across each
+    // candidate; on the test volume it reads the demo's predicted segmentation
+    {
+      name: 'train',
+      title: 'train the pixel classifier (clefts, vesicles, mitochondria) and its cleft filter',
+      args: ['train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '--segmentation', path.join(train, 'neurons'), '-o', model, ...forest],
+    },
     { name: 'train_boundary', title: 'train the boundary classifier', args: ['train-pixels', '--raw', path.join(train, 'raw'), '--gt', path.join(train, 'neurons'), '-o', bmodel, ...forest] },
     { name: 'predict_train', title: 'boundaries of the training phantom', args: ['predict', '--raw', path.join(train, 'raw'), '--model', bmodel, path.join(train, 'boundaries'), '--dtype', 'uint8', '--overwrite'] },
     { name: 'supervoxels_train', title: 'supervoxels of the training phantom', args: ['supervoxels', '--boundaries', path.join(train, 'boundaries'), path.join(train, 'supervoxels'), '--2d', '--overwrite'] },
@@ -236,16 +274,27 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     { name: 'predict_val', title: 'predict the validation phantom (classes and boundaries)', args: ['predict', '--raw', path.join(val, 'raw'), '--model', model, '--model', bmodel, path.join(val, 'probabilities'), path.join(val, 'boundaries'), '--dtype', 'uint8', '--overwrite'] },
     { name: 'segment_val', title: 'segment the validation phantom', args: segmentArgs(path.join(val, 'boundaries'), path.join(val, 'segmentation'), path.join(val, 'supervoxels'), ['--model', amodel, '--method', 'learned']) },
     { name: 'cut', title: 'choose the agglomeration cut on the validation phantom', run: () => chooseCut(path.join(val, 'segmentation'), path.join(val, 'neurons'), CUTS) },
-    // cross-fitting on the training phantom: a classifier trained on each x-half predicts the
-    // other half, so the cleft threshold is chosen on predictions of unseen voxels
-    ...folds.flatMap((f) => [
-      { name: `train_${f.name}`, title: `pixel classifier on x ${f.trainOn} of the training phantom`, args: ['train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', path.join(out, `fold-${f.name}.forest`), '--bounds', f.trainOn, ...forest] },
-      { name: `predict_${f.name}`, title: `predict x ${f.predictOn} of the training phantom with it`, args: ['predict', '--raw', path.join(train, 'raw'), '--model', path.join(out, `fold-${f.name}.forest`), path.join(train, `probabilities-${f.name}`), '--dtype', 'uint8', '--bounds', f.predictOn, '--overwrite'] },
+    // Fallback when the model carries no cleft filter: cross-fitting on the training phantom (a
+    // classifier trained on each x-half predicts the other half), so the cleft threshold is chosen
+    // on predictions of unseen voxels. Skipped (nothing run) when the filter is carried.
+    ...folds.flatMap((f): PipelineStep[] => [
+      {
+        name: `train_${f.name}`,
+        title: `pixel classifier on x ${f.trainOn} of the training phantom (only without a cleft filter)`,
+        run: (r) => (carriedFilter(r.train) ? Promise.resolve({ skipped: 'the model carries a cleft filter' }) : runWiring(['train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', path.join(out, `fold-${f.name}.forest`), '--bounds', f.trainOn, ...forest])),
+      },
+      {
+        name: `predict_${f.name}`,
+        title: `predict x ${f.predictOn} of the training phantom with it (only without a cleft filter)`,
+        run: (r) => (carriedFilter(r.train) ? Promise.resolve({ skipped: 'the model carries a cleft filter' }) : runWiring(['predict', '--raw', path.join(train, 'raw'), '--model', path.join(out, `fold-${f.name}.forest`), path.join(train, `probabilities-${f.name}`), '--dtype', 'uint8', '--bounds', f.predictOn, '--overwrite'])),
+      },
     ]),
     {
       name: 'cleft_params',
-      title: 'choose the cleft threshold and size filter (training phantom cross-fitted + validation phantom)',
+      title: 'the cleft filter the model carries, else choose the cleft threshold and size filter (training phantom cross-fitted + validation phantom)',
       run: (r) => {
+        const filter = carriedFilter(r.train);
+        if (filter) return Promise.resolve({ threshold: null, min_size: null, filter, sweep: null });
         const inputs: CleftSweepInput[] = [];
         const add = (phantom: string, layer: string, result: Record<string, any>, box?: Box) => {
           const values = (result.labelValues ?? result.classes ?? []).map(String);
@@ -270,7 +319,9 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
     {
       name: 'synapses',
       title: 'detect synapses and organelles, score partners',
-      args: (r) => [...synapseArgs(r, probs, db, seg, path.join(ds, 'supervoxels'), truth), '--threshold', String(r.cleft_params.threshold), '--min-size', String(r.cleft_params.min_size)],
+      // with a carried cleft filter no rule is passed, so `wiring synapses` applies the filter (its
+      // segmentation features read the predicted segmentation); else the swept threshold
+      args: (r) => [...synapseArgs(r, probs, db, seg, path.join(ds, 'supervoxels'), truth), ...(r.cleft_params.filter ? [] : ['--threshold', String(r.cleft_params.threshold), '--min-size', String(r.cleft_params.min_size)])],
     },
     { name: 'cells', title: 'cells table', args: ['cells', seg, db, '--replace'] },
     { name: 'mesh', title: 'meshes', args: ['mesh', seg] },
@@ -282,15 +333,16 @@ export function register(program: Command): Command {
   return program
     .command('demo')
     .description('the whole pipeline on a synthetic phantom: phantom -> predict -> segment -> synapses -> meshes, skeletons -> connectome -> scores -> serve')
-    .option('--size <X,Y,Z>', 'test volume size in voxels', '192,192,48')
-    .option('--voxel-size <X,Y,Z>', 'voxel size in nm', '8,8,30')
-    .option('--seed <n>', 'phantom seed', '1')
-    .option('--out <dir>', 'output folder (replaced)', 'wiring-demo')
-    .option('--train-size <X,Y,Z>', 'size of the training and of the validation phantom', DEFAULT_TRAIN_SIZE.join(','))
-    .option('--train-synapse-density <factor>', 'synapse density of the training and validation phantoms (phantom --synapse-density)', String(DEFAULT_TRAIN_SYNAPSE_DENSITY))
-    .option('--trees <n>', 'pixel classifier trees', '32')
-    .option('--samples <n>', 'pixel classifier training voxels', '60000')
-    .option('--port <p>', 'port to serve on (0 = any free port)', '8080')
+    .option('--size <X,Y,Z>', 'test volume size in voxels', DEMO_DEFAULTS.size.join(','))
+    .option('--voxel-size <X,Y,Z>', 'voxel size in nm', DEMO_DEFAULTS.voxelSize.join(','))
+    .option('--seed <n>', 'phantom seed', String(DEMO_DEFAULTS.seed))
+    .option('--out <dir>', 'output folder (replaced)', DEMO_DEFAULTS.out)
+    .option('--train-size <X,Y,Z>', 'size of the training phantom (it needs 50 true clefts for the cleft filter; with fewer, the cleft threshold is swept instead)', DEMO_DEFAULTS.trainSize.join(','))
+    .option('--validation-size <X,Y,Z>', 'size of the validation phantom (the agglomeration cut, and the cleft threshold without a filter, are chosen there)', DEMO_DEFAULTS.validationSize.join(','))
+    .option('--train-synapse-density <factor>', 'synapse density of the training and validation phantoms (phantom --synapse-density)', String(DEMO_DEFAULTS.trainSynapseDensity))
+    .option('--trees <n>', 'pixel classifier trees', String(DEMO_DEFAULTS.trees))
+    .option('--samples <n>', 'pixel classifier training voxels', String(DEMO_DEFAULTS.samples))
+    .option('--port <p>', 'port to serve on (0 = any free port)', String(DEMO_DEFAULTS.port))
     .option('--shifted-sections <n>', 'serial sections: displace n sections of the test phantom and align them (an align step before predict)', '0')
     .option('--no-serve', 'stop after the pipeline and the scores')
     .option('--json', 'machine-readable output')
@@ -304,7 +356,7 @@ export function register(program: Command): Command {
       const started = Date.now();
       const shiftedSections = Number(opts.shiftedSections);
       if (!Number.isInteger(shiftedSections) || shiftedSections < 0) throw new UsageError(`--shifted-sections ${opts.shiftedSections}: expected a whole number >= 0`);
-      const { results, seconds } = await runPipeline(demoSteps(out, size, voxelSize, seed, { trees: Number(opts.trees), samples: Number(opts.samples), trainSize: parseXyz(opts.trainSize, '--train-size', 'size'), shiftedSections, trainSynapseDensity: Number(opts.trainSynapseDensity) }), { quiet: !!opts.json });
+      const { results, seconds } = await runPipeline(demoSteps(out, size, voxelSize, seed, { trees: Number(opts.trees), samples: Number(opts.samples), trainSize: parseXyz(opts.trainSize, '--train-size', 'size'), validationSize: parseXyz(opts.validationSize, '--validation-size', 'size'), shiftedSections, trainSynapseDensity: Number(opts.trainSynapseDensity) }), { quiet: !!opts.json });
       const ev = results.evaluate;
       const partners = results.synapses?.partners;
       const scores = {
@@ -317,16 +369,20 @@ export function register(program: Command): Command {
       };
       const chosen = {
         agglomeration_threshold: results.cut.threshold as number,
-        cleft_threshold: results.cleft_params.threshold as number,
-        cleft_min_size: results.cleft_params.min_size as number,
+        // null when the model carries a cleft filter (then `cleft_filter`: its out-of-fold scores on the training phantom)
+        cleft_threshold: results.cleft_params.threshold as number | null,
+        cleft_min_size: results.cleft_params.min_size as number | null,
+        cleft_filter: results.cleft_params.filter ?? null,
+        cleft_filter_skipped: results.train?.object_rules?.[CLEFT_OUTPUT]?.filterSkipped ?? null,
         validation_voi: results.cut.rows.find((r: CutRow) => r.threshold === results.cut.threshold),
-        cleft_sweep_best: results.cleft_params.sweep.best,
+        cleft_sweep_best: results.cleft_params.sweep?.best ?? null,
       };
       const counts = {
         segments: ev.seg_segments_in_gt ?? ev.seg_segments,
         true_cells: ev.gt_segments,
         synapses_detected: results.synapses?.synapses ?? null,
         synapses_true: partners ? partners.tp + partners.fn : null,
+        cleft_candidates_filtered: results.synapses?.dropped?.filtered ?? null,
         organelles_detected: await organelleCounts(path.join(out, 'dataset', 'connectome.duckdb')),
         organelles_true: await organelleCounts(path.join(out, 'truth', 'connectome.duckdb')),
       };
@@ -334,7 +390,10 @@ export function register(program: Command): Command {
       const human = () =>
         [
           `demo dataset: ${summary.dataset} (ground truth: ${summary.truth})`,
-          `chosen without the test truth: agglomeration cut ${chosen.agglomeration_threshold} (validation phantom), cleft threshold ${chosen.cleft_threshold} and min size ${chosen.cleft_min_size} voxels (training + validation phantoms)`,
+          `chosen without the test truth: agglomeration cut ${chosen.agglomeration_threshold} (validation phantom), ` +
+            (chosen.cleft_filter
+              ? `clefts by the cleft filter the model carries (trained on the training phantom; out-of-fold F1 ${(chosen.cleft_filter.out_of_fold as { f1?: number })?.f1 ?? 'n/a'})`
+              : `cleft threshold ${chosen.cleft_threshold} and min size ${chosen.cleft_min_size} voxels (training + validation phantoms; no cleft filter: ${chosen.cleft_filter_skipped ?? 'none carried'})`),
           `scores on the test phantom (${size.join('x')}, seed ${seed}):`,
           `  segmentation: VOI split ${scores.voi_split.toFixed(3)}, merge ${scores.voi_merge.toFixed(3)}, adapted Rand error ${scores.arand.toFixed(3)} (${counts.segments} segments, ${counts.true_cells} true cells)`,
           `  synapses: partner F1 ${scores.synapse_partner_f1 === null ? 'n/a' : Number(scores.synapse_partner_f1).toFixed(3)}` +

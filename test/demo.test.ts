@@ -97,6 +97,10 @@ describe('demo steps: the cleft filter the model carries, else the swept thresho
     const size = (name: string) => (step(name).args as string[])[(step(name).args as string[]).indexOf('--size') + 1];
     expect(size('phantom_train')).toBe(DEMO_DEFAULTS.trainSize.join(','));
     expect(size('phantom_val')).toBe(DEMO_DEFAULTS.validationSize.join(','));
+    // auto-context only when asked (measured: no gain for the demo, docs/ACCURACY.md)
+    expect(args).not.toContain('--auto-context');
+    const ac = demoSteps('out', [64, 64, 8], [8, 8, 30], 1, { trees: 2, samples: 100, autoContext: true }).find((s) => s.name === 'train')!.args as string[];
+    expect(ac).toContain('--auto-context');
   });
 
   it('with a carried filter: no fold run, no sweep, and synapses gets no rule (so it applies the filter)', async () => {

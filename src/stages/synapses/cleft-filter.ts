@@ -123,8 +123,14 @@ export const CLEFT_FILTER_DEFAULTS = {
    * filter scored worse on the other seed (cleft object F1 0.513 -> 0.311; docs/ACCURACY.md).
    */
   pairRules: [] as CandidateRule[],
-  /** Tried besides when the training volumes have a segmentation: candidates = contact sites (contact-sites.ts). */
-  siteRules: [...SITE_RULES] as CandidateRule[],
+  /**
+   * Tried besides when the training volumes have a segmentation: candidates = contact sites
+   * (contact-sites.ts), e.g. `SITE_RULES` (`train-pixels --contact-sites`). None by default: on the
+   * phantom, trained with the true neurons, they were chosen out of fold and lifted cleft object F1
+   * a little held out (0.513 -> 0.518, 0.518 -> 0.582), but on a predicted segmentation the filter
+   * dropped nearly every site (partner F1 0.365 -> 0.053; docs/ACCURACY.md "Contact sites as candidates").
+   */
+  siteRules: [] as CandidateRule[],
   /**
    * A candidate matches a true cleft (greedy one to one by overlap) when their IoU is at least this:
    * a membrane-long component that merely touches a cleft is not a cleft object (its plane, and so

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { PY, asFloat32, pythonMissing, refScript, referenceBytes } from '../../../testdata/refs/reference.js';
 import { mulberry32 } from '../../core/random.js';
 import type { Vec3 } from '../../core/box.js';
+import { _useJsEigen, wasmEigenAvailable } from './eigen.js';
 import { RECURSIVE_FROM, computeFeatures, cosThirdAcos, eig3, eig3Trig, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
 
 // Live when Debian's python3 with scipy is here (the whole stack is compared), else the committed
@@ -119,6 +120,35 @@ describe('feature stack', () => {
       expect(got[0][i] >= got[1][i] && got[1][i] >= got[2][i]).toBe(true);
     }
     expect(rel).toBeLessThan(2e-7);
+  });
+
+  it('eig3 in WebAssembly SIMD gives the bits of the JavaScript loop (random, double, diagonal, zero tensors; odd counts across chunks)', () => {
+    expect(wasmEigenAvailable()).toBe(true);
+    let s = 5;
+    const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 10;
+    for (const n of [1, 7, 4096, 2 * 4096 + 3]) {
+      const m = Array.from({ length: 6 }, () => new Float32Array(n));
+      for (let i = 0; i < n; i++) {
+        const kind = i % 4;
+        const d = [rnd(), rnd(), rnd()];
+        if (kind === 0) m.forEach((a) => (a[i] = rnd() * 10 ** ((i % 7) - 3)));
+        else if (kind === 1) m.forEach((a, j) => (a[i] = [(d[0] + d[1]) / 2, (d[0] - d[1]) / 2, 0, (d[0] + d[1]) / 2, 0, d[1]][j]));
+        else if (kind === 2) m.forEach((a, j) => (a[i] = [d[0], 0, 0, d[1], 0, d[2]][j]));
+        else m.forEach((a, j) => (a[i] = i % 8 === 3 ? 0 : [d[0], 0, 0, d[0], 0, d[0]][j]));
+      }
+      const run = (js: boolean): Buffer[] => {
+        _useJsEigen(js);
+        try {
+          const e = [0, 1, 2].map(() => new Float32Array(n));
+          eig3(m[0], m[1], m[2], m[3], m[4], m[5], e[0], e[1], e[2]);
+          return e.map((a) => Buffer.from(a.buffer));
+        } finally {
+          _useJsEigen(false);
+        }
+      };
+      const [js, wasm] = [run(true), run(false)];
+      for (let k = 0; k < 3; k++) expect(wasm[k].equals(js[k]), `n ${n} eigenvalue ${k}`).toBe(true);
+    }
   });
 
   for (const dims of [2, 3] as const) {

@@ -7,7 +7,7 @@ import { PY, asFloat32, pythonMissing, refScript, referenceBytes } from '../../.
 import { mulberry32 } from '../../core/random.js';
 import type { Vec3 } from '../../core/box.js';
 import { _useJsEigen, wasmEigenAvailable } from './eigen.js';
-import { RECURSIVE_FROM, computeFeatures, cosThirdAcos, eig3, eig3Trig, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
+import { RECURSIVE_FROM, computeFeatures, cosThirdAcos, eig3, eig3Trig, featureConfig, featureCount, featureMargin, featureNames, releaseFeatures } from './features.js';
 
 // Live when Debian's python3 with scipy is here (the whole stack is compared), else the committed
 // fixture: each channel's largest magnitude and its values at 1024 voxels (testdata/refs/README.md).
@@ -173,6 +173,24 @@ describe('feature stack', () => {
 });
 
 describe('features on a region of the block', () => {
+  it('reuses a released stack and the last call\'s scratch with the bits of a fresh computation (2-D and 3-D, regions)', () => {
+    const shape: Vec3 = [21, 18, 9];
+    const [a, b] = [smoothRandom(shape, 21), smoothRandom(shape, 22)];
+    for (const cfg of [featureConfig([1, 1, 1], { dims: 3 }), featureConfig([4, 4, 50])]) {
+      for (const region of [undefined, { min: [2, 3, 1] as Vec3, max: [19, 15, 8] as Vec3 }]) {
+        computeFeatures(smoothRandom([7, 6, 5], 1), [7, 6, 5], cfg); // another shape: nothing of this one kept
+        const fresh = computeFeatures(b, shape, cfg, undefined, region).slice();
+        const first = computeFeatures(a, shape, cfg, undefined, region);
+        releaseFeatures(first);
+        const again = computeFeatures(b, shape, cfg, undefined, region); // a's scratch and output, dirty
+        expect(again).toBe(first);
+        expect(Buffer.from(again.buffer).equals(Buffer.from(fresh.buffer))).toBe(true);
+        releaseFeatures(again.subarray(1)); // a view is not taken
+        expect(computeFeatures(b, shape, cfg, undefined, region)).not.toBe(again);
+      }
+    }
+  });
+
   it('equal the whole block\'s features cropped, bit for bit (exact and recursive, 2-D and 3-D, every border mode)', () => {
     const shape: Vec3 = [23, 19, 17];
     const raw = smoothRandom(shape, 11);

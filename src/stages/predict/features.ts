@@ -171,7 +171,7 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
   const rShape: Vec3 = [R.max[0] - R.min[0], R.max[1] - R.min[1], R.max[2] - R.min[2]];
   const n = rShape[0] * rShape[1] * rShape[2];
   const nch = featureCount(cfg);
-  const res = out ?? new Float32Array(n * nch);
+  const res = out ?? spareStack(n * nch) ?? new Float32Array(n * nch);
   if (res.length !== n * nch) throw new UsageError(`computeFeatures: output has ${res.length} elements, expected ${n * nch}`);
   if (n === 0) return res;
   for (let i = 0; i < nFull; i++) {
@@ -199,7 +199,8 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
       }
     }
   }
-  const pool = new Pool();
+  const pool = new Pool(keptScratch);
+  keptScratch = undefined;
   const f = new Filters(cfg);
   const from = cfg.recursiveFrom ?? Infinity;
   let ch = 0;
@@ -328,6 +329,7 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
     for (const [c, v] of onRegion) if (v !== deriv.get(c)) pool.give(v);
     for (const d of deriv.values()) pool.give(d);
   }
+  keptScratch = pool.keep();
   return res;
 }
 
@@ -359,14 +361,50 @@ function copyBox(v: Float32Array, shape: Vec3, off: Vec3, size: Vec3, o: Float32
 /** Scratch volumes, reused within one computeFeatures call (by length). */
 class Pool {
   private free = new Map<number, Float32Array[]>();
+  /** `old`: the previous call's scratch, taken from when this call has none of a length free */
+  constructor(private readonly old = new Map<number, Float32Array[]>()) {}
   take(n: number): Float32Array {
-    return this.free.get(n)?.pop() ?? new Float32Array(n);
+    return this.free.get(n)?.pop() ?? this.old.get(n)?.pop() ?? new Float32Array(n);
   }
   give(a: Float32Array): void {
     const l = this.free.get(a.length);
     if (l) l.push(a);
     else this.free.set(a.length, [a]);
   }
+  /** This call's scratch for the next call, if it fits FEATURE_KEEP_BYTES (the previous call's unused arrays are dropped). */
+  keep(): Map<number, Float32Array[]> | undefined {
+    let bytes = 0;
+    for (const l of this.free.values()) for (const a of l) bytes += a.byteLength;
+    return bytes <= FEATURE_KEEP_BYTES ? this.free : undefined;
+  }
+}
+
+/**
+ * Bytes of scratch volumes (and released feature stacks, each) kept from one computeFeatures call for
+ * the next, so blocks of one shape reuse their arrays instead of faulting in fresh pages (about 15% of
+ * the 2-D stack: docs/THROUGHPUT.md). Larger calls keep nothing.
+ */
+export const FEATURE_KEEP_BYTES = 256 * 2 ** 20;
+/** the last computeFeatures call's scratch (see Pool.keep) */
+let keptScratch: Map<number, Float32Array[]> | undefined;
+/** feature stacks handed back by releaseFeatures, newest last */
+const spareStacks: Float32Array[] = [];
+
+/**
+ * Hand back a feature stack computeFeatures returned, once nothing reads it any more: the next call
+ * needing an output of its length fills it instead of a fresh array (at most two are kept, each up to
+ * FEATURE_KEEP_BYTES). Views into a larger buffer are not taken.
+ */
+export function releaseFeatures(stack: Float32Array): void {
+  if (stack.byteOffset !== 0 || stack.byteLength !== stack.buffer.byteLength || stack.byteLength > FEATURE_KEEP_BYTES) return;
+  if (spareStacks.includes(stack)) return;
+  spareStacks.push(stack);
+  if (spareStacks.length > 2) spareStacks.shift();
+}
+
+function spareStack(len: number): Float32Array | undefined {
+  const i = spareStacks.findIndex((a) => a.length === len);
+  return i < 0 ? undefined : spareStacks.splice(i, 1)[0];
 }
 
 /**

@@ -6,8 +6,9 @@
  * and float32 results are rounded from float64 the same way, so the outputs are the same bits
  * (recursive.test.ts compares both on every axis, border mode and order).
  *
- * Memory: one module-level WebAssembly memory, grown to the largest call (input, the outputs asked for
- * and one pass's scratch); each call copies its input in and its outputs out.
+ * Memory: each call copies its input in and its outputs out of a WebAssembly memory holding them and
+ * one pass's scratch; a module-level one is kept for calls up to RECURSIVE_KEEP_BYTES (grown to the
+ * largest of them), larger calls get a memory of their own, dropped when they return.
  */
 import type { Vec3 } from '../core/box.js';
 import { assembleModule, webAssembly as WA, type WasmApi } from '../ml/wat.js';
@@ -246,31 +247,51 @@ interface Kernel {
   i32: Int32Array;
 }
 
+let module: object | null | undefined;
 let kernel: Kernel | null | undefined;
 
-function instantiate(): Kernel | null {
+/** An instance of the (once assembled) module on a fresh memory of at least `bytes`, or null without WebAssembly SIMD. */
+function instantiate(bytes: number): Kernel | null {
   if (!WA) return null;
   try {
-    const mod = new WA.Module(assembleModule([rowsFn, rowsOutFn(0), rowsOutFn(1), rowsOutFn(2), linesFn()]));
-    const mem = new WA.Memory({ initial: 16 });
-    const ex = new WA.Instance(mod, { env: { mem } }).exports as Record<string, (...a: number[]) => void>;
-    return {
-      rows: ex.rows,
-      rowsOut: [ex.rowsOut0, ex.rowsOut1, ex.rowsOut2],
-      lines: ex.lines,
-      mem,
-      f32: new Float32Array(mem.buffer),
-      f64: new Float64Array(mem.buffer),
-      i32: new Int32Array(mem.buffer),
-    };
+    module ??= new WA.Module(assembleModule([rowsFn, rowsOutFn(0), rowsOutFn(1), rowsOutFn(2), linesFn()]));
   } catch {
-    return null; // no WebAssembly SIMD here: recursive.ts runs its JavaScript recursion
+    module = null; // no WebAssembly SIMD here: recursive.ts runs its JavaScript recursion
   }
+  if (!module) return null;
+  const mem = new WA.Memory({ initial: Math.max(16, Math.ceil(bytes / 65536)) });
+  const ex = new WA.Instance(module, { env: { mem } }).exports as Record<string, (...a: number[]) => void>;
+  return {
+    rows: ex.rows,
+    rowsOut: [ex.rowsOut0, ex.rowsOut1, ex.rowsOut2],
+    lines: ex.lines,
+    mem,
+    f32: new Float32Array(mem.buffer),
+    f64: new Float64Array(mem.buffer),
+    i32: new Int32Array(mem.buffer),
+  };
 }
 
-/** The kernel, or null where WebAssembly SIMD is unavailable (assembled once per thread). */
-function getKernel(): Kernel | null {
-  if (kernel === undefined) kernel = instantiate();
+/**
+ * Bytes of kernel memory kept from one call for the next (a WebAssembly memory never shrinks): calls
+ * needing more run on a memory of their own, dropped when they return.
+ */
+export const RECURSIVE_KEEP_BYTES = 64 * 2 ** 20;
+let keepBytes = RECURSIVE_KEEP_BYTES;
+/** Tests: keep kernel memory up to this many bytes instead of RECURSIVE_KEEP_BYTES. */
+export function _recursiveKeepBytes(bytes: number = RECURSIVE_KEEP_BYTES): void {
+  keepBytes = bytes;
+}
+/** Bytes of the kept kernel memory (0 before the first call). */
+export function _keptRecursiveBytes(): number {
+  return kernel ? kernel.mem.buffer.byteLength : 0;
+}
+
+/** The kernel for a call needing `bytes` (the kept one, grown up to RECURSIVE_KEEP_BYTES, or one for this call), or null without WebAssembly SIMD. */
+function getKernel(bytes = 0): Kernel | null {
+  if (bytes > keepBytes) return module === null ? null : instantiate(bytes);
+  if (kernel === undefined) kernel = instantiate(0);
+  if (kernel) ensure(kernel, bytes);
   return kernel;
 }
 
@@ -285,16 +306,14 @@ export function wasmRecursionAvailable(): boolean {
   return !disabled && getKernel() !== null;
 }
 
-function ensure(k: Kernel, bytes: number): boolean {
+function ensure(k: Kernel, bytes: number): void {
   const have = k.mem.buffer.byteLength;
-  if (bytes > 2 ** 31) return false;
   if (bytes > have) {
     k.mem.grow(Math.ceil((bytes - have) / 65536));
     k.f32 = new Float32Array(k.mem.buffer);
     k.f64 = new Float64Array(k.mem.buffer);
     k.i32 = new Int32Array(k.mem.buffer);
   }
-  return true;
 }
 
 const align = (v: number): number => (v + 63) & ~63;
@@ -312,8 +331,6 @@ export function recursiveDerivativesWasm(
   coeffs: { B: number; b1: number; b2: number; b3: number }, outs: Outs,
 ): boolean {
   if (disabled) return false;
-  const k = getKernel();
-  if (!k) return false;
   const [sx, sy, sz] = shape;
   const n = sx * sy * sz;
   const len = shape[axis];
@@ -326,7 +343,9 @@ export function recursiveDerivativesWasm(
   const oSrc = align(oBuf + bufBytes);
   const vol = align(4 * n + 16);
   const oOut = [0, 1, 2].map((o) => oSrc + vol * (1 + o));
-  if (!ensure(k, oSrc + 4 * vol)) return false;
+  if (oSrc + 4 * vol > 2 ** 31) return false;
+  const k = getKernel(oSrc + 4 * vol);
+  if (!k) return false;
   const { f32, f64, i32 } = k;
   f64.set([coeffs.B, coeffs.b1, coeffs.b2, coeffs.b3, 8, 12, 16, 30], COEF / 8);
   f32.fill(0, oZero / 4, (oZero + 4 * sxp + 16) / 4);

@@ -67,8 +67,24 @@ export const ALIGN_DEFAULTS = {
    * the neighbour (flag `fine-grid` when it is this one).
    */
   finePatch: 0,
+  /**
+   * Affine stage: where the patch grid fails (too few inliers: across a blank section, low
+   * contrast), retry on a denser grid of smaller patches (this side, spacing half of it; 0: none)
+   * from the coarse translation before falling back to it (flag `dense-retry`).
+   */
+  retryPatch: 0,
   /** Global least-squares solve over all pairs (false: the sequential chain's transforms). */
   global: true,
+  /**
+   * Weight of each patch pair in the global affine: 'equal' (1), or 'ratio' (its correlation peak
+   * ratio r: min(1, (r - 1) / (2 (minRatio - 1))), so the retry's weak peaks count less).
+   */
+  pairWeight: 'equal' as 'equal' | 'ratio',
+  /**
+   * Weight of each of the 9 pairs with which a section whose patch matching failed (coarse-only,
+   * fallbacks) enters the global affine, keeping it where the chain put it (1: like a patch pair).
+   */
+  chainPairWeight: 1,
   /**
    * Affine model: prior pulling each section's affine toward its rigid part, relative to its
    * pairs (global-affine.ts; 0: free affine). Chosen on ISBI 2012 (warped, abs median 12.2 ->
@@ -160,9 +176,25 @@ export interface SectionReport {
   shift_px: [number, number];
 }
 
+/** One set of point pairs of the global affine (diagnostics). */
+export interface PairSetReport {
+  /** Section indices (z - z0): pairs between section j and section z. */
+  j: number;
+  z: number;
+  /** 'patches': RANSAC inliers of the patch matches; 'chain': 9 points where the chain put z (its patch matching failed). */
+  source: 'patches' | 'chain';
+  pairs: number;
+  kept: number;
+  weight_sum: number;
+  ratio_median: number | null;
+  residual_median_px: number;
+}
+
 export interface AlignResult {
   transforms: TransformsFile;
   sections: SectionReport[];
+  /** The global affine's pair sets (empty without the global solve). */
+  pairs: PairSetReport[];
 }
 
 interface Neighbour {
@@ -236,6 +268,7 @@ function affineRound(raw: Image2D, fixed: Neighbour[], a: Affine, s: number, p: 
   const u: number[] = [];
   const v: number[] = [];
   const from: number[] = [];
+  const ratio: number[] = [];
   const rawNeighbour: number[] = [];
   let valid0 = 0;
   fixed.forEach((f, k) => {
@@ -250,15 +283,17 @@ function affineRound(raw: Image2D, fixed: Neighbour[], a: Affine, s: number, p: 
       u.push(qu);
       v.push(qv);
       from.push(k);
+      ratio.push(m.ratio);
       rawNeighbour.push(...pullback(tf, m.x, m.y));
     }
   });
   const validFraction = valid0 / centres.length;
   const fit = ransacAffine({ x, y, u, v }, { model: p.model, threshold: p.ransacThreshold, iterations: p.ransacIterations, seed });
-  const pairs = fixed.map((f, k) => ({ j: f.index, k, p: [] as number[], q: [] as number[] }));
+  const pairs = fixed.map((f, k) => ({ j: f.index, k, p: [] as number[], q: [] as number[], r: [] as number[] }));
   if (fit) {
     fit.inliers.forEach((ok, i) => {
       if (!ok) return;
+      pairs[from[i]].r.push(ratio[i]);
       pairs[from[i]].p.push(...toFull(s, rawNeighbour[2 * i], rawNeighbour[2 * i + 1]));
       pairs[from[i]].q.push(...toFull(s, u[i], v[i]));
     });
@@ -308,7 +343,7 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
   const corrOk: number[] = [];
   const sections: SectionTransform[] = [];
   const reports: SectionReport[] = [];
-  const pairSets: PairSet[] = [];
+  const pairSets: Array<PairSet & { r?: Float64Array; source: PairSetReport['source'] }> = [];
   for (let i = 0; i < nz; i++) {
     const z = z0 + i;
     const raw = await readSection(src, z);
@@ -389,6 +424,16 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
         } else a = featureAffine;
       }
     }
+    // Patch matching failed: a denser grid of smaller patches (more pairs, each less certain), from the coarse translation.
+    if (!affineFound && q.retryPatch > 0 && q.retryPatch < q.patch) {
+      const dense = patchRounds(coarseAffine, q.retryPatch, q.retryPatch / 2);
+      if (dense) {
+        report.flags.push('dense-retry');
+        a = dense.a;
+        pairs = dense.pairs;
+        affineFound = true;
+      }
+    }
     // Patch matching failed: keep the whole-section translation (or the previous transform), flagged.
     if (!affineFound) report.flags.push('coarse-only');
     let t: SectionTransform = { z, status: 'ok', affine: a.map((x) => +x.toFixed(8)) as Affine };
@@ -424,10 +469,15 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
       pairs = chosen.pairs;
       // every neighbour weighs the same: a wrong z-1 match is then outvoted by z-2 and z+1 (global.test.ts)
       // typed arrays: the global solve keeps every section's pairs (16 bytes a pair)
-      for (const pr of pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q) });
+      for (const pr of pairs) {
+        if (!pr.p.length) continue;
+        const r = Float64Array.from(pr.r);
+        const wp = p.pairWeight === 'ratio' ? r.map((x) => Math.min(1, Math.max(0, (x - 1) / (2 * (p.minRatio - 1))))) : undefined;
+        pairSets.push({ j: pr.j, z: i, w: 1, wp, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q), r, source: 'patches' });
+      }
     } else {
       const tp = transformPairs(last.t, t, g.w, g.h);
-      pairSets.push({ j: last.index, z: i, w: 1, p: Float64Array.from(tp.p), q: Float64Array.from(tp.q) });
+      pairSets.push({ j: last.index, z: i, w: p.chainPairWeight, p: Float64Array.from(tp.p), q: Float64Array.from(tp.q), source: 'chain' });
     }
     const coarse = coarseOf(aligned, coarseLevels - matchLevels);
     const corr = correlation(coarse.data, last.coarse.data);
@@ -606,10 +656,13 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     if (!isPowerOfTwo(p[k]) || p[k] < 16) throw new UsageError(`${k} ${p[k]}: expected a power of two >= 16`);
   }
   if (p.finePatch !== 0 && (!isPowerOfTwo(p.finePatch) || p.finePatch < 16)) throw new UsageError(`finePatch ${p.finePatch}: expected 0 or a power of two >= 16`);
+  if (p.retryPatch !== 0 && (!isPowerOfTwo(p.retryPatch) || p.retryPatch < 16)) throw new UsageError(`retryPatch ${p.retryPatch}: expected 0 or a power of two >= 16`);
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);
   if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.elasticPrior >= 0)) throw new UsageError(`elasticPrior ${p.elasticPrior}: expected a number >= 0`);
   if (!['rigid', 'similarity'].includes(p.regulariseTo)) throw new UsageError(`regulariseTo ${JSON.stringify(p.regulariseTo)}: expected rigid or similarity`);
+  if (!['equal', 'ratio'].includes(p.pairWeight)) throw new UsageError(`pairWeight ${JSON.stringify(p.pairWeight)}: expected equal or ratio`);
+  if (!(p.chainPairWeight > 0)) throw new UsageError(`chainPairWeight ${p.chainPairWeight}: expected a number > 0`);
   if (!(p.regularise >= 0)) throw new UsageError(`regularise ${p.regularise}: expected a number >= 0`);
   if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.model)) throw new UsageError(`model ${JSON.stringify(p.model)}: expected translation, rigid, similarity or affine`);
   let coarseLevels = 0;
@@ -626,9 +679,18 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const g: Geometry = { w, h, nz, z0, sm, sc: 2 ** coarseLevels, matchLevels, coarseLevels, featureLevels, mw, mh, q };
   const { sections, reports, pairSets } = await chainPass(src, p, g, onStep);
   const good = sections.map((t, i) => (t.status === 'missing' ? -1 : i)).filter((i) => i >= 0);
+  const pairs: PairSetReport[] = [];
   if (good.length >= 2 && p.global) {
     // Global affine: all sections at once from the pairs of every section with its neighbours.
     const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise, regulariseTo: p.regulariseTo, detrend: p.detrend });
+    pairSets.forEach((s, k) => {
+      let ws = 0;
+      for (let n = 0; n < s.p.length / 2; n++) ws += s.w * (s.wp ? s.wp[n] : 1);
+      pairs.push({
+        j: s.j, z: s.z, source: s.source, pairs: s.p.length / 2, kept: sol.kept[k], weight_sum: +ws.toFixed(3),
+        ratio_median: s.r ? +percentile([...s.r], 0.5)!.toFixed(3) : null, residual_median_px: +sol.residualMedian[k].toFixed(3),
+      });
+    });
     let lastGood: Affine = [...IDENTITY];
     sections.forEach((t, i) => {
       if (t.status === 'missing') sections[i] = { ...t, affine: [...lastGood] };
@@ -653,7 +715,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     params: { ...p, match_levels: matchLevels, coarse_levels: coarseLevels } as unknown as Record<string, unknown>,
     sections,
   };
-  return { transforms, sections: reports };
+  return { transforms, sections: reports, pairs };
 }
 
 function round4(x: number | null): number | null {

@@ -67,12 +67,6 @@ export const ALIGN_DEFAULTS = {
    * the neighbour (flag `fine-grid` when it is this one).
    */
   finePatch: 0,
-  /**
-   * Affine stage: where the patch grid fails (too few inliers: across a blank section, low
-   * contrast), retry on a denser grid of smaller patches (this side, spacing half of it; 0: none)
-   * from the coarse translation before falling back to it (flag `dense-retry`).
-   */
-  retryPatch: 0,
   /** Global least-squares solve over all pairs (false: the sequential chain's transforms). */
   global: true,
   /**
@@ -117,6 +111,14 @@ export const ALIGN_DEFAULTS = {
   elasticPrior: 0.1,
   /** The prior pulls toward the affine plus a free translation per section (the mesh's shape only) instead of toward the affine. */
   elasticPriorShape: false,
+  /**
+   * Elastic guard (pass 3): a section whose aligned image correlates with the previous good
+   * aligned section better by more than `elasticGuardMargin` without its mesh than with it keeps
+   * its affine (flag `elastic-reverted`). Off by default: on ISBI 2012 and the phantom seed 11 it
+   * acted only on the unwarped runs and rel worsened (docs/ALIGNMENT.md).
+   */
+  elasticGuard: false,
+  elasticGuardMargin: 0,
   /** Matches farther than this from the relaxed mesh are dropped, px. */
   meshMaxResidual: 3,
   /** Low-pass of the patch correlations, sigma px at the matching scale, and the whitening floor (phase-correlation.ts). */
@@ -424,16 +426,6 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
         } else a = featureAffine;
       }
     }
-    // Patch matching failed: a denser grid of smaller patches (more pairs, each less certain), from the coarse translation.
-    if (!affineFound && q.retryPatch > 0 && q.retryPatch < q.patch) {
-      const dense = patchRounds(coarseAffine, q.retryPatch, q.retryPatch / 2);
-      if (dense) {
-        report.flags.push('dense-retry');
-        a = dense.a;
-        pairs = dense.pairs;
-        affineFound = true;
-      }
-    }
     // Patch matching failed: keep the whole-section translation (or the previous transform), flagged.
     if (!affineFound) report.flags.push('coarse-only');
     let t: SectionTransform = { z, status: 'ok', affine: a.map((x) => +x.toFixed(8)) as Affine };
@@ -611,7 +603,7 @@ async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
   let last: { z: number; aligned: Image2D; coarse: Image2D; rawCoarse: Image2D } | null = null;
   const residualsOk: number[] = [];
   for (let i = 0; i < nz; i++) {
-    const t = sections[i];
+    let t = sections[i];
     const report = reports[i];
     const [a, b, c, d, e, f] = t.affine;
     report.rotation_deg = +((Math.atan2(d, a) * 180) / Math.PI).toFixed(4);
@@ -621,7 +613,17 @@ async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
       const raw = await readSection(src, z0 + i);
       const rawMatch = coarseOf(raw, matchLevels);
       const rawCoarse = coarseOf(rawMatch, coarseLevels - matchLevels);
-      const aligned = warpImage(rawMatch, scaleTransform(t, sm), 0, 0, rawMatch.w, rawMatch.h);
+      let aligned = warpImage(rawMatch, scaleTransform(t, sm), 0, 0, rawMatch.w, rawMatch.h);
+      // the elastic guard: a mesh that makes the section resemble its neighbour less than its affine does is dropped
+      if (p.elasticGuard && t.mesh && last) {
+        const plain = warpImage(rawMatch, scaleTransform({ ...t, mesh: undefined }, sm), 0, 0, rawMatch.w, rawMatch.h);
+        if (correlation(plain.data, last.aligned.data) > correlation(aligned.data, last.aligned.data) + p.elasticGuardMargin) {
+          t = { z: t.z, status: t.status, affine: t.affine };
+          sections[i] = t;
+          aligned = plain;
+          report.flags.push('elastic-reverted');
+        }
+      }
       const coarse = coarseOf(aligned, coarseLevels - matchLevels);
       if (last) {
         report.matched_to = last.z;
@@ -656,7 +658,6 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     if (!isPowerOfTwo(p[k]) || p[k] < 16) throw new UsageError(`${k} ${p[k]}: expected a power of two >= 16`);
   }
   if (p.finePatch !== 0 && (!isPowerOfTwo(p.finePatch) || p.finePatch < 16)) throw new UsageError(`finePatch ${p.finePatch}: expected 0 or a power of two >= 16`);
-  if (p.retryPatch !== 0 && (!isPowerOfTwo(p.retryPatch) || p.retryPatch < 16)) throw new UsageError(`retryPatch ${p.retryPatch}: expected 0 or a power of two >= 16`);
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);
   if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.elasticPrior >= 0)) throw new UsageError(`elasticPrior ${p.elasticPrior}: expected a number >= 0`);
@@ -701,13 +702,10 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     });
   }
   if (p.elastic && good.length >= 2) await elasticPass(src, p, g, sections, reports, onStep);
-  // missing sections carry the previous good section's transform (fill = copy uses it)
-  let lastT: SectionTransform | null = null;
-  sections.forEach((t, i) => {
-    if (t.status === 'missing') sections[i] = { z: t.z, status: 'missing', affine: lastT ? [...lastT.affine] : [...IDENTITY], ...(lastT?.mesh ? { mesh: lastT.mesh } : {}) };
-    else lastT = t;
-  });
+  carryMissing(sections);
   await qualityPass(src, p, g, sections, reports, onSection, onStep);
+  // the elastic guard may have dropped a mesh that a missing section after it carries
+  if (p.elasticGuard) carryMissing(sections);
   const transforms: TransformsFile = {
     format: TRANSFORMS_FORMAT,
     version: 1,
@@ -716,6 +714,15 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     sections,
   };
   return { transforms, sections: reports, pairs };
+}
+
+/** Missing sections carry the previous good section's transform (fill = copy uses it). */
+function carryMissing(sections: SectionTransform[]): void {
+  let lastT: SectionTransform | null = null;
+  sections.forEach((t, i) => {
+    if (t.status === 'missing') sections[i] = { z: t.z, status: 'missing', affine: lastT ? [...lastT.affine] : [...IDENTITY], ...(lastT?.mesh ? { mesh: lastT.mesh } : {}) };
+    else lastT = t;
+  });
 }
 
 function round4(x: number | null): number | null {

@@ -45,6 +45,16 @@ describeData('vnc-sstem/stack2/raw/00.tif', 'alignStack on a warped real section
     const r = residuals(syn, (z, x, y) => pullback(res.transforms.sections[z], x, y));
     expect(quantile(r.all, 0.5)).toBeLessThan(0.15);
     expect(quantile(r.all, 0.95)).toBeLessThan(0.5);
+    // the global affine's pair sets: patches between good sections only (none with the missing one), z-1 and across the gap
+    expect(res.pairs.length).toBeGreaterThan(0);
+    for (const s of res.pairs) {
+      expect(s.source).toBe('patches');
+      expect([s.j, s.z]).not.toContain(2);
+      expect(s.kept).toBeLessThanOrEqual(s.pairs);
+      expect(s.weight_sum).toBe(s.pairs);
+      expect(s.ratio_median).toBeGreaterThan(1);
+    }
+    expect(res.pairs.some((s) => s.j === 1 && s.z === 3)).toBe(true);
     // the default pulls each affine toward rigid: genuine 2 % scalings cost a little (not a drift)
     const reg = await alignStack(memorySource(syn.sections, [4.6, 4.6, 50]), { elastic: false });
     const rr = residuals(syn, (z, x, y) => pullback(reg.transforms.sections[z], x, y));

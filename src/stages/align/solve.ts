@@ -71,9 +71,11 @@ export const ALIGN_DEFAULTS = {
   global: true,
   /**
    * Weight of each patch pair in the global affine: 'equal' (1), or 'ratio' (its correlation peak
-   * ratio r: min(1, (r - 1) / (2 (minRatio - 1))), so the retry's weak peaks count less).
+   * ratio r: min(1, (r - 1) / (2 (minRatio - 1))), so the retry's weak peaks count less), or
+   * 'ratio-in-set' (the same, scaled so that each pair set keeps its total weight: better pairs
+   * count more within a set, sets weigh as before).
    */
-  pairWeight: 'equal' as 'equal' | 'ratio',
+  pairWeight: 'equal' as 'equal' | 'ratio' | 'ratio-in-set',
   /**
    * Weight of each of the 9 pairs with which a section whose patch matching failed (coarse-only,
    * fallbacks) enters the global affine, keeping it where the chain put it (1: like a patch pair).
@@ -464,7 +466,12 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
       for (const pr of pairs) {
         if (!pr.p.length) continue;
         const r = Float64Array.from(pr.r);
-        const wp = p.pairWeight === 'ratio' ? r.map((x) => Math.min(1, Math.max(0, (x - 1) / (2 * (p.minRatio - 1))))) : undefined;
+        let wp = p.pairWeight !== 'equal' ? r.map((x) => Math.min(1, Math.max(0, (x - 1) / (2 * (p.minRatio - 1))))) : undefined;
+        if (wp && p.pairWeight === 'ratio-in-set') {
+          // within the set only: the set's total weight stays its pair count
+          const mean = wp.reduce((a, b) => a + b, 0) / wp.length;
+          wp = mean > 0 ? wp.map((x) => x / mean) : undefined;
+        }
         pairSets.push({ j: pr.j, z: i, w: 1, wp, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q), r, source: 'patches' });
       }
     } else {
@@ -662,7 +669,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.elasticPrior >= 0)) throw new UsageError(`elasticPrior ${p.elasticPrior}: expected a number >= 0`);
   if (!['rigid', 'similarity'].includes(p.regulariseTo)) throw new UsageError(`regulariseTo ${JSON.stringify(p.regulariseTo)}: expected rigid or similarity`);
-  if (!['equal', 'ratio'].includes(p.pairWeight)) throw new UsageError(`pairWeight ${JSON.stringify(p.pairWeight)}: expected equal or ratio`);
+  if (!['equal', 'ratio', 'ratio-in-set'].includes(p.pairWeight)) throw new UsageError(`pairWeight ${JSON.stringify(p.pairWeight)}: expected equal, ratio or ratio-in-set`);
   if (!(p.chainPairWeight > 0)) throw new UsageError(`chainPairWeight ${p.chainPairWeight}: expected a number > 0`);
   if (!(p.regularise >= 0)) throw new UsageError(`regularise ${p.regularise}: expected a number >= 0`);
   if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.model)) throw new UsageError(`model ${JSON.stringify(p.model)}: expected translation, rigid, similarity or affine`);

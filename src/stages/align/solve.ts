@@ -462,7 +462,7 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     if (chosen.pairs) {
       pairs = chosen.pairs;
       // every neighbour weighs the same: a wrong z-1 match is then outvoted by z-2 and z+1 (global.test.ts)
-      // typed arrays: the global solve keeps every section's pairs (16 bytes a pair)
+      // typed arrays: the global solve keeps every section's pairs (24 bytes a pair with its peak ratio)
       for (const pr of pairs) {
         if (!pr.p.length) continue;
         const r = Float64Array.from(pr.r);

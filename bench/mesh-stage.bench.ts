@@ -179,32 +179,44 @@ function surfaceSamples(m: Mesh, step: number): Float64Array {
   return Float64Array.from(out);
 }
 
-/** For each query point, the distance to the nearest target point (grid of cell `h` nm; searched out to `maxRings` cells, else Infinity). */
+/** For each query point, the distance to the nearest target point (a dense grid of cell `h` nm over the targets' box; searched out to `maxRings` cells, else Infinity). */
 function nearestDistances(query: ArrayLike<number>, target: ArrayLike<number>, h: number, maxRings = 24): Float64Array {
   const nt = target.length / 3;
-  const cellOf = (x: number) => Math.floor(x / h);
-  const key = (i: number, j: number, k: number) => `${i},${j},${k}`;
-  const grid = new Map<string, number[]>();
-  for (let p = 0; p < nt; p++) {
-    const kk = key(cellOf(target[3 * p]), cellOf(target[3 * p + 1]), cellOf(target[3 * p + 2]));
-    let a = grid.get(kk);
-    if (!a) grid.set(kk, (a = []));
-    a.push(p);
-  }
   const nq = query.length / 3;
-  const out = new Float64Array(nq);
+  const out = new Float64Array(nq).fill(Infinity);
+  if (nt === 0) return out;
+  const lo = [Infinity, Infinity, Infinity];
+  const hi = [-Infinity, -Infinity, -Infinity];
+  for (let p = 0; p < nt; p++) for (let k = 0; k < 3; k++) { lo[k] = Math.min(lo[k], target[3 * p + k]); hi[k] = Math.max(hi[k], target[3 * p + k]); }
+  const dims = [0, 1, 2].map((k) => Math.floor((hi[k] - lo[k]) / h) + 1);
+  const cellOf = (x: number, k: number) => Math.floor((x - lo[k]) / h);
+  // counting sort of the targets by cell
+  const nc = dims[0] * dims[1] * dims[2];
+  const start = new Int32Array(nc + 1);
+  const cell = new Int32Array(nt);
+  for (let p = 0; p < nt; p++) {
+    const c = cellOf(target[3 * p], 0) + dims[0] * (cellOf(target[3 * p + 1], 1) + dims[1] * cellOf(target[3 * p + 2], 2));
+    cell[p] = c;
+    start[c + 1]++;
+  }
+  for (let c = 0; c < nc; c++) start[c + 1] += start[c];
+  const fill = start.slice(0, nc);
+  const order = new Int32Array(nt);
+  for (let p = 0; p < nt; p++) order[fill[cell[p]]++] = p;
   for (let q = 0; q < nq; q++) {
     const x = query[3 * q], y = query[3 * q + 1], z = query[3 * q + 2];
-    const ci = cellOf(x), cj = cellOf(y), ck = cellOf(z);
+    const ci = cellOf(x, 0), cj = cellOf(y, 1), ck = cellOf(z, 2);
+    // the query's distance to the grid's box, in cells: rings closer than that are empty
     let best = Infinity;
     for (let r = 0; r <= maxRings; r++) {
-      for (let i = ci - r; i <= ci + r; i++) {
-        for (let j = cj - r; j <= cj + r; j++) {
-          for (let k = ck - r; k <= ck + r; k++) {
-            if (Math.max(Math.abs(i - ci), Math.abs(j - cj), Math.abs(k - ck)) !== r) continue; // the ring only
-            const a = grid.get(key(i, j, k));
-            if (!a) continue;
-            for (const p of a) {
+      for (let k = Math.max(0, ck - r); k <= Math.min(dims[2] - 1, ck + r); k++) {
+        for (let j = Math.max(0, cj - r); j <= Math.min(dims[1] - 1, cj + r); j++) {
+          const edge = Math.abs(k - ck) === r || Math.abs(j - cj) === r;
+          for (let i = Math.max(0, ci - r); i <= Math.min(dims[0] - 1, ci + r); i++) {
+            if (!edge && Math.abs(i - ci) !== r) continue; // the ring only
+            const c = i + dims[0] * (j + dims[1] * k);
+            for (let s = start[c]; s < start[c + 1]; s++) {
+              const p = order[s];
               const d = (target[3 * p] - x) ** 2 + (target[3 * p + 1] - y) ** 2 + (target[3 * p + 2] - z) ** 2;
               if (d < best) best = d;
             }

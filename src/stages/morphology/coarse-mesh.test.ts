@@ -24,6 +24,26 @@ describe('modeDownsample', () => {
     expect([...t.labels]).toEqual([0]); // 2-2 tie: background met first
   });
 
+  it('2x2x1 cells (compared, not counted) follow the same rule as any other factor', () => {
+    // every 2x2 cell of values 0..3, laid side by side along x; the same cells as 2x2x2 with a copy
+    // above (counted path: each value twice as often, the same first-met order) must agree
+    const cells: number[][] = [];
+    for (let q = 0; q < 256; q++) cells.push([q & 3, (q >> 2) & 3, (q >> 4) & 3, (q >> 6) & 3]);
+    const w = 2 * cells.length;
+    const two = new Uint32Array(w * 2);
+    cells.forEach((c, k) => {
+      two[2 * k] = c[0];
+      two[2 * k + 1] = c[1];
+      two[w + 2 * k] = c[2];
+      two[w + 2 * k + 1] = c[3];
+    });
+    const fast = modeDownsample(two, [w, 2, 1], [2, 2, 1]).labels;
+    const counted = modeDownsample(Uint32Array.from([...two, ...two]), [w, 2, 2], [2, 2, 2]).labels;
+    expect([...fast]).toEqual([...counted]);
+    // spot checks: 3 of a kind, a pair against two singles, two pairs (first met), all distinct (first)
+    expect([fast[cells.findIndex((c) => c.join() === '1,2,2,2')], fast[cells.findIndex((c) => c.join() === '1,2,3,3')], fast[cells.findIndex((c) => c.join() === '1,2,2,1')], fast[cells.findIndex((c) => c.join() === '3,2,1,0')]]).toEqual([2, 3, 1, 3]);
+  });
+
   it('chooses the factor by voxel size and block shape', () => {
     expect(meshDownsampleFactor([8, 8, 30], [256, 256, 128], 2)).toEqual([2, 2, 1]);
     expect(meshDownsampleFactor([8, 8, 30], [256, 256, 128], 4)).toEqual([2, 2, 1]); // 32 nm would pass 30: 16 is the last <= 15

@@ -37,6 +37,7 @@ export function modeDownsample(labels: Uint32Array, shape: Vec3, factor: Vec3): 
   const n = fx * fy * fz;
   const vals = new Uint32Array(n);
   const counts = new Uint32Array(n);
+  const quad = fx === 2 && fy === 2 && fz === 1;
   let o = 0;
   for (let cz = 0; cz < cs[2]; cz++) {
     const z0 = cz * fz;
@@ -47,6 +48,13 @@ export function modeDownsample(labels: Uint32Array, shape: Vec3, factor: Vec3): 
       for (let cx = 0; cx < cs[0]; cx++, o++) {
         const x0 = cx * fx;
         const x1 = Math.min(x0 + fx, sx);
+        if (quad && x1 - x0 === 2 && y1 - y0 === 2) {
+          // 2x2x1, the common case: the same rule (most frequent, ties to the first met) by comparisons
+          const i = x0 + sx * (y0 + sy * z0);
+          const a = labels[i], b = labels[i + 1], c = labels[i + sx], d = labels[i + sx + 1];
+          out[o] = a === b || a === c || a === d ? a : b === c || b === d ? b : c === d ? c : a;
+          continue;
+        }
         // distinct values in first-met order with their counts (n is small: 2-16)
         let k = 0;
         for (let z = z0; z < z1; z++) {

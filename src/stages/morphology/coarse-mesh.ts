@@ -153,35 +153,41 @@ export function coarseMeshLabels(inp: CoarseBlockInput): { meshes: Mesh[]; fallb
   const hasCoarse = new Uint8Array(maxLabel + 1);
   for (let i = 0; i < coarse.labels.length; i++) hasCoarse[coarse.labels[i]] = 1;
   const own = [0, 1, 2].map((k) => Math.min(inp.boxMax[k], b.max[k]) - origin[k]);
-  const lost = new Uint8Array(maxLabel + 1);
-  let nLost = 0;
+  // bounding box of each lost label's voxels in the own box: [x0, y0, z0, x1, y1, z1] (exclusive)
+  const lost = new Map<number, number[]>();
   for (let z = 0; z < own[2]; z++) {
     for (let y = 0; y < own[1]; y++) {
       const row = shape[0] * (y + shape[1] * z);
       for (let x = 0; x < own[0]; x++) {
         const l = labels[row + x];
-        if (l !== 0 && !hasCoarse[l] && !lost[l]) {
-          lost[l] = 1;
-          nLost++;
+        if (l === 0 || hasCoarse[l]) continue;
+        const bb = lost.get(l);
+        if (!bb) lost.set(l, [x, y, z, x + 1, y + 1, z + 1]);
+        else {
+          if (x < bb[0]) bb[0] = x;
+          if (y < bb[1]) bb[1] = y;
+          if (x >= bb[3]) bb[3] = x + 1;
+          if (y >= bb[4]) bb[4] = y + 1;
+          bb[5] = z + 1;
         }
       }
     }
   }
-  if (nLost > 0) {
-    const sub = new Uint32Array(own[0] * own[1] * own[2]);
-    for (let z = 0; z < own[2]; z++) {
-      for (let y = 0; y < own[1]; y++) {
-        const row = shape[0] * (y + shape[1] * z);
-        const o = own[0] * (y + own[1] * z);
-        for (let x = 0; x < own[0]; x++) {
-          const l = labels[row + x];
-          if (lost[l]) sub[o + x] = l;
-        }
+  // each lost label alone over its bounding box, closed all round (nothing of it lies outside)
+  for (const [l, bb] of lost) {
+    const s: Vec3 = [bb[3] - bb[0], bb[4] - bb[1], bb[5] - bb[2]];
+    const sub = new Uint32Array(s[0] * s[1] * s[2]);
+    for (let z = 0; z < s[2]; z++) {
+      for (let y = 0; y < s[1]; y++) {
+        const row = bb[0] + shape[0] * (bb[1] + y + shape[1] * (bb[2] + z));
+        const o = s[0] * (y + s[1] * z);
+        for (let x = 0; x < s[0]; x++) if (labels[row + x] === l) sub[o + x] = 1;
       }
     }
-    const fine = marchingCubesLabels(sub, own as unknown as Vec3, maxLabel, { voxelSize: res, offset: origin, closeBorder: true });
-    for (let l = 1; l <= maxLabel; l++) if (lost[l]) meshes[l] = fine[l];
+    const offset: Vec3 = [origin[0] + bb[0], origin[1] + bb[1], origin[2] + bb[2]];
+    meshes[l] = marchingCubesLabels(sub, s, 1, { voxelSize: res, offset, closeBorder: true })[1];
   }
+  const nLost = lost.size;
   return { meshes, fallback: nLost };
 }
 

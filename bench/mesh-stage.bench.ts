@@ -224,6 +224,7 @@ function nearestDistances(query: ArrayLike<number>, target: ArrayLike<number>, h
         }
       }
       if (Math.sqrt(best) <= r * h) break; // points outside the rings searched are farther than r * h
+      if (ci - r <= 0 && cj - r <= 0 && ck - r <= 0 && ci + r >= dims[0] - 1 && cj + r >= dims[1] - 1 && ck + r >= dims[2] - 1) break; // the whole grid searched
     }
     out[q] = Math.sqrt(best);
   }

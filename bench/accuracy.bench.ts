@@ -37,8 +37,6 @@ const AUTO = process.env.ACCURACY_AUTOCONTEXT !== '0';
 // pixel sigmas with 10 added, ACCURACY_ROUNDS auto-context rounds; the reference also runs with these sigmas
 const TUNED_SIGMAS = (process.env.ACCURACY_TUNED_SIGMAS ?? '0.7,1.6,3.5,5,10').split(',').map(Number);
 const ROUNDS = Number(process.env.ACCURACY_ROUNDS ?? 1);
-// folds of the tuned model's context map (ACCURACY_CONTEXT_FOLDS; absent: train-pixels' default)
-const CONTEXT_FOLDS = process.env.ACCURACY_CONTEXT_FOLDS ? Number(process.env.ACCURACY_CONTEXT_FOLDS) : undefined;
 // ACCURACY_PLAIN_AUTOCONTEXT=0 leaves out plain auto-context (default sigmas) in the boundaries part;
 // ACCURACY_BOUNDARY_RUNS (vnc,isbi) picks the training volumes
 const PLAIN_AUTO = process.env.ACCURACY_PLAIN_AUTOCONTEXT !== '0';
@@ -226,7 +224,7 @@ async function boundaries(): Promise<unknown> {
     const sm0 = OUTPUT_AUTO ? { outputSigma: 'auto' as const, crossFit: true } : { crossFit: false };
     const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, ...sm0 });
     const fa = AUTO && PLAIN_AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, crossFit: false }) : undefined;
-    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, ...(CONTEXT_FOLDS ? { contextFolds: CONTEXT_FOLDS } : {}), sigmas: TUNED_SIGMAS, ...sm0 }) : undefined;
+    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS, ...sm0 }) : undefined;
     // the scale each model smooths at (chosen out of fold, or ACCURACY_OUTPUT_SIGMA); the unsmoothed columns use the forests without it
     const sigF = OUTPUT_AUTO ? (f.model.meta.outputSigma ?? 0) : OUTPUT_SIGMA;
     const sigT = ft ? (OUTPUT_AUTO ? (ft.model.meta.outputSigma ?? 0) : OUTPUT_SIGMA) : 0;

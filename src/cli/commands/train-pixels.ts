@@ -9,7 +9,7 @@ import { openSource } from '../../formats/open.js';
 import { FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
 import { MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
 import { MAX_OUTPUT_SIGMA, OUTPUT_SIGMA_CANDIDATES, OUTPUT_SIGMA_MIN_GAIN } from '../../stages/predict/output-smoothing.js';
-import { CROSS_FIT_MIN_LABELLED, MAX_CONTEXT_FOLDS, PIXEL_TRAINING_DEFAULTS as D, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
+import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
 import { OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules } from '../object-rules.js';
 import { OBJECT_FILTER_DEFAULTS } from '../../stages/synapses/object-filter.js';
 import { calibrateCut } from '../cut-calibration.js';
@@ -80,7 +80,6 @@ export function register(program: Command): Command {
     .option('--auto-context', `also train a second forest on the features plus the first forest's out-of-fold probabilities smoothed at several scales (ilastik's auto-context; about 3x the training time, prediction reads a wider margin; docs/ACCURACY.md)${D.autoContext ? ' (default)' : ''}`)
     .option('--no-auto-context', `one forest only${D.autoContext ? '' : ' (default)'}`)
     .option('--context-rounds <n>', `with auto-context: rounds of context forests, each learning from the out-of-fold map of the one before (1..${MAX_CONTEXT_ROUNDS}; each round adds about the training of the first; docs/ACCURACY.md)`, String(D.contextRounds))
-    .option('--context-folds <n>', `with auto-context: folds of the out-of-fold map each context forest learns from (2..${MAX_CONTEXT_FOLDS}: slabs of the training region, sections for 2-D features, each predicted by a forest on the samples outside it; more folds: a map closer to the shipped forest's, about (k-1)/2 times the first forest's cross-fitting; docs/ACCURACY.md)`, String(D.contextFolds))
     .option('--smooth-output <sigma>', `smooth the predicted probabilities with a Gaussian of this scale (voxels; per axis as the features; 0: none), auto: the scale among ${OUTPUT_SIGMA_CANDIDATES.join(', ')} with the best out-of-fold class AUC on the training region (0 unless it gains ${OUTPUT_SIGMA_MIN_GAIN}; --gt models and dense --labels; sparse labels get 0), or boundary: auto for boundary models (--gt, or two classes) and 0 for models of more classes (whose downstream rules, e.g. the demo's cleft grid, were chosen on unsmoothed maps). Fixed 1.5 raised held-out membrane AUC on ssTEM (2-D features) by 0.002-0.010 and lowered it by 0.009 on gala-medulla (3-D) (docs/ACCURACY.md); calibration, object rules and the --gt cut are fitted on maps smoothed the same way`, String(D.outputSigma))
     .option('--cross-fit <mode>', `with --labels: calibrate the outputs on out-of-fold maps of the training region (a forest on each half predicts the other) and choose each class's object rule (hysteresis + size) there, both carried in the model; auto: when >= ${CROSS_FIT_MIN_LABELLED * 100}% of the region is labelled; on; off`, 'auto')
     .option('--split-objects', 'with --cross-fit: also search splits of touching objects (a seeded watershed inside each object) for each class\'s object rule, out of fold; several times the rule search\'s time (docs/ACCURACY.md: mitochondria on vnc-sstem)')
@@ -138,7 +137,6 @@ export function register(program: Command): Command {
           progress,
           autoContext: opts.autoContext ?? D.autoContext,
           contextRounds: int(opts.contextRounds, '--context-rounds', 1),
-          contextFolds: int(opts.contextFolds, '--context-folds', 2),
           outputSigma: opts.smoothOutput === 'auto' || opts.smoothOutput === 'boundary' ? opts.smoothOutput : num(opts.smoothOutput, '--smooth-output', 0, MAX_OUTPUT_SIGMA),
           crossFit: opts.gt ? false : crossFit,
         };

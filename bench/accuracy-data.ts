@@ -83,7 +83,7 @@ export interface OurForest {
   crossFit?: CrossFitResult;
 }
 
-export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; contextFolds?: number; outputSigma?: number | 'auto'; sigmas?: number[]; crossFit?: boolean; minLeaf?: number }): Promise<OurForest> {
+export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; outputSigma?: number | 'auto'; sigmas?: number[]; crossFit?: boolean; minLeaf?: number }): Promise<OurForest> {
   const t0 = performance.now();
   const { model, crossFit } = await trainPixelClassifier(memorySource(raw, 'raw'), memorySource(labels, 'labels'), {
     target: 'labels',
@@ -94,7 +94,6 @@ export async function trainOurs(raw: Volume, labels: Volume, classes: string[], 
     threads: 2,
     autoContext: o.autoContext,
     contextRounds: o.contextRounds,
-    ...(o.contextFolds ? { contextFolds: o.contextFolds } : {}),
     outputSigma: o.outputSigma,
     crossFit: o.crossFit ?? 'auto',
     ...(o.sigmas ? { featureConfig: featureConfig(raw.voxelSize, { sigmas: o.sigmas }) } : {}),

@@ -5,7 +5,7 @@ import { tempDir } from '../../../test/data.js';
 import { boxFromShape, boxGrow, boxIntersect } from '../../core/box.js';
 import { Volume, copyBox } from '../../core/volume.js';
 import { Forest } from '../../ml/forest.js';
-import { contextHalves, contextSlabs } from './auto-context.js';
+import { contextHalves } from './auto-context.js';
 import { contextCount, contextMargin, roundMargin } from './context.js';
 import { featureConfig, featureMargin } from './features.js';
 import { rocAuc } from './metrics.js';
@@ -71,40 +71,6 @@ describe('auto-context', async () => {
     const noCtx = new PixelModel(new Forest(f.nFeatures, f.nClasses, f.trees, f.params, { ...model.meta, context: undefined }), model.meta, model.contextForest);
     await fs.writeFile(path.join(dir, 'nometa'), noCtx.toBytes());
     await expect(PixelModel.load(path.join(dir, 'nometa'))).rejects.toThrow(/nometa: .*meta.context is missing/);
-  });
-
-  it('cuts k slabs along the halves\' axis (k = 2: the halves; at most one section each)', () => {
-    const r = boxFromShape([64, 64, 10]);
-    expect(contextSlabs(r, 2, 5).map((b) => [b.min[2], b.max[2]])).toEqual([[0, 2], [2, 4], [4, 6], [6, 8], [8, 10]]);
-    expect(contextSlabs(r, 2, 3).map((b) => [b.min[2], b.max[2]])).toEqual([[0, 3], [3, 6], [6, 10]]);
-    expect(contextSlabs(r, 2, 2)).toEqual(contextHalves(r, 2).halves);
-    expect(contextSlabs(boxFromShape([64, 64, 4]), 2, 5)).toHaveLength(4);
-    expect(contextSlabs(r, 2, 5).every((b) => b.min[0] === 0 && b.max[0] === 64 && b.max[1] === 64)).toBe(true);
-  });
-
-  describe('more folds for the context forest\'s map', async () => {
-    const four = (await trainPixelClassifier(memorySource(raw), memorySource(seg), { ...opts, autoContext: true, contextFolds: 4 })).model;
-    const two = (await trainPixelClassifier(memorySource(raw), memorySource(seg), { ...opts, autoContext: true, contextFolds: 2 })).model;
-
-    it('2 folds are the default model bit for bit; 4 folds predict each section from a forest of the other three', () => {
-      expect([...predictVolume(two, test.raw).data]).toEqual([...predictVolume(model, test.raw).data]);
-      const folds = (four.meta.training!.autoContext as { folds: Array<{ fit: string; predicted: string; samples: number }> }).folds;
-      expect(folds.map((f) => f.predicted)).toEqual([0, 1, 2, 3].map((z) => `x 0:64, y 0:64, z ${z}:${z + 1}`));
-      expect(folds.every((f) => f.fit.startsWith('all but '))).toBe(true);
-      // each fold leaves out one section's samples: together they leave out every sample once
-      const n = folds.reduce((a, f) => a + f.samples, 0);
-      expect(n % 3).toBe(0);
-      expect(folds.every((f) => f.samples > n / 4 / 2 && f.samples < n / 3)).toBe(true);
-      // the same pixel forest, another context forest
-      expect(four.forest.trees).toEqual(model.forest.trees);
-      expect([...predictVolume(four, test.raw).data]).not.toEqual([...predictVolume(model, test.raw).data]);
-      const truth = Uint8Array.from(classesFromSegmentation(test.seg, 2), (c) => (c === 1 ? 1 : 0));
-      expect(rocAuc(predictVolume(four, test.raw).data as Float32Array, truth)).toBeGreaterThan(rocAuc(predictVolume(plain, test.raw).data as Float32Array, truth) + 0.003);
-    });
-
-    it('refuses a fold count outside 2..10', async () => {
-      await expect(trainPixelClassifier(memorySource(raw), memorySource(seg), { ...opts, autoContext: true, contextFolds: 1 })).rejects.toThrow(/auto-context folds: expected an integer 2..10, got 1/);
-    });
   });
 
   describe('two rounds', async () => {

@@ -54,8 +54,6 @@ export interface CrossFitInput {
   forest: Partial<ForestParams>;
   threads?: number;
   progress?: Progress;
-  /** Folds of the out-of-fold maps the context forests learn from (outOfFoldMap; default 2, the halves). */
-  contextFolds?: number;
 }
 
 /** The blocks of `target` predicted in one piece (2-D: 256x256x4, 3-D: 96^3). */
@@ -88,35 +86,13 @@ function place(p: Float32Array, b: Box, K: number, map: Float32Array, region: Bo
   }
 }
 
-/**
- * `k` slabs of `region` cut along `axis` (the halves' axis) at min + floor(i * extent / k); k = 2
- * gives contextHalves' halves. k is capped at the extent along the axis (one section per slab).
- */
-export function contextSlabs(region: Box, axis: number, k: number): Box[] {
-  const s = boxShape(region);
-  const n = Math.min(k, s[axis]);
-  const out: Box[] = [];
-  for (let i = 0; i < n; i++) {
-    const lo = [...region.min], hi = [...region.max];
-    lo[axis] = region.min[axis] + Math.floor((i * s[axis]) / n);
-    hi[axis] = region.min[axis] + Math.floor(((i + 1) * s[axis]) / n);
-    out.push(box(lo as unknown as Vec3, hi as unknown as Vec3));
-  }
-  return out;
-}
-
-/** The slab (index into `slabs`, cut along `axis`) of each sample. */
-function sidesOf(o: CrossFitInput, axis: number, slabs: Box[]): Uint8Array {
+/** Samples j of half h (their coordinate along the cut axis). */
+function sidesOf(o: CrossFitInput, axis: number, halves: [Box, Box]): Uint8Array {
   const rs = boxShape(o.region);
+  const mid = halves[1].min[axis] - o.region.min[axis];
   const coord = (i: number): number => (axis === 0 ? i % rs[0] : axis === 1 ? Math.floor(i / rs[0]) % rs[1] : Math.floor(i / (rs[0] * rs[1])));
-  const starts = slabs.map((b) => b.min[axis] - o.region.min[axis]);
   const side = new Uint8Array(o.index.length);
-  for (let j = 0; j < side.length; j++) {
-    const c = coord(o.index[j]);
-    let k = 0;
-    while (k + 1 < starts.length && c >= starts[k + 1]) k++;
-    side[j] = k;
-  }
+  for (let j = 0; j < side.length; j++) side[j] = coord(o.index[j]) < mid ? 0 : 1;
   return side;
 }
 
@@ -138,41 +114,30 @@ export interface OutOfFold {
 /**
  * Out-of-fold map of the training region: a forest trained (on `x`, or on `x` with the context of
  * `context`'s map when given) on the samples of one half predicts every voxel of the other half.
- * With `folds` = k > 2 the region is cut into k slabs along the halves' axis (contextSlabs) and a
- * forest trained on the samples outside each slab predicts that slab (k forests on (k-1)/k of the
- * samples each: a map closer to the forest that ships, trained on all of them; docs/ACCURACY.md
- * "More folds for the context forest's map"). k = 2 is the halves, bit for bit.
  */
-export async function outOfFoldMap(o: CrossFitInput, context?: { x2: Float32Array; first: Float32Array; config: ContextConfig }, folds = 2): Promise<OutOfFold> {
+export async function outOfFoldMap(o: CrossFitInput, context?: { x2: Float32Array; first: Float32Array; config: ContextConfig }): Promise<OutOfFold> {
   const { raw, region, index, y, nClasses: K, featureConfig: cfg } = o;
   const n = index.length;
   const { axis, halves } = contextHalves(region, cfg.dims);
-  if (!(Number.isInteger(folds) && folds >= 2)) throw new UsageError(`cross-fitting: expected an integer number of folds >= 2, got ${folds}`);
-  const slabs = folds === 2 ? halves : contextSlabs(region, axis, folds);
-  const k = slabs.length;
-  const side = sidesOf(o, axis, slabs);
+  const side = sidesOf(o, axis, halves);
   const map = new Float32Array(K * boxVoxels(region));
-  const done: OutOfFold['folds'] = [];
+  const folds: OutOfFold['folds'] = [];
   const progress = o.progress ?? silentProgress;
   const rawBox = box(raw.offset, [raw.offset[0] + raw.shape[0], raw.offset[1] + raw.shape[1], raw.offset[2] + raw.shape[2]]);
   const margin = featureMargin(cfg);
   const xs = context ? context.x2 : o.x;
   const F = xs.length / n;
-  for (let h = 0; h < k; h++) {
-    // two folds: the forest of half h predicts the other half; k folds: the forest of all but slab h predicts slab h
+  for (let h = 0; h < 2; h++) {
     const pick: number[] = [];
-    for (let j = 0; j < n; j++) if (k === 2 ? side[j] === h : side[j] !== h) pick.push(j);
+    for (let j = 0; j < n; j++) if (side[j] === h) pick.push(j);
     const m = pick.length;
     const classes = new Set(pick.map((j) => y[j]));
-    if (classes.size < 2) {
-      const where = k === 2 ? `half ${boxToString(halves[h])}` : `the region without slab ${boxToString(slabs[h])}`;
-      throw new UsageError(`cross-fitting: ${where} of the training region holds samples of ${classes.size} class(es); it needs two (label both halves, or train without cross-fitting)`);
-    }
+    if (classes.size < 2) throw new UsageError(`cross-fitting: half ${boxToString(halves[h])} of the training region holds samples of ${classes.size} class(es); it needs two (label both halves, or train without cross-fitting)`);
     const ys = Uint8Array.from(pick, (j) => y[j]);
     const fold = await trainForest({ x: rows(xs, n, pick), nSamples: m, nFeatures: F, layout: 'feature-major', y: ys, nClasses: K }, { ...o.forest, seed: (o.forest.seed ?? 0) + (context ? 201 : 101) + h }, {}, { threads: o.threads });
-    const target = k === 2 ? halves[1 - h] : slabs[h];
+    const target = halves[1 - h];
     const blocks = blocksOf(target, cfg.dims);
-    progress.start(blocks.length, `cross-fitting: ${context ? 'context ' : ''}map ${h + 1} of ${k}`);
+    progress.start(blocks.length, `cross-fitting: ${context ? 'context ' : ''}map ${h + 1} of 2`);
     for (const b of blocks) {
       const rb = boxIntersect(box(
         [b.min[0] - margin[0], b.min[1] - margin[1], b.min[2] - margin[2]],
@@ -185,9 +150,9 @@ export async function outOfFoldMap(o: CrossFitInput, context?: { x2: Float32Arra
       progress.increment();
     }
     progress.stop();
-    done.push({ fit: k === 2 ? boxToString(halves[h]) : `all but ${boxToString(target)}`, predicted: boxToString(target), samples: m });
+    folds.push({ fit: boxToString(halves[h]), predicted: boxToString(target), samples: m });
   }
-  return { map, halves, folds: done };
+  return { map, halves, folds };
 }
 
 /** A context forest's probabilities over b: pixel features from the raw block, context from the (out-of-fold) first map of the region (reflected at its faces). */
@@ -269,7 +234,7 @@ export async function trainContextForest(o: CrossFitInput, oof: OutOfFold): Prom
 
 /**
  * The context forests of `rounds` auto-context rounds: round r learns from the out-of-fold map of
- * round r-1 (round 0: the pixel forest's, `first`, computed by the caller with `o.contextFolds` folds). Returns the forests in order, the last round's
+ * round r-1 (round 0: the pixel forest's, `first`). Returns the forests in order, the last round's
  * training (its context config and features) and the out-of-fold map it learned from.
  */
 export async function trainContextRounds(o: CrossFitInput, first: OutOfFold, rounds: number): Promise<{ forests: Forest[]; last: ContextTraining & { x2: Float32Array }; prev: OutOfFold }> {
@@ -277,7 +242,7 @@ export async function trainContextRounds(o: CrossFitInput, first: OutOfFold, rou
   let c = await trainContextForest(o, prev);
   const forests = [c.forest];
   for (let r = 1; r < rounds; r++) {
-    prev = await outOfFoldMap(o, { x2: c.x2, first: prev.map, config: c.config }, o.contextFolds ?? 2);
+    prev = await outOfFoldMap(o, { x2: c.x2, first: prev.map, config: c.config });
     c = await trainContextForest(o, prev);
     forests.push(c.forest);
   }

@@ -55,12 +55,6 @@ export interface TrainOptions {
   /** Auto-context rounds (default 1): round r's forest learns from the out-of-fold map of round r-1's. */
   contextRounds?: number;
   /**
-   * Folds of the out-of-fold maps the context forests learn from (default
-   * PIXEL_TRAINING_DEFAULTS.contextFolds): slabs along the halves' axis, each predicted by a forest
-   * on the samples outside it. The maps calibration, object rules and the smoothing choice use stay on two halves.
-   */
-  contextFolds?: number;
-  /**
    * Output smoothing (output-smoothing.ts; meta.outputSigma): predict smooths the class
    * probabilities at this scale in voxels (default 0: none); the cross-fitted maps that calibration
    * and object rules are fitted on are smoothed the same way. 'auto': chosen among
@@ -78,9 +72,6 @@ export interface TrainOptions {
    */
   crossFit?: boolean | 'auto';
 }
-
-/** Most folds of the auto-context out-of-fold maps (`contextFolds`). */
-export const MAX_CONTEXT_FOLDS = 10;
 
 /** Fraction of the training region that must be labelled for the automatic cross-fitting. */
 export const CROSS_FIT_MIN_LABELLED = 0.9;
@@ -104,8 +95,6 @@ export const PIXEL_TRAINING_DEFAULTS = {
   autoContext: false as boolean,
   /** auto-context rounds (--context-rounds) */
   contextRounds: 1,
-  /** folds of the out-of-fold map the context forest learns from (capped at the training region's sections/extent along the cut axis) */
-  contextFolds: 2,
   /** output smoothing scale, voxels; 'auto': chosen out of fold; 'boundary': auto for --gt and two-class models, 0 for more classes (--smooth-output; docs/ACCURACY.md "Output smoothing chosen out of fold") */
   outputSigma: 'boundary' as number | 'auto' | 'boundary',
 };
@@ -776,15 +765,13 @@ export async function trainPixelClassifier(
   const autoSigma = askedAuto && (wantCrossFit || opts.target === 'gt');
   if (askedAuto && !autoSigma) meta.training = { ...(meta.training ?? {}), outputSigma: { sigma: 0, skipped: 'sparse labels: no out-of-fold map to choose on' } };
   if (opts.autoContext || wantCrossFit || autoSigma) {
-    const contextFolds = opts.contextFolds ?? PIXEL_TRAINING_DEFAULTS.contextFolds;
-    if (!(Number.isInteger(contextFolds) && contextFolds >= 2 && contextFolds <= MAX_CONTEXT_FOLDS)) throw new UsageError(`auto-context folds: expected an integer 2..${MAX_CONTEXT_FOLDS}, got ${contextFolds}`);
-    const input: CrossFitInput = { raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress, contextFolds };
+    const input: CrossFitInput = { raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress };
     // for the smoothing choice alone (a --gt model without auto-context), a region that cannot be
     // cross-fitted (too small to halve, one class in a half) leaves the smoothing off with a warning
     const onlyForSigma = autoSigma && !opts.autoContext && !wantCrossFit;
     let first: Awaited<ReturnType<typeof outOfFoldMap>> | undefined;
     try {
-      first = await outOfFoldMap(input, undefined, opts.autoContext ? contextFolds : 2);
+      first = await outOfFoldMap(input);
     } catch (err) {
       if (!(onlyForSigma && err instanceof UsageError)) throw err;
       warnings.push(`output smoothing not chosen (none): ${err.message}`);

@@ -44,10 +44,14 @@ function score(syn: Synthetic, pull: Pull, base: Pull, fold: number) {
   // sections whose previous section is present (not matched across the blank one)
   const absAdj: number[] = [];
   const relAdj: number[] = [];
+  // per section: which sections carry the stack's median (the one after the blank, or drift)
+  const perSection: Array<{ z: number; abs_median_px: number; rel_median_px: number; step_median_px: number | null }> = [];
+  const q = (v: number[], p: number) => +quantile(v, p).toFixed(3);
   syn.sections.forEach((im, z) => {
     if (z === 0 || z === syn.spec.missing) return;
     const adjacent = z - 1 !== syn.spec.missing;
     const g = syn.warps[z];
+    const [a0, r0, s0] = [abs.length, rel.length, step.length];
     for (let y = BORDER; y < im.h - BORDER; y += STEP) {
       for (let x = BORDER; x < im.w - BORDER; x += STEP) {
         if (inFold(g, [x, y], 4 + 2 * fold)) continue;
@@ -68,12 +72,13 @@ function score(syn: Synthetic, pull: Pull, base: Pull, fold: number) {
         }
       }
     }
+    perSection.push({ z, abs_median_px: q(abs.slice(a0), 0.5), rel_median_px: q(rel.slice(r0), 0.5), step_median_px: step.length > s0 ? q(step.slice(s0), 0.5) : null });
   });
-  const q = (v: number[], p: number) => +quantile(v, p).toFixed(3);
   return {
     abs_median_px: q(abs, 0.5), abs_p95_px: q(abs, 0.95), rel_median_px: q(rel, 0.5), rel_p95_px: q(rel, 0.95), points: abs.length,
     step_median_px: q(step, 0.5), step_p95_px: q(step, 0.95),
     adjacent: { abs_median_px: q(absAdj, 0.5), abs_p95_px: q(absAdj, 0.95), rel_median_px: q(relAdj, 0.5), rel_p95_px: q(relAdj, 0.95), points: absAdj.length },
+    per_section: perSection,
   };
 }
 
@@ -163,6 +168,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       console.log(`  step (adjacent pairs' relative placement vs the unwarped run): ours ${o.step_median_px} (p95 ${o.step_p95_px}) skimage ${r.step_median_px} (p95 ${r.step_p95_px}); ours on the unwarped stack moves sections by ${baseMoves.abs_median_px} px median (p95 ${baseMoves.abs_p95_px}), rotates the last by ${row.ours_on_unwarped_rotation_deg.last} deg (largest ${row.ours_on_unwarped_rotation_deg.max_abs})`);
       console.log(`  adjacent sections only: ours abs ${o.adjacent.abs_median_px} (p95 ${o.adjacent.abs_p95_px}) rel ${o.adjacent.rel_median_px} (p95 ${o.adjacent.rel_p95_px}) | skimage abs ${r.adjacent.abs_median_px} (p95 ${r.adjacent.abs_p95_px}) rel ${r.adjacent.rel_median_px} (p95 ${r.adjacent.rel_p95_px})`);
       console.log('  sections:', row.statuses.join(' '));
+      console.log('  ours per section (z abs/rel/step median px):', o.per_section.map((s) => `${s.z} ${s.abs_median_px}/${s.rel_median_px}/${s.step_median_px ?? '-'}`).join(', '));
     }
   }
   return { step_px: STEP, border_px: BORDER, results };

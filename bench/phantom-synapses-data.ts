@@ -14,6 +14,7 @@ import { readWhole } from '../src/stages/segment/io.js';
 import { type ObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
 import { probabilityScale } from '../src/stages/synapses/detect.js';
 import { candidateObjects, cleftScores } from '../src/stages/synapses/cleft-filter.js';
+import { matchCandidates } from '../src/stages/synapses/candidate-match.js';
 import { objectVoxels } from '../src/stages/synapses/cleft-features.js';
 
 export async function readVolume(spec: string): Promise<Volume> {
@@ -55,7 +56,7 @@ export function scoreObjects(map: Volume, truth: Volume, rule: ObjectParams, con
  * its rule, 6-connected, scored and cut; a filter with segmentation features reads `segmentation`),
  * against a truth label layer; undefined when it carries none.
  */
-export async function scoreFilteredClefts(spec: string, truth: Volume, segmentation?: Volume): Promise<(ObjectRow & { candidates: number; cut: number }) | undefined> {
+export async function scoreFilteredClefts(spec: string, truth: Volume, segmentation?: Volume): Promise<(ObjectRow & { candidates: number; cut: number; candidate_recall: number }) | undefined> {
   const carried = carriedCleftFilter(spec);
   if (!carried) return undefined;
   const { filter, vesicles } = carried;
@@ -63,13 +64,22 @@ export async function scoreFilteredClefts(spec: string, truth: Volume, segmentat
   const shape = map.shape as Vec3;
   const cleft = asProbability(map);
   const seg = segmentation ? compactLabels(segmentation.data as LabelArray).labels : undefined;
-  const o = candidateObjects(cleft, shape, filter.candidates, 6, seg);
-  const sc = cleftScores(filter, o.labels, objectVoxels(o.labels, o.count), { cleft, vesicle: asProbability(await readVolume(vesicles)), segmentation: seg }, shape, map.voxelSize as Vec3);
+  const o = candidateObjects(cleft, shape, filter.candidates, 6, seg, map.voxelSize as Vec3, map.box.min as Vec3);
+  const sc = cleftScores(filter, o.labels, objectVoxels(o.labels, o.count), { cleft, vesicle: asProbability(await readVolume(vesicles)), segmentation: seg }, shape, map.voxelSize as Vec3, o.siteFeatures);
   const remap = new Uint32Array(o.count + 1);
   let n = 0;
   for (let l = 1; l <= o.count; l++) if (sc[l - 1] >= filter.cut) remap[l] = ++n;
   const labels = o.labels.map((l) => remap[l]);
-  return { ...row(filter.candidates, labelObjectScores(labels, truth.data as LabelArray)), candidates: o.count, cut: filter.cut };
+  return { ...row(filter.candidates, labelObjectScores(labels, truth.data as LabelArray)), candidates: o.count, cut: filter.cut, candidate_recall: candidateRecall(o.labels, o.count, truth, shape) };
+}
+
+/** The fraction of the true clefts (26-components of any nonzero label) overlapped by some candidate with IoU >= minIou: the filter's ceiling. */
+export function candidateRecall(labels: Uint32Array, count: number, truth: Volume, shape: Vec3, minIou = 0.1): number {
+  const t = truth.data as LabelArray;
+  const m = matchCandidates(labels, count, Uint8Array.from(t as ArrayLike<number | bigint>, (v) => (v ? 1 : 0)), shape, 26, minIou);
+  const hit = new Set<number>();
+  for (const p of m.pairs) if (p.iou >= minIou) hit.add(p.t);
+  return r4(m.nTrue ? hit.size / m.nTrue : 0);
 }
 
 /** A class map's pixel scores against a truth label layer (any nonzero label = the class): ROC AUC and mean p at its voxels. */

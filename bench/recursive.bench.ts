@@ -6,8 +6,11 @@
 //    features, same samples and seeds, scored (pixel AUC) on held-out voxels. RECURSIVE_FROM was chosen
 //    on gala-medulla (train z 0-24, test z 25-49, --gt boundaries, 3-D); ISBI 2012 (train slices 0-9,
 //    test 10-19, 2-D) is the volume it is measured on.
+//  - simd: the default recursive stacks (3-D and 2-D) with the WebAssembly SIMD kernels (the recursive
+//    passes, eig3) against the same code with the JavaScript loops they replaced, alternating, best of
+//    RUNS, outputs checked to be the same bits, the ratio printed.
 // Environment: ACC_TREES (default 30), ACC_SAMPLES (default 50000), RUNS (default 2), BENCH_PARTS
-// (speed,gala,isbi).
+// (speed,simd,gala,isbi).
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
@@ -19,12 +22,14 @@ import { RECURSIVE_FROM, computeFeatures, featureConfig, featureNames } from '..
 import { binaryScores } from '../src/stages/predict/metrics.js';
 import { predictVolume } from '../src/stages/predict/predict.js';
 import { classesFromSegmentation, memorySource, toFloat32, trainPixelClassifier } from '../src/stages/predict/training.js';
+import { _useJsRecursion } from '../src/kernels/recursive-wasm.js';
+import { _useJsEigen } from '../src/stages/predict/eigen.js';
 import { cpu } from './cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DATA = process.env.WIRING_DATA ?? path.resolve(here, '../../shared/data');
 const env = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
-const parts = (process.env.BENCH_PARTS ?? 'speed,gala,isbi').split(',');
+const parts = (process.env.BENCH_PARTS ?? 'speed,simd,gala,isbi').split(',');
 const round = (v: number, d = 4): number => +v.toPrecision(d);
 
 async function gala(): Promise<{ raw: Volume; seg: Volume; truth: Uint8Array }> {
@@ -84,6 +89,40 @@ function stack(raw: Float32Array, shape: Vec3, voxelSize: Vec3, runs: number): R
   };
 }
 
+/** The default recursive stack with the WebAssembly SIMD kernels against the JavaScript loops, same bits checked. */
+function simd(raw: Float32Array, shape: Vec3, voxelSize: Vec3, runs: number): Record<string, unknown> {
+  const cfg = featureConfig(voxelSize);
+  const n = shape[0] * shape[1] * shape[2];
+  const use = (js: boolean): void => {
+    _useJsRecursion(js);
+    _useJsEigen(js);
+  };
+  const best = { js: Infinity, wasm: Infinity };
+  let same = true;
+  try {
+    for (const js of [true, false]) {
+      use(js);
+      computeFeatures(raw.subarray(0, shape[0] * shape[1] * 8), [shape[0], shape[1], 8], cfg); // JIT warm-up
+    }
+    for (let r = 0; r < Math.max(runs, 2); r++) {
+      use(true);
+      const [a, ta] = cpu(() => computeFeatures(raw, shape, cfg));
+      use(false);
+      const [b, tb] = cpu(() => computeFeatures(raw, shape, cfg));
+      same &&= Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+      best.js = Math.min(best.js, ta);
+      best.wasm = Math.min(best.wasm, tb);
+    }
+  } finally {
+    use(false);
+  }
+  if (!same) throw new Error(`recursive bench: the WebAssembly and JavaScript ${cfg.dims}-D stacks differ`);
+  return {
+    dims: cfg.dims, channels: featureNames(cfg).length, javascript_cpu_s: round(best.js), wasm_simd_cpu_s: round(best.wasm),
+    javascript_mvox_per_cpu_s: round(n / 1e6 / best.js), wasm_simd_mvox_per_cpu_s: round(n / 1e6 / best.wasm), speedup: round(best.js / best.wasm, 3), same_bits: same,
+  };
+}
+
 /** Held-out pixel AUC of forests trained on exact and on recursive features (same samples, seeds). */
 async function heldOut(name: string, raw: Volume, labels: Volume, truth: Uint8Array, zTrain: number, target: 'labels' | 'gt'): Promise<Record<string, unknown>> {
   const T = env('ACC_TREES', 30), nsamp = env('ACC_SAMPLES', 50000);
@@ -123,6 +162,14 @@ export default async function run(): Promise<Record<string, unknown>> {
     console.log(JSON.stringify(out.speed_3d));
     out.speed_2d = { input: 'gala-medulla 200x100x50 read as 4,4,50 nm, 2-D stack', ...stack(f, raw.shape, [4, 4, 50], runs) };
     console.log(JSON.stringify(out.speed_2d));
+  }
+  if (parts.includes('simd') && haveGala) {
+    const { raw } = await gala();
+    const f = toFloat32(raw).slice();
+    out.simd_3d = { input: 'gala-medulla 200x100x50, 3-D stack', ...simd(f, raw.shape, [10, 10, 10], runs) };
+    console.log(JSON.stringify(out.simd_3d));
+    out.simd_2d = { input: 'gala-medulla 200x100x50 read as 4,4,50 nm, 2-D stack', ...simd(f, raw.shape, [4, 4, 50], runs) };
+    console.log(JSON.stringify(out.simd_2d));
   }
   if (parts.includes('gala') && haveGala) {
     const g = await gala();

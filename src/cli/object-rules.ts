@@ -16,7 +16,7 @@ import { connectedComponents } from '../kernels/components.js';
 import { type Calibration, calibrate } from '../stages/predict/calibration.js';
 import type { CrossFitResult } from '../stages/predict/training.js';
 import { CLASS_NAMES } from '../stages/classes/classes.js';
-import { type CleftFilter, type FilterVolume, checkCleftFilter, trainCleftFilter } from '../stages/synapses/cleft-filter.js';
+import { CLEFT_FILTER_DEFAULTS, type CleftFilter, type FilterVolume, checkCleftFilter, trainCleftFilter } from '../stages/synapses/cleft-filter.js';
 import { type ObjectFilter, type ObjectFilterVolume, OBJECT_FILTER_DEFAULTS, checkObjectFilter, trainObjectFilter } from '../stages/synapses/object-filter.js';
 import { DEFAULT_OBJECT_GRID, type ObjectParams, SPLIT_MIN_SEED, chooseObjectParams } from '../stages/synapses/objects.js';
 
@@ -93,7 +93,7 @@ function halve(b: Box): [Box, Box] {
  * neurons) the filter also reads the segments across each candidate (contact-features.ts), and
  * `wiring synapses` then reads its --segmentation for them.
  */
-export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSize: Vec3, segmentation?: Uint32Array): { filter?: CleftFilter; skipped?: string } {
+export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSize: Vec3, segmentation?: Uint32Array, options: Partial<typeof CLEFT_FILTER_DEFAULTS> = {}): { filter?: CleftFilter; skipped?: string } {
   const kc = outputs.indexOf(CLEFT_OUTPUT), kv = outputs.indexOf(VESICLE_OUTPUT);
   if (kc < 0 || kv < 0) return {};
   const folds = cf.halves.flatMap((h) => halve(h));
@@ -104,7 +104,7 @@ export function chooseCleftFilter(cf: CrossFitResult, outputs: string[], voxelSi
     shape: boxShape(b) as Vec3,
     ...(segmentation ? { segmentation: cropTo(segmentation, cf.region, b, (n) => new Uint32Array(n)) } : {}),
   }));
-  const { filter, skipped } = trainCleftFilter(vols, voxelSize);
+  const { filter, skipped } = trainCleftFilter(vols, voxelSize, options);
   return { filter, skipped };
 }
 
@@ -186,7 +186,7 @@ export function chooseObjectFilter(
  * `cf.region`, is given), and each class named in `objectFilters` (that has no cleft filter) its
  * object filter (chooseObjectFilter).
  */
-export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID, voxelSize?: Vec3, objectFilters: string[] = [], segmentation?: Uint32Array): Record<string, ObjectRule> {
+export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: Parameters<typeof chooseObjectParams>[1] = OBJECT_RULE_GRID, voxelSize?: Vec3, objectFilters: string[] = [], segmentation?: Uint32Array, cleftFilterOptions: Partial<typeof CLEFT_FILTER_DEFAULTS> = {}): Record<string, ObjectRule> {
   const rules: Record<string, ObjectRule> = {};
   // a class whose true objects the halves' cut truncates (WHOLE_REGION_CROSSING of them or more cross
   // it) is scored on the whole region: every voxel of the cross-fitted map is out of fold, and on
@@ -222,7 +222,7 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: P
   // a class named for the generic object filter gets that one, not the cleft filter (the names are
   // `wiring classes`' convention: class_3 of other labels, e.g. vnc-sstem's mitochondria, is no cleft)
   if (voxelSize && rules[CLEFT_OUTPUT] && !objectFilters.includes(CLEFT_OUTPUT)) {
-    const { filter, skipped } = chooseCleftFilter(cf, outputs, voxelSize, segmentation);
+    const { filter, skipped } = chooseCleftFilter(cf, outputs, voxelSize, segmentation, cleftFilterOptions);
     if (filter) rules[CLEFT_OUTPUT].filter = filter;
     if (skipped) rules[CLEFT_OUTPUT].filterSkipped = skipped;
   }

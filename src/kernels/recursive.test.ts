@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../core/box.js';
 import { gaussianDerivatives1d, gaussianFilter } from './filters.js';
 import { MIN_RECURSIVE_SIGMA, recursiveDerivatives1d, recursiveFilter1d, yvvCoefficients } from './recursive.js';
+import { _keptRecursiveBytes, _recursiveKeepBytes, _useJsRecursion, wasmRecursionAvailable } from './recursive-wasm.js';
 
 function smoothRandom(shape: Vec3, seed = 3): Float32Array {
   let s = seed >>> 0;
@@ -81,6 +82,57 @@ describe('recursive Gaussian (Young-van Vliet)', () => {
       }
     }
     for (let o = 0; o < 3; o++) expect(worst[o], `order ${o}`).toBeLessThan(tol[o]);
+  });
+
+  it('runs in WebAssembly SIMD with the bits of the JavaScript recursion (every axis, mode, order; odd, tiny and 8-line shapes)', () => {
+    expect(wasmRecursionAvailable()).toBe(true);
+    let s = 11;
+    const shapes: Vec3[] = [[13, 7, 5], [1, 1, 1], [1, 5, 3], [2, 3, 17], [16, 8, 2], [33, 17, 9]];
+    for (const shape of shapes) {
+      const n = shape[0] * shape[1] * shape[2];
+      // rough input (not smoothed): every rounding difference would show
+      const src = Float32Array.from({ length: n }, () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 200 - 50);
+      for (const mode of ['reflect', 'mirror', 'nearest', 'constant'] as const) {
+        for (const axis of [0, 1, 2] as const) {
+          for (const sigma of [1, 2.2]) {
+            const run = (js: boolean): Float32Array[] => {
+              _useJsRecursion(js);
+              try {
+                const o = triple(n);
+                recursiveDerivatives1d(src, shape, axis, sigma, o, { mode });
+                return o;
+              } finally {
+                _useJsRecursion(false);
+              }
+            };
+            const [js, wasm] = [run(true), run(false)];
+            for (let q = 0; q < 3; q++) {
+              expect(Buffer.from(wasm[q].buffer).equals(Buffer.from(js[q].buffer)), `${shape} ${mode} axis ${axis} sigma ${sigma} order ${q}`).toBe(true);
+            }
+          }
+        }
+      }
+    }
+    // a call above the kept memory's bound runs on a memory of its own: same bits, the kept one not grown
+    const big: Vec3 = [40, 30, 20];
+    const raw = smoothRandom(big);
+    const want = triple(24000);
+    recursiveDerivatives1d(raw, big, 1, 2, want);
+    const kept = _keptRecursiveBytes();
+    _recursiveKeepBytes(65536);
+    try {
+      const got = triple(24000);
+      recursiveDerivatives1d(raw, big, 1, 2, got);
+      for (let q = 0; q < 3; q++) expect(Buffer.from(got[q].buffer).equals(Buffer.from(want[q].buffer))).toBe(true);
+      expect(_keptRecursiveBytes()).toBe(kept);
+    } finally {
+      _recursiveKeepBytes();
+    }
+    // one order only leaves the other outputs untouched
+    const shape: Vec3 = [9, 10, 3];
+    const o: [Float32Array | undefined, Float32Array | undefined, Float32Array | undefined] = [undefined, new Float32Array(270).fill(7), undefined];
+    recursiveDerivatives1d(smoothRandom(shape), shape, 0, 1.5, o);
+    expect(o[1]!.some((v) => v !== 7)).toBe(true);
   });
 
   it('gives the same result for one order as for all three at once', () => {

@@ -22,10 +22,14 @@
  * order 0 within 1.5e-2, order 1 within 4e-2, order 2 within 8e-2 (the third-order recursion's
  * kernel is not exactly Gaussian; the second derivative magnifies the difference). Sigma below
  * MIN_RECURSIVE_SIGMA is refused: use the FIR filters there (they are cheap at small sigma anyway).
+ *
+ * The passes run in WebAssembly SIMD (recursive-wasm.ts, same bits); the JavaScript recursion here is
+ * the fallback where WebAssembly SIMD is unavailable and the tests' reference.
  */
 import type { Vec3 } from '../core/box.js';
 import { UsageError } from '../core/errors.js';
 import { type BorderMode, borderIndex } from './filters.js';
+import { recursiveDerivativesWasm } from './recursive-wasm.js';
 
 /** Smallest sigma the recursive filters accept (below a voxel the third-order kernel and the five-point differences lose accuracy). */
 export const MIN_RECURSIVE_SIGMA = 1;
@@ -225,6 +229,8 @@ export function recursiveDerivatives1d(
   for (let i = 0; i < table.length; i++) table[i] = borderIndex(i - pad, len, mode);
   const orders = [0, 1, 2].filter((o) => outs[o] !== undefined);
   const coeffs = yvvCoefficients(sigma);
+  // WebAssembly SIMD (recursive-wasm.ts), the same bits; the JavaScript below where it is unavailable
+  if (recursiveDerivativesWasm(src, shape, axis, table, pad, coeffs, outs)) return;
   const L = len + 2 * pad;
   if (axis === 0) {
     // four lines at a time: each recursion is a serial chain (every sample waits for the previous

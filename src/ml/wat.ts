@@ -1,12 +1,14 @@
-// A tiny assembler for the folded-WAT subset our WebAssembly kernels are written in: i32 params and
-// locals, block/loop/br/br_if, i32 arithmetic, i32/f32 loads and stores, f32.add, one imported
-// memory. Kernels stay readable text in the source tree and need no toolchain at build or run time.
+// A tiny assembler for the folded-WAT subset our WebAssembly kernels are written in: i32 params,
+// i32/f64/v128 locals (a local named `$v:v128` or `$d:f64` is of that type), block/loop/br/br_if,
+// select, i32 arithmetic, i32/f32/f64 loads and stores, f32.add, the few fixed-width SIMD (f64x2)
+// instructions of the recursive filters (SIMD), one imported memory. Kernels stay readable text in the
+// source tree and need no toolchain at build or run time.
 
 /** The few WebAssembly API types the kernels use (the project's TS lib has no DOM/WebAssembly declarations). */
 export interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
+  Memory: new (d: { initial: number; maximum?: number }) => { buffer: ArrayBuffer; grow(pages: number): number };
 }
 /** globalThis.WebAssembly, or undefined where there is none */
 export const webAssembly = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
@@ -15,11 +17,27 @@ const OPS: Record<string, number> = {
   'i32.add': 0x6a, 'i32.sub': 0x6b, 'i32.mul': 0x6c, 'i32.and': 0x71, 'i32.or': 0x72, 'i32.xor': 0x73,
   'i32.shl': 0x74, 'i32.shr_s': 0x75, 'i32.shr_u': 0x76, 'i32.eqz': 0x45, 'i32.eq': 0x46, 'i32.ne': 0x47,
   'i32.lt_s': 0x48, 'i32.lt_u': 0x49, 'i32.gt_s': 0x4a, 'i32.gt_u': 0x4b, 'i32.le_s': 0x4c, 'i32.ge_s': 0x4e,
-  'i32.ge_u': 0x4f, 'f32.add': 0x92, 'f32.mul': 0x94, 'f32.lt': 0x5d,
+  'i32.ge_u': 0x4f, 'f32.add': 0x92, 'f32.mul': 0x94, 'f32.lt': 0x5d, select: 0x1b,
 };
+// SIMD instructions without immediates (prefix 0xfd, then the opcode as LEB128)
+const SIMD: Record<string, number> = {
+  'i32x4.splat': 0x11, 'f64x2.splat': 0x14, 'v128.and': 0x4e, 'v128.or': 0x50, 'v128.bitselect': 0x52,
+  'f64x2.le': 0x4b, 'f64x2.lt': 0x49, 'f64x2.gt': 0x4a,
+  'f32x4.demote_f64x2_zero': 0x5e, 'f64x2.promote_low_f32x4': 0x5f,
+  'f64x2.sqrt': 0xef, 'f64x2.add': 0xf0, 'f64x2.sub': 0xf1, 'f64x2.mul': 0xf2, 'f64x2.div': 0xf3, 'f64x2.min': 0xf4, 'f64x2.max': 0xf5,
+};
+// SIMD memory instructions: opcode and natural alignment; lane loads/stores take the lane as their first argument
+const SIMD_MEM: Record<string, [number, number]> = {
+  'v128.load': [0x00, 4], 'v128.load64_splat': [0x0a, 3], 'v128.store': [0x0b, 4], 'v128.load64_zero': [0x5d, 3],
+};
+const SIMD_LANE: Record<string, [number, number]> = {
+  'v128.load32_lane': [0x56, 2], 'v128.store32_lane': [0x5a, 2], 'v128.store64_lane': [0x5b, 3],
+};
+const TYPES: Record<string, number> = { i32: 0x7f, f64: 0x7c, v128: 0x7b };
 // memory instructions: opcode and natural alignment (log2 bytes)
 const MEM: Record<string, [number, number]> = {
   'i32.load': [0x28, 2], 'i32.load8_u': [0x2d, 0], 'f32.load': [0x2a, 2], 'i32.store': [0x36, 2], 'i32.store8': [0x3a, 0], 'f32.store': [0x38, 2],
+  'f64.load': [0x2b, 3], 'f64.store': [0x39, 3],
 };
 
 type Sexp = string | Sexp[];
@@ -72,7 +90,7 @@ export interface WatFunction {
   body: string;
 }
 
-/** Assemble a module that imports env.mem (a memory of at least one page) and exports the functions (i32 params, no results). */
+/** Assemble a module that imports env.mem (a memory of at least one page) and exports the functions (i32 params, no results; locals i32 unless typed `name:f64` / `name:v128`). */
 export function assembleModule(funcs: WatFunction[]): Uint8Array {
   const section = (id: number, content: number[], out: number[]): void => {
     out.push(id);
@@ -119,16 +137,27 @@ export function assembleModule(funcs: WatFunction[]): Uint8Array {
 
 function compileBody(f: WatFunction): number[] {
   const locals = new Map<string, number>();
-  for (const n of [...f.params, ...f.locals]) {
+  const typed = f.locals.map((l) => {
+    const [n, t = 'i32'] = l.split(':');
+    if (!(t in TYPES)) throw new Error(`wat ${f.name}: local ${n} of unknown type ${t}`);
+    return { n, t: TYPES[t] };
+  });
+  for (const n of [...f.params, ...typed.map((l) => l.n)]) {
     if (locals.has(n)) throw new Error(`wat ${f.name}: local ${n} declared twice`);
     locals.set(n, locals.size);
   }
   const out: number[] = [];
-  if (f.locals.length) {
-    out.push(1); // one run of i32 locals
-    uleb(f.locals.length, out);
-    out.push(0x7f);
-  } else out.push(0);
+  // runs of locals of one type, in declaration order
+  const runs: Array<[number, number]> = [];
+  for (const l of typed) {
+    if (runs.length && runs[runs.length - 1][1] === l.t) runs[runs.length - 1][0]++;
+    else runs.push([1, l.t]);
+  }
+  uleb(runs.length, out);
+  for (const [count, t] of runs) {
+    uleb(count, out);
+    out.push(t);
+  }
   const labels: string[] = [];
   const fail = (m: string): never => {
     throw new Error(`wat ${f.name}: ${m}`);
@@ -164,6 +193,22 @@ function compileBody(f: WatFunction): number[] {
     } else if (op in MEM) {
       args.forEach(emit);
       out.push(MEM[op][0], MEM[op][1], 0);
+    } else if (op in SIMD) {
+      args.forEach(emit);
+      out.push(0xfd);
+      uleb(SIMD[op], out);
+    } else if (op in SIMD_MEM) {
+      args.forEach(emit);
+      out.push(0xfd);
+      uleb(SIMD_MEM[op][0], out);
+      out.push(SIMD_MEM[op][1], 0);
+    } else if (op in SIMD_LANE) {
+      const lane = Number(args[0]);
+      if (!Number.isInteger(lane) || lane < 0 || lane > 3) fail(`${op}: lane ${String(args[0])} is not 0-3`);
+      args.slice(1).forEach(emit);
+      out.push(0xfd);
+      uleb(SIMD_LANE[op][0], out);
+      out.push(SIMD_LANE[op][1], 0, lane);
     } else if (op in OPS) {
       args.forEach(emit);
       out.push(OPS[op]);

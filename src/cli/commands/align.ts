@@ -85,6 +85,9 @@ export function register(program: Command): Command {
     .option('--stiffness <k>', 'spring stiffness between mesh nodes relative to one patch match', String(D.stiffness))
     .option('--elastic-prior <w>', 'pull of every mesh node toward the affine (zero displacement), relative to one patch match (0: off)', String(D.elasticPrior))
     .option('--elastic-prior-shape', 'the elastic prior pulls only the mesh\'s shape toward the affine, each section\'s translation left free (better equivariance on real stacks, worse on the phantom\'s exact frame: docs/ALIGNMENT.md)')
+    .option('--pair-weight <w>', 'global affine: weight of each patch pair, equal, ratio (by its correlation peak ratio) or ratio-in-set (the same, each pair set keeping its total weight); docs/ALIGNMENT.md', D.pairWeight)
+    .option('--chain-pair-weight <w>', 'global affine: weight of the 9 pairs that keep a section whose patch matching failed where the chain put it (1: like a patch pair)', String(D.chainPairWeight))
+    .option('--elastic-guard', 'drop the mesh of a section that correlates with its neighbour better without it (default off: docs/ALIGNMENT.md)')
     .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
     .option('--fine-patch <px>', 'affine stage: a second grid of smaller patches (power of two; 0: none), solved on its own; the guard keeps the solution that correlates best', String(D.finePatch))
@@ -102,6 +105,7 @@ export function register(program: Command): Command {
   return cmd.action(async (rawSpec: string, outDir: string, opts) => {
     const fill = opts.fill as Fill;
     if (!FILLS.includes(fill)) throw new UsageError(`--fill ${opts.fill}: expected ${FILLS.join(', ')}`);
+    if (!['equal', 'ratio', 'ratio-in-set'].includes(opts.pairWeight)) throw new UsageError(`--pair-weight ${opts.pairWeight}: expected equal, ratio or ratio-in-set`);
     if (!['rigid', 'similarity'].includes(opts.regulariseTo)) throw new UsageError(`--regularise-to ${opts.regulariseTo}: expected rigid or similarity`);
     if (opts.sampling !== undefined && !['linear', 'nearest'].includes(opts.sampling)) throw new UsageError(`--sampling ${opts.sampling}: expected linear or nearest`);
     const src = await openSource(rawSpec);
@@ -121,6 +125,9 @@ export function register(program: Command): Command {
         stiffness: num(opts.stiffness, '--stiffness', D.stiffness, 0),
         elasticPrior: num(opts.elasticPrior, '--elastic-prior', D.elasticPrior, 0),
         elasticPriorShape: opts.elasticPriorShape === true,
+        pairWeight: opts.pairWeight,
+        chainPairWeight: num(opts.chainPairWeight, '--chain-pair-weight', D.chainPairWeight, 1e-9),
+        elasticGuard: opts.elasticGuard === true,
         matchNm: num(opts.matchNm, '--match-nm', D.matchNm, 0),
         patch: num(opts.patch, '--patch', D.patch, 16),
         finePatch: num(opts.finePatch, '--fine-patch', D.finePatch, 0),

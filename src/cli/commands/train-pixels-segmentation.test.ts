@@ -34,6 +34,9 @@ describe('wiring train-pixels --segmentation', () => {
     const small = await wiring([...args, '--segmentation', path.join(dir, 'small.npy')]);
     expect(small.code).toBe(2);
     expect(small.out).toMatch(/small\.npy covers \[0,0,0\]\.\.\[16,32,4\], not the training region \[0,0,0\]\.\.\[32,32,4\]/);
+    const sites = await wiring([...args, '--contact-sites']);
+    expect(sites.code).toBe(2);
+    expect(sites.out).toMatch(/--contact-sites needs --segmentation/);
     const ok = await wiring([...args, '--segmentation', path.join(dir, 'seg.npy')]);
     expect(ok.code, ok.out).toBeUndefined();
   });

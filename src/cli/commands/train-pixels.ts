@@ -6,12 +6,13 @@ import { UsageError } from '../../core/errors.js';
 import { compactLabels } from '../../kernels/components.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
-import { FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
+import { DEFAULT_FEATURES, FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
 import { MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
 import { MAX_OUTPUT_SIGMA, OUTPUT_SIGMA_CANDIDATES, OUTPUT_SIGMA_MIN_GAIN } from '../../stages/predict/output-smoothing.js';
 import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
 import { OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules } from '../object-rules.js';
 import { OBJECT_FILTER_DEFAULTS } from '../../stages/synapses/object-filter.js';
+import { SITE_RULES } from '../../stages/synapses/cleft-filter.js';
 import { calibrateCut } from '../cut-calibration.js';
 import { parseBounds } from '../bounds.js';
 import { emit } from '../output.js';
@@ -68,7 +69,7 @@ export function register(program: Command): Command {
     .option('--voxel-size <x,y,z>', 'override the raw voxel size (nm), e.g. 4,4,50 for a PNG stack')
     .option('--dims <n>', '2 (per section) or 3; default 2 when z is more than twice as coarse as x/y or the training region is one section')
     .option('--sigmas <list>', 'feature scales in voxels', D.sigmas)
-    .option('--features <list>', `features among ${FEATURE_NAMES.join(',')}`, FEATURE_NAMES.join(','))
+    .option('--features <list>', `features among ${FEATURE_NAMES.join(',')} (HoGR, blob vs ridge of the Hessian, is opt-in: it helped across volumes, not within one; docs/ACCURACY.md)`, DEFAULT_FEATURES.join(','))
     .option('--recursive-from <sigma>', 'recursive (IIR) feature filters from this axis sigma (voxels) on, faster and within a few percent of the exact ones; "off": exact filters everywhere (blockwise predictions then equal whole-volume ones bit for bit)', String(RECURSIVE_FROM))
     .option('--trees <n>', 'number of trees (32 with --max-depth 12: nearly the same held-out AUC, about 3x faster prediction; docs/THROUGHPUT.md)', String(D.trees))
     .option('--max-depth <n>', 'maximum tree depth (0: unlimited)', String(D.maxDepth))
@@ -86,7 +87,8 @@ export function register(program: Command): Command {
     .option('--object-filter <outputs>', `with --cross-fit: also train an object filter for these output classes (e.g. class_3,class_4): a forest on each candidate object's shape and probabilities and the other class maps around it, trained out of fold; carried only for a class with >= ${OBJECT_FILTER_DEFAULTS.minTrueObjects} true objects in the training region where it beats the class's rule out of fold by ${OBJECT_FILTER_DEFAULTS.minGain} (docs/ACCURACY.md)`)
     .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests) and carry it in the model')
     .option('--no-calibrate-cut', 'with --gt: do not choose a cut (`wiring segment` then uses its defaults)')
-    .option('--segmentation <source>', 'with --labels holding cleft and vesicle classes: the neuron segmentation of the training region (e.g. the ids the labels were made from); the cleft object filter then also learns from the two segments across each candidate (contact, vesicles inside each cell; docs/ACCURACY.md), and `wiring synapses` reads its --segmentation for them')
+    .option('--segmentation <source>', `with --labels holding cleft and vesicle classes: the neuron segmentation of the training region (e.g. the ids the labels were made from); the cleft object filter then also learns from the two segments across each candidate (contact, vesicles inside each cell; docs/ACCURACY.md), and wiring synapses reads its --segmentation for them`)
+    .option('--contact-sites', `with --segmentation: the cleft object filter also tries the segmentation's contact sites as candidates (faces between two segments in patches of ${[...new Set(SITE_RULES.map((r) => r.patchNm))].join(', ')} nm; carried when out of fold they beat the map's components; then wiring synapses takes its candidates from its --segmentation's sites). Off by default: chosen on the phantom's true neurons it dropped nearly every site of a predicted segmentation (docs/ACCURACY.md)`)
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
       if (!!opts.labels === !!opts.gt) throw new UsageError('give exactly one of --labels <source> or --gt <source>');
@@ -115,6 +117,7 @@ export function register(program: Command): Command {
       if (opts.classes && opts.gt) throw new UsageError('--classes applies to --labels, not --gt');
       if (opts.splitObjects && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--split-objects chooses object rules on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
       if (opts.segmentation && opts.gt) throw new UsageError('--segmentation applies to --labels models (the cleft object filter)');
+      if (opts.contactSites && !opts.segmentation) throw new UsageError('--contact-sites needs --segmentation (the sites are its contacts)');
       if (opts.objectFilter && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--object-filter trains on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
       if (opts.calibrateCut === true && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
       const progress = createProgress({ json: opts.json });
@@ -146,7 +149,7 @@ export function register(program: Command): Command {
           const filters = opts.objectFilter ? String(opts.objectFilter).split(',').map((x: string) => x.trim()) : [];
           const unknown = filters.filter((x: string) => !model.meta.outputs.includes(x));
           if (unknown.length) throw new UsageError(`--object-filter: no output ${unknown.join(', ')} (the outputs are ${model.meta.outputs.join(', ')})`);
-          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, filters, opts.segmentation ? await readSegmentation(opts.segmentation, cf.region) : undefined);
+          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, filters, opts.segmentation ? await readSegmentation(opts.segmentation, cf.region) : undefined, opts.contactSites ? { siteRules: SITE_RULES } : {});
           model.meta.objectRules = rules;
         }
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;

@@ -24,6 +24,8 @@ export interface PairSet {
   z: number;
   /** Weight of each pair of this set. */
   w: number;
+  /** Optional weight of each pair, multiplied by `w` (match quality: solve.ts `pairWeight`). */
+  wp?: Float64Array;
   /** Interleaved x, y (full-resolution raw pixels). */
   p: number[] | Float64Array;
   q: number[] | Float64Array;
@@ -121,16 +123,19 @@ function solveOnce(
       const idx: number[] = [];
       for (let t = 0; t < P; t++) idx.push(s.j * P + t);
       for (let t = 0; t < P; t++) idx.push(s.z * P + t);
-      sys.addRow(idx, [...cp.x, ...cq.x.map((c) => -c)], rx, s.w);
-      sys.addRow(idx, [...cp.y, ...cq.y.map((c) => -c)], ry, s.w);
+      const wi = s.w * (s.wp ? s.wp[i] : 1);
+      sys.addRow(idx, [...cp.x, ...cq.x.map((c) => -c)], rx, wi);
+      sys.addRow(idx, [...cp.y, ...cq.y.map((c) => -c)], ry, wi);
     }
   });
   if (toward && model === 'affine' && toward.weight > 0) {
-    // pairs per section (both ends) set the prior's scale: lambda x (what the data says about z)
+    // pairs per section (both ends, weighted) set the prior's scale: lambda x (what the data says about z)
     const count = new Float64Array(nz);
     sets.forEach((s, k) => {
       let n = 0;
-      for (const b of keep[k]) if (b) n++;
+      keep[k].forEach((b, i) => {
+        if (b) n += s.w * (s.wp ? s.wp[i] : 1);
+      });
       count[s.j] += n;
       count[s.z] += n;
     });

@@ -95,6 +95,23 @@ describe('solveGlobalAffine', () => {
   });
 });
 
+describe('solveGlobalAffine: per-pair weights', () => {
+  it('a set of low-weight pairs (a weak guess across a gap) pulls less than the good set it contradicts, in proportion to its weight', () => {
+    // sections 0-2, the truth shifts section 2 by (6, 0); a good z-1 set 1-2 says so, a second set
+    // 1-2 (the chain's guess) says (0, 0): with equal weights the solution sits halfway between
+    const r = mulberry32(31);
+    const truth: Affine[] = [[1, 0, 0, 0, 1, 0], [1, 0, 0, 0, 1, 0], [1, 0, 6, 0, 1, 0]];
+    const good = pairs(truth, 1, 2, 9, r, 0);
+    const guess = pairs([truth[0], truth[1], truth[1]], 1, 2, 9, r, 0);
+    const base = pairs(truth, 0, 1, 9, r, 0);
+    const shiftOf = (sets: PairSet[]) => solveGlobalAffine(3, sets, { model: 'translation', maxResidual: 100, rounds: 0, reference: 0, w: 512, h: 512 }).affines[2][2];
+    expect(shiftOf([base, good, guess])).toBeCloseTo(3, 3);
+    const weak = { ...guess, wp: new Float64Array(9).fill(1 / 9) };
+    // 9 pairs of weight 1 against 9 of weight 1/9: 6 x 9 / (9 + 1)
+    expect(shiftOf([base, good, weak])).toBeCloseTo(5.4, 3);
+  });
+});
+
 describe('solveGlobalAffine: regularised affine', () => {
   it('a small scale bias in every pair set accumulates along the free affine, not along the regularised one', () => {
     // the truth is rigid (rotation and shift per section); every z-1 pair set says z is 1 % larger

@@ -45,6 +45,16 @@ describeData('vnc-sstem/stack2/raw/00.tif', 'alignStack on a warped real section
     const r = residuals(syn, (z, x, y) => pullback(res.transforms.sections[z], x, y));
     expect(quantile(r.all, 0.5)).toBeLessThan(0.15);
     expect(quantile(r.all, 0.95)).toBeLessThan(0.5);
+    // the global affine's pair sets: patches between good sections only (none with the missing one), z-1 and across the gap
+    expect(res.pairs.length).toBeGreaterThan(0);
+    for (const s of res.pairs) {
+      expect(s.source).toBe('patches');
+      expect([s.j, s.z]).not.toContain(2);
+      expect(s.kept).toBeLessThanOrEqual(s.pairs);
+      expect(s.weight_sum).toBe(s.pairs);
+      expect(s.ratio_median).toBeGreaterThan(1);
+    }
+    expect(res.pairs.some((s) => s.j === 1 && s.z === 3)).toBe(true);
     // the default pulls each affine toward rigid: genuine 2 % scalings cost a little (not a drift)
     const reg = await alignStack(memorySource(syn.sections, [4.6, 4.6, 50]), { elastic: false });
     const rr = residuals(syn, (z, x, y) => pullback(reg.transforms.sections[z], x, y));
@@ -82,6 +92,20 @@ describeData('vnc-sstem/stack2/raw/00.tif', 'alignStack on a warped real section
     expect(elastic.transforms.sections[1].mesh).toBeDefined();
     expect(quantile(re.all, 0.5)).toBeLessThan(0.5);
     expect(quantile(re.all, 0.5)).toBeLessThan(quantile(ra.all, 0.5) / 2);
+  });
+
+  it('the elastic guard keeps a mesh that helps and drops one that does not (and the missing section after it carries none)', async () => {
+    const syn = makeSynthetic(await repeated(3, 256), { shift: 6, rotation: 1, scale: 0.01, elastic: 4, missing: 2, foldSection: -1, fold: 0, seed: 8 });
+    const src = memorySource(syn.sections, [4.6, 4.6, 50]);
+    const kept = await alignStack(src, { elasticGuard: true });
+    expect(kept.transforms.sections[1].mesh).toBeDefined();
+    expect(kept.transforms.sections[2].mesh).toBeDefined();
+    expect(kept.sections.some((r) => r.flags.includes('elastic-reverted'))).toBe(false);
+    // a margin of -2 (correlations differ by less): every mesh goes, the affine stays
+    const dropped = await alignStack(src, { elasticGuard: true, elasticGuardMargin: -2 });
+    for (const z of [1, 2]) expect(dropped.transforms.sections[z].mesh, `z${z}`).toBeUndefined();
+    expect(dropped.sections[1].flags).toContain('elastic-reverted');
+    expect(dropped.transforms.sections[1].affine).toEqual(kept.transforms.sections[1].affine);
   });
 
   it('the prior toward the affine keeps the mesh smaller on real neighbouring sections (the known-warp test above runs with it)', async () => {

@@ -70,6 +70,18 @@ export const ALIGN_DEFAULTS = {
   /** Global least-squares solve over all pairs (false: the sequential chain's transforms). */
   global: true,
   /**
+   * Weight of each patch pair in the global affine: 'equal' (1), or 'ratio' (its correlation peak
+   * ratio r: min(1, (r - 1) / (2 (minRatio - 1))), so the retry's weak peaks count less), or
+   * 'ratio-in-set' (the same, scaled so that each pair set keeps its total weight: better pairs
+   * count more within a set, sets weigh as before).
+   */
+  pairWeight: 'equal' as 'equal' | 'ratio' | 'ratio-in-set',
+  /**
+   * Weight of each of the 9 pairs with which a section whose patch matching failed (coarse-only,
+   * fallbacks) enters the global affine, keeping it where the chain put it (1: like a patch pair).
+   */
+  chainPairWeight: 1,
+  /**
    * Affine model: prior pulling each section's affine toward its rigid part, relative to its
    * pairs (global-affine.ts; 0: free affine). Chosen on ISBI 2012 (warped, abs median 12.2 ->
    * 10.0 px); measured on vnc-sstem and the phantom (docs/ALIGNMENT.md).
@@ -101,6 +113,14 @@ export const ALIGN_DEFAULTS = {
   elasticPrior: 0.1,
   /** The prior pulls toward the affine plus a free translation per section (the mesh's shape only) instead of toward the affine. */
   elasticPriorShape: false,
+  /**
+   * Elastic guard (pass 3): a section whose aligned image correlates with the previous good
+   * aligned section better by more than `elasticGuardMargin` without its mesh than with it keeps
+   * its affine (flag `elastic-reverted`). Off by default: on ISBI 2012 and the phantom seed 11 it
+   * acted only on the unwarped runs and rel worsened (docs/ALIGNMENT.md).
+   */
+  elasticGuard: false,
+  elasticGuardMargin: 0,
   /** Matches farther than this from the relaxed mesh are dropped, px. */
   meshMaxResidual: 3,
   /** Low-pass of the patch correlations, sigma px at the matching scale, and the whitening floor (phase-correlation.ts). */
@@ -160,9 +180,25 @@ export interface SectionReport {
   shift_px: [number, number];
 }
 
+/** One set of point pairs of the global affine (diagnostics). */
+export interface PairSetReport {
+  /** Section indices (z - z0): pairs between section j and section z. */
+  j: number;
+  z: number;
+  /** 'patches': RANSAC inliers of the patch matches; 'chain': 9 points where the chain put z (its patch matching failed). */
+  source: 'patches' | 'chain';
+  pairs: number;
+  kept: number;
+  weight_sum: number;
+  ratio_median: number | null;
+  residual_median_px: number;
+}
+
 export interface AlignResult {
   transforms: TransformsFile;
   sections: SectionReport[];
+  /** The global affine's pair sets (empty without the global solve). */
+  pairs: PairSetReport[];
 }
 
 interface Neighbour {
@@ -236,6 +272,7 @@ function affineRound(raw: Image2D, fixed: Neighbour[], a: Affine, s: number, p: 
   const u: number[] = [];
   const v: number[] = [];
   const from: number[] = [];
+  const ratio: number[] = [];
   const rawNeighbour: number[] = [];
   let valid0 = 0;
   fixed.forEach((f, k) => {
@@ -250,15 +287,17 @@ function affineRound(raw: Image2D, fixed: Neighbour[], a: Affine, s: number, p: 
       u.push(qu);
       v.push(qv);
       from.push(k);
+      ratio.push(m.ratio);
       rawNeighbour.push(...pullback(tf, m.x, m.y));
     }
   });
   const validFraction = valid0 / centres.length;
   const fit = ransacAffine({ x, y, u, v }, { model: p.model, threshold: p.ransacThreshold, iterations: p.ransacIterations, seed });
-  const pairs = fixed.map((f, k) => ({ j: f.index, k, p: [] as number[], q: [] as number[] }));
+  const pairs = fixed.map((f, k) => ({ j: f.index, k, p: [] as number[], q: [] as number[], r: [] as number[] }));
   if (fit) {
     fit.inliers.forEach((ok, i) => {
       if (!ok) return;
+      pairs[from[i]].r.push(ratio[i]);
       pairs[from[i]].p.push(...toFull(s, rawNeighbour[2 * i], rawNeighbour[2 * i + 1]));
       pairs[from[i]].q.push(...toFull(s, u[i], v[i]));
     });
@@ -308,7 +347,7 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
   const corrOk: number[] = [];
   const sections: SectionTransform[] = [];
   const reports: SectionReport[] = [];
-  const pairSets: PairSet[] = [];
+  const pairSets: Array<PairSet & { r?: Float64Array; source: PairSetReport['source'] }> = [];
   for (let i = 0; i < nz; i++) {
     const z = z0 + i;
     const raw = await readSection(src, z);
@@ -423,11 +462,21 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     if (chosen.pairs) {
       pairs = chosen.pairs;
       // every neighbour weighs the same: a wrong z-1 match is then outvoted by z-2 and z+1 (global.test.ts)
-      // typed arrays: the global solve keeps every section's pairs (16 bytes a pair)
-      for (const pr of pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q) });
+      // typed arrays: the global solve keeps every section's pairs (24 bytes a pair with its peak ratio)
+      for (const pr of pairs) {
+        if (!pr.p.length) continue;
+        const r = Float64Array.from(pr.r);
+        let wp = p.pairWeight !== 'equal' ? r.map((x) => Math.min(1, Math.max(0, (x - 1) / (2 * (p.minRatio - 1))))) : undefined;
+        if (wp && p.pairWeight === 'ratio-in-set') {
+          // within the set only: the set's total weight stays its pair count
+          const mean = wp.reduce((a, b) => a + b, 0) / wp.length;
+          wp = mean > 0 ? wp.map((x) => x / mean) : undefined;
+        }
+        pairSets.push({ j: pr.j, z: i, w: 1, wp, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q), r, source: 'patches' });
+      }
     } else {
       const tp = transformPairs(last.t, t, g.w, g.h);
-      pairSets.push({ j: last.index, z: i, w: 1, p: Float64Array.from(tp.p), q: Float64Array.from(tp.q) });
+      pairSets.push({ j: last.index, z: i, w: p.chainPairWeight, p: Float64Array.from(tp.p), q: Float64Array.from(tp.q), source: 'chain' });
     }
     const coarse = coarseOf(aligned, coarseLevels - matchLevels);
     const corr = correlation(coarse.data, last.coarse.data);
@@ -561,7 +610,7 @@ async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
   let last: { z: number; aligned: Image2D; coarse: Image2D; rawCoarse: Image2D } | null = null;
   const residualsOk: number[] = [];
   for (let i = 0; i < nz; i++) {
-    const t = sections[i];
+    let t = sections[i];
     const report = reports[i];
     const [a, b, c, d, e, f] = t.affine;
     report.rotation_deg = +((Math.atan2(d, a) * 180) / Math.PI).toFixed(4);
@@ -571,7 +620,17 @@ async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
       const raw = await readSection(src, z0 + i);
       const rawMatch = coarseOf(raw, matchLevels);
       const rawCoarse = coarseOf(rawMatch, coarseLevels - matchLevels);
-      const aligned = warpImage(rawMatch, scaleTransform(t, sm), 0, 0, rawMatch.w, rawMatch.h);
+      let aligned = warpImage(rawMatch, scaleTransform(t, sm), 0, 0, rawMatch.w, rawMatch.h);
+      // the elastic guard: a mesh that makes the section resemble its neighbour less than its affine does is dropped
+      if (p.elasticGuard && t.mesh && last) {
+        const plain = warpImage(rawMatch, scaleTransform({ ...t, mesh: undefined }, sm), 0, 0, rawMatch.w, rawMatch.h);
+        if (correlation(plain.data, last.aligned.data) > correlation(aligned.data, last.aligned.data) + p.elasticGuardMargin) {
+          t = { z: t.z, status: t.status, affine: t.affine };
+          sections[i] = t;
+          aligned = plain;
+          report.flags.push('elastic-reverted');
+        }
+      }
       const coarse = coarseOf(aligned, coarseLevels - matchLevels);
       if (last) {
         report.matched_to = last.z;
@@ -610,6 +669,8 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.elasticPrior >= 0)) throw new UsageError(`elasticPrior ${p.elasticPrior}: expected a number >= 0`);
   if (!['rigid', 'similarity'].includes(p.regulariseTo)) throw new UsageError(`regulariseTo ${JSON.stringify(p.regulariseTo)}: expected rigid or similarity`);
+  if (!['equal', 'ratio', 'ratio-in-set'].includes(p.pairWeight)) throw new UsageError(`pairWeight ${JSON.stringify(p.pairWeight)}: expected equal, ratio or ratio-in-set`);
+  if (!(p.chainPairWeight > 0)) throw new UsageError(`chainPairWeight ${p.chainPairWeight}: expected a number > 0`);
   if (!(p.regularise >= 0)) throw new UsageError(`regularise ${p.regularise}: expected a number >= 0`);
   if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.model)) throw new UsageError(`model ${JSON.stringify(p.model)}: expected translation, rigid, similarity or affine`);
   let coarseLevels = 0;
@@ -626,9 +687,18 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const g: Geometry = { w, h, nz, z0, sm, sc: 2 ** coarseLevels, matchLevels, coarseLevels, featureLevels, mw, mh, q };
   const { sections, reports, pairSets } = await chainPass(src, p, g, onStep);
   const good = sections.map((t, i) => (t.status === 'missing' ? -1 : i)).filter((i) => i >= 0);
+  const pairs: PairSetReport[] = [];
   if (good.length >= 2 && p.global) {
     // Global affine: all sections at once from the pairs of every section with its neighbours.
     const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise, regulariseTo: p.regulariseTo, detrend: p.detrend });
+    pairSets.forEach((s, k) => {
+      let ws = 0;
+      for (let n = 0; n < s.p.length / 2; n++) ws += s.w * (s.wp ? s.wp[n] : 1);
+      pairs.push({
+        j: s.j, z: s.z, source: s.source, pairs: s.p.length / 2, kept: sol.kept[k], weight_sum: +ws.toFixed(3),
+        ratio_median: s.r ? +percentile([...s.r], 0.5)!.toFixed(3) : null, residual_median_px: +sol.residualMedian[k].toFixed(3),
+      });
+    });
     let lastGood: Affine = [...IDENTITY];
     sections.forEach((t, i) => {
       if (t.status === 'missing') sections[i] = { ...t, affine: [...lastGood] };
@@ -639,13 +709,10 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     });
   }
   if (p.elastic && good.length >= 2) await elasticPass(src, p, g, sections, reports, onStep);
-  // missing sections carry the previous good section's transform (fill = copy uses it)
-  let lastT: SectionTransform | null = null;
-  sections.forEach((t, i) => {
-    if (t.status === 'missing') sections[i] = { z: t.z, status: 'missing', affine: lastT ? [...lastT.affine] : [...IDENTITY], ...(lastT?.mesh ? { mesh: lastT.mesh } : {}) };
-    else lastT = t;
-  });
+  carryMissing(sections);
   await qualityPass(src, p, g, sections, reports, onSection, onStep);
+  // the elastic guard may have dropped a mesh that a missing section after it carries
+  if (p.elasticGuard) carryMissing(sections);
   const transforms: TransformsFile = {
     format: TRANSFORMS_FORMAT,
     version: 1,
@@ -653,7 +720,16 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     params: { ...p, match_levels: matchLevels, coarse_levels: coarseLevels } as unknown as Record<string, unknown>,
     sections,
   };
-  return { transforms, sections: reports };
+  return { transforms, sections: reports, pairs };
+}
+
+/** Missing sections carry the previous good section's transform (fill = copy uses it). */
+function carryMissing(sections: SectionTransform[]): void {
+  let lastT: SectionTransform | null = null;
+  sections.forEach((t, i) => {
+    if (t.status === 'missing') sections[i] = { z: t.z, status: 'missing', affine: lastT ? [...lastT.affine] : [...IDENTITY], ...(lastT?.mesh ? { mesh: lastT.mesh } : {}) };
+    else lastT = t;
+  });
 }
 
 function round4(x: number | null): number | null {

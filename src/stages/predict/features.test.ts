@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { PY, asFloat32, pythonMissing, refScript, referenceBytes } from '../../../testdata/refs/reference.js';
 import { mulberry32 } from '../../core/random.js';
 import type { Vec3 } from '../../core/box.js';
-import { RECURSIVE_FROM, computeFeatures, cosThirdAcos, eig3, eig3Trig, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
+import { _useJsEigen, wasmEigenAvailable } from './eigen.js';
+import { RECURSIVE_FROM, computeFeatures, cosThirdAcos, eig3, eig3Trig, featureConfig, featureCount, featureMargin, featureNames, releaseFeatures } from './features.js';
 
 // Live when Debian's python3 with scipy is here (the whole stack is compared), else the committed
 // fixture: each channel's largest magnitude and its values at 1024 voxels (testdata/refs/README.md).
@@ -121,6 +122,35 @@ describe('feature stack', () => {
     expect(rel).toBeLessThan(2e-7);
   });
 
+  it('eig3 in WebAssembly SIMD gives the bits of the JavaScript loop (random, double, diagonal, zero tensors; odd counts across chunks)', () => {
+    expect(wasmEigenAvailable()).toBe(true);
+    let s = 5;
+    const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 10;
+    for (const n of [1, 7, 4096, 2 * 4096 + 3]) {
+      const m = Array.from({ length: 6 }, () => new Float32Array(n));
+      for (let i = 0; i < n; i++) {
+        const kind = i % 4;
+        const d = [rnd(), rnd(), rnd()];
+        if (kind === 0) m.forEach((a) => (a[i] = rnd() * 10 ** ((i % 7) - 3)));
+        else if (kind === 1) m.forEach((a, j) => (a[i] = [(d[0] + d[1]) / 2, (d[0] - d[1]) / 2, 0, (d[0] + d[1]) / 2, 0, d[1]][j]));
+        else if (kind === 2) m.forEach((a, j) => (a[i] = [d[0], 0, 0, d[1], 0, d[2]][j]));
+        else m.forEach((a, j) => (a[i] = i % 8 === 3 ? 0 : [d[0], 0, 0, d[0], 0, d[0]][j]));
+      }
+      const run = (js: boolean): Buffer[] => {
+        _useJsEigen(js);
+        try {
+          const e = [0, 1, 2].map(() => new Float32Array(n));
+          eig3(m[0], m[1], m[2], m[3], m[4], m[5], e[0], e[1], e[2]);
+          return e.map((a) => Buffer.from(a.buffer));
+        } finally {
+          _useJsEigen(false);
+        }
+      };
+      const [js, wasm] = [run(true), run(false)];
+      for (let k = 0; k < 3; k++) expect(wasm[k].equals(js[k]), `n ${n} eigenvalue ${k}`).toBe(true);
+    }
+  });
+
   for (const dims of [2, 3] as const) {
     it(`blockwise with the margin equals whole-volume (${dims}-D)`, () => {
       const shape: Vec3 = [40, 36, 30];
@@ -143,6 +173,24 @@ describe('feature stack', () => {
 });
 
 describe('features on a region of the block', () => {
+  it('reuses a released stack and the last call\'s scratch with the bits of a fresh computation (2-D and 3-D, regions)', () => {
+    const shape: Vec3 = [21, 18, 9];
+    const [a, b] = [smoothRandom(shape, 21), smoothRandom(shape, 22)];
+    for (const cfg of [featureConfig([1, 1, 1], { dims: 3 }), featureConfig([4, 4, 50])]) {
+      for (const region of [undefined, { min: [2, 3, 1] as Vec3, max: [19, 15, 8] as Vec3 }]) {
+        computeFeatures(smoothRandom([7, 6, 5], 1), [7, 6, 5], cfg); // another shape: nothing of this one kept
+        const fresh = computeFeatures(b, shape, cfg, undefined, region).slice();
+        const first = computeFeatures(a, shape, cfg, undefined, region);
+        releaseFeatures(first);
+        const again = computeFeatures(b, shape, cfg, undefined, region); // a's scratch and output, dirty
+        expect(again).toBe(first);
+        expect(Buffer.from(again.buffer).equals(Buffer.from(fresh.buffer))).toBe(true);
+        releaseFeatures(again.subarray(1)); // a view is not taken
+        expect(computeFeatures(b, shape, cfg, undefined, region)).not.toBe(again);
+      }
+    }
+  });
+
   it('equal the whole block\'s features cropped, bit for bit (exact and recursive, 2-D and 3-D, every border mode)', () => {
     const shape: Vec3 = [23, 19, 17];
     const raw = smoothRandom(shape, 11);

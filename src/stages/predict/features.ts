@@ -31,10 +31,15 @@ import type { Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { type BorderMode, gaussianDerivatives1d, gaussianFilter1d, kernelRadius } from '../../kernels/filters.js';
 import { MIN_RECURSIVE_SIGMA, recursiveDerivatives1d, recursiveFilter1d } from '../../kernels/recursive.js';
+import { eig2, eig3 } from './eigen.js';
+import { hessianShape } from './hessian-shape.js';
+
+export { cosThirdAcos, eig2, eig3, eig3Trig, sinThirdAcos } from './eigen.js';
 
 type Triple = [Float32Array | undefined, Float32Array | undefined, Float32Array | undefined];
 
-export const FEATURE_NAMES = ['G', 'GGM', 'LoG', 'DoG', 'STE', 'HoGE'] as const;
+// HoGR (hessian-shape.ts) is opt-in: not in DEFAULT_FEATURES
+export const FEATURE_NAMES = ['G', 'GGM', 'LoG', 'DoG', 'STE', 'HoGE', 'HoGR'] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 
 export const MIN_AXIS_SIGMA = 0.3;
@@ -101,7 +106,7 @@ export function axisSigmas(cfg: FeatureConfig, s: number): Vec3 {
 }
 
 function channelsOf(f: FeatureName, dims: number): number {
-  return f === 'STE' || f === 'HoGE' ? dims : 1;
+  return f === 'STE' || f === 'HoGE' ? dims : f === 'HoGR' ? 2 : 1;
 }
 
 /** Channel names in output order, e.g. G_0.7, HoGE0_1.6. */
@@ -168,7 +173,7 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
   const rShape: Vec3 = [R.max[0] - R.min[0], R.max[1] - R.min[1], R.max[2] - R.min[2]];
   const n = rShape[0] * rShape[1] * rShape[2];
   const nch = featureCount(cfg);
-  const res = out ?? new Float32Array(n * nch);
+  const res = out ?? spareStack(n * nch) ?? new Float32Array(n * nch);
   if (res.length !== n * nch) throw new UsageError(`computeFeatures: output has ${res.length} elements, expected ${n * nch}`);
   if (n === 0) return res;
   for (let i = 0; i < nFull; i++) {
@@ -185,18 +190,20 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
   const feats = new Set(cfg.features);
   if (feats.has('G') || feats.has('DoG')) want.add(code(0, 0, 0));
   if (feats.has('GGM') || feats.has('STE')) for (const a of axes) want.add(code(a === 0 ? 1 : 0, a === 1 ? 1 : 0, a === 2 ? 1 : 0));
-  if (feats.has('LoG') || feats.has('HoGE')) {
+  const hessian = feats.has('HoGE') || feats.has('HoGR');
+  if (feats.has('LoG') || hessian) {
     for (const a of axes) {
       for (const b of axes) {
         if (b < a) continue;
         const o = [0, 0, 0];
         o[a]++;
         o[b]++;
-        if (feats.has('HoGE') || a === b) want.add(code(o[0], o[1], o[2]));
+        if (hessian || a === b) want.add(code(o[0], o[1], o[2]));
       }
     }
   }
-  const pool = new Pool();
+  const pool = new Pool(keptScratch);
+  keptScratch = undefined;
   const f = new Filters(cfg);
   const from = cfg.recursiveFrom ?? Infinity;
   let ch = 0;
@@ -320,11 +327,21 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
           ch += dims;
           break;
         }
+        case 'HoGR': {
+          const e = Array.from({ length: dims }, () => pool.take(n));
+          if (dims === 2) eig2(second(0, 0), second(0, 1), second(1, 1), e[0], e[1]);
+          else eig3(second(0, 0), second(0, 1), second(0, 2), second(1, 1), second(1, 2), second(2, 2), e[0], e[1], e[2]);
+          hessianShape(e, channel(ch), channel(ch + 1));
+          ch += 2;
+          for (const t of e) pool.give(t);
+          break;
+        }
       }
     }
     for (const [c, v] of onRegion) if (v !== deriv.get(c)) pool.give(v);
     for (const d of deriv.values()) pool.give(d);
   }
+  keptScratch = pool.keep();
   return res;
 }
 
@@ -356,14 +373,50 @@ function copyBox(v: Float32Array, shape: Vec3, off: Vec3, size: Vec3, o: Float32
 /** Scratch volumes, reused within one computeFeatures call (by length). */
 class Pool {
   private free = new Map<number, Float32Array[]>();
+  /** `old`: the previous call's scratch, taken from when this call has none of a length free */
+  constructor(private readonly old = new Map<number, Float32Array[]>()) {}
   take(n: number): Float32Array {
-    return this.free.get(n)?.pop() ?? new Float32Array(n);
+    return this.free.get(n)?.pop() ?? this.old.get(n)?.pop() ?? new Float32Array(n);
   }
   give(a: Float32Array): void {
     const l = this.free.get(a.length);
     if (l) l.push(a);
     else this.free.set(a.length, [a]);
   }
+  /** This call's scratch for the next call, if it fits FEATURE_KEEP_BYTES (the previous call's unused arrays are dropped). */
+  keep(): Map<number, Float32Array[]> | undefined {
+    let bytes = 0;
+    for (const l of this.free.values()) for (const a of l) bytes += a.byteLength;
+    return bytes <= FEATURE_KEEP_BYTES ? this.free : undefined;
+  }
+}
+
+/**
+ * Bytes of scratch volumes (and released feature stacks, each) kept from one computeFeatures call for
+ * the next, so blocks of one shape reuse their arrays instead of faulting in fresh pages (about 15% of
+ * the 2-D stack: docs/THROUGHPUT.md). Larger calls keep nothing.
+ */
+export const FEATURE_KEEP_BYTES = 256 * 2 ** 20;
+/** the last computeFeatures call's scratch (see Pool.keep) */
+let keptScratch: Map<number, Float32Array[]> | undefined;
+/** feature stacks handed back by releaseFeatures, newest last */
+const spareStacks: Float32Array[] = [];
+
+/**
+ * Hand back a feature stack computeFeatures returned, once nothing reads it any more: the next call
+ * needing an output of its length fills it instead of a fresh array (at most two are kept, each up to
+ * FEATURE_KEEP_BYTES). Views into a larger buffer are not taken.
+ */
+export function releaseFeatures(stack: Float32Array): void {
+  if (stack.byteOffset !== 0 || stack.byteLength !== stack.buffer.byteLength || stack.byteLength > FEATURE_KEEP_BYTES) return;
+  if (spareStacks.includes(stack)) return;
+  spareStacks.push(stack);
+  if (spareStacks.length > 2) spareStacks.shift();
+}
+
+function spareStack(len: number): Float32Array | undefined {
+  const i = spareStacks.findIndex((a) => a.length === len);
+  return i < 0 ? undefined : spareStacks.splice(i, 1)[0];
 }
 
 /**
@@ -457,129 +510,4 @@ function difference(a: Float32Array, b: Float32Array, o: Float32Array): void {
 
 function product(a: Float32Array, b: Float32Array, o: Float32Array): void {
   for (let i = 0; i < o.length; i++) o[i] = a[i] * b[i];
-}
-
-/** Eigenvalues (descending) of symmetric 2x2 [[a, b], [b, c]] per voxel. */
-export function eig2(a: Float32Array, b: Float32Array, c: Float32Array, e0: Float32Array, e1: Float32Array): void {
-  for (let i = 0; i < a.length; i++) {
-    const m = 0.5 * (a[i] + c[i]);
-    const d = 0.5 * (a[i] - c[i]);
-    const r = Math.sqrt(d * d + b[i] * b[i]);
-    e0[i] = m + r;
-    e1[i] = m - r;
-  }
-}
-
-/**
- * cos(acos(r) / 3) and sin(acos(r) / 3) for r in [-1, 1] without trigonometry. With theta = acos(r) / 2,
- * u = cos(theta) = sqrt((1 + r) / 2) and sin(theta) = sqrt((1 - r) / 2): cos(2 theta / 3) and
- * sin(2 theta / 3) / sin(theta) are even analytic functions of theta, so analytic in u on [0, 1]
- * (theta^2 = acos(u)^2 is analytic at u = 1), and degree-12 polynomials in t = 2u - 1 (Chebyshev fits
- * converted to powers) are within 1.7e-12 and 8.4e-11 of them. The sine keeps its factor sin(theta), so
- * it stays exact where it vanishes (two equal eigenvalues), where sqrt(1 - cos^2) would not.
- */
-const COS_THIRD = [
-  0.7660444431187741, 0.247409066305622, -0.015509188416683856, 0.0024663532933107807, -0.0005041250049510104,
-  0.00011642167395759464, -2.8918078117473936e-05, 7.553799542506574e-06, -2.041075816838265e-06,
-  5.435845347756732e-07, -1.5215010051626945e-07, 6.134163833577428e-08, -1.839289068346516e-08,
-];
-const SIN_THIRD = [
-  0.742227198966514, -0.0930551304372224, 0.02219717545324505, -0.006049501556703133, 0.001746381118376894,
-  -0.000520515652115775, 0.00015836015095871473, -4.901129807845955e-05, 1.5256100962739987e-05,
-  -4.535792983788313e-06, 1.4564928803049439e-06, -6.73774792893143e-07, 2.0690650490355836e-07,
-];
-const [C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12] = COS_THIRD;
-const [S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12] = SIN_THIRD;
-const SQRT3 = Math.sqrt(3);
-
-/** cos(acos(r) / 3), r in [-1, 1] (see COS_THIRD). */
-export function cosThirdAcos(r: number): number {
-  const t = 2 * Math.sqrt(0.5 + 0.5 * r) - 1;
-  // Estrin's scheme: short dependency chains, so consecutive voxels overlap in the pipeline
-  const t2 = t * t, t4 = t2 * t2, t8 = t4 * t4;
-  return C0 + t * C1 + t2 * (C2 + t * C3) + t4 * (C4 + t * C5 + t2 * (C6 + t * C7)) + t8 * (C8 + t * C9 + t2 * (C10 + t * C11) + t4 * C12);
-}
-
-/** sin(acos(r) / 3), r in [-1, 1] (see COS_THIRD). */
-export function sinThirdAcos(r: number): number {
-  const t = 2 * Math.sqrt(0.5 + 0.5 * r) - 1;
-  const t2 = t * t, t4 = t2 * t2, t8 = t4 * t4;
-  return Math.sqrt(0.5 - 0.5 * r) * (S0 + t * S1 + t2 * (S2 + t * S3) + t4 * (S4 + t * S5 + t2 * (S6 + t * S7)) + t8 * (S8 + t * S9 + t2 * (S10 + t * S11) + t4 * S12));
-}
-
-/**
- * Eigenvalues (descending) of symmetric 3x3 [[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]] per voxel,
- * closed form (trigonometric solution of the characteristic cubic), float64 internally, with
- * cos(phi) = cosThirdAcos(r) and cos(phi + 2 pi / 3) = -cos(phi) / 2 - sqrt(3) sinThirdAcos(r) / 2
- * instead of acos and two cos: about 2x faster (docs/THROUGHPUT.md), the same float32 value as the
- * trigonometric form for most voxels and within 2e-7 of the eigenvalues' scale (features.test.ts).
- */
-export function eig3(
-  xx: Float32Array, xy: Float32Array, xz: Float32Array, yy: Float32Array, yz: Float32Array, zz: Float32Array,
-  e0: Float32Array, e1: Float32Array, e2: Float32Array,
-): void {
-  for (let i = 0; i < xx.length; i++) {
-    const a00 = xx[i], a01 = xy[i], a02 = xz[i], a11 = yy[i], a12 = yz[i], a22 = zz[i];
-    const p1 = a01 * a01 + a02 * a02 + a12 * a12;
-    const q = (a00 + a11 + a22) / 3;
-    const b00 = a00 - q, b11 = a11 - q, b22 = a22 - q;
-    const p2 = b00 * b00 + b11 * b11 + b22 * b22 + 2 * p1;
-    if (p2 <= 1e-30 * (q * q + 1e-30)) {
-      e0[i] = q;
-      e1[i] = q;
-      e2[i] = q;
-      continue;
-    }
-    const p = Math.sqrt(p2 / 6);
-    const ip = 1 / p;
-    const c00 = b00 * ip, c11 = b11 * ip, c22 = b22 * ip, c01 = a01 * ip, c02 = a02 * ip, c12 = a12 * ip;
-    const det = c00 * (c11 * c22 - c12 * c12) - c01 * (c01 * c22 - c12 * c02) + c02 * (c01 * c12 - c11 * c02);
-    let r = det / 2;
-    if (r < -1) r = -1;
-    else if (r > 1) r = 1;
-    // c = cosThirdAcos(r), s = sinThirdAcos(r), sharing t
-    const t = 2 * Math.sqrt(0.5 + 0.5 * r) - 1;
-    const t2 = t * t, t4 = t2 * t2, t8 = t4 * t4;
-    const c = C0 + t * C1 + t2 * (C2 + t * C3) + t4 * (C4 + t * C5 + t2 * (C6 + t * C7)) + t8 * (C8 + t * C9 + t2 * (C10 + t * C11) + t4 * C12);
-    const s = Math.sqrt(0.5 - 0.5 * r) * (S0 + t * S1 + t2 * (S2 + t * S3) + t4 * (S4 + t * S5 + t2 * (S6 + t * S7)) + t8 * (S8 + t * S9 + t2 * (S10 + t * S11) + t4 * S12));
-    const l0 = q + 2 * p * c;
-    const l2 = q - p * (c + SQRT3 * s);
-    e0[i] = l0;
-    e1[i] = 3 * q - l0 - l2;
-    e2[i] = l2;
-  }
-}
-
-/** eig3 with acos and two cos (the form before cosThirdAcos), the tests' and benches' reference. */
-export function eig3Trig(
-  xx: Float32Array, xy: Float32Array, xz: Float32Array, yy: Float32Array, yz: Float32Array, zz: Float32Array,
-  e0: Float32Array, e1: Float32Array, e2: Float32Array,
-): void {
-  const TWO_PI_3 = (2 * Math.PI) / 3;
-  for (let i = 0; i < xx.length; i++) {
-    const a00 = xx[i], a01 = xy[i], a02 = xz[i], a11 = yy[i], a12 = yz[i], a22 = zz[i];
-    const p1 = a01 * a01 + a02 * a02 + a12 * a12;
-    const q = (a00 + a11 + a22) / 3;
-    const b00 = a00 - q, b11 = a11 - q, b22 = a22 - q;
-    const p2 = b00 * b00 + b11 * b11 + b22 * b22 + 2 * p1;
-    if (p2 <= 1e-30 * (q * q + 1e-30)) {
-      e0[i] = q;
-      e1[i] = q;
-      e2[i] = q;
-      continue;
-    }
-    const p = Math.sqrt(p2 / 6);
-    const ip = 1 / p;
-    const c00 = b00 * ip, c11 = b11 * ip, c22 = b22 * ip, c01 = a01 * ip, c02 = a02 * ip, c12 = a12 * ip;
-    const det = c00 * (c11 * c22 - c12 * c12) - c01 * (c01 * c22 - c12 * c02) + c02 * (c01 * c12 - c11 * c02);
-    let r = det / 2;
-    if (r < -1) r = -1;
-    else if (r > 1) r = 1;
-    const phi = Math.acos(r) / 3;
-    const l0 = q + 2 * p * Math.cos(phi);
-    const l2 = q + 2 * p * Math.cos(phi + TWO_PI_3);
-    e0[i] = l0;
-    e1[i] = 3 * q - l0 - l2;
-    e2[i] = l2;
-  }
 }

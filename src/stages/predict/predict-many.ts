@@ -8,18 +8,23 @@ import { type Box, type Vec3, boxEquals, boxGrow, boxIntersect, boxShape } from 
 import { UsageError } from '../../core/errors.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import type { Volume } from '../../core/volume.js';
-import { featureCount } from './features.js';
+import { featureCount, releaseFeatures } from './features.js';
 import { PixelModel } from './model.js';
 import { contextCount } from './context.js';
 import { type OutputDtype, type SharedFeatures, modelMargin, predictVolume } from './predict.js';
 import { type IntensityMap, checkIntensityMap } from './normalize.js';
 
 /** A store of feature stacks for one block: each key computed once (see SharedFeatures). */
-export function sharedFeatures(): SharedFeatures & { computed: number; reused: number } {
+export function sharedFeatures(): SharedFeatures & { computed: number; reused: number; release(): void } {
   const stacks = new Map<string, Float32Array>();
   const s = {
     computed: 0,
     reused: 0,
+    /** hand every stack back to computeFeatures (releaseFeatures) and forget them: call when the block is done */
+    release(): void {
+      for (const f of stacks.values()) releaseFeatures(f);
+      stacks.clear();
+    },
     get(key: string, compute: () => Float32Array): Float32Array {
       const hit = stacks.get(key);
       if (hit) {
@@ -50,12 +55,15 @@ export interface ModelOutput {
  */
 export function predictVolumes(models: ModelOutput[], raw: Volume, opts: { box?: Box; dtype?: OutputDtype; calibrated?: boolean; shared?: SharedFeatures } = {}): Volume[] {
   const target = opts.box ?? raw.box;
-  const shared = opts.shared ?? sharedFeatures();
-  return models.map(({ model, normalize }) => {
+  const owned = opts.shared ? undefined : sharedFeatures();
+  const shared = opts.shared ?? owned!;
+  const outs = models.map(({ model, normalize }) => {
     const own = boxIntersect(boxGrow(target, modelMargin(model)), raw.box);
     const r = boxEquals(own, raw.box) ? raw : raw.crop(own);
     return predictVolume(model, r, { box: target, dtype: opts.dtype, normalize, calibrated: opts.calibrated, shared });
   });
+  owned?.release(); // this block's stacks become the next block's outputs
+  return outs;
 }
 
 export interface PredictManyParams {

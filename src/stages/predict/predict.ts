@@ -8,7 +8,7 @@ import { type Box, type Vec3, box, boxContains, boxIntersect, boxShape, boxToStr
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
-import { type FeatureConfig, computeFeatures, featureCount, featureMargin } from './features.js';
+import { type FeatureConfig, computeFeatures, featureCount, featureMargin, releaseFeatures } from './features.js';
 import { PixelModel } from './model.js';
 import { computeContext, contextCount, contextMargin } from './context.js';
 import { calibrateInPlace } from './calibration.js';
@@ -123,7 +123,9 @@ function forestProbabilities(model: PixelModel, raw: Volume, target: Box, normal
     // the features of the target only (the margin is their context): the same bits as the whole
     // block's cropped, without filtering the margin along y and x where nothing needs it
     const x = featuresOf(shared, raw, normalize, cfg, { min: off, max: [off[0] + ts[0], off[1] + ts[1], off[2] + ts[2]] });
-    return model.forest.predictProba(x, n, 'feature-major');
+    const p = model.forest.predictProba(x, n, 'feature-major');
+    if (!shared) releaseFeatures(x); // the next block's stack fills it (a shared one is released by its owner)
+    return p;
   }
   const feats = featuresOf(shared, raw, normalize, cfg);
   const K = model.forest.nClasses;
@@ -142,6 +144,7 @@ function forestProbabilities(model: PixelModel, raw: Volume, target: Box, normal
   const x = new Float32Array(n * (F + C));
   gather(feats, rs, 0, F, off, ts, x, 0);
   gather(cf, rs, 0, C, off, ts, x, F);
+  if (!shared) releaseFeatures(feats);
   return rounds[rounds.length - 1].predictProba(x, n, 'feature-major');
 }
 

@@ -6,12 +6,18 @@ import { CANDIDATE_RULES, type CandidateSet, candidateScores, matchCandidates, o
 import { CLEFT_FEATURE_NAMES, type CleftFeatureMaps, type ObjectVoxels, cleftFeatures, objectVoxels } from './cleft-features.js';
 import { contactObjects } from './contact-candidates.js';
 import { CONTACT_FEATURE_NAMES, contactFeatures } from './contact-features.js';
+import { SITE_FEATURE_NAMES, siteObjects } from './contact-sites.js';
 import { type ObjectParams, hysteresisObjects } from './objects.js';
 
-/** The two feature sets a filter may carry: the maps' features alone, or with the segmentation's (contact-features.ts). */
+/**
+ * The feature sets a filter may carry: the maps' features alone, with the segmentation's
+ * (contact-features.ts), or those and the contact site's (contact-sites.ts) for candidates that are
+ * contact sites.
+ */
 export const FILTER_FEATURE_SETS = {
   maps: [...CLEFT_FEATURE_NAMES] as string[],
   segmentation: [...CLEFT_FEATURE_NAMES, ...CONTACT_FEATURE_NAMES] as string[],
+  sites: [...CLEFT_FEATURE_NAMES, ...CONTACT_FEATURE_NAMES, ...SITE_FEATURE_NAMES] as string[],
 };
 
 /** The maps (and, for a filter trained with segmentation features, the segment labels) a filter's features read. */
@@ -22,20 +28,22 @@ export interface FilterMaps extends CleftFeatureMaps {
 
 /** Does this filter read the segmentation? */
 export function filterNeedsSegmentation(f: CleftFilter): boolean {
-  return f.features.length === FILTER_FEATURE_SETS.segmentation.length;
+  return f.features.length >= FILTER_FEATURE_SETS.segmentation.length;
 }
 
 /** Features of objects 1..count (sample-major) for a feature set: the maps' features, then the segmentation's when it is read. */
-export function filterFeatures(labels: Uint32Array, obj: ObjectVoxels, maps: FilterMaps, shape: Vec3, vs: Vec3, withSegmentation: boolean): Float32Array {
+export function filterFeatures(labels: Uint32Array, obj: ObjectVoxels, maps: FilterMaps, shape: Vec3, vs: Vec3, withSegmentation: boolean, siteFeatures?: Float32Array): Float32Array {
   const a = cleftFeatures(labels, obj, maps, shape, vs);
   if (!withSegmentation) return a;
   if (!maps.segmentation) throw new UsageError('this cleft filter was trained with segmentation features: it needs the segmentation');
   const b = contactFeatures(obj, maps, maps.segmentation, shape, vs);
-  const Fa = CLEFT_FEATURE_NAMES.length, Fb = CONTACT_FEATURE_NAMES.length;
-  const out = new Float32Array(obj.count * (Fa + Fb));
+  const Fa = CLEFT_FEATURE_NAMES.length, Fb = CONTACT_FEATURE_NAMES.length, Fc = siteFeatures ? SITE_FEATURE_NAMES.length : 0;
+  const F = Fa + Fb + Fc;
+  const out = new Float32Array(obj.count * F);
   for (let l = 0; l < obj.count; l++) {
-    out.set(a.subarray(l * Fa, (l + 1) * Fa), l * (Fa + Fb));
-    out.set(b.subarray(l * Fb, (l + 1) * Fb), l * (Fa + Fb) + Fa);
+    out.set(a.subarray(l * Fa, (l + 1) * Fa), l * F);
+    out.set(b.subarray(l * Fb, (l + 1) * Fb), l * F + Fa);
+    if (siteFeatures) out.set(siteFeatures.subarray(l * Fc, (l + 1) * Fc), l * F + Fa + Fb);
   }
   return out;
 }
@@ -62,15 +70,39 @@ export interface CleftFilter {
   oof: { f1: number; found: number; matched: number; truth: number; candidates: number; minIou: number };
 }
 
-/** A candidate rule: hysteresis + size, optionally cut along the contacts of segment pairs (contact-candidates.ts; needs the segmentation). */
-export type CandidateRule = ObjectParams & { bySegmentPair?: boolean };
+/**
+ * A candidate rule: hysteresis + size, optionally cut along the contacts of segment pairs
+ * (`bySegmentPair`: contact-candidates.ts), or the segmentation's contact sites cut in patches of
+ * `patchNm` (contact-sites.ts: a site's voxels of p >= low, kept when one reaches high); both need
+ * the segmentation.
+ */
+export type CandidateRule = ObjectParams & { bySegmentPair?: boolean; patchNm?: number };
 
-/** Candidate objects of a cleft map under a rule (6- or 26-connected). */
-export function candidateObjects(cleft: Float32Array, shape: Vec3, rule: CandidateRule, conn: Connectivity, segmentation?: Uint32Array): { labels: Uint32Array; count: number } {
-  if (!rule.bySegmentPair) return hysteresisObjects(cleft, shape, rule, conn);
-  if (!segmentation) throw new UsageError('this cleft filter cuts its candidates along the segmentation\'s contacts: it needs the segmentation');
+/**
+ * Candidate objects of a cleft map under a rule (6- or 26-connected). Contact-site rules need the
+ * voxel size and the block's first voxel in the dataset (`origin`: their patch grid is the
+ * dataset's) and give each object's site features.
+ */
+export function candidateObjects(cleft: Float32Array, shape: Vec3, rule: CandidateRule, conn: Connectivity, segmentation?: Uint32Array, vs?: Vec3, origin?: Vec3): { labels: Uint32Array; count: number; siteFeatures?: Float32Array } {
+  if (!rule.bySegmentPair && rule.patchNm === undefined) return hysteresisObjects(cleft, shape, rule, conn);
+  if (!segmentation) throw new UsageError('this cleft filter takes its candidates from the segmentation\'s contacts: it needs the segmentation');
+  if (rule.patchNm !== undefined) {
+    if (!vs) throw new UsageError('contact-site candidates need the voxel size');
+    return siteObjects(cleft, segmentation, shape, vs, { ...rule, patchNm: rule.patchNm }, origin);
+  }
   return contactObjects(cleft, segmentation, shape, rule, conn);
 }
+
+/**
+ * Contact-site candidate rules (contact-sites.ts), tried when the training volumes have a
+ * segmentation: the sites' bands where p >= low, in patches of 500 nm (about two clefts' width on
+ * the phantom; docs/ACCURACY.md "Contact sites as candidates").
+ */
+export const SITE_RULES: CandidateRule[] = [
+  { high: 0.5, low: 0.25, minSize: 10, patchNm: 500 },
+  { high: 0.5, low: 0.4, minSize: 10, patchNm: 500 },
+  { high: 0.3, low: 0.15, minSize: 10, patchNm: 500 },
+];
 
 /** Candidate rules cut along the contacts of segment pairs, as measured (docs/ACCURACY.md); pass as `pairRules` to try them. */
 export const PAIR_RULES: CandidateRule[] = [
@@ -91,6 +123,14 @@ export const CLEFT_FILTER_DEFAULTS = {
    * filter scored worse on the other seed (cleft object F1 0.513 -> 0.311; docs/ACCURACY.md).
    */
   pairRules: [] as CandidateRule[],
+  /**
+   * Tried besides when the training volumes have a segmentation: candidates = contact sites
+   * (contact-sites.ts), e.g. `SITE_RULES` (`train-pixels --contact-sites`). None by default: on the
+   * phantom, trained with the true neurons, they were chosen out of fold and lifted cleft object F1
+   * a little held out (0.513 -> 0.518, 0.518 -> 0.582), but on a predicted segmentation the filter
+   * dropped nearly every site (partner F1 0.365 -> 0.053; docs/ACCURACY.md "Contact sites as candidates").
+   */
+  siteRules: [] as CandidateRule[],
   /**
    * A candidate matches a true cleft (greedy one to one by overlap) when their IoU is at least this:
    * a membrane-long component that merely touches a cleft is not a cleft object (its plane, and so
@@ -122,8 +162,8 @@ export interface FilterVolume extends FilterMaps {
 }
 
 function candidatesOf(v: FilterVolume, vs: Vec3, rule: CandidateRule, conn: Connectivity, minIou: number, withSegmentation: boolean): CandidateSet {
-  const { labels, count } = candidateObjects(v.cleft, v.shape, rule, conn, v.segmentation);
-  const x = filterFeatures(labels, objectVoxels(labels, count), v, v.shape, vs, withSegmentation);
+  const { labels, count, siteFeatures } = candidateObjects(v.cleft, v.shape, rule, conn, v.segmentation, vs);
+  const x = filterFeatures(labels, objectVoxels(labels, count), v, v.shape, vs, withSegmentation, siteFeatures);
   return { count, x, ...matchCandidates(labels, count, v.truth, v.shape, 26, minIou) };
 }
 
@@ -149,20 +189,21 @@ export function trainCleftFilter(vols: FilterVolume[], vs: Vec3, options: Partia
   if (nTrue < opts.minTrueClefts) return { rows: [], skipped: `${nTrue} true clefts in the training volumes, fewer than the ${opts.minTrueClefts} the cleft filter needs` };
   // segmentation features when every volume has its segmentation
   const withSeg = opts.segmentation && vols.every((v) => v.segmentation !== undefined);
-  const names = withSeg ? FILTER_FEATURE_SETS.segmentation : FILTER_FEATURE_SETS.maps;
+  const namesOf = (rule: CandidateRule): string[] => (rule.patchNm !== undefined ? FILTER_FEATURE_SETS.sites : withSeg ? FILTER_FEATURE_SETS.segmentation : FILTER_FEATURE_SETS.maps);
   const rows: FilterChoiceRow[] = [];
   let best: { row: FilterChoiceRow; sets: CandidateSet[] } | undefined;
-  for (const rule of withSeg ? [...opts.candidateRules, ...opts.pairRules] : opts.candidateRules) {
+  for (const rule of withSeg ? [...opts.candidateRules, ...opts.pairRules, ...opts.siteRules] : opts.candidateRules) {
     const sets = vols.map((v) => candidatesOf(v, vs, rule, opts.connectivity, opts.minIou, withSeg));
     if (sets.filter((s) => s.y.some((v) => v === 1)).length < 2) continue;
     const truth = sets.reduce((a, s) => a + s.nTrue, 0);
-    for (const { cut, found, matched } of outOfFoldCuts(sets, names.length, opts, opts.cuts, opts.minIou)) {
+    for (const { cut, found, matched } of outOfFoldCuts(sets, namesOf(rule).length, opts, opts.cuts, opts.minIou)) {
       const row = { candidates: rule, cut, found, matched, truth, f1: objectF1(found, matched, truth) };
       rows.push(row);
       if (!best || row.f1 > best.row.f1 + 1e-12) best = { row, sets };
     }
   }
   if (!best || best.row.matched === 0) return { rows };
+  const names = namesOf(best.row.candidates);
   const forest = trainCandidateForest(best.sets, names.length, opts)!;
   const candidates = best.sets.reduce((a, s) => a + s.count, 0);
   const r = best.row;
@@ -190,11 +231,13 @@ export function checkCleftFilter(f: unknown, where: string): CleftFilter {
   if (!c || typeof c !== 'object') return bad('', 'expected an object');
   if (c.version !== 1) bad('version', `expected 1, got ${JSON.stringify(c.version)}`);
   const sets = Object.values(FILTER_FEATURE_SETS);
-  if (!Array.isArray(c.features) || !sets.some((n) => n.join() === c.features!.join())) bad('features', `expected [${FILTER_FEATURE_SETS.maps.join(', ')}], optionally followed by [${CONTACT_FEATURE_NAMES.join(', ')}] (this build's cleft features)`);
+  if (!Array.isArray(c.features) || !sets.some((n) => n.join() === c.features!.join())) bad('features', `expected [${FILTER_FEATURE_SETS.maps.join(', ')}], optionally followed by [${CONTACT_FEATURE_NAMES.join(', ')}] and then [${SITE_FEATURE_NAMES.join(', ')}] (this build's cleft features)`);
   const r = c.candidates;
   if (!r || !(r.low >= 0 && r.low <= r.high && r.high <= 1 && r.minSize >= 0)) bad('candidates', `expected 0 <= low <= high <= 1 and minSize >= 0, got ${JSON.stringify(r)}`);
   if (r!.bySegmentPair !== undefined && typeof r!.bySegmentPair !== 'boolean') bad('candidates.bySegmentPair', `expected true or false, got ${JSON.stringify(r!.bySegmentPair)}`);
   if (r!.bySegmentPair && c.features!.length !== FILTER_FEATURE_SETS.segmentation.length) bad('candidates.bySegmentPair', 'candidates cut by segment pair need a filter trained with the segmentation features');
+  if (r!.patchNm !== undefined && !(typeof r!.patchNm === 'number' && r!.patchNm > 0)) bad('candidates.patchNm', `expected a positive number (nm), got ${JSON.stringify(r!.patchNm)}`);
+  if ((r!.patchNm !== undefined) !== (c.features!.length === FILTER_FEATURE_SETS.sites.length)) bad('candidates.patchNm', 'contact-site candidates (patchNm) go with the site feature set, and only they');
   if (typeof c.cut !== 'number' || !(c.cut >= 0 && c.cut <= 1)) bad('cut', `expected a number in [0, 1], got ${JSON.stringify(c.cut)}`);
   if (typeof c.forest !== 'string' || c.forest.length === 0) bad('forest', 'expected the forest in base64');
   const forest = Forest.fromBytes(Buffer.from(c.forest!, 'base64'), `${where} (cleft_filter.forest)`);
@@ -207,12 +250,13 @@ export function checkCleftFilter(f: unknown, where: string): CleftFilter {
  * Scores ("true cleft" probability) of objects 1..count of `labels` (row l - 1 = object l; their
  * voxels `objects`, from objectVoxels) under the filter. Maps are probabilities in [0, 1] over `shape`.
  */
-export function cleftScores(filter: CleftFilter, labels: Uint32Array, objects: ObjectVoxels, maps: FilterMaps, shape: Vec3, vs: Vec3): Float32Array {
+export function cleftScores(filter: CleftFilter, labels: Uint32Array, objects: ObjectVoxels, maps: FilterMaps, shape: Vec3, vs: Vec3, siteFeatures?: Float32Array): Float32Array {
   let f = decoded.get(filter);
   if (!f) {
     f = Forest.fromBytes(Buffer.from(filter.forest, 'base64'), 'cleft_filter.forest');
     decoded.set(filter, f);
   }
-  const x = filterFeatures(labels, objects, maps, shape, vs, filterNeedsSegmentation(filter));
+  if (filter.candidates.patchNm !== undefined && !siteFeatures) throw new UsageError('this cleft filter scores contact sites: it needs their site features (candidateObjects)');
+  const x = filterFeatures(labels, objects, maps, shape, vs, filterNeedsSegmentation(filter), filter.candidates.patchNm !== undefined ? siteFeatures : undefined);
   return candidateScores(f, x, objects.count);
 }

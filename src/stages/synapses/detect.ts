@@ -8,6 +8,7 @@ import { SPLIT_MIN_SEED } from './objects.js';
 import { objectVoxels } from './cleft-features.js';
 import { type CleftFilter, cleftScores } from './cleft-filter.js';
 import { contactObjects } from './contact-candidates.js';
+import { siteObjects } from './contact-sites.js';
 import { smallestEigenvector } from './eigen3.js';
 
 /**
@@ -154,6 +155,8 @@ export function thresholdMap(v: Volume, threshold: number): Uint8Array {
 interface Objects {
   shape: Vec3;
   count: number;
+  /** Contact-site candidates: each object's site features (contact-sites.ts). */
+  siteFeatures?: Float32Array;
   labels: Uint32Array;
   /** CSR: voxels of object l are idx[start[l] .. start[l+1]) (l = 1..count), in memory order. */
   start: Int32Array;
@@ -203,6 +206,13 @@ function pairObjects(v: Volume, seg: Uint32Array, threshold: number, low: number
   if (v.dtype === 'uint32' || v.dtype === 'uint64') throw new UsageError('the cleft filter applies to a cleft probability map, not to a label map');
   const c = contactObjects(asProbability(v), seg, v.shape, { high: threshold, low, minSize: 1 }, conn);
   return csrObjects(c.labels, c.count, v.shape);
+}
+
+/** Contact-site candidates (contact-sites.ts; patch grid in dataset coordinates from the read box's corner; no size filter: the caller's). */
+function siteCandidates(v: Volume, seg: Uint32Array, threshold: number, low: number, patchNm: number, vs: Vec3): Objects {
+  if (v.dtype === 'uint32' || v.dtype === 'uint64') throw new UsageError('the cleft filter applies to a cleft probability map, not to a label map');
+  const c = siteObjects(asProbability(v), seg, v.shape, vs, { high: threshold, low, minSize: 1, patchNm }, v.box.min);
+  return { ...csrObjects(c.labels, c.count, v.shape), siteFeatures: c.siteFeatures };
 }
 
 function csrObjects(labels: Uint32Array, count: number, shape: Vec3): Objects {
@@ -399,7 +409,11 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
   const segIds = segC.ids;
   const segL = segC.labels;
   // a filter whose candidates are cut along the segmentation's contacts (contact-candidates.ts) gets them so
-  const o = p.cleftFilter?.candidates.bySegmentPair ? pairObjects(clefts, segL, p.threshold, p.lowThreshold ?? p.threshold, p.connectivity ?? 6) : mapObjects(clefts, p.threshold, p.connectivity ?? 6, p.lowThreshold);
+  // and one whose candidates are the segmentation's contact sites (contact-sites.ts) gets those
+  const fc = p.cleftFilter?.candidates;
+  const o = fc?.patchNm !== undefined
+    ? siteCandidates(clefts, segL, p.threshold, p.lowThreshold ?? p.threshold, fc.patchNm, vs)
+    : fc?.bySegmentPair ? pairObjects(clefts, segL, p.threshold, p.lowThreshold ?? p.threshold, p.connectivity ?? 6) : mapObjects(clefts, p.threshold, p.connectivity ?? 6, p.lowThreshold);
   const filterScores = p.cleftFilter ? scoreCandidates(p.cleftFilter, o, clefts, inp.filterVesicles ?? inp.vesicles, segL, vs) : undefined;
   let filtered = 0;
   const ves = inp.vesicles ? thresholdMap(inp.vesicles, p.vesicleThreshold ?? 0.5) : undefined;
@@ -569,7 +583,7 @@ function scoreCandidates(f: CleftFilter, o: Objects, clefts: Volume, vesicles: V
   if (clefts.dtype === 'uint32' || clefts.dtype === 'uint64') throw new UsageError('the cleft filter applies to a cleft probability map, not to a label map');
   if (!vesicles) throw new UsageError('the cleft filter needs a vesicle probability map (its features read the vesicle clouds beside each cleft)');
   checkSameBox(clefts, vesicles, 'vesicle map');
-  return cleftScores(f, o.labels, o, { cleft: asProbability(clefts), vesicle: asProbability(vesicles), segmentation }, clefts.shape, vs);
+  return cleftScores(f, o.labels, o, { cleft: asProbability(clefts), vesicle: asProbability(vesicles), segmentation }, clefts.shape, vs, o.siteFeatures);
 }
 
 /**

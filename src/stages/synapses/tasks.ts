@@ -3,6 +3,7 @@ import { UsageError, WiringError } from '../../core/errors.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import type { ConnectomeStore } from '../../connectome/store.js';
 import { type DetectedOrganelle, type DetectedSynapse, type SynapseParams, detectOrganelles, detectSynapses } from './detect.js';
+import { WINDOW_NM } from './contact-features.js';
 
 /**
  * Block function and task of `wiring synapses`: cleft objects + partners (and organelle
@@ -56,10 +57,14 @@ export interface SynapseTaskOptions {
   margin?: Vec3;
 }
 
-/** The default margin: the vesicle/partner search radius in voxels plus room for a cleft. */
+/**
+ * The default margin: the vesicle/partner search radius in voxels plus room for a cleft; with a
+ * cleft filter on contact sites, at least a whole site (its patch) plus the window its features read.
+ */
 export function defaultMargin(p: SynapseParams): Vec3 {
   const R = Math.max(p.partnerRadius, p.vesicleRadius ?? p.partnerRadius * 4);
-  return [0, 1, 2].map((a) => Math.ceil(R / p.voxelSize[a]) + 16) as unknown as Vec3;
+  const patch = p.cleftFilter?.candidates.patchNm;
+  return [0, 1, 2].map((a) => Math.max(Math.ceil(R / p.voxelSize[a]) + 16, patch !== undefined ? Math.ceil((patch + WINDOW_NM) / p.voxelSize[a]) + 2 : 0)) as unknown as Vec3;
 }
 
 export function synapseTask(o: SynapseTaskOptions): BlockTask<SynapseTaskParams> {

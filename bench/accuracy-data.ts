@@ -10,7 +10,7 @@ import { type Vec3, box } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
 import { writeNpy } from '../src/formats/npy.js';
-import { featureConfig } from '../src/stages/predict/features.js';
+import { type FeatureName, featureConfig } from '../src/stages/predict/features.js';
 import { PixelModel } from '../src/stages/predict/model.js';
 import { type IntensityMap, matchQuantiles, quantileShift, quantilesOf, sampleIntensities } from '../src/stages/predict/normalize.js';
 import { predictVolume } from '../src/stages/predict/predict.js';
@@ -83,7 +83,7 @@ export interface OurForest {
   crossFit?: CrossFitResult;
 }
 
-export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; outputSigma?: number | 'auto'; sigmas?: number[]; crossFit?: boolean; minLeaf?: number }): Promise<OurForest> {
+export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; outputSigma?: number | 'auto'; sigmas?: number[]; features?: FeatureName[]; crossFit?: boolean; minLeaf?: number }): Promise<OurForest> {
   const t0 = performance.now();
   const { model, crossFit } = await trainPixelClassifier(memorySource(raw, 'raw'), memorySource(labels, 'labels'), {
     target: 'labels',
@@ -96,7 +96,7 @@ export async function trainOurs(raw: Volume, labels: Volume, classes: string[], 
     contextRounds: o.contextRounds,
     outputSigma: o.outputSigma,
     crossFit: o.crossFit ?? 'auto',
-    ...(o.sigmas ? { featureConfig: featureConfig(raw.voxelSize, { sigmas: o.sigmas }) } : {}),
+    ...(o.sigmas || o.features ? { featureConfig: featureConfig(raw.voxelSize, { sigmas: o.sigmas, features: o.features }) } : {}),
   });
   return { model, crossFit, trainSeconds: (performance.now() - t0) / 1000 };
 }

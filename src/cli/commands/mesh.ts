@@ -19,6 +19,7 @@ export function register(program: Command): Command {
     .option('--fragment-size <voxels>', 'multires: lod-0 fragment (octree cell) size in voxels of the finest axis', String(MESH_DEFAULTS.fragmentVoxels))
     .option('--lod0-error <voxels>', 'multires: simplify lod 0 moving the surface by at most this many voxels of the finest axis (0: exact marching cubes)', String(MESH_DEFAULTS.lod0ErrorVoxels))
     .option('--merge-flat', `merge flat marching-cubes quads between sections into larger triangles before simplifying (the same surface, ~10 % fewer triangles on 8x8x30 nm; ${MESH_DEFAULTS.mergeFlat ? 'on' : 'off'} by default: measured no faster, docs/THROUGHPUT.md)`, MESH_DEFAULTS.mergeFlat)
+    .option('--downsample <n>', 'mesh the labels mode-downsampled by up to n per axis (a power of two; only axes at most half as long as the longest, e.g. 8x8x30 nm -> 16x16x30 with 2; segments lost by it are meshed at full resolution; 1 = full resolution)', String(MESH_DEFAULTS.maxDownsample))
     .option('--ply <dir>', 'also write <id>.ply (binary, nm) into this folder')
     .option('--obj <dir>', 'also write <id>.obj (nm) into this folder')
     .option('--json', 'machine-readable output');
@@ -33,8 +34,12 @@ export function register(program: Command): Command {
     if (!Number.isInteger(fragmentVoxels) || fragmentVoxels < 1) throw new UsageError(`--fragment-size ${opts.fragmentSize}: expected a whole number of voxels >= 1`);
     const lod0ErrorVoxels = Number(opts.lod0Error);
     if (!(Number.isFinite(lod0ErrorVoxels) && lod0ErrorVoxels >= 0 && lod0ErrorVoxels <= 4)) throw new UsageError(`--lod0-error ${opts.lod0Error}: expected a number of voxels 0..4`);
+    const maxDownsample = Number(opts.downsample);
+    if (!(Number.isInteger(maxDownsample) && maxDownsample >= 1 && maxDownsample <= 16 && (maxDownsample & (maxDownsample - 1)) === 0)) {
+      throw new UsageError(`--downsample ${opts.downsample}: expected a power of two 1..16`);
+    }
     const blockShape = blockOption(opts);
-    const task = await planMesh(layerDir, { blockShape, fragmentVoxels, mergeFlat: Boolean(opts.mergeFlat) });
+    const task = await planMesh(layerDir, { blockShape, fragmentVoxels, mergeFlat: Boolean(opts.mergeFlat), maxDownsample });
     const { stateDir, ...run } = schedulerOptions(opts, path.join(layerDir, '.wiring-run'));
     await runTasks([task], { ...run, stateDir });
     for (const d of [opts.ply, opts.obj]) if (d) await fs.mkdir(d, { recursive: true });

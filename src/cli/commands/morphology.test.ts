@@ -147,6 +147,49 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
     expect(await bytes('merged')).toBeLessThan(await bytes('plain'));
   });
 
+  it('--downsample 2: meshes from the labels at 16x16x30 nm, every segment meshed and closed, volumes near full resolution, fewer marching-cubes triangles', async () => {
+    const dir = await tempDir('wiring-morph-down-');
+    // 8x8x30 nm, odd x and y extents (partial coarse voxels at the upper faces), 4 blocks in x-y;
+    // thick tubes plus a one-voxel speck (label 99) that no coarse voxel keeps
+    const shape: Vec3 = [41, 35, 12];
+    const res: Vec3 = [8, 8, 30];
+    const lab = new Uint32Array(shape[0] * shape[1] * shape[2]);
+    paintTubes(lab, shape, randomTubes(shape, 5, { seed: 3, radius: [3, 5] }));
+    const speck = 20 + 41 * (17 + 35 * 6);
+    for (const d of [-1, 1, -41, 41]) lab[speck + d] = 0;
+    lab[speck] = 99;
+    const ids = new BigUint64Array(lab.length);
+    for (let i = 0; i < lab.length; i++) ids[i] = lab[i] ? 5000n + BigInt(lab[i]) : 0n;
+    type Summary = { open: number; segments: number; triangles: number; segments_list: Array<{ id: string; closed: boolean; volume_nm3: number }> };
+    const run = async (name: string, extra: string[]): Promise<Summary> => {
+      const layerDir = path.join(dir, name);
+      const layer = await PrecomputedLayer.create(layerDir, makeInfo({ type: 'segmentation', dtype: 'uint64', shape, voxelSize: res, chunkSize: [16, 16, 8] }));
+      await layer.writeBox(new Volume('uint64', { min: [0, 0, 0], max: shape }, ids, 1, res));
+      return (await cli(['mesh', layerDir, '--block-shape', '24,24,12', '--workers', '1', ...extra, '--json'])) as Summary;
+    };
+    const full = await run('full', ['--downsample', '1']);
+    const down = await run('down', ['--downsample', '2']);
+    const present = new Set(lab);
+    present.delete(0);
+    expect(down.segments).toBe(present.size);
+    expect(down.open).toBe(0);
+    expect(down.segments_list.map((r) => r.id)).toEqual(full.segments_list.map((r) => r.id));
+    for (const [k, row] of down.segments_list.entries()) {
+      expect(row.closed).toBe(true);
+      if (row.id === '5099') continue; // the speck: meshed at full resolution
+      expect(Math.abs(row.volume_nm3 / full.segments_list[k].volume_nm3 - 1)).toBeLessThan(0.1);
+    }
+    expect(down.segments_list.find((r) => r.id === '5099')!.volume_nm3).toBeCloseTo(full.segments_list.find((r) => r.id === '5099')!.volume_nm3, 0);
+    const bytes = async (name: string) => {
+      const work = path.join(dir, name, '.wiring-morphology');
+      let n = 0;
+      for (const sub of await fs.readdir(work)) for (const f of await fs.readdir(path.join(work, sub))) n += (await fs.stat(path.join(work, sub, f))).size;
+      return n;
+    };
+    expect(await bytes('down')).toBeLessThan((await bytes('full')) / 2);
+    await expect(cli(['mesh', path.join(dir, 'down'), '--downsample', '3', '--json'])).rejects.toThrow(/--downsample 3/);
+  });
+
   it('rejects bad options and non-segmentation layers', async () => {
     const dir = await tempDir('wiring-morph-bad-');
     const img = path.join(dir, 'raw');

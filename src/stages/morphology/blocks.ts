@@ -19,12 +19,13 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { FormatError, WiringError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
 import { edtLabels } from '../../kernels/edt.js';
+import { coarseMeshLabels } from './coarse-mesh.js';
 import { type Mesh, compactLabels, marchingCubesLabels } from './mesh.js';
 import { type Skeleton, skeletonizeLabels } from './skeleton.js';
 
-/** The block's voxels over [box.min, box.max + 1) ∩ bounds, as compact labels. */
-export function overlapLabels(vol: Volume, box: Box, bounds: Box): { labels: Uint32Array; ids: bigint[]; origin: Vec3; shape: Vec3 } {
-  const hi: Vec3 = [0, 1, 2].map((i) => Math.min(box.max[i] + 1, bounds.max[i], vol.box.max[i])) as unknown as Vec3;
+/** The block's voxels over [box.min, box.max + overlap) ∩ bounds (overlap: one voxel per axis by default), as compact labels. */
+export function overlapLabels(vol: Volume, box: Box, bounds: Box, overlap: Vec3 = [1, 1, 1]): { labels: Uint32Array; ids: bigint[]; origin: Vec3; shape: Vec3 } {
+  const hi: Vec3 = [0, 1, 2].map((i) => Math.min(box.max[i] + overlap[i], bounds.max[i], vol.box.max[i])) as unknown as Vec3;
   const region = { min: box.min, max: hi };
   const sub = vol.crop(region);
   const { labels, ids } = compactLabels(sub.data as ArrayLike<number | bigint> & { length: number });
@@ -153,6 +154,14 @@ export interface MeshBlockOptions {
    * as finishMeshes lays them). Absent: the plain marching-cubes mesh.
    */
   mergeFlatCell?: Vec3;
+  /**
+   * Mesh at a coarser scale: mode-downsample the labels by this factor per axis (powers of two;
+   * coarse-mesh.ts) and mesh the coarse grid, vertices still in nm; segments without a coarse
+   * voxel in the block are meshed at full resolution. The block's corners must lie on the coarse
+   * grid from bounds.min, and `vol` must reach one coarse voxel past the block (the task's margin).
+   * Absent or [1,1,1]: full resolution. Not combined with `mergeFlatCell`.
+   */
+  downsample?: Vec3;
 }
 
 /** The lod-0 octree cell in voxels per axis: `fragmentVoxels` of the finest axis, the same length in nm on the others. */
@@ -163,6 +172,15 @@ export function lod0CellVoxels(voxelSize: Vec3, fragmentVoxels: number): Vec3 {
 
 /** Meshes of every segment in one block (with the one-voxel overlap), vertices in nm. */
 export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): Array<{ id: bigint; mesh: Mesh }> {
+  const f = opts.downsample;
+  if (f && f.some((x) => x !== 1)) {
+    if (opts.mergeFlatCell) throw new WiringError('mesh block: flat-quad merging and downsampling cannot be combined');
+    const { labels, ids, origin, shape } = overlapLabels(vol, box, opts.bounds, f);
+    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin, shape, boxMin: box.min, boxMax: box.max, bounds: opts.bounds, voxelSize: opts.voxelSize, factor: f });
+    const out: Array<{ id: bigint; mesh: Mesh }> = [];
+    for (let l = 1; l < ids.length; l++) if (meshes[l].indices.length > 0) out.push({ id: ids[l], mesh: meshes[l] });
+    return out;
+  }
   const { labels, ids, origin, shape } = overlapLabels(vol, box, opts.bounds);
   const b = opts.bounds;
   const hi = [0, 1, 2].map((i) => origin[i] + shape[i]);

@@ -157,6 +157,17 @@ describe('multi-resolution octree', () => {
     await expect(buildMeshOctree(mesh, { chunkShape: chunk, gridOrigin: origin, lod0Error: -1 })).rejects.toThrow(/lod-0 simplification error -1/);
   });
 
+  it('keeps a mesh the lod-0 simplification would empty (one- and three-voxel segments alone in a cell)', async () => {
+    for (const shape of [[1, 1, 1], [3, 1, 1], [1, 3, 1]] as Vec3[]) {
+      const lab = new Uint32Array(shape[0] * shape[1] * shape[2]).fill(1);
+      const m = marchingCubesLabels(lab, shape, 1, { voxelSize: [8, 8, 30], offset: [3, 3, 3], closeBorder: true })[1];
+      const t = await buildMeshOctree(m, { chunkShape: [512, 512, 510], gridOrigin: [-4, -4, -15], lods: 3, lodScale0: 8, lod0Error: 4 });
+      const lod0 = t.lods[0].flatMap((n) => [...n.indices]);
+      expect(lod0.length).toBe(m.indices.length); // kept as marched: meshoptimizer collapsed these to nothing
+      expect(holeEdges({ vertices: t.vertices instanceof Float32Array ? t.vertices : Float32Array.from(t.vertices), indices: Uint32Array.from(lod0) })).toBe(0);
+    }
+  });
+
   it('rejects a vertex below the grid origin', async () => {
     const { mesh } = blob();
     await expect(buildMeshOctree(mesh, { chunkShape: [64, 64, 64], gridOrigin: [100, 0, 0] })).rejects.toThrow(/outside the octree grid/);

@@ -244,6 +244,15 @@ function cellsOf(cut: { vertices: Float64Array; indices: Uint32Array }, origin: 
   return { ...cut, cells };
 }
 
+/**
+ * A lod-0 node the simplifier emptied keeps its input: a small closed piece alone in its cell (e.g. a
+ * segment of a few voxels) has no locked border, and meshoptimizer may collapse it to nothing
+ * (phantom seed 7: a 3-voxel segment's 24 triangles), which would leave the segment without a mesh.
+ */
+function keepSome(simplified: Uint32Array, input: Uint32Array): Uint32Array {
+  return simplified.length === 0 && input.length > 0 ? input : simplified;
+}
+
 /** Build the octree of a closed (or open) triangle mesh; see the module comment. */
 export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<MeshOctree> {
   const chunk = opts.chunkShape;
@@ -298,7 +307,7 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
   if (!(e0 >= 0)) throw new WiringError(`lod-0 simplification error ${e0} nm: expected >= 0`);
   const lods: OctreeNode[][] = [
     // ratio 0: the error bound alone decides how far a cell simplifies
-    positions.map((position, n) => ({ position, indices: e0 > 0 ? simplifyLocked(f32, nodeTris[n], 0, e0, slot) : nodeTris[n] })),
+    positions.map((position, n) => ({ position, indices: e0 > 0 ? keepSome(simplifyLocked(f32, nodeTris[n], 0, e0, slot), nodeTris[n]) : nodeTris[n] })),
   ];
   for (let lod = 1; lod < maxLods; lod++) {
     const prev = lods[lod - 1];
@@ -318,6 +327,7 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
       const merged = concatIndices(g.parts);
       before += merged.length;
       // error bound: a quarter of the level's scale (lod 1: half the finest voxel size)
+      // (coarser lods may empty a node: a small island vanishes from far away, octree-empty.test.ts)
       const simplified = simplifyLocked(f32, merged, 0.25, (scale0 * 2 ** lod) / 4, slot);
       after += simplified.length;
       level.push({ position: g.position, indices: simplified });

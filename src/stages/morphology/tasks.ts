@@ -28,6 +28,7 @@ import {
   skeletonSampleStep,
   writeBlockFile,
 } from './blocks.js';
+import { meshDownsampleFactor } from './coarse-mesh.js';
 import { type Mesh, holeEdgesIndexed, mergeMeshes, meshVolume, openEdges } from './mesh.js';
 import { buildMeshOctree, lodIndices } from './octree.js';
 import { type Skeleton, TEASAR_DEFAULTS } from './skeleton.js';
@@ -42,6 +43,8 @@ export interface MeshTaskParams {
   bounds: Box;
   /** Meshes: merge flat z-quads within lod-0 octree cells of this many voxels (lod0CellVoxels); absent: plain marching cubes. */
   mergeFlatCell?: Vec3;
+  /** Meshes: meshBlock's `downsample` (mesh the mode-downsampled labels; planMesh: meshDownsampleFactor); absent: full resolution. */
+  downsample?: Vec3;
 }
 
 export interface SkeletonTaskParams extends MeshTaskParams {
@@ -57,7 +60,7 @@ export async function meshTaskBlock(ctx: BlockContext<MeshTaskParams>): Promise<
   const vol = ctx.inputs.seg;
   if (!vol) throw new WiringError('mesh block: no input "seg"');
   const p = ctx.params;
-  const items = meshBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, mergeFlatCell: p.mergeFlatCell });
+  const items = meshBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, mergeFlatCell: p.mergeFlatCell, downsample: p.downsample });
   await writeBlockFile(ctx.params.workDir, ctx.blockIndex, encodeSharded(items, ctx.params.shards, encodeMeshBlock));
   return { data: { segments: items.length } };
 }
@@ -88,6 +91,11 @@ export interface PlanOptions {
    */
   fragmentVoxels?: number;
   mergeFlat?: boolean;
+  /**
+   * Meshes: largest downsampling factor per axis before marching cubes (meshDownsampleFactor of
+   * the voxel size and block shape; default MESH_DEFAULTS.maxDownsample; 1 = full resolution).
+   */
+  maxDownsample?: number;
 }
 
 async function layerGeometry(layerDir: string): Promise<{ layer: PrecomputedLayer; bounds: Box; voxelSize: Vec3 }> {
@@ -118,18 +126,28 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
   const blockShape = opts.blockShape ?? defaultBlock(bounds, 256);
   const workDir = workDirFor(layerDir, 'mesh', blockShape);
   await fs.mkdir(workDir, { recursive: true });
+  const maxDown = opts.maxDownsample ?? MESH_DEFAULTS.maxDownsample;
+  if (!(Number.isInteger(maxDown) && maxDown >= 1 && maxDown <= 16 && (maxDown & (maxDown - 1)) === 0)) {
+    throw new WiringError(`mesh downsampling ${maxDown}: expected a power of two 1..16`);
+  }
+  const mergeFlat = opts.mergeFlat ?? MESH_DEFAULTS.mergeFlat;
+  // flat-quad merging works on the full-resolution grid only: it turns the downsampling off
+  const downsample = mergeFlat ? ([1, 1, 1] as Vec3) : meshDownsampleFactor(voxelSize, blockShape, maxDown);
+  const coarse = downsample.some((f) => f > 1);
   return {
     name: 'mesh',
     module: import.meta.url,
     fn: 'meshTaskBlock',
     params: {
       workDir, shards: FINISH_SHARDS, voxelSize, bounds,
-      ...(!(opts.mergeFlat ?? MESH_DEFAULTS.mergeFlat) ? {} : { mergeFlatCell: lod0CellVoxels(voxelSize, opts.fragmentVoxels ?? MESH_DEFAULTS.fragmentVoxels) }),
+      ...(!mergeFlat ? {} : { mergeFlatCell: lod0CellVoxels(voxelSize, opts.fragmentVoxels ?? MESH_DEFAULTS.fragmentVoxels) }),
+      ...(coarse ? { downsample } : {}),
     },
     inputs: { seg: layerDir },
     bounds,
     blockShape,
-    margin: [1, 1, 1],
+    // one (coarse) voxel past the block: the overlap neighbouring blocks share
+    margin: coarse ? downsample : [1, 1, 1],
     // compact labels + padded copy (8) + vertex caches/triangles (~16, surface-dependent)
     memoryPerBlock: blockBytes(blockShape, 24),
   };
@@ -280,6 +298,13 @@ export const MESH_DEFAULTS = {
    */
   mergeFlat: false,
   /**
+   * Mesh the labels mode-downsampled by up to this factor per axis (powers of two, only along axes
+   * at most half as long as the longest: 8x8x30 nm -> 16x16x30, isotropic volumes unchanged;
+   * meshDownsampleFactor); segments lost by the downsampling are meshed at full resolution.
+   * 1 = full resolution. See docs/THROUGHPUT.md (Meshes: meshing at a coarser scale).
+   */
+  maxDownsample: 1,
+  /**
    * Multires fragments store positions in 10 bits (Draco encodes them ~3.5x faster than 16 bits
    * and ~35 % smaller; phantom seed 7) while one quantization step of a lod-0 cell (cell / 1023)
    * is at most this many voxels of the finest axis, else 16 bits.
@@ -337,8 +362,19 @@ interface MeshFinishParams extends FinishParams {
   lods: number;
   fragmentVoxels: number;
   lod0ErrorVoxels: number;
+  /** the mesh task's downsampling factor (the octree lattice follows the coarse cubes) */
+  downsample?: Vec3;
   plyDir?: string;
   objDir?: string;
+}
+
+/**
+ * Lod-0 octree cell in nm: `fragmentVoxels` of the finest axis (lod0CellVoxels), rounded up per axis
+ * to a whole number of coarse voxels when meshing downsampled (so cell faces lie between coarse cubes).
+ */
+export function meshChunkShape(res: Vec3, fragmentVoxels: number, downsample: Vec3): Vec3 {
+  const cell = lod0CellVoxels(res, fragmentVoxels);
+  return cell.map((c, k) => Math.ceil(c / downsample[k]) * downsample[k] * res[k]) as unknown as Vec3;
 }
 
 type MeshEntry = MeshSummary['segments_list'][number];
@@ -352,9 +388,10 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
   // Octree cells of whole voxels whose faces lie on voxel-centre planes (where marching-cubes
   // cubes meet), so no lod-0 triangle crosses a cell face. The lowest possible vertex is the
   // centre of the (virtual) background voxel before bounds.min, where the lattice starts.
-  const cellVox = lod0CellVoxels(res, p.fragmentVoxels);
-  const chunkShape = cellVox.map((c, k) => c * res[k]) as unknown as Vec3;
-  const lattice = p.bounds.min.map((m, k) => (m - 0.5) * res[k]);
+  const down = p.downsample ?? [1, 1, 1];
+  const chunkShape = meshChunkShape(res, p.fragmentVoxels, down);
+  // downsampled meshes: cube corners are centres of coarse voxels, from the virtual one before bounds.min
+  const lattice = p.bounds.min.map((m, k) => (m - 0.5 * down[k]) * res[k]);
   const bits = multiresQuantizationBits(chunkShape, lodScale0);
   const entries: MeshEntry[] = [];
   let bytes = 0;
@@ -401,7 +438,7 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
   if (!(e0 >= 0 && e0 <= 4)) throw new WiringError(`lod-0 simplification error ${e0}: expected 0..4 voxels`);
   const res = task.params.voxelSize;
   const lodScale0 = Math.min(...res);
-  const chunkShape = res.map((r) => Math.max(1, Math.round((fv * lodScale0) / r)) * r) as unknown as Vec3;
+  const chunkShape = meshChunkShape(res, fv, task.params.downsample ?? [1, 1, 1]);
   const bits = multiresQuantizationBits(chunkShape, lodScale0);
   const finalMeshDir = path.join(layerDir, 'mesh');
   // Built in a private staging folder and swapped in by rename: two runs finishing at once never
@@ -417,6 +454,7 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
     const params: Omit<MeshFinishParams, keyof FinishParams> = {
       format, voxelSize: res, lods: opts.lods ?? MESH_DEFAULTS.lods, fragmentVoxels: fv, lod0ErrorVoxels: e0,
     };
+    if (task.params.downsample) params.downsample = task.params.downsample;
     if (opts.plyDir) params.plyDir = path.resolve(opts.plyDir);
     if (opts.objDir) params.objDir = path.resolve(opts.objDir);
     // merged meshes, octree and Draco take a few times the block-file bytes

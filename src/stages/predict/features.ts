@@ -32,12 +32,14 @@ import { UsageError } from '../../core/errors.js';
 import { type BorderMode, gaussianDerivatives1d, gaussianFilter1d, kernelRadius } from '../../kernels/filters.js';
 import { MIN_RECURSIVE_SIGMA, recursiveDerivatives1d, recursiveFilter1d } from '../../kernels/recursive.js';
 import { eig2, eig3 } from './eigen.js';
+import { hessianShape } from './hessian-shape.js';
 
 export { cosThirdAcos, eig2, eig3, eig3Trig, sinThirdAcos } from './eigen.js';
 
 type Triple = [Float32Array | undefined, Float32Array | undefined, Float32Array | undefined];
 
-export const FEATURE_NAMES = ['G', 'GGM', 'LoG', 'DoG', 'STE', 'HoGE'] as const;
+// HoGR (hessian-shape.ts) is opt-in: not in DEFAULT_FEATURES
+export const FEATURE_NAMES = ['G', 'GGM', 'LoG', 'DoG', 'STE', 'HoGE', 'HoGR'] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 
 export const MIN_AXIS_SIGMA = 0.3;
@@ -104,7 +106,7 @@ export function axisSigmas(cfg: FeatureConfig, s: number): Vec3 {
 }
 
 function channelsOf(f: FeatureName, dims: number): number {
-  return f === 'STE' || f === 'HoGE' ? dims : 1;
+  return f === 'STE' || f === 'HoGE' ? dims : f === 'HoGR' ? 2 : 1;
 }
 
 /** Channel names in output order, e.g. G_0.7, HoGE0_1.6. */
@@ -188,14 +190,15 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
   const feats = new Set(cfg.features);
   if (feats.has('G') || feats.has('DoG')) want.add(code(0, 0, 0));
   if (feats.has('GGM') || feats.has('STE')) for (const a of axes) want.add(code(a === 0 ? 1 : 0, a === 1 ? 1 : 0, a === 2 ? 1 : 0));
-  if (feats.has('LoG') || feats.has('HoGE')) {
+  const hessian = feats.has('HoGE') || feats.has('HoGR');
+  if (feats.has('LoG') || hessian) {
     for (const a of axes) {
       for (const b of axes) {
         if (b < a) continue;
         const o = [0, 0, 0];
         o[a]++;
         o[b]++;
-        if (feats.has('HoGE') || a === b) want.add(code(o[0], o[1], o[2]));
+        if (hessian || a === b) want.add(code(o[0], o[1], o[2]));
       }
     }
   }
@@ -322,6 +325,15 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
               channel(ch), channel(ch + 1), channel(ch + 2));
           }
           ch += dims;
+          break;
+        }
+        case 'HoGR': {
+          const e = Array.from({ length: dims }, () => pool.take(n));
+          if (dims === 2) eig2(second(0, 0), second(0, 1), second(1, 1), e[0], e[1]);
+          else eig3(second(0, 0), second(0, 1), second(0, 2), second(1, 1), second(1, 2), second(2, 2), e[0], e[1], e[2]);
+          hessianShape(e, channel(ch), channel(ch + 1));
+          ch += 2;
+          for (const t of e) pool.give(t);
           break;
         }
       }

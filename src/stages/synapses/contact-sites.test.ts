@@ -183,7 +183,9 @@ describe('the cleft filter on contact sites', () => {
     const tiled = [];
     for (const [x0, y0] of [[0, 0], [48, 0], [0, 48], [48, 48]]) {
       const b: Box = { min: [x0, y0, 0], max: [x0 + 48, y0 + 48, 12] };
-      const read: Box = { min: b.min.map((v, a) => Math.max(0, v - m[a])) as Vec3, max: b.max.map((v, a) => Math.min(s.shape[a], v + m[a])) as Vec3 };
+      const lo = (a: number) => Math.max(0, b.min[a] - m[a]);
+      const hi = (a: number) => Math.min(s.shape[a], b.max[a] + m[a]);
+      const read: Box = { min: [lo(0), lo(1), lo(2)], max: [hi(0), hi(1), hi(2)] };
       tiled.push(...run(b, read).synapses);
     }
     const key = (x: { id: bigint; pre_pt_root_id: bigint; post_pt_root_id: bigint }) => `${x.id}:${x.pre_pt_root_id}:${x.post_pt_root_id}`;

@@ -35,3 +35,22 @@ export async function realStack(files: string[], size: number): Promise<Image2D[
   }
   return out;
 }
+
+/** The bench's known warps (rigid: shift, rotation, scale; elastic: smaller ones plus a smooth field and a fold), blank section 3 in both. */
+export const BENCH_WARPS = {
+  rigid: { shift: 10, rotation: 2, scale: 0.02, elastic: 0, missing: 3, foldSection: -1, fold: 0, seed: 5 },
+  elastic: { shift: 6, rotation: 1, scale: 0.01, elastic: 4, missing: 3, foldSection: 5, fold: 6, seed: 7 },
+};
+
+/**
+ * The experiments' stack by name: `phantom:<seed>` (a crop of at most 384 px, 8x8x30 nm), `isbi`
+ * (4x4x50 nm) or `vnc` (vnc-sstem stack2, 4.6x4.6x50 nm), `nz` sections of `size` px.
+ */
+export async function experimentStack(ds: string, nz: number, size: number): Promise<{ orig: Image2D[]; vox: [number, number, number] }> {
+  const isPh = ds.startsWith('phantom');
+  const vox: [number, number, number] = ds === 'isbi' ? [4, 4, 50] : isPh ? [8, 8, 30] : [4.6, 4.6, 50];
+  const orig = isPh
+    ? phantomStack({ seed: Number(ds.split(':')[1] ?? 11), size: [Math.min(size, 384), Math.min(size, 384), nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 }).sections
+    : await realStack(sectionFiles(ds === 'isbi' ? 'isbi' : 'vnc', nz), size);
+  return { orig, vox };
+}

@@ -3,27 +3,19 @@
 // parameters on the unwarped stack), step (adjacent sections' relative placement vs unwarped),
 // and how far the unwarped run moves sections. Usage:
 // CONFIGS='[{}, {"stiffness": 4}]' [MODES=rigid,elastic] npx tsx bench/align-exp-sweep.ts phantom:11|phantom:13|isbi|vnc [nz 8] [size 512]
-import type { Image2D } from '../src/stages/align/image.js';
 import { alignStack, memorySource } from '../src/stages/align/solve.js';
 import { inFold, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
 import { pullback } from '../src/stages/align/transform.js';
-import { phantomStack, realStack, sectionFiles } from './align-data.js';
+import { BENCH_WARPS, experimentStack } from './align-data.js';
 
 const ds = process.argv[2] ?? 'phantom:11';
 const nz = Number(process.argv[3] ?? 8);
 const size = Number(process.argv[4] ?? 512);
-const isPh = ds.startsWith('phantom');
-const vox: [number, number, number] = ds === 'isbi' ? [4, 4, 50] : isPh ? [8, 8, 30] : [4.6, 4.6, 50];
-const orig: Image2D[] = isPh
-  ? phantomStack({ seed: Number(ds.split(':')[1] ?? 11), size: [Math.min(size, 384), Math.min(size, 384), nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 }).sections
-  : await realStack(sectionFiles(ds === 'isbi' ? 'isbi' : 'vnc', nz), size);
+const { orig, vox } = await experimentStack(ds, nz, size);
 const w = orig[0].w;
 const configs = JSON.parse(process.env.CONFIGS ?? '[{}]') as Array<Record<string, unknown>>;
 const modes = (process.env.MODES ?? 'rigid,elastic').split(',');
-const cases = {
-  rigid: { shift: 10, rotation: 2, scale: 0.02, elastic: 0, missing: 3, foldSection: -1, fold: 0, seed: 5 },
-  elastic: { shift: 6, rotation: 1, scale: 0.01, elastic: 4, missing: 3, foldSection: 5, fold: 6, seed: 7 },
-};
+const cases = BENCH_WARPS;
 const f = (v: number[]) => (v.length ? quantile(v, 0.5).toFixed(3) : '-');
 for (const cfg of configs) {
   const out: string[] = [];

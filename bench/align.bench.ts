@@ -19,7 +19,7 @@ import { alignStack, memorySource } from '../src/stages/align/solve.js';
 import { type Synthetic, inFold, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
 import { type SectionTransform, pullback } from '../src/stages/align/transform.js';
 import { warpImage } from '../src/stages/align/warp.js';
-import { phantomStack, realStack, sectionFiles } from './align-data.js';
+import { BENCH_WARPS, phantomStack, realStack, sectionFiles } from './align-data.js';
 import { cpuAsync } from './cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -121,10 +121,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
     { name: 'phantom seed 13', role: 'reported (exact frame, neuropil)', voxel: [8, 8, 30], load: async () => phantomStack({ seed: 13, size: [Math.min(size, 384), Math.min(size, 384), nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 }).sections },
   ];
   const datasets = all.filter((d) => !only || only.some((o) => d.name.includes(o)));
-  const cases = {
-    rigid: { shift: 10, rotation: 2, scale: 0.02, elastic: 0, missing: 3, foldSection: -1, fold: 0, seed: 5 },
-    elastic: { shift: 6, rotation: 1, scale: 0.01, elastic: 4, missing: 3, foldSection: 5, fold: 6, seed: 7 },
-  };
+  const cases = BENCH_WARPS;
+
   const results: Record<string, unknown>[] = [];
   for (const ds of datasets) {
     const orig = await ds.load();

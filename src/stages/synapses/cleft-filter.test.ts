@@ -1,51 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { boxFromShape, type Vec3 } from '../../core/box.js';
 import { FormatError } from '../../core/errors.js';
-import { mulberry32 } from '../../core/random.js';
 import { Volume } from '../../core/volume.js';
 import { connectedComponents } from '../../kernels/components.js';
 import { CLEFT_FEATURE_NAMES, cleftFeatures, objectVoxels, symmetricEigen } from './cleft-features.js';
 import { checkCleftFilter, cleftScores, type FilterVolume, trainCleftFilter } from './cleft-filter.js';
 import { detectSynapses } from './detect.js';
+import { discScene } from './testing.js';
 
 const vs: Vec3 = [8, 8, 30];
 const feature = (x: Float32Array, row: number, name: (typeof CLEFT_FEATURE_NAMES)[number]): number => x[row * CLEFT_FEATURE_NAMES.length + CLEFT_FEATURE_NAMES.indexOf(name)];
 
-/**
- * A scene of cleft-like discs (one section thick, radius 5 voxels, p 0.8 with noise) on a faint
- * noisy background: the true ones have a vesicle cloud (p 0.9) one to three sections above them, the
- * false ones the same disc and no cloud.
- */
-function scene(seed: number, shape: Vec3 = [96, 96, 12]): FilterVolume & { nTrue: number; nFalse: number; discs: Vec3[] } {
-  const rnd = mulberry32(seed);
-  const n = shape[0] * shape[1] * shape[2];
-  const cleft = new Float32Array(n), vesicle = new Float32Array(n), truth = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    cleft[i] = 0.1 * rnd();
-    vesicle[i] = 0.1 * rnd();
-  }
-  const at = (x: number, y: number, z: number): number => x + shape[0] * (y + shape[1] * z);
-  let nTrue = 0, nFalse = 0;
-  const discs: Vec3[] = [];
-  for (let gy = 0; gy < 4; gy++)
-    for (let gx = 0; gx < 4; gx++) {
-      const cx = 12 + gx * 24, cy = 12 + gy * 24, cz = 2 + Math.floor(rnd() * 4);
-      const real = rnd() < 0.5;
-      discs.push([cx, cy, cz]);
-      if (real) nTrue++;
-      else nFalse++;
-      for (let y = cy - 5; y <= cy + 5; y++)
-        for (let x = cx - 5; x <= cx + 5; x++) {
-          if ((x - cx) ** 2 + (y - cy) ** 2 > 25) continue;
-          cleft[at(x, y, cz)] = 0.7 + 0.2 * rnd();
-          if (real) {
-            truth[at(x, y, cz)] = 1;
-            for (let z = cz + 1; z <= cz + 3; z++) vesicle[at(x, y, z)] = 0.9;
-          }
-        }
-    }
-  return { cleft, vesicle, truth, shape, nTrue, nFalse, discs };
-}
+/** The disc scene of testing.ts (discs in sections 2-5, no segmentation). */
+const scene = (seed: number, shape?: Vec3) => discScene(seed, shape);
 
 describe('symmetricEigen', () => {
   it('gives the eigenvalues in descending order and the smallest one\'s eigenvector', () => {

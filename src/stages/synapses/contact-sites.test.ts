@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { type Box, boxFromShape, type Vec3 } from '../../core/box.js';
 import { FormatError, UsageError } from '../../core/errors.js';
-import { mulberry32 } from '../../core/random.js';
 import { Volume } from '../../core/volume.js';
 import { checkCleftFilter, type FilterVolume, SITE_RULES, trainCleftFilter } from './cleft-filter.js';
 import { SITE_FEATURE_NAMES, contactSites, siteObjects } from './contact-sites.js';
 import { detectSynapses } from './detect.js';
 import { defaultMargin } from './tasks.js';
+import { discScene } from './testing.js';
 
 const vs: Vec3 = [8, 8, 30];
 
@@ -108,40 +108,8 @@ describe('siteObjects', () => {
   });
 });
 
-/**
- * Discs of cleft p 0.8 (radius 5 voxels, one section) on the contact between two cells stacked in z
- * (one column of 21 x 21 voxels per disc, background 0 between columns); the true ones have a
- * vesicle cloud inside the upper cell, the false ones none.
- */
-function scene(seed: number, shape: Vec3 = [96, 96, 12]): FilterVolume & { nTrue: number; nFalse: number } {
-  const rnd = mulberry32(seed);
-  const n = shape[0] * shape[1] * shape[2];
-  const cleft = new Float32Array(n), vesicle = new Float32Array(n), truth = new Uint8Array(n), segmentation = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    cleft[i] = 0.1 * rnd();
-    vesicle[i] = 0.1 * rnd();
-  }
-  const at = (x: number, y: number, z: number): number => x + shape[0] * (y + shape[1] * z);
-  let nTrue = 0, nFalse = 0, k = 0;
-  for (let gy = 0; gy < 4; gy++)
-    for (let gx = 0; gx < 4; gx++, k++) {
-      const cx = 12 + gx * 24, cy = 12 + gy * 24, cz = 3 + Math.floor(rnd() * 4);
-      const real = rnd() < 0.5;
-      if (real) nTrue++;
-      else nFalse++;
-      for (let z = 0; z < shape[2]; z++) for (let y = cy - 10; y <= cy + 10; y++) for (let x = cx - 10; x <= cx + 10; x++) segmentation[at(x, y, z)] = 10 * (k + 1) + (z <= cz ? 1 : 2);
-      for (let y = cy - 5; y <= cy + 5; y++)
-        for (let x = cx - 5; x <= cx + 5; x++) {
-          if ((x - cx) ** 2 + (y - cy) ** 2 > 25) continue;
-          cleft[at(x, y, cz)] = 0.7 + 0.2 * rnd();
-          if (real) {
-            truth[at(x, y, cz)] = 1;
-            for (let z = cz + 1; z <= cz + 3; z++) vesicle[at(x, y, z)] = 0.9;
-          }
-        }
-    }
-  return { cleft, vesicle, truth, segmentation, shape, nTrue, nFalse };
-}
+/** The disc scene of testing.ts with its two cells across every disc (discs in sections 3-6). */
+const scene = (seed: number, shape?: Vec3) => discScene(seed, shape, { zBase: 3, cells: true });
 
 describe('the cleft filter on contact sites', () => {
   const folds = [scene(1), scene(2), scene(4)];

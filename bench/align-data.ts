@@ -5,6 +5,7 @@ import { type PhantomParams, phantomBlock, sectionArtefacts } from '../src/stage
 import * as path from 'node:path';
 import { type Image2D, image } from '../src/stages/align/image.js';
 import { readSlice } from '../src/stages/align/testing.js';
+import { type Synthetic, inFold, mapBack, quantile } from '../src/stages/align/synthetic.js';
 
 const DATA = process.env.WIRING_DATA ?? new URL('../../shared/data', import.meta.url).pathname;
 
@@ -53,4 +54,64 @@ export async function experimentStack(ds: string, nz: number, size: number): Pro
     ? phantomStack({ seed: Number(ds.split(':')[1] ?? 11), size: [Math.min(size, 384), Math.min(size, 384), nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 }).sections
     : await realStack(sectionFiles(ds === 'isbi' ? 'isbi' : 'vnc', nz), size);
   return { orig, vox };
+}
+
+/** The scoring grid: points BORDER px inside each section, STEP px apart. */
+export const STEP = 16;
+export const BORDER = 32;
+/** Where a method puts point (x, y) of section z (its pullback). */
+export type Pull = (z: number, x: number, y: number) => [number, number];
+
+/**
+ * The errors of an alignment of a synthetic stack on the grid of points BORDER px in, STEP px apart:
+ * abs |G(T(p)) - p|; rel |G(T(p)) - T0(p)| with T0 the same method on the unwarped stack; step (below);
+ * the same for sections after a present one (adjacent), and the medians per section. Points within
+ * 4 + 2 `fold` px of a fold are left out (the bench passes the case's elastic amplitude there, the
+ * experiment scripts its fold width: each as it always did).
+ */
+export function scoreAlignment(syn: Synthetic, pull: Pull, base: Pull, fold: number) {
+  const abs: number[] = [];
+  const rel: number[] = [];
+  // step: the error of each adjacent pair's relative placement, |(G_z T_z - G_{z-1} T_{z-1})(p)|,
+  // against the same difference on the unwarped stack: what one section step adds, not accumulated
+  const step: number[] = [];
+  // sections whose previous section is present (not matched across the blank one)
+  const absAdj: number[] = [];
+  const relAdj: number[] = [];
+  // per section: which sections carry the stack's median (the one after the blank, or drift)
+  const perSection: Array<{ z: number; abs_median_px: number; rel_median_px: number; step_median_px: number | null }> = [];
+  const q = (v: number[], p: number) => +quantile(v, p).toFixed(3);
+  syn.sections.forEach((im, z) => {
+    if (z === 0 || z === syn.spec.missing) return;
+    const adjacent = z - 1 !== syn.spec.missing;
+    const g = syn.warps[z];
+    const [a0, r0, s0] = [abs.length, rel.length, step.length];
+    for (let y = BORDER; y < im.h - BORDER; y += STEP) {
+      for (let x = BORDER; x < im.w - BORDER; x += STEP) {
+        if (inFold(g, [x, y], 4 + 2 * fold)) continue;
+        const [qx, qy] = pull(z, x, y);
+        const [px, py] = mapBack(g, qx, qy);
+        const [bx, by] = base(z, x, y);
+        abs.push(Math.hypot(px - x, py - y));
+        rel.push(Math.hypot(px - bx, py - by));
+        if (adjacent) {
+          absAdj.push(Math.hypot(px - x, py - y));
+          relAdj.push(Math.hypot(px - bx, py - by));
+          if (z - 1 > 0) {
+            const [qx1, qy1] = pull(z - 1, x, y);
+            const [px1, py1] = mapBack(syn.warps[z - 1], qx1, qy1);
+            const [bx1, by1] = base(z - 1, x, y);
+            step.push(Math.hypot(px - px1 - (bx - bx1), py - py1 - (by - by1)));
+          }
+        }
+      }
+    }
+    perSection.push({ z, abs_median_px: q(abs.slice(a0), 0.5), rel_median_px: q(rel.slice(r0), 0.5), step_median_px: step.length > s0 ? q(step.slice(s0), 0.5) : null });
+  });
+  return {
+    abs_median_px: q(abs, 0.5), abs_p95_px: q(abs, 0.95), rel_median_px: q(rel, 0.5), rel_p95_px: q(rel, 0.95), points: abs.length,
+    step_median_px: q(step, 0.5), step_p95_px: q(step, 0.95),
+    adjacent: { abs_median_px: q(absAdj, 0.5), abs_p95_px: q(absAdj, 0.95), rel_median_px: q(relAdj, 0.5), rel_p95_px: q(relAdj, 0.95), points: absAdj.length },
+    per_section: perSection,
+  };
 }

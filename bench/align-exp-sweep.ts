@@ -4,9 +4,9 @@
 // and how far the unwarped run moves sections. Usage:
 // CONFIGS='[{}, {"stiffness": 4}]' [MODES=rigid,elastic] npx tsx bench/align-exp-sweep.ts phantom:11|phantom:13|isbi|vnc [nz 8] [size 512]
 import { alignStack, memorySource } from '../src/stages/align/solve.js';
-import { inFold, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
+import { makeSynthetic, quantile } from '../src/stages/align/synthetic.js';
 import { pullback } from '../src/stages/align/transform.js';
-import { BENCH_WARPS, experimentStack } from './align-data.js';
+import { BENCH_WARPS, BORDER, STEP, experimentStack, scoreAlignment } from './align-data.js';
 
 const ds = process.argv[2] ?? 'phantom:11';
 const nz = Number(process.argv[3] ?? 8);
@@ -17,6 +17,7 @@ const configs = JSON.parse(process.env.CONFIGS ?? '[{}]') as Array<Record<string
 const modes = (process.env.MODES ?? 'rigid,elastic').split(',');
 const cases = BENCH_WARPS;
 const f = (v: number[]) => (v.length ? quantile(v, 0.5).toFixed(3) : '-');
+const n3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '-');
 for (const cfg of configs) {
   const out: string[] = [];
   for (const mode of modes as Array<'rigid' | 'elastic'>) {
@@ -27,26 +28,16 @@ for (const cfg of configs) {
     const r = await alignStack(memorySource(syn.sections, vox), params);
     const t = r.transforms.sections;
     const tb = base.transforms.sections;
-    const abs: number[] = [];
-    const rel: number[] = [];
-    const step: number[] = [];
+    const e = scoreAlignment(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), spec.fold);
+    // how far the unwarped run moves each point (every section after the first, blank one included)
     const moves: number[] = [];
     for (let z = 1; z < nz; z++) {
-      for (let y = 32; y < w - 32; y += 16) for (let x = 32; x < w - 32; x += 16) {
+      for (let y = BORDER; y < w - BORDER; y += STEP) for (let x = BORDER; x < w - BORDER; x += STEP) {
         const [mx, my] = pullback(tb[z], x, y);
         moves.push(Math.hypot(mx - x, my - y));
-        if (z === spec.missing || inFold(syn.warps[z], [x, y], 4 + 2 * spec.fold)) continue;
-        const [px, py] = mapBack(syn.warps[z], ...pullback(t[z], x, y));
-        abs.push(Math.hypot(px - x, py - y));
-        rel.push(Math.hypot(px - mx, py - my));
-        if (z - 1 > 0 && z - 1 !== spec.missing) {
-          const [px1, py1] = mapBack(syn.warps[z - 1], ...pullback(t[z - 1], x, y));
-          const [bx1, by1] = pullback(tb[z - 1], x, y);
-          step.push(Math.hypot(px - px1 - (mx - bx1), py - py1 - (my - by1)));
-        }
       }
     }
-    out.push(`${mode} abs ${f(abs)} rel ${f(rel)} step ${f(step)} moves ${f(moves)} [${r.sections.map((s) => s.flags.filter((x) => x !== 'high-residual').join('+') || '.').join(' ')}]`);
+    out.push(`${mode} abs ${n3(e.abs_median_px)} rel ${n3(e.rel_median_px)} step ${n3(e.step_median_px)} moves ${f(moves)} [${r.sections.map((s) => s.flags.filter((x) => x !== 'high-residual').join('+') || '.').join(' ')}]`);
   }
   console.log(`${ds} ${JSON.stringify(cfg)}: ${out.join(' | ')}`);
 }

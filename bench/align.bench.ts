@@ -16,71 +16,21 @@ import { fileURLToPath } from 'node:url';
 import type { Vec3 } from '../src/core/box.js';
 import type { Image2D } from '../src/stages/align/image.js';
 import { alignStack, memorySource } from '../src/stages/align/solve.js';
-import { type Synthetic, inFold, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
+import { makeSynthetic } from '../src/stages/align/synthetic.js';
 import { type SectionTransform, pullback } from '../src/stages/align/transform.js';
 import { warpImage } from '../src/stages/align/warp.js';
-import { BENCH_WARPS, phantomStack, realStack, sectionFiles } from './align-data.js';
+import { BENCH_WARPS, BORDER, type Pull, STEP, phantomStack, realStack, scoreAlignment as score, sectionFiles } from './align-data.js';
 import { cpuAsync } from './cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PY = '/usr/bin/python3';
-const STEP = 16;
-const BORDER = 32;
 
 async function cpu<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> {
   const [value, seconds] = await cpuAsync(f);
   return { value, seconds };
 }
 
-type Pull = (z: number, x: number, y: number) => [number, number];
 
-/** abs: |G(T(p)) - p|; rel: |G(T(p)) - T0(p)| with T0 the same method on the unwarped stack. */
-function score(syn: Synthetic, pull: Pull, base: Pull, fold: number) {
-  const abs: number[] = [];
-  const rel: number[] = [];
-  // step: the error of each adjacent pair's relative placement, |(G_z T_z - G_{z-1} T_{z-1})(p)|,
-  // against the same difference on the unwarped stack: what one section step adds, not accumulated
-  const step: number[] = [];
-  // sections whose previous section is present (not matched across the blank one)
-  const absAdj: number[] = [];
-  const relAdj: number[] = [];
-  // per section: which sections carry the stack's median (the one after the blank, or drift)
-  const perSection: Array<{ z: number; abs_median_px: number; rel_median_px: number; step_median_px: number | null }> = [];
-  const q = (v: number[], p: number) => +quantile(v, p).toFixed(3);
-  syn.sections.forEach((im, z) => {
-    if (z === 0 || z === syn.spec.missing) return;
-    const adjacent = z - 1 !== syn.spec.missing;
-    const g = syn.warps[z];
-    const [a0, r0, s0] = [abs.length, rel.length, step.length];
-    for (let y = BORDER; y < im.h - BORDER; y += STEP) {
-      for (let x = BORDER; x < im.w - BORDER; x += STEP) {
-        if (inFold(g, [x, y], 4 + 2 * fold)) continue;
-        const [qx, qy] = pull(z, x, y);
-        const [px, py] = mapBack(g, qx, qy);
-        const [bx, by] = base(z, x, y);
-        abs.push(Math.hypot(px - x, py - y));
-        rel.push(Math.hypot(px - bx, py - by));
-        if (adjacent) {
-          absAdj.push(Math.hypot(px - x, py - y));
-          relAdj.push(Math.hypot(px - bx, py - by));
-          if (z - 1 > 0) {
-            const [qx1, qy1] = pull(z - 1, x, y);
-            const [px1, py1] = mapBack(syn.warps[z - 1], qx1, qy1);
-            const [bx1, by1] = base(z - 1, x, y);
-            step.push(Math.hypot(px - px1 - (bx - bx1), py - py1 - (by - by1)));
-          }
-        }
-      }
-    }
-    perSection.push({ z, abs_median_px: q(abs.slice(a0), 0.5), rel_median_px: q(rel.slice(r0), 0.5), step_median_px: step.length > s0 ? q(step.slice(s0), 0.5) : null });
-  });
-  return {
-    abs_median_px: q(abs, 0.5), abs_p95_px: q(abs, 0.95), rel_median_px: q(rel, 0.5), rel_p95_px: q(rel, 0.95), points: abs.length,
-    step_median_px: q(step, 0.5), step_p95_px: q(step, 0.95),
-    adjacent: { abs_median_px: q(absAdj, 0.5), abs_p95_px: q(absAdj, 0.95), rel_median_px: q(relAdj, 0.5), rel_p95_px: q(relAdj, 0.95), points: absAdj.length },
-    per_section: perSection,
-  };
-}
 
 function refPull(sections: number[][][], w: number): Pull {
   const nx = Math.ceil((w - 2 * BORDER) / STEP);

@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { FormatError, WiringError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
 import { edtLabels } from '../../kernels/edt.js';
-import { coarseMeshLabels } from './coarse-mesh.js';
+import { coarseMeshLabels, meshDownsampleFactor } from './coarse-mesh.js';
 import { type Mesh, compactLabels, marchingCubesLabels } from './mesh.js';
 import { type Skeleton, skeletonizeLabels } from './skeleton.js';
 
@@ -410,12 +410,8 @@ function skeletonGrid(
  * the sample grid).
  */
 export function skeletonSampleStep(voxelSize: Vec3, blockShape: Vec3, maxStep: number): Vec3 {
-  const longest = Math.max(...voxelSize);
-  return [0, 1, 2].map((k) => {
-    let s = 1;
-    while (s * 2 <= maxStep && voxelSize[k] * s * 2 <= longest) s *= 2;
-    return blockShape[k] % s === 0 ? s : 1;
-  }) as unknown as Vec3;
+  // the same rule as the meshes' downsampling factor
+  return meshDownsampleFactor(voxelSize, blockShape, maxStep);
 }
 
 /**

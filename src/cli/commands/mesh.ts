@@ -5,6 +5,7 @@ import { addBlockOption, blockOption } from '../xyz.js';
 import { createProgress } from '../../core/progress.js';
 import { UsageError } from '../../core/errors.js';
 import { runTasks } from '../../scheduler/index.js';
+import { isDownsampleFactor } from '../../stages/morphology/coarse-mesh.js';
 import { MESH_DEFAULTS, finishMeshes, planMesh } from '../../stages/morphology/tasks.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
@@ -35,7 +36,7 @@ export function register(program: Command): Command {
     const lod0ErrorVoxels = Number(opts.lod0Error);
     if (!(Number.isFinite(lod0ErrorVoxels) && lod0ErrorVoxels >= 0 && lod0ErrorVoxels <= 4)) throw new UsageError(`--lod0-error ${opts.lod0Error}: expected a number of voxels 0..4`);
     const maxDownsample = Number(opts.downsample);
-    if (!(Number.isInteger(maxDownsample) && maxDownsample >= 1 && maxDownsample <= 16 && (maxDownsample & (maxDownsample - 1)) === 0)) {
+    if (!isDownsampleFactor(maxDownsample)) {
       throw new UsageError(`--downsample ${opts.downsample}: expected a power of two 1..16`);
     }
     const blockShape = blockOption(opts);

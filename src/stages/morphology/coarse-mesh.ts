@@ -95,9 +95,14 @@ export function meshDownsampleFactor(voxelSize: Vec3, blockShape: Vec3, maxFacto
   }) as unknown as Vec3;
 }
 
+/** Whether `f` is a downsampling factor the mesh stage takes: a power of two 1..16. */
+export function isDownsampleFactor(f: number): boolean {
+  return Number.isInteger(f) && f >= 1 && f <= 16 && (f & (f - 1)) === 0;
+}
+
 export function checkFactor(factor: Vec3, where = 'mesh downsample factor'): void {
   for (const f of factor) {
-    if (!(Number.isInteger(f) && f >= 1 && f <= 16 && (f & (f - 1)) === 0)) {
+    if (!isDownsampleFactor(f)) {
       throw new WiringError(`${where} [${factor}]: expected powers of two 1..16 per axis`);
     }
   }

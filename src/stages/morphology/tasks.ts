@@ -28,7 +28,7 @@ import {
   skeletonSampleStep,
   writeBlockFile,
 } from './blocks.js';
-import { meshDownsampleFactor } from './coarse-mesh.js';
+import { isDownsampleFactor, meshDownsampleFactor } from './coarse-mesh.js';
 import { type Mesh, holeEdgesIndexed, mergeMeshes, meshVolume, openEdges } from './mesh.js';
 import { buildMeshOctree, lodIndices } from './octree.js';
 import { type Skeleton, TEASAR_DEFAULTS } from './skeleton.js';
@@ -127,7 +127,7 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
   const workDir = workDirFor(layerDir, 'mesh', blockShape);
   await fs.mkdir(workDir, { recursive: true });
   const maxDown = opts.maxDownsample ?? MESH_DEFAULTS.maxDownsample;
-  if (!(Number.isInteger(maxDown) && maxDown >= 1 && maxDown <= 16 && (maxDown & (maxDown - 1)) === 0)) {
+  if (!isDownsampleFactor(maxDown)) {
     throw new WiringError(`mesh downsampling ${maxDown}: expected a power of two 1..16`);
   }
   const mergeFlat = opts.mergeFlat ?? MESH_DEFAULTS.mergeFlat;

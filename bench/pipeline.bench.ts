@@ -14,7 +14,7 @@
 // reference; its input and seeds differ in detail, so only the time is compared), and one stage
 // (PIPELINE_REDIS_STAGE, default supervoxels) again, right after it, through BullMQ on a private redis-server with
 // one `wiring worker` process (PIPELINE_REDIS=0 leaves it out).
-// Writes bench/out/pipeline.json and docs/PIPELINE.md (generated: do not edit by hand), the doc
+// Writes bench/out/pipeline.json and docs/PIPELINE.md (PIPELINE_DOC: another doc; generated: do not edit by hand), the doc
 // after every stage, so an interrupted run leaves the stages it finished (marked partial).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -338,6 +338,11 @@ function speedups(rows: StageRow[], workersList: number[]): Array<{ stage: strin
   });
 }
 
+/** The generated doc: docs/PIPELINE.md, or PIPELINE_DOC (a path from the repository root; the 1 Gvox run's docs/PIPELINE-1G.md). */
+function docPath(): string {
+  return path.resolve(root, process.env.PIPELINE_DOC ?? path.join('docs', 'PIPELINE.md'));
+}
+
 /** docs/PIPELINE.md from a record this bench wrote (the whole run's, or an interrupted run's partial one). */
 function redoc(file: string): Record<string, unknown> {
   const rec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
@@ -347,7 +352,7 @@ function redoc(file: string): Record<string, unknown> {
   const totals = totalsOf(rows, ws, out.voxels, out.price_per_core_hour);
   const ref = typeof out.reference_skimage_watershed_2d === 'object' ? out.reference_skimage_watershed_2d : undefined;
   writeDoc(out, rows, totals, out.partial ? `partial: ${typeof out.partial === 'string' ? out.partial : `${new Set(rows.map((r) => r.stage)).size} stages`}` : undefined, ref);
-  console.log(`docs/PIPELINE.md written from ${file}`);
+  console.log(`${path.relative(root, docPath())} written from ${file}`);
   return out;
 }
 
@@ -414,5 +419,5 @@ function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<
     'Kernel and stage speed-ups behind these figures (connected components, recursive Gaussian features, the mesh stage\'s phases, the pixel forest\'s trees/depth curve), and the scaling work (what the second worker costs and why): [THROUGHPUT.md](THROUGHPUT.md).',
     '',
   ];
-  writeFileSync(path.join(root, 'docs', 'PIPELINE.md'), lines.join('\n'));
+  writeFileSync(docPath(), lines.join('\n'));
 }

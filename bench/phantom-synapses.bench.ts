@@ -20,6 +20,8 @@
 // PHSYN_SAMPLES (60000): the demo's forest; PHSYN_TRAIN_SIZE (384,384,80; the runs before the cleft filter used 192,192,48), PHSYN_TEST_SIZE (384,384,80);
 // PHSYN_SEG_FEATURES=0 trains the cleft filter on the maps alone (default: `train-pixels --segmentation`
 // with the training phantom's true neurons, so the filter also reads the segments across each candidate);
+// PHSYN_FILTER_SEG=predicted trains the filter on a predicted segmentation of the training phantom instead
+// (`train-pixels --predicted-segmentation`: `wiring segment` defaults on its out-of-fold boundary map), as a user has no true neurons;
 // PHSYN_CONTACT_SITES=1 adds `--contact-sites` (candidates = the training segmentation's contact sites, contact-sites.ts);
 // PHSYN_AUTOCONTEXT=1 trains with `--auto-context` (a context forest on the first forest's out-of-fold
 // map); PHSYN_TRAIN_DENSITY (3) is the training phantom's `--synapse-density` (in a 192x192x48 phantom
@@ -42,12 +44,15 @@ const TRAIN_DENSITY = process.env.PHSYN_TRAIN_DENSITY ?? '3';
 const AUTOCONTEXT = process.env.PHSYN_AUTOCONTEXT === '1';
 /** The cleft filter learns from the training phantom's true segmentation too (`train-pixels --segmentation`); PHSYN_SEG_FEATURES=0: the maps alone. */
 const SEG_FEATURES = process.env.PHSYN_SEG_FEATURES !== '0';
+/** PHSYN_FILTER_SEG=predicted: the filter's segmentation is a predicted one of the training phantom (`train-pixels --predicted-segmentation`), not its true neurons. */
+const FILTER_SEG = process.env.PHSYN_FILTER_SEG ?? 'true';
+if (FILTER_SEG !== 'true' && FILTER_SEG !== 'predicted') throw new Error(`PHSYN_FILTER_SEG: expected true or predicted, got ${FILTER_SEG}`);
 /** PHSYN_CONTACT_SITES=1: the cleft filter also tries the segmentation's contact sites as candidates (`train-pixels --contact-sites`). */
 const CONTACT_SITES = process.env.PHSYN_CONTACT_SITES === '1';
 /** Names the training phantom of a setting (the defaults keep the names of earlier runs' cache). */
 const TRAIN_TAG = `${TRAIN_DENSITY === '3' ? '' : `-d${TRAIN_DENSITY}`}${TRAIN_SIZE === '192,192,48' ? '' : `-${TRAIN_SIZE.replaceAll(',', 'x')}`}`;
 /** Names the model and maps of a setting, so settings never read each other's cache. */
-const TAG = `${TREES}t${AUTOCONTEXT ? '-ac' : ''}${TRAIN_TAG}${SEG_FEATURES ? '-seg' : ''}${CONTACT_SITES ? '-sites' : ''}`;
+const TAG = `${TREES}t${AUTOCONTEXT ? '-ac' : ''}${TRAIN_TAG}${SEG_FEATURES ? (FILTER_SEG === 'predicted' ? '-predseg' : '-seg') : ''}${CONTACT_SITES ? '-sites' : ''}`;
 const TEST_DENSITY = '2';
 const PAIRS = (process.env.PHSYN_PAIRS ?? '2:4,4:2').split(',').map((p) => p.split(':').map(Number) as [number, number]);
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
@@ -79,9 +84,10 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     wiring('classes', path.join(train, 'classes'), '--neurons', path.join(train, 'neurons'), '--clefts', path.join(train, 'clefts'), '--vesicles', path.join(train, 'vesicles'), '--mitochondria', path.join(train, 'mitochondria'));
   }
   log(`train-pixels on seed ${chooseSeed} (${TREES} trees, ${SAMPLES} samples${AUTOCONTEXT ? ', auto-context' : ''}; cross-fits itself and carries the object rules)`);
-  const trained = wiring('train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, '--trees', TREES, '--samples', SAMPLES, AUTOCONTEXT ? '--auto-context' : '--no-auto-context', ...(SEG_FEATURES ? ['--segmentation', path.join(train, 'neurons')] : []), ...(CONTACT_SITES ? ['--contact-sites'] : []));
+  const trained = wiring('train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, '--trees', TREES, '--samples', SAMPLES, AUTOCONTEXT ? '--auto-context' : '--no-auto-context', ...(SEG_FEATURES ? (FILTER_SEG === 'predicted' ? ['--predicted-segmentation'] : ['--segmentation', path.join(train, 'neurons')]) : []), ...(CONTACT_SITES ? ['--contact-sites'] : []));
   const outputs: string[] = trained.outputs;
   console.log('object_rules (out-of-fold on the training phantom)', JSON.stringify(trained.object_rules));
+  if (trained.predicted_segmentation) console.log('the filter learnt on a predicted segmentation of the training phantom', JSON.stringify(trained.predicted_segmentation));
   const ch = (cls: number): string => {
     const c = outputs.indexOf(`class_${cls}`);
     if (c < 0) throw new Error(`the model trained on seed ${chooseSeed} has no class ${cls} (outputs ${outputs})`);
@@ -120,7 +126,7 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
   const row = {
     chosen_on: `phantom seed ${chooseSeed}, ${TRAIN_SIZE} at 8x8x30 nm, synapse density x${TRAIN_DENSITY} (forest + out-of-fold object rules)`,
     measured_on: `phantom seed ${measureSeed}, ${TEST_SIZE}, synapse density x${TEST_DENSITY}`,
-    forest: { trees: Number(TREES), samples: Number(SAMPLES), auto_context: AUTOCONTEXT, segmentation_features: SEG_FEATURES, contact_sites: CONTACT_SITES, train_synapse_density: Number(TRAIN_DENSITY), object_rules: trained.object_rules },
+    forest: { trees: Number(TREES), samples: Number(SAMPLES), auto_context: AUTOCONTEXT, segmentation_features: SEG_FEATURES, filter_segmentation: SEG_FEATURES ? FILTER_SEG : undefined, predicted_training_segmentation: trained.predicted_segmentation, contact_sites: CONTACT_SITES, train_synapse_density: Number(TRAIN_DENSITY), object_rules: trained.object_rules },
     objects,
     cleft_pixels: cleftPixels,
     partners: { ...(syn.partners as object), found: syn.synapses, cleft_rule: { high: syn.threshold, low: syn.low_threshold ?? syn.threshold, min_size: syn.min_size }, cleft_filter: syn.cleft_filter, dropped: syn.dropped },

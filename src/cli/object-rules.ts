@@ -73,6 +73,8 @@ function cropTo<T extends Float32Array | Int16Array | Uint32Array>(d: T, region:
 /** Output names of the cleft and vesicle classes of `wiring classes` labels. */
 export const CLEFT_OUTPUT = `class_${CLASS_NAMES.indexOf('cleft')}`;
 export const VESICLE_OUTPUT = `class_${CLASS_NAMES.indexOf('vesicle')}`;
+/** Output name of the boundary class of `wiring classes` labels (`train-pixels --predicted-segmentation` segments it). */
+export const BOUNDARY_OUTPUT = `class_${CLASS_NAMES.indexOf('boundary')}`;
 
 /** `b` cut in two along its longest axis. */
 function halve(b: Box): [Box, Box] {

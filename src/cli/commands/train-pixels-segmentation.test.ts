@@ -40,4 +40,35 @@ describe('wiring train-pixels --segmentation', () => {
     const ok = await wiring([...args, '--segmentation', path.join(dir, 'seg.npy')]);
     expect(ok.code, ok.out).toBeUndefined();
   });
+
+  it('--predicted-segmentation: exclusive with --segmentation, needs the boundary output, segments the out-of-fold boundary map', async () => {
+    const dir = await tempDir();
+    const shape: [number, number, number] = [32, 32, 4];
+    const vs = { voxelSize: [8, 8, 30] as [number, number, number] };
+    const raw = Volume.zeros('uint8', shape, vs), lab = Volume.zeros('uint8', shape, vs), other = Volume.zeros('uint8', shape, vs);
+    for (let z = 0, i = 0; z < 4; z++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++, i++) {
+      const wall = x === 15 || x === 16;
+      lab.data[i] = wall ? 1 : 2; // boundary (class_1) between two cells (cytoplasm)
+      other.data[i] = wall ? 3 : 2;
+      raw.data[i] = (wall ? 40 : 170) + ((x * 7 + y * 13 + z * 5) % 30);
+    }
+    await writeNpy(path.join(dir, 'raw.npy'), raw);
+    await writeNpy(path.join(dir, 'lab.npy'), lab);
+    await writeNpy(path.join(dir, 'other.npy'), other);
+    await writeNpy(path.join(dir, 'seg.npy'), Volume.zeros('uint32', shape, vs));
+    const args = (labels: string): string[] => ['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, labels), '-o', path.join(dir, 'm.forest'), '--voxel-size', '8,8,30', '--sigmas', '0.7', '--trees', '2', '--samples', '1000', '--threads', '1', '--predicted-segmentation', '--json'];
+    const both = await wiring([...args('lab.npy'), '--segmentation', path.join(dir, 'seg.npy')]);
+    expect(both.code).toBe(2);
+    expect(both.out).toMatch(/at most one of --segmentation <ids> and --predicted-segmentation/);
+    const off = await wiring([...args('lab.npy'), '--cross-fit', 'off']);
+    expect(off.code).toBe(2);
+    expect(off.out).toMatch(/--predicted-segmentation segments the cross-fitted boundary map/);
+    const noBoundary = await wiring(args('other.npy'));
+    expect(noBoundary.code).toBe(2);
+    expect(noBoundary.out).toMatch(/no boundary output class_1 \(outputs class_2, class_3\)/);
+    const ok = await wiring(args('lab.npy'));
+    expect(ok.code, ok.out).toBeUndefined();
+    // the out-of-fold boundary map's segmentation: the wall splits the region (at least two segments)
+    expect(JSON.parse(ok.out.slice(ok.out.indexOf('{'))).predicted_segmentation.segments).toBeGreaterThanOrEqual(2);
+  });
 });

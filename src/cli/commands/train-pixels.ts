@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { parseXyz } from '../xyz.js';
 import type { Command } from 'commander';
-import { type Box, boxFromShape } from '../../core/box.js';
+import { type Box, type Vec3, boxFromShape, boxShape } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { compactLabels } from '../../kernels/components.js';
 import { createProgress } from '../../core/progress.js';
@@ -10,7 +10,8 @@ import { DEFAULT_FEATURES, FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, feat
 import { MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
 import { MAX_OUTPUT_SIGMA, OUTPUT_SIGMA_CANDIDATES, OUTPUT_SIGMA_MIN_GAIN } from '../../stages/predict/output-smoothing.js';
 import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
-import { OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules } from '../object-rules.js';
+import { BOUNDARY_OUTPUT, OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules } from '../object-rules.js';
+import { defaultSegmentation } from '../predicted-segmentation.js';
 import { OBJECT_FILTER_DEFAULTS } from '../../stages/synapses/object-filter.js';
 import { SITE_RULES } from '../../stages/synapses/cleft-filter.js';
 import { calibrateCut } from '../cut-calibration.js';
@@ -88,6 +89,7 @@ export function register(program: Command): Command {
     .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests) and carry it in the model')
     .option('--no-calibrate-cut', 'with --gt: do not choose a cut (`wiring segment` then uses its defaults)')
     .option('--segmentation <source>', `with --labels holding cleft and vesicle classes: the neuron segmentation of the training region (e.g. the ids the labels were made from); the cleft object filter then also learns from the two segments across each candidate (contact, vesicles inside each cell; docs/ACCURACY.md), and wiring synapses reads its --segmentation for them`)
+    .option('--predicted-segmentation', `with --labels holding boundary (${BOUNDARY_OUTPUT}), cleft and vesicle classes, instead of --segmentation: the cleft object filter learns from the segmentation \`wiring segment\` makes with its defaults of the training region's out-of-fold boundary map, the kind of segmentation wiring synapses reads on a new volume (docs/ACCURACY.md "Cleft filter trained on a predicted segmentation")`)
     .option('--contact-sites', `with --segmentation: the cleft object filter also tries the segmentation's contact sites as candidates (faces between two segments in patches of ${[...new Set(SITE_RULES.map((r) => r.patchNm))].join(', ')} nm; carried when out of fold they beat the map's components; then wiring synapses takes its candidates from its --segmentation's sites). Off by default: chosen on the phantom's true neurons it dropped nearly every site of a predicted segmentation (docs/ACCURACY.md)`)
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
@@ -117,7 +119,9 @@ export function register(program: Command): Command {
       if (opts.classes && opts.gt) throw new UsageError('--classes applies to --labels, not --gt');
       if (opts.splitObjects && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--split-objects chooses object rules on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
       if (opts.segmentation && opts.gt) throw new UsageError('--segmentation applies to --labels models (the cleft object filter)');
-      if (opts.contactSites && !opts.segmentation) throw new UsageError('--contact-sites needs --segmentation (the sites are its contacts)');
+      if (opts.predictedSegmentation && opts.segmentation) throw new UsageError('give at most one of --segmentation <ids> and --predicted-segmentation');
+      if (opts.predictedSegmentation && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--predicted-segmentation segments the cross-fitted boundary map of a --labels model; it needs --labels and --cross-fit auto/on');
+      if (opts.contactSites && !opts.segmentation && !opts.predictedSegmentation) throw new UsageError('--contact-sites needs --segmentation or --predicted-segmentation (the sites are its contacts)');
       if (opts.objectFilter && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--object-filter trains on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
       if (opts.calibrateCut === true && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
       const progress = createProgress({ json: opts.json });
@@ -145,11 +149,20 @@ export function register(program: Command): Command {
         };
         const { model, report, crossFit: cf } = await trainPixelClassifier(raw, labels, trainOpts);
         let rules: ReturnType<typeof chooseObjectRules> | undefined;
+        let predictedSegmentation: { segments: number; supervoxels: number } | undefined;
         if (cf) {
           const filters = opts.objectFilter ? String(opts.objectFilter).split(',').map((x: string) => x.trim()) : [];
           const unknown = filters.filter((x: string) => !model.meta.outputs.includes(x));
           if (unknown.length) throw new UsageError(`--object-filter: no output ${unknown.join(', ')} (the outputs are ${model.meta.outputs.join(', ')})`);
-          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, filters, opts.segmentation ? await readSegmentation(opts.segmentation, cf.region) : undefined, opts.contactSites ? { siteRules: SITE_RULES } : {});
+          let segmentation = opts.segmentation ? await readSegmentation(opts.segmentation, cf.region) : undefined;
+          if (opts.predictedSegmentation) {
+            const kb = model.meta.outputs.indexOf(BOUNDARY_OUTPUT);
+            if (kb < 0) throw new UsageError(`--predicted-segmentation: the model has no boundary output ${BOUNDARY_OUTPUT} (outputs ${model.meta.outputs.join(', ')}); label the boundary class as \`wiring classes\` does`);
+            const seg = await defaultSegmentation(cf.maps[kb], boxShape(cf.region) as Vec3, model.meta.voxelSize as Vec3);
+            predictedSegmentation = { segments: seg.segments, supervoxels: seg.supervoxels };
+            segmentation = seg.labels;
+          }
+          rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, filters, segmentation, opts.contactSites ? { siteRules: SITE_RULES } : {});
           model.meta.objectRules = rules;
         }
         let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;
@@ -163,7 +176,7 @@ export function register(program: Command): Command {
         await model.save(opts.output);
         warnings.push(...report.warnings);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, output_sigma: model.meta.outputSigma ?? 0, context_rounds: model.contextForests.length, calibrated: !!model.meta.calibration, ...(rules ? { object_rules: rules } : {}), ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
+        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, output_sigma: model.meta.outputSigma ?? 0, context_rounds: model.contextForests.length, calibrated: !!model.meta.calibration, ...(rules ? { object_rules: rules } : {}), ...(predictedSegmentation ? { predicted_segmentation: predictedSegmentation } : {}), ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
         emit(opts, result, () =>
           [
             `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,

@@ -79,6 +79,7 @@ export function register(program: Command): Command {
     .option('--no-cleft-filter', 'do not apply the cleft object filter the --clefts map carries (a forest on each candidate cleft\'s size, shape, probabilities and vesicle clouds, and, when trained with train-pixels --segmentation, the two segments of --segmentation across it; trained by wiring train-pixels on its out-of-fold maps; applied by default when no --threshold, --low-threshold or --min-size is given)')
     .option('--mito-low-threshold <p>', 'hysteresis low threshold for mitochondria (default: the carried rule\'s, else --mito-threshold)')
     .option('--vesicle-threshold <p>', 'vesicle probability threshold (default: the carried rule\'s high, else 0.5)')
+    .option('--merged-partners', 'when one segment lies on both faces of a cleft (a segmentation that merged the two partners), report the synapse with that segment as pre and post, its points on either face (their supervoxels tell the partners apart once the merge is split); default: such a cleft is paired with the next segment or dropped (docs/ACCURACY.md)')
     .option('--partner-radius <nm>', 'partners lie within this distance of the cleft (default: 3 voxels along x, at least one section + one pixel)')
     .option('--vesicle-radius <nm>', 'vesicles count within this distance of the cleft (default 4x partner radius)')
     .option('--mito-threshold <p>', 'mitochondria probability threshold (default: the carried rule\'s high, else 0.5)')
@@ -131,6 +132,7 @@ export function register(program: Command): Command {
       bounds,
       connectivity: conn,
       ...(filter ? { cleftFilter: filter.filter } : {}),
+      ...(opts.mergedPartners ? { mergedPartners: true } : {}),
       organelles: [
         ...(vesicle ? [{ input: 'vesicles' as const, kind: 'vesicle_cloud' as const, ...vesicle }] : []),
         ...(mito ? [{ input: 'mitochondria' as const, kind: 'mitochondrion' as const, ...mito }] : []),

@@ -65,6 +65,14 @@ export interface SynapseParams {
    * map (`filterVesicles`, else `vesicles`).
    */
   cleftFilter?: CleftFilter;
+  /**
+   * When one segment holds the most contact on both faces of a cleft (a predicted segmentation
+   * that merged the two partners), still report the synapse: pre and post are that segment, their
+   * points one partner radius beyond the cleft on either face (pre = the face with more vesicle-cloud
+   * voxels), so the points, and the supervoxels under them, tell the partners apart once the merge
+   * is split. Off: such a cleft is paired with the next segment, or dropped (noPartners).
+   */
+  mergedPartners?: boolean;
 }
 
 export interface OrganelleParams {
@@ -370,6 +378,25 @@ export function choosePartners(contact: Map<number, { w: number; wPos: number }>
   return [a, b];
 }
 
+/**
+ * The segment holding the most contact on both faces of a cleft (wPos on the + face, w - wPos on
+ * the - face), when one does: a segmentation that merged the partners; 0 otherwise.
+ */
+export function mergedSegment(contact: Map<number, { w: number; wPos: number }>): number {
+  let pos = 0, wp = 0, neg = 0, wn = 0;
+  for (const [lab, c] of contact) {
+    if (c.wPos > wp) {
+      wp = c.wPos;
+      pos = lab;
+    }
+    if (c.w - c.wPos > wn) {
+      wn = c.w - c.wPos;
+      neg = lab;
+    }
+  }
+  return pos !== 0 && pos === neg ? pos : 0;
+}
+
 export interface SynapseBlockInputs {
   clefts: Volume;
   segmentation: Volume;
@@ -502,16 +529,31 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
             vesicle.set(lab, (vesicle.get(lab) ?? 0) + 1);
           }
     }
+    const faceVesicles = (lab: number): [number, number] => {
+      const f: [number, number] = [0, 0];
+      for (let z = 0; z < cs[2]; z++)
+        for (let y = 0; y < cs[1]; y++)
+          for (let x = 0; x < cs[0]; x++) {
+            if (dist[x + cs[0] * (y + cs[1] * z)] > vesR) continue;
+            const i = x + lo[0] + shape[0] * (y + lo[1] + shape[1] * (z + lo[2]));
+            if (segL[i] !== lab || !ves![i] || !touching.has(vesComp![i])) continue;
+            const side = ((x + lo[0] + 0.5) * vs[0] - cen[0]) * nrm[0] + ((y + lo[1] + 0.5) * vs[1] - cen[1]) * nrm[1] + ((z + lo[2] + 0.5) * vs[2] - cen[2]) * nrm[2];
+            if (side > 0) f[0]++;
+            else if (side < 0) f[1]++;
+          }
+      return f;
+    };
     const cands = [...contact.keys()];
-    if (cands.length < 2) {
+    const merged = p.mergedPartners ? mergedSegment(contact) : 0;
+    if (cands.length < 2 && !merged) {
       noPartners++;
       continue;
     }
     const idOf = (lab: number) => segIds[lab];
-    const [a, b] = choosePartners(contact, idOf);
-    const normalPoint = (lab: number): number => {
+    const [a, b] = merged ? [merged, merged] : choosePartners(contact, idOf);
+    const normalPoint = (lab: number, face?: 1 | -1): number => {
       const c = contact.get(lab)!;
-      const sign = c.wPos >= c.w - c.wPos ? 1 : -1;
+      const sign = face ?? (c.wPos >= c.w - c.wPos ? 1 : -1);
       const t = [cen[0] + sign * nrm[0] * p.partnerRadius, cen[1] + sign * nrm[1] * p.partnerRadius, cen[2] + sign * nrm[2] * p.partnerRadius];
       let best = c.best;
       let bd = Infinity;
@@ -531,7 +573,17 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
     };
     let pre: number;
     let post: number;
-    if (ves) {
+    // a merged pair: the faces of the one segment are the partners (pre = the face with more vesicle voxels)
+    let faces: [1 | -1, 1 | -1] | undefined;
+    if (merged) {
+      const [vPos, vNeg] = ves ? faceVesicles(merged) : [0, 0];
+      if (ves && vPos === 0 && vNeg === 0) {
+        noPartners++;
+        continue;
+      }
+      faces = vNeg > vPos ? [-1, 1] : [1, -1];
+      pre = post = merged;
+    } else if (ves) {
       // pre: the partner with more vesicle voxels near the cleft (ties: more contact)
       const va = vesicle.get(a) ?? 0;
       const vb = vesicle.get(b) ?? 0;
@@ -546,9 +598,9 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
     // partner points: along the cleft's normal, the partner's voxel (within partnerRadius of the
     // cleft) nearest to the point partnerRadius beyond the cleft's centre on the partner's side, so
     // the point lies inside the partner across the cleft rather than on the membrane at the rim
-    const point = (lab: number) => coord(normalPoint(lab), shape, readBox.min);
-    const prePt = point(pre);
-    const postPt = point(post);
+    const point = (lab: number, face?: 1 | -1) => coord(normalPoint(lab, face), shape, readBox.min);
+    const prePt = point(pre!, faces?.[0]);
+    const postPt = point(post!, faces?.[1]);
     const ctr = coord(centralVoxel(o, l, vs), shape, readBox.min);
     const row: DetectedSynapse = {
       id: anchorId(anchor, p.bounds),

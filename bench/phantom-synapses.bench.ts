@@ -13,7 +13,8 @@
 //  - synapse partner F1 of `wiring synapses` with its defaults (carried rules and filter, default radii)
 //    on the phantom's true segmentation, scored CREMI-like against its synapse table (src/metrics/synapses.ts),
 //    and with `--no-cleft-filter` (the carried rule alone), and on a predicted segmentation (`wiring segment`
-//    with its defaults on the predicted boundary channel; its VOI against the truth is recorded);
+//    with its defaults on the predicted boundary channel; its VOI against the truth is recorded), there also with
+//    `--merged-partners` (a cleft inside one merged segment still reported);
 //  - the same with the true cleft and vesicle labels (what the partner assignment alone reaches).
 // The CLI runs from dist/ (`npx tsc -p tsconfig.json` first). Volumes are cached in
 // bench/out/phantom-synapses-data/. PHSYN_PAIRS (default "2:4,4:2"), PHSYN_TREES (32),
@@ -120,6 +121,8 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
   const predSeg = path.join(test, `segmentation-from-s${chooseSeed}-${TAG}`);
   const segmented = wiring('segment', '--boundaries', ch(1), predSeg, '--overwrite');
   const onPred = wiring('synapses', fresh(`${db}-predseg`), '--clefts', ch(3), '--vesicles', ch(4), '--mitochondria', ch(5), ...gt.slice(0, 4), '--segmentation', predSeg);
+  // the same with --merged-partners: a cleft whose faces lie in one (merged) segment is still reported
+  const onPredMerged = wiring('synapses', fresh(`${db}-predseg-merged`), '--clefts', ch(3), '--vesicles', ch(4), '--mitochondria', ch(5), ...gt.slice(0, 4), '--segmentation', predSeg, '--merged-partners');
   const segScore = wiring('evaluate', predSeg, path.join(test, 'neurons'));
   const voi = { split: segScore.voi_split, merge: segScore.voi_merge };
   console.log('predicted segmentation', JSON.stringify({ segments: segmented.segments, voi, partners: onPred.partners }));
@@ -133,6 +136,7 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     organelles_found: syn.organelles,
     partners_true_clefts_and_vesicles: upper.partners,
     partners_predicted_segmentation: { ...(onPred.partners as object), found: onPred.synapses, dropped: onPred.dropped, segmentation_voi: voi, segmentation_arand: segScore.arand },
+    partners_predicted_segmentation_merged_partners: { ...(onPredMerged.partners as object), found: onPredMerged.synapses, dropped: onPredMerged.dropped },
     ...(filtered ? { partners_without_filter: wiring('synapses', fresh(`${db}-nofilter`), '--clefts', ch(3), '--vesicles', ch(4), '--mitochondria', ch(5), '--no-cleft-filter', ...gt).partners } : {}),
   };
   console.log(JSON.stringify({ partners: row.partners, partners_true_clefts_and_vesicles: row.partners_true_clefts_and_vesicles, partners_without_filter: row.partners_without_filter }));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
 import { box } from '../../core/box.js';
-import { checkEdgeBand, edgeBandHalo, edgeBandIds } from './edge-band.js';
+import { checkEdgeBand, edgeBandHalo, edgeBandIds, edgeBandOf } from './edge-band.js';
 import { syntheticEm } from './synthetic.js';
 import { memorySource, trainPixelClassifier } from './training.js';
 
@@ -78,6 +78,14 @@ describe('edge-band sampling ids', () => {
     expect(d2[1 + 3 * (1 + 3 * 1)]).toBe(0);
   });
 
+  it('maps --edge-weight to the band: > 1 thins the rest, < 1 the band, 1 is none', () => {
+    expect(edgeBandOf(1, 1)).toBeUndefined();
+    expect(edgeBandOf(4, 1)).toEqual({ width: 1, keep: 1, outside: 0.25 });
+    expect(edgeBandOf(0.5, 2)).toEqual({ width: 2, keep: 0.5 });
+    expect(() => edgeBandOf(2, 0)).toThrow(/width must be in/);
+    expect(() => edgeBandOf(-1, 1)).toThrow(/edge weight/);
+  });
+
   it('rejects widths and fractions out of range', () => {
     expect(() => checkEdgeBand({ width: 0, keep: 0 })).toThrow(/width must be in/);
     expect(() => checkEdgeBand({ width: 1, keep: 1.5 })).toThrow(/keep must be in 0..1/);
@@ -115,6 +123,8 @@ describe('training with an edge band', async () => {
     expect(plain.report.samplesPerClass).toEqual(plain.report.labelledVoxels);
     expect(banded.report.samplesPerClass).toEqual(per);
     expect(per[0]).toBeLessThan(plain.report.labelledVoxels[0]);
+    expect((banded.model.meta.training?.edgeBand as { samplesPerClass: number[] }).samplesPerClass).toEqual(per);
+    expect(plain.model.meta.training?.edgeBand).toBeUndefined();
   });
 
   it('says so when the band leaves one class', async () => {

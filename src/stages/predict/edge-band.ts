@@ -23,6 +23,18 @@ export interface EdgeBand {
 /** Widest band accepted (voxels). */
 export const MAX_EDGE_BAND_WIDTH = 4;
 
+/**
+ * The band of `train-pixels --edge-weight w --edge-width r`: the band's voxels sampled at w times the
+ * rate of the rest (w > 1: the rest thinned to 1/w; w < 1: the band to w; 1: none).
+ */
+export function edgeBandOf(weight: number, width: number): EdgeBand | undefined {
+  if (!(Number.isFinite(weight) && weight >= 0)) throw new UsageError(`edge weight: expected a number >= 0, got ${weight}`);
+  if (weight === 1) return undefined;
+  const e = weight > 1 ? { width, keep: 1, outside: 1 / weight } : { width, keep: weight };
+  checkEdgeBand(e);
+  return e;
+}
+
 export function checkEdgeBand(e: EdgeBand): void {
   if (!(Number.isFinite(e.width) && e.width > 0 && e.width <= MAX_EDGE_BAND_WIDTH)) throw new UsageError(`edge band: width must be in (0, ${MAX_EDGE_BAND_WIDTH}] voxels, got ${e.width}`);
   if (!(Number.isFinite(e.keep) && e.keep >= 0 && e.keep <= 1)) throw new UsageError(`edge band: keep must be in 0..1, got ${e.keep}`);

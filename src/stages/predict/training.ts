@@ -101,6 +101,9 @@ export const PIXEL_TRAINING_DEFAULTS = {
   autoContext: false as boolean,
   /** auto-context rounds (--context-rounds) */
   contextRounds: 1,
+  /** label-edge voxels' sampling weight (--edge-weight; edge-band.ts: 1 = as the rest) and the band's half-width (--edge-width, voxels) */
+  edgeWeight: 1,
+  edgeWidth: 1,
   /** output smoothing scale, voxels; 'auto': chosen out of fold; 'boundary': auto for --gt and two-class models, 0 for more classes (--smooth-output; docs/ACCURACY.md "Output smoothing chosen out of fold") */
   outputSigma: 'boundary' as number | 'auto' | 'boundary',
 };
@@ -763,6 +766,7 @@ export async function trainPixelClassifier(
     voxelSize: raw.voxelSize,
     rawStats: rawStats(rawAt),
   };
+  if (band) meta.training = { ...(meta.training ?? {}), edgeBand: { ...band, samplesPerClass } };
   if (meta.rawStats) meta.rawStats.quantiles = quantilesOf(await sampleIntensities(raw, region));
   const forest = await trainForest(
     { x, nSamples, nFeatures: featureCount(cfg), layout: 'feature-major', y, nClasses: K },

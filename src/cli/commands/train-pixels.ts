@@ -77,7 +77,7 @@ export function register(program: Command): Command {
     .option('--min-leaf <n>', 'minimum samples per leaf', String(D.minLeaf))
     .option('--samples <n>', 'training voxels in total, balanced over classes', String(D.samples))
     .option('--edge-weight <w>', 'sampling weight of the labelled voxels within --edge-width of another class (the label edges, where the labelled width and the image disagree) relative to the rest of their class: 1 as the rest, > 1 more often, 0 left out (docs/ACCURACY.md "Label width at membrane edges")', String(D.edgeWeight))
-    .option('--edge-width <voxels>', `half-width of that band (voxels, 0 < w <= ${MAX_EDGE_BAND_WIDTH})`, String(D.edgeWidth))
+    .option('--edge-width <voxels>', `half-width of that band in voxels (0 < width <= ${MAX_EDGE_BAND_WIDTH})`, String(D.edgeWidth))
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'train only inside this box (voxels)')
     .option('--threads <n>', 'training threads (default: all cores)')
     .option('--seed <n>', 'random seed', String(D.seed))

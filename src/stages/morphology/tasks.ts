@@ -3,7 +3,7 @@
  * turn per-block files into Neuroglancer meshes / skeletons in the layer's `mesh` and `skeletons`
  * folders (and set those keys in the layer's info).
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Box, Vec3 } from '../../core/box.js';
 import { WiringError } from '../../core/errors.js';
@@ -11,7 +11,7 @@ import type { Progress } from '../../core/progress.js';
 import { flushFileSystem, replaceDirAtomic, writeFileAtomic } from '../../core/atomic.js';
 import { encodeObj, encodePly } from '../../formats/mesh/plyobj.js';
 import { writeLegacyInfo, writeLegacyMesh, writeMultiresInfo, writeMultiresMesh } from '../../formats/mesh/precomputed.js';
-import { writeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
+import { encodeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import { writeSwc } from '../../formats/swc.js';
 import { type BlockContext, type BlockResult, type BlockTask, type RunOptions, readBlockData, runTasks } from '../../scheduler/index.js';
@@ -507,7 +507,12 @@ export async function skeletonFinishBlock(ctx: BlockContext<SkeletonFinishParams
     const parts = byId.get(id)!;
     const s = parts.length === 1 ? parts[0] : mergeSkeletons(parts);
     byId.delete(id);
-    await writeSkeleton(p.outDir, id, s, { fsync: false }); // flushed once before the swap
+    // One synchronous write per file: outDir is the private staging folder (swapped in whole by
+    // replaceDirAtomic, flushed once before), so a file needs no temporary name and rename of its
+    // own, and a retried block rewrites its files whole. Async writes cost each small file a
+    // round trip through libuv's threads (futex and epoll wake-ups: most of the stage's CPU
+    // outside the blocks; docs/THROUGHPUT.md, "Skeletons, synapses, cells: third pass").
+    writeFileSync(path.join(p.outDir, `${id}`), encodeSkeleton(s));
     if (p.swcDir) await writeSwc(path.join(p.swcDir, `${id}.swc`), s, { comment: `segment ${id}; nm` });
     entries.push({ id, vertices: s.radius.length, cable_length_nm: skeletonStats(s).cable_length_nm });
   }

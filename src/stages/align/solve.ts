@@ -531,7 +531,8 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
  * The match across a gap: the candidate (raw section warped by a) against the good sections before
  * it that lie across a missing section (`across`, each read again and warped by its transform), at
  * the gap level (pixels of about gapNm), gapPatch px patches at half their side apart, peak ratio
- * gapRatio, matches pooled over those sections, gapModel by RANSAC, `affineRounds` rounds. Null
+ * gapRatio, matches pooled over those sections, gapModel by RANSAC (inlier distance ransacThreshold at the
+ * matching scale, whatever the gap level), `affineRounds` rounds. Null
  * with fewer than gapMinInliers inliers (and twice the model's minimal sample).
  */
 async function gapRound(src: VolumeSource, raw: Image2D, across: Neighbour[], a: Affine, g: Geometry, p: AlignParams, seed: number) {
@@ -542,7 +543,8 @@ async function gapRound(src: VolumeSource, raw: Image2D, across: Neighbour[], a:
     const rf = coarseOf(await readSection(src, g.z0 + f.index), g.gapLevels);
     fixed.push({ ...f, aligned: warpImage(rf, scaleTransform({ ...f.t, mesh: undefined }, sg), 0, 0, rf.w, rf.h) });
   }
-  const gq: AlignParams = { ...g.q, model: p.gapModel, minRatio: p.gapRatio };
+  // RANSAC's inlier distance: the matching scale's, in full-resolution px (not 2 px of the coarser gap level)
+  const gq: AlignParams = { ...g.q, model: p.gapModel, minRatio: p.gapRatio, ransacThreshold: (p.ransacThreshold * g.sm) / sg };
   const need = Math.max(p.gapMinInliers, 2 * minPairs(p.gapModel));
   let a1 = a;
   let found: ReturnType<typeof affineRound> | null = null;

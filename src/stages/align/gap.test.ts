@@ -24,7 +24,7 @@ describe('alignStack: a blank section on the phantom', () => {
   const src = memorySource(syn.sections, [8, 8, 30]);
   const median = (v: number[]) => quantile(v, 0.5);
 
-  it('places the sections after the blank one within 3 px of the exact frame (defaults; unaligned they are 4-9 px off)', async () => {
+  it('places the sections after the blank one within 3 px of the exact frame (defaults; unaligned they are more than 4 px off)', async () => {
     const unaligned = residuals(syn, (_z, x, y) => [x, y]);
     for (const z of [3, 4, 5]) expect(median(unaligned.perSection[z]), `unaligned z${z}`).toBeGreaterThan(4);
     const res = await alignStack(src, { elastic: false });

@@ -141,12 +141,12 @@ export const ALIGN_DEFAULTS = {
   featureRadius: 12,
   featureMinInliers: 12,
   /**
-   * The match across a gap (`--gap-match`): a section whose previous good sections lie across a
-   * missing one is matched to them (at most `neighbours` of them, pooled) once more at pixels of
+   * The match across a gap (`--gap-match`): a section whose patch matching failed and whose
+   * previous good sections lie across a missing one is matched to them (at most `neighbours` of them, pooled) once more at pixels of
    * about `gapNm` nm with `gapPatch` px patches (spacing half of it), peak ratio `gapRatio`, model
    * `gapModel` by RANSAC with at least `gapMinInliers` inliers; its inliers enter the global affine
-   * as pair sets of their own (source 'gap') and replace the chain's guess where patch matching
-   * failed. Off by default: docs/ALIGNMENT.md, The match across the gap.
+   * as pair sets of their own (source 'gap') instead of the chain's guess. Off by default:
+   * docs/ALIGNMENT.md, The match across the gap.
    */
   gapMatch: false,
   gapNm: 32,
@@ -444,17 +444,17 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
         } else a = featureAffine;
       }
     }
-    // The match across a gap (opt-in): the previous good sections across a missing one, once more
-    // at the gap level, pooled; where patch matching failed it places the section.
-    const across = p.gapMatch ? fixed.filter((f) => sections.slice(f.index + 1, i).some((s) => s.status === 'missing')) : [];
-    const gap = across.length ? await gapRound(src, raw, across, affineFound ? a : coarseAffine, g, p, p.seed + i + 104729) : null;
+    // The match across a gap (opt-in): where patch matching failed, the previous good sections
+    // across a missing one, once more at the gap level, pooled; it places the section and its
+    // pairs replace the chain's guess. (Run also where patch matching worked, it made the phantom
+    // seed 11 worse: docs/ALIGNMENT.md, The match across the gap.)
+    const across = p.gapMatch && !affineFound ? fixed.filter((f) => sections.slice(f.index + 1, i).some((s) => s.status === 'missing')) : [];
+    const gap = across.length ? await gapRound(src, raw, across, coarseAffine, g, p, p.seed + i + 104729) : null;
     if (gap) {
       report.flags.push('gap-match');
-      if (!affineFound) {
-        a = gap.a;
-        pairs = [];
-        affineFound = true;
-      }
+      a = gap.a;
+      pairs = [];
+      affineFound = true;
     }
     // Patch matching failed: keep the whole-section translation (or the previous transform), flagged.
     if (!affineFound) report.flags.push('coarse-only');

@@ -28,7 +28,7 @@ import {
   skeletonSampleStep,
   writeBlockFile,
 } from './blocks.js';
-import { isDownsampleFactor, meshDownsampleFactor } from './coarse-mesh.js';
+import { coarseMeshMargin, isDownsampleFactor, meshDownsampleFactor } from './coarse-mesh.js';
 import { type Mesh, holeEdgesIndexed, mergeMeshes, meshVolume, openEdges } from './mesh.js';
 import { buildMeshOctree, lodIndices } from './octree.js';
 import { type Skeleton, TEASAR_DEFAULTS } from './skeleton.js';
@@ -147,7 +147,7 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
     bounds,
     blockShape,
     // one (coarse) voxel past the block: the overlap neighbouring blocks share
-    margin: coarse ? downsample : [1, 1, 1],
+    margin: coarse ? coarseMeshMargin(downsample) : [1, 1, 1],
     // compact labels + padded copy (8) + vertex caches/triangles (~16, surface-dependent)
     memoryPerBlock: blockBytes(blockShape, 24),
   };

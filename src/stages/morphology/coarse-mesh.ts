@@ -208,7 +208,7 @@ export function coarseMeshLabels(inp: CoarseBlockInput): CoarseBlockResult {
   if (patch.voxels === 0) return { meshes, fallback: 0, patchVoxels: 0, patchedLabels: 0 };
   const closeLo = [0, 1, 2].map((k) => origin[k] + ownLo[k] === b.min[k]);
   const closeHi = [0, 1, 2].map((k) => origin[k] + maskHi[k] === b.max[k]);
-  const patchMeshes = meshPatches(patch.mask, labels, shape, ownLo, maskHi, closeLo, closeHi, maxLabel, origin, res);
+  const patchMeshes = meshPatches(patch, labels, shape, ownLo, maskHi, closeLo, closeHi, maxLabel, origin, res);
   let patched = 0;
   let fallback = 0;
   for (let l = 1; l <= maxLabel; l++) {
@@ -230,14 +230,17 @@ export function coarseMeshLabels(inp: CoarseBlockInput): CoarseBlockResult {
  * never overlaps l's coarse volume) and is a lost voxel's coarse voxel or one of its 6 neighbours
  * (so it reaches the coarse face where l's coarse surface lies). A voxel's membership depends on
  * the labels within three coarse voxels of it (coarseMeshMargin). `thin` false: only labels without
- * any coarse voxel in the read region are lost (the coarse surface alone otherwise).
+ * any coarse voxel in the read region are lost (the coarse surface alone otherwise). Returns the mask
+ * (empty when nothing is lost), the patch voxels as indices into the read region, and their count.
  */
-export function thinPatches(labels: Uint32Array, shape: Vec3, coarse: Uint32Array, cshape: Vec3, f: Vec3, ownLo: Vec3, ownHi: Vec3, thin = true): { mask: Uint8Array; voxels: number } {
+export function thinPatches(labels: Uint32Array, shape: Vec3, coarse: Uint32Array, cshape: Vec3, f: Vec3, ownLo: Vec3, ownHi: Vec3, thin = true): { mask: Uint8Array; voxels: number; list: number[] } {
+  checkFactor(f);
   const [sx, sy, sz] = shape;
   const [cx, cy, cz] = cshape;
   const [fx, fy, fz] = f;
   const cxy = cx * cy;
-  const mask = new Uint8Array(labels.length);
+  // factors are powers of two: coarse coordinates by shifts
+  const bx = Math.log2(fx), by = Math.log2(fy), bz = Math.log2(fz);
   let hasCoarse: Uint8Array | undefined;
   if (!thin) {
     let maxL = 0;
@@ -250,15 +253,15 @@ export function thinPatches(labels: Uint32Array, shape: Vec3, coarse: Uint32Arra
   const hi = [0, 1, 2].map((k) => Math.min(shape[k], (Math.ceil(ownHi[k] / f[k]) + 1) * f[k]));
   const lost: number[] = [];
   for (let z = lo[2]; z < hi[2]; z++) {
-    const gz = (z / fz) | 0;
+    const gz = z >> bz;
     for (let y = lo[1]; y < hi[1]; y++) {
-      const gy = (y / fy) | 0;
+      const gy = y >> by;
       const row = sx * (y + sy * z);
       const crow = cx * (gy + cy * gz);
       for (let x = lo[0]; x < hi[0]; x++) {
         const l = labels[row + x];
         if (l === 0) continue;
-        const gx = (x / fx) | 0;
+        const gx = x >> bx;
         const c = crow + gx;
         if (coarse[c] === l) continue;
         if (hasCoarse) {
@@ -275,6 +278,8 @@ export function thinPatches(labels: Uint32Array, shape: Vec3, coarse: Uint32Arra
   // the patch: voxels of l, not in a coarse voxel of l, in the coarse voxel of a lost voxel of l or
   // in one of its 6 neighbours (so it reaches the face where l's coarse surface lies)
   let voxels = 0;
+  const list: number[] = [];
+  const mask = new Uint8Array(lost.length > 0 ? labels.length : 0);
   const grow = (l: number, gx: number, gy: number, gz: number): void => {
     if (gx < 0 || gy < 0 || gz < 0 || gx >= cx || gy >= cy || gz >= cz) return;
     if (coarse[gx + cx * (gy + cy * gz)] === l) return;
@@ -285,6 +290,7 @@ export function thinPatches(labels: Uint32Array, shape: Vec3, coarse: Uint32Arra
         for (let x = Math.max(ownLo[0], gx * fx); x < x1; x++) {
           if (labels[row + x] !== l || mask[row + x]) continue;
           mask[row + x] = 1;
+          list.push(row + x);
           voxels++;
         }
       }
@@ -303,7 +309,7 @@ export function thinPatches(labels: Uint32Array, shape: Vec3, coarse: Uint32Arra
     grow(l, gx, gy, gz - 1);
     grow(l, gx, gy, gz + 1);
   }
-  return { mask, voxels };
+  return { mask, voxels, list };
 }
 
 /**
@@ -312,27 +318,25 @@ export function thinPatches(labels: Uint32Array, shape: Vec3, coarse: Uint32Arra
  * marching-cubes pass over each label's bounding box of patch voxels, or over the union of them
  * when that is smaller.
  */
-function meshPatches(mask: Uint8Array, labels: Uint32Array, shape: Vec3, ownLo: Vec3, ownHi: Vec3, closeLo: boolean[], closeHi: boolean[], maxLabel: number, origin: Vec3, res: Vec3): Mesh[] {
+function meshPatches(patch: { mask: Uint8Array; list: number[] }, labels: Uint32Array, shape: Vec3, ownLo: Vec3, ownHi: Vec3, closeLo: boolean[], closeHi: boolean[], maxLabel: number, origin: Vec3, res: Vec3): Mesh[] {
   const [sx, sy] = shape;
+  const mask = patch.mask;
   const boxes = new Map<number, number[]>();
   const all = [Infinity, Infinity, Infinity, 0, 0, 0];
-  for (let z = ownLo[2]; z < ownHi[2]; z++) {
-    for (let y = ownLo[1]; y < ownHi[1]; y++) {
-      const row = sx * (y + sy * z);
-      for (let x = ownLo[0]; x < ownHi[0]; x++) {
-        if (!mask[row + x]) continue;
-        const l = labels[row + x];
-        let bb = boxes.get(l);
-        if (!bb) boxes.set(l, (bb = [x, y, z, x + 1, y + 1, z + 1]));
-        for (const b of [bb, all]) {
-          if (x < b[0]) b[0] = x;
-          if (y < b[1]) b[1] = y;
-          if (z < b[2]) b[2] = z;
-          if (x >= b[3]) b[3] = x + 1;
-          if (y >= b[4]) b[4] = y + 1;
-          if (z >= b[5]) b[5] = z + 1;
-        }
-      }
+  for (const i of patch.list) {
+    const x = i % sx;
+    const y = ((i / sx) | 0) % sy;
+    const z = (i / (sx * sy)) | 0;
+    const l = labels[i];
+    let bb = boxes.get(l);
+    if (!bb) boxes.set(l, (bb = [x, y, z, x + 1, y + 1, z + 1]));
+    for (const b of [bb, all]) {
+      if (x < b[0]) b[0] = x;
+      if (y < b[1]) b[1] = y;
+      if (z < b[2]) b[2] = z;
+      if (x >= b[3]) b[3] = x + 1;
+      if (y >= b[4]) b[4] = y + 1;
+      if (z >= b[5]) b[5] = z + 1;
     }
   }
   const vol = (b: number[]) => (b[3] - b[0]) * (b[4] - b[1]) * (b[5] - b[2]);

@@ -313,62 +313,82 @@ export function thinPatches(labels: Uint32Array, shape: Vec3, coarse: Uint32Arra
 }
 
 /**
- * Full-resolution meshes of the patch voxels, per label, each closed all round (nothing of a patch
- * lies outside the block's own box; a patch touching l's coarse volume meets it face to face). One
- * marching-cubes pass over each label's bounding box of patch voxels, or over the union of them
- * when that is smaller.
+ * Full-resolution meshes of the patch voxels, per label. The patch voxels are split into 26-connected
+ * pieces (of any labels); each piece is marched over its own bounding box with only its own voxels
+ * (two pieces share no marching cube, so this is the surface of all patches at once, at the cost of
+ * the pieces' boxes rather than the block's). A box face closes unless it is an interior face of
+ * the meshed region [ownLo, ownHi), where the neighbouring block goes on.
  */
 function meshPatches(patch: { mask: Uint8Array; list: number[] }, labels: Uint32Array, shape: Vec3, ownLo: Vec3, ownHi: Vec3, closeLo: boolean[], closeHi: boolean[], maxLabel: number, origin: Vec3, res: Vec3): Mesh[] {
   const [sx, sy] = shape;
+  const sxy = sx * sy;
   const mask = patch.mask;
-  const boxes = new Map<number, number[]>();
-  const all = [Infinity, Infinity, Infinity, 0, 0, 0];
-  for (const i of patch.list) {
-    const x = i % sx;
-    const y = ((i / sx) | 0) % sy;
-    const z = (i / (sx * sy)) | 0;
-    const l = labels[i];
-    let bb = boxes.get(l);
-    if (!bb) boxes.set(l, (bb = [x, y, z, x + 1, y + 1, z + 1]));
-    for (const b of [bb, all]) {
-      if (x < b[0]) b[0] = x;
-      if (y < b[1]) b[1] = y;
-      if (z < b[2]) b[2] = z;
-      if (x >= b[3]) b[3] = x + 1;
-      if (y >= b[4]) b[4] = y + 1;
-      if (z >= b[5]) b[5] = z + 1;
-    }
-  }
-  const vol = (b: number[]) => (b[3] - b[0]) * (b[4] - b[1]) * (b[5] - b[2]);
-  let sum = 0;
-  for (const bb of boxes.values()) sum += vol(bb);
-  // a box face closes unless it is an interior face of the meshed region (the neighbour block goes on)
-  const closeOf = (bb: number[]): boolean[] => [0, 1, 2].flatMap((k) => [bb[k] > ownLo[k] || closeLo[k], bb[k + 3] < ownHi[k] || closeHi[k]]);
-  const sub = (bb: number[], only: number): { lab: Uint32Array; s: Vec3; offset: Vec3 } => {
-    const s: Vec3 = [bb[3] - bb[0], bb[4] - bb[1], bb[5] - bb[2]];
-    const lab = new Uint32Array(s[0] * s[1] * s[2]);
-    for (let z = 0; z < s[2]; z++) {
-      for (let y = 0; y < s[1]; y++) {
-        const row = bb[0] + sx * (bb[1] + y + sy * (bb[2] + z));
-        const o = s[0] * (y + s[1] * z);
-        for (let x = 0; x < s[0]; x++) {
-          if (!mask[row + x]) continue;
-          const l = labels[row + x];
-          if (only === 0) lab[o + x] = l;
-          else if (l === only) lab[o + x] = 1;
+  const out: Mesh[] = new Array(maxLabel + 1);
+  // piece of each patch voxel (1-based), by flood fill over the mask
+  const piece = new Int32Array(mask.length);
+  let pieces = 0;
+  const stack: number[] = [];
+  for (const seed of patch.list) {
+    if (piece[seed]) continue;
+    pieces++;
+    piece[seed] = pieces;
+    stack.push(seed);
+    const members: number[] = [];
+    const bb = [Infinity, Infinity, Infinity, 0, 0, 0];
+    while (stack.length) {
+      const i = stack.pop()!;
+      members.push(i);
+      const x = i % sx;
+      const y = ((i / sx) | 0) % sy;
+      const z = (i / sxy) | 0;
+      if (x < bb[0]) bb[0] = x;
+      if (y < bb[1]) bb[1] = y;
+      if (z < bb[2]) bb[2] = z;
+      if (x >= bb[3]) bb[3] = x + 1;
+      if (y >= bb[4]) bb[4] = y + 1;
+      if (z >= bb[5]) bb[5] = z + 1;
+      for (let dz = -1; dz <= 1; dz++) {
+        const zz = z + dz;
+        if (zz < ownLo[2] || zz >= ownHi[2]) continue;
+        for (let dy = -1; dy <= 1; dy++) {
+          const yy = y + dy;
+          if (yy < ownLo[1] || yy >= ownHi[1]) continue;
+          for (let dx = -1; dx <= 1; dx++) {
+            const xx = x + dx;
+            if (xx < ownLo[0] || xx >= ownHi[0]) continue;
+            const j = xx + sx * yy + sxy * zz;
+            if (mask[j] && !piece[j]) {
+              piece[j] = pieces;
+              stack.push(j);
+            }
+          }
         }
       }
     }
-    return { lab, s, offset: [origin[0] + bb[0], origin[1] + bb[1], origin[2] + bb[2]] };
-  };
-  if (sum > vol(all)) {
-    const { lab, s, offset } = sub(all, 0);
-    return marchingCubesLabels(lab, s, maxLabel, { voxelSize: res, offset, closeBorder: closeOf(all) });
-  }
-  const out: Mesh[] = new Array(maxLabel + 1);
-  for (const [l, bb] of boxes) {
-    const { lab, s, offset } = sub(bb, l);
-    out[l] = marchingCubesLabels(lab, s, 1, { voxelSize: res, offset, closeBorder: closeOf(bb) })[1];
+    // the piece alone over its box, its labels compacted to 1..k
+    const s: Vec3 = [bb[3] - bb[0], bb[4] - bb[1], bb[5] - bb[2]];
+    const lab = new Uint32Array(s[0] * s[1] * s[2]);
+    const local = new Map<number, number>();
+    const ids: number[] = [0];
+    for (const i of members) {
+      const l = labels[i];
+      let k = local.get(l);
+      if (k === undefined) {
+        k = ids.length;
+        local.set(l, k);
+        ids.push(l);
+      }
+      const x = (i % sx) - bb[0];
+      const y = (((i / sx) | 0) % sy) - bb[1];
+      const z = ((i / sxy) | 0) - bb[2];
+      lab[x + s[0] * (y + s[1] * z)] = k;
+    }
+    const closeBorder = [0, 1, 2].flatMap((k) => [bb[k] > ownLo[k] || closeLo[k], bb[k + 3] < ownHi[k] || closeHi[k]]);
+    const meshes = marchingCubesLabels(lab, s, ids.length - 1, { voxelSize: res, offset: [origin[0] + bb[0], origin[1] + bb[1], origin[2] + bb[2]], closeBorder });
+    for (let k = 1; k < ids.length; k++) {
+      const l = ids[k];
+      out[l] = out[l] ? concatMeshes(out[l], meshes[k]) : meshes[k];
+    }
   }
   return out;
 }

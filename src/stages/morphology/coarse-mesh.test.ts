@@ -169,7 +169,7 @@ describe('meshBlock downsampled', () => {
     expect(whole.size).toBe(ids.size); // no segment without a mesh
     const pieces = new Map<bigint, ReturnType<typeof meshBlock>[number]['mesh'][]>();
     for (const b of blocks(bounds, [20, 16, 16])) {
-      // the task reads two coarse voxels around the block (margin = coarseMeshMargin)
+      // the task reads three coarse voxels around the block (margin = coarseMeshMargin)
       const read = readBoxOf(b, coarseMeshMargin(f), bounds);
       for (const it of meshBlock(vol.crop(read), b, { voxelSize: res, bounds, downsample: f })) {
         if (!pieces.has(it.id)) pieces.set(it.id, []);

@@ -156,9 +156,10 @@ export interface MeshBlockOptions {
   mergeFlatCell?: Vec3;
   /**
    * Mesh at a coarser scale: mode-downsample the labels by this factor per axis (powers of two;
-   * coarse-mesh.ts) and mesh the coarse grid, vertices still in nm; segments without a coarse
-   * voxel in the block are meshed at full resolution. The block's corners must lie on the coarse
-   * grid from bounds.min, and `vol` must reach one coarse voxel past the block (the task's margin).
+   * coarse-mesh.ts) and mesh the coarse grid, vertices still in nm; thin parts the coarse grid
+   * loses are meshed at full resolution (`thinPatches`). The block's corners must lie on the coarse
+   * grid from bounds.min, and `vol` must reach at least one coarse voxel past the block; with three
+   * around it (the task's margin, coarseMeshMargin) the result does not depend on the blocking.
    * Absent or [1,1,1]: full resolution. Not combined with `mergeFlatCell`.
    */
   downsample?: Vec3;

@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { FormatError, WiringError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
 import { edtLabels } from '../../kernels/edt.js';
-import { coarseMeshLabels, meshDownsampleFactor } from './coarse-mesh.js';
+import { coarseMeshLabels, coarseMeshMargin, meshDownsampleFactor } from './coarse-mesh.js';
 import { type Mesh, compactLabels, marchingCubesLabels } from './mesh.js';
 import { type Skeleton, labelBoxes, skeletonizeLabels } from './skeleton.js';
 
@@ -156,12 +156,18 @@ export interface MeshBlockOptions {
   mergeFlatCell?: Vec3;
   /**
    * Mesh at a coarser scale: mode-downsample the labels by this factor per axis (powers of two;
-   * coarse-mesh.ts) and mesh the coarse grid, vertices still in nm; segments without a coarse
-   * voxel in the block are meshed at full resolution. The block's corners must lie on the coarse
-   * grid from bounds.min, and `vol` must reach one coarse voxel past the block (the task's margin).
+   * coarse-mesh.ts) and mesh the coarse grid, vertices still in nm; thin parts the coarse grid
+   * loses are meshed at full resolution (`thinPatches`). The block's corners must lie on the coarse
+   * grid from bounds.min, and `vol` must reach at least one coarse voxel past the block; with three
+   * around it (the task's margin, coarseMeshMargin) the result does not depend on the blocking.
    * Absent or [1,1,1]: full resolution. Not combined with `mergeFlatCell`.
    */
   downsample?: Vec3;
+  /**
+   * With `downsample`: mesh the thin parts the coarse grid loses at full resolution (coarse-mesh.ts
+   * thinPatches; default true). False: only segments without a coarse voxel near them.
+   */
+  thinPatches?: boolean;
 }
 
 /** The lod-0 octree cell in voxels per axis: `fragmentVoxels` of the finest axis, the same length in nm on the others. */
@@ -175,8 +181,18 @@ export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): Array<
   const f = opts.downsample;
   if (f && f.some((x) => x !== 1)) {
     if (opts.mergeFlatCell) throw new WiringError('mesh block: flat-quad merging and downsampling cannot be combined');
-    const { labels, ids, origin, shape } = overlapLabels(vol, box, opts.bounds, f);
-    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin, shape, boxMin: box.min, boxMax: box.max, bounds: opts.bounds, voxelSize: opts.voxelSize, factor: f });
+    // the read region: up to two coarse voxels around the block (coarseMeshMargin), on the coarse grid
+    const m = coarseMeshMargin(f);
+    const b = opts.bounds;
+    const lo = [0, 1, 2].map((i) => {
+      const want = Math.max(box.min[i] - m[i], b.min[i]);
+      // the nearest coarse-grid plane at or above what vol holds
+      return want >= vol.box.min[i] ? want : Math.min(box.min[i], b.min[i] + Math.ceil((vol.box.min[i] - b.min[i]) / f[i]) * f[i]);
+    }) as unknown as Vec3;
+    const hi = [0, 1, 2].map((i) => Math.min(box.max[i] + m[i], b.max[i], vol.box.max[i])) as unknown as Vec3;
+    const region = { min: lo, max: hi };
+    const { labels, ids } = compactLabels(vol.crop(region).data as ArrayLike<number | bigint> & { length: number });
+    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape: boxShape(region), boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches });
     const out: Array<{ id: bigint; mesh: Mesh }> = [];
     for (let l = 1; l < ids.length; l++) if (meshes[l].indices.length > 0) out.push({ id: ids[l], mesh: meshes[l] });
     return out;

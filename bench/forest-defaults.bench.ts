@@ -10,7 +10,7 @@
 // DEFAULTS_SAMPLES (60000, the accuracy bench's boundary rows), DEFAULTS_PARTS (isbi,vnc,gala), DEFAULTS_TUNED.
 import { loadavg } from 'node:os';
 import { box } from '../src/core/box.js';
-import type { Volume } from '../src/core/volume.js';
+import { Volume } from '../src/core/volume.js';
 import { featureConfig } from '../src/stages/predict/features.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
 import type { PixelModel } from '../src/stages/predict/model.js';
@@ -75,7 +75,8 @@ export default async function run(): Promise<Record<string, unknown>> {
       if (PARTS.includes('vnc') && hasData('vnc-sstem')) {
         const crop = async (spec: string): Promise<Volume> => {
           const v = await readAll(spec, [4.6, 4.6, 50]);
-          return sections(v.crop(box([256, 256, 0], [768, 768, v.shape[2]])), 0, v.shape[2]);
+          const c = v.crop(box([256, 256, 0], [768, 768, v.shape[2]]));
+          return new Volume(c.dtype, box([0, 0, 0], c.shape), c.data, 1, v.voxelSize);
         };
         const vraw = await crop(`${DATA}/vnc-sstem/stack1/raw`);
         const vcls = mapLabels(await crop(`${DATA}/vnc-sstem/stack1/labels`), { 0: 1, 32: 1, 64: 1, 96: 1, 128: 1, 159: 2, 191: 2, 223: 2, 255: 2 });

@@ -15,10 +15,9 @@
 //    both in one pass with one feature stack (predictVolumes), outputs checked to be the same bits.
 //  - walk (BENCH_PARTS=walk): depth-limited forests (ACC_TREES trees, each depth of WALK_DEPTHS,
 //    default 10,12,14, and unlimited) on ISBI and gala, predicted over the same test features with the
-//    walk before (lockstep, tree by tree over the 32768-sample tile), the lockstep walk in blocks of
-//    WALK_BLOCK samples, and after (complete trees where they fit, in blocks; WALK_BLOCKS=a,b adds other
-//    block sizes), alternating, WALK_ROUNDS rounds (default 3), best of them, same bits checked; CPU
-//    seconds of the forest alone (ranking included).
+//    walk before (the lockstep walk of every tree) and after (complete trees where they fit),
+//    alternating, WALK_ROUNDS rounds (default 3), best of them, same bits checked; CPU seconds of the
+//    forest alone (ranking included).
 // Environment: ACC_TREES, ACC_SAMPLES, BENCH_PARTS (gala,isbi,shared; shared needs isbi; walk), WALK_DEPTHS, WALK_ROUNDS.
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -27,8 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { type Box, type Vec3, boxFromShape, boxShape } from '../src/core/box.js';
 import type { Volume } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
-import { _useLockstepWalk, _usePackedWalk, _useWalkBlock, treeDepths, WALK_BLOCK } from '../src/ml/forest.js';
-import { TILE } from '../src/ml/forest/predict.js';
+import { _useLockstepWalk, _usePackedWalk, treeDepths } from '../src/ml/forest.js';
 import { computeFeatures, featureConfig, featureCount } from '../src/stages/predict/features.js';
 import { binaryScores } from '../src/stages/predict/metrics.js';
 import type { PixelModel } from '../src/stages/predict/model.js';
@@ -156,14 +154,11 @@ async function walks(raw: Volume, labels: Volume, zTrain: number, target: 'label
     const d = treeDepths(f.trees);
     const complete = layout?.complete ? layout.complete.depth.filter((v) => v > 0).length : 0;
     f.predictProba(x.subarray(0, F * 64), 64); // builds the walker
-    // before: the lockstep walk, tree by tree over the whole tile; lockstep: the same in blocks of
-    // WALK_BLOCK samples; after: the default (complete trees where they fit, in blocks)
+    // before: the lockstep walk of every tree; after: the default (complete trees where they fit)
     const variants: Record<string, () => void> = {
-      before: () => { _useLockstepWalk(true); _useWalkBlock(TILE); },
-      lockstep: () => { _useLockstepWalk(true); _useWalkBlock(WALK_BLOCK); },
-      after: () => { _useLockstepWalk(false); _useWalkBlock(WALK_BLOCK); },
+      before: () => _useLockstepWalk(true),
+      after: () => _useLockstepWalk(false),
     };
-    for (const b of (process.env.WALK_BLOCKS ?? '').split(',').filter(Boolean)) variants[`after_block_${b}`] = () => { _useLockstepWalk(false); _useWalkBlock(Number(b)); };
     const runs: Record<string, number[]> = {};
     let first: Float32Array | undefined;
     for (let r = 0; r < rounds; r++) {
@@ -176,7 +171,6 @@ async function walks(raw: Volume, labels: Volume, zTrain: number, target: 'label
           (runs[name] ??= []).push(t);
         } finally {
           _useLockstepWalk(false);
-          _useWalkBlock(WALK_BLOCK);
         }
       }
     }

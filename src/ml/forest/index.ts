@@ -22,6 +22,6 @@ export { Forest } from './forest.js';
 export { decodeForest, encodeForest, type ForestParts } from './format.js';
 export { type BinnedData, DEFAULT_FOREST_PARAMS, type ForestParams, resolveParams, type TrainingData, type TreeArrays } from './params.js';
 export { COMPLETE_MAX_DEPTH, type CompleteLayout, treeDepths } from './complete.js';
-export { _useJsWalk, _useLockstepWalk, _usePackedWalk, _useWalkBlock, type Compact, WALK_BLOCK } from './predict.js';
+export { _useJsWalk, _useLockstepWalk, _usePackedWalk, type Compact } from './predict.js';
 export { makeRng } from './random.js';
 export { concatTrees, trainTrees } from './train.js';

@@ -27,18 +27,6 @@ export function packedWalkForced(): boolean {
   return usePacked;
 }
 
-/**
- * Samples per block of the WebAssembly walks: every tree walks one block before the next block starts,
- * so the block's ranked rows and sums stay in cache across trees (a whole tile's, 1 MiB of ranks and
- * 0.25-0.6 MiB of sums, did not). Sums stay in tree order per sample: same bits for any block.
- */
-export const WALK_BLOCK = 4096;
-let walkBlock = WALK_BLOCK;
-/** Benches: walk in blocks of n samples (TILE: the whole tile per tree, as before). */
-export function _useWalkBlock(n: number): void {
-  walkBlock = Math.max(8, n);
-}
-
 let useLockstep = false;
 /** Benches and tests: walk every tree the compact lockstep way, also the shallow trees of the complete layout (same bits). */
 export function _useLockstepWalk(on: boolean): void {
@@ -130,19 +118,13 @@ export function predictCompact(trees: TreeArrays, F: number, K: number, c: Compa
     } else for (let f = 0; f < F; f++) rankFeature(padded[f], x, fm ? f * n + c0 : c0 * F + f, fm ? 1 : F, m, xb, f, F1);
     acc.fill(0);
     // tree by tree in tree order (the sums' order, hence the bits, do not depend on the walk)
-    if (wasm) {
-      for (let b0 = 0; b0 < m; b0 += walkBlock) {
-        const b1 = Math.min(m, b0 + walkBlock);
-        for (let t = 0; t < T; t++) {
-          if (cl !== null && cl.depth[t] > 0) wasm.walkComplete(t, b0, b1);
-          else wasm.walk(t, b0, b1);
-        }
-      }
-    } else {
-      for (let t = 0; t < T; t++) {
-        if (cl !== null && cl.depth[t] > 0) walkComplete(cl, t, leafProb, xb, acc, m, F1, K);
-        else walkTree(tw[t], roots[t], child, leafProb, xb, acc, m, F1, K);
-      }
+    for (let t = 0; t < T; t++) {
+      const complete = cl !== null && cl.depth[t] > 0;
+      if (wasm) {
+        if (complete) wasm.walkComplete(t, m);
+        else wasm.walk(t, m);
+      } else if (complete) walkComplete(cl, t, leafProb, xb, acc, m, F1, K);
+      else walkTree(tw[t], roots[t], child, leafProb, xb, acc, m, F1, K);
     }
     writeOut(acc, out, n, c0, m, K, inv);
   }

@@ -28,7 +28,6 @@ function walkBody(): string {
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br_if $classes${k} (i32.lt_u (local.get $c) (local.get $K))))`;
   return `
-  (local.set $i (local.get $i0))
   (local.set $root (i32.load (local.get $w)))
   (block $groupsDone
    (loop $groups
@@ -94,7 +93,6 @@ function walkCompleteBody(): string {
     ${ks.map(accumulate).join('\n')}
     (local.set $i (i32.add (local.get $i) (i32.const ${ks.length})))`;
   return `
-  (local.set $i (local.get $i0))
   (block $groupsDone
    (loop $groups
     (br_if $groupsDone (i32.gt_s (i32.add (local.get $i) (i32.const ${CLANES})) (local.get $m)))
@@ -151,13 +149,13 @@ function walkModule(): object | null {
         assembleModule([
           {
             name: 'walk',
-            params: ['$w', '$r', '$child', '$lp', '$xb', '$acc', '$i0', '$m', '$F1', '$K'],
+            params: ['$w', '$r', '$child', '$lp', '$xb', '$acc', '$m', '$F1', '$K'],
             locals: ['$i', '$root', '$p', '$q', '$c', ...lanes.flatMap((k) => [`$w${k}`, `$x${k}`])],
             body: walkBody(),
           },
           {
             name: 'walkComplete',
-            params: ['$cw', '$cl', '$D', '$lp', '$xb', '$acc', '$i0', '$m', '$F1', '$K'],
+            params: ['$cw', '$cl', '$D', '$lp', '$xb', '$acc', '$m', '$F1', '$K'],
             locals: ['$i', '$s', '$w', '$p', '$q', '$c', ...[...Array(CLANES).keys()].flatMap((k) => [`$n${k}`, `$x${k}`])],
             body: walkCompleteBody(),
           },
@@ -183,10 +181,10 @@ export interface WasmWalker {
   xb: Uint8Array;
   /** per-sample class sums, acc[i * K + k] */
   acc: Float32Array;
-  /** add tree t's leaf distributions for samples i0..i1-1 of the tile to acc */
-  walk(t: number, i0: number, i1: number): void;
+  /** add tree t's leaf distributions for the first m samples of the tile to acc */
+  walk(t: number, m: number): void;
   /** the same for a tree of the complete layout (its depth in `complete.depth[t]` > 0) */
-  walkComplete(t: number, i0: number, i1: number): void;
+  walkComplete(t: number, m: number): void;
   /** values of one feature for up to a tile of samples, to be ranked by rank() */
   vals: Float32Array;
   /** rank the first m values of `vals` among feature f's thresholds into xb's column f */
@@ -227,12 +225,12 @@ export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Arr
   return {
     xb: new Uint8Array(mem.buffer, oX, tile * F1 + 256),
     acc: new Float32Array(mem.buffer, oA, tile * K),
-    walk: (t, i0, i1) => walk(oW + roots[t] * 4, roots[t], oC, oL, oX, oA, i0, i1, F1, K),
-    walkComplete: (t, i0, i1) => {
+    walk: (t, m) => walk(oW + roots[t] * 4, roots[t], oC, oL, oX, oA, m, F1, K),
+    walkComplete: (t, m) => {
       if (!complete || complete.depth[t] < 1) throw new Error(`forest: tree ${t} is not in the complete layout`);
       const D = complete.depth[t];
       // heap node n's word at oCW + 2 * (wordOff + n - 1); level-D node n's leaf at oCL + 4 * (leafOff + n - 2^D)
-      walkC(oCW + 2 * (complete.wordOff[t] - 1), oCL + 4 * (complete.leafOff[t] - 2 ** D), D, oL, oX, oA, i0, i1, F1, K);
+      walkC(oCW + 2 * (complete.wordOff[t] - 1), oCL + 4 * (complete.leafOff[t] - 2 ** D), D, oL, oX, oA, m, F1, K);
     },
     vals: new Float32Array(mem.buffer, oV, tile),
     rank: (f, m) => rank(oE + f * 255 * 4, oV, m, oX + f, F1),

@@ -18,7 +18,7 @@
 //    walk before (the lockstep walk of every tree) and after (complete trees where they fit),
 //    alternating, WALK_ROUNDS rounds (default 3), best of them, same bits checked; CPU seconds of the
 //    forest alone (ranking included).
-// Environment: ACC_TREES, ACC_SAMPLES, BENCH_PARTS (gala,isbi,shared; shared needs isbi; walk), WALK_DEPTHS, WALK_ROUNDS.
+// Environment: ACC_TREES, ACC_SAMPLES, BENCH_PARTS (gala,isbi,shared; shared needs isbi; walk), WALK_DEPTHS, WALK_GALA_DEPTHS (default WALK_DEPTHS), WALK_ROUNDS.
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
@@ -131,8 +131,8 @@ function shared(models: PixelModel[], raw: Volume): Record<string, unknown> {
 }
 
 /** Forests of each depth over the same test features: the complete-tree walk against the lockstep walk, alternating, same bits. */
-async function walks(raw: Volume, labels: Volume, zTrain: number, target: 'labels' | 'gt', test: Box, truth: Uint8Array, cls: number): Promise<Record<string, unknown>[]> {
-  const depths = (process.env.WALK_DEPTHS ?? '10,12,14,0').split(',').map(Number);
+async function walks(raw: Volume, labels: Volume, zTrain: number, target: 'labels' | 'gt', test: Box, truth: Uint8Array, cls: number, depthList?: string): Promise<Record<string, unknown>[]> {
+  const depths = (depthList ?? process.env.WALK_DEPTHS ?? '10,12,14,0').split(',').map(Number);
   const rounds = env('WALK_ROUNDS', 3);
   const rows: Record<string, unknown>[] = [];
   let x: Float32Array | undefined;
@@ -212,7 +212,7 @@ export default async function run(): Promise<Record<string, unknown>> {
       const raw = await (await openSource(path.join(DATA, 'gala-medulla/train-image.h5#stack'), { voxelSize: [10, 10, 10] })).read(boxFromShape([200, 100, 50]));
       const seg = await (await openSource(path.join(DATA, 'gala-medulla/train-gt.h5#stack'), { voxelSize: [10, 10, 10] })).read(boxFromShape([200, 100, 50]));
       const truth = Uint8Array.from(classesFromSegmentation(seg, 3).subarray(200 * 100 * 25), (c) => (c < 0 ? 255 : c));
-      out.walk_gala = { dataset: 'gala-medulla (3-D, --gt boundaries; train z 0-24, test z 25-49), measured on', rows: await walks(raw, seg, 25, 'gt', boxFromShape([200, 100, 25], [0, 0, 25]), truth, 1) };
+      out.walk_gala = { dataset: 'gala-medulla (3-D, --gt boundaries; train z 0-24, test z 25-49), measured on', rows: await walks(raw, seg, 25, 'gt', boxFromShape([200, 100, 25], [0, 0, 25]), truth, 1, process.env.WALK_GALA_DEPTHS) };
     } else console.log(`[skip] ${DATA}/gala-medulla not found`);
   }
   if (parts.includes('isbi')) {

@@ -8,7 +8,7 @@
 import type { TreeArrays } from './params.js';
 
 /**
- * Trees of at most this depth take the complete layout (2^D * 6 bytes per tree: 24 KiB at depth 12).
+ * Trees of at most this depth take the complete layout (2^D * 4 bytes per tree: 16 KiB at depth 12).
  * Chosen on ISBI (bench/forest-predict.bench.ts, BENCH_PARTS=walk): see docs/THROUGHPUT.md.
  */
 export const COMPLETE_MAX_DEPTH = 14;
@@ -23,8 +23,10 @@ export interface CompleteLayout {
   leafOff: Int32Array;
   /** inner nodes: feature | bin << 8 (padding: feature 0, bin 255, which every rank satisfies: go left) */
   words: Uint16Array;
-  /** leaves: child[leaf] (the leaf's class distribution is leafProb[child[leaf] * K ..+ K]) */
-  leaves: Int32Array;
+  /** per tree: the smallest leaf index (child[leaf]) of its leaves */
+  leafBase: Int32Array;
+  /** leaves: child[leaf] - leafBase[t] (the leaf's class distribution is leafProb[child[leaf] * K ..+ K]); a tree whose leaf indices span 65536 or more stays compact */
+  leaves: Uint16Array;
 }
 
 /** Depth of every tree (a lone leaf: 0). */
@@ -51,12 +53,21 @@ export function completeLayout(trees: TreeArrays, words: Int32Array, maxDepth = 
   const { roots, feature, child } = trees;
   const T = roots.length;
   const all = treeDepths(trees);
+  const leafBase = new Int32Array(T);
+  const leafTop = new Int32Array(T);
+  for (let t = 0; t < T; t++) {
+    const end = t + 1 < T ? roots[t + 1] : feature.length;
+    let lo = Infinity, hi = -Infinity;
+    for (let i = roots[t]; i < end; i++) if (feature[i] < 0) { lo = Math.min(lo, child[i]); hi = Math.max(hi, child[i]); }
+    leafBase[t] = lo;
+    leafTop[t] = hi;
+  }
   const depth = new Int32Array(T);
   const wordOff = new Int32Array(T);
   const leafOff = new Int32Array(T);
   let nw = 0, nl = 0;
   for (let t = 0; t < T; t++) {
-    if (all[t] < 1 || all[t] > maxDepth) continue;
+    if (all[t] < 1 || all[t] > maxDepth || leafTop[t] - leafBase[t] >= 65536) continue;
     depth[t] = all[t];
     wordOff[t] = nw;
     leafOff[t] = nl;
@@ -65,7 +76,7 @@ export function completeLayout(trees: TreeArrays, words: Int32Array, maxDepth = 
   }
   if (nl === 0) return null;
   const cw = new Uint16Array(nw).fill(255 << 8);
-  const leaves = new Int32Array(nl);
+  const leaves = new Uint16Array(nl);
   for (let t = 0; t < T; t++) {
     const D = depth[t];
     if (!D) continue;
@@ -81,11 +92,11 @@ export function completeLayout(trees: TreeArrays, words: Int32Array, maxDepth = 
         stack.push(child[i], 2 * h, child[i] + 1, 2 * h + 1);
       } else {
         while (h < first) h *= 2;
-        leaves[lo + h - first] = child[i];
+        leaves[lo + h - first] = child[i] - leafBase[t];
       }
     }
   }
-  return { depth, wordOff, leafOff, words: cw, leaves };
+  return { depth, wordOff, leafOff, words: cw, leafBase, leaves };
 }
 
 /** JS walk of tree t in the complete layout over a tile's ranked samples (rows of F1 bytes); adds its leaves to acc. */
@@ -101,7 +112,7 @@ export function walkComplete(cl: CompleteLayout, t: number, leafProb: Float32Arr
       const ww = w[h - 1];
       h = 2 * h + (((ww >>> 8) - xb[xa + (ww & 255)]) >>> 31);
     }
-    const lb = lv[h - first] * K;
+    const lb = (cl.leafBase[t] + lv[h - first]) * K;
     const ab = i * K;
     for (let k = 0; k < K; k++) acc[ab + k] += leafProb[lb + k];
   }

@@ -62,7 +62,8 @@ const CLANES = 8; // samples walked together in the complete layout
 /**
  * The complete-tree walk (complete.ts): CLANES samples take exactly $D steps each, heap index
  * n = 2n + (bin < rank) from n = 1, the words (feature | bin << 8, u16) of heap node n at $cw + 2n and
- * the leaf index (child[leaf]) of heap node n (level $D) at $cl + 4n; no leaf tests, no branches
+ * the leaf index (child[leaf] - the tree's first leaf, u16) of heap node n (level $D) at $cl + 2n ($lp: the tree's
+ * first leaf's distribution); no leaf tests, no branches
  * but the step count. Then acc[(i + k) * K + c] += leafProb[leaf + c], tree by tree as the other walks.
  */
 function walkCompleteBody(): string {
@@ -73,7 +74,7 @@ function walkCompleteBody(): string {
          (i32.shr_u (i32.sub (i32.shr_u (local.get $w) (i32.const 8))
                              (i32.load8_u (i32.add (local.get $x${k}) (i32.and (local.get $w) (i32.const 255))))) (i32.const 31))))`;
   const accumulate = (k: number): string => `
-    (local.set $p (i32.add (local.get $lp) (i32.shl (i32.mul (i32.load (i32.add (local.get $cl) (i32.shl (local.get $n${k}) (i32.const 2)))) (local.get $K)) (i32.const 2))))
+    (local.set $p (i32.add (local.get $lp) (i32.shl (i32.mul (i32.load16_u (i32.add (local.get $cl) (i32.shl (local.get $n${k}) (i32.const 1)))) (local.get $K)) (i32.const 2))))
     (local.set $q (i32.add (local.get $acc) (i32.shl (i32.mul (i32.add (local.get $i) (i32.const ${k})) (local.get $K)) (i32.const 2))))
     (local.set $c (i32.const 0))
     (loop $classes${k}
@@ -229,8 +230,8 @@ export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Arr
     walkComplete: (t, m) => {
       if (!complete || complete.depth[t] < 1) throw new Error(`forest: tree ${t} is not in the complete layout`);
       const D = complete.depth[t];
-      // heap node n's word at oCW + 2 * (wordOff + n - 1); level-D node n's leaf at oCL + 4 * (leafOff + n - 2^D)
-      walkC(oCW + 2 * (complete.wordOff[t] - 1), oCL + 4 * (complete.leafOff[t] - 2 ** D), D, oL, oX, oA, m, F1, K);
+      // heap node n's word at oCW + 2 * (wordOff + n - 1); level-D node n's leaf at oCL + 2 * (leafOff + n - 2^D)
+      walkC(oCW + 2 * (complete.wordOff[t] - 1), oCL + 2 * (complete.leafOff[t] - 2 ** D), D, oL + complete.leafBase[t] * K * 4, oX, oA, m, F1, K);
     },
     vals: new Float32Array(mem.buffer, oV, tile),
     rank: (f, m) => rank(oE + f * 255 * 4, oV, m, oX + f, F1),

@@ -62,6 +62,8 @@ export const DEMO_DEFAULTS = {
   /** Pixel classifier trees and training voxels. */
   trees: 32,
   samples: 60000,
+  /** Sections of the test phantom displaced (phantom --shifted-sections) and aligned by an align step; 0: none. */
+  shiftedSections: 0,
   port: 8080,
   out: 'wiring-demo',
 };
@@ -220,7 +222,7 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
   const trainSize = ts.join(',');
   const valSize = (opts.validationSize ?? DEMO_DEFAULTS.validationSize).join(',');
   const vsz = voxelSize.join(',');
-  const shifted = opts.shiftedSections ?? 0;
+  const shifted = opts.shiftedSections ?? DEMO_DEFAULTS.shiftedSections;
   const density = opts.trainSynapseDensity ?? DEMO_DEFAULTS.trainSynapseDensity;
   const chOf = (r: Record<string, any>, layer: string, cls: number) => `${layer}?channel=${classChannel(r.train, cls)}`;
   // Organelle maps are optional for synapse detection: left out when the classifier lacks the class.
@@ -343,7 +345,7 @@ export function register(program: Command): Command {
     .option('--trees <n>', 'pixel classifier trees', String(DEMO_DEFAULTS.trees))
     .option('--samples <n>', 'pixel classifier training voxels', String(DEMO_DEFAULTS.samples))
     .option('--port <p>', 'port to serve on (0 = any free port)', String(DEMO_DEFAULTS.port))
-    .option('--shifted-sections <n>', 'serial sections: displace n sections of the test phantom and align them (an align step before predict)', '0')
+    .option('--shifted-sections <n>', 'serial sections: displace n sections of the test phantom and align them (an align step before predict)', String(DEMO_DEFAULTS.shiftedSections))
     .option('--auto-context', 'train the 5-class model (clefts, vesicles, mitochondria) with auto-context (train-pixels --auto-context): measured on the default demo, same partner F1, fewer mitochondria found, its training about 3x as long (docs/ACCURACY.md)')
     .option('--no-serve', 'stop after the pipeline and the scores')
     .option('--json', 'machine-readable output')

@@ -9,9 +9,10 @@ import type { TreeArrays } from './params.js';
 
 /**
  * Trees of at most this depth take the complete layout (2^D * 4 bytes per tree: 16 KiB at depth 12).
- * Chosen on ISBI (bench/forest-predict.bench.ts, BENCH_PARTS=walk): see docs/THROUGHPUT.md.
+ * Chosen on ISBI (bench/forest-predict.bench.ts, BENCH_PARTS=walk; docs/THROUGHPUT.md): against the
+ * lockstep walk 1.00x at depth 8, 1.11x at 10, 1.03x at 12, 0.87x at 14 (the layout outgrows the cache).
  */
-export const COMPLETE_MAX_DEPTH = 14;
+export const COMPLETE_MAX_DEPTH = 12;
 
 /** Complete-tree words and leaves of the trees that fit (depth[t] = 0: tree t walks the compact way). */
 export interface CompleteLayout {

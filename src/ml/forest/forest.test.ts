@@ -216,8 +216,8 @@ describe('random forest', () => {
     const want = plain(deep, big.x, 40001);
     expect(same(run(g, big.x, 40001), want)).toBe(true);
     expect(same(run(g, big.x, 40001, { js: true }), want)).toBe(true);
-    // unlimited-depth trees on these blobs are deeper than the default limit: no complete layout
-    expect(Math.max(...d) > COMPLETE_MAX_DEPTH ? own.complete : own.complete?.depth.some((v) => v > COMPLETE_MAX_DEPTH)).toBeFalsy();
+    // with the default limit, exactly the trees within COMPLETE_MAX_DEPTH are complete
+    expect(Array.from(own.complete?.depth ?? new Int32Array(d.length))).toEqual(Array.from(d, (v) => (v <= COMPLETE_MAX_DEPTH ? v : 0)));
   });
 
   it('the kernel assembler names what it cannot assemble', () => {

@@ -16,17 +16,9 @@ function walkBody(): string {
                            (i32.load8_u (i32.add (local.get $x${k}) (i32.and (local.get $w${k}) (i32.const 255))))) (i32.const 31))) (i32.const 2)))))`;
   const allLeaves = lanes.slice(1).reduce((a, k) => `(i32.and ${a} (local.get $w${k}))`, '(local.get $w0)');
   // acc[(i + k) * K + c] += leafProb[child[r + leaf] * K + c]
-  const accumulate = (k: number): string => `
-    (local.set $p (i32.add (local.get $lp) (i32.shl (i32.mul (i32.load (i32.add (local.get $child)
-       (i32.shl (i32.add (local.get $r) (i32.shr_u (local.get $w${k}) (i32.const 16))) (i32.const 2)))) (local.get $K)) (i32.const 2))))
-    (local.set $q (i32.add (local.get $acc) (i32.shl (i32.mul (i32.add (local.get $i) (i32.const ${k})) (local.get $K)) (i32.const 2))))
-    (local.set $c (i32.const 0))
-    (loop $classes${k}
-      (f32.store (local.get $q) (f32.add (f32.load (local.get $q)) (f32.load (local.get $p))))
-      (local.set $p (i32.add (local.get $p) (i32.const 4)))
-      (local.set $q (i32.add (local.get $q) (i32.const 4)))
-      (local.set $c (i32.add (local.get $c) (i32.const 1)))
-      (br_if $classes${k} (i32.lt_u (local.get $c) (local.get $K))))`;
+  const accumulate = (k: number): string =>
+    accumulateLeaf(k, `(i32.load (i32.add (local.get $child)
+       (i32.shl (i32.add (local.get $r) (i32.shr_u (local.get $w${k}) (i32.const 16))) (i32.const 2))))`);
   return `
   (local.set $root (i32.load (local.get $w)))
   (block $groupsDone
@@ -57,6 +49,23 @@ function walkBody(): string {
     (br $tail)))`;
 }
 
+/**
+ * acc[(i + k) * K + c] += leafProb[leaf * K + c] for every class c < $K, from $lp (the tree's leaf
+ * distributions); `leaf` is a wat expression of lane k's leaf index. Both walks end a lane with it.
+ */
+function accumulateLeaf(k: number, leaf: string): string {
+  return `
+    (local.set $p (i32.add (local.get $lp) (i32.shl (i32.mul ${leaf} (local.get $K)) (i32.const 2))))
+    (local.set $q (i32.add (local.get $acc) (i32.shl (i32.mul (i32.add (local.get $i) (i32.const ${k})) (local.get $K)) (i32.const 2))))
+    (local.set $c (i32.const 0))
+    (loop $classes${k}
+      (f32.store (local.get $q) (f32.add (f32.load (local.get $q)) (f32.load (local.get $p))))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (local.set $q (i32.add (local.get $q) (i32.const 4)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br_if $classes${k} (i32.lt_u (local.get $c) (local.get $K))))`;
+}
+
 const CLANES = 8; // samples walked together in the complete layout
 
 /**
@@ -73,16 +82,7 @@ function walkCompleteBody(): string {
       (local.set $n${k} (i32.or (i32.shl (local.get $n${k}) (i32.const 1))
          (i32.shr_u (i32.sub (i32.shr_u (local.get $w) (i32.const 8))
                              (i32.load8_u (i32.add (local.get $x${k}) (i32.and (local.get $w) (i32.const 255))))) (i32.const 31))))`;
-  const accumulate = (k: number): string => `
-    (local.set $p (i32.add (local.get $lp) (i32.shl (i32.mul (i32.load16_u (i32.add (local.get $cl) (i32.shl (local.get $n${k}) (i32.const 1)))) (local.get $K)) (i32.const 2))))
-    (local.set $q (i32.add (local.get $acc) (i32.shl (i32.mul (i32.add (local.get $i) (i32.const ${k})) (local.get $K)) (i32.const 2))))
-    (local.set $c (i32.const 0))
-    (loop $classes${k}
-      (f32.store (local.get $q) (f32.add (f32.load (local.get $q)) (f32.load (local.get $p))))
-      (local.set $p (i32.add (local.get $p) (i32.const 4)))
-      (local.set $q (i32.add (local.get $q) (i32.const 4)))
-      (local.set $c (i32.add (local.get $c) (i32.const 1)))
-      (br_if $classes${k} (i32.lt_u (local.get $c) (local.get $K))))`;
+  const accumulate = (k: number): string => accumulateLeaf(k, `(i32.load16_u (i32.add (local.get $cl) (i32.shl (local.get $n${k}) (i32.const 1))))`);
   const group = (ks: number[]): string => `
     (local.set $x0 (i32.add (local.get $xb) (i32.mul (local.get $i) (local.get $F1))))
     ${ks.slice(1).map((k) => `(local.set $x${k} (i32.add (local.get $x${k - 1}) (local.get $F1)))`).join(' ')}

@@ -87,6 +87,10 @@ export function register(program: Command): Command {
     .option('--elastic-prior-shape', 'the elastic prior pulls only the mesh\'s shape toward the affine, each section\'s translation left free (better equivariance on real stacks, worse on the phantom\'s exact frame: docs/ALIGNMENT.md)')
     .option('--pair-weight <w>', 'global affine: weight of each patch pair, equal, ratio (by its correlation peak ratio) or ratio-in-set (the same, each pair set keeping its total weight); docs/ALIGNMENT.md', D.pairWeight)
     .option('--chain-pair-weight <w>', 'global affine: weight of the 9 pairs that keep a section whose patch matching failed where the chain put it (1: like a patch pair)', String(D.chainPairWeight))
+    .option('--gap-match', `a section after a missing one is matched to the good sections across the gap once more, at ${D.gapNm} nm with ${D.gapPatch} px patches (--gap-nm, --gap-patch, --gap-ratio), its own pair sets in the global affine (default off: docs/ALIGNMENT.md, The match across the gap)`)
+    .option('--gap-nm <nm>', 'pixel size of the match across a gap, nm', String(D.gapNm))
+    .option('--gap-patch <px>', 'patch side of the match across a gap (power of two)', String(D.gapPatch))
+    .option('--gap-ratio <r>', 'correlation peak ratio below which a patch across a gap is an outlier', String(D.gapRatio))
     .option('--elastic-guard', 'drop the mesh of a section that correlates with its neighbour better without it (default off: docs/ALIGNMENT.md)')
     .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
@@ -128,6 +132,10 @@ export function register(program: Command): Command {
         pairWeight: opts.pairWeight,
         chainPairWeight: num(opts.chainPairWeight, '--chain-pair-weight', D.chainPairWeight, 1e-9),
         elasticGuard: opts.elasticGuard === true,
+        gapMatch: opts.gapMatch === true,
+        gapNm: num(opts.gapNm, '--gap-nm', D.gapNm, 1e-9),
+        gapPatch: num(opts.gapPatch, '--gap-patch', D.gapPatch, 16),
+        gapRatio: num(opts.gapRatio, '--gap-ratio', D.gapRatio, 1),
         matchNm: num(opts.matchNm, '--match-nm', D.matchNm, 0),
         patch: num(opts.patch, '--patch', D.patch, 16),
         finePatch: num(opts.finePatch, '--fine-patch', D.finePatch, 0),

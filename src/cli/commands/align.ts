@@ -81,6 +81,7 @@ export function register(program: Command): Command {
     .option('--no-global', 'keep the sequential chain\'s affines (no global least-squares solve)')
     .option('--regularise <l>', 'affine model: pull each section toward its rigid part, relative to its point pairs (0: free affine; stops scale drift on long stacks)', String(D.regularise))
     .option('--regularise-to <m>', 'what --regularise pulls each affine toward: rigid (the similarity solution\'s rotation) or similarity (uniform scale left free: sections whose scale genuinely varies)', D.regulariseTo)
+    .option('--regularise-scale <w>', `weight of --regularise's pull on each section's uniform scale alone, relative to its point pairs (default: the --regularise weight${D.regulariseScale === null ? '' : `; ${D.regulariseScale}`}; 0 with rigid = similarity); docs/ALIGNMENT.md, The prior on uniform scale`, D.regulariseScale === null ? undefined : String(D.regulariseScale))
     .option('--features', `where patch matching fails, try rotation-invariant feature matches (DoG keypoints, oriented descriptors) at ${D.featureNm} nm (default off: not better than the translation on real 50 nm sections)`)
     .option('--stiffness <k>', 'spring stiffness between mesh nodes relative to one patch match', String(D.stiffness))
     .option('--elastic-prior <w>', 'pull of every mesh node toward the affine (zero displacement), relative to one patch match (0: off)', String(D.elasticPrior))
@@ -125,6 +126,7 @@ export function register(program: Command): Command {
         global: opts.global !== false,
         regularise: num(opts.regularise, '--regularise', D.regularise, 0),
         regulariseTo: opts.regulariseTo,
+        regulariseScale: opts.regulariseScale === undefined ? D.regulariseScale : num(opts.regulariseScale, '--regularise-scale', 0, 0),
         features: opts.features === true,
         stiffness: num(opts.stiffness, '--stiffness', D.stiffness, 0),
         elasticPrior: num(opts.elasticPrior, '--elastic-prior', D.elasticPrior, 0),

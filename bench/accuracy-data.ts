@@ -11,6 +11,7 @@ import { Volume } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
 import { writeNpy } from '../src/formats/npy.js';
 import { type FeatureName, featureConfig } from '../src/stages/predict/features.js';
+import type { EdgeBand } from '../src/stages/predict/edge-band.js';
 import { PixelModel } from '../src/stages/predict/model.js';
 import { type IntensityMap, matchQuantiles, quantileShift, quantilesOf, sampleIntensities } from '../src/stages/predict/normalize.js';
 import { predictVolume } from '../src/stages/predict/predict.js';
@@ -83,7 +84,7 @@ export interface OurForest {
   crossFit?: CrossFitResult;
 }
 
-export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; outputSigma?: number | 'auto'; sigmas?: number[]; features?: FeatureName[]; crossFit?: boolean; minLeaf?: number }): Promise<OurForest> {
+export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; outputSigma?: number | 'auto'; sigmas?: number[]; features?: FeatureName[]; crossFit?: boolean; minLeaf?: number; edgeBand?: EdgeBand }): Promise<OurForest> {
   const t0 = performance.now();
   const { model, crossFit } = await trainPixelClassifier(memorySource(raw, 'raw'), memorySource(labels, 'labels'), {
     target: 'labels',
@@ -96,6 +97,7 @@ export async function trainOurs(raw: Volume, labels: Volume, classes: string[], 
     contextRounds: o.contextRounds,
     outputSigma: o.outputSigma,
     crossFit: o.crossFit ?? 'auto',
+    ...(o.edgeBand ? { edgeBand: o.edgeBand } : {}),
     ...(o.sigmas || o.features ? { featureConfig: featureConfig(raw.voxelSize, { sigmas: o.sigmas, features: o.features }) } : {}),
   });
   return { model, crossFit, trainSeconds: (performance.now() - t0) / 1000 };

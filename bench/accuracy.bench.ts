@@ -11,6 +11,7 @@
 //    of ours (with and without quantile matching) and of the reference; plus the "tuned" model
 //    (auto-context with sigma 10 added, ACCURACY_ROUNDS rounds; chosen on ISBI 0-4 -> 5-9) and the
 //    reference with the same sigmas (ACCURACY_TUNED_SIGMAS).
+// ACCURACY_EDGE_WEIGHT: an extra one-forest boundary model with --edge-weight (below).
 // ACCURACY_TREES (default 50) and ACCURACY_SAMPLES (default 100000) are the same for both forests.
 import { type Vec3, box, boxShape } from '../src/core/box.js';
 import { smoothOutputs } from '../src/stages/predict/output-smoothing.js';
@@ -21,6 +22,8 @@ import { applyObjectFilter } from '../src/stages/synapses/object-filter.js';
 import { gaussianFilter } from '../src/kernels/filters.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
 import { PixelModel } from '../src/stages/predict/model.js';
+import { edgeBandOf } from '../src/stages/predict/edge-band.js';
+import { PIXEL_TRAINING_DEFAULTS } from '../src/stages/predict/training.js';
 import { type ObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
 import { OBJECT_RULE_GRID, chooseObjectRules } from '../src/cli/object-rules.js';
 import { DATA, binXY, hasData, matchTo, recontrast, mapLabels, maskOf, predictSections, readAll, referenceForest, round, sections, trainOurs } from './accuracy-data.js';
@@ -55,6 +58,9 @@ const SPLIT_SEEDS = (process.env.ACCURACY_SPLIT_SEEDS ?? '20,80').split(',').fil
 // organelles: output smoothing scales tried for the class maps (chosen per class out of fold; empty: none)
 const ORGANELLE_SIGMAS = (process.env.ACCURACY_ORGANELLE_SIGMAS ?? '1,1.5,2.5').split(',').filter(Boolean).map(Number);
 const BOUNDARY_RUNS = (process.env.ACCURACY_BOUNDARY_RUNS ?? 'vnc,isbi').split(',');
+// ACCURACY_EDGE_WEIGHT=w (not 1): one more one-forest boundary model trained with `--edge-weight w`
+// (label-edge voxels sampled w times as often; docs/ACCURACY.md "Label width at membrane edges")
+const EDGE_WEIGHT = Number(process.env.ACCURACY_EDGE_WEIGHT ?? PIXEL_TRAINING_DEFAULTS.edgeWeight);
 const VNC: Vec3 = [4.6, 4.6, 45];
 const VNC_BIN: Vec3 = [4.6 * BIN, 4.6 * BIN, 45];
 const ISBI: Vec3 = [4, 4, 50];
@@ -223,6 +229,8 @@ async function boundaries(): Promise<unknown> {
     // no cross-fitting unless the smoothing is chosen out of fold (the forests are the same either way)
     const sm0 = OUTPUT_AUTO ? { outputSigma: 'auto' as const, crossFit: true } : { crossFit: false };
     const f = await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, ...sm0 });
+    const fe = EDGE_WEIGHT !== 1 ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, ...sm0, edgeBand: edgeBandOf(EDGE_WEIGHT, PIXEL_TRAINING_DEFAULTS.edgeWidth) }) : undefined;
+    const sigE = fe ? (OUTPUT_AUTO ? (fe.model.meta.outputSigma ?? 0) : OUTPUT_SIGMA) : 0;
     const fa = AUTO && PLAIN_AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, crossFit: false }) : undefined;
     const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS, ...sm0 }) : undefined;
     // the scale each model smooths at (chosen out of fold, or ACCURACY_OUTPUT_SIGMA); the unsmoothed columns use the forests without it
@@ -249,6 +257,7 @@ async function boundaries(): Promise<unknown> {
           sklearn_tuned_sigmas_smoothed: round(rocAuc(smoothRef(refT.maps[0].subarray(off, off + n), sigT), truth)),
         } : {}),
         sklearn_smoothed: round(rocAuc(smoothRef(ref.maps[0].subarray(off, off + n), sigF), truth)),
+        ...(fe ? { edge_weight: EDGE_WEIGHT, ours_edge_weighted_smoothed: round(rocAuc(predictSections(fe.model, vol, [0])[0], truth)), edge_output_sigma: sigE, sklearn_smoothed_as_edge_weighted: round(rocAuc(smoothRef(ref.maps[0].subarray(off, off + n), sigE), truth)), train_edge_weighted_s: round(fe.trainSeconds, 1) } : {}),
         ...(chosen ? { output_sigma_choice: chosen } : {}),
       } : {};
       const m = await matchTo(f.model, vol);

@@ -46,7 +46,7 @@ for (const cfg of configs) {
     console.log(`  all ${n3(e.abs_median_px)} ${n3(e.rel_median_px)} ${n3(e.step_median_px)}`);
     if (process.env.PAIRS) {
       for (const [name, res] of [['warped', r], ['unwarped', base]] as const) {
-        console.log(`  pair sets (${name}): ` + res.pairs.map((s) => `${s.j}-${s.z} ${s.source === 'chain' ? 'chain' : ''}${s.kept}/${s.pairs} w${s.weight_sum} r${s.ratio_median ?? '-'} res${s.residual_median_px}`).join(', '));
+        console.log(`  pair sets (${name}): ` + res.pairs.map((s) => `${s.j}-${s.z} ${s.source === 'patches' ? '' : s.source}${s.kept}/${s.pairs} w${s.weight_sum} r${s.ratio_median ?? '-'} res${s.residual_median_px}`).join(', '));
       }
     }
   }

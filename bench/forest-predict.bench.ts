@@ -13,7 +13,12 @@
 //  - two models with one feature configuration (ISBI: the forest above and one of another seed, as the
 //    pipeline's class and boundary forests): each predicted on its own (predictVolume twice) against
 //    both in one pass with one feature stack (predictVolumes), outputs checked to be the same bits.
-// Environment: ACC_TREES, ACC_SAMPLES, BENCH_PARTS (gala,isbi,shared; shared needs isbi).
+//  - walk (BENCH_PARTS=walk): depth-limited forests (ACC_TREES trees, each depth of WALK_DEPTHS,
+//    default 10,12,14, and unlimited) on ISBI and gala, predicted over the same test features with the
+//    walk before (the lockstep walk of every tree) and after (complete trees where they fit),
+//    alternating, WALK_ROUNDS rounds (default 3), best of them, same bits checked; CPU seconds of the
+//    forest alone (ranking included).
+// Environment: ACC_TREES, ACC_SAMPLES, BENCH_PARTS (gala,isbi,shared; shared needs isbi; walk), WALK_DEPTHS, WALK_GALA_DEPTHS (default WALK_DEPTHS), WALK_ROUNDS.
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
@@ -21,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { type Box, type Vec3, boxFromShape, boxShape } from '../src/core/box.js';
 import type { Volume } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
-import { _usePackedWalk } from '../src/ml/forest.js';
+import { _useLockstepWalk, _usePackedWalk, treeDepths } from '../src/ml/forest.js';
 import { computeFeatures, featureConfig, featureCount } from '../src/stages/predict/features.js';
 import { binaryScores } from '../src/stages/predict/metrics.js';
 import type { PixelModel } from '../src/stages/predict/model.js';
@@ -125,18 +130,91 @@ function shared(models: PixelModel[], raw: Volume): Record<string, unknown> {
   };
 }
 
-async function trained(raw: Volume, labels: Volume, zTrain: number, target: 'labels' | 'gt', seed = 0): Promise<PixelModel> {
+/** Forests of each depth over the same test features: the complete-tree walk against the lockstep walk, alternating, same bits. */
+async function walks(raw: Volume, labels: Volume, zTrain: number, target: 'labels' | 'gt', test: Box, truth: Uint8Array, cls: number, depthList?: string): Promise<Record<string, unknown>[]> {
+  const depths = (depthList ?? process.env.WALK_DEPTHS ?? '10,12,14,0').split(',').map(Number);
+  const rounds = env('WALK_ROUNDS', 3);
+  const rows: Record<string, unknown>[] = [];
+  let x: Float32Array | undefined;
+  for (const depth of depths) {
+    const model = await trained(raw, labels, zTrain, target, 0, depth || undefined);
+    const cfg = model.meta.featureConfig;
+    const F = featureCount(cfg);
+    const ts = boxShape(test);
+    const n = ts[0] * ts[1] * ts[2];
+    if (!x) {
+      const rs = raw.shape;
+      const f32 = toFloat32(raw);
+      x = cfg.dims === 2
+        ? computeFeatures(f32.subarray(rs[0] * rs[1] * test.min[2], rs[0] * rs[1] * test.max[2]), ts, cfg).slice()
+        : computeFeatures(f32, rs, cfg, undefined, test).slice();
+    }
+    const f = model.forest;
+    const layout = f.predictionLayout();
+    const d = treeDepths(f.trees);
+    const complete = layout?.complete ? layout.complete.depth.filter((v) => v > 0).length : 0;
+    f.predictProba(x.subarray(0, F * 64), 64); // builds the walker
+    // before: the lockstep walk of every tree; after: the default (complete trees where they fit)
+    const variants: Record<string, () => void> = {
+      before: () => _useLockstepWalk(true),
+      after: () => _useLockstepWalk(false),
+    };
+    const runs: Record<string, number[]> = {};
+    let first: Float32Array | undefined;
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, set] of Object.entries(variants)) {
+        set();
+        try {
+          const [p, t] = cpu(() => f.predictProba(x!, n));
+          if (!first) first = p;
+          else if (!Buffer.from(p.buffer).equals(Buffer.from(first.buffer))) throw new Error(`depth ${depth}: walk ${name} disagrees`);
+          (runs[name] ??= []).push(t);
+        } finally {
+          _useLockstepWalk(false);
+        }
+      }
+    }
+    const s = binaryScores(first!.subarray(cls * n, (cls + 1) * n), truth);
+    const best = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, Math.min(...v)]));
+    const row = {
+      max_depth: depth || 'unlimited', trees: f.nTrees, nodes: f.nNodes, deepest_tree: Math.max(...d), complete_trees: complete, auc: round(s.auc), voxels: n,
+      cpu_s: Object.fromEntries(Object.entries(best).map(([k, v]) => [k, round(v)])),
+      cpu_s_runs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((u) => round(u))])),
+      mvox_per_cpu_s: Object.fromEntries(Object.entries(best).map(([k, v]) => [k, round(n / 1e6 / v)])),
+      speedup_after_vs_before: round(best.before / best.after, 3), same_bits: true,
+    };
+    console.log(JSON.stringify(row));
+    rows.push(row);
+  }
+  return rows;
+}
+
+async function trained(raw: Volume, labels: Volume, zTrain: number, target: 'labels' | 'gt', seed = 0, maxDepth?: number): Promise<PixelModel> {
   const [sx, sy] = raw.shape;
   const cfg = featureConfig(raw.voxelSize, { dims: target === 'gt' ? 3 : 2 });
   const { model } = await trainPixelClassifier(memorySource(raw), memorySource(labels), {
     target, dense: target === 'labels', bounds: boxFromShape([sx, sy, zTrain]), maxSamples: env('ACC_SAMPLES', 50000),
-    forest: { nTrees: env('ACC_TREES', 30), seed }, threads: 2, featureConfig: cfg,
+    forest: { nTrees: env('ACC_TREES', 30), seed, ...(maxDepth ? { maxDepth } : {}) }, threads: 2, featureConfig: cfg,
   });
   return model;
 }
 
 export default async function run(): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = { trees: env('ACC_TREES', 30), samples: env('ACC_SAMPLES', 50000), load_average: loadavg() };
+  if (parts.includes('walk')) {
+    if (existsSync(path.join(DATA, 'isbi2012'))) {
+      const raw = await (await openSource(path.join(DATA, 'isbi2012/train/image'), { voxelSize: [4, 4, 50] })).read(boxFromShape([512, 512, 20]));
+      const labels = await (await openSource(path.join(DATA, 'isbi2012/train/label'), { voxelSize: [4, 4, 50] })).read(boxFromShape([512, 512, 20]));
+      const truth = Uint8Array.from((labels.data as Uint8Array).subarray(512 * 512 * 10), (v) => (v === 0 ? 1 : 0));
+      out.walk_isbi = { dataset: 'ISBI 2012 (2-D; train slices 0-9, test 10-19), chosen on', rows: await walks(raw, labels, 10, 'labels', boxFromShape([512, 512, 10], [0, 0, 10]), truth, 0) };
+    } else console.log(`[skip] ${DATA}/isbi2012 not found`);
+    if (existsSync(path.join(DATA, 'gala-medulla'))) {
+      const raw = await (await openSource(path.join(DATA, 'gala-medulla/train-image.h5#stack'), { voxelSize: [10, 10, 10] })).read(boxFromShape([200, 100, 50]));
+      const seg = await (await openSource(path.join(DATA, 'gala-medulla/train-gt.h5#stack'), { voxelSize: [10, 10, 10] })).read(boxFromShape([200, 100, 50]));
+      const truth = Uint8Array.from(classesFromSegmentation(seg, 3).subarray(200 * 100 * 25), (c) => (c < 0 ? 255 : c));
+      out.walk_gala = { dataset: 'gala-medulla (3-D, --gt boundaries; train z 0-24, test z 25-49), measured on', rows: await walks(raw, seg, 25, 'gt', boxFromShape([200, 100, 25], [0, 0, 25]), truth, 1, process.env.WALK_GALA_DEPTHS) };
+    } else console.log(`[skip] ${DATA}/gala-medulla not found`);
+  }
   if (parts.includes('isbi')) {
     if (!existsSync(path.join(DATA, 'isbi2012'))) console.log(`[skip] ${DATA}/isbi2012 not found`);
     else {

@@ -27,7 +27,7 @@ import { decodeMultiresLod, encodeMultiresOctree } from '../src/formats/mesh/pre
 import { openSource } from '../src/formats/open.js';
 import { PrecomputedLayer } from '../src/formats/precomputed/index.js';
 import { lod0CellVoxels, meshBlock } from '../src/stages/morphology/blocks.js';
-import { meshDownsampleFactor, modeDownsample } from '../src/stages/morphology/coarse-mesh.js';
+import { meshDownsampleFactor, modeDownsample, thinPatches } from '../src/stages/morphology/coarse-mesh.js';
 import { type Mesh, compactLabels, holeEdges, holeEdgesIndexed, meshArea, mergeMeshes, meshVolume, openEdges, weldVertices } from '../src/stages/morphology/mesh.js';
 import { buildMeshOctree, lodIndices } from '../src/stages/morphology/octree.js';
 import { MESH_DEFAULTS, meshChunkShape, multiresQuantizationBits } from '../src/stages/morphology/tasks.js';
@@ -67,6 +67,8 @@ interface Variant {
   merge?: boolean;
   /** mesh the mode-downsampled labels (meshBlock's downsample) */
   downsample?: Vec3;
+  /** with downsample: thin parts at full resolution (meshBlock's thinPatches, default true) */
+  thinPatches?: boolean;
 }
 
 interface StageRun {
@@ -93,7 +95,7 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number, variant: Variant 
   };
   const mergeFlatCell = variant.merge ? lod0CellVoxels(res, MESH_DEFAULTS.fragmentVoxels) : undefined;
   const down = variant.downsample ?? ([1, 1, 1] as Vec3);
-  const items = await t('marching_cubes', () => meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box, mergeFlatCell, downsample: variant.downsample }));
+  const items = await t('marching_cubes', () => meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box, mergeFlatCell, downsample: variant.downsample, thinPatches: variant.thinPatches }));
   const lodScale0 = Math.min(...res);
   // the cells and lattice finishMeshes uses (tasks.ts meshFinishBlock)
   const chunkShape = meshChunkShape(res, MESH_DEFAULTS.fragmentVoxels, down);
@@ -140,7 +142,7 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number, variant: Variant 
   const total = Object.values(T).reduce((a, b) => a + b, 0);
   const n = boxVoxels(vol);
   const record = {
-    lod0_error_voxels: e0Voxels, flat_quads_merged: Boolean(variant.merge), downsample: down, segments: items.length, closed, mc_triangles: mcTriangles, lod0_triangles: lod0Triangles,
+    lod0_error_voxels: e0Voxels, flat_quads_merged: Boolean(variant.merge), downsample: down, thin_patches: variant.downsample ? variant.thinPatches ?? true : undefined, segments: items.length, closed, mc_triangles: mcTriangles, lod0_triangles: lod0Triangles,
     lod0_reduction: +(mcTriangles / lod0Triangles).toFixed(2), bytes,
     lod0_total_volume_error: +(vSum / v0Sum - 1).toExponential(2),
     lod0_volume_error_segments_ge_1000_voxels: { count: errBig.length, median: +(errBig[errBig.length >> 1] ?? 0).toExponential(2), max: +(errBig[errBig.length - 1] ?? 0).toExponential(2) },
@@ -299,8 +301,12 @@ function accuracy(vol: Volume, res: Vec3, full: StageRun, v: StageRun, minVoxels
   };
 }
 
-/** Segments that win no coarse voxel at `factor` (the whole volume one block): meshed at full resolution by the fallback. */
-function fallbackSegments(vol: Volume, factor: Vec3): { segments: number; of: number } {
+/**
+ * What the coarse grid at `factor` loses (the whole volume one block): segments that win no coarse
+ * voxel (meshed at full resolution by the fallback alone), and the thin-part patches meshed at full
+ * resolution (thinPatches: voxels, share of all labelled voxels, segments).
+ */
+function fallbackSegments(vol: Volume, factor: Vec3): Record<string, number> {
   const { labels, ids } = compactLabels(vol.data as ArrayLike<number | bigint> & { length: number });
   const shape = [0, 1, 2].map((k) => vol.box.max[k] - vol.box.min[k]) as unknown as Vec3;
   const c = modeDownsample(labels, shape, factor);
@@ -308,7 +314,14 @@ function fallbackSegments(vol: Volume, factor: Vec3): { segments: number; of: nu
   for (const l of c.labels) has[l] = 1;
   let n = 0;
   for (let l = 1; l < ids.length; l++) if (!has[l]) n++;
-  return { segments: n, of: ids.length - 1 };
+  const p = thinPatches(labels, shape, c.labels, c.shape, factor, [0, 0, 0], shape);
+  const seg = new Uint8Array(ids.length);
+  let fg = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i]) fg++;
+    if (p.mask[i]) seg[labels[i]] = 1;
+  }
+  return { segments: n, of: ids.length - 1, patch_voxels: p.voxels, patch_share_of_labelled_voxels: +(p.voxels / fg).toExponential(2), patched_segments: seg.reduce((a, b) => a + b, 0) };
 }
 
 /**
@@ -322,14 +335,20 @@ async function compareScales(name: string, vol: Volume, res: Vec3, factor: Vec3,
   const e0 = MESH_DEFAULTS.lod0ErrorVoxels;
   const r: Record<string, unknown> = { input: name, voxels: boxVoxels(vol), voxel_size_nm: res, downsample: factor };
   if (process.env.MESH_STAGE_EXACT === '1') r.exact_lod0 = (await stage(vol, res, 0)).record;
+  // the coarse mesh with thin parts at full resolution (the default of meshBlock's downsample) and
+  // without them (the coarse surface alone, segments without a coarse voxel kept: the first version)
   const coarse: Variant = { downsample: factor };
-  const cold = [await stage(vol, res, e0), await stage(vol, res, e0, coarse)];
+  const plain: Variant = { downsample: factor, thinPatches: false };
+  const cold = [await stage(vol, res, e0), await stage(vol, res, e0, coarse), await stage(vol, res, e0, plain)];
   const full = await stage(vol, res, e0);
   const down = await stage(vol, res, e0, coarse);
-  r.cold_first_pass_total_cpu_s = { full_res: cold[0].record.total_cpu_s, downsampled: cold[1].record.total_cpu_s };
+  const downPlain = await stage(vol, res, e0, plain);
+  r.cold_first_pass_total_cpu_s = { full_res: cold[0].record.total_cpu_s, downsampled: cold[1].record.total_cpu_s, downsampled_without_thin_patches: cold[2].record.total_cpu_s };
   r.full_res = full.record;
   r.downsampled = down.record;
+  r.downsampled_without_thin_patches = downPlain.record;
   r.speedup_cpu_downsampled = +((full.record.total_cpu_s as number) / (down.record.total_cpu_s as number)).toFixed(2);
+  r.speedup_cpu_downsampled_without_thin_patches = +((full.record.total_cpu_s as number) / (downPlain.record.total_cpu_s as number)).toFixed(2);
   r.mc_triangles_ratio = +((full.record.mc_triangles as number) / (down.record.mc_triangles as number)).toFixed(2);
   r.lod0_triangles_ratio = +((full.record.lod0_triangles as number) / (down.record.lod0_triangles as number)).toFixed(2);
   r.fallback_full_res_segments = fallbackSegments(vol, factor);
@@ -337,6 +356,11 @@ async function compareScales(name: string, vol: Volume, res: Vec3, factor: Vec3,
   r.accuracy_downsampled_lod0 = accuracy(vol, res, full, down, 1000);
   // what the downsampling alone does: its marching-cubes mesh, before the octree's simplification
   r.accuracy_downsampled_marching_cubes = accuracy(vol, res, full, { ...down, lod0: down.mc }, 1000);
+  // MESH_STAGE_PLAIN_ACCURACY=0 skips these two (the slowest part of the bench on a loaded machine)
+  if (process.env.MESH_STAGE_PLAIN_ACCURACY !== '0') {
+    r.accuracy_downsampled_without_thin_patches_lod0 = accuracy(vol, res, full, downPlain, 1000);
+    r.accuracy_downsampled_without_thin_patches_marching_cubes = accuracy(vol, res, full, { ...downPlain, lod0: downPlain.mc }, 1000);
+  }
   if (process.env.MESH_STAGE_MERGED === '1') r.flat_merged = (await stage(vol, res, e0, { merge: true })).record;
   if (withReference) {
     // the reference: scikit-image's marching cubes alone (no simplification, octree or encoding)
@@ -350,7 +374,7 @@ async function compareScales(name: string, vol: Volume, res: Vec3, factor: Vec3,
     }
   }
   console.log(JSON.stringify(r, null, 1));
-  for (const [k, x] of [['full', full.record], ['downsampled', down.record]] as const) {
+  for (const [k, x] of [['full', full.record], ['downsampled', down.record], ['downsampled without thin patches', downPlain.record]] as const) {
     if ((x.lod0_volume_change_over_area_x_error_max as number) > 1) throw new Error(`${name} (${k}): lod-0 volume moved by more than area x error`);
     if (x.decoded_lod0_closed !== x.segments) throw new Error(`${name} (${k}): decoded lod 0 with holes`);
     if (x.closed !== x.segments) throw new Error(`${name} (${k}): ${(x.segments as number) - (x.closed as number)} meshes with holes at lod 0`);
@@ -367,15 +391,15 @@ async function compareScales(name: string, vol: Volume, res: Vec3, factor: Vec3,
  * full-resolution lod 0 itself exceeds one diagonal in places on this measure, see
  * accuracy_full_res_lod0).
  */
-function meetsRule(r: Record<string, unknown>): Record<string, unknown> {
+function meetsRule(r: Record<string, unknown>, variant = 'downsampled'): Record<string, unknown> {
   type A = {
     volume_error_vs_full_res_marching_cubes: { p95: number };
     segments_without_mesh: number;
     surface_distance_lod0_samples_to_full_res_mc_vertices: { in_voxel_diagonals: { max: number } };
     surface_distance_full_res_mc_vertices_to_lod0_samples: { in_voxel_diagonals: { max: number } };
   };
-  const a = r.accuracy_downsampled_lod0 as A;
-  const m = r.accuracy_downsampled_marching_cubes as A;
+  const a = r[`accuracy_${variant}_lod0`] as A;
+  const m = r[`accuracy_${variant}_marching_cubes`] as A;
   const p95 = a.volume_error_vs_full_res_marching_cubes.p95 <= 0.02;
   const lost = a.segments_without_mesh === 0;
   const dist = Math.max(m.surface_distance_lod0_samples_to_full_res_mc_vertices.in_voxel_diagonals.max, m.surface_distance_full_res_mc_vertices_to_lod0_samples.in_voxel_diagonals.max) <= 1;
@@ -398,6 +422,8 @@ export default async function run(): Promise<Record<string, unknown>> {
       const f = meshDownsampleFactor(res, size, maxDown);
       const r = await compareScales(`phantom ${size.join('x')} at 8x8x30 nm, seed ${seed}, neurons`, vol, res, f, seed === 7);
       r.rule = meetsRule(r);
+      if (r.accuracy_downsampled_without_thin_patches_lod0) r.rule_without_thin_patches = meetsRule(r, 'downsampled_without_thin_patches');
+      console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_without_thin_patches: r.rule_without_thin_patches }));
       out[`phantom_seed_${seed}`] = r;
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -411,6 +437,8 @@ export default async function run(): Promise<Record<string, unknown>> {
     const src = await openSource(`${gala}#stack`);
     const r = await compareScales('gala-medulla train-gt.h5 (50x100x200 at 10 nm), [2,2,1] forced', await src.read({ min: [0, 0, 0], max: src.shape }), [10, 10, 10], [2, 2, 1], true);
     r.rule = meetsRule(r);
+    if (r.accuracy_downsampled_without_thin_patches_lod0) r.rule_without_thin_patches = meetsRule(r, 'downsampled_without_thin_patches');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_without_thin_patches: r.rule_without_thin_patches }));
     out.gala_medulla_2_2_1_forced = r;
   } else console.log(`[skip] gala-medulla: ${gala} not found`);
   // real anisotropic volumes: cells = 6-connected pieces of the cell-interior class (as the skeleton-stage bench)
@@ -423,6 +451,8 @@ export default async function run(): Promise<Record<string, unknown>> {
     const vol = new Volume('uint32', boxFromShape(shape), connectedComponents(maskOf(c, [255]), shape).labels, 1, VNC);
     const r = await compareScales(`vnc-sstem stack1, central 256x256x${sz} at 4.6x4.6x45 nm, cells = pieces of class 255`, vol, VNC, meshDownsampleFactor(VNC, shape, maxDown), false);
     r.rule = meetsRule(r);
+    if (r.accuracy_downsampled_without_thin_patches_lod0) r.rule_without_thin_patches = meetsRule(r, 'downsampled_without_thin_patches');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_without_thin_patches: r.rule_without_thin_patches }));
     out.vnc_sstem = r;
   } else if (only.includes('vnc')) console.log('[skip] vnc-sstem: not found');
   if (only.includes('isbi') && hasData('isbi2012/train/label')) {
@@ -433,6 +463,8 @@ export default async function run(): Promise<Record<string, unknown>> {
     const vol = new Volume('uint32', boxFromShape(shape), connectedComponents(maskOf(c, [255]), shape).labels, 1, ISBI);
     const r = await compareScales(`ISBI 2012, central 256x256x${shape[2]} at 4x4x50 nm, cells = pieces of class 255`, vol, ISBI, meshDownsampleFactor(ISBI, shape, maxDown), false);
     r.rule = meetsRule(r);
+    if (r.accuracy_downsampled_without_thin_patches_lod0) r.rule_without_thin_patches = meetsRule(r, 'downsampled_without_thin_patches');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_without_thin_patches: r.rule_without_thin_patches }));
     out.isbi2012 = r;
   } else if (only.includes('isbi')) console.log('[skip] isbi2012: not found');
   out.load_average = loadavg();

@@ -1,6 +1,6 @@
 // A tiny assembler for the folded-WAT subset our WebAssembly kernels are written in: i32 params,
 // i32/f64/v128 locals (a local named `$v:v128` or `$d:f64` is of that type), block/loop/br/br_if,
-// select, i32 arithmetic, i32/f32/f64 loads and stores, f32.add, the few fixed-width SIMD (f64x2)
+// local.tee, select, i32 arithmetic, i32/f32/f64 loads (and i32.load16_u) and stores, f32.add, the few fixed-width SIMD (f64x2)
 // instructions of the recursive filters (SIMD), one imported memory. Kernels stay readable text in the
 // source tree and need no toolchain at build or run time.
 
@@ -36,7 +36,7 @@ const SIMD_LANE: Record<string, [number, number]> = {
 const TYPES: Record<string, number> = { i32: 0x7f, f64: 0x7c, v128: 0x7b };
 // memory instructions: opcode and natural alignment (log2 bytes)
 const MEM: Record<string, [number, number]> = {
-  'i32.load': [0x28, 2], 'i32.load8_u': [0x2d, 0], 'f32.load': [0x2a, 2], 'i32.store': [0x36, 2], 'i32.store8': [0x3a, 0], 'f32.store': [0x38, 2],
+  'i32.load': [0x28, 2], 'i32.load8_u': [0x2d, 0], 'i32.load16_u': [0x2f, 1], 'f32.load': [0x2a, 2], 'i32.store': [0x36, 2], 'i32.store8': [0x3a, 0], 'f32.store': [0x38, 2],
   'f64.load': [0x2b, 3], 'f64.store': [0x39, 3],
 };
 
@@ -183,9 +183,9 @@ function compileBody(f: WatFunction): number[] {
       args.slice(1).forEach(emit);
       out.push(0x0d);
       uleb(depth(args[0]), out);
-    } else if (op === 'local.get' || op === 'local.set') {
+    } else if (op === 'local.get' || op === 'local.set' || op === 'local.tee') {
       args.slice(1).forEach(emit);
-      out.push(op === 'local.get' ? 0x20 : 0x21);
+      out.push(op === 'local.get' ? 0x20 : op === 'local.set' ? 0x21 : 0x22);
       uleb(local(args[0]), out);
     } else if (op === 'i32.const') {
       out.push(0x41);

@@ -48,5 +48,5 @@ export type {
   TaskReport,
 } from './types.js';
 export { absoluteSpec, runTasks, SchedulerError, orderTasks } from './run.js';
-export { readBlockData } from './state.js';
+export { iterateBlockData, readBlockData } from './state.js';
 export { decodeJson, encodeJson } from './codec.js';

@@ -6,7 +6,7 @@ import { boxFromShape } from '../core/box.js';
 import { WiringError } from '../core/errors.js';
 import { type BlockTask, SchedulerError, readBlockData, runTasks } from './index.js';
 import { EncodedJson, decodeJson, encodeJson } from './codec.js';
-import { recordText } from './state.js';
+import { iterateBlockData, recordText, taskDir } from './state.js';
 
 const FIX = new URL('./fixtures.ts', import.meta.url).href;
 
@@ -229,6 +229,20 @@ describe('resume records', () => {
 
   it('reports a missing task', async () => {
     await expect(readBlockData(await tempDir(), 'nothing')).rejects.toThrow(/no resume records for task "nothing"/);
+  });
+
+  it('are read one at a time in block order, and a record under another block\'s name is refused', async () => {
+    const stateDir = await tempDir();
+    const blocks = path.join(taskDir(stateDir, 't'), 'blocks');
+    await fs.mkdir(blocks, { recursive: true });
+    const rec = (i: number[]) => JSON.stringify({ blockIndex: i, box: { min: [0, 0, 0], max: [1, 1, 1] }, data: i.join('_') });
+    for (const i of [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]]) await fs.writeFile(path.join(blocks, `${i.join('_')}.json`), rec(i));
+    const order: unknown[] = [];
+    for await (const r of iterateBlockData(stateDir, 't')) order.push(r.data);
+    expect(order).toEqual(['0_0_0', '1_0_0', '0_1_0', '0_0_1']);
+    expect((await readBlockData(stateDir, 't')).map((r) => r.data)).toEqual(order);
+    await fs.writeFile(path.join(blocks, '2_0_0.json'), rec([3, 0, 0]));
+    await expect(readBlockData(stateDir, 't')).rejects.toThrow(/names block \[3,0,0\] but its file name says \[2,0,0\]/);
   });
 });
 

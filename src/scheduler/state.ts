@@ -87,10 +87,18 @@ export function recordText(rec: BlockRecord): string {
 }
 
 /** The `data` each finished block of a task returned, in block order (z, then y, then x). */
-export async function readBlockData(
-  stateDir: string,
-  taskName: string,
-): Promise<Array<{ blockIndex: Vec3; box: Box; data: unknown }>> {
+export async function readBlockData(stateDir: string, taskName: string): Promise<Array<{ blockIndex: Vec3; box: Box; data: unknown }>> {
+  const out: BlockRecord[] = [];
+  for await (const rec of iterateBlockData(stateDir, taskName)) out.push(rec);
+  return out;
+}
+
+/**
+ * The same records as `readBlockData`, in the same order, read one at a time as the caller asks
+ * for them: memory for one record, not for all (a global step over many blocks, such as the merge
+ * of the blocks' region graphs, passes over them without holding them).
+ */
+export async function* iterateBlockData(stateDir: string, taskName: string): AsyncGenerator<BlockRecord> {
   const dir = path.join(taskDir(stateDir, taskName), 'blocks');
   let files: string[];
   try {
@@ -101,9 +109,13 @@ export async function readBlockData(
     }
     throw err;
   }
-  const out: BlockRecord[] = [];
-  for (const f of files) {
-    if (!/^\d+_\d+_\d+\.json$/.test(f)) continue;
+  // block order from the file names (I_J_K.json), checked against each record's own blockIndex
+  const named = files
+    .map((f) => ({ f, m: /^(\d+)_(\d+)_(\d+)\.json$/.exec(f) }))
+    .filter((x): x is { f: string; m: RegExpExecArray } => x.m !== null)
+    .map(({ f, m }) => ({ f, index: [Number(m[1]), Number(m[2]), Number(m[3])] as Vec3 }))
+    .sort((a, b) => a.index[2] - b.index[2] || a.index[1] - b.index[1] || a.index[0] - b.index[0]);
+  for (const { f, index } of named) {
     const file = path.join(dir, f);
     let rec: BlockRecord;
     try {
@@ -114,10 +126,7 @@ export async function readBlockData(
     if (!Array.isArray(rec.blockIndex) || rec.blockIndex.length !== 3 || !rec.box) {
       throw new FormatError('block record lacks blockIndex [x,y,z] or box', file);
     }
-    out.push({ blockIndex: rec.blockIndex, box: rec.box, data: rec.data });
+    if (rec.blockIndex.some((v, a) => v !== index[a])) throw new FormatError(`block record names block [${rec.blockIndex}] but its file name says [${index}]`, file);
+    yield { blockIndex: rec.blockIndex, box: rec.box, data: rec.data };
   }
-  out.sort(
-    (a, b) => a.blockIndex[2] - b.blockIndex[2] || a.blockIndex[1] - b.blockIndex[1] || a.blockIndex[0] - b.blockIndex[0],
-  );
-  return out;
 }

@@ -87,9 +87,12 @@ describe('wiring align: bad input', () => {
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o6'), '--apply', path.join(dir, 'bad.json'), '--json')).rejects.toThrow(/bad\.json: sections: 0 entries, expected one per section/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o7'), '--fill', 'zero', '--json')).rejects.toThrow(/--fill zero: expected none, copy, interpolate/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o8'), '--regularise', '-1', '--json')).rejects.toThrow(/--regularise: expected a number >= 0, got "-1"/);
+    await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o8s'), '--regularise-scale', '-0.01', '--json')).rejects.toThrow(/--regularise-scale: expected a number >= 0, got "-0.01"/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o9'), '--elastic-prior', '-0.5', '--json')).rejects.toThrow(/--elastic-prior: expected a number >= 0, got "-0.5"/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o10'), '--regularise-to', 'free', '--json')).rejects.toThrow(/--regularise-to free: expected rigid or similarity/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o11'), '--pair-weight', 'peak', '--json')).rejects.toThrow(/--pair-weight peak: expected equal, ratio or ratio-in-set/);
+    await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o12'), '--gap-match', '--gap-ratio', '0.5', '--json')).rejects.toThrow(/--gap-ratio: expected a number >= 1, got "0.5"/);
+    await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o13'), '--gap-match', '--gap-patch', '24', '--json')).rejects.toThrow(/gapPatch 24: expected a power of two >= 16/);
   });
 });
 

@@ -81,12 +81,17 @@ export function register(program: Command): Command {
     .option('--no-global', 'keep the sequential chain\'s affines (no global least-squares solve)')
     .option('--regularise <l>', 'affine model: pull each section toward its rigid part, relative to its point pairs (0: free affine; stops scale drift on long stacks)', String(D.regularise))
     .option('--regularise-to <m>', 'what --regularise pulls each affine toward: rigid (the similarity solution\'s rotation) or similarity (uniform scale left free: sections whose scale genuinely varies)', D.regulariseTo)
+    .option('--regularise-scale <w>', `weight of --regularise's pull on each section's uniform scale alone, relative to its point pairs (default: the --regularise weight${D.regulariseScale === null ? '' : `; ${D.regulariseScale}`}; 0 with rigid = similarity); docs/ALIGNMENT.md, The prior on uniform scale`, D.regulariseScale === null ? undefined : String(D.regulariseScale))
     .option('--features', `where patch matching fails, try rotation-invariant feature matches (DoG keypoints, oriented descriptors) at ${D.featureNm} nm (default off: not better than the translation on real 50 nm sections)`)
     .option('--stiffness <k>', 'spring stiffness between mesh nodes relative to one patch match', String(D.stiffness))
     .option('--elastic-prior <w>', 'pull of every mesh node toward the affine (zero displacement), relative to one patch match (0: off)', String(D.elasticPrior))
     .option('--elastic-prior-shape', 'the elastic prior pulls only the mesh\'s shape toward the affine, each section\'s translation left free (better equivariance on real stacks, worse on the phantom\'s exact frame: docs/ALIGNMENT.md)')
     .option('--pair-weight <w>', 'global affine: weight of each patch pair, equal, ratio (by its correlation peak ratio) or ratio-in-set (the same, each pair set keeping its total weight); docs/ALIGNMENT.md', D.pairWeight)
     .option('--chain-pair-weight <w>', 'global affine: weight of the 9 pairs that keep a section whose patch matching failed where the chain put it (1: like a patch pair)', String(D.chainPairWeight))
+    .option('--gap-match', `a section after a missing one is matched to the good sections across the gap once more, at ${D.gapNm} nm with ${D.gapPatch} px patches (--gap-nm, --gap-patch, --gap-ratio), its own pair sets in the global affine (default off: docs/ALIGNMENT.md, The match across the gap)`)
+    .option('--gap-nm <nm>', 'pixel size of the match across a gap, nm', String(D.gapNm))
+    .option('--gap-patch <px>', 'patch side of the match across a gap (power of two)', String(D.gapPatch))
+    .option('--gap-ratio <r>', 'correlation peak ratio below which a patch across a gap is an outlier', String(D.gapRatio))
     .option('--elastic-guard', 'drop the mesh of a section that correlates with its neighbour better without it (default off: docs/ALIGNMENT.md)')
     .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
@@ -121,6 +126,7 @@ export function register(program: Command): Command {
         global: opts.global !== false,
         regularise: num(opts.regularise, '--regularise', D.regularise, 0),
         regulariseTo: opts.regulariseTo,
+        regulariseScale: opts.regulariseScale === undefined ? D.regulariseScale : num(opts.regulariseScale, '--regularise-scale', 0, 0),
         features: opts.features === true,
         stiffness: num(opts.stiffness, '--stiffness', D.stiffness, 0),
         elasticPrior: num(opts.elasticPrior, '--elastic-prior', D.elasticPrior, 0),
@@ -128,6 +134,10 @@ export function register(program: Command): Command {
         pairWeight: opts.pairWeight,
         chainPairWeight: num(opts.chainPairWeight, '--chain-pair-weight', D.chainPairWeight, 1e-9),
         elasticGuard: opts.elasticGuard === true,
+        gapMatch: opts.gapMatch === true,
+        gapNm: num(opts.gapNm, '--gap-nm', D.gapNm, 1e-9),
+        gapPatch: num(opts.gapPatch, '--gap-patch', D.gapPatch, 16),
+        gapRatio: num(opts.gapRatio, '--gap-ratio', D.gapRatio, 1),
         matchNm: num(opts.matchNm, '--match-nm', D.matchNm, 0),
         patch: num(opts.patch, '--patch', D.patch, 16),
         finePatch: num(opts.finePatch, '--fine-patch', D.finePatch, 0),

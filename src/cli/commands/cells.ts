@@ -7,7 +7,7 @@ import { ConnectomeStore } from '../../connectome/store.js';
 import { openSource } from '../../formats/open.js';
 import { readBlockData, runTasks } from '../../scheduler/index.js';
 import { type CellStats, mergeCellStats } from '../../stages/cells/cells.js';
-import { cellsTask } from '../../stages/cells/tasks.js';
+import { CELLS_BLOCK, cellsTask } from '../../stages/cells/tasks.js';
 import { emit } from '../output.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 
@@ -18,7 +18,7 @@ export function register(program: Command): Command {
     .argument('<segmentation>', 'segmentation (any readable label volume)')
     .argument('<db>', 'connectome database (created if missing)')
     .option('--depth <nm>', 'anchors are compared by their distance to the surface up to this depth (also the block margin)', '400')
-    .option('--block <x,y,z>', 'block shape in voxels', '128,128,64')
+    .option('--block <x,y,z>', 'block shape in voxels', CELLS_BLOCK.join(','))
     .option('--min-voxels <n>', 'leave out segments smaller than this', '1')
     .option('--replace', 'replace the cells table if it has rows')
     .option('--json', 'machine-readable output');

@@ -20,7 +20,7 @@ export function register(program: Command): Command {
     .option('--fragment-size <voxels>', 'multires: lod-0 fragment (octree cell) size in voxels of the finest axis', String(MESH_DEFAULTS.fragmentVoxels))
     .option('--lod0-error <voxels>', 'multires: simplify lod 0 moving the surface by at most this many voxels of the finest axis (0: exact marching cubes)', String(MESH_DEFAULTS.lod0ErrorVoxels))
     .option('--merge-flat', `merge flat marching-cubes quads between sections into larger triangles before simplifying (the same surface, ~10 % fewer triangles on 8x8x30 nm; ${MESH_DEFAULTS.mergeFlat ? 'on' : 'off'} by default: measured no faster, docs/THROUGHPUT.md)`, MESH_DEFAULTS.mergeFlat)
-    .option('--downsample <n>', 'mesh the labels mode-downsampled by up to n per axis (a power of two; only axes at most half as long as the longest, e.g. 8x8x30 nm -> 16x16x30 with 2; segments lost by it are meshed at full resolution; 1 = full resolution)', String(MESH_DEFAULTS.maxDownsample))
+    .option('--downsample <n>', 'mesh the labels mode-downsampled by up to n per axis (a power of two; only axes at most half as long as the longest, e.g. 8x8x30 nm -> 16x16x30 with 2; thin parts lost by it are meshed at full resolution; 1 = full resolution)', String(MESH_DEFAULTS.maxDownsample))
     .option('--ply <dir>', 'also write <id>.ply (binary, nm) into this folder')
     .option('--obj <dir>', 'also write <id>.obj (nm) into this folder')
     .option('--json', 'machine-readable output');

@@ -10,7 +10,7 @@ import { cleftDistanceScore, relabelPartners, synapticPartnerScore, type Partner
 import { readBlockData, runTasks } from '../../scheduler/index.js';
 import { defaultPartnerRadius, thresholdMap } from '../../stages/synapses/detect.js';
 import { parseNumberList, sweepSynapseParams, type SweepResult } from '../../stages/synapses/tune.js';
-import { type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
+import { SYNAPSE_BLOCK, type SynapseTaskParams, mergeBlockData, storeDetections, synapseTask } from '../../stages/synapses/tasks.js';
 import { addSchedulerOptions, schedulerOptions } from '../scheduler-options.js';
 import type { ObjectParams } from '../../stages/synapses/objects.js';
 import { carriedCleftFilter, carriedObjectRule } from '../object-rules.js';
@@ -85,7 +85,7 @@ export function register(program: Command): Command {
     .option('--mito-threshold <p>', 'mitochondria probability threshold (default: the carried rule\'s high, else 0.5)')
     .option('--organelle-min-size <voxels>', 'smallest mitochondrion / vesicle cloud kept (default: each map\'s carried rule, else 20)')
     .option('--connectivity <n>', '6 or 26', '6')
-    .option('--block <x,y,z>', 'block shape in voxels', '128,128,64')
+    .option('--block <x,y,z>', 'block shape in voxels', SYNAPSE_BLOCK.join(','))
     .option('--margin <x,y,z>', 'context around each block (default: search radius + 16 voxels)')
     .option('--state <dir>', 'resume records (default <db>.synapses-state)')
     .option('--ground-truth <db>', 'score the partners against the synapses table of this database (CREMI-like F-score)')

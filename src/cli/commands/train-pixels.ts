@@ -8,6 +8,7 @@ import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
 import { DEFAULT_FEATURES, FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
 import { MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
+import { MAX_EDGE_BAND_WIDTH, edgeBandOf } from '../../stages/predict/edge-band.js';
 import { MAX_OUTPUT_SIGMA, OUTPUT_SIGMA_CANDIDATES, OUTPUT_SIGMA_MIN_GAIN } from '../../stages/predict/output-smoothing.js';
 import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
 import { BOUNDARY_OUTPUT, OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules } from '../object-rules.js';
@@ -76,6 +77,8 @@ export function register(program: Command): Command {
     .option('--max-depth <n>', 'maximum tree depth (0: unlimited)', String(D.maxDepth))
     .option('--min-leaf <n>', 'minimum samples per leaf', String(D.minLeaf))
     .option('--samples <n>', 'training voxels in total, balanced over classes', String(D.samples))
+    .option('--edge-weight <w>', 'sampling weight of the labelled voxels within --edge-width of another class (the label edges, where the labelled width and the image disagree) relative to the rest of their class: 1 as the rest, > 1 more often, 0 left out (docs/ACCURACY.md "Label width at membrane edges")', String(D.edgeWeight))
+    .option('--edge-width <voxels>', `half-width of that band in voxels (0 < width <= ${MAX_EDGE_BAND_WIDTH})`, String(D.edgeWidth))
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'train only inside this box (voxels)')
     .option('--threads <n>', 'training threads (default: all cores)')
     .option('--seed <n>', 'random seed', String(D.seed))
@@ -146,6 +149,7 @@ export function register(program: Command): Command {
           contextRounds: int(opts.contextRounds, '--context-rounds', 1),
           outputSigma: opts.smoothOutput === 'auto' || opts.smoothOutput === 'boundary' ? opts.smoothOutput : num(opts.smoothOutput, '--smooth-output', 0, MAX_OUTPUT_SIGMA),
           crossFit: opts.gt ? false : crossFit,
+          edgeBand: edgeBandOf(num(opts.edgeWeight, '--edge-weight', 0, 1000)!, num(opts.edgeWidth, '--edge-width', 0, MAX_EDGE_BAND_WIDTH)!),
         };
         const { model, report, crossFit: cf } = await trainPixelClassifier(raw, labels, trainOpts);
         let rules: ReturnType<typeof chooseObjectRules> | undefined;

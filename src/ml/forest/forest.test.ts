@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { _useJsWalk, _usePackedWalk, Forest, makeRng } from './index.js';
+import { _useJsWalk, _useLockstepWalk, _usePackedWalk, COMPLETE_MAX_DEPTH, Forest, makeRng, treeDepths } from './index.js';
+import { completeLayout } from './complete.js';
 import { wasmWalkAvailable } from './wasm.js';
 import { assembleModule, webAssembly } from '../wat.js';
 import { predictProbaParallel, trainForest } from './parallel.js';
@@ -157,6 +158,66 @@ describe('random forest', () => {
       }
     };
     for (const n of [1, 7, 8, 9, 40001]) expect(run(big.x.subarray(0, 5 * n), n, false).equals(run(big.x.subarray(0, 5 * n), n, true))).toBe(true);
+  });
+
+  it('walks shallow trees as complete trees with the plain walk\'s bits (padded short leaves, mixed forests, JS and WebAssembly)', () => {
+    const big = blobs(40001, 7); // two tiles, a tail that is not a multiple of 8 lanes
+    const plain = (f: Forest, x: Float32Array, n: number): Float32Array => {
+      const { roots, feature, threshold, child, leafProb } = f.trees;
+      const out = new Float32Array(n * 3);
+      for (let i = 0; i < n; i++) {
+        const acc = new Float32Array(3); // float32 sums in tree order, as the walks keep them
+        for (const r of roots) {
+          let node = r;
+          while (feature[node] >= 0) node = child[node] + (x[feature[node] * n + i] <= threshold[node] ? 0 : 1);
+          for (let k = 0; k < 3; k++) acc[k] += leafProb[child[node] * 3 + k];
+        }
+        for (let k = 0; k < 3; k++) out[k * n + i] = Math.fround(acc[k] * (1 / roots.length));
+      }
+      return out;
+    };
+    const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    const run = (f: Forest, x: Float32Array, n: number, o: { js?: boolean; lockstep?: boolean } = {}): Float32Array => {
+      _useJsWalk(!!o.js);
+      _useLockstepWalk(!!o.lockstep);
+      try {
+        return f.predictProba(x, n);
+      } finally {
+        _useJsWalk(false);
+        _useLockstepWalk(false);
+      }
+    };
+    // depth 6: leaves at many levels (minSamplesLeaf), so padding below short leaves is exercised
+    const shallow = Forest.train(data, { nTrees: 5, seed: 11, maxDepth: 6, minSamplesLeaf: 40 });
+    const depths = Array.from(treeDepths(shallow.trees));
+    expect(Math.max(...depths)).toBe(6);
+    const layout = shallow.predictionLayout()!;
+    expect(Array.from(layout.complete!.depth)).toEqual(depths);
+    // leaves above level 6 exist (else the padding would go untested)
+    const leaves = shallow.trees.feature.filter((f) => f < 0).length;
+    expect(leaves).toBeLessThan(5 * 2 ** 6);
+    for (const n of [1, 7, 8, 9, 40001]) {
+      const x = big.x.subarray(0, 5 * n);
+      const want = plain(shallow, x, n);
+      expect(same(run(shallow, x, n), want), `wasm, n = ${n}`).toBe(true);
+      expect(same(run(shallow, x, n, { js: true }), want), `js, n = ${n}`).toBe(true);
+      expect(same(run(shallow, x, n, { lockstep: true }), want), `lockstep, n = ${n}`).toBe(true);
+    }
+    // a forest of deep and shallow trees: only the trees within the limit take the complete walk
+    const deep = Forest.train(data, { nTrees: 6, seed: 12 });
+    const d = treeDepths(deep.trees);
+    const limit = [...d].sort((a, b) => a - b)[2]; // about half the trees fit
+    expect(Math.max(...d)).toBeGreaterThan(limit);
+    const own = deep.predictionLayout()!;
+    const mixed = completeLayout(deep.trees, own.words, limit)!;
+    expect(Array.from(mixed.depth)).toEqual(Array.from(d, (v) => (v <= limit ? v : 0)));
+    const g = new Forest(deep.nFeatures, deep.nClasses, deep.trees, deep.params);
+    g.usePredictionLayout({ ...own, complete: mixed });
+    const want = plain(deep, big.x, 40001);
+    expect(same(run(g, big.x, 40001), want)).toBe(true);
+    expect(same(run(g, big.x, 40001, { js: true }), want)).toBe(true);
+    // with the default limit, exactly the trees within COMPLETE_MAX_DEPTH are complete
+    expect(Array.from(own.complete?.depth ?? new Int32Array(d.length))).toEqual(Array.from(d, (v) => (v <= COMPLETE_MAX_DEPTH ? v : 0)));
   });
 
   it('the kernel assembler names what it cannot assemble', () => {

@@ -87,7 +87,7 @@ export class Forest {
 
   /** The WebAssembly walk over this forest's compact layout (built once per thread; null without WebAssembly). */
   private walker(c: Compact): WasmWalker | null {
-    if (this.wasmWalk === undefined) this.wasmWalk = wasmWalker(c.words, this.trees.roots, this.trees.child, this.trees.leafProb, this.nFeatures + 1, this.nClasses, TILE, c.padded);
+    if (this.wasmWalk === undefined) this.wasmWalk = wasmWalker(c.words, this.trees.roots, this.trees.child, this.trees.leafProb, this.nFeatures + 1, this.nClasses, TILE, c.padded, c.complete);
     return this.wasmWalk;
   }
 

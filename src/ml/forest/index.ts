@@ -21,6 +21,7 @@ export { binData, checkTrainingData } from './binning.js';
 export { Forest } from './forest.js';
 export { decodeForest, encodeForest, type ForestParts } from './format.js';
 export { type BinnedData, DEFAULT_FOREST_PARAMS, type ForestParams, resolveParams, type TrainingData, type TreeArrays } from './params.js';
-export { _useJsWalk, _usePackedWalk, type Compact } from './predict.js';
+export { COMPLETE_MAX_DEPTH, type CompleteLayout, treeDepths } from './complete.js';
+export { _useJsWalk, _useLockstepWalk, _usePackedWalk, type Compact } from './predict.js';
 export { makeRng } from './random.js';
 export { concatTrees, trainTrees } from './train.js';

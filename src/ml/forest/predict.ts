@@ -6,6 +6,7 @@
  */
 import type { WasmWalker } from './wasm.js';
 import { binOf } from './binning.js';
+import { type CompleteLayout, completeLayout, walkComplete } from './complete.js';
 import type { TreeArrays } from './params.js';
 
 /** Samples per prediction tile (ranked once, then walked by every tree). */
@@ -26,6 +27,12 @@ export function packedWalkForced(): boolean {
   return usePacked;
 }
 
+let useLockstep = false;
+/** Benches and tests: walk every tree the compact lockstep way, also the shallow trees of the complete layout (same bits). */
+export function _useLockstepWalk(on: boolean): void {
+  useLockstep = on;
+}
+
 /** The compact prediction layout of a forest (see compactLayout). */
 export interface Compact {
   words: Int32Array;
@@ -34,6 +41,8 @@ export interface Compact {
   padded: Float32Array[];
   /** words of each tree (views into `words`) */
   tw: Int32Array[];
+  /** the shallow trees again as complete trees (complete.ts), walked without leaf tests; null when no tree is shallow enough */
+  complete: CompleteLayout | null;
 }
 
 /**
@@ -78,13 +87,14 @@ export function compactLayout(trees: TreeArrays, F: number): Compact | null {
     return p;
   });
   const tw = Array.from(roots, (r, t) => words.subarray(r, ends[t]));
-  return { words, edges, padded, tw };
+  return { words, edges, padded, tw, complete: completeLayout(trees, words) };
 }
 
 /** Class probabilities over the compact layout (walker: the WebAssembly walk, built on first use; null = walk in JS). */
 export function predictCompact(trees: TreeArrays, F: number, K: number, c: Compact, walker: () => WasmWalker | null, x: Float32Array, n: number, layout: 'feature-major' | 'sample-major', out: Float32Array): Float32Array {
   const { roots, leafProb, child } = trees;
   const { padded, tw } = c;
+  const cl = useLockstep ? null : c.complete;
   const F1 = F + 1;
   const T = roots.length;
   const CH = Math.max(1, Math.min(TILE, n)); // small calls (one edge at a time) allocate little; 32768 beat 8192 by ~7-20% CPU in A/B (4096: 1.2x slower)
@@ -107,8 +117,15 @@ export function predictCompact(trees: TreeArrays, F: number, K: number, c: Compa
       }
     } else for (let f = 0; f < F; f++) rankFeature(padded[f], x, fm ? f * n + c0 : c0 * F + f, fm ? 1 : F, m, xb, f, F1);
     acc.fill(0);
-    if (wasm) for (let t = 0; t < T; t++) wasm.walk(t, m);
-    else for (let t = 0; t < T; t++) walkTree(tw[t], roots[t], child, leafProb, xb, acc, m, F1, K);
+    // tree by tree in tree order (the sums' order, hence the bits, do not depend on the walk)
+    for (let t = 0; t < T; t++) {
+      const complete = cl !== null && cl.depth[t] > 0;
+      if (wasm) {
+        if (complete) wasm.walkComplete(t, m);
+        else wasm.walk(t, m);
+      } else if (complete) walkComplete(cl, t, leafProb, xb, acc, m, F1, K);
+      else walkTree(tw[t], roots[t], child, leafProb, xb, acc, m, F1, K);
+    }
     writeOut(acc, out, n, c0, m, K, inv);
   }
   return out;

@@ -51,6 +51,13 @@ export interface GlobalAffineOptions {
   /** What the regularised affine is pulled toward: the similarity solution's rotation (rigid, default) or the similarity itself (uniform scale left free). */
   regulariseTo?: 'rigid' | 'similarity';
   /**
+   * Weight of the prior on each section's uniform scale alone (its similarity part's length),
+   * relative to its pairs, when the rest of the linear part (rotation, shear, anisotropic scale) is
+   * pulled with `regularise`. Undefined: `regularise` (one prior on all four). 0 with 'rigid' is
+   * 'similarity'.
+   */
+  regulariseScale?: number;
+  /**
    * Rotation trend removed after the solve (detrend.ts): Gaussian window of the local slope,
    * sections (0: none). A prior against the slow rotation drift that pairwise matching reads
    * from the content of real sections.
@@ -94,7 +101,7 @@ function median(v: number[]): number {
  */
 function solveOnce(
   nz: number, sets: PairSet[], keep: boolean[][], o: GlobalAffineOptions, model: 'translation' | 'similarity' | 'affine',
-  N: Affine, fixedLinear: Affine[] | null, toward: { rot: Affine[]; weight: number } | null = null,
+  N: Affine, fixedLinear: Affine[] | null, toward: { rot: Affine[]; weight: number; scaleWeight?: number } | null = null,
 ): Affine[] {
   const m = modelOf(model);
   const P = m.P;
@@ -143,8 +150,26 @@ function solveOnce(
       if (z === o.reference || count[z] === 0) continue;
       const r = toward.rot[z];
       const w = toward.weight * count[z];
-      // affine parameters [a, b, c, d, e, f]: a, b, d, e toward the rotation's
-      for (const [t, v] of [[0, r[0]], [1, r[1]], [3, r[3]], [4, r[4]]] as const) sys.addRow([z * P + t], [1], v, w);
+      if (toward.scaleWeight === undefined) {
+        // affine parameters [a, b, c, d, e, f]: a, b, d, e toward the rotation's
+        for (const [t, v] of [[0, r[0]], [1, r[1]], [3, r[3]], [4, r[4]]] as const) sys.addRow([z * P + t], [1], v, w);
+      } else {
+        // the same prior in an orthonormal basis of (a, b, d, e): the anti-similarity part (a - e, b + d)/sqrt2
+        // (shear, anisotropic scale), and the similarity part (a + e, d - b)/sqrt2 split into its
+        // component along the target's direction (uniform scale, weight scaleWeight) and across it (rotation)
+        const k = Math.SQRT1_2;
+        const sc = Math.hypot(r[0], r[3]) || 1;
+        const c = r[0] / sc;
+        const sn = r[3] / sc;
+        const ws = toward.scaleWeight * count[z];
+        sys.addRow([z * P, z * P + 4], [k, -k], k * (r[0] - r[4]), w);
+        sys.addRow([z * P + 1, z * P + 3], [k, k], k * (r[1] + r[3]), w);
+        // similarity coordinates u = (a + e)/sqrt2, v = (d - b)/sqrt2; along = c u + sn v, across = -sn u + c v
+        const u0 = k * (r[0] + r[4]);
+        const v0 = k * (r[3] - r[1]);
+        sys.addRow([z * P, z * P + 4, z * P + 1, z * P + 3], [c * k, c * k, -sn * k, sn * k], c * u0 + sn * v0, ws);
+        sys.addRow([z * P, z * P + 4, z * P + 1, z * P + 3], [-sn * k, -sn * k, -c * k, c * k], -sn * u0 + c * v0, w);
+      }
     }
   }
   // The frame: the reference section's F is the identity (strongly); a tiny prior ties each
@@ -197,7 +222,7 @@ export function solveGlobalAffine(nz: number, sets: PairSet[], o: GlobalAffineOp
         const s = o.regulariseTo === 'similarity' ? 1 : Math.hypot(n[0], n[3]) || 1;
         return [n[0] / s, n[1] / s, 0, n[3] / s, n[4] / s, 0] as Affine;
       });
-      F = solveOnce(nz, sets, keep, o, 'affine', N, null, { rot, weight: o.regularise! });
+      F = solveOnce(nz, sets, keep, o, 'affine', N, null, { rot, weight: o.regularise!, scaleWeight: o.regulariseScale });
     } else F = solveOnce(nz, sets, keep, o, o.model, N, null);
     const all: number[] = [];
     const res = sets.map((s, k) => {

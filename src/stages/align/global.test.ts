@@ -154,6 +154,62 @@ describe('solveGlobalAffine: regularised affine', () => {
   });
 });
 
+describe('solveGlobalAffine: a separate weight for the uniform scale (regulariseScale)', () => {
+  const scaleOf = (a: Affine) => Math.sqrt(Math.abs(a[0] * a[4] - a[1] * a[3]));
+  const opts = { model: 'affine' as const, maxResidual: 20, rounds: 0, reference: 0, w: 512, h: 512, regularise: 0.03 };
+
+  it('keeps genuine per-section scalings that the one-weight prior toward rigid shrinks; equal weights are that prior', () => {
+    // every section z > 0 has its own uniform scale in [0.98, 1.02] (no trend), matched against 2 neighbours
+    const r = mulberry32(8);
+    const n = 12;
+    const truth: Affine[] = Array.from({ length: n }, (_, z) => (z === 0 ? [1, 0, 0, 0, 1, 0] : similarity(2 * (r() - 0.5), 1 + 0.04 * (r() - 0.5), 10 * (r() - 0.5), 10 * (r() - 0.5))));
+    const sets: PairSet[] = [];
+    for (let z = 1; z < n; z++) for (const k of [1, 2]) if (z - k >= 0) sets.push(pairs(truth, z - k, z, 30, r, 0.2));
+    const err = (A: Affine[]) => A.reduce((m, a, z) => m + Math.abs(scaleOf(a) - scaleOf(truth[z])), 0) / n;
+    const rigid = solveGlobalAffine(n, sets, opts);
+    const same = solveGlobalAffine(n, sets, { ...opts, regulariseScale: 0.03 });
+    const weak = solveGlobalAffine(n, sets, { ...opts, regulariseScale: 0.003 });
+    const none = solveGlobalAffine(n, sets, { ...opts, regulariseScale: 0 });
+    const sim = solveGlobalAffine(n, sets, { ...opts, regulariseTo: 'similarity' });
+    // the split prior with equal weights is the one-weight prior (an orthonormal change of basis)
+    for (let z = 0; z < n; z++) for (let t = 0; t < 6; t++) expect(same.affines[z][t]).toBeCloseTo(rigid.affines[z][t], 6);
+    const [e0, e1, e2, es] = [err(rigid.affines), err(weak.affines), err(none.affines), err(sim.affines)];
+    console.log(`per-section scalings: mean scale error rigid prior ${e0.toFixed(5)}, scale weight 0.003 ${e1.toFixed(5)}, 0 ${e2.toFixed(5)}, similarity prior ${es.toFixed(5)}`);
+    expect(e0).toBeGreaterThan(0.001);
+    expect(e1).toBeLessThan(e0 / 2);
+    expect(e2).toBeLessThan(e0 / 10);
+    expect(e2).toBeLessThan(2 * es + 1e-4);
+  });
+
+  it('a steady scale drift: the weaker the scale weight, the more of it passes, between the rigid and the similarity prior', () => {
+    // the truth is rigid; every z-1 and z-2 pair set says z is larger than it is (0.5 % per section)
+    const r = mulberry32(21);
+    const n = 20;
+    const truth: Affine[] = Array.from({ length: n }, (_, z) => (z === 0 ? [1, 0, 0, 0, 1, 0] : similarity(2 * (r() - 0.5), 1, 10 * (r() - 0.5), 10 * (r() - 0.5))));
+    const sets: PairSet[] = [];
+    for (let z = 1; z < n; z++) {
+      for (const k of [1, 2]) {
+        if (z - k < 0) continue;
+        const s = pairs(truth, z - k, z, 30, r, 0.2);
+        for (let i = 0; i < s.q.length; i++) s.q[i] = 256 + 1.005 ** k * (s.q[i] - 256);
+        sets.push(s);
+      }
+    }
+    const last = (o: object) => scaleOf(solveGlobalAffine(n, sets, { ...opts, ...o }).affines[n - 1]);
+    const rigid = last({});
+    const ws = [0.01, 0.003, 0].map((w) => last({ regulariseScale: w }));
+    const sim = last({ regulariseTo: 'similarity' });
+    console.log(`steady drift: scale of section ${n - 1}: rigid ${rigid.toFixed(4)}, scale weight 0.01 / 0.003 / 0: ${ws.map((x) => x.toFixed(4)).join(' / ')}, similarity ${sim.toFixed(4)}`);
+    // similarity: 1.005^19 ~ 1.10 (the drift is free); rigid holds it within 2 %
+    expect(sim).toBeGreaterThan(1.07);
+    expect(rigid).toBeLessThan(1.02);
+    expect(rigid).toBeLessThan(ws[0]);
+    expect(ws[0]).toBeLessThan(ws[1]);
+    expect(ws[1]).toBeLessThan(ws[2]);
+    expect(ws[2]).toBeCloseTo(sim, 2);
+  });
+});
+
 describe('relaxGlobalMesh', () => {
   const g = { ox: 0, oy: 0, stride: 16, nx: 5, ny: 5 };
   it('a warp of the middle section is put on that section, not spread over its neighbours', () => {

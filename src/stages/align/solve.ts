@@ -90,6 +90,15 @@ export const ALIGN_DEFAULTS = {
   /** What the regularised affine is pulled toward: 'rigid' (the similarity's rotation) or 'similarity' (uniform scale free). */
   regulariseTo: 'rigid' as 'rigid' | 'similarity',
   /**
+   * Weight of the regularised affine's pull on each section's uniform scale alone, relative to its
+   * pairs (null: `regularise`; rotation, shear and anisotropic scale keep `regularise`). 0.02 met
+   * the rule in the rigid case (phantom rel 1.12 -> 1.05 and 1.05 -> 0.95 px, abs not worse, the
+   * vnc-sstem 20-section drift held) but not in the elastic case (ISBI 2012 abs worse): opt-in;
+   * weaker weights keep more of genuine per-section scalings and let more drift through
+   * (docs/ALIGNMENT.md, The prior on uniform scale).
+   */
+  regulariseScale: null as number | null,
+  /**
    * Rotation trend removed after the global affine (detrend.ts): Gaussian window of its local
    * slope along z, sections (0: off).
    */
@@ -140,6 +149,20 @@ export const ALIGN_DEFAULTS = {
   featureNm: 8,
   featureRadius: 12,
   featureMinInliers: 12,
+  /**
+   * The match across a gap (`--gap-match`): a section whose patch matching failed and whose
+   * previous good sections lie across a missing one is matched to them (at most `neighbours` of them, pooled) once more at pixels of
+   * about `gapNm` nm with `gapPatch` px patches (spacing half of it), peak ratio `gapRatio`, model
+   * `gapModel` by RANSAC with at least `gapMinInliers` inliers; its inliers enter the global affine
+   * as pair sets of their own (source 'gap') instead of the chain's guess. Off by default:
+   * docs/ALIGNMENT.md, The match across the gap.
+   */
+  gapMatch: false,
+  gapNm: 32,
+  gapPatch: 32,
+  gapRatio: 1.5,
+  gapModel: 'rigid' as AffineModel,
+  gapMinInliers: 6,
   /** Peak ratio of the affine stage's retry when too few patches pass minRatio. */
   retryRatio: 1.2,
   /** Patch standard deviation below which a patch is blank, grey levels. */
@@ -185,8 +208,8 @@ export interface PairSetReport {
   /** Section indices (z - z0): pairs between section j and section z. */
   j: number;
   z: number;
-  /** 'patches': RANSAC inliers of the patch matches; 'chain': 9 points where the chain put z (its patch matching failed). */
-  source: 'patches' | 'chain';
+  /** 'patches': RANSAC inliers of the patch matches; 'chain': 9 points where the chain put z (its patch matching failed); 'gap': the match across a missing section (gapMatch). */
+  source: 'patches' | 'chain' | 'gap';
   pairs: number;
   kept: number;
   weight_sum: number;
@@ -328,6 +351,8 @@ interface Geometry {
   matchLevels: number;
   coarseLevels: number;
   featureLevels: number;
+  /** Levels of the match across a gap (gapMatch). */
+  gapLevels: number;
   mw: number;
   mh: number;
   q: AlignParams;
@@ -428,6 +453,18 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
         } else a = featureAffine;
       }
     }
+    // The match across a gap (opt-in): where patch matching failed, the previous good sections
+    // across a missing one, once more at the gap level, pooled; it places the section and its
+    // pairs replace the chain's guess. (Run also where patch matching worked, it made the phantom
+    // seed 11 worse: docs/ALIGNMENT.md, The match across the gap.)
+    const across = p.gapMatch && !affineFound ? fixed.filter((f) => sections.slice(f.index + 1, i).some((s) => s.status === 'missing')) : [];
+    const gap = across.length ? await gapRound(src, raw, across, coarseAffine, g, p, p.seed + i + 104729) : null;
+    if (gap) {
+      report.flags.push('gap-match');
+      a = gap.a;
+      pairs = [];
+      affineFound = true;
+    }
     // Patch matching failed: keep the whole-section translation (or the previous transform), flagged.
     if (!affineFound) report.flags.push('coarse-only');
     let t: SectionTransform = { z, status: 'ok', affine: a.map((x) => +x.toFixed(8)) as Affine };
@@ -474,7 +511,9 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
         }
         pairSets.push({ j: pr.j, z: i, w: 1, wp, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q), r, source: 'patches' });
       }
-    } else {
+    }
+    if (gap) for (const pr of gap.pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q), r: Float64Array.from(pr.r), source: 'gap' });
+    if (!chosen.pairs && !gap) {
       const tp = transformPairs(last.t, t, g.w, g.h);
       pairSets.push({ j: last.index, z: i, w: p.chainPairWeight, p: Float64Array.from(tp.p), q: Float64Array.from(tp.q), source: 'chain' });
     }
@@ -495,6 +534,36 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     finish(t);
   }
   return { sections, reports, pairSets };
+}
+
+/**
+ * The match across a gap: the candidate (raw section warped by a) against the good sections before
+ * it that lie across a missing section (`across`, each read again and warped by its transform), at
+ * the gap level (pixels of about gapNm), gapPatch px patches at half their side apart, peak ratio
+ * gapRatio, matches pooled over those sections, gapModel by RANSAC (inlier distance ransacThreshold at the
+ * matching scale, whatever the gap level), `affineRounds` rounds. Null
+ * with fewer than gapMinInliers inliers (and twice the model's minimal sample).
+ */
+async function gapRound(src: VolumeSource, raw: Image2D, across: Neighbour[], a: Affine, g: Geometry, p: AlignParams, seed: number) {
+  const sg = 2 ** g.gapLevels;
+  const rawGap = coarseOf(raw, g.gapLevels);
+  const fixed: Neighbour[] = [];
+  for (const f of across) {
+    const rf = coarseOf(await readSection(src, g.z0 + f.index), g.gapLevels);
+    fixed.push({ ...f, aligned: warpImage(rf, scaleTransform({ ...f.t, mesh: undefined }, sg), 0, 0, rf.w, rf.h) });
+  }
+  // RANSAC's inlier distance: the matching scale's, in full-resolution px (not 2 px of the coarser gap level)
+  const gq: AlignParams = { ...g.q, model: p.gapModel, minRatio: p.gapRatio, ransacThreshold: (p.ransacThreshold * g.sm) / sg };
+  const need = Math.max(p.gapMinInliers, 2 * minPairs(p.gapModel));
+  let a1 = a;
+  let found: ReturnType<typeof affineRound> | null = null;
+  for (let round = 0; round < p.affineRounds; round++) {
+    const r = affineRound(rawGap, fixed, a1, sg, gq, p.gapPatch, p.gapPatch / 2, seed + 7919 * round);
+    if (!r.affine || r.inliers < need) break;
+    a1 = r.affine;
+    found = r;
+  }
+  return found ? { a: a1, pairs: found.pairs, inliers: found.inliers } : null;
 }
 
 /**
@@ -669,8 +738,13 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.elasticPrior >= 0)) throw new UsageError(`elasticPrior ${p.elasticPrior}: expected a number >= 0`);
   if (!['rigid', 'similarity'].includes(p.regulariseTo)) throw new UsageError(`regulariseTo ${JSON.stringify(p.regulariseTo)}: expected rigid or similarity`);
+  if (p.regulariseScale !== null && !(p.regulariseScale >= 0)) throw new UsageError(`regulariseScale ${p.regulariseScale}: expected a number >= 0 or null`);
   if (!['equal', 'ratio', 'ratio-in-set'].includes(p.pairWeight)) throw new UsageError(`pairWeight ${JSON.stringify(p.pairWeight)}: expected equal, ratio or ratio-in-set`);
   if (!(p.chainPairWeight > 0)) throw new UsageError(`chainPairWeight ${p.chainPairWeight}: expected a number > 0`);
+  if (!isPowerOfTwo(p.gapPatch) || p.gapPatch < 16) throw new UsageError(`gapPatch ${p.gapPatch}: expected a power of two >= 16`);
+  if (!(p.gapNm > 0)) throw new UsageError(`gapNm ${p.gapNm}: expected a pixel size in nm > 0`);
+  if (!(p.gapRatio >= 1)) throw new UsageError(`gapRatio ${p.gapRatio}: expected a peak ratio >= 1`);
+  if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.gapModel)) throw new UsageError(`gapModel ${JSON.stringify(p.gapModel)}: expected translation, rigid, similarity or affine`);
   if (!(p.regularise >= 0)) throw new UsageError(`regularise ${p.regularise}: expected a number >= 0`);
   if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.model)) throw new UsageError(`model ${JSON.stringify(p.model)}: expected translation, rigid, similarity or affine`);
   let coarseLevels = 0;
@@ -684,13 +758,16 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   const elasticPatch = Math.min(p.elasticPatch, patch);
   const q: AlignParams = { ...p, patch, elasticPatch, stride: Math.min(p.stride, patch), elasticStride: Math.min(p.elasticStride, elasticPatch) };
   const featureLevels = levelFor(src.voxelSize[0], p.featureNm, w, h);
-  const g: Geometry = { w, h, nz, z0, sm, sc: 2 ** coarseLevels, matchLevels, coarseLevels, featureLevels, mw, mh, q };
+  // the gap level: pixels of about gapNm, with at least two patches across (not levelFor's 128 px floor: coarser is the point)
+  let gapLevels = Math.max(0, Math.round(Math.log2(p.gapNm / src.voxelSize[0])));
+  while (gapLevels > 0 && Math.min(w, h) / 2 ** gapLevels < 2 * p.gapPatch) gapLevels--;
+  const g: Geometry = { w, h, nz, z0, sm, sc: 2 ** coarseLevels, matchLevels, coarseLevels, featureLevels, gapLevels, mw, mh, q };
   const { sections, reports, pairSets } = await chainPass(src, p, g, onStep);
   const good = sections.map((t, i) => (t.status === 'missing' ? -1 : i)).filter((i) => i >= 0);
   const pairs: PairSetReport[] = [];
   if (good.length >= 2 && p.global) {
     // Global affine: all sections at once from the pairs of every section with its neighbours.
-    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise, regulariseTo: p.regulariseTo, detrend: p.detrend });
+    const sol = solveGlobalAffine(nz, pairSets, { model: p.model, maxResidual: p.ransacThreshold * sm, rounds: 4, reference: good[0], w, h, regularise: p.regularise, regulariseTo: p.regulariseTo, regulariseScale: p.regulariseScale ?? undefined, detrend: p.detrend });
     pairSets.forEach((s, k) => {
       let ws = 0;
       for (let n = 0; n < s.p.length / 2; n++) ws += s.w * (s.wp ? s.wp[n] : 1);

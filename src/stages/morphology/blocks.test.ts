@@ -132,4 +132,48 @@ describe('blockwise meshes and skeletons', () => {
     const thick = out.get(7n)!;
     for (let i = 0; i < thick.vertices.length; i += 3) expect((thick.vertices[i] / 4 - 0.5) % 2).toBe(0);
   });
+
+  it('skeletonizes each missed label on its own box as the whole block would, anchors on shared faces included', () => {
+    // two blocks along x (shared plane x = 16) and along z (z = 4); thin labels (odd x and y, one
+    // voxel wide) that cross both shared planes, touch each other and sit beside a thick label
+    const sh = [32, 14, 8] as const;
+    const d = new BigUint64Array(sh[0] * sh[1] * sh[2]);
+    const at = (x: number, y: number, z: number) => x + sh[0] * (y + sh[1] * z);
+    for (let z = 0; z < sh[2]; z++) {
+      for (let y = 8; y < 14; y++) for (let x = 0; x < 32; x++) d[at(x, y, z)] = 7n;
+      for (let x = 9; x < 25; x++) d[at(x, 3, z)] = 9n; // along x through x = 16
+      d[at(21, 5, z)] = 11n; // along z through z = 4, beside the thick label's face
+      d[at(21, 7, z)] = 11n;
+      d[at(21, 6, z)] = 11n;
+    }
+    d[at(3, 1, 2)] = 13n; // a single voxel
+    const vs: Vec3 = [4, 4, 12];
+    const v = new Volume('uint64', boxFromShape(sh), d, 1, vs);
+    const grid = blocks(v.box, [16, 14, 4]);
+    for (const box of grid) {
+      const ext = { min: box.min, max: [0, 1, 2].map((k) => Math.min(box.max[k] + 1, sh[k])) as unknown as Vec3 };
+      const got = new Map(skeletonBlock(v.crop(ext), box, { voxelSize: vs, bounds: v.box, sampleStep: [2, 2, 1] }).map((it) => [it.id, it.skel]));
+      for (const id of [9n, 11n, 13n]) {
+        // the reference: the full grid with only this label (how missed labels were done before)
+        const only = new BigUint64Array(d.length);
+        for (let i = 0; i < d.length; i++) if (d[i] === id) only[i] = id;
+        const alone = new Volume('uint64', v.box, only, 1, vs).crop(ext);
+        const ref = skeletonBlock(alone, box, { voxelSize: vs, bounds: v.box }).find((it) => it.id === id);
+        const mine = got.get(id);
+        expect(mine === undefined, `label ${id} in block ${box.min}`).toBe(ref === undefined);
+        if (!ref || !mine) continue;
+        expect(Array.from(mine.vertices)).toEqual(Array.from(ref.skel.vertices));
+        expect(Array.from(mine.edges)).toEqual(Array.from(ref.skel.edges));
+        expect(Array.from(mine.radius)).toEqual(Array.from(ref.skel.radius));
+      }
+    }
+    // the long thin label has a piece in each of the four blocks, and they share vertices (anchors on the shared planes)
+    const parts = grid.flatMap((box) => {
+      const ext = { min: box.min, max: [0, 1, 2].map((k) => Math.min(box.max[k] + 1, sh[k])) as unknown as Vec3 };
+      return skeletonBlock(v.crop(ext), box, { voxelSize: vs, bounds: v.box, sampleStep: [2, 2, 1] }).filter((it) => it.id === 9n).map((it) => it.skel);
+    });
+    expect(parts.length).toBe(4); // two blocks along x times two along z
+    const merged = mergeSkeletons(parts);
+    expect(merged.radius.length).toBeLessThan(parts.reduce((n, p) => n + p.radius.length, 0));
+  });
 });

@@ -19,9 +19,9 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { FormatError, WiringError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
 import { edtLabels } from '../../kernels/edt.js';
-import { coarseMeshLabels, meshDownsampleFactor } from './coarse-mesh.js';
+import { coarseMeshLabels, coarseMeshMargin, meshDownsampleFactor } from './coarse-mesh.js';
 import { type Mesh, compactLabels, marchingCubesLabels } from './mesh.js';
-import { type Skeleton, skeletonizeLabels } from './skeleton.js';
+import { type Skeleton, labelBoxes, skeletonizeLabels } from './skeleton.js';
 
 /** The block's voxels over [box.min, box.max + overlap) ∩ bounds (overlap: one voxel per axis by default), as compact labels. */
 export function overlapLabels(vol: Volume, box: Box, bounds: Box, overlap: Vec3 = [1, 1, 1]): { labels: Uint32Array; ids: bigint[]; origin: Vec3; shape: Vec3 } {
@@ -156,12 +156,18 @@ export interface MeshBlockOptions {
   mergeFlatCell?: Vec3;
   /**
    * Mesh at a coarser scale: mode-downsample the labels by this factor per axis (powers of two;
-   * coarse-mesh.ts) and mesh the coarse grid, vertices still in nm; segments without a coarse
-   * voxel in the block are meshed at full resolution. The block's corners must lie on the coarse
-   * grid from bounds.min, and `vol` must reach one coarse voxel past the block (the task's margin).
+   * coarse-mesh.ts) and mesh the coarse grid, vertices still in nm; thin parts the coarse grid
+   * loses are meshed at full resolution (`thinPatches`). The block's corners must lie on the coarse
+   * grid from bounds.min, and `vol` must reach at least one coarse voxel past the block; with three
+   * around it (the task's margin, coarseMeshMargin) the result does not depend on the blocking.
    * Absent or [1,1,1]: full resolution. Not combined with `mergeFlatCell`.
    */
   downsample?: Vec3;
+  /**
+   * With `downsample`: mesh the thin parts the coarse grid loses at full resolution (coarse-mesh.ts
+   * thinPatches; default true). False: only segments without a coarse voxel near them.
+   */
+  thinPatches?: boolean;
 }
 
 /** The lod-0 octree cell in voxels per axis: `fragmentVoxels` of the finest axis, the same length in nm on the others. */
@@ -175,8 +181,18 @@ export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): Array<
   const f = opts.downsample;
   if (f && f.some((x) => x !== 1)) {
     if (opts.mergeFlatCell) throw new WiringError('mesh block: flat-quad merging and downsampling cannot be combined');
-    const { labels, ids, origin, shape } = overlapLabels(vol, box, opts.bounds, f);
-    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin, shape, boxMin: box.min, boxMax: box.max, bounds: opts.bounds, voxelSize: opts.voxelSize, factor: f });
+    // the read region: up to two coarse voxels around the block (coarseMeshMargin), on the coarse grid
+    const m = coarseMeshMargin(f);
+    const b = opts.bounds;
+    const lo = [0, 1, 2].map((i) => {
+      const want = Math.max(box.min[i] - m[i], b.min[i]);
+      // the nearest coarse-grid plane at or above what vol holds
+      return want >= vol.box.min[i] ? want : Math.min(box.min[i], b.min[i] + Math.ceil((vol.box.min[i] - b.min[i]) / f[i]) * f[i]);
+    }) as unknown as Vec3;
+    const hi = [0, 1, 2].map((i) => Math.min(box.max[i] + m[i], b.max[i], vol.box.max[i])) as unknown as Vec3;
+    const region = { min: lo, max: hi };
+    const { labels, ids } = compactLabels(vol.crop(region).data as ArrayLike<number | bigint> & { length: number });
+    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape: boxShape(region), boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches });
     const out: Array<{ id: bigint; mesh: Mesh }> = [];
     for (let l = 1; l < ids.length; l++) if (meshes[l].indices.length > 0) out.push({ id: ids[l], mesh: meshes[l] });
     return out;
@@ -296,16 +312,32 @@ export function skeletonBlock(vol: Volume, box: Box, opts: SkeletonBlockOptions)
     box,
     opts: { ...opts, minVoxels: opts.minVoxels === undefined ? undefined : Math.max(1, Math.ceil(opts.minVoxels / voxels)) },
   });
-  // labels without a sampled voxel here: the full grid, the other labels masked out
-  const missing: number[] = [];
-  for (let l = 1; l < ids.length; l++) if (!seen[l]) missing.push(l);
-  if (missing.length > 0) {
-    const to = new Uint32Array(ids.length);
-    missing.forEach((l, i) => (to[l] = i + 1));
-    const only = new Uint32Array(labels.length);
-    for (let i = 0; i < labels.length; i++) only[i] = to[labels[i]];
-    const fine = skeletonGrid(only, shape, missing.length, { origin, crop: shape, step: [1, 1, 1], box, opts });
-    missing.forEach((l, i) => (skels[l] = fine[i + 1]));
+  // labels without a sampled voxel here (thin pieces): the full grid, each label alone on its
+  // bounding box grown by one voxel (clipped to the block). That box holds the label's nearest
+  // voxel of any other label (the clamp of any outside voxel to the box is on its one-voxel shell,
+  // which is not the label, and no farther), so its distances, plane anchors and TEASAR are those
+  // of the whole block with the other labels masked out, at the cost of its box only.
+  let anyMissing = false;
+  for (let l = 1; l < ids.length && !anyMissing; l++) if (!seen[l]) anyMissing = true;
+  if (anyMissing) {
+    const bb = labelBoxes(labels, shape, ids.length - 1);
+    for (let l = 1; l < ids.length; l++) {
+      if (seen[l] || bb[6 * l] > bb[6 * l + 3]) continue;
+      const lo = [0, 1, 2].map((k) => Math.max(0, bb[6 * l + k] - 1));
+      const hi = [0, 1, 2].map((k) => Math.min(shape[k], bb[6 * l + 3 + k] + 2));
+      const cs = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]] as unknown as Vec3;
+      const sub = new Uint32Array(cs[0] * cs[1] * cs[2]);
+      let o = 0;
+      for (let z = lo[2]; z < hi[2]; z++)
+        for (let y = lo[1]; y < hi[1]; y++) {
+          const row = shape[0] * (y + shape[1] * z);
+          for (let x = lo[0]; x < hi[0]; x++, o++) sub[o] = labels[row + x] === l ? 1 : 0;
+        }
+      // the box's faces are the block's shared faces only where it reaches them
+      const faces = { lo: [0, 1, 2].map((k) => lo[k] === 0), hi: [0, 1, 2].map((k) => hi[k] === shape[k]) };
+      const cropOrigin = [origin[0] + lo[0], origin[1] + lo[1], origin[2] + lo[2]] as unknown as Vec3;
+      skels[l] = skeletonGrid(sub, cs, 1, { origin: cropOrigin, crop: cs, step: [1, 1, 1], box, opts, faces })[1];
+    }
   }
   const out: Array<{ id: bigint; skel: Skeleton }> = [];
   for (let l = 1; l < ids.length; l++) if (skels[l].radius.length > 0) out.push({ id: ids[l], skel: skels[l] });
@@ -321,9 +353,18 @@ function skeletonGrid(
   labels: Uint32Array,
   shape: Vec3,
   maxLabel: number,
-  g: { origin: Vec3; crop: Vec3; step: Vec3; box: Box; opts: SkeletonBlockOptions },
+  g: {
+    origin: Vec3;
+    crop: Vec3;
+    step: Vec3;
+    box: Box;
+    opts: SkeletonBlockOptions;
+    /** For a part of the block's grid: which of its low / high planes per axis are the block's own faces (default: all). */
+    faces?: { lo: boolean[]; hi: boolean[] };
+  },
 ): Skeleton[] {
   const { origin, crop, step, box, opts } = g;
+  const faces = g.faces ?? { lo: [true, true, true], hi: [true, true, true] };
   const [sx, sy, sz] = shape;
   const b = opts.bounds;
   const res = opts.voxelSize;
@@ -358,9 +399,11 @@ function skeletonGrid(
     const w = dims[u];
     const h = dims[v];
     const sides: number[] = [];
-    if (origin[axis] > b.min[axis]) sides.push(0);
+    if (faces.lo[axis] && origin[axis] > b.min[axis]) sides.push(0);
     // the crop then ends with the overlap plane box.max, which the next block sees as its first
-    if (box.max[axis] < b.max[axis] && dims[axis] > 1) sides.push(dims[axis] - 1);
+    // (the block's own grid has more than one plane on this axis when the part starts inside it)
+    const blockDims = faces.lo[axis] ? dims[axis] : 2;
+    if (faces.hi[axis] && box.max[axis] < b.max[axis] && blockDims > 1) sides.push(dims[axis] - 1);
     for (const k of sides) {
       const plane = new Uint32Array(w * h);
       const p: number[] = [0, 0, 0];

@@ -3,9 +3,9 @@ import { dataPath, describeData } from '../../../test/data.js';
 import { openSource } from '../../formats/open.js';
 import { type Box, type Vec3, boxFromShape } from '../../core/box.js';
 import { Volume } from '../../core/volume.js';
-import { blockGrid, listBlocks } from '../../scheduler/blocks.js';
+import { blockGrid, listBlocks, readBoxOf } from '../../scheduler/blocks.js';
 import { meshBlock } from './blocks.js';
-import { meshDownsampleFactor, modeDownsample } from './coarse-mesh.js';
+import { coarseMeshMargin, meshDownsampleFactor, modeDownsample, thinPatches } from './coarse-mesh.js';
 import { compactLabels, holeEdges, mergeMeshes, meshVolume } from './mesh.js';
 import { paintTubes, randomTubes } from './synthetic.js';
 
@@ -107,6 +107,51 @@ describe('meshBlock downsampled', () => {
     expect(meshVolume(m2)).toBeLessThan(4 * 4 * 40);
   });
 
+  it('meshes a thin process the mode vote drops at full resolution, closed, touching the coarse body', () => {
+    // label 1: a 8x8 slab (x 0-7) and a one-voxel line along x (8-15) on odd row y = 5, where every
+    // 2x2 cell ties 2-2 with the background met first: the coarse grid loses the whole line
+    const shape: Vec3 = [16, 12, 3];
+    const res: Vec3 = [8, 8, 30];
+    const data = new Uint32Array(shape[0] * shape[1] * shape[2]);
+    for (let z = 0; z < 3; z++) {
+      for (let y = 2; y < 10; y++) for (let x = 0; x < 8; x++) data[x + 16 * (y + 12 * z)] = 1;
+      for (let x = 8; x < 16; x++) data[x + 16 * (5 + 12 * z)] = 1;
+    }
+    const vol = new Volume('uint32', boxFromShape(shape), data, 1, res);
+    const f: Vec3 = [2, 2, 1];
+    const xMax = (m: Float32Array) => {
+      let hi = -Infinity;
+      for (let i = 0; i < m.length; i += 3) hi = Math.max(hi, m[i]);
+      return hi;
+    };
+    const [full] = meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box });
+    const [plain] = meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box, downsample: f, thinPatches: false });
+    const [thin] = meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box, downsample: f });
+    // without patches the line is gone: the mesh ends at the slab (x = 8 voxels)
+    expect(xMax(plain.mesh.vertices)).toBe(8 * 8);
+    // with them it reaches the line's tip like the full-resolution mesh, closed
+    expect(xMax(thin.mesh.vertices)).toBe(xMax(full.mesh.vertices));
+    expect(holeEdges(thin.mesh)).toBe(0);
+    expect(holeEdges(mergeMeshes([thin.mesh]))).toBe(0);
+    // the line's volume comes back: closer to full resolution than the coarse surface alone
+    const vFull = meshVolume(full.mesh);
+    expect(Math.abs(meshVolume(thin.mesh) / vFull - 1)).toBeLessThan(Math.abs(meshVolume(plain.mesh) / vFull - 1));
+    // the patch is the line (8 voxels per section) grown back to the slab's coarse face: no more
+    const c = modeDownsample(data, shape, f);
+    const p = thinPatches(data, shape, c.labels, c.shape, f, [0, 0, 0], shape);
+    expect(p.voxels).toBe(3 * 8);
+    for (let i = 0; i < data.length; i++) if (p.mask[i]) expect([i % 16 >= 8, ((i / 16) | 0) % 12]).toEqual([true, 5]);
+  });
+
+  it('patches nothing where the coarse grid keeps every part within one coarse voxel', () => {
+    const shape: Vec3 = [24, 20, 4];
+    const lab = new Uint32Array(shape[0] * shape[1] * shape[2]);
+    // two blobs 6 voxels across and a straight boundary: no part thinner than the coarse voxel
+    for (let z = 0; z < 4; z++) for (let y = 0; y < 20; y++) for (let x = 0; x < 24; x++) lab[x + 24 * (y + 20 * z)] = x < 11 ? 1 : (x - 17) ** 2 + (y - 10) ** 2 <= 9 ? 2 : 3;
+    const c = modeDownsample(lab, shape, [2, 2, 1]);
+    expect(thinPatches(lab, shape, c.labels, c.shape, [2, 2, 1], [0, 0, 0], shape).voxels).toBe(0);
+  });
+
   it('stitches downsampled blocks into closed meshes equal to the one-block result', () => {
     const shape: Vec3 = [64, 48, 40];
     const offset: Vec3 = [10, 20, 30];
@@ -124,8 +169,8 @@ describe('meshBlock downsampled', () => {
     expect(whole.size).toBe(ids.size); // no segment without a mesh
     const pieces = new Map<bigint, ReturnType<typeof meshBlock>[number]['mesh'][]>();
     for (const b of blocks(bounds, [20, 16, 16])) {
-      // the task reads one coarse voxel past the block (margin = factor)
-      const read = { min: b.min, max: b.max.map((m, k) => Math.min(m + f[k], bounds.max[k])) as unknown as Vec3 };
+      // the task reads three coarse voxels around the block (margin = coarseMeshMargin)
+      const read = readBoxOf(b, coarseMeshMargin(f), bounds);
       for (const it of meshBlock(vol.crop(read), b, { voxelSize: res, bounds, downsample: f })) {
         if (!pieces.has(it.id)) pieces.set(it.id, []);
         pieces.get(it.id)!.push(it.mesh);
@@ -161,7 +206,7 @@ describeData('gala-medulla', 'meshBlock downsampled on gala-medulla ground truth
     expect(whole.size).toBe(ids.length - 1); // 87 segments, none lost
     const pieces = new Map<bigint, ReturnType<typeof meshBlock>[number]['mesh'][]>();
     for (const b of blocks(bounds, [100, 50, 25])) {
-      const read = { min: b.min, max: b.max.map((m, k) => Math.min(m + f[k], bounds.max[k])) as unknown as Vec3 };
+      const read = readBoxOf(b, coarseMeshMargin(f), bounds);
       for (const it of meshBlock(vol.crop(read), b, { voxelSize: res, bounds, downsample: f })) {
         if (!pieces.has(it.id)) pieces.set(it.id, []);
         pieces.get(it.id)!.push(it.mesh);

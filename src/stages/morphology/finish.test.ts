@@ -13,7 +13,7 @@ import { Volume } from '../../core/volume.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { runTasks } from '../../scheduler/index.js';
 import { encodeSharded, readShard, shardLengths, shardOf } from './shards.js';
-import { FINISH_SHARDS, finishMeshes, finishSkeletons, planMesh, planSkeletons } from './tasks.js';
+import { FINISH_SHARDS, FINISH_SHARD_VOXELS, finishMeshes, finishShards, finishSkeletons, planMesh, planSkeletons } from './tasks.js';
 
 /** File name -> short hash (readable diffs). */
 function digest(files: Map<string, string>): Record<string, string> {
@@ -38,9 +38,10 @@ async function segmentation(dir: string): Promise<string> {
   return layerDir;
 }
 
-async function runMorphology(layerDir: string, blockShape: Vec3, workers: number, stateDir: string) {
+async function runMorphology(layerDir: string, blockShape: Vec3, workers: number, stateDir: string, shards?: number) {
   const mesh = await planMesh(layerDir, { blockShape });
   const skel = await planSkeletons(layerDir, { blockShape });
+  if (shards !== undefined) mesh.params.shards = skel.params.shards = shards;
   await runTasks([mesh, skel], { stateDir, workers, json: true });
   const m = await finishMeshes(layerDir, mesh, { lods: 2, fragmentVoxels: 8, run: { workers, json: true } });
   const s = await finishSkeletons(layerDir, skel, { run: { workers, json: true } });
@@ -64,8 +65,25 @@ describe('mesh / skeleton finishing blocks', () => {
       expect(digest(got.skel)).toEqual(digest(ref.skel));
       expect(got.m).toEqual(ref.m);
       expect(got.s).toEqual(ref.s);
+      // another shard count (what a larger volume gets) writes the same files
+      const other = await runMorphology(layerDir, shape, 2, path.join(dir, `s7-${shape.join('x')}`), 7);
+      expect(digest(other.mesh)).toEqual(digest(ref.mesh));
+      expect(digest(other.skel)).toEqual(digest(ref.skel));
     }
   }, 120_000);
+
+  it('use more shards as the volume grows, so that a finishing block covers a bounded share of it', () => {
+    const box = (x: number, y: number, z: number) => ({ min: [0, 0, 0] as Vec3, max: [x, y, z] as Vec3 });
+    expect(finishShards(box(192, 192, 48))).toBe(FINISH_SHARDS);
+    expect(finishShards(box(512, 512, 128))).toBe(FINISH_SHARDS);
+    expect(finishShards(box(512, 512, 129))).toBe(2 * FINISH_SHARDS);
+    expect(finishShards(box(512, 512, 512))).toBe(4 * FINISH_SHARDS);
+    for (const b of [box(1024, 1024, 1000), box(2048, 2048, 1000), box(777, 333, 999)]) {
+      const n = finishShards(b);
+      expect((b.max[0] * b.max[1] * b.max[2]) / n).toBeLessThanOrEqual(FINISH_SHARD_VOXELS / FINISH_SHARDS);
+      expect((b.max[0] * b.max[1] * b.max[2]) / (n / 2)).toBeGreaterThan(FINISH_SHARD_VOXELS / FINISH_SHARDS);
+    }
+  });
 
   it('sharded block files: sections by id mod count, other files refused', async () => {
     const dir = await tempDir();

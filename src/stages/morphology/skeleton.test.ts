@@ -55,6 +55,34 @@ describe('TEASAR skeletons', () => {
     expect(mid).toBeLessThanOrEqual(56);
   });
 
+  it('keep long skeletons whole past the vertex buffers\' first size, and forced targets of several labels', () => {
+    // a 700-voxel tube (one vertex per voxel along it: more than the 256 the workspace starts
+    // with) and a short one, each with a forced target on its far end
+    const shape: Vec3 = [720, 9, 9];
+    const lab = new Uint32Array(shape[0] * shape[1] * shape[2]);
+    paintTubes(lab, shape, [{ label: 1, points: [[4, 4, 4], [704, 4, 4]], radius: 3 }], [1, 1, 1]);
+    paintTubes(lab, shape, [{ label: 2, points: [[710, 4, 4], [716, 4, 4]], radius: 2 }], [1, 1, 1]);
+    const at = (x: number) => x + shape[0] * (4 + shape[1] * 4);
+    const forced = new Map([[1, [at(704)]], [2, [at(716)]]]);
+    const out = skeletonizeLabels(lab, shape, 2, { forcedTargets: forced });
+    const again = skeletonizeLabels(lab, shape, 2, { forcedTargets: forced });
+    for (const l of [1, 2]) {
+      const s = out[l];
+      const nv = s.vertices.length / 3;
+      expect(s.radius.length).toBe(nv);
+      expect(isTree(nv, s.edges)).toBe(true);
+      // the forced end is a vertex (its centre, x + 0.5)
+      const xs = Array.from({ length: nv }, (_, i) => s.vertices[3 * i]);
+      expect(xs).toContain((l === 1 ? 704 : 716) + 0.5);
+      // a second call (the workspace and its grown buffers reused) gives the same bytes
+      expect(Array.from(again[l].vertices)).toEqual(Array.from(s.vertices));
+      expect(Array.from(again[l].edges)).toEqual(Array.from(s.edges));
+      expect(Array.from(again[l].radius)).toEqual(Array.from(s.radius));
+    }
+    expect(out[1].vertices.length / 3).toBeGreaterThan(600);
+    expect(cableLength(out[1])).toBeGreaterThan(650);
+  });
+
   it('find both arms of a Y and several labels and components in one pass', () => {
     const shape: Vec3 = [70, 70, 20];
     const lab = new Uint32Array(shape[0] * shape[1] * shape[2]);

@@ -155,10 +155,13 @@ export function skeletonizeLabels(labels: Uint32Array, shape: Vec3, maxLabel: nu
       out.push(emptySkeleton());
       continue;
     }
-    const forced = (opts.forcedTargets?.get(l) ?? []).map((g) => {
+    const given = opts.forcedTargets?.get(l);
+    const forced = new Int32Array(given ? given.length : 0);
+    for (let k = 0; k < forced.length; k++) {
+      const g = given![k];
       const gx = g % sx, gy = Math.floor(g / sx) % sy, gz = Math.floor(g / (sx * sy));
-      return gx + 1 + px * (gy + 1 + py * (gz + 1));
-    });
+      forced[k] = gx + 1 + px * (gy + 1 + py * (gz + 1));
+    }
     out.push(skeletonizeOne(ws, l, members, forced, opts));
   }
   cachedWorkspace = ws; // lab/dbf interiors are fully rewritten by the next call
@@ -183,6 +186,23 @@ class Workspace {
   bbox = new Int32Array(6);
   hkey = new Float32Array(0);
   order = new Int32Array(0);
+  /** the current label's vertices [x,y,z] nm, radii and edge pairs, grown by doubling */
+  vbuf = new Float32Array(3 * 256);
+  rbuf = new Float32Array(256);
+  ebuf = new Uint32Array(2 * 256);
+  growVertices(): void {
+    const v = new Float32Array(2 * this.vbuf.length);
+    v.set(this.vbuf);
+    this.vbuf = v;
+    const r = new Float32Array(2 * this.rbuf.length);
+    r.set(this.rbuf);
+    this.rbuf = r;
+  }
+  growEdges(): void {
+    const e = new Uint32Array(2 * this.ebuf.length);
+    e.set(this.ebuf);
+    this.ebuf = e;
+  }
   /** neighbour offsets and step lengths (nm) of the 26-neighbourhood, for `res` */
   nOff = new Int32Array(26);
   nLen = new Float64Array(26);
@@ -225,7 +245,7 @@ const DONE = 8;
 /** a voxel of the label being skeletonized (set for its members, cleared after) */
 const MEMBER = 16;
 
-function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: number[], opts: TeasarOptions): Skeleton {
+function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: Int32Array, opts: TeasarOptions): Skeleton {
   const res = opts.voxelSize ?? [1, 1, 1];
   const off = opts.offset ?? [0, 0, 0];
   const scale = opts.scale ?? TEASAR_DEFAULTS.scale;
@@ -256,14 +276,20 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
     if (z > bb[5]) bb[5] = z;
     if (dbf[c] > maxD) maxD = dbf[c];
   }
-  const vx: number[] = [];
-  const vr: number[] = [];
-  const edges: number[] = [];
+  // vertices, radii and edges in the workspace's growable typed buffers: plain arrays here took
+  // integer or double elements depending on the label, and every change of kind threw the
+  // optimized code away (hundreds of deopts per block)
+  let nv = 0;
+  let ne = 0;
   const addVertex = (c: number): number => {
     const x = c % px, y = Math.floor(c / px) % py, z = Math.floor(c / (px * py));
-    vx.push((off[0] + x - 0.5) * res[0], (off[1] + y - 0.5) * res[1], (off[2] + z - 0.5) * res[2]);
-    vr.push(dbf[c]);
-    const id = vr.length - 1;
+    if (nv === ws.rbuf.length) ws.growVertices();
+    const vb = ws.vbuf;
+    vb[3 * nv] = (off[0] + x - 0.5) * res[0];
+    vb[3 * nv + 1] = (off[1] + y - 0.5) * res[1];
+    vb[3 * nv + 2] = (off[2] + z - 0.5) * res[2];
+    ws.rbuf[nv] = dbf[c];
+    const id = nv++;
     vid[c] = id;
     state[c] |= ONSKEL;
     return id;
@@ -288,7 +314,14 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
   for (let k = 1; k <= maxDepth + 1; k++) dBucket[k] += dBucket[k - 1];
   const byDepth = new Int32Array(members.length);
   for (let i = 0; i < members.length; i++) byDepth[dBucket[keys[i]]++] = members[i];
-  const pending = forced.filter((c) => c >= 0 && c < ws.px * ws.py * ws.pz && ws.lab[c] === L);
+  // forced targets of this label (typed and looped: Array.filter on arrays of varying element
+  // kinds deoptimized this function once per label)
+  const pending = new Int32Array(forced.length);
+  let nPending = 0;
+  for (let k = 0; k < forced.length; k++) {
+    const c = forced[k];
+    if (c >= 0 && c < ws.px * ws.py * ws.pz && ws.lab[c] === L) pending[nPending++] = c;
+  }
   for (let mi = 0; mi < byDepth.length; mi++) {
     const root = byDepth[mi];
     if (state[root] & DONE) continue;
@@ -296,7 +329,6 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
     // as kimimaro does at a soma): the shortest-path tree reaches every voxel of the piece
     const count = dijkstra(ws, root, nOff, nLen);
     if (count < minVoxels) continue;
-    const compForced = pending.filter((c) => state[c] & REACHED);
     // farthest first by physical length along the tree: sort packed keys (length, then order)
     // (counting sort on plen quantized to a quarter of the smallest step; ties keep tree order)
     const order = ws.order;
@@ -324,7 +356,10 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
       let prev = vid[c];
       for (let i = path.length - 1; i >= 0; i--) {
         const id = addVertex(path[i]);
-        edges.push(prev, id);
+        if (2 * ne + 2 > ws.ebuf.length) ws.growEdges();
+        ws.ebuf[2 * ne] = prev;
+        ws.ebuf[2 * ne + 1] = id;
+        ne++;
         prev = id;
       }
       // invalidate balls around the new path voxels. Consecutive balls overlap almost entirely,
@@ -343,7 +378,9 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
       }
     };
     invalidateBall(ws, root, res, scale * dbf[root] + cst);
-    for (const f of compForced) trace(f);
+    // this piece's forced targets first (REACHED is set by the Dijkstra only, so testing it
+    // while tracing picks the same targets as before the tracing)
+    for (let k = 0; k < nPending; k++) if (state[pending[k]] & REACHED) trace(pending[k]);
     for (let i = 0; i < ranked.length; i++) {
       const t = ranked[i];
       if (state[t] & (INVALID | ONSKEL)) continue;
@@ -355,7 +392,7 @@ function skeletonizeOne(ws: Workspace, L: number, members: Int32Array, forced: n
     const c = members[i];
     state[c] = 0;
   }
-  return { vertices: Float32Array.from(vx), edges: Uint32Array.from(edges), radius: Float32Array.from(vr) };
+  return { vertices: ws.vbuf.slice(0, 3 * nv), edges: ws.ebuf.slice(0, 2 * ne), radius: ws.rbuf.slice(0, nv) };
 }
 
 /**

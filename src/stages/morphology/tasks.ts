@@ -3,15 +3,15 @@
  * turn per-block files into Neuroglancer meshes / skeletons in the layer's `mesh` and `skeletons`
  * folders (and set those keys in the layer's info).
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Box, Vec3 } from '../../core/box.js';
+import { type Box, type Vec3, boxShape } from '../../core/box.js';
 import { WiringError } from '../../core/errors.js';
 import type { Progress } from '../../core/progress.js';
 import { flushFileSystem, replaceDirAtomic, writeFileAtomic } from '../../core/atomic.js';
 import { encodeObj, encodePly } from '../../formats/mesh/plyobj.js';
 import { writeLegacyInfo, writeLegacyMesh, writeMultiresInfo, writeMultiresMesh } from '../../formats/mesh/precomputed.js';
-import { writeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
+import { encodeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import { writeSwc } from '../../formats/swc.js';
 import { type BlockContext, type BlockResult, type BlockTask, type RunOptions, readBlockData, runTasks } from '../../scheduler/index.js';
@@ -28,7 +28,7 @@ import {
   skeletonSampleStep,
   writeBlockFile,
 } from './blocks.js';
-import { isDownsampleFactor, meshDownsampleFactor } from './coarse-mesh.js';
+import { coarseMeshMargin, isDownsampleFactor, meshDownsampleFactor } from './coarse-mesh.js';
 import { type Mesh, holeEdgesIndexed, mergeMeshes, meshVolume, openEdges } from './mesh.js';
 import { buildMeshOctree, lodIndices } from './octree.js';
 import { type Skeleton, TEASAR_DEFAULTS } from './skeleton.js';
@@ -37,7 +37,7 @@ import { skeletonStats } from './stats.js';
 
 export interface MeshTaskParams {
   workDir: string;
-  /** Shards of the ids in the block files (FINISH_SHARDS). */
+  /** Shards of the ids in the block files (finishShards of the bounds). */
   shards: number;
   voxelSize: Vec3;
   bounds: Box;
@@ -139,7 +139,7 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
     module: import.meta.url,
     fn: 'meshTaskBlock',
     params: {
-      workDir, shards: FINISH_SHARDS, voxelSize, bounds,
+      workDir, shards: finishShards(bounds), voxelSize, bounds,
       ...(!mergeFlat ? {} : { mergeFlatCell: lod0CellVoxels(voxelSize, opts.fragmentVoxels ?? MESH_DEFAULTS.fragmentVoxels) }),
       ...(coarse ? { downsample } : {}),
     },
@@ -147,7 +147,7 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
     bounds,
     blockShape,
     // one (coarse) voxel past the block: the overlap neighbouring blocks share
-    margin: coarse ? downsample : [1, 1, 1],
+    margin: coarse ? coarseMeshMargin(downsample) : [1, 1, 1],
     // compact labels + padded copy (8) + vertex caches/triangles (~16, surface-dependent)
     memoryPerBlock: blockBytes(blockShape, 24),
   };
@@ -159,7 +159,7 @@ export async function planSkeletons(layerDir: string, opts: PlanOptions = {}): P
   const blockShape = opts.blockShape ?? defaultBlock(bounds, 128);
   const workDir = workDirFor(layerDir, 'skeletons', blockShape);
   await fs.mkdir(workDir, { recursive: true });
-  const params: SkeletonTaskParams = { workDir, shards: FINISH_SHARDS, voxelSize, bounds };
+  const params: SkeletonTaskParams = { workDir, shards: finishShards(bounds), voxelSize, bounds };
   if (opts.scale !== undefined) params.scale = opts.scale;
   if (opts.const !== undefined) params.const = opts.const;
   if (opts.minVoxels !== undefined) params.minVoxels = opts.minVoxels;
@@ -191,9 +191,22 @@ async function currentBlockFiles(workDir: string, bounds: Box, blockShape: Vec3)
 /**
  * Shards of the segment ids in mesh and skeleton block files: the finishing step runs one
  * scheduler block per non-empty shard, so workers share it (64: at 2 workers the last shard to
- * finish is a small part of the whole; segments are spread by id mod 64).
+ * finish is a small part of the whole; segments are spread by id mod the shard count), and a
+ * finishing block holds its own shard's items only. 64 up to FINISH_SHARD_VOXELS voxels, then
+ * doubled with every doubling of the volume (finishShards), so that a shard's share of the volume,
+ * and with it the memory of a finishing block, stays bounded as the volume grows.
  */
 export const FINISH_SHARDS = 64;
+/** The volume (voxels: 512x512x128) up to which FINISH_SHARDS shards are used. */
+export const FINISH_SHARD_VOXELS = 2 ** 25;
+
+/** Shards of a mesh or skeleton task over `bounds`: FINISH_SHARDS, doubled while a shard would cover more than FINISH_SHARD_VOXELS / FINISH_SHARDS voxels. */
+export function finishShards(bounds: Box): number {
+  const voxels = boxShape(bounds).reduce((a, b) => a * b, 1);
+  let shards = FINISH_SHARDS;
+  while (voxels * FINISH_SHARDS > shards * FINISH_SHARD_VOXELS) shards *= 2;
+  return shards;
+}
 
 /** What every finishing block gets: where the block files are, its shard, and the output folder. */
 interface FinishParams {
@@ -300,8 +313,11 @@ export const MESH_DEFAULTS = {
   /**
    * Mesh the labels mode-downsampled by up to this factor per axis (powers of two, only along axes
    * at most half as long as the longest: 8x8x30 nm -> 16x16x30, isotropic volumes unchanged;
-   * meshDownsampleFactor); segments lost by the downsampling are meshed at full resolution.
-   * 1 = full resolution. See docs/THROUGHPUT.md (Meshes: meshing at a coarser scale).
+   * meshDownsampleFactor); thin parts the downsampling loses are meshed at full resolution
+   * (coarse-mesh.ts thinPatches). 1 = full resolution: on phantom seed 7 (chosen on) the rule for a
+   * default (lod-0 volume error p95 <= 2 %, no segment lost, surface distance <= one voxel
+   * diagonal) still fails on the volume error (2.17 %; the distance passes since the thin patches).
+   * See docs/THROUGHPUT.md (Meshes: meshing at a coarser scale; thin parts kept).
    */
   maxDownsample: 1,
   /**
@@ -507,7 +523,12 @@ export async function skeletonFinishBlock(ctx: BlockContext<SkeletonFinishParams
     const parts = byId.get(id)!;
     const s = parts.length === 1 ? parts[0] : mergeSkeletons(parts);
     byId.delete(id);
-    await writeSkeleton(p.outDir, id, s, { fsync: false }); // flushed once before the swap
+    // One synchronous write per file: outDir is the private staging folder (swapped in whole by
+    // replaceDirAtomic, flushed once before), so a file needs no temporary name and rename of its
+    // own, and a retried block rewrites its files whole. Async writes cost each small file a
+    // round trip through libuv's threads (futex and epoll wake-ups: most of the stage's CPU
+    // outside the blocks; docs/THROUGHPUT.md, "Skeletons, synapses, cells: third pass").
+    writeFileSync(path.join(p.outDir, `${id}`), encodeSkeleton(s));
     if (p.swcDir) await writeSwc(path.join(p.swcDir, `${id}.swc`), s, { comment: `segment ${id}; nm` });
     entries.push({ id, vertices: s.radius.length, cable_length_nm: skeletonStats(s).cable_length_nm });
   }

@@ -20,6 +20,7 @@ import { type Forest, type ForestParams, makeRng } from '../../ml/forest.js';
 import { type CrossFitInput, outOfFoldMap, trainContextRounds } from './auto-context.js';
 import { MAX_OUTPUT_SIGMA, chooseOutputSigma, smoothOutputs } from './output-smoothing.js';
 import { MAX_CONTEXT_ROUNDS } from './context.js';
+import { type EdgeBand, checkEdgeBand, edgeBandHalo, edgeBandIds } from './edge-band.js';
 import { type Calibration, fitIsotonic } from './calibration.js';
 import { trainForest } from '../../ml/forest-parallel.js';
 import { type FeatureConfig, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
@@ -71,6 +72,11 @@ export interface TrainOptions {
    * CROSS_FIT_MIN_LABELLED of the region is labelled (object scores need dense labels).
    */
   crossFit?: boolean | 'auto';
+  /**
+   * Edge-band sampling (edge-band.ts): labelled voxels within `width` voxels of another class are
+   * sampled at `keep` times the rate of the rest of their class (0: left out), or the rest at `outside`. Default: none.
+   */
+  edgeBand?: EdgeBand;
 }
 
 /** Fraction of the training region that must be labelled for the automatic cross-fitting. */
@@ -82,7 +88,11 @@ export const CROSS_FIT_MIN_LABELLED = 0.9;
  * ISBI 2012 and measured on gala-medulla, and about 3x faster to predict (docs/THROUGHPUT.md); as
  * the default it left the demo's phantom without a detected cleft (rare classes get lower
  * probabilities from depth-limited trees), so it stays an option (--trees 32 --max-depth 12)
- * until the cleft rules are chosen on such forests.
+ * until the cleft rules are chosen on such forests. Against these defaults on the held-out splits
+ * (`npm run bench forest-defaults`, docs/THROUGHPUT.md "Predict, fourth pass"): 32 / 12 falls 0.0013
+ * AUC on gala; --trees 64 --max-depth 12 stays within 0.001 everywhere at 2.9x less predict CPU, but
+ * as the default it fails the --calibrate-cut test's premise (its cuts score alike) and the demo's
+ * partner F1 falls 0.600 -> 0.286 at depth 12 (seed 1), so it is opt-in.
  */
 export const PIXEL_TRAINING_DEFAULTS = {
   trees: 100,
@@ -95,6 +105,9 @@ export const PIXEL_TRAINING_DEFAULTS = {
   autoContext: false as boolean,
   /** auto-context rounds (--context-rounds) */
   contextRounds: 1,
+  /** label-edge voxels' sampling weight (--edge-weight; edge-band.ts: 1 = as the rest) and the band's half-width (--edge-width, voxels) */
+  edgeWeight: 1,
+  edgeWidth: 1,
   /** output smoothing scale, voxels; 'auto': chosen out of fold; 'boundary': auto for --gt and two-class models, 0 for more classes (--smooth-output; docs/ACCURACY.md "Output smoothing chosen out of fold") */
   outputSigma: 'boundary' as number | 'auto' | 'boundary',
 };
@@ -696,11 +709,26 @@ export async function trainPixelClassifier(
   const MAXK = 256;
   const blockCounts = new Float64Array(blocks.length * MAXK);
   const counts = new Float64Array(MAXK);
+  // the ids samples are drawn from: with an edge band, the band voxels not kept are -1 there
+  const seed = opts.seed ?? opts.forest?.seed ?? 0;
+  if (opts.edgeBand) checkEdgeBand(opts.edgeBand);
+  const band = opts.edgeBand && (opts.edgeBand.keep < 1 || (opts.edgeBand.outside ?? 1) < 1) ? opts.edgeBand : undefined;
+  const sampleIds = !band ? blockIds : async (b: Box): Promise<Int16Array> => {
+    const h = edgeBandHalo(band, cfg.dims);
+    const g = boxIntersect(box([b.min[0] - h[0], b.min[1] - h[1], b.min[2] - h[2]], [b.max[0] + h[0], b.max[1] + h[1], b.max[2] + h[2]]), region);
+    const lo: Vec3 = [b.min[0] - g.min[0], b.min[1] - g.min[1], b.min[2] - g.min[2]];
+    return edgeBandIds(await blockIds(g), boxShape(g), lo, boxShape(b), g.min, band, cfg.dims, seed);
+  };
+  const sampleCounts = band ? new Float64Array(blocks.length * MAXK) : blockCounts;
   progress.start(blocks.length, 'scanning labels');
   for (let bi = 0; bi < blocks.length; bi++) {
     const ids = await blockIds(blocks[bi]);
     const base = bi * MAXK;
     for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) blockCounts[base + ids[i]]++;
+    if (band) {
+      const sids = await sampleIds(blocks[bi]);
+      for (let i = 0; i < sids.length; i++) if (sids[i] >= 0) sampleCounts[base + sids[i]]++;
+    }
     progress.increment();
   }
   progress.stop();
@@ -716,10 +744,13 @@ export async function trainPixelClassifier(
   const labelled = new Array<number>(K).fill(0);
   for (let id = 0; id < K; id++) labelled[perm[id]] = labelledById[id];
   checkLabelCounts(labels.url, region, opts, values, labelled, mapper.zeros, warnings);
-  // pass 2: the same number of samples of every class, uniformly among its voxels (seeded)
-  const seed = opts.seed ?? opts.forest?.seed ?? 0;
+  // pass 2: the same number of samples of every class, uniformly among its voxels (seeded; with an
+  // edge band, among the voxels outside the band and the band's kept voxels)
+  const sampledById = new Array<number>(labelledById.length).fill(0);
+  for (let bi = 0; bi < blocks.length; bi++) for (let k = 0; k < labelledById.length; k++) sampledById[k] += sampleCounts[bi * MAXK + k];
+  if (band && sampledById.filter((c) => c > 0).length < 2) throw new UsageError(`edge band of ${band.width} voxels (keep ${band.keep}) leaves fewer than two classes to sample: labels too thin for it`, labels.url);
   const { index, y, nSamples, samplesPerClass } = await sampleLabelled({
-    region, blocks, blockCounts, MAXK, labelledById, perm, blockIds, progress, seed, maxSamples: opts.maxSamples ?? 200_000,
+    region, blocks, blockCounts: sampleCounts, MAXK, labelledById: sampledById, perm, blockIds: sampleIds, progress, seed, maxSamples: opts.maxSamples ?? 200_000,
   });
 
   const t0 = performance.now();
@@ -739,6 +770,7 @@ export async function trainPixelClassifier(
     voxelSize: raw.voxelSize,
     rawStats: rawStats(rawAt),
   };
+  if (band) meta.training = { ...(meta.training ?? {}), edgeBand: { ...band, samplesPerClass } };
   if (meta.rawStats) meta.rawStats.quantiles = quantilesOf(await sampleIntensities(raw, region));
   const forest = await trainForest(
     { x, nSamples, nFeatures: featureCount(cfg), layout: 'feature-major', y, nClasses: K },

@@ -5,10 +5,10 @@ import { Volume } from '../../core/volume.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { compactLabels } from '../../kernels/components.js';
 import { evaluateSegmentation } from '../../metrics/segmentation.js';
-import { readBlockData, runTasks } from '../../scheduler/index.js';
+import { iterateBlockData, readBlockData, runTasks } from '../../scheduler/index.js';
 import { tempDir } from '../../../test/data.js';
 import { relabel } from './agglomerate.js';
-import { mergeBlockRags, ragTask, relabelTask, writeSegmentMap } from './blockwise.js';
+import { mergeBlockRagStream, mergeBlockRags, ragTask, relabelTask, writeSegmentMap } from './blockwise.js';
 import { agglomerateRag, boundaryMaps, computeAgglomeration, computeSupervoxels } from './pipeline.js';
 import { buildRag } from './rag.js';
 import { chunkForBlock } from './tasks.js';
@@ -50,6 +50,20 @@ describe('blockwise RAG and relabelling through the scheduler', () => {
       const bounds = boxFromShape(shape);
       await runTasks([ragTask({ supervoxels: svLayer, boundaries: bLayer, bounds, blockShape: block, params: {} })], { stateDir, workers: 1 });
       const { rag, ids } = mergeBlockRags((await readBlockData(stateDir, 'rag')).map((d) => d.data));
+      // the stream (records read one at a time, twice) merges the same graph, array for array
+      const streamed = await mergeBlockRagStream(async function* () {
+        for await (const r of iterateBlockData(stateDir, 'rag')) yield r.data;
+      });
+      expect(streamed.ids).toEqual(ids);
+      for (const k of ['nodeSize', 'nodeSum', 'u', 'v', 'area', 'sum', 'sumSq', 'min', 'max', 'hist'] as const) expect(streamed.rag[k]).toEqual(rag[k]);
+      // records that change between its two passes are refused, not merged
+      let pass = 0;
+      await expect(
+        mergeBlockRagStream(async function* () {
+          const all = (await readBlockData(stateDir, 'rag')).map((d) => d.data);
+          yield* pass++ === 0 ? all : all.slice(1);
+        }),
+      ).rejects.toThrow(/changed between the two passes/);
       // the same graph: nodes, edges, areas, sums, histograms
       expect(rag.nNodes).toBe(wholeRag.nNodes);
       expect(rag.nEdges).toBe(wholeRag.nEdges);

@@ -6,9 +6,10 @@
  *    of the faces from its voxels towards +x, +y, +z (the neighbour may lie in the next block), so
  *    every face of the volume is counted by exactly one block. The block's graph, named by the
  *    original (uint64) supervoxel ids, goes into its resume record.
- * 2. `mergeBlockRags`: the records are summed into one graph (statistics add: area, sums, min/max,
- *    histograms), the same graph `buildRag` computes over the whole volume. Only the graph is held
- *    in memory (nodes and edges), never a volume.
+ * 2. `mergeBlockRags` / `mergeBlockRagStream`: the records are summed into one graph (statistics add:
+ *    area, sums, min/max, histograms), the same graph `buildRag` computes over the whole volume. Only
+ *    the graph is held in memory (nodes and edges), never a volume; the stream reads the records
+ *    one at a time (twice: ids, then edges), never all of them at once.
  * 3. The caller agglomerates the graph and cuts the merge tree (pipeline.ts), then `relabelTask`
  *    writes the segmentation block by block from a supervoxel id -> segment table in a file
  *    (`writeSegmentMap`).
@@ -134,28 +135,112 @@ function isRecord(r: unknown): r is RagRecord {
  * (u, v) order, so the result does not depend on the order of the records.
  */
 export function mergeBlockRags(records: unknown[]): { rag: Rag; ids: BigUint64Array } {
-  let bins = 0;
-  // 1. all ids -> sorted unique
-  let total = 0;
-  for (const r of records) {
-    if (!isRecord(r)) throw new FormatError('a block record of the rag task is malformed (expected ids, node and edge arrays of matching lengths)');
-    if (bins === 0) bins = r.bins;
-    if (r.bins !== bins) throw new FormatError(`block records disagree on the histogram bins (${bins} vs ${r.bins})`);
-    total += r.ids.length;
-  }
-  if (bins === 0) bins = 32;
-  const all = new BigUint64Array(total);
+  const m = new RagMerger();
+  for (const r of records) m.addIds(r);
+  m.startEdges();
+  for (const r of records) m.addEdges(r as RagRecord);
+  return m.finish();
+}
+
+/**
+ * `mergeBlockRags` over records read as they are needed: `records()` is called twice (ids, then
+ * edges) and each pass reads one record at a time (scheduler `iterateBlockData`), so the merge
+ * holds the merged graph and one block's record, never all the records at once.
+ */
+export async function mergeBlockRagStream(records: () => AsyncIterable<unknown>): Promise<{ rag: Rag; ids: BigUint64Array }> {
+  const m = new RagMerger();
+  for await (const r of records()) m.addIds(r);
+  m.startEdges();
   let k = 0;
-  for (const r of records) for (const s of (r as RagRecord).ids) all[k++] = BigInt(s);
-  all.sort();
-  let nNodes = 0;
-  for (let i = 0; i < total; i++) if (i === 0 || all[i] !== all[i - 1]) all[nNodes++] = all[i];
-  const ids = new BigUint64Array(nNodes + 1);
-  ids.set(all.subarray(0, nNodes), 1);
-  // id -> global label by binary search
-  const globalOf = (id: bigint): number => {
+  for await (const r of records()) {
+    if (k++ >= m.records) throw new FormatError(`the block records changed between the two passes of the graph merge (more than ${m.records})`);
+    m.addEdges(r as RagRecord);
+  }
+  if (k !== m.records) throw new FormatError(`the block records changed between the two passes of the graph merge (${k} vs ${m.records})`);
+  return m.finish();
+}
+
+/**
+ * The merge in two passes over the records: `addIds` every record (ids, edge counts, checks),
+ * `startEdges`, `addEdges` every record again in the same order, `finish`.
+ */
+class RagMerger {
+  records = 0;
+  private bins = 0;
+  private idParts: BigUint64Array[] = [];
+  private total = 0;
+  private nIn = 0;
+  private nNodes = 0;
+  private ids = new BigUint64Array(1);
+  private nodeSize = new Float64Array(1);
+  private nodeSum = new Float64Array(1);
+  private cap = 0;
+  private hu = new Uint32Array(0);
+  private hv = new Uint32Array(0);
+  private he = new Int32Array(0);
+  private eu = new Uint32Array(0);
+  private ev = new Uint32Array(0);
+  private area = new Float64Array(0);
+  private sum = new Float64Array(0);
+  private sumSq = new Float64Array(0);
+  private emin = new Float32Array(0);
+  private emax = new Float32Array(0);
+  private hist = new Float32Array(0);
+  private ne = 0;
+
+  /** Pass 1: a record's ids and its edge count. */
+  addIds(r: unknown): void {
+    if (!isRecord(r)) throw new FormatError('a block record of the rag task is malformed (expected ids, node and edge arrays of matching lengths)');
+    if (this.bins === 0) this.bins = r.bins;
+    if (r.bins !== this.bins) throw new FormatError(`block records disagree on the histogram bins (${this.bins} vs ${r.bins})`);
+    const part = new BigUint64Array(r.ids.length);
+    for (let l = 0; l < r.ids.length; l++) part[l] = BigInt(r.ids[l]);
+    this.idParts.push(part);
+    this.total += r.ids.length;
+    this.nIn += r.u.length;
+    this.records++;
+  }
+
+  /** All ids -> sorted unique global labels 1..n; the edge tables sized for every record's edges. */
+  startEdges(): void {
+    if (this.bins === 0) this.bins = 32;
+    const all = new BigUint64Array(this.total);
+    let k = 0;
+    for (const part of this.idParts) {
+      all.set(part, k);
+      k += part.length;
+    }
+    this.idParts = [];
+    all.sort();
+    let nNodes = 0;
+    for (let i = 0; i < this.total; i++) if (i === 0 || all[i] !== all[i - 1]) all[nNodes++] = all[i];
+    this.nNodes = nNodes;
+    this.ids = new BigUint64Array(nNodes + 1);
+    this.ids.set(all.subarray(0, nNodes), 1);
+    this.nodeSize = new Float64Array(nNodes + 1);
+    this.nodeSum = new Float64Array(nNodes + 1);
+    const nIn = this.nIn;
+    let cap = 1024;
+    while (cap < 2 * nIn + 2) cap *= 2;
+    this.cap = cap;
+    this.hu = new Uint32Array(cap);
+    this.hv = new Uint32Array(cap);
+    this.he = new Int32Array(cap);
+    this.eu = new Uint32Array(nIn);
+    this.ev = new Uint32Array(nIn);
+    this.area = new Float64Array(nIn);
+    this.sum = new Float64Array(nIn);
+    this.sumSq = new Float64Array(nIn);
+    this.emin = new Float32Array(nIn).fill(Infinity);
+    this.emax = new Float32Array(nIn).fill(-Infinity);
+    this.hist = new Float32Array(nIn * this.bins);
+  }
+
+  /** Global label of an original id, by binary search. */
+  private globalOf(id: bigint): number {
+    const ids = this.ids;
     let lo = 1;
-    let hi = nNodes;
+    let hi = this.nNodes;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const v = ids[mid];
@@ -164,35 +249,20 @@ export function mergeBlockRags(records: unknown[]): { rag: Rag; ids: BigUint64Ar
       else hi = mid - 1;
     }
     throw new FormatError(`supervoxel id ${id} missing from the merged graph`);
-  };
-  const nodeSize = new Float64Array(nNodes + 1);
-  const nodeSum = new Float64Array(nNodes + 1);
-  // 2. edges: hash over (gu, gv)
-  let nIn = 0;
-  for (const r of records) nIn += (r as RagRecord).u.length;
-  let cap = 1024;
-  while (cap < 2 * nIn + 2) cap *= 2;
-  const hu = new Uint32Array(cap);
-  const hv = new Uint32Array(cap);
-  const he = new Int32Array(cap);
-  const eu = new Uint32Array(nIn);
-  const ev = new Uint32Array(nIn);
-  const area = new Float64Array(nIn);
-  const sum = new Float64Array(nIn);
-  const sumSq = new Float64Array(nIn);
-  const emin = new Float32Array(nIn).fill(Infinity);
-  const emax = new Float32Array(nIn).fill(-Infinity);
-  const hist = new Float32Array(nIn * bins);
-  let ne = 0;
-  for (const r0 of records) {
-    const r = r0 as RagRecord;
+  }
+
+  /** Pass 2: a record's node statistics and edges, summed into the global tables (hash over (u, v)). */
+  addEdges(r: RagRecord): void {
+    if (!isRecord(r)) throw new FormatError('a block record of the rag task is malformed (expected ids, node and edge arrays of matching lengths)');
+    const { hu, hv, he, eu, ev, area, sum, sumSq, emin, emax, hist, bins, cap } = this;
     const g = new Uint32Array(r.ids.length + 1);
     for (let l = 0; l < r.ids.length; l++) {
-      const gl = globalOf(BigInt(r.ids[l]));
+      const gl = this.globalOf(BigInt(r.ids[l]));
       g[l + 1] = gl;
-      nodeSize[gl] += r.nodeSize[l];
-      nodeSum[gl] += r.nodeSum[l];
+      this.nodeSize[gl] += r.nodeSize[l];
+      this.nodeSum[gl] += r.nodeSum[l];
     }
+    let ne = this.ne;
     for (let e = 0; e < r.u.length; e++) {
       let a = g[r.u[e]];
       let b = g[r.v[e]];
@@ -206,6 +276,7 @@ export function mergeBlockRags(records: unknown[]): { rag: Rag; ids: BigUint64Ar
       let x: number;
       for (;;) {
         if (hu[h] === 0) {
+          if (ne >= eu.length) throw new FormatError('the block records changed between the two passes of the graph merge (more edges)');
           x = ne++;
           hu[h] = a;
           hv[h] = b;
@@ -228,35 +299,42 @@ export function mergeBlockRags(records: unknown[]): { rag: Rag; ids: BigUint64Ar
       const hh = r.hist[e];
       for (let j = 0; j + 1 < hh.length; j += 2) hist[x * bins + hh[j]] += hh[j + 1];
     }
+    this.ne = ne;
   }
-  // 3. canonical edge order (u, v): two stable counting sorts, by v then by u (linear; the pairs
-  // are unique, so this is the order a comparison sort gives)
-  const first = new Uint32Array(ne);
-  for (let e = 0; e < ne; e++) first[e] = e;
-  const order = countingOrder(countingOrder(first, ev, nNodes), eu, nNodes);
-  const pick = <T extends Float64Array | Float32Array | Uint32Array>(src: T): T => {
-    const out = new (src.constructor as new (n: number) => T)(ne);
-    for (let e = 0; e < ne; e++) out[e] = src[order[e]];
-    return out;
-  };
-  const histOut = new Float32Array(ne * bins);
-  for (let e = 0; e < ne; e++) histOut.set(hist.subarray(order[e] * bins, order[e] * bins + bins), e * bins);
-  const rag: Rag = {
-    nNodes,
-    nodeSize,
-    nodeSum,
-    nEdges: ne,
-    u: pick(eu),
-    v: pick(ev),
-    area: pick(area),
-    sum: pick(sum),
-    sumSq: pick(sumSq),
-    min: pick(emin),
-    max: pick(emax),
-    bins,
-    hist: histOut,
-  };
-  return { rag, ids };
+
+  /** The merged graph in canonical edge order (u, v): two stable counting sorts, by v then by u (linear; the pairs are unique, so this is the order a comparison sort gives). */
+  finish(): { rag: Rag; ids: BigUint64Array } {
+    const { ne, nNodes, bins, hist } = this;
+    this.hu = this.hv = new Uint32Array(0);
+    this.he = new Int32Array(0);
+    const first = new Uint32Array(ne);
+    for (let e = 0; e < ne; e++) first[e] = e;
+    const order = countingOrder(countingOrder(first, this.ev, nNodes), this.eu, nNodes);
+    const pick = <T extends Float64Array | Float32Array | Uint32Array>(src: T): T => {
+      const out = new (src.constructor as new (n: number) => T)(ne);
+      for (let e = 0; e < ne; e++) out[e] = src[order[e]];
+      return out;
+    };
+    const histOut = new Float32Array(ne * bins);
+    for (let e = 0; e < ne; e++) histOut.set(hist.subarray(order[e] * bins, order[e] * bins + bins), e * bins);
+    this.hist = new Float32Array(0);
+    const rag: Rag = {
+      nNodes,
+      nodeSize: this.nodeSize,
+      nodeSum: this.nodeSum,
+      nEdges: ne,
+      u: pick(this.eu),
+      v: pick(this.ev),
+      area: pick(this.area),
+      sum: pick(this.sum),
+      sumSq: pick(this.sumSq),
+      min: pick(this.emin),
+      max: pick(this.emax),
+      bins,
+      hist: histOut,
+    };
+    return { rag, ids: this.ids };
+  }
 }
 
 const MAGIC = 'WSEGMAP1';

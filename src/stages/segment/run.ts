@@ -9,9 +9,9 @@ import { type Box, boxEquals, boxFromShape, type Vec3 } from '../../core/box.js'
 import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
 import { makeInfo, type ShardingChoice } from '../../formats/precomputed/index.js';
-import { absoluteSpec, readBlockData, type RunOptions, runTasks } from '../../scheduler/index.js';
+import { absoluteSpec, iterateBlockData, readBlockData, type RunOptions, runTasks } from '../../scheduler/index.js';
 import { ensureLayer, normaliseRecord, readProvenance } from '../../scheduler/provenance.js';
-import { mergeBlockRags, ragTask, relabelTask, writeSegmentMap } from './blockwise.js';
+import { mergeBlockRagStream, ragTask, relabelTask, writeSegmentMap } from './blockwise.js';
 import { writeJsonAtomic } from './io.js';
 import { type AgglomerationMethod, type AgglomerationParams, agglomerateRag, DEFAULT_CONTACT, mergeTreeJson, type SupervoxelParams } from './pipeline.js';
 import { blockForTiles, checkTile, chunkForBlock, countSupervoxels, DEFAULT_TILE_MARGIN, supervoxelTask } from './tasks.js';
@@ -183,7 +183,7 @@ export async function blockwiseAgglomeration(o: BlockwiseAgglomerationOptions): 
   const run: RunOptions = { ...o.run, stateDir };
   // runTasks rejects when a block fails for good (SchedulerError naming the blocks)
   const rep = await runTasks([ragTask({ supervoxels: o.supervoxels, boundaries: o.boundaries, bounds: svBox, blockShape: block, params: { ...ragParams, supervoxelsRecord: record.supervoxels_record } })], run);
-  const { rag, ids } = mergeBlockRags((await readBlockData(stateDir, 'rag')).map((d) => d.data));
+  const { rag, ids } = await mergeBlockRagStream(() => blockDataOf(stateDir, 'rag'));
   const res = agglomerateRag(rag, o.params);
   const mapFile = path.join(stateDir, 'segment-map.bin');
   const mapHash = await writeSegmentMap(mapFile, ids, res.map);
@@ -212,4 +212,9 @@ export async function blockwiseSegment(o: BlockwiseSegmentOptions): Promise<{ su
     model: o.model, overwrite: o.overwrite, run: o.run, chunk: chunkForBlock(s.tile), sharding: o.sharding,
   });
   return { supervoxels: s, segmentation: r };
+}
+
+/** The `data` of each of a task's block records, read one at a time (iterateBlockData). */
+async function* blockDataOf(stateDir: string, task: string): AsyncGenerator<unknown> {
+  for await (const rec of iterateBlockData(stateDir, task)) yield rec.data;
 }

@@ -1,7 +1,7 @@
 import { type Box, type Vec3, boxShape } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
-import { type Connectivity, compactLabels, connectedComponents } from '../../kernels/components.js';
+import { type CompactLabels, type Connectivity, compactLabels, connectedComponents } from '../../kernels/components.js';
 import { edt } from '../../kernels/edt.js';
 import { splitObjects } from '../../kernels/split-objects.js';
 import { SPLIT_MIN_SEED } from './objects.js';
@@ -420,10 +420,16 @@ function checkSameBox(a: Volume, b: Volume, what: string): void {
   }
 }
 
+/** The segmentation's labels made dense (compactLabels): a block computes it once for its synapses and organelles. */
+export function compactSegmentation(seg: Volume): CompactLabels {
+  return compactLabels(seg.data as Uint32Array | BigUint64Array);
+}
+
 /**
  * Detect synapses in `box` from inputs covering `readBox` (box + margin). Pure function.
+ * `segC`: compactSegmentation(inp.segmentation), when the caller has it.
  */
-export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapseParams): SynapseBlockResult {
+export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapseParams, segC: CompactLabels = compactSegmentation(inp.segmentation)): SynapseBlockResult {
   const { clefts, segmentation: seg } = inp;
   checkSameBox(clefts, seg, 'segmentation');
   if (inp.vesicles) checkSameBox(clefts, inp.vesicles, 'vesicle map');
@@ -432,7 +438,7 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
   const readBox = clefts.box;
   const shape = clefts.shape;
   const vs = p.voxelSize;
-  const segC = compactLabels(seg.data as Uint32Array | BigUint64Array);
+  if (segC.labels.length !== seg.voxels) throw new UsageError('compacted segmentation does not match the segmentation volume');
   const segIds = segC.ids;
   const segL = segC.labels;
   // a filter whose candidates are cut along the segmentation's contacts (contact-candidates.ts) gets them so
@@ -643,12 +649,18 @@ function scoreCandidates(f: CleftFilter, o: Objects, clefts: Volume, vesicles: V
  * size filter; host = the segment under most of the object's voxels (0 if none). Ids are
  * 2 * (anchor index) + (0 mitochondrion | 1 vesicle cloud) + 1, unique across both kinds.
  */
-export function detectOrganelles(map: Volume, segmentation: Volume, box: Box, p: OrganelleParams): { organelles: DetectedOrganelle[]; small: number; truncated: number } {
+export function detectOrganelles(
+  map: Volume,
+  segmentation: Volume,
+  box: Box,
+  p: OrganelleParams,
+  segC: CompactLabels = compactSegmentation(segmentation),
+): { organelles: DetectedOrganelle[]; small: number; truncated: number } {
   checkSameBox(map, segmentation, 'segmentation');
   const readBox = map.box;
   const shape = map.shape;
   const o = mapObjects(map, p.threshold, p.connectivity ?? 6, p.lowThreshold ?? p.threshold, p.split === undefined ? undefined : { level: p.split, minSeed: p.splitMinSeed ?? SPLIT_MIN_SEED });
-  const segC = compactLabels(segmentation.data as Uint32Array | BigUint64Array);
+  if (segC.labels.length !== segmentation.voxels) throw new UsageError('compacted segmentation does not match the segmentation volume');
   const out: DetectedOrganelle[] = [];
   let small = 0;
   let trunc = 0;

@@ -2,7 +2,7 @@ import { type Box, type Vec3 } from '../../core/box.js';
 import { UsageError, WiringError } from '../../core/errors.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import type { ConnectomeStore } from '../../connectome/store.js';
-import { type DetectedOrganelle, type DetectedSynapse, type SynapseParams, detectOrganelles, detectSynapses } from './detect.js';
+import { type DetectedOrganelle, type DetectedSynapse, type SynapseParams, compactSegmentation, detectOrganelles, detectSynapses } from './detect.js';
 import { WINDOW_NM } from './contact-features.js';
 
 /**
@@ -27,19 +27,30 @@ export interface SynapseBlockData {
 export function synapseBlock(ctx: BlockContext<SynapseTaskParams>): BlockResult {
   const { clefts, segmentation, vesicles, supervoxels, filterVesicles } = ctx.inputs;
   if (!clefts || !segmentation) throw new UsageError('the synapse block needs inputs "clefts" and "segmentation"');
-  const r = detectSynapses({ clefts, segmentation, vesicles, supervoxels, filterVesicles }, ctx.box, ctx.params);
+  // the segmentation made dense once for the clefts and every organelle kind
+  const segC = compactSegmentation(segmentation);
+  const r = detectSynapses({ clefts, segmentation, vesicles, supervoxels, filterVesicles }, ctx.box, ctx.params, segC);
   const organelles: DetectedOrganelle[] = [];
   let truncated = r.truncated;
   for (const o of ctx.params.organelles ?? []) {
     const map = ctx.inputs[o.input];
     if (!map) throw new UsageError(`organelle input ${o.input} is missing`);
-    const d = detectOrganelles(map, segmentation, ctx.box, { ...ctx.params, threshold: o.threshold, lowThreshold: o.lowThreshold, minSize: o.minSize, split: o.split, splitMinSeed: o.splitMinSeed, kind: o.kind });
+    const d = detectOrganelles(map, segmentation, ctx.box, { ...ctx.params, threshold: o.threshold, lowThreshold: o.lowThreshold, minSize: o.minSize, split: o.split, splitMinSeed: o.splitMinSeed, kind: o.kind }, segC);
     organelles.push(...d.organelles);
     truncated += d.truncated;
   }
   const data: SynapseBlockData = { synapses: r.synapses, organelles, dropped: r.dropped, truncated };
   return { data };
 }
+
+/**
+ * Default block shape of the synapse stage, voxels. A block reads its margin (the search radii +
+ * 16 voxels: 35,35,22 at 8x8x30 nm) on every side, so 128,128,64 blocks read 2.7x their voxels
+ * and cut 78 objects at their margins on the 512x512x128 phantom; 256,256,64 reads 1.7x, cuts 33,
+ * and finds what one whole-volume block finds on the 256x256x64 phantom (chosen there, measured on
+ * the 512x512x128 one: 16.3 -> 9.5 CPU s; docs/THROUGHPUT.md, "Skeletons, synapses, cells: third pass").
+ */
+export const SYNAPSE_BLOCK: Vec3 = [256, 256, 64];
 
 export interface SynapseTaskOptions {
   name?: string;
@@ -51,7 +62,7 @@ export interface SynapseTaskOptions {
   /** The vesicle map the cleft filter reads when `vesicles` is not given. */
   filterVesicles?: string;
   params: SynapseTaskParams;
-  /** Block shape, voxels (default 128,128,64 clipped to the bounds). */
+  /** Block shape, voxels (default SYNAPSE_BLOCK clipped to the bounds). */
   blockShape?: Vec3;
   /** Context around each block, voxels: must hold a whole cleft plus the search radii (default from the radii + 16). */
   margin?: Vec3;
@@ -75,7 +86,7 @@ export function synapseTask(o: SynapseTaskOptions): BlockTask<SynapseTaskParams>
   if (o.filterVesicles && !o.vesicles) inputs.filterVesicles = o.filterVesicles;
   const b: Box = o.params.bounds;
   const size = [0, 1, 2].map((a) => b.max[a] - b.min[a]);
-  const blockShape = (o.blockShape ?? [128, 128, 64]).map((v, a) => Math.max(1, Math.min(v, size[a]))) as unknown as Vec3;
+  const blockShape = (o.blockShape ?? SYNAPSE_BLOCK).map((v, a) => Math.max(1, Math.min(v, size[a]))) as unknown as Vec3;
   return {
     name: o.name ?? 'synapses',
     module: import.meta.url,

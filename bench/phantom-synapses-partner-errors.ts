@@ -27,7 +27,7 @@ const idAt = (v: Volume, p: Vec3): bigint => {
   for (let a = 0; a < 3; a++) if (x[a] < v.box.min[a] || x[a] >= v.box.max[a]) return 0n;
   return BigInt(v.get(x[0], x[1], x[2]) as number | bigint);
 };
-const mid = (s: PartnerSynapse): Vec3 => [0, 1, 2].map((a) => (s.pre[a] + s.post[a]) / 2) as Vec3;
+const mid = (s: PartnerSynapse): Vec3 => [(s.pre[0] + s.post[0]) / 2, (s.pre[1] + s.post[1]) / 2, (s.pre[2] + s.post[2]) / 2];
 const dist = (a: Vec3, b: Vec3): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 const relabelled = relabelPartners(found, gtSeg);
 const score = synapticPartnerScore(relabelled, truth, { maxDistance: MAX_D });

@@ -1,3 +1,13 @@
+/** MurmurHash3's 32-bit finaliser (fmix32): every input bit moves every output bit. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
 /**
  * A 32-bit hash of a pair of 32-bit words (e.g. the two halves of a uint64 id, or two labels), for
  * the open-addressing hash tables on typed arrays used in hot loops (no Map per voxel). Mixes like

@@ -2,18 +2,13 @@
 // sharded format: hash of the little-endian uint64 (chunk id >> preshift_bits) with seed 0; the
 // low 8 bytes of the 16-byte digest, read as little-endian uint64, are the hashed chunk id.
 
+import { fmix32 } from '../../core/hash.js';
+
 function rotl(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
 }
 
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h;
-}
+const fmix = fmix32;
 
 const C1 = 0x239b961b, C2 = 0xab0e9789, C3 = 0x38b34ae5, C4 = 0xa1e38b93;
 

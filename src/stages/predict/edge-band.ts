@@ -10,6 +10,7 @@
  */
 import type { Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
+import { fmix32 } from '../../core/hash.js';
 
 export interface EdgeBand {
   /** band half-width in voxels (Euclidean, in x-y for 2-D features, x-y-z for 3-D) */
@@ -65,15 +66,7 @@ function offsets(width: number, dims: 2 | 3): Array<[number, number, number]> {
 
 /** 32-bit mix of (seed, global voxel position) to [0, 1). */
 function hash01(seed: number, x: number, y: number, z: number): number {
-  const fmix = (v: number): number => {
-    let h = v | 0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h;
-  };
+  const fmix = (v: number): number => fmix32(v | 0);
   let h = fmix(seed ^ 0x9e3779b9);
   h = fmix(h ^ x);
   h = fmix((h + 0x6b43a9b5) ^ y);

@@ -5,7 +5,9 @@ import { type PhantomParams, phantomBlock, sectionArtefacts } from '../src/stage
 import * as path from 'node:path';
 import { type Image2D, image } from '../src/stages/align/image.js';
 import { readSlice } from '../src/stages/align/testing.js';
-import { type Synthetic, inFold, mapBack, quantile } from '../src/stages/align/synthetic.js';
+import { type Synthetic, inFold, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
+import { alignStack, memorySource } from '../src/stages/align/solve.js';
+import { pullback } from '../src/stages/align/transform.js';
 
 const DATA = process.env.WIRING_DATA ?? new URL('../../shared/data', import.meta.url).pathname;
 
@@ -114,4 +116,21 @@ export function scoreAlignment(syn: Synthetic, pull: Pull, base: Pull, fold: num
     adjacent: { abs_median_px: q(absAdj, 0.5), abs_p95_px: q(absAdj, 0.95), rel_median_px: q(relAdj, 0.5), rel_p95_px: q(relAdj, 0.95), points: absAdj.length },
     per_section: perSection,
   };
+}
+
+/**
+ * One of the bench's cases as the experiment scripts run it: our alignment (parameters `cfg`, elastic
+ * for the elastic case) of the unwarped stack (`base`) and of its copy warped by BENCH_WARPS[mode]
+ * (`syn`, aligned: `r`), scored by scoreAlignment with the case's fold width.
+ */
+export async function runExperimentCase(orig: Image2D[], vox: [number, number, number], mode: 'rigid' | 'elastic', cfg: Record<string, unknown>) {
+  const spec = BENCH_WARPS[mode];
+  const params = { elastic: mode === 'elastic', ...cfg };
+  const base = await alignStack(memorySource(orig, vox), params);
+  const syn = makeSynthetic(orig, spec);
+  const r = await alignStack(memorySource(syn.sections, vox), params);
+  const t = r.transforms.sections;
+  const tb = base.transforms.sections;
+  const e = scoreAlignment(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), spec.fold);
+  return { base, syn, r, e };
 }

@@ -4,10 +4,9 @@
 // run's rotation per section (warped run composed with the known warp, and the unwarped run), so
 // that one sees which sections carry the stack's median. Usage:
 // CONFIGS='[{}, {"pairWeight": "quality"}]' [MODES=rigid,elastic] npx tsx bench/align-exp-sections.ts phantom:11|phantom:13|isbi|vnc [nz 8] [size 512]
-import { alignStack, memorySource } from '../src/stages/align/solve.js';
-import { makeSynthetic, mapBack } from '../src/stages/align/synthetic.js';
+import { mapBack } from '../src/stages/align/synthetic.js';
 import { pullback } from '../src/stages/align/transform.js';
-import { BENCH_WARPS, experimentStack, scoreAlignment } from './align-data.js';
+import { experimentStack, runExperimentCase } from './align-data.js';
 
 const ds = process.argv[2] ?? 'phantom:11';
 const nz = Number(process.argv[3] ?? 8);
@@ -16,7 +15,6 @@ const { orig, vox } = await experimentStack(ds, nz, size);
 const w = orig[0].w;
 const configs = JSON.parse(process.env.CONFIGS ?? '[{}]') as Array<Record<string, unknown>>;
 const modes = (process.env.MODES ?? 'rigid,elastic').split(',');
-const cases = BENCH_WARPS;
 const n3 = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(3) : '-');
 /** Rotation (deg) of the map p -> f(p) from two points about the centre. */
 const rot = (f: (x: number, y: number) => [number, number]) => {
@@ -27,14 +25,9 @@ const rot = (f: (x: number, y: number) => [number, number]) => {
 };
 for (const cfg of configs) {
   for (const mode of modes as Array<'rigid' | 'elastic'>) {
-    const spec = cases[mode];
-    const params = { elastic: mode === 'elastic', ...cfg };
-    const base = await alignStack(memorySource(orig, vox), params);
-    const syn = makeSynthetic(orig, spec);
-    const r = await alignStack(memorySource(syn.sections, vox), params);
+    const { base, syn, r, e } = await runExperimentCase(orig, vox, mode, cfg);
     const t = r.transforms.sections;
     const tb = base.transforms.sections;
-    const e = scoreAlignment(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), spec.fold);
     console.log(`${ds} ${mode} ${JSON.stringify(cfg)}`);
     console.log('  z    abs    rel   step  rot(warped) rot(unwarped)  flags warped | unwarped');
     for (const { z, abs_median_px: abs, rel_median_px: rel, step_median_px: step } of e.per_section) {

@@ -3,10 +3,9 @@
 // parameters on the unwarped stack), step (adjacent sections' relative placement vs unwarped),
 // and how far the unwarped run moves sections. Usage:
 // CONFIGS='[{}, {"stiffness": 4}]' [MODES=rigid,elastic] npx tsx bench/align-exp-sweep.ts phantom:11|phantom:13|isbi|vnc [nz 8] [size 512]
-import { alignStack, memorySource } from '../src/stages/align/solve.js';
-import { makeSynthetic, quantile } from '../src/stages/align/synthetic.js';
+import { quantile } from '../src/stages/align/synthetic.js';
 import { pullback } from '../src/stages/align/transform.js';
-import { BENCH_WARPS, BORDER, STEP, experimentStack, scoreAlignment } from './align-data.js';
+import { BORDER, STEP, experimentStack, runExperimentCase } from './align-data.js';
 
 const ds = process.argv[2] ?? 'phantom:11';
 const nz = Number(process.argv[3] ?? 8);
@@ -15,20 +14,13 @@ const { orig, vox } = await experimentStack(ds, nz, size);
 const w = orig[0].w;
 const configs = JSON.parse(process.env.CONFIGS ?? '[{}]') as Array<Record<string, unknown>>;
 const modes = (process.env.MODES ?? 'rigid,elastic').split(',');
-const cases = BENCH_WARPS;
 const f = (v: number[]) => (v.length ? quantile(v, 0.5).toFixed(3) : '-');
 const n3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '-');
 for (const cfg of configs) {
   const out: string[] = [];
   for (const mode of modes as Array<'rigid' | 'elastic'>) {
-    const spec = cases[mode];
-    const params = { elastic: mode === 'elastic', ...cfg };
-    const base = await alignStack(memorySource(orig, vox), params);
-    const syn = makeSynthetic(orig, spec);
-    const r = await alignStack(memorySource(syn.sections, vox), params);
-    const t = r.transforms.sections;
+    const { base, r, e } = await runExperimentCase(orig, vox, mode, cfg);
     const tb = base.transforms.sections;
-    const e = scoreAlignment(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), spec.fold);
     // how far the unwarped run moves each point (every section after the first, blank one included)
     const moves: number[] = [];
     for (let z = 1; z < nz; z++) {

@@ -6,7 +6,9 @@
 import { WiringError } from '../../core/errors.js';
 
 export type Affine = [number, number, number, number, number, number];
-export type AffineModel = 'translation' | 'rigid' | 'similarity' | 'affine';
+/** The models a fit can use, fewest degrees of freedom first. */
+export const AFFINE_MODELS = ['translation', 'rigid', 'similarity', 'affine'] as const;
+export type AffineModel = (typeof AFFINE_MODELS)[number];
 
 export const IDENTITY: Affine = [1, 0, 0, 0, 1, 0];
 

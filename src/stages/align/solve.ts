@@ -23,7 +23,7 @@ import { type Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
 import type { VolumeSource } from '../../formats/source.js';
-import { type Affine, type AffineModel, IDENTITY, apply, compose, minPairs, translation } from './affine.js';
+import { type Affine, AFFINE_MODELS, type AffineModel, IDENTITY, apply, compose, minPairs, translation } from './affine.js';
 import { type Image2D, correlation, halve } from './image.js';
 import { type MatchOptions, matchPatches, patchCentres } from './match.js';
 import { type MeshGrid } from './mesh.js';
@@ -536,6 +536,11 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
   return { sections, reports, pairSets };
 }
 
+/** `name` is one of AFFINE_MODELS, or a UsageError naming it. */
+function checkModel(name: string, model: string): void {
+  if (!(AFFINE_MODELS as readonly string[]).includes(model)) throw new UsageError(`${name} ${JSON.stringify(model)}: expected ${AFFINE_MODELS.slice(0, -1).join(', ')} or ${AFFINE_MODELS[AFFINE_MODELS.length - 1]}`);
+}
+
 /**
  * The match across a gap: the candidate (raw section warped by a) against the good sections before
  * it that lie across a missing section (`across`, each read again and warped by its transform), at
@@ -744,9 +749,9 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   if (!isPowerOfTwo(p.gapPatch) || p.gapPatch < 16) throw new UsageError(`gapPatch ${p.gapPatch}: expected a power of two >= 16`);
   if (!(p.gapNm > 0)) throw new UsageError(`gapNm ${p.gapNm}: expected a pixel size in nm > 0`);
   if (!(p.gapRatio >= 1)) throw new UsageError(`gapRatio ${p.gapRatio}: expected a peak ratio >= 1`);
-  if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.gapModel)) throw new UsageError(`gapModel ${JSON.stringify(p.gapModel)}: expected translation, rigid, similarity or affine`);
+  checkModel('gapModel', p.gapModel);
   if (!(p.regularise >= 0)) throw new UsageError(`regularise ${p.regularise}: expected a number >= 0`);
-  if (!['translation', 'rigid', 'similarity', 'affine'].includes(p.model)) throw new UsageError(`model ${JSON.stringify(p.model)}: expected translation, rigid, similarity or affine`);
+  checkModel('model', p.model);
   let coarseLevels = 0;
   while (Math.max(w, h) / 2 ** coarseLevels > p.coarseSize) coarseLevels++;
   const matchLevels = levelFor(src.voxelSize[0], p.matchNm, w, h);

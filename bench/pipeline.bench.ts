@@ -13,7 +13,8 @@
 // the same run, scikit-image's watershed on the same boundary map (the supervoxel stage's
 // reference; its input and seeds differ in detail, so only the time is compared), and one stage
 // (PIPELINE_REDIS_STAGE, default supervoxels) again, right after it, through BullMQ on a private redis-server with
-// one `wiring worker` process (PIPELINE_REDIS=0 leaves it out).
+// one `wiring worker` process (PIPELINE_REDIS=0 leaves it out; PIPELINE_REFERENCE=0 leaves out the
+// scikit-image watershed, e.g. for the 1 Gvox run).
 // Writes bench/out/pipeline.json and docs/PIPELINE.md (PIPELINE_DOC: another doc; generated: do not edit by hand), the doc
 // after every stage, so an interrupted run leaves the stages it finished (marked partial).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -257,7 +258,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
     }
     // the supervoxel stage's reference on the same boundary map
     let ref: { seconds: number; cpu_seconds: number; segments: number } | undefined;
-    try {
+    if (process.env.PIPELINE_REFERENCE === '0') out.reference_skimage_watershed_2d = 'not run: PIPELINE_REFERENCE=0';
+    else try {
       const npy = p('boundaries.npy');
       wiring(['export', path.join(p(`ds${workersList[0]}`), 'boundaries'), npy]);
       ref = JSON.parse(execFileSync('/usr/bin/python3', ['-c', WS_REF, npy], { encoding: 'utf8' }));

@@ -46,8 +46,14 @@ export type Scorer = (s: EdgeState, e: number) => number;
 export const meanScorer: Scorer = (s, e) => s.sum[e] / s.area[e];
 
 export function quantileScorer(q: number): Scorer {
-  return (s, e) => histQuantile(s.hist, e * s.rag.bins, s.rag.bins, s.area[e], q);
+  return (s, e) => {
+    if (s.rag.bins === 0) throw new UsageError(NO_HISTOGRAMS);
+    return histQuantile(s.hist, e * s.rag.bins, s.rag.bins, s.area[e], q);
+  };
 }
+
+/** The message of a scorer that needs contact histograms given a graph merged without them. */
+export const NO_HISTOGRAMS = 'this region graph was merged without contact histograms (bins 0: enough for the mean agglomeration only); quantile scores and edge features need them';
 
 export interface MergeTree {
   nNodes: number;

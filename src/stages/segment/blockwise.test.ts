@@ -11,6 +11,7 @@ import { relabel } from './agglomerate.js';
 import { mergeBlockRagStream, mergeBlockRags, ragTask, relabelTask, writeSegmentMap } from './blockwise.js';
 import { agglomerateRag, boundaryMaps, computeAgglomeration, computeSupervoxels } from './pipeline.js';
 import { buildRag } from './rag.js';
+import { ragRecordColumns } from './rag-record.js';
 import { chunkForBlock } from './tasks.js';
 import { voronoiBoundaryMap } from './testing.js';
 
@@ -56,6 +57,34 @@ describe('blockwise RAG and relabelling through the scheduler', () => {
       });
       expect(streamed.ids).toEqual(ids);
       for (const k of ['nodeSize', 'nodeSum', 'u', 'v', 'area', 'sum', 'sumSq', 'min', 'max', 'hist'] as const) expect(streamed.rag[k]).toEqual(rag[k]);
+      // the records are typed columns (version 2); the version-1 records (JSON arrays) written before merge to the same graph
+      const records = (await readBlockData(stateDir, 'rag')).map((d) => d.data);
+      expect((records[0] as { format: string }).format).toBe('wiring-rag-block');
+      const v1 = records.map((r) => {
+        const c = ragRecordColumns(r);
+        const hist: number[][] = [];
+        for (let e = 0; e < c.u.length; e++) {
+          const h: number[] = [];
+          for (let k = c.histStart[e]; k < c.histStart[e + 1]; k++) h.push(c.histBin[k], c.histCount[k]);
+          hist.push(h);
+        }
+        return { ids: Array.from(c.ids, (x) => x.toString()), nodeSize: Array.from(c.nodeSize), nodeSum: Array.from(c.nodeSum), u: Array.from(c.u), v: Array.from(c.v),
+          area: Array.from(c.area), sum: Array.from(c.sum), sumSq: Array.from(c.sumSq), min: Array.from(c.min), max: Array.from(c.max), hist, bins: c.bins };
+      });
+      const fromV1 = mergeBlockRags(v1);
+      expect(fromV1.ids).toEqual(ids);
+      for (const k of ['nodeSize', 'nodeSum', 'u', 'v', 'area', 'sum', 'sumSq', 'min', 'max', 'hist'] as const) expect(fromV1.rag[k]).toEqual(rag[k]);
+      // without histograms: the same graph but its histograms, and the same mean agglomeration (merged in place)
+      const bare = mergeBlockRags(records, { histograms: false });
+      expect(bare.rag.bins).toBe(0);
+      expect(bare.rag.hist.length).toBe(0);
+      for (const k of ['nodeSize', 'nodeSum', 'u', 'v', 'area', 'sum', 'sumSq', 'min', 'max'] as const) expect(bare.rag[k]).toEqual(rag[k]);
+      const bareRes = agglomerateRag(bare.rag, {}, { inPlace: true });
+      const fullRes = agglomerateRag(rag);
+      expect(bareRes.tree).toEqual(fullRes.tree);
+      expect(() => agglomerateRag(bare.rag, { method: 'quantile' })).toThrow(/without contact histograms/);
+      // a damaged column is refused with its name
+      expect(() => mergeBlockRags([{ ...(records[0] as object), area: 'AAAA' }])).toThrow(/area/);
       // records that change between its two passes are refused, not merged
       let pass = 0;
       await expect(

@@ -157,9 +157,15 @@ export function agglomerate(rag: Rag, scorer: Scorer = meanScorer, opts: Agglome
   const heap = EdgeHeap.build(scores, nE);
   let liveEdges = nE;
   const current = (e: number, v: number): boolean => alive[e] === 1 && version[e] === v;
+  // `scores[e]`: the key of edge e's live heap entry. A rescored edge whose score did not change
+  // keeps that entry (the pop order depends only on (score, edge), so a new entry would change
+  // nothing): most relabelled edges under the mean score, whose statistics stay as they were.
   const push = (e: number): void => {
+    const k = scorer(s, e);
+    if (k === scores[e]) return;
+    scores[e] = k;
     version[e]++;
-    heap.push(scorer(s, e), e, version[e]);
+    heap.push(k, e, version[e]);
     if (heap.size > 2 * liveEdges + 1024) heap.compact(current);
   };
   const mA = new Uint32Array(Math.max(1, nN));

@@ -108,6 +108,20 @@ describe('blockwise RAG and relabelling through the scheduler', () => {
         expect(rag.nodeSize[l]).toBe(wholeRag.nodeSize[dense(ids[l])]);
         expect(rag.nodeSum[l]).toBeCloseTo(wholeRag.nodeSum[dense(ids[l])], 9);
       }
+      // edges in increasing (u, v) order, each with the statistics of the whole-volume edge between the same supervoxels
+      const wholeEdge = new Map<string, number>();
+      for (let e = 0; e < wholeRag.nEdges; e++) wholeEdge.set(`${wholeRag.u[e]},${wholeRag.v[e]}`, e);
+      for (let e = 0; e < rag.nEdges; e++) {
+        if (e > 0) expect(rag.u[e] > rag.u[e - 1] || (rag.u[e] === rag.u[e - 1] && rag.v[e] > rag.v[e - 1])).toBe(true);
+        const a = dense(ids[rag.u[e]]);
+        const b = dense(ids[rag.v[e]]);
+        const w = wholeEdge.get(a < b ? `${a},${b}` : `${b},${a}`);
+        expect(w).toBeDefined();
+        expect(rag.area[e]).toBe(wholeRag.area[w!]);
+        expect(rag.max[e]).toBe(wholeRag.max[w!]);
+        expect(rag.sum[e]).toBeCloseTo(wholeRag.sum[w!], 9);
+        expect(rag.hist.subarray(e * 32, e * 32 + 32)).toEqual(wholeRag.hist.subarray(w! * 32, w! * 32 + 32));
+      }
       const res = agglomerateRag(rag);
       const mapFile = path.join(dir, `map-${tag}.bin`);
       const mapHash = await writeSegmentMap(mapFile, ids, res.map);

@@ -280,13 +280,7 @@ class RagMerger {
     this.ne = ne;
   }
 
-  /**
-   * The merged graph in canonical edge order (u, v): two stable counting sorts, by v then by u
-   * (linear; the pairs are unique, so this is the order a comparison sort gives). Each column is
-   * permuted in place (cycle by cycle), so no column is ever held twice; the columns keep the
-   * records' edge count as capacity (a few per cent more than the merged edges: edges met in several
-   * blocks) and the graph views their first `ne` values.
-   */
+  /** The merged graph in canonical edge order (u, v): two stable counting sorts, by v then by u (linear; the pairs are unique, so this is the order a comparison sort gives). */
   finish(): { rag: Rag; ids: BigUint64Array } {
     const { ne, nNodes } = this;
     const bins = this.histograms ? this.bins : 0;
@@ -295,46 +289,30 @@ class RagMerger {
     const first = new Uint32Array(ne);
     for (let e = 0; e < ne; e++) first[e] = e;
     const order = countingOrder(countingOrder(first, this.ev, nNodes), this.eu, nNodes);
-    const seen = new Uint8Array(ne);
-    /** col[e * w .. e * w + w) = old col[order[e] * w ..) for every e, in place */
-    const permute = <T extends Float64Array | Float32Array | Uint32Array>(col: T, w = 1): T => {
-      seen.fill(0);
-      const tmp = new (col.constructor as new (n: number) => T)(w);
-      for (let i = 0; i < ne; i++) {
-        if (seen[i] || order[i] === i) continue;
-        tmp.set(col.subarray(i * w, i * w + w));
-        let j = i;
-        for (;;) {
-          seen[j] = 1;
-          const k = order[j];
-          if (k === i) {
-            col.set(tmp, j * w);
-            break;
-          }
-          col.copyWithin(j * w, k * w, k * w + w);
-          j = k;
-        }
-      }
-      return col.subarray(0, ne * w) as T;
+    const pick = <T extends Float64Array | Float32Array | Uint32Array>(src: T): T => {
+      const out = new (src.constructor as new (n: number) => T)(ne);
+      for (let e = 0; e < ne; e++) out[e] = src[order[e]];
+      return out;
     };
-    const rag: Rag = {
-      nNodes,
-      nodeSize: this.nodeSize,
-      nodeSum: this.nodeSum,
-      nEdges: ne,
-      u: permute(this.eu),
-      v: permute(this.ev),
-      area: permute(this.area),
-      sum: permute(this.sum),
-      sumSq: permute(this.sumSq),
-      min: permute(this.emin),
-      max: permute(this.emax),
-      bins,
-      hist: bins ? permute(this.hist, bins) : new Float32Array(0),
-    };
-    this.eu = this.ev = new Uint32Array(0);
-    this.area = this.sum = this.sumSq = new Float64Array(0);
-    this.emin = this.emax = this.hist = new Float32Array(0);
+    // one column at a time, each old column dropped once reordered (the peak is one column over the graph)
+    const hist = new Float32Array(ne * bins);
+    for (let e = 0; e < ne; e++) hist.set(this.hist.subarray(order[e] * bins, order[e] * bins + bins), e * bins);
+    this.hist = new Float32Array(0);
+    const u = pick(this.eu);
+    this.eu = new Uint32Array(0);
+    const v = pick(this.ev);
+    this.ev = new Uint32Array(0);
+    const area = pick(this.area);
+    this.area = new Float64Array(0);
+    const sum = pick(this.sum);
+    this.sum = new Float64Array(0);
+    const sumSq = pick(this.sumSq);
+    this.sumSq = new Float64Array(0);
+    const min = pick(this.emin);
+    this.emin = new Float32Array(0);
+    const max = pick(this.emax);
+    this.emax = new Float32Array(0);
+    const rag: Rag = { nNodes, nodeSize: this.nodeSize, nodeSum: this.nodeSum, nEdges: ne, u, v, area, sum, sumSq, min, max, bins, hist };
     return { rag, ids: this.ids };
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { _useJsWalk, _useLockstepWalk, _usePackedWalk, COMPLETE_MAX_DEPTH, Forest, makeRng, treeDepths } from './index.js';
 import { completeLayout } from './complete.js';
-import { wasmWalkAvailable } from './wasm.js';
+import { _useGenericWalk, specialisedWalk, wasmWalkAvailable } from './wasm.js';
 import { assembleModule, webAssembly } from '../wat.js';
 import { predictProbaParallel, trainForest } from './parallel.js';
 
@@ -158,6 +158,48 @@ describe('random forest', () => {
       }
     };
     for (const n of [1, 7, 8, 9, 40001]) expect(run(big.x.subarray(0, 5 * n), n, false).equals(run(big.x.subarray(0, 5 * n), n, true))).toBe(true);
+  });
+
+  it('the walks specialised to the forest\'s row length and class count (SIMD sums of 4, 2 and 1 classes) give the generic walks\' bits', () => {
+    const big = blobs(40001, 8); // two tiles, a tail that is not a multiple of 8 lanes
+    const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    for (const K of [2, 3, 5, 7, 8]) {
+      // K classes: the blob's class, refined by the sign of noise features so every class occurs
+      const y = Uint8Array.from(train.y, (c, i) => (c + 3 * (train.x[2 * 3000 + i] > 0 ? 1 : 0) + (train.x[3 * 3000 + i] > 0.5 ? 1 : 0)) % K);
+      for (const F of [5, 3]) {
+        const x = train.x.subarray(0, F * 3000);
+        // deep trees (lockstep walk) and shallow ones (complete walk) in one forest
+        const deep = Forest.train({ x, nSamples: 3000, nFeatures: F, layout: 'feature-major', y, nClasses: K }, { nTrees: 3, seed: K });
+        const shallow = Forest.train({ x, nSamples: 3000, nFeatures: F, layout: 'feature-major', y, nClasses: K }, { nTrees: 3, seed: K + 1, maxDepth: 5 });
+        expect(specialisedWalk(F + 1, K)).toBe(true);
+        expect(Math.max(...treeDepths(deep.trees))).toBeGreaterThan(COMPLETE_MAX_DEPTH); // else no tree would take the lockstep walk
+        for (const f of [deep, shallow]) {
+          for (const n of [1, 9, 40001]) {
+            const xs = big.x.subarray(0, F * n);
+            const spec = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n);
+            _useGenericWalk(true);
+            try {
+              const generic = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n);
+              expect(same(spec, generic)).toBe(true);
+            } finally {
+              _useGenericWalk(false);
+            }
+            _useJsWalk(true);
+            try {
+              expect(same(spec, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n))).toBe(true);
+            } finally {
+              _useJsWalk(false);
+            }
+          }
+        }
+      }
+    }
+    _useGenericWalk(true);
+    try {
+      expect(specialisedWalk(6, 3)).toBe(false);
+    } finally {
+      _useGenericWalk(false);
+    }
   });
 
   it('walks shallow trees as complete trees with the plain walk\'s bits (padded short leaves, mixed forests, JS and WebAssembly)', () => {

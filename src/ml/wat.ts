@@ -1,6 +1,6 @@
 // A tiny assembler for the folded-WAT subset our WebAssembly kernels are written in: i32 params,
 // i32/f32/f64/v128 locals (a local named `$v:v128`, `$f:f32` or `$d:f64` is of that type), block/loop/br/br_if,
-// local.tee, select, i32 arithmetic, i32/f32/f64 loads (and i32.load16_u) and stores (with an optional `offset=N`, also on SIMD loads and stores), f32.add, f32x4.add, the few fixed-width SIMD (f64x2)
+// local.tee, select, i32 arithmetic, i32.reinterpret_f32, i32/f32/f64 loads (and i32.load16_u) and stores (with an optional `offset=N`, also on SIMD loads and stores), f32.add, f32x4.add, the few fixed-width SIMD (f64x2)
 // instructions of the recursive filters (SIMD), one imported memory. Kernels stay readable text in the
 // source tree and need no toolchain at build or run time.
 
@@ -17,7 +17,7 @@ const OPS: Record<string, number> = {
   'i32.add': 0x6a, 'i32.sub': 0x6b, 'i32.mul': 0x6c, 'i32.and': 0x71, 'i32.or': 0x72, 'i32.xor': 0x73,
   'i32.shl': 0x74, 'i32.shr_s': 0x75, 'i32.shr_u': 0x76, 'i32.eqz': 0x45, 'i32.eq': 0x46, 'i32.ne': 0x47,
   'i32.lt_s': 0x48, 'i32.lt_u': 0x49, 'i32.gt_s': 0x4a, 'i32.gt_u': 0x4b, 'i32.le_s': 0x4c, 'i32.ge_s': 0x4e,
-  'i32.ge_u': 0x4f, 'f32.add': 0x92, 'f32.mul': 0x94, 'f32.lt': 0x5d, select: 0x1b,
+  'i32.ge_u': 0x4f, 'f32.add': 0x92, 'f32.mul': 0x94, 'f32.lt': 0x5d, 'f32.eq': 0x5b, 'i32.reinterpret_f32': 0xbc, select: 0x1b,
 };
 // SIMD instructions without immediates (prefix 0xfd, then the opcode as LEB128)
 const SIMD: Record<string, number> = {

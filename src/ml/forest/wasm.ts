@@ -210,6 +210,102 @@ function rankBodySpec(spec: Spec): string {
     (br $tail)))`;
 }
 
+/** Most thresholds of one feature in one bucket of the rank tables for which `rankTable` is used (more: the search). */
+export const RANK_TABLE_MAX_RUN = 4;
+/** Rank tables are built when the forest has at most this many features (each takes 64 KiB per thread). */
+export const RANK_TABLE_MAX_FEATURES = 64;
+/** Floats per feature in the rank tables' edge copies: 255 thresholds and room for the run's last reads past them. */
+const TABLE_EDGES = 256 + RANK_TABLE_MAX_RUN;
+
+/**
+ * Ranking through a table (the search's ranks, bit for bit): a value's float bits, mapped to an
+ * unsigned key in float order (key = bits ^ (sign ? 0xffffffff : 0x80000000)), pick one of 65536
+ * buckets by their top 16 bits; $t holds, per bucket, the number of thresholds below the bucket's
+ * smallest value (lo), and at most $C (the feature's longest run of thresholds inside one bucket,
+ * <= RANK_TABLE_MAX_RUN) compares against e[lo..] finish the count #{e < v}. A NaN ranks 0, as in the
+ * search (every compare false). `C` is unrolled: one kernel per run length.
+ */
+function rankTableBody(C: number, F1: number): string {
+  const search = (ks: number[]): string => {
+    const out: string[] = [];
+    for (const k of ks) {
+      out.push(`(local.set $v${k} (f32.load offset=${4 * k} (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))`);
+      out.push(`(local.set $j${k} (i32.reinterpret_f32 (local.get $v${k})))`);
+      out.push(`(local.set $j${k} (i32.load8_u (i32.add (local.get $t) (i32.shr_u (i32.xor (local.get $j${k}) (i32.or (i32.shr_s (local.get $j${k}) (i32.const 31)) (i32.const ${0x80000000 | 0}))) (i32.const 16)))))`);
+    }
+    for (const k of ks) {
+      out.push(`(local.set $p (i32.add (local.get $e) (i32.shl (local.get $j${k}) (i32.const 2))))`);
+      for (let c = 0; c < C; c++) out.push(`(local.set $j${k} (i32.add (local.get $j${k}) (f32.lt (f32.load offset=${4 * c} (local.get $p)) (local.get $v${k}))))`);
+    }
+    out.push(`(local.set $o (i32.add (local.get $xb) (i32.mul (local.get $i) (i32.const ${F1}))))`);
+    for (const k of ks) out.push(`(i32.store8 offset=${k * F1} (local.get $o) (select (local.get $j${k}) (i32.const 0) (f32.eq (local.get $v${k}) (local.get $v${k}))))`);
+    return out.join('\n    ');
+  };
+  return `
+  (block $groupsDone
+   (loop $groups
+    (br_if $groupsDone (i32.gt_s (i32.add (local.get $i) (i32.const ${RANK_LANES})) (local.get $m)))
+    ${search([...Array(RANK_LANES).keys()])}
+    (local.set $i (i32.add (local.get $i) (i32.const ${RANK_LANES})))
+    (br $groups)))
+  (block $tailDone
+   (loop $tail
+    (br_if $tailDone (i32.ge_s (local.get $i) (local.get $m)))
+    ${search([0])}
+    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+    (br $tail)))`;
+}
+
+/** The float's unsigned key in float order (see rankTableBody). */
+function floatKey(bits: number): number {
+  return (bits ^ ((bits >> 31) | 0x80000000)) >>> 0;
+}
+
+/**
+ * The rank table of one feature's sorted thresholds `e` (the first `len` of a padded table): per
+ * bucket b, the number of thresholds below its smallest value; and the longest run of thresholds
+ * between one bucket's smallest and largest value (float compares, so -0 and +0 are one value), or
+ * Infinity when a threshold is NaN (the search then ranks).
+ */
+export function rankTable(e: Float32Array, len: number, lo: Uint8Array): number {
+  const u = new Uint32Array(2);
+  const fl = new Float32Array(u.buffer);
+  for (let i = 0; i < len; i++) if (Number.isNaN(e[i])) return Infinity;
+  let a = 0; // thresholds < the bucket's smallest value
+  let run = 0;
+  for (let b = 0; b < 65536; b++) {
+    // the bucket's smallest and largest float (keys b << 16 and b << 16 | 0xffff, mapped back to bits)
+    const k0 = (b << 16) >>> 0, k1 = (k0 | 0xffff) >>> 0;
+    u[0] = k0 & 0x80000000 ? k0 ^ 0x80000000 : ~k0;
+    u[1] = k1 & 0x80000000 ? k1 ^ 0x80000000 : ~k1;
+    const min = fl[0], max = fl[1];
+    if (Number.isNaN(min) || Number.isNaN(max)) {
+      // buckets of NaN bit patterns (and +Inf's, which shares one with NaNs): below +Inf's bucket, no
+      // threshold is below a NaN; in it, +Inf itself ranks among every finite threshold
+      lo[b] = min === Infinity ? count(e, len, Infinity) : 0;
+      continue;
+    }
+    while (a < len && e[a] < min) a++;
+    lo[b] = a;
+    let c = a;
+    while (c < len && e[c] <= max) c++;
+    run = Math.max(run, c - a);
+  }
+  return run;
+}
+
+function count(e: Float32Array, len: number, v: number): number {
+  let c = 0;
+  while (c < len && e[c] < v) c++;
+  return c;
+}
+
+let useSearch = false;
+/** Benches and tests: rank every feature by the binary search, not the rank tables (same ranks). */
+export function _useRankSearch(on: boolean): void {
+  useSearch = on;
+}
+
 /** Classes up to which the walks are specialised (unrolled sums); more take the generic form. */
 const SPEC_MAX_K = 16;
 let generic = false;
@@ -241,6 +337,13 @@ function compileWalks(spec?: Spec): object {
         locals: ['$i', '$o', ...[...Array(RANK_LANES).keys()].map((k) => `$j${k}`), ...[...Array(RANK_LANES).keys()].map((k) => `$v${k}:f32`)],
         body: rankBody(spec),
       },
+      // rankTable1..N: ranking through the bucket tables, one kernel per run length (specialised modules only)
+      ...(spec ? Array.from({ length: RANK_TABLE_MAX_RUN + 1 }, (_, C) => ({
+        name: `rankTable${C}`,
+        params: ['$e', '$t', '$x', '$m', '$xb'],
+        locals: ['$i', '$o', '$p', ...[...Array(RANK_LANES).keys()].map((k) => `$j${k}`), ...[...Array(RANK_LANES).keys()].map((k) => `$v${k}:f32`)],
+        body: rankTableBody(C, spec.F1),
+      })) : []),
     ]),
   );
 }
@@ -306,7 +409,11 @@ export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Arr
   const oV = align(oE + padded.length * 255 * 4); // one feature's values for a tile
   const oCW = align(oV + tile * 4); // the complete layout's words (u16) and leaves (i32)
   const oCL = align(oCW + (complete ? complete.words.byteLength : 0));
-  const bytes = oCL + (complete ? complete.leaves.byteLength : 0);
+  // rank tables (rankTableBody): per feature 65536 bucket bytes and its thresholds again (stride TABLE_EDGES)
+  const tables = padded.length > 0 && padded.length <= RANK_TABLE_MAX_FEATURES && !useSearch && K <= SPEC_MAX_K && !generic;
+  const oT = align(oCL + (complete ? complete.leaves.byteLength : 0));
+  const oTE = oT + (tables ? padded.length * 65536 : 0);
+  const bytes = oTE + (tables ? padded.length * TABLE_EDGES * 4 : 0);
   if (bytes > 2 ** 31) return null;
   const mem = new WA.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
   const u8 = new Uint8Array(mem.buffer);
@@ -319,7 +426,20 @@ export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Arr
     u8.set(new Uint8Array(complete.words.buffer, complete.words.byteOffset, complete.words.byteLength), oCW);
     u8.set(new Uint8Array(complete.leaves.buffer, complete.leaves.byteOffset, complete.leaves.byteLength), oCL);
   }
+  // per feature: the rank-table kernel of its run length, or undefined (the search)
+  const runs: Array<number | undefined> = padded.map(() => undefined);
+  if (tables) {
+    const te = new Float32Array(mem.buffer, oTE, padded.length * TABLE_EDGES).fill(Infinity);
+    padded.forEach((e, f) => {
+      let len = 0;
+      while (len < 255 && e[len] !== Infinity) len++;
+      const run = rankTable(e, len, new Uint8Array(mem.buffer, oT + f * 65536, 65536));
+      if (run <= RANK_TABLE_MAX_RUN) runs[f] = run;
+      te.set(e.subarray(0, 255), f * TABLE_EDGES);
+    });
+  }
   const ex = new WA.Instance(mod, { env: { mem } }).exports;
+  const rankT = tables ? Array.from({ length: RANK_TABLE_MAX_RUN + 1 }, (_, C) => ex[`rankTable${C}`] as ((...a: number[]) => void) | undefined) : [];
   const walkC = ex.walkComplete as (...a: number[]) => void;
   const walk = ex.walk as (...a: number[]) => void;
   const rank = ex.rank as (...a: number[]) => void;
@@ -334,7 +454,12 @@ export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Arr
       walkC(oCW + 2 * (complete.wordOff[t] - 1), oCL + 2 * (complete.leafOff[t] - 2 ** D), D, oL + complete.leafBase[t] * K * 4, oX, oA, m, F1, K);
     },
     vals: new Float32Array(mem.buffer, oV, tile),
-    rank: (f, m) => rank(oE + f * 255 * 4, oV, m, oX + f, F1),
+    rank: (f, m) => {
+      const C = runs[f];
+      const k = C === undefined ? undefined : rankT[C];
+      if (k) k(oTE + f * TABLE_EDGES * 4, oT + f * 65536, oV, m, oX + f);
+      else rank(oE + f * 255 * 4, oV, m, oX + f, F1);
+    },
   };
 }
 

@@ -72,6 +72,8 @@ interface Variant {
   thinPatches?: boolean;
   /** with downsample: segments with fewer voxels at full resolution (meshBlock's smallVoxels; chooseSegmentMesh as finishMeshes) */
   smallVoxels?: number;
+  /** with downsample: partial-volume vertex placement (meshBlock's partialVolume) */
+  partialVolume?: boolean;
 }
 
 interface StageRun {
@@ -98,7 +100,7 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number, variant: Variant 
   };
   const mergeFlatCell = variant.merge ? lod0CellVoxels(res, MESH_DEFAULTS.fragmentVoxels) : undefined;
   const down = variant.downsample ?? ([1, 1, 1] as Vec3);
-  const blockItems = await t('marching_cubes', () => meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box, mergeFlatCell, downsample: variant.downsample, thinPatches: variant.thinPatches, smallVoxels: variant.smallVoxels }));
+  const blockItems = await t('marching_cubes', () => meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box, mergeFlatCell, downsample: variant.downsample, thinPatches: variant.thinPatches, smallVoxels: variant.smallVoxels, partialVolume: variant.partialVolume }));
   // the choice finishMeshes makes per segment (one block: the part's count is the segment's total)
   const small = variant.smallVoxels ?? 0;
   let smallFine = 0;
@@ -155,7 +157,7 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number, variant: Variant 
   const total = Object.values(T).reduce((a, b) => a + b, 0);
   const n = boxVoxels(vol);
   const record = {
-    lod0_error_voxels: e0Voxels, flat_quads_merged: Boolean(variant.merge), downsample: down, thin_patches: variant.downsample ? variant.thinPatches ?? true : undefined, small_segment_voxels: variant.downsample ? small : undefined, small_segments_full_res: variant.downsample ? smallFine : undefined, segments: items.length, closed, mc_triangles: mcTriangles, lod0_triangles: lod0Triangles,
+    lod0_error_voxels: e0Voxels, flat_quads_merged: Boolean(variant.merge), downsample: down, thin_patches: variant.downsample ? variant.thinPatches ?? true : undefined, small_segment_voxels: variant.downsample ? small : undefined, partial_volume: variant.downsample ? Boolean(variant.partialVolume) : undefined, small_segments_full_res: variant.downsample ? smallFine : undefined, segments: items.length, closed, mc_triangles: mcTriangles, lod0_triangles: lod0Triangles,
     lod0_reduction: +(mcTriangles / lod0Triangles).toFixed(2), bytes,
     lod0_total_volume_error: +(vSum / v0Sum - 1).toExponential(2),
     lod0_volume_error_segments_ge_1000_voxels: { count: errBig.length, median: +(errBig[errBig.length >> 1] ?? 0).toExponential(2), max: +(errBig[errBig.length - 1] ?? 0).toExponential(2) },
@@ -348,22 +350,24 @@ async function compareScales(name: string, vol: Volume, res: Vec3, factor: Vec3,
   const e0 = MESH_DEFAULTS.lod0ErrorVoxels;
   const r: Record<string, unknown> = { input: name, voxels: boxVoxels(vol), voxel_size_nm: res, downsample: factor };
   if (process.env.MESH_STAGE_EXACT === '1') r.exact_lod0 = (await stage(vol, res, 0)).record;
-  // the coarse mesh with thin parts and small segments at full resolution (what `wiring mesh` does
-  // when it downsamples; MESH_STAGE_SMALL_VOXELS overrides the threshold) and with small segments
-  // coarse too (thin patches only: the second version)
+  // the coarse mesh as `wiring mesh` makes it when it downsamples (thin parts at full resolution,
+  // partial-volume vertices, segments under MESH_DEFAULTS.smallSegmentVoxels at full resolution;
+  // MESH_STAGE_SMALL_VOXELS and MESH_STAGE_PARTIAL_VOLUME=0|1 override) and with the vertices on the
+  // coarse faces, every segment coarse (the mode grid's surface with thin patches: the second version)
   const small = Number(process.env.MESH_STAGE_SMALL_VOXELS ?? MESH_DEFAULTS.smallSegmentVoxels);
-  const coarse: Variant = { downsample: factor, smallVoxels: small };
+  const pv = process.env.MESH_STAGE_PARTIAL_VOLUME === undefined ? MESH_DEFAULTS.partialVolume : process.env.MESH_STAGE_PARTIAL_VOLUME === '1';
+  const coarse: Variant = { downsample: factor, smallVoxels: small, partialVolume: pv };
   const plain: Variant = { downsample: factor };
   const cold = [await stage(vol, res, e0), await stage(vol, res, e0, coarse), await stage(vol, res, e0, plain)];
   const full = await stage(vol, res, e0);
   const down = await stage(vol, res, e0, coarse);
   const downPlain = await stage(vol, res, e0, plain);
-  r.cold_first_pass_total_cpu_s = { full_res: cold[0].record.total_cpu_s, downsampled: cold[1].record.total_cpu_s, downsampled_small_segments_coarse: cold[2].record.total_cpu_s };
+  r.cold_first_pass_total_cpu_s = { full_res: cold[0].record.total_cpu_s, downsampled: cold[1].record.total_cpu_s, downsampled_mode_vertices: cold[2].record.total_cpu_s };
   r.full_res = full.record;
   r.downsampled = down.record;
-  r.downsampled_small_segments_coarse = downPlain.record;
+  r.downsampled_mode_vertices = downPlain.record;
   r.speedup_cpu_downsampled = +((full.record.total_cpu_s as number) / (down.record.total_cpu_s as number)).toFixed(2);
-  r.speedup_cpu_downsampled_small_segments_coarse = +((full.record.total_cpu_s as number) / (downPlain.record.total_cpu_s as number)).toFixed(2);
+  r.speedup_cpu_downsampled_mode_vertices = +((full.record.total_cpu_s as number) / (downPlain.record.total_cpu_s as number)).toFixed(2);
   r.mc_triangles_ratio = +((full.record.mc_triangles as number) / (down.record.mc_triangles as number)).toFixed(2);
   r.lod0_triangles_ratio = +((full.record.lod0_triangles as number) / (down.record.lod0_triangles as number)).toFixed(2);
   r.fallback_full_res_segments = fallbackSegments(vol, factor);
@@ -373,8 +377,8 @@ async function compareScales(name: string, vol: Volume, res: Vec3, factor: Vec3,
   r.accuracy_downsampled_marching_cubes = accuracy(vol, res, full, { ...down, lod0: down.mc }, 1000);
   // MESH_STAGE_PLAIN_ACCURACY=0 skips these two (the slowest part of the bench on a loaded machine)
   if (process.env.MESH_STAGE_PLAIN_ACCURACY !== '0') {
-    r.accuracy_downsampled_small_segments_coarse_lod0 = accuracy(vol, res, full, downPlain, 1000);
-    r.accuracy_downsampled_small_segments_coarse_marching_cubes = accuracy(vol, res, full, { ...downPlain, lod0: downPlain.mc }, 1000);
+    r.accuracy_downsampled_mode_vertices_lod0 = accuracy(vol, res, full, downPlain, 1000);
+    r.accuracy_downsampled_mode_vertices_marching_cubes = accuracy(vol, res, full, { ...downPlain, lod0: downPlain.mc }, 1000);
   }
   if (process.env.MESH_STAGE_MERGED === '1') r.flat_merged = (await stage(vol, res, e0, { merge: true })).record;
   if (withReference) {
@@ -389,7 +393,7 @@ async function compareScales(name: string, vol: Volume, res: Vec3, factor: Vec3,
     }
   }
   console.log(JSON.stringify(r, null, 1));
-  for (const [k, x] of [['full', full.record], ['downsampled', down.record], ['downsampled, small segments coarse', downPlain.record]] as const) {
+  for (const [k, x] of [['full', full.record], ['downsampled', down.record], ['downsampled, vertices on coarse faces', downPlain.record]] as const) {
     if ((x.lod0_volume_change_over_area_x_error_max as number) > 1) throw new Error(`${name} (${k}): lod-0 volume moved by more than area x error`);
     if (x.decoded_lod0_closed !== x.segments) throw new Error(`${name} (${k}): decoded lod 0 with holes`);
     if (x.closed !== x.segments) throw new Error(`${name} (${k}): ${(x.segments as number) - (x.closed as number)} meshes with holes at lod 0`);
@@ -437,8 +441,8 @@ export default async function run(): Promise<Record<string, unknown>> {
       const f = meshDownsampleFactor(res, size, maxDown);
       const r = await compareScales(`phantom ${size.join('x')} at 8x8x30 nm, seed ${seed}, neurons`, vol, res, f, seed === 7);
       r.rule = meetsRule(r);
-      if (r.accuracy_downsampled_small_segments_coarse_lod0) r.rule_small_segments_coarse = meetsRule(r, 'downsampled_small_segments_coarse');
-      console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_small_segments_coarse: r.rule_small_segments_coarse }));
+      if (r.accuracy_downsampled_mode_vertices_lod0) r.rule_mode_vertices = meetsRule(r, 'downsampled_mode_vertices');
+      console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_mode_vertices: r.rule_mode_vertices }));
       out[`phantom_seed_${seed}`] = r;
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -452,8 +456,8 @@ export default async function run(): Promise<Record<string, unknown>> {
     const src = await openSource(`${gala}#stack`);
     const r = await compareScales('gala-medulla train-gt.h5 (50x100x200 at 10 nm), [2,2,1] forced', await src.read({ min: [0, 0, 0], max: src.shape }), [10, 10, 10], [2, 2, 1], true);
     r.rule = meetsRule(r);
-    if (r.accuracy_downsampled_small_segments_coarse_lod0) r.rule_small_segments_coarse = meetsRule(r, 'downsampled_small_segments_coarse');
-    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_small_segments_coarse: r.rule_small_segments_coarse }));
+    if (r.accuracy_downsampled_mode_vertices_lod0) r.rule_mode_vertices = meetsRule(r, 'downsampled_mode_vertices');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_mode_vertices: r.rule_mode_vertices }));
     out.gala_medulla_2_2_1_forced = r;
   } else console.log(`[skip] gala-medulla: ${gala} not found`);
   // real anisotropic volumes: cells = 6-connected pieces of the cell-interior class (as the skeleton-stage bench)
@@ -466,8 +470,8 @@ export default async function run(): Promise<Record<string, unknown>> {
     const vol = new Volume('uint32', boxFromShape(shape), connectedComponents(maskOf(c, [255]), shape).labels, 1, VNC);
     const r = await compareScales(`vnc-sstem stack1, central 256x256x${sz} at 4.6x4.6x45 nm, cells = pieces of class 255`, vol, VNC, meshDownsampleFactor(VNC, shape, maxDown), false);
     r.rule = meetsRule(r);
-    if (r.accuracy_downsampled_small_segments_coarse_lod0) r.rule_small_segments_coarse = meetsRule(r, 'downsampled_small_segments_coarse');
-    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_small_segments_coarse: r.rule_small_segments_coarse }));
+    if (r.accuracy_downsampled_mode_vertices_lod0) r.rule_mode_vertices = meetsRule(r, 'downsampled_mode_vertices');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_mode_vertices: r.rule_mode_vertices }));
     out.vnc_sstem = r;
   } else if (only.includes('vnc')) console.log('[skip] vnc-sstem: not found');
   if (only.includes('isbi') && hasData('isbi2012/train/label')) {
@@ -478,8 +482,8 @@ export default async function run(): Promise<Record<string, unknown>> {
     const vol = new Volume('uint32', boxFromShape(shape), connectedComponents(maskOf(c, [255]), shape).labels, 1, ISBI);
     const r = await compareScales(`ISBI 2012, central 256x256x${shape[2]} at 4x4x50 nm, cells = pieces of class 255`, vol, ISBI, meshDownsampleFactor(ISBI, shape, maxDown), false);
     r.rule = meetsRule(r);
-    if (r.accuracy_downsampled_small_segments_coarse_lod0) r.rule_small_segments_coarse = meetsRule(r, 'downsampled_small_segments_coarse');
-    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_small_segments_coarse: r.rule_small_segments_coarse }));
+    if (r.accuracy_downsampled_mode_vertices_lod0) r.rule_mode_vertices = meetsRule(r, 'downsampled_mode_vertices');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_mode_vertices: r.rule_mode_vertices }));
     out.isbi2012 = r;
   } else if (only.includes('isbi')) console.log('[skip] isbi2012: not found');
   out.load_average = loadavg();

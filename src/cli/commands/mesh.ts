@@ -22,6 +22,7 @@ export function register(program: Command): Command {
     .option('--merge-flat', `merge flat marching-cubes quads between sections into larger triangles before simplifying (the same surface, ~10 % fewer triangles on 8x8x30 nm; ${MESH_DEFAULTS.mergeFlat ? 'on' : 'off'} by default: measured no faster, docs/THROUGHPUT.md)`, MESH_DEFAULTS.mergeFlat)
     .option('--downsample <n>', 'mesh the labels mode-downsampled by up to n per axis (a power of two; only axes at most half as long as the longest, e.g. 8x8x30 nm -> 16x16x30 with 2; thin parts lost by it are meshed at full resolution; 1 = full resolution)', String(MESH_DEFAULTS.maxDownsample))
     .option('--full-res-below <voxels>', 'with --downsample: segments with fewer voxels than this in total are meshed at full resolution (0: every segment coarse)', String(MESH_DEFAULTS.smallSegmentVoxels))
+    .option('--no-partial-volume', `with --downsample: keep the coarse vertices on the coarse voxel faces instead of moving them to each segment's full-resolution boundary along their edge (${MESH_DEFAULTS.partialVolume ? 'moved' : 'kept'} by default)`)
     .option('--ply <dir>', 'also write <id>.ply (binary, nm) into this folder')
     .option('--obj <dir>', 'also write <id>.obj (nm) into this folder')
     .option('--json', 'machine-readable output');
@@ -43,7 +44,7 @@ export function register(program: Command): Command {
     const smallSegmentVoxels = Number(opts.fullResBelow);
     if (!(Number.isFinite(smallSegmentVoxels) && smallSegmentVoxels >= 0)) throw new UsageError(`--full-res-below ${opts.fullResBelow}: expected a number of voxels >= 0`);
     const blockShape = blockOption(opts);
-    const task = await planMesh(layerDir, { blockShape, fragmentVoxels, mergeFlat: Boolean(opts.mergeFlat), maxDownsample, smallSegmentVoxels });
+    const task = await planMesh(layerDir, { blockShape, fragmentVoxels, mergeFlat: Boolean(opts.mergeFlat), maxDownsample, smallSegmentVoxels, partialVolume: opts.partialVolume !== false });
     const { stateDir, ...run } = schedulerOptions(opts, path.join(layerDir, '.wiring-run'));
     await runTasks([task], { ...run, stateDir });
     for (const d of [opts.ply, opts.obj]) if (d) await fs.mkdir(d, { recursive: true });

@@ -175,10 +175,9 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
     present.delete(0);
     const voxels = new Map<string, number>();
     for (const v of ids) if (v) voxels.set(String(v), (voxels.get(String(v)) ?? 0) + 1);
-    // a threshold between the segments' sizes (every segment here is below the default, MESH_DEFAULTS.smallSegmentVoxels)
+    // a threshold between the segments' sizes
     const sizes = [...voxels.values()].sort((x, y) => x - y);
     const small = (sizes[sizes.length >> 1] + sizes[(sizes.length >> 1) - 1]) / 2;
-    expect(Math.max(...sizes)).toBeLessThan(MESH_DEFAULTS.smallSegmentVoxels);
     const mixed = await run('mixed', ['--downsample', '2', '--full-res-below', String(small)]);
     expect(down.segments).toBe(present.size);
     expect(down.open).toBe(0);
@@ -190,6 +189,17 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
       expect(Math.abs(row.volume_nm3 / full.segments_list[k].volume_nm3 - 1)).toBeLessThan(0.1);
     }
     expect(down.segments_list.find((r) => r.id === '5099')!.volume_nm3).toBeCloseTo(full.segments_list.find((r) => r.id === '5099')!.volume_nm3, 0);
+    // vertices on the coarse faces (--no-partial-volume): other volumes, still closed, further from full resolution in sum
+    expect(MESH_DEFAULTS.partialVolume).toBe(true);
+    const mode = await run('mode', ['--downsample', '2', '--full-res-below', '0', '--no-partial-volume']);
+    expect(mode.open).toBe(0);
+    let dPv = 0, dMode = 0;
+    for (const [k, row] of mode.segments_list.entries()) {
+      if (row.id === '5099') continue;
+      dPv += Math.abs(down.segments_list[k].volume_nm3 / full.segments_list[k].volume_nm3 - 1);
+      dMode += Math.abs(row.volume_nm3 / full.segments_list[k].volume_nm3 - 1);
+    }
+    expect(dPv).toBeLessThan(dMode);
     // segments with fewer voxels than the threshold get the full-resolution surface, the others the coarse one
     const nSmall = [...voxels.values()].filter((n) => n < small).length;
     expect(nSmall).toBeGreaterThan(0);

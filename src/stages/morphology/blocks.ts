@@ -216,6 +216,8 @@ export interface MeshBlockOptions {
    * finishing step chooses by the total (chooseSegmentMesh). Absent or 0: coarse only.
    */
   smallVoxels?: number;
+  /** With `downsample`: partial-volume vertex placement on the coarse grid (partial-volume.ts; default false here, planMesh passes MESH_DEFAULTS.partialVolume). */
+  partialVolume?: boolean;
 }
 
 /** The lod-0 octree cell in voxels per axis: `fragmentVoxels` of the finest axis, the same length in nm on the others. */
@@ -241,7 +243,7 @@ export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): MeshIt
     const region = { min: lo, max: hi };
     const { labels, ids } = compactLabels(vol.crop(region).data as ArrayLike<number | bigint> & { length: number });
     const shape = boxShape(region);
-    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape, boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches });
+    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape, boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches, partialVolume: opts.partialVolume });
     const small = opts.smallVoxels ?? 0;
     const out: MeshItem[] = [];
     if (!(small > 0)) {

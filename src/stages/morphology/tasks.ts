@@ -48,6 +48,8 @@ export interface MeshTaskParams {
   downsample?: Vec3;
   /** Meshes with `downsample`: meshBlock's `smallVoxels` (segments with fewer voxels in total at full resolution); absent: coarse only. */
   smallVoxels?: number;
+  /** Meshes with `downsample`: meshBlock's `partialVolume` (partial-volume vertex placement). */
+  partialVolume?: boolean;
 }
 
 export interface SkeletonTaskParams extends MeshTaskParams {
@@ -63,7 +65,7 @@ export async function meshTaskBlock(ctx: BlockContext<MeshTaskParams>): Promise<
   const vol = ctx.inputs.seg;
   if (!vol) throw new WiringError('mesh block: no input "seg"');
   const p = ctx.params;
-  const items = meshBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, mergeFlatCell: p.mergeFlatCell, downsample: p.downsample, smallVoxels: p.smallVoxels });
+  const items = meshBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, mergeFlatCell: p.mergeFlatCell, downsample: p.downsample, smallVoxels: p.smallVoxels, partialVolume: p.partialVolume });
   await writeBlockFile(ctx.params.workDir, ctx.blockIndex, encodeSharded(items, ctx.params.shards, encodeMeshBlock));
   return { data: { segments: items.length } };
 }
@@ -104,6 +106,8 @@ export interface PlanOptions {
    * resolution (default MESH_DEFAULTS.smallSegmentVoxels; 0 = every segment coarse).
    */
   smallSegmentVoxels?: number;
+  /** Meshes at a coarser scale: partial-volume vertex placement (default MESH_DEFAULTS.partialVolume). */
+  partialVolume?: boolean;
 }
 
 async function layerGeometry(layerDir: string): Promise<{ layer: PrecomputedLayer; bounds: Box; voxelSize: Vec3 }> {
@@ -153,6 +157,7 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
       ...(!mergeFlat ? {} : { mergeFlatCell: lod0CellVoxels(voxelSize, opts.fragmentVoxels ?? MESH_DEFAULTS.fragmentVoxels) }),
       ...(coarse ? { downsample } : {}),
       ...(coarse && small > 0 ? { smallVoxels: small } : {}),
+      ...(coarse && (opts.partialVolume ?? MESH_DEFAULTS.partialVolume) ? { partialVolume: true } : {}),
     },
     inputs: { seg: layerDir },
     bounds,
@@ -336,7 +341,14 @@ export const MESH_DEFAULTS = {
    * resolution (small-full-res.ts; the coarse grid's chamfered corners cost a small segment a
    * larger share of its volume). See docs/THROUGHPUT.md (Meshes: small segments at full resolution).
    */
-  smallSegmentVoxels: 2500,
+  smallSegmentVoxels: 0,
+  /**
+   * Meshing at a coarser scale: each coarse vertex moves along its edge to the segment's
+   * full-resolution boundary (partial-volume.ts): phantom seed 7 (chosen on) lod-0 volume error p95
+   * 2.17 -> 1.42 %, with which no small-segment threshold is needed (smallSegmentVoxels 0). See
+   * docs/THROUGHPUT.md (Meshes: partial-volume vertices).
+   */
+  partialVolume: true,
   /**
    * Multires fragments store positions in 10 bits (Draco encodes them ~3.5x faster than 16 bits
    * and ~35 % smaller; phantom seed 7) while one quantization step of a lod-0 cell (cell / 1023)

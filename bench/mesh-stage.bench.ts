@@ -12,6 +12,11 @@
 // marching-cubes mesh and closedness side by side; lod 0 is also decoded (untimed) and checked for
 // holes. MESH_STAGE_EXACT=1 adds lod 0 exact (lod0ErrorVoxels 0, openEdges, 16-bit positions: the
 // stage before lod-0 simplification).
+// Coarse variants: full resolution, the coarse mesh as `wiring mesh --downsample` makes it (thin
+// patches, partial-volume vertices, MESH_DEFAULTS.smallSegmentVoxels; MESH_STAGE_PARTIAL_VOLUME,
+// MESH_STAGE_SMALL_VOXELS override) and the coarse mesh with vertices on the coarse faces, with the
+// rule for a default (meetsRule). MESH_STAGE_LAYER=<segmentation layer> adds any layer (e.g. a
+// pipeline's predicted segmentation).
 // Reference in the same run: scikit-image's marching_cubes per label (../shared/refs/ref_mesh_skel.py,
 // the label's bounding box padded by one voxel) on the same volume, its CPU seconds beside our
 // marching-cubes phase and our whole stage, areas of the 30 largest segments checked to agree.
@@ -447,6 +452,17 @@ export default async function run(): Promise<Record<string, unknown>> {
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
+  }
+  // any segmentation layer (e.g. a pipeline's predicted segmentation): MESH_STAGE_LAYER=<layer folder>
+  if (process.env.MESH_STAGE_LAYER) {
+    const layer = await PrecomputedLayer.open(process.env.MESH_STAGE_LAYER);
+    const lres = layer.scale(0).resolution;
+    const vol = await layer.readBox(layer.bounds(0));
+    const r = await compareScales(`${process.env.MESH_STAGE_LAYER} (${boxVoxels(vol)} voxels at ${lres.join('x')} nm)`, vol, lres, meshDownsampleFactor(lres, [0, 1, 2].map((k) => vol.box.max[k] - vol.box.min[k]) as unknown as Vec3, maxDown), false);
+    r.rule = meetsRule(r);
+    if (r.accuracy_downsampled_mode_vertices_lod0) r.rule_mode_vertices = meetsRule(r, 'downsampled_mode_vertices');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_mode_vertices: r.rule_mode_vertices }));
+    out.layer = r;
   }
   const gala = path.resolve(here, '../../shared/data/gala-medulla/train-gt.h5');
   if (!only.includes('gala')) {

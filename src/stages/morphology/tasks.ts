@@ -330,10 +330,12 @@ export const MESH_DEFAULTS = {
    * Mesh the labels mode-downsampled by up to this factor per axis (powers of two, only along axes
    * at most half as long as the longest: 8x8x30 nm -> 16x16x30, isotropic volumes unchanged;
    * meshDownsampleFactor); thin parts the downsampling loses are meshed at full resolution
-   * (coarse-mesh.ts thinPatches). 1 = full resolution: on phantom seed 7 (chosen on) the rule for a
-   * default (lod-0 volume error p95 <= 2 %, no segment lost, surface distance <= one voxel
-   * diagonal) still fails on the volume error (2.17 %; the distance passes since the thin patches).
-   * See docs/THROUGHPUT.md (Meshes: meshing at a coarser scale; thin parts kept).
+   * (coarse-mesh.ts thinPatches), coarse vertices placed at the full-resolution boundary
+   * (partialVolume). 1 = full resolution: on phantom seed 7 (chosen on) the rule for a default
+   * (lod-0 volume error p95 <= 2 %, no segment lost, surface distance <= one voxel diagonal) fails
+   * by the distance with partial-volume vertices (32.3 nm against a 32.1 nm diagonal, 1 of 134
+   * segments; volume error p95 1.42 %) and by the volume without them (2.17 %). See
+   * docs/THROUGHPUT.md (Meshes: small segments at full resolution, partial-volume vertices).
    */
   maxDownsample: 1,
   /**

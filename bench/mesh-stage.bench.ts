@@ -183,7 +183,7 @@ function boxVoxels(vol: Volume): number {
 const quantile = (sorted: ArrayLike<number>, q: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0);
 
 /** Points on every triangle of `m`, on a barycentric grid no coarser than `step` nm along its longest edge (vertices included). */
-function surfaceSamples(m: Mesh, step: number): Float64Array {
+export function surfaceSamples(m: Mesh, step: number): Float64Array {
   const out: number[] = [];
   const V = m.vertices;
   const I = m.indices;
@@ -202,7 +202,7 @@ function surfaceSamples(m: Mesh, step: number): Float64Array {
 }
 
 /** For each query point, the distance to the nearest target point (a dense grid of cell `h` nm over the targets' box; searched out to `maxRings` cells, else Infinity). */
-function nearestDistances(query: ArrayLike<number>, target: ArrayLike<number>, h: number, maxRings = 24): Float64Array {
+export function nearestDistances(query: ArrayLike<number>, target: ArrayLike<number>, h: number, maxRings = 24): Float64Array {
   const nt = target.length / 3;
   const nq = query.length / 3;
   const out = new Float64Array(nq).fill(Infinity);

@@ -218,6 +218,8 @@ export interface MeshBlockOptions {
   smallVoxels?: number;
   /** With `downsample`: partial-volume vertex placement on the coarse grid (partial-volume.ts; default false here, planMesh passes MESH_DEFAULTS.partialVolume). */
   partialVolume?: boolean;
+  /** With partialVolume: the largest move in coarse voxels (default partial-volume.ts PV_REACH). */
+  partialVolumeReach?: number;
 }
 
 /** The lod-0 octree cell in voxels per axis: `fragmentVoxels` of the finest axis, the same length in nm on the others. */
@@ -243,7 +245,7 @@ export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): MeshIt
     const region = { min: lo, max: hi };
     const { labels, ids } = compactLabels(vol.crop(region).data as ArrayLike<number | bigint> & { length: number });
     const shape = boxShape(region);
-    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape, boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches, partialVolume: opts.partialVolume });
+    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape, boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches, partialVolume: opts.partialVolume, partialVolumeReach: opts.partialVolumeReach });
     const small = opts.smallVoxels ?? 0;
     const out: MeshItem[] = [];
     if (!(small > 0)) {

@@ -90,9 +90,9 @@ function rowBoundary(g: PartialVolumeGrid, l: number, a: number[], axis: number,
 /**
  * Moves the vertices of each label's coarse marching-cubes mesh (meshes[l], vertices on coarse
  * edges in nm) to the label's partial-volume crossing along the edge (in place). Returns the number
- * of vertices moved.
+ * of vertices moved. `reach`: the largest move in coarse voxels (default PV_REACH).
  */
-export function placeByFraction(meshes: Mesh[], g: PartialVolumeGrid): number {
+export function placeByFraction(meshes: Mesh[], g: PartialVolumeGrid, reach = PV_REACH): number {
   const [cx, cy, cz] = g.cshape;
   const cres = [0, 1, 2].map((k) => g.voxelSize[k] * g.factor[k]);
   // global coarse position of the grid's lower face (b.min / f) and the read region's first coarse voxel (from bounds.min)
@@ -131,7 +131,7 @@ export function placeByFraction(meshes: Mesh[], g: PartialVolumeGrid): number {
       // the boundary along the edge, clamped between the two coarse centres (fine voxels from the face)
       const dir = aIn ? 1 : -1;
       const fk = g.factor[axis];
-      const d = Math.min(PV_REACH * fk, Math.max(-PV_REACH * fk, rowBoundary(g, l, lo, axis, dir)));
+      const d = Math.min(reach * fk, Math.max(-reach * fk, rowBoundary(g, l, lo, axis, dir)));
       if (d === 0) continue;
       // global coarse position of the face between a and b, moved by d fine voxels towards b
       const face = lo[axis] + r0[axis] + (aIn ? 1 : 0);

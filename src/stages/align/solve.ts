@@ -33,6 +33,7 @@ import { FEATURE_DEFAULTS, detectFeatures, matchFeatures } from './features.js';
 import { isPowerOfTwo } from './fft.js';
 import { phaseCorrelate } from './phase-correlation.js';
 import { ransacAffine } from './ransac.js';
+import { searchRotationScale } from './search.js';
 import { checkSection, readSection } from './section.js';
 import { type SectionTransform, TRANSFORMS_FORMAT, type TransformsFile, pullback, scaleTransform, unscaleTransform } from './transform.js';
 import { warpImage } from './warp.js';
@@ -147,6 +148,20 @@ export const ALIGN_DEFAULTS = {
    */
   features: false,
   featureNm: 8,
+  /**
+   * Where patch matching fails, search the section's rotation (within ±searchRotation degrees,
+   * grid searchRotationStep, then a finer one) and scale (within ±searchScale, grid
+   * searchScaleStep) by the whole-section correlation peak at the coarse scale (search.ts); the
+   * best is taken only when its peak is at least searchGain times the unrotated one's, then the
+   * patch rounds restart from it and the guard decides (flag `searched`). For sections placed by
+   * hand (rotated 5-20°, compressed 3-8 %): docs/ALIGNMENT.md, Large misalignments.
+   */
+  search: true,
+  searchRotation: 45,
+  searchRotationStep: 2,
+  searchScale: 0.2,
+  searchScaleStep: 0.02,
+  searchGain: 1.15,
   featureRadius: 12,
   featureMinInliers: 12,
   /**
@@ -438,6 +453,20 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
       a = r.affine;
       pairs = r.pairs;
       affineFound = true;
+    }
+    // Patch matching failed: search rotation and scale at the coarse scale, then the patch rounds again from there.
+    if (!affineFound && p.search) {
+      const sr = searchRotationScale(rawCoarse, last.coarse, a0, sc, g.w, g.h, { maxRotation: p.searchRotation, rotationStep: p.searchRotationStep, maxScale: p.searchScale, scaleStep: p.searchScaleStep, lowpass: p.lowpass, whiten: p.whiten });
+      if (process.env.ALIGN_DEBUG) console.error(`search z${z}: ${sr ? `${sr.rotationDeg.toFixed(2)} deg, scale ${sr.scale.toFixed(3)}, peak ${sr.peak.toFixed(4)} vs ${sr.peak0.toFixed(4)} (x${(sr.peak / sr.peak0).toFixed(2)}), ratio ${sr.ratio.toFixed(2)}` : 'none'}`);
+      if (sr && sr.peak >= p.searchGain * sr.peak0) {
+        report.flags.push('searched');
+        const refined = patchRounds(sr.affine);
+        if (refined) {
+          a = refined.a;
+          pairs = refined.pairs;
+          affineFound = true;
+        } else a = sr.affine;
+      }
     }
     // Patch matching failed: rotation-invariant feature matches (opt-in), then the patch rounds again from them.
     let featureAffine: Affine | null = null;

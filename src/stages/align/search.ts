@@ -4,7 +4,9 @@
  * grid both fail: the candidate is warped by the start affine composed with a rotation/scaling
  * about the section centre, phase-correlated with the neighbour, and the (rotation, scale) whose
  * correlation peak is highest wins: rotations on a grid at scale 1, then scales at the best
- * rotation, then rotations again on a finer grid at the best scale. The translation comes with it.
+ * rotation, then rotations again on a finer grid at the best scale. The translation comes with it,
+ * searched over most of the section's side (the images are zero-padded to twice their size), so
+ * sections placed tens to hundreds of px away are found too.
  */
 import { type Affine, compose, translation } from './affine.js';
 import { type Image2D, halve } from './image.js';
@@ -44,37 +46,68 @@ export function rotationScaleAbout(deg: number, s: number, cx: number, cy: numbe
   return [a, b, cx - a * cx - b * cy, c, d, cy - c * cx - d * cy];
 }
 
-function centreCrop(im: Image2D, n: number): Float32Array {
-  const x0 = Math.floor((im.w - n) / 2);
-  const y0 = Math.floor((im.h - n) / 2);
+/**
+ * The image, minus its mean and tapered by a Hann window over its own extent (NaN = 0), in the
+ * centre of an n x n frame of zeros: correlated with another such frame, shifts up to about half
+ * the frame do not wrap around (n at least twice the image), so sections placed far apart are found.
+ */
+export function padded(im: Image2D, n: number): Float32Array {
   const out = new Float32Array(n * n);
-  for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) out[x + n * y] = im.data[x0 + x + im.w * (y0 + y)];
+  let s = 0;
+  let c = 0;
+  for (let i = 0; i < im.data.length; i++) {
+    const v = im.data[i];
+    if (v === v) {
+      s += v;
+      c++;
+    }
+  }
+  const mean = c ? s / c : 0;
+  const ox = (n - im.w) >> 1;
+  const oy = (n - im.h) >> 1;
+  for (let y = 0; y < im.h; y++) {
+    const wy = 0.5 - 0.5 * Math.cos((2 * Math.PI * (y + 0.5)) / im.h);
+    for (let x = 0; x < im.w; x++) {
+      const v = im.data[x + im.w * y];
+      const wx = 0.5 - 0.5 * Math.cos((2 * Math.PI * (x + 0.5)) / im.w);
+      out[ox + x + n * (oy + y)] = v === v ? (v - mean) * wx * wy : 0;
+    }
+  }
   return out;
 }
 
-function largestPow2(n: number): number {
-  let p = 1;
-  while (p * 2 <= n) p *= 2;
-  return p;
+/** Frame side for `padded`: the power of two at least twice the image's longer side. */
+export function frameFor(w: number, h: number): number {
+  let n = 16;
+  while (n < 2 * Math.max(w, h)) n *= 2;
+  return n;
 }
 
 /**
  * Search rotation and scale of `rawCoarse` (a raw section at the coarse level, pixels `sc` times
  * the full resolution of a w x h section) against `fixedCoarse` (the neighbour, aligned, same
- * level), starting from the full-resolution affine `a0`. The grids run at half the coarse level
- * (<= 128 px: 4x cheaper, and a 2° step moves its edge by about 2 px), the refinement at the
- * coarse level. Null when the section is too small.
+ * level), starting from the full-resolution affine `a0`. The grids run on the coarse section
+ * halved to at most 64 px (a 2° step moves its edge by about 1 px), the refinement on it halved to
+ * at most 128 px; the patch rounds refine further. Null when the section is too small.
  */
 export function searchRotationScale(rawCoarse: Image2D, fixedCoarse: Image2D, a0: Affine, sc: number, w: number, h: number, o: SearchOptions): SearchResult | null {
   if (Math.min(rawCoarse.w, rawCoarse.h) < 16) return null;
   const [cx, cy] = [(w - 1) / 2, (h - 1) / 2];
-  const half = Math.min(rawCoarse.w, rawCoarse.h) >= 64;
-  const levels = [
-    { raw: half ? halve(rawCoarse) : rawCoarse, fixed: half ? halve(fixedCoarse) : fixedCoarse, s: half ? 2 * sc : sc },
-    { raw: rawCoarse, fixed: fixedCoarse, s: sc },
-  ].map((l) => {
-    const n = largestPow2(Math.min(l.raw.w, l.raw.h));
-    return { ...l, n, fixedCrop: centreCrop(l.fixed, n), cache: new Map<string, { peak: number; ratio: number; a: Affine }>() };
+  // the grids on the coarse section halved to <= 64 px, the refinement on it halved to <= 128 px
+  const down = (side: number) => {
+    let raw = rawCoarse;
+    let fixed = fixedCoarse;
+    let s = sc;
+    while (Math.max(raw.w, raw.h) > side && Math.min(raw.w, raw.h) >= 32) {
+      raw = halve(raw);
+      fixed = halve(fixed);
+      s *= 2;
+    }
+    return { raw, fixed, s };
+  };
+  const levels = [down(64), down(128)].map((l) => {
+    const n = frameFor(l.raw.w, l.raw.h);
+    return { ...l, n, fixedCrop: padded(l.fixed, n), cache: new Map<string, { peak: number; ratio: number; a: Affine }>() };
   });
   const score = (lv: number, deg: number, s: number, upsample = 1) => {
     const l = levels[lv];
@@ -83,7 +116,8 @@ export function searchRotationScale(rawCoarse: Image2D, fixedCoarse: Image2D, a0
     if (hit) return hit;
     const a = compose(a0, rotationScaleAbout(deg, s, cx, cy));
     const cand = warpImage(l.raw, scaleTransform({ z: 0, status: 'ok', affine: a }, l.s), 0, 0, l.raw.w, l.raw.h);
-    const pc = phaseCorrelate(l.fixedCrop, centreCrop(cand, l.n), l.n, { maxShift: l.n / 4, lowpass: o.lowpass, whiten: o.whiten, upsample });
+    // shifts up to 3/8 of the frame: the section may sit most of its side away from its neighbour
+    const pc = phaseCorrelate(l.fixedCrop, padded(cand, l.n), l.n, { maxShift: (3 * l.n) / 8, lowpass: o.lowpass, whiten: o.whiten, upsample });
     const r = { peak: pc.peak, ratio: pc.ratio, a: compose(a, translation(pc.dx * l.s, pc.dy * l.s)) };
     l.cache.set(key, r);
     return r;

@@ -34,7 +34,7 @@ import { isPowerOfTwo } from './fft.js';
 import { phaseCorrelate } from './phase-correlation.js';
 import { ransacAffine } from './ransac.js';
 import { searchRotationScale } from './search.js';
-import { checkSection, readSection } from './section.js';
+import { checkSection, maskUnimaged, readSection } from './section.js';
 import { type SectionTransform, TRANSFORMS_FORMAT, type TransformsFile, pullback, scaleTransform, unscaleTransform } from './transform.js';
 import { warpImage } from './warp.js';
 
@@ -151,17 +151,19 @@ export const ALIGN_DEFAULTS = {
   /**
    * Where patch matching fails, search the section's rotation (within ±searchRotation degrees,
    * grid searchRotationStep, then a finer one) and scale (within ±searchScale, grid
-   * searchScaleStep) by the whole-section correlation peak at the coarse scale (search.ts); the
-   * best is taken only when its peak is at least searchGain times the unrotated one's, then the
-   * patch rounds restart from it and the guard decides (flag `searched`). For sections placed by
-   * hand (rotated 5-20°, compressed 3-8 %): docs/ALIGNMENT.md, Large misalignments.
+   * searchScaleStep), with the translation over most of the section's side, by the whole-section
+   * correlation peak at the coarse scale (search.ts); the patch rounds restart from the best, which
+   * is taken when they succeed there or when it correlates with the neighbour better than the
+   * coarse translation by more than searchMargin; the guard still decides (flag `searched`). For
+   * sections placed by hand (shifted tens of px, rotated 5-20°, compressed 3-8 %): docs/ALIGNMENT.md,
+   * Large misalignments.
    */
   search: true,
   searchRotation: 45,
   searchRotationStep: 2,
   searchScale: 0.2,
   searchScaleStep: 0.02,
-  searchGain: 1.15,
+  searchMargin: 0.02,
   featureRadius: 12,
   featureMinInliers: 12,
   /**
@@ -187,8 +189,12 @@ export const ALIGN_DEFAULTS = {
   ransacIterations: 300,
   /** Whole-section std below which a section is blank, grey levels. */
   blankStd: 2,
-  /** Fraction of exactly-zero pixels above which a section is missing. */
-  blankZeroFraction: 0.5,
+  /**
+   * Fraction of exactly-zero pixels above which a section is missing (below it, the zero part of a
+   * partial section is masked for matching: section.ts). 0.5 before 2026-12-07; partial sections
+   * imaged over 20-50 % of the field are now aligned (docs/ALIGNMENT.md, Large misalignments).
+   */
+  blankZeroFraction: 0.8,
   /** Fraction of valid elastic patches below which the elastic stage is skipped for a section. */
   minValidFraction: 0.15,
   /** A section whose aligned correlation with its neighbour is below this fraction of the stack's median is damaged. */
@@ -276,6 +282,13 @@ function centreCrop(im: Image2D, n: number): Float32Array {
 
 function matchOpts(p: AlignParams, patch: number, stride: number, rounds: number): MatchOptions {
   return { patch, stride, maxShift: patch / 4, minRatio: p.minRatio, minStd: p.minStd, rounds, lowpass: p.lowpass, whiten: p.whiten };
+}
+
+/** A section as matching sees it: its unimaged (zero) part masked (section.ts). */
+async function readMasked(src: VolumeSource, z: number): Promise<Image2D> {
+  const raw = await readSection(src, z);
+  maskUnimaged(raw);
+  return raw;
 }
 
 function coarseOf(im: Image2D, levels: number): Image2D {
@@ -392,6 +405,7 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     const z = z0 + i;
     const raw = await readSection(src, z);
     const chk = checkSection(raw, p.blankStd, p.blankZeroFraction);
+    if (!chk.blank) maskUnimaged(raw);
     const last = prev[0];
     const report: SectionReport = {
       z, status: 'ok', flags: [], matched_to: last?.z ?? null, valid_patches: 0, residual_median_px: null, residual_p95_px: null,
@@ -457,15 +471,19 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     // Patch matching failed: search rotation and scale at the coarse scale, then the patch rounds again from there.
     if (!affineFound && p.search) {
       const sr = searchRotationScale(rawCoarse, last.coarse, a0, sc, g.w, g.h, { maxRotation: p.searchRotation, rotationStep: p.searchRotationStep, maxScale: p.searchScale, scaleStep: p.searchScaleStep, lowpass: p.lowpass, whiten: p.whiten });
-      if (process.env.ALIGN_DEBUG) console.error(`search z${z}: ${sr ? `${sr.rotationDeg.toFixed(2)} deg, scale ${sr.scale.toFixed(3)}, peak ${sr.peak.toFixed(4)} vs ${sr.peak0.toFixed(4)} (x${(sr.peak / sr.peak0).toFixed(2)}), ratio ${sr.ratio.toFixed(2)}` : 'none'}`);
-      if (sr && sr.peak >= p.searchGain * sr.peak0) {
-        report.flags.push('searched');
+      if (sr) {
         const refined = patchRounds(sr.affine);
-        if (refined) {
-          a = refined.a;
-          pairs = refined.pairs;
-          affineFound = true;
-        } else a = sr.affine;
+        const corrOf = (x: Affine) => correlation(warpImage(rawMatch, scaleTransform({ z, status: 'ok', affine: x }, sm), 0, 0, rawMatch.w, rawMatch.h).data, last.aligned.data);
+        const [cs, cc] = [corrOf(sr.affine), corrOf(a)];
+        if (process.env.ALIGN_DEBUG) console.error(`search z${z}: ${sr.rotationDeg.toFixed(2)} deg, scale ${sr.scale.toFixed(3)}, peak ${sr.peak.toFixed(4)}, ratio ${sr.ratio.toFixed(2)}, patches ${refined ? 'yes' : 'no'}, corr ${cs.toFixed(3)} vs coarse ${cc.toFixed(3)}`);
+        if (refined || cs > cc + p.searchMargin) {
+          report.flags.push('searched');
+          if (refined) {
+            a = refined.a;
+            pairs = refined.pairs;
+            affineFound = true;
+          } else a = sr.affine;
+        }
       }
     }
     // Patch matching failed: rotation-invariant feature matches (opt-in), then the patch rounds again from them.
@@ -583,7 +601,7 @@ async function gapRound(src: VolumeSource, raw: Image2D, across: Neighbour[], a:
   const rawGap = coarseOf(raw, g.gapLevels);
   const fixed: Neighbour[] = [];
   for (const f of across) {
-    const rf = coarseOf(await readSection(src, g.z0 + f.index), g.gapLevels);
+    const rf = coarseOf(await readMasked(src, g.z0 + f.index), g.gapLevels);
     fixed.push({ ...f, aligned: warpImage(rf, scaleTransform({ ...f.t, mesh: undefined }, sg), 0, 0, rf.w, rf.h) });
   }
   // RANSAC's inlier distance: the matching scale's, in full-resolution px (not 2 px of the coarser gap level)
@@ -664,7 +682,7 @@ async function elasticPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
     for (let i = 0; i < nz; i++) {
       const st = sections[i].status;
       if (st === 'missing') continue;
-      const rawMatch = coarseOf(await readSection(src, z0 + i), g.matchLevels);
+      const rawMatch = coarseOf(await readMasked(src, z0 + i), g.matchLevels);
       const aligned = warpImage(rawMatch, level(i), 0, 0, rawMatch.w, rawMatch.h);
       if (prev.length && !skipped.has(i)) {
         const mine: LinkTarget[] = [];
@@ -720,7 +738,7 @@ async function qualityPass(src: VolumeSource, p: AlignParams, g: Geometry, secti
     report.scale = +Math.sqrt(Math.abs(a * e - b * d)).toFixed(5);
     report.shift_px = [+c.toFixed(3), +f.toFixed(3)];
     if (t.status !== 'missing') {
-      const raw = await readSection(src, z0 + i);
+      const raw = await readMasked(src, z0 + i);
       const rawMatch = coarseOf(raw, matchLevels);
       const rawCoarse = coarseOf(rawMatch, coarseLevels - matchLevels);
       let aligned = warpImage(rawMatch, scaleTransform(t, sm), 0, 0, rawMatch.w, rawMatch.h);

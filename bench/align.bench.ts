@@ -18,7 +18,7 @@ import { alignStack, memorySource } from '../src/stages/align/solve.js';
 import { makeSynthetic } from '../src/stages/align/synthetic.js';
 import { type SectionTransform, pullback } from '../src/stages/align/transform.js';
 import { warpImage } from '../src/stages/align/warp.js';
-import { BENCH_WARPS, type Pull, phantomStack, realStack, refPull, runRef, scoreAlignment as score, sectionFiles } from './align-data.js';
+import { BENCH_WARPS, BORDER, type Pull, STEP, phantomStack, realStack, refPull, runRef, scoreAlignment as score, sectionFiles } from './align-data.js';
 import { cpuAsync } from './cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -2,10 +2,12 @@
 import { boxFromShape } from '../src/core/box.js';
 import type { Volume } from '../src/core/volume.js';
 import { type PhantomParams, phantomBlock, sectionArtefacts } from '../src/stages/phantom/tasks.js';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Image2D, image } from '../src/stages/align/image.js';
 import { readSlice } from '../src/stages/align/testing.js';
-import { type Synthetic, inFold, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
+import { type Synthetic, inFold, isMissing, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
 import { alignStack, memorySource } from '../src/stages/align/solve.js';
 import { pullback } from '../src/stages/align/transform.js';
 
@@ -84,8 +86,8 @@ export function scoreAlignment(syn: Synthetic, pull: Pull, base: Pull, fold: num
   const perSection: Array<{ z: number; abs_median_px: number; rel_median_px: number; step_median_px: number | null }> = [];
   const q = (v: number[], p: number) => +quantile(v, p).toFixed(3);
   syn.sections.forEach((im, z) => {
-    if (z === 0 || z === syn.spec.missing) return;
-    const adjacent = z - 1 !== syn.spec.missing;
+    if (z === 0 || isMissing(syn, z)) return;
+    const adjacent = !isMissing(syn, z - 1);
     const g = syn.warps[z];
     const [a0, r0, s0] = [abs.length, rel.length, step.length];
     for (let y = BORDER; y < im.h - BORDER; y += STEP) {
@@ -133,4 +135,31 @@ export async function runExperimentCase(orig: Image2D[], vox: [number, number, n
   const tb = base.transforms.sections;
   const e = scoreAlignment(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), spec.fold);
   return { base, syn, r, e };
+}
+
+const REF_ALIGN = new URL('./refs/ref_align.py', import.meta.url).pathname;
+
+/** The reference's pull-backs (its grid of STEP px, BORDER px in) as a Pull. */
+export function refPull(sections: number[][][], w: number): Pull {
+  const nx = Math.ceil((w - 2 * BORDER) / STEP);
+  return (z, x, y) => {
+    const v = sections[z][((y - BORDER) / STEP) * nx + (x - BORDER) / STEP];
+    return [v[0], v[1]];
+  };
+}
+
+/**
+ * scikit-image on the same sections (bench/refs/ref_align.py: windowed phase_cross_correlation at the
+ * matching level `level`, chained; + optical_flow_tvl1 for 'elastic'); `dir` holds the raw it reads.
+ */
+export function runRef(dir: string, name: string, sections: Image2D[], mode: 'rigid' | 'elastic', level: number) {
+  const { w, h } = sections[0];
+  const file = path.join(dir, `${name}.f32`);
+  const buf = new Float32Array(w * h * sections.length);
+  sections.forEach((s, z) => buf.set(s.data, z * w * h));
+  writeFileSync(file, Buffer.from(buf.buffer));
+  const out = execFileSync('/usr/bin/python3', [REF_ALIGN, file, '--shape', `${sections.length},${h},${w}`, '--mode', mode, '--step', String(STEP), '--border', String(BORDER), '--level', String(level)], {
+    encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out) as { sections: number[][][]; cpu_seconds: { match: number; render: number } };
 }

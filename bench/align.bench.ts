@@ -9,8 +9,7 @@
 // original frame is exact. Parameters were chosen on ISBI (the elastic prior on the phantom seed 11);
 // the others are reported.
 // Rates from process CPU seconds, single thread on both sides (machine shared and loaded).
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Vec3 } from '../src/core/box.js';
@@ -19,11 +18,10 @@ import { alignStack, memorySource } from '../src/stages/align/solve.js';
 import { makeSynthetic } from '../src/stages/align/synthetic.js';
 import { type SectionTransform, pullback } from '../src/stages/align/transform.js';
 import { warpImage } from '../src/stages/align/warp.js';
-import { BENCH_WARPS, BORDER, type Pull, STEP, phantomStack, realStack, scoreAlignment as score, sectionFiles } from './align-data.js';
+import { BENCH_WARPS, BORDER, type Pull, STEP, phantomStack, realStack, refPull, runRef, scoreAlignment as score, sectionFiles } from './align-data.js';
 import { cpuAsync } from './cpu.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const PY = '/usr/bin/python3';
 
 async function cpu<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number }> {
   const [value, seconds] = await cpuAsync(f);
@@ -31,26 +29,6 @@ async function cpu<T>(f: () => Promise<T>): Promise<{ value: T; seconds: number 
 }
 
 
-
-function refPull(sections: number[][][], w: number): Pull {
-  const nx = Math.ceil((w - 2 * BORDER) / STEP);
-  return (z, x, y) => {
-    const v = sections[z][((y - BORDER) / STEP) * nx + (x - BORDER) / STEP];
-    return [v[0], v[1]];
-  };
-}
-
-function runRef(dir: string, name: string, sections: Image2D[], mode: 'rigid' | 'elastic', level: number) {
-  const { w, h } = sections[0];
-  const file = path.join(dir, `${name}.f32`);
-  const buf = new Float32Array(w * h * sections.length);
-  sections.forEach((s, z) => buf.set(s.data, z * w * h));
-  writeFileSync(file, Buffer.from(buf.buffer));
-  const out = execFileSync(PY, [path.join(here, 'refs', 'ref_align.py'), file, '--shape', `${sections.length},${h},${w}`, '--mode', mode, '--step', String(STEP), '--border', String(BORDER), '--level', String(level)], {
-    encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return JSON.parse(out) as { sections: number[][][]; cpu_seconds: { match: number; render: number } };
-}
 
 export default async function bench(): Promise<Record<string, unknown>> {
   const dir = path.join(here, 'out', 'align');

@@ -83,6 +83,10 @@ export function register(program: Command): Command {
     .option('--regularise-to <m>', 'what --regularise pulls each affine toward: rigid (the similarity solution\'s rotation) or similarity (uniform scale left free: sections whose scale genuinely varies)', D.regulariseTo)
     .option('--regularise-scale <w>', `weight of --regularise's pull on each section's uniform scale alone, relative to its point pairs (default: the --regularise weight${D.regulariseScale === null ? '' : `; ${D.regulariseScale}`}; 0 with rigid = similarity); docs/ALIGNMENT.md, The prior on uniform scale`, D.regulariseScale === null ? undefined : String(D.regulariseScale))
     .option('--features', `where patch matching fails, try rotation-invariant feature matches (DoG keypoints, oriented descriptors) at ${D.featureNm} nm (default off: not better than the translation on real 50 nm sections)`)
+    .option('--no-search', `where patch matching fails, do not search the section's rotation (±${D.searchRotation}°), scale (±${D.searchScale * 100} %) and a shift of most of its side at the coarse scale (sections placed by hand; docs/ALIGNMENT.md, Large misalignments)`)
+    .option('--search-rotation <deg>', 'largest rotation the search tries, degrees, against the previous section', String(D.searchRotation))
+    .option('--search-scale <f>', 'largest relative scale change the search tries (0.2 = 20 %)', String(D.searchScale))
+    .option('--blank-zero-fraction <f>', 'a section with more exact zeros than this is missing; below it, its zero (unimaged) part is left out of matching', String(D.blankZeroFraction))
     .option('--stiffness <k>', 'spring stiffness between mesh nodes relative to one patch match', String(D.stiffness))
     .option('--elastic-prior <w>', 'pull of every mesh node toward the affine (zero displacement), relative to one patch match (0: off)', String(D.elasticPrior))
     .option('--elastic-prior-shape', 'the elastic prior pulls only the mesh\'s shape toward the affine, each section\'s translation left free (better equivariance on real stacks, worse on the phantom\'s exact frame: docs/ALIGNMENT.md)')
@@ -128,6 +132,10 @@ export function register(program: Command): Command {
         regulariseTo: opts.regulariseTo,
         regulariseScale: opts.regulariseScale === undefined ? D.regulariseScale : num(opts.regulariseScale, '--regularise-scale', 0, 0),
         features: opts.features === true,
+        search: opts.search !== false,
+        searchRotation: num(opts.searchRotation, '--search-rotation', D.searchRotation, 0),
+        searchScale: num(opts.searchScale, '--search-scale', D.searchScale, 0),
+        blankZeroFraction: num(opts.blankZeroFraction, '--blank-zero-fraction', D.blankZeroFraction, 0),
         stiffness: num(opts.stiffness, '--stiffness', D.stiffness, 0),
         elasticPrior: num(opts.elasticPrior, '--elastic-prior', D.elasticPrior, 0),
         elasticPriorShape: opts.elasticPriorShape === true,

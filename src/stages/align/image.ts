@@ -42,7 +42,7 @@ export function nearest(im: Image2D, x: number, y: number): number {
   return im.data[xi + im.w * yi];
 }
 
-/** Mean of 2x2 pixels (odd edges: the last row/column averages what exists). */
+/** Mean of 2x2 pixels (odd edges: the last row/column averages what exists; NaN pixels (masked) are left out, NaN where all are). */
 export function halve(im: Image2D): Image2D {
   const w = Math.max(1, Math.ceil(im.w / 2));
   const h = Math.max(1, Math.ceil(im.h / 2));
@@ -57,11 +57,13 @@ export function halve(im: Image2D): Image2D {
         for (let dx = 0; dx < 2; dx++) {
           const xx = 2 * x + dx;
           if (xx >= im.w) continue;
-          s += im.data[xx + im.w * yy];
+          const v = im.data[xx + im.w * yy];
+          if (v !== v) continue;
+          s += v;
           n++;
         }
       }
-      out.data[x + w * y] = s / n;
+      out.data[x + w * y] = n ? s / n : NaN;
     }
   }
   return out;

@@ -67,11 +67,12 @@ describeData('vnc-sstem/stack2/raw/00.tif', 'alignStack on a warped real section
     expect(quantile(rs.all, 0.5)).toBeLessThan(0.15);
   });
 
-  it('recovers a 15 degree rotation after a blank section with feature matches, where patch matching fails', async () => {
+  it('recovers a 15 degree rotation after a blank section with feature matches (or the default rotation search), where patch matching fails', async () => {
     const syn = makeSynthetic(await repeated(4, 384), { shift: 10, rotation: 25, scale: 0.03, elastic: 0, missing: 2, foldSection: -1, fold: 0, seed: 9 });
     const src = memorySource(syn.sections, [4.6, 4.6, 50]);
-    const off = await alignStack(src, { elastic: false, regularise: 0 });
-    const on = await alignStack(src, { elastic: false, regularise: 0, features: true });
+    const off = await alignStack(src, { elastic: false, regularise: 0, search: false });
+    const on = await alignStack(src, { elastic: false, regularise: 0, search: false, features: true });
+    const searched = await alignStack(src, { elastic: false, regularise: 0 });
     const pull = (a: typeof on) => (z: number, x: number, y: number) => pullback(a.transforms.sections[z], x, y);
     // section 1 is rotated by -15 degrees: patches fail (coarse-only), features find it
     expect(off.sections[1].flags).toContain('coarse-only');
@@ -80,6 +81,10 @@ describeData('vnc-sstem/stack2/raw/00.tif', 'alignStack on a warped real section
     expect(on.sections[1].flags).not.toContain('coarse-only');
     expect(quantile(residuals(syn, pull(on)).perSection[1], 0.5)).toBeLessThan(0.3);
     expect(quantile(residuals(syn, pull(on)).perSection[3], 0.5)).toBeLessThan(0.3);
+    expect(searched.sections[1].flags).toContain('searched');
+    expect(searched.sections[1].flags).not.toContain('coarse-only');
+    expect(quantile(residuals(syn, pull(searched)).perSection[1], 0.5)).toBeLessThan(0.3);
+    expect(quantile(residuals(syn, pull(searched)).perSection[3], 0.5)).toBeLessThan(0.3);
   });
 
   it('the spring mesh follows a smooth elastic warp that the affine cannot', async () => {

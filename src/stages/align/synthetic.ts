@@ -39,6 +39,13 @@ export interface Synthetic {
   sections: Image2D[];
   warps: SectionWarp[];
   spec: WarpSpec;
+  /** Every section drawn blank, when there are several (stress.ts); else spec.missing alone. */
+  missingSections?: number[];
+}
+
+/** Is section z drawn blank? */
+export function isMissing(syn: Synthetic, z: number): boolean {
+  return z === syn.spec.missing || (syn.missingSections?.includes(z) ?? false);
 }
 
 /** p = G(q): warped pixel -> original pixel. */
@@ -118,7 +125,7 @@ export function residuals(syn: Synthetic, pull: (z: number, x: number, y: number
   const all: number[] = [];
   syn.sections.forEach((im, z) => {
     const out: number[] = [];
-    if (z > 0 && z !== syn.spec.missing) {
+    if (z > 0 && !isMissing(syn, z)) {
       const g = syn.warps[z];
       for (let y = border; y < im.h - border; y += step) {
         for (let x = border; x < im.w - border; x += step) {

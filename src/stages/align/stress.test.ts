@@ -1,0 +1,151 @@
+// The large misalignments a user meets first (stress.ts; bench/align-stress.bench.ts at full size):
+// sections placed tens of px off or rotated 5-20° (found by the rotation/scale search, search.ts),
+// partial sections (unimaged part masked, section.ts), on the phantom (exact frame) and on a small
+// real crop. (Tests may use another stage's code: the phantom generator is the ground truth here.)
+import { describe, expect, it } from 'vitest';
+import { dataPath, describeData } from '../../../test/data.js';
+import { boxFromShape } from '../../core/box.js';
+import type { Volume } from '../../core/volume.js';
+import { phantomBlock } from '../phantom/tasks.js';
+import { type Image2D, halve, image } from './image.js';
+import { searchRotationScale } from './search.js';
+import { maskUnimaged } from './section.js';
+import { alignStack, memorySource } from './solve.js';
+import { type StressCase, makeStress } from './stress.js';
+import { type Synthetic, quantile, residuals } from './synthetic.js';
+import { readSlice } from './testing.js';
+import { pullback } from './transform.js';
+
+function phantomSections(seed: number, size: number, nz: number): Image2D[] {
+  const box = boxFromShape([size, size, nz]);
+  const res = phantomBlock({ box, readBox: box, inputs: {}, params: { seed, size: [size, size, nz], voxelSize: [8, 8, 30], shiftedSections: 0, missingSections: 0 }, blockIndex: [0, 0, 0] });
+  const raw = res.volumes!.raw as Volume<'uint8'>;
+  return Array.from({ length: nz }, (_, z) => image(size, size, Float32Array.from(raw.data.subarray(z * size * size, (z + 1) * size * size))));
+}
+
+/** Median residual |G(T(p)) - p| per section (NaN for section 0 and missing ones). */
+function perSection(syn: Synthetic, res: Awaited<ReturnType<typeof alignStack>>): number[] {
+  return residuals(syn, (z, x, y) => pullback(res.transforms.sections[z], x, y)).perSection.map((v) => quantile(v, 0.5));
+}
+
+describe('maskUnimaged', () => {
+  it('masks the zero part of a partial section and its boundary, not isolated zeros in tissue', () => {
+    const im = image(64, 64);
+    for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x++) im.data[x + 64 * y] = x < 27 ? 0 : 100 + ((x * 7 + y * 13) % 50);
+    im.data[50 + 64 * 50] = 0; // a clipped dark pixel inside tissue
+    const masked = maskUnimaged(im);
+    expect(masked).toBe(27 * 64);
+    expect(Number.isNaN(im.data[26 + 64 * 10])).toBe(true); // the boundary column (its 8x8 block is 3/8 zero)
+    expect(im.data[50 + 64 * 50]).toBe(0);
+    // halving skips the masked pixels: no NaN leaks into tissue, NaN stays where all four are masked
+    const h = halve(im);
+    expect(Number.isNaN(h.data[5 + 32 * 5])).toBe(true);
+    expect(Number.isFinite(h.data[13 + 32 * 5])).toBe(true);
+    expect(maskUnimaged(image(16, 16, new Float32Array(256).fill(3)))).toBe(0);
+  });
+});
+
+describe('the rotation/scale search on the phantom (exact frame)', () => {
+  const orig = phantomSections(13, 256, 4);
+
+  it('finds a 20 degree rotation with a 6 % scaling and a 60 px shift of one section against another', () => {
+    const syn = makeStress(orig.slice(0, 2), 'rotation', { rotation: [20, 20], scale: [0.06, 0.06], shift: [60, 60], seed: 3 });
+    const g = syn.warps[1].affine; // original pixel = g(warped pixel): the pull-back that aligns section 1 is g^-1
+    const sc = 2;
+    const r = searchRotationScale(halve(syn.sections[1]), halve(syn.sections[0]), [1, 0, 0, 0, 1, 0], sc, 256, 256, { maxRotation: 45, rotationStep: 2, maxScale: 0.2, scaleStep: 0.02, lowpass: 1, whiten: 0.1 })!;
+    const truthDeg = (-Math.atan2(g[3], g[0]) * 180) / Math.PI;
+    const truthScale = 1 / Math.hypot(g[0], g[3]);
+    expect(Math.abs(r.rotationDeg - truthDeg)).toBeLessThan(1);
+    expect(Math.abs(r.scale - truthScale)).toBeLessThan(0.01);
+    // the found map puts the centre within 2 px of where it belongs
+    const [cx, cy] = [127.5, 127.5];
+    const qx = r.affine[0] * cx + r.affine[1] * cy + r.affine[2];
+    const qy = r.affine[3] * cx + r.affine[4] * cy + r.affine[5];
+    const px = g[0] * qx + g[1] * qy + g[2];
+    const py = g[3] * qx + g[4] * qy + g[5];
+    expect(Math.hypot(px - cx, py - cy)).toBeLessThan(2);
+  });
+
+  it('rejects bad search parameters', async () => {
+    const src = memorySource(orig.slice(0, 2), [8, 8, 30]);
+    await expect(alignStack(src, { searchRotation: 120 })).rejects.toThrow(/searchRotation 120: expected degrees in \[0, 90\]/);
+    await expect(alignStack(src, { searchScale: 0.7 })).rejects.toThrow(/searchScale 0.7: expected a relative scale change in \[0, 0.5\)/);
+    await expect(alignStack(src, { searchRotationStep: 0 })).rejects.toThrow(/expected steps > 0/);
+    await expect(alignStack(src, { blankZeroFraction: 2 })).rejects.toThrow(/blankZeroFraction 2: expected a fraction in \[0, 1\]/);
+  });
+
+  it('rotation (5-20° per section): each section within 2 px of the exact frame; without the search sections are lost', async () => {
+    const syn = makeStress(orig, 'rotation');
+    const src = memorySource(syn.sections, [8, 8, 30]);
+    const res = await alignStack(src, { elastic: false });
+    expect(res.sections.map((s) => s.status)).toEqual(['reference', 'ok', 'ok', 'ok']);
+    expect(res.sections.some((s) => s.flags.includes('searched'))).toBe(true);
+    const med = perSection(syn, res);
+    // measured 2026-12-07: 0.3-1.15 px (z 3 the largest)
+    for (const z of [1, 2, 3]) expect(med[z], `z${z}`).toBeLessThan(2);
+    const off = perSection(syn, await alignStack(src, { elastic: false, search: false }));
+    expect(Math.max(...off.slice(1)), 'without the search').toBeGreaterThan(10);
+  });
+
+  it('shifts of 20-100 px per section: each section within 2 px of the exact frame', async () => {
+    const syn = makeStress(orig, 'shift');
+    const res = await alignStack(memorySource(syn.sections, [8, 8, 30]), { elastic: false });
+    expect(res.sections.map((s) => s.status)).toEqual(['reference', 'ok', 'ok', 'ok']);
+    const med = perSection(syn, res);
+    for (const z of [1, 2, 3]) expect(med[z], `z${z}`).toBeLessThan(2);
+    // unaligned, the sections are tens of px off
+    const un = residuals(syn, (_z, x, y) => [x, y]).perSection.map((v) => quantile(v, 0.5));
+    expect(Math.min(...un.slice(1))).toBeGreaterThan(15);
+  });
+
+  it('partial sections (30-65 % exactly zero) are aligned within 2 px, not reported missing as the old rule did', async () => {
+    const syn = makeStress(orig, 'partial');
+    const src = memorySource(syn.sections, [8, 8, 30]);
+    const res = await alignStack(src, { elastic: false });
+    expect(res.sections.map((s) => s.status)).toEqual(['reference', 'ok', 'ok', 'ok']);
+    const med = perSection(syn, res);
+    // measured 2026-12-07: 1.33 px at z 1 (the partial one)
+    for (const z of [1, 2, 3]) expect(med[z], `z${z}`).toBeLessThan(2);
+    // the old rule (> 50 % zeros = missing) dropped a partial section
+    const old = await alignStack(src, { elastic: false, blankZeroFraction: 0.5 });
+    expect(old.sections.some((s) => s.status === 'missing')).toBe(true);
+  });
+});
+
+describeData('vnc-sstem/stack2/raw/03.tif', 'the stress cases on a real crop (vnc-sstem stack2, 384 px, 4 sections)', () => {
+  async function crop(n: number, size: number): Promise<Image2D[]> {
+    const out: Image2D[] = [];
+    for (let z = 0; z < n; z++) {
+      const s = await readSlice(dataPath(`vnc-sstem/stack2/raw/${String(z).padStart(2, '0')}.tif`));
+      const o = (s.w - size) >> 1;
+      const im = image(size, size);
+      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) im.data[x + size * y] = s.data[o + x + s.w * (o + y)];
+      out.push(im);
+    }
+    return out;
+  }
+
+  it('rotation (5-20° per section): each section within 5 px of where the unwarped stack puts it', async () => {
+    const orig = await crop(4, 384);
+    const vox: [number, number, number] = [4.6, 4.6, 50];
+    const base = await alignStack(memorySource(orig, vox), { elastic: false });
+    for (const c of ['rotation'] as StressCase[]) {
+      const syn = makeStress(orig, c);
+      const res = await alignStack(memorySource(syn.sections, vox), { elastic: false });
+      // rel: |G(T(p)) - T0(p)|, the error the known warp adds (real neighbours differ genuinely)
+      for (let z = 1; z < 4; z++) {
+        const d: number[] = [];
+        for (let y = 64; y < 320; y += 32) {
+          for (let x = 64; x < 320; x += 32) {
+            const [qx, qy] = pullback(res.transforms.sections[z], x, y);
+            const g = syn.warps[z].affine;
+            const [bx, by] = pullback(base.transforms.sections[z], x, y);
+            d.push(Math.hypot(g[0] * qx + g[1] * qy + g[2] - bx, g[3] * qx + g[4] * qy + g[5] - by));
+          }
+        }
+        // measured 2026-12-07: up to 3.3 px (z 3); the bench calls a section lost above 5 px
+        expect(quantile(d, 0.5), `${c} z${z}`).toBeLessThan(5);
+      }
+    }
+  });
+});

@@ -77,6 +77,12 @@ export interface TrainOptions {
    * sampled at `keep` times the rate of the rest of their class (0: left out), or the rest at `outside`. Default: none.
    */
   edgeBand?: EdgeBand;
+  /**
+   * With `edgeBand` and auto-context: false draws the context forests' samples without the band (the
+   * band weights the first forest only; its out-of-fold map is still the band-weighted forest's).
+   * Default true: every forest learns from the same band-weighted samples.
+   */
+  contextEdgeBand?: boolean;
 }
 
 /** Fraction of the training region that must be labelled for the automatic cross-fitting. */
@@ -814,12 +820,22 @@ export async function trainPixelClassifier(
       let out = first;
       const needFinal = wantCrossFit || autoSigma;
       if (opts.autoContext) {
-        const { forests, last: c, prev } = await trainContextRounds(input, first, rounds);
+        // the context forests' samples: the first forest's, or (band for the first forest only) drawn again without the band
+        let ctxInput = input;
+        if (band && opts.contextEdgeBand === false) {
+          const u = await sampleLabelled({
+            region, blocks, blockCounts, MAXK, labelledById, perm, blockIds, progress, seed, maxSamples: opts.maxSamples ?? 200_000,
+          });
+          const xu = await featuresAt(raw, region, u.index, cfg, { progress: opts.progress });
+          ctxInput = { ...input, index: u.index, x: xu, y: u.y };
+          meta.training = { ...(meta.training ?? {}), edgeBand: { ...band, samplesPerClass, contextSamplesPerClass: u.samplesPerClass, contextForests: 'without the band' } };
+        }
+        const { forests, last: c, prev } = await trainContextRounds(ctxInput, first, rounds);
         contextForest = forests[0];
         laterRounds = forests.slice(1);
         meta.context = rounds > 1 ? { ...c.config, rounds } : c.config;
         meta.training = { ...(meta.training ?? {}), autoContext: { folds: c.folds, rounds } };
-        if (needFinal) out = await outOfFoldMap(input, { x2: c.x2, first: prev.map, config: c.config });
+        if (needFinal) out = await outOfFoldMap(ctxInput, { x2: c.x2, first: prev.map, config: c.config });
       }
       const cls = needFinal ? await regionClasses(region, blocks, blockIds, perm) : undefined;
       if (autoSigma && cls) {

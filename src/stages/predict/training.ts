@@ -23,7 +23,7 @@ import { MAX_CONTEXT_ROUNDS } from './context.js';
 import { type EdgeBand, checkEdgeBand, edgeBandHalo, edgeBandIds } from './edge-band.js';
 import { type Calibration, fitIsotonic } from './calibration.js';
 import { trainForest } from '../../ml/forest-parallel.js';
-import { type FeatureConfig, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
+import { type FeatureConfig, type FeatureName, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
 import { PixelModel, type PixelModelMeta, type RawStats } from './model.js';
 import { quantilesOf, sampleIntensities } from './normalize.js';
 
@@ -83,6 +83,8 @@ export interface TrainOptions {
    * Default true: every forest learns from the same band-weighted samples.
    */
   contextEdgeBand?: boolean;
+  /** Auto-context: the features of the first forest's map the context forests see (default CONTEXT_FEATURES, context.ts; e.g. with 'LINE' for oriented context). */
+  contextFeatures?: FeatureName[];
 }
 
 /** Fraction of the training region that must be labelled for the automatic cross-fitting. */
@@ -803,7 +805,7 @@ export async function trainPixelClassifier(
   const autoSigma = askedAuto && (wantCrossFit || opts.target === 'gt');
   if (askedAuto && !autoSigma) meta.training = { ...(meta.training ?? {}), outputSigma: { sigma: 0, skipped: 'sparse labels: no out-of-fold map to choose on' } };
   if (opts.autoContext || wantCrossFit || autoSigma) {
-    const input: CrossFitInput = { raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress };
+    const input: CrossFitInput = { raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress, ...(opts.contextFeatures ? { contextFeatures: opts.contextFeatures } : {}) };
     // for the smoothing choice alone (a --gt model without auto-context), a region that cannot be
     // cross-fitted (too small to halve, one class in a half) leaves the smoothing off with a warning
     const onlyForSigma = autoSigma && !opts.autoContext && !wantCrossFit;

@@ -24,4 +24,19 @@ describe('wiring train-pixels --features with LINE', () => {
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/LINE \(oriented line filters\) is 2-D only/);
   });
+
+  it('takes LINE among the context features of an auto-context model (--context-features) and names an unknown one', async () => {
+    const dir = await tempDir();
+    await writeDiskLabels(dir);
+    const model = path.join(dir, 'c.forest');
+    const args = ['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
+      '--sigmas', '1.6', '--trees', '4', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--smooth-output', '0', '--auto-context', '--json'];
+    const t = await wiring([...args, '--context-features', 'G,LINE']);
+    expect(t.code, t.out).toBeUndefined();
+    const m = await PixelModel.load(model);
+    expect(m.meta.context!.features.features).toEqual(['G', 'LINE']);
+    const bad = await wiring([...args, '--context-features', 'G,LINEAR']);
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/--context-features: features: unknown feature "LINEAR"/);
+  });
 });

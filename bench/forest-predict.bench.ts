@@ -17,7 +17,9 @@
 //    default 10,12,14, and unlimited) on ISBI and gala, predicted over the same test features with the
 //    walk before (the lockstep walk of every tree) and after (complete trees where they fit),
 //    alternating, WALK_ROUNDS rounds (default 3), best of them, same bits checked; CPU seconds of the
-//    forest alone (ranking included).
+//    forest alone (ranking included); and `search`: the forest as it walked before the rank tables and
+//    the specialised walks (binary-search ranking, the generic module; its own Forest object, as the
+//    module is chosen when a forest's walker is built).
 // Environment: ACC_TREES, ACC_SAMPLES, BENCH_PARTS (gala,isbi,shared; shared needs isbi; walk), WALK_DEPTHS, WALK_GALA_DEPTHS (default WALK_DEPTHS), WALK_ROUNDS.
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -26,7 +28,8 @@ import { fileURLToPath } from 'node:url';
 import { type Box, type Vec3, boxFromShape, boxShape } from '../src/core/box.js';
 import type { Volume } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
-import { _useLockstepWalk, _usePackedWalk, treeDepths } from '../src/ml/forest.js';
+import { _useLockstepWalk, _usePackedWalk, Forest, treeDepths } from '../src/ml/forest.js';
+import { _useGenericWalk, _useRankSearch } from '../src/ml/forest/wasm.js';
 import { computeFeatures, featureConfig, featureCount } from '../src/stages/predict/features.js';
 import { binaryScores } from '../src/stages/predict/metrics.js';
 import type { PixelModel } from '../src/stages/predict/model.js';
@@ -154,18 +157,30 @@ async function walks(raw: Volume, labels: Volume, zTrain: number, target: 'label
     const d = treeDepths(f.trees);
     const complete = layout?.complete ? layout.complete.depth.filter((v) => v > 0).length : 0;
     f.predictProba(x.subarray(0, F * 64), 64); // builds the walker
-    // before: the lockstep walk of every tree; after: the default (complete trees where they fit)
-    const variants: Record<string, () => void> = {
-      before: () => _useLockstepWalk(true),
-      after: () => _useLockstepWalk(false),
+    // the same trees with the binary-search ranking and the generic walk module (chosen when its walker is built)
+    const old = new Forest(f.nFeatures, f.nClasses, f.trees, f.params);
+    _useRankSearch(true);
+    _useGenericWalk(true);
+    try {
+      old.predictProba(x.subarray(0, F * 64), 64);
+    } finally {
+      _useRankSearch(false);
+      _useGenericWalk(false);
+    }
+    // before: the lockstep walk of every tree; after: the default (complete trees where they fit);
+    // search: the default walks of the generic module over binary-search ranks (before the rank tables)
+    const variants: Record<string, [Forest, () => void]> = {
+      before: [f, () => _useLockstepWalk(true)],
+      after: [f, () => _useLockstepWalk(false)],
+      search: [old, () => _useLockstepWalk(false)],
     };
     const runs: Record<string, number[]> = {};
     let first: Float32Array | undefined;
     for (let r = 0; r < rounds; r++) {
-      for (const [name, set] of Object.entries(variants)) {
+      for (const [name, [forest, set]] of Object.entries(variants)) {
         set();
         try {
-          const [p, t] = cpu(() => f.predictProba(x!, n));
+          const [p, t] = cpu(() => forest.predictProba(x!, n));
           if (!first) first = p;
           else if (!Buffer.from(p.buffer).equals(Buffer.from(first.buffer))) throw new Error(`depth ${depth}: walk ${name} disagrees`);
           (runs[name] ??= []).push(t);
@@ -181,7 +196,7 @@ async function walks(raw: Volume, labels: Volume, zTrain: number, target: 'label
       cpu_s: Object.fromEntries(Object.entries(best).map(([k, v]) => [k, round(v)])),
       cpu_s_runs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((u) => round(u))])),
       mvox_per_cpu_s: Object.fromEntries(Object.entries(best).map(([k, v]) => [k, round(n / 1e6 / v)])),
-      speedup_after_vs_before: round(best.before / best.after, 3), same_bits: true,
+      speedup_after_vs_before: round(best.before / best.after, 3), speedup_after_vs_search: round(best.search / best.after, 3), same_bits: true,
     };
     console.log(JSON.stringify(row));
     rows.push(row);

@@ -12,6 +12,11 @@
 // marching-cubes mesh and closedness side by side; lod 0 is also decoded (untimed) and checked for
 // holes. MESH_STAGE_EXACT=1 adds lod 0 exact (lod0ErrorVoxels 0, openEdges, 16-bit positions: the
 // stage before lod-0 simplification).
+// Coarse variants: full resolution, the coarse mesh as `wiring mesh --downsample` makes it (thin
+// patches, partial-volume vertices, MESH_DEFAULTS.smallSegmentVoxels; MESH_STAGE_PARTIAL_VOLUME,
+// MESH_STAGE_SMALL_VOXELS override) and the coarse mesh with vertices on the coarse faces, with the
+// rule for a default (meetsRule). MESH_STAGE_LAYER=<segmentation layer> adds any layer (e.g. a
+// pipeline's predicted segmentation).
 // Reference in the same run: scikit-image's marching_cubes per label (../shared/refs/ref_mesh_skel.py,
 // the label's bounding box padded by one voxel) on the same volume, its CPU seconds beside our
 // marching-cubes phase and our whole stage, areas of the 30 largest segments checked to agree.
@@ -30,7 +35,8 @@ import { lod0CellVoxels, meshBlock } from '../src/stages/morphology/blocks.js';
 import { meshDownsampleFactor, modeDownsample, thinPatches } from '../src/stages/morphology/coarse-mesh.js';
 import { type Mesh, compactLabels, holeEdges, holeEdgesIndexed, meshArea, mergeMeshes, meshVolume, openEdges, weldVertices } from '../src/stages/morphology/mesh.js';
 import { buildMeshOctree, lodIndices } from '../src/stages/morphology/octree.js';
-import { MESH_DEFAULTS, meshChunkShape, multiresQuantizationBits } from '../src/stages/morphology/tasks.js';
+import { chooseSegmentMesh } from '../src/stages/morphology/small-full-res.js';
+import { MESH_DEFAULTS, meshChunkShape, meshLattice, multiresQuantizationBits } from '../src/stages/morphology/tasks.js';
 import { generatePhantom } from '../src/stages/phantom/generate.js';
 import { DATA, hasData, maskOf, readAll } from './accuracy-data.js';
 
@@ -69,6 +75,10 @@ interface Variant {
   downsample?: Vec3;
   /** with downsample: thin parts at full resolution (meshBlock's thinPatches, default true) */
   thinPatches?: boolean;
+  /** with downsample: segments with fewer voxels at full resolution (meshBlock's smallVoxels; chooseSegmentMesh as finishMeshes) */
+  smallVoxels?: number;
+  /** with downsample: partial-volume vertex placement (meshBlock's partialVolume) */
+  partialVolume?: boolean;
 }
 
 interface StageRun {
@@ -95,11 +105,20 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number, variant: Variant 
   };
   const mergeFlatCell = variant.merge ? lod0CellVoxels(res, MESH_DEFAULTS.fragmentVoxels) : undefined;
   const down = variant.downsample ?? ([1, 1, 1] as Vec3);
-  const items = await t('marching_cubes', () => meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box, mergeFlatCell, downsample: variant.downsample, thinPatches: variant.thinPatches }));
+  const blockItems = await t('marching_cubes', () => meshBlock(vol, vol.box, { voxelSize: res, bounds: vol.box, mergeFlatCell, downsample: variant.downsample, thinPatches: variant.thinPatches, smallVoxels: variant.smallVoxels, partialVolume: variant.partialVolume }));
+  // the choice finishMeshes makes per segment (one block: the part's count is the segment's total)
+  const small = variant.smallVoxels ?? 0;
+  let smallFine = 0;
+  const items = blockItems.map((it) => {
+    const c = chooseSegmentMesh([it], small);
+    if (c.fine) smallFine++;
+    return { id: it.id, mesh: c.mesh, fine: c.fine };
+  });
   const lodScale0 = Math.min(...res);
   // the cells and lattice finishMeshes uses (tasks.ts meshFinishBlock)
   const chunkShape = meshChunkShape(res, MESH_DEFAULTS.fragmentVoxels, down);
-  const lattice = res.map((r, k) => (vol.box.min[k] - 0.5 * down[k]) * r);
+  const coarseLattice = meshLattice(vol.box.min, res, down);
+  const fineLattice = meshLattice(vol.box.min, res, [1, 1, 1]);
   let mcTriangles = 0, lod0Triangles = 0, closed = 0, bytes = 0, v0Sum = 0, vSum = 0;
   const errBig: number[] = []; // |volume error| of segments >= 1000 voxels
   let shell = 0;
@@ -116,6 +135,7 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number, variant: Variant 
     if (e0Voxels === 0 && (await t('closed_check', () => openEdges(mesh))) === 0) closed++;
     const lo = [Infinity, Infinity, Infinity];
     for (let i = 0; i < mesh.vertices.length; i += 3) for (let k = 0; k < 3; k++) lo[k] = Math.min(lo[k], mesh.vertices[i + k]);
+    const lattice = it.fine ? fineLattice : coarseLattice;
     const gridOrigin = [0, 1, 2].map((k) => lattice[k] + Math.max(0, Math.floor((lo[k] - lattice[k]) / chunkShape[k] + 1e-9)) * chunkShape[k]) as unknown as Vec3;
     const tree = await t('octree_cut_and_simplify', () => buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: MESH_DEFAULTS.lods, lodScale0, lod0Error: e0Voxels * lodScale0 }));
     const idx0 = lodIndices(tree, 0);
@@ -142,7 +162,7 @@ async function stage(vol: Volume, res: Vec3, e0Voxels: number, variant: Variant 
   const total = Object.values(T).reduce((a, b) => a + b, 0);
   const n = boxVoxels(vol);
   const record = {
-    lod0_error_voxels: e0Voxels, flat_quads_merged: Boolean(variant.merge), downsample: down, thin_patches: variant.downsample ? variant.thinPatches ?? true : undefined, segments: items.length, closed, mc_triangles: mcTriangles, lod0_triangles: lod0Triangles,
+    lod0_error_voxels: e0Voxels, flat_quads_merged: Boolean(variant.merge), downsample: down, thin_patches: variant.downsample ? variant.thinPatches ?? true : undefined, small_segment_voxels: variant.downsample ? small : undefined, partial_volume: variant.downsample ? Boolean(variant.partialVolume) : undefined, small_segments_full_res: variant.downsample ? smallFine : undefined, segments: items.length, closed, mc_triangles: mcTriangles, lod0_triangles: lod0Triangles,
     lod0_reduction: +(mcTriangles / lod0Triangles).toFixed(2), bytes,
     lod0_total_volume_error: +(vSum / v0Sum - 1).toExponential(2),
     lod0_volume_error_segments_ge_1000_voxels: { count: errBig.length, median: +(errBig[errBig.length >> 1] ?? 0).toExponential(2), max: +(errBig[errBig.length - 1] ?? 0).toExponential(2) },
@@ -163,7 +183,7 @@ function boxVoxels(vol: Volume): number {
 const quantile = (sorted: ArrayLike<number>, q: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0);
 
 /** Points on every triangle of `m`, on a barycentric grid no coarser than `step` nm along its longest edge (vertices included). */
-function surfaceSamples(m: Mesh, step: number): Float64Array {
+export function surfaceSamples(m: Mesh, step: number): Float64Array {
   const out: number[] = [];
   const V = m.vertices;
   const I = m.indices;
@@ -182,7 +202,7 @@ function surfaceSamples(m: Mesh, step: number): Float64Array {
 }
 
 /** For each query point, the distance to the nearest target point (a dense grid of cell `h` nm over the targets' box; searched out to `maxRings` cells, else Infinity). */
-function nearestDistances(query: ArrayLike<number>, target: ArrayLike<number>, h: number, maxRings = 24): Float64Array {
+export function nearestDistances(query: ArrayLike<number>, target: ArrayLike<number>, h: number, maxRings = 24): Float64Array {
   const nt = target.length / 3;
   const nq = query.length / 3;
   const out = new Float64Array(nq).fill(Infinity);
@@ -335,20 +355,24 @@ async function compareScales(name: string, vol: Volume, res: Vec3, factor: Vec3,
   const e0 = MESH_DEFAULTS.lod0ErrorVoxels;
   const r: Record<string, unknown> = { input: name, voxels: boxVoxels(vol), voxel_size_nm: res, downsample: factor };
   if (process.env.MESH_STAGE_EXACT === '1') r.exact_lod0 = (await stage(vol, res, 0)).record;
-  // the coarse mesh with thin parts at full resolution (the default of meshBlock's downsample) and
-  // without them (the coarse surface alone, segments without a coarse voxel kept: the first version)
-  const coarse: Variant = { downsample: factor };
-  const plain: Variant = { downsample: factor, thinPatches: false };
+  // the coarse mesh as `wiring mesh` makes it when it downsamples (thin parts at full resolution,
+  // partial-volume vertices, segments under MESH_DEFAULTS.smallSegmentVoxels at full resolution;
+  // MESH_STAGE_SMALL_VOXELS and MESH_STAGE_PARTIAL_VOLUME=0|1 override) and with the vertices on the
+  // coarse faces, every segment coarse (the mode grid's surface with thin patches: the second version)
+  const small = Number(process.env.MESH_STAGE_SMALL_VOXELS ?? MESH_DEFAULTS.smallSegmentVoxels);
+  const pv = process.env.MESH_STAGE_PARTIAL_VOLUME === undefined ? MESH_DEFAULTS.partialVolume : process.env.MESH_STAGE_PARTIAL_VOLUME === '1';
+  const coarse: Variant = { downsample: factor, smallVoxels: small, partialVolume: pv };
+  const plain: Variant = { downsample: factor };
   const cold = [await stage(vol, res, e0), await stage(vol, res, e0, coarse), await stage(vol, res, e0, plain)];
   const full = await stage(vol, res, e0);
   const down = await stage(vol, res, e0, coarse);
   const downPlain = await stage(vol, res, e0, plain);
-  r.cold_first_pass_total_cpu_s = { full_res: cold[0].record.total_cpu_s, downsampled: cold[1].record.total_cpu_s, downsampled_without_thin_patches: cold[2].record.total_cpu_s };
+  r.cold_first_pass_total_cpu_s = { full_res: cold[0].record.total_cpu_s, downsampled: cold[1].record.total_cpu_s, downsampled_mode_vertices: cold[2].record.total_cpu_s };
   r.full_res = full.record;
   r.downsampled = down.record;
-  r.downsampled_without_thin_patches = downPlain.record;
+  r.downsampled_mode_vertices = downPlain.record;
   r.speedup_cpu_downsampled = +((full.record.total_cpu_s as number) / (down.record.total_cpu_s as number)).toFixed(2);
-  r.speedup_cpu_downsampled_without_thin_patches = +((full.record.total_cpu_s as number) / (downPlain.record.total_cpu_s as number)).toFixed(2);
+  r.speedup_cpu_downsampled_mode_vertices = +((full.record.total_cpu_s as number) / (downPlain.record.total_cpu_s as number)).toFixed(2);
   r.mc_triangles_ratio = +((full.record.mc_triangles as number) / (down.record.mc_triangles as number)).toFixed(2);
   r.lod0_triangles_ratio = +((full.record.lod0_triangles as number) / (down.record.lod0_triangles as number)).toFixed(2);
   r.fallback_full_res_segments = fallbackSegments(vol, factor);
@@ -358,8 +382,8 @@ async function compareScales(name: string, vol: Volume, res: Vec3, factor: Vec3,
   r.accuracy_downsampled_marching_cubes = accuracy(vol, res, full, { ...down, lod0: down.mc }, 1000);
   // MESH_STAGE_PLAIN_ACCURACY=0 skips these two (the slowest part of the bench on a loaded machine)
   if (process.env.MESH_STAGE_PLAIN_ACCURACY !== '0') {
-    r.accuracy_downsampled_without_thin_patches_lod0 = accuracy(vol, res, full, downPlain, 1000);
-    r.accuracy_downsampled_without_thin_patches_marching_cubes = accuracy(vol, res, full, { ...downPlain, lod0: downPlain.mc }, 1000);
+    r.accuracy_downsampled_mode_vertices_lod0 = accuracy(vol, res, full, downPlain, 1000);
+    r.accuracy_downsampled_mode_vertices_marching_cubes = accuracy(vol, res, full, { ...downPlain, lod0: downPlain.mc }, 1000);
   }
   if (process.env.MESH_STAGE_MERGED === '1') r.flat_merged = (await stage(vol, res, e0, { merge: true })).record;
   if (withReference) {
@@ -374,7 +398,7 @@ async function compareScales(name: string, vol: Volume, res: Vec3, factor: Vec3,
     }
   }
   console.log(JSON.stringify(r, null, 1));
-  for (const [k, x] of [['full', full.record], ['downsampled', down.record], ['downsampled without thin patches', downPlain.record]] as const) {
+  for (const [k, x] of [['full', full.record], ['downsampled', down.record], ['downsampled, vertices on coarse faces', downPlain.record]] as const) {
     if ((x.lod0_volume_change_over_area_x_error_max as number) > 1) throw new Error(`${name} (${k}): lod-0 volume moved by more than area x error`);
     if (x.decoded_lod0_closed !== x.segments) throw new Error(`${name} (${k}): decoded lod 0 with holes`);
     if (x.closed !== x.segments) throw new Error(`${name} (${k}): ${(x.segments as number) - (x.closed as number)} meshes with holes at lod 0`);
@@ -422,12 +446,23 @@ export default async function run(): Promise<Record<string, unknown>> {
       const f = meshDownsampleFactor(res, size, maxDown);
       const r = await compareScales(`phantom ${size.join('x')} at 8x8x30 nm, seed ${seed}, neurons`, vol, res, f, seed === 7);
       r.rule = meetsRule(r);
-      if (r.accuracy_downsampled_without_thin_patches_lod0) r.rule_without_thin_patches = meetsRule(r, 'downsampled_without_thin_patches');
-      console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_without_thin_patches: r.rule_without_thin_patches }));
+      if (r.accuracy_downsampled_mode_vertices_lod0) r.rule_mode_vertices = meetsRule(r, 'downsampled_mode_vertices');
+      console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_mode_vertices: r.rule_mode_vertices }));
       out[`phantom_seed_${seed}`] = r;
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
+  }
+  // any segmentation layer (e.g. a pipeline's predicted segmentation): MESH_STAGE_LAYER=<layer folder>
+  if (process.env.MESH_STAGE_LAYER) {
+    const layer = await PrecomputedLayer.open(process.env.MESH_STAGE_LAYER);
+    const lres = layer.scale(0).resolution;
+    const vol = await layer.readBox(layer.bounds(0));
+    const r = await compareScales(`${process.env.MESH_STAGE_LAYER} (${boxVoxels(vol)} voxels at ${lres.join('x')} nm)`, vol, lres, meshDownsampleFactor(lres, [0, 1, 2].map((k) => vol.box.max[k] - vol.box.min[k]) as unknown as Vec3, maxDown), false);
+    r.rule = meetsRule(r);
+    if (r.accuracy_downsampled_mode_vertices_lod0) r.rule_mode_vertices = meetsRule(r, 'downsampled_mode_vertices');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_mode_vertices: r.rule_mode_vertices }));
+    out.layer = r;
   }
   const gala = path.resolve(here, '../../shared/data/gala-medulla/train-gt.h5');
   if (!only.includes('gala')) {
@@ -437,8 +472,8 @@ export default async function run(): Promise<Record<string, unknown>> {
     const src = await openSource(`${gala}#stack`);
     const r = await compareScales('gala-medulla train-gt.h5 (50x100x200 at 10 nm), [2,2,1] forced', await src.read({ min: [0, 0, 0], max: src.shape }), [10, 10, 10], [2, 2, 1], true);
     r.rule = meetsRule(r);
-    if (r.accuracy_downsampled_without_thin_patches_lod0) r.rule_without_thin_patches = meetsRule(r, 'downsampled_without_thin_patches');
-    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_without_thin_patches: r.rule_without_thin_patches }));
+    if (r.accuracy_downsampled_mode_vertices_lod0) r.rule_mode_vertices = meetsRule(r, 'downsampled_mode_vertices');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_mode_vertices: r.rule_mode_vertices }));
     out.gala_medulla_2_2_1_forced = r;
   } else console.log(`[skip] gala-medulla: ${gala} not found`);
   // real anisotropic volumes: cells = 6-connected pieces of the cell-interior class (as the skeleton-stage bench)
@@ -451,8 +486,8 @@ export default async function run(): Promise<Record<string, unknown>> {
     const vol = new Volume('uint32', boxFromShape(shape), connectedComponents(maskOf(c, [255]), shape).labels, 1, VNC);
     const r = await compareScales(`vnc-sstem stack1, central 256x256x${sz} at 4.6x4.6x45 nm, cells = pieces of class 255`, vol, VNC, meshDownsampleFactor(VNC, shape, maxDown), false);
     r.rule = meetsRule(r);
-    if (r.accuracy_downsampled_without_thin_patches_lod0) r.rule_without_thin_patches = meetsRule(r, 'downsampled_without_thin_patches');
-    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_without_thin_patches: r.rule_without_thin_patches }));
+    if (r.accuracy_downsampled_mode_vertices_lod0) r.rule_mode_vertices = meetsRule(r, 'downsampled_mode_vertices');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_mode_vertices: r.rule_mode_vertices }));
     out.vnc_sstem = r;
   } else if (only.includes('vnc')) console.log('[skip] vnc-sstem: not found');
   if (only.includes('isbi') && hasData('isbi2012/train/label')) {
@@ -463,8 +498,8 @@ export default async function run(): Promise<Record<string, unknown>> {
     const vol = new Volume('uint32', boxFromShape(shape), connectedComponents(maskOf(c, [255]), shape).labels, 1, ISBI);
     const r = await compareScales(`ISBI 2012, central 256x256x${shape[2]} at 4x4x50 nm, cells = pieces of class 255`, vol, ISBI, meshDownsampleFactor(ISBI, shape, maxDown), false);
     r.rule = meetsRule(r);
-    if (r.accuracy_downsampled_without_thin_patches_lod0) r.rule_without_thin_patches = meetsRule(r, 'downsampled_without_thin_patches');
-    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_without_thin_patches: r.rule_without_thin_patches }));
+    if (r.accuracy_downsampled_mode_vertices_lod0) r.rule_mode_vertices = meetsRule(r, 'downsampled_mode_vertices');
+    console.log(JSON.stringify({ input: r.input, rule: r.rule, rule_mode_vertices: r.rule_mode_vertices }));
     out.isbi2012 = r;
   } else if (only.includes('isbi')) console.log('[skip] isbi2012: not found');
   out.load_average = loadavg();

@@ -1,6 +1,6 @@
 // A tiny assembler for the folded-WAT subset our WebAssembly kernels are written in: i32 params,
-// i32/f64/v128 locals (a local named `$v:v128` or `$d:f64` is of that type), block/loop/br/br_if,
-// local.tee, select, i32 arithmetic, i32/f32/f64 loads (and i32.load16_u) and stores, f32.add, the few fixed-width SIMD (f64x2)
+// i32/f32/f64/v128 locals (a local named `$v:v128`, `$f:f32` or `$d:f64` is of that type), block/loop/br/br_if,
+// local.tee, select, i32 arithmetic, i32.reinterpret_f32, i32/f32/f64 loads (and i32.load16_u) and stores (with an optional `offset=N`, also on SIMD loads and stores), f32.add, f32x4.add, the few fixed-width SIMD (f64x2)
 // instructions of the recursive filters (SIMD), one imported memory. Kernels stay readable text in the
 // source tree and need no toolchain at build or run time.
 
@@ -17,12 +17,12 @@ const OPS: Record<string, number> = {
   'i32.add': 0x6a, 'i32.sub': 0x6b, 'i32.mul': 0x6c, 'i32.and': 0x71, 'i32.or': 0x72, 'i32.xor': 0x73,
   'i32.shl': 0x74, 'i32.shr_s': 0x75, 'i32.shr_u': 0x76, 'i32.eqz': 0x45, 'i32.eq': 0x46, 'i32.ne': 0x47,
   'i32.lt_s': 0x48, 'i32.lt_u': 0x49, 'i32.gt_s': 0x4a, 'i32.gt_u': 0x4b, 'i32.le_s': 0x4c, 'i32.ge_s': 0x4e,
-  'i32.ge_u': 0x4f, 'f32.add': 0x92, 'f32.mul': 0x94, 'f32.lt': 0x5d, select: 0x1b,
+  'i32.ge_u': 0x4f, 'f32.add': 0x92, 'f32.mul': 0x94, 'f32.lt': 0x5d, 'f32.eq': 0x5b, 'i32.reinterpret_f32': 0xbc, select: 0x1b,
 };
 // SIMD instructions without immediates (prefix 0xfd, then the opcode as LEB128)
 const SIMD: Record<string, number> = {
   'i32x4.splat': 0x11, 'f64x2.splat': 0x14, 'v128.and': 0x4e, 'v128.or': 0x50, 'v128.bitselect': 0x52,
-  'f64x2.le': 0x4b, 'f64x2.lt': 0x49, 'f64x2.gt': 0x4a,
+  'f32x4.add': 0xe4, 'f64x2.le': 0x4b, 'f64x2.lt': 0x49, 'f64x2.gt': 0x4a,
   'f32x4.demote_f64x2_zero': 0x5e, 'f64x2.promote_low_f32x4': 0x5f,
   'f64x2.sqrt': 0xef, 'f64x2.add': 0xf0, 'f64x2.sub': 0xf1, 'f64x2.mul': 0xf2, 'f64x2.div': 0xf3, 'f64x2.min': 0xf4, 'f64x2.max': 0xf5,
 };
@@ -33,7 +33,7 @@ const SIMD_MEM: Record<string, [number, number]> = {
 const SIMD_LANE: Record<string, [number, number]> = {
   'v128.load32_lane': [0x56, 2], 'v128.store32_lane': [0x5a, 2], 'v128.store64_lane': [0x5b, 3],
 };
-const TYPES: Record<string, number> = { i32: 0x7f, f64: 0x7c, v128: 0x7b };
+const TYPES: Record<string, number> = { i32: 0x7f, f32: 0x7d, f64: 0x7c, v128: 0x7b };
 // memory instructions: opcode and natural alignment (log2 bytes)
 const MEM: Record<string, [number, number]> = {
   'i32.load': [0x28, 2], 'i32.load8_u': [0x2d, 0], 'i32.load16_u': [0x2f, 1], 'f32.load': [0x2a, 2], 'i32.store': [0x36, 2], 'i32.store8': [0x3a, 0], 'f32.store': [0x38, 2],
@@ -191,24 +191,32 @@ function compileBody(f: WatFunction): number[] {
       out.push(0x41);
       sleb(Number(args[0]) | 0, out);
     } else if (op in MEM) {
-      args.forEach(emit);
-      out.push(MEM[op][0], MEM[op][1], 0);
+      // an optional first argument `offset=N`: the memarg's constant offset (added to the address)
+      const m = typeof args[0] === 'string' ? /^offset=(\d+)$/.exec(args[0]) : null;
+      (m ? args.slice(1) : args).forEach(emit);
+      out.push(MEM[op][0], MEM[op][1]);
+      uleb(m ? Number(m[1]) : 0, out);
     } else if (op in SIMD) {
       args.forEach(emit);
       out.push(0xfd);
       uleb(SIMD[op], out);
     } else if (op in SIMD_MEM) {
-      args.forEach(emit);
+      const m = typeof args[0] === 'string' ? /^offset=(\d+)$/.exec(args[0]) : null;
+      (m ? args.slice(1) : args).forEach(emit);
       out.push(0xfd);
       uleb(SIMD_MEM[op][0], out);
-      out.push(SIMD_MEM[op][1], 0);
+      out.push(SIMD_MEM[op][1]);
+      uleb(m ? Number(m[1]) : 0, out);
     } else if (op in SIMD_LANE) {
       const lane = Number(args[0]);
       if (!Number.isInteger(lane) || lane < 0 || lane > 3) fail(`${op}: lane ${String(args[0])} is not 0-3`);
-      args.slice(1).forEach(emit);
+      const m = typeof args[1] === 'string' ? /^offset=(\d+)$/.exec(args[1]) : null;
+      (m ? args.slice(2) : args.slice(1)).forEach(emit);
       out.push(0xfd);
       uleb(SIMD_LANE[op][0], out);
-      out.push(SIMD_LANE[op][1], 0, lane);
+      out.push(SIMD_LANE[op][1]);
+      uleb(m ? Number(m[1]) : 0, out);
+      out.push(lane);
     } else if (op in OPS) {
       args.forEach(emit);
       out.push(OPS[op]);

@@ -20,7 +20,9 @@ export function register(program: Command): Command {
     .option('--fragment-size <voxels>', 'multires: lod-0 fragment (octree cell) size in voxels of the finest axis', String(MESH_DEFAULTS.fragmentVoxels))
     .option('--lod0-error <voxels>', 'multires: simplify lod 0 moving the surface by at most this many voxels of the finest axis (0: exact marching cubes)', String(MESH_DEFAULTS.lod0ErrorVoxels))
     .option('--merge-flat', `merge flat marching-cubes quads between sections into larger triangles before simplifying (the same surface, ~10 % fewer triangles on 8x8x30 nm; ${MESH_DEFAULTS.mergeFlat ? 'on' : 'off'} by default: measured no faster, docs/THROUGHPUT.md)`, MESH_DEFAULTS.mergeFlat)
-    .option('--downsample <n>', 'mesh the labels mode-downsampled by up to n per axis (a power of two; only axes at most half as long as the longest, e.g. 8x8x30 nm -> 16x16x30 with 2; thin parts lost by it are meshed at full resolution; 1 = full resolution)', String(MESH_DEFAULTS.maxDownsample))
+    .option('--downsample <n>', 'mesh the labels mode-downsampled by up to n per axis (a power of two; only axes at most half as long as the longest, e.g. 8x8x30 nm -> 16x16x30 with 2; thin parts lost by it are meshed at full resolution, vertices placed at the full-resolution boundary; isotropic volumes are never downsampled; 1 = full resolution)', String(MESH_DEFAULTS.maxDownsample))
+    .option('--full-res-below <voxels>', 'with --downsample: segments with fewer voxels than this in total are meshed at full resolution (0: every segment coarse)', String(MESH_DEFAULTS.smallSegmentVoxels))
+    .option('--no-partial-volume', `with --downsample: keep the coarse vertices on the coarse voxel faces instead of moving them to each segment's full-resolution boundary along their edge (${MESH_DEFAULTS.partialVolume ? 'moved' : 'kept'} by default)`)
     .option('--ply <dir>', 'also write <id>.ply (binary, nm) into this folder')
     .option('--obj <dir>', 'also write <id>.obj (nm) into this folder')
     .option('--json', 'machine-readable output');
@@ -39,8 +41,10 @@ export function register(program: Command): Command {
     if (!isDownsampleFactor(maxDownsample)) {
       throw new UsageError(`--downsample ${opts.downsample}: expected a power of two 1..16`);
     }
+    const smallSegmentVoxels = Number(opts.fullResBelow);
+    if (!(Number.isFinite(smallSegmentVoxels) && smallSegmentVoxels >= 0)) throw new UsageError(`--full-res-below ${opts.fullResBelow}: expected a number of voxels >= 0`);
     const blockShape = blockOption(opts);
-    const task = await planMesh(layerDir, { blockShape, fragmentVoxels, mergeFlat: Boolean(opts.mergeFlat), maxDownsample });
+    const task = await planMesh(layerDir, { blockShape, fragmentVoxels, mergeFlat: Boolean(opts.mergeFlat), maxDownsample, smallSegmentVoxels, partialVolume: opts.partialVolume !== false });
     const { stateDir, ...run } = schedulerOptions(opts, path.join(layerDir, '.wiring-run'));
     await runTasks([task], { ...run, stateDir });
     for (const d of [opts.ply, opts.obj]) if (d) await fs.mkdir(d, { recursive: true });

@@ -11,6 +11,7 @@ import { readSkeleton } from '../../formats/mesh/skeleton.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { holeEdges, meshArea, meshVolume, openEdges, weldVertices } from '../../stages/morphology/mesh.js';
 import { paintTubes, randomTubes } from '../../stages/morphology/synthetic.js';
+import { MESH_DEFAULTS } from '../../stages/morphology/tasks.js';
 import { register as registerMesh } from './mesh.js';
 import { register as registerStats } from './skeleton-stats.js';
 import { register as registerSkel } from './skeletonize.js';
@@ -160,7 +161,7 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
     lab[speck] = 99;
     const ids = new BigUint64Array(lab.length);
     for (let i = 0; i < lab.length; i++) ids[i] = lab[i] ? 5000n + BigInt(lab[i]) : 0n;
-    type Summary = { open: number; segments: number; triangles: number; segments_list: Array<{ id: string; closed: boolean; volume_nm3: number }> };
+    type Summary = { open: number; segments: number; triangles: number; small_full_resolution?: number; segments_list: Array<{ id: string; closed: boolean; volume_nm3: number }> };
     const run = async (name: string, extra: string[]): Promise<Summary> => {
       const layerDir = path.join(dir, name);
       const layer = await PrecomputedLayer.create(layerDir, makeInfo({ type: 'segmentation', dtype: 'uint64', shape, voxelSize: res, chunkSize: [16, 16, 8] }));
@@ -168,11 +169,19 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
       return (await cli(['mesh', layerDir, '--block-shape', '24,24,12', '--workers', '1', ...extra, '--json'])) as Summary;
     };
     const full = await run('full', ['--downsample', '1']);
-    const down = await run('down', ['--downsample', '2']);
+    // every segment coarse (--full-res-below 0), then the default: segments under the threshold at full resolution
+    const down = await run('down', ['--downsample', '2', '--full-res-below', '0']);
     const present = new Set(lab);
     present.delete(0);
+    const voxels = new Map<string, number>();
+    for (const v of ids) if (v) voxels.set(String(v), (voxels.get(String(v)) ?? 0) + 1);
+    // a threshold between the segments' sizes
+    const sizes = [...voxels.values()].sort((x, y) => x - y);
+    const small = (sizes[sizes.length >> 1] + sizes[(sizes.length >> 1) - 1]) / 2;
+    const mixed = await run('mixed', ['--downsample', '2', '--full-res-below', String(small)]);
     expect(down.segments).toBe(present.size);
     expect(down.open).toBe(0);
+    expect(down.small_full_resolution).toBeUndefined();
     expect(down.segments_list.map((r) => r.id)).toEqual(full.segments_list.map((r) => r.id));
     for (const [k, row] of down.segments_list.entries()) {
       expect(row.closed).toBe(true);
@@ -180,6 +189,28 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
       expect(Math.abs(row.volume_nm3 / full.segments_list[k].volume_nm3 - 1)).toBeLessThan(0.1);
     }
     expect(down.segments_list.find((r) => r.id === '5099')!.volume_nm3).toBeCloseTo(full.segments_list.find((r) => r.id === '5099')!.volume_nm3, 0);
+    // vertices on the coarse faces (--no-partial-volume): other volumes, still closed, further from full resolution in sum
+    expect(MESH_DEFAULTS.partialVolume).toBe(true);
+    const mode = await run('mode', ['--downsample', '2', '--full-res-below', '0', '--no-partial-volume']);
+    expect(mode.open).toBe(0);
+    let dPv = 0, dMode = 0;
+    for (const [k, row] of mode.segments_list.entries()) {
+      if (row.id === '5099') continue;
+      dPv += Math.abs(down.segments_list[k].volume_nm3 / full.segments_list[k].volume_nm3 - 1);
+      dMode += Math.abs(row.volume_nm3 / full.segments_list[k].volume_nm3 - 1);
+    }
+    expect(dPv).toBeLessThan(dMode);
+    // segments with fewer voxels than the threshold get the full-resolution surface, the others the coarse one
+    const nSmall = [...voxels.values()].filter((n) => n < small).length;
+    expect(nSmall).toBeGreaterThan(0);
+    expect(nSmall).toBeLessThan(voxels.size);
+    expect(mixed.small_full_resolution).toBe(nSmall);
+    expect(mixed.open).toBe(0);
+    for (const [k, row] of mixed.segments_list.entries()) {
+      expect(row.closed).toBe(true);
+      const want = voxels.get(row.id)! < small ? full.segments_list[k] : down.segments_list[k];
+      expect(row.volume_nm3 / want.volume_nm3, `segment ${row.id}, ${voxels.get(row.id)} voxels`).toBeCloseTo(1, 6);
+    }
     const bytes = async (name: string) => {
       const work = path.join(dir, name, '.wiring-morphology');
       let n = 0;

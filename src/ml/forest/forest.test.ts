@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { _useJsWalk, _useLockstepWalk, _usePackedWalk, COMPLETE_MAX_DEPTH, Forest, makeRng, treeDepths } from './index.js';
 import { completeLayout } from './complete.js';
-import { wasmWalkAvailable } from './wasm.js';
+import { _useGenericWalk, _useRankSearch, RANK_TABLE_MAX_RUN, rankTable, specialisedWalk, wasmWalkAvailable } from './wasm.js';
 import { assembleModule, webAssembly } from '../wat.js';
 import { predictProbaParallel, trainForest } from './parallel.js';
 
@@ -158,6 +158,134 @@ describe('random forest', () => {
       }
     };
     for (const n of [1, 7, 8, 9, 40001]) expect(run(big.x.subarray(0, 5 * n), n, false).equals(run(big.x.subarray(0, 5 * n), n, true))).toBe(true);
+  });
+
+  it('the walks specialised to the forest\'s row length and class count (SIMD sums of 4, 2 and 1 classes) give the generic walks\' bits', () => {
+    const big = blobs(40001, 8); // two tiles, a tail that is not a multiple of 8 lanes
+    const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    for (const K of [2, 3, 5, 7, 8]) {
+      // K classes: the blob's class, refined by the sign of noise features so every class occurs
+      const y = Uint8Array.from(train.y, (c, i) => (c + 3 * (train.x[2 * 3000 + i] > 0 ? 1 : 0) + (train.x[3 * 3000 + i] > 0.5 ? 1 : 0)) % K);
+      for (const F of [5, 3]) {
+        const x = train.x.subarray(0, F * 3000);
+        // deep trees (lockstep walk) and shallow ones (complete walk) in one forest
+        const deep = Forest.train({ x, nSamples: 3000, nFeatures: F, layout: 'feature-major', y, nClasses: K }, { nTrees: 3, seed: K });
+        const shallow = Forest.train({ x, nSamples: 3000, nFeatures: F, layout: 'feature-major', y, nClasses: K }, { nTrees: 3, seed: K + 1, maxDepth: 5 });
+        expect(specialisedWalk(F + 1, K)).toBe(true);
+        expect(Math.max(...treeDepths(deep.trees))).toBeGreaterThan(COMPLETE_MAX_DEPTH); // else no tree would take the lockstep walk
+        for (const f of [deep, shallow]) {
+          for (const n of [1, 9, 40001]) {
+            const xs = big.x.subarray(0, F * n);
+            const spec = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n);
+            _useGenericWalk(true);
+            try {
+              const generic = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n);
+              expect(same(spec, generic)).toBe(true);
+            } finally {
+              _useGenericWalk(false);
+            }
+            _useJsWalk(true);
+            try {
+              expect(same(spec, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n))).toBe(true);
+            } finally {
+              _useJsWalk(false);
+            }
+          }
+        }
+      }
+    }
+    _useGenericWalk(true);
+    try {
+      expect(specialisedWalk(6, 3)).toBe(false);
+    } finally {
+      _useGenericWalk(false);
+    }
+  });
+
+  it('rank tables give the search\'s ranks: thresholds close together, around zero, huge and tiny; values at and beside them, NaN, infinities, signed zeros', () => {
+    const f32 = (v: number): number => Math.fround(v);
+    const e = Float32Array.from([-3e38, -1.5, -1e-40, 0, 1e-45, 1, f32(1 + 2 ** -23), f32(1 + 2 ** -22), f32(1 + 2 ** -21), 2, 3e38]);
+    const padded = new Float32Array(255 + RANK_TABLE_MAX_RUN).fill(Infinity);
+    padded.set(e);
+    const lo = new Uint8Array(65536);
+    const run = rankTable(padded, e.length, lo);
+    expect(run).toBe(4); // 1 .. 1 + 2^-21 share a bucket
+    const u = new Uint32Array(1);
+    const fl = new Float32Array(u.buffer);
+    const byTable = (v: number): number => {
+      fl[0] = v;
+      const b = u[0];
+      const key = (b ^ ((b >> 31) | 0x80000000)) >>> 16;
+      let j = lo[key];
+      const l0 = j;
+      for (let c = 0; c < run; c++) j += padded[l0 + c] < fl[0] ? 1 : 0;
+      return Number.isNaN(fl[0]) ? 0 : j;
+    };
+    const bySearch = (v: number): number => e.filter((t) => t < Math.fround(v)).length; // NaN: 0
+    const next = (v: number, d: 1 | -1): number => {
+      fl[0] = v;
+      if (v === 0) return d * 1e-45;
+      u[0] += (v > 0) === (d > 0) ? 1 : -1;
+      return fl[0];
+    };
+    const values = [NaN, -NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-45, 1e-38, -1e-38, 0.5, 7, -7, 1e30, -1e30];
+    for (const t of e) values.push(t, next(t, 1), next(t, -1));
+    for (let i = 0; i < 2000; i++) values.push(Math.sin(i) * 10 ** ((i % 20) - 10));
+    for (const v of values) expect([v, byTable(v)]).toEqual([v, bySearch(v)]);
+    // a NaN threshold: no table (the search ranks)
+    const bad = Float32Array.from([1, NaN]);
+    expect(rankTable(bad, 2, lo)).toBe(Infinity);
+  });
+
+  it('ranks through the tables in WebAssembly with the search\'s bits (runs of close thresholds, a feature beyond the tables\' run, special values)', () => {
+    const n = 4000;
+    const rng = makeRng(21, 1);
+    const u = (): number => (rng() + 0.5) / 2 ** 32;
+    const F = 4;
+    const x = new Float32Array(n * F);
+    const y = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      x[i] = Math.fround(1 + Math.floor(u() * 4) * 2 ** -22); // 4 values in one bucket: thresholds in a run
+      x[n + i] = Math.fround(1 + Math.floor(u() * 40) * 2 ** -22); // 40: a run longer than the tables take
+      x[2 * n + i] = (u() - 0.5) * 1e-40; // denormals around zero
+      x[3 * n + i] = 10 ** (u() * 20 - 10) * (u() < 0.5 ? -1 : 1);
+      y[i] = ((x[i] > 1 + 2 ** -21 ? 1 : 0) + (x[n + i] > 1 + 20 * 2 ** -22 ? 1 : 0) + (x[2 * n + i] > 0 ? 1 : 0) + (x[3 * n + i] > 1 ? 1 : 0) + (u() < 0.1 ? 1 : 0)) % 3;
+    }
+    const f = Forest.train({ x, nSamples: n, nFeatures: F, layout: 'feature-major', y, nClasses: 3 }, { nTrees: 4, seed: 5 });
+    // queries: the training values, every threshold and its float neighbours, special values
+    const q: number[][] = Array.from({ length: F }, (_, k) => Array.from(x.subarray(k * n, k * n + 500)));
+    for (let i = 0; i < f.nNodes; i++) {
+      const k = f.trees.feature[i];
+      if (k >= 0) q[k].push(f.trees.threshold[i], f.trees.threshold[i] * (1 + 2 ** -23), f.trees.threshold[i] * (1 - 2 ** -24));
+    }
+    for (const k of q) k.push(NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-45);
+    const m = Math.max(...q.map((a) => a.length));
+    const xs = new Float32Array(m * F);
+    q.forEach((a, k) => a.forEach((v, i) => (xs[k * m + i] = v)));
+    const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+    const table = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, m);
+    _useRankSearch(true);
+    try {
+      expect(same(table, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, m))).toBe(true);
+    } finally {
+      _useRankSearch(false);
+    }
+    _useJsWalk(true);
+    try {
+      expect(same(table, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, m))).toBe(true);
+    } finally {
+      _useJsWalk(false);
+    }
+    // the first feature's thresholds share a bucket (a run > 1), the second's run is past the tables' limit
+    const c = f.predictionLayout()!;
+    const runOf = (k: number): number => {
+      const p = new Float32Array(255).fill(Infinity);
+      p.set(c.edges[k]);
+      return rankTable(p, c.edges[k].length, new Uint8Array(65536));
+    };
+    expect(runOf(0)).toBeGreaterThan(1);
+    expect(runOf(0)).toBeLessThanOrEqual(RANK_TABLE_MAX_RUN);
+    expect(runOf(1)).toBeGreaterThan(RANK_TABLE_MAX_RUN);
   });
 
   it('walks shallow trees as complete trees with the plain walk\'s bits (padded short leaves, mixed forests, JS and WebAssembly)', () => {

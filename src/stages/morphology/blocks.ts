@@ -22,6 +22,7 @@ import { edtLabels } from '../../kernels/edt.js';
 import { coarseMeshLabels, coarseMeshMargin, meshDownsampleFactor } from './coarse-mesh.js';
 import { type Mesh, compactLabels, marchingCubesLabels } from './mesh.js';
 import { type Skeleton, labelBoxes, skeletonizeLabels } from './skeleton.js';
+import { type MeshPart, countAndBoxes, fineLabelMesh } from './small-full-res.js';
 
 /** The block's voxels over [box.min, box.max + overlap) ∩ bounds (overlap: one voxel per axis by default), as compact labels. */
 export function overlapLabels(vol: Volume, box: Box, bounds: Box, overlap: Vec3 = [1, 1, 1]): { labels: Uint32Array; ids: bigint[]; origin: Vec3; shape: Vec3 } {
@@ -34,44 +35,84 @@ export function overlapLabels(vol: Volume, box: Box, bounds: Box, overlap: Vec3 
 
 // ------------------------------------------------------------------ block files
 
-/** Binary per-block file: u32 count, then per item: u64 id, u32 a, u32 b, u32 c, then arrays. */
-export function encodeMeshBlock(items: Array<{ id: bigint; mesh: Mesh }>): Uint8Array {
-  let n = 4;
-  for (const it of items) n += 8 + 8 + it.mesh.vertices.byteLength + it.mesh.indices.byteLength;
+/** A block's mesh item: the segment id and its part (small-full-res.ts MeshPart: the mesh, and when counted, its voxels in the block and its full-resolution piece). */
+export type MeshItem = { id: bigint } & MeshPart;
+
+/** Marks the second layout of a mesh block section (the first began with the item count, never this large). */
+const MESH_BLOCK_V2 = 0xfffffff2;
+
+/**
+ * Binary per-block mesh section: u32 0xfffffff2, u32 count, then per item: u64 id, f64 voxels in
+ * the block (NaN: not counted), u32 vertices, u32 triangles, the arrays (f32 xyz, u32 triangles),
+ * then u32 fine vertices, u32 fine triangles (0xffffffff, 0: no full-resolution piece) and its
+ * arrays. Sections of the first layout (u32 count, then per item u64 id, u32 vertices, u32
+ * triangles, the arrays) still decode.
+ */
+export function encodeMeshBlock(items: MeshItem[]): Uint8Array {
+  let n = 8;
+  for (const it of items) n += 8 + 8 + 8 + it.mesh.vertices.byteLength + it.mesh.indices.byteLength + 8 + (it.fine ? it.fine.vertices.byteLength + it.fine.indices.byteLength : 0);
   const out = new Uint8Array(n);
   const dv = new DataView(out.buffer);
-  dv.setUint32(0, items.length, true);
-  let o = 4;
+  dv.setUint32(0, MESH_BLOCK_V2, true);
+  dv.setUint32(4, items.length, true);
+  let o = 8;
+  const put = (m: Mesh) => {
+    out.set(new Uint8Array(m.vertices.buffer, m.vertices.byteOffset, m.vertices.byteLength), o);
+    o += m.vertices.byteLength;
+    out.set(new Uint8Array(m.indices.buffer, m.indices.byteOffset, m.indices.byteLength), o);
+    o += m.indices.byteLength;
+  };
   for (const it of items) {
     dv.setBigUint64(o, it.id, true);
-    dv.setUint32(o + 8, it.mesh.vertices.length / 3, true);
-    dv.setUint32(o + 12, it.mesh.indices.length / 3, true);
-    o += 16;
-    out.set(new Uint8Array(it.mesh.vertices.buffer, it.mesh.vertices.byteOffset, it.mesh.vertices.byteLength), o);
-    o += it.mesh.vertices.byteLength;
-    out.set(new Uint8Array(it.mesh.indices.buffer, it.mesh.indices.byteOffset, it.mesh.indices.byteLength), o);
-    o += it.mesh.indices.byteLength;
+    dv.setFloat64(o + 8, it.voxels ?? NaN, true);
+    dv.setUint32(o + 16, it.mesh.vertices.length / 3, true);
+    dv.setUint32(o + 20, it.mesh.indices.length / 3, true);
+    o += 24;
+    put(it.mesh);
+    dv.setUint32(o, it.fine ? it.fine.vertices.length / 3 : 0xffffffff, true);
+    dv.setUint32(o + 4, it.fine ? it.fine.indices.length / 3 : 0, true);
+    o += 8;
+    if (it.fine) put(it.fine);
   }
   return out;
 }
 
-export function decodeMeshBlock(bytes: Uint8Array, where: string): Array<{ id: bigint; mesh: Mesh }> {
+export function decodeMeshBlock(bytes: Uint8Array, where: string): MeshItem[] {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: Array<{ id: bigint; mesh: Mesh }> = [];
+  const out: MeshItem[] = [];
+  let o = 0;
+  const take = (nv: number, nt: number): Mesh => {
+    const vertices = new Float32Array(bytes.slice(o, o + nv * 12).buffer);
+    o += nv * 12;
+    const indices = new Uint32Array(bytes.slice(o, o + nt * 12).buffer);
+    o += nt * 12;
+    if (vertices.length !== nv * 3 || indices.length !== nt * 3) throw new RangeError('short');
+    return { vertices, indices };
+  };
   try {
-    const n = dv.getUint32(0, true);
-    let o = 4;
+    const v2 = dv.getUint32(0, true) === MESH_BLOCK_V2;
+    const n = dv.getUint32(v2 ? 4 : 0, true);
+    o = v2 ? 8 : 4;
     for (let i = 0; i < n; i++) {
       const id = dv.getBigUint64(o, true);
-      const nv = dv.getUint32(o + 8, true);
-      const nt = dv.getUint32(o + 12, true);
-      o += 16;
-      const vertices = new Float32Array(bytes.slice(o, o + nv * 12).buffer);
-      o += nv * 12;
-      const indices = new Uint32Array(bytes.slice(o, o + nt * 12).buffer);
-      o += nt * 12;
-      if (vertices.length !== nv * 3 || indices.length !== nt * 3) throw new RangeError('short');
-      out.push({ id, mesh: { vertices, indices } });
+      if (!v2) {
+        const nv = dv.getUint32(o + 8, true);
+        const nt = dv.getUint32(o + 12, true);
+        o += 16;
+        out.push({ id, mesh: take(nv, nt) });
+        continue;
+      }
+      const voxels = dv.getFloat64(o + 8, true);
+      const nv = dv.getUint32(o + 16, true);
+      const nt = dv.getUint32(o + 20, true);
+      o += 24;
+      const item: MeshItem = { id, mesh: take(nv, nt) };
+      if (!Number.isNaN(voxels)) item.voxels = voxels;
+      const fv = dv.getUint32(o, true);
+      const ft = dv.getUint32(o + 4, true);
+      o += 8;
+      if (fv !== 0xffffffff) item.fine = take(fv, ft);
+      out.push(item);
     }
   } catch (err) {
     if (err instanceof RangeError) throw new FormatError('truncated mesh block file', where);
@@ -168,6 +209,17 @@ export interface MeshBlockOptions {
    * thinPatches; default true). False: only segments without a coarse voxel near them.
    */
   thinPatches?: boolean;
+  /**
+   * With `downsample`: segments with fewer voxels than this in total are meshed at full resolution
+   * (small-full-res.ts): each item also carries the segment's voxels in the block's own box and,
+   * when below this, its full-resolution mesh over the block's one-voxel overlap (`fine`); the
+   * finishing step chooses by the total (chooseSegmentMesh). Absent or 0: coarse only.
+   */
+  smallVoxels?: number;
+  /** With `downsample`: partial-volume vertex placement on the coarse grid (partial-volume.ts; default false here, planMesh passes MESH_DEFAULTS.partialVolume). */
+  partialVolume?: boolean;
+  /** With partialVolume: the largest move in coarse voxels (default partial-volume.ts PV_REACH). */
+  partialVolumeReach?: number;
 }
 
 /** The lod-0 octree cell in voxels per axis: `fragmentVoxels` of the finest axis, the same length in nm on the others. */
@@ -177,7 +229,7 @@ export function lod0CellVoxels(voxelSize: Vec3, fragmentVoxels: number): Vec3 {
 }
 
 /** Meshes of every segment in one block (with the one-voxel overlap), vertices in nm. */
-export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): Array<{ id: bigint; mesh: Mesh }> {
+export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): MeshItem[] {
   const f = opts.downsample;
   if (f && f.some((x) => x !== 1)) {
     if (opts.mergeFlatCell) throw new WiringError('mesh block: flat-quad merging and downsampling cannot be combined');
@@ -192,9 +244,28 @@ export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): Array<
     const hi = [0, 1, 2].map((i) => Math.min(box.max[i] + m[i], b.max[i], vol.box.max[i])) as unknown as Vec3;
     const region = { min: lo, max: hi };
     const { labels, ids } = compactLabels(vol.crop(region).data as ArrayLike<number | bigint> & { length: number });
-    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape: boxShape(region), boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches });
-    const out: Array<{ id: bigint; mesh: Mesh }> = [];
-    for (let l = 1; l < ids.length; l++) if (meshes[l].indices.length > 0) out.push({ id: ids[l], mesh: meshes[l] });
+    const shape = boxShape(region);
+    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape, boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches, partialVolume: opts.partialVolume, partialVolumeReach: opts.partialVolumeReach });
+    const small = opts.smallVoxels ?? 0;
+    const out: MeshItem[] = [];
+    if (!(small > 0)) {
+      for (let l = 1; l < ids.length; l++) if (meshes[l].indices.length > 0) out.push({ id: ids[l], mesh: meshes[l] });
+      return out;
+    }
+    // small segments: each block's count in its own box, and the full-resolution piece over the
+    // one-voxel overlap region [box.min, box.max + 1) (the full-resolution path's region) where small
+    const ownLo = box.min.map((m, k) => m - lo[k]) as unknown as Vec3;
+    const ownHi = box.max.map((m, k) => Math.min(m, b.max[k]) - lo[k]) as unknown as Vec3;
+    const fineHi = box.max.map((m, k) => Math.min(m + 1, b.max[k], hi[k]) - lo[k]) as unknown as Vec3;
+    const closeLo = [0, 1, 2].map((k) => box.min[k] === b.min[k]);
+    const closeHi = [0, 1, 2].map((k) => fineHi[k] + lo[k] === b.max[k]);
+    const { counts, boxes } = countAndBoxes(labels, shape, ids.length - 1, ownLo, ownHi, fineHi);
+    for (let l = 1; l < ids.length; l++) {
+      const voxels = counts[l];
+      const fine = voxels < small ? fineLabelMesh(labels, shape, l, boxes.subarray(6 * l, 6 * l + 6), ownLo, fineHi, closeLo, closeHi, lo, opts.voxelSize) : undefined;
+      if (meshes[l].indices.length === 0 && !(fine && fine.indices.length > 0)) continue;
+      out.push(fine ? { id: ids[l], mesh: meshes[l], voxels, fine } : { id: ids[l], mesh: meshes[l], voxels });
+    }
     return out;
   }
   const { labels, ids, origin, shape } = overlapLabels(vol, box, opts.bounds);
@@ -204,7 +275,7 @@ export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): Array<
   // octree cell faces lie on the voxel-centre planes bounds.min - 1 + k * cell (finishMeshes' lattice)
   const mergeFlat = opts.mergeFlatCell && { cell: opts.mergeFlatCell, origin: b.min.map((m) => m - 1) as unknown as Vec3 };
   const meshes = marchingCubesLabels(labels, shape, ids.length - 1, { voxelSize: opts.voxelSize, offset: origin, closeBorder, mergeFlat });
-  const out: Array<{ id: bigint; mesh: Mesh }> = [];
+  const out: MeshItem[] = [];
   for (let l = 1; l < ids.length; l++) if (meshes[l].indices.length > 0) out.push({ id: ids[l], mesh: meshes[l] });
   return out;
 }

@@ -202,12 +202,13 @@ describeData('gala-medulla', 'meshBlock downsampled on gala-medulla ground truth
     const counts = new Float64Array(ids.length);
     for (const l of labels) counts[l]++;
     const full = new Map(meshBlock(vol, bounds, { voxelSize: res, bounds }).map((m) => [m.id, m.mesh]));
-    const whole = new Map(meshBlock(vol, bounds, { voxelSize: res, bounds, downsample: f }).map((m) => [m.id, m.mesh]));
+    // as `wiring mesh --downsample` makes them: partial-volume vertices (MESH_DEFAULTS.partialVolume)
+    const whole = new Map(meshBlock(vol, bounds, { voxelSize: res, bounds, downsample: f, partialVolume: true }).map((m) => [m.id, m.mesh]));
     expect(whole.size).toBe(ids.length - 1); // 87 segments, none lost
     const pieces = new Map<bigint, ReturnType<typeof meshBlock>[number]['mesh'][]>();
     for (const b of blocks(bounds, [100, 50, 25])) {
       const read = readBoxOf(b, coarseMeshMargin(f), bounds);
-      for (const it of meshBlock(vol.crop(read), b, { voxelSize: res, bounds, downsample: f })) {
+      for (const it of meshBlock(vol.crop(read), b, { voxelSize: res, bounds, downsample: f, partialVolume: true })) {
         if (!pieces.has(it.id)) pieces.set(it.id, []);
         pieces.get(it.id)!.push(it.mesh);
       }

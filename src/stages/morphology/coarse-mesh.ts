@@ -27,6 +27,7 @@
 import type { Vec3 } from '../../core/box.js';
 import { WiringError } from '../../core/errors.js';
 import { type Mesh, emptyMesh, marchingCubesLabels, weldVertices } from './mesh.js';
+import { placeByFraction } from './partial-volume.js';
 
 /**
  * Mode (majority) downsampling of compact labels by `factor` per axis: coarse shape
@@ -137,6 +138,10 @@ export interface CoarseBlockInput {
   factor: Vec3;
   /** Mesh thin parts at full resolution (thinPatches; default true). False: only segments without any coarse voxel near them. */
   thinPatches?: boolean;
+  /** Move each coarse vertex along its edge to the segment's partial-volume crossing (partial-volume.ts placeByFraction; default false). */
+  partialVolume?: boolean;
+  /** With partialVolume: the largest move in coarse voxels (default PV_REACH). */
+  partialVolumeReach?: number;
 }
 
 export interface CoarseBlockResult {
@@ -193,6 +198,7 @@ export function coarseMeshLabels(inp: CoarseBlockInput): CoarseBlockResult {
     offset: boxMin.map((o, k) => o / f[k]) as unknown as Vec3,
     closeBorder,
   });
+  if (inp.partialVolume) placeByFraction(meshes, { labels, shape, origin, coarse: coarse.labels, cshape: coarse.shape, factor: f, voxelSize: res, boundsMin: b.min }, inp.partialVolumeReach);
   // a partial coarse voxel at the volume's upper face: close it on the face, not beyond
   const clampAt = [0, 1, 2].map((k) => (mcHi[k] === b.max[k] && (b.max[k] - b.min[k]) % f[k] !== 0 ? b.max[k] * res[k] : Infinity));
   if (clampAt.some((c) => c < Infinity)) {

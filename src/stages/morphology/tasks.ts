@@ -29,7 +29,8 @@ import {
   writeBlockFile,
 } from './blocks.js';
 import { coarseMeshMargin, isDownsampleFactor, meshDownsampleFactor } from './coarse-mesh.js';
-import { type Mesh, holeEdgesIndexed, mergeMeshes, meshVolume, openEdges } from './mesh.js';
+import { type Mesh, holeEdgesIndexed, meshVolume, openEdges } from './mesh.js';
+import { chooseSegmentMesh } from './small-full-res.js';
 import { buildMeshOctree, lodIndices } from './octree.js';
 import { type Skeleton, TEASAR_DEFAULTS } from './skeleton.js';
 import { encodeSharded, readShard, shardLengths } from './shards.js';
@@ -45,6 +46,10 @@ export interface MeshTaskParams {
   mergeFlatCell?: Vec3;
   /** Meshes: meshBlock's `downsample` (mesh the mode-downsampled labels; planMesh: meshDownsampleFactor); absent: full resolution. */
   downsample?: Vec3;
+  /** Meshes with `downsample`: meshBlock's `smallVoxels` (segments with fewer voxels in total at full resolution); absent: coarse only. */
+  smallVoxels?: number;
+  /** Meshes with `downsample`: meshBlock's `partialVolume` (partial-volume vertex placement). */
+  partialVolume?: boolean;
 }
 
 export interface SkeletonTaskParams extends MeshTaskParams {
@@ -60,7 +65,7 @@ export async function meshTaskBlock(ctx: BlockContext<MeshTaskParams>): Promise<
   const vol = ctx.inputs.seg;
   if (!vol) throw new WiringError('mesh block: no input "seg"');
   const p = ctx.params;
-  const items = meshBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, mergeFlatCell: p.mergeFlatCell, downsample: p.downsample });
+  const items = meshBlock(vol, ctx.box, { voxelSize: p.voxelSize, bounds: p.bounds, mergeFlatCell: p.mergeFlatCell, downsample: p.downsample, smallVoxels: p.smallVoxels, partialVolume: p.partialVolume });
   await writeBlockFile(ctx.params.workDir, ctx.blockIndex, encodeSharded(items, ctx.params.shards, encodeMeshBlock));
   return { data: { segments: items.length } };
 }
@@ -96,6 +101,13 @@ export interface PlanOptions {
    * the voxel size and block shape; default MESH_DEFAULTS.maxDownsample; 1 = full resolution).
    */
   maxDownsample?: number;
+  /**
+   * Meshes at a coarser scale: segments with fewer voxels than this in total are meshed at full
+   * resolution (default MESH_DEFAULTS.smallSegmentVoxels; 0 = every segment coarse).
+   */
+  smallSegmentVoxels?: number;
+  /** Meshes at a coarser scale: partial-volume vertex placement (default MESH_DEFAULTS.partialVolume). */
+  partialVolume?: boolean;
 }
 
 async function layerGeometry(layerDir: string): Promise<{ layer: PrecomputedLayer; bounds: Box; voxelSize: Vec3 }> {
@@ -134,6 +146,8 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
   // flat-quad merging works on the full-resolution grid only: it turns the downsampling off
   const downsample = mergeFlat ? ([1, 1, 1] as Vec3) : meshDownsampleFactor(voxelSize, blockShape, maxDown);
   const coarse = downsample.some((f) => f > 1);
+  const small = opts.smallSegmentVoxels ?? MESH_DEFAULTS.smallSegmentVoxels;
+  if (!(Number.isFinite(small) && small >= 0)) throw new WiringError(`small-segment threshold ${small}: expected a number of voxels >= 0`);
   return {
     name: 'mesh',
     module: import.meta.url,
@@ -142,6 +156,8 @@ export async function planMesh(layerDir: string, opts: PlanOptions = {}): Promis
       workDir, shards: finishShards(bounds), voxelSize, bounds,
       ...(!mergeFlat ? {} : { mergeFlatCell: lod0CellVoxels(voxelSize, opts.fragmentVoxels ?? MESH_DEFAULTS.fragmentVoxels) }),
       ...(coarse ? { downsample } : {}),
+      ...(coarse && small > 0 ? { smallVoxels: small } : {}),
+      ...(coarse && (opts.partialVolume ?? MESH_DEFAULTS.partialVolume) ? { partialVolume: true } : {}),
     },
     inputs: { seg: layerDir },
     bounds,
@@ -314,12 +330,27 @@ export const MESH_DEFAULTS = {
    * Mesh the labels mode-downsampled by up to this factor per axis (powers of two, only along axes
    * at most half as long as the longest: 8x8x30 nm -> 16x16x30, isotropic volumes unchanged;
    * meshDownsampleFactor); thin parts the downsampling loses are meshed at full resolution
-   * (coarse-mesh.ts thinPatches). 1 = full resolution: on phantom seed 7 (chosen on) the rule for a
-   * default (lod-0 volume error p95 <= 2 %, no segment lost, surface distance <= one voxel
-   * diagonal) still fails on the volume error (2.17 %; the distance passes since the thin patches).
-   * See docs/THROUGHPUT.md (Meshes: meshing at a coarser scale; thin parts kept).
+   * (coarse-mesh.ts thinPatches), coarse vertices placed at the full-resolution boundary
+   * (partialVolume). 1 = full resolution: on phantom seed 7 (chosen on) the rule for a default
+   * (lod-0 volume error p95 <= 2 %, no segment lost, surface distance <= one voxel diagonal) fails
+   * by the distance with partial-volume vertices (32.3 nm against a 32.1 nm diagonal, 1 of 134
+   * segments; volume error p95 1.42 %) and by the volume without them (2.17 %). See
+   * docs/THROUGHPUT.md (Meshes: small segments at full resolution, partial-volume vertices).
    */
   maxDownsample: 1,
+  /**
+   * Meshing at a coarser scale: segments with fewer voxels than this in total are meshed at full
+   * resolution (small-full-res.ts; the coarse grid's chamfered corners cost a small segment a
+   * larger share of its volume). See docs/THROUGHPUT.md (Meshes: small segments at full resolution).
+   */
+  smallSegmentVoxels: 0,
+  /**
+   * Meshing at a coarser scale: each coarse vertex moves along its edge to the segment's
+   * full-resolution boundary (partial-volume.ts): phantom seed 7 (chosen on) lod-0 volume error p95
+   * 2.17 -> 1.42 %, with which no small-segment threshold is needed (smallSegmentVoxels 0). See
+   * docs/THROUGHPUT.md (Meshes: partial-volume vertices).
+   */
+  partialVolume: true,
   /**
    * Multires fragments store positions in 10 bits (Draco encodes them ~3.5x faster than 16 bits
    * and ~35 % smaller; phantom seed 7) while one quantization step of a lod-0 cell (cell / 1023)
@@ -368,6 +399,8 @@ export interface MeshSummary {
   vertex_quantization_bits?: 10 | 16;
   /** multires: lod-0 fragment (octree cell) size in nm */
   fragment_shape_nm?: Vec3;
+  /** meshing at a coarser scale: segments meshed at full resolution because they have fewer voxels than the threshold */
+  small_full_resolution?: number;
   segments_list: Array<{ id: bigint; triangles: number; volume_nm3: number; closed: boolean; lods: number; fragments: number }>;
 }
 
@@ -380,6 +413,8 @@ interface MeshFinishParams extends FinishParams {
   lod0ErrorVoxels: number;
   /** the mesh task's downsampling factor (the octree lattice follows the coarse cubes) */
   downsample?: Vec3;
+  /** the mesh task's small-segment threshold (chooseSegmentMesh) */
+  smallVoxels?: number;
   plyDir?: string;
   objDir?: string;
 }
@@ -393,12 +428,21 @@ export function meshChunkShape(res: Vec3, fragmentVoxels: number, downsample: Ve
   return cell.map((c, k) => Math.ceil(c / downsample[k]) * downsample[k] * res[k]) as unknown as Vec3;
 }
 
+/**
+ * Where the lod-0 octree lattice starts (nm): at the centre of the (virtual) voxel before
+ * bounds.min at the meshing scale (`downsample`; [1,1,1] for a segment meshed at full resolution),
+ * where marching-cubes cubes meet, so no lod-0 triangle crosses a cell face.
+ */
+export function meshLattice(boundsMin: Vec3, res: Vec3, downsample: Vec3): Vec3 {
+  return boundsMin.map((m, k) => (m - 0.5 * downsample[k]) * res[k]) as unknown as Vec3;
+}
+
 type MeshEntry = MeshSummary['segments_list'][number];
 
 /** Block function of the mesh finishing task: merge, octree, encode and write the meshes of one shard of the ids. */
 export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Promise<BlockResult> {
   const p = ctx.params;
-  const byId = await readShardItems(p, ctx.blockIndex, decodeMeshBlock, (it) => it.mesh);
+  const byId = await readShardItems(p, ctx.blockIndex, decodeMeshBlock, (it) => it);
   const res = p.voxelSize;
   const lodScale0 = Math.min(...res);
   // Octree cells of whole voxels whose faces lie on voxel-centre planes (where marching-cubes
@@ -407,15 +451,19 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
   const down = p.downsample ?? [1, 1, 1];
   const chunkShape = meshChunkShape(res, p.fragmentVoxels, down);
   // downsampled meshes: cube corners are centres of coarse voxels, from the virtual one before bounds.min
-  const lattice = p.bounds.min.map((m, k) => (m - 0.5 * down[k]) * res[k]);
+  const coarseLattice = meshLattice(p.bounds.min, res, down);
+  const fineLattice = meshLattice(p.bounds.min, res, [1, 1, 1]);
   const bits = multiresQuantizationBits(chunkShape, lodScale0);
   const entries: MeshEntry[] = [];
   let bytes = 0;
+  let smallFine = 0;
   for (const id of sortedIds(byId)) {
-    // one block's marching-cubes mesh is welded already (one vertex per crossed voxel edge)
-    const parts = byId.get(id)!;
-    const mesh = parts.length === 1 ? parts[0] : mergeMeshes(parts);
+    // one block's marching-cubes mesh is welded already (one vertex per crossed voxel edge); a
+    // segment below the small-segment threshold takes its full-resolution pieces
+    const { mesh, fine } = chooseSegmentMesh(byId.get(id)!, p.smallVoxels ?? 0);
     byId.delete(id);
+    if (fine) smallFine++;
+    const lattice = fine ? fineLattice : coarseLattice;
     let closed = false;
     let triangles = mesh.indices.length / 3;
     let lods = 1;
@@ -442,7 +490,7 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
     if (p.objDir) await writeFileAtomic(path.join(p.objDir, `${id}.obj`), encodeObj(mesh, `segment ${id}, nm`));
     entries.push({ id, triangles, volume_nm3: meshVolume(mesh), closed, lods, fragments });
   }
-  return { data: { entries, bytes } };
+  return { data: { entries, bytes, smallFine } };
 }
 
 /** Merge the block files of a finished mesh task and write the layer's `mesh` folder (one scheduler block per shard of the ids, on `opts.run`'s workers). */
@@ -471,12 +519,17 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
       format, voxelSize: res, lods: opts.lods ?? MESH_DEFAULTS.lods, fragmentVoxels: fv, lod0ErrorVoxels: e0,
     };
     if (task.params.downsample) params.downsample = task.params.downsample;
+    if (task.params.smallVoxels) {
+      params.smallVoxels = task.params.smallVoxels;
+      summary.small_full_resolution = 0;
+    }
     if (opts.plyDir) params.plyDir = path.resolve(opts.plyDir);
     if (opts.objDir) params.objDir = path.resolve(opts.objDir);
     // merged meshes, octree and Draco take a few times the block-file bytes
-    const results = await runFinish<{ entries: MeshEntry[]; bytes: number }>(task, 'meshFinishBlock', params, meshDir, 6, opts);
+    const results = await runFinish<{ entries: MeshEntry[]; bytes: number; smallFine: number }>(task, 'meshFinishBlock', params, meshDir, 6, opts);
     for (const r of results) {
       summary.bytes += r.bytes;
+      if (summary.small_full_resolution !== undefined) summary.small_full_resolution += r.smallFine;
       for (const e of r.entries) {
         summary.segments++;
         summary.triangles += e.triangles;

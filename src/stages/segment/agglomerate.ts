@@ -17,6 +17,8 @@
  * exclusive; repulsive edges add a mutex constraint. Parameter-free beyond the bias.
  */
 import { UsageError } from '../../core/errors.js';
+import { EdgeHeap } from './edge-heap.js';
+import { EdgeIndex } from './edge-index.js';
 import { type Rag, histQuantile } from './rag.js';
 
 /** Mutable edge statistics during agglomeration (arrays indexed by edge id). */
@@ -44,8 +46,14 @@ export type Scorer = (s: EdgeState, e: number) => number;
 export const meanScorer: Scorer = (s, e) => s.sum[e] / s.area[e];
 
 export function quantileScorer(q: number): Scorer {
-  return (s, e) => histQuantile(s.hist, e * s.rag.bins, s.rag.bins, s.area[e], q);
+  return (s, e) => {
+    if (s.rag.bins === 0) throw new UsageError(NO_HISTOGRAMS);
+    return histQuantile(s.hist, e * s.rag.bins, s.rag.bins, s.area[e], q);
+  };
 }
+
+/** The message of a scorer that needs contact histograms given a graph merged without them. */
+export const NO_HISTOGRAMS = 'this region graph was merged without contact histograms (bins 0: enough for the mean agglomeration only); quantile scores and edge features need them';
 
 export interface MergeTree {
   nNodes: number;
@@ -56,73 +64,33 @@ export interface MergeTree {
   count: number;
 }
 
-/** Binary min-heap of (key, edge, version) with growable typed arrays; lazy deletion by version. */
-class EdgeHeap {
-  key = new Float64Array(1024);
-  id = new Int32Array(1024);
-  ver = new Uint32Array(1024);
-  size = 0;
-  push(k: number, e: number, v: number): void {
-    if (this.size === this.key.length) {
-      const c = this.size * 2;
-      const k2 = new Float64Array(c); k2.set(this.key); this.key = k2;
-      const i2 = new Int32Array(c); i2.set(this.id); this.id = i2;
-      const v2 = new Uint32Array(c); v2.set(this.ver); this.ver = v2;
-    }
-    let i = this.size++;
-    const K = this.key, I = this.id, V = this.ver;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      // ties: smaller edge id first (deterministic)
-      if (K[p] < k || (K[p] === k && I[p] <= e)) break;
-      K[i] = K[p]; I[i] = I[p]; V[i] = V[p];
-      i = p;
-    }
-    K[i] = k; I[i] = e; V[i] = v;
-  }
-  /** pops into (this.topKey, this.topId, this.topVer) */
-  topKey = 0;
-  topId = 0;
-  topVer = 0;
-  pop(): boolean {
-    if (this.size === 0) return false;
-    const K = this.key, I = this.id, V = this.ver;
-    this.topKey = K[0]; this.topId = I[0]; this.topVer = V[0];
-    const n = --this.size;
-    const k = K[n], e = I[n], v = V[n];
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      if (c + 1 < n && (K[c + 1] < K[c] || (K[c + 1] === K[c] && I[c + 1] < I[c]))) c++;
-      if (K[c] > k || (K[c] === k && I[c] >= e)) break;
-      K[i] = K[c]; I[i] = I[c]; V[i] = V[c];
-      i = c;
-    }
-    K[i] = k; I[i] = e; V[i] = v;
-    return true;
-  }
-}
-
-export function initState(rag: Rag): EdgeState {
+/**
+ * The state a scorer reads. `copy` (default): the rag's columns are copied, so the rag stays as it
+ * was (training replays several episodes on one graph). `copy: false`: the state uses the rag's own
+ * columns (no second copy of the edge statistics); a merge on it leaves the rag holding the final
+ * regions' statistics, so only a caller done with the rag passes it (`agglomerate`'s `inPlace`), or
+ * one that only reads the initial graph (edge features of the initial edges).
+ */
+export function initState(rag: Rag, copy = true): EdgeState {
   const nodeCount = new Float64Array(rag.nNodes + 1).fill(1);
   const nodeSurface = new Float64Array(rag.nNodes + 1);
   for (let e = 0; e < rag.nEdges; e++) {
     nodeSurface[rag.u[e]] += rag.area[e];
     nodeSurface[rag.v[e]] += rag.area[e];
   }
+  const c = <T extends Float64Array | Float32Array | Uint32Array>(x: T): T => (copy ? (x.slice() as T) : x);
   return {
     rag,
-    u: Uint32Array.from(rag.u),
-    v: Uint32Array.from(rag.v),
-    area: Float64Array.from(rag.area),
-    sum: Float64Array.from(rag.sum),
-    sumSq: Float64Array.from(rag.sumSq),
-    min: Float32Array.from(rag.min),
-    max: Float32Array.from(rag.max),
-    hist: Float32Array.from(rag.hist),
-    nodeSize: Float64Array.from(rag.nodeSize),
-    nodeSum: Float64Array.from(rag.nodeSum),
+    u: c(rag.u),
+    v: c(rag.v),
+    area: c(rag.area),
+    sum: c(rag.sum),
+    sumSq: c(rag.sumSq),
+    min: c(rag.min),
+    max: c(rag.max),
+    hist: c(rag.hist),
+    nodeSize: c(rag.nodeSize),
+    nodeSum: c(rag.nodeSum),
     nodeCount,
     nodeSurface,
   };
@@ -138,99 +106,159 @@ export interface AgglomerateOptions {
    * merging (used by oracle-guided training). Default: merge.
    */
   accept?: (s: EdgeState, e: number, a: number, b: number, score: number) => boolean;
+  /**
+   * Merge in the rag's own columns instead of a copy (default false): the rag is spent afterwards
+   * (its edge and node statistics are those of the final regions). Same merge tree.
+   */
+  inPlace?: boolean;
 }
 
-/** Greedy hierarchical merging; returns the merge tree. */
+/**
+ * Greedy hierarchical merging; returns the merge tree.
+ *
+ * Memory is typed arrays over the edges, no object per region: the edge statistics (copied unless
+ * `inPlace`), each region's incident edges as a linked list of edge ends (`next[2e]`: end u of edge e,
+ * `next[2e + 1]`: end v; dead edges are unlinked lazily when a list is walked), the edge between two
+ * regions in an `EdgeIndex`, and the queue in an `EdgeHeap` (lazy deletion by version, compacted
+ * when stale entries outnumber the live edges). Regions are named by the supervoxel that absorbed
+ * the others (the merge tree's names), so no union-find is needed while merging.
+ */
 export function agglomerate(rag: Rag, scorer: Scorer = meanScorer, opts: AgglomerateOptions = {}): MergeTree {
   const until = opts.until ?? Infinity;
-  const s = initState(rag);
+  const rescore = opts.rescoreNeighbourhood ?? false;
+  const accept = opts.accept;
+  const s = initState(rag, !opts.inPlace);
   const nE = rag.nEdges;
+  const nN = rag.nNodes;
+  const U = s.u;
+  const V = s.v;
   const alive = new Uint8Array(nE).fill(1);
   const version = new Uint32Array(nE);
-  const adj: Array<Map<number, number>> = new Array(rag.nNodes + 1);
-  for (let i = 0; i <= rag.nNodes; i++) adj[i] = new Map();
-  const heap = new EdgeHeap();
+  const head = new Int32Array(nN + 1).fill(-1);
+  const next = new Int32Array(2 * nE);
+  /** distinct neighbours of each region (the old Map's size) */
+  const deg = new Uint32Array(nN + 1);
+  const index = new EdgeIndex(U, V, nE);
+  const scores = new Float64Array(nE);
   for (let e = 0; e < nE; e++) {
-    adj[s.u[e]].set(s.v[e], e);
-    adj[s.v[e]].set(s.u[e], e);
-    heap.push(scorer(s, e), e, 0);
+    const a = U[e];
+    const b = V[e];
+    if (a === b || a < 1 || b < 1 || a > nN || b > nN) throw new UsageError(`agglomerate: edge ${e} joins nodes ${a} and ${b}; edges must join two different nodes in 1..${nN}`);
+    if (index.find(a, b) >= 0) throw new UsageError(`agglomerate: nodes ${a} and ${b} are joined by two edges; a region graph has one edge per pair`);
+    index.insert(e);
+    next[2 * e] = head[a];
+    head[a] = 2 * e;
+    next[2 * e + 1] = head[b];
+    head[b] = 2 * e + 1;
+    deg[a]++;
+    deg[b]++;
+    scores[e] = scorer(s, e);
   }
-  const mA: number[] = [];
-  const mB: number[] = [];
-  const mS: number[] = [];
+  const heap = EdgeHeap.build(scores, nE);
+  let liveEdges = nE;
+  const current = (e: number, v: number): boolean => alive[e] === 1 && version[e] === v;
+  // `scores[e]`: the key of edge e's live heap entry. A rescored edge whose score did not change
+  // keeps that entry (the pop order depends only on (score, edge), so a new entry would change
+  // nothing): most relabelled edges under the mean score, whose statistics stay as they were.
+  const push = (e: number): void => {
+    const k = scorer(s, e);
+    if (k === scores[e]) return;
+    scores[e] = k;
+    version[e]++;
+    heap.push(k, e, version[e]);
+    if (heap.size > 2 * liveEdges + 1024) heap.compact(current);
+  };
+  const mA = new Uint32Array(Math.max(1, nN));
+  const mB = new Uint32Array(Math.max(1, nN));
+  const mS = new Float64Array(Math.max(1, nN));
+  let count = 0;
   const bins = rag.bins;
+  const { area, sum, sumSq, min, max, hist } = s;
   while (heap.pop()) {
     const e = heap.topId;
     if (!alive[e] || heap.topVer !== version[e]) continue;
     const score = heap.topKey;
     if (score > until) break;
-    let a = s.u[e];
-    let b = s.v[e];
-    if (opts.accept && !opts.accept(s, e, a, b, score)) {
+    let a = U[e];
+    let b = V[e];
+    alive[e] = 0;
+    liveEdges--;
+    index.remove(e);
+    if (accept && !accept(s, e, a, b, score)) {
       // drop the edge: the regions stay apart (the edge leaves the graph)
-      alive[e] = 0;
-      adj[a].delete(b);
-      adj[b].delete(a);
+      deg[a]--;
+      deg[b]--;
       continue;
     }
     // keep the region with more neighbours; b merges into a
-    if (adj[b].size > adj[a].size) {
+    if (deg[b] > deg[a]) {
       const t = a;
       a = b;
       b = t;
     }
-    mA.push(a);
-    mB.push(b);
-    mS.push(score);
-    alive[e] = 0;
+    mA[count] = a;
+    mB[count] = b;
+    mS[count] = score;
+    count++;
     s.nodeSize[a] += s.nodeSize[b];
     s.nodeSum[a] += s.nodeSum[b];
     s.nodeCount[a] += s.nodeCount[b];
-    s.nodeSurface[a] += s.nodeSurface[b] - 2 * s.area[e];
-    const adjA = adj[a];
-    adjA.delete(b);
-    for (const [c, e2] of adj[b]) {
-      if (c === a) continue;
-      const adjC = adj[c];
-      adjC.delete(b);
-      const e3 = adjA.get(c);
-      if (e3 !== undefined) {
-        // fold e2 into e3
-        s.area[e3] += s.area[e2];
-        s.sum[e3] += s.sum[e2];
-        s.sumSq[e3] += s.sumSq[e2];
-        if (s.min[e2] < s.min[e3]) s.min[e3] = s.min[e2];
-        if (s.max[e2] > s.max[e3]) s.max[e3] = s.max[e2];
-        const o2 = e2 * bins;
-        const o3 = e3 * bins;
-        for (let k = 0; k < bins; k++) s.hist[o3 + k] += s.hist[o2 + k];
-        alive[e2] = 0;
-        if (!opts.rescoreNeighbourhood) {
-          version[e3]++;
-          heap.push(scorer(s, e3), e3, version[e3]);
-        }
-      } else {
-        if (s.u[e2] === b) s.u[e2] = a;
-        else s.v[e2] = a;
-        adjA.set(c, e2);
-        adjC.set(a, e2);
-        if (!opts.rescoreNeighbourhood) {
+    s.nodeSurface[a] += s.nodeSurface[b] - 2 * area[e];
+    deg[a]--;
+    for (let sl = head[b]; sl !== -1; ) {
+      const nx = next[sl];
+      const e2 = sl >> 1;
+      if (alive[e2]) {
+        const side = sl & 1;
+        const c = side === 0 ? V[e2] : U[e2];
+        index.remove(e2);
+        const e3 = index.find(a, c);
+        if (e3 >= 0) {
+          // fold e2 into e3 (c loses its neighbour b, already touches a)
+          area[e3] += area[e2];
+          sum[e3] += sum[e2];
+          sumSq[e3] += sumSq[e2];
+          if (min[e2] < min[e3]) min[e3] = min[e2];
+          if (max[e2] > max[e3]) max[e3] = max[e2];
+          const o2 = e2 * bins;
+          const o3 = e3 * bins;
+          for (let k = 0; k < bins; k++) hist[o3 + k] += hist[o2 + k];
+          alive[e2] = 0;
+          liveEdges--;
+          deg[c]--;
+          if (!rescore) push(e3);
+        } else {
+          // e2 now joins a and c: relabel its end b, move the end to a's list
+          if (side === 0) U[e2] = a;
+          else V[e2] = a;
+          index.insert(e2);
+          next[sl] = head[a];
+          head[a] = sl;
+          deg[a]++;
           // statistics unchanged; the score can only change through node terms
-          const sc = scorer(s, e2);
-          version[e2]++;
-          heap.push(sc, e2, version[e2]);
+          if (!rescore) push(e2);
         }
       }
+      sl = nx;
     }
-    adj[b] = new Map();
-    if (opts.rescoreNeighbourhood) {
-      for (const e4 of adjA.values()) {
-        version[e4]++;
-        heap.push(scorer(s, e4), e4, version[e4]);
+    head[b] = -1;
+    deg[b] = 0;
+    if (rescore) {
+      // every live edge of a, dead ends unlinked on the way
+      let prev = -1;
+      for (let sl = head[a]; sl !== -1; ) {
+        const nx = next[sl];
+        const e4 = sl >> 1;
+        if (alive[e4]) {
+          push(e4);
+          prev = sl;
+        } else if (prev === -1) head[a] = nx;
+        else next[prev] = nx;
+        sl = nx;
       }
     }
   }
-  return { nNodes: rag.nNodes, a: Uint32Array.from(mA), b: Uint32Array.from(mB), score: Float64Array.from(mS), count: mA.length };
+  return { nNodes: nN, a: mA.slice(0, count), b: mB.slice(0, count), score: mS.slice(0, count), count };
 }
 
 /**
@@ -280,7 +308,7 @@ export function relabel(labels: Uint32Array, map: Uint32Array, out: Uint32Array 
  */
 export function mutexWatershed(rag: Rag, scorer: Scorer = meanScorer, bias = 0.5): { tree: MergeTree; map: Uint32Array; count: number } {
   if (!(bias > 0 && bias < 1)) throw new UsageError(`mutex watershed: bias must be in (0, 1), got ${bias}`);
-  const s = initState(rag);
+  const s = initState(rag, false);
   const nE = rag.nEdges;
   const w = new Float64Array(nE);
   for (let e = 0; e < nE; e++) w[e] = scorer(s, e);

@@ -11,6 +11,7 @@ import { relabel } from './agglomerate.js';
 import { mergeBlockRagStream, mergeBlockRags, ragTask, relabelTask, writeSegmentMap } from './blockwise.js';
 import { agglomerateRag, boundaryMaps, computeAgglomeration, computeSupervoxels } from './pipeline.js';
 import { buildRag } from './rag.js';
+import { ragRecordColumns } from './rag-record.js';
 import { chunkForBlock } from './tasks.js';
 import { voronoiBoundaryMap } from './testing.js';
 
@@ -56,6 +57,34 @@ describe('blockwise RAG and relabelling through the scheduler', () => {
       });
       expect(streamed.ids).toEqual(ids);
       for (const k of ['nodeSize', 'nodeSum', 'u', 'v', 'area', 'sum', 'sumSq', 'min', 'max', 'hist'] as const) expect(streamed.rag[k]).toEqual(rag[k]);
+      // the records are typed columns (version 2); the version-1 records (JSON arrays) written before merge to the same graph
+      const records = (await readBlockData(stateDir, 'rag')).map((d) => d.data);
+      expect((records[0] as { format: string }).format).toBe('wiring-rag-block');
+      const v1 = records.map((r) => {
+        const c = ragRecordColumns(r);
+        const hist: number[][] = [];
+        for (let e = 0; e < c.u.length; e++) {
+          const h: number[] = [];
+          for (let k = c.histStart[e]; k < c.histStart[e + 1]; k++) h.push(c.histBin[k], c.histCount[k]);
+          hist.push(h);
+        }
+        return { ids: Array.from(c.ids, (x) => x.toString()), nodeSize: Array.from(c.nodeSize), nodeSum: Array.from(c.nodeSum), u: Array.from(c.u), v: Array.from(c.v),
+          area: Array.from(c.area), sum: Array.from(c.sum), sumSq: Array.from(c.sumSq), min: Array.from(c.min), max: Array.from(c.max), hist, bins: c.bins };
+      });
+      const fromV1 = mergeBlockRags(v1);
+      expect(fromV1.ids).toEqual(ids);
+      for (const k of ['nodeSize', 'nodeSum', 'u', 'v', 'area', 'sum', 'sumSq', 'min', 'max', 'hist'] as const) expect(fromV1.rag[k]).toEqual(rag[k]);
+      // without histograms: the same graph but its histograms, and the same mean agglomeration (merged in place)
+      const bare = mergeBlockRags(records, { histograms: false });
+      expect(bare.rag.bins).toBe(0);
+      expect(bare.rag.hist.length).toBe(0);
+      for (const k of ['nodeSize', 'nodeSum', 'u', 'v', 'area', 'sum', 'sumSq', 'min', 'max'] as const) expect(bare.rag[k]).toEqual(rag[k]);
+      const bareRes = agglomerateRag(bare.rag, {}, { inPlace: true });
+      const fullRes = agglomerateRag(rag);
+      expect(bareRes.tree).toEqual(fullRes.tree);
+      expect(() => agglomerateRag(bare.rag, { method: 'quantile' })).toThrow(/without contact histograms/);
+      // a damaged column is refused with its name
+      expect(() => mergeBlockRags([{ ...(records[0] as object), area: 'AAAA' }])).toThrow(/area/);
       // records that change between its two passes are refused, not merged
       let pass = 0;
       await expect(
@@ -78,6 +107,20 @@ describe('blockwise RAG and relabelling through the scheduler', () => {
       for (let l = 1; l <= rag.nNodes; l++) {
         expect(rag.nodeSize[l]).toBe(wholeRag.nodeSize[dense(ids[l])]);
         expect(rag.nodeSum[l]).toBeCloseTo(wholeRag.nodeSum[dense(ids[l])], 9);
+      }
+      // edges in increasing (u, v) order, each with the statistics of the whole-volume edge between the same supervoxels
+      const wholeEdge = new Map<string, number>();
+      for (let e = 0; e < wholeRag.nEdges; e++) wholeEdge.set(`${wholeRag.u[e]},${wholeRag.v[e]}`, e);
+      for (let e = 0; e < rag.nEdges; e++) {
+        if (e > 0) expect(rag.u[e] > rag.u[e - 1] || (rag.u[e] === rag.u[e - 1] && rag.v[e] > rag.v[e - 1])).toBe(true);
+        const a = dense(ids[rag.u[e]]);
+        const b = dense(ids[rag.v[e]]);
+        const w = wholeEdge.get(a < b ? `${a},${b}` : `${b},${a}`);
+        expect(w).toBeDefined();
+        expect(rag.area[e]).toBe(wholeRag.area[w!]);
+        expect(rag.max[e]).toBe(wholeRag.max[w!]);
+        expect(rag.sum[e]).toBeCloseTo(wholeRag.sum[w!], 9);
+        expect(rag.hist.subarray(e * 32, e * 32 + 32)).toEqual(wholeRag.hist.subarray(w! * 32, w! * 32 + 32));
       }
       const res = agglomerateRag(rag);
       const mapFile = path.join(dir, `map-${tag}.bin`);

@@ -24,6 +24,7 @@ import { type LabelArray, compactLabels } from '../../kernels/components.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { boundaryMaps } from './pipeline.js';
 import { type Rag, buildRag } from './rag.js';
+import { encodeRagRecord, ragRecordColumns, ragRecordIds } from './rag-record.js';
 import { hashPair } from '../../core/hash.js';
 
 export interface RagBlockParams {
@@ -40,23 +41,6 @@ export interface RagBlockParams {
   supervoxelsRecord?: unknown;
 }
 
-/** A block's graph as stored in its resume record (ids as decimal strings, sparse histograms). */
-export interface RagRecord {
-  ids: string[];
-  nodeSize: number[];
-  nodeSum: number[];
-  u: number[];
-  v: number[];
-  area: number[];
-  sum: number[];
-  sumSq: number[];
-  min: number[];
-  max: number[];
-  /** per edge: [bin, count, bin, count, ...] of its non-empty bins */
-  hist: number[][];
-  bins: number;
-}
-
 /** Block function: the RAG of ctx.box's voxels and of their +x/+y/+z faces. */
 export function ragBlock(ctx: BlockContext<RagBlockParams>): BlockResult {
   const p = ctx.params;
@@ -71,32 +55,7 @@ export function ragBlock(ctx: BlockContext<RagBlockParams>): BlockResult {
     max: [ctx.box.max[0] - rb[0], ctx.box.max[1] - rb[1], ctx.box.max[2] - rb[2]] as const,
   };
   const rag = buildRag(sv.labels, maps.boundary, maps.shape, { contact: p.contact ?? 'max', twoD: p.twoD, affinities: maps.affinities, region, bins: p.bins });
-  const hist: number[][] = [];
-  for (let e = 0; e < rag.nEdges; e++) {
-    const h: number[] = [];
-    for (let k = 0; k < rag.bins; k++) {
-      const c = rag.hist[e * rag.bins + k];
-      if (c) h.push(k, c);
-    }
-    hist.push(h);
-  }
-  const ids: string[] = [];
-  for (let l = 1; l <= rag.nNodes; l++) ids.push(sv.ids[l].toString());
-  const rec: RagRecord = {
-    ids,
-    nodeSize: Array.from(rag.nodeSize.subarray(1)),
-    nodeSum: Array.from(rag.nodeSum.subarray(1)),
-    u: Array.from(rag.u),
-    v: Array.from(rag.v),
-    area: Array.from(rag.area),
-    sum: Array.from(rag.sum),
-    sumSq: Array.from(rag.sumSq),
-    min: Array.from(rag.min),
-    max: Array.from(rag.max),
-    hist,
-    bins: rag.bins,
-  };
-  return { data: rec };
+  return { data: encodeRagRecord(rag, sv.ids) };
 }
 
 export interface RagTaskOptions {
@@ -122,11 +81,14 @@ export function ragTask(o: RagTaskOptions): BlockTask<RagBlockParams> {
   };
 }
 
-function isRecord(r: unknown): r is RagRecord {
-  const x = r as RagRecord;
-  return !!x && Array.isArray(x.ids) && Array.isArray(x.u) && Array.isArray(x.v) && Array.isArray(x.hist) && typeof x.bins === 'number' &&
-    x.nodeSize?.length === x.ids.length && x.nodeSum?.length === x.ids.length &&
-    [x.v, x.area, x.sum, x.sumSq, x.min, x.max, x.hist].every((a) => Array.isArray(a) && a.length === x.u.length);
+/** What the merge keeps of the blocks' statistics. */
+export interface RagMergeOptions {
+  /**
+   * Sum the contact histograms (default true). Without them the graph has `bins` 0 and no `hist`:
+   * enough for the mean agglomeration (area and sum) at a quarter of the memory per edge (the 32-bin
+   * histogram is 128 of an edge's 168 bytes); quantile scores and edge features refuse such a graph.
+   */
+  histograms?: boolean;
 }
 
 /**
@@ -134,11 +96,11 @@ function isRecord(r: unknown): r is RagRecord {
  * supervoxel id of label l. Labels are numbered in increasing id order and edges in increasing
  * (u, v) order, so the result does not depend on the order of the records.
  */
-export function mergeBlockRags(records: unknown[]): { rag: Rag; ids: BigUint64Array } {
-  const m = new RagMerger();
+export function mergeBlockRags(records: unknown[], opts: RagMergeOptions = {}): { rag: Rag; ids: BigUint64Array } {
+  const m = new RagMerger(opts.histograms ?? true);
   for (const r of records) m.addIds(r);
   m.startEdges();
-  for (const r of records) m.addEdges(r as RagRecord);
+  for (const r of records) m.addEdges(r);
   return m.finish();
 }
 
@@ -147,14 +109,14 @@ export function mergeBlockRags(records: unknown[]): { rag: Rag; ids: BigUint64Ar
  * edges) and each pass reads one record at a time (scheduler `iterateBlockData`), so the merge
  * holds the merged graph and one block's record, never all the records at once.
  */
-export async function mergeBlockRagStream(records: () => AsyncIterable<unknown>): Promise<{ rag: Rag; ids: BigUint64Array }> {
-  const m = new RagMerger();
+export async function mergeBlockRagStream(records: () => AsyncIterable<unknown>, opts: RagMergeOptions = {}): Promise<{ rag: Rag; ids: BigUint64Array }> {
+  const m = new RagMerger(opts.histograms ?? true);
   for await (const r of records()) m.addIds(r);
   m.startEdges();
   let k = 0;
   for await (const r of records()) {
     if (k++ >= m.records) throw new FormatError(`the block records changed between the two passes of the graph merge (more than ${m.records})`);
-    m.addEdges(r as RagRecord);
+    m.addEdges(r);
   }
   if (k !== m.records) throw new FormatError(`the block records changed between the two passes of the graph merge (${k} vs ${m.records})`);
   return m.finish();
@@ -162,7 +124,10 @@ export async function mergeBlockRagStream(records: () => AsyncIterable<unknown>)
 
 /**
  * The merge in two passes over the records: `addIds` every record (ids, edge counts, checks),
- * `startEdges`, `addEdges` every record again in the same order, `finish`.
+ * `startEdges`, `addEdges` every record again in the same order, `finish`. Memory: the edge columns
+ * sized for the records' edges in all (an edge met in several blocks counted once per block), a
+ * hash of 4-byte edge numbers over them (keys read from the columns), the sorted ids; `finish`
+ * reorders one column at a time, dropping each old column as its new one is made.
  */
 class RagMerger {
   records = 0;
@@ -172,11 +137,13 @@ class RagMerger {
   private nIn = 0;
   private nNodes = 0;
   private ids = new BigUint64Array(1);
+  /** the sorted ids' 32-bit halves, for the binary search without bigints */
+  private idHi = new Uint32Array(1);
+  private idLo = new Uint32Array(1);
   private nodeSize = new Float64Array(1);
   private nodeSum = new Float64Array(1);
   private cap = 0;
-  private hu = new Uint32Array(0);
-  private hv = new Uint32Array(0);
+  /** edge number + 1 (0 = empty), keyed by (eu, ev) */
   private he = new Int32Array(0);
   private eu = new Uint32Array(0);
   private ev = new Uint32Array(0);
@@ -188,22 +155,22 @@ class RagMerger {
   private hist = new Float32Array(0);
   private ne = 0;
 
+  constructor(private readonly histograms: boolean) {}
+
   /** Pass 1: a record's ids and its edge count. */
   addIds(r: unknown): void {
-    if (!isRecord(r)) throw new FormatError('a block record of the rag task is malformed (expected ids, node and edge arrays of matching lengths)');
-    if (this.bins === 0) this.bins = r.bins;
-    if (r.bins !== this.bins) throw new FormatError(`block records disagree on the histogram bins (${this.bins} vs ${r.bins})`);
-    const part = new BigUint64Array(r.ids.length);
-    for (let l = 0; l < r.ids.length; l++) part[l] = BigInt(r.ids[l]);
-    this.idParts.push(part);
-    this.total += r.ids.length;
-    this.nIn += r.u.length;
+    const { ids, bins, edges } = ragRecordIds(r);
+    if (this.records === 0) this.bins = bins;
+    if (bins !== this.bins) throw new FormatError(`block records disagree on the histogram bins (${this.bins} vs ${bins})`);
+    this.idParts.push(ids);
+    this.total += ids.length;
+    this.nIn += edges;
     this.records++;
   }
 
   /** All ids -> sorted unique global labels 1..n; the edge tables sized for every record's edges. */
   startEdges(): void {
-    if (this.bins === 0) this.bins = 32;
+    if (this.records === 0) this.bins = 32;
     const all = new BigUint64Array(this.total);
     let k = 0;
     for (const part of this.idParts) {
@@ -217,14 +184,19 @@ class RagMerger {
     this.nNodes = nNodes;
     this.ids = new BigUint64Array(nNodes + 1);
     this.ids.set(all.subarray(0, nNodes), 1);
+    const words = new Uint32Array(this.ids.buffer);
+    this.idLo = new Uint32Array(nNodes + 1);
+    this.idHi = new Uint32Array(nNodes + 1);
+    for (let l = 0; l <= nNodes; l++) {
+      this.idLo[l] = words[2 * l];
+      this.idHi[l] = words[2 * l + 1];
+    }
     this.nodeSize = new Float64Array(nNodes + 1);
     this.nodeSum = new Float64Array(nNodes + 1);
     const nIn = this.nIn;
     let cap = 1024;
     while (cap < 2 * nIn + 2) cap *= 2;
     this.cap = cap;
-    this.hu = new Uint32Array(cap);
-    this.hv = new Uint32Array(cap);
     this.he = new Int32Array(cap);
     this.eu = new Uint32Array(nIn);
     this.ev = new Uint32Array(nIn);
@@ -233,40 +205,48 @@ class RagMerger {
     this.sumSq = new Float64Array(nIn);
     this.emin = new Float32Array(nIn).fill(Infinity);
     this.emax = new Float32Array(nIn).fill(-Infinity);
-    this.hist = new Float32Array(nIn * this.bins);
+    this.hist = new Float32Array(this.histograms ? nIn * this.bins : 0);
   }
 
-  /** Global label of an original id, by binary search. */
-  private globalOf(id: bigint): number {
-    const ids = this.ids;
-    let lo = 1;
-    let hi = this.nNodes;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const v = ids[mid];
-      if (v === id) return mid;
-      if (v < id) lo = mid + 1;
-      else hi = mid - 1;
+  /** Global label of an original id (its 32-bit halves), by binary search. */
+  private globalOf(hi: number, lo: number): number {
+    const H = this.idHi;
+    const L = this.idLo;
+    let a = 1;
+    let b = this.nNodes;
+    while (a <= b) {
+      const mid = (a + b) >> 1;
+      const h = H[mid];
+      const l = L[mid];
+      if (h === hi && l === lo) return mid;
+      if (h < hi || (h === hi && l < lo)) a = mid + 1;
+      else b = mid - 1;
     }
-    throw new FormatError(`supervoxel id ${id} missing from the merged graph`);
+    throw new FormatError(`supervoxel id ${(BigInt(hi) << 32n) | BigInt(lo)} missing from the merged graph`);
   }
 
   /** Pass 2: a record's node statistics and edges, summed into the global tables (hash over (u, v)). */
-  addEdges(r: RagRecord): void {
-    if (!isRecord(r)) throw new FormatError('a block record of the rag task is malformed (expected ids, node and edge arrays of matching lengths)');
-    const { hu, hv, he, eu, ev, area, sum, sumSq, emin, emax, hist, bins, cap } = this;
-    const g = new Uint32Array(r.ids.length + 1);
-    for (let l = 0; l < r.ids.length; l++) {
-      const gl = this.globalOf(BigInt(r.ids[l]));
+  addEdges(rec: unknown): void {
+    const r = ragRecordColumns(rec, this.histograms);
+    const { he, eu, ev, area, sum, sumSq, emin, emax, hist, bins, cap } = this;
+    const n = r.ids.length;
+    const words = new Uint32Array(r.ids.buffer, r.ids.byteOffset, 2 * n);
+    const g = new Uint32Array(n + 1);
+    for (let l = 0; l < n; l++) {
+      const gl = this.globalOf(words[2 * l + 1], words[2 * l]);
       g[l + 1] = gl;
       this.nodeSize[gl] += r.nodeSize[l];
       this.nodeSum[gl] += r.nodeSum[l];
     }
+    const hs = r.histStart;
+    const hb = r.histBin;
+    const hc = r.histCount;
+    const withHist = this.histograms;
     let ne = this.ne;
     for (let e = 0; e < r.u.length; e++) {
-      let a = g[r.u[e]];
-      let b = g[r.v[e]];
-      if (!a || !b) throw new FormatError(`block record edge ${e} names a node outside its ${r.ids.length} ids`);
+      let a = r.u[e] <= n ? g[r.u[e]] : 0;
+      let b = r.v[e] <= n ? g[r.v[e]] : 0;
+      if (!a || !b) throw new FormatError(`block record edge ${e} names a node outside its ${n} ids`);
       if (a > b) {
         const t = a;
         a = b;
@@ -275,18 +255,17 @@ class RagMerger {
       let h = hashPair(a, b) & (cap - 1);
       let x: number;
       for (;;) {
-        if (hu[h] === 0) {
+        const s = he[h];
+        if (s === 0) {
           if (ne >= eu.length) throw new FormatError('the block records changed between the two passes of the graph merge (more edges)');
           x = ne++;
-          hu[h] = a;
-          hv[h] = b;
-          he[h] = x;
+          he[h] = x + 1;
           eu[x] = a;
           ev[x] = b;
           break;
         }
-        if (hu[h] === a && hv[h] === b) {
-          x = he[h];
+        if (eu[s - 1] === a && ev[s - 1] === b) {
+          x = s - 1;
           break;
         }
         h = (h + 1) & (cap - 1);
@@ -296,17 +275,17 @@ class RagMerger {
       sumSq[x] += r.sumSq[e];
       if (r.min[e] < emin[x]) emin[x] = r.min[e];
       if (r.max[e] > emax[x]) emax[x] = r.max[e];
-      const hh = r.hist[e];
-      for (let j = 0; j + 1 < hh.length; j += 2) hist[x * bins + hh[j]] += hh[j + 1];
+      if (withHist) for (let k = hs[e]; k < hs[e + 1]; k++) hist[x * bins + hb[k]] += hc[k];
     }
     this.ne = ne;
   }
 
   /** The merged graph in canonical edge order (u, v): two stable counting sorts, by v then by u (linear; the pairs are unique, so this is the order a comparison sort gives). */
   finish(): { rag: Rag; ids: BigUint64Array } {
-    const { ne, nNodes, bins, hist } = this;
-    this.hu = this.hv = new Uint32Array(0);
+    const { ne, nNodes } = this;
+    const bins = this.histograms ? this.bins : 0;
     this.he = new Int32Array(0);
+    this.idHi = this.idLo = new Uint32Array(0);
     const first = new Uint32Array(ne);
     for (let e = 0; e < ne; e++) first[e] = e;
     const order = countingOrder(countingOrder(first, this.ev, nNodes), this.eu, nNodes);
@@ -315,24 +294,25 @@ class RagMerger {
       for (let e = 0; e < ne; e++) out[e] = src[order[e]];
       return out;
     };
-    const histOut = new Float32Array(ne * bins);
-    for (let e = 0; e < ne; e++) histOut.set(hist.subarray(order[e] * bins, order[e] * bins + bins), e * bins);
+    // one column at a time, each old column dropped once reordered (the peak is one column over the graph)
+    const hist = new Float32Array(ne * bins);
+    for (let e = 0; e < ne; e++) hist.set(this.hist.subarray(order[e] * bins, order[e] * bins + bins), e * bins);
     this.hist = new Float32Array(0);
-    const rag: Rag = {
-      nNodes,
-      nodeSize: this.nodeSize,
-      nodeSum: this.nodeSum,
-      nEdges: ne,
-      u: pick(this.eu),
-      v: pick(this.ev),
-      area: pick(this.area),
-      sum: pick(this.sum),
-      sumSq: pick(this.sumSq),
-      min: pick(this.emin),
-      max: pick(this.emax),
-      bins,
-      hist: histOut,
-    };
+    const u = pick(this.eu);
+    this.eu = new Uint32Array(0);
+    const v = pick(this.ev);
+    this.ev = new Uint32Array(0);
+    const area = pick(this.area);
+    this.area = new Float64Array(0);
+    const sum = pick(this.sum);
+    this.sum = new Float64Array(0);
+    const sumSq = pick(this.sumSq);
+    this.sumSq = new Float64Array(0);
+    const min = pick(this.emin);
+    this.emin = new Float32Array(0);
+    const max = pick(this.emax);
+    this.emax = new Float32Array(0);
+    const rag: Rag = { nNodes, nodeSize: this.nodeSize, nodeSum: this.nodeSum, nEdges: ne, u, v, area, sum, sumSq, min, max, bins, hist };
     return { rag, ids: this.ids };
   }
 }

@@ -48,7 +48,7 @@ export interface CutChoice {
 /** Probability of "different bodies" of every initial edge under a model (mean boundary without one). */
 export function edgeProbabilities(rag: Rag, forest?: Forest): Float64Array {
   const p = new Float64Array(rag.nEdges);
-  const s = initState(rag);
+  const s = initState(rag, false);
   const sc = forest ? forestScorer(forest) : (st: typeof s, e: number) => st.sum[e] / st.area[e];
   for (let e = 0; e < rag.nEdges; e++) p[e] = sc(s, e);
   return p;

@@ -9,7 +9,8 @@
  * region's surface the contact covers and the compactness (surface / size^(2/3)) of both regions and
  * of their union).
  */
-import type { EdgeState } from './agglomerate.js';
+import { UsageError } from '../../core/errors.js';
+import { type EdgeState, NO_HISTOGRAMS } from './agglomerate.js';
 import { histQuantile } from './rag.js';
 
 export const BASIC_EDGE_FEATURES = [
@@ -46,6 +47,7 @@ function compact(surface: number, size: number): number {
 /** Features of edge e of the current graph into out[offset..offset + length of the set). */
 export function computeEdgeFeatures(set: EdgeFeatureSet, s: EdgeState, e: number, out: Float32Array, offset = 0): void {
   const bins = s.rag.bins;
+  if (bins === 0) throw new UsageError(NO_HISTOGRAMS);
   const area = s.area[e];
   const mean = s.sum[e] / area;
   const varr = Math.max(0, s.sumSq[e] / area - mean * mean);

@@ -216,8 +216,12 @@ export function computeAgglomeration(sv: Uint32Array, maps: BoundaryMaps, params
   return agglomerateRag(rag, params);
 }
 
-/** Agglomerate a region adjacency graph (from `buildRag`, or merged from blocks); the whole merge tree is kept. */
-export function agglomerateRag(rag: Rag, params: AgglomerationParams = {}): AgglomerationResult {
+/**
+ * Agglomerate a region adjacency graph (from `buildRag`, or merged from blocks); the whole merge tree
+ * is kept. `inPlace`: the greedy merge works in the rag's own columns (no copy of the edge
+ * statistics; the rag holds the final regions' statistics afterwards): for a caller done with it.
+ */
+export function agglomerateRag(rag: Rag, params: AgglomerationParams = {}, opts: { inPlace?: boolean } = {}): AgglomerationResult {
   const method = params.method ?? (params.forest ? DEFAULT_MODEL_METHOD : 'mean');
   if (params.threshold === 'auto' && method !== 'mean') throw new UsageError(`threshold auto is for the mean method, not ${method}`);
   const forest = params.forest;
@@ -232,11 +236,11 @@ export function agglomerateRag(rag: Rag, params: AgglomerationParams = {}): Aggl
   let tree: MergeTree;
   if (method === 'learned') {
     if (!params.forest) throw new UsageError('learned agglomeration needs a model (--model, from wiring train-agglomeration)');
-    tree = agglomerate(rag, forestScorer(params.forest), { rescoreNeighbourhood: true });
+    tree = agglomerate(rag, forestScorer(params.forest), { rescoreNeighbourhood: true, inPlace: opts.inPlace });
   } else if (method === 'quantile') {
-    tree = agglomerate(rag, quantileScorer(params.quantile ?? 0.5));
+    tree = agglomerate(rag, quantileScorer(params.quantile ?? 0.5), { inPlace: opts.inPlace });
   } else if (method === 'mean') {
-    tree = agglomerate(rag, meanScorer);
+    tree = agglomerate(rag, meanScorer, { inPlace: opts.inPlace });
   } else {
     throw new UsageError(`agglomeration method must be mean, quantile, mutex, multicut or learned, got ${String(method)}`);
   }

@@ -183,8 +183,11 @@ export async function blockwiseAgglomeration(o: BlockwiseAgglomerationOptions): 
   const run: RunOptions = { ...o.run, stateDir };
   // runTasks rejects when a block fails for good (SchedulerError naming the blocks)
   const rep = await runTasks([ragTask({ supervoxels: o.supervoxels, boundaries: o.boundaries, bounds: svBox, blockShape: block, params: { ...ragParams, supervoxelsRecord: record.supervoxels_record } })], run);
-  const { rag, ids } = await mergeBlockRagStream(() => blockDataOf(stateDir, 'rag'));
-  const res = agglomerateRag(rag, o.params);
+  // the mean agglomeration (and mutex/multicut on mean scores) reads areas and sums only: no histograms
+  const histograms = !!o.params.forest || o.params.method === 'quantile' || o.params.method === 'learned';
+  const { rag, ids } = await mergeBlockRagStream(() => blockDataOf(stateDir, 'rag'), { histograms });
+  // the merge works in the graph's own columns (no copy of the edge statistics): the graph is not needed afterwards
+  const res = agglomerateRag(rag, o.params, { inPlace: true });
   const mapFile = path.join(stateDir, 'segment-map.bin');
   const mapHash = await writeSegmentMap(mapFile, ids, res.map);
   const rep2 = await runTasks([relabelTask({ supervoxels: o.supervoxels, out: dir, mapFile, mapHash, bounds: svBox, blockShape: block })], run);

@@ -53,7 +53,7 @@ class SampleBuffer {
 /** Every initial edge between two supervoxels inside the ground truth (body 0 = outside: left out). */
 export function initialEdgeSamples(rag: Rag, body: Uint32Array, set: EdgeFeatureSet): Samples {
   const buf = new SampleBuffer(EDGE_FEATURE_NAMES[set].length);
-  const s = initState(rag);
+  const s = initState(rag, false);
   for (let e = 0; e < rag.nEdges; e++) {
     const ba = body[rag.u[e]];
     const bb = body[rag.v[e]];

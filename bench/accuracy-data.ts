@@ -84,7 +84,7 @@ export interface OurForest {
   crossFit?: CrossFitResult;
 }
 
-export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; outputSigma?: number | 'auto'; sigmas?: number[]; features?: FeatureName[]; crossFit?: boolean; minLeaf?: number; edgeBand?: EdgeBand }): Promise<OurForest> {
+export async function trainOurs(raw: Volume, labels: Volume, classes: string[], o: { trees: number; samples: number; seed?: number; autoContext?: boolean; contextRounds?: number; outputSigma?: number | 'auto'; sigmas?: number[]; features?: FeatureName[]; crossFit?: boolean; minLeaf?: number; edgeBand?: EdgeBand; contextEdgeBand?: boolean; contextFeatures?: FeatureName[] }): Promise<OurForest> {
   const t0 = performance.now();
   const { model, crossFit } = await trainPixelClassifier(memorySource(raw, 'raw'), memorySource(labels, 'labels'), {
     target: 'labels',
@@ -98,6 +98,8 @@ export async function trainOurs(raw: Volume, labels: Volume, classes: string[], 
     outputSigma: o.outputSigma,
     crossFit: o.crossFit ?? 'auto',
     ...(o.edgeBand ? { edgeBand: o.edgeBand } : {}),
+    ...(o.contextEdgeBand === false ? { contextEdgeBand: false } : {}),
+    ...(o.contextFeatures ? { contextFeatures: o.contextFeatures } : {}),
     ...(o.sigmas || o.features ? { featureConfig: featureConfig(raw.voxelSize, { sigmas: o.sigmas, features: o.features }) } : {}),
   });
   return { model, crossFit, trainSeconds: (performance.now() - t0) / 1000 };

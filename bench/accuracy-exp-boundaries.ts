@@ -1,7 +1,7 @@
 // Experiment (not a benchmark): boundary-map variants on an inner split of the ISBI training slices
 // (train TR0-TR1, score TE0-TE1; default 0-4 -> 5-9), membrane pixel AUC of each, beside the
 // scikit-learn reference on the same split when REF=1. Variants: VARIANTS='[{"name":..,"autoContext":..,
-// "sigmas":[..],"features":[..],"outputSigma":..,"contextRounds":..,"edgeBand":{"width":1,"keep":0}}, ...]'. Usage (docs/ACCURACY.md "Boundary maps toward 0.96"):
+// "sigmas":[..],"features":[..],"outputSigma":..,"contextRounds":..,"edgeBand":{"width":1,"keep":0},"contextEdgeBand":false,"contextFeatures":["G","GGM","HoGE","LINE"]}, ...]'. Usage (docs/ACCURACY.md "Boundary maps toward 0.96"):
 // TREES=30 SAMPLES=60000 VARIANTS='[...]' npx tsx bench/accuracy-exp-boundaries.ts
 import { type Vec3, box } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
@@ -15,7 +15,7 @@ const TREES = Number(process.env.TREES ?? 30);
 const SAMPLES = Number(process.env.SAMPLES ?? 60000);
 const [TR0, TR1, TE0, TE1] = (process.env.SPLIT ?? '0,5,5,10').split(',').map(Number);
 // a variant with "outputSigma":"auto" (and "crossFit": true or absent) chooses its smoothing out of fold, as train-pixels' default does
-const variants = JSON.parse(process.env.VARIANTS ?? '[{"name":"tuned","autoContext":true,"sigmas":[0.7,1.6,3.5,5,10]}]') as Array<{ name: string; autoContext?: boolean; sigmas?: number[]; features?: FeatureName[]; contextRounds?: number; outputSigma?: number | 'auto'; crossFit?: boolean; minLeaf?: number; edgeBand?: { width: number; keep: number; outside?: number } }>;
+const variants = JSON.parse(process.env.VARIANTS ?? '[{"name":"tuned","autoContext":true,"sigmas":[0.7,1.6,3.5,5,10]}]') as Array<{ name: string; autoContext?: boolean; sigmas?: number[]; features?: FeatureName[]; contextRounds?: number; outputSigma?: number | 'auto'; crossFit?: boolean; minLeaf?: number; edgeBand?: { width: number; keep: number; outside?: number }; contextEdgeBand?: boolean; contextFeatures?: FeatureName[] }>;
 const iraw = await readAll(`${DATA}/isbi2012/train/image`, ISBI);
 const ilab = await readAll(`${DATA}/isbi2012/train/label`, ISBI);
 const icls = mapLabels(ilab, { 0: 1, 255: 2 });

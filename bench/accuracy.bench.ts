@@ -22,6 +22,7 @@ import { applyObjectFilter } from '../src/stages/synapses/object-filter.js';
 import { gaussianFilter } from '../src/kernels/filters.js';
 import { rocAuc } from '../src/stages/predict/metrics.js';
 import { PixelModel } from '../src/stages/predict/model.js';
+import type { FeatureName } from '../src/stages/predict/features.js';
 import { edgeBandOf } from '../src/stages/predict/edge-band.js';
 import { PIXEL_TRAINING_DEFAULTS } from '../src/stages/predict/training.js';
 import { type ObjectParams, hysteresisObjects } from '../src/stages/synapses/objects.js';
@@ -40,6 +41,10 @@ const AUTO = process.env.ACCURACY_AUTOCONTEXT !== '0';
 // pixel sigmas with 10 added, ACCURACY_ROUNDS auto-context rounds; the reference also runs with these sigmas
 const TUNED_SIGMAS = (process.env.ACCURACY_TUNED_SIGMAS ?? '0.7,1.6,3.5,5,10').split(',').map(Number);
 const ROUNDS = Number(process.env.ACCURACY_ROUNDS ?? 1);
+// ACCURACY_TUNED_FEATURES (e.g. G,GGM,LoG,DoG,STE,HoGE,LINE) / ACCURACY_TUNED_CONTEXT_FEATURES (e.g. G,GGM,HoGE,LINE): the tuned
+// model's pixel features and the features of its first map its context forest sees (default: the defaults; the reference keeps its own)
+const TUNED_FEATURES = process.env.ACCURACY_TUNED_FEATURES ? (process.env.ACCURACY_TUNED_FEATURES.split(',') as FeatureName[]) : undefined;
+const TUNED_CONTEXT_FEATURES = process.env.ACCURACY_TUNED_CONTEXT_FEATURES ? (process.env.ACCURACY_TUNED_CONTEXT_FEATURES.split(',') as FeatureName[]) : undefined;
 // ACCURACY_PLAIN_AUTOCONTEXT=0 leaves out plain auto-context (default sigmas) in the boundaries part;
 // ACCURACY_BOUNDARY_RUNS (vnc,isbi) picks the training volumes
 const PLAIN_AUTO = process.env.ACCURACY_PLAIN_AUTOCONTEXT !== '0';
@@ -232,7 +237,7 @@ async function boundaries(): Promise<unknown> {
     const fe = EDGE_WEIGHT !== 1 ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, ...sm0, edgeBand: edgeBandOf(EDGE_WEIGHT, PIXEL_TRAINING_DEFAULTS.edgeWidth) }) : undefined;
     const sigE = fe ? (OUTPUT_AUTO ? (fe.model.meta.outputSigma ?? 0) : OUTPUT_SIGMA) : 0;
     const fa = AUTO && PLAIN_AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, crossFit: false }) : undefined;
-    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS, ...sm0 }) : undefined;
+    const ft = AUTO ? await trainOurs(r.trR, r.trL, ['1', '2'], { trees: TREES, samples: SAMPLES, autoContext: true, contextRounds: ROUNDS, sigmas: TUNED_SIGMAS, ...(TUNED_FEATURES ? { features: TUNED_FEATURES } : {}), ...(TUNED_CONTEXT_FEATURES ? { contextFeatures: TUNED_CONTEXT_FEATURES } : {}), ...sm0 }) : undefined;
     // the scale each model smooths at (chosen out of fold, or ACCURACY_OUTPUT_SIGMA); the unsmoothed columns use the forests without it
     const sigF = OUTPUT_AUTO ? (f.model.meta.outputSigma ?? 0) : OUTPUT_SIGMA;
     const sigT = ft ? (OUTPUT_AUTO ? (ft.model.meta.outputSigma ?? 0) : OUTPUT_SIGMA) : 0;
@@ -264,7 +269,7 @@ async function boundaries(): Promise<unknown> {
       const [normed] = predictSections(f.model, vol, [0], m.map);
       const auto = fa ? { ours_auto_context: round(rocAuc(predictSections(fa.model, vol, [0])[0], truth)), ours_auto_context_quantile_matched: round(rocAuc(predictSections(fa.model, vol, [0], (await matchTo(fa.model, vol)).map)[0], truth)) } : {};
       const tuned = ft ? {
-        tuned: `auto-context, ${ROUNDS} round(s), sigmas ${TUNED_SIGMAS.join(',')}`,
+        tuned: `auto-context, ${ROUNDS} round(s), sigmas ${TUNED_SIGMAS.join(',')}${TUNED_FEATURES ? `, features ${TUNED_FEATURES.join(',')}` : ''}${TUNED_CONTEXT_FEATURES ? `, context features ${TUNED_CONTEXT_FEATURES.join(',')}` : ''}`,
         ours_tuned: round(rocAuc(predictSections(ft.model, vol, [0])[0], truth)),
         ours_tuned_quantile_matched: round(rocAuc(predictSections(ft.model, vol, [0], (await matchTo(ft.model, vol)).map)[0], truth)),
         sklearn_tuned_sigmas: round(rocAuc(refT.maps[0].subarray(off, off + n), truth)),

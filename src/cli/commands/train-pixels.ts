@@ -6,8 +6,9 @@ import { UsageError } from '../../core/errors.js';
 import { compactLabels } from '../../kernels/components.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
-import { DEFAULT_FEATURES, FEATURE_NAMES, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
-import { MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
+import { DEFAULT_FEATURES, FEATURE_NAMES, type FeatureConfig, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
+import { checkLineConfig } from '../../stages/predict/line-features.js';
+import { CONTEXT_FEATURES, MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
 import { MAX_EDGE_BAND_WIDTH, edgeBandOf } from '../../stages/predict/edge-band.js';
 import { MAX_OUTPUT_SIGMA, OUTPUT_SIGMA_CANDIDATES, OUTPUT_SIGMA_MIN_GAIN } from '../../stages/predict/output-smoothing.js';
 import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
@@ -71,7 +72,7 @@ export function register(program: Command): Command {
     .option('--voxel-size <x,y,z>', 'override the raw voxel size (nm), e.g. 4,4,50 for a PNG stack')
     .option('--dims <n>', '2 (per section) or 3; default 2 when z is more than twice as coarse as x/y or the training region is one section')
     .option('--sigmas <list>', 'feature scales in voxels', D.sigmas)
-    .option('--features <list>', `features among ${FEATURE_NAMES.join(',')} (HoGR, blob vs ridge of the Hessian, is opt-in: it helped across volumes, not within one; docs/ACCURACY.md)`, DEFAULT_FEATURES.join(','))
+    .option('--features <list>', `features among ${FEATURE_NAMES.join(',')} (HoGR, blob vs ridge of the Hessian, is opt-in: it helped across volumes, not within one; LINE, oriented elongated line filters, 2-D only, is opt-in: docs/ACCURACY.md "Oriented line filters")`, DEFAULT_FEATURES.join(','))
     .option('--recursive-from <sigma>', 'recursive (IIR) feature filters from this axis sigma (voxels) on, faster and within a few percent of the exact ones; "off": exact filters everywhere (blockwise predictions then equal whole-volume ones bit for bit)', String(RECURSIVE_FROM))
     .option('--trees <n>', 'number of trees (32 with --max-depth 12: nearly the same held-out AUC, about 3x faster prediction; docs/THROUGHPUT.md)', String(D.trees))
     .option('--max-depth <n>', 'maximum tree depth (0: unlimited)', String(D.maxDepth))
@@ -84,6 +85,7 @@ export function register(program: Command): Command {
     .option('--seed <n>', 'random seed', String(D.seed))
     .option('--auto-context', `also train a second forest on the features plus the first forest's out-of-fold probabilities smoothed at several scales (ilastik's auto-context; about 3x the training time, prediction reads a wider margin; docs/ACCURACY.md)${D.autoContext ? ' (default)' : ''}`)
     .option('--no-auto-context', `one forest only${D.autoContext ? '' : ' (default)'}`)
+    .option('--context-features <list>', `with auto-context: the features of the first forest's map the context forest sees, among ${FEATURE_NAMES.join(',')} (LINE, oriented line filters of the map, is opt-in: docs/ACCURACY.md "Oriented line filters")`, CONTEXT_FEATURES.join(','))
     .option('--context-rounds <n>', `with auto-context: rounds of context forests, each learning from the out-of-fold map of the one before (1..${MAX_CONTEXT_ROUNDS}; each round adds about the training of the first; docs/ACCURACY.md)`, String(D.contextRounds))
     .option('--smooth-output <sigma>', `smooth the predicted probabilities with a Gaussian of this scale (voxels; per axis as the features; 0: none), auto: the scale among ${OUTPUT_SIGMA_CANDIDATES.join(', ')} with the best out-of-fold class AUC on the training region (0 unless it gains ${OUTPUT_SIGMA_MIN_GAIN}; --gt models and dense --labels; sparse labels get 0), or boundary: auto for boundary models (--gt, or two classes) and 0 for models of more classes (whose downstream rules, e.g. the demo's cleft grid, were chosen on unsmoothed maps). Fixed 1.5 raised held-out membrane AUC on ssTEM (2-D features) by 0.002-0.010 and lowered it by 0.009 on gala-medulla (3-D) (docs/ACCURACY.md); calibration, object rules and the --gt cut are fitted on maps smoothed the same way`, String(D.outputSigma))
     .option('--cross-fit <mode>', `with --labels: calibrate the outputs on out-of-fold maps of the training region (a forest on each half predicts the other) and choose each class's object rule (hysteresis + size) there, both carried in the model; auto: when >= ${CROSS_FIT_MIN_LABELLED * 100}% of the region is labelled; on; off`, 'auto')
@@ -147,6 +149,7 @@ export function register(program: Command): Command {
           progress,
           autoContext: opts.autoContext ?? D.autoContext,
           contextRounds: int(opts.contextRounds, '--context-rounds', 1),
+          contextFeatures: contextFeatures(String(opts.contextFeatures), cfg),
           outputSigma: opts.smoothOutput === 'auto' || opts.smoothOutput === 'boundary' ? opts.smoothOutput : num(opts.smoothOutput, '--smooth-output', 0, MAX_OUTPUT_SIGMA),
           crossFit: opts.gt ? false : crossFit,
           edgeBand: edgeBandOf(num(opts.edgeWeight, '--edge-weight', 0, 1000)!, num(opts.edgeWidth, '--edge-width', 0, MAX_EDGE_BAND_WIDTH)!),
@@ -198,4 +201,17 @@ export function register(program: Command): Command {
         await labels.close();
       }
     });
+}
+
+/** --context-features: names among FEATURE_NAMES, LINE only with 2-D features (as the pixel features'). */
+function contextFeatures(list: string, cfg: FeatureConfig): FeatureName[] {
+  const names = list.split(',').map((x) => x.trim()) as FeatureName[];
+  try {
+    featureConfig([1, 1, cfg.dims === 2 ? 100 : 1], { features: names, dims: cfg.dims });
+    if (names.includes('LINE')) checkLineConfig(cfg.dims, cfg.anisotropy);
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`--context-features: ${e.message}`);
+    throw e;
+  }
+  return names;
 }

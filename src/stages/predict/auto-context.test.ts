@@ -73,6 +73,29 @@ describe('auto-context', async () => {
     await expect(PixelModel.load(path.join(dir, 'nometa'))).rejects.toThrow(/nometa: .*meta.context is missing/);
   });
 
+  describe('context features given (contextFeatures: oriented line filters of the first map)', async () => {
+    const lined = (await trainPixelClassifier(memorySource(raw), memorySource(seg), { ...opts, autoContext: true, contextFeatures: ['G', 'LINE'] })).model;
+
+    it('records them, reads their margin, predicts blockwise exactly and round-trips through its file', async () => {
+      expect(lined.meta.context!.features.features).toEqual(['G', 'LINE']);
+      expect(contextCount(lined.meta.context!)).toBe(1 + 4 * (1 + 3));
+      expect(lined.contextForest!.nFeatures).toBe(lined.forest.nFeatures + contextCount(lined.meta.context!));
+      const m = modelMargin(lined);
+      expect(m[0]).toBeGreaterThan(modelMargin(model)[0]);
+      const whole = predictVolume(lined, test.raw);
+      const out = Volume.zeros('float32', test.raw.box, { channels: 1 });
+      for (const [x0, y0, z0, sx, sy, sz] of [[0, 0, 0, 24, 40, 3], [24, 0, 0, 40, 40, 3], [0, 40, 0, 64, 24, 3]]) {
+        const b = boxFromShape([sx, sy, sz], [x0, y0, z0]);
+        copyBox(predictVolume(lined, test.raw.crop(boxIntersect(boxGrow(b, m), test.raw.box)), { box: b }), out);
+      }
+      expect(Array.from(out.data)).toEqual(Array.from(whole.data as Float32Array));
+      const dir = await tempDir();
+      await lined.save(path.join(dir, 'l.forest'));
+      const back = await PixelModel.load(path.join(dir, 'l.forest'));
+      expect(Array.from(predictVolume(back, test.raw).data as Float32Array)).toEqual(Array.from(whole.data as Float32Array));
+    });
+  });
+
   describe('two rounds', async () => {
     const two = (await trainPixelClassifier(memorySource(raw), memorySource(seg), { ...opts, autoContext: true, contextRounds: 2 })).model;
 

@@ -17,7 +17,7 @@ import type { VolumeSource } from '../../formats/source.js';
 import type { Forest, ForestParams } from '../../ml/forest.js';
 import { trainForest } from '../../ml/forest-parallel.js';
 import { type ContextConfig, computeContext, contextConfig, contextCount, roundMargin } from './context.js';
-import { type FeatureConfig, computeFeatures, featureMargin } from './features.js';
+import { type FeatureConfig, type FeatureName, computeFeatures, featureMargin } from './features.js';
 import { PixelModel, type PixelModelMeta } from './model.js';
 import { predictProbabilities } from './predict.js';
 import { featuresAt, memorySource, toFloat32 } from './training.js';
@@ -52,6 +52,8 @@ export interface CrossFitInput {
   featureConfig: FeatureConfig;
   meta: PixelModelMeta;
   forest: Partial<ForestParams>;
+  /** features of the first forest's map for the context forests (default CONTEXT_FEATURES) */
+  contextFeatures?: FeatureName[];
   threads?: number;
   progress?: Progress;
 }
@@ -209,7 +211,7 @@ export async function trainContextForest(o: CrossFitInput, oof: OutOfFold): Prom
   const n = index.length;
   const F = x.length / n;
   const nv = boxVoxels(region);
-  const config = contextConfig(cfg, K);
+  const config = contextConfig(cfg, K, o.contextFeatures);
   const C = contextCount(config);
   const per = C / config.channels.length;
   const x2 = new Float32Array(n * (F + C));

@@ -36,10 +36,10 @@ export interface ContextConfig {
 /** Most auto-context rounds a model may hold. */
 export const MAX_CONTEXT_ROUNDS = 4;
 
-/** The default context configuration for a first forest of `nClasses` classes on pixel features `cfg`. */
-export function contextConfig(cfg: FeatureConfig, nClasses: number): ContextConfig {
+/** The context configuration for a first forest of `nClasses` classes on pixel features `cfg` (the features of the maps: CONTEXT_FEATURES unless given). */
+export function contextConfig(cfg: FeatureConfig, nClasses: number, features: FeatureName[] = CONTEXT_FEATURES): ContextConfig {
   const channels = nClasses === 2 ? [1] : Array.from({ length: nClasses }, (_, k) => k);
-  return { features: { ...cfg, sigmas: [...CONTEXT_SIGMAS], features: [...CONTEXT_FEATURES] }, channels };
+  return { features: { ...cfg, sigmas: [...CONTEXT_SIGMAS], features: [...features] }, channels };
 }
 
 /** Context features per voxel (the probability itself plus its filters, for every used channel). */

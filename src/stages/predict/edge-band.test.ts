@@ -127,6 +127,22 @@ describe('training with an edge band', async () => {
     expect(plain.model.meta.training?.edgeBand).toBeUndefined();
   });
 
+  it('with auto-context and contextEdgeBand false, weights the first forest only: the context forest learns from samples drawn without the band', async () => {
+    const ac = { ...opts, maxSamples: 3000, autoContext: true, outputSigma: 0 };
+    const band = { width: 1, keep: 1, outside: 0.25 };
+    const plain = await trainPixelClassifier(memorySource(raw), memorySource(lab), ac);
+    const both = await trainPixelClassifier(memorySource(raw), memorySource(lab), { ...ac, edgeBand: band });
+    const first = await trainPixelClassifier(memorySource(raw), memorySource(lab), { ...ac, edgeBand: band, contextEdgeBand: false });
+    // the first forest is the band-weighted one
+    expect(first.model.forest.nNodes).toBe(both.model.forest.nNodes);
+    expect(Array.from(first.model.forest.importances())).toEqual(Array.from(both.model.forest.importances()));
+    // the context forest learns from the unweighted samples (those of the model without a band)
+    const e = first.model.meta.training?.edgeBand as { contextSamplesPerClass: number[]; contextForests: string };
+    expect(e.contextForests).toBe('without the band');
+    expect(e.contextSamplesPerClass).toEqual(plain.report.samplesPerClass);
+    expect(Array.from(first.model.contextForest!.importances())).not.toEqual(Array.from(both.model.contextForest!.importances()));
+  });
+
   it('says so when the band leaves one class', async () => {
     await expect(trainPixelClassifier(memorySource(raw), memorySource(lab), { ...opts, edgeBand: { width: 4, keep: 0 } })).rejects.toThrow(/edge band|two classes/);
   });

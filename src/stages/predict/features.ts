@@ -8,6 +8,7 @@
  *   DoG   difference of Gaussians G(s) - G(0.66 s)                      1
  *   STE   structure-tensor eigenvalues (inner scale s, outer 0.5 s)    dims (descending)
  *   HoGE  Hessian-of-Gaussian eigenvalues [d_ij G]                      dims (descending)
+ *   LINE  oriented line filters (opt-in, 2-D only: line-features.ts)    3 (max, min, max - min over orientations)
  * Derivatives are analytic derivative-of-Gaussian filters (scipy.ndimage semantics, no sigma^k
  * normalisation), identical to ../shared/refs/ref_features.py --flavor plain for G/GGM/LoG/HoGE.
  *
@@ -33,13 +34,14 @@ import { type BorderMode, gaussianDerivatives1d, gaussianFilter1d, kernelRadius 
 import { MIN_RECURSIVE_SIGMA, recursiveDerivatives1d, recursiveFilter1d } from '../../kernels/recursive.js';
 import { eig2, eig3 } from './eigen.js';
 import { hessianShape } from './hessian-shape.js';
+import { LINE_CHANNELS, checkLineConfig, lineFeatures, lineMargin } from './line-features.js';
 
 export { cosThirdAcos, eig2, eig3, eig3Trig, sinThirdAcos } from './eigen.js';
 
 type Triple = [Float32Array | undefined, Float32Array | undefined, Float32Array | undefined];
 
-// HoGR (hessian-shape.ts) is opt-in: not in DEFAULT_FEATURES
-export const FEATURE_NAMES = ['G', 'GGM', 'LoG', 'DoG', 'STE', 'HoGE', 'HoGR'] as const;
+// HoGR (hessian-shape.ts) and LINE (line-features.ts, 2-D only) are opt-in: not in DEFAULT_FEATURES
+export const FEATURE_NAMES = ['G', 'GGM', 'LoG', 'DoG', 'STE', 'HoGE', 'HoGR', 'LINE'] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 
 export const MIN_AXIS_SIGMA = 0.3;
@@ -94,6 +96,7 @@ export function featureConfig(
   if (recursiveFrom !== null && !(recursiveFrom >= MIN_RECURSIVE_SIGMA)) {
     throw new UsageError(`recursive filters: from sigma ${recursiveFrom} is below ${MIN_RECURSIVE_SIGMA} voxel (they are not accurate there)`);
   }
+  if (features.includes('LINE')) checkLineConfig(dims, anisotropy);
   const cfg: FeatureConfig = { sigmas: [...sigmas], features: [...features], dims, anisotropy, mode: opts.mode ?? 'reflect', truncate: opts.truncate ?? 4 };
   if (recursiveFrom !== null) cfg.recursiveFrom = recursiveFrom;
   return cfg;
@@ -106,7 +109,7 @@ export function axisSigmas(cfg: FeatureConfig, s: number): Vec3 {
 }
 
 function channelsOf(f: FeatureName, dims: number): number {
-  return f === 'STE' || f === 'HoGE' ? dims : f === 'HoGR' ? 2 : 1;
+  return f === 'STE' || f === 'HoGE' ? dims : f === 'HoGR' ? 2 : f === 'LINE' ? LINE_CHANNELS : 1;
 }
 
 /** Channel names in output order, e.g. G_0.7, HoGE0_1.6. */
@@ -136,6 +139,10 @@ export function featureMargin(cfg: FeatureConfig): Vec3 {
       let r = kernelRadius(sg[a], cfg.truncate);
       if (cfg.features.includes('STE')) r += kernelRadius(sg[a] * STE_OUTER_RATIO, cfg.truncate);
       m[a] = Math.max(m[a], r);
+    }
+    if (cfg.features.includes('LINE')) {
+      const l = lineMargin(sg, cfg.truncate);
+      for (let a = 0; a < 2; a++) m[a] = Math.max(m[a], l[a]);
     }
   }
   return [m[0], m[1], m[2]];
@@ -334,6 +341,12 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
           hessianShape(e, channel(ch), channel(ch + 1));
           ch += 2;
           for (const t of e) pool.give(t);
+          break;
+        }
+        case 'LINE': {
+          if (dims !== 2) throw new UsageError('features: LINE (oriented line filters) is 2-D only');
+          lineFeatures(raw, shape, sg[0], cfg.truncate, cfg.mode, R.min, R.max, [channel(ch), channel(ch + 1), channel(ch + 2)]);
+          ch += LINE_CHANNELS;
           break;
         }
       }

@@ -23,7 +23,7 @@ import { MAX_CONTEXT_ROUNDS } from './context.js';
 import { type EdgeBand, checkEdgeBand, edgeBandHalo, edgeBandIds } from './edge-band.js';
 import { type Calibration, fitIsotonic } from './calibration.js';
 import { trainForest } from '../../ml/forest-parallel.js';
-import { type FeatureConfig, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
+import { type FeatureConfig, type FeatureName, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
 import { PixelModel, type PixelModelMeta, type RawStats } from './model.js';
 import { quantilesOf, sampleIntensities } from './normalize.js';
 
@@ -77,6 +77,14 @@ export interface TrainOptions {
    * sampled at `keep` times the rate of the rest of their class (0: left out), or the rest at `outside`. Default: none.
    */
   edgeBand?: EdgeBand;
+  /**
+   * With `edgeBand` and auto-context: false draws the context forests' samples without the band (the
+   * band weights the first forest only; its out-of-fold map is still the band-weighted forest's).
+   * Default true: every forest learns from the same band-weighted samples.
+   */
+  contextEdgeBand?: boolean;
+  /** Auto-context: the features of the first forest's map the context forests see (default CONTEXT_FEATURES, context.ts; e.g. with 'LINE' for oriented context). */
+  contextFeatures?: FeatureName[];
 }
 
 /** Fraction of the training region that must be labelled for the automatic cross-fitting. */
@@ -797,7 +805,7 @@ export async function trainPixelClassifier(
   const autoSigma = askedAuto && (wantCrossFit || opts.target === 'gt');
   if (askedAuto && !autoSigma) meta.training = { ...(meta.training ?? {}), outputSigma: { sigma: 0, skipped: 'sparse labels: no out-of-fold map to choose on' } };
   if (opts.autoContext || wantCrossFit || autoSigma) {
-    const input: CrossFitInput = { raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress };
+    const input: CrossFitInput = { raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress, ...(opts.contextFeatures ? { contextFeatures: opts.contextFeatures } : {}) };
     // for the smoothing choice alone (a --gt model without auto-context), a region that cannot be
     // cross-fitted (too small to halve, one class in a half) leaves the smoothing off with a warning
     const onlyForSigma = autoSigma && !opts.autoContext && !wantCrossFit;
@@ -814,12 +822,22 @@ export async function trainPixelClassifier(
       let out = first;
       const needFinal = wantCrossFit || autoSigma;
       if (opts.autoContext) {
-        const { forests, last: c, prev } = await trainContextRounds(input, first, rounds);
+        // the context forests' samples: the first forest's, or (band for the first forest only) drawn again without the band
+        let ctxInput = input;
+        if (band && opts.contextEdgeBand === false) {
+          const u = await sampleLabelled({
+            region, blocks, blockCounts, MAXK, labelledById, perm, blockIds, progress, seed, maxSamples: opts.maxSamples ?? 200_000,
+          });
+          const xu = await featuresAt(raw, region, u.index, cfg, { progress: opts.progress });
+          ctxInput = { ...input, index: u.index, x: xu, y: u.y };
+          meta.training = { ...(meta.training ?? {}), edgeBand: { ...band, samplesPerClass, contextSamplesPerClass: u.samplesPerClass, contextForests: 'without the band' } };
+        }
+        const { forests, last: c, prev } = await trainContextRounds(ctxInput, first, rounds);
         contextForest = forests[0];
         laterRounds = forests.slice(1);
         meta.context = rounds > 1 ? { ...c.config, rounds } : c.config;
         meta.training = { ...(meta.training ?? {}), autoContext: { folds: c.folds, rounds } };
-        if (needFinal) out = await outOfFoldMap(input, { x2: c.x2, first: prev.map, config: c.config });
+        if (needFinal) out = await outOfFoldMap(ctxInput, { x2: c.x2, first: prev.map, config: c.config });
       }
       const cls = needFinal ? await regionClasses(region, blocks, blockIds, perm) : undefined;
       if (autoSigma && cls) {

@@ -145,13 +145,32 @@ function walkCompleteBody(spec?: Spec): string {
 const RANK_LANES = 8; // samples ranked in one interleaved search (A/B under load, same bits: 8 beat 4 by 1-6% of the forest, 16 lost)
 
 /**
+ * The ranking loop around one search: groups of RANK_LANES samples interleaved, then the tail one
+ * at a time; `search(ks)` emits the ranking of the samples $i + k for k in ks.
+ */
+function rankLoops(search: (ks: number[]) => string): string {
+  return `
+  (block $groupsDone
+   (loop $groups
+    (br_if $groupsDone (i32.gt_s (i32.add (local.get $i) (i32.const ${RANK_LANES})) (local.get $m)))
+    ${search([...Array(RANK_LANES).keys()])}
+    (local.set $i (i32.add (local.get $i) (i32.const ${RANK_LANES})))
+    (br $groups)))
+  (block $tailDone
+   (loop $tail
+    (br_if $tailDone (i32.ge_s (local.get $i) (local.get $m)))
+    ${search([0])}
+    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+    (br $tail)))`;
+}
+
+/**
  * Rank m values of one feature (floats at $x) among its 255 padded thresholds (floats at $e): the same
  * branch-free 8-step lower bound as rankFeature in predict.ts (j += (e[j + h] < v) << k), four
  * samples interleaved; rank i goes to the byte at $xb + i * $F1.
  */
 function rankBody(spec?: Spec): string {
   if (spec) return rankBodySpec(spec);
-  const lanes = [...Array(RANK_LANES).keys()];
   const v = (k: number): string => `(f32.load (i32.add (local.get $x) (i32.shl (i32.add (local.get $i) (i32.const ${k})) (i32.const 2))))`;
   const step = (k: number, h: number, sh: number): string =>
     `(local.set $j${k} (i32.add (local.get $j${k}) (i32.shl (f32.lt (f32.load (i32.add (local.get $e) (i32.shl (i32.add (local.get $j${k}) (i32.const ${h})) (i32.const 2)))) ${v(k)}) (i32.const ${sh}))))`;
@@ -162,19 +181,7 @@ function rankBody(spec?: Spec): string {
     for (const k of ks) out.push(`(i32.store8 (i32.add (local.get $xb) (i32.mul (i32.add (local.get $i) (i32.const ${k})) (local.get $F1))) (local.get $j${k}))`);
     return out.join('\n    ');
   };
-  return `
-  (block $groupsDone
-   (loop $groups
-    (br_if $groupsDone (i32.gt_s (i32.add (local.get $i) (i32.const ${RANK_LANES})) (local.get $m)))
-    ${search(lanes)}
-    (local.set $i (i32.add (local.get $i) (i32.const ${RANK_LANES})))
-    (br $groups)))
-  (block $tailDone
-   (loop $tail
-    (br_if $tailDone (i32.ge_s (local.get $i) (local.get $m)))
-    ${search([0])}
-    (local.set $i (i32.add (local.get $i) (i32.const 1)))
-    (br $tail)))`;
+  return rankLoops(search);
 }
 
 /**
@@ -195,19 +202,7 @@ function rankBodySpec(spec: Spec): string {
     for (const k of ks) out.push(`(i32.store8 offset=${k * spec.F1} (local.get $o) (i32.shr_u (local.get $j${k}) (i32.const 2)))`);
     return out.join('\n    ');
   };
-  return `
-  (block $groupsDone
-   (loop $groups
-    (br_if $groupsDone (i32.gt_s (i32.add (local.get $i) (i32.const ${RANK_LANES})) (local.get $m)))
-    ${search([...Array(RANK_LANES).keys()])}
-    (local.set $i (i32.add (local.get $i) (i32.const ${RANK_LANES})))
-    (br $groups)))
-  (block $tailDone
-   (loop $tail
-    (br_if $tailDone (i32.ge_s (local.get $i) (local.get $m)))
-    ${search([0])}
-    (local.set $i (i32.add (local.get $i) (i32.const 1)))
-    (br $tail)))`;
+  return rankLoops(search);
 }
 
 /** Most thresholds of one feature in one bucket of the rank tables for which `rankTable` is used (more: the search). */
@@ -241,19 +236,7 @@ function rankTableBody(C: number, F1: number): string {
     for (const k of ks) out.push(`(i32.store8 offset=${k * F1} (local.get $o) (select (local.get $j${k}) (i32.const 0) (f32.eq (local.get $v${k}) (local.get $v${k}))))`);
     return out.join('\n    ');
   };
-  return `
-  (block $groupsDone
-   (loop $groups
-    (br_if $groupsDone (i32.gt_s (i32.add (local.get $i) (i32.const ${RANK_LANES})) (local.get $m)))
-    ${search([...Array(RANK_LANES).keys()])}
-    (local.set $i (i32.add (local.get $i) (i32.const ${RANK_LANES})))
-    (br $groups)))
-  (block $tailDone
-   (loop $tail
-    (br_if $tailDone (i32.ge_s (local.get $i) (local.get $m)))
-    ${search([0])}
-    (local.set $i (i32.add (local.get $i) (i32.const 1)))
-    (br $tail)))`;
+  return rankLoops(search);
 }
 
 /** The float's unsigned key in float order (see rankTableBody). */

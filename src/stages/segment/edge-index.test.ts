@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as rng } from '../../core/random.js';
 import { EdgeHeap } from './edge-heap.js';
 import { EdgeIndex } from './edge-index.js';
-
-/** mulberry32: a seeded generator for the random operations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('EdgeIndex (edges by their current endpoints)', () => {
   it('agrees with a Map through random relabellings and removals (long probe runs, wrap-around)', () => {

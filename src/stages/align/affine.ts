@@ -16,6 +16,18 @@ export function translation(tx: number, ty: number): Affine {
   return [1, 0, tx, 0, 1, ty];
 }
 
+/**
+ * The map p -> centre + s R(th) (p - centre) + t (th in radians): a rotation and uniform scaling
+ * about (cx, cy), then the shift (tx, ty).
+ */
+export function similarityAbout(th: number, s: number, cx: number, cy: number, tx = 0, ty = 0): Affine {
+  const a = s * Math.cos(th);
+  const b = -s * Math.sin(th);
+  const c = s * Math.sin(th);
+  const d = s * Math.cos(th);
+  return [a, b, cx + tx - a * cx - b * cy, c, d, cy + ty - c * cx - d * cy];
+}
+
 export function apply(m: Affine, x: number, y: number): [number, number] {
   return [m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]];
 }

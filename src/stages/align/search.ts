@@ -8,7 +8,7 @@
  * searched over most of the section's side (the images are zero-padded to twice their size), so
  * sections placed tens to hundreds of px away are found too.
  */
-import { type Affine, compose, translation } from './affine.js';
+import { type Affine, compose, similarityAbout, translation } from './affine.js';
 import { type Image2D, halve } from './image.js';
 import { phaseCorrelate } from './phase-correlation.js';
 import { scaleTransform } from './transform.js';
@@ -38,12 +38,7 @@ export interface SearchResult {
 
 /** The map p -> centre + s R(theta) (p - centre), full resolution. */
 export function rotationScaleAbout(deg: number, s: number, cx: number, cy: number): Affine {
-  const th = (deg * Math.PI) / 180;
-  const a = s * Math.cos(th);
-  const b = -s * Math.sin(th);
-  const c = s * Math.sin(th);
-  const d = s * Math.cos(th);
-  return [a, b, cx - a * cx - b * cy, c, d, cy - c * cx - d * cy];
+  return similarityAbout((deg * Math.PI) / 180, s, cx, cy);
 }
 
 /**

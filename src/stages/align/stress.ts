@@ -9,9 +9,9 @@
  * listed in `missingSections`.
  */
 import { mulberry32 } from '../../core/random.js';
-import type { Affine } from './affine.js';
+import { similarityAbout } from './affine.js';
 import { type Image2D, bilinear, image, stats } from './image.js';
-import type { SectionWarp, Synthetic, WarpSpec } from './synthetic.js';
+import { type SectionWarp, type Synthetic, type WarpSpec, mapBack } from './synthetic.js';
 
 export const STRESS_CASES = ['shift', 'rotation', 'scale', 'contrast', 'partial', 'debris', 'missing-run'] as const;
 export type StressCase = (typeof STRESS_CASES)[number];
@@ -70,9 +70,7 @@ export function makeStress(orig: Image2D[], c: StressCase, specOverride: Partial
       const dir = 2 * Math.PI * r();
       const tx = len * Math.cos(dir);
       const ty = len * Math.sin(dir);
-      const [a, b, cc, d] = [s * Math.cos(th), -s * Math.sin(th), s * Math.sin(th), s * Math.cos(th)];
-      const affine: Affine = [a, b, cx + tx - a * cx - b * cy, cc, d, cy + ty - cc * cx - d * cy];
-      g = { affine, bumps: [], fold: null };
+      g = { affine: similarityAbout(th, s, cx, cy, tx, ty), bumps: [], fold: null };
     }
     warps.push(g);
     const mean = stats(im.data).mean;
@@ -80,8 +78,7 @@ export function makeStress(orig: Image2D[], c: StressCase, specOverride: Partial
     if (!missing.has(z)) {
       for (let y = 0; y < h; y++) {
         for (let x = 0; x < w; x++) {
-          const px = g.affine[0] * x + g.affine[1] * y + g.affine[2];
-          const py = g.affine[3] * x + g.affine[4] * y + g.affine[5];
+          const [px, py] = mapBack(g, x, y);
           const v = bilinear(im, px, py);
           out.data[x + w * y] = v === v ? v : mean;
         }

@@ -8,7 +8,7 @@
  * |G_z(T_z(p)) - p| at points p of the original frame.
  */
 import { mulberry32 } from '../../core/random.js';
-import { type Affine, apply } from './affine.js';
+import { type Affine, apply, similarityAbout } from './affine.js';
 import { type Image2D, bilinear, image, stats } from './image.js';
 
 export interface WarpSpec {
@@ -83,12 +83,7 @@ export function makeSynthetic(orig: Image2D[], spec: WarpSpec): Synthetic {
       const s = 1 + u() * spec.scale;
       const tx = u() * spec.shift;
       const ty = u() * spec.shift;
-      const a = s * Math.cos(th);
-      const b = -s * Math.sin(th);
-      const c = s * Math.sin(th);
-      const d = s * Math.cos(th);
-      // about the centre: p = M (q - centre) + centre + t
-      const affine: Affine = [a, b, cx + tx - a * cx - b * cy, c, d, cy + ty - c * cx - d * cy];
+      const affine = similarityAbout(th, s, cx, cy, tx, ty);
       const bumps = spec.elastic > 0
         ? Array.from({ length: 4 }, () => ({ cx: r() * w, cy: r() * h, s: (0.15 + 0.15 * r()) * Math.min(w, h), ax: u() * spec.elastic, ay: u() * spec.elastic }))
         : [];

@@ -18,6 +18,17 @@ import { classesFromSegmentation, memorySource, trainPixelClassifier } from './t
 const vs: [number, number, number] = [1, 1, 8];
 const cfg = featureConfig(vs, { sigmas: [0.7, 1.6], dims: 2 });
 
+/** The model's map predicted block by block (each block read with the model's margin), pasted into one volume. */
+function predictBlocks(model: PixelModel, raw: Volume, blocks: number[][]): Float32Array {
+  const m = modelMargin(model);
+  const out = Volume.zeros('float32', raw.box, { channels: 1 });
+  for (const [x0, y0, z0, sx, sy, sz] of blocks) {
+    const b = boxFromShape([sx, sy, sz], [x0, y0, z0]);
+    copyBox(predictVolume(model, raw.crop(boxIntersect(boxGrow(b, m), raw.box)), { box: b }), out);
+  }
+  return out.data as Float32Array;
+}
+
 describe('auto-context', async () => {
   const { raw, seg } = syntheticEm([64, 64, 4], { cells: 14, seed: 5, voxelSize: vs, noise: 90 });
   const test = syntheticEm([64, 64, 3], { cells: 14, seed: 9, voxelSize: vs, noise: 90 });
@@ -47,12 +58,8 @@ describe('auto-context', async () => {
     const fm = featureMargin(cfg), cm = contextMargin(model.meta.context!);
     expect(m).toEqual([fm[0] + cm[0], fm[1] + cm[1], 0]);
     const whole = predictVolume(model, test.raw);
-    const out = Volume.zeros('float32', test.raw.box, { channels: 1 });
-    for (const [x0, y0, z0, sx, sy, sz] of [[0, 0, 0, 24, 40, 2], [24, 0, 0, 40, 40, 3], [0, 40, 0, 64, 24, 3], [0, 0, 2, 24, 40, 1]]) {
-      const b = boxFromShape([sx, sy, sz], [x0, y0, z0]);
-      copyBox(predictVolume(model, test.raw.crop(boxIntersect(boxGrow(b, m), test.raw.box)), { box: b }), out);
-    }
-    expect(Array.from(out.data)).toEqual(Array.from(whole.data as Float32Array));
+    const blocks = predictBlocks(model, test.raw, [[0, 0, 0, 24, 40, 2], [24, 0, 0, 40, 40, 3], [0, 40, 0, 64, 24, 3], [0, 0, 2, 24, 40, 1]]);
+    expect(Array.from(blocks)).toEqual(Array.from(whole.data as Float32Array));
     const task = predictPixelsTask({ model, modelPath: 'm', raw: 'raw', out: 'out', bounds: test.raw.box, blockShape: [32, 32, 1], dtype: 'float32' });
     expect(task.margin).toEqual(m);
   });
@@ -83,12 +90,8 @@ describe('auto-context', async () => {
       const m = modelMargin(lined);
       expect(m[0]).toBeGreaterThan(modelMargin(model)[0]);
       const whole = predictVolume(lined, test.raw);
-      const out = Volume.zeros('float32', test.raw.box, { channels: 1 });
-      for (const [x0, y0, z0, sx, sy, sz] of [[0, 0, 0, 24, 40, 3], [24, 0, 0, 40, 40, 3], [0, 40, 0, 64, 24, 3]]) {
-        const b = boxFromShape([sx, sy, sz], [x0, y0, z0]);
-        copyBox(predictVolume(lined, test.raw.crop(boxIntersect(boxGrow(b, m), test.raw.box)), { box: b }), out);
-      }
-      expect(Array.from(out.data)).toEqual(Array.from(whole.data as Float32Array));
+      const blocks = predictBlocks(lined, test.raw, [[0, 0, 0, 24, 40, 3], [24, 0, 0, 40, 40, 3], [0, 40, 0, 64, 24, 3]]);
+      expect(Array.from(blocks)).toEqual(Array.from(whole.data as Float32Array));
       const dir = await tempDir();
       await lined.save(path.join(dir, 'l.forest'));
       const back = await PixelModel.load(path.join(dir, 'l.forest'));
@@ -104,14 +107,9 @@ describe('auto-context', async () => {
       expect(two.meta.context!.rounds).toBe(2);
       const fm = featureMargin(cfg), rm = roundMargin(two.meta.context!);
       expect(modelMargin(two)).toEqual([fm[0] + 2 * rm[0], fm[1] + 2 * rm[1], 0]);
-      const m = modelMargin(two);
       const whole = predictVolume(two, test.raw);
-      const out = Volume.zeros('float32', test.raw.box, { channels: 1 });
-      for (const [x0, y0, z0, sx, sy, sz] of [[0, 0, 0, 24, 40, 3], [24, 0, 0, 40, 40, 3], [0, 40, 0, 64, 24, 3]]) {
-        const b = boxFromShape([sx, sy, sz], [x0, y0, z0]);
-        copyBox(predictVolume(two, test.raw.crop(boxIntersect(boxGrow(b, m), test.raw.box)), { box: b }), out);
-      }
-      expect(Array.from(out.data)).toEqual(Array.from(whole.data as Float32Array));
+      const blocks = predictBlocks(two, test.raw, [[0, 0, 0, 24, 40, 3], [24, 0, 0, 40, 40, 3], [0, 40, 0, 64, 24, 3]]);
+      expect(Array.from(blocks)).toEqual(Array.from(whole.data as Float32Array));
       // the second round changes the map (it is not the first round's forest again)
       const one = predictVolume(model, test.raw).data as Float32Array;
       expect(Array.from(whole.data as Float32Array)).not.toEqual(Array.from(one));

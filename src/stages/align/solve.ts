@@ -834,6 +834,8 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   if (!(p.gapNm > 0)) throw new UsageError(`gapNm ${p.gapNm}: expected a pixel size in nm > 0`);
   if (!(p.gapRatio >= 1)) throw new UsageError(`gapRatio ${p.gapRatio}: expected a peak ratio >= 1`);
   checkModel('gapModel', p.gapModel);
+  if (!(p.gapConverge > 0)) throw new UsageError(`gapConverge ${p.gapConverge}: expected degrees > 0`);
+  if (!(p.searchMarginFirst >= 0)) throw new UsageError(`searchMarginFirst ${p.searchMarginFirst}: expected a correlation gain >= 0`);
   if (!(p.searchRotation >= 0 && p.searchRotation <= 90)) throw new UsageError(`searchRotation ${p.searchRotation}: expected degrees in [0, 90]`);
   if (!(p.searchScale >= 0 && p.searchScale < 0.5)) throw new UsageError(`searchScale ${p.searchScale}: expected a relative scale change in [0, 0.5)`);
   if (!(p.searchRotationStep > 0) || !(p.searchScaleStep > 0)) throw new UsageError(`searchRotationStep ${p.searchRotationStep}, searchScaleStep ${p.searchScaleStep}: expected steps > 0`);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import * as v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { WiringError } from '../core/errors.js';
 import { EncodedJson } from './codec.js';
@@ -59,6 +60,26 @@ import(workerData.tsx)
   .catch((e) => { setImmediate(() => { throw e; }); });
 `;
 
+/**
+ * Block worker threads compile their hot functions on their own thread (V8's
+ * `--no-concurrent-recompilation`), not on V8's background helper threads. The flag is read when
+ * an isolate starts, so setting it just before the first worker thread starts leaves this
+ * (main) thread's isolate as it was: with `--workers 1` the blocks still run here with
+ * background compilation, on a core the blocks do not use. With a pool, every core runs a block
+ * (the pool is sized to the cores), so a background compile only takes a core from another
+ * block, and costs more CPU than the same compile done in the thread that needs it: on the
+ * phantom's skeletons at 256x256x128 with 2 workers the helper threads' CPU fell 1.07 -> 0.09 s and
+ * the process's 3.3 -> 3.0 s (docs/THROUGHPUT.md, "Scaling to 2 workers, per stage"). Set
+ * WIRING_CONCURRENT_COMPILE=1 to keep V8's default.
+ */
+export const WORKER_V8_FLAGS = ['--no-concurrent-recompilation'];
+let workerFlagsSet = false;
+function setWorkerFlags(): void {
+  if (workerFlagsSet || process.env.WIRING_CONCURRENT_COMPILE === '1') return;
+  workerFlagsSet = true;
+  for (const f of WORKER_V8_FLAGS) v8.setFlagsFromString(f);
+}
+
 interface Slot {
   worker: Worker;
   /** The thread's Linux thread id (from /proc/thread-self), when it said. */
@@ -107,6 +128,7 @@ export class ThreadPool implements Executor {
   }
 
   private spawn(): Slot {
+    setWorkerFlags();
     const worker = this.typescript
       ? new Worker(BOOT, { eval: true, workerData: { tsx: tsxRegisterUrl(), entry: this.entry.href } })
       : new Worker(this.entry);

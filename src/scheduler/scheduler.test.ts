@@ -271,6 +271,30 @@ describe('thread pool', () => {
     expect(pool.threads).toBeLessThanOrEqual(5);
   });
 
+  it('worker threads compile on their own thread (no background compiler), unless WIRING_CONCURRENT_COMPILE=1', async () => {
+    const { spawn } = await import('node:child_process');
+    const { RUN_SCRIPT } = await import('./testing.js');
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+    // one block on a 2-worker pool, in a child process tracing V8's optimizations
+    const modes = async (env: Record<string, string>): Promise<string[]> => {
+      const dir = await tempDir('sched-flags');
+      const spec = path.join(dir, 'spec.json');
+      const t = task({ fn: 'hotCalls', params: { calls: 20000 }, bounds: boxFromShape([4, 4, 4]) });
+      await fs.writeFile(spec, encodeJson({ tasks: [t], options: { stateDir: path.join(dir, 'state'), workers: 2 } }));
+      const child = spawn(process.execPath, ['--trace-opt', '--import', 'tsx', RUN_SCRIPT, spec], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      expect(code).toBe(0);
+      return [...out.matchAll(/compiling method \S+ <JSFunction fixtureHotSum[^\n]*ConcurrencyMode::(\w+)/g)].map((m) => m[1]);
+    };
+    const flagged = await modes({ WIRING_CONCURRENT_COMPILE: '' });
+    expect(flagged.length).toBeGreaterThan(0);
+    expect(new Set(flagged)).toEqual(new Set(['kSynchronous']));
+    const plain = await modes({ WIRING_CONCURRENT_COMPILE: '1' });
+    expect(plain).toContain('kConcurrent');
+  }, 60000);
+
   it('fails blocks with a clear error when its threads cannot start, instead of respawning forever', async () => {
     const { ThreadPool } = await import('./pool.js');
     const pool = new ThreadPool(2, { entry: new URL('./no-such-entry.ts', import.meta.url) });

@@ -69,7 +69,7 @@ import(workerData.tsx)
  * pool has threads, every thread runs a block (the pool is sized to the cores), so a background
  * compile only takes a core from another block and costs more CPU than the same compile done in
  * the thread that needs it: 2 workers, phantom 256x256x128, the helper threads' CPU fell
- * 1.1-1.4 -> 0.3-0.4 s and the process's by 5-10 % (supervoxels, synapses, cells, skeletons;
+ * 1.1-1.4 -> 0.3-0.4 s and the process's by 4-10 % (supervoxels, synapses, cells, skeletons;
  * docs/THROUGHPUT.md, "Scaling to 2 workers, per stage"). A run with fewer blocks than threads
  * (a one-block mesh task) leaves a core free, so its threads keep V8's default (once set, the
  * flag stays for threads started later). WIRING_CONCURRENT_COMPILE=1 keeps V8's default always.
@@ -79,7 +79,11 @@ let workerFlagsSet = false;
 function setWorkerFlags(): void {
   if (workerFlagsSet || process.env.WIRING_CONCURRENT_COMPILE === '1') return;
   workerFlagsSet = true;
-  for (const f of WORKER_V8_FLAGS) v8.setFlagsFromString(f);
+  try {
+    for (const f of WORKER_V8_FLAGS) v8.setFlagsFromString(f);
+  } catch {
+    // a runtime that refuses flags after start-up keeps V8's default: a speed choice, not a result
+  }
 }
 
 interface Slot {

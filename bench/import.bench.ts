@@ -77,7 +77,9 @@ export default async function run(): Promise<unknown> {
   };
   // A larger input made from the real raw: the 200x100x50 volume tiled to 512x512x64, written
   // as PNG slices and as gzip HDF5 (chunks 64^3) by our exporters.
-  const raw = await (await openSource(`${h5}#stack`)).read(boxFromShape([200, 100, 50]));
+  const rawSrc = await openSource(`${h5}#stack`);
+  const raw = await rawSrc.read(boxFromShape([200, 100, 50]));
+  await rawSrc.close();
   const big = Volume.zeros('uint8', [512, 512, 64]);
   const bd = big.data as Uint8Array, rd = raw.data as Uint8Array;
   for (let z = 0; z < 64; z++)

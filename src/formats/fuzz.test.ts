@@ -3,7 +3,7 @@
 // never another error type, never a hang (each case is raced against a 20 s timer; a normal case takes milliseconds).
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { deflateSync, gzipSync } from 'node:zlib';
+import { crc32, deflateSync, gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/data.js';
@@ -132,6 +132,33 @@ describe('fuzz (seeded)', () => {
       if (out === 'error') errors++;
     }
     expect(errors).toBeGreaterThan(5);
+  });
+
+  it('PNG stack: mutated chunk bodies with their CRCs recomputed reach the decoder (png.ts)', async () => {
+    const dir = await tempDir();
+    const r = rng(31);
+    const px = new Uint8Array(40 * 24 * 3).map((_, i) => (i * 7) % 256);
+    const img = new Uint8Array(await sharp(px, { raw: { width: 40, height: 24, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer());
+    /** Recompute every chunk's CRC so only the mutated bytes themselves are wrong. */
+    const fixCrcs = (b: Uint8Array): Uint8Array => {
+      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      for (let p = 8; p + 12 <= b.length; ) {
+        const len = dv.getUint32(p);
+        if (p + 12 + len > b.length) break;
+        dv.setUint32(p + 8 + len, crc32(b.subarray(p + 8, p + 8 + len), crc32(b.subarray(p + 4, p + 8))));
+        p += 12 + len;
+      }
+      return b;
+    };
+    const counts = { ok: 0, error: 0 };
+    for (let i = 0; i < 40; i++) {
+      const d = path.join(dir, `crc${i}`);
+      await fs.mkdir(d);
+      const bad = mutate(img, r);
+      for (let z = 0; z < 2; z++) await fs.writeFile(path.join(d, `s${z}.png`), z === 1 ? fixCrcs(bad.slice()) : img);
+      counts[await probe(d, 's1.png')]++;
+    }
+    expect(counts.error).toBeGreaterThan(10);
   });
 
   it('multi-page TIFF: mutated IFDs (including loops) and truncation', async () => {

@@ -73,9 +73,14 @@ describe('hdf5', () => {
     }
     expect(hits).toBeGreaterThan(0);
     await fs.writeFile(f, bytes);
+    // the direct chunk reader (hdf5-chunks.ts) names the chunk; h5wasm's path names the box
     const s = await openHdf5(`${f}#d`);
-    await expect(s.read(box([0, 0, 0], [16, 16, 4]))).rejects.toThrow(/c\.h5#d: reading .* failed inside the HDF5 library/);
+    expect(s.chunkReads).toBe('direct');
+    await expect(s.read(box([0, 0, 0], [16, 16, 4]))).rejects.toThrow(/c\.h5: chunk at \(0, 0, 0\) .*: (deflate stream cannot be inflated|chunk decodes to)/);
     await s.close();
+    const w = await openHdf5(`${f}#d`, { direct: false });
+    await expect(w.read(box([0, 0, 0], [16, 16, 4]))).rejects.toThrow(/c\.h5#d: reading .* failed inside the HDF5 library/);
+    await w.close();
   });
 
   it('rejects a missing or non-HDF5 file clearly', async () => {

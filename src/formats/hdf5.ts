@@ -1,5 +1,7 @@
 // HDF5 reader and writer over h5wasm (the HDF5 C library compiled to wasm; Node build reads the
-// real file system, so only the chunks a hyperslab touches are read).
+// real file system, so only the chunks a hyperslab touches are read). Chunked deflate/shuffle
+// datasets of the common layouts are read past h5wasm, chunk by chunk (hdf5-chunks.ts: node:fs,
+// node:zlib on the thread pool); h5wasm opens and checks every file and reads everything else.
 //
 // Spec: `file.h5#path/to/dataset` (or `file.h5` when it holds exactly one dataset).
 // Axes as numpy/h5py: 2-D (y, x), 3-D (z, y, x), 4-D (c, z, y, x) -> Wiring [x, y, z] + channels.
@@ -19,6 +21,7 @@ import type { DataType } from '../core/dtype.js';
 import { FormatError, UsageError } from '../core/errors.js';
 import { Volume } from '../core/volume.js';
 import { type ElementArray, checkReadBox, emptyVolume, gather, numpyType, shapeFromNumpy } from './npy.js';
+import { type DirectChunks, openDirectChunks } from './hdf5-chunks.js';
 import type { VolumeSource } from './source.js';
 
 type H5File = InstanceType<typeof h5wasm.File>;
@@ -146,10 +149,12 @@ export interface Hdf5Source extends VolumeSource {
   readonly dataset: string;
   /** HDF5 element type as numpy kind+size ('u1', 'i4', 'f8', ...). */
   readonly nativeDtype: string;
+  /** How chunks are read: 'direct' (hdf5-chunks.ts: node:fs + node:zlib) or 'h5wasm' (hyperslabs). */
+  readonly chunkReads: 'direct' | 'h5wasm';
 }
 
 /** Open `file.h5#dataset` as a VolumeSource (chunked sub-box reads via hyperslabs). */
-export async function openHdf5(spec: string, opts: { voxelSize?: Vec3 } = {}): Promise<Hdf5Source> {
+export async function openHdf5(spec: string, opts: { voxelSize?: Vec3; direct?: boolean } = {}): Promise<Hdf5Source> {
   await h5ready();
   const { file, dataset } = splitH5Spec(spec);
   try {
@@ -205,6 +210,11 @@ export async function openHdf5(spec: string, opts: { voxelSize?: Vec3 } = {}): P
     const nd = dims.length;
     const dsRef = ds;
     let closed = false;
+    // Chunked deflate/shuffle datasets of the common layouts are read straight from the file
+    // (hdf5-chunks.ts); h5wasm keeps everything else and any box with an unwritten chunk.
+    const elementSize = numpyType(native, where).size;
+    const sameLayout = Volume.zeros(dtype, [0, 0, 0]).data.constructor; // the file's elements need no conversion when numpyType's ctor is this
+    const direct: DirectChunks | null = opts.direct === false ? null : await openDirectChunks(file, dsRef.path, dims, elementSize, chunks);
     const src: Hdf5Source = {
       url: where,
       format: 'hdf5',
@@ -216,13 +226,26 @@ export async function openHdf5(spec: string, opts: { voxelSize?: Vec3 } = {}): P
       chunkShape: c3,
       dataset: name,
       nativeDtype: native,
+      chunkReads: direct ? 'direct' : 'h5wasm',
       async read(b: Box): Promise<Volume> {
         checkReadBox(src, b);
         if (boxIsEmpty(b)) return emptyVolume(dtype, b, channels, voxelSize);
         if (closed) throw new UsageError('source is closed', where);
         const [bx, by, bz] = boxShape(b);
         const ranges: Array<[number, number]> = [[0, channels], [b.min[2], b.max[2]], [b.min[1], b.max[1]], [b.min[0], b.max[0]]].slice(4 - Math.max(nd, 1)) as Array<[number, number]>;
-        const arr = readHyperslab(h5, dsRef.path, ranges, native, where, b);
+        let arr: ElementArray | undefined;
+        if (direct) {
+          const t = numpyType(native, where);
+          if (t.ctor === sameLayout) {
+            // the file's elements are ours: chunks go straight into the output volume
+            const out = Volume.zeros(dtype, b, { channels, voxelSize });
+            if (await direct.read(ranges, new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength))) return out;
+          } else {
+            const bytes = new Uint8Array(channels * bx * by * bz * t.size);
+            if (await direct.read(ranges, bytes)) arr = new t.ctor(bytes.buffer, 0, bytes.length / t.size);
+          }
+        }
+        arr ??= readHyperslab(h5, dsRef.path, ranges, native, where, b);
         const n = channels * bx * by * bz;
         if (arr.length !== n) throw new FormatError(`hyperslab returned ${arr.length} elements, expected ${n}`, where);
         const out = Volume.zeros(dtype, b, { channels, voxelSize });
@@ -236,6 +259,7 @@ export async function openHdf5(spec: string, opts: { voxelSize?: Vec3 } = {}): P
       async close() {
         if (!closed) {
           closed = true;
+          await direct?.close();
           try {
             h5.close();
           } catch {

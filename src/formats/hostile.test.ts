@@ -3,7 +3,7 @@
 // a FormatError/UsageError naming the file (and field), with memory bounded by the chunks read.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { deflateSync, gzipSync } from 'node:zlib';
+import { crc32, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/data.js';
 import { box } from '../core/box.js';
@@ -151,6 +151,42 @@ describe('decompression bombs are errors naming the chunk file, never GBs of mem
     expect(e).toBeInstanceOf(FormatError);
     expect(e.message).toContain(chunk);
     expect(e.message).toMatch(/gzip chunk decompresses to more than the 513 bytes/);
+  });
+
+  it('PNG slices: an IDAT bomb and a header declaring 2^30 x 2^30 pixels (the direct decoder, png.ts)', async () => {
+    const root = await tempDir();
+    const chunk = (type: string, body: Uint8Array): Buffer => {
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(body.length, 0);
+      head.write(type, 4, 'latin1');
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(body, crc32(head.subarray(4))), 0);
+      return Buffer.concat([head, body, crc]);
+    };
+    const png = (w: number, h: number, idat: Uint8Array): Buffer => {
+      const ih = Buffer.alloc(13);
+      ih.writeUInt32BE(w, 0);
+      ih.writeUInt32BE(h, 4);
+      ih[8] = 8; // 8-bit greyscale
+      return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ih), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]);
+    };
+    const bomb = path.join(root, 'bomb');
+    await fs.mkdir(bomb);
+    await fs.writeFile(path.join(bomb, 's0.png'), png(8, 8, deflateSync(new Uint8Array(72))));
+    await fs.writeFile(path.join(bomb, 's1.png'), png(8, 8, deflateSync(bombBytes())));
+    let e = await errorOf(async () => (await openSource(bomb)).read(box([0, 0, 0], [8, 8, 2])));
+    expect(e).toBeInstanceOf(FormatError);
+    expect(e.message).toContain(path.join(bomb, 's1.png'));
+    expect(e.message).toMatch(/IDAT inflates to more than the 72 bytes/);
+    const huge = path.join(root, 'huge');
+    await fs.mkdir(huge);
+    await fs.writeFile(path.join(huge, 's0.png'), png(2 ** 30, 2 ** 30, deflateSync(new Uint8Array(4096))));
+    const s = await openSource(huge);
+    expect(s.shape).toEqual([2 ** 30, 2 ** 30, 1]);
+    e = await errorOf(() => s.read(box([0, 0, 0], [8, 8, 1])));
+    expect(e).toBeInstanceOf(FormatError);
+    expect(e.message).toContain(path.join(huge, 's0.png'));
+    expect(e.message).toMatch(/IDAT inflates to 4096 bytes/);
   });
 });
 

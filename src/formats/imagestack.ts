@@ -1,9 +1,11 @@
 // Image stacks: a folder of PNG/TIFF slices (one z per file, natural sort of the file names), and a
 // multi-page TIFF (one z per page).
 //
-// Slice folders are decoded with sharp: 8-bit and 16-bit, grayscale (read with
-// `.toColourspace('b-w')` / `'grey16'` so sharp never expands to RGB) or RGB (3 channels; alpha is
-// dropped). read(box) decodes only the slices in the box's z range. PNG and strip TIFF cannot be
+// Slice folders: PNGs of the common kinds (8/16-bit grey, grey+alpha, RGB, RGBA, not interlaced,
+// no pixel-changing chunks) are decoded by png.ts (node:zlib on the thread pool, header read from
+// IHDR at open); everything else is decoded with sharp, loaded on first use: 8-bit and 16-bit,
+// grayscale (read with `.toColourspace('b-w')` / `'grey16'` so sharp never expands to RGB) or RGB
+// (3 channels; alpha is dropped). Both give the same bytes (png.test.ts). read(box) decodes only the slices in the box's z range. PNG and strip TIFF cannot be
 // decoded in part, so a box smaller than the slice decodes the whole slice once and keeps it in a
 // byte-bounded LRU (512 MiB per open stack, WIRING_SLICE_CACHE_MB): the blocks of one z band
 // then share the decode instead of repeating it per block.
@@ -17,15 +19,17 @@
 import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import type { Metadata, OutputInfo, Sharp, SharpOptions } from 'sharp';
 import { type Box, type Vec3, boxIsEmpty, boxShape } from '../core/box.js';
 import { type DataType, bytesPerElement } from '../core/dtype.js';
 import { FormatError, UsageError } from '../core/errors.js';
 import { Volume } from '../core/volume.js';
 import { checkReadBox, emptyVolume } from './npy.js';
+import { decodePng, parsePngHeader, pngFastPath, pngOutputFormat } from './png.js';
 import type { VolumeSource } from './source.js';
 
 const IMAGE_EXT = /\.(png|tiff?)$/i;
+const PNG_EXT = /\.png$/i;
 
 /** Natural sort: "im2.png" < "im10.png"; digit runs compare by value, the rest by code point. */
 export function naturalCompare(a: string, b: string): number {
@@ -62,10 +66,41 @@ interface SliceFormat {
   dtype: DataType; // uint8 or uint16
 }
 
+/** sharp, loaded on first use (the PNG fast path never needs it; loading it takes up to a second). */
+let sharpModule: Promise<typeof import('sharp')> | undefined;
+async function sharpOf(input: string | Buffer, opts?: SharpOptions): Promise<Sharp> {
+  sharpModule ??= import('sharp');
+  const m = await sharpModule;
+  return (m.default as unknown as (i: string | Buffer, o?: SharpOptions) => Sharp)(input, opts);
+}
+
+/** The first bytes of a file (fewer when the file is shorter). */
+async function readHead(file: string, n: number): Promise<Uint8Array> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const buf = new Uint8Array(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
 async function sliceFormat(file: string): Promise<SliceFormat> {
+  if (PNG_EXT.test(file)) {
+    // The common PNG case is read from its IHDR (33 bytes) instead of a sharp pipeline per file.
+    let head: Uint8Array;
+    try {
+      head = await readHead(file, 33);
+    } catch (e) {
+      throw new FormatError(`cannot read the image header (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+    }
+    const h = parsePngHeader(head, file);
+    if (pngFastPath(h)) return { width: h.width, height: h.height, ...pngOutputFormat(h) };
+  }
   let m: Metadata;
   try {
-    m = await sharp(file).metadata();
+    m = await (await sharpOf(file)).metadata();
   } catch (e) {
     throw new FormatError(`cannot read the image header (${(e as Error).message})`, file);
   }
@@ -194,6 +229,10 @@ export async function openImageStack(dir: string, opts: { voxelSize?: Vec3; chec
           start = 0;
         }
         const o = out.data as Uint8Array | Uint16Array;
+        if (channels === 1 && rowStride === bx) {
+          o.set(data.subarray(start, start + plane), k * plane); // whole rows: one copy
+          return;
+        }
         for (let y = 0; y < by; y++) {
           const row = start + y * rowStride;
           if (channels === 1) {
@@ -219,7 +258,27 @@ async function decodeSlice(
   f: SliceFormat,
   crop: { left: number; top: number; width: number; height: number },
 ): Promise<Uint8Array | Uint16Array> {
-  let img = sharp(file, { limitInputPixels: false });
+  let input: string | Buffer = file;
+  if (PNG_EXT.test(file)) {
+    // PNG: the direct decoder for the common case (png.ts); anything else goes to sharp below,
+    // from the bytes already read.
+    let bytes: Buffer;
+    try {
+      bytes = await fs.readFile(file);
+    } catch (e) {
+      throw new FormatError(`cannot read slice (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+    }
+    const png = await decodePng(bytes, file);
+    if (png) {
+      const { width, height } = png.header;
+      if (width !== f.width || height !== f.height || png.channels !== f.channels || (png.data instanceof Uint16Array ? 'uint16' : 'uint8') !== f.dtype) {
+        throw new FormatError(`slice decodes to ${width}x${height}x${png.channels} ${png.data instanceof Uint16Array ? 'uint16' : 'uint8'}; expected ${describe(f)} like the other slices`, file);
+      }
+      return cropInterleaved(png.data, f, crop);
+    }
+    input = bytes;
+  }
+  let img = await sharpOf(input, { limitInputPixels: false });
   if (crop.left !== 0 || crop.top !== 0 || crop.width !== f.width || crop.height !== f.height) img = img.extract(crop);
   if (f.channels === 1) img = img.toColourspace(f.dtype === 'uint16' ? 'grey16' : 'b-w');
   else img = img.removeAlpha().toColourspace(f.dtype === 'uint16' ? 'rgb16' : 'srgb');
@@ -241,6 +300,18 @@ async function decodeSlice(
   const copy = new Uint8Array(data.length);
   copy.set(data);
   return new Uint16Array(copy.buffer);
+}
+
+/** The crop of an interleaved whole-slice array (the array itself when the crop is the slice). */
+function cropInterleaved<T extends Uint8Array | Uint16Array>(data: T, f: SliceFormat, crop: { left: number; top: number; width: number; height: number }): T {
+  if (crop.left === 0 && crop.top === 0 && crop.width === f.width && crop.height === f.height) return data;
+  const c = f.channels;
+  const out = new (data.constructor as new (n: number) => T)(crop.width * crop.height * c);
+  for (let y = 0; y < crop.height; y++) {
+    const s = ((crop.top + y) * f.width + crop.left) * c;
+    out.set(data.subarray(s, s + crop.width * c), y * crop.width * c);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

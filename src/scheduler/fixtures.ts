@@ -220,3 +220,18 @@ export function paintOrFail(ctx: BlockContext<{ dir: string; value: number }>): 
   v.data.fill(ctx.params.value);
   return { volumes: { out: v } };
 }
+
+/** A loop hot enough for V8 to optimize (the worker-flags test looks for its name in --trace-opt output). */
+function fixtureHotSum(a: Float64Array, k: number): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * k;
+  return s;
+}
+
+/** CPU-bound through one named function, fixtureHotSum, called params.calls times. */
+export function hotCalls(ctx: BlockContext<{ calls: number }>): BlockResult {
+  const a = new Float64Array(1000).fill(1);
+  let t = 0;
+  for (let k = 0; k < ctx.params.calls; k++) t += fixtureHotSum(a, k & 7);
+  return { data: t };
+}

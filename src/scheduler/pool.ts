@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import * as v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { WiringError } from '../core/errors.js';
 import { EncodedJson } from './codec.js';
@@ -59,6 +60,32 @@ import(workerData.tsx)
   .catch((e) => { setImmediate(() => { throw e; }); });
 `;
 
+/**
+ * Block worker threads of a run that fills the pool compile their hot functions on their own
+ * thread (V8's `--no-concurrent-recompilation`), not on V8's background helper threads. The flag
+ * is read when an isolate starts, so setting it just before such a thread starts leaves this
+ * (main) thread's isolate as it was: with `--workers 1` the blocks still run here with background
+ * compilation, on a core the blocks do not use. When a run has at least as many blocks as the
+ * pool has threads, every thread runs a block (the pool is sized to the cores), so a background
+ * compile only takes a core from another block and costs more CPU than the same compile done in
+ * the thread that needs it: 2 workers, phantom 256x256x128, the helper threads' CPU fell
+ * 1.1-1.4 -> 0.3-0.4 s and the process's by 4-10 % (supervoxels, synapses, cells, skeletons;
+ * docs/THROUGHPUT.md, "Scaling to 2 workers, per stage"). A run with fewer blocks than threads
+ * (a one-block mesh task) leaves a core free, so its threads keep V8's default (once set, the
+ * flag stays for threads started later). WIRING_CONCURRENT_COMPILE=1 keeps V8's default always.
+ */
+export const WORKER_V8_FLAGS = ['--no-concurrent-recompilation'];
+let workerFlagsSet = false;
+function setWorkerFlags(): void {
+  if (workerFlagsSet || process.env.WIRING_CONCURRENT_COMPILE === '1') return;
+  workerFlagsSet = true;
+  try {
+    for (const f of WORKER_V8_FLAGS) v8.setFlagsFromString(f);
+  } catch {
+    // a runtime that refuses flags after start-up keeps V8's default: a speed choice, not a result
+  }
+}
+
 interface Slot {
   worker: Worker;
   /** The thread's Linux thread id (from /proc/thread-self), when it said. */
@@ -106,7 +133,14 @@ export class ThreadPool implements Executor {
     this.typescriptThreads = !!opts.typescript;
   }
 
+  /**
+   * Whether the blocks to come fill every thread (then threads started from now on compile on
+   * their own thread: WORKER_V8_FLAGS). True unless a run says otherwise (`SharedPoolExecutor`).
+   */
+  fills = true;
+
   private spawn(): Slot {
+    if (this.fills) setWorkerFlags();
     const worker = this.typescript
       ? new Worker(BOOT, { eval: true, workerData: { tsx: tsxRegisterUrl(), entry: this.entry.href } })
       : new Worker(this.entry);
@@ -257,8 +291,11 @@ export async function sharedPool(size: number, typescript: boolean): Promise<Thr
 export class SharedPoolExecutor implements Executor {
   readonly mode = 'threads' as const;
   private constructor(private readonly pool: ThreadPool) {}
-  static async create(size: number, typescript: boolean): Promise<SharedPoolExecutor> {
-    return new SharedPoolExecutor(await sharedPool(size, typescript));
+  /** `blocks`: how many blocks the run has to compute (whether they fill the threads: `ThreadPool.fills`). */
+  static async create(size: number, typescript: boolean, blocks = Infinity): Promise<SharedPoolExecutor> {
+    const pool = await sharedPool(size, typescript);
+    pool.fills = blocks >= size;
+    return new SharedPoolExecutor(pool);
   }
   get capacity(): number {
     return this.pool.capacity;

@@ -326,7 +326,7 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
       const { RedisExecutor } = await import('./redis.js');
       executor = await RedisExecutor.connect(opts.redis, { capacity: workers, queue: opts.queue });
     } else if (workers === 1) executor = new InProcessExecutor();
-    else executor = await SharedPoolExecutor.create(workers, ordered.some((t) => t.module.endsWith('.ts')));
+    else executor = await SharedPoolExecutor.create(workers, ordered.some((t) => t.module.endsWith('.ts')), todo);
   }
   progress.start(total, 'blocks');
   const resumedTotal = total - todo;

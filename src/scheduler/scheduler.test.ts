@@ -271,6 +271,31 @@ describe('thread pool', () => {
     expect(pool.threads).toBeLessThanOrEqual(5);
   });
 
+  it('worker threads of a run that fills the pool compile on their own thread; fewer blocks than threads, or WIRING_CONCURRENT_COMPILE=1, keep the background compiler', async () => {
+    const { spawn } = await import('node:child_process');
+    const { RUN_SCRIPT } = await import('./testing.js');
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+    // blocks of 4^3 on a 2-worker pool, in a child process tracing V8's optimizations
+    const modes = async (env: Record<string, string>, blocks: number): Promise<string[]> => {
+      const dir = await tempDir('sched-flags');
+      const spec = path.join(dir, 'spec.json');
+      const t = task({ fn: 'hotCalls', params: { calls: 20000 }, bounds: boxFromShape([4 * blocks, 4, 4]) });
+      await fs.writeFile(spec, encodeJson({ tasks: [t], options: { stateDir: path.join(dir, 'state'), workers: 2 } }));
+      const child = spawn(process.execPath, ['--trace-opt', '--import', 'tsx', RUN_SCRIPT, spec], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      expect(code).toBe(0);
+      return [...out.matchAll(/compiling method \S+ <JSFunction fixtureHotSum[^\n]*ConcurrencyMode::(\w+)/g)].map((m) => m[1]);
+    };
+    const filled = await modes({ WIRING_CONCURRENT_COMPILE: '' }, 2);
+    expect(filled.length).toBeGreaterThan(0);
+    expect(new Set(filled)).toEqual(new Set(['kSynchronous']));
+    // one block leaves a core free: its thread keeps compiling in the background
+    expect(new Set(await modes({ WIRING_CONCURRENT_COMPILE: '' }, 1))).toEqual(new Set(['kConcurrent']));
+    expect(await modes({ WIRING_CONCURRENT_COMPILE: '1' }, 2)).toContain('kConcurrent');
+  }, 90000);
+
   it('fails blocks with a clear error when its threads cannot start, instead of respawning forever', async () => {
     const { ThreadPool } = await import('./pool.js');
     const pool = new ThreadPool(2, { entry: new URL('./no-such-entry.ts', import.meta.url) });

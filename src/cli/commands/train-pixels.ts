@@ -11,7 +11,7 @@ import { checkLineConfig } from '../../stages/predict/line-features.js';
 import { CONTEXT_FEATURES, MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
 import { MAX_EDGE_BAND_WIDTH, edgeBandOf } from '../../stages/predict/edge-band.js';
 import { MAX_OUTPUT_SIGMA, OUTPUT_SIGMA_CANDIDATES, OUTPUT_SIGMA_MIN_GAIN } from '../../stages/predict/output-smoothing.js';
-import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, type TrainOptions, defaultDims, trainPixelClassifier } from '../../stages/predict/training.js';
+import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, PIXEL_TRAINING_PRESETS, type TrainOptions, defaultDims, pixelTrainingPreset, trainPixelClassifier } from '../../stages/predict/training.js';
 import { BOUNDARY_OUTPUT, OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules } from '../object-rules.js';
 import { defaultSegmentation } from '../predicted-segmentation.js';
 import { OBJECT_FILTER_DEFAULTS } from '../../stages/synapses/object-filter.js';
@@ -58,6 +58,20 @@ function sigmaLine(c: unknown): string[] | undefined {
   return [`output smoothing ${o.sigma} (chosen out of fold; mean class AUC ${o.candidates.map((s, i) => `${s}: ${o.auc![i]}`).join(', ')})`];
 }
 
+/** The presets and what each sets, for the help. */
+function presetHelp(): string {
+  return Object.entries(PIXEL_TRAINING_PRESETS)
+    .map(([name, p]) => `${name} (${Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ')})`)
+    .join('; ');
+}
+
+/** Options of the preset `name` into `opts`, except those given on the command line. */
+function applyPreset(opts: Record<string, unknown>, cmd: Command, name: string): void {
+  for (const [key, value] of Object.entries(pixelTrainingPreset(name))) {
+    if (cmd.getOptionValueSource(key) !== 'cli') opts[key] = value;
+  }
+}
+
 export function register(program: Command): Command {
   return program
     .command('train-pixels')
@@ -96,8 +110,10 @@ export function register(program: Command): Command {
     .option('--segmentation <source>', `with --labels holding cleft and vesicle classes: the neuron segmentation of the training region (e.g. the ids the labels were made from); the cleft object filter then also learns from the two segments across each candidate (contact, vesicles inside each cell; docs/ACCURACY.md), and wiring synapses reads its --segmentation for them`)
     .option('--predicted-segmentation', `with --labels holding boundary (${BOUNDARY_OUTPUT}), cleft and vesicle classes, instead of --segmentation: the cleft object filter learns from the segmentation \`wiring segment\` makes with its defaults of the training region's out-of-fold boundary map, the kind of segmentation wiring synapses reads on a new volume (docs/ACCURACY.md "Cleft filter trained on a predicted segmentation")`)
     .option('--contact-sites', `with --segmentation: the cleft object filter also tries the segmentation's contact sites as candidates (faces between two segments in patches of ${[...new Set(SITE_RULES.map((r) => r.patchNm))].join(', ')} nm; carried when out of fold they beat the map's components; then wiring synapses takes its candidates from its --segmentation's sites). Off by default: chosen on the phantom's true neurons it dropped nearly every site of a predicted segmentation (docs/ACCURACY.md)`)
+    .option('--preset <name>', `named settings for a kind of data (flags given beside it win): ${presetHelp()}`)
     .option('--json', 'machine-readable output')
-    .action(async (opts) => {
+    .action(async (opts, cmd: Command) => {
+      if (opts.preset !== undefined) applyPreset(opts, cmd, String(opts.preset));
       if (!!opts.labels === !!opts.gt) throw new UsageError('give exactly one of --labels <source> or --gt <source>');
       if (opts.zeroIs !== 'boundary' && opts.zeroIs !== 'unlabelled') throw new UsageError(`--zero-is: expected boundary or unlabelled, got ${JSON.stringify(opts.zeroIs)}`);
       const voxelSize = opts.voxelSize ? parseXyz(opts.voxelSize, '--voxel-size', 'nm') : undefined;
@@ -183,7 +199,7 @@ export function register(program: Command): Command {
         await model.save(opts.output);
         warnings.push(...report.warnings);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-        const result = { model: path.resolve(opts.output), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, output_sigma: model.meta.outputSigma ?? 0, context_rounds: model.contextForests.length, calibrated: !!model.meta.calibration, ...(rules ? { object_rules: rules } : {}), ...(predictedSegmentation ? { predicted_segmentation: predictedSegmentation } : {}), ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
+        const result = { model: path.resolve(opts.output), ...(opts.preset ? { preset: opts.preset } : {}), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, output_sigma: model.meta.outputSigma ?? 0, context_rounds: model.contextForests.length, calibrated: !!model.meta.calibration, ...(rules ? { object_rules: rules } : {}), ...(predictedSegmentation ? { predicted_segmentation: predictedSegmentation } : {}), ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
         emit(opts, result, () =>
           [
             `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,

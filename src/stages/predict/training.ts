@@ -120,6 +120,37 @@ export const PIXEL_TRAINING_DEFAULTS = {
   outputSigma: 'boundary' as number | 'auto' | 'boundary',
 };
 
+/**
+ * Named settings for one kind of data (`train-pixels --preset <name>`): each sets some of the options
+ * above and `--features`; a flag given on the command line wins over the preset. Every preset says
+ * where it was chosen and where it was measured (docs/ACCURACY.md).
+ */
+export const PIXEL_TRAINING_PRESETS = {
+  /**
+   * Membrane (boundary) maps of serial-section TEM, 2-D features per section: auto-context, the
+   * default sigmas plus 10, the oriented line filters (LINE). Chosen on ISBI 2012 slices 0-4 -> 5-9;
+   * held out on ISBI 10-14 (same stack) at the default forest size: pixel AUC 0.9618 (the defaults
+   * 0.9467, a scikit-learn forest on the same sigmas 0.9537); from vnc-sstem to ISBI 10-14 (another
+   * volume), 30 trees: 0.9366 (the defaults 0.9333). About 7x the defaults' training time and 10-15x
+   * their feature time at predict (docs/ACCURACY.md "The ssTEM membrane preset").
+   */
+  'sstem-membranes': {
+    autoContext: true,
+    sigmas: '0.7,1.6,3.5,5,10',
+    features: 'G,GGM,LoG,DoG,STE,HoGE,LINE',
+  },
+} as const satisfies Record<string, { autoContext?: boolean; sigmas?: string; features?: string }>;
+
+export type PixelTrainingPreset = keyof typeof PIXEL_TRAINING_PRESETS;
+
+/** The preset called `name`, or a UsageError naming the presets there are. */
+export function pixelTrainingPreset(name: string): (typeof PIXEL_TRAINING_PRESETS)[PixelTrainingPreset] {
+  if (!Object.hasOwn(PIXEL_TRAINING_PRESETS, name)) {
+    throw new UsageError(`--preset: unknown preset ${JSON.stringify(name)}; the presets are ${Object.keys(PIXEL_TRAINING_PRESETS).join(', ')}`);
+  }
+  return PIXEL_TRAINING_PRESETS[name as PixelTrainingPreset];
+}
+
 /** Out-of-fold maps of the training region (per class) and its classes. */
 export interface CrossFitResult {
   region: Box;

@@ -220,6 +220,8 @@ export interface MeshBlockOptions {
   partialVolume?: boolean;
   /** With partialVolume: the largest move in coarse voxels (default partial-volume.ts PV_REACH). */
   partialVolumeReach?: number;
+  /** With partialVolume: no vertex farther from a boundary crossing it stands for than the coarse face (default true; false: the mean alone, for comparison). */
+  partialVolumeWithin?: boolean;
 }
 
 /** The lod-0 octree cell in voxels per axis: `fragmentVoxels` of the finest axis, the same length in nm on the others. */
@@ -245,7 +247,7 @@ export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): MeshIt
     const region = { min: lo, max: hi };
     const { labels, ids } = compactLabels(vol.crop(region).data as ArrayLike<number | bigint> & { length: number });
     const shape = boxShape(region);
-    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape, boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches, partialVolume: opts.partialVolume, partialVolumeReach: opts.partialVolumeReach });
+    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape, boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches, partialVolume: opts.partialVolume, partialVolumeReach: opts.partialVolumeReach, partialVolumeWithin: opts.partialVolumeWithin });
     const small = opts.smallVoxels ?? 0;
     const out: MeshItem[] = [];
     if (!(small > 0)) {

@@ -142,6 +142,8 @@ export interface CoarseBlockInput {
   partialVolume?: boolean;
   /** With partialVolume: the largest move in coarse voxels (default PV_REACH). */
   partialVolumeReach?: number;
+  /** With partialVolume: keep each vertex within the farthest crossing's distance (placeByFraction's keepWithin; default true). */
+  partialVolumeWithin?: boolean;
 }
 
 export interface CoarseBlockResult {
@@ -198,7 +200,7 @@ export function coarseMeshLabels(inp: CoarseBlockInput): CoarseBlockResult {
     offset: boxMin.map((o, k) => o / f[k]) as unknown as Vec3,
     closeBorder,
   });
-  if (inp.partialVolume) placeByFraction(meshes, { labels, shape, origin, coarse: coarse.labels, cshape: coarse.shape, factor: f, voxelSize: res, boundsMin: b.min }, inp.partialVolumeReach);
+  if (inp.partialVolume) placeByFraction(meshes, { labels, shape, origin, coarse: coarse.labels, cshape: coarse.shape, factor: f, voxelSize: res, boundsMin: b.min }, inp.partialVolumeReach, inp.partialVolumeWithin ?? true);
   // a partial coarse voxel at the volume's upper face: close it on the face, not beyond
   const clampAt = [0, 1, 2].map((k) => (mcHi[k] === b.max[k] && (b.max[k] - b.min[k]) % f[k] !== 0 ? b.max[k] * res[k] : Infinity));
   if (clampAt.some((c) => c < Infinity)) {

@@ -331,11 +331,12 @@ export const MESH_DEFAULTS = {
    * at most half as long as the longest: 8x8x30 nm -> 16x16x30, isotropic volumes unchanged;
    * meshDownsampleFactor); thin parts the downsampling loses are meshed at full resolution
    * (coarse-mesh.ts thinPatches), coarse vertices placed at the full-resolution boundary
-   * (partialVolume). 1 = full resolution: on phantom seed 7 (chosen on) the rule for a default
-   * (lod-0 volume error p95 <= 2 %, no segment lost, surface distance <= one voxel diagonal) fails
-   * by the distance with partial-volume vertices (32.3 nm against a 32.1 nm diagonal, 1 of 134
-   * segments; volume error p95 1.42 %) and by the volume without them (2.17 %). See
-   * docs/THROUGHPUT.md (Meshes: small segments at full resolution, partial-volume vertices).
+   * (partialVolume, each move limited so no boundary it stands for ends farther than from the
+   * coarse face). 1 = full resolution: the rule for a default (lod-0 volume error p95 <= 2 %, no
+   * segment lost, surface distance <= one voxel diagonal) is met on phantom seed 7 (chosen on: p95
+   * 1.39 %, 30.5 nm of a 32.1 nm diagonal) and seed 11, but fails on seed 13 256x256x64 (measured
+   * on) by the distance (32.3 nm, 3 of 267 segments; p95 1.75 %). See docs/THROUGHPUT.md (Meshes:
+   * the partial-volume move limited by the boundaries it stands for).
    */
   maxDownsample: 1,
   /**

@@ -20,7 +20,7 @@ function bytesOf(v: Volume): Buffer {
 }
 
 /** Whole box, every single chunk-straddling box from a seeded generator, and one voxel. */
-function boxes(shape: [number, number, number], n: number, seed: number): Box[] {
+function boxes(shape: readonly [number, number, number], n: number, seed: number): Box[] {
   const r = mulberry32(seed);
   const out: Box[] = [boxFromShape(shape), box([shape[0] - 1, shape[1] - 1, shape[2] - 1], shape)];
   for (let i = 0; i < n; i++) {

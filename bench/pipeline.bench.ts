@@ -408,7 +408,7 @@ function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<
     '',
     `Cost at $${out.price_per_core_hour} per core-hour. SyConn2 reports 34 Mvox/h per core (0.0094 Mvox/CPU-s) for annotation alone and about $2,000 per teravoxel.`,
     '',
-    ref ? `Reference in the same run: scikit-image watershed per section on the same boundary map (Gaussian 1, seeds below 0.1): ${ref.seconds.toFixed(2)} s wall, ${ref.cpu_seconds.toFixed(2)} s CPU, beside our supervoxel stage's ${get('supervoxels', ws[0])?.cpu} CPU s (which includes reading and writing the layers).` : partial ? '' : 'Reference: scikit-image was not available in this run.',
+    ref ? `Reference in the same run: scikit-image watershed per section on the same boundary map (Gaussian 1, seeds below 0.1): ${ref.seconds.toFixed(2)} s wall, ${ref.cpu_seconds.toFixed(2)} s CPU, beside our supervoxel stage's ${get('supervoxels', ws[0])?.cpu} CPU s (which includes reading and writing the layers).` : partial ? '' : out.reference_skimage_watershed_2d === 'not run: PIPELINE_REFERENCE=0' ? 'Reference: left out of this run (PIPELINE_REFERENCE=0); the same-input ratios are in the 512x512x128 run (docs/PIPELINE.md).' : 'Reference: scikit-image was not available in this run.',
     '',
     ...(redis
       ? redis.error

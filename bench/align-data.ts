@@ -47,6 +47,14 @@ export const BENCH_WARPS = {
   elastic: { shift: 6, rotation: 1, scale: 0.01, elastic: 4, missing: 3, foldSection: 5, fold: 6, seed: 7 },
 };
 
+/** Rotation (degrees) of the map p -> f(p) of a w-pixel-wide section, from two points 128 px apart about its centre. */
+export function rotationAbout(f: (x: number, y: number) => [number, number], w: number): number {
+  const c = w / 2;
+  const [ax, ay] = f(c - 64, c);
+  const [bx, by] = f(c + 64, c);
+  return (Math.atan2(by - ay, bx - ax) * 180) / Math.PI;
+}
+
 /**
  * The experiments' stack by name: `phantom:<seed>` (a crop of at most 384 px, 8x8x30 nm), `isbi`
  * (4x4x50 nm) or `vnc` (vnc-sstem stack2, 4.6x4.6x50 nm), `nz` sections of `size` px.

@@ -7,7 +7,7 @@ import { makeStress } from '../src/stages/align/stress.js';
 import { mapBack } from '../src/stages/align/synthetic.js';
 import { pullback } from '../src/stages/align/transform.js';
 import { alignStack, memorySource } from '../src/stages/align/solve.js';
-import { experimentStack, scoreAlignment } from './align-data.js';
+import { experimentStack, rotationAbout, scoreAlignment } from './align-data.js';
 import { cpuAsync } from './cpu.js';
 
 const ds = process.argv[2] ?? 'isbi';
@@ -20,12 +20,7 @@ const w = orig[0].w;
 const configs = JSON.parse(process.env.CONFIGS ?? '[{}]') as Array<Record<string, unknown>>;
 const missing = Array.from({ length: run }, (_, k) => first + k);
 const n3 = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(2) : '-');
-const rot = (f: (x: number, y: number) => [number, number]) => {
-  const c = w / 2;
-  const [ax, ay] = f(c - 64, c);
-  const [bx, by] = f(c + 64, c);
-  return (Math.atan2(by - ay, bx - ax) * 180) / Math.PI;
-};
+const rot = (f: (x: number, y: number) => [number, number]) => rotationAbout(f, w);
 const syn = makeStress(orig, 'missing-run', { missing });
 for (const cfg of configs) {
   const base = await alignStack(memorySource(orig, vox), cfg);

@@ -6,7 +6,7 @@
 // CONFIGS='[{}, {"pairWeight": "quality"}]' [MODES=rigid,elastic] npx tsx bench/align-exp-sections.ts phantom:11|phantom:13|isbi|vnc [nz 8] [size 512]
 import { mapBack } from '../src/stages/align/synthetic.js';
 import { pullback } from '../src/stages/align/transform.js';
-import { experimentStack, runExperimentCase } from './align-data.js';
+import { experimentStack, rotationAbout, runExperimentCase } from './align-data.js';
 
 const ds = process.argv[2] ?? 'phantom:11';
 const nz = Number(process.argv[3] ?? 8);
@@ -16,13 +16,7 @@ const w = orig[0].w;
 const configs = JSON.parse(process.env.CONFIGS ?? '[{}]') as Array<Record<string, unknown>>;
 const modes = (process.env.MODES ?? 'rigid,elastic').split(',');
 const n3 = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(3) : '-');
-/** Rotation (deg) of the map p -> f(p) from two points about the centre. */
-const rot = (f: (x: number, y: number) => [number, number]) => {
-  const c = w / 2;
-  const [ax, ay] = f(c - 64, c);
-  const [bx, by] = f(c + 64, c);
-  return (Math.atan2(by - ay, bx - ax) * 180) / Math.PI;
-};
+const rot = (f: (x: number, y: number) => [number, number]) => rotationAbout(f, w);
 for (const cfg of configs) {
   for (const mode of modes as Array<'rigid' | 'elastic'>) {
     const { base, syn, r, e } = await runExperimentCase(orig, vox, mode, cfg);

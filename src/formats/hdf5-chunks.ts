@@ -178,10 +178,7 @@ async function symtabLookup(r: Reader, btree: number, heap: number, name: string
   const visit = async (node: number, depth: number): Promise<number | undefined> => {
     if (depth > 64 || seen.has(node) || seen.size > 100_000) throw new Unsupported('group B-tree too deep or cyclic');
     seen.add(node);
-    const n = await r.at(node, 24);
-    if (!sig(n.b, 0, 'TREE') || n.b[4] !== 0) throw new Unsupported('group B-tree node');
-    const level = n.b[5];
-    const used = n.dv.getUint16(6, true);
+    const { level, used } = await btreeNode(r, node, 0);
     const body = await r.at(node + 24, (used + 1) * 8 + used * 8);
     for (let i = 0; i < used; i++) {
       const child = u64(body.dv, 8 + i * 16);
@@ -339,13 +336,17 @@ async function closeNull(fh: fs.FileHandle): Promise<null> {
   return null;
 }
 
+/** The header of a version-1 B-tree node at `node` of `type` (0: group, 1: chunk): its level and the entries it uses. */
+async function btreeNode(r: Reader, node: number, type: 0 | 1): Promise<{ level: number; used: number }> {
+  const n = await r.at(node, 24);
+  if (!sig(n.b, 0, 'TREE') || n.b[4] !== type) throw new Unsupported(`${type ? 'chunk' : 'group'} B-tree node`);
+  return { level: n.b[5], used: n.dv.getUint16(6, true) };
+}
+
 async function chunkTree(r: Reader, node: number, nd: number, index: Map<string, ChunkEntry>, depth: number, seen = new Set<number>()): Promise<void> {
   if (depth > 64 || seen.has(node) || seen.size > 1_000_000) throw new Unsupported('chunk B-tree too deep or cyclic');
   seen.add(node);
-  const n = await r.at(node, 24);
-  if (!sig(n.b, 0, 'TREE') || n.b[4] !== 1) throw new Unsupported('chunk B-tree node');
-  const level = n.b[5];
-  const used = n.dv.getUint16(6, true);
+  const { level, used } = await btreeNode(r, node, 1);
   const keySize = 8 + 8 * nd;
   const body = await r.at(node + 24, (used + 1) * keySize + used * 8);
   for (let i = 0; i < used; i++) {

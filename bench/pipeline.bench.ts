@@ -15,7 +15,7 @@
 // (PIPELINE_REDIS_STAGE, default supervoxels) again, right after it, through BullMQ on a private redis-server with
 // one `wiring worker` process (PIPELINE_REDIS=0 leaves it out; PIPELINE_REFERENCE=0 leaves out the
 // scikit-image watershed, e.g. for the 1 Gvox run).
-// Writes bench/out/pipeline.json and docs/PIPELINE.md (PIPELINE_DOC: another doc; generated: do not edit by hand), the doc
+// Writes bench/out/pipeline.json (another PIPELINE_SIZE: bench/out/pipeline-<x>x<y>x<z>.json) and docs/PIPELINE.md (PIPELINE_DOC: another doc; generated: do not edit by hand), the doc
 // after every stage, so an interrupted run leaves the stages it finished (marked partial).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -165,11 +165,18 @@ async function startRedisWorkers(concurrency: number): Promise<{ url: string; st
   };
 }
 
-export default async function bench(): Promise<Record<string, unknown>> {
+export default async function bench(): Promise<Record<string, unknown> | undefined> {
   // PIPELINE_REDOC=<bench/out/pipeline(.partial).json>: write docs/PIPELINE.md again from a run's record, without running
-  if (process.env.PIPELINE_REDOC) return redoc(process.env.PIPELINE_REDOC);
+  // (returns no record, so bench/out/pipeline.json stays the record it was)
+  if (process.env.PIPELINE_REDOC) {
+    redoc(process.env.PIPELINE_REDOC);
+    return undefined;
+  }
   if (!existsSync(MAIN)) throw new Error('dist/cli/main.js missing: run `npm run build:src` first');
   const size = (process.env.PIPELINE_SIZE ?? '512,512,128').split(',').map(Number);
+  // the issue's 512x512x128 run is the named record (bench/out/pipeline.json, docs/BENCHMARKS.md);
+  // another size writes bench/out/pipeline-<x>x<y>x<z>.json itself and returns no record
+  const record = size.join(',') === '512,512,128' ? 'pipeline' : `pipeline-${size.join('x')}`;
   const trainSize = process.env.PIPELINE_TRAIN_SIZE ?? '192,192,48';
   const workersList = (process.env.PIPELINE_WORKERS ?? '1,2').split(',').map(Number);
   const price = Number(process.env.PIPELINE_PRICE ?? 0.05);
@@ -232,7 +239,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       out.partial = partial ? `${new Set(rows.map((r) => r.stage)).size} of ${nStages} stages` : false;
       out.minutes = +((Date.now() - t0) / 60000).toFixed(1);
       writeDoc(out, rows, out.totals as Array<Record<string, number>>, partial ? `partial: ${out.partial}` : undefined);
-      writeFileSync(path.join(here, 'out', 'pipeline.partial.json'), JSON.stringify(out, null, 2));
+      writeFileSync(path.join(here, 'out', `${record}.partial.json`), JSON.stringify(out, null, 2));
     };
     // one stage at a time, each worker count back to back (the same machine load for both)
     for (let k = 0; k < nStages; k++) {
@@ -273,8 +280,10 @@ export default async function bench(): Promise<Record<string, unknown>> {
     out.partial = false;
     out.minutes = +((Date.now() - t0) / 60000).toFixed(1);
     writeDoc(out, rows, out.totals as Array<Record<string, number>>, undefined, ref);
-    rmSync(path.join(here, 'out', 'pipeline.partial.json'), { force: true });
-    return out;
+    rmSync(path.join(here, 'out', `${record}.partial.json`), { force: true });
+    if (record === 'pipeline') return out;
+    writeFileSync(path.join(here, 'out', `${record}.json`), JSON.stringify({ name: 'pipeline', date: new Date().toISOString(), result: out }, null, 2));
+    return undefined;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -346,7 +355,7 @@ function docPath(): string {
 }
 
 /** docs/PIPELINE.md from a record this bench wrote (the whole run's, or an interrupted run's partial one). */
-function redoc(file: string): Record<string, unknown> {
+function redoc(file: string): void {
   const rec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
   const out = (rec.result ?? rec) as Record<string, any>;
   const rows = out.stages as StageRow[];
@@ -355,7 +364,6 @@ function redoc(file: string): Record<string, unknown> {
   const ref = typeof out.reference_skimage_watershed_2d === 'object' ? out.reference_skimage_watershed_2d : undefined;
   writeDoc(out, rows, totals, out.partial ? `partial: ${typeof out.partial === 'string' ? out.partial : `${new Set(rows.map((r) => r.stage)).size} stages`}` : undefined, ref);
   console.log(`${path.relative(root, docPath())} written from ${file}`);
-  return out;
 }
 
 function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<Record<string, number>>, partial?: string, ref?: { seconds: number; cpu_seconds: number }): void {

@@ -131,7 +131,7 @@ export const PIXEL_TRAINING_PRESETS = {
    * default sigmas plus 10, the oriented line filters (LINE). Chosen on ISBI 2012 slices 0-4 -> 5-9;
    * held out on ISBI 10-14 (same stack) at the default forest size: pixel AUC 0.9618 (the defaults
    * 0.9467, a scikit-learn forest on the same sigmas 0.9537); from vnc-sstem to ISBI 10-14 (another
-   * volume), 30 trees: 0.9366 (the defaults 0.9333). About 7x the defaults' training time and 10-15x
+   * volume): 0.9365, 0.9503 with --normalize auto (the defaults 0.9334). About 7x the defaults' training time and 10-15x
    * their feature time at predict (docs/ACCURACY.md "The ssTEM membrane preset").
    */
   'sstem-membranes': {

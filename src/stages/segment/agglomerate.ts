@@ -19,18 +19,11 @@
 import { UsageError } from '../../core/errors.js';
 import { EdgeHeap } from './edge-heap.js';
 import { EdgeIndex } from './edge-index.js';
-import { type Rag, histQuantile } from './rag.js';
+import { type EdgeColumns, type Rag, histQuantile } from './rag.js';
 
 /** Mutable edge statistics during agglomeration (arrays indexed by edge id). */
-export interface EdgeState {
+export interface EdgeState extends EdgeColumns {
   rag: Rag;
-  u: Uint32Array;
-  v: Uint32Array;
-  area: Float64Array;
-  sum: Float64Array;
-  sumSq: Float64Array;
-  min: Float32Array;
-  max: Float32Array;
   hist: Float32Array;
   nodeSize: Float64Array;
   nodeSum: Float64Array;

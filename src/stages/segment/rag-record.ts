@@ -22,21 +22,14 @@
  * finished blocks.
  */
 import { FormatError, UsageError } from '../../core/errors.js';
-import type { Rag } from './rag.js';
+import type { EdgeColumns, Rag } from './rag.js';
 
 /** A block's graph, typed (either record version). */
-export interface BlockRag {
+export interface BlockRag extends EdgeColumns {
   bins: number;
   ids: BigUint64Array;
   nodeSize: Float64Array;
   nodeSum: Float64Array;
-  u: Uint32Array;
-  v: Uint32Array;
-  area: Float64Array;
-  sum: Float64Array;
-  sumSq: Float64Array;
-  min: Float32Array;
-  max: Float32Array;
   /** sparse histograms: entries histStart[e]..histStart[e+1]-1 (empty when read without them) */
   histStart: Uint32Array;
   histBin: Uint16Array;

@@ -17,21 +17,27 @@ import type { Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { hashPair } from '../../core/hash.js';
 
-export interface Rag {
+/** The per-edge columns of a region graph (edge e's statistics at index e), shared by the graph (Rag), a block's record (BlockRag) and the agglomeration's state (EdgeState). */
+export interface EdgeColumns {
+  /** endpoints, u < v */
+  u: Uint32Array;
+  v: Uint32Array;
+  /** contact area (faces) */
+  area: Float64Array;
+  /** sum and sum of squares of the contact values */
+  sum: Float64Array;
+  sumSq: Float64Array;
+  min: Float32Array;
+  max: Float32Array;
+}
+
+export interface Rag extends EdgeColumns {
   nNodes: number;
   /** voxels per node (index 0 unused) */
   nodeSize: Float64Array;
   /** sum of boundary values inside each node */
   nodeSum: Float64Array;
   nEdges: number;
-  /** endpoints, u < v */
-  u: Uint32Array;
-  v: Uint32Array;
-  area: Float64Array;
-  sum: Float64Array;
-  sumSq: Float64Array;
-  min: Float32Array;
-  max: Float32Array;
   bins: number;
   /** hist[e * bins + k] */
   hist: Float32Array;

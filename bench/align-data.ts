@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { type Image2D, image } from '../src/stages/align/image.js';
 import { readSlice } from '../src/stages/align/testing.js';
 import { type Synthetic, inFold, isMissing, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
-import { alignStack, memorySource } from '../src/stages/align/solve.js';
+import { type AlignResult, alignStack, memorySource } from '../src/stages/align/solve.js';
 import { pullback } from '../src/stages/align/transform.js';
 
 const DATA = process.env.WIRING_DATA ?? new URL('../../shared/data', import.meta.url).pathname;
@@ -48,11 +48,29 @@ export const BENCH_WARPS = {
 };
 
 /** Rotation (degrees) of the map p -> f(p) of a w-pixel-wide section, from two points 128 px apart about its centre. */
-export function rotationAbout(f: (x: number, y: number) => [number, number], w: number): number {
+function rotationAbout(f: (x: number, y: number) => [number, number], w: number): number {
   const c = w / 2;
   const [ax, ay] = f(c - 64, c);
   const [bx, by] = f(c + 64, c);
   return (Math.atan2(by - ay, bx - ax) * 180) / Math.PI;
+}
+
+/**
+ * The experiment scripts' per-section table: abs / rel / step median px (`digits` decimals), the
+ * rotation each run leaves (warped: against the known warp; unwarped: the stack's own), and each
+ * run's flags.
+ */
+export function printSections(e: ReturnType<typeof scoreAlignment>, syn: Synthetic, r: AlignResult, base: AlignResult, w: number, digits: number): void {
+  const n = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(digits) : '-');
+  const t = r.transforms.sections;
+  const tb = base.transforms.sections;
+  const fl = (s: { flags: string[] }) => s.flags.filter((x) => x !== 'high-residual').join('+') || '.';
+  console.log('  z    abs    rel   step  rot(warped) rot(unwarped)  flags warped | unwarped');
+  for (const { z, abs_median_px: abs, rel_median_px: rel, step_median_px: step } of e.per_section) {
+    const rw = rotationAbout((x, y) => mapBack(syn.warps[z], ...pullback(t[z], x, y)), w);
+    const ru = rotationAbout((x, y) => pullback(tb[z], x, y), w);
+    console.log(`  ${z} ${n(abs).padStart(6)} ${n(rel).padStart(6)} ${n(step).padStart(6)} ${rw.toFixed(2).padStart(8)} ${ru.toFixed(2).padStart(8)}   ${fl(r.sections[z])} | ${fl(base.sections[z])}`);
+  }
 }
 
 /**

@@ -4,10 +4,9 @@
 // the warped | unwarped run, and the global affine's pair sets across the gap. Usage:
 // [RUN=3] [FIRST=3] [CONFIGS='[{}]'] [PAIRS=1] [ALIGN_DEBUG=1] npx tsx bench/align-exp-run.ts phantom:13|isbi|vnc [nz 8] [size 512]
 import { makeStress } from '../src/stages/align/stress.js';
-import { mapBack } from '../src/stages/align/synthetic.js';
 import { pullback } from '../src/stages/align/transform.js';
 import { alignStack, memorySource } from '../src/stages/align/solve.js';
-import { experimentStack, rotationAbout, scoreAlignment } from './align-data.js';
+import { experimentStack, printSections, scoreAlignment } from './align-data.js';
 import { cpuAsync } from './cpu.js';
 
 const ds = process.argv[2] ?? 'isbi';
@@ -20,7 +19,6 @@ const w = orig[0].w;
 const configs = JSON.parse(process.env.CONFIGS ?? '[{}]') as Array<Record<string, unknown>>;
 const missing = Array.from({ length: run }, (_, k) => first + k);
 const n3 = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(2) : '-');
-const rot = (f: (x: number, y: number) => [number, number]) => rotationAbout(f, w);
 const syn = makeStress(orig, 'missing-run', { missing });
 for (const cfg of configs) {
   const base = await alignStack(memorySource(orig, vox), cfg);
@@ -29,13 +27,7 @@ for (const cfg of configs) {
   const tb = base.transforms.sections;
   const e = scoreAlignment(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), 0);
   console.log(`${ds} ${w}x${w}x${nz}, missing ${missing.join(',')} ${JSON.stringify(cfg)} (${sec.toFixed(1)} s CPU)`);
-  console.log('  z    abs    rel   step  rot(warped) rot(unwarped)  flags warped | unwarped');
-  for (const { z, abs_median_px: abs, rel_median_px: rel, step_median_px: step } of e.per_section) {
-    const rw = rot((x, y) => mapBack(syn.warps[z], ...pullback(t[z], x, y)));
-    const ru = rot((x, y) => pullback(tb[z], x, y));
-    const fl = (s: { flags: string[] }) => s.flags.filter((x) => x !== 'high-residual').join('+') || '.';
-    console.log(`  ${z} ${n3(abs).padStart(6)} ${n3(rel).padStart(6)} ${n3(step).padStart(6)} ${rw.toFixed(2).padStart(8)} ${ru.toFixed(2).padStart(8)}   ${fl(r.sections[z])} | ${fl(base.sections[z])}`);
-  }
+  printSections(e, syn, r, base, w, 2);
   console.log(`  all abs ${n3(e.abs_median_px)} rel ${n3(e.rel_median_px)} step ${n3(e.step_median_px)}`);
   if (process.env.PAIRS) {
     for (const [name, res] of [['warped', r], ['unwarped', base]] as const) {

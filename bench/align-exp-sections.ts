@@ -4,9 +4,7 @@
 // run's rotation per section (warped run composed with the known warp, and the unwarped run), so
 // that one sees which sections carry the stack's median. Usage:
 // CONFIGS='[{}, {"pairWeight": "quality"}]' [MODES=rigid,elastic] npx tsx bench/align-exp-sections.ts phantom:11|phantom:13|isbi|vnc [nz 8] [size 512]
-import { mapBack } from '../src/stages/align/synthetic.js';
-import { pullback } from '../src/stages/align/transform.js';
-import { experimentStack, rotationAbout, runExperimentCase } from './align-data.js';
+import { experimentStack, printSections, runExperimentCase } from './align-data.js';
 
 const ds = process.argv[2] ?? 'phantom:11';
 const nz = Number(process.argv[3] ?? 8);
@@ -16,20 +14,11 @@ const w = orig[0].w;
 const configs = JSON.parse(process.env.CONFIGS ?? '[{}]') as Array<Record<string, unknown>>;
 const modes = (process.env.MODES ?? 'rigid,elastic').split(',');
 const n3 = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(3) : '-');
-const rot = (f: (x: number, y: number) => [number, number]) => rotationAbout(f, w);
 for (const cfg of configs) {
   for (const mode of modes as Array<'rigid' | 'elastic'>) {
     const { base, syn, r, e } = await runExperimentCase(orig, vox, mode, cfg);
-    const t = r.transforms.sections;
-    const tb = base.transforms.sections;
     console.log(`${ds} ${mode} ${JSON.stringify(cfg)}`);
-    console.log('  z    abs    rel   step  rot(warped) rot(unwarped)  flags warped | unwarped');
-    for (const { z, abs_median_px: abs, rel_median_px: rel, step_median_px: step } of e.per_section) {
-      const rw = rot((x, y) => mapBack(syn.warps[z], ...pullback(t[z], x, y)));
-      const ru = rot((x, y) => pullback(tb[z], x, y));
-      const fl = (s: { flags: string[] }) => s.flags.filter((x) => x !== 'high-residual').join('+') || '.';
-      console.log(`  ${z} ${n3(abs).padStart(6)} ${n3(rel).padStart(6)} ${n3(step).padStart(6)} ${rw.toFixed(2).padStart(8)} ${ru.toFixed(2).padStart(8)}   ${fl(r.sections[z])} | ${fl(base.sections[z])}`);
-    }
+    printSections(e, syn, r, base, w, 3);
     console.log(`  all ${n3(e.abs_median_px)} ${n3(e.rel_median_px)} ${n3(e.step_median_px)}`);
     if (process.env.PAIRS) {
       for (const [name, res] of [['warped', r], ['unwarped', base]] as const) {

@@ -102,10 +102,15 @@ function rowBoundary(g: PartialVolumeGrid, l: number, a: number[], axis: number,
     for (let i = a[u] * f[u]; i < Math.min(g.shape[u], (a[u] + 1) * f[u]); i++) {
       p[u] = i;
       p[v] = j;
-      // l's boundary crossings along the row (the face at c lies between voxels c - 1 and c)
+      // l's boundary crossings along the row (the face at c lies between voxels c - 1 and c), and
+      // l's voxels in a (na) and in b (nb) read in the same pass
       let prev = at(s0 - 1);
+      let na = 0;
+      let nb = 0;
       for (let c = s0; c <= s1; c++) {
         const cur = at(c);
+        if (cur && c >= a0 && c < a1) na++;
+        if (cur && c >= b0 && c < b1) nb++;
         if (cur !== prev && ((c > s0 && c < s1) || (c === s0 && lowOuter) || (c === s1 && highOuter))) {
           const s = dir * (c - F);
           if (s < sMin) sMin = s;
@@ -113,11 +118,7 @@ function rowBoundary(g: PartialVolumeGrid, l: number, a: number[], axis: number,
         }
         prev = cur;
       }
-      let na = 0;
-      let nb = 0;
-      for (let s = a0; s < a1; s++) if (at(s)) na++;
       if (na === 0) continue;
-      if (na === a1 - a0) for (let s = b0; s < b1; s++) if (at(s)) nb++;
       rows++;
       sum += na === a1 - a0 ? nb : na - (a1 - a0);
     }

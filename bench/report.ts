@@ -1,7 +1,9 @@
 // `npm run bench:report [-- --write]`: the current benchmark table, generated from the records
 // `npm run bench` saves in bench/out/<name>.json (gitignored). Prints Markdown; with --write it
 // replaces the generated part of docs/BENCHMARKS.md (between the bench:report markers). Only
-// numbers present in those JSON files appear; a bench without a record is listed as needing a run.
+// numbers present in those JSON files appear. bench/out is not in git, so a fresh checkout has no
+// records: a bench without a record keeps the section the doc already had for it (marked as kept,
+// with its date), and only a bench that never had one is listed as needing a run.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +40,36 @@ export function leaves(v: unknown, prefix = '', depth = 0, out: [string, string]
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-export function report(): string {
+/** The generated sections of an earlier BENCHMARKS.md, by bench name, with their recorded date. */
+export function previousSections(doc: string): Map<string, { date: string; lines: string[] }> {
+  const out = new Map<string, { date: string; lines: string[] }>();
+  const a = doc.indexOf(START);
+  const b = doc.indexOf(END);
+  if (a < 0 || b < a) return out;
+  let name: string | undefined;
+  let body: string[] = [];
+  const flush = () => {
+    if (name === undefined) return;
+    while (body.length && body[body.length - 1] === '') body.pop();
+    while (body.length && body[0] === '') body.shift();
+    const head = body.find((l) => l.trim() !== '') ?? '';
+    const m = /recorded (\S+)/.exec(head);
+    if (m && head.startsWith(`bench/${name}.bench.ts`)) out.set(name, { date: m[1].replace(/[).;,]+$/, ''), lines: body });
+  };
+  for (const line of doc.slice(a + START.length, b).split('\n')) {
+    const h = /^### (\S+)\s*$/.exec(line);
+    if (h) {
+      flush();
+      name = h[1];
+      body = [];
+    } else if (name !== undefined) body.push(line);
+  }
+  flush();
+  return out;
+}
+
+export function report(previousDoc = ''): string {
+  const previous = previousSections(previousDoc);
   const benches = readdirSync(here).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', '')).sort();
   const records = new Map<string, Record>();
   if (existsSync(outDir)) {
@@ -55,11 +86,19 @@ export function report(): string {
   lines.push('| bench | recorded (UTC) | status |', '|---|---|---|');
   for (const b of benches) {
     const r = records.get(b);
-    lines.push(`| [${b}](#${b}) | ${r ? r.date.replace('T', ' ').replace(/\.\d+Z$/, '') : '-'} | ${r ? 'recorded' : `needs a run: \`npm run bench ${b}\``} |`);
+    const kept = r ? undefined : previous.get(b);
+    const date = r?.date ?? kept?.date;
+    const status = r ? 'recorded' : kept ? 'kept from the previous table (its record is not in this checkout\'s bench/out)' : `needs a run: \`npm run bench ${b}\``;
+    lines.push(`| [${b}](#${b}) | ${date ? date.replace('T', ' ').replace(/\.\d+Z$/, '') : '-'} | ${status} |`);
   }
   for (const b of benches) {
     const r = records.get(b);
     lines.push('', `### ${b}`, '');
+    const kept = r ? undefined : previous.get(b);
+    if (kept) {
+      lines.push(...kept.lines);
+      continue;
+    }
     if (!r) {
       lines.push(`No record in bench/out/${b}.json: run \`npm run bench ${b}\`, then \`npm run bench:report -- --write\`.`);
       continue;
@@ -74,9 +113,9 @@ export function report(): string {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const table = report();
+  const doc = existsSync(docFile) ? readFileSync(docFile, 'utf8') : '';
+  const table = report(doc);
   if (process.argv.includes('--write')) {
-    const doc = readFileSync(docFile, 'utf8');
     const a = doc.indexOf(START);
     const b = doc.indexOf(END);
     if (a < 0 || b < a) throw new Error(`${docFile}: no bench:report markers`);

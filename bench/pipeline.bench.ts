@@ -14,7 +14,14 @@
 // reference; its input and seeds differ in detail, so only the time is compared), and one stage
 // (PIPELINE_REDIS_STAGE, default supervoxels) again, right after it, through BullMQ on a private redis-server with
 // one `wiring worker` process (PIPELINE_REDIS=0 leaves it out; PIPELINE_REFERENCE=0 leaves out the
-// scikit-image watershed, e.g. for the 1 Gvox run).
+// scikit-image watershed, e.g. for the 1 Gvox run). With the watershed, the other stages that have a
+// reference run it on the same input after the chain (PIPELINE_REFERENCE=0 leaves them all out;
+// PIPELINE_REFERENCE=watershed keeps only the watershed): predict against ilastik-style vigra features
+// and two scikit-learn forests of the same trees, samples and targets (bench/refs/ref_two_forests.py,
+// also scoring both chains' boundary and cleft maps against the test phantom's truth), meshes against
+// scikit-image's marching cubes and skeletons against its skeletonize_3d (Lee 94) per segment of our
+// 1-worker segmentation (../shared/refs/ref_mesh_skel.py): a reference does less than the stage
+// (no simplification, levels of detail, Draco or files; no graph or files), so the ratio is a bound.
 // Writes bench/out/pipeline.json (another PIPELINE_SIZE: bench/out/pipeline-<x>x<y>x<z>.json) and docs/PIPELINE.md (PIPELINE_DOC: another doc; generated: do not edit by hand), the doc
 // after every stage, so an interrupted run leaves the stages it finished (marked partial).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -96,6 +103,63 @@ for z in range(b.shape[0]):
     out[z] = np.where(w > 0, w + n, 0); n += int(w.max())
 print(json.dumps({'seconds': time.perf_counter() - t, 'cpu_seconds': time.process_time() - c, 'segments': n}))
 `;
+
+/** A reference's result, or why it did not run. */
+type RefResult = Record<string, unknown> | string;
+
+function pythonJson(args: string[]): Record<string, unknown> {
+  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`python3 ${path.basename(args[0])} failed (${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-1)[0]}`);
+  // one JSON object, on one line or indented (../shared/refs' emit), after any chatter
+  const start = r.stdout.search(/^\{/m);
+  if (start < 0) throw new Error(`python3 ${path.basename(args[0])} printed no JSON`);
+  return JSON.parse(r.stdout.slice(start)) as Record<string, unknown>;
+}
+
+const refError = (err: unknown): string => `not run: ${(err as Error).message.split('\n')[0]}`;
+
+/**
+ * References of predict, meshes and skeletons on the same inputs as the chain's stages (after the
+ * chain, untimed by it): see the header. `p` names files in the bench's folder; `ds` is the
+ * 1-worker chain; `cleft` the cleft channel of its class map.
+ */
+function stageReferences(p: (...s: string[]) => string, ds: string, cleft: number): Record<string, RefResult> {
+  const refs: Record<string, RefResult> = {};
+  const npy = (layer: string, file: string) => {
+    wiring(['export', layer, p(file)]);
+    return p(file);
+  };
+  try {
+    console.log('reference: predict (vigra features, two scikit-learn forests)');
+    wiring(['classes', p('truth', 'classes'), '--neurons', p('truth', 'neurons'), '--clefts', p('truth', 'clefts'), '--vesicles', p('truth', 'vesicles'), '--mitochondria', p('truth', 'mitochondria')]);
+    const args = [
+      path.join(here, 'refs', 'ref_two_forests.py'),
+      '--train-raw', npy(p('train', 'raw'), 'train-raw.npy'), '--train-classes', npy(p('train', 'classes'), 'train-classes.npy'),
+      '--test-raw', npy(p('truth', 'raw'), 'test-raw.npy'), '--test-classes', npy(p('truth', 'classes'), 'test-classes.npy'),
+      '--train-neurons', npy(p('train', 'neurons'), 'train-neurons.npy'), '--test-neurons', npy(p('truth', 'neurons'), 'test-neurons.npy'),
+      '--ours-boundary', npy(path.join(ds, 'boundaries'), 'ours-boundaries.npy'), '--ours-classes', npy(path.join(ds, 'probabilities'), 'ours-classes.npy'),
+      '--ours-cleft-channel', String(cleft), '--trees', '32', '--n-train', '60000',
+    ];
+    refs.predict = pythonJson(args);
+  } catch (err) {
+    refs.predict = refError(err);
+  }
+  try {
+    console.log('reference: meshes and skeletons (scikit-image marching cubes and skeletonize_3d per segment)');
+    const seg = npy(path.join(ds, 'segmentation'), 'segmentation.npy');
+    const raw = p('segmentation-u32.raw');
+    const shape = pythonJson(['-c', `import sys, json, numpy as np
+a = np.load(sys.argv[1]); u, inv = np.unique(a, return_inverse=True)
+if u[0] != 0: inv = inv + 1
+inv.astype(np.uint32).reshape(a.shape).tofile(sys.argv[2]); print(json.dumps({'shape': list(a.shape), 'segments': int((u != 0).sum())}))`, seg, raw]);
+    const r = pythonJson([path.join(process.env.WIRING_REFS ?? path.resolve(here, '../../shared/refs'), 'ref_mesh_skel.py'), raw, '--shape', (shape.shape as number[]).join(','), '--dtype', 'uint32', '--labels', 'all', '--spacing', '30,8,8']);
+    const keep = ['n_objects', 'object_voxels', 'bbox_voxels', 'mesh_total_s', 'mesh_total_cpu_s', 'skel_total_s', 'skel_total_cpu_s'];
+    refs.meshes_skeletons = Object.fromEntries(keep.map((k) => [k, r[k]]));
+  } catch (err) {
+    refs.meshes_skeletons = refError(err);
+  }
+  return refs;
+}
 
 interface StageRow {
   stage: string;
@@ -274,6 +338,10 @@ export default async function bench(): Promise<Record<string, unknown> | undefin
     } catch (err) {
       out.reference_skimage_watershed_2d = `not run: ${(err as Error).message.split('\n')[0]}`;
     }
+    if (process.env.PIPELINE_REFERENCE !== '0' && process.env.PIPELINE_REFERENCE !== 'watershed') {
+      out.references = stageReferences(p, p(`ds${workersList[0]}`), ch(CLASS_VALUES.cleft));
+      save(true);
+    }
     out.stages = rows;
     out.totals = totalsOf(rows, workersList, voxels, price);
     out.speedups = speedups(rows, workersList);
@@ -366,6 +434,35 @@ function redoc(file: string): void {
   console.log(`${path.relative(root, docPath())} written from ${file}`);
 }
 
+/** The references' table of the doc (header): each stage's 1-worker CPU beside its reference's on the same input. */
+function referenceTable(refs: Record<string, RefResult> | undefined, ws: { cpu_seconds: number } | undefined, ours: (stage: string) => number | undefined): string[] {
+  if (!refs) return [];
+  const rows: string[] = [];
+  const ratio = (r: number | undefined, o: number | undefined) => (r !== undefined && o ? `**${(r / o).toFixed(2)}x**` : '-');
+  const predictStage = [...['predict (5 classes + boundaries)', 'predict (5 classes)']].find((s) => ours(s) !== undefined);
+  const pr = refs.predict;
+  if (typeof pr === 'object') {
+    const c = pr.cpu_seconds as Record<string, number>;
+    const o = predictStage ? ours(predictStage) : undefined;
+    rows.push(`| predict | ${o ?? '-'} | vigra 2-D features (${(pr.sigmas as number[]).join(', ')}; 32 channels, once per section) + two scikit-learn forests of ${pr.trees} trees (trained on the same phantom, ${pr.samples_classes} / ${pr.samples_boundary} samples; training not counted: ${c.train_features} + ${c.fit_classes} + ${c.fit_boundary} s) | ${c.predict} (features ${c.predict_features}, forests ${c.predict_forests}) | ${ratio(c.predict, o)} | pixel AUC against the test phantom's truth (boundary: ${pr.boundary_target}; cleft: its cleft class), ours (uint8 maps) / reference as uint8 (float): boundary ${pr.auc_boundary_ours ?? '-'} / ${pr.auc_boundary_reference_uint8 ?? '-'} (${pr.auc_boundary_reference ?? '-'}), cleft ${pr.auc_cleft_ours ?? '-'} / ${pr.auc_cleft_reference_uint8 ?? '-'} (${pr.auc_cleft_reference ?? '-'}) |`);
+  } else if (pr) rows.push(`| predict | - | ${pr} | - | - | - |`);
+  if (ws) rows.push(`| supervoxels | ${ours('supervoxels') ?? '-'} | scikit-image watershed per section on our boundary map (Gaussian 1, seeds below 0.1) | ${ws.cpu_seconds.toFixed(2)} | ${ratio(ws.cpu_seconds, ours('supervoxels'))} | seeds and input differ in detail: time only |`);
+  const ms = refs.meshes_skeletons;
+  if (typeof ms === 'object') {
+    rows.push(`| meshes | ${ours('meshes') ?? '-'} | scikit-image marching cubes (Lewiner) per segment of our segmentation, ${ms.n_objects} segments, ${(Number(ms.bbox_voxels) / 1e6).toFixed(0)} Mvox of boxes; no simplification, levels of detail, Draco or files | ${Number(ms.mesh_total_cpu_s).toFixed(2)} | ${ratio(Number(ms.mesh_total_cpu_s), ours('meshes'))} | - |`);
+    rows.push(`| skeletons | ${ours('skeletons') ?? '-'} | scikit-image skeletonize_3d (Lee 94 thinning) per segment, the same boxes; no graph, radii or files | ${Number(ms.skel_total_cpu_s).toFixed(2)} | ${ratio(Number(ms.skel_total_cpu_s), ours('skeletons'))} | - |`);
+  } else if (ms) rows.push(`| meshes, skeletons | - | ${ms} | - | - | - |`);
+  if (!rows.length) return [];
+  return [
+    'References in the same run, on the same input (after the chain; one thread each; the reference\'s CPU counts its computation only, ours the whole stage with reading and writing layers; reference / ours above 1 = ours faster):',
+    '',
+    '| stage | ours CPU s (1 worker) | reference | reference CPU s | reference / ours | agreement |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  ];
+}
+
 function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<Record<string, number>>, partial?: string, ref?: { seconds: number; cpu_seconds: number }): void {
   const ws = [...new Set(rows.map((r) => r.workers))];
   const stages = [...new Set(rows.map((r) => r.stage))];
@@ -416,7 +513,8 @@ function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<
     '',
     `Cost at $${out.price_per_core_hour} per core-hour. SyConn2 reports 34 Mvox/h per core (0.0094 Mvox/CPU-s) for annotation alone and about $2,000 per teravoxel.`,
     '',
-    ref ? `Reference in the same run: scikit-image watershed per section on the same boundary map (Gaussian 1, seeds below 0.1): ${ref.seconds.toFixed(2)} s wall, ${ref.cpu_seconds.toFixed(2)} s CPU, beside our supervoxel stage's ${get('supervoxels', ws[0])?.cpu} CPU s (which includes reading and writing the layers).` : partial ? '' : out.reference_skimage_watershed_2d === 'not run: PIPELINE_REFERENCE=0' ? 'Reference: left out of this run (PIPELINE_REFERENCE=0); the same-input ratios are in the 512x512x128 run (docs/PIPELINE.md).' : 'Reference: scikit-image was not available in this run.',
+    ...referenceTable(out.references as Record<string, RefResult> | undefined, ref, (st) => get(st, ws[0])?.cpu),
+    out.references ? '' : ref ? `Reference in the same run: scikit-image watershed per section on the same boundary map (Gaussian 1, seeds below 0.1): ${ref.seconds.toFixed(2)} s wall, ${ref.cpu_seconds.toFixed(2)} s CPU, beside our supervoxel stage's ${get('supervoxels', ws[0])?.cpu} CPU s (which includes reading and writing the layers).` : partial ? '' : out.reference_skimage_watershed_2d === 'not run: PIPELINE_REFERENCE=0' ? 'Reference: left out of this run (PIPELINE_REFERENCE=0); the same-input ratios are in the 512x512x128 run (docs/PIPELINE.md).' : 'Reference: scikit-image was not available in this run.',
     '',
     ...(redis
       ? redis.error

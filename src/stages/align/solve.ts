@@ -69,9 +69,9 @@ export const ALIGN_DEFAULTS = {
    */
   finePatch: 0,
   /**
-   * Where the affine grid (`patch`/`stride`) finds too few inliers from the coarse translation, the
-   * patch rounds run once more from there on a grid of this side, spacing half of it (0: none; never
-   * across a missing section), before the search; flag `fallback-grid`; the guard still decides. On
+   * Where the affine grid (`patch`/`stride`) finds too few inliers from the coarse translation and the
+   * search did not place the section, the patch rounds run once more from there on a grid of this
+   * side, spacing half of it (0: none; never across a missing section); flag `fallback-grid`; the guard still decides. On
    * a 128 px matching image the default grid has 9 patches and RANSAC needs 6 inliers for an affine,
    * so real 50 nm sections fall back to the translation by chance. Opt-in: on the ISBI 2012 stress
    * bench it recovers the shift and contrast cases, but on the default bench it worsens ISBI's rigid
@@ -510,17 +510,6 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
       pairs = r.pairs;
       affineFound = true;
     }
-    // The default grid found too few inliers: the finer fallback grid from the same start (opt-in).
-    if (!affineFound && q.fallbackPatch > 0) {
-      const f = fallbackGrid(q.fallbackPatch, a);
-      if (process.env.ALIGN_DEBUG) console.error(`z${z}: fallback grid ${f ? 'found' : 'failed'}`);
-      if (f) {
-        a = f.a;
-        pairs = f.pairs;
-        affineFound = true;
-        fellBack = true;
-      }
-    }
     // Patch matching failed: search rotation and scale at the coarse scale, then the patch rounds again from there.
     // (only where the coarse translation correlates far less than the stack's sections typically do:
     // a section that is merely hard to match, dirt or a gap, keeps the chain's answer)
@@ -548,6 +537,20 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
             fellBack = r2 === fine;
           } else a = sr.affine;
         }
+      }
+    }
+    // The default grid found too few inliers and the search did not place the section (not run: the
+    // coarse translation correlates like the stack's sections do; or not kept): the finer fallback
+    // grid from the chain's start (opt-in). After the search, not before: run first, on the phantom's
+    // rotation case it agreed on a wrong solution for a section rotated 17° (damaged).
+    if (!affineFound && q.fallbackPatch > 0 && !report.flags.includes('searched')) {
+      const f = fallbackGrid(q.fallbackPatch, a);
+      if (process.env.ALIGN_DEBUG) console.error(`z${z}: fallback grid ${f ? 'found' : 'failed'}`);
+      if (f) {
+        a = f.a;
+        pairs = f.pairs;
+        affineFound = true;
+        fellBack = true;
       }
     }
     // Patch matching failed: rotation-invariant feature matches (opt-in), then the patch rounds again from them.

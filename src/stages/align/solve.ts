@@ -68,6 +68,26 @@ export const ALIGN_DEFAULTS = {
    * the neighbour (flag `fine-grid` when it is this one).
    */
   finePatch: 0,
+  /**
+   * Where the affine grid (`patch`/`stride`) finds too few inliers from the coarse translation and the
+   * search did not place the section, the patch rounds run once more from there on a grid of this
+   * side, spacing half of it (0: none; never across a missing section); flag `fallback-grid`; the guard still decides. On
+   * a 128 px matching image the default grid has 9 patches and RANSAC needs 6 inliers for an affine,
+   * so real 50 nm sections fall back to the translation by chance. Opt-in: on the ISBI 2012 stress
+   * bench it recovers the shift and contrast cases, but on the default bench it worsens ISBI's rigid
+   * rel/step and elastic abs/rel (the 32 px patches read more of the content's rotation drift);
+   * docs/ALIGNMENT.md, The sections the defaults lost.
+   */
+  fallbackPatch: 0,
+  /**
+   * A search result kept on its gain in correlation alone (the affine grid's patch rounds failed
+   * from it) is refined by the patch rounds on a grid of this side, spacing half of it (0: none;
+   * never across a missing section); flag `fallback-grid`; the guard still decides. Only such
+   * sections are touched (none on the default bench). Chosen on the ISBI 2012 stress bench (rotation
+   * and scale cases: no section lost, step 2.77 -> 1.68 and 2.44 -> 1.51 px); docs/ALIGNMENT.md, The
+   * sections the defaults lost.
+   */
+  searchFallbackPatch: 32,
   /** Global least-squares solve over all pairs (false: the sequential chain's transforms). */
   global: true,
   /**
@@ -471,6 +491,10 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
       }
       return found ? { a: a1, pairs: found } : null;
     };
+    // the finer fallback grid of `side` (0: none), not across a missing section (there its noisier
+    // patches agree on wrong solutions: ISBI 2012 bench, elastic case, section 4 placed 26 px off)
+    const fallbackGrid = (side: number, start: Affine) => (side > 0 && side < q.patch && last.z === z - 1 ? patchRounds(start, side, side / 2) : null);
+    let fellBack = false;
     for (let round = 0; round < p.affineRounds; round++) {
       let r = affineRound(rawMatch, fixed, a, sm, q, q.patch, q.stride, p.seed + i + 7919 * round);
       // Too few confident patches (across a gap, low contrast): retry with every patch whose
@@ -502,12 +526,31 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
         if (process.env.ALIGN_DEBUG) console.error(`search z${z}: ${sr.rotationDeg.toFixed(2)} deg, scale ${sr.scale.toFixed(3)}, peak ${sr.peak.toFixed(4)}, ratio ${sr.ratio.toFixed(2)}, patches ${refined ? 'yes' : 'no'}, corr ${cs.toFixed(3)} vs coarse ${cc.toFixed(3)}`);
         if (typicalCorr === null ? cs > cc + p.searchMarginFirst : refined || cs > cc + p.searchMargin) {
           report.flags.push('searched');
-          if (refined) {
-            a = refined.a;
-            pairs = refined.pairs;
+          // kept without the default grid's confirmation: the finer grid refines it where it can
+          const fine = refined ? null : fallbackGrid(q.searchFallbackPatch, sr.affine);
+          if (process.env.ALIGN_DEBUG && !refined && q.searchFallbackPatch > 0) console.error(`search z${z}: fallback grid ${fine ? 'found' : 'failed'}`);
+          const r2 = refined ?? fine;
+          if (r2) {
+            a = r2.a;
+            pairs = r2.pairs;
             affineFound = true;
+            fellBack = r2 === fine;
           } else a = sr.affine;
         }
+      }
+    }
+    // The default grid found too few inliers and the search did not place the section (not run: the
+    // coarse translation correlates like the stack's sections do; or not kept): the finer fallback
+    // grid from the chain's start (opt-in). After the search, not before: run first, on the phantom's
+    // rotation case it agreed on a wrong solution for a section rotated 17° (damaged).
+    if (!affineFound && q.fallbackPatch > 0 && !report.flags.includes('searched')) {
+      const f = fallbackGrid(q.fallbackPatch, a);
+      if (process.env.ALIGN_DEBUG) console.error(`z${z}: fallback grid ${f ? 'found' : 'failed'}`);
+      if (f) {
+        a = f.a;
+        pairs = f.pairs;
+        affineFound = true;
+        fellBack = true;
       }
     }
     // Patch matching failed: rotation-invariant feature matches (opt-in), then the patch rounds again from them.
@@ -564,6 +607,7 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
       }
     });
     if (chosen.flag) report.flags.push(chosen.flag);
+    if (fellBack && chosen === candidates[0]) report.flags.push('fallback-grid');
     if (chosen.flag === 'fine-grid' && report.flags.includes('coarse-only')) report.flags.splice(report.flags.indexOf('coarse-only'), 1);
     // The pairs the global solve sees: the patch inliers of the chosen solution, or (when only
     // a fallback worked) a few points that keep this section where the fallback put it.
@@ -823,6 +867,9 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
     if (!isPowerOfTwo(p[k]) || p[k] < 16) throw new UsageError(`${k} ${p[k]}: expected a power of two >= 16`);
   }
   if (p.finePatch !== 0 && (!isPowerOfTwo(p.finePatch) || p.finePatch < 16)) throw new UsageError(`finePatch ${p.finePatch}: expected 0 or a power of two >= 16`);
+  for (const k of ['fallbackPatch', 'searchFallbackPatch'] as const) {
+    if (p[k] !== 0 && (!isPowerOfTwo(p[k]) || p[k] < 16)) throw new UsageError(`${k} ${p[k]}: expected 0 or a power of two >= 16`);
+  }
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);
   if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.elasticPrior >= 0)) throw new UsageError(`elasticPrior ${p.elasticPrior}: expected a number >= 0`);

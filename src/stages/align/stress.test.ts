@@ -72,6 +72,8 @@ describe('the rotation/scale search on the phantom (exact frame)', () => {
     await expect(alignStack(src, { searchScale: 0.7 })).rejects.toThrow(/searchScale 0.7: expected a relative scale change in \[0, 0.5\)/);
     await expect(alignStack(src, { searchRotationStep: 0 })).rejects.toThrow(/expected steps > 0/);
     await expect(alignStack(src, { blankZeroFraction: 2 })).rejects.toThrow(/blankZeroFraction 2: expected a fraction in \[0, 1\]/);
+    await expect(alignStack(src, { searchFallbackPatch: 24 })).rejects.toThrow(/searchFallbackPatch 24: expected 0 or a power of two >= 16/);
+    await expect(alignStack(src, { fallbackPatch: 8 })).rejects.toThrow(/fallbackPatch 8: expected 0 or a power of two >= 16/);
   });
 
   it('rotation (5-20° per section): each section within 2 px of the exact frame; without the search sections are lost', async () => {
@@ -170,4 +172,58 @@ describeData('isbi2012/train/image/1.png', 'the search before the stack has a me
     const rot = makeStress(orig, 'rotation');
     expect((await alignStack(memorySource(rot.sections, vox), { elastic: false })).sections[1].flags).toContain('searched');
   }, 300_000); // ~12 CPU s; 140 s wall was measured at load 15-40
+});
+
+describeData('isbi2012/train/image/2.png', 'a search kept on its correlation gain alone, refined by the 32 px fallback grid (ISBI 2012, 512 px, 3 sections)', () => {
+  async function crop(n: number): Promise<Image2D[]> {
+    const out: Image2D[] = [];
+    for (let z = 0; z < n; z++) {
+      const s = await readSlice(dataPath(`isbi2012/train/image/${z}.png`));
+      const o = (s.w - 512) >> 1;
+      const im = image(512, 512);
+      for (let y = 0; y < 512; y++) for (let x = 0; x < 512; x++) im.data[x + 512 * y] = s.data[o + x + s.w * (o + y)];
+      out.push(im);
+    }
+    return out;
+  }
+  /** Median over a grid 32 px in, 16 px apart, of section z's error against the unwarped run (rel) and of z's placement relative to z-1 (step). */
+  function errors(syn: Synthetic, t: (z: number, x: number, y: number) => [number, number], t0: (z: number, x: number, y: number) => [number, number], z: number) {
+    const rel: number[] = [];
+    const step: number[] = [];
+    const at = (k: number, x: number, y: number) => {
+      const [qx, qy] = t(k, x, y);
+      const g = syn.warps[k].affine;
+      const [bx, by] = t0(k, x, y);
+      return [g[0] * qx + g[1] * qy + g[2] - bx, g[3] * qx + g[4] * qy + g[5] - by];
+    };
+    for (let y = 32; y < 480; y += 16) {
+      for (let x = 32; x < 480; x += 16) {
+        const [dx, dy] = at(z, x, y);
+        const [ex, ey] = at(z - 1, x, y);
+        rel.push(Math.hypot(dx, dy));
+        step.push(Math.hypot(dx - ex, dy - ey));
+      }
+    }
+    return { rel: quantile(rel, 0.5), step: quantile(step, 0.5) };
+  }
+
+  it("the rotation case's section 2 (23.5° from section 1) and a section compressed by 8 %: within the 5 px lost line only with the fallback grid", async () => {
+    const orig = await crop(3);
+    const vox: [number, number, number] = [4, 4, 50];
+    const run = async (sections: Image2D[], cfg: Record<string, unknown>) => {
+      const r = await alignStack(memorySource(sections, vox), { elastic: false, ...cfg });
+      return (z: number, x: number, y: number) => pullback(r.transforms.sections[z], x, y);
+    };
+    const base = await run(orig, {});
+    // the stress bench's rotation case: section 2's search (23.5°) is kept on its correlation gain, the 64 px grid fails from it
+    const rot = makeStress(orig, 'rotation');
+    // measured 2026-12-07: step 1.20 px with the fallback grid, 6.52 px without (the search's own placement)
+    expect(errors(rot, await run(rot.sections, {}), base, 2).step, 'rotation z2').toBeLessThan(3);
+    expect(errors(rot, await run(rot.sections, { searchFallbackPatch: 0 }), base, 2).step, 'rotation z2 without').toBeGreaterThan(5);
+    // section 1 scaled by 0.924 (section 2 by 1.072): the search finds 10 %, the 64 px grid fails from it
+    const sc = makeStress(orig, 'scale', { scale: [0.07, 0.08], seed: 5 });
+    // measured 2026-12-07: rel 1.63 px with the fallback grid, 5.72 px without (the search's scale step is 1/4 of 2 %)
+    expect(errors(sc, await run(sc.sections, {}), base, 1).rel, 'scale z1').toBeLessThan(3);
+    expect(errors(sc, await run(sc.sections, { searchFallbackPatch: 0 }), base, 1).rel, 'scale z1 without').toBeGreaterThan(5);
+  }, 300_000);
 });

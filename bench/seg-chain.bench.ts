@@ -18,7 +18,7 @@
 //    0..128, the rest interior, ISBI's convention) -> ISBI slices 10-19 (another volume; predict with
 //    --allow-voxel-size), segmented and scored as isbi;
 //  - phantom: `wiring phantom` seed 1 -> seed 2 (SEGCHAIN_PHANTOM_SIZE, default 160,160,32, 8x8x30 nm).
-// SEGCHAIN_TREES (50), SEGCHAIN_SAMPLES (100000): both chains; SEGCHAIN_DIR: scratch folder (default a
+// SEGCHAIN_TREES (50), SEGCHAIN_SAMPLES (100000): both chains; SEGCHAIN_TRAIN_ARGS, SEGCHAIN_REF: below; SEGCHAIN_DIR: scratch folder (default a
 // temporary one, removed at the end unless SEGCHAIN_KEEP=1). Needs dist/ (`npx tsc -p tsconfig.json`).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -37,6 +37,10 @@ const TREES = Number(process.env.SEGCHAIN_TREES ?? 50);
 const SAMPLES = Number(process.env.SEGCHAIN_SAMPLES ?? 100_000);
 const PAIRS = (process.env.SEGCHAIN_PAIRS ?? 'gala-x,gala-z,isbi,vnc-isbi,phantom').split(',').filter(Boolean);
 const PHANTOM_SIZE = process.env.SEGCHAIN_PHANTOM_SIZE ?? '160,160,32';
+// SEGCHAIN_TRAIN_ARGS: extra `wiring train-pixels` options for ours (a variant, e.g. "--smooth-output 0";
+// the row says so); SEGCHAIN_REF=0: ours only (the reference is deterministic: same inputs, same seed, same result)
+const TRAIN_ARGS = (process.env.SEGCHAIN_TRAIN_ARGS ?? '').split(' ').filter(Boolean);
+const RUN_REF = process.env.SEGCHAIN_REF !== '0';
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
@@ -193,9 +197,9 @@ function scoreOf(j: Record<string, unknown>): { voi: number; split: number; merg
 
 /** Our chain with defaults; per-slice: each test slice segmented from its own one-section map. */
 async function ours(p: Prepared, dir: string): Promise<Record<string, unknown>> {
-  const f = (n: string): string => path.join(dir, `${p.name}-ours-${n}`);
+  const f = (n: string): string => path.join(dir, `${p.name}-ours${TRAIN_ARGS.length ? '-variant' : ''}-${n}`);
   const cpu: Record<string, number> = {};
-  const t = wiring('train-pixels', '--raw', p.ours.trainRaw, p.ours.train[0], p.ours.train[1], '-o', f('model.rf'), '--trees', String(TREES), '--samples', String(SAMPLES));
+  const t = wiring('train-pixels', '--raw', p.ours.trainRaw, p.ours.train[0], p.ours.train[1], '-o', f('model.rf'), '--trees', String(TREES), '--samples', String(SAMPLES), ...TRAIN_ARGS);
   cpu.train = t.cpu;
   const pr = wiring('predict', '--raw', p.ours.testRaw, '--model', f('model.rf'), f('map'), '--overwrite', ...(p.ours.predictArgs ?? []));
   cpu.predict = pr.cpu;
@@ -240,7 +244,7 @@ async function ours(p: Prepared, dir: string): Promise<Record<string, unknown>> 
 
 function reference(p: Prepared, dir: string): Record<string, unknown> {
   const out = path.join(dir, `${p.name}-ref-seg.npy`);
-  const { info, cpu } = runRefSegChain({ trainRaw: p.ref.trainRaw, trainGt: p.ref.trainGt, testRaw: p.ref.testRaw, out, trees: TREES, samples: SAMPLES, args: p.ref.args });
+  const { info, cpu } = runRefSegChain({ trainRaw: p.ref.trainRaw, trainGt: p.ref.trainGt, testRaw: p.ref.testRaw, out, trees: TREES, samples: SAMPLES, args: [...p.ref.args, '--out-map', path.join(dir, `${p.name}-ref-map.npy`)] });
   const e = wiring('evaluate', out, p.testGt);
   return { ...scoreOf(e.json), chosen: info.chosen, supervoxels: info.supervoxels, segments: info.segments, oof_best: info.oof_best, cpu_seconds: { total: cpu, ...info.cpu_seconds } };
 }
@@ -261,10 +265,13 @@ export default async function main(): Promise<unknown> {
       log(`${pair}: ours (CLI defaults, ${TREES} trees, ${SAMPLES} samples)`);
       const o = await ours(p, dir);
       log(`${pair}: ours VOI ${o.voi} (${o.split} / ${o.merge}), ARAND ${o.arand}`);
-      log(`${pair}: reference (ref_seg_chain.py)`);
-      const r = reference(p, dir);
-      log(`${pair}: reference VOI ${r.voi} (${r.split} / ${r.merge}), ARAND ${r.arand}, chosen ${JSON.stringify(r.chosen)}`);
-      const row = { pair, chosen_on: p.chosenOn, measured_on: p.measuredOn, ours: o, reference: r };
+      let r: Record<string, unknown> | undefined;
+      if (RUN_REF) {
+        log(`${pair}: reference (ref_seg_chain.py)`);
+        r = reference(p, dir);
+        log(`${pair}: reference VOI ${r.voi} (${r.split} / ${r.merge}), ARAND ${r.arand}, chosen ${JSON.stringify(r.chosen)}`);
+      }
+      const row = { pair, chosen_on: p.chosenOn, measured_on: p.measuredOn, ours_train_args: TRAIN_ARGS.join(' '), ours: o, ...(r ? { reference: r } : {}) };
       console.log(JSON.stringify(row));
       rows.push(row);
     }
@@ -273,8 +280,8 @@ export default async function main(): Promise<unknown> {
   }
   console.log('\npair | chosen on -> measured on | ours VOI (split / merge), ARAND | reference VOI (split / merge), ARAND, cut');
   for (const row of rows as Array<{ pair: string; chosen_on: string; measured_on: string; ours: Record<string, number>; reference: Record<string, unknown> & { chosen: { cut: number; seeds: string } } }>) {
-    const o = row.ours, r = row.reference as unknown as Record<string, number> & { chosen: { cut: number; seeds: string } };
-    console.log(`${row.pair} | ${row.chosen_on} -> ${row.measured_on} | ${o.voi} (${o.split} / ${o.merge}), ${o.arand} | ${r.voi} (${r.split} / ${r.merge}), ${r.arand}, ${r.chosen.seeds} cut ${r.chosen.cut}`);
+    const o = row.ours, r = row.reference as unknown as (Record<string, number> & { chosen: { cut: number; seeds: string } }) | undefined;
+    console.log(`${row.pair} | ${row.chosen_on} -> ${row.measured_on} | ${o.voi} (${o.split} / ${o.merge}), ${o.arand} | ${r ? `${r.voi} (${r.split} / ${r.merge}), ${r.arand}, ${r.chosen.seeds} cut ${r.chosen.cut}` : 'not run'}`);
   }
-  return { trees: TREES, samples: SAMPLES, rows };
+  return { trees: TREES, samples: SAMPLES, ours_train_args: TRAIN_ARGS.join(' '), rows };
 }

@@ -17,16 +17,19 @@ import numpy as np
 
 
 def features(img, sigmas):
+    """The feature stack of a 2-D section (8 channels per sigma) or, given a 3-D array, of the whole
+    volume in 3-D (10 per sigma: 3 structure-tensor and 3 Hessian eigenvalues); used by ref_seg_chain.py too."""
     import vigra
     vf = vigra.filters
     img = np.ascontiguousarray(img, np.float32)
-    out = np.empty(img.shape + (len(sigmas) * 8,), np.float32); c = 0
+    d = img.ndim
+    out = np.empty(img.shape + (len(sigmas) * (4 + 2 * d),), np.float32); c = 0
     for s in sigmas:
         g = np.asarray(vf.gaussianSmoothing(img, s))
         out[..., c] = g; out[..., c + 1] = vf.gaussianGradientMagnitude(img, s); out[..., c + 2] = vf.laplacianOfGaussian(img, s); c += 3
         out[..., c] = g - np.asarray(vf.gaussianSmoothing(img, 0.66 * s)); c += 1
-        out[..., c:c + 2] = vf.structureTensorEigenvalues(img, 0.5 * s, s); c += 2
-        out[..., c:c + 2] = vf.hessianOfGaussianEigenvalues(img, s); c += 2
+        out[..., c:c + d] = vf.structureTensorEigenvalues(img, 0.5 * s, s); c += d
+        out[..., c:c + d] = vf.hessianOfGaussianEigenvalues(img, s); c += d
     return out
 
 

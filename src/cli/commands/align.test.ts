@@ -91,6 +91,8 @@ describe('wiring align: bad input', () => {
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o9'), '--elastic-prior', '-0.5', '--json')).rejects.toThrow(/--elastic-prior: expected a number >= 0, got "-0.5"/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o10'), '--regularise-to', 'free', '--json')).rejects.toThrow(/--regularise-to free: expected rigid or similarity/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o11'), '--pair-weight', 'peak', '--json')).rejects.toThrow(/--pair-weight peak: expected equal, ratio or ratio-in-set/);
+    await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o14'), '--fallback-patch', '24', '--json')).rejects.toThrow(/fallbackPatch 24: expected 0 or a power of two >= 16/);
+    await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o15'), '--search-fallback-patch', '-32', '--json')).rejects.toThrow(/--search-fallback-patch: expected a number >= 0, got "-32"/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o12'), '--gap-match', '--gap-ratio', '0.5', '--json')).rejects.toThrow(/--gap-ratio: expected a number >= 1, got "0.5"/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o13'), '--gap-match', '--gap-patch', '24', '--json')).rejects.toThrow(/gapPatch 24: expected a power of two >= 16/);
   });

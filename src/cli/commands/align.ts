@@ -99,6 +99,8 @@ export function register(program: Command): Command {
     .option('--elastic-guard', 'drop the mesh of a section that correlates with its neighbour better without it (default off: docs/ALIGNMENT.md)')
     .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
+    .option('--search-fallback-patch <px>', 'a search result whose affine patch rounds failed is refined on a grid of this side (power of two; 0: none; docs/ALIGNMENT.md, The sections the defaults lost)', String(D.searchFallbackPatch))
+    .option('--fallback-patch <px>', 'where the affine grid fails from the coarse translation and the search did not place the section, the patch rounds again on a grid of this side (power of two; 0: none, the default)', String(D.fallbackPatch))
     .option('--fine-patch <px>', 'affine stage: a second grid of smaller patches (power of two; 0: none), solved on its own; the guard keeps the solution that correlates best', String(D.finePatch))
     .option('--detrend <sections>', 'remove the slow rotation drift along z (Gaussian window of its local slope, sections; 0: off; for long stacks, see docs/ALIGNMENT.md)', String(D.detrend))
     .option('--elastic-patch <px>', 'elastic patch side = 2x mesh spacing at the matching scale (power of two)', String(D.elasticPatch))
@@ -149,6 +151,8 @@ export function register(program: Command): Command {
         matchNm: num(opts.matchNm, '--match-nm', D.matchNm, 0),
         patch: num(opts.patch, '--patch', D.patch, 16),
         finePatch: num(opts.finePatch, '--fine-patch', D.finePatch, 0),
+        searchFallbackPatch: num(opts.searchFallbackPatch, '--search-fallback-patch', D.searchFallbackPatch, 0),
+        fallbackPatch: num(opts.fallbackPatch, '--fallback-patch', D.fallbackPatch, 0),
         detrend: num(opts.detrend, '--detrend', D.detrend, 0),
         elasticPatch: num(opts.elasticPatch, '--elastic-patch', D.elasticPatch, 16),
         minRatio: num(opts.minRatio, '--min-ratio', D.minRatio, 0),

@@ -210,6 +210,11 @@ export interface MeshBlockOptions {
    */
   thinPatches?: boolean;
   /**
+   * With `downsample`: mesh the cavities the mode vote fills at full resolution, turned inside out
+   * into the segment that filled them (coarse-mesh.ts cavityVoxels; default: `thinPatches`).
+   */
+  cavities?: boolean;
+  /**
    * With `downsample`: segments with fewer voxels than this in total are meshed at full resolution
    * (small-full-res.ts): each item also carries the segment's voxels in the block's own box and,
    * when below this, its full-resolution mesh over the block's one-voxel overlap (`fine`); the
@@ -247,7 +252,7 @@ export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): MeshIt
     const region = { min: lo, max: hi };
     const { labels, ids } = compactLabels(vol.crop(region).data as ArrayLike<number | bigint> & { length: number });
     const shape = boxShape(region);
-    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape, boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches, partialVolume: opts.partialVolume, partialVolumeReach: opts.partialVolumeReach, partialVolumeWithin: opts.partialVolumeWithin });
+    const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape, boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches, cavities: opts.cavities, partialVolume: opts.partialVolume, partialVolumeReach: opts.partialVolumeReach, partialVolumeWithin: opts.partialVolumeWithin });
     const small = opts.smallVoxels ?? 0;
     const out: MeshItem[] = [];
     if (!(small > 0)) {

@@ -332,13 +332,17 @@ export const MESH_DEFAULTS = {
    * meshDownsampleFactor); thin parts the downsampling loses are meshed at full resolution
    * (coarse-mesh.ts thinPatches), coarse vertices placed at the full-resolution boundary
    * (partialVolume, each move limited so no boundary it stands for ends farther than from the
-   * coarse face). 1 = full resolution: the rule for a default (lod-0 volume error p95 <= 2 %, no
-   * segment lost, surface distance <= one voxel diagonal) is met on phantom seed 7 (chosen on: p95
-   * 1.39 %, 30.5 nm of a 32.1 nm diagonal) and seed 11, but fails on seed 13 256x256x64 (measured
-   * on) by the distance (32.3 nm, 3 of 267 segments; p95 1.75 %). See docs/THROUGHPUT.md (Meshes:
-   * the partial-volume move limited by the boundaries it stands for).
+   * coarse face; cavities the mode vote fills meshed at full resolution, cavityVoxels). 1 = full
+   * resolution, the exact marching-cubes path (`wiring mesh --downsample 1`). 2 since the largest
+   * marching-cubes surface distance to the full-resolution mesh stays within one voxel diagonal on
+   * every volume measured: phantom seeds 7 and 13 (chosen on: 30.53 nm of 32.06), held out seeds 17,
+   * 19, 23 (30.29, 30.53, 30.53 nm) and gala-medulla at 10x10x30 nm (every third section: 30.46 of
+   * 33.17 nm), no segment lost, every lod 0 closed; the lod-0 volume error p95 <= 2 % holds on seeds
+   * 7, 13, 19, 23 (1.39-1.75 %) but not on seed 17 (2.86 %, 18 scored segments) or gala at 10x10x30
+   * (2.58 %), where today's full-resolution lod 0 is farther still (6.87 %, 3.27 %). See
+   * docs/THROUGHPUT.md (Meshes: cavities the mode vote fills, held-out seeds).
    */
-  maxDownsample: 1,
+  maxDownsample: 2,
   /**
    * Meshing at a coarser scale: segments with fewer voxels than this in total are meshed at full
    * resolution (small-full-res.ts; the coarse grid's chamfered corners cost a small segment a

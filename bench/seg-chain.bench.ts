@@ -41,6 +41,12 @@ const PHANTOM_SIZE = process.env.SEGCHAIN_PHANTOM_SIZE ?? '160,160,32';
 // the row says so); SEGCHAIN_REF=0: ours only (the reference is deterministic: same inputs, same seed, same result)
 const TRAIN_ARGS = (process.env.SEGCHAIN_TRAIN_ARGS ?? '').split(' ').filter(Boolean);
 const RUN_REF = process.env.SEGCHAIN_REF !== '0';
+// SEGCHAIN_SEGMENT_ARGS: `wiring segment` variants for ours, separated by ';' (an empty one = defaults), e.g.
+// ";--seeds minima --seed-sigma 1 --seed-connectivity full --flood smoothed": each pair is trained and
+// predicted once and every variant segments the same map (a row per variant). SEGCHAIN_REUSE=1: reuse a
+// model and map already in SEGCHAIN_DIR from an earlier run (cpu_seconds then has no train/predict).
+const SEGMENT_VARIANTS = (process.env.SEGCHAIN_SEGMENT_ARGS ?? '').split(';').map((v) => v.split(' ').filter(Boolean));
+const REUSE = process.env.SEGCHAIN_REUSE === '1';
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
@@ -196,14 +202,33 @@ function scoreOf(j: Record<string, unknown>): { voi: number; split: number; merg
 }
 
 /** Our chain with defaults; per-slice: each test slice segmented from its own one-section map. */
-async function ours(p: Prepared, dir: string): Promise<Record<string, unknown>> {
+async function ours(p: Prepared, dir: string): Promise<Array<Record<string, unknown>>> {
   const f = (n: string): string => path.join(dir, `${p.name}-ours${TRAIN_ARGS.length ? '-variant' : ''}-${n}`);
   const cpu: Record<string, number> = {};
-  const t = wiring('train-pixels', '--raw', p.ours.trainRaw, p.ours.train[0], p.ours.train[1], '-o', f('model.rf'), '--trees', String(TREES), '--samples', String(SAMPLES), ...TRAIN_ARGS);
-  cpu.train = t.cpu;
-  const pr = wiring('predict', '--raw', p.ours.testRaw, '--model', f('model.rf'), f('map'), '--overwrite', ...(p.ours.predictArgs ?? []));
-  cpu.predict = pr.cpu;
-  const ch = p.ours.channel !== undefined ? ['--channel', String(p.ours.channel)] : [];
+  let carried: unknown = null, outputSigma: unknown = null;
+  if (REUSE && existsSync(f('model.rf')) && existsSync(f('map'))) {
+    log(`${p.name}: reusing ${f('model.rf')} and its map`);
+  } else {
+    const t = wiring('train-pixels', '--raw', p.ours.trainRaw, p.ours.train[0], p.ours.train[1], '-o', f('model.rf'), '--trees', String(TREES), '--samples', String(SAMPLES), ...TRAIN_ARGS);
+    cpu.train = t.cpu;
+    carried = t.json.segment_threshold ?? null;
+    outputSigma = t.json.output_sigma;
+    const pr = wiring('predict', '--raw', p.ours.testRaw, '--model', f('model.rf'), f('map'), '--overwrite', ...(p.ours.predictArgs ?? []));
+    cpu.predict = pr.cpu;
+  }
+  const rows: Array<Record<string, unknown>> = [];
+  for (const variant of SEGMENT_VARIANTS) {
+    const r = await oursSegment(p, f, variant);
+    rows.push({ ...r, segment_args: variant.join(' '), segment_threshold_carried: carried, output_sigma: outputSigma, cpu_seconds: { ...cpu, segment: r.cpu_segment } });
+    log(`${p.name}: ours [${variant.join(' ') || 'defaults'}] VOI ${r.voi} (${r.split} / ${r.merge}), ARAND ${r.arand}, ${r.supervoxels} -> ${r.segments}`);
+  }
+  return rows;
+}
+
+/** `wiring segment` (with `extra` options) on our map, scored; per-slice: each test slice from its own one-section map. */
+async function oursSegment(p: Prepared, f: (n: string) => string, extra: string[]): Promise<Record<string, unknown>> {
+  const cpu: Record<string, number> = {};
+  const ch = [...(p.ours.channel !== undefined ? ['--channel', String(p.ours.channel)] : []), ...extra];
   let segSpec: string, segInfo: Record<string, unknown>;
   if (!p.ours.perSlice) {
     const s = wiring('segment', '--boundaries', f('map'), f('seg'), '--overwrite', ...ch);
@@ -239,7 +264,7 @@ async function ours(p: Prepared, dir: string): Promise<Record<string, unknown>> 
     segInfo = { supervoxels: sv, segments: segs, per_slice: true, threshold: [...thresholds] };
   }
   const e = wiring('evaluate', segSpec, p.testGt);
-  return { ...scoreOf(e.json), ...segInfo, segment_threshold_carried: t.json.segment_threshold ?? null, output_sigma: t.json.output_sigma, cpu_seconds: cpu };
+  return { ...scoreOf(e.json), ...segInfo, cpu_segment: cpu.segment };
 }
 
 function reference(p: Prepared, dir: string): Record<string, unknown> {
@@ -263,25 +288,26 @@ export default async function main(): Promise<unknown> {
         continue;
       }
       log(`${pair}: ours (CLI defaults, ${TREES} trees, ${SAMPLES} samples)`);
-      const o = await ours(p, dir);
-      log(`${pair}: ours VOI ${o.voi} (${o.split} / ${o.merge}), ARAND ${o.arand}`);
+      const os_ = await ours(p, dir);
       let r: Record<string, unknown> | undefined;
       if (RUN_REF) {
         log(`${pair}: reference (ref_seg_chain.py)`);
         r = reference(p, dir);
         log(`${pair}: reference VOI ${r.voi} (${r.split} / ${r.merge}), ARAND ${r.arand}, chosen ${JSON.stringify(r.chosen)}`);
       }
-      const row = { pair, chosen_on: p.chosenOn, measured_on: p.measuredOn, ours_train_args: TRAIN_ARGS.join(' '), ours: o, ...(r ? { reference: r } : {}) };
-      console.log(JSON.stringify(row));
-      rows.push(row);
+      for (const o of os_) {
+        const row = { pair, chosen_on: p.chosenOn, measured_on: p.measuredOn, ours_train_args: TRAIN_ARGS.join(' '), ours: o, ...(r ? { reference: r } : {}) };
+        console.log(JSON.stringify(row));
+        rows.push(row);
+      }
     }
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
-  console.log('\npair | chosen on -> measured on | ours VOI (split / merge), ARAND | reference VOI (split / merge), ARAND, cut');
+  console.log('\npair | chosen on -> measured on | ours segment args | ours VOI (split / merge), ARAND | reference VOI (split / merge), ARAND, cut');
   for (const row of rows as Array<{ pair: string; chosen_on: string; measured_on: string; ours: Record<string, number>; reference: Record<string, unknown> & { chosen: { cut: number; seeds: string } } }>) {
     const o = row.ours, r = row.reference as unknown as (Record<string, number> & { chosen: { cut: number; seeds: string } }) | undefined;
-    console.log(`${row.pair} | ${row.chosen_on} -> ${row.measured_on} | ${o.voi} (${o.split} / ${o.merge}), ${o.arand} | ${r ? `${r.voi} (${r.split} / ${r.merge}), ${r.arand}, ${r.chosen.seeds} cut ${r.chosen.cut}` : 'not run'}`);
+    console.log(`${row.pair} | ${row.chosen_on} -> ${row.measured_on} | ${String(o.segment_args) || 'defaults'} | ${o.voi} (${o.split} / ${o.merge}), ${o.arand} | ${r ? `${r.voi} (${r.split} / ${r.merge}), ${r.arand}, ${r.chosen.seeds} cut ${r.chosen.cut}` : 'not run'}`);
   }
-  return { trees: TREES, samples: SAMPLES, ours_train_args: TRAIN_ARGS.join(' '), rows };
+  return { trees: TREES, samples: SAMPLES, ours_train_args: TRAIN_ARGS.join(' '), ours_segment_variants: SEGMENT_VARIANTS.map((v) => v.join(' ')), rows };
 }

@@ -40,6 +40,8 @@ export function addSupervoxelOptions(cmd: Command): Command {
     .option('--seed-threshold <t>', `interior = boundary < t (distance seeds default ${DEFAULT_SUPERVOXELS.threshold}, threshold seeds 0.1)`)
     .option('--min-seed-size <n>', 'threshold seeds: drop seed components smaller than n voxels')
     .option('--seed-sigma <s>', 'Gaussian smoothing (voxels) of the distance map (distance seeds, default 2) or of the boundary map (minima seeds, default 0)')
+    .option('--seed-connectivity <c>', 'minima seeds: face (6-, per section 4-connected minima; default) or full (26-, per section 8-connected: scikit-image local_minima\'s default)')
+    .option('--flood <m>', 'minima seeds: flood the map as given (map, default) or the --seed-sigma smoothed map (smoothed). scikit-image\'s chain = --seeds minima --seed-sigma 1 --seed-connectivity full --flood smoothed (docs/ACCURACY.md)')
     .option('--min-size <n>', 'merge supervoxels smaller than n voxels into their neighbours', String(DEFAULT_SUPERVOXELS.minSize))
     .option('--2d', 'per z section (default when z is more than twice as coarse as x/y, e.g. ssTEM)')
     .option('--3d', 'in 3-D even on an anisotropic stack')
@@ -55,11 +57,19 @@ export function supervoxelParams(opts: Record<string, string | boolean | undefin
   if (!['distance', 'minima', 'threshold'].includes(seeds)) throw new UsageError(`--seeds: expected distance, minima or threshold, got ${JSON.stringify(seeds)}`);
   const t = num(opts.seedThreshold, '--seed-threshold', { min: 0 });
   const sigma = num(opts.seedSigma, '--seed-sigma', { min: 0 });
+  const conn = opts.seedConnectivity;
+  if (conn !== undefined && conn !== 'face' && conn !== 'full') throw new UsageError(`--seed-connectivity: expected face or full, got ${JSON.stringify(conn)}`);
+  const fl = opts.flood;
+  if (fl !== undefined && fl !== 'map' && fl !== 'smoothed') throw new UsageError(`--flood: expected map or smoothed, got ${JSON.stringify(fl)}`);
+  if (seeds !== 'minima' && (conn !== undefined || fl !== undefined)) throw new UsageError(`--seed-connectivity and --flood are for --seeds minima, not ${seeds}`);
+  if (fl === 'smoothed' && !(sigma !== undefined && sigma > 0)) throw new UsageError('--flood smoothed needs --seed-sigma > 0 (the smoothing of the flooded map)');
   return {
     seeds,
     threshold: t ?? (seeds === 'threshold' ? 0.1 : DEFAULT_SUPERVOXELS.threshold),
     minSeedSize: num(opts.minSeedSize, '--min-seed-size', { min: 0, integer: true }),
     seedSigma: seeds === 'minima' ? sigma : undefined,
+    seedConnectivity: conn as 'face' | 'full' | undefined,
+    flood: fl as 'map' | 'smoothed' | undefined,
     distanceSigma: seeds === 'distance' ? (sigma ?? DEFAULT_SUPERVOXELS.distanceSigma) : undefined,
     minSize: num(opts.minSize, '--min-size', { min: 0, integer: true }) ?? DEFAULT_SUPERVOXELS.minSize,
     twoD: supervoxelsIn2d(opts, voxelSize),

@@ -134,6 +134,27 @@ describe('supervoxels --block on a tile grid', () => {
   }, 60_000);
 });
 
+describe('--seed-connectivity and --flood (scikit-image\'s supervoxels)', () => {
+  it('are parsed into the supervoxel parameters (no more supervoxels than face-connected minima); bad values and combinations are usage errors', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [32, 32, 12];
+    const bLayer = path.join(dir, 'b');
+    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [8, 8, 8], chunkSize: [32, 32, 12] }));
+    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 8, 9), { voxelSize: [8, 8, 8] }));
+    const face = await wiring('supervoxels', '--boundaries', bLayer, '--seeds', 'minima', '--seed-sigma', '1', '--min-size', '0', path.join(dir, 'face'));
+    const full = await wiring('supervoxels', '--boundaries', bLayer, '--seeds', 'minima', '--seed-sigma', '1', '--min-size', '0', '--seed-connectivity', 'full', '--flood', 'smoothed', path.join(dir, 'full'));
+    expect(full.params.seedConnectivity).toBe('full');
+    expect(full.params.flood).toBe('smoothed');
+    expect(face.params.seedConnectivity).toBeUndefined();
+    // full-connectivity minima of the same smoothed map: no more seeds than face-connected ones
+    expect(full.supervoxels).toBeLessThanOrEqual(face.supervoxels);
+    await expect(wiring('supervoxels', '--boundaries', bLayer, '--seeds', 'minima', '--seed-connectivity', 'corner', path.join(dir, 'x'))).rejects.toThrow(/--seed-connectivity/);
+    await expect(wiring('supervoxels', '--boundaries', bLayer, '--seeds', 'minima', '--seed-sigma', '1', '--flood', 'blur', path.join(dir, 'x'))).rejects.toThrow(/--flood/);
+    await expect(wiring('segment', '--boundaries', bLayer, '--flood', 'smoothed', '--seed-sigma', '1', path.join(dir, 'x'))).rejects.toThrow(/for --seeds minima, not distance/);
+    await expect(wiring('segment', '--boundaries', bLayer, '--seeds', 'minima', '--flood', 'smoothed', path.join(dir, 'x'))).rejects.toThrow(/--seed-sigma > 0/);
+  });
+});
+
 describe('anisotropic stacks', () => {
   it('supervoxels per section and the lower cut by default; --3d and --threshold override', async () => {
     const dir = await tempDir();

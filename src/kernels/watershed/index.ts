@@ -26,6 +26,6 @@
  */
 export { affinityWatershed, type AffinityWatershedOptions } from './affinity.js';
 export { _useReferenceScanFlood, flood, type FloodOptions, seededWatershed } from './flood.js';
-export { distanceSeeds, type DistanceSeedOptions, regionalMinima, type SeedMethod, thresholdSeeds, type WatershedOptions, watershedSeeds } from './seeds.js';
+export { distanceSeeds, type DistanceSeedOptions, regionalMinima, regionalMinimaFull, type SeedMethod, thresholdSeeds, type WatershedOptions, watershedSeeds, watershedSeedsAndMap } from './seeds.js';
 export { mergeSmallSegments, sizeFilter } from './size-filter.js';
 export { watershed } from './supervoxels.js';

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../core/box.js';
+import { compactLabels } from '../components.js';
 import { edt } from '../edt.js';
 import { gaussianFilter } from '../filters.js';
-import { distanceSeeds, regionalMinima, watershedSeeds } from './index.js';
+import { distanceSeeds, regionalMinima, regionalMinimaFull, seededWatershed, watershed, watershedSeeds, watershedSeedsAndMap } from './index.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -149,5 +150,111 @@ describe('distance seeds: section by section (2-D) and whole (3-D) equal the who
           expect(w.count).toBe(a.count);
           expect(Array.from(w.labels)).toEqual(Array.from(a.labels));
         }
+  });
+});
+
+/** Full-connectivity minima by definition, through union-find of equal 26- / 8-neighbours (not a flood). */
+function fullMinimaReference(values: Float32Array, shape: Vec3, opts: { twoD?: boolean; mask?: Uint8Array } = {}): { labels: Uint32Array; count: number } {
+  const [sx, sy, sz] = shape;
+  const n = values.length;
+  const useZ = !opts.twoD && sz > 1;
+  const inside = (i: number): boolean => !opts.mask || opts.mask[i] !== 0;
+  const parent = Int32Array.from({ length: n }, (_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+  const lowerNeighbour = new Uint8Array(n);
+  for (let z = 0; z < sz; z++)
+    for (let y = 0; y < sy; y++)
+      for (let x = 0; x < sx; x++) {
+        const i = x + sx * (y + sy * z);
+        if (!inside(i)) continue;
+        for (let dz = useZ ? -1 : 0; dz <= (useZ ? 1 : 0); dz++)
+          for (let dy = -1; dy <= 1; dy++)
+            for (let dx = -1; dx <= 1; dx++) {
+              const X = x + dx, Y = y + dy, Z = z + dz;
+              if ((dx === 0 && dy === 0 && dz === 0) || X < 0 || Y < 0 || Z < 0 || X >= sx || Y >= sy || Z >= sz) continue;
+              const j = X + sx * (Y + sy * Z);
+              if (!inside(j)) continue;
+              if (values[j] < values[i]) lowerNeighbour[i] = 1;
+              else if (values[j] === values[i]) parent[find(i)] = find(j);
+            }
+      }
+  const bad = new Uint8Array(n);
+  for (let i = 0; i < n; i++) if (inside(i) && lowerNeighbour[i]) bad[find(i)] = 1;
+  const labels = new Uint32Array(n);
+  const id = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    if (!inside(i) || bad[find(i)]) continue;
+    const r = find(i);
+    if (!id.has(r)) id.set(r, id.size + 1);
+    labels[i] = id.get(r)!;
+  }
+  return { labels, count: id.size };
+}
+
+describe('full-connectivity minima (--seed-connectivity full)', () => {
+  it('a plateau joined only through a corner is one seed; a voxel with a lower diagonal neighbour is none', () => {
+    // 2-D 4x4: 0 at (0,0) and (1,1) (diagonal), 0.2 at (2,2), 0.5 at (3,3); the rest 1
+    const v = new Float32Array(16).fill(1);
+    v[0] = 0; v[5] = 0; v[15] = 0.5; v[10] = 0.2;
+    const face = regionalMinima(v, [4, 4, 1]);
+    const full = regionalMinimaFull(v, [4, 4, 1]);
+    expect(face.count).toBe(4); // (0,0), (1,1), (2,2), (3,3) each alone
+    // {(0,0), (1,1)} only: (2,2) has the lower diagonal (1,1), (3,3) the lower diagonal (2,2)
+    expect(full.count).toBe(1);
+    expect(full.labels[0]).toBe(1);
+    expect(full.labels[5]).toBe(1);
+    expect(full.labels[10]).toBe(0);
+    expect(full.labels[15]).toBe(0);
+    // the same in 3-D through a z corner, and per section (twoD) not across z
+    const w = new Float32Array(2 * 2 * 2).fill(1);
+    w[0] = 0; w[7] = 0;
+    expect(regionalMinimaFull(w, [2, 2, 2]).count).toBe(1);
+    expect(regionalMinimaFull(w, [2, 2, 2], { twoD: true }).count).toBe(2);
+    expect(regionalMinima(w, [2, 2, 2]).count).toBe(2);
+  });
+  it('equals the definition (union-find of equal neighbours) on continuous, quantised, flat maps; masks; 2-D and 3-D', () => {
+    for (const shape of [[17, 13, 7], [30, 1, 1], [1, 12, 5], [14, 14, 1]] as Vec3[]) {
+      const n = shape[0] * shape[1] * shape[2];
+      const base = noise(shape, n, 1.3);
+      const r = rng(n + 7);
+      const mask = Uint8Array.from({ length: n }, () => (r() < 0.7 ? 1 : 0));
+      for (const v of [base, base.map((x) => Math.round(x * 8) / 8), base.map((x) => Math.round(x * 2)), new Float32Array(n)])
+        for (const opts of [{}, { twoD: true }, { mask }, { mask, twoD: true }]) {
+          const a = regionalMinimaFull(v, shape, opts);
+          const b = fullMinimaReference(v, shape, opts);
+          expect(a.count).toBe(b.count);
+          expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
+          // fewer (or as many) seeds than face connectivity
+          expect(a.count).toBeLessThanOrEqual(regionalMinima(v, shape, opts).count);
+        }
+    }
+  });
+});
+
+describe('minima seeds flooding the smoothed map (--flood smoothed)', () => {
+  it('is the watershed of the Gaussian-smoothed map from its full-connectivity minima, and differs from flooding the map', () => {
+    const shape: Vec3 = [24, 20, 6];
+    const n = shape[0] * shape[1] * shape[2];
+    const v = noise(shape, n, 1.3);
+    const sm = gaussianFilter(v, shape, 1);
+    const opts = { seeds: 'minima' as const, seedSigma: 1, seedConnectivity: 'full' as const };
+    const smoothed = watershed(v, shape, { ...opts, flood: 'smoothed' });
+    const seeds = regionalMinimaFull(sm, shape);
+    const expected = seededWatershed(sm, shape, seeds.labels);
+    expect(smoothed.seeds).toBe(seeds.count);
+    expect(Array.from(smoothed.labels)).toEqual(Array.from(compactLabels(expected).labels));
+    const unsmoothed = watershed(v, shape, opts);
+    expect(unsmoothed.seeds).toBe(seeds.count); // same seeds ...
+    let differ = 0;
+    for (let i = 0; i < n; i++) if (unsmoothed.labels[i] !== smoothed.labels[i]) differ++;
+    expect(differ).toBeGreaterThan(0); // ... another flood
+    expect(watershedSeedsAndMap(v, shape, { ...opts, flood: 'smoothed' }).map).toEqual(sm);
+    expect(watershedSeedsAndMap(v, shape, opts).map).toBe(v);
+  });
+  it('bad options: an unknown connectivity or flood, or either with non-minima seeds', () => {
+    const v = new Float32Array(8);
+    expect(() => watershed(v, [2, 2, 2], { seeds: 'minima', seedConnectivity: 'corner' as 'full' })).toThrow(/seedConnectivity must be face or full/);
+    expect(() => watershed(v, [2, 2, 2], { seeds: 'minima', flood: 'blurred' as 'map' })).toThrow(/flood must be map or smoothed/);
+    expect(() => watershed(v, [2, 2, 2], { seeds: 'distance', flood: 'smoothed' })).toThrow(/for minima seeds, not distance/);
   });
 });

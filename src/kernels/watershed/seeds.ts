@@ -129,6 +129,68 @@ function minimaPlateau(values: Float32Array, shape: Vec3, useZ: boolean, mask: U
   return isMin ? nm : 0;
 }
 
+/**
+ * Regional minima with full connectivity: plateaus connected through faces, edges and corners (26-,
+ * with twoD or one section 8-connected) with no strictly lower 26- / 8-neighbour, numbered 1..n in
+ * raster order of their first voxel (= scipy.ndimage.label(local_minima(values), structure of ones)
+ * with skimage's default connectivity = values.ndim). Fewer, larger seeds than `regionalMinima`:
+ * a plateau touching only diagonally is one seed, and a voxel with a lower diagonal neighbour none.
+ */
+export function regionalMinimaFull(values: Float32Array, shape: Vec3, opts: { twoD?: boolean; mask?: Uint8Array } = {}): { labels: Uint32Array; count: number } {
+  const n = checkVolume('regionalMinimaFull', values.length, shape);
+  const [sx, sy, sz] = shape;
+  const sxy = sx * sy;
+  const useZ = !opts.twoD && sz > 1;
+  const mask = opts.mask;
+  const labels = new Uint32Array(n);
+  const seen = new Uint8Array(n);
+  let stack = new Int32Array(64);
+  let members = new Int32Array(64);
+  let count = 0;
+  for (let s = 0; s < n; s++) {
+    if (seen[s] !== 0 || (mask && mask[s] === 0)) continue;
+    const v = values[s];
+    let top = 0;
+    let nm = 0;
+    let isMin = true;
+    stack[top++] = s;
+    seen[s] = 1;
+    while (top > 0) {
+      const i = stack[--top];
+      if (nm === members.length) members = grow(members);
+      members[nm++] = i;
+      const x = i % sx;
+      const t = (i - x) / sx;
+      const y = t % sy;
+      const z = (t - y) / sy;
+      const z0 = useZ && z > 0 ? -1 : 0;
+      const z1 = useZ && z + 1 < sz ? 1 : 0;
+      const y0 = y > 0 ? -1 : 0;
+      const y1 = y + 1 < sy ? 1 : 0;
+      const x0 = x > 0 ? -1 : 0;
+      const x1 = x + 1 < sx ? 1 : 0;
+      for (let dz = z0; dz <= z1; dz++)
+        for (let dy = y0; dy <= y1; dy++)
+          for (let dx = x0; dx <= x1; dx++) {
+            const j = i + dx + sx * dy + sxy * dz;
+            if (j === i || (mask && mask[j] === 0)) continue;
+            const w = values[j];
+            if (w < v) isMin = false;
+            else if (w === v && !seen[j]) {
+              seen[j] = 1;
+              if (top === stack.length) stack = grow(stack);
+              stack[top++] = j;
+            }
+          }
+    }
+    if (isMin) {
+      count++;
+      for (let k = 0; k < nm; k++) labels[members[k]] = count;
+    }
+  }
+  return { labels, count };
+}
+
 /** Seeds = components of (value < threshold) with at least `minSize` voxels (6- or 4-connected). */
 export function thresholdSeeds(values: Float32Array, shape: Vec3, threshold: number, opts: { minSize?: number; twoD?: boolean } = {}): { labels: Uint32Array; count: number } {
   const n = checkVolume('thresholdSeeds', values.length, shape);
@@ -238,8 +300,12 @@ export interface WatershedOptions extends FloodOptions {
   threshold?: number;
   /** threshold seeds: drop seed components smaller than this (voxels). */
   minSeedSize?: number;
-  /** minima seeds: Gaussian pre-smoothing (voxels) used only to find the minima (default 0). */
+  /** minima seeds: Gaussian pre-smoothing (voxels) used to find the minima (default 0); flooded too with flood 'smoothed'. */
   seedSigma?: number;
+  /** minima seeds: plateaus and their lower neighbours 'face' (6-, per section 4-connected; default) or 'full' (26-, per section 8-connected = skimage local_minima's default). */
+  seedConnectivity?: 'face' | 'full';
+  /** minima seeds: flood the boundary map as given ('map', default) or the Gaussian(seedSigma)-smoothed one ('smoothed'). */
+  flood?: 'map' | 'smoothed';
   /** distance seeds options. */
   sampling?: Vec3;
   distanceSigma?: number;
@@ -253,13 +319,30 @@ export interface WatershedOptions extends FloodOptions {
  * voxel below the interior threshold) the regional minima, so every voxel still gets a supervoxel.
  */
 export function watershedSeeds(values: Float32Array, shape: Vec3, opts: WatershedOptions = {}): { labels: Uint32Array; count: number } {
+  const s = watershedSeedsAndMap(values, shape, opts);
+  return { labels: s.labels, count: s.count };
+}
+
+/**
+ * `watershedSeeds` and the map the watershed floods: `values` itself, or with minima seeds,
+ * `flood: 'smoothed'` and seedSigma > 0 the Gaussian-smoothed map the minima were found on
+ * (scikit-image's chain: watershed(gaussian(map, s), local_minima(gaussian(map, s)))).
+ */
+export function watershedSeedsAndMap(values: Float32Array, shape: Vec3, opts: WatershedOptions = {}): { labels: Uint32Array; count: number; map: Float32Array } {
   const n = checkVolume('watershed', values.length, shape);
   const method = opts.seeds ?? 'distance';
+  const conn = opts.seedConnectivity ?? 'face';
+  if (conn !== 'face' && conn !== 'full') throw new UsageError(`watershed: seedConnectivity must be face or full, got ${String(conn)}`);
+  const fl = opts.flood ?? 'map';
+  if (fl !== 'map' && fl !== 'smoothed') throw new UsageError(`watershed: flood must be map or smoothed, got ${String(fl)}`);
+  if (method !== 'minima' && (conn !== 'face' || fl !== 'map')) throw new UsageError(`watershed: seedConnectivity full and flood smoothed are for minima seeds, not ${String(method)}`);
   let seeds: { labels: Uint32Array; count: number };
+  let map = values;
   if (method === 'minima') {
     const s = opts.seedSigma ?? 0;
     const sm = s > 0 ? gaussianFilter(values, shape, opts.twoD ? [s, s, 0] : s) : values;
-    seeds = regionalMinima(sm, shape, { twoD: opts.twoD });
+    seeds = conn === 'full' ? regionalMinimaFull(sm, shape, { twoD: opts.twoD }) : regionalMinima(sm, shape, { twoD: opts.twoD });
+    if (fl === 'smoothed') map = sm;
   } else if (method === 'threshold') {
     seeds = thresholdSeeds(values, shape, opts.threshold ?? 0.1, { minSize: opts.minSeedSize, twoD: opts.twoD });
   } else if (method === 'distance') {
@@ -267,6 +350,6 @@ export function watershedSeeds(values: Float32Array, shape: Vec3, opts: Watershe
   } else {
     throw new UsageError(`watershed: seeds must be minima, threshold or distance, got ${String(method)}`);
   }
-  if (seeds.count === 0 && n > 0) seeds = regionalMinima(values, shape, { twoD: opts.twoD, mask: opts.mask });
-  return seeds;
+  if (seeds.count === 0 && n > 0) seeds = regionalMinima(map, shape, { twoD: opts.twoD, mask: opts.mask });
+  return { labels: seeds.labels, count: seeds.count, map };
 }

@@ -67,6 +67,8 @@ describe('seededSupervoxels', () => {
       { ...DEFAULT_SUPERVOXELS, sampling: [8, 8, 8] },
       { ...DEFAULT_SUPERVOXELS, sampling: [8, 8, 30], twoD: true },
       { seeds: 'minima', seedSigma: 1, minSize: 4 },
+      { seeds: 'minima', seedSigma: 1, seedConnectivity: 'full', flood: 'smoothed', minSize: 4 },
+      { seeds: 'minima', seedSigma: 1, seedConnectivity: 'full', flood: 'smoothed', minSize: 4, twoD: true },
       { seeds: 'threshold', threshold: 0.1, minSeedSize: 2, minSize: 0 },
     ];
     for (const p of cases) {
@@ -159,6 +161,26 @@ describe('blockwise supervoxels on a tile grid', () => {
     const s = evaluateSegmentation(compactLabels(await readIds(a.out, sh)).labels, whole.labels);
     expect(s.voi_split + s.voi_merge).toBeLessThan(1e-9);
   }, 30_000);
+
+  it('full-connectivity minima flooding the smoothed map: same bytes for block shapes and 2 workers, the whole volume with one tile', async () => {
+    const dir = await tempDir();
+    const b = cellMap(shape, 14, 5);
+    const bLayer = await writeMap(dir, shape, b, vs);
+    const p: SupervoxelParams = { seeds: 'minima', seedSigma: 1, seedConnectivity: 'full', flood: 'smoothed', minSize: 4 };
+    const a = await runBlocks(dir, 'a', bLayer, shape, { tile, margin, block: tile, params: p, vs });
+    const c = await runBlocks(dir, 'c', bLayer, shape, { tile, margin, block: [32, 48, 16], params: p, vs, workers: 2 });
+    expectSameFiles(a.files, c.files);
+    expect(c.count).toBe(a.count);
+    // one tile = the kernel's supervoxels of the whole volume (and not those of flooding the unsmoothed map)
+    const one = await runBlocks(dir, 'one', bLayer, shape, { tile: shape, margin, block: shape, params: p, vs });
+    const { compactLabels } = await import('../../kernels/components.js');
+    const oneIds = compactLabels(await readIds(one.out, shape)).labels;
+    const whole = computeSupervoxels(boundaryMaps(Volume.from('float32', shape, b)), p);
+    expect(evaluateSegmentation(oneIds, whole.labels).voi_split + evaluateSegmentation(oneIds, whole.labels).voi_merge).toBeLessThan(1e-9);
+    const unsmoothed = computeSupervoxels(boundaryMaps(Volume.from('float32', shape, b)), { ...p, flood: 'map' });
+    const d = evaluateSegmentation(oneIds, unsmoothed.labels);
+    expect(d.voi_split + d.voi_merge).toBeGreaterThan(1e-3);
+  }, 60_000);
 
   it('edge cases: volume smaller than a tile, an offset volume, one voxel, a solid boundary map, one section', () => {
     const run = (sh: Vec3, data: Float32Array, t: Vec3, p: SupervoxelParams = params): BigUint64Array => {

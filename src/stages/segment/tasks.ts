@@ -20,7 +20,7 @@
 import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect, boxShape, boxToString, boxVoxels } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
-import { flood, mergeSmallSegments, watershedSeeds } from '../../kernels/watershed/index.js';
+import { flood, mergeSmallSegments, watershedSeedsAndMap } from '../../kernels/watershed/index.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import { type BoundaryMaps, type SupervoxelParams, boundaryMaps, computeSupervoxels } from './pipeline.js';
 
@@ -47,7 +47,9 @@ export interface SupervoxelBlockParams {
  */
 export function seededSupervoxels(values: Float32Array, shape: Vec3, opts: SupervoxelParams): { labels: Uint32Array; count: number; seedVoxel: Float64Array } {
   const n = shape[0] * shape[1] * shape[2];
-  const seeds = watershedSeeds(values, shape, opts);
+  // seeds, and the map flooded: values, or the smoothed one (minima seeds, flood 'smoothed')
+  const seeds = watershedSeedsAndMap(values, shape, opts);
+  const map = seeds.map;
   // first voxel of each seed (seed voxels keep their label through the flood)
   const first = new Float64Array(seeds.count + 1).fill(-1);
   const sl = seeds.labels;
@@ -58,7 +60,7 @@ export function seededSupervoxels(values: Float32Array, shape: Vec3, opts: Super
   // flooded in place (seededWatershed without its copy: the seeds are not needed afterwards)
   const labels = sl;
   if (opts.mask) for (let i = 0; i < n; i++) if (opts.mask[i] === 0) labels[i] = 0;
-  flood(values, shape, labels, opts);
+  flood(map, shape, labels, opts);
   const max = seeds.count;
   const sizes = new Float64Array(max + 1);
   for (let i = 0; i < n; i++) sizes[labels[i]]++;
@@ -66,7 +68,7 @@ export function seededSupervoxels(values: Float32Array, shape: Vec3, opts: Super
   let kept = 0;
   for (let l = 1; l <= max; l++) if (sizes[l] >= minSize) kept++;
   const filtered = minSize > 1 && kept > 0;
-  const count = mergeSmallSegments(values, shape, labels, minSize > 1 ? minSize : 0, opts);
+  const count = mergeSmallSegments(map, shape, labels, minSize > 1 ? minSize : 0, opts);
   // a surviving seed keeps its voxels (only dropped segments are re-flooded): its first voxel names its new label
   const seedVoxel = new Float64Array(count + 1).fill(-1);
   for (let l = 1; l <= max; l++) {

@@ -5,7 +5,7 @@ import { tempDir } from '../../../test/data.js';
 import { wiringCaptured } from '../../../test/cli-in-process.js';
 import { writeDiskLabels } from '../../../test/pixel-fixtures.js';
 import { PixelModel } from '../../stages/predict/model.js';
-import { PIXEL_TRAINING_PRESETS } from '../../stages/predict/training.js';
+import { PIXEL_TRAINING_DEFAULTS, PIXEL_TRAINING_PRESETS } from '../../stages/predict/training.js';
 
 const wiring = wiringCaptured;
 
@@ -35,5 +35,19 @@ describe('wiring train-pixels --preset', () => {
     const bad = await wiring([...args, '--preset', 'fibsem']);
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/--preset: unknown preset "fibsem"; the presets are sstem-membranes/);
+  });
+
+  it('sstem-synapses trains one forest on the default sigmas plus the LINE features', async () => {
+    const dir = await tempDir();
+    await writeDiskLabels(dir);
+    const model = path.join(dir, 'm.forest');
+    const t = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
+      '--trees', '3', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--preset', 'sstem-synapses', '--json']);
+    expect(t.code, t.out).toBeUndefined();
+    expect(JSON.parse(t.stdout)).toMatchObject({ preset: 'sstem-synapses', auto_context: false });
+    const m = await PixelModel.load(model);
+    expect(m.contextForest).toBeFalsy();
+    expect(m.meta.featureConfig.features).toEqual(['G', 'GGM', 'LoG', 'DoG', 'STE', 'HoGE', 'LINE']);
+    expect(m.meta.featureConfig.sigmas).toEqual(PIXEL_TRAINING_DEFAULTS.sigmas.split(',').map(Number));
   });
 });

@@ -10,6 +10,7 @@ import { readSlice } from '../src/stages/align/testing.js';
 import { type Synthetic, inFold, isMissing, makeSynthetic, mapBack, quantile } from '../src/stages/align/synthetic.js';
 import { type AlignResult, alignStack, memorySource } from '../src/stages/align/solve.js';
 import { pullback } from '../src/stages/align/transform.js';
+import { cpuAsync } from './cpu.js';
 
 const DATA = process.env.WIRING_DATA ?? new URL('../../shared/data', import.meta.url).pathname;
 
@@ -147,20 +148,33 @@ export function scoreAlignment(syn: Synthetic, pull: Pull, base: Pull, fold: num
 }
 
 /**
- * One of the bench's cases as the experiment scripts run it: our alignment (parameters `cfg`, elastic
- * for the elastic case) of the unwarped stack (`base`) and of its copy warped by BENCH_WARPS[mode]
- * (`syn`, aligned: `r`), scored by scoreAlignment with the case's fold width.
+ * Our alignment (parameters `params`) of the unwarped stack `orig` (`base`) and of its warped copy
+ * `syn` (aligned: `r`, its CPU seconds `cpu`), scored by scoreAlignment with fold width `fold`.
+ */
+export async function alignAndScore(orig: Image2D[], syn: Synthetic, vox: [number, number, number], params: Record<string, unknown>, fold: number) {
+  const base = await alignStack(memorySource(orig, vox), params);
+  const [r, cpu] = await cpuAsync(() => alignStack(memorySource(syn.sections, vox), params));
+  const t = r.transforms.sections;
+  const tb = base.transforms.sections;
+  const e = scoreAlignment(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), fold);
+  return { base, r, e, cpu };
+}
+
+/**
+ * One of the bench's cases as the experiment scripts run it: alignAndScore of the stack warped by
+ * BENCH_WARPS[mode] (elastic for the elastic case) with the case's fold width.
  */
 export async function runExperimentCase(orig: Image2D[], vox: [number, number, number], mode: 'rigid' | 'elastic', cfg: Record<string, unknown>) {
   const spec = BENCH_WARPS[mode];
-  const params = { elastic: mode === 'elastic', ...cfg };
-  const base = await alignStack(memorySource(orig, vox), params);
   const syn = makeSynthetic(orig, spec);
-  const r = await alignStack(memorySource(syn.sections, vox), params);
-  const t = r.transforms.sections;
-  const tb = base.transforms.sections;
-  const e = scoreAlignment(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), spec.fold);
-  return { base, syn, r, e };
+  return { syn, ...(await alignAndScore(orig, syn, vox, { elastic: mode === 'elastic', ...cfg }, spec.fold)) };
+}
+
+/** The global affine's pair sets of the warped and the unwarped run, one line each (PAIRS=1 of the experiment scripts). */
+export function printPairSets(r: AlignResult, base: AlignResult): void {
+  for (const [name, res] of [['warped', r], ['unwarped', base]] as const) {
+    console.log(`  pair sets (${name}): ` + res.pairs.map((s) => `${s.j}-${s.z} ${s.source === 'patches' ? '' : s.source}${s.kept}/${s.pairs} r${s.ratio_median ?? '-'} res${s.residual_median_px}`).join(', '));
+  }
 }
 
 const REF_ALIGN = new URL('./refs/ref_align.py', import.meta.url).pathname;

@@ -4,10 +4,7 @@
 // the warped | unwarped run, and the global affine's pair sets across the gap. Usage:
 // [RUN=3] [FIRST=3] [CONFIGS='[{}]'] [PAIRS=1] [ALIGN_DEBUG=1] npx tsx bench/align-exp-run.ts phantom:13|isbi|vnc [nz 8] [size 512]
 import { makeStress } from '../src/stages/align/stress.js';
-import { pullback } from '../src/stages/align/transform.js';
-import { alignStack, memorySource } from '../src/stages/align/solve.js';
-import { experimentStack, printSections, scoreAlignment } from './align-data.js';
-import { cpuAsync } from './cpu.js';
+import { alignAndScore, experimentStack, printPairSets, printSections } from './align-data.js';
 
 const ds = process.argv[2] ?? 'isbi';
 const run = Number(process.env.RUN ?? 3);
@@ -21,17 +18,9 @@ const missing = Array.from({ length: run }, (_, k) => first + k);
 const n3 = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(2) : '-');
 const syn = makeStress(orig, 'missing-run', { missing });
 for (const cfg of configs) {
-  const base = await alignStack(memorySource(orig, vox), cfg);
-  const [r, sec] = await cpuAsync(() => alignStack(memorySource(syn.sections, vox), cfg));
-  const t = r.transforms.sections;
-  const tb = base.transforms.sections;
-  const e = scoreAlignment(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), 0);
+  const { base, r, e, cpu: sec } = await alignAndScore(orig, syn, vox, cfg, 0);
   console.log(`${ds} ${w}x${w}x${nz}, missing ${missing.join(',')} ${JSON.stringify(cfg)} (${sec.toFixed(1)} s CPU)`);
   printSections(e, syn, r, base, w, 2);
   console.log(`  all abs ${n3(e.abs_median_px)} rel ${n3(e.rel_median_px)} step ${n3(e.step_median_px)}`);
-  if (process.env.PAIRS) {
-    for (const [name, res] of [['warped', r], ['unwarped', base]] as const) {
-      console.log(`  pair sets (${name}): ` + res.pairs.map((s) => `${s.j}-${s.z} ${s.source === 'patches' ? '' : s.source}${s.kept}/${s.pairs} r${s.ratio_median ?? '-'} res${s.residual_median_px}`).join(', '));
-    }
-  }
+  if (process.env.PAIRS) printPairSets(r, base);
 }

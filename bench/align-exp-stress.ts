@@ -4,10 +4,7 @@
 // time. Usage:
 // [CONFIGS='[{}, {"fallbackPatch": 32}]'] [PAIRS=1] [ALIGN_DEBUG=1] npx tsx bench/align-exp-stress.ts isbi|vnc|phantom:13 shift|rotation|scale|contrast|partial|debris|missing-run [nz 8] [size 512]
 import { type StressCase, makeStress } from '../src/stages/align/stress.js';
-import { pullback } from '../src/stages/align/transform.js';
-import { alignStack, memorySource } from '../src/stages/align/solve.js';
-import { experimentStack, printSections, scoreAlignment } from './align-data.js';
-import { cpuAsync } from './cpu.js';
+import { alignAndScore, experimentStack, printPairSets, printSections } from './align-data.js';
 
 const ds = process.argv[2] ?? 'isbi';
 const c = (process.argv[3] ?? 'partial') as StressCase;
@@ -19,18 +16,10 @@ const configs = JSON.parse(process.env.CONFIGS ?? '[{}]') as Array<Record<string
 const n3 = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(3) : '-');
 const syn = makeStress(orig, c);
 for (const cfg of configs) {
-  const base = await alignStack(memorySource(orig, vox), cfg);
-  const [r, sec] = await cpuAsync(() => alignStack(memorySource(syn.sections, vox), cfg));
-  const t = r.transforms.sections;
-  const tb = base.transforms.sections;
-  const e = scoreAlignment(syn, (z, x, y) => pullback(t[z], x, y), (z, x, y) => pullback(tb[z], x, y), 0);
+  const { base, r, e, cpu: sec } = await alignAndScore(orig, syn, vox, cfg, 0);
   const lost = e.per_section.filter((s) => (s.step_median_px ?? s.rel_median_px) > 5).map((s) => s.z);
   console.log(`${ds} ${c} ${w}x${w}x${nz} ${JSON.stringify(cfg)} (${sec.toFixed(1)} s CPU)`);
   printSections(e, syn, r, base, w, 3);
   console.log(`  all abs ${n3(e.abs_median_px)} rel ${n3(e.rel_median_px)} step ${n3(e.step_median_px)} / p95 ${n3(e.step_p95_px)}; lost ${lost.join(',') || '-'}`);
-  if (process.env.PAIRS) {
-    for (const [name, res] of [['warped', r], ['unwarped', base]] as const) {
-      console.log(`  pair sets (${name}): ` + res.pairs.map((s) => `${s.j}-${s.z} ${s.source === 'patches' ? '' : s.source}${s.kept}/${s.pairs} r${s.ratio_median ?? '-'} res${s.residual_median_px}`).join(', '));
-    }
-  }
+  if (process.env.PAIRS) printPairSets(r, base);
 }

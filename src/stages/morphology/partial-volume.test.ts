@@ -6,7 +6,7 @@ import { type Box, type Vec3, boxFromShape } from '../../core/box.js';
 import { mulberry32 } from '../../core/random.js';
 import { Volume } from '../../core/volume.js';
 import { blockGrid, listBlocks, readBoxOf } from '../../scheduler/blocks.js';
-import { meshBlock } from './blocks.js';
+import { type MeshBlockOptions, meshBlock } from './blocks.js';
 import { cavityVoxels, coarseMeshMargin, modeDownsample } from './coarse-mesh.js';
 import { type Mesh, compactLabels, holeEdges, mergeMeshes, meshVolume } from './mesh.js';
 import { PV_REACH } from './partial-volume.js';
@@ -51,6 +51,25 @@ function pointMeshDistance(P: Float32Array, i: number, m: Mesh): number {
     best = Math.min(best, dot(r, r));
   }
   return Math.sqrt(best);
+}
+
+/** Meshed in blocks of each size (each block read with the coarse margin), every segment's pieces merge into a closed mesh of the whole volume's mesh volume. */
+function expectBlocksLikeWhole(vol: Volume, bounds: Box, f: Vec3, opts: MeshBlockOptions, whole: Map<bigint, Mesh>, sizes: Vec3[]): void {
+  for (const size of sizes) {
+    const pieces = new Map<bigint, Mesh[]>();
+    for (const b of blocks(bounds, size)) {
+      for (const it of meshBlock(vol.crop(readBoxOf(b, coarseMeshMargin(f), bounds)), b, opts)) {
+        if (!pieces.has(it.id)) pieces.set(it.id, []);
+        pieces.get(it.id)!.push(it.mesh);
+      }
+    }
+    expect(pieces.size).toBe(whole.size);
+    for (const [id, parts] of pieces) {
+      const m = mergeMeshes(parts);
+      expect(holeEdges(m), `segment ${id} closed in blocks ${size}`).toBe(0);
+      expect(meshVolume(m)).toBeCloseTo(meshVolume(whole.get(id)!), 0);
+    }
+  }
 }
 
 describe('partial-volume vertices on the coarse grid', () => {
@@ -144,21 +163,7 @@ describe('partial-volume vertices on the coarse grid', () => {
     let differs = 0;
     for (const [id, m] of whole) if (meshVolume(m) !== meshVolume(mode.get(id)!)) differs++;
     expect(differs).toBeGreaterThan(whole.size / 2);
-    for (const size of [[20, 16, 8], [16, 24, 24]] as Vec3[]) {
-      const pieces = new Map<bigint, Mesh[]>();
-      for (const b of blocks(bounds, size)) {
-        for (const it of meshBlock(vol.crop(readBoxOf(b, coarseMeshMargin(f), bounds)), b, o)) {
-          if (!pieces.has(it.id)) pieces.set(it.id, []);
-          pieces.get(it.id)!.push(it.mesh);
-        }
-      }
-      expect(pieces.size).toBe(whole.size);
-      for (const [id, parts] of pieces) {
-        const m = mergeMeshes(parts);
-        expect(holeEdges(m), `segment ${id} closed in blocks ${size}`).toBe(0);
-        expect(meshVolume(m)).toBeCloseTo(meshVolume(whole.get(id)!), 0);
-      }
-    }
+    expectBlocksLikeWhole(vol, bounds, f, o, whole, [[20, 16, 8], [16, 24, 24]]);
   });
 });
 
@@ -228,20 +233,6 @@ describe('cavities the mode vote fills, meshed at full resolution (coarse-mesh.t
     // cavities were found and taken out of segment 1
     expect(meshVolume(whole.get(1n)!)).toBeLessThan(meshVolume(plain.get(1n)!) - 10 * res[0] * res[1] * res[2]);
     expect(holeEdges(mergeMeshes([whole.get(1n)!]))).toBe(0);
-    for (const size of [[10, 8, 4], [16, 16, 6]] as Vec3[]) {
-      const pieces = new Map<bigint, Mesh[]>();
-      for (const b of blocks(bounds, size)) {
-        for (const it of meshBlock(v.crop(readBoxOf(b, coarseMeshMargin(f), bounds)), b, opt)) {
-          if (!pieces.has(it.id)) pieces.set(it.id, []);
-          pieces.get(it.id)!.push(it.mesh);
-        }
-      }
-      expect(pieces.size).toBe(whole.size);
-      for (const [id, parts] of pieces) {
-        const m = mergeMeshes(parts);
-        expect(holeEdges(m), `segment ${id} closed in blocks ${size}`).toBe(0);
-        expect(meshVolume(m)).toBeCloseTo(meshVolume(whole.get(id)!), 0);
-      }
-    }
+    expectBlocksLikeWhole(v, bounds, f, opt, whole, [[10, 8, 4], [16, 16, 6]]);
   });
 });

@@ -439,11 +439,12 @@ function referenceTable(refs: Record<string, RefResult> | undefined, ws: { cpu_s
   if (!refs) return [];
   const rows: string[] = [];
   const ratio = (r: number | undefined, o: number | undefined) => (r !== undefined && o ? `**${(r / o).toFixed(2)}x**` : '-');
-  const predictStage = [...['predict (5 classes + boundaries)', 'predict (5 classes)']].find((s) => ours(s) !== undefined);
+  // both forests in one pass, or (PIPELINE_PREDICT=separate) the two predict rows together
+  const predictParts = ['predict (5 classes + boundaries)', 'predict (5 classes)', 'predict (boundaries)'].map(ours).filter((c): c is number => c !== undefined);
   const pr = refs.predict;
   if (typeof pr === 'object') {
     const c = pr.cpu_seconds as Record<string, number>;
-    const o = predictStage ? ours(predictStage) : undefined;
+    const o = predictParts.length ? +predictParts.reduce((a, c) => a + c, 0).toFixed(2) : undefined;
     rows.push(`| predict | ${o ?? '-'} | vigra 2-D features (${(pr.sigmas as number[]).join(', ')}; 32 channels, once per section) + two scikit-learn forests of ${pr.trees} trees (trained on the same phantom, ${pr.samples_classes} / ${pr.samples_boundary} samples; training not counted: ${c.train_features} + ${c.fit_classes} + ${c.fit_boundary} s) | ${c.predict} (features ${c.predict_features}, forests ${c.predict_forests}) | ${ratio(c.predict, o)} | pixel AUC against the test phantom's truth (boundary: ${pr.boundary_target}; cleft: its cleft class), ours (uint8 maps) / reference as uint8 (float): boundary ${pr.auc_boundary_ours ?? '-'} / ${pr.auc_boundary_reference_uint8 ?? '-'} (${pr.auc_boundary_reference ?? '-'}), cleft ${pr.auc_cleft_ours ?? '-'} / ${pr.auc_cleft_reference_uint8 ?? '-'} (${pr.auc_cleft_reference ?? '-'}) |`);
   } else if (pr) rows.push(`| predict | - | ${pr} | - | - | - |`);
   if (ws) rows.push(`| supervoxels | ${ours('supervoxels') ?? '-'} | scikit-image watershed per section on our boundary map (Gaussian 1, seeds below 0.1) | ${ws.cpu_seconds.toFixed(2)} | ${ratio(ws.cpu_seconds, ours('supervoxels'))} | seeds and input differ in detail: time only |`);

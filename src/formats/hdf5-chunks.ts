@@ -420,17 +420,27 @@ function makeDirect(
         if (d < 0) break;
       }
       const boxDims = ranges.map(([a, b]) => b - a);
+      // Chunks are taken in C order by up to 8 loads at once. After a failure no new chunk is taken,
+      // but every chunk before it was taken and finishes, so the error thrown is the first damaged
+      // chunk in C order, whichever load fails first (the same message on every run).
       let next = 0;
+      const failures: Array<{ k: number; err: unknown }> = [];
       const worker = async () => {
-        while (next < todo.length) {
-          const { origin, entry } = todo[next++];
+        while (next < todo.length && failures.length === 0) {
+          const k = next++;
+          const { origin, entry } = todo[k];
           // a chunk wholly inside the box is not kept: a blockwise reader will not ask for it again
           const inside = origin.every((o, d) => o >= ranges[d][0] && Math.min(o + cdims[d], dims[d]) <= ranges[d][1]);
-          const data = inside && !cache.has(entry) ? await loadChunk(entry, origin) : await cachedLoad(entry, origin);
-          copyChunk(data, origin, cdims, ranges, boxDims, out, es);
+          try {
+            const data = inside && !cache.has(entry) ? await loadChunk(entry, origin) : await cachedLoad(entry, origin);
+            copyChunk(data, origin, cdims, ranges, boxDims, out, es);
+          } catch (err) {
+            failures.push({ k, err });
+          }
         }
       };
       await Promise.all(Array.from({ length: Math.min(8, todo.length) }, worker));
+      if (failures.length > 0) throw failures.reduce((a, b) => (b.k < a.k ? b : a)).err;
       return true;
     },
     async close() {

@@ -119,8 +119,6 @@ export class AnnotationView {
   private compartments = false;
   private appliedTo: any = null;
   private organellesAbort: AbortController | null = null;
-  /** Resolves when the latest selection's organelle table is shown (for tests). */
-  organellesShown: Promise<void> = Promise.resolve();
 
   constructor(private readonly bridge: BridgeLike, private readonly explorer: ExplorerLike) {}
 
@@ -132,9 +130,7 @@ export class AnnotationView {
     this.fillLegend();
     const byType = $('colour-by-type') as HTMLInputElement;
     byType.addEventListener('change', () => this.apply(true));
-    this.explorer.onShow((id) => {
-      this.organellesShown = this.showOrganelles(id);
-    });
+    this.explorer.onShow((id) => void this.showOrganelles(id));
     this.compartments = this.bridge.segName ? (await skeletonAttributes(this.bridge.segName)).includes('compartment') : false;
     const legend = $('compartment-legend');
     legend.hidden = !this.compartments;
@@ -191,6 +187,7 @@ export class AnnotationView {
     }
   }
 
+  /** Fills #cell-organelles with the cell's row; `data-cell` names the cell it shows once filled (page state for tests). */
   private async showOrganelles(id: string): Promise<void> {
     this.organellesAbort?.abort();
     const ctl = (this.organellesAbort = new AbortController());
@@ -212,6 +209,7 @@ export class AnnotationView {
         td.textContent = typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : String(v);
       }
       box.replaceChildren(table);
+      box.dataset.cell = id;
       box.hidden = false;
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
@@ -219,6 +217,7 @@ export class AnnotationView {
       p.className = err instanceof ApiError && err.status === 404 ? 'muted' : 'error';
       p.textContent = (err as Error).message;
       box.replaceChildren(p);
+      box.dataset.cell = id;
       box.hidden = false;
     }
   }

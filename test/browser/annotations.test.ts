@@ -135,11 +135,14 @@ describe('annotations in the browser app (chromium)', () => {
     const cell = [...ds.cells].sort((a, b) => Number(annotated.get(b.id.toString())!.cable_length_um) - Number(annotated.get(a.id.toString())!.cable_length_um))[0];
     const id = cell.id.toString();
     await page.fill('#cell-search', id.slice(-6));
+    // the search applied (debounced): every row shown matches it in id, type or name
+    await page.waitForFunction((q) => [...document.querySelectorAll('#cell-table tbody tr[data-id]')].every((tr) => tr.textContent!.toLowerCase().includes(q)), id.slice(-6));
     await page.click(`#cell-table tbody tr[data-id="${id}"]`);
-    await page.evaluate(() => (window as any).wiring.annotations.organellesShown);
+    // page state: the organelle box names the cell it shows once its row (or an error) is in
+    await page.waitForFunction((want) => document.getElementById('cell-organelles')?.dataset.cell === want, id, { timeout: 30_000 });
     const rows = await page.locator('#cell-organelles tr[data-field]').evaluateAll((trs) => Object.fromEntries(trs.map((t) => [(t as HTMLElement).dataset.field!, t.children[1].textContent])));
     const a = annotated.get(id)!;
-    expect(rows.syn_in).toBe(String(a.syn_in));
+    expect(rows.syn_in, `organelle box: ${await page.locator('#cell-organelles').textContent()}`).toBe(String(a.syn_in));
     expect(rows.syn_out).toBe(String(a.syn_out));
     expect(Number(rows.cable_length_um)).toBeCloseTo(Number(a.cable_length_um), 1);
     for (let end = Date.now() + 30_000; !served.includes(`/data/neurons/skeletons_annotated/${id}`) && Date.now() < end; ) await page.waitForTimeout(100);

@@ -251,6 +251,8 @@ describe('proofreading in the browser (chromium)', () => {
     await page.waitForFunction(() => document.querySelector('#proofread-section [data-pr=redo]')!.textContent === 'redo op 2', undefined, { timeout: 10_000 });
     expect(await page.locator('#proofread-section [data-pr=undo]').textContent()).toBe('undo op 1');
     // the selected cell is the undo's root: its history is every operation of its lineage
+    // page state first: the panel selected the undo's root (its history request is then the latest)
+    await page.waitForFunction((j) => (window as any).wiring.proofread.panel.selected === j, joined, { timeout: 10_000 });
     await page.evaluate(() => (window as any).wiring.proofread.panel.cellShown);
     expect((await panelState()).selected).toBe(joined);
     const ops = await page.locator('#proofread-section [data-pr=history] li[data-op]').evaluateAll((lis) => lis.map((l) => [(l as HTMLElement).dataset.op, (l as HTMLElement).dataset.kind]));

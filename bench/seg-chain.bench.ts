@@ -205,7 +205,7 @@ function scoreOf(j: Record<string, unknown>): { voi: number; split: number; merg
 async function ours(p: Prepared, dir: string): Promise<Array<Record<string, unknown>>> {
   const f = (n: string): string => path.join(dir, `${p.name}-ours${TRAIN_ARGS.length ? '-variant' : ''}-${n}`);
   const cpu: Record<string, number> = {};
-  let carried: unknown = null, outputSigma: unknown = null;
+  let carried: unknown = null, outputSigma: unknown = null, seeds: unknown = null, choice: unknown = null;
   if (REUSE && existsSync(f('model.rf')) && existsSync(f('map'))) {
     log(`${p.name}: reusing ${f('model.rf')} and its map`);
   } else {
@@ -213,13 +213,16 @@ async function ours(p: Prepared, dir: string): Promise<Array<Record<string, unkn
     cpu.train = t.cpu;
     carried = t.json.segment_threshold ?? null;
     outputSigma = t.json.output_sigma;
+    seeds = t.json.segment_seeds ?? null;
+    const cal = t.json.cut_calibration as { seeds?: string; outputSigma?: number; threshold?: number; meanVoi?: number[]; grid?: number[] } | undefined;
+    if (cal?.meanVoi && cal.grid && cal.threshold !== undefined) choice = { seeds: cal.seeds, output_sigma: cal.outputSigma, cut: cal.threshold, oof_voi: cal.meanVoi[cal.grid.indexOf(cal.threshold)] };
     const pr = wiring('predict', '--raw', p.ours.testRaw, '--model', f('model.rf'), f('map'), '--overwrite', ...(p.ours.predictArgs ?? []));
     cpu.predict = pr.cpu;
   }
   const rows: Array<Record<string, unknown>> = [];
   for (const variant of SEGMENT_VARIANTS) {
     const r = await oursSegment(p, f, variant);
-    rows.push({ ...r, segment_args: variant.join(' '), segment_threshold_carried: carried, output_sigma: outputSigma, cpu_seconds: { ...cpu, segment: r.cpu_segment } });
+    rows.push({ ...r, segment_args: variant.join(' '), segment_threshold_carried: carried, segment_seeds_carried: seeds, out_of_fold_choice: choice, output_sigma: outputSigma, cpu_seconds: { ...cpu, segment: r.cpu_segment } });
     log(`${p.name}: ours [${variant.join(' ') || 'defaults'}] VOI ${r.voi} (${r.split} / ${r.merge}), ARAND ${r.arand}, ${r.supervoxels} -> ${r.segments}`);
   }
   return rows;

@@ -41,8 +41,13 @@ export const CALIBRATION_MAX_VOXELS = 1 << 23;
  */
 export type SegmentChoiceMode = 'all' | 'cut';
 export const SEGMENT_CHOICE_MODES: readonly SegmentChoiceMode[] = ['all', 'cut'];
-/** The default of `--segment-choice` (docs/ACCURACY.md "Seeds, smoothing and cut chosen together"). */
-export const DEFAULT_SEGMENT_CHOICE: SegmentChoiceMode = 'all';
+/**
+ * The default of `--segment-choice`: `cut`. `all` gained VOI on gala-x (0.558 -> 0.350) and the
+ * phantom 1 -> 2 and 3 -> 4 (1.634 -> 1.452, 1.494 -> 1.350), tied on gala-z and lost on the phantom
+ * 5 -> 6 (1.065 -> 1.128): not a win on every held-out pair, so opt-in (docs/ACCURACY.md "Seeds,
+ * smoothing and cut chosen together").
+ */
+export const DEFAULT_SEGMENT_CHOICE: SegmentChoiceMode = 'cut';
 
 export interface SegmentCalibration extends SegmentChoice {
   /** the output smoothing chosen (= variant) */

@@ -201,10 +201,13 @@ describe('wiring train-pixels / predict', () => {
     const none = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--no-calibrate-cut', '--trees', '2', '--json']);
     expect(none.code, none.out).toBeUndefined();
     expect(JSON.parse(none.stdout).segment_threshold).toBeUndefined();
+    const onLabels = await wiring(['train-pixels', ...common, '--labels', path.join(dir, 'seg.npy'), '--segment-choice', 'all']);
+    expect(onLabels.code).toBe(2);
+    expect(onLabels.out).toMatch(/--segment-choice needs --gt/);
     const badChoice = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--segment-choice', 'some']);
     expect(badChoice.code).toBe(2);
     expect(badChoice.out).toMatch(/--segment-choice: expected all or cut/);
-    const t = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--json']);
+    const t = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--segment-choice', 'all', '--json']);
     expect(t.code, t.out).toBeUndefined();
     const r = JSON.parse(t.stdout);
     const cal = r.cut_calibration;
@@ -243,8 +246,8 @@ describe('wiring train-pixels / predict', () => {
     expect(JSON.parse(s.stdout).carried_seeds).toEqual(m.meta.segmentSeeds);
     const s2 = await wiring(['segment', '--boundaries', out, path.join(dir, 'seg2'), '--threshold', '0.61', '--json']);
     expect(JSON.parse(s2.stdout).threshold).toBe(0.61);
-    // --segment-choice cut: the default seeds and the cut only, at the smoothing chosen on AUC
-    const c = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--segment-choice', 'cut', '--json']);
+    // the default (--segment-choice cut): the default seeds and the cut only, at the smoothing chosen on AUC
+    const c = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--json']);
     expect(c.code, c.out).toBeUndefined();
     const rc = JSON.parse(c.stdout);
     expect(rc.cut_calibration.candidates.map((x: { variant: number; seeds: string }) => [x.variant, x.seeds])).toEqual([[rc.output_sigma, 'distance']]);

@@ -17,7 +17,7 @@
 //  - vnc-isbi: vnc-sstem stack1 x 0:512, y 0:512, sections 0-11 (4.6x4.6x45 nm; membrane = label values
 //    0..128, the rest interior, ISBI's convention) -> ISBI slices 10-19 (another volume; predict with
 //    --allow-voxel-size), segmented and scored as isbi;
-//  - phantom: `wiring phantom` seed 1 -> seed 2 (SEGCHAIN_PHANTOM_SIZE, default 160,160,32, 8x8x30 nm).
+//  - phantom: `wiring phantom` seed 1 -> seed 2 (SEGCHAIN_PHANTOM_SEEDS, default 1,2; SEGCHAIN_PHANTOM_SIZE, default 160,160,32, 8x8x30 nm).
 // SEGCHAIN_TREES (50), SEGCHAIN_SAMPLES (100000): both chains; SEGCHAIN_TRAIN_ARGS, SEGCHAIN_REF: below; SEGCHAIN_DIR: scratch folder (default a
 // temporary one, removed at the end unless SEGCHAIN_KEEP=1). Needs dist/ (`npx tsc -p tsconfig.json`).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -37,6 +37,9 @@ const TREES = Number(process.env.SEGCHAIN_TREES ?? 50);
 const SAMPLES = Number(process.env.SEGCHAIN_SAMPLES ?? 100_000);
 const PAIRS = (process.env.SEGCHAIN_PAIRS ?? 'gala-x,gala-z,isbi,vnc-isbi,phantom').split(',').filter(Boolean);
 const PHANTOM_SIZE = process.env.SEGCHAIN_PHANTOM_SIZE ?? '160,160,32';
+// SEGCHAIN_PHANTOM_SEEDS: the phantom pair's training and test seeds (default 1,2)
+const PHANTOM_SEEDS = (process.env.SEGCHAIN_PHANTOM_SEEDS ?? '1,2').split(',').map(Number);
+if (PHANTOM_SEEDS.length !== 2 || !PHANTOM_SEEDS.every((s) => Number.isInteger(s) && s >= 0) || PHANTOM_SEEDS[0] === PHANTOM_SEEDS[1]) throw new Error(`SEGCHAIN_PHANTOM_SEEDS: expected two different seeds a,b, got ${process.env.SEGCHAIN_PHANTOM_SEEDS}`);
 // SEGCHAIN_TRAIN_ARGS: extra `wiring train-pixels` options for ours (a variant, e.g. "--smooth-output 0";
 // the row says so); SEGCHAIN_REF=0: ours only (the reference is deterministic: same inputs, same seed, same result)
 const TRAIN_ARGS = (process.env.SEGCHAIN_TRAIN_ARGS ?? '').split(' ').filter(Boolean);
@@ -168,16 +171,18 @@ async function prepare(pair: string, dir: string): Promise<Prepared | undefined>
     };
   }
   if (pair === 'phantom') {
-    for (const s of [1, 2]) if (!existsSync(f(`ph${s}/neurons`))) wiring('phantom', f(`ph${s}`), '--size', PHANTOM_SIZE, '--seed', String(s), '--overwrite');
+    const [s1, s2] = PHANTOM_SEEDS;
+    for (const s of [s1, s2]) if (!existsSync(f(`ph${s}/neurons`))) wiring('phantom', f(`ph${s}`), '--size', PHANTOM_SIZE, '--seed', String(s), '--overwrite');
     const vs: Vec3 = [8, 8, 30];
-    const tr = await both('ph-tr', await readAll(f('ph1/raw'), vs));
-    const tg = await both('ph-tg', await readAll(f('ph1/neurons'), vs));
-    const te = await both('ph-te', await readAll(f('ph2/raw'), vs));
-    const egv = await readAll(f('ph2/neurons'), vs);
-    const eg = await both('ph-eg', egv);
+    const tag = s1 === 1 && s2 === 2 ? '' : `-${s1}-${s2}`;
+    const tr = await both(`ph${tag}-tr`, await readAll(f(`ph${s1}/raw`), vs));
+    const tg = await both(`ph${tag}-tg`, await readAll(f(`ph${s1}/neurons`), vs));
+    const te = await both(`ph${tag}-te`, await readAll(f(`ph${s2}/raw`), vs));
+    const egv = await readAll(f(`ph${s2}/neurons`), vs);
+    const eg = await both(`ph${tag}-eg`, egv);
     return {
-      name: pair, chosenOn: `phantom seed 1 (${PHANTOM_SIZE})`, measuredOn: `phantom seed 2 (${PHANTOM_SIZE}; another volume)`,
-      ours: { trainRaw: f('ph1/raw'), train: ['--gt', f('ph1/neurons')], testRaw: f('ph2/raw'), perSlice: false },
+      name: `${pair}${tag}`, chosenOn: `phantom seed ${s1} (${PHANTOM_SIZE})`, measuredOn: `phantom seed ${s2} (${PHANTOM_SIZE}; another volume)`,
+      ours: { trainRaw: f(`ph${s1}/raw`), train: ['--gt', f(`ph${s1}/neurons`)], testRaw: f(`ph${s2}/raw`), perSlice: false },
       ref: { trainRaw: tr.npy, trainGt: tg.npy, testRaw: te.npy, args: ['--dims', '2', '--mode', 'sv2d'] },
       testGt: eg.npy, testShape: egv.shape, testVoxelSize: vs,
     };
@@ -205,7 +210,7 @@ function scoreOf(j: Record<string, unknown>): { voi: number; split: number; merg
 async function ours(p: Prepared, dir: string): Promise<Array<Record<string, unknown>>> {
   const f = (n: string): string => path.join(dir, `${p.name}-ours${TRAIN_ARGS.length ? '-variant' : ''}-${n}`);
   const cpu: Record<string, number> = {};
-  let carried: unknown = null, outputSigma: unknown = null;
+  let carried: unknown = null, outputSigma: unknown = null, seeds: unknown = null, choice: unknown = null;
   if (REUSE && existsSync(f('model.rf')) && existsSync(f('map'))) {
     log(`${p.name}: reusing ${f('model.rf')} and its map`);
   } else {
@@ -213,13 +218,16 @@ async function ours(p: Prepared, dir: string): Promise<Array<Record<string, unkn
     cpu.train = t.cpu;
     carried = t.json.segment_threshold ?? null;
     outputSigma = t.json.output_sigma;
+    seeds = t.json.segment_seeds ?? null;
+    const cal = t.json.cut_calibration as { seeds?: string; outputSigma?: number; threshold?: number; meanVoi?: number[]; grid?: number[] } | undefined;
+    if (cal?.meanVoi && cal.grid && cal.threshold !== undefined) choice = { seeds: cal.seeds, output_sigma: cal.outputSigma, cut: cal.threshold, oof_voi: cal.meanVoi[cal.grid.indexOf(cal.threshold)] };
     const pr = wiring('predict', '--raw', p.ours.testRaw, '--model', f('model.rf'), f('map'), '--overwrite', ...(p.ours.predictArgs ?? []));
     cpu.predict = pr.cpu;
   }
   const rows: Array<Record<string, unknown>> = [];
   for (const variant of SEGMENT_VARIANTS) {
     const r = await oursSegment(p, f, variant);
-    rows.push({ ...r, segment_args: variant.join(' '), segment_threshold_carried: carried, output_sigma: outputSigma, cpu_seconds: { ...cpu, segment: r.cpu_segment } });
+    rows.push({ ...r, segment_args: variant.join(' '), segment_threshold_carried: carried, segment_seeds_carried: seeds, out_of_fold_choice: choice, output_sigma: outputSigma, cpu_seconds: { ...cpu, segment: r.cpu_segment } });
     log(`${p.name}: ours [${variant.join(' ') || 'defaults'}] VOI ${r.voi} (${r.split} / ${r.merge}), ARAND ${r.arand}, ${r.supervoxels} -> ${r.segments}`);
   }
   return rows;

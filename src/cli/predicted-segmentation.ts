@@ -5,7 +5,7 @@
  * boundary channel of its own out-of-fold (cross-fitted) maps, so the cleft filter's segment
  * features are learnt on the kind of segmentation `wiring synapses` later reads on a new volume
  * (merges and splits included), not on true cells. This joins the predict and segment stages, so it
- * lives in the CLI layer (as cut-calibration.ts does).
+ * lives in the CLI layer (as segment-calibration.ts does).
  */
 import type { Vec3 } from '../core/box.js';
 import { UsageError } from '../core/errors.js';

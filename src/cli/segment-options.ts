@@ -11,7 +11,7 @@ import { type Vec3 } from '../core/box.js';
 import { UsageError } from '../core/errors.js';
 import type { SeedMethod } from '../kernels/watershed/index.js';
 import { Forest } from '../ml/forest.js';
-import { carriedThreshold } from '../stages/segment/io.js';
+import { type CarriedSeedOptions, carriedSeeds, carriedThreshold } from '../stages/segment/io.js';
 import { type AgglomerationMethod, type AgglomerationParams, DEFAULT_MODEL_METHOD, DEFAULT_SUPERVOXELS, DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_ANISOTROPIC, type SupervoxelParams } from '../stages/segment/pipeline.js';
 import { anisotropic, type BlockwiseSupervoxelsOptions, type MapReading, SEGMENT_DEFAULTS } from '../stages/segment/run.js';
 import { schedulerOptions } from './scheduler-options.js';
@@ -36,7 +36,7 @@ export const DEFAULT_MARGIN_TEXT = `${SEGMENT_DEFAULTS.margin.join(',')}; ${SEGM
 /** Options shared by `supervoxels` and `segment`. */
 export function addSupervoxelOptions(cmd: Command): Command {
   return cmd
-    .option('--seeds <method>', 'seeds: distance (maxima of the distance transform of boundary < threshold), minima, threshold', DEFAULT_SUPERVOXELS.seeds)
+    .option('--seeds <method>', 'seeds: distance (maxima of the distance transform of boundary < threshold), minima, threshold (default: the boundary layer\'s info "wiring": {"segment_seeds"} if any, chosen by train-pixels --gt with its cut, unless a seed option is given; else distance)', DEFAULT_SUPERVOXELS.seeds)
     .option('--seed-threshold <t>', `interior = boundary < t (distance seeds default ${DEFAULT_SUPERVOXELS.threshold}, threshold seeds 0.1)`)
     .option('--min-seed-size <n>', 'threshold seeds: drop seed components smaller than n voxels')
     .option('--seed-sigma <s>', 'Gaussian smoothing (voxels) of the distance map (distance seeds, default 2) or of the boundary map (minima seeds, default 0)')
@@ -77,6 +77,26 @@ export function supervoxelParams(opts: Record<string, string | boolean | undefin
     high: num(opts.high, '--high', { min: 0, max: 1 }),
     low: num(opts.low, '--low', { min: 0, max: 1 }),
   };
+}
+
+/** The seed options (`addSupervoxelOptions`) a carried choice stands for; any of them on the command line wins over it. */
+const SEED_OPTIONS = ['seeds', 'seedThreshold', 'minSeedSize', 'seedSigma', 'seedConnectivity', 'flood'] as const;
+
+/**
+ * Seeds carried by the boundary layer (info `wiring.segment_seeds`, written by `wiring predict` from a
+ * `train-pixels --gt` model's cross-fitted choice) into `opts`, unless a seed option was given on the
+ * command line (then that wins and nothing is carried). Returns what was carried.
+ */
+export function applyCarriedSeeds(opts: Record<string, unknown>, cmd: Command): CarriedSeedOptions | undefined {
+  if (typeof opts.boundaries !== 'string') return undefined;
+  if (SEED_OPTIONS.some((k) => cmd.getOptionValueSource(k) === 'cli')) return undefined;
+  const c = carriedSeeds(opts.boundaries);
+  if (!c) return undefined;
+  opts.seeds = c.seeds;
+  if (c.seedSigma !== undefined) opts.seedSigma = String(c.seedSigma);
+  if (c.seedConnectivity !== undefined) opts.seedConnectivity = c.seedConnectivity;
+  if (c.flood !== undefined) opts.flood = c.flood;
+  return c;
 }
 
 /**

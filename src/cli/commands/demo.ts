@@ -264,7 +264,9 @@ export function demoSteps(out: string, size: Vec3, voxelSize: Vec3, seed: number
       title: 'train the pixel classifier (clefts, vesicles, mitochondria) and its cleft filter',
       args: ['train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '--segmentation', path.join(train, 'neurons'), '-o', model, ...forest, ...(opts.autoContext ? ['--auto-context'] : [])],
     },
-    { name: 'train_boundary', title: 'train the boundary classifier', args: ['train-pixels', '--raw', path.join(train, 'raw'), '--gt', path.join(train, 'neurons'), '-o', bmodel, ...forest] },
+    // --segment-choice cut: the joint choice of seeds and smoothing scores the mean agglomeration, and
+    // the demo agglomerates with a learned model instead (its supervoxels stay segment's default ones)
+    { name: 'train_boundary', title: 'train the boundary classifier', args: ['train-pixels', '--raw', path.join(train, 'raw'), '--gt', path.join(train, 'neurons'), '-o', bmodel, '--segment-choice', 'cut', ...forest] },
     { name: 'predict_train', title: 'boundaries of the training phantom', args: ['predict', '--raw', path.join(train, 'raw'), '--model', bmodel, path.join(train, 'boundaries'), '--dtype', 'uint8', '--overwrite'] },
     { name: 'supervoxels_train', title: 'supervoxels of the training phantom', args: ['supervoxels', '--boundaries', path.join(train, 'boundaries'), path.join(train, 'supervoxels'), '--2d', '--overwrite'] },
     {

@@ -10,6 +10,8 @@ import { defaultChunk } from './predict.js';
 import { writeNpy } from '../../formats/npy.js';
 import { PrecomputedLayer } from '../../formats/precomputed/index.js';
 import { PixelModel } from '../../stages/predict/model.js';
+import { OUTPUT_SIGMA_CANDIDATES } from '../../stages/predict/output-smoothing.js';
+import { SEED_CANDIDATES } from '../../stages/segment/choice.js';
 import { buildOnnxModel } from '../../stages/predict/onnx-build.js';
 import { predictVolume } from '../../stages/predict/predict.js';
 import { syntheticEm } from '../../stages/predict/synthetic.js';
@@ -183,7 +185,7 @@ describe('wiring train-pixels / predict', () => {
     expect(n.out).toMatch(/raw voxel \[3,2,1\] is NaN/);
   }, 60000);
 
-  it('--calibrate-cut: cross-fits the segment cut on the training volume; predict carries it and segment uses it', async () => {
+  it('--calibrate-cut: cross-fits output smoothing, seeds and cut on the training volume; predict carries them and segment uses them', async () => {
     const dir = await tempDir();
     const { raw, seg } = syntheticEm([48, 32, 16], { cells: 10, seed: 9, voxelSize: [8, 8, 8] });
     await writeNpy(path.join(dir, 'raw.npy'), raw);
@@ -199,36 +201,58 @@ describe('wiring train-pixels / predict', () => {
     const none = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--no-calibrate-cut', '--trees', '2', '--json']);
     expect(none.code, none.out).toBeUndefined();
     expect(JSON.parse(none.stdout).segment_threshold).toBeUndefined();
-    const t = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--json']);
+    const onLabels = await wiring(['train-pixels', ...common, '--labels', path.join(dir, 'seg.npy'), '--segment-choice', 'all']);
+    expect(onLabels.code).toBe(2);
+    expect(onLabels.out).toMatch(/--segment-choice needs --gt/);
+    const badChoice = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--segment-choice', 'some']);
+    expect(badChoice.code).toBe(2);
+    expect(badChoice.out).toMatch(/--segment-choice: expected all or cut/);
+    const t = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--segment-choice', 'all', '--json']);
     expect(t.code, t.out).toBeUndefined();
     const r = JSON.parse(t.stdout);
     const cal = r.cut_calibration;
-    // two folds, the halves of x (the longest axis), each scored at every cut of the grid
+    // two folds, the halves of x (the longest axis)
     expect(cal.folds.map((f: { train: string; test: string }) => [f.train, f.test])).toEqual([
       ['x 0:24, y 0:32, z 0:16', 'x 24:48, y 0:32, z 0:16'],
       ['x 24:48, y 0:32, z 0:16', 'x 0:24, y 0:32, z 0:16'],
     ]);
-    for (const f of cal.folds) {
-      expect(f.voi).toHaveLength(cal.grid.length);
-      expect(f.voi.every((v: number) => Number.isFinite(v) && v >= 0)).toBe(true);
-      expect(new Set(f.voi).size).toBeGreaterThan(1); // the cuts differ
+    // every output smoothing x seed candidate scored at every cut; the winner has the lowest mean VOI of all
+    expect(cal.candidates.map((c: { variant: number; seeds: string }) => `${c.variant} ${c.seeds}`)).toEqual(
+      OUTPUT_SIGMA_CANDIDATES.flatMap((s) => Object.keys(SEED_CANDIDATES).map((k) => `${s} ${k}`)));
+    for (const c of cal.candidates) {
+      expect(c.meanVoi).toHaveLength(cal.grid.length);
+      expect(c.meanVoi.every((v: number) => Number.isFinite(v) && v >= 0)).toBe(true);
     }
+    expect(new Set(cal.candidates[0].meanVoi).size).toBeGreaterThan(1); // the cuts differ
     expect(cal.default).toBe(0.7);
     const i = cal.grid.indexOf(r.segment_threshold);
     expect(i).toBeGreaterThanOrEqual(0);
-    expect(cal.meanVoi[i]).toBe(Math.min(...cal.meanVoi));
-    expect((await PixelModel.load(model)).meta.segmentThreshold).toBe(r.segment_threshold);
-    // predict writes the cut into the map's info, segment takes it unless --threshold is given
+    const best = Math.min(...cal.candidates.flatMap((c: { meanVoi: number[] }) => c.meanVoi));
+    expect(cal.meanVoi[i]).toBe(best);
+    expect(r.output_sigma).toBe(cal.outputSigma);
+    const m = await PixelModel.load(model);
+    expect(m.meta.segmentThreshold).toBe(r.segment_threshold);
+    expect(m.meta.outputSigma ?? 0).toBe(cal.outputSigma);
+    expect(m.meta.segmentSeeds).toEqual(cal.seeds === 'distance' ? undefined : SEED_CANDIDATES[cal.seeds]);
+    // predict writes the cut (and non-default seeds) into the map's info, segment takes them unless given
     const out = path.join(dir, 'pred');
     const p = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--voxel-size', '8,8,8', '--model', model, out, '--workers', '1', '--json']);
     expect(p.code, p.out).toBeUndefined();
-    expect(JSON.parse(await fs.readFile(path.join(out, 'info'), 'utf8')).wiring).toEqual({ segment_threshold: r.segment_threshold });
+    const seedsInfo = cal.seeds === 'distance' ? {} : { segment_seeds: { seeds: 'minima', seed_sigma: 1, seed_connectivity: 'full', flood: 'smoothed' } };
+    expect(JSON.parse(await fs.readFile(path.join(out, 'info'), 'utf8')).wiring).toEqual({ segment_threshold: r.segment_threshold, ...seedsInfo });
     const s = await wiring(['segment', '--boundaries', out, path.join(dir, 'seg'), '--json']);
     expect(s.code, s.out).toBeUndefined();
     expect(JSON.parse(s.stdout).threshold).toBe(r.segment_threshold);
+    expect(JSON.parse(s.stdout).carried_seeds).toEqual(m.meta.segmentSeeds);
     const s2 = await wiring(['segment', '--boundaries', out, path.join(dir, 'seg2'), '--threshold', '0.61', '--json']);
     expect(JSON.parse(s2.stdout).threshold).toBe(0.61);
-  }, 120_000);
+    // the default (--segment-choice cut): the default seeds and the cut only, at the smoothing chosen on AUC
+    const c = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--json']);
+    expect(c.code, c.out).toBeUndefined();
+    const rc = JSON.parse(c.stdout);
+    expect(rc.cut_calibration.candidates.map((x: { variant: number; seeds: string }) => [x.variant, x.seeds])).toEqual([[rc.output_sigma, 'distance']]);
+    expect(rc.segment_seeds).toBeUndefined();
+  }, 240_000);
 
   it('runs an ONNX model blockwise', async () => {
     const dir = await tempDir();

@@ -10,7 +10,7 @@ import { UsageError } from '../../core/errors.js';
 import { openSource } from '../../formats/open.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { runTasks } from '../../scheduler/index.js';
-import { PixelModel } from '../../stages/predict/model.js';
+import { PixelModel, type SegmentSeeds } from '../../stages/predict/model.js';
 import { type OnnxOptions, onnxPredictTask, onnxPredictVolume, openOnnx } from '../../stages/predict/onnx.js';
 import { type OutputDtype, checkRawForModel, normalizationFor, predictPixelsTask } from '../../stages/predict/predict.js';
 import { predictManyTask } from '../../stages/predict/predict-many.js';
@@ -150,6 +150,7 @@ export function register(program: Command): Command {
     }
     // each output layer: created, or an earlier (interrupted) run's resumed when its geometry matches
     const cuts: Array<number | undefined> = [];
+    const seedsOut: Array<Record<string, unknown> | undefined> = [];
     for (let i = 0; i < outDirs.length; i++) {
       const m = models[i]?.model;
       const outDir = outDirs[i];
@@ -159,6 +160,10 @@ export function register(program: Command): Command {
       cuts.push(cut);
       const wiringInfo: Record<string, unknown> = {};
       if (cut !== undefined) wiringInfo.segment_threshold = cut;
+      // and the supervoxel seeds chosen with it (absent: segment's default seeds)
+      const seeds = m?.meta.target === 'gt' ? m.meta.segmentSeeds : undefined;
+      if (seeds) wiringInfo.segment_seeds = segmentSeedsInfo(seeds);
+      seedsOut.push(seeds ? segmentSeedsInfo(seeds) : undefined);
       // a labels model's object rules (chosen on its calibrated out-of-fold maps) travel with its map
       if (m?.meta.objectRules) wiringInfo.object_rules = objectRulesInfo(m.meta.outputs, m.meta.objectRules, opts.calibrated ? m.meta.calibration?.channels.slice(m.meta.target === 'gt' ? 1 : 0) : undefined);
       if (opts.calibrated) wiringInfo.calibrated = true;
@@ -179,7 +184,7 @@ export function register(program: Command): Command {
     const run = { warnings, blocks: report.blocks, computed: report.computed, resumed: report.resumed, failed: report.failed, seconds: report.seconds };
     const layerResult = (i: number) => {
       const m = models[i];
-      return { layer: outDirs[i], channels: outChannels[i], outputs: m?.model.meta.outputs, dtype, ...(cuts[i] !== undefined ? { segment_threshold: cuts[i] } : {}), ...(m?.normalizeShift !== undefined ? { normalized: !!m.normalize, quantile_shift: m.normalizeShift } : {}) };
+      return { layer: outDirs[i], channels: outChannels[i], outputs: m?.model.meta.outputs, dtype, ...(cuts[i] !== undefined ? { segment_threshold: cuts[i] } : {}), ...(seedsOut[i] ? { segment_seeds: seedsOut[i] } : {}), ...(m?.normalizeShift !== undefined ? { normalized: !!m.normalize, quantile_shift: m.normalizeShift } : {}) };
     };
     const done = `${report.blocks} blocks (${report.computed} computed, ${report.resumed} resumed) in ${report.seconds.toFixed(1)} s`;
     if (outDirs.length === 1) {
@@ -189,4 +194,14 @@ export function register(program: Command): Command {
       emit(opts, { layers: outDirs.map((_, i) => layerResult(i)), dtype, ...run }, () => `${outDirs.map((d, i) => `${d}: ${outChannels[i]} channel(s)`).join('; ')} ${dtype}, ${done}`);
     }
   });
+}
+
+/** A model's carried seeds as the layer info writes them (`wiring.segment_seeds`, snake_case as the rest of the info). */
+function segmentSeedsInfo(s: SegmentSeeds): Record<string, unknown> {
+  return {
+    seeds: s.seeds,
+    ...(s.seedSigma !== undefined ? { seed_sigma: s.seedSigma } : {}),
+    ...(s.seedConnectivity !== undefined ? { seed_connectivity: s.seedConnectivity } : {}),
+    ...(s.flood !== undefined ? { flood: s.flood } : {}),
+  };
 }

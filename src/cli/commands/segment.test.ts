@@ -155,6 +155,46 @@ describe('--seed-connectivity and --flood (scikit-image\'s supervoxels)', () => 
   });
 });
 
+describe('seeds carried by the boundary layer (info wiring.segment_seeds, from train-pixels --gt)', () => {
+  it('segment and supervoxels use them when no seed option is given; any seed option wins; a malformed field names the file', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [32, 32, 12];
+    const bLayer = path.join(dir, 'b');
+    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [8, 8, 8], chunkSize: [32, 32, 12] }));
+    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 8, 9), { voxelSize: [8, 8, 8] }));
+    const S = ['--seeds', 'minima', '--seed-sigma', '1', '--seed-connectivity', 'full', '--flood', 'smoothed'];
+    const explicit = await wiring('segment', '--boundaries', bLayer, ...S, path.join(dir, 'explicit'));
+    const plain = await wiring('segment', '--boundaries', bLayer, path.join(dir, 'plain'));
+    expect(explicit.supervoxels).not.toBe(plain.supervoxels); // the test can tell the two seed settings apart
+    expect(plain.carried_seeds).toBeUndefined();
+    const infoFile = path.join(bLayer, 'info');
+    const info = JSON.parse(readFileSync(infoFile, 'utf8'));
+    writeFileSync(infoFile, JSON.stringify({ ...info, wiring: { segment_threshold: 0.6, segment_seeds: { seeds: 'minima', seed_sigma: 1, seed_connectivity: 'full', flood: 'smoothed' } } }));
+    const carried = await wiring('segment', '--boundaries', bLayer, path.join(dir, 'carried'));
+    expect(carried.carried_seeds).toEqual({ seeds: 'minima', seedSigma: 1, seedConnectivity: 'full', flood: 'smoothed' });
+    expect(carried.supervoxels).toBe(explicit.supervoxels);
+    expect(carried.threshold).toBe(0.6);
+    const svc = await wiring('supervoxels', '--boundaries', bLayer, path.join(dir, 'svc'));
+    expect(svc.supervoxels).toBe(explicit.supervoxels);
+    expect(svc.params.flood).toBe('smoothed');
+    // blockwise: the same carried settings
+    const blk = await wiring('segment', '--boundaries', bLayer, '--block', '32,32,12', '--tile', '32,32,12', '--workers', '1', path.join(dir, 'blk'));
+    expect(blk.carried_seeds).toEqual(carried.carried_seeds);
+    expect(blk.supervoxels).toBe(explicit.supervoxels);
+    // an explicit seed option wins over the carried ones (and the cut still comes from the info)
+    const over = await wiring('segment', '--boundaries', bLayer, '--seeds', 'distance', path.join(dir, 'over'));
+    expect(over.carried_seeds).toBeUndefined();
+    expect(over.supervoxels).toBe(plain.supervoxels);
+    expect(over.threshold).toBe(0.6);
+    const sig = await wiring('segment', '--boundaries', bLayer, '--seed-sigma', '3', path.join(dir, 'sig'));
+    expect(sig.carried_seeds).toBeUndefined();
+    for (const bad of [{ seeds: 'maxima' }, { seeds: 'minima', flood: 'smoothed' }, { seeds: 'minima', seed_connectivity: 'corner' }, 'minima']) {
+      writeFileSync(infoFile, JSON.stringify({ ...info, wiring: { segment_seeds: bad } }));
+      await expect(wiring('segment', '--boundaries', bLayer, path.join(dir, 'bad'))).rejects.toThrow(/info.*wiring\.segment_seeds|wiring\.segment_seeds.*info/);
+    }
+  }, 60_000);
+});
+
 describe('anisotropic stacks', () => {
   it('supervoxels per section and the lower cut by default; --3d and --threshold override', async () => {
     const dir = await tempDir();

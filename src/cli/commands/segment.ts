@@ -10,7 +10,7 @@ import { addShardingOption, shardingChoice } from '../sharding-options.js';
 import { openSource } from '../../formats/open.js';
 import { blockwiseSegment, SEGMENT_DEFAULTS } from '../../stages/segment/run.js';
 import {
-  addAgglomerationOptions, addSupervoxelOptions, agglomerationParams, blockwiseSupervoxelOptions, DEFAULT_MARGIN_TEXT, DEFAULT_TILE_TEXT, mapReading, supervoxelParams, supervoxelsIn2d,
+  addAgglomerationOptions, addSupervoxelOptions, agglomerationParams, applyCarriedSeeds, blockwiseSupervoxelOptions, DEFAULT_MARGIN_TEXT, DEFAULT_TILE_TEXT, mapReading, supervoxelParams, supervoxelsIn2d,
 } from '../segment-options.js';
 
 export function register(program: Command): Command {
@@ -29,8 +29,11 @@ export function register(program: Command): Command {
   addAgglomerationOptions(cmd);
   addShardingOption(cmd);
   addSchedulerOptions(cmd);
-  return cmd.action(async (out: string, opts) => {
+  return cmd.action(async (out: string, opts, command: Command) => {
     const t0 = performance.now();
+    // seeds carried by the boundary layer (train-pixels --gt's choice) unless a seed option is given
+    const carried = applyCarriedSeeds(opts, command);
+    const carriedOut = carried ? { carried_seeds: carried } : {};
     const aparams = await agglomerationParams(opts);
     const autoBlock = opts.block ? undefined : await blockIfTooLarge(opts);
     if (autoBlock) {
@@ -46,7 +49,7 @@ export function register(program: Command): Command {
       const { supervoxels: s, segmentation: r } = await blockwiseSegment({
         ...blockwiseSupervoxelOptions(opts.supervoxelsOut, opts), out, supervoxelsOut: opts.supervoxelsOut, agglomeration: aparams, model: opts.model,
       });
-      const result = { layer: out, supervoxels: r.supervoxels, segments: r.segments, method: r.method, threshold: r.threshold, merges: r.merges, blocks: r.blocks, resumed: { supervoxels: s.resumed, segmentation: r.resumed }, block: s.block, tile: s.tile, margin: s.margin, ...(s.note ? { note: s.note } : {}), ...(autoBlock ? { auto_block: autoBlock.note } : {}), supervoxels_layer: opts.supervoxelsOut, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
+      const result = { layer: out, supervoxels: r.supervoxels, segments: r.segments, method: r.method, threshold: r.threshold, merges: r.merges, blocks: r.blocks, resumed: { supervoxels: s.resumed, segmentation: r.resumed }, block: s.block, tile: s.tile, margin: s.margin, ...(s.note ? { note: s.note } : {}), ...(autoBlock ? { auto_block: autoBlock.note } : {}), supervoxels_layer: opts.supervoxelsOut, ...carriedOut, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
       emit(opts, result, () => `${out}: ${r.segments} segments (${r.supervoxels} supervoxels in ${r.blocks} blocks, ${r.method} agglomeration at ${r.threshold}) in ${result.seconds} s`);
       return;
     }
@@ -63,7 +66,7 @@ export function register(program: Command): Command {
     const seg = relabel(sv.labels, res.map, new Uint32Array(sv.labels.length));
     const layer = await writeSegmentation(out, seg, like, { overwrite: !!opts.overwrite, sharding: shardingChoice(opts) });
     await writeJsonAtomic(path.join(layer.dir, 'merge_tree.json'), mergeTreeJson(res.tree, ids, { method: res.method, threshold: res.threshold, supervoxels_layer: opts.supervoxelsOut ?? null }));
-    const result = { layer: out, supervoxels: sv.count, segments: res.count, method: res.method, threshold: res.threshold, merges: res.tree.count, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
+    const result = { layer: out, supervoxels: sv.count, segments: res.count, method: res.method, threshold: res.threshold, merges: res.tree.count, ...carriedOut, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
     emit(opts, result, () => `${out}: ${res.count} segments (${sv.count} supervoxels, ${res.method} agglomeration at ${res.threshold}) in ${result.seconds} s`);
   });
 }

@@ -6,7 +6,7 @@ import { blockwiseSupervoxels } from '../../stages/segment/run.js';
 import { emit } from '../output.js';
 import { addShardingOption, shardingChoice } from '../sharding-options.js';
 import { addSchedulerOptions } from '../scheduler-options.js';
-import { addSupervoxelOptions, blockwiseSupervoxelOptions, DEFAULT_MARGIN_TEXT, DEFAULT_TILE_TEXT, mapReading, supervoxelParams } from '../segment-options.js';
+import { addSupervoxelOptions, applyCarriedSeeds, blockwiseSupervoxelOptions, DEFAULT_MARGIN_TEXT, DEFAULT_TILE_TEXT, mapReading, supervoxelParams } from '../segment-options.js';
 
 export function register(program: Command): Command {
   const cmd = program
@@ -22,11 +22,13 @@ export function register(program: Command): Command {
   addSupervoxelOptions(cmd);
   addShardingOption(cmd);
   addSchedulerOptions(cmd);
-  return cmd.action(async (out: string, opts) => {
+  return cmd.action(async (out: string, opts, command: Command) => {
     const t0 = performance.now();
+    // seeds carried by the boundary layer (train-pixels --gt's choice) unless a seed option is given
+    const carried = applyCarriedSeeds(opts, command);
     if (opts.block) {
       const result = await blockwiseSupervoxels(blockwiseSupervoxelOptions(out, opts));
-      emit(opts, { ...result, seconds: +((performance.now() - t0) / 1000).toFixed(3) }, () => `${out}: ${result.supervoxels} supervoxels on tiles of ${result.tile.join(',')} (margin ${result.margin.join(',')}) in ${result.blocks} blocks (${result.computed} computed, ${result.resumed} resumed)`);
+      emit(opts, { ...result, ...(carried ? { carried_seeds: carried } : {}), seconds: +((performance.now() - t0) / 1000).toFixed(3) }, () => `${out}: ${result.supervoxels} supervoxels on tiles of ${result.tile.join(',')} (margin ${result.margin.join(',')}) in ${result.blocks} blocks (${result.computed} computed, ${result.resumed} resumed)`);
       return;
     }
     const progress = createProgress({ json: opts.json, label: 'supervoxels' });
@@ -40,7 +42,7 @@ export function register(program: Command): Command {
     await writeSegmentation(out, sv.labels, { shape: vol.shape, offset: vol.box.min, voxelSize: vol.voxelSize }, { overwrite: !!opts.overwrite, sharding: shardingChoice(opts) });
     progress.increment();
     progress.stop();
-    const result = { layer: out, supervoxels: sv.count, shape: vol.shape, input: maps.affinities ? 'affinities' : 'boundaries', params, seconds: +((performance.now() - t0) / 1000).toFixed(3) };
+    const result = { layer: out, supervoxels: sv.count, shape: vol.shape, input: maps.affinities ? 'affinities' : 'boundaries', params, ...(carried ? { carried_seeds: carried } : {}), seconds: +((performance.now() - t0) / 1000).toFixed(3) };
     emit(opts, result, () => `${out}: ${sv.count} supervoxels over ${vol.shape.join('x')} voxels (${result.seconds} s)`);
   });
 }

@@ -16,7 +16,8 @@ import { BOUNDARY_OUTPUT, OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules }
 import { defaultSegmentation } from '../predicted-segmentation.js';
 import { OBJECT_FILTER_DEFAULTS } from '../../stages/synapses/object-filter.js';
 import { SITE_RULES } from '../../stages/synapses/cleft-filter.js';
-import { calibrateCut } from '../cut-calibration.js';
+import { DEFAULT_SEGMENT_CHOICE, SEGMENT_CHOICE_MODES, type SegmentChoiceMode, calibrateSegmentation, seedsToCarry } from '../segment-calibration.js';
+import { SEED_CANDIDATES } from '../../stages/segment/choice.js';
 import { parseBounds } from '../bounds.js';
 import { emit } from '../output.js';
 
@@ -101,12 +102,13 @@ export function register(program: Command): Command {
     .option('--no-auto-context', `one forest only${D.autoContext ? '' : ' (default)'}`)
     .option('--context-features <list>', `with auto-context: the features of the first forest's map the context forest sees, among ${FEATURE_NAMES.join(',')} (LINE, oriented line filters of the map, is opt-in: docs/ACCURACY.md "Oriented line filters")`, CONTEXT_FEATURES.join(','))
     .option('--context-rounds <n>', `with auto-context: rounds of context forests, each learning from the out-of-fold map of the one before (1..${MAX_CONTEXT_ROUNDS}; each round adds about the training of the first; docs/ACCURACY.md)`, String(D.contextRounds))
-    .option('--smooth-output <sigma>', `smooth the predicted probabilities with a Gaussian of this scale (voxels; per axis as the features; 0: none), auto: the scale among ${OUTPUT_SIGMA_CANDIDATES.join(', ')} with the best out-of-fold class AUC on the training region (0 unless it gains ${OUTPUT_SIGMA_MIN_GAIN}; --gt models and dense --labels; sparse labels get 0), or boundary: auto for boundary models (--gt, or two classes) and 0 for models of more classes (whose downstream rules, e.g. the demo's cleft grid, were chosen on unsmoothed maps). Fixed 1.5 raised held-out membrane AUC on ssTEM (2-D features) by 0.002-0.010 and lowered it by 0.009 on gala-medulla (3-D) (docs/ACCURACY.md); calibration, object rules and the --gt cut are fitted on maps smoothed the same way`, String(D.outputSigma))
+    .option('--smooth-output <sigma>', `smooth the predicted probabilities with a Gaussian of this scale (voxels; per axis as the features; 0: none), auto: the scale among ${OUTPUT_SIGMA_CANDIDATES.join(', ')} with the best out-of-fold class AUC on the training region (0 unless it gains ${OUTPUT_SIGMA_MIN_GAIN}; --gt models and dense --labels; sparse labels get 0), or boundary: auto for boundary models (--gt, or two classes) and 0 for models of more classes (whose downstream rules, e.g. the demo's cleft grid, were chosen on unsmoothed maps). Fixed 1.5 raised held-out membrane AUC on ssTEM (2-D features) by 0.002-0.010 and lowered it by 0.009 on gala-medulla (3-D) (docs/ACCURACY.md); calibration, object rules and the --gt cut are fitted on maps smoothed the same way; --gt models with --segment-choice all (opt-in) choose auto/boundary by the out-of-fold VOI of the segmentation, with the seeds and the cut, not by AUC`, String(D.outputSigma))
     .option('--cross-fit <mode>', `with --labels: calibrate the outputs on out-of-fold maps of the training region (a forest on each half predicts the other) and choose each class's object rule (hysteresis + size) there, both carried in the model; auto: when >= ${CROSS_FIT_MIN_LABELLED * 100}% of the region is labelled; on; off`, 'auto')
     .option('--split-objects', 'with --cross-fit: also search splits of touching objects (a seeded watershed inside each object) for each class\'s object rule, out of fold; several times the rule search\'s time (docs/ACCURACY.md: mitochondria on vnc-sstem)')
     .option('--object-filter <outputs>', `with --cross-fit: also train an object filter for these output classes (e.g. class_3,class_4): a forest on each candidate object's shape and probabilities and the other class maps around it, trained out of fold; carried only for a class with >= ${OBJECT_FILTER_DEFAULTS.minTrueObjects} true objects in the training region where it beats the class's rule out of fold by ${OBJECT_FILTER_DEFAULTS.minGain} (docs/ACCURACY.md)`)
-    .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` by cross-fitting on the training volume (trains two more forests) and carry it in the model')
+    .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` (and with --segment-choice all the seeds and the output smoothing) by cross-fitting on the training volume (trains two more forests) and carry it in the model')
     .option('--no-calibrate-cut', 'with --gt: do not choose a cut (`wiring segment` then uses its defaults)')
+    .option('--segment-choice <what>', `with --gt and the cut calibration: all = choose the output smoothing (among ${OUTPUT_SIGMA_CANDIDATES.join(', ')} unless --smooth-output gives a scale), the supervoxel seeds (${Object.keys(SEED_CANDIDATES).join(' or ')}: --seeds minima --seed-sigma 1 --seed-connectivity full --flood smoothed) and the cut together, by out-of-fold VOI on the training volume's halves (no retraining per combination); cut = the cut only, for the default seeds, with the smoothing chosen on out-of-fold AUC. all gained on 3 held-out pairs and lost on 1 (docs/ACCURACY.md "Seeds, smoothing and cut chosen together"), so cut stays the default`, DEFAULT_SEGMENT_CHOICE)
     .option('--segmentation <source>', `with --labels holding cleft and vesicle classes: the neuron segmentation of the training region (e.g. the ids the labels were made from); the cleft object filter then also learns from the two segments across each candidate (contact, vesicles inside each cell; docs/ACCURACY.md), and wiring synapses reads its --segmentation for them`)
     .option('--predicted-segmentation', `with --labels holding boundary (${BOUNDARY_OUTPUT}), cleft and vesicle classes, instead of --segmentation: the cleft object filter learns from the segmentation \`wiring segment\` makes with its defaults of the training region's out-of-fold boundary map, the kind of segmentation wiring synapses reads on a new volume (docs/ACCURACY.md "Cleft filter trained on a predicted segmentation")`)
     .option('--contact-sites', `with --segmentation: the cleft object filter also tries the segmentation's contact sites as candidates (faces between two segments in patches of ${[...new Set(SITE_RULES.map((r) => r.patchNm))].join(', ')} nm; carried when out of fold they beat the map's components; then wiring synapses takes its candidates from its --segmentation's sites). Off by default: chosen on the phantom's true neurons it dropped nearly every site of a predicted segmentation (docs/ACCURACY.md)`)
@@ -145,6 +147,13 @@ export function register(program: Command): Command {
       if (opts.contactSites && !opts.segmentation && !opts.predictedSegmentation) throw new UsageError('--contact-sites needs --segmentation or --predicted-segmentation (the sites are its contacts)');
       if (opts.objectFilter && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--object-filter trains on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
       if (opts.calibrateCut === true && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
+      if (!SEGMENT_CHOICE_MODES.includes(opts.segmentChoice)) throw new UsageError(`--segment-choice: expected ${SEGMENT_CHOICE_MODES.join(' or ')}, got ${JSON.stringify(opts.segmentChoice)}`);
+      if (cmd.getOptionValueSource('segmentChoice') === 'cli' && (!opts.gt || opts.calibrateCut === false)) throw new UsageError('--segment-choice needs --gt and the cut calibration (not --no-calibrate-cut)');
+      const segmentChoice = opts.segmentChoice as SegmentChoiceMode;
+      // --gt with the joint choice: an automatic output smoothing is chosen with the seeds and the cut
+      // on out-of-fold VOI (segment-calibration.ts), not on pixel AUC by the training
+      const calibrate = !!opts.gt && opts.calibrateCut !== false;
+      const sigmaByVoi = calibrate && segmentChoice === 'all' && (opts.smoothOutput === 'auto' || opts.smoothOutput === 'boundary');
       const progress = createProgress({ json: opts.json });
       try {
         const trainOpts: TrainOptions = {
@@ -170,7 +179,7 @@ export function register(program: Command): Command {
           crossFit: opts.gt ? false : crossFit,
           edgeBand: edgeBandOf(num(opts.edgeWeight, '--edge-weight', 0, 1000)!, num(opts.edgeWidth, '--edge-width', 0, MAX_EDGE_BAND_WIDTH)!),
         };
-        const { model, report, crossFit: cf } = await trainPixelClassifier(raw, labels, trainOpts);
+        const { model, report, crossFit: cf } = await trainPixelClassifier(raw, labels, sigmaByVoi ? { ...trainOpts, outputSigma: 0 } : trainOpts);
         let rules: ReturnType<typeof chooseObjectRules> | undefined;
         let predictedSegmentation: { segments: number; supervoxels: number } | undefined;
         if (cf) {
@@ -188,18 +197,30 @@ export function register(program: Command): Command {
           rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, filters, segmentation, opts.contactSites ? { siteRules: SITE_RULES } : {});
           model.meta.objectRules = rules;
         }
-        let cut: Awaited<ReturnType<typeof calibrateCut>> | undefined;
-        // --gt models carry a cut chosen by cross-fitting unless --no-calibrate-cut
-        if (opts.gt && opts.calibrateCut !== false) {
-          // the folds carry the model's chosen smoothing (not 'auto' again): the cut is chosen on maps smoothed as predict will
-          cut = await calibrateCut(raw, labels, { ...trainOpts, outputSigma: model.meta.outputSigma ?? 0 }, { progress });
-          if ('skipped' in cut) report.warnings.push(cut.skipped);
-          else Object.assign(model.meta, { segmentThreshold: cut.threshold, cutCalibration: { ...cut } });
+        let cut: Awaited<ReturnType<typeof calibrateSegmentation>> | undefined;
+        // --gt models carry segmentation settings chosen by cross-fitting unless --no-calibrate-cut
+        if (calibrate) {
+          // 'cut': the folds carry the model's chosen smoothing (not 'auto' again) and the default seeds
+          const sigmas = sigmaByVoi ? undefined : [segmentChoice === 'all' ? (trainOpts.outputSigma as number) : (model.meta.outputSigma ?? 0)];
+          cut = await calibrateSegmentation(raw, labels, trainOpts, { sigmas, seeds: segmentChoice === 'all' ? undefined : ['distance'], progress });
+          if ('skipped' in cut) {
+            report.warnings.push(cut.skipped);
+            if (sigmaByVoi) report.warnings.push('output smoothing not chosen (none): the segment calibration was skipped');
+          } else {
+            const seeds = seedsToCarry(cut);
+            Object.assign(model.meta, { segmentThreshold: cut.threshold, cutCalibration: { ...cut } });
+            if (seeds) model.meta.segmentSeeds = seeds;
+            if (sigmaByVoi) {
+              if (cut.outputSigma > 0) model.meta.outputSigma = cut.outputSigma;
+              else delete model.meta.outputSigma;
+              model.meta.training = { ...(model.meta.training ?? {}), outputSigma: { sigma: cut.outputSigma, chosenOn: 'out-of-fold VOI of the segmentation, with the seeds and the cut (meta.cutCalibration)' } };
+            }
+          }
         }
         await model.save(opts.output);
         warnings.push(...report.warnings);
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-        const result = { model: path.resolve(opts.output), ...(opts.preset ? { preset: opts.preset } : {}), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, output_sigma: model.meta.outputSigma ?? 0, context_rounds: model.contextForests.length, calibrated: !!model.meta.calibration, ...(rules ? { object_rules: rules } : {}), ...(predictedSegmentation ? { predicted_segmentation: predictedSegmentation } : {}), ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, cut_calibration: cut } : {}) };
+        const result = { model: path.resolve(opts.output), ...(opts.preset ? { preset: opts.preset } : {}), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, output_sigma: model.meta.outputSigma ?? 0, context_rounds: model.contextForests.length, calibrated: !!model.meta.calibration, ...(rules ? { object_rules: rules } : {}), ...(predictedSegmentation ? { predicted_segmentation: predictedSegmentation } : {}), ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, ...(model.meta.segmentSeeds ? { segment_seeds: model.meta.segmentSeeds } : {}), cut_calibration: cut } : {}) };
         emit(opts, result, () =>
           [
             `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,
@@ -209,7 +230,7 @@ export function register(program: Command): Command {
             ...(model.contextForest ? [`auto-context: ${model.contextForests.length} context forest(s) on ${model.contextForest.nFeatures} features (pixel features + context of the previous forest's out-of-fold map)`] : []),
             ...(rules ? [`object rules (chosen on out-of-fold maps, calibrated): ${Object.entries(rules).map(([k, r]) => `${k} high ${r.high} low ${r.low} size >= ${r.minSize}${r.split !== undefined ? ` split at ${r.split} (seeds >= ${r.splitMinSeed})` : ''} (F1 ${r.f1}, ${r.found} found / ${r.truth} true)${r.objectFilter ? `, object filter (out-of-fold F1 ${r.objectFilter.oof.f1} vs ${r.objectFilter.oof.baselineF1})` : r.objectFilterSkipped ? `, no object filter: ${r.objectFilterSkipped}` : ''}`).join('; ')}`] : []),
             `top features: ${report.importances.slice(0, 5).map((f) => `${f.feature} ${f.importance.toFixed(3)}`).join(', ')}`,
-            ...(cut && !('skipped' in cut) ? [`segment cut ${cut.threshold} (default ${cut.default}; mean VOI ${cut.meanVoi[cut.grid.indexOf(cut.threshold)].toFixed(3)} vs ${cut.meanVoi[cut.grid.indexOf(cut.default)].toFixed(3)} on the held-out halves)`] : []),
+            ...(cut && !('skipped' in cut) ? [`segmentation chosen on the held-out halves: seeds ${cut.seeds}, output smoothing ${cut.outputSigma}, cut ${cut.threshold} (mean VOI ${cut.meanVoi[cut.grid.indexOf(cut.threshold)].toFixed(3)}; default seeds, ${cut.candidates[0].variant} smoothing, cut ${cut.default}: ${cut.defaultMeanVoi[cut.grid.indexOf(cut.default)].toFixed(3)})`] : []),
           ].join('\n'),
         );
       } finally {

@@ -42,6 +42,13 @@ export interface PixelModelMeta {
    */
   segmentThreshold?: number;
   /**
+   * gt models: the supervoxel seeds chosen with the cut (src/cli/segment-calibration.ts), when not
+   * `wiring segment`'s default: `wiring predict` writes them into the boundary layer's info as
+   * `wiring.segment_seeds` ({seeds, seed_sigma, seed_connectivity, flood}), which `wiring segment`
+   * uses when none of its seed options is given.
+   */
+  segmentSeeds?: SegmentSeeds;
+  /**
    * Output smoothing (output-smoothing.ts): predict smooths every class probability with a
    * Gaussian of this scale (voxels of the finest axis, per-axis as the features: axisSigmas; none
    * along z for 2-D features). Absent or 0: none (models before it existed).
@@ -65,6 +72,27 @@ export interface PixelModelMeta {
   }>;
   /** How the model was trained and chosen (auto-context folds, held-out scores; free-form JSON). */
   training?: Record<string, unknown>;
+}
+
+/** Supervoxel seeds a boundary model carries (the segment stage's options of the same names). */
+export interface SegmentSeeds {
+  seeds: 'distance' | 'minima';
+  seedSigma?: number;
+  seedConnectivity?: 'face' | 'full';
+  flood?: 'map' | 'smoothed';
+}
+
+/** Check carried seeds (`where` names the field); returns them or throws a message. */
+export function checkSegmentSeeds(v: unknown, where: string): SegmentSeeds {
+  const o = v as Record<string, unknown> | null;
+  if (!o || typeof o !== 'object') throw new Error(`${where} must be an object {seeds, seedSigma, seedConnectivity, flood}, got ${JSON.stringify(v)}`);
+  if (o.seeds !== 'distance' && o.seeds !== 'minima') throw new Error(`${where}.seeds must be distance or minima, got ${JSON.stringify(o.seeds)}`);
+  if (o.seedSigma !== undefined && !(typeof o.seedSigma === 'number' && o.seedSigma >= 0 && o.seedSigma <= 8)) throw new Error(`${where}.seedSigma must be a number in 0..8, got ${JSON.stringify(o.seedSigma)}`);
+  if (o.seedConnectivity !== undefined && o.seedConnectivity !== 'face' && o.seedConnectivity !== 'full') throw new Error(`${where}.seedConnectivity must be face or full, got ${JSON.stringify(o.seedConnectivity)}`);
+  if (o.flood !== undefined && o.flood !== 'map' && o.flood !== 'smoothed') throw new Error(`${where}.flood must be map or smoothed, got ${JSON.stringify(o.flood)}`);
+  if (o.seeds === 'distance' && (o.seedSigma !== undefined || o.seedConnectivity !== undefined || o.flood !== undefined)) throw new Error(`${where}: seedSigma, seedConnectivity and flood are for minima seeds`);
+  if (o.flood === 'smoothed' && !((o.seedSigma as number) > 0)) throw new Error(`${where}: flood smoothed needs seedSigma > 0`);
+  return o as unknown as SegmentSeeds;
 }
 
 /** Intensity percentiles (1st, 50th, 99th). */
@@ -189,6 +217,13 @@ export class PixelModel {
     }
     if (m.segmentThreshold !== undefined && !(typeof m.segmentThreshold === 'number' && m.segmentThreshold > 0 && m.segmentThreshold < 1)) {
       throw new FormatError(`meta.segmentThreshold must be a number between 0 and 1, got ${JSON.stringify(m.segmentThreshold)}`, where);
+    }
+    if (m.segmentSeeds !== undefined) {
+      try {
+        checkSegmentSeeds(m.segmentSeeds, 'meta.segmentSeeds');
+      } catch (e) {
+        throw new FormatError((e as Error).message, where);
+      }
     }
     if (m.outputSigma !== undefined && !(typeof m.outputSigma === 'number' && m.outputSigma >= 0 && m.outputSigma <= MAX_OUTPUT_SIGMA)) {
       throw new FormatError(`meta.outputSigma must be a number in 0..${MAX_OUTPUT_SIGMA}, got ${JSON.stringify(m.outputSigma)}`, where);

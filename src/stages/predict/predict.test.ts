@@ -140,6 +140,12 @@ describe('pixel classifier', async () => {
       const cut = new Forest(model.forest.nFeatures, 2, model.forest.trees, model.forest.params, { ...model.meta, segmentThreshold: t });
       expect(() => PixelModel.fromForest(cut, 'z.rf')).toThrow(/z.rf: meta.segmentThreshold must be a number between 0 and 1/);
     }
+    // carried seeds: minima with their options, or distance alone
+    const seeds = (v: unknown) => PixelModel.fromForest(new Forest(model.forest.nFeatures, 2, model.forest.trees, model.forest.params, { ...model.meta, segmentSeeds: v }), 's.rf');
+    expect(seeds({ seeds: 'minima', seedSigma: 1, seedConnectivity: 'full', flood: 'smoothed' }).meta.segmentSeeds?.flood).toBe('smoothed');
+    for (const [v, msg] of [[{ seeds: 'maxima' }, /seeds must be distance or minima/], [{ seeds: 'minima', flood: 'smoothed' }, /flood smoothed needs seedSigma > 0/], [{ seeds: 'distance', flood: 'map' }, /for minima seeds/], ['minima', /must be an object/]] as const) {
+      expect(() => seeds(v)).toThrow(new RegExp(`s.rf: meta.segmentSeeds.*${msg.source}|${msg.source}.*s.rf`));
+    }
     const dir = await tempDir();
     await fs.writeFile(path.join(dir, 'junk'), 'junk');
     await expect(PixelModel.load(path.join(dir, 'junk'))).rejects.toThrow(/WRF1/);

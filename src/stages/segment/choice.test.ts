@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { Vec3 } from '../../core/box.js';
+import { evaluateSegmentation } from '../../metrics/segmentation.js';
+import { relabel } from './agglomerate.js';
+import { computeAgglomeration, computeSupervoxels } from './pipeline.js';
+import { CUT_GRID, chooseSegmentation, scoreCuts, seedParams, SEED_CANDIDATES } from './choice.js';
+
+/** A seeded generator in [0, 1). */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+/** Voronoi cells (ids 1..n) over `shape` and their faces (voxels whose +x/+y/+z neighbour is another cell). */
+function cells(shape: Vec3, n: number, seed: number): { gt: Uint32Array; face: Uint8Array } {
+  const r = lcg(seed);
+  const [sx, sy, sz] = shape;
+  const cs = Array.from({ length: n }, () => [r() * sx, r() * sy, r() * sz]);
+  const N = sx * sy * sz;
+  const gt = new Uint32Array(N);
+  const best = new Float64Array(N).fill(Infinity);
+  cs.forEach((c, k) => {
+    for (let i = 0; i < N; i++) {
+      const d = (c[0] - (i % sx)) ** 2 + (c[1] - (Math.floor(i / sx) % sy)) ** 2 + (c[2] - Math.floor(i / (sx * sy))) ** 2;
+      if (d < best[i]) { best[i] = d; gt[i] = k + 1; }
+    }
+  });
+  const face = new Uint8Array(N);
+  for (let i = 0; i < N; i++) {
+    const x = i % sx, y = Math.floor(i / sx) % sy, z = Math.floor(i / (sx * sy));
+    face[i] = +((x + 1 < sx && gt[i + 1] !== gt[i]) || (y + 1 < sy && gt[i + sx] !== gt[i]) || (z + 1 < sz && gt[i + sx * sy] !== gt[i]));
+  }
+  return { gt, face };
+}
+
+const sampling: Vec3 = [1, 1, 1];
+
+describe('the segmentation choice (seeds, map variant, cut) by out-of-fold VOI', () => {
+  it('faint membranes (all below the interior threshold 0.5): the smoothed-minima seeds win', () => {
+    // distance seeds see one interior (everything < 0.5), so one supervoxel per connected piece;
+    // minima of the smoothed map still find every cell
+    const shape: Vec3 = [36, 36, 12];
+    const folds = [3, 4].map((seed) => {
+      const { gt, face } = cells(shape, 12, seed);
+      const r = lcg(seed + 10);
+      const map = Float32Array.from(face, (f) => (f ? 0.45 : 0.1 * r()));
+      return { map: () => map, shape, truth: gt };
+    });
+    const c = chooseSegmentation(folds, [0], { sampling, twoD: false });
+    expect(c.seeds).toBe('minima-smoothed');
+    expect(c.carriedSeeds).toEqual(SEED_CANDIDATES['minima-smoothed']);
+    const [dist, minima] = c.candidates;
+    expect(dist.seeds).toBe('distance');
+    expect(minima.best.voi).toBeLessThan(dist.best.voi - 0.5);
+    // the distance seeds merge (one supervoxel per fold), the minima seeds do not
+    expect(dist.supervoxels).toEqual([1, 1]);
+    expect(dist.best.merge).toBeGreaterThan(2);
+    expect(c.meanVoi[c.grid.indexOf(c.threshold)]).toBe(minima.best.voi);
+    // the cut lies between the interior contacts and the faint membranes
+    expect(c.threshold).toBeGreaterThan(0.1);
+    expect(c.threshold).toBeLessThan(0.45);
+  });
+
+  it('two cells joined by a wide gap in their membrane: the smoothed-minima seeds lose', () => {
+    // flat interiors: the smoothed map's zero plateau runs through the gap, one minimum for both
+    // cells; the distance transform has a maximum in each cell and splits them at the neck
+    const shape: Vec3 = [40, 40, 6];
+    const [sx, sy, sz] = shape;
+    const map = new Float32Array(sx * sy * sz);
+    const gt = new Uint32Array(sx * sy * sz);
+    for (let z = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 0; x < sx; x++) {
+      const i = x + sx * (y + sy * z);
+      const wall = (x === 19 || x === 20) && !(y >= 13 && y < 27);
+      map[i] = wall ? 1 : 0;
+      gt[i] = x < 20 ? 1 : 2;
+    }
+    const folds = [{ map: () => map, shape, truth: gt }, { map: () => map, shape, truth: gt }];
+    const c = chooseSegmentation(folds, [0], { sampling, twoD: false });
+    expect(c.seeds).toBe('distance');
+    expect(c.carriedSeeds).toEqual({ seeds: 'distance' });
+    const [dist, minima] = c.candidates;
+    expect(minima.supervoxels).toEqual([1, 1]);
+    expect(minima.best.merge).toBeCloseTo(1, 2); // two equal cells merged: 1 bit
+    expect(dist.best.voi).toBeLessThan(0.5);
+  });
+
+  it('chooses the map variant with the lowest VOI, ties to the first variant, the first seeds and the default cut', () => {
+    const shape: Vec3 = [32, 32, 10];
+    const { gt, face } = cells(shape, 10, 7);
+    const r = lcg(8);
+    const clean = Float32Array.from(face, (f) => (f ? 0.9 : 0.1 * r()));
+    // variant 1: half the membrane voxels missing (VOI merge), variant 0 clean
+    const holes = Float32Array.from(clean, (v, i) => (face[i] && i % 2 === 0 ? 0.05 : v));
+    const fold = { map: (v: number) => (v === 0 ? holes : clean), shape, truth: gt };
+    const c = chooseSegmentation([fold, fold], [3, 5], { sampling, twoD: false });
+    expect(c.variant).toBe(5);
+    // identical variants: the first one; default cut 0.7 where every cut between the levels scores the same
+    const same = { map: () => clean, shape, truth: gt };
+    const t = chooseSegmentation([same, same], [2, 4], { sampling, twoD: false, seeds: ['distance'] });
+    expect(t.variant).toBe(2);
+    const best = Math.min(...t.meanVoi);
+    if (t.meanVoi[t.grid.indexOf(0.7)] === best) expect(t.threshold).toBe(0.7);
+    expect(t.meanVoi[t.grid.indexOf(t.threshold)]).toBe(best);
+    expect(t.default).toBe(0.7);
+    expect(chooseSegmentation([same], [0], { sampling, twoD: true, seeds: ['distance'] }).default).toBe(0.55);
+  });
+
+  it('scoreCuts: the VOI of the segmentation `wiring segment` makes at each cut', () => {
+    const shape: Vec3 = [24, 24, 8];
+    const { gt, face } = cells(shape, 6, 2);
+    const r = lcg(5);
+    const map = Float32Array.from(face, (f) => (f ? 0.5 + 0.5 * r() : 0.3 * r()));
+    const params = seedParams(SEED_CANDIDATES.distance, sampling, false);
+    const s = scoreCuts(map, shape, gt, params);
+    expect(s.split).toHaveLength(CUT_GRID.length);
+    const maps = { boundary: map, shape };
+    const sv = computeSupervoxels(maps, params);
+    expect(s.supervoxels).toBe(sv.count);
+    for (const t of [0.3, 0.6, 0.9]) {
+      const res = computeAgglomeration(sv.labels, maps, { method: 'mean', threshold: t });
+      const e = evaluateSegmentation(relabel(sv.labels, res.map, new Uint32Array(sv.labels.length)), gt);
+      const i = CUT_GRID.indexOf(t);
+      expect(s.split[i]).toBeCloseTo(e.voi_split, 9);
+      expect(s.merge[i]).toBeCloseTo(e.voi_merge, 9);
+    }
+    expect(new Set(s.merge).size).toBeGreaterThan(1);
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * The segmentation settings a boundary model carries (supervoxel seeds, mean-agglomeration cut),
+ * chosen by out-of-fold VOI: given boundary maps that a forest predicted for voxels it was not
+ * trained on (one per fold, each possibly in several output smoothings) and their ground truth,
+ * every (map variant, seed candidate, cut) is scored and the combination with the lowest mean VOI
+ * over the folds wins. Pure: the caller (src/cli/segment-calibration.ts) trains the fold forests and
+ * predicts and smooths their maps; this module only segments and scores them.
+ *
+ * Seed candidates: `distance` (DEFAULT_SUPERVOXELS) and `minima-smoothed` (scikit-image's
+ * supervoxels: 26- / per section 8-connected minima of the Gaussian(1)-smoothed map, which is then
+ * flooded; the reference chain's seeds, docs/ACCURACY.md "The scikit-image supervoxels in Wiring").
+ * Ties go to the first variant (no smoothing), the default seeds, and the cut nearest the default.
+ */
+import type { Vec3 } from '../../core/box.js';
+import type { LabelArray } from '../../kernels/components.js';
+import { contingency } from '../../metrics/segmentation.js';
+import { cutTree } from './agglomerate.js';
+import { voiOfMap } from './cross-fit.js';
+import { DEFAULT_SUPERVOXELS, DEFAULT_THRESHOLD, DEFAULT_THRESHOLD_ANISOTROPIC, type SupervoxelParams, computeAgglomeration, computeSupervoxels } from './pipeline.js';
+
+/** Cuts scored: 0.30, 0.35, ..., 0.90 (the range where the best cut lay on every map measured). */
+export const CUT_GRID: readonly number[] = Array.from({ length: 13 }, (_, i) => +(0.3 + 0.05 * i).toFixed(2));
+
+/** Supervoxel seed settings a model may carry (what `wiring segment`'s seed options set). */
+export interface CarriedSeeds {
+  seeds: 'distance' | 'minima';
+  seedSigma?: number;
+  seedConnectivity?: 'face' | 'full';
+  flood?: 'map' | 'smoothed';
+}
+
+/** The seed candidates, the default first. */
+export const SEED_CANDIDATES: Readonly<Record<string, CarriedSeeds>> = {
+  distance: { seeds: 'distance' },
+  'minima-smoothed': { seeds: 'minima', seedSigma: 1, seedConnectivity: 'full', flood: 'smoothed' },
+};
+
+/** Supervoxel parameters of a seed candidate (the rest as DEFAULT_SUPERVOXELS), per section with twoD. */
+export function seedParams(c: CarriedSeeds, sampling: Vec3, twoD: boolean): SupervoxelParams {
+  return c.seeds === 'distance'
+    ? { ...DEFAULT_SUPERVOXELS, sampling, twoD }
+    : { seeds: 'minima', seedSigma: c.seedSigma, seedConnectivity: c.seedConnectivity, flood: c.flood, minSize: DEFAULT_SUPERVOXELS.minSize, sampling, twoD };
+}
+
+export interface ScoredCandidate {
+  /** map variant (e.g. the output smoothing sigma) */
+  variant: number;
+  seeds: string;
+  /** supervoxels per fold */
+  supervoxels: number[];
+  /** VOI (split + merge) per fold at each cut of `grid` */
+  voi: number[][];
+  /** VOI split and merge per fold at each cut */
+  split: number[][];
+  merge: number[][];
+}
+
+/**
+ * VOI split and merge at every cut of `grid` of one boundary map segmented with `params`
+ * (supervoxels, mean agglomeration with the default contact, the merge tree cut at each value).
+ */
+export function scoreCuts(boundary: Float32Array, shape: Vec3, truth: LabelArray, params: SupervoxelParams, grid: readonly number[] = CUT_GRID): { supervoxels: number; split: number[]; merge: number[] } {
+  const maps = { boundary, shape };
+  const sv = computeSupervoxels(maps, params);
+  const { tree } = computeAgglomeration(sv.labels, maps, { method: 'mean', anisotropic: !!params.twoD, twoD: false });
+  const table = contingency(sv.labels, truth);
+  const split: number[] = [];
+  const merge: number[] = [];
+  for (const t of grid) {
+    const v = voiOfMap(table, cutTree(tree, t).map);
+    split.push(v.split);
+    merge.push(v.merge);
+  }
+  return { supervoxels: sv.count, split, merge };
+}
+
+export interface SegmentChoice {
+  /** the winning map variant (e.g. output smoothing sigma) */
+  variant: number;
+  seeds: string;
+  carriedSeeds: CarriedSeeds;
+  threshold: number;
+  /** the cut `wiring segment` would use without one (0.7, 0.55 per section) */
+  default: number;
+  grid: number[];
+  /** mean VOI over the folds of the winner at each cut, and of the defaults (first variant, default seeds) */
+  meanVoi: number[];
+  defaultMeanVoi: number[];
+  candidates: Array<{ variant: number; seeds: string; supervoxels: number[]; meanVoi: number[]; best: { threshold: number; voi: number; split: number; merge: number } }>;
+}
+
+/**
+ * Score every (variant, seeds, cut): `folds[f].map(v)` is fold f's boundary map in variant v
+ * (over `folds[f].shape`, ground truth `folds[f].truth`; asked once per fold and variant, so only one
+ * map is held at a time), `variants[v]` its name (a number). The lowest mean VOI over the folds
+ * wins; ties: the earlier variant, the earlier seed candidate, the cut nearest the default.
+ */
+export function chooseSegmentation(
+  folds: Array<{ map: (v: number) => Float32Array; shape: Vec3; truth: LabelArray }>,
+  variants: readonly number[],
+  opts: { sampling: Vec3; twoD: boolean; seeds?: readonly string[]; grid?: readonly number[] },
+): SegmentChoice {
+  const grid = [...(opts.grid ?? CUT_GRID)];
+  const seedNames = [...(opts.seeds ?? Object.keys(SEED_CANDIDATES))];
+  for (const s of seedNames) if (!SEED_CANDIDATES[s]) throw new Error(`internal: unknown seed candidate ${s}`);
+  if (!folds.length || !variants.length) throw new Error('internal: chooseSegmentation needs a fold and a variant');
+  const def = (opts.twoD ? DEFAULT_THRESHOLD_ANISOTROPIC : DEFAULT_THRESHOLD).mean;
+  const scored: ScoredCandidate[] = [];
+  for (let v = 0; v < variants.length; v++) {
+    for (const s of seedNames) scored.push({ variant: variants[v], seeds: s, supervoxels: [], voi: [], split: [], merge: [] });
+  }
+  for (const f of folds) {
+    for (let v = 0; v < variants.length; v++) {
+      const m = f.map(v);
+      seedNames.forEach((s, k) => {
+        const c = scored[v * seedNames.length + k];
+        const r = scoreCuts(m, f.shape, f.truth, seedParams(SEED_CANDIDATES[s], opts.sampling, opts.twoD), grid);
+        c.supervoxels.push(r.supervoxels);
+        c.split.push(r.split);
+        c.merge.push(r.merge);
+        c.voi.push(r.split.map((x, i) => x + r.merge[i]));
+      });
+    }
+  }
+  const mean = (c: ScoredCandidate, i: number): number => c.voi.reduce((a, f) => a + f[i], 0) / c.voi.length;
+  let bestC = 0, bestI = grid.indexOf(def) >= 0 ? grid.indexOf(def) : 0;
+  for (let k = 0; k < scored.length; k++) {
+    for (let i = 0; i < grid.length; i++) {
+      const d = mean(scored[k], i) - mean(scored[bestC], bestI);
+      // strictly lower wins; an equal one only within the first candidate, toward the default cut
+      if (d < -1e-12 || (k === bestC && Math.abs(d) <= 1e-12 && Math.abs(grid[i] - def) < Math.abs(grid[bestI] - def))) {
+        bestC = k;
+        bestI = i;
+      }
+    }
+  }
+  const r4 = (x: number): number => +x.toFixed(4);
+  const w = scored[bestC];
+  return {
+    variant: w.variant,
+    seeds: w.seeds,
+    carriedSeeds: { ...SEED_CANDIDATES[w.seeds] },
+    threshold: grid[bestI],
+    default: def,
+    grid,
+    meanVoi: grid.map((_, i) => r4(mean(w, i))),
+    defaultMeanVoi: grid.map((_, i) => r4(mean(scored[0], i))),
+    candidates: scored.map((c) => {
+      const m = grid.map((_, i) => mean(c, i));
+      const i = m.indexOf(Math.min(...m));
+      const avg = (a: number[][]): number => a.reduce((s, f) => s + f[i], 0) / a.length;
+      return { variant: c.variant, seeds: c.seeds, supervoxels: c.supervoxels, meanVoi: m.map(r4), best: { threshold: grid[i], voi: r4(m[i]), split: r4(avg(c.split)), merge: r4(avg(c.merge)) } };
+    }),
+  };
+}

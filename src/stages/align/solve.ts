@@ -220,6 +220,13 @@ export const ALIGN_DEFAULTS = {
   gapConverge: 0.25,
   /** Peak ratio of the affine stage's retry when too few patches pass minRatio. */
   retryRatio: 1.2,
+  /**
+   * Affine stage: a patch more than this fraction outside the section (NaN: beyond its edge, or the
+   * masked unimaged part of a partial section) is not matched ('outside'). 0.5 recovers the ISBI 2012
+   * stress bench's shift case but loses a section of its rotation and contrast cases (the unwarped
+   * run's decisions move too): opt-in; docs/ALIGNMENT.md, The decision at six inliers.
+   */
+  patchMaxOutside: 0.25,
   /** Patch standard deviation below which a patch is blank, grey levels. */
   minStd: 3,
   /** RANSAC inlier distance, px. */
@@ -366,7 +373,9 @@ function affineRound(raw: Image2D, fixed: Neighbour[], a: Affine, s: number, p: 
   let valid0 = 0;
   fixed.forEach((f, k) => {
     const tf = scaleTransform(f.t, s);
-    const ms = matchPatches(f.aligned, cand, centres, matchOpts(p, patch, stride, 3));
+    const ms = matchPatches(f.aligned, cand, centres, { ...matchOpts(p, patch, stride, 3), maxOutside: p.patchMaxOutside });
+    // ALIGN_DEBUG_PATCH=1: every patch of every affine round (status or reason : peak ratio : displacement)
+    if (process.env.ALIGN_DEBUG_PATCH) console.error(`  round vs ${f.z} k${k} patch ${patch} minRatio ${p.minRatio}: ` + ms.map((m) => `${m.valid ? 'ok' : m.reason}:${m.ratio.toFixed(2)}:${m.dx.toFixed(1)},${m.dy.toFixed(1)}`).join(' '));
     for (const m of ms) {
       if (!m.valid) continue;
       if (k === 0) valid0++;
@@ -382,6 +391,7 @@ function affineRound(raw: Image2D, fixed: Neighbour[], a: Affine, s: number, p: 
   });
   const validFraction = valid0 / centres.length;
   const fit = ransacAffine({ x, y, u, v }, { model: p.model, threshold: p.ransacThreshold, iterations: p.ransacIterations, seed });
+  if (process.env.ALIGN_DEBUG_PATCH) console.error(`  -> ${x.length} matches, ${fit?.count ?? 0} inliers`);
   const pairs = fixed.map((f, k) => ({ j: f.index, k, p: [] as number[], q: [] as number[], r: [] as number[] }));
   if (fit) {
     fit.inliers.forEach((ok, i) => {
@@ -870,6 +880,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   for (const k of ['fallbackPatch', 'searchFallbackPatch'] as const) {
     if (p[k] !== 0 && (!isPowerOfTwo(p[k]) || p[k] < 16)) throw new UsageError(`${k} ${p[k]}: expected 0 or a power of two >= 16`);
   }
+  if (!(p.patchMaxOutside >= 0 && p.patchMaxOutside < 1)) throw new UsageError(`patchMaxOutside ${p.patchMaxOutside}: expected a fraction in [0, 1)`);
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);
   if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.elasticPrior >= 0)) throw new UsageError(`elasticPrior ${p.elasticPrior}: expected a number >= 0`);

@@ -79,7 +79,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       const row = {
         dataset: ds.name, role: ds.role, case: c, size: [w, h, orig.length], voxel_nm: ds.voxel[0], params: extra,
         ours: summary(o, r.sections.map((x) => x.flags)), skimage: withRef ? summary(s) : null, unaligned: withRef ? null : summary(s),
-        statuses: r.sections.map((x) => x.status + (x.flags.length ? `(${x.flags.join('+')})` : '')),
+        statuses: r.sections.map((x) => x.status + (x.flags.length ? `(${x.flags.join('+')})` : '') + (x.unsure_px !== null ? `~${x.unsure_px.toFixed(1)}px` : '')),
         cpu_seconds: { ours: +seconds.toFixed(2), skimage: ref ? +ref.cpu_seconds.match.toFixed(2) : null },
       };
       results.push(row);

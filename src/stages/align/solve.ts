@@ -259,6 +259,15 @@ export interface SectionReport {
   matched_to: number | null;
   /** Valid patches of the affine stage against the nearest neighbour, fraction. */
   valid_patches: number;
+  /**
+   * Where patch matching failed and the section enters the global solve where the chain put it
+   * (coarse-only, fallbacks): how far the best patch fit that failed (fewer inliers than the model
+   * needs, strong or weak peaks; at least 4) places the section from there, median px over 9 points
+   * of the field; null elsewhere or without such a fit. A measure of how uncertain that placement
+   * is: on real 50 nm sections the two differ by the content's apparent rotation (docs/ALIGNMENT.md,
+   * The decision at six inliers).
+   */
+  unsure_px: number | null;
   /** Residual displacement to the previous good aligned section, px (null when not measured). */
   residual_median_px: number | null;
   residual_p95_px: number | null;
@@ -417,6 +426,20 @@ function transformPairs(tj: SectionTransform, tz: SectionTransform, w: number, h
   return { p, q };
 }
 
+/** Median distance between where transform t and affine b put 9 points of the w x h field (transformPairs' points), px. */
+function unsure(t: SectionTransform, b: Affine, w: number, h: number): number {
+  const d: number[] = [];
+  for (const fy of [0.25, 0.5, 0.75]) {
+    for (const fx of [0.25, 0.5, 0.75]) {
+      const [x, y] = [fx * (w - 1), fy * (h - 1)];
+      const [px, py] = pullback(t, x, y);
+      const [qx, qy] = apply(b, x, y);
+      d.push(Math.hypot(px - qx, py - qy));
+    }
+  }
+  return percentile(d, 0.5)!;
+}
+
 interface Geometry {
   w: number;
   h: number;
@@ -456,7 +479,7 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     if (!chk.blank) maskUnimaged(raw);
     const last = prev[0];
     const report: SectionReport = {
-      z, status: 'ok', flags: [], matched_to: last?.z ?? null, valid_patches: 0, residual_median_px: null, residual_p95_px: null,
+      z, status: 'ok', flags: [], matched_to: last?.z ?? null, valid_patches: 0, unsure_px: null, residual_median_px: null, residual_p95_px: null,
       corr_before: null, corr_after: null, rotation_deg: 0, scale: 1, shift_px: [0, 0],
     };
     const finish = (t: SectionTransform) => {
@@ -505,14 +528,21 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     // patches agree on wrong solutions: ISBI 2012 bench, elastic case, section 4 placed 26 px off)
     const fallbackGrid = (side: number, start: Affine) => (side > 0 && side < q.patch && last.z === z - 1 ? patchRounds(start, side, side / 2) : null);
     let fellBack = false;
+    // the failed patch fit with the most inliers (unsure_px)
+    let failedFit: { affine: Affine; inliers: number } | null = null;
+    const keepFailed = (f: { affine: Affine | null; inliers: number }) => {
+      if (f.affine && f.inliers >= 4 && f.inliers > (failedFit?.inliers ?? 0)) failedFit = { affine: f.affine, inliers: f.inliers };
+    };
     for (let round = 0; round < p.affineRounds; round++) {
       let r = affineRound(rawMatch, fixed, a, sm, q, q.patch, q.stride, p.seed + i + 7919 * round);
       // Too few confident patches (across a gap, low contrast): retry with every patch whose
       // peak stands out at all, and let RANSAC sort them out.
       if ((!r.affine || r.inliers < need) && p.minRatio > p.retryRatio) {
+        keepFailed(r);
         const weak = affineRound(rawMatch, fixed, a, sm, { ...q, minRatio: p.retryRatio }, q.patch, q.stride, p.seed + i + 7919 * round);
         // weak patches must agree in numbers to be believed
         if (weak.affine && weak.inliers >= 2 * need) r = weak;
+        else keepFailed(weak);
       }
       report.valid_patches = +r.validFraction.toFixed(3);
       if (!r.affine || r.inliers < need) break;
@@ -639,6 +669,8 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     }
     if (gap) for (const pr of gap.pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q), r: Float64Array.from(pr.r), source: 'gap' });
     if (!chosen.pairs && !gap) {
+      const ff = failedFit as { affine: Affine; inliers: number } | null;
+      if (ff && !affineFound) report.unsure_px = round4(unsure(t, ff.affine, g.w, g.h));
       const tp = transformPairs(last.t, t, g.w, g.h);
       pairSets.push({ j: last.index, z: i, w: p.chainPairWeight, p: Float64Array.from(tp.p), q: Float64Array.from(tp.q), source: 'chain' });
     }

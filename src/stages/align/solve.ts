@@ -224,7 +224,7 @@ export const ALIGN_DEFAULTS = {
    * Affine stage: a patch more than this fraction outside the section (NaN: beyond its edge, or the
    * masked unimaged part of a partial section) is not matched ('outside'). 0.5 recovers the ISBI 2012
    * stress bench's shift case but loses a section of its rotation and contrast cases (the unwarped
-   * run's decisions move too): opt-in; docs/ALIGNMENT.md, The decision at six inliers.
+   * run's decisions move too): opt-in (`--patch-max-outside`); docs/ALIGNMENT.md, The decision at six inliers.
    */
   patchMaxOutside: 0.25,
   /** Patch standard deviation below which a patch is blank, grey levels. */

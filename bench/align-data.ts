@@ -110,13 +110,19 @@ export function scoreAlignment(syn: Synthetic, pull: Pull, base: Pull, fold: num
   const absAdj: number[] = [];
   const relAdj: number[] = [];
   // per section: which sections carry the stack's median (the one after the blank, or drift)
-  const perSection: Array<{ z: number; abs_median_px: number; rel_median_px: number; step_median_px: number | null }> = [];
+  // per section, each run's adjacent placement against the original frame (warped: |(G_z T_z - G_{z-1}
+  // T_{z-1})(p)|; unwarped: |(T0_z - T0_{z-1})(p)|): how far the step's two answers each are from it
+  const absStep: number[] = [];
+  const baseStep: number[] = [];
+  const perSection: Array<{ z: number; abs_median_px: number; rel_median_px: number; step_median_px: number | null; abs_step_median_px: number | null; base_step_median_px: number | null }> = [];
   const q = (v: number[], p: number) => +quantile(v, p).toFixed(3);
   syn.sections.forEach((im, z) => {
     if (z === 0 || isMissing(syn, z)) return;
     const adjacent = !isMissing(syn, z - 1);
     const g = syn.warps[z];
     const [a0, r0, s0] = [abs.length, rel.length, step.length];
+    absStep.length = 0;
+    baseStep.length = 0;
     for (let y = BORDER; y < im.h - BORDER; y += STEP) {
       for (let x = BORDER; x < im.w - BORDER; x += STEP) {
         if (inFold(g, [x, y], 4 + 2 * fold)) continue;
@@ -133,11 +139,14 @@ export function scoreAlignment(syn: Synthetic, pull: Pull, base: Pull, fold: num
             const [px1, py1] = mapBack(syn.warps[z - 1], qx1, qy1);
             const [bx1, by1] = base(z - 1, x, y);
             step.push(Math.hypot(px - px1 - (bx - bx1), py - py1 - (by - by1)));
+            absStep.push(Math.hypot(px - px1, py - py1));
+            baseStep.push(Math.hypot(bx - bx1, by - by1));
           }
         }
       }
     }
-    perSection.push({ z, abs_median_px: q(abs.slice(a0), 0.5), rel_median_px: q(rel.slice(r0), 0.5), step_median_px: step.length > s0 ? q(step.slice(s0), 0.5) : null });
+    perSection.push({ z, abs_median_px: q(abs.slice(a0), 0.5), rel_median_px: q(rel.slice(r0), 0.5), step_median_px: step.length > s0 ? q(step.slice(s0), 0.5) : null,
+      abs_step_median_px: absStep.length ? q(absStep, 0.5) : null, base_step_median_px: baseStep.length ? q(baseStep, 0.5) : null });
   });
   return {
     abs_median_px: q(abs, 0.5), abs_p95_px: q(abs, 0.95), rel_median_px: q(rel, 0.5), rel_p95_px: q(rel, 0.95), points: abs.length,

@@ -32,10 +32,16 @@ function lost(e: Score): number[] {
   return e.per_section.filter((s) => (s.step_median_px ?? s.rel_median_px) > LOST_PX).map((s) => s.z);
 }
 
-function summary(e: Score) {
+/** Flags that do not warn of a placement (the quality report's `flagged` list leaves out skipped-neighbour; high-residual is relative to the stack). */
+const NOT_WARNINGS = new Set(['skipped-neighbour', 'high-residual']);
+
+function summary(e: Score, flags?: string[][]) {
+  const l = lost(e);
   return {
     step_median_px: e.step_median_px, step_p95_px: e.step_p95_px, abs_median_px: e.abs_median_px, abs_p95_px: e.abs_p95_px, rel_median_px: e.rel_median_px, rel_p95_px: e.rel_p95_px,
-    lost_sections: lost(e), recovered: lost(e).length === 0,
+    lost_sections: l, recovered: l.length === 0,
+    // lost sections the quality report does not warn of (no flag but skipped-neighbour/high-residual): the dangerous ones
+    lost_unflagged: flags ? l.filter((z) => !flags[z].some((f) => !NOT_WARNINGS.has(f))) : null,
     per_section: e.per_section,
   };
 }
@@ -72,8 +78,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
       const s = ref && refBase ? scoreAlignment(syn, refPull(ref.sections, w), refPull(refBase.sections, w), 0) : scoreAlignment(syn, idPull, idPull, 0);
       const row = {
         dataset: ds.name, role: ds.role, case: c, size: [w, h, orig.length], voxel_nm: ds.voxel[0], params: extra,
-        ours: summary(o), skimage: withRef ? summary(s) : null, unaligned: withRef ? null : summary(s),
-        statuses: r.sections.map((x) => x.status + (x.flags.length ? `(${x.flags.join('+')})` : '')),
+        ours: summary(o, r.sections.map((x) => x.flags)), skimage: withRef ? summary(s) : null, unaligned: withRef ? null : summary(s),
+        statuses: r.sections.map((x) => x.status + (x.flags.length ? `(${x.flags.join('+')})` : '') + (x.unsure_px !== null ? `~${x.unsure_px.toFixed(1)}px` : '')),
         cpu_seconds: { ours: +seconds.toFixed(2), skimage: ref ? +ref.cpu_seconds.match.toFixed(2) : null },
       };
       results.push(row);
@@ -81,11 +87,12 @@ export default async function bench(): Promise<Record<string, unknown>> {
       const sk = summary(s);
       console.log(
         `${ds.name} ${c} [${w}x${h}x${orig.length}]: ours step ${so.step_median_px} / p95 ${so.step_p95_px} abs ${so.abs_median_px} rel ${so.rel_median_px} ` +
-          `${so.recovered ? 'recovered' : `LOST z ${so.lost_sections.join(',')}`} (${row.cpu_seconds.ours} s CPU) | ${withRef ? 'skimage' : 'unaligned'} step ${sk.step_median_px} / p95 ${sk.step_p95_px} abs ${sk.abs_median_px} ` +
+          `${so.recovered ? 'recovered' : `LOST z ${so.lost_sections.join(',')} (unflagged: ${so.lost_unflagged!.join(',') || '-'})`} (${row.cpu_seconds.ours} s CPU) | ${withRef ? 'skimage' : 'unaligned'} step ${sk.step_median_px} / p95 ${sk.step_p95_px} abs ${sk.abs_median_px} ` +
           `${sk.recovered ? 'recovered' : `lost z ${sk.lost_sections.join(',')}`}${ref ? ` (${row.cpu_seconds.skimage} s CPU)` : ''}`,
       );
       console.log('  sections:', row.statuses.join(' '));
       console.log('  ours per section (z step/rel median px):', o.per_section.map((x) => `${x.z} ${x.step_median_px ?? '-'}/${x.rel_median_px}`).join(', '));
+      console.log('  ours per section (z adjacent placement vs the original frame, warped/unwarped run, median px):', o.per_section.map((x) => `${x.z} ${x.abs_step_median_px ?? '-'}/${x.base_step_median_px ?? '-'}`).join(', '));
     }
   }
   return { lost_px: LOST_PX, results };

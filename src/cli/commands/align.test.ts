@@ -93,6 +93,8 @@ describe('wiring align: bad input', () => {
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o11'), '--pair-weight', 'peak', '--json')).rejects.toThrow(/--pair-weight peak: expected equal, ratio or ratio-in-set/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o14'), '--fallback-patch', '24', '--json')).rejects.toThrow(/fallbackPatch 24: expected 0 or a power of two >= 16/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o15'), '--search-fallback-patch', '-32', '--json')).rejects.toThrow(/--search-fallback-patch: expected a number >= 0, got "-32"/);
+    await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o16'), '--patch-max-outside', '-0.1', '--json')).rejects.toThrow(/--patch-max-outside: expected a number >= 0, got "-0.1"/);
+    await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o17'), '--patch-max-outside', '1', '--json')).rejects.toThrow(/patchMaxOutside 1: expected a fraction in \[0, 1\)/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o12'), '--gap-match', '--gap-ratio', '0.5', '--json')).rejects.toThrow(/--gap-ratio: expected a number >= 1, got "0.5"/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o13'), '--gap-match', '--gap-patch', '24', '--json')).rejects.toThrow(/gapPatch 24: expected a power of two >= 16/);
   });

@@ -29,11 +29,12 @@ function fmt(x: number | null, digits = 2): string {
 
 /** The per-section table. */
 export function sectionTable(rows: SectionReport[], nm: number): string {
-  const head = ['z', 'status', 'matched', 'valid', 'residual px (nm) med/p95', 'corr before->after', 'rot deg', 'scale', 'flags'];
+  // unsure px: where patch matching failed, how far the best failed patch fit would place the section (SectionReport.unsure_px)
+  const head = ['z', 'status', 'matched', 'valid', 'residual px (nm) med/p95', 'corr before->after', 'rot deg', 'scale', 'unsure px', 'flags'];
   const lines = rows.map((r) => [
     String(r.z), r.status, r.matched_to === null ? '-' : String(r.matched_to), fmt(r.valid_patches),
     r.residual_median_px === null ? '-' : `${fmt(r.residual_median_px)}/${fmt(r.residual_p95_px)} (${fmt(r.residual_median_px * nm, 0)})`,
-    `${fmt(r.corr_before)}->${fmt(r.corr_after)}`, fmt(r.rotation_deg, 3), fmt(r.scale, 4), r.flags.join(','),
+    `${fmt(r.corr_before)}->${fmt(r.corr_after)}`, fmt(r.rotation_deg, 3), fmt(r.scale, 4), fmt(r.unsure_px, 1), r.flags.join(','),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   return [head, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
@@ -101,6 +102,7 @@ export function register(program: Command): Command {
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
     .option('--search-fallback-patch <px>', 'a search result whose affine patch rounds failed is refined on a grid of this side (power of two; 0: none; docs/ALIGNMENT.md, The sections the defaults lost)', String(D.searchFallbackPatch))
     .option('--fallback-patch <px>', 'where the affine grid fails from the coarse translation and the search did not place the section, the patch rounds again on a grid of this side (power of two; 0: none, the default)', String(D.fallbackPatch))
+    .option('--patch-max-outside <f>', `affine stage: a patch more than this fraction outside the section (beyond its edge, or a partial section's unimaged part) is not matched (0.5 keeps the corner patches of sections shifted far; opt-in: docs/ALIGNMENT.md, The decision at six inliers)`, String(D.patchMaxOutside))
     .option('--fine-patch <px>', 'affine stage: a second grid of smaller patches (power of two; 0: none), solved on its own; the guard keeps the solution that correlates best', String(D.finePatch))
     .option('--detrend <sections>', 'remove the slow rotation drift along z (Gaussian window of its local slope, sections; 0: off; for long stacks, see docs/ALIGNMENT.md)', String(D.detrend))
     .option('--elastic-patch <px>', 'elastic patch side = 2x mesh spacing at the matching scale (power of two)', String(D.elasticPatch))
@@ -153,6 +155,7 @@ export function register(program: Command): Command {
         finePatch: num(opts.finePatch, '--fine-patch', D.finePatch, 0),
         searchFallbackPatch: num(opts.searchFallbackPatch, '--search-fallback-patch', D.searchFallbackPatch, 0),
         fallbackPatch: num(opts.fallbackPatch, '--fallback-patch', D.fallbackPatch, 0),
+        patchMaxOutside: num(opts.patchMaxOutside, '--patch-max-outside', D.patchMaxOutside, 0),
         detrend: num(opts.detrend, '--detrend', D.detrend, 0),
         elasticPatch: num(opts.elasticPatch, '--elastic-patch', D.elasticPatch, 16),
         minRatio: num(opts.minRatio, '--min-ratio', D.minRatio, 0),

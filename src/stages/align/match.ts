@@ -38,6 +38,8 @@ export interface MatchOptions {
   lowpass?: number;
   /** Whitening floor (see phaseCorrelate). */
   whiten?: number;
+  /** Fraction of a patch outside the section (NaN) above which it is not matched ('outside'; 0.25 when absent). */
+  maxOutside?: number;
 }
 
 /** Cut an n x n patch centred at (cx, cy) displaced by (dx, dy), bilinear; NaN outside. */
@@ -67,7 +69,8 @@ export function matchPatch(fixed: Image2D, moving: Image2D, cx: number, cy: numb
   const n = o.patch;
   const a = cutPatch(fixed, cx, cy, n);
   const out: PatchMatch = { x: cx, y: cy, dx: gx, dy: gy, ratio: 0, valid: false };
-  if (nanFraction(a) > 0.25) return { ...out, reason: 'outside' };
+  const maxOutside = o.maxOutside ?? 0.25;
+  if (nanFraction(a) > maxOutside) return { ...out, reason: 'outside' };
   if (stats(a).std < o.minStd) return { ...out, reason: 'blank' };
   const b = new Float32Array(n * n);
   let dx = gx;
@@ -75,7 +78,7 @@ export function matchPatch(fixed: Image2D, moving: Image2D, cx: number, cy: numb
   let ratio = 0;
   for (let r = 0; r < o.rounds; r++) {
     cutPatch(moving, cx, cy, n, b, dx, dy);
-    if (nanFraction(b) > 0.25) return { ...out, dx, dy, reason: 'outside' };
+    if (nanFraction(b) > maxOutside) return { ...out, dx, dy, reason: 'outside' };
     if (stats(b).std < o.minStd) return { ...out, dx, dy, reason: 'blank' };
     const pc = phaseCorrelate(a, b, n, { maxShift: r === 0 ? o.maxShift : Math.min(o.maxShift, 4), lowpass: o.lowpass, whiten: o.whiten });
     if (r === 0) ratio = pc.ratio;

@@ -52,6 +52,25 @@ describe('phaseCorrelate', () => {
     }
   });
 
+  it('matchPatch: a patch 40 % outside the moving section is "outside" by default and matched with maxOutside 0.5', () => {
+    const w = 160;
+    const t = texture(w, w, 4);
+    const im = image(w, w, t);
+    const [dx, dy] = [2.5, -1.5];
+    // the moving section shifted by -d, unimaged (NaN) left of x = 74: 26 of the patch's 64 columns
+    const mv = image(w, w, cut(t, w, -dx, -dy, w).map((v, i) => (i % w < 74 || v !== v ? NaN : v)));
+    const o = { patch: 64, stride: 32, maxShift: 16, minRatio: 2, minStd: 1, rounds: 5 };
+    expect(matchPatch(im, mv, 80, 80, o)).toMatchObject({ valid: false, reason: 'outside' });
+    // (the unimaged part counts as the patch mean: its edge lowers the peak ratio, to 1.23 here)
+    const m = matchPatch(im, mv, 80, 80, { ...o, minRatio: 1.1, maxOutside: 0.5 });
+    expect(m.valid).toBe(true);
+    expect(Math.abs(m.dx - dx)).toBeLessThan(0.2);
+    expect(Math.abs(m.dy - dy)).toBeLessThan(0.2);
+    // more than half outside: not matched even then
+    const mv2 = image(w, w, mv.data.map((v, i) => (i % w < 84 ? NaN : v)));
+    expect(matchPatch(im, mv2, 80, 80, { ...o, minRatio: 1.1, maxOutside: 0.5 })).toMatchObject({ valid: false, reason: 'outside' });
+  });
+
   it('gives a low peak ratio for unrelated patches', () => {
     const a = texture(64, 64, 2);
     const b = texture(64, 64, 3);

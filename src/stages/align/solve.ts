@@ -220,6 +220,13 @@ export const ALIGN_DEFAULTS = {
   gapConverge: 0.25,
   /** Peak ratio of the affine stage's retry when too few patches pass minRatio. */
   retryRatio: 1.2,
+  /**
+   * Affine stage: a patch more than this fraction outside the section (NaN: beyond its edge, or the
+   * masked unimaged part of a partial section) is not matched ('outside'). 0.5 recovers the ISBI 2012
+   * stress bench's shift case but loses a section of its rotation and contrast cases (the unwarped
+   * run's decisions move too): opt-in (`--patch-max-outside`); docs/ALIGNMENT.md, The decision at six inliers.
+   */
+  patchMaxOutside: 0.25,
   /** Patch standard deviation below which a patch is blank, grey levels. */
   minStd: 3,
   /** RANSAC inlier distance, px. */
@@ -252,6 +259,15 @@ export interface SectionReport {
   matched_to: number | null;
   /** Valid patches of the affine stage against the nearest neighbour, fraction. */
   valid_patches: number;
+  /**
+   * Where patch matching failed and the section enters the global solve where the chain put it
+   * (coarse-only, fallbacks): how far the best patch fit that failed (fewer inliers than the model
+   * needs, strong or weak peaks; at least 4) places the section from there, median px over 9 points
+   * of the field; null elsewhere or without such a fit. A measure of how uncertain that placement
+   * is: on real 50 nm sections the two differ by the content's apparent rotation (docs/ALIGNMENT.md,
+   * The decision at six inliers).
+   */
+  unsure_px: number | null;
   /** Residual displacement to the previous good aligned section, px (null when not measured). */
   residual_median_px: number | null;
   residual_p95_px: number | null;
@@ -366,7 +382,9 @@ function affineRound(raw: Image2D, fixed: Neighbour[], a: Affine, s: number, p: 
   let valid0 = 0;
   fixed.forEach((f, k) => {
     const tf = scaleTransform(f.t, s);
-    const ms = matchPatches(f.aligned, cand, centres, matchOpts(p, patch, stride, 3));
+    const ms = matchPatches(f.aligned, cand, centres, { ...matchOpts(p, patch, stride, 3), maxOutside: p.patchMaxOutside });
+    // ALIGN_DEBUG_PATCH=1: every patch of every affine round (status or reason : peak ratio : displacement)
+    if (process.env.ALIGN_DEBUG_PATCH) console.error(`  round vs ${f.z} k${k} patch ${patch} minRatio ${p.minRatio}: ` + ms.map((m) => `${m.valid ? 'ok' : m.reason}:${m.ratio.toFixed(2)}:${m.dx.toFixed(1)},${m.dy.toFixed(1)}`).join(' '));
     for (const m of ms) {
       if (!m.valid) continue;
       if (k === 0) valid0++;
@@ -382,6 +400,7 @@ function affineRound(raw: Image2D, fixed: Neighbour[], a: Affine, s: number, p: 
   });
   const validFraction = valid0 / centres.length;
   const fit = ransacAffine({ x, y, u, v }, { model: p.model, threshold: p.ransacThreshold, iterations: p.ransacIterations, seed });
+  if (process.env.ALIGN_DEBUG_PATCH) console.error(`  -> ${x.length} matches, ${fit?.count ?? 0} inliers`);
   const pairs = fixed.map((f, k) => ({ j: f.index, k, p: [] as number[], q: [] as number[], r: [] as number[] }));
   if (fit) {
     fit.inliers.forEach((ok, i) => {
@@ -405,6 +424,20 @@ function transformPairs(tj: SectionTransform, tz: SectionTransform, w: number, h
     }
   }
   return { p, q };
+}
+
+/** Median distance between where transform t and affine b put 9 points of the w x h field (transformPairs' points), px. */
+function unsure(t: SectionTransform, b: Affine, w: number, h: number): number {
+  const d: number[] = [];
+  for (const fy of [0.25, 0.5, 0.75]) {
+    for (const fx of [0.25, 0.5, 0.75]) {
+      const [x, y] = [fx * (w - 1), fy * (h - 1)];
+      const [px, py] = pullback(t, x, y);
+      const [qx, qy] = apply(b, x, y);
+      d.push(Math.hypot(px - qx, py - qy));
+    }
+  }
+  return percentile(d, 0.5)!;
 }
 
 interface Geometry {
@@ -446,7 +479,7 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     if (!chk.blank) maskUnimaged(raw);
     const last = prev[0];
     const report: SectionReport = {
-      z, status: 'ok', flags: [], matched_to: last?.z ?? null, valid_patches: 0, residual_median_px: null, residual_p95_px: null,
+      z, status: 'ok', flags: [], matched_to: last?.z ?? null, valid_patches: 0, unsure_px: null, residual_median_px: null, residual_p95_px: null,
       corr_before: null, corr_after: null, rotation_deg: 0, scale: 1, shift_px: [0, 0],
     };
     const finish = (t: SectionTransform) => {
@@ -495,14 +528,21 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     // patches agree on wrong solutions: ISBI 2012 bench, elastic case, section 4 placed 26 px off)
     const fallbackGrid = (side: number, start: Affine) => (side > 0 && side < q.patch && last.z === z - 1 ? patchRounds(start, side, side / 2) : null);
     let fellBack = false;
+    // the failed patch fit with the most inliers (unsure_px)
+    let failedFit: { affine: Affine; inliers: number } | null = null;
+    const keepFailed = (f: { affine: Affine | null; inliers: number }) => {
+      if (f.affine && f.inliers >= 4 && f.inliers > (failedFit?.inliers ?? 0)) failedFit = { affine: f.affine, inliers: f.inliers };
+    };
     for (let round = 0; round < p.affineRounds; round++) {
       let r = affineRound(rawMatch, fixed, a, sm, q, q.patch, q.stride, p.seed + i + 7919 * round);
       // Too few confident patches (across a gap, low contrast): retry with every patch whose
       // peak stands out at all, and let RANSAC sort them out.
       if ((!r.affine || r.inliers < need) && p.minRatio > p.retryRatio) {
+        keepFailed(r);
         const weak = affineRound(rawMatch, fixed, a, sm, { ...q, minRatio: p.retryRatio }, q.patch, q.stride, p.seed + i + 7919 * round);
         // weak patches must agree in numbers to be believed
         if (weak.affine && weak.inliers >= 2 * need) r = weak;
+        else keepFailed(weak);
       }
       report.valid_patches = +r.validFraction.toFixed(3);
       if (!r.affine || r.inliers < need) break;
@@ -629,6 +669,8 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
     }
     if (gap) for (const pr of gap.pairs) if (pr.p.length) pairSets.push({ j: pr.j, z: i, w: 1, p: Float64Array.from(pr.p), q: Float64Array.from(pr.q), r: Float64Array.from(pr.r), source: 'gap' });
     if (!chosen.pairs && !gap) {
+      const ff = failedFit as { affine: Affine; inliers: number } | null;
+      if (ff && !affineFound) report.unsure_px = round4(unsure(t, ff.affine, g.w, g.h));
       const tp = transformPairs(last.t, t, g.w, g.h);
       pairSets.push({ j: last.index, z: i, w: p.chainPairWeight, p: Float64Array.from(tp.p), q: Float64Array.from(tp.q), source: 'chain' });
     }
@@ -870,6 +912,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   for (const k of ['fallbackPatch', 'searchFallbackPatch'] as const) {
     if (p[k] !== 0 && (!isPowerOfTwo(p[k]) || p[k] < 16)) throw new UsageError(`${k} ${p[k]}: expected 0 or a power of two >= 16`);
   }
+  if (!(p.patchMaxOutside >= 0 && p.patchMaxOutside < 1)) throw new UsageError(`patchMaxOutside ${p.patchMaxOutside}: expected a fraction in [0, 1)`);
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);
   if (!(p.detrend >= 0)) throw new UsageError(`detrend ${p.detrend}: expected a number of sections >= 0`);
   if (!(p.elasticPrior >= 0)) throw new UsageError(`elasticPrior ${p.elasticPrior}: expected a number >= 0`);

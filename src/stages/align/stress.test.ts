@@ -226,4 +226,29 @@ describeData('isbi2012/train/image/2.png', 'a search kept on its correlation gai
     expect(errors(sc, await run(sc.sections, {}), base, 1).rel, 'scale z1').toBeLessThan(3);
     expect(errors(sc, await run(sc.sections, { searchFallbackPatch: 0 }), base, 1).rel, 'scale z1 without').toBeGreaterThan(5);
   }, 300_000);
+
+  it("the shift case's decision at six inliers: sections 1-2 coarse-only with a measured doubt (unsure_px); patchMaxOutside 0.5 keeps the corner patch", async () => {
+    const orig = await crop(3);
+    const vox: [number, number, number] = [4, 4, 50];
+    const syn = makeStress(orig, 'shift');
+    const base = await alignStack(memorySource(orig, vox), { elastic: false });
+    // the unwarped run: both sections placed by patches (6 and 7 inliers), no doubt to report
+    for (const z of [1, 2]) {
+      expect(base.sections[z].flags, `unwarped z${z}`).not.toContain('coarse-only');
+      expect(base.sections[z].unsure_px, `unwarped z${z}`).toBeNull();
+    }
+    // the shifted one: a corner patch of section 1 is a third outside the section, 5 inliers where the affine needs 6;
+    // section 2 has 4 valid patches against section 1 (measured 2026-12-07: the failed fits place them 3.5 and 2.8 px away)
+    const r = await alignStack(memorySource(syn.sections, vox), { elastic: false });
+    for (const z of [1, 2]) {
+      expect(r.sections[z].flags, `shifted z${z}`).toContain('coarse-only');
+      expect(r.sections[z].unsure_px, `shifted z${z}`).toBeGreaterThan(1);
+      expect(r.sections[z].unsure_px, `shifted z${z}`).toBeLessThan(10);
+    }
+    // patches up to half outside matched: section 1 is placed by patches as in the unwarped run
+    const half = await alignStack(memorySource(syn.sections, vox), { elastic: false, patchMaxOutside: 0.5 });
+    expect(half.sections[1].flags).not.toContain('coarse-only');
+    expect(half.sections[1].unsure_px).toBeNull();
+    await expect(alignStack(memorySource(syn.sections, vox), { patchMaxOutside: 1 })).rejects.toThrow(/patchMaxOutside 1: expected a fraction/);
+  }, 300_000);
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { _useJsWalk, _useLockstepWalk, _usePackedWalk, COMPLETE_MAX_DEPTH, Forest, makeRng, treeDepths } from './index.js';
 import { completeLayout } from './complete.js';
-import { _useGenericWalk, _useRankSearch, _useRanksInPlace, RANK_TABLE_MAX_RUN, rankTable, rowScratchBytes, specialisedWalk, wasmWalkAvailable } from './wasm.js';
+import { _useGenericWalk, _useRankSearch, _useRanksInPlace, _useSubtractStep, RANK_TABLE_MAX_RUN, rankTable, rowScratchBytes, specialisedWalk, wasmWalkAvailable } from './wasm.js';
 import { assembleModule, webAssembly } from '../wat.js';
 import { predictProbaParallel, trainForest } from './parallel.js';
 
@@ -202,7 +202,7 @@ describe('random forest', () => {
     }
   });
 
-  it('the lockstep walk over each group\'s rank rows copied to address 0 gives the bits of the walk reading them in place and of the JS walk (rows of 4 to 41 bytes, tails)', () => {
+  it('the lockstep walk (rank rows copied to address 0, the carry step over flipped bins) gives the bits of the walk before (rows in place, subtract step), of each change alone and of the JS walk (rows of 4 to 41 bytes, tails)', () => {
     const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
     for (const [F, K] of [[3, 2], [15, 5], [32, 5], [40, 3]]) {
       // F features of uniform noise, the class from a few of them: deep trees over many features
@@ -218,11 +218,15 @@ describe('random forest', () => {
         const xs = new Float32Array(F * n);
         for (let j = 0; j < F; j++) xs.set(xt.subarray(j * 40001, j * 40001 + n), j * n);
         const copied = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n);
-        _useRanksInPlace(true);
-        try {
-          expect(same(copied, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n))).toBe(true);
-        } finally {
-          _useRanksInPlace(false);
+        for (const [inPlace, subtract] of [[true, true], [true, false], [false, true]]) {
+          _useRanksInPlace(inPlace);
+          _useSubtractStep(subtract);
+          try {
+            expect(same(copied, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n))).toBe(true);
+          } finally {
+            _useRanksInPlace(false);
+            _useSubtractStep(false);
+          }
         }
         _useJsWalk(true);
         try {

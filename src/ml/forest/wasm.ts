@@ -33,6 +33,20 @@ export function rowScratchBytes(F1: number): number {
   return (LANES * F1 + 256 + 63) & ~63;
 }
 
+let carryStep = true;
+/**
+ * Benches and tests: the lockstep walk's step as before the sixth pass (child + ((bin - rank) >>> 31),
+ * the bins in memory as compactLayout writes them) rather than the carry of 255 - bin + rank (same bits).
+ */
+export function _useSubtractStep(on: boolean): void {
+  carryStep = !on;
+}
+
+/** A compact word with its bin (bits 8..15) replaced by 255 - bin, as the carry step reads it (a leaf's 255 becomes 0). */
+export function flipBin(word: number): number {
+  return word ^ 0xff00;
+}
+
 let rowCopy = true;
 /** Benches and tests: the lockstep walk reads ranks in place (x0 + k * F1 + feature, before the sixth pass) rather than from the rows copied to address 0 (same bits). */
 export function _useRanksInPlace(on: boolean): void {
@@ -57,11 +71,17 @@ function walkBody(spec?: Spec): string {
   const L = LANES;
   // lane k's rank of feature f: from the rows copied to address 0 (the byte at k * F1 + f), or in place
   const rank = (k: number, f: string): string => (copied ? `(i32.load8_u offset=${k * spec.F1} ${f})` : rankOf(k, f, spec));
-  // one step: w = words[(w >>> 16) + (bin(w) < rank(x, feature(w)))]
-  const step = (k: number): string =>
-    `(local.set $w${k} (i32.load (i32.add (local.get $w) (i32.shl (i32.add (i32.shr_u (local.get $w${k}) (i32.const 16))
-       (i32.shr_u (i32.sub (i32.and (i32.shr_u (local.get $w${k}) (i32.const 8)) (i32.const 255))
-                           ${rank(k, `(i32.and (local.get $w${k}) (i32.const 255))`)}) (i32.const 31))) (i32.const 2)))))`;
+  // one step: w = words[(w >>> 16) + (bin(w) < rank(x, feature(w)))]; with the bins flipped in memory
+  // (bits 8..15 hold 255 - bin, `flipBins`), that is words[(w + (rank << 8)) >>> 16]: 255 - bin + rank
+  // carries into the child field exactly when rank > bin (a leaf's 0 + rank never carries)
+  const step = (k: number): string => {
+    const r = rank(k, `(i32.and (local.get $w${k}) (i32.const 255))`);
+    const next = carryStep
+      ? `(i32.shr_u (i32.add (local.get $w${k}) (i32.shl ${r} (i32.const 8))) (i32.const 16))`
+      : `(i32.add (i32.shr_u (local.get $w${k}) (i32.const 16))
+       (i32.shr_u (i32.sub (i32.and (i32.shr_u (local.get $w${k}) (i32.const 8)) (i32.const 255)) ${r}) (i32.const 31)))`;
+    return `(local.set $w${k} (i32.load (i32.add (local.get $w) (i32.shl ${next} (i32.const 2)))))`;
+  };
   const allLeaves = lanes.slice(1).reduce((a, k) => `(i32.and ${a} (local.get $w${k}))`, '(local.get $w0)');
   // acc[(i + k) * K + c] += leafProb[child[r + leaf] * K + c]
   const accumulate = (k: number): string =>
@@ -367,7 +387,7 @@ const modules = new Map<string, object | null>();
  */
 function walkModule(F1?: number, K?: number): object | null {
   const spec = F1 !== undefined && K !== undefined && K <= SPEC_MAX_K && !generic ? { F1, K } : undefined;
-  const key = spec ? `${spec.F1},${spec.K}${rowCopy ? '' : ',in-place'}` : 'generic';
+  const key = `${spec ? `${spec.F1},${spec.K}${rowCopy ? '' : ',in-place'}` : 'generic'}${carryStep ? '' : ',subtract'}`;
   if (!modules.has(key)) {
     let compiled: object | null = null;
     if (WA) {
@@ -428,7 +448,11 @@ export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Arr
   if (bytes > 2 ** 31) return null;
   const mem = new WA.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
   const u8 = new Uint8Array(mem.buffer);
-  u8.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), oW);
+  if (carryStep) {
+    // the lockstep walk's carry step reads each word's bin as 255 - bin
+    const w = new Int32Array(mem.buffer, oW, words.length);
+    for (let i = 0; i < words.length; i++) w[i] = flipBin(words[i]);
+  } else u8.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), oW);
   u8.set(new Uint8Array(child.buffer, child.byteOffset, child.byteLength), oC);
   u8.set(new Uint8Array(leafProb.buffer, leafProb.byteOffset, leafProb.byteLength), oL);
   const edges = new Float32Array(mem.buffer, oE, padded.length * 255);

@@ -6,7 +6,7 @@
 import { assembleModule, webAssembly as WA } from '../wat.js';
 import type { CompleteLayout } from './complete.js';
 
-const LANES = 8; // (10 and 12 lanes with the copied rows: no faster, A/B of the sixth pass)
+const LANES = 8; // (6, 10 and 12 lanes with the copied rows and the carry step: no faster, A/B of the sixth pass)
 const STEPS = 3; // steps between 'all lanes at a leaf' tests (A/B: 3 beat 1 and 2, same as 4)
 
 /**

@@ -19,7 +19,9 @@
 //    alternating, WALK_ROUNDS rounds (default 3), best of them, same bits checked; CPU seconds of the
 //    forest alone (ranking included); and `search`: the forest as it walked before the rank tables and
 //    the specialised walks (binary-search ranking, the generic module; its own Forest object, as the
-//    module is chosen when a forest's walker is built).
+//    module is chosen when a forest's walker is built); and `subtract`: the default walks with the lockstep
+//    step of the fifth pass (ranks read in place, child + ((bin - rank) >>> 31); _useSubtractStep and
+//    _useRanksInPlace), against the sixth pass's carry step over rank rows copied to address 0.
 // Environment: ACC_TREES, ACC_SAMPLES, BENCH_PARTS (gala,isbi,shared; shared needs isbi; walk), WALK_DEPTHS, WALK_GALA_DEPTHS (default WALK_DEPTHS), WALK_ROUNDS.
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -29,7 +31,7 @@ import { type Box, type Vec3, boxFromShape, boxShape } from '../src/core/box.js'
 import type { Volume } from '../src/core/volume.js';
 import { openSource } from '../src/formats/open.js';
 import { _useLockstepWalk, _usePackedWalk, Forest, treeDepths } from '../src/ml/forest.js';
-import { _useGenericWalk, _useRankSearch } from '../src/ml/forest/wasm.js';
+import { _useGenericWalk, _useRankSearch, _useRanksInPlace, _useSubtractStep } from '../src/ml/forest/wasm.js';
 import { computeFeatures, featureConfig, featureCount } from '../src/stages/predict/features.js';
 import { binaryScores } from '../src/stages/predict/metrics.js';
 import type { PixelModel } from '../src/stages/predict/model.js';
@@ -161,18 +163,32 @@ async function walks(raw: Volume, labels: Volume, zTrain: number, target: 'label
     const old = new Forest(f.nFeatures, f.nClasses, f.trees, f.params);
     _useRankSearch(true);
     _useGenericWalk(true);
+    _useSubtractStep(true);
     try {
       old.predictProba(x.subarray(0, F * 64), 64);
     } finally {
       _useRankSearch(false);
       _useGenericWalk(false);
+      _useSubtractStep(false);
+    }
+    // and with the lockstep step of the fifth pass (ranks read in place, child + ((bin - rank) >>> 31))
+    const fifth = new Forest(f.nFeatures, f.nClasses, f.trees, f.params);
+    _useSubtractStep(true);
+    _useRanksInPlace(true);
+    try {
+      fifth.predictProba(x.subarray(0, F * 64), 64);
+    } finally {
+      _useSubtractStep(false);
+      _useRanksInPlace(false);
     }
     // before: the lockstep walk of every tree; after: the default (complete trees where they fit);
-    // search: the default walks of the generic module over binary-search ranks (before the rank tables)
+    // search: the default walks of the generic module over binary-search ranks (before the rank tables);
+    // subtract: the default walks with the fifth pass's lockstep step (before the carry step and the copied rows)
     const variants: Record<string, [Forest, () => void]> = {
       before: [f, () => _useLockstepWalk(true)],
       after: [f, () => _useLockstepWalk(false)],
       search: [old, () => _useLockstepWalk(false)],
+      subtract: [fifth, () => _useLockstepWalk(false)],
     };
     const runs: Record<string, number[]> = {};
     let first: Float32Array | undefined;
@@ -196,7 +212,7 @@ async function walks(raw: Volume, labels: Volume, zTrain: number, target: 'label
       cpu_s: Object.fromEntries(Object.entries(best).map(([k, v]) => [k, round(v)])),
       cpu_s_runs: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((u) => round(u))])),
       mvox_per_cpu_s: Object.fromEntries(Object.entries(best).map(([k, v]) => [k, round(n / 1e6 / v)])),
-      speedup_after_vs_before: round(best.before / best.after, 3), speedup_after_vs_search: round(best.search / best.after, 3), same_bits: true,
+      speedup_after_vs_before: round(best.before / best.after, 3), speedup_after_vs_search: round(best.search / best.after, 3), speedup_after_vs_subtract: round(best.subtract / best.after, 3), same_bits: true,
     };
     console.log(JSON.stringify(row));
     rows.push(row);

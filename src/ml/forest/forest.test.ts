@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { _useJsWalk, _useLockstepWalk, _usePackedWalk, COMPLETE_MAX_DEPTH, Forest, makeRng, treeDepths } from './index.js';
 import { completeLayout } from './complete.js';
-import { _useGenericWalk, _useRankSearch, RANK_TABLE_MAX_RUN, rankTable, specialisedWalk, wasmWalkAvailable } from './wasm.js';
+import { _useGenericWalk, _useRankSearch, _useRanksInPlace, _useSubtractStep, RANK_TABLE_MAX_RUN, rankTable, rowScratchBytes, specialisedWalk, wasmWalkAvailable } from './wasm.js';
 import { assembleModule, webAssembly } from '../wat.js';
 import { predictProbaParallel, trainForest } from './parallel.js';
 
@@ -199,6 +199,42 @@ describe('random forest', () => {
       expect(specialisedWalk(6, 3)).toBe(false);
     } finally {
       _useGenericWalk(false);
+    }
+  });
+
+  it('the lockstep walk (rank rows copied to address 0, the carry step over flipped bins) gives the bits of the walk before (rows in place, subtract step), of each change alone and of the JS walk (rows of 4 to 41 bytes, tails)', () => {
+    const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    for (const [F, K] of [[3, 2], [15, 5], [32, 5], [40, 3]]) {
+      // F features of uniform noise, the class from a few of them: deep trees over many features
+      const n0 = 4000;
+      const rng = makeRng(F, K);
+      const x = Float32Array.from({ length: F * n0 }, () => rng() / 2 ** 32);
+      const y = Uint8Array.from({ length: n0 }, (_, i) => Math.floor(K * ((x[i] + x[(F - 1) * n0 + i] + 0.3 * x[Math.floor(F / 2) * n0 + i]) / 2.3)) % K);
+      const f = Forest.train({ x, nSamples: n0, nFeatures: F, layout: 'feature-major', y, nClasses: K }, { nTrees: 3, seed: F });
+      expect(Math.max(...treeDepths(f.trees))).toBeGreaterThan(COMPLETE_MAX_DEPTH); // the lockstep walk, not the complete one
+      expect(rowScratchBytes(F + 1)).toBeGreaterThanOrEqual(7 * (F + 1) + 256); // a leaf lane reads 'feature 255' of its copied row
+      const xt = Float32Array.from({ length: F * 40001 }, () => rng() / 2 ** 32);
+      for (const n of [1, 9, 17, 40001]) {
+        const xs = new Float32Array(F * n);
+        for (let j = 0; j < F; j++) xs.set(xt.subarray(j * 40001, j * 40001 + n), j * n);
+        const copied = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n);
+        for (const [inPlace, subtract] of [[true, true], [true, false], [false, true]]) {
+          _useRanksInPlace(inPlace);
+          _useSubtractStep(subtract);
+          try {
+            expect(same(copied, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n))).toBe(true);
+          } finally {
+            _useRanksInPlace(false);
+            _useSubtractStep(false);
+          }
+        }
+        _useJsWalk(true);
+        try {
+          expect(same(copied, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n))).toBe(true);
+        } finally {
+          _useJsWalk(false);
+        }
+      }
     }
   });
 

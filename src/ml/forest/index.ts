@@ -23,6 +23,6 @@ export { decodeForest, encodeForest, type ForestParts } from './format.js';
 export { type BinnedData, DEFAULT_FOREST_PARAMS, type ForestParams, resolveParams, type TrainingData, type TreeArrays } from './params.js';
 export { COMPLETE_MAX_DEPTH, type CompleteLayout, treeDepths } from './complete.js';
 export { _useJsWalk, _useLockstepWalk, _usePackedWalk, type Compact } from './predict.js';
-export { _useGenericWalk } from './wasm.js';
+export { _useGenericWalk, _useRanksInPlace, _useSubtractStep } from './wasm.js';
 export { makeRng } from './random.js';
 export { concatTrees, trainTrees } from './train.js';

@@ -6,7 +6,7 @@
 import { assembleModule, webAssembly as WA } from '../wat.js';
 import type { CompleteLayout } from './complete.js';
 
-const LANES = 8;
+const LANES = 8; // (6, 10 and 12 lanes with the copied rows and the carry step: no faster, A/B of the sixth pass)
 const STEPS = 3; // steps between 'all lanes at a leaf' tests (A/B: 3 beat 1 and 2, same as 4)
 
 /**
@@ -24,18 +24,64 @@ function rankOf(k: number, feat: string, spec?: Spec): string {
   return spec ? `(i32.load8_u offset=${k * spec.F1} (i32.add (local.get $x0) ${feat}))` : `(i32.load8_u (i32.add (local.get $x${k}) ${feat}))`;
 }
 
+/**
+ * Bytes at the start of every walker memory (address 0) that the lockstep walk copies a group's
+ * rank rows to (8 rows of F1 bytes; a leaf reads 'feature 255' past the last row), so a lane's rank
+ * is the byte at the constant k * F1 + feature: one add fewer per lane-step.
+ */
+export function rowScratchBytes(F1: number): number {
+  return (LANES * F1 + 256 + 63) & ~63;
+}
+
+let carryStep = true;
+/**
+ * Benches and tests: the lockstep walk's step as before the sixth pass (child + ((bin - rank) >>> 31),
+ * the bins in memory as compactLayout writes them) rather than the carry of 255 - bin + rank (same bits).
+ */
+export function _useSubtractStep(on: boolean): void {
+  carryStep = !on;
+}
+
+/** A compact word with its bin (bits 8..15) replaced by 255 - bin, as the carry step reads it (a leaf's 255 becomes 0). */
+export function flipBin(word: number): number {
+  return word ^ 0xff00;
+}
+
+let rowCopy = true;
+/** Benches and tests: the lockstep walk reads ranks in place (x0 + k * F1 + feature, before the sixth pass) rather than from the rows copied to address 0 (same bits). */
+export function _useRanksInPlace(on: boolean): void {
+  rowCopy = !on;
+}
+
+/** Copy `bytes` bytes from $x0 to address 0, 16 at a time (the last vector may copy up to 15 bytes more: both regions have room). */
+function copyRows(bytes: number): string {
+  const out: string[] = [];
+  for (let o = 0; o < bytes; o += 16) out.push(`(v128.store offset=${o} (i32.const 0) (v128.load offset=${o} (local.get $x0)))`);
+  return out.join(' ');
+}
+
 /** Set lane addresses x_1.. from x_0 (generic form only). */
 function laneAddresses(ks: number[], spec?: Spec): string {
   return spec ? '' : ks.slice(1).map((k) => `(local.set $x${k} (i32.add (local.get $x${k - 1}) (local.get $F1)))`).join(' ');
 }
 
 function walkBody(spec?: Spec): string {
+  const copied = spec !== undefined && rowCopy;
   const lanes = [...Array(LANES).keys()];
-  // one step: w = words[(w >>> 16) + (bin(w) < rank(x, feature(w)))]
-  const step = (k: number): string =>
-    `(local.set $w${k} (i32.load (i32.add (local.get $w) (i32.shl (i32.add (i32.shr_u (local.get $w${k}) (i32.const 16))
-       (i32.shr_u (i32.sub (i32.and (i32.shr_u (local.get $w${k}) (i32.const 8)) (i32.const 255))
-                           ${rankOf(k, `(i32.and (local.get $w${k}) (i32.const 255))`, spec)}) (i32.const 31))) (i32.const 2)))))`;
+  const L = LANES;
+  // lane k's rank of feature f: from the rows copied to address 0 (the byte at k * F1 + f), or in place
+  const rank = (k: number, f: string): string => (copied ? `(i32.load8_u offset=${k * spec.F1} ${f})` : rankOf(k, f, spec));
+  // one step: w = words[(w >>> 16) + (bin(w) < rank(x, feature(w)))]; with the bins flipped in memory
+  // (bits 8..15 hold 255 - bin, `flipBins`), that is words[(w + (rank << 8)) >>> 16]: 255 - bin + rank
+  // carries into the child field exactly when rank > bin (a leaf's 0 + rank never carries)
+  const step = (k: number): string => {
+    const r = rank(k, `(i32.and (local.get $w${k}) (i32.const 255))`);
+    const next = carryStep
+      ? `(i32.shr_u (i32.add (local.get $w${k}) (i32.shl ${r} (i32.const 8))) (i32.const 16))`
+      : `(i32.add (i32.shr_u (local.get $w${k}) (i32.const 16))
+       (i32.shr_u (i32.sub (i32.and (i32.shr_u (local.get $w${k}) (i32.const 8)) (i32.const 255)) ${r}) (i32.const 31)))`;
+    return `(local.set $w${k} (i32.load (i32.add (local.get $w) (i32.shl ${next} (i32.const 2)))))`;
+  };
   const allLeaves = lanes.slice(1).reduce((a, k) => `(i32.and ${a} (local.get $w${k}))`, '(local.get $w0)');
   // acc[(i + k) * K + c] += leafProb[child[r + leaf] * K + c]
   const accumulate = (k: number): string =>
@@ -45,9 +91,10 @@ function walkBody(spec?: Spec): string {
   (local.set $root (i32.load (local.get $w)))
   (block $groupsDone
    (loop $groups
-    (br_if $groupsDone (i32.gt_s (i32.add (local.get $i) (i32.const ${LANES})) (local.get $m)))
+    (br_if $groupsDone (i32.gt_s (i32.add (local.get $i) (i32.const ${L})) (local.get $m)))
     (local.set $x0 (i32.add (local.get $xb) (i32.mul (local.get $i) (local.get $F1))))
     ${laneAddresses(lanes, spec)}
+    ${copied ? copyRows(L * spec.F1) : ''}
     ${lanes.map((k) => `(local.set $w${k} (local.get $root))`).join(' ')}
     (block $atLeaves
      (loop $walk
@@ -55,12 +102,13 @@ function walkBody(spec?: Spec): string {
       ${Array.from({ length: STEPS }, () => lanes.map(step).join('\n      ')).join('\n      ')}
       (br $walk)))
     ${lanes.map(accumulate).join('\n')}
-    (local.set $i (i32.add (local.get $i) (i32.const ${LANES})))
+    (local.set $i (i32.add (local.get $i) (i32.const ${L})))
     (br $groups)))
   (block $tailDone
    (loop $tail
     (br_if $tailDone (i32.ge_s (local.get $i) (local.get $m)))
     (local.set $x0 (i32.add (local.get $xb) (i32.mul (local.get $i) (local.get $F1))))
+    ${copied ? copyRows(spec.F1) : ''}
     (local.set $w0 (local.get $root))
     (block $leaf (loop $one
       (br_if $leaf (i32.eq (i32.and (local.get $w0) (i32.const 255)) (i32.const 255)))
@@ -339,7 +387,7 @@ const modules = new Map<string, object | null>();
  */
 function walkModule(F1?: number, K?: number): object | null {
   const spec = F1 !== undefined && K !== undefined && K <= SPEC_MAX_K && !generic ? { F1, K } : undefined;
-  const key = spec ? `${spec.F1},${spec.K}` : 'generic';
+  const key = `${spec ? `${spec.F1},${spec.K}${rowCopy ? '' : ',in-place'}` : 'generic'}${carryStep ? '' : ',subtract'}`;
   if (!modules.has(key)) {
     let compiled: object | null = null;
     if (WA) {
@@ -386,7 +434,7 @@ export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Arr
   const mod = walkModule(F1, K);
   if (!mod || !WA) return null;
   const align = (v: number): number => (v + 63) & ~63;
-  const oW = 0, oC = align(oW + words.byteLength), oL = align(oC + child.byteLength), oX = align(oL + leafProb.byteLength);
+  const oW = align(rowScratchBytes(F1)), oC = align(oW + words.byteLength), oL = align(oC + child.byteLength), oX = align(oL + leafProb.byteLength);
   const oA = align(oX + tile * F1 + 256);
   const oE = align(oA + tile * K * 4); // the padded threshold tables, 255 floats per feature
   const oV = align(oE + padded.length * 255 * 4); // one feature's values for a tile
@@ -400,7 +448,11 @@ export function wasmWalker(words: Int32Array, roots: Int32Array, child: Int32Arr
   if (bytes > 2 ** 31) return null;
   const mem = new WA.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
   const u8 = new Uint8Array(mem.buffer);
-  u8.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), oW);
+  if (carryStep) {
+    // the lockstep walk's carry step reads each word's bin as 255 - bin
+    const w = new Int32Array(mem.buffer, oW, words.length);
+    for (let i = 0; i < words.length; i++) w[i] = flipBin(words[i]);
+  } else u8.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), oW);
   u8.set(new Uint8Array(child.buffer, child.byteOffset, child.byteLength), oC);
   u8.set(new Uint8Array(leafProb.buffer, leafProb.byteOffset, leafProb.byteLength), oL);
   const edges = new Float32Array(mem.buffer, oE, padded.length * 255);

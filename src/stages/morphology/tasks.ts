@@ -486,8 +486,9 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
       closed = holeEdgesIndexed(lodIndices(tree, 0), tree.vertices.length / 3) === 0;
       lods = tree.lods.length;
       triangles = tree.lods[0].reduce((n, f) => n + f.indices.length / 3, 0);
-      // no fsync per file: the folder is a private staging copy, flushed once before it is swapped in
-      const w = await writeMultiresMesh(p.outDir, id, tree, { bits, fsync: false });
+      // one synchronous write per file, no temporary name or fsync: the folder is a private staging
+      // copy, flushed once before it is swapped in (a retried finishing block rewrites its files whole)
+      const w = await writeMultiresMesh(p.outDir, id, tree, { bits, staging: true });
       bytes += w.bytes;
       fragments = w.fragments;
     }

@@ -36,6 +36,21 @@ import type { Mesh } from './mesh.js';
  */
 export const PV_REACH = 0.45;
 
+/**
+ * A move of a half-integer number of fine voxels (a mean over rows: 0.5 over two rows, one through
+ * the segment's voxels in b and one not) puts the vertex on a fine voxel-centre plane along its
+ * axis. With a factor of 1 along one of the other axes (e.g. [2,2,1]: that coordinate is a fine
+ * centre, the other a fine face), the vertex then has the position of a full-resolution
+ * marching-cubes vertex, the one on the fine edge across that plane, and a thin patch or cavity of
+ * the same segment with that vertex (a separate closed surface touching the coarse one) welds to
+ * it: edges of three or four triangles after the weld (morphology.test.ts, --lod0-error 0 on the
+ * coarse path). Such a move is shortened by this many fine voxels towards the face (inside the
+ * reach and the keepWithin range, which both hold the face): a quarter voxel, two steps of the
+ * coarsest 10-bit quantization (1/8 voxel, MESH_DEFAULTS.maxQuantizationStepVoxels), so no
+ * quantized weld brings the two back together.
+ */
+export const PV_OFF_PLANE = 0.25;
+
 export interface PartialVolumeGrid {
   /** compact labels of the read region (full resolution), x fastest */
   labels: Uint32Array;
@@ -200,6 +215,8 @@ export function placeByFraction(meshes: Mesh[], g: PartialVolumeGrid, reach = PV
       else rowBoundary(g, l, rax + (axis === 0 ? 1 : 0), ray + (axis === 1 ? 1 : 0), raz + (axis === 2 ? 1 : 0), axis, dir);
       let d = Math.min(reach * fk, Math.max(-reach * fk, crossing[0]));
       if (keepWithin) d = Math.min(crossing[2], Math.max(crossing[1], d));
+      // never onto a fine voxel-centre plane (offFinePlanes)
+      if (d - Math.floor(d) === 0.5) d -= Math.sign(d) * PV_OFF_PLANE;
       if (d === 0) continue;
       // global coarse position of the face between a and b, moved by d fine voxels towards b
       const lok = aIn ? rak : rak + 1;

@@ -12,7 +12,7 @@
  * cut into grid cells of chunk_shape, one fragment per cell; lod k+1 = one fragment per 2x2x2
  * group of lod-k cells (simplified, border locked), fragments of each lod in Z-curve order.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Vec3 } from '../../core/box.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
@@ -348,12 +348,20 @@ export async function writeMultiresInfo(dir: string, bits: 10 | 16 = 16): Promis
 
 /**
  * Write `<id>` (fragment data) then `<id>.index` (manifest), each atomically; `fsync: false`
- * leaves the flush to the caller (writeFileAtomic).
+ * leaves the flush to the caller (writeFileAtomic). `staging: true`: `dir` is a private staging
+ * folder (swapped in whole, flushed once by the caller), so each file is one synchronous write
+ * without a temporary name, rename or fsync (an async write per small file costs a round trip
+ * through libuv's thread pool for each of mkdir, open, write, close and rename).
  */
-export async function writeMultiresMesh(dir: string, id: bigint, tree: MeshOctree, opts: { bits?: 10 | 16; fsync?: boolean } = {}): Promise<{ bytes: number; fragments: number }> {
+export async function writeMultiresMesh(dir: string, id: bigint, tree: MeshOctree, opts: { bits?: 10 | 16; fsync?: boolean; staging?: boolean } = {}): Promise<{ bytes: number; fragments: number }> {
   const { manifest, data } = await encodeMultiresOctree(tree, opts);
-  const w = { fsync: opts.fsync };
-  await writeFileAtomic(path.join(dir, `${id}`), data, w);
-  await writeFileAtomic(path.join(dir, `${id}.index`), manifest, w);
+  if (opts.staging) {
+    writeFileSync(path.join(dir, `${id}`), data);
+    writeFileSync(path.join(dir, `${id}.index`), manifest);
+  } else {
+    const w = { fsync: opts.fsync };
+    await writeFileAtomic(path.join(dir, `${id}`), data, w);
+    await writeFileAtomic(path.join(dir, `${id}.index`), manifest, w);
+  }
   return { bytes: data.length + manifest.length, fragments: tree.lods.reduce((a, l) => a + l.length, 0) };
 }

@@ -14,13 +14,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Box, Vec3 } from '../../core/box.js';
-import { boxShape } from '../../core/box.js';
+import { boxContains, boxShape, boxToString } from '../../core/box.js';
 import { writeFileAtomic } from '../../core/atomic.js';
 import { FormatError, WiringError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
 import { edtLabels } from '../../kernels/edt.js';
 import { coarseMeshLabels, coarseMeshMargin, meshDownsampleFactor } from './coarse-mesh.js';
-import { type Mesh, compactLabels, marchingCubesLabels } from './mesh.js';
+import { type Mesh, compactRegion, marchingCubesLabels } from './mesh.js';
 import { type Skeleton, labelBoxes, skeletonizeLabels } from './skeleton.js';
 import { type MeshPart, countAndBoxes, fineLabelMesh } from './small-full-res.js';
 
@@ -28,9 +28,16 @@ import { type MeshPart, countAndBoxes, fineLabelMesh } from './small-full-res.js
 export function overlapLabels(vol: Volume, box: Box, bounds: Box, overlap: Vec3 = [1, 1, 1]): { labels: Uint32Array; ids: bigint[]; origin: Vec3; shape: Vec3 } {
   const hi: Vec3 = [0, 1, 2].map((i) => Math.min(box.max[i] + overlap[i], bounds.max[i], vol.box.max[i])) as unknown as Vec3;
   const region = { min: box.min, max: hi };
-  const sub = vol.crop(region);
-  const { labels, ids } = compactLabels(sub.data as ArrayLike<number | bigint> & { length: number });
+  const { labels, ids } = compactBox(vol, region);
   return { labels, ids, origin: region.min, shape: boxShape(region) };
+}
+
+/** Compact labels of the box `region` of a one-channel volume (compactRegion: no cropped copy; the same labels and ids as compactLabels of vol.crop(region)). */
+export function compactBox(vol: Volume, region: Box): { labels: Uint32Array; ids: bigint[] } {
+  if (!boxContains(vol.box, region)) throw new WiringError(`mesh block: region (${boxToString(region)}) is outside the volume (${boxToString(vol.box)})`);
+  if (vol.channels !== 1) throw new WiringError(`mesh block: a segmentation has one channel, this volume ${vol.channels}`);
+  const lo = [0, 1, 2].map((k) => region.min[k] - vol.box.min[k]) as unknown as Vec3;
+  return compactRegion(vol.data as ArrayLike<number | bigint> & { length: number }, boxShape(vol.box), lo, boxShape(region));
 }
 
 // ------------------------------------------------------------------ block files
@@ -250,7 +257,7 @@ export function meshBlock(vol: Volume, box: Box, opts: MeshBlockOptions): MeshIt
     }) as unknown as Vec3;
     const hi = [0, 1, 2].map((i) => Math.min(box.max[i] + m[i], b.max[i], vol.box.max[i])) as unknown as Vec3;
     const region = { min: lo, max: hi };
-    const { labels, ids } = compactLabels(vol.crop(region).data as ArrayLike<number | bigint> & { length: number });
+    const { labels, ids } = compactBox(vol, region);
     const shape = boxShape(region);
     const { meshes } = coarseMeshLabels({ labels, maxLabel: ids.length - 1, origin: lo, shape, boxMin: box.min, boxMax: box.max, bounds: b, voxelSize: opts.voxelSize, factor: f, thinPatches: opts.thinPatches, cavities: opts.cavities, partialVolume: opts.partialVolume, partialVolumeReach: opts.partialVolumeReach, partialVolumeWithin: opts.partialVolumeWithin });
     const small = opts.smallVoxels ?? 0;

@@ -333,6 +333,72 @@ export function compactLabels(data: ArrayLike<number | bigint> & { length: numbe
   return { labels, ids };
 }
 
+/**
+ * compactLabels of the sub-box [lo, lo + shape) of `data` (a volume of shape `full`, x fastest),
+ * without copying the box out first: the same labels and ids as compactLabels of the cropped
+ * copy. uint64 ids are compared as two 32-bit words (no BigInt per voxel); a BigInt is made only
+ * where the id changes along a row and the id is not the last one seen with that low word.
+ */
+export function compactRegion(data: ArrayLike<number | bigint> & { length: number }, full: Vec3, lo: Vec3, shape: Vec3): { labels: Uint32Array; ids: bigint[] } {
+  const [fx, fy] = full;
+  const [rx, ry, rz] = shape;
+  const labels = new Uint32Array(rx * ry * rz);
+  if (!(data instanceof BigUint64Array)) {
+    // other dtypes: the row-wise copy and the plain compaction (numbers hash cheaply)
+    const sub = new (data as unknown as { constructor: new (n: number) => { set(a: ArrayLike<unknown>, o: number): void } & ArrayLike<number> }).constructor(rx * ry * rz);
+    const src = data as unknown as { subarray(a: number, b: number): ArrayLike<unknown> };
+    for (let z = 0; z < rz; z++) {
+      for (let y = 0; y < ry; y++) {
+        const si = lo[0] + fx * (lo[1] + y + fy * (lo[2] + z));
+        sub.set(src.subarray(si, si + rx), rx * (y + ry * z));
+      }
+    }
+    return compactLabels(sub);
+  }
+  const w = new Uint32Array(data.buffer, data.byteOffset, 2 * data.length);
+  const ids: bigint[] = [0n];
+  // low word -> the label last given an id with that low word (its high word in hiOf); the full id
+  // in `big` otherwise
+  const byLo = new Map<number, number>();
+  const hiOf: number[] = [0];
+  const big = new Map<bigint, number>();
+  let lastLo = 0;
+  let lastHi = 0;
+  let lastLabel = 0;
+  let o = 0;
+  for (let z = 0; z < rz; z++) {
+    for (let y = 0; y < ry; y++) {
+      let i = 2 * (lo[0] + fx * (lo[1] + y + fy * (lo[2] + z)));
+      for (let x = 0; x < rx; x++, i += 2, o++) {
+        const a = w[i];
+        const b = w[i + 1];
+        if (a !== lastLo || b !== lastHi) {
+          lastLo = a;
+          lastHi = b;
+          if (a === 0 && b === 0) lastLabel = 0;
+          else {
+            let l = byLo.get(a);
+            if (l === undefined || hiOf[l] !== b) {
+              const id = (BigInt(b) << 32n) | BigInt(a);
+              l = big.get(id);
+              if (l === undefined) {
+                l = ids.length;
+                ids.push(id);
+                hiOf.push(b);
+                big.set(id, l);
+              }
+              byLo.set(a, l);
+            }
+            lastLabel = l;
+          }
+        }
+        labels[o] = lastLabel;
+      }
+    }
+  }
+  return { labels, ids };
+}
+
 /** Concatenate meshes and merge vertices with bit-identical positions (block stitching). */
 export function mergeMeshes(meshes: Mesh[]): Mesh {
   let nv = 0;

@@ -36,6 +36,23 @@ import type { Mesh } from './mesh.js';
  */
 export const PV_REACH = 0.45;
 
+/**
+ * A move of a half-integer number of fine voxels (a mean over rows: 0.5 over two rows, one through
+ * the segment's voxels in b and one not) puts the vertex on a fine voxel-centre plane along its
+ * axis. With a factor of 1 along one of the other axes (e.g. [2,2,1]: that coordinate is a fine
+ * centre, the other a fine face), the vertex then has the position of a full-resolution
+ * marching-cubes vertex, the one on the fine edge across that plane, and a thin patch or cavity of
+ * the same segment with that vertex (a separate closed surface touching the coarse one) welds to
+ * it: edges of three or four triangles after the weld (morphology.test.ts, --lod0-error 0 on the
+ * coarse path). Such a move is shortened by this many fine voxels towards the face (inside the
+ * reach and the keepWithin range, which both hold the face): an eighth of a voxel, at least one
+ * step of any 10-bit quantization the stage writes (a step is at most 1/8 of the finest voxel,
+ * MESH_DEFAULTS.maxQuantizationStepVoxels), so no quantized weld brings the two back together.
+ * Chosen on phantom seed 7 (lod-0 volume error p95 1.29 % against 1.41 % with a quarter voxel and
+ * 1.39 % before the fix), measured on seeds 19 and 23 (docs/THROUGHPUT.md, Meshes: sixth pass).
+ */
+export const PV_OFF_PLANE = 0.125;
+
 export interface PartialVolumeGrid {
   /** compact labels of the read region (full resolution), x fastest */
   labels: Uint32Array;
@@ -50,27 +67,39 @@ export interface PartialVolumeGrid {
   boundsMin: Vec3;
 }
 
+/** rowBoundary's result: mean, lo, hi (one scratch array, no object per vertex). */
+const crossing = new Float64Array(3);
+
 /**
- * Where label `l`'s boundary crosses the edge from coarse voxel `a` to its neighbour `b` along
- * `axis` (read-region coarse indices), in fine voxels from their shared face (positive: into b),
+ * Where label `l`'s boundary crosses the edge from coarse voxel `a` (ax, ay, az) to its neighbour b
+ * along `axis` (read-region coarse indices), in fine voxels from their shared face (positive: into b),
  * averaged over the fine rows along the axis that hold `l` in a: a row with l in all of a's voxels
- * ends n_b voxels into b, a row with n_a < f ends f - n_a voxels before the face. Also the range
- * [lo, hi] the vertex may take without lying farther (along the axis) from any of l's
+ * ends n_b voxels into b, a row with n_a < f voxels ends f - n_a voxels before the face. Also the
+ * range [lo, hi] the vertex may take without lying farther (along the axis) from any of l's
  * full-resolution boundary crossings this face stands for than the face itself does (see
- * `keepWithin`): t in [max s - D, min s + D], D = max |s| over those crossings s.
+ * `keepWithin`): t in [max s - D, min s + D], D = max |s| over those crossings s. Written into
+ * `crossing` as [mean, lo, hi].
  */
-function rowBoundary(g: PartialVolumeGrid, l: number, a: number[], axis: number, dir: number): { mean: number; lo: number; hi: number } {
-  const [sx, sy] = g.shape;
+function rowBoundary(g: PartialVolumeGrid, l: number, ax: number, ay: number, az: number, axis: number, dir: number): void {
+  const sx = g.shape[0];
+  const sxy = sx * g.shape[1];
   const f = g.factor;
+  const labels = g.labels;
   const fk = f[axis];
   const n = g.shape[axis];
+  // the row axis k (stride st), and the two axes across it: u (stride su) and v (stride sv)
   const u = axis === 0 ? 1 : 0;
   const v = axis === 2 ? 1 : 2;
-  const p = [0, 0, 0];
+  const st = axis === 0 ? 1 : axis === 1 ? sx : sxy;
+  const su = u === 0 ? 1 : sx;
+  const sv = v === 1 ? sx : sxy;
+  const ak = axis === 0 ? ax : axis === 1 ? ay : az;
+  const au = u === 0 ? ax : ay;
+  const av = v === 1 ? ay : az;
   // a's and b's fine voxels along the axis (partial coarse voxels at the volume's upper face clipped)
-  const a0 = a[axis] * fk;
+  const a0 = ak * fk;
   const a1 = Math.min(n, a0 + fk);
-  const b0 = (a[axis] + dir) * fk;
+  const b0 = (ak + dir) * fk;
   const b1 = Math.min(n, b0 + fk);
   // the faces of a and b along the axis: span [s0, s1], the a|b face F; a's outer face counts only
   // where the coarse voxel beyond a is l too (no coarse surface there), b's outer face only where the
@@ -78,39 +107,36 @@ function rowBoundary(g: PartialVolumeGrid, l: number, a: number[], axis: number,
   const s0 = Math.min(a0, b0);
   const s1 = Math.max(a1, b1);
   const F = dir > 0 ? a1 : a0;
-  const [cx, cy] = g.cshape;
-  const cAt = (ck: number): number => {
-    if (ck < 0 || ck >= g.cshape[axis]) return -1;
-    const q = [a[0], a[1], a[2]];
-    q[axis] = ck;
-    return g.coarse[q[0] + cx * (q[1] + cy * q[2])];
-  };
-  const aOuter = cAt(a[axis] - dir) === l;
-  const bOuter = cAt(a[axis] + 2 * dir) !== l;
+  const cn = g.cshape[axis];
+  const cst = axis === 0 ? 1 : axis === 1 ? g.cshape[0] : g.cshape[0] * g.cshape[1];
+  const ca = ax + g.cshape[0] * (ay + g.cshape[1] * az);
+  const kOut = ak - dir;
+  const kBeyond = ak + 2 * dir;
+  const aOuter = kOut >= 0 && kOut < cn && g.coarse[ca - dir * cst] === l;
+  const bOuter = !(kBeyond >= 0 && kBeyond < cn && g.coarse[ca + 2 * dir * cst] === l);
   const lowOuter = dir > 0 ? aOuter : bOuter;
   const highOuter = dir > 0 ? bOuter : aOuter;
-  const at = (s: number): boolean => {
-    if (s < 0 || s >= n) return false;
-    p[axis] = s;
-    return g.labels[p[0] + sx * (p[1] + sy * p[2])] === l;
-  };
+  const fa = a1 - a0;
   let rows = 0;
   let sum = 0;
   let sMin = Infinity;
   let sMax = -Infinity;
-  for (let j = a[v] * f[v]; j < Math.min(g.shape[v], (a[v] + 1) * f[v]); j++) {
-    for (let i = a[u] * f[u]; i < Math.min(g.shape[u], (a[u] + 1) * f[u]); i++) {
-      p[u] = i;
-      p[v] = j;
+  const j1 = Math.min(g.shape[v], (av + 1) * f[v]);
+  const i1 = Math.min(g.shape[u], (au + 1) * f[u]);
+  for (let j = av * f[v]; j < j1; j++) {
+    for (let i = au * f[u]; i < i1; i++) {
+      const row = i * su + j * sv;
       // l's boundary crossings along the row (the face at c lies between voxels c - 1 and c), and
       // l's voxels in a (na) and in b (nb) read in the same pass
-      let prev = at(s0 - 1);
+      let prev = s0 - 1 >= 0 && s0 - 1 < n && labels[row + (s0 - 1) * st] === l;
       let na = 0;
       let nb = 0;
       for (let c = s0; c <= s1; c++) {
-        const cur = at(c);
-        if (cur && c >= a0 && c < a1) na++;
-        if (cur && c >= b0 && c < b1) nb++;
+        const cur = c < n && labels[row + c * st] === l;
+        if (cur) {
+          if (c >= a0 && c < a1) na++;
+          if (c >= b0 && c < b1) nb++;
+        }
         if (cur !== prev && ((c > s0 && c < s1) || (c === s0 && lowOuter) || (c === s1 && highOuter))) {
           const s = dir * (c - F);
           if (s < sMin) sMin = s;
@@ -120,13 +146,19 @@ function rowBoundary(g: PartialVolumeGrid, l: number, a: number[], axis: number,
       }
       if (na === 0) continue;
       rows++;
-      sum += na === a1 - a0 ? nb : na - (a1 - a0);
+      sum += na === fa ? nb : na - fa;
     }
   }
   const mean = rows === 0 ? 0 : sum / rows;
-  if (sMin === Infinity) return { mean, lo: -Infinity, hi: Infinity };
+  crossing[0] = mean;
+  if (sMin === Infinity) {
+    crossing[1] = -Infinity;
+    crossing[2] = Infinity;
+    return;
+  }
   const D = Math.max(Math.abs(sMin), Math.abs(sMax));
-  return { mean, lo: sMax - D, hi: sMin + D };
+  crossing[1] = sMax - D;
+  crossing[2] = sMin + D;
 }
 
 /**
@@ -142,11 +174,12 @@ export function placeByFraction(meshes: Mesh[], g: PartialVolumeGrid, reach = PV
   // global coarse position of the grid's lower face (b.min / f) and the read region's first coarse voxel (from bounds.min)
   const base = [0, 1, 2].map((k) => g.boundsMin[k] / g.factor[k]);
   const r0 = [0, 1, 2].map((k) => (g.origin[k] - g.boundsMin[k]) / g.factor[k]);
-  const inGrid = (r: number[]) => r[0] >= 0 && r[1] >= 0 && r[2] >= 0 && r[0] < cx && r[1] < cy && r[2] < cz;
+  const coarse = g.coarse;
+  const cxy = cx * cy;
+  const cdim = [cx, cy, cz];
+  const cstride = [1, cx, cxy];
   let moved = 0;
   const n2 = [0, 0, 0];
-  const ra = [0, 0, 0];
-  const rb = [0, 0, 0];
   for (let l = 1; l < meshes.length; l++) {
     const V = meshes[l]?.vertices;
     if (!V || V.length === 0) continue;
@@ -162,25 +195,34 @@ export function placeByFraction(meshes: Mesh[], g: PartialVolumeGrid, reach = PV
         }
       }
       if (even !== 1) continue;
-      for (let k = 0; k < 3; k++) {
-        const gk = k === axis ? n2[k] / 2 - 1 : (n2[k] - 1) / 2;
-        ra[k] = gk - r0[k];
-        rb[k] = ra[k] + (k === axis ? 1 : 0);
-      }
+      // ra: the coarse voxel below the face along the axis (read-region indices); rb = ra + 1 along it
+      const rax = (axis === 0 ? n2[0] / 2 - 1 : (n2[0] - 1) / 2) - r0[0];
+      const ray = (axis === 1 ? n2[1] / 2 - 1 : (n2[1] - 1) / 2) - r0[1];
+      const raz = (axis === 2 ? n2[2] / 2 - 1 : (n2[2] - 1) / 2) - r0[2];
+      // the other two coordinates are those of both a and b: outside the grid, the vertex stays
+      if (rax < (axis === 0 ? -1 : 0) || ray < (axis === 1 ? -1 : 0) || raz < (axis === 2 ? -1 : 0)) continue;
+      if (rax >= cx || ray >= cy || raz >= cz) continue;
+      const rak = axis === 0 ? rax : axis === 1 ? ray : raz;
+      const ia = rax + cx * ray + cxy * raz;
+      const st = cstride[axis];
       // a: the coarse voxel of label l; b: the other one (outside the volume: the vertex stays)
-      const aIn = inGrid(ra) && g.coarse[ra[0] + cx * (ra[1] + cy * ra[2])] === l;
-      const lo = aIn ? ra : rb;
-      const hi = aIn ? rb : ra;
-      if (!inGrid(lo) || !inGrid(hi) || g.coarse[lo[0] + cx * (lo[1] + cy * lo[2])] !== l) continue;
+      const aIn = rak >= 0 && coarse[ia] === l;
+      // lo: the coarse voxel of l (a), hi: the other; both must lie in the grid
+      if (rak < 0 || rak + 1 >= cdim[axis]) continue;
+      if (!aIn && coarse[ia + st] !== l) continue;
       // the boundary along the edge, clamped between the two coarse centres (fine voxels from the face)
       const dir = aIn ? 1 : -1;
       const fk = g.factor[axis];
-      const cross = rowBoundary(g, l, lo, axis, dir);
-      let d = Math.min(reach * fk, Math.max(-reach * fk, cross.mean));
-      if (keepWithin) d = Math.min(cross.hi, Math.max(cross.lo, d));
+      if (aIn) rowBoundary(g, l, rax, ray, raz, axis, dir);
+      else rowBoundary(g, l, rax + (axis === 0 ? 1 : 0), ray + (axis === 1 ? 1 : 0), raz + (axis === 2 ? 1 : 0), axis, dir);
+      let d = Math.min(reach * fk, Math.max(-reach * fk, crossing[0]));
+      if (keepWithin) d = Math.min(crossing[2], Math.max(crossing[1], d));
+      // never onto a fine voxel-centre plane (offFinePlanes)
+      if (d - Math.floor(d) === 0.5) d -= Math.sign(d) * PV_OFF_PLANE;
       if (d === 0) continue;
       // global coarse position of the face between a and b, moved by d fine voxels towards b
-      const face = lo[axis] + r0[axis] + (aIn ? 1 : 0);
+      const lok = aIn ? rak : rak + 1;
+      const face = lok + r0[axis] + (aIn ? 1 : 0);
       V[i + axis] = (base[axis] + face + (dir * d) / fk) * cres[axis];
       moved++;
     }

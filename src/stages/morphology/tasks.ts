@@ -338,9 +338,10 @@ export const MESH_DEFAULTS = {
    * every volume measured: phantom seeds 7 and 13 (chosen on: 30.53 nm of 32.06), held out seeds 17,
    * 19, 23 (30.29, 30.53, 30.53 nm) and gala-medulla at 10x10x30 nm (every third section: 30.46 of
    * 33.17 nm), no segment lost, every lod 0 closed; the lod-0 volume error p95 <= 2 % holds on seeds
-   * 7, 13, 19, 23 (1.39-1.75 %) but not on seed 17 (2.86 %, 18 scored segments) or gala at 10x10x30
-   * (2.58 %), where today's full-resolution lod 0 is farther still (6.87 %, 3.27 %). See
-   * docs/THROUGHPUT.md (Meshes: cavities the mode vote fills, held-out seeds).
+   * 7, 13, 19, 23 (1.29-1.56 % with partial-volume.ts PV_OFF_PLANE, sixth pass; 1.39-1.75 % before)
+   * but not on seed 17 (2.17 %, 18 scored segments) or gala at 10x10x30 (2.53 %), where the
+   * full-resolution lod 0 is farther still (6.87 %, 3.27 %). See docs/THROUGHPUT.md (Meshes:
+   * cavities the mode vote fills, held-out seeds; sixth pass).
    */
   maxDownsample: 2,
   /**
@@ -486,8 +487,9 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
       closed = holeEdgesIndexed(lodIndices(tree, 0), tree.vertices.length / 3) === 0;
       lods = tree.lods.length;
       triangles = tree.lods[0].reduce((n, f) => n + f.indices.length / 3, 0);
-      // no fsync per file: the folder is a private staging copy, flushed once before it is swapped in
-      const w = await writeMultiresMesh(p.outDir, id, tree, { bits, fsync: false });
+      // one synchronous write per file, no temporary name or fsync: the folder is a private staging
+      // copy, flushed once before it is swapped in (a retried finishing block rewrites its files whole)
+      const w = await writeMultiresMesh(p.outDir, id, tree, { bits, staging: true });
       bytes += w.bytes;
       fragments = w.fragments;
     }

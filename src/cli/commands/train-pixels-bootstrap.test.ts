@@ -5,11 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
 import { wiringCaptured as wiring } from '../../../test/cli-in-process.js';
 import { writeDiskLabels } from '../../../test/pixel-fixtures.js';
+import { Forest } from '../../ml/forest/index.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { PIXEL_TRAINING_DEFAULTS } from '../../stages/predict/training.js';
 
 describe('wiring train-pixels --bootstrap, --ste-outer', () => {
-  it('plain bootstrap and the structure tensor at vigra\'s scales reach the model; bad values exit 2', async () => {
+  it('plain bootstrap and the structure tensor at vigra\'s scales reach the model; bad values exit 2 or fail the load', async () => {
     const dir = await tempDir();
     await writeDiskLabels(dir);
     const model = path.join(dir, 'm.forest');
@@ -26,6 +27,9 @@ describe('wiring train-pixels --bootstrap, --ste-outer', () => {
     const m = await PixelModel.load(model);
     expect(m.forest.params.balanced).toBe(false);
     expect(m.meta.featureConfig.steOuter).toBe('sigma');
+    // a model file naming another outer scale is refused on load, naming the field
+    const bad = new Forest(m.forest.nFeatures, m.forest.nClasses, m.forest.trees, m.forest.params, { ...m.forest.meta, featureConfig: { ...m.meta.featureConfig, steOuter: 'double' } });
+    expect(() => PixelModel.fromForest(bad, 'bad.forest')).toThrow(/meta.featureConfig.steOuter "double": expected half or sigma/);
     const p = await wiring(['predict', '--raw', path.join(dir, 'raw.npy'), '--voxel-size', '4,4,40', '--model', model, path.join(dir, 'p'), '--json']);
     expect(p.code, p.out).toBeUndefined();
 

@@ -29,6 +29,8 @@
 // density 6 holds no more clefts than 3: 17 vs 18 on seed 2; a larger PHSYN_TRAIN_SIZE does).
 // PHSYN_FEATURES and PHSYN_SIGMAS (default: train-pixels' own, G,GGM,LoG,DoG,STE,HoGE and 0.7,1.6,3.5,5)
 // are passed to `train-pixels --features` / `--sigmas` (e.g. PHSYN_FEATURES=G,GGM,LoG,DoG,STE,HoGE,LINE, PHSYN_SIGMAS=0.7,1.6,3.5,5,10);
+// PHSYN_BOOTSTRAP passes `train-pixels --bootstrap <scheme>` (balanced or plain; unset: train-pixels' default), PHSYN_STE_OUTER
+// `--ste-outer <half|sigma>` (the structure tensor's scales);
 // PHSYN_PRESET passes `train-pixels --preset <name>` (its flags; PHSYN_FEATURES / PHSYN_SIGMAS / PHSYN_AUTOCONTEXT beside it win);
 // PHSYN_ROWS=cleft (default all) keeps only the rows of the cleft class: pixel and object scores and the partners of
 // `wiring synapses` defaults on the true segmentation; it skips the predicted-segmentation rows (`wiring segment` and its
@@ -54,7 +56,11 @@ const FEATURES = process.env.PHSYN_FEATURES;
 const SIGMAS = process.env.PHSYN_SIGMAS;
 /** PHSYN_PRESET: `train-pixels --preset <name>`. */
 const PRESET = process.env.PHSYN_PRESET;
-for (const [name, v] of [['PHSYN_FEATURES', FEATURES], ['PHSYN_SIGMAS', SIGMAS], ['PHSYN_PRESET', PRESET]] as const) {
+/** PHSYN_BOOTSTRAP: `train-pixels --bootstrap <scheme>`. */
+const BOOTSTRAP = process.env.PHSYN_BOOTSTRAP;
+/** PHSYN_STE_OUTER: `train-pixels --ste-outer <half|sigma>`. */
+const STE_OUTER = process.env.PHSYN_STE_OUTER;
+for (const [name, v] of [['PHSYN_FEATURES', FEATURES], ['PHSYN_SIGMAS', SIGMAS], ['PHSYN_PRESET', PRESET], ['PHSYN_BOOTSTRAP', BOOTSTRAP], ['PHSYN_STE_OUTER', STE_OUTER]] as const) {
   if (v !== undefined && !/^[A-Za-z0-9.,-]+$/.test(v)) throw new Error(`${name}: expected a comma-separated list (or a preset name), got ${JSON.stringify(v)}`);
 }
 /** PHSYN_ROWS=cleft: only the cleft class's rows (no predicted segmentation, no --no-cleft-filter row, no true-label row). */
@@ -62,7 +68,7 @@ const ROWS = process.env.PHSYN_ROWS ?? 'all';
 if (ROWS !== 'all' && ROWS !== 'cleft') throw new Error(`PHSYN_ROWS: expected all or cleft, got ${ROWS}`);
 const ALL_ROWS = ROWS === 'all';
 /** Names the feature settings in the cache names (unset: '' so the defaults keep earlier runs' names). */
-const FEATURE_TAG = `${PRESET ? `-p${PRESET}` : ''}${FEATURES ? `-f${FEATURES.replaceAll(',', '')}` : ''}${SIGMAS ? `-s${SIGMAS.replaceAll(',', '_')}` : ''}`;
+const FEATURE_TAG = `${BOOTSTRAP ? `-b${BOOTSTRAP}` : ''}${STE_OUTER ? `-ste${STE_OUTER}` : ''}${PRESET ? `-p${PRESET}` : ''}${FEATURES ? `-f${FEATURES.replaceAll(',', '')}` : ''}${SIGMAS ? `-s${SIGMAS.replaceAll(',', '_')}` : ''}`;
 /** The cleft filter learns from the training phantom's true segmentation too (`train-pixels --segmentation`); PHSYN_SEG_FEATURES=0: the maps alone. */
 const SEG_FEATURES = process.env.PHSYN_SEG_FEATURES !== '0';
 /** PHSYN_FILTER_SEG=predicted: the filter's segmentation is a predicted one of the training phantom (`train-pixels --predicted-segmentation`), not its true neurons. */
@@ -117,7 +123,7 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
     wiring('classes', path.join(train, 'classes'), '--neurons', path.join(train, 'neurons'), '--clefts', path.join(train, 'clefts'), '--vesicles', path.join(train, 'vesicles'), '--mitochondria', path.join(train, 'mitochondria'));
   }
   log(`train-pixels on seed ${chooseSeed} (${TREES} trees, ${SAMPLES} samples${AUTOCONTEXT ? ', auto-context' : ''}${PRESET ? `, preset ${PRESET}` : ''}${FEATURES ? `, features ${FEATURES}` : ''}${SIGMAS ? `, sigmas ${SIGMAS}` : ''}; cross-fits itself and carries the object rules)`);
-  const featureArgs = [...(PRESET ? ['--preset', PRESET] : []), ...(FEATURES ? ['--features', FEATURES] : []), ...(SIGMAS ? ['--sigmas', SIGMAS] : [])];
+  const featureArgs = [...(BOOTSTRAP ? ['--bootstrap', BOOTSTRAP] : []), ...(STE_OUTER ? ['--ste-outer', STE_OUTER] : []), ...(PRESET ? ['--preset', PRESET] : []), ...(FEATURES ? ['--features', FEATURES] : []), ...(SIGMAS ? ['--sigmas', SIGMAS] : [])];
   const trained = wiring('train-pixels', '--raw', path.join(train, 'raw'), '--labels', path.join(train, 'classes'), '-o', model, '--trees', TREES, '--samples', SAMPLES, ...featureArgs, ...(PRESET && process.env.PHSYN_AUTOCONTEXT === undefined ? [] : [AUTOCONTEXT ? '--auto-context' : '--no-auto-context']), ...(SEG_FEATURES ? (FILTER_SEG === 'predicted' ? ['--predicted-segmentation'] : ['--segmentation', path.join(train, 'neurons')]) : []), ...(CONTACT_SITES ? ['--contact-sites'] : []));
   const outputs: string[] = trained.outputs;
   console.log('object_rules (out-of-fold on the training phantom)', JSON.stringify(trained.object_rules));
@@ -170,7 +176,7 @@ async function pair(chooseSeed: number, measureSeed: number): Promise<Record<str
   const row = {
     chosen_on: `phantom seed ${chooseSeed}, ${TRAIN_SIZE} at 8x8x30 nm, synapse density x${TRAIN_DENSITY} (forest + out-of-fold object rules)`,
     measured_on: `phantom seed ${measureSeed}, ${TEST_SIZE}, synapse density x${TEST_DENSITY}`,
-    forest: { trees: Number(TREES), samples: Number(SAMPLES), auto_context: trained.auto_context, preset: PRESET, features: trained.featureConfig?.features, sigmas: trained.featureConfig?.sigmas, segmentation_features: SEG_FEATURES, filter_segmentation: SEG_FEATURES ? FILTER_SEG : undefined, predicted_training_segmentation: trained.predicted_segmentation, contact_sites: CONTACT_SITES, train_synapse_density: Number(TRAIN_DENSITY), object_rules: trained.object_rules },
+    forest: { trees: Number(TREES), samples: Number(SAMPLES), bootstrap: BOOTSTRAP, ste_outer: STE_OUTER, auto_context: trained.auto_context, preset: PRESET, features: trained.featureConfig?.features, sigmas: trained.featureConfig?.sigmas, segmentation_features: SEG_FEATURES, filter_segmentation: SEG_FEATURES ? FILTER_SEG : undefined, predicted_training_segmentation: trained.predicted_segmentation, contact_sites: CONTACT_SITES, train_synapse_density: Number(TRAIN_DENSITY), object_rules: trained.object_rules },
     objects,
     cleft_pixels: cleftPixels,
     predict_cpu_seconds: predictCpu,

@@ -6,12 +6,12 @@ import { UsageError } from '../../core/errors.js';
 import { compactLabels } from '../../kernels/components.js';
 import { createProgress } from '../../core/progress.js';
 import { openSource } from '../../formats/open.js';
-import { DEFAULT_FEATURES, FEATURE_NAMES, type FeatureConfig, type FeatureName, RECURSIVE_FROM, featureConfig } from '../../stages/predict/features.js';
+import { DEFAULT_FEATURES, FEATURE_NAMES, type FeatureConfig, type FeatureName, RECURSIVE_FROM, STE_OUTER, type SteOuter, featureConfig } from '../../stages/predict/features.js';
 import { checkLineConfig } from '../../stages/predict/line-features.js';
 import { CONTEXT_FEATURES, MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
 import { MAX_EDGE_BAND_WIDTH, edgeBandOf } from '../../stages/predict/edge-band.js';
 import { MAX_OUTPUT_SIGMA, OUTPUT_SIGMA_CANDIDATES, OUTPUT_SIGMA_MIN_GAIN } from '../../stages/predict/output-smoothing.js';
-import { CROSS_FIT_MIN_LABELLED, PIXEL_TRAINING_DEFAULTS as D, PIXEL_TRAINING_PRESETS, type TrainOptions, defaultDims, pixelTrainingPreset, trainPixelClassifier } from '../../stages/predict/training.js';
+import { CROSS_FIT_MIN_LABELLED, PIXEL_BOOTSTRAPS, PIXEL_TRAINING_DEFAULTS as D, bootstrapBalanced, PIXEL_TRAINING_PRESETS, type TrainOptions, defaultDims, pixelTrainingPreset, trainPixelClassifier } from '../../stages/predict/training.js';
 import { BOUNDARY_OUTPUT, OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules } from '../object-rules.js';
 import { defaultSegmentation } from '../predicted-segmentation.js';
 import { OBJECT_FILTER_DEFAULTS } from '../../stages/synapses/object-filter.js';
@@ -88,11 +88,13 @@ export function register(program: Command): Command {
     .option('--dims <n>', '2 (per section) or 3; default 2 when z is more than twice as coarse as x/y or the training region is one section')
     .option('--sigmas <list>', 'feature scales in voxels', D.sigmas)
     .option('--features <list>', `features among ${FEATURE_NAMES.join(',')} (HoGR, blob vs ridge of the Hessian, is opt-in: it helped across volumes, not within one; LINE, oriented elongated line filters, 2-D only, is opt-in: docs/ACCURACY.md "Oriented line filters")`, DEFAULT_FEATURES.join(','))
+    .option('--ste-outer <scale>', `structure-tensor eigenvalues (STE) at sigma s: half = gradients at s smoothed at 0.5 s (default); sigma = gradients at 0.5 s smoothed at s, as vigra's structureTensorEigenvalues(img, 0.5 s, s) of the pipeline bench's reference (opt-in: docs/ACCURACY.md "The cleft AUC gap")`, D.steOuter)
     .option('--recursive-from <sigma>', 'recursive (IIR) feature filters from this axis sigma (voxels) on, faster and within a few percent of the exact ones; "off": exact filters everywhere (blockwise predictions then equal whole-volume ones bit for bit)', String(RECURSIVE_FROM))
     .option('--trees <n>', 'number of trees (32 with --max-depth 12: nearly the same held-out AUC, about 3x faster prediction; docs/THROUGHPUT.md)', String(D.trees))
     .option('--max-depth <n>', 'maximum tree depth (0: unlimited)', String(D.maxDepth))
     .option('--min-leaf <n>', 'minimum samples per leaf', String(D.minLeaf))
     .option('--samples <n>', 'training voxels in total, balanced over classes', String(D.samples))
+    .option('--bootstrap <scheme>', `how each tree draws from the training voxels: ${PIXEL_BOOTSTRAPS.join(' or ')}; balanced: the same number of every class, repeating a class that has fewer voxels than its share (e.g. clefts); plain: as many as there are, uniformly (scikit-learn's bootstrap; docs/ACCURACY.md "The cleft AUC gap")`, D.bootstrap)
     .option('--edge-weight <w>', 'sampling weight of the labelled voxels within --edge-width of another class (the label edges, where the labelled width and the image disagree) relative to the rest of their class: 1 as the rest, > 1 more often, 0 left out (docs/ACCURACY.md "Label width at membrane edges")', String(D.edgeWeight))
     .option('--edge-width <voxels>', `half-width of that band in voxels (0 < width <= ${MAX_EDGE_BAND_WIDTH})`, String(D.edgeWidth))
     .option('--bounds <x0:x1,y0:y1,z0:z1>', 'train only inside this box (voxels)')
@@ -131,7 +133,8 @@ export function register(program: Command): Command {
       const rf = String(opts.recursiveFrom);
       const recursiveFrom = rf === 'off' ? null : Number(rf);
       if (recursiveFrom !== null && !Number.isFinite(recursiveFrom)) throw new UsageError(`--recursive-from: expected a sigma in voxels or off, got ${JSON.stringify(rf)}`);
-      const cfg = featureConfig(raw.voxelSize, { sigmas, features, dims: (dims as 2 | 3 | undefined) ?? defaultDims(raw.voxelSize, zExtent), recursiveFrom });
+      if (!(STE_OUTER as readonly string[]).includes(String(opts.steOuter))) throw new UsageError(`--ste-outer: expected ${STE_OUTER.join(' or ')}, got ${JSON.stringify(opts.steOuter)}`);
+      const cfg = featureConfig(raw.voxelSize, { sigmas, features, dims: (dims as 2 | 3 | undefined) ?? defaultDims(raw.voxelSize, zExtent), recursiveFrom, steOuter: String(opts.steOuter) as SteOuter });
       const warnings: string[] = [];
       if (!voxelSize && raw.voxelSize.every((v) => v === 1) && zExtent > 1) {
         warnings.push(`${opts.raw} records no voxel size (read as 1,1,1 nm), so features are ${cfg.dims}-D; pass --voxel-size (e.g. 4,4,50 for serial-section TEM: 2-D features per section; 8,8,8 for FIB-SEM: 3-D)`);
@@ -166,6 +169,7 @@ export function register(program: Command): Command {
             nTrees: int(opts.trees, '--trees', 1),
             maxDepth: int(opts.maxDepth, '--max-depth', 0) || undefined, // 0: unlimited
             minSamplesLeaf: int(opts.minLeaf, '--min-leaf', 1),
+            balanced: bootstrapBalanced(String(opts.bootstrap)),
           },
           threads: int(opts.threads, '--threads', 1),
           bounds,

@@ -151,11 +151,11 @@ describe('feature stack', () => {
     }
   });
 
-  for (const dims of [2, 3] as const) {
-    it(`blockwise with the margin equals whole-volume (${dims}-D)`, () => {
+  for (const [dims, steOuter] of [[2, 'half'], [3, 'half'], [2, 'sigma'], [3, 'sigma']] as const) {
+    it(`blockwise with the margin equals whole-volume (${dims}-D, structure tensor outer scale ${steOuter})`, () => {
       const shape: Vec3 = [40, 36, 30];
       const raw = smoothRandom(shape);
-      const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 2], dims, recursiveFrom: null });
+      const cfg = featureConfig([1, 1, 1], { sigmas: [0.7, 2], dims, recursiveFrom: null, steOuter });
       const nch = featureCount(cfg);
       const whole = computeFeatures(raw, shape, cfg);
       const m = featureMargin(cfg);
@@ -170,6 +170,27 @@ describe('feature stack', () => {
       expect(Array.from(b)).toEqual(Array.from(a));
     });
   }
+});
+
+describe('structure tensor at vigra\'s scales (steOuter sigma)', () => {
+  it('changes only the STE channels, keeps the margin, and is refused for other values', () => {
+    const shape: Vec3 = [30, 28, 3];
+    const raw = smoothRandom(shape, 5);
+    const a = featureConfig([4, 4, 50]);
+    const b = featureConfig([4, 4, 50], { steOuter: 'sigma' });
+    expect(a.steOuter).toBeUndefined(); // the default configuration (and every model trained before) carries no field
+    expect(b.steOuter).toBe('sigma');
+    expect(featureNames(b)).toEqual(featureNames(a));
+    expect(featureMargin(b)).toEqual(featureMargin(a));
+    const n = shape[0] * shape[1] * shape[2];
+    const fa = computeFeatures(raw, shape, a).slice();
+    const fb = computeFeatures(raw, shape, b);
+    featureNames(a).forEach((name, c) => {
+      const same = Buffer.from(fa.buffer, c * n * 4, n * 4).equals(Buffer.from(fb.buffer, c * n * 4, n * 4));
+      expect(same, name).toBe(!name.startsWith('STE'));
+    });
+    expect(() => featureConfig([4, 4, 50], { steOuter: 'double' as 'sigma' })).toThrow(/structure tensor outer scale: expected half or sigma, got "double"/);
+  });
 });
 
 describe('features on a region of the block', () => {
@@ -201,6 +222,8 @@ describe('features on a region of the block', () => {
       featureConfig([1, 1, 1], { dims: 3, mode: 'nearest', features: ['G', 'DoG', 'HoGE'] }),
       featureConfig([4, 4, 50]),
       featureConfig([4, 4, 50], { recursiveFrom: null, features: ['STE', 'GGM'] }),
+      featureConfig([1, 1, 2], { dims: 3, steOuter: 'sigma', sigmas: [0.7, 2.5] }),
+      featureConfig([4, 4, 50], { steOuter: 'sigma' }),
     ];
     const regions: Array<[Vec3, Vec3]> = [
       [[5, 4, 6], [17, 13, 11]], // inside, margins on every side

@@ -7,6 +7,7 @@
  *   LoG   Laplacian of Gaussian sum_i d_ii G                           1
  *   DoG   difference of Gaussians G(s) - G(0.66 s)                      1
  *   STE   structure-tensor eigenvalues (inner scale s, outer 0.5 s)    dims (descending)
+ *         (cfg.steOuter 'sigma': inner 0.5 s, outer s, as vigra's structureTensorEigenvalues(img, 0.5 s, s))
  *   HoGE  Hessian-of-Gaussian eigenvalues [d_ij G]                      dims (descending)
  *   LINE  oriented line filters (opt-in, 2-D only: line-features.ts)    3 (max, min, max - min over orientations)
  * Derivatives are analytic derivative-of-Gaussian filters (scipy.ndimage semantics, no sigma^k
@@ -58,7 +59,16 @@ export interface FeatureConfig {
   truncate: number;
   /** Axis sigmas (voxels) at or above this use recursive filters; absent: exact filters everywhere. */
   recursiveFrom?: number;
+  /**
+   * The structure tensor's scales at sigma s: absent or 'half' = gradients at s, smoothed at 0.5 s (the
+   * default); 'sigma' = gradients at 0.5 s (at least MIN_AXIS_SIGMA), smoothed at s, as the pipeline
+   * bench's vigra reference computes it (docs/ACCURACY.md "The cleft AUC gap").
+   */
+  steOuter?: SteOuter;
 }
+
+export const STE_OUTER = ['half', 'sigma'] as const;
+export type SteOuter = (typeof STE_OUTER)[number];
 
 export const DEFAULT_SIGMAS = [0.7, 1.6, 3.5, 5.0];
 /**
@@ -75,7 +85,7 @@ export const DEFAULT_FEATURES: FeatureName[] = ['G', 'GGM', 'LoG', 'DoG', 'STE',
  */
 export function featureConfig(
   voxelSize: Vec3,
-  opts: { sigmas?: number[]; features?: FeatureName[]; dims?: 2 | 3; mode?: BorderMode; truncate?: number; recursiveFrom?: number | null } = {},
+  opts: { sigmas?: number[]; features?: FeatureName[]; dims?: 2 | 3; mode?: BorderMode; truncate?: number; recursiveFrom?: number | null; steOuter?: SteOuter } = {},
 ): FeatureConfig {
   const sigmas = opts.sigmas ?? DEFAULT_SIGMAS;
   const features = opts.features ?? DEFAULT_FEATURES;
@@ -99,6 +109,10 @@ export function featureConfig(
   if (features.includes('LINE')) checkLineConfig(dims, anisotropy);
   const cfg: FeatureConfig = { sigmas: [...sigmas], features: [...features], dims, anisotropy, mode: opts.mode ?? 'reflect', truncate: opts.truncate ?? 4 };
   if (recursiveFrom !== null) cfg.recursiveFrom = recursiveFrom;
+  if (opts.steOuter !== undefined && !(STE_OUTER as readonly string[]).includes(opts.steOuter)) {
+    throw new UsageError(`structure tensor outer scale: expected ${STE_OUTER.join(' or ')}, got ${JSON.stringify(opts.steOuter)}`);
+  }
+  if (opts.steOuter === 'sigma') cfg.steOuter = 'sigma';
   return cfg;
 }
 
@@ -137,7 +151,10 @@ export function featureMargin(cfg: FeatureConfig): Vec3 {
     for (let a = 0; a < 3; a++) {
       if (!(sg[a] > 0)) continue;
       let r = kernelRadius(sg[a], cfg.truncate);
-      if (cfg.features.includes('STE')) r += kernelRadius(sg[a] * STE_OUTER_RATIO, cfg.truncate);
+      if (cfg.features.includes('STE')) {
+        const [inner, outer] = steSigmas(cfg, sg[a]);
+        r = Math.max(r, kernelRadius(inner, cfg.truncate) + kernelRadius(outer, cfg.truncate));
+      }
       m[a] = Math.max(m[a], r);
     }
     if (cfg.features.includes('LINE')) {
@@ -146,6 +163,12 @@ export function featureMargin(cfg: FeatureConfig): Vec3 {
     }
   }
   return [m[0], m[1], m[2]];
+}
+
+/** The structure tensor's [inner, outer] sigma of an axis sigma under a configuration (steOuter). */
+function steSigmas(cfg: FeatureConfig, axisSigma: number): [number, number] {
+  if (cfg.steOuter === 'sigma') return [Math.max(MIN_AXIS_SIGMA, axisSigma * STE_OUTER_RATIO), axisSigma];
+  return [axisSigma, axisSigma * STE_OUTER_RATIO];
 }
 
 // Derivative codes: order per axis packed as ox + 3*oy + 9*oz.
@@ -195,8 +218,11 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
   const axes = dims === 2 ? [0, 1] : [0, 1, 2];
   const want = new Set<number>();
   const feats = new Set(cfg.features);
+  // the structure tensor of steOuter 'sigma' takes its own gradients (at 0.5 s): structureTensorWide
+  const wideSte = cfg.steOuter === 'sigma';
+  const steHere = feats.has('STE') && !wideSte;
   if (feats.has('G') || feats.has('DoG')) want.add(code(0, 0, 0));
-  if (feats.has('GGM') || feats.has('STE')) for (const a of axes) want.add(code(a === 0 ? 1 : 0, a === 1 ? 1 : 0, a === 2 ? 1 : 0));
+  if (feats.has('GGM') || steHere) for (const a of axes) want.add(code(a === 0 ? 1 : 0, a === 1 ? 1 : 0, a === 2 ? 1 : 0));
   const hessian = feats.has('HoGE') || feats.has('HoGR');
   if (feats.has('LoG') || hessian) {
     for (const a of axes) {
@@ -223,7 +249,7 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
     // E: where the derivatives are needed (the region, grown for the structure tensor's smoothing)
     const eMin: number[] = [...R.min];
     const eMax: number[] = [...R.max];
-    if (feats.has('STE')) {
+    if (steHere) {
       for (const a of axes) {
         const full = outer[a] >= from;
         const r = full ? shape[a] : kernelRadius(outer[a], cfg.truncate);
@@ -302,6 +328,11 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
           break;
         }
         case 'STE': {
+          if (wideSte) {
+            structureTensorWide(raw, shape, dims, sg, R, rShape, f, pool, Array.from({ length: dims }, (_, k) => channel(ch + k)));
+            ch += dims;
+            break;
+          }
           const first = axes.map((a) => deriv.get(firstCode(a))!);
           const tensor: Float32Array[] = [];
           const ne = eShape[0] * eShape[1] * eShape[2];
@@ -356,6 +387,65 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
   }
   keptScratch = pool.keep();
   return res;
+}
+
+/**
+ * Structure-tensor eigenvalues with gradients at 0.5 s and the tensor smoothed at s (steOuter 'sigma'), on
+ * region R of the block: the gradients and the tensor on the whole block (2-D: on R's sections only),
+ * then cropped, so a region is the whole block's result cropped, bit for bit.
+ */
+function structureTensorWide(raw: Float32Array, shape: Vec3, dims: 2 | 3, sg: Vec3, R: FeatureRegion, rShape: Vec3, f: Filters, pool: Pool, outs: Float32Array[]): void {
+  const half = (a: number): number => (a < dims ? Math.max(MIN_AXIS_SIGMA, sg[a] * STE_OUTER_RATIO) : 0);
+  const inner: Vec3 = [half(0), half(1), half(2)];
+  const XY = shape[0] * shape[1];
+  const z0 = dims === 2 ? R.min[2] : 0;
+  const z1 = dims === 2 ? R.max[2] : shape[2];
+  const bs: Vec3 = [shape[0], shape[1], z1 - z0];
+  const src = raw.subarray(XY * z0, XY * z1);
+  const N = src.length;
+  const grads: Float32Array[] = [];
+  if (dims === 2) {
+    const y0 = pool.take(N), y1 = pool.take(N);
+    f.derivatives(src, bs, 1, inner[1], [y0, y1, undefined]);
+    const gx = pool.take(N), gy = pool.take(N);
+    f.derivatives(y0, bs, 0, inner[0], [undefined, gx, undefined]);
+    f.derivatives(y1, bs, 0, inner[0], [gy, undefined, undefined]);
+    pool.give(y0); pool.give(y1);
+    grads.push(gx, gy);
+  } else {
+    const zs0 = pool.take(N), zs1 = pool.take(N);
+    f.derivatives(src, bs, 2, inner[2], [zs0, zs1, undefined]);
+    const y00 = pool.take(N), y01 = pool.take(N), y10 = pool.take(N);
+    f.derivatives(zs0, bs, 1, inner[1], [y00, y01, undefined]);
+    f.derivatives(zs1, bs, 1, inner[1], [y10, undefined, undefined]);
+    pool.give(zs0); pool.give(zs1);
+    const gx = pool.take(N), gy = pool.take(N), gz = pool.take(N);
+    f.derivatives(y00, bs, 0, inner[0], [undefined, gx, undefined]);
+    f.derivatives(y01, bs, 0, inner[0], [gy, undefined, undefined]);
+    f.derivatives(y10, bs, 0, inner[0], [gz, undefined, undefined]);
+    pool.give(y00); pool.give(y01); pool.give(y10);
+    grads.push(gx, gy, gz);
+  }
+  const off: Vec3 = [R.min[0], R.min[1], R.min[2] - z0];
+  const tensor: Float32Array[] = [];
+  for (let a = 0; a < dims; a++) {
+    for (let b = a; b < dims; b++) {
+      const p = pool.take(N);
+      product(grads[a], grads[b], p);
+      const t = pool.take(N);
+      const q = pool.take(N);
+      f.smoothInto(p, bs, sg, t, q);
+      pool.give(t);
+      pool.give(p);
+      const qr = crop(q, bs, off, rShape, pool);
+      if (qr !== q) pool.give(q);
+      tensor.push(qr);
+    }
+  }
+  for (const g of grads) pool.give(g);
+  if (dims === 2) eig2(tensor[0], tensor[1], tensor[2], outs[0], outs[1]);
+  else eig3(tensor[0], tensor[1], tensor[2], tensor[3], tensor[4], tensor[5], outs[0], outs[1], outs[2]);
+  for (const t of tensor) pool.give(t);
 }
 
 /** Rows y0..y0+ny-1 of every z section of a [sx, sy, sz] volume as a [sx, ny, sz] volume (the input itself when that is all of it). */

@@ -12,7 +12,7 @@ import type { Vec3 } from '../../core/box.js';
 import { FormatError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/atomic.js';
 import { MIN_RECURSIVE_SIGMA } from '../../kernels/recursive.js';
-import { FEATURE_NAMES, type FeatureConfig, featureCount, featureNames } from './features.js';
+import { FEATURE_NAMES, type FeatureConfig, STE_OUTER, featureCount, featureNames } from './features.js';
 import { Forest } from '../../ml/forest.js';
 import { type ContextConfig, MAX_CONTEXT_ROUNDS, checkContextConfig, contextCount } from './context.js';
 import { type Calibration, checkCalibration } from './calibration.js';
@@ -201,6 +201,9 @@ export class PixelModel {
     }
     if (cfg.recursiveFrom !== undefined && !(typeof cfg.recursiveFrom === 'number' && cfg.recursiveFrom >= MIN_RECURSIVE_SIGMA)) {
       throw new FormatError(`meta.featureConfig.recursiveFrom ${JSON.stringify(cfg.recursiveFrom)}: expected a sigma of at least ${MIN_RECURSIVE_SIGMA} voxel`, where);
+    }
+    if (cfg.steOuter !== undefined && !(STE_OUTER as readonly string[]).includes(cfg.steOuter)) {
+      throw new FormatError(`meta.featureConfig.steOuter ${JSON.stringify(cfg.steOuter)}: expected ${STE_OUTER.join(' or ')}`, where);
     }
     const n = featureCount(cfg);
     if (n !== forest.nFeatures) {

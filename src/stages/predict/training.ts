@@ -23,7 +23,7 @@ import { MAX_CONTEXT_ROUNDS } from './context.js';
 import { type EdgeBand, checkEdgeBand, edgeBandHalo, edgeBandIds } from './edge-band.js';
 import { type Calibration, fitIsotonic } from './calibration.js';
 import { trainForest } from '../../ml/forest-parallel.js';
-import { type FeatureConfig, type FeatureName, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
+import { type FeatureConfig, type FeatureName, type SteOuter, computeFeatures, featureConfig, featureCount, featureMargin, featureNames } from './features.js';
 import { PixelModel, type PixelModelMeta, type RawStats } from './model.js';
 import { quantilesOf, sampleIntensities } from './normalize.js';
 
@@ -87,6 +87,16 @@ export interface TrainOptions {
   contextFeatures?: FeatureName[];
 }
 
+/** Bootstrap schemes of `train-pixels --bootstrap` (PIXEL_TRAINING_DEFAULTS.bootstrap). */
+export const PIXEL_BOOTSTRAPS = ['balanced', 'plain'] as const;
+export type PixelBootstrap = (typeof PIXEL_BOOTSTRAPS)[number];
+
+/** The forest's `balanced` flag of a bootstrap scheme; a UsageError naming the schemes for any other. */
+export function bootstrapBalanced(scheme: string): boolean {
+  if (!(PIXEL_BOOTSTRAPS as readonly string[]).includes(scheme)) throw new UsageError(`--bootstrap: expected ${PIXEL_BOOTSTRAPS.join(' or ')}, got ${JSON.stringify(scheme)}`);
+  return scheme === 'balanced';
+}
+
 /** Fraction of the training region that must be labelled for the automatic cross-fitting. */
 export const CROSS_FIT_MIN_LABELLED = 0.9;
 
@@ -106,6 +116,15 @@ export const PIXEL_TRAINING_DEFAULTS = {
   trees: 100,
   maxDepth: 0,
   minLeaf: 1,
+  /**
+   * How each tree draws its bootstrap from the (class-balanced) training samples (--bootstrap): 'balanced'
+   * round(n / K) samples of every class with replacement (a class short of its share of the samples,
+   * e.g. the clefts, is repeated to fill it); 'plain' n samples from all of them, as scikit-learn does.
+   * docs/ACCURACY.md "The cleft AUC gap": where it was chosen and measured.
+   */
+  bootstrap: 'balanced' as PixelBootstrap,
+  /** the structure tensor's outer scale (--ste-outer; features.ts `steOuter`): half (0.5 s, gradients at s) or sigma (s, gradients at 0.5 s) */
+  steOuter: 'half' as SteOuter,
   samples: 200_000,
   sigmas: '0.7,1.6,3.5,5',
   seed: 0,

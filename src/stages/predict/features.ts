@@ -334,26 +334,8 @@ export function computeFeatures(raw: Float32Array, shape: Vec3, cfg: FeatureConf
             break;
           }
           const first = axes.map((a) => deriv.get(firstCode(a))!);
-          const tensor: Float32Array[] = [];
-          const ne = eShape[0] * eShape[1] * eShape[2];
-          for (let a = 0; a < dims; a++) {
-            for (let b = a; b < dims; b++) {
-              const p = pool.take(ne);
-              product(first[a], first[b], p);
-              const t = pool.take(ne);
-              const q = pool.take(ne);
-              f.smoothInto(p, eShape, outer, t, q);
-              pool.give(t);
-              pool.give(p);
-              const qr = crop(q, eShape, off, rShape, pool);
-              if (qr !== q) pool.give(q);
-              tensor.push(qr);
-            }
-          }
-          if (dims === 2) eig2(tensor[0], tensor[1], tensor[2], channel(ch), channel(ch + 1));
-          else eig3(tensor[0], tensor[1], tensor[2], tensor[3], tensor[4], tensor[5], channel(ch), channel(ch + 1), channel(ch + 2));
+          tensorEigenvalues(first, eShape, outer, off, rShape, f, pool, Array.from({ length: dims }, (_, k) => channel(ch + k)));
           ch += dims;
-          for (const t of tensor) pool.give(t);
           break;
         }
         case 'HoGE': {
@@ -426,23 +408,32 @@ function structureTensorWide(raw: Float32Array, shape: Vec3, dims: 2 | 3, sg: Ve
     pool.give(y00); pool.give(y01); pool.give(y10);
     grads.push(gx, gy, gz);
   }
-  const off: Vec3 = [R.min[0], R.min[1], R.min[2] - z0];
+  tensorEigenvalues(grads, bs, sg, [R.min[0], R.min[1], R.min[2] - z0], rShape, f, pool, outs);
+  for (const g of grads) pool.give(g);
+}
+
+/**
+ * Eigenvalues (descending) of the structure tensor of gradients `grads` (one per axis, over `shape`):
+ * each product g_a g_b smoothed at `sigma`, cropped to the box at `off` of size `rShape`, into `outs`.
+ */
+function tensorEigenvalues(grads: Float32Array[], shape: Vec3, sigma: Vec3, off: Vec3, rShape: Vec3, f: Filters, pool: Pool, outs: Float32Array[]): void {
+  const dims = grads.length;
+  const n = shape[0] * shape[1] * shape[2];
   const tensor: Float32Array[] = [];
   for (let a = 0; a < dims; a++) {
     for (let b = a; b < dims; b++) {
-      const p = pool.take(N);
+      const p = pool.take(n);
       product(grads[a], grads[b], p);
-      const t = pool.take(N);
-      const q = pool.take(N);
-      f.smoothInto(p, bs, sg, t, q);
+      const t = pool.take(n);
+      const q = pool.take(n);
+      f.smoothInto(p, shape, sigma, t, q);
       pool.give(t);
       pool.give(p);
-      const qr = crop(q, bs, off, rShape, pool);
+      const qr = crop(q, shape, off, rShape, pool);
       if (qr !== q) pool.give(q);
       tensor.push(qr);
     }
   }
-  for (const g of grads) pool.give(g);
   if (dims === 2) eig2(tensor[0], tensor[1], tensor[2], outs[0], outs[1]);
   else eig3(tensor[0], tensor[1], tensor[2], tensor[3], tensor[4], tensor[5], outs[0], outs[1], outs[2]);
   for (const t of tensor) pool.give(t);

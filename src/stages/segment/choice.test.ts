@@ -4,33 +4,12 @@ import { evaluateSegmentation } from '../../metrics/segmentation.js';
 import { relabel } from './agglomerate.js';
 import { computeAgglomeration, computeSupervoxels } from './pipeline.js';
 import { CUT_GRID, chooseSegmentation, scoreCuts, seedParams, SEED_CANDIDATES } from './choice.js';
-
-/** A seeded generator in [0, 1). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
+import { lcg, voronoiCells } from './testing.js';
 
 /** Voronoi cells (ids 1..n) over `shape` and their faces (voxels whose +x/+y/+z neighbour is another cell). */
 function cells(shape: Vec3, n: number, seed: number): { gt: Uint32Array; face: Uint8Array } {
-  const r = lcg(seed);
-  const [sx, sy, sz] = shape;
-  const cs = Array.from({ length: n }, () => [r() * sx, r() * sy, r() * sz]);
-  const N = sx * sy * sz;
-  const gt = new Uint32Array(N);
-  const best = new Float64Array(N).fill(Infinity);
-  cs.forEach((c, k) => {
-    for (let i = 0; i < N; i++) {
-      const d = (c[0] - (i % sx)) ** 2 + (c[1] - (Math.floor(i / sx) % sy)) ** 2 + (c[2] - Math.floor(i / (sx * sy))) ** 2;
-      if (d < best[i]) { best[i] = d; gt[i] = k + 1; }
-    }
-  });
-  const face = new Uint8Array(N);
-  for (let i = 0; i < N; i++) {
-    const x = i % sx, y = Math.floor(i / sx) % sy, z = Math.floor(i / (sx * sy));
-    face[i] = +((x + 1 < sx && gt[i + 1] !== gt[i]) || (y + 1 < sy && gt[i + sx] !== gt[i]) || (z + 1 < sz && gt[i + sx * sy] !== gt[i]));
-  }
-  return { gt, face };
+  const { labels, face } = voronoiCells(shape, n, lcg(seed));
+  return { gt: labels, face };
 }
 
 const sampling: Vec3 = [1, 1, 1];

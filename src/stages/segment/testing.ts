@@ -2,12 +2,41 @@
 import type { Vec3 } from '../../core/box.js';
 
 /** A seeded linear congruential generator in [0, 1) (the tests' numbers depend on this sequence). */
-function lcg(seed: number): () => number {
+export function lcg(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s * 1664525 + 1013904223) >>> 0;
     return s / 2 ** 32;
   };
+}
+
+/**
+ * `n` Voronoi cells (ids 1..n, centres drawn from `r`) over `shape`, x fastest, and their faces: the
+ * voxels whose +x/+y/+z neighbour lies in another cell.
+ */
+export function voronoiCells(shape: Vec3, n: number, r: () => number): { labels: Uint32Array; face: Uint8Array } {
+  const [sx, sy, sz] = shape;
+  const cs = Array.from({ length: n }, () => [r() * sx, r() * sy, r() * sz]);
+  const N = sx * sy * sz;
+  const labels = new Uint32Array(N);
+  const best = new Float64Array(N).fill(Infinity);
+  cs.forEach((c, k) => {
+    for (let i = 0; i < N; i++) {
+      const d = (c[0] - (i % sx)) ** 2 + (c[1] - (Math.floor(i / sx) % sy)) ** 2 + (c[2] - Math.floor(i / (sx * sy))) ** 2;
+      if (d < best[i]) {
+        best[i] = d;
+        labels[i] = k + 1;
+      }
+    }
+  });
+  const face = new Uint8Array(N);
+  for (let i = 0; i < N; i++) {
+    const x = i % sx;
+    const y = Math.floor(i / sx) % sy;
+    const z = Math.floor(i / (sx * sy));
+    face[i] = +((x + 1 < sx && labels[i + 1] !== labels[i]) || (y + 1 < sy && labels[i + sx] !== labels[i]) || (z + 1 < sz && labels[i + sx * sy] !== labels[i]));
+  }
+  return { labels, face };
 }
 
 /**
@@ -17,28 +46,9 @@ function lcg(seed: number): () => number {
  */
 export function voronoiBoundaryMap(shape: Vec3, n: number, seed: number, membrane: (r: () => number) => number): Float32Array {
   const r = lcg(seed);
-  const [sx, sy, sz] = shape;
-  const cs = Array.from({ length: n }, () => [r() * sx, r() * sy, r() * sz]);
-  const N = sx * sy * sz;
-  const lab = new Uint32Array(N);
-  const best = new Float64Array(N).fill(Infinity);
-  cs.forEach((c, k) => {
-    for (let i = 0; i < N; i++) {
-      const d = (c[0] - (i % sx)) ** 2 + (c[1] - (Math.floor(i / sx) % sy)) ** 2 + (c[2] - Math.floor(i / (sx * sy))) ** 2;
-      if (d < best[i]) {
-        best[i] = d;
-        lab[i] = k + 1;
-      }
-    }
-  });
-  const b = new Float32Array(N);
-  for (let i = 0; i < N; i++) {
-    const x = i % sx;
-    const y = Math.floor(i / sx) % sy;
-    const z = Math.floor(i / (sx * sy));
-    const edge = (x + 1 < sx && lab[i + 1] !== lab[i]) || (y + 1 < sy && lab[i + sx] !== lab[i]) || (z + 1 < sz && lab[i + sx * sy] !== lab[i]);
-    b[i] = edge ? membrane(r) : 0.3 * r();
-  }
+  const { face } = voronoiCells(shape, n, r);
+  const b = new Float32Array(face.length);
+  for (let i = 0; i < face.length; i++) b[i] = face[i] ? membrane(r) : 0.3 * r();
   return b;
 }
 

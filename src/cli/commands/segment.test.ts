@@ -14,6 +14,13 @@ function cellMap(shape: Vec3, n: number, seed: number): Float32Array {
   return voronoiBoundaryMap(shape, n, seed, (r) => 0.6 + 0.35 * r());
 }
 
+/** A float32 boundary layer at `dir` holding `map` (a cellMap) with this voxel and chunk size; returns `dir`. */
+async function cellMapLayer(dir: string, shape: Vec3, voxelSize: Vec3, chunkSize: Vec3, map: Float32Array): Promise<string> {
+  const l = await PrecomputedLayer.create(dir, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize, chunkSize }));
+  await l.writeBox(Volume.from('float32', shape, map, { voxelSize }));
+  return dir;
+}
+
 const wiring = wiringJsonInProcess;
 
 describe('segment commands: usage errors', () => {
@@ -31,9 +38,7 @@ describe('agglomerate --block', () => {
   it('gives the same segmentation as the whole-volume agglomeration; segment --block runs end to end', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [40, 32, 12];
-    const bLayer = path.join(dir, 'b');
-    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [8, 8, 8], chunkSize: [16, 16, 12] }));
-    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 10, 2), { voxelSize: [8, 8, 8] }));
+    const bLayer = await cellMapLayer(path.join(dir, 'b'), shape, [8, 8, 8], [16, 16, 12], cellMap(shape, 10, 2));
     const sv = path.join(dir, 'sv');
     const s = await wiring('supervoxels', '--boundaries', bLayer, '--seeds', 'minima', '--seed-sigma', '1', '--min-size', '4', sv);
     expect(s.supervoxels).toBeGreaterThan(20);
@@ -67,9 +72,7 @@ describe('segment on a volume larger than the memory budget', () => {
   it('goes blockwise by itself, with a note, and gives the same segmentation as --block', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [40, 32, 12];
-    const bLayer = path.join(dir, 'b');
-    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [8, 8, 8], chunkSize: [16, 16, 12] }));
-    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 10, 2), { voxelSize: [8, 8, 8] }));
+    const bLayer = await cellMapLayer(path.join(dir, 'b'), shape, [8, 8, 8], [16, 16, 12], cellMap(shape, 10, 2));
     // 15,360 voxels need ~0.7 MB in memory: over a 512K budget
     const auto = await wiring('segment', '--boundaries', bLayer, '--memory', '512K', '--workers', '1', path.join(dir, 'auto'));
     expect(auto.auto_block).toMatch(/15360 voxels.*more than the budget.*--block 256,256,256/);
@@ -89,9 +92,7 @@ describe('supervoxels --block on a tile grid', () => {
   it('same layers and segmentation for two block shapes; resumes; records the tile; rejects a bad tile', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [40, 32, 12];
-    const bLayer = path.join(dir, 'b');
-    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [8, 8, 8], chunkSize: [16, 16, 12] }));
-    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 10, 2), { voxelSize: [8, 8, 8] }));
+    const bLayer = await cellMapLayer(path.join(dir, 'b'), shape, [8, 8, 8], [16, 16, 12], cellMap(shape, 10, 2));
     const a = await wiring('segment', '--boundaries', bLayer, '--tile', '16,16,12', '--block', '16,16,12', '--workers', '1', path.join(dir, 'a'));
     const b = await wiring('segment', '--boundaries', bLayer, '--tile', '16,16,12', '--block', '20,40,5', '--workers', '1', path.join(dir, 'b2'));
     expect(b.block).toEqual([32, 32, 12]);
@@ -138,9 +139,7 @@ describe('--seed-connectivity and --flood (scikit-image\'s supervoxels)', () => 
   it('are parsed into the supervoxel parameters (no more supervoxels than face-connected minima); bad values and combinations are usage errors', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [32, 32, 12];
-    const bLayer = path.join(dir, 'b');
-    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [8, 8, 8], chunkSize: [32, 32, 12] }));
-    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 8, 9), { voxelSize: [8, 8, 8] }));
+    const bLayer = await cellMapLayer(path.join(dir, 'b'), shape, [8, 8, 8], [32, 32, 12], cellMap(shape, 8, 9));
     const face = await wiring('supervoxels', '--boundaries', bLayer, '--seeds', 'minima', '--seed-sigma', '1', '--min-size', '0', path.join(dir, 'face'));
     const full = await wiring('supervoxels', '--boundaries', bLayer, '--seeds', 'minima', '--seed-sigma', '1', '--min-size', '0', '--seed-connectivity', 'full', '--flood', 'smoothed', path.join(dir, 'full'));
     expect(full.params.seedConnectivity).toBe('full');
@@ -159,9 +158,7 @@ describe('seeds carried by the boundary layer (info wiring.segment_seeds, from t
   it('segment and supervoxels use them when no seed option is given; any seed option wins; a malformed field names the file', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [32, 32, 12];
-    const bLayer = path.join(dir, 'b');
-    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [8, 8, 8], chunkSize: [32, 32, 12] }));
-    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 8, 9), { voxelSize: [8, 8, 8] }));
+    const bLayer = await cellMapLayer(path.join(dir, 'b'), shape, [8, 8, 8], [32, 32, 12], cellMap(shape, 8, 9));
     const S = ['--seeds', 'minima', '--seed-sigma', '1', '--seed-connectivity', 'full', '--flood', 'smoothed'];
     const explicit = await wiring('segment', '--boundaries', bLayer, ...S, path.join(dir, 'explicit'));
     const plain = await wiring('segment', '--boundaries', bLayer, path.join(dir, 'plain'));
@@ -199,9 +196,7 @@ describe('anisotropic stacks', () => {
   it('supervoxels per section and the lower cut by default; --3d and --threshold override', async () => {
     const dir = await tempDir();
     const shape: Vec3 = [32, 32, 6];
-    const bLayer = path.join(dir, 'b');
-    const l = await PrecomputedLayer.create(bLayer, makeInfo({ type: 'image', dtype: 'float32', shape, voxelSize: [4, 4, 40], chunkSize: [32, 32, 6] }));
-    await l.writeBox(Volume.from('float32', shape, cellMap(shape, 6, 4), { voxelSize: [4, 4, 40] }));
+    const bLayer = await cellMapLayer(path.join(dir, 'b'), shape, [4, 4, 40], [32, 32, 6], cellMap(shape, 6, 4));
     const s2 = await wiring('supervoxels', '--boundaries', bLayer, path.join(dir, 'sv2'));
     expect(s2.params.twoD).toBe(true);
     const s3 = await wiring('supervoxels', '--boundaries', bLayer, '--3d', path.join(dir, 'sv3'));

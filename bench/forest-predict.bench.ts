@@ -159,28 +159,21 @@ async function walks(raw: Volume, labels: Volume, zTrain: number, target: 'label
     const d = treeDepths(f.trees);
     const complete = layout?.complete ? layout.complete.depth.filter((v) => v > 0).length : 0;
     f.predictProba(x.subarray(0, F * 64), 64); // builds the walker
-    // the same trees with the binary-search ranking and the generic walk module (chosen when its walker is built)
-    const old = new Forest(f.nFeatures, f.nClasses, f.trees, f.params);
-    _useRankSearch(true);
-    _useGenericWalk(true);
-    _useSubtractStep(true);
-    try {
-      old.predictProba(x.subarray(0, F * 64), 64);
-    } finally {
-      _useRankSearch(false);
-      _useGenericWalk(false);
-      _useSubtractStep(false);
-    }
-    // and with the lockstep step of the fifth pass (ranks read in place, child + ((bin - rank) >>> 31))
-    const fifth = new Forest(f.nFeatures, f.nClasses, f.trees, f.params);
-    _useSubtractStep(true);
-    _useRanksInPlace(true);
-    try {
-      fifth.predictProba(x.subarray(0, F * 64), 64);
-    } finally {
-      _useSubtractStep(false);
-      _useRanksInPlace(false);
-    }
+    // the same trees with a walker built while these switches are on (each walker keeps what it was built with)
+    const builtWith = (switches: Array<(on: boolean) => void>): Forest => {
+      const g = new Forest(f.nFeatures, f.nClasses, f.trees, f.params);
+      for (const sw of switches) sw(true);
+      try {
+        g.predictProba(x!.subarray(0, F * 64), 64);
+      } finally {
+        for (const sw of switches) sw(false);
+      }
+      return g;
+    };
+    // the binary-search ranking and the generic walk module
+    const old = builtWith([_useRankSearch, _useGenericWalk, _useSubtractStep]);
+    // the lockstep step of the fifth pass (ranks read in place, child + ((bin - rank) >>> 31))
+    const fifth = builtWith([_useSubtractStep, _useRanksInPlace]);
     // before: the lockstep walk of every tree; after: the default (complete trees where they fit);
     // search: the default walks of the generic module over binary-search ranks (before the rank tables);
     // subtract: the default walks with the fifth pass's lockstep step (before the carry step and the copied rows)

@@ -32,17 +32,18 @@ export function growPool(data: Int32Array, blkNext: Int32Array, nBlocks: number,
 export function floodFifoPacked(values: Float32Array, lo: number, scale: number, levels: number, shape: Vec3, labels: Uint32Array, useZ: boolean): void {
   const [sx, sy, sz] = shape;
   const sxy = sx * sy;
-  const q = fifoQueue(levels, useZ || sz <= 1 ? sxy * sz : sxy);
+  const q = takeQueue(levels, useZ || sz <= 1 ? sxy * sz : sxy);
   if (useZ || sz <= 1) {
     floodPackedRange(values, lo, scale, levels, shape, labels, useZ, q);
-    return;
+  } else {
+    const one: Vec3 = [sx, sy, 1];
+    for (let z = 0; z < sz; z++) {
+      const lab = labels.subarray(z * sxy, (z + 1) * sxy);
+      if (!hasWork(lab)) continue;
+      floodPackedRange(values.subarray(z * sxy, (z + 1) * sxy), lo, scale, levels, one, lab, false, q);
+    }
   }
-  const one: Vec3 = [sx, sy, 1];
-  for (let z = 0; z < sz; z++) {
-    const lab = labels.subarray(z * sxy, (z + 1) * sxy);
-    if (!hasWork(lab)) continue;
-    floodPackedRange(values.subarray(z * sxy, (z + 1) * sxy), lo, scale, levels, one, lab, false, q);
-  }
+  giveQueue(q);
 }
 
 /** Whether a section has a labelled and an unlabelled voxel (else its flood changes nothing). */
@@ -57,8 +58,8 @@ function hasWork(lab: Uint32Array): boolean {
   return false;
 }
 
-/** The bucket queue's buffers, reused by the sections of one call (all levels empty between sections). */
-interface FifoQueue {
+/** The bucket queue's buffers, reused by the sections of one call (all levels empty between sections) and by later calls (takeQueue). */
+export interface FifoQueue {
   qc: Uint32Array;
   data: Int32Array;
   blkNext: Int32Array;
@@ -66,6 +67,27 @@ interface FifoQueue {
   lvs: Int32Array;
   words: Uint32Array;
   summary: Uint32Array;
+}
+
+/**
+ * The last queue a flood gave back, kept for the next flood of the same number of levels: a
+ * queue is empty when a flood returns (every level's head -1, the bitmaps 0; the block pool and
+ * `qc` are rewritten before they are read), and the floods of a blockwise run, tile after tile,
+ * then skip allocating and faulting in ~1.6 MB each (the 65536 levels' table and the block pool).
+ */
+let spare: FifoQueue | undefined;
+
+/** An empty queue for `levels` levels with `qc` of at least `voxels` entries: the spare one if it fits, else a new one. */
+export function takeQueue(levels: number, voxels: number): FifoQueue {
+  const q = spare;
+  spare = undefined;
+  if (q && q.lvs.length === levels * 4 && q.qc.length >= voxels) return q;
+  return fifoQueue(levels, voxels);
+}
+
+/** Give an emptied queue back for the next flood (only a flood that returned normally: a throw leaves its levels unspecified). */
+export function giveQueue(q: FifoQueue): void {
+  spare = q;
 }
 
 function fifoQueue(levels: number, voxels: number): FifoQueue {

@@ -1,5 +1,5 @@
 import type { Vec3 } from '../../core/box.js';
-import { growPool } from './fifo-flood-packed.js';
+import { giveQueue, growPool, takeQueue } from './fifo-flood-packed.js';
 
 /**
  * floodFifoPacked for a map that is mostly labelled already (the re-flood of dropped small
@@ -21,14 +21,16 @@ export function floodFifoSparse(values: Float32Array, lo: number, scale: number,
   const ni = init.length;
   // the block queue of floodFifoPacked
   const BS = 32;
-  let nBlocks = Math.max(64, Math.min(levels, 4096));
-  let data: Int32Array = new Int32Array(nBlocks * BS);
-  let blkNext: Int32Array = new Int32Array(nBlocks);
+  // floodFifoPacked's queue buffers (empty between floods; qc is not used here)
+  const Q = takeQueue(levels, 0);
+  let nBlocks = Q.nBlocks;
+  let data = Q.data;
+  let blkNext = Q.blkNext;
   let freeTop = 0;
   let freeList = -1;
-  const lvs = new Int32Array(levels * 4).fill(-1);
-  const words = new Uint32Array((levels + 31) >>> 5);
-  const summary = new Uint32Array((words.length + 31) >>> 5);
+  const lvs = Q.lvs;
+  const words = Q.words;
+  const summary = Q.summary;
   const nWords = words.length;
   const nSummary = summary.length;
   let cur = levels;
@@ -174,6 +176,10 @@ export function floodFifoSparse(values: Float32Array, lo: number, scale: number,
         }
     }
   }
+  Q.data = data;
+  Q.blkNext = blkNext;
+  Q.nBlocks = nBlocks;
+  giveQueue(Q);
 }
 
 /** The labelled neighbours of the holes, each once, in raster order (sorted, then duplicates dropped). */

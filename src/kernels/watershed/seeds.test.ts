@@ -251,6 +251,25 @@ describe('minima seeds flooding the smoothed map (--flood smoothed)', () => {
     expect(watershedSeedsAndMap(v, shape, { ...opts, flood: 'smoothed' }).map).toEqual(sm);
     expect(watershedSeedsAndMap(v, shape, opts).map).toBe(v);
   });
+  it('seeds written into a given (dirty) label array: the same labels and count, every seed method', () => {
+    const shape: Vec3 = [30, 26, 7];
+    const n = shape[0] * shape[1] * shape[2];
+    const r = rng(21);
+    const v = gaussianFilter(Float32Array.from({ length: n }, () => r()), shape, 1.5);
+    for (const opts of [
+      { seeds: 'distance' as const, twoD: true, sampling: [8, 8, 30] as Vec3, distanceSigma: 2 },
+      { seeds: 'distance' as const, sampling: [8, 8, 8] as Vec3 },
+      { seeds: 'distance' as const, twoD: true, minDistance: 1 },
+      { seeds: 'minima' as const, seedSigma: 1 },
+      { seeds: 'threshold' as const, threshold: 0.5 },
+    ]) {
+      const fresh = watershedSeedsAndMap(v, shape, opts);
+      const into = watershedSeedsAndMap(v, shape, opts, new Uint32Array(n).fill(77));
+      expect(into.count).toBe(fresh.count);
+      expect(Array.from(into.labels)).toEqual(Array.from(fresh.labels));
+    }
+    expect(() => watershedSeedsAndMap(v, shape, {}, new Uint32Array(n - 1))).toThrow(/label output has/);
+  });
   it('bad options: an unknown connectivity or flood, or either with non-minima seeds', () => {
     const v = new Float32Array(8);
     expect(() => watershed(v, [2, 2, 2], { seeds: 'minima', seedConnectivity: 'corner' as 'full' })).toThrow(/seedConnectivity must be face or full/);

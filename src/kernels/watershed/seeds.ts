@@ -2,7 +2,7 @@
 import type { Vec3 } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { compactLabels, connectedComponents } from '../components.js';
-import { edt } from '../edt.js';
+import { edtSquared } from '../edt.js';
 import { gaussianFilter } from '../filters.js';
 import { checkVolume } from './check.js';
 import type { FloodOptions } from './flood.js';
@@ -223,7 +223,7 @@ export function distanceSeeds(values: Float32Array, shape: Vec3, opts: DistanceS
 }
 
 /** distanceSeeds; without `keepDistance` (and no minDistance) a 2-D run keeps only one section's distances and interior at a time. */
-function distanceSeedsImpl(values: Float32Array, shape: Vec3, opts: DistanceSeedOptions, keepDistance: boolean): { labels: Uint32Array; count: number; distance?: Float32Array } {
+function distanceSeedsImpl(values: Float32Array, shape: Vec3, opts: DistanceSeedOptions, keepDistance: boolean, out?: Uint32Array): { labels: Uint32Array; count: number; distance?: Float32Array } {
   const n = checkVolume('distanceSeeds', values.length, shape);
   const [sx, sy, sz] = shape;
   const t = opts.threshold ?? 0.5;
@@ -241,7 +241,8 @@ function distanceSeedsImpl(values: Float32Array, shape: Vec3, opts: DistanceSeed
     const keep = keepDistance || (opts.minDistance ?? 0) > 0;
     fg = new Uint8Array(keep ? n : plane);
     dist = new Float32Array(keep ? n : plane);
-    labels = new Uint32Array(n);
+    // a reused output array is cleared section by section, just before the section's minima
+    labels = out ?? new Uint32Array(n);
     const smooth = new Float32Array(plane);
     const scratch = new MinimaScratch();
     count = 0;
@@ -250,18 +251,19 @@ function distanceSeedsImpl(values: Float32Array, shape: Vec3, opts: DistanceSeed
       const f = keep ? fg.subarray(lo, lo + plane) : fg;
       const d = keep ? dist.subarray(lo, lo + plane) : dist;
       interior(values, lo, t, f);
-      edt(f, sec, { sampling, out: d });
-      noInfinity(d);
+      edtSquared(f, sec, { sampling, out: d });
+      sqrtNoInfinity(d);
       if (sigma > 0) gaussianFilter(d, sec, [sigma, sigma, 0], 0, { dst: smooth });
       else smooth.set(d);
       negate(smooth);
+      if (out) labels.fill(0, lo, lo + plane);
       count = minimaInto(smooth, sec, false, f, labels.subarray(lo, lo + plane), count, scratch);
     }
   } else {
     fg = new Uint8Array(n);
     interior(values, 0, t, fg);
-    dist = edt(fg, shape, { sampling });
-    noInfinity(dist);
+    dist = edtSquared(fg, shape, { sampling });
+    sqrtNoInfinity(dist);
     const smooth = sigma > 0 ? gaussianFilter(dist, shape, [sigma, sigma, sigma * Math.min(1, sampling[0] / sampling[2])]) : Float32Array.from(dist);
     negate(smooth);
     const minima = regionalMinima(smooth, shape, { mask: fg });
@@ -282,9 +284,15 @@ function interior(values: Float32Array, from: number, t: number, out: Uint8Array
   for (let k = 0; k < out.length; k++) out[k] = values[from + k] < t ? 1 : 0;
 }
 
-/** No background at all: distances are infinite; a flat map instead (one seed per component). */
-function noInfinity(d: Float32Array): void {
-  for (let i = 0; i < d.length; i++) if (d[i] === Infinity) d[i] = 3.0e38;
+/**
+ * Squared distances -> distances (edt's square root), in the same pass: no background at all
+ * (infinite distances) gives a flat map instead (one seed per component).
+ */
+function sqrtNoInfinity(d: Float32Array): void {
+  for (let i = 0; i < d.length; i++) {
+    const r = Math.sqrt(d[i]);
+    d[i] = r === Infinity ? 3.0e38 : r;
+  }
 }
 
 function negate(a: Float32Array): void {
@@ -327,9 +335,12 @@ export function watershedSeeds(values: Float32Array, shape: Vec3, opts: Watershe
  * `watershedSeeds` and the map the watershed floods: `values` itself, or with minima seeds,
  * `flood: 'smoothed'` and seedSigma > 0 the Gaussian-smoothed map the minima were found on
  * (scikit-image's chain: watershed(gaussian(map, s), local_minima(gaussian(map, s)))).
+ * `out` (length n, any content): an array the labels may be written into instead of a new one
+ * (2-D distance seeds use it; the returned `labels` is the array that holds them either way).
  */
-export function watershedSeedsAndMap(values: Float32Array, shape: Vec3, opts: WatershedOptions = {}): { labels: Uint32Array; count: number; map: Float32Array } {
+export function watershedSeedsAndMap(values: Float32Array, shape: Vec3, opts: WatershedOptions = {}, out?: Uint32Array): { labels: Uint32Array; count: number; map: Float32Array } {
   const n = checkVolume('watershed', values.length, shape);
+  if (out && out.length !== n) throw new UsageError(`watershed: label output has ${out.length} elements, expected ${n}`);
   const method = opts.seeds ?? 'distance';
   const conn = opts.seedConnectivity ?? 'face';
   if (conn !== 'face' && conn !== 'full') throw new UsageError(`watershed: seedConnectivity must be face or full, got ${String(conn)}`);
@@ -346,7 +357,7 @@ export function watershedSeedsAndMap(values: Float32Array, shape: Vec3, opts: Wa
   } else if (method === 'threshold') {
     seeds = thresholdSeeds(values, shape, opts.threshold ?? 0.1, { minSize: opts.minSeedSize, twoD: opts.twoD });
   } else if (method === 'distance') {
-    seeds = distanceSeedsImpl(values, shape, { threshold: opts.threshold ?? 0.5, sampling: opts.sampling, sigma: opts.distanceSigma, minDistance: opts.minDistance, twoD: opts.twoD }, false);
+    seeds = distanceSeedsImpl(values, shape, { threshold: opts.threshold ?? 0.5, sampling: opts.sampling, sigma: opts.distanceSigma, minDistance: opts.minDistance, twoD: opts.twoD }, false, out);
   } else {
     throw new UsageError(`watershed: seeds must be minima, threshold or distance, got ${String(method)}`);
   }

@@ -22,13 +22,22 @@ export function sizeFilter(labels: Uint32Array, minSize: number): { labels: Uint
 /**
  * Remove segments smaller than `minSize` voxels and re-flood their voxels from the neighbouring
  * segments (priority flood on `values`). Labels are renumbered 1..n by first voxel. In place.
+ * `known`: the voxel count of every label 0..max (sizes[l]), when the caller has counted them
+ * already (max: the largest label present or larger); the same result as counting here.
  */
-export function mergeSmallSegments(values: Float32Array, shape: Vec3, labels: Uint32Array, minSize: number, opts: FloodOptions = {}): number {
+export function mergeSmallSegments(values: Float32Array, shape: Vec3, labels: Uint32Array, minSize: number, opts: FloodOptions = {}, known?: Float64Array): number {
   const n = checkVolume('mergeSmallSegments', values.length, shape);
-  let max = 0;
-  for (let i = 0; i < n; i++) if (labels[i] > max) max = labels[i];
-  const sizes = new Float64Array(max + 1);
-  for (let i = 0; i < n; i++) sizes[labels[i]]++;
+  let sizes: Float64Array;
+  let max: number;
+  if (known) {
+    sizes = known;
+    max = known.length - 1;
+  } else {
+    max = 0;
+    for (let i = 0; i < n; i++) if (labels[i] > max) max = labels[i];
+    sizes = new Float64Array(max + 1);
+    for (let i = 0; i < n; i++) sizes[labels[i]]++;
+  }
   let kept = 0;
   for (let l = 1; l <= max; l++) if (sizes[l] >= minSize) kept++;
   if (kept > 0 && minSize > 1) {

@@ -168,6 +168,29 @@ describe('seeded watershed', () => {
       expect(fast.subarray(2 * sxy, 3 * sxy).every((l) => l === 0)).toBe(true);
     }
   });
+  it('FIFO floods one after another (the queue kept between calls): the labels of the generic flood, for other shapes, levels and the sparse re-flood in between', () => {
+    const runs: Array<{ shape: Vec3; levels?: number; twoD: boolean; holes: boolean }> = [
+      { shape: [37, 29, 9], twoD: true, holes: false },
+      { shape: [20, 11, 5], levels: 300, twoD: false, holes: false },
+      { shape: [37, 29, 9], twoD: true, holes: true },
+      { shape: [64, 40, 3], twoD: true, holes: false },
+      { shape: [20, 11, 5], twoD: false, holes: true },
+      { shape: [37, 29, 9], twoD: true, holes: false },
+    ];
+    for (const [k, run] of runs.entries()) {
+      const { shape, levels, twoD } = run;
+      const n = shape[0] * shape[1] * shape[2];
+      const v = smoothNoise(shape, 1.2, 40 + k).map((x) => Math.round(x * 255) / 255);
+      const r = rng(7 + k);
+      const seeds = new Uint32Array(n);
+      let c = 0;
+      // few seeds (the dense flood), or a labelling with 5 % holes (the sparse re-flood)
+      for (let i = 0; i < n; i++) if (run.holes ? r() >= 0.05 : r() < 0.01) seeds[i] = run.holes ? 1 + (i % 7) : ++c;
+      const fast = seededWatershed(v, shape, seeds, { ties: 'fifo', twoD, levels });
+      const generic = seededWatershed(v, shape, seeds, { ties: 'fifo', twoD, levels, mask: new Uint8Array(n).fill(1) });
+      expect(Array.from(fast)).toEqual(Array.from(generic));
+    }
+  });
   it('the sparse FIFO flood (few unlabelled voxels) labels as the dense one: 2-D and 3-D, 8-bit and continuous values, NaN, holes at borders', () => {
     for (const shape of [[31, 23, 7], [50, 1, 1], [1, 1, 40], [17, 13, 1]] as Vec3[]) {
       const n = shape[0] * shape[1] * shape[2];
@@ -320,6 +343,24 @@ describe('seeds', () => {
     const count = mergeSmallSegments(v, [8, 1, 1], labels, 2);
     expect(count).toBe(2);
     expect(labels[3]).not.toBe(0);
+  });
+  it('small-segment merge with the sizes given (counted up to the largest label or beyond) = counted by the merge', () => {
+    const shape: Vec3 = [23, 19, 6];
+    const n = shape[0] * shape[1] * shape[2];
+    const v = smoothNoise(shape, 1.5, 3).map((x) => Math.round(x * 255) / 255);
+    const seeds = new Uint32Array(n);
+    const r = rng(11);
+    let k = 0;
+    for (let i = 0; i < n; i++) if (r() < 0.02) seeds[i] = ++k;
+    const flooded = seededWatershed(v, shape, seeds, { twoD: true });
+    for (const extra of [0, 5]) {
+      const sizes = new Float64Array(k + 1 + extra);
+      for (let i = 0; i < n; i++) sizes[flooded[i]]++;
+      const a = flooded.slice();
+      const b = flooded.slice();
+      expect(mergeSmallSegments(v, shape, b, 20, { twoD: true }, sizes)).toBe(mergeSmallSegments(v, shape, a, 20, { twoD: true }));
+      expect(Array.from(b)).toEqual(Array.from(a));
+    }
   });
 });
 

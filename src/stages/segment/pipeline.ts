@@ -26,10 +26,10 @@ export interface BoundaryMaps {
   shape: Vec3;
 }
 
-function toUnitFloat(vol: Volume, c: number): Float32Array {
+function toUnitFloat(vol: Volume, c: number, into?: Float32Array): Float32Array {
   const n = vol.voxels;
   const d = vol.data;
-  const out = new Float32Array(n);
+  const out = into ?? new Float32Array(n);
   const off = c * n;
   const scale = vol.dtype === 'uint8' ? 1 / 255 : vol.dtype === 'uint16' ? 1 / 65535 : 1;
   if (vol.dtype === 'uint64') throw new UsageError('boundary map: uint64 volumes are labels, not boundary probabilities');
@@ -38,15 +38,16 @@ function toUnitFloat(vol: Volume, c: number): Float32Array {
   return out;
 }
 
-/** Normalise a boundary (1 channel) or affinity (3 channels) volume. */
-export function boundaryMaps(vol: Volume, opts: { affinityOrder?: 'xyz' | 'zyx'; invert?: boolean; channel?: number } = {}): BoundaryMaps {
+/** Normalise a boundary (1 channel) or affinity (3 channels) volume; `into`: the array a 1-channel map is written to (length: the voxels) instead of a new one. */
+export function boundaryMaps(vol: Volume, opts: { affinityOrder?: 'xyz' | 'zyx'; invert?: boolean; channel?: number; into?: Float32Array } = {}): BoundaryMaps {
   const shape = vol.shape;
   const n = vol.voxels;
   if (opts.channel !== undefined && !(Number.isInteger(opts.channel) && opts.channel >= 0 && opts.channel < vol.channels)) {
     throw new UsageError(`boundary channel ${opts.channel} does not exist; the map has ${vol.channels} channel(s) (0..${vol.channels - 1})`);
   }
   if (vol.channels === 1 || opts.channel !== undefined) {
-    const b = toUnitFloat(vol, opts.channel ?? 0);
+    if (opts.into && opts.into.length !== n) throw new UsageError(`boundary map: output has ${opts.into.length} elements, expected ${n}`);
+    const b = toUnitFloat(vol, opts.channel ?? 0, opts.into);
     if (opts.invert) for (let i = 0; i < n; i++) b[i] = 1 - b[i];
     return { boundary: b, shape };
   }

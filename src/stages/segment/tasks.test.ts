@@ -79,6 +79,21 @@ describe('seededSupervoxels', () => {
       for (let l = 1; l <= s.count; l++) expect(s.labels[s.seedVoxel[l]]).toBe(l);
     }
   });
+  it('computed in a given label array (dirty, reused by calls of other shapes) gives the same labels and seeds', () => {
+    const shapes: Vec3[] = [[32, 28, 10], [20, 18, 6], [32, 28, 10]];
+    const work = new Uint32Array(32 * 28 * 10).fill(0xdeadbeef);
+    for (const p of [{ ...DEFAULT_SUPERVOXELS, sampling: [8, 8, 30] as Vec3, twoD: true }, { ...DEFAULT_SUPERVOXELS, sampling: [8, 8, 8] as Vec3 }, { seeds: 'minima' as const, seedSigma: 1, minSize: 4 }]) {
+      for (const [k, shape] of shapes.entries()) {
+        const b = cellMap(shape, 10, 7 + k);
+        const n = shape[0] * shape[1] * shape[2];
+        const fresh = seededSupervoxels(b, shape, p);
+        const into = seededSupervoxels(b, shape, p, work.subarray(0, n));
+        expect(into.count).toBe(fresh.count);
+        expect(Array.from(into.labels)).toEqual(Array.from(fresh.labels));
+        expect(Array.from(into.seedVoxel)).toEqual(Array.from(fresh.seedVoxel));
+      }
+    }
+  });
 });
 
 describe('blockwise supervoxels on a tile grid', () => {

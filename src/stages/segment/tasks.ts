@@ -17,7 +17,7 @@
  * contact lies inside the cell). Affinity maps (3 channels) use the affinity watershed, whose
  * seeds are not exposed: ids there are (tile linear index + 1) * 2^32 + label in the tile.
  */
-import { type Box, type Vec3, boxFromShape, boxGrow, boxIntersect, boxShape, boxToString, boxVoxels } from '../../core/box.js';
+import { type Box, type Vec3, boxEquals, boxFromShape, boxGrow, boxIntersect, boxShape, boxToString, boxVoxels } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import { Volume } from '../../core/volume.js';
 import { flood, mergeSmallSegments, watershedSeedsAndMap } from '../../kernels/watershed/index.js';
@@ -41,25 +41,58 @@ export interface SupervoxelBlockParams {
 }
 
 /**
+ * Work arrays of the tiles computed one after another in this thread (a tile's map and labels,
+ * 4 bytes a voxel each), kept between tiles and blocks instead of allocated per tile: the
+ * allocations (zeroed pages, then the garbage collections their external memory triggers) cost
+ * more CPU than the transforms that fill them. The arrays are fully overwritten by each tile.
+ */
+class TileWork {
+  private map = new Float32Array(0);
+  private labels = new Uint32Array(0);
+  /** A float array of n voxels (contents unspecified). */
+  mapOf(n: number): Float32Array {
+    if (this.map.length < n) this.map = new Float32Array(n);
+    return this.map.subarray(0, n);
+  }
+  /** A label array of n voxels (contents unspecified). */
+  labelsOf(n: number): Uint32Array {
+    if (this.labels.length < n) this.labels = new Uint32Array(n);
+    return this.labels.subarray(0, n);
+  }
+}
+
+const tileWork = new TileWork();
+
+/**
  * The seeded watershed of `watershed()` in src/kernels/watershed/ (its seeds, `watershedSeeds`;
  * flood; small-segment merge), keeping for every final label the context-linear
  * index of the first voxel of its seed. Final labels are 1..count (raster order of first voxel).
+ * `labelsInto`: an array of the volume's length the labels may be computed in (the returned
+ * `labels` is then a view of it, overwritten by the next call that is given it).
  */
-export function seededSupervoxels(values: Float32Array, shape: Vec3, opts: SupervoxelParams): { labels: Uint32Array; count: number; seedVoxel: Float64Array } {
+export function seededSupervoxels(values: Float32Array, shape: Vec3, opts: SupervoxelParams, labelsInto?: Uint32Array): { labels: Uint32Array; count: number; seedVoxel: Float64Array } {
   const n = shape[0] * shape[1] * shape[2];
   // seeds, and the map flooded: values, or the smoothed one (minima seeds, flood 'smoothed')
-  const seeds = watershedSeedsAndMap(values, shape, opts);
+  const seeds = watershedSeedsAndMap(values, shape, opts, labelsInto);
   const map = seeds.map;
   // first voxel of each seed (seed voxels keep their label through the flood)
   const first = new Float64Array(seeds.count + 1).fill(-1);
   const sl = seeds.labels;
-  for (let i = 0; i < n; i++) {
-    const l = sl[i];
-    if (l !== 0 && first[l] < 0 && !(opts.mask && opts.mask[i] === 0)) first[l] = i;
+  const mask = opts.mask;
+  if (mask) {
+    for (let i = 0; i < n; i++) {
+      const l = sl[i];
+      if (l !== 0 && first[l] < 0 && mask[i] !== 0) first[l] = i;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const l = sl[i];
+      if (l !== 0 && first[l] < 0) first[l] = i;
+    }
   }
   // flooded in place (seededWatershed without its copy: the seeds are not needed afterwards)
   const labels = sl;
-  if (opts.mask) for (let i = 0; i < n; i++) if (opts.mask[i] === 0) labels[i] = 0;
+  if (mask) for (let i = 0; i < n; i++) if (mask[i] === 0) labels[i] = 0;
   flood(map, shape, labels, opts);
   const max = seeds.count;
   const sizes = new Float64Array(max + 1);
@@ -68,7 +101,8 @@ export function seededSupervoxels(values: Float32Array, shape: Vec3, opts: Super
   let kept = 0;
   for (let l = 1; l <= max; l++) if (sizes[l] >= minSize) kept++;
   const filtered = minSize > 1 && kept > 0;
-  const count = mergeSmallSegments(map, shape, labels, minSize > 1 ? minSize : 0, opts);
+  // the sizes are known (the flood's labels are seed labels 1..max)
+  const count = mergeSmallSegments(map, shape, labels, minSize > 1 ? minSize : 0, opts, sizes);
   // a surviving seed keeps its voxels (only dropped segments are re-flooded): its first voxel names its new label
   const seedVoxel = new Float64Array(count + 1).fill(-1);
   for (let l = 1; l <= max; l++) {
@@ -98,7 +132,7 @@ export function tilesOf(b: Box, bounds: Box, tile: Vec3): Array<{ index: Vec3; b
  * `tileBox` grown by the margin and clipped to the volume; `distinct`: the ids that occur in it.
  */
 export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: SupervoxelBlockParams, target?: { data: BigUint64Array; box: Box }): { ids: BigUint64Array; distinct: BigUint64Array } {
-  const maps: BoundaryMaps = boundaryMaps(input, { affinityOrder: p.affinityOrder, invert: p.invert, channel: p.channel });
+  const maps: BoundaryMaps = boundaryMaps(input, { affinityOrder: p.affinityOrder, invert: p.invert, channel: p.channel, into: tileWork.mapOf(input.voxels) });
   const cb = input.box;
   const [rx, ry] = maps.shape;
   const [tx, ty, tz] = boxShape(tileBox);
@@ -134,7 +168,7 @@ export function supervoxelTile(input: Volume, tileBox: Box, tileIndex: Vec3, p: 
     for (let j = 0; j < k; j++) distinct[j] = (BigInt(hi) << 32n) | BigInt(j + 1);
     return { ids: out, distinct };
   }
-  const sv = seededSupervoxels(maps.boundary, maps.shape, p.supervoxels);
+  const sv = seededSupervoxels(maps.boundary, maps.shape, p.supervoxels, tileWork.labelsOf(maps.boundary.length));
   // label -> global id (1 + volume-linear index of its seed's first voxel), as two 32-bit words
   const idLo = new Uint32Array(sv.count + 1);
   const idHi = new Uint32Array(sv.count + 1);
@@ -189,7 +223,9 @@ export function supervoxelBlock(ctx: BlockContext<SupervoxelBlockParams>): Block
       }
     }
     const context = boxIntersect(boxGrow(t.box, p.margin), p.bounds);
-    const { distinct } = supervoxelTile(input.crop(context), t.box, t.index, p, { data: out, box: ctx.box });
+    // a block of one tile reads exactly the tile's context: no copy
+    const map = boxEquals(context, input.box) ? input : input.crop(context);
+    const { distinct } = supervoxelTile(map, t.box, t.index, p, { data: out, box: ctx.box });
     found.push(distinct);
   }
   // the distinct ids of the block (sorted, decimal strings), so the caller can count the supervoxels

@@ -30,7 +30,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const DIR = process.env.SEGCHAIN_DIR;
 if (!DIR) throw new Error('SEGCHAIN_DIR: the folder of a seg-chain bench run');
 const PAIR = process.env.SWAP_PAIR ?? 'gala-x';
-const VS: Vec3 = (process.env.SWAP_VOXEL ?? '10,10,10').split(',').map(Number) as Vec3;
+const VS = (process.env.SWAP_VOXEL ?? '10,10,10').split(',').map(Number) as unknown as Vec3;
 const MODE = process.env.SWAP_MODE ?? '3d';
 const CUTS = Array.from({ length: 13 }, (_, i) => +(0.3 + 0.05 * i).toFixed(2));
 const f = (n: string): string => path.join(DIR, n);

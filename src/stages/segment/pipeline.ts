@@ -112,7 +112,12 @@ export const DEFAULT_CONTACT = 'max' as const;
 /**
  * Contact value of a face for the mean agglomeration (`method: 'mean'`, the default without a
  * model): 'max' of its two voxels, or 'mean' of them (the reference chain's face value,
- * bench/refs/ref_seg_chain.py). docs/ACCURACY.md "The segmentation steps swapped one at a time".
+ * bench/refs/ref_seg_chain.py; opt-in through `AgglomerationParams.contact`). Measured as the default
+ * (docs/ACCURACY.md "The segmentation steps swapped one at a time"): 'mean' lost out of fold on both
+ * choice pairs' training volumes (gala-x 0.192 -> 0.204, phantom 1.332 -> 1.345 VOI, cut chosen for
+ * each) and held out it lost by more than 0.02 on some pairs (gala-x 0.558 -> 0.644, phantom 1 -> 2
+ * with `--segment-choice all` 1.452 -> 1.545) while gaining on others; on 1-voxel membranes the default
+ * cuts (chosen for 'max') merge across them with 'mean'. So 'max' stays.
  */
 export const MEAN_METHOD_CONTACT: 'max' | 'mean' = 'max';
 

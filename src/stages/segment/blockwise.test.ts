@@ -9,7 +9,7 @@ import { iterateBlockData, readBlockData, runTasks } from '../../scheduler/index
 import { tempDir } from '../../../test/data.js';
 import { relabel } from './agglomerate.js';
 import { mergeBlockRagStream, mergeBlockRags, ragTask, relabelTask, writeSegmentMap } from './blockwise.js';
-import { agglomerateRag, boundaryMaps, computeAgglomeration, computeSupervoxels } from './pipeline.js';
+import { agglomerateRag, boundaryMaps, computeAgglomeration, computeSupervoxels, contactOf } from './pipeline.js';
 import { buildRag } from './rag.js';
 import { ragRecordColumns } from './rag-record.js';
 import { chunkForBlock } from './tasks.js';
@@ -41,7 +41,9 @@ describe('blockwise RAG and relabelling through the scheduler', () => {
 
     const whole = computeAgglomeration(sv.labels, maps);
     const wholeSeg = relabel(sv.labels, whole.map, new Uint32Array(sv.labels.length));
-    const wholeRag = buildRag(sv.labels, maps.boundary, shape);
+    // the contact value the mean agglomeration uses (blockwiseAgglomeration passes contactOf(params) to its rag task)
+    const contact = contactOf({});
+    const wholeRag = buildRag(sv.labels, maps.boundary, shape, { contact });
     let statsSum = 0;
     for (let e = 0; e < wholeRag.nEdges; e++) statsSum += wholeRag.area[e];
 
@@ -49,7 +51,7 @@ describe('blockwise RAG and relabelling through the scheduler', () => {
       const tag = block.join('x');
       const stateDir = path.join(dir, `state-${tag}`);
       const bounds = boxFromShape(shape);
-      await runTasks([ragTask({ supervoxels: svLayer, boundaries: bLayer, bounds, blockShape: block, params: {} })], { stateDir, workers: 1 });
+      await runTasks([ragTask({ supervoxels: svLayer, boundaries: bLayer, bounds, blockShape: block, params: { contact } })], { stateDir, workers: 1 });
       const { rag, ids } = mergeBlockRags((await readBlockData(stateDir, 'rag')).map((d) => d.data));
       // the stream (records read one at a time, twice) merges the same graph, array for array
       const streamed = await mergeBlockRagStream(async function* () {

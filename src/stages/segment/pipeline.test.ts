@@ -4,7 +4,8 @@ import { Volume } from '../../core/volume.js';
 import { evaluateSegmentation } from '../../metrics/segmentation.js';
 import { relabel } from './agglomerate.js';
 import { supervoxelBodies, trainAgglomeration } from './learned.js';
-import { boundaryMaps, computeAgglomeration, computeSupervoxels, denseSupervoxels, mergeTreeJson } from './pipeline.js';
+import { DEFAULT_CONTACT, MEAN_METHOD_CONTACT, boundaryMaps, computeAgglomeration, computeSupervoxels, contactOf, denseSupervoxels, mergeTreeJson } from './pipeline.js';
+import { buildRag } from './rag.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -96,7 +97,8 @@ describe('segment pipeline', () => {
     const other = cells(shape, 12, 9);
     const mapsA = boundaryMaps(Volume.from('float32', shape, b));
     const svA = computeSupervoxels(mapsA);
-    const ragA = computeAgglomeration(svA.labels, mapsA, { method: 'mean' }).rag;
+    // the graph a model is trained on reads faces as the learned method does (train-agglomeration: DEFAULT_CONTACT)
+    const ragA = computeAgglomeration(svA.labels, mapsA, { method: 'mean', contact: DEFAULT_CONTACT }).rag;
     const { forest, samples } = trainAgglomeration([{ rag: ragA, body: supervoxelBodies(svA.labels, gt, ragA.nNodes) }], { nTrees: 20 });
     expect(samples).toBeGreaterThan(10);
     const mapsB = boundaryMaps(Volume.from('float32', shape, other.b));
@@ -105,6 +107,24 @@ describe('segment pipeline', () => {
     const s = evaluateSegmentation(relabel(svB.labels, a.map, new Uint32Array(svB.labels.length)), other.gt);
     expect(s.voi_split + s.voi_merge).toBeLessThan(0.3);
     expect(() => computeAgglomeration(svB.labels, mapsB, { method: 'learned' })).toThrow(/model/);
+  });
+  it('the mean method reads a face by MEAN_METHOD_CONTACT, the others by the max of its two voxels; a given contact wins', () => {
+    const maps = boundaryMaps(Volume.from('float32', shape, b));
+    const sv = computeSupervoxels(maps);
+    const sums = (contact: 'max' | 'mean'): Float64Array => buildRag(sv.labels, maps.boundary, shape, { contact }).sum;
+    // the two readings differ on this map (noisy interiors next to 0.95 membranes)
+    expect(sums('max')).not.toEqual(sums('mean'));
+    expect(contactOf({})).toBe(MEAN_METHOD_CONTACT);
+    expect(computeAgglomeration(sv.labels, maps).rag.sum).toEqual(sums(MEAN_METHOD_CONTACT));
+    expect(computeAgglomeration(sv.labels, maps, { method: 'mean' }).rag.sum).toEqual(sums(MEAN_METHOD_CONTACT));
+    for (const method of ['quantile', 'mutex', 'multicut'] as const) {
+      expect(contactOf({ method })).toBe(DEFAULT_CONTACT);
+      expect(computeAgglomeration(sv.labels, maps, { method }).rag.sum).toEqual(sums(DEFAULT_CONTACT));
+    }
+    for (const contact of ['max', 'mean'] as const) {
+      expect(computeAgglomeration(sv.labels, maps, { method: 'mean', contact }).rag.sum).toEqual(sums(contact));
+      expect(computeAgglomeration(sv.labels, maps, { method: 'mutex', contact }).rag.sum).toEqual(sums(contact));
+    }
   });
   it('dense supervoxels from uint64 ids', () => {
     const v = Volume.from('uint64', [4, 1, 1], BigUint64Array.from([0n, 864691135639556411n, 5n, 864691135639556411n]));

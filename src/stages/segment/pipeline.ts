@@ -104,8 +104,33 @@ export function computeSupervoxels(maps: BoundaryMaps, params: SupervoxelParams 
   return { labels: w.labels, count: w.count };
 }
 
-/** Contact value of a face between two supervoxels: the larger boundary value of its two voxels. */
+/**
+ * Contact value of a face between two supervoxels for the learned, quantile, mutex and multicut
+ * methods (and a learned model's edge features): the larger boundary value of its two voxels.
+ */
 export const DEFAULT_CONTACT = 'max' as const;
+
+/**
+ * Contact value of a face for the mean agglomeration (`method: 'mean'`, the default without a
+ * model): 'max' of its two voxels, or 'mean' of them (the reference chain's face value,
+ * bench/refs/ref_seg_chain.py; opt-in through `AgglomerationParams.contact`). Measured as the default
+ * (docs/ACCURACY.md "The segmentation steps swapped one at a time"): 'mean' lost out of fold on both
+ * choice pairs' training volumes (gala-x 0.192 -> 0.204, phantom 1.332 -> 1.345 VOI, cut chosen for
+ * each) and held out it lost by more than 0.02 on some pairs (gala-x 0.558 -> 0.644, phantom 1 -> 2
+ * with `--segment-choice all` 1.452 -> 1.545) while gaining on others; on 1-voxel membranes the default
+ * cuts (chosen for 'max') merge across them with 'mean'. So 'max' stays.
+ */
+export const MEAN_METHOD_CONTACT: 'max' | 'mean' = 'max';
+
+/** The method `params` run: `method`, else the model's default method with a model, else 'mean'. */
+export function agglomerationMethod(params: AgglomerationParams): AgglomerationMethod {
+  return params.method ?? (params.forest ? DEFAULT_MODEL_METHOD : 'mean');
+}
+
+/** The contact value of a face the region graph of `params` uses: `contact`, else the method's default. */
+export function contactOf(params: AgglomerationParams): 'max' | 'mean' {
+  return params.contact ?? (agglomerationMethod(params) === 'mean' ? MEAN_METHOD_CONTACT : DEFAULT_CONTACT);
+}
 
 export type AgglomerationMethod = 'mean' | 'quantile' | 'mutex' | 'multicut' | 'learned';
 
@@ -121,7 +146,7 @@ export interface AgglomerationParams {
   bias?: number;
   /** learned model: the learned method's scorer, and the edge probabilities of mutex and multicut */
   forest?: Forest;
-  /** contact value of a face (default 'max' of the two voxels: robust to 1-voxel membranes) */
+  /** contact value of a face (default: contactOf, MEAN_METHOD_CONTACT for the mean method, else 'max' of the two voxels) */
   contact?: 'max' | 'mean';
   twoD?: boolean;
 }
@@ -213,7 +238,7 @@ export interface AgglomerationResult {
 
 /** Agglomerate dense supervoxels over the boundary/affinity maps; the whole merge tree is kept. */
 export function computeAgglomeration(sv: Uint32Array, maps: BoundaryMaps, params: AgglomerationParams = {}): AgglomerationResult {
-  const rag = buildRag(sv, maps.boundary, maps.shape, { contact: params.contact ?? DEFAULT_CONTACT, twoD: params.twoD, affinities: maps.affinities });
+  const rag = buildRag(sv, maps.boundary, maps.shape, { contact: contactOf(params), twoD: params.twoD, affinities: maps.affinities });
   return agglomerateRag(rag, params);
 }
 
@@ -223,7 +248,7 @@ export function computeAgglomeration(sv: Uint32Array, maps: BoundaryMaps, params
  * statistics; the rag holds the final regions' statistics afterwards): for a caller done with it.
  */
 export function agglomerateRag(rag: Rag, params: AgglomerationParams = {}, opts: { inPlace?: boolean } = {}): AgglomerationResult {
-  const method = params.method ?? (params.forest ? DEFAULT_MODEL_METHOD : 'mean');
+  const method = agglomerationMethod(params);
   if (params.threshold === 'auto' && method !== 'mean') throw new UsageError(`threshold auto is for the mean method, not ${method}`);
   const forest = params.forest;
   const modelCut = forest && (method === 'learned' || method === 'mutex' || method === 'multicut') ? (carriedCut(forest, method) ?? 0.5) : undefined;

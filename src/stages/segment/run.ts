@@ -13,7 +13,7 @@ import { absoluteSpec, iterateBlockData, readBlockData, type RunOptions, runTask
 import { ensureLayer, normaliseRecord, readProvenance } from '../../scheduler/provenance.js';
 import { mergeBlockRagStream, ragTask, relabelTask, writeSegmentMap } from './blockwise.js';
 import { writeJsonAtomic } from './io.js';
-import { type AgglomerationMethod, type AgglomerationParams, agglomerateRag, DEFAULT_CONTACT, mergeTreeJson, type SupervoxelParams } from './pipeline.js';
+import { type AgglomerationMethod, type AgglomerationParams, agglomerateRag, contactOf, mergeTreeJson, type SupervoxelParams } from './pipeline.js';
 import { blockForTiles, checkTile, chunkForBlock, countSupervoxels, DEFAULT_TILE_MARGIN, supervoxelTask } from './tasks.js';
 
 /** The segment stage's defaults that the CLI help reads. */
@@ -154,7 +154,7 @@ export async function blockwiseAgglomeration(o: BlockwiseAgglomerationOptions): 
   const roundUp = (v: number, c: number) => Math.ceil(v / c) * c;
   const block = o.block.map((v, i) => (o.chunk ? Math.min(roundUp(v, o.chunk[i]), roundUp(sv.shape[i], o.chunk[i])) : Math.min(v, sv.shape[i]))) as unknown as Vec3;
   o.params.anisotropic ??= anisotropic(sv.voxelSize);
-  const ragParams = { affinityOrder: o.reading.affinityOrder, channel: o.reading.channel, invert: o.reading.invert, contact: o.params.contact ?? DEFAULT_CONTACT, twoD: o.params.twoD };
+  const ragParams = { affinityOrder: o.reading.affinityOrder, channel: o.reading.channel, invert: o.reading.invert, contact: contactOf(o.params), twoD: o.params.twoD };
   const chunk = (o.chunk ?? chunkForBlock(block)).map((c, a) => Math.min(c, sv.shape[a])) as unknown as Vec3;
   const info = makeInfo({ type: 'segmentation', dtype: 'uint64', shape: sv.shape, voxelSize: sv.voxelSize, offset: sv.offset, chunkSize: chunk, sharding: o.sharding?.('segmentation', sv.shape, chunk, block) });
   // What made this layer: a rerun with the same record resumes (finished region-graph and

@@ -3,11 +3,12 @@
 // and seeds for both, each forest's held-out AUC, training and prediction CPU seconds side by side.
 //  - ISBI 2012 slices 0-9 -> 10-14 (one forest; DEFAULTS_TUNED=1 adds the tuned model: auto-context,
 //    sigmas + 10), vnc-sstem stack1 (central 512x512) -> ISBI 10-14: membrane AUC over all pixels;
-//  - gala-medulla 3-D (--gt boundaries; train z 0-24, test z 25-49): boundary AUC over labelled voxels.
+//  - gala-medulla 3-D (--gt boundaries; train z 0-24, test z 25-49): boundary AUC over labelled voxels;
+//    gala-x (DEFAULTS_PARTS): the same, train x 0-99, test x 100-199 (the seg-chain bench's gala-x split).
 // Unsmoothed maps (the forests are what differ; output smoothing comes after). The reference
 // (scikit-learn) is not run: both sides are ours, and the accuracy bench keeps the reference rows.
 // Environment: DEFAULTS_CONFIGS (trees:depth list, depth 0 = unlimited; default "100:0,32:12"),
-// DEFAULTS_SAMPLES (60000, the accuracy bench's boundary rows), DEFAULTS_PARTS (isbi,vnc,gala), DEFAULTS_TUNED.
+// DEFAULTS_SAMPLES (60000, the accuracy bench's boundary rows), DEFAULTS_PARTS (isbi,vnc,gala; also gala-x), DEFAULTS_TUNED.
 import { loadavg } from 'node:os';
 import { box } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
@@ -84,6 +85,24 @@ export default async function run(): Promise<Record<string, unknown>> {
         const [auc, ps] = scoreIsbi(m);
         push({ ...cfg, model: 'one forest', chosen_on: 'vnc-sstem stack1 (central 512x512)', measured_on: 'ISBI 2012 slices 10-14 (another volume)', membrane_auc: round(auc), nodes: m.forest.nNodes, train_cpu_s: round(ts, 3), predict_cpu_s: round(ps, 3) });
       }
+    }
+    if (PARTS.includes('gala-x') && hasData('gala-medulla')) {
+      // the seg-chain bench's gala-x split: train x 0-99, test x 100-199 (boundary AUC over labelled voxels)
+      const raw = await readAll(`${DATA}/gala-medulla/train-image.h5#stack`, [10, 10, 10]);
+      const seg = await readAll(`${DATA}/gala-medulla/train-gt.h5#stack`, [10, 10, 10]);
+      const [sx, sy, sz] = raw.shape;
+      const [m, ts] = await train(raw, seg, trees, depth, { gt: true, bounds: box([0, 0, 0], [100, sy, sz]) });
+      const testBox = box([100, 0, 0], [Math.min(200, sx), sy, sz]);
+      const [p, ps] = cpu(() => predictVolume(m, raw, { box: testBox }));
+      const cls = classesFromSegmentation(seg, 3);
+      const tx = testBox.max[0] - testBox.min[0];
+      const truthG = new Uint8Array(tx * sy * sz);
+      for (let z = 0, i = 0; z < sz; z++) for (let y = 0; y < sy; y++) for (let x = 100; x < 100 + tx; x++, i++) {
+        const c = cls[x + sx * (y + sy * z)];
+        truthG[i] = c < 0 ? 255 : c === 1 ? 1 : 0;
+      }
+      const map = (p.data as Float32Array).subarray(0, tx * sy * sz);
+      push({ ...cfg, model: 'one forest, 3-D features', chosen_on: 'gala-medulla x 0-99', measured_on: `gala-medulla x 100-${99 + tx} (same volume)`, boundary_auc: round(rocAuc(map, truthG)), nodes: m.forest.nNodes, train_cpu_s: round(ts, 3), predict_cpu_s: round(ps, 3) });
     }
     if (PARTS.includes('gala') && hasData('gala-medulla')) {
       const raw = await readAll(`${DATA}/gala-medulla/train-image.h5#stack`, [10, 10, 10]);

@@ -11,7 +11,7 @@ import { checkLineConfig } from '../../stages/predict/line-features.js';
 import { CONTEXT_FEATURES, MAX_CONTEXT_ROUNDS } from '../../stages/predict/context.js';
 import { MAX_EDGE_BAND_WIDTH, edgeBandOf } from '../../stages/predict/edge-band.js';
 import { MAX_OUTPUT_SIGMA, OUTPUT_SIGMA_CANDIDATES, OUTPUT_SIGMA_MIN_GAIN } from '../../stages/predict/output-smoothing.js';
-import { CROSS_FIT_MIN_LABELLED, PIXEL_BOOTSTRAPS, PIXEL_TRAINING_DEFAULTS as D, bootstrapBalanced, PIXEL_TRAINING_PRESETS, type TrainOptions, defaultDims, pixelTrainingPreset, trainPixelClassifier } from '../../stages/predict/training.js';
+import { CROSS_FIT_MIN_LABELLED, PIXEL_BOOTSTRAPS, PIXEL_FOREST_SIZES, pixelForestChoice, PIXEL_TRAINING_DEFAULTS as D, bootstrapBalanced, PIXEL_TRAINING_PRESETS, type TrainOptions, defaultDims, pixelTrainingPreset, trainPixelClassifier } from '../../stages/predict/training.js';
 import { BOUNDARY_OUTPUT, OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules } from '../object-rules.js';
 import { defaultSegmentation } from '../predicted-segmentation.js';
 import { OBJECT_FILTER_DEFAULTS } from '../../stages/synapses/object-filter.js';
@@ -90,8 +90,9 @@ export function register(program: Command): Command {
     .option('--features <list>', `features among ${FEATURE_NAMES.join(',')} (HoGR, blob vs ridge of the Hessian, is opt-in: it helped across volumes, not within one; LINE, oriented elongated line filters, 2-D only, is opt-in: docs/ACCURACY.md "Oriented line filters")`, DEFAULT_FEATURES.join(','))
     .option('--ste-outer <scale>', `structure-tensor eigenvalues (STE) at sigma s: half = gradients at s smoothed at 0.5 s (default); sigma = gradients at 0.5 s smoothed at s, as vigra's structureTensorEigenvalues(img, 0.5 s, s) of the pipeline bench's reference (opt-in: docs/ACCURACY.md "The cleft AUC gap")`, D.steOuter)
     .option('--recursive-from <sigma>', 'recursive (IIR) feature filters from this axis sigma (voxels) on, faster and within a few percent of the exact ones; "off": exact filters everywhere (blockwise predictions then equal whole-volume ones bit for bit)', String(RECURSIVE_FROM))
-    .option('--trees <n>', 'number of trees (32 with --max-depth 12: nearly the same held-out AUC, about 3x faster prediction; docs/THROUGHPUT.md)', String(D.trees))
-    .option('--max-depth <n>', 'maximum tree depth (0: unlimited)', String(D.maxDepth))
+    .option('--forest <size>', `forest size: ${Object.entries(PIXEL_FOREST_SIZES).map(([k, v]) => `${k} = ${v.trees} trees of ${v.maxDepth ? `depth ${v.maxDepth}` : 'unlimited depth'}`).join(', ')}; auto: boundary for --gt models, full for --labels models (the demo's cleft rules and the ISBI membrane pair's segmentation lost with depth-limited trees); --trees and --max-depth override its numbers (docs/THROUGHPUT.md "A smaller forest for boundary models")`, D.forest)
+    .option('--trees <n>', 'number of trees (default: --forest\'s)')
+    .option('--max-depth <n>', 'maximum tree depth, 0: unlimited (default: --forest\'s)')
     .option('--min-leaf <n>', 'minimum samples per leaf', String(D.minLeaf))
     .option('--samples <n>', 'training voxels in total, balanced over classes', String(D.samples))
     .option('--bootstrap <scheme>', `how each tree draws from the training voxels: ${PIXEL_BOOTSTRAPS.join(' or ')}; balanced: the same number of every class, repeating a class that has fewer voxels than its share (e.g. clefts); plain: as many as there are, uniformly (scikit-learn's bootstrap; docs/ACCURACY.md "The cleft AUC gap")`, D.bootstrap)
@@ -164,10 +165,11 @@ export function register(program: Command): Command {
           dense: !!opts.dense,
           zeroIs: opts.zeroIs,
           featureConfig: cfg,
+          forestSize: pixelForestChoice(String(opts.forest)),
           maxSamples: int(opts.samples, '--samples', 2),
           forest: {
-            nTrees: int(opts.trees, '--trees', 1),
-            maxDepth: int(opts.maxDepth, '--max-depth', 0) || undefined, // 0: unlimited
+            nTrees: int(opts.trees, '--trees', 1), // undefined: --forest's
+            maxDepth: int(opts.maxDepth, '--max-depth', 0), // 0: unlimited; undefined: --forest's
             minSamplesLeaf: int(opts.minLeaf, '--min-leaf', 1),
             balanced: bootstrapBalanced(String(opts.bootstrap)),
           },
@@ -227,7 +229,7 @@ export function register(program: Command): Command {
         const result = { model: path.resolve(opts.output), ...(opts.preset ? { preset: opts.preset } : {}), ...report, warnings, featureConfig: cfg, outputs: model.meta.outputs, auto_context: !!model.contextForest, output_sigma: model.meta.outputSigma ?? 0, context_rounds: model.contextForests.length, calibrated: !!model.meta.calibration, ...(rules ? { object_rules: rules } : {}), ...(predictedSegmentation ? { predicted_segmentation: predictedSegmentation } : {}), ...(cut && !('skipped' in cut) ? { segment_threshold: cut.threshold, ...(model.meta.segmentSeeds ? { segment_seeds: model.meta.segmentSeeds } : {}), cut_calibration: cut } : {}) };
         emit(opts, result, () =>
           [
-            `${opts.output}: ${report.trees} trees, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,
+            `${opts.output}: ${report.trees} trees${report.forestSize ? ` (${report.forestSize} forest, ${report.maxDepth ? `depth ${report.maxDepth}` : 'unlimited depth'})` : ''}, ${report.nodes} nodes, ${report.features} features (${cfg.dims}-D, voxel size ${raw.voxelSize.join(',')} nm), classes ${report.classes.join(', ')} -> output channels ${model.meta.outputs.join(', ')}`,
             `samples per class: ${report.samplesPerClass.join(', ')} (labelled voxels ${report.labelledVoxels.join(', ')})`,
             `features ${report.seconds.features.toFixed(1)} s, training ${report.seconds.training.toFixed(1)} s`,
             ...(sigmaLine(model.meta.training?.outputSigma) ?? []),

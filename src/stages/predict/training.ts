@@ -39,6 +39,11 @@ export interface TrainOptions {
   /** Total training samples (default 200000), split equally between classes. */
   maxSamples?: number;
   forest?: Partial<ForestParams>;
+  /**
+   * The forest's size (PIXEL_FOREST_SIZES; 'auto': by the model's kind, boundaryModel), under what
+   * `forest` sets. Default: none (`forest` alone, the forest library's defaults for the rest).
+   */
+  forestSize?: 'auto' | PixelForestSize;
   threads?: number;
   /** Train only inside this box (global voxels), e.g. the training slices. */
   bounds?: Box;
@@ -101,20 +106,68 @@ export function bootstrapBalanced(scheme: string): boolean {
 export const CROSS_FIT_MIN_LABELLED = 0.9;
 
 /**
- * `wiring train-pixels` defaults (its --help reads them). 100 trees of unlimited depth (maxDepth 0).
- * `npm run bench forest-curve` found 32 trees of depth 12 within 0.002 AUC of the best, chosen on
- * ISBI 2012 and measured on gala-medulla, and about 3x faster to predict (docs/THROUGHPUT.md); as
- * the default it left the demo's phantom without a detected cleft (rare classes get lower
- * probabilities from depth-limited trees), so it stays an option (--trees 32 --max-depth 12)
- * until the cleft rules are chosen on such forests. Against these defaults on the held-out splits
- * (`npm run bench forest-defaults`, docs/THROUGHPUT.md "Predict, fourth pass"): 32 / 12 falls 0.0013
- * AUC on gala; --trees 64 --max-depth 12 stays within 0.001 everywhere at 2.9x less predict CPU, but
- * as the default it fails the --calibrate-cut test's premise (its cuts score alike) and the demo's
- * partner F1 falls 0.600 -> 0.286 at depth 12 (seed 1), so it is opt-in.
+ * Forest sizes of `wiring train-pixels --forest` (PIXEL_TRAINING_DEFAULTS.forest chooses among them by
+ * the model's kind; --trees / --max-depth override either number). 'full': 100 trees of unlimited depth
+ * (maxDepth 0), the default of --labels models (organelles, clefts, membranes): depth-limited trees gave
+ * the demo's rare classes lower probabilities than its cleft rules expect (partner F1 0.600 -> 0.286 at
+ * depth 12, docs/THROUGHPUT.md "Predict, fourth pass"), and the ISBI membrane pair's VOI rose 0.07.
+ * 'boundary': 64 trees of depth 12, the default of --gt models, chosen on ISBI 2012 slices 0-9 -> 10-14
+ * (the cheapest size with no AUC loss there) and measured on gala-medulla (x and z halves: AUC and
+ * segmentation VOI), vnc-sstem -> ISBI and the phantom (docs/THROUGHPUT.md "A smaller forest for
+ * boundary models").
+ */
+export const PIXEL_FOREST_SIZES = {
+  full: { trees: 100, maxDepth: 0 },
+  boundary: { trees: 64, maxDepth: 12 },
+} as const;
+export type PixelForestSize = keyof typeof PIXEL_FOREST_SIZES;
+/** `--forest` values: a size, or 'auto' (by the model's kind: boundaryModel). */
+export const PIXEL_FOREST_CHOICES = ['auto', ...Object.keys(PIXEL_FOREST_SIZES)] as Array<'auto' | PixelForestSize>;
+
+/** `--forest <v>` checked: a size or 'auto'; a UsageError naming them for anything else. */
+export function pixelForestChoice(v: string): 'auto' | PixelForestSize {
+  if (!(PIXEL_FOREST_CHOICES as string[]).includes(v)) throw new UsageError(`--forest: expected ${PIXEL_FOREST_CHOICES.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as 'auto' | PixelForestSize;
+}
+
+/**
+ * A model that gets the boundary forest under --forest auto: a --gt model (boundary / interior of a
+ * neuron segmentation). Two-class --labels models (membrane / interior, or one organelle against the
+ * rest) keep the full forest: on the seg-chain bench's ISBI pair the boundary forest raised VOI by
+ * 0.07 (docs/THROUGHPUT.md "A smaller forest for boundary models").
+ */
+export function boundaryModel(target: TrainOptions['target']): boolean {
+  return target === 'gt';
+}
+
+/**
+ * The forest parameters a model trains with: `forest` (what the caller set, undefined entries aside; it
+ * wins) over the size `size` names ('auto': 'boundary' for a --gt model, else 'full'); maxDepth 0
+ * means unlimited. No size: `forest` alone, as given.
+ */
+export function forestParamsOf(size: 'auto' | PixelForestSize | undefined, target: TrainOptions['target'], forest: Partial<ForestParams> = {}): { params: Partial<ForestParams>; size?: PixelForestSize } {
+  if (size === undefined) return { params: forest };
+  const choice = pixelForestChoice(size);
+  const chosen: PixelForestSize = choice === 'auto' ? (boundaryModel(target) ? 'boundary' : 'full') : choice;
+  const { trees, maxDepth } = PIXEL_FOREST_SIZES[chosen];
+  const params: Partial<ForestParams> = { nTrees: trees, maxDepth };
+  for (const [k, v] of Object.entries(forest)) if (v !== undefined) (params as Record<string, unknown>)[k] = v;
+  if (params.maxDepth === 0) delete params.maxDepth; // 0: unlimited (the forest's default)
+  return { params, size: chosen };
+}
+
+/**
+ * `wiring train-pixels` defaults (its --help reads them). The forest's size by the model's kind
+ * (`forest`, PIXEL_FOREST_SIZES): --gt models 64 trees of depth 12, --labels models 100 trees of
+ * unlimited depth. `npm run bench forest-curve` found 32 trees of depth 12 within 0.002 AUC of the best,
+ * chosen on ISBI 2012 and measured on gala-medulla; against 100 unlimited trees on the held-out splits
+ * (`npm run bench forest-defaults`, docs/THROUGHPUT.md "Predict, fourth pass") 32 / 12 falls 0.0013 AUC
+ * on gala and 64 / 12 stays within 0.001 everywhere at 2.9x less predict CPU; for every kind of model
+ * it lowered the demo's partner F1 (its cleft forest), hence the --gt models only.
  */
 export const PIXEL_TRAINING_DEFAULTS = {
-  trees: 100,
-  maxDepth: 0,
+  /** forest size (--forest): 'auto' = PIXEL_FOREST_SIZES.boundary for --gt models (boundaryModel), .full for --labels models */
+  forest: 'auto' as 'auto' | PixelForestSize,
   minLeaf: 1,
   /**
    * How each tree draws its bootstrap from the (class-balanced) training samples (--bootstrap): 'balanced'
@@ -199,6 +252,9 @@ export interface TrainReport {
   samplesPerClass: number[];
   features: number;
   trees: number;
+  /** the size the forest was trained at (TrainOptions.forestSize resolved) and its depth limit (0: none); absent without forestSize */
+  forestSize?: PixelForestSize;
+  maxDepth?: number;
   nodes: number;
   seconds: { features: number; training: number };
   importances: Array<{ feature: string; importance: number }>;
@@ -809,6 +865,7 @@ export async function trainPixelClassifier(
     perm = Int16Array.of(0, 1);
   } else ({ perm, values } = mapper.order());
   const K = values.length;
+  const { params: forestParams, size: forestSize } = forestParamsOf(opts.forestSize, opts.target, opts.forest);
   const labelledById = Array.from(counts.subarray(0, Math.max(K, 1)));
   const labelled = new Array<number>(K).fill(0);
   for (let id = 0; id < K; id++) labelled[perm[id]] = labelledById[id];
@@ -839,11 +896,12 @@ export async function trainPixelClassifier(
     voxelSize: raw.voxelSize,
     rawStats: rawStats(rawAt),
   };
+  if (forestSize) meta.training = { ...(meta.training ?? {}), forest: { size: forestSize, trees: forestParams.nTrees, maxDepth: forestParams.maxDepth ?? 0 } };
   if (band) meta.training = { ...(meta.training ?? {}), edgeBand: { ...band, samplesPerClass } };
   if (meta.rawStats) meta.rawStats.quantiles = quantilesOf(await sampleIntensities(raw, region));
   const forest = await trainForest(
     { x, nSamples, nFeatures: featureCount(cfg), layout: 'feature-major', y, nClasses: K },
-    { seed, ...opts.forest },
+    { seed, ...forestParams },
     meta as unknown as Record<string, unknown>,
     { threads: opts.threads },
   );
@@ -866,7 +924,7 @@ export async function trainPixelClassifier(
   const autoSigma = askedAuto && (wantCrossFit || opts.target === 'gt');
   if (askedAuto && !autoSigma) meta.training = { ...(meta.training ?? {}), outputSigma: { sigma: 0, skipped: 'sparse labels: no out-of-fold map to choose on' } };
   if (opts.autoContext || wantCrossFit || autoSigma) {
-    const input: CrossFitInput = { raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...opts.forest }, threads: opts.threads, progress: opts.progress, ...(opts.contextFeatures ? { contextFeatures: opts.contextFeatures } : {}) };
+    const input: CrossFitInput = { raw, region, index, x, y, nClasses: K, featureConfig: cfg, meta, forest: { seed, ...forestParams }, threads: opts.threads, progress: opts.progress, ...(opts.contextFeatures ? { contextFeatures: opts.contextFeatures } : {}) };
     // for the smoothing choice alone (a --gt model without auto-context), a region that cannot be
     // cross-fitted (too small to halve, one class in a half) leaves the smoothing off with a warning
     const onlyForSigma = autoSigma && !opts.autoContext && !wantCrossFit;
@@ -933,6 +991,7 @@ export async function trainPixelClassifier(
       samplesPerClass,
       features: names.length,
       trees: forest.nTrees,
+      ...(forestSize ? { forestSize, maxDepth: forestParams.maxDepth ?? 0 } : {}),
       nodes: forest.nNodes,
       seconds: { features: (t1 - t0) / 1000, training: (t2 - t1) / 1000 },
       importances,

@@ -316,7 +316,7 @@ export const MESH_DEFAULTS = {
    * many triangles (buildMeshOctree's minLodTriangles). A segment smaller than that keeps lod 0
    * alone (unchanged), which Neuroglancer draws at every distance. Chosen on the pipeline's predicted
    * segmentation of phantom seed 7 at 512x512x128 (23,376 segments, 20,730 of them under 256
-   * marching-cubes triangles): 256 against 0 cut the octree + encoding CPU by a third, 13 % fewer
+   * marching-cubes triangles): 256 against 0 cut the octree + encoding CPU by 18-32 % (one process, under load), 20 % fewer fragments, 13 % fewer
    * bytes, 18 % more triangles at each segment's coarsest level (a zoomed-out view); measured on
    * seeds 17, 19 and gala-medulla (docs/THROUGHPUT.md, Meshes: seventh pass).
    */

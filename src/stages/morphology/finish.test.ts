@@ -13,7 +13,7 @@ import { Volume } from '../../core/volume.js';
 import { PrecomputedLayer, makeInfo } from '../../formats/precomputed/index.js';
 import { runTasks } from '../../scheduler/index.js';
 import { encodeSharded, readShard, shardLengths, shardOf } from './shards.js';
-import { FINISH_SHARDS, FINISH_SHARD_VOXELS, finishMeshes, finishShards, finishSkeletons, planMesh, planSkeletons } from './tasks.js';
+import { FINISH_SHARDS, FINISH_SHARD_VOXELS, MESH_DEFAULTS, finishMeshes, finishShards, finishSkeletons, planMesh, planSkeletons } from './tasks.js';
 
 /** File name -> short hash (readable diffs). */
 function digest(files: Map<string, string>): Record<string, string> {
@@ -58,6 +58,11 @@ describe('mesh / skeleton finishing blocks', () => {
       expect(ref.m.segments).toBeGreaterThan(8);
       expect(new Set(ref.m.segments_list.map((e) => shardOf(e.id, FINISH_SHARDS))).size).toBeGreaterThan(4);
       expect(ref.s.segments).toBeGreaterThan(8);
+      // a segment whose lod 0 holds fewer triangles than MESH_DEFAULTS.minCoarseLodTriangles keeps lod 0 alone
+      const small = ref.m.segments_list.filter((e) => e.triangles < MESH_DEFAULTS.minCoarseLodTriangles);
+      // (some of them span several lod-0 cells, which the octree's own rule alone would have given a coarser level)
+      expect(small.filter((e) => e.fragments > 1).length).toBeGreaterThan(0);
+      expect(small.map((e) => e.lods)).toEqual(small.map(() => 1));
       // no finishing records are left in the output folders
       expect([...ref.mesh.keys(), ...ref.skel.keys()].filter((f) => f.includes('.wiring'))).toEqual([]);
       const got = await runMorphology(layerDir, shape, 2, path.join(dir, `s2-${shape.join('x')}`));

@@ -168,6 +168,26 @@ describe('multi-resolution octree', () => {
     }
   });
 
+  it('builds coarser levels only while the previous level has minLodTriangles, lod 0 unchanged', async () => {
+    const { mesh } = blob();
+    const chunk: Vec3 = [64, 64, 128];
+    const origin: Vec3 = [-0.5 * res[0], -0.5 * res[1], -0.5 * res[2]];
+    const all = await buildMeshOctree(mesh, { chunkShape: chunk, gridOrigin: origin, lods: 3, lodScale0: 8, lod0Error: 4 });
+    expect(all.lods.length).toBe(3);
+    const count = (lod: number) => all.lods[lod].reduce((n, node) => n + node.indices.length / 3, 0);
+    // a threshold above lod 1's triangles stops after lod 1; one above lod 0's keeps lod 0 alone
+    for (const [min, levels] of [[count(1) + 1, 2], [count(0) + 1, 1], [count(1), 3]] as const) {
+      const t = await buildMeshOctree(mesh, { chunkShape: chunk, gridOrigin: origin, lods: 3, lodScale0: 8, lod0Error: 4, minLodTriangles: min });
+      expect(t.lods.length, `minLodTriangles ${min}`).toBe(levels);
+      expect(t.lodScales).toEqual(all.lodScales.slice(0, levels));
+      // the levels kept are the same nodes, triangle for triangle
+      for (let lod = 0; lod < levels; lod++) {
+        expect(t.lods[lod].map((n) => n.position)).toEqual(all.lods[lod].map((n) => n.position));
+        t.lods[lod].forEach((n, i) => expect(Array.from(n.indices)).toEqual(Array.from(all.lods[lod][i].indices)));
+      }
+    }
+  });
+
   it('rejects a vertex below the grid origin', async () => {
     const { mesh } = blob();
     await expect(buildMeshOctree(mesh, { chunkShape: [64, 64, 64], gridOrigin: [100, 0, 0] })).rejects.toThrow(/outside the octree grid/);

@@ -34,6 +34,12 @@ export interface OctreeOptions {
    * mesh as it is.
    */
   lod0Error?: number;
+  /**
+   * Build a coarser level only while the previous one holds at least this many triangles (all its
+   * nodes together). Default 0: only the rule that a single node of fewer than 64 triangles ends
+   * the octree.
+   */
+  minLodTriangles?: number;
 }
 
 /** Relative tolerance for "on a cell face" (in cells). */
@@ -265,6 +271,7 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
   }
   const maxLods = opts.lods ?? 3;
   const scale0 = opts.lodScale0 ?? 1;
+  const minTris = opts.minLodTriangles ?? 0;
   const { vertices, indices, cells } = cutMeshToGrid(mesh, origin, chunk);
   // lod 0: group triangles by cell (counting sort by node; neighbouring triangles mostly share a cell)
   const nodeOf = new Map<number, number>();
@@ -312,6 +319,7 @@ export async function buildMeshOctree(mesh: Mesh, opts: OctreeOptions): Promise<
   for (let lod = 1; lod < maxLods; lod++) {
     const prev = lods[lod - 1];
     if (prev.length === 1 && prev[0].indices.length < 3 * 64) break;
+    if (minTris > 0 && prev.reduce((n, node) => n + node.indices.length, 0) < 3 * minTris) break;
     const groups = new Map<string, { position: Vec3; parts: Uint32Array[] }>();
     for (const n of prev) {
       const p: Vec3 = [n.position[0] >> 1, n.position[1] >> 1, n.position[2] >> 1];

@@ -311,6 +311,16 @@ async function runFinish<D>(
 export const MESH_DEFAULTS = {
   /** Levels of detail of the multi-resolution format. */
   lods: 3,
+  /**
+   * Multires: a coarser level of detail is built only while the previous level holds at least this
+   * many triangles (buildMeshOctree's minLodTriangles). A segment smaller than that keeps lod 0
+   * alone (unchanged), which Neuroglancer draws at every distance. Chosen on the pipeline's predicted
+   * segmentation of phantom seed 7 at 512x512x128 (23,376 segments, 20,730 of them under 256
+   * marching-cubes triangles): 256 against 0 cut the octree + encoding CPU by 18-32 % (one process, under load), 20 % fewer fragments, 13 % fewer
+   * bytes, 18 % more triangles at each segment's coarsest level (a zoomed-out view); measured on
+   * seeds 17, 19 and gala-medulla (docs/THROUGHPUT.md, Meshes: seventh pass).
+   */
+  minCoarseLodTriangles: 256,
   /** Lod-0 fragment (octree cell) size in voxels of the finest axis. */
   fragmentVoxels: 64,
   /**
@@ -381,6 +391,8 @@ export interface MeshOutputOptions extends FinishRunOptions {
   fragmentVoxels?: number;
   /** Multi-resolution lod-0 simplification bound in voxels of the finest axis (default MESH_DEFAULTS.lod0ErrorVoxels). */
   lod0ErrorVoxels?: number;
+  /** Multi-resolution: build a coarser level only while the previous one has at least this many triangles (default MESH_DEFAULTS.minCoarseLodTriangles; 0: the octree's own rule alone). */
+  minCoarseLodTriangles?: number;
   /** Also write <id>.ply / <id>.obj into these folders. */
   plyDir?: string;
   objDir?: string;
@@ -417,6 +429,7 @@ interface MeshFinishParams extends FinishParams {
   lods: number;
   fragmentVoxels: number;
   lod0ErrorVoxels: number;
+  minCoarseLodTriangles: number;
   /** the mesh task's downsampling factor (the octree lattice follows the coarse cubes) */
   downsample?: Vec3;
   /** the mesh task's small-segment threshold (chooseSegmentMesh) */
@@ -483,7 +496,7 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
       const lo = [Infinity, Infinity, Infinity];
       for (let i = 0; i < mesh.vertices.length; i += 3) for (let k = 0; k < 3; k++) if (mesh.vertices[i + k] < lo[k]) lo[k] = mesh.vertices[i + k];
       const gridOrigin = [0, 1, 2].map((k) => lattice[k] + Math.max(0, Math.floor((lo[k] - lattice[k]) / chunkShape[k] + 1e-9)) * chunkShape[k]) as unknown as Vec3;
-      const tree = await buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: p.lods, lodScale0, lod0Error: p.lod0ErrorVoxels * lodScale0 });
+      const tree = await buildMeshOctree(mesh, { chunkShape, gridOrigin, lods: p.lods, lodScale0, lod0Error: p.lod0ErrorVoxels * lodScale0, minLodTriangles: p.minCoarseLodTriangles ?? 0 });
       closed = holeEdgesIndexed(lodIndices(tree, 0), tree.vertices.length / 3) === 0;
       lods = tree.lods.length;
       triangles = tree.lods[0].reduce((n, f) => n + f.indices.length / 3, 0);
@@ -524,6 +537,7 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
     }
     const params: Omit<MeshFinishParams, keyof FinishParams> = {
       format, voxelSize: res, lods: opts.lods ?? MESH_DEFAULTS.lods, fragmentVoxels: fv, lod0ErrorVoxels: e0,
+      minCoarseLodTriangles: opts.minCoarseLodTriangles ?? MESH_DEFAULTS.minCoarseLodTriangles,
     };
     if (task.params.downsample) params.downsample = task.params.downsample;
     if (task.params.smallVoxels) {

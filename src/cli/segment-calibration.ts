@@ -10,6 +10,15 @@
  * predict` writes both into the boundary layer's info; `wiring segment` uses them unless its own
  * seed options or --threshold are given).
  *
+ * Membrane-label (`--labels`) models, with `train-pixels --segment-choice` given (opt-in): the halves
+ * are along z (sections), the boundary map is the membrane class's channel (`boundaryClass`), the
+ * ground truth the 4-connected components of the other (interior) classes per section
+ * (interiorComponents), and each section is segmented on its own (choice.ts scoreCutsPerSection), as
+ * the seg-chain bench segments and scores ISBI 2012; the output smoothing stays the one the training
+ * chose (its calibration and object rules are fitted on maps smoothed so). The carried cut is an
+ * absolute map value: measured across volumes it helps ISBI -> vnc-sstem and leaks vnc-sstem -> ISBI
+ * (docs/ACCURACY.md "The cut of --labels boundary models"), hence opt-in.
+ *
  * Why on held-out halves: a forest's prediction of its own training voxels is sharper than of new
  * data, and the best cut, seeds and smoothing move with that calibration (docs/ACCURACY.md "The whole
  * chain against a scikit-learn reference"). Why here: it composes the predict stage (fold forests,

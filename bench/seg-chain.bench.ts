@@ -20,7 +20,7 @@
 //  - phantom: `wiring phantom` seed 1 -> seed 2 (SEGCHAIN_PHANTOM_SEEDS, default 1,2; SEGCHAIN_PHANTOM_SIZE, default 160,160,32, 8x8x30 nm).
 // SEGCHAIN_TREES (50), SEGCHAIN_SAMPLES (100000): both chains; SEGCHAIN_TRAIN_ARGS, SEGCHAIN_REF: below; SEGCHAIN_DIR: scratch folder (default a
 // temporary one, removed at the end unless SEGCHAIN_KEEP=1). Needs dist/ (`npx tsc -p tsconfig.json`).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -245,6 +245,8 @@ async function oursSegment(p: Prepared, f: (n: string) => string, extra: string[
     segInfo = { supervoxels: s.json.supervoxels, segments: s.json.segments, method: s.json.method, threshold: s.json.threshold };
   } else {
     const map = await readAll(f('map'), p.testVoxelSize);
+    // a one-section HDF5 map has no info: the map layer's carried cut and seeds are passed as options
+    const carriedArgs = carriedOptions(f('map'), extra);
     const [sx, sy, sz] = map.shape;
     const all = Volume.zeros('uint32', box([0, 0, 0], [sx, sy, sz]), { voxelSize: p.testVoxelSize });
     let base = 0, sv = 0, segs = 0;
@@ -253,7 +255,7 @@ async function oursSegment(p: Prepared, f: (n: string) => string, extra: string[
     for (let z = 0; z < sz; z++) {
       const one = sections(map, z, z + 1);
       const spec = await writeH5(f(`map-z${z}.h5`), one);
-      const s = wiring('segment', '--boundaries', spec, f(`seg-z${z}`), '--overwrite', ...ch);
+      const s = wiring('segment', '--boundaries', spec, f(`seg-z${z}`), '--overwrite', ...ch, ...carriedArgs);
       cpu.segment += s.cpu;
       sv += Number(s.json.supervoxels); segs += Number(s.json.segments); thresholds.add(s.json.threshold);
       const seg = await readAll(f(`seg-z${z}`), p.testVoxelSize);
@@ -273,6 +275,27 @@ async function oursSegment(p: Prepared, f: (n: string) => string, extra: string[
   }
   const e = wiring('evaluate', segSpec, p.testGt);
   return { ...scoreOf(e.json), ...segInfo, cpu_segment: cpu.segment };
+}
+
+/**
+ * What `wiring segment` would take from the map layer's info (`wiring.segment_threshold`,
+ * `wiring.segment_seeds`) as options, for the per-slice runs on one-section HDF5 copies of the map;
+ * none that `extra` already sets.
+ */
+function carriedOptions(layer: string, extra: string[]): string[] {
+  const file = path.join(layer, 'info');
+  if (!existsSync(file)) return [];
+  const w = (JSON.parse(readFileSync(file, 'utf8')) as { wiring?: { segment_threshold?: number; segment_seeds?: { seeds: string; seed_sigma?: number; seed_connectivity?: string; flood?: string } } }).wiring;
+  const out: string[] = [];
+  if (w?.segment_threshold !== undefined && !extra.includes('--threshold')) out.push('--threshold', String(w.segment_threshold));
+  const s = w?.segment_seeds;
+  if (s && !extra.some((a) => ['--seeds', '--seed-sigma', '--seed-connectivity', '--flood'].includes(a))) {
+    out.push('--seeds', s.seeds);
+    if (s.seed_sigma !== undefined) out.push('--seed-sigma', String(s.seed_sigma));
+    if (s.seed_connectivity !== undefined) out.push('--seed-connectivity', s.seed_connectivity);
+    if (s.flood !== undefined) out.push('--flood', s.flood);
+  }
+  return out;
 }
 
 function reference(p: Prepared, dir: string): Record<string, unknown> {

@@ -10,6 +10,15 @@
  * predict` writes both into the boundary layer's info; `wiring segment` uses them unless its own
  * seed options or --threshold are given).
  *
+ * Membrane-label (`--labels`) models, with `train-pixels --segment-choice` given (opt-in): the halves
+ * are along z (sections), the boundary map is the membrane class's channel (`boundaryClass`), the
+ * ground truth the 4-connected components of the other (interior) classes per section
+ * (interiorComponents), and each section is segmented on its own (choice.ts scoreCutsPerSection), as
+ * the seg-chain bench segments and scores ISBI 2012; the output smoothing stays the one the training
+ * chose (its calibration and object rules are fitted on maps smoothed so). The carried cut is an
+ * absolute map value: measured across volumes it helps ISBI -> vnc-sstem and leaks vnc-sstem -> ISBI
+ * (docs/ACCURACY.md "The cut of --labels boundary models"), hence opt-in.
+ *
  * Why on held-out halves: a forest's prediction of its own training voxels is sharper than of new
  * data, and the best cut, seeds and smoothing move with that calibration (docs/ACCURACY.md "The whole
  * chain against a scikit-learn reference"). Why here: it composes the predict stage (fold forests,
@@ -21,7 +30,7 @@ import { type Box, type Vec3, box, boxGrow, boxIntersect, boxShape, boxToString,
 import { type Progress, silentProgress } from '../core/progress.js';
 import { Volume, copyBox } from '../core/volume.js';
 import type { VolumeSource } from '../formats/source.js';
-import type { LabelArray } from '../kernels/components.js';
+import { type LabelArray, connectedComponents } from '../kernels/components.js';
 import type { PixelModel } from '../stages/predict/model.js';
 import { OUTPUT_SIGMA_CANDIDATES, outputMargin, smoothOutputs } from '../stages/predict/output-smoothing.js';
 import { modelMargin, predictVolume } from '../stages/predict/predict.js';
@@ -49,6 +58,9 @@ export const SEGMENT_CHOICE_MODES: readonly SegmentChoiceMode[] = ['all', 'cut']
  */
 export const DEFAULT_SEGMENT_CHOICE: SegmentChoiceMode = 'cut';
 
+/** `train-pixels --labels --segment-choice`: the membrane class's label value unless --boundary-class ( \`wiring classes\`' boundary = 1). */
+export const DEFAULT_BOUNDARY_CLASS = '1';
+
 export interface SegmentCalibration extends SegmentChoice {
   /** the output smoothing chosen (= variant) */
   outputSigma: number;
@@ -66,12 +78,16 @@ export async function calibrateSegmentation(
   raw: VolumeSource,
   gt: VolumeSource,
   train: TrainOptions,
-  opts: { sigmas?: readonly number[]; seeds?: readonly string[]; maxVoxels?: number; progress?: Progress } = {},
+  opts: { sigmas?: readonly number[]; seeds?: readonly string[]; maxVoxels?: number; progress?: Progress; boundaryClass?: string } = {},
 ): Promise<SegmentCalibration | { skipped: string }> {
   const region = trainingRegion(raw, gt, train.bounds);
   const shape = boxShape(region);
-  const axis = shape.indexOf(Math.max(...shape));
-  if (shape[axis] < 16) return { skipped: `training region ${boxToString(region)} is too small to halve for the segment calibration` };
+  // membrane labels (train.target 'labels'): folds along z, each section segmented on its own and
+  // scored against its interior components; instance ground truth (--gt): the longest axis, in 3-D
+  const labels = train.target === 'labels';
+  if (labels && opts.boundaryClass === undefined) throw new Error('internal: a labels calibration needs the boundary class');
+  const axis = labels ? 2 : shape.indexOf(Math.max(...shape));
+  if (labels ? shape[2] < 2 : shape[axis] < 16) return { skipped: `training region ${boxToString(region)} is too small to halve${labels ? ' along z (sections)' : ''} for the segment calibration` };
   const mid = region.min[axis] + Math.floor(shape[axis] / 2);
   const lowMax = [...region.max];
   lowMax[axis] = mid;
@@ -80,7 +96,7 @@ export async function calibrateSegmentation(
   const halves = [box(region.min, lowMax as unknown as Vec3), box(highMin as unknown as Vec3, region.max)];
   const progress = opts.progress ?? silentProgress;
   const sigmas = [...(opts.sigmas ?? OUTPUT_SIGMA_CANDIDATES)];
-  const twoD = anisotropic(raw.voxelSize);
+  const twoD = labels || anisotropic(raw.voxelSize);
   const folds: Parameters<typeof chooseSegmentation>[0] = [];
   const where: SegmentCalibration['folds'] = [];
   for (let f = 0; f < 2; f++) {
@@ -89,18 +105,25 @@ export async function calibrateSegmentation(
     let model: PixelModel;
     try {
       // unsmoothed: every smoothing candidate is applied to this one prediction
-      ({ model } = await trainPixelClassifier(raw, gt, { ...train, outputSigma: 0, bounds: fit, progress: silentProgress }));
+      ({ model } = await trainPixelClassifier(raw, gt, { ...train, outputSigma: 0, bounds: fit, progress: silentProgress, ...(labels ? { crossFit: false } : {}) }));
     } catch (err) {
       progress.stop();
       return { skipped: `cannot train on half ${boxToString(fit)} for the segment calibration: ${(err as Error).message}` };
     }
-    const scored = centralCrop(test, opts.maxVoxels ?? CALIBRATION_MAX_VOXELS);
+    const channel = labels ? model.meta.labelValues.indexOf(opts.boundaryClass!) : 0;
+    if (channel < 0) {
+      progress.stop();
+      return { skipped: `the forest trained on half ${boxToString(fit)} has no class ${opts.boundaryClass} (classes ${model.meta.labelValues.join(', ')})` };
+    }
+    const scored = labels ? centralCropXY(test, opts.maxVoxels ?? CALIBRATION_MAX_VOXELS) : centralCrop(test, opts.maxVoxels ?? CALIBRATION_MAX_VOXELS);
     // predicted around the scored box within the held-out half, so the smoothing sees real neighbours
     const cfg = model.meta.featureConfig;
     const grown = boxIntersect(boxGrow(scored, outputMargin(cfg, Math.max(...sigmas))), test);
-    const prob = (await predictBox(model, raw, grown)).data as Float32Array;
+    const prob = await predictBox(model, raw, grown, channel);
     const gs = boxShape(grown);
-    const truth = (await gt.read(scored)).data as LabelArray;
+    const truth = labels
+      ? interiorComponents((await gt.read(scored)).data as LabelArray, boxShape(scored), model.meta.labelValues.filter((v) => v !== opts.boundaryClass).map(Number))
+      : (await gt.read(scored)).data as LabelArray;
     folds.push({
       shape: boxShape(scored),
       truth,
@@ -115,7 +138,7 @@ export async function calibrateSegmentation(
     progress.stop();
   }
   progress.start(1, 'segment calibration: seeds, smoothing and cut');
-  const choice = chooseSegmentation(folds, sigmas, { sampling: raw.voxelSize, twoD, seeds: opts.seeds });
+  const choice = chooseSegmentation(folds, sigmas, { sampling: raw.voxelSize, twoD, seeds: opts.seeds, perSection: labels });
   progress.increment();
   progress.stop();
   return { ...choice, outputSigma: choice.variant, folds: where };
@@ -161,8 +184,40 @@ export function centralCrop(b: Box, maxVoxels: number): Box {
   return box(min, add(min, s as unknown as Vec3));
 }
 
-/** Boundary probability over `target`, predicted block by block as `wiring predict` does (each block read with the feature margin, clipped at the volume). */
-async function predictBox(model: PixelModel, raw: VolumeSource, target: Box): Promise<Volume<'float32'>> {
+/**
+ * Instance ground truth of membrane labels: the 4-connected components, per z section, of the voxels
+ * labelled with one of `interior` (ids distinct per section; 0 = membrane or unlabelled, ignored by
+ * the scores), as the seg-chain bench scores ISBI 2012 and vnc-sstem.
+ */
+export function interiorComponents(labels: LabelArray, shape: Vec3, interior: readonly number[]): Uint32Array {
+  const [sx, sy, sz] = shape;
+  const n = sx * sy;
+  const keep = new Set(interior);
+  const mask = new Uint8Array(n);
+  const out = new Uint32Array(n * sz);
+  let base = 0;
+  for (let z = 0; z < sz; z++) {
+    for (let i = 0; i < n; i++) mask[i] = keep.has(Number(labels[z * n + i])) ? 1 : 0;
+    const c = connectedComponents(mask, [sx, sy, 1], { connectivity: 6 });
+    for (let i = 0; i < n; i++) out[z * n + i] = c.labels[i] ? c.labels[i] + base : 0;
+    base += c.count;
+  }
+  return out;
+}
+
+/** As centralCrop, shrinking x and y only (whole sections along z, for per-section folds). */
+export function centralCropXY(b: Box, maxVoxels: number): Box {
+  const s = [...boxShape(b)];
+  while (s[0] * s[1] * s[2] > maxVoxels && Math.max(s[0], s[1]) > 1) {
+    const a = s[0] >= s[1] ? 0 : 1;
+    s[a] = Math.max(1, Math.floor(s[a] * 0.9));
+  }
+  const min = b.min.map((m, a) => m + Math.floor((b.max[a] - m - s[a]) / 2)) as unknown as Vec3;
+  return box(min, add(min, s as unknown as Vec3));
+}
+
+/** Channel `channel` of the class probabilities over `target`, predicted block by block as `wiring predict` does (each block read with the feature margin, clipped at the volume). */
+async function predictBox(model: PixelModel, raw: VolumeSource, target: Box, channel = 0): Promise<Float32Array> {
   const out = Volume.zeros('float32', target, { voxelSize: raw.voxelSize });
   const volume = box(raw.offset, add(raw.offset, raw.shape));
   const margin = modelMargin(model);
@@ -173,9 +228,11 @@ async function predictBox(model: PixelModel, raw: VolumeSource, target: Box): Pr
         const b = boxIntersect(box([x, y, z], [x + step[0], y + step[1], z + step[2]]), target);
         if (boxVoxels(b) === 0) continue;
         const rawBlock = await raw.read(boxIntersect(boxGrow(b, margin), volume));
-        copyBox(predictVolume(model, rawBlock, { box: b }) as Volume<'float32'>, out, b);
+        const p = predictVolume(model, rawBlock, { box: b }) as Volume<'float32'>;
+        const nv = boxVoxels(p.box);
+        copyBox(p.channels === 1 ? p : new Volume('float32', p.box, p.data.subarray(channel * nv, (channel + 1) * nv), 1, p.voxelSize), out, b);
       }
     }
   }
-  return out;
+  return out.data;
 }

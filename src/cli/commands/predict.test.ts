@@ -201,9 +201,10 @@ describe('wiring train-pixels / predict', () => {
     const none = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--no-calibrate-cut', '--trees', '2', '--json']);
     expect(none.code, none.out).toBeUndefined();
     expect(JSON.parse(none.stdout).segment_threshold).toBeUndefined();
-    const onLabels = await wiring(['train-pixels', ...common, '--labels', path.join(dir, 'seg.npy'), '--segment-choice', 'all']);
+    // --labels models choose only for a membrane class among their labels (train-pixels-labels-choice.test.ts)
+    const onLabels = await wiring(['train-pixels', ...common, '--labels', path.join(dir, 'seg.npy'), '--segment-choice', 'all', '--boundary-class', '99']);
     expect(onLabels.code).toBe(2);
-    expect(onLabels.out).toMatch(/--segment-choice needs --gt/);
+    expect(onLabels.out).toMatch(/--boundary-class 99: not a class/);
     const badChoice = await wiring(['train-pixels', ...common, '--gt', path.join(dir, 'seg.npy'), '--segment-choice', 'some']);
     expect(badChoice.code).toBe(2);
     expect(badChoice.out).toMatch(/--segment-choice: expected all or cut/);

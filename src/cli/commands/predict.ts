@@ -156,12 +156,12 @@ export function register(program: Command): Command {
       const outDir = outDirs[i];
       const info = makeInfo({ type: 'image', dtype, channels: outChannels[i], shape: raw.shape, voxelSize: raw.voxelSize, offset: raw.offset, chunkSize: [...chunkSize], sharding });
       // a boundary model's cut for `wiring segment` travels with the map it predicts
-      const cut = m?.meta.target === 'gt' ? m.meta.segmentThreshold : undefined;
+      const cut = m?.meta.segmentThreshold; // --gt models, and --labels models with --segment-choice
       cuts.push(cut);
       const wiringInfo: Record<string, unknown> = {};
       if (cut !== undefined) wiringInfo.segment_threshold = cut;
       // and the supervoxel seeds chosen with it (absent: segment's default seeds)
-      const seeds = m?.meta.target === 'gt' ? m.meta.segmentSeeds : undefined;
+      const seeds = m?.meta.segmentSeeds;
       if (seeds) wiringInfo.segment_seeds = segmentSeedsInfo(seeds);
       seedsOut.push(seeds ? segmentSeedsInfo(seeds) : undefined);
       // a labels model's object rules (chosen on its calibrated out-of-fold maps) travel with its map

@@ -16,7 +16,7 @@ import { BOUNDARY_OUTPUT, OBJECT_RULE_GRID, SPLIT_RULE_GRID, chooseObjectRules }
 import { defaultSegmentation } from '../predicted-segmentation.js';
 import { OBJECT_FILTER_DEFAULTS } from '../../stages/synapses/object-filter.js';
 import { SITE_RULES } from '../../stages/synapses/cleft-filter.js';
-import { DEFAULT_SEGMENT_CHOICE, SEGMENT_CHOICE_MODES, type SegmentChoiceMode, calibrateSegmentation, seedsToCarry } from '../segment-calibration.js';
+import { DEFAULT_BOUNDARY_CLASS, DEFAULT_SEGMENT_CHOICE, SEGMENT_CHOICE_MODES, type SegmentChoiceMode, calibrateSegmentation, seedsToCarry } from '../segment-calibration.js';
 import { SEED_CANDIDATES } from '../../stages/segment/choice.js';
 import { parseBounds } from '../bounds.js';
 import { emit } from '../output.js';
@@ -111,7 +111,8 @@ export function register(program: Command): Command {
     .option('--object-filter <outputs>', `with --cross-fit: also train an object filter for these output classes (e.g. class_3,class_4): a forest on each candidate object's shape and probabilities and the other class maps around it, trained out of fold; carried only for a class with >= ${OBJECT_FILTER_DEFAULTS.minTrueObjects} true objects in the training region where it beats the class's rule out of fold by ${OBJECT_FILTER_DEFAULTS.minGain} (docs/ACCURACY.md)`)
     .option('--calibrate-cut', 'with --gt (the default there): choose the cut for `wiring segment` (and with --segment-choice all the seeds and the output smoothing) by cross-fitting on the training volume (trains two more forests) and carry it in the model')
     .option('--no-calibrate-cut', 'with --gt: do not choose a cut (`wiring segment` then uses its defaults)')
-    .option('--segment-choice <what>', `with --gt and the cut calibration: all = choose the output smoothing (among ${OUTPUT_SIGMA_CANDIDATES.join(', ')} unless --smooth-output gives a scale), the supervoxel seeds (${Object.keys(SEED_CANDIDATES).join(' or ')}: --seeds minima --seed-sigma 1 --seed-connectivity full --flood smoothed) and the cut together, by out-of-fold VOI on the training volume's halves (no retraining per combination); cut = the cut only, for the default seeds, with the smoothing chosen on out-of-fold AUC. all gained on 3 held-out pairs and lost on 1 (docs/ACCURACY.md "Seeds, smoothing and cut chosen together"), so cut stays the default`, DEFAULT_SEGMENT_CHOICE)
+    .option('--segment-choice <what>', `with --gt and the cut calibration: all = choose the output smoothing (among ${OUTPUT_SIGMA_CANDIDATES.join(', ')} unless --smooth-output gives a scale), the supervoxel seeds (${Object.keys(SEED_CANDIDATES).join(' or ')}: --seeds minima --seed-sigma 1 --seed-connectivity full --flood smoothed) and the cut together, by out-of-fold VOI on the training volume's halves (no retraining per combination); cut = the cut only, for the default seeds, with the smoothing chosen on out-of-fold AUC. all gained on 3 held-out pairs and lost on 1 (docs/ACCURACY.md "Seeds, smoothing and cut chosen together"), so cut stays the default. With --labels (a membrane class, --boundary-class, vs interior classes) only when given (opt-in): the same choice, folds along z, each section segmented on its own and scored against the interior's 4-connected components (the output smoothing stays the one chosen on AUC); the carried cut helped ISBI 0-9 -> 10-19 and ISBI -> vnc-sstem and leaked vnc-sstem -> ISBI (docs/ACCURACY.md "The cut of --labels boundary models")`, DEFAULT_SEGMENT_CHOICE)
+    .option('--boundary-class <value>', `with --labels and --segment-choice: the label value of the membrane (boundary) class; the other classes are interior, whose 4-connected components per section are the instance ground truth the choice scores (folds along z, each section segmented on its own). Default ${DEFAULT_BOUNDARY_CLASS} (\`wiring classes\`' boundary)`)
     .option('--segmentation <source>', `with --labels holding cleft and vesicle classes: the neuron segmentation of the training region (e.g. the ids the labels were made from); the cleft object filter then also learns from the two segments across each candidate (contact, vesicles inside each cell; docs/ACCURACY.md), and wiring synapses reads its --segmentation for them`)
     .option('--predicted-segmentation', `with --labels holding boundary (${BOUNDARY_OUTPUT}), cleft and vesicle classes, instead of --segmentation: the cleft object filter learns from the segmentation \`wiring segment\` makes with its defaults of the training region's out-of-fold boundary map, the kind of segmentation wiring synapses reads on a new volume (docs/ACCURACY.md "Cleft filter trained on a predicted segmentation")`)
     .option('--contact-sites', `with --segmentation: the cleft object filter also tries the segmentation's contact sites as candidates (faces between two segments in patches of ${[...new Set(SITE_RULES.map((r) => r.patchNm))].join(', ')} nm; carried when out of fold they beat the map's components; then wiring synapses takes its candidates from its --segmentation's sites). Off by default: chosen on the phantom's true neurons it dropped nearly every site of a predicted segmentation (docs/ACCURACY.md)`)
@@ -152,12 +153,17 @@ export function register(program: Command): Command {
       if (opts.objectFilter && (opts.gt || opts.crossFit === 'off')) throw new UsageError('--object-filter trains on the cross-fitted maps of a --labels model; it needs --labels and --cross-fit auto/on');
       if (opts.calibrateCut === true && !opts.gt) throw new UsageError('--calibrate-cut needs --gt (a neuron segmentation to score cuts against)');
       if (!SEGMENT_CHOICE_MODES.includes(opts.segmentChoice)) throw new UsageError(`--segment-choice: expected ${SEGMENT_CHOICE_MODES.join(' or ')}, got ${JSON.stringify(opts.segmentChoice)}`);
-      if (cmd.getOptionValueSource('segmentChoice') === 'cli' && (!opts.gt || opts.calibrateCut === false)) throw new UsageError('--segment-choice needs --gt and the cut calibration (not --no-calibrate-cut)');
+      const choiceGiven = cmd.getOptionValueSource('segmentChoice') === 'cli';
+      if (choiceGiven && opts.gt && opts.calibrateCut === false) throw new UsageError('--segment-choice needs the cut calibration (not --no-calibrate-cut)');
+      if (opts.boundaryClass !== undefined && !(opts.labels && choiceGiven)) throw new UsageError('--boundary-class applies to --labels models with --segment-choice');
       const segmentChoice = opts.segmentChoice as SegmentChoiceMode;
+      // --labels models choose only when asked (--segment-choice), scored on the interior's components
+      const boundaryClass = opts.labels && choiceGiven ? String(opts.boundaryClass ?? DEFAULT_BOUNDARY_CLASS) : undefined;
       // --gt with the joint choice: an automatic output smoothing is chosen with the seeds and the cut
       // on out-of-fold VOI (segment-calibration.ts), not on pixel AUC by the training
-      const calibrate = !!opts.gt && opts.calibrateCut !== false;
-      const sigmaByVoi = calibrate && segmentChoice === 'all' && (opts.smoothOutput === 'auto' || opts.smoothOutput === 'boundary');
+      const calibrate = (!!opts.gt && opts.calibrateCut !== false) || boundaryClass !== undefined;
+      // (--labels models keep the smoothing chosen on AUC: their calibration and object rules are fitted on maps smoothed so)
+      const sigmaByVoi = calibrate && !!opts.gt && segmentChoice === 'all' && (opts.smoothOutput === 'auto' || opts.smoothOutput === 'boundary');
       const progress = createProgress({ json: opts.json });
       try {
         const trainOpts: TrainOptions = {
@@ -206,9 +212,11 @@ export function register(program: Command): Command {
         let cut: Awaited<ReturnType<typeof calibrateSegmentation>> | undefined;
         // --gt models carry segmentation settings chosen by cross-fitting unless --no-calibrate-cut
         if (calibrate) {
+          if (boundaryClass !== undefined && !model.meta.labelValues.includes(boundaryClass)) throw new UsageError(`--boundary-class ${boundaryClass}: not a class of the labels (classes ${model.meta.labelValues.join(', ')})`);
+          if (boundaryClass !== undefined && model.meta.labelValues.length < 2) throw new UsageError('--segment-choice with --labels needs a boundary class and at least one interior class');
           // 'cut': the folds carry the model's chosen smoothing (not 'auto' again) and the default seeds
-          const sigmas = sigmaByVoi ? undefined : [segmentChoice === 'all' ? (trainOpts.outputSigma as number) : (model.meta.outputSigma ?? 0)];
-          cut = await calibrateSegmentation(raw, labels, trainOpts, { sigmas, seeds: segmentChoice === 'all' ? undefined : ['distance'], progress });
+          const sigmas = sigmaByVoi ? undefined : [segmentChoice === 'all' && opts.gt ? (trainOpts.outputSigma as number) : (model.meta.outputSigma ?? 0)];
+          cut = await calibrateSegmentation(raw, labels, trainOpts, { sigmas, seeds: segmentChoice === 'all' ? undefined : ['distance'], progress, boundaryClass });
           if ('skipped' in cut) {
             report.warnings.push(cut.skipped);
             if (sigmaByVoi) report.warnings.push('output smoothing not chosen (none): the segment calibration was skipped');

@@ -3,7 +3,7 @@ import type { Vec3 } from '../../core/box.js';
 import { evaluateSegmentation } from '../../metrics/segmentation.js';
 import { relabel } from './agglomerate.js';
 import { computeAgglomeration, computeSupervoxels } from './pipeline.js';
-import { CUT_GRID, chooseSegmentation, scoreCuts, seedParams, SEED_CANDIDATES } from './choice.js';
+import { CUT_GRID, chooseSegmentation, mapLevels, scoreCuts, scoreCutsPerSection, seedParams, SEED_CANDIDATES } from './choice.js';
 import { lcg, voronoiCells } from './testing.js';
 
 /** Voronoi cells (ids 1..n) over `shape` and their faces (voxels whose +x/+y/+z neighbour is another cell). */
@@ -103,5 +103,88 @@ describe('the segmentation choice (seeds, map variant, cut) by out-of-fold VOI',
       expect(s.merge[i]).toBeCloseTo(e.voi_merge, 9);
     }
     expect(new Set(s.merge).size).toBeGreaterThan(1);
+  });
+
+  it('scoreCutsPerSection: each section segmented on its own, scored together (ids per section)', () => {
+    // sections of different 2-D Voronoi cells (as membrane labels' interior components: ids per section)
+    const [sx, sy, sz] = [28, 28, 4];
+    const n = sx * sy;
+    const map = new Float32Array(n * sz);
+    const gt = new Uint32Array(n * sz);
+    const r = lcg(21);
+    let base = 0;
+    const perSection: Array<{ map: Float32Array; gt: Uint32Array }> = [];
+    for (let z = 0; z < sz; z++) {
+      const { gt: g, face } = cells([sx, sy, 1], 5 + z, 30 + z);
+      const m = Float32Array.from(face, (f) => (f ? 0.6 + 0.4 * r() : 0.3 * r()));
+      map.set(m, z * n);
+      for (let i = 0; i < n; i++) gt[z * n + i] = g[i] + base;
+      base += 5 + z;
+      perSection.push({ map: m, gt: g });
+    }
+    const params = seedParams(SEED_CANDIDATES.distance, [4, 4, 50], true);
+    const s = scoreCutsPerSection(map, [sx, sy, sz], gt, params);
+    // the supervoxels are those of each one-section map; no segment spans two sections
+    const one = perSection.map((p) => scoreCuts(p.map, [sx, sy, 1], p.gt, params));
+    expect(s.supervoxels).toBe(one.reduce((a, o) => a + o.supervoxels, 0));
+    CUT_GRID.forEach((t, i) => expect(s.segments[i]).toBe(one.reduce((a, o) => a + o.segments[i], 0)));
+    // at each cut: the VOI of the sections' own segmentations put together with ids per section
+    for (const t of [0.3, 0.5, 0.8]) {
+      const seg = new Uint32Array(n * sz);
+      let off = 0;
+      perSection.forEach((p, z) => {
+        const maps = { boundary: p.map, shape: [sx, sy, 1] as Vec3 };
+        const sv = computeSupervoxels(maps, params);
+        const res = computeAgglomeration(sv.labels, maps, { method: 'mean', anisotropic: true, threshold: t });
+        const l = relabel(sv.labels, res.map, new Uint32Array(n));
+        for (let i = 0; i < n; i++) seg[z * n + i] = l[i] + off;
+        off += res.count;
+      });
+      const e = evaluateSegmentation(seg, gt);
+      const i = CUT_GRID.indexOf(t);
+      expect(s.split[i]).toBeCloseTo(e.voi_split, 9);
+      expect(s.merge[i]).toBeCloseTo(e.voi_merge, 9);
+    }
+    // a 3-D segmentation of the same map joins the sections' cells: per-section truth sees merges
+    const threeD = scoreCuts(map, [sx, sy, sz], gt, params);
+    expect(Math.min(...threeD.merge)).toBeGreaterThan(Math.min(...s.merge) + 0.5);
+  });
+
+  it('per-section choice: cells cut by fainter inner walls want a cut above the default; the levels locate it in the map', () => {
+    // true membranes 0.95, walls of a finer Voronoi inside the cells 0.7 (supervoxel boundaries, not
+    // cells), interiors 0-0.2: cuts 0.7-0.9 join the pieces and keep the cells; the default 0.55 splits
+    const [sx, sy, sz] = [32, 32, 3];
+    const folds = [41, 42].map((seed) => {
+      const r = lcg(seed);
+      const map = new Float32Array(sx * sy * sz);
+      const gt = new Uint32Array(sx * sy * sz);
+      let base = 0;
+      for (let z = 0; z < sz; z++) {
+        const { gt: g, face } = cells([sx, sy, 1], 5, seed * 10 + z);
+        const { face: inner } = cells([sx, sy, 1], 20, seed * 10 + z + 5);
+        for (let i = 0; i < sx * sy; i++) {
+          map[z * sx * sy + i] = face[i] ? 0.95 : inner[i] ? 0.7 : 0.2 * r();
+          gt[z * sx * sy + i] = face[i] ? 0 : g[i] + base; // membranes unlabelled, as membrane labels' interior components
+        }
+        base += 5;
+      }
+      return { map: () => map, shape: [sx, sy, sz] as Vec3, truth: gt };
+    });
+    const c = chooseSegmentation(folds, [0], { sampling: [4, 4, 50], twoD: false, seeds: ['distance'], perSection: true });
+    expect(c.perSection).toBe(true);
+    expect(c.default).toBe(0.55); // per section: the anisotropic default
+    expect(c.threshold).toBeGreaterThanOrEqual(0.7);
+    expect(c.threshold).toBeLessThan(0.95);
+    expect(c.meanVoi[c.grid.indexOf(c.threshold)]).toBeLessThan(c.meanVoi[c.grid.indexOf(0.55)] - 0.5);
+    expect(c.foldVoi).toHaveLength(2);
+    // levels: the fraction of map values <= the cut, and of supervoxels merged away, both rise with the cut
+    const lv = c.levels;
+    for (let i = 1; i < c.grid.length; i++) {
+      expect(lv.map[i]).toBeGreaterThanOrEqual(lv.map[i - 1]);
+      expect(lv.merged[i]).toBeGreaterThanOrEqual(lv.merged[i - 1]);
+    }
+    expect(lv.merged[c.grid.indexOf(c.threshold)]).toBeGreaterThan(lv.merged[c.grid.indexOf(0.55)]);
+    const m0 = folds[0].map();
+    expect(mapLevels(m0, [0.75, 0.2])).toEqual([0.75, 0.2].map((t) => m0.filter((v) => v <= t).length / m0.length));
   });
 });

@@ -48,6 +48,8 @@ export interface ScoredCandidate {
   seeds: string;
   /** supervoxels per fold */
   supervoxels: number[];
+  /** segments per fold at each cut */
+  segments: number[][];
   /** VOI (split + merge) per fold at each cut of `grid` */
   voi: number[][];
   /** VOI split and merge per fold at each cut */
@@ -59,19 +61,81 @@ export interface ScoredCandidate {
  * VOI split and merge at every cut of `grid` of one boundary map segmented with `params`
  * (supervoxels, mean agglomeration with the default contact, the merge tree cut at each value).
  */
-export function scoreCuts(boundary: Float32Array, shape: Vec3, truth: LabelArray, params: SupervoxelParams, grid: readonly number[] = CUT_GRID): { supervoxels: number; split: number[]; merge: number[] } {
+export function scoreCuts(boundary: Float32Array, shape: Vec3, truth: LabelArray, params: SupervoxelParams, grid: readonly number[] = CUT_GRID): CutScores {
   const maps = { boundary, shape };
   const sv = computeSupervoxels(maps, params);
   const { tree } = computeAgglomeration(sv.labels, maps, { method: 'mean', anisotropic: !!params.twoD, twoD: false });
   const table = contingency(sv.labels, truth);
   const split: number[] = [];
   const merge: number[] = [];
+  const segments: number[] = [];
   for (const t of grid) {
-    const v = voiOfMap(table, cutTree(tree, t).map);
+    const c = cutTree(tree, t);
+    const v = voiOfMap(table, c.map);
     split.push(v.split);
     merge.push(v.merge);
+    segments.push(c.count);
   }
-  return { supervoxels: sv.count, split, merge };
+  return { supervoxels: sv.count, segments, split, merge };
+}
+
+export interface CutScores {
+  supervoxels: number;
+  /** segments at each cut */
+  segments: number[];
+  split: number[];
+  merge: number[];
+}
+
+/**
+ * As scoreCuts, each z section segmented on its own (2-D supervoxels, 2-D mean agglomeration: what
+ * `wiring segment` does to a one-section map), for ground truth whose ids are per section (e.g. the
+ * interior components of membrane labels): the VOI is that of all sections together (ids distinct per
+ * section), i.e. the voxel-weighted per-section score.
+ */
+export function scoreCutsPerSection(boundary: Float32Array, shape: Vec3, truth: LabelArray, params: SupervoxelParams, grid: readonly number[] = CUT_GRID): CutScores {
+  const [sx, sy, sz] = shape;
+  const n = sx * sy;
+  const all = new Uint32Array(n * sz);
+  const sections: Array<{ tree: ReturnType<typeof computeAgglomeration>['tree']; base: number; count: number }> = [];
+  let base = 0;
+  for (let z = 0; z < sz; z++) {
+    const maps = { boundary: boundary.subarray(z * n, (z + 1) * n), shape: [sx, sy, 1] as Vec3 };
+    const sv = computeSupervoxels(maps, { ...params, twoD: true });
+    const { tree } = computeAgglomeration(sv.labels, maps, { method: 'mean', anisotropic: true, twoD: false });
+    for (let i = 0; i < n; i++) all[z * n + i] = sv.labels[i] ? sv.labels[i] + base : 0;
+    sections.push({ tree, base, count: sv.count });
+    base += sv.count;
+  }
+  const table = contingency(all, truth);
+  const split: number[] = [];
+  const merge: number[] = [];
+  const segments: number[] = [];
+  for (const t of grid) {
+    const map = new Uint32Array(base + 1);
+    let segBase = 0;
+    for (const s of sections) {
+      const c = cutTree(s.tree, t);
+      for (let k = 1; k <= s.count; k++) map[s.base + k] = c.map[k] + segBase;
+      segBase += c.count;
+    }
+    const v = voiOfMap(table, map);
+    split.push(v.split);
+    merge.push(v.merge);
+    segments.push(segBase);
+  }
+  return { supervoxels: base, segments, split, merge };
+}
+
+/** The fraction of `map`'s values <= each cut of `grid` (the cut's level in the map's distribution). */
+export function mapLevels(map: Float32Array, grid: readonly number[]): number[] {
+  const below = new Array<number>(grid.length).fill(0);
+  const sorted = [...grid].map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0]);
+  for (let i = 0; i < map.length; i++) {
+    const v = map[i];
+    for (const [t, k] of sorted) if (v <= t) below[k]++;
+  }
+  return below.map((b) => b / Math.max(1, map.length));
 }
 
 export interface SegmentChoice {
@@ -86,6 +150,15 @@ export interface SegmentChoice {
   /** mean VOI over the folds of the winner at each cut, and of the defaults (first variant, default seeds) */
   meanVoi: number[];
   defaultMeanVoi: number[];
+  /** each section segmented on its own (scoreCutsPerSection) */
+  perSection: boolean;
+  /**
+   * Where each cut lies in the winner's out-of-fold maps, mean over the folds: `map` = the fraction
+   * of the map's values <= the cut; `merged` = 1 - segments / supervoxels at the cut.
+   */
+  levels: { map: number[]; merged: number[] };
+  /** the winner's VOI per fold at each cut */
+  foldVoi: number[][];
   candidates: Array<{ variant: number; seeds: string; supervoxels: number[]; meanVoi: number[]; best: { threshold: number; voi: number; split: number; merge: number } }>;
 }
 
@@ -94,28 +167,36 @@ export interface SegmentChoice {
  * (over `folds[f].shape`, ground truth `folds[f].truth`; asked once per fold and variant, so only one
  * map is held at a time), `variants[v]` its name (a number). The lowest mean VOI over the folds
  * wins; ties: the earlier variant, the earlier seed candidate, the cut nearest the default.
+ * `perSection`: each z section segmented on its own (truth ids per section; scoreCutsPerSection).
  */
 export function chooseSegmentation(
   folds: Array<{ map: (v: number) => Float32Array; shape: Vec3; truth: LabelArray }>,
   variants: readonly number[],
-  opts: { sampling: Vec3; twoD: boolean; seeds?: readonly string[]; grid?: readonly number[] },
+  opts: { sampling: Vec3; twoD: boolean; seeds?: readonly string[]; grid?: readonly number[]; perSection?: boolean },
 ): SegmentChoice {
   const grid = [...(opts.grid ?? CUT_GRID)];
   const seedNames = [...(opts.seeds ?? Object.keys(SEED_CANDIDATES))];
   for (const s of seedNames) if (!SEED_CANDIDATES[s]) throw new Error(`internal: unknown seed candidate ${s}`);
   if (!folds.length || !variants.length) throw new Error('internal: chooseSegmentation needs a fold and a variant');
-  const def = (opts.twoD ? DEFAULT_THRESHOLD_ANISOTROPIC : DEFAULT_THRESHOLD).mean;
+  const perSection = !!opts.perSection;
+  const twoD = opts.twoD || perSection;
+  const def = (twoD ? DEFAULT_THRESHOLD_ANISOTROPIC : DEFAULT_THRESHOLD).mean;
+  const score = perSection ? scoreCutsPerSection : scoreCuts;
   const scored: ScoredCandidate[] = [];
   for (let v = 0; v < variants.length; v++) {
-    for (const s of seedNames) scored.push({ variant: variants[v], seeds: s, supervoxels: [], voi: [], split: [], merge: [] });
+    for (const s of seedNames) scored.push({ variant: variants[v], seeds: s, supervoxels: [], segments: [], voi: [], split: [], merge: [] });
   }
+  // mapLevel[v][f]: the levels of fold f's map in variant v
+  const mapLevel: number[][][] = variants.map(() => []);
   for (const f of folds) {
     for (let v = 0; v < variants.length; v++) {
       const m = f.map(v);
+      mapLevel[v].push(mapLevels(m, grid));
       seedNames.forEach((s, k) => {
         const c = scored[v * seedNames.length + k];
-        const r = scoreCuts(m, f.shape, f.truth, seedParams(SEED_CANDIDATES[s], opts.sampling, opts.twoD), grid);
+        const r = score(m, f.shape, f.truth, seedParams(SEED_CANDIDATES[s], opts.sampling, twoD), grid);
         c.supervoxels.push(r.supervoxels);
+        c.segments.push(r.segments);
         c.split.push(r.split);
         c.merge.push(r.merge);
         c.voi.push(r.split.map((x, i) => x + r.merge[i]));
@@ -136,6 +217,8 @@ export function chooseSegmentation(
   }
   const r4 = (x: number): number => +x.toFixed(4);
   const w = scored[bestC];
+  const wl = mapLevel[Math.floor(bestC / seedNames.length)];
+  const avgOver = (rows: number[][], i: number): number => rows.reduce((a, r) => a + r[i], 0) / rows.length;
   return {
     variant: w.variant,
     seeds: w.seeds,
@@ -145,6 +228,12 @@ export function chooseSegmentation(
     grid,
     meanVoi: grid.map((_, i) => r4(mean(w, i))),
     defaultMeanVoi: grid.map((_, i) => r4(mean(scored[0], i))),
+    perSection,
+    levels: {
+      map: grid.map((_, i) => r4(avgOver(wl, i))),
+      merged: grid.map((_, i) => r4(avgOver(w.segments.map((segs, f) => [1 - segs[i] / Math.max(1, w.supervoxels[f])]), 0))),
+    },
+    foldVoi: w.voi.map((f) => f.map(r4)),
     candidates: scored.map((c) => {
       const m = grid.map((_, i) => mean(c, i));
       const i = m.indexOf(Math.min(...m));

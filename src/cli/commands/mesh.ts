@@ -18,6 +18,7 @@ export function register(program: Command): Command {
     .option('--format <f>', 'multires (Draco, levels of detail) or legacy (single resolution)', 'multires')
     .option('--lods <n>', 'levels of detail for multires (each ~1/4 of the triangles of the previous)', String(MESH_DEFAULTS.lods))
     .option('--fragment-size <voxels>', 'multires: lod-0 fragment (octree cell) size in voxels of the finest axis', String(MESH_DEFAULTS.fragmentVoxels))
+    .option('--min-lod-triangles <n>', 'multires: build a coarser level of detail only while the previous one holds at least this many triangles (smaller segments keep fewer levels; 0: every segment gets --lods levels as far as the octree allows)', String(MESH_DEFAULTS.minCoarseLodTriangles))
     .option('--lod0-error <voxels>', 'multires: simplify lod 0 moving the surface by at most this many voxels of the finest axis (0: exact marching cubes)', String(MESH_DEFAULTS.lod0ErrorVoxels))
     .option('--merge-flat', `merge flat marching-cubes quads between sections into larger triangles before simplifying (the same surface, ~10 % fewer triangles on 8x8x30 nm; ${MESH_DEFAULTS.mergeFlat ? 'on' : 'off'} by default: measured no faster, docs/THROUGHPUT.md)`, MESH_DEFAULTS.mergeFlat)
     .option('--downsample <n>', 'mesh the labels mode-downsampled by up to n per axis (a power of two; only axes at most half as long as the longest, e.g. 8x8x30 nm -> 16x16x30 with 2; thin parts it loses and cavities it fills are meshed at full resolution, vertices placed at the full-resolution boundary; isotropic volumes are never downsampled; 1 = full resolution, the exact marching-cubes path)', String(MESH_DEFAULTS.maxDownsample))
@@ -37,6 +38,8 @@ export function register(program: Command): Command {
     if (!Number.isInteger(fragmentVoxels) || fragmentVoxels < 1) throw new UsageError(`--fragment-size ${opts.fragmentSize}: expected a whole number of voxels >= 1`);
     const lod0ErrorVoxels = Number(opts.lod0Error);
     if (!(Number.isFinite(lod0ErrorVoxels) && lod0ErrorVoxels >= 0 && lod0ErrorVoxels <= 4)) throw new UsageError(`--lod0-error ${opts.lod0Error}: expected a number of voxels 0..4`);
+    const minCoarseLodTriangles = Number(opts.minLodTriangles);
+    if (!Number.isInteger(minCoarseLodTriangles) || minCoarseLodTriangles < 0) throw new UsageError(`--min-lod-triangles ${opts.minLodTriangles}: expected a whole number of triangles >= 0`);
     const maxDownsample = Number(opts.downsample);
     if (!isDownsampleFactor(maxDownsample)) {
       throw new UsageError(`--downsample ${opts.downsample}: expected a power of two 1..16`);
@@ -53,6 +56,7 @@ export function register(program: Command): Command {
       lods,
       fragmentVoxels,
       lod0ErrorVoxels,
+      minCoarseLodTriangles,
       plyDir: opts.ply,
       objDir: opts.obj,
       progress: createProgress({ json: opts.json }),

@@ -98,6 +98,7 @@ describe('wiring mesh / skeletonize / skeleton-stats', () => {
     const tubeExact = exactRun.segments_list.find((s) => s.id === tubeRow.id)!;
     expect(Math.abs(tubeRow.volume_nm3 / tubeExact.volume_nm3 - 1)).toBeLessThan(0.05);
     await expect(cli(['mesh', layerDir, '--lod0-error', '-1', '--json'])).rejects.toThrow(/--lod0-error -1/);
+    await expect(cli(['mesh', layerDir, '--min-lod-triangles', '2.5', '--json'])).rejects.toThrow(/--min-lod-triangles 2.5/);
 
     // legacy format, whole volume in one block: same closed meshes
     const l = (await cli(['mesh', layerDir, '--format', 'legacy', '--workers', '1', '--json'])) as { segments: number; closed: number };

@@ -36,13 +36,13 @@ export interface PixelModelMeta {
   /** Intensity percentiles of the training raw at the sampled voxels (absent in older models). */
   rawStats?: RawStats;
   /**
-   * gt models: the mean-agglomeration cut chosen on the training volume by cross-fitting
-   * (`wiring train-pixels --calibrate-cut`); `wiring predict` writes it into the boundary layer's
+   * Boundary models (`--gt`, or `--labels` with `--segment-choice`): the mean-agglomeration cut chosen
+   * on the training volume by cross-fitting (`wiring train-pixels --calibrate-cut`); `wiring predict` writes it into the boundary layer's
    * info as `wiring.segment_threshold`, which `wiring segment` uses when no --threshold is given.
    */
   segmentThreshold?: number;
   /**
-   * gt models: the supervoxel seeds chosen with the cut (src/cli/segment-calibration.ts), when not
+   * Boundary models: the supervoxel seeds chosen with the cut (src/cli/segment-calibration.ts), when not
    * `wiring segment`'s default: `wiring predict` writes them into the boundary layer's info as
    * `wiring.segment_seeds` ({seeds, seed_sigma, seed_connectivity, flood}), which `wiring segment`
    * uses when none of its seed options is given.

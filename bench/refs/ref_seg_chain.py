@@ -120,8 +120,9 @@ def supervoxels(pmap, mode, seeds, sigma, min_seed):
     return out
 
 
-def face_graph(sv, pmap, mode):
-    """Edges (u < v) with the sum and count of face values (mean of the map at the face's two voxels)."""
+def face_graph(sv, pmap, mode, face='mean'):
+    """Edges (u < v) with the sum and count of face values (mean of the map at the face's two voxels;
+    face='max': their max, Wiring's default contact, for bench/refs/ref_seg_swap.py)."""
     n = int(sv.max()) + 1
     us, vs, ws = [], [], []
     axes = (1, 2) if mode == 'per-slice' else (0, 1, 2)
@@ -131,7 +132,8 @@ def face_graph(sv, pmap, mode):
         lo[a] = slice(0, k - 1); hi[a] = slice(1, k)
         A = sv[tuple(lo)].ravel(); B = sv[tuple(hi)].ravel()
         d = A != B
-        w = 0.5 * (pmap[tuple(lo)].ravel()[d] + pmap[tuple(hi)].ravel()[d])
+        w0, w1 = pmap[tuple(lo)].ravel()[d], pmap[tuple(hi)].ravel()[d]
+        w = 0.5 * (w0 + w1) if face == 'mean' else np.maximum(w0, w1)
         a_, b_ = A[d].astype(np.int64), B[d].astype(np.int64)
         us.append(np.minimum(a_, b_)); vs.append(np.maximum(a_, b_)); ws.append(w)
     u = np.concatenate(us); v = np.concatenate(vs); w = np.concatenate(ws).astype(np.float64)

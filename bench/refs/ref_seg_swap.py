@@ -18,27 +18,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ref_seg_chain as R  # noqa: E402
 
 
-def face_graph_max(sv, pmap, mode):
-    """R.face_graph with the face value = max of its two voxels (Wiring's default contact)."""
-    n = int(sv.max()) + 1
-    us, vs, ws = [], [], []
-    axes = (1, 2) if mode == 'per-slice' else (0, 1, 2)
-    for a in axes:
-        k = sv.shape[a]
-        lo = [slice(None)] * 3; hi = [slice(None)] * 3
-        lo[a] = slice(0, k - 1); hi[a] = slice(1, k)
-        A = sv[tuple(lo)].ravel(); B = sv[tuple(hi)].ravel()
-        d = A != B
-        w = np.maximum(pmap[tuple(lo)].ravel()[d], pmap[tuple(hi)].ravel()[d])
-        a_, b_ = A[d].astype(np.int64), B[d].astype(np.int64)
-        us.append(np.minimum(a_, b_)); vs.append(np.maximum(a_, b_)); ws.append(w)
-    u = np.concatenate(us); v = np.concatenate(vs); w = np.concatenate(ws).astype(np.float64)
-    key = u * n + v
-    uk, inv = np.unique(key, return_inverse=True)
-    s = np.bincount(inv, weights=w); c = np.bincount(inv)
-    return n, (uk // n).astype(np.int64), (uk % n).astype(np.int64), s, c
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('cmd', choices=('sv', 'agglo'))
@@ -67,7 +46,7 @@ def main():
     # dense 1..n (the face graph indexes nodes by id)
     _, inv = np.unique(sv, return_inverse=True)
     sv = inv.reshape(sv.shape).astype(np.int64) + (1 if sv.min() > 0 else 0)
-    n, u, v, s, c = (R.face_graph if a.face == 'mean' else face_graph_max)(sv, p, a.mode)
+    n, u, v, s, c = R.face_graph(sv, p, a.mode, a.face)
     order = R.merge_order(n, u, v, s, c)
     out = {}
     for t in [float(x) for x in a.cuts.split(',')]:

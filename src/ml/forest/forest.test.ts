@@ -37,6 +37,19 @@ function accuracy(prob: Float32Array, y: Uint8Array, K: number): number {
 
 const GOLDEN = ['8bdb6afb', '8bdb6afb', 'f60496dc', 'f60496dc', 'fd7b3377'];
 
+/** Bit-for-bit equality of two predictions (the bytes of their views). */
+const sameBits = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+/** What a fresh copy of `f` (no layout or walker built yet) predicts for `x`, with the walk switches `on` turned on (each turned off again after, even on a throw). */
+function predictedWith(f: Forest, x: Float32Array, n: number, on: ReadonlyArray<(v: boolean) => void> = []): Float32Array {
+  for (const s of on) s(true);
+  try {
+    return new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(x, n);
+  } finally {
+    for (const s of on) s(false);
+  }
+}
+
 describe('random forest', () => {
   const train = blobs(3000, 1);
   const test = blobs(3000, 2);
@@ -149,20 +162,11 @@ describe('random forest', () => {
     expect(wasmWalkAvailable()).toBe(true); // else both runs below would be the JS walk
     const big = blobs(40001, 6); // two 32768-sample tiles, a tail that is not a multiple of 8 lanes
     const f = Forest.train(data, { nTrees: 6, seed: 3 });
-    const run = (x: Float32Array, n: number, js: boolean): Buffer => {
-      _useJsWalk(js);
-      try {
-        return Buffer.from(new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(x, n).buffer);
-      } finally {
-        _useJsWalk(false);
-      }
-    };
-    for (const n of [1, 7, 8, 9, 40001]) expect(run(big.x.subarray(0, 5 * n), n, false).equals(run(big.x.subarray(0, 5 * n), n, true))).toBe(true);
+    for (const n of [1, 7, 8, 9, 40001]) expect(sameBits(predictedWith(f, big.x.subarray(0, 5 * n), n), predictedWith(f, big.x.subarray(0, 5 * n), n, [_useJsWalk]))).toBe(true);
   });
 
   it('the walks specialised to the forest\'s row length and class count (SIMD sums of 4, 2 and 1 classes) give the generic walks\' bits', () => {
     const big = blobs(40001, 8); // two tiles, a tail that is not a multiple of 8 lanes
-    const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
     for (const K of [2, 3, 5, 7, 8]) {
       // K classes: the blob's class, refined by the sign of noise features so every class occurs
       const y = Uint8Array.from(train.y, (c, i) => (c + 3 * (train.x[2 * 3000 + i] > 0 ? 1 : 0) + (train.x[3 * 3000 + i] > 0.5 ? 1 : 0)) % K);
@@ -176,20 +180,8 @@ describe('random forest', () => {
         for (const f of [deep, shallow]) {
           for (const n of [1, 9, 40001]) {
             const xs = big.x.subarray(0, F * n);
-            const spec = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n);
-            _useGenericWalk(true);
-            try {
-              const generic = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n);
-              expect(same(spec, generic)).toBe(true);
-            } finally {
-              _useGenericWalk(false);
-            }
-            _useJsWalk(true);
-            try {
-              expect(same(spec, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n))).toBe(true);
-            } finally {
-              _useJsWalk(false);
-            }
+            const spec = predictedWith(f, xs, n);
+            for (const on of [[_useGenericWalk], [_useJsWalk]]) expect(sameBits(spec, predictedWith(f, xs, n, on))).toBe(true);
           }
         }
       }
@@ -203,7 +195,6 @@ describe('random forest', () => {
   });
 
   it('the lockstep walk (rank rows copied to address 0, the carry step over flipped bins) gives the bits of the walk before (rows in place, subtract step), of each change alone and of the JS walk (rows of 4 to 41 bytes, tails)', () => {
-    const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
     for (const [F, K] of [[3, 2], [15, 5], [32, 5], [40, 3]]) {
       // F features of uniform noise, the class from a few of them: deep trees over many features
       const n0 = 4000;
@@ -217,23 +208,9 @@ describe('random forest', () => {
       for (const n of [1, 9, 17, 40001]) {
         const xs = new Float32Array(F * n);
         for (let j = 0; j < F; j++) xs.set(xt.subarray(j * 40001, j * 40001 + n), j * n);
-        const copied = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n);
-        for (const [inPlace, subtract] of [[true, true], [true, false], [false, true]]) {
-          _useRanksInPlace(inPlace);
-          _useSubtractStep(subtract);
-          try {
-            expect(same(copied, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n))).toBe(true);
-          } finally {
-            _useRanksInPlace(false);
-            _useSubtractStep(false);
-          }
-        }
-        _useJsWalk(true);
-        try {
-          expect(same(copied, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, n))).toBe(true);
-        } finally {
-          _useJsWalk(false);
-        }
+        const copied = predictedWith(f, xs, n);
+        // the walk before (rows in place and the subtract step), each change alone, the JS walk
+        for (const on of [[_useRanksInPlace, _useSubtractStep], [_useRanksInPlace], [_useSubtractStep], [_useJsWalk]]) expect(sameBits(copied, predictedWith(f, xs, n, on))).toBe(true);
       }
     }
   });
@@ -298,20 +275,8 @@ describe('random forest', () => {
     const m = Math.max(...q.map((a) => a.length));
     const xs = new Float32Array(m * F);
     q.forEach((a, k) => a.forEach((v, i) => (xs[k * m + i] = v)));
-    const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
-    const table = new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, m);
-    _useRankSearch(true);
-    try {
-      expect(same(table, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, m))).toBe(true);
-    } finally {
-      _useRankSearch(false);
-    }
-    _useJsWalk(true);
-    try {
-      expect(same(table, new Forest(f.nFeatures, f.nClasses, f.trees, f.params).predictProba(xs, m))).toBe(true);
-    } finally {
-      _useJsWalk(false);
-    }
+    const table = predictedWith(f, xs, m);
+    for (const on of [[_useRankSearch], [_useJsWalk]]) expect(sameBits(table, predictedWith(f, xs, m, on))).toBe(true);
     // the first feature's thresholds share a bucket (a run > 1), the second's run is past the tables' limit
     const c = f.predictionLayout()!;
     const runOf = (k: number): number => {
@@ -340,7 +305,6 @@ describe('random forest', () => {
       }
       return out;
     };
-    const same = (a: Float32Array, b: Float32Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
     const run = (f: Forest, x: Float32Array, n: number, o: { js?: boolean; lockstep?: boolean } = {}): Float32Array => {
       _useJsWalk(!!o.js);
       _useLockstepWalk(!!o.lockstep);
@@ -363,9 +327,9 @@ describe('random forest', () => {
     for (const n of [1, 7, 8, 9, 40001]) {
       const x = big.x.subarray(0, 5 * n);
       const want = plain(shallow, x, n);
-      expect(same(run(shallow, x, n), want), `wasm, n = ${n}`).toBe(true);
-      expect(same(run(shallow, x, n, { js: true }), want), `js, n = ${n}`).toBe(true);
-      expect(same(run(shallow, x, n, { lockstep: true }), want), `lockstep, n = ${n}`).toBe(true);
+      expect(sameBits(run(shallow, x, n), want), `wasm, n = ${n}`).toBe(true);
+      expect(sameBits(run(shallow, x, n, { js: true }), want), `js, n = ${n}`).toBe(true);
+      expect(sameBits(run(shallow, x, n, { lockstep: true }), want), `lockstep, n = ${n}`).toBe(true);
     }
     // a forest of deep and shallow trees: only the trees within the limit take the complete walk
     const deep = Forest.train(data, { nTrees: 6, seed: 12 });
@@ -378,8 +342,8 @@ describe('random forest', () => {
     const g = new Forest(deep.nFeatures, deep.nClasses, deep.trees, deep.params);
     g.usePredictionLayout({ ...own, complete: mixed });
     const want = plain(deep, big.x, 40001);
-    expect(same(run(g, big.x, 40001), want)).toBe(true);
-    expect(same(run(g, big.x, 40001, { js: true }), want)).toBe(true);
+    expect(sameBits(run(g, big.x, 40001), want)).toBe(true);
+    expect(sameBits(run(g, big.x, 40001, { js: true }), want)).toBe(true);
     // with the default limit, exactly the trees within COMPLETE_MAX_DEPTH are complete
     expect(Array.from(own.complete?.depth ?? new Int32Array(d.length))).toEqual(Array.from(d, (v) => (v <= COMPLETE_MAX_DEPTH ? v : 0)));
   });

@@ -23,3 +23,8 @@ export async function writeDiskLabels(dir: string): Promise<{ raw: Volume<'uint8
   await writeNpy(path.join(dir, 'lab.npy'), lab);
   return { raw, lab, shape };
 }
+
+/** `wiring train-pixels` on the disks writeDiskLabels wrote into `dir` (4x4x40 nm), the model written to `model`, then `options`. */
+export function diskTrainArgs(dir: string, model: string, ...options: string[]): string[] {
+  return ['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40', ...options];
+}

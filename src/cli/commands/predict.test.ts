@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
 import { wiringCaptured } from '../../../test/cli-in-process.js';
-import { writeDiskLabels } from '../../../test/pixel-fixtures.js';
+import { diskTrainArgs, writeDiskLabels } from '../../../test/pixel-fixtures.js';
 import { box, boxFromShape } from '../../core/box.js';
 import { defaultChunk } from './predict.js';
 import { writeNpy } from '../../formats/npy.js';
@@ -29,8 +29,8 @@ describe('wiring train-pixels / predict', () => {
     // 10 dark disks (class 2) on a noisy bright background (class 1), every voxel labelled
     const { raw, lab, shape } = await writeDiskLabels(dir);
     const model = path.join(dir, 'm.forest');
-    const t = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
-      '--sigmas', '0.7,1.6', '--trees', '6', '--samples', '3000', '--threads', '1', '--json']);
+    const t = await wiring(diskTrainArgs(dir, model,
+      '--sigmas', '0.7,1.6', '--trees', '6', '--samples', '3000', '--threads', '1', '--json'));
     expect(t.code, t.out).toBeUndefined();
     const res = JSON.parse(t.stdout);
     expect(res.calibrated).toBe(true);
@@ -65,8 +65,8 @@ describe('wiring train-pixels / predict', () => {
     expect(info.wiring.object_rules['0'].output).toBe('class_1'); // every class with true objects gets one
     expect(carriedObjectRule(out)).toBeUndefined(); // two channels: which one is not said
     // --cross-fit off: neither
-    const off = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
-      '--sigmas', '0.7', '--trees', '2', '--samples', '1000', '--threads', '1', '--cross-fit', 'off', '--json']);
+    const off = await wiring(diskTrainArgs(dir, model,
+      '--sigmas', '0.7', '--trees', '2', '--samples', '1000', '--threads', '1', '--cross-fit', 'off', '--json'));
     expect(JSON.parse(off.stdout).calibrated).toBe(false);
     expect(JSON.parse(off.stdout).object_rules).toBeUndefined();
   });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
 import { wiringCaptured as wiring } from '../../../test/cli-in-process.js';
-import { writeDiskLabels } from '../../../test/pixel-fixtures.js';
+import { diskTrainArgs, writeDiskLabels } from '../../../test/pixel-fixtures.js';
 import { Forest } from '../../ml/forest/index.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { PIXEL_TRAINING_DEFAULTS } from '../../stages/predict/training.js';
@@ -14,8 +14,8 @@ describe('wiring train-pixels --bootstrap, --ste-outer', () => {
     const dir = await tempDir();
     await writeDiskLabels(dir);
     const model = path.join(dir, 'm.forest');
-    const args = ['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
-      '--trees', '3', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--json'];
+    const args = diskTrainArgs(dir, model,
+      '--trees', '3', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--json');
     const d = await wiring(args);
     expect(d.code, d.out).toBeUndefined();
     const m0 = await PixelModel.load(model);

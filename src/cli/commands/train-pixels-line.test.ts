@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
 import { wiringCaptured } from '../../../test/cli-in-process.js';
-import { writeDiskLabels } from '../../../test/pixel-fixtures.js';
+import { diskTrainArgs, writeDiskLabels } from '../../../test/pixel-fixtures.js';
 import { PixelModel } from '../../stages/predict/model.js';
 
 const wiring = wiringCaptured;
@@ -13,8 +13,8 @@ describe('wiring train-pixels --features with LINE', () => {
     const dir = await tempDir();
     await writeDiskLabels(dir);
     const model = path.join(dir, 'm.forest');
-    const args = ['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
-      '--sigmas', '1.6', '--trees', '4', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--smooth-output', '0', '--json'];
+    const args = diskTrainArgs(dir, model,
+      '--sigmas', '1.6', '--trees', '4', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--smooth-output', '0', '--json');
     const t = await wiring([...args, '--features', 'G,HoGE,LINE']);
     expect(t.code, t.out).toBeUndefined();
     const m = await PixelModel.load(model);
@@ -29,8 +29,8 @@ describe('wiring train-pixels --features with LINE', () => {
     const dir = await tempDir();
     await writeDiskLabels(dir);
     const model = path.join(dir, 'c.forest');
-    const args = ['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
-      '--sigmas', '1.6', '--trees', '4', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--smooth-output', '0', '--auto-context', '--json'];
+    const args = diskTrainArgs(dir, model,
+      '--sigmas', '1.6', '--trees', '4', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--smooth-output', '0', '--auto-context', '--json');
     const t = await wiring([...args, '--context-features', 'G,LINE']);
     expect(t.code, t.out).toBeUndefined();
     const m = await PixelModel.load(model);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
 import { wiringCaptured } from '../../../test/cli-in-process.js';
-import { writeDiskLabels } from '../../../test/pixel-fixtures.js';
+import { diskTrainArgs, writeDiskLabels } from '../../../test/pixel-fixtures.js';
 import { PixelModel } from '../../stages/predict/model.js';
 
 const wiring = wiringCaptured;
@@ -13,7 +13,7 @@ describe('wiring train-pixels --object-filter', () => {
     const dir = await tempDir();
     await writeDiskLabels(dir);
     const model = path.join(dir, 'm.forest');
-    const args = ['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40', '--sigmas', '0.7,1.6', '--trees', '6', '--samples', '3000', '--threads', '1', '--json'];
+    const args = diskTrainArgs(dir, model, '--sigmas', '0.7,1.6', '--trees', '6', '--samples', '3000', '--threads', '1', '--json');
     const bad = await wiring([...args, '--object-filter', 'class_2,class_9']);
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/--object-filter: no output class_9 \(the outputs are class_1, class_2\)/);

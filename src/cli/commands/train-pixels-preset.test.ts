@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/data.js';
 import { wiringCaptured } from '../../../test/cli-in-process.js';
-import { writeDiskLabels } from '../../../test/pixel-fixtures.js';
+import { diskTrainArgs, writeDiskLabels } from '../../../test/pixel-fixtures.js';
 import { PixelModel } from '../../stages/predict/model.js';
 import { PIXEL_TRAINING_DEFAULTS, PIXEL_TRAINING_PRESETS } from '../../stages/predict/training.js';
 
@@ -14,8 +14,8 @@ describe('wiring train-pixels --preset', () => {
     const dir = await tempDir();
     await writeDiskLabels(dir);
     const model = path.join(dir, 'm.forest');
-    const args = ['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
-      '--trees', '3', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--smooth-output', '0', '--json'];
+    const args = diskTrainArgs(dir, model,
+      '--trees', '3', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--smooth-output', '0', '--json');
     const preset = PIXEL_TRAINING_PRESETS['sstem-membranes'];
     const t = await wiring([...args, '--preset', 'sstem-membranes']);
     expect(t.code, t.out).toBeUndefined();
@@ -41,8 +41,8 @@ describe('wiring train-pixels --preset', () => {
     const dir = await tempDir();
     await writeDiskLabels(dir);
     const model = path.join(dir, 'm.forest');
-    const t = await wiring(['train-pixels', '--raw', path.join(dir, 'raw.npy'), '--labels', path.join(dir, 'lab.npy'), '-o', model, '--voxel-size', '4,4,40',
-      '--trees', '3', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--preset', 'sstem-synapses', '--json']);
+    const t = await wiring(diskTrainArgs(dir, model,
+      '--trees', '3', '--samples', '2000', '--threads', '1', '--cross-fit', 'off', '--preset', 'sstem-synapses', '--json'));
     expect(t.code, t.out).toBeUndefined();
     expect(JSON.parse(t.stdout)).toMatchObject({ preset: 'sstem-synapses', auto_context: false });
     const m = await PixelModel.load(model);

@@ -17,7 +17,6 @@
 // inputs): SEGCHAIN_DIR=<dir> node --import tsx bench/seg-chain-exp-labels-cut.ts (needs dist/).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Vec3 } from '../src/core/box.js';
 import { contingency } from '../src/metrics/segmentation.js';
 import { cutTree } from '../src/stages/segment/agglomerate.js';
@@ -25,9 +24,8 @@ import { voiOfMap } from '../src/stages/segment/cross-fit.js';
 import { seedParams, SEED_CANDIDATES } from '../src/stages/segment/choice.js';
 import { computeAgglomeration, computeSupervoxels } from '../src/stages/segment/pipeline.js';
 import { readAll } from './accuracy-data.js';
-import { timed } from './seg-chain-ref.js';
+import { wiringJson } from './seg-chain-ref.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const DIR = process.env.SEGCHAIN_DIR;
 if (!DIR) throw new Error('SEGCHAIN_DIR: the folder of a seg-chain bench run (isbi and vnc-isbi pairs)');
 const TREES = Number(process.env.SEGCHAIN_TREES ?? 50);
@@ -44,12 +42,7 @@ const f = (n: string): string => path.join(DIR, n);
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
-function wiring(...args: string[]): { json: Record<string, any>; cpu: number } {
-  const r = timed(process.execPath, [path.resolve(here, '../bin/wiring.js'), ...args, '--json']);
-  const out = r.stdout.trim();
-  const at = out.startsWith('{') ? 0 : out.lastIndexOf('\n{') + 1;
-  return { json: JSON.parse(out.slice(at)), cpu: r.cpu };
-}
+const wiring = (...args: string[]): { json: Record<string, any>; cpu: number } => wiringJson<Record<string, any>>(...args);
 
 interface Section { labels: Uint32Array; tree: ReturnType<typeof computeAgglomeration>['tree']; count: number; auto: Uint32Array }
 

@@ -24,6 +24,17 @@ export function timed(cmd: string, args: string[]): { stdout: string; cpu: numbe
   }
 }
 
+/**
+ * `wiring <args> --json` (bin/wiring.js of this checkout) as a child process, timed: the object it prints
+ * (one, possibly indented, at the end of stdout) and the child's CPU seconds.
+ */
+export function wiringJson<T = Record<string, unknown>>(...args: string[]): { json: T; cpu: number } {
+  const r = timed(process.execPath, [path.resolve(here, '../bin/wiring.js'), ...args, '--json']);
+  const out = r.stdout.trim();
+  const at = out.startsWith('{') ? 0 : out.lastIndexOf('\n{') + 1;
+  return { json: JSON.parse(out.slice(at)) as T, cpu: r.cpu };
+}
+
 export interface RefSegChainInfo {
   samples: number;
   trees: number;

@@ -23,16 +23,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Vec3, box } from '../src/core/box.js';
 import { Volume } from '../src/core/volume.js';
 import { createHdf5Writer } from '../src/formats/hdf5.js';
 import { writeNpy } from '../src/formats/npy.js';
 import { connectedComponents } from '../src/kernels/components.js';
 import { DATA, hasData, mapLabels, readAll, sections } from './accuracy-data.js';
-import { runRefSegChain, timed } from './seg-chain-ref.js';
+import { runRefSegChain, wiringJson } from './seg-chain-ref.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const TREES = Number(process.env.SEGCHAIN_TREES ?? 50);
 const SAMPLES = Number(process.env.SEGCHAIN_SAMPLES ?? 100_000);
 const PAIRS = (process.env.SEGCHAIN_PAIRS ?? 'gala-x,gala-z,isbi,vnc-isbi,phantom').split(',').filter(Boolean);
@@ -53,13 +51,7 @@ const REUSE = process.env.SEGCHAIN_REUSE === '1';
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
-function wiring(...args: string[]): { json: Record<string, unknown>; cpu: number } {
-  const r = timed(process.execPath, [path.resolve(here, '../bin/wiring.js'), ...args, '--json']);
-  // --json prints one (possibly indented) object, at the end of stdout
-  const out = r.stdout.trim();
-  const at = out.startsWith('{') ? 0 : out.lastIndexOf('\n{') + 1;
-  return { json: JSON.parse(out.slice(at)) as Record<string, unknown>, cpu: r.cpu };
-}
+const wiring = (...args: string[]): { json: Record<string, unknown>; cpu: number } => wiringJson(...args);
 
 /** A volume as an HDF5 dataset `stack` with its voxel size (`resolution`), for the CLI. */
 async function writeH5(file: string, v: Volume): Promise<string> {

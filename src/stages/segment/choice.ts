@@ -65,18 +65,22 @@ export function scoreCuts(boundary: Float32Array, shape: Vec3, truth: LabelArray
   const maps = { boundary, shape };
   const sv = computeSupervoxels(maps, params);
   const { tree } = computeAgglomeration(sv.labels, maps, { method: 'mean', anisotropic: !!params.twoD, twoD: false });
-  const table = contingency(sv.labels, truth);
+  return { supervoxels: sv.count, ...scoreGrid(contingency(sv.labels, truth), grid, (t) => cutTree(tree, t)) };
+}
+
+/** VOI split and merge and the segment count at each cut of `grid`, `cut(t)` mapping the contingency table's segments to the cut's. */
+function scoreGrid(table: ReturnType<typeof contingency>, grid: readonly number[], cut: (t: number) => { map: Uint32Array; count: number }): Omit<CutScores, 'supervoxels'> {
   const split: number[] = [];
   const merge: number[] = [];
   const segments: number[] = [];
   for (const t of grid) {
-    const c = cutTree(tree, t);
+    const c = cut(t);
     const v = voiOfMap(table, c.map);
     split.push(v.split);
     merge.push(v.merge);
     segments.push(c.count);
   }
-  return { supervoxels: sv.count, segments, split, merge };
+  return { segments, split, merge };
 }
 
 export interface CutScores {
@@ -107,11 +111,8 @@ export function scoreCutsPerSection(boundary: Float32Array, shape: Vec3, truth: 
     sections.push({ tree, base, count: sv.count });
     base += sv.count;
   }
-  const table = contingency(all, truth);
-  const split: number[] = [];
-  const merge: number[] = [];
-  const segments: number[] = [];
-  for (const t of grid) {
+  // every section's tree cut at t, its segments numbered after the previous sections'
+  const cutAll = (t: number): { map: Uint32Array; count: number } => {
     const map = new Uint32Array(base + 1);
     let segBase = 0;
     for (const s of sections) {
@@ -119,12 +120,9 @@ export function scoreCutsPerSection(boundary: Float32Array, shape: Vec3, truth: 
       for (let k = 1; k <= s.count; k++) map[s.base + k] = c.map[k] + segBase;
       segBase += c.count;
     }
-    const v = voiOfMap(table, map);
-    split.push(v.split);
-    merge.push(v.merge);
-    segments.push(segBase);
-  }
-  return { supervoxels: base, segments, split, merge };
+    return { map, count: segBase };
+  };
+  return { supervoxels: base, ...scoreGrid(contingency(all, truth), grid, cutAll) };
 }
 
 /** The fraction of `map`'s values <= each cut of `grid` (the cut's level in the map's distribution). */
@@ -203,7 +201,9 @@ export function chooseSegmentation(
       });
     }
   }
-  const mean = (c: ScoredCandidate, i: number): number => c.voi.reduce((a, f) => a + f[i], 0) / c.voi.length;
+  // the mean over the folds of column i of per-fold rows
+  const avgOver = (rows: number[][], i: number): number => rows.reduce((a, r) => a + r[i], 0) / rows.length;
+  const mean = (c: ScoredCandidate, i: number): number => avgOver(c.voi, i);
   let bestC = 0, bestI = grid.indexOf(def) >= 0 ? grid.indexOf(def) : 0;
   for (let k = 0; k < scored.length; k++) {
     for (let i = 0; i < grid.length; i++) {
@@ -218,7 +218,6 @@ export function chooseSegmentation(
   const r4 = (x: number): number => +x.toFixed(4);
   const w = scored[bestC];
   const wl = mapLevel[Math.floor(bestC / seedNames.length)];
-  const avgOver = (rows: number[][], i: number): number => rows.reduce((a, r) => a + r[i], 0) / rows.length;
   return {
     variant: w.variant,
     seeds: w.seeds,
@@ -231,14 +230,13 @@ export function chooseSegmentation(
     perSection,
     levels: {
       map: grid.map((_, i) => r4(avgOver(wl, i))),
-      merged: grid.map((_, i) => r4(avgOver(w.segments.map((segs, f) => [1 - segs[i] / Math.max(1, w.supervoxels[f])]), 0))),
+      merged: grid.map((_, i) => r4(w.segments.reduce((a, segs, f) => a + (1 - segs[i] / Math.max(1, w.supervoxels[f])), 0) / w.segments.length)),
     },
     foldVoi: w.voi.map((f) => f.map(r4)),
     candidates: scored.map((c) => {
       const m = grid.map((_, i) => mean(c, i));
       const i = m.indexOf(Math.min(...m));
-      const avg = (a: number[][]): number => a.reduce((s, f) => s + f[i], 0) / a.length;
-      return { variant: c.variant, seeds: c.seeds, supervoxels: c.supervoxels, meanVoi: m.map(r4), best: { threshold: grid[i], voi: r4(m[i]), split: r4(avg(c.split)), merge: r4(avg(c.merge)) } };
+      return { variant: c.variant, seeds: c.seeds, supervoxels: c.supervoxels, meanVoi: m.map(r4), best: { threshold: grid[i], voi: r4(m[i]), split: r4(avgOver(c.split, i)), merge: r4(avgOver(c.merge, i)) } };
     }),
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../core/box.js';
+import { MAP_HISTOGRAM_BINS, mapHistogram } from '../../kernels/map-histogram.js';
 import { evaluateSegmentation } from '../../metrics/segmentation.js';
 import { relabel } from './agglomerate.js';
 import { computeAgglomeration, computeSupervoxels } from './pipeline.js';
@@ -184,6 +185,14 @@ describe('the segmentation choice (seeds, map variant, cut) by out-of-fold VOI',
       expect(lv.merged[i]).toBeGreaterThanOrEqual(lv.merged[i - 1]);
     }
     expect(lv.merged[c.grid.indexOf(c.threshold)]).toBeGreaterThan(lv.merged[c.grid.indexOf(0.55)]);
+    // the out-of-fold histogram: fractions summing to 1, its mass at 0.95 (faces) and 0.7 (inner faces) as the maps'
+    expect(c.histogram).toHaveLength(MAP_HISTOGRAM_BINS);
+    expect(c.histogram.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
+    const frac = (v: number): number => folds.reduce((a, fo) => { const m = fo.map(); return a + m.filter((x) => x === Math.fround(v)).length / m.length; }, 0) / folds.length;
+    const bin = (v: number): number => mapHistogram(Float32Array.of(v)).indexOf(1);
+    expect(frac(0.95)).toBeGreaterThan(0.05);
+    expect(c.histogram[bin(0.95)]).toBeCloseTo(frac(0.95), 3);
+    expect(c.histogram[bin(0.7)]).toBeCloseTo(frac(0.7), 3);
     const m0 = folds[0].map();
     expect(mapLevels(m0, [0.75, 0.2])).toEqual([0.75, 0.2].map((t) => m0.filter((v) => v <= t).length / m0.length));
   });

@@ -13,6 +13,7 @@
  */
 import type { Vec3 } from '../../core/box.js';
 import type { LabelArray } from '../../kernels/components.js';
+import { MAP_HISTOGRAM_BINS, mapHistogram } from '../../kernels/map-histogram.js';
 import { contingency } from '../../metrics/segmentation.js';
 import { cutTree } from './agglomerate.js';
 import { voiOfMap } from './cross-fit.js';
@@ -155,6 +156,12 @@ export interface SegmentChoice {
    * of the map's values <= the cut; `merged` = 1 - segments / supervoxels at the cut.
    */
   levels: { map: number[]; merged: number[] };
+  /**
+   * The winner's out-of-fold maps' histogram (MAP_HISTOGRAM_BINS bins over [0, 1], each fold's
+   * fractions, mean over the folds): what a cut carried relative to the map's modes is measured
+   * against (src/kernels/map-histogram.ts followCut).
+   */
+  histogram: number[];
   /** the winner's VOI per fold at each cut */
   foldVoi: number[][];
   candidates: Array<{ variant: number; seeds: string; supervoxels: number[]; meanVoi: number[]; best: { threshold: number; voi: number; split: number; merge: number } }>;
@@ -186,10 +193,14 @@ export function chooseSegmentation(
   }
   // mapLevel[v][f]: the levels of fold f's map in variant v
   const mapLevel: number[][][] = variants.map(() => []);
+  // hist[v]: the sum over the folds of variant v's histogram fractions
+  const hist = variants.map(() => new Float64Array(MAP_HISTOGRAM_BINS));
   for (const f of folds) {
     for (let v = 0; v < variants.length; v++) {
       const m = f.map(v);
       mapLevel[v].push(mapLevels(m, grid));
+      const h = mapHistogram(m);
+      for (let k = 0; k < h.length; k++) hist[v][k] += h[k] / Math.max(1, m.length);
       seedNames.forEach((s, k) => {
         const c = scored[v * seedNames.length + k];
         const r = score(m, f.shape, f.truth, seedParams(SEED_CANDIDATES[s], opts.sampling, twoD), grid);
@@ -232,6 +243,7 @@ export function chooseSegmentation(
       map: grid.map((_, i) => r4(avgOver(wl, i))),
       merged: grid.map((_, i) => r4(w.segments.reduce((a, segs, f) => a + (1 - segs[i] / Math.max(1, w.supervoxels[f])), 0) / w.segments.length)),
     },
+    histogram: Array.from(hist[Math.floor(bestC / seedNames.length)], (x) => +(x / folds.length).toExponential(4)),
     foldVoi: w.voi.map((f) => f.map(r4)),
     candidates: scored.map((c) => {
       const m = grid.map((_, i) => mean(c, i));

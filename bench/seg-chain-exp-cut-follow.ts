@@ -21,6 +21,7 @@ import type { Vec3 } from '../src/core/box.js';
 import { CUT_FOLLOW_RULES, followCut, histogramModes, mapHistogram } from '../src/kernels/map-histogram.js';
 import { PixelModel } from '../src/stages/predict/model.js';
 import { SEED_CANDIDATES, scoreCuts, scoreCutsPerSection, seedParams } from '../src/stages/segment/choice.js';
+import { DEFAULT_THRESHOLD_ANISOTROPIC } from '../src/stages/segment/pipeline.js';
 import { anisotropic } from '../src/stages/segment/run.js';
 import { readAll } from './accuracy-data.js';
 import { wiringJson } from './seg-chain-ref.js';
@@ -89,6 +90,12 @@ for (const name of PAIRS) {
     }
     const r = rows[rule] as { voi: number; split: number; merge: number };
     log(`${name}: ${rule.padEnd(14)} cut ${cut.toFixed(4)} VOI ${r.voi} (${r.split} / ${r.merge})`);
+  }
+  // per-slice pairs: the cut a one-section map gets when its model carries none (--labels without --segment-choice)
+  if (p.perSlice) {
+    rows.default = { cut: DEFAULT_THRESHOLD_ANISOTROPIC.mean, ...at(DEFAULT_THRESHOLD_ANISOTROPIC.mean) };
+    const r = rows.default as { voi: number; split: number; merge: number };
+    log(`${name}: ${'default'.padEnd(14)} cut ${DEFAULT_THRESHOLD_ANISOTROPIC.mean.toFixed(4)} VOI ${r.voi} (${r.split} / ${r.merge})`);
   }
   const best = FINE.map((t) => ({ cut: t, ...at(t) })).reduce((a, b) => (b.voi < a.voi ? b : a));
   log(`${name}: (test map's best cut 0.20-0.95, not a choice: ${best.cut} VOI ${best.voi})`);

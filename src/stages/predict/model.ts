@@ -54,7 +54,7 @@ export interface PixelModelMeta {
    * along z for 2-D features). Absent or 0: none (models before it existed).
    */
   outputSigma?: number;
-  /** How segmentThreshold was chosen: the cut grid, the mean VOI at each cut, the folds. */
+  /** How segmentThreshold was chosen: the cut grid, the mean VOI at each cut, the folds, the out-of-fold maps' histogram (informational, not read back). */
   cutCalibration?: Record<string, unknown>;
   /** Auto-context: how the second forest's context features are computed (context.ts); its forest is the file's second. */
   context?: ContextConfig;

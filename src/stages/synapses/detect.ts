@@ -1,7 +1,7 @@
 import { type Box, type Vec3, boxShape } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
-import { type CompactLabels, type Connectivity, compactLabels, connectedComponents } from '../../kernels/components.js';
+import { type CompactLabels, type ComponentRuns, type Connectivity, compactLabels, componentRuns, connectedComponents } from '../../kernels/components.js';
 import { edt } from '../../kernels/edt.js';
 import { splitObjects } from '../../kernels/split-objects.js';
 import { SPLIT_MIN_SEED } from './objects.js';
@@ -171,9 +171,41 @@ interface Objects {
   idx: Int32Array;
 }
 
+/**
+ * Objects (labels and CSR voxel lists in memory order) from components given as runs, keeping the
+ * components l with keep[l] (all when absent) renumbered 1..n in order: what
+ * csrObjects(connected components, with the dropped ones zeroed and the rest renumbered) gives,
+ * with work per run and per foreground voxel instead of passes over the whole block.
+ */
+function runObjects(c: ComponentRuns, shape: Vec3, keep?: Uint8Array): Objects {
+  const { rs, re, final, runs } = c;
+  const remap = new Uint32Array(c.count + 1);
+  let n = 0;
+  for (let l = 1; l <= c.count; l++) if (!keep || keep[l]) remap[l] = ++n;
+  const start = new Int32Array(n + 2);
+  for (let r = 0; r < runs; r++) {
+    const m = remap[final[r]];
+    if (m) start[m + 1] += re[r] - rs[r];
+  }
+  for (let l = 1; l <= n + 1; l++) start[l] += start[l - 1];
+  const fill = start.slice();
+  const idx = new Int32Array(start[n + 1]);
+  const labels = new Uint32Array(shape[0] * shape[1] * shape[2]);
+  for (let r = 0; r < runs; r++) {
+    const m = remap[final[r]];
+    if (!m) continue;
+    let k = fill[m];
+    for (let i = rs[r]; i < re[r]; i++) {
+      idx[k++] = i;
+      labels[i] = m;
+    }
+    fill[m] = k;
+  }
+  return { shape, count: n, labels, start, idx };
+}
+
 function objectsOf(mask: Uint8Array, shape: Vec3, conn: Connectivity): Objects {
-  const { labels, count } = connectedComponents(mask, shape, { connectivity: conn });
-  return csrObjects(labels, count, shape);
+  return runObjects(componentRuns(mask, shape, { connectivity: conn }), shape);
 }
 
 /**
@@ -190,23 +222,41 @@ function mapObjects(v: Volume, threshold: number, conn: Connectivity, low = thre
   if (low === threshold && !split) return objectsOf(thresholdMap(v, threshold), v.shape, conn);
   // hysteresis: components of the low mask (split at seeds of p >= split.level: the object rule's
   // split, src/stages/synapses/objects.ts) that reach the high threshold somewhere
-  let { labels, count } = connectedComponents(thresholdMap(v, low), v.shape, { connectivity: conn });
   if (split) {
+    let { labels, count } = connectedComponents(thresholdMap(v, low), v.shape, { connectivity: conn });
     if (!(split.level >= low && split.level <= 1)) throw new UsageError(`object split level ${split.level} must lie in [low ${low}, 1]`);
     const scale = probabilityScale(v);
     const d = v.data as Uint8Array | Uint16Array | Float32Array;
     const inv = new Float32Array(v.voxels);
     for (let i = 0; i < inv.length; i++) inv[i] = 1 - d[i] / scale;
     ({ labels, count } = splitObjects(labels, inv, thresholdMap(v, split.level), v.shape, { minSeed: split.minSeed, connectivity: conn }));
+    const high = thresholdMap(v, threshold);
+    const keep = new Uint8Array(count + 1);
+    for (let i = 0; i < labels.length; i++) if (high[i]) keep[labels[i]] = 1;
+    const remap = new Uint32Array(count + 1);
+    let n = 0;
+    for (let l = 1; l <= count; l++) if (keep[l]) remap[l] = ++n;
+    for (let i = 0; i < labels.length; i++) labels[i] = remap[labels[i]];
+    return csrObjects(labels, n, v.shape);
   }
-  const high = thresholdMap(v, threshold);
-  const keep = new Uint8Array(count + 1);
-  for (let i = 0; i < labels.length; i++) if (high[i]) keep[labels[i]] = 1;
-  const remap = new Uint32Array(count + 1);
-  let n = 0;
-  for (let l = 1; l <= count; l++) if (keep[l]) remap[l] = ++n;
-  for (let i = 0; i < labels.length; i++) labels[i] = remap[labels[i]];
-  return csrObjects(labels, n, v.shape);
+  if (!(threshold >= 0 && threshold <= 1)) throw new UsageError(`threshold ${threshold} must lie in [0, 1]`);
+  // without a split the components stay runs: a component is kept when one of its voxels reaches
+  // the high threshold (the comparison thresholdMap makes), found by scanning its runs' voxels only
+  const c = componentRuns(thresholdMap(v, low), v.shape, { connectivity: conn });
+  const t = threshold * probabilityScale(v);
+  const d = v.data as Uint8Array | Uint16Array | Float32Array;
+  const keep = new Uint8Array(c.count + 1);
+  for (let r = 0; r < c.runs; r++) {
+    const l = c.final[r];
+    if (keep[l]) continue;
+    for (let i = c.rs[r], e = c.re[r]; i < e; i++) {
+      if (d[i] >= t) {
+        keep[l] = 1;
+        break;
+      }
+    }
+  }
+  return runObjects(c, v.shape, keep);
 }
 
 /** Hysteresis objects of a cleft probability map cut along the contacts of the segments (no size filter: the caller's). */

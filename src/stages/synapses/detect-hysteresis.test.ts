@@ -80,3 +80,32 @@ describe('hysteresis objects on runs', () => {
     }
   });
 });
+
+describe('organelle hosts', () => {
+  it('the segment under most of the object (ties: the smaller id; 0 when none), uint64 ids that differ only in the high word, uint32 and uint16 ids', () => {
+    const shape: [number, number, number] = [12, 8, 3];
+    const n = shape[0] * shape[1] * shape[2];
+    const at = (x: number, y: number, z: number): number => x + shape[0] * (y + shape[1] * z);
+    const map = Volume.zeros('float32', shape);
+    // four bars along x (rows y = 0, 2, 4, 6, z = 1), 12 voxels each
+    for (let y = 0; y < 8; y += 2) for (let x = 0; x < 12; x++) map.data[at(x, y, 1)] = 0.9;
+    const H = 1n << 40n;
+    const big = [H + 5n, 2n * H + 5n, 5n, 3n * H];
+    // row 0: 5 of big[1], 4 of big[0], 3 empty -> big[1]; row 1: 6 and 6 of big[0] and big[1] -> the smaller, big[0];
+    // row 2: 6 of 5n and 6 of big[3] -> 5n; row 3: all 0 -> host 0
+    const rows: Array<Array<[number, number]>> = [[[1, 5], [0, 4], [-1, 3]], [[1, 6], [0, 6]], [[3, 6], [2, 6]], [[-1, 12]]];
+    const pick = new Int32Array(n).fill(-1);
+    rows.forEach((parts, y) => {
+      let x = 0;
+      for (const [which, len] of parts) for (let k = 0; k < len; k++) pick[at(x++, 2 * y, 1)] = which;
+    });
+    const b = boxFromShape(shape);
+    const base = { threshold: 0.5, minSize: 1, voxelSize: [4, 4, 40] as [number, number, number], bounds: b, kind: 'mitochondrion' as const, connectivity: 4 as const };
+    const seg64 = BigUint64Array.from(pick, (w) => (w < 0 ? 0n : big[w]));
+    const hosts = (seg: Volume) => detectOrganelles(map, seg, b, base).organelles.map((o) => o.host_root_id);
+    expect(hosts(Volume.from('uint64', shape, seg64))).toEqual([big[1], big[0], 5n, 0n]);
+    const small = [7, 9, 3, 8];
+    expect(hosts(Volume.from('uint32', shape, Uint32Array.from(pick, (w) => (w < 0 ? 0 : small[w]))))).toEqual([9n, 7n, 3n, 0n]);
+    expect(hosts(Volume.from('uint16', shape, Uint16Array.from(pick, (w) => (w < 0 ? 0 : small[w]))))).toEqual([9n, 7n, 3n, 0n]);
+  });
+});

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../core/box.js';
 import { tempDir } from '../../test/data.js';
 import { PY, asUint32, pythonMissing, refScript, referenceBytes } from '../../testdata/refs/reference.js';
-import { type Connectivity, compactLabels, componentRuns, connectedComponents, labelComponents } from './components.js';
+import { type Connectivity, compactLabels, componentRuns, connectedComponents, labelComponents, thresholdRuns } from './components.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -115,6 +115,23 @@ describe('connected components', () => {
       }
     }
     expect(componentRuns(new Uint8Array(0), [0, 0, 0]).runs).toBe(0);
+    // thresholdRuns(data, t) = componentRuns(data >= t), uint8 and float32 (NaN is never >= t)
+    const shape: Vec3 = [17, 12, 6];
+    const n = shape[0] * shape[1] * shape[2];
+    const u8 = Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
+    const f32 = Float32Array.from(u8, (v, i) => (i % 37 === 0 ? NaN : v / 255));
+    for (const [data, t] of [[u8, 140], [u8, 200.5], [f32, 0.55], [f32, 0]] as const) {
+      const mask = Uint8Array.from(data, (v) => (v >= t ? 1 : 0));
+      for (const conn of [6, 26] as Connectivity[]) {
+        const want = componentRuns(mask, shape, { connectivity: conn });
+        const got = thresholdRuns(data, t, shape, { connectivity: conn });
+        expect(got.count).toBe(want.count);
+        expect(got.runs).toBe(want.runs);
+        expect(got.rs.subarray(0, got.runs)).toEqual(want.rs.subarray(0, want.runs));
+        expect(got.re.subarray(0, got.runs)).toEqual(want.re.subarray(0, want.runs));
+        expect(got.final).toEqual(want.final);
+      }
+    }
     expect(() => componentRuns(new Uint8Array(3), [2, 2, 1])).toThrow(/expected 4/);
   });
   it('multi-label: same-label connectivity, uint64 ids', () => {

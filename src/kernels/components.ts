@@ -105,6 +105,25 @@ function cutBinary(lab: ArrayLike<number>, base: number, end: number, rs: Int32A
   return runs;
 }
 
+/** Cut voxels base..end-1 of one x row into runs of voxels with value >= t (NaN never is); returns the new run count. */
+function cutAtLeast(data: ArrayLike<number>, t: number, base: number, end: number, rs: Int32Array, re: Int32Array, parent: Int32Array, runs: number): number {
+  let i = base;
+  while (i < end) {
+    if (!(data[i] >= t)) {
+      i++;
+      continue;
+    }
+    const s = i;
+    i++;
+    while (i < end && data[i] >= t) i++;
+    rs[runs] = s;
+    re[runs] = i;
+    parent[runs] = runs;
+    runs++;
+  }
+  return runs;
+}
+
 /** Cut one x row into runs of equal non-zero labels; returns the new run count. */
 function cutLabels(lab: ArrayLike<number>, base: number, end: number, rs: Int32Array, re: Int32Array, parent: Int32Array, runs: number): number {
   let i = base;
@@ -208,6 +227,17 @@ export interface ComponentRuns {
   final: Uint32Array;
 }
 
+/**
+ * Components of the voxels with data >= t as runs: componentRuns of that mask (the mask
+ * `Uint8Array.from(data, (v) => (v >= t ? 1 : 0))`) without making it.
+ */
+export function thresholdRuns(data: Uint8Array | Uint16Array | Float32Array, t: number, shape: Vec3, opts: { connectivity?: Connectivity } = {}): ComponentRuns {
+  const conn = opts.connectivity ?? 6;
+  check('thresholdRuns', data.length, shape, conn);
+  if (data.length === 0) return { count: 0, runs: 0, rs: new Int32Array(0), re: new Int32Array(0), final: new Uint32Array(0) };
+  return labelRuns(data, shape, conn, true, t);
+}
+
 /** Binary components as runs (ComponentRuns): the runs behind connectedComponents(mask, shape, opts). */
 export function componentRuns(mask: Uint8Array, shape: Vec3, opts: { connectivity?: Connectivity } = {}): ComponentRuns {
   const conn = opts.connectivity ?? 6;
@@ -225,9 +255,9 @@ export function componentRuns(mask: Uint8Array, shape: Vec3, opts: { connectivit
  * first voxel (= scipy). Work is per voxel only in the run scan (and in the caller's fill); each
  * phase is its own small function so that V8 optimises it with complete type feedback on first
  * use. The run arrays start at a sixteenth of the voxel count and double when a row might not
- * fit. `shape` holds at least one voxel.
+ * fit. `shape` holds at least one voxel. With `atLeast` (binary), the foreground is lab >= atLeast.
  */
-function labelRuns(lab: ArrayLike<number>, shape: Vec3, conn: Connectivity, binary: boolean): ComponentRuns {
+function labelRuns(lab: ArrayLike<number>, shape: Vec3, conn: Connectivity, binary: boolean, atLeast?: number): ComponentRuns {
   const [sx, sy, sz] = shape;
   const n = sx * sy * sz;
   const rows = sy * sz;
@@ -252,7 +282,8 @@ function labelRuns(lab: ArrayLike<number>, shape: Vec3, conn: Connectivity, bina
         re = grown(re, cap);
         parent = grown(parent, cap);
       }
-      runs = binary ? cutBinary(lab, row * sx, row * sx + sx, rs, re, parent, runs) : cutLabels(lab, row * sx, row * sx + sx, rs, re, parent, runs);
+      if (atLeast !== undefined) runs = cutAtLeast(lab, atLeast, row * sx, row * sx + sx, rs, re, parent, runs);
+      else runs = binary ? cutBinary(lab, row * sx, row * sx + sx, rs, re, parent, runs) : cutLabels(lab, row * sx, row * sx + sx, rs, re, parent, runs);
       if (first === runs) continue;
       for (let t = 0; t < k; t++) {
         const yy = y + nb[t][0];

@@ -1,7 +1,7 @@
 import { type Box, type Vec3, boxShape } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
-import { type CompactLabels, type ComponentRuns, type Connectivity, compactLabels, componentRuns, connectedComponents } from '../../kernels/components.js';
+import { type CompactLabels, type ComponentRuns, type Connectivity, compactLabels, connectedComponents, thresholdRuns } from '../../kernels/components.js';
 import { edt } from '../../kernels/edt.js';
 import { splitObjects } from '../../kernels/split-objects.js';
 import { SPLIT_MIN_SEED } from './objects.js';
@@ -214,8 +214,10 @@ function runObjects(c: ComponentRuns, shape: Vec3, keep?: Uint8Array): Objects {
   };
 }
 
-function objectsOf(mask: Uint8Array, shape: Vec3, conn: Connectivity): Objects {
-  return runObjects(componentRuns(mask, shape, { connectivity: conn }), shape);
+/** The components of p >= threshold as runs (thresholdMap's comparison, without the mask). */
+function probabilityRuns(v: Volume, threshold: number, conn: Connectivity): ComponentRuns {
+  if (!(threshold >= 0 && threshold <= 1)) throw new UsageError(`threshold ${threshold} must lie in [0, 1]`);
+  return thresholdRuns(v.data as Uint8Array | Uint16Array | Float32Array, threshold * probabilityScale(v), v.shape, { connectivity: conn });
 }
 
 /**
@@ -229,7 +231,7 @@ function mapObjects(v: Volume, threshold: number, conn: Connectivity, low = thre
     return csrObjects(c.labels, c.count, v.shape);
   }
   if (!(low <= threshold)) throw new UsageError(`low threshold ${low} must not exceed the threshold ${threshold}`);
-  if (low === threshold && !split) return objectsOf(thresholdMap(v, threshold), v.shape, conn);
+  if (low === threshold && !split) return runObjects(probabilityRuns(v, threshold, conn), v.shape);
   // hysteresis: components of the low mask (split at seeds of p >= split.level: the object rule's
   // split, src/stages/synapses/objects.ts) that reach the high threshold somewhere
   if (split) {
@@ -252,7 +254,7 @@ function mapObjects(v: Volume, threshold: number, conn: Connectivity, low = thre
   if (!(threshold >= 0 && threshold <= 1)) throw new UsageError(`threshold ${threshold} must lie in [0, 1]`);
   // without a split the components stay runs: a component is kept when one of its voxels reaches
   // the high threshold (the comparison thresholdMap makes), found by scanning its runs' voxels only
-  const c = componentRuns(thresholdMap(v, low), v.shape, { connectivity: conn });
+  const c = probabilityRuns(v, low, conn);
   const t = threshold * probabilityScale(v);
   const d = v.data as Uint8Array | Uint16Array | Float32Array;
   const keep = new Uint8Array(c.count + 1);

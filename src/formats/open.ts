@@ -98,6 +98,7 @@ function selectChannel(src: VolumeSource, channel: number, url: string): VolumeS
     url,
     format: src.format,
     chunkShape: src.chunkShape,
+    channelOf: { base: src, channel },
     async read(b) {
       if (src.readChannel) return src.readChannel(b, channel);
       const v = await src.read(b);

@@ -31,5 +31,12 @@ export interface VolumeSource extends VolumeInfo {
   read(box: Box): Promise<Volume>;
   /** Optional: one channel of `box` as a one-channel volume, without copying the others (`?channel=N`). */
   readChannel?(box: Box, channel: number): Promise<Volume>;
+  /**
+   * Optional: several channels of `box`, each as a one-channel volume (what readChannel gives for
+   * each), reading and decoding every chunk once instead of once per channel.
+   */
+  readChannels?(box: Box, channels: readonly number[]): Promise<Volume[]>;
+  /** Set on a one-channel view of a multi-channel source (`?channel=N`): that source and N. */
+  readonly channelOf?: { base: VolumeSource; channel: number };
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../core/box.js';
 import { tempDir } from '../../test/data.js';
 import { PY, asUint32, pythonMissing, refScript, referenceBytes } from '../../testdata/refs/reference.js';
-import { type Connectivity, compactLabels, connectedComponents, labelComponents } from './components.js';
+import { type Connectivity, compactLabels, componentRuns, connectedComponents, labelComponents, thresholdRuns } from './components.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -89,6 +89,50 @@ describe('connected components', () => {
         }
       }
     }
+  });
+  it('componentRuns: disjoint row runs in raster order that cover exactly the foreground, labelled as the BFS labels them', () => {
+    const r = rng(5);
+    for (const shape of [[13, 11, 9], [20, 17, 1], [1, 9, 14]] as Vec3[]) {
+      const n = shape[0] * shape[1] * shape[2];
+      for (const p of [0.35, 0.6]) {
+        const m = new Uint8Array(n);
+        for (let i = 0; i < n; i++) m[i] = r() < p ? 1 : 0;
+        for (const conn of [4, 8, 6, 18, 26] as Connectivity[]) {
+          const want = bfs(m, shape, conn);
+          const c = componentRuns(m, shape, { connectivity: conn });
+          expect(c.count).toBe(want.count);
+          const got = new Uint32Array(n);
+          let last = -1;
+          for (let k = 0; k < c.runs; k++) {
+            expect(c.rs[k]).toBeGreaterThan(last);
+            expect(c.re[k]).toBeGreaterThan(c.rs[k]);
+            expect(Math.floor(c.rs[k] / shape[0])).toBe(Math.floor((c.re[k] - 1) / shape[0]));
+            for (let i = c.rs[k]; i < c.re[k]; i++) got[i] = c.final[k];
+            last = c.re[k] - 1;
+          }
+          expect(got).toEqual(want.labels);
+        }
+      }
+    }
+    expect(componentRuns(new Uint8Array(0), [0, 0, 0]).runs).toBe(0);
+    // thresholdRuns(data, t) = componentRuns(data >= t), uint8 and float32 (NaN is never >= t)
+    const shape: Vec3 = [17, 12, 6];
+    const n = shape[0] * shape[1] * shape[2];
+    const u8 = Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
+    const f32 = Float32Array.from(u8, (v, i) => (i % 37 === 0 ? NaN : v / 255));
+    for (const [data, t] of [[u8, 140], [u8, 200.5], [f32, 0.55], [f32, 0]] as const) {
+      const mask = Uint8Array.from(data, (v) => (v >= t ? 1 : 0));
+      for (const conn of [6, 26] as Connectivity[]) {
+        const want = componentRuns(mask, shape, { connectivity: conn });
+        const got = thresholdRuns(data, t, shape, { connectivity: conn });
+        expect(got.count).toBe(want.count);
+        expect(got.runs).toBe(want.runs);
+        expect(got.rs.subarray(0, got.runs)).toEqual(want.rs.subarray(0, want.runs));
+        expect(got.re.subarray(0, got.runs)).toEqual(want.re.subarray(0, want.runs));
+        expect(got.final).toEqual(want.final);
+      }
+    }
+    expect(() => componentRuns(new Uint8Array(3), [2, 2, 1])).toThrow(/expected 4/);
   });
   it('multi-label: same-label connectivity, uint64 ids', () => {
     const r = rng(5);

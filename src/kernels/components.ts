@@ -105,6 +105,25 @@ function cutBinary(lab: ArrayLike<number>, base: number, end: number, rs: Int32A
   return runs;
 }
 
+/** Cut voxels base..end-1 of one x row into runs of voxels with value >= t (NaN never is); returns the new run count. */
+function cutAtLeast(data: ArrayLike<number>, t: number, base: number, end: number, rs: Int32Array, re: Int32Array, parent: Int32Array, runs: number): number {
+  let i = base;
+  while (i < end) {
+    if (!(data[i] >= t)) {
+      i++;
+      continue;
+    }
+    const s = i;
+    i++;
+    while (i < end && data[i] >= t) i++;
+    rs[runs] = s;
+    re[runs] = i;
+    parent[runs] = runs;
+    runs++;
+  }
+  return runs;
+}
+
 /** Cut one x row into runs of equal non-zero labels; returns the new run count. */
 function cutLabels(lab: ArrayLike<number>, base: number, end: number, rs: Int32Array, re: Int32Array, parent: Int32Array, runs: number): number {
   let i = base;
@@ -181,23 +200,66 @@ function fillRuns(out: Uint32Array, final: Uint32Array, rs: Int32Array, re: Int3
   }
 }
 
-/**
- * Run-based two-pass labelling. Pass 1 cuts every x row into runs of equal non-zero value (binary:
- * of non-zero voxels) and joins each run to the overlapping runs of the same value in the already
- * visited neighbour rows (a two-pointer walk per row; with diagonal connectivity runs one voxel apart
- * touch). Runs are numbered in raster order and every union keeps the smaller run as root, so
- * numbering the roots in increasing order numbers components by their first voxel (= scipy). Pass 2
- * writes each run's component label. Work is per voxel only in the run scan and the final fill; each
- * phase is its own small function so that V8 optimises it with complete type feedback on first use.
- * The run arrays start at a sixteenth of the voxel count and double when a row might not fit.
- */
+/** Run-based two-pass labelling: labelRuns (pass 1), then fillRuns writes each run's component label. */
 function label(lab: ArrayLike<number>, shape: Vec3, conn: Connectivity, binary: boolean, outArr?: Uint32Array): Components {
-  const [sx, sy, sz] = shape;
-  const n = sx * sy * sz;
+  const n = shape[0] * shape[1] * shape[2];
   if (outArr && outArr.length !== n) throw new UsageError(`connected components: output has ${outArr.length} elements, expected ${n}`);
   const out = outArr ?? new Uint32Array(n);
   if (n === 0) return { labels: out, count: 0 };
   if (outArr) out.fill(0);
+  const r = labelRuns(lab, shape, conn, binary);
+  fillRuns(out, r.final, r.rs, r.re, r.runs);
+  return { labels: out, count: r.count };
+}
+
+/**
+ * Components as runs, without a label volume: run r (0 <= r < runs) covers voxels rs[r] .. re[r]-1
+ * of one x row and belongs to component final[r] (1..count, numbered by first voxel exactly as
+ * connectedComponents numbers them). Runs are in raster order, so walking them visits every
+ * component's voxels in memory order. For callers that need only the foreground voxels: their work
+ * is then per run and per foreground voxel, not per voxel of the volume.
+ */
+export interface ComponentRuns {
+  count: number;
+  runs: number;
+  rs: Int32Array;
+  re: Int32Array;
+  final: Uint32Array;
+}
+
+/**
+ * Components of the voxels with data >= t as runs: componentRuns of that mask (the mask
+ * `Uint8Array.from(data, (v) => (v >= t ? 1 : 0))`) without making it.
+ */
+export function thresholdRuns(data: Uint8Array | Uint16Array | Float32Array, t: number, shape: Vec3, opts: { connectivity?: Connectivity } = {}): ComponentRuns {
+  const conn = opts.connectivity ?? 6;
+  check('thresholdRuns', data.length, shape, conn);
+  if (data.length === 0) return { count: 0, runs: 0, rs: new Int32Array(0), re: new Int32Array(0), final: new Uint32Array(0) };
+  return labelRuns(data, shape, conn, true, t);
+}
+
+/** Binary components as runs (ComponentRuns): the runs behind connectedComponents(mask, shape, opts). */
+export function componentRuns(mask: Uint8Array, shape: Vec3, opts: { connectivity?: Connectivity } = {}): ComponentRuns {
+  const conn = opts.connectivity ?? 6;
+  check('componentRuns', mask.length, shape, conn);
+  if (mask.length === 0) return { count: 0, runs: 0, rs: new Int32Array(0), re: new Int32Array(0), final: new Uint32Array(0) };
+  return labelRuns(mask, shape, conn, true);
+}
+
+/**
+ * Pass 1 of the run-based labelling: cuts every x row into runs of equal non-zero value (binary:
+ * of non-zero voxels) and joins each run to the overlapping runs of the same value in the already
+ * visited neighbour rows (a two-pointer walk per row; with diagonal connectivity runs one voxel
+ * apart touch), then numbers the roots. Runs are numbered in raster order and every union keeps
+ * the smaller run as root, so numbering the roots in increasing order numbers components by their
+ * first voxel (= scipy). Work is per voxel only in the run scan (and in the caller's fill); each
+ * phase is its own small function so that V8 optimises it with complete type feedback on first
+ * use. The run arrays start at a sixteenth of the voxel count and double when a row might not
+ * fit. `shape` holds at least one voxel. With `atLeast` (binary), the foreground is lab >= atLeast.
+ */
+function labelRuns(lab: ArrayLike<number>, shape: Vec3, conn: Connectivity, binary: boolean, atLeast?: number): ComponentRuns {
+  const [sx, sy, sz] = shape;
+  const n = sx * sy * sz;
   const rows = sy * sz;
   const rowRun = new Int32Array(rows + 1); // runs of row r: rowRun[r] .. rowRun[r+1]-1
   const perRow = binary ? (sx + 1) >>> 1 : sx; // most runs in one row
@@ -220,7 +282,8 @@ function label(lab: ArrayLike<number>, shape: Vec3, conn: Connectivity, binary: 
         re = grown(re, cap);
         parent = grown(parent, cap);
       }
-      runs = binary ? cutBinary(lab, row * sx, row * sx + sx, rs, re, parent, runs) : cutLabels(lab, row * sx, row * sx + sx, rs, re, parent, runs);
+      if (atLeast !== undefined) runs = cutAtLeast(lab, atLeast, row * sx, row * sx + sx, rs, re, parent, runs);
+      else runs = binary ? cutBinary(lab, row * sx, row * sx + sx, rs, re, parent, runs) : cutLabels(lab, row * sx, row * sx + sx, rs, re, parent, runs);
       if (first === runs) continue;
       for (let t = 0; t < k; t++) {
         const yy = y + nb[t][0];
@@ -235,8 +298,7 @@ function label(lab: ArrayLike<number>, shape: Vec3, conn: Connectivity, binary: 
   }
   rowRun[rows] = runs;
   const { final, count } = resolve(parent, runs);
-  fillRuns(out, final, rs, re, runs);
-  return { labels: out, count };
+  return { count, runs, rs, re, final };
 }
 
 export interface CompactLabels {

@@ -17,8 +17,27 @@ import type { BlockFunction, BlockJob, BlockResult, TaskSpec } from './types.js'
 interface TaskRuntime {
   fn: BlockFunction;
   inputs: Record<string, VolumeSource>;
+  /**
+   * Inputs that are channels of one multi-channel source (`map?channel=2`, `map?channel=4`, ...)
+   * whose source reads several channels in one pass: read together, each chunk once per block.
+   */
+  channelGroups: Array<{ base: VolumeSource; names: string[]; channels: number[] }>;
   outputs: Record<string, OutputLayer>;
   clip: Box;
+}
+
+/** Groups of two or more inputs that are channels of the same source (by its url) and that it can read together. */
+export function channelGroups(inputs: Record<string, VolumeSource>): TaskRuntime['channelGroups'] {
+  const groups = new Map<string, { base: VolumeSource; names: string[]; channels: number[] }>();
+  for (const [name, src] of Object.entries(inputs)) {
+    const of = src.channelOf;
+    if (!of || !of.base.readChannels) continue;
+    let g = groups.get(of.base.url);
+    if (!g) groups.set(of.base.url, (g = { base: of.base, names: [], channels: [] }));
+    g.names.push(name);
+    g.channels.push(of.channel);
+  }
+  return [...groups.values()].filter((g) => g.names.length > 1);
 }
 
 const runtimes = new Map<string, Promise<TaskRuntime>>();
@@ -44,7 +63,7 @@ async function loadRuntime(task: TaskSpec): Promise<TaskRuntime> {
   for (const [name, o] of Object.entries(task.outputs)) outputs[name] = await openOutputLayer(o.layer);
   const clip =
     intersectAll(Object.values(inputs).map((s) => boxFromShape(s.shape, s.offset))) ?? task.bounds;
-  return { fn: fn as BlockFunction, inputs, outputs, clip };
+  return { fn: fn as BlockFunction, inputs, channelGroups: channelGroups(inputs), outputs, clip };
 }
 
 function runtimeOf(task: TaskSpec): Promise<TaskRuntime> {
@@ -77,7 +96,11 @@ export async function executeBlock(job: BlockJob): Promise<unknown> {
     throw new WiringError('the block lies outside the inputs\' bounds', where);
   }
   const inputs: Record<string, Volume> = {};
-  for (const [name, src] of Object.entries(rt.inputs)) inputs[name] = await src.read(readBox);
+  for (const g of rt.channelGroups) {
+    const vols = await g.base.readChannels!(readBox, g.channels);
+    g.names.forEach((name, k) => (inputs[name] = vols[k]));
+  }
+  for (const [name, src] of Object.entries(rt.inputs)) if (!(name in inputs)) inputs[name] = await src.read(readBox);
   let result: BlockResult;
   try {
     result = (await rt.fn({ box: job.box, readBox, inputs, params: task.params, blockIndex: job.index })) ?? {};

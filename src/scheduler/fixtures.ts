@@ -235,3 +235,15 @@ export function hotCalls(ctx: BlockContext<{ calls: number }>): BlockResult {
   for (let k = 0; k < ctx.params.calls; k++) t += fixtureHotSum(a, k & 7);
   return { data: t };
 }
+
+/** Each input's read box, channel count and a checksum of its bytes (tests of how inputs are read). */
+export function inputDigest(ctx: BlockContext<Record<string, never>>): BlockResult {
+  const out: Record<string, { box: string; channels: number; dtype: string; sum: number }> = {};
+  for (const [name, v] of Object.entries(ctx.inputs)) {
+    const b = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
+    let h = 0;
+    for (let i = 0; i < b.length; i++) h = (Math.imul(h, 31) + b[i]) >>> 0;
+    out[name] = { box: JSON.stringify(v.box), channels: v.channels, dtype: v.dtype, sum: h };
+  }
+  return { data: out };
+}

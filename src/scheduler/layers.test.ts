@@ -11,7 +11,10 @@ import { PrecomputedLayer, makeInfo } from '../formats/precomputed/index.js';
 import { downsampleMean, downsampleMode, nextFactor } from '../stages/downsample/downsample.js';
 import { planPyramid } from '../stages/downsample/tasks.js';
 import { encodeJson } from './codec.js';
-import { type BlockTask, SchedulerError, runTasks } from './index.js';
+import { type BlockTask, SchedulerError, readBlockData, runTasks } from './index.js';
+import { channelGroups } from './execute.js';
+import { openSource } from '../formats/open.js';
+import { Volume } from '../core/volume.js';
 import type { Gate } from './fixtures.js';
 import { RUN_SCRIPT, expectSameFiles, seededRandom, filterTask, killProcess, makeInput, makeOutput, noise, snapshot, spawnTs, waitFor } from './testing.js';
 
@@ -159,5 +162,40 @@ describe('the downsample stage under the scheduler', () => {
         } else expectSameFiles(reference, snap, `${type}: ${per} chunks per block, ${workers} worker(s)`);
       }
     }
+  });
+});
+
+describe('inputs that are channels of one layer', () => {
+  it('are read together (channelGroups), each block getting what reading them one by one gives', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [20, 14, 9];
+    const n = shape[0] * shape[1] * shape[2];
+    let s = 5;
+    const bytes = Uint8Array.from({ length: n * 4 }, () => (s = (s * 1103515245 + 12345) >>> 0) >>> 24);
+    const layerDir = path.join(dir, 'maps');
+    const layer = await PrecomputedLayer.create(layerDir, makeInfo({ type: 'image', dtype: 'uint8', shape, voxelSize: [8, 8, 30], chunkSize: [8, 8, 4], channels: 4 }));
+    await layer.writeBox(Volume.from('uint8', shape, bytes, { channels: 4 }));
+    const inputs = { a: `${layerDir}?channel=3`, b: `${layerDir}?channel=1`, whole: layerDir, c: `${layerDir}?channel=1` };
+    const opened = Object.fromEntries(await Promise.all(Object.entries(inputs).map(async ([k, v]) => [k, await openSource(v)] as const)));
+    const groups = channelGroups(opened);
+    expect(groups.map((g) => ({ names: g.names, channels: g.channels }))).toEqual([{ names: ['a', 'b', 'c'], channels: [3, 1, 1] }]);
+    const task: BlockTask = { name: 'digest', module: FIX, fn: 'inputDigest', params: {}, inputs, bounds: boxFromShape(shape), blockShape: [8, 8, 4], margin: [2, 1, 1] };
+    const r = await runTasks([task], { stateDir: path.join(dir, 'state'), workers: 1, json: true });
+    expect(r.failed).toEqual([]);
+    const blocks = await readBlockData(path.join(dir, 'state'), 'digest');
+    expect(blocks.length).toBe(3 * 2 * 3);
+    for (const b of blocks) {
+      const d = b.data as Record<string, { box: string; channels: number; sum: number }>;
+      const box = JSON.parse(d.a.box);
+      for (const [name, src] of Object.entries(opened)) {
+        const v = await src.read(box);
+        const u = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
+        let h = 0;
+        for (let i = 0; i < u.length; i++) h = (Math.imul(h, 31) + u[i]) >>> 0;
+        expect(d[name], `${name} at ${d.a.box}`).toEqual({ box: JSON.stringify(v.box), channels: v.channels, dtype: 'uint8', sum: h });
+      }
+    }
+    for (const src of Object.values(opened)) await src.close();
+    await fs.rm(dir, { recursive: true, force: true });
   });
 });

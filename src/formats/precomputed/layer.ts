@@ -13,7 +13,8 @@ import { writeFileAtomic } from '../../core/atomic.js';
 import { checkReadBytes } from '../../core/limits.js';
 import { Volume, copyBox } from '../../core/volume.js';
 import type { VolumeSource } from '../source.js';
-import { type ChunkFormat, decodeChunkInto, encodeChunk } from './chunk-codec.js';
+import { type ChunkFormat, decodeChunk, decodeChunkInto, encodeChunk } from './chunk-codec.js';
+import { placeChunk } from './place.js';
 import { type PrecomputedInfo, type ScaleInfo, checkSharding, isSafeKey, parseInfo, stringifyInfo, validateInfo } from './info.js';
 import { withFileLock } from './lock.js';
 import { MinishardCache, ShardReader, compressedMortonCode, encodeShard, locateChunk, shardFileName, shardShape } from './sharding.js';
@@ -242,17 +243,39 @@ export class PrecomputedLayer {
    * channel (only it is copied out of each chunk).
    */
   async readBox(b: Box, scale = 0, channel?: number): Promise<Volume> {
+    return (await this.readBoxes(b, scale, [channel]))[0];
+  }
+
+  /**
+   * Several channels of one box in one pass over its chunks: each chunk file is read and decoded
+   * once and copied into a one-channel volume per requested channel (the volumes readBox(b, scale,
+   * c) gives for each c, e.g. the cleft, vesicle and mitochondrion channels of a classifier output).
+   */
+  async readChannels(b: Box, channels: readonly number[], scale = 0): Promise<Volume[]> {
+    if (channels.length === 0) throw new UsageError('readChannels needs at least one channel', this.dir);
+    return this.readBoxes(b, scale, channels);
+  }
+
+  /** readBox for each entry of `channels` (a channel, or undefined for all of them), each chunk read and decoded once. */
+  private async readBoxes(b: Box, scale: number, channels: ReadonlyArray<number | undefined>): Promise<Volume[]> {
     this.checkBox(b, 'read');
     const s = this.scale(scale);
-    if (channel !== undefined && !(Number.isInteger(channel) && channel >= 0 && channel < this.info.num_channels)) {
-      throw new UsageError(`channel ${channel} requested, but the layer has channels 0..${this.info.num_channels - 1}`, this.dir);
+    for (const channel of channels) {
+      if (channel !== undefined && !(Number.isInteger(channel) && channel >= 0 && channel < this.info.num_channels)) {
+        throw new UsageError(`channel ${channel} requested, but the layer has channels 0..${this.info.num_channels - 1}`, this.dir);
+      }
     }
-    const channels = channel === undefined ? this.info.num_channels : 1;
-    checkReadBytes(b, this.info.data_type, channels, this.dir);
-    const out = Volume.zeros(this.info.data_type, b, { channels, voxelSize: s.resolution });
-    if (boxIsEmpty(b)) return out;
+    for (const c of channels) checkReadBytes(b, this.info.data_type, c === undefined ? this.info.num_channels : 1, this.dir);
+    const outs = channels.map((c) => Volume.zeros(this.info.data_type, b, { channels: c === undefined ? this.info.num_channels : 1, voxelSize: s.resolution }));
+    if (boxIsEmpty(b)) return outs;
+    const f0 = this.format(s);
+    // one output: decoded straight into it (compressed_segmentation without a copy); several: decoded once, copied into each
+    const decodeInto = async (bytes: Uint8Array, cb: Box, where: string): Promise<void> => {
+      if (outs.length === 1) return decodeChunkInto(bytes, f0, cb, outs[0], where, channels[0]);
+      const data = await decodeChunk(bytes, f0, boxShape(cb), where, false);
+      for (let k = 0; k < outs.length; k++) placeChunk(data, cb, f0.channels, outs[k], channels[k]);
+    };
     const grid = this.chunkGrid(scale);
-    const f = this.format(s);
     if (!s.sharding) {
       const jobs: Promise<void>[] = [];
       const run = async (g: Vec3): Promise<void> => {
@@ -260,7 +283,7 @@ export class PrecomputedLayer {
         const file = this.chunkPath(cb, scale);
         const bytes = await this.readChunkFile(file);
         if (!bytes) return;
-        await decodeChunkInto(bytes, f, cb, out, file, channel);
+        await decodeInto(bytes, cb, file);
       };
       // A few reads in flight keep the disk busy without opening hundreds of files at once.
       const pending = [...grid.chunksIn(b)];
@@ -274,7 +297,7 @@ export class PrecomputedLayer {
         );
       }
       await Promise.all(jobs);
-      return out;
+      return outs;
     }
     const spec = s.sharding;
     const byShard = new Map<string, Array<{ g: Vec3; id: bigint }>>();
@@ -302,13 +325,13 @@ export class PrecomputedLayer {
             continue;
           }
           this.stats.chunkFilesRead++;
-          await decodeChunkInto(bytes, f, cb, out, where, channel);
+          await decodeInto(bytes, cb, where);
         }
       } finally {
         await reader.close();
       }
     }
-    return out;
+    return outs;
   }
 
   /**
@@ -468,6 +491,7 @@ export class PrecomputedLayer {
       chunkShape: s.chunk_sizes[0],
       read: (b: Box) => layer.readBox(b, scale),
       readChannel: (b: Box, c: number) => layer.readBox(b, scale, c),
+      readChannels: (b: Box, cs: readonly number[]) => layer.readChannels(b, cs, scale),
       close: async () => {},
     };
   }

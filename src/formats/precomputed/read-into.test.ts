@@ -10,6 +10,7 @@ import { FormatError } from '../../core/errors.js';
 import { Volume, copyBox } from '../../core/volume.js';
 import {
   PrecomputedLayer,
+  type ShardingSpec,
   decodeChunkInto,
   decodeCompressedSegmentation,
   decodeCompressedSegmentationInto,
@@ -160,6 +161,40 @@ describe('placeChunk and one-channel reads', () => {
         }
       }
       await expect(layer.readBox(boxFromShape(shape), 0, vol.channels)).rejects.toThrow(/channel .* requested/);
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('readChannels(b, [c...]) gives readBox(b, 0, c) for each c, reading every chunk file once (raw gzip, compressed_segmentation, sharded)', async () => {
+    const dir = await tempDir();
+    const shape: Vec3 = [30, 20, 12];
+    const n = shape[0] * shape[1] * shape[2];
+    const r = rng(6);
+    const img = Volume.from('uint8', shape, Uint8Array.from({ length: n * 5 }, () => Math.floor(r() * 256)), { channels: 5 });
+    const seg = Volume.from('uint64', shape, runs64(n * 3, 9, 30), { channels: 3 });
+    const sharding: ShardingSpec = { '@type': 'neuroglancer_uint64_sharded_v1', preshift_bits: 0, hash: 'identity', minishard_bits: 1, shard_bits: 1 };
+    for (const [name, vol, gzip] of [['img', img, true], ['seg', seg, false], ['shard', img, false]] as const) {
+      const info = makeInfo({ type: name === 'seg' ? 'segmentation' : 'image', dtype: vol.dtype, shape, voxelSize: [8, 8, 30], chunkSize: [16, 8, 8], channels: vol.channels, ...(name === 'shard' ? { sharding } : {}) });
+      const layer = await PrecomputedLayer.create(`${dir}/${name}`, info, { gzip });
+      await layer.writeBox(vol);
+      for (const b of [boxFromShape(shape), boxFromShape([11, 9, 7], [7, 3, 2]), boxFromShape([40, 4, 4], [-5, 18, 10])]) {
+        const chans = name === 'seg' ? [2, 0] : [3, 1, 4];
+        const before = layer.stats.chunkFilesRead;
+        const got = await layer.readChannels(b, chans);
+        const reads = layer.stats.chunkFilesRead - before;
+        expect(got.length).toBe(chans.length);
+        for (const [k, c] of chans.entries()) {
+          const want = await layer.readBox(b, 0, c);
+          expect(got[k].channels).toBe(1);
+          expect(got[k].box).toEqual(want.box);
+          expect(sameBytes(got[k].data, want.data), `${name} channel ${c} box ${JSON.stringify(b)}`).toBe(true);
+        }
+        // one channel alone reads the same chunks: together they cost one channel's reads
+        const one = layer.stats.chunkFilesRead;
+        await layer.readBox(b, 0, chans[0]);
+        expect(reads).toBe(layer.stats.chunkFilesRead - one);
+      }
+      await expect(layer.readChannels(boxFromShape(shape), [0, vol.channels])).rejects.toThrow(/channel .* requested/);
     }
     await fs.rm(dir, { recursive: true, force: true });
   });

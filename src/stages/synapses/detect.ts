@@ -1,7 +1,7 @@
 import { type Box, type Vec3, boxShape } from '../../core/box.js';
 import { UsageError } from '../../core/errors.js';
 import type { Volume } from '../../core/volume.js';
-import { type CompactLabels, type Connectivity, compactLabels, connectedComponents } from '../../kernels/components.js';
+import { type CompactLabels, type ComponentRuns, type Connectivity, compactLabels, connectedComponents, thresholdRuns } from '../../kernels/components.js';
 import { edt } from '../../kernels/edt.js';
 import { splitObjects } from '../../kernels/split-objects.js';
 import { SPLIT_MIN_SEED } from './objects.js';
@@ -171,9 +171,53 @@ interface Objects {
   idx: Int32Array;
 }
 
-function objectsOf(mask: Uint8Array, shape: Vec3, conn: Connectivity): Objects {
-  const { labels, count } = connectedComponents(mask, shape, { connectivity: conn });
-  return csrObjects(labels, count, shape);
+/**
+ * Objects (CSR voxel lists in memory order, and the label volume on first use) from components
+ * given as runs, keeping the components l with keep[l] (all when absent) renumbered 1..n in order:
+ * what csrObjects(connected components, with the dropped ones zeroed and the rest renumbered)
+ * gives, with work per run and per foreground voxel instead of passes over the whole block.
+ */
+function runObjects(c: ComponentRuns, shape: Vec3, keep?: Uint8Array): Objects {
+  const { rs, re, final, runs } = c;
+  const remap = new Uint32Array(c.count + 1);
+  let n = 0;
+  for (let l = 1; l <= c.count; l++) if (!keep || keep[l]) remap[l] = ++n;
+  const start = new Int32Array(n + 2);
+  for (let r = 0; r < runs; r++) {
+    const m = remap[final[r]];
+    if (m) start[m + 1] += re[r] - rs[r];
+  }
+  for (let l = 1; l <= n + 1; l++) start[l] += start[l - 1];
+  const fill = start.slice();
+  const idx = new Int32Array(start[n + 1]);
+  for (let r = 0; r < runs; r++) {
+    const m = remap[final[r]];
+    if (!m) continue;
+    let k = fill[m];
+    for (let i = rs[r]; i < re[r]; i++) idx[k++] = i;
+    fill[m] = k;
+  }
+  // the label volume only when asked for (the cleft filter's features): most blocks never need it
+  let labels: Uint32Array | undefined;
+  return {
+    shape,
+    count: n,
+    start,
+    idx,
+    get labels(): Uint32Array {
+      if (!labels) {
+        labels = new Uint32Array(shape[0] * shape[1] * shape[2]);
+        for (let l = 1; l <= n; l++) for (let k = start[l]; k < start[l + 1]; k++) labels[idx[k]] = l;
+      }
+      return labels;
+    },
+  };
+}
+
+/** The components of p >= threshold as runs (thresholdMap's comparison, without the mask). */
+function probabilityRuns(v: Volume, threshold: number, conn: Connectivity): ComponentRuns {
+  if (!(threshold >= 0 && threshold <= 1)) throw new UsageError(`threshold ${threshold} must lie in [0, 1]`);
+  return thresholdRuns(v.data as Uint8Array | Uint16Array | Float32Array, threshold * probabilityScale(v), v.shape, { connectivity: conn });
 }
 
 /**
@@ -187,26 +231,44 @@ function mapObjects(v: Volume, threshold: number, conn: Connectivity, low = thre
     return csrObjects(c.labels, c.count, v.shape);
   }
   if (!(low <= threshold)) throw new UsageError(`low threshold ${low} must not exceed the threshold ${threshold}`);
-  if (low === threshold && !split) return objectsOf(thresholdMap(v, threshold), v.shape, conn);
+  if (low === threshold && !split) return runObjects(probabilityRuns(v, threshold, conn), v.shape);
   // hysteresis: components of the low mask (split at seeds of p >= split.level: the object rule's
   // split, src/stages/synapses/objects.ts) that reach the high threshold somewhere
-  let { labels, count } = connectedComponents(thresholdMap(v, low), v.shape, { connectivity: conn });
   if (split) {
+    let { labels, count } = connectedComponents(thresholdMap(v, low), v.shape, { connectivity: conn });
     if (!(split.level >= low && split.level <= 1)) throw new UsageError(`object split level ${split.level} must lie in [low ${low}, 1]`);
     const scale = probabilityScale(v);
     const d = v.data as Uint8Array | Uint16Array | Float32Array;
     const inv = new Float32Array(v.voxels);
     for (let i = 0; i < inv.length; i++) inv[i] = 1 - d[i] / scale;
     ({ labels, count } = splitObjects(labels, inv, thresholdMap(v, split.level), v.shape, { minSeed: split.minSeed, connectivity: conn }));
+    const high = thresholdMap(v, threshold);
+    const keep = new Uint8Array(count + 1);
+    for (let i = 0; i < labels.length; i++) if (high[i]) keep[labels[i]] = 1;
+    const remap = new Uint32Array(count + 1);
+    let n = 0;
+    for (let l = 1; l <= count; l++) if (keep[l]) remap[l] = ++n;
+    for (let i = 0; i < labels.length; i++) labels[i] = remap[labels[i]];
+    return csrObjects(labels, n, v.shape);
   }
-  const high = thresholdMap(v, threshold);
-  const keep = new Uint8Array(count + 1);
-  for (let i = 0; i < labels.length; i++) if (high[i]) keep[labels[i]] = 1;
-  const remap = new Uint32Array(count + 1);
-  let n = 0;
-  for (let l = 1; l <= count; l++) if (keep[l]) remap[l] = ++n;
-  for (let i = 0; i < labels.length; i++) labels[i] = remap[labels[i]];
-  return csrObjects(labels, n, v.shape);
+  if (!(threshold >= 0 && threshold <= 1)) throw new UsageError(`threshold ${threshold} must lie in [0, 1]`);
+  // without a split the components stay runs: a component is kept when one of its voxels reaches
+  // the high threshold (the comparison thresholdMap makes), found by scanning its runs' voxels only
+  const c = probabilityRuns(v, low, conn);
+  const t = threshold * probabilityScale(v);
+  const d = v.data as Uint8Array | Uint16Array | Float32Array;
+  const keep = new Uint8Array(c.count + 1);
+  for (let r = 0; r < c.runs; r++) {
+    const l = c.final[r];
+    if (keep[l]) continue;
+    for (let i = c.rs[r], e = c.re[r]; i < e; i++) {
+      if (d[i] >= t) {
+        keep[l] = 1;
+        break;
+      }
+    }
+  }
+  return runObjects(c, v.shape, keep);
 }
 
 /** Hysteresis objects of a cleft probability map cut along the contacts of the segments (no size filter: the caller's). */
@@ -427,9 +489,11 @@ export function compactSegmentation(seg: Volume): CompactLabels {
 
 /**
  * Detect synapses in `box` from inputs covering `readBox` (box + margin). Pure function.
- * `segC`: compactSegmentation(inp.segmentation), when the caller has it.
+ * `segC`: compactSegmentation(inp.segmentation), or a function giving it, when the caller has it.
+ * The dense segment labels, the vesicle mask and its clouds are made on first use: a block whose
+ * candidates all fall to the size filter (or outside the block) never needs them.
  */
-export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapseParams, segC: CompactLabels = compactSegmentation(inp.segmentation)): SynapseBlockResult {
+export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapseParams, segCIn?: CompactLabels | (() => CompactLabels)): SynapseBlockResult {
   const { clefts, segmentation: seg } = inp;
   checkSameBox(clefts, seg, 'segmentation');
   if (inp.vesicles) checkSameBox(clefts, inp.vesicles, 'vesicle map');
@@ -438,22 +502,30 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
   const readBox = clefts.box;
   const shape = clefts.shape;
   const vs = p.voxelSize;
-  if (segC.labels.length !== seg.voxels) throw new UsageError('compacted segmentation does not match the segmentation volume');
-  const segIds = segC.ids;
-  const segL = segC.labels;
+  let segC: CompactLabels | undefined;
+  const dense = (): CompactLabels => {
+    if (!segC) {
+      segC = typeof segCIn === 'function' ? segCIn() : (segCIn ?? compactSegmentation(seg));
+      if (segC.labels.length !== seg.voxels) throw new UsageError('compacted segmentation does not match the segmentation volume');
+    }
+    return segC;
+  };
   // a filter whose candidates are cut along the segmentation's contacts (contact-candidates.ts) gets them so
   // and one whose candidates are the segmentation's contact sites (contact-sites.ts) gets those
   const fc = p.cleftFilter?.candidates;
   const o = fc?.patchNm !== undefined
-    ? siteCandidates(clefts, segL, p.threshold, p.lowThreshold ?? p.threshold, fc.patchNm, vs)
-    : fc?.bySegmentPair ? pairObjects(clefts, segL, p.threshold, p.lowThreshold ?? p.threshold, p.connectivity ?? 6) : mapObjects(clefts, p.threshold, p.connectivity ?? 6, p.lowThreshold);
-  const filterScores = p.cleftFilter ? scoreCandidates(p.cleftFilter, o, clefts, inp.filterVesicles ?? inp.vesicles, segL, vs) : undefined;
+    ? siteCandidates(clefts, dense().labels, p.threshold, p.lowThreshold ?? p.threshold, fc.patchNm, vs)
+    : fc?.bySegmentPair ? pairObjects(clefts, dense().labels, p.threshold, p.lowThreshold ?? p.threshold, p.connectivity ?? 6) : mapObjects(clefts, p.threshold, p.connectivity ?? 6, p.lowThreshold);
+  const filterScores = p.cleftFilter ? scoreCandidates(p.cleftFilter, o, clefts, inp.filterVesicles ?? inp.vesicles, dense().labels, vs) : undefined;
   let filtered = 0;
-  const ves = inp.vesicles ? thresholdMap(inp.vesicles, p.vesicleThreshold ?? 0.5) : undefined;
-  const vesComp = ves ? connectedComponents(ves, shape, { connectivity: 26 }).labels : undefined;
+  // made when the first candidate passes the size filter and the cleft filter
+  let segIds: BigUint64Array | undefined;
+  let segL: Uint32Array = new Uint32Array(0);
+  let ves: Uint8Array | undefined;
+  let vesComp: Uint32Array | undefined;
   const svData = inp.supervoxels?.data as Uint32Array | BigUint64Array | undefined;
   const vesR = p.vesicleRadius ?? p.partnerRadius * 4;
-  const R = Math.max(p.partnerRadius, ves ? vesR : 0);
+  const R = Math.max(p.partnerRadius, inp.vesicles ? vesR : 0);
   const rVox: Vec3 = [Math.ceil(R / vs[0]), Math.ceil(R / vs[1]), Math.ceil(R / vs[2])];
   const out: DetectedSynapse[] = [];
   let small = 0;
@@ -470,6 +542,11 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
     if (filterScores && filterScores[l - 1] < p.cleftFilter!.cut) {
       filtered++;
       continue;
+    }
+    if (!segIds) {
+      ({ ids: segIds, labels: segL } = dense());
+      ves = inp.vesicles ? thresholdMap(inp.vesicles, p.vesicleThreshold ?? 0.5) : undefined;
+      vesComp = ves ? connectedComponents(ves, shape, { connectivity: 26 }).labels : undefined;
     }
     if (truncated(o, l, readBox, p.bounds)) trunc++;
     // distance (nm) of every voxel of the grown bounding box to this cleft object
@@ -555,7 +632,8 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
       noPartners++;
       continue;
     }
-    const idOf = (lab: number) => segIds[lab];
+    const ids = segIds;
+    const idOf = (lab: number) => ids[lab];
     const [a, b] = merged ? [merged, merged] : choosePartners(contact, idOf);
     const normalPoint = (lab: number, face?: 1 | -1): number => {
       const c = contact.get(lab)!;
@@ -649,22 +727,15 @@ function scoreCandidates(f: CleftFilter, o: Objects, clefts: Volume, vesicles: V
  * size filter; host = the segment under most of the object's voxels (0 if none). Ids are
  * 2 * (anchor index) + (0 mitochondrion | 1 vesicle cloud) + 1, unique across both kinds.
  */
-export function detectOrganelles(
-  map: Volume,
-  segmentation: Volume,
-  box: Box,
-  p: OrganelleParams,
-  segC: CompactLabels = compactSegmentation(segmentation),
-): { organelles: DetectedOrganelle[]; small: number; truncated: number } {
+export function detectOrganelles(map: Volume, segmentation: Volume, box: Box, p: OrganelleParams): { organelles: DetectedOrganelle[]; small: number; truncated: number } {
   checkSameBox(map, segmentation, 'segmentation');
   const readBox = map.box;
   const shape = map.shape;
   const o = mapObjects(map, p.threshold, p.connectivity ?? 6, p.lowThreshold ?? p.threshold, p.split === undefined ? undefined : { level: p.split, minSeed: p.splitMinSeed ?? SPLIT_MIN_SEED });
-  if (segC.labels.length !== segmentation.voxels) throw new UsageError('compacted segmentation does not match the segmentation volume');
   const out: DetectedOrganelle[] = [];
   let small = 0;
   let trunc = 0;
-  const counts = new Map<number, number>();
+  const host = new HostCounter(segmentation);
   for (let l = 1; l <= o.count; l++) {
     const anchor = coord(o.idx[o.start[l]], shape, readBox.min);
     if (!inBox(anchor, box)) continue;
@@ -674,28 +745,68 @@ export function detectOrganelles(
       continue;
     }
     if (truncated(o, l, readBox, p.bounds)) trunc++;
-    counts.clear();
-    for (let k = o.start[l]; k < o.start[l + 1]; k++) {
-      const lab = segC.labels[o.idx[k]];
-      if (lab) counts.set(lab, (counts.get(lab) ?? 0) + 1);
-    }
-    let host = 0n;
-    let hn = 0;
-    for (const [lab, n] of counts) {
-      const id = segC.ids[lab];
-      if (n > hn || (n === hn && id < host)) {
-        hn = n;
-        host = id;
-      }
-    }
     const a = anchorId(anchor, p.bounds);
     out.push({
       id: 2n * (a - 1n) + (p.kind === 'vesicle_cloud' ? 1n : 0n) + 1n,
       kind: p.kind,
       pt_position: nm(coord(centralVoxel(o, l, p.voxelSize), shape, readBox.min), p.voxelSize),
       size,
-      host_root_id: host,
+      host_root_id: host.majority(o.idx, o.start[l], o.start[l + 1]),
     });
   }
   return { organelles: out, small, truncated: trunc };
+}
+
+/**
+ * The host of an object: the segment id under most of its voxels (ties: the smaller id; 0 when
+ * none), counted on the segmentation's own ids (uint64 as two 32-bit words, no bigint per voxel),
+ * so organelles need no dense relabelling of the block. An object lies in a few segments, so the
+ * counts are a short list.
+ */
+class HostCounter {
+  /** uint64 ids as little-endian 32-bit words (low at 2i, high at 2i + 1), or the ids as numbers. */
+  private readonly words?: Uint32Array;
+  private readonly plain?: ArrayLike<number>;
+  private readonly hiList: number[] = [];
+  private readonly loList: number[] = [];
+  private readonly nList: number[] = [];
+
+  constructor(seg: Volume) {
+    const d = seg.data;
+    if (d instanceof BigUint64Array) this.words = new Uint32Array(d.buffer, d.byteOffset, d.length * 2);
+    else this.plain = d as ArrayLike<number>;
+  }
+
+  /** Majority id under voxels idx[s0..s1). */
+  majority(idx: Int32Array, s0: number, s1: number): bigint {
+    const { hiList, loList, nList, words, plain } = this;
+    hiList.length = loList.length = nList.length = 0;
+    let last = -1;
+    for (let k = s0; k < s1; k++) {
+      const i = idx[k];
+      const a = words ? words[2 * i] : plain![i];
+      const b = words ? words[2 * i + 1] : 0;
+      if (a === 0 && b === 0) continue;
+      if (last >= 0 && loList[last] === a && hiList[last] === b) {
+        nList[last]++;
+        continue;
+      }
+      let j = 0;
+      while (j < loList.length && (loList[j] !== a || hiList[j] !== b)) j++;
+      if (j === loList.length) {
+        if (!words && !(a > 0 && Number.isInteger(a))) throw new UsageError(`segment id ${a} is not a non-negative integer`);
+        loList.push(a);
+        hiList.push(b);
+        nList.push(0);
+      }
+      nList[j]++;
+      last = j;
+    }
+    let best = -1;
+    for (let j = 0; j < nList.length; j++) {
+      if (best < 0 || nList[j] > nList[best] || (nList[j] === nList[best] && (hiList[j] < hiList[best] || (hiList[j] === hiList[best] && loList[j] < loList[best])))) best = j;
+    }
+    if (best < 0) return 0n;
+    return words ? (BigInt(hiList[best]) << 32n) | BigInt(loList[best]) : BigInt(loList[best]);
+  }
 }

@@ -2,7 +2,7 @@ import { type Box, type Vec3 } from '../../core/box.js';
 import { UsageError, WiringError } from '../../core/errors.js';
 import type { BlockContext, BlockResult, BlockTask } from '../../scheduler/index.js';
 import type { ConnectomeStore } from '../../connectome/store.js';
-import { type DetectedOrganelle, type DetectedSynapse, type SynapseParams, compactSegmentation, detectOrganelles, detectSynapses } from './detect.js';
+import { type DetectedOrganelle, type DetectedSynapse, type SynapseParams, detectOrganelles, detectSynapses } from './detect.js';
 import { WINDOW_NM } from './contact-features.js';
 
 /**
@@ -27,15 +27,13 @@ export interface SynapseBlockData {
 export function synapseBlock(ctx: BlockContext<SynapseTaskParams>): BlockResult {
   const { clefts, segmentation, vesicles, supervoxels, filterVesicles } = ctx.inputs;
   if (!clefts || !segmentation) throw new UsageError('the synapse block needs inputs "clefts" and "segmentation"');
-  // the segmentation made dense once for the clefts and every organelle kind
-  const segC = compactSegmentation(segmentation);
-  const r = detectSynapses({ clefts, segmentation, vesicles, supervoxels, filterVesicles }, ctx.box, ctx.params, segC);
+  const r = detectSynapses({ clefts, segmentation, vesicles, supervoxels, filterVesicles }, ctx.box, ctx.params);
   const organelles: DetectedOrganelle[] = [];
   let truncated = r.truncated;
   for (const o of ctx.params.organelles ?? []) {
     const map = ctx.inputs[o.input];
     if (!map) throw new UsageError(`organelle input ${o.input} is missing`);
-    const d = detectOrganelles(map, segmentation, ctx.box, { ...ctx.params, threshold: o.threshold, lowThreshold: o.lowThreshold, minSize: o.minSize, split: o.split, splitMinSeed: o.splitMinSeed, kind: o.kind }, segC);
+    const d = detectOrganelles(map, segmentation, ctx.box, { ...ctx.params, threshold: o.threshold, lowThreshold: o.lowThreshold, minSize: o.minSize, split: o.split, splitMinSeed: o.splitMinSeed, kind: o.kind });
     organelles.push(...d.organelles);
     truncated += d.truncated;
   }

@@ -12,7 +12,8 @@ import { Volume } from '../../core/volume.js';
 import { MultiresMeshReader, decodeMultiresLod, decodeManifest } from '../../formats/mesh/precomputed.js';
 import { PrecomputedLayer, ShardReader, locateChunk, makeInfo } from '../../formats/precomputed/index.js';
 import { runTasks } from '../../scheduler/index.js';
-import { MESH_DEFAULTS, finishMeshes, planMesh } from './tasks.js';
+import { listSkeletons, readSkeleton } from '../../formats/mesh/skeleton.js';
+import { MESH_DEFAULTS, finishMeshes, finishSkeletons, planMesh, planSkeletons } from './tasks.js';
 
 /** A seeded segmentation of boxes with ids spread over many residues mod 64. */
 async function segmentation(dir: string): Promise<string> {
@@ -142,5 +143,31 @@ describe('sharded multi-resolution meshes', () => {
     } finally {
       await r.close();
     }
+  });
+
+  it('skeletons: the same bytes per segment sharded as in one file each, read back by readSkeleton / listSkeletons', async () => {
+    const dir = await tempDir();
+    const layerDir = await segmentation(dir);
+    const task = await planSkeletons(layerDir, { blockShape: [24, 24, 16] });
+    await runTasks([task], { stateDir: path.join(dir, 's'), workers: 1, json: true });
+    const plain = await finishSkeletons(layerDir, task, { sharded: false });
+    await fs.rename(path.join(layerDir, 'skeletons'), path.join(dir, 'plain'));
+    const shard = await finishSkeletons(layerDir, task, { sharded: true });
+    const sdir = path.join(layerDir, 'skeletons');
+    expect(plain.sharding).toBeUndefined();
+    expect(shard.sharding).toMatchObject({ hash: 'identity', minishard_bits: 0, shard_bits: 6 });
+    expect({ ...shard, files: 0, sharding: undefined }).toEqual({ ...plain, files: 0, sharding: undefined });
+    expect(plain.segments).toBeGreaterThan(20);
+    expect(plain.files).toBe(1 + plain.segments);
+    expect(shard.files).toBe((await fs.readdir(sdir)).length);
+    expect(shard.files).toBeLessThan(plain.files);
+    const ids = await listSkeletons(path.join(dir, 'plain'));
+    expect(ids.length).toBe(plain.segments);
+    expect(await listSkeletons(sdir)).toEqual(ids);
+    for (const id of ids) expect(await readSkeleton(sdir, id)).toEqual(await readSkeleton(path.join(dir, 'plain'), id));
+    // a truncated shard file: the error names it
+    const file = path.join(sdir, `${(ids[0] % 64n).toString(16).padStart(2, '0')}.shard`);
+    await fs.writeFile(file, (await fs.readFile(file)).subarray(0, 12));
+    await expect(readSkeleton(sdir, ids[0])).rejects.toThrow(file);
   });
 });

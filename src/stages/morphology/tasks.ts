@@ -12,6 +12,7 @@ import { flushFileSystem, replaceDirAtomic, writeFileAtomic } from '../../core/a
 import { encodeObj, encodePly } from '../../formats/mesh/plyobj.js';
 import { type EncodedMultires, encodeMeshShard, encodeMultiresOctree, idModSharding, writeLegacyInfo, writeLegacyMesh, writeMultiresInfo, writeMultiresMesh } from '../../formats/mesh/precomputed.js';
 import { encodeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
+import { encodeShard } from '../../formats/precomputed/sharding.js';
 import { PrecomputedLayer, SHARDING_DEFAULTS, type ShardingSpec, locateChunk, shardFileName } from '../../formats/precomputed/index.js';
 import { writeSwc } from '../../formats/swc.js';
 import { type BlockContext, type BlockResult, type BlockTask, type RunOptions, readBlockData, runTasks } from '../../scheduler/index.js';
@@ -626,6 +627,8 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
 
 export interface SkeletonOutputOptions extends FinishRunOptions {
   swcDir?: string;
+  /** sharded (true), one file per segment (false), or sharded above MESH_DEFAULTS.shardedAboveSegments segment pieces (undefined) */
+  sharded?: boolean;
 }
 
 export interface SkeletonSummary {
@@ -634,6 +637,10 @@ export interface SkeletonSummary {
   segments: number;
   vertices: number;
   cable_length_nm: number;
+  /** files in the skeleton folder: the info, then one per segment, or one per non-empty shard */
+  files: number;
+  /** sharded: the info's sharding (shard = id mod 2^shard_bits) */
+  sharding?: ShardingSpec;
 }
 
 type SkeletonEntry = { id: bigint; vertices: number; cable_length_nm: number };
@@ -641,6 +648,8 @@ type SkeletonEntry = { id: bigint; vertices: number; cable_length_nm: number };
 /** Settings of one skeleton finishing block. */
 interface SkeletonFinishParams extends FinishParams {
   swcDir?: string;
+  /** sharded: this finishing block writes the shard file of its ids */
+  sharding?: ShardingSpec;
 }
 
 /** Block function of the skeleton finishing task: merge and write the skeletons of one shard of the ids. */
@@ -648,7 +657,12 @@ export async function skeletonFinishBlock(ctx: BlockContext<SkeletonFinishParams
   const p = ctx.params;
   const byId = await readShardItems(p, ctx.blockIndex, decodeSkeletonBlock, (it) => it.skel);
   const entries: SkeletonEntry[] = [];
+  const shard = p.list[ctx.blockIndex[0]];
+  const chunks: Array<{ id: bigint; data: Uint8Array }> = [];
   for (const id of sortedIds(byId)) {
+    if (p.sharding && locateChunk(id, p.sharding).shard !== BigInt(shard)) {
+      throw new WiringError(`segment ${id} is in finishing block ${shard} but in shard ${locateChunk(id, p.sharding).shard} of the skeleton sharding (stale block files? rerun the skeleton task)`, p.workDir);
+    }
     const parts = byId.get(id)!;
     const s = parts.length === 1 ? parts[0] : mergeSkeletons(parts);
     byId.delete(id);
@@ -657,21 +671,28 @@ export async function skeletonFinishBlock(ctx: BlockContext<SkeletonFinishParams
     // own, and a retried block rewrites its files whole. Async writes cost each small file a
     // round trip through libuv's threads (futex and epoll wake-ups: most of the stage's CPU
     // outside the blocks; docs/THROUGHPUT.md, "Skeletons, synapses, cells: third pass").
-    writeFileSync(path.join(p.outDir, `${id}`), encodeSkeleton(s));
+    if (p.sharding) chunks.push({ id, data: encodeSkeleton(s) });
+    else writeFileSync(path.join(p.outDir, `${id}`), encodeSkeleton(s));
     if (p.swcDir) await writeSwc(path.join(p.swcDir, `${id}.swc`), s, { comment: `segment ${id}; nm` });
     entries.push({ id, vertices: s.radius.length, cable_length_nm: skeletonStats(s).cable_length_nm });
   }
+  if (p.sharding && chunks.length) writeFileSync(path.join(p.outDir, shardFileName(BigInt(shard), p.sharding)), encodeShard(chunks, p.sharding));
   return { data: { entries } };
 }
 
 /** Merge the block files of a finished skeleton task and write the layer's `skeletons` folder (one scheduler block per shard of the ids). */
 export async function finishSkeletons(layerDir: string, task: BlockTask<SkeletonTaskParams>, opts: SkeletonOutputOptions = {}): Promise<SkeletonSummary> {
   const finalDir = path.join(layerDir, 'skeletons');
+  const sharding = opts.sharded ?? (await segmentPieces(task, (head) => (head.length >= 4 ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) : 0))) > MESH_DEFAULTS.shardedAboveSegments
+    ? idModSharding(task.params.shards)
+    : undefined;
   // staged and swapped in by rename, as for meshes
   const summary = await replaceDirAtomic(finalDir, async (dir) => {
-    await writeSkeletonInfo(dir);
-    const summary: SkeletonSummary = { layer: layerDir, skeleton_dir: finalDir, segments: 0, vertices: 0, cable_length_nm: 0 };
+    await writeSkeletonInfo(dir, sharding);
+    const summary: SkeletonSummary = { layer: layerDir, skeleton_dir: finalDir, segments: 0, vertices: 0, cable_length_nm: 0, files: 0 };
+    if (sharding) summary.sharding = sharding;
     const params: Omit<SkeletonFinishParams, keyof FinishParams> = {};
+    if (sharding) params.sharding = sharding;
     if (opts.swcDir) params.swcDir = path.resolve(opts.swcDir);
     const results = await runFinish<{ entries: SkeletonEntry[] }>(task, 'skeletonFinishBlock', params, dir, 4, opts);
     // summed in the order of the ids, as one loop over them would (the float sum is order-dependent)
@@ -681,6 +702,7 @@ export async function finishSkeletons(layerDir: string, task: BlockTask<Skeleton
       summary.vertices += e.vertices;
       summary.cable_length_nm += e.cable_length_nm;
     }
+    summary.files = 1 + (sharding ? results.filter((r) => r.entries.length > 0).length : summary.segments);
     await flushFileSystem(dir); // the skeleton files were written without fsync
     return summary;
   });

@@ -392,7 +392,11 @@ export const MESH_DEFAULTS = {
    * two files per segment; `wiring mesh --sharded` / `--no-sharded` decide otherwise) when the
    * block files hold more segment pieces than this (a segment counts once per block it touches):
    * 100,000 files unsharded, the rule of the volume layers (SHARDING_DEFAULTS.aboveChunks / 2).
-   * Sharded costs no more CPU than unsharded (docs/THROUGHPUT.md, "Meshes: sharded output").
+   * The count is the file-count rule, not a measured optimum. Sharded cost less CPU on the volumes
+   * measured (one worker, under load, A B A B): the pipeline chain's predicted segmentation of
+   * phantom seed 7 (21,676 segments; chosen on: -10 %) and its 66,822 supervoxels (-18 %), and
+   * tied within the spread on phantom seed 7 neurons and gala-medulla's watershed (held out;
+   * docs/THROUGHPUT.md, "Meshes: sharded output"). Skeletons (`wiring skeletonize`) use the same count.
    */
   shardedAboveSegments: SHARDING_DEFAULTS.aboveChunks / 2,
 } as const;

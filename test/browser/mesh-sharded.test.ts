@@ -1,6 +1,7 @@
 /**
  * End-to-end: stock Neuroglancer (the built app in chromium, served by `buildServer`) reads a
- * sharded multi-resolution mesh layer as `wiring mesh --sharded` writes it. Asserted on page state
+ * sharded multi-resolution mesh layer as `wiring mesh --sharded` writes it (and the sharded
+ * skeletons of `wiring skeletonize --sharded`: the segment's skeleton shard read by ranges). Asserted on page state
  * and on the requests: the segment's shard file is fetched by byte ranges (shard index, minishard
  * index, manifest, fragment data before the manifest), each answered 206, no unsharded file is
  * asked for, no page error and no chunk error on the console (the Draco decoder's WebAssembly is
@@ -12,7 +13,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/server/app.js';
 import { runTasks } from '../../src/scheduler/index.js';
-import { type MeshSummary, finishMeshes, planMesh } from '../../src/stages/morphology/tasks.js';
+import { type MeshSummary, finishMeshes, finishSkeletons, planMesh, planSkeletons } from '../../src/stages/morphology/tasks.js';
 import { tempDir } from '../data.js';
 import { APP_DIR, ensureAppBuilt, launchChromium, pixelStats, saveShot } from './browser.js';
 import { buildDemoDataset, type DemoDataset } from './dataset.js';
@@ -27,7 +28,9 @@ const pageErrors: string[] = [];
 const chunkErrors: string[] = [];
 /** Mesh-folder requests: path, Range header, status. */
 const meshRequests: Array<{ path: string; range?: string; status: number }> = [];
+const skeletonRequests: Array<{ path: string; range?: string; status: number }> = [];
 const MESH = '/data/neurons/mesh/';
+const SKELETONS = '/data/neurons/skeletons/';
 
 describe('sharded multires meshes in stock Neuroglancer (chromium)', () => {
   beforeAll(async () => {
@@ -38,10 +41,15 @@ describe('sharded multires meshes in stock Neuroglancer (chromium)', () => {
     const task = await planMesh(layerDir);
     await runTasks([task], { stateDir: path.join(dir, 'state'), workers: 1, json: true });
     summary = await finishMeshes(layerDir, task, { sharded: true });
+    // and its skeletons sharded the same way
+    const skel = await planSkeletons(layerDir);
+    await runTasks([skel], { stateDir: path.join(dir, 'state-skel'), workers: 1, json: true });
+    expect((await finishSkeletons(layerDir, skel, { sharded: true })).sharding).toBeDefined();
     app = await buildServer({ dataset: ds.dir, appDir: APP_DIR });
     app.addHook('onResponse', async (req, reply) => {
       const p = decodeURIComponent(req.url.split('?')[0]);
       if (p.startsWith(MESH)) meshRequests.push({ path: p, range: req.headers.range, status: reply.statusCode });
+      if (p.startsWith(SKELETONS)) skeletonRequests.push({ path: p, range: req.headers.range, status: reply.statusCode });
     });
     url = await app.listen({ port: 0, host: '127.0.0.1' });
     browser = await launchChromium(profile);
@@ -58,7 +66,7 @@ describe('sharded multires meshes in stock Neuroglancer (chromium)', () => {
     await app?.close();
   });
 
-  it('loads a segment\'s mesh from its shard file by byte ranges, and it renders', async () => {
+  it('loads a segment\'s mesh (and skeleton) from its shard files by byte ranges, and it renders', async () => {
     expect(summary.sharding).toBeDefined();
     expect(summary.segments).toBeGreaterThan(3);
     await page.goto(url + '/');
@@ -100,6 +108,13 @@ describe('sharded multires meshes in stock Neuroglancer (chromium)', () => {
     }
     await saveShot('3d-sharded-mesh.png', await page.screenshot({ clip: await panel3d() }));
     expect(after.coloured, 'mesh pixels').toBeGreaterThan(before.coloured + 2000);
+    // the segment's skeleton from its shard file too (shard index, minishard index, the skeleton), each 206
+    const skeletonShard = `${SKELETONS}${(cell.id % 64n).toString(16).padStart(2, '0')}.shard`;
+    for (const end = Date.now() + 30_000; skeletonRequests.filter((r) => r.path === skeletonShard).length < 3 && Date.now() < end; ) await page.waitForTimeout(100);
+    const skelReads = skeletonRequests.filter((r) => r.path === skeletonShard);
+    expect(skelReads.length, `ranged reads of ${skeletonShard}`).toBeGreaterThanOrEqual(3);
+    for (const r of skelReads) expect([r.range, r.status]).toEqual([expect.stringMatching(/^bytes=\d+-\d+$/), 206]);
+    expect(skeletonRequests.filter((r) => r.path !== `${SKELETONS}info` && !r.path.endsWith('.shard'))).toEqual([]);
     expect(pageErrors).toEqual([]);
     expect(chunkErrors, 'Neuroglancer decoded the manifest and the Draco fragments').toEqual([]);
   }, 120_000);

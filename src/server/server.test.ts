@@ -210,9 +210,12 @@ describe('connectome API', () => {
   it('serves the built app at / with a page fallback, but never for unknown API paths', async () => {
     const appDir = await tempDir('wiring-app-');
     await fs.writeFile(path.join(appDir, 'index.html'), '<!doctype html><title>Wiring</title>');
+    await fs.writeFile(path.join(appDir, 'draco.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
     const withApp = await buildServer({ dataset: dir, appDir, partnerIndexMaxPairs: 0 });
     try {
       expect((await withApp.inject({ url: '/' })).body).toContain('<title>Wiring</title>');
+      // Neuroglancer's Draco decoder (multi-resolution meshes) compiles only from application/wasm
+      expect((await withApp.inject({ url: '/draco.wasm' })).headers['content-type']).toBe('application/wasm');
       expect((await withApp.inject({ url: '/some/page' })).body).toContain('<title>Wiring</title>');
       const r = await withApp.inject({ url: '/api/nope' });
       expect(r.statusCode).toBe(404);

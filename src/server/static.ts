@@ -43,6 +43,8 @@ const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript',
   '.css': 'text/css',
+  // Neuroglancer compiles its Draco decoder (multi-resolution meshes) with compileStreaming, which needs this type
+  '.wasm': 'application/wasm',
 };
 
 function contentType(file: string): string {

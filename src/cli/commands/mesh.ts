@@ -26,6 +26,8 @@ export function register(program: Command): Command {
     .option('--no-partial-volume', `with --downsample: keep the coarse vertices on the coarse voxel faces instead of moving them to each segment's full-resolution boundary along their edge (${MESH_DEFAULTS.partialVolume ? 'moved' : 'kept'} by default)`)
     .option('--ply <dir>', 'also write <id>.ply (binary, nm) into this folder')
     .option('--obj <dir>', 'also write <id>.obj (nm) into this folder')
+    .option('--sharded', `multires: write the mesh folder sharded (neuroglancer_uint64_sharded_v1: one <shard>.shard file per shard of the ids, a segment's manifest and fragment data in it, instead of two files per segment); the default above ${MESH_DEFAULTS.shardedAboveSegments.toLocaleString('en')} segments (counted once per block they touch)`)
+    .option('--no-sharded', 'multires: two files per segment (<id>.index and <id>), however many segments')
     .option('--json', 'machine-readable output');
   addBlockOption(cmd, 'block shape in voxels (default: whole volume, at most 256 per axis)');
   addSchedulerOptions(cmd);
@@ -59,9 +61,10 @@ export function register(program: Command): Command {
       minCoarseLodTriangles,
       plyDir: opts.ply,
       objDir: opts.obj,
+      sharded: opts.sharded as boolean | undefined,
       progress: createProgress({ json: opts.json }),
       run,
     });
-    emit(opts, summary, () => `${summary.segments} meshes (${summary.triangles} triangles, ${summary.closed} closed, ${summary.open} not closed; surfaces are capped at the volume border) -> ${summary.mesh_dir} [${summary.format}]`);
+    emit(opts, summary, () => `${summary.segments} meshes (${summary.triangles} triangles, ${summary.closed} closed, ${summary.open} not closed; surfaces are capped at the volume border) -> ${summary.mesh_dir} [${summary.format}${summary.sharding ? ', sharded' : ''}, ${summary.files} files]`);
   });
 }

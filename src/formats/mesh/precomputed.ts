@@ -8,6 +8,11 @@
  *   and a fragment data file `<id>` = Draco meshes concatenated in manifest order. Positions are
  *   integers in [0, 2^bits) relative to the fragment's octree node.
  *
+ * - Sharded multi-resolution: the info's `sharding` (neuroglancer_uint64_sharded_v1) says which
+ *   shard file `<shard>.shard` holds a segment id; the id's chunk in the shard is its manifest,
+ *   and its fragment data lie immediately before the manifest in the same file (not part of the
+ *   chunk: the minishard index points past them). `MultiresMeshReader` reads either layout.
+ *
  * Our multi-resolution writer takes an octree (stages/morphology/octree.ts): lod 0 = the full mesh
  * cut into grid cells of chunk_shape, one fragment per cell; lod k+1 = one fragment per 2x2x2
  * group of lod-k cells (simplified, border locked), fragments of each lod in Z-curve order.
@@ -18,6 +23,8 @@ import type { Vec3 } from '../../core/box.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
 import { FormatError, WiringError } from '../../core/errors.js';
 import { remapTriangles, uniqueTriples } from '../../core/hash.js';
+import { checkSharding, type ShardingSpec } from '../precomputed/info.js';
+import { MinishardCache, ShardReader, encodeShard, locateChunk, shardFileName } from '../precomputed/sharding.js';
 import { decodeDracoIntMesh, encodeDracoIntMesh } from './draco.js';
 import type { TriMesh } from './plyobj.js';
 
@@ -104,15 +111,159 @@ export interface MultiresInfo {
   vertex_quantization_bits: 10 | 16;
   transform: number[];
   lod_scale_multiplier: number;
+  /** present: the meshes are sharded (see the file header) */
+  sharding?: ShardingSpec;
 }
 
-export function multiresInfo(bits: 10 | 16 = 16): MultiresInfo {
+export function multiresInfo(bits: 10 | 16 = 16, sharding?: ShardingSpec): MultiresInfo {
   return {
     '@type': 'neuroglancer_multilod_draco',
     vertex_quantization_bits: bits,
     transform: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0],
     lod_scale_multiplier: 1,
+    ...(sharding ? { sharding } : {}),
   };
+}
+
+/**
+ * The sharding of a mesh or skeleton folder written by workers that each hold the ids of one
+ * residue mod `shards` (a power of two): identity hash, no preshift, no minishards, so a segment's
+ * shard is its id mod `shards` and each worker writes whole shard files of its own. One minishard
+ * per shard: its index lists the shard's ids (24 bytes each before gzip), which Neuroglancer
+ * fetches once per shard. Raw data: Draco fragments and manifests gain nothing from gzip, and
+ * Neuroglancer reads the fragment data before a manifest by byte range, uncompressed.
+ */
+export function idModSharding(shards: number): ShardingSpec {
+  const bits = Math.log2(shards);
+  if (!Number.isInteger(bits) || bits < 0 || bits > 32) throw new WiringError(`${shards} shards: expected a power of two up to 2^32`);
+  return {
+    '@type': 'neuroglancer_uint64_sharded_v1',
+    preshift_bits: 0,
+    hash: 'identity',
+    minishard_bits: 0,
+    shard_bits: bits,
+    minishard_index_encoding: 'gzip',
+    data_encoding: 'raw',
+  };
+}
+
+/** One segment's multi-resolution mesh as encodeMultiresOctree returns it. */
+export interface EncodedMultires {
+  id: bigint;
+  manifest: Uint8Array;
+  data: Uint8Array;
+}
+
+/**
+ * One shard file of a sharded multi-resolution mesh folder: per segment its manifest as the chunk,
+ * its fragment data immediately before it. Every id must belong to this shard; `spec.data_encoding`
+ * must be raw (the fragment data are read by byte range).
+ */
+export function encodeMeshShard(segments: EncodedMultires[], spec: ShardingSpec): Uint8Array {
+  if (spec.data_encoding === 'gzip') throw new WiringError('sharded meshes: data_encoding must be "raw" (Neuroglancer reads fragment data by byte range)');
+  return encodeShard(segments.map((m) => ({ id: m.id, data: m.manifest, prefix: m.data })), spec);
+}
+
+/**
+ * Reads the multi-resolution meshes of a mesh folder (its `info`, then per segment the manifest and
+ * fragment data), unsharded (`<id>.index`, `<id>`) or sharded (`sharding` in the info). Errors name
+ * the file. `close()` releases the shard files it opened.
+ */
+export class MultiresMeshReader {
+  private readonly shards = new Map<string, Promise<ShardReader | undefined>>();
+  private readonly cache = new MinishardCache();
+  private constructor(readonly dir: string, readonly info: MultiresInfo) {}
+
+  static async open(dir: string): Promise<MultiresMeshReader> {
+    const file = path.join(dir, 'info');
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new FormatError(`cannot read the mesh info: ${(err as Error).message}`, file);
+    }
+    if (json['@type'] !== 'neuroglancer_multilod_draco') throw new FormatError(`"@type" is ${JSON.stringify(json['@type'])}, expected "neuroglancer_multilod_draco"`, file);
+    const bits = json.vertex_quantization_bits;
+    if (bits !== 10 && bits !== 16) throw new FormatError(`vertex_quantization_bits is ${JSON.stringify(bits)}, expected 10 or 16`, file);
+    if (json.sharding !== undefined) checkSharding(json.sharding, 'sharding', file);
+    return new MultiresMeshReader(dir, json as unknown as MultiresInfo);
+  }
+
+  get sharded(): boolean {
+    return this.info.sharding !== undefined;
+  }
+
+  /** The manifest and fragment data of segment `id`, or undefined when the folder has no mesh for it. */
+  async read(id: bigint): Promise<{ manifest: Uint8Array; data: Uint8Array } | undefined> {
+    const spec = this.info.sharding;
+    if (!spec) {
+      const mf = path.join(this.dir, `${id}.index`);
+      const manifest = await readIfExists(mf);
+      if (!manifest) return undefined;
+      const df = path.join(this.dir, `${id}`);
+      const data = await readIfExists(df);
+      if (!data) throw new FormatError(`manifest ${id}.index exists but its fragment data file does not`, df);
+      checkSizes(decodeManifest(manifest, mf), data.length, df);
+      return { manifest, data };
+    }
+    const name = shardFileName(locateChunk(id, spec).shard, spec);
+    let opening = this.shards.get(name);
+    if (!opening) this.shards.set(name, (opening = ShardReader.open(path.join(this.dir, name), spec, this.cache)));
+    const shard = await opening;
+    if (!shard) return undefined;
+    const at = await shard.locate(id);
+    if (!at) return undefined;
+    const where = `${shard.where} (segment ${id})`;
+    const manifest = (await shard.read(id))!;
+    const total = totalSize(decodeManifest(manifest, `${where} manifest`));
+    const indexEnd = 2 ** spec.minishard_bits * 16;
+    if (at.start - total < indexEnd) {
+      throw new FormatError(`the manifest at byte ${at.start} lists ${total} bytes of fragments, which would start before the shard's data (byte ${indexEnd})`, where);
+    }
+    return { manifest, data: await shard.readRange(at.start - total, total) };
+  }
+
+  /** Every segment id with a mesh in the folder, ascending. */
+  async ids(): Promise<bigint[]> {
+    const out: bigint[] = [];
+    const spec = this.info.sharding;
+    for (const f of await fs.readdir(this.dir)) {
+      if (!spec) {
+        if (/^\d+\.index$/.test(f)) out.push(BigInt(f.slice(0, -6)));
+      } else if (f.endsWith('.shard')) {
+        const r = await ShardReader.open(path.join(this.dir, f), spec);
+        try {
+          for (const id of (await r!.readAll()).keys()) out.push(id);
+        } finally {
+          await r?.close();
+        }
+      }
+    }
+    return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.shards.values()) await (await p.catch(() => undefined))?.close();
+    this.shards.clear();
+  }
+}
+
+function totalSize(m: Manifest): number {
+  return m.fragments.reduce((a, f) => a + f.sizes.reduce((x, y) => x + y, 0), 0);
+}
+
+function checkSizes(m: Manifest, dataBytes: number, where: string): void {
+  const total = totalSize(m);
+  if (total !== dataBytes) throw new FormatError(`the manifest's fragment sizes add up to ${total} bytes, the data has ${dataBytes}`, where);
+}
+
+async function readIfExists(file: string): Promise<Uint8Array | undefined> {
+  try {
+    return new Uint8Array(await fs.readFile(file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new FormatError(`cannot read: ${(err as Error).message}`, file);
+  }
 }
 
 export interface Manifest {
@@ -342,8 +493,8 @@ export async function decodeMultiresLod(manifestBytes: Uint8Array, data: Uint8Ar
   return concat((await decodeMultiresFragments(manifestBytes, data, lod, bits)).map((f) => f.mesh));
 }
 
-export async function writeMultiresInfo(dir: string, bits: 10 | 16 = 16): Promise<void> {
-  await writeJsonAtomic(path.join(dir, 'info'), multiresInfo(bits));
+export async function writeMultiresInfo(dir: string, bits: 10 | 16 = 16, sharding?: ShardingSpec): Promise<void> {
+  await writeJsonAtomic(path.join(dir, 'info'), multiresInfo(bits, sharding));
 }
 
 /**

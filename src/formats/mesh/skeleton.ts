@@ -4,11 +4,15 @@
  * one file per segment: uint32le num_vertices, uint32le num_edges, float32le positions [n,3],
  * uint32le edges [m,2], then each vertex attribute (radius float32le [n]). Positions are nm
  * (identity transform).
+ * Sharded (`sharding` in the info, neuroglancer_uint64_sharded_v1): the same bytes per segment are
+ * the id's chunk in its shard file `<shard>.shard`; readSkeleton and listSkeletons read either layout.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
 import { FormatError } from '../../core/errors.js';
+import { checkSharding, type ShardingSpec } from '../precomputed/info.js';
+import { MinishardCache, ShardReader, locateChunk, shardFileName } from '../precomputed/sharding.js';
 
 export interface PrecomputedSkeleton {
   vertices: Float32Array;
@@ -16,11 +20,12 @@ export interface PrecomputedSkeleton {
   radius: Float32Array;
 }
 
-export function skeletonInfo(): Record<string, unknown> {
+export function skeletonInfo(sharding?: ShardingSpec): Record<string, unknown> {
   return {
     '@type': 'neuroglancer_skeletons',
     transform: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0],
     vertex_attributes: [{ id: 'radius', data_type: 'float32', num_components: 1 }],
+    ...(sharding ? { sharding } : {}),
   };
 }
 
@@ -75,8 +80,8 @@ export function decodeSkeleton(
   return { vertices, edges, radius };
 }
 
-export async function writeSkeletonInfo(dir: string): Promise<void> {
-  await writeJsonAtomic(path.join(dir, 'info'), skeletonInfo());
+export async function writeSkeletonInfo(dir: string, sharding?: ShardingSpec): Promise<void> {
+  await writeJsonAtomic(path.join(dir, 'info'), skeletonInfo(sharding));
 }
 
 /** Write `<id>` atomically; `fsync: false` leaves the flush to the caller (writeFileAtomic). */
@@ -84,24 +89,55 @@ export async function writeSkeleton(dir: string, id: bigint, s: PrecomputedSkele
   await writeFileAtomic(path.join(dir, `${id}`), encodeSkeleton(s), opts);
 }
 
-/** Read one segment's skeleton, using the folder's info for the attribute layout. */
-export async function readSkeleton(dir: string, id: bigint): Promise<PrecomputedSkeleton> {
+type Attributes = Array<{ id: string; data_type: string; num_components: number }>;
+
+async function readSkeletonInfo(dir: string): Promise<{ attrs: Attributes; sharding?: ShardingSpec }> {
   const infoFile = path.join(dir, 'info');
-  let attrs: Array<{ id: string; data_type: string; num_components: number }> = [];
   try {
-    const info = JSON.parse(await fs.readFile(infoFile, 'utf8')) as { '@type'?: string; vertex_attributes?: typeof attrs };
+    const info = JSON.parse(await fs.readFile(infoFile, 'utf8')) as { '@type'?: string; vertex_attributes?: Attributes; sharding?: unknown };
     if (info['@type'] !== 'neuroglancer_skeletons') throw new FormatError(`@type is ${JSON.stringify(info['@type'])}, expected "neuroglancer_skeletons"`, infoFile);
-    attrs = info.vertex_attributes ?? [];
+    return { attrs: info.vertex_attributes ?? [], ...(info.sharding === undefined ? {} : { sharding: checkSharding(info.sharding, 'sharding', infoFile) }) };
   } catch (err) {
     if (err instanceof FormatError) throw err;
     throw new FormatError(`cannot read skeleton info: ${(err as Error).message}`, infoFile);
   }
-  const file = path.join(dir, `${id}`);
-  return decodeSkeleton(new Uint8Array(await fs.readFile(file)), file, attrs);
 }
 
-/** Segment ids that have a skeleton file in `dir`. */
+/** Decoded minishard indexes of sharded skeleton folders, shared across readSkeleton calls (keyed by file version). */
+const minishards = new MinishardCache();
+
+/** Read one segment's skeleton (either layout), using the folder's info for the attribute layout. */
+export async function readSkeleton(dir: string, id: bigint): Promise<PrecomputedSkeleton> {
+  const { attrs, sharding } = await readSkeletonInfo(dir);
+  if (!sharding) {
+    const file = path.join(dir, `${id}`);
+    return decodeSkeleton(new Uint8Array(await fs.readFile(file)), file, attrs);
+  }
+  const file = path.join(dir, shardFileName(locateChunk(id, sharding).shard, sharding));
+  const r = await ShardReader.open(file, sharding, minishards);
+  if (!r) throw new FormatError(`no shard file for segment ${id}`, file);
+  try {
+    const bytes = await r.read(id);
+    if (!bytes) throw new FormatError(`no skeleton for segment ${id} in the shard`, file);
+    return decodeSkeleton(bytes, `${file} (segment ${id})`, attrs);
+  } finally {
+    await r.close();
+  }
+}
+
+/** Segment ids that have a skeleton in `dir` (either layout), ascending. */
 export async function listSkeletons(dir: string): Promise<bigint[]> {
   const names = await fs.readdir(dir);
-  return names.filter((n) => /^\d+$/.test(n)).map((n) => BigInt(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const { sharding } = names.includes('info') ? await readSkeletonInfo(dir) : { sharding: undefined };
+  if (!sharding) return names.filter((n) => /^\d+$/.test(n)).map((n) => BigInt(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const ids: bigint[] = [];
+  for (const n of names.filter((f) => f.endsWith('.shard'))) {
+    const r = (await ShardReader.open(path.join(dir, n), sharding, minishards))!;
+    try {
+      for (const id of (await r.readAll()).keys()) ids.push(id);
+    } finally {
+      await r.close();
+    }
+  }
+  return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -123,14 +123,16 @@ function gunzip(bytes: Uint8Array, where: string, max: number): Uint8Array {
 
 /**
  * Encode one whole shard file from its chunks (each `data` already in the chunk encoding; the
- * shard's data_encoding is applied here). All entries must belong to this shard.
+ * shard's data_encoding is applied here). All entries must belong to this shard. `prefix`: bytes
+ * written immediately before the chunk's data and not part of it (the minishard index points past
+ * them): sharded multi-resolution meshes keep a segment's fragment data there, before its manifest.
  */
-export function encodeShard(entries: Array<{ id: bigint; data: Uint8Array }>, spec: ShardingSpec): Uint8Array {
+export function encodeShard(entries: Array<{ id: bigint; data: Uint8Array; prefix?: Uint8Array }>, spec: ShardingSpec): Uint8Array {
   if (spec.minishard_bits > MAX_WRITE_MINISHARD_BITS) {
     throw new UsageError(`sharding minishard_bits ${spec.minishard_bits}: writing supports at most ${MAX_WRITE_MINISHARD_BITS}`);
   }
   const nMini = 2 ** spec.minishard_bits;
-  const byMini: Array<Array<{ id: bigint; data: Uint8Array }>> = Array.from({ length: nMini }, () => []);
+  const byMini: Array<Array<{ id: bigint; data: Uint8Array; prefix?: Uint8Array }>> = Array.from({ length: nMini }, () => []);
   for (const e of entries) byMini[locateChunk(e.id, spec).minishard].push(e);
   const indexEnd = nMini * 16;
   const parts: Uint8Array[] = [];
@@ -152,6 +154,11 @@ export function encodeShard(entries: Array<{ id: bigint; data: Uint8Array }>, sp
     for (let i = 0; i < list.length; i++) {
       if (i > 0 && list[i].id === list[i - 1].id) throw new UsageError(`chunk id ${list[i].id} given twice for one shard`);
       const data = spec.data_encoding === 'gzip' ? gzipSync(list[i].data) : list[i].data;
+      const prefix = list[i].prefix;
+      if (prefix?.byteLength) {
+        parts.push(prefix);
+        off += prefix.byteLength;
+      }
       mv.setBigUint64(8 * i, (list[i].id - prevId) & U64, true);
       mv.setBigUint64(8 * (list.length + i), BigInt(off - prevEnd), true);
       mv.setBigUint64(8 * (2 * list.length + i), BigInt(data.byteLength), true);
@@ -378,6 +385,21 @@ export class ShardReader {
   private async entry(ms: Minishard, i: number, maxBytes: number): Promise<Uint8Array> {
     const raw = await this.src.read(ms.starts[i], ms.sizes[i]);
     return this.spec.data_encoding === 'gzip' ? gunzip(raw, `${this.where} (chunk ${ms.ids[i]})`, maxBytes) : raw;
+  }
+
+  /** Where chunk `id`'s stored bytes lie in the shard file (byte offset, length), or undefined when absent. */
+  async locate(id: bigint): Promise<{ start: number; size: number } | undefined> {
+    const ms = await this.minishard(locateChunk(id, this.spec).minishard);
+    const i = ms.lookup.get(id);
+    return i === undefined ? undefined : { start: ms.starts[i], size: ms.sizes[i] };
+  }
+
+  /** Raw bytes [start, start + length) of the shard file (no data_encoding applied). */
+  async readRange(start: number, length: number): Promise<Uint8Array> {
+    if (start < 0 || start + length > this.src.size) {
+      throw new FormatError(`bytes [${start}, ${start + length}) lie outside the ${this.src.size}-byte shard file`, this.where);
+    }
+    return this.src.read(start, length);
   }
 
   /** Every chunk in the shard (for rewriting a shard): id -> data_encoding-decoded bytes. */

@@ -84,6 +84,14 @@ export function encodeMeshBlock(items: MeshItem[]): Uint8Array {
   return out;
 }
 
+/** Items in an encodeMeshBlock section from its first bytes (either layout). */
+export function meshBlockItemCount(head: Uint8Array): number {
+  if (head.length < 4) return 0;
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const v2 = dv.getUint32(0, true) === MESH_BLOCK_V2;
+  return v2 ? (head.length >= 8 ? dv.getUint32(4, true) : 0) : dv.getUint32(0, true);
+}
+
 export function decodeMeshBlock(bytes: Uint8Array, where: string): MeshItem[] {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: MeshItem[] = [];

@@ -74,3 +74,29 @@ export async function readShard(file: string, k: number, count: number): Promise
     await fh.close();
   }
 }
+
+/**
+ * Items in each shard's section of a sharded block file (0 for an empty section): `count` reads
+ * an item count from the first 8 bytes of a section (fewer when the section is shorter).
+ */
+export async function shardItemCounts(file: string, count: (head: Buffer) => number): Promise<number[]> {
+  const lengths = await shardLengths(file);
+  const fh = await fs.open(file, 'r');
+  try {
+    const table = Buffer.alloc(16 * lengths.length);
+    await fh.read(table, 0, table.length, 8);
+    const out: number[] = [];
+    for (let k = 0; k < lengths.length; k++) {
+      if (!lengths[k]) {
+        out.push(0);
+        continue;
+      }
+      const head = Buffer.alloc(Math.min(8, lengths[k]));
+      await fh.read(head, 0, head.length, Number(table.readBigUInt64LE(16 * k)));
+      out.push(count(head));
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}

@@ -10,9 +10,10 @@ import { WiringError } from '../../core/errors.js';
 import type { Progress } from '../../core/progress.js';
 import { flushFileSystem, replaceDirAtomic, writeFileAtomic } from '../../core/atomic.js';
 import { encodeObj, encodePly } from '../../formats/mesh/plyobj.js';
-import { writeLegacyInfo, writeLegacyMesh, writeMultiresInfo, writeMultiresMesh } from '../../formats/mesh/precomputed.js';
+import { type EncodedMultires, encodeMeshShard, encodeMultiresOctree, idModSharding, writeLegacyInfo, writeLegacyMesh, writeMultiresInfo, writeMultiresMesh } from '../../formats/mesh/precomputed.js';
 import { encodeSkeleton, writeSkeletonInfo } from '../../formats/mesh/skeleton.js';
-import { PrecomputedLayer } from '../../formats/precomputed/index.js';
+import { encodeShard } from '../../formats/precomputed/sharding.js';
+import { PrecomputedLayer, SHARDING_DEFAULTS, type ShardingSpec, locateChunk, shardFileName } from '../../formats/precomputed/index.js';
 import { writeSwc } from '../../formats/swc.js';
 import { type BlockContext, type BlockResult, type BlockTask, type RunOptions, readBlockData, runTasks } from '../../scheduler/index.js';
 import {
@@ -24,6 +25,7 @@ import {
   lod0CellVoxels,
   mergeSkeletons,
   meshBlock,
+  meshBlockItemCount,
   skeletonBlock,
   skeletonSampleStep,
   writeBlockFile,
@@ -33,7 +35,7 @@ import { type Mesh, holeEdgesIndexed, meshVolume, openEdges } from './mesh.js';
 import { chooseSegmentMesh } from './small-full-res.js';
 import { buildMeshOctree, lodIndices } from './octree.js';
 import { type Skeleton, TEASAR_DEFAULTS } from './skeleton.js';
-import { encodeSharded, readShard, shardLengths } from './shards.js';
+import { encodeSharded, readShard, shardItemCounts, shardLengths } from './shards.js';
 import { skeletonStats } from './stats.js';
 
 export interface MeshTaskParams {
@@ -224,6 +226,18 @@ export function finishShards(bounds: Box): number {
   return shards;
 }
 
+/**
+ * Segment pieces in the current block files: each segment counted once per block it touches (the
+ * block files' section heads; `count` reads a section's item count), an upper bound of the segments.
+ */
+async function segmentPieces(task: BlockTask<MeshTaskParams>, count: (head: Uint8Array) => number): Promise<number> {
+  let n = 0;
+  for (const f of await currentBlockFiles(task.params.workDir, task.params.bounds, task.blockShape)) {
+    for (const c of await shardItemCounts(f, count)) n += c;
+  }
+  return n;
+}
+
 /** What every finishing block gets: where the block files are, its shard, and the output folder. */
 interface FinishParams {
   workDir: string;
@@ -373,6 +387,18 @@ export const MESH_DEFAULTS = {
    * is at most this many voxels of the finest axis, else 16 bits.
    */
   maxQuantizationStepVoxels: 0.125,
+  /**
+   * Multires meshes are written sharded (one `<shard>.shard` file per finishing block instead of
+   * two files per segment; `wiring mesh --sharded` / `--no-sharded` decide otherwise) when the
+   * block files hold more segment pieces than this (a segment counts once per block it touches):
+   * 100,000 files unsharded, the rule of the volume layers (SHARDING_DEFAULTS.aboveChunks / 2).
+   * The count is the file-count rule, not a measured optimum. Sharded cost less CPU on the volumes
+   * measured (one worker, under load, A B A B): the pipeline chain's predicted segmentation of
+   * phantom seed 7 (21,676 segments; chosen on: -10 %) and its 66,822 supervoxels (-18 %), and
+   * tied within the spread on phantom seed 7 neurons and gala-medulla's watershed (held out;
+   * docs/THROUGHPUT.md, "Meshes: sharded output"). Skeletons (`wiring skeletonize`) use the same count.
+   */
+  shardedAboveSegments: SHARDING_DEFAULTS.aboveChunks / 2,
 } as const;
 
 /** Position bits of multires fragments for lod-0 cells of `chunkShape` nm (see MESH_DEFAULTS). */
@@ -396,6 +422,11 @@ export interface MeshOutputOptions extends FinishRunOptions {
   /** Also write <id>.ply / <id>.obj into these folders. */
   plyDir?: string;
   objDir?: string;
+  /**
+   * Multires: write the mesh folder sharded (true), one manifest and one data file per segment
+   * (false), or sharded above MESH_DEFAULTS.shardedAboveSegments segment pieces (undefined).
+   */
+  sharded?: boolean;
 }
 
 export interface MeshSummary {
@@ -419,6 +450,10 @@ export interface MeshSummary {
   fragment_shape_nm?: Vec3;
   /** meshing at a coarser scale: segments meshed at full resolution because they have fewer voxels than the threshold */
   small_full_resolution?: number;
+  /** files in the mesh folder: the info, then two per segment, or one per non-empty shard */
+  files: number;
+  /** multires sharded: the info's sharding (shard = id mod 2^shard_bits) */
+  sharding?: ShardingSpec;
   segments_list: Array<{ id: bigint; triangles: number; volume_nm3: number; closed: boolean; lods: number; fragments: number }>;
 }
 
@@ -436,6 +471,8 @@ interface MeshFinishParams extends FinishParams {
   smallVoxels?: number;
   plyDir?: string;
   objDir?: string;
+  /** multires sharded: this finishing block writes the shard file of its ids (idModSharding of the task's shards) */
+  sharding?: ShardingSpec;
 }
 
 /**
@@ -476,7 +513,12 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
   const entries: MeshEntry[] = [];
   let bytes = 0;
   let smallFine = 0;
+  const shard = p.list[ctx.blockIndex[0]];
+  const sharded: EncodedMultires[] = [];
   for (const id of sortedIds(byId)) {
+    if (p.sharding && locateChunk(id, p.sharding).shard !== BigInt(shard)) {
+      throw new WiringError(`segment ${id} is in finishing block ${shard} but in shard ${locateChunk(id, p.sharding).shard} of the mesh sharding (stale block files? rerun the mesh task)`, p.workDir);
+    }
     // one block's marching-cubes mesh is welded already (one vertex per crossed voxel edge); a
     // segment below the small-segment threshold takes its full-resolution pieces
     const { mesh, fine } = chooseSegmentMesh(byId.get(id)!, p.smallVoxels ?? 0);
@@ -502,14 +544,24 @@ export async function meshFinishBlock(ctx: BlockContext<MeshFinishParams>): Prom
       triangles = tree.lods[0].reduce((n, f) => n + f.indices.length / 3, 0);
       // one synchronous write per file, no temporary name or fsync: the folder is a private staging
       // copy, flushed once before it is swapped in (a retried finishing block rewrites its files whole)
-      const w = await writeMultiresMesh(p.outDir, id, tree, { bits, staging: true });
-      bytes += w.bytes;
-      fragments = w.fragments;
+      if (p.sharding) {
+        // kept until the shard is whole: one file per finishing block
+        const { manifest, data } = await encodeMultiresOctree(tree, { bits });
+        sharded.push({ id, manifest, data });
+        bytes += manifest.length + data.length;
+        fragments = tree.lods.reduce((a, l) => a + l.length, 0);
+      } else {
+        const w = await writeMultiresMesh(p.outDir, id, tree, { bits, staging: true });
+        bytes += w.bytes;
+        fragments = w.fragments;
+      }
     }
     if (p.plyDir) await writeFileAtomic(path.join(p.plyDir, `${id}.ply`), encodePly(mesh, `segment ${id}, nm`));
     if (p.objDir) await writeFileAtomic(path.join(p.objDir, `${id}.obj`), encodeObj(mesh, `segment ${id}, nm`));
     entries.push({ id, triangles, volume_nm3: meshVolume(mesh), closed, lods, fragments });
   }
+  // one synchronous write into the private staging folder, as for the unsharded files
+  if (p.sharding && sharded.length) writeFileSync(path.join(p.outDir, shardFileName(BigInt(shard), p.sharding)), encodeMeshShard(sharded, p.sharding));
   return { data: { entries, bytes, smallFine } };
 }
 
@@ -525,21 +577,27 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
   const chunkShape = meshChunkShape(res, fv, task.params.downsample ?? [1, 1, 1]);
   const bits = multiresQuantizationBits(chunkShape, lodScale0);
   const finalMeshDir = path.join(layerDir, 'mesh');
+  if (opts.sharded && format === 'legacy') throw new WiringError('sharded meshes: only the multires format (neuroglancer_multilod_draco) has a sharded form');
+  const sharding = format === 'multires' && (opts.sharded ?? (await segmentPieces(task, meshBlockItemCount)) > MESH_DEFAULTS.shardedAboveSegments)
+    ? idModSharding(task.params.shards)
+    : undefined;
   // Built in a private staging folder and swapped in by rename: two runs finishing at once never
   // delete each other's files (they used to: ENOENT on a rename).
   const summary = await replaceDirAtomic(finalMeshDir, async (meshDir) => {
-    const summary: MeshSummary = { layer: layerDir, mesh_dir: finalMeshDir, format, segments: 0, triangles: 0, bytes: 0, closed: 0, open: 0, segments_list: [] };
+    const summary: MeshSummary = { layer: layerDir, mesh_dir: finalMeshDir, format, segments: 0, triangles: 0, bytes: 0, closed: 0, open: 0, files: 0, segments_list: [] };
     if (format === 'legacy') await writeLegacyInfo(meshDir);
     else {
       summary.vertex_quantization_bits = bits;
       summary.fragment_shape_nm = chunkShape;
-      await writeMultiresInfo(meshDir, bits);
+      if (sharding) summary.sharding = sharding;
+      await writeMultiresInfo(meshDir, bits, sharding);
     }
     const params: Omit<MeshFinishParams, keyof FinishParams> = {
       format, voxelSize: res, lods: opts.lods ?? MESH_DEFAULTS.lods, fragmentVoxels: fv, lod0ErrorVoxels: e0,
       minCoarseLodTriangles: opts.minCoarseLodTriangles ?? MESH_DEFAULTS.minCoarseLodTriangles,
     };
     if (task.params.downsample) params.downsample = task.params.downsample;
+    if (sharding) params.sharding = sharding;
     if (task.params.smallVoxels) {
       params.smallVoxels = task.params.smallVoxels;
       summary.small_full_resolution = 0;
@@ -560,6 +618,8 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
       }
     }
     summary.segments_list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // the info, then one shard file per finishing block with segments, or a manifest and a data file per segment
+    summary.files = 1 + (sharding ? results.filter((r) => r.entries.length > 0).length : 2 * summary.segments);
     // the fragment files were written without fsync: one flush of the file system before the swap
     await flushFileSystem(meshDir);
     return summary;
@@ -571,6 +631,8 @@ export async function finishMeshes(layerDir: string, task: BlockTask<MeshTaskPar
 
 export interface SkeletonOutputOptions extends FinishRunOptions {
   swcDir?: string;
+  /** sharded (true), one file per segment (false), or sharded above MESH_DEFAULTS.shardedAboveSegments segment pieces (undefined) */
+  sharded?: boolean;
 }
 
 export interface SkeletonSummary {
@@ -579,6 +641,10 @@ export interface SkeletonSummary {
   segments: number;
   vertices: number;
   cable_length_nm: number;
+  /** files in the skeleton folder: the info, then one per segment, or one per non-empty shard */
+  files: number;
+  /** sharded: the info's sharding (shard = id mod 2^shard_bits) */
+  sharding?: ShardingSpec;
 }
 
 type SkeletonEntry = { id: bigint; vertices: number; cable_length_nm: number };
@@ -586,6 +652,8 @@ type SkeletonEntry = { id: bigint; vertices: number; cable_length_nm: number };
 /** Settings of one skeleton finishing block. */
 interface SkeletonFinishParams extends FinishParams {
   swcDir?: string;
+  /** sharded: this finishing block writes the shard file of its ids */
+  sharding?: ShardingSpec;
 }
 
 /** Block function of the skeleton finishing task: merge and write the skeletons of one shard of the ids. */
@@ -593,7 +661,12 @@ export async function skeletonFinishBlock(ctx: BlockContext<SkeletonFinishParams
   const p = ctx.params;
   const byId = await readShardItems(p, ctx.blockIndex, decodeSkeletonBlock, (it) => it.skel);
   const entries: SkeletonEntry[] = [];
+  const shard = p.list[ctx.blockIndex[0]];
+  const chunks: Array<{ id: bigint; data: Uint8Array }> = [];
   for (const id of sortedIds(byId)) {
+    if (p.sharding && locateChunk(id, p.sharding).shard !== BigInt(shard)) {
+      throw new WiringError(`segment ${id} is in finishing block ${shard} but in shard ${locateChunk(id, p.sharding).shard} of the skeleton sharding (stale block files? rerun the skeleton task)`, p.workDir);
+    }
     const parts = byId.get(id)!;
     const s = parts.length === 1 ? parts[0] : mergeSkeletons(parts);
     byId.delete(id);
@@ -602,21 +675,28 @@ export async function skeletonFinishBlock(ctx: BlockContext<SkeletonFinishParams
     // own, and a retried block rewrites its files whole. Async writes cost each small file a
     // round trip through libuv's threads (futex and epoll wake-ups: most of the stage's CPU
     // outside the blocks; docs/THROUGHPUT.md, "Skeletons, synapses, cells: third pass").
-    writeFileSync(path.join(p.outDir, `${id}`), encodeSkeleton(s));
+    if (p.sharding) chunks.push({ id, data: encodeSkeleton(s) });
+    else writeFileSync(path.join(p.outDir, `${id}`), encodeSkeleton(s));
     if (p.swcDir) await writeSwc(path.join(p.swcDir, `${id}.swc`), s, { comment: `segment ${id}; nm` });
     entries.push({ id, vertices: s.radius.length, cable_length_nm: skeletonStats(s).cable_length_nm });
   }
+  if (p.sharding && chunks.length) writeFileSync(path.join(p.outDir, shardFileName(BigInt(shard), p.sharding)), encodeShard(chunks, p.sharding));
   return { data: { entries } };
 }
 
 /** Merge the block files of a finished skeleton task and write the layer's `skeletons` folder (one scheduler block per shard of the ids). */
 export async function finishSkeletons(layerDir: string, task: BlockTask<SkeletonTaskParams>, opts: SkeletonOutputOptions = {}): Promise<SkeletonSummary> {
   const finalDir = path.join(layerDir, 'skeletons');
+  const sharding = opts.sharded ?? (await segmentPieces(task, (head) => (head.length >= 4 ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) : 0))) > MESH_DEFAULTS.shardedAboveSegments
+    ? idModSharding(task.params.shards)
+    : undefined;
   // staged and swapped in by rename, as for meshes
   const summary = await replaceDirAtomic(finalDir, async (dir) => {
-    await writeSkeletonInfo(dir);
-    const summary: SkeletonSummary = { layer: layerDir, skeleton_dir: finalDir, segments: 0, vertices: 0, cable_length_nm: 0 };
+    await writeSkeletonInfo(dir, sharding);
+    const summary: SkeletonSummary = { layer: layerDir, skeleton_dir: finalDir, segments: 0, vertices: 0, cable_length_nm: 0, files: 0 };
+    if (sharding) summary.sharding = sharding;
     const params: Omit<SkeletonFinishParams, keyof FinishParams> = {};
+    if (sharding) params.sharding = sharding;
     if (opts.swcDir) params.swcDir = path.resolve(opts.swcDir);
     const results = await runFinish<{ entries: SkeletonEntry[] }>(task, 'skeletonFinishBlock', params, dir, 4, opts);
     // summed in the order of the ids, as one loop over them would (the float sum is order-dependent)
@@ -626,6 +706,7 @@ export async function finishSkeletons(layerDir: string, task: BlockTask<Skeleton
       summary.vertices += e.vertices;
       summary.cable_length_nm += e.cable_length_nm;
     }
+    summary.files = 1 + (sharding ? results.filter((r) => r.entries.length > 0).length : summary.segments);
     await flushFileSystem(dir); // the skeleton files were written without fsync
     return summary;
   });

@@ -325,12 +325,9 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
     if (opts.redis) {
       const { RedisExecutor } = await import('./redis.js');
       executor = await RedisExecutor.connect(opts.redis, { capacity: workers, queue: opts.queue });
-    } else {
-      const typescript = ordered.some((t) => t.module.endsWith('.ts'));
-      // one worker: this thread, or (compiled modules) one pool thread that compiles in-thread
-      if (workers === 1 && !oneWorkerOnThread(typescript)) executor = new InProcessExecutor();
-      else executor = await SharedPoolExecutor.create(workers, typescript, todo);
-    }
+    } else if (workers === 1 && !oneWorkerOnThread()) executor = new InProcessExecutor();
+    // (one worker with WIRING_ONE_WORKER_THREAD=1: one pool thread that compiles in-thread)
+    else executor = await SharedPoolExecutor.create(workers, ordered.some((t) => t.module.endsWith('.ts')), todo);
   }
   progress.start(total, 'blocks');
   const resumedTotal = total - todo;

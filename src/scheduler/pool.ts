@@ -85,7 +85,7 @@ export const WORKER_V8_FLAGS = ['--no-concurrent-recompilation'];
  * started after it is set. The main thread (set-up, global steps) keeps V8's default. Not the
  * default: it saved CPU on predict and supervoxels but cost CPU on meshes and, at 1 Mvox, on most
  * stages (the thread's own start-up and warm-up), so it did not win on the held-out volumes
- * (docs/THROUGHPUT.md, "One worker: the blocks on a thread that compiles in-thread").
+ * (docs/THROUGHPUT.md, "One worker without V8's background compiler").
  * WIRING_CONCURRENT_COMPILE=1 (V8's default everywhere) overrides it.
  */
 export function oneWorkerOnThread(): boolean {

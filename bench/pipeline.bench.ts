@@ -182,7 +182,8 @@ interface StageRow {
  * What a run would take on an idle machine with `cores` cores, from its threads' CPU: at least
  * the critical path (the main thread's own work, then the blocks: with worker threads, the
  * busiest one runs after the main thread's set-up) and at least all its CPU spread over the cores.
- * With one worker the blocks run on the main thread. Other jobs on the machine stretch wall
+ * With one worker the blocks run on the main thread (on one worker thread with
+ * WIRING_ONE_WORKER_THREAD=1: src/scheduler/pool.ts oneWorkerOnThread). Other jobs on the machine stretch wall
  * times but (caches and frequency aside) not CPU times, so the ratio of two estimates is a
  * load-independent speed-up; it assumes the main thread's work does not overlap the blocks (it
  * mostly precedes and follows them) and counts the helper threads' CPU only in the spread term.
@@ -491,9 +492,9 @@ function writeDoc(out: Record<string, unknown>, rows: StageRow[], totals: Array<
       return `| ${s} | ${[...cells, ...spc].join(' | ')} |`;
     }),
     '',
-    'The CPU-normalised speed-up is the ratio of idle-machine wall times estimated from each run\'s per-thread CPU: max(main thread + busiest worker thread, all CPU / cores) (with 1 worker the blocks run on the main thread). Other jobs on the machine stretch wall times but hardly CPU times, so it is the figure to compare across runs; it assumes the main thread\'s work (set-up, global steps) does not overlap the blocks. CPU 2w/1w above 1 is the extra CPU of the second worker.',
+    'The CPU-normalised speed-up is the ratio of idle-machine wall times estimated from each run\'s per-thread CPU: max(main thread + busiest worker thread, all CPU / cores) (with 1 worker the blocks run on the main thread, or on one worker thread with WIRING_ONE_WORKER_THREAD=1). Other jobs on the machine stretch wall times but hardly CPU times, so it is the figure to compare across runs; it assumes the main thread\'s work (set-up, global steps) does not overlap the blocks. CPU 2w/1w above 1 is the extra CPU of the second worker.',
     '',
-    'CPU seconds by thread: the main thread (the CLI: set-up, the scheduler, global steps, and the blocks with 1 worker), each block worker thread, and the rest (V8\'s JIT compiler and garbage-collector helper threads, file-system and DuckDB threads).',
+    'CPU seconds by thread: the main thread (the CLI: set-up, the scheduler, global steps, and the blocks with 1 worker unless WIRING_ONE_WORKER_THREAD=1), each block worker thread, and the rest (V8\'s JIT compiler and garbage-collector helper threads, file-system and DuckDB threads).',
     '',
     `| ${threadHead.join(' | ')} |`,
     `|${threadHead.map(() => '---').join('|')}|`,

@@ -2,7 +2,8 @@
 // time (all threads) and peak RSS on stderr, for bench/pipeline.bench.ts. A file, not `node -e`:
 // worker threads inherit execArgv, and an -e script would run again in every worker.
 // On Linux it also splits the CPU by thread (/proc/self/task): `main` (the CLI's own thread: its
-// set-up, the scheduler, and the blocks when --workers 1), `workers` (each block worker thread
+// set-up, the scheduler, and the blocks when --workers 1), `workers` (each block worker thread,
+// with --workers 1 and WIRING_ONE_WORKER_THREAD=1 the one thread that runs the blocks,
 // still alive at the end, by the ids the thread pool records) and the rest (`other`: V8's
 // compiler and garbage-collector helper threads, libuv's file-system threads, DuckDB's threads).
 import { readFileSync, readdirSync } from 'node:fs';

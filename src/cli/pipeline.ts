@@ -22,10 +22,24 @@ export interface PipelineStep {
 
 const BIN = fileURLToPath(new URL('../../bin/wiring.js', import.meta.url));
 
+/**
+ * Node options of the `wiring` processes a chain starts (`run`, `demo`, the browser's whole-volume
+ * runs): V8's `--no-concurrent-recompilation`, so each step's own isolate compiles its hot functions
+ * in the thread that runs them instead of on V8's background threads. V8 reads the flag only when an
+ * isolate starts (a running process cannot give it to its own main isolate), and a chain starts a
+ * process per step anyway. The 1-worker chain's CPU fell 5-9 % with it on the phantoms of seeds 7
+ * (chosen) and 19 and on gala-medulla (held out), outputs identical (docs/THROUGHPUT.md, "One worker
+ * without V8's background compiler"). WIRING_CONCURRENT_COMPILE=1: none (V8's default).
+ */
+export function stepNodeArgs(env: NodeJS.ProcessEnv = process.env): string[] {
+  return env.WIRING_CONCURRENT_COMPILE === '1' ? [] : ['--no-concurrent-recompilation'];
+}
+
 /** Run one `wiring` command with --json and return its parsed output (stderr passes through on failure). */
 export function runWiring(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<any> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const env = opts.env ?? process.env;
+    const child = spawn(process.execPath, [...stepNodeArgs(env), BIN, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b) => out.push(b));

@@ -8,8 +8,9 @@
  *   `ctx.readBox`. The returned volumes (exactly `ctx.box`) are written with
  *   PrecomputedLayer.writeBox, so `blockShape` must be a multiple of each output's chunk size
  *   and `bounds` must start and end on chunk boundaries (or at the layer's end).
- * - Where blocks run: `workers: 1` in this thread; otherwise worker threads (default
- *   os.availableParallelism()); with `redis`, `wiring worker` processes via BullMQ. The worker
+ * - Where blocks run: `workers: 1` in this thread (with WIRING_ONE_WORKER_THREAD=1 on one worker
+ *   thread that compiles in-thread: `oneWorkerOnThread`, pool.ts); otherwise worker threads
+ *   (default os.availableParallelism()); with `redis`, `wiring worker` processes via BullMQ. The worker
  *   that runs a block also reads its inputs and writes its outputs (all threads/machines see the
  *   same paths), so no volume is ever copied between threads or processes: only the small `data`
  *   result travels back. Block modules in TypeScript (.ts: tests, `npm run bench`) load in

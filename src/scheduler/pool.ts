@@ -22,7 +22,7 @@ export interface Executor {
   readonly reattached?: number;
 }
 
-/** workers: 1 — blocks run in this thread, one at a time. */
+/** workers: 1 — blocks run in this thread, one at a time (unless `oneWorkerOnThread`). */
 export class InProcessExecutor implements Executor {
   readonly mode = 'in-process' as const;
   readonly capacity = 1;
@@ -65,7 +65,7 @@ import(workerData.tsx)
  * thread (V8's `--no-concurrent-recompilation`), not on V8's background helper threads. The flag
  * is read when an isolate starts, so setting it just before such a thread starts leaves this
  * (main) thread's isolate as it was: with `--workers 1` the blocks still run here with background
- * compilation, on a core the blocks do not use. When a run has at least as many blocks as the
+ * compilation, on a core the blocks do not use (unless `oneWorkerOnThread`). When a run has at least as many blocks as the
  * pool has threads, every thread runs a block (the pool is sized to the cores), so a background
  * compile only takes a core from another block and costs more CPU than the same compile done in
  * the thread that needs it: 2 workers, phantom 256x256x128, the helper threads' CPU fell
@@ -75,6 +75,22 @@ import(workerData.tsx)
  * flag stays for threads started later). WIRING_CONCURRENT_COMPILE=1 keeps V8's default always.
  */
 export const WORKER_V8_FLAGS = ['--no-concurrent-recompilation'];
+
+/**
+ * Opt-in (WIRING_ONE_WORKER_THREAD=1): a `workers: 1` run's blocks run on one pool thread, which
+ * compiles on its own thread (WORKER_V8_FLAGS), instead of in this thread with V8's background
+ * compiler. V8 reads the flag only when an isolate starts (a `v8.setFlagsFromString` in a running
+ * process leaves its main isolate compiling in the background: checked with `--trace-opt`), so
+ * from inside the process the one way to give a one-worker run's blocks the flag is a thread
+ * started after it is set. The main thread (set-up, global steps) keeps V8's default. Not the
+ * default: it saved CPU on predict and supervoxels but cost CPU on meshes and, at 1 Mvox, on most
+ * stages (the thread's own start-up and warm-up), so it did not win on the held-out volumes
+ * (docs/THROUGHPUT.md, "One worker without V8's background compiler").
+ * WIRING_CONCURRENT_COMPILE=1 (V8's default everywhere) overrides it.
+ */
+export function oneWorkerOnThread(): boolean {
+  return process.env.WIRING_ONE_WORKER_THREAD === '1' && process.env.WIRING_CONCURRENT_COMPILE !== '1';
+}
 let workerFlagsSet = false;
 function setWorkerFlags(): void {
   if (workerFlagsSet || process.env.WIRING_CONCURRENT_COMPILE === '1') return;

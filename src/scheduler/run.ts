@@ -9,7 +9,7 @@ import type { ChunkGrid } from '../core/chunks.js';
 import { type Block, adjacent, blockFileName, blockGrid } from './blocks.js';
 import { canonicalJson, sha256 } from './codec.js';
 import { openInput, openOutputLayer } from './io.js';
-import { type Executor, InProcessExecutor, SharedPoolExecutor } from './pool.js';
+import { type Executor, InProcessExecutor, SharedPoolExecutor, oneWorkerOnThread } from './pool.js';
 import { openTaskState, writeBlockRecord } from './state.js';
 import type { BlockTask, FailedBlock, RunOptions, RunReport, TaskReport, TaskSpec } from './types.js';
 
@@ -325,7 +325,8 @@ async function runTasksHeld(tasks: BlockTask[], opts: RunOptions): Promise<RunRe
     if (opts.redis) {
       const { RedisExecutor } = await import('./redis.js');
       executor = await RedisExecutor.connect(opts.redis, { capacity: workers, queue: opts.queue });
-    } else if (workers === 1) executor = new InProcessExecutor();
+    } else if (workers === 1 && !oneWorkerOnThread()) executor = new InProcessExecutor();
+    // (one worker with WIRING_ONE_WORKER_THREAD=1: one pool thread that compiles in-thread)
     else executor = await SharedPoolExecutor.create(workers, ordered.some((t) => t.module.endsWith('.ts')), todo);
   }
   progress.start(total, 'blocks');

@@ -296,6 +296,37 @@ describe('thread pool', () => {
     expect(await modes({ WIRING_CONCURRENT_COMPILE: '1' }, 2)).toContain('kConcurrent');
   }, 90000);
 
+  it('WIRING_ONE_WORKER_THREAD=1 runs a one-worker run\'s blocks on one thread that compiles in-thread; unset, or with WIRING_CONCURRENT_COMPILE=1, they run in this thread, compiling in the background', async () => {
+    const { spawn } = await import('node:child_process');
+    const { RUN_SCRIPT } = await import('./testing.js');
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+    // 2 blocks of 4^3, workers 1, in a child process tracing V8's optimizations
+    const run = async (env: Record<string, string>): Promise<{ mode: string; compiles: string[]; data: unknown[] }> => {
+      const dir = await tempDir('sched-one-worker');
+      const spec = path.join(dir, 'spec.json');
+      const t = task({ fn: 'hotCalls', params: { calls: 20000 }, bounds: boxFromShape([8, 4, 4]) });
+      await fs.writeFile(spec, encodeJson({ tasks: [t], options: { stateDir: path.join(dir, 'state'), workers: 1 } }));
+      const child = spawn(process.execPath, ['--trace-opt', '--import', 'tsx', RUN_SCRIPT, spec], { cwd: root, env: { ...process.env, WIRING_ONE_WORKER_THREAD: '', WIRING_CONCURRENT_COMPILE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      expect(code).toBe(0);
+      const report = decodeJson(out.split('\n').find((l) => l.startsWith('{'))!) as { mode: string };
+      const compiles = [...out.matchAll(/compiling method \S+ <JSFunction fixtureHotSum[^\n]*ConcurrencyMode::(\w+)/g)].map((m) => m[1]);
+      return { mode: report.mode, compiles, data: (await readBlockData(path.join(dir, 'state'), 't')).map((r) => r.data) };
+    };
+    const thread = await run({ WIRING_ONE_WORKER_THREAD: '1' });
+    expect(thread.mode).toBe('threads');
+    expect(thread.compiles.length).toBeGreaterThan(0);
+    expect(new Set(thread.compiles)).toEqual(new Set(['kSynchronous']));
+    for (const env of [{}, { WIRING_ONE_WORKER_THREAD: '1', WIRING_CONCURRENT_COMPILE: '1' }] as Array<Record<string, string>>) {
+      const here = await run(env);
+      expect(here.mode).toBe('in-process');
+      expect(here.compiles).toContain('kConcurrent');
+      expect(here.data).toEqual(thread.data);
+    }
+  }, 90000);
+
   it('fails blocks with a clear error when its threads cannot start, instead of respawning forever', async () => {
     const { ThreadPool } = await import('./pool.js');
     const pool = new ThreadPool(2, { entry: new URL('./no-such-entry.ts', import.meta.url) });

@@ -96,6 +96,12 @@ export const ALIGN_DEFAULTS = {
    * docs/ALIGNMENT.md, Uneven illumination.
    */
   flatField: 0,
+  /**
+   * The damaged test only (pass 1: aligned correlation with the adjacent section under
+   * damagedCorrelation x the stack's median) on locally contrast-normalised images, sigma px at the
+   * matching scale (0: off); matching itself unchanged. docs/ALIGNMENT.md, Uneven illumination.
+   */
+  damagedFlatField: 0,
   /** Global least-squares solve over all pairs (false: the sequential chain's transforms). */
   global: true,
   /**
@@ -692,7 +698,9 @@ async function chainPass(src: VolumeSource, p: AlignParams, g: Geometry, onStep?
       pairSets.push({ j: last.index, z: i, w: p.chainPairWeight, p: Float64Array.from(tp.p), q: Float64Array.from(tp.q), source: 'chain' });
     }
     const coarse = coarseOf(aligned, coarseLevels - matchLevels);
-    const corr = correlation(coarse.data, last.coarse.data);
+    // with damagedFlatField the damaged test compares locally contrast-normalised images (uneven illumination is not damage)
+    const dff = p.damagedFlatField * 2 ** (matchLevels - coarseLevels);
+    const corr = dff > 0 ? correlation(flatField(coarse, dff).data, flatField(last.coarse, dff).data) : correlation(coarse.data, last.coarse.data);
     // Damaged: even aligned, the section resembles its neighbour far less than good sections
     // resemble theirs (fold, crack, dirt, wrong section). It keeps its best transform but is
     // not used as a neighbour. (Across a gap correlation is lower by nature: not judged there.)
@@ -929,6 +937,7 @@ export async function alignStack(src: VolumeSource, params: Partial<AlignParams>
   for (const k of ['fallbackPatch', 'searchFallbackPatch'] as const) {
     if (p[k] !== 0 && (!isPowerOfTwo(p[k]) || p[k] < 16)) throw new UsageError(`${k} ${p[k]}: expected 0 or a power of two >= 16`);
   }
+  if (!(p.damagedFlatField >= 0)) throw new UsageError(`damagedFlatField ${p.damagedFlatField}: expected a Gaussian sigma in px at the matching scale >= 0 (0: off)`);
   if (!(p.flatField >= 0)) throw new UsageError(`flatField ${p.flatField}: expected a Gaussian sigma in px at the matching scale >= 0 (0: off)`);
   if (!(p.patchMaxOutside >= 0 && p.patchMaxOutside < 1)) throw new UsageError(`patchMaxOutside ${p.patchMaxOutside}: expected a fraction in [0, 1)`);
   if (!(p.neighbours >= 1)) throw new UsageError(`neighbours ${p.neighbours}: expected >= 1`);

@@ -98,8 +98,9 @@ describe('the illumination case and flatField', () => {
     expect(flatField(lit, 0)).toBe(lit);
   });
 
-  it('rejects a negative flatField', async () => {
+  it('rejects a negative flatField or damagedFlatField', async () => {
     await expect(alignStack(memorySource(flat(100).slice(0, 2), [8, 8, 30]), { flatField: -1 })).rejects.toThrow(/flatField -1: expected a Gaussian sigma/);
+    await expect(alignStack(memorySource(flat(100).slice(0, 2), [8, 8, 30]), { damagedFlatField: -2 })).rejects.toThrow(/damagedFlatField -2: expected a Gaussian sigma/);
   });
 });
 
@@ -145,6 +146,23 @@ describe('the rotation/scale search on the phantom (exact frame)', () => {
     for (const z of [1, 2, 3]) expect(med[z], `z${z}`).toBeLessThan(2);
     const off = perSection(syn, await alignStack(src, { elastic: false, search: false }));
     expect(Math.max(...off.slice(1)), 'without the search').toBeGreaterThan(10);
+  });
+
+  it('illumination: without damagedFlatField a lit section is called damaged and the next loses its neighbour; with it neither, and an unrelated section is still damaged', async () => {
+    const syn = makeStress(orig, 'illumination');
+    const src = memorySource(syn.sections, [8, 8, 30]);
+    // measured 2026-12-07: z2 damaged, z3 skipped-neighbour + coarse-only without it
+    const off = await alignStack(src, { elastic: false, damagedFlatField: 0 });
+    expect(off.sections[2].status).toBe('damaged');
+    expect(off.sections[3].flags).toContain('skipped-neighbour');
+    const on = await alignStack(src, { elastic: false, damagedFlatField: 16 });
+    expect(on.sections.map((s) => s.status)).toEqual(['reference', 'ok', 'ok', 'ok']);
+    const med = perSection(syn, on);
+    for (const z of [1, 2, 3]) expect(med[z], `z${z}`).toBeLessThan(2);
+    // a section that shows other tissue (another phantom) is still damaged with it
+    const other = phantomSections(5, 256, 1)[0];
+    const mixed = [syn.sections[0], syn.sections[1], other, syn.sections[3]];
+    expect((await alignStack(memorySource(mixed, [8, 8, 30]), { elastic: false, damagedFlatField: 16 })).sections[2].status).toBe('damaged');
   });
 
   it('shifts of 20-100 px per section: each section within 2 px of the exact frame', async () => {

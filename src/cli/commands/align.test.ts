@@ -95,6 +95,8 @@ describe('wiring align: bad input', () => {
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o15'), '--search-fallback-patch', '-32', '--json')).rejects.toThrow(/--search-fallback-patch: expected a number >= 0, got "-32"/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o16'), '--patch-max-outside', '-0.1', '--json')).rejects.toThrow(/--patch-max-outside: expected a number >= 0, got "-0.1"/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o17'), '--patch-max-outside', '1', '--json')).rejects.toThrow(/patchMaxOutside 1: expected a fraction in \[0, 1\)/);
+    await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o18'), '--damaged-flat-field', '-1', '--json')).rejects.toThrow(/--damaged-flat-field: expected a number >= 0, got "-1"/);
+    await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o19'), '--flat-field', 'x', '--json')).rejects.toThrow(/--flat-field: expected a number >= 0, got "x"/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o12'), '--gap-match', '--gap-ratio', '0.5', '--json')).rejects.toThrow(/--gap-ratio: expected a number >= 1, got "0.5"/);
     await expect(cli('align', path.join(dir, 'three'), path.join(dir, 'o13'), '--gap-match', '--gap-patch', '24', '--json')).rejects.toThrow(/gapPatch 24: expected a power of two >= 16/);
   });

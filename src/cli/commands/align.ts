@@ -101,6 +101,8 @@ export function register(program: Command): Command {
     .option('--match-nm <nm>', 'pixel size of the matching scale, nm', String(D.matchNm))
     .option('--patch <px>', 'affine patch side at the matching scale (power of two)', String(D.patch))
     .option('--search-fallback-patch <px>', 'a search result whose affine patch rounds failed is refined on a grid of this side (power of two; 0: none; docs/ALIGNMENT.md, The sections the defaults lost)', String(D.searchFallbackPatch))
+    .option('--flat-field <px>', 'match on locally contrast-normalised sections: Gaussian sigma of the local mean/std, px at the matching scale (0: off; uneven illumination, docs/ALIGNMENT.md); never changes the rendered output', String(D.flatField))
+    .option('--damaged-flat-field <px>', 'the damaged test (aligned correlation with the neighbour under half the stack median) on locally contrast-normalised images: Gaussian sigma, px at the matching scale (0: plain correlation; docs/ALIGNMENT.md, Uneven illumination)', String(D.damagedFlatField))
     .option('--fallback-patch <px>', 'where the affine grid fails from the coarse translation and the search did not place the section, the patch rounds again on a grid of this side (power of two; 0: none, the default)', String(D.fallbackPatch))
     .option('--patch-max-outside <f>', `affine stage: a patch more than this fraction outside the section (beyond its edge, or a partial section's unimaged part) is not matched (0.5 keeps the corner patches of sections shifted far; opt-in: docs/ALIGNMENT.md, The decision at six inliers)`, String(D.patchMaxOutside))
     .option('--fine-patch <px>', 'affine stage: a second grid of smaller patches (power of two; 0: none), solved on its own; the guard keeps the solution that correlates best', String(D.finePatch))
@@ -155,6 +157,8 @@ export function register(program: Command): Command {
         finePatch: num(opts.finePatch, '--fine-patch', D.finePatch, 0),
         searchFallbackPatch: num(opts.searchFallbackPatch, '--search-fallback-patch', D.searchFallbackPatch, 0),
         fallbackPatch: num(opts.fallbackPatch, '--fallback-patch', D.fallbackPatch, 0),
+        flatField: num(opts.flatField, '--flat-field', D.flatField, 0),
+        damagedFlatField: num(opts.damagedFlatField, '--damaged-flat-field', D.damagedFlatField, 0),
         patchMaxOutside: num(opts.patchMaxOutside, '--patch-max-outside', D.patchMaxOutside, 0),
         detrend: num(opts.detrend, '--detrend', D.detrend, 0),
         elasticPatch: num(opts.elasticPatch, '--elastic-patch', D.elasticPatch, 16),

@@ -3,6 +3,7 @@
  * nearest lookups with a fill value outside, mean-downsampling by 2, statistics, patches.
  */
 import { WiringError } from '../../core/errors.js';
+import { gaussianFilter } from '../../kernels/filters.js';
 
 export interface Image2D {
   data: Float32Array;
@@ -110,4 +111,48 @@ export function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number 
   const va = saa / n - (sa / n) ** 2;
   const vb = sbb / n - (sb / n) ** 2;
   return va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : NaN;
+}
+
+/**
+ * Local contrast normalisation (a flat field for matching, never for rendering): each pixel's
+ * departure from a Gaussian-weighted local mean (sigma px), divided by the local standard deviation
+ * of the same window, then put back on the image's own global mean and standard deviation, so that
+ * grey-level thresholds (minStd) keep their meaning. Removes a smooth gain and offset across the
+ * field (uneven illumination, vignetting) at scales well above sigma. NaN pixels (masked) stay NaN
+ * and do not enter the local statistics (normalised convolution). sigma <= 0 returns the image.
+ */
+export function flatField(im: Image2D, sigma: number): Image2D {
+  if (!(sigma > 0)) return im;
+  const { w, h, data } = im;
+  const n = w * h;
+  const m = new Float32Array(n);
+  const v = new Float32Array(n);
+  const v2 = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = data[i];
+    if (x === x) {
+      m[i] = 1;
+      v[i] = x;
+      v2[i] = x * x;
+    }
+  }
+  const g = stats(data);
+  const opts = { mode: 'reflect' as const, truncate: 3 };
+  const sm = gaussianFilter(m, [w, h, 1], [sigma, sigma, 0], 0, opts);
+  const sv = gaussianFilter(v, [w, h, 1], [sigma, sigma, 0], 0, opts);
+  const sv2 = gaussianFilter(v2, [w, h, 1], [sigma, sigma, 0], 0, opts);
+  const out = new Float32Array(n);
+  // floor of the local std: a tenth of the global one (flat regions are not blown up into noise)
+  const floor = 0.1 * g.std;
+  for (let i = 0; i < n; i++) {
+    const x = data[i];
+    if (x !== x || !(sm[i] > 1e-6)) {
+      out[i] = Number.NaN;
+      continue;
+    }
+    const mu = sv[i] / sm[i];
+    const sd = Math.sqrt(Math.max(0, sv2[i] / sm[i] - mu * mu));
+    out[i] = g.mean + (g.std * (x - mu)) / Math.max(sd, floor);
+  }
+  return { w, h, data: out };
 }

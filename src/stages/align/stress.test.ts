@@ -7,7 +7,7 @@ import { dataPath, describeData } from '../../../test/data.js';
 import { boxFromShape } from '../../core/box.js';
 import type { Volume } from '../../core/volume.js';
 import { phantomBlock } from '../phantom/tasks.js';
-import { type Image2D, halve, image } from './image.js';
+import { type Image2D, correlation, flatField, halve, image, stats } from './image.js';
 import { searchRotationScale } from './search.js';
 import { maskUnimaged } from './section.js';
 import { alignStack, memorySource } from './solve.js';
@@ -42,6 +42,65 @@ describe('maskUnimaged', () => {
     expect(Number.isNaN(h.data[5 + 32 * 5])).toBe(true);
     expect(Number.isFinite(h.data[13 + 32 * 5])).toBe(true);
     expect(maskUnimaged(image(16, 16, new Float32Array(256).fill(3)))).toBe(0);
+  });
+});
+
+describe('the illumination case and flatField', () => {
+  const flat = (v: number) => Array.from({ length: 4 }, () => image(128, 96, new Float32Array(128 * 96).fill(v)));
+
+  it('multiplies each section z > 0 by its own smooth gain field (0.5-1.5 and a vignette) plus a smooth offset, seeded', () => {
+    const a = makeStress(flat(100), 'illumination');
+    const b = makeStress(flat(100), 'illumination');
+    expect(a.sections.map((s) => Array.from(s.data))).toEqual(b.sections.map((s) => Array.from(s.data)));
+    expect(Array.from(a.sections[0].data).every((v) => v === 100)).toBe(true);
+    for (let z = 1; z < 4; z++) {
+      const d = a.sections[z].data;
+      let lo = Infinity;
+      let hi = -Infinity;
+      let step = 0;
+      for (let y = 0; y < 96; y++) {
+        for (let x = 0; x < 128; x++) {
+          const v = d[x + 128 * y];
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+          if (x > 0) step = Math.max(step, Math.abs(v - d[x - 1 + 128 * y]));
+        }
+      }
+      // gain 1 - 0.5 .. 1 + 0.5 before the vignette and +-30 offset: a flat 100 spans far more than the contrast case's steps
+      expect(hi - lo, `z${z} span`).toBeGreaterThan(60);
+      expect(lo, `z${z} min`).toBeGreaterThanOrEqual(0);
+      expect(hi, `z${z} max`).toBeLessThanOrEqual(255);
+      // smooth: no neighbouring pixels differ by more than a few grey levels
+      expect(step, `z${z} smooth`).toBeLessThan(5);
+    }
+    // each section its own field
+    expect(correlation(a.sections[1].data, a.sections[2].data)).toBeLessThan(0.99);
+  });
+
+  it('flatField takes a smooth gain and offset out of a texture, keeps the global mean/std and masked pixels', () => {
+    const [w, h] = [128, 128];
+    const tex = image(w, h);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) tex.data[x + w * y] = 120 + 40 * Math.sin(x * 0.9 + 2 * Math.sin(y * 0.37)) * Math.cos(y * 0.71);
+    const lit = image(w, h);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) lit.data[x + w * y] = (0.5 + x / w) * (0.8 + (0.4 * y) / h) * tex.data[x + w * y] + 30 * (y / h);
+    lit.data[5 + w * 7] = Number.NaN;
+    const before = correlation(lit.data, tex.data);
+    const ff = flatField(lit, 8);
+    const after = correlation(ff.data, flatField(tex, 8).data);
+    expect(after).toBeGreaterThan(0.97);
+    expect(after).toBeGreaterThan(before + 0.1);
+    expect(Number.isNaN(ff.data[5 + w * 7])).toBe(true);
+    expect(Number.isFinite(ff.data[6 + w * 7])).toBe(true);
+    const [s0, s1] = [stats(lit.data), stats(ff.data)];
+    expect(Math.abs(s1.mean - s0.mean)).toBeLessThan(0.05 * s0.std);
+    expect(s1.std / s0.std).toBeGreaterThan(0.8);
+    expect(s1.std / s0.std).toBeLessThan(1.25);
+    expect(flatField(lit, 0)).toBe(lit);
+  });
+
+  it('rejects a negative flatField or damagedFlatField', async () => {
+    await expect(alignStack(memorySource(flat(100).slice(0, 2), [8, 8, 30]), { flatField: -1 })).rejects.toThrow(/flatField -1: expected a Gaussian sigma/);
+    await expect(alignStack(memorySource(flat(100).slice(0, 2), [8, 8, 30]), { damagedFlatField: -2 })).rejects.toThrow(/damagedFlatField -2: expected a Gaussian sigma/);
   });
 });
 
@@ -87,6 +146,23 @@ describe('the rotation/scale search on the phantom (exact frame)', () => {
     for (const z of [1, 2, 3]) expect(med[z], `z${z}`).toBeLessThan(2);
     const off = perSection(syn, await alignStack(src, { elastic: false, search: false }));
     expect(Math.max(...off.slice(1)), 'without the search').toBeGreaterThan(10);
+  });
+
+  it('illumination: without damagedFlatField a lit section is called damaged and the next loses its neighbour; with it neither, and an unrelated section is still damaged', async () => {
+    const syn = makeStress(orig, 'illumination');
+    const src = memorySource(syn.sections, [8, 8, 30]);
+    // measured 2026-12-07: z2 damaged, z3 skipped-neighbour + coarse-only without it
+    const off = await alignStack(src, { elastic: false, damagedFlatField: 0 });
+    expect(off.sections[2].status).toBe('damaged');
+    expect(off.sections[3].flags).toContain('skipped-neighbour');
+    const on = await alignStack(src, { elastic: false, damagedFlatField: 16 });
+    expect(on.sections.map((s) => s.status)).toEqual(['reference', 'ok', 'ok', 'ok']);
+    const med = perSection(syn, on);
+    for (const z of [1, 2, 3]) expect(med[z], `z${z}`).toBeLessThan(2);
+    // a section that shows other tissue (another phantom) is still damaged with it
+    const other = phantomSections(5, 256, 1)[0];
+    const mixed = [syn.sections[0], syn.sections[1], other, syn.sections[3]];
+    expect((await alignStack(memorySource(mixed, [8, 8, 30]), { elastic: false, damagedFlatField: 16 })).sections[2].status).toBe('damaged');
   });
 
   it('shifts of 20-100 px per section: each section within 2 px of the exact frame', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type Vec3, box } from '../core/box.js';
 import type { CrossFitResult } from '../stages/predict/training.js';
 import { chooseObjectParams } from '../stages/synapses/objects.js';
-import { OBJECT_RULE_GRID, RULE_MIN_TRUE_OBJECTS, boundedMinSizes, chooseObjectRules } from './object-rules.js';
+import { OBJECT_RULE_GRID, RULE_MIN_TRUE_OBJECTS, RULE_WARN_F1, boundedMinSizes, chooseObjectRules } from './object-rules.js';
 
 /**
  * Few small true objects (4 of 3x3x2 = 18 voxels, through both sections, so scored on the whole
@@ -43,8 +43,9 @@ describe('minimum sizes bounded by the true objects', () => {
     // every true object found (the blob and the three exact pieces), with the false pieces
     expect([r.found, r.truth]).toEqual([25, 4]);
     expect(r.f1).toBeCloseTo((2 * 4) / (25 + 4), 4);
-    // 4 true objects: the rule carries a warning naming the class and the count
+    // 4 true objects, F1 under RULE_WARN_F1: the rule carries a warning naming the class and the count
     expect(4).toBeLessThan(RULE_MIN_TRUE_OBJECTS);
+    expect(r.f1).toBeLessThan(RULE_WARN_F1);
     expect(r.warning).toMatch(/class_1: object rule chosen on 4 true objects/);
   });
 
@@ -65,5 +66,8 @@ describe('minimum sizes bounded by the true objects', () => {
     expect(r.truth).toBe(40);
     expect(r.f1).toBe(1);
     expect(r.warning).toBeUndefined();
+    // 4 of those objects alone, found exactly (F1 1): few, but no warning
+    const few = chooseObjectRules({ region: box([0, 0, 0], shape), maps: [map.map((p, i) => (i < 56 ? p : 0))], classes: classes.map((c, i) => (i < 56 ? c : 1)), halves: [box([0, 0, 0], [280, 1, 1]), box([280, 0, 0], shape)] }, ['class_1'], OBJECT_RULE_GRID).class_1;
+    expect([few.truth, few.f1, few.warning]).toEqual([4, 1, undefined]);
   });
 });

@@ -34,11 +34,14 @@ export const SPLIT_RULE_GRID = { ...OBJECT_RULE_GRID, split: [0.8, 0.9, 0.95], s
  */
 export const SPLIT_MIN_GAIN = 0.04;
 /**
- * A class whose training region holds fewer true objects than this gets its rule with a warning
- * (ObjectRule.warning, printed by train-pixels): its out-of-fold F1 rests on a handful of matches
- * (the pipeline bench's 192x192x48 training phantom: 14 clefts, every grid point 1-4 matches).
+ * A class whose training region holds fewer true objects than this, and whose chosen rule scores
+ * under RULE_WARN_F1 out of fold, gets its rule with a warning (ObjectRule.warning, printed by
+ * train-pixels): its choice rests on a handful of matches (the pipeline bench's 192x192x48 training
+ * phantom: 14 clefts, 1-4 matched at every grid point). A class of one or a few large objects found
+ * well (e.g. ISBI's membrane and interior) gets none.
  */
 export const RULE_MIN_TRUE_OBJECTS = 30;
+export const RULE_WARN_F1 = 0.5;
 
 /**
  * The minimum sizes of `sizes` a rule may use on `volumes`: those no larger than the largest true
@@ -84,7 +87,7 @@ export interface ObjectRule extends ObjectParams {
   objectFilterSkipped?: string;
   /** The largest true object of the scored region (voxels): the minimum sizes searched were bounded by it (boundedMinSizes). */
   largestTrue?: number;
-  /** Why the rule is weakly supported (fewer than RULE_MIN_TRUE_OBJECTS true objects); train-pixels prints it as a warning. */
+  /** Why the rule is weakly supported (fewer than RULE_MIN_TRUE_OBJECTS true objects and out-of-fold F1 under RULE_WARN_F1); train-pixels prints it as a warning. */
   warning?: string;
 }
 
@@ -252,7 +255,7 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: P
       for (const r of splitRows) if (r.f1 >= plain.f1 + SPLIT_MIN_GAIN && r.f1 > best.f1 + 1e-12) best = r;
     }
     const split = best.split === undefined ? {} : { split: best.split, splitMinSeed: best.splitMinSeed };
-    const warning = best.truth < RULE_MIN_TRUE_OBJECTS ? `${name}: object rule chosen on ${best.truth} true objects in the training region (fewer than ${RULE_MIN_TRUE_OBJECTS}; out-of-fold F1 ${best.f1.toFixed(3)}, ${best.matched} matched): a larger training volume gives a better-supported rule` : undefined;
+    const warning = best.truth < RULE_MIN_TRUE_OBJECTS && best.f1 < RULE_WARN_F1 ? `${name}: object rule chosen on ${best.truth} true objects in the training region (fewer than ${RULE_MIN_TRUE_OBJECTS}; out-of-fold F1 ${best.f1.toFixed(3)}, ${best.matched} matched): a larger training volume gives a better-supported rule` : undefined;
     rules[name] = { high: best.high, low: best.low, minSize: best.minSize, ...split, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth, largestTrue, ...(warning ? { warning } : {}) };
   });
   // a class named for the generic object filter gets that one, not the cleft filter (the names are

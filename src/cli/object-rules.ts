@@ -47,7 +47,7 @@ export const RULE_WARN_F1 = 0.5;
  * The minimum sizes of `sizes` a rule may use on `volumes`: those no larger than the largest true
  * object (26-connected, as the rules are scored), else the smallest size. A larger minimum drops
  * every object as large as the largest true one, so it can win out of fold only through the greedy
- * any-overlap matching of a few merged low-threshold blobs that touch true objects: chosen so on the
+ * any-overlap matching of a few merged low-threshold blobs that touch true objects: so on the
  * pipeline bench's training phantom (seed 101, clefts of at most 180 voxels) the cleft rule kept
  * only components of 1,600 voxels and more and found no synapse on the test phantoms (docs/ACCURACY.md
  * "The cleft rule of a small training volume").

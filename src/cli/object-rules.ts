@@ -33,6 +33,36 @@ export const SPLIT_RULE_GRID = { ...OBJECT_RULE_GRID, split: [0.8, 0.9, 0.95], s
  * (about one object in 25: less is within the noise of a few dozen training objects).
  */
 export const SPLIT_MIN_GAIN = 0.04;
+/**
+ * A class whose training region holds fewer true objects than this, and whose chosen rule scores
+ * under RULE_WARN_F1 out of fold, gets its rule with a warning (ObjectRule.warning, printed by
+ * train-pixels): its choice rests on a handful of matches (the pipeline bench's 192x192x48 training
+ * phantom: 14 clefts, 1-4 matched at every grid point). A class of one or a few large objects found
+ * well (e.g. ISBI's membrane and interior) gets none.
+ */
+export const RULE_MIN_TRUE_OBJECTS = 30;
+export const RULE_WARN_F1 = 0.5;
+
+/**
+ * The minimum sizes of `sizes` a rule may use on `volumes`: those no larger than the largest true
+ * object (26-connected, as the rules are scored), else the smallest size. A larger minimum drops
+ * every object as large as the largest true one, so it can win out of fold only through the greedy
+ * any-overlap matching of a few merged low-threshold blobs that touch true objects: so on the
+ * pipeline bench's training phantom (seed 101, clefts of at most 180 voxels) the cleft rule kept
+ * only components of 1,600 voxels and more and found no synapse on the test phantoms (docs/ACCURACY.md
+ * "The cleft rule of a small training volume").
+ */
+export function boundedMinSizes(sizes: number[], volumes: { truth: Uint8Array; shape: Vec3 }[]): { sizes: number[]; largestTrue: number } {
+  let largestTrue = 0;
+  for (const v of volumes) {
+    const { labels, count } = connectedComponents(v.truth, v.shape, { connectivity: 26 });
+    const n = new Float64Array(count + 1);
+    for (let i = 0; i < labels.length; i++) if (labels[i]) n[labels[i]]++;
+    for (let l = 1; l <= count; l++) if (n[l] > largestTrue) largestTrue = n[l];
+  }
+  const kept = sizes.filter((m) => m <= largestTrue);
+  return { sizes: kept.length ? kept : [Math.min(...sizes)], largestTrue };
+}
 
 export interface ObjectRule extends ObjectParams {
   /** pooled out-of-fold object F1, found and true objects at the chosen rule */
@@ -55,6 +85,10 @@ export interface ObjectRule extends ObjectParams {
   objectFilter?: ObjectFilter;
   /** Why the class got no object filter (too few true objects, or it did not beat the rule out of fold). */
   objectFilterSkipped?: string;
+  /** The largest true object of the scored region (voxels): the minimum sizes searched were bounded by it (boundedMinSizes). */
+  largestTrue?: number;
+  /** Why the rule is weakly supported (fewer than RULE_MIN_TRUE_OBJECTS true objects and out-of-fold F1 under RULE_WARN_F1); train-pixels prints it as a warning. */
+  warning?: string;
 }
 
 /** Crop channel-free data over `region` to `b`. */
@@ -205,7 +239,9 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: P
       ? [{ prob: cf.maps[k], truth, shape }]
       : cf.halves.map((h, j) => ({ prob: cropTo(cf.maps[k], cf.region, h, (n) => new Float32Array(n)), truth: Uint8Array.from(halfClasses[j], (c) => (c === k ? 1 : 0)), shape: boxShape(h) as Vec3 }));
     if (!vols.some((v) => v.truth.some((t) => t === 1))) return;
-    const { split: levels, splitMinSeed: seeds, ...plainGrid } = grid;
+    const { split: levels, splitMinSeed: seeds, ...unbounded } = grid;
+    const { sizes, largestTrue } = boundedMinSizes(unbounded.minSize, vols);
+    const plainGrid = { ...unbounded, minSize: sizes };
     const { best: plain } = chooseObjectParams(vols, plainGrid);
     if (plain.truth === 0) return;
     let best = plain;
@@ -219,7 +255,8 @@ export function chooseObjectRules(cf: CrossFitResult, outputs: string[], grid: P
       for (const r of splitRows) if (r.f1 >= plain.f1 + SPLIT_MIN_GAIN && r.f1 > best.f1 + 1e-12) best = r;
     }
     const split = best.split === undefined ? {} : { split: best.split, splitMinSeed: best.splitMinSeed };
-    rules[name] = { high: best.high, low: best.low, minSize: best.minSize, ...split, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth };
+    const warning = best.truth < RULE_MIN_TRUE_OBJECTS && best.f1 < RULE_WARN_F1 ? `${name}: object rule chosen on ${best.truth} true objects in the training region (fewer than ${RULE_MIN_TRUE_OBJECTS}; out-of-fold F1 ${best.f1.toFixed(3)}, ${best.matched} matched): a larger training volume gives a better-supported rule` : undefined;
+    rules[name] = { high: best.high, low: best.low, minSize: best.minSize, ...split, f1: +best.f1.toFixed(4), found: best.found, truth: best.truth, largestTrue, ...(warning ? { warning } : {}) };
   });
   // a class named for the generic object filter gets that one, not the cleft filter (the names are
   // `wiring classes`' convention: class_3 of other labels, e.g. vnc-sstem's mitochondria, is no cleft)

@@ -208,6 +208,7 @@ export function register(program: Command): Command {
           }
           rules = chooseObjectRules(cf, model.meta.outputs, opts.splitObjects ? SPLIT_RULE_GRID : OBJECT_RULE_GRID, model.meta.voxelSize, filters, segmentation, opts.contactSites ? { siteRules: SITE_RULES } : {});
           model.meta.objectRules = rules;
+          for (const r of Object.values(rules)) if (r.warning) warnings.push(r.warning);
         }
         let cut: Awaited<ReturnType<typeof calibrateSegmentation>> | undefined;
         // --gt models carry segmentation settings chosen by cross-fitting unless --no-calibrate-cut

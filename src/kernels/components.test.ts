@@ -16,6 +16,18 @@ function rng(seed: number): () => number {
 }
 
 /** BFS flood fill, components numbered by first voxel in raster order. */
+/** Random masks (foreground fractions 0.35 and 0.6) on three shapes, flat ones included, drawn from `r`, each with every connectivity. */
+function* randomMasks(r: () => number): Generator<{ m: Uint8Array; shape: Vec3; conn: Connectivity }> {
+  for (const shape of [[13, 11, 9], [20, 17, 1], [1, 9, 14]] as Vec3[]) {
+    const n = shape[0] * shape[1] * shape[2];
+    for (const p of [0.35, 0.6]) {
+      const m = new Uint8Array(n);
+      for (let i = 0; i < n; i++) m[i] = r() < p ? 1 : 0;
+      for (const conn of [4, 8, 6, 18, 26] as Connectivity[]) yield { m, shape, conn };
+    }
+  }
+}
+
 function bfs(lab: ArrayLike<number>, shape: Vec3, conn: Connectivity): { labels: Uint32Array; count: number } {
   const [sx, sy, sz] = shape;
   const n = sx * sy * sz;
@@ -75,44 +87,29 @@ describe('connected components', () => {
     expect(connectedComponents(new Uint8Array([1, 1]), [1, 1, 2], { connectivity: 6 }).count).toBe(1);
   });
   it('matches a BFS flood fill exactly (numbering included), every connectivity', () => {
-    const r = rng(3);
-    for (const shape of [[13, 11, 9], [20, 17, 1], [1, 9, 14]] as Vec3[]) {
-      const n = shape[0] * shape[1] * shape[2];
-      for (const p of [0.35, 0.6]) {
-        const m = new Uint8Array(n);
-        for (let i = 0; i < n; i++) m[i] = r() < p ? 1 : 0;
-        for (const conn of [4, 8, 6, 18, 26] as Connectivity[]) {
-          const got = connectedComponents(m, shape, { connectivity: conn });
-          const want = bfs(m, shape, conn);
-          expect(got.count).toBe(want.count);
-          expect(got.labels).toEqual(want.labels);
-        }
-      }
+    for (const { m, shape, conn } of randomMasks(rng(3))) {
+      const got = connectedComponents(m, shape, { connectivity: conn });
+      const want = bfs(m, shape, conn);
+      expect(got.count).toBe(want.count);
+      expect(got.labels).toEqual(want.labels);
     }
   });
   it('componentRuns: disjoint row runs in raster order that cover exactly the foreground, labelled as the BFS labels them', () => {
     const r = rng(5);
-    for (const shape of [[13, 11, 9], [20, 17, 1], [1, 9, 14]] as Vec3[]) {
-      const n = shape[0] * shape[1] * shape[2];
-      for (const p of [0.35, 0.6]) {
-        const m = new Uint8Array(n);
-        for (let i = 0; i < n; i++) m[i] = r() < p ? 1 : 0;
-        for (const conn of [4, 8, 6, 18, 26] as Connectivity[]) {
-          const want = bfs(m, shape, conn);
-          const c = componentRuns(m, shape, { connectivity: conn });
-          expect(c.count).toBe(want.count);
-          const got = new Uint32Array(n);
-          let last = -1;
-          for (let k = 0; k < c.runs; k++) {
-            expect(c.rs[k]).toBeGreaterThan(last);
-            expect(c.re[k]).toBeGreaterThan(c.rs[k]);
-            expect(Math.floor(c.rs[k] / shape[0])).toBe(Math.floor((c.re[k] - 1) / shape[0]));
-            for (let i = c.rs[k]; i < c.re[k]; i++) got[i] = c.final[k];
-            last = c.re[k] - 1;
-          }
-          expect(got).toEqual(want.labels);
-        }
+    for (const { m, shape, conn } of randomMasks(r)) {
+      const want = bfs(m, shape, conn);
+      const c = componentRuns(m, shape, { connectivity: conn });
+      expect(c.count).toBe(want.count);
+      const got = new Uint32Array(m.length);
+      let last = -1;
+      for (let k = 0; k < c.runs; k++) {
+        expect(c.rs[k]).toBeGreaterThan(last);
+        expect(c.re[k]).toBeGreaterThan(c.rs[k]);
+        expect(Math.floor(c.rs[k] / shape[0])).toBe(Math.floor((c.re[k] - 1) / shape[0]));
+        for (let i = c.rs[k]; i < c.re[k]; i++) got[i] = c.final[k];
+        last = c.re[k] - 1;
       }
+      expect(got).toEqual(want.labels);
     }
     expect(componentRuns(new Uint8Array(0), [0, 0, 0]).runs).toBe(0);
     // thresholdRuns(data, t) = componentRuns(data >= t), uint8 and float32 (NaN is never >= t)

@@ -27,9 +27,10 @@ const BIN = fileURLToPath(new URL('../../bin/wiring.js', import.meta.url));
  * runs): V8's `--no-concurrent-recompilation`, so each step's own isolate compiles its hot functions
  * in the thread that runs them instead of on V8's background threads. V8 reads the flag only when an
  * isolate starts (a running process cannot give it to its own main isolate), and a chain starts a
- * process per step anyway. The 1-worker chain's CPU fell 5-9 % with it on the phantoms of seeds 7
- * (chosen) and 19 and on gala-medulla (held out), outputs identical (docs/THROUGHPUT.md, "One worker
- * without V8's background compiler"). WIRING_CONCURRENT_COMPILE=1: none (V8's default).
+ * process per step anyway. The sum of the 1-worker stages' CPU fell 5-9 % with it on the phantoms of
+ * seeds 7 (chosen) and 19 and on gala-medulla (held out), outputs identical; `wiring run` end to end on
+ * seed 19 was a tie (0.99) (docs/THROUGHPUT.md, "One worker without V8's background compiler").
+ * WIRING_CONCURRENT_COMPILE=1: none (V8's default).
  */
 export function stepNodeArgs(env: NodeJS.ProcessEnv = process.env): string[] {
   return env.WIRING_CONCURRENT_COMPILE === '1' ? [] : ['--no-concurrent-recompilation'];

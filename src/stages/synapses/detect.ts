@@ -482,18 +482,13 @@ function checkSameBox(a: Volume, b: Volume, what: string): void {
   }
 }
 
-/** The segmentation's labels made dense (compactLabels): a block computes it once for its synapses and organelles. */
-export function compactSegmentation(seg: Volume): CompactLabels {
-  return compactLabels(seg.data as Uint32Array | BigUint64Array);
-}
-
 /**
  * Detect synapses in `box` from inputs covering `readBox` (box + margin). Pure function.
- * `segC`: compactSegmentation(inp.segmentation), or a function giving it, when the caller has it.
- * The dense segment labels, the vesicle mask and its clouds are made on first use: a block whose
- * candidates all fall to the size filter (or outside the block) never needs them.
+ * The dense segment labels (compactLabels of the segmentation), the vesicle mask and its clouds
+ * are made on first use: a block whose candidates all fall to the size filter (or outside the
+ * block) never needs them.
  */
-export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapseParams, segCIn?: CompactLabels | (() => CompactLabels)): SynapseBlockResult {
+export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapseParams): SynapseBlockResult {
   const { clefts, segmentation: seg } = inp;
   checkSameBox(clefts, seg, 'segmentation');
   if (inp.vesicles) checkSameBox(clefts, inp.vesicles, 'vesicle map');
@@ -503,13 +498,7 @@ export function detectSynapses(inp: SynapseBlockInputs, box: Box, p: SynapsePara
   const shape = clefts.shape;
   const vs = p.voxelSize;
   let segC: CompactLabels | undefined;
-  const dense = (): CompactLabels => {
-    if (!segC) {
-      segC = typeof segCIn === 'function' ? segCIn() : (segCIn ?? compactSegmentation(seg));
-      if (segC.labels.length !== seg.voxels) throw new UsageError('compacted segmentation does not match the segmentation volume');
-    }
-    return segC;
-  };
+  const dense = (): CompactLabels => (segC ??= compactLabels(seg.data as Uint32Array | BigUint64Array));
   // a filter whose candidates are cut along the segmentation's contacts (contact-candidates.ts) gets them so
   // and one whose candidates are the segmentation's contact sites (contact-sites.ts) gets those
   const fc = p.cleftFilter?.candidates;

@@ -136,6 +136,11 @@ export function decodeMeshBlock(bytes: Uint8Array, where: string): MeshItem[] {
   return out;
 }
 
+/** Items in an encodeSkeletonBlock section from its first bytes (a uint32 count first). */
+export function skeletonBlockItemCount(head: Uint8Array): number {
+  return head.length >= 4 ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) : 0;
+}
+
 export function encodeSkeletonBlock(items: Array<{ id: bigint; skel: Skeleton }>): Uint8Array {
   let n = 4;
   for (const it of items) n += 16 + it.skel.vertices.byteLength + it.skel.edges.byteLength + it.skel.radius.byteLength;

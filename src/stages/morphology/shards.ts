@@ -37,18 +37,26 @@ export function encodeSharded<T extends { id: bigint }>(items: T[], count: numbe
   return out;
 }
 
+/** Offset and byte length of each shard's section of the sharded block file open as `fh` (its header only). */
+async function readTable(fh: fs.FileHandle, file: string): Promise<{ offsets: number[]; lengths: number[] }> {
+  const pre = Buffer.alloc(8);
+  if ((await fh.read(pre, 0, 8, 0)).bytesRead < 8 || pre.readUInt32LE(0) !== MAGIC) {
+    throw new FormatError('not a sharded block file (expected "WSHD"; rerun the stage to rewrite its block files)', file);
+  }
+  const count = pre.readUInt32LE(4);
+  const table = Buffer.alloc(16 * count);
+  if ((await fh.read(table, 0, table.length, 8)).bytesRead < table.length) throw new FormatError('truncated shard table', file);
+  return {
+    offsets: Array.from({ length: count }, (_, k) => Number(table.readBigUInt64LE(16 * k))),
+    lengths: Array.from({ length: count }, (_, k) => Number(table.readBigUInt64LE(16 * k + 8))),
+  };
+}
+
 /** Byte length of each shard's section of a sharded block file (reads the header only). */
 export async function shardLengths(file: string): Promise<number[]> {
   const fh = await fs.open(file, 'r');
   try {
-    const pre = Buffer.alloc(8);
-    if ((await fh.read(pre, 0, 8, 0)).bytesRead < 8 || pre.readUInt32LE(0) !== MAGIC) {
-      throw new FormatError('not a sharded block file (expected "WSHD"; rerun the stage to rewrite its block files)', file);
-    }
-    const count = pre.readUInt32LE(4);
-    const table = Buffer.alloc(16 * count);
-    if ((await fh.read(table, 0, table.length, 8)).bytesRead < table.length) throw new FormatError('truncated shard table', file);
-    return Array.from({ length: count }, (_, k) => Number(table.readBigUInt64LE(16 * k + 8)));
+    return (await readTable(fh, file)).lengths;
   } finally {
     await fh.close();
   }
@@ -80,11 +88,9 @@ export async function readShard(file: string, k: number, count: number): Promise
  * an item count from the first 8 bytes of a section (fewer when the section is shorter).
  */
 export async function shardItemCounts(file: string, count: (head: Buffer) => number): Promise<number[]> {
-  const lengths = await shardLengths(file);
   const fh = await fs.open(file, 'r');
   try {
-    const table = Buffer.alloc(16 * lengths.length);
-    await fh.read(table, 0, table.length, 8);
+    const { offsets, lengths } = await readTable(fh, file);
     const out: number[] = [];
     for (let k = 0; k < lengths.length; k++) {
       if (!lengths[k]) {
@@ -92,7 +98,7 @@ export async function shardItemCounts(file: string, count: (head: Buffer) => num
         continue;
       }
       const head = Buffer.alloc(Math.min(8, lengths[k]));
-      await fh.read(head, 0, head.length, Number(table.readBigUInt64LE(16 * k)));
+      await fh.read(head, 0, head.length, offsets[k]);
       out.push(count(head));
     }
     return out;

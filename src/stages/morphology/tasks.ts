@@ -27,6 +27,7 @@ import {
   meshBlock,
   meshBlockItemCount,
   skeletonBlock,
+  skeletonBlockItemCount,
   skeletonSampleStep,
   writeBlockFile,
 } from './blocks.js';
@@ -687,7 +688,7 @@ export async function skeletonFinishBlock(ctx: BlockContext<SkeletonFinishParams
 /** Merge the block files of a finished skeleton task and write the layer's `skeletons` folder (one scheduler block per shard of the ids). */
 export async function finishSkeletons(layerDir: string, task: BlockTask<SkeletonTaskParams>, opts: SkeletonOutputOptions = {}): Promise<SkeletonSummary> {
   const finalDir = path.join(layerDir, 'skeletons');
-  const sharding = opts.sharded ?? (await segmentPieces(task, (head) => (head.length >= 4 ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) : 0))) > MESH_DEFAULTS.shardedAboveSegments
+  const sharding = opts.sharded ?? (await segmentPieces(task, skeletonBlockItemCount)) > MESH_DEFAULTS.shardedAboveSegments
     ? idModSharding(task.params.shards)
     : undefined;
   // staged and swapped in by rename, as for meshes

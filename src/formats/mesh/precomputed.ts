@@ -24,7 +24,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
 import { FormatError, WiringError } from '../../core/errors.js';
 import { remapTriangles, uniqueTriples } from '../../core/hash.js';
 import { checkSharding, type ShardingSpec } from '../precomputed/info.js';
-import { MinishardCache, ShardReader, encodeShard, locateChunk, shardFileName } from '../precomputed/sharding.js';
+import { MinishardCache, ShardReader, encodeShard, locateChunk, shardFileName, shardedFolderIds } from '../precomputed/sharding.js';
 import { decodeDracoIntMesh, encodeDracoIntMesh } from './draco.js';
 import type { TriMesh } from './plyobj.js';
 
@@ -225,20 +225,10 @@ export class MultiresMeshReader {
 
   /** Every segment id with a mesh in the folder, ascending. */
   async ids(): Promise<bigint[]> {
-    const out: bigint[] = [];
     const spec = this.info.sharding;
-    for (const f of await fs.readdir(this.dir)) {
-      if (!spec) {
-        if (/^\d+\.index$/.test(f)) out.push(BigInt(f.slice(0, -6)));
-      } else if (f.endsWith('.shard')) {
-        const r = await ShardReader.open(path.join(this.dir, f), spec);
-        try {
-          for (const id of (await r!.readAll()).keys()) out.push(id);
-        } finally {
-          await r?.close();
-        }
-      }
-    }
+    if (spec) return shardedFolderIds(this.dir, spec, this.cache);
+    const out: bigint[] = [];
+    for (const f of await fs.readdir(this.dir)) if (/^\d+\.index$/.test(f)) out.push(BigInt(f.slice(0, -6)));
     return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 

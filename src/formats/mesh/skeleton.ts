@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
 import { FormatError } from '../../core/errors.js';
 import { checkSharding, type ShardingSpec } from '../precomputed/info.js';
-import { MinishardCache, ShardReader, locateChunk, shardFileName } from '../precomputed/sharding.js';
+import { MinishardCache, ShardReader, locateChunk, shardFileName, shardedFolderIds } from '../precomputed/sharding.js';
 
 export interface PrecomputedSkeleton {
   vertices: Float32Array;
@@ -129,15 +129,6 @@ export async function readSkeleton(dir: string, id: bigint): Promise<Precomputed
 export async function listSkeletons(dir: string): Promise<bigint[]> {
   const names = await fs.readdir(dir);
   const { sharding } = names.includes('info') ? await readSkeletonInfo(dir) : { sharding: undefined };
-  if (!sharding) return names.filter((n) => /^\d+$/.test(n)).map((n) => BigInt(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const ids: bigint[] = [];
-  for (const n of names.filter((f) => f.endsWith('.shard'))) {
-    const r = (await ShardReader.open(path.join(dir, n), sharding, minishards))!;
-    try {
-      for (const id of (await r.readAll()).keys()) ids.push(id);
-    } finally {
-      await r.close();
-    }
-  }
-  return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (sharding) return shardedFolderIds(dir, sharding, minishards);
+  return names.filter((n) => /^\d+$/.test(n)).map((n) => BigInt(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -3,6 +3,7 @@
 // `<shard hex>.shard` = shard index (2^minishard_bits x [start, end) uint64le, relative to the end
 // of the index) + chunk data + minishard indexes ([3, n] uint64le: delta ids, delta offsets, sizes).
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Vec3 } from '../../core/box.js';
 import { FormatError, UsageError } from '../../core/errors.js';
@@ -402,6 +403,13 @@ export class ShardReader {
     return this.src.read(start, length);
   }
 
+  /** The ids of every chunk in the shard, from its minishard indexes only (no chunk data read). */
+  async ids(): Promise<bigint[]> {
+    const out: bigint[] = [];
+    for (let m = 0; m < 2 ** this.spec.minishard_bits; m++) out.push(...(await this.minishard(m)).ids);
+    return out;
+  }
+
   /** Every chunk in the shard (for rewriting a shard): id -> data_encoding-decoded bytes. */
   async readAll(maxBytes = 2 ** 31 - 1): Promise<Map<bigint, Uint8Array>> {
     const out = new Map<bigint, Uint8Array>();
@@ -412,6 +420,25 @@ export class ShardReader {
     }
     return out;
   }
+}
+
+/**
+ * The chunk ids of every `<shard>.shard` file in `dir` (a sharded mesh or skeleton folder), ascending:
+ * read from the minishard indexes, not the chunks.
+ */
+export async function shardedFolderIds(dir: string, spec: ShardingSpec, cache?: MinishardCache): Promise<bigint[]> {
+  const ids: bigint[] = [];
+  for (const f of await fs.readdir(dir)) {
+    if (!f.endsWith('.shard')) continue;
+    const r = await ShardReader.open(path.join(dir, f), spec, cache);
+    if (!r) continue;
+    try {
+      ids.push(...(await r.ids()));
+    } finally {
+      await r.close();
+    }
+  }
+  return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** The defaults of `chooseSharding` (the CLI's --sharded help reads them). */
